@@ -1,0 +1,53 @@
+"""Command line of the training side: ``python -m fluorodn_train fit|export|make-noise``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  help="Train DnCNN denoisers on synthetic recordings and export them to ONNX.")
+
+
+@app.callback()
+def main() -> None:
+    """Train DnCNN denoisers on synthetic recordings and export them to ONNX."""
+
+
+def _command() -> str:
+    return "python -m fluorodn_train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+@app.command()
+def fit(
+    out: Path = typer.Option(..., help="Run folder for checkpoints (last.pt) and log.jsonl."),
+    noise_scale: tuple[float, float] = typer.Option((0.25, 0.35), help="Shot-noise scale range (lo hi)."),
+    depth: int = typer.Option(20, help="Convolution layers."),
+    width: int = typer.Option(64, help="Filters per layer."),
+    batch: int = typer.Option(16, help="Instances per step."),
+    window: tuple[int, int] = typer.Option((101, 152), help="Instance size: time samples, bins."),
+    steps: int = typer.Option(1000, help="Total steps (a resumed run continues to this)."),
+    minutes: Optional[float] = typer.Option(None, help="Stop after this many minutes (resumable)."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    seed: int = typer.Option(0, help="Seed of data and initialization."),
+    threads: int = typer.Option(0, help="Torch threads (0: default)."),
+    val_every: int = typer.Option(50, help="Steps between validation passes."),
+    dark: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Recorded dark frames."),
+    light: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Recorded steady-light frames."),
+    init: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Checkpoint to fine-tune."),
+) -> None:
+    """Train (or resume) a DnCNN; recorded --dark/--light frames replace the parametric noise."""
+    from .train import FitConfig
+    from .train import fit as run_fit
+
+    cfg = FitConfig(out=str(out), noise_scale=noise_scale, depth=depth, width=width, batch=batch,
+                    window=window, steps=steps, lr=lr, seed=seed, threads=threads, val_every=val_every,
+                    ckpt_every=val_every, dark=str(dark) if dark else None,
+                    light=str(light) if light else None, init=str(init) if init else None,
+                    command=_command())
+    last = run_fit(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
+    typer.echo(f"checkpoint: {last}")

@@ -1,0 +1,80 @@
+"""Training instances: clean synthetic recording + noise, normalized like the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fluorodn.normalize import global_scale
+
+from .noise import NoiseConfig, RecordedNoise, parametric_noise
+from .synth import CleanRecording, SignalConfig, clean_recording
+
+#: Seed-sequence branches that keep training and validation draws disjoint.
+TRAIN_STREAM, VAL_STREAM, TEST_STREAM = 0, 1, 2
+
+
+@dataclass
+class Instance:
+    noisy: np.ndarray  #: (T, W) float64 counts
+    truth: CleanRecording  #: the clean recording and its ground truth
+
+    @property
+    def clean(self) -> np.ndarray:
+        return self.truth.clean
+
+
+def make_instance(rng: np.random.Generator, n_time: int, n_bins: int, noise_scale: float,
+                  recorded: RecordedNoise | None = None, signal: SignalConfig | None = None,
+                  noise: NoiseConfig | None = None) -> Instance:
+    """One noisy recording of shape (n_time, n_bins) with its ground truth."""
+    if recorded is not None:
+        n_bins = recorded.bins
+    rec = clean_recording(rng, n_time, n_bins, signal)
+    if recorded is not None:
+        eps = recorded.sample(rng, rec.photons, noise_scale)
+    else:
+        eps = parametric_noise(rng, rec.photons, noise_scale, noise)
+    return Instance(noisy=rec.clean + eps, truth=rec)
+
+
+def normalized_pair(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """(network input, target noise), both float32 in the runtime's normalized units."""
+    m, s = global_scale(inst.noisy)
+    x = (inst.noisy - m) / s
+    y = (inst.noisy - inst.clean) / s
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+class Sampler:
+    """Endless, reproducible batches of (input, target) windows.
+
+    Each call draws fresh instances (the seed's "epochs of freshly generated
+    instances"). ``noise_scale`` may be a (lo, hi) range drawn per instance.
+    """
+
+    def __init__(self, seed: int, stream: int, window: tuple[int, int], noise_scale: tuple[float, float],
+                 recorded: RecordedNoise | None = None):
+        self.ss = np.random.SeedSequence(seed, spawn_key=(stream,))
+        self.rng = np.random.default_rng(self.ss)
+        self.window = window
+        self.noise_scale = noise_scale
+        self.recorded = recorded
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 1, T, W) float32 inputs and targets."""
+        xs, ys = [], []
+        for _ in range(n):
+            ns = self.rng.uniform(*self.noise_scale)
+            inst = make_instance(self.rng, self.window[0], self.window[1], ns, self.recorded)
+            x, y = normalized_pair(inst)
+            xs.append(x)
+            ys.append(y)
+        return np.stack(xs)[:, None], np.stack(ys)[:, None]

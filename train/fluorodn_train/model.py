@@ -1,0 +1,62 @@
+"""DnCNN (Zhang et al. 2017): residual learning of the noise."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class DnCNN(nn.Module):
+    """``depth`` 3x3 convolutions without biases; BN + ReLU in the middle layers.
+
+    Input and output are (N, 1, H, W) float32; the output is the predicted noise, so
+    the denoised image is ``x - model(x)``. The receptive field is
+    ``(2 * depth + 1)`` squared, i.e. an output value depends on inputs within
+    ``depth`` samples of it (``halo``).
+    """
+
+    def __init__(self, depth: int = 20, width: int = 64):
+        super().__init__()
+        if depth < 3:
+            raise ValueError("DnCNN needs at least 3 layers")
+        layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1, bias=False), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(width, 1, 3, padding=1, bias=False))
+        self.net = nn.Sequential(*layers)
+        self.depth, self.width = depth, width
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        nn.init.zeros_(self.net[-1].weight)  # start as the identity denoiser (predicts 0)
+
+    @property
+    def halo(self) -> int:
+        return self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def fold_batchnorm(model: DnCNN) -> nn.Sequential:
+    """An eval-mode copy with every BatchNorm folded into the preceding convolution."""
+    out: list[nn.Module] = []
+    mods = list(model.net)
+    i = 0
+    while i < len(mods):
+        m = mods[i]
+        if isinstance(m, nn.Conv2d) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d):
+            bn = mods[i + 1]
+            std = torch.sqrt(bn.running_var + bn.eps)
+            w = m.weight * (bn.weight / std)[:, None, None, None]
+            b = bn.bias - bn.running_mean * bn.weight / std
+            conv = nn.Conv2d(m.in_channels, m.out_channels, 3, padding=1, bias=True)
+            conv.weight.data.copy_(w.detach())
+            conv.bias.data.copy_(b.detach())
+            out.append(conv)
+            i += 2
+        else:
+            out.append(m)
+            i += 1
+    return nn.Sequential(*out).eval()
