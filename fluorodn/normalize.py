@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CONVENTION", "MAX_SAMPLES", "RANGE_FLOOR", "global_scale"]
+__all__ = ["CONVENTION", "MAX_SAMPLES", "RANGE_FLOOR", "global_scale", "sample_rows", "scale_from_rows"]
 
 #: Name of this convention, as stored in model metadata.
 CONVENTION = "median-mad-dt-v1"
@@ -31,15 +31,45 @@ MAX_SAMPLES = 4_000_000
 _MAD_TO_SIGMA = 1.482602218505602  # 1 / Phi^-1(3/4)
 
 
-def _row_subset(x: np.ndarray) -> np.ndarray:
-    """Evenly strided pairs of consecutive rows, so that huge inputs stay cheap."""
-    rows, cols = x.shape
+def sample_rows(shape: tuple[int, int]) -> np.ndarray | None:
+    """Rows that the statistics use: ``None`` for all of them, else sorted row indices.
+
+    Inputs above ``MAX_SAMPLES`` values use evenly spaced *pairs* of consecutive rows
+    (``idx[0::2]`` and ``idx[1::2] = idx[0::2] + 1``), so that a chunked array (dask)
+    can fetch exactly the same rows and get exactly the same scale.
+    """
+    rows, cols = shape
     if rows * cols <= MAX_SAMPLES or rows < 4:
-        return x
+        return None
     n_pairs = max(1, MAX_SAMPLES // (2 * cols))
-    starts = np.linspace(0, rows - 2, n_pairs).astype(np.int64)
-    idx = np.stack([starts, starts + 1], axis=1).ravel()
-    return x[idx]
+    starts = np.unique(np.linspace(0, rows - 2, n_pairs).astype(np.int64))
+    return np.stack([starts, starts + 1], axis=1).ravel()
+
+
+def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:
+    """(m, s) from the rows chosen by :func:`sample_rows`.
+
+    ``paired`` is True when ``sub`` holds row pairs (``sample_rows`` returned indices),
+    False when it is the whole array.
+    """
+    sub = np.asarray(sub, dtype=np.float64)
+    m = float(np.median(sub))
+    if paired:
+        d = sub[1::2] - sub[0::2]
+    elif sub.shape[0] >= 2:
+        d = np.diff(sub, axis=0)
+    elif sub.shape[1] >= 2:
+        d = np.diff(sub, axis=1)
+    else:
+        d = np.zeros(1)
+    d = d.ravel()
+    noise = _MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+    lo, hi = np.percentile(sub, [0.1, 99.9])
+    s = max(noise, RANGE_FLOOR * float(hi - lo))
+    if not np.isfinite(s) or s <= 0.0:
+        # constant input: a tiny scale makes the network's correction vanish
+        s = max(abs(m) * 1e-6, float(np.finfo(np.float32).tiny))
+    return m, float(s)
 
 
 def global_scale(x: np.ndarray) -> tuple[float, float]:
@@ -55,23 +85,7 @@ def global_scale(x: np.ndarray) -> tuple[float, float]:
     """
     if x.ndim != 2:
         raise ValueError(f"global_scale expects a 2D array, got shape {x.shape}")
-    sub = np.asarray(_row_subset(x), dtype=np.float64)
-    m = float(np.median(sub))
-    if sub.shape[0] >= 2:
-        if sub is x or sub.shape[0] == x.shape[0]:
-            d = np.diff(sub, axis=0)
-        else:  # strided pairs: differences inside each pair only
-            d = sub[1::2] - sub[0::2]
-    elif sub.shape[1] >= 2:
-        d = np.diff(sub, axis=1)
-    else:
-        d = np.zeros(1)
-    d = d.ravel()
-    noise = _MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
-    lo, hi = np.percentile(sub, [0.1, 99.9])
-    floor = RANGE_FLOOR * float(hi - lo)
-    s = max(noise, floor)
-    if not np.isfinite(s) or s <= 0.0:
-        # constant input: a tiny scale makes the network's correction vanish
-        s = max(abs(m) * 1e-6, float(np.finfo(np.float32).tiny))
-    return m, float(s)
+    idx = sample_rows(x.shape)
+    if idx is None:
+        return scale_from_rows(x, paired=False)
+    return scale_from_rows(x[idx], paired=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -18,12 +17,20 @@ def main() -> None:
     """Train DnCNN denoisers on synthetic recordings and export them to ONNX."""
 
 
-def _command() -> str:
-    return "python -m fluorodn_train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command(ctx: typer.Context) -> str:
+    """The full command of the running subcommand, every option spelled out (reproducible)."""
+    words = ["python", "-m", "fluorodn_train", ctx.info_name or ""]
+    for key, value in ctx.params.items():
+        if value is None:
+            continue
+        words.append("--" + key.replace("_", "-"))
+        words += [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 @app.command()
 def fit(
+    ctx: typer.Context,
     out: Path = typer.Option(..., help="Run folder for checkpoints (last.pt) and log.jsonl."),
     noise_scale: tuple[float, float] = typer.Option((0.25, 0.35), help="Shot-noise scale range (lo hi)."),
     depth: int = typer.Option(20, help="Convolution layers."),
@@ -48,6 +55,22 @@ def fit(
                     window=window, steps=steps, lr=lr, seed=seed, threads=threads, val_every=val_every,
                     ckpt_every=val_every, dark=str(dark) if dark else None,
                     light=str(light) if light else None, init=str(init) if init else None,
-                    command=_command())
+                    command=_command(ctx))
     last = run_fit(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
     typer.echo(f"checkpoint: {last}")
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training checkpoint (last.pt)."),
+    name: str = typer.Option(..., help="Model name, e.g. low or high."),
+    out: Path = typer.Option(Path("models"), help="Folder for <name>.onnx and <name>.json."),
+    version: str = typer.Option("1", help="Model version."),
+    domain: str = typer.Option("spectral-fiber-photometry", help="Data the model was trained for."),
+) -> None:
+    """Export a checkpoint to ONNX (BN folded, dynamic axes, metadata) after a parity check."""
+    from .export import export_checkpoint
+
+    path, card = export_checkpoint(checkpoint, out, name, version=version, domain=domain)
+    typer.echo(f"{path}: sha256 {card['sha256'][:12]}, parity {card['parity_max_abs_error']:.1e}, "
+               f"{card['instances_seen']} instances seen")

@@ -44,7 +44,7 @@ def emission(wl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     right = rng.uniform(28.0, 36.0)
     width = np.where(wl < peak, left, right)
     e = np.exp(-0.5 * ((wl - peak) / width) ** 2)
-    e += rng.uniform(0.0, 0.25) * np.exp(-0.5 * ((wl - peak - rng.uniform(25, 35)) / 12.0) ** 2)
+    e += rng.uniform(0.0, 0.15) * np.exp(-0.5 * ((wl - peak - rng.uniform(30, 40)) / 12.0) ** 2)
     leak = rng.uniform(0.0, 0.4) if rng.random() < 0.5 else 0.0
     e += leak * np.exp(-(wl - wl[0]) / rng.uniform(1.5, 5.0))
     e = np.maximum(e, 0.0) + rng.uniform(0.005, 0.03)
@@ -57,11 +57,12 @@ def ligand_response(wl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     About -0.08 at 477 nm, zero near 500 nm, a peak near +0.017 at ~515 nm and
     +0.01 towards 595 nm; every control point is jittered.
     """
-    j = rng.uniform(0.6, 1.4, size=4)
+    blue, peak = 0.08 * rng.uniform(0.6, 1.4), 0.017 * rng.uniform(0.7, 1.3)
     cross = rng.uniform(495.0, 505.0)
     pk = cross + rng.uniform(10.0, 20.0)
+    plateau = peak * rng.uniform(0.45, 0.85, size=2)
     nodes = np.array([wl[0] - 1.0, cross, pk, pk + 20.0, wl[-1] + 1.0])
-    vals = np.array([-0.08 * j[0], 0.0, 0.017 * j[1], 0.011 * j[2], 0.010 * j[3]])
+    vals = np.array([-blue, 0.0, peak, plateau[0], plateau[1]])
     order = np.argsort(nodes)
     s = np.interp(wl, nodes[order], vals[order])
     # smooth the corners (3-bin box filter applied twice)

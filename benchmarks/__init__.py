@@ -1,0 +1,4 @@
+"""Rerunnable benchmarks of fluorodn: denoising quality (``quality``) and throughput (``speed``).
+
+Run them with ``python -m benchmarks <name> [--quick]``; results land in ``benchmarks/results``.
+"""

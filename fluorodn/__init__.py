@@ -1,0 +1,68 @@
+"""fluorodn: DnCNN denoising of fluorescence recordings, run with ONNX Runtime.
+
+>>> from fluorodn import Denoiser
+>>> dn = Denoiser()                 # the shipped "low" model, CUDA if usable else CPU
+>>> clean = dn.run(recording)       # (T, W) or (pages, H, W), any real dtype -> float32
+
+Importing fluorodn is cheap and has no side effects: numpy and onnxruntime are imported
+when the names that need them are first used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "Denoiser",
+    "DenoiserOptions",
+    "DeviceError",
+    "FileFormatError",
+    "FluorodnError",
+    "ModelError",
+    "OutputExistsError",
+    "__version__",
+    "available_models",
+    "denoise",
+]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fluorodn")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "0.1.0+unknown"
+
+
+__version__: str = _version()
+
+_LAZY = {
+    "Denoiser": "fluorodn.denoiser",
+    "DenoiserOptions": "fluorodn.denoiser",
+    "denoise": "fluorodn.denoiser",
+    "available_models": "fluorodn.registry",
+    "DeviceError": "fluorodn.errors",
+    "FileFormatError": "fluorodn.errors",
+    "FluorodnError": "fluorodn.errors",
+    "ModelError": "fluorodn.errors",
+    "OutputExistsError": "fluorodn.errors",
+}
+
+if TYPE_CHECKING:
+    from fluorodn.denoiser import Denoiser, DenoiserOptions, denoise
+    from fluorodn.errors import DeviceError, FileFormatError, FluorodnError, ModelError, OutputExistsError
+    from fluorodn.registry import available_models
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fluorodn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,189 @@
+"""MATLAB .mat recordings: v4/v5/v7 through scipy.io, v7.3 (HDF5) through h5py.
+
+One variable is denoised (``key``; chosen automatically when the file holds exactly one
+2D or 3D numeric array). The output file keeps every variable of the input and adds the
+denoised one under a new name, plus ``fluorodn_provenance`` (a char array of JSON).
+
+Axis order follows MATLAB: a 2D variable is (rows, cols), e.g. time x wavelength; a 3D
+variable is (rows, cols, pages), i.e. page ``k`` is ``A(:, :, k)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fluorodn.errors import FileFormatError
+
+_NUMERIC = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+_CLASS_OF = {
+    "float64": "double",
+    "float32": "single",
+    "int8": "int8",
+    "uint8": "uint8",
+    "int16": "int16",
+    "uint16": "uint16",
+    "int32": "int32",
+    "uint32": "uint32",
+    "int64": "int64",
+    "uint64": "uint64",
+}
+#: Name of the variable holding fluorodn's provenance in output files.
+PROVENANCE_VAR = "fluorodn_provenance"
+
+
+def matlab_name(name: str) -> str:
+    """A valid MATLAB variable name (letters, digits, underscores; 63 chars) close to ``name``."""
+    name = re.sub(r"\W", "_", name, flags=re.ASCII)
+    if not name or not name[0].isalpha():
+        name = "x" + name
+    return name[:63]
+
+
+def _is_numeric(arr: Any) -> bool:
+    return isinstance(arr, np.ndarray) and arr.dtype.kind in "iuf" and arr.ndim in (2, 3) and arr.size > 0
+
+
+class MatRecording:
+    """One variable of a .mat file, read as 2D pages (H, W)."""
+
+    kind = "mat"
+
+    def __init__(self, path: Path, key: str | None = None) -> None:
+        import h5py
+
+        self.path = path
+        self.v73 = bool(h5py.is_hdf5(path))
+        self._h5: Any = None
+        self._vars: dict[str, Any] = {}
+        if self.v73:
+            self._h5 = h5py.File(path, "r")
+            items = {k: v for k, v in self._h5.items() if not k.startswith("#")}
+            usable = {k for k, d in items.items() if self._h5_numeric(d)}
+            self.key = self._pick(key, list(items), usable)
+            dset = self._h5[self.key]
+            self.shape = self._matlab_shape(self.key)
+            self.dtype = np.dtype(dset.dtype)
+        else:
+            import scipy.io
+
+            try:
+                self._vars = scipy.io.loadmat(path)
+            except (ValueError, TypeError, NotImplementedError, OSError) as err:
+                raise FileFormatError(f"cannot read {path} as a MATLAB file: {err}") from err
+            names = [k for k in self._vars if not k.startswith("__")]
+            self.key = self._pick(key, names, {k for k in names if _is_numeric(self._vars[k])})
+            arr = self._vars[self.key]
+            self.shape = tuple(int(n) for n in arr.shape)
+            self.dtype = arr.dtype
+        self.page_shape = (self.shape[0], self.shape[1])
+        self.n_pages = self.shape[2] if len(self.shape) == 3 else 1
+
+    @staticmethod
+    def _h5_numeric(d: Any) -> bool:
+        import h5py
+
+        if not isinstance(d, h5py.Dataset) or d.ndim not in (2, 3) or d.size == 0:
+            return False
+        cls = d.attrs.get("MATLAB_class", b"")
+        cls = cls.decode() if isinstance(cls, bytes) else str(cls)
+        return cls in _NUMERIC and np.dtype(d.dtype).kind in "iuf" and "MATLAB_empty" not in d.attrs
+
+    def _pick(self, key: str | None, names: list[str], usable: set[str]) -> str:
+        """The variable to denoise: ``key``, else the only usable one that is not a vector or scalar."""
+        if key is not None:
+            if key not in names:
+                listed = ", ".join(names) or "none"
+                raise FileFormatError(f"{self.path} has no variable {key!r} (its variables: {listed}); fix --key")
+            if key not in usable:
+                raise FileFormatError(
+                    f"variable {key!r} in {self.path} is not a 2D or 3D array of real numbers; choose another --key"
+                )
+            return key
+        matrices = sorted(k for k in usable if min(self._matlab_shape(k)[:2]) >= 2)
+        if len(matrices) == 1:
+            return matrices[0]
+        if not matrices:
+            raise FileFormatError(f"{self.path} holds no 2D or 3D numeric array to denoise")
+        raise FileFormatError(f"{self.path} holds several arrays ({', '.join(matrices)}); choose one with --key")
+
+    def _matlab_shape(self, name: str) -> tuple[int, ...]:
+        if self.v73:
+            return tuple(int(n) for n in reversed(self._h5[name].shape))
+        return tuple(int(n) for n in self._vars[name].shape)
+
+    def pages(self) -> Iterator[np.ndarray]:
+        """The (H, W) pages of the variable: the variable itself if 2D, else ``A(:, :, k)``."""
+        if self.v73:
+            dset = self._h5[self.key]
+            if dset.ndim == 2:
+                yield dset[()].T
+            else:
+                for k in range(dset.shape[0]):
+                    yield dset[k].T
+            return
+        arr = self._vars[self.key]
+        if arr.ndim == 2:
+            yield arr
+        else:
+            for k in range(arr.shape[2]):
+                yield arr[:, :, k]
+
+    def close(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+        self._vars = {}
+
+    def write(
+        self,
+        dest: Path,
+        pages: Iterable[np.ndarray],
+        dtype: np.dtype,
+        provenance: dict[str, Any],
+        var_name: str,
+    ) -> None:
+        """Write all variables of the input plus ``var_name`` (the denoised pages) to ``dest``."""
+        var_name = matlab_name(var_name)
+        text = json.dumps(provenance)
+        if self.v73:
+            self._write_v73(dest, pages, np.dtype(dtype), text, var_name)
+            return
+        import scipy.io
+
+        data = np.empty(self.shape, dtype=dtype)
+        for k, page in enumerate(pages):
+            if data.ndim == 2:
+                data[...] = page
+            else:
+                data[:, :, k] = page
+        out = {k: v for k, v in self._vars.items() if not k.startswith("__")}
+        out[var_name] = data
+        out[PROVENANCE_VAR] = text
+        scipy.io.savemat(dest, out, appendmat=False, long_field_names=True)
+
+    def _write_v73(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, text: str, name: str) -> None:
+        import h5py
+
+        shutil.copyfile(self.path, dest)  # keeps the MATLAB header (user block) and every variable
+        with h5py.File(dest, "r+") as f:
+            for existing in (name, PROVENANCE_VAR):
+                if existing in f:
+                    del f[existing]
+            dset = f.create_dataset(name, shape=tuple(reversed(self.shape)), dtype=dtype)
+            dset.attrs["MATLAB_class"] = np.bytes_(_CLASS_OF[dtype.name])
+            for k, page in enumerate(pages):
+                if dset.ndim == 2:
+                    dset[...] = page.T
+                else:
+                    dset[k] = page.T
+            chars = np.frombuffer(text.encode("utf-16-le"), dtype=np.uint16).reshape(-1, 1)
+            prov = f.create_dataset(PROVENANCE_VAR, data=chars)
+            prov.attrs["MATLAB_class"] = np.bytes_("char")
+            prov.attrs["MATLAB_int_decode"] = np.int32(2)

@@ -1,0 +1,192 @@
+"""TIFF recordings: read page by page, write page by page with the metadata kept.
+
+Handled flavours: ImageJ hyperstacks (description keys, Info, Labels, Ranges, LUTs and
+Properties kept; provenance added as the property ``fluorodn``), OME-TIFF (image name,
+description, physical sizes, time increment and channel names kept; provenance added as
+a map annotation), tifffile's shaped JSON (kept; provenance added under ``fluorodn``),
+and any other TIFF (its ImageDescription kept verbatim; provenance written to a second
+ImageDescription tag as JSON). Resolution, resolution unit and date/time are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from fluorodn.errors import FileFormatError
+
+#: ImageJ description keys that tifffile computes from the data itself.
+_IJ_COMPUTED = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack"}
+#: OME Pixels attributes copied to the output.
+_OME_PIXELS = [
+    f"{k}{u}" for k in ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ", "TimeIncrement") for u in ("", "Unit")
+]
+#: Outputs bigger than this are written as BigTIFF (classic TIFF ends at 4 GiB).
+_BIGTIFF_BYTES = 2**32 - 2**27
+
+
+class TiffRecording:
+    """Series 0 of a TIFF file, read as (pages, H, W) in file order.
+
+    ``shape`` is the series shape (e.g. (T, Z, Y, X)); pages are its 2D planes in C order.
+    Uncompressed contiguous data are memory-mapped, other files are decoded page by page.
+    """
+
+    kind = "tiff"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._tif = tifffile.TiffFile(path)
+        except (tifffile.TiffFileError, ValueError) as err:
+            raise FileFormatError(f"cannot read {path} as TIFF: {err}") from err
+        try:
+            self._setup()
+        except BaseException:
+            self._tif.close()
+            raise
+
+    def _setup(self) -> None:
+        tif, path = self._tif, self.path
+        if not tif.series:
+            raise FileFormatError(f"{path} holds no image data")
+        if len(tif.series) > 1:
+            shapes = ", ".join(str(s.shape) for s in tif.series[:4])
+            raise FileFormatError(
+                f"{path} holds {len(tif.series)} image series ({shapes}); fluorodn denoises files with one "
+                "series: save each series as its own file"
+            )
+        series = tif.series[0]
+        self._series = series
+        self.axes: str = series.axes
+        self.shape: tuple[int, ...] = tuple(int(n) for n in series.shape)
+        self.dtype = np.dtype(series.dtype)
+        # samples stored as separate planes (S before YX, as tifffile writes a (3 or 4, H, W)
+        # array by default) are grey pages in all but name; colour pixels (YXS) are refused
+        if "S" in self.axes and self.axes.index("S") != len(self.axes) - 3:
+            raise FileFormatError(
+                f"{path} stores {self.shape[self.axes.index('S')]} samples per pixel (colour); fluorodn "
+                "denoises single-channel images: save the stack as separate grey-scale pages"
+            )
+        if len(self.shape) < 2 or self.dtype.kind not in "iuf" or 0 in self.shape:
+            raise FileFormatError(
+                f"{path} holds {self.dtype} data of shape {self.shape}; "
+                "fluorodn needs real numbers in 2 or more dimensions"
+            )
+        self.page_shape = (self.shape[-2], self.shape[-1])
+        self.n_pages = math.prod(self.shape[:-2])
+        self._memmap: np.ndarray | None = None
+        if series.dataoffset is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self._memmap = tifffile.memmap(self.path, series=0, mode="r")
+
+    def pages(self) -> Iterator[np.ndarray]:
+        """The 2D (H, W) planes of the series in file order, in the file's dtype."""
+        if self._memmap is not None:
+            flat = self._memmap.reshape(self.n_pages, *self.page_shape)
+            for i in range(self.n_pages):
+                yield flat[i]
+            return
+        for page in self._series.pages:
+            if page is None:  # pragma: no cover - truncated files
+                raise FileFormatError(f"{self.path}: a page is missing (truncated file?)")
+            yield from np.asarray(page.asarray()).reshape(-1, *self.page_shape)
+
+    def close(self) -> None:
+        self._memmap = None
+        self._tif.close()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def write(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]) -> None:
+        """Write (H, W) ``pages`` of ``dtype`` to ``dest`` with this file's shape and metadata."""
+        tif = self._tif
+        first: Any = tif.pages[0]
+        kwargs: dict[str, Any] = {
+            "shape": self.shape,
+            "dtype": dtype,
+            "photometric": "minisblack",
+            "software": f"fluorodn {provenance.get('fluorodn', '')}".strip(),
+        }
+        resolution = getattr(first, "resolution", None)
+        if resolution and all(r > 0 for r in resolution) and 282 in first.tags:
+            kwargs["resolution"] = resolution
+            kwargs["resolutionunit"] = first.resolutionunit
+        dt = first.tags.valueof(306)
+        if isinstance(dt, str) and dt.strip():
+            kwargs["datetime"] = dt
+        imagej, ome = bool(tif.is_imagej), bool(tif.is_ome)
+        if imagej:
+            kwargs["metadata"] = self._imagej_metadata(provenance)
+        elif ome:
+            kwargs["metadata"] = self._ome_metadata(provenance)
+        elif tif.is_shaped and tif.shaped_metadata:
+            meta = {k: v for k, v in dict(tif.shaped_metadata[0]).items() if k != "shape"}
+            kwargs["metadata"] = {**meta, "fluorodn": provenance}
+        else:
+            desc = first.description
+            if desc:
+                kwargs["description"] = desc
+            kwargs["metadata"] = {"fluorodn": provenance}
+        nbytes = math.prod(self.shape) * np.dtype(dtype).itemsize
+        bigtiff = not imagej and (tif.is_bigtiff or nbytes > _BIGTIFF_BYTES)
+        with tifffile.TiffWriter(dest, bigtiff=bigtiff, imagej=imagej, ome=ome) as writer:
+            writer.write(iter(pages), **kwargs)
+
+    def _imagej_metadata(self, provenance: dict[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in (self._tif.imagej_metadata or {}).items() if k not in _IJ_COMPUTED}
+        meta["axes"] = self.axes
+        props = dict(meta.get("Properties") or {})
+        props["fluorodn"] = json.dumps(provenance)
+        meta["Properties"] = props
+        return meta
+
+    def _ome_metadata(self, provenance: dict[str, Any]) -> dict[str, Any]:
+        meta: dict[str, Any] = {"axes": self.axes}
+        with contextlib.suppress(Exception):  # a partial OME description still gets provenance
+            ome = tifffile.xml2dict(self._tif.ome_metadata or "")["OME"]
+            image = ome["Image"][0] if isinstance(ome["Image"], list) else ome["Image"]
+            pixels = image.get("Pixels", {})
+            for key in ("Name", "Description"):
+                if isinstance(image.get(key), str):
+                    meta[key] = image[key]
+            for key in _OME_PIXELS:
+                if key in pixels:
+                    meta[key] = pixels[key]
+            channels = pixels.get("Channel", [])
+            channels = channels if isinstance(channels, list) else [channels]
+            names = [c.get("Name") for c in channels if isinstance(c, dict)]
+            if names and all(isinstance(n, str) for n in names):
+                meta["Channel"] = {"Name": names}
+        meta["MapAnnotation"] = {"Namespace": "fluorodn/provenance", "fluorodn": json.dumps(provenance)}
+        return meta
+
+
+def read_provenance(path: Path) -> dict[str, Any] | None:
+    """The provenance fluorodn wrote into a TIFF file, or None."""
+    with tifffile.TiffFile(path) as tif:
+        if tif.is_imagej:
+            value = (tif.imagej_metadata or {}).get("Properties", {}).get("fluorodn")
+            return json.loads(value) if value else None
+        if tif.is_ome:
+            text = tif.ome_metadata or ""
+            if "fluorodn/provenance" not in text:
+                return None
+            anns = tifffile.xml2dict(text)["OME"]["StructuredAnnotations"]["MapAnnotation"]
+            for ann in anns if isinstance(anns, list) else [anns]:
+                pairs = ann["Value"]["M"]
+                for pair in pairs if isinstance(pairs, list) else [pairs]:
+                    if pair.get("K") == "fluorodn":
+                        return dict(json.loads(pair["value"]))
+            return None
+        for meta in tif.shaped_metadata or ():
+            if "fluorodn" in meta:
+                return dict(meta["fluorodn"])
+    return None

@@ -1,0 +1,419 @@
+"""The Denoiser: validate -> normalize -> tile -> session -> stitch -> denormalize.
+
+One :class:`Denoiser` owns one ``onnxruntime.InferenceSession``. Providers are chosen
+once, at construction; CPU is always the last provider, and the provider that actually
+runs is logged and kept in ``Denoiser.provider``. :meth:`Denoiser.run` keeps no state
+between calls (all buffers are local), so one instance can serve many threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fluorodn.errors import DeviceError, ModelError
+from fluorodn.normalize import global_scale
+from fluorodn.registry import METADATA_KEY, load_model, validate_metadata
+from fluorodn.tiling import TilePlan, plan_tiles
+
+__all__ = ["DEVICES", "Denoiser", "DenoiserOptions", "denoise", "physical_cores"]
+
+log = logging.getLogger("fluorodn")
+
+#: Accepted values of ``device``.
+DEVICES = ("auto", "cpu", "cuda")
+#: Default pixel budget per network call on the CPU (about 100-200 MB of activations).
+CPU_TILE_PIXELS = 1 << 18
+#: Default pixel budget per network call on CUDA.
+CUDA_TILE_PIXELS = 1 << 22
+#: Rows x cols checked for NaN/inf at a time (bounds the temporary boolean mask).
+_CHECK_BLOCK = 1 << 22
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class DenoiserOptions:
+    """Settings of a :class:`Denoiser`; all have sensible defaults."""
+
+    threads: int | None = None
+    """CPU threads one call may use (onnxruntime intra-op); None: the physical cores available."""
+    tile_pixels: int | None = None
+    """Most pixels per network call (windows x rows x cols, halo included); None: 2**18 CPU, 2**22 CUDA."""
+    cuda_device: int = 0
+    """Index of the GPU used when running on CUDA."""
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
+        if self.tile_pixels is not None and (not isinstance(self.tile_pixels, int) or self.tile_pixels < 1):
+            raise ValueError(f"tile_pixels must be a positive integer or None, got {self.tile_pixels!r}")
+        if not isinstance(self.cuda_device, int) or self.cuda_device < 0:
+            raise ValueError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may run on (logical CPUs where that is unknown)."""
+    try:
+        allowed = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        allowed = set()
+    logical = len(allowed) or os.cpu_count() or 1
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, ValueError):
+            cores = set()
+            with open("/proc/cpuinfo", encoding="utf-8") as fh:
+                for block in fh.read().split("\n\n"):
+                    fields = dict(
+                        (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in block.splitlines())
+                    )
+                    if "processor" not in fields or "core id" not in fields:
+                        continue
+                    if allowed and int(fields["processor"]) not in allowed:
+                        continue
+                    cores.add((fields.get("physical id", "0"), fields["core id"]))
+            if cores:
+                return min(len(cores), logical)
+    return logical
+
+
+_PRELOAD_LOCK = threading.Lock()
+_PRELOADED = False
+
+
+def _ort() -> Any:
+    import onnxruntime
+
+    return onnxruntime
+
+
+def _preload_cuda(ort: Any) -> None:
+    """Let onnxruntime-gpu find CUDA/cuDNN from pip packages (nvidia-*); once per process."""
+    global _PRELOADED
+    with _PRELOAD_LOCK:
+        if _PRELOADED or not hasattr(ort, "preload_dlls"):
+            return
+        _PRELOADED = True
+        buf = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buf):
+                ort.preload_dlls()
+        except Exception as err:  # pragma: no cover - depends on the GPU set-up
+            log.debug("onnxruntime.preload_dlls failed: %s", err)
+        if buf.getvalue().strip():
+            log.debug("onnxruntime.preload_dlls: %s", buf.getvalue().strip())
+
+
+class Denoiser:
+    """DnCNN denoiser for 2D recordings and stacks of 2D pages.
+
+    Parameters
+    ----------
+    model : ``"default"`` (the shipped ``"low"`` model), a shipped model's name, or a
+        path to an ``.onnx`` file with fluorodn metadata.
+    device : ``"auto"`` (CUDA where onnxruntime can use it, else CPU; the choice is
+        logged), ``"cpu"``, or ``"cuda"`` (raises :class:`DeviceError` where CUDA is not
+        usable; never falls back silently).
+    options : :class:`DenoiserOptions` (threads, tile budget, GPU index).
+
+    Attributes
+    ----------
+    name, sha256, metadata, halo : the model's name, file hash, metadata and receptive-field radius.
+    provider : the onnxruntime execution provider that runs the model.
+    cuda_available : whether this onnxruntime has a CUDA provider (usable or not).
+    threads : intra-op CPU threads of the session.
+    tile_pixels : the pixel budget per network call in use.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = "default",
+        device: str = "auto",
+        options: DenoiserOptions | None = None,
+    ) -> None:
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
+        self.options = options or DenoiserOptions()
+        source = load_model(model)
+        self.path = source.path
+        self.sha256 = source.sha256
+        self.device = device
+        self.threads = self.options.threads or physical_cores()
+        self._session = self._create_session(source.data, device)
+        self.provider: str = self._session.get_providers()[0]
+        embedded = self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if source.metadata is not None:
+            self.metadata = source.metadata
+            if embedded is not None:
+                inner = validate_metadata(embedded, str(source.path))
+                if inner.get("halo") != self.metadata["halo"]:
+                    raise ModelError(f"{source.path}: its halo differs from its card; reinstall fluorodn")
+        elif embedded is None:
+            raise ModelError(
+                f"{source.path} has no {METADATA_KEY!r} metadata property, so its receptive field and "
+                "normalization are unknown; export it with fluorodn_train or add the metadata"
+            )
+        else:
+            self.metadata = validate_metadata(embedded, str(source.path))
+        # a shipped model is called by its registry name, a user file by the name in its metadata
+        self.name: str = source.name if source.shipped else str(self.metadata["name"])
+        self.halo: int = int(self.metadata["halo"])
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4:
+            raise ModelError(f"{source.path}: expected one (N, 1, H, W) input and one output")
+        self._input = inputs[0].name
+        self._output = outputs[0].name
+        self.tile_pixels = self.options.tile_pixels or (
+            CUDA_TILE_PIXELS if self.provider == "CUDAExecutionProvider" else CPU_TILE_PIXELS
+        )
+        log.info(
+            "model %s (sha256 %s) runs on %s with %d threads",
+            self.name,
+            self.sha256[:12],
+            self.provider,
+            self.threads,
+        )
+
+    def _create_session(self, data: bytes, device: str) -> Any:
+        ort = _ort()
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        available = ort.get_available_providers()
+        self.cuda_available = "CUDAExecutionProvider" in available
+        if device == "cuda" and not self.cuda_available:
+            raise DeviceError(
+                f"CUDA was requested but onnxruntime {ort.__version__} has no CUDA provider "
+                f"(it has {', '.join(available)}); install onnxruntime-gpu with its CUDA libraries "
+                "(pip install 'onnxruntime-gpu[cuda,cudnn]') or use device 'cpu'"
+            )
+        cpu: list[Any] = ["CPUExecutionProvider"]
+        if device == "cpu" or not self.cuda_available:
+            return self._session_or_model_error(ort, data, so, cpu)
+        _preload_cuda(ort)
+        providers = [("CUDAExecutionProvider", {"device_id": self.options.cuda_device}), *cpu]
+        quiet = device == "auto"
+        try:
+            # "auto" on a machine without a usable GPU is normal: keep onnxruntime's own
+            # error log quiet (it has no getter, so the default level 2 is restored after)
+            if quiet:
+                ort.set_default_logger_severity(4)
+            with contextlib.redirect_stdout(io.StringIO()):
+                session = ort.InferenceSession(data, sess_options=so, providers=providers, enable_fallback=0)
+        except Exception as err:
+            if device == "cuda":
+                raise DeviceError(f"CUDA was requested but could not be used ({err}); or use device 'cpu'") from err
+            log.info("CUDA is not usable (%s); running on the CPU", err)
+            return self._session_or_model_error(ort, data, so, cpu)
+        finally:
+            if quiet:
+                ort.set_default_logger_severity(2)
+        session.disable_fallback()
+        if session.get_providers()[0] != "CUDAExecutionProvider":
+            reason = (
+                "onnxruntime-gpu could not load its CUDA provider (no NVIDIA GPU or driver, or the CUDA and "
+                "cuDNN libraries it needs are missing: pip install 'onnxruntime-gpu[cuda,cudnn]')"
+            )
+            if device == "cuda":
+                raise DeviceError(f"CUDA was requested but {reason}; or use device 'cpu'")
+            log.info("%s; running on the CPU", reason)
+        return session
+
+    @staticmethod
+    def _session_or_model_error(ort: Any, data: bytes, so: Any, providers: list[Any]) -> Any:
+        try:
+            session = ort.InferenceSession(data, sess_options=so, providers=providers)
+        except Exception as err:
+            raise ModelError(f"onnxruntime cannot load the model: {err}") from err
+        session.disable_fallback()
+        return session
+
+    def __repr__(self) -> str:
+        return f"Denoiser(model={self.name!r}, provider={self.provider!r}, halo={self.halo}, threads={self.threads})"
+
+    # -- public API -------------------------------------------------------------------
+
+    def run(
+        self,
+        x: Any,
+        *,
+        scale: tuple[float, float] | None = None,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """Denoise one 2D recording or a stack of 2D pages.
+
+        Parameters
+        ----------
+        x : (H, W) or (pages, H, W) array of any real dtype (ints, unsigned ints,
+            floats), finite. Any size from 1x1 up; large inputs are tiled, memory stays
+            bounded by ``tile_pixels`` besides the output. ``x`` is never modified.
+        scale : ``(m, s)`` for a 2D ``x``: use this centre and noise scale instead of
+            ``global_scale(x)`` (for chunked arrays whose global scale is known).
+        progress : called with the number of output pixels finished after each batch.
+
+        Returns
+        -------
+        (H, W) or (pages, H, W) float32 array: ``x - s * net((x - m) / s)``, where
+        ``(m, s)`` is the global scale of each page.
+
+        Raises
+        ------
+        ValueError : not 2D/3D, empty, non-real dtype (bool, complex, object, str), or
+            NaN/inf values.
+        """
+        arr = _check_input(x, ndims=(2, 3))
+        pages = [arr] if arr.ndim == 2 else list(arr)
+        if scale is not None:
+            if arr.ndim != 2:
+                raise ValueError("scale=(m, s) is only accepted for a 2D input; stacks use one scale per page")
+            scales = [_check_scale(scale)]
+        else:
+            scales = [global_scale(p) for p in pages]
+        out = np.empty(arr.shape, dtype=np.float32)
+        outs = [out] if arr.ndim == 2 else list(out)
+        self._denoise(pages, scales, outs, progress)
+        return out
+
+    def stream(self, pages: Iterable[Any], *, progress: Progress | None = None) -> Iterator[np.ndarray]:
+        """Denoise 2D pages one after the other, yielding (H, W) float32 pages in order.
+
+        Consecutive pages of equal shape are sent to the network together up to the
+        pixel budget, so a long stack of small frames runs in few calls; at most that
+        many pages are held at once. Each page uses its own global scale.
+        """
+        chunk: list[np.ndarray] = []
+        for page in pages:
+            arr = _check_input(page, ndims=(2,))
+            if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
+                yield from self._flush(chunk, progress)
+                chunk = []
+            chunk.append(arr)
+        if chunk:
+            yield from self._flush(chunk, progress)
+
+    # -- engine -----------------------------------------------------------------------
+
+    def _flush(self, chunk: list[np.ndarray], progress: Progress | None) -> Iterator[np.ndarray]:
+        outs = [np.empty(p.shape, dtype=np.float32) for p in chunk]
+        self._denoise(chunk, [global_scale(p) for p in chunk], outs, progress)
+        yield from outs
+
+    def plan(self, shape: tuple[int, int]) -> TilePlan:
+        """Tile plan used for an (H, W) page."""
+        return plan_tiles(shape, self.halo, budget=self.tile_pixels)
+
+    def _denoise(
+        self,
+        pages: Sequence[np.ndarray],
+        scales: Sequence[tuple[float, float]],
+        outs: Sequence[np.ndarray],
+        progress: Progress | None,
+    ) -> None:
+        plan = self.plan(pages[0].shape)
+        wr, wc = plan.window
+        per_call = max(1, min(self.tile_pixels // plan.window_pixels, len(plan) * len(pages)))
+        batch = np.empty((per_call, 1, wr, wc), dtype=np.float32)
+        norm = np.empty((wr, wc), dtype=np.float64)
+        pending: list[tuple[int, Any]] = []
+
+        def flush() -> None:
+            n = len(pending)
+            (noise,) = self._session.run([self._output], {self._input: batch[:n]})
+            done = 0
+            for k, (p, tile) in enumerate(pending):
+                _, s = scales[p]
+                core = pages[p][tile.core]
+                np.subtract(
+                    core,
+                    s * noise[k, 0][tile.inner].astype(np.float64),
+                    out=norm[: core.shape[0], : core.shape[1]],
+                )
+                outs[p][tile.core] = norm[: core.shape[0], : core.shape[1]]
+                done += core.size
+            pending.clear()
+            if progress is not None:
+                progress(done)
+
+        for p, page in enumerate(pages):
+            m, s = scales[p]
+            inv = 1.0 / s
+            for tile in plan:
+                win = page[tile.window]
+                np.subtract(win, m, out=norm)
+                norm *= inv
+                batch[len(pending), 0] = norm
+                pending.append((p, tile))
+                if len(pending) == per_call:
+                    flush()
+        if pending:
+            flush()
+
+
+def _check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    kind = arr.dtype.kind
+    if kind not in "iuf":
+        what = {"b": "boolean", "c": "complex", "O": "object", "U": "string", "S": "bytes"}.get(kind, str(arr.dtype))
+        raise ValueError(f"expected an array of real numbers (ints or floats), got {what} dtype {arr.dtype}")
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{n}D" for n in ndims)
+        raise ValueError(f"expected a {want} array ((H, W) or (pages, H, W)), got {arr.ndim}D with shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"expected a non-empty array, got shape {arr.shape}")
+    if kind == "f":
+        _check_finite(arr)
+    return arr
+
+
+def _check_finite(arr: np.ndarray) -> None:
+    """Raise ValueError at the first NaN/inf, scanning in blocks so memory stays bounded."""
+    pages = [arr] if arr.ndim == 2 else (arr[i] for i in range(arr.shape[0]))
+    for p, page in enumerate(pages):
+        step = max(1, _CHECK_BLOCK // page.shape[1])
+        for r in range(0, page.shape[0], step):
+            block = page[r : r + step]
+            if not np.isfinite(block).all():
+                i, j = (int(v) for v in np.argwhere(~np.isfinite(block))[0])
+                where = (r + i, j) if arr.ndim == 2 else (p, r + i, j)
+                raise ValueError(
+                    f"input contains NaN or infinite values (first at index {where}); "
+                    "replace them first, e.g. with np.nan_to_num"
+                )
+
+
+def _check_scale(scale: Any) -> tuple[float, float]:
+    try:
+        m, s = (float(v) for v in scale)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"scale must be a pair (m, s) of numbers, got {scale!r}") from err
+    if not (np.isfinite(m) and np.isfinite(s) and s > 0):
+        raise ValueError(f"scale (m, s) must be finite with s > 0, got {scale!r}")
+    return m, s
+
+
+def denoise(
+    x: Any,
+    model: str | os.PathLike[str] = "default",
+    *,
+    device: str = "auto",
+    options: DenoiserOptions | None = None,
+    scale: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Denoise ``x`` ((H, W) or (pages, H, W), any real dtype) and return float32.
+
+    A shortcut for ``Denoiser(model, device, options).run(x, scale=scale)``. It loads the
+    model on every call; to denoise many arrays, create one :class:`Denoiser` and reuse it.
+    """
+    return Denoiser(model, device=device, options=options).run(x, scale=scale)

@@ -1,0 +1,30 @@
+"""Exception types of fluorodn.
+
+Library code raises these; only the command line turns them into one-sentence messages
+and exit codes. Each message is meant to be shown to a user as it is: it names the
+thing that is wrong and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DeviceError", "FileFormatError", "FluorodnError", "ModelError", "OutputExistsError"]
+
+
+class FluorodnError(Exception):
+    """Base class of every error fluorodn raises on purpose."""
+
+
+class ModelError(FluorodnError, ValueError):
+    """A model name is unknown, a model file is missing, corrupt or lacks fluorodn metadata."""
+
+
+class DeviceError(FluorodnError, RuntimeError):
+    """The requested device (e.g. CUDA) cannot be used; fluorodn never falls back silently."""
+
+
+class FileFormatError(FluorodnError, ValueError):
+    """An input file cannot be read as a recording (format, shape, dtype or variable)."""
+
+
+class OutputExistsError(FluorodnError, FileExistsError):
+    """An output file exists already (and overwriting was not asked for) or would replace the input."""

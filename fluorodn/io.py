@@ -1,0 +1,266 @@
+"""Recording files: find them, read them page by page, write results atomically.
+
+Formats (by extension): TIFF (``.tif``, ``.tiff``; see :mod:`fluorodn._tiff`), NumPy
+``.npy`` (memory-mapped), MATLAB ``.mat`` v5 and v7.3 (see :mod:`fluorodn._mat`).
+
+Every reader has ``path``, ``kind``, ``shape`` (as stored), ``dtype``, ``n_pages``,
+``page_shape`` (H, W), ``pages()`` yielding (H, W) arrays in the file's dtype, and
+``close()``. Data flow one way: a reader yields pages, :meth:`Denoiser.stream` turns
+them into float32 pages, :func:`write_denoised` writes them.
+
+Outputs are written to a temporary file in the destination folder and renamed over the
+destination at the end (``os.replace``); the temporary file is removed on any error or
+interruption. An output never replaces its input, nor an existing file unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import math
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from fluorodn._mat import MatRecording
+from fluorodn._tiff import TiffRecording, read_provenance
+from fluorodn.errors import FileFormatError, OutputExistsError
+
+__all__ = [
+    "FORMATS",
+    "MatRecording",
+    "NpyRecording",
+    "Recording",
+    "TiffRecording",
+    "atomic_output",
+    "cast_pages",
+    "find_inputs",
+    "open_recording",
+    "output_dtype",
+    "output_path",
+    "read_provenance",
+    "write_denoised",
+]
+
+#: File extensions fluorodn reads and writes, and their format.
+FORMATS = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".mat": "mat"}
+_GLOB_CHARS = set("*?[")
+
+
+class NpyRecording:
+    """A .npy array of 2 or more dimensions, memory-mapped; pages are its last two axes."""
+
+    kind = "npy"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise FileFormatError(f"cannot read {path} as a .npy array: {err}") from err
+        if not isinstance(arr, np.ndarray) or arr.ndim < 2 or arr.dtype.kind not in "iuf" or arr.size == 0:
+            raise FileFormatError(
+                f"{path} holds {getattr(arr, 'dtype', '?')} data of shape {getattr(arr, 'shape', '?')}; "
+                "fluorodn needs a non-empty array of real numbers with 2 or more dimensions"
+            )
+        self._arr: np.ndarray | None = arr
+        self.shape = tuple(int(n) for n in arr.shape)
+        self.dtype = arr.dtype
+        self.page_shape = (self.shape[-2], self.shape[-1])
+        self.n_pages = math.prod(self.shape[:-2])
+
+    def pages(self) -> Iterator[np.ndarray]:
+        """The (H, W) planes over the last two axes, in C order."""
+        assert self._arr is not None
+        for idx in np.ndindex(self.shape[:-2]):
+            yield self._arr[idx]
+
+    def close(self) -> None:
+        self._arr = None
+
+    def write(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]) -> None:
+        """Write pages into a new .npy of this shape (a .npy file has no room for provenance)."""
+        out = np.lib.format.open_memmap(dest, mode="w+", dtype=dtype, shape=self.shape)
+        try:
+            for idx, page in zip(np.ndindex(self.shape[:-2]), pages, strict=True):
+                out[idx] = page
+            out.flush()
+        finally:
+            del out
+
+
+Recording = Union[TiffRecording, NpyRecording, MatRecording]  # noqa: UP007 (runtime alias on 3.10)
+
+
+def format_of(path: Path) -> str:
+    """``"tiff"``, ``"npy"`` or ``"mat"`` from the extension; FileFormatError otherwise."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise FileFormatError(
+            f"cannot read {path}: fluorodn reads {', '.join(FORMATS)} files, "
+            f"not {path.suffix or 'files without extension'}"
+        )
+    return fmt
+
+
+def open_recording(path: str | os.PathLike[str], key: str | None = None) -> Recording:
+    """Open a recording file for reading; ``key`` picks the variable of a .mat file."""
+    path = Path(path)
+    fmt = format_of(path)
+    if not path.is_file():
+        raise FileFormatError(f"{path} does not exist or is not a file")
+    if key is not None and fmt != "mat":
+        raise FileFormatError(f"--key only applies to .mat files, not to {path}")
+    if fmt == "tiff":
+        return TiffRecording(path)
+    if fmt == "npy":
+        return NpyRecording(path)
+    return MatRecording(path, key)
+
+
+def output_dtype(input_dtype: np.dtype, choice: str) -> np.dtype:
+    """``"float32"``: float32; ``"same"``: the input's dtype (integers are rounded and clipped)."""
+    if choice == "float32":
+        return np.dtype(np.float32)
+    if choice == "same":
+        return np.dtype(input_dtype).newbyteorder("=")
+    raise ValueError(f"output dtype must be 'float32' or 'same', got {choice!r}")
+
+
+def cast_pages(pages: Iterable[np.ndarray], dtype: np.dtype) -> Iterator[np.ndarray]:
+    """Convert float32 pages to ``dtype``; integer types are rounded and clipped to their range."""
+    dtype = np.dtype(dtype)
+    for page in pages:
+        if page.dtype == dtype:
+            yield page
+        elif dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            yield np.clip(np.rint(page), info.min, info.max).astype(dtype)
+        else:
+            yield page.astype(dtype)
+
+
+def _stem_ext(path: Path) -> tuple[str, str]:
+    name = path.name
+    for ext in (".ome.tif", ".ome.tiff"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)], name[-len(ext) :]
+    return path.stem, path.suffix
+
+
+def _is_output(path: Path, suffix: str) -> bool:
+    return bool(suffix) and _stem_ext(path)[0].endswith(suffix)
+
+
+def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path]:
+    """Files named by ``patterns``: files, folders (their supported files) and glob patterns.
+
+    Folders and globs skip files whose name already ends with ``suffix`` (earlier
+    outputs); files named explicitly are always taken. Order is kept, duplicates dropped.
+    """
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_file():
+            format_of(path)
+            found.append(path)
+            continue
+        if path.is_dir():
+            candidates = sorted(p for p in path.iterdir() if p.is_file())
+            what = f"folder {path}"
+        elif _GLOB_CHARS & set(pattern):
+            candidates = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
+            what = f"pattern {pattern!r}"
+        else:
+            raise FileFormatError(f"input {pattern} does not exist (not a file, folder or matching pattern)")
+        chosen = [p for p in candidates if p.suffix.lower() in FORMATS and not _is_output(p, suffix)]
+        if not chosen:
+            raise FileFormatError(f"{what} matches no {', '.join(FORMATS)} files to denoise")
+        found.extend(chosen)
+    unique: dict[Path, Path] = {}
+    for p in found:
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
+
+
+def output_path(source: Path, output: Path | None, suffix: str, several: bool) -> Path:
+    """Where the result of ``source`` goes.
+
+    ``output`` None: next to the input as ``<stem><suffix><ext>``. ``output`` a folder
+    (an existing one, a name without a recording extension, or any name when there are
+    ``several`` inputs): that name inside it. Otherwise ``output`` is the file, and must
+    have the input's format.
+    """
+    stem, ext = _stem_ext(source)
+    name = f"{stem}{suffix}{ext}"
+    if output is None:
+        return source.with_name(name)
+    if output.is_dir() or several or output.suffix.lower() not in FORMATS:
+        if several and output.suffix.lower() in FORMATS and not output.is_dir():
+            raise FileFormatError(f"with several inputs, -o must be a folder, not the file name {output}")
+        return output / name
+    if format_of(output) != format_of(source):
+        raise FileFormatError(f"output {output} must have the same format as its input {source} ({ext})")
+    return output
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+@contextlib.contextmanager
+def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it to ``dest`` if the block succeeds.
+
+    Raises OutputExistsError before any work if ``dest`` is ``source`` or exists (and
+    ``overwrite`` is False). On any exception, KeyboardInterrupt included, the temporary
+    file is removed and ``dest`` is left as it was.
+    """
+    dest = Path(dest)
+    if source is not None and (_same_file(dest, source) or dest.resolve() == Path(source).resolve()):
+        raise OutputExistsError(f"output {dest} would overwrite its input; choose another -o or --suffix")
+    if dest.is_dir():
+        raise OutputExistsError(f"output {dest} is a folder; give a file name")
+    if dest.exists() and not overwrite:
+        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        yield tmp
+        if dest.exists() and not overwrite:
+            raise OutputExistsError(f"{dest} appeared while it was written; pass --overwrite to replace it")
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_denoised(
+    recording: Recording,
+    dest: str | os.PathLike[str],
+    pages: Iterable[np.ndarray],
+    *,
+    dtype: np.dtype,
+    provenance: dict[str, Any],
+    overwrite: bool = False,
+    var_name: str | None = None,
+) -> Path:
+    """Write denoised (H, W) ``pages`` of ``recording`` to ``dest`` in the same format.
+
+    ``var_name`` names the new variable of a .mat output (default ``<key>_denoised``).
+    Returns the path written.
+    """
+    dest = Path(dest)
+    with atomic_output(dest, overwrite=overwrite, source=recording.path) as tmp:
+        if isinstance(recording, MatRecording):
+            recording.write(tmp, pages, dtype, provenance, var_name or f"{recording.key}_denoised")
+        else:
+            recording.write(tmp, pages, dtype, provenance)
+    return dest

@@ -1,0 +1,194 @@
+"""The shipped models: where they are, what they are, and that they are intact.
+
+Each shipped model is ``<name>.onnx`` plus a JSON card ``<name>.json`` holding the
+model's metadata, its file name and the sha256 of the ONNX file. In an installed wheel
+they live in ``fluorodn/models`` (found with :mod:`importlib.resources`); in a source
+checkout the registry falls back to ``<repo>/models``.
+
+A model can also be given as a path to any ``.onnx`` file carrying fluorodn metadata
+(the ONNX metadata property ``fluorodn``, a JSON object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fluorodn.errors import ModelError
+from fluorodn.normalize import CONVENTION
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "METADATA_KEY",
+    "ModelSource",
+    "available_models",
+    "load_model",
+    "model_names",
+    "models_dir",
+    "validate_metadata",
+]
+
+#: The name ``"default"`` stands for this shipped model.
+DEFAULT_MODEL = "low"
+#: ONNX ``metadata_props`` key holding the model's JSON metadata.
+METADATA_KEY = "fluorodn"
+#: Metadata format version this runtime understands.
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model file read into memory, checked, with its metadata.
+
+    ``data`` are the bytes of the ONNX file (hashed and loaded from the same bytes, so
+    the file cannot change in between). ``metadata`` is the card of a shipped model,
+    ``None`` for a user file until the session has been created and its ONNX metadata
+    read (:func:`validate_metadata`).
+    """
+
+    name: str
+    path: Path
+    sha256: str
+    shipped: bool
+    metadata: dict[str, Any] | None
+    data: bytes = field(repr=False)
+
+
+def _repo_models() -> Path | None:
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "models").is_dir():
+        return root / "models"
+    return None
+
+
+def models_dir() -> Path | None:
+    """Folder of the shipped models: ``fluorodn/models`` in a wheel, else ``<repo>/models``."""
+    try:
+        packaged = Path(str(resources.files("fluorodn") / "models"))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - exotic importers
+        packaged = None
+    if packaged is not None and packaged.is_dir():
+        return packaged
+    return _repo_models()
+
+
+def _cards(directory: Path | None) -> dict[str, dict[str, Any]]:
+    if directory is None or not directory.is_dir():
+        return {}
+    cards = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            card = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ModelError(f"model card {path} is not valid JSON ({err}); reinstall fluorodn") from err
+        if isinstance(card, dict) and "file" in card:
+            cards[path.stem] = card
+    return cards
+
+
+def available_models() -> list[dict[str, Any]]:
+    """The JSON cards of the shipped models, sorted by name (empty if none are shipped)."""
+    return [dict(card) for _, card in sorted(_cards(models_dir()).items())]
+
+
+def model_names() -> list[str]:
+    """Names accepted by :func:`load_model`: ``"default"`` and the shipped models."""
+    names = sorted(_cards(models_dir()))
+    return ["default", *names] if DEFAULT_MODEL in names else names
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _looks_like_path(model: str | os.PathLike[str]) -> bool:
+    if isinstance(model, os.PathLike):
+        return True
+    return model.lower().endswith(".onnx") or "/" in model or os.sep in model
+
+
+def load_model(model: str | os.PathLike[str] = "default") -> ModelSource:
+    """Find a model by name or path, read it and check its integrity.
+
+    Parameters
+    ----------
+    model : ``"default"`` (the shipped ``"low"`` model), the name of a shipped model, or
+        a path to an ``.onnx`` file with fluorodn metadata.
+
+    Raises
+    ------
+    ModelError (a ValueError) : unknown name (the message lists the valid names), missing
+        file, or a shipped file whose sha256 differs from its card.
+    """
+    if _looks_like_path(model):
+        path = Path(model).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist; give the path to an .onnx file")
+        data = path.read_bytes()
+        return ModelSource(path.stem, path, _sha256(data), False, None, data)
+
+    name = DEFAULT_MODEL if model == "default" else str(model)
+    directory = models_dir()
+    cards = _cards(directory)
+    if name not in cards:
+        if not cards:
+            where = directory if directory is not None else "fluorodn/models"
+            raise ModelError(
+                f"unknown model {model!r}: no models are shipped in {where}; pass the path to an .onnx file instead"
+            )
+        valid = ", ".join(repr(n) for n in model_names())
+        raise ModelError(f"unknown model {model!r}; valid names are {valid}, or a path to an .onnx file")
+    card = cards[name]
+    assert directory is not None
+    path = directory / str(card["file"])
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"model {name!r}: cannot read {path} ({err}); reinstall fluorodn") from err
+    digest = _sha256(data)
+    expected = str(card.get("sha256", "")).lower()
+    if digest != expected:
+        raise ModelError(
+            f"model {name!r} is corrupt or was replaced: sha256 of {path.name} is {digest[:16]}..., "
+            f"its card {name}.json says {expected[:16] or '(nothing)'}...; reinstall fluorodn"
+        )
+    metadata = validate_metadata(card, str(path))
+    return ModelSource(name, path, digest, True, metadata, data)
+
+
+def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
+    """Check a fluorodn metadata object; return it as a dict.
+
+    Raises ModelError naming ``where`` if a required field is missing or unusable, or if
+    the model's normalization convention is not the one this runtime implements.
+    """
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError as err:
+            raise ModelError(f"{where}: its {METADATA_KEY!r} metadata is not valid JSON ({err})") from err
+    if not isinstance(meta, dict):
+        raise ModelError(f"{where}: its {METADATA_KEY!r} metadata is not a JSON object")
+    fmt = meta.get("format")
+    if fmt != FORMAT:
+        raise ModelError(
+            f"{where}: metadata format {fmt!r} is not supported (this fluorodn reads format {FORMAT}); "
+            "upgrade fluorodn or re-export the model"
+        )
+    halo = meta.get("halo")
+    if not isinstance(halo, int) or isinstance(halo, bool) or halo < 0:
+        raise ModelError(f"{where}: metadata field 'halo' must be a non-negative integer, got {halo!r}")
+    norm = meta.get("normalization")
+    if norm != CONVENTION:
+        raise ModelError(
+            f"{where}: the model expects normalization {norm!r} but this fluorodn implements "
+            f"{CONVENTION!r}; use a matching fluorodn version"
+        )
+    if not isinstance(meta.get("name"), str):
+        raise ModelError(f"{where}: metadata field 'name' must be a string")
+    return dict(meta)

@@ -1,0 +1,88 @@
+"""The quality benchmark's --quick mode runs end to end and writes sane results."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("oasis")
+pytest.importorskip("spectral_connectivity")
+pytest.importorskip("skimage")
+pytest.importorskip("matplotlib")
+
+from benchmarks import quality
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quality")
+    assert quality.main(["--quick", "--out", str(out)]) == 0
+    return out, json.loads((out / "quality.json").read_text())
+
+
+def _row(res, recording, pipeline):
+    rows = [r for r in res["rows"] if r["recording"] == recording and r["pipeline"] == pipeline]
+    assert len(rows) == 1, (recording, pipeline)
+    return rows[0]
+
+
+def test_files_exist(results):
+    out, res = results
+    for name in ("quality.json", "quality.csv", "quality.md", "coherence.png", "before_after.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "coherence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with (out / "quality.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == len(res["rows"])
+    md = (out / "quality.md").read_text()
+    assert "| raw |" in md
+    assert "published" in md
+
+
+def test_metrics_are_sane(results):
+    _, res = results
+    assert res["mode"] == "quick"
+    for r in res["rows"]:
+        for key in ("coh_0hz", "coh_1hz", "coh_2.5hz", "coh_mean_0_2.5hz", "ssim"):
+            assert 0.0 <= r[key] <= 1.0 + 1e-9, (r["pipeline"], key)
+        assert r["ev_tp"] + r["ev_fn"] == r["ev_n_true"]
+    fig = f"noise {quality.FIGURE_NOISE:g}"
+    raw, gauss, clean = (_row(res, fig, p) for p in ("raw", "gauss-1.0", "clean"))
+    assert gauss["psnr"] > raw["psnr"] + 3.0  # smoothing removes noise
+    assert clean["psnr"] is None  # infinite: written as null
+    assert clean["coh_mean_0_2.5hz"] > 0.999  # the analysis itself is exact on clean data
+    assert raw["coh_mean_0_2.5hz"] < clean["coh_mean_0_2.5hz"]
+    assert len(res["freqs_hz"]) == len(res["coherence_curves"][fig]["raw"])
+
+
+def test_robustness_rows(results):
+    _, res = results
+    # the same recording in other units gives the same result, to rounding
+    for p in ("raw", "gauss-1.0"):
+        assert _row(res, "units x1e3", p)["max_dev_vs_base"] < 1e-9
+    for r in res["rows"]:
+        if r["recording"] == "units x1e3" and r["pipeline"].startswith("fluorodn:"):
+            assert r["max_dev_vs_base"] < 1e-2  # float32 models: rounding only
+    assert _row(res, "bins 76", "raw")["n_bins"] == 76
+
+
+def test_every_shipped_model_is_run_or_skipped(results):
+    _, res = results
+    names = {r["pipeline"] for r in res["rows"]}
+    model_rows = {n for n in names if n.startswith("fluorodn:")}
+    cards = res["models"]["cards"]
+    assert model_rows == {c["pipeline"] for c in cards}
+    if not cards:
+        assert any(s["pipeline"] == "fluorodn:*" for s in res["skipped"])
+
+
+def test_bm3d_wrapper_keeps_shape_and_scale():
+    pytest.importorskip("bm3d")
+    rng = np.random.default_rng(0)
+    clean = 1e3 + 100 * np.outer(np.sin(np.arange(64) / 5.0), np.ones(32))
+    noisy = clean + 10 * rng.standard_normal(clean.shape)
+    out = quality.bm3d_denoise(noisy)
+    assert out.shape == noisy.shape
+    assert np.std(out - clean) < 0.7 * np.std(noisy - clean)

@@ -1,0 +1,332 @@
+"""The fluorodn command on real files: outputs, metadata, refusals, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+from typer.testing import CliRunner
+
+from fluorodn import Denoiser
+from fluorodn.cli import app
+from fluorodn.io import read_provenance
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def cli(*args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def denoise(model: Path, *args: Any) -> Any:
+    return cli("denoise", *args, "--model", model, "--threads", 1)
+
+
+def assert_user_error(result: Any, *fragments: str) -> None:
+    """Exit code 1, one line on stderr naming the problem, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def no_temp_files(folder: Path) -> bool:
+    return not [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+# -- TIFF metadata ---------------------------------------------------------------------
+
+
+def test_imagej_stack(tiny_model: Path, denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    stack = np.stack([helpers.spectra(40, 30, seed=s) for s in range(6)]).reshape(2, 3, 40, 30)
+    meta = {"axes": "TZYX", "unit": "um", "spacing": 0.5, "finterval": 0.2, "Info": "rig 2", "Labels": list("abcdef"),
+            "Properties": {"animal": "m3"}}  # fmt: skip
+    tifffile.imwrite(tmp_path / "ij.tif", stack, imagej=True, resolution=(2.5, 2.5), metadata=meta)
+    result = denoise(tiny_model, tmp_path / "ij.tif")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "ij_denoised.tif"
+    with tifffile.TiffFile(out) as tif:
+        assert tif.is_imagej and tif.series[0].axes == "TZYX"
+        data = tif.asarray()
+        ij = tif.imagej_metadata
+        assert tif.pages[0].resolution == pytest.approx((2.5, 2.5))
+        assert tif.pages[0].software.startswith("fluorodn")
+    assert data.dtype == np.float32 and data.shape == stack.shape
+    np.testing.assert_allclose(data, denoiser.run(stack.reshape(6, 40, 30)).reshape(stack.shape), rtol=1e-6)
+    assert ij["unit"] == "um" and ij["spacing"] == 0.5 and ij["finterval"] == 0.2
+    assert ij["Info"] == "rig 2" and ij["Labels"] == list("abcdef") and ij["Properties"]["animal"] == "m3"
+    prov = read_provenance(out)
+    assert prov["model"] == "tiny" and prov["model_sha256"] == denoiser.sha256
+    assert prov["settings"]["dtype"] == "float32" and prov["fluorodn"]
+    assert "Denoised 1 file (6 frames" in result.stdout
+
+
+def test_ome_tiff(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    stack = np.stack([helpers.spectra(40, 30, seed=s) for s in range(3)])
+    meta = {"axes": "TYX", "PhysicalSizeX": 0.65, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.65,
+            "Description": "fibre 1", "Name": "session 4"}  # fmt: skip
+    tifffile.imwrite(tmp_path / "rec.ome.tif", stack, ome=True, metadata=meta)
+    assert denoise(tiny_model, tmp_path / "rec.ome.tif").exit_code == 0
+    out = tmp_path / "rec_denoised.ome.tif"
+    with tifffile.TiffFile(out) as tif:
+        assert tif.is_ome
+        image = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+        assert tif.asarray().shape == stack.shape
+    assert image["Name"] == "session 4" and image["Description"] == "fibre 1"
+    assert image["Pixels"]["PhysicalSizeX"] == 0.65 and image["Pixels"]["Type"] == "float"
+    assert read_provenance(out)["model"] == "tiny"
+
+
+def test_plain_tiff_keeps_description(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    x = helpers.spectra(50, 40)
+    tifffile.imwrite(tmp_path / "p.tif", x, description="LabVIEW spectrometer v3; 5 Hz", metadata=None,
+                     resolution=(3.0, 4.0), resolutionunit="CENTIMETER")  # fmt: skip
+    assert denoise(tiny_model, tmp_path / "p.tif", "--dtype", "same").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "p_denoised.tif") as tif:
+        page = tif.pages[0]
+        assert page.description == "LabVIEW spectrometer v3; 5 Hz"
+        assert page.resolution == pytest.approx((3.0, 4.0)) and page.resolutionunit == 3
+        assert tif.asarray().dtype == np.uint16
+    prov = read_provenance(tmp_path / "p_denoised.tif")
+    assert prov["settings"]["dtype"] == "uint16" and prov["source"] == "p.tif"
+
+
+@pytest.mark.filterwarnings("ignore:.*stored as RGB")  # tifffile's default for 3- or 4-page stacks
+def test_shaped_tiff_keeps_its_metadata(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    stack = np.stack([helpers.spectra(20, 30, seed=s) for s in range(4)])
+    tifffile.imwrite(tmp_path / "s.tif", stack, metadata={"fs": 5.0, "wavelengths": [477, 595]})
+    assert denoise(tiny_model, tmp_path / "s.tif").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "s_denoised.tif") as tif:
+        meta = tif.shaped_metadata[0]
+        assert tif.asarray().shape == (4, 20, 30)
+    assert meta["fs"] == 5.0 and meta["wavelengths"] == [477, 595] and meta["fluorodn"]["model"] == "tiny"
+
+
+# -- other formats ---------------------------------------------------------------------
+
+
+def test_npy_and_mat_through_the_cli(tiny_model: Path, denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    import scipy.io
+
+    x = helpers.spectra(60, 20)
+    np.save(tmp_path / "a.npy", x)
+    scipy.io.savemat(tmp_path / "b.mat", {"raw": x, "dark": x[:10]})
+    result = denoise(tiny_model, tmp_path / "a.npy", tmp_path / "b.mat", "--key", "raw", "--suffix", "_dn")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "a_dn.npy"), denoiser.run(x), rtol=1e-6)
+    out = scipy.io.loadmat(tmp_path / "b_dn.mat")
+    assert {"raw", "dark", "raw_dn", "fluorodn_provenance"} <= set(out)
+    np.testing.assert_allclose(out["raw_dn"], denoiser.run(x), rtol=1e-6)
+
+
+def test_folder_and_glob_inputs_with_output_folder(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        tifffile.imwrite(src / f"r{i}.tif", helpers.spectra(20, 20, seed=i))
+    (src / "notes.txt").write_text("not a recording")
+    result = denoise(tiny_model, src, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"r{i}_denoised.tif" for i in range(3)]
+    # earlier outputs are not picked up again by a glob
+    tifffile.imwrite(src / "r0_denoised.tif", helpers.spectra(20, 20))
+    result = denoise(tiny_model, str(src / "*.tif"), "-o", tmp_path / "out2")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "out2").iterdir())) == 3
+
+
+# -- refusals and errors ---------------------------------------------------------------
+
+
+def test_existing_output_needs_overwrite(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(20, 20))
+    out = tmp_path / "a_denoised.tif"
+    out.write_bytes(b"precious")
+    result = denoise(tiny_model, tmp_path / "a.tif")
+    assert_user_error(result, str(out), "--overwrite")
+    assert out.read_bytes() == b"precious"
+    result = denoise(tiny_model, tmp_path / "a.tif", "--skip-existing")
+    assert result.exit_code == 0 and "1 skipped" in result.stdout and out.read_bytes() == b"precious"
+    assert denoise(tiny_model, tmp_path / "a.tif", "--overwrite").exit_code == 0
+    assert tifffile.imread(out).shape == (20, 20)
+    assert no_temp_files(tmp_path)
+
+
+def test_never_over_the_input(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(20, 20))
+    before = (tmp_path / "a.tif").read_bytes()
+    assert_user_error(denoise(tiny_model, tmp_path / "a.tif", "--suffix", "", "--overwrite"), "its input")
+    assert_user_error(denoise(tiny_model, tmp_path / "a.tif", "-o", tmp_path / "a.tif", "--overwrite"), "input")
+    assert (tmp_path / "a.tif").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["missing.tif"], ["missing.tif", "does not exist"]),
+        (["notes.txt"], ["notes.txt", ".tif"]),
+        (["a.tif", "--model", "medium"], ["unknown model 'medium'"]),
+        (["a.tif", "--model", "nothere.onnx"], ["nothere.onnx", "does not exist"]),
+        (["a.tif", "--overwrite", "--skip-existing"], ["choose one"]),
+        (["a.tif", "--key", "x"], ["--key", ".mat"]),
+    ],
+)
+def test_user_mistakes_are_one_sentence(tiny_model: Path, tmp_path: Path, helpers: Any, args: list[str],
+                                        fragments: list[str], monkeypatch: Any) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    tifffile.imwrite("a.tif", helpers.spectra(20, 20))
+    Path("notes.txt").write_text("x")
+    if "--model" not in args:
+        args = [*args, "--model", str(tiny_model)]
+    assert_user_error(cli("denoise", *args), *fragments)
+
+
+def test_cuda_without_cuda_fails_clearly(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    if Denoiser(tiny_model, device="auto").provider == "CUDAExecutionProvider":
+        pytest.skip("CUDA works on this machine")
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(20, 20))
+    assert_user_error(denoise(tiny_model, tmp_path / "a.tif", "--device", "cuda"), "CUDA was requested", "cpu")
+
+
+def test_bad_file_among_good_ones(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """A broken file is reported by name; the others are written; the exit code says it failed."""
+    good = helpers.spectra(20, 20).astype(np.float32)
+    bad = good.copy()
+    bad[3, 4] = np.nan
+    tifffile.imwrite(tmp_path / "bad.tif", np.stack([good, bad]))
+    tifffile.imwrite(tmp_path / "good.tif", good)
+    result = denoise(tiny_model, tmp_path / "bad.tif", tmp_path / "good.tif")
+    assert_user_error(result, "bad.tif", "NaN")
+    assert (tmp_path / "good_denoised.tif").is_file()
+    assert not (tmp_path / "bad_denoised.tif").exists() and no_temp_files(tmp_path)
+    assert "1 failed" in result.stdout
+
+
+def test_interrupt_removes_the_partial_output(tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any) -> None:
+    stack = np.stack([helpers.spectra(20, 20, seed=s) for s in range(5)])
+    tifffile.imwrite(tmp_path / "a.tif", stack)
+    real_stream = Denoiser.stream
+
+    def interrupted(self: Denoiser, pages: Any, **kw: Any) -> Any:
+        for k, page in enumerate(real_stream(self, pages, **kw)):
+            if k == 2:
+                raise KeyboardInterrupt
+            yield page
+
+    monkeypatch.setattr(Denoiser, "stream", interrupted)
+    result = denoise(tiny_model, tmp_path / "a.tif")
+    assert result.exit_code == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+# -- other commands --------------------------------------------------------------------
+
+
+def test_models_and_info(shipped: Path) -> None:
+    result = cli("models")
+    assert result.exit_code == 0, result.output
+    assert "low (default)" in result.stdout and "high" in result.stdout and "0.8" in result.stdout
+    result = cli("info", "--device", "cpu", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    for fragment in ("fluorodn", "onnxruntime", "CPUExecutionProvider", "threads       1", "default, high, low"):
+        assert fragment in result.stdout
+
+
+def test_models_without_models(monkeypatch: Any, tmp_path: Path) -> None:
+    from fluorodn import registry
+
+    monkeypatch.setattr(registry, "models_dir", lambda: tmp_path)
+    result = cli("models")
+    assert result.exit_code == 0 and "No models" in result.stdout
+
+
+def test_example(tmp_path: Path, monkeypatch: Any) -> None:
+    from fluorodn import cli as cli_module
+
+    monkeypatch.chdir(tmp_path)
+    shipped = Path(cli_module.__file__).parent / "data" / "example.tif"
+    if not shipped.is_file():
+        assert_user_error(cli("example"), "no example recording")
+        fake = tmp_path / "pkg"
+        (fake / "data").mkdir(parents=True)
+        tifffile.imwrite(fake / "data" / "example.tif", np.ones((5, 5), np.uint16))
+        monkeypatch.setattr(cli_module.resources, "files", lambda _pkg: fake)
+    assert cli("example").exit_code == 0
+    assert tifffile.imread(tmp_path / "example.tif").ndim >= 2
+    assert_user_error(cli("example"), "exists already")
+    assert cli("example", "copy.tif").exit_code == 0 and (tmp_path / "copy.tif").is_file()
+
+
+def test_help_reads_well() -> None:
+    result = cli("--help")
+    assert result.exit_code == 0
+    for command in ("denoise", "models", "info", "example"):
+        assert command in result.stdout
+    result = cli("denoise", "--help")
+    for option in ("--output", "--model", "--device", "--dtype", "--suffix", "--overwrite", "--skip-existing",
+                   "--key", "--threads"):  # fmt: skip
+        assert option in result.stdout
+
+
+# -- as a real process -----------------------------------------------------------------
+
+
+def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=120, **kw)
+
+
+def test_version_is_fast_and_skips_onnxruntime() -> None:
+    code = (
+        "import sys\nfrom fluorodn.cli import main\nsys.argv = ['fluorodn', '--version']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print('loaded:', sorted(m for m in ('onnxruntime', 'numpy', 'torch') if m in sys.modules))"
+    )
+    proc = run("-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("fluorodn ")
+    assert "loaded: []" in proc.stdout
+
+
+def test_process_exit_code_and_stderr(tiny_model: Path, tmp_path: Path) -> None:
+    proc = run("-m", "fluorodn", "denoise", str(tmp_path / "missing.tif"), "--model", str(tiny_model))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"fluorodn: error: input {tmp_path / 'missing.tif'} does not exist (not a file, folder or matching pattern)"
+    ]
+    assert proc.stdout == ""
+
+
+def test_no_torch_anywhere(tiny_model: Path, tmp_path: Path) -> None:
+    """The runtime works with torch made unimportable, and never imports the training side."""
+    code = f"""
+import sys
+sys.modules["torch"] = None
+import numpy as np, fluorodn
+from fluorodn import Denoiser, denoise, available_models
+import fluorodn.cli, fluorodn.io, fluorodn.registry, fluorodn.tiling, fluorodn.normalize
+out = Denoiser({str(tiny_model)!r}, device="cpu").run(np.ones((30, 20)))
+assert out.dtype == np.float32
+bad = [m for m in sys.modules if m.startswith(("fluorodn_train", "torch")) and sys.modules[m] is not None]
+assert not bad, bad
+print("ok")
+"""
+    proc = run("-c", code, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_import_is_cheap() -> None:
+    proc = run("-c", "import sys, fluorodn; print(sorted(m for m in ('numpy', 'onnxruntime') if m in sys.modules))")
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+    json.loads("{}")

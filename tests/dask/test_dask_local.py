@@ -1,0 +1,251 @@
+"""fluorodn.dask on local schedulers: exactness for any chunking, graph size, zarr/TIFF I/O."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask")
+pytest.importorskip("distributed")
+zarr = pytest.importorskip("zarr")
+
+import dask  # noqa: E402
+import dask.array as da  # noqa: E402
+
+import fluorodn.dask as fdask  # noqa: E402
+import fluorodn.normalize as fnorm  # noqa: E402
+from fluorodn import Denoiser  # noqa: E402
+
+
+def assert_same(got: np.ndarray, ref: np.ndarray, x: np.ndarray) -> None:
+    """Equal within 1e-5 relative, judged on the values and on the removed noise."""
+    assert got.dtype == np.float32
+    assert got.shape == ref.shape
+    scale = float(np.abs(ref).max())
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * scale)
+    # the correction x - y is ~100x smaller than y here: check it too, so a stitching
+    # error at the borders cannot hide behind the offset
+    corr_ref = np.asarray(x, np.float64) - ref
+    corr = np.asarray(x, np.float64) - got
+    np.testing.assert_allclose(corr, corr_ref, rtol=0, atol=1e-4 * float(np.abs(corr_ref).max()))
+
+
+@pytest.fixture(scope="module")
+def single(dask_model, recording):
+    return Denoiser(str(dask_model)).run(recording)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        (97, 61),  # one chunk
+        (20, 20),  # regular
+        (50, 61),  # rows only
+        (3, 4),  # smaller than the halo (6)
+        ((40, 2, 55), (7, 1, 53)),  # uneven, with 1- and 2-wide chunks
+        ((6, 6, 85), (61,)),  # chunks exactly the halo
+    ],
+)
+def test_equal_to_single_machine_for_any_chunking(dask_model, recording, single, chunks):
+    y = fdask.denoise(da.from_array(recording, chunks=chunks), dask_model, device="cpu")
+    assert y.dtype == np.float32
+    assert y.shape == recording.shape
+    got = y.compute(scheduler="threads", num_workers=2)
+    assert_same(got, single, recording)
+
+
+@pytest.mark.parametrize(
+    ("shape", "chunks"),
+    [((10, 5), (3, 2)), ((5, 40), (1, 7)), ((1, 30), (1, 4)), ((13, 1), (2, 1)), ((14, 40), (7, 3))],
+)
+def test_arrays_about_the_halo_size(dask_model, shape, chunks):
+    """Axes shorter than the halo (6) and chunks thinner than it."""
+    x = 100.0 + np.random.default_rng(5).normal(0, 3, shape)
+    ref = Denoiser(str(dask_model)).run(x)
+    got = fdask.denoise(da.from_array(x, chunks=chunks), dask_model).compute()
+    assert_same(got, ref, x)
+
+
+def test_equal_when_the_denoiser_also_tiles(dask_model, recording, single):
+    """Dask chunks and the Denoiser's own tiles (24x24 windows) compose exactly."""
+    from fluorodn import DenoiserOptions
+
+    opts = DenoiserOptions(threads=1, tile_pixels=600)
+    assert len(Denoiser(str(dask_model), options=opts).plan((50, 61))) > 1
+    y = fdask.denoise(da.from_array(recording, chunks=(50, 40)), dask_model, options=opts)
+    assert_same(y.compute(), single, recording)
+
+
+def test_integer_input(dask_model, recording):
+    x = np.round(recording * 10).astype(np.uint16)
+    ref = Denoiser(str(dask_model)).run(x)
+    got = fdask.denoise(da.from_array(x, chunks=(30, 25)), dask_model).compute()
+    assert_same(got, ref, x)
+
+
+def test_row_sampled_scale_matches_global_scale(dask_model, recording, monkeypatch):
+    """Above MAX_SAMPLES values the scale uses row pairs: the dask path fetches the same ones."""
+    monkeypatch.setattr(fnorm, "MAX_SAMPLES", 2000)
+    assert fnorm.sample_rows(recording.shape) is not None
+    a = da.from_array(recording, chunks=(13, 17))
+    m, s = fdask._global_scale_task(a).compute()
+    assert (m, s) == fnorm.global_scale(recording)
+    ref = Denoiser(str(dask_model)).run(recording)
+    assert_same(fdask.denoise(a, dask_model).compute(), ref, recording)
+
+
+def test_explicit_scale(dask_model, recording):
+    sc = (250.0, 4.0)
+    ref = Denoiser(str(dask_model)).run(recording, scale=sc)
+    got = fdask.denoise(da.from_array(recording, chunks=(25, 25)), dask_model, scale=sc).compute()
+    assert_same(got, ref, recording)
+
+
+def test_stack_pagewise(dask_model, recording):
+    rng = np.random.default_rng(3)
+    stack = np.stack([recording * k + rng.normal(0, 1, recording.shape) for k in (0.5, 1.0, 3.0, 1e3, 2.0)])
+    ref = Denoiser(str(dask_model)).run(stack)
+    y = fdask.denoise(da.from_array(stack, chunks=(2, 40, 30)), dask_model)
+    assert y.chunks[1:] == ((97,), (61,))  # whole pages per chunk
+    got = y.compute()
+    for k in range(stack.shape[0]):
+        assert_same(got[k], ref[k], stack[k])
+
+
+def test_graph_is_small_and_holds_no_model_bytes(dask_model):
+    blob = dask_model.read_bytes()
+    needle = blob[-256:-64]  # a stretch of raw weights
+    a = da.ones((4000, 152), chunks=(500, 152), dtype=np.float32)
+    y = fdask.denoise(a, dask_model)
+    graph = pickle.dumps(dict(y.__dask_graph__()), protocol=5)
+    assert needle not in graph
+    assert str(dask_model).encode() in graph  # only the path travels
+    assert len(graph) < 64 * 1024, len(graph)
+
+
+def test_model_loaded_once_per_process(dask_model):
+    key = (str(dask_model), "cpu", repr(fdask._default_options()))
+    a = da.random.random((300, 80), chunks=(40, 40))
+    fdask.denoise(a, dask_model, device="cpu").compute(scheduler="threads", num_workers=4)
+    fdask.denoise(a, dask_model, device="cpu").compute(scheduler="threads", num_workers=4)
+    assert fdask.LOADS[key] == 1
+
+
+def test_rejects_bad_input(dask_model):
+    with pytest.raises(ValueError, match="2D"):
+        fdask.denoise(da.ones((4, 4, 4, 4)), dask_model)
+    with pytest.raises(ValueError, match="real"):
+        fdask.denoise(da.ones((8, 8), dtype=complex), dask_model)
+    with pytest.raises(ValueError, match="2D"):
+        fdask.denoise(da.ones((2, 8, 8)), dask_model, scale=(0.0, 1.0))
+
+
+def test_zarr_round_trip_keeps_attributes(dask_model, recording, single, tmp_path):
+    src, dst = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    zin = zarr.create_array(
+        store=str(src),
+        shape=recording.shape,
+        chunks=(32, 61),
+        dtype="f8",
+        attributes={"units": "counts", "fs_hz": 5.0, "wl_nm": [477.0, 595.0]},
+    )
+    zin[:] = recording
+    info = fdask.denoise_zarr(src, dst, model=dask_model, device="cpu", scheduler="threads", workers=2)
+    assert info["shape"] == recording.shape
+    assert info["dst"] == str(dst)
+    out, attrs = fdask.read_zarr(dst)
+    assert out.dtype == np.float32
+    assert attrs["units"] == "counts"
+    assert attrs["fs_hz"] == 5.0
+    assert attrs["wl_nm"] == [477.0, 595.0]
+    prov = attrs["fluorodn"]
+    assert prov["source"] == str(src)
+    assert prov["normalization"] == fnorm.CONVENTION
+    assert prov["model_sha256"] == Denoiser(str(dask_model)).sha256
+    assert zarr.open_array(str(dst), mode="r").chunks == (32, 61)
+    assert_same(out.compute(), single, recording)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.zarr", "out.zarr"]  # no temp left
+
+    with pytest.raises(FileExistsError):
+        fdask.denoise_zarr(src, dst, model=dask_model, scheduler="synchronous")
+    # denoising the output again keeps the first provenance as "previous"
+    fdask.denoise_zarr(dst, dst, model=dask_model, scheduler="synchronous", overwrite=True)
+    _, attrs2 = fdask.read_zarr(dst)
+    assert attrs2["fluorodn"]["previous"]["source"] == str(src)
+    assert attrs2["units"] == "counts"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.zarr", "out.zarr"]
+
+
+def test_failed_job_leaves_no_output(dask_model, tmp_path):
+    src = tmp_path / "in.zarr"
+    z = zarr.create_array(store=str(src), shape=(40, 30), chunks=(20, 30), dtype="f4")
+    z[:] = 1.0
+    with pytest.raises((ValueError, OSError)):
+        fdask.denoise_zarr(src, tmp_path / "out.zarr", model=tmp_path / "missing.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.zarr"]
+
+
+def test_tiff_lazy_pages(dask_model, recording, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    stack = np.stack([recording, recording * 2, recording + 7]).astype(np.float32)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, stack, photometric="minisblack")
+    lazy = fdask.read_tiff_lazy(path, pages_per_chunk=2)
+    assert lazy.shape == stack.shape
+    assert lazy.chunks[0] == (2, 1)
+    np.testing.assert_array_equal(lazy[2].compute(), stack[2])
+    np.testing.assert_array_equal(lazy.compute(), stack)
+
+    one = tmp_path / "one.tif"
+    tifffile.imwrite(one, stack[0])
+    assert fdask.read_tiff_lazy(one).shape == stack.shape[1:]
+
+    dst = tmp_path / "out.zarr"
+    fdask.denoise_zarr(path, dst, model=dask_model, scheduler="threads", workers=2)
+    out, attrs = fdask.read_zarr(dst)
+    ref = Denoiser(str(dask_model)).run(stack)
+    np.testing.assert_allclose(out.compute(), ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))
+    assert attrs["fluorodn"]["scale"] == "per page"
+
+
+def test_processes_scheduler(dask_model, recording, single, tmp_path):
+    src, dst = tmp_path / "in.zarr", tmp_path / "out.zarr"
+    zarr.create_array(store=str(src), data=recording, chunks=(40, 61))
+    fdask.denoise_zarr(src, dst, model=dask_model, scheduler="processes", workers=2)
+    out, _ = fdask.read_zarr(dst)
+    assert_same(out.compute(), single, recording)
+
+
+def test_progress_and_local_cluster(dask_model, recording, single, tmp_path, capsys):
+    """scheduler="local" starts (and stops) a LocalCluster of `workers` processes."""
+    src = tmp_path / "in.zarr"
+    zarr.create_array(store=str(src), data=recording, chunks=(50, 61))
+    fdask.denoise_zarr(src, tmp_path / "a.zarr", model=dask_model, scheduler="synchronous", progress=True)
+    assert "100%" in capsys.readouterr().out
+    info = fdask.denoise_zarr(src, tmp_path / "b.zarr", model=dask_model, scheduler="local", workers=1)
+    assert info["scheduler"] == "local"
+    out, _ = fdask.read_zarr(tmp_path / "b.zarr")
+    assert_same(out.compute(), single, recording)
+
+
+def test_core_package_imports_without_dask():
+    code = (
+        "import sys, fluorodn\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'zarr')]\n"
+        "assert not heavy, heavy\n"
+    )
+    root = Path(fdask.__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_dask_config_not_changed_globally(dask_model, tmp_path):
+    before = dask.config.get("scheduler", None)
+    src = tmp_path / "in.zarr"
+    zarr.create_array(store=str(src), data=np.ones((30, 20), np.float32), chunks=(10, 20))
+    fdask.denoise_zarr(src, tmp_path / "o.zarr", model=dask_model, scheduler="synchronous")
+    assert dask.config.get("scheduler", None) == before

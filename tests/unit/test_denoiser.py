@@ -1,0 +1,314 @@
+"""The Denoiser's contract: tiling is exact, units do not matter, inputs are validated."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fluorodn import Denoiser, DenoiserOptions, DeviceError, denoise
+from fluorodn.denoiser import physical_cores
+from fluorodn.normalize import global_scale
+
+
+def make(model: Path, **options: Any) -> Denoiser:
+    return Denoiser(model, device="cpu", options=DenoiserOptions(threads=1, **options))
+
+
+def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-5) -> None:
+    """Equal within ``rtol`` relative to the data's magnitude."""
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * float(np.abs(b).max()))
+
+
+# -- tiling ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tile_pixels", [100, 600, 1500, 2000, 4000, 10_000])
+def test_tiled_equals_whole_image(tiny_model: Path, helpers: Any, tile_pixels: int) -> None:
+    x = helpers.spectra(300, 152)
+    whole = make(tiny_model, tile_pixels=10**9)
+    tiled = make(tiny_model, tile_pixels=tile_pixels)
+    assert len(tiled.plan(x.shape)) > 1
+    assert len(whole.plan(x.shape)) == 1
+    close(tiled.run(x), whole.run(x))
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (1, 2), (2, 1), (1, 300), (300, 1), (3, 7), (11, 11), (23, 41), (41, 23), (97, 13)]
+)
+def test_small_and_thin_inputs_tile_exactly(tiny_model: Path, helpers: Any, shape: tuple[int, int]) -> None:
+    x = helpers.spectra(*shape, dtype=np.float64) if min(shape) > 1 else np.random.default_rng(0).random(shape)
+    out = make(tiny_model, tile_pixels=10**9).run(x)
+    assert out.shape == shape
+    assert out.dtype == np.float32
+    assert np.isfinite(out).all()
+    close(make(tiny_model, tile_pixels=64).run(x), out)
+
+
+def test_borders_match_for_square_windows(tiny_model: Path, helpers: Any) -> None:
+    x = helpers.spectra(157, 131, dtype=np.float32)
+    whole = make(tiny_model, tile_pixels=10**9).run(x)
+    tiled_dn = make(tiny_model, tile_pixels=900)  # 30 x 30 windows: halo 5 on every inner edge
+    assert tiled_dn.plan(x.shape).window == (30, 30)
+    tiled = tiled_dn.run(x)
+    for edge in (np.s_[:6], np.s_[-6:], np.s_[:, :6], np.s_[:, -6:]):
+        close(tiled[edge], whole[edge])
+    close(tiled, whole)
+
+
+def test_output_differs_from_input_and_is_float32(denoiser: Denoiser, recording: np.ndarray) -> None:
+    out = denoiser.run(recording)
+    assert out.dtype == np.float32 and out.shape == recording.shape
+    assert not np.allclose(out, recording)
+
+
+# -- units -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [1e-3, 0.1, 7.0, 1e3])
+def test_scale_equivariance(denoiser: Denoiser, recording: np.ndarray, k: float) -> None:
+    x = recording.astype(np.float64)
+    close(denoiser.run(k * x), k * denoiser.run(x), rtol=1e-3)
+
+
+@pytest.mark.parametrize("c", [-500.0, 1e3, 1e5])
+def test_offset_invariance(denoiser: Denoiser, recording: np.ndarray, c: float) -> None:
+    x = recording.astype(np.float64)
+    shifted = denoiser.run(x + c).astype(np.float64) - c
+    np.testing.assert_allclose(shifted, denoiser.run(x), atol=1e-6 * (abs(c) + x.max()) + 1e-3)
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint32, np.int64, np.uint64,
+              np.float16, np.float32, np.float64, ">u2", ">f8"]
+)  # fmt: skip
+def test_real_dtypes(denoiser: Denoiser, helpers: Any, dtype: Any) -> None:
+    x = np.clip(helpers.spectra(80, 30, dtype=np.int64), 0, 120)
+    ref = denoiser.run(x.astype(np.float64))
+    out = denoiser.run(x.astype(dtype))
+    assert out.dtype == np.float32
+    close(out, ref, rtol=1e-5)
+
+
+def test_input_is_never_modified(denoiser: Denoiser, recording: np.ndarray) -> None:
+    x = recording.astype(np.float32)
+    before = x.copy()
+    x.flags.writeable = False
+    denoiser.run(x)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_non_contiguous_and_list_inputs(denoiser: Denoiser, recording: np.ndarray) -> None:
+    x = recording.astype(np.float64)
+    close(denoiser.run(np.asfortranarray(x)), denoiser.run(x))
+    close(denoiser.run(x.T.copy().T), denoiser.run(x))
+    close(denoiser.run(x[:, ::-1]), denoiser.run(x[:, ::-1].copy()))
+    close(denoiser.run(x[:5, :6].tolist()), denoiser.run(x[:5, :6]))
+
+
+# -- stacks ----------------------------------------------------------------------------
+
+
+def test_stack_pages_use_their_own_scale(denoiser: Denoiser, helpers: Any) -> None:
+    pages = [helpers.spectra(40, 30, seed=s).astype(np.float64) * 10.0**s for s in range(4)]
+    stack = np.stack(pages)
+    out = denoiser.run(stack)
+    assert out.shape == stack.shape and out.dtype == np.float32
+    for page, res in zip(pages, out, strict=True):
+        close(res, denoiser.run(page))
+
+
+def test_stream_matches_run_and_batches_pages(tiny_model: Path, helpers: Any) -> None:
+    dn = make(tiny_model, tile_pixels=40 * 30 * 3)
+    pages = [helpers.spectra(40, 30, seed=s) for s in range(7)] + [helpers.spectra(25, 10, seed=9)]
+    calls: list[int] = []
+    streamed = list(dn.stream(iter(pages), progress=calls.append))
+    assert len(streamed) == len(pages)
+    for page, res in zip(pages, streamed, strict=True):
+        close(res, dn.run(page))
+    assert sum(calls) == sum(p.size for p in pages)
+
+
+def test_explicit_scale(denoiser: Denoiser, recording: np.ndarray) -> None:
+    m, s = global_scale(recording)
+    close(denoiser.run(recording, scale=(m, s)), denoiser.run(recording))
+    assert not np.allclose(denoiser.run(recording, scale=(m, 3 * s)), denoiser.run(recording))
+    with pytest.raises(ValueError, match="2D"):
+        denoiser.run(np.stack([recording, recording]), scale=(m, s))
+    for bad in [(m, 0.0), (m, -1.0), (np.nan, s), "ab", (1.0,)]:
+        with pytest.raises(ValueError, match="scale"):
+            denoiser.run(recording, scale=bad)
+
+
+# -- input errors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("x", "match"),
+    [
+        (np.ones((4, 4), dtype=bool), "boolean"),
+        (np.ones((4, 4), dtype=complex), "complex"),
+        (np.array([[1, "a"], [2, 3]], dtype=object), "object"),
+        (np.array([["a", "b"], ["c", "d"]]), "string"),
+        (np.float64(3.0), "0D"),
+        (np.ones(5), "1D"),
+        (np.ones((2, 3, 4, 5)), "4D"),
+        (np.ones((0, 5)), "non-empty"),
+        (np.ones((3, 0, 5)), "non-empty"),
+    ],
+)
+def test_bad_inputs_raise_value_error(denoiser: Denoiser, x: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        denoiser.run(x)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_rejected_with_location(denoiser: Denoiser, bad: float) -> None:
+    x = np.ones((20, 10))
+    x[7, 3] = bad
+    with pytest.raises(ValueError, match=r"NaN or infinite.*\(7, 3\)"):
+        denoiser.run(x)
+    with pytest.raises(ValueError, match=r"\(1, 7, 3\)"):
+        denoiser.run(np.stack([np.ones((20, 10)), x]))
+
+
+# -- threads, devices, options -----------------------------------------------------------
+
+
+def test_thread_safety(denoiser: Denoiser, helpers: Any) -> None:
+    inputs = [helpers.spectra(60 + 7 * i, 33, seed=i) for i in range(8)]
+    expected = [denoiser.run(x) for x in inputs]
+    results: dict[int, list[np.ndarray]] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            results[i] = [denoiser.run(inputs[i]) for _ in range(5)]
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i in range(8):
+        for res in results[i]:
+            np.testing.assert_array_equal(res, expected[i])
+
+
+def cuda_works(model: Path) -> bool:
+    return Denoiser(model, device="auto").provider == "CUDAExecutionProvider"
+
+
+def test_cuda_requested_where_it_is_not_usable_raises(tiny_model: Path) -> None:
+    """onnxruntime without a CUDA provider, or onnxruntime-gpu without GPU/libraries: a clear error."""
+    if cuda_works(tiny_model):
+        pytest.skip("CUDA works on this machine")
+    with pytest.raises(DeviceError, match=r"CUDA was requested.*device 'cpu'"):
+        Denoiser(tiny_model, device="cuda")
+
+
+@pytest.mark.filterwarnings("ignore:Specified provider")
+def test_cuda_provider_that_does_not_load(tiny_model: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    """A CUDA provider that is listed but does not load: 'cuda' fails loudly, 'auto' uses the CPU."""
+    import onnxruntime
+
+    real = onnxruntime.get_available_providers()
+    if "CUDAExecutionProvider" in real:
+        pytest.skip("onnxruntime-gpu: the real provider is checked by the test above")
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", *real])
+    monkeypatch.setattr(onnxruntime, "preload_dlls", lambda *a, **k: None, raising=False)
+    with pytest.raises(DeviceError, match="CUDA"):
+        Denoiser(tiny_model, device="cuda")
+    with caplog.at_level(logging.INFO, logger="fluorodn"):
+        dn = Denoiser(tiny_model, device="auto")
+    assert dn.provider == "CPUExecutionProvider" and dn.cuda_available
+    assert "running on the CPU" in caplog.text
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(tiny_model: Path, helpers: Any) -> None:
+    if not cuda_works(tiny_model):
+        pytest.skip("CUDA is not usable on this machine")
+    x = helpers.spectra(300, 152)
+    gpu = Denoiser(tiny_model, device="cuda", options=DenoiserOptions(tile_pixels=5000))
+    assert gpu.provider == "CUDAExecutionProvider"
+    cpu = Denoiser(tiny_model, device="cpu")
+    close(gpu.run(x), cpu.run(x), rtol=1e-3)
+
+
+def test_auto_logs_the_provider(tiny_model: Path, caplog: Any) -> None:
+    with caplog.at_level(logging.INFO, logger="fluorodn"):
+        dn = Denoiser(tiny_model)
+    assert dn.provider in caplog.text
+    assert dn.name == "tiny" and dn.halo == 5 and len(dn.sha256) == 64
+
+
+def test_cpu_is_the_last_provider(denoiser: Denoiser) -> None:
+    assert denoiser._session.get_providers()[-1] == "CPUExecutionProvider"
+
+
+def test_bad_device_and_options(tiny_model: Path) -> None:
+    with pytest.raises(ValueError, match="device"):
+        Denoiser(tiny_model, device="gpu")
+    for field, bad in (("threads", 0), ("tile_pixels", -1), ("cuda_device", -1)):
+        with pytest.raises(ValueError, match=field):
+            DenoiserOptions(**{field: bad})
+
+
+def test_threads_default_to_physical_cores(tiny_model: Path) -> None:
+    assert physical_cores() >= 1
+    assert Denoiser(tiny_model, device="cpu").threads == physical_cores()
+
+
+def test_denoise_shortcut(tiny_model: Path, denoiser: Denoiser, recording: np.ndarray) -> None:
+    close(denoise(recording, tiny_model, device="cpu"), denoiser.run(recording))
+
+
+# -- memory ----------------------------------------------------------------------------
+
+
+def test_memory_is_bounded_by_output_plus_tiles(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Besides the output, memory is the tile batch plus the global-scale sample.
+
+    The global scale (fluorodn.normalize) uses a few float64 copies of at most
+    MAX_SAMPLES values; it is lowered here so that the test sees the engine's own use.
+    """
+    import fluorodn.normalize
+
+    monkeypatch.setattr(fluorodn.normalize, "MAX_SAMPLES", 50_000)
+    x = np.random.default_rng(0).random((1500, 1000))  # 12 MB of float64
+    dn = make(tiny_model, tile_pixels=1 << 16)
+    tracemalloc.start()
+    try:
+        out = dn.run(x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    budget = out.nbytes + 40 * (1 << 16) * 4 + (4 << 20)  # output + batches/temporaries + slack
+    assert peak < budget, f"peak {peak / 1e6:.1f} MB exceeds {budget / 1e6:.1f} MB"
+
+
+@pytest.mark.reliability
+def test_hundreds_of_millions_of_values(tiny_model: Path, tmp_path: Path) -> None:
+    """A 200-million-value memory-mapped input stays within output + tile memory."""
+    x = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.uint16, shape=(200_000, 1000))
+    rng = np.random.default_rng(0)
+    for i in range(0, x.shape[0], 10_000):
+        x[i : i + 10_000] = rng.poisson(100, (10_000, 1000))
+    dn = Denoiser(tiny_model, device="cpu")
+    tracemalloc.start()
+    try:
+        out = dn.run(x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == x.shape and np.isfinite(out[::1000]).all()
+    assert peak < out.nbytes + (200 << 20)

@@ -1,0 +1,291 @@
+"""Readers, writers, atomic output and input discovery."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+from fluorodn import Denoiser, FileFormatError, OutputExistsError
+from fluorodn import io as fio
+
+PROV = {"fluorodn": "test", "model": "tiny", "model_sha256": "ab" * 32}
+
+
+def roundtrip(dn: Denoiser, src: Path, dest: Path, dtype: str = "float32", **kw: Any) -> Path:
+    with contextlib.closing(fio.open_recording(src, key=kw.pop("key", None))) as rec:
+        out_dtype = fio.output_dtype(rec.dtype, dtype)
+        pages = fio.cast_pages(dn.stream(rec.pages()), out_dtype)
+        return fio.write_denoised(rec, dest, pages, dtype=out_dtype, provenance=PROV, **kw)
+
+
+# -- npy -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(50, 30), (3, 20, 30), (2, 2, 20, 30)])
+def test_npy_roundtrip(denoiser: Denoiser, tmp_path: Path, helpers: Any, shape: tuple[int, ...]) -> None:
+    x = helpers.spectra(int(np.prod(shape[:-1])), shape[-1]).reshape(shape)
+    np.save(tmp_path / "x.npy", x)
+    rec = fio.open_recording(tmp_path / "x.npy")
+    assert isinstance(next(rec.pages()), np.memmap)
+    rec.close()
+    out = np.load(roundtrip(denoiser, tmp_path / "x.npy", tmp_path / "y.npy"))
+    assert out.shape == shape and out.dtype == np.float32
+    expected = denoiser.run(x.reshape(-1, *shape[-2:])).reshape(shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_npy_same_dtype_rounds_and_clips(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    x = helpers.spectra(40, 20)
+    np.save(tmp_path / "x.npy", x)
+    out = np.load(roundtrip(denoiser, tmp_path / "x.npy", tmp_path / "y.npy", dtype="same"))
+    assert out.dtype == np.uint16
+    ref = denoiser.run(x)
+    np.testing.assert_array_equal(out, np.clip(np.rint(ref), 0, 65535).astype(np.uint16))
+
+
+@pytest.mark.parametrize(
+    ("array", "match"), [(np.arange(5.0), "2 or more"), (np.zeros((3, 3), dtype=complex), "complex")]
+)
+def test_npy_unusable(tmp_path: Path, array: np.ndarray, match: str) -> None:
+    np.save(tmp_path / "x.npy", array)
+    with pytest.raises(FileFormatError, match=match):
+        fio.open_recording(tmp_path / "x.npy")
+
+
+def test_npy_object_array_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.array([[1, None]], dtype=object), allow_pickle=True)
+    with pytest.raises(FileFormatError, match="cannot read"):
+        fio.open_recording(tmp_path / "x.npy")
+
+
+# -- MATLAB ----------------------------------------------------------------------------
+
+
+def test_mat_v5_keeps_variables_and_adds_the_denoised_one(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    import scipy.io
+
+    x = helpers.spectra(60, 25).astype(np.float64)
+    variables = {"spectra": x, "fs": 5.0, "note": "mouse 3", "wl": np.arange(25.0)}
+    scipy.io.savemat(tmp_path / "r.mat", variables)
+    assert fio.open_recording(tmp_path / "r.mat").key == "spectra"  # scalars and vectors are not picked
+    scipy.io.savemat(tmp_path / "two.mat", {**variables, "dark": x[:5]})
+    with pytest.raises(FileFormatError, match=r"several arrays \(dark, spectra\).*--key"):
+        fio.open_recording(tmp_path / "two.mat")
+    roundtrip(denoiser, tmp_path / "r.mat", tmp_path / "o.mat", key="spectra", var_name="spectra_denoised")
+    out = scipy.io.loadmat(tmp_path / "o.mat")
+    np.testing.assert_array_equal(out["spectra"], x)
+    assert out["note"][0] == "mouse 3" and out["fs"][0, 0] == 5.0
+    assert out["spectra_denoised"].dtype == np.float32
+    np.testing.assert_allclose(out["spectra_denoised"], denoiser.run(x), rtol=1e-6)
+    assert json.loads(str(out["fluorodn_provenance"][0]))["model"] == "tiny"
+
+
+def test_mat_v5_3d_pages_are_last(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    import scipy.io
+
+    stack = np.stack([helpers.spectra(30, 20, seed=s) for s in range(3)], axis=-1)  # MATLAB (H, W, N)
+    scipy.io.savemat(tmp_path / "s.mat", {"stack": stack})
+    roundtrip(denoiser, tmp_path / "s.mat", tmp_path / "o.mat", dtype="same")
+    out = scipy.io.loadmat(tmp_path / "o.mat")["stack_denoised"]
+    assert out.shape == stack.shape and out.dtype == np.uint16
+    ref = np.clip(np.rint(denoiser.run(stack[:, :, 1])), 0, 65535)
+    np.testing.assert_array_equal(out[:, :, 1], ref)
+
+
+def test_mat_bad_key(tmp_path: Path) -> None:
+    import scipy.io
+
+    scipy.io.savemat(tmp_path / "r.mat", {"a": np.ones((5, 5)), "txt": "hello"})
+    with pytest.raises(FileFormatError, match=r"no variable 'b' \(its variables: a, txt\)"):
+        fio.open_recording(tmp_path / "r.mat", key="b")
+    with pytest.raises(FileFormatError, match=r"'txt'.*not a 2D or 3D array"):
+        fio.open_recording(tmp_path / "r.mat", key="txt")
+    assert fio.open_recording(tmp_path / "r.mat").key == "a"
+
+
+def write_v73(path: Path, variables: dict[str, np.ndarray]) -> None:
+    """A MATLAB v7.3 file as MATLAB writes it: HDF5, 512-byte header, column-major order."""
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for name, value in variables.items():
+            if value.dtype.kind == "U":
+                data = np.frombuffer(str(value).encode("utf-16-le"), np.uint16).reshape(-1, 1)
+                d = f.create_dataset(name, data=data)
+                d.attrs["MATLAB_class"] = np.bytes_("char")
+                d.attrs["MATLAB_int_decode"] = np.int32(2)
+            else:
+                d = f.create_dataset(name, data=value.T)
+                d.attrs["MATLAB_class"] = np.bytes_({"float64": "double", "uint16": "uint16"}[value.dtype.name])
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2026 HDF5 schema 1.00 ."
+    with path.open("r+b") as fh:
+        fh.write(header.ljust(116, b" ") + b"\0" * 8 + b"\x00\x02IM")
+
+
+def test_mat_v73_roundtrip(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    import h5py
+
+    x = helpers.spectra(70, 33)
+    write_v73(tmp_path / "r.mat", {"counts": x, "wl": np.arange(33.0)[None, :], "who": np.array("mouse 3")})
+    roundtrip(denoiser, tmp_path / "r.mat", tmp_path / "o.mat", key="counts")
+    assert (tmp_path / "o.mat").read_bytes()[:10] == b"MATLAB 7.3"
+    with h5py.File(tmp_path / "o.mat", "r") as f:
+        np.testing.assert_array_equal(f["counts"][()].T, x)
+        assert f["counts_denoised"].attrs["MATLAB_class"] == b"single"
+        np.testing.assert_allclose(f["counts_denoised"][()].T, denoiser.run(x), rtol=1e-6)
+        assert "wl" in f and "who" in f
+        text = f["fluorodn_provenance"][()].ravel().astype(np.uint16).tobytes().decode("utf-16-le")
+        assert json.loads(text)["model"] == "tiny"
+
+
+def test_mat_v73_stack(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    import h5py
+
+    stack = np.stack([helpers.spectra(30, 20, seed=s).astype(np.float64) for s in range(3)], axis=-1)
+    write_v73(tmp_path / "s.mat", {"movie": stack})
+    rec = fio.open_recording(tmp_path / "s.mat")
+    assert rec.n_pages == 3 and rec.page_shape == (30, 20)
+    rec.close()
+    roundtrip(denoiser, tmp_path / "s.mat", tmp_path / "o.mat")
+    with h5py.File(tmp_path / "o.mat", "r") as f:
+        out = f["movie_denoised"][()].T
+    np.testing.assert_allclose(out[:, :, 2], denoiser.run(stack[:, :, 2]), rtol=1e-6)
+
+
+def test_not_a_mat_file(tmp_path: Path) -> None:
+    (tmp_path / "x.mat").write_bytes(b"garbage" * 40)
+    with pytest.raises(FileFormatError, match="MATLAB"):
+        fio.open_recording(tmp_path / "x.mat")
+
+
+# -- TIFF ------------------------------------------------------------------------------
+
+
+def test_tiff_compressed_pages_are_decoded_one_by_one(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    stack = np.stack([helpers.spectra(40, 30, seed=s) for s in range(4)])
+    tifffile.imwrite(tmp_path / "c.tif", stack, compression="zlib", photometric="minisblack")
+    rec = fio.open_recording(tmp_path / "c.tif")
+    assert rec._memmap is None and rec.n_pages == 4
+    rec.close()
+    roundtrip(denoiser, tmp_path / "c.tif", tmp_path / "o.tif")
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "o.tif"), denoiser.run(stack), rtol=1e-6)
+
+
+def test_tiff_bigtiff_when_needed(denoiser: Denoiser, tmp_path: Path, helpers: Any, monkeypatch: Any) -> None:
+    from fluorodn import _tiff
+
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    roundtrip(denoiser, tmp_path / "a.tif", tmp_path / "small.tif")
+    monkeypatch.setattr(_tiff, "_BIGTIFF_BYTES", 100)
+    roundtrip(denoiser, tmp_path / "a.tif", tmp_path / "big.tif")
+    with tifffile.TiffFile(tmp_path / "small.tif") as small, tifffile.TiffFile(tmp_path / "big.tif") as big:
+        assert not small.is_bigtiff and big.is_bigtiff
+        np.testing.assert_array_equal(small.asarray(), big.asarray())
+
+
+def test_tiff_rgb_is_refused(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((16, 16, 3), np.uint8), photometric="rgb")
+    with pytest.raises(FileFormatError, match="samples per pixel"):
+        fio.open_recording(tmp_path / "rgb.tif")
+
+
+def test_tiff_with_several_series_is_refused(tmp_path: Path) -> None:
+    with tifffile.TiffWriter(tmp_path / "multi.tif") as tw:
+        tw.write(np.zeros((8, 8), np.uint16))
+        tw.write(np.zeros((4, 4), np.uint16))
+    with pytest.raises(FileFormatError, match="2 image series"):
+        fio.open_recording(tmp_path / "multi.tif")
+
+
+def test_not_a_tiff(tmp_path: Path) -> None:
+    (tmp_path / "x.tif").write_text("hello")
+    with pytest.raises(FileFormatError, match="as TIFF"):
+        fio.open_recording(tmp_path / "x.tif")
+
+
+# -- atomic output ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_atomic_output_removes_temp_on_error(tmp_path: Path, exc: type[BaseException]) -> None:
+    dest = tmp_path / "out.tif"
+
+    def write_then_fail() -> None:
+        with fio.atomic_output(dest) as tmp:
+            tmp.write_bytes(b"partial")
+            raise exc()
+
+    with pytest.raises(exc):
+        write_then_fail()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_output_keeps_existing_file_on_error(tmp_path: Path) -> None:
+    dest = tmp_path / "out.npy"
+    dest.write_bytes(b"old")
+
+    def write_then_fail() -> None:
+        with fio.atomic_output(dest, overwrite=True) as tmp:
+            tmp.write_bytes(b"new")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert dest.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_atomic_output_refuses_existing_and_input(tmp_path: Path) -> None:
+    dest = tmp_path / "out.npy"
+    dest.write_bytes(b"old")
+    with pytest.raises(OutputExistsError, match="--overwrite"), fio.atomic_output(dest):
+        pass
+    with (
+        pytest.raises(OutputExistsError, match="overwrite its input"),
+        fio.atomic_output(dest, overwrite=True, source=dest),
+    ):
+        pass
+    with fio.atomic_output(dest, overwrite=True) as tmp:
+        tmp.write_bytes(b"new")
+    assert dest.read_bytes() == b"new"
+
+
+# -- finding inputs, naming outputs ----------------------------------------------------
+
+
+def test_find_inputs(tmp_path: Path) -> None:
+    for name in ("a.tif", "b.npy", "c.mat", "a_denoised.tif", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.TIFF").write_bytes(b"")
+    names = [p.name for p in fio.find_inputs([str(tmp_path)])]
+    assert names == ["a.tif", "b.npy", "c.mat"]
+    everything = fio.find_inputs([str(tmp_path / "**" / "*")])
+    assert [p.name for p in everything] == ["a.tif", "b.npy", "c.mat", "d.TIFF"]
+    explicit = fio.find_inputs([str(tmp_path / "a_denoised.tif"), str(tmp_path / "a.tif"), str(tmp_path / "a.tif")])
+    assert [p.name for p in explicit] == ["a_denoised.tif", "a.tif"]
+    with pytest.raises(FileFormatError, match="does not exist"):
+        fio.find_inputs([str(tmp_path / "missing.tif")])
+    with pytest.raises(FileFormatError, match="matches no"):
+        fio.find_inputs([str(tmp_path / "*.czi")])
+    with pytest.raises(FileFormatError, match=r"not \.txt"):
+        fio.find_inputs([str(tmp_path / "notes.txt")])
+
+
+def test_output_path(tmp_path: Path) -> None:
+    src = tmp_path / "rec.ome.tif"
+    assert fio.output_path(src, None, "_dn", False) == tmp_path / "rec_dn.ome.tif"
+    assert fio.output_path(tmp_path / "x.npy", None, "_denoised", False) == tmp_path / "x_denoised.npy"
+    assert fio.output_path(src, tmp_path / "out", "_dn", False) == tmp_path / "out" / "rec_dn.ome.tif"
+    assert fio.output_path(src, tmp_path / "o.tiff", "_dn", False) == tmp_path / "o.tiff"
+    assert fio.output_path(src, tmp_path / "run.v2", "_dn", False) == tmp_path / "run.v2" / "rec_dn.ome.tif"
+    assert fio.output_path(src, tmp_path, "", True) == tmp_path / "rec.ome.tif"
+    with pytest.raises(FileFormatError, match="same format"):
+        fio.output_path(src, tmp_path / "o.npy", "_dn", False)
+    with pytest.raises(FileFormatError, match="must be a folder"):
+        fio.output_path(src, tmp_path / "o.tif", "_dn", True)

@@ -1,0 +1,114 @@
+"""ONNX export: BatchNorm folded, dynamic (batch, height, width), metadata, parity check."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from fluorodn.normalize import CONVENTION
+
+from .model import DnCNN, fold_batchnorm
+from .train import load_checkpoint
+
+#: ONNX opset of every exported model.
+OPSET = 17
+#: Odd shapes the exported model must reproduce PyTorch on.
+PARITY_SHAPES = ((37, 152), (101, 152), (513, 77), (1000, 33))
+#: Largest tolerated |onnxruntime - torch| in normalized units.
+PARITY_TOL = 1e-4
+
+
+def flop_per_pixel(depth: int, width: int) -> int:
+    """Multiply-adds x 2 of one output pixel (3x3 convolutions, no biases counted)."""
+    chans = [1] + [width] * (depth - 1) + [1]
+    return int(sum(2 * 9 * a * b for a, b in zip(chans[:-1], chans[1:])))
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for h, w in PARITY_SHAPES:
+        x = (rng.standard_normal((1, 1, h, w)) * 3 + rng.standard_normal() * 50).astype(np.float32)
+        with torch.inference_mode():
+            ref = folded(torch.from_numpy(x)).numpy()
+        got = sess.run(["noise"], {"input": x})[0]
+        if got.shape != ref.shape:
+            raise RuntimeError(f"ONNX output shape {got.shape} != torch {ref.shape} for {h}x{w}")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    return worst
+
+
+def export(model: DnCNN, out_dir: str | Path, name: str, info: dict) -> tuple[Path, dict]:
+    """Write ``<out_dir>/<name>.onnx`` and ``<name>.json``; returns the path and the card.
+
+    ``info`` supplies the training facts (noise_scale, instances_seen, steps,
+    training_command, domain, version). The export fails, writing nothing, if
+    onnx.checker or the parity check against PyTorch fails.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folded = fold_batchnorm(model.eval())
+    meta = {
+        "format": 1, "name": name, "version": str(info.get("version", "1")), "architecture": "DnCNN",
+        "depth": model.depth, "width": model.width, "halo": model.halo, "normalization": CONVENTION,
+        "domain": info.get("domain", "spectral-fiber-photometry"),
+        "noise_scale": float(info["noise_scale"]), "instances_seen": int(info.get("instances_seen", 0)),
+        "steps": int(info.get("steps", 0)), "training_command": info.get("training_command", ""),
+        "opset": OPSET, "input": "input", "output": "noise",
+        "flop_per_pixel": flop_per_pixel(model.depth, model.width),
+        "created": info.get("created", _dt.date.today().isoformat()),
+    }
+    tmp = out_dir / f".{name}.onnx.tmp"
+    try:
+        dyn = {0: "batch", 2: "height", 3: "width"}
+        torch.onnx.export(folded, torch.zeros(1, 1, 41, 41), str(tmp), input_names=["input"],
+                          output_names=["noise"], opset_version=OPSET,
+                          dynamic_axes={"input": dyn, "noise": dyn}, dynamo=False)
+        proto = onnx.load(str(tmp))
+        del proto.metadata_props[:]
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = "fluorodn", json.dumps(meta, sort_keys=True)
+        proto.producer_name, proto.model_version = "fluorodn_train", int(meta["version"])
+        onnx.checker.check_model(proto, full_check=True)
+        onnx.save(proto, str(tmp))
+        err = _parity(tmp, folded)
+        if err > PARITY_TOL:
+            raise RuntimeError(f"ONNX/PyTorch parity error {err:.2e} exceeds {PARITY_TOL:.0e}")
+        final = out_dir / f"{name}.onnx"
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    card = dict(meta, file=final.name, sha256=sha256(final), parity_max_abs_error=err)
+    jtmp = out_dir / f".{name}.json.tmp"
+    jtmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    os.replace(jtmp, out_dir / f"{name}.json")
+    return final, card
+
+
+def export_checkpoint(ckpt: str | Path, out_dir: str | Path, name: str, **overrides) -> tuple[Path, dict]:
+    """Export a training checkpoint with the facts it recorded."""
+    model, ck = load_checkpoint(ckpt)
+    cfg = ck["config"]
+    lo, hi = cfg["noise_scale"]
+    info = {"noise_scale": round((lo + hi) / 2, 4), "instances_seen": ck["seen"], "steps": ck["step"],
+            "training_command": cfg.get("command", "")}
+    info.update(overrides)
+    return export(model, out_dir, name, info)
