@@ -16,6 +16,7 @@ BENCHMARKS = {
     "quality": "benchmarks.quality",
     "speed": "benchmarks.speed",
     "dask": "benchmarks.dask_bench",
+    "acceptance": "benchmarks.acceptance",
 }
 
 

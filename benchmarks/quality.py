@@ -220,7 +220,8 @@ def bm3d_denoise(x: np.ndarray) -> np.ndarray:
 
 
 def fluorodn_pipelines(skipped: list[dict[str, str]], names: list[str] | None = None,
-                       paths: tuple[Path, ...] = ()) -> tuple[list[Pipeline], dict[str, Any]]:
+                       paths: tuple[Path, ...] = (), threads: int | None = None
+                       ) -> tuple[list[Pipeline], dict[str, Any]]:
     """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``)
     and per extra model file in ``paths`` (a candidate not shipped yet)."""
     try:
@@ -238,7 +239,7 @@ def fluorodn_pipelines(skipped: list[dict[str, str]], names: list[str] | None = 
     pipes = []
     for model in [*wanted, *paths]:
         try:
-            den = fluorodn.Denoiser(model)
+            den = fluorodn.Denoiser(model, options=fluorodn.DenoiserOptions(threads=threads))
         except Exception as exc:
             skipped.append({"pipeline": f"fluorodn:{model}", "recording": "all",
                             "reason": f"{type(exc).__name__}: {exc}"})
@@ -307,7 +308,8 @@ def _clean_json(obj: Any) -> Any:
 
 
 def run(quick: bool = False, out_dir: Path | None = None, bm3d_mode: str = "auto",
-        models: list[str] | None = None, model_paths: list[Path] = ()) -> dict[str, Any]:
+        models: list[str] | None = None, model_paths: list[Path] = (),
+        threads: int | None = None) -> dict[str, Any]:
     """Run the benchmark and write its files into ``out_dir``. Returns the JSON object."""
     t_start = time.perf_counter()
     out_dir = Path(out_dir) if out_dir is not None else (RESULTS / "quality_quick" if quick else RESULTS)
@@ -327,7 +329,7 @@ def run(quick: bool = False, out_dir: Path | None = None, bm3d_mode: str = "auto
     pipes += [Pipeline(f"gauss-{s:.1f}", gaussian(s), robust=s == 1.0,
                        info={"sigma": s}) for s in sigmas]
     pipes.append(Pipeline("savgol", savgol, info=dict(SAVGOL)))
-    model_pipes, model_info = fluorodn_pipelines(skipped, models, tuple(model_paths))
+    model_pipes, model_info = fluorodn_pipelines(skipped, models, tuple(model_paths), threads)
     pipes += model_pipes
 
     # BM3D: time a slice, run it on as many main recordings as fit the budget (highest noise first)
@@ -611,9 +613,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="*", default=None, help="shipped models to include (default all)")
     ap.add_argument("--model-path", type=Path, action="append", default=[],
                     help="also run this .onnx model file (repeatable), e.g. a candidate before shipping")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="onnxruntime threads per model (default: fluorodn's choice)")
     args = ap.parse_args(argv)
     run(quick=args.quick, out_dir=args.out, bm3d_mode=args.bm3d, models=args.models,
-        model_paths=args.model_path)
+        model_paths=args.model_path, threads=args.threads)
     return 0
 
 

@@ -44,6 +44,16 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    int8 = "int8"
+    bf16 = "bf16"
+
+
+_PRECISION_HELP = "auto: the model's int8 variant on the CPU where shipped, else fp32; fp32; int8 (CPU); bf16."
+
+
 class OutDtype(str, Enum):
     float32 = "float32"
     same = "same"
@@ -126,6 +136,7 @@ def denoise(
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
     key: Annotated[str | None, typer.Option(help="Variable of a .mat file to denoise (if it holds several).")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads. Default: the physical cores.")] = None,
+    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
 ) -> None:
     """Denoise recordings; each output keeps its input's format, shape and metadata.
 
@@ -157,24 +168,25 @@ def denoise(
                 _fail(f"the output of {src} would overwrite its input; choose another -o or --suffix")
             if dest.resolve() in resolved_inputs:
                 _fail(f"the output of {src} would be {dest}, another input; choose another -o or --suffix")
-        dn = _make_denoiser(model, device, threads)
+        dn = _make_denoiser(model, device, threads, precision)
     except FluorodnError as err:
         _fail(err)
     note = ""
     if device is Device.auto and dn.cuda_available and dn.provider != "CUDAExecutionProvider":
         note = " (CUDA is installed but not usable: 'fluorodn info --device cuda' says why)"
     typer.echo(
-        f"fluorodn: model {dn.name} on {dn.provider}{note}, {dn.threads} thread{'s' if dn.threads != 1 else ''}, "
+        f"fluorodn: model {dn.name} ({dn.precision}) on {dn.provider}{note}, "
+        f"{dn.threads} thread{'s' if dn.threads != 1 else ''}, "
         f"{len(plans)} file{'s' if len(plans) != 1 else ''}",
         err=True,
     )
     _run_denoise(dn, plans, dtype.value, key, suffix, overwrite, skip_existing, device.value)
 
 
-def _make_denoiser(model: str, device: Device, threads: int | None) -> Any:
+def _make_denoiser(model: str, device: Device, threads: int | None, precision: Precision = Precision.auto) -> Any:
     from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-    return Denoiser(model, device=device.value, options=DenoiserOptions(threads=threads))
+    return Denoiser(model, device=device.value, options=DenoiserOptions(threads=threads, precision=precision.value))
 
 
 def _run_denoise(
@@ -252,7 +264,12 @@ def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[An
 
 
 def _provenance(dn: Any, src: Path, out_dtype: Any, key: str | None, device: str) -> dict[str, Any]:
-    settings: dict[str, Any] = {"device": device, "provider": dn.provider, "dtype": str(out_dtype)}
+    settings: dict[str, Any] = {
+        "device": device,
+        "provider": dn.provider,
+        "precision": getattr(dn, "precision", "fp32"),
+        "dtype": str(out_dtype),
+    }
     if key is not None:
         settings["key"] = key
     return {
@@ -284,7 +301,7 @@ def models() -> None:
         typer.echo(f"No models are shipped with this installation (looked in {models_dir() or 'fluorodn/models'}).")
         return
     table = Table(title=f"fluorodn models ({models_dir()})")
-    for col in ("name", "noise scale", "domain", "depth x width", "halo", "version", "sha256"):
+    for col in ("name", "noise scale", "domain", "depth x width", "halo", "version", "sha256", "variants"):
         table.add_column(col)
     for card in cards:
         name = Path(str(card["file"])).stem
@@ -296,6 +313,7 @@ def models() -> None:
             str(card.get("halo", "")),
             str(card.get("version", "")),
             str(card.get("sha256", ""))[:12],
+            ", ".join(["fp32", *sorted(card.get("variants") or {})]),
         )
     console = Console()
     if not console.is_terminal:  # pipes and logs: do not squeeze the table into 80 columns
@@ -308,8 +326,9 @@ def info(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to load for the device check.")] = "default",
     device: Annotated[Device, typer.Option(help="Device to check.")] = Device.auto,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
 ) -> None:
-    """Show versions, onnxruntime providers, and the device and threads fluorodn would use."""
+    """Show versions, onnxruntime providers, and the device, precision and threads fluorodn would use."""
     from importlib.metadata import PackageNotFoundError, version
 
     import onnxruntime
@@ -331,13 +350,14 @@ def info(
     typer.echo(f"models        {', '.join(model_names()) or 'none'} ({models_dir() or 'no models folder'})")
     typer.echo(f"cpu cores     {physical_cores()} physical")
     try:
-        dn = _make_denoiser(model, device, threads)
+        dn = _make_denoiser(model, device, threads, precision)
     except DeviceError as err:
-        typer.echo(f"device        {device.value}: not usable")
+        typer.echo(f"device        {device.value} ({precision.value}): not usable")
         _fail(err)
     except FluorodnError as err:
         _fail(err)
     typer.echo(f"device        {device.value} -> {dn.provider} (model {dn.name})")
+    typer.echo(f"precision     {dn.precision}")
     typer.echo(f"threads       {dn.threads}")
 
 

@@ -9,6 +9,7 @@ between calls (all buffers are local), so one instance can serve many threads.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -22,15 +23,25 @@ import numpy as np
 
 from fluorodn.errors import DeviceError, ModelError
 from fluorodn.normalize import global_scale
-from fluorodn.registry import METADATA_KEY, load_model, validate_metadata
+from fluorodn.registry import METADATA_KEY, ModelSource, load_model, model_variants, validate_metadata
 from fluorodn.tiling import TilePlan, plan_tiles
 
-__all__ = ["DEVICES", "Denoiser", "DenoiserOptions", "denoise", "physical_cores"]
+__all__ = ["DEVICES", "PRECISIONS", "Denoiser", "DenoiserOptions", "denoise", "physical_cores"]
 
 log = logging.getLogger("fluorodn")
 
 #: Accepted values of ``device``.
 DEVICES = ("auto", "cpu", "cuda")
+#: Numeric precisions a model can run in; ``precision`` also accepts ``"auto"``: the
+#: fastest variant shipped for the provider in use (int8 on the CPU where shipped, fp32 on CUDA).
+PRECISIONS = ("fp32", "int8", "bf16")
+#: Reduced-precision variants this runtime can run, with the providers that run them.
+_RUNNABLE = {"int8": ("CPUExecutionProvider",)}
+#: Why ``precision="bf16"`` is refused (measured for issue 5; see the fluorodn_train quantize docs).
+BF16_UNAVAILABLE = (
+    "precision 'bf16' is not available: onnxruntime's CPU provider has no bf16 arithmetic "
+    "(onnxruntime issue #28768) and no bf16 model variant is shipped; use 'int8' (the fast CPU path) or 'fp32'"
+)
 #: Default pixel budget per network call on the CPU (about 100-200 MB of activations).
 CPU_TILE_PIXELS = 1 << 18
 #: Default pixel budget per network call on CUDA.
@@ -51,6 +62,8 @@ class DenoiserOptions:
     """Most pixels per network call (windows x rows x cols, halo included); None: 2**18 CPU, 2**22 CUDA."""
     cuda_device: int = 0
     """Index of the GPU used when running on CUDA."""
+    precision: str = "auto"
+    """fp32, int8 (the shipped quantized variant; CPU only), bf16, or auto (int8 on the CPU where shipped)."""
 
     def __post_init__(self) -> None:
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
@@ -59,6 +72,8 @@ class DenoiserOptions:
             raise ValueError(f"tile_pixels must be a positive integer or None, got {self.tile_pixels!r}")
         if not isinstance(self.cuda_device, int) or self.cuda_device < 0:
             raise ValueError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
+        if self.precision not in ("auto", *PRECISIONS):
+            raise ValueError(f"precision must be one of auto, {', '.join(PRECISIONS)}; got {self.precision!r}")
 
 
 def physical_cores() -> int:
@@ -123,11 +138,18 @@ class Denoiser:
     device : ``"auto"`` (CUDA where onnxruntime can use it, else CPU; the choice is
         logged), ``"cpu"``, or ``"cuda"`` (raises :class:`DeviceError` where CUDA is not
         usable; never falls back silently).
-    options : :class:`DenoiserOptions` (threads, tile budget, GPU index).
+    options : :class:`DenoiserOptions` (threads, tile budget, GPU index, precision).
+    precision : shortcut for ``options.precision`` (overrides it when given): ``"fp32"``,
+        ``"int8"`` (the model's shipped int8 variant, run on the CPU; :class:`ModelError`
+        if it has none), ``"bf16"`` (refused with :class:`DeviceError`: no provider here
+        runs it faster), or ``"auto"`` (the fastest variant shipped for the provider in
+        use: int8 on the CPU where the model has one, fp32 on CUDA).
 
     Attributes
     ----------
-    name, sha256, metadata, halo : the model's name, file hash, metadata and receptive-field radius.
+    name, sha256, metadata, halo : the model's name, hash of the file that runs, metadata and
+        receptive-field radius.
+    precision : the precision that runs (``"fp32"`` or ``"int8"``).
     provider : the onnxruntime execution provider that runs the model.
     cuda_available : whether this onnxruntime has a CUDA provider (usable or not).
     threads : intra-op CPU threads of the session.
@@ -139,17 +161,27 @@ class Denoiser:
         model: str | os.PathLike[str] = "default",
         device: str = "auto",
         options: DenoiserOptions | None = None,
+        *,
+        precision: str | None = None,
     ) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
         self.options = options or DenoiserOptions()
-        source = load_model(model)
-        self.path = source.path
-        self.sha256 = source.sha256
+        if precision is not None:
+            self.options = dataclasses.replace(self.options, precision=precision)
         self.device = device
         self.threads = self.options.threads or physical_cores()
-        self._session = self._create_session(source.data, device)
+        source, run_on = self._pick_source(model, device, self.options.precision)
+        self._session = self._create_session(source.data, run_on)
         self.provider: str = self._session.get_providers()[0]
+        if self.options.precision == "auto" and source.variant is None and self.provider == "CPUExecutionProvider":
+            faster = _fastest_cpu_variant(model, source)
+            if faster is not source:  # CUDA was tried and is not usable: the CPU's fast variant
+                source = faster
+                self._session = self._create_session(source.data, "cpu")
+                self.provider = self._session.get_providers()[0]
+        self.path = source.path
+        self.sha256 = source.sha256
         embedded = self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if source.metadata is not None:
             self.metadata = source.metadata
@@ -164,6 +196,12 @@ class Denoiser:
             )
         else:
             self.metadata = validate_metadata(embedded, str(source.path))
+        self.precision: str = source.variant or str(self.metadata.get("precision", "fp32"))
+        if self.options.precision not in ("auto", self.precision):
+            raise ModelError(
+                f"{source.path} is a model in {self.precision}, so it cannot run in {self.options.precision}; "
+                "pass the matching file, a shipped model name, or precision 'auto'"
+            )
         # a shipped model is called by its registry name, a user file by the name in its metadata
         self.name: str = source.name if source.shipped else str(self.metadata["name"])
         self.halo: int = int(self.metadata["halo"])
@@ -176,12 +214,31 @@ class Denoiser:
             CUDA_TILE_PIXELS if self.provider == "CUDAExecutionProvider" else CPU_TILE_PIXELS
         )
         log.info(
-            "model %s (sha256 %s) runs on %s with %d threads",
+            "model %s (%s, sha256 %s) runs on %s with %d threads",
             self.name,
+            self.precision,
             self.sha256[:12],
             self.provider,
             self.threads,
         )
+
+    def _pick_source(self, model: str | os.PathLike[str], device: str, precision: str) -> tuple[ModelSource, str]:
+        """The model file for ``precision`` and the device to try first."""
+        source = load_model(model)
+        if precision == "bf16":
+            raise DeviceError(BF16_UNAVAILABLE)
+        if precision == "int8":
+            if device == "cuda":
+                raise DeviceError(
+                    "precision 'int8' runs on the CPU only (onnxruntime's CPU provider has the int8 kernels); "
+                    "use precision 'fp32' or 'auto' on CUDA, or device 'cpu'"
+                )
+            if source.shipped:
+                source = load_model(model, variant="int8")
+            return source, "cpu"
+        if precision == "auto" and (device == "cpu" or "CUDAExecutionProvider" not in _ort().get_available_providers()):
+            source = _fastest_cpu_variant(model, source)
+        return source, device
 
     def _create_session(self, data: bytes, device: str) -> Any:
         ort = _ort()
@@ -241,7 +298,10 @@ class Denoiser:
         return session
 
     def __repr__(self) -> str:
-        return f"Denoiser(model={self.name!r}, provider={self.provider!r}, halo={self.halo}, threads={self.threads})"
+        return (
+            f"Denoiser(model={self.name!r}, precision={self.precision!r}, provider={self.provider!r}, "
+            f"halo={self.halo}, threads={self.threads})"
+        )
 
     # -- public API -------------------------------------------------------------------
 
@@ -361,6 +421,21 @@ class Denoiser:
             flush()
 
 
+def _fastest_cpu_variant(model: str | os.PathLike[str], source: ModelSource) -> ModelSource:
+    """The shipped variant of ``model`` measured fastest on the CPU, else ``source`` (fp32)."""
+    if not source.shipped:
+        return source
+    best, best_speedup = None, 1.0
+    for name, entry in model_variants(model).items():
+        providers = entry.get("providers", ["CPUExecutionProvider"])
+        speedup = entry.get("speedup_measured")
+        if name not in _RUNNABLE or "CPUExecutionProvider" not in providers:
+            continue
+        if isinstance(speedup, (int, float)) and speedup > best_speedup:
+            best, best_speedup = name, float(speedup)
+    return source if best is None else load_model(model, variant=best)
+
+
 def _check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:
     arr = x if isinstance(x, np.ndarray) else np.asarray(x)
     kind = arr.dtype.kind
@@ -410,10 +485,12 @@ def denoise(
     device: str = "auto",
     options: DenoiserOptions | None = None,
     scale: tuple[float, float] | None = None,
+    precision: str | None = None,
 ) -> np.ndarray:
     """Denoise ``x`` ((H, W) or (pages, H, W), any real dtype) and return float32.
 
-    A shortcut for ``Denoiser(model, device, options).run(x, scale=scale)``. It loads the
-    model on every call; to denoise many arrays, create one :class:`Denoiser` and reuse it.
+    A shortcut for ``Denoiser(model, device, options, precision=precision).run(x, scale=scale)``.
+    It loads the model on every call; to denoise many arrays, create one :class:`Denoiser`
+    and reuse it.
     """
-    return Denoiser(model, device=device, options=options).run(x, scale=scale)
+    return Denoiser(model, device=device, options=options, precision=precision).run(x, scale=scale)

@@ -25,10 +25,12 @@ from fluorodn.normalize import CONVENTION
 __all__ = [
     "DEFAULT_MODEL",
     "METADATA_KEY",
+    "VARIANTS",
     "ModelSource",
     "available_models",
     "load_model",
     "model_names",
+    "model_variants",
     "models_dir",
     "validate_metadata",
 ]
@@ -39,6 +41,10 @@ DEFAULT_MODEL = "low"
 METADATA_KEY = "fluorodn"
 #: Metadata format version this runtime understands.
 FORMAT = 1
+#: Reduced-precision variants a shipped model may have beside its float32 file: entries of
+#: its card's ``"variants"`` object, each with ``file``, ``sha256`` and the quality deltas
+#: measured when it was built (``python -m fluorodn_train quantize``).
+VARIANTS = ("int8", "bf16")
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class ModelSource:
     shipped: bool
     metadata: dict[str, Any] | None
     data: bytes = field(repr=False)
+    variant: str | None = None
+    """The reduced-precision variant read (e.g. ``"int8"``), None for the float32 file."""
 
 
 def _repo_models() -> Path | None:
@@ -112,23 +120,31 @@ def _looks_like_path(model: str | os.PathLike[str]) -> bool:
     return model.lower().endswith(".onnx") or "/" in model or os.sep in model
 
 
-def load_model(model: str | os.PathLike[str] = "default") -> ModelSource:
+def load_model(model: str | os.PathLike[str] = "default", variant: str | None = None) -> ModelSource:
     """Find a model by name or path, read it and check its integrity.
 
     Parameters
     ----------
     model : ``"default"`` (the shipped ``"low"`` model), the name of a shipped model, or
         a path to an ``.onnx`` file with fluorodn metadata.
+    variant : None for the float32 file, or one of :data:`VARIANTS` for the shipped
+        model's reduced-precision file of that kind (listed in its card).
 
     Raises
     ------
     ModelError (a ValueError) : unknown name (the message lists the valid names), missing
-        file, or a shipped file whose sha256 differs from its card.
+        file, a shipped file whose sha256 differs from its card, or a variant the model
+        does not have.
     """
     if _looks_like_path(model):
         path = Path(model).expanduser()
         if not path.is_file():
             raise ModelError(f"model file {path} does not exist; give the path to an .onnx file")
+        if variant is not None:
+            raise ModelError(
+                f"{path} is a model file, so it has no {variant} variant; pass the {variant} file itself "
+                "(e.g. <name>.int8.onnx) with precision 'auto', or a shipped model name"
+            )
         data = path.read_bytes()
         return ModelSource(path.stem, path, _sha256(data), False, None, data)
 
@@ -145,20 +161,61 @@ def load_model(model: str | os.PathLike[str] = "default") -> ModelSource:
         raise ModelError(f"unknown model {model!r}; valid names are {valid}, or a path to an .onnx file")
     card = cards[name]
     assert directory is not None
-    path = directory / str(card["file"])
+    entry: dict[str, Any] = card
+    if variant is not None:
+        entry = _variant_entry(name, card, variant)
+    path = directory / str(entry["file"])
     try:
         data = path.read_bytes()
     except OSError as err:
         raise ModelError(f"model {name!r}: cannot read {path} ({err}); reinstall fluorodn") from err
     digest = _sha256(data)
-    expected = str(card.get("sha256", "")).lower()
+    expected = str(entry.get("sha256", "")).lower()
     if digest != expected:
         raise ModelError(
             f"model {name!r} is corrupt or was replaced: sha256 of {path.name} is {digest[:16]}..., "
             f"its card {name}.json says {expected[:16] or '(nothing)'}...; reinstall fluorodn"
         )
     metadata = validate_metadata(card, str(path))
-    return ModelSource(name, path, digest, True, metadata, data)
+    if variant is not None:
+        metadata["precision"] = variant
+    return ModelSource(name, path, digest, True, metadata, data, variant)
+
+
+def model_variants(model: str | os.PathLike[str] = "default") -> dict[str, dict[str, Any]]:
+    """The reduced-precision variants of a shipped model: ``{"int8": {file, sha256, ...}}``.
+
+    Empty for a model file given by path and for a shipped model without variants. Each
+    entry holds what ``python -m fluorodn_train quantize`` measured when it built the
+    file: ``psnr_delta_db``, ``coherence_delta``, ``speedup_measured``, ``providers``.
+    """
+    if _looks_like_path(model):
+        return {}
+    name = DEFAULT_MODEL if model == "default" else str(model)
+    return _variants_of(_cards(models_dir()).get(name, {}))
+
+
+def _variants_of(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    variants = card.get("variants")
+    if not isinstance(variants, dict):
+        return {}
+    return {k: dict(v) for k, v in variants.items() if k in VARIANTS and isinstance(v, dict) and "file" in v}
+
+
+def _variant_entry(name: str, card: dict[str, Any], variant: str) -> dict[str, Any]:
+    if variant not in VARIANTS:
+        raise ModelError(f"unknown variant {variant!r}; variants are {', '.join(VARIANTS)}")
+    entry = _variants_of(card).get(variant)
+    if entry is None:
+        have = ", ".join(["fp32", *_variants_of(card)])
+        raise ModelError(f"model {name!r} has no {variant} variant (it ships {have}); use precision 'fp32' or 'auto'")
+    float_sha = entry.get("float_sha256")
+    if float_sha is not None and str(float_sha).lower() != str(card.get("sha256", "")).lower():
+        raise ModelError(
+            f"the {variant} variant of model {name!r} ({entry['file']}) was built from another float model "
+            f"than {card['file']}; rebuild it with: python -m fluorodn_train quantize models/{card['file']}"
+        )
+    return entry
 
 
 def validate_metadata(meta: Any, where: str) -> dict[str, Any]:

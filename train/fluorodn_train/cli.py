@@ -1,4 +1,4 @@
-"""Command line of the training side: ``python -m fluorodn_train fit|export|make-noise``."""
+"""Command line of the training side: ``python -m fluorodn_train fit|export|quantize|example``."""
 
 from __future__ import annotations
 
@@ -74,6 +74,45 @@ def export(
     path, card = export_checkpoint(checkpoint, out, name, version=version, domain=domain)
     typer.echo(f"{path}: sha256 {card['sha256'][:12]}, parity {card['parity_max_abs_error']:.1e}, "
                f"{card['instances_seen']} instances seen")
+
+
+@app.command()
+def quantize(
+    ctx: typer.Context,
+    models: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
+                                        help="Float models (<name>.onnx with <name>.json beside it)."),
+    precision: str = typer.Option("int8", help="Variant to build (int8; bf16 is refused, see the docs)."),
+    calib_windows: int = typer.Option(32, help="Calibration windows (101x152, validation stream)."),
+    seed: int = typer.Option(5, help="Calibration seed."),
+    float_layers: str = typer.Option("", help="Convolutions kept in float32: '', 'first', 'last' or 'first,last'."),
+    guard_minutes: float = typer.Option(10.0, help="Length of each guard recording (minutes)."),
+    guard_recordings: int = typer.Option(3, help="Guard recordings (TEST_STREAM seeds 0..N-1)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),
+) -> None:
+    """Build <name>.<precision>.onnx beside each model if it passes the quality guard (else exit 1)."""
+    from .quantize import QualityGuardError
+    from .quantize import quantize as run_quantize
+
+    layers = tuple(x for x in float_layers.split(",") if x)
+    # the command that rebuilds one model's variant, every option spelled out
+    options = _command(ctx).split(" --precision ", 1)[1]
+    refused = 0
+    for model in models:
+        cmd = f"python -m fluorodn_train quantize {shlex.quote(str(model))} --precision {options}"
+        try:
+            path, entry = run_quantize(model, precision, calib_windows=calib_windows, calib_seed=seed,
+                                       float_layers=layers, guard_seeds=tuple(range(guard_recordings)),
+                                       guard_minutes=guard_minutes, threads=threads, command=cmd,
+                                       log=lambda m: print(m, flush=True))
+        except (QualityGuardError, ValueError) as err:
+            typer.echo(f"{model}: refused: {err}", err=True)
+            refused += 1
+            continue
+        typer.echo(f"{path}: sha256 {entry['sha256'][:12]}, PSNR delta {entry['psnr_delta_db']:+.4f} dB, "
+                   f"coherence delta {entry['coherence_delta']:+.5f}, {entry['speedup_measured']:.2f}x "
+                   f"the float model's speed ({entry['guard']['threads']} threads)")
+    if refused:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,0 +1,304 @@
+"""Reduced-precision variants of an exported model, shipped only if a quality guard passes.
+
+``python -m fluorodn_train quantize models/low.onnx models/high.onnx`` writes, for each
+float model ``<name>.onnx`` (with its card ``<name>.json`` beside it):
+
+* ``<name>.int8.onnx``: static int8 quantization with onnxruntime's tools (QDQ format,
+  weights int8 per output channel, activations uint8 per tensor, ranges calibrated on
+  the training generator's normalized windows from the validation stream); onnxruntime's
+  CPU provider fuses each DequantizeLinear -> Conv -> QuantizeLinear into one QLinearConv
+  with the ReLU folded in, which runs on MLAS's u8s8 (AVX512-VNNI where present) kernels;
+* ``card["variants"]["int8"]`` in ``<name>.json``: file, sha256, the float model's sha256,
+  the measured quality deltas and speed-up, and how it was built.
+
+The guard denoises continuous synthetic recordings at the model's noise scale (seeds of
+the generator's TEST_STREAM, never used in training) with the float model and with the
+candidate through the runtime (:class:`fluorodn.Denoiser`), runs the quality benchmark's
+analysis on both outputs (:func:`benchmarks.quality.analyse`: PSNR against the clean
+recording, per-sample spectral fit, coherence of the fitted a(t) with ground truth), and
+refuses the candidate (:class:`QualityGuardError`, nothing written) if on any recording
+the PSNR differs by more than :data:`PSNR_TOL_DB` or the mean 0-2.5 Hz coherence by more
+than :data:`COHERENCE_TOL`.
+
+bf16 is not built: onnxruntime's CPU provider has no bf16 arithmetic, and OpenVINO's CPU
+plugin in bf16 was measured slower than this int8 variant on the target CPU (issue 5).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data import VAL_STREAM, Sampler
+from .export import sha256
+
+#: Variants this module builds.
+PRECISIONS = ("int8",)
+#: Largest tolerated |PSNR(float) - PSNR(variant)| in dB, on every guard recording.
+PSNR_TOL_DB = 0.1
+#: Largest tolerated |coherence(float) - coherence(variant)|, mean over 0-2.5 Hz.
+COHERENCE_TOL = 0.01
+#: The coherence band of the guard (Hz).
+COHERENCE_BAND = (0.0, 2.5)
+#: Calibration: seed (validation stream), number and size of the normalized windows.
+CALIB_SEED = 5
+CALIB_WINDOWS = 32
+CALIB_WINDOW = (101, 152)
+#: Calibration noise scales: the model's noise scale times this range.
+CALIB_SPREAD = (0.8, 1.2)
+#: Guard recordings: TEST_STREAM seeds and length in minutes (at 5 Hz, 152 bins).
+GUARD_SEEDS = (0, 1, 2)
+GUARD_MINUTES = 10.0
+#: Convolutions kept in float32: "first" and/or "last" (by position in the chain).
+FLOAT_LAYERS: tuple[str, ...] = ()
+#: 7-bit weights (see :func:`quantize_int8`).
+REDUCE_RANGE = True
+
+Log = Callable[[str], None]
+
+
+class QualityGuardError(RuntimeError):
+    """A reduced-precision model differs from its float model by more than the tolerance."""
+
+
+# ------------------------------------------------------------------------------ building
+
+
+def calibration_windows(noise_scale: float, n: int = CALIB_WINDOWS, seed: int = CALIB_SEED,
+                        window: tuple[int, int] = CALIB_WINDOW) -> np.ndarray:
+    """(n, 1, T, W) float32 network inputs, normalized like the runtime, from the generator's
+    validation stream at noise scales ``noise_scale * CALIB_SPREAD``."""
+    lo, hi = CALIB_SPREAD
+    sampler = Sampler(seed, VAL_STREAM, window, (noise_scale * lo, noise_scale * hi))
+    return sampler.batch(n)[0]
+
+
+def _conv_names(model: Any) -> list[str]:
+    """Names of the Conv nodes in graph order (names are given to unnamed nodes)."""
+    names = []
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            node.name = f"{node.op_type}_{i}"
+        if node.op_type == "Conv":
+            names.append(node.name)
+    return names
+
+
+def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndarray, *,
+                  float_layers: Sequence[str] = FLOAT_LAYERS, quant_format: str = "QDQ",
+                  reduce_range: bool = REDUCE_RANGE, batch: int = 8) -> dict[str, Any]:
+    """Write the static int8 quantization of ``float_path`` to ``out_path``.
+
+    Parameters
+    ----------
+    windows : (N, 1, T, W) float32 calibration inputs (normalized units).
+    float_layers : convolutions to keep in float32, "first" and/or "last".
+    quant_format : "QDQ" (QuantizeLinear/DequantizeLinear pairs, fused by onnxruntime)
+        or "QOperator" (QLinearConv nodes written out).
+    reduce_range : 7-bit weights, so that x86 CPUs without VNNI (whose u8 x s8 kernels sum
+        pairs of products in 16 bits) cannot saturate and compute what the guard checked.
+
+    Returns what was done (recorded in the card). The fluorodn metadata property is
+    copied with ``"precision": "int8"`` and the float model's sha256 added.
+    """
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    float_path, out_path = Path(float_path), Path(out_path)
+    model = onnx.load(str(float_path))
+    convs = _conv_names(model)
+    unknown = set(float_layers) - {"first", "last"}
+    if unknown:
+        raise ValueError(f"float_layers must be 'first' and/or 'last', got {sorted(unknown)}")
+    exclude = [convs[0]] * ("first" in float_layers) + [convs[-1]] * ("last" in float_layers)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter([{"input": windows[i:i + batch]} for i in range(0, len(windows), batch)])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    quantize_static(
+        model, str(out_path), Reader(), quant_format=QuantFormat[quant_format], per_channel=True,
+        reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        nodes_to_exclude=exclude, calibrate_method=CalibrationMethod.MinMax,
+        calibration_providers=["CPUExecutionProvider"],
+        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+    )
+    q = onnx.load(str(out_path))
+    meta = json.loads({p.key: p.value for p in model.metadata_props}["fluorodn"])
+    meta.update(precision="int8", float_sha256=sha256(float_path))
+    del q.metadata_props[:]
+    entry = q.metadata_props.add()
+    entry.key, entry.value = "fluorodn", json.dumps(meta, sort_keys=True)
+    q.producer_name = "fluorodn_train.quantize"
+    onnx.checker.check_model(q)
+    onnx.save(q, str(out_path))
+    return {
+        "format": quant_format,
+        "weights": f"int8, symmetric, per output channel{', 7-bit range' if reduce_range else ''}",
+        "activations": "uint8, asymmetric, per tensor (MinMax calibration)",
+        "float_layers": list(float_layers),
+        "calibration": {"windows": len(windows), "window": list(windows.shape[2:]),
+                        "stream": "VAL_STREAM"},
+    }
+
+
+# ------------------------------------------------------------------------------ the guard
+
+
+def _quality() -> Any:
+    """The quality benchmark's recordings and analysis (``benchmarks.quality``), from a checkout."""
+    try:
+        from benchmarks import quality
+    except ImportError:
+        root = Path(__file__).resolve().parents[2]
+        if not (root / "benchmarks" / "quality.py").is_file():
+            raise
+        sys.path.insert(0, str(root))
+        from benchmarks import quality
+    return quality
+
+
+def guard(float_path: str | Path, candidate_path: str | Path, noise_scale: float, *,
+          seeds: Sequence[int] = GUARD_SEEDS, minutes: float = GUARD_MINUTES, threads: int | None = None,
+          psnr_tol: float = PSNR_TOL_DB, coherence_tol: float = COHERENCE_TOL, name: str | None = None,
+          log: Log = lambda _: None) -> dict[str, Any]:
+    """Compare a reduced-precision model with its float model on the guard recordings.
+
+    Both run through :class:`fluorodn.Denoiser` on the CPU with the same threads, one
+    recording after the other (alternating which goes first), so the returned
+    ``speedup_measured`` (float time / candidate time, summed) is a same-run comparison.
+
+    Returns the deltas (float minus candidate: positive means the candidate is worse)
+    per recording and their worst absolute values. Raises :class:`QualityGuardError`
+    if a worst value exceeds its tolerance (``name``: the candidate's name in that message).
+    """
+    from fluorodn import Denoiser, DenoiserOptions
+
+    quality = _quality()
+    opts = DenoiserOptions(threads=threads, precision="auto")
+    ref = Denoiser(float_path, device="cpu", options=opts)
+    cand = Denoiser(candidate_path, device="cpu", options=opts)
+    band = f"coh_mean_{COHERENCE_BAND[0]:g}_{COHERENCE_BAND[1]:g}hz"
+    n_time = round(minutes * 60 * quality.FS)
+    rows: list[dict[str, Any]] = []
+    times = {"float": 0.0, "candidate": 0.0}
+    for k, seed in enumerate(seeds):
+        (rec,) = quality.make_recordings(n_time, (noise_scale,), robust=False, seed=seed)
+        outs = {}
+        order = [("float", ref), ("candidate", cand)]
+        for name, den in order if k % 2 == 0 else order[::-1]:
+            if k == 0:
+                den.run(rec.noisy[:256])  # warm-up: first-run allocations are not timed
+            t0 = time.perf_counter()
+            outs[name] = np.asarray(den.run(rec.noisy), np.float64)
+            times[name] += time.perf_counter() - t0
+        m_ref, _, _ = quality.analyse(rec, outs["float"])
+        m_cand, _, _ = quality.analyse(rec, outs["candidate"])
+        row = {"seed": int(seed), "psnr_float_db": m_ref["psnr"], "psnr_delta_db": m_ref["psnr"] - m_cand["psnr"],
+               "coherence_float": m_ref[band], "coherence_delta": m_ref[band] - m_cand[band],
+               "max_abs_diff_rel": float(np.abs(outs["float"] - outs["candidate"]).max()
+                                         / max(float(np.abs(rec.noisy - outs["float"]).max()), 1e-30))}
+        rows.append(row)
+        log(f"  guard seed {seed}: PSNR {m_ref['psnr']:.3f} dB (delta {row['psnr_delta_db']:+.4f}), "
+            f"coherence {m_ref[band]:.4f} (delta {row['coherence_delta']:+.5f})")
+    worst_psnr = max(rows, key=lambda r: abs(r["psnr_delta_db"]))["psnr_delta_db"]
+    worst_coh = max(rows, key=lambda r: abs(r["coherence_delta"]))["coherence_delta"]
+    result = {
+        "psnr_delta_db": float(worst_psnr), "coherence_delta": float(worst_coh),
+        "speedup_measured": times["float"] / times["candidate"] if times["candidate"] > 0 else None,
+        "guard": {"recordings": len(rows), "minutes": minutes, "noise_scale": noise_scale,
+                  "seeds": "TEST_STREAM " + ",".join(str(s) for s in seeds), "psnr_tol_db": psnr_tol,
+                  "coherence_tol": coherence_tol, "coherence_band_hz": list(COHERENCE_BAND),
+                  "threads": ref.threads, "seconds_float": times["float"],
+                  "seconds_candidate": times["candidate"], "per_recording": rows},
+    }
+    problems = []
+    if abs(worst_psnr) > psnr_tol:
+        problems.append(f"PSNR differs by {worst_psnr:+.3f} dB (tolerance {psnr_tol} dB)")
+    if abs(worst_coh) > coherence_tol:
+        problems.append(f"mean {COHERENCE_BAND[0]:g}-{COHERENCE_BAND[1]:g} Hz coherence differs by "
+                        f"{worst_coh:+.4f} (tolerance {coherence_tol})")
+    if problems:
+        raise QualityGuardError(f"{name or Path(candidate_path).name} is not shipped: against {Path(float_path).name} its "
+                                + " and ".join(problems) + f" on {len(rows)} guard recording(s)")
+    return result
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+def _card_path(float_path: Path) -> Path:
+    return float_path.with_suffix(".json")
+
+
+def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: int = CALIB_WINDOWS,
+             calib_seed: int = CALIB_SEED, float_layers: Sequence[str] = FLOAT_LAYERS,
+             quant_format: str = "QDQ", guard_seeds: Sequence[int] = GUARD_SEEDS,
+             guard_minutes: float = GUARD_MINUTES, threads: int | None = None, command: str = "",
+             log: Log = lambda _: None) -> tuple[Path, dict[str, Any]]:
+    """Build ``<name>.<precision>.onnx`` beside ``float_path`` and record it in the card.
+
+    Raises :class:`QualityGuardError` (writing nothing) if the guard refuses the variant,
+    ValueError for a precision that is not built (bf16) or a model without a card.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision {precision!r} is not built: only {', '.join(PRECISIONS)}. bf16 has no arithmetic in "
+            "onnxruntime's CPU provider, and OpenVINO's bf16 was measured slower than int8 here (issue 5)"
+        )
+    float_path = Path(float_path)
+    card_path = _card_path(float_path)
+    if not card_path.is_file():
+        raise ValueError(f"{float_path} has no model card {card_path.name} beside it; export it with "
+                         "python -m fluorodn_train export first")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    digest = sha256(float_path)
+    if card.get("sha256") != digest:
+        raise ValueError(f"{card_path.name} does not describe {float_path.name} (sha256 differs); re-export it")
+    noise_scale = float(card["noise_scale"])
+    final = float_path.with_name(f"{float_path.stem}.{precision}.onnx")
+    tmp = float_path.with_name(f".{final.name}.tmp")
+    t0 = time.perf_counter()
+    try:
+        windows = calibration_windows(noise_scale, calib_windows, calib_seed)
+        how = quantize_int8(float_path, tmp, windows, float_layers=float_layers, quant_format=quant_format)
+        how["calibration"].update(seed=calib_seed, noise_scale=[noise_scale * s for s in CALIB_SPREAD])
+        log(f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "
+            f"in {time.perf_counter() - t0:.1f} s; guard on {len(guard_seeds)} x {guard_minutes:g} min "
+            f"at noise scale {noise_scale:g}")
+        checked = guard(float_path, tmp, noise_scale, seeds=guard_seeds, minutes=guard_minutes, threads=threads,
+                        name=final.name, log=log)
+        import onnxruntime
+
+        entry = {
+            "file": final.name, "sha256": sha256(tmp), "float_sha256": digest,
+            "psnr_delta_db": checked["psnr_delta_db"], "coherence_delta": checked["coherence_delta"],
+            "speedup_measured": checked["speedup_measured"], "providers": ["CPUExecutionProvider"],
+            "quantization": how, "guard": checked["guard"], "onnxruntime": onnxruntime.__version__,
+            "command": command, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    card.setdefault("variants", {})[precision] = entry
+    jtmp = card_path.with_name(f".{card_path.name}.tmp")
+    jtmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(jtmp, card_path)
+    return final, entry
