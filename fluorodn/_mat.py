@@ -63,10 +63,19 @@ class MatRecording:
         self._h5: Any = None
         self._vars: dict[str, Any] = {}
         if self.v73:
-            self._h5 = h5py.File(path, "r")
+            try:
+                self._h5 = h5py.File(path, "r")
+            except OSError as err:
+                raise FileFormatError(
+                    f"cannot read {path} as a MATLAB v7.3 file ({err}); save it again from MATLAB (save -v7.3)"
+                ) from err
             items = {k: v for k, v in self._h5.items() if not k.startswith("#")}
             usable = {k for k, d in items.items() if self._h5_numeric(d)}
-            self.key = self._pick(key, list(items), usable)
+            try:
+                self.key = self._pick(key, list(items), usable)
+            except BaseException:
+                self.close()
+                raise
             dset = self._h5[self.key]
             self.shape = self._matlab_shape(self.key)
             self.dtype = np.dtype(dset.dtype)
@@ -75,8 +84,10 @@ class MatRecording:
 
             try:
                 self._vars = scipy.io.loadmat(path)
-            except (ValueError, TypeError, NotImplementedError, OSError) as err:
-                raise FileFormatError(f"cannot read {path} as a MATLAB file: {err}") from err
+            except (ValueError, TypeError, NotImplementedError, OSError, scipy.io.matlab.MatReadError) as err:
+                raise FileFormatError(
+                    f"cannot read {path} as a MATLAB file ({err}); save it again from MATLAB (save -v7 or -v7.3)"
+                ) from err
             names = [k for k in self._vars if not k.startswith("__")]
             self.key = self._pick(key, names, {k for k in names if _is_numeric(self._vars[k])})
             arr = self._vars[self.key]
@@ -110,7 +121,9 @@ class MatRecording:
         if len(matrices) == 1:
             return matrices[0]
         if not matrices:
-            raise FileFormatError(f"{self.path} holds no 2D or 3D numeric array to denoise")
+            raise FileFormatError(
+                f"{self.path} holds no 2D or 3D numeric array to denoise; save the recording in it as a numeric matrix"
+            )
         raise FileFormatError(f"{self.path} holds several arrays ({', '.join(matrices)}); choose one with --key")
 
     def _matlab_shape(self, name: str) -> tuple[int, ...]:

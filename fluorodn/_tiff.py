@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
+import re
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,33 +33,111 @@ _OME_PIXELS = [
 ]
 #: Outputs bigger than this are written as BigTIFF (classic TIFF ends at 4 GiB).
 _BIGTIFF_BYTES = 2**32 - 2**27
+#: Bytes of a file that are memory-mapped at a time while its pages are read.
+MAP_WINDOW_BYTES = 1 << 26
+
+
+def mapped_pages(data: np.memmap, page_shape: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The (H, W) pages of a C-ordered memory map, mapped again one window at a time.
+
+    Pages read through one long-lived map stay resident in the process (they count in
+    its RSS) until the map is closed, so memory would grow with the file. Mapping
+    ``MAP_WINDOW_BYTES`` at a time, and letting each window go once its pages are used,
+    keeps memory flat however long the file is.
+    """
+    n_pages = data.size // (page_shape[0] * page_shape[1])
+    if data.filename is None or not data.flags.c_contiguous:  # e.g. a Fortran-ordered .npy
+        for idx in np.ndindex(data.shape[:-2]):
+            yield data[idx]
+        return
+    page_bytes = data.dtype.itemsize * page_shape[0] * page_shape[1]
+    per_window = max(1, MAP_WINDOW_BYTES // page_bytes)
+    for start in range(0, n_pages, per_window):
+        n = min(per_window, n_pages - start)
+        offset = data.offset + start * page_bytes
+        window = np.memmap(data.filename, dtype=data.dtype, mode="r", offset=offset, shape=(n, *page_shape))
+        for i in range(n):
+            yield window[i]
+        del window
+
+
+class _TifffileErrors(logging.Handler):
+    """Collects what tifffile logs at ERROR level in this thread.
+
+    tifffile reports a damaged file (a broken chain of pages, corrupt tags) by logging an
+    error and reading fewer pages, not by raising; fluorodn must not mistake that for a
+    complete recording.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
+def _damaged(path: Path, detail: object) -> FileFormatError:
+    detail = " ".join(str(detail).split())[:200]
+    return FileFormatError(
+        f"{path} is damaged or truncated ({detail}); restore it from the acquisition computer or a backup, "
+        "or save it again"
+    )
+
+
+@contextlib.contextmanager
+def _read_checked(path: Path) -> Iterator[None]:
+    """Turn tifffile's logged errors and decoding exceptions into FileFormatError."""
+    handler = _TifffileErrors()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(handler)
+    try:
+        yield
+    except (FileFormatError, OSError):
+        raise
+    except Exception as err:  # tifffile and its codecs raise many types on damaged data
+        raise _damaged(path, f"{type(err).__name__}: {err}") from err
+    finally:
+        logger.removeHandler(handler)
+    if handler.messages:
+        raise _damaged(path, re.sub(r"^<[^>]*>\s*", "", handler.messages[0]))
 
 
 class TiffRecording:
     """Series 0 of a TIFF file, read as (pages, H, W) in file order.
 
     ``shape`` is the series shape (e.g. (T, Z, Y, X)); pages are its 2D planes in C order.
-    Uncompressed contiguous data are memory-mapped, other files are decoded page by page.
+    Uncompressed contiguous data are memory-mapped (a window at a time), other files are
+    decoded page by page. A damaged or truncated file raises FileFormatError, also where
+    tifffile itself would only log the damage and read fewer pages.
     """
 
     kind = "tiff"
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        tif = None
         try:
-            self._tif = tifffile.TiffFile(path)
-        except (tifffile.TiffFileError, ValueError) as err:
-            raise FileFormatError(f"cannot read {path} as TIFF: {err}") from err
-        try:
-            self._setup()
+            with _read_checked(path):
+                try:
+                    self._tif = tif = tifffile.TiffFile(path)
+                except (tifffile.TiffFileError, ValueError) as err:
+                    raise FileFormatError(
+                        f"cannot read {path} as TIFF ({err}); check that it is a complete TIFF file, "
+                        "e.g. by opening it in ImageJ"
+                    ) from err
+                self._setup()
         except BaseException:
-            self._tif.close()
+            if tif is not None:
+                tif.close()
             raise
 
     def _setup(self) -> None:
         tif, path = self._tif, self.path
         if not tif.series:
-            raise FileFormatError(f"{path} holds no image data")
+            raise FileFormatError(f"{path} holds no image data; check that this is the recording you meant")
         if len(tif.series) > 1:
             shapes = ", ".join(str(s.shape) for s in tif.series[:4])
             raise FileFormatError(
@@ -77,27 +158,37 @@ class TiffRecording:
             )
         if len(self.shape) < 2 or self.dtype.kind not in "iuf" or 0 in self.shape:
             raise FileFormatError(
-                f"{path} holds {self.dtype} data of shape {self.shape}; "
-                "fluorodn needs real numbers in 2 or more dimensions"
+                f"{path} holds {self.dtype} data of shape {self.shape}; fluorodn needs real numbers in 2 or more "
+                "dimensions: convert it to grey-scale pages of integers or floats first"
             )
         self.page_shape = (self.shape[-2], self.shape[-1])
         self.n_pages = math.prod(self.shape[:-2])
-        self._memmap: np.ndarray | None = None
+        self._memmap: np.memmap | None = None
+        size = tif.filehandle.size
         if series.dataoffset is not None:
+            end = series.dataoffset + self.n_pages * self.page_shape[0] * self.page_shape[1] * self.dtype.itemsize
+            if end > size:
+                raise _damaged(path, f"its image data need {end} bytes, the file has {size}")
             with contextlib.suppress(ValueError, OSError):
                 self._memmap = tifffile.memmap(self.path, series=0, mode="r")
+        else:
+            for page in series.pages:
+                offsets, counts = getattr(page, "dataoffsets", ()), getattr(page, "databytecounts", ())
+                ends = [o + n for o, n in zip(offsets, counts, strict=False)]
+                if ends and max(ends) > size:
+                    raise _damaged(path, f"page data end at byte {max(ends)}, the file has {size}")
 
     def pages(self) -> Iterator[np.ndarray]:
         """The 2D (H, W) planes of the series in file order, in the file's dtype."""
         if self._memmap is not None:
-            flat = self._memmap.reshape(self.n_pages, *self.page_shape)
-            for i in range(self.n_pages):
-                yield flat[i]
+            yield from mapped_pages(self._memmap, self.page_shape)
             return
         for page in self._series.pages:
             if page is None:  # pragma: no cover - truncated files
-                raise FileFormatError(f"{self.path}: a page is missing (truncated file?)")
-            yield from np.asarray(page.asarray()).reshape(-1, *self.page_shape)
+                raise _damaged(self.path, "a page is missing")
+            with _read_checked(self.path):
+                data = np.asarray(page.asarray()).reshape(-1, *self.page_shape)
+            yield from data
 
     def close(self) -> None:
         self._memmap = None

@@ -8,9 +8,11 @@ without a traceback; ``--version`` answers without importing numpy or onnxruntim
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import platform
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -23,7 +25,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from fluorodn import __version__
-from fluorodn.errors import DeviceError, FluorodnError
+from fluorodn.errors import DeviceError, FluorodnError, OutputError, OutputExistsError
 
 app = typer.Typer(
     name="fluorodn",
@@ -180,7 +182,12 @@ def denoise(
         f"{len(plans)} file{'s' if len(plans) != 1 else ''}",
         err=True,
     )
-    _run_denoise(dn, plans, dtype.value, key, suffix, overwrite, skip_existing, device.value)
+    previous = _interrupt_on_sigterm()
+    try:
+        _run_denoise(dn, plans, dtype.value, key, suffix, overwrite, skip_existing, device.value)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _make_denoiser(model: str, device: Device, threads: int | None, precision: Precision = Precision.auto) -> Any:
@@ -211,16 +218,18 @@ def _run_denoise(
                 if skip_existing and dest.exists():
                     skipped += 1
                     continue
+                shape = None
                 try:
                     mat_key = key if fio.format_of(src) == "mat" else None
                     with contextlib.closing(fio.open_recording(src, key=mat_key)) as rec:
+                        shape = rec.page_shape
                         out_dtype = fio.output_dtype(rec.dtype, dtype)
                         n_px = rec.n_pages * rec.page_shape[0] * rec.page_shape[1]
                         task = progress.add(f"[{i}/{len(plans)}] {src.name}", n_px, rec.n_pages)
                         pages = dn.stream(rec.pages(), progress=lambda n, t=task: progress.advance(t, n))
                         counted = _count_frames(fio.cast_pages(pages, out_dtype), progress, task)
                         if dest.parent != src.parent:
-                            dest.parent.mkdir(parents=True, exist_ok=True)
+                            _make_folder(dest.parent)
                         prov = _provenance(dn, src, out_dtype, getattr(rec, "key", None), device)
                         var = f"{rec.key}{suffix}" if isinstance(rec, fio.MatRecording) else None
                         fio.write_denoised(
@@ -235,10 +244,12 @@ def _run_denoise(
                     done += 1
                     frames += rec.n_pages
                     pixels += n_px
-                except (FluorodnError, OSError, ValueError) as err:
+                except (FluorodnError, OSError, ValueError, MemoryError) as err:
+                    if isinstance(err, OutputExistsError) and skip_existing and dest.exists():
+                        skipped += 1  # another process wrote it in the meantime
+                        continue
                     failed += 1
-                    msg = str(err)
-                    progress.print_error(f"fluorodn: error: {msg if str(src) in msg else f'{src}: {msg}'}")
+                    progress.print_error(f"fluorodn: error: {_file_error(src, err, shape)}")
     except KeyboardInterrupt:
         typer.echo("fluorodn: interrupted; the output being written was removed", err=True)
         raise typer.Exit(130) from None
@@ -255,6 +266,40 @@ def _run_denoise(
     typer.echo("; ".join(parts) + ".")
     if failed:
         raise typer.Exit(1)
+
+
+def _file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None) -> str:
+    """One line naming ``src`` and the fix, for an error raised while denoising it."""
+    if isinstance(err, MemoryError) or (isinstance(err, OSError) and err.errno == errno.ENOMEM):
+        what = f"pages of {page_shape[0]} x {page_shape[1]} values" if page_shape else "it"
+        msg = f"not enough memory to denoise {what}; close other programs or split the pages into smaller images"
+    elif isinstance(err, OSError) and not isinstance(err, FluorodnError):
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(src) else ""
+        msg = f"{err.strerror or err}{where}; check that the input can be read and the output folder written"
+    else:
+        msg = " ".join(str(err).split())
+    return msg if str(src) in msg else f"{src}: {msg}"
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"cannot create the output folder {folder} ({err.strerror or err}); choose another folder with -o"
+        ) from err
+
+
+def _interrupt_on_sigterm() -> Any:
+    """Let SIGTERM (a job scheduler, ``kill PID``) clean up like Ctrl-C; return the old handler."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):  # not the main thread of the main interpreter
+        return None
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

@@ -172,7 +172,10 @@ class Denoiser:
         self.device = device
         self.threads = self.options.threads or physical_cores()
         source, run_on = self._pick_source(model, device, self.options.precision)
-        self._session = self._create_session(source.data, run_on)
+        try:
+            self._session = self._create_session(source.data, run_on)
+        except ModelError as err:
+            raise ModelError(f"{source.path}: {err}") from err
         self.provider: str = self._session.get_providers()[0]
         if self.options.precision == "auto" and source.variant is None and self.provider == "CPUExecutionProvider":
             faster = _fastest_cpu_variant(model, source)
@@ -206,8 +209,13 @@ class Denoiser:
         self.name: str = source.name if source.shipped else str(self.metadata["name"])
         self.halo: int = int(self.metadata["halo"])
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4:
-            raise ModelError(f"{source.path}: expected one (N, 1, H, W) input and one output")
+        four_d = len(inputs) == 1 and len(inputs[0].shape) == 4
+        channels = inputs[0].shape[1] if four_d else None  # an int, or a name/None if dynamic
+        if not four_d or len(outputs) != 1 or (isinstance(channels, int) and channels != 1):
+            raise ModelError(
+                f"{source.path}: expected one (N, 1, H, W) input and one output, found inputs "
+                f"{[i.shape for i in inputs]}; export the model with fluorodn_train"
+            )
         self._input = inputs[0].name
         self._output = outputs[0].name
         self.tile_pixels = self.options.tile_pixels or (
@@ -271,7 +279,9 @@ class Denoiser:
                 session = ort.InferenceSession(data, sess_options=so, providers=providers, enable_fallback=0)
         except Exception as err:
             if device == "cuda":
-                raise DeviceError(f"CUDA was requested but could not be used ({err}); or use device 'cpu'") from err
+                raise DeviceError(
+                    f"CUDA was requested but could not be used ({_one_line(err)}); or use device 'cpu'"
+                ) from err
             log.info("CUDA is not usable (%s); running on the CPU", err)
             return self._session_or_model_error(ort, data, so, cpu)
         finally:
@@ -293,7 +303,10 @@ class Denoiser:
         try:
             session = ort.InferenceSession(data, sess_options=so, providers=providers)
         except Exception as err:
-            raise ModelError(f"onnxruntime cannot load the model: {err}") from err
+            raise ModelError(
+                f"onnxruntime cannot load it ({_one_line(err)}); the file is damaged or not an ONNX model: "
+                "export it again, or reinstall fluorodn if it is a shipped model"
+            ) from err
         session.disable_fallback()
         return session
 
@@ -354,8 +367,11 @@ class Denoiser:
         many pages are held at once. Each page uses its own global scale.
         """
         chunk: list[np.ndarray] = []
-        for page in pages:
-            arr = _check_input(page, ndims=(2,))
+        for k, page in enumerate(pages):
+            try:
+                arr = _check_input(page, ndims=(2,))
+            except ValueError as err:
+                raise ValueError(f"page index {k}: {err}") from err
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
                 yield from self._flush(chunk, progress)
                 chunk = []
@@ -434,6 +450,12 @@ def _fastest_cpu_variant(model: str | os.PathLike[str], source: ModelSource) -> 
         if isinstance(speedup, (int, float)) and speedup > best_speedup:
             best, best_speedup = name, float(speedup)
     return source if best is None else load_model(model, variant=best)
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (onnxruntime's span several), at most 300 characters."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:

@@ -7,7 +7,7 @@ thing that is wrong and, where there is one, the fix.
 
 from __future__ import annotations
 
-__all__ = ["DeviceError", "FileFormatError", "FluorodnError", "ModelError", "OutputExistsError"]
+__all__ = ["DeviceError", "FileFormatError", "FluorodnError", "ModelError", "OutputError", "OutputExistsError"]
 
 
 class FluorodnError(Exception):
@@ -28,3 +28,7 @@ class FileFormatError(FluorodnError, ValueError):
 
 class OutputExistsError(FluorodnError, FileExistsError):
     """An output file exists already (and overwriting was not asked for) or would replace the input."""
+
+
+class OutputError(FluorodnError, OSError):
+    """An output file cannot be written: its folder is missing or read-only, or the disk is full."""

@@ -8,14 +8,16 @@ Every reader has ``path``, ``kind``, ``shape`` (as stored), ``dtype``, ``n_pages
 ``close()``. Data flow one way: a reader yields pages, :meth:`Denoiser.stream` turns
 them into float32 pages, :func:`write_denoised` writes them.
 
-Outputs are written to a temporary file in the destination folder and renamed over the
-destination at the end (``os.replace``); the temporary file is removed on any error or
-interruption. An output never replaces its input, nor an existing file unless asked.
+Outputs are written to a temporary file in the destination folder, flushed to disk and
+given their final name at the end (a hard link, or ``os.replace`` with ``overwrite``); the
+temporary file is removed on any error or interruption. An output never replaces its input,
+nor an existing file unless asked, not even one another process wrote in the meantime.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import math
 import os
@@ -27,8 +29,8 @@ from typing import Any, Union
 import numpy as np
 
 from fluorodn._mat import MatRecording
-from fluorodn._tiff import TiffRecording, read_provenance
-from fluorodn.errors import FileFormatError, OutputExistsError
+from fluorodn._tiff import TiffRecording, mapped_pages, read_provenance
+from fluorodn.errors import FileFormatError, OutputError, OutputExistsError
 
 __all__ = [
     "FORMATS",
@@ -61,11 +63,13 @@ class NpyRecording:
         try:
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as err:
-            raise FileFormatError(f"cannot read {path} as a .npy array: {err}") from err
+            raise FileFormatError(
+                f"cannot read {path} as a .npy array ({err}); save the recording with numpy.save as a numeric array"
+            ) from err
         if not isinstance(arr, np.ndarray) or arr.ndim < 2 or arr.dtype.kind not in "iuf" or arr.size == 0:
             raise FileFormatError(
                 f"{path} holds {getattr(arr, 'dtype', '?')} data of shape {getattr(arr, 'shape', '?')}; "
-                "fluorodn needs a non-empty array of real numbers with 2 or more dimensions"
+                "fluorodn needs a non-empty array of real numbers with 2 or more dimensions: save such an array"
             )
         self._arr: np.ndarray | None = arr
         self.shape = tuple(int(n) for n in arr.shape)
@@ -76,6 +80,9 @@ class NpyRecording:
     def pages(self) -> Iterator[np.ndarray]:
         """The (H, W) planes over the last two axes, in C order."""
         assert self._arr is not None
+        if isinstance(self._arr, np.memmap):
+            yield from mapped_pages(self._arr, self.page_shape)
+            return
         for idx in np.ndindex(self.shape[:-2]):
             yield self._arr[idx]
 
@@ -83,14 +90,21 @@ class NpyRecording:
         self._arr = None
 
     def write(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]) -> None:
-        """Write pages into a new .npy of this shape (a .npy file has no room for provenance)."""
-        out = np.lib.format.open_memmap(dest, mode="w+", dtype=dtype, shape=self.shape)
-        try:
-            for idx, page in zip(np.ndindex(self.shape[:-2]), pages, strict=True):
-                out[idx] = page
-            out.flush()
-        finally:
-            del out
+        """Write pages into a new .npy of this shape (a .npy file has no room for provenance).
+
+        Pages are appended with plain writes, not through a writable memory map (whose
+        written pages would stay in this process's memory), so memory stays flat.
+        """
+        dtype = np.dtype(dtype)
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": self.shape}
+        written = 0
+        with open(dest, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            for page in pages:
+                fh.write(np.ascontiguousarray(page, dtype=dtype).tobytes())
+                written += 1
+        if written != self.n_pages:
+            raise ValueError(f"expected {self.n_pages} pages for {dest}, got {written}")
 
 
 Recording = Union[TiffRecording, NpyRecording, MatRecording]  # noqa: UP007 (runtime alias on 3.10)
@@ -220,8 +234,9 @@ def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = 
     """Yield a temporary path beside ``dest``; rename it to ``dest`` if the block succeeds.
 
     Raises OutputExistsError before any work if ``dest`` is ``source`` or exists (and
-    ``overwrite`` is False). On any exception, KeyboardInterrupt included, the temporary
-    file is removed and ``dest`` is left as it was.
+    ``overwrite`` is False), OutputError if its folder cannot be written to. On any
+    exception, KeyboardInterrupt included, the temporary file is removed and ``dest`` is
+    left as it was.
     """
     dest = Path(dest)
     if source is not None and (_same_file(dest, source) or dest.resolve() == Path(source).resolve()):
@@ -231,15 +246,49 @@ def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = 
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:  # create it now: an unwritable folder is reported before any work is done
+        with open(tmp, "xb"):
+            pass
+    except OSError as err:
+        raise _write_error(dest, err) from err
     try:
         yield tmp
-        if dest.exists() and not overwrite:
-            raise OutputExistsError(f"{dest} appeared while it was written; pass --overwrite to replace it")
-        os.replace(tmp, dest)
-    except BaseException:
+        with open(tmp, "rb+") as fh:  # on disk before it gets its final name
+            os.fsync(fh.fileno())
+        _publish(tmp, dest, overwrite)
+    except BaseException as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(err, OSError) and err.errno in _DISK_FULL:
+            raise _write_error(dest, err) from err
         raise
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _write_error(dest: Path, err: OSError) -> OutputError:
+    why = "the disk is full" if err.errno in _DISK_FULL else (err.strerror or str(err))
+    return OutputError(f"cannot write {dest} ({why}); choose a writable output folder with free space (-o)")
+
+
+def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
+    """Give the finished ``tmp`` the name ``dest``; without ``overwrite``, never replace a file."""
+    if overwrite:
+        os.replace(tmp, dest)
+        return
+    appeared = OutputExistsError(f"{dest} appeared while it was written; pass --overwrite to replace it")
+    try:
+        os.link(tmp, dest)  # fails if dest exists, even if another process created it a moment ago
+    except FileExistsError:
+        raise appeared from None
+    except OSError:  # a file system without hard links: check, then rename
+        if dest.exists():
+            raise appeared from None
+        os.replace(tmp, dest)
+        return
+    with contextlib.suppress(OSError):
+        tmp.unlink()
 
 
 def write_denoised(

@@ -218,6 +218,9 @@ def _variant_entry(name: str, card: dict[str, Any], variant: str) -> dict[str, A
     return entry
 
 
+_REEXPORT = "; export the model again with fluorodn_train (or reinstall fluorodn if it is a shipped model)"
+
+
 def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
     """Check a fluorodn metadata object; return it as a dict.
 
@@ -228,9 +231,9 @@ def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
         try:
             meta = json.loads(meta)
         except ValueError as err:
-            raise ModelError(f"{where}: its {METADATA_KEY!r} metadata is not valid JSON ({err})") from err
+            raise ModelError(f"{where}: its {METADATA_KEY!r} metadata is not valid JSON ({err}){_REEXPORT}") from err
     if not isinstance(meta, dict):
-        raise ModelError(f"{where}: its {METADATA_KEY!r} metadata is not a JSON object")
+        raise ModelError(f"{where}: its {METADATA_KEY!r} metadata is not a JSON object{_REEXPORT}")
     fmt = meta.get("format")
     if fmt != FORMAT:
         raise ModelError(
@@ -239,7 +242,7 @@ def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
         )
     halo = meta.get("halo")
     if not isinstance(halo, int) or isinstance(halo, bool) or halo < 0:
-        raise ModelError(f"{where}: metadata field 'halo' must be a non-negative integer, got {halo!r}")
+        raise ModelError(f"{where}: metadata field 'halo' must be a non-negative integer, got {halo!r}{_REEXPORT}")
     norm = meta.get("normalization")
     if norm != CONVENTION:
         raise ModelError(
@@ -247,5 +250,5 @@ def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
             f"{CONVENTION!r}; use a matching fluorodn version"
         )
     if not isinstance(meta.get("name"), str):
-        raise ModelError(f"{where}: metadata field 'name' must be a string")
+        raise ModelError(f"{where}: metadata field 'name' must be a string{_REEXPORT}")
     return dict(meta)

@@ -203,12 +203,12 @@ def guard(float_path: str | Path, candidate_path: str | Path, noise_scale: float
         (rec,) = quality.make_recordings(n_time, (noise_scale,), robust=False, seed=seed)
         outs = {}
         order = [("float", ref), ("candidate", cand)]
-        for name, den in order if k % 2 == 0 else order[::-1]:
+        for which, den in order if k % 2 == 0 else order[::-1]:
             if k == 0:
                 den.run(rec.noisy[:256])  # warm-up: first-run allocations are not timed
             t0 = time.perf_counter()
-            outs[name] = np.asarray(den.run(rec.noisy), np.float64)
-            times[name] += time.perf_counter() - t0
+            outs[which] = np.asarray(den.run(rec.noisy), np.float64)
+            times[which] += time.perf_counter() - t0
         m_ref, _, _ = quality.analyse(rec, outs["float"])
         m_cand, _, _ = quality.analyse(rec, outs["candidate"])
         row = {"seed": int(seed), "psnr_float_db": m_ref["psnr"], "psnr_delta_db": m_ref["psnr"] - m_cand["psnr"],
@@ -236,7 +236,8 @@ def guard(float_path: str | Path, candidate_path: str | Path, noise_scale: float
         problems.append(f"mean {COHERENCE_BAND[0]:g}-{COHERENCE_BAND[1]:g} Hz coherence differs by "
                         f"{worst_coh:+.4f} (tolerance {coherence_tol})")
     if problems:
-        raise QualityGuardError(f"{name or Path(candidate_path).name} is not shipped: against {Path(float_path).name} its "
+        label = name or Path(candidate_path).name
+        raise QualityGuardError(f"{label} is not shipped: against {Path(float_path).name} its "
                                 + " and ".join(problems) + f" on {len(rows)} guard recording(s)")
     return result
 
