@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,45 +87,63 @@ def bench(
             return time.perf_counter() - t0
 
         times = _repeat(plain, repeats, budget_s)
-        rows.append({"setup": "Denoiser.run, 1 thread, no dask", "workers": 0, "cores": 1,
-                     "times_s": times, "mpx_s": mpx / statistics.median(times)})  # fmt: skip
+        rows.append(
+            {
+                "setup": f"Denoiser.run ({den.precision}), 1 thread, no dask",
+                "workers": 0,
+                "cores": 1,
+                "times_s": times,
+                "mpx_s": mpx / statistics.median(times),
+            }
+        )
         log(f"  no dask, 1 thread: {rows[-1]['mpx_s']:.3f} Mpx/s")
 
         for n in workers:
             t0 = time.perf_counter()
             cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR,
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                silence_logs=logging.ERROR,
             )  # fmt: skip
             with cluster, distributed.Client(cluster) as client:
                 client.wait_for_workers(n)
                 t_start = time.perf_counter() - t0
                 t1 = time.perf_counter()
-                client.run(fdask.preload, model, "cpu")
+                loaded = client.run(fdask.preload, model, "cpu")  # {worker: summary}
                 t_load = time.perf_counter() - t1
-                k = 0
 
                 def job(n: int = n, address: str = cluster.scheduler_address) -> float:
-                    nonlocal k
-                    k += 1
                     info = fdask.denoise_zarr(
-                        src, Path(tmp) / f"out{n}-{k}.zarr", model=model, device="cpu",
+                        src, Path(tmp) / f"out{n}-{uuid.uuid4().hex[:8]}.zarr", model=model, device="cpu",
                         scheduler=address, rows_per_chunk=rows_per_chunk,
                     )  # fmt: skip
                     return float(info["seconds"])
 
                 times = _repeat(job, repeats, budget_s)
             mpx_s = mpx / statistics.median(times)
-            rows.append({"setup": f"LocalCluster, {n} worker process(es) x 1 thread, zarr -> zarr",
-                         "workers": n, "cores": n, "times_s": times, "mpx_s": mpx_s,
-                         "per_core_mpx_s": mpx_s / n, "cluster_start_s": t_start,
-                         "model_load_s": t_load})  # fmt: skip
+            used = sorted({f"{v['name']} {v['precision']} on {v['provider']}" for v in loaded.values()})
+            rows.append(
+                {
+                    "setup": f"LocalCluster, {n} worker process(es) x 1 thread, zarr -> zarr",
+                    "workers": n,
+                    "cores": n,
+                    "times_s": times,
+                    "mpx_s": mpx_s,
+                    "per_core_mpx_s": mpx_s / n,
+                    "cluster_start_s": t_start,
+                    "model_load_s": t_load,
+                    "worker_models": used,
+                }
+            )
             log(f"  {n} worker(s): {mpx_s:.3f} Mpx/s (start {t_start:.1f} s, model load {t_load:.2f} s)")
     one = next(r for r in rows if r["workers"] == min(workers))
     for r in rows:
         if r["workers"] > 0:
             r["scaling_efficiency"] = r["mpx_s"] / (one["mpx_s"] * r["workers"] / one["workers"])
     return {"shape": list(shape), "mpx": mpx, "rows_per_chunk": rows_per_chunk, "rows": rows}
+
+
+def _worker_models(b: dict[str, Any]) -> list[str]:
+    return sorted({m for r in b["rows"] for m in r.get("worker_models", [])})
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -139,7 +158,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; load average at start "
         f"{', '.join(f'{v:.2f}' for v in m['loadavg_start'] or [])} "
         "(above 0: other processes shared the CPUs). "
-        f"Model {res['model']}; input {b['shape'][0]} x {b['shape'][1]} float32 ({b['mpx']:.2f} Mpx) in a "
+        f"Model {res['model']} (workers ran: {', '.join(_worker_models(b))}); "
+        f"input {b['shape'][0]} x {b['shape'][1]} float32 ({b['mpx']:.2f} Mpx) in a "
         f"zarr store chunked by {b['rows_per_chunk']} rows; dask {res['versions']['dask']}, "
         f"distributed {res['versions']['distributed']}, zarr {res['versions']['zarr']}.",
         "",
@@ -152,8 +172,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"| {r['scaling_efficiency']:.2f} | {len(r['times_s'])} | {r['cluster_start_s']:.1f} "
             f"| {r['model_load_s']:.2f} |"
             if r["workers"]
-            else f"| {r['setup']} | 1 | {r['mpx_s']:.3f} | {r['mpx_s']:.3f} | - "
-            f"| {len(r['times_s'])} | - | - |"
+            else f"| {r['setup']} | 1 | {r['mpx_s']:.3f} | {r['mpx_s']:.3f} | - | {len(r['times_s'])} | - | - |"
         )
     e = res["estimate_1tb"]
     lines += [

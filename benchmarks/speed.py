@@ -139,9 +139,7 @@ def flop_per_pixel(metadata: dict[str, Any], path: Path) -> int:
     """The model's FLOP per output pixel: its metadata, else sum of 2*k*k*cin*cout over convs."""
     if isinstance(metadata.get("flop_per_pixel"), int) and metadata["flop_per_pixel"] > 0:
         return int(metadata["flop_per_pixel"])
-    return int(
-        sum(2 * int(np.prod(layer["w"].shape)) for layer in onnx_conv_layers(path) if layer["op"] == "conv")
-    )
+    return int(sum(2 * int(np.prod(layer["w"].shape)) for layer in onnx_conv_layers(path) if layer["op"] == "conv"))
 
 
 def torch_model(path: Path, torch: Any) -> Any:
@@ -219,23 +217,28 @@ def gemm_torch(n: int, repeats: int, torch: Any, device: str) -> dict[str, Any]:
     return {"n": n, "times_s": times, "gflops": 2.0 * n**3 / t / 1e9}
 
 
-def _precisions() -> list[str]:
-    """Precisions the runtime offers (a ``precision`` option), else just fp32."""
-    from fluorodn import DenoiserOptions
-
-    names = {f.name for f in dataclasses.fields(DenoiserOptions)}
-    if "precision" not in names:
-        return ["fp32"]
+def _precisions(model: str) -> list[str]:
+    """Precisions to measure for ``model``: fp32, plus the reduced-precision variants the
+    runtime knows (its ``PRECISIONS``) that this model ships (its card's ``variants``)."""
     import fluorodn.denoiser as fd
 
-    return list(getattr(fd, "PRECISIONS", ["fp32"]))
+    known = list(getattr(fd, "PRECISIONS", ["fp32"]))
+    try:
+        from fluorodn.registry import model_variants
+
+        shipped = set(model_variants(model))
+    except (ImportError, ValueError):
+        shipped = set()
+    return ["fp32", *(p for p in known if p != "fp32" and p in shipped)]
 
 
 def _options(threads: int, precision: str) -> Any:
+    """DenoiserOptions with ``threads`` and an explicit precision (never "auto")."""
     from fluorodn import DenoiserOptions
 
+    names = {f.name for f in dataclasses.fields(DenoiserOptions)}
     kw: dict[str, Any] = {"threads": threads}
-    if precision != "fp32":
+    if "precision" in names:
         kw["precision"] = precision
     return DenoiserOptions(**kw)
 
@@ -339,26 +342,22 @@ def bench_models(
     log: Callable[[str], None],
     max_run_s: float = float("inf"),
 ) -> list[dict[str, Any]]:
-    from fluorodn import Denoiser, DeviceError
+    from fluorodn import Denoiser, DeviceError, ModelError
 
     rows = []
     inputs = {shape: synthetic_input(shape) for shape in shapes}
     for model in models:
         for device in devices:
-            for precision in _precisions():
+            for precision in _precisions(model):
                 try:
                     den = Denoiser(model, device=device, options=_options(threads, precision))
-                except DeviceError as err:
-                    notes.append(f"{model} on {device}: {err}")
+                except (DeviceError, ModelError) as err:
+                    notes.append(f"{model} {precision} on {device} not measured: {err}")
                     continue
                 path = Path(den.path)
                 fpp = flop_per_pixel(den.metadata, path)
                 tnet = None
-                if (
-                    torch is not None
-                    and precision == "fp32"
-                    and (device == "cpu" or torch.cuda.is_available())
-                ):
+                if torch is not None and precision == "fp32" and (device == "cpu" or torch.cuda.is_available()):
                     tnet = torch_runner(torch_model(path, torch).to(device), torch, device)
                 rate: dict[str, float] = {}  # last Mpx/s per backend, to skip hopeless runs
                 for shape in sorted(shapes, key=lambda sh: sh[0] * sh[1]):
@@ -407,9 +406,7 @@ def bench_models(
     return rows
 
 
-def bench_cli(
-    model: str, pages: int, page_shape: tuple[int, int], threads: int, workdir: Path
-) -> dict[str, Any]:
+def bench_cli(model: str, pages: int, page_shape: tuple[int, int], threads: int, workdir: Path) -> dict[str, Any]:
     """End-to-end ``fluorodn denoise`` on a multi-page float32 TIFF."""
     import tifffile
 
@@ -449,7 +446,11 @@ def bench_cli(
 
 
 def add_ratios(rows: list[dict[str, Any]], limit_gflops: dict[str, float | None]) -> None:
+    """Limit and ratio columns; a reduced-precision row is compared with PyTorch in fp32."""
+    fp32_torch = {(r["model"], r["device"], r["shape"]): r["torch_mpx_s"] for r in rows if r["precision"] == "fp32"}
     for row in rows:
+        if row["precision"] != "fp32" and row["torch_mpx_s"] is None:
+            row["torch_mpx_s"] = fp32_torch.get((row["model"], row["device"], row["shape"]))
         gf = limit_gflops.get(row["device"])
         row["limit_mpx_s"] = gf * 1e9 / row["flop_per_pixel"] / 1e6 if gf else None
         fd = row["fluorodn_mpx_s"]
@@ -520,8 +521,7 @@ def markdown(result: dict[str, Any]) -> str:
     par = [r["torch_parity_rel"] for r in result["rows"] if r.get("torch_parity_rel") is not None]
     if par:
         lines.append(
-            f"Same weights check: max |fluorodn - PyTorch| / max |correction| = {max(par):.1e} "
-            "on the smallest shape."
+            f"Same weights check: max |fluorodn - PyTorch| / max |correction| = {max(par):.1e} on the smallest shape."
         )
     c = result.get("cli")
     if c:
@@ -572,9 +572,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small shapes, one run each (< 30 s)")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for speed.json/csv/md")
     p.add_argument("--threads", type=int, default=None, help="threads (default: the physical cores)")
-    p.add_argument(
-        "--models", nargs="*", default=None, help="model names or .onnx paths (default: all shipped)"
-    )
+    p.add_argument("--models", nargs="*", default=None, help="model names or .onnx paths (default: all shipped)")
     p.add_argument("--repeats", type=int, default=None, help="runs per measurement (default 3, quick 1)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     p.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
@@ -616,8 +614,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import onnxruntime as ort
 
+    ort.set_default_logger_severity(3)  # fluorodn reports provider problems itself
     devices = ["cpu"]
-    if "CUDAExecutionProvider" in ort.get_available_providers():
+    has_gpu = Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
+    if "CUDAExecutionProvider" in ort.get_available_providers() and has_gpu:
         devices.append("cuda")
 
     machine = machine_info(threads)
@@ -644,7 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_cli:
         pages, page_shape = (2, (101, 152)) if quick else (8, (2048, 152))
         with tempfile.TemporaryDirectory(prefix="fluorodn-speed-") as tmp:
-            cli = bench_cli(models[0], pages, page_shape, threads, Path(tmp))
+            cli_model = models[0] if args.models else "default"
+            cli = bench_cli(cli_model, pages, page_shape, threads, Path(tmp))
         if cli["ok"]:
             log(f"  CLI: {cli['seconds']:.2f} s, peak RSS {cli['peak_rss_mib']:.0f} MiB")
         else:
@@ -654,8 +655,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Every number is the median of its runs (up to "
         f"{repeats}; a measurement stops repeating after {budget:.0f} s). Small inputs get one untimed "
         "warm-up run. fluorodn tiles the image (bounded memory); PyTorch eager runs the whole image "
-        "at once, with the same global normalization before and after."
+        "at once, with the same global normalization before and after. PyTorch always runs fp32 "
+        "(a reduced-precision row is compared with it); the limit is the float32 GEMM rate."
     )
+    if cli is not None:
+        notes.append("The CLI runs with its default settings (precision auto).")
     machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     load = machine["loadavg_start"]
     if load and load[0] > 0.5:

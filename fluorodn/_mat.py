@@ -84,7 +84,7 @@ class MatRecording:
 
             try:
                 self._vars = scipy.io.loadmat(path)
-            except (ValueError, TypeError, NotImplementedError, OSError, scipy.io.matlab.MatReadError) as err:
+            except Exception as err:  # scipy raises many types (IndexError, MatReadError, ...) on other files
                 raise FileFormatError(
                     f"cannot read {path} as a MATLAB file ({err}); save it again from MATLAB (save -v7 or -v7.3)"
                 ) from err

@@ -34,7 +34,7 @@ _OME_PIXELS = [
 #: Outputs bigger than this are written as BigTIFF (classic TIFF ends at 4 GiB).
 _BIGTIFF_BYTES = 2**32 - 2**27
 #: Bytes of a file that are memory-mapped at a time while its pages are read.
-MAP_WINDOW_BYTES = 1 << 26
+MAP_WINDOW_BYTES = 1 << 24
 
 
 def mapped_pages(data: np.memmap, page_shape: tuple[int, int]) -> Iterator[np.ndarray]:

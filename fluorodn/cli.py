@@ -154,7 +154,7 @@ def denoise(
     try:
         sources = fio.find_inputs(inputs, suffix)
         if key is not None and not any(fio.format_of(s) == "mat" for s in sources):
-            _fail("--key picks a variable of a .mat file, but no input is a .mat file")
+            _fail("--key picks a variable of a .mat file, but no input is a .mat file; leave --key out")
         several = len(sources) > 1 or any(Path(p).is_dir() or set(p) & set("*?[") for p in inputs)
         plans = [(src, fio.output_path(src, output, suffix, several)) for src in sources]
         resolved_inputs = {s.resolve(): s for s in sources}

@@ -27,7 +27,9 @@ holds only the model's name or path and its sha256, never the model bytes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import datetime as _dt
 import os
 import shutil
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import FileFormatError, ModelError, OutputExistsError
+from .errors import FileFormatError, FluorodnError, ModelError, OutputExistsError
 from .normalize import CONVENTION, sample_rows, scale_from_rows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,10 +85,17 @@ def preload(
 ) -> dict[str, Any]:
     """Load a model into this process's cache; e.g. ``client.run(preload, "high")`` on every worker.
 
-    Returns a small summary (name, provider, sha256, threads) of the cached Denoiser.
+    Returns a small summary (name, provider, precision, sha256, threads) of the cached Denoiser.
     """
-    den = _cached_denoiser(_model_ref(model), device, options if options is not None else _default_options())
-    return {"name": den.name, "provider": den.provider, "sha256": den.sha256, "threads": den.threads}
+    ref = _model_ref(model)
+    den = _cached_denoiser(ref, device, _pinned_options(ref, device, options))
+    return {
+        "name": den.name,
+        "provider": den.provider,
+        "precision": getattr(den, "precision", "fp32"),
+        "sha256": den.sha256,
+        "threads": den.threads,
+    }
 
 
 def _worker_denoiser(model: str, device: str, options: Any, sha256: str | None) -> Denoiser:
@@ -137,6 +146,20 @@ def _default_options() -> DenoiserOptions:
     return DenoiserOptions(threads=1)
 
 
+def _pinned_options(ref: str, device: str, options: DenoiserOptions | None) -> DenoiserOptions:
+    """Options with one precision for every chunk (chunks must not mix int8 and fp32).
+
+    ``precision="auto"`` would let each worker pick (int8 on a CPU worker where the model
+    ships it, fp32 on a GPU worker); here it is fixed on the client instead: fp32 for
+    ``device="cuda"``, else what a CPU picks (the shipped int8 variant, if any).
+    """
+    options = options if options is not None else _default_options()
+    if getattr(options, "precision", None) != "auto":
+        return options
+    pinned = "fp32" if device == "cuda" else _cached_denoiser(ref, "cpu", options).precision
+    return dataclasses.replace(options, precision=pinned)
+
+
 def _global_scale_task(array: da.Array) -> Any:
     """A dask Delayed of ``global_scale(array)``, fetching only the rows it needs."""
     import dask
@@ -169,6 +192,9 @@ def denoise(
     device : "auto", "cpu" or "cuda", resolved on each worker.
     options : ``fluorodn.DenoiserOptions`` for the workers' Denoisers. Default: one
         onnxruntime thread per task, since dask already runs one task per worker thread.
+        ``precision="auto"`` is fixed here, once for all chunks: fp32 for
+        ``device="cuda"``, else the CPU's choice (the shipped int8 variant, if any), as
+        ``Denoiser(model, device="cpu")`` would pick. On GPU workers pass ``device="cuda"``.
     scale : (m, s) to use instead of the global scale (2D only).
 
     Returns
@@ -186,9 +212,8 @@ def denoise(
     if scale is not None and arr.ndim != 2:
         raise ValueError("scale= is only meaningful for a 2D array (3D pages each use their own)")
 
-    if options is None:
-        options = _default_options()
     ref = _model_ref(model)
+    options = _pinned_options(ref, device, options)
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
     planner = _cached_denoiser(ref, "cpu", options)
     halo = int(planner.halo)
@@ -275,6 +300,7 @@ def _provenance(den: Denoiser | None, model: str, source: str | None, ndim: int)
     if den is not None:
         prov["model_sha256"] = getattr(den, "sha256", None)
         prov["model_version"] = getattr(den, "metadata", {}).get("version")
+        prov["precision"] = getattr(den, "precision", "fp32")
     if source is not None:
         prov["source"] = source
     return prov
@@ -388,6 +414,9 @@ def _read_tiff_pages(block_info: dict[Any, Any] | None = None, *, path: str, pag
 
 # --------------------------------------------------------------------------- the CLI's entry point
 
+#: With a scheduler address and ``workers``, how long to wait for that many workers.
+WAIT_FOR_WORKERS_S = 300.0
+
 
 @contextlib.contextmanager
 def _scheduler(scheduler: str, workers: int | None) -> Iterator[Any]:
@@ -411,7 +440,14 @@ def _scheduler(scheduler: str, workers: int | None) -> Iterator[Any]:
 
         with Client(scheduler) as client:
             if workers:
-                client.wait_for_workers(workers)
+                try:
+                    client.wait_for_workers(workers, timeout=WAIT_FOR_WORKERS_S)
+                except (TimeoutError, asyncio.TimeoutError) as err:
+                    have = len(client.scheduler_info().get("workers", {}))
+                    raise FluorodnError(
+                        f"only {have} of {workers} workers joined {scheduler} within "
+                        f"{WAIT_FOR_WORKERS_S:.0f} s; start more workers or ask for fewer"
+                    ) from err
             yield client
 
 
@@ -447,7 +483,8 @@ def denoise_zarr(
     scheduler : "threads", "processes", "synchronous", "local" (a LocalCluster of
         ``workers`` single-threaded processes) or the address of a running
         ``distributed`` scheduler ("tcp://host:8786").
-    workers : number of threads/processes; with an address, wait for this many workers.
+    workers : number of threads/processes; with an address, wait (up to
+        ``WAIT_FOR_WORKERS_S``) until this many workers have joined.
     overwrite : replace an existing ``dst``.
     options : ``fluorodn.DenoiserOptions`` for the workers.
     component : array inside a zarr group.
@@ -485,9 +522,9 @@ def denoise_zarr(
     elif zchunks is None:
         zchunks = (1, *arr.shape[1:])
 
-    options = options if options is not None else _default_options()
-    out = denoise(arr, model, device, options=options)
     ref = _model_ref(model)
+    options = _pinned_options(ref, device, options)
+    out = denoise(arr, model, device, options=options)
     prov = _provenance(_cached_denoiser(ref, "cpu", options), ref, os.path.abspath(src_s), arr.ndim)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()

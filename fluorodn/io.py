@@ -61,6 +61,9 @@ class NpyRecording:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
+            with open(path, "rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise ValueError("it does not start like a .npy file")
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as err:
             raise FileFormatError(
@@ -193,7 +196,10 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
             raise FileFormatError(f"input {pattern} does not exist (not a file, folder or matching pattern)")
         chosen = [p for p in candidates if p.suffix.lower() in FORMATS and not _is_output(p, suffix)]
         if not chosen:
-            raise FileFormatError(f"{what} matches no {', '.join(FORMATS)} files to denoise")
+            raise FileFormatError(
+                f"{what} matches no {', '.join(FORMATS)} files to denoise; "
+                "give a folder or pattern that holds recordings"
+            )
         found.extend(chosen)
     unique: dict[Path, Path] = {}
     for p in found:

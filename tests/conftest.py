@@ -171,5 +171,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="long reliability check; run with -m reliability")
     for item in items:
-        if "reliability" in item.keywords:
+        if item.get_closest_marker("reliability"):
             item.add_marker(skip)

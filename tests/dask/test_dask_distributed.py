@@ -19,16 +19,23 @@ import fluorodn.dask as fdask  # noqa: E402
 from fluorodn import Denoiser  # noqa: E402
 
 
+def _cluster() -> distributed.LocalCluster:
+    return distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    )
+
+
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    with cluster, distributed.Client(cluster) as c:
+    with _cluster() as cluster, distributed.Client(cluster) as c:
+        c.wait_for_workers(2, timeout=60)
+        yield c
+
+
+@pytest.fixture
+def own_client():
+    """A cluster of its own, for a test that kills one of its workers."""
+    with _cluster() as cluster, distributed.Client(cluster) as c:
         c.wait_for_workers(2, timeout=60)
         yield c
 
@@ -52,8 +59,9 @@ def test_equal_to_single_machine(client, dask_model, big):
     assert y.npartitions > 2 * len(loads)
 
 
-def test_worker_killed_mid_job(client, dask_model, big):
+def test_worker_killed_mid_job(own_client, dask_model, big):
     """SIGKILL one worker process while the job runs: the job still completes, correctly."""
+    client = own_client
     ref = Denoiser(str(dask_model)).run(big)
 
     def slow(block):  # nested, so it is pickled by value; makes the job last ~2 s
@@ -82,6 +90,19 @@ def test_worker_killed_mid_job(client, dask_model, big):
     assert victim not in set(client.scheduler_info()["workers"])
     client.wait_for_workers(2, timeout=60)
     assert set(client.scheduler_info()["workers"]) != before
+
+
+def test_waiting_for_too_many_workers_fails_clearly(client, dask_model, recording, tmp_path, monkeypatch):
+    zarr = pytest.importorskip("zarr")
+    from fluorodn import FluorodnError
+
+    monkeypatch.setattr(fdask, "WAIT_FOR_WORKERS_S", 0.5)
+    src = tmp_path / "in.zarr"
+    zarr.create_array(store=str(src), data=recording, chunks=(25, 61))
+    with pytest.raises(FluorodnError, match="only 2 of 5 workers"):
+        fdask.denoise_zarr(src, tmp_path / "out.zarr", model=dask_model, scheduler=client.scheduler.address,
+                           workers=5)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.zarr"]
 
 
 def test_denoise_zarr_on_address(client, dask_model, recording, tmp_path):

@@ -59,7 +59,7 @@ def tiny_dncnn(path: Path, depth: int = 5, width: int = 8, out_scale: float = 0.
 
 
 def test_quantize_writes_the_variant_and_its_card_entry(tmp_path: Path) -> None:
-    src = tiny_dncnn(tmp_path / "tiny.onnx")
+    src = tiny_dncnn(tmp_path / "tiny.onnx", out_scale=0.002)  # int8 errors far below the guard's tolerance
     path, entry = q.quantize(src, **QUICK)
     assert path == tmp_path / "tiny.int8.onnx" and path.is_file()
     card = json.loads((tmp_path / "tiny.json").read_text())
