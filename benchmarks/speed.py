@@ -191,8 +191,7 @@ def gemm_numpy(n: int, repeats: int, threads: int) -> dict[str, Any]:
         env[var] = str(threads)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     times = json.loads(out.stdout.strip().splitlines()[-1])
-    t = statistics.median(times)
-    return {"n": n, "times_s": times, "gflops": 2.0 * n**3 / t / 1e9}
+    return _gemm_result(n, times)
 
 
 def gemm_torch(n: int, repeats: int, torch: Any, device: str) -> dict[str, Any]:
@@ -213,8 +212,17 @@ def gemm_torch(n: int, repeats: int, torch: Any, device: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         mm()
         times.append(time.perf_counter() - t0)
-    t = statistics.median(times)
-    return {"n": n, "times_s": times, "gflops": 2.0 * n**3 / t / 1e9}
+    return _gemm_result(n, times)
+
+
+def _gemm_result(n: int, times: list[float]) -> dict[str, Any]:
+    flop = 2.0 * n**3
+    return {
+        "n": n,
+        "times_s": times,
+        "gflops": flop / statistics.median(times) / 1e9,
+        "gflops_best": flop / min(times) / 1e9,
+    }
 
 
 def _precisions(model: str) -> list[str]:
@@ -295,6 +303,39 @@ def run_child(cmd: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- measurements
 
 
+def busy_cpus(seconds: float = 1.0) -> float | None:
+    """CPUs kept busy by other processes: machine-wide CPU use over ``seconds`` while this
+    process sleeps (Linux ``/proc/stat``; None elsewhere)."""
+
+    def snapshot() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as fh:
+                fields = [int(v) for v in fh.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+
+    a = snapshot()
+    time.sleep(seconds)
+    b = snapshot()
+    if a is None or b is None or b[0] == a[0]:
+        return None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cpus * (1.0 - (b[1] - a[1]) / (b[0] - a[0]))
+
+
+def load_note(machine: dict[str, Any]) -> str | None:
+    """A warning when other processes used the CPUs around this run, else None."""
+    busy = [v for v in (machine.get("busy_cpus_start"), machine.get("busy_cpus_end")) if v is not None]
+    if not busy or max(busy) < 0.2:
+        return None
+    return (
+        f"Other processes kept {max(busy):.1f} of {machine['logical_cpus']} CPUs busy around this run "
+        "(measured before and after it), so these numbers are lower and noisier than on an idle machine."
+    )
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     from fluorodn import __version__
     from fluorodn.denoiser import physical_cores
@@ -320,6 +361,7 @@ def machine_info(threads: int) -> dict[str, Any]:
         "physical_cores": physical_cores(),
         "threads": threads,
         "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "busy_cpus_start": busy_cpus(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "onnxruntime": ort.__version__,
@@ -497,14 +539,16 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['physical_cores']} physical cores); "
         f"**{m['threads']} threads** for fluorodn (onnxruntime intra-op), PyTorch "
-        f"(`torch.set_num_threads`) and BLAS. Load average at start: "
-        f"{', '.join(f'{v:.2f}' for v in m['loadavg_start'] or [])} "
-        f"(anything above 0 means other processes shared the CPUs). "
+        f"(`torch.set_num_threads`) and BLAS. CPUs busy with other processes before / after the run: "
+        f"{_fmt(m.get('busy_cpus_start'), 2)} / {_fmt(m.get('busy_cpus_end'), 2)}. "
         f"onnxruntime {m['onnxruntime']}, numpy {m['numpy']}, torch {result.get('torch_version') or '-'}.",
         "",
-        "float32 GEMM (median, square matmul): "
-        + "; ".join(f"{k} {v['gflops']:.1f} GFLOP/s (n={v['n']})" for k, v in g.items() if v)
-        + ". The limit column divides the best of these per device by the model's FLOP per pixel.",
+        "float32 GEMM (square matmul, n = "
+        + ", ".join(sorted({str(v["n"]) for v in g.values()}))
+        + "; median / best of the runs), measured before and after the models: "
+        + "; ".join(f"{k} {v['gflops']:.1f} / {v['gflops_best']:.1f} GFLOP/s" for k, v in g.items())
+        + ". The limit column divides the best GEMM rate per device by the model's FLOP per pixel: "
+        "a ceiling, which load from other processes can only lower.",
         "",
         "| model | device | precision | shape | Mpx | fluorodn Mpx/s | PyTorch eager Mpx/s "
         "| limit Mpx/s | fluorodn / limit | fluorodn / PyTorch | runs |",
@@ -623,21 +667,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_info(threads)
     log(f"speed: {machine['cpu']}, {threads} threads, models {' '.join(models)}, devices {'/'.join(devices)}")
 
-    n = 1024 if quick else 4096
-    gemm: dict[str, Any] = {"numpy_cpu": gemm_numpy(n, repeats, threads)}
-    if torch is not None:
-        gemm["torch_cpu"] = gemm_torch(n, repeats, torch, "cpu")
-        if "cuda" in devices and torch.cuda.is_available():
-            gemm["torch_cuda"] = gemm_torch(8192 if not quick else 2048, max(3, repeats), torch, "cuda")
-    log("  GEMM: " + ", ".join(f"{k} {v['gflops']:.1f} GFLOP/s" for k, v in gemm.items()))
+    def measure_gemm(when: str) -> dict[str, Any]:
+        n = 1024 if quick else 4096
+        res: dict[str, Any] = {f"numpy_cpu_{when}": gemm_numpy(n, repeats, threads)}
+        if torch is not None:
+            res[f"torch_cpu_{when}"] = gemm_torch(n, repeats, torch, "cpu")
+            if "cuda" in devices and torch.cuda.is_available():
+                res[f"torch_cuda_{when}"] = gemm_torch(2048 if quick else 8192, max(3, repeats), torch, "cuda")
+        log(f"  GEMM ({when}): " + ", ".join(f"{k} {v['gflops']:.1f} GFLOP/s" for k, v in res.items()))
+        return res
+
+    gemm = measure_gemm("start")
+    rows = bench_models(models, shapes, devices, threads, repeats, budget, torch, notes, log, max_run)
+    gemm.update(measure_gemm("end"))
     limit = {
-        "cpu": max(v["gflops"] for k, v in gemm.items() if k.endswith("_cpu")),
-        "cuda": gemm["torch_cuda"]["gflops"] if "torch_cuda" in gemm else None,
+        dev: max((v["gflops_best"] for k, v in gemm.items() if f"_{dev}_" in k), default=None)
+        for dev in ("cpu", "cuda")
     }
     if "cuda" in devices and limit["cuda"] is None:
         notes.append("No CUDA GEMM reference (torch without CUDA): no limit for the CUDA rows.")
-
-    rows = bench_models(models, shapes, devices, threads, repeats, budget, torch, notes, log, max_run)
     add_ratios(rows, limit)
 
     cli = None
@@ -661,13 +709,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cli is not None:
         notes.append("The CLI runs with its default settings (precision auto).")
     machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    load = machine["loadavg_start"]
-    if load and load[0] > 0.5:
-        notes.append(
-            f"Other processes shared the CPUs during this run (load average {load[0]:.1f} at start on "
-            f"{machine['logical_cpus']} logical CPUs), so these numbers are lower and noisier than on an "
-            "idle machine; rerun on an idle one for the record."
-        )
+    machine["busy_cpus_end"] = busy_cpus()
+    note = load_note(machine)
+    if note:
+        notes.append(note)
     result = {
         "benchmark": "speed",
         "quick": quick,

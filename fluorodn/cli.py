@@ -109,6 +109,28 @@ _DENOISE_EXAMPLES = (
 )
 
 
+def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: str, suffix: str,
+                  overwrite: bool, scheduler: str, workers: int | None) -> None:
+    """One zarr array in, one zarr array out, through fluorodn.dask."""
+    if len(inputs) != 1:
+        _fail("give one .zarr input at a time (it may be as large as the cluster can hold)")
+    src = Path(inputs[0].rstrip("/\\"))
+    if not src.exists():
+        _fail(f"{src} does not exist; check the path")
+    dst = output or src.with_name(src.stem + suffix + ".zarr")
+    try:
+        from fluorodn.dask import denoise_zarr
+    except ImportError as exc:
+        _fail(f"zarr inputs need the dask extra ({exc.name} is missing); pip install 'fluorodn[dask]'")
+    t0 = time.perf_counter()
+    try:
+        info = denoise_zarr(src, dst, model, device, scheduler, workers, overwrite, progress=True)
+    except (FluorodnError, ValueError, FileExistsError, OSError) as exc:
+        _fail(f"{src}: {exc}")
+    typer.echo(f"Denoised {src} -> {dst} in {time.perf_counter() - t0:.1f} s ({scheduler}).", err=True)
+    del info
+
+
 @app.command(epilog=_DENOISE_EXAMPLES)
 def denoise(
     inputs: Annotated[
@@ -139,8 +161,15 @@ def denoise(
     key: Annotated[str | None, typer.Option(help="Variable of a .mat file to denoise (if it holds several).")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads. Default: the physical cores.")] = None,
     precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
+    scheduler: Annotated[
+        str, typer.Option(help="zarr inputs (fluorodn[dask]): threads, processes, or a Dask scheduler ADDRESS.")
+    ] = "threads",
+    workers: Annotated[int | None, typer.Option(min=1, help="zarr inputs: local workers (threads or processes).")] = None,
 ) -> None:
     """Denoise recordings; each output keeps its input's format, shape and metadata.
+
+    A .zarr input is denoised with Dask (pip install 'fluorodn[dask]'), chunk by chunk, on
+    local threads or processes or on an existing cluster (--scheduler tcp://host:8786).
 
     TIFF pages are streamed, so memory stays flat for long stacks; outputs are written to
     a temporary file and renamed when complete, and never replace an input or (without
@@ -151,6 +180,9 @@ def denoise(
     _setup_logging()
     if overwrite and skip_existing:
         _fail("--overwrite and --skip-existing exclude each other; choose one")
+    if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
+        _denoise_zarr(inputs, output, model, device.value, suffix, overwrite, scheduler, workers)
+        return
     try:
         sources = fio.find_inputs(inputs, suffix)
         if key is not None and not any(fio.format_of(s) == "mat" for s in sources):

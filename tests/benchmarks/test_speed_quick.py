@@ -94,7 +94,8 @@ def test_rows_are_sane(results):
         assert r["threads"] == threads
         assert r["limit_mpx_s"] > 0
         assert r["ratio_limit"] == pytest.approx(r["fluorodn_mpx_s"] / r["limit_mpx_s"])
-    assert res["gemm"]["numpy_cpu"]["gflops"] > 0
+    assert res["gemm"]["numpy_cpu_start"]["gflops"] > 0
+    assert res["limit_gflops"]["cpu"] == max(v["gflops_best"] for v in res["gemm"].values())
 
 
 def test_torch_column_runs_the_same_weights(results):

@@ -1,0 +1,34 @@
+"""`fluorodn denoise in.zarr` goes through fluorodn.dask and equals the single-machine result."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("dask")
+zarr = pytest.importorskip("zarr")
+
+from fluorodn import Denoiser  # noqa: E402
+from fluorodn.cli import app  # noqa: E402
+
+
+def test_cli_zarr_round_trip(tmp_path):
+    src = tmp_path / "rec.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=(300, 152), chunks=(64, 152), dtype="f4")
+    x = np.random.default_rng(0).normal(100, 5, (300, 152)).astype("f4")
+    z[:] = x
+    z.attrs["lab"] = "bench 3"
+    runner = CliRunner()
+    r = runner.invoke(app, ["denoise", str(src), "--scheduler", "threads", "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    out = zarr.open_array(str(tmp_path / "rec_denoised.zarr"), mode="r")
+    assert out.attrs["lab"] == "bench 3" and "fluorodn" in out.attrs
+    ref = Denoiser().run(x)
+    np.testing.assert_allclose(out[:], ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))
+    np.testing.assert_array_equal(z[:], x)  # input untouched
+    r = runner.invoke(app, ["denoise", str(src)])
+    assert r.exit_code == 1 and "exists" in r.output
+
+
+def test_cli_zarr_missing_input(tmp_path):
+    r = CliRunner().invoke(app, ["denoise", str(tmp_path / "nope.zarr")])
+    assert r.exit_code == 1 and "does not exist" in r.output
