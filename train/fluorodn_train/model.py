@@ -33,7 +33,8 @@ class DnCNN(nn.Module):
             # First-layer kernels start zero-sum (edge/noise detectors): the input is in noise
             # units, so the smooth signal can be ~1000x larger than the noise, and kernels that
             # pass it drown the noise in the batch statistics (a DnCNN-20/32 with plain init
-            # learned nothing in 100 steps at noise scale 0.3; see scratch experiments in the log).
+            # learned nothing in 100 steps at noise scale 0.3: validation MSE 2.2066 against
+            # 2.2058 for predicting zero; train/runs/low_failed_init/log.jsonl).
             first = self.net[0].weight
             first -= first.mean(dim=(2, 3), keepdim=True)
         nn.init.zeros_(self.net[-1].weight)  # start as the identity denoiser (predicts 0)
