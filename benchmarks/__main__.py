@@ -1,6 +1,6 @@
-"""``python -m benchmarks quality|speed|dask|all [--quick] [--out DIR] [options]``.
+"""``python -m benchmarks quality|speed|dask|acceptance|all [--quick] [--out DIR] [options]``.
 
-Each benchmark is a module with ``main(argv) -> int``; ``all`` runs the three in turn
+Each benchmark is a module with ``main(argv) -> int``; ``all`` runs them in turn
 with the shared options (``--quick``, ``--out DIR``) and fails if any of them fails.
 """
 
@@ -30,7 +30,7 @@ def run(name: str, argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = (
-        "python -m benchmarks {quality,speed,dask,all} [--quick] [--out DIR] [options]\n"
+        f"python -m benchmarks {{{','.join([*BENCHMARKS, 'all'])}}} [--quick] [--out DIR] [options]\n"
         "  options after the name go to that benchmark; 'python -m benchmarks speed --help' lists them"
     )
     if not argv or argv[0] in ("-h", "--help"):

@@ -25,8 +25,18 @@ from typing import Any
 import numpy as np
 
 from benchmarks import analysis
-from benchmarks.quality import (BINS, GAUSS_SIGMAS, RESULTS, Recording, _clean_json, _generator, _log, analyse,
-                                gaussian, signal_config)
+from benchmarks.quality import (
+    BINS,
+    GAUSS_SIGMAS,
+    RESULTS,
+    Recording,
+    _clean_json,
+    _generator,
+    _log,
+    analyse,
+    gaussian,
+    signal_config,
+)
 
 __all__ = ["main", "run"]
 
@@ -105,7 +115,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
 
 def _markdown(res: dict[str, Any]) -> str:
     c = res["config"]
-    lines = [f"# Acceptance of the shipped models\n",
+    lines = ["# Acceptance of the shipped models\n",
              f"Validation stream (never used in training), each model at its own training noise scale: "
              f"{c['windows']} windows of 101 x 152 and one continuous recording of {c['continuous_samples']} "
              f"samples ({c['continuous_samples'] / 300:g} min at 5 Hz). `python -m benchmarks acceptance`.\n",

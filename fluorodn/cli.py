@@ -118,13 +118,13 @@ def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: st
     if not src.exists():
         _fail(f"{src} does not exist; check the path")
     dst = output or src.with_name(src.stem + suffix + ".zarr")
-    try:
-        from fluorodn.dask import denoise_zarr
-    except ImportError as exc:
-        _fail(f"zarr inputs need the dask extra ({exc.name} is missing); pip install 'fluorodn[dask]'")
+    from fluorodn.dask import denoise_zarr
+
     t0 = time.perf_counter()
     try:
         info = denoise_zarr(src, dst, model, device, scheduler, workers, overwrite, progress=True)
+    except ImportError as exc:
+        _fail(f"zarr inputs need the dask extra ({exc.name} is missing); pip install 'fluorodn[dask]'")
     except (FluorodnError, ValueError, FileExistsError, OSError) as exc:
         _fail(f"{src}: {exc}")
     typer.echo(f"Denoised {src} -> {dst} in {time.perf_counter() - t0:.1f} s ({scheduler}).", err=True)
@@ -164,7 +164,9 @@ def denoise(
     scheduler: Annotated[
         str, typer.Option(help="zarr inputs (fluorodn[dask]): threads, processes, or a Dask scheduler ADDRESS.")
     ] = "threads",
-    workers: Annotated[int | None, typer.Option(min=1, help="zarr inputs: local workers (threads or processes).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="zarr inputs: local workers (threads or processes).")
+    ] = None,
 ) -> None:
     """Denoise recordings; each output keeps its input's format, shape and metadata.
 

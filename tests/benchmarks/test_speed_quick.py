@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("onnx")
@@ -18,44 +17,12 @@ pytest.importorskip("tifffile")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _tiny_dncnn(path: Path, depth: int = 20, width: int = 8) -> Path:
-    """A random DnCNN-shaped model (halo 20) with fluorodn metadata, without flop_per_pixel."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    chans = [1] + [width] * (depth - 1) + [1]
-    nodes, inits, cur = [], [], "input"
-    for i in range(depth):
-        w = rng.normal(0, np.sqrt(2 / (9 * chans[i])), (chans[i + 1], chans[i], 3, 3)).astype(np.float32)
-        inits.append(numpy_helper.from_array(w, f"w{i}"))
-        out = "noise" if i == depth - 1 else f"c{i}"
-        nodes.append(helper.make_node("Conv", [cur, f"w{i}"], [out], kernel_shape=[3, 3], pads=[1, 1, 1, 1]))
-        if i < depth - 1:
-            nodes.append(helper.make_node("Relu", [out], [f"r{i}"]))
-            cur = f"r{i}"
-    dims = ["N", 1, "H", "W"]
-    graph = helper.make_graph(
-        nodes,
-        "dncnn",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
-        [helper.make_tensor_value_info("noise", TensorProto.FLOAT, dims)],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    meta = {"format": 1, "name": "speedtest", "version": "0", "architecture": "DnCNN", "depth": depth,
-            "width": width, "halo": depth, "normalization": "median-mad-dt-v1", "opset": 17,
-            "input": "input", "output": "noise"}  # fmt: skip
-    helper.set_model_props(model, {"fluorodn": json.dumps(meta)})
-    onnx.save(model, str(path))
-    return path
-
-
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def results(tmp_path_factory, make_model):
     tmp = tmp_path_factory.mktemp("speed")
-    model = _tiny_dncnn(tmp / "speedtest.onnx")
+    # no "flop_per_pixel" in the metadata: the benchmark must count it from the weights
+    meta = {"format": 1, "name": "speedtest", "halo": 20, "normalization": "median-mad-dt-v1"}
+    model = make_model(tmp / "speedtest.onnx", depth=20, width=8, metadata=meta)
     out = tmp / "results"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "speed", "--quick", "--out", str(out), "--models", str(model)],

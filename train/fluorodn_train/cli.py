@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -38,14 +37,14 @@ def fit(
     batch: int = typer.Option(16, help="Instances per step."),
     window: tuple[int, int] = typer.Option((101, 152), help="Instance size: time samples, bins."),
     steps: int = typer.Option(1000, help="Total steps (a resumed run continues to this)."),
-    minutes: Optional[float] = typer.Option(None, help="Stop after this many minutes (resumable)."),
+    minutes: float | None = typer.Option(None, help="Stop after this many minutes (resumable)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
     seed: int = typer.Option(0, help="Seed of data and initialization."),
     threads: int = typer.Option(0, help="Torch threads (0: default)."),
     val_every: int = typer.Option(50, help="Steps between validation passes."),
-    dark: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Recorded dark frames."),
-    light: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Recorded steady-light frames."),
-    init: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Checkpoint to fine-tune."),
+    dark: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Recorded dark frames."),
+    light: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Recorded steady-light frames."),
+    init: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Checkpoint to fine-tune."),
 ) -> None:
     """Train (or resume) a DnCNN; recorded --dark/--light frames replace the parametric noise."""
     from .train import FitConfig
@@ -87,7 +86,7 @@ def quantize(
     float_layers: str = typer.Option("", help="Convolutions kept in float32: '', 'first', 'last' or 'first,last'."),
     guard_minutes: float = typer.Option(10.0, help="Length of each guard recording (minutes)."),
     guard_recordings: int = typer.Option(3, help="Guard recordings (TEST_STREAM seeds 0..N-1)."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),
+    threads: int | None = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),
 ) -> None:
     """Build <name>.<precision>.onnx beside each model if it passes the quality guard (else exit 1)."""
     from .quantize import QualityGuardError

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from fluorodn.normalize import global_scale
 
 from .noise import NoiseConfig, RecordedNoise, parametric_noise

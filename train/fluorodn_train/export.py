@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-
 from fluorodn.normalize import CONVENTION
 
 from .model import DnCNN, fold_batchnorm

@@ -100,10 +100,10 @@ class RecordedNoise:
         self.bins = dark.shape[1]
 
     @classmethod
-    def from_files(cls, dark: str | Path, light: str | Path) -> "RecordedNoise":
+    def from_files(cls, dark: str | Path, light: str | Path) -> RecordedNoise:
         return cls(load_frames(dark), load_frames(light))
 
-    def split(self, frac: float = 0.8) -> tuple["RecordedNoise", "RecordedNoise"]:
+    def split(self, frac: float = 0.8) -> tuple[RecordedNoise, RecordedNoise]:
         """Split frames in time into a training and a validation part."""
         a, b = object.__new__(RecordedNoise), object.__new__(RecordedNoise)
         a.bins = b.bins = self.bins
