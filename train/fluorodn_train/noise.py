@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+from scipy.ndimage import convolve1d, gaussian_filter1d, uniform_filter1d
 from scipy.signal import lfilter
 
 
@@ -32,7 +32,7 @@ def correlated_normal(rng: np.random.Generator, shape: tuple[int, int], bin_corr
     z = rng.standard_normal(shape)
     if bin_corr > 0:
         k = np.array([bin_corr, 1.0, bin_corr])
-        z = np.apply_along_axis(np.convolve, 1, np.pad(z, ((0, 0), (1, 1)), mode="wrap"), k, "valid")
+        z = convolve1d(z, k, axis=1, mode="wrap")
         z /= np.sqrt((k**2).sum())
     if time_corr > 0:
         z = lfilter([np.sqrt(1 - time_corr**2)], [1.0, -time_corr], z, axis=0)
