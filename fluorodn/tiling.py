@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Tile", "TilePlan", "axis_windows", "plan_tiles", "window_shape"]
+__all__ = ["Tile", "TilePlan", "axis_windows", "even_window", "plan_tiles", "window_shape"]
 
 
 @dataclass(frozen=True)
@@ -89,21 +89,58 @@ def axis_windows(length: int, window: int, halo: int) -> list[tuple[int, int, in
     return out
 
 
+def even_window(length: int, window: int, halo: int) -> int:
+    """The smallest window size that covers ``length`` in as few windows as ``window`` does.
+
+    With ``n = ceil((length - 2 halo) / (window - 2 halo))`` windows, each needs only
+    ``ceil((length + 2 halo (n - 1)) / n)`` samples, so the halo is not recomputed more
+    than it must be (a 2048-row page under a 1724-row budget runs as two 1044-row windows,
+    not two of 1724).
+    """
+    if window >= length:
+        return length
+    if window <= 2 * halo:
+        raise ValueError(f"window {window} must exceed twice the halo ({halo}) to leave a core")
+    n = -(-(length - 2 * halo) // (window - 2 * halo))
+    return -(-(length + 2 * halo * (n - 1)) // n)
+
+
+def _count(length: int, window: int, halo: int) -> int:
+    """Windows of size ``window`` (from :func:`even_window`) along an axis of ``length``."""
+    return 1 if window >= length else -(-(length - 2 * halo) // (window - 2 * halo))
+
+
 def window_shape(shape: tuple[int, int], halo: int, budget: int) -> tuple[int, int]:
     """Window shape for an ``(H, W)`` image under a budget of ``budget`` pixels per window.
 
-    The whole image when it fits; otherwise whole rows when a band of rows at least
-    ``4 * halo`` high fits (the usual case for time x wavelength recordings), else
-    square-ish windows. Windows are never smaller than ``4 * halo`` per side (or the
-    image side), even if that exceeds the budget, so the halo costs at most 2x.
+    The whole image when it fits. Otherwise the shape, among those that split the
+    columns into ``k`` equal windows (``k = 1``: whole rows, the usual case for time x
+    wavelength recordings) and the rows into as few equal windows as the budget allows,
+    that computes the fewest pixels in all (halos included; ties: fewer windows). A
+    2048 x 2048 image under 2**18 pixels runs as 5 x 4 windows of 542 x 442 (1.14x its
+    pixels) rather than 23 bands of 128 rows (1.44x). Windows are never smaller than
+    ``4 * halo`` per side (or the image side), even if that exceeds the budget, so the
+    halo costs at most 2x.
     """
     rows, cols = shape
     if rows * cols <= budget:
         return rows, cols
     min_side = max(4 * halo, 8)
-    band = budget // cols
-    if band >= min(rows, min_side):
-        return min(rows, band), cols
+    best: tuple[int, int, int, int] | None = None  # (computed pixels, windows, rows, cols)
+    for k in range(1, max(1, cols // min_side) + 1):
+        wc = cols if k == 1 else even_window(cols, -(-(cols + 2 * halo * (k - 1)) // k), halo)
+        if _count(cols, wc, halo) != k or (k > 1 and wc < min_side):
+            continue
+        cap = budget // wc
+        if cap < min(rows, min_side) or (cap < rows and cap <= 2 * halo):
+            continue
+        wr = even_window(rows, min(rows, cap), halo)
+        n = _count(rows, wr, halo) * k
+        cand = (n * wr * wc, n, wr, wc)
+        if best is None or cand[:2] < best[:2]:
+            best = cand
+    if best is not None:
+        return best[2], best[3]
     side = max(min_side, math.isqrt(budget))
     wr = min(rows, side)
     wc = min(cols, max(min_side, budget // wr))

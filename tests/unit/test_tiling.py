@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from fluorodn.tiling import axis_windows, plan_tiles, window_shape
+from fluorodn.tiling import axis_windows, even_window, plan_tiles, window_shape
 
 
 @pytest.mark.parametrize(
@@ -34,16 +34,64 @@ def test_axis_window_must_exceed_twice_the_halo() -> None:
         axis_windows(100, 10, 5)
 
 
+def _computed(shape: tuple[int, int], halo: int, window: tuple[int, int]) -> int:
+    plan = plan_tiles(shape, halo, window=window)
+    return len(plan) * plan.window_pixels
+
+
 def test_window_shape_prefers_whole_rows_for_spectra() -> None:
-    assert window_shape((44_000, 152), 20, 1 << 18) == ((1 << 18) // 152, 152)
+    wr, wc = window_shape((44_000, 152), 20, 1 << 18)
+    assert wc == 152 and wr * wc <= 1 << 18
+    # evenly sized: 27 windows of 1671 rows, not 26 of 1724 and a last one mostly recomputed
+    assert _computed((44_000, 152), 20, (wr, wc)) <= 1.025 * 44_000 * 152
     assert window_shape((50, 40), 20, 1 << 18) == (50, 40)
 
 
-def test_window_shape_square_for_wide_images() -> None:
-    wr, wc = window_shape((5000, 5000), 20, 1 << 18)
-    assert wr == wc == 512
+def test_page_just_over_the_budget_is_split_evenly() -> None:
+    # a 2048 x 152 page over a 1724-row budget: two 1044-row windows (2088 rows), not two of 1724
+    assert window_shape((2048, 152), 20, 1 << 18) == (1044, 152)
+    assert len(plan_tiles((2048, 152), 20, budget=1 << 18)) == 2
+
+
+def test_window_shape_for_wide_images_computes_fewer_pixels() -> None:
+    shape = (2048, 2048)
+    wr, wc = window_shape(shape, 20, 1 << 18)
+    assert wr * wc <= 1 << 18
+    bands = _computed(shape, 20, ((1 << 18) // 2048, 2048))  # whole-row bands of 128 rows
+    best = _computed(shape, 20, (wr, wc))
+    assert best <= 1.15 * shape[0] * shape[1] < 0.8 * bands
     # a tiny budget is overridden by the minimum window (4 x halo per side)
     assert window_shape((5000, 5000), 20, 100) == (80, 80)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_window_shape_respects_budget_and_never_beats_whole_bands(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(15):
+        shape = (int(rng.integers(1, 4000)), int(rng.integers(1, 2500)))
+        halo = int(rng.integers(0, 25))
+        budget = int(rng.integers(max(64, 16 * halo * halo), 1 << 19))
+        wr, wc = window_shape(shape, halo, budget)
+        plan = plan_tiles(shape, halo, window=(wr, wc))
+        count = np.zeros(shape, dtype=np.int8)
+        for tile in plan:
+            count[tile.core] += 1
+        assert (count == 1).all()
+        min_side = max(4 * halo, 8)
+        if budget // shape[1] >= min(shape[0], min_side):  # whole-row bands were possible
+            assert wr * wc <= budget
+            band = min(shape[0], budget // shape[1])
+            assert len(plan) * plan.window_pixels <= _computed(shape, halo, (band, shape[1]))
+
+
+@pytest.mark.parametrize(("length", "window", "halo"), [(2048, 1724, 20), (44_156, 1724, 20), (100, 30, 5), (57, 41, 20)])
+def test_even_window_keeps_the_count_and_is_minimal(length: int, window: int, halo: int) -> None:
+    even = even_window(length, window, halo)
+    n = len(axis_windows(length, window, halo))
+    assert even <= window
+    assert len(axis_windows(length, even, halo)) == n
+    if even - 1 > 2 * halo:
+        assert len(axis_windows(length, even - 1, halo)) > n
 
 
 def test_plan_tiles_cover_image_once() -> None:

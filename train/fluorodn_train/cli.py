@@ -1,4 +1,4 @@
-"""Command line of the training side: ``python -m fluorodn_train fit|export|quantize|example``."""
+"""Command line of the training side: ``python -m fluorodn_train fit|qat|export|quantize|example``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,30 @@ def fit(
 
 
 @app.command()
+def qat(
+    ctx: typer.Context,
+    init: Path = typer.Option(..., exists=True, dir_okay=False, help="Float checkpoint to fine-tune (last.pt)."),
+    out: Path = typer.Option(..., help="Run folder for checkpoints (last.pt) and log.jsonl."),
+    steps: int = typer.Option(800, help="Total steps (a resumed run continues to this)."),
+    minutes: float | None = typer.Option(None, help="Stop after this many minutes (resumable)."),
+    lr: float = typer.Option(1e-4, help="Adam learning rate of the weights."),
+    lr_ranges: float = typer.Option(3e-3, help="Adam learning rate of the log activation ranges."),
+    batch: int = typer.Option(16, help="Instances per step."),
+    seed: int = typer.Option(1, help="Seed of the training stream (the float runs used 0)."),
+    threads: int = typer.Option(0, help="Torch threads (0: default)."),
+    val_every: int = typer.Option(25, help="Steps between validation passes and checkpoints."),
+) -> None:
+    """Quantization-aware fine-tuning of a float checkpoint for onnxruntime's int8 kernels."""
+    from .qat import QATConfig, fit_qat
+
+    cfg = QATConfig(out=str(out), init=str(init), steps=steps, batch=batch, lr=lr, lr_ranges=lr_ranges,
+                    seed=seed, val_every=val_every, ckpt_every=val_every, threads=threads,
+                    command=_command(ctx))
+    last = fit_qat(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
+    typer.echo(f"checkpoint: {last}")
+
+
+@app.command()
 def export(
     checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training checkpoint (last.pt)."),
     name: str = typer.Option(..., help="Model name, e.g. low or high."),
@@ -87,6 +111,8 @@ def quantize(
     guard_minutes: float = typer.Option(10.0, help="Length of each guard recording (minutes)."),
     guard_recordings: int = typer.Option(3, help="Guard recordings (TEST_STREAM seeds 0..N-1)."),
     threads: int | None = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),
+    qat: list[Path] = typer.Option([], exists=True, dir_okay=False,
+                                   help="QAT checkpoint per model (python -m fluorodn_train qat), in model order."),
 ) -> None:
     """Build <name>.<precision>.onnx beside each model if it passes the quality guard (else exit 1)."""
     from .quantize import QualityGuardError
@@ -95,14 +121,20 @@ def quantize(
     layers = tuple(x for x in float_layers.split(",") if x)
     # the command that rebuilds one model's variant, every option spelled out
     options = _command(ctx).split(" --precision ", 1)[1]
+    if qat and len(qat) != len(models):
+        typer.echo(f"give one --qat checkpoint per model ({len(models)}), got {len(qat)}", err=True)
+        raise typer.Exit(2)
+    options = options.split(" --qat ", 1)[0]
     refused = 0
-    for model in models:
+    for i, model in enumerate(models):
         cmd = f"python -m fluorodn_train quantize {shlex.quote(str(model))} --precision {options}"
+        if qat:
+            cmd += f" --qat {shlex.quote(str(qat[i]))}"
         try:
             path, entry = run_quantize(model, precision, calib_windows=calib_windows, calib_seed=seed,
                                        float_layers=layers, guard_seeds=tuple(range(guard_recordings)),
                                        guard_minutes=guard_minutes, threads=threads, command=cmd,
-                                       log=lambda m: print(m, flush=True))
+                                       qat=qat[i] if qat else None, log=lambda m: print(m, flush=True))
         except (QualityGuardError, ValueError) as err:
             typer.echo(f"{model}: refused: {err}", err=True)
             refused += 1

@@ -55,6 +55,29 @@ def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
     return worst
 
 
+def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
+    """Export an eval-mode Conv/ReLU chain to ``path`` with ``meta`` as the "fluorodn" property.
+
+    Dynamic (batch, height, width); fails (RuntimeError) if onnx.checker or the parity
+    check against PyTorch fails. Returns the parity error (normalized units).
+    """
+    dyn = {0: "batch", 2: "height", 3: "width"}
+    torch.onnx.export(net, torch.zeros(1, 1, 41, 41), str(path), input_names=["input"],
+                      output_names=["noise"], opset_version=OPSET,
+                      dynamic_axes={"input": dyn, "noise": dyn}, dynamo=False)
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "fluorodn", json.dumps(meta, sort_keys=True)
+    proto.producer_name, proto.model_version = "fluorodn_train", int(meta["version"])
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(path))
+    err = _parity(path, net)
+    if err > PARITY_TOL:
+        raise RuntimeError(f"ONNX/PyTorch parity error {err:.2e} exceeds {PARITY_TOL:.0e}")
+    return err
+
+
 def export(model: DnCNN, out_dir: str | Path, name: str, info: dict) -> tuple[Path, dict]:
     """Write ``<out_dir>/<name>.onnx`` and ``<name>.json``; returns the path and the card.
 
@@ -77,20 +100,7 @@ def export(model: DnCNN, out_dir: str | Path, name: str, info: dict) -> tuple[Pa
     }
     tmp = out_dir / f".{name}.onnx.tmp"
     try:
-        dyn = {0: "batch", 2: "height", 3: "width"}
-        torch.onnx.export(folded, torch.zeros(1, 1, 41, 41), str(tmp), input_names=["input"],
-                          output_names=["noise"], opset_version=OPSET,
-                          dynamic_axes={"input": dyn, "noise": dyn}, dynamo=False)
-        proto = onnx.load(str(tmp))
-        del proto.metadata_props[:]
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = "fluorodn", json.dumps(meta, sort_keys=True)
-        proto.producer_name, proto.model_version = "fluorodn_train", int(meta["version"])
-        onnx.checker.check_model(proto, full_check=True)
-        onnx.save(proto, str(tmp))
-        err = _parity(tmp, folded)
-        if err > PARITY_TOL:
-            raise RuntimeError(f"ONNX/PyTorch parity error {err:.2e} exceeds {PARITY_TOL:.0e}")
+        err = write_onnx(folded, tmp, meta)
         final = out_dir / f"{name}.onnx"
         os.replace(tmp, final)
     finally:

@@ -103,7 +103,8 @@ def _conv_names(model: Any) -> list[str]:
 
 def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndarray, *,
                   float_layers: Sequence[str] = FLOAT_LAYERS, quant_format: str = "QDQ",
-                  reduce_range: bool = REDUCE_RANGE, batch: int = 8) -> dict[str, Any]:
+                  reduce_range: bool = REDUCE_RANGE, batch: int = 8,
+                  activation_ranges: Sequence[float] | None = None) -> dict[str, Any]:
     """Write the static int8 quantization of ``float_path`` to ``out_path``.
 
     Parameters
@@ -114,6 +115,9 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
         or "QOperator" (QLinearConv nodes written out).
     reduce_range : 7-bit weights, so that x86 CPUs without VNNI (whose u8 x s8 kernels sum
         pairs of products in 16 bits) cannot saturate and compute what the guard checked.
+    activation_ranges : the ranges ``r`` of the ReLU outputs in graph order, as learned by
+        quantization-aware training (:mod:`fluorodn_train.qat`): each is quantized to uint8
+        on ``[0, r]`` (scale ``r / 255``, zero point 0) instead of its calibrated range.
 
     Returns what was done (recorded in the card). The fluorodn metadata property is
     copied with ``"precision": "int8"`` and the float model's sha256 added.
@@ -142,6 +146,16 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.batches, None)
 
+    overrides: dict[str, list[dict[str, Any]]] = {}
+    if activation_ranges is not None:
+        relus = [n for n in model.graph.node if n.op_type == "Relu"]
+        if len(relus) != len(activation_ranges):
+            raise ValueError(f"{len(activation_ranges)} activation ranges for {len(relus)} ReLU outputs")
+        for node, r in zip(relus, activation_ranges):
+            q = {"scale": np.float32(r / 255.0), "zero_point": np.uint8(0)}
+            overrides[node.output[0]] = [dict(q)]
+            overrides[node.input[0]] = [dict(q)]  # the Conv output the ReLU is folded into
+
     work = onnx.ModelProto()
     work.CopyFrom(model)  # quantize_static moves the weights of the proto it is given into a temporary folder
     quantize_static(
@@ -149,7 +163,7 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
         reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         nodes_to_exclude=exclude, calibrate_method=CalibrationMethod.MinMax,
         calibration_providers=["CPUExecutionProvider"],
-        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "TensorQuantOverrides": overrides},
     )
     q = onnx.load(str(out_path))
     meta = json.loads({p.key: p.value for p in model.metadata_props}["fluorodn"])
@@ -163,11 +177,40 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
     return {
         "format": quant_format,
         "weights": f"int8, symmetric, per output channel{', 7-bit range' if reduce_range else ''}",
-        "activations": "uint8, asymmetric, per tensor (MinMax calibration)",
+        "activations": ("uint8, per tensor, ranges learned by quantization-aware training"
+                        if activation_ranges is not None else "uint8, asymmetric, per tensor (MinMax calibration)"),
         "float_layers": list(float_layers),
         "calibration": {"windows": len(windows), "window": list(windows.shape[2:]),
                         "stream": "VAL_STREAM"},
     }
+
+
+def _quantize_qat(ckpt: Path, float_path: Path, out_path: Path, windows: np.ndarray,
+                  quant_format: str) -> dict[str, Any]:
+    """quantize_int8 of a QAT checkpoint's network with its learned ranges."""
+    import onnx
+
+    from .export import write_onnx
+    from .qat import load_qat
+
+    model, ck = load_qat(ckpt)
+    meta = json.loads({p.key: p.value for p in onnx.load(str(float_path)).metadata_props}["fluorodn"])
+    tmp_float = out_path.with_name(out_path.name + ".qat-float.onnx")
+    try:
+        write_onnx(model.float_model(), tmp_float, meta)
+        how = quantize_int8(tmp_float, out_path, windows, float_layers=("first", "last"),
+                            quant_format=quant_format, activation_ranges=model.ranges())
+    finally:
+        tmp_float.unlink(missing_ok=True)
+    # the metadata names the shipped float model, not the temporary QAT export
+    q = onnx.load(str(out_path))
+    entry = next(p for p in q.metadata_props if p.key == "fluorodn")
+    entry.value = json.dumps(dict(json.loads(entry.value), float_sha256=sha256(float_path)), sort_keys=True)
+    onnx.save(q, str(out_path))
+    how["qat"] = {"checkpoint": str(ckpt), "steps": int(ck["step"]), "instances_seen": int(ck["seen"]),
+                  "command": ck["config"].get("command", ""),
+                  "activation_ranges": [round(r, 4) for r in model.ranges()]}
+    return how
 
 
 # ------------------------------------------------------------------------------ the guard
@@ -266,8 +309,13 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
              calib_seed: int = CALIB_SEED, float_layers: Sequence[str] = FLOAT_LAYERS,
              quant_format: str = "QDQ", guard_seeds: Sequence[int] = GUARD_SEEDS,
              guard_minutes: float = GUARD_MINUTES, threads: int | None = None, command: str = "",
-             log: Log = lambda _: None) -> tuple[Path, dict[str, Any]]:
+             qat: str | Path | None = None, log: Log = lambda _: None) -> tuple[Path, dict[str, Any]]:
     """Build ``<name>.<precision>.onnx`` beside ``float_path`` and record it in the card.
+
+    ``qat``: a checkpoint of :mod:`fluorodn_train.qat` fine-tuned from the float model's
+    training checkpoint; its network is quantized with its learned activation ranges, the
+    first and last convolutions kept in float32 as it was trained (``float_layers`` is then
+    ignored). The guard compares the result with the float model at ``float_path``.
 
     Raises :class:`QualityGuardError` (writing nothing) if the guard refuses the variant,
     ValueError for a precision that is not built (bf16) or a model without a card.
@@ -292,7 +340,11 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
     t0 = time.perf_counter()
     try:
         windows = calibration_windows(noise_scale, calib_windows, calib_seed)
-        how = quantize_int8(float_path, tmp, windows, float_layers=float_layers, quant_format=quant_format)
+        if qat is None:
+            how = quantize_int8(float_path, tmp, windows, float_layers=float_layers, quant_format=quant_format)
+        else:
+            how = _quantize_qat(Path(qat), float_path, tmp, windows, quant_format)
+            float_layers = tuple(how["float_layers"])
         how["calibration"].update(seed=calib_seed, noise_scale=[noise_scale * s for s in CALIB_SPREAD])
         log(f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "
             f"in {time.perf_counter() - t0:.1f} s; guard on {len(guard_seeds)} x {guard_minutes:g} min "

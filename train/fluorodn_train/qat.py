@@ -1,0 +1,225 @@
+"""Quantization-aware fine-tuning (QAT) of a trained DnCNN for onnxruntime's int8 kernels.
+
+Post-training int8 quantization of the float models loses 12-18 dB PSNR (issue 5): the
+normalized input spans hundreds of noise units and so do the activations, and 8-bit
+activations calibrated on their full range cannot also resolve the noise. QAT lets the
+network adapt to exactly the arithmetic onnxruntime runs:
+
+* the first convolution (1 -> width, 0.2% of the work) stays float32, so the input is
+  never quantized; the last convolution (width -> 1) runs in float32 on dequantized input;
+* every other convolution has int8 weights, symmetric per output channel with onnxruntime's
+  7-bit range (``reduce_range``: scale = max|w| / 64), BatchNorm folded in first;
+* every ReLU output is quantized to uint8 on ``[0, r]`` (zero point 0), with ``r`` learned
+  (LSQ gradient through a straight-through rounding), so the network chooses where to clip.
+
+The fine-tuned network is exported to float ONNX, and :func:`fluorodn_train.quantize.quantize_int8`
+quantizes it with onnxruntime's ``quantize_static``, overriding the calibrated activation
+ranges with the learned ones (``TensorQuantOverrides``), so the int8 model computes what
+was trained. The quality guard then compares it with the shipped float model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .data import TRAIN_STREAM, VAL_STREAM, Sampler
+from .model import fold_batchnorm
+from .train import load_checkpoint
+
+#: Weight quantization: onnxruntime's int8 symmetric range with reduce_range (7 bits).
+W_QMAX = 64
+#: Activation quantization: uint8.
+A_QMAX = 255
+
+
+def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
+    """Per-output-channel symmetric rounding to ``[-W_QMAX, W_QMAX]`` steps (straight-through)."""
+    s = (w.detach().abs().amax(dim=(1, 2, 3), keepdim=True) / W_QMAX).clamp_min(1e-12)
+    return w + (torch.round(w / s) * s - w).detach()
+
+
+def fake_quant_act(h: torch.Tensor, log_r: torch.Tensor) -> torch.Tensor:
+    """uint8 rounding of a non-negative tensor on ``[0, exp(log_r)]`` with LSQ gradients."""
+    s = torch.exp(log_r) / A_QMAX
+    q = torch.clamp(h / s, 0, A_QMAX)
+    q = q + (torch.round(q) - q).detach()
+    return q * s
+
+
+class QATDnCNN(nn.Module):
+    """A BN-folded DnCNN with int8 fake quantization where onnxruntime will quantize."""
+
+    def __init__(self, folded: nn.Sequential):
+        super().__init__()
+        self.convs = nn.ModuleList(m for m in folded if isinstance(m, nn.Conv2d))
+        # one range per ReLU output (the inputs of convs[1:])
+        self.log_r = nn.Parameter(torch.zeros(len(self.convs) - 1))
+        self.quantize = True
+
+    @property
+    def depth(self) -> int:
+        return len(self.convs)
+
+    @torch.no_grad()
+    def init_ranges(self, x: torch.Tensor, percentile: float = 99.99) -> list[float]:
+        """Set each range to the ``percentile`` of its activation on ``x`` (float network)."""
+        q, self.quantize = self.quantize, False
+        acts = self._acts(x)[:-1]
+        self.quantize = q
+        r = [float(torch.quantile(a.flatten()[:: max(1, a.numel() // 2**24)], percentile / 100)) for a in acts]
+        self.log_r.copy_(torch.log(torch.tensor(r).clamp_min(1e-3)))
+        return r
+
+    def _acts(self, x: torch.Tensor) -> list[torch.Tensor]:
+        acts = []
+        h = torch.relu(self.convs[0](x))
+        for i, conv in enumerate(self.convs[1:]):
+            if self.quantize:
+                h = fake_quant_act(h, self.log_r[i])
+            acts.append(h)
+            w = fake_quant_weight(conv.weight) if self.quantize and i < len(self.convs) - 2 else conv.weight
+            h = nn.functional.conv2d(h, w, conv.bias, padding=1)
+            if i < len(self.convs) - 2:
+                h = torch.relu(h)
+        acts.append(h)
+        return acts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._acts(x)[-1]
+
+    def ranges(self) -> list[float]:
+        return [float(v) for v in torch.exp(self.log_r.detach())]
+
+    def float_model(self) -> nn.Sequential:
+        """The fine-tuned float network (Conv/ReLU chain) for ONNX export."""
+        layers: list[nn.Module] = []
+        for i, conv in enumerate(self.convs):
+            layers.append(conv)
+            if i < len(self.convs) - 1:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers).eval()
+
+
+@dataclass
+class QATConfig:
+    out: str  #: run folder
+    init: str  #: float checkpoint (train/runs/<name>/last.pt)
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 1e-4  #: weights
+    lr_ranges: float = 3e-3  #: log activation ranges
+    decay_at: float = 0.8
+    lr_decay: float = 0.1
+    seed: int = 1  #: training stream seed (the float models used 0)
+    val_instances: int = 64
+    val_every: int = 25
+    ckpt_every: int = 25
+    threads: int = 0
+    command: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def _mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 16) -> float:
+    tot = 0.0
+    for i in range(0, len(x), chunk):
+        tot += float(nn.functional.mse_loss(model(x[i:i + chunk]), y[i:i + chunk], reduction="sum"))
+    return tot / y.numel()
+
+
+def build(init: str) -> tuple[QATDnCNN, dict]:
+    base, ck = load_checkpoint(init)
+    return QATDnCNN(fold_batchnorm(base)), ck
+
+
+def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
+    """Fine-tune (or resume) until ``cfg.steps`` or the time budget; returns the last checkpoint."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    last = out / "last.pt"
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model, ck0 = build(cfg.init)
+    fcfg = ck0["config"]
+    noise = tuple(fcfg["noise_scale"])
+    window = tuple(fcfg["window"])
+    sampler = Sampler(cfg.seed, TRAIN_STREAM, window, noise)
+    vs = Sampler(fcfg["seed"], VAL_STREAM, window, noise)  # the float run's validation windows
+    xv, yv = (torch.from_numpy(a) for a in vs.batch(cfg.val_instances))
+    opt = torch.optim.Adam([{"params": model.convs.parameters(), "lr": cfg.lr},
+                            {"params": [model.log_r], "lr": cfg.lr_ranges}])
+    step, seen, elapsed = 0, 0, 0.0
+    logf = open(out / "log.jsonl", "a")
+    if last.exists():
+        ck = torch.load(last, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sampler.set_state(ck["sampler"])
+        step, seen, elapsed = ck["step"], ck["seen"], ck["elapsed"]
+        log(f"resumed {last} at step {step}")
+    else:
+        model.quantize = False
+        float_val = _mse(model.eval(), xv, yv)
+        model.quantize = True
+        r = model.init_ranges(xv[:16])
+        rec = {"step": 0, "float_val_loss": float_val, "val_loss": _mse(model.eval(), xv, yv), "ranges": r,
+               "float_seen": ck0.get("seen", 0), "config": asdict(cfg)}
+        log(json.dumps(rec))
+        logf.write(json.dumps(rec) + "\n")
+    model.train()
+    t0 = time.perf_counter()
+
+    def checkpoint() -> None:
+        _save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(),
+                      "step": step, "seen": seen, "elapsed": elapsed + time.perf_counter() - t0,
+                      "config": asdict(cfg), "float_config": fcfg}, last)
+
+    while step < cfg.steps:
+        f = 1.0 if step < cfg.decay_at * cfg.steps else cfg.lr_decay
+        opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = cfg.lr * f, cfg.lr_ranges * f
+        x, y = sampler.batch(cfg.batch)
+        loss = nn.functional.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.convs.parameters(), 1.0)
+        opt.step()
+        step += 1
+        seen += cfg.batch
+        rec = {"step": step, "seen": seen, "loss": float(loss.detach()),
+               "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            rec["val_loss"] = _mse(model.eval(), xv, yv)
+            rec["ranges"] = [round(v, 3) for v in model.ranges()]
+            model.train()
+            log(json.dumps(rec))
+        logf.write(json.dumps(rec) + "\n")
+        logf.flush()
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            checkpoint()
+        if minutes is not None and time.perf_counter() - t0 > minutes * 60:
+            log(f"time budget reached at step {step}")
+            break
+    checkpoint()
+    logf.close()
+    return last
+
+
+def load_qat(path: str | Path) -> tuple[QATDnCNN, dict]:
+    ck = torch.load(path, weights_only=False, map_location="cpu")
+    model, _ = build(ck["config"]["init"])
+    model.load_state_dict(ck["model"])
+    return model.eval(), ck
