@@ -84,7 +84,9 @@ def test_window_shape_respects_budget_and_never_beats_whole_bands(seed: int) -> 
             assert len(plan) * plan.window_pixels <= _computed(shape, halo, (band, shape[1]))
 
 
-@pytest.mark.parametrize(("length", "window", "halo"), [(2048, 1724, 20), (44_156, 1724, 20), (100, 30, 5), (57, 41, 20)])
+@pytest.mark.parametrize(
+    ("length", "window", "halo"), [(2048, 1724, 20), (44_156, 1724, 20), (100, 30, 5), (57, 41, 20)]
+)
 def test_even_window_keeps_the_count_and_is_minimal(length: int, window: int, halo: int) -> None:
     even = even_window(length, window, halo)
     n = len(axis_windows(length, window, halo))
