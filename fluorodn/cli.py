@@ -240,7 +240,10 @@ def _run_denoise(
     skip_existing: bool,
     device: str,
 ) -> None:
+    import numpy as np
+
     from fluorodn import io as fio
+    from fluorodn._pipeline import prefetch
     from fluorodn._progress import LazyProgress
 
     done = skipped = failed = frames = pixels = 0
@@ -260,8 +263,10 @@ def _run_denoise(
                         out_dtype = fio.output_dtype(rec.dtype, dtype)
                         n_px = rec.n_pages * rec.page_shape[0] * rec.page_shape[1]
                         task = progress.add(f"[{i}/{len(plans)}] {src.name}", n_px, rec.n_pages)
-                        pages = dn.stream(rec.pages(), progress=lambda n, t=task: progress.advance(t, n))
-                        counted = _count_frames(fio.cast_pages(pages, out_dtype), progress, task)
+                        # reading runs ahead of the network, and the network ahead of writing
+                        read = prefetch(np.array(p) for p in rec.pages())  # a copy reads memory-mapped data
+                        pages = dn.stream(read, progress=lambda n, t=task: progress.advance(t, n))
+                        counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
                         if dest.parent != src.parent:
                             _make_folder(dest.parent)
                         prov = _provenance(dn, src, out_dtype, getattr(rec, "key", None), device)

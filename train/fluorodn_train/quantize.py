@@ -152,7 +152,7 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
         if len(relus) != len(activation_ranges):
             raise ValueError(f"{len(activation_ranges)} activation ranges for {len(relus)} ReLU outputs")
         for node, r in zip(relus, activation_ranges):
-            q = {"scale": np.float32(r / 255.0), "zero_point": np.uint8(0)}
+            q = {"scale": np.array(r / 255.0, dtype=np.float32), "zero_point": np.array(0, dtype=np.uint8)}
             overrides[node.output[0]] = [dict(q)]
             overrides[node.input[0]] = [dict(q)]  # the Conv output the ReLU is folded into
 
