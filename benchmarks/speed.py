@@ -240,6 +240,70 @@ def _precisions(model: str) -> list[str]:
     return ["fp32", *(p for p in known if p != "fp32" and p in shipped)]
 
 
+class OpenVINOSession:
+    """The ``run`` interface of an onnxruntime session, on OpenVINO's CPU plugin in bf16.
+
+    Swapped into an fp32 :class:`fluorodn.Denoiser` so that normalization, tiling and
+    stitching are exactly fluorodn's; only the network runs elsewhere.
+    """
+
+    def __init__(self, path: Path, threads: int):
+        import openvino as ov
+
+        core = ov.Core()
+        config = {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+                  "PERFORMANCE_HINT": "LATENCY"}  # fmt: skip
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        self.request = self.compiled.create_infer_request()
+        self.version = ov.__version__
+
+    def run(self, names: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (x,) = feeds.values()
+        return [np.asarray(self.request.infer({0: np.ascontiguousarray(x)})[0])]
+
+
+def engines(model: str, device: str, threads: int, candidates: Sequence[Path], notes: list[str]) -> list[tuple[str, Any]]:
+    """(precision label, Denoiser-like) pairs to measure for ``model`` on ``device``.
+
+    fp32 and every shipped variant; on the CPU also each ``candidates`` file whose metadata
+    names this model (a reduced-precision build the quality guard refused: "not shipped"),
+    and bf16 on OpenVINO where ``openvino`` is installed.
+    """
+    from fluorodn import Denoiser, DeviceError, ModelError
+
+    out: list[tuple[str, Any]] = []
+    for precision in _precisions(model):
+        try:
+            out.append((precision, Denoiser(model, device=device, options=_options(threads, precision))))
+        except (DeviceError, ModelError) as err:
+            notes.append(f"{model} {precision} on {device} not measured: {err}")
+    if device != "cpu" or not out or out[0][0] != "fp32":
+        return out
+    base = out[0][1]
+    for path in candidates:
+        try:
+            den = Denoiser(path, device="cpu", options=_options(threads, "auto"))
+        except (DeviceError, ModelError) as err:
+            notes.append(f"candidate {path} not measured: {err}")
+            continue
+        if den.metadata.get("name") == base.metadata.get("name") and den.precision != "fp32":
+            den.name = base.name
+            out.append((f"{den.precision} (not shipped)", den))
+    if importlib.util.find_spec("openvino") is None:
+        note = ("bf16 not measured: OpenVINO is not installed (pip install openvino); onnxruntime's CPU "
+                "provider has no bf16 arithmetic.")
+        if note not in notes:
+            notes.append(note)
+    else:
+        den = Denoiser(model, device="cpu", options=_options(threads, "fp32"))
+        session = OpenVINOSession(Path(den.path), den.threads)
+        den._session = session
+        den.provider = f"OpenVINO {session.version} CPU ({session.precision})"
+        out.append(("bf16 (OpenVINO)", den))
+    return out
+
+
 def _options(threads: int, precision: str) -> Any:
     """DenoiserOptions with ``threads`` and an explicit precision (never "auto")."""
     from fluorodn import DenoiserOptions
@@ -383,23 +447,18 @@ def bench_models(
     notes: list[str],
     log: Callable[[str], None],
     max_run_s: float = float("inf"),
+    candidates: Sequence[Path] = (),
 ) -> list[dict[str, Any]]:
-    from fluorodn import Denoiser, DeviceError, ModelError
-
     rows = []
     inputs = {shape: synthetic_input(shape) for shape in shapes}
     for model in models:
         for device in devices:
-            for precision in _precisions(model):
-                try:
-                    den = Denoiser(model, device=device, options=_options(threads, precision))
-                except (DeviceError, ModelError) as err:
-                    notes.append(f"{model} {precision} on {device} not measured: {err}")
-                    continue
+            for precision, den in engines(model, device, threads, candidates, notes):
                 path = Path(den.path)
                 fpp = flop_per_pixel(den.metadata, path)
                 tnet = None
-                if torch is not None and precision == "fp32" and (device == "cpu" or torch.cuda.is_available()):
+                fp32_torch = precision == "fp32" and (device == "cpu" or (torch is not None and torch.cuda.is_available()))
+                if torch is not None and fp32_torch:
                     tnet = torch_runner(torch_model(path, torch).to(device), torch, device)
                 rate: dict[str, float] = {}  # last Mpx/s per backend, to skip hopeless runs
                 for shape in sorted(shapes, key=lambda sh: sh[0] * sh[1]):
@@ -446,6 +505,52 @@ def bench_models(
                         f"fluorodn {fd} Mpx/s, torch {pt} Mpx/s ({len(row['fluorodn_times_s'] or [])} runs)"
                     )
     return rows
+
+
+def precision_quality(
+    models: Sequence[str], threads: int, candidates: Sequence[Path], minutes: float, notes: list[str],
+    log: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Quality of every precision against fp32, as the quantizer's guard measures it.
+
+    One continuous recording per model at the model's noise scale (``benchmarks.quality``
+    generator, TEST_STREAM seed 0, never used in training), denoised by each engine of
+    :func:`engines`; PSNR against the clean recording and mean 0-2.5 Hz coherence of the
+    fitted ligand signal with ground truth (``benchmarks.quality.analyse``).
+    """
+    from benchmarks import quality
+
+    band = "coh_mean_0_2.5hz"
+    out = []
+    for model in models:
+        found = engines(model, "cpu", threads, candidates, [])
+        if not found or found[0][0] != "fp32":
+            continue
+        noise = found[0][1].metadata.get("noise_scale")
+        if not isinstance(noise, (int, float)):
+            notes.append(f"{model}: no noise_scale in its metadata, so no quality deltas.")
+            continue
+        noise = float(noise)
+        (rec,) = quality.make_recordings(round(minutes * 60 * quality.FS), (noise,), robust=False, seed=0)
+        ref: dict[str, float] = {}
+        for precision, den in found:
+            den.run(rec.noisy[:256])  # warm-up
+            t0 = time.perf_counter()
+            y = np.asarray(den.run(rec.noisy), np.float64)
+            seconds = time.perf_counter() - t0
+            metrics, _, _ = quality.analyse(rec, y)
+            if precision == "fp32":
+                ref = {"psnr": metrics["psnr"], "coherence": metrics[band], "seconds": seconds}
+            row = {
+                "model": den.name, "precision": precision, "noise_scale": noise, "minutes": minutes,
+                "psnr_db": metrics["psnr"], "psnr_delta_db": ref["psnr"] - metrics["psnr"],
+                "coherence": metrics[band], "coherence_delta": ref["coherence"] - metrics[band],
+                "seconds": seconds, "speedup": ref["seconds"] / seconds,
+            }  # fmt: skip
+            out.append(row)
+            log(f"  quality {den.name} {precision}: PSNR {row['psnr_db']:.2f} dB (fp32 minus this "
+                f"{row['psnr_delta_db']:+.3f}), coherence {row['coherence']:.4f} ({row['coherence_delta']:+.4f})")
+    return out
 
 
 def bench_cli(model: str, pages: int, page_shape: tuple[int, int], threads: int, workdir: Path) -> dict[str, Any]:
@@ -562,6 +667,22 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {len(r['fluorodn_times_s'] or [])} |"
         )
     lines.append("")
+    q = result.get("precision_quality") or []
+    if q:
+        lines += [
+            f"Quality of each precision against fp32 (one {q[0]['minutes']:g}-min recording per model at its "
+            "noise scale, TEST_STREAM seed 0; delta = fp32 minus this precision, so positive is a loss; the "
+            "quality guard ships a variant only within 0.1 dB and 0.01):",
+            "",
+            "| model | precision | PSNR dB | PSNR delta dB | coherence 0-2.5 Hz | coherence delta | speed-up on it |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in q:
+            lines.append(
+                f"| {r['model']} | {r['precision']} | {r['psnr_db']:.2f} | {r['psnr_delta_db']:+.3f} "
+                f"| {r['coherence']:.4f} | {r['coherence_delta']:+.4f} | {r['speedup']:.2f} |"
+            )
+        lines.append("")
     par = [r["torch_parity_rel"] for r in result["rows"] if r.get("torch_parity_rel") is not None]
     if par:
         lines.append(
@@ -573,7 +694,9 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"End-to-end CLI: `{c['command']}` on a {c['pages']}-page {c['page_shape']} float32 TIFF "
                 f"({c['mpx']:.2f} Mpx, {c['input_mib']:.1f} MiB): **{c['seconds']:.2f} s** wall "
-                f"({c['mpx_s']:.3f} Mpx/s, start-up included), peak RSS **{c['peak_rss_mib']:.0f} MiB**. "
+                f"({c['mpx_s']:.3f} Mpx/s, start-up included"
+                + (f"; {c['ratio_limit']:.0%} of the limit" if c.get("ratio_limit") else "")
+                + f"), peak RSS **{c['peak_rss_mib']:.0f} MiB**. "
                 f"`fluorodn --version` alone: {c['version_seconds']:.2f} s, "
                 f"{c['version_peak_rss_mib']:.0f} MiB."
             )
@@ -620,6 +743,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="runs per measurement (default 3, quick 1)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     p.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
+    p.add_argument("--no-quality", action="store_true", help="skip the per-precision quality deltas")
+    p.add_argument("--candidates", nargs="*", type=Path, default=[],
+                   help="reduced-precision .onnx files not shipped (e.g. from fluorodn_train quantize --keep-refused)")
     return p.parse_args(argv)
 
 
@@ -678,7 +804,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return res
 
     gemm = measure_gemm("start")
-    rows = bench_models(models, shapes, devices, threads, repeats, budget, torch, notes, log, max_run)
+    rows = bench_models(models, shapes, devices, threads, repeats, budget, torch, notes, log, max_run,
+                        candidates=args.candidates)
     gemm.update(measure_gemm("end"))
     limit = {
         dev: max((v["gflops_best"] for k, v in gemm.items() if f"_{dev}_" in k), default=None)
@@ -688,12 +815,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append("No CUDA GEMM reference (torch without CUDA): no limit for the CUDA rows.")
     add_ratios(rows, limit)
 
+    quality_rows = []
+    if not args.no_quality:
+        quality_rows = precision_quality(models, threads, args.candidates, 1.0 if quick else 10.0, notes, log)
+
     cli = None
     if not args.no_cli:
-        pages, page_shape = (2, (101, 152)) if quick else (8, (2048, 152))
+        pages, page_shape = (2, (101, 152)) if quick else (16, (2048, 152))
         with tempfile.TemporaryDirectory(prefix="fluorodn-speed-") as tmp:
             cli_model = models[0] if args.models else "default"
             cli = bench_cli(cli_model, pages, page_shape, threads, Path(tmp))
+        fpp = next((r["flop_per_pixel"] for r in rows if r["device"] == "cpu"), None)
+        cli["ratio_limit"] = (cli["mpx_s"] / (limit["cpu"] * 1e3 / fpp)) if cli["mpx_s"] and fpp and limit["cpu"] else None
         if cli["ok"]:
             log(f"  CLI: {cli['seconds']:.2f} s, peak RSS {cli['peak_rss_mib']:.0f} MiB")
         else:
@@ -722,6 +855,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "limit_gflops": limit,
         "rows": rows,
         "cli": cli,
+        "precision_quality": quality_rows,
         "notes": notes,
         "seconds": time.perf_counter() - t_start,
     }
