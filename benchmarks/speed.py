@@ -263,7 +263,9 @@ class OpenVINOSession:
         return [np.asarray(self.request.infer({0: np.ascontiguousarray(x)})[0])]
 
 
-def engines(model: str, device: str, threads: int, candidates: Sequence[Path], notes: list[str]) -> list[tuple[str, Any]]:
+def engines(
+    model: str, device: str, threads: int, candidates: Sequence[Path], notes: list[str]
+) -> list[tuple[str, Any]]:
     """(precision label, Denoiser-like) pairs to measure for ``model`` on ``device``.
 
     fp32 and every shipped variant; on the CPU also each ``candidates`` file whose metadata
@@ -457,8 +459,8 @@ def bench_models(
                 path = Path(den.path)
                 fpp = flop_per_pixel(den.metadata, path)
                 tnet = None
-                fp32_torch = precision == "fp32" and (device == "cpu" or (torch is not None and torch.cuda.is_available()))
-                if torch is not None and fp32_torch:
+                on_device = device == "cpu" or (torch is not None and torch.cuda.is_available())
+                if torch is not None and precision == "fp32" and on_device:
                     tnet = torch_runner(torch_model(path, torch).to(device), torch, device)
                 rate: dict[str, float] = {}  # last Mpx/s per backend, to skip hopeless runs
                 for shape in sorted(shapes, key=lambda sh: sh[0] * sh[1]):
@@ -826,7 +828,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cli_model = models[0] if args.models else "default"
             cli = bench_cli(cli_model, pages, page_shape, threads, Path(tmp))
         fpp = next((r["flop_per_pixel"] for r in rows if r["device"] == "cpu"), None)
-        cli["ratio_limit"] = (cli["mpx_s"] / (limit["cpu"] * 1e3 / fpp)) if cli["mpx_s"] and fpp and limit["cpu"] else None
+        ok = cli["mpx_s"] and fpp and limit["cpu"]
+        cli["ratio_limit"] = cli["mpx_s"] / (limit["cpu"] * 1e3 / fpp) if ok else None
         if cli["ok"]:
             log(f"  CLI: {cli['seconds']:.2f} s, peak RSS {cli['peak_rss_mib']:.0f} MiB")
         else:

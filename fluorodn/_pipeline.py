@@ -9,6 +9,7 @@ consumer with their own type, and stops the producer when the consumer stops ear
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -64,8 +65,6 @@ def prefetch(items: Iterable[T], depth: int = 2, name: str = "fluorodn-prefetch"
     finally:
         stop.set()
         while worker.is_alive():
-            try:  # free a slot so a producer blocked on put() sees the stop flag
+            with contextlib.suppress(queue.Empty):  # free a slot so a blocked producer sees the stop flag
                 slots.get_nowait()
-            except queue.Empty:
-                pass
             worker.join(_POLL_S)

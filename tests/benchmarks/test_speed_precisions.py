@@ -32,8 +32,8 @@ def _int8(src: Path, dst: Path, z: np.ndarray) -> Path:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> dict:
     tmp = tmp_path_factory.mktemp("precisions")
-    src = helpers.build_model(tmp / "tiny.onnx", depth=6, width=8, metadata=helpers.tiny_metadata("tiny", depth=6,
-                                                                                                   width=8, noise_scale=0.8))
+    meta = helpers.tiny_metadata("tiny", depth=6, width=8, noise_scale=0.8)
+    src = helpers.build_model(tmp / "tiny.onnx", depth=6, width=8, metadata=meta)
     int8_meta = helpers.tiny_metadata("tiny", depth=6, width=8, noise_scale=0.8, precision="int8")
     cand = helpers.build_model(tmp / "tiny.int8.src.onnx", depth=6, width=8, metadata=int8_meta)
     z = np.random.default_rng(0).normal(size=(1, 1, 64, 64)).astype(np.float32) * 3
