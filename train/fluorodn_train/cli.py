@@ -113,6 +113,8 @@ def quantize(
     threads: int | None = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),
     qat: list[Path] = typer.Option([], exists=True, dir_okay=False,
                                    help="QAT checkpoint per model (python -m fluorodn_train qat), in model order."),
+    keep_refused: Path | None = typer.Option(None, file_okay=False,
+                                             help="Folder to keep refused variants in (for benchmarks)."),
 ) -> None:
     """Build <name>.<precision>.onnx beside each model if it passes the quality guard (else exit 1)."""
     from .quantize import QualityGuardError
@@ -124,7 +126,7 @@ def quantize(
     if qat and len(qat) != len(models):
         typer.echo(f"give one --qat checkpoint per model ({len(models)}), got {len(qat)}", err=True)
         raise typer.Exit(2)
-    options = options.split(" --qat ", 1)[0]
+    options = options.split(" --qat ", 1)[0].split(" --keep-refused ", 1)[0]
     refused = 0
     for i, model in enumerate(models):
         cmd = f"python -m fluorodn_train quantize {shlex.quote(str(model))} --precision {options}"
@@ -134,7 +136,8 @@ def quantize(
             path, entry = run_quantize(model, precision, calib_windows=calib_windows, calib_seed=seed,
                                        float_layers=layers, guard_seeds=tuple(range(guard_recordings)),
                                        guard_minutes=guard_minutes, threads=threads, command=cmd,
-                                       qat=qat[i] if qat else None, log=lambda m: print(m, flush=True))
+                                       qat=qat[i] if qat else None, keep_refused=keep_refused,
+                                       log=lambda m: print(m, flush=True))
         except (QualityGuardError, ValueError) as err:
             typer.echo(f"{model}: refused: {err}", err=True)
             refused += 1

@@ -309,13 +309,17 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
              calib_seed: int = CALIB_SEED, float_layers: Sequence[str] = FLOAT_LAYERS,
              quant_format: str = "QDQ", guard_seeds: Sequence[int] = GUARD_SEEDS,
              guard_minutes: float = GUARD_MINUTES, threads: int | None = None, command: str = "",
-             qat: str | Path | None = None, log: Log = lambda _: None) -> tuple[Path, dict[str, Any]]:
+             qat: str | Path | None = None, keep_refused: str | Path | None = None,
+             log: Log = lambda _: None) -> tuple[Path, dict[str, Any]]:
     """Build ``<name>.<precision>.onnx`` beside ``float_path`` and record it in the card.
 
     ``qat``: a checkpoint of :mod:`fluorodn_train.qat` fine-tuned from the float model's
     training checkpoint; its network is quantized with its learned activation ranges, the
     first and last convolutions kept in float32 as it was trained (``float_layers`` is then
     ignored). The guard compares the result with the float model at ``float_path``.
+
+    ``keep_refused``: a folder where a refused variant is kept (never beside the shipped
+    models), with ``<file>.refused.json`` saying why, for benchmarks and inspection.
 
     Raises :class:`QualityGuardError` (writing nothing) if the guard refuses the variant,
     ValueError for a precision that is not built (bf16) or a model without a card.
@@ -349,8 +353,18 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
         log(f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "
             f"in {time.perf_counter() - t0:.1f} s; guard on {len(guard_seeds)} x {guard_minutes:g} min "
             f"at noise scale {noise_scale:g}")
-        checked = guard(float_path, tmp, noise_scale, seeds=guard_seeds, minutes=guard_minutes, threads=threads,
-                        name=final.name, log=log)
+        try:
+            checked = guard(float_path, tmp, noise_scale, seeds=guard_seeds, minutes=guard_minutes,
+                            threads=threads, name=final.name, log=log)
+        except QualityGuardError as err:
+            if keep_refused is not None:
+                folder = Path(keep_refused)
+                folder.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, folder / final.name)
+                why = {"refused": str(err), "float_sha256": digest, "quantization": how, "command": command}
+                (folder / f"{final.name}.refused.json").write_text(json.dumps(why, indent=2) + "\n", encoding="utf-8")
+                log(f"refused variant kept as {folder / final.name}")
+            raise
         import onnxruntime
 
         entry = {

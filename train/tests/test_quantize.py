@@ -127,3 +127,19 @@ def test_shipped_variants_meet_the_tolerance(card_path: Path, variant: str) -> N
     result = q.guard(float_path, variant_path, card["noise_scale"], seeds=(0,), minutes=3.0)
     assert abs(result["psnr_delta_db"]) <= q.PSNR_TOL_DB
     assert abs(result["coherence_delta"]) <= q.COHERENCE_TOL
+
+
+def test_the_command_keeps_a_refused_variant_only_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    models, kept = tmp_path / "models", tmp_path / "refused"
+    models.mkdir()
+    src = tiny_dncnn(models / "tiny.onnx")
+    bad = tiny_dncnn(tmp_path / "bad.onnx", out_bias=1.0)
+    monkeypatch.setattr(q, "quantize_int8", lambda f, out, w, **kw: Path(out).write_bytes(bad.read_bytes())
+                        and {"calibration": {}})
+    res = CliRunner().invoke(app, ["quantize", str(src), "--guard-recordings", "1", "--guard-minutes", "1",
+                                   "--threads", "1", "--calib-windows", "2", "--keep-refused", str(kept)])
+    assert res.exit_code == 1, res.output
+    assert sorted(p.name for p in models.iterdir()) == ["tiny.json", "tiny.onnx"]
+    assert (kept / "tiny.int8.onnx").read_bytes() == bad.read_bytes()
+    why = json.loads((kept / "tiny.int8.onnx.refused.json").read_text())
+    assert "PSNR differs" in why["refused"] and why["float_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
