@@ -72,13 +72,16 @@ def qat(
     seed: int = typer.Option(1, help="Seed of the training stream (the float runs used 0)."),
     threads: int = typer.Option(0, help="Torch threads (0: default)."),
     val_every: int = typer.Option(25, help="Steps between validation passes and checkpoints."),
+    distill: bool = typer.Option(False, help="Match the float network's output instead of the true noise."),
+    start: Path | None = typer.Option(None, exists=True, dir_okay=False,
+                                      help="QAT checkpoint to start from (weights and ranges)."),
 ) -> None:
     """Quantization-aware fine-tuning of a float checkpoint for onnxruntime's int8 kernels."""
     from .qat import QATConfig, fit_qat
 
     cfg = QATConfig(out=str(out), init=str(init), steps=steps, batch=batch, lr=lr, lr_ranges=lr_ranges,
-                    seed=seed, val_every=val_every, ckpt_every=val_every, threads=threads,
-                    command=_command(ctx))
+                    seed=seed, val_every=val_every, ckpt_every=val_every, threads=threads, distill=distill,
+                    start=str(start) if start else None, command=_command(ctx))
     last = fit_qat(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
     typer.echo(f"checkpoint: {last}")
 

@@ -122,6 +122,11 @@ class QATConfig:
     val_every: int = 25
     ckpt_every: int = 25
     threads: int = 0
+    #: targets: the float network's output (distillation: the int8 model should match the float
+    #: model, which is what the quality guard checks) instead of the true noise
+    distill: bool = False
+    #: a QAT checkpoint whose weights and ranges to start from (else the float ``init``)
+    start: str | None = None
     command: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -140,6 +145,11 @@ def _mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 16) ->
     return tot / y.numel()
 
 
+@torch.no_grad()
+def _predict(model: nn.Module, x: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+    return torch.cat([model(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+
+
 def build(init: str) -> tuple[QATDnCNN, dict]:
     base, ck = load_checkpoint(init)
     return QATDnCNN(fold_batchnorm(base)), ck
@@ -154,6 +164,11 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model, ck0 = build(cfg.init)
+    teacher = QATDnCNN(fold_batchnorm(load_checkpoint(cfg.init)[0])).eval() if cfg.distill else None
+    if teacher is not None:
+        teacher.quantize = False
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     fcfg = ck0["config"]
     noise = tuple(fcfg["noise_scale"])
     window = tuple(fcfg["window"])
@@ -175,11 +190,18 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
         model.quantize = False
         float_val = _mse(model.eval(), xv, yv)
         model.quantize = True
-        r = model.init_ranges(xv[:16])
+        if cfg.start:
+            model.load_state_dict(torch.load(cfg.start, weights_only=False, map_location="cpu")["model"])
+            r = model.ranges()
+        else:
+            r = model.init_ranges(xv[:16])
         rec = {"step": 0, "float_val_loss": float_val, "val_loss": _mse(model.eval(), xv, yv), "ranges": r,
                "float_seen": ck0.get("seen", 0), "config": asdict(cfg)}
+        if teacher is not None:
+            rec["val_distill"] = _mse(model.eval(), xv, _predict(teacher, xv))
         log(json.dumps(rec))
         logf.write(json.dumps(rec) + "\n")
+    teacher_v = _predict(teacher, xv) if teacher is not None else None
     model.train()
     t0 = time.perf_counter()
 
@@ -191,8 +213,11 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
     while step < cfg.steps:
         f = 1.0 if step < cfg.decay_at * cfg.steps else cfg.lr_decay
         opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = cfg.lr * f, cfg.lr_ranges * f
-        x, y = sampler.batch(cfg.batch)
-        loss = nn.functional.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y))
+        x, y = (torch.from_numpy(a) for a in sampler.batch(cfg.batch))
+        if teacher is not None:
+            with torch.no_grad():
+                y = teacher(x)
+        loss = nn.functional.mse_loss(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.convs.parameters(), 1.0)
@@ -203,6 +228,8 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
                "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
         if step % cfg.val_every == 0 or step == cfg.steps:
             rec["val_loss"] = _mse(model.eval(), xv, yv)
+            if teacher is not None:
+                rec["val_distill"] = _mse(model.eval(), xv, teacher_v)
             rec["ranges"] = [round(v, 3) for v in model.ranges()]
             model.train()
             log(json.dumps(rec))
