@@ -110,7 +110,7 @@ def quantize(
     precision: str = typer.Option("int8", help="Variant to build (int8; bf16 is refused, see the docs)."),
     calib_windows: int = typer.Option(32, help="Calibration windows (101x152, validation stream)."),
     seed: int = typer.Option(5, help="Calibration seed."),
-    float_layers: str = typer.Option("", help="Convolutions kept in float32: '', 'first', 'last' or 'first,last'."),
+    float_layers: str = typer.Option("", help="Convolutions kept in float32: first, second, last (comma-separated)."),
     guard_minutes: float = typer.Option(10.0, help="Length of each guard recording (minutes)."),
     guard_recordings: int = typer.Option(3, help="Guard recordings (TEST_STREAM seeds 0..N-1)."),
     threads: int | None = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),

@@ -62,6 +62,8 @@ class QATDnCNN(nn.Module):
         # one range per ReLU output (the inputs of convs[1:])
         self.log_r = nn.Parameter(torch.zeros(len(self.convs) - 1))
         self.quantize = True
+        #: leading convolutions kept in float32 (their inputs, and their weights, unquantized)
+        self.float_first = 1
 
     @property
     def depth(self) -> int:
@@ -81,10 +83,11 @@ class QATDnCNN(nn.Module):
         acts = []
         h = torch.relu(self.convs[0](x))
         for i, conv in enumerate(self.convs[1:]):
-            if self.quantize:
+            quantized = self.quantize and i + 1 >= self.float_first  # conv i + 1 runs in int8
+            if quantized:
                 h = fake_quant_act(h, self.log_r[i])
             acts.append(h)
-            w = fake_quant_weight(conv.weight) if self.quantize and i < len(self.convs) - 2 else conv.weight
+            w = fake_quant_weight(conv.weight) if quantized and i < len(self.convs) - 2 else conv.weight
             h = nn.functional.conv2d(h, w, conv.bias, padding=1)
             if i < len(self.convs) - 2:
                 h = torch.relu(h)

@@ -110,7 +110,8 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
     Parameters
     ----------
     windows : (N, 1, T, W) float32 calibration inputs (normalized units).
-    float_layers : convolutions to keep in float32, "first" and/or "last".
+    float_layers : convolutions to keep in float32: "first", "last", and "second" (the
+        second also keeps the first).
     quant_format : "QDQ" (QuantizeLinear/DequantizeLinear pairs, fused by onnxruntime)
         or "QOperator" (QLinearConv nodes written out).
     reduce_range : 7-bit weights, so that x86 CPUs without VNNI (whose u8 x s8 kernels sum
@@ -134,10 +135,11 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
     float_path, out_path = Path(float_path), Path(out_path)
     model = onnx.load(str(float_path))
     convs = _conv_names(model)
-    unknown = set(float_layers) - {"first", "last"}
+    unknown = set(float_layers) - {"first", "second", "last"}
     if unknown:
-        raise ValueError(f"float_layers must be 'first' and/or 'last', got {sorted(unknown)}")
-    exclude = [convs[0]] * ("first" in float_layers) + [convs[-1]] * ("last" in float_layers)
+        raise ValueError(f"float_layers must be 'first', 'second' and/or 'last', got {sorted(unknown)}")
+    lead = 2 if "second" in float_layers else int("first" in float_layers)
+    exclude = convs[:lead] + [convs[-1]] * ("last" in float_layers)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -151,7 +153,9 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
         relus = [n for n in model.graph.node if n.op_type == "Relu"]
         if len(relus) != len(activation_ranges):
             raise ValueError(f"{len(activation_ranges)} activation ranges for {len(relus)} ReLU outputs")
-        for node, r in zip(relus, activation_ranges):
+        for k, (node, r) in enumerate(zip(relus, activation_ranges)):
+            if k + 1 < lead:  # the input of a float convolution: not quantized
+                continue
             q = {"scale": np.array(r / 255.0, dtype=np.float32), "zero_point": np.array(0, dtype=np.uint8)}
             overrides[node.output[0]] = [dict(q)]
             overrides[node.input[0]] = [dict(q)]  # the Conv output the ReLU is folded into
@@ -186,19 +190,25 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
 
 
 def _quantize_qat(ckpt: Path, float_path: Path, out_path: Path, windows: np.ndarray,
-                  quant_format: str) -> dict[str, Any]:
-    """quantize_int8 of a QAT checkpoint's network with its learned ranges."""
+                  quant_format: str, float_first: int | None = None) -> dict[str, Any]:
+    """quantize_int8 of a QAT checkpoint's network with its learned ranges.
+
+    ``float_first``: leading convolutions kept in float32 (1 or 2; default: as trained).
+    """
     import onnx
 
     from .export import write_onnx
     from .qat import load_qat
 
     model, ck = load_qat(ckpt)
+    if float_first is not None:
+        model.float_first = float_first
     meta = json.loads({p.key: p.value for p in onnx.load(str(float_path)).metadata_props}["fluorodn"])
     tmp_float = out_path.with_name(out_path.name + ".qat-float.onnx")
     try:
         write_onnx(model.float_model(), tmp_float, meta)
-        how = quantize_int8(tmp_float, out_path, windows, float_layers=("first", "last"),
+        lead = ("first", "second")[: model.float_first]
+        how = quantize_int8(tmp_float, out_path, windows, float_layers=(*lead, "last"),
                             quant_format=quant_format, activation_ranges=model.ranges())
     finally:
         tmp_float.unlink(missing_ok=True)
@@ -315,8 +325,9 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
 
     ``qat``: a checkpoint of :mod:`fluorodn_train.qat` fine-tuned from the float model's
     training checkpoint; its network is quantized with its learned activation ranges, the
-    first and last convolutions kept in float32 as it was trained (``float_layers`` is then
-    ignored). The guard compares the result with the float model at ``float_path``.
+    first and last convolutions kept in float32 as it was trained (of ``float_layers`` only
+    "second" counts: the second convolution too). The guard compares the result with the
+    float model at ``float_path``.
 
     ``keep_refused``: a folder where a refused variant is kept (never beside the shipped
     models), with ``<file>.refused.json`` saying why, for benchmarks and inspection.
@@ -347,7 +358,8 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
         if qat is None:
             how = quantize_int8(float_path, tmp, windows, float_layers=float_layers, quant_format=quant_format)
         else:
-            how = _quantize_qat(Path(qat), float_path, tmp, windows, quant_format)
+            how = _quantize_qat(Path(qat), float_path, tmp, windows, quant_format,
+                                float_first=2 if "second" in float_layers else None)
             float_layers = tuple(how["float_layers"])
         how["calibration"].update(seed=calib_seed, noise_scale=[noise_scale * s for s in CALIB_SPREAD])
         log(f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "

@@ -84,3 +84,16 @@ def test_int8_export_computes_what_was_trained(float_ckpt: Path, tmp_path: Path)
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     meta = json.loads(props["fluorodn"])
     assert meta["precision"] == "int8" and meta["float_sha256"] == sha256(float_path) and meta["halo"] == 5
+
+
+def test_second_convolution_can_stay_float(float_ckpt: Path, tmp_path: Path) -> None:
+    ckpt = fit_qat(QATConfig(out=str(tmp_path / "qat"), init=str(float_ckpt), steps=2, **QTINY), log=lambda m: None)
+    float_path, _ = export_checkpoint(float_ckpt, tmp_path / "models", "tiny")
+    out = tmp_path / "tiny.int8.onnx"
+    how = q._quantize_qat(ckpt, float_path, out, q.calibration_windows(0.8, 2, window=(24, 32)), "QDQ", float_first=2)
+    assert how["float_layers"] == ["first", "second", "last"]
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(out), so, providers=["CPUExecutionProvider"])
+    ops = Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node)
+    assert ops["QLinearConv"] == 2 and ops["Conv"] == 3
