@@ -130,6 +130,9 @@ class QATConfig:
     distill: bool = False
     #: a QAT checkpoint whose weights and ranges to start from (else the float ``init``)
     start: str | None = None
+    #: leading convolutions kept in float32 (1: the first; 2: also the second, so the first
+    #: ReLU output, which spans hundreds of noise units, is never quantized)
+    float_first: int = 1
     command: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -167,6 +170,7 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model, ck0 = build(cfg.init)
+    model.float_first = cfg.float_first
     teacher = QATDnCNN(fold_batchnorm(load_checkpoint(cfg.init)[0])).eval() if cfg.distill else None
     if teacher is not None:
         teacher.quantize = False
@@ -252,4 +256,5 @@ def load_qat(path: str | Path) -> tuple[QATDnCNN, dict]:
     ck = torch.load(path, weights_only=False, map_location="cpu")
     model, _ = build(ck["config"]["init"])
     model.load_state_dict(ck["model"])
+    model.float_first = ck["config"].get("float_first", 1)
     return model.eval(), ck
