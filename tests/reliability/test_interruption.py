@@ -25,7 +25,7 @@ from fluorodn import Denoiser
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-PAGE = (256, 256)  # 4 pages per network call with the default CPU budget (2**18 pixels)
+PAGE = (256, 256)  # 8 pages per network call with the default CPU budget (2**19 pixels)
 OUT_PAGE_BYTES = PAGE[0] * PAGE[1] * 4  # float32 output
 SCENARIOS = {
     # files x pages each
