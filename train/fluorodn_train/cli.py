@@ -76,13 +76,15 @@ def qat(
     start: Path | None = typer.Option(None, exists=True, dir_okay=False,
                                       help="QAT checkpoint to start from (weights and ranges)."),
     float_first: int = typer.Option(1, min=1, max=2, help="Leading convolutions kept in float32 (1 or 2)."),
+    init_percentile: float = typer.Option(99.99, help="Initial activation ranges: this percentile."),
 ) -> None:
     """Quantization-aware fine-tuning of a float checkpoint for onnxruntime's int8 kernels."""
     from .qat import QATConfig, fit_qat
 
     cfg = QATConfig(out=str(out), init=str(init), steps=steps, batch=batch, lr=lr, lr_ranges=lr_ranges,
                     seed=seed, val_every=val_every, ckpt_every=val_every, threads=threads, distill=distill,
-                    start=str(start) if start else None, float_first=float_first, command=_command(ctx))
+                    start=str(start) if start else None, float_first=float_first,
+                    init_percentile=init_percentile, command=_command(ctx))
     last = fit_qat(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
     typer.echo(f"checkpoint: {last}")
 

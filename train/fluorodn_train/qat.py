@@ -133,6 +133,8 @@ class QATConfig:
     #: leading convolutions kept in float32 (1: the first; 2: also the second, so the first
     #: ReLU output, which spans hundreds of noise units, is never quantized)
     float_first: int = 1
+    #: each activation range starts at this percentile of its float activations
+    init_percentile: float = 99.99
     command: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -201,7 +203,7 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
             model.load_state_dict(torch.load(cfg.start, weights_only=False, map_location="cpu")["model"])
             r = model.ranges()
         else:
-            r = model.init_ranges(xv[:16])
+            r = model.init_ranges(xv[:16], cfg.init_percentile)
         rec = {"step": 0, "float_val_loss": float_val, "val_loss": _mse(model.eval(), xv, yv), "ranges": r,
                "float_seen": ck0.get("seen", 0), "config": asdict(cfg)}
         if teacher is not None:
