@@ -64,9 +64,13 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "fluorodn/py.typed" in names
     assert "fluorodn = fluorodn.cli:main" in entry_points
     assert not [n for n in names if n.startswith(("train/", "tests/", "fluorodn_train/", "models/"))]
-    for model in MODELS:
+    for model in MODELS:  # float models and their reduced-precision variants
         assert f"fluorodn/models/{model.name}" in names
-        assert f"fluorodn/models/{model.stem}.json" in names
+        if "." not in model.stem:  # a float model has a card, which lists its variants
+            assert f"fluorodn/models/{model.stem}.json" in names
+            card = json.loads((REPO / "models" / f"{model.stem}.json").read_text())
+            for entry in card.get("variants", {}).values():
+                assert f"fluorodn/models/{entry['file']}" in names
     if EXAMPLE.is_file():
         assert "fluorodn/data/example.tif" in names
 
