@@ -106,7 +106,7 @@ def test_fresh_install_denoises_without_torch(wheel: Path, tmp_path: Path, tiny_
         assert (work / "example_denoised.tif").is_file()
     if MODELS:
         listed = fluorodn("models").stdout
-        assert all(m.stem in listed for m in MODELS)
+        assert all(m.stem in listed for m in MODELS if "." not in m.stem)
 
     runs = [json.loads(line) for line in report.read_text().splitlines()]
     assert runs, "the sitecustomize hook did not run"

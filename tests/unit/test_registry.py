@@ -106,7 +106,8 @@ def test_source_checkout_falls_back_to_repo_models() -> None:
 
 # -- the real shipped models (only where models/ holds them) ----------------------------
 
-SHIPPED = sorted((REPO / "models").glob("*.onnx")) if (REPO / "models").is_dir() else []
+# float models (their reduced-precision variants, <name>.<precision>.onnx, are listed in their cards)
+SHIPPED = sorted(p for p in (REPO / "models").glob("*.onnx") if "." not in p.stem) if (REPO / "models").is_dir() else []
 
 
 @pytest.mark.skipif(not SHIPPED, reason="models/ holds no .onnx files yet (the trained models land later)")
@@ -119,8 +120,14 @@ def test_shipped_model_card_and_hash(path: Path) -> None:
         assert field in card, field
     assert card["normalization"] == "median-mad-dt-v1"
     assert card["halo"] >= card["depth"] - 1
-    dn = Denoiser(path.stem, device="cpu")
+    dn = Denoiser(path.stem, device="cpu", precision="fp32")
     assert dn.halo == card["halo"] and dn.sha256 == card["sha256"]
+    for precision, entry in card.get("variants", {}).items():
+        variant = path.with_name(entry["file"])
+        assert entry["sha256"] == hashlib.sha256(variant.read_bytes()).hexdigest()
+        assert entry["float_sha256"] == card["sha256"]
+        dn = Denoiser(path.stem, device="cpu", precision=precision)
+        assert dn.precision == precision and dn.sha256 == entry["sha256"] and dn.halo == card["halo"]
 
 
 @pytest.mark.skipif(not (REPO / "models" / "low.json").is_file(), reason="models/low.json is not shipped yet")
