@@ -721,7 +721,8 @@ def markdown(result: dict[str, Any]) -> str:
 def summary_sentences(result: dict[str, Any]) -> list[str]:
     """Plain statements computed from the rows (no number is typed in by hand)."""
     out = []
-    rows = [r for r in result["rows"] if r["device"] == "cpu"]
+    every = [r for r in result["rows"] if r["device"] == "cpu"]
+    rows = [r for r in every if r["precision"] == "fp32"]
     with_torch = [r for r in rows if r["ratio_torch"]]
     if with_torch:
         best = max(with_torch, key=lambda r: r["ratio_torch"])
@@ -736,7 +737,19 @@ def summary_sentences(result: dict[str, Any]) -> list[str]:
         out.append(
             "fluorodn reaches "
             + ", ".join(f"{r['ratio_limit']:.0%} ({r['model']} {r['shape']})" for r in with_lim)
-            + " of the GEMM-derived limit."
+            + " of the GEMM-derived limit in fp32."
+        )
+    fp32 = {(r["model"], r["shape"]): r["fluorodn_mpx_s"] for r in rows}
+    by_precision: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for r in every:
+        base = fp32.get((r["model"], r["shape"]))
+        if r["precision"] != "fp32" and base and r["fluorodn_mpx_s"]:
+            by_precision.setdefault((r["model"], r["precision"]), []).append((r["shape"], r["fluorodn_mpx_s"] / base))
+    for (model, precision), ratios in by_precision.items():
+        out.append(
+            f"{model} {precision} runs at "
+            + ", ".join(f"{x:.2f}x ({shape})" for shape, x in ratios)
+            + " the speed of fp32 in the same run."
         )
     return out
 
