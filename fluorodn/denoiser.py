@@ -40,8 +40,8 @@ _RUNNABLE = {"int8": ("CPUExecutionProvider",)}
 #: Why ``precision="bf16"`` is refused (measured for issue 5; see the fluorodn_train quantize docs).
 BF16_UNAVAILABLE = (
     "precision 'bf16' is not available: onnxruntime's CPU provider has no bf16 arithmetic "
-    "(onnxruntime issue #28768), and OpenVINO's bf16, though about 2x faster on CPUs with AVX512-BF16, "
-    "changed the output by 0.8 dB PSNR (the quality guard allows 0.1 dB); use 'fp32', or 'int8' where shipped"
+    "(onnxruntime issue #28768), and OpenVINO's bf16, about 2x faster on CPUs with AVX512-BF16 but slower "
+    "than int8, lowered PSNR by 1-3.4 dB (the quality guard allows 0.1 dB); use 'fp32', or 'int8' where shipped"
 )
 #: Default pixel budget per network call on the CPU: peak RSS about 380 MiB on a 2048 x 2048
 #: image (248 MiB at 2**18), and windows large enough that the halo costs only 8% there

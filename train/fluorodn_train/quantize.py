@@ -20,17 +20,15 @@ refuses the candidate (:class:`QualityGuardError`, nothing written) if on any re
 the PSNR differs by more than :data:`PSNR_TOL_DB` or the mean 0-2.5 Hz coherence by more
 than :data:`COHERENCE_TOL`.
 
-Measured on the provisional DnCNN-20/32 exports (issue 5; AMD EPYC Zen 4, AVX512-VNNI):
-int8 runs 2.9-4x faster (MLAS ``vpdpbusds`` kernels) but the guard refuses it, 7-12 dB
-PSNR below the float model: the normalized input spans hundreds of noise units (the
-first ReLU output reaches ~1000), so 8-bit activations cannot also resolve the noise
-that the network removes; every single middle layer quantized alone already costs 1-2.5
-dB (weights alone, 8-bit per channel: 0.01 dB). Keeping the first layers in float or
-cross-layer equalization (tried, not built in) only bring it to 2.4 dB. The command then exits 1 and writes
-nothing, which is the intended outcome for such a model.
+Measured (issue 5; AMD EPYC Zen 4, AVX512-VNNI): post-training quantization of the float
+models runs 2.6x faster but loses 12-18 dB PSNR, because the normalized input spans hundreds of
+noise units and so does the first ReLU output; the guard refuses it. Quantization-aware
+fine-tuning with distillation (``--qat``, :mod:`fluorodn_train.qat`) brings ``low`` within
+0.025 dB (shipped) and ``high`` to 0.61 dB (refused).
 
 bf16 is not built: onnxruntime's CPU provider has no bf16 arithmetic, and OpenVINO's CPU
-plugin in bf16 (1.8-2x faster than fp32) loses 0.82 dB; see :data:`fluorodn.denoiser.BF16_UNAVAILABLE`.
+plugin in bf16 (about 2x faster than fp32, slower than int8) loses 1-3.4 dB; see
+:data:`fluorodn.denoiser.BF16_UNAVAILABLE`.
 """
 
 from __future__ import annotations
