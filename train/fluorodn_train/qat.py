@@ -21,7 +21,6 @@ was trained. The quality guard then compares it with the shipped float model.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from torch import nn
 
 from .data import TRAIN_STREAM, VAL_STREAM, Sampler
 from .model import fold_batchnorm
-from .train import load_checkpoint
+from .train import _save_atomic, evaluate, load_checkpoint
 
 #: Weight quantization: onnxruntime's int8 symmetric range with reduce_range (7 bits).
 W_QMAX = 64
@@ -139,20 +138,6 @@ class QATConfig:
     extra: dict = field(default_factory=dict)
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-@torch.no_grad()
-def _mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 16) -> float:
-    tot = 0.0
-    for i in range(0, len(x), chunk):
-        tot += float(nn.functional.mse_loss(model(x[i:i + chunk]), y[i:i + chunk], reduction="sum"))
-    return tot / y.numel()
-
-
 @torch.no_grad()
 def _predict(model: nn.Module, x: torch.Tensor, chunk: int = 16) -> torch.Tensor:
     return torch.cat([model(x[i:i + chunk]) for i in range(0, len(x), chunk)])
@@ -197,17 +182,17 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
         log(f"resumed {last} at step {step}")
     else:
         model.quantize = False
-        float_val = _mse(model.eval(), xv, yv)
+        float_val = evaluate(model, xv, yv)
         model.quantize = True
         if cfg.start:
             model.load_state_dict(torch.load(cfg.start, weights_only=False, map_location="cpu")["model"])
             r = model.ranges()
         else:
             r = model.init_ranges(xv[:16], cfg.init_percentile)
-        rec = {"step": 0, "float_val_loss": float_val, "val_loss": _mse(model.eval(), xv, yv), "ranges": r,
+        rec = {"step": 0, "float_val_loss": float_val, "val_loss": evaluate(model, xv, yv), "ranges": r,
                "float_seen": ck0.get("seen", 0), "config": asdict(cfg)}
         if teacher is not None:
-            rec["val_distill"] = _mse(model.eval(), xv, _predict(teacher, xv))
+            rec["val_distill"] = evaluate(model, xv, _predict(teacher, xv))
         log(json.dumps(rec))
         logf.write(json.dumps(rec) + "\n")
     teacher_v = _predict(teacher, xv) if teacher is not None else None
@@ -236,9 +221,9 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
         rec = {"step": step, "seen": seen, "loss": float(loss.detach()),
                "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
         if step % cfg.val_every == 0 or step == cfg.steps:
-            rec["val_loss"] = _mse(model.eval(), xv, yv)
+            rec["val_loss"] = evaluate(model, xv, yv)
             if teacher is not None:
-                rec["val_distill"] = _mse(model.eval(), xv, teacher_v)
+                rec["val_distill"] = evaluate(model, xv, teacher_v)
             rec["ranges"] = [round(v, 3) for v in model.ranges()]
             model.train()
             log(json.dumps(rec))
