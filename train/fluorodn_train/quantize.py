@@ -24,7 +24,7 @@ Measured (issue 5; AMD EPYC Zen 4, AVX512-VNNI): post-training quantization of t
 models runs 2.6x faster but loses 12-18 dB PSNR, because the normalized input spans hundreds of
 noise units and so does the first ReLU output; the guard refuses it. Quantization-aware
 fine-tuning with distillation (``--qat``, :mod:`fluorodn_train.qat`) brings ``low`` within
-0.025 dB (shipped) and ``high`` to 0.61 dB (refused).
+0.025 dB (shipped) and ``high`` to 0.36 dB after 480 steps (refused).
 
 bf16 is not built: onnxruntime's CPU provider has no bf16 arithmetic, and OpenVINO's CPU
 plugin in bf16 (about 2x faster than fp32, slower than int8) loses 1-3.4 dB; see
