@@ -31,11 +31,13 @@ def _command(ctx: typer.Context) -> str:
 def fit(
     ctx: typer.Context,
     out: Path = typer.Option(..., help="Run folder for checkpoints (last.pt) and log.jsonl."),
+    kind: str = typer.Option("image", help="image: 2D DnCNN on windows; spectral: 1D DnCNN on coefficient traces."),
     noise_scale: tuple[float, float] = typer.Option((0.25, 0.35), help="Shot-noise scale range (lo hi)."),
     depth: int = typer.Option(20, help="Convolution layers."),
     width: int = typer.Option(64, help="Filters per layer."),
     batch: int = typer.Option(16, help="Instances per step."),
-    window: tuple[int, int] = typer.Option((101, 152), help="Instance size: time samples, bins."),
+    window: tuple[int, int] = typer.Option((101, 152), help="Instance size: time samples, bins (spectral: "
+                                           "shortest recording; lengths run to 6x, bins 76-304)."),
     steps: int = typer.Option(1000, help="Total steps (a resumed run continues to this)."),
     minutes: float | None = typer.Option(None, help="Stop after this many minutes (resumable)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
@@ -50,7 +52,7 @@ def fit(
     from .train import FitConfig
     from .train import fit as run_fit
 
-    cfg = FitConfig(out=str(out), noise_scale=noise_scale, depth=depth, width=width, batch=batch,
+    cfg = FitConfig(out=str(out), kind=kind, noise_scale=noise_scale, depth=depth, width=width, batch=batch,
                     window=window, steps=steps, lr=lr, seed=seed, threads=threads, val_every=val_every,
                     ckpt_every=val_every, dark=str(dark) if dark else None,
                     light=str(light) if light else None, init=str(init) if init else None,

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from fluorodn.normalize import global_scale
+from fluorodn.spectral import COMPONENTS, project
 
 from .noise import NoiseConfig, RecordedNoise, parametric_noise
-from .synth import CleanRecording, SignalConfig, clean_recording
+from .synth import WIDE, CleanRecording, SignalConfig, clean_recording
 
 #: Seed-sequence branches that keep training and validation draws disjoint.
 TRAIN_STREAM, VAL_STREAM, TEST_STREAM = 0, 1, 2
@@ -77,3 +78,50 @@ class Sampler:
             xs.append(x)
             ys.append(y)
         return np.stack(xs)[:, None], np.stack(ys)[:, None]
+
+
+def spectral_pair(inst: Instance, components: int = COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
+    """(network input, target noise) of the spectral model: (K, T) float32 each.
+
+    The input is the runtime's projection (``fluorodn.spectral.project``) of the noisy
+    recording, the target the same projection of its noise; components missing because the
+    recording has fewer bins or samples are zero traces.
+    """
+    p = project(inst.noisy, components)
+    noise = (inst.noisy - inst.clean) / p.sigma[None, :]
+    y = (noise @ p.basis) / p.comp_noise[None, :]
+    x = np.zeros((components, len(p.coef)), np.float32)
+    t = np.zeros_like(x)
+    x[: p.components] = p.coef.T
+    t[: p.components] = y.T
+    return x, t
+
+
+class SpectralSampler(Sampler):
+    """Endless, reproducible batches of whole spectral recordings for the 1D network.
+
+    Each batch draws a length in ``lengths`` (samples) and as many recordings as fit in
+    ``samples_per_batch``; each recording draws its bin count, noise scale and (widened
+    generator) sensor, kinetics and hemodynamics. Recordings are whole, so their ends are
+    the ends the runtime sees.
+    """
+
+    def __init__(self, seed: int, stream: int, noise_scale: tuple[float, float],
+                 lengths: tuple[int, int] = (400, 2400), bins: tuple[int, int] = (76, 304),
+                 samples_per_batch: int = 9600, signal: SignalConfig = WIDE):
+        super().__init__(seed, stream, (lengths[1], bins[1]), noise_scale)
+        self.lengths, self.bins, self.samples, self.signal = lengths, bins, samples_per_batch, signal
+
+    def batch(self, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(B, K, L) float32 inputs and targets; ``n`` > 0 fixes B (default: by the sample budget)."""
+        length = int(self.rng.integers(self.lengths[0], self.lengths[1] + 1))
+        count = n or max(2, self.samples // length)
+        xs, ys = [], []
+        for _ in range(count):
+            ns = self.rng.uniform(*self.noise_scale)
+            bins = int(self.rng.integers(self.bins[0], self.bins[1] + 1))
+            inst = make_instance(self.rng, length, bins, ns, signal=self.signal)
+            x, y = spectral_pair(inst)
+            xs.append(x)
+            ys.append(y)
+        return np.stack(xs), np.stack(ys)

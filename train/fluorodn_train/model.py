@@ -47,19 +47,21 @@ class DnCNN(nn.Module):
         return self.net(x)
 
 
-def fold_batchnorm(model: DnCNN) -> nn.Sequential:
-    """An eval-mode copy with every BatchNorm folded into the preceding convolution."""
+def fold_batchnorm(model: nn.Module) -> nn.Sequential:
+    """An eval-mode copy with every BatchNorm folded into the preceding convolution (1D or 2D)."""
     out: list[nn.Module] = []
     mods = list(model.net)
     i = 0
     while i < len(mods):
         m = mods[i]
-        if isinstance(m, nn.Conv2d) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)) and i + 1 < len(mods) and isinstance(
+                mods[i + 1], (nn.BatchNorm1d, nn.BatchNorm2d)):
             bn = mods[i + 1]
             std = torch.sqrt(bn.running_var + bn.eps)
-            w = m.weight * (bn.weight / std)[:, None, None, None]
+            shape = (-1,) + (1,) * (m.weight.dim() - 1)
+            w = m.weight * (bn.weight / std).reshape(shape)
             b = bn.bias - bn.running_mean * bn.weight / std
-            conv = nn.Conv2d(m.in_channels, m.out_channels, 3, padding=1, bias=True)
+            conv = type(m)(m.in_channels, m.out_channels, 3, padding=1, bias=True)
             conv.weight.data.copy_(w.detach())
             conv.bias.data.copy_(b.detach())
             out.append(conv)
@@ -68,3 +70,38 @@ def fold_batchnorm(model: DnCNN) -> nn.Sequential:
             out.append(m)
             i += 1
     return nn.Sequential(*out).eval()
+
+
+class DnCNN1d(nn.Module):
+    """DnCNN over time on spectral coefficient traces (components as channels).
+
+    Input and output are (N, C, T) float32: C coefficient traces in noise units
+    (``fluorodn.spectral.project``) and their predicted noise; the denoised traces are
+    ``x - model(x)``. ``depth`` convolutions of kernel 3 without biases, BN + ReLU in the
+    middle layers; an output sample depends on inputs within ``depth`` samples (``halo``).
+    """
+
+    def __init__(self, channels: int = 16, depth: int = 17, width: int = 64):
+        super().__init__()
+        if depth < 3:
+            raise ValueError("DnCNN needs at least 3 layers")
+        layers: list[nn.Module] = [nn.Conv1d(channels, width, 3, padding=1, bias=False), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv1d(width, width, 3, padding=1, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv1d(width, channels, 3, padding=1, bias=False))
+        self.net = nn.Sequential(*layers)
+        self.channels, self.depth, self.width = channels, depth, width
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        with torch.no_grad():
+            first = self.net[0].weight  # zero-sum over time: the slow signal is far above the noise
+            first -= first.mean(dim=2, keepdim=True)
+        nn.init.zeros_(self.net[-1].weight)
+
+    @property
+    def halo(self) -> int:
+        return self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

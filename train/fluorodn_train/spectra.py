@@ -12,10 +12,16 @@ import numpy as np
 DEFAULT_BINS = 152
 DEFAULT_RANGE_NM = (477.0, 595.0)
 
-# Molar extinction (cm^-1 / M), approximate values of Prahl's public tables.
-_HB_NM = np.array([480, 500, 520, 530, 542, 555, 560, 570, 577, 580, 590, 600], float)
-_HBO2 = np.array([26.6, 20.9, 24.2, 40.0, 53.8, 40.0, 32.6, 44.5, 55.5, 50.1, 14.4, 3.2]) * 1e3
-_HB = np.array([14.6, 20.0, 31.6, 39.0, 47.0, 54.5, 53.8, 45.1, 40.0, 37.0, 28.3, 14.7]) * 1e3
+# Molar extinction (cm^-1 / M), approximate values of Prahl's public tables (450-700 nm).
+_HB_NM = np.array([450, 460, 470, 480, 500, 520, 530, 542, 555, 560, 570, 577, 580, 590, 600,
+                   620, 640, 660, 680, 700], float)
+_HBO2 = np.array([62.8, 44.5, 33.2, 26.6, 20.9, 24.2, 40.0, 53.8, 40.0, 32.6, 44.5, 55.5, 50.1, 14.4,
+                  3.2, 0.94, 0.44, 0.32, 0.27, 0.29]) * 1e3
+_HB = np.array([103.3, 23.4, 16.2, 14.6, 20.0, 31.6, 39.0, 47.0, 54.5, 53.8, 45.1, 40.0, 37.0, 28.3,
+                14.7, 6.5, 4.3, 3.2, 2.4, 1.8]) * 1e3
+
+#: Sensor families the widened generator draws: (emission, ligand response, wavelength range).
+SENSORS = ("ach", "da", "red")
 
 
 def wavelengths(n_bins: int = DEFAULT_BINS, lo: float = DEFAULT_RANGE_NM[0],
@@ -49,6 +55,46 @@ def emission(wl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     e += leak * np.exp(-(wl - wl[0]) / rng.uniform(1.5, 5.0))
     e = np.maximum(e, 0.0) + rng.uniform(0.005, 0.03)
     return e / e.max()
+
+
+def red_emission(wl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An RFP-like emission spectrum with peak 1, peaking at 585-605 nm."""
+    peak = rng.uniform(585.0, 605.0)
+    width = np.where(wl < peak, rng.uniform(12.0, 18.0), rng.uniform(30.0, 45.0))
+    e = np.exp(-0.5 * ((wl - peak) / width) ** 2)
+    e = np.maximum(e, 0.0) + rng.uniform(0.005, 0.03)
+    return e / e.max()
+
+
+def intensity_response(wl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """dF/F per unit of neuromodulator of an intensity sensor (dLight/GRAB-like, red sensors).
+
+    Positive over the whole band, 0.01-0.04 at its largest, with a gentle tilt and a
+    shallow bump so that its shape differs from the emission spectrum's.
+    """
+    amp = rng.uniform(0.01, 0.04)
+    x = (wl - wl.mean()) / (np.ptp(wl) + 1e-9)
+    tilt = rng.uniform(-0.6, 0.6) * x
+    bump = rng.uniform(0.0, 0.4) * np.exp(-0.5 * ((wl - rng.uniform(wl[0], wl[-1])) / 15.0) ** 2)
+    return amp * np.clip(1.0 + tilt + bump, 0.2, None)
+
+
+def sensor(wl_bins: int, rng: np.random.Generator, family: str
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(wavelengths, emission, ligand response) of one sensor family on a drawn spectrometer grid."""
+    if family == "ach":
+        lo = rng.uniform(465.0, 485.0)
+        wl = wavelengths(wl_bins, lo, lo + rng.uniform(100.0, 140.0))
+        return wl, emission(wl, rng), ligand_response(wl, rng)
+    if family == "da":
+        lo = rng.uniform(465.0, 485.0)
+        wl = wavelengths(wl_bins, lo, lo + rng.uniform(100.0, 140.0))
+        return wl, emission(wl, rng), intensity_response(wl, rng)
+    if family == "red":
+        lo = rng.uniform(540.0, 560.0)
+        wl = wavelengths(wl_bins, lo, lo + rng.uniform(100.0, 140.0))
+        return wl, red_emission(wl, rng), intensity_response(wl, rng)
+    raise ValueError(f"unknown sensor family {family!r}; expected one of {', '.join(SENSORS)}")
 
 
 def ligand_response(wl: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -34,6 +34,16 @@ class SignalConfig:
     motion_rate_per_min: tuple[float, float] = (0.0, 2.0)  #: movement steps per minute
     bleach_tau_s: tuple[float, float] = (600.0, 2e4)  #: bleaching time constant
     dark_offset: tuple[float, float] = (50.0, 1000.0)  #: detector offset in counts
+    hemo_fast: tuple[float, float] = (0.0, 0.0)  #: share of hemodynamic variance in fast components
+    hemo_fast_prob: float = 0.0  #: probability that a recording has fast hemodynamics
+    sensors: tuple[str, ...] = ("ach",)  #: sensor families drawn (``spectra.SENSORS``)
+    rise_samples: tuple[int, int] = (0, 0)  #: event rise time in samples (0: instant)
+
+
+#: The widened generator of the spectral model: fast hemodynamics in half of the recordings,
+#: three sensor families, faster and slower event kinetics, stronger hemodynamics.
+WIDE = SignalConfig(decay_g=(0.9, 0.995), hemo_dff=(0.002, 0.02), hemo_fast=(0.2, 0.5),
+                    hemo_fast_prob=0.5, sensors=spectra.SENSORS, rise_samples=(0, 3))
 
 
 @dataclass
@@ -66,6 +76,9 @@ def neuromodulator(rng: np.random.Generator, n: int, cfg: SignalConfig
     spikes = (rng.random(n) < rate) * rng.lognormal(np.log(size), 0.5, n)
     g = rng.uniform(*cfg.decay_g)
     fast = lfilter([1.0], [1.0, -g], spikes)
+    rise = int(rng.integers(cfg.rise_samples[0], cfg.rise_samples[1] + 1)) if cfg.rise_samples[1] > 0 else 0
+    if rise > 0:
+        fast = np.convolve(fast, np.ones(rise + 1) / (rise + 1))[:n]
     # slow state-dependent level: piecewise constant states, smoothed over ~5-20 s
     n_states = max(1, int(n / (cfg.fs * rng.uniform(20, 120))) + 1)
     edges = np.sort(rng.integers(0, n, n_states - 1))
@@ -80,6 +93,33 @@ def smooth_process(rng: np.random.Generator, n: int, sigma_samples: float) -> np
     pad = int(4 * sigma_samples) + 1
     x = gaussian_filter1d(rng.standard_normal(n + 2 * pad), sigma_samples)[pad:-pad]
     return (x - x.mean()) / (x.std() + 1e-12)
+
+
+def fast_process(rng: np.random.Generator, n: int, fs: float) -> np.ndarray:
+    """Zero-mean, unit-variance fast hemodynamics: heartbeat (8-12 Hz) and breathing (2-4 Hz)
+    sampled at ``fs`` (so they alias into 0-fs/2), plus band-limited noise above 1 Hz."""
+    t = np.arange(n) / fs
+    out = np.zeros(n)
+    for lo, hi in ((8.0, 12.0), (2.0, 4.0)):
+        f0 = rng.uniform(lo, hi)
+        wander = np.cumsum(rng.normal(0.0, 0.02 * f0 / np.sqrt(fs), n)) / fs  # slow frequency drift
+        phase = 2 * np.pi * (f0 * t + np.cumsum(wander) / fs) + rng.uniform(0, 2 * np.pi)
+        out += rng.uniform(0.3, 1.0) * np.sin(phase) * (1.0 + 0.3 * smooth_process(rng, n, 10 * fs))
+    white = rng.standard_normal(n)
+    spec = np.fft.rfft(white)
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    spec[freqs < 1.0] = 0.0
+    out += rng.uniform(0.2, 1.0) * np.fft.irfft(spec, n)
+    return (out - out.mean()) / (out.std() + 1e-12)
+
+
+def hemodynamics(rng: np.random.Generator, n: int, cfg: SignalConfig) -> np.ndarray:
+    """Zero-mean, unit-variance hemoglobin time course: slow, plus fast components sometimes."""
+    slow = smooth_process(rng, n, rng.uniform(*cfg.hemo_sigma_s) * cfg.fs)
+    if cfg.hemo_fast_prob <= 0 or rng.random() >= cfg.hemo_fast_prob:
+        return slow
+    share = rng.uniform(*cfg.hemo_fast)
+    return np.sqrt(1.0 - share) * slow + np.sqrt(share) * fast_process(rng, n, cfg.fs)
 
 
 def motion(rng: np.random.Generator, n: int, cfg: SignalConfig) -> np.ndarray:
@@ -102,14 +142,17 @@ def clean_recording(rng: np.random.Generator, n_time: int, n_bins: int = spectra
                     ) -> CleanRecording:
     """Draw one clean recording of shape (n_time, n_bins)."""
     cfg = cfg or SignalConfig()
-    wl = spectra.wavelengths(n_bins) if wl is None else wl
-    e = spectra.emission(wl, rng)
-    s = spectra.ligand_response(wl, rng)
+    if cfg.sensors == ("ach",):
+        wl = spectra.wavelengths(n_bins) if wl is None else wl
+        e = spectra.emission(wl, rng)
+        s = spectra.ligand_response(wl, rng)
+    else:
+        family = cfg.sensors[int(rng.integers(len(cfg.sensors)))]
+        wl_drawn, e, s = spectra.sensor(n_bins, rng, family)
+        wl = wl_drawn if wl is None else wl
     hbo2, hb = spectra.hemoglobin(wl)
     a, spikes, g = neuromodulator(rng, n_time, cfg)
-    h = [rng.uniform(*cfg.hemo_dff) / ext.max()
-         * smooth_process(rng, n_time, rng.uniform(*cfg.hemo_sigma_s) * cfg.fs)
-         for ext in (hbo2, hb)]
+    h = [rng.uniform(*cfg.hemo_dff) / ext.max() * hemodynamics(rng, n_time, cfg) for ext in (hbo2, hb)]
     expo = np.outer(a, s) - np.outer(h[0], hbo2) - np.outer(h[1], hb)
     i0 = _loguniform(rng, *cfg.intensity)
     t = np.arange(n_time) / cfg.fs + rng.uniform(0, 3600)

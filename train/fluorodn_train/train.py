@@ -10,8 +10,10 @@ from pathlib import Path
 
 import torch
 
-from .data import TRAIN_STREAM, VAL_STREAM, Sampler
-from .model import DnCNN
+from fluorodn.spectral import COMPONENTS
+
+from .data import TRAIN_STREAM, VAL_STREAM, Sampler, SpectralSampler
+from .model import DnCNN, DnCNN1d
 from .noise import RecordedNoise
 
 
@@ -20,6 +22,7 @@ class FitConfig:
     """Everything that defines a training run (stored in every checkpoint)."""
 
     out: str  #: run folder: checkpoints and log
+    kind: str = "image"  #: "image": 2D DnCNN on windows; "spectral": 1D DnCNN on coefficient traces
     noise_scale: tuple[float, float] = (0.25, 0.35)  #: shot-noise scale range per instance
     depth: int = 20  #: convolution layers
     width: int = 64  #: filters per layer
@@ -57,14 +60,32 @@ def _recorded(cfg: FitConfig) -> tuple[RecordedNoise | None, RecordedNoise | Non
     return RecordedNoise.from_files(cfg.dark, cfg.light).split(0.8)
 
 
+def build_model(cfg: FitConfig | dict) -> torch.nn.Module:
+    """The network a config describes (a FitConfig or its dict in a checkpoint)."""
+    c = cfg if isinstance(cfg, dict) else asdict(cfg)
+    if c.get("kind", "image") == "spectral":
+        return DnCNN1d(COMPONENTS, c["depth"], c["width"])
+    return DnCNN(c["depth"], c["width"])
+
+
+def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -> Sampler:
+    if cfg.kind == "spectral":
+        if recorded is not None:
+            raise ValueError("the spectral model trains on parametric noise only")
+        return SpectralSampler(cfg.seed, stream, cfg.noise_scale, lengths=(cfg.window[0], cfg.window[0] * 6))
+    return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
+
+
 def validation_set(cfg: FitConfig, recorded: RecordedNoise | None) -> tuple[torch.Tensor, torch.Tensor]:
-    s = Sampler(cfg.seed, VAL_STREAM, cfg.window, cfg.noise_scale, recorded)
+    s = build_sampler(cfg, VAL_STREAM, recorded)
+    if cfg.kind == "spectral":
+        s.lengths = (3000, 3000)  # continuous validation recordings (10 min at 5 Hz)
     x, y = s.batch(cfg.val_instances)
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
 @torch.no_grad()
-def evaluate(model: DnCNN, x: torch.Tensor, y: torch.Tensor, chunk: int = 16) -> float:
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 16) -> float:
     model.eval()
     tot = 0.0
     for i in range(0, len(x), chunk):
@@ -81,10 +102,10 @@ def fit(cfg: FitConfig, minutes: float | None = None, log=print) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model = DnCNN(cfg.depth, cfg.width)
+    model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     rec_train, rec_val = _recorded(cfg)
-    sampler = Sampler(cfg.seed, TRAIN_STREAM, cfg.window, cfg.noise_scale, rec_train)
+    sampler = build_sampler(cfg, TRAIN_STREAM, rec_train)
     step, seen, elapsed = 0, 0, 0.0
     if last.exists():
         ck = torch.load(last, weights_only=False)
@@ -113,14 +134,14 @@ def fit(cfg: FitConfig, minutes: float | None = None, log=print) -> Path:
         lr = cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final
         for g in opt.param_groups:
             g["lr"] = lr
-        x, y = sampler.batch(cfg.batch)
+        x, y = sampler.batch(0 if cfg.kind == "spectral" else cfg.batch)
         loss = torch.nn.functional.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         opt.step()
         step += 1
-        seen += cfg.batch
+        seen += len(x)
         rec = {"step": step, "seen": seen, "loss": float(loss.detach()), "lr": lr,
                "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
         if step % cfg.val_every == 0 or step == cfg.steps:
@@ -138,11 +159,10 @@ def fit(cfg: FitConfig, minutes: float | None = None, log=print) -> Path:
     return last
 
 
-def load_checkpoint(path: str | Path) -> tuple[DnCNN, dict]:
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """The model of a checkpoint (eval mode) and the checkpoint dict."""
     ck = torch.load(path, weights_only=False, map_location="cpu")
-    cfg = ck["config"]
-    model = DnCNN(cfg["depth"], cfg["width"])
+    model = build_model(ck["config"])
     model.load_state_dict(ck["model"])
     return model.eval(), ck
 

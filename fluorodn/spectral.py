@@ -1,0 +1,202 @@
+"""The spectral projection shared by training and inference (numpy only).
+
+A spectral recording ``x`` of shape (T, W) (time x wavelength) is a mix of a handful of
+spectra spanning every bin, plus noise in every bin. :func:`project` turns it into a few
+coefficient traces in noise units:
+
+1. ``mu`` (W,): per-bin median over time.
+2. ``sigma`` (W,): per-bin noise level, from the time differences of ``x`` *outside* their
+   leading spectral components (:func:`noise_levels`), so that fast but spectrally structured
+   signal (hemodynamics pulsing with heartbeat and breathing) is not counted as noise.
+3. ``z = (x - mu) / sigma``: noise of roughly unit variance in every bin.
+4. ``basis`` (W, K): the leading right singular vectors of ``z`` (``K = COMPONENTS``), signs
+   fixed so that each column sums to a non-negative number.
+5. ``coef = z @ basis / comp_noise`` (T, K): the coefficient traces, each divided by its own
+   noise level ``comp_noise``, which accounts for noise correlated across neighbouring bins.
+
+The network denoises ``coef`` over time (every output value thus depends on the whole
+spectrum of its samples); :func:`reconstruct` maps denoised coefficients back to counts.
+What lies outside the K components is dropped: there the recording holds noise only.
+
+Every statistic is equivariant to the data's units and offset (``project(k x + c)`` gives
+the same ``coef``), and statistics over long recordings use an evenly strided subset of at
+most ``STAT_ROWS`` rows, so their cost does not grow with the recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "COMPONENTS",
+    "CONVENTION",
+    "MIN_BINS",
+    "Projection",
+    "noise_levels",
+    "project",
+    "reconstruct",
+]
+
+#: Name of this convention, as stored in the metadata of spectral models.
+CONVENTION = "spectral-pca-v1"
+#: Coefficient traces the network sees (channels of the 1D network).
+COMPONENTS = 16
+#: Fewest wavelength bins a spectral recording may have.
+MIN_BINS = 24
+#: Leading components of the time differences treated as signal by :func:`noise_levels`.
+DIFF_COMPONENTS = 8
+#: Rows used by the statistics of long recordings (evenly strided).
+STAT_ROWS = 20_000
+#: Lags (in bins) of the across-bin noise correlation that :func:`noise_levels` estimates.
+CORR_LAGS = 3
+
+_MAD_TO_SIGMA = 1.482602218505602
+_BLOCK = 1 << 16  # rows per block of the projection's float64 arithmetic
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A recording's projection onto its leading spectral components."""
+
+    mu: np.ndarray  #: (W,) float64 per-bin centre
+    sigma: np.ndarray  #: (W,) float64 per-bin noise level (units of x)
+    basis: np.ndarray  #: (W, K) float64 orthonormal spectral components of z
+    comp_noise: np.ndarray  #: (K,) float64 noise level of each coefficient trace (units of z)
+    corr: np.ndarray  #: (CORR_LAGS + 1,) float64 across-bin noise correlation at lags 0..
+    coef: np.ndarray  #: (T, K) float32 coefficient traces in noise units
+
+    @property
+    def components(self) -> int:
+        return self.basis.shape[1]
+
+
+def _stat_rows(n: int, limit: int = STAT_ROWS) -> slice:
+    step = max(1, -(-n // limit))
+    return slice(0, n, step)
+
+
+def _mad(a: np.ndarray, axis: int = 0) -> np.ndarray:
+    med = np.median(a, axis=axis, keepdims=True)
+    return _MAD_TO_SIGMA * np.median(np.abs(a - med), axis=axis)
+
+
+def _floor(sig: np.ndarray, x_range: float) -> np.ndarray:
+    """Keep noise levels positive: never below 1e-6 of the data's range or of the median level."""
+    med = float(np.median(sig)) if sig.size else 0.0
+    floor = max(1e-6 * x_range, 1e-3 * med, float(np.finfo(np.float64).tiny))
+    return np.maximum(np.nan_to_num(sig, nan=floor), floor)
+
+
+def noise_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin noise level and across-bin noise correlation of a (T, W) recording.
+
+    The time differences ``d`` of ``x`` remove slow signal; what fast signal remains is
+    spectrally structured, so the ``DIFF_COMPONENTS`` leading components of ``d`` (after a
+    first whitening by the per-bin MAD) are projected out, and the per-bin MAD of the rest,
+    divided by ``sqrt(1 - leverage)`` of each bin, is the noise level. The correlation of the
+    same residual between neighbouring bins, corrected the same way, estimates how the noise
+    is correlated across bins.
+
+    Returns
+    -------
+    sigma : (W,) float64, same units as ``x``.
+    corr : (CORR_LAGS + 1,) float64, ``corr[0] == 1``.
+    """
+    x = np.asarray(x)
+    t, w = x.shape
+    idx = np.arange(max(t - 2, 1))[_stat_rows(max(t - 2, 1))]
+    d = (x[idx + 1].astype(np.float64) - x[idx]) / np.sqrt(2.0)
+    d_next = (x[idx + 2].astype(np.float64) - x[idx + 1]) / np.sqrt(2.0) if t >= 3 else None
+    lo, hi = np.percentile(x[_stat_rows(t)], [0.1, 99.9])
+    x_range = float(hi - lo)
+    sig0 = _floor(_mad(d), x_range)
+    dw = d / sig0
+    k = min(DIFF_COMPONENTS, max(0, w // 4), max(0, d.shape[0] // 4))
+    corr = np.zeros(CORR_LAGS + 1)
+    corr[0] = 1.0
+    if k == 0:
+        return sig0, corr
+    _, vecs = np.linalg.eigh(dw.T @ dw)
+    v = vecs[:, -k:]
+    resid = dw - (dw @ v) @ v.T
+    keep = 1.0 - np.einsum("wk,wk->w", v, v)
+    scale = _mad(resid) / np.sqrt(np.clip(keep, 0.05, None))
+    # noise correlated in time (AR(1) coefficient rho) shrinks the differences by 1 - rho; the
+    # lag-1 autocorrelation of the differences, -(1 - rho) / 2, measures it
+    rho = 0.0
+    if d_next is not None:
+        r2 = d_next / sig0
+        r2 = r2 - (r2 @ v) @ v.T
+        a = float(np.median(np.sum(resid * r2, axis=1)) / max(np.median(np.sum(resid * resid, axis=1)), 1e-12))
+        rho = float(np.clip(1.0 + 2.0 * a, 0.0, 0.9))
+    sigma = _floor(sig0 * scale / np.sqrt(1.0 - rho), x_range)
+    # across-bin correlation of the residual, robust to outliers through the scale above
+    r = resid / np.sqrt(np.clip(keep, 0.05, None))[None, :] / np.maximum(scale, 1e-12)[None, :]
+    r = np.clip(r, -6.0, 6.0)
+    p = np.eye(w) - v @ v.T
+    for lag in range(1, min(CORR_LAGS, w - 1) + 1):
+        num = float(np.mean(r[:, :-lag] * r[:, lag:]))
+        # expected product of two projected unit white noises at this lag
+        bias = float(np.mean([p[i, i + lag] for i in range(w - lag)]))
+        corr[lag] = np.clip(num - bias, -0.9, 0.95)
+    return sigma, corr
+
+
+def _noise_cov(corr: np.ndarray, w: int) -> np.ndarray:
+    """(W, W) Toeplitz correlation matrix of the noise, made positive semi-definite."""
+    col = np.zeros(w)
+    n = min(len(corr), w)
+    col[:n] = corr[:n]
+    idx = np.abs(np.arange(w)[:, None] - np.arange(w)[None, :])
+    c = col[idx]
+    vals, vecs = np.linalg.eigh(c)
+    if vals.min() < 0:
+        c = (vecs * np.clip(vals, 0.0, None)) @ vecs.T
+    return c
+
+
+def project(x: np.ndarray, components: int = COMPONENTS) -> Projection:
+    """Project a (T, W) recording onto its leading spectral components.
+
+    Parameters
+    ----------
+    x : (T, W) real array, finite, with ``W >= 2``.
+    components : how many components to keep (fewer if T or W is smaller).
+
+    Returns
+    -------
+    Projection whose ``coef`` (T, K) float32 are the coefficient traces in noise units.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"a spectral recording is 2D (time x wavelength), got shape {x.shape}")
+    t, w = x.shape
+    if t < 2 or w < 2:
+        raise ValueError(f"a spectral recording needs at least 2 samples and 2 bins, got {t} x {w}")
+    rows = _stat_rows(t)
+    mu = np.median(x[rows], axis=0).astype(np.float64)
+    sigma, corr = noise_levels(x)
+    zs = (x[rows] - mu) / sigma
+    k = max(1, min(components, w, t))
+    _, vecs = np.linalg.eigh(zs.T @ zs)
+    basis = vecs[:, ::-1][:, :k].copy()
+    basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)[None, :]
+    cov = _noise_cov(corr, w)
+    comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
+    proj = (basis / sigma[:, None]) / comp_noise[None, :]
+    coef = np.empty((t, k), np.float32)
+    for i in range(0, t, _BLOCK):
+        coef[i : i + _BLOCK] = (x[i : i + _BLOCK] - mu) @ proj
+    return Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, coef=coef)
+
+
+def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """(T, W) recording in the units of ``x`` from (T, K) coefficient traces in noise units."""
+    back = (p.basis * p.comp_noise[None, :]).T * p.sigma[None, :]  # (K, W)
+    coef = np.asarray(coef)
+    out = np.empty((coef.shape[0], back.shape[1]), dtype)
+    for i in range(0, coef.shape[0], _BLOCK):
+        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + p.mu
+    return out
