@@ -66,7 +66,7 @@ def qat(
     ctx: typer.Context,
     init: Path = typer.Option(..., exists=True, dir_okay=False, help="Float checkpoint to fine-tune (last.pt)."),
     out: Path = typer.Option(..., help="Run folder for checkpoints (last.pt) and log.jsonl."),
-    steps: int = typer.Option(800, help="Total steps (a resumed run continues to this)."),
+    steps: int = typer.Option(1000, help="Total steps (a resumed run continues to this)."),
     minutes: float | None = typer.Option(None, help="Stop after this many minutes (resumable)."),
     lr: float = typer.Option(1e-4, help="Adam learning rate of the weights."),
     lr_ranges: float = typer.Option(3e-3, help="Adam learning rate of the log activation ranges."),
@@ -170,6 +170,7 @@ def example(
 
     import numpy as np
     import tifffile
+    from fluorodn.io import atomic_output
 
     from .data import TEST_STREAM, make_instance
     from .synth import FS
@@ -181,7 +182,6 @@ def example(
                                                                       float(inst.truth.wl[-1])],
                                  "noise_scale": noise_scale, "seed": seed, "command": _command(ctx)}}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tifffile.imwrite(tmp, inst.noisy.astype(np.float32), description=json.dumps(desc), metadata=None)
-    tmp.replace(out)
+    with atomic_output(out, overwrite=True) as tmp:
+        tifffile.imwrite(tmp, inst.noisy.astype(np.float32), description=json.dumps(desc), metadata=None)
     typer.echo(f"{out}: {inst.noisy.shape[0]} samples x {inst.noisy.shape[1]} bins")

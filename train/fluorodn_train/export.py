@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
+from fluorodn.io import atomic_output
 from fluorodn.normalize import CONVENTION
+from fluorodn.registry import METADATA_KEY
 
 from .model import DnCNN, fold_batchnorm
 from .train import load_checkpoint
@@ -31,11 +32,30 @@ def flop_per_pixel(depth: int, width: int) -> int:
 
 
 def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file (what model cards record)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def read_metadata(proto: onnx.ModelProto) -> dict:
+    """The fluorodn metadata of a model: its :data:`~fluorodn.registry.METADATA_KEY` property."""
+    return json.loads({p.key: p.value for p in proto.metadata_props}[METADATA_KEY])
+
+
+def set_metadata(proto: onnx.ModelProto, meta: dict) -> None:
+    """Make ``meta`` the model's only metadata property (:data:`~fluorodn.registry.METADATA_KEY`)."""
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta, sort_keys=True)
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """Write ``obj`` as indented JSON (keys sorted) to ``path`` atomically (model cards)."""
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
@@ -56,7 +76,7 @@ def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
 
 
 def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
-    """Export an eval-mode Conv/ReLU chain to ``path`` with ``meta`` as the "fluorodn" property.
+    """Export an eval-mode Conv/ReLU chain to ``path`` with ``meta`` as its metadata.
 
     Dynamic (batch, height, width); fails (RuntimeError) if onnx.checker or the parity
     check against PyTorch fails. Returns the parity error (normalized units).
@@ -66,9 +86,7 @@ def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
                       output_names=["noise"], opset_version=OPSET,
                       dynamic_axes={"input": dyn, "noise": dyn}, dynamo=False)
     proto = onnx.load(str(path))
-    del proto.metadata_props[:]
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "fluorodn", json.dumps(meta, sort_keys=True)
+    set_metadata(proto, meta)
     proto.producer_name, proto.model_version = "fluorodn_train", int(meta["version"])
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(path))
@@ -98,17 +116,11 @@ def export(model: DnCNN, out_dir: str | Path, name: str, info: dict) -> tuple[Pa
         "flop_per_pixel": flop_per_pixel(model.depth, model.width),
         "created": info.get("created", _dt.date.today().isoformat()),
     }
-    tmp = out_dir / f".{name}.onnx.tmp"
-    try:
+    final = out_dir / f"{name}.onnx"
+    with atomic_output(final, overwrite=True) as tmp:
         err = write_onnx(folded, tmp, meta)
-        final = out_dir / f"{name}.onnx"
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
     card = dict(meta, file=final.name, sha256=sha256(final), parity_max_abs_error=err)
-    jtmp = out_dir / f".{name}.json.tmp"
-    jtmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    os.replace(jtmp, out_dir / f"{name}.json")
+    write_json(out_dir / f"{name}.json", card)
     return final, card
 
 

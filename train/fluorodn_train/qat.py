@@ -1,7 +1,7 @@
 """Quantization-aware fine-tuning (QAT) of a trained DnCNN for onnxruntime's int8 kernels.
 
-Post-training int8 quantization of the float models loses 12-18 dB PSNR (issue 5): the
-normalized input spans hundreds of noise units and so do the activations, and 8-bit
+Post-training int8 quantization of the float models loses 12-18 dB PSNR (docs/precision.md):
+the normalized input spans hundreds of noise units and so do the activations, and 8-bit
 activations calibrated on their full range cannot also resolve the noise. QAT lets the
 network adapt to exactly the arithmetic onnxruntime runs:
 
@@ -16,12 +16,13 @@ The fine-tuned network is exported to float ONNX, and :func:`fluorodn_train.quan
 quantizes it with onnxruntime's ``quantize_static``, overriding the calibrated activation
 ranges with the learned ones (``TensorQuantOverrides``), so the int8 model computes what
 was trained. The quality guard then compares it with the shipped float model.
+
+The fine-tuning runs in the training loop of :func:`fluorodn_train.train.run_loop`.
 """
 
 from __future__ import annotations
 
-import json
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from torch import nn
 
 from .data import TRAIN_STREAM, VAL_STREAM, Sampler
 from .model import fold_batchnorm
-from .train import _save_atomic, evaluate, load_checkpoint
+from .train import Loop, evaluate, load_checkpoint, run_loop
 
 #: Weight quantization: onnxruntime's int8 symmetric range with reduce_range (7 bits).
 W_QMAX = 64
@@ -111,19 +112,21 @@ class QATDnCNN(nn.Module):
 
 @dataclass
 class QATConfig:
-    out: str  #: run folder
+    """Everything that defines a QAT run (stored in every checkpoint)."""
+
+    out: str  #: run folder: checkpoints and log
     init: str  #: float checkpoint (train/runs/<name>/last.pt)
-    steps: int = 1000
-    batch: int = 16
-    lr: float = 1e-4  #: weights
-    lr_ranges: float = 3e-3  #: log activation ranges
-    decay_at: float = 0.8
-    lr_decay: float = 0.1
+    steps: int = 1000  #: stop after this many steps in total
+    batch: int = 16  #: instances per step
+    lr: float = 1e-4  #: Adam learning rate of the weights
+    lr_ranges: float = 3e-3  #: Adam learning rate of the log activation ranges
+    decay_at: float = 0.8  #: fraction of ``steps`` after which both rates are multiplied by ``lr_decay``
+    lr_decay: float = 0.1  #: learning-rate factor after ``decay_at``
     seed: int = 1  #: training stream seed (the float models used 0)
-    val_instances: int = 64
-    val_every: int = 25
-    ckpt_every: int = 25
-    threads: int = 0
+    val_instances: int = 64  #: the float run's validation windows used
+    val_every: int = 25  #: steps between validation passes
+    ckpt_every: int = 25  #: steps between checkpoints
+    threads: int = 0  #: torch intra-op threads (0: torch default)
     #: targets: the float network's output (distillation: the int8 model should match the float
     #: model, which is what the quality guard checks) instead of the true noise
     distill: bool = False
@@ -134,7 +137,7 @@ class QATConfig:
     float_first: int = 1
     #: each activation range starts at this percentile of its float activations
     init_percentile: float = 99.99
-    command: str = ""
+    command: str = ""  #: the command line that started the run
     extra: dict = field(default_factory=dict)
 
 
@@ -148,11 +151,8 @@ def build(init: str) -> tuple[QATDnCNN, dict]:
     return QATDnCNN(fold_batchnorm(base)), ck
 
 
-def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
+def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], None] = print) -> Path:
     """Fine-tune (or resume) until ``cfg.steps`` or the time budget; returns the last checkpoint."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    last = out / "last.pt"
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -166,21 +166,20 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
     fcfg = ck0["config"]
     noise = tuple(fcfg["noise_scale"])
     window = tuple(fcfg["window"])
-    sampler = Sampler(cfg.seed, TRAIN_STREAM, window, noise)
     vs = Sampler(fcfg["seed"], VAL_STREAM, window, noise)  # the float run's validation windows
     xv, yv = (torch.from_numpy(a) for a in vs.batch(cfg.val_instances))
+    teacher_v = _predict(teacher, xv) if teacher is not None else None
     opt = torch.optim.Adam([{"params": model.convs.parameters(), "lr": cfg.lr},
                             {"params": [model.log_r], "lr": cfg.lr_ranges}])
-    step, seen, elapsed = 0, 0, 0.0
-    logf = open(out / "log.jsonl", "a")
-    if last.exists():
-        ck = torch.load(last, weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sampler.set_state(ck["sampler"])
-        step, seen, elapsed = ck["step"], ck["seen"], ck["elapsed"]
-        log(f"resumed {last} at step {step}")
-    else:
+
+    def validate() -> dict:
+        rec = {"val_loss": evaluate(model, xv, yv)}
+        if teacher_v is not None:
+            rec["val_distill"] = evaluate(model, xv, teacher_v)
+        return rec
+
+    def start() -> tuple[int, dict]:
+        """Step 0: the float network's validation loss, then the initial ranges and their loss."""
         model.quantize = False
         float_val = evaluate(model, xv, yv)
         model.quantize = True
@@ -189,54 +188,26 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log=print) -> Path:
             r = model.ranges()
         else:
             r = model.init_ranges(xv[:16], cfg.init_percentile)
-        rec = {"step": 0, "float_val_loss": float_val, "val_loss": evaluate(model, xv, yv), "ranges": r,
+        rec = {"step": 0, "float_val_loss": float_val, **validate(), "ranges": r,
                "float_seen": ck0.get("seen", 0), "config": asdict(cfg)}
-        if teacher is not None:
-            rec["val_distill"] = evaluate(model, xv, _predict(teacher, xv))
-        log(json.dumps(rec))
-        logf.write(json.dumps(rec) + "\n")
-    teacher_v = _predict(teacher, xv) if teacher is not None else None
-    model.train()
-    t0 = time.perf_counter()
+        return 0, rec
 
-    def checkpoint() -> None:
-        _save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(),
-                      "step": step, "seen": seen, "elapsed": elapsed + time.perf_counter() - t0,
-                      "config": asdict(cfg), "float_config": fcfg}, last)
-
-    while step < cfg.steps:
+    def lrs(step: int) -> list[float]:
         f = 1.0 if step < cfg.decay_at * cfg.steps else cfg.lr_decay
-        opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = cfg.lr * f, cfg.lr_ranges * f
-        x, y = (torch.from_numpy(a) for a in sampler.batch(cfg.batch))
-        if teacher is not None:
-            with torch.no_grad():
-                y = teacher(x)
-        loss = nn.functional.mse_loss(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.convs.parameters(), 1.0)
-        opt.step()
-        step += 1
-        seen += cfg.batch
-        rec = {"step": step, "seen": seen, "loss": float(loss.detach()),
-               "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            rec["val_loss"] = evaluate(model, xv, yv)
-            if teacher is not None:
-                rec["val_distill"] = evaluate(model, xv, teacher_v)
-            rec["ranges"] = [round(v, 3) for v in model.ranges()]
-            model.train()
-            log(json.dumps(rec))
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            checkpoint()
-        if minutes is not None and time.perf_counter() - t0 > minutes * 60:
-            log(f"time budget reached at step {step}")
-            break
-    checkpoint()
-    logf.close()
-    return last
+        return [cfg.lr * f, cfg.lr_ranges * f]
+
+    def target(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if teacher is None:
+            return y
+        with torch.no_grad():
+            return teacher(x)
+
+    loop = Loop(out=Path(cfg.out), model=model, opt=opt, sampler=Sampler(cfg.seed, TRAIN_STREAM, window, noise),
+                steps=cfg.steps, batch=cfg.batch, val_every=cfg.val_every, ckpt_every=cfg.ckpt_every, lrs=lrs,
+                validate=lambda: {**validate(), "ranges": [round(v, 3) for v in model.ranges()]},
+                start=start, saved={"config": asdict(cfg), "float_config": fcfg},
+                clipped=model.convs.parameters(), target=target)
+    return run_loop(loop, minutes, log)
 
 
 def load_qat(path: str | Path) -> tuple[QATDnCNN, dict]:

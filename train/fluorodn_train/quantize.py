@@ -1,79 +1,60 @@
-"""Reduced-precision variants of an exported model, shipped only if a quality guard passes.
+"""Reduced-precision variants of an exported model, shipped only if the quality guard passes.
 
 ``python -m fluorodn_train quantize models/low.onnx models/high.onnx`` writes, for each
 float model ``<name>.onnx`` (with its card ``<name>.json`` beside it):
 
 * ``<name>.int8.onnx``: static int8 quantization with onnxruntime's tools (QDQ format,
   weights int8 per output channel, activations uint8 per tensor, ranges calibrated on
-  the training generator's normalized windows from the validation stream); onnxruntime's
-  CPU provider fuses each DequantizeLinear -> Conv -> QuantizeLinear into one QLinearConv
-  with the ReLU folded in, which runs on MLAS's u8s8 (AVX512-VNNI where present) kernels;
+  the training generator's normalized windows from the validation stream, or learned by
+  quantization-aware training, :mod:`fluorodn_train.qat`); onnxruntime's CPU provider fuses
+  each DequantizeLinear -> Conv -> QuantizeLinear into one QLinearConv with the ReLU folded
+  in, which runs on MLAS's u8s8 (AVX512-VNNI where present) kernels;
 * ``card["variants"]["int8"]`` in ``<name>.json``: file, sha256, the float model's sha256,
   the measured quality deltas and speed-up, and how it was built.
 
-The guard denoises continuous synthetic recordings at the model's noise scale (seeds of
-the generator's TEST_STREAM, never used in training) with the float model and with the
-candidate through the runtime (:class:`fluorodn.Denoiser`), runs the quality benchmark's
-analysis on both outputs (:func:`benchmarks.quality.analyse`: PSNR against the clean
-recording, per-sample spectral fit, coherence of the fitted a(t) with ground truth), and
-refuses the candidate (:class:`QualityGuardError`, nothing written) if on any recording
-the PSNR differs by more than :data:`PSNR_TOL_DB` or the mean 0-2.5 Hz coherence by more
-than :data:`COHERENCE_TOL`.
-
-Measured (issue 5; AMD EPYC Zen 4, AVX512-VNNI): post-training quantization of the float
-models runs 2.6x faster but loses 12-18 dB PSNR, because the normalized input spans hundreds of
-noise units and so does the first ReLU output; the guard refuses it. Quantization-aware
-fine-tuning with distillation (``--qat``, :mod:`fluorodn_train.qat`) brings ``low`` within
-0.025 dB (shipped) and ``high`` to 0.36 dB after 480 steps (refused).
-
-bf16 is not built: onnxruntime's CPU provider has no bf16 arithmetic, and OpenVINO's CPU
-plugin in bf16 (about 2x faster than fp32, slower than int8) loses 1-3.4 dB; see
-:data:`fluorodn.denoiser.BF16_UNAVAILABLE`.
+The variant is written only if :func:`fluorodn_train.evaluation.guard` accepts it against
+the float model. bf16 is not built (:data:`BF16_REFUSED`). docs/precision.md records the
+measurements behind these choices and the commands that reproduce them.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import sys
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime
+from fluorodn.io import atomic_output
 
 from .data import VAL_STREAM, Sampler
-from .export import sha256
+from .evaluation.guard import COHERENCE_TOL, GUARD_MINUTES, GUARD_SEEDS, PSNR_TOL_DB, QualityGuardError, guard
+from .export import read_metadata, set_metadata, sha256, write_json
+
+__all__ = ["COHERENCE_TOL", "PSNR_TOL_DB", "PRECISIONS", "QualityGuardError", "calibration_windows", "guard",
+           "quantize", "quantize_int8"]
 
 #: Variants this module builds.
 PRECISIONS = ("int8",)
-#: Largest tolerated |PSNR(float) - PSNR(variant)| in dB, on every guard recording.
-PSNR_TOL_DB = 0.1
-#: Largest tolerated |coherence(float) - coherence(variant)|, mean over 0-2.5 Hz.
-COHERENCE_TOL = 0.01
-#: The coherence band of the guard (Hz).
-COHERENCE_BAND = (0.0, 2.5)
+#: Why bf16 is not built (docs/precision.md has the measurements).
+BF16_REFUSED = ("bf16 has no arithmetic in onnxruntime's CPU provider, and OpenVINO's bf16 was measured "
+                "slower than int8 and 1-3.4 dB worse than fp32 (docs/precision.md)")
 #: Calibration: seed (validation stream), number and size of the normalized windows.
 CALIB_SEED = 5
 CALIB_WINDOWS = 32
 CALIB_WINDOW = (101, 152)
 #: Calibration noise scales: the model's noise scale times this range.
 CALIB_SPREAD = (0.8, 1.2)
-#: Guard recordings: TEST_STREAM seeds and length in minutes (at 5 Hz, 152 bins).
-GUARD_SEEDS = (0, 1, 2)
-GUARD_MINUTES = 10.0
 #: Convolutions kept in float32: "first" and/or "last" (by position in the chain).
 FLOAT_LAYERS: tuple[str, ...] = ()
 #: 7-bit weights (see :func:`quantize_int8`).
 REDUCE_RANGE = True
 
 Log = Callable[[str], None]
-
-
-class QualityGuardError(RuntimeError):
-    """A reduced-precision model differs from its float model by more than the tolerance."""
 
 
 # ------------------------------------------------------------------------------ building
@@ -168,11 +149,7 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "TensorQuantOverrides": overrides},
     )
     q = onnx.load(str(out_path))
-    meta = json.loads({p.key: p.value for p in model.metadata_props}["fluorodn"])
-    meta.update(precision="int8", float_sha256=sha256(float_path))
-    del q.metadata_props[:]
-    entry = q.metadata_props.add()
-    entry.key, entry.value = "fluorodn", json.dumps(meta, sort_keys=True)
+    set_metadata(q, dict(read_metadata(model), precision="int8", float_sha256=sha256(float_path)))
     q.producer_name = "fluorodn_train.quantize"
     onnx.checker.check_model(q)
     onnx.save(q, str(out_path))
@@ -201,7 +178,7 @@ def _quantize_qat(ckpt: Path, float_path: Path, out_path: Path, windows: np.ndar
     model, ck = load_qat(ckpt)
     if float_first is not None:
         model.float_first = float_first
-    meta = json.loads({p.key: p.value for p in onnx.load(str(float_path)).metadata_props}["fluorodn"])
+    meta = read_metadata(onnx.load(str(float_path)))
     tmp_float = out_path.with_name(out_path.name + ".qat-float.onnx")
     try:
         write_onnx(model.float_model(), tmp_float, meta)
@@ -212,98 +189,12 @@ def _quantize_qat(ckpt: Path, float_path: Path, out_path: Path, windows: np.ndar
         tmp_float.unlink(missing_ok=True)
     # the metadata names the shipped float model, not the temporary QAT export
     q = onnx.load(str(out_path))
-    entry = next(p for p in q.metadata_props if p.key == "fluorodn")
-    entry.value = json.dumps(dict(json.loads(entry.value), float_sha256=sha256(float_path)), sort_keys=True)
+    set_metadata(q, dict(read_metadata(q), float_sha256=sha256(float_path)))
     onnx.save(q, str(out_path))
     how["qat"] = {"checkpoint": str(ckpt), "steps": int(ck["step"]), "instances_seen": int(ck["seen"]),
                   "command": ck["config"].get("command", ""),
                   "activation_ranges": [round(r, 4) for r in model.ranges()]}
     return how
-
-
-# ------------------------------------------------------------------------------ the guard
-
-
-def _quality() -> Any:
-    """The quality benchmark's recordings and analysis (``benchmarks.quality``), from a checkout."""
-    try:
-        from benchmarks import quality
-    except ImportError:
-        root = Path(__file__).resolve().parents[2]
-        if not (root / "benchmarks" / "quality.py").is_file():
-            raise
-        sys.path.insert(0, str(root))
-        from benchmarks import quality
-    return quality
-
-
-def guard(float_path: str | Path, candidate_path: str | Path, noise_scale: float, *,
-          seeds: Sequence[int] = GUARD_SEEDS, minutes: float = GUARD_MINUTES, threads: int | None = None,
-          psnr_tol: float = PSNR_TOL_DB, coherence_tol: float = COHERENCE_TOL, name: str | None = None,
-          log: Log = lambda _: None) -> dict[str, Any]:
-    """Compare a reduced-precision model with its float model on the guard recordings.
-
-    Both run through :class:`fluorodn.Denoiser` on the CPU with the same threads, one
-    recording after the other (alternating which goes first), so the returned
-    ``speedup_measured`` (float time / candidate time, summed) is a same-run comparison.
-
-    Returns the deltas (float minus candidate: positive means the candidate is worse)
-    per recording and their worst absolute values. Raises :class:`QualityGuardError` at
-    the first recording on which a delta exceeds its tolerance (``name``: the candidate's
-    name in that message).
-    """
-    from fluorodn import Denoiser, DenoiserOptions
-
-    quality = _quality()
-    opts = DenoiserOptions(threads=threads, precision="auto")
-    ref = Denoiser(float_path, device="cpu", options=opts)
-    cand = Denoiser(candidate_path, device="cpu", options=opts)
-    band = f"coh_mean_{COHERENCE_BAND[0]:g}_{COHERENCE_BAND[1]:g}hz"
-    n_time = round(minutes * 60 * quality.FS)
-    rows: list[dict[str, Any]] = []
-    times = {"float": 0.0, "candidate": 0.0}
-    for k, seed in enumerate(seeds):
-        (rec,) = quality.make_recordings(n_time, (noise_scale,), robust=False, seed=seed)
-        outs = {}
-        order = [("float", ref), ("candidate", cand)]
-        for which, den in order if k % 2 == 0 else order[::-1]:
-            if k == 0:
-                den.run(rec.noisy[:256])  # warm-up: first-run allocations are not timed
-            t0 = time.perf_counter()
-            outs[which] = np.asarray(den.run(rec.noisy), np.float64)
-            times[which] += time.perf_counter() - t0
-        m_ref, _, _ = quality.analyse(rec, outs["float"])
-        m_cand, _, _ = quality.analyse(rec, outs["candidate"])
-        row = {"seed": int(seed), "psnr_float_db": m_ref["psnr"], "psnr_delta_db": m_ref["psnr"] - m_cand["psnr"],
-               "coherence_float": m_ref[band], "coherence_delta": m_ref[band] - m_cand[band],
-               "max_abs_diff_rel": float(np.abs(outs["float"] - outs["candidate"]).max()
-                                         / max(float(np.abs(rec.noisy - outs["float"]).max()), 1e-30))}
-        rows.append(row)
-        log(f"  guard seed {seed}: PSNR {m_ref['psnr']:.3f} dB (delta {row['psnr_delta_db']:+.4f}), "
-            f"coherence {m_ref[band]:.4f} (delta {row['coherence_delta']:+.5f})")
-        problems = []
-        if abs(row["psnr_delta_db"]) > psnr_tol:
-            problems.append(f"PSNR differs by {row['psnr_delta_db']:+.3f} dB (tolerance {psnr_tol} dB)")
-        if abs(row["coherence_delta"]) > coherence_tol:
-            problems.append(f"mean {COHERENCE_BAND[0]:g}-{COHERENCE_BAND[1]:g} Hz coherence differs by "
-                            f"{row['coherence_delta']:+.4f} (tolerance {coherence_tol})")
-        if problems:
-            label = name or Path(candidate_path).name
-            raise QualityGuardError(f"{label} is not shipped: against {Path(float_path).name} its "
-                                    + " and ".join(problems) + f" on guard recording TEST_STREAM seed {seed} "
-                                    f"({minutes:g} min at noise scale {noise_scale:g})")
-    worst_psnr = max(rows, key=lambda r: abs(r["psnr_delta_db"]))["psnr_delta_db"]
-    worst_coh = max(rows, key=lambda r: abs(r["coherence_delta"]))["coherence_delta"]
-    result = {
-        "psnr_delta_db": float(worst_psnr), "coherence_delta": float(worst_coh),
-        "speedup_measured": times["float"] / times["candidate"] if times["candidate"] > 0 else None,
-        "guard": {"recordings": len(rows), "minutes": minutes, "noise_scale": noise_scale,
-                  "seeds": "TEST_STREAM " + ",".join(str(s) for s in seeds), "psnr_tol_db": psnr_tol,
-                  "coherence_tol": coherence_tol, "coherence_band_hz": list(COHERENCE_BAND),
-                  "threads": ref.threads, "seconds_float": times["float"],
-                  "seconds_candidate": times["candidate"], "per_recording": rows},
-    }
-    return result
 
 
 # ------------------------------------------------------------------------------ the command
@@ -334,10 +225,7 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
     ValueError for a precision that is not built (bf16) or a model without a card.
     """
     if precision not in PRECISIONS:
-        raise ValueError(
-            f"precision {precision!r} is not built: only {', '.join(PRECISIONS)}. bf16 has no arithmetic in "
-            "onnxruntime's CPU provider, and OpenVINO's bf16 was measured slower than int8 here (issue 5)"
-        )
+        raise ValueError(f"precision {precision!r} is not built: only {', '.join(PRECISIONS)}. {BF16_REFUSED}")
     float_path = Path(float_path)
     card_path = _card_path(float_path)
     if not card_path.is_file():
@@ -349,9 +237,8 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
         raise ValueError(f"{card_path.name} does not describe {float_path.name} (sha256 differs); re-export it")
     noise_scale = float(card["noise_scale"])
     final = float_path.with_name(f"{float_path.stem}.{precision}.onnx")
-    tmp = float_path.with_name(f".{final.name}.tmp")
     t0 = time.perf_counter()
-    try:
+    with atomic_output(final, overwrite=True) as tmp:
         windows = calibration_windows(noise_scale, calib_windows, calib_seed)
         if qat is None:
             how = quantize_int8(float_path, tmp, windows, float_layers=float_layers, quant_format=quant_format)
@@ -368,15 +255,14 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
                             threads=threads, name=final.name, log=log)
         except QualityGuardError as err:
             if keep_refused is not None:
-                folder = Path(keep_refused)
-                folder.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, folder / final.name)
+                kept = Path(keep_refused) / final.name
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_output(kept, overwrite=True) as copy:
+                    shutil.copyfile(tmp, copy)
                 why = {"refused": str(err), "float_sha256": digest, "quantization": how, "command": command}
-                (folder / f"{final.name}.refused.json").write_text(json.dumps(why, indent=2) + "\n", encoding="utf-8")
-                log(f"refused variant kept as {folder / final.name}")
+                write_json(kept.with_name(f"{final.name}.refused.json"), why)
+                log(f"refused variant kept as {kept}")
             raise
-        import onnxruntime
-
         entry = {
             "file": final.name, "sha256": sha256(tmp), "float_sha256": digest,
             "psnr_delta_db": checked["psnr_delta_db"], "coherence_delta": checked["coherence_delta"],
@@ -384,11 +270,6 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
             "quantization": how, "guard": checked["guard"], "onnxruntime": onnxruntime.__version__,
             "command": command, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
     card.setdefault("variants", {})[precision] = entry
-    jtmp = card_path.with_name(f".{card_path.name}.tmp")
-    jtmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(jtmp, card_path)
+    write_json(card_path, card)
     return final, entry

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-
+from fluorodn.io import atomic_output
 from fluorodn.spectral import COMPONENTS
 
 from .data import TRAIN_STREAM, VAL_STREAM, Sampler, SpectralSampler
@@ -46,10 +46,10 @@ class FitConfig:
     extra: dict = field(default_factory=dict)
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def save_checkpoint(obj: dict, path: Path) -> None:
+    """``torch.save`` to ``path`` atomically: an interrupted save leaves the previous file."""
+    with atomic_output(path, overwrite=True) as tmp:
+        torch.save(obj, tmp)
 
 
 def _recorded(cfg: FitConfig) -> tuple[RecordedNoise | None, RecordedNoise | None]:
@@ -94,69 +94,115 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: in
     return tot / y.numel()
 
 
-def fit(cfg: FitConfig, minutes: float | None = None, log=print) -> Path:
+@dataclass
+class Loop:
+    """One resumable training run, as :func:`run_loop` drives it (float and QAT training).
+
+    A checkpoint (``<out>/last.pt``) holds the model, optimizer and sampler states, the step,
+    the instances seen, the training seconds and ``saved``; ``<out>/log.jsonl`` gets one
+    record per step, with the validation entries every ``val_every`` steps.
+    """
+
+    out: Path  #: run folder: last.pt and log.jsonl
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sampler: Sampler
+    steps: int  #: stop after this many steps in total
+    batch: int  #: instances per step (0: the sampler decides)
+    val_every: int  #: steps between validation passes (and log lines)
+    ckpt_every: int  #: steps between checkpoints
+    lrs: Callable[[int], Sequence[float]]  #: learning rate of each parameter group at a step
+    validate: Callable[[], dict]  #: validation entries of a log record (the loop sets train mode after)
+    start: Callable[[], tuple[int, dict | None]]  #: a new run: (instances seen before, first log record)
+    saved: dict = field(default_factory=dict)  #: further entries of every checkpoint (the config)
+    clip: float = 1.0  #: gradient-norm clip of ``clipped``
+    clipped: Iterable[torch.nn.Parameter] | None = None  #: parameters clipped (None: all of the model's)
+    target: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  #: (input, truth) -> target
+
+
+def run_loop(loop: Loop, minutes: float | None = None, log: Callable[[str], None] = print) -> Path:
+    """Train (or resume) until ``loop.steps`` or the time budget; returns the last checkpoint."""
+    loop.out.mkdir(parents=True, exist_ok=True)
+    last = loop.out / "last.pt"
+    model, opt, sampler = loop.model, loop.opt, loop.sampler
+    clipped = list(model.parameters() if loop.clipped is None else loop.clipped)
+    with open(loop.out / "log.jsonl", "a") as logf:
+        if last.exists():
+            ck = torch.load(last, weights_only=False)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            sampler.set_state(ck["sampler"])
+            step, seen, elapsed = ck["step"], ck["seen"], ck["elapsed"]
+            log(f"resumed {last} at step {step} ({seen} instances seen)")
+        else:
+            step, elapsed = 0, 0.0
+            seen, first = loop.start()
+            if first is not None:
+                log(json.dumps(first))
+                logf.write(json.dumps(first) + "\n")
+        model.train()
+        t0 = time.perf_counter()
+
+        def checkpoint() -> None:
+            save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(),
+                             "step": step, "seen": seen, "elapsed": elapsed + time.perf_counter() - t0,
+                             **loop.saved}, last)
+
+        while step < loop.steps:
+            lrs = loop.lrs(step)
+            for group, lr in zip(opt.param_groups, lrs, strict=True):
+                group["lr"] = lr
+            x, y = (torch.from_numpy(a) for a in sampler.batch(loop.batch))
+            if loop.target is not None:
+                y = loop.target(x, y)
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(clipped, loop.clip)
+            opt.step()
+            step += 1
+            seen += len(x)
+            rec = {"step": step, "seen": seen, "loss": float(loss.detach()), "lr": lrs[0],
+                   "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
+            if step % loop.val_every == 0 or step == loop.steps:
+                rec |= loop.validate()
+                model.train()
+                log(json.dumps(rec))
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+            if step % loop.ckpt_every == 0 or step == loop.steps:
+                checkpoint()
+            if minutes is not None and time.perf_counter() - t0 > minutes * 60.0:
+                log(f"time budget reached at step {step}")
+                break
+        checkpoint()
+    return last
+
+
+def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None] = print) -> Path:
     """Train (or resume) until ``cfg.steps`` or the time budget; returns the last checkpoint."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    last = out / "last.pt"
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     rec_train, rec_val = _recorded(cfg)
-    sampler = build_sampler(cfg, TRAIN_STREAM, rec_train)
-    step, seen, elapsed = 0, 0, 0.0
-    if last.exists():
-        ck = torch.load(last, weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sampler.set_state(ck["sampler"])
-        step, seen, elapsed = ck["step"], ck["seen"], ck["elapsed"]
-        log(f"resumed {last} at step {step} ({seen} instances seen)")
-    elif cfg.init:
+    xv, yv = validation_set(cfg, rec_val)
+
+    def start() -> tuple[int, None]:
+        if not cfg.init:
+            return 0, None
         ck = torch.load(cfg.init, weights_only=False)
         model.load_state_dict(ck["model"])
-        seen = ck.get("seen", 0)
-        log(f"fine-tuning from {cfg.init} ({seen} instances seen before)")
-    xv, yv = validation_set(cfg, rec_val)
-    model.train()
-    logf = open(out / "log.jsonl", "a")
-    t0 = time.perf_counter()
-    budget = None if minutes is None else minutes * 60.0
+        log(f"fine-tuning from {cfg.init} ({ck.get('seen', 0)} instances seen before)")
+        return ck.get("seen", 0), None
 
-    def checkpoint() -> None:
-        _save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(),
-                      "step": step, "seen": seen, "elapsed": elapsed + time.perf_counter() - t0,
-                      "config": asdict(cfg)}, last)
-
-    while step < cfg.steps:
-        lr = cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, y = sampler.batch(0 if cfg.kind == "spectral" else cfg.batch)
-        loss = torch.nn.functional.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        opt.step()
-        step += 1
-        seen += len(x)
-        rec = {"step": step, "seen": seen, "loss": float(loss.detach()), "lr": lr,
-               "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            rec["val_loss"] = evaluate(model, xv, yv)
-            log(json.dumps(rec))
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            checkpoint()
-        if budget is not None and time.perf_counter() - t0 > budget:
-            log(f"time budget reached at step {step}")
-            break
-    checkpoint()
-    logf.close()
-    return last
+    loop = Loop(out=Path(cfg.out), model=model, opt=opt, sampler=build_sampler(cfg, TRAIN_STREAM, rec_train),
+                steps=cfg.steps, batch=0 if cfg.kind == "spectral" else cfg.batch, val_every=cfg.val_every,
+                ckpt_every=cfg.ckpt_every, clip=cfg.clip, start=start, saved={"config": asdict(cfg)},
+                lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
+                validate=lambda: {"val_loss": evaluate(model, xv, yv)})
+    return run_loop(loop, minutes, log)
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:

@@ -1,0 +1,105 @@
+"""The quality guard: a reduced-precision model ships only if it matches its float model.
+
+Both models denoise continuous synthetic recordings at the model's noise scale (seeds of
+the generator's ``TEST_STREAM``, never used in training) through the runtime
+(:class:`fluorodn.Denoiser`); the analysis of :func:`.recordings.analyse` runs on both
+outputs (PSNR against the clean recording; coherence of the fitted a(t) with ground truth).
+The candidate is refused (:class:`QualityGuardError`) if on any recording the PSNR differs
+by more than :data:`PSNR_TOL_DB` or the mean 0-2.5 Hz coherence by more than
+:data:`COHERENCE_TOL`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fluorodn import Denoiser, DenoiserOptions
+
+from .recordings import FS, analyse, make_recordings
+
+__all__ = ["COHERENCE_BAND", "COHERENCE_TOL", "GUARD_MINUTES", "GUARD_SEEDS", "PSNR_TOL_DB", "QualityGuardError",
+           "guard"]
+
+#: Largest tolerated |PSNR(float) - PSNR(variant)| in dB, on every guard recording.
+PSNR_TOL_DB = 0.1
+#: Largest tolerated |coherence(float) - coherence(variant)|, mean over 0-2.5 Hz.
+COHERENCE_TOL = 0.01
+#: The coherence band of the guard (Hz).
+COHERENCE_BAND = (0.0, 2.5)
+#: Guard recordings: TEST_STREAM seeds and length in minutes (at 5 Hz, 152 bins).
+GUARD_SEEDS = (0, 1, 2)
+GUARD_MINUTES = 10.0
+
+
+class QualityGuardError(RuntimeError):
+    """A reduced-precision model differs from its float model by more than the tolerance."""
+
+
+def guard(float_path: str | Path, candidate_path: str | Path, noise_scale: float, *,
+          seeds: Sequence[int] = GUARD_SEEDS, minutes: float = GUARD_MINUTES, threads: int | None = None,
+          psnr_tol: float = PSNR_TOL_DB, coherence_tol: float = COHERENCE_TOL, name: str | None = None,
+          log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Compare a reduced-precision model with its float model on the guard recordings.
+
+    Both run through :class:`fluorodn.Denoiser` on the CPU with the same threads, one
+    recording after the other (alternating which goes first), so the returned
+    ``speedup_measured`` (float time / candidate time, summed) is a same-run comparison.
+
+    Returns the deltas (float minus candidate: positive means the candidate is worse)
+    per recording and their worst absolute values. Raises :class:`QualityGuardError` at
+    the first recording on which a delta exceeds its tolerance (``name``: the candidate's
+    name in that message).
+    """
+    opts = DenoiserOptions(threads=threads, precision="auto")
+    ref = Denoiser(float_path, device="cpu", options=opts)
+    cand = Denoiser(candidate_path, device="cpu", options=opts)
+    band = f"coh_mean_{COHERENCE_BAND[0]:g}_{COHERENCE_BAND[1]:g}hz"
+    n_time = round(minutes * 60 * FS)
+    rows: list[dict[str, Any]] = []
+    times = {"float": 0.0, "candidate": 0.0}
+    for k, seed in enumerate(seeds):
+        (rec,) = make_recordings(n_time, (noise_scale,), robust=False, seed=seed)
+        outs = {}
+        order = [("float", ref), ("candidate", cand)]
+        for which, den in order if k % 2 == 0 else order[::-1]:
+            if k == 0:
+                den.run(rec.noisy[:256])  # warm-up: first-run allocations are not timed
+            t0 = time.perf_counter()
+            outs[which] = np.asarray(den.run(rec.noisy), np.float64)
+            times[which] += time.perf_counter() - t0
+        m_ref, _, _ = analyse(rec, outs["float"])
+        m_cand, _, _ = analyse(rec, outs["candidate"])
+        row = {"seed": int(seed), "psnr_float_db": m_ref["psnr"], "psnr_delta_db": m_ref["psnr"] - m_cand["psnr"],
+               "coherence_float": m_ref[band], "coherence_delta": m_ref[band] - m_cand[band],
+               "max_abs_diff_rel": float(np.abs(outs["float"] - outs["candidate"]).max()
+                                         / max(float(np.abs(rec.noisy - outs["float"]).max()), 1e-30))}
+        rows.append(row)
+        log(f"  guard seed {seed}: PSNR {m_ref['psnr']:.3f} dB (delta {row['psnr_delta_db']:+.4f}), "
+            f"coherence {m_ref[band]:.4f} (delta {row['coherence_delta']:+.5f})")
+        problems = []
+        if abs(row["psnr_delta_db"]) > psnr_tol:
+            problems.append(f"PSNR differs by {row['psnr_delta_db']:+.3f} dB (tolerance {psnr_tol} dB)")
+        if abs(row["coherence_delta"]) > coherence_tol:
+            problems.append(f"mean {COHERENCE_BAND[0]:g}-{COHERENCE_BAND[1]:g} Hz coherence differs by "
+                            f"{row['coherence_delta']:+.4f} (tolerance {coherence_tol})")
+        if problems:
+            label = name or Path(candidate_path).name
+            raise QualityGuardError(f"{label} is not shipped: against {Path(float_path).name} its "
+                                    + " and ".join(problems) + f" on guard recording TEST_STREAM seed {seed} "
+                                    f"({minutes:g} min at noise scale {noise_scale:g})")
+    worst_psnr = max(rows, key=lambda r: abs(r["psnr_delta_db"]))["psnr_delta_db"]
+    worst_coh = max(rows, key=lambda r: abs(r["coherence_delta"]))["coherence_delta"]
+    result = {
+        "psnr_delta_db": float(worst_psnr), "coherence_delta": float(worst_coh),
+        "speedup_measured": times["float"] / times["candidate"] if times["candidate"] > 0 else None,
+        "guard": {"recordings": len(rows), "minutes": minutes, "noise_scale": noise_scale,
+                  "seeds": "TEST_STREAM " + ",".join(str(s) for s in seeds), "psnr_tol_db": psnr_tol,
+                  "coherence_tol": coherence_tol, "coherence_band_hz": list(COHERENCE_BAND),
+                  "threads": ref.threads, "seconds_float": times["float"],
+                  "seconds_candidate": times["candidate"], "per_recording": rows},
+    }
+    return result
