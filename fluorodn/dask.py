@@ -271,9 +271,25 @@ def read_zarr(src: str | os.PathLike[str], component: str | None = None) -> tupl
 
 
 def _open_zarr_array(src: str | os.PathLike[str], component: str | None) -> Any:
+    """The array at ``src`` (or its ``component``), its codecs checked before any chunk is read.
+
+    A local store's metadata documents are checked before zarr opens it
+    (:func:`fluorodn._zarr.check_store`); a URL's only once zarr has parsed them.
+    """
     import zarr
 
-    node: Any = zarr.open(os.fspath(src), mode="r", path=component)
+    from ._zarr import check_array, check_store
+
+    where = os.fspath(src)
+    if "://" not in where:
+        check_store(where)
+    try:
+        node: Any = zarr.open(where, mode="r", path=component)
+    except FileFormatError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError) as err:  # zarr's parsing errors
+        message = " ".join(str(err).split())[:200]
+        raise FileFormatError(f"cannot open {src} as a zarr array ({message}); check the path and the store") from err
     if isinstance(node, zarr.Group):
         names = [name for name, _ in node.arrays()]
         if len(names) != 1:
@@ -282,6 +298,7 @@ def _open_zarr_array(src: str | os.PathLike[str], component: str | None) -> Any:
                 "name the one to denoise (component)"
             )
         node = node[names[0]]
+    check_array(node, src)
     return node
 
 
@@ -500,8 +517,7 @@ def denoise_zarr(
     import dask.array as da
 
     src_s, dst_p = os.fspath(src), Path(os.fspath(dst)).absolute()
-    if dst_p.exists() and not overwrite:
-        raise OutputExistsError(f"{dst_p} exists already; pass overwrite=True to replace it")
+    _check_destination(src_s, dst_p, overwrite)
     attrs: dict[str, Any] = {}
     zchunks: tuple[int, ...] | None = None
     zfmt: Literal[2, 3] = 3
@@ -565,6 +581,31 @@ def denoise_zarr(
         "scheduler": scheduler,
         "model": prov["model"],
     }
+
+
+def _check_destination(src: str, dst: Path, overwrite: bool) -> None:
+    """Refuse a ``dst`` that is ``src``, holds it or lies inside it (any spelling), or is not a store.
+
+    ``overwrite`` replaces an earlier output store, never the input nor a folder that is
+    not a zarr store (``-o data --overwrite`` must not remove ``data/``).
+    """
+    from .files import inside
+
+    if "://" not in src and (inside(src, dst) or inside(dst, src)):
+        raise OutputExistsError(
+            f"the output {dst} would overwrite its input {src} (the same store, a folder holding it, or a "
+            "folder inside it); choose another output path"
+        )
+    if not (dst.exists() or dst.is_symlink()):
+        return
+    if not overwrite:
+        raise OutputExistsError(f"{dst} exists already; pass overwrite=True (--overwrite) to replace it")
+    if (
+        dst.is_symlink()
+        or not dst.is_dir()
+        or not any((dst / m).is_file() for m in (".zarray", ".zgroup", "zarr.json"))
+    ):
+        raise OutputExistsError(f"{dst} exists and is not a zarr store, so it is not replaced; choose another output")
 
 
 def _rmtree(path: Path) -> None:

@@ -189,12 +189,17 @@ def test_zarr_round_trip_keeps_attributes(dask_model, recording, single, tmp_pat
 
     with pytest.raises(FileExistsError):
         fdask.denoise_zarr(src, dst, model=dask_model, scheduler="synchronous")
-    # denoising the output again keeps the first provenance as "previous"
-    fdask.denoise_zarr(dst, dst, model=dask_model, scheduler="synchronous", overwrite=True)
-    _, attrs2 = fdask.read_zarr(dst)
+    # an output never replaces its input, even with overwrite
+    with pytest.raises(FileExistsError, match="its input"):
+        fdask.denoise_zarr(dst, dst, model=dask_model, scheduler="synchronous", overwrite=True)
+    # denoising the output again keeps the first provenance as "previous"; overwrite replaces an earlier output
+    again = tmp_path / "again.zarr"
+    fdask.denoise_zarr(dst, again, model=dask_model, scheduler="synchronous")
+    fdask.denoise_zarr(dst, again, model=dask_model, scheduler="synchronous", overwrite=True)
+    _, attrs2 = fdask.read_zarr(again)
     assert attrs2["fluorodn"]["previous"]["source"] == str(src)
     assert attrs2["units"] == "counts"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.zarr", "out.zarr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.zarr", "in.zarr", "out.zarr"]
 
 
 def test_failed_job_leaves_no_output(dask_model, tmp_path):
