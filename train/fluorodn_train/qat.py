@@ -81,8 +81,9 @@ class QATDnCNN(nn.Module):
 
     def _acts(self, x: torch.Tensor) -> list[torch.Tensor]:
         acts = []
-        h = torch.relu(self.convs[0](x))
-        for i, conv in enumerate(self.convs[1:]):
+        convs = [c for c in self.convs if isinstance(c, nn.Conv2d)]
+        h = torch.relu(convs[0](x))
+        for i, conv in enumerate(convs[1:]):
             quantized = self.quantize and i + 1 >= self.float_first  # conv i + 1 runs in int8
             if quantized:
                 h = fake_quant_act(h, self.log_r[i])

@@ -35,8 +35,16 @@ from .data import VAL_STREAM, Sampler
 from .evaluation.guard import COHERENCE_TOL, GUARD_MINUTES, GUARD_SEEDS, PSNR_TOL_DB, QualityGuardError, guard
 from .export import read_metadata, set_metadata, sha256, write_json
 
-__all__ = ["COHERENCE_TOL", "PSNR_TOL_DB", "PRECISIONS", "QualityGuardError", "calibration_windows", "guard",
-           "quantize", "quantize_int8"]
+__all__ = [
+    "COHERENCE_TOL",
+    "PRECISIONS",
+    "PSNR_TOL_DB",
+    "QualityGuardError",
+    "calibration_windows",
+    "guard",
+    "quantize",
+    "quantize_int8",
+]
 
 #: Variants this module builds.
 PRECISIONS = ("int8",)
@@ -132,7 +140,7 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
         relus = [n for n in model.graph.node if n.op_type == "Relu"]
         if len(relus) != len(activation_ranges):
             raise ValueError(f"{len(activation_ranges)} activation ranges for {len(relus)} ReLU outputs")
-        for k, (node, r) in enumerate(zip(relus, activation_ranges)):
+        for k, (node, r) in enumerate(zip(relus, activation_ranges, strict=True)):
             if k + 1 < lead:  # the input of a float convolution: not quantized
                 continue
             q = {"scale": np.array(r / 255.0, dtype=np.float32), "zero_point": np.array(0, dtype=np.uint8)}

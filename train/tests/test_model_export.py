@@ -7,8 +7,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-
 from fluorodn.normalize import CONVENTION
+
 from fluorodn_train.export import PARITY_SHAPES, export, flop_per_pixel, sha256
 from fluorodn_train.model import DnCNN, fold_batchnorm
 
@@ -68,7 +68,7 @@ def test_batchnorm_folding_is_exact():
 def test_export_parity_metadata_and_dynamic_axes(tmp_path):
     m = _randomized(depth=7, width=8)
     info = {"noise_scale": 0.3, "instances_seen": 1234, "steps": 77, "training_command": "fit --x"}
-    path, card = export(m, tmp_path, "unit", info)
+    path, _ = export(m, tmp_path, "unit", info)
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     assert proto.opset_import[0].version >= 17
@@ -85,7 +85,7 @@ def test_export_parity_metadata_and_dynamic_axes(tmp_path):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     f = fold_batchnorm(m)
     rng = np.random.default_rng(0)
-    for h, w in PARITY_SHAPES + ((1, 1), (2, 300)):
+    for h, w in (*PARITY_SHAPES, (1, 1), (2, 300)):
         x = rng.normal(0, 5, (2, 1, h, w)).astype(np.float32)
         with torch.no_grad():
             ref = f(torch.from_numpy(x)).numpy()

@@ -22,7 +22,7 @@ def test_resume_continues_exactly(tmp_path):
     ma, ca = load_checkpoint(tmp_path / "a" / "last.pt")
     mb, cb = load_checkpoint(tmp_path / "b" / "last.pt")
     assert ca["step"] == cb["step"] == 6 and ca["seen"] == cb["seen"] == 12
-    for (ka, va), (kb, vb) in zip(ma.state_dict().items(), mb.state_dict().items()):
+    for (ka, va), (_, vb) in zip(ma.state_dict().items(), mb.state_dict().items(), strict=True):
         torch.testing.assert_close(va, vb, rtol=1e-5, atol=1e-6, msg=ka)
     log = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, 7))
