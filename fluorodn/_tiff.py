@@ -33,32 +33,44 @@ _OME_PIXELS = [
 ]
 #: Outputs bigger than this are written as BigTIFF (classic TIFF ends at 4 GiB).
 _BIGTIFF_BYTES = 2**32 - 2**27
-#: Bytes of a file that are memory-mapped at a time while its pages are read.
-MAP_WINDOW_BYTES = 1 << 24
+#: Bytes of a file read at a time while its pages are read.
+READ_WINDOW_BYTES = 1 << 24
 
 
-def mapped_pages(data: np.memmap, page_shape: tuple[int, int]) -> Iterator[np.ndarray]:
-    """The (H, W) pages of a C-ordered memory map, mapped again one window at a time.
+def file_pages(
+    path: Path, offset: int, dtype: np.dtype, page_shape: tuple[int, int], n_pages: int
+) -> Iterator[np.ndarray]:
+    """The (H, W) pages stored one after another from byte ``offset`` of ``path``, in ``dtype``.
 
-    Pages read through one long-lived map stay resident in the process (they count in
-    its RSS) until the map is closed, so memory would grow with the file. Mapping
-    ``MAP_WINDOW_BYTES`` at a time, and letting each window go once its pages are used,
-    keeps memory flat however long the file is.
+    The file is read with plain reads, ``READ_WINDOW_BYTES`` at a time, never memory-mapped:
+    a file shorter than its header says, or one that shrinks while it is read, ends in
+    FileFormatError (through a memory map it would kill the process with SIGBUS), and
+    memory stays flat however long the file is. Pages come in native byte order.
     """
-    n_pages = data.size // (page_shape[0] * page_shape[1])
-    if data.filename is None or not data.flags.c_contiguous:  # e.g. a Fortran-ordered .npy
-        for idx in np.ndindex(data.shape[:-2]):
-            yield data[idx]
-        return
-    page_bytes = data.dtype.itemsize * page_shape[0] * page_shape[1]
-    per_window = max(1, MAP_WINDOW_BYTES // page_bytes)
-    for start in range(0, n_pages, per_window):
-        n = min(per_window, n_pages - start)
-        offset = data.offset + start * page_bytes
-        window = np.memmap(data.filename, dtype=data.dtype, mode="r", offset=offset, shape=(n, *page_shape))
-        for i in range(n):
-            yield window[i]
-        del window
+    dtype = np.dtype(dtype)
+    page_bytes = dtype.itemsize * page_shape[0] * page_shape[1]
+    per_window = max(1, READ_WINDOW_BYTES // max(1, page_bytes))
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for start in range(0, n_pages, per_window):
+            n = min(per_window, n_pages - start)
+            buf = read_exact(fh, n * page_bytes, path)
+            window = np.frombuffer(buf, dtype=dtype).reshape(n, *page_shape)
+            if not dtype.isnative:
+                window = window.astype(dtype.newbyteorder("="))
+            yield from window
+
+
+def read_exact(fh: Any, nbytes: int, path: Path) -> bytearray:
+    """``nbytes`` bytes from ``fh``; FileFormatError if the file ends before."""
+    buf = bytearray(nbytes)
+    view, got = memoryview(buf), 0
+    while got < nbytes:
+        n = fh.readinto(view[got:])
+        if not n:
+            raise _damaged(path, f"it ends {nbytes - got} bytes before its data do; it may have been cut short")
+        got += n
+    return buf
 
 
 class _TifffileErrors(logging.Handler):
@@ -105,12 +117,29 @@ def _read_checked(path: Path) -> Iterator[None]:
         raise _damaged(path, re.sub(r"^<[^>]*>\s*", "", handler.messages[0]))
 
 
+def _check_codec(path: Path, page: Any) -> None:
+    """Refuse a page whose compression this installation cannot decode, naming the codec."""
+    compression = getattr(page, "compression", 1)
+    if compression in (1, None):
+        return
+    try:
+        available = compression in tifffile.TIFF.DECOMPRESSORS
+    except Exception:  # an unknown code
+        available = False
+    if not available:
+        name = getattr(compression, "name", None) or f"code {int(compression)}"
+        raise FileFormatError(
+            f"{path} is compressed with {name}, which this installation cannot decode; install the TIFF codecs "
+            "(pip install imagecodecs) or save the file uncompressed or with zlib (deflate)"
+        )
+
+
 class TiffRecording:
     """Series 0 of a TIFF file, read as (pages, H, W) in file order.
 
     ``shape`` is the series shape (e.g. (T, Z, Y, X)); pages are its 2D planes in C order.
-    Uncompressed contiguous data are memory-mapped (a window at a time), other files are
-    decoded page by page. A damaged or truncated file raises FileFormatError, also where
+    Uncompressed contiguous data are read a window at a time (:func:`file_pages`), other
+    files are decoded page by page. A damaged or truncated file raises FileFormatError, also where
     tifffile itself would only log the damage and read fewer pages.
     """
 
@@ -163,16 +192,16 @@ class TiffRecording:
             )
         self.page_shape = (self.shape[-2], self.shape[-1])
         self.n_pages = math.prod(self.shape[:-2])
-        self._memmap: np.memmap | None = None
+        self._contiguous: int | None = None
         size = tif.filehandle.size
         if series.dataoffset is not None:
             end = series.dataoffset + self.n_pages * self.page_shape[0] * self.page_shape[1] * self.dtype.itemsize
             if end > size:
                 raise _damaged(path, f"its image data need {end} bytes, the file has {size}")
-            with contextlib.suppress(ValueError, OSError):
-                self._memmap = tifffile.memmap(self.path, series=0, mode="r")
+            self._contiguous = int(series.dataoffset)
         else:
             for page in series.pages:
+                _check_codec(path, page)
                 offsets, counts = getattr(page, "dataoffsets", ()), getattr(page, "databytecounts", ())
                 ends = [o + n for o, n in zip(offsets, counts, strict=False)]
                 if ends and max(ends) > size:
@@ -180,8 +209,9 @@ class TiffRecording:
 
     def pages(self) -> Iterator[np.ndarray]:
         """The 2D (H, W) planes of the series in file order, in the file's dtype."""
-        if self._memmap is not None:
-            yield from mapped_pages(self._memmap, self.page_shape)
+        if self._contiguous is not None:
+            stored = self.dtype.newbyteorder(self._tif.byteorder)
+            yield from file_pages(self.path, self._contiguous, stored, self.page_shape, self.n_pages)
             return
         for page in self._series.pages:
             if page is None:  # pragma: no cover - truncated files
@@ -191,7 +221,6 @@ class TiffRecording:
             yield from data
 
     def close(self) -> None:
-        self._memmap = None
         self._tif.close()
 
     # -- writing ----------------------------------------------------------------------

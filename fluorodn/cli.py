@@ -110,23 +110,32 @@ _DENOISE_EXAMPLES = (
 
 
 def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: str, suffix: str,
-                  overwrite: bool, scheduler: str, workers: int | None) -> None:
+                  overwrite: bool, scheduler: str, workers: int | None, debug: bool) -> None:
     """One zarr array in, one zarr array out, through fluorodn.dask."""
+    from fluorodn.files import check_name_part
+
     if len(inputs) != 1:
         _fail("give one .zarr input at a time (it may be as large as the cluster can hold)")
     src = Path(inputs[0].rstrip("/\\"))
     if not src.exists():
         _fail(f"{src} does not exist; check the path")
+    try:
+        check_name_part(suffix, "--suffix")
+    except FluorodnError as exc:
+        _fail(exc)
     dst = output or src.with_name(src.stem + suffix + ".zarr")
     from fluorodn.dask import denoise_zarr
 
     t0 = time.perf_counter()
     try:
+        _check_user_model(model, device)
         info = denoise_zarr(src, dst, model, device, scheduler, workers, overwrite, progress=True)
     except ImportError as exc:
         _fail(f"zarr inputs need the dask extra ({exc.name} is missing); pip install 'fluorodn[dask]'")
-    except (FluorodnError, ValueError, FileExistsError, OSError) as exc:
-        _fail(f"{src}: {exc}")
+    except Exception as exc:  # one line, whatever failed; the traceback with --debug
+        if debug:
+            typer.echo(_traceback(exc), err=True)
+        _fail(_file_error(src, exc, None))
     typer.echo(f"Denoised {src} -> {dst} in {time.perf_counter() - t0:.1f} s ({scheduler}).", err=True)
     del info
 
@@ -159,14 +168,19 @@ def denoise(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
     key: Annotated[str | None, typer.Option(help="Variable of a .mat file to denoise (if it holds several).")] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads. Default: the physical cores.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
+    ] = None,
     precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
     scheduler: Annotated[
         str, typer.Option(help="zarr inputs (fluorodn[dask]): threads, processes, or a Dask scheduler ADDRESS.")
     ] = "threads",
     workers: Annotated[
-        int | None, typer.Option(min=1, help="zarr inputs: local workers (threads or processes).")
+        int | None, typer.Option(help="zarr inputs: local workers (threads or processes; 1 to 4 x the CPUs).")
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+    ] = False,
 ) -> None:
     """Denoise recordings; each output keeps its input's format, shape and metadata.
 
@@ -182,8 +196,10 @@ def denoise(
     _setup_logging()
     if overwrite and skip_existing:
         _fail("--overwrite and --skip-existing exclude each other; choose one")
+    _check_count("--threads", threads)
+    _check_count("--workers", workers)
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
-        _denoise_zarr(inputs, output, model, device.value, suffix, overwrite, scheduler, workers)
+        _denoise_zarr(inputs, output, model, device.value, suffix, overwrite, scheduler, workers, debug)
         return
     try:
         sources = fio.find_inputs(inputs, suffix)
@@ -191,20 +207,9 @@ def denoise(
             _fail("--key picks a variable of a .mat file, but no input is a .mat file; leave --key out")
         several = len(sources) > 1 or any(Path(p).is_dir() or set(p) & set("*?[") for p in inputs)
         plans = [(src, fio.output_path(src, output, suffix, several)) for src in sources]
-        resolved_inputs = {s.resolve(): s for s in sources}
-        seen: dict[Path, Path] = {}
-        for src, dest in plans:
-            if dest.resolve() in seen:
-                _fail(
-                    f"{src} and {seen[dest.resolve()]} would both be written to {dest}; "
-                    "give them different -o folders or names"
-                )
-            seen[dest.resolve()] = src
-            if dest.resolve() == src.resolve():
-                _fail(f"the output of {src} would overwrite its input; choose another -o or --suffix")
-            if dest.resolve() in resolved_inputs:
-                _fail(f"the output of {src} would be {dest}, another input; choose another -o or --suffix")
+        _check_plans(plans)
         dn = _make_denoiser(model, device, threads, precision)
+        _check_user_model(model, device.value, dn)
     except FluorodnError as err:
         _fail(err)
     note = ""
@@ -218,10 +223,62 @@ def denoise(
     )
     previous = _interrupt_on_sigterm()
     try:
-        _run_denoise(dn, plans, dtype.value, key, suffix, overwrite, skip_existing, device.value)
+        _run_denoise(dn, plans, dtype.value, key, suffix, overwrite, skip_existing, device.value, debug)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _check_count(option: str, value: int | None) -> None:
+    """Refuse a thread or worker count below 1 or above 4 x the CPUs (it would only exhaust the machine)."""
+    if value is None:
+        return
+    import os
+
+    limit = 4 * (os.cpu_count() or 1)
+    if not 1 <= value <= limit:
+        _fail(f"{option} {value} is out of range: give 1 to {limit} (4 x the {limit // 4} CPUs here)")
+
+
+def _check_plans(plans: list[tuple[Path, Path]]) -> None:
+    """Refuse, before any work, an output that is an input (any spelling) or is planned twice."""
+    from fluorodn.errors import OutputExistsError
+    from fluorodn.files import identity, same_file
+
+    inputs = {identity(src): src for src, _ in plans}
+    seen: dict[str, Path] = {}
+    for src, dest in plans:
+        real = str(Path(dest).resolve())
+        if real in seen:
+            raise OutputExistsError(
+                f"{src} and {seen[real]} would both be written to {dest}; give them different -o folders or names"
+            )
+        seen[real] = src
+        if same_file(dest, src):
+            raise OutputExistsError(f"the output of {src} would overwrite its input; choose another -o or --suffix")
+        other = inputs.get(identity(dest)) if dest.exists() else None
+        if other is not None:
+            raise OutputExistsError(
+                f"the output of {src} would be {dest}, another input; choose another -o or --suffix"
+            )
+
+
+def _check_user_model(model: str, device: str, dn: Any = None) -> None:
+    """For a model given by path: say that its hash is not checked, and probe it once on a small input."""
+    from fluorodn.registry import _looks_like_path
+
+    if not _looks_like_path(model):
+        return
+    from fluorodn.files import probe_model
+
+    if dn is None:
+        dn = _make_denoiser(model, Device.cpu, 1, Precision.auto)
+    typer.echo(
+        f"fluorodn: note: {model} is not a shipped model, so its sha256 ({dn.sha256[:12]}...) is not checked "
+        "against a card; onnxruntime runs it (no Python code), after a check on a small probe",
+        err=True,
+    )
+    probe_model(dn)
 
 
 def _make_denoiser(model: str, device: Device, threads: int | None, precision: Precision = Precision.auto) -> Any:
@@ -239,6 +296,7 @@ def _run_denoise(
     overwrite: bool,
     skip_existing: bool,
     device: str,
+    debug: bool = False,
 ) -> None:
     import numpy as np
 
@@ -283,12 +341,14 @@ def _run_denoise(
                     done += 1
                     frames += rec.n_pages
                     pixels += n_px
-                except (FluorodnError, OSError, ValueError, MemoryError) as err:
+                except Exception as err:  # one input's failure, whatever it is, is one line; the batch goes on
                     if isinstance(err, OutputExistsError) and skip_existing and dest.exists():
                         skipped += 1  # another process wrote it in the meantime
                         continue
                     failed += 1
                     progress.print_error(f"fluorodn: error: {_file_error(src, err, shape)}")
+                    if debug:
+                        progress.print_error(_traceback(err))
     except KeyboardInterrupt:
         typer.echo("fluorodn: interrupted; the output being written was removed", err=True)
         raise typer.Exit(130) from None
@@ -315,9 +375,18 @@ def _file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | Non
     elif isinstance(err, OSError) and not isinstance(err, FluorodnError):
         where = f" ({err.filename})" if err.filename and str(err.filename) != str(src) else ""
         msg = f"{err.strerror or err}{where}; check that the input can be read and the output folder written"
-    else:
+    elif isinstance(err, (FluorodnError, ValueError)):
         msg = " ".join(str(err).split())
+    else:  # not an error fluorodn foresaw: name it, keep the traceback for --debug
+        text = " ".join(str(err).split())[:200]
+        msg = f"could not be denoised ({type(err).__name__}: {text}); run with --debug for the traceback"
     return msg if str(src) in msg else f"{src}: {msg}"
+
+
+def _traceback(err: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(err)).rstrip()
 
 
 def _make_folder(folder: Path) -> None:

@@ -1,7 +1,7 @@
 """Recording files: find them, read them page by page, write results atomically.
 
 Formats (by extension): TIFF (``.tif``, ``.tiff``; see :mod:`fluorodn._tiff`), NumPy
-``.npy`` (memory-mapped), MATLAB ``.mat`` v5 and v7.3 (see :mod:`fluorodn._mat`).
+``.npy`` (read a window at a time, never memory-mapped), MATLAB ``.mat`` v5 and v7.3 (see :mod:`fluorodn._mat`).
 
 Every reader has ``path``, ``kind``, ``shape`` (as stored), ``dtype``, ``n_pages``,
 ``page_shape`` (H, W), ``pages()`` yielding (H, W) arrays in the file's dtype, and
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import math
 import os
 import uuid
@@ -29,8 +28,9 @@ from typing import Any, Union
 import numpy as np
 
 from fluorodn._mat import MatRecording
-from fluorodn._tiff import TiffRecording, mapped_pages, read_provenance
+from fluorodn._tiff import TiffRecording, file_pages, read_provenance
 from fluorodn.errors import FileFormatError, OutputError, OutputExistsError
+from fluorodn.files import check_name_part, glob_files, same_file
 
 __all__ = [
     "FORMATS",
@@ -54,43 +54,68 @@ _GLOB_CHARS = set("*?[")
 
 
 class NpyRecording:
-    """A .npy array of 2 or more dimensions, memory-mapped; pages are its last two axes."""
+    """A .npy array of 2 or more dimensions; pages are its last two axes.
+
+    The header is parsed without pickle (only numeric dtypes are accepted) and checked
+    against the file size; pages are read with plain reads (see :func:`file_pages`), so a
+    truncated file, or one that shrinks while it is read, is an error and not a crash.
+    """
 
     kind = "npy"
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        fix = "save the recording with numpy.save as a numeric array"
         try:
             with open(path, "rb") as fh:
                 if fh.read(6) != b"\x93NUMPY":
                     raise ValueError("it does not start like a .npy file")
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
+                fh.seek(0)
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                else:
+                    raise ValueError(f"format version {version[0]}.{version[1]} is not one numeric arrays are saved in")
+                offset = fh.tell()
+                size = os.fstat(fh.fileno()).st_size
+        except Exception as err:  # a malformed header raises many types (SyntaxError, KeyError, ...)
+            detail = " ".join(str(err).split())[:200] or type(err).__name__
+            raise FileFormatError(f"cannot read {path} as a .npy array ({detail}); {fix}") from err
+        dtype = np.dtype(dtype)
+        shape = tuple(int(n) for n in shape)
+        if dtype.kind not in "iuf" or dtype.fields is not None or len(shape) < 2 or 0 in shape:
             raise FileFormatError(
-                f"cannot read {path} as a .npy array ({err}); save the recording with numpy.save as a numeric array"
-            ) from err
-        if not isinstance(arr, np.ndarray) or arr.ndim < 2 or arr.dtype.kind not in "iuf" or arr.size == 0:
-            raise FileFormatError(
-                f"{path} holds {getattr(arr, 'dtype', '?')} data of shape {getattr(arr, 'shape', '?')}; "
-                "fluorodn needs a non-empty array of real numbers with 2 or more dimensions: save such an array"
+                f"{path} holds {dtype} data of shape {shape}; "
+                "fluorodn needs a non-empty array of real numbers with 2 or more dimensions: save such an array "
+                "(a numeric array, with numpy.save)"
             )
-        self._arr: np.ndarray | None = arr
-        self.shape = tuple(int(n) for n in arr.shape)
-        self.dtype = arr.dtype
+        need = math.prod(shape) * dtype.itemsize
+        if offset + need > size:
+            raise FileFormatError(
+                f"cannot read {path} as a .npy array (its header declares {need} bytes of data, the file holds "
+                f"{max(0, size - offset)}: it is truncated); {fix}"
+            )
+        self._offset, self._fortran, self._stored = offset, bool(fortran), dtype
+        self.shape = shape
+        self.dtype = dtype
         self.page_shape = (self.shape[-2], self.shape[-1])
         self.n_pages = math.prod(self.shape[:-2])
 
     def pages(self) -> Iterator[np.ndarray]:
         """The (H, W) planes over the last two axes, in C order."""
-        assert self._arr is not None
-        if isinstance(self._arr, np.memmap):
-            yield from mapped_pages(self._arr, self.page_shape)
+        if not self._fortran:
+            yield from file_pages(self.path, self._offset, self._stored, self.page_shape, self.n_pages)
             return
+        # Fortran order: a page is scattered over the whole file, which is read at once
+        flat = next(file_pages(self.path, self._offset, self._stored, (1, math.prod(self.shape)), 1))
+        arr = flat.reshape(self.shape[::-1]).T
         for idx in np.ndindex(self.shape[:-2]):
-            yield self._arr[idx]
+            yield arr[idx]
 
     def close(self) -> None:
-        self._arr = None
+        """Nothing to release: every read opens and closes the file."""
 
     def write(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]) -> None:
         """Write pages into a new .npy of this shape (a .npy file has no room for provenance).
@@ -149,16 +174,36 @@ def output_dtype(input_dtype: np.dtype, choice: str) -> np.dtype:
 
 
 def cast_pages(pages: Iterable[np.ndarray], dtype: np.dtype) -> Iterator[np.ndarray]:
-    """Convert float32 pages to ``dtype``; integer types are rounded and clipped to their range."""
+    """Convert float32 pages to ``dtype``, saturating at its limits.
+
+    Integers are rounded and clipped to their range: a value above ``iinfo.max`` becomes
+    ``iinfo.max`` exactly, also for 32- and 64-bit types whose limits float32 cannot
+    represent (2**31 - 1 rounds up to 2**31 in float32 and would wrap to -2**31). Floats
+    narrower than the pages (float16) are clipped to their largest finite values instead
+    of becoming infinite.
+    """
     dtype = np.dtype(dtype)
     for page in pages:
         if page.dtype == dtype:
             yield page
         elif dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            yield np.clip(np.rint(page), info.min, info.max).astype(dtype)
+            yield _saturate_int(page, dtype)
+        elif dtype.kind == "f" and dtype.itemsize < page.dtype.itemsize:
+            info = np.finfo(dtype)
+            yield np.clip(page, info.min, info.max).astype(dtype)
         else:
             yield page.astype(dtype)
+
+
+def _saturate_int(page: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    wide = np.rint(page.astype(np.float64))
+    lo, hi = float(info.min), float(info.max)
+    if int(hi) > info.max:  # 2**63 - 1 and 2**64 - 1 round up in float64: the largest float below
+        hi = float(np.nextafter(hi, -np.inf))
+    out = np.clip(wide, lo, hi).astype(dtype)
+    out[wide > hi] = info.max
+    return out
 
 
 def _stem_ext(path: Path) -> tuple[str, str]:
@@ -190,7 +235,7 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
             candidates = sorted(p for p in path.iterdir() if p.is_file())
             what = f"folder {path}"
         elif _GLOB_CHARS & set(pattern):
-            candidates = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
+            candidates = glob_files(pattern)
             what = f"pattern {pattern!r}"
         else:
             raise FileFormatError(f"input {pattern} does not exist (not a file, folder or matching pattern)")
@@ -215,6 +260,7 @@ def output_path(source: Path, output: Path | None, suffix: str, several: bool) -
     ``several`` inputs): that name inside it. Otherwise ``output`` is the file, and must
     have the input's format.
     """
+    check_name_part(suffix, "--suffix")
     stem, ext = _stem_ext(source)
     name = f"{stem}{suffix}{ext}"
     if output is None:
@@ -228,13 +274,6 @@ def output_path(source: Path, output: Path | None, suffix: str, several: bool) -
     return output
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
-
-
 @contextlib.contextmanager
 def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it to ``dest`` if the block succeeds.
@@ -245,7 +284,7 @@ def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = 
     left as it was.
     """
     dest = Path(dest)
-    if source is not None and (_same_file(dest, source) or dest.resolve() == Path(source).resolve()):
+    if source is not None and same_file(dest, source):
         raise OutputExistsError(f"output {dest} would overwrite its input; choose another -o or --suffix")
     if dest.is_dir():
         raise OutputExistsError(f"output {dest} is a folder; give a file name")

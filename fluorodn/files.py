@@ -1,0 +1,175 @@
+"""Files from elsewhere: which paths are the same file, names that stay in their folder,
+globs that end, and a model file probed before it runs on data.
+
+An input must never be replaced by an output, whatever the spelling of either path: the
+same string, a symbolic link, a ``..`` detour, or a hard link to the same inode. Two paths
+name the same file when :func:`os.path.samefile` says so (same device and inode), or,
+where one does not exist yet, when their real paths are equal. A folder (a zarr store)
+also overlaps every path inside it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fluorodn.errors import FileFormatError, ModelError
+
+__all__ = ["check_name_part", "glob_files", "identity", "inside", "probe_model", "same_file"]
+
+
+def identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the file ``path`` names (links followed), or None if it does not exist."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file: same inode, or the same real path."""
+    ida, idb = identity(a), identity(b)
+    if ida is not None and ida == idb:
+        return True
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (real paths, and the folder's inode on the way)."""
+    if same_file(path, folder):
+        return True
+    real, top = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    if top in real.parents:
+        return True
+    top_id = identity(folder)
+    return top_id is not None and any(identity(parent) == top_id for parent in real.parents)
+
+
+#: Characters an output name part (a suffix, a variable name) must not hold.
+_NOT_IN_NAMES = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def check_name_part(value: str, what: str) -> str:
+    """Refuse a piece of a file name that would lead out of its folder or hold control characters."""
+    if _NOT_IN_NAMES.search(value) or (os.altsep and os.altsep in value) or value in (".", ".."):
+        raise FileFormatError(
+            f"{what} {value!r} holds a path separator or a control character; an output name stays in its "
+            "folder: use letters, digits, '_', '-' or '.'"
+        )
+    return value
+
+
+def glob_files(pattern: str) -> list[Path]:
+    """Files matching a glob ``pattern`` (``**`` matches any number of folders), sorted.
+
+    Folders reached through symbolic links are walked once each: a link loop (a folder
+    linking to itself or to a parent) ends the walk there instead of repeating it until
+    paths grow too long. Like :mod:`glob`, ``*`` does not match a leading dot.
+    """
+    parts = Path(pattern).parts
+    fixed = 0
+    while fixed < len(parts) - 1 and not set(parts[fixed]) & set("*?["):
+        fixed += 1
+    root = Path(*parts[:fixed]) if fixed else Path()
+    segments = list(parts[fixed:])
+    found: list[Path] = []
+    for path in _walk(root, recursive="**" in segments, depth=len(segments)):
+        rel = path.relative_to(root).parts if root != Path() else path.parts
+        if _match(list(rel), segments) and path.is_file():
+            found.append(path)
+    return sorted(found)
+
+
+def _walk(root: Path, recursive: bool, depth: int) -> Iterator[Path]:
+    """Everything below ``root`` (down to ``depth`` levels unless ``recursive``), each real folder once."""
+    if not root.is_dir():
+        return
+    seen: set[tuple[int, int] | None] = {identity(root)}
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, level = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            path = folder / entry.name if folder != Path() else Path(entry.name)
+            yield path
+            if level + 1 >= depth and not recursive:
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows a link to a folder
+            except OSError:
+                continue
+            if is_dir:
+                key = identity(path)
+                if key not in seen:
+                    seen.add(key)
+                    stack.append((path, level + 1))
+
+
+def _match(parts: list[str], segments: list[str]) -> bool:
+    if not segments:
+        return not parts
+    head, rest = segments[0], segments[1:]
+    if head == "**":
+        for i in range(len(parts) + 1):
+            if i and parts[i - 1].startswith("."):
+                break
+            if _match(parts[i:], rest):
+                return True
+        return False
+    if not parts or (parts[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(parts[0], head) and _match(parts[1:], rest)
+
+
+#: Size of the probe a model file from elsewhere is run on once: (rows, cols) of an image
+#: model, samples of a spectral one (small, odd sizes: a model must take any size).
+_PROBE_IMAGE, _PROBE_SAMPLES, _PROBE_CHANNELS_MAX = (23, 29), 41, 4096
+
+
+def probe_model(denoiser: Any) -> None:
+    """Run the model of ``denoiser`` once on a small random probe, as it was loaded; ModelError if unfit.
+
+    A model file from elsewhere must take one float32 input and give one float32 output
+    of the input's shape, with finite values. ``Denoiser`` checks the ranks when it loads
+    a model; this also runs it, so that a model failing at its first call, giving another
+    shape (which tiling could broadcast silently) or NaN is refused before any file is
+    read. It runs the Denoiser's own session, i.e. exactly the bytes that will run.
+    """
+    import numpy as np
+
+    session, path = denoiser._session, denoiser.path
+    fix = "export the model with fluorodn_train, or use a shipped model"
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1 or {inputs[0].type, outputs[0].type} != {"tensor(float)"}:
+        found = ", ".join(f"{x.name}: {x.type}" for x in (*inputs, *outputs))
+        raise ModelError(f"{path}: expected one float32 input and one float32 output, found {found}; {fix}")
+    shape = inputs[0].shape
+    if len(shape) == 4:
+        probe_shape: tuple[int, ...] = (1, 1, *_PROBE_IMAGE)
+    else:
+        channels = shape[1] if len(shape) == 3 and isinstance(shape[1], int) else getattr(denoiser, "channels", 1)
+        if not 1 <= int(channels) <= _PROBE_CHANNELS_MAX:
+            raise ModelError(f"{path}: its input has {channels} channels, more than fluorodn runs; {fix}")
+        probe_shape = (1, int(channels), _PROBE_SAMPLES)
+    probe = np.random.default_rng(0).standard_normal(probe_shape).astype(np.float32)
+    try:
+        (out,) = session.run([outputs[0].name], {inputs[0].name: probe})
+    except Exception as err:  # onnxruntime raises its own types
+        text = " ".join(str(err).split())[:200]
+        raise ModelError(f"{path} fails on a small probe of shape {probe_shape} ({text}); {fix}") from err
+    out = np.asarray(out)
+    if out.shape != probe.shape:
+        raise ModelError(
+            f"{path} turns a probe of shape {probe_shape} into shape {out.shape}; a denoiser must keep the "
+            f"shape of its input: {fix}"
+        )
+    if not np.isfinite(out).all():
+        raise ModelError(f"{path} gives NaN or infinite values on a small probe; {fix}")
