@@ -37,6 +37,16 @@ from typing import Any
 import numpy as np
 
 from benchmarks import analysis
+from benchmarks.pipelines import (
+    SAVGOL,
+    Pipeline,
+    bm3d_denoise,
+    fluorodn_pipelines,
+    gaussian,
+    savgol,
+    svd_mp,
+    svd_rank,
+)
 
 __all__ = ["main", "run"]
 
@@ -59,7 +69,7 @@ ROBUST_AFFINE = {"units x1e-3": (1e-3, 0.0), "units x1e3": (1e3, 0.0), "offset +
 STRONG_CORR = {"bin_corr": 1.0, "time_corr": 0.8}
 
 GAUSS_SIGMAS = (0.5, 0.6, 1.0)
-SAVGOL = {"window_length": 11, "polyorder": 3}  # along time: 2.2 s, cubic
+SVD_RANKS = (4, 8, 16)
 #: BM3D runs only on as many recordings as fit this budget (projected from a timed slice).
 BM3D_BUDGET_S = 420.0
 #: Events: matching tolerance (samples), grouping gap, size threshold (x median true size).
@@ -87,11 +97,7 @@ def _log(msg: str) -> None:
 
 
 def _generator():
-    """The synthetic-data generator (``fluorodn_train``), importable from a checkout."""
-    try:
-        import fluorodn_train  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, str(REPO / "train"))
+    """The synthetic-data generator (``fluorodn_train``)."""
     from fluorodn_train import data, noise, spectra, synth
 
     return data, noise, spectra, synth
@@ -107,7 +113,7 @@ class Recording:
     """A test recording with what the analysis needs to know about it."""
 
     name: str  #: e.g. "noise 0.8" or "bins 76"
-    kind: str  #: "main" or "robustness"
+    kind: str  #: "main", "robustness" or "stress"
     noise_scale: float
     noisy: np.ndarray  #: (T, W) float64, in the units the pipelines see
     clean: np.ndarray  #: (T, W) float64 counts
@@ -185,73 +191,52 @@ def make_recordings(n_time: int, noise_scales: tuple[float, ...], robust: bool,
 # --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Pipeline:
-    name: str
-    fn: Callable[[np.ndarray], np.ndarray]  #: (T, W) float64 -> (T, W) same units
-    robust: bool = False  #: also run on the robustness recordings
-    info: dict[str, Any] = field(default_factory=dict)
+
+STRESS_NOISE = (0.1, 1.2)
+#: Fast hemodynamics: share of the hemodynamic variance in fast components (in vivo: 35-40 %).
+FAST_HEMO_SHARE = (0.35, 0.4)
+FAST_HEMO_NOISE = (0.2, 0.4, 0.8)
+STRESS_SENSORS = ("da", "red")
+STRESS_SENSOR_NOISE = 0.4
+#: Edge regions of the edge table: wavelength bins and time samples at each end.
+EDGE_BINS, EDGE_SAMPLES = 3, 5
 
 
-def gaussian(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
-    from scipy.ndimage import gaussian_filter
+def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
+    """Stress recordings: fast hemodynamics, noise outside 0.2-0.8, other sensors."""
+    data, noise, _, synth = _generator()
+    base = signal_config(synth)
 
-    return lambda x: gaussian_filter(x, sigma, mode="nearest")
+    def rec(name: str, cfg: Any, ns: float, branch: int) -> Recording:
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 100 + branch)))
+        r = synth.clean_recording(rng, n_time, BINS, cfg)
+        eps = noise.parametric_noise(rng, r.photons, ns)
+        return Recording(name, "stress", ns, r.clean + eps, r.clean, r, np.median(r.clean - r.photons, axis=0))
 
-
-def savgol(x: np.ndarray) -> np.ndarray:
-    from scipy.signal import savgol_filter
-
-    return savgol_filter(x, axis=0, mode="interp", **SAVGOL)
-
-
-def bm3d_denoise(x: np.ndarray) -> np.ndarray:
-    """BM3D on the recording whitened per wavelength bin (shot noise differs between bins):
-    each bin is centred on its median and divided by its robust noise level (MAD of the
-    differences along time), denoised with sigma 1, and mapped back."""
-    import bm3d
-
-    centre = np.median(x, axis=0)
-    d = np.diff(x, axis=0)
-    sig = 1.482602218505602 * np.median(np.abs(d - np.median(d, axis=0)), axis=0) / math.sqrt(2.0)
-    sig = np.maximum(sig, 1e-12 * max(float(np.ptp(x)), 1e-30))
-    z = ((x - centre) / sig).astype(np.float32)
-    return np.asarray(bm3d.bm3d(z, sigma_psd=1.0), np.float64) * sig + centre
+    fast = replace(base, hemo_fast=FAST_HEMO_SHARE, hemo_fast_prob=1.0, hemo_dff=(0.01, 0.01))
+    out = [rec(f"fast hemodynamics, noise {ns:g}", fast, ns, 0) for ns in FAST_HEMO_NOISE]
+    if quick:
+        return out[:1]
+    out += [rec(f"noise {ns:g}", base, ns, 1) for ns in STRESS_NOISE]
+    out += [rec(f"sensor {s}, noise {STRESS_SENSOR_NOISE:g}", replace(base, sensors=(s,)), STRESS_SENSOR_NOISE, 2)
+            for s in STRESS_SENSORS]
+    return out
 
 
-def fluorodn_pipelines(skipped: list[dict[str, str]], names: list[str] | None = None,
-                       paths: tuple[Path, ...] = (), threads: int | None = None
-                       ) -> tuple[list[Pipeline], dict[str, Any]]:
-    """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``)
-    and per extra model file in ``paths`` (a candidate not shipped yet)."""
-    try:
-        import fluorodn
-
-        wanted: list[str | Path] = [c["name"] for c in fluorodn.available_models()
-                                    if names is None or c["name"] in names]
-        default = fluorodn.Denoiser("default").name if wanted else None
-    except Exception as exc:  # the runtime is optional for this benchmark
-        skipped.append({"pipeline": "fluorodn:*", "recording": "all",
-                        "reason": f"fluorodn runtime unavailable: {type(exc).__name__}: {exc}"})
-        return [], {"default": None, "cards": []}
-    if not wanted:
-        skipped.append({"pipeline": "fluorodn:*", "recording": "all", "reason": "no shipped models"})
-    pipes = []
-    for model in [*wanted, *paths]:
-        try:
-            den = fluorodn.Denoiser(model, options=fluorodn.DenoiserOptions(threads=threads))
-        except Exception as exc:
-            skipped.append({"pipeline": f"fluorodn:{model}", "recording": "all",
-                            "reason": f"{type(exc).__name__}: {exc}"})
-            continue
-        meta = den.metadata or {}
-        info = {k: meta.get(k) for k in ("name", "version", "noise_scale", "depth", "width", "halo",
-                                         "instances_seen", "steps")}
-        info |= {"pipeline": f"fluorodn:{den.name}", "sha256": den.sha256, "provider": den.provider,
-                 "shipped": not isinstance(model, Path)}
-        pipes.append(Pipeline(info["pipeline"], lambda x, den=den: np.asarray(den.run(x), np.float64),
-                              robust=True, info=info))
-    return pipes, {"default": default, "cards": [p.info for p in pipes]}
+def edge_errors(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
+    """RMS error over RMS raw error in each edge region and in the interior."""
+    regions = {
+        "first_bin": np.s_[:, :1], "last_bin": np.s_[:, -1:],
+        f"first_{EDGE_BINS}_bins": np.s_[:, :EDGE_BINS], f"last_{EDGE_BINS}_bins": np.s_[:, -EDGE_BINS:],
+        f"first_{EDGE_SAMPLES}_samples": np.s_[:EDGE_SAMPLES], f"last_{EDGE_SAMPLES}_samples": np.s_[-EDGE_SAMPLES:],
+        "interior": np.s_[EDGE_SAMPLES:-EDGE_SAMPLES, EDGE_BINS:-EDGE_BINS],
+    }
+    out = {}
+    for name, sl in regions.items():
+        err = float(np.sqrt(np.mean((y[sl] - clean[sl]) ** 2)))
+        raw = float(np.sqrt(np.mean((noisy[sl] - clean[sl]) ** 2)))
+        out[f"edge_{name}"] = err / max(raw, 1e-300)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -322,6 +307,7 @@ def run(quick: bool = False, out_dir: Path | None = None, bm3d_mode: str = "auto
     recs = make_recordings(n_time, noise_scales, robust=True)
     if quick:  # a few robustness rows keep those code paths alive
         recs = [r for r in recs if r.kind == "main" or r.name in ("units x1e3", "bins 76")]
+    recs += make_stress(n_time if quick else n_time // 3, quick)
 
     pipes = [Pipeline("clean", lambda x: x, robust=True, info={"reference": "the clean recording"}),
              Pipeline("raw", lambda x: x, robust=True)]
@@ -329,12 +315,14 @@ def run(quick: bool = False, out_dir: Path | None = None, bm3d_mode: str = "auto
     pipes += [Pipeline(f"gauss-{s:.1f}", gaussian(s), robust=s == 1.0,
                        info={"sigma": s}) for s in sigmas]
     pipes.append(Pipeline("savgol", savgol, info=dict(SAVGOL)))
+    pipes += [Pipeline(f"svd-{k}", svd_rank(k), robust=True, info={"rank": k}) for k in SVD_RANKS]
+    pipes.append(Pipeline("svd-mp", svd_mp, robust=True, info={"rank": "Marchenko-Pastur edge, whitened"}))
     model_pipes, model_info = fluorodn_pipelines(skipped, models, tuple(model_paths), threads)
     pipes += model_pipes
 
     # BM3D: time a slice, run it on as many main recordings as fit the budget (highest noise first)
     bm3d_recs: set[str] = set()
-    mains = sorted((r for r in recs if r.kind == "main"), key=lambda r: -r.noise_scale)
+    mains = sorted((r for r in recs if r.kind in ("main", "stress")), key=lambda r: (r.kind, -r.noise_scale))
     if bm3d_mode == "off" or quick:
         skipped.append({"pipeline": "bm3d", "recording": "all",
                         "reason": "quick mode" if quick else "--bm3d off"})
@@ -350,7 +338,7 @@ def run(quick: bool = False, out_dir: Path | None = None, bm3d_mode: str = "auto
                 skipped.append({"pipeline": "bm3d", "recording": r.name, "reason":
                                 f"projected {per_rec:.0f} s per recording (timed on {n_probe} rows): "
                                 f"{n_fit} recording(s) fit the {BM3D_BUDGET_S:.0f} s BM3D budget"})
-            pipes.append(Pipeline("bm3d", bm3d_denoise, info={"projected_s_per_recording": per_rec}))
+            pipes.append(Pipeline("bm3d", bm3d_denoise, robust=True, info={"projected_s_per_recording": per_rec}))
         except Exception as exc:
             skipped.append({"pipeline": "bm3d", "recording": "all", "reason": f"{type(exc).__name__}: {exc}"})
 
@@ -377,6 +365,9 @@ def run(quick: bool = False, out_dir: Path | None = None, bm3d_mode: str = "auto
             secs = time.perf_counter() - t0
             y = rec.to_counts(y)
             metrics, a_fit, coh = analyse(rec, y)
+            if rec.kind in ("main", "stress"):
+                metrics |= edge_errors(rec.clean, y, rec.to_counts(rec.noisy))
+            metrics["warnings"] = "; ".join(getattr(p.fn, "warnings", []))
             if freqs is None:
                 freqs = analysis.coherence(a_fit, rec.truth.a, FS)[0]
             row = {"recording": rec.name, "kind": rec.kind, "noise_scale": rec.noise_scale,
@@ -478,8 +469,9 @@ def _markdown(res: dict[str, Any]) -> str:
     head = ("| pipeline | PSNR dB | SSIM | a RMSE | coh 0 Hz | coh 1 Hz | coh 2.5 Hz | coh 0-2.5 | "
             "precision | recall | F1 | amp ratio | s |")
     sep = "|" + "---|" * 13
-    for rec in [r for r in res["recordings"] if r["kind"] == "main"]:
-        lines += [f"## {rec['name']}", "", head, sep]
+    for rec in [r for r in res["recordings"] if r["kind"] in ("main", "stress")]:
+        title = rec["name"] if rec["kind"] == "main" else f"Stress: {rec['name']} ({rec['shape'][0]} x {rec['shape'][1]})"
+        lines += [f"## {title}", "", head, sep]
         for r in (r for r in res["rows"] if r["recording"] == rec["name"]):
             cells = [r["pipeline"], _fmt(r["psnr"], 2), _fmt(r["ssim"]), _fmt(r["rmse_a"]),
                      _fmt(r["coh_0hz"]), _fmt(r["coh_1hz"]), _fmt(r["coh_2.5hz"]),
@@ -487,6 +479,7 @@ def _markdown(res: dict[str, Any]) -> str:
                      _fmt(r["ev_f1"]), _fmt(r["ev_amplitude_ratio"]), _fmt(r["seconds"], 1)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _never_worse(res) + _edges(res)
     pub = res["published_seed_coherence"]["values"]
     fig = f"noise {FIGURE_NOISE:g}"
     ours = {r["pipeline"]: r for r in res["rows"] if r["recording"] == fig}
@@ -515,6 +508,47 @@ def _markdown(res: dict[str, Any]) -> str:
         lines += ["## Skipped", ""] + [f"- {s['pipeline']} on {s['recording']}: {s['reason']}"
                                        for s in res["skipped"]] + [""]
     return "\n".join(lines)
+
+
+def _never_worse(res: dict[str, Any]) -> list[str]:
+    """Per recording: is fluorodn's default below raw on PSNR, coherence or F1, and did it warn."""
+    lines = ["## Never worse than raw? (`fluorodn:default` against `raw`, every recording)", "",
+             "| recording | PSNR dB default / raw | coh 0-2.5 default / raw | F1 default / raw | below raw on "
+             "| warned | best pipeline by coh (its coh) |", "|---|---|---|---|---|---|---|"]
+    by = {}
+    for r in res["rows"]:
+        by.setdefault(r["recording"], {})[r["pipeline"]] = r
+    for name, rows in by.items():
+        d, raw = rows.get("fluorodn:default"), rows.get("raw")
+        if d is None or raw is None:
+            continue
+        worse = [label for key, label in (("psnr", "PSNR"), ("coh_mean_0_2.5hz", "coherence"), ("ev_f1", "F1"))
+                 if d[key] is not None and raw[key] is not None and d[key] < raw[key]]
+        cands = {k: v for k, v in rows.items() if k != "clean" and v.get("coh_mean_0_2.5hz") is not None}
+        best = max(cands, key=lambda k: cands[k]["coh_mean_0_2.5hz"])
+        lines.append(f"| {name} | {_fmt(d['psnr'], 2)} / {_fmt(raw['psnr'], 2)} | {_fmt(d['coh_mean_0_2.5hz'])} / "
+                     f"{_fmt(raw['coh_mean_0_2.5hz'])} | {_fmt(d['ev_f1'])} / {_fmt(raw['ev_f1'])} | "
+                     f"{', '.join(worse) or 'nothing'} | {'yes: ' + d['warnings'] if d.get('warnings') else 'no'} | "
+                     f"{best} ({_fmt(cands[best]['coh_mean_0_2.5hz'])}) |")
+    return [*lines, ""]
+
+
+def _edges(res: dict[str, Any]) -> list[str]:
+    """Error over raw error at the edges and in the interior (main and stress recordings)."""
+    rows = [r for r in res["rows"] if "edge_interior" in r and r["pipeline"] not in ("clean", "raw")]
+    if not rows:
+        return []
+    keys = [k for k in rows[0] if k.startswith("edge_")]
+    lines = ["## Edges: RMS error / RMS raw error per region (1.0 = not denoised)", "",
+             "| recording | pipeline | " + " | ".join(k[5:].replace("_", " ") for k in keys)
+             + " | worst edge / interior |", "|---|---|" + "---|" * (len(keys) + 1)]
+    for r in rows:
+        if r["pipeline"] not in ("fluorodn:default", "fluorodn:low", "svd-8", "bm3d"):
+            continue
+        worst = max(r[k] for k in keys if k != "edge_interior") / max(r["edge_interior"], 1e-300)
+        lines.append(f"| {r['recording']} | {r['pipeline']} | " + " | ".join(_fmt(r[k]) for k in keys)
+                     + f" | {_fmt(worst, 2)} |")
+    return [*lines, ""]
 
 
 def _colors(names: list[str]) -> dict[str, Any]:

@@ -15,23 +15,35 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from fluorodn.errors import DeviceError, ModelError
+from fluorodn import spectral
+from fluorodn.errors import DeviceError, ModelError, OutOfDomainWarning
 from fluorodn.normalize import global_scale
-from fluorodn.registry import METADATA_KEY, ModelSource, load_model, model_variants, validate_metadata
+from fluorodn.registry import (
+    IMAGE_MODEL,
+    METADATA_KEY,
+    ModelSource,
+    load_model,
+    model_variants,
+    validate_metadata,
+)
 from fluorodn.tiling import TilePlan, plan_tiles
 
-__all__ = ["DEVICES", "PRECISIONS", "Denoiser", "DenoiserOptions", "denoise", "physical_cores"]
+__all__ = ["DEVICES", "KINDS", "PRECISIONS", "Denoiser", "DenoiserOptions", "denoise", "physical_cores"]
 
 log = logging.getLogger("fluorodn")
 
 #: Accepted values of ``device``.
 DEVICES = ("auto", "cpu", "cuda")
+#: Accepted values of ``kind``: what the input is. ``"auto"`` detects it per input
+#: (:func:`fluorodn.spectral.looks_spectral`).
+KINDS = ("auto", "spectral", "image")
 #: Numeric precisions a model can run in; ``precision`` also accepts ``"auto"``: the
 #: fastest variant shipped for the provider in use (int8 on the CPU where shipped, fp32 on CUDA).
 PRECISIONS = ("fp32", "int8", "bf16")
@@ -132,12 +144,23 @@ def _preload_cuda(ort: Any) -> None:
 
 
 class Denoiser:
-    """DnCNN denoiser for 2D recordings and stacks of 2D pages.
+    """DnCNN denoiser for spectral recordings, 2D images and stacks of 2D pages.
+
+    Two paths run, by the kind of input:
+
+    * **spectral** (a 2D time x wavelength recording): the recording is projected onto its
+      leading spectral components (:mod:`fluorodn.spectral`), a 1D DnCNN denoises the
+      coefficient traces over time, and the result is mapped back; every output value is
+      informed by its sample's whole spectrum. Inputs outside the model's training domain
+      raise an :class:`~fluorodn.errors.OutOfDomainWarning`.
+    * **image** (microscopy frames, stacks of pages, anything without a spectral axis): the
+      2D DnCNN on tiles with a halo.
 
     Parameters
     ----------
-    model : ``"default"`` (the shipped ``"low"`` model), a shipped model's name, or a
-        path to an ``.onnx`` file with fluorodn metadata.
+    model : ``"default"`` (the shipped spectral model for spectral recordings, and the
+        shipped image model ``"low"`` for images), a shipped model's name, or a path to an
+        ``.onnx`` file with fluorodn metadata.
     device : ``"auto"`` (CUDA where onnxruntime can use it, else CPU; the choice is
         logged), ``"cpu"``, or ``"cuda"`` (raises :class:`DeviceError` where CUDA is not
         usable; never falls back silently).
@@ -147,6 +170,14 @@ class Denoiser:
         if it has none), ``"bf16"`` (refused with :class:`DeviceError`: no provider here
         runs it faster), or ``"auto"`` (the fastest variant shipped for the provider in
         use: int8 on the CPU where the model has one, fp32 on CUDA).
+    kind : ``"auto"`` (detect per input: a 2D array with 24-1024 columns and at least twice
+        as many rows is spectral), ``"spectral"`` or ``"image"`` (declare it).
+
+    Examples
+    --------
+    >>> den = Denoiser()                       # doctest: +SKIP
+    >>> clean = den.run(recording)             # (T, W) float32, same shape  # doctest: +SKIP
+    >>> frames = den.run(stack)                # (pages, H, W): image path  # doctest: +SKIP
 
     Attributes
     ----------
@@ -166,9 +197,17 @@ class Denoiser:
         options: DenoiserOptions | None = None,
         *,
         precision: str | None = None,
+        kind: str = "auto",
     ) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        self.declared_kind = kind
+        if kind == "image" and model == "default":
+            model = IMAGE_MODEL
+        self._image_lock = threading.Lock()
+        self._image_denoiser: Denoiser | None = None
         self.options = options or DenoiserOptions()
         if precision is not None:
             self.options = dataclasses.replace(self.options, precision=precision)
@@ -211,12 +250,19 @@ class Denoiser:
         # a shipped model is called by its registry name, a user file by the name in its metadata
         self.name: str = source.name if source.shipped else str(self.metadata["name"])
         self.halo: int = int(self.metadata["halo"])
+        self.kind: str = str(self.metadata.get("kind", "image"))
+        if kind == "spectral" and self.kind != "spectral":
+            raise ModelError(f"model {self.name!r} is an image model; kind 'spectral' needs a spectral model")
+        if kind == "image" and self.kind != "image":
+            raise ModelError(f"model {self.name!r} is a spectral model; kind 'image' needs an image model")
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        four_d = len(inputs) == 1 and len(inputs[0].shape) == 4
-        channels = inputs[0].shape[1] if four_d else None  # an int, or a name/None if dynamic
-        if not four_d or len(outputs) != 1 or (isinstance(channels, int) and channels != 1):
+        rank, want = (3, "(N, C, T)") if self.kind == "spectral" else (4, "(N, 1, H, W)")
+        ok_rank = len(inputs) == 1 and len(inputs[0].shape) == rank
+        channels = inputs[0].shape[1] if ok_rank else None  # an int, or a name/None if dynamic
+        self.channels: int = int(self.metadata.get("channels", 1))
+        if not ok_rank or len(outputs) != 1 or (isinstance(channels, int) and channels != self.channels):
             raise ModelError(
-                f"{source.path}: expected one (N, 1, H, W) input and one output, found inputs "
+                f"{source.path}: expected one {want} input and one output, found inputs "
                 f"{[i.shape for i in inputs]}; export the model with fluorodn_train"
             )
         self._input = inputs[0].name
@@ -350,6 +396,13 @@ class Denoiser:
             NaN/inf values.
         """
         arr = _check_input(x, ndims=(2, 3))
+        path = self._path_for(arr.shape)
+        if path == "spectral":
+            if scale is not None:
+                raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
+            return self._run_spectral(arr, progress)
+        if path == "delegate":
+            return self._image().run(arr, scale=scale, progress=progress)
         pages = [arr] if arr.ndim == 2 else list(arr)
         if scale is not None:
             if arr.ndim != 2:
@@ -381,6 +434,74 @@ class Denoiser:
             chunk.append(arr)
         if chunk:
             yield from self._flush(chunk, progress)
+
+    # -- spectral path ----------------------------------------------------------------
+
+    def _path_for(self, shape: tuple[int, ...]) -> str:
+        """"image" (this image model), "spectral" (this spectral model) or "delegate" (the image model)."""
+        if self.kind == "image":
+            return "image"
+        if len(shape) == 2 and (self.declared_kind == "spectral" or spectral.looks_spectral(shape)):
+            return "spectral"
+        if self.declared_kind == "spectral":
+            raise ValueError(
+                f"kind 'spectral' needs one 2D (time, wavelength) recording, got shape {shape}; "
+                "denoise the pages one by one, or use kind 'image' for frames"
+            )
+        return "delegate"
+
+    def _image(self) -> Denoiser:
+        """The image model used for inputs a spectral model does not take (created once)."""
+        with self._image_lock:
+            if self._image_denoiser is None:
+                self._image_denoiser = Denoiser(IMAGE_MODEL, device=self.device, options=self.options, kind="image")
+            return self._image_denoiser
+
+    def _stream_spectral(self, pages: Iterator[Any], progress: Progress | None) -> Iterator[np.ndarray]:
+        first = next(pages, None)
+        if first is None:
+            return
+        try:
+            arr = _check_input(first, ndims=(2,))
+        except ValueError as err:
+            raise ValueError(f"page index 0: {err}") from err
+        if self._path_for(arr.shape) == "delegate":
+            yield from self._image().stream(_chain(arr, pages), progress=progress)
+            return
+        yield self._run_spectral(arr, progress)
+        for k, page in enumerate(pages, start=1):
+            try:
+                arr = _check_input(page, ndims=(2,))
+            except ValueError as err:
+                raise ValueError(f"page index {k}: {err}") from err
+            yield self._run_spectral(arr, progress)
+
+    def _run_spectral(self, arr: np.ndarray, progress: Progress | None) -> np.ndarray:
+        t, w = arr.shape
+        if w > t:
+            warnings.warn(
+                OutOfDomainWarning(
+                    f"the recording has more wavelength bins ({w}) than time samples ({t}): it looks transposed; "
+                    "pass it as (time, wavelength)"
+                ),
+                stacklevel=3,
+            )
+        proj = spectral.project(arr, self.channels)
+
+        def net(batch: np.ndarray) -> np.ndarray:
+            (noise,) = self._session.run([self._output], {self._input: batch})
+            return np.asarray(noise)
+
+        window = max(4 * self.halo + 1, self.tile_pixels // 8)
+        coef = spectral.run_traces(net, proj.coef, self.channels, self.halo, window)
+        out = spectral.reconstruct(proj, coef)
+        checks = self.metadata.get("domain_checks")
+        if isinstance(checks, dict):
+            for message in spectral.domain_warnings(spectral.removed_stats(arr, out, proj), checks):
+                warnings.warn(OutOfDomainWarning(message), stacklevel=3)
+        if progress is not None:
+            progress(arr.size)
+        return out
 
     # -- engine -----------------------------------------------------------------------
 
@@ -438,6 +559,11 @@ class Denoiser:
                     flush()
         if pending:
             flush()
+
+
+def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
 
 
 def _fastest_cpu_variant(model: str | os.PathLike[str], source: ModelSource) -> ModelSource:
@@ -511,6 +637,7 @@ def denoise(
     options: DenoiserOptions | None = None,
     scale: tuple[float, float] | None = None,
     precision: str | None = None,
+    kind: str = "auto",
 ) -> np.ndarray:
     """Denoise ``x`` ((H, W) or (pages, H, W), any real dtype) and return float32.
 
@@ -518,4 +645,4 @@ def denoise(
     It loads the model on every call; to denoise many arrays, create one :class:`Denoiser`
     and reuse it.
     """
-    return Denoiser(model, device=device, options=options, precision=precision).run(x, scale=scale)
+    return Denoiser(model, device=device, options=options, precision=precision, kind=kind).run(x, scale=scale)

@@ -21,9 +21,11 @@ from typing import Any
 
 from fluorodn.errors import ModelError
 from fluorodn.normalize import CONVENTION
+from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
 
 __all__ = [
     "DEFAULT_MODEL",
+    "IMAGE_MODEL",
     "METADATA_KEY",
     "VARIANTS",
     "ModelSource",
@@ -35,8 +37,10 @@ __all__ = [
     "validate_metadata",
 ]
 
-#: The name ``"default"`` stands for this shipped model.
-DEFAULT_MODEL = "low"
+#: The name ``"default"`` stands for this shipped model (spectral recordings) ...
+DEFAULT_MODEL = "spectral"
+#: ... and for this one on images (frames, stacks of pages).
+IMAGE_MODEL = "low"
 #: ONNX ``metadata_props`` key holding the model's JSON metadata.
 METADATA_KEY = "fluorodn"
 #: Metadata format version this runtime understands.
@@ -243,12 +247,19 @@ def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
     halo = meta.get("halo")
     if not isinstance(halo, int) or isinstance(halo, bool) or halo < 0:
         raise ModelError(f"{where}: metadata field 'halo' must be a non-negative integer, got {halo!r}{_REEXPORT}")
-    norm = meta.get("normalization")
-    if norm != CONVENTION:
+    kind = meta.get("kind", "image")
+    if kind not in ("image", "spectral"):
+        raise ModelError(f"{where}: metadata field 'kind' must be 'image' or 'spectral', got {kind!r}{_REEXPORT}")
+    norm, implemented = meta.get("normalization"), SPECTRAL_CONVENTION if kind == "spectral" else CONVENTION
+    if norm != implemented:
         raise ModelError(
             f"{where}: the model expects normalization {norm!r} but this fluorodn implements "
-            f"{CONVENTION!r}; use a matching fluorodn version"
+            f"{implemented!r} for {kind} models; use a matching fluorodn version"
         )
+    if kind == "spectral":
+        channels = meta.get("channels")
+        if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+            raise ModelError(f"{where}: metadata field 'channels' must be a positive integer{_REEXPORT}")
     if not isinstance(meta.get("name"), str):
         raise ModelError(f"{where}: metadata field 'name' must be a string{_REEXPORT}")
     return dict(meta)

@@ -25,6 +25,7 @@ most ``STAT_ROWS`` rows, so their cost does not grow with the recording.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,11 +33,17 @@ import numpy as np
 __all__ = [
     "COMPONENTS",
     "CONVENTION",
+    "MAX_BINS",
     "MIN_BINS",
     "Projection",
+    "domain_warnings",
+    "looks_spectral",
     "noise_levels",
     "project",
     "reconstruct",
+    "removed_stats",
+    "run_traces",
+    "snr",
 ]
 
 #: Name of this convention, as stored in the metadata of spectral models.
@@ -199,4 +206,108 @@ def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np
     out = np.empty((coef.shape[0], back.shape[1]), dtype)
     for i in range(0, coef.shape[0], _BLOCK):
         out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + p.mu
+    return out
+
+
+# -- which inputs are spectral ---------------------------------------------------------------
+
+#: Most wavelength bins a recording may have to be detected as spectral.
+MAX_BINS = 1024
+
+
+def looks_spectral(shape: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` is taken for a spectral recording (time x wavelength).
+
+    A 2D array with ``MIN_BINS <= W <= MAX_BINS`` columns and at least twice as many rows as
+    columns; everything else (square frames, stacks of pages) is an image.
+    """
+    return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= 2 * shape[1]
+
+
+# -- running the network on the coefficient traces -------------------------------------------
+
+#: Time samples per network call (halo included) on the CPU: 64 channels x 2**16 samples of
+#: float32 activations are 16 MiB per layer.
+WINDOW_SAMPLES = 1 << 16
+
+
+def run_traces(net: Callable[[np.ndarray], np.ndarray], coef: np.ndarray, channels: int, halo: int,
+               window: int = WINDOW_SAMPLES) -> np.ndarray:
+    """Denoised (T, K) coefficient traces: ``coef - net(coef)``, in windows with ``halo``.
+
+    ``net`` maps (1, channels, L) float32 to the predicted noise of the same shape; missing
+    channels (K < channels) are zero traces. Windows overlap by ``halo`` samples on each
+    side, so the result equals one call on the whole recording (up to float rounding); the
+    recording's own ends see the zero padding the network was trained with.
+    """
+    t, k = coef.shape
+    core = max(1, window - 2 * halo)
+    out = np.empty_like(coef, dtype=np.float32)
+    buf = np.zeros((1, channels, min(t, core) + 2 * halo), np.float32)
+    for start in range(0, t, core):
+        stop = min(t, start + core)
+        lo, hi = max(0, start - halo), min(t, stop + halo)
+        n = hi - lo
+        buf[:] = 0.0
+        buf[0, :k, :n] = coef[lo:hi].T
+        noise = net(buf[:, :, :n])
+        out[start:stop] = coef[start:stop] - noise[0, :k, start - lo : stop - lo].T
+    return out
+
+
+# -- checks that the input is one the model was trained for -----------------------------------
+
+#: Rows of the removed component that the checks look at (contiguous blocks).
+CHECK_ROWS = 4096
+
+
+def snr(p: Projection) -> float:
+    """Brightness over noise: the range of the median spectrum divided by the noise of its
+    brightest bin (units and offsets cancel)."""
+    top = int(np.argmax(p.mu))
+    return float((p.mu.max() - p.mu.min()) / p.sigma[top])
+
+
+def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection) -> dict[str, float]:
+    """Statistics of the removed component ``(x - out) / sigma`` on at most ``CHECK_ROWS`` rows.
+
+    * ``time_corr``: its lag-1 autocorrelation over time (noise: near 0, at most the
+      noise's own correlation; removed signal: close to 1);
+    * ``structure``: the share of its energy in its leading spectral direction, divided by
+      what the same share would be for white noise of its shape (about 1 for noise;
+      removed signal with one spectrum makes it large);
+    * ``snr``: :func:`snr`.
+    """
+    t, w = x.shape
+    n = min(t, CHECK_ROWS)
+    blocks = 4 if t >= 4 * 256 and n >= 4 * 256 else 1
+    size = n // blocks
+    starts = np.linspace(0, t - size, blocks).astype(int)
+    r = np.concatenate([(x[s : s + size] - out[s : s + size]) / p.sigma for s in starts]).astype(np.float64)
+    r -= r.mean(axis=0)
+    pairs = np.concatenate([r[b * size : (b + 1) * size - 1] * r[b * size + 1 : (b + 1) * size] for b in range(blocks)])
+    energy = float(np.sum(r * r)) + 1e-300
+    time_corr = float(pairs.sum() * len(r) / max(len(pairs), 1) / energy)
+    vals = np.linalg.eigvalsh(r.T @ r)
+    top_share = float(vals[-1] / max(vals.sum(), 1e-300))
+    white_share = (1.0 + np.sqrt(w / max(len(r), 1))) ** 2 / w
+    return {"time_corr": time_corr, "structure": top_share / white_share, "snr": snr(p)}
+
+
+def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> list[str]:
+    """Sentences naming each statistic outside the range ``checks`` gives for it."""
+    out = []
+    lo, hi = checks.get("snr", [0.0, np.inf])
+    if not lo <= stats["snr"] <= hi:
+        side = "noisier" if stats["snr"] < lo else "cleaner"
+        out.append(f"the recording is {side} than any the model was trained on (brightness/noise "
+                   f"{stats['snr']:.3g}, trained {lo:.3g}-{hi:.3g})")
+    _, hi = checks.get("time_corr", [-1.0, np.inf])
+    if stats["time_corr"] > hi:
+        out.append(f"what was removed is correlated in time (lag-1 autocorrelation {stats['time_corr']:.2f}, "
+                   f"noise in training at most {hi:.2f}): signal may have been removed")
+    _, hi = checks.get("structure", [0.0, np.inf])
+    if stats["structure"] > hi:
+        out.append(f"what was removed has spectral structure ({stats['structure']:.1f}x the leading-spectrum "
+                   f"share of noise, training at most {hi:.1f}x): signal may have been removed")
     return out

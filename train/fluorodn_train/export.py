@@ -13,14 +13,25 @@ import torch
 from fluorodn.io import atomic_output
 from fluorodn.normalize import CONVENTION
 from fluorodn.registry import METADATA_KEY
+from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
 
-from .model import DnCNN, fold_batchnorm
+from .model import DnCNN, DnCNN1d, fold_batchnorm
 from .train import load_checkpoint
 
 #: ONNX opset of every exported model.
 OPSET = 17
 #: Odd shapes the exported model must reproduce PyTorch on.
 PARITY_SHAPES = ((37, 152), (101, 152), (513, 77), (1000, 33))
+#: Odd lengths (time samples) the exported 1D model must reproduce PyTorch on.
+PARITY_LENGTHS = (37, 101, 1000, 3001)
+
+
+def _is_1d(net: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.Conv1d) for m in net.modules())
+
+
+def _in_channels(net: torch.nn.Module) -> int:
+    return next(m for m in net.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d))).in_channels
 #: Largest tolerated |onnxruntime - torch| in normalized units.
 PARITY_TOL = 1e-4
 
@@ -29,6 +40,12 @@ def flop_per_pixel(depth: int, width: int) -> int:
     """Multiply-adds x 2 of one output pixel (3x3 convolutions, no biases counted)."""
     chans = [1] + [width] * (depth - 1) + [1]
     return int(sum(2 * 9 * a * b for a, b in zip(chans[:-1], chans[1:])))
+
+
+def flop_per_sample_1d(depth: int, width: int, channels: int) -> int:
+    """Multiply-adds x 2 of one time sample of the 1D network (kernel 3, all channels)."""
+    chans = [channels] + [width] * (depth - 1) + [channels]
+    return int(sum(2 * 3 * a * b for a, b in zip(chans[:-1], chans[1:])))
 
 
 def sha256(path: str | Path) -> str:
@@ -64,13 +81,15 @@ def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
     worst = 0.0
-    for h, w in PARITY_SHAPES:
-        x = (rng.standard_normal((1, 1, h, w)) * 3 + rng.standard_normal() * 50).astype(np.float32)
+    one_d, chans = _is_1d(folded), _in_channels(folded)
+    shapes = [(1, chans, t) for t in PARITY_LENGTHS] if one_d else [(1, 1, h, w) for h, w in PARITY_SHAPES]
+    for shape in shapes:
+        x = (rng.standard_normal(shape) * 3 + rng.standard_normal() * 50).astype(np.float32)
         with torch.inference_mode():
             ref = folded(torch.from_numpy(x)).numpy()
         got = sess.run(["noise"], {"input": x})[0]
         if got.shape != ref.shape:
-            raise RuntimeError(f"ONNX output shape {got.shape} != torch {ref.shape} for {h}x{w}")
+            raise RuntimeError(f"ONNX output shape {got.shape} != torch {ref.shape} for {shape}")
         worst = max(worst, float(np.abs(got - ref).max()))
     return worst
 
@@ -78,11 +97,15 @@ def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
 def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
     """Export an eval-mode Conv/ReLU chain to ``path`` with ``meta`` as its metadata.
 
-    Dynamic (batch, height, width); fails (RuntimeError) if onnx.checker or the parity
-    check against PyTorch fails. Returns the parity error (normalized units).
+    Dynamic (batch, height, width) for a 2D network, (batch, time) for a 1D one; fails
+    (RuntimeError) if onnx.checker or the parity check against PyTorch fails. Returns the
+    parity error (normalized units).
     """
-    dyn = {0: "batch", 2: "height", 3: "width"}
-    torch.onnx.export(net, torch.zeros(1, 1, 41, 41), str(path), input_names=["input"],
+    if _is_1d(net):
+        dyn, dummy = {0: "batch", 2: "time"}, torch.zeros(1, _in_channels(net), 64)
+    else:
+        dyn, dummy = {0: "batch", 2: "height", 3: "width"}, torch.zeros(1, 1, 41, 41)
+    torch.onnx.export(net, dummy, str(path), input_names=["input"],
                       output_names=["noise"], opset_version=OPSET,
                       dynamic_axes={"input": dyn, "noise": dyn}, dynamo=False)
     proto = onnx.load(str(path))
@@ -96,7 +119,7 @@ def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
     return err
 
 
-def export(model: DnCNN, out_dir: str | Path, name: str, info: dict) -> tuple[Path, dict]:
+def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -> tuple[Path, dict]:
     """Write ``<out_dir>/<name>.onnx`` and ``<name>.json``; returns the path and the card.
 
     ``info`` supplies the training facts (noise_scale, instances_seen, steps,
@@ -106,6 +129,7 @@ def export(model: DnCNN, out_dir: str | Path, name: str, info: dict) -> tuple[Pa
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folded = fold_batchnorm(model.eval())
+    spectral = isinstance(model, DnCNN1d)
     meta = {
         "format": 1, "name": name, "version": str(info.get("version", "1")), "architecture": "DnCNN",
         "depth": model.depth, "width": model.width, "halo": model.halo, "normalization": CONVENTION,
@@ -116,6 +140,16 @@ def export(model: DnCNN, out_dir: str | Path, name: str, info: dict) -> tuple[Pa
         "flop_per_pixel": flop_per_pixel(model.depth, model.width),
         "created": info.get("created", _dt.date.today().isoformat()),
     }
+    if spectral:
+        meta.update(kind="spectral", architecture="DnCNN1d", channels=model.channels,
+                    normalization=SPECTRAL_CONVENTION, domain=info.get("domain", "spectral-fiber-photometry"),
+                    noise_scale_range=list(info.get("noise_scale_range", [])),
+                    flop_per_pixel=flop_per_sample_1d(model.depth, model.width, model.channels))
+        for key in ("domain_checks", "generator"):
+            if key in info:
+                meta[key] = info[key]
+    else:
+        meta["kind"] = "image"
     final = out_dir / f"{name}.onnx"
     with atomic_output(final, overwrite=True) as tmp:
         err = write_onnx(folded, tmp, meta)
@@ -129,7 +163,7 @@ def export_checkpoint(ckpt: str | Path, out_dir: str | Path, name: str, **overri
     model, ck = load_checkpoint(ckpt)
     cfg = ck["config"]
     lo, hi = cfg["noise_scale"]
-    info = {"noise_scale": round((lo + hi) / 2, 4), "instances_seen": ck["seen"], "steps": ck["step"],
-            "training_command": cfg.get("command", "")}
+    info = {"noise_scale": round((lo + hi) / 2, 4), "noise_scale_range": [lo, hi], "instances_seen": ck["seen"],
+            "steps": ck["step"], "training_command": cfg.get("command", "")}
     info.update(overrides)
     return export(model, out_dir, name, info)
