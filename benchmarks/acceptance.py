@@ -1,4 +1,4 @@
-"""Acceptance of the shipped models (issue 2): each model at its own training noise scale.
+"""Acceptance of the shipped models: each model at its own training noise scale.
 
 On the validation stream of the generator (``VAL_STREAM``: disjoint from the training
 draws, and from the quality benchmark's test stream), for every shipped model:
@@ -23,20 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fluorodn_train import data, noise, synth
+from fluorodn_train.evaluation import analysis
+from fluorodn_train.evaluation.recordings import BINS, Recording, analyse, signal_config
 
-from benchmarks import analysis
-from benchmarks.quality import (
-    BINS,
-    GAUSS_SIGMAS,
-    RESULTS,
-    Recording,
-    _clean_json,
-    _generator,
-    _log,
-    analyse,
-    gaussian,
-    signal_config,
-)
+from benchmarks.quality import GAUSS_SIGMAS, RESULTS, _clean_json, _log, gaussian
 
 __all__ = ["main", "run"]
 
@@ -54,7 +45,6 @@ def _pipelines(den: Any) -> dict[str, Any]:
 
 def windows_psnr(den: Any, noise_scale: float, n: int) -> dict[str, float]:
     """Mean PSNR over ``n`` validation windows (101 x 152) per pipeline."""
-    data, _, _, _ = _generator()
     rng = np.random.default_rng(np.random.SeedSequence(SEED, spawn_key=(data.VAL_STREAM, 7)))
     pipes = _pipelines(den)
     acc: dict[str, list[float]] = {k: [] for k in pipes}
@@ -67,10 +57,8 @@ def windows_psnr(den: Any, noise_scale: float, n: int) -> dict[str, float]:
 
 def continuous(den: Any, noise_scale: float, n_time: int) -> dict[str, dict[str, Any]]:
     """Metrics of every pipeline on one continuous validation recording."""
-    data, noise, _, synth = _generator()
-    ss = np.random.SeedSequence(SEED, spawn_key=(data.VAL_STREAM, 8))
-    rng = np.random.default_rng(ss)
-    truth = synth.clean_recording(rng, n_time, BINS, signal_config(synth))
+    rng = np.random.default_rng(np.random.SeedSequence(SEED, spawn_key=(data.VAL_STREAM, 8)))
+    truth = synth.clean_recording(rng, n_time, BINS, signal_config())
     eps = noise.parametric_noise(rng, truth.photons, noise_scale)
     rec = Recording(f"val noise {noise_scale:g}", "main", noise_scale, truth.clean + eps, truth.clean, truth,
                     np.median(truth.clean - truth.photons, axis=0))

@@ -260,11 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Scaling efficiency = Mpx/s / (Mpx/s of 1 worker x workers); on a machine with only as many "
         "cores as workers the scheduler and the client compete with the workers for them.",
     ]
-    machine["loadavg_end"] = list(os.getloadavg())
-    machine["busy_cpus_end"] = busy_cpus()
-    note = load_note(machine)
-    if note:
-        notes.append(note)
+    machine |= {"loadavg_end": list(os.getloadavg()), "busy_cpus_end": busy_cpus()}
+    notes += [n for n in (load_note(machine),) if n]
     res = {
         "benchmark": "dask",
         "quick": quick,

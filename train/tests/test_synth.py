@@ -1,4 +1,4 @@
-"""Statistics of the synthetic generator against DOMAIN.md."""
+"""Statistics of the synthetic generator against the ranges it is configured to draw."""
 
 import numpy as np
 import pytest
