@@ -20,9 +20,13 @@ def _command(ctx: typer.Context) -> str:
     """The full command of the running subcommand, every option spelled out (reproducible)."""
     words = ["python", "-m", "fluorodn_train", ctx.info_name or ""]
     for key, value in ctx.params.items():
+        name = key.replace("_", "-")
         if value is None:
             continue
-        words.append("--" + key.replace("_", "-"))
+        if isinstance(value, bool):  # typer's flags: --name / --no-name
+            words.append(f"--{name}" if value else f"--no-{name}")
+            continue
+        words.append(f"--{name}")
         words += [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
     return " ".join(shlex.quote(w) for w in words)
 

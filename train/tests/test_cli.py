@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
+from pathlib import Path
 
 import pytest
+import torch
 import typer
+from typer.testing import CliRunner
 
 from fluorodn_train import quantize as q
 from fluorodn_train.cli import app
@@ -32,3 +36,21 @@ def test_quantize_defaults_are_the_module_defaults() -> None:
     assert options["calib_windows"] == q.CALIB_WINDOWS and options["seed"] == q.CALIB_SEED
     assert options["guard_minutes"] == q.GUARD_MINUTES and options["guard_recordings"] == len(q.GUARD_SEEDS)
     assert tuple(x for x in str(options["float_layers"]).split(",") if x) == q.FLOAT_LAYERS
+
+
+def test_recorded_commands_run_again(tmp_path: Path) -> None:
+    """The command a run records (every option spelled out, flags included) is a valid command."""
+    runner = CliRunner()
+    fit = ["fit", "--out", str(tmp_path / "f"), "--depth", "3", "--width", "4", "--steps", "2", "--batch", "2",
+           "--window", "24", "16", "--val-every", "2"]
+    assert runner.invoke(app, fit).exit_code == 0
+    qat = ["qat", "--init", str(tmp_path / "f" / "last.pt"), "--out", str(tmp_path / "q"), "--steps", "1",
+           "--batch", "2", "--val-every", "1", "--distill"]
+    res = runner.invoke(app, qat)
+    assert res.exit_code == 0, res.output
+    command = torch.load(tmp_path / "q" / "last.pt", weights_only=False)["config"]["command"]
+    assert " --distill " in f"{command} "
+    again = shlex.split(command)[3:]  # after "python -m fluorodn_train"
+    again[again.index("--out") + 1] = str(tmp_path / "q2")
+    res = runner.invoke(app, again)
+    assert res.exit_code == 0, res.output
