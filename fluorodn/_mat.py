@@ -10,6 +10,7 @@ variable is (rows, cols, pages), i.e. page ``k`` is ``A(:, :, k)``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -46,6 +47,20 @@ def matlab_name(name: str) -> str:
     return name[:63]
 
 
+@contextlib.contextmanager
+def _h5_errors(path: Path) -> Iterator[None]:
+    """Turn what h5py raises on a damaged or hostile v7.3 file into FileFormatError."""
+    try:
+        yield
+    except FileFormatError:
+        raise
+    except Exception as err:  # h5py raises OSError, KeyError, RuntimeError, ValueError, ... on damaged files
+        detail = " ".join(str(err).split())[:200] or type(err).__name__
+        raise FileFormatError(
+            f"cannot read {path} as a MATLAB v7.3 file ({detail}); save it again from MATLAB (save -v7.3)"
+        ) from err
+
+
 def _is_numeric(arr: Any) -> bool:
     return isinstance(arr, np.ndarray) and arr.dtype.kind in "iuf" and arr.ndim in (2, 3) and arr.size > 0
 
@@ -64,21 +79,16 @@ class MatRecording:
         self._vars: dict[str, Any] = {}
         if self.v73:
             try:
-                self._h5 = h5py.File(path, "r")
-            except OSError as err:
-                raise FileFormatError(
-                    f"cannot read {path} as a MATLAB v7.3 file ({err}); save it again from MATLAB (save -v7.3)"
-                ) from err
-            items = {k: v for k, v in self._h5.items() if not k.startswith("#")}
-            usable = {k for k, d in items.items() if self._h5_numeric(d)}
-            try:
-                self.key = self._pick(key, list(items), usable)
+                with _h5_errors(path):
+                    self._h5 = h5py.File(path, "r")
+                    names, usable = self._h5_variables()
+                    self.key = self._pick(key, names, usable)
+                    dset = self._h5[self.key]
+                    self.shape = self._matlab_shape(self.key)
+                    self.dtype = np.dtype(dset.dtype)
             except BaseException:
                 self.close()
                 raise
-            dset = self._h5[self.key]
-            self.shape = self._matlab_shape(self.key)
-            self.dtype = np.dtype(dset.dtype)
         else:
             import scipy.io
 
@@ -96,11 +106,48 @@ class MatRecording:
         self.page_shape = (self.shape[0], self.shape[1])
         self.n_pages = self.shape[2] if len(self.shape) == 3 else 1
 
+    def _h5_variables(self) -> tuple[list[str], set[str]]:
+        """Names of the file's top-level variables, and those fluorodn can denoise.
+
+        Only hard links are variables (MATLAB writes nothing else): a soft link (which may
+        loop) or an external link (into another file) is never followed, and a dataset
+        whose data live elsewhere (virtual, or in external raw files) is not read.
+        """
+        import h5py
+
+        names, usable = [], set()
+        for name in self._h5:
+            if name.startswith("#"):
+                continue
+            names.append(name)
+            link = self._h5.get(name, getlink=True)
+            if isinstance(link, h5py.HardLink) and self._h5_numeric(self._h5[name]):
+                usable.add(name)
+        return names, usable
+
+    def _h5_refusal(self, name: str) -> str | None:
+        """Why variable ``name`` of a v7.3 file is not read, if it is a link or its data lie elsewhere."""
+        import h5py
+
+        link = self._h5.get(name, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            return f"is a link to {link.path!r} in the file {link.filename!r}"
+        if isinstance(link, h5py.SoftLink):
+            return f"is a link to {link.path!r}"
+        dset = self._h5[name]
+        if isinstance(dset, h5py.Dataset) and dset.is_virtual:
+            return "is a virtual dataset, made of data in other files"
+        if isinstance(dset, h5py.Dataset) and dset.external:
+            return f"keeps its data in the external file {dset.external[0][0]!r}"
+        return None
+
     @staticmethod
     def _h5_numeric(d: Any) -> bool:
         import h5py
 
         if not isinstance(d, h5py.Dataset) or d.ndim not in (2, 3) or d.size == 0:
+            return False
+        if d.is_virtual or d.external:  # data outside this file
             return False
         cls = d.attrs.get("MATLAB_class", b"")
         cls = cls.decode() if isinstance(cls, bytes) else str(cls)
@@ -113,6 +160,12 @@ class MatRecording:
                 listed = ", ".join(names) or "none"
                 raise FileFormatError(f"{self.path} has no variable {key!r} (its variables: {listed}); fix --key")
             if key not in usable:
+                why = self._h5_refusal(key) if self.v73 else None
+                if why is not None:
+                    raise FileFormatError(
+                        f"variable {key!r} in {self.path} {why}; fluorodn reads only what the file itself holds: "
+                        "save the data into the file itself, or choose another --key"
+                    )
                 raise FileFormatError(
                     f"variable {key!r} in {self.path} is not a 2D or 3D array of real numbers; choose another --key"
                 )
@@ -121,6 +174,13 @@ class MatRecording:
         if len(matrices) == 1:
             return matrices[0]
         if not matrices:
+            elsewhere = [k for k in names if self.v73 and self._h5_refusal(k)]
+            if elsewhere:
+                raise FileFormatError(
+                    f"{self.path} holds no 2D or 3D numeric array of its own to denoise (variable {elsewhere[0]!r} "
+                    f"{self._h5_refusal(elsewhere[0])}); fluorodn reads only what the file itself holds: save the "
+                    "data into the file itself"
+                )
             raise FileFormatError(
                 f"{self.path} holds no 2D or 3D numeric array to denoise; save the recording in it as a numeric matrix"
             )
@@ -135,11 +195,10 @@ class MatRecording:
         """The (H, W) pages of the variable: the variable itself if 2D, else ``A(:, :, k)``."""
         if self.v73:
             dset = self._h5[self.key]
-            if dset.ndim == 2:
-                yield dset[()].T
-            else:
-                for k in range(dset.shape[0]):
-                    yield dset[k].T
+            for k in range(1 if dset.ndim == 2 else dset.shape[0]):
+                with _h5_errors(self.path):
+                    page = dset[()] if dset.ndim == 2 else dset[k]
+                yield page.T
             return
         arr = self._vars[self.key]
         if arr.ndim == 2:
@@ -187,7 +246,7 @@ class MatRecording:
         shutil.copyfile(self.path, dest)  # keeps the MATLAB header (user block) and every variable
         with h5py.File(dest, "r+") as f:
             for existing in (name, PROVENANCE_VAR):
-                if existing in f:
+                if f.get(existing, getlink=True) is not None:  # the link itself: never followed
                     del f[existing]
             dset = f.create_dataset(name, shape=tuple(reversed(self.shape)), dtype=dtype)
             dset.attrs["MATLAB_class"] = np.bytes_(_CLASS_OF[dtype.name])
