@@ -60,8 +60,15 @@ def continuous(den: Any, noise_scale: float, n_time: int) -> dict[str, dict[str,
     rng = np.random.default_rng(np.random.SeedSequence(SEED, spawn_key=(data.VAL_STREAM, 8)))
     truth = synth.clean_recording(rng, n_time, BINS, signal_config())
     eps = noise.parametric_noise(rng, truth.photons, noise_scale)
-    rec = Recording(f"val noise {noise_scale:g}", "main", noise_scale, truth.clean + eps, truth.clean, truth,
-                    np.median(truth.clean - truth.photons, axis=0))
+    rec = Recording(
+        f"val noise {noise_scale:g}",
+        "main",
+        noise_scale,
+        truth.clean + eps,
+        truth.clean,
+        truth,
+        np.median(truth.clean - truth.photons, axis=0),
+    )
     out = {}
     for k, fn in _pipelines(den).items():
         metrics, _, _ = analyse(rec, fn(rec.noisy))
@@ -76,8 +83,16 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     out_dir = Path(out_dir) if out_dir else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     n_win, n_time = (4, 600) if quick else (64, 3000)
-    res: dict[str, Any] = {"config": {"windows": n_win, "continuous_samples": n_time, "seed": SEED,
-                                      "stream": "VAL_STREAM", "margin_db": MARGIN_DB}, "models": {}}
+    res: dict[str, Any] = {
+        "config": {
+            "windows": n_win,
+            "continuous_samples": n_time,
+            "seed": SEED,
+            "stream": "VAL_STREAM",
+            "margin_db": MARGIN_DB,
+        },
+        "models": {},
+    }
     for card in fluorodn.available_models():
         den = fluorodn.Denoiser(card["name"])
         ns = float(card["noise_scale"])
@@ -89,8 +104,12 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         best = max(gauss, key=lambda k: win[k])
         coh = "coh_mean_0_2.5hz"
         res["models"][den.name] = {
-            "noise_scale": ns, "instances_seen": card.get("instances_seen"), "sha256": card.get("sha256"),
-            "windows_psnr": win, "best_gaussian": best, "margin_db": win[me] - win[best],
+            "noise_scale": ns,
+            "instances_seen": card.get("instances_seen"),
+            "sha256": card.get("sha256"),
+            "windows_psnr": win,
+            "best_gaussian": best,
+            "margin_db": win[me] - win[best],
             "continuous": cont,
             "pass_psnr": win[me] - win[best] >= MARGIN_DB,
             "pass_coherence": all(cont[me][coh] > cont[k][coh] for k in ["raw", *gauss]),
@@ -103,30 +122,36 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
 
 def _markdown(res: dict[str, Any]) -> str:
     c = res["config"]
-    lines = ["# Acceptance of the shipped models\n",
-             f"Validation stream (never used in training), each model at its own training noise scale: "
-             f"{c['windows']} windows of 101 x 152 and one continuous recording of {c['continuous_samples']} "
-             f"samples ({c['continuous_samples'] / 300:g} min at 5 Hz). `python -m benchmarks acceptance`.\n",
-             "| model | noise | instances seen | PSNR model | PSNR best Gaussian | margin dB | "
-             "coherence 0-2.5 Hz: model / raw / best Gaussian | PSNR >= 4 dB | coherence beats all |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Acceptance of the shipped models\n",
+        f"Validation stream (never used in training), each model at its own training noise scale: "
+        f"{c['windows']} windows of 101 x 152 and one continuous recording of {c['continuous_samples']} "
+        f"samples ({c['continuous_samples'] / 300:g} min at 5 Hz). `python -m benchmarks acceptance`.\n",
+        "| model | noise | instances seen | PSNR model | PSNR best Gaussian | margin dB | "
+        "coherence 0-2.5 Hz: model / raw / best Gaussian | PSNR >= 4 dB | coherence beats all |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, m in res["models"].items():
         me = f"fluorodn:{name}"
         cont = m["continuous"]
         coh = {k: v["coh_mean_0_2.5hz"] for k, v in cont.items()}
         bg = max((k for k in coh if k.startswith("gauss")), key=coh.get)
-        lines.append(f"| {name} | {m['noise_scale']:g} | {m['instances_seen']} | {m['windows_psnr'][me]:.2f} | "
-                     f"{m['windows_psnr'][m['best_gaussian']]:.2f} ({m['best_gaussian']}) | {m['margin_db']:.2f} | "
-                     f"{coh[me]:.3f} / {coh['raw']:.3f} / {coh[bg]:.3f} ({bg}) | "
-                     f"{'yes' if m['pass_psnr'] else 'NO'} | {'yes' if m['pass_coherence'] else 'NO'} |")
+        lines.append(
+            f"| {name} | {m['noise_scale']:g} | {m['instances_seen']} | {m['windows_psnr'][me]:.2f} | "
+            f"{m['windows_psnr'][m['best_gaussian']]:.2f} ({m['best_gaussian']}) | {m['margin_db']:.2f} | "
+            f"{coh[me]:.3f} / {coh['raw']:.3f} / {coh[bg]:.3f} ({bg}) | "
+            f"{'yes' if m['pass_psnr'] else 'NO'} | {'yes' if m['pass_coherence'] else 'NO'} |"
+        )
     lines.append("\nContinuous recording, every pipeline:\n")
     lines.append("| model run | pipeline | PSNR | SSIM | coh 0 Hz | coh 1 Hz | coh 2.5 Hz | coh mean | event F1 |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
     for name, m in res["models"].items():
         for k, v in m["continuous"].items():
-            lines.append(f"| {name} | {k} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['coh_0hz']:.3f} | "
-                         f"{v['coh_1hz']:.3f} | {v['coh_2.5hz']:.3f} | {v['coh_mean_0_2.5hz']:.3f} | "
-                         f"{v.get('ev_f1', float('nan')):.3f} |")
+            lines.append(
+                f"| {name} | {k} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['coh_0hz']:.3f} | "
+                f"{v['coh_1hz']:.3f} | {v['coh_2.5hz']:.3f} | {v['coh_mean_0_2.5hz']:.3f} | "
+                f"{v.get('ev_f1', float('nan')):.3f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
-                  help="Train DnCNN denoisers on synthetic recordings and export them to ONNX.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Train DnCNN denoisers on synthetic recordings and export them to ONNX.",
+)
 
 
 @app.callback()
@@ -40,8 +44,10 @@ def fit(
     depth: int = typer.Option(20, help="Convolution layers."),
     width: int = typer.Option(64, help="Filters per layer."),
     batch: int = typer.Option(16, help="Instances per step."),
-    window: tuple[int, int] = typer.Option((101, 152), help="Instance size: time samples, bins (spectral: "
-                                           "shortest recording; lengths run to 6x, bins 76-304)."),
+    window: tuple[int, int] = typer.Option(
+        (101, 152),
+        help="Instance size: time samples, bins (spectral: shortest recording; lengths run to 6x, bins 76-304).",
+    ),
     steps: int = typer.Option(1000, help="Total steps (a resumed run continues to this)."),
     minutes: float | None = typer.Option(None, help="Stop after this many minutes (resumable)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
@@ -56,11 +62,25 @@ def fit(
     from .train import FitConfig
     from .train import fit as run_fit
 
-    cfg = FitConfig(out=str(out), kind=kind, noise_scale=noise_scale, depth=depth, width=width, batch=batch,
-                    window=window, steps=steps, lr=lr, seed=seed, threads=threads, val_every=val_every,
-                    ckpt_every=val_every, dark=str(dark) if dark else None,
-                    light=str(light) if light else None, init=str(init) if init else None,
-                    command=_command(ctx))
+    cfg = FitConfig(
+        out=str(out),
+        kind=kind,
+        noise_scale=noise_scale,
+        depth=depth,
+        width=width,
+        batch=batch,
+        window=window,
+        steps=steps,
+        lr=lr,
+        seed=seed,
+        threads=threads,
+        val_every=val_every,
+        ckpt_every=val_every,
+        dark=str(dark) if dark else None,
+        light=str(light) if light else None,
+        init=str(init) if init else None,
+        command=_command(ctx),
+    )
     last = run_fit(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
     typer.echo(f"checkpoint: {last}")
 
@@ -79,18 +99,32 @@ def qat(
     threads: int = typer.Option(0, help="Torch threads (0: default)."),
     val_every: int = typer.Option(25, help="Steps between validation passes and checkpoints."),
     distill: bool = typer.Option(False, help="Match the float network's output instead of the true noise."),
-    start: Path | None = typer.Option(None, exists=True, dir_okay=False,
-                                      help="QAT checkpoint to start from (weights and ranges)."),
+    start: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="QAT checkpoint to start from (weights and ranges)."
+    ),
     float_first: int = typer.Option(1, min=1, max=2, help="Leading convolutions kept in float32 (1 or 2)."),
     init_percentile: float = typer.Option(99.99, help="Initial activation ranges: this percentile."),
 ) -> None:
     """Quantization-aware fine-tuning of a float checkpoint for onnxruntime's int8 kernels."""
     from .qat import QATConfig, fit_qat
 
-    cfg = QATConfig(out=str(out), init=str(init), steps=steps, batch=batch, lr=lr, lr_ranges=lr_ranges,
-                    seed=seed, val_every=val_every, ckpt_every=val_every, threads=threads, distill=distill,
-                    start=str(start) if start else None, float_first=float_first,
-                    init_percentile=init_percentile, command=_command(ctx))
+    cfg = QATConfig(
+        out=str(out),
+        init=str(init),
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        lr_ranges=lr_ranges,
+        seed=seed,
+        val_every=val_every,
+        ckpt_every=val_every,
+        threads=threads,
+        distill=distill,
+        start=str(start) if start else None,
+        float_first=float_first,
+        init_percentile=init_percentile,
+        command=_command(ctx),
+    )
     last = fit_qat(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
     typer.echo(f"checkpoint: {last}")
 
@@ -107,15 +141,18 @@ def export(
     from .export import export_checkpoint
 
     path, card = export_checkpoint(checkpoint, out, name, version=version, domain=domain)
-    typer.echo(f"{path}: sha256 {card['sha256'][:12]}, parity {card['parity_max_abs_error']:.1e}, "
-               f"{card['instances_seen']} instances seen")
+    typer.echo(
+        f"{path}: sha256 {card['sha256'][:12]}, parity {card['parity_max_abs_error']:.1e}, "
+        f"{card['instances_seen']} instances seen"
+    )
 
 
 @app.command()
 def quantize(
     ctx: typer.Context,
-    models: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
-                                        help="Float models (<name>.onnx with <name>.json beside it)."),
+    models: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Float models (<name>.onnx with <name>.json beside it)."
+    ),
     precision: str = typer.Option("int8", help="Variant to build (int8; bf16 is refused, see the docs)."),
     calib_windows: int = typer.Option(32, help="Calibration windows (101x152, validation stream)."),
     seed: int = typer.Option(5, help="Calibration seed."),
@@ -123,10 +160,12 @@ def quantize(
     guard_minutes: float = typer.Option(10.0, help="Length of each guard recording (minutes)."),
     guard_recordings: int = typer.Option(3, help="Guard recordings (TEST_STREAM seeds 0..N-1)."),
     threads: int | None = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),
-    qat: list[Path] = typer.Option([], exists=True, dir_okay=False,
-                                   help="QAT checkpoint per model (python -m fluorodn_train qat), in model order."),
-    keep_refused: Path | None = typer.Option(None, file_okay=False,
-                                             help="Folder to keep refused variants in (for benchmarks)."),
+    qat: list[Path] = typer.Option(
+        [], exists=True, dir_okay=False, help="QAT checkpoint per model (python -m fluorodn_train qat), in model order."
+    ),
+    keep_refused: Path | None = typer.Option(
+        None, file_okay=False, help="Folder to keep refused variants in (for benchmarks)."
+    ),
 ) -> None:
     """Build <name>.<precision>.onnx beside each model if it passes the quality guard (else exit 1)."""
     from .quantize import QualityGuardError
@@ -145,18 +184,29 @@ def quantize(
         if qat:
             cmd += f" --qat {shlex.quote(str(qat[i]))}"
         try:
-            path, entry = run_quantize(model, precision, calib_windows=calib_windows, calib_seed=seed,
-                                       float_layers=layers, guard_seeds=tuple(range(guard_recordings)),
-                                       guard_minutes=guard_minutes, threads=threads, command=cmd,
-                                       qat=qat[i] if qat else None, keep_refused=keep_refused,
-                                       log=lambda m: print(m, flush=True))
+            path, entry = run_quantize(
+                model,
+                precision,
+                calib_windows=calib_windows,
+                calib_seed=seed,
+                float_layers=layers,
+                guard_seeds=tuple(range(guard_recordings)),
+                guard_minutes=guard_minutes,
+                threads=threads,
+                command=cmd,
+                qat=qat[i] if qat else None,
+                keep_refused=keep_refused,
+                log=lambda m: print(m, flush=True),
+            )
         except (QualityGuardError, ValueError) as err:
             typer.echo(f"{model}: refused: {err}", err=True)
             refused += 1
             continue
-        typer.echo(f"{path}: sha256 {entry['sha256'][:12]}, PSNR delta {entry['psnr_delta_db']:+.4f} dB, "
-                   f"coherence delta {entry['coherence_delta']:+.5f}, {entry['speedup_measured']:.2f}x "
-                   f"the float model's speed ({entry['guard']['threads']} threads)")
+        typer.echo(
+            f"{path}: sha256 {entry['sha256'][:12]}, PSNR delta {entry['psnr_delta_db']:+.4f} dB, "
+            f"coherence delta {entry['coherence_delta']:+.5f}, {entry['speedup_measured']:.2f}x "
+            f"the float model's speed ({entry['guard']['threads']} threads)"
+        )
     if refused:
         raise typer.Exit(1)
 
@@ -181,10 +231,17 @@ def example(
 
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(TEST_STREAM,)))
     inst = make_instance(rng, int(minutes * 60 * FS), 152, noise_scale)
-    desc = {"fluorodn_example": {"kind": "synthetic spectral fiber photometry", "axes": "time x wavelength",
-                                 "sampling_hz": FS, "wavelength_nm": [float(inst.truth.wl[0]),
-                                                                      float(inst.truth.wl[-1])],
-                                 "noise_scale": noise_scale, "seed": seed, "command": _command(ctx)}}
+    desc = {
+        "fluorodn_example": {
+            "kind": "synthetic spectral fiber photometry",
+            "axes": "time x wavelength",
+            "sampling_hz": FS,
+            "wavelength_nm": [float(inst.truth.wl[0]), float(inst.truth.wl[-1])],
+            "noise_scale": noise_scale,
+            "seed": seed,
+            "command": _command(ctx),
+        }
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out, overwrite=True) as tmp:
         tifffile.imwrite(tmp, inst.noisy.astype(np.float32), description=json.dumps(desc), metadata=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,8 @@ def _is_1d(net: torch.nn.Module) -> bool:
 
 def _in_channels(net: torch.nn.Module) -> int:
     return next(m for m in net.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d))).in_channels
+
+
 #: Largest tolerated |onnxruntime - torch| in normalized units.
 PARITY_TOL = 1e-4
 
@@ -39,13 +42,13 @@ PARITY_TOL = 1e-4
 def flop_per_pixel(depth: int, width: int) -> int:
     """Multiply-adds x 2 of one output pixel (3x3 convolutions, no biases counted)."""
     chans = [1] + [width] * (depth - 1) + [1]
-    return int(sum(2 * 9 * a * b for a, b in zip(chans[:-1], chans[1:])))
+    return int(sum(2 * 9 * a * b for a, b in pairwise(chans)))
 
 
 def flop_per_sample_1d(depth: int, width: int, channels: int) -> int:
     """Multiply-adds x 2 of one time sample of the 1D network (kernel 3, all channels)."""
     chans = [channels] + [width] * (depth - 1) + [channels]
-    return int(sum(2 * 3 * a * b for a, b in zip(chans[:-1], chans[1:])))
+    return int(sum(2 * 3 * a * b for a, b in pairwise(chans)))
 
 
 def sha256(path: str | Path) -> str:
@@ -105,9 +108,16 @@ def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
         dyn, dummy = {0: "batch", 2: "time"}, torch.zeros(1, _in_channels(net), 64)
     else:
         dyn, dummy = {0: "batch", 2: "height", 3: "width"}, torch.zeros(1, 1, 41, 41)
-    torch.onnx.export(net, dummy, str(path), input_names=["input"],
-                      output_names=["noise"], opset_version=OPSET,
-                      dynamic_axes={"input": dyn, "noise": dyn}, dynamo=False)
+    torch.onnx.export(
+        net,
+        dummy,
+        str(path),
+        input_names=["input"],
+        output_names=["noise"],
+        opset_version=OPSET,
+        dynamic_axes={"input": dyn, "noise": dyn},
+        dynamo=False,
+    )
     proto = onnx.load(str(path))
     set_metadata(proto, meta)
     proto.producer_name, proto.model_version = "fluorodn_train", int(meta["version"])
@@ -131,20 +141,35 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
     folded = fold_batchnorm(model.eval())
     spectral = isinstance(model, DnCNN1d)
     meta = {
-        "format": 1, "name": name, "version": str(info.get("version", "1")), "architecture": "DnCNN",
-        "depth": model.depth, "width": model.width, "halo": model.halo, "normalization": CONVENTION,
+        "format": 1,
+        "name": name,
+        "version": str(info.get("version", "1")),
+        "architecture": "DnCNN",
+        "depth": model.depth,
+        "width": model.width,
+        "halo": model.halo,
+        "normalization": CONVENTION,
         "domain": info.get("domain", "spectral-fiber-photometry"),
-        "noise_scale": float(info["noise_scale"]), "instances_seen": int(info.get("instances_seen", 0)),
-        "steps": int(info.get("steps", 0)), "training_command": info.get("training_command", ""),
-        "opset": OPSET, "input": "input", "output": "noise",
+        "noise_scale": float(info["noise_scale"]),
+        "instances_seen": int(info.get("instances_seen", 0)),
+        "steps": int(info.get("steps", 0)),
+        "training_command": info.get("training_command", ""),
+        "opset": OPSET,
+        "input": "input",
+        "output": "noise",
         "flop_per_pixel": flop_per_pixel(model.depth, model.width),
         "created": info.get("created", _dt.date.today().isoformat()),
     }
     if spectral:
-        meta.update(kind="spectral", architecture="DnCNN1d", channels=model.channels,
-                    normalization=SPECTRAL_CONVENTION, domain=info.get("domain", "spectral-fiber-photometry"),
-                    noise_scale_range=list(info.get("noise_scale_range", [])),
-                    flop_per_pixel=flop_per_sample_1d(model.depth, model.width, model.channels))
+        meta.update(
+            kind="spectral",
+            architecture="DnCNN1d",
+            channels=model.channels,
+            normalization=SPECTRAL_CONVENTION,
+            domain=info.get("domain", "spectral-fiber-photometry"),
+            noise_scale_range=list(info.get("noise_scale_range", [])),
+            flop_per_pixel=flop_per_sample_1d(model.depth, model.width, model.channels),
+        )
         for key in ("domain_checks", "generator"):
             if key in info:
                 meta[key] = info[key]
@@ -163,7 +188,12 @@ def export_checkpoint(ckpt: str | Path, out_dir: str | Path, name: str, **overri
     model, ck = load_checkpoint(ckpt)
     cfg = ck["config"]
     lo, hi = cfg["noise_scale"]
-    info = {"noise_scale": round((lo + hi) / 2, 4), "noise_scale_range": [lo, hi], "instances_seen": ck["seen"],
-            "steps": ck["step"], "training_command": cfg.get("command", "")}
+    info = {
+        "noise_scale": round((lo + hi) / 2, 4),
+        "noise_scale_range": [lo, hi],
+        "instances_seen": ck["seen"],
+        "steps": ck["step"],
+        "training_command": cfg.get("command", ""),
+    }
     info.update(overrides)
     return export(model, out_dir, name, info)

@@ -144,7 +144,7 @@ class QATConfig:
 
 @torch.no_grad()
 def _predict(model: nn.Module, x: torch.Tensor, chunk: int = 16) -> torch.Tensor:
-    return torch.cat([model(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+    return torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
 
 
 def build(init: str) -> tuple[QATDnCNN, dict]:
@@ -170,8 +170,9 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
     vs = Sampler(fcfg["seed"], VAL_STREAM, window, noise)  # the float run's validation windows
     xv, yv = (torch.from_numpy(a) for a in vs.batch(cfg.val_instances))
     teacher_v = _predict(teacher, xv) if teacher is not None else None
-    opt = torch.optim.Adam([{"params": model.convs.parameters(), "lr": cfg.lr},
-                            {"params": [model.log_r], "lr": cfg.lr_ranges}])
+    opt = torch.optim.Adam(
+        [{"params": model.convs.parameters(), "lr": cfg.lr}, {"params": [model.log_r], "lr": cfg.lr_ranges}]
+    )
 
     def validate() -> dict:
         rec = {"val_loss": evaluate(model, xv, yv)}
@@ -189,8 +190,14 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
             r = model.ranges()
         else:
             r = model.init_ranges(xv[:16], cfg.init_percentile)
-        rec = {"step": 0, "float_val_loss": float_val, **validate(), "ranges": r,
-               "float_seen": ck0.get("seen", 0), "config": asdict(cfg)}
+        rec = {
+            "step": 0,
+            "float_val_loss": float_val,
+            **validate(),
+            "ranges": r,
+            "float_seen": ck0.get("seen", 0),
+            "config": asdict(cfg),
+        }
         return 0, rec
 
     def lrs(step: int) -> list[float]:
@@ -203,11 +210,22 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
         with torch.no_grad():
             return teacher(x)
 
-    loop = Loop(out=Path(cfg.out), model=model, opt=opt, sampler=Sampler(cfg.seed, TRAIN_STREAM, window, noise),
-                steps=cfg.steps, batch=cfg.batch, val_every=cfg.val_every, ckpt_every=cfg.ckpt_every, lrs=lrs,
-                validate=lambda: {**validate(), "ranges": [round(v, 3) for v in model.ranges()]},
-                start=start, saved={"config": asdict(cfg), "float_config": fcfg},
-                clipped=model.convs.parameters(), target=target)
+    loop = Loop(
+        out=Path(cfg.out),
+        model=model,
+        opt=opt,
+        sampler=Sampler(cfg.seed, TRAIN_STREAM, window, noise),
+        steps=cfg.steps,
+        batch=cfg.batch,
+        val_every=cfg.val_every,
+        ckpt_every=cfg.ckpt_every,
+        lrs=lrs,
+        validate=lambda: {**validate(), "ranges": [round(v, 3) for v in model.ranges()]},
+        start=start,
+        saved={"config": asdict(cfg), "float_config": fcfg},
+        clipped=model.convs.parameters(),
+        target=target,
+    )
     return run_loop(loop, minutes, log)
 
 

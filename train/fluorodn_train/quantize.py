@@ -49,8 +49,10 @@ __all__ = [
 #: Variants this module builds.
 PRECISIONS = ("int8",)
 #: Why bf16 is not built (docs/precision.md has the measurements).
-BF16_REFUSED = ("bf16 has no arithmetic in onnxruntime's CPU provider, and OpenVINO's bf16 was measured "
-                "slower than int8 and 1-3.4 dB worse than fp32 (docs/precision.md)")
+BF16_REFUSED = (
+    "bf16 has no arithmetic in onnxruntime's CPU provider, and OpenVINO's bf16 was measured "
+    "slower than int8 and 1-3.4 dB worse than fp32 (docs/precision.md)"
+)
 #: Calibration: seed (validation stream), number and size of the normalized windows.
 CALIB_SEED = 5
 CALIB_WINDOWS = 32
@@ -68,8 +70,9 @@ Log = Callable[[str], None]
 # ------------------------------------------------------------------------------ building
 
 
-def calibration_windows(noise_scale: float, n: int = CALIB_WINDOWS, seed: int = CALIB_SEED,
-                        window: tuple[int, int] = CALIB_WINDOW) -> np.ndarray:
+def calibration_windows(
+    noise_scale: float, n: int = CALIB_WINDOWS, seed: int = CALIB_SEED, window: tuple[int, int] = CALIB_WINDOW
+) -> np.ndarray:
     """(n, 1, T, W) float32 network inputs, normalized like the runtime, from the generator's
     validation stream at noise scales ``noise_scale * CALIB_SPREAD``."""
     lo, hi = CALIB_SPREAD
@@ -88,10 +91,17 @@ def _conv_names(model: Any) -> list[str]:
     return names
 
 
-def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndarray, *,
-                  float_layers: Sequence[str] = FLOAT_LAYERS, quant_format: str = "QDQ",
-                  reduce_range: bool = REDUCE_RANGE, batch: int = 8,
-                  activation_ranges: Sequence[float] | None = None) -> dict[str, Any]:
+def quantize_int8(
+    float_path: str | Path,
+    out_path: str | Path,
+    windows: np.ndarray,
+    *,
+    float_layers: Sequence[str] = FLOAT_LAYERS,
+    quant_format: str = "QDQ",
+    reduce_range: bool = REDUCE_RANGE,
+    batch: int = 8,
+    activation_ranges: Sequence[float] | None = None,
+) -> dict[str, Any]:
     """Write the static int8 quantization of ``float_path`` to ``out_path``.
 
     Parameters
@@ -130,7 +140,7 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter([{"input": windows[i:i + batch]} for i in range(0, len(windows), batch)])
+            self.batches = iter([{"input": windows[i : i + batch]} for i in range(0, len(windows), batch)])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.batches, None)
@@ -150,9 +160,16 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
     work = onnx.ModelProto()
     work.CopyFrom(model)  # quantize_static moves the weights of the proto it is given into a temporary folder
     quantize_static(
-        work, str(out_path), Reader(), quant_format=QuantFormat[quant_format], per_channel=True,
-        reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        nodes_to_exclude=exclude, calibrate_method=CalibrationMethod.MinMax,
+        work,
+        str(out_path),
+        Reader(),
+        quant_format=QuantFormat[quant_format],
+        per_channel=True,
+        reduce_range=reduce_range,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=exclude,
+        calibrate_method=CalibrationMethod.MinMax,
         calibration_providers=["CPUExecutionProvider"],
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "TensorQuantOverrides": overrides},
     )
@@ -164,16 +181,19 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, windows: np.ndar
     return {
         "format": quant_format,
         "weights": f"int8, symmetric, per output channel{', 7-bit range' if reduce_range else ''}",
-        "activations": ("uint8, per tensor, ranges learned by quantization-aware training"
-                        if activation_ranges is not None else "uint8, asymmetric, per tensor (MinMax calibration)"),
+        "activations": (
+            "uint8, per tensor, ranges learned by quantization-aware training"
+            if activation_ranges is not None
+            else "uint8, asymmetric, per tensor (MinMax calibration)"
+        ),
         "float_layers": list(float_layers),
-        "calibration": {"windows": len(windows), "window": list(windows.shape[2:]),
-                        "stream": "VAL_STREAM"},
+        "calibration": {"windows": len(windows), "window": list(windows.shape[2:]), "stream": "VAL_STREAM"},
     }
 
 
-def _quantize_qat(ckpt: Path, float_path: Path, out_path: Path, windows: np.ndarray,
-                  quant_format: str, float_first: int | None = None) -> dict[str, Any]:
+def _quantize_qat(
+    ckpt: Path, float_path: Path, out_path: Path, windows: np.ndarray, quant_format: str, float_first: int | None = None
+) -> dict[str, Any]:
     """quantize_int8 of a QAT checkpoint's network with its learned ranges.
 
     ``float_first``: leading convolutions kept in float32 (1 or 2; default: as trained).
@@ -191,17 +211,27 @@ def _quantize_qat(ckpt: Path, float_path: Path, out_path: Path, windows: np.ndar
     try:
         write_onnx(model.float_model(), tmp_float, meta)
         lead = ("first", "second")[: model.float_first]
-        how = quantize_int8(tmp_float, out_path, windows, float_layers=(*lead, "last"),
-                            quant_format=quant_format, activation_ranges=model.ranges())
+        how = quantize_int8(
+            tmp_float,
+            out_path,
+            windows,
+            float_layers=(*lead, "last"),
+            quant_format=quant_format,
+            activation_ranges=model.ranges(),
+        )
     finally:
         tmp_float.unlink(missing_ok=True)
     # the metadata names the shipped float model, not the temporary QAT export
     q = onnx.load(str(out_path))
     set_metadata(q, dict(read_metadata(q), float_sha256=sha256(float_path)))
     onnx.save(q, str(out_path))
-    how["qat"] = {"checkpoint": str(ckpt), "steps": int(ck["step"]), "instances_seen": int(ck["seen"]),
-                  "command": ck["config"].get("command", ""),
-                  "activation_ranges": [round(r, 4) for r in model.ranges()]}
+    how["qat"] = {
+        "checkpoint": str(ckpt),
+        "steps": int(ck["step"]),
+        "instances_seen": int(ck["seen"]),
+        "command": ck["config"].get("command", ""),
+        "activation_ranges": [round(r, 4) for r in model.ranges()],
+    }
     return how
 
 
@@ -212,12 +242,22 @@ def _card_path(float_path: Path) -> Path:
     return float_path.with_suffix(".json")
 
 
-def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: int = CALIB_WINDOWS,
-             calib_seed: int = CALIB_SEED, float_layers: Sequence[str] = FLOAT_LAYERS,
-             quant_format: str = "QDQ", guard_seeds: Sequence[int] = GUARD_SEEDS,
-             guard_minutes: float = GUARD_MINUTES, threads: int | None = None, command: str = "",
-             qat: str | Path | None = None, keep_refused: str | Path | None = None,
-             log: Log = lambda _: None) -> tuple[Path, dict[str, Any]]:
+def quantize(
+    float_path: str | Path,
+    precision: str = "int8",
+    *,
+    calib_windows: int = CALIB_WINDOWS,
+    calib_seed: int = CALIB_SEED,
+    float_layers: Sequence[str] = FLOAT_LAYERS,
+    quant_format: str = "QDQ",
+    guard_seeds: Sequence[int] = GUARD_SEEDS,
+    guard_minutes: float = GUARD_MINUTES,
+    threads: int | None = None,
+    command: str = "",
+    qat: str | Path | None = None,
+    keep_refused: str | Path | None = None,
+    log: Log = lambda _: None,
+) -> tuple[Path, dict[str, Any]]:
     """Build ``<name>.<precision>.onnx`` beside ``float_path`` and record it in the card.
 
     ``qat``: a checkpoint of :mod:`fluorodn_train.qat` fine-tuned from the float model's
@@ -237,8 +277,10 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
     float_path = Path(float_path)
     card_path = _card_path(float_path)
     if not card_path.is_file():
-        raise ValueError(f"{float_path} has no model card {card_path.name} beside it; export it with "
-                         "python -m fluorodn_train export first")
+        raise ValueError(
+            f"{float_path} has no model card {card_path.name} beside it; export it with "
+            "python -m fluorodn_train export first"
+        )
     card = json.loads(card_path.read_text(encoding="utf-8"))
     digest = sha256(float_path)
     if card.get("sha256") != digest:
@@ -251,16 +293,27 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
         if qat is None:
             how = quantize_int8(float_path, tmp, windows, float_layers=float_layers, quant_format=quant_format)
         else:
-            how = _quantize_qat(Path(qat), float_path, tmp, windows, quant_format,
-                                float_first=2 if "second" in float_layers else None)
+            how = _quantize_qat(
+                Path(qat), float_path, tmp, windows, quant_format, float_first=2 if "second" in float_layers else None
+            )
             float_layers = tuple(how["float_layers"])
         how["calibration"].update(seed=calib_seed, noise_scale=[noise_scale * s for s in CALIB_SPREAD])
-        log(f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "
+        log(
+            f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "
             f"in {time.perf_counter() - t0:.1f} s; guard on {len(guard_seeds)} x {guard_minutes:g} min "
-            f"at noise scale {noise_scale:g}")
+            f"at noise scale {noise_scale:g}"
+        )
         try:
-            checked = guard(float_path, tmp, noise_scale, seeds=guard_seeds, minutes=guard_minutes,
-                            threads=threads, name=final.name, log=log)
+            checked = guard(
+                float_path,
+                tmp,
+                noise_scale,
+                seeds=guard_seeds,
+                minutes=guard_minutes,
+                threads=threads,
+                name=final.name,
+                log=log,
+            )
         except QualityGuardError as err:
             if keep_refused is not None:
                 kept = Path(keep_refused) / final.name
@@ -272,11 +325,18 @@ def quantize(float_path: str | Path, precision: str = "int8", *, calib_windows: 
                 log(f"refused variant kept as {kept}")
             raise
         entry = {
-            "file": final.name, "sha256": sha256(tmp), "float_sha256": digest,
-            "psnr_delta_db": checked["psnr_delta_db"], "coherence_delta": checked["coherence_delta"],
-            "speedup_measured": checked["speedup_measured"], "providers": ["CPUExecutionProvider"],
-            "quantization": how, "guard": checked["guard"], "onnxruntime": onnxruntime.__version__,
-            "command": command, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "file": final.name,
+            "sha256": sha256(tmp),
+            "float_sha256": digest,
+            "psnr_delta_db": checked["psnr_delta_db"],
+            "coherence_delta": checked["coherence_delta"],
+            "speedup_measured": checked["speedup_measured"],
+            "providers": ["CPUExecutionProvider"],
+            "quantization": how,
+            "guard": checked["guard"],
+            "onnxruntime": onnxruntime.__version__,
+            "command": command,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
     card.setdefault("variants", {})[precision] = entry
     write_json(card_path, card)

@@ -41,11 +41,39 @@ def test_quantize_defaults_are_the_module_defaults() -> None:
 def test_recorded_commands_run_again(tmp_path: Path) -> None:
     """The command a run records (every option spelled out, flags included) is a valid command."""
     runner = CliRunner()
-    fit = ["fit", "--out", str(tmp_path / "f"), "--depth", "3", "--width", "4", "--steps", "2", "--batch", "2",
-           "--window", "24", "16", "--val-every", "2"]
+    fit = [
+        "fit",
+        "--out",
+        str(tmp_path / "f"),
+        "--depth",
+        "3",
+        "--width",
+        "4",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--window",
+        "24",
+        "16",
+        "--val-every",
+        "2",
+    ]
     assert runner.invoke(app, fit).exit_code == 0
-    qat = ["qat", "--init", str(tmp_path / "f" / "last.pt"), "--out", str(tmp_path / "q"), "--steps", "1",
-           "--batch", "2", "--val-every", "1", "--distill"]
+    qat = [
+        "qat",
+        "--init",
+        str(tmp_path / "f" / "last.pt"),
+        "--out",
+        str(tmp_path / "q"),
+        "--steps",
+        "1",
+        "--batch",
+        "2",
+        "--val-every",
+        "1",
+        "--distill",
+    ]
     res = runner.invoke(app, qat)
     assert res.exit_code == 0, res.output
     command = torch.load(tmp_path / "q" / "last.pt", weights_only=False)["config"]["command"]

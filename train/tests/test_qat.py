@@ -17,8 +17,17 @@ from fluorodn_train.export import export_checkpoint, sha256
 from fluorodn_train.qat import A_QMAX, W_QMAX, QATConfig, fake_quant_act, fake_quant_weight, fit_qat, load_qat
 from fluorodn_train.train import FitConfig, fit
 
-TINY = {"depth": 5, "width": 8, "window": (24, 32), "batch": 2, "val_instances": 4, "val_every": 2,
-        "ckpt_every": 2, "threads": 1, "noise_scale": (0.7, 0.9)}
+TINY = {
+    "depth": 5,
+    "width": 8,
+    "window": (24, 32),
+    "batch": 2,
+    "val_instances": 4,
+    "val_every": 2,
+    "ckpt_every": 2,
+    "threads": 1,
+    "noise_scale": (0.7, 0.9),
+}
 QTINY = {"batch": 2, "val_instances": 4, "val_every": 2, "ckpt_every": 2, "threads": 1}
 
 

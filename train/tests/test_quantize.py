@@ -33,24 +33,45 @@ def tiny_dncnn(path: Path, depth: int = 5, width: int = 8, out_scale: float = 0.
         b = rng.standard_normal(chans[i + 1]) * 0.05
         if i == depth - 1:
             w, b = w * out_scale, b * 0 + out_bias
-        inits += [numpy_helper.from_array(w.astype(np.float32), f"w{i}"),
-                  numpy_helper.from_array(b.astype(np.float32), f"b{i}")]
+        inits += [
+            numpy_helper.from_array(w.astype(np.float32), f"w{i}"),
+            numpy_helper.from_array(b.astype(np.float32), f"b{i}"),
+        ]
         out = "noise" if i == depth - 1 else f"c{i}"
-        nodes.append(helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [out], kernel_shape=[3, 3],
-                                      pads=[1, 1, 1, 1]))
+        nodes.append(helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [out], kernel_shape=[3, 3], pads=[1, 1, 1, 1]))
         if i < depth - 1:
             nodes.append(helper.make_node("Relu", [out], [f"r{i}"]))
             prev = f"r{i}"
     dims = ["N", 1, "H", "W"]
-    graph = helper.make_graph(nodes, "dncnn", [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
-                              [helper.make_tensor_value_info("noise", TensorProto.FLOAT, dims)], inits)
+    graph = helper.make_graph(
+        nodes,
+        "dncnn",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("noise", TensorProto.FLOAT, dims)],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    meta = {"format": 1, "name": path.stem, "version": "0-test", "architecture": "DnCNN", "depth": depth,
-            "width": width, "halo": depth, "normalization": "median-mad-dt-v1",
-            "domain": "spectral-fiber-photometry", "noise_scale": 0.8, "instances_seen": 0, "steps": 0,
-            "training_command": "test", "opset": 17, "input": "input", "output": "noise",
-            "flop_per_pixel": 0, "created": "2026-01-01"}
+    meta = {
+        "format": 1,
+        "name": path.stem,
+        "version": "0-test",
+        "architecture": "DnCNN",
+        "depth": depth,
+        "width": width,
+        "halo": depth,
+        "normalization": "median-mad-dt-v1",
+        "domain": "spectral-fiber-photometry",
+        "noise_scale": 0.8,
+        "instances_seen": 0,
+        "steps": 0,
+        "training_command": "test",
+        "opset": 17,
+        "input": "input",
+        "output": "noise",
+        "flop_per_pixel": 0,
+        "created": "2026-01-01",
+    }
     helper.set_model_props(model, {"fluorodn": json.dumps(meta)})
     onnx.save(model, str(path))
     card = dict(meta, file=path.name, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
@@ -97,8 +118,21 @@ def test_the_command_refuses_and_writes_nothing(tmp_path: Path, monkeypatch: pyt
         return {"calibration": {}}
 
     monkeypatch.setattr(q, "quantize_int8", bad_quantizer)
-    res = CliRunner().invoke(app, ["quantize", str(src), "--guard-recordings", "1", "--guard-minutes", "1",
-                                   "--threads", "1", "--calib-windows", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "quantize",
+            str(src),
+            "--guard-recordings",
+            "1",
+            "--guard-minutes",
+            "1",
+            "--threads",
+            "1",
+            "--calib-windows",
+            "2",
+        ],
+    )
     assert res.exit_code == 1, res.output
     assert "refused: tiny.int8.onnx is not shipped" in res.output and "PSNR differs" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.json", "tiny.onnx"]
@@ -111,8 +145,11 @@ def test_bf16_is_not_built(tmp_path: Path) -> None:
         q.quantize(src, "bf16")
 
 
-SHIPPED = [(card_path, name) for card_path in sorted((REPO / "models").glob("*.json"))
-           for name in json.loads(card_path.read_text()).get("variants", {})]
+SHIPPED = [
+    (card_path, name)
+    for card_path in sorted((REPO / "models").glob("*.json"))
+    for name in json.loads(card_path.read_text()).get("variants", {})
+]
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no reduced-precision model is shipped in models/")
@@ -134,10 +171,26 @@ def test_the_command_keeps_a_refused_variant_only_where_asked(tmp_path: Path, mo
     models.mkdir()
     src = tiny_dncnn(models / "tiny.onnx")
     bad = tiny_dncnn(tmp_path / "bad.onnx", out_bias=1.0)
-    monkeypatch.setattr(q, "quantize_int8", lambda f, out, w, **kw: Path(out).write_bytes(bad.read_bytes())
-                        and {"calibration": {}})
-    res = CliRunner().invoke(app, ["quantize", str(src), "--guard-recordings", "1", "--guard-minutes", "1",
-                                   "--threads", "1", "--calib-windows", "2", "--keep-refused", str(kept)])
+    monkeypatch.setattr(
+        q, "quantize_int8", lambda f, out, w, **kw: Path(out).write_bytes(bad.read_bytes()) and {"calibration": {}}
+    )
+    res = CliRunner().invoke(
+        app,
+        [
+            "quantize",
+            str(src),
+            "--guard-recordings",
+            "1",
+            "--guard-minutes",
+            "1",
+            "--threads",
+            "1",
+            "--calib-windows",
+            "2",
+            "--keep-refused",
+            str(kept),
+        ],
+    )
     assert res.exit_code == 1, res.output
     assert sorted(p.name for p in models.iterdir()) == ["tiny.json", "tiny.onnx"]
     assert (kept / "tiny.int8.onnx").read_bytes() == bad.read_bytes()

@@ -17,7 +17,7 @@ def test_emission_family_ranges():
     for _ in range(50):
         e = spectra.emission(wl, rng)
         assert e.max() == pytest.approx(1.0)
-        core = (wl > 490)  # ignore the excitation leak at the blue edge
+        core = wl > 490  # ignore the excitation leak at the blue edge
         assert 503 <= wl[core][np.argmax(e[core])] <= 517
         assert 0.005 < e[np.argmin(np.abs(wl - 590))] < 0.2
 

@@ -71,9 +71,33 @@ def test_tiny_train_export_end_to_end_with_recorded_noise(tmp_path):
     (dark, light), _, _ = _recorded_files(tmp_path)
     runner = CliRunner()
     out = tmp_path / "run"
-    r = runner.invoke(app, ["fit", "--out", str(out), "--depth", "4", "--width", "4", "--steps", "4",
-                            "--batch", "2", "--window", "24", "16", "--val-every", "2",
-                            "--dark", str(dark), "--light", str(light), "--seed", "3"])
+    r = runner.invoke(
+        app,
+        [
+            "fit",
+            "--out",
+            str(out),
+            "--depth",
+            "4",
+            "--width",
+            "4",
+            "--steps",
+            "4",
+            "--batch",
+            "2",
+            "--window",
+            "24",
+            "16",
+            "--val-every",
+            "2",
+            "--dark",
+            str(dark),
+            "--light",
+            str(light),
+            "--seed",
+            "3",
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["export", str(out / "last.pt"), "--name", "tiny", "--out", str(tmp_path / "m")])
     assert r.exit_code == 0, r.output
@@ -81,8 +105,28 @@ def test_tiny_train_export_end_to_end_with_recorded_noise(tmp_path):
     assert card["instances_seen"] == 8 and card["steps"] == 4 and card["halo"] == 4
     assert "--dark" in card["training_command"]
     # fine-tune from that checkpoint keeps counting instances
-    r = runner.invoke(app, ["fit", "--out", str(tmp_path / "ft"), "--depth", "4", "--width", "4",
-                            "--steps", "2", "--batch", "2", "--window", "24", "16", "--val-every", "2",
-                            "--init", str(out / "last.pt")])
+    r = runner.invoke(
+        app,
+        [
+            "fit",
+            "--out",
+            str(tmp_path / "ft"),
+            "--depth",
+            "4",
+            "--width",
+            "4",
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--window",
+            "24",
+            "16",
+            "--val-every",
+            "2",
+            "--init",
+            str(out / "last.pt"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert load_checkpoint(tmp_path / "ft" / "last.pt")[1]["seen"] == 8 + 4

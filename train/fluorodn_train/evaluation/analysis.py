@@ -78,10 +78,18 @@ def _model(p: np.ndarray, basis: np.ndarray, emission: np.ndarray, with_jac: boo
     return f, jac
 
 
-def fit_spectra(y: np.ndarray, emission: np.ndarray, response: np.ndarray,
-                hemoglobin: tuple[np.ndarray, np.ndarray], dark: np.ndarray | float = 0.0, *,
-                offset: bool = True, weights: np.ndarray | None = None, max_iter: int = 50,
-                rtol: float = 1e-8) -> SpectralFit:
+def fit_spectra(
+    y: np.ndarray,
+    emission: np.ndarray,
+    response: np.ndarray,
+    hemoglobin: tuple[np.ndarray, np.ndarray],
+    dark: np.ndarray | float = 0.0,
+    *,
+    offset: bool = True,
+    weights: np.ndarray | None = None,
+    max_iter: int = 50,
+    rtol: float = 1e-8,
+) -> SpectralFit:
     """Nonlinear least-squares fit of every time sample, vectorized over samples.
 
     Parameters
@@ -109,8 +117,13 @@ def fit_spectra(y: np.ndarray, emission: np.ndarray, response: np.ndarray,
         raise ValueError(f"expected a (T, W) recording, got shape {y.shape}")
     n_t, n_w = y.shape
     e = np.asarray(emission, dtype=np.float64)
-    basis = np.stack([np.asarray(response, np.float64), -np.asarray(hemoglobin[0], np.float64),
-                      -np.asarray(hemoglobin[1], np.float64)])
+    basis = np.stack(
+        [
+            np.asarray(response, np.float64),
+            -np.asarray(hemoglobin[0], np.float64),
+            -np.asarray(hemoglobin[1], np.float64),
+        ]
+    )
     if e.shape != (n_w,) or basis.shape != (3, n_w):
         raise ValueError("emission, response and hemoglobin spectra must have one value per bin")
     z = y - np.broadcast_to(np.asarray(dark, np.float64), (n_w,))[None, :]
@@ -160,13 +173,19 @@ def fit_spectra(y: np.ndarray, emission: np.ndarray, response: np.ndarray,
         idx = active[better]
         p[idx] = trial[better]
         cost[idx] = new[better]
-        lam[active] = np.where(better, np.maximum(lam[active] * 0.3, 1e-9),
-                               np.minimum(lam[active] * 10.0, 1e9))
+        lam[active] = np.where(better, np.maximum(lam[active] * 0.3, 1e-9), np.minimum(lam[active] * 10.0, 1e9))
         done = (better & ((gain < rtol) | (new <= tiny[active]))) | (lam[active] > 1e6)
         active = active[~done]
     c = p[:, 4] if offset else np.zeros(n_t)
-    return SpectralFit(a=p[:, 1].copy(), k=p[:, 0].copy(), h1=p[:, 2].copy(), h2=p[:, 3].copy(),
-                       c=c.copy(), cost=cost, iterations=n_iter)
+    return SpectralFit(
+        a=p[:, 1].copy(),
+        k=p[:, 0].copy(),
+        h1=p[:, 2].copy(),
+        h2=p[:, 3].copy(),
+        c=c.copy(),
+        cost=cost,
+        iterations=n_iter,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -174,8 +193,9 @@ def fit_spectra(y: np.ndarray, emission: np.ndarray, response: np.ndarray,
 # --------------------------------------------------------------------------------------
 
 
-def subtract_baseline(trace: np.ndarray, fs: float, window_s: float = 60.0,
-                      percentile: float = 10.0, smooth_s: float = 5.0) -> np.ndarray:
+def subtract_baseline(
+    trace: np.ndarray, fs: float, window_s: float = 60.0, percentile: float = 10.0, smooth_s: float = 5.0
+) -> np.ndarray:
     """Trace minus its slow baseline: a running low percentile, then Gaussian-smoothed.
 
     Parameters
@@ -212,8 +232,7 @@ def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[n
     y = np.ascontiguousarray(trace, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        c, s, *_ = oasis_deconvolve(y, tau_d=ar1_to_tau(g, fs), framerate=fs, penalty=1,
-                                    b_nonneg=False)
+        c, s, *_ = oasis_deconvolve(y, tau_d=ar1_to_tau(g, fs), framerate=fs, penalty=1, b_nonneg=False)
     return np.asarray(c), np.asarray(s)
 
 
@@ -222,8 +241,15 @@ def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[n
 # --------------------------------------------------------------------------------------
 
 
-def coherence(x: np.ndarray, y: np.ndarray, fs: float, *, time_halfbandwidth: float = 5.0,
-              window_s: float = 32.0, step_s: float = 16.0) -> tuple[np.ndarray, np.ndarray]:
+def coherence(
+    x: np.ndarray,
+    y: np.ndarray,
+    fs: float,
+    *,
+    time_halfbandwidth: float = 5.0,
+    window_s: float = 32.0,
+    step_s: float = 16.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Multitaper magnitude-squared coherence of two traces (``spectral_connectivity``).
 
     The cross-spectra are averaged over tapers and over all sliding windows, so the
@@ -249,8 +275,13 @@ def coherence(x: np.ndarray, y: np.ndarray, fs: float, *, time_halfbandwidth: fl
     if len(x) < int(window_s * fs):
         raise ValueError(f"traces of {len(x)} samples are shorter than one {window_s} s window")
     series = np.stack([x, y], axis=-1)[:, None, :]  # (time, trials, signals)
-    mt = Multitaper(series, sampling_frequency=fs, time_halfbandwidth_product=time_halfbandwidth,
-                    time_window_duration=window_s, time_window_step=step_s)
+    mt = Multitaper(
+        series,
+        sampling_frequency=fs,
+        time_halfbandwidth_product=time_halfbandwidth,
+        time_window_duration=window_s,
+        time_window_step=step_s,
+    )
     conn = Connectivity.from_multitaper(mt, expectation_type="time_trials_tapers")
     coh = np.asarray(conn.coherence_magnitude())[..., 0, 1].reshape(-1)
     freqs = np.asarray(conn.frequencies).reshape(-1)
@@ -258,8 +289,9 @@ def coherence(x: np.ndarray, y: np.ndarray, fs: float, *, time_halfbandwidth: fl
     return freqs[keep], coh[keep]
 
 
-def band_values(freqs: np.ndarray, coh: np.ndarray, at: tuple[float, ...] = (0.0, 1.0, 2.5),
-                band: tuple[float, float] = (0.0, 2.5)) -> dict[str, float]:
+def band_values(
+    freqs: np.ndarray, coh: np.ndarray, at: tuple[float, ...] = (0.0, 1.0, 2.5), band: tuple[float, float] = (0.0, 2.5)
+) -> dict[str, float]:
     """Coherence at chosen frequencies (nearest bin) and its mean over a band."""
     out = {f"coh_{f:g}hz": float(coh[int(np.argmin(np.abs(freqs - f)))]) for f in at}
     sel = (freqs >= band[0]) & (freqs <= band[1])
@@ -316,8 +348,15 @@ class EventScore:
         return dict(self.__dict__)
 
 
-def match_events(true_idx: np.ndarray, true_amp: np.ndarray, det_idx: np.ndarray,
-                 det_amp: np.ndarray, *, tol: int = 3, min_size: float = 0.0) -> EventScore:
+def match_events(
+    true_idx: np.ndarray,
+    true_amp: np.ndarray,
+    det_idx: np.ndarray,
+    det_amp: np.ndarray,
+    *,
+    tol: int = 3,
+    min_size: float = 0.0,
+) -> EventScore:
     """One-to-one matching of detected and true events within ``tol`` samples.
 
     Detections smaller than ``min_size`` are dropped. Detections are matched greedily,
@@ -335,8 +374,11 @@ def match_events(true_idx: np.ndarray, true_amp: np.ndarray, det_idx: np.ndarray
     ts = true_idx[order]
     lo = np.searchsorted(ts, det_idx - tol, side="left")
     hi = np.searchsorted(ts, det_idx + tol, side="right")
-    pairs = [(0 if big[order[k]] else 1, abs(int(ts[k]) - int(det_idx[j])), j, int(order[k]))
-             for j in range(len(det_idx)) for k in range(lo[j], hi[j])]
+    pairs = [
+        (0 if big[order[k]] else 1, abs(int(ts[k]) - int(det_idx[j])), j, int(order[k]))
+        for j in range(len(det_idx))
+        for k in range(lo[j], hi[j])
+    ]
     pairs.sort()
     used_t: set[int] = set()
     used_d: set[int] = set()
@@ -358,10 +400,18 @@ def match_events(true_idx: np.ndarray, true_amp: np.ndarray, det_idx: np.ndarray
     precision = tp / (tp + fp) if tp + fp else float("nan")
     recall = tp / n_true if n_true else float("nan")
     f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else float("nan")
-    ratio = (float(np.median([det_amp[j] / true_amp[i] for j, i in tp_pairs]))
-             if tp_pairs else float("nan"))
-    return EventScore(n_true=n_true, n_detected=len(det_idx), tp=tp, fp=fp, fn=fn,
-                      precision=precision, recall=recall, f1=f1, amplitude_ratio=ratio)
+    ratio = float(np.median([det_amp[j] / true_amp[i] for j, i in tp_pairs])) if tp_pairs else float("nan")
+    return EventScore(
+        n_true=n_true,
+        n_detected=len(det_idx),
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        amplitude_ratio=ratio,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -382,5 +432,4 @@ def image_scores(clean: np.ndarray, test: np.ndarray) -> dict[str, float]:
     rng = float(clean.max() - clean.min())
     with np.errstate(divide="ignore"):  # identical images: PSNR is +inf
         psnr = float(peak_signal_noise_ratio(clean, test, data_range=rng))
-    return {"psnr": psnr,
-            "ssim": float(structural_similarity(clean, test, data_range=rng))}
+    return {"psnr": psnr, "ssim": float(structural_similarity(clean, test, data_range=rng))}

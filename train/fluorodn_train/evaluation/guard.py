@@ -21,8 +21,15 @@ from fluorodn import Denoiser, DenoiserOptions
 
 from .recordings import FS, analyse, make_recordings
 
-__all__ = ["COHERENCE_BAND", "COHERENCE_TOL", "GUARD_MINUTES", "GUARD_SEEDS", "PSNR_TOL_DB", "QualityGuardError",
-           "guard"]
+__all__ = [
+    "COHERENCE_BAND",
+    "COHERENCE_TOL",
+    "GUARD_MINUTES",
+    "GUARD_SEEDS",
+    "PSNR_TOL_DB",
+    "QualityGuardError",
+    "guard",
+]
 
 #: Largest tolerated |PSNR(float) - PSNR(variant)| in dB, on every guard recording.
 PSNR_TOL_DB = 0.1
@@ -39,10 +46,19 @@ class QualityGuardError(RuntimeError):
     """A reduced-precision model differs from its float model by more than the tolerance."""
 
 
-def guard(float_path: str | Path, candidate_path: str | Path, noise_scale: float, *,
-          seeds: Sequence[int] = GUARD_SEEDS, minutes: float = GUARD_MINUTES, threads: int | None = None,
-          psnr_tol: float = PSNR_TOL_DB, coherence_tol: float = COHERENCE_TOL, name: str | None = None,
-          log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def guard(
+    float_path: str | Path,
+    candidate_path: str | Path,
+    noise_scale: float,
+    *,
+    seeds: Sequence[int] = GUARD_SEEDS,
+    minutes: float = GUARD_MINUTES,
+    threads: int | None = None,
+    psnr_tol: float = PSNR_TOL_DB,
+    coherence_tol: float = COHERENCE_TOL,
+    name: str | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """Compare a reduced-precision model with its float model on the guard recordings.
 
     Both run through :class:`fluorodn.Denoiser` on the CPU with the same threads, one
@@ -73,33 +89,56 @@ def guard(float_path: str | Path, candidate_path: str | Path, noise_scale: float
             times[which] += time.perf_counter() - t0
         m_ref, _, _ = analyse(rec, outs["float"])
         m_cand, _, _ = analyse(rec, outs["candidate"])
-        row = {"seed": int(seed), "psnr_float_db": m_ref["psnr"], "psnr_delta_db": m_ref["psnr"] - m_cand["psnr"],
-               "coherence_float": m_ref[band], "coherence_delta": m_ref[band] - m_cand[band],
-               "max_abs_diff_rel": float(np.abs(outs["float"] - outs["candidate"]).max()
-                                         / max(float(np.abs(rec.noisy - outs["float"]).max()), 1e-30))}
+        row = {
+            "seed": int(seed),
+            "psnr_float_db": m_ref["psnr"],
+            "psnr_delta_db": m_ref["psnr"] - m_cand["psnr"],
+            "coherence_float": m_ref[band],
+            "coherence_delta": m_ref[band] - m_cand[band],
+            "max_abs_diff_rel": float(
+                np.abs(outs["float"] - outs["candidate"]).max()
+                / max(float(np.abs(rec.noisy - outs["float"]).max()), 1e-30)
+            ),
+        }
         rows.append(row)
-        log(f"  guard seed {seed}: PSNR {m_ref['psnr']:.3f} dB (delta {row['psnr_delta_db']:+.4f}), "
-            f"coherence {m_ref[band]:.4f} (delta {row['coherence_delta']:+.5f})")
+        log(
+            f"  guard seed {seed}: PSNR {m_ref['psnr']:.3f} dB (delta {row['psnr_delta_db']:+.4f}), "
+            f"coherence {m_ref[band]:.4f} (delta {row['coherence_delta']:+.5f})"
+        )
         problems = []
         if abs(row["psnr_delta_db"]) > psnr_tol:
             problems.append(f"PSNR differs by {row['psnr_delta_db']:+.3f} dB (tolerance {psnr_tol} dB)")
         if abs(row["coherence_delta"]) > coherence_tol:
-            problems.append(f"mean {COHERENCE_BAND[0]:g}-{COHERENCE_BAND[1]:g} Hz coherence differs by "
-                            f"{row['coherence_delta']:+.4f} (tolerance {coherence_tol})")
+            problems.append(
+                f"mean {COHERENCE_BAND[0]:g}-{COHERENCE_BAND[1]:g} Hz coherence differs by "
+                f"{row['coherence_delta']:+.4f} (tolerance {coherence_tol})"
+            )
         if problems:
             label = name or Path(candidate_path).name
-            raise QualityGuardError(f"{label} is not shipped: against {Path(float_path).name} its "
-                                    + " and ".join(problems) + f" on guard recording TEST_STREAM seed {seed} "
-                                    f"({minutes:g} min at noise scale {noise_scale:g})")
+            raise QualityGuardError(
+                f"{label} is not shipped: against {Path(float_path).name} its "
+                + " and ".join(problems)
+                + f" on guard recording TEST_STREAM seed {seed} "
+                f"({minutes:g} min at noise scale {noise_scale:g})"
+            )
     worst_psnr = max(rows, key=lambda r: abs(r["psnr_delta_db"]))["psnr_delta_db"]
     worst_coh = max(rows, key=lambda r: abs(r["coherence_delta"]))["coherence_delta"]
     result = {
-        "psnr_delta_db": float(worst_psnr), "coherence_delta": float(worst_coh),
+        "psnr_delta_db": float(worst_psnr),
+        "coherence_delta": float(worst_coh),
         "speedup_measured": times["float"] / times["candidate"] if times["candidate"] > 0 else None,
-        "guard": {"recordings": len(rows), "minutes": minutes, "noise_scale": noise_scale,
-                  "seeds": "TEST_STREAM " + ",".join(str(s) for s in seeds), "psnr_tol_db": psnr_tol,
-                  "coherence_tol": coherence_tol, "coherence_band_hz": list(COHERENCE_BAND),
-                  "threads": ref.threads, "seconds_float": times["float"],
-                  "seconds_candidate": times["candidate"], "per_recording": rows},
+        "guard": {
+            "recordings": len(rows),
+            "minutes": minutes,
+            "noise_scale": noise_scale,
+            "seeds": "TEST_STREAM " + ",".join(str(s) for s in seeds),
+            "psnr_tol_db": psnr_tol,
+            "coherence_tol": coherence_tol,
+            "coherence_band_hz": list(COHERENCE_BAND),
+            "threads": ref.threads,
+            "seconds_float": times["float"],
+            "seconds_candidate": times["candidate"],
+            "per_recording": rows,
+        },
     }
     return result

@@ -91,16 +91,22 @@ def signal_config() -> synth.SignalConfig:
     def middle(r: tuple[float, float]) -> tuple[float, float]:
         return ((r[0] + r[1]) / 2,) * 2
 
-    return replace(cfg, intensity=geometric(cfg.intensity), event_rate=geometric(cfg.event_rate),
-                   event_size=middle(cfg.event_size), decay_g=(analysis.SEED_G,) * 2)
+    return replace(
+        cfg,
+        intensity=geometric(cfg.intensity),
+        event_rate=geometric(cfg.event_rate),
+        event_size=middle(cfg.event_size),
+        decay_g=(analysis.SEED_G,) * 2,
+    )
 
 
 def _dark(rec: synth.CleanRecording) -> np.ndarray:
     return np.median(rec.clean - rec.photons, axis=0)
 
 
-def make_recordings(n_time: int, noise_scales: tuple[float, ...], robust: bool = False,
-                    seed: int = SEED) -> list[Recording]:
+def make_recordings(
+    n_time: int, noise_scales: tuple[float, ...], robust: bool = False, seed: int = SEED
+) -> list[Recording]:
     """The main recordings (one clean recording of ``n_time`` samples x :data:`BINS`, one
     noise draw scaled per noise scale) and, if ``robust``, the robustness variants of the
     :data:`FIGURE_NOISE` recording (which must then be among ``noise_scales``)."""
@@ -122,22 +128,52 @@ def make_recordings(n_time: int, noise_scales: tuple[float, ...], robust: bool =
         return out
     base = next(r for r in out if r.noise_scale == FIGURE_NOISE)
     for name, (f, o) in ROBUST_AFFINE.items():
-        out.append(Recording(name, "robustness", FIGURE_NOISE, base.noisy * f + o, rec.clean, rec,
-                             base.dark, affine=(f, o), base=base.name))
+        out.append(
+            Recording(
+                name,
+                "robustness",
+                FIGURE_NOISE,
+                base.noisy * f + o,
+                rec.clean,
+                rec,
+                base.dark,
+                affine=(f, o),
+                base=base.name,
+            )
+        )
     for n_bins in ROBUST_BINS:
         r = clean(n_bins)
         eps = noise.parametric_noise(noise_rng(1), r.photons, FIGURE_NOISE)
         out.append(Recording(f"bins {n_bins}", "robustness", FIGURE_NOISE, r.clean + eps, r.clean, r, _dark(r)))
     level = float(np.std(base.noisy - base.clean))
     white = level * noise_rng(2).standard_normal(rec.clean.shape)
-    out.append(Recording("white noise", "robustness", FIGURE_NOISE, rec.clean + white, rec.clean, rec,
-                         base.dark, note=f"i.i.d. Gaussian, std {level:.4g} counts (that of 'noise "
-                         f"{FIGURE_NOISE:g}'), no shot noise"))
+    out.append(
+        Recording(
+            "white noise",
+            "robustness",
+            FIGURE_NOISE,
+            rec.clean + white,
+            rec.clean,
+            rec,
+            base.dark,
+            note=f"i.i.d. Gaussian, std {level:.4g} counts (that of 'noise {FIGURE_NOISE:g}'), no shot noise",
+        )
+    )
     ncfg = noise.NoiseConfig(bin_corr=(STRONG_CORR["bin_corr"],) * 2, time_corr=(STRONG_CORR["time_corr"],) * 2)
     eps = noise.parametric_noise(noise_rng(1), rec.photons, FIGURE_NOISE, ncfg)
-    out.append(Recording("correlated noise", "robustness", FIGURE_NOISE, rec.clean + eps, rec.clean, rec,
-                         base.dark, note=f"parametric noise with bin_corr {STRONG_CORR['bin_corr']:g}, "
-                         f"time_corr {STRONG_CORR['time_corr']:g} (training: <= 0.5, <= 0.3)"))
+    out.append(
+        Recording(
+            "correlated noise",
+            "robustness",
+            FIGURE_NOISE,
+            rec.clean + eps,
+            rec.clean,
+            rec,
+            base.dark,
+            note=f"parametric noise with bin_corr {STRONG_CORR['bin_corr']:g}, "
+            f"time_corr {STRONG_CORR['time_corr']:g} (training: <= 0.5, <= 0.3)",
+        )
+    )
     return out
 
 
@@ -150,8 +186,9 @@ def analyse(rec: Recording, y_counts: np.ndarray) -> tuple[dict[str, Any], np.nd
     """
     tr = rec.truth
     out: dict[str, Any] = analysis.image_scores(rec.clean, y_counts)
-    fit = analysis.fit_spectra(y_counts, tr.emission, tr.response, spectra.hemoglobin(tr.wl), rec.dark,
-                               weights=1.0 / tr.emission)
+    fit = analysis.fit_spectra(
+        y_counts, tr.emission, tr.response, spectra.hemoglobin(tr.wl), rec.dark, weights=1.0 / tr.emission
+    )
     out["rmse_a"] = float(np.sqrt(np.mean((fit.a - tr.a) ** 2)))
     freqs, coh = analysis.coherence(fit.a, tr.a, FS)
     out |= analysis.band_values(freqs, coh)
