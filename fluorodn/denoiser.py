@@ -420,8 +420,13 @@ class Denoiser:
 
         Consecutive pages of equal shape are sent to the network together up to the
         pixel budget, so a long stack of small frames runs in few calls; at most that
-        many pages are held at once. Each page uses its own global scale.
+        many pages are held at once. Each page uses its own global scale. When the model
+        is spectral, the first page decides the path: spectral recordings run one by one,
+        image pages go to the image model.
         """
+        if self.kind == "spectral":
+            yield from self._stream_spectral(iter(pages), progress)
+            return
         chunk: list[np.ndarray] = []
         for k, page in enumerate(pages):
             try:

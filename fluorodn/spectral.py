@@ -119,17 +119,22 @@ def noise_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = np.percentile(x[_stat_rows(t)], [0.1, 99.9])
     x_range = float(hi - lo)
     sig0 = _floor(_mad(d), x_range)
-    dw = d / sig0
     k = min(DIFF_COMPONENTS, max(0, w // 4), max(0, d.shape[0] // 4))
     corr = np.zeros(CORR_LAGS + 1)
     corr[0] = 1.0
     if k == 0:
         return sig0, corr
-    _, vecs = np.linalg.eigh(dw.T @ dw)
-    v = vecs[:, -k:]
-    resid = dw - (dw @ v) @ v.T
-    keep = 1.0 - np.einsum("wk,wk->w", v, v)
-    scale = _mad(resid) / np.sqrt(np.clip(keep, 0.05, None))
+    # two passes: the first whitening is inflated where fast signal is strong; the second
+    # whitens by the first pass's estimate, so the projection mixes bins of equal noise
+    for _ in range(2):
+        dw = d / sig0
+        _, vecs = np.linalg.eigh(dw.T @ dw)
+        v = vecs[:, -k:]
+        resid = dw - (dw @ v) @ v.T
+        keep = 1.0 - np.einsum("wk,wk->w", v, v)
+        scale = _mad(resid) / np.sqrt(np.clip(keep, 0.05, None))
+        sig_prev, sig0 = sig0, _floor(sig0 * scale, x_range)
+    sig0 = sig_prev
     # noise correlated in time (AR(1) coefficient rho) shrinks the differences by 1 - rho; the
     # lag-1 autocorrelation of the differences, -(1 - rho) / 2, measures it
     rho = 0.0

@@ -1,0 +1,209 @@
+"""The spectral path: noise levels, projection, exact windows, detection, domain checks."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from fluorodn import Denoiser, DenoiserOptions, spectral
+from fluorodn.errors import ModelError, OutOfDomainWarning
+
+
+def recording(t: int = 4000, w: int = 152, noise: float = 1.0, fast: float = 0.0, seed: int = 0,
+              time_corr: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(noisy, clean, per-bin noise sd): a few smooth spectra with slow (and optionally fast,
+    large) time courses, heteroscedastic Gaussian noise (shot-like: sd ~ sqrt(intensity))."""
+    rng = np.random.default_rng(seed)
+    wl = np.linspace(0, 1, w)
+    spectra = np.stack([np.exp(-0.5 * ((wl - c) / s) ** 2) for c, s in ((0.3, 0.15), (0.6, 0.2), (0.8, 0.1))])
+    tt = np.arange(t)
+    slow = np.stack([np.convolve(rng.standard_normal(t + 200), np.ones(100) / 10, "same")[100:-100] for _ in range(3)])
+    course = slow + fast * rng.standard_normal((3, t))  # fast: white over time, spectrally structured
+    base = 5000.0 * spectra[0] + 200.0
+    clean = base[None, :] * (1.0 + 0.01 * course.T @ spectra) + 0.0 * tt[:, None]
+    sd = noise * np.sqrt(base)
+    eps = rng.standard_normal((t, w))
+    if time_corr:
+        from scipy.signal import lfilter
+
+        eps = lfilter([np.sqrt(1 - time_corr**2)], [1.0, -time_corr], eps, axis=0)
+    return clean + eps * sd[None, :], clean, sd
+
+
+# -- noise levels ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fast", [0.0, 8.0])
+@pytest.mark.parametrize("noise", [0.3, 1.2])
+def test_noise_levels_within_ten_percent(fast: float, noise: float) -> None:
+    x, clean, sd = recording(noise=noise, fast=fast)
+    if fast:  # the fast signal is far above the noise: a naive estimate is fooled
+        d = np.diff(x, axis=0) / np.sqrt(2)
+        naive = 1.4826 * np.median(np.abs(d - np.median(d, axis=0)), axis=0)
+        assert np.median(naive / sd) > 1.5
+    sigma, corr = spectral.noise_levels(x)
+    ratio = sigma / sd
+    assert abs(np.median(ratio) - 1.0) < 0.1
+    assert np.percentile(np.abs(ratio - 1.0), 90) < 0.1
+    assert abs(corr[1]) < 0.1
+
+
+def test_noise_levels_correct_for_time_correlation() -> None:
+    x, _, sd = recording(noise=1.0, time_corr=0.3)
+    sigma, _ = spectral.noise_levels(x)
+    assert abs(np.median(sigma / sd) - 1.0) < 0.1
+
+
+def test_noise_levels_measure_across_bin_correlation() -> None:
+    from scipy.ndimage import convolve1d
+
+    x, clean, sd = recording(noise=1.0)
+    k = np.array([0.5, 1.0, 0.5]) / np.sqrt(1.5)
+    eps = convolve1d((x - clean) / sd, k, axis=1, mode="wrap") * sd
+    _, corr = spectral.noise_levels(clean + eps)
+    assert corr[1] == pytest.approx(2 * 0.5 / 1.5, abs=0.08)  # lag-1 correlation of the kernel: 0.667
+    assert 0.0 < corr[2] < 0.25 / 1.5 + 0.05  # lag 2: 0.167, partly removed with the leading components
+
+
+# -- projection ------------------------------------------------------------------------
+
+
+def test_projection_with_every_component_is_exact() -> None:
+    x, _, _ = recording(t=500, w=40)
+    p = spectral.project(x, components=40)
+    np.testing.assert_allclose(spectral.reconstruct(p, p.coef, np.float64), x, rtol=1e-5)
+
+
+def test_projection_is_invariant_to_units_and_offset() -> None:
+    x, _, _ = recording(t=1000)
+    a = spectral.project(x)
+    b = spectral.project(x * 1e-3 + 7.0)
+    np.testing.assert_allclose(b.coef, a.coef, atol=1e-3 * float(np.abs(a.coef).max()))
+
+
+def test_projection_keeps_the_signal_and_drops_most_noise() -> None:
+    x, clean, sd = recording(t=4000, noise=1.0, fast=0.5)
+    p = spectral.project(x)
+    y = spectral.reconstruct(p, p.coef, np.float64)
+    err, raw = np.sqrt(np.mean((y - clean) ** 2)), np.sqrt(np.mean((x - clean) ** 2))
+    assert err < 0.45 * raw
+
+
+def test_windows_equal_one_call() -> None:
+    """run_traces in windows with a halo equals one call on the whole recording."""
+    halo = 5
+    kernel = np.random.default_rng(1).standard_normal(2 * halo + 1)
+
+    def net(b: np.ndarray) -> np.ndarray:  # a 1D filter of radius halo with zero padding
+        pad = np.pad(b, ((0, 0), (0, 0), (halo, halo)))
+        return np.stack([[np.convolve(c, kernel, "valid") for c in row] for row in pad]).astype(np.float32)
+
+    coef = np.random.default_rng(2).standard_normal((1000, 6)).astype(np.float32)
+    whole = spectral.run_traces(net, coef, 8, halo, window=10**6)
+    for window in (4 * halo + 1, 37, 250):
+        np.testing.assert_allclose(spectral.run_traces(net, coef, 8, halo, window=window), whole, atol=1e-5)
+
+
+def test_detection_rule() -> None:
+    assert spectral.looks_spectral((3000, 152))
+    assert spectral.looks_spectral((304, 152))
+    assert not spectral.looks_spectral((512, 512))
+    assert not spectral.looks_spectral((3000, 8))
+    assert not spectral.looks_spectral((10, 3000, 152))
+
+
+# -- the shipped spectral model through Denoiser -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def den() -> Denoiser:
+    return Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+
+
+@pytest.fixture(scope="module")
+def generator():
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=WIDE)
+
+
+def test_default_takes_the_right_path_per_input(den: Denoiser) -> None:
+    assert den.kind == "spectral" and den.name == "spectral"
+    x, _, _ = recording(t=600, w=76)
+    assert den.run(x).shape == x.shape
+    frame = np.random.default_rng(0).normal(100, 5, (64, 64))
+    image = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1))
+    np.testing.assert_allclose(den.run(frame), image.run(frame), rtol=1e-6, atol=1e-4)
+    stack = np.stack([frame, frame])
+    np.testing.assert_allclose(den.run(stack)[1], image.run(frame), rtol=1e-6, atol=1e-4)
+    assert [p.shape for p in den.stream([frame, frame])] == [(64, 64)] * 2
+
+
+def test_declared_kinds(den: Denoiser) -> None:
+    frame = np.random.default_rng(0).normal(100, 5, (64, 64))
+    img = Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1))
+    assert img.kind == "image" and img.name == "low"
+    with pytest.raises(ValueError, match="2D"):
+        Denoiser(device="cpu", kind="spectral").run(np.stack([frame, frame]))
+    with pytest.raises(ModelError, match="image model"):
+        Denoiser("low", device="cpu", kind="spectral")
+    with pytest.raises(ValueError, match="kind must be"):
+        Denoiser(kind="hyperspectral")
+
+
+def test_in_domain_recordings_do_not_warn_and_are_denoised(den: Denoiser, generator) -> None:
+    rng = np.random.default_rng(123)
+    for ns, w in ((0.2, 152), (0.8, 100), (1.1, 250)):
+        inst = generator(rng, 2000, w, ns)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OutOfDomainWarning)
+            y = den.run(inst.noisy)
+        err = np.sqrt(np.mean((y - inst.clean) ** 2))
+        raw = np.sqrt(np.mean((inst.noisy - inst.clean) ** 2))
+        assert err < 0.7 * raw, (ns, w, err / raw)
+
+
+def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
+    inst = generator(np.random.default_rng(5), 2000, 152, 0.4)
+    very_noisy = inst.clean + (inst.noisy - inst.clean) * 40.0
+    with pytest.warns(OutOfDomainWarning, match="noisier"):
+        den.run(very_noisy)
+
+
+def test_structured_removal_warns(den: Denoiser) -> None:
+    """Signal of higher rank than the projection keeps is removed: the check says so."""
+    rng = np.random.default_rng(7)
+    t, w = 3000, 152
+    wl = np.linspace(0, 1, w)
+    spectra = np.stack([np.exp(-0.5 * ((wl - c) / 0.03) ** 2) for c in np.linspace(0.02, 0.98, 40)])
+    courses = np.cumsum(rng.standard_normal((t, 40)), axis=0)
+    x = 1000 + courses @ spectra * 30 + rng.standard_normal((t, w))
+    with pytest.warns(OutOfDomainWarning, match="spectral structure|correlated in time"):
+        den.run(x)
+
+
+def test_transposed_recording_warns(den: Denoiser) -> None:
+    x, _, _ = recording(t=600, w=152)
+    with pytest.warns(OutOfDomainWarning, match="transposed"):
+        Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1)).run(x.T[:, :300])
+
+
+def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
+    """Error / raw error at the first and last bins and samples within 1.15x of the interior."""
+    rng = np.random.default_rng(11)
+    ratios = {k: [] for k in ("first bin", "last bin", "first 5 samples", "last 5 samples", "interior")}
+    regions = {"first bin": np.s_[:, :1], "last bin": np.s_[:, -1:], "first 5 samples": np.s_[:5],
+               "last 5 samples": np.s_[-5:], "interior": np.s_[5:-5, 3:-3]}
+    for _ in range(4):
+        inst = generator(rng, 3000, 152, 0.4)
+        y = den.run(inst.noisy)
+        for k, sl in regions.items():
+            e = np.mean((y[sl] - inst.clean[sl]) ** 2)
+            r = np.mean((inst.noisy[sl] - inst.clean[sl]) ** 2)
+            ratios[k].append(e / r)
+    interior = np.sqrt(np.mean(ratios["interior"]))
+    for k in regions:
+        assert np.sqrt(np.mean(ratios[k])) <= 1.15 * interior, (k, ratios)
