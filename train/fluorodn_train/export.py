@@ -25,6 +25,8 @@ OPSET = 17
 PARITY_SHAPES = ((37, 152), (101, 152), (513, 77), (1000, 33))
 #: Odd lengths (time samples) the exported 1D model must reproduce PyTorch on.
 PARITY_LENGTHS = (37, 101, 1000, 3001)
+#: Largest tolerated |onnxruntime - torch| in normalized units.
+PARITY_TOL = 1e-4
 
 
 def _is_1d(net: torch.nn.Module) -> bool:
@@ -33,10 +35,6 @@ def _is_1d(net: torch.nn.Module) -> bool:
 
 def _in_channels(net: torch.nn.Module) -> int:
     return next(m for m in net.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d))).in_channels
-
-
-#: Largest tolerated |onnxruntime - torch| in normalized units.
-PARITY_TOL = 1e-4
 
 
 def flop_per_pixel(depth: int, width: int) -> int:
@@ -110,7 +108,7 @@ def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
         dyn, dummy = {0: "batch", 2: "height", 3: "width"}, torch.zeros(1, 1, 41, 41)
     torch.onnx.export(
         net,
-        dummy,
+        (dummy,),
         str(path),
         input_names=["input"],
         output_names=["noise"],
@@ -139,7 +137,6 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folded = fold_batchnorm(model.eval())
-    spectral = isinstance(model, DnCNN1d)
     meta = {
         "format": 1,
         "name": name,
@@ -160,7 +157,7 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
         "flop_per_pixel": flop_per_pixel(model.depth, model.width),
         "created": info.get("created", _dt.date.today().isoformat()),
     }
-    if spectral:
+    if isinstance(model, DnCNN1d):
         meta.update(
             kind="spectral",
             architecture="DnCNN1d",
@@ -186,6 +183,8 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
 def export_checkpoint(ckpt: str | Path, out_dir: str | Path, name: str, **overrides) -> tuple[Path, dict]:
     """Export a training checkpoint with the facts it recorded."""
     model, ck = load_checkpoint(ckpt)
+    if not isinstance(model, (DnCNN, DnCNN1d)):
+        raise TypeError(f"{ckpt} holds a {type(model).__name__}, not a DnCNN")
     cfg = ck["config"]
     lo, hi = cfg["noise_scale"]
     info = {
