@@ -7,7 +7,15 @@ thing that is wrong and, where there is one, the fix.
 
 from __future__ import annotations
 
-__all__ = ["DeviceError", "FileFormatError", "FluorodnError", "ModelError", "OutputError", "OutputExistsError"]
+__all__ = [
+    "DeviceError",
+    "FileFormatError",
+    "FluorodnError",
+    "ModelError",
+    "OutOfDomainWarning",
+    "OutputError",
+    "OutputExistsError",
+]
 
 
 class FluorodnError(Exception):
@@ -32,3 +40,11 @@ class OutputExistsError(FluorodnError, FileExistsError):
 
 class OutputError(FluorodnError, OSError):
     """An output file cannot be written: its folder is missing or read-only, or the disk is full."""
+
+
+class OutOfDomainWarning(UserWarning):
+    """An input lies outside what the model was trained for; the output may be damaged.
+
+    The message names what is off (the noise level, or a removed component that is not
+    noise-like: spectrally structured or correlated in time).
+    """
