@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
+
+T = TypeVar("T")
 
 app = typer.Typer(
     add_completion=False,
@@ -35,6 +39,13 @@ def _command(ctx: typer.Context) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def _config(config_type: Callable[..., T], ctx: typer.Context, **extra: Any) -> T:
+    """``config_type`` filled from the command's options (named like its fields; paths as
+    strings; ``minutes`` is not part of it), ``extra`` and the command itself."""
+    params = {k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items() if k != "minutes"}
+    return config_type(**params, **extra, command=_command(ctx))
+
+
 @app.command()
 def fit(
     ctx: typer.Context,
@@ -62,25 +73,7 @@ def fit(
     from .train import FitConfig
     from .train import fit as run_fit
 
-    cfg = FitConfig(
-        out=str(out),
-        kind=kind,
-        noise_scale=noise_scale,
-        depth=depth,
-        width=width,
-        batch=batch,
-        window=window,
-        steps=steps,
-        lr=lr,
-        seed=seed,
-        threads=threads,
-        val_every=val_every,
-        ckpt_every=val_every,
-        dark=str(dark) if dark else None,
-        light=str(light) if light else None,
-        init=str(init) if init else None,
-        command=_command(ctx),
-    )
+    cfg = _config(FitConfig, ctx, ckpt_every=val_every)
     last = run_fit(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
     typer.echo(f"checkpoint: {last}")
 
@@ -108,23 +101,7 @@ def qat(
     """Quantization-aware fine-tuning of a float checkpoint for onnxruntime's int8 kernels."""
     from .qat import QATConfig, fit_qat
 
-    cfg = QATConfig(
-        out=str(out),
-        init=str(init),
-        steps=steps,
-        batch=batch,
-        lr=lr,
-        lr_ranges=lr_ranges,
-        seed=seed,
-        val_every=val_every,
-        ckpt_every=val_every,
-        threads=threads,
-        distill=distill,
-        start=str(start) if start else None,
-        float_first=float_first,
-        init_percentile=init_percentile,
-        command=_command(ctx),
-    )
+    cfg = _config(QATConfig, ctx, ckpt_every=val_every)
     last = fit_qat(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
     typer.echo(f"checkpoint: {last}")
 
