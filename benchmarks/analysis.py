@@ -2,30 +2,5 @@
 
 from __future__ import annotations
 
-from fluorodn_train.evaluation.analysis import (
-    SEED_G,
-    EventScore,
-    SpectralFit,
-    band_values,
-    coherence,
-    deconvolve,
-    events,
-    fit_spectra,
-    image_scores,
-    match_events,
-    subtract_baseline,
-)
-
-__all__ = [
-    "SEED_G",
-    "EventScore",
-    "SpectralFit",
-    "band_values",
-    "coherence",
-    "deconvolve",
-    "events",
-    "fit_spectra",
-    "image_scores",
-    "match_events",
-    "subtract_baseline",
-]
+from fluorodn_train.evaluation.analysis import *  # noqa: F403
+from fluorodn_train.evaluation.analysis import __all__  # noqa: F401
