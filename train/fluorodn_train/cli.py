@@ -39,6 +39,12 @@ def _command(ctx: typer.Context) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def _train(run: Callable[..., Path], cfg: Any, minutes: float | None) -> None:
+    """Run ``run`` (fit or fit_qat) on ``cfg``, logging to stdout; report the checkpoint."""
+    last = run(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
+    typer.echo(f"checkpoint: {last}")
+
+
 def _config(config_type: Callable[..., T], ctx: typer.Context, **extra: Any) -> T:
     """``config_type`` filled from the command's options (named like its fields; paths as
     strings; ``minutes`` is not part of it), ``extra`` and the command itself."""
@@ -73,9 +79,7 @@ def fit(
     from .train import FitConfig
     from .train import fit as run_fit
 
-    cfg = _config(FitConfig, ctx, ckpt_every=val_every)
-    last = run_fit(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
-    typer.echo(f"checkpoint: {last}")
+    _train(run_fit, _config(FitConfig, ctx, ckpt_every=val_every), minutes)
 
 
 @app.command()
@@ -101,9 +105,7 @@ def qat(
     """Quantization-aware fine-tuning of a float checkpoint for onnxruntime's int8 kernels."""
     from .qat import QATConfig, fit_qat
 
-    cfg = _config(QATConfig, ctx, ckpt_every=val_every)
-    last = fit_qat(cfg, minutes=minutes, log=lambda m: print(m, flush=True))
-    typer.echo(f"checkpoint: {last}")
+    _train(fit_qat, _config(QATConfig, ctx, ckpt_every=val_every), minutes)
 
 
 @app.command()
