@@ -92,7 +92,7 @@ def qat(
     lr: float = typer.Option(1e-4, help="Adam learning rate of the weights."),
     lr_ranges: float = typer.Option(3e-3, help="Adam learning rate of the log activation ranges."),
     batch: int = typer.Option(16, help="Instances per step."),
-    seed: int = typer.Option(1, help="Seed of the training stream (the float runs used 0)."),
+    seed: int = typer.Option(1, help="Seed of the training stream (fit's default is 0)."),
     threads: int = typer.Option(0, help="Torch threads (0: default)."),
     val_every: int = typer.Option(25, help="Steps between validation passes and checkpoints."),
     distill: bool = typer.Option(False, help="Match the float network's output instead of the true noise."),

@@ -123,7 +123,7 @@ class QATConfig:
     lr_ranges: float = 3e-3  #: Adam learning rate of the log activation ranges
     decay_at: float = 0.8  #: fraction of ``steps`` after which both rates are multiplied by ``lr_decay``
     lr_decay: float = 0.1  #: learning-rate factor after ``decay_at``
-    seed: int = 1  #: training stream seed (the float models used 0)
+    seed: int = 1  #: training stream seed (FitConfig's default is 0: a different stream)
     val_instances: int = 64  #: the float run's validation windows used
     val_every: int = 25  #: steps between validation passes
     ckpt_every: int = 25  #: steps between checkpoints
