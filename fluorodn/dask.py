@@ -13,9 +13,9 @@ So a 2D array is denoised with :func:`dask.array.map_overlap`:
 * the global ``(m, s)`` is computed once, exactly as
   :func:`fluorodn.normalize.global_scale` does on the whole array (the same rows,
   fetched with :func:`~fluorodn.normalize.sample_rows`), as one task of the graph;
-* every chunk is extended by ``halo`` rows/columns of its neighbours only
-  (``boundary="none"``: no fake data beyond the array border, where the network
-  zero-pads exactly as on the whole array), denoised with that shared scale, and
+* every chunk is extended by ``halo`` rows/columns of its neighbours, and at the
+  array border by its mirror image (``boundary="reflect"``, which is numpy's
+  ``"symmetric"`` padding, the runtime's own), denoised with that shared scale, and
   trimmed back.
 
 3D stacks (pages, Y, X) are denoised page by page, each page with its own scale,
@@ -45,6 +45,7 @@ import numpy as np
 
 from .errors import FileFormatError, FluorodnError, ModelError, OutputExistsError
 from .normalize import CONVENTION, sample_rows, scale_from_rows
+from .registry import IMAGE_MODEL
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.array as da
@@ -140,6 +141,21 @@ def _model_ref(model: str | os.PathLike[str]) -> str:
     return os.path.abspath(os.fspath(model)) if _looks_like_path(model) else str(model)
 
 
+def _effective(
+    model: str | os.PathLike[str], device: str, options: DenoiserOptions | None, shape: tuple[int, ...]
+) -> tuple[str, DenoiserOptions, Denoiser]:
+    """(model reference, pinned options, client-side Denoiser) that denoise an array of ``shape``:
+    a spectral model hands arrays that are not spectral recordings to the image model."""
+    ref = _model_ref(model)
+    pinned = _pinned_options(ref, device, options)
+    planner = _cached_denoiser(ref, "cpu", pinned)
+    if planner.kind == "spectral" and planner._path_for(tuple(shape)) == "delegate":
+        ref = IMAGE_MODEL
+        pinned = _pinned_options(ref, device, options)
+        planner = _cached_denoiser(ref, "cpu", pinned)
+    return ref, pinned, planner
+
+
 def _default_options() -> DenoiserOptions:
     from . import DenoiserOptions
 
@@ -212,10 +228,8 @@ def denoise(
     if scale is not None and arr.ndim != 2:
         raise ValueError("scale= is only meaningful for a 2D array (3D pages each use their own)")
 
-    ref = _model_ref(model)
-    options = _pinned_options(ref, device, options)
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
-    planner = _cached_denoiser(ref, "cpu", options)
+    ref, options, planner = _effective(model, device, options, arr.shape)
     halo = int(planner.halo)
     common = {"model": ref, "device": device, "options": options, "sha256": getattr(planner, "sha256", None)}
     meta = np.empty((0,) * arr.ndim, dtype=np.float32)
@@ -225,6 +239,10 @@ def denoise(
             arr = arr.rechunk({1: -1, 2: -1})
         return arr.map_blocks(_run_block_3d, dtype=np.float32, meta=meta, token="fluorodn-denoise-pages", **common)
 
+    if planner.kind == "spectral" and planner._path_for(arr.shape) == "spectral":
+        if scale is not None:
+            raise ValueError("scale= applies to image models only; spectral recordings are scaled per bin")
+        return _denoise_spectral(arr, planner, common, meta)
     sc: Any = (float(scale[0]), float(scale[1])) if scale is not None else _global_scale_task(arr)
     # An axis short enough for one chunk needs no overlap (dask also refuses a depth
     # larger than the axis): merge it. Chunks thinner than the halo are merged by dask.
@@ -239,7 +257,7 @@ def denoise(
         _run_block_2d,
         arr,
         depth=depth,
-        boundary="none",
+        boundary="reflect",
         trim=True,
         dtype=np.float32,
         meta=meta,
@@ -247,6 +265,37 @@ def denoise(
         scale=sc,
         **common,
     )
+
+
+def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any], meta: np.ndarray) -> da.Array:
+    """A spectral recording: the projection is fitted once on the client from exactly the rows
+    :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
+    ``halo`` rows of overlap along time (none beyond the recording's ends, as in one call)."""
+    import dask.array as da
+
+    from . import spectral
+
+    fitted = spectral.fit(arr, planner.channels, take=lambda index: np.asarray(arr[index].compute()))
+    halo = int(planner.halo)
+    if arr.numblocks[1] > 1:
+        arr = arr.rechunk({1: -1})
+    if arr.numblocks[0] > 1 and min(arr.chunks[0]) < halo:
+        arr = arr.rechunk({0: max(4 * halo, max(arr.chunks[0]))})
+    depth = {0: halo if arr.numblocks[0] > 1 else 0, 1: 0}
+    return da.map_overlap(
+        _run_block_spectral, arr, depth=depth, boundary="none", trim=True, dtype=np.float32, meta=meta,
+        token="fluorodn-denoise-spectral", projection=fitted, **common,
+    )
+
+
+def _run_block_spectral(
+    block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None, projection: Any
+) -> np.ndarray:
+    """Denoise one overlapped row block of a spectral recording with the recording's projection."""
+    den = _worker_denoiser(model, device, options, sha256)
+    if block.shape[0] == 0:
+        return np.empty(block.shape, dtype=np.float32)
+    return den.run_projected(block, projection)
 
 
 # --------------------------------------------------------------------------- readers and writers
@@ -267,7 +316,28 @@ def read_zarr(src: str | os.PathLike[str], component: str | None = None) -> tupl
     import dask.array as da
 
     node = _open_zarr_array(src, component)
-    return da.from_array(node, chunks=node.chunks), dict(node.attrs)
+    return da.from_array(_Chunks(node, src), chunks=node.chunks), dict(node.attrs)
+
+
+class _Chunks:
+    """A zarr array as dask reads it: a chunk that cannot be decoded raises FileFormatError.
+
+    zarr and its codecs raise many types on damaged chunks (RuntimeError from blosc,
+    ValueError, ...); here each becomes one sentence naming the store.
+    """
+
+    def __init__(self, node: Any, src: str | os.PathLike[str]) -> None:
+        self.node, self.src = node, os.fspath(src)
+        self.shape, self.dtype, self.ndim = node.shape, node.dtype, node.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return np.asarray(self.node[key])
+        except Exception as err:  # zarr and numcodecs raise many types on damaged chunks
+            detail = " ".join(str(err).split())[:200] or type(err).__name__
+            raise FileFormatError(
+                f"cannot decode a chunk of the zarr store {self.src} ({detail}); copy the store again from its source"
+            ) from err
 
 
 def _open_zarr_array(src: str | os.PathLike[str], component: str | None) -> Any:
@@ -525,7 +595,7 @@ def denoise_zarr(
         arr = read_tiff_lazy(src_s)
     else:
         node = _open_zarr_array(src_s, component)
-        arr, attrs = da.from_array(node, chunks=node.chunks), dict(node.attrs)
+        arr, attrs = da.from_array(_Chunks(node, src_s), chunks=node.chunks), dict(node.attrs)
         zchunks = tuple(int(c) for c in node.chunks)
         zfmt = 2 if getattr(getattr(node, "metadata", None), "zarr_format", 3) == 2 else 3
     if arr.ndim == 2:
@@ -538,10 +608,9 @@ def denoise_zarr(
     elif zchunks is None:
         zchunks = (1, *arr.shape[1:])
 
-    ref = _model_ref(model)
-    options = _pinned_options(ref, device, options)
+    ref, _, planner = _effective(model, device, options, arr.shape)
     out = denoise(arr, model, device, options=options)
-    prov = _provenance(_cached_denoiser(ref, "cpu", options), ref, os.path.abspath(src_s), arr.ndim)
+    prov = _provenance(planner, ref, os.path.abspath(src_s), arr.ndim)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()
     try:

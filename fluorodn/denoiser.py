@@ -481,9 +481,20 @@ class Denoiser:
                 raise ValueError(f"page index {k}: {err}") from err
             yield self._run_spectral(arr, progress)
 
-    def _run_spectral(self, arr: np.ndarray, progress: Progress | None) -> np.ndarray:
+    def run_projected(self, x: np.ndarray, projection: spectral.Projection) -> np.ndarray:
+        """Denoise rows ``x`` (T, W) of a spectral recording with a projection fitted on the
+        whole recording (:func:`fluorodn.spectral.fit`), e.g. one chunk of a dask array; no
+        domain checks (they need the whole recording). Returns (T, W) float32."""
+        if self.kind != "spectral":
+            raise ModelError(f"model {self.name!r} is an image model; run_projected needs a spectral model")
+        arr = _check_input(x, ndims=(2,))
+        return self._run_spectral(arr, None, projection)
+
+    def _run_spectral(
+        self, arr: np.ndarray, progress: Progress | None, fitted: spectral.Projection | None = None
+    ) -> np.ndarray:
         t, w = arr.shape
-        if w > t:
+        if fitted is None and w > t:
             warnings.warn(
                 OutOfDomainWarning(
                     f"the recording has more wavelength bins ({w}) than time samples ({t}): it looks transposed; "
@@ -491,7 +502,10 @@ class Denoiser:
                 ),
                 stacklevel=3,
             )
-        proj = spectral.project(arr, self.channels)
+        if fitted is None:
+            proj = spectral.project(arr, self.channels)
+        else:
+            proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 
         def net(batch: np.ndarray) -> np.ndarray:
             (noise,) = self._session.run([self._output], {self._input: batch})
@@ -501,7 +515,7 @@ class Denoiser:
         coef = spectral.run_traces(net, proj.coef, self.channels, self.halo, window)
         out = spectral.reconstruct(proj, coef)
         checks = self.metadata.get("domain_checks")
-        if isinstance(checks, dict):
+        if isinstance(checks, dict) and fitted is None:
             for message in spectral.domain_warnings(spectral.removed_stats(arr, out, proj), checks):
                 warnings.warn(OutOfDomainWarning(message), stacklevel=3)
         if progress is not None:
@@ -516,8 +530,9 @@ class Denoiser:
         yield from outs
 
     def plan(self, shape: tuple[int, int]) -> TilePlan:
-        """Tile plan used for an (H, W) page."""
-        return plan_tiles(shape, self.halo, budget=self.tile_pixels)
+        """Tile plan used for an (H, W) page: over the page padded by ``halo`` on every side."""
+        h = self.halo
+        return plan_tiles((shape[0] + 2 * h, shape[1] + 2 * h), h, budget=self.tile_pixels)
 
     def _denoise(
         self,
@@ -526,26 +541,26 @@ class Denoiser:
         outs: Sequence[np.ndarray],
         progress: Progress | None,
     ) -> None:
-        plan = self.plan(pages[0].shape)
+        """The image path. Each page is padded by ``halo`` on every side with its mirror image
+        (``numpy.pad`` mode ``"symmetric"``), so that border pixels see context like interior
+        ones instead of zeros; the windows of the padded page are denoised and the original
+        region is kept."""
+        h = self.halo
+        rows, cols = pages[0].shape
+        plan = self.plan((rows, cols))
         wr, wc = plan.window
         per_call = max(1, min(self.tile_pixels // plan.window_pixels, len(plan) * len(pages)))
         batch = np.empty((per_call, 1, wr, wc), dtype=np.float32)
         norm = np.empty((wr, wc), dtype=np.float64)
-        pending: list[tuple[int, Any]] = []
+        pending: list[tuple[int, tuple[slice, slice], tuple[slice, slice], np.ndarray]] = []
 
         def flush() -> None:
             n = len(pending)
             (noise,) = self._session.run([self._output], {self._input: batch[:n]})
             done = 0
-            for k, (p, tile) in enumerate(pending):
+            for k, (p, dst, inner, core) in enumerate(pending):
                 _, s = scales[p]
-                core = pages[p][tile.core]
-                np.subtract(
-                    core,
-                    s * noise[k, 0][tile.inner].astype(np.float64),
-                    out=norm[: core.shape[0], : core.shape[1]],
-                )
-                outs[p][tile.core] = norm[: core.shape[0], : core.shape[1]]
+                outs[p][dst] = core - s * noise[k, 0][inner].astype(np.float64)
                 done += core.size
             pending.clear()
             if progress is not None:
@@ -554,16 +569,35 @@ class Denoiser:
         for p, page in enumerate(pages):
             m, s = scales[p]
             inv = 1.0 / s
+            padded = np.pad(page, h, mode="symmetric")
             for tile in plan:
-                win = page[tile.window]
+                crop = _crop(tile, rows, cols, h)
+                if crop is None:  # the core lies in the padding only
+                    continue
+                dst, inner, src = crop
+                win = padded[tile.window]
                 np.subtract(win, m, out=norm)
                 norm *= inv
                 batch[len(pending), 0] = norm
-                pending.append((p, tile))
+                pending.append((p, dst, inner, padded[src].astype(np.float64)))
                 if len(pending) == per_call:
                     flush()
         if pending:
             flush()
+
+
+def _crop(tile: Any, rows: int, cols: int, h: int) -> tuple[Any, Any, Any] | None:
+    """(output slices, window slices, padded-page slices) of the part of ``tile``'s core that
+    lies in the original page, or None where its core lies in the padding only."""
+    dst, inner, src = [], [], []
+    for core, win_inner, size in zip(tile.core, tile.inner, (rows, cols)):
+        lo, hi = max(core.start, h), min(core.stop, size + h)
+        if lo >= hi:
+            return None
+        dst.append(slice(lo - h, hi - h))
+        src.append(slice(lo, hi))
+        inner.append(slice(win_inner.start + lo - core.start, win_inner.start + hi - core.start))
+    return tuple(dst), tuple(inner), tuple(src)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

@@ -26,6 +26,7 @@ from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
 __all__ = [
     "DEFAULT_MODEL",
     "IMAGE_MODEL",
+    "default_name",
     "METADATA_KEY",
     "VARIANTS",
     "ModelSource",
@@ -111,7 +112,14 @@ def available_models() -> list[dict[str, Any]]:
 def model_names() -> list[str]:
     """Names accepted by :func:`load_model`: ``"default"`` and the shipped models."""
     names = sorted(_cards(models_dir()))
-    return ["default", *names] if DEFAULT_MODEL in names else names
+    return ["default", *names] if DEFAULT_MODEL in names or IMAGE_MODEL in names else names
+
+
+def default_name(cards: dict[str, Any] | None = None) -> str:
+    """The shipped model ``"default"`` names: the spectral model, or the image model where
+    no spectral model is shipped (an installation that ships image models only)."""
+    cards = _cards(models_dir()) if cards is None else cards
+    return DEFAULT_MODEL if DEFAULT_MODEL in cards or IMAGE_MODEL not in cards else IMAGE_MODEL
 
 
 def _sha256(data: bytes) -> str:
@@ -129,7 +137,7 @@ def load_model(model: str | os.PathLike[str] = "default", variant: str | None = 
 
     Parameters
     ----------
-    model : ``"default"`` (the shipped ``"low"`` model), the name of a shipped model, or
+    model : ``"default"`` (the shipped spectral model, see :func:`default_name`), a shipped model's name, or
         a path to an ``.onnx`` file with fluorodn metadata.
     variant : None for the float32 file, or one of :data:`VARIANTS` for the shipped
         model's reduced-precision file of that kind (listed in its card).
@@ -152,9 +160,9 @@ def load_model(model: str | os.PathLike[str] = "default", variant: str | None = 
         data = path.read_bytes()
         return ModelSource(path.stem, path, _sha256(data), False, None, data)
 
-    name = DEFAULT_MODEL if model == "default" else str(model)
     directory = models_dir()
     cards = _cards(directory)
+    name = default_name(cards) if model == "default" else str(model)
     if name not in cards:
         if not cards:
             where = directory if directory is not None else "fluorodn/models"
@@ -195,7 +203,7 @@ def model_variants(model: str | os.PathLike[str] = "default") -> dict[str, dict[
     """
     if _looks_like_path(model):
         return {}
-    name = DEFAULT_MODEL if model == "default" else str(model)
+    name = default_name() if model == "default" else str(model)
     return _variants_of(_cards(models_dir()).get(name, {}))
 
 

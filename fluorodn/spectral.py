@@ -26,7 +26,8 @@ most ``STAT_ROWS`` rows, so their cost does not grow with the recording.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,9 @@ __all__ = [
     "MAX_BINS",
     "MIN_BINS",
     "Projection",
+    "coefficients",
     "domain_warnings",
+    "fit",
     "looks_spectral",
     "noise_levels",
     "project",
@@ -60,6 +63,8 @@ STAT_ROWS = 20_000
 CORR_LAGS = 3
 
 _MAD_TO_SIGMA = 1.482602218505602
+#: Reads rows of a recording: ``take(index)`` with a slice or an integer array -> ndarray.
+Take = Callable[[Any], np.ndarray]
 _BLOCK = 1 << 16  # rows per block of the projection's float64 arithmetic
 
 
@@ -96,7 +101,11 @@ def _floor(sig: np.ndarray, x_range: float) -> np.ndarray:
     return np.maximum(np.nan_to_num(sig, nan=floor), floor)
 
 
-def noise_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _taker(x: Any, take: Take | None) -> Take:
+    return take if take is not None else (lambda index: np.asarray(x[index]))
+
+
+def noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-bin noise level and across-bin noise correlation of a (T, W) recording.
 
     The time differences ``d`` of ``x`` remove slow signal; what fast signal remains is
@@ -111,12 +120,13 @@ def noise_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sigma : (W,) float64, same units as ``x``.
     corr : (CORR_LAGS + 1,) float64, ``corr[0] == 1``.
     """
-    x = np.asarray(x)
+    get = _taker(x, take)
     t, w = x.shape
     idx = np.arange(max(t - 2, 1))[_stat_rows(max(t - 2, 1))]
-    d = (x[idx + 1].astype(np.float64) - x[idx]) / np.sqrt(2.0)
-    d_next = (x[idx + 2].astype(np.float64) - x[idx + 1]) / np.sqrt(2.0) if t >= 3 else None
-    lo, hi = np.percentile(x[_stat_rows(t)], [0.1, 99.9])
+    x0, x1 = get(idx).astype(np.float64), get(idx + 1).astype(np.float64)
+    d = (x1 - x0) / np.sqrt(2.0)
+    d_next = (get(idx + 2).astype(np.float64) - x1) / np.sqrt(2.0) if t >= 3 else None
+    lo, hi = np.percentile(get(_stat_rows(t)), [0.1, 99.9])
     x_range = float(hi - lo)
     sig0 = _floor(_mad(d), x_range)
     k = min(DIFF_COMPONENTS, max(0, w // 4), max(0, d.shape[0] // 4))
@@ -182,26 +192,43 @@ def project(x: np.ndarray, components: int = COMPONENTS) -> Projection:
     Projection whose ``coef`` (T, K) float32 are the coefficient traces in noise units.
     """
     x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"a spectral recording is 2D (time x wavelength), got shape {x.shape}")
+    p = fit(x, components)
+    return replace(p, coef=coefficients(p, x))
+
+
+def fit(x: Any, components: int = COMPONENTS, take: Take | None = None) -> Projection:
+    """The statistics of :func:`project` without the coefficient traces (``coef`` is empty).
+
+    Reads only the rows the statistics use, through ``take(index)`` (default ``x[index]``),
+    so that a chunked array (dask) can supply exactly the same rows.
+    """
+    if len(x.shape) != 2:
+        raise ValueError(f"a spectral recording is 2D (time x wavelength), got shape {tuple(x.shape)}")
     t, w = x.shape
     if t < 2 or w < 2:
         raise ValueError(f"a spectral recording needs at least 2 samples and 2 bins, got {t} x {w}")
-    rows = _stat_rows(t)
-    mu = np.median(x[rows], axis=0).astype(np.float64)
-    sigma, corr = noise_levels(x)
-    zs = (x[rows] - mu) / sigma
+    get = _taker(x, take)
+    sub = get(_stat_rows(t)).astype(np.float64)
+    mu = np.median(sub, axis=0)
+    sigma, corr = noise_levels(x, get)
+    zs = (sub - mu) / sigma
     k = max(1, min(components, w, t))
     _, vecs = np.linalg.eigh(zs.T @ zs)
     basis = vecs[:, ::-1][:, :k].copy()
     basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)[None, :]
     cov = _noise_cov(corr, w)
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
-    proj = (basis / sigma[:, None]) / comp_noise[None, :]
-    coef = np.empty((t, k), np.float32)
-    for i in range(0, t, _BLOCK):
-        coef[i : i + _BLOCK] = (x[i : i + _BLOCK] - mu) @ proj
-    return Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, coef=coef)
+    return Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr,
+                      coef=np.empty((0, k), np.float32))
+
+
+def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
+    """(T, K) float32 coefficient traces of rows ``x`` (T, W) in noise units."""
+    proj = (p.basis / p.sigma[:, None]) / p.comp_noise[None, :]
+    coef = np.empty((x.shape[0], p.components), np.float32)
+    for i in range(0, x.shape[0], _BLOCK):
+        coef[i : i + _BLOCK] = (x[i : i + _BLOCK] - p.mu) @ proj
+    return coef
 
 
 def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np.ndarray:

@@ -66,7 +66,7 @@ def test_auto_picks_the_int8_variant_on_the_cpu(shipped: Path, helpers: Any) -> 
     variant = add_variant(shipped, "low", helpers)
     card = json.loads((shipped / "low.json").read_text())
     x = helpers.spectra(64, 40)
-    auto = Denoiser("default", device="cpu", options=DenoiserOptions(threads=1))
+    auto = Denoiser("default", device="cpu", kind="image", options=DenoiserOptions(threads=1))
     assert auto.precision == "int8" and auto.path == variant and auto.name == "low"
     assert auto.sha256 == card["variants"]["int8"]["sha256"] and auto.metadata["precision"] == "int8"
     assert "precision='int8'" in repr(auto)

@@ -15,8 +15,8 @@ from fluorodn.registry import DEFAULT_MODEL, load_model, model_names, models_dir
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_default_is_low(shipped: Path) -> None:
-    assert DEFAULT_MODEL == "low"
+def test_default_is_the_image_model_where_no_spectral_model_ships(shipped: Path) -> None:
+    assert DEFAULT_MODEL == "spectral"
     src = load_model("default")
     assert src.name == "low" and src.shipped and src.path == shipped / "low.onnx"
     dn = Denoiser(device="cpu")
@@ -118,7 +118,8 @@ def test_shipped_model_card_and_hash(path: Path) -> None:
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     for field in ("format", "name", "halo", "normalization", "domain", "noise_scale", "opset", "depth", "width"):
         assert field in card, field
-    assert card["normalization"] == "median-mad-dt-v1"
+    expected = {"image": "median-mad-dt-v1", "spectral": "spectral-pca-v1"}[card.get("kind", "image")]
+    assert card["normalization"] == expected
     assert card["halo"] >= card["depth"] - 1
     dn = Denoiser(path.stem, device="cpu", precision="fp32")
     assert dn.halo == card["halo"] and dn.sha256 == card["sha256"]

@@ -207,3 +207,17 @@ def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
     interior = np.sqrt(np.mean(ratios["interior"]))
     for k in regions:
         assert np.sqrt(np.mean(ratios[k])) <= 1.15 * interior, (k, ratios)
+
+
+def test_dask_equals_one_call(den: Denoiser, generator) -> None:
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+
+    inst = generator(np.random.default_rng(3), 2500, 120, 0.5)
+    x = inst.noisy.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        ref = den.run(x)
+    for chunks in ((300, 120), (1000, 40), (2500, 120)):
+        got = fdask.denoise(da.from_array(x, chunks=chunks)).compute(scheduler="threads")
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
