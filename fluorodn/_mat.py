@@ -74,7 +74,10 @@ class MatRecording:
         import h5py
 
         self.path = path
-        self.v73 = bool(h5py.is_hdf5(path))
+        try:
+            self.v73 = bool(h5py.is_hdf5(path))
+        except Exception:  # unreadable as HDF5: scipy's reader says what is wrong
+            self.v73 = False
         self._h5: Any = None
         self._vars: dict[str, Any] = {}
         if self.v73:

@@ -213,10 +213,11 @@ class TiffRecording:
             stored = self.dtype.newbyteorder(self._tif.byteorder)
             yield from file_pages(self.path, self._contiguous, stored, self.page_shape, self.n_pages)
             return
-        for page in self._series.pages:
-            if page is None:  # pragma: no cover - truncated files
-                raise _damaged(self.path, "a page is missing")
+        for k in range(len(self._series.pages)):
             with _read_checked(self.path):
+                page = self._series.pages[k]
+                if page is None:
+                    raise _damaged(self.path, f"page {k} is missing")
                 data = np.asarray(page.asarray()).reshape(-1, *self.page_shape)
             yield from data
 

@@ -225,7 +225,7 @@ def _short(value: Any) -> str:
 def check_array(node: Any, src: str | os.PathLike[str]) -> None:
     """Check the metadata zarr parsed for an opened array (zarr 3, or zarr 2's codec objects)."""
     metadata = getattr(node, "metadata", None)
-    if hasattr(metadata, "to_dict"):
+    if metadata is not None and hasattr(metadata, "to_dict"):
         meta = dict(metadata.to_dict())
     else:  # zarr 2
         compressor = getattr(node, "compressor", None)
