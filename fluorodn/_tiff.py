@@ -34,7 +34,7 @@ _OME_PIXELS = [
 #: Outputs bigger than this are written as BigTIFF (classic TIFF ends at 4 GiB).
 _BIGTIFF_BYTES = 2**32 - 2**27
 #: Bytes of a file read at a time while its pages are read.
-READ_WINDOW_BYTES = 1 << 24
+READ_WINDOW_BYTES = 1 << 22
 
 
 def file_pages(
@@ -59,6 +59,7 @@ def file_pages(
             if not dtype.isnative:
                 window = window.astype(dtype.newbyteorder("="))
             yield from window
+            del buf, window  # before the next window is allocated: one window in memory at a time
 
 
 def read_exact(fh: Any, nbytes: int, path: Path) -> bytearray:
