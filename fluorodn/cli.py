@@ -444,7 +444,7 @@ def models() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from fluorodn.registry import DEFAULT_MODEL, available_models, models_dir
+    from fluorodn.registry import IMAGE_MODEL, available_models, default_name, models_dir
 
     try:
         cards = available_models()
@@ -453,13 +453,14 @@ def models() -> None:
     if not cards:
         typer.echo(f"No models are shipped with this installation (looked in {models_dir() or 'fluorodn/models'}).")
         return
+    default = default_name()
     table = Table(title=f"fluorodn models ({models_dir()})")
     for col in ("name", "noise scale", "domain", "depth x width", "halo", "version", "sha256", "variants"):
         table.add_column(col)
     for card in cards:
         name = Path(str(card["file"])).stem
         table.add_row(
-            name + (" (default)" if name == DEFAULT_MODEL else ""),
+            name + _default_mark(name, default, IMAGE_MODEL),
             str(card.get("noise_scale", "")),
             str(card.get("domain", "")),
             f"{card.get('depth', '?')} x {card.get('width', '?')}",
@@ -474,11 +475,17 @@ def models() -> None:
     console.print(table)
 
 
+def _default_mark(name: str, default: str, image_model: str) -> str:
+    if name == default:
+        return " (default)"
+    return " (default for images)" if name == image_model else ""
+
+
 @app.command()
 def info(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to load for the device check.")] = "default",
     device: Annotated[Device, typer.Option(help="Device to check.")] = Device.auto,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs).")] = None,
     precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
 ) -> None:
     """Show versions, onnxruntime providers, and the device, precision and threads fluorodn would use."""
@@ -490,6 +497,7 @@ def info(
     from fluorodn.registry import model_names, models_dir
 
     _setup_logging()
+    _check_count("--threads", threads)
     dist = "onnxruntime"
     for name in ("onnxruntime-gpu", "onnxruntime"):
         with contextlib.suppress(PackageNotFoundError):
