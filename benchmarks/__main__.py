@@ -1,4 +1,4 @@
-"""``python -m benchmarks quality|speed|dask|acceptance|all [--quick] [--out DIR] [options]``.
+"""``python -m benchmarks quality|speed|dask|acceptance|default-speed|all [--quick] [--out DIR] [options]``.
 
 Each benchmark is a module with ``main(argv) -> int``; ``all`` runs them in turn
 with the shared options (``--quick``, ``--out DIR``) and fails if any of them fails.
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "speed": "benchmarks.speed",
     "dask": "benchmarks.dask_bench",
     "acceptance": "benchmarks.acceptance",
+    "default-speed": "benchmarks.default_speed",
 }
 
 

@@ -161,7 +161,7 @@ def noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndarr
     for lag in range(1, min(CORR_LAGS, w - 1) + 1):
         num = float(np.mean(r[:, :-lag] * r[:, lag:]))
         # expected product of two projected unit white noises at this lag
-        bias = float(np.mean([p[i, i + lag] for i in range(w - lag)]))
+        bias = float(np.mean(np.diagonal(p, lag)))
         corr[lag] = np.clip(num - bias, -0.9, 0.95)
     return sigma, corr
 
@@ -306,8 +306,9 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection) -> dict[str, fl
     * ``time_corr``: its lag-1 autocorrelation over time (noise: near 0, at most the
       noise's own correlation; removed signal: close to 1);
     * ``structure``: the share of its energy in its leading spectral direction, divided by
-      what the same share would be for white noise of its shape (about 1 for noise;
-      removed signal with one spectrum makes it large);
+      what that share would be for noise with the recording's across-bin correlation
+      (``p.corr``) and the same number of rows (about 1 for noise; removed signal with one
+      spectrum makes it large);
     * ``snr``: :func:`snr`.
     """
     t, w = x.shape
@@ -322,8 +323,9 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection) -> dict[str, fl
     time_corr = float(pairs.sum() * len(r) / max(len(pairs), 1) / energy)
     vals = np.linalg.eigvalsh(r.T @ r)
     top_share = float(vals[-1] / max(vals.sum(), 1e-300))
-    white_share = (1.0 + np.sqrt(w / max(len(r), 1))) ** 2 / w
-    return {"time_corr": time_corr, "structure": top_share / white_share, "snr": snr(p)}
+    noise_vals = np.linalg.eigvalsh(_noise_cov(p.corr, w))
+    noise_share = float(noise_vals[-1] / max(noise_vals.sum(), 1e-300)) * (1.0 + np.sqrt(w / max(len(r), 1))) ** 2
+    return {"time_corr": time_corr, "structure": top_share / noise_share, "snr": snr(p)}
 
 
 def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> list[str]:

@@ -26,7 +26,7 @@ STRUCTURE_MARGIN = 1.3
 
 
 def domain_stats(model: str | Path, noise_scale: tuple[float, float], recordings: int = 48,
-                 seed: int = 0, lengths: tuple[int, int] = (600, 9000),
+                 seed: int = 0, lengths: tuple[int, int] = (600, 44156),
                  bins: tuple[int, int] = (76, 304)) -> list[dict[str, float]]:
     """``removed_stats`` of ``model`` on ``recordings`` in-domain recordings, with the noise
     scale of each at the ends of ``noise_scale`` for a third of them (the extremes matter)."""

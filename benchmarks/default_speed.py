@@ -1,0 +1,91 @@
+"""The default model end to end through the CLI on a 2.5-hour recording, beside the image model.
+
+One run writes a 44156 x 152 float32 TIFF of synthetic spectral photometry (the generator's
+test stream) and times ``fluorodn denoise`` on it three ways, interleaved so that the load
+of this machine hits every variant alike: the default (spectral path), ``--model low``
+(the 2D DnCNN, float32), and ``--model high``. The speed ratio of the default to the image
+model is the result; absolute seconds describe only this machine. Run::
+
+    python -m benchmarks default-speed [--repeats 3] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.speed import _cli_command, run_child
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: A 2.5-hour session at 5 Hz.
+SHAPE = (44156, 152)
+VARIANTS = {"default": [], "low": ["--model", "low"], "high": ["--model", "high"]}
+
+
+def recording(shape: tuple[int, int] = SHAPE, seed: int = 0) -> np.ndarray:
+    from fluorodn_train.data import TEST_STREAM, make_instance
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(TEST_STREAM, 9)))
+    return make_instance(rng, shape[0], shape[1], 0.4).noisy.astype(np.float32)
+
+
+def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict[str, Any]:
+    import tifffile
+
+    out_dir = out_dir or RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = _cli_command()
+    times: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    rss: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "session.tif"
+        tifffile.imwrite(src, recording(), photometric="minisblack")
+        for _ in range(repeats):
+            for name, extra in VARIANTS.items():
+                dst = Path(tmp) / f"out_{name}.tif"
+                res = run_child([*cmd, "denoise", src.name, "-o", dst.name, "--overwrite", "--device", "cpu",
+                                 "--threads", str(threads), *extra], cwd=Path(tmp))
+                if res["returncode"] != 0:
+                    raise RuntimeError(f"fluorodn denoise {' '.join(extra)} failed: {res['output_tail']}")
+                times[name].append(res["seconds"])
+                rss[name] = max(rss.get(name, 0.0), res["peak_rss_mib"])
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    result = {
+        "benchmark": "default-speed", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": threads},
+        "shape": list(SHAPE), "repeats": repeats, "seconds": times, "median_s": med, "peak_rss_mib": rss,
+        "ratio_low_over_default": med["low"] / med["default"], "ratio_high_over_default": med["high"] / med["default"],
+    }
+    (out_dir / "default_speed.json").write_text(json.dumps(result, indent=1) + "\n")
+    lines = ["# The default end to end through the CLI (2.5-hour recording)", "",
+             f"`python -m benchmarks default-speed` on {result['created']}: `fluorodn denoise session.tif` on a "
+             f"{SHAPE[0]} x {SHAPE[1]} float32 TIFF, CPU, {threads} threads, {repeats} interleaved repeats "
+             "(median; process start, reading and writing included).", "",
+             "| command | median s | peak RSS MiB | time / default's |", "|---|---|---|---|"]
+    for name, extra in VARIANTS.items():
+        lines.append(f"| `fluorodn denoise session.tif {' '.join(extra)}` | {med[name]:.2f} | {rss[name]:.0f} | "
+                     f"{med[name] / med['default']:.2f} |")
+    (out_dir / "default_speed.md").write_text("\n".join(lines) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks default-speed", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    res = run(args.repeats, args.out, args.threads)
+    print(json.dumps(res["median_s"]), f"low/default {res['ratio_low_over_default']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
