@@ -50,28 +50,55 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         for _ in range(repeats):
             for name, extra in VARIANTS.items():
                 dst = Path(tmp) / f"out_{name}.tif"
-                res = run_child([*cmd, "denoise", src.name, "-o", dst.name, "--overwrite", "--device", "cpu",
-                                 "--threads", str(threads), *extra], cwd=Path(tmp))
+                res = run_child(
+                    [
+                        *cmd,
+                        "denoise",
+                        src.name,
+                        "-o",
+                        dst.name,
+                        "--overwrite",
+                        "--device",
+                        "cpu",
+                        "--threads",
+                        str(threads),
+                        *extra,
+                    ],
+                    cwd=Path(tmp),
+                )
                 if res["returncode"] != 0:
                     raise RuntimeError(f"fluorodn denoise {' '.join(extra)} failed: {res['output_tail']}")
                 times[name].append(res["seconds"])
                 rss[name] = max(rss.get(name, 0.0), res["peak_rss_mib"])
     med = {k: float(np.median(v)) for k, v in times.items()}
     result = {
-        "benchmark": "default-speed", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "benchmark": "default-speed",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": threads},
-        "shape": list(SHAPE), "repeats": repeats, "seconds": times, "median_s": med, "peak_rss_mib": rss,
-        "ratio_low_over_default": med["low"] / med["default"], "ratio_high_over_default": med["high"] / med["default"],
+        "shape": list(SHAPE),
+        "repeats": repeats,
+        "seconds": times,
+        "median_s": med,
+        "peak_rss_mib": rss,
+        "ratio_low_over_default": med["low"] / med["default"],
+        "ratio_high_over_default": med["high"] / med["default"],
     }
     (out_dir / "default_speed.json").write_text(json.dumps(result, indent=1) + "\n")
-    lines = ["# The default end to end through the CLI (2.5-hour recording)", "",
-             f"`python -m benchmarks default-speed` on {result['created']}: `fluorodn denoise session.tif` on a "
-             f"{SHAPE[0]} x {SHAPE[1]} float32 TIFF, CPU, {threads} threads, {repeats} interleaved repeats "
-             "(median; process start, reading and writing included).", "",
-             "| command | median s | peak RSS MiB | time / default's |", "|---|---|---|---|"]
+    lines = [
+        "# The default end to end through the CLI (2.5-hour recording)",
+        "",
+        f"`python -m benchmarks default-speed` on {result['created']}: `fluorodn denoise session.tif` on a "
+        f"{SHAPE[0]} x {SHAPE[1]} float32 TIFF, CPU, {threads} threads, {repeats} interleaved repeats "
+        "(median; process start, reading and writing included).",
+        "",
+        "| command | median s | peak RSS MiB | time / default's |",
+        "|---|---|---|---|",
+    ]
     for name, extra in VARIANTS.items():
-        lines.append(f"| `fluorodn denoise session.tif {' '.join(extra)}` | {med[name]:.2f} | {rss[name]:.0f} | "
-                     f"{med[name] / med['default']:.2f} |")
+        lines.append(
+            f"| `fluorodn denoise session.tif {' '.join(extra)}` | {med[name]:.2f} | {rss[name]:.0f} | "
+            f"{med[name] / med['default']:.2f} |"
+        )
     (out_dir / "default_speed.md").write_text("\n".join(lines) + "\n")
     return result
 

@@ -104,20 +104,29 @@ def svd_then(rank: int, den: Callable[[np.ndarray], np.ndarray]) -> Callable[[np
     return lambda x: den(proj(x))
 
 
-def fluorodn_pipelines(skipped: list[dict[str, str]], names: list[str] | None = None,
-                       paths: tuple[Path, ...] = (), threads: int | None = None
-                       ) -> tuple[list[Pipeline], dict[str, Any]]:
+def fluorodn_pipelines(
+    skipped: list[dict[str, str]],
+    names: list[str] | None = None,
+    paths: tuple[Path, ...] = (),
+    threads: int | None = None,
+) -> tuple[list[Pipeline], dict[str, Any]]:
     """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``),
     per extra model file in ``paths`` (a candidate not shipped yet), and ``fluorodn:default``
     (``Denoiser()`` as a user gets it)."""
     try:
         import fluorodn
 
-        wanted: list[str | Path] = [c["name"] for c in fluorodn.available_models()
-                                    if names is None or c["name"] in names]
+        wanted: list[str | Path] = [
+            c["name"] for c in fluorodn.available_models() if names is None or c["name"] in names
+        ]
     except Exception as exc:  # the runtime is optional for this benchmark
-        skipped.append({"pipeline": "fluorodn:*", "recording": "all",
-                        "reason": f"fluorodn runtime unavailable: {type(exc).__name__}: {exc}"})
+        skipped.append(
+            {
+                "pipeline": "fluorodn:*",
+                "recording": "all",
+                "reason": f"fluorodn runtime unavailable: {type(exc).__name__}: {exc}",
+            }
+        )
         return [], {"default": None, "cards": []}
     if not wanted:
         skipped.append({"pipeline": "fluorodn:*", "recording": "all", "reason": "no shipped models"})
@@ -127,27 +136,51 @@ def fluorodn_pipelines(skipped: list[dict[str, str]], names: list[str] | None = 
         try:
             den = fluorodn.Denoiser(model, options=fluorodn.DenoiserOptions(threads=threads))
         except Exception as exc:
-            skipped.append({"pipeline": f"fluorodn:{model}", "recording": "all",
-                            "reason": f"{type(exc).__name__}: {exc}"})
+            skipped.append(
+                {"pipeline": f"fluorodn:{model}", "recording": "all", "reason": f"{type(exc).__name__}: {exc}"}
+            )
             continue
         meta = den.metadata or {}
-        info = {k: meta.get(k) for k in ("name", "kind", "version", "noise_scale", "depth", "width", "halo",
-                                         "instances_seen", "steps")}
-        info |= {"pipeline": f"fluorodn:{den.name}", "sha256": den.sha256, "provider": den.provider,
-                 "precision": den.precision, "shipped": not isinstance(model, Path)}
+        info = {
+            k: meta.get(k)
+            for k in ("name", "kind", "version", "noise_scale", "depth", "width", "halo", "instances_seen", "steps")
+        }
+        info |= {
+            "pipeline": f"fluorodn:{den.name}",
+            "sha256": den.sha256,
+            "provider": den.provider,
+            "precision": den.precision,
+            "shipped": not isinstance(model, Path),
+        }
         pipes.append(Pipeline(info["pipeline"], _runner(den), robust=True, info=info))
     try:
         den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads))
         default = den.name
-        pipes.append(Pipeline("fluorodn:default", _runner(den), robust=True,
-                              info={"pipeline": "fluorodn:default", "name": den.name, "sha256": den.sha256,
-                                    "precision": den.precision}))
+        pipes.append(
+            Pipeline(
+                "fluorodn:default",
+                _runner(den),
+                robust=True,
+                info={
+                    "pipeline": "fluorodn:default",
+                    "name": den.name,
+                    "sha256": den.sha256,
+                    "precision": den.precision,
+                },
+            )
+        )
         image = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads), kind="image")
-        pipes.append(Pipeline(f"svd-16+{image.name}", svd_then(16, _runner(image)), robust=True,
-                              info={"rank": 16, "model": image.name}))
+        pipes.append(
+            Pipeline(
+                f"svd-16+{image.name}",
+                svd_then(16, _runner(image)),
+                robust=True,
+                info={"rank": 16, "model": image.name},
+            )
+        )
     except Exception as exc:
         skipped.append({"pipeline": "fluorodn:default", "recording": "all", "reason": f"{type(exc).__name__}: {exc}"})
-    return pipes, {"default": default, "cards": [p.info for p in pipes]}
+    return pipes, {"default": default, "cards": [p.info for p in pipes if p.name.startswith("fluorodn:")]}
 
 
 def _runner(den: Any) -> Callable[[np.ndarray], np.ndarray]:

@@ -218,8 +218,9 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None) -> Proje
     basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)[None, :]
     cov = _noise_cov(corr, w)
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
-    return Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr,
-                      coef=np.empty((0, k), np.float32))
+    return Projection(
+        mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, coef=np.empty((0, k), np.float32)
+    )
 
 
 def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
@@ -263,8 +264,9 @@ def looks_spectral(shape: tuple[int, ...]) -> bool:
 WINDOW_SAMPLES = 1 << 16
 
 
-def run_traces(net: Callable[[np.ndarray], np.ndarray], coef: np.ndarray, channels: int, halo: int,
-               window: int = WINDOW_SAMPLES) -> np.ndarray:
+def run_traces(
+    net: Callable[[np.ndarray], np.ndarray], coef: np.ndarray, channels: int, halo: int, window: int = WINDOW_SAMPLES
+) -> np.ndarray:
     """Denoised (T, K) coefficient traces: ``coef - net(coef)``, in windows with ``halo``.
 
     ``net`` maps (1, channels, L) float32 to the predicted noise of the same shape; missing
@@ -334,14 +336,20 @@ def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> 
     lo, hi = checks.get("snr", [0.0, np.inf])
     if not lo <= stats["snr"] <= hi:
         side = "noisier" if stats["snr"] < lo else "cleaner"
-        out.append(f"the recording is {side} than any the model was trained on (brightness/noise "
-                   f"{stats['snr']:.3g}, trained {lo:.3g}-{hi:.3g})")
+        out.append(
+            f"the recording is {side} than any the model was trained on (brightness/noise "
+            f"{stats['snr']:.3g}, trained {lo:.3g}-{hi:.3g})"
+        )
     _, hi = checks.get("time_corr", [-1.0, np.inf])
     if stats["time_corr"] > hi:
-        out.append(f"what was removed is correlated in time (lag-1 autocorrelation {stats['time_corr']:.2f}, "
-                   f"noise in training at most {hi:.2f}): signal may have been removed")
+        out.append(
+            f"what was removed is correlated in time (lag-1 autocorrelation {stats['time_corr']:.2f}, "
+            f"noise in training at most {hi:.2f}): signal may have been removed"
+        )
     _, hi = checks.get("structure", [0.0, np.inf])
     if stats["structure"] > hi:
-        out.append(f"what was removed has spectral structure ({stats['structure']:.1f}x the leading-spectrum "
-                   f"share of noise, training at most {hi:.1f}x): signal may have been removed")
+        out.append(
+            f"what was removed has spectral structure ({stats['structure']:.1f}x the leading-spectrum "
+            f"share of noise, training at most {hi:.1f}x): signal may have been removed"
+        )
     return out

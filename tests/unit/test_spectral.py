@@ -11,8 +11,9 @@ from fluorodn import Denoiser, DenoiserOptions, spectral
 from fluorodn.errors import ModelError, OutOfDomainWarning
 
 
-def recording(t: int = 4000, w: int = 152, noise: float = 1.0, fast: float = 0.0, seed: int = 0,
-              time_corr: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def recording(
+    t: int = 4000, w: int = 152, noise: float = 1.0, fast: float = 0.0, seed: int = 0, time_corr: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(noisy, clean, per-bin noise sd): a few smooth spectra with slow (and optionally fast,
     large) time courses, heteroscedastic Gaussian noise (shot-like: sd ~ sqrt(intensity))."""
     rng = np.random.default_rng(seed)
@@ -38,7 +39,7 @@ def recording(t: int = 4000, w: int = 152, noise: float = 1.0, fast: float = 0.0
 @pytest.mark.parametrize("fast", [0.0, 8.0])
 @pytest.mark.parametrize("noise", [0.3, 1.2])
 def test_noise_levels_within_ten_percent(fast: float, noise: float) -> None:
-    x, clean, sd = recording(noise=noise, fast=fast)
+    x, _clean, sd = recording(noise=noise, fast=fast)
     if fast:  # the fast signal is far above the noise: a naive estimate is fooled
         d = np.diff(x, axis=0) / np.sqrt(2)
         naive = 1.4826 * np.median(np.abs(d - np.median(d, axis=0)), axis=0)
@@ -84,7 +85,7 @@ def test_projection_is_invariant_to_units_and_offset() -> None:
 
 
 def test_projection_keeps_the_signal_and_drops_most_noise() -> None:
-    x, clean, sd = recording(t=4000, noise=1.0, fast=0.5)
+    x, clean, _sd = recording(t=4000, noise=1.0, fast=0.5)
     p = spectral.project(x)
     y = spectral.reconstruct(p, p.coef, np.float64)
     err, raw = np.sqrt(np.mean((y - clean) ** 2)), np.sqrt(np.mean((x - clean) ** 2))
@@ -195,8 +196,13 @@ def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
     """Error / raw error at the first and last bins and samples within 1.15x of the interior."""
     rng = np.random.default_rng(11)
     ratios = {k: [] for k in ("first bin", "last bin", "first 5 samples", "last 5 samples", "interior")}
-    regions = {"first bin": np.s_[:, :1], "last bin": np.s_[:, -1:], "first 5 samples": np.s_[:5],
-               "last 5 samples": np.s_[-5:], "interior": np.s_[5:-5, 3:-3]}
+    regions = {
+        "first bin": np.s_[:, :1],
+        "last bin": np.s_[:, -1:],
+        "first 5 samples": np.s_[:5],
+        "last 5 samples": np.s_[-5:],
+        "interior": np.s_[5:-5, 3:-3],
+    }
     for _ in range(4):
         inst = generator(rng, 3000, 152, 0.4)
         y = den.run(inst.noisy)

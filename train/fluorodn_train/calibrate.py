@@ -25,9 +25,14 @@ TIME_CORR_MARGIN = 0.1
 STRUCTURE_MARGIN = 1.3
 
 
-def domain_stats(model: str | Path, noise_scale: tuple[float, float], recordings: int = 48,
-                 seed: int = 0, lengths: tuple[int, int] = (600, 44156),
-                 bins: tuple[int, int] = (76, 304)) -> list[dict[str, float]]:
+def domain_stats(
+    model: str | Path,
+    noise_scale: tuple[float, float],
+    recordings: int = 48,
+    seed: int = 0,
+    lengths: tuple[int, int] = (600, 44156),
+    bins: tuple[int, int] = (76, 304),
+) -> list[dict[str, float]]:
     """``removed_stats`` of ``model`` on ``recordings`` in-domain recordings, with the noise
     scale of each at the ends of ``noise_scale`` for a third of them (the extremes matter)."""
     den = Denoiser(str(model), device="cpu", kind="spectral")
@@ -54,8 +59,9 @@ def domain_checks(stats: list[dict[str, float]]) -> dict[str, list[float]]:
     }
 
 
-def export_spectral(ckpt: str | Path, out_dir: str | Path, name: str = "spectral",
-                    recordings: int = 48) -> tuple[Path, dict]:
+def export_spectral(
+    ckpt: str | Path, out_dir: str | Path, name: str = "spectral", recordings: int = 48
+) -> tuple[Path, dict]:
     """Export a spectral checkpoint with its out-of-domain ranges in the metadata.
 
     The model is exported once, measured on ``recordings`` in-domain recordings
@@ -72,8 +78,20 @@ def export_spectral(ckpt: str | Path, out_dir: str | Path, name: str = "spectral
     with tempfile.TemporaryDirectory() as tmp:
         path, _ = export_checkpoint(ckpt, tmp, name)
         stats = domain_stats(path, (lo, hi), recordings=recordings)
-    generator = {"signal": "fluorodn_train.synth.WIDE", "noise": "parametric, fluorodn_train.noise.NoiseConfig",
-                 "noise_scale": [lo, hi], "bins": [76, 304], "sensors": list(WIDE.sensors),
-                 "hemo_fast_prob": WIDE.hemo_fast_prob, "hemo_fast_share": list(WIDE.hemo_fast)}
-    return export_checkpoint(ckpt, out_dir, name, domain_checks=domain_checks(stats), generator=generator,
-                             domain="spectral-fiber-photometry (any sensor, 76-304 bins)")
+    generator = {
+        "signal": "fluorodn_train.synth.WIDE",
+        "noise": "parametric, fluorodn_train.noise.NoiseConfig",
+        "noise_scale": [lo, hi],
+        "bins": [76, 304],
+        "sensors": list(WIDE.sensors),
+        "hemo_fast_prob": WIDE.hemo_fast_prob,
+        "hemo_fast_share": list(WIDE.hemo_fast),
+    }
+    return export_checkpoint(
+        ckpt,
+        out_dir,
+        name,
+        domain_checks=domain_checks(stats),
+        generator=generator,
+        domain="spectral-fiber-photometry (any sensor, 76-304 bins)",
+    )

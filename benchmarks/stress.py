@@ -1,0 +1,62 @@
+"""Stress recordings of the quality benchmark, and the error at the edges."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from fluorodn_train import data, noise, synth
+from fluorodn_train.evaluation.recordings import BINS, SEED, Recording, signal_config
+
+__all__ = ["edge_errors", "make_stress"]
+
+STRESS_NOISE = (0.1, 1.2)
+#: Fast hemodynamics: share of the hemodynamic variance in fast components (in vivo: 35-40 %).
+FAST_HEMO_SHARE = (0.35, 0.4)
+FAST_HEMO_NOISE = (0.2, 0.4, 0.8)
+STRESS_SENSORS = ("da", "red")
+STRESS_SENSOR_NOISE = 0.4
+#: Edge regions of the edge table: wavelength bins and time samples at each end.
+EDGE_BINS, EDGE_SAMPLES = 3, 5
+
+
+def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
+    """Stress recordings: fast hemodynamics, noise outside 0.2-0.8, other sensors."""
+    base = signal_config()
+
+    def rec(name: str, cfg: Any, ns: float, branch: int) -> Recording:
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 100 + branch)))
+        r = synth.clean_recording(rng, n_time, BINS, cfg)
+        eps = noise.parametric_noise(rng, r.photons, ns)
+        return Recording(name, "stress", ns, r.clean + eps, r.clean, r, np.median(r.clean - r.photons, axis=0))
+
+    fast = replace(base, hemo_fast=FAST_HEMO_SHARE, hemo_fast_prob=1.0, hemo_dff=(0.01, 0.01))
+    out = [rec(f"fast hemodynamics, noise {ns:g}", fast, ns, 0) for ns in FAST_HEMO_NOISE]
+    if quick:
+        return out[:1]
+    out += [rec(f"noise {ns:g}", base, ns, 1) for ns in STRESS_NOISE]
+    out += [
+        rec(f"sensor {s}, noise {STRESS_SENSOR_NOISE:g}", replace(base, sensors=(s,)), STRESS_SENSOR_NOISE, 2)
+        for s in STRESS_SENSORS
+    ]
+    return out
+
+
+def edge_errors(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
+    """RMS error over RMS raw error in each edge region and in the interior."""
+    regions = {
+        "first_bin": np.s_[:, :1],
+        "last_bin": np.s_[:, -1:],
+        f"first_{EDGE_BINS}_bins": np.s_[:, :EDGE_BINS],
+        f"last_{EDGE_BINS}_bins": np.s_[:, -EDGE_BINS:],
+        f"first_{EDGE_SAMPLES}_samples": np.s_[:EDGE_SAMPLES],
+        f"last_{EDGE_SAMPLES}_samples": np.s_[-EDGE_SAMPLES:],
+        "interior": np.s_[EDGE_SAMPLES:-EDGE_SAMPLES, EDGE_BINS:-EDGE_BINS],
+    }
+    out = {}
+    for name, sl in regions.items():
+        err = float(np.sqrt(np.mean((y[sl] - clean[sl]) ** 2)))
+        raw = float(np.sqrt(np.mean((noisy[sl] - clean[sl]) ** 2)))
+        out[f"edge_{name}"] = err / max(raw, 1e-300)
+    return out
