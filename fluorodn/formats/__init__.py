@@ -1,0 +1,428 @@
+"""Files that acquisition software writes: spectral recordings read with their axes, written back as they were.
+
+Readers (one module each): OceanView time-series text exports and folders of one-spectrum
+exports (:mod:`fluorodn.formats.oceanview`), HDF5 with ``Time``/``Wavelength`` axes
+(:mod:`fluorodn.formats.hdf5_axes`). :func:`read` returns a :class:`SpectralFile`: the
+recording split into channels (one per excitation light, see
+:mod:`fluorodn.formats.interleave`), each (T, W) with its own timestamps, the wavelengths,
+and what is needed to write denoised channels back in the input's layout
+(:meth:`SpectralFile.write`) or convert them (:meth:`SpectralFile.write_as`: npy, tif, h5).
+Timestamps are checked on reading (:mod:`fluorodn.formats.timing`): the real sampling rate,
+jitter and dropped frames are measured, and a declared rate that disagrees is refused.
+
+:func:`load` is the short way for analyses of one channel: ``(array, wavelengths, times)``.
+:class:`SpectralRecording` puts a :class:`SpectralFile` behind the page interface of
+:mod:`fluorodn.io` (channels are pages), so the file pipeline denoises each channel alone.
+Hand-off writers for unmixed traces: :mod:`fluorodn.formats.nwb`, :mod:`fluorodn.formats.guppy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fluorodn.errors import FileFormatError, OutputExistsError
+from fluorodn.formats import interleave
+from fluorodn.formats.convert import FORMATS as CONVERSIONS
+from fluorodn.formats.timing import Timing, check, check_declared
+
+__all__ = [
+    "CONVERSIONS",
+    "EXTENSIONS",
+    "Channel",
+    "SpectralFile",
+    "SpectralRecording",
+    "handles",
+    "is_spectrum_folder",
+    "load",
+    "provenance_line",
+    "read",
+]
+
+#: File extensions read here, and their format.
+EXTENSIONS = {".txt": "oceanview", ".h5": "hdf5", ".hdf5": "hdf5"}
+
+
+def is_spectrum_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder whose first .txt file is a one-spectrum OceanView export."""
+    from fluorodn.formats.oceanview import is_one_spectrum
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return False
+    with contextlib.suppress(OSError):
+        first = min(
+            (p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith(".")), default=None
+        )
+        return first is not None and is_one_spectrum(first)
+    return False
+
+
+def handles(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`read` is the reader for ``path`` (by extension, or a folder of one-spectrum exports)."""
+    p = Path(path)
+    return p.suffix.lower() in EXTENSIONS or is_spectrum_folder(p)
+
+
+@dataclass
+class Channel:
+    """One excitation's recording: rows of one light source, in time order."""
+
+    name: str
+    data: np.ndarray
+    """(T, W): time x wavelength, in the file's value type (float64 for text)."""
+    times: np.ndarray | None
+    """(T,) seconds since the file's first row, or None where the file has no timestamps."""
+    timing: Timing | None
+    """What the timestamps say (rate, jitter, dropped frames), or None without timestamps."""
+
+
+@dataclass
+class SpectralFile:
+    """A spectral recording read from an acquisition file: channels, axes, and its layout."""
+
+    path: Path
+    format: str
+    """"oceanview", "oceanview folder" or "hdf5"."""
+    wavelengths: np.ndarray | None
+    """(W,) nm, or None where the file does not give them."""
+    channels: list[Channel]
+    """Excitation channels of every stream, stream by stream."""
+    excitations: int
+    """Interleaved excitations per stream (1: not interleaved)."""
+    streams: list[np.ndarray]
+    """The arrays as stored, oriented (T, W): one for a text export, one per dataset channel of HDF5."""
+    times: np.ndarray | None
+    """(T,) seconds of the streams' rows, or None."""
+    timing: Timing | None
+    """Sampling of the streams' rows (all excitations), or None."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    _source: Any = None
+
+    def describe(self) -> str:
+        """One line per stream and channel: shape, rate, jitter, dropped frames."""
+        lines = [
+            f"{self.path}: {self.format}, {len(self.streams)} x {self.streams[0].shape[0]} spectra of "
+            f"{self.streams[0].shape[1]} bins"
+        ]
+        if self.wavelengths is not None:
+            lines[0] += f" ({self.wavelengths.min():.2f}-{self.wavelengths.max():.2f} nm)"
+        if self.timing is not None:
+            lines.append(f"  rows: {self.timing.describe()}")
+        if self.excitations > 1:
+            lines[0] += f", {self.excitations} interleaved excitations"
+            lines.extend(f"  {c.name}: {c.timing.describe()}" for c in self.channels if c.timing is not None)
+        return "\n".join(lines)
+
+    def arrange(self, outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``outputs`` (one per channel) put back into the streams, rows in the original order."""
+        if len(outputs) != len(self.channels):
+            raise ValueError(f"expected {len(self.channels)} channels, got {len(outputs)}")
+        n = self.excitations
+        streams = [
+            interleave.merge([np.asarray(o) for o in outputs[i : i + n]]) if n > 1 else np.asarray(outputs[i])
+            for i in range(0, len(outputs), n)
+        ]
+        for got, want in zip(streams, self.streams, strict=True):
+            if got.shape != want.shape:
+                raise ValueError(f"a denoised stream of shape {got.shape} does not fit {self.path} ({want.shape})")
+        return streams
+
+    def write(
+        self,
+        dest: str | os.PathLike[str],
+        outputs: Sequence[np.ndarray],
+        *,
+        dtype: Any = np.float32,
+        provenance: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write ``outputs`` (one (T, W) array per channel) to ``dest`` in this file's format and layout.
+
+        Text keeps the input's header (plus one line from ``provenance``), wavelength row,
+        timestamps and number precision (``dtype`` does not apply); HDF5 keeps every object
+        and writes the channels as ``dtype``. Written atomically: a file through
+        :func:`fluorodn.io.atomic_output`, a folder under a temporary name renamed at the end.
+        """
+        from fluorodn.io import atomic_output
+
+        dest = Path(dest)
+        streams = self.arrange(outputs)
+        prov = provenance or {}
+        if self.format == "oceanview folder":
+            with _atomic_folder(dest, overwrite=overwrite, source=self.path) as tmp:
+                self._source.write(tmp, streams[0], provenance_line(prov))
+            return dest
+        with atomic_output(dest, overwrite=overwrite, source=self.path) as tmp:
+            self._write_to(tmp, streams, np.dtype(dtype), prov)
+        return dest
+
+    def _write_to(self, tmp: Path, streams: list[np.ndarray], dtype: np.dtype, prov: dict[str, Any]) -> None:
+        if self.format == "oceanview":
+            self._source.write(tmp, streams[0], provenance_line(prov))
+        else:
+            self._source.write(tmp, streams, dtype, prov)
+
+    def write_as(
+        self,
+        fmt: str,
+        dest: str | os.PathLike[str],
+        outputs: Sequence[np.ndarray],
+        *,
+        dtype: Any = np.float32,
+        provenance: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write ``outputs`` to ``dest`` as ``fmt`` (npy, tif, h5): see :func:`fluorodn.formats.convert.write_array`."""
+        from fluorodn.formats.convert import write_array
+        from fluorodn.io import atomic_output
+
+        dest = Path(dest)
+        streams = [s.astype(dtype, copy=False) for s in self.arrange(outputs)]
+        with atomic_output(dest, overwrite=overwrite, source=self.path) as tmp:
+            write_array(
+                fmt,
+                tmp,
+                streams,
+                provenance or {},
+                wavelengths=self.wavelengths,
+                times=self.times,
+                excitations=self.excitations,
+                rate=None if self.timing is None else self.timing.rate_hz,
+            )
+        return dest
+
+
+def provenance_line(prov: dict[str, Any]) -> str:
+    """The header line a text output gets: what made its values."""
+    parts = [f"Denoised by: fluorodn {prov.get('fluorodn', '')}".rstrip()]
+    if prov.get("model"):
+        sha = str(prov.get("model_sha256") or "")[:12]
+        parts.append(f"model {prov['model']}" + (f" (sha256 {sha})" if sha else ""))
+    settings = prov.get("settings") or {}
+    if settings.get("excitations"):
+        parts.append(f"{settings['excitations']} excitations denoised separately")
+    if prov.get("created"):
+        parts.append(str(prov["created"]))
+    return ", ".join(parts)
+
+
+@contextlib.contextmanager
+def _atomic_folder(dest: Path, *, overwrite: bool, source: Path) -> Iterator[Path]:
+    """Yield a new temporary folder beside ``dest``; give it the name ``dest`` if the block succeeds."""
+    from fluorodn.files import inside, same_file
+
+    if same_file(dest, source) or inside(dest, source) or inside(source, dest):
+        raise OutputExistsError(f"output {dest} would overlap its input {source}; choose another -o or --suffix")
+    if dest.exists() and not overwrite:
+        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    key: str | None = None,
+    excitations: int | None = None,
+    rate: float | None = None,
+) -> SpectralFile:
+    """Read a spectral recording with its axes.
+
+    Parameters
+    ----------
+    path : an OceanView time-series export (``.txt``), a folder of one-spectrum OceanView
+        exports, or an HDF5 file (``.h5``, ``.hdf5``) with ``Time``/``Wavelength`` axes.
+    key : the dataset of an HDF5 file (default: ``Channel1..N``, or its only 2D/3D dataset).
+    excitations : interleaved excitations per stream; None: declared by the file, else
+        detected from the summed intensity (FileFormatError when that is ambiguous).
+    rate : a declared sampling rate (Hz) to check against the timestamps (the rows' rate or,
+        when interleaved, each channel's); a rate the file declares is checked too.
+
+    Raises FileFormatError with one sentence saying what was expected for anything else.
+    """
+    from fluorodn.formats.hdf5_axes import HDF5Axes
+    from fluorodn.formats.oceanview import OceanViewFolder, OceanViewText
+
+    p = Path(path)
+    where = str(p)
+    if excitations is not None and (not isinstance(excitations, int) or excitations < 1):
+        raise FileFormatError(f"--excitations must be a whole number of 1 or more, got {excitations!r}")
+    source: Any
+    if p.is_dir():
+        if key is not None:
+            raise FileFormatError(f"--key picks a dataset of an HDF5 file; {p} is a folder: leave --key out")
+        source, fmt = OceanViewFolder.read(p), "oceanview folder"
+        streams, times, declared = [source.values], source.times, None
+    elif p.suffix.lower() == ".txt":
+        if key is not None:
+            raise FileFormatError(f"--key picks a dataset of an HDF5 file; {p} is a text export: leave --key out")
+        source, fmt = OceanViewText.read(p), "oceanview"
+        streams, times, declared = [source.values], source.times, None
+    elif p.suffix.lower() in (".h5", ".hdf5"):
+        source, fmt = HDF5Axes.read(p, key), "hdf5"
+        streams, times, declared = list(source.channels), source.times, source.declared_rate
+        if excitations is None:
+            excitations = source.meta.get("excitations")
+    else:
+        raise FileFormatError(
+            f"cannot read {p} as a spectral recording: expected an OceanView export (.txt), a folder of one-spectrum "
+            "OceanView exports, or an HDF5 file (.h5, .hdf5)"
+        )
+    if times is not None and times.size != streams[0].shape[0]:
+        raise FileFormatError(
+            f"{where}: {times.size} timestamps for {streams[0].shape[0]} spectra; expected one timestamp per spectrum"
+        )
+    timing = check(times, where) if times is not None else None
+    if excitations is None:
+        found = {interleave.detect(s, where) for s in streams}
+        if len(found) > 1:
+            raise FileFormatError(
+                f"{where}: its channels look interleaved in different ways ({sorted(found)}); declare --excitations N"
+            )
+        n = found.pop()
+    else:
+        n = excitations
+        for s in streams:
+            interleave.check_declared(s, n, where)
+    names = list(getattr(source, "names", ["data"]))
+    channels: list[Channel] = []
+    for name, stream in zip(names, streams, strict=True):
+        for k, rows in enumerate(interleave.rows_of(stream.shape[0], n)):
+            if rows.size < 2:
+                raise FileFormatError(
+                    f"{where}: with {n} excitations a channel holds {rows.size} spectra; expected 2 or more"
+                )
+            t = None if times is None else times[rows]
+            label = name if n == 1 else (f"excitation {k + 1}" if name == "data" else f"{name} excitation {k + 1}")
+            channels.append(Channel(label, stream[rows], t, None if t is None else check(t, f"{where} ({label})")))
+    for declared_rate in (declared, rate):
+        if declared_rate is not None and timing is not None:
+            _check_rate(declared_rate, timing, channels[0].timing, n, where)
+    meta = dict(getattr(source, "meta", {}))
+    return SpectralFile(p, fmt, getattr(source, "wavelengths", None), channels, n, streams, times, timing, meta, source)
+
+
+def _check_rate(declared: float, rows: Timing, channel: Timing | None, n: int, where: str) -> None:
+    """A declared rate must match the rows' rate or, with interleaved excitations, each channel's (1 %)."""
+    try:
+        check_declared(rows, declared, where)
+    except FileFormatError:
+        if n == 1 or channel is None:
+            raise
+        check_declared(channel, declared, where)
+
+
+def load(
+    path: str | os.PathLike[str], *, key: str | None = None, excitations: int | None = None, channel: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None)`` of one channel.
+
+    ``channel`` picks one of several (excitations, HDF5 channels); FileFormatError names
+    them when the file holds several and none is picked.
+    """
+    rec = read(path, key=key, excitations=excitations)
+    if channel is None:
+        if len(rec.channels) > 1:
+            names = ", ".join(f"{k}: {c.name}" for k, c in enumerate(rec.channels))
+            raise FileFormatError(f"{path} holds {len(rec.channels)} channels ({names}); pick one")
+        channel = 0
+    if not 0 <= channel < len(rec.channels):
+        raise FileFormatError(f"{path} holds {len(rec.channels)} channels; channel {channel} does not exist")
+    ch = rec.channels[channel]
+    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times
+
+
+class SpectralRecording:
+    """A :class:`SpectralFile` behind the page interface of :mod:`fluorodn.io`: each channel is one page.
+
+    ``pages()`` yields the channels ((T, W) each); ``write`` takes the denoised pages in the
+    same order and writes them in the input's layout. A folder input is written as a
+    folder (``writes_folder``; see :meth:`write_folder`).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        key: str | None = None,
+        excitations: int | None = None,
+        rate: float | None = None,
+    ) -> None:
+        self.file = read(path, key=key, excitations=excitations, rate=rate)
+        self.path = Path(path)
+        self.kind = self.file.format
+        self.key = key
+        chans = self.file.channels
+        self.n_pages = len(chans)
+        self.page_shape = tuple(chans[0].data.shape)
+        stream = self.file.streams[0].shape
+        self.shape = stream if len(self.file.streams) == 1 else (len(self.file.streams), *stream)
+        self.dtype = np.dtype(chans[0].data.dtype)
+        self.writes_folder = self.file.format == "oceanview folder"
+
+    def pages(self) -> Iterator[np.ndarray]:
+        for ch in self.file.channels:
+            yield ch.data
+
+    def close(self) -> None:
+        """Nothing to release: the file was read whole and closed."""
+
+    def write(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]) -> None:
+        """Write the denoised pages into ``dest`` (a new file) in the input's layout."""
+        streams = self.file.arrange(list(pages))
+        self.file._write_to(Path(dest), streams, np.dtype(dtype), _with_excitations(provenance, self.file))
+
+    def write_folder(
+        self, dest: Path, pages: Iterable[np.ndarray], *, provenance: dict[str, Any], overwrite: bool = False
+    ) -> Path:
+        """Write the denoised pages of a folder input as a new folder ``dest``, atomically."""
+        return self.file.write(
+            dest, list(pages), provenance=_with_excitations(provenance, self.file), overwrite=overwrite
+        )
+
+    def write_as(
+        self, fmt: str, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]
+    ) -> None:
+        """Write the denoised pages into ``dest`` (a new file) converted to ``fmt`` (npy, tif, h5)."""
+        from fluorodn.formats.convert import write_array
+
+        f = self.file
+        streams = [s.astype(dtype, copy=False) for s in f.arrange(list(pages))]
+        write_array(
+            fmt,
+            Path(dest),
+            streams,
+            _with_excitations(provenance, f),
+            wavelengths=f.wavelengths,
+            times=f.times,
+            excitations=f.excitations,
+            rate=None if f.timing is None else f.timing.rate_hz,
+        )
+
+
+def _with_excitations(provenance: dict[str, Any], f: SpectralFile) -> dict[str, Any]:
+    if f.excitations == 1:
+        return provenance
+    prov = dict(provenance)
+    prov["settings"] = {**(prov.get("settings") or {}), "excitations": f.excitations}
+    return prov

@@ -1,0 +1,122 @@
+"""Denoised recordings written in another format than their input's (``--to npy|tif|h5``).
+
+The data are written as time x wavelength arrays: one recording as (T, W), several
+channels of equal length as (C, T, W). What each format keeps of the axes:
+
+* ``npy``: the array only (a .npy file has no room for metadata).
+* ``tif``: the array (one page per channel), with tifffile's JSON description holding
+  ``fluorodn`` (provenance), ``wavelength_nm`` (all bins), ``sampling_hz`` and ``time_s``.
+* ``h5``: the axes layout of :mod:`fluorodn.formats.hdf5_axes` (``Channel1..C``, ``Time``,
+  ``Wavelength``), which fluorodn reads back as it was.
+
+Inputs read by :mod:`fluorodn.io` (TIFF, NPY, MAT) convert the same way through
+:func:`write_pages`, page by page, without axes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fluorodn.errors import FileFormatError
+
+__all__ = ["FORMATS", "write_array", "write_pages"]
+
+#: Conversion targets and their file extension.
+FORMATS = {"npy": ".npy", "tif": ".tif", "h5": ".h5"}
+
+
+def _check(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise FileFormatError(f"--to {fmt!r} is not a format fluorodn writes; choose one of {', '.join(FORMATS)}")
+
+
+def write_array(
+    fmt: str,
+    dest: Path,
+    streams: Sequence[np.ndarray],
+    provenance: dict[str, Any],
+    *,
+    wavelengths: np.ndarray | None = None,
+    times: np.ndarray | None = None,
+    excitations: int = 1,
+    rate: float | None = None,
+) -> None:
+    """Write (T, W) ``streams`` (rows in file order) to ``dest`` as ``fmt`` with the axes it can hold."""
+    _check(fmt)
+    if fmt == "h5":
+        from fluorodn.formats.hdf5_axes import write_axes_file
+
+        write_axes_file(dest, streams, wavelengths, times, provenance, excitations)
+        return
+    shapes = {s.shape for s in streams}
+    if len(shapes) != 1:
+        raise FileFormatError(f"channels of shapes {sorted(shapes)} do not stack into one array; convert with --to h5")
+    arr = streams[0] if len(streams) == 1 else np.stack(streams)
+    if fmt == "npy":
+        with open(dest, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(arr))
+        return
+    import tifffile
+
+    meta: dict[str, Any] = {"fluorodn": provenance}
+    if wavelengths is not None:
+        meta["wavelength_nm"] = [float(w) for w in wavelengths]
+    if rate is not None:
+        meta["sampling_hz"] = float(rate)
+    if times is not None:
+        meta["time_s"] = [round(float(t), 9) for t in times]
+    if excitations > 1:
+        meta["excitations"] = int(excitations)
+    tifffile.imwrite(dest, arr, photometric="minisblack", metadata=meta, bigtiff=arr.nbytes > 2**31)
+
+
+def write_pages(
+    fmt: str,
+    dest: Path,
+    pages: Iterable[np.ndarray],
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    provenance: dict[str, Any],
+) -> None:
+    """Write (H, W) ``pages`` of a recording of ``n_pages x H x W`` as ``fmt``: (H, W) for one page, else (N, H, W).
+
+    ``shape`` is (n_pages, H, W). npy and tif are written page by page (memory stays at one
+    page); h5 writes the pages as ``Channel1`` (one page) or ``Channel1..N`` without axes.
+    """
+    _check(fmt)
+    n, h, w = shape
+    out_shape = (h, w) if n == 1 else (n, h, w)
+    dtype = np.dtype(dtype)
+    if fmt == "npy":
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": out_shape}
+        written = 0
+        with open(dest, "wb") as fh:
+            np.lib.format.write_array_header_2_0(fh, header)
+            for page in pages:
+                fh.write(np.ascontiguousarray(page, dtype=dtype).tobytes())
+                written += 1
+        if written != n:
+            raise ValueError(f"expected {n} pages for {dest}, got {written}")
+        return
+    if fmt == "tif":
+        import tifffile
+
+        big = math.prod(out_shape) * dtype.itemsize > 2**31
+        tifffile.imwrite(
+            dest,
+            data=(np.asarray(p, dtype=dtype) for p in pages),
+            shape=out_shape,
+            dtype=dtype,
+            photometric="minisblack",
+            metadata={"fluorodn": provenance},
+            bigtiff=big,
+        )
+        return
+    from fluorodn.formats.hdf5_axes import write_axes_file
+
+    write_axes_file(dest, [np.asarray(p, dtype=dtype) for p in pages], None, None, provenance)

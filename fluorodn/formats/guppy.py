@@ -1,0 +1,62 @@
+"""Unmixed traces in GuPPy's CSV convention: a folder with one CSV per trace.
+
+GuPPy (the fiber photometry analysis pipeline) imports a folder of CSV files, one per
+store: a signal file has the three columns ``timestamps`` (seconds), ``data`` and
+``sampling_rate`` (Hz; GuPPy reads the column's first value, so it is written on the
+first row only). :func:`write_guppy` writes each trace so; the file names are the trace
+names, which are then chosen as stores in GuPPy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from fluorodn.errors import FileFormatError
+
+__all__ = ["COLUMNS", "write_guppy"]
+
+COLUMNS = ("timestamps", "data", "sampling_rate")
+
+
+def write_guppy(
+    folder: str | os.PathLike[str],
+    traces: Mapping[str, np.ndarray],
+    times: np.ndarray,
+    *,
+    rate: float | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write ``traces`` ({name: (T,)}) with ``times`` ((T,) seconds) as ``folder/<name>.csv``; returns the files.
+
+    ``rate`` defaults to 1 / the median interval of ``times``. Each file is written
+    atomically; an existing file is refused unless ``overwrite``.
+    """
+    from fluorodn.files import check_name_part
+    from fluorodn.io import atomic_output
+
+    times = np.asarray(times, dtype=np.float64)
+    if times.ndim != 1 or times.size < 2:
+        raise FileFormatError(f"GuPPy files need timestamps for 2 or more samples, got shape {times.shape}")
+    if rate is None:
+        rate = 1.0 / float(np.median(np.diff(times)))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, values in traces.items():
+        check_name_part(name, "trace name")
+        data = np.asarray(values, dtype=np.float64)
+        if data.shape != times.shape:
+            raise FileFormatError(
+                f"trace {name!r} has shape {data.shape}, the timestamps {times.shape}; expected equal"
+            )
+        dest = folder / f"{name}.csv"
+        with atomic_output(dest, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(",".join(COLUMNS) + "\n")
+            for k, (t, v) in enumerate(zip(times.tolist(), data.tolist(), strict=True)):
+                fh.write(f"{t:.9g},{v:.9g},{f'{rate:.9g}' if k == 0 else ''}\n")
+        written.append(dest)
+    return written

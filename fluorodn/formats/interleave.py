@@ -1,0 +1,136 @@
+"""Interleaved excitation: one stream of spectra whose rows alternate between light sources.
+
+Rig software that pulses, e.g., a 405 nm and a 488 nm LED in turn writes one row per pulse:
+rows 0, 2, 4, ... under one excitation and rows 1, 3, 5, ... under the other. Each
+excitation is a recording of its own (its own spectrum, noise and rate), so it is denoised
+alone and the rows are put back in their original order afterwards.
+
+The number of excitations is declared (``--excitations N``) or detected from the summed
+intensity of each row: with N sources, rows ``k`` apart by one cycle share a level and
+rows of different phases differ by far more than the noise. Detection answers only when
+exactly one N fits and every other is clearly wrong; otherwise it asks for the option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fluorodn.errors import FileFormatError
+
+__all__ = ["MAX_EXCITATIONS", "detect", "merge", "rows_of", "split"]
+
+#: Largest number of interleaved excitations considered by detection.
+MAX_EXCITATIONS = 4
+#: Two phases are told apart when their paired difference is this many robust sd from 0 ...
+_DISTINCT = 8.0
+#: ... and the same when it is under this many.
+_SAME = 3.0
+#: Share of cycles whose intensity order must agree with the phase order.
+_CONSISTENT = 0.99
+_OPTION = "--excitations N (1 when the rows are not interleaved)"
+
+
+def rows_of(n_rows: int, n: int) -> list[np.ndarray]:
+    """Row indices of each of ``n`` interleaved channels of ``n_rows`` rows: channel k holds rows k, k+n, ..."""
+    if n < 1:
+        raise ValueError(f"the number of excitations must be at least 1, got {n}")
+    return [np.arange(k, n_rows, n) for k in range(n)]
+
+
+def split(data: np.ndarray, n: int) -> list[np.ndarray]:
+    """The ``n`` channels of (T, W) ``data``, each (T_k, W), channel k from rows k, k+n, ..."""
+    if n > data.shape[0]:
+        raise FileFormatError(f"{n} excitations need at least {n} spectra, the recording holds {data.shape[0]}")
+    return [data[r] for r in rows_of(data.shape[0], n)]
+
+
+def merge(channels: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows of ``channels`` (as from :func:`split`) back in their original order: (T, W)."""
+    n = len(channels)
+    total = sum(c.shape[0] for c in channels)
+    out = np.empty((total, *channels[0].shape[1:]), dtype=np.result_type(*channels))
+    for k, (rows, ch) in enumerate(zip(rows_of(total, n), channels, strict=True)):
+        if rows.size != ch.shape[0]:
+            raise ValueError(f"channel {k} has {ch.shape[0]} rows, its place in {total} rows holds {rows.size}")
+        out[rows] = ch
+    return out
+
+
+def _separation(total: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """For ``n`` phases: robust z of the difference between each pair of phases, and the share of
+    cycles whose order agrees with the median order (1.0 when all phases are told apart)."""
+    cycles = total.size // n
+    levels = total[: cycles * n].reshape(cycles, n)
+    z = np.zeros((n, n))
+    agree = 1.0
+    for a in range(n):
+        for b in range(a + 1, n):
+            d = levels[:, a] - levels[:, b]
+            med = float(np.median(d))
+            sd = 1.4826 * float(np.median(np.abs(d - med)))
+            # noise of each phase, from the steps between its consecutive cycles
+            floor = max(1.4826 * float(np.median(np.abs(np.diff(levels[:, k])))) / np.sqrt(2) for k in (a, b))
+            z[a, b] = z[b, a] = abs(med) / max(sd, floor, 1e-12 * abs(med), np.finfo(float).tiny)
+            if med != 0:
+                agree = min(agree, float(np.mean(np.sign(d) == np.sign(med))))
+    return z, agree
+
+
+def detect(data: np.ndarray, where: str) -> int:
+    """Number of interleaved excitations in (T, W) ``data``, from each row's summed intensity.
+
+    Returns 1 when no number of phases from 2 to 4 splits the rows into distinct levels,
+    N when exactly N phases do (every pair of phases distinct, consistently over the
+    cycles) and no other number fits; FileFormatError naming ``--excitations`` otherwise.
+    """
+    total = np.asarray(data, dtype=np.float64).sum(axis=1)
+    fits, unclear = [], []
+    for n in range(2, MAX_EXCITATIONS + 1):
+        if total.size < 8 * n:
+            break
+        z, agree = _separation(total, n)
+        pairs = z[np.triu_indices(n, 1)]
+        if pairs.min() >= _DISTINCT and agree >= _CONSISTENT:
+            fits.append(n)
+        elif pairs.max() >= _SAME:
+            unclear.append(n)
+    if len(fits) == 1 and all(n % fits[0] == 0 for n in unclear):
+        return fits[0]
+    if not fits and not unclear:
+        return 1
+    if len(fits) > 1:
+        what = f"alternates like {' or '.join(str(n) for n in fits)} interleaved excitations"
+    elif fits:
+        what = f"alternates like {fits[0]} interleaved excitations, but not cleanly"
+    else:
+        what = (
+            f"changes from row to row in a pattern of {' or '.join(str(n) for n in unclear)} rows, "
+            "but not clearly enough to tell interleaved excitations"
+        )
+    raise FileFormatError(f"{where}: the summed intensity of its spectra {what}; declare the number with {_OPTION}")
+
+
+def check_declared(data: np.ndarray, n: int, where: str) -> None:
+    """Refuse ``n`` declared excitations whose alternation breaks off (a dropped frame swaps the phases).
+
+    When the phases have distinct levels, every cycle must keep their order; when they do
+    not (light sources of equal brightness), the declaration is taken as it is.
+    """
+    if n == 1 or data.shape[0] < 4 * n:
+        return
+    total = np.asarray(data, dtype=np.float64).sum(axis=1)
+    z, agree = _separation(total, n)
+    if z[np.triu_indices(n, 1)].min() < _DISTINCT or agree >= _CONSISTENT:
+        return
+    cycles = total.size // n
+    levels = total[: cycles * n].reshape(cycles, n)
+    order = np.argsort(np.median(levels, axis=0))
+    bad = np.flatnonzero(np.any(np.diff(levels[:, order], axis=1) < 0, axis=1))
+    row = int(bad[0]) * n if bad.size else 0
+    raise FileFormatError(
+        f"{where}: with {n} excitations, the intensity order of the phases breaks off from spectrum {row} on "
+        f"({1 - agree:.1%} of the cycles); a dropped frame swaps the phases: cut the recording there, or check "
+        "--excitations"
+    )

@@ -1,0 +1,134 @@
+"""Unmixed traces as NWB: one ``FiberPhotometryResponseSeries`` per trace (``ndx-fiber-photometry``).
+
+The photometry field shares data as NWB files (pynwb with the ``ndx-fiber-photometry``
+extension; GuPPy and neuroconv read and write them). :func:`write_nwb` writes the traces
+of an unmixed recording (the sensor's a(t), the hemoglobin changes, ...) into the
+processing module ``ophys``, sharing one set of timestamps (seconds from the first sample,
+taken from the recording's own timestamps where it has them). The file's session start is
+the recording's start time where the input records one (an OceanView ``Date:``), else the
+input file's modification time, and the session description says which.
+
+The fiber, light sources, detector and indicator (the extension's ``FiberPhotometry``
+metadata table) are not known from a recording file and are not invented here; add them
+with pynwb or neuroconv where an archive asks for them.
+
+Needs the ``nwb`` extra: ``pip install 'fluorodn[nwb]'`` (pynwb, ndx-fiber-photometry).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fluorodn.errors import FileFormatError
+
+__all__ = ["MISSING", "Trace", "write_nwb"]
+
+MISSING = "writing NWB files needs pynwb and ndx-fiber-photometry; install them with pip install 'fluorodn[nwb]'"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One unmixed trace: values over time, their unit and what they are."""
+
+    data: np.ndarray
+    """(T,) values."""
+    unit: str
+    """Unit of the values ("a.u.", "uM*cm", "counts")."""
+    description: str = ""
+
+
+def _modules() -> tuple[Any, Any, Any]:
+    try:
+        import ndx_fiber_photometry
+        import pynwb
+    except ImportError as err:
+        raise ImportError(MISSING) from err
+    return pynwb, ndx_fiber_photometry, pynwb.NWBHDF5IO
+
+
+def write_nwb(
+    dest: str | os.PathLike[str],
+    traces: Mapping[str, Trace],
+    *,
+    times: np.ndarray | None = None,
+    rate: float | None = None,
+    session_start: datetime | None = None,
+    source: str | os.PathLike[str] | None = None,
+    description: str = "",
+    provenance: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``traces`` ({name: Trace}, each (T,)) to the new NWB file ``dest``.
+
+    Parameters
+    ----------
+    times : (T,) seconds from the first sample (the recording's timestamps); or give ``rate``.
+    rate : samples per second, used when ``times`` is None.
+    session_start : when the recording started (a naive datetime is taken as local time);
+        None: the modification time of ``source``.
+    source : the recording the traces come from (named in the file).
+    description : the session description; a default names the source and fluorodn.
+    provenance : fluorodn's record (version, model, settings), stored as the file's notes.
+
+    Raises ImportError (:data:`MISSING`) without the ``nwb`` extra, FileFormatError if the
+    traces, times and rate do not fit together.
+    """
+    import json
+    import uuid
+
+    pynwb, fp, NWBHDF5IO = _modules()
+    dest = Path(dest)
+    if not traces:
+        raise FileFormatError("no traces to write; an NWB output needs at least one")
+    lengths = {np.asarray(t.data).shape for t in traces.values()}
+    if len(lengths) != 1 or len(next(iter(lengths))) != 1:
+        raise FileFormatError(f"the traces have shapes {sorted(lengths)}; expected one (T,) shape for all")
+    (n,) = next(iter(lengths))
+    if times is not None and np.asarray(times).shape != (n,):
+        raise FileFormatError(f"{np.asarray(times).size} timestamps for {n} samples; expected one per sample")
+    if times is None and (rate is None or not rate > 0):
+        raise FileFormatError("the traces have no timestamps and no sampling rate; give one of them")
+    start_note = "the recording's start time"
+    if session_start is None:
+        if source is None:
+            raise FileFormatError("no session start time and no source file to take it from; give session_start")
+        session_start = datetime.fromtimestamp(os.stat(source).st_mtime, tz=timezone.utc)
+        start_note = f"the modification time of {Path(source).name} (the file records no start time)"
+    elif session_start.tzinfo is None:
+        session_start = session_start.astimezone()
+    text = description or (
+        f"Unmixed traces of {Path(source).name if source else 'a spectral recording'}, written by fluorodn"
+    )
+    nwb = pynwb.NWBFile(
+        session_description=f"{text}. Session start: {start_note}.",
+        identifier=str(uuid.uuid4()),
+        session_start_time=session_start,
+        notes=json.dumps(dict(provenance)) if provenance else None,
+        source_script="fluorodn",
+        source_script_file_name="fluorodn",
+    )
+    module = nwb.create_processing_module(name="ophys", description="traces unmixed from spectral fiber photometry")
+    first = None
+    for name, trace in traces.items():
+        timing: dict[str, Any]
+        if first is not None:
+            timing = {"timestamps": first}
+        elif times is not None:
+            timing = {"timestamps": np.asarray(times, dtype=np.float64)}
+        else:
+            timing = {"starting_time": 0.0, "rate": float(rate)}  # type: ignore[arg-type]
+        series = fp.FiberPhotometryResponseSeries(
+            name=name, data=np.asarray(trace.data), unit=trace.unit, description=trace.description or name, **timing
+        )
+        module.add(series)
+        if first is None and times is not None:
+            first = series
+    with NWBHDF5IO(str(dest), mode="w") as io:
+        io.write(nwb)
+    return dest

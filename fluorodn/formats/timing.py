@@ -1,0 +1,178 @@
+"""Timestamps of a recording: the real sampling rate, its jitter and dropped frames.
+
+A reader turns each row's timestamp into seconds (:func:`parse_times`); :func:`check`
+measures what the timestamps say (:class:`Timing`) and refuses timestamps that go back
+in time and a declared rate that disagrees with the measured one by more than
+:data:`RATE_TOLERANCE`. Nothing here guesses a rate: the rate is what the timestamps show.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from fluorodn.errors import FileFormatError
+
+__all__ = ["RATE_TOLERANCE", "Timing", "check", "check_declared", "parse_times"]
+
+#: Largest relative difference between a declared sampling rate and the measured one.
+RATE_TOLERANCE = 0.01
+#: An interval longer than this many median intervals holds dropped frames.
+_DROP_FACTOR = 1.5
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2}(?:[.,]\d+)?)$")
+_DATE_CLOCK = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2}(?:[.,]\d+)?)$")
+_SECONDS = re.compile(r"^[+-]?\d+(?:[.,]\d*)?(?:[eE][+-]?\d+)?$")
+
+#: What :func:`parse_times` accepts, for error messages.
+TIME_FORMATS = "HH:MM:SS.fff, YYYY-MM-DD HH:MM:SS.ffffff, or seconds"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What the timestamps of ``n`` samples say about their sampling."""
+
+    n: int
+    """Number of samples."""
+    rate_hz: float
+    """Sampling rate: 1 / the median interval between consecutive samples."""
+    jitter_s: float
+    """Standard deviation of the intervals, dropped frames left out."""
+    dropped: int
+    """Frames missing: for each interval over 1.5 median intervals, its length in intervals minus one."""
+    gaps: tuple[int, ...]
+    """Sample indices that follow a gap (dropped frames before them), at most 20."""
+    duration_s: float
+    """Time from the first to the last sample."""
+
+    def describe(self) -> str:
+        """One line: samples, rate, jitter, dropped frames."""
+        text = f"{self.n} samples over {self.duration_s:.3f} s at {self.rate_hz:.6g} Hz"
+        text += f" (jitter {self.jitter_s * 1e3:.3f} ms"
+        if self.dropped:
+            where = ", ".join(str(g) for g in self.gaps[:5]) + (", ..." if len(self.gaps) > 5 else "")
+            frames = "frame" if self.dropped == 1 else "frames"
+            text += f", {self.dropped} dropped {frames} before sample{'s' if len(self.gaps) != 1 else ''} {where}"
+        else:
+            text += ", no dropped frames"
+        return text + ")"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "rate_hz": self.rate_hz,
+            "jitter_s": self.jitter_s,
+            "dropped": self.dropped,
+            "gaps": list(self.gaps),
+            "duration_s": self.duration_s,
+        }
+
+
+def _clock_seconds(h: str, m: str, s: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + float(s.replace(",", "."))
+
+
+def parse_times(stamps: list[str], where: str) -> np.ndarray:
+    """Seconds since the first sample, (T,) float64, from timestamp strings of one kind.
+
+    Accepted: ``HH:MM:SS.fff`` (clock times; a step back by about a day is a midnight and
+    adds 24 h), ``YYYY-MM-DD HH:MM:SS.ffffff`` (OceanView writes 1970-01-01 when it has no
+    date: only differences are used, so such placeholders work like any date), or seconds
+    (decimal point or comma). All stamps must be of the kind of the first; ``where`` names
+    the file in error messages.
+    """
+    if not stamps:
+        return np.zeros(0)
+    first = stamps[0].strip()
+    if _DATE_CLOCK.match(first):
+        days = np.empty(len(stamps), dtype=np.int64)
+        secs = np.empty(len(stamps))
+        for i, s in enumerate(stamps):
+            m = _DATE_CLOCK.match(s.strip())
+            if m is None:
+                raise _bad_stamp(where, i, s, "YYYY-MM-DD HH:MM:SS.ffffff like the first")
+            y, mo, d, hh, mm, ss = m.groups()
+            try:
+                days[i] = date(int(y), int(mo), int(d)).toordinal()
+            except ValueError:
+                raise _bad_stamp(where, i, s, "a valid date") from None
+            secs[i] = _clock_seconds(hh, mm, ss)
+        return (days - days[0]) * 86400.0 + (secs - secs[0])
+    if _CLOCK.match(first):
+        out = np.empty(len(stamps))
+        for i, s in enumerate(stamps):
+            m = _CLOCK.match(s.strip())
+            if m is None:
+                raise _bad_stamp(where, i, s, "HH:MM:SS.fff like the first")
+            out[i] = _clock_seconds(*m.groups())
+        steps = np.diff(out)
+        midnight = steps < -43200  # a clock going back by more than half a day passed midnight
+        if midnight.any():
+            out[1:] += 86400.0 * np.cumsum(midnight)
+        return out - out[0]
+    if _SECONDS.match(first):
+        try:
+            values = np.array([float(s.replace(",", ".")) for s in stamps])
+        except ValueError:
+            bad = next(i for i, s in enumerate(stamps) if not _SECONDS.match(s.strip()))
+            raise _bad_stamp(where, bad, stamps[bad], "seconds like the first") from None
+        return values - values[0]
+    raise FileFormatError(
+        f"{where}: the first timestamp {first!r} is not a time fluorodn reads; expected {TIME_FORMATS}"
+    )
+
+
+def _bad_stamp(where: str, row: int, stamp: str, expected: str) -> FileFormatError:
+    return FileFormatError(f"{where}: timestamp {stamp.strip()!r} of spectrum {row} is not {expected}")
+
+
+def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Timing:
+    """Measure the sampling of ``times`` (seconds, (T,)); refuse times that go back or repeat.
+
+    ``declared_hz``: a rate the file or the user states; FileFormatError if it differs from
+    the measured rate by more than 1 %.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    n = int(times.size)
+    if n < 2:
+        raise FileFormatError(f"{where}: {n} timestamp{'s' if n != 1 else ''}; a recording needs at least 2 samples")
+    steps = np.diff(times)
+    back = np.flatnonzero(steps <= 0)
+    if back.size:
+        k = int(back[0]) + 1
+        raise FileFormatError(
+            f"{where}: timestamp of spectrum {k} ({times[k]:.6f} s) is not after the one before "
+            f"({times[k - 1]:.6f} s); expected timestamps that increase row by row (spectra in the order taken)"
+        )
+    period = float(np.median(steps))
+    long = steps > _DROP_FACTOR * period
+    missing = np.rint(steps[long] / period).astype(np.int64) - 1
+    regular = steps[~long]
+    timing = Timing(
+        n=n,
+        rate_hz=1.0 / period,
+        jitter_s=float(np.std(regular)) if regular.size else 0.0,
+        dropped=int(np.maximum(missing, 1).sum()),
+        gaps=tuple(int(i) + 1 for i in np.flatnonzero(long)[:20]),
+        duration_s=float(times[-1] - times[0]),
+    )
+    if declared_hz is not None:
+        check_declared(timing, declared_hz, where)
+    return timing
+
+
+def check_declared(timing: Timing, declared_hz: float, where: str) -> None:
+    """FileFormatError if ``declared_hz`` differs from the measured rate by more than 1 %."""
+    if not (declared_hz > 0 and np.isfinite(declared_hz)):
+        raise FileFormatError(f"{where}: declared sampling rate {declared_hz!r} Hz is not a positive number")
+    off = abs(declared_hz - timing.rate_hz) / timing.rate_hz
+    if off > RATE_TOLERANCE:
+        raise FileFormatError(
+            f"{where}: declared sampling rate {declared_hz:g} Hz differs from the {timing.rate_hz:.6g} Hz its "
+            f"timestamps show by {off:.1%} (more than {RATE_TOLERANCE:.0%}); correct the declared rate, or check "
+            "the timestamps (interleaved excitations divide the rate of each channel)"
+        )
