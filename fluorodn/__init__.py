@@ -21,9 +21,11 @@ __all__ = [
     "FluorodnError",
     "ModelError",
     "OutputExistsError",
+    "UnmixResult",
     "__version__",
     "available_models",
     "denoise",
+    "unmix",
 ]
 
 
@@ -48,12 +50,15 @@ _LAZY = {
     "FluorodnError": "fluorodn.errors",
     "ModelError": "fluorodn.errors",
     "OutputExistsError": "fluorodn.errors",
+    "UnmixResult": "fluorodn.unmixing",
+    "unmix": "fluorodn.unmixing",
 }
 
 if TYPE_CHECKING:
     from fluorodn.denoiser import Denoiser, DenoiserOptions, denoise
     from fluorodn.errors import DeviceError, FileFormatError, FluorodnError, ModelError, OutputExistsError
     from fluorodn.registry import available_models
+    from fluorodn.unmixing import UnmixResult, unmix
 
 
 def __getattr__(name: str) -> Any:

@@ -34,9 +34,9 @@ class LazyProgress:
     Units are pixels; each task also carries ``frames`` done out of ``n_frames``.
     """
 
-    def __init__(self, delay: float = 1.0, console: Console | None = None) -> None:
+    def __init__(self, delay: float = 1.0, console: Console | None = None, enabled: bool = True) -> None:
         self.console = console or Console(stderr=True)
-        self.enabled = self.console.is_terminal
+        self.enabled = enabled and self.console.is_terminal
         self.delay = delay
         self._progress = Progress(
             TextColumn("{task.description}"),

@@ -31,6 +31,9 @@ _IJ_COMPUTED = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack"
 _OME_PIXELS = [
     f"{k}{u}" for k in ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ", "TimeIncrement") for u in ("", "Unit")
 ]
+#: Lossless TIFF codecs an output keeps when its input uses them; any other compressed input
+#: (JPEG, JPEG 2000, WebP, ...: lossy, or made for 8-bit colour) gives a zlib output.
+_LOSSLESS = ("ADOBE_DEFLATE", "DEFLATE", "LZW", "ZSTD", "LZMA", "PACKBITS", "LZ4", "BROTLI")
 #: Outputs bigger than this are written as BigTIFF (classic TIFF ends at 4 GiB).
 _BIGTIFF_BYTES = 2**32 - 2**27
 #: Bytes of a file read at a time while its pages are read.
@@ -241,6 +244,7 @@ class TiffRecording:
         if resolution and all(r > 0 for r in resolution) and 282 in first.tags:
             kwargs["resolution"] = resolution
             kwargs["resolutionunit"] = first.resolutionunit
+        kwargs.update(_compression_of(first))
         dt = first.tags.valueof(306)
         if isinstance(dt, str) and dt.strip():
             kwargs["datetime"] = dt
@@ -261,6 +265,12 @@ class TiffRecording:
         bigtiff = not imagej and (tif.is_bigtiff or nbytes > _BIGTIFF_BYTES)
         with tifffile.TiffWriter(dest, bigtiff=bigtiff, imagej=imagej, ome=ome) as writer:
             writer.write(iter(pages), **kwargs)
+
+    @property
+    def compression(self) -> str | None:
+        """The codec of the first page (e.g. ``"ADOBE_DEFLATE"``), or None if uncompressed."""
+        code = getattr(self._tif.pages[0], "compression", 1)
+        return None if code in (1, None) else getattr(code, "name", str(code))
 
     def _imagej_metadata(self, provenance: dict[str, Any]) -> dict[str, Any]:
         meta = {k: v for k, v in (self._tif.imagej_metadata or {}).items() if k not in _IJ_COMPUTED}
@@ -289,6 +299,25 @@ class TiffRecording:
                 meta["Channel"] = {"Name": names}
         meta["MapAnnotation"] = {"Namespace": "fluorodn/provenance", "fluorodn": json.dumps(provenance)}
         return meta
+
+
+def _compression_of(page: Any) -> dict[str, Any]:
+    """tifffile write arguments that compress an output like ``page``: its codec where lossless
+    and available (its predictor, if any, chosen anew for the output's dtype), zlib for any
+    other compressed input, nothing for an uncompressed one."""
+    code = getattr(page, "compression", 1)
+    if code in (1, None):
+        return {}
+    name = getattr(code, "name", "")
+    lossless = [getattr(tifffile.COMPRESSION, n) for n in _LOSSLESS if hasattr(tifffile.COMPRESSION, n)]
+    try:
+        keep = code in lossless and code in tifffile.TIFF.COMPRESSORS
+    except Exception:  # an unknown code
+        keep = False
+    predicted = getattr(page, "predictor", 1) not in (1, None)
+    if keep:
+        return {"compression": name.lower(), "predictor": True} if predicted else {"compression": name.lower()}
+    return {"compression": "zlib", "predictor": True}
 
 
 def read_provenance(path: Path) -> dict[str, Any] | None:

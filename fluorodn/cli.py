@@ -1,22 +1,28 @@
-"""The ``fluorodn`` command: denoise, models, info, example.
+"""The ``fluorodn`` command: denoise, watch, models, info, example.
 
 Each command is a thin layer over the library. User mistakes (a missing file, an
 unknown model, an existing output) end in one sentence on stderr and exit code 1,
 without a traceback; ``--version`` answers without importing numpy or onnxruntime.
+Results go to stdout (one line per output and a summary, or one JSON document with
+``--json``); progress, notes, warnings and errors go to stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
+import json
 import logging
+import os
 import platform
+import re
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+import warnings
+from collections.abc import Callable, Iterator
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -25,7 +31,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from fluorodn import __version__
-from fluorodn.errors import DeviceError, FluorodnError, OutputError, OutputExistsError
+from fluorodn.errors import DeviceError, FluorodnError, OutputExistsError
 
 app = typer.Typer(
     name="fluorodn",
@@ -36,6 +42,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # click's plain help: brackets stay as typed ('fluorodn[dask]'), flags show without a
+    # value, and each paragraph is wrapped to the terminal as a whole
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -50,10 +59,33 @@ class Precision(str, Enum):
     auto = "auto"
     fp32 = "fp32"
     int8 = "int8"
-    bf16 = "bf16"
 
 
-_PRECISION_HELP = "auto: the model's int8 variant on the CPU where shipped, else fp32; fp32; int8 (CPU); bf16."
+_PRECISION_HELP = "auto: the model's int8 variant on the CPU where shipped, else fp32; fp32; int8 (CPU only)."
+
+
+class Kind(str, Enum):
+    auto = "auto"
+    spectral = "spectral"
+    image = "image"
+
+
+_KIND_HELP = (
+    "What the inputs are. auto: a 2D recording with 24-1024 columns and at least twice as many rows is a "
+    "time x wavelength recording (spectral model), anything else frames (image model); spectral or image: "
+    "declare it."
+)
+
+
+class NanPolicy(str, Enum):
+    refuse = "refuse"
+    fill = "fill"
+
+
+_NAN_HELP = (
+    "NaN/inf values. refuse: the file fails; fill: interpolate over them along time (the first axis of each "
+    "page) for the network, and put them back in the output."
+)
 
 
 class OutDtype(str, Enum):
@@ -102,15 +134,166 @@ def _root(
 
 
 _DENOISE_EXAMPLES = (
-    "Examples:\n\n"
-    "fluorodn denoise recording.tif                      -> recording_denoised.tif\n\n"
-    "fluorodn denoise raw/ -o denoised/ --model high     every recording in raw/\n\n"
-    "fluorodn denoise 'raw/**/*.mat' --key spectra --dtype same --skip-existing"
+    "\b\n"
+    "Examples:\n"
+    "  fluorodn denoise recording.tif                  -> recording_denoised.tif\n"
+    "  fluorodn denoise raw/ -o denoised/ --model high every recording in raw/\n"
+    "  fluorodn denoise 'data/**/*.tif' -o out/ --keep-tree --skip-existing\n"
+    "  fluorodn denoise 'raw/*.mat' --key spectra --dry-run\n"
+    "  fluorodn denoise raw/ -o out/ --quiet --json > report.json"
 )
 
 
-def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: str, suffix: str,
-                  overwrite: bool, scheduler: str, workers: int | None, debug: bool) -> None:
+@app.command(epilog=_DENOISE_EXAMPLES, short_help="Denoise recording files (TIFF, NPY, MAT, zarr).")
+def denoise(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Recordings to denoise: .tif/.tiff/.npy/.mat files, folders, quoted glob patterns "
+            "('data/**/*.tif'), or one .zarr store. Folders and patterns skip files that already end in the suffix.",
+            show_default=False,
+            metavar="INPUT",
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Output file (one input) or folder. Default: beside each input."),
+    ] = None,
+    keep_tree: Annotated[
+        bool,
+        typer.Option(
+            "--keep-tree",
+            help="Under the -o folder, keep the inputs' folders below their common folder "
+            "(data/a/rec.tif and data/b/rec.tif -> out/a/..., out/b/...).",
+        ),
+    ] = False,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
+    ] = "default",
+    kind: Annotated[Kind, typer.Option(help=_KIND_HELP)] = Kind.auto,
+    device: Annotated[
+        Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")
+    ] = Device.auto,
+    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
+    dtype: Annotated[
+        OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
+    ] = OutDtype.float32,
+    suffix: Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")] = "_denoised",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
+    key: Annotated[str | None, typer.Option(help="Variable of a .mat file to denoise (if it holds several).")] = None,
+    nan: Annotated[NanPolicy, typer.Option(help=_NAN_HELP)] = NanPolicy.refuse,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check the inputs and show what would be written, without loading the model."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout: settings, and per file its outcome.")
+    ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="zarr inputs: threads (default), processes, or a Dask scheduler address (tcp://host:8786)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="zarr inputs: local workers (threads or processes; 1 to 4 x the CPUs).")
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+    ] = False,
+) -> None:
+    """Denoise recordings; each output keeps its input's format, shape and metadata.
+
+    Every input is opened before the model loads, so a bad file is reported at once.
+    Outputs are written to a temporary file and renamed when complete; they never
+    replace an input or (without --overwrite) an existing file, and temporary files
+    left by a killed run are removed by the next run on that folder. TIFF pages are
+    streamed, so memory stays flat for long stacks.
+
+    A .zarr input is denoised with Dask (pip install 'fluorodn[dask]'), chunk by chunk,
+    on local threads or processes or on an existing cluster.
+    """
+    from fluorodn import io as fio
+    from fluorodn.files import FileSettings
+
+    _setup_logging()
+    if overwrite and skip_existing:
+        _fail("--overwrite and --skip-existing exclude each other; choose one")
+    _check_count("--threads", threads)
+    _check_count("--workers", workers)
+    report = _Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
+    if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
+        _refuse_for_zarr(keep_tree=keep_tree, kind=kind, dtype=dtype, skip_existing=skip_existing, key=key, nan=nan,
+                         dry_run=dry_run)  # fmt: skip
+        _denoise_zarr(inputs, output, model, device, threads, precision, suffix, overwrite,
+                      scheduler or "threads", workers, debug, report)  # fmt: skip
+        return
+    if scheduler is not None or workers is not None:
+        _fail("--scheduler and --workers apply to .zarr inputs only; leave them out for other files")
+    if keep_tree and output is None:
+        _fail("--keep-tree keeps the inputs' folders under the -o folder; give -o FOLDER")
+    try:
+        sources = fio.find_inputs(inputs, suffix)
+        if key is not None and not any(fio.format_of(s) == "mat" for s in sources):
+            _fail("--key picks a variable of a .mat file, but no input is a .mat file; leave --key out")
+        several = len(sources) > 1 or any(Path(p).is_dir() or set(p) & set("*?[") for p in inputs)
+        plans = fio.plan_outputs(sources, output, suffix, several=several, keep_tree=keep_tree)
+        _check_plans(plans)
+        settings = FileSettings(dtype=dtype.value, key=key, suffix=suffix, overwrite=overwrite, nan=nan.value,
+                                device=device.value)  # fmt: skip
+    except FluorodnError as err:
+        _fail(err)
+    todo = _check_inputs(plans, settings, skip_existing, report, debug)
+    if dry_run:
+        _check_model_exists(model)
+        for src, dest, header in todo:
+            report.planned(src, dest, header)
+        raise typer.Exit(report.finish())
+    if not todo:  # nothing left to do: the model is not loaded
+        raise typer.Exit(report.finish())
+    for folder in sorted({dest.parent for _, dest, _ in todo}):
+        removed = fio.remove_stale_temps(folder)
+        if removed:
+            report.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left in {folder} "
+                        "by an interrupted run")  # fmt: skip
+    try:
+        dn = _make_denoiser(model, device, threads, precision, kind, debug=debug)
+        _check_user_model(model, device, dn, report)
+    except FluorodnError as err:
+        _fail(err)
+    report.model = _model_record(dn)
+    report.note(
+        f"model {dn.name} ({dn.precision}) on {dn.provider}, {dn.threads} thread{'s' if dn.threads != 1 else ''}, "
+        f"{len(todo)} file{'s' if len(todo) != 1 else ''}"
+    )
+    previous = _interrupt_on_sigterm()
+    try:
+        _run_denoise(dn, todo, settings, report, debug, skip_existing)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    raise typer.Exit(report.finish())
+
+
+def _refuse_for_zarr(**given: Any) -> None:
+    """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
+    defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
+                "key": None, "nan": NanPolicy.refuse, "dry_run": False}  # fmt: skip
+    used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
+    if used:
+        _fail(
+            f"{', '.join(used)} {'does' if len(used) == 1 else 'do'} not apply to .zarr inputs (denoised with Dask "
+            "into a float32 store with the model's default path); leave "
+            f"{'it' if len(used) == 1 else 'them'} out"
+        )
+
+
+def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: Device, threads: int | None,
+                  precision: Precision, suffix: str, overwrite: bool, scheduler: str, workers: int | None,
+                  debug: bool, report: _Report) -> None:  # fmt: skip
     """One zarr array in, one zarr array out, through fluorodn.dask."""
     from fluorodn.files import check_name_part
 
@@ -121,120 +304,37 @@ def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: st
         _fail(f"{src} does not exist; check the path")
     try:
         check_name_part(suffix, "--suffix")
-    except FluorodnError as exc:
-        _fail(exc)
-    dst = output or src.with_name(src.stem + suffix + ".zarr")
-    from fluorodn.dask import denoise_zarr
-
-    t0 = time.perf_counter()
-    try:
-        _check_user_model(model, device)
-        info = denoise_zarr(src, dst, model, device, scheduler, workers, overwrite, progress=True)
-    except ImportError as exc:
-        _fail(f"zarr inputs need the dask extra ({exc.name} is missing); pip install 'fluorodn[dask]'")
-    except Exception as exc:  # one line, whatever failed; the traceback with --debug
-        if debug:
-            typer.echo(_traceback(exc), err=True)
-        _fail(_file_error(src, exc, None))
-    typer.echo(f"Denoised {src} -> {dst} in {time.perf_counter() - t0:.1f} s ({scheduler}).", err=True)
-    del info
-
-
-@app.command(epilog=_DENOISE_EXAMPLES)
-def denoise(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            help="Recordings to denoise: .tif/.tiff/.npy/.mat files, folders, or quoted glob patterns "
-            "('data/**/*.tif'). Folders and patterns skip files that already end in the suffix.",
-            show_default=False,
-            metavar="INPUT",
-        ),
-    ],
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Output file (one input) or folder. Default: beside each input."),
-    ] = None,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
-    ] = "default",
-    device: Annotated[
-        Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")
-    ] = Device.auto,
-    dtype: Annotated[
-        OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
-    ] = OutDtype.float32,
-    suffix: Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")] = "_denoised",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
-    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
-    key: Annotated[str | None, typer.Option(help="Variable of a .mat file to denoise (if it holds several).")] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
-    ] = None,
-    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
-    scheduler: Annotated[
-        str, typer.Option(help="zarr inputs (fluorodn[dask]): threads, processes, or a Dask scheduler ADDRESS.")
-    ] = "threads",
-    workers: Annotated[
-        int | None, typer.Option(help="zarr inputs: local workers (threads or processes; 1 to 4 x the CPUs).")
-    ] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
-    ] = False,
-) -> None:
-    """Denoise recordings; each output keeps its input's format, shape and metadata.
-
-    A .zarr input is denoised with Dask (pip install 'fluorodn[dask]'), chunk by chunk, on
-    local threads or processes or on an existing cluster (--scheduler tcp://host:8786).
-
-    TIFF pages are streamed, so memory stays flat for long stacks; outputs are written to
-    a temporary file and renamed when complete, and never replace an input or (without
-    --overwrite) an existing file.
-    """
-    from fluorodn import io as fio
-
-    _setup_logging()
-    if overwrite and skip_existing:
-        _fail("--overwrite and --skip-existing exclude each other; choose one")
-    _check_count("--threads", threads)
-    _check_count("--workers", workers)
-    if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
-        _denoise_zarr(inputs, output, model, device.value, suffix, overwrite, scheduler, workers, debug)
-        return
-    try:
-        sources = fio.find_inputs(inputs, suffix)
-        if key is not None and not any(fio.format_of(s) == "mat" for s in sources):
-            _fail("--key picks a variable of a .mat file, but no input is a .mat file; leave --key out")
-        several = len(sources) > 1 or any(Path(p).is_dir() or set(p) & set("*?[") for p in inputs)
-        plans = [(src, fio.output_path(src, output, suffix, several)) for src in sources]
-        _check_plans(plans)
-        dn = _make_denoiser(model, device, threads, precision)
-        _check_user_model(model, device.value, dn)
     except FluorodnError as err:
         _fail(err)
-    note = ""
-    if device is Device.auto and dn.cuda_available and dn.provider != "CUDAExecutionProvider":
-        note = " (CUDA is installed but not usable: 'fluorodn info --device cuda' says why)"
-    typer.echo(
-        f"fluorodn: model {dn.name} ({dn.precision}) on {dn.provider}{note}, "
-        f"{dn.threads} thread{'s' if dn.threads != 1 else ''}, "
-        f"{len(plans)} file{'s' if len(plans) != 1 else ''}",
-        err=True,
-    )
-    previous = _interrupt_on_sigterm()
+    dst = output or src.with_name(src.stem + suffix + ".zarr")
+    from fluorodn.dask import denoise_zarr
+    from fluorodn.denoiser import DenoiserOptions
+
+    options = None
+    if threads is not None or precision is not Precision.auto:
+        options = DenoiserOptions(threads=threads, precision=precision.value)
     try:
-        _run_denoise(dn, plans, dtype.value, key, suffix, overwrite, skip_existing, device.value, debug)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        _check_user_model(model, device, None, report)
+        info = denoise_zarr(src, dst, model, device.value, scheduler, workers, overwrite, options=options,
+                            progress=not (report.quiet or report.as_json))  # fmt: skip
+    except ImportError as err:
+        _fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")
+    except Exception as err:  # one line, whatever failed; the traceback with --debug
+        if debug:
+            typer.echo(_traceback(err), err=True)
+        _fail(_file_error(src, err, None))
+    report.model = {"name": info["model"]}
+    report.files.append({"input": str(src), "output": str(dst), "status": "denoised", "seconds": info["seconds"],
+                         "shape": list(info["shape"]), "warnings": []})  # fmt: skip
+    report.out(f"{src} -> {dst}")
+    report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s ({scheduler})."
+    raise typer.Exit(report.finish())
 
 
 def _check_count(option: str, value: int | None) -> None:
     """Refuse a thread or worker count below 1 or above 4 x the CPUs (it would only exhaust the machine)."""
     if value is None:
         return
-    import os
-
     limit = 4 * (os.cpu_count() or 1)
     if not 1 <= value <= limit:
         _fail(f"{option} {value} is out of range: give 1 to {limit} (4 x the {limit // 4} CPUs here)")
@@ -251,7 +351,8 @@ def _check_plans(plans: list[tuple[Path, Path]]) -> None:
         real = str(Path(dest).resolve())
         if real in seen:
             raise OutputExistsError(
-                f"{src} and {seen[real]} would both be written to {dest}; give them different -o folders or names"
+                f"{src} and {seen[real]} would both be written to {dest}; give them different -o folders or "
+                "names, or keep their folders with --keep-tree"
             )
         seen[real] = src
         if same_file(dest, src):
@@ -263,7 +364,48 @@ def _check_plans(plans: list[tuple[Path, Path]]) -> None:
             )
 
 
-def _check_user_model(model: str, device: str, dn: Any = None) -> None:
+def _check_inputs(
+    plans: list[tuple[Path, Path]], settings: Any, skip_existing: bool, report: _Report, debug: bool
+) -> list[tuple[Path, Path, dict[str, Any]]]:
+    """Open every input (headers only, where the format allows) before the model loads.
+
+    Inputs whose output exists are skipped (``--skip-existing``) or fail (without
+    ``--overwrite``); inputs that cannot be read fail with their one sentence. Returns
+    the plans left, each with what its header says.
+    """
+    from fluorodn import io as fio
+
+    todo = []
+    for src, dest in plans:
+        if dest.exists() and not settings.overwrite:
+            if skip_existing:
+                report.skipped(src, dest, "output exists")
+            else:
+                report.failed(src, dest, OutputExistsError(
+                    f"{dest} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip
+            continue
+        try:
+            key = settings.key if fio.format_of(src) == "mat" else None
+            with contextlib.closing(fio.open_recording(src, key=key)) as rec:
+                header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
+        except Exception as err:  # any failure to read is this input's one line
+            report.failed(src, dest, err, debug=debug)
+            continue
+        todo.append((src, dest, header))
+    return todo
+
+
+def _check_model_exists(model: str) -> None:
+    """For --dry-run: the model name or file is valid (read and hash-checked, not loaded)."""
+    from fluorodn.registry import load_model
+
+    try:
+        load_model(model)
+    except FluorodnError as err:
+        _fail(err)
+
+
+def _check_user_model(model: str, device: Device, dn: Any, report: _Report) -> None:
     """For a model given by path: say that its hash is not checked, and probe it once on a small input."""
     from fluorodn.registry import _looks_like_path
 
@@ -273,98 +415,253 @@ def _check_user_model(model: str, device: str, dn: Any = None) -> None:
 
     if dn is None:
         dn = _make_denoiser(model, Device.cpu, 1, Precision.auto)
-    typer.echo(
-        f"fluorodn: note: {model} is not a shipped model, so its sha256 ({dn.sha256[:12]}...) is not checked "
-        "against a card; onnxruntime runs it (no Python code), after a check on a small probe",
-        err=True,
+    report.note(
+        f"note: {model} is not a shipped model, so its sha256 ({dn.sha256[:12]}...) is not checked "
+        "against a card; onnxruntime runs it (no Python code), after a check on a small probe"
     )
     probe_model(dn)
 
 
-def _make_denoiser(model: str, device: Device, threads: int | None, precision: Precision = Precision.auto) -> Any:
+def _make_denoiser(
+    model: str,
+    device: Device,
+    threads: int | None,
+    precision: Precision = Precision.auto,
+    kind: Kind = Kind.auto,
+    debug: bool = False,
+) -> Any:
+    """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
+    terminal, and where CUDA was asked for and fails, its reason joins the one-sentence error."""
     from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-    return Denoiser(model, device=device.value, options=DenoiserOptions(threads=threads, precision=precision.value))
+    options = DenoiserOptions(threads=threads, precision=precision.value)
+    if device is not Device.cuda or debug:
+        return Denoiser(model, device=device.value, options=options, kind=kind.value)
+    try:
+        with _native_stderr() as captured:
+            return Denoiser(model, device=device.value, options=options, kind=kind.value)
+    except DeviceError as err:
+        reason = _onnxruntime_reason(captured)
+        raise DeviceError(f"{err} (onnxruntime: {reason})" if reason else str(err)) from err
 
 
-def _run_denoise(
-    dn: Any,
-    plans: list[tuple[Path, Path]],
-    dtype: str,
-    key: str | None,
-    suffix: str,
-    overwrite: bool,
-    skip_existing: bool,
-    device: str,
-    debug: bool = False,
-) -> None:
-    import numpy as np
+@contextlib.contextmanager
+def _native_stderr() -> Iterator[list[str]]:
+    """Collect what native code writes to file descriptor 2 in the block (onnxruntime logs there);
+    lines that are not onnxruntime's are written to stderr again afterwards."""
+    import tempfile
 
-    from fluorodn import io as fio
-    from fluorodn._pipeline import prefetch
+    lines: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2: nothing to keep off it
+        yield lines
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = re.sub(r"\x1b\[[0-9;]*m", "", sink.read().decode("utf-8", "replace"))
+            lines.extend(ln for ln in text.splitlines() if ln.strip())
+            other = [ln for ln in lines if ":onnxruntime:" not in ln]
+            if other:
+                sys.stderr.write("\n".join(other) + "\n")
+
+
+def _onnxruntime_reason(lines: list[str]) -> str:
+    """The first error onnxruntime logged, shortened: e.g. which CUDA library it could not load."""
+    for line in lines:
+        if "[E:onnxruntime" not in line:
+            continue
+        found = re.search(r"Failed to load library (\S+) with error: (.*)", line)
+        if found:
+            return f"cannot load {Path(found[1]).name}: {found[2].strip()}"[:300]
+        return line.rsplit("] ", 1)[-1].strip()[:300]
+    return ""
+
+
+def _model_record(dn: Any) -> dict[str, Any]:
+    return {
+        "name": dn.name,
+        "sha256": dn.sha256,
+        "precision": dn.precision,
+        "provider": dn.provider,
+        "threads": dn.threads,
+        "kind": dn.declared_kind,
+    }
+
+
+class _Report:
+    """What a run tells: a line per output and a summary on stdout, or one JSON document (--json);
+    notes, warnings and errors on stderr (notes not with --quiet or --json)."""
+
+    def __init__(self, quiet: bool = False, as_json: bool = False, dry_run: bool = False) -> None:
+        self.quiet, self.as_json, self.dry_run = quiet, as_json, dry_run
+        self.files: list[dict[str, Any]] = []
+        self.model: dict[str, Any] | None = None
+        self.summary_text: str | None = None
+        self.interrupted = False
+        self.t0 = time.perf_counter()
+        self.to_stderr: Callable[[str], None] = lambda text: typer.echo(text, err=True)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f["status"] == status)
+
+    def note(self, text: str) -> None:
+        if not (self.quiet or self.as_json):
+            self.to_stderr(f"fluorodn: {text}")
+
+    def out(self, text: str) -> None:
+        if not (self.quiet or self.as_json):
+            typer.echo(text)
+
+    def failed(self, src: Path, dest: Path | None, err: BaseException, *, warnings: list[str] | None = None,
+               shape: tuple[int, int] | None = None, debug: bool = False) -> None:  # fmt: skip
+        message = _file_error(src, err, shape)
+        self.files.append({"input": str(src), "output": None if dest is None else str(dest), "status": "failed",
+                           "error": message, "warnings": warnings or []})  # fmt: skip
+        self.warn(src, warnings or [])
+        self.to_stderr(f"fluorodn: error: {message}")
+        if debug:
+            self.to_stderr(_traceback(err))
+
+    def warn(self, src: Path, messages: list[str]) -> None:
+        """One line for all the warnings one file raised."""
+        if messages:
+            self.to_stderr(f"fluorodn: warning: {src}: {'; '.join(messages)}")
+
+    def skipped(self, src: Path, dest: Path, reason: str) -> None:
+        self.files.append({"input": str(src), "output": str(dest), "status": "skipped", "reason": reason})
+
+    def planned(self, src: Path, dest: Path, header: dict[str, Any]) -> None:
+        self.files.append({"input": str(src), "output": str(dest), "status": "planned", **header})
+        pages = header["pages"]
+        shape = " x ".join(str(n) for n in header["shape"])
+        self.out(f"{src} -> {dest} ({shape} {header['dtype']}, {pages} page{'s' if pages != 1 else ''})")
+
+    def done(self, result: Any, messages: list[str]) -> None:
+        self.files.append({
+            "input": str(result.source), "output": str(result.output), "status": "denoised",
+            "frames": result.frames, "pixels": result.pixels, "seconds": round(result.seconds, 3),
+            "filled": result.filled, "warnings": messages,
+        })  # fmt: skip
+        self.warn(result.source, messages)
+        self.out(f"{result.source} -> {result.output}")
+
+    def finish(self) -> int:
+        """Print the summary (or the JSON document); the exit code: 1 if a file failed."""
+        failed = self.count("failed")
+        code = 130 if self.interrupted else (1 if failed else 0)
+        if self.as_json:
+            doc = {
+                "fluorodn": __version__,
+                "dry_run": self.dry_run,
+                "interrupted": self.interrupted,
+                "model": self.model,
+                "files": self.files,
+                **{k: self.count(s) for k, s in (("denoised", "denoised"), ("planned", "planned"),
+                                                 ("skipped", "skipped"), ("failed", "failed"))},
+                "seconds": round(time.perf_counter() - self.t0, 3),
+            }  # fmt: skip
+            typer.echo(json.dumps(doc, indent=2))
+        elif not self.quiet:
+            typer.echo(self.summary_text or self._summary())
+        return code
+
+    def _summary(self) -> str:
+        skipped, failed = self.count("skipped"), self.count("failed")
+        tail = []
+        if skipped:
+            tail.append(f"{skipped} skipped (output exists)")
+        if failed:
+            tail.append(f"{failed} {'would fail' if self.dry_run else 'failed'}")
+        if self.dry_run:
+            n = self.count("planned")
+            head = f"Dry run: would denoise {n} file{'s' if n != 1 else ''}"
+            if self.files and n:
+                head += _where(self.files, "planned")
+            return "; ".join([head, *tail]) + "."
+        done = [f for f in self.files if f["status"] == "denoised"]
+        if not done:
+            return "; ".join(["No file denoised", *tail]) + "."
+        frames, pixels = sum(f["frames"] for f in done), sum(f["pixels"] for f in done)
+        seconds = time.perf_counter() - self.t0
+        rate = pixels / 1e6 / seconds if seconds > 0 else 0.0
+        model = self.model or {}
+        head = (
+            f"Denoised {len(done)} file{'s' if len(done) != 1 else ''} ({frames} frame{'s' if frames != 1 else ''}, "
+            f"{pixels / 1e6:.2f} Mpx) in {seconds:.1f} s ({rate:.2f} Mpx/s) with model {model.get('name')} on "
+            f"{model.get('provider')}{_where(self.files, 'denoised')}"
+        )
+        return "; ".join([head, *tail]) + "."
+
+
+def _where(files: list[dict[str, Any]], status: str) -> str:
+    """Where the outputs of ``status`` went, for the summary: one file, one folder, or beside the inputs."""
+    outs = [Path(f["output"]) for f in files if f["status"] == status]
+    if len(outs) == 1:
+        return f" -> {outs[0]}"
+    folders = {p.parent for p in outs}
+    if len(folders) == 1:
+        return f" into {next(iter(folders))}"
+    ins = [Path(f["input"]).parent for f in files if f["status"] == status]
+    if all(o.parent == i for o, i in zip(outs, ins, strict=True)):
+        return ", each beside its input"
+    common = Path(os.path.commonpath([os.path.abspath(p) for p in folders]))
+    return f" under {common}"
+
+
+def _denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = None,
+                 label: str | None = None) -> tuple[Any, list[str], Exception | None]:  # fmt: skip
+    """Denoise one file: (result or None, the warnings it raised, the error or None).
+
+    Warnings (e.g. OutOfDomainWarning) are collected, not shown, so that the caller prints
+    them as one line for the file; they come from this thread and the pipeline's threads.
+    """
+    from fluorodn.files import denoise_file
+
+    result, error = None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        try:
+            result = denoise_file(dn, src, dest, settings, progress=progress, label=label)
+        except Exception as err:  # this file's failure, whatever it is; the caller reports it
+            error = err
+    messages = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+    return result, messages, error
+
+
+def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], settings: Any, report: _Report,
+                 debug: bool, skip_existing: bool) -> None:  # fmt: skip
     from fluorodn._progress import LazyProgress
 
-    done = skipped = failed = frames = pixels = 0
-    t0 = time.perf_counter()
-    progress = LazyProgress()
+    progress = LazyProgress(enabled=not (report.quiet or report.as_json))
+    report.to_stderr = progress.print_error
     try:
         with progress:
-            for i, (src, dest) in enumerate(plans, 1):
-                if skip_existing and dest.exists():
-                    skipped += 1
-                    continue
-                shape = None
-                try:
-                    mat_key = key if fio.format_of(src) == "mat" else None
-                    with contextlib.closing(fio.open_recording(src, key=mat_key)) as rec:
-                        shape = rec.page_shape
-                        out_dtype = fio.output_dtype(rec.dtype, dtype)
-                        n_px = rec.n_pages * rec.page_shape[0] * rec.page_shape[1]
-                        task = progress.add(f"[{i}/{len(plans)}] {src.name}", n_px, rec.n_pages)
-                        # reading runs ahead of the network, and the network ahead of writing
-                        read = prefetch(np.array(p) for p in rec.pages())  # a copy reads memory-mapped data
-                        pages = dn.stream(read, progress=lambda n, t=task: progress.advance(t, n))
-                        counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
-                        if dest.parent != src.parent:
-                            _make_folder(dest.parent)
-                        prov = _provenance(dn, src, out_dtype, getattr(rec, "key", None), device)
-                        var = f"{rec.key}{suffix}" if isinstance(rec, fio.MatRecording) else None
-                        fio.write_denoised(
-                            rec,
-                            dest,
-                            counted,
-                            dtype=out_dtype,
-                            provenance=prov,
-                            overwrite=overwrite,
-                            var_name=var,
-                        )
-                    done += 1
-                    frames += rec.n_pages
-                    pixels += n_px
-                except Exception as err:  # one input's failure, whatever it is, is one line; the batch goes on
-                    if isinstance(err, OutputExistsError) and skip_existing and dest.exists():
-                        skipped += 1  # another process wrote it in the meantime
-                        continue
-                    failed += 1
-                    progress.print_error(f"fluorodn: error: {_file_error(src, err, shape)}")
-                    if debug:
-                        progress.print_error(_traceback(err))
+            for i, (src, dest, header) in enumerate(todo, 1):
+                result, messages, err = _denoise_one(dn, src, dest, settings, progress, f"[{i}/{len(todo)}] {src.name}")
+                if err is None:
+                    report.done(result, messages)
+                elif isinstance(err, OutputExistsError) and skip_existing and dest.exists():
+                    report.skipped(src, dest, "output exists")  # another process wrote it in the meantime
+                else:
+                    rows, cols = header["shape"][-2:]
+                    report.failed(src, dest, err, warnings=messages, shape=(rows, cols), debug=debug)
     except KeyboardInterrupt:
-        typer.echo("fluorodn: interrupted; the output being written was removed", err=True)
-        raise typer.Exit(130) from None
-    seconds = time.perf_counter() - t0
-    rate = pixels / 1e6 / seconds if seconds > 0 else 0.0
-    parts = [
-        f"Denoised {done} file{'s' if done != 1 else ''} ({frames} frame{'s' if frames != 1 else ''}, "
-        f"{pixels / 1e6:.2f} Mpx) in {seconds:.1f} s ({rate:.2f} Mpx/s) with model {dn.name} on {dn.provider}"
-    ]
-    if skipped:
-        parts.append(f"{skipped} skipped (output exists)")
-    if failed:
-        parts.append(f"{failed} failed")
-    typer.echo("; ".join(parts) + ".")
-    if failed:
-        raise typer.Exit(1)
+        report.to_stderr("fluorodn: interrupted; the output being written was removed")
+        report.interrupted = True
+    finally:
+        report.to_stderr = lambda text: typer.echo(text, err=True)
 
 
 def _file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None) -> str:
@@ -377,6 +674,8 @@ def _file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | Non
         msg = f"{err.strerror or err}{where}; check that the input can be read and the output folder written"
     elif isinstance(err, (FluorodnError, ValueError)):
         msg = " ".join(str(err).split())
+        if "NaN or infinite" in msg and "--nan" not in msg:
+            msg += "; or pass --nan fill to interpolate over them"
     else:  # not an error fluorodn foresaw: name it, keep the traceback for --debug
         text = " ".join(str(err).split())[:200]
         msg = f"could not be denoised ({type(err).__name__}: {text}); run with --debug for the traceback"
@@ -389,17 +688,8 @@ def _traceback(err: BaseException) -> str:
     return "".join(traceback.format_exception(err)).rstrip()
 
 
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(
-            f"cannot create the output folder {folder} ({err.strerror or err}); choose another folder with -o"
-        ) from err
-
-
 def _interrupt_on_sigterm() -> Any:
-    """Let SIGTERM (a job scheduler, ``kill PID``) clean up like Ctrl-C; return the old handler."""
+    """Let SIGTERM (a job scheduler, ``kill PID``, a service manager) stop like Ctrl-C; return the old handler."""
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -410,32 +700,205 @@ def _interrupt_on_sigterm() -> Any:
         return None
 
 
-def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:
-    for k, page in enumerate(pages, 1):
-        progress.frames(task, k)
-        yield page
+_WATCH_EXAMPLES = (
+    "\b\n"
+    "Examples:\n"
+    "  fluorodn watch incoming/ -o denoised/\n"
+    "  fluorodn watch incoming/ -o denoised/ --pattern '*.tif' --report denoised/log.jsonl\n"
+    "  fluorodn watch //rig-pc/share/data -o out/ --recursive --poll --settle 10"
+)
 
 
-def _provenance(dn: Any, src: Path, out_dtype: Any, key: str | None, device: str) -> dict[str, Any]:
-    settings: dict[str, Any] = {
-        "device": device,
-        "provider": dn.provider,
-        "precision": getattr(dn, "precision", "fp32"),
-        "dtype": str(out_dtype),
-    }
-    if key is not None:
-        settings["key"] = key
-    return {
-        "fluorodn": __version__,
-        "model": dn.name,
-        "model_sha256": dn.sha256,
-        "model_version": dn.metadata.get("version"),
-        "noise_scale": dn.metadata.get("noise_scale"),
-        "normalization": dn.metadata.get("normalization"),
-        "source": src.name,
-        "settings": settings,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+@app.command(epilog=_WATCH_EXAMPLES, short_help="Denoise each recording written into a folder, as it completes.")
+def watch(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder the acquisition program writes recordings into.",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for the outputs (created if missing). Default: beside each input."),
+    ] = None,
+    pattern: Annotated[
+        str | None,
+        typer.Option(help="Only files whose name matches this pattern ('*.tif'). Default: every format read."),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", help="Watch the subfolders too; their tree is kept under -o.")
+    ] = False,
+    settle: Annotated[
+        float,
+        typer.Option(help="Seconds a file's size and modification time must stay unchanged before it is read."),
+    ] = 2.0,
+    poll: Annotated[
+        bool,
+        typer.Option(
+            "--poll",
+            help="Look at the folder every second instead of waiting for notifications (network drives send none).",
+        ),
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Append one JSON line per file (input, output, status, warnings) to this file."),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
+    ] = "default",
+    kind: Annotated[Kind, typer.Option(help=_KIND_HELP)] = Kind.auto,
+    device: Annotated[
+        Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")
+    ] = Device.auto,
+    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
+    dtype: Annotated[
+        OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
+    ] = OutDtype.float32,
+    suffix: Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")] = "_denoised",
+    key: Annotated[str | None, typer.Option(help="Variable of .mat files to denoise (if they hold several).")] = None,
+    nan: Annotated[NanPolicy, typer.Option(help=_NAN_HELP)] = NanPolicy.refuse,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+    ] = False,
+) -> None:
+    """Denoise each recording written into FOLDER, once it is complete, until Ctrl-C.
+
+    A file is read once its size and modification time have stayed unchanged for
+    --settle seconds (or, on Linux, once its writer closed it), never half-written;
+    files already in the folder are taken too. Files whose output exists are skipped,
+    a file that fails is reported and the watch goes on, and a file written to again
+    after it was denoised is reported, its output kept. Ctrl-C or SIGTERM stops the
+    watch; an output being written is removed.
+    """
+    from fluorodn import io as fio
+    from fluorodn.files import FileSettings, check_name_part, make_folder
+
+    _setup_logging()
+    _check_count("--threads", threads)
+    try:
+        import watchdog  # noqa: F401
+    except ImportError:
+        _fail("fluorodn watch needs the watchdog package; pip install 'fluorodn[watch]'")
+    if settle <= 0:
+        _fail(f"--settle {settle} must be a positive number of seconds")
+    if pattern is not None and ("/" in pattern or "\\" in pattern):
+        _fail(f"--pattern {pattern!r} matches file names, not paths; leave out the folders ('*.tif')")
+    try:
+        check_name_part(suffix, "--suffix")
+        if output is not None:
+            make_folder(output)
+        settings = FileSettings(dtype=dtype.value, key=key, suffix=suffix, nan=nan.value, device=device.value)
+        dn = _make_denoiser(model, device, threads, precision, kind, debug=debug)
+        lines = _Report(quiet=quiet)
+        _check_user_model(model, device, dn, lines)
+    except FluorodnError as err:
+        _fail(err)
+    out_root = Path(os.path.abspath(output)) if output is not None else None
+    removed = fio.remove_stale_temps(output if output is not None else folder)
+    if removed:
+        lines.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left by an "
+                   "interrupted run")  # fmt: skip
+    lines.note(
+        f"watching {folder} for {pattern or ', '.join(fio.FORMATS)} files -> {output or 'beside each input'} "
+        f"(model {dn.name} on {dn.provider}); Ctrl-C stops"
+    )
+
+    def accept(path: Path) -> bool:
+        name = path.name
+        if name.startswith(".") or path.suffix.lower() not in fio.FORMATS or fio.is_output(path, suffix):
+            return False
+        if pattern is not None and not fnmatch.fnmatch(name, pattern):
+            return False
+        return out_root is None or out_root not in Path(os.path.abspath(path)).parents
+
+    def dest_of(path: Path) -> Path:
+        if output is None:
+            return fio.output_path(path, None, suffix, several=True)
+        below = Path(os.path.abspath(path.parent)).relative_to(os.path.abspath(folder))
+        return fio.output_path(path, output / below, suffix, several=True)
+
+    busy: list[Path] = []
+    counts = {"denoised": 0, "failed": 0}
+
+    def handle(path: Path) -> None:
+        dest = dest_of(path)
+        if dest.exists():
+            done = path in handled
+            if done:
+                lines.to_stderr(f"fluorodn: warning: {path} changed after it was denoised; its output {dest} was kept "
+                                "(remove the output to denoise it again)")  # fmt: skip
+            handled.add(path)
+            return
+        busy.append(path)
+        before = _stat_or_none(path)
+        result, messages, err = _denoise_one(dn, path, dest, settings)
+        busy.clear()
+        handled.add(path)
+        record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
+        if err is not None and _stat_or_none(path) != before:  # written to meanwhile: the Watcher hands it over again
+            handled.discard(path)
+            lines.note(f"{path} is still being written; it is denoised once complete")
+            return
+        if err is None:
+            counts["denoised"] += 1
+            lines.warn(path, messages)
+            if not quiet:
+                typer.echo(f"{path} -> {dest} ({result.frames} frame{'s' if result.frames != 1 else ''}, "
+                           f"{result.seconds:.1f} s)")  # fmt: skip
+            record.update(status="denoised", frames=result.frames, seconds=round(result.seconds, 3),
+                          filled=result.filled, warnings=messages)  # fmt: skip
+        else:
+            counts["failed"] += 1
+            lines.failed(path, dest, err, warnings=messages, debug=debug)
+            record.update(status="failed", error=lines.files[-1]["error"], warnings=messages)
+        lines.files.clear()  # memory stays flat: the report file keeps the record
+        if report is not None:
+            _append_json_line(report, record)
+
+    handled: set[Path] = set()
+    from fluorodn.watch import Watcher
+
+    previous = _interrupt_on_sigterm()
+    try:
+        Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(handle)
+    except KeyboardInterrupt:
+        cut = " the output being written was removed;" if busy else ""
+        typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
+        raise typer.Exit(130 if busy else 0) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stat_or_none(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _append_json_line(path: Path, record: dict[str, Any]) -> None:
+    """Append ``record`` as one line of JSON; a report that cannot be written is said once per file."""
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+    except OSError as err:
+        typer.echo(f"fluorodn: warning: cannot write the report {path} ({err.strerror or err})", err=True)
 
 
 @app.command()
@@ -513,12 +976,14 @@ def info(
     try:
         dn = _make_denoiser(model, device, threads, precision)
     except DeviceError as err:
-        typer.echo(f"device        {device.value} ({precision.value}): not usable")
+        typer.echo(f"device        {device.value}: not usable")
         _fail(err)
     except FluorodnError as err:
         _fail(err)
     typer.echo(f"device        {device.value} -> {dn.provider} (model {dn.name})")
-    typer.echo(f"precision     {dn.precision}")
+    if device is Device.auto and dn.cuda_available and dn.provider != "CUDAExecutionProvider":
+        typer.echo("              CUDA is installed but not usable: 'fluorodn info --device cuda' says why")
+    typer.echo(f"precision     {dn.precision} (asked: {precision.value})")
     typer.echo(f"threads       {dn.threads}")
 
 

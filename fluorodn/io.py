@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import math
 import os
+import re
+import socket
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -41,10 +44,13 @@ __all__ = [
     "atomic_output",
     "cast_pages",
     "find_inputs",
+    "is_output",
     "open_recording",
     "output_dtype",
     "output_path",
+    "plan_outputs",
     "read_provenance",
+    "remove_stale_temps",
     "write_denoised",
 ]
 
@@ -214,7 +220,8 @@ def _stem_ext(path: Path) -> tuple[str, str]:
     return path.stem, path.suffix
 
 
-def _is_output(path: Path, suffix: str) -> bool:
+def is_output(path: Path, suffix: str) -> bool:
+    """Whether ``path`` is named like an output (its stem ends with ``suffix``)."""
     return bool(suffix) and _stem_ext(path)[0].endswith(suffix)
 
 
@@ -239,7 +246,7 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
             what = f"pattern {pattern!r}"
         else:
             raise FileFormatError(f"input {pattern} does not exist (not a file, folder or matching pattern)")
-        chosen = [p for p in candidates if p.suffix.lower() in FORMATS and not _is_output(p, suffix)]
+        chosen = [p for p in candidates if p.suffix.lower() in FORMATS and not is_output(p, suffix)]
         if not chosen:
             raise FileFormatError(
                 f"{what} matches no {', '.join(FORMATS)} files to denoise; "
@@ -274,14 +281,104 @@ def output_path(source: Path, output: Path | None, suffix: str, several: bool) -
     return output
 
 
+#: Name of a temporary output: ``.<final name>.<host tag>-<pid>-<random>.tmp``. The host tag
+#: and process id let a later run tell a temporary file whose writer is gone (killed) from
+#: one another process is still writing.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp$")
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def temp_name(dest: Path) -> Path:
+    """A new temporary path beside ``dest``, named after it, this host and this process."""
+    return dest.with_name(f".{dest.name}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (True where that cannot be told)."""
+    if pid <= 0:
+        return True
+    if os.name == "nt":  # os.kill would terminate the process there
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return bool(ctypes.get_last_error() == 5)  # type: ignore[attr-defined]  # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, under another user
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary outputs in ``folder`` left by fluorodn processes that are gone.
+
+    Only files named like :func:`temp_name` names them, written on this host by a process
+    that no longer runs (e.g. one killed with SIGKILL or by a power cut), are removed; a
+    temporary file of a live process, of another host (a shared drive) or of another
+    program is left alone. Returns the paths removed.
+    """
+    removed: list[Path] = []
+    host = _host_tag()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or match["host"] != host or _pid_alive(int(match["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def plan_outputs(
+    sources: Sequence[Path], output: Path | None, suffix: str, *, several: bool, keep_tree: bool = False
+) -> list[tuple[Path, Path]]:
+    """(input, output) for each of ``sources``: :func:`output_path` each, or with ``keep_tree``
+    the input's folder below the inputs' common folder recreated under the ``output`` folder."""
+    if not keep_tree or output is None:
+        return [(src, output_path(src, output, suffix, several)) for src in sources]
+    if output.suffix.lower() in FORMATS and not output.is_dir():
+        raise FileFormatError(f"--keep-tree needs -o to be a folder, not the file name {output}")
+    parents = [Path(os.path.abspath(src.parent)) for src in sources]
+    root = Path(os.path.commonpath(parents)) if parents else Path()
+    return [
+        (src, output_path(src, output / parent.relative_to(root), suffix, True))
+        for src, parent in zip(sources, parents, strict=True)
+    ]
+
+
 @contextlib.contextmanager
-def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = None) -> Iterator[Path]:
+def atomic_output(
+    dest: Path,
+    *,
+    overwrite: bool = False,
+    source: Path | None = None,
+    before_publish: Callable[[], None] | None = None,
+) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it to ``dest`` if the block succeeds.
 
     Raises OutputExistsError before any work if ``dest`` is ``source`` or exists (and
     ``overwrite`` is False), OutputError if its folder cannot be written to. On any
     exception, KeyboardInterrupt included, the temporary file is removed and ``dest`` is
-    left as it was.
+    left as it was. ``before_publish`` is called once the temporary file is complete;
+    an exception from it discards the file (e.g. the input changed while it was read).
     """
     dest = Path(dest)
     if source is not None and same_file(dest, source):
@@ -290,7 +387,7 @@ def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = 
         raise OutputExistsError(f"output {dest} is a folder; give a file name")
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = temp_name(dest)
     try:  # create it now: an unwritable folder is reported before any work is done
         with open(tmp, "xb"):
             pass
@@ -300,6 +397,8 @@ def atomic_output(dest: Path, *, overwrite: bool = False, source: Path | None = 
         yield tmp
         with open(tmp, "rb+") as fh:  # on disk before it gets its final name
             os.fsync(fh.fileno())
+        if before_publish is not None:
+            before_publish()
         _publish(tmp, dest, overwrite)
     except BaseException as err:
         with contextlib.suppress(OSError):
@@ -345,14 +444,15 @@ def write_denoised(
     provenance: dict[str, Any],
     overwrite: bool = False,
     var_name: str | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> Path:
     """Write denoised (H, W) ``pages`` of ``recording`` to ``dest`` in the same format.
 
-    ``var_name`` names the new variable of a .mat output (default ``<key>_denoised``).
-    Returns the path written.
+    ``var_name`` names the new variable of a .mat output (default ``<key>_denoised``);
+    ``before_publish`` as for :func:`atomic_output`. Returns the path written.
     """
     dest = Path(dest)
-    with atomic_output(dest, overwrite=overwrite, source=recording.path) as tmp:
+    with atomic_output(dest, overwrite=overwrite, source=recording.path, before_publish=before_publish) as tmp:
         if isinstance(recording, MatRecording):
             recording.write(tmp, pages, dtype, provenance, var_name or f"{recording.key}_denoised")
         else:

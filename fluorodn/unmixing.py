@@ -13,7 +13,11 @@ Every time sample t of a (T, W) recording (time x wavelength, counts) is fitted 
   molar extinction of :mod:`fluorodn.hemoglobin`; ``hbo2`` and ``hb`` are changes of
   concentration times effective path length, in µM·cm.
 * ``gain(t)``: wavelength-independent brightness (bleaching, light coupling), 1 = typical.
-* ``offset(t)``: wavelength-independent additive offset in the recording's units (counts).
+* ``offset(t)``: wavelength-independent additive offset in the recording's units (counts),
+  relative to the typical state like the other terms: E holds the recording's typical offset,
+  so ``offset`` is near 0 on typical samples and shows additive artifacts (movement). An
+  additive background present all the time (detector dark level, fiber autofluorescence)
+  cannot be told apart from E from the recording alone; give it as ``dark``.
 
 The fit is linearised: ``log((F - dark) / E)`` is, to first order in offset/F, linear in
 ``log gain, sensor, hbo2, hb`` and ``offset / gain`` (whose spectrum is 1/E), so all samples
@@ -46,6 +50,7 @@ from fluorodn.errors import FluorodnError, OutputExistsError
 __all__ = [
     "COLUMNS",
     "LN10_PER_UM",
+    "REFINE_TOL",
     "SENSORS",
     "UnmixError",
     "UnmixResult",
@@ -71,9 +76,11 @@ _RANGE = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*:\s*([-+]?\d+(?:\.\d
 _MIN_SAMPLES = 3
 _STAT_ROWS = 8192  # samples the per-bin medians (noise, emission) are taken over, at most about
 _LOG_FLOOR = 0.1  # log((F - dark) / E) is taken of max(F - dark, 0.1 E)
+#: ftol, xtol and gtol of the per-sample refinement (scipy's defaults, stated so that tests can use the same).
+REFINE_TOL = 1e-8
 
 PathLike = Union[str, "os.PathLike[str]"]
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]
 
 
 class UnmixError(FluorodnError, ValueError):
@@ -360,15 +367,17 @@ def unmix(
     sensor : the sensor's ligand response S(l) as dF/F per unit: a CSV file
         ``wavelength_nm,dff``, a shipped name (``"example"``), or a pair of arrays
         ``(wavelength_nm, dff)``; interpolated linearly onto ``wavelengths``, which it must cover.
-    denoise : True (denoise with ``fluorodn.Denoiser()`` first), False, or a
-        :class:`~fluorodn.Denoiser` to use.
+    denoise : True (denoise with ``fluorodn.Denoiser()`` first), False, a model name or
+        ``.onnx`` path, or a :class:`~fluorodn.Denoiser` to use. The bins' noise that weights
+        the fit is always measured on ``arr`` as given.
     rate : samples per second, for ``time_s``; None leaves ``time_s`` None.
     refine : also fit the full nonlinear model per sample (``scipy.optimize.least_squares``,
         Levenberg-Marquardt), starting at the linearised solution. About 1 ms per sample.
     dark : detector dark level subtracted first: a number or (W,) per bin, in ``arr``'s
         units. None: ``arr`` is taken as dark-subtracted (an unsubtracted dark level scales
         the fitted changes down by E / (E + dark) in each bin).
-    progress : called with the number of samples refined, after each block (refine only).
+    progress : called as ``progress(done, total)`` with the number of samples refined so far,
+        every few hundred samples (refine only).
 
     Returns
     -------
@@ -403,10 +412,10 @@ def unmix(
     noise = _noise_sigma(x - dark_w)
     model_name = None
     if denoise is not False and denoise is not None:
-        if denoise is True:
+        if denoise is True or isinstance(denoise, (str, os.PathLike)):
             from fluorodn.denoiser import Denoiser
 
-            denoise = Denoiser()
+            denoise = Denoiser() if denoise is True else Denoiser(denoise)
         x = np.asarray(denoise.run(x), dtype=np.float64)
         model_name = str(denoise.name)
     z = x - dark_w
@@ -460,7 +469,7 @@ def _wavelengths_for(spec: Any, shape: tuple[int, int]) -> np.ndarray:
             n = _count(spec)
         except (UnmixError, TypeError, ValueError):
             n = cols  # wavelength_grid says what is wrong with spec
-        if n != cols and n == rows and cols > rows:
+        if n != cols and n == rows:
             raise UnmixError(
                 f"the recording is {rows} x {cols} and the {n} wavelengths match its rows: it looks "
                 "transposed (wavelength x time); pass it as (time, wavelength), e.g. arr.T"
@@ -648,15 +657,18 @@ def _refine(
 
     params = np.array(start, dtype=np.float64, copy=True)
     rms = np.empty(len(zg))
-    block = 1000
+    block = 500
     for k, zt in enumerate(zg):
-        sol = least_squares(residuals, params[k], jac=jacobian, args=(zt,), method="lm", x_scale="jac")
+        sol = least_squares(
+            residuals, params[k], jac=jacobian, args=(zt,), method="lm", x_scale="jac",
+            ftol=REFINE_TOL, xtol=REFINE_TOL, gtol=REFINE_TOL,
+        )  # fmt: skip
         params[k] = sol.x
         model = e * np.exp(expo @ sol.x[:4]) + sol.x[4]
         rel = (zt - model) / model
         rms[k] = math.sqrt(float(rel * rel @ w / w.sum()))
         if progress is not None and ((k + 1) % block == 0 or k + 1 == len(zg)):
-            progress((k + 1) % block or block)
+            progress(k + 1, len(zg))
     return params, rms
 
 

@@ -1,13 +1,16 @@
 """The built wheel: its contents, and a fresh install that denoises with torch unimportable.
 
 Runs offline: the wheel is built without build isolation (hatchling must be installed)
-and installed with --no-deps into a venv that sees this environment's packages.
+and installed with --no-deps into a fresh venv that sees the packages of the environment
+running the tests (a virtual environment or the system interpreter alike), but not its
+editable installs: fluorodn must come from the wheel.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 import zipfile
@@ -75,11 +78,37 @@ def test_wheel_contents(wheel: Path) -> None:
         assert "fluorodn/data/example.tif" in names
 
 
-def test_fresh_install_denoises_without_torch(wheel: Path, tmp_path: Path, tiny_model: Path, helpers: Any) -> None:
-    venv = tmp_path / "venv"
-    sh(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv)
+def site_dirs() -> list[str]:
+    """The folders this interpreter imports installed packages from (its venv's and, where the
+    venv was made with --system-site-packages, the base interpreter's), in import order."""
+    dirs = {*site.getsitepackages(), site.getusersitepackages()}
+    return [p for p in sys.path if p in dirs and Path(p).is_dir()]
+
+
+def fresh_venv(venv: Path) -> Path:
+    """A venv (no pip) that imports, after its own site-packages, the packages this interpreter
+    sees: a ``.pth`` file lists their folders. ``--system-site-packages`` would not do: from inside a
+    venv it gives the base interpreter's packages, not the venv's. Lines of a ``.pth`` file are
+    plain paths, so the ``.pth`` files in those folders (editable installs) are not run."""
+    sh(sys.executable, "-m", "venv", "--without-pip", venv)
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / ("python.exe" if os.name == "nt" else "python")
+    purelib = sh(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    (Path(purelib) / "_outer_environment.pth").write_text("\n".join(site_dirs()) + "\n")
+    return python
+
+
+def test_fresh_venv_sees_this_environment(tmp_path: Path) -> None:
+    python = fresh_venv(tmp_path / "venv")
+    code = "import sys, numpy, typer, onnxruntime, tifffile; print(sys.prefix)"
+    out = sh(python, "-c", code, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}).stdout
+    assert Path(out.strip()).resolve() == (tmp_path / "venv").resolve()
+
+
+def test_fresh_install_denoises_without_torch(wheel: Path, tmp_path: Path, tiny_model: Path, helpers: Any) -> None:
+    venv = tmp_path / "venv"
+    python = fresh_venv(venv)
+    bindir = python.parent
     sh(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--ignore-installed",
        "--quiet", wheel)  # fmt: skip
     poison = tmp_path / "poison"

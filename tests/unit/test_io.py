@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,84 @@ def test_output_path(tmp_path: Path) -> None:
         fio.output_path(src, tmp_path / "o.npy", "_dn", False)
     with pytest.raises(FileFormatError, match="must be a folder"):
         fio.output_path(src, tmp_path / "o.tif", "_dn", True)
+
+
+def test_plan_outputs_keeps_the_tree(tmp_path: Path) -> None:
+    a, b = tmp_path / "data" / "m1" / "rec.tif", tmp_path / "data" / "m2" / "day1" / "rec.tif"
+    plans = fio.plan_outputs([a, b], tmp_path / "out", "_dn", several=True, keep_tree=True)
+    assert [dest for _, dest in plans] == [tmp_path / "out" / "m1" / "rec_dn.tif",
+                                          tmp_path / "out" / "m2" / "day1" / "rec_dn.tif"]  # fmt: skip
+    flat = fio.plan_outputs([a, b], tmp_path / "out", "_dn", several=True)
+    assert flat[0][1] == flat[1][1] == tmp_path / "out" / "rec_dn.tif"
+    with pytest.raises(FileFormatError, match="folder"):
+        fio.plan_outputs([a], tmp_path / "out.tif", "_dn", several=False, keep_tree=True)
+
+
+# -- temporary files -------------------------------------------------------------------
+
+
+def test_stale_temps_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    """Only fluorodn's own temporary files whose writing process is gone; never a live writer's."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    live = fio.temp_name(tmp_path / "live.tif")  # this process: alive
+    stale = live.with_name(live.name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
+    other_host = stale.with_name(stale.name.replace(stale.name.split(".")[-2].split("-")[0], "0" * 8))
+    foreign = [tmp_path / ".x.tif.0123456789ab.tmp", tmp_path / "notes.tmp", tmp_path / "rec.tif"]
+    for p in [live, stale, other_host, *foreign]:
+        p.write_bytes(b"x")
+    assert fio.remove_stale_temps(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [live, other_host, *foreign])
+    assert fio.remove_stale_temps(tmp_path / "missing") == []
+
+
+def test_atomic_output_check_before_publish_discards(tmp_path: Path) -> None:
+    def changed() -> None:
+        raise FileFormatError("the input changed")
+
+    with pytest.raises(FileFormatError), fio.atomic_output(tmp_path / "a.tif", before_publish=changed) as tmp:
+        tmp.write_bytes(b"data")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- TIFF compression ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("codec", "kept"), [("zlib", "ADOBE_DEFLATE"), ("lzw", "LZW"), ("zstd", "ZSTD"),
+                                             ("jpeg2000", "ADOBE_DEFLATE"), (None, "NONE")])  # fmt: skip
+def test_tiff_output_keeps_lossless_compression(denoiser: Denoiser, tmp_path: Path, helpers: Any, codec: str | None,
+                                                kept: str) -> None:  # fmt: skip
+    stack = np.stack([helpers.spectra(60, 40, seed=s) for s in range(5)])
+    tifffile.imwrite(tmp_path / "c.tif", stack, compression=codec, predictor=codec in ("zlib", "lzw") or None)
+    out = roundtrip(denoiser, tmp_path / "c.tif", tmp_path / "o.tif", dtype="same")
+    with tifffile.TiffFile(out) as tif:
+        assert tif.pages[0].compression.name == kept
+        data = tif.asarray()
+    np.testing.assert_array_equal(data, fio.cast_pages([denoiser.run(stack)], np.dtype(np.uint16)).__next__())
+    if codec == "zlib":  # a compressed output of integers is about as small as its compressed input
+        assert out.stat().st_size < 1.5 * (tmp_path / "c.tif").stat().st_size
+
+
+# -- NaN filling -----------------------------------------------------------------------
+
+
+def test_fill_nonfinite_interpolates_over_time() -> None:
+    from fluorodn.files import fill_nonfinite
+
+    page = np.tile(np.arange(6, dtype=np.float32)[:, None] * 2.0, (1, 3))
+    page[2, 0], page[0, 1], page[5, 1], page[:, 2] = np.nan, np.inf, -np.inf, np.nan
+    page[1, 2] = 7.0
+    filled, (where, values) = fill_nonfinite(page)
+    assert np.isfinite(filled).all() and filled.dtype == np.float32
+    assert filled[2, 0] == 4.0  # between 2 and 6
+    assert filled[0, 1] == 2.0 and filled[5, 1] == 8.0  # nearest finite at either end
+    np.testing.assert_array_equal(filled[:, 2], 7.0)  # one finite value: repeated
+    restored = filled.copy()
+    restored.flat[where] = values
+    np.testing.assert_array_equal(restored, page)
+    assert fill_nonfinite(np.ones((3, 3)))[1] is None
+    with pytest.raises(FileFormatError, match="no finite value"):
+        fill_nonfinite(np.full((3, 3), np.nan))

@@ -1,0 +1,235 @@
+"""Watch a folder and hand over each recording once it is complete.
+
+An acquisition program writes a recording over seconds to hours; reading it half-done
+would give a truncated or silently shorter output. :class:`Watcher` learns of new and
+changed files from the operating system through ``watchdog`` (inotify, FSEvents,
+ReadDirectoryChangesW; or polling, for network drives that send no notifications) and
+calls ``handle(path)`` for a file only once it is complete:
+
+* its size and modification time have not changed for ``settle`` seconds, or
+* the writer closed it after writing (Linux reports this) and it has not changed for
+  ``closed_settle`` seconds since;
+
+and it is not empty. A file handled once is handed over again only if it changes later
+(a writer that appends after a long pause). Files are handled one at a time, in the
+thread that called :meth:`Watcher.run`; Ctrl-C (KeyboardInterrupt) stops the run after
+stopping the observer. State is one entry per file of the folder, so memory stays flat
+however long the watch runs.
+
+Needs the ``watch`` extra (``pip install 'fluorodn[watch]'``).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Watcher"]
+
+#: watchdog event types that mean a file's content or name changed (not "opened" or
+#: "closed_no_write", which reading a file causes, fluorodn's own reads included).
+_CHANGES = {"created", "modified", "moved", "closed"}
+#: Seconds between forgetting files that disappeared without an event (missed events).
+_PRUNE_S = 600.0
+
+
+@dataclass
+class _Pending:
+    signature: tuple[int, int]
+    since: float
+    closed: bool = False
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+class Watcher:
+    """Hand over each complete file of ``folder`` that ``accept`` takes, once.
+
+    Parameters
+    ----------
+    folder : the folder to watch (it must exist).
+    accept : whether a path is one to handle (its format, name pattern, not an output).
+    settle : seconds a file's size and modification time must stay unchanged.
+    closed_settle : seconds after the writer closed the file (where the OS reports it).
+    recursive : watch the subfolders too.
+    poll : poll the folder (every ``poll_interval`` seconds) instead of OS notifications.
+    existing : also hand over the files already in the folder when the watch starts.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        accept: Callable[[Path], bool],
+        *,
+        settle: float = 2.0,
+        closed_settle: float = 0.5,
+        recursive: bool = False,
+        poll: bool = False,
+        poll_interval: float = 1.0,
+        existing: bool = True,
+        tick: float = 0.1,
+    ) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"{self.folder} is not a folder")
+        if settle <= 0 or closed_settle < 0 or tick <= 0:
+            raise ValueError("settle and tick must be > 0 seconds, closed_settle >= 0")
+        self.accept = accept
+        self.settle, self.closed_settle = float(settle), float(min(closed_settle, settle))
+        self.recursive, self.poll, self.poll_interval = recursive, poll, poll_interval
+        self.existing, self.tick = existing, tick
+        self._pending: dict[Path, _Pending] = {}
+        self._handled: dict[Path, tuple[int, int]] = {}
+        self._events: queue.SimpleQueue[tuple[str, Path]] = queue.SimpleQueue()
+
+    @property
+    def waiting(self) -> list[Path]:
+        """Files seen but not complete yet."""
+        return sorted(self._pending)
+
+    def run(self, handle: Callable[[Path], Any], stop: threading.Event | None = None) -> None:
+        """Call ``handle(path)`` for each complete file until ``stop`` is set (or Ctrl-C).
+
+        ``handle`` should catch its own per-file errors; an exception it raises ends the run.
+        """
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        events = self._events
+
+        class Forward(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.is_directory or event.event_type not in (*_CHANGES, "deleted"):
+                    return
+                path = event.dest_path if event.event_type == "moved" else event.src_path
+                events.put((event.event_type, Path(os.fsdecode(path))))
+                if event.event_type == "moved":  # the old name is gone
+                    events.put(("deleted", Path(os.fsdecode(event.src_path))))
+
+        observer: Any = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
+        observer.schedule(Forward(), str(self.folder), recursive=self.recursive)
+        observer.start()
+        stop = stop or threading.Event()
+        try:
+            if self.existing:  # after the observer starts, so that no file falls in between
+                for path in self._scan():
+                    self._see(path, time.monotonic())
+            last_prune = time.monotonic()
+            while not stop.is_set():
+                self._drain()
+                now = time.monotonic()
+                for path in self._ready(now):
+                    self._hand_over(path, handle)
+                    if stop.is_set():
+                        break
+                if now - last_prune > _PRUNE_S:
+                    self._prune()
+                    last_prune = now
+        finally:
+            observer.stop()
+            observer.join(timeout=5)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _scan(self) -> list[Path]:
+        found: list[Path] = []
+        folders = [self.folder]
+        while folders:
+            folder = folders.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                try:
+                    if entry.is_file():
+                        found.append(path)
+                    elif self.recursive and entry.is_dir(follow_symlinks=False):
+                        folders.append(path)
+                except OSError:
+                    continue
+        return found
+
+    def _see(self, path: Path, now: float, closed: bool = False) -> None:
+        """Note a file that may have changed."""
+        if not self.accept(path):
+            return
+        try:
+            sig = _signature(path)
+        except OSError:
+            self._pending.pop(path, None)
+            return
+        if self._handled.get(path) == sig:
+            return  # handled in this state already
+        entry = self._pending.get(path)
+        if entry is None:
+            self._pending[path] = _Pending(sig, now, closed)
+        elif closed:
+            entry.closed = True
+            if entry.signature != sig:
+                entry.signature, entry.since = sig, now
+        else:
+            entry.closed = False
+            if entry.signature != sig:
+                entry.signature, entry.since = sig, now
+
+    def _drain(self) -> None:
+        """Take the notifications that arrived (waiting up to one tick for the first)."""
+        try:
+            kind, path = self._events.get(timeout=self.tick)
+        except queue.Empty:
+            return
+        while True:
+            now = time.monotonic()
+            if kind == "deleted":
+                self._pending.pop(path, None)
+                self._handled.pop(path, None)
+            else:
+                self._see(path, now, closed=kind == "closed")
+            try:
+                kind, path = self._events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _ready(self, now: float) -> list[Path]:
+        """Files whose size and modification time stayed unchanged long enough (checked now)."""
+        ready = []
+        for path, entry in list(self._pending.items()):
+            try:
+                sig = _signature(path)
+            except OSError:
+                del self._pending[path]
+                continue
+            if sig != entry.signature:
+                entry.signature, entry.since = sig, now
+                continue
+            wait = self.closed_settle if entry.closed else self.settle
+            if sig[0] > 0 and now - entry.since >= wait:
+                ready.append(path)
+        return sorted(ready)
+
+    def _hand_over(self, path: Path, handle: Callable[[Path], Any]) -> None:
+        entry = self._pending.pop(path)
+        self._handled[path] = entry.signature
+        handle(path)
+        try:  # written to while it was handled: it comes round again when complete
+            sig = _signature(path)
+        except OSError:
+            return
+        if sig != entry.signature:
+            self._pending[path] = _Pending(sig, time.monotonic())
+
+    def _prune(self) -> None:
+        for path in [p for p in self._handled if not p.exists()]:
+            del self._handled[path]

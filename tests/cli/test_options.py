@@ -1,0 +1,323 @@
+"""The denoise command for scripts and batches: --json, --quiet, --dry-run, --keep-tree, --kind,
+--nan, warnings, stale temporary files, kept compression, and the help text."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+from typer.testing import CliRunner
+
+from fluorodn import Denoiser
+from fluorodn.cli import app
+from fluorodn.errors import OutOfDomainWarning
+from fluorodn.io import read_provenance, temp_name
+
+runner = CliRunner()
+
+
+def cli(*args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def denoise(model: Path, *args: Any) -> Any:
+    return cli("denoise", *args, "--model", model, "--threads", 1)
+
+
+def error_lines(result: Any) -> list[str]:
+    return [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")]
+
+
+# -- summary, --json, --quiet, --dry-run ------------------------------------------------
+
+
+def test_summary_says_where_outputs_went(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    for name in ("a", "b"):
+        tifffile.imwrite(tmp_path / f"{name}.tif", helpers.spectra(30, 20))
+    result = denoise(tiny_model, tmp_path / "a.tif", tmp_path / "b.tif", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [f"{tmp_path / 'a.tif'} -> {tmp_path / 'out' / 'a_denoised.tif'}",
+                         f"{tmp_path / 'b.tif'} -> {tmp_path / 'out' / 'b_denoised.tif'}"]  # fmt: skip
+    assert lines[2].startswith("Denoised 2 files") and lines[2].endswith(f"into {tmp_path / 'out'}.")
+    result = denoise(tiny_model, tmp_path / "a.tif")
+    assert result.stdout.splitlines()[-1].endswith(f"-> {tmp_path / 'a_denoised.tif'}.")
+
+
+def test_json_report(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    (tmp_path / "bad.npy").write_bytes(b"not an array")
+    tifffile.imwrite(tmp_path / "c.tif", helpers.spectra(30, 20))
+    (tmp_path / "c_denoised.tif").write_bytes(b"earlier")
+    result = denoise(tiny_model, tmp_path / "a.tif", tmp_path / "bad.npy", tmp_path / "c.tif", "--skip-existing",
+                     "--json")  # fmt: skip
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)  # stdout holds the document only
+    assert doc["model"]["name"] == "tiny" and doc["model"]["provider"] == "CPUExecutionProvider"
+    assert (doc["denoised"], doc["failed"], doc["skipped"]) == (1, 1, 1)
+    by_name = {Path(f["input"]).name: f for f in doc["files"]}
+    assert by_name["a.tif"]["status"] == "denoised" and by_name["a.tif"]["frames"] == 1
+    assert by_name["a.tif"]["output"] == str(tmp_path / "a_denoised.tif")
+    assert by_name["bad.npy"]["status"] == "failed" and "bad.npy" in by_name["bad.npy"]["error"]
+    assert by_name["c.tif"]["status"] == "skipped"
+    assert len(error_lines(result)) == 1  # the error is on stderr too
+
+
+def test_quiet_prints_nothing_but_errors(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    result = denoise(tiny_model, tmp_path / "a.tif", "-q")
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    assert (tmp_path / "a_denoised.tif").is_file()
+
+
+def test_dry_run_writes_nothing_and_loads_no_model(tiny_model: Path, tmp_path: Path, helpers: Any,
+                                                   monkeypatch: Any) -> None:  # fmt: skip
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    np.save(tmp_path / "b.npy", np.zeros((2, 10, 12), np.float32))
+    (tmp_path / "c.npy").write_bytes(b"junk")
+    monkeypatch.setattr(Denoiser, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
+    result = denoise(tiny_model, tmp_path, "-o", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 1  # c.npy would fail
+    assert f"{tmp_path / 'a.tif'} -> {tmp_path / 'out' / 'a_denoised.tif'} (30 x 20 uint16, 1 page)" in result.stdout
+    assert "(2 x 10 x 12 float32, 2 pages)" in result.stdout
+    assert result.stdout.splitlines()[-1] == f"Dry run: would denoise 2 files into {tmp_path / 'out'}; 1 would fail."
+    assert len(error_lines(result)) == 1 and "c.npy" in error_lines(result)[0]
+    assert not (tmp_path / "out").exists()
+    doc = json.loads(denoise(tiny_model, tmp_path / "a.tif", "--dry-run", "--json").stdout)
+    assert doc["dry_run"] and doc["files"][0]["status"] == "planned" and doc["files"][0]["shape"] == [30, 20]
+    assert "unknown model" in error_lines(cli("denoise", tmp_path / "a.tif", "--dry-run", "--model", "medium"))[0]
+
+
+def test_bad_input_is_reported_before_the_model_loads(tiny_model: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00 not really")
+    monkeypatch.setattr(Denoiser, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
+    result = denoise(tiny_model, tmp_path / "bad.tif")
+    assert result.exit_code == 1 and len(error_lines(result)) == 1 and "bad.tif" in error_lines(result)[0]
+    assert "model" not in result.stderr.replace(str(tiny_model), "")  # no model header
+    assert result.stdout.strip() == "No file denoised; 1 failed."
+
+
+# -- --keep-tree ------------------------------------------------------------------------
+
+
+def test_same_names_in_several_folders(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    for mouse in ("m1", "m2"):
+        (tmp_path / "data" / mouse).mkdir(parents=True)
+        tifffile.imwrite(tmp_path / "data" / mouse / "rec.tif", helpers.spectra(30, 20))
+    pattern = str(tmp_path / "data" / "**" / "*.tif")
+    result = denoise(tiny_model, pattern, "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "--keep-tree" in error_lines(result)[0]
+    result = denoise(tiny_model, pattern, "-o", tmp_path / "out", "--keep-tree")
+    assert result.exit_code == 0, result.output
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.tif")) == [
+        os.path.join("m1", "rec_denoised.tif"), os.path.join("m2", "rec_denoised.tif")]  # fmt: skip
+    assert result.stdout.splitlines()[-1].endswith(f"under {tmp_path / 'out'}.")
+    result = denoise(tiny_model, pattern, "--keep-tree")
+    assert result.exit_code == 1 and "give -o" in error_lines(result)[0]
+
+
+# -- --kind -----------------------------------------------------------------------------
+
+
+def test_kind(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(60, 30))
+    result = denoise(tiny_model, tmp_path / "a.tif", "--kind", "image")
+    assert result.exit_code == 0, result.output
+    assert read_provenance(tmp_path / "a_denoised.tif")["settings"]["kind"] == "image"
+    result = denoise(tiny_model, tmp_path / "a.tif", "--kind", "spectral", "--overwrite")
+    assert result.exit_code == 1 and "image model" in error_lines(result)[0] and "spectral" in error_lines(result)[0]
+    result = denoise(tiny_model, tmp_path / "a.tif", "--kind", "cells")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_kind_is_passed_to_the_denoiser(tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any) -> None:
+    seen = []
+    real = Denoiser.__init__
+
+    def spy(self: Denoiser, *args: Any, **kw: Any) -> None:
+        seen.append(kw.get("kind"))
+        real(self, *args, **{**kw, "kind": "auto"})
+
+    monkeypatch.setattr(Denoiser, "__init__", spy)
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(60, 30))
+    assert denoise(tiny_model, tmp_path / "a.tif", "--kind", "spectral").exit_code == 0
+    assert seen == ["spectral"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--kind", "spectral"], "--kind"),
+        (["--nan", "fill"], "--nan"),
+        (["--dtype", "same", "--keep-tree", "-o", "x"], "--keep-tree, --dtype"),
+        (["--key", "spectra"], "--key"),
+        (["--dry-run"], "--dry-run"),
+    ],
+)
+def test_options_a_zarr_input_does_not_take_are_refused(tmp_path: Path, args: list[str], fragment: str) -> None:
+    (tmp_path / "rec.zarr").mkdir()
+    result = cli("denoise", tmp_path / "rec.zarr", *args)
+    assert result.exit_code == 1 and "not apply to .zarr inputs" in error_lines(result)[0]
+    assert fragment in error_lines(result)[0]
+
+
+def test_zarr_options_are_refused_for_other_files(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    result = denoise(tiny_model, tmp_path / "a.tif", "--scheduler", "processes")
+    assert result.exit_code == 1 and ".zarr inputs only" in error_lines(result)[0]
+
+
+# -- warnings ---------------------------------------------------------------------------
+
+
+def warning_stream(monkeypatch: Any) -> None:
+    """Denoiser.stream raising two OutOfDomainWarnings per page (from the pipeline's thread)."""
+    real = Denoiser.stream
+
+    def stream(self: Denoiser, pages: Any, **kw: Any) -> Any:
+        for page in real(self, pages, **kw):
+            warnings.warn(
+                OutOfDomainWarning("the recording is noisier than any the model was trained on"), stacklevel=2
+            )
+            warnings.warn(OutOfDomainWarning("the removed part is structured across wavelengths"), stacklevel=2)
+            yield page
+
+    monkeypatch.setattr(Denoiser, "stream", stream)
+
+
+def test_one_warning_line_per_file(tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any) -> None:
+    warning_stream(monkeypatch)
+    tifffile.imwrite(tmp_path / "rec.tif", np.stack([helpers.spectra(30, 20, seed=s) for s in range(5)]))
+    np.save(tmp_path / "b.npy", helpers.spectra(30, 20))
+    result = denoise(tiny_model, tmp_path / "rec.tif", tmp_path / "b.npy")
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if "warning" in ln.lower()]
+    expected = ("the recording is noisier than any the model was trained on; "
+                "the removed part is structured across wavelengths")  # fmt: skip
+    assert lines == [f"fluorodn: warning: {tmp_path / 'rec.tif'}: {expected}",
+                     f"fluorodn: warning: {tmp_path / 'b.npy'}: {expected}"]  # fmt: skip
+    assert "OutOfDomainWarning" not in result.output and "warnings.warn" not in result.output
+    doc = json.loads(denoise(tiny_model, tmp_path / "rec.tif", "--overwrite", "--json").stdout)
+    assert doc["files"][0]["warnings"] == expected.split("; ")
+
+
+def test_warnings_of_a_real_process_are_one_line(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """As a process: no Python warning lines (file:line, source) on stderr, one line per file."""
+    tifffile.imwrite(tmp_path / "rec.tif", np.stack([helpers.spectra(30, 20, seed=s) for s in range(5)]))
+    code = f"""
+import sys, warnings
+from fluorodn import Denoiser
+from fluorodn.errors import OutOfDomainWarning
+from fluorodn.cli import main
+real = Denoiser.stream
+def stream(self, pages, **kw):
+    for page in real(self, pages, **kw):
+        warnings.warn(OutOfDomainWarning("off the training domain"))
+        yield page
+Denoiser.stream = stream
+sys.argv = ["fluorodn", "denoise", {str(tmp_path / "rec.tif")!r}, "--model", {str(tiny_model)!r}]
+main()
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [ln for ln in proc.stderr.splitlines() if "warn" in ln.lower()] == [
+        f"fluorodn: warning: {tmp_path / 'rec.tif'}: off the training domain"
+    ]
+
+
+# -- NaN --------------------------------------------------------------------------------
+
+
+def test_nan_fill(tiny_model: Path, denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    x = helpers.spectra(60, 30).astype(np.float32)
+    x[10, :] = np.nan  # a dropped sample
+    x[20, 5] = np.inf
+    tifffile.imwrite(tmp_path / "a.tif", x)
+    result = denoise(tiny_model, tmp_path / "a.tif")
+    assert result.exit_code == 1 and "--nan fill" in error_lines(result)[0]
+    result = denoise(tiny_model, tmp_path / "a.tif", "--nan", "fill", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"][0]["filled"] == 31
+    out = tifffile.imread(tmp_path / "a_denoised.tif")
+    assert np.isnan(out[10]).all() and out[20, 5] == np.inf
+    finite = np.isfinite(x)
+    assert np.isfinite(out[finite]).all()
+    filled = x.copy()
+    filled[10] = (x[9] + x[11]) / 2
+    filled[20, 5] = (x[19, 5] + x[21, 5]) / 2
+    np.testing.assert_allclose(out[finite], denoiser.run(filled)[finite], rtol=1e-5)
+    assert read_provenance(tmp_path / "a_denoised.tif")["settings"]["nan"] == "fill"
+
+
+# -- temporary files and compression ------------------------------------------------------
+
+
+def test_next_run_removes_stale_temp_files(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    live = temp_name(tmp_path / "a_denoised.tif")
+    stale = live.with_name(live.name.replace(f"-{os.getpid()}-", f"-{int(dead.stdout)}-"))
+    stale.write_bytes(b"left by kill -9")
+    result = denoise(tiny_model, tmp_path / "a.tif")
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and "removed 1 temporary file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "a_denoised.tif"]
+
+
+def test_compression_is_kept(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    stack = np.stack([helpers.spectra(100, 40, seed=s) for s in range(6)])
+    tifffile.imwrite(tmp_path / "z.tif", stack, compression="zlib", predictor=True, imagej=True)
+    assert denoise(tiny_model, tmp_path / "z.tif", "--dtype", "same").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "z_denoised.tif") as tif:
+        assert tif.pages[0].compression.name == "ADOBE_DEFLATE" and tif.is_imagej
+
+
+# -- help and other commands -------------------------------------------------------------
+
+
+def test_help_is_plain_text() -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "COLUMNS": "80"}
+    proc = subprocess.run([sys.executable, "-m", "fluorodn", "denoise", "--help"], capture_output=True, text=True,
+                          env=env, timeout=60)  # fmt: skip
+    text = proc.stdout
+    assert proc.returncode == 0
+    assert "pip install 'fluorodn[dask]'" in text  # brackets are not markup
+    assert "--overwrite  " in text and "<bool>" not in text  # flags take no value
+    assert "bf16" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "│" not in text  # no boxes to re-wrap
+    assert cli("denoise", "--precision", "bf16", "x.tif").exit_code == 2
+
+
+def test_info_names_the_device_and_precision_apart(shipped: Path) -> None:
+    result = cli("info", "--device", "cpu", "--threads", 1, "--precision", "fp32")
+    assert result.exit_code == 0, result.output
+    assert "device        cpu -> CPUExecutionProvider" in result.stdout
+    assert "precision     fp32 (asked: fp32)" in result.stdout
+
+
+def test_auto_device_says_nothing_about_cuda(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    result = denoise(tiny_model, tmp_path / "a.tif")
+    assert result.exit_code == 0 and "CUDA" not in result.output
+
+
+def test_cuda_failure_is_one_line_without_onnxruntime_logs(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    if Denoiser(tiny_model, device="auto").provider == "CUDAExecutionProvider":
+        pytest.skip("CUDA works on this machine")
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    args = ["-m", "fluorodn", "denoise", str(tmp_path / "a.tif"), "--model", str(tiny_model), "--device", "cuda"]
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fluorodn: error: CUDA was requested"), proc.stderr

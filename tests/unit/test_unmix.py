@@ -1,0 +1,427 @@
+"""fluorodn.unmix: recovery of known traces, scipy parity of the refinement, speed, refusals, outputs."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fluorodn
+from fluorodn import hemoglobin
+from fluorodn.errors import OutputExistsError
+from fluorodn.unmixing import (
+    COLUMNS,
+    LN10_PER_UM,
+    REFINE_TOL,
+    UnmixError,
+    UnmixResult,
+    read_sensor,
+    recording_metadata,
+    unmix,
+    wavelength_grid,
+)
+
+spectra = pytest.importorskip("fluorodn_train.spectra")
+synth = pytest.importorskip("fluorodn_train.synth")
+tnoise = pytest.importorskip("fluorodn_train.noise")
+
+FS = 5.0
+
+
+def forward(n: int = 3000, seed: int = 0, noise_scale: float = 0.0, dark: float = 0.0) -> tuple[np.ndarray, dict]:
+    """A recording made with the unmixing model itself (Prahl's hemoglobin), and its truth.
+
+    Dynamics and spectra from fluorodn_train's generator; hemoglobin terms in µM·cm; gain with
+    bleaching and movement steps; additive offsets that come and go (median 0).
+    """
+    rng = np.random.default_rng(seed)
+    cfg = synth.SignalConfig()
+    wl = spectra.wavelengths(152)
+    e, s = spectra.emission(wl, rng), spectra.ligand_response(wl, rng)
+    a, _, _ = synth.neuromodulator(rng, n, cfg)
+    h1, h2 = (0.08 * synth.hemodynamics(rng, n, cfg) for _ in range(2))
+    k_hbo2, k_hb = (LN10_PER_UM * v for v in hemoglobin.extinction(wl))
+    steps = synth.SignalConfig(motion_rate_per_min=(1.0, 1.0))
+    gain = np.exp(-np.arange(n) / FS / 3000.0) * (1.0 + synth.motion(rng, n, steps))
+    i0 = 5000.0
+    offset = np.zeros(n)
+    for start in rng.integers(0, n - 30, 10):
+        offset[start : start + rng.integers(3, 25)] += rng.normal(0.0, 0.03) * i0 * e.mean()
+    photons = i0 * e * np.exp(np.outer(a, s) - np.outer(h1, k_hbo2) - np.outer(h2, k_hb)) * gain[:, None]
+    x = photons + offset[:, None] + dark
+    if noise_scale:
+        x = x + tnoise.parametric_noise(rng, photons, noise_scale)
+    return x, {"a": a, "hbo2": h1, "hb": h2, "gain": gain, "offset": offset, "wl": wl, "response": s}
+
+
+def corr(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def nrmse(est: np.ndarray, true: np.ndarray) -> float:
+    """RMS error after removing each trace's mean (the traces are relative to the typical state), / std(true)."""
+    return float(np.sqrt(np.mean(((est - est.mean()) - (true - true.mean())) ** 2)) / true.std())
+
+
+@pytest.fixture(scope="module")
+def clean() -> tuple[np.ndarray, dict]:
+    return forward()
+
+
+@pytest.fixture(scope="module")
+def noisy() -> tuple[np.ndarray, dict]:
+    return forward(noise_scale=0.3, seed=5)
+
+
+# -- recovery ---------------------------------------------------------------------------
+
+
+def test_linear_recovers_every_term_without_noise(clean: tuple[np.ndarray, dict]) -> None:
+    x, tr = clean
+    res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False)
+    assert nrmse(res.sensor, tr["a"]) < 0.03
+    assert nrmse(res.hbo2, tr["hbo2"]) < 0.08 and nrmse(res.hb, tr["hb"]) < 0.05
+    assert nrmse(res.offset, tr["offset"]) < 0.05
+    ratio = res.gain / tr["gain"]  # gain is relative to the typical state: a constant factor
+    assert ratio.std() / ratio.mean() < 1e-3
+    assert np.median(res.residual_rms) < 1e-4
+    assert res.time_s is None and not res.refined and res.denoised_with is None
+
+
+def test_refine_recovers_every_term_without_noise(clean: tuple[np.ndarray, dict]) -> None:
+    x, tr = clean
+    res = unmix(x[:400], tr["wl"], (tr["wl"], tr["response"]), denoise=False, refine=True)
+    for name in ("a", "hbo2", "hb", "offset"):
+        est = res.sensor if name == "a" else getattr(res, name)
+        assert nrmse(est, tr[name][:400]) < 2e-3, name
+    assert res.refined
+
+
+def test_recovers_sensor_and_hemoglobin_with_noise(noisy: tuple[np.ndarray, dict]) -> None:
+    x, tr = noisy
+    res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False)
+    assert corr(res.sensor, tr["a"]) > 0.995 and nrmse(res.sensor, tr["a"]) < 0.1
+    assert abs(np.polyfit(tr["a"], res.sensor, 1)[0] - 1.0) < 0.02  # no dilution of a(t)
+    assert corr(res.hbo2, tr["hbo2"]) > 0.75 and corr(res.hb, tr["hb"]) > 0.7
+    assert corr(res.offset, tr["offset"]) > 0.93
+    assert 0.003 < np.median(res.residual_rms) < 0.03
+
+
+def test_recovers_sensor_from_the_training_generator() -> None:
+    """clean_recording: fluorodn_train's own hemoglobin table and offsets; the dark level known."""
+    rng = np.random.default_rng(3)
+    rec = synth.clean_recording(rng, 3000, cfg=synth.SignalConfig(intensity=(1e4, 1e4)))
+    dark = np.median(rec.clean - rec.photons, axis=0)
+    sensor = (rec.wl, rec.response)
+    res = unmix(rec.clean, rec.wl, sensor, denoise=False, dark=dark)
+    assert corr(res.sensor, rec.a) > 0.995
+    noisy = rec.clean + tnoise.parametric_noise(rng, rec.photons, 0.5)
+    res = unmix(noisy, rec.wl, sensor, denoise=False, dark=dark, rate=FS)
+    assert corr(res.sensor, rec.a) > 0.95
+    np.testing.assert_allclose(res.time_s, np.arange(3000) / FS)
+
+
+def test_dark_level_is_subtracted(clean: tuple[np.ndarray, dict]) -> None:
+    x, tr = clean
+    sensor = (tr["wl"], tr["response"])
+    base = unmix(x, tr["wl"], sensor, denoise=False)
+    shifted = unmix(x + 400.0, tr["wl"], sensor, denoise=False, dark=400.0)
+    np.testing.assert_allclose(shifted.sensor, base.sensor, atol=1e-4)
+    undone = unmix(x + 400.0, tr["wl"], sensor, denoise=False)  # dilutes the fractional changes
+    assert np.std(undone.sensor) < 0.9 * np.std(base.sensor)
+
+
+def test_refine_equals_scipy_least_squares_on_the_full_model(noisy: tuple[np.ndarray, dict]) -> None:
+    from scipy.optimize import least_squares
+
+    x, tr = noisy
+    x = x[:40]
+    sensor = (tr["wl"], tr["response"])
+    start = unmix(x, tr["wl"], sensor, denoise=False)
+    res = unmix(x, tr["wl"], sensor, denoise=False, refine=True)
+    np.testing.assert_array_equal(res.emission, start.emission)
+    e, sigma = res.emission, res.noise
+
+    def model(p: np.ndarray) -> np.ndarray:
+        expo = p[0] + p[1] * res.response - p[2] * res.hbo2_spectrum - p[3] * res.hb_spectrum
+        return e * np.exp(expo) + p[4]
+
+    def cost(p: np.ndarray, t: int) -> float:
+        return float(np.sum(((x[t] - model(p)) / sigma) ** 2))
+
+    tol = {"ftol": REFINE_TOL, "xtol": REFINE_TOL, "gtol": REFINE_TOL}
+    for t in range(len(x)):
+        p0 = [np.log(start.gain[t]), start.sensor[t], start.hbo2[t], start.hb[t], start.offset[t]]
+        # scipy with its own finite-difference Jacobian: the same minimum, reached by another path
+        ref = least_squares(lambda p, t=t: (x[t] - model(p)) / sigma, p0, method="lm", **tol).x
+        got = np.array([np.log(res.gain[t]), res.sensor[t], res.hbo2[t], res.hb[t], res.offset[t]])
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)  # offset: the flattest direction
+        np.testing.assert_allclose(got[1:4], ref[1:4], rtol=1e-6, atol=1e-6)  # sensor and hemoglobin
+        assert cost(got, t) <= cost(ref, t) * (1 + 1e-9)
+        assert cost(got, t) < cost(np.asarray(p0), t)
+        fitted = model(ref)
+        rel = (x[t] - fitted) / fitted
+        w = (e / sigma) ** 2
+        assert res.residual_rms[t] == pytest.approx(np.sqrt(rel**2 @ w / w.sum()), rel=1e-6)
+
+
+def test_refine_reports_progress(noisy: tuple[np.ndarray, dict]) -> None:
+    x, tr = noisy
+    calls: list[tuple[int, int]] = []
+    unmix(x[:600], tr["wl"], (tr["wl"], tr["response"]), denoise=False, refine=True,
+          progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert calls[-1] == (600, 600) and all(t == 600 for _, t in calls)
+
+
+def test_linear_unmix_of_a_long_recording_is_fast() -> None:
+    """44156 x 152 (a 2.5 h session at 5 Hz): well under a second on an idle machine; 3 s bound here."""
+    x, tr = forward(n=44156, seed=2, noise_scale=0.3)
+    x = x.astype(np.float32)
+    sensor = (tr["wl"], tr["response"])
+    unmix(x[:500], tr["wl"], sensor, denoise=False)  # imports and first-call costs
+    best = min(_timed(lambda: unmix(x, tr["wl"], sensor, denoise=False)) for _ in range(2))
+    assert best < 3.0, f"{best:.2f} s"
+
+
+def _timed(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def test_denoise_first_with_a_given_denoiser(noisy: tuple[np.ndarray, dict], denoiser: Any) -> None:
+    x, tr = noisy
+    x = x[:500]
+    raw = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False)
+    res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=denoiser)
+    assert res.denoised_with == "tiny"
+    np.testing.assert_array_equal(res.noise, raw.noise)  # weights from the input as given
+    assert not np.allclose(res.sensor, raw.sensor)
+
+
+def test_denoise_true_uses_the_default_model(noisy: tuple[np.ndarray, dict]) -> None:
+    x, tr = noisy
+    x, a = x[:1500], tr["a"][:1500]
+    res = unmix(x, tr["wl"], (tr["wl"], tr["response"]))
+    assert res.denoised_with == fluorodn.Denoiser().name
+    assert corr(res.sensor, a) > 0.97
+
+
+def test_input_is_not_modified(noisy: tuple[np.ndarray, dict]) -> None:
+    x, tr = noisy
+    x = x[:200].copy()
+    before = x.copy()
+    unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=10.0, refine=True)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_integer_counts_and_descending_wavelengths(noisy: tuple[np.ndarray, dict]) -> None:
+    x, tr = noisy
+    counts = np.clip(np.rint(x[:800]), 0, 65535).astype(np.uint16)
+    up = unmix(counts, tr["wl"], (tr["wl"], tr["response"]), denoise=False)
+    down = unmix(counts[:, ::-1], tr["wl"][::-1], (tr["wl"], tr["response"]), denoise=False)
+    np.testing.assert_allclose(down.sensor, up.sensor, rtol=1e-4, atol=1e-5)
+
+
+def test_flat_sensor_spectrum_warns() -> None:
+    x, tr = forward(n=300)
+    with pytest.warns(UserWarning, match="cannot be told apart from brightness"):
+        unmix(x, tr["wl"], (tr["wl"], np.full(152, 0.02)), denoise=False)
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def test_wavelength_specs(tmp_path: Path) -> None:
+    np.testing.assert_allclose(wavelength_grid("477:595.4", 5), np.linspace(477, 595.4, 5))
+    np.testing.assert_allclose(wavelength_grid(" 477 : 595 ", 3), [477, 536, 595])
+    path = tmp_path / "wl.csv"
+    path.write_text("wavelength_nm\n500\n501.5\n503\n", encoding="utf-8")
+    np.testing.assert_allclose(wavelength_grid(path, 3), [500, 501.5, 503])
+    np.testing.assert_allclose(wavelength_grid(str(path), 3), [500, 501.5, 503])
+
+
+def test_sensor_csv_with_header_and_comments(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("# iAChSnFR\nwavelength_nm,dff\n520,0.01\n470,-0.08\n\n500,0.0\n", encoding="utf-8")
+    wl, dff = read_sensor(path)
+    np.testing.assert_array_equal(wl, [470, 500, 520])
+    np.testing.assert_array_equal(dff, [-0.08, 0.0, 0.01])
+
+
+def test_shipped_example_sensor_is_the_example_recordings_draw() -> None:
+    """fluorodn/data/example_sensor.csv is S(l) of the draw behind fluorodn/data/example.tif."""
+    import tifffile
+
+    data = pytest.importorskip("fluorodn_train.data")
+    example = Path(fluorodn.__file__).parent / "data" / "example.tif"
+    meta = recording_metadata(example)
+    assert meta == {"wavelength_nm": [477.0, 595.0], "sampling_hz": 5.0}
+    rng = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(data.TEST_STREAM,)))
+    inst = data.make_instance(rng, 3000, 152, 0.5)
+    wl, dff = read_sensor(Path(fluorodn.__file__).parent / "data" / "example_sensor.csv")
+    np.testing.assert_allclose(wl, inst.truth.wl, atol=1e-6)
+    np.testing.assert_allclose(dff, inst.truth.response, rtol=1e-7, atol=1e-12)
+    res = unmix(tifffile.imread(example), "477:595", "example", denoise=False, rate=5.0)
+    assert corr(res.sensor, inst.truth.a) > 0.9
+
+
+def test_hemoglobin_table() -> None:
+    wl, *_ = hemoglobin.table()
+    assert wl[0] == 400 and wl[-1] == 800 and np.all(np.diff(wl) == 2)
+    e_hbo2, e_hb = hemoglobin.extinction(np.array([500.0, 542.0, 555.0, 576.0, 590.0]))
+    np.testing.assert_allclose(e_hbo2, [20932.8, 53292.0, 35646.0, 55540.0, 14400.8])  # 555: between 554 and 556
+    np.testing.assert_allclose(e_hb, [20862.0, 48148.0, 54530.0, 40092.0, 28324.4])
+    with pytest.raises(ValueError, match="covers 400-800 nm"):
+        hemoglobin.extinction(np.array([390.0, 500.0]))
+
+
+# -- refusals ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[np.ndarray, dict]:
+    return forward(n=300, seed=4, noise_scale=0.3)
+
+
+def test_refuses_a_wavelength_count_that_differs_from_the_bins(small: tuple[np.ndarray, dict]) -> None:
+    x, tr = small
+    with pytest.raises(UnmixError, match="lists 150 wavelengths, but the recording has 152 bins"):
+        unmix(x, tr["wl"][:150], (tr["wl"], tr["response"]), denoise=False)
+
+
+def test_refuses_a_transposed_recording(small: tuple[np.ndarray, dict]) -> None:
+    x, tr = small
+    sensor = (tr["wl"], tr["response"])
+    for arr in (x.T, x[:100].T):  # (152, 300) and (152, 100): the wavelengths match the rows
+        with pytest.raises(UnmixError, match=r"the 152 wavelengths match its rows: it looks transposed"):
+            unmix(arr, tr["wl"], sensor, denoise=False)
+    with pytest.raises(UnmixError, match=r"more columns \(300\) than rows \(152\): it looks transposed"):
+        unmix(x.T, "477:595", sensor, denoise=False)
+
+
+def test_refuses_a_sensor_that_does_not_cover_the_range(small: tuple[np.ndarray, dict], tmp_path: Path) -> None:
+    x, tr = small
+    path = tmp_path / "short.csv"
+    path.write_text("wavelength_nm,dff\n480,-0.05\n600,0.01\n", encoding="utf-8")
+    with pytest.raises(UnmixError, match=r"covers 480-600 nm but the recording 477-595 nm"):
+        unmix(x, tr["wl"], path, denoise=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"arr": np.ones(10)}, "2D \\(time, wavelength\\) array"),
+        ({"arr": np.ones((2, 152))}, "at least 3"),
+        ({"arr": "nan"}, "NaN or infinite"),
+        ({"wavelengths": "595:477"}, None),
+        ({"wavelengths": "a:b"}, "neither FIRST:LAST"),
+        ({"wavelengths": "300:400", "sensor": ([250.0, 450.0], [-0.1, 0.1])}, "table covers 400-800 nm"),
+        ({"wavelengths": "400:500"}, "covers 477-595 nm but the recording 400-500 nm"),
+        ({"wavelengths": np.r_[477.0, 477.0, np.linspace(478, 595, 150)]}, "strictly increasing or decreasing"),
+        ({"sensor": "no-such-sensor"}, "neither a file nor a shipped spectrum \\(example\\)"),
+        ({"sensor": ([477.0, 595.0], [0.0, 0.0])}, "is zero over"),
+        ({"dark": [1.0, 2.0]}, "one number or 152 finite values"),
+        ({"dark": 1e9}, "only 0 wavelength bins hold signal"),
+        ({"rate": 0.0}, "positive number of samples per second"),
+    ],
+)
+def test_refusals(small: tuple[np.ndarray, dict], change: dict, message: str | None) -> None:
+    x, tr = small
+    args: dict[str, Any] = {"arr": x, "wavelengths": tr["wl"], "sensor": (tr["wl"], tr["response"]), "denoise": False}
+    if isinstance(change.get("arr"), str):
+        bad = x.copy()
+        bad[3, 7] = np.nan
+        change = {"arr": bad}
+    args.update(change)
+    if message is None:  # a descending range is fine
+        unmix(**args)
+        return
+    with pytest.raises(UnmixError, match=message):
+        unmix(**args)
+
+
+def test_refusals_are_fluorodn_errors_and_value_errors() -> None:
+    assert issubclass(UnmixError, fluorodn.FluorodnError) and issubclass(UnmixError, ValueError)
+
+
+# -- result and outputs ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def result(small: tuple[np.ndarray, dict]) -> UnmixResult:
+    x, tr = small
+    return unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False, rate=FS)
+
+
+def test_csv_columns_and_values(result: UnmixResult, tmp_path: Path) -> None:
+    path = result.to_csv(tmp_path / "u.csv")
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    assert header == "sample,time_s,sensor,hbo2,hb,offset,residual_rms,gain"
+    assert tuple(header.split(",")) == COLUMNS
+    table = np.loadtxt(path, delimiter=",", skiprows=1)
+    assert table.shape == (300, len(COLUMNS))
+    np.testing.assert_array_equal(table[:, 0], np.arange(300))
+    cols = result.columns()
+    for k, name in enumerate(COLUMNS):
+        np.testing.assert_allclose(table[:, k], cols[name], rtol=1e-8, atol=1e-12)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_csv_time_left_empty_without_rate(small: tuple[np.ndarray, dict], tmp_path: Path) -> None:
+    x, tr = small
+    res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False)
+    lines = res.to_csv(tmp_path / "u.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[1].split(",")[:2] == ["0", ""]
+    assert np.isnan(res.columns()["time_s"]).all()
+
+
+def test_outputs_refuse_existing_files_and_the_input(result: UnmixResult, tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("keep", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match="exists already"):
+        result.to_csv(path)
+    assert path.read_text(encoding="utf-8") == "keep"
+    result.to_csv(path, overwrite=True)
+    assert path.read_text(encoding="utf-8").startswith("sample,")
+    with pytest.raises(OutputExistsError, match="overwrite its input"):
+        result.save(path, overwrite=True, source=path)
+
+
+def test_to_frame(result: UnmixResult) -> None:
+    pytest.importorskip("pandas")
+    frame = result.to_frame()
+    assert list(frame.columns) == list(COLUMNS[1:]) and frame.index.name == "sample"
+    np.testing.assert_array_equal(frame["sensor"].to_numpy(), result.sensor)
+
+
+def test_parquet(result: UnmixResult, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pq.read_table(result.save(tmp_path / "u.parquet"))
+    assert table.column_names == list(COLUMNS)
+    np.testing.assert_array_equal(table.column("sensor").to_numpy(), result.sensor)
+
+
+def test_parquet_without_pyarrow_is_one_sentence(
+    result: UnmixResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(UnmixError, match=r"needs pyarrow, which is not installed; pip install pyarrow, or write"):
+        result.save(tmp_path / "u.parquet")
+    assert not list(tmp_path.iterdir())
+
+
+def test_public_api_name_is_the_function() -> None:
+    import fluorodn.unmixing
+
+    assert fluorodn.unmix is fluorodn.unmixing.unmix and callable(fluorodn.unmix)
+    assert fluorodn.UnmixResult is UnmixResult
+    assert "unmix" in fluorodn.__all__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fluorodn.unmix.__doc__ and "(T, W)" in fluorodn.unmix.__doc__
