@@ -6,8 +6,9 @@ excitation is a recording of its own (its own spectrum, noise and rate), so it i
 alone and the rows are put back in their original order afterwards.
 
 The number of excitations is declared (``--excitations N``) or detected from the summed
-intensity of each row: with N sources, rows ``k`` apart by one cycle share a level and
-rows of different phases differ by far more than the noise. Detection answers only when
+intensity of each row: with N sources, the rows of one phase (k, k + N, ...) change by
+their noise from cycle to cycle, while rows of different phases differ by far more, in
+the same order in (almost) every cycle. Detection answers only when
 exactly one N fits and every other is clearly wrong; otherwise it asks for the option.
 """
 
@@ -23,9 +24,9 @@ __all__ = ["MAX_EXCITATIONS", "detect", "merge", "rows_of", "split"]
 
 #: Largest number of interleaved excitations considered by detection.
 MAX_EXCITATIONS = 4
-#: Two phases are told apart when their paired difference is this many robust sd from 0 ...
+#: Two phases are told apart when they differ by this many times their own noise (median over cycles) ...
 _DISTINCT = 8.0
-#: ... and the same when it is under this many.
+#: ... and taken for one level when they differ by less than this many times.
 _SAME = 3.0
 #: Share of cycles whose intensity order must agree with the phase order.
 _CONSISTENT = 0.99
@@ -59,23 +60,24 @@ def merge(channels: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _separation(total: np.ndarray, n: int) -> tuple[np.ndarray, float]:
-    """For ``n`` phases: robust z of the difference between each pair of phases, and the share of
-    cycles whose order agrees with the median order (1.0 when all phases are told apart)."""
+    """For ``n`` phases of the summed intensity ``total``: per pair of phases, the median size of
+    their difference in units of the phases' own noise, and the least share of cycles whose
+    order agrees with the median order."""
     cycles = total.size // n
     levels = total[: cycles * n].reshape(cycles, n)
-    z = np.zeros((n, n))
+    # each phase's noise, from the steps between its consecutive cycles (slow changes cancel)
+    noise = 1.4826 * np.median(np.abs(np.diff(levels, axis=0)), axis=0) / np.sqrt(2)
+    size = np.zeros((n, n))
     agree = 1.0
     for a in range(n):
         for b in range(a + 1, n):
             d = levels[:, a] - levels[:, b]
+            typical = float(np.median(np.abs(d)))
+            floor = max(float(noise[a]), float(noise[b]), 1e-12 * typical, np.finfo(float).tiny)
+            size[a, b] = size[b, a] = typical / floor
             med = float(np.median(d))
-            sd = 1.4826 * float(np.median(np.abs(d - med)))
-            # noise of each phase, from the steps between its consecutive cycles
-            floor = max(1.4826 * float(np.median(np.abs(np.diff(levels[:, k])))) / np.sqrt(2) for k in (a, b))
-            z[a, b] = z[b, a] = abs(med) / max(sd, floor, 1e-12 * abs(med), np.finfo(float).tiny)
-            if med != 0:
-                agree = min(agree, float(np.mean(np.sign(d) == np.sign(med))))
-    return z, agree
+            agree = min(agree, float(np.mean(np.sign(d) == np.sign(med))) if med != 0 else 0.0)
+    return size, agree
 
 
 def detect(data: np.ndarray, where: str) -> int:
@@ -90,11 +92,11 @@ def detect(data: np.ndarray, where: str) -> int:
     for n in range(2, MAX_EXCITATIONS + 1):
         if total.size < 8 * n:
             break
-        z, agree = _separation(total, n)
-        pairs = z[np.triu_indices(n, 1)]
-        if pairs.min() >= _DISTINCT and agree >= _CONSISTENT:
+        size, agree = _separation(total, n)
+        upper = np.triu_indices(n, 1)
+        if size[upper].min() >= _DISTINCT and agree >= _CONSISTENT:
             fits.append(n)
-        elif pairs.max() >= _SAME:
+        elif size[upper].max() >= _SAME:
             unclear.append(n)
     if len(fits) == 1 and all(n % fits[0] == 0 for n in unclear):
         return fits[0]
@@ -121,8 +123,8 @@ def check_declared(data: np.ndarray, n: int, where: str) -> None:
     if n == 1 or data.shape[0] < 4 * n:
         return
     total = np.asarray(data, dtype=np.float64).sum(axis=1)
-    z, agree = _separation(total, n)
-    if z[np.triu_indices(n, 1)].min() < _DISTINCT or agree >= _CONSISTENT:
+    size, agree = _separation(total, n)
+    if size[np.triu_indices(n, 1)].min() < _DISTINCT or agree >= _CONSISTENT:
         return
     cycles = total.size // n
     levels = total[: cycles * n].reshape(cycles, n)

@@ -1,0 +1,48 @@
+"""Timestamps: the real rate, jitter and dropped frames; declared rates checked to 1 %."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fluorodn.errors import FileFormatError
+from fluorodn.formats.timing import check, check_declared, parse_times
+
+
+def test_rate_jitter_and_dropped_frames():
+    rng = np.random.default_rng(0)
+    t = np.arange(1000) * 0.2 + rng.normal(0, 0.002, 1000)
+    t = np.delete(t, [100, 500, 501])  # one frame lost, then two
+    timing = check(t, "rec")
+    assert abs(timing.rate_hz - 5.0) < 0.01
+    assert 0.001 < timing.jitter_s < 0.004
+    assert timing.dropped == 3 and timing.gaps == (100, 499)
+    assert "3 dropped frames before samples 100, 499" in timing.describe()
+
+
+def test_declared_rate_within_one_percent_passes_and_beyond_is_refused():
+    timing = check(np.arange(200) / 12000.0, "rec")
+    check_declared(timing, 12000 * 1.009, "rec")
+    with pytest.raises(FileFormatError, match=r"declared sampling rate 1000 Hz differs from the 12000 Hz"):
+        check_declared(timing, 1000.0, "rec")
+    with pytest.raises(FileFormatError, match="positive"):
+        check_declared(timing, -5.0, "rec")
+
+
+def test_times_going_back_or_standing_still_are_refused():
+    with pytest.raises(FileFormatError, match="spectrum 3"):
+        check(np.array([0.0, 0.2, 0.4, 0.4, 0.8]), "rec")
+    with pytest.raises(FileFormatError, match="at least 2"):
+        check(np.array([0.0]), "rec")
+
+
+def test_parse_each_kind_and_refuse_a_mixture():
+    np.testing.assert_allclose(parse_times(["23:59:59.900", "00:00:00.100"], "rec"), [0.0, 0.2], atol=1e-9)
+    np.testing.assert_allclose(
+        parse_times(["1970-01-01 23:59:59.900000", "1970-01-02 00:00:00.100000"], "rec"), [0.0, 0.2], atol=1e-9
+    )
+    np.testing.assert_allclose(parse_times(["12,5", "12,7"], "rec"), [0.0, 0.2], atol=1e-9)
+    with pytest.raises(FileFormatError, match=r"spectrum 1 is not HH:MM:SS\.fff"):
+        parse_times(["10:00:00.000", "1.5"], "rec")
+    with pytest.raises(FileFormatError, match=r"expected HH:MM:SS\.fff"):
+        parse_times(["yesterday"], "rec")
