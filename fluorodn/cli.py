@@ -1,4 +1,4 @@
-"""The ``fluorodn`` command: denoise, watch, models, info, example.
+"""The ``fluorodn`` command: denoise, watch, unmix, models, info, example.
 
 Each command is a thin layer over the library. User mistakes (a missing file, an
 unknown model, an existing output) end in one sentence on stderr and exit code 1,
@@ -1006,6 +1006,100 @@ def example(
     except (FluorodnError, OSError) as err:
         _fail(err)
     typer.echo(f"Wrote {path}; denoise it with: fluorodn denoise {path}")
+    typer.echo(f"Its sensor's trace, hemoglobin and brightness with: fluorodn unmix {path} --sensor example")
+
+
+_UNMIX_EXAMPLES = (
+    "\b\n"
+    "Examples:\n"
+    "  fluorodn unmix example.tif --sensor example          -> example_unmixed.csv\n"
+    "  fluorodn unmix rec.npy --sensor s.csv --wavelengths 477:595.4 --rate 5\n"
+    "  fluorodn unmix rec.tif --sensor s.csv --wavelengths wl.csv --dark 420 --refine -o rec.parquet"
+)
+
+
+@app.command(epilog=_UNMIX_EXAMPLES)
+def unmix(
+    recording: Annotated[
+        Path, typer.Argument(help="One time x wavelength recording: .tif/.tiff/.npy/.mat.", show_default=False)
+    ],
+    sensor: Annotated[
+        str,
+        typer.Option(
+            "--sensor", "-s", help="The sensor's dF/F spectrum: a CSV wavelength_nm,dff, or 'example' (the example's).",
+            show_default=False,
+        ),
+    ],
+    wavelengths: Annotated[
+        str | None,
+        typer.Option(help="The bins' wavelengths in nm: FIRST:LAST (evenly spaced) or a one-column CSV. "
+                     "Default: from the file's metadata."),
+    ] = None,
+    denoise: Annotated[
+        bool, typer.Option("--denoise/--no-denoise", help="Denoise first (the default model, or --model).")
+    ] = True,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model that denoises: name or .onnx path.")] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Samples per second, for time_s. Default: from the file's metadata, else time_s is empty."),
+    ] = None,
+    dark: Annotated[
+        str | None,
+        typer.Option(help="Dark level subtracted first: counts, or a one-column CSV (one per bin). Default: none."),
+    ] = None,
+    refine: Annotated[
+        bool, typer.Option("--refine", help="Fit the full nonlinear model per sample too (scipy; ~1 ms/sample).")
+    ] = False,
+    key: Annotated[str | None, typer.Option(help="Variable of a .mat file (if it holds several).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output .csv or .parquet. Default: <input>_unmixed.csv.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+    ] = False,
+) -> None:
+    """Unmix a recording: per time sample, the sensor's trace, hemoglobin, offset and gain.
+
+    Writes one row per sample: sample, time_s, sensor, hbo2, hb, offset, residual_rms,
+    gain (README, "Unmixing"). Everything is checked before the output is written.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from fluorodn.unmixing import unmix_file
+
+    _setup_logging()
+    if model is not None and not denoise:
+        _fail("--model picks the model that denoises, but --no-denoise skips denoising; leave one of them out")
+    t0 = time.perf_counter()
+    console = Console(stderr=True)
+    bar = Progress("refining", BarColumn(), MofNCompleteColumn(), "samples", TimeRemainingColumn(), console=console,
+                   disable=not (refine and console.is_terminal), transient=True)  # fmt: skip
+    task = bar.add_task("refine", total=None)
+    try:
+        with bar, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res, dest = unmix_file(
+                recording, sensor, wavelengths, output=output, denoise=(model or True) if denoise else False,
+                rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    except (FluorodnError, ValueError) as err:
+        message = " ".join(str(err).split())
+        _fail(message if str(recording) in message else f"{recording}: {message}")
+    except Exception as err:  # not foreseen: one line, the traceback with --debug
+        if debug:
+            typer.echo(_traceback(err), err=True)
+        _fail(f"{recording}: could not be unmixed ({type(err).__name__}: {err}); run with --debug for the traceback")
+    for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+        typer.echo(f"fluorodn: warning: {recording}: {message}", err=True)
+    if res.time_s is None:
+        typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)
+    how = f"denoised with {res.denoised_with}" if res.denoised_with else "not denoised"
+    fit = "refined" if res.refined else "linear"
+    typer.echo(f"Unmixed {recording} -> {dest} ({len(res.sensor)} samples, {how}, {fit} fit, "
+               f"{time.perf_counter() - t0:.1f} s).")  # fmt: skip
 
 
 def main() -> None:

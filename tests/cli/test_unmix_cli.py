@@ -1,0 +1,237 @@
+"""fluorodn unmix on real files: the example end to end, NPY/TIFF/MAT inputs, outputs, refusals."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+from typer.testing import CliRunner
+
+from fluorodn.cli import app
+from fluorodn.unmixing import COLUMNS
+
+runner = CliRunner()
+spectra = pytest.importorskip("fluorodn_train.spectra")
+synth = pytest.importorskip("fluorodn_train.synth")
+
+
+def cli(*args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_user_error(result: Any, *fragments: str) -> None:
+    """Exit code 1, one line on stderr naming the problem, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def read_table(path: Path) -> tuple[list[str], np.ndarray]:
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    return header, np.genfromtxt(path, delimiter=",", skip_header=1)
+
+
+@pytest.fixture(scope="module")
+def rec() -> tuple[np.ndarray, Any]:
+    """A short noisy generator recording (600 samples x 152 bins, counts) and its truth."""
+    from fluorodn_train import noise
+
+    rng = np.random.default_rng(11)
+    truth = synth.clean_recording(rng, 600, cfg=synth.SignalConfig(intensity=(1e4, 1e4)))
+    noisy = truth.clean + noise.parametric_noise(rng, truth.photons, 0.3)
+    return noisy.astype(np.float32), truth
+
+
+@pytest.fixture
+def files(tmp_path: Path, rec: tuple[np.ndarray, Any]) -> SimpleFiles:
+    x, truth = rec
+    np.save(tmp_path / "rec.npy", x)
+    lines = ["wavelength_nm,dff", *(f"{w:.6f},{s:.8g}" for w, s in zip(truth.wl, truth.response, strict=True))]
+    (tmp_path / "sensor.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "wl.csv").write_text("\n".join(f"{w:.6f}" for w in truth.wl) + "\n", encoding="utf-8")
+    return SimpleFiles(tmp_path, truth)
+
+
+class SimpleFiles:
+    def __init__(self, folder: Path, truth: Any) -> None:
+        self.folder, self.truth = folder, truth
+        self.npy, self.sensor, self.wl = folder / "rec.npy", folder / "sensor.csv", folder / "wl.csv"
+        self.range = f"{float(truth.wl[0])!r}:{float(truth.wl[-1])!r}"
+
+
+def test_example_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("example")
+    assert result.exit_code == 0, result.output
+    assert "fluorodn unmix example.tif --sensor example" in result.stdout
+    before = (tmp_path / "example.tif").read_bytes()
+    result = cli("unmix", "example.tif", "--sensor", "example", "--no-denoise")
+    assert result.exit_code == 0, result.output
+    assert "Unmixed example.tif -> example_unmixed.csv (3000 samples, not denoised, linear fit" in result.stdout
+    header, table = read_table(tmp_path / "example_unmixed.csv")
+    assert header == list(COLUMNS) and table.shape == (3000, len(COLUMNS))
+    np.testing.assert_allclose(table[:, 1], np.arange(3000) / 5.0)  # rate and wavelengths from the TIFF
+    assert (tmp_path / "example.tif").read_bytes() == before
+    data = pytest.importorskip("fluorodn_train.data")
+    rng = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(data.TEST_STREAM,)))
+    truth = data.make_instance(rng, 3000, 152, 0.5).truth
+    assert np.corrcoef(table[:, 2], truth.a)[0, 1] > 0.9
+
+
+def test_npy_with_range_and_rate(files: SimpleFiles) -> None:
+    result = cli("unmix", files.npy, "--sensor", files.sensor, "--wavelengths", files.range, "--rate", 5,
+                 "--no-denoise")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    header, table = read_table(files.folder / "rec_unmixed.csv")
+    assert header == list(COLUMNS) and table.shape == (600, 8)
+    np.testing.assert_array_equal(table[:, 0], np.arange(600))
+    np.testing.assert_allclose(table[:, 1], np.arange(600) / 5.0)
+    assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.9
+    assert np.all(table[:, 6] > 0) and np.all(table[:, 7] > 0)
+
+
+def test_wavelength_file_dark_refine_and_empty_time(files: SimpleFiles) -> None:
+    dark = np.median(files.truth.clean - files.truth.photons, axis=0)
+    (files.folder / "dark.csv").write_text("\n".join(f"{d:.6f}" for d in dark) + "\n", encoding="utf-8")
+    out = files.folder / "out.csv"
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.wl, "--no-denoise", "--refine",
+                 "--dark", files.folder / "dark.csv", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "refined fit" in result.stdout and "time_s is empty" in result.stderr
+    _, table = read_table(out)
+    assert np.isnan(table[:, 1]).all()
+    assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.95
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.wl, "--no-denoise", "--dark", "250",
+                 "-o", files.folder / "scalar.csv")  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_denoise_first_with_a_model(files: SimpleFiles, tiny_model: Path) -> None:
+    tif = files.folder / "rec.tif"
+    tifffile.imwrite(tif, np.load(files.npy))
+    result = cli("unmix", tif, "--sensor", files.sensor, "--wavelengths", files.range, "--model", tiny_model)
+    assert result.exit_code == 0, result.output
+    assert "denoised with tiny" in result.stdout
+    header, table = read_table(files.folder / "rec_unmixed.csv")
+    assert header == list(COLUMNS) and table.shape == (600, 8) and np.isfinite(table[:, 2:]).all()
+
+
+def test_denoise_with_the_default_model(files: SimpleFiles) -> None:
+    from fluorodn import Denoiser
+
+    result = cli("unmix", files.npy, "--sensor", files.sensor, "--wavelengths", files.range)
+    assert result.exit_code == 0, result.output
+    assert f"denoised with {Denoiser().name}" in result.stdout
+    _, table = read_table(files.folder / "rec_unmixed.csv")
+    assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.9
+
+
+def test_mat_input_with_key(files: SimpleFiles) -> None:
+    from scipy.io import savemat
+
+    mat = files.folder / "rec.mat"
+    savemat(mat, {"spectra": np.load(files.npy), "other": np.ones((3, 3))})
+    result = cli("unmix", mat, "--key", "spectra", "-s", files.sensor, "--wavelengths", files.range, "--no-denoise")
+    assert result.exit_code == 0, result.output
+    assert read_table(files.folder / "rec_unmixed.csv")[1].shape == (600, 8)
+
+
+def test_parquet_output(files: SimpleFiles) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = files.folder / "rec.parquet"
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).column_names == list(COLUMNS)
+
+
+def test_parquet_without_pyarrow(files: SimpleFiles, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    out = files.folder / "rec.parquet"
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise", "-o", out)
+    assert_user_error(result, "needs pyarrow, which is not installed")
+    assert not out.exists()
+
+
+# -- refusals: one sentence each, nothing written ------------------------------------------
+
+
+def _outputs(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.suffix in (".csv", ".parquet", ".tmp") or "unmixed" in p.name)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--wavelengths", "477:595", "--sensor", "SENSOR"], ["looks transposed"]),
+        (["--wavelengths", "WL_SHORT", "--sensor", "SENSOR"], ["lists 151 wavelengths", "152 bins"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR_SHORT"], ["covers 480-560 nm but the recording"]),
+        (["--wavelengths", "RANGE", "--sensor", "nothing"], ["neither a file nor a shipped spectrum"]),
+        (["--sensor", "SENSOR"], ["does not store its wavelengths", "--wavelengths"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "-o", "OUT_TXT"], ["must end in .csv or .parquet"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--rate", "-5"], ["positive number"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--dark", "DARK_SHORT"], ["one number or 152"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--model", "low"], ["--no-denoise skips denoising"]),
+    ],
+)
+def test_refusals(files: SimpleFiles, args: list[str], fragments: list[str]) -> None:
+    folder = files.folder
+    transposed = "looks transposed" in fragments[0]
+    if transposed:
+        np.save(folder / "rec.npy", np.load(files.npy).T)
+    (folder / "wl_short.csv").write_text("\n".join(str(w) for w in files.truth.wl[:151]), encoding="utf-8")
+    (folder / "sensor_short.csv").write_text("wavelength_nm,dff\n480,-0.05\n560,0.01\n", encoding="utf-8")
+    (folder / "dark_short.csv").write_text("1\n2\n3\n", encoding="utf-8")
+    names = {"SENSOR": files.sensor, "WL_SHORT": folder / "wl_short.csv", "RANGE": files.range,
+             "SENSOR_SHORT": folder / "sensor_short.csv", "OUT_TXT": folder / "out.txt",
+             "DARK_SHORT": folder / "dark_short.csv"}  # fmt: skip
+    before = _outputs(folder)
+    result = cli("unmix", files.npy, *[names.get(a, a) for a in args], "--no-denoise")
+    assert_user_error(result, *fragments)
+    assert _outputs(folder) == before
+
+
+def test_refuses_an_existing_output_before_any_work(files: SimpleFiles) -> None:
+    out = files.folder / "rec_unmixed.csv"
+    out.write_text("keep", encoding="utf-8")
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise")
+    assert_user_error(result, "exists already", "--overwrite")
+    assert out.read_text(encoding="utf-8") == "keep"
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("sample,time_s,sensor")
+
+
+def test_refuses_a_stack_and_a_missing_file(files: SimpleFiles) -> None:
+    stack = files.folder / "stack.tif"
+    tifffile.imwrite(stack, np.ones((3, 200, 152), np.uint16), photometric="minisblack")
+    assert_user_error(cli("unmix", stack, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise"),
+                      "holds 3 pages", "one (time, wavelength) recording per file")  # fmt: skip
+    assert_user_error(cli("unmix", files.folder / "missing.npy", "-s", files.sensor, "--wavelengths", files.range),
+                      "does not exist")  # fmt: skip
+
+
+def test_wavelengths_and_rate_from_tiff_metadata(files: SimpleFiles) -> None:
+    tif = files.folder / "meta.tif"
+    desc = {"rig": {"wavelength_nm": [float(w) for w in files.truth.wl], "sampling_hz": 10.0}}
+    tifffile.imwrite(tif, np.load(files.npy), description=json.dumps(desc), metadata=None)
+    result = cli("unmix", tif, "-s", files.sensor, "--no-denoise")
+    assert result.exit_code == 0, result.output
+    _, table = read_table(files.folder / "meta_unmixed.csv")
+    np.testing.assert_allclose(table[:, 1], np.arange(600) / 10.0)
+    assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.9
+
+
+def test_help_lists_unmix() -> None:
+    assert "unmix" in cli("--help").stdout
+    text = cli("unmix", "--help").stdout
+    for option in ("--sensor", "--wavelengths", "--no-denoise", "--rate", "--refine", "--dark", "--output"):
+        assert option in text
