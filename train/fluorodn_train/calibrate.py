@@ -60,7 +60,11 @@ def domain_checks(stats: list[dict[str, float]]) -> dict[str, list[float]]:
 
 
 def export_spectral(
-    ckpt: str | Path, out_dir: str | Path, name: str = "spectral", recordings: int = 48
+    ckpt: str | Path,
+    out_dir: str | Path,
+    name: str = "spectral",
+    recordings: int = 48,
+    lengths: tuple[int, int] = (600, 44156),
 ) -> tuple[Path, dict]:
     """Export a spectral checkpoint with its out-of-domain ranges in the metadata.
 
@@ -77,7 +81,7 @@ def export_spectral(
     lo, hi = ck["config"]["noise_scale"]
     with tempfile.TemporaryDirectory() as tmp:
         path, _ = export_checkpoint(ckpt, tmp, name)
-        stats = domain_stats(path, (lo, hi), recordings=recordings)
+        stats = domain_stats(path, (lo, hi), recordings=recordings, lengths=lengths)
     generator = {
         "signal": "fluorodn_train.synth.WIDE",
         "noise": "parametric, fluorodn_train.noise.NoiseConfig",

@@ -23,6 +23,7 @@ class FitConfig:
 
     out: str  #: run folder: checkpoints and log
     kind: str = "image"  #: "image": 2D DnCNN on windows; "spectral": 1D DnCNN on coefficient traces
+    samples: int = 9600  #: spectral: time samples per step (recordings x their length)
     noise_scale: tuple[float, float] = (0.25, 0.35)  #: shot-noise scale range per instance
     depth: int = 20  #: convolution layers
     width: int = 64  #: filters per layer
@@ -72,14 +73,16 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
     if cfg.kind == "spectral":
         if recorded is not None:
             raise ValueError("the spectral model trains on parametric noise only")
-        return SpectralSampler(cfg.seed, stream, cfg.noise_scale, lengths=(cfg.window[0], cfg.window[0] * 6))
+        return SpectralSampler(cfg.seed, stream, cfg.noise_scale, lengths=(cfg.window[0], cfg.window[0] * 6),
+                               samples_per_batch=cfg.samples)
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 
 
 def validation_set(cfg: FitConfig, recorded: RecordedNoise | None) -> tuple[torch.Tensor, torch.Tensor]:
     s = build_sampler(cfg, VAL_STREAM, recorded)
     if cfg.kind == "spectral":
-        s.lengths = (3000, 3000)  # continuous validation recordings (10 min at 5 Hz)
+        n = min(3000, cfg.samples)  # continuous validation recordings (10 min at 5 Hz)
+        s.lengths = (n, n)
     x, y = s.batch(cfg.val_instances)
     return torch.from_numpy(x), torch.from_numpy(y)
 

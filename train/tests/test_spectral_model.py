@@ -1,0 +1,80 @@
+"""The spectral model: widened generator, 1D training, export with domain checks, runtime parity."""
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from fluorodn import Denoiser, spectral
+from fluorodn.registry import validate_metadata
+
+from fluorodn_train import synth
+from fluorodn_train.calibrate import export_spectral
+from fluorodn_train.data import SpectralSampler, make_instance, spectral_pair
+from fluorodn_train.model import DnCNN1d, fold_batchnorm
+from fluorodn_train.train import FitConfig, fit, load_checkpoint
+
+
+def test_widened_generator_draws_fast_hemodynamics_and_other_sensors():
+    rng = np.random.default_rng(0)
+    cfg = synth.SignalConfig(hemo_fast=(0.4, 0.4), hemo_fast_prob=1.0)
+    h = synth.hemodynamics(rng, 6000, cfg)
+    spec = np.abs(np.fft.rfft(h)) ** 2
+    freqs = np.fft.rfftfreq(len(h), 1 / synth.FS)
+    assert spec[freqs > 1.0].sum() / spec[1:].sum() > 0.3  # fast share in vivo: 35-40 %
+    assert abs(h.std() - 1.0) < 1e-3
+    for family in ("ach", "da", "red"):
+        wl, e, s = synth.spectra.sensor(152, rng, family)
+        assert wl.shape == e.shape == s.shape == (152,) and e.max() == 1.0
+        assert np.isfinite(s).all()
+    red = synth.spectra.sensor(152, rng, "red")[0]
+    assert red[0] > 530  # a red sensor's spectrometer window
+
+
+def test_spectral_pair_targets_are_the_projected_noise():
+    inst = make_instance(np.random.default_rng(1), 500, 100, 0.5, signal=synth.WIDE)
+    x, y = spectral_pair(inst)
+    assert x.shape == y.shape == (spectral.COMPONENTS, 500)
+    clean_coef = x - y  # the projection of the clean recording, through the same statistics
+    p = spectral.project(inst.noisy)
+    expected = spectral.coefficients(p, inst.clean).T
+    np.testing.assert_allclose(clean_coef, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_sampler_batches_whole_recordings_of_one_length():
+    s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(60, 120), bins=(30, 40), samples_per_batch=300)
+    x, y = s.batch()
+    assert x.ndim == 3 and x.shape[1] == spectral.COMPONENTS and 60 <= x.shape[2] <= 120
+    assert x.shape == y.shape and x.dtype == np.float32
+
+
+def test_folded_1d_network_matches():
+    net = DnCNN1d(16, depth=4, width=8)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+    torch.nn.init.normal_(net.net[-1].weight, std=0.1)
+    net.eval()
+    x = torch.randn(2, 16, 50)
+    torch.testing.assert_close(fold_batchnorm(net)(x), net(x), rtol=1e-4, atol=1e-5)
+
+
+def test_tiny_spectral_train_export_and_run(tmp_path):
+    cfg = FitConfig(out=str(tmp_path / "run"), kind="spectral", noise_scale=(0.1, 1.2), depth=3, width=4,
+                    window=(40, 0), samples=200, steps=2, val_instances=2, val_every=2, ckpt_every=2)
+    fit(cfg, log=lambda m: None)
+    model, ck = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert isinstance(model, DnCNN1d) and ck["step"] == 2 and ck["seen"] > 0
+    path, card = export_spectral(tmp_path / "run" / "last.pt", tmp_path / "models", "tiny", recordings=3,
+                                 lengths=(200, 400))
+    assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS and card["halo"] == 3
+    assert card["parity_max_abs_error"] < 1e-4
+    checks = card["domain_checks"]
+    assert checks["snr"][0] < checks["snr"][1] and checks["structure"][1] > 0
+    meta = json.loads(ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map["fluorodn"])
+    validate_metadata(meta, "tiny")
+    assert meta["domain_checks"] == checks
+    x = make_instance(np.random.default_rng(2), 300, 80, 0.5).noisy
+    y = Denoiser(path, device="cpu").run(x)
+    assert y.shape == x.shape and np.isfinite(y).all()
