@@ -66,15 +66,14 @@ def parse_rows(rows: list[bytes], decimal: str, sep: str) -> tuple[np.ndarray, N
 
 def _style(block: bytes, decimal: str) -> NumberStyle:
     """Decimals of the numbers in ``block`` (decimal point already "."): the most any number has."""
-    exponent = _EXPONENT.search(block) is not None
-    a = np.frombuffer(block, dtype=np.uint8)
-    points = np.flatnonzero(a == 46)
-    if points.size == 0:
-        return NumberStyle(decimal, 0, exponent)
-    stops = np.flatnonzero(~_DIGIT[a])
-    after = np.searchsorted(stops, points, side="right")
-    nxt = np.where(after < stops.size, stops[np.minimum(after, stops.size - 1)], a.size)
-    return NumberStyle(decimal, int((nxt - points - 1).max()), exponent)
+    exponent = (b"e" in block or b"E" in block) and _EXPONENT.search(block) is not None
+    a = np.frombuffer(block + b" ", dtype=np.uint8)  # a non-digit after the last number
+    alive = np.flatnonzero(a == 46)
+    decimals = 0
+    while alive.size:  # digits after each point: follow the points whose next character is a digit
+        alive = alive[_DIGIT[a[alive + decimals + 1]]]
+        decimals += 1 if alive.size else 0
+    return NumberStyle(decimal, decimals, exponent)
 
 
 def format_rows(values: np.ndarray, style: NumberStyle, sep: str) -> list[str]:
