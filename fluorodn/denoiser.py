@@ -590,7 +590,7 @@ def _crop(tile: Any, rows: int, cols: int, h: int) -> tuple[Any, Any, Any] | Non
     """(output slices, window slices, padded-page slices) of the part of ``tile``'s core that
     lies in the original page, or None where its core lies in the padding only."""
     dst, inner, src = [], [], []
-    for core, win_inner, size in zip(tile.core, tile.inner, (rows, cols)):
+    for core, win_inner, size in zip(tile.core, tile.inner, (rows, cols), strict=False):
         lo, hi = max(core.start, h), min(core.stop, size + h)
         if lo >= hi:
             return None

@@ -26,11 +26,11 @@ from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
 __all__ = [
     "DEFAULT_MODEL",
     "IMAGE_MODEL",
-    "default_name",
     "METADATA_KEY",
     "VARIANTS",
     "ModelSource",
     "available_models",
+    "default_name",
     "load_model",
     "model_names",
     "model_variants",
