@@ -45,7 +45,7 @@ app = typer.Typer(
     # click's plain help: brackets stay as typed ('fluorodn[dask]'), flags show without a
     # value, and each paragraph is wrapped to the terminal as a whole
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 
@@ -715,6 +715,7 @@ def watch(
         Path,
         typer.Argument(
             help="Folder the acquisition program writes recordings into.",
+            metavar="FOLDER",
             exists=True,
             file_okay=False,
             dir_okay=True,
@@ -989,7 +990,9 @@ def info(
 
 @app.command()
 def example(
-    path: Annotated[Path, typer.Argument(help="Where to write the example recording.")] = Path("example.tif"),
+    path: Annotated[Path, typer.Argument(help="Where to write the example recording.", metavar="PATH")] = Path(
+        "example.tif"
+    ),
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
 ) -> None:
     """Copy the example recording shipped with fluorodn (a TIFF) to PATH."""

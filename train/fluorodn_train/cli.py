@@ -115,11 +115,22 @@ def export(
     out: Path = typer.Option(Path("models"), help="Folder for <name>.onnx and <name>.json."),
     version: str = typer.Option("1", help="Model version."),
     domain: str = typer.Option("spectral-fiber-photometry", help="Data the model was trained for."),
+    calibration: int = typer.Option(48, help="Spectral models: in-domain recordings that set the domain checks."),
 ) -> None:
-    """Export a checkpoint to ONNX (BN folded, dynamic axes, metadata) after a parity check."""
-    from .export import export_checkpoint
+    """Export a checkpoint to ONNX (BN folded, dynamic axes, metadata) after a parity check.
 
-    path, card = export_checkpoint(checkpoint, out, name, version=version, domain=domain)
+    A spectral checkpoint is also measured on in-domain recordings, and the ranges of its
+    out-of-domain checks go into its metadata (``fluorodn_train.calibrate``).
+    """
+    from .export import export_checkpoint
+    from .train import load_checkpoint
+
+    if load_checkpoint(checkpoint)[1]["config"].get("kind") == "spectral":
+        from .calibrate import export_spectral
+
+        path, card = export_spectral(checkpoint, out, name, recordings=calibration)
+    else:
+        path, card = export_checkpoint(checkpoint, out, name, version=version, domain=domain)
     typer.echo(
         f"{path}: sha256 {card['sha256'][:12]}, parity {card['parity_max_abs_error']:.1e}, "
         f"{card['instances_seen']} instances seen"

@@ -1,0 +1,179 @@
+"""fluorodn watch as a process: a recording written slowly by another process, a corrupt file
+among good ones, and Ctrl-C while idle and while a file is being written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+pytest.importorskip("watchdog")
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: A writer process: an .npy recording written a few rows at a time, with pauses shorter
+#: than the watch's --settle, as an acquisition program appends samples.
+WRITER = """
+import sys, time
+import numpy as np
+path, rows, cols, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+data = np.load(sys.argv[5])
+with open(path, "wb") as fh:
+    np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (rows, cols)})
+    fh.flush()
+    for start in range(0, rows, 20):
+        fh.write(data[start:start + 20].astype("<f4").tobytes())
+        fh.flush()
+        time.sleep(pause)
+"""
+
+#: fluorodn's CLI with Denoiser.stream slowed down (seconds per page), to interrupt it mid-file.
+SLOW_CLI = """
+import sys, time
+from fluorodn import Denoiser
+from fluorodn.cli import main
+real, pause = Denoiser.stream, float(sys.argv[1])
+def stream(self, pages, **kw):
+    for page in real(self, pages, **kw):
+        time.sleep(pause)
+        yield page
+Denoiser.stream = stream
+sys.argv = ["fluorodn", *sys.argv[2:]]
+main()
+"""
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+
+
+def start_watch(model: Path, folder: Path, out: Path, *args: Any, slow: float | None = None) -> subprocess.Popen[str]:
+    argv = ["watch", str(folder), "-o", str(out), "--model", str(model), "--threads", "1", *map(str, args)]
+    cmd = [sys.executable, "-c", SLOW_CLI, str(slow), *argv] if slow else [sys.executable, "-m", "fluorodn", *argv]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0, proc: subprocess.Popen[str] | None = None) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"fluorodn watch ended early: {proc.communicate()}")
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def leftovers(*folders: Path) -> list[Path]:
+    return [p for folder in folders for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_slow_writer_corrupt_file_and_ctrl_c(tiny_model: Path, denoiser: Any, tmp_path: Path, helpers: Any) -> None:
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    early = helpers.spectra(40, 30)
+    tifffile.imwrite(incoming / "early.tif", early)  # there before the watch starts
+    proc = start_watch(tiny_model, incoming, out, "--settle", 1.0, "--report", tmp_path / "report.jsonl")
+    try:
+        wait_for(lambda: (out / "early_denoised.tif").is_file(), proc=proc)
+        # a recording written slowly by another process: 200 rows, 20 at a time, 0.3 s apart
+        data = helpers.spectra(200, 30).astype(np.float32)
+        np.save(tmp_path / "source.npy", data)
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(incoming / "slow.npy"), "200", "30", "0.3",
+                                   str(tmp_path / "source.npy")])  # fmt: skip
+        (incoming / "broken.npy").write_bytes(b"\x93NUMPY garbage")  # a corrupt file among good ones
+        tifffile.imwrite(incoming / "late.tif", helpers.spectra(40, 30, seed=3))
+        (incoming / "notes.docx").write_text("not a recording")
+        assert writer.wait(timeout=60) == 0
+        wait_for(lambda: (out / "slow_denoised.npy").is_file() and (out / "late_denoised.tif").is_file(), proc=proc)
+        time.sleep(1.5)  # the broken file settles too
+        code, stdout, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    np.testing.assert_allclose(np.load(out / "slow_denoised.npy"), denoiser.run(data), rtol=1e-5)
+    np.testing.assert_allclose(tifffile.imread(out / "early_denoised.tif"), denoiser.run(early), rtol=1e-6)
+    assert sorted(p.name for p in out.iterdir()) == ["early_denoised.tif", "late_denoised.tif", "slow_denoised.npy"]
+    errors = [ln for ln in stderr.splitlines() if ln.startswith("fluorodn: error:")]
+    assert len(errors) == 1 and "broken.npy" in errors[0], stderr
+    assert "Traceback" not in stderr and "still being written" not in stderr
+    assert stderr.strip().splitlines()[-1] == "fluorodn: stopped; 3 denoised, 1 failed"
+    assert f"{incoming / 'slow.npy'} -> {out / 'slow_denoised.npy'}" in stdout
+    records = [json.loads(line) for line in (tmp_path / "report.jsonl").read_text().splitlines()]
+    assert sorted((Path(r["input"]).name, r["status"]) for r in records) == [
+        ("broken.npy", "failed"), ("early.tif", "denoised"), ("late.tif", "denoised"), ("slow.npy", "denoised")]  # fmt: skip
+    assert not leftovers(incoming, out)
+
+
+def test_ctrl_c_while_writing_removes_the_partial_output(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    tifffile.imwrite(incoming / "long.tif", np.stack([helpers.spectra(20, 20, seed=s) for s in range(40)]))
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, slow=0.2)
+    try:
+        wait_for(lambda: out.is_dir() and bool(leftovers(out)), proc=proc)  # the output is being written
+        time.sleep(0.5)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, stderr
+    assert "the output being written was removed" in stderr and "Traceback" not in stderr
+    assert list(out.iterdir()) == [] and not leftovers(incoming)
+
+
+def test_already_denoised_files_are_skipped_and_a_killed_run_is_cleaned(tiny_model: Path, tmp_path: Path,
+                                                                        helpers: Any) -> None:  # fmt: skip
+    from fluorodn.io import temp_name
+
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    out.mkdir()
+    tifffile.imwrite(incoming / "a.tif", helpers.spectra(30, 20))
+    (out / "a_denoised.tif").write_bytes(b"done before")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = temp_name(out / "b_denoised.tif")
+    stale = stale.with_name(stale.name.replace(f"-{os.getpid()}-", f"-{int(dead.stdout)}-"))
+    stale.write_bytes(b"left by kill -9")
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3)
+    try:
+        wait_for(lambda: not stale.exists(), proc=proc)
+        time.sleep(1.5)
+        code, stdout, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert (out / "a_denoised.tif").read_bytes() == b"done before" and stdout == ""
+    assert "removed 1 temporary file" in stderr
+
+
+def test_watch_refusals(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fluorodn.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["watch", str(tmp_path), "--pattern", "sub/*.tif"])
+    assert result.exit_code == 1 and "file names, not paths" in result.stderr
+    result = runner.invoke(app, ["watch", str(tmp_path), "--settle", "0"])
+    assert result.exit_code == 1 and "--settle" in result.stderr
+    result = runner.invoke(app, ["watch", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr

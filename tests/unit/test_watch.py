@@ -1,0 +1,88 @@
+"""The Watcher: complete files are handed over once, growing ones only when they stop growing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("watchdog")
+
+from fluorodn.watch import Watcher  # noqa: E402
+
+
+def run_watcher(watcher: Watcher, seen: list[tuple[Path, int]]) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+
+    def handle(path: Path) -> None:
+        seen.append((path, path.stat().st_size))
+
+    thread = threading.Thread(target=watcher.run, args=(handle, stop), daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def wait_until(condition: object, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.parametrize("poll", [False, True])
+def test_files_are_handed_over_once_complete(tmp_path: Path, poll: bool) -> None:
+    (tmp_path / "old.npy").write_bytes(b"x" * 10)
+    watcher = Watcher(tmp_path, lambda p: p.suffix == ".npy" and not p.name.startswith("."), settle=0.6, poll=poll,
+                      poll_interval=0.1)  # fmt: skip
+    seen: list[tuple[Path, int]] = []
+    thread, stop = run_watcher(watcher, seen)
+    try:
+        wait_until(lambda: seen)
+        assert seen == [(tmp_path / "old.npy", 10)]
+        with open(tmp_path / "growing.npy", "wb") as fh:  # pauses shorter than settle
+            for _ in range(6):
+                fh.write(b"y" * 100)
+                fh.flush()
+                time.sleep(0.2)
+        (tmp_path / ".hidden.npy").write_bytes(b"z")
+        (tmp_path / "notes.txt").write_bytes(b"z")
+        (tmp_path / "empty.npy").write_bytes(b"")  # never handed over while empty
+        wait_until(lambda: len(seen) == 2)
+        assert seen[1] == (tmp_path / "growing.npy", 600)
+        time.sleep(1.0)
+        assert len(seen) == 2 and watcher.waiting == [tmp_path / "empty.npy"]
+        with open(tmp_path / "growing.npy", "ab") as fh:  # written to again later: handed over again
+            fh.write(b"y" * 50)
+        wait_until(lambda: len(seen) == 3)
+        assert seen[2] == (tmp_path / "growing.npy", 650)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_renamed_file_is_taken_under_its_new_name(tmp_path: Path) -> None:
+    watcher = Watcher(tmp_path, lambda p: p.suffix == ".tif", settle=0.3, existing=False)
+    seen: list[tuple[Path, int]] = []
+    thread, stop = run_watcher(watcher, seen)
+    try:
+        time.sleep(0.3)
+        (tmp_path / "rec.part").write_bytes(b"a" * 20)
+        (tmp_path / "rec.part").rename(tmp_path / "rec.tif")
+        wait_until(lambda: seen)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert seen == [(tmp_path / "rec.tif", 20)]
+
+
+def test_arguments_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        Watcher(tmp_path / "missing", lambda p: True)
+    with pytest.raises(ValueError, match="settle"):
+        Watcher(tmp_path, lambda p: True, settle=0)
