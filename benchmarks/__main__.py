@@ -18,6 +18,7 @@ BENCHMARKS = {
     "dask": "benchmarks.dask_bench",
     "acceptance": "benchmarks.acceptance",
     "default-speed": "benchmarks.default_speed",
+    "formats-speed": "benchmarks.formats_speed",
 }
 
 

@@ -216,6 +216,10 @@ class FileSettings:
     """``"refuse"`` NaN/inf values, or ``"fill"`` them (:func:`fill_nonfinite`) and restore them after."""
     device: str = "auto"
     """The device asked for, recorded in the output's provenance."""
+    excitations: int | None = None
+    """Interleaved excitations of a spectrometer file (each denoised alone); None: declared by the file or detected."""
+    to: str | None = None
+    """Write the output as ``"npy"``, ``"tif"`` or ``"h5"`` instead of the input's format."""
 
     def __post_init__(self) -> None:
         if self.nan not in NAN_POLICIES:
@@ -308,7 +312,9 @@ def denoise_file(
     source, dest = Path(source), Path(dest)
     t0 = time.perf_counter()
     before = _signature(source)
-    key = settings.key if fio.format_of(source) == "mat" else None
+    fmt = fio.format_of(source)
+    key = settings.key if fmt in ("mat", "hdf5") else None
+    excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
     holes: deque[tuple[Any, Any] | None] = deque()
     filled = 0
 
@@ -337,7 +343,7 @@ def denoise_file(
                 "denoise it again once it is complete"
             )
 
-    with contextlib.closing(fio.open_recording(source, key=key)) as rec:
+    with contextlib.closing(fio.open_recording(source, key=key, excitations=excitations)) as rec:
         out_dtype = fio.output_dtype(rec.dtype, settings.dtype)
         n_px = rec.n_pages * rec.page_shape[0] * rec.page_shape[1]
         task = progress.add(label or source.name, n_px, rec.n_pages) if progress is not None else None
@@ -363,6 +369,7 @@ def denoise_file(
             overwrite=settings.overwrite,
             var_name=var,
             before_publish=unchanged,
+            to=settings.to,
         )
         return FileResult(source, dest, rec.n_pages, n_px, time.perf_counter() - t0, filled, tuple(rec.shape))
 

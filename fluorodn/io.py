@@ -1,7 +1,9 @@
 """Recording files: find them, read them page by page, write results atomically.
 
 Formats (by extension): TIFF (``.tif``, ``.tiff``; see :mod:`fluorodn._tiff`), NumPy
-``.npy`` (read a window at a time, never memory-mapped), MATLAB ``.mat`` v5 and v7.3 (see :mod:`fluorodn._mat`).
+``.npy`` (read a window at a time, never memory-mapped), MATLAB ``.mat`` v5 and v7.3 (see :mod:`fluorodn._mat`),
+and spectrometer files with their axes: OceanView exports (``.txt``, or a folder of one-spectrum
+exports) and HDF5 with Time/Wavelength axes (``.h5``, ``.hdf5``), see :mod:`fluorodn.formats`.
 
 Every reader has ``path``, ``kind``, ``shape`` (as stored), ``dtype``, ``n_pages``,
 ``page_shape`` (H, W), ``pages()`` yielding (H, W) arrays in the file's dtype, and
@@ -34,6 +36,8 @@ from fluorodn._mat import MatRecording
 from fluorodn._tiff import TiffRecording, file_pages, read_provenance
 from fluorodn.errors import FileFormatError, OutputError, OutputExistsError
 from fluorodn.files import check_name_part, glob_files, same_file
+from fluorodn.formats import CONVERSIONS, SpectralRecording, is_spectrum_folder
+from fluorodn.formats.oceanview import is_export
 
 __all__ = [
     "FORMATS",
@@ -55,7 +59,17 @@ __all__ = [
 ]
 
 #: File extensions fluorodn reads and writes, and their format.
-FORMATS = {".tif": "tiff", ".tiff": "tiff", ".npy": "npy", ".mat": "mat"}
+FORMATS = {
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".npy": "npy",
+    ".mat": "mat",
+    ".txt": "oceanview",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+}
+#: Formats read by :mod:`fluorodn.formats` (spectrometer files with their axes).
+SPECTRAL_FORMATS = ("oceanview", "oceanview folder", "hdf5")
 _GLOB_CHARS = set("*?[")
 
 
@@ -141,11 +155,13 @@ class NpyRecording:
             raise ValueError(f"expected {self.n_pages} pages for {dest}, got {written}")
 
 
-Recording = Union[TiffRecording, NpyRecording, MatRecording]  # noqa: UP007 (runtime alias on 3.10)
+Recording = Union[TiffRecording, NpyRecording, MatRecording, SpectralRecording]  # noqa: UP007 (runtime alias on 3.10)
 
 
 def format_of(path: Path) -> str:
     """``"tiff"``, ``"npy"`` or ``"mat"`` from the extension; FileFormatError otherwise."""
+    if path.is_dir() and is_spectrum_folder(path):
+        return "oceanview folder"
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise FileFormatError(
@@ -155,14 +171,21 @@ def format_of(path: Path) -> str:
     return fmt
 
 
-def open_recording(path: str | os.PathLike[str], key: str | None = None) -> Recording:
-    """Open a recording file for reading; ``key`` picks the variable of a .mat file."""
+def open_recording(path: str | os.PathLike[str], key: str | None = None, excitations: int | None = None) -> Recording:
+    """Open a recording file for reading; ``key`` picks the variable of a .mat file or the dataset of an
+    HDF5 file; ``excitations`` declares the interleaved excitations of a spectrometer file."""
     path = Path(path)
     fmt = format_of(path)
-    if not path.is_file():
+    if not path.is_file() and fmt != "oceanview folder":
         raise FileFormatError(f"{path} does not exist or is not a file")
-    if key is not None and fmt != "mat":
-        raise FileFormatError(f"--key only applies to .mat files, not to {path}")
+    if key is not None and fmt not in ("mat", "hdf5"):
+        raise FileFormatError(f"--key only applies to .mat and HDF5 files, not to {path}")
+    if excitations is not None and fmt not in SPECTRAL_FORMATS:
+        raise FileFormatError(
+            f"--excitations applies to spectrometer files (.txt, folders of one-spectrum exports, .h5), not to {path}"
+        )
+    if fmt in SPECTRAL_FORMATS:
+        return SpectralRecording(path, key=key, excitations=excitations)
     if fmt == "tiff":
         return TiffRecording(path)
     if fmt == "npy":
@@ -234,7 +257,7 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
     found: list[Path] = []
     for pattern in patterns:
         path = Path(pattern)
-        if path.is_file():
+        if path.is_file() or is_spectrum_folder(path):
             format_of(path)
             found.append(path)
             continue
@@ -247,6 +270,7 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
         else:
             raise FileFormatError(f"input {pattern} does not exist (not a file, folder or matching pattern)")
         chosen = [p for p in candidates if p.suffix.lower() in FORMATS and not is_output(p, suffix)]
+        chosen = [p for p in chosen if p.suffix.lower() != ".txt" or is_export(p)]  # notes, logs: not recordings
         if not chosen:
             raise FileFormatError(
                 f"{what} matches no {', '.join(FORMATS)} files to denoise; "
@@ -259,16 +283,19 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
     return list(unique.values())
 
 
-def output_path(source: Path, output: Path | None, suffix: str, several: bool) -> Path:
+def output_path(source: Path, output: Path | None, suffix: str, several: bool, to: str | None = None) -> Path:
     """Where the result of ``source`` goes.
 
     ``output`` None: next to the input as ``<stem><suffix><ext>``. ``output`` a folder
     (an existing one, a name without a recording extension, or any name when there are
     ``several`` inputs): that name inside it. Otherwise ``output`` is the file, and must
-    have the input's format.
+    have the input's format, or the format ``to`` converts to (npy, tif, h5; its extension
+    replaces the input's).
     """
     check_name_part(suffix, "--suffix")
     stem, ext = _stem_ext(source)
+    if to is not None:
+        ext = CONVERSIONS[to]
     name = f"{stem}{suffix}{ext}"
     if output is None:
         return source.with_name(name)
@@ -276,7 +303,9 @@ def output_path(source: Path, output: Path | None, suffix: str, several: bool) -
         if several and output.suffix.lower() in FORMATS and not output.is_dir():
             raise FileFormatError(f"with several inputs, -o must be a folder, not the file name {output}")
         return output / name
-    if format_of(output) != format_of(source):
+    if to is not None and format_of(output) != FORMATS[ext]:
+        raise FileFormatError(f"output {output} must have the format --to {to} writes ({ext})")
+    if to is None and format_of(output) != format_of(source):
         raise FileFormatError(f"output {output} must have the same format as its input {source} ({ext})")
     return output
 
@@ -348,18 +377,27 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def plan_outputs(
-    sources: Sequence[Path], output: Path | None, suffix: str, *, several: bool, keep_tree: bool = False
+    sources: Sequence[Path],
+    output: Path | None,
+    suffix: str,
+    *,
+    several: bool,
+    keep_tree: bool = False,
+    to: str | None = None,
 ) -> list[tuple[Path, Path]]:
     """(input, output) for each of ``sources``: :func:`output_path` each, or with ``keep_tree``
-    the input's folder below the inputs' common folder recreated under the ``output`` folder."""
+    the input's folder below the inputs' common folder recreated under the ``output`` folder;
+    ``to`` converts (npy, tif, h5)."""
+    if to is not None and to not in CONVERSIONS:
+        raise FileFormatError(f"--to {to!r} is not a format fluorodn writes; choose one of {', '.join(CONVERSIONS)}")
     if not keep_tree or output is None:
-        return [(src, output_path(src, output, suffix, several)) for src in sources]
+        return [(src, output_path(src, output, suffix, several, to)) for src in sources]
     if output.suffix.lower() in FORMATS and not output.is_dir():
         raise FileFormatError(f"--keep-tree needs -o to be a folder, not the file name {output}")
     parents = [Path(os.path.abspath(src.parent)) for src in sources]
     root = Path(os.path.commonpath(parents)) if parents else Path()
     return [
-        (src, output_path(src, output / parent.relative_to(root), suffix, True))
+        (src, output_path(src, output / parent.relative_to(root), suffix, True, to))
         for src, parent in zip(sources, parents, strict=True)
     ]
 
@@ -445,16 +483,36 @@ def write_denoised(
     overwrite: bool = False,
     var_name: str | None = None,
     before_publish: Callable[[], None] | None = None,
+    to: str | None = None,
 ) -> Path:
-    """Write denoised (H, W) ``pages`` of ``recording`` to ``dest`` in the same format.
+    """Write denoised (H, W) ``pages`` of ``recording`` to ``dest`` in the same format, or as ``to``.
 
     ``var_name`` names the new variable of a .mat output (default ``<key>_denoised``);
-    ``before_publish`` as for :func:`atomic_output`. Returns the path written.
+    ``before_publish`` as for :func:`atomic_output`; ``to`` converts (npy, tif, h5, see
+    :mod:`fluorodn.formats.convert`). A folder of one-spectrum exports is written as a
+    folder. Returns the path written.
     """
     dest = Path(dest)
+    if to is None and isinstance(recording, SpectralRecording) and recording.writes_folder:
+        return recording.write_folder(dest, pages, provenance=provenance, overwrite=overwrite,
+                                      before_publish=before_publish)  # fmt: skip
     with atomic_output(dest, overwrite=overwrite, source=recording.path, before_publish=before_publish) as tmp:
-        if isinstance(recording, MatRecording):
+        if to is not None:
+            _write_converted(recording, to, tmp, pages, dtype, provenance)
+        elif isinstance(recording, MatRecording):
             recording.write(tmp, pages, dtype, provenance, var_name or f"{recording.key}_denoised")
         else:
             recording.write(tmp, pages, dtype, provenance)
     return dest
+
+
+def _write_converted(
+    recording: Recording, to: str, tmp: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]
+) -> None:
+    """``pages`` converted to ``to``: with the axes a spectrometer file carries, else page by page."""
+    from fluorodn.formats.convert import write_pages
+
+    if isinstance(recording, SpectralRecording):
+        recording.write_as(to, tmp, pages, dtype, provenance)
+    else:
+        write_pages(to, tmp, pages, (recording.n_pages, *recording.page_shape), dtype, provenance)

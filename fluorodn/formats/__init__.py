@@ -22,7 +22,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,19 +108,17 @@ class SpectralFile:
     _source: Any = None
 
     def describe(self) -> str:
-        """One line per stream and channel: shape, rate, jitter, dropped frames."""
-        lines = [
-            f"{self.path}: {self.format}, {len(self.streams)} x {self.streams[0].shape[0]} spectra of "
-            f"{self.streams[0].shape[1]} bins"
-        ]
+        """One line: what was read (spectra, bins, wavelengths), the sampling its timestamps show, excitations."""
+        t, w = self.streams[0].shape
+        what = f"{len(self.streams)} channels of " if len(self.streams) > 1 else ""
+        text = f"{self.path}: {self.format}, {what}{t} spectra x {w} bins"
         if self.wavelengths is not None:
-            lines[0] += f" ({self.wavelengths.min():.2f}-{self.wavelengths.max():.2f} nm)"
-        if self.timing is not None:
-            lines.append(f"  rows: {self.timing.describe()}")
+            text += f" ({self.wavelengths.min():.2f}-{self.wavelengths.max():.2f} nm)"
+        text += f"; {self.timing.describe()}" if self.timing is not None else "; no timestamps"
         if self.excitations > 1:
-            lines[0] += f", {self.excitations} interleaved excitations"
-            lines.extend(f"  {c.name}: {c.timing.describe()}" for c in self.channels if c.timing is not None)
-        return "\n".join(lines)
+            rates = sorted({f"{c.timing.rate_hz:.6g}" for c in self.channels if c.timing is not None})
+            text += f"; {self.excitations} interleaved excitations" + (f", {'/'.join(rates)} Hz each" if rates else "")
+        return text
 
     def arrange(self, outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """``outputs`` (one per channel) put back into the streams, rows in the original order."""
@@ -144,13 +142,15 @@ class SpectralFile:
         dtype: Any = np.float32,
         provenance: dict[str, Any] | None = None,
         overwrite: bool = False,
+        before_publish: Callable[[], None] | None = None,
     ) -> Path:
         """Write ``outputs`` (one (T, W) array per channel) to ``dest`` in this file's format and layout.
 
         Text keeps the input's header (plus one line from ``provenance``), wavelength row,
         timestamps and number precision (``dtype`` does not apply); HDF5 keeps every object
         and writes the channels as ``dtype``. Written atomically: a file through
-        :func:`fluorodn.io.atomic_output`, a folder under a temporary name renamed at the end.
+        :func:`fluorodn.io.atomic_output`, a folder under a temporary name renamed at the end;
+        ``before_publish`` is called when the output is complete, before it gets its name.
         """
         from fluorodn.io import atomic_output
 
@@ -160,8 +160,10 @@ class SpectralFile:
         if self.format == "oceanview folder":
             with _atomic_folder(dest, overwrite=overwrite, source=self.path) as tmp:
                 self._source.write(tmp, streams[0], provenance_line(prov))
+                if before_publish is not None:
+                    before_publish()
             return dest
-        with atomic_output(dest, overwrite=overwrite, source=self.path) as tmp:
+        with atomic_output(dest, overwrite=overwrite, source=self.path, before_publish=before_publish) as tmp:
             self._write_to(tmp, streams, np.dtype(dtype), prov)
         return dest
 
@@ -393,12 +395,17 @@ class SpectralRecording:
         self.file._write_to(Path(dest), streams, np.dtype(dtype), _with_excitations(provenance, self.file))
 
     def write_folder(
-        self, dest: Path, pages: Iterable[np.ndarray], *, provenance: dict[str, Any], overwrite: bool = False
+        self,
+        dest: Path,
+        pages: Iterable[np.ndarray],
+        *,
+        provenance: dict[str, Any],
+        overwrite: bool = False,
+        before_publish: Callable[[], None] | None = None,
     ) -> Path:
         """Write the denoised pages of a folder input as a new folder ``dest``, atomically."""
-        return self.file.write(
-            dest, list(pages), provenance=_with_excitations(provenance, self.file), overwrite=overwrite
-        )
+        prov = _with_excitations(provenance, self.file)
+        return self.file.write(dest, list(pages), provenance=prov, overwrite=overwrite, before_publish=before_publish)
 
     def write_as(
         self, fmt: str, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]

@@ -34,7 +34,7 @@ from fluorodn.errors import FileFormatError
 from fluorodn.formats._text import NumberStyle, RowLengthError, format_rows, parse_rows
 from fluorodn.formats.timing import TIME_FORMATS, parse_times
 
-__all__ = ["MARKER", "OceanViewFolder", "OceanViewText", "is_one_spectrum", "parse_date"]
+__all__ = ["MARKER", "OceanViewFolder", "OceanViewText", "is_export", "is_one_spectrum", "parse_date"]
 
 MARKER = b">>>>>Begin Spectral Data<<<<<"
 _END = b">>>>>"
@@ -211,6 +211,15 @@ def _wavelengths(first: bytes, decimal: str, where: str) -> np.ndarray:
             f"{_EXPECTED}"
         )
     return wl
+
+
+def is_export(path: Path) -> bool:
+    """Whether the text file ``path`` holds the '>>>>>Begin Spectral Data<<<<<' line of an OceanView export."""
+    try:
+        with open(path, "rb") as fh:
+            return MARKER in fh.read(1 << 16)
+    except OSError:
+        return False
 
 
 def is_one_spectrum(path: Path) -> bool:

@@ -174,7 +174,7 @@ def test_never_over_the_input(tiny_model: Path, tmp_path: Path, helpers: Any) ->
     ("args", "fragments"),
     [
         (["missing.tif"], ["missing.tif", "does not exist"]),
-        (["notes.txt"], ["notes.txt", ".tif"]),
+        (["notes.txt"], ["notes.txt", "expected an OceanView time-series export"]),
         (["a.tif", "--model", "medium"], ["unknown model 'medium'"]),
         (["a.tif", "--model", "nothere.onnx"], ["nothere.onnx", "does not exist"]),
         (["a.tif", "--overwrite", "--skip-existing"], ["choose one"]),

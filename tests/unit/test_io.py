@@ -274,8 +274,9 @@ def test_find_inputs(tmp_path: Path) -> None:
         fio.find_inputs([str(tmp_path / "missing.tif")])
     with pytest.raises(FileFormatError, match="matches no"):
         fio.find_inputs([str(tmp_path / "*.czi")])
-    with pytest.raises(FileFormatError, match=r"not \.txt"):
-        fio.find_inputs([str(tmp_path / "notes.txt")])
+    (tmp_path / "scan.czi").write_bytes(b"")
+    with pytest.raises(FileFormatError, match=r"not \.czi"):
+        fio.find_inputs([str(tmp_path / "scan.czi")])
 
 
 def test_output_path(tmp_path: Path) -> None:
