@@ -93,6 +93,12 @@ class OutDtype(str, Enum):
     same = "same"
 
 
+class ConvertTo(str, Enum):
+    npy = "npy"
+    tif = "tif"
+    h5 = "h5"
+
+
 def _fail(message: object, code: int = 1) -> NoReturn:
     typer.echo(f"fluorodn: error: {message}", err=True)
     raise typer.Exit(code)
@@ -144,12 +150,13 @@ _DENOISE_EXAMPLES = (
 )
 
 
-@app.command(epilog=_DENOISE_EXAMPLES, short_help="Denoise recording files (TIFF, NPY, MAT, zarr).")
+@app.command(epilog=_DENOISE_EXAMPLES, short_help="Denoise recording files (TIFF, NPY, MAT, OceanView, HDF5, zarr).")
 def denoise(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            help="Recordings to denoise: .tif/.tiff/.npy/.mat files, folders, quoted glob patterns "
+            help="Recordings to denoise: .tif/.tiff/.npy/.mat files, OceanView exports (.txt, or a folder of "
+            "one-spectrum exports), HDF5 with Time/Wavelength axes (.h5), folders, quoted glob patterns "
             "('data/**/*.tif'), or one .zarr store. Folders and patterns skip files that already end in the suffix.",
             show_default=False,
             metavar="INPUT",
@@ -181,7 +188,20 @@ def denoise(
     suffix: Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")] = "_denoised",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
-    key: Annotated[str | None, typer.Option(help="Variable of a .mat file to denoise (if it holds several).")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Variable of a .mat file, or dataset of an HDF5 file, to denoise.")
+    ] = None,
+    excitations: Annotated[
+        int | None,
+        typer.Option(
+            help="Excitation lights interleaved row by row in a spectrometer file (.txt, .h5); each is denoised "
+            "alone. Default: declared by the file, else detected from the intensity (1: not interleaved).",
+            min=1,
+        ),
+    ] = None,
+    to: Annotated[
+        ConvertTo | None, typer.Option(help="Write the outputs as npy, tif or h5 instead of the input's format.")
+    ] = None,
     nan: Annotated[NanPolicy, typer.Option(help=_NAN_HELP)] = NanPolicy.refuse,
     threads: Annotated[
         int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
@@ -218,6 +238,7 @@ def denoise(
     """
     from fluorodn import io as fio
     from fluorodn.files import FileSettings
+    from fluorodn.formats import is_spectrum_folder
 
     _setup_logging()
     if overwrite and skip_existing:
@@ -227,7 +248,7 @@ def denoise(
     report = _Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=kind, dtype=dtype, skip_existing=skip_existing, key=key, nan=nan,
-                         dry_run=dry_run)  # fmt: skip
+                         dry_run=dry_run, excitations=excitations, to=to)  # fmt: skip
         _denoise_zarr(inputs, output, model, device, threads, precision, suffix, overwrite,
                       scheduler or "threads", workers, debug, report)  # fmt: skip
         return
@@ -237,13 +258,20 @@ def denoise(
         _fail("--keep-tree keeps the inputs' folders under the -o folder; give -o FOLDER")
     try:
         sources = fio.find_inputs(inputs, suffix)
-        if key is not None and not any(fio.format_of(s) == "mat" for s in sources):
-            _fail("--key picks a variable of a .mat file, but no input is a .mat file; leave --key out")
-        several = len(sources) > 1 or any(Path(p).is_dir() or set(p) & set("*?[") for p in inputs)
-        plans = fio.plan_outputs(sources, output, suffix, several=several, keep_tree=keep_tree)
+        if key is not None and not any(fio.format_of(s) in ("mat", "hdf5") for s in sources):
+            _fail("--key picks a variable of a .mat file or a dataset of an HDF5 file, but no input is one; "
+                  "leave --key out")  # fmt: skip
+        if excitations is not None and not any(fio.format_of(s) in fio.SPECTRAL_FORMATS for s in sources):
+            _fail("--excitations applies to spectrometer files (.txt, folders of one-spectrum exports, .h5), "
+                  "but no input is one; leave --excitations out")  # fmt: skip
+        several = len(sources) > 1 or any(
+            (Path(p).is_dir() and not is_spectrum_folder(p)) or set(p) & set("*?[") for p in inputs
+        )
+        to_fmt = None if to is None else to.value
+        plans = fio.plan_outputs(sources, output, suffix, several=several, keep_tree=keep_tree, to=to_fmt)
         _check_plans(plans)
         settings = FileSettings(dtype=dtype.value, key=key, suffix=suffix, overwrite=overwrite, nan=nan.value,
-                                device=device.value)  # fmt: skip
+                                device=device.value, excitations=excitations, to=to_fmt)  # fmt: skip
     except FluorodnError as err:
         _fail(err)
     todo = _check_inputs(plans, settings, skip_existing, report, debug)
@@ -281,7 +309,7 @@ def denoise(
 def _refuse_for_zarr(**given: Any) -> None:
     """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
     defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
-                "key": None, "nan": NanPolicy.refuse, "dry_run": False}  # fmt: skip
+                "key": None, "nan": NanPolicy.refuse, "dry_run": False, "excitations": None, "to": None}  # fmt: skip
     used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
     if used:
         _fail(
@@ -385,9 +413,13 @@ def _check_inputs(
                     f"{dest} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip
             continue
         try:
-            key = settings.key if fio.format_of(src) == "mat" else None
-            with contextlib.closing(fio.open_recording(src, key=key)) as rec:
+            fmt = fio.format_of(src)
+            key = settings.key if fmt in ("mat", "hdf5") else None
+            excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
+            with contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec:
                 header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
+                if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
+                    report.note(rec.file.describe())
         except Exception as err:  # any failure to read is this input's one line
             report.failed(src, dest, err, debug=debug)
             continue

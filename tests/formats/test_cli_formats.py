@@ -1,0 +1,151 @@
+"""``fluorodn denoise`` on acquisition software's files: same layout back, channels alone, conversions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fluorodn import Denoiser, DenoiserOptions, formats
+from fluorodn.cli import app
+
+from .conftest import HEADER, spectra
+
+runner = CliRunner()
+
+
+def denoise(model: Path, *args: Any) -> Any:
+    return runner.invoke(app, ["denoise", *(str(a) for a in args), "--model", str(model), "--threads", "1"])
+
+
+def at_precision(values: np.ndarray, decimals: int) -> np.ndarray:
+    return np.array([[float(f"{v:.{decimals}f}") for v in row] for row in np.asarray(values).tolist()])
+
+
+@pytest.fixture(scope="module")
+def dn(tiny_model: Path) -> Denoiser:
+    return Denoiser(tiny_model, device="cpu", options=DenoiserOptions(threads=1))
+
+
+def test_text_export_comes_back_in_its_layout_equal_to_run(export, tiny_model, dn):
+    values = np.round(spectra(300, 40, seed=1), 2)
+    src = export(values, stamp_kind="dated")
+    result = denoise(tiny_model, src)
+    assert result.exit_code == 0, result.output
+    assert "300 samples over 59.800 s at 5 Hz" in result.stderr
+    out = src.with_name("rec_denoised.txt")
+    lines_in, lines_out = src.read_text().splitlines(), out.read_text().splitlines()
+    assert lines_out[:13] == lines_in[:13] and lines_out[13].startswith("Denoised by: fluorodn")
+    assert lines_out[14:16] == lines_in[13:15]
+    back = formats.read(out)
+    np.testing.assert_array_equal(back.streams[0], at_precision(dn.run(values), 2))
+    np.testing.assert_array_equal(back.times, formats.read(src).times)
+
+
+def test_interleaved_export_each_channel_as_if_alone(export, tiny_model, dn):
+    values = np.round(spectra(301, 40, seed=2, levels=(1000.0, 300.0)), 2)
+    src = export(values)
+    result = denoise(tiny_model, src)
+    assert result.exit_code == 0, result.output
+    assert "2 interleaved excitations, 2.5 Hz each" in result.stderr
+    back = formats.read(src.with_name("rec_denoised.txt"), excitations=2)
+    for k in range(2):
+        np.testing.assert_array_equal(back.channels[k].data, at_precision(dn.run(values[k::2]), 2))
+    assert "2 excitations denoised separately" in src.with_name("rec_denoised.txt").read_text()
+    result = denoise(tiny_model, src, "--excitations", 1, "--suffix", "_whole")
+    assert result.exit_code == 0, result.output
+    whole = formats.read(src.with_name("rec_whole.txt"), excitations=1)
+    np.testing.assert_array_equal(whole.streams[0], at_precision(dn.run(values), 2))
+
+
+def test_unclear_alternation_fails_naming_the_option(export, tiny_model):
+    values = spectra(300, 40)
+    values[::2] += 6.0  # a few times the noise: not clearly two light sources
+    result = denoise(tiny_model, export(np.round(values, 2)))
+    assert result.exit_code == 1
+    assert "--excitations N" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("to", ["npy", "tif", "h5"])
+def test_conversions(export, tiny_model, dn, to):
+    values = np.round(spectra(200, 40, seed=3), 2)
+    src = export(values)
+    result = denoise(tiny_model, src, "--to", to)
+    assert result.exit_code == 0, result.output
+    out = src.with_name(f"rec_denoised.{to}")
+    expected = dn.run(values)
+    if to == "npy":
+        np.testing.assert_array_equal(np.load(out), expected)
+    elif to == "tif":
+        import tifffile
+
+        np.testing.assert_array_equal(tifffile.imread(out), expected)
+    else:
+        back = formats.read(out)
+        np.testing.assert_array_equal(back.streams[0], expected)
+        np.testing.assert_array_equal(back.wavelengths, formats.read(src).wavelengths)
+
+
+def test_tiff_converts_too_and_a_wrong_output_name_is_refused(tmp_path, tiny_model, recording):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "r.tif", recording)
+    assert denoise(tiny_model, tmp_path / "r.tif", "--to", "npy").exit_code == 0
+    assert np.load(tmp_path / "r_denoised.npy").shape == recording.shape
+    result = denoise(tiny_model, tmp_path / "r.tif", "--to", "npy", "-o", tmp_path / "x.tif")
+    assert result.exit_code == 1 and "must have the format" in result.stderr
+
+
+def test_hdf5_channels_and_key(tmp_path, tiny_model, dn):
+    data = np.stack([spectra(200, 40, seed=s) for s in (4, 5)], axis=1)  # time x excitation x wavelength
+    with h5py.File(tmp_path / "r.h5", "w") as f:
+        f["acq/data"] = data
+        f["acq/Time"] = np.arange(200) * 0.2
+        f["acq/Wavelength"] = np.linspace(477, 595, 40)
+    result = denoise(tiny_model, tmp_path / "r.h5", "--key", "acq/data")
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "r_denoised.h5") as f:
+        out = f["acq/data"][()]
+        assert out.shape == data.shape and "fluorodn_provenance" in f.attrs
+    for e in range(2):
+        np.testing.assert_array_equal(out[:, e, :], dn.run(data[:, e, :]))
+    result = denoise(tiny_model, tmp_path / "r.h5", "--overwrite")
+    assert result.exit_code == 1 and "--key" in result.stderr
+
+
+def test_folder_of_one_spectrum_exports_is_one_recording(tmp_path, tiny_model, dn):
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    values = np.round(spectra(120, 40, seed=6), 2)
+    wl = np.linspace(477, 595, 40)
+    for k, row in enumerate(values):
+        s = 36000 + 0.2 * k
+        name = f"FLMS__{k}__{int(s // 3600):02d}-{int(s % 3600 // 60):02d}-{int(s % 60):02d}-{round(s % 1 * 1000):03d}"
+        body = "\n".join(f"{a:.2f}\t{b:.2f}" for a, b in zip(wl, row, strict=True))
+        (folder / f"{name}.txt").write_text(HEADER.format(name=name, pixels=40) + body + "\n")
+    result = denoise(tiny_model, folder)
+    assert result.exit_code == 0, result.output
+    back = formats.read(tmp_path / "spectra_denoised")
+    np.testing.assert_array_equal(back.streams[0], at_precision(dn.run(values), 2))
+    assert sorted(p.name for p in (tmp_path / "spectra_denoised").iterdir()) == sorted(p.name for p in folder.iterdir())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_folders_take_exports_not_notes_and_options_that_do_not_apply_are_refused(tmp_path, tiny_model, export,
+                                                                                  recording):  # fmt: skip
+    import tifffile
+
+    export(np.round(spectra(200, 40), 2), name="a.txt")
+    (tmp_path / "notes.txt").write_text("mouse 3, good signal\n")
+    result = runner.invoke(app, ["denoise", str(tmp_path), "--model", str(tiny_model), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "a.txt" in result.output and "notes" not in result.output
+    tifffile.imwrite(tmp_path / "r.tif", recording)
+    result = denoise(tiny_model, tmp_path / "r.tif", "--excitations", 2)
+    assert result.exit_code == 1 and "--excitations applies to spectrometer files" in result.stderr
+    result = denoise(tiny_model, tmp_path / "notes.txt")
+    assert result.exit_code == 1 and "Begin Spectral Data" in result.stderr
