@@ -21,9 +21,11 @@ Every time sample t of a (T, W) recording (time x wavelength, counts) is fitted 
 
 The fit is linearised: ``log((F - dark) / E)`` is, to first order in offset/F, linear in
 ``log gain, sensor, hbo2, hb`` and ``offset / gain`` (whose spectrum is 1/E), so all samples
-are solved at once with one weighted least-squares pseudo-inverse of a (W, 5) design. Each bin
-is weighted by the inverse variance of its log intensity, E^2 / sigma^2, with sigma the bin's
-noise estimated from the input's sample-to-sample differences (shot and dark noise alike).
+are solved at once with one weighted least-squares pseudo-inverse of a (W, 5) design; the fit
+runs twice, the second time on the data minus the first fit's offset, which removes most of the
+first-order error. Each bin is weighted by the inverse variance of its log intensity,
+E^2 / sigma^2, with sigma the bin's noise estimated from the input's sample-to-sample
+differences (shot and dark noise alike).
 ``refine=True`` then fits the full model above per sample with ``scipy.optimize.least_squares``
 (residuals ``(F - dark - model) / sigma``), starting at the linear solution.
 """
@@ -31,6 +33,8 @@ noise estimated from the input's sample-to-sample differences (shot and dark noi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import importlib
 import json
 import math
 import os
@@ -54,10 +58,10 @@ __all__ = [
     "SENSORS",
     "UnmixError",
     "UnmixResult",
+    "load_sensor",
     "read_sensor",
     "read_values",
     "recording_metadata",
-    "sensor_path",
     "unmix",
     "unmix_file",
     "wavelength_grid",
@@ -114,14 +118,13 @@ def read_sensor(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     return wl, dff
 
 
-def sensor_path(sensor: PathLike) -> Path:
-    """The CSV file of ``sensor``: an existing file, or a shipped spectrum's name (:data:`SENSORS`)."""
-    path = Path(sensor)
-    if path.is_file():
-        return path
+def load_sensor(sensor: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(wavelength_nm, dff) of ``sensor``: a CSV file, or a shipped spectrum's name (:data:`SENSORS`)."""
+    if Path(sensor).is_file():
+        return read_sensor(sensor)
     if str(sensor) in SENSORS:
         with resources.as_file(resources.files("fluorodn") / "data" / SENSORS[str(sensor)]) as shipped:
-            return Path(shipped)
+            return read_sensor(shipped)
     raise UnmixError(
         f"sensor spectrum {sensor} is neither a file nor a shipped spectrum ({', '.join(SENSORS)}); "
         "give a CSV with columns wavelength_nm,dff"
@@ -306,24 +309,23 @@ class UnmixResult:
 
     def to_parquet(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
         """Write the table as Parquet (pyarrow); an unknown time_s is null. Returns the path."""
-        _need_pyarrow(path)
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         from fluorodn.io import atomic_output
 
+        _need_pyarrow(path)
+        pa = importlib.import_module("pyarrow")
+        pq = importlib.import_module("pyarrow.parquet")
         path = Path(path)
         cols = self.columns()
-        arrays = [pa.array(v, from_pandas=True) if k == "time_s" else pa.array(v) for k, v in cols.items()]
+        arrays = [pa.array(v, from_pandas=True) for v in cols.values()]  # from_pandas: NaN time_s -> null
         table = pa.Table.from_arrays(arrays, names=list(cols))
         with atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp:
-            pq.write_table(table, tmp)
+            pq.write_table(table, str(tmp))
         return path
 
     def to_frame(self) -> Any:
         """The table as a pandas DataFrame indexed by sample (needs pandas)."""
         try:
-            import pandas as pd
+            pd = importlib.import_module("pandas")
         except ImportError as err:
             raise ImportError("UnmixResult.to_frame needs pandas; pip install pandas, or use columns()") from err
         return pd.DataFrame(self.columns()).set_index("sample")
@@ -335,7 +337,7 @@ def _opt_path(p: PathLike | None) -> Path | None:
 
 def _need_pyarrow(path: PathLike) -> None:
     try:
-        import pyarrow  # noqa: F401
+        importlib.import_module("pyarrow")
     except ImportError:
         raise UnmixError(
             f"writing {path} needs pyarrow, which is not installed; pip install pyarrow, or write a .csv"
@@ -490,8 +492,7 @@ def _count(spec: Any) -> int:
 
 def _sensor_on(sensor: Any, wl: np.ndarray) -> np.ndarray:
     if isinstance(sensor, (str, os.PathLike)):
-        path = sensor_path(sensor)
-        sw, dff = read_sensor(path)
+        sw, dff = load_sensor(sensor)
         name = str(sensor)
     else:
         try:
@@ -692,10 +693,13 @@ def unmix_file(
     """Unmix one recording file and write its table; returns (result, output path).
 
     ``wavelengths`` and ``rate`` default to the file's metadata (:func:`recording_metadata`);
-    ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
+    a spectrometer file (:mod:`fluorodn.formats`: OceanView export, HDF5 with axes) gives its
+    wavelengths and its timestamps, which become ``time_s`` (a ``rate`` given is checked
+    against them). ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
     Everything is checked before the output is written, and an existing output is refused
     before any work unless ``overwrite``.
     """
+    from fluorodn import formats
     from fluorodn import io as fio
 
     src = Path(path)
@@ -706,7 +710,11 @@ def unmix_file(
         _need_pyarrow(dest)
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it")
+    arr = times = None
     meta = recording_metadata(src)
+    if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
+        arr, file_wl, times = formats.load(src, key=key, rate=rate)
+        meta = {} if file_wl is None else {"wavelength_nm": file_wl}
     if wavelengths is None:
         wavelengths = meta.get("wavelength_nm")
         if wavelengths is None:
@@ -717,12 +725,15 @@ def unmix_file(
             wavelengths = f"{float(wavelengths[0])!r}:{float(wavelengths[1])!r}"
     if rate is None and isinstance(meta.get("sampling_hz"), (int, float)):
         rate = float(meta["sampling_hz"])
-    with contextlib.closing(fio.open_recording(src, key=key)) as rec:
-        if rec.n_pages != 1:
-            raise UnmixError(
-                f"{src} holds {rec.n_pages} pages of {rec.page_shape[0]} x {rec.page_shape[1]}; "
-                "unmixing takes one (time, wavelength) recording per file"
-            )
-        arr = np.array(next(iter(rec.pages())))
+    if arr is None:
+        with contextlib.closing(fio.open_recording(src, key=key)) as rec:
+            if rec.n_pages != 1:
+                raise UnmixError(
+                    f"{src} holds {rec.n_pages} pages of {rec.page_shape[0]} x {rec.page_shape[1]}; "
+                    "unmixing takes one (time, wavelength) recording per file"
+                )
+            arr = np.array(next(iter(rec.pages())))
     result = unmix(arr, wavelengths, sensor, denoise, rate, refine, dark=dark, progress=progress)
+    if times is not None:
+        result = dataclasses.replace(result, time_s=times)
     return result, result.save(dest, overwrite=overwrite, source=src)
