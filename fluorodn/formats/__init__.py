@@ -336,18 +336,28 @@ def _check_rate(declared: float, rows: Timing, channel: Timing | None, n: int, w
 
 
 def load(
-    path: str | os.PathLike[str], *, key: str | None = None, excitations: int | None = None, channel: int | None = None
+    path: str | os.PathLike[str],
+    *,
+    key: str | None = None,
+    excitations: int | None = None,
+    channel: int | None = None,
+    rate: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None)`` of one channel.
 
-    ``channel`` picks one of several (excitations, HDF5 channels); FileFormatError names
-    them when the file holds several and none is picked.
+    For analyses that take one (time, wavelength) recording with its axes (e.g.
+    :func:`fluorodn.unmixing.unmix_file`). ``channel`` picks one of several (excitations,
+    HDF5 channels); FileFormatError names them when the file holds several and none is
+    picked. ``rate``: a declared sampling rate, checked against the timestamps (see :func:`read`).
     """
-    rec = read(path, key=key, excitations=excitations)
+    rec = read(path, key=key, excitations=excitations, rate=rate)
     if channel is None:
         if len(rec.channels) > 1:
             names = ", ".join(f"{k}: {c.name}" for k, c in enumerate(rec.channels))
-            raise FileFormatError(f"{path} holds {len(rec.channels)} channels ({names}); pick one")
+            raise FileFormatError(
+                f"{path} holds {len(rec.channels)} channels ({names}); an analysis of one recording takes one "
+                "channel at a time: pick it with fluorodn.formats.load(path, channel=k)"
+            )
         channel = 0
     if not 0 <= channel < len(rec.channels):
         raise FileFormatError(f"{path} holds {len(rec.channels)} channels; channel {channel} does not exist")
