@@ -63,7 +63,7 @@ def start_watch(model: Path, folder: Path, out: Path, *args: Any, slow: float | 
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0, proc: subprocess.Popen[str] | None = None) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 120.0, proc: subprocess.Popen[str] | None = None) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if condition():
@@ -89,20 +89,22 @@ def test_slow_writer_corrupt_file_and_ctrl_c(tiny_model: Path, denoiser: Any, tm
     incoming.mkdir()
     early = helpers.spectra(40, 30)
     tifffile.imwrite(incoming / "early.tif", early)  # there before the watch starts
-    proc = start_watch(tiny_model, incoming, out, "--settle", 1.0, "--report", tmp_path / "report.jsonl")
+    # the writer pauses 0.1 s between writes, 30x shorter than --settle: holds on a loaded machine too
+    proc = start_watch(tiny_model, incoming, out, "--settle", 3.0, "--report", tmp_path / "report.jsonl")
     try:
         wait_for(lambda: (out / "early_denoised.tif").is_file(), proc=proc)
-        # a recording written slowly by another process: 200 rows, 20 at a time, 0.3 s apart
+        # a recording written slowly by another process: 200 rows, 20 at a time, 0.1 s apart
         data = helpers.spectra(200, 30).astype(np.float32)
         np.save(tmp_path / "source.npy", data)
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(incoming / "slow.npy"), "200", "30", "0.3",
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(incoming / "slow.npy"), "200", "30", "0.1",
                                    str(tmp_path / "source.npy")])  # fmt: skip
         (incoming / "broken.npy").write_bytes(b"\x93NUMPY garbage")  # a corrupt file among good ones
         tifffile.imwrite(incoming / "late.tif", helpers.spectra(40, 30, seed=3))
         (incoming / "notes.docx").write_text("not a recording")
         assert writer.wait(timeout=60) == 0
         wait_for(lambda: (out / "slow_denoised.npy").is_file() and (out / "late_denoised.tif").is_file(), proc=proc)
-        time.sleep(1.5)  # the broken file settles too
+        report = tmp_path / "report.jsonl"
+        wait_for(lambda: report.is_file() and "broken.npy" in report.read_text(), proc=proc)
         code, stdout, stderr = stop(proc)
     finally:
         if proc.poll() is None:
@@ -117,8 +119,9 @@ def test_slow_writer_corrupt_file_and_ctrl_c(tiny_model: Path, denoiser: Any, tm
     assert stderr.strip().splitlines()[-1] == "fluorodn: stopped; 3 denoised, 1 failed"
     assert f"{incoming / 'slow.npy'} -> {out / 'slow_denoised.npy'}" in stdout
     records = [json.loads(line) for line in (tmp_path / "report.jsonl").read_text().splitlines()]
-    assert sorted((Path(r["input"]).name, r["status"]) for r in records) == [
-        ("broken.npy", "failed"), ("early.tif", "denoised"), ("late.tif", "denoised"), ("slow.npy", "denoised")]  # fmt: skip
+    outcomes = sorted((Path(r["input"]).name, r["status"]) for r in records)
+    assert outcomes == [("broken.npy", "failed"), ("early.tif", "denoised"), ("late.tif", "denoised"),
+                        ("slow.npy", "denoised")]  # fmt: skip
     assert not leftovers(incoming, out)
 
 
