@@ -227,3 +227,22 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
     for chunks in ((300, 120), (1000, 40), (2500, 120)):
         got = fdask.denoise(da.from_array(x, chunks=chunks)).compute(scheduler="threads")
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
+
+
+def test_image_path_border_close_to_the_interior() -> None:
+    """A 512 x 512 frame: mirror padding keeps the 2-pixel border's error within 1.3x of the
+    interior's (zero padding left it at 5.4x; measured 1.20x)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    clean = gaussian_filter(rng.standard_normal((512, 512)), 8) * 400 + 1000 + np.linspace(0, 300, 512)[None, :]
+    noisy = clean + rng.standard_normal(clean.shape) * np.sqrt(clean) * 0.8
+    y = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1)).run(noisy)
+    err, raw = (y - clean) ** 2, (noisy - clean) ** 2
+    border = np.zeros(clean.shape, bool)
+    border[:2] = border[-2:] = True
+    border[:, :2] = border[:, -2:] = True
+    inner = np.zeros(clean.shape, bool)
+    inner[20:-20, 20:-20] = True
+    ratio = np.sqrt(err[border].mean() / raw[border].mean()) / np.sqrt(err[inner].mean() / raw[inner].mean())
+    assert ratio < 1.3, ratio
