@@ -846,7 +846,7 @@ def watch(
 
     def accept(path: Path) -> bool:
         name = path.name
-        if name.startswith(".") or path.suffix.lower() not in fio.FORMATS or fio.is_output(path, suffix):
+        if name.startswith(".") or not fio.is_candidate(path, suffix):
             return False
         if pattern is not None and not fnmatch.fnmatch(name, pattern):
             return False

@@ -48,6 +48,7 @@ __all__ = [
     "atomic_output",
     "cast_pages",
     "find_inputs",
+    "is_candidate",
     "is_output",
     "open_recording",
     "output_dtype",
@@ -248,6 +249,14 @@ def is_output(path: Path, suffix: str) -> bool:
     return bool(suffix) and _stem_ext(path)[0].endswith(suffix)
 
 
+def is_candidate(path: Path, suffix: str = "_denoised") -> bool:
+    """Whether folders, globs and ``fluorodn watch`` take the file ``path``: a format fluorodn reads,
+    not named like an output, and a ``.txt`` only if it is a spectrometer export (not notes or logs)."""
+    if path.suffix.lower() not in FORMATS or is_output(path, suffix):
+        return False
+    return path.suffix.lower() != ".txt" or is_export(path)
+
+
 def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path]:
     """Files named by ``patterns``: files, folders (their supported files) and glob patterns.
 
@@ -269,8 +278,7 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
             what = f"pattern {pattern!r}"
         else:
             raise FileFormatError(f"input {pattern} does not exist (not a file, folder or matching pattern)")
-        chosen = [p for p in candidates if p.suffix.lower() in FORMATS and not is_output(p, suffix)]
-        chosen = [p for p in chosen if p.suffix.lower() != ".txt" or is_export(p)]  # notes, logs: not recordings
+        chosen = [p for p in candidates if is_candidate(p, suffix)]
         if not chosen:
             raise FileFormatError(
                 f"{what} matches no {', '.join(FORMATS)} files to denoise; "

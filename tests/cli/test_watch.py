@@ -100,7 +100,7 @@ def test_slow_writer_corrupt_file_and_ctrl_c(tiny_model: Path, denoiser: Any, tm
                                    str(tmp_path / "source.npy")])  # fmt: skip
         (incoming / "broken.npy").write_bytes(b"\x93NUMPY garbage")  # a corrupt file among good ones
         tifffile.imwrite(incoming / "late.tif", helpers.spectra(40, 30, seed=3))
-        (incoming / "notes.docx").write_text("not a recording")
+        (incoming / "notes.txt").write_text("not a recording")
         assert writer.wait(timeout=60) == 0
         wait_for(lambda: (out / "slow_denoised.npy").is_file() and (out / "late_denoised.tif").is_file(), proc=proc)
         report = tmp_path / "report.jsonl"
