@@ -1056,7 +1056,12 @@ _UNMIX_EXAMPLES = (
 @app.command(epilog=_UNMIX_EXAMPLES)
 def unmix(
     recording: Annotated[
-        Path, typer.Argument(help="One time x wavelength recording: .tif/.tiff/.npy/.mat.", show_default=False)
+        Path,
+        typer.Argument(
+            help="One time x wavelength recording: .tif/.tiff/.npy/.mat, an OceanView export (.txt; its wavelengths "
+            "and timestamps are used) or HDF5 with Time/Wavelength axes (.h5).",
+            show_default=False,
+        ),
     ],
     sensor: Annotated[
         str,
@@ -1085,9 +1090,16 @@ def unmix(
     refine: Annotated[
         bool, typer.Option("--refine", help="Fit the full nonlinear model per sample too (scipy; ~1 ms/sample).")
     ] = False,
-    key: Annotated[str | None, typer.Option(help="Variable of a .mat file (if it holds several).")] = None,
+    key: Annotated[str | None, typer.Option(help="Variable of a .mat file, or dataset of an HDF5 file.")] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output .csv or .parquet. Default: <input>_unmixed.csv.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Output .csv, .parquet or .nwb (fluorodn[nwb]). Default: <input>_unmixed.csv."
+        ),
+    ] = None,
+    guppy: Annotated[
+        Path | None,
+        typer.Option(help="Also write the traces into this folder as GuPPy CSV files (timestamps,data,sampling_rate)."),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
     debug: Annotated[
@@ -1117,7 +1129,7 @@ def unmix(
             warnings.simplefilter("always")
             res, dest = unmix_file(
                 recording, sensor, wavelengths, output=output, denoise=(model or True) if denoise else False,
-                rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite,
+                rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
     except (FluorodnError, ValueError) as err:

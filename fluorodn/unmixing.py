@@ -74,7 +74,7 @@ SENSORS = {"example": "example_sensor.csv"}
 #: Natural-log absorbance per µM·cm of a decadic molar extinction of 1 cm^-1/(mol/L).
 LN10_PER_UM = math.log(10.0) * 1e-6
 #: Output formats of :meth:`UnmixResult.save`, by extension.
-OUTPUT_FORMATS = (".csv", ".parquet")
+OUTPUT_FORMATS = (".csv", ".parquet", ".nwb")
 
 _RANGE = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*:\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*$")
 _MIN_SAMPLES = 3
@@ -281,7 +281,8 @@ class UnmixResult:
         }
 
     def save(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
-        """Write the table to ``path``: CSV, or Parquet for a ``.parquet`` name (needs pyarrow).
+        """Write the table to ``path``: CSV, Parquet for a ``.parquet`` name (needs pyarrow), or NWB
+        for a ``.nwb`` name (:func:`fluorodn.formats.nwb.write_unmixed`; needs the ``nwb`` extra).
 
         Written atomically (:func:`fluorodn.io.atomic_output`); an existing file is refused
         unless ``overwrite``, and ``source`` (the input) is never replaced.
@@ -289,7 +290,22 @@ class UnmixResult:
         path = Path(path)
         if path.suffix.lower() == ".parquet":
             return self.to_parquet(path, overwrite=overwrite, source=source)
+        if path.suffix.lower() == ".nwb":
+            return self.to_nwb(path, overwrite=overwrite, source=source)
         return self.to_csv(path, overwrite=overwrite, source=source)
+
+    def to_nwb(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+        """Write the traces as NWB (ndx-fiber-photometry), start time and timestamps from ``source``."""
+        from fluorodn.formats.nwb import write_unmixed
+        from fluorodn.io import atomic_output
+
+        if source is None:
+            raise UnmixError("an NWB output needs the recording it comes from (source=) for its start time")
+        path = Path(path)
+        prov = {"denoised_with": self.denoised_with, "refined": self.refined}
+        with atomic_output(path, overwrite=overwrite, source=Path(source)) as tmp:
+            write_unmixed(self, tmp, source, provenance=prov)
+        return path
 
     def to_csv(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
         """Write the table as CSV with a header line; an unknown time_s is left empty. Returns the path."""
@@ -689,6 +705,7 @@ def unmix_file(
     key: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    guppy: PathLike | None = None,
 ) -> tuple[UnmixResult, Path]:
     """Unmix one recording file and write its table; returns (result, output path).
 
@@ -697,7 +714,8 @@ def unmix_file(
     wavelengths and its timestamps, which become ``time_s`` (a ``rate`` given is checked
     against them). ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
     Everything is checked before the output is written, and an existing output is refused
-    before any work unless ``overwrite``.
+    before any work unless ``overwrite``. ``guppy``: a folder to also write the traces into in
+    GuPPy's CSV convention (:func:`fluorodn.formats.guppy.write_unmixed`).
     """
     from fluorodn import formats
     from fluorodn import io as fio
@@ -705,9 +723,16 @@ def unmix_file(
     src = Path(path)
     dest = Path(output) if output is not None else src.with_name(src.stem + "_unmixed.csv")
     if dest.suffix.lower() not in OUTPUT_FORMATS:
-        raise UnmixError(f"output {dest} must end in .csv or .parquet")
+        raise UnmixError(f"output {dest} must end in .csv or .parquet (or .nwb for NWB)")
     if dest.suffix.lower() == ".parquet":
         _need_pyarrow(dest)
+    if dest.suffix.lower() == ".nwb":
+        from importlib.util import find_spec
+
+        from fluorodn.formats.nwb import MISSING
+
+        if find_spec("pynwb") is None or find_spec("ndx_fiber_photometry") is None:
+            raise UnmixError(MISSING)
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it")
     arr = times = None
@@ -736,4 +761,11 @@ def unmix_file(
     result = unmix(arr, wavelengths, sensor, denoise, rate, refine, dark=dark, progress=progress)
     if times is not None:
         result = dataclasses.replace(result, time_s=times)
-    return result, result.save(dest, overwrite=overwrite, source=src)
+    if guppy is not None and result.time_s is None:
+        raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give --rate HZ")
+    saved = result.save(dest, overwrite=overwrite, source=src)
+    if guppy is not None:
+        from fluorodn.formats.guppy import write_unmixed
+
+        write_unmixed(result, guppy, overwrite=overwrite)
+    return result, saved

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fluorodn.errors import FileFormatError
 
-__all__ = ["COLUMNS", "write_guppy"]
+__all__ = ["COLUMNS", "write_guppy", "write_unmixed"]
 
 COLUMNS = ("timestamps", "data", "sampling_rate")
 
@@ -60,3 +61,15 @@ def write_guppy(
                 fh.write(f"{t:.9g},{v:.9g},{f'{rate:.9g}' if k == 0 else ''}\n")
         written.append(dest)
     return written
+
+
+def write_unmixed(result: Any, folder: str | os.PathLike[str], *, overwrite: bool = False) -> list[Path]:
+    """The traces of an unmixing ``result`` (:class:`fluorodn.unmixing.UnmixResult`) as GuPPy CSV files in
+    ``folder``: ``sensor.csv`` (the signal), ``hbo2.csv``, ``hb.csv``, ``offset.csv``, ``gain.csv``."""
+    if result.time_s is None:
+        raise FileFormatError(
+            "the unmixed traces have no times; give the sampling rate (--rate) or use a file with timestamps"
+        )
+    cols = result.columns()
+    names = ("sensor", "hbo2", "hb", "offset", "gain")
+    return write_guppy(folder, {n: cols[n] for n in names}, np.asarray(result.time_s), overwrite=overwrite)

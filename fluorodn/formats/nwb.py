@@ -18,6 +18,7 @@ Needs the ``nwb`` extra: ``pip install 'fluorodn[nwb]'`` (pynwb, ndx-fiber-photo
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,7 +29,17 @@ import numpy as np
 
 from fluorodn.errors import FileFormatError
 
-__all__ = ["MISSING", "Trace", "write_nwb"]
+__all__ = ["MISSING", "UNITS", "Trace", "write_nwb", "write_unmixed"]
+
+#: Units of the traces of an unmixing result (:class:`fluorodn.unmixing.UnmixResult`).
+UNITS = {
+    "sensor": ("a.u.", "a(t): the sensor's trace; dF/F = sensor x the sensor's response spectrum"),
+    "hbo2": ("uM*cm", "oxy-hemoglobin change times effective path length"),
+    "hb": ("uM*cm", "deoxy-hemoglobin change times effective path length"),
+    "offset": ("counts", "wavelength-independent additive offset"),
+    "gain": ("1", "wavelength-independent brightness relative to the typical state"),
+    "residual_rms": ("1", "RMS over bins of the relative residual of the fit"),
+}
 
 MISSING = "writing NWB files needs pynwb and ndx-fiber-photometry; install them with pip install 'fluorodn[nwb]'"
 
@@ -103,10 +114,10 @@ def write_nwb(
     elif session_start.tzinfo is None:
         session_start = session_start.astimezone()
     text = description or (
-        f"Unmixed traces of {Path(source).name if source else 'a spectral recording'}, written by fluorodn"
+        f"Unmixed traces of {Path(source).name if source else 'a spectral recording'}, written by fluorodn."
     )
     nwb = pynwb.NWBFile(
-        session_description=f"{text}. Session start: {start_note}.",
+        session_description=f"{text} Session start: {start_note}.",
         identifier=str(uuid.uuid4()),
         session_start_time=session_start,
         notes=json.dumps(dict(provenance)) if provenance else None,
@@ -129,6 +140,38 @@ def write_nwb(
         module.add(series)
         if first is None and times is not None:
             first = series
-    with NWBHDF5IO(str(dest), mode="w") as io:
-        io.write(nwb)
+    with warnings.catch_warnings():  # a temporary name (atomic writes) need not end in .nwb
+        warnings.filterwarnings("ignore", message=r"The file path provided.*does not end in '\.nwb'")
+        with NWBHDF5IO(str(dest), mode="w") as io:
+            io.write(nwb)
     return dest
+
+
+def write_unmixed(
+    result: Any,
+    dest: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    *,
+    provenance: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the traces of an unmixing ``result`` (:class:`fluorodn.unmixing.UnmixResult`) of the
+    recording ``source`` as NWB: its ``time_s`` as timestamps, the start time from the file's
+    header where it has one (an OceanView ``Date:``), else the file's modification time."""
+    from fluorodn.formats.oceanview import start_time
+
+    cols = result.columns()
+    times = None if result.time_s is None else np.asarray(result.time_s, dtype=np.float64)
+    if times is None:
+        raise FileFormatError(
+            f"the unmixed traces of {source} have no times; give the sampling rate (--rate) or use a file with "
+            "timestamps"
+        )
+    traces = {name: Trace(np.asarray(cols[name]), unit, text) for name, (unit, text) in UNITS.items()}
+    src = Path(source)
+    start, zone = start_time(src) if src.suffix.lower() == ".txt" or src.is_dir() else (None, "")
+    note = ""
+    if start is not None and start.tzinfo is None:
+        note = f" The file's time zone {zone} names several zones; its time was taken as this computer's local time."
+    text = f"Unmixed traces of {src.name}, written by fluorodn.{note}"
+    return write_nwb(dest, traces, times=times - times[0], session_start=start, source=source, description=text,
+                     provenance=provenance)  # fmt: skip

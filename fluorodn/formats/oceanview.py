@@ -34,7 +34,7 @@ from fluorodn.errors import FileFormatError
 from fluorodn.formats._text import NumberStyle, RowLengthError, format_rows, parse_rows
 from fluorodn.formats.timing import TIME_FORMATS, parse_times
 
-__all__ = ["MARKER", "OceanViewFolder", "OceanViewText", "is_export", "is_one_spectrum", "parse_date"]
+__all__ = ["MARKER", "OceanViewFolder", "OceanViewText", "is_export", "is_one_spectrum", "parse_date", "start_time"]
 
 MARKER = b">>>>>Begin Spectral Data<<<<<"
 _END = b">>>>>"
@@ -51,14 +51,19 @@ _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
 _JAVA_DATE = re.compile(r"^\w{3} (\w{3}) +(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2}) (\S+) (\d{4})$")
 _GMT_OFFSET = re.compile(r"^(?:GMT|UTC)([+-])(\d{1,2}):?(\d{2})$")
+#: Zone names Java writes that stand for one offset (hours from UTC); CST, IST, BST and the like
+#: name several zones and stay unresolved.
+_ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2,
+          "EEST": 3, "MSK": 3, "EST": -5, "EDT": -4, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9,
+          "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13}  # fmt: skip
 
 
 def parse_date(text: str) -> tuple[datetime | None, str]:
     """The ``Date:`` of an OceanView header (Java's ``EEE MMM dd HH:mm:ss zzz yyyy``) and its zone name.
 
-    The datetime carries its offset where the zone says it (``UTC``, ``GMT``, ``GMT+01:00``);
-    a zone abbreviation (``CET``, ``EST``) names no unique offset, so the datetime is naive.
-    None when the text is not such a date.
+    The datetime carries its offset where the zone says it: ``GMT+01:00``, or a name that
+    stands for one offset (``UTC``, ``CET``, ``CEST``, ``EST``, ``PDT``, ...); a name of several
+    zones (``CST``, ``IST``) leaves it naive. None when the text is not such a date.
     """
     m = _JAVA_DATE.match(text.strip())
     if m is None or m.group(1) not in _MONTHS:
@@ -68,8 +73,8 @@ def parse_date(text: str) -> tuple[datetime | None, str]:
         when = datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss))
     except ValueError:
         return None, ""
-    if zone in ("UTC", "GMT", "Z"):
-        return when.replace(tzinfo=timezone.utc), zone
+    if zone in _ZONES:
+        return when.replace(tzinfo=timezone(timedelta(hours=_ZONES[zone]))), zone
     off = _GMT_OFFSET.match(zone)
     if off:
         sign = 1 if off.group(1) == "+" else -1
@@ -211,6 +216,22 @@ def _wavelengths(first: bytes, decimal: str, where: str) -> np.ndarray:
             f"{_EXPECTED}"
         )
     return wl
+
+
+def start_time(path: str | Path) -> tuple[datetime | None, str]:
+    """The ``Date:`` in the header of an OceanView export (or of the first file of a one-spectrum folder),
+    and its zone name, as :func:`parse_date` gives them; reads the header only."""
+    p = Path(path)
+    if p.is_dir():
+        p = min((q for q in p.iterdir() if q.suffix.lower() == ".txt" and not q.name.startswith(".")), default=p)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None, ""
+    at = head.find(MARKER)
+    fields = _header_fields(head[: at if at >= 0 else len(head)])
+    return parse_date(fields.get("Date", ""))
 
 
 def is_export(path: Path) -> bool:
