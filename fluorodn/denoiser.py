@@ -311,7 +311,7 @@ class Denoiser:
             raise DeviceError(
                 f"CUDA was requested but onnxruntime {ort.__version__} has no CUDA provider "
                 f"(it has {', '.join(available)}); install onnxruntime-gpu with its CUDA libraries "
-                "(pip install 'onnxruntime-gpu[cuda,cudnn]') or use device 'cpu'"
+                "(pip install 'fluorodn[gpu]') or use device 'cpu'"
             )
         cpu: list[Any] = ["CPUExecutionProvider"]
         if device == "cpu" or not self.cuda_available:
@@ -340,7 +340,7 @@ class Denoiser:
         if session.get_providers()[0] != "CUDAExecutionProvider":
             reason = (
                 "onnxruntime-gpu could not load its CUDA provider (no NVIDIA GPU or driver, or the CUDA and "
-                "cuDNN libraries it needs are missing: pip install 'onnxruntime-gpu[cuda,cudnn]')"
+                "cuDNN libraries it needs are missing: pip install 'fluorodn[gpu]')"
             )
             if device == "cuda":
                 raise DeviceError(f"CUDA was requested but {reason}; or use device 'cpu'")
@@ -358,6 +358,15 @@ class Denoiser:
             ) from err
         session.disable_fallback()
         return session
+
+    @property
+    def card(self) -> dict[str, Any]:
+        """A short summary of the model that runs (the full record is ``metadata``)."""
+        keys = ("name", "kind", "architecture", "depth", "width", "halo", "noise_scale", "noise_scale_range",
+                "instances_seen", "domain")
+        out = {k: self.metadata[k] for k in keys if k in self.metadata}
+        out.update(precision=self.precision, provider=self.provider, sha256=self.sha256[:12])
+        return out
 
     def __repr__(self) -> str:
         return (
@@ -379,7 +388,8 @@ class Denoiser:
         Parameters
         ----------
         x : (H, W) or (pages, H, W) array of any real dtype (ints, unsigned ints,
-            floats), finite. Any size from 1x1 up; large inputs are tiled, memory stays
+            floats), finite; higher dimensions (..., H, W) are pages over the last two axes.
+            Any size from 1x1 up; large inputs are tiled, memory stays
             bounded by ``tile_pixels`` besides the output. ``x`` is never modified.
         scale : ``(m, s)`` for a 2D ``x``: use this centre and noise scale instead of
             ``global_scale(x)`` (for chunked arrays whose global scale is known).
@@ -390,12 +400,19 @@ class Denoiser:
         (H, W) or (pages, H, W) float32 array: ``x - s * net((x - m) / s)``, where
         ``(m, s)`` is the global scale of each page.
 
+        Examples
+        --------
+        >>> den = Denoiser()                                   # doctest: +SKIP
+        >>> clean = den.run(np.load("session.npy"))            # (T, W) -> (T, W) float32  # doctest: +SKIP
+
         Raises
         ------
-        ValueError : not 2D/3D, empty, non-real dtype (bool, complex, object, str), or
+        ValueError : not 2D or more, empty, non-real dtype (bool, complex, object, str), or
             NaN/inf values.
         """
-        arr = _check_input(x, ndims=(2, 3))
+        arr = _check_input(x, ndims=(2, 3, 4, 5, 6))
+        if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
+            return self.run(arr.reshape(-1, *arr.shape[-2:]), scale=scale, progress=progress).reshape(arr.shape)
         path = self._path_for(arr.shape)
         if path == "spectral":
             if scale is not None:
@@ -452,6 +469,14 @@ class Denoiser:
             raise ValueError(
                 f"kind 'spectral' needs one 2D (time, wavelength) recording, got shape {shape}; "
                 "denoise the pages one by one, or use kind 'image' for frames"
+            )
+        if self.declared_kind == "auto" and len(shape) == 2 and spectral.looks_spectral(shape[::-1]):
+            warnings.warn(
+                OutOfDomainWarning(
+                    f"a {shape[0]} x {shape[1]} array looks like a spectral recording given as (wavelength, time); "
+                    "it is denoised as an image: pass it transposed, or kind 'image' to silence this"
+                ),
+                stacklevel=4,
             )
         return "delegate"
 
@@ -680,7 +705,11 @@ def denoise(
 ) -> np.ndarray:
     """Denoise ``x`` ((H, W) or (pages, H, W), any real dtype) and return float32.
 
-    A shortcut for ``Denoiser(model, device, options, precision=precision).run(x, scale=scale)``.
+    A shortcut for ``Denoiser(model, device, options, precision=precision, kind=kind).run(x, scale=scale)``.
+
+    >>> from fluorodn import denoise
+    >>> clean = denoise(recording)    # (T, W) float32  # doctest: +SKIP
+
     It loads the model on every call; to denoise many arrays, create one :class:`Denoiser`
     and reuse it.
     """

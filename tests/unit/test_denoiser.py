@@ -158,7 +158,7 @@ def test_explicit_scale(denoiser: Denoiser, recording: np.ndarray) -> None:
         (np.array([["a", "b"], ["c", "d"]]), "string"),
         (np.float64(3.0), "0D"),
         (np.ones(5), "1D"),
-        (np.ones((2, 3, 4, 5)), "4D"),
+        (np.ones((1, 1, 1, 1, 1, 2, 2)), "7D"),
         (np.ones((0, 5)), "non-empty"),
         (np.ones((3, 0, 5)), "non-empty"),
     ],
@@ -166,6 +166,11 @@ def test_explicit_scale(denoiser: Denoiser, recording: np.ndarray) -> None:
 def test_bad_inputs_raise_value_error(denoiser: Denoiser, x: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         denoiser.run(x)
+
+
+def test_higher_dimensions_are_pages_over_the_last_two_axes(denoiser: Denoiser) -> None:
+    x = np.random.default_rng(0).normal(100, 5, (2, 3, 20, 16))
+    np.testing.assert_array_equal(denoiser.run(x), denoiser.run(x.reshape(6, 20, 16)).reshape(x.shape))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

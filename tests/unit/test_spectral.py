@@ -190,6 +190,8 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
     x, _, _ = recording(t=600, w=152)
     with pytest.warns(OutOfDomainWarning, match="transposed"):
         Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1)).run(x.T[:, :300])
+    with pytest.warns(OutOfDomainWarning, match=r"\(wavelength, time\)"):
+        den.run(x.T)  # detected: denoised as an image, with a warning
 
 
 def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
