@@ -224,6 +224,14 @@ def denoise(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
     ] = False,
+    make_report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also write <output>_report.html (self-contained) and <output>_report.json: "
+            "noise per bin before/after and what was removed.",
+        ),
+    ] = False,
 ) -> None:
     """Denoise recordings; each output keeps its input's format, shape and metadata.
 
@@ -248,7 +256,7 @@ def denoise(
     report = _Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=kind, dtype=dtype, skip_existing=skip_existing, key=key, nan=nan,
-                         dry_run=dry_run, excitations=excitations, to=to)  # fmt: skip
+                         dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
         _denoise_zarr(inputs, output, model, device, threads, precision, suffix, overwrite,
                       scheduler or "threads", workers, debug, report)  # fmt: skip
         return
@@ -299,7 +307,7 @@ def denoise(
     )
     previous = _interrupt_on_sigterm()
     try:
-        _run_denoise(dn, todo, settings, report, debug, skip_existing)
+        _run_denoise(dn, todo, settings, report, debug, skip_existing, make_report=make_report)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -309,7 +317,8 @@ def denoise(
 def _refuse_for_zarr(**given: Any) -> None:
     """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
     defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
-                "key": None, "nan": NanPolicy.refuse, "dry_run": False, "excitations": None, "to": None}  # fmt: skip
+                "key": None, "nan": NanPolicy.refuse, "dry_run": False, "excitations": None, "to": None,
+                "report": False}  # fmt: skip
     used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
     if used:
         _fail(
@@ -673,7 +682,7 @@ def _denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = 
 
 
 def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], settings: Any, report: _Report,
-                 debug: bool, skip_existing: bool) -> None:  # fmt: skip
+                 debug: bool, skip_existing: bool, make_report: bool = False) -> None:  # fmt: skip
     from fluorodn._progress import LazyProgress
 
     progress = LazyProgress(enabled=not (report.quiet or report.as_json))
@@ -684,6 +693,8 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                 result, messages, err = _denoise_one(dn, src, dest, settings, progress, f"[{i}/{len(todo)}] {src.name}")
                 if err is None:
                     report.done(result, messages)
+                    if make_report:
+                        _write_file_report(dn, result, settings, messages, report, debug)
                 elif isinstance(err, OutputExistsError) and skip_existing and dest.exists():
                     report.skipped(src, dest, "output exists")  # another process wrote it in the meantime
                 else:
@@ -694,6 +705,34 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
         report.interrupted = True
     finally:
         report.to_stderr = lambda text: typer.echo(text, err=True)
+
+
+def _write_file_report(dn: Any, result: Any, settings: Any, messages: list[str], report: _Report,
+                       debug: bool) -> None:  # fmt: skip
+    """Write the report beside one output; its failure is an error of that file."""
+    from fluorodn import io as fio
+    from fluorodn.files import provenance
+    from fluorodn.report import load_pages, report_files, report_paths
+
+    src, dest = result.source, result.output
+    try:
+        fmt = fio.format_of(src)
+        key = settings.key if fmt in ("mat", "hdf5") else None
+        denoised_key = None
+        if settings.to is None and fmt == "mat":
+            key = load_pages(src, settings.key)[1]  # the variable denoised, for the output's <key><suffix>
+            denoised_key = f"{key}{settings.suffix}"
+        prov = provenance(dn, src, settings.dtype, key, settings)
+        html_path, _ = report_files(src, dest, report_paths(dest)[0], key=key, denoised_key=denoised_key,
+                                    provenance=prov, warnings=messages, overwrite=settings.overwrite)  # fmt: skip
+    except Exception as err:  # the output is written; the report's failure is told, and makes the run fail
+        report.files[-1].update(status="failed", error=f"{src}: report not written ({err})")
+        report.to_stderr(f"fluorodn: error: {src}: the report was not written ({' '.join(str(err).split())})")
+        if debug:
+            report.to_stderr(_traceback(err))
+        return
+    report.files[-1]["report"] = str(html_path)
+    report.out(f"{src} -> {html_path}")
 
 
 def _file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None) -> str:
@@ -1147,6 +1186,59 @@ def unmix(
     fit = "refined" if res.refined else "linear"
     typer.echo(f"Unmixed {recording} -> {dest} ({len(res.sensor)} samples, {how}, {fit} fit, "
                f"{time.perf_counter() - t0:.1f} s).")  # fmt: skip
+
+
+_REPORT_EXAMPLES = (
+    "Examples:\n\n"
+    "  fluorodn report rec.tif rec_denoised.tif                      -> rec_denoised_report.html, .json\n"
+    "  fluorodn report rec.npy rec_denoised.npy --sensor s.csv --wavelengths 477:595.4 --rate 5 -o r.html"
+)
+
+
+@app.command(epilog=_REPORT_EXAMPLES)
+def report(
+    noisy: Annotated[
+        Path, typer.Argument(help="The recording as acquired.", exists=True, dir_okay=False, show_default=False)
+    ],
+    denoised: Annotated[
+        Path, typer.Argument(help="Its denoised version.", exists=True, dir_okay=False, show_default=False)
+    ],
+    sensor: Annotated[
+        str | None,
+        typer.Option(
+            "--sensor",
+            "-s",
+            help="A sensor dF/F spectrum (CSV wavelength_nm,dff, or 'example'): adds the "
+            "unmixed sensor traces before and after denoising.",
+        ),
+    ] = None,
+    wavelengths: Annotated[
+        str | None,
+        typer.Option(help="The bins' wavelengths in nm: FIRST:LAST or a one-column CSV. Default: from the file."),
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Samples per second. Default: from the file, if stated.")] = None,
+    key: Annotated[str | None, typer.Option(help="Variable of a .mat file (if it holds several).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output .html. Default: <denoised>_report.html.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing report.")] = False,
+) -> None:
+    """Report what denoising removed: a self-contained HTML file and a JSON summary beside it.
+
+    Noise per wavelength bin before and after, the whiteness and spectral structure of the
+    removed component, images of a segment, and with --sensor the unmixed traces.
+    """
+    from fluorodn.report import report_files
+
+    _setup_logging()
+    if output is not None and output.suffix.lower() not in (".html", ".htm"):
+        _fail(f"the report is an HTML file; give -o a name ending in .html, not {output.name}")
+    try:
+        html_path, json_path = report_files(noisy, denoised, output, key=key, wavelengths=wavelengths, sensor=sensor,
+                                            rate=rate, overwrite=overwrite)  # fmt: skip
+    except (FluorodnError, ValueError) as err:
+        _fail(" ".join(str(err).split()))
+    typer.echo(f"Report {html_path} (summary {json_path}).")
 
 
 def main() -> None:

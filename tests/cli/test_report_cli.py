@@ -1,0 +1,123 @@
+"""fluorodn denoise --report and fluorodn report: files written for TIFF, NPY, MAT and stacks,
+refusals, and the report rendered in a real browser (headless Chromium)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.io
+import tifffile
+from typer.testing import CliRunner
+
+from fluorodn.cli import app
+
+runner = CliRunner()
+ROWS, COLS = 240, 32
+
+
+def cli(*args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def denoise(model: Path, *args: Any) -> Any:
+    return cli("denoise", *args, "--model", model, "--threads", 1, "--report")
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_report(html_path: Path, pages: int = 1) -> dict[str, Any]:
+    assert html_path.is_file()
+    text = html_path.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in text and "<script" not in text
+    summary = read_summary(html_path.with_suffix(".json"))
+    assert len(summary["pages"]) == pages
+    for page in summary["pages"]:
+        assert len(page["noise_before"]) == len(page["noise_after"]) == COLS
+    return summary
+
+
+def test_denoise_report_for_tiff_npy_and_mat(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    tifffile.imwrite(tmp_path / "a.tif", x)
+    np.save(tmp_path / "b.npy", x)
+    scipy.io.savemat(tmp_path / "c.mat", {"raw": x, "dark": x[:10]})
+    result = denoise(tiny_model, tmp_path / "a.tif", tmp_path / "b.npy", tmp_path / "c.mat", "--key", "raw")
+    assert result.exit_code == 0, result.output
+    for stem in ("a", "b", "c"):
+        summary = check_report(tmp_path / f"{stem}_denoised_report.html")
+        assert summary["shape"] == [1, ROWS, COLS]
+    tif = read_summary(tmp_path / "a_denoised_report.json")
+    assert tif["provenance"]["model_sha256"] and tif["provenance"]["fluorodn"]
+    assert tif["provenance"]["settings"]["precision"]
+    mat = read_summary(tmp_path / "c_denoised_report.json")
+    assert mat["provenance"]["settings"]["key"] == "raw"
+
+
+def test_denoise_report_for_a_stack(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    stack = np.stack([helpers.spectra(ROWS, COLS, seed=s, dtype=np.float32) for s in range(3)])
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
+    result = denoise(tiny_model, tmp_path / "stack.tif", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["files"][0]["report"].endswith("stack_denoised_report.html")
+    check_report(tmp_path / "stack_denoised_report.html", pages=3)
+    text = (tmp_path / "stack_denoised_report.html").read_text(encoding="utf-8")
+    assert all(f"<h2>Page {k}</h2>" in text for k in range(3))
+
+
+def test_report_command(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    np.save(tmp_path / "n.npy", x)
+    np.save(tmp_path / "d.npy", x * 0.5 + 0.5 * np.median(x, axis=0))
+    result = cli("report", tmp_path / "n.npy", tmp_path / "d.npy", "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    summary = check_report(tmp_path / "r.html")
+    assert summary["pages"][0]["noise_ratio_median"] == pytest.approx(0.5, rel=0.2)
+    again = cli("report", tmp_path / "n.npy", tmp_path / "d.npy", "-o", tmp_path / "r.html")
+    assert again.exit_code == 1 and "exists" in again.stderr and "Traceback" not in again.output
+
+
+def test_report_command_refusals(tmp_path: Path, helpers: Any) -> None:
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    np.save(tmp_path / "n.npy", x)
+    np.save(tmp_path / "d.npy", x[:, :-1])
+    result = cli("report", tmp_path / "n.npy", tmp_path / "d.npy")
+    assert result.exit_code == 1 and "matching" in result.stderr and "Traceback" not in result.output
+    result = cli("report", tmp_path / "n.npy", tmp_path / "n.npy", "-o", tmp_path / "r.pdf")
+    assert result.exit_code == 1 and ".html" in result.stderr
+    assert not list(tmp_path.glob("*report*")) and not list(tmp_path.glob("r.*"))
+
+
+def screenshot(html_path: Path, png: Path) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium); the browser check needs it")
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={png}",
+         "--window-size=1200,2000", html_path.resolve().as_uri()],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+
+
+def test_report_renders_in_chromium(tmp_path: Path, helpers: Any) -> None:
+    from PIL import Image
+
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    np.save(tmp_path / "n.npy", x)
+    np.save(tmp_path / "d.npy", x * 0.3 + 0.7 * np.median(x, axis=0))
+    assert cli("report", tmp_path / "n.npy", tmp_path / "d.npy").exit_code == 0
+    png = tmp_path / "shot.png"
+    screenshot(tmp_path / "d_report.html", png)
+    img = np.asarray(Image.open(png).convert("RGB"), dtype=np.float64)
+    assert img.shape[:2] == (2000, 1200)
+    assert img.var() > 500  # not a blank page
+    colours = np.unique((img // 32).reshape(-1, 3), axis=0)
+    assert len(colours) > 20  # the figures' colour maps, not text alone
