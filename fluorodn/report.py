@@ -331,12 +331,13 @@ def build_report(
 def _html(title: str, summary: dict[str, Any], sections: list[tuple[int, dict[str, Any], list[str]]]) -> str:
     pages = summary["pages"]
     many = len(pages) > 1
+    shape = summary["shape"] if many else summary["shape"][-2:]
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f'<p class="small">recording shape {" x ".join(map(str, summary["shape"]))}'
+        f'<p class="small">recording shape {" x ".join(map(str, shape))}'
         f"{' (pages x time x wavelength)' if many else ' (time x wavelength)'}</p>",
     ]
     if summary["warnings"]:
