@@ -46,7 +46,6 @@ _EXPECTED = (
 #: A dated timestamp holds a space: with space-separated fields it is two of them.
 _DATED = re.compile(rb"^\s*(\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?)([ \t]+)")
 _FIRST = re.compile(rb"^\s*(\S+)([ \t]+)")
-_TAB_FIRST = re.compile(rb"^([^\t]*)(\t+)")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
 _JAVA_DATE = re.compile(r"^\w{3} (\w{3}) +(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2}) (\S+) (\d{4})$")
@@ -164,16 +163,19 @@ def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
     prefixes: list[bytes] = []
     parts: list[bytes] = []
     for k, ln in enumerate(rows):
-        if sep == "\t":
-            m = _TAB_FIRST.match(ln)
+        if sep == "\t":  # the first field ends at the first tab (a dated timestamp holds a space)
+            cut = ln.find(b"\t") + 1
+            while ln[cut : cut + 1] == b"\t":
+                cut += 1
         else:
             m = (_DATED.match(ln) or _FIRST.match(ln)) if time_series else _FIRST.match(ln)
-        if m is None:
+            cut = 0 if m is None else m.end()
+        if cut <= 0:
             raise FileFormatError(
                 f"{where}: row {k + 1} after the marker ({ln[:40]!r}) holds a single field; {_EXPECTED}"
             )
-        prefixes.append(ln[: m.end()])
-        parts.append(ln[m.end() :])
+        prefixes.append(ln[:cut])
+        parts.append(ln[cut:])
     row_end = parts[0][len(parts[0].rstrip(b" \t")) :]
     parts = [p.rstrip(b" \t") for p in parts]
     sample = b" ".join([first or b"", *parts[:100]])

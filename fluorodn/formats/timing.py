@@ -87,6 +87,9 @@ def parse_times(stamps: list[str], where: str) -> np.ndarray:
     """
     if not stamps:
         return np.zeros(0)
+    fast = _fixed_width(stamps)
+    if fast is not None:
+        return fast
     first = stamps[0].strip()
     if _DATE_CLOCK.match(first):
         days = np.empty(len(stamps), dtype=np.int64)
@@ -124,6 +127,55 @@ def parse_times(stamps: list[str], where: str) -> np.ndarray:
     raise FileFormatError(
         f"{where}: the first timestamp {first!r} is not a time fluorodn reads; expected {TIME_FORMATS}"
     )
+
+
+#: Character classes of fixed-width timestamps: d a digit, anything else itself ("." stands for "." or ",").
+_FIXED = {12: "dd:dd:dd.ddd", 15: "dd:dd:dd.dddddd", 23: "dddd-dd-dd dd:dd:dd.ddd", 26: "dddd-dd-dd dd:dd:dd.dddddd"}
+
+
+def _fixed_width(stamps: list[str]) -> np.ndarray | None:
+    """Seconds since the first stamp for clock or dated stamps of one fixed width, parsed with numpy
+    (the common case of a long recording); None for anything else (the general parser decides)."""
+    width = len(stamps[0])
+    layout = _FIXED.get(width)
+    if layout is None:
+        return None
+    try:
+        raw = "".join(stamps).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if len(raw) != width * len(stamps):
+        return None
+    a = np.frombuffer(raw, dtype=np.uint8).reshape(len(stamps), width)
+    spec = np.frombuffer(layout.encode("ascii"), dtype=np.uint8)
+    digit = spec == ord("d")
+    d = a.astype(np.int64) - 48
+    if np.any((d[:, digit] < 0) | (d[:, digit] > 9)):
+        return None
+    point = spec == ord(".")
+    if not np.all((a[:, point] == ord(".")) | (a[:, point] == ord(","))):
+        return None
+    others = ~digit & ~point
+    if not np.all(a[:, others] == spec[others]):
+        return None
+    at = width - 12 if width in (12, 23) else width - 15  # where HH starts
+    clock = (d[:, at] * 10 + d[:, at + 1]) * 3600 + (d[:, at + 3] * 10 + d[:, at + 4]) * 60
+    clock = clock + d[:, at + 6] * 10 + d[:, at + 7]
+    frac_digits = d[:, at + 9 :]
+    frac = frac_digits @ (10 ** np.arange(frac_digits.shape[1] - 1, -1, -1))
+    seconds = clock + frac / 10.0 ** frac_digits.shape[1]
+    if at == 0:  # clock times: a step back by more than half a day passed midnight
+        steps = np.diff(seconds)
+        seconds = seconds.astype(np.float64)
+        seconds[1:] += 86400.0 * np.cumsum(steps < -43200)
+        return seconds - seconds[0]
+    dates, inverse = np.unique(a[:, :10].view("S10").ravel(), return_inverse=True)
+    try:
+        ordinal = np.array([date(int(x[:4]), int(x[5:7]), int(x[8:10])).toordinal() for x in dates], dtype=np.int64)
+    except ValueError:
+        return None
+    days = ordinal[inverse.ravel()]
+    return (days - days[0]) * 86400.0 + (seconds - seconds[0])
 
 
 def _bad_stamp(where: str, row: int, stamp: str, expected: str) -> FileFormatError:

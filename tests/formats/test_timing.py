@@ -46,3 +46,15 @@ def test_parse_each_kind_and_refuse_a_mixture():
         parse_times(["10:00:00.000", "1.5"], "rec")
     with pytest.raises(FileFormatError, match=r"expected HH:MM:SS\.fff"):
         parse_times(["yesterday"], "rec")
+
+
+def test_fixed_width_stamps_parse_like_the_general_reader():
+    from .conftest import stamps
+
+    for kind in ("clock", "dated"):
+        fixed = stamps(500, kind, start=86400 - 50.0)  # over midnight
+        assert len({len(s) for s in fixed}) == 1
+        padded = [" " + s for s in fixed]  # another width: the general reader
+        np.testing.assert_allclose(parse_times(fixed, "rec"), parse_times(padded, "rec"), atol=1e-9)
+    comma = [s.replace(".", ",") for s in stamps(10, "clock")]
+    np.testing.assert_allclose(parse_times(comma, "rec"), np.arange(10) * 0.2, atol=1e-9)
