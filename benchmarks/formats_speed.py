@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -89,7 +90,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, quick: bool = False) -> d
     result = {
         "benchmark": "formats-speed",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor()},
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
         "shape": list(shape),
         "file_mb": size_mb,
         "repeats": repeats,
@@ -97,23 +98,32 @@ def run(repeats: int = 3, out_dir: Path | None = None, quick: bool = False) -> d
         "median_s": med,
         "spectra_per_s": {k: shape[0] / v for k, v in med.items()},
         "round_trip_exact": True,
+        "quick": quick,
     }
+    write_results(result, out_dir)
+    return result
+
+
+def write_results(result: dict[str, Any], out_dir: Path) -> None:
+    """``formats_speed.json`` and ``.md`` (``formats_speed_quick.*`` for the quick mode) in ``out_dir``."""
+    shape, med, quick = result["shape"], result["median_s"], result.get("quick", False)
     name = "formats_speed_quick" if quick else "formats_speed"
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    machine = result["machine"]
     lines = [
         "# Reading an OceanView export of a 2.5-hour session",
         "",
         f"`python -m benchmarks formats-speed{' --quick' if quick else ''}` on {result['created']}: a "
-        f"{shape[0]} x {shape[1]} tab-separated OceanView time-series export ({size_mb:.1f} MB, values with 2 "
-        f"decimals, HH:MM:SS.fff timestamps), {repeats} interleaved repeats (median). The export read and written "
-        "back is the same bytes.",
+        f"{shape[0]} x {shape[1]} tab-separated OceanView time-series export ({result['file_mb']:.1f} MB, values "
+        f"with 2 decimals, HH:MM:SS.fff timestamps), {result['repeats']} interleaved repeats (median). The export "
+        "read and written back is the same bytes. Machine: "
+        f"{machine.get('cpus', '?')} CPUs ({machine['platform']}); the seconds are this machine's.",
         "",
         "| step | median s | spectra / s |",
         "|---|---|---|",
     ]
     lines += [f"| {k} | {v:.2f} | {shape[0] / v:,.0f} |" for k, v in med.items()]
     (out_dir / f"{name}.md").write_text("\n".join(lines) + "\n")
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
