@@ -284,8 +284,13 @@ def read(
     elif p.suffix.lower() in (".h5", ".hdf5"):
         source, fmt = HDF5Axes.read(p, key), "hdf5"
         streams, times, declared = list(source.channels), source.times, source.declared_rate
+        if source.has_excitation_axis and excitations not in (None, 1):
+            raise FileFormatError(
+                f"{where}: {key} has an excitation axis already (time x excitation x wavelength), each excitation "
+                "denoised alone; leave --excitations out"
+            )
         if excitations is None:
-            excitations = source.meta.get("excitations")
+            excitations = 1 if source.has_excitation_axis else source.meta.get("excitations")
     else:
         raise FileFormatError(
             f"cannot read {p} as a spectral recording: expected an OceanView export (.txt), a folder of one-spectrum "

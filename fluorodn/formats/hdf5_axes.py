@@ -149,6 +149,11 @@ class HDF5Axes:
     def dtype(self) -> np.dtype:
         return self._sources[0].dtype
 
+    @property
+    def has_excitation_axis(self) -> bool:
+        """Whether a dataset read is 3D (time x excitation x wavelength): its excitations are the channels."""
+        return any(src.exc_axis is not None for src in self._sources)
+
     @classmethod
     def read(cls, path: str | Path, key: str | None = None) -> HDF5Axes:
         import h5py

@@ -80,6 +80,8 @@ def test_3d_dataset_by_key_is_handled_per_excitation(tmp_path):
     out = rec.write(tmp_path / "o.h5", [c.data for c in rec.channels], dtype=np.float64)
     with h5py.File(out) as f:
         np.testing.assert_array_equal(f["acq/spectra"][()], data)
+    with pytest.raises(FileFormatError, match="excitation axis already"):
+        formats.read(tmp_path / "r.h5", key="acq/spectra", excitations=2)
 
 
 def test_declared_rate_that_disagrees_is_refused(tmp_path):
