@@ -160,18 +160,14 @@ def torch_model(path: Path, torch: Any) -> Any:
 
 
 def torch_runner(net: Any, torch: Any, device: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The same pipeline as ``Denoiser.run``'s image path: global scale, normalize, mirror
-    padding by the receptive-field radius, net, crop, denormalize."""
+    """The same pipeline as ``Denoiser.run``: global scale, normalize, net, denormalize."""
     from fluorodn.normalize import global_scale
-
-    halo = sum(1 for m in net.modules() if isinstance(m, torch.nn.Conv2d))
 
     def run(x: np.ndarray) -> np.ndarray:
         m, s = global_scale(x)
-        padded = np.pad((x - m) / s, halo, mode="symmetric").astype(np.float32)
-        z = torch.from_numpy(padded)[None, None].to(device)
+        z = torch.from_numpy(((x - m) / s).astype(np.float32))[None, None].to(device)
         with torch.inference_mode():
-            noise = net(z)[0, 0, halo:-halo, halo:-halo].cpu().numpy()
+            noise = net(z)[0, 0].cpu().numpy()
         return (x - s * noise.astype(np.float64)).astype(np.float32)
 
     return run

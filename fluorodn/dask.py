@@ -13,9 +13,9 @@ So a 2D array is denoised with :func:`dask.array.map_overlap`:
 * the global ``(m, s)`` is computed once, exactly as
   :func:`fluorodn.normalize.global_scale` does on the whole array (the same rows,
   fetched with :func:`~fluorodn.normalize.sample_rows`), as one task of the graph;
-* every chunk is extended by ``halo`` rows/columns of its neighbours, and at the
-  array border by its mirror image (``boundary="reflect"``, which is numpy's
-  ``"symmetric"`` padding, the runtime's own), denoised with that shared scale, and
+* every chunk is extended by ``halo`` rows/columns of its neighbours only
+  (``boundary="none"``: no fake data beyond the array border, where the network
+  zero-pads exactly as on the whole array), denoised with that shared scale, and
   trimmed back.
 
 3D stacks (pages, Y, X) are denoised page by page, each page with its own scale,
@@ -257,7 +257,7 @@ def denoise(
         _run_block_2d,
         arr,
         depth=depth,
-        boundary="reflect",
+        boundary="none",
         trim=True,
         dtype=np.float32,
         meta=meta,

@@ -555,9 +555,8 @@ class Denoiser:
         yield from outs
 
     def plan(self, shape: tuple[int, int]) -> TilePlan:
-        """Tile plan used for an (H, W) page: over the page padded by ``halo`` on every side."""
-        h = self.halo
-        return plan_tiles((shape[0] + 2 * h, shape[1] + 2 * h), h, budget=self.tile_pixels)
+        """Tile plan used for an (H, W) page."""
+        return plan_tiles(shape, self.halo, budget=self.tile_pixels)
 
     def _denoise(
         self,
@@ -566,26 +565,28 @@ class Denoiser:
         outs: Sequence[np.ndarray],
         progress: Progress | None,
     ) -> None:
-        """The image path. Each page is padded by ``halo`` on every side with its mirror image
-        (``numpy.pad`` mode ``"symmetric"``), so that border pixels see context like interior
-        ones instead of zeros; the windows of the padded page are denoised and the original
-        region is kept."""
-        h = self.halo
-        rows, cols = pages[0].shape
-        plan = self.plan((rows, cols))
+        """The image path: windows of each page (the network zero-pads at the page border, as in
+        training), batched up to the pixel budget; the cores of the windows stitch exactly."""
+        plan = self.plan(pages[0].shape)
         wr, wc = plan.window
         per_call = max(1, min(self.tile_pixels // plan.window_pixels, len(plan) * len(pages)))
         batch = np.empty((per_call, 1, wr, wc), dtype=np.float32)
         norm = np.empty((wr, wc), dtype=np.float64)
-        pending: list[tuple[int, tuple[slice, slice], tuple[slice, slice], np.ndarray]] = []
+        pending: list[tuple[int, Any]] = []
 
         def flush() -> None:
             n = len(pending)
             (noise,) = self._session.run([self._output], {self._input: batch[:n]})
             done = 0
-            for k, (p, dst, inner, core) in enumerate(pending):
+            for k, (p, tile) in enumerate(pending):
                 _, s = scales[p]
-                outs[p][dst] = core - s * noise[k, 0][inner].astype(np.float64)
+                core = pages[p][tile.core]
+                np.subtract(
+                    core,
+                    s * noise[k, 0][tile.inner].astype(np.float64),
+                    out=norm[: core.shape[0], : core.shape[1]],
+                )
+                outs[p][tile.core] = norm[: core.shape[0], : core.shape[1]]
                 done += core.size
             pending.clear()
             if progress is not None:
@@ -594,35 +595,16 @@ class Denoiser:
         for p, page in enumerate(pages):
             m, s = scales[p]
             inv = 1.0 / s
-            padded = np.pad(page, h, mode="symmetric")
             for tile in plan:
-                crop = _crop(tile, rows, cols, h)
-                if crop is None:  # the core lies in the padding only
-                    continue
-                dst, inner, src = crop
-                win = padded[tile.window]
+                win = page[tile.window]
                 np.subtract(win, m, out=norm)
                 norm *= inv
                 batch[len(pending), 0] = norm
-                pending.append((p, dst, inner, padded[src].astype(np.float64)))
+                pending.append((p, tile))
                 if len(pending) == per_call:
                     flush()
         if pending:
             flush()
-
-
-def _crop(tile: Any, rows: int, cols: int, h: int) -> tuple[Any, Any, Any] | None:
-    """(output slices, window slices, padded-page slices) of the part of ``tile``'s core that
-    lies in the original page, or None where its core lies in the padding only."""
-    dst, inner, src = [], [], []
-    for core, win_inner, size in zip(tile.core, tile.inner, (rows, cols), strict=False):
-        lo, hi = max(core.start, h), min(core.stop, size + h)
-        if lo >= hi:
-            return None
-        dst.append(slice(lo - h, hi - h))
-        src.append(slice(lo, hi))
-        inner.append(slice(win_inner.start + lo - core.start, win_inner.start + hi - core.start))
-    return tuple(dst), tuple(inner), tuple(src)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

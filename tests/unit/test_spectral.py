@@ -231,9 +231,9 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
 
 
-def test_image_path_border_close_to_the_interior() -> None:
-    """A 512 x 512 frame: mirror padding keeps the 2-pixel border's error within 1.3x of the
-    interior's (zero padding left it at 5.4x; measured 1.20x)."""
+def test_image_path_border_is_not_worse_than_raw() -> None:
+    """A 512 x 512 frame through the image model: the 2-pixel border is denoised less than the
+    interior (the network zero-pads there, as in training) but never left worse than raw."""
     from scipy.ndimage import gaussian_filter
 
     rng = np.random.default_rng(0)
@@ -244,7 +244,5 @@ def test_image_path_border_close_to_the_interior() -> None:
     border = np.zeros(clean.shape, bool)
     border[:2] = border[-2:] = True
     border[:, :2] = border[:, -2:] = True
-    inner = np.zeros(clean.shape, bool)
-    inner[20:-20, 20:-20] = True
-    ratio = np.sqrt(err[border].mean() / raw[border].mean()) / np.sqrt(err[inner].mean() / raw[inner].mean())
-    assert ratio < 1.3, ratio
+    assert np.sqrt(err[border].mean() / raw[border].mean()) < 1.0
+    assert np.sqrt(err[~border].mean() / raw[~border].mean()) < 0.3
