@@ -293,8 +293,10 @@ def engines(
             den.name = base.name
             out.append((f"{den.precision} (not shipped)", den))
     if importlib.util.find_spec("openvino") is None:
-        note = ("bf16 not measured: OpenVINO is not installed (pip install openvino); onnxruntime's CPU "
-                "provider has no bf16 arithmetic.")
+        note = (
+            "bf16 not measured: OpenVINO is not installed (pip install openvino); onnxruntime's CPU "
+            "provider has no bf16 arithmetic."
+        )
         if note not in notes:
             notes.append(note)
     else:
@@ -510,7 +512,11 @@ def bench_models(
 
 
 def precision_quality(
-    models: Sequence[str], threads: int, candidates: Sequence[Path], minutes: float, notes: list[str],
+    models: Sequence[str],
+    threads: int,
+    candidates: Sequence[Path],
+    minutes: float,
+    notes: list[str],
     log: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     """Quality of every precision against fp32, as the quantizer's guard measures it.
@@ -550,8 +556,10 @@ def precision_quality(
                 "seconds": seconds, "speedup": ref["seconds"] / seconds,
             }  # fmt: skip
             out.append(row)
-            log(f"  quality {den.name} {precision}: PSNR {row['psnr_db']:.2f} dB (fp32 minus this "
-                f"{row['psnr_delta_db']:+.3f}), coherence {row['coherence']:.4f} ({row['coherence_delta']:+.4f})")
+            log(
+                f"  quality {den.name} {precision}: PSNR {row['psnr_db']:.2f} dB (fp32 minus this "
+                f"{row['psnr_delta_db']:+.3f}), coherence {row['coherence']:.4f} ({row['coherence_delta']:+.4f})"
+            )
     return out
 
 
@@ -767,8 +775,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     p.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run")
     p.add_argument("--no-quality", action="store_true", help="skip the per-precision quality deltas")
-    p.add_argument("--candidates", nargs="*", type=Path, default=[],
-                   help="reduced-precision .onnx files not shipped (e.g. from fluorodn_train quantize --keep-refused)")
+    p.add_argument(
+        "--candidates",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="reduced-precision .onnx files not shipped (e.g. from fluorodn_train quantize --keep-refused)",
+    )
     return p.parse_args(argv)
 
 
@@ -827,8 +840,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return res
 
     gemm = measure_gemm("start")
-    rows = bench_models(models, shapes, devices, threads, repeats, budget, torch, notes, log, max_run,
-                        candidates=args.candidates)
+    rows = bench_models(
+        models, shapes, devices, threads, repeats, budget, torch, notes, log, max_run, candidates=args.candidates
+    )
     gemm.update(measure_gemm("end"))
     limit = {
         dev: max((v["gflops_best"] for k, v in gemm.items() if f"_{dev}_" in k), default=None)
@@ -871,8 +885,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(a reduced-precision row is compared with it); the limit is the float32 GEMM rate."
     )
     if cli is not None:
-        notes.append("The CLI runs with --precision fp32, and with its default (auto) where the model ships a "
-                     "reduced-precision variant; it reads pages ahead of the network and writes behind it.")
+        notes.append(
+            "The CLI runs with --precision fp32, and with its default (auto) where the model ships a "
+            "reduced-precision variant; it reads pages ahead of the network and writes behind it."
+        )
     machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     machine["busy_cpus_end"] = busy_cpus()
     note = load_note(machine)

@@ -1105,14 +1105,18 @@ def unmix(
     sensor: Annotated[
         str,
         typer.Option(
-            "--sensor", "-s", help="The sensor's dF/F spectrum: a CSV wavelength_nm,dff, or 'example' (the example's).",
+            "--sensor",
+            "-s",
+            help="The sensor's dF/F spectrum: a CSV wavelength_nm,dff, or 'example' (the example's).",
             show_default=False,
         ),
     ],
     wavelengths: Annotated[
         str | None,
-        typer.Option(help="The bins' wavelengths in nm: FIRST:LAST (evenly spaced) or a one-column CSV. "
-                     "Default: from the file's metadata."),
+        typer.Option(
+            help="The bins' wavelengths in nm: FIRST:LAST (evenly spaced) or a one-column CSV. "
+            "Default: from the file's metadata."
+        ),
     ] = None,
     denoise: Annotated[
         bool, typer.Option("--denoise/--no-denoise", help="Denoise first (the default model, or --model).")

@@ -283,8 +283,16 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any], 
         arr = arr.rechunk({0: max(4 * halo, max(arr.chunks[0]))})
     depth = {0: halo if arr.numblocks[0] > 1 else 0, 1: 0}
     return da.map_overlap(
-        _run_block_spectral, arr, depth=depth, boundary="none", trim=True, dtype=np.float32, meta=meta,
-        token="fluorodn-denoise-spectral", projection=fitted, **common,
+        _run_block_spectral,
+        arr,
+        depth=depth,
+        boundary="none",
+        trim=True,
+        dtype=np.float32,
+        meta=meta,
+        token="fluorodn-denoise-spectral",
+        projection=fitted,
+        **common,
     )
 
 

@@ -362,8 +362,18 @@ class Denoiser:
     @property
     def card(self) -> dict[str, Any]:
         """A short summary of the model that runs (the full record is ``metadata``)."""
-        keys = ("name", "kind", "architecture", "depth", "width", "halo", "noise_scale", "noise_scale_range",
-                "instances_seen", "domain")
+        keys = (
+            "name",
+            "kind",
+            "architecture",
+            "depth",
+            "width",
+            "halo",
+            "noise_scale",
+            "noise_scale_range",
+            "instances_seen",
+            "domain",
+        )
         out = {k: self.metadata[k] for k in keys if k in self.metadata}
         out.update(precision=self.precision, provider=self.provider, sha256=self.sha256[:12])
         return out
@@ -460,7 +470,7 @@ class Denoiser:
     # -- spectral path ----------------------------------------------------------------
 
     def _path_for(self, shape: tuple[int, ...]) -> str:
-        """"image" (this image model), "spectral" (this spectral model) or "delegate" (the image model)."""
+        """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model)."""
         if self.kind == "image":
             return "image"
         if len(shape) == 2 and (self.declared_kind == "spectral" or spectral.looks_spectral(shape)):

@@ -38,8 +38,9 @@ def test_fit_without_offset_on_data_without_offset(recording):
     a = 1.0 + np.sin(t / 15.0)
     h1, h2 = 0.01 * np.cos(t / 40.0), -0.008 * np.sin(t / 25.0)
     k = 3e3 * np.exp(-t / 1e3)
-    y = (k[:, None] * rec.emission[None] * np.exp(np.outer(a, rec.response) - np.outer(h1, hb[0])
-                                                    - np.outer(h2, hb[1]))) + 100.0
+    y = (
+        k[:, None] * rec.emission[None] * np.exp(np.outer(a, rec.response) - np.outer(h1, hb[0]) - np.outer(h2, hb[1]))
+    ) + 100.0
     fit = analysis.fit_spectra(y, rec.emission, rec.response, hb, 100.0, offset=False)
     np.testing.assert_allclose(fit.a, a, atol=1e-6)
     np.testing.assert_allclose(fit.h1, h1, atol=1e-6)

@@ -24,8 +24,15 @@ def _int8(src: Path, dst: Path, z: np.ndarray) -> Path:
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
 
-    quant.quantize_static(str(src), str(dst), Reader(), quant_format=quant.QuantFormat.QDQ, per_channel=True,
-                          activation_type=quant.QuantType.QUInt8, weight_type=quant.QuantType.QInt8)
+    quant.quantize_static(
+        str(src),
+        str(dst),
+        Reader(),
+        quant_format=quant.QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=quant.QuantType.QUInt8,
+        weight_type=quant.QuantType.QInt8,
+    )
     return dst
 
 
@@ -38,8 +45,13 @@ def results(tmp_path_factory: pytest.TempPathFactory, helpers: Any) -> dict:
     cand = helpers.build_model(tmp / "tiny.int8.src.onnx", depth=6, width=8, metadata=int8_meta)
     z = np.random.default_rng(0).normal(size=(1, 1, 64, 64)).astype(np.float32) * 3
     cand = _int8(cand, tmp / "tiny.int8.onnx", z)
-    other = helpers.build_model(tmp / "other.onnx", depth=6, width=8, name="other",
-                                metadata=helpers.tiny_metadata("other", depth=6, width=8, precision="int8"))
+    other = helpers.build_model(
+        tmp / "other.onnx",
+        depth=6,
+        width=8,
+        name="other",
+        metadata=helpers.tiny_metadata("other", depth=6, width=8, precision="int8"),
+    )
     out = tmp / "results"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "speed", "--quick", "--out", str(out), "--models", str(src),

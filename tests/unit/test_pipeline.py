@@ -47,7 +47,7 @@ def test_consumer_stop_closes_the_producer() -> None:
 
     def source():
         try:
-            for i in range(10**9):
+            for i in range(10**9):  # noqa: UP028 - a plain loop, closed from outside
                 yield i
         finally:
             closed.set()

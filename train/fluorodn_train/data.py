@@ -25,9 +25,15 @@ class Instance:
         return self.truth.clean
 
 
-def make_instance(rng: np.random.Generator, n_time: int, n_bins: int, noise_scale: float,
-                  recorded: RecordedNoise | None = None, signal: SignalConfig | None = None,
-                  noise: NoiseConfig | None = None) -> Instance:
+def make_instance(
+    rng: np.random.Generator,
+    n_time: int,
+    n_bins: int,
+    noise_scale: float,
+    recorded: RecordedNoise | None = None,
+    signal: SignalConfig | None = None,
+    noise: NoiseConfig | None = None,
+) -> Instance:
     """One noisy recording of shape (n_time, n_bins) with its ground truth."""
     if recorded is not None:
         n_bins = recorded.bins
@@ -54,8 +60,14 @@ class Sampler:
     instances"). ``noise_scale`` may be a (lo, hi) range drawn per instance.
     """
 
-    def __init__(self, seed: int, stream: int, window: tuple[int, int], noise_scale: tuple[float, float],
-                 recorded: RecordedNoise | None = None):
+    def __init__(
+        self,
+        seed: int,
+        stream: int,
+        window: tuple[int, int],
+        noise_scale: tuple[float, float],
+        recorded: RecordedNoise | None = None,
+    ):
         self.ss = np.random.SeedSequence(seed, spawn_key=(stream,))
         self.rng = np.random.default_rng(self.ss)
         self.window = window
@@ -63,7 +75,7 @@ class Sampler:
         self.recorded = recorded
 
     def state(self) -> dict:
-        return self.rng.bit_generator.state
+        return dict(self.rng.bit_generator.state)
 
     def set_state(self, state: dict) -> None:
         self.rng.bit_generator.state = state
@@ -106,9 +118,16 @@ class SpectralSampler(Sampler):
     the ends the runtime sees.
     """
 
-    def __init__(self, seed: int, stream: int, noise_scale: tuple[float, float],
-                 lengths: tuple[int, int] = (400, 2400), bins: tuple[int, int] = (76, 304),
-                 samples_per_batch: int = 9600, signal: SignalConfig = WIDE):
+    def __init__(
+        self,
+        seed: int,
+        stream: int,
+        noise_scale: tuple[float, float],
+        lengths: tuple[int, int] = (400, 2400),
+        bins: tuple[int, int] = (76, 304),
+        samples_per_batch: int = 9600,
+        signal: SignalConfig = WIDE,
+    ):
         super().__init__(seed, stream, (lengths[1], bins[1]), noise_scale)
         self.lengths, self.bins, self.samples, self.signal = lengths, bins, samples_per_batch, signal
 

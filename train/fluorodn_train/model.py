@@ -21,8 +21,7 @@ class DnCNN(nn.Module):
             raise ValueError("DnCNN needs at least 3 layers")
         layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1, bias=False), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
-            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
         layers.append(nn.Conv2d(width, 1, 3, padding=1, bias=False))
         self.net = nn.Sequential(*layers)
         self.depth, self.width = depth, width
@@ -34,10 +33,10 @@ class DnCNN(nn.Module):
             # units, so the smooth signal can be ~1000x larger than the noise, and kernels that
             # pass it drown the noise in the batch statistics (a DnCNN-20/32 with plain init
             # learned nothing in 100 steps at noise scale 0.3: validation MSE 2.2066 against
-            # 2.2058 for predicting zero; train/runs/low_failed_init/log.jsonl).
-            first = self.net[0].weight
+            # 2.2058 for predicting zero).
+            first = _conv(self.net[0]).weight
             first -= first.mean(dim=(2, 3), keepdim=True)
-        nn.init.zeros_(self.net[-1].weight)  # start as the identity denoiser (predicts 0)
+        nn.init.zeros_(_conv(self.net[-1]).weight)  # start as the identity denoiser (predicts 0)
 
     @property
     def halo(self) -> int:
@@ -47,22 +46,34 @@ class DnCNN(nn.Module):
         return self.net(x)
 
 
+def _conv(m: nn.Module) -> nn.Conv1d | nn.Conv2d:
+    assert isinstance(m, (nn.Conv1d, nn.Conv2d))
+    return m
+
+
 def fold_batchnorm(model: nn.Module) -> nn.Sequential:
     """An eval-mode copy with every BatchNorm folded into the preceding convolution (1D or 2D)."""
     out: list[nn.Module] = []
-    mods = list(model.net)
+    mods = list(model.get_submodule("net").children())
     i = 0
     while i < len(mods):
         m = mods[i]
-        if isinstance(m, (nn.Conv1d, nn.Conv2d)) and i + 1 < len(mods) and isinstance(
-                mods[i + 1], (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if (
+            isinstance(m, (nn.Conv1d, nn.Conv2d))
+            and i + 1 < len(mods)
+            and isinstance(mods[i + 1], (nn.BatchNorm1d, nn.BatchNorm2d))
+        ):
             bn = mods[i + 1]
+            assert isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d))
+            assert bn.running_var is not None
+            assert bn.running_mean is not None
             std = torch.sqrt(bn.running_var + bn.eps)
             shape = (-1,) + (1,) * (m.weight.dim() - 1)
             w = m.weight * (bn.weight / std).reshape(shape)
             b = bn.bias - bn.running_mean * bn.weight / std
             conv = type(m)(m.in_channels, m.out_channels, 3, padding=1, bias=True)
             conv.weight.data.copy_(w.detach())
+            assert conv.bias is not None
             conv.bias.data.copy_(b.detach())
             out.append(conv)
             i += 2
@@ -95,9 +106,9 @@ class DnCNN1d(nn.Module):
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
         with torch.no_grad():
-            first = self.net[0].weight  # zero-sum over time: the slow signal is far above the noise
+            first = _conv(self.net[0]).weight  # zero-sum over time: the slow signal is far above the noise
             first -= first.mean(dim=2, keepdim=True)
-        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(_conv(self.net[-1]).weight)
 
     @property
     def halo(self) -> int:

@@ -26,8 +26,9 @@ class NoiseConfig:
     drift: tuple[float, float] = (0.0, 3.0)  #: slow dark drift std, counts
 
 
-def correlated_normal(rng: np.random.Generator, shape: tuple[int, int], bin_corr: float,
-                      time_corr: float) -> np.ndarray:
+def correlated_normal(
+    rng: np.random.Generator, shape: tuple[int, int], bin_corr: float, time_corr: float
+) -> np.ndarray:
     """Unit-variance normal field, correlated across neighbouring bins and in time."""
     z = rng.standard_normal(shape)
     if bin_corr > 0:
@@ -39,19 +40,21 @@ def correlated_normal(rng: np.random.Generator, shape: tuple[int, int], bin_corr
     return z
 
 
-def parametric_noise(rng: np.random.Generator, photons: np.ndarray, noise_scale: float,
-                     cfg: NoiseConfig | None = None) -> np.ndarray:
+def parametric_noise(
+    rng: np.random.Generator, photons: np.ndarray, noise_scale: float, cfg: NoiseConfig | None = None
+) -> np.ndarray:
     """Shot + dark noise for a (T, W) array of signal counts."""
     cfg = cfg or NoiseConfig()
     t, w = photons.shape
-    gain = float(np.exp(rng.uniform(*np.log(cfg.gain))))
+    gain = float(np.exp(rng.uniform(np.log(cfg.gain[0]), np.log(cfg.gain[1]))))
     shot = correlated_normal(rng, (t, w), rng.uniform(*cfg.bin_corr), rng.uniform(*cfg.time_corr))
     shot *= noise_scale * np.sqrt(gain * photons)
     dark = rng.uniform(*cfg.read_sigma) * rng.standard_normal((t, w))
-    dark += rng.uniform(*cfg.fixed_pattern) * rng.standard_normal(w)[None, :]
+    pattern = rng.standard_normal((w,))
+    dark += rng.uniform(*cfg.fixed_pattern) * pattern[None, :]
     sig = rng.uniform(2.0, 20.0) * 5.0
     pad = int(4 * sig)
-    drift = gaussian_filter1d(rng.standard_normal(t + 2 * pad), sig)[pad:pad + t]
+    drift = gaussian_filter1d(rng.standard_normal(t + 2 * pad), sig)[pad : pad + t]
     dark += (rng.uniform(*cfg.drift) * drift / (drift.std() + 1e-12))[:, None]
     return shot + dark
 
@@ -74,8 +77,10 @@ class RecordedNoise:
         dark = np.asarray(dark, dtype=np.float64)
         light = np.asarray(light, dtype=np.float64)
         if dark.ndim != 2 or light.ndim != 2 or dark.shape[1] != light.shape[1]:
-            raise ValueError("dark and light frames must be 2D (frames x bins) with the same "
-                             f"number of bins, got {dark.shape} and {light.shape}")
+            raise ValueError(
+                "dark and light frames must be 2D (frames x bins) with the same "
+                f"number of bins, got {dark.shape} and {light.shape}"
+            )
         if dark.shape[0] < 8 or light.shape[0] < 8:
             raise ValueError("need at least 8 dark and 8 light frames")
         dark_mean = dark.mean(axis=0)
@@ -118,7 +123,7 @@ class RecordedNoise:
         while got < n:
             take = min(n - got, len(src))
             start = int(rng.integers(0, len(src) - take + 1))
-            parts.append(src[start:start + take])
+            parts.append(src[start : start + take])
             got += take
         return np.concatenate(parts, axis=0)
 

@@ -13,19 +13,71 @@ DEFAULT_BINS = 152
 DEFAULT_RANGE_NM = (477.0, 595.0)
 
 # Molar extinction (cm^-1 / M), approximate values of Prahl's public tables (450-700 nm).
-_HB_NM = np.array([450, 460, 470, 480, 500, 520, 530, 542, 555, 560, 570, 577, 580, 590, 600,
-                   620, 640, 660, 680, 700], float)
-_HBO2 = np.array([62.8, 44.5, 33.2, 26.6, 20.9, 24.2, 40.0, 53.8, 40.0, 32.6, 44.5, 55.5, 50.1, 14.4,
-                  3.2, 0.94, 0.44, 0.32, 0.27, 0.29]) * 1e3
-_HB = np.array([103.3, 23.4, 16.2, 14.6, 20.0, 31.6, 39.0, 47.0, 54.5, 53.8, 45.1, 40.0, 37.0, 28.3,
-                14.7, 6.5, 4.3, 3.2, 2.4, 1.8]) * 1e3
+_HB_NM = np.array(
+    [450, 460, 470, 480, 500, 520, 530, 542, 555, 560, 570, 577, 580, 590, 600, 620, 640, 660, 680, 700], float
+)
+_HBO2 = (
+    np.array(
+        [
+            62.8,
+            44.5,
+            33.2,
+            26.6,
+            20.9,
+            24.2,
+            40.0,
+            53.8,
+            40.0,
+            32.6,
+            44.5,
+            55.5,
+            50.1,
+            14.4,
+            3.2,
+            0.94,
+            0.44,
+            0.32,
+            0.27,
+            0.29,
+        ]
+    )
+    * 1e3
+)
+_HB = (
+    np.array(
+        [
+            103.3,
+            23.4,
+            16.2,
+            14.6,
+            20.0,
+            31.6,
+            39.0,
+            47.0,
+            54.5,
+            53.8,
+            45.1,
+            40.0,
+            37.0,
+            28.3,
+            14.7,
+            6.5,
+            4.3,
+            3.2,
+            2.4,
+            1.8,
+        ]
+    )
+    * 1e3
+)
 
 #: Sensor families the widened generator draws: (emission, ligand response, wavelength range).
 SENSORS = ("ach", "da", "red")
 
 
-def wavelengths(n_bins: int = DEFAULT_BINS, lo: float = DEFAULT_RANGE_NM[0],
-                hi: float = DEFAULT_RANGE_NM[1]) -> np.ndarray:
+def wavelengths(
+    n_bins: int = DEFAULT_BINS, lo: float = DEFAULT_RANGE_NM[0], hi: float = DEFAULT_RANGE_NM[1]
+) -> np.ndarray:
     """Bin centres in nm, shape (n_bins,)."""
     return np.linspace(lo, hi, n_bins)
 
@@ -79,8 +131,7 @@ def intensity_response(wl: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return amp * np.clip(1.0 + tilt + bump, 0.2, None)
 
 
-def sensor(wl_bins: int, rng: np.random.Generator, family: str
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sensor(wl_bins: int, rng: np.random.Generator, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(wavelengths, emission, ligand response) of one sensor family on a drawn spectrometer grid."""
     if family == "ach":
         lo = rng.uniform(465.0, 485.0)

@@ -42,8 +42,14 @@ class SignalConfig:
 
 #: The widened generator of the spectral model: fast hemodynamics in half of the recordings,
 #: three sensor families, faster and slower event kinetics, stronger hemodynamics.
-WIDE = SignalConfig(decay_g=(0.9, 0.995), hemo_dff=(0.002, 0.02), hemo_fast=(0.2, 0.5),
-                    hemo_fast_prob=0.5, sensors=spectra.SENSORS, rise_samples=(0, 3))
+WIDE = SignalConfig(
+    decay_g=(0.9, 0.995),
+    hemo_dff=(0.002, 0.02),
+    hemo_fast=(0.2, 0.5),
+    hemo_fast_prob=0.5,
+    sensors=spectra.SENSORS,
+    rise_samples=(0, 3),
+)
 
 
 @dataclass
@@ -65,8 +71,7 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def neuromodulator(rng: np.random.Generator, n: int, cfg: SignalConfig
-                   ) -> tuple[np.ndarray, np.ndarray, float]:
+def neuromodulator(rng: np.random.Generator, n: int, cfg: SignalConfig) -> tuple[np.ndarray, np.ndarray, float]:
     """Sparse release events with instant rise and AR(1) decay on slow state levels.
 
     Returns (a, spikes, g), each of length ``n``.
@@ -137,9 +142,13 @@ def motion(rng: np.random.Generator, n: int, cfg: SignalConfig) -> np.ndarray:
     return m
 
 
-def clean_recording(rng: np.random.Generator, n_time: int, n_bins: int = spectra.DEFAULT_BINS,
-                    cfg: SignalConfig | None = None, wl: np.ndarray | None = None
-                    ) -> CleanRecording:
+def clean_recording(
+    rng: np.random.Generator,
+    n_time: int,
+    n_bins: int = spectra.DEFAULT_BINS,
+    cfg: SignalConfig | None = None,
+    wl: np.ndarray | None = None,
+) -> CleanRecording:
     """Draw one clean recording of shape (n_time, n_bins)."""
     cfg = cfg or SignalConfig()
     if cfg.sensors == ("ach",):
@@ -163,5 +172,14 @@ def clean_recording(rng: np.random.Generator, n_time: int, n_bins: int = spectra
     offset = (motion(rng, n_time, cfg) * 0.5 * i0 * e.mean())[:, None]
     dark = rng.uniform(*cfg.dark_offset) * (1.0 + rng.uniform(-0.1, 0.1) * np.linspace(-1, 1, n_bins))
     clean = photons + offset + dark[None, :]
-    return CleanRecording(clean=clean, photons=np.maximum(photons, 0.0), a=a, spikes=spikes, g=g,
-                          wl=wl, emission=e, response=s, intensity=i0)
+    return CleanRecording(
+        clean=clean,
+        photons=np.maximum(photons, 0.0),
+        a=a,
+        spikes=spikes,
+        g=g,
+        wl=wl,
+        emission=e,
+        response=s,
+        intensity=i0,
+    )

@@ -73,14 +73,15 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
     if cfg.kind == "spectral":
         if recorded is not None:
             raise ValueError("the spectral model trains on parametric noise only")
-        return SpectralSampler(cfg.seed, stream, cfg.noise_scale, lengths=(cfg.window[0], cfg.window[0] * 6),
-                               samples_per_batch=cfg.samples)
+        return SpectralSampler(
+            cfg.seed, stream, cfg.noise_scale, lengths=(cfg.window[0], cfg.window[0] * 6), samples_per_batch=cfg.samples
+        )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 
 
 def validation_set(cfg: FitConfig, recorded: RecordedNoise | None) -> tuple[torch.Tensor, torch.Tensor]:
     s = build_sampler(cfg, VAL_STREAM, recorded)
-    if cfg.kind == "spectral":
+    if isinstance(s, SpectralSampler):
         n = min(3000, cfg.samples)  # continuous validation recordings (10 min at 5 Hz)
         s.lengths = (n, n)
     x, y = s.batch(cfg.val_instances)
@@ -92,7 +93,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: in
     model.eval()
     tot = 0.0
     for i in range(0, len(x), chunk):
-        tot += float(torch.nn.functional.mse_loss(model(x[i:i + chunk]), y[i:i + chunk], reduction="sum"))
+        tot += float(torch.nn.functional.mse_loss(model(x[i : i + chunk]), y[i : i + chunk], reduction="sum"))
     model.train()
     return tot / y.numel()
 
@@ -147,9 +148,18 @@ def run_loop(loop: Loop, minutes: float | None = None, log: Callable[[str], None
         t0 = time.perf_counter()
 
         def checkpoint() -> None:
-            save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(),
-                             "step": step, "seen": seen, "elapsed": elapsed + time.perf_counter() - t0,
-                             **loop.saved}, last)
+            save_checkpoint(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sampler": sampler.state(),
+                    "step": step,
+                    "seen": seen,
+                    "elapsed": elapsed + time.perf_counter() - t0,
+                    **loop.saved,
+                },
+                last,
+            )
 
         while step < loop.steps:
             lrs = loop.lrs(step)
@@ -165,8 +175,13 @@ def run_loop(loop: Loop, minutes: float | None = None, log: Callable[[str], None
             opt.step()
             step += 1
             seen += len(x)
-            rec = {"step": step, "seen": seen, "loss": float(loss.detach()), "lr": lrs[0],
-                   "elapsed": round(elapsed + time.perf_counter() - t0, 1)}
+            rec = {
+                "step": step,
+                "seen": seen,
+                "loss": float(loss.detach()),
+                "lr": lrs[0],
+                "elapsed": round(elapsed + time.perf_counter() - t0, 1),
+            }
             if step % loop.val_every == 0 or step == loop.steps:
                 rec |= loop.validate()
                 model.train()
@@ -200,11 +215,21 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         log(f"fine-tuning from {cfg.init} ({ck.get('seen', 0)} instances seen before)")
         return ck.get("seen", 0), None
 
-    loop = Loop(out=Path(cfg.out), model=model, opt=opt, sampler=build_sampler(cfg, TRAIN_STREAM, rec_train),
-                steps=cfg.steps, batch=0 if cfg.kind == "spectral" else cfg.batch, val_every=cfg.val_every,
-                ckpt_every=cfg.ckpt_every, clip=cfg.clip, start=start, saved={"config": asdict(cfg)},
-                lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
-                validate=lambda: {"val_loss": evaluate(model, xv, yv)})
+    loop = Loop(
+        out=Path(cfg.out),
+        model=model,
+        opt=opt,
+        sampler=build_sampler(cfg, TRAIN_STREAM, rec_train),
+        steps=cfg.steps,
+        batch=0 if cfg.kind == "spectral" else cfg.batch,
+        val_every=cfg.val_every,
+        ckpt_every=cfg.ckpt_every,
+        clip=cfg.clip,
+        start=start,
+        saved={"config": asdict(cfg)},
+        lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
+        validate=lambda: {"val_loss": evaluate(model, xv, yv)},
+    )
     return run_loop(loop, minutes, log)
 
 
@@ -214,4 +239,3 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
     model = build_model(ck["config"])
     model.load_state_dict(ck["model"])
     return model.eval(), ck
-

@@ -61,13 +61,25 @@ def test_folded_1d_network_matches():
 
 
 def test_tiny_spectral_train_export_and_run(tmp_path):
-    cfg = FitConfig(out=str(tmp_path / "run"), kind="spectral", noise_scale=(0.1, 1.2), depth=3, width=4,
-                    window=(40, 0), samples=200, steps=2, val_instances=2, val_every=2, ckpt_every=2)
+    cfg = FitConfig(
+        out=str(tmp_path / "run"),
+        kind="spectral",
+        noise_scale=(0.1, 1.2),
+        depth=3,
+        width=4,
+        window=(40, 0),
+        samples=200,
+        steps=2,
+        val_instances=2,
+        val_every=2,
+        ckpt_every=2,
+    )
     fit(cfg, log=lambda m: None)
     model, ck = load_checkpoint(tmp_path / "run" / "last.pt")
     assert isinstance(model, DnCNN1d) and ck["step"] == 2 and ck["seen"] > 0
-    path, card = export_spectral(tmp_path / "run" / "last.pt", tmp_path / "models", "tiny", recordings=3,
-                                 lengths=(200, 400))
+    path, card = export_spectral(
+        tmp_path / "run" / "last.pt", tmp_path / "models", "tiny", recordings=3, lengths=(200, 400)
+    )
     assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS and card["halo"] == 3
     assert card["parity_max_abs_error"] < 1e-4
     checks = card["domain_checks"]
