@@ -547,7 +547,7 @@ def test_huge_dimensions_with_a_tiny_tile_budget(tiny_model: Path, denoiser: Den
     [
         (np.float64(3.0), "0D"),
         (np.ones(5), "1D"),
-        (np.ones((2, 3, 4, 5)), "4D"),
+        (np.ones((1, 1, 1, 1, 1, 2, 2)), "7D"),
         (np.ones((4, 4), complex), "complex"),
         (np.ones((4, 4), bool), "boolean"),
         (np.array([[1, None], [2, 3]], dtype=object), "object"),

@@ -121,7 +121,10 @@ def test_without_overwrite_a_racing_output_is_never_replaced(
         assert "Traceback" not in stderr
         for line in rel.error_lines(stderr):
             assert "_denoised.tif" in line and ("exists already" in line or "appeared while" in line), line
-    written = sum(int(stdout.split("Denoised ")[1].split(" file")[0]) for stdout, _ in results)
+    # one "input -> output" line on stdout per file a run wrote
+    written = sum(
+        sum(" -> " in line and not line.startswith("Denoised") for line in stdout.splitlines()) for stdout, _ in results
+    )
     assert written == len(files), [r[0] for r in results]  # each output written by exactly one run
     assert not rel.temporaries(out)
 

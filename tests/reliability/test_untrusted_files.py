@@ -125,7 +125,8 @@ def test_soft_link_loop(tmp_path: Path, tiny_model: Path, rel: Any) -> None:
     result = rel.cli("denoise", src, "--model", tiny_model, "--device", "cpu")
     assert result.exit_code == 0, result.output
     loop_only = v73(tmp_path / "b.mat", a=h5py.SoftLink("/b"), b=h5py.SoftLink("/a"))
-    for args, fragments in (([src, "--key", "a"], ["'a'", "is a link to '/b'"]), ([loop_only], ["no 2D or 3D"])):
+    cases = (([src, "--key", "a", "--overwrite"], ["'a'", "is a link to '/b'"]), ([loop_only], ["no 2D or 3D"]))
+    for args, fragments in cases:
         before = rel.snapshot(tmp_path)
         result = rel.cli("denoise", *args, "--model", tiny_model, "--device", "cpu")
         assert result.exit_code == 1, result.output
