@@ -282,7 +282,7 @@ def run(
         "published_seed_coherence": {
             "freqs_hz": list(PUBLISHED_FREQS),
             "values": {PUBLISHED_LABEL[k]: v for k, v in PUBLISHED.items()},
-            "source": "seed model card figure, noise scale 0.8 (DOMAIN.md)",
+            "source": "seed model card figure, noise scale 0.8",
         },
         "rows": rows,
         "coherence_curves": curves,

@@ -49,7 +49,7 @@ KINDS = ("auto", "spectral", "image")
 PRECISIONS = ("fp32", "int8", "bf16")
 #: Reduced-precision variants this runtime can run, with the providers that run them.
 _RUNNABLE = {"int8": ("CPUExecutionProvider",)}
-#: Why ``precision="bf16"`` is refused (measured for issue 5; see the fluorodn_train quantize docs).
+#: Why ``precision="bf16"`` is refused (measured; docs/precision.md).
 BF16_UNAVAILABLE = (
     "precision 'bf16' is not available: onnxruntime's CPU provider has no bf16 arithmetic "
     "(onnxruntime issue #28768), and OpenVINO's bf16, about 2x faster on CPUs with AVX512-BF16 but slower "

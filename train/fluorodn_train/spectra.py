@@ -1,4 +1,4 @@
-"""Spectral building blocks of the synthetic signal (see DOMAIN.md).
+"""Spectral building blocks of the synthetic signal.
 
 Every function returns float64 arrays over a wavelength grid in nm. Random families
 take a ``numpy.random.Generator`` so that every draw is reproducible.

@@ -1,4 +1,4 @@
-"""Synthetic clean recordings: dynamics x spectra, multiplicative model (DOMAIN.md).
+"""Synthetic clean recordings: dynamics x spectra, multiplicative model.
 
     F(t, l) = I0 * E(l) * exp(a(t) S(l) - h1(t) e_HbO2(l) - h2(t) e_Hb(l))
               * bleach(t) * (1 + motion(t)) + offset(t) + dark(l)
