@@ -93,6 +93,19 @@ class OutDtype(str, Enum):
     same = "same"
 
 
+#: Options that ``denoise`` and ``watch`` share, declared once.
+ModelOption = Annotated[
+    str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
+]
+KindOption = Annotated[Kind, typer.Option(help=_KIND_HELP)]
+DeviceOption = Annotated[Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")]
+PrecisionOption = Annotated[Precision, typer.Option(help=_PRECISION_HELP)]
+DtypeOption = Annotated[
+    OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
+]
+SuffixOption = Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")]
+
+
 class ConvertTo(str, Enum):
     npy = "npy"
     tif = "tif"
@@ -174,18 +187,12 @@ def denoise(
             "(data/a/rec.tif and data/b/rec.tif -> out/a/..., out/b/...).",
         ),
     ] = False,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
-    ] = "default",
-    kind: Annotated[Kind, typer.Option(help=_KIND_HELP)] = Kind.auto,
-    device: Annotated[
-        Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")
-    ] = Device.auto,
-    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
-    dtype: Annotated[
-        OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
-    ] = OutDtype.float32,
-    suffix: Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")] = "_denoised",
+    model: ModelOption = "default",
+    kind: KindOption = Kind.auto,
+    device: DeviceOption = Device.auto,
+    precision: PrecisionOption = Precision.auto,
+    dtype: DtypeOption = OutDtype.float32,
+    suffix: SuffixOption = "_denoised",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
     key: Annotated[
@@ -819,18 +826,12 @@ def watch(
         Path | None,
         typer.Option("--report", help="Append one JSON line per file (input, output, status, warnings) to this file."),
     ] = None,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
-    ] = "default",
-    kind: Annotated[Kind, typer.Option(help=_KIND_HELP)] = Kind.auto,
-    device: Annotated[
-        Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")
-    ] = Device.auto,
-    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
-    dtype: Annotated[
-        OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
-    ] = OutDtype.float32,
-    suffix: Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")] = "_denoised",
+    model: ModelOption = "default",
+    kind: KindOption = Kind.auto,
+    device: DeviceOption = Device.auto,
+    precision: PrecisionOption = Precision.auto,
+    dtype: DtypeOption = OutDtype.float32,
+    suffix: SuffixOption = "_denoised",
     key: Annotated[str | None, typer.Option(help="Variable of .mat files to denoise (if they hold several).")] = None,
     nan: Annotated[NanPolicy, typer.Option(help=_NAN_HELP)] = NanPolicy.refuse,
     threads: Annotated[
@@ -1021,7 +1022,7 @@ def info(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to load for the device check.")] = "default",
     device: Annotated[Device, typer.Option(help="Device to check.")] = Device.auto,
     threads: Annotated[int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs).")] = None,
-    precision: Annotated[Precision, typer.Option(help=_PRECISION_HELP)] = Precision.auto,
+    precision: PrecisionOption = Precision.auto,
 ) -> None:
     """Show versions, onnxruntime providers, and the device, precision and threads fluorodn would use."""
     from importlib.metadata import PackageNotFoundError, version
