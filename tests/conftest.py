@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,10 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # the runtime under test is the source tree
-    sys.path.insert(0, str(REPO))
 
 TINY_DEPTH, TINY_WIDTH = 5, 4
 
