@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import FileFormatError
+from fluorodn.files import read_errors
 
 _NUMERIC = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
 _CLASS_OF = {
@@ -47,18 +48,9 @@ def matlab_name(name: str) -> str:
     return name[:63]
 
 
-@contextlib.contextmanager
-def _h5_errors(path: Path) -> Iterator[None]:
+def _h5_errors(path: Path) -> contextlib.AbstractContextManager[None]:
     """Turn what h5py raises on a damaged or hostile v7.3 file into FileFormatError."""
-    try:
-        yield
-    except FileFormatError:
-        raise
-    except Exception as err:  # h5py raises OSError, KeyError, RuntimeError, ValueError, ... on damaged files
-        detail = " ".join(str(err).split())[:200] or type(err).__name__
-        raise FileFormatError(
-            f"cannot read {path} as a MATLAB v7.3 file ({detail}); save it again from MATLAB (save -v7.3)"
-        ) from err
+    return read_errors(path, "a MATLAB v7.3 file", "save it again from MATLAB (save -v7.3)")
 
 
 def _is_numeric(arr: Any) -> bool:

@@ -1,6 +1,7 @@
 """Files from elsewhere: which paths are the same file, names that stay in their folder,
-globs that end, a model file probed before it runs on data, and the per-file pipeline
-(:func:`denoise_file`: read -> denoise -> write, overlapped, with NaN filling).
+globs that end, what a reader raises on a damaged file (one sentence), the sha256 of bytes,
+and a model file probed before it runs on data. The per-file pipeline (:func:`denoise_file`:
+read -> denoise -> write, overlapped, with NaN filling) is :mod:`fluorodn._file_pipeline`.
 
 An input must never be replaced by an output, whatever the spelling of either path: the
 same string, a symbolic link, a ``..`` detour, or a hard link to the same inode. Two paths
@@ -13,16 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import os
 import re
-import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fluorodn._file_pipeline import (
+    NAN_POLICIES,
+    FileResult,
+    FileSettings,
+    denoise_file,
+    fill_nonfinite,
+    make_folder,
+    provenance,
+)
 from fluorodn.errors import FileFormatError, ModelError
 
 __all__ = [
@@ -35,8 +42,13 @@ __all__ = [
     "glob_files",
     "identity",
     "inside",
+    "make_folder",
+    "one_line",
     "probe_model",
+    "provenance",
+    "read_errors",
     "same_file",
+    "sha256",
 ]
 
 
@@ -66,6 +78,31 @@ def inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool
         return True
     top_id = identity(folder)
     return top_id is not None and any(identity(parent) == top_id for parent in real.parents)
+
+
+def sha256(data: bytes) -> str:
+    """The sha256 digest of ``data`` as 64 hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line, at most 200 characters; its type's name if it has none."""
+    return " ".join(str(err).split())[:200] or type(err).__name__
+
+
+@contextlib.contextmanager
+def read_errors(path: str | os.PathLike[str], what: str, fix: str) -> Iterator[None]:
+    """Turn what a reader library raises on a damaged or hostile file into one FileFormatError.
+
+    The message is ``cannot read <path> as <what> (<the error>); <fix>``; a FileFormatError
+    raised in the block passes unchanged.
+    """
+    try:
+        yield
+    except FileFormatError:
+        raise
+    except Exception as err:  # h5py, numpy and the like raise OSError, KeyError, ValueError, ... on damaged files
+        raise FileFormatError(f"cannot read {path} as {what} ({one_line(err)}); {fix}") from err
 
 
 #: Characters an output name part (a suffix, a variable name) must not hold.
@@ -191,232 +228,3 @@ def probe_model(denoiser: Any) -> None:
         )
     if not np.isfinite(out).all():
         raise ModelError(f"{path} gives NaN or infinite values on a small probe; {fix}")
-
-
-# -- the per-file pipeline ------------------------------------------------------------------
-
-#: What :func:`denoise_file` does with NaN and infinite values: refuse the file (the
-#: Denoiser's error), or fill them for the network and put them back in the output.
-NAN_POLICIES = ("refuse", "fill")
-
-
-@dataclass(frozen=True)
-class FileSettings:
-    """How :func:`denoise_file` reads and writes a file."""
-
-    dtype: str = "float32"
-    """Output type: ``"float32"``, or ``"same"`` as the input (integers rounded and clipped)."""
-    key: str | None = None
-    """Variable of a .mat file to denoise; None: its only 2D/3D numeric variable."""
-    suffix: str = "_denoised"
-    """Added to the variable name of a .mat output."""
-    overwrite: bool = False
-    """Replace an existing output file."""
-    nan: str = "refuse"
-    """``"refuse"`` NaN/inf values, or ``"fill"`` them (:func:`fill_nonfinite`) and restore them after."""
-    device: str = "auto"
-    """The device asked for, recorded in the output's provenance."""
-    excitations: int | None = None
-    """Interleaved excitations of a spectrometer file (each denoised alone); None: declared by the file or detected."""
-    to: str | None = None
-    """Write the output as ``"npy"``, ``"tif"`` or ``"h5"`` instead of the input's format."""
-
-    def __post_init__(self) -> None:
-        if self.nan not in NAN_POLICIES:
-            raise ValueError(f"nan must be one of {', '.join(NAN_POLICIES)}; got {self.nan!r}")
-        if self.dtype not in ("float32", "same"):
-            raise ValueError(f"dtype must be 'float32' or 'same'; got {self.dtype!r}")
-
-
-@dataclass
-class FileResult:
-    """What :func:`denoise_file` did with one file."""
-
-    source: Path
-    output: Path
-    frames: int
-    """2D pages denoised."""
-    pixels: int
-    seconds: float
-    filled: int = 0
-    """NaN/inf values filled for the network and restored in the output (``nan="fill"``)."""
-    shape: tuple[int, ...] = field(default_factory=tuple)
-
-
-def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
-    """``page`` (H, W) with NaN/inf replaced by linear interpolation along axis 0, and where they were.
-
-    Axis 0 is time for a (time, wavelength) recording: a missing sample is bridged from
-    its neighbours in time, bin by bin; at either end the nearest finite value is
-    repeated. A column without any finite value takes the median of the page's finite
-    values. Returns ``(filled, None)`` for a page without NaN/inf (``filled`` is
-    ``page`` itself), else ``(filled, (flat indices, original values))``. FileFormatError
-    if no value of the page is finite.
-    """
-    import numpy as np
-
-    arr = np.asarray(page)
-    if arr.dtype.kind != "f":
-        return arr, None
-    bad = ~np.isfinite(arr)
-    if not bad.any():
-        return arr, None
-    if bad.all():
-        raise FileFormatError("a page holds no finite value (all NaN or infinite); nothing can be filled from it")
-    out = arr.astype(np.float64)
-    rows = np.arange(arr.shape[0])
-    fallback = float(np.median(arr[~bad]))
-    for j in np.flatnonzero(bad.any(axis=0)):
-        good = ~bad[:, j]
-        col = out[:, j]
-        col[~good] = np.interp(rows[~good], rows[good], col[good]) if good.any() else fallback
-    where = np.flatnonzero(bad.ravel())
-    return out.astype(arr.dtype), (where, arr.ravel()[where].copy())
-
-
-def _signature(path: Path) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_size, st.st_mtime_ns
-
-
-def denoise_file(
-    denoiser: Any,
-    source: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
-    settings: FileSettings | None = None,
-    *,
-    progress: Any = None,
-    label: str | None = None,
-) -> FileResult:
-    """Denoise one recording file into ``dest`` (same format, shape and metadata), atomically.
-
-    Pages are read ahead of the network and written behind it (background threads), so
-    memory stays bounded by a few pages whatever the file's length. The output appears
-    under its name only when complete; on any error or interruption nothing is left. If
-    ``source`` changes while it is read (a writer still at work), the output is discarded
-    and FileFormatError raised.
-
-    Parameters
-    ----------
-    denoiser : a :class:`fluorodn.Denoiser`.
-    settings : :class:`FileSettings` (output dtype, .mat key, NaN policy, ...).
-    progress : a ``fluorodn._progress.LazyProgress`` to show a bar in, or None.
-    label : the bar's text (default: the file name).
-    """
-    import numpy as np
-
-    from fluorodn import io as fio
-    from fluorodn._pipeline import prefetch
-
-    settings = settings or FileSettings()
-    source, dest = Path(source), Path(dest)
-    t0 = time.perf_counter()
-    before = _signature(source)
-    fmt = fio.format_of(source)
-    key = settings.key if fmt in ("mat", "hdf5") else None
-    excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
-    holes: deque[tuple[Any, Any] | None] = deque()
-    filled = 0
-
-    def fill(pages: Iterable[Any]) -> Iterator[Any]:
-        nonlocal filled
-        for k, page in enumerate(pages):
-            try:
-                page, where = fill_nonfinite(page)
-            except FileFormatError as err:
-                raise FileFormatError(f"{source}: page index {k}: {err}") from None
-            holes.append(where)
-            filled += 0 if where is None else len(where[0])
-            yield page
-
-    def restore(pages: Iterable[Any]) -> Iterator[Any]:
-        for page in pages:
-            where = holes.popleft()
-            if where is not None:
-                page.ravel()[where[0]] = where[1]
-            yield page
-
-    def unchanged() -> None:
-        if _signature(source) != before:
-            raise FileFormatError(
-                f"{source} changed while it was read (is it still being written?); its output was discarded: "
-                "denoise it again once it is complete"
-            )
-
-    with contextlib.closing(fio.open_recording(source, key=key, excitations=excitations)) as rec:
-        out_dtype = fio.output_dtype(rec.dtype, settings.dtype)
-        n_px = rec.n_pages * rec.page_shape[0] * rec.page_shape[1]
-        task = progress.add(label or source.name, n_px, rec.n_pages) if progress is not None else None
-        raw: Iterable[Any] = (np.array(p) for p in rec.pages())  # a copy: pages may be views of a read buffer
-        if settings.nan == "fill":
-            raw = fill(raw)
-        read = prefetch(raw)
-        advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
-        pages: Iterable[Any] = denoiser.stream(read, progress=advance)
-        if settings.nan == "fill":
-            pages = restore(pages)
-        counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
-        if dest.parent != source.parent:
-            make_folder(dest.parent)
-        prov = provenance(denoiser, source, out_dtype, getattr(rec, "key", None), settings)
-        var = f"{rec.key}{settings.suffix}" if isinstance(rec, fio.MatRecording) else None
-        fio.write_denoised(
-            rec,
-            dest,
-            counted,
-            dtype=out_dtype,
-            provenance=prov,
-            overwrite=settings.overwrite,
-            var_name=var,
-            before_publish=unchanged,
-            to=settings.to,
-        )
-        return FileResult(source, dest, rec.n_pages, n_px, time.perf_counter() - t0, filled, tuple(rec.shape))
-
-
-def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:
-    for k, page in enumerate(pages, 1):
-        if task is not None:
-            progress.frames(task, k)
-        yield page
-
-
-def make_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents); OutputError with a sentence if that fails."""
-    from fluorodn.errors import OutputError
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(
-            f"cannot create the output folder {folder} ({err.strerror or err}); choose another folder with -o"
-        ) from err
-
-
-def provenance(denoiser: Any, source: Path, out_dtype: Any, key: str | None, settings: FileSettings) -> dict[str, Any]:
-    """The record written into an output: fluorodn version, model, settings, source name, time."""
-    from fluorodn import __version__
-
-    recorded: dict[str, Any] = {
-        "device": settings.device,
-        "provider": denoiser.provider,
-        "precision": getattr(denoiser, "precision", "fp32"),
-        "dtype": str(out_dtype),
-    }
-    if key is not None:
-        recorded["key"] = key
-    if getattr(denoiser, "declared_kind", "auto") != "auto":
-        recorded["kind"] = denoiser.declared_kind
-    if settings.nan != "refuse":
-        recorded["nan"] = settings.nan
-    return {
-        "fluorodn": __version__,
-        "model": denoiser.name,
-        "model_sha256": denoiser.sha256,
-        "model_version": denoiser.metadata.get("version"),
-        "noise_scale": denoiser.metadata.get("noise_scale"),
-        "normalization": denoiser.metadata.get("normalization"),
-        "source": source.name,
-        "settings": recorded,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }

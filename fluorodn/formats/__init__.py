@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn.errors import FileFormatError, OutputExistsError
+from fluorodn._atomic import atomic_folder, atomic_output
+from fluorodn.errors import FileFormatError
 from fluorodn.formats import interleave
 from fluorodn.formats.convert import FORMATS as CONVERSIONS
 from fluorodn.formats.timing import Timing, check, check_declared
@@ -152,13 +151,11 @@ class SpectralFile:
         :func:`fluorodn.io.atomic_output`, a folder under a temporary name renamed at the end;
         ``before_publish`` is called when the output is complete, before it gets its name.
         """
-        from fluorodn.io import atomic_output
-
         dest = Path(dest)
         streams = self.arrange(outputs)
         prov = provenance or {}
         if self.format == "oceanview folder":
-            with _atomic_folder(dest, overwrite=overwrite, source=self.path) as tmp:
+            with atomic_folder(dest, overwrite=overwrite, source=self.path) as tmp:
                 self._source.write(tmp, streams[0], provenance_line(prov))
                 if before_publish is not None:
                     before_publish()
@@ -184,23 +181,26 @@ class SpectralFile:
         overwrite: bool = False,
     ) -> Path:
         """Write ``outputs`` to ``dest`` as ``fmt`` (npy, tif, h5): see :func:`fluorodn.formats.convert.write_array`."""
-        from fluorodn.formats.convert import write_array
-        from fluorodn.io import atomic_output
-
         dest = Path(dest)
         streams = [s.astype(dtype, copy=False) for s in self.arrange(outputs)]
         with atomic_output(dest, overwrite=overwrite, source=self.path) as tmp:
-            write_array(
-                fmt,
-                tmp,
-                streams,
-                provenance or {},
-                wavelengths=self.wavelengths,
-                times=self.times,
-                excitations=self.excitations,
-                rate=None if self.timing is None else self.timing.rate_hz,
-            )
+            self._convert(fmt, tmp, streams, provenance or {})
         return dest
+
+    def _convert(self, fmt: str, dest: Path, streams: list[np.ndarray], prov: dict[str, Any]) -> None:
+        """Write ``streams`` (as :meth:`arrange` gives them) as ``fmt`` into the new file ``dest``, with the axes."""
+        from fluorodn.formats.convert import write_array
+
+        write_array(
+            fmt,
+            dest,
+            streams,
+            prov,
+            wavelengths=self.wavelengths,
+            times=self.times,
+            excitations=self.excitations,
+            rate=None if self.timing is None else self.timing.rate_hz,
+        )
 
 
 def provenance_line(prov: dict[str, Any]) -> str:
@@ -215,31 +215,6 @@ def provenance_line(prov: dict[str, Any]) -> str:
     if prov.get("created"):
         parts.append(str(prov["created"]))
     return ", ".join(parts)
-
-
-@contextlib.contextmanager
-def _atomic_folder(dest: Path, *, overwrite: bool, source: Path) -> Iterator[Path]:
-    """Yield a new temporary folder beside ``dest``; give it the name ``dest`` if the block succeeds."""
-    from fluorodn.files import inside, same_file
-
-    if same_file(dest, source) or inside(dest, source) or inside(source, dest):
-        raise OutputExistsError(f"output {dest} would overlap its input {source}; choose another -o or --suffix")
-    if dest.exists() and not overwrite:
-        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
-    tmp.mkdir()
-    try:
-        yield tmp
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def read(
@@ -426,20 +401,9 @@ class SpectralRecording:
         self, fmt: str, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]
     ) -> None:
         """Write the denoised pages into ``dest`` (a new file) converted to ``fmt`` (npy, tif, h5)."""
-        from fluorodn.formats.convert import write_array
-
         f = self.file
         streams = [s.astype(dtype, copy=False) for s in f.arrange(list(pages))]
-        write_array(
-            fmt,
-            Path(dest),
-            streams,
-            _with_excitations(provenance, f),
-            wavelengths=f.wavelengths,
-            times=f.times,
-            excitations=f.excitations,
-            rate=None if f.timing is None else f.timing.rate_hz,
-        )
+        f._convert(fmt, Path(dest), streams, _with_excitations(provenance, f))
 
 
 def _with_excitations(provenance: dict[str, Any], f: SpectralFile) -> dict[str, Any]:

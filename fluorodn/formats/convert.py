@@ -24,13 +24,14 @@ import numpy as np
 
 from fluorodn.errors import FileFormatError
 
-__all__ = ["FORMATS", "write_array", "write_pages"]
+__all__ = ["FORMATS", "check_target", "write_array", "write_pages"]
 
 #: Conversion targets and their file extension.
 FORMATS = {"npy": ".npy", "tif": ".tif", "h5": ".h5"}
 
 
-def _check(fmt: str) -> None:
+def check_target(fmt: str) -> None:
+    """FileFormatError unless ``fmt`` is one of :data:`FORMATS`."""
     if fmt not in FORMATS:
         raise FileFormatError(f"--to {fmt!r} is not a format fluorodn writes; choose one of {', '.join(FORMATS)}")
 
@@ -47,7 +48,7 @@ def write_array(
     rate: float | None = None,
 ) -> None:
     """Write (T, W) ``streams`` (rows in file order) to ``dest`` as ``fmt`` with the axes it can hold."""
-    _check(fmt)
+    check_target(fmt)
     if fmt == "h5":
         from fluorodn.formats.hdf5_axes import write_axes_file
 
@@ -88,20 +89,14 @@ def write_pages(
     ``shape`` is (n_pages, H, W). npy and tif are written page by page (memory stays at one
     page); h5 writes the pages as ``Channel1`` (one page) or ``Channel1..N`` without axes.
     """
-    _check(fmt)
+    check_target(fmt)
     n, h, w = shape
     out_shape = (h, w) if n == 1 else (n, h, w)
     dtype = np.dtype(dtype)
     if fmt == "npy":
-        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": out_shape}
-        written = 0
-        with open(dest, "wb") as fh:
-            np.lib.format.write_array_header_2_0(fh, header)
-            for page in pages:
-                fh.write(np.ascontiguousarray(page, dtype=dtype).tobytes())
-                written += 1
-        if written != n:
-            raise ValueError(f"expected {n} pages for {dest}, got {written}")
+        from fluorodn._npy import write_npy
+
+        write_npy(dest, pages, dtype, out_shape, n, version=(2, 0))
         return
     if fmt == "tif":
         import tifffile

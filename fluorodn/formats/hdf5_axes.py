@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import FileFormatError
+from fluorodn.files import read_errors
 
 __all__ = ["PROVENANCE_ATTR", "RATE_ATTRS", "HDF5Axes", "write_axes_file"]
 
@@ -54,17 +55,6 @@ _EXPECTED = (
     "expected datasets Channel1, Channel2, ... (time x wavelength) with 1D datasets Time and Wavelength beside "
     "them, or name the dataset with --key"
 )
-
-
-@contextlib.contextmanager
-def _errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except FileFormatError:
-        raise
-    except Exception as err:  # h5py raises OSError, KeyError, RuntimeError, ... on damaged files
-        detail = " ".join(str(err).split())[:200] or type(err).__name__
-        raise FileFormatError(f"cannot read {path} as an HDF5 recording ({detail}); {_EXPECTED}") from err
 
 
 def _hard_dataset(group: Any, name: str, where: str) -> Any:
@@ -160,7 +150,7 @@ class HDF5Axes:
 
         path = Path(path)
         where = str(path)
-        with _errors(path):
+        with read_errors(path, "an HDF5 recording", _EXPECTED):
             if not h5py.is_hdf5(path):
                 raise FileFormatError(f"{where} is not an HDF5 file; {_EXPECTED}")
             with h5py.File(path, "r") as f:

@@ -1,0 +1,189 @@
+"""Outputs written atomically: a file or a folder appears under its name only when complete.
+
+A file is written to a temporary file in the destination folder (:func:`temp_name`), flushed
+to disk and given its final name at the end (a hard link, or ``os.replace`` with
+``overwrite``); a folder is built under a temporary name and renamed at the end. The
+temporary file or folder is removed on any error or interruption. An output never replaces
+its input, nor an existing file unless asked, not even one another process wrote in the
+meantime. :func:`remove_stale_temps` clears what a killed writer left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from fluorodn.errors import OutputError, OutputExistsError
+from fluorodn.files import inside, same_file, sha256
+
+__all__ = ["atomic_folder", "atomic_output", "remove_stale_temps", "temp_name"]
+
+#: Name of a temporary output: ``.<final name>.<host tag>-<pid>-<random>.tmp``. The host tag
+#: and process id let a later run tell a temporary file whose writer is gone (killed) from
+#: one another process is still writing.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp$")
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _host_tag() -> str:
+    return sha256(socket.gethostname().encode("utf-8", "replace"))[:8]
+
+
+def temp_name(dest: Path) -> Path:
+    """A new temporary path beside ``dest``, named after it, this host and this process."""
+    return dest.with_name(f".{dest.name}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (True where that cannot be told)."""
+    if pid <= 0:
+        return True
+    if os.name == "nt":  # os.kill would terminate the process there
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return bool(ctypes.get_last_error() == 5)  # type: ignore[attr-defined]  # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, under another user
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary outputs in ``folder`` left by fluorodn processes that are gone.
+
+    Only files named like :func:`temp_name` names them, written on this host by a process
+    that no longer runs (e.g. one killed with SIGKILL or by a power cut), are removed; a
+    temporary file of a live process, of another host (a shared drive) or of another
+    program is left alone. Returns the paths removed.
+    """
+    removed: list[Path] = []
+    host = _host_tag()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or match["host"] != host or _pid_alive(int(match["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_output(
+    dest: Path,
+    *,
+    overwrite: bool = False,
+    source: Path | None = None,
+    before_publish: Callable[[], None] | None = None,
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it to ``dest`` if the block succeeds.
+
+    Raises OutputExistsError before any work if ``dest`` is ``source`` or exists (and
+    ``overwrite`` is False), OutputError if its folder cannot be written to. On any
+    exception, KeyboardInterrupt included, the temporary file is removed and ``dest`` is
+    left as it was. ``before_publish`` is called once the temporary file is complete;
+    an exception from it discards the file (e.g. the input changed while it was read).
+    """
+    dest = Path(dest)
+    if source is not None and same_file(dest, source):
+        raise OutputExistsError(f"output {dest} would overwrite its input; choose another -o or --suffix")
+    if dest.is_dir():
+        raise OutputExistsError(f"output {dest} is a folder; give a file name")
+    if dest.exists() and not overwrite:
+        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
+    tmp = temp_name(dest)
+    try:  # create it now: an unwritable folder is reported before any work is done
+        with open(tmp, "xb"):
+            pass
+    except OSError as err:
+        raise _write_error(dest, err) from err
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:  # on disk before it gets its final name
+            os.fsync(fh.fileno())
+        if before_publish is not None:
+            before_publish()
+        _publish(tmp, dest, overwrite)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(err, OSError) and err.errno in _DISK_FULL:
+            raise _write_error(dest, err) from err
+        raise
+
+
+def _write_error(dest: Path, err: OSError) -> OutputError:
+    why = "the disk is full" if err.errno in _DISK_FULL else (err.strerror or str(err))
+    return OutputError(f"cannot write {dest} ({why}); choose a writable output folder with free space (-o)")
+
+
+def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
+    """Give the finished ``tmp`` the name ``dest``; without ``overwrite``, never replace a file."""
+    if overwrite:
+        os.replace(tmp, dest)
+        return
+    appeared = OutputExistsError(f"{dest} appeared while it was written; pass --overwrite to replace it")
+    try:
+        os.link(tmp, dest)  # fails if dest exists, even if another process created it a moment ago
+    except FileExistsError:
+        raise appeared from None
+    except OSError:  # a file system without hard links: check, then rename
+        if dest.exists():
+            raise appeared from None
+        os.replace(tmp, dest)
+        return
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(dest: Path, *, overwrite: bool, source: Path) -> Iterator[Path]:
+    """Yield a new temporary folder beside ``dest``; give it the name ``dest`` if the block succeeds.
+
+    Raises OutputExistsError before any work if ``dest`` and ``source`` overlap (one is, or
+    lies inside, the other) or ``dest`` exists (and ``overwrite`` is False). An existing
+    ``dest`` is moved aside, replaced, then removed. On any exception the temporary folder is
+    removed and ``dest`` is left as it was.
+    """
+    if same_file(dest, source) or inside(dest, source) or inside(source, dest):
+        raise OutputExistsError(f"output {dest} would overlap its input {source}; choose another -o or --suffix")
+    if dest.exists() and not overwrite:
+        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,164 @@
+"""Which files: formats by extension, inputs found by name, folder or glob, outputs named.
+
+Inputs come from files, folders (their supported files) and glob patterns; outputs go next
+to their input as ``<stem><suffix><ext>``, into a folder (``-o``, optionally recreating the
+inputs' folder tree), or to a file name of the same format (or the format ``--to`` converts to).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from fluorodn.errors import FileFormatError
+from fluorodn.files import check_name_part, glob_files
+from fluorodn.formats import CONVERSIONS, is_spectrum_folder
+from fluorodn.formats.convert import check_target
+from fluorodn.formats.oceanview import is_export
+
+__all__ = [
+    "FORMATS",
+    "SPECTRAL_FORMATS",
+    "find_inputs",
+    "format_of",
+    "is_candidate",
+    "is_output",
+    "output_path",
+    "plan_outputs",
+]
+
+#: File extensions fluorodn reads and writes, and their format.
+FORMATS = {
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".npy": "npy",
+    ".mat": "mat",
+    ".txt": "oceanview",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+}
+#: Formats read by :mod:`fluorodn.formats` (spectrometer files with their axes).
+SPECTRAL_FORMATS = ("oceanview", "oceanview folder", "hdf5")
+_GLOB_CHARS = set("*?[")
+
+
+def format_of(path: Path) -> str:
+    """``"tiff"``, ``"npy"`` or ``"mat"`` from the extension; FileFormatError otherwise."""
+    if path.is_dir() and is_spectrum_folder(path):
+        return "oceanview folder"
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise FileFormatError(
+            f"cannot read {path}: fluorodn reads {', '.join(FORMATS)} files, "
+            f"not {path.suffix or 'files without extension'}"
+        )
+    return fmt
+
+
+def _stem_ext(path: Path) -> tuple[str, str]:
+    name = path.name
+    for ext in (".ome.tif", ".ome.tiff"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)], name[-len(ext) :]
+    return path.stem, path.suffix
+
+
+def is_output(path: Path, suffix: str) -> bool:
+    """Whether ``path`` is named like an output (its stem ends with ``suffix``)."""
+    return bool(suffix) and _stem_ext(path)[0].endswith(suffix)
+
+
+def is_candidate(path: Path, suffix: str = "_denoised") -> bool:
+    """Whether folders, globs and ``fluorodn watch`` take the file ``path``: a format fluorodn reads,
+    not named like an output, and a ``.txt`` only if it is a spectrometer export (not notes or logs)."""
+    if path.suffix.lower() not in FORMATS or is_output(path, suffix):
+        return False
+    return path.suffix.lower() != ".txt" or is_export(path)
+
+
+def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path]:
+    """Files named by ``patterns``: files, folders (their supported files) and glob patterns.
+
+    Folders and globs skip files whose name already ends with ``suffix`` (earlier
+    outputs); files named explicitly are always taken. Order is kept, duplicates dropped.
+    """
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_file() or is_spectrum_folder(path):
+            format_of(path)
+            found.append(path)
+            continue
+        if path.is_dir():
+            candidates = sorted(p for p in path.iterdir() if p.is_file())
+            what = f"folder {path}"
+        elif _GLOB_CHARS & set(pattern):
+            candidates = glob_files(pattern)
+            what = f"pattern {pattern!r}"
+        else:
+            raise FileFormatError(f"input {pattern} does not exist (not a file, folder or matching pattern)")
+        chosen = [p for p in candidates if is_candidate(p, suffix)]
+        if not chosen:
+            raise FileFormatError(
+                f"{what} matches no {', '.join(FORMATS)} files to denoise; "
+                "give a folder or pattern that holds recordings"
+            )
+        found.extend(chosen)
+    unique: dict[Path, Path] = {}
+    for p in found:
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
+
+
+def output_path(source: Path, output: Path | None, suffix: str, several: bool, to: str | None = None) -> Path:
+    """Where the result of ``source`` goes.
+
+    ``output`` None: next to the input as ``<stem><suffix><ext>``. ``output`` a folder
+    (an existing one, a name without a recording extension, or any name when there are
+    ``several`` inputs): that name inside it. Otherwise ``output`` is the file, and must
+    have the input's format, or the format ``to`` converts to (npy, tif, h5; its extension
+    replaces the input's).
+    """
+    check_name_part(suffix, "--suffix")
+    stem, ext = _stem_ext(source)
+    if to is not None:
+        ext = CONVERSIONS[to]
+    name = f"{stem}{suffix}{ext}"
+    if output is None:
+        return source.with_name(name)
+    if output.is_dir() or several or output.suffix.lower() not in FORMATS:
+        if several and output.suffix.lower() in FORMATS and not output.is_dir():
+            raise FileFormatError(f"with several inputs, -o must be a folder, not the file name {output}")
+        return output / name
+    if to is not None and format_of(output) != FORMATS[ext]:
+        raise FileFormatError(f"output {output} must have the format --to {to} writes ({ext})")
+    if to is None and format_of(output) != format_of(source):
+        raise FileFormatError(f"output {output} must have the same format as its input {source} ({ext})")
+    return output
+
+
+def plan_outputs(
+    sources: Sequence[Path],
+    output: Path | None,
+    suffix: str,
+    *,
+    several: bool,
+    keep_tree: bool = False,
+    to: str | None = None,
+) -> list[tuple[Path, Path]]:
+    """(input, output) for each of ``sources``: :func:`output_path` each, or with ``keep_tree``
+    the input's folder below the inputs' common folder recreated under the ``output`` folder;
+    ``to`` converts (npy, tif, h5)."""
+    if to is not None:
+        check_target(to)
+    if not keep_tree or output is None:
+        return [(src, output_path(src, output, suffix, several, to)) for src in sources]
+    if output.suffix.lower() in FORMATS and not output.is_dir():
+        raise FileFormatError(f"--keep-tree needs -o to be a folder, not the file name {output}")
+    parents = [Path(os.path.abspath(src.parent)) for src in sources]
+    root = Path(os.path.commonpath(parents)) if parents else Path()
+    return [
+        (src, output_path(src, output / parent.relative_to(root), suffix, True, to))
+        for src, parent in zip(sources, parents, strict=True)
+    ]
