@@ -1,0 +1,268 @@
+"""The fit: the linearised weighted least-squares of all samples at once, and the per-sample refinement.
+
+The model and its linearisation are described in :mod:`fluorodn.unmixing`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fluorodn import hemoglobin
+from fluorodn.unmixing.inputs import UnmixError, check_recording, dark_levels, sensor_on, wavelengths_for
+from fluorodn.unmixing.result import UnmixResult
+
+__all__ = ["LN10_PER_UM", "REFINE_TOL", "Progress", "unmix"]
+
+#: Natural-log absorbance per µM·cm of a decadic molar extinction of 1 cm^-1/(mol/L).
+LN10_PER_UM = math.log(10.0) * 1e-6
+#: ftol, xtol and gtol of the per-sample refinement (scipy's defaults, stated so that tests can use the same).
+REFINE_TOL = 1e-8
+
+_STAT_ROWS = 8192  # samples the per-bin medians (noise, emission) are taken over, at most about
+_LOG_FLOOR = 0.1  # log((F - dark) / E) is taken of max(F - dark, 0.1 E)
+
+Progress = Callable[[int, int], None]
+
+
+def unmix(
+    arr: Any,
+    wavelengths: Any,
+    sensor: Any,
+    denoise: Any = True,
+    rate: float | None = None,
+    refine: bool = False,
+    *,
+    dark: Any = None,
+    progress: Progress | None = None,
+) -> UnmixResult:
+    """Unmix a spectral recording into the sensor's trace, hemoglobin and brightness terms.
+
+    Parameters
+    ----------
+    arr : (T, W) array, time x wavelength, any real dtype, in counts (or any units
+        proportional to photons above ``dark``). Not modified.
+    wavelengths : the W bins' wavelengths in nm: a sequence of W numbers, ``"FIRST:LAST"``
+        (evenly spaced), or a one-column CSV file.
+    sensor : the sensor's ligand response S(l) as dF/F per unit: a CSV file
+        ``wavelength_nm,dff``, a shipped name (``"example"``), or a pair of arrays
+        ``(wavelength_nm, dff)``; interpolated linearly onto ``wavelengths``, which it must cover.
+    denoise : True (denoise with ``fluorodn.Denoiser()`` first), False, a model name or
+        ``.onnx`` path, or a :class:`~fluorodn.Denoiser` to use. The bins' noise that weights
+        the fit is always measured on ``arr`` as given.
+    rate : samples per second, for ``time_s``; None leaves ``time_s`` None.
+    refine : also fit the full nonlinear model per sample (``scipy.optimize.least_squares``,
+        Levenberg-Marquardt), starting at the linearised solution. About 1 ms per sample.
+    dark : detector dark level subtracted first: a number or (W,) per bin, in ``arr``'s
+        units. None: ``arr`` is taken as dark-subtracted (an unsubtracted dark level scales
+        the fitted changes down by E / (E + dark) in each bin).
+    progress : called as ``progress(done, total)`` with the number of samples refined so far,
+        every few hundred samples (refine only).
+
+    Returns
+    -------
+    UnmixResult with (T,) float64 traces ``sensor``, ``hbo2``, ``hb``, ``offset``, ``gain``,
+    ``residual_rms`` (relative to the recording's typical state; see :mod:`fluorodn.unmixing`).
+
+    Raises
+    ------
+    UnmixError : not a finite 2D real array, fewer than 3 samples or 5 bins with signal, a
+        wavelength count that differs from the columns, a (W, T) array (transposed), or a
+        sensor spectrum that does not cover the wavelengths.
+
+    Examples
+    --------
+    >>> import fluorodn, tifffile                                      # doctest: +SKIP
+    >>> rec = tifffile.imread("example.tif")                           # (3000, 152) float32
+    >>> res = fluorodn.unmix(rec, "477:595", "example", rate=5.0)      # doctest: +SKIP
+    >>> res.sensor.shape, res.to_csv("example_unmixed.csv")            # doctest: +SKIP
+    """
+    x = check_recording(arr)
+    wl = wavelengths_for(wavelengths, x.shape)
+    response = sensor_on(sensor, wl)
+    try:
+        e_hbo2, e_hb = hemoglobin.extinction(wl)
+    except ValueError as err:
+        raise UnmixError(str(err)) from err
+    k_hbo2, k_hb = LN10_PER_UM * e_hbo2, LN10_PER_UM * e_hb
+    dark_w = dark_levels(dark, x.shape[1])
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise UnmixError(f"the sampling rate must be a positive number of samples per second, not {rate}")
+
+    noise = _noise_sigma(x - dark_w)
+    model_name = None
+    if denoise is not False and denoise is not None:
+        if denoise is True or isinstance(denoise, (str, os.PathLike)):
+            from fluorodn.denoiser import Denoiser
+
+            denoise = Denoiser() if denoise is True else Denoiser(denoise)
+        x = np.asarray(denoise.run(x), dtype=np.float64)
+        model_name = str(denoise.name)
+    z = x - dark_w
+    basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
+    coef, emission, rms = _linear_fit(z, basis, noise)
+    gain = np.exp(coef[:, 0])
+    params = np.column_stack([coef[:, 0], coef[:, 1:4], coef[:, 4] * gain])  # log gain, a, h1, h2, offset
+    if refine:
+        params, rms = _refine(z, emission, basis, noise, params, progress)
+        gain = np.exp(params[:, 0])
+    n = x.shape[0]
+    return UnmixResult(
+        sensor=params[:, 1].copy(),
+        hbo2=params[:, 2].copy(),
+        hb=params[:, 3].copy(),
+        offset=params[:, 4].copy(),
+        gain=gain,
+        residual_rms=rms,
+        time_s=None if rate is None else np.arange(n) / float(rate),
+        wavelengths=wl,
+        emission=emission,
+        noise=noise,
+        response=response,
+        hbo2_spectrum=k_hbo2,
+        hb_spectrum=k_hb,
+        denoised_with=model_name,
+        refined=bool(refine),
+    )
+
+
+def _rows(n: int) -> slice:
+    """Evenly spaced rows (at most about :data:`_STAT_ROWS`) for the per-bin medians."""
+    return slice(None, None, max(1, -(-n // _STAT_ROWS)))
+
+
+def _noise_sigma(z: np.ndarray) -> np.ndarray:
+    """(W,) robust noise std per bin: MAD of the sample-to-sample differences / sqrt(2)."""
+    rows = _rows(z.shape[0] - 1)
+    d = z[1:][rows] - z[:-1][rows]
+    mad = np.median(np.abs(d - np.median(d, axis=0)), axis=0)
+    sigma = 1.4826 * mad / math.sqrt(2.0)
+    positive = sigma[sigma > 0]
+    floor = 1e-6 * float(np.median(positive)) if positive.size else 1.0
+    return np.maximum(sigma, floor)
+
+
+def _linear_fit(z: np.ndarray, basis: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted log-linear fit of all samples at once.
+
+    E is the median spectrum, corrected by the median residual of a first fit; both medians
+    are taken over evenly spaced samples (at most about 8192). The offset enters the log only
+    to first order, so the fit runs twice: the second time on the data minus the first fit's
+    offset. Returns (coef (T, 5): log gain, sensor, hbo2, hb, offset / gain; emission (W,),
+    0 in bins without signal; residual_rms (T,)).
+    """
+    z = z.astype(np.float32)  # the full-size work in float32: log residuals are far above its rounding
+    sub = z[_rows(z.shape[0])]
+    emission = np.median(sub, axis=0).astype(np.float64)
+    good = emission > 0
+    if good.sum() < 5:
+        raise UnmixError(
+            f"only {int(good.sum())} wavelength bins hold signal above the dark level; unmixing needs at least 5 "
+            "(check the dark level and that the recording is fluorescence)"
+        )
+    _, resid, _ = _solve(sub, emission, good, basis, noise, check=True)
+    emission = np.where(good, emission * np.exp(np.median(resid, axis=0)), 0.0)
+    coef, _, _ = _solve(z, emission, good, basis, noise, residuals=False)
+    offset = coef[:, 4] * np.exp(coef[:, 0])
+    z -= offset[:, None].astype(np.float32)
+    coef, resid, sw = _solve(z, emission, good, basis, noise)
+    coef[:, 4] += offset * np.exp(-coef[:, 0])
+    w = (sw**2 / (sw**2).sum()).astype(np.float32)
+    np.expm1(resid, out=resid)  # log residual -> (F - model) / model
+    rms = np.sqrt(np.square(resid, out=resid) @ w).astype(np.float64)
+    return coef, emission, rms
+
+
+def _solve(
+    z: np.ndarray,
+    emission: np.ndarray,
+    good: np.ndarray,
+    basis: np.ndarray,
+    noise: np.ndarray,
+    *,
+    check: bool = False,
+    residuals: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(coef (T, 5), log residuals (T, W) or an empty array, sqrt of the bin weights (W,)) for a fixed E."""
+    e = np.where(good, emission, 1.0)
+    sw = np.where(good, e / noise, 0.0)  # sqrt of the weights E^2 / sigma^2 (inverse variance of log F)
+    design = np.column_stack([np.ones(len(e)), basis.T, 1.0 / e])
+    if check:
+        _check_identifiable(design, sw)
+    pinv = np.linalg.pinv(design * sw[:, None])  # (5, W)
+    e32 = e.astype(z.dtype)
+    y = np.maximum(z, _LOG_FLOOR * e32)
+    y /= e32
+    np.log(y, out=y)
+    coef = (y @ (pinv * sw).T.astype(z.dtype)).astype(np.float64)
+    if not residuals:
+        return coef, np.empty(0), sw
+    y -= coef.astype(z.dtype) @ design.T.astype(z.dtype)
+    y[:, ~good] = 0.0
+    return coef, y, sw
+
+
+def _check_identifiable(design: np.ndarray, sw: np.ndarray) -> None:
+    """Warn when the sensor spectrum is (nearly) a mix of the other terms' spectra."""
+    d = design * sw[:, None]
+    others = np.delete(d, 1, axis=1)
+    fit, *_ = np.linalg.lstsq(others, d[:, 1], rcond=None)
+    left = d[:, 1] - others @ fit
+    share = float(left @ left / max(d[:, 1] @ d[:, 1], 1e-300))
+    if share < 1e-3:
+        warnings.warn(
+            "the sensor spectrum is almost a mix of the brightness, offset and hemoglobin spectra over these "
+            f"wavelengths ({share:.1e} of it is distinct): its trace cannot be told apart from brightness changes",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _refine(
+    z: np.ndarray,
+    emission: np.ndarray,
+    basis: np.ndarray,
+    noise: np.ndarray,
+    start: np.ndarray,
+    progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample Levenberg-Marquardt on the full model; returns (params (T, 5), residual_rms (T,))."""
+    from scipy.optimize import least_squares
+
+    good = emission > 0
+    e = emission[good]
+    inv = 1.0 / noise[good]
+    expo = np.column_stack([np.ones(int(good.sum())), basis[:, good].T])  # (W', 4)
+    zg = z[:, good]
+    w = (e * inv) ** 2
+
+    def residuals(p: np.ndarray, zt: np.ndarray) -> np.ndarray:
+        return (zt - e * np.exp(expo @ p[:4]) - p[4]) * inv
+
+    def jacobian(p: np.ndarray, zt: np.ndarray) -> np.ndarray:
+        g = e * np.exp(expo @ p[:4])
+        jac = np.empty((len(e), 5))
+        jac[:, :4] = expo * (-g * inv)[:, None]
+        jac[:, 4] = -inv
+        return jac
+
+    params = np.array(start, dtype=np.float64, copy=True)
+    rms = np.empty(len(zg))
+    block = 500
+    for k, zt in enumerate(zg):
+        sol = least_squares(
+            residuals, params[k], jac=jacobian, args=(zt,), method="lm", x_scale="jac",
+            ftol=REFINE_TOL, xtol=REFINE_TOL, gtol=REFINE_TOL,
+        )  # fmt: skip
+        params[k] = sol.x
+        model = e * np.exp(expo @ sol.x[:4]) + sol.x[4]
+        rel = (zt - model) / model
+        rms[k] = math.sqrt(float(rel * rel @ w / w.sum()))
+        if progress is not None and ((k + 1) % block == 0 or k + 1 == len(zg)):
+            progress(k + 1, len(zg))
+    return params, rms

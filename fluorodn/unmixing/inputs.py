@@ -1,0 +1,266 @@
+"""What unmixing takes: the bins' wavelengths, the sensor spectrum, the dark level, a recording's metadata.
+
+Readers of the small text files the user gives (one-column wavelengths or dark levels, the
+two-column sensor spectrum ``wavelength_nm,dff``) and the checks :func:`fluorodn.unmix` makes of
+its arguments before fitting; every refusal is an :class:`UnmixError` with one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from fluorodn.errors import FluorodnError
+
+__all__ = [
+    "SENSORS",
+    "PathLike",
+    "UnmixError",
+    "check_recording",
+    "dark_levels",
+    "load_sensor",
+    "read_sensor",
+    "read_values",
+    "recording_metadata",
+    "sensor_on",
+    "wavelength_grid",
+    "wavelengths_for",
+]
+
+#: Sensor spectra shipped in ``fluorodn/data``, by name.
+SENSORS = {"example": "example_sensor.csv"}
+
+_RANGE = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*:\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*$")
+_MIN_SAMPLES = 3
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class UnmixError(FluorodnError, ValueError):
+    """The recording, its wavelengths, the sensor spectrum or the dark level cannot be used for unmixing."""
+
+
+def read_values(path: PathLike, what: str) -> np.ndarray:
+    """The numbers of a one-column text/CSV file (a header line and ``#`` comments allowed), (N,) float64."""
+    rows = _read_rows(path, what)
+    if any(len(r) != 1 for r in rows):
+        raise UnmixError(f"{path} must hold one column of {what}, one value per line; it has several columns")
+    return np.array([r[0] for r in rows], dtype=np.float64)
+
+
+def read_sensor(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(wavelength_nm, dff) of a sensor spectrum CSV, sorted by wavelength, each (N,) float64.
+
+    Two columns, ``wavelength_nm,dff``; a header line and ``#`` comments are allowed.
+    """
+    rows = _read_rows(path, "the sensor spectrum (wavelength_nm,dff)")
+    if any(len(r) != 2 for r in rows):
+        raise UnmixError(f"{path} must have two columns, wavelength_nm,dff; some lines have another number")
+    data = np.array(rows, dtype=np.float64)
+    order = np.argsort(data[:, 0], kind="stable")
+    wl, dff = data[order, 0], data[order, 1]
+    if len(wl) < 2 or np.any(np.diff(wl) <= 0):
+        raise UnmixError(f"{path} must list at least two different wavelengths, each once")
+    return wl, dff
+
+
+def load_sensor(sensor: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(wavelength_nm, dff) of ``sensor``: a CSV file, or a shipped spectrum's name (:data:`SENSORS`)."""
+    if Path(sensor).is_file():
+        return read_sensor(sensor)
+    if str(sensor) in SENSORS:
+        with resources.as_file(resources.files("fluorodn") / "data" / SENSORS[str(sensor)]) as shipped:
+            return read_sensor(shipped)
+    raise UnmixError(
+        f"sensor spectrum {sensor} is neither a file nor a shipped spectrum ({', '.join(SENSORS)}); "
+        "give a CSV with columns wavelength_nm,dff"
+    )
+
+
+def wavelength_grid(spec: Any, n_bins: int) -> np.ndarray:
+    """The (n_bins,) wavelengths in nm described by ``spec``.
+
+    ``spec``: ``"FIRST:LAST"`` (evenly spaced over the bins), a one-column CSV file, or a
+    sequence of ``n_bins`` numbers. Raises :class:`UnmixError` if the count differs from
+    ``n_bins`` or the values are not finite and strictly monotonic.
+    """
+    if isinstance(spec, str) and (m := _RANGE.match(spec)):
+        wl = np.linspace(float(m.group(1)), float(m.group(2)), n_bins)
+        given = "the range " + spec.strip()
+    elif isinstance(spec, (str, os.PathLike)):
+        if not Path(spec).is_file():
+            raise UnmixError(
+                f"wavelengths {spec} is neither FIRST:LAST (e.g. 477:595) nor an existing one-column CSV file"
+            )
+        wl = read_values(spec, "wavelengths in nm")
+        given = str(spec)
+    else:
+        try:
+            wl = np.asarray(spec, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as err:
+            raise UnmixError(f"wavelengths must be numbers in nm, FIRST:LAST or a CSV file, not {spec!r}") from err
+        given = "the wavelengths given"
+    if wl.size != n_bins:
+        raise UnmixError(f"{given} lists {wl.size} wavelengths, but the recording has {n_bins} bins (columns)")
+    if not np.isfinite(wl).all() or (n_bins > 1 and not (np.all(np.diff(wl) > 0) or np.all(np.diff(wl) < 0))):
+        raise UnmixError(f"{given} must be finite wavelengths in nm, strictly increasing or decreasing")
+    return wl
+
+
+def recording_metadata(path: PathLike) -> dict[str, Any]:
+    """Wavelengths and sampling rate stored in a recording file, where it holds them.
+
+    A TIFF whose image description is JSON with ``wavelength_nm`` (all the bins' wavelengths,
+    or [first, last]) and ``sampling_hz`` (at any depth), as ``fluorodn example`` writes, gives
+    ``{"wavelength_nm": [...], "sampling_hz": 5.0}``; other files give ``{}``.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return {}
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            text = tif.pages[0].description if tif.pages else ""
+        doc = json.loads(text) if text.lstrip().startswith("{") else {}
+    except Exception:  # unreadable metadata is no metadata; the recording itself is read (and checked) elsewhere
+        return {}
+    found: dict[str, Any] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("wavelength_nm", "sampling_hz") and key not in found:
+                    found[key] = value
+                else:
+                    visit(value)
+
+    visit(doc)
+    return found
+
+
+def _read_rows(path: PathLike, what: str) -> list[list[float]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        why = err.strerror if isinstance(err, OSError) and err.strerror else "not a text file"
+        raise UnmixError(f"cannot read {path} ({why}); give a CSV file of {what}") from err
+    rows: list[list[float]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = [f.strip() for f in re.split(r"[,;\t ]+", line) if f.strip()]
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            if rows or any(_is_number(f) for f in fields):  # only one header line, before the numbers
+                raise UnmixError(f"{path}, line {n}: {line[:60]!r} is not numbers; give a CSV of {what}") from None
+    if not rows:
+        raise UnmixError(f"{path} holds no numbers; give a CSV file of {what}")
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# -- the arguments of unmix ----------------------------------------------------------------
+
+
+def check_recording(arr: Any) -> np.ndarray:
+    x = np.asarray(arr)
+    if x.dtype.kind not in "iuf" or x.ndim != 2 or x.size == 0:
+        raise UnmixError(
+            f"unmixing needs one 2D (time, wavelength) array of real numbers, got {x.dtype} data of shape {x.shape}"
+        )
+    if x.shape[0] < _MIN_SAMPLES:
+        raise UnmixError(f"the recording has {x.shape[0]} time samples; unmixing needs at least {_MIN_SAMPLES}")
+    x = x.astype(np.float64, copy=False)
+    if not np.isfinite(x).all():
+        raise UnmixError("the recording holds NaN or infinite values; replace them (e.g. interpolate) first")
+    return x
+
+
+def wavelengths_for(spec: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The wavelengths of the columns, refusing a recording stored as (wavelength, time)."""
+    rows, cols = shape
+    is_range = isinstance(spec, str) and _RANGE.match(spec) is not None
+    if not is_range:
+        try:
+            n = _count(spec)
+        except (UnmixError, TypeError, ValueError):
+            n = cols  # wavelength_grid says what is wrong with spec
+        if n != cols and n == rows:
+            raise UnmixError(
+                f"the recording is {rows} x {cols} and the {n} wavelengths match its rows: it looks "
+                "transposed (wavelength x time); pass it as (time, wavelength), e.g. arr.T"
+            )
+    elif cols > rows:
+        raise UnmixError(
+            f"the recording has more columns ({cols}) than rows ({rows}): it looks transposed "
+            "(wavelength x time); pass it as (time, wavelength), or list all the wavelengths to confirm the columns"
+        )
+    return wavelength_grid(spec, cols)
+
+
+def _count(spec: Any) -> int:
+    if isinstance(spec, (str, os.PathLike)):
+        return len(read_values(spec, "wavelengths in nm"))
+    return int(np.asarray(spec).size)
+
+
+def sensor_on(sensor: Any, wl: np.ndarray) -> np.ndarray:
+    if isinstance(sensor, (str, os.PathLike)):
+        sw, dff = load_sensor(sensor)
+        name = str(sensor)
+    else:
+        try:
+            sw, dff = (np.asarray(v, dtype=np.float64).reshape(-1) for v in sensor)
+        except (TypeError, ValueError) as err:
+            raise UnmixError(
+                "sensor must be a CSV file (wavelength_nm,dff), a shipped name, or (wavelength_nm, dff) arrays"
+            ) from err
+        if sw.shape != dff.shape or sw.size < 2 or not np.isfinite(sw).all() or not np.all(np.diff(sw) > 0):
+            raise UnmixError("sensor (wavelength_nm, dff) must be two arrays of equal length, wavelengths increasing")
+        name = "the sensor spectrum"
+    if not np.isfinite(dff).all():
+        raise UnmixError(f"{name} holds NaN or infinite dF/F values")
+    lo, hi = float(wl.min()), float(wl.max())
+    tol = 1e-6 * max(1.0, hi)
+    if sw[0] > lo + tol or sw[-1] < hi - tol:
+        raise UnmixError(
+            f"{name} covers {sw[0]:g}-{sw[-1]:g} nm but the recording {lo:g}-{hi:g} nm; "
+            "give a sensor spectrum over the whole range (it is not extrapolated)"
+        )
+    response = np.interp(wl, sw, dff)
+    if not np.any(response):
+        raise UnmixError(f"{name} is zero over the recording's wavelengths, so the sensor cannot be seen")
+    return response
+
+
+def dark_levels(dark: Any, n_bins: int) -> np.ndarray:
+    if dark is None:
+        return np.zeros(n_bins)
+    if isinstance(dark, (str, os.PathLike)):
+        text = str(dark)
+        values = np.array([float(text)]) if _is_number(text) else read_values(dark, "dark levels per bin")
+    else:
+        values = np.asarray(dark, dtype=np.float64).reshape(-1)
+    if values.size == 1:
+        values = np.full(n_bins, values[0])
+    if values.size != n_bins or not np.isfinite(values).all():
+        raise UnmixError(
+            f"the dark level must be one number or {n_bins} finite values (one per bin), got {values.size}"
+        )
+    return values

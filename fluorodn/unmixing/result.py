@@ -1,0 +1,153 @@
+"""The result of an unmixing: per-sample traces, and the table they make as CSV, Parquet or NWB."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fluorodn.unmixing.inputs import PathLike, UnmixError
+
+__all__ = ["COLUMNS", "OUTPUT_FORMATS", "UnmixResult", "need_pyarrow"]
+
+#: Columns of the table an :class:`UnmixResult` writes, in order.
+COLUMNS = ("sample", "time_s", "sensor", "hbo2", "hb", "offset", "residual_rms", "gain")
+#: Output formats of :meth:`UnmixResult.save`, by extension.
+OUTPUT_FORMATS = (".csv", ".parquet", ".nwb")
+
+
+@dataclass(frozen=True, eq=False)
+class UnmixResult:
+    """Per-sample traces of an unmixed recording; the arrays are (T,) float64 unless noted.
+
+    The model (see :mod:`fluorodn.unmixing`): ``log(F - dark - offset) = log(emission) +
+    log(gain) + sensor * response - hbo2 * hbo2_spectrum - hb * hb_spectrum``.
+    """
+
+    sensor: np.ndarray
+    """a(t): the sensor's trace, in units of the sensor spectrum (dF/F = sensor * response)."""
+    hbo2: np.ndarray
+    """Oxy-hemoglobin change times effective path length, µM·cm."""
+    hb: np.ndarray
+    """Deoxy-hemoglobin change times effective path length, µM·cm."""
+    offset: np.ndarray
+    """Wavelength-independent additive offset, in the recording's units (counts)."""
+    gain: np.ndarray
+    """Wavelength-independent brightness relative to ``emission`` (1 = the typical state)."""
+    residual_rms: np.ndarray
+    """RMS over bins of the relative residual (F - model) / model, weighted like the fit."""
+    time_s: np.ndarray | None
+    """Sample times in seconds (sample / rate), or None when the rate is unknown."""
+    wavelengths: np.ndarray
+    """(W,) bin wavelengths, nm."""
+    emission: np.ndarray
+    """(W,) E(l): the typical emission spectrum above dark, counts (0 where a bin holds no signal)."""
+    noise: np.ndarray
+    """(W,) noise standard deviation per bin of the input (before any denoising), counts."""
+    response: np.ndarray
+    """(W,) S(l): the sensor's dF/F per unit of ``sensor`` on the recording's wavelengths."""
+    hbo2_spectrum: np.ndarray
+    """(W,) absorbance (natural log) per µM·cm of oxy-hemoglobin, ``LN10_PER_UM * e_HbO2``."""
+    hb_spectrum: np.ndarray
+    """(W,) absorbance (natural log) per µM·cm of deoxy-hemoglobin, ``LN10_PER_UM * e_Hb``."""
+    denoised_with: str | None
+    """Name of the model that denoised the recording first, or None."""
+    refined: bool
+    """Whether the full nonlinear model was fitted per sample (else the linearised fit)."""
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The output table as {name: (T,) array} in :data:`COLUMNS` order (time_s NaN if unknown)."""
+        n = len(self.sensor)
+        time_s = self.time_s if self.time_s is not None else np.full(n, np.nan)
+        return {
+            "sample": np.arange(n, dtype=np.int64),
+            "time_s": time_s,
+            "sensor": self.sensor,
+            "hbo2": self.hbo2,
+            "hb": self.hb,
+            "offset": self.offset,
+            "residual_rms": self.residual_rms,
+            "gain": self.gain,
+        }
+
+    def save(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+        """Write the table to ``path``: CSV, Parquet for a ``.parquet`` name (needs pyarrow), or NWB
+        for a ``.nwb`` name (:func:`fluorodn.formats.nwb.write_unmixed`; needs the ``nwb`` extra).
+
+        Written atomically (:func:`fluorodn.io.atomic_output`); an existing file is refused
+        unless ``overwrite``, and ``source`` (the input) is never replaced.
+        """
+        path = Path(path)
+        if path.suffix.lower() == ".parquet":
+            return self.to_parquet(path, overwrite=overwrite, source=source)
+        if path.suffix.lower() == ".nwb":
+            return self.to_nwb(path, overwrite=overwrite, source=source)
+        return self.to_csv(path, overwrite=overwrite, source=source)
+
+    def to_nwb(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+        """Write the traces as NWB (ndx-fiber-photometry), start time and timestamps from ``source``."""
+        from fluorodn.formats.nwb import write_unmixed
+        from fluorodn.io import atomic_output
+
+        if source is None:
+            raise UnmixError("an NWB output needs the recording it comes from (source=) for its start time")
+        path = Path(path)
+        prov = {"denoised_with": self.denoised_with, "refined": self.refined}
+        with atomic_output(path, overwrite=overwrite, source=Path(source)) as tmp:
+            write_unmixed(self, tmp, source, provenance=prov)
+        return path
+
+    def to_csv(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+        """Write the table as CSV with a header line; an unknown time_s is left empty. Returns the path."""
+        from fluorodn.io import atomic_output
+
+        path = Path(path)
+        cols = self.columns()
+        values = np.column_stack([cols[name] for name in COLUMNS[1:]])
+        with (
+            atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp,
+            open(tmp, "w", encoding="utf-8", newline="\n") as fh,
+        ):
+            fh.write(",".join(COLUMNS) + "\n")
+            for k, row in enumerate(values.tolist()):
+                fh.write(f"{k}," + ",".join("" if v != v else f"{v:.9g}" for v in row) + "\n")
+        return path
+
+    def to_parquet(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+        """Write the table as Parquet (pyarrow); an unknown time_s is null. Returns the path."""
+        from fluorodn.io import atomic_output
+
+        need_pyarrow(path)
+        pa = importlib.import_module("pyarrow")
+        pq = importlib.import_module("pyarrow.parquet")
+        path = Path(path)
+        cols = self.columns()
+        arrays = [pa.array(v, from_pandas=True) for v in cols.values()]  # from_pandas: NaN time_s -> null
+        table = pa.Table.from_arrays(arrays, names=list(cols))
+        with atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp:
+            pq.write_table(table, str(tmp))
+        return path
+
+    def to_frame(self) -> Any:
+        """The table as a pandas DataFrame indexed by sample (needs pandas)."""
+        try:
+            pd = importlib.import_module("pandas")
+        except ImportError as err:
+            raise ImportError("UnmixResult.to_frame needs pandas; pip install pandas, or use columns()") from err
+        return pd.DataFrame(self.columns()).set_index("sample")
+
+
+def _opt_path(p: PathLike | None) -> Path | None:
+    return None if p is None else Path(p)
+
+
+def need_pyarrow(path: PathLike) -> None:
+    try:
+        importlib.import_module("pyarrow")
+    except ImportError:
+        raise UnmixError(
+            f"writing {path} needs pyarrow, which is not installed; pip install pyarrow, or write a .csv"
+        ) from None
