@@ -20,15 +20,13 @@ Per page the summary holds:
 * with a sensor spectrum, the sensor trace unmixed from both (:func:`fluorodn.unmix`,
   ``denoise=False``): its standard deviation and the ratio of their power spectra.
 
-Figures are drawn with matplotlib (Agg backend) and embedded as base64 PNG data URIs, so the
-file needs no network and no other file.
+Figures are drawn with matplotlib (Agg backend, :mod:`fluorodn._report_figures`) and embedded as
+base64 PNG data URIs, so the file needs no network and no other file.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -37,14 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from fluorodn._report_figures import fig_noise, fig_segment, fig_sensor
+
 __all__ = ["LAGS", "MAX_SECTIONS", "build_report", "load_pages", "report_files", "report_paths", "write_report"]
 
 #: Lags (in samples) of the removed component's autocorrelation.
 LAGS = 20
 #: Pages of a stack that get a section of their own (all pages get a row in the summary table).
 MAX_SECTIONS = 8
-#: Samples shown in the before/after images.
-SEGMENT = 600
 #: Rows used by the statistics of long recordings (a contiguous block from the middle).
 STAT_ROWS = 100_000
 
@@ -130,105 +128,6 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
     }
 
 
-# -- figures ---------------------------------------------------------------------------------
-
-
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _fig_noise(s: dict[str, Any], wl: np.ndarray | None) -> str:
-    plt = _pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.2))
-    xs = wl if wl is not None else np.arange(len(s["noise_before"]))
-    a.plot(xs, s["noise_before"], label="noisy", color="tab:red")
-    a.plot(xs, s["noise_after"], label="denoised", color="tab:blue")
-    a.set_xlabel("wavelength (nm)" if wl is not None else "bin")
-    a.set_ylabel("noise level")
-    a.set_yscale("log")
-    a.set_title("noise per wavelength bin")
-    a.legend(loc="upper right")
-    lags = np.arange(1, len(s["autocorr"]) + 1)
-    b.bar(lags, s["autocorr"], color="tab:gray")
-    b.axhline(0, color="black", lw=0.8)
-    b.set_ylim(min(-0.2, min(s["autocorr"], default=0)), 1.0)
-    b.set_xlabel("lag (samples)")
-    b.set_title("autocorrelation of the removed component")
-    return _png(fig)
-
-
-def _fig_segment(noisy: np.ndarray, denoised: np.ndarray, wl: np.ndarray | None) -> str:
-    plt = _pyplot()
-    t = noisy.shape[0]
-    start = max(0, (t - SEGMENT) // 2)
-    x, y = noisy[start : start + SEGMENT], denoised[start : start + SEGMENT]
-    removed = x - y
-    lo, hi = np.percentile(x, [1, 99])
-    extent = None if wl is None else [float(wl[0]), float(wl[-1]), start + len(x), start]
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 1.4]})
-    for ax, data, title in ((axes[0], x, "noisy"), (axes[1], y, "denoised")):
-        ax.imshow(data, aspect="auto", cmap="viridis", vmin=lo, vmax=hi, extent=extent, interpolation="nearest")
-        ax.set_title(title)
-        ax.set_xlabel("wavelength (nm)" if wl is not None else "bin")
-    axes[0].set_ylabel("sample")
-    lim = float(np.percentile(np.abs(removed), 99)) or 1.0
-    axes[2].imshow(removed, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent, interpolation="nearest")
-    axes[2].set_title("removed (noisy - denoised)")
-    bright = int(np.argmax(np.median(x, axis=0)))
-    samples = np.arange(start, start + len(x))
-    axes[3].plot(samples, x[:, bright], color="tab:red", lw=0.7, label="noisy")
-    axes[3].plot(samples, y[:, bright], color="tab:blue", lw=1.2, label="denoised")
-    name = f"{wl[bright]:.1f} nm" if wl is not None else f"bin {bright}"
-    axes[3].set_title(f"brightest bin ({name})")
-    axes[3].set_xlabel("sample")
-    axes[3].legend(loc="upper right")
-    return _png(fig)
-
-
-def _fig_sensor(before: np.ndarray, after: np.ndarray, rate: float | None) -> tuple[str, dict[str, Any]]:
-    from scipy.signal import welch
-
-    plt = _pyplot()
-    fs = rate or 1.0
-    n = len(before)
-    f, p_before = welch(before, fs=fs, nperseg=min(256, n))
-    _, p_after = welch(after, fs=fs, nperseg=min(256, n))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1.6, 1]})
-    t = np.arange(n) / fs
-    a.plot(t, before, color="tab:red", lw=0.7, label="from noisy")
-    a.plot(t, after, color="tab:blue", lw=1.0, label="from denoised")
-    a.set_xlabel("time (s)" if rate else "sample")
-    a.set_ylabel("sensor a(t)")
-    a.set_title("unmixed sensor trace")
-    a.legend(loc="upper right")
-    b.semilogy(f, p_before, color="tab:red", label="from noisy")
-    b.semilogy(f, p_after, color="tab:blue", label="from denoised")
-    b.set_xlabel("frequency (Hz)" if rate else "frequency (1/sample)")
-    b.set_title("power spectrum (Welch)")
-    b.legend(loc="upper right")
-    top = f >= f[-1] / 2  # the upper half of the band: mostly noise in a photometry trace
-    stats = {
-        "sensor_std_before": float(np.std(before)),
-        "sensor_std_after": float(np.std(after)),
-        "sensor_highband_power_ratio": float(np.sum(p_after[top]) / max(float(np.sum(p_before[top])), 1e-300)),
-    }
-    return _png(fig), stats
-
-
 # -- the document ----------------------------------------------------------------------------
 
 _CSS = """
@@ -302,14 +201,14 @@ def build_report(
         s = page_summary(xk, yk)
         parts = []
         if k < MAX_SECTIONS:
-            parts.append(f'<img alt="noise per bin and autocorrelation" src="{_fig_noise(s, wl)}">')
-            parts.append(f'<img alt="segment before and after" src="{_fig_segment(xk, yk, wl)}">')
+            parts.append(f'<img alt="noise per bin and autocorrelation" src="{fig_noise(s, wl)}">')
+            parts.append(f'<img alt="segment before and after" src="{fig_segment(xk, yk, wl)}">')
         if sensor is not None:
             from fluorodn.unmixing import unmix
 
             a_before = unmix(xk, wl, sensor, denoise=False, rate=rate).sensor
             a_after = unmix(yk, wl, sensor, denoise=False, rate=rate).sensor
-            img, stats = _fig_sensor(a_before, a_after, rate)
+            img, stats = fig_sensor(a_before, a_after, rate)
             s.update(stats)
             if k < MAX_SECTIONS:
                 parts.append(f'<img alt="unmixed sensor traces" src="{img}">')
