@@ -30,21 +30,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as _dt
 import os
-import shutil
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import FileFormatError, FluorodnError, ModelError, OutputExistsError
-from .normalize import CONVENTION, sample_rows, scale_from_rows
+from ._dask_io import (
+    check_destination,
+    is_tiff,
+    open_zarr,
+    provenance,
+    read_tiff_lazy,
+    read_zarr,
+    rmtree,
+    write_zarr,
+)
+from ._dask_worker import LOADS as LOADS
+from ._dask_worker import cached_denoiser, run_block_2d, run_block_3d, run_block_spectral
+from .errors import FluorodnError
+from .normalize import sample_rows, scale_from_rows
 from .registry import IMAGE_MODEL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,32 +61,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import Denoiser, DenoiserOptions
 
 __all__ = ["denoise", "denoise_zarr", "preload", "read_tiff_lazy", "read_zarr", "write_zarr"]
-
-# --------------------------------------------------------------------------- worker-side cache
-
-_CACHE: dict[tuple[str, str, str], Denoiser] = {}
-_CACHE_LOCK = threading.Lock()
-#: How many times this process built a Denoiser, per cache key (inspected by tests).
-LOADS: Counter[tuple[str, str, str]] = Counter()
-
-
-def _cached_denoiser(model: str, device: str, options: DenoiserOptions | None) -> Denoiser:
-    """One Denoiser per (model, device, options) and process; thread-safe."""
-    key = (model, device, repr(options))
-    den = _CACHE.get(key)
-    if den is None:
-        with _CACHE_LOCK:
-            den = _CACHE.get(key)
-            if den is None:
-                from . import Denoiser
-
-                kw: dict[str, Any] = {"device": device}
-                if options is not None:
-                    kw["options"] = options
-                den = Denoiser(model, **kw)
-                _CACHE[key] = den
-                LOADS[key] += 1
-    return den
 
 
 def preload(
@@ -89,7 +71,7 @@ def preload(
     Returns a small summary (name, provider, precision, sha256, threads) of the cached Denoiser.
     """
     ref = _model_ref(model)
-    den = _cached_denoiser(ref, device, _pinned_options(ref, device, options))
+    den = cached_denoiser(ref, device, _pinned_options(ref, device, options))
     return {
         "name": den.name,
         "provider": den.provider,
@@ -97,38 +79,6 @@ def preload(
         "sha256": den.sha256,
         "threads": den.threads,
     }
-
-
-def _worker_denoiser(model: str, device: str, options: Any, sha256: str | None) -> Denoiser:
-    den = _cached_denoiser(model, device, options)
-    if sha256 and getattr(den, "sha256", None) and den.sha256 != sha256:
-        raise ModelError(
-            f"model {model!r} on this worker has sha256 {den.sha256[:12]}..., but the client "
-            f"planned with {sha256[:12]}...; install the same fluorodn/model files on every worker"
-        )
-    return den
-
-
-def _run_block_2d(
-    block: np.ndarray,
-    *,
-    model: str,
-    device: str,
-    options: Any,
-    sha256: str | None,
-    scale: tuple[float, float],
-) -> np.ndarray:
-    """Denoise one overlapped 2D block with the array's global scale."""
-    den = _worker_denoiser(model, device, options, sha256)
-    return den.run(block, scale=(float(scale[0]), float(scale[1])))
-
-
-def _run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None) -> np.ndarray:
-    """Denoise a block of whole pages (k, Y, X), each page with its own scale."""
-    den = _worker_denoiser(model, device, options, sha256)
-    if block.shape[0] == 0:
-        return np.empty(block.shape, dtype=np.float32)
-    return den.run(block)
 
 
 # --------------------------------------------------------------------------- the lazy denoiser
@@ -148,11 +98,11 @@ def _effective(
     a spectral model hands arrays that are not spectral recordings to the image model."""
     ref = _model_ref(model)
     pinned = _pinned_options(ref, device, options)
-    planner = _cached_denoiser(ref, "cpu", pinned)
+    planner = cached_denoiser(ref, "cpu", pinned)
     if planner.kind == "spectral" and planner._path_for(tuple(shape)) == "delegate":
         ref = IMAGE_MODEL
         pinned = _pinned_options(ref, device, options)
-        planner = _cached_denoiser(ref, "cpu", pinned)
+        planner = cached_denoiser(ref, "cpu", pinned)
     return ref, pinned, planner
 
 
@@ -172,7 +122,7 @@ def _pinned_options(ref: str, device: str, options: DenoiserOptions | None) -> D
     options = options if options is not None else _default_options()
     if getattr(options, "precision", None) != "auto":
         return options
-    pinned = "fp32" if device == "cuda" else _cached_denoiser(ref, "cpu", options).precision
+    pinned = "fp32" if device == "cuda" else cached_denoiser(ref, "cpu", options).precision
     return dataclasses.replace(options, precision=pinned)
 
 
@@ -232,17 +182,16 @@ def denoise(
     ref, options, planner = _effective(model, device, options, arr.shape)
     halo = int(planner.halo)
     common = {"model": ref, "device": device, "options": options, "sha256": getattr(planner, "sha256", None)}
-    meta = np.empty((0,) * arr.ndim, dtype=np.float32)
 
     if arr.ndim == 3:
         if len(arr.chunks[1]) > 1 or len(arr.chunks[2]) > 1:
             arr = arr.rechunk({1: -1, 2: -1})
-        return arr.map_blocks(_run_block_3d, dtype=np.float32, meta=meta, token="fluorodn-denoise-pages", **common)
+        return _blocks(run_block_3d, arr, {}, "fluorodn-denoise-pages", **common)
 
     if planner.kind == "spectral" and planner._path_for(arr.shape) == "spectral":
         if scale is not None:
             raise ValueError("scale= applies to image models only; spectral recordings are scaled per bin")
-        return _denoise_spectral(arr, planner, common, meta)
+        return _denoise_spectral(arr, planner, common)
     sc: Any = (float(scale[0]), float(scale[1])) if scale is not None else _global_scale_task(arr)
     # An axis short enough for one chunk needs no overlap (dask also refuses a depth
     # larger than the axis): merge it. Chunks thinner than the halo are merged by dask.
@@ -251,28 +200,27 @@ def denoise(
         if arr.numblocks[ax] > 1 and arr.shape[ax] <= 2 * halo:
             arr = arr.rechunk({ax: -1})
         depth[ax] = halo if arr.numblocks[ax] > 1 else 0
+    return _blocks(run_block_2d, arr, depth, "fluorodn-denoise", scale=sc, **common)
+
+
+def _blocks(func: Any, arr: da.Array, depth: dict[int, int], token: str, **kw: Any) -> da.Array:
+    """``func(block, **kw)`` on every chunk of ``arr`` extended by ``depth`` rows/columns of its
+    neighbours (none beyond the array border: ``boundary="none"``) and trimmed back, as float32;
+    the chunks as they are where no axis has a depth."""
+    import dask.array as da
+
+    meta = np.empty((0,) * arr.ndim, dtype=np.float32)
     if not any(depth.values()):
-        return arr.map_blocks(_run_block_2d, dtype=np.float32, meta=meta, token="fluorodn-denoise", scale=sc, **common)
+        return arr.map_blocks(func, dtype=np.float32, meta=meta, token=token, **kw)
     return da.map_overlap(
-        _run_block_2d,
-        arr,
-        depth=depth,
-        boundary="none",
-        trim=True,
-        dtype=np.float32,
-        meta=meta,
-        token="fluorodn-denoise",
-        scale=sc,
-        **common,
+        func, arr, depth=depth, boundary="none", trim=True, dtype=np.float32, meta=meta, token=token, **kw
     )
 
 
-def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any], meta: np.ndarray) -> da.Array:
+def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) -> da.Array:
     """A spectral recording: the projection is fitted once on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
     ``halo`` rows of overlap along time (none beyond the recording's ends, as in one call)."""
-    import dask.array as da
-
     from . import spectral
 
     fitted = spectral.fit(arr, planner.channels, take=lambda index: np.asarray(arr[index].compute()))
@@ -282,234 +230,11 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any], 
     if arr.numblocks[0] > 1 and min(arr.chunks[0]) < halo:
         arr = arr.rechunk({0: max(4 * halo, max(arr.chunks[0]))})
     depth = {0: halo if arr.numblocks[0] > 1 else 0, 1: 0}
-    return da.map_overlap(
-        _run_block_spectral,
-        arr,
-        depth=depth,
-        boundary="none",
-        trim=True,
-        dtype=np.float32,
-        meta=meta,
-        token="fluorodn-denoise-spectral",
-        projection=fitted,
-        **common,
-    )
-
-
-def _run_block_spectral(
-    block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None, projection: Any
-) -> np.ndarray:
-    """Denoise one overlapped row block of a spectral recording with the recording's projection."""
-    den = _worker_denoiser(model, device, options, sha256)
-    if block.shape[0] == 0:
-        return np.empty(block.shape, dtype=np.float32)
-    return den.run_projected(block, projection)
-
-
-# --------------------------------------------------------------------------- readers and writers
-
-
-def read_zarr(src: str | os.PathLike[str], component: str | None = None) -> tuple[da.Array, dict[str, Any]]:
-    """Open a zarr array lazily.
-
-    Parameters
-    ----------
-    src : path (or URL) of a zarr array, or of a group holding exactly one array.
-    component : path of the array inside a group.
-
-    Returns
-    -------
-    (array, attrs): the dask array, chunked as stored, and a copy of its attributes.
-    """
-    import dask.array as da
-
-    node = _open_zarr_array(src, component)
-    return da.from_array(_Chunks(node, src), chunks=node.chunks), dict(node.attrs)
-
-
-class _Chunks:
-    """A zarr array as dask reads it: a chunk that cannot be decoded raises FileFormatError.
-
-    zarr and its codecs raise many types on damaged chunks (RuntimeError from blosc,
-    ValueError, ...); here each becomes one sentence naming the store.
-    """
-
-    def __init__(self, node: Any, src: str | os.PathLike[str]) -> None:
-        self.node, self.src = node, os.fspath(src)
-        self.shape, self.dtype, self.ndim = node.shape, node.dtype, node.ndim
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        try:
-            return np.asarray(self.node[key])
-        except Exception as err:  # zarr and numcodecs raise many types on damaged chunks
-            detail = " ".join(str(err).split())[:200] or type(err).__name__
-            raise FileFormatError(
-                f"cannot decode a chunk of the zarr store {self.src} ({detail}); copy the store again from its source"
-            ) from err
-
-
-def _open_zarr_array(src: str | os.PathLike[str], component: str | None) -> Any:
-    """The array at ``src`` (or its ``component``), its codecs checked before any chunk is read.
-
-    A local store's metadata documents are checked before zarr opens it
-    (:func:`fluorodn._zarr.check_store`); a URL's only once zarr has parsed them.
-    """
-    import zarr
-
-    from ._zarr import check_array, check_store
-
-    where = os.fspath(src)
-    if "://" not in where:
-        check_store(where)
-    try:
-        node: Any = zarr.open(where, mode="r", path=component)
-    except FileFormatError:
-        raise
-    except (ValueError, KeyError, TypeError, OSError) as err:  # zarr's parsing errors
-        message = " ".join(str(err).split())[:200]
-        raise FileFormatError(f"cannot open {src} as a zarr array ({message}); check the path and the store") from err
-    if isinstance(node, zarr.Group):
-        names = [name for name, _ in node.arrays()]
-        if len(names) != 1:
-            raise FileFormatError(
-                f"{src} is a zarr group with {len(names)} arrays ({', '.join(names) or 'none'}); "
-                "name the one to denoise (component)"
-            )
-        node = node[names[0]]
-    check_array(node, src)
-    return node
-
-
-def _provenance(den: Denoiser | None, model: str, source: str | None, ndim: int) -> dict[str, Any]:
-    from . import __version__
-
-    prov: dict[str, Any] = {
-        "software": "fluorodn",
-        "version": __version__,
-        "model": getattr(den, "name", model),
-        "model_ref": model,
-        "normalization": CONVENTION,
-        "scale": "global per 2D array" if ndim == 2 else "per page",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    if den is not None:
-        prov["model_sha256"] = getattr(den, "sha256", None)
-        prov["model_version"] = getattr(den, "metadata", {}).get("version")
-        prov["precision"] = getattr(den, "precision", "fp32")
-    if source is not None:
-        prov["source"] = source
-    return prov
-
-
-def write_zarr(
-    array: da.Array,
-    dst: str | os.PathLike[str],
-    *,
-    attrs: dict[str, Any] | None = None,
-    provenance: dict[str, Any] | None = None,
-    chunks: tuple[int, ...] | None = None,
-    zarr_format: Literal[2, 3] = 3,
-    overwrite: bool = False,
-    compute: bool = True,
-) -> Any:
-    """Store a dask array as a zarr array with attributes.
-
-    Parameters
-    ----------
-    array : dask array to store.
-    dst : path of the new zarr array.
-    attrs : attributes to keep (e.g. the source's, from :func:`read_zarr`).
-    provenance : written as ``attrs["fluorodn"]``; an earlier ``"fluorodn"`` entry in
-        ``attrs`` is kept as its ``"previous"``.
-    chunks : zarr chunk shape; default the array's first chunk shape.
-    zarr_format : 2 or 3.
-    overwrite : replace an existing array at ``dst``.
-    compute : False returns the dask ``Delayed`` of the store instead of running it.
-    """
-    import dask.array as da
-    import zarr
-
-    attrs = dict(attrs or {})
-    if provenance is not None:
-        prov = dict(provenance)
-        if "fluorodn" in attrs:
-            prov["previous"] = attrs["fluorodn"]
-        attrs["fluorodn"] = prov
-    if chunks is None:
-        chunks = tuple(int(c[0]) for c in array.chunks)
-    chunks = tuple(max(1, min(int(c), int(n))) for c, n in zip(chunks, array.shape, strict=True))
-    if hasattr(zarr, "create_array"):  # zarr >= 3
-        z = zarr.create_array(
-            store=os.fspath(dst),
-            shape=array.shape,
-            dtype=array.dtype,
-            chunks=chunks,
-            attributes=attrs,
-            zarr_format=zarr_format,
-            overwrite=overwrite,
-        )
-    else:  # zarr 2 (Python 3.10): format 2 only
-        z = zarr.create(shape=array.shape, dtype=array.dtype, chunks=chunks, store=os.fspath(dst), overwrite=overwrite)
-        z.attrs.update(attrs)
-    target: Any = z
-    return da.store(array.rechunk(chunks), target, lock=False, compute=compute)
-
-
-def read_tiff_lazy(path: str | os.PathLike[str], *, pages_per_chunk: int = 1) -> da.Array:
-    """Open a TIFF's first series lazily: each task reads only its own pages.
-
-    Parameters
-    ----------
-    path : TIFF file, readable from every worker at the same path.
-    pages_per_chunk : pages per dask chunk.
-
-    Returns
-    -------
-    dask array (P, Y, X) for a multi-page series, (Y, X) for a single page, the
-    file's dtype.
-    """
-    import dask.array as da
-    import tifffile
-    from dask.base import tokenize
-
-    path = os.path.abspath(os.fspath(path))
-    st = os.stat(path)
-    with tifffile.TiffFile(path) as tf:
-        series = tf.series[0]
-        shape, dtype = tuple(series.shape), np.dtype(series.dtype)
-        n_pages = len(series.pages)
-    if len(shape) == 2:
-        pshape, n_pages = shape, 1
-    elif len(shape) >= 3 and int(np.prod(shape[:-2])) == n_pages:
-        pshape = shape[-2:]
-    else:
-        raise FileFormatError(f"{path}: series of shape {shape} is not a stack of 2D grayscale pages")
-    step = max(1, int(pages_per_chunk))
-    pchunks = tuple(min(step, n_pages - a) for a in range(0, n_pages, step))
-    arr = da.map_blocks(
-        _read_tiff_pages,
-        chunks=(pchunks, (pshape[0],), (pshape[1],)),
-        dtype=dtype,
-        meta=np.empty((0, 0, 0), dtype=dtype),
-        path=path,
-        page_shape=pshape,
-        name="read-tiff-" + tokenize(path, st.st_size, st.st_mtime_ns, step),
-    )
-    return arr[0] if len(shape) == 2 else arr
-
-
-def _read_tiff_pages(block_info: dict[Any, Any] | None = None, *, path: str, page_shape: tuple[int, int]) -> np.ndarray:
-    import tifffile
-
-    assert block_info is not None
-    start, stop = block_info[None]["array-location"][0]
-    data = tifffile.imread(path, series=0, key=range(start, stop))
-    return np.asarray(data).reshape(stop - start, *page_shape)
+    return _blocks(run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common)
 
 
 # --------------------------------------------------------------------------- the CLI's entry point
 
-#: With a scheduler address and ``workers``, how long to wait for that many workers.
 WAIT_FOR_WORKERS_S = 300.0
 
 
@@ -544,10 +269,6 @@ def _scheduler(scheduler: str, workers: int | None) -> Iterator[Any]:
                         f"{WAIT_FOR_WORKERS_S:.0f} s; start more workers or ask for fewer"
                     ) from err
             yield client
-
-
-def _is_tiff(path: str) -> bool:
-    return path.lower().endswith((".tif", ".tiff"))
 
 
 def denoise_zarr(
@@ -592,18 +313,16 @@ def denoise_zarr(
     dict with "dst", "shape", "seconds", "mpx_per_s", "scheduler", "model".
     """
     import dask
-    import dask.array as da
 
     src_s, dst_p = os.fspath(src), Path(os.fspath(dst)).absolute()
-    _check_destination(src_s, dst_p, overwrite)
+    check_destination(src_s, dst_p, overwrite)
     attrs: dict[str, Any] = {}
     zchunks: tuple[int, ...] | None = None
     zfmt: Literal[2, 3] = 3
-    if _is_tiff(src_s):
+    if is_tiff(src_s):
         arr = read_tiff_lazy(src_s)
     else:
-        node = _open_zarr_array(src_s, component)
-        arr, attrs = da.from_array(_Chunks(node, src_s), chunks=node.chunks), dict(node.attrs)
+        arr, attrs, node = open_zarr(src_s, component)
         zchunks = tuple(int(c) for c in node.chunks)
         zfmt = 2 if getattr(getattr(node, "metadata", None), "zarr_format", 3) == 2 else 3
     if arr.ndim == 2:
@@ -618,7 +337,7 @@ def denoise_zarr(
 
     ref, _, planner = _effective(model, device, options, arr.shape)
     out = denoise(arr, model, device, options=options)
-    prov = _provenance(planner, ref, os.path.abspath(src_s), arr.ndim)
+    prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()
     try:
@@ -643,11 +362,11 @@ def denoise_zarr(
             trash = dst_p.with_name(f".{dst_p.name}.old-{uuid.uuid4().hex[:8]}")
             os.replace(dst_p, trash)
             os.replace(tmp, dst_p)
-            _rmtree(trash)
+            rmtree(trash)
         else:
             os.replace(tmp, dst_p)
     except BaseException:
-        _rmtree(tmp)
+        rmtree(tmp)
         raise
     npx = float(np.prod(arr.shape))
     return {
@@ -658,35 +377,3 @@ def denoise_zarr(
         "scheduler": scheduler,
         "model": prov["model"],
     }
-
-
-def _check_destination(src: str, dst: Path, overwrite: bool) -> None:
-    """Refuse a ``dst`` that is ``src``, holds it or lies inside it (any spelling), or is not a store.
-
-    ``overwrite`` replaces an earlier output store, never the input nor a folder that is
-    not a zarr store (``-o data --overwrite`` must not remove ``data/``).
-    """
-    from .files import inside
-
-    if "://" not in src and (inside(src, dst) or inside(dst, src)):
-        raise OutputExistsError(
-            f"the output {dst} would overwrite its input {src} (the same store, a folder holding it, or a "
-            "folder inside it); choose another output path"
-        )
-    if not (dst.exists() or dst.is_symlink()):
-        return
-    if not overwrite:
-        raise OutputExistsError(f"{dst} exists already; pass overwrite=True (--overwrite) to replace it")
-    if (
-        dst.is_symlink()
-        or not dst.is_dir()
-        or not any((dst / m).is_file() for m in (".zarray", ".zgroup", "zarr.json"))
-    ):
-        raise OutputExistsError(f"{dst} exists and is not a zarr store, so it is not replaced; choose another output")
-
-
-def _rmtree(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()

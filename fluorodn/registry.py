@@ -7,6 +7,10 @@ checkout the registry falls back to ``<repo>/models``.
 
 A model can also be given as a path to any ``.onnx`` file carrying fluorodn metadata
 (the ONNX metadata property ``fluorodn``, a JSON object).
+
+:func:`resolve` decides, in one place, which file runs for a requested precision and
+device and which execution providers are tried; :class:`ModelCard` is the typed card of
+the model that runs, built from its JSON card or its ONNX metadata.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fluorodn.errors import ModelError
+from fluorodn.errors import DeviceError, ModelError
 from fluorodn.normalize import CONVENTION
+from fluorodn.precision import REFUSED, RUNNABLE, VARIANTS, Precision, check_precision
 from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
 
 __all__ = [
@@ -28,13 +34,16 @@ __all__ = [
     "IMAGE_MODEL",
     "METADATA_KEY",
     "VARIANTS",
+    "ModelCard",
     "ModelSource",
+    "Resolution",
     "available_models",
     "default_name",
     "load_model",
     "model_names",
     "model_variants",
     "models_dir",
+    "resolve",
     "validate_metadata",
 ]
 
@@ -46,10 +55,8 @@ IMAGE_MODEL = "low"
 METADATA_KEY = "fluorodn"
 #: Metadata format version this runtime understands.
 FORMAT = 1
-#: Reduced-precision variants a shipped model may have beside its float32 file: entries of
-#: its card's ``"variants"`` object, each with ``file``, ``sha256`` and the quality deltas
-#: measured when it was built (``python -m fluorodn_train quantize``).
-VARIANTS = ("int8", "bf16")
+#: Execution providers by name.
+CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 
 
 @dataclass(frozen=True)
@@ -271,3 +278,149 @@ def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
     if not isinstance(meta.get("name"), str):
         raise ModelError(f"{where}: metadata field 'name' must be a string{_REEXPORT}")
     return dict(meta)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the runtime reads of a model's metadata, checked; ``raw`` holds all of it
+    (e.g. ``domain_checks``, ``noise_scale``, ``version``)."""
+
+    name: str
+    kind: str
+    """``"image"`` (a 2D DnCNN on pages) or ``"spectral"`` (a 1D DnCNN on spectral coefficient traces)."""
+    halo: int
+    """Receptive-field radius of the network, in samples."""
+    channels: int
+    """Input channels of the network (spectral components; 1 for an image model)."""
+    precision: str
+    normalization: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_metadata(cls, meta: Any, where: str) -> ModelCard:
+        """The card of a metadata object (a dict or its JSON text); ModelError naming ``where``
+        if it is unusable (:func:`validate_metadata`)."""
+        return cls._of(validate_metadata(meta, where))
+
+    @classmethod
+    def _of(cls, raw: dict[str, Any]) -> ModelCard:
+        return cls(
+            name=str(raw["name"]),
+            kind=str(raw.get("kind", "image")),
+            halo=int(raw["halo"]),
+            channels=int(raw.get("channels", 1)),
+            precision=str(raw.get("precision", "fp32")),
+            normalization=str(raw["normalization"]),
+            raw=raw,
+        )
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What :func:`resolve` decided: the model file to load first, and the execution
+    providers to try, in order (the CPU always last).
+
+    ``strict``: CUDA was asked for, so a CUDA provider that cannot be used is an error,
+    never a fall back to the CPU. Where CUDA is tried but not usable (``device="auto"``),
+    the CPU runs :meth:`on_cpu`, which may be a faster variant than ``source``.
+    """
+
+    model: str | os.PathLike[str]
+    precision: str
+    source: ModelSource
+    providers: tuple[str, ...]
+    strict: bool = False
+
+    def on_cpu(self) -> ModelSource:
+        """The file the CPU runs when CUDA was tried and is not usable."""
+        if self.precision == Precision.auto and self.source.variant is None:
+            return fastest_cpu_variant(self.model, self.source)
+        return self.source
+
+    def card(self, source: ModelSource, embedded: str | None) -> ModelCard:
+        """The card of ``source`` as loaded, with ``embedded`` its ONNX metadata (None if it has none).
+
+        A shipped model's JSON card must agree with the metadata in its ONNX file; a user
+        file needs that metadata. A file in another precision than the one asked for (other
+        than ``"auto"``) is refused. Raises ModelError.
+        """
+        if source.metadata is not None:
+            if embedded is not None:
+                inner = validate_metadata(embedded, str(source.path))
+                if inner.get("halo") != source.metadata["halo"]:
+                    raise ModelError(f"{source.path}: its halo differs from its card; reinstall fluorodn")
+            card = ModelCard._of(source.metadata)
+        elif embedded is None:
+            raise ModelError(
+                f"{source.path} has no {METADATA_KEY!r} metadata property, so its receptive field and "
+                "normalization are unknown; export it with fluorodn_train or add the metadata"
+            )
+        else:
+            card = ModelCard._of(validate_metadata(embedded, str(source.path)))
+        precision = source.variant or card.precision
+        if self.precision not in (Precision.auto, precision):
+            raise ModelError(
+                f"{source.path} is a model in {precision}, so it cannot run in {self.precision}; "
+                "pass the matching file, a shipped model name, or precision 'auto'"
+            )
+        return card
+
+
+def resolve(
+    model: str | os.PathLike[str] = "default",
+    precision: str = "auto",
+    device: str = "auto",
+    providers: Sequence[str] = (CPU,),
+) -> Resolution:
+    """Decide which file of ``model`` runs in ``precision`` on ``device``, and which providers are tried.
+
+    Parameters
+    ----------
+    model : as for :func:`load_model`.
+    precision : ``"auto"`` (the fastest variant shipped for the provider in use: the
+        CPU's measured fastest, fp32 on CUDA), ``"fp32"``, ``"int8"`` (the shipped int8
+        variant, CPU only; a model file given by path runs as it is), or ``"bf16"``
+        (refused, :data:`fluorodn.precision.REFUSED`).
+    device : ``"auto"`` (CUDA where ``providers`` has it, else the CPU), ``"cpu"`` or ``"cuda"``.
+    providers : the execution providers onnxruntime has (whether they work or not).
+
+    Raises
+    ------
+    ModelError : as :func:`load_model`. DeviceError : a refused precision, or int8 on CUDA.
+    """
+    precision = check_precision(precision)
+    source = load_model(model)
+    if precision in REFUSED:
+        raise DeviceError(REFUSED[precision])
+    cpu_only, cuda = (CPU,), (CUDA, CPU)
+    if precision == Precision.int8:
+        if device == "cuda":
+            raise DeviceError(
+                "precision 'int8' runs on the CPU only (onnxruntime's CPU provider has the int8 kernels); "
+                "use precision 'fp32' or 'auto' on CUDA, or device 'cpu'"
+            )
+        if source.shipped:
+            source = load_model(model, variant="int8")
+        return Resolution(model, precision, source, cpu_only)
+    if device == "cuda":
+        return Resolution(model, precision, source, cuda, strict=True)
+    if device == "cpu" or CUDA not in providers:
+        if precision == Precision.auto:
+            source = fastest_cpu_variant(model, source)
+        return Resolution(model, precision, source, cpu_only)
+    return Resolution(model, precision, source, cuda)
+
+
+def fastest_cpu_variant(model: str | os.PathLike[str], source: ModelSource) -> ModelSource:
+    """The shipped variant of ``model`` measured fastest on the CPU, else ``source`` (fp32)."""
+    if not source.shipped:
+        return source
+    best, best_speedup = None, 1.0
+    for name, entry in model_variants(model).items():
+        runs_on = entry.get("providers", [CPU])
+        speedup = entry.get("speedup_measured")
+        if name not in RUNNABLE or CPU not in runs_on:
+            continue
+        if isinstance(speedup, (int, float)) and speedup > best_speedup:
+            best, best_speedup = name, float(speedup)
+    return source if best is None else load_model(model, variant=best)

@@ -1,0 +1,88 @@
+"""The worker side of :mod:`fluorodn.dask`: one Denoiser per process, and the functions
+the task graph runs on each block.
+
+The graph holds only a model's name or path, its sha256 and the options; each process
+builds its Denoiser once (:func:`cached_denoiser`) and checks that it runs the file the
+client planned with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import Denoiser, DenoiserOptions
+
+__all__ = ["LOADS", "cached_denoiser", "run_block_2d", "run_block_3d", "run_block_spectral"]
+
+_CACHE: dict[tuple[str, str, str], Denoiser] = {}
+_CACHE_LOCK = threading.Lock()
+#: How many times this process built a Denoiser, per cache key (inspected by tests).
+LOADS: Counter[tuple[str, str, str]] = Counter()
+
+
+def cached_denoiser(model: str, device: str, options: DenoiserOptions | None) -> Denoiser:
+    """One Denoiser per (model, device, options) and process; thread-safe."""
+    key = (model, device, repr(options))
+    den = _CACHE.get(key)
+    if den is None:
+        with _CACHE_LOCK:
+            den = _CACHE.get(key)
+            if den is None:
+                from . import Denoiser
+
+                kw: dict[str, Any] = {"device": device}
+                if options is not None:
+                    kw["options"] = options
+                den = Denoiser(model, **kw)
+                _CACHE[key] = den
+                LOADS[key] += 1
+    return den
+
+
+def worker_denoiser(model: str, device: str, options: Any, sha256: str | None) -> Denoiser:
+    den = cached_denoiser(model, device, options)
+    if sha256 and getattr(den, "sha256", None) and den.sha256 != sha256:
+        raise ModelError(
+            f"model {model!r} on this worker has sha256 {den.sha256[:12]}..., but the client "
+            f"planned with {sha256[:12]}...; install the same fluorodn/model files on every worker"
+        )
+    return den
+
+
+def run_block_2d(
+    block: np.ndarray,
+    *,
+    model: str,
+    device: str,
+    options: Any,
+    sha256: str | None,
+    scale: tuple[float, float],
+) -> np.ndarray:
+    """Denoise one overlapped 2D block with the array's global scale."""
+    den = worker_denoiser(model, device, options, sha256)
+    return den.run(block, scale=(float(scale[0]), float(scale[1])))
+
+
+def run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None) -> np.ndarray:
+    """Denoise a block of whole pages (k, Y, X), each page with its own scale."""
+    den = worker_denoiser(model, device, options, sha256)
+    if block.shape[0] == 0:
+        return np.empty(block.shape, dtype=np.float32)
+    return den.run(block)
+
+
+def run_block_spectral(
+    block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None, projection: Any
+) -> np.ndarray:
+    """Denoise one overlapped row block of a spectral recording with the recording's projection."""
+    den = worker_denoiser(model, device, options, sha256)
+    if block.shape[0] == 0:
+        return np.empty(block.shape, dtype=np.float32)
+    return den.run_projected(block, projection)
