@@ -13,6 +13,10 @@ coefficient traces in noise units:
    fixed so that each column sums to a non-negative number.
 5. ``coef = z @ basis / comp_noise`` (T, K): the coefficient traces, each divided by its own
    noise level ``comp_noise``, which accounts for noise correlated across neighbouring bins.
+6. ``scale`` (K,): each trace's standard deviation, at least 1. The network sees every trace
+   divided by its scale next to a constant trace ``1 / scale`` (the trace's noise level after
+   that division, as in FFDNet's noise-level map), so that traces carrying bright signal (tens
+   to hundreds of noise units) and traces of pure noise enter it on the same footing.
 
 The network denoises ``coef`` over time (every output value thus depends on the whole
 spectrum of its samples); :func:`reconstruct` maps denoised coefficients back to counts.
@@ -41,6 +45,7 @@ __all__ = [
     "domain_warnings",
     "fit",
     "looks_spectral",
+    "network_input",
     "noise_levels",
     "project",
     "reconstruct",
@@ -50,7 +55,7 @@ __all__ = [
 ]
 
 #: Name of this convention, as stored in the metadata of spectral models.
-CONVENTION = "spectral-pca-v1"
+CONVENTION = "spectral-pca-v2"
 #: Coefficient traces the network sees (channels of the 1D network).
 COMPONENTS = 16
 #: Fewest wavelength bins a spectral recording may have.
@@ -77,6 +82,7 @@ class Projection:
     basis: np.ndarray  #: (W, K) float64 orthonormal spectral components of z
     comp_noise: np.ndarray  #: (K,) float64 noise level of each coefficient trace (units of z)
     corr: np.ndarray  #: (CORR_LAGS + 1,) float64 across-bin noise correlation at lags 0..
+    scale: np.ndarray  #: (K,) float64 standard deviation of each coefficient trace, at least 1
     coef: np.ndarray  #: (T, K) float32 coefficient traces in noise units
 
     @property
@@ -218,9 +224,10 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None) -> Proje
     basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)[None, :]
     cov = _noise_cov(corr, w)
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
-    return Projection(
-        mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, coef=np.empty((0, k), np.float32)
-    )
+    empty = np.empty((0, k), np.float32)
+    p = Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, scale=np.ones(k), coef=empty)
+    scale = np.maximum(coefficients(p, sub).std(axis=0, dtype=np.float64), 1.0)
+    return replace(p, scale=scale)
 
 
 def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
@@ -264,27 +271,40 @@ def looks_spectral(shape: tuple[int, ...]) -> bool:
 WINDOW_SAMPLES = 1 << 16
 
 
-def run_traces(
-    net: Callable[[np.ndarray], np.ndarray], coef: np.ndarray, channels: int, halo: int, window: int = WINDOW_SAMPLES
-) -> np.ndarray:
-    """Denoised (T, K) coefficient traces: ``coef - net(coef)``, in windows with ``halo``.
+def network_input(coef: np.ndarray, scale: np.ndarray, channels: int) -> np.ndarray:
+    """(1, 2 * channels, T) float32 network input of (T, K) coefficient traces: the traces
+    divided by their ``scale``, then the constant traces ``1 / scale``; missing channels
+    (K < channels) are zero traces with a level of 1."""
+    t, k = coef.shape
+    x = np.zeros((1, 2 * channels, t), np.float32)
+    x[0, :k] = (coef / scale[None, :].astype(np.float32)).T
+    x[0, channels:] = 1.0
+    x[0, channels : channels + k] = (1.0 / scale)[:, None]
+    return x
 
-    ``net`` maps (1, channels, L) float32 to the predicted noise of the same shape; missing
-    channels (K < channels) are zero traces. Windows overlap by ``halo`` samples on each
+
+def run_traces(
+    net: Callable[[np.ndarray], np.ndarray],
+    coef: np.ndarray,
+    scale: np.ndarray,
+    channels: int,
+    halo: int,
+    window: int = WINDOW_SAMPLES,
+) -> np.ndarray:
+    """Denoised (T, K) coefficient traces: ``coef - net(input)``, in windows with ``halo``.
+
+    ``net`` maps a (1, 2 * channels, L) float32 :func:`network_input` to the predicted noise
+    (1, channels, L) in the units of ``coef``. Windows overlap by ``halo`` samples on each
     side, so the result equals one call on the whole recording (up to float rounding); the
     recording's own ends see the zero padding the network was trained with.
     """
     t, k = coef.shape
     core = max(1, window - 2 * halo)
     out = np.empty_like(coef, dtype=np.float32)
-    buf = np.zeros((1, channels, min(t, core) + 2 * halo), np.float32)
     for start in range(0, t, core):
         stop = min(t, start + core)
         lo, hi = max(0, start - halo), min(t, stop + halo)
-        n = hi - lo
-        buf[:] = 0.0
-        buf[0, :k, :n] = coef[lo:hi].T
-        noise = net(buf[:, :, :n])
+        noise = net(network_input(coef[lo:hi], scale, channels))
         out[start:stop] = coef[start:stop] - noise[0, :k, start - lo : stop - lo].T
     return out
 

@@ -97,14 +97,27 @@ def test_windows_equal_one_call() -> None:
     halo = 5
     kernel = np.random.default_rng(1).standard_normal(2 * halo + 1)
 
-    def net(b: np.ndarray) -> np.ndarray:  # a 1D filter of radius halo with zero padding
-        pad = np.pad(b, ((0, 0), (0, 0), (halo, halo)))
-        return np.stack([[np.convolve(c, kernel, "valid") for c in row] for row in pad]).astype(np.float32)
+    def net(b: np.ndarray) -> np.ndarray:  # a 1D filter of radius halo with zero padding, rescaled
+        pad = np.pad(b[:, :8], ((0, 0), (0, 0), (halo, halo)))
+        out = np.stack([[np.convolve(c, kernel, "valid") for c in row] for row in pad])
+        return (out / b[:, 8:]).astype(np.float32)
 
-    coef = np.random.default_rng(2).standard_normal((1000, 6)).astype(np.float32)
-    whole = spectral.run_traces(net, coef, 8, halo, window=10**6)
+    coef = np.random.default_rng(2).standard_normal((1000, 6)).astype(np.float32) * [50, 9, 2, 1, 1, 1]
+    scale = np.maximum(coef.std(axis=0), 1.0)
+    whole = spectral.run_traces(net, coef, scale, 8, halo, window=10**6)
     for window in (4 * halo + 1, 37, 250):
-        np.testing.assert_allclose(spectral.run_traces(net, coef, 8, halo, window=window), whole, atol=1e-5)
+        np.testing.assert_allclose(spectral.run_traces(net, coef, scale, 8, halo, window=window), whole, atol=1e-4)
+
+
+def test_network_input_divides_by_scale() -> None:
+    coef = np.array([[10.0, 1.0], [-20.0, 2.0], [30.0, 0.5]], np.float32)
+    scale = np.array([20.0, 1.0])
+    x = spectral.network_input(coef, scale, 3)
+    assert x.shape == (1, 6, 3)
+    np.testing.assert_allclose(x[0, 0], [0.5, -1.0, 1.5])
+    np.testing.assert_allclose(x[0, 1], coef[:, 1])
+    np.testing.assert_allclose(x[0, 2], 0.0)
+    np.testing.assert_allclose(x[0, 3:, 0], [0.05, 1.0, 1.0])
 
 
 def test_detection_rule() -> None:

@@ -60,6 +60,8 @@ def fit(
     noise_scale: tuple[float, float] = typer.Option((0.25, 0.35), help="Shot-noise scale range (lo hi)."),
     depth: int = typer.Option(20, help="Convolution layers."),
     width: int = typer.Option(64, help="Filters per layer."),
+    shared: bool = typer.Option(False, help="Spectral: one network per coefficient trace (traces as batch items)."),
+    samples: int = typer.Option(9600, help="Spectral: time samples per step (recordings x their length)."),
     batch: int = typer.Option(16, help="Instances per step."),
     window: tuple[int, int] = typer.Option(
         (101, 152),

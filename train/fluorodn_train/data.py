@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from fluorodn.normalize import global_scale
-from fluorodn.spectral import COMPONENTS, project
+from fluorodn.spectral import COMPONENTS, network_input, project
 
 from .noise import NoiseConfig, RecordedNoise, parametric_noise
 from .synth import WIDE, CleanRecording, SignalConfig, clean_recording
@@ -93,20 +93,19 @@ class Sampler:
 
 
 def spectral_pair(inst: Instance, components: int = COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
-    """(network input, target noise) of the spectral model: (K, T) float32 each.
+    """(network input (2K, T), target noise (K, T)) of the spectral model, float32.
 
-    The input is the runtime's projection (``fluorodn.spectral.project``) of the noisy
-    recording, the target the same projection of its noise; components missing because the
+    The input is :func:`fluorodn.spectral.network_input` of the runtime's projection
+    (``fluorodn.spectral.project``) of the noisy recording, the target the same projection of
+    its noise, in the units of the coefficient traces; components missing because the
     recording has fewer bins or samples are zero traces.
     """
     p = project(inst.noisy, components)
     noise = (inst.noisy - inst.clean) / p.sigma[None, :]
     y = (noise @ p.basis) / p.comp_noise[None, :]
-    x = np.zeros((components, len(p.coef)), np.float32)
-    t = np.zeros_like(x)
-    x[: p.components] = p.coef.T
+    t = np.zeros((components, len(p.coef)), np.float32)
     t[: p.components] = y.T
-    return x, t
+    return network_input(p.coef, p.scale, components)[0], t
 
 
 class SpectralSampler(Sampler):

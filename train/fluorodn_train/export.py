@@ -43,9 +43,13 @@ def flop_per_pixel(depth: int, width: int) -> int:
     return int(sum(2 * 9 * a * b for a, b in pairwise(chans)))
 
 
-def flop_per_sample_1d(depth: int, width: int, channels: int) -> int:
-    """Multiply-adds x 2 of one time sample of the 1D network (kernel 3, all channels)."""
-    chans = [channels] + [width] * (depth - 1) + [channels]
+def flop_per_sample_1d(depth: int, width: int, channels: int, shared: bool = False) -> int:
+    """Multiply-adds x 2 of one time sample of the 1D network (kernel 3, all channels; a
+    ``shared`` network runs once per trace on the trace and its level)."""
+    if shared:
+        chans = [2] + [width] * (depth - 1) + [1]
+        return channels * int(sum(2 * 3 * a * b for a, b in pairwise(chans)))
+    chans = [2 * channels] + [width] * (depth - 1) + [channels]
     return int(sum(2 * 3 * a * b for a, b in pairwise(chans)))
 
 
@@ -86,6 +90,8 @@ def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
     shapes = [(1, chans, t) for t in PARITY_LENGTHS] if one_d else [(1, 1, h, w) for h, w in PARITY_SHAPES]
     for shape in shapes:
         x = (rng.standard_normal(shape) * 3 + rng.standard_normal() * 50).astype(np.float32)
+        if one_d:  # second half: the levels 1 / scale of fluorodn.spectral.network_input
+            x[:, chans // 2 :] = rng.uniform(0.01, 1.0, (1, chans // 2, 1))
         with torch.inference_mode():
             ref = folded(torch.from_numpy(x)).numpy()
         got = sess.run(["noise"], {"input": x})[0]
@@ -162,10 +168,11 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
             kind="spectral",
             architecture="DnCNN1d",
             channels=model.channels,
+            shared=model.shared,
             normalization=SPECTRAL_CONVENTION,
             domain=info.get("domain", "spectral-fiber-photometry"),
             noise_scale_range=list(info.get("noise_scale_range", [])),
-            flop_per_pixel=flop_per_sample_1d(model.depth, model.width, model.channels),
+            flop_per_pixel=flop_per_sample_1d(model.depth, model.width, model.channels, model.shared),
         )
         for key in ("domain_checks", "generator"):
             if key in info:

@@ -51,8 +51,30 @@ def _conv(m: nn.Module) -> nn.Conv1d | nn.Conv2d:
     return m
 
 
-def fold_batchnorm(model: nn.Module) -> nn.Sequential:
-    """An eval-mode copy with every BatchNorm folded into the preceding convolution (1D or 2D)."""
+def run_1d(net: nn.Module, x: torch.Tensor, channels: int, shared: bool) -> torch.Tensor:
+    """:class:`DnCNN1d`'s forward around its chain ``net``: (N, 2C, T) -> (N, C, T)."""
+    levels = x[:, channels:]
+    if not shared:
+        return net(x) / levels
+    n, _, t = x.shape
+    pairs = torch.stack([x[:, :channels], levels], dim=2).reshape(-1, 2, t)  # (N * C, 2, T)
+    return net(pairs).reshape(n, channels, t) / levels
+
+
+class Rescaled(nn.Module):
+    """A folded :class:`DnCNN1d`: its Conv/ReLU chain with :func:`run_1d` around it."""
+
+    def __init__(self, net: nn.Module, channels: int, shared: bool):
+        super().__init__()
+        self.net, self.channels, self.shared = net, channels, shared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return run_1d(self.net, x, self.channels, self.shared)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy with every BatchNorm folded into the preceding convolution (1D or 2D),
+    computing what ``model`` computes."""
     out: list[nn.Module] = []
     mods = list(model.get_submodule("net").children())
     i = 0
@@ -80,34 +102,41 @@ def fold_batchnorm(model: nn.Module) -> nn.Sequential:
         else:
             out.append(m)
             i += 1
-    return nn.Sequential(*out).eval()
+    chain = nn.Sequential(*out).eval()
+    if isinstance(model, DnCNN1d):
+        return Rescaled(chain, model.channels, model.shared).eval()
+    return chain
 
 
 class DnCNN1d(nn.Module):
     """DnCNN over time on spectral coefficient traces (components as channels).
 
-    Input and output are (N, C, T) float32: C coefficient traces in noise units
-    (``fluorodn.spectral.project``) and their predicted noise; the denoised traces are
-    ``x - model(x)``. ``depth`` convolutions of kernel 3 without biases, BN + ReLU in the
-    middle layers; an output sample depends on inputs within ``depth`` samples (``halo``).
+    Input (N, 2C, T) float32: ``fluorodn.spectral.network_input``, i.e. C coefficient traces
+    divided by their scale, then C constant traces holding ``1 / scale``. Output (N, C, T):
+    the traces' predicted noise in the units of the undivided traces (the network's output
+    times the scale); the denoised traces are ``coef - model(x)``. ``depth`` convolutions of
+    kernel 3 without biases, BN + ReLU in the middle layers; an output sample depends on
+    inputs within ``depth`` samples (``halo``).
+
+    ``shared``: one network denoises every trace on its own (input: the trace and its level,
+    2 channels; the C traces of a recording are C batch items), instead of all C traces at
+    once (2C input channels).
     """
 
-    def __init__(self, channels: int = 16, depth: int = 17, width: int = 64):
+    def __init__(self, channels: int = 16, depth: int = 17, width: int = 64, shared: bool = False):
         super().__init__()
         if depth < 3:
             raise ValueError("DnCNN needs at least 3 layers")
-        layers: list[nn.Module] = [nn.Conv1d(channels, width, 3, padding=1, bias=False), nn.ReLU(inplace=True)]
+        c_in, c_out = (2, 1) if shared else (2 * channels, channels)
+        layers: list[nn.Module] = [nn.Conv1d(c_in, width, 3, padding=1, bias=False), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
             layers += [nn.Conv1d(width, width, 3, padding=1, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
-        layers.append(nn.Conv1d(width, channels, 3, padding=1, bias=False))
+        layers.append(nn.Conv1d(width, c_out, 3, padding=1, bias=False))
         self.net = nn.Sequential(*layers)
-        self.channels, self.depth, self.width = channels, depth, width
+        self.channels, self.depth, self.width, self.shared = channels, depth, width, shared
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-        with torch.no_grad():
-            first = _conv(self.net[0]).weight  # zero-sum over time: the slow signal is far above the noise
-            first -= first.mean(dim=2, keepdim=True)
         nn.init.zeros_(_conv(self.net[-1]).weight)
 
     @property
@@ -115,4 +144,4 @@ class DnCNN1d(nn.Module):
         return self.depth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return run_1d(self.net, x, self.channels, self.shared)

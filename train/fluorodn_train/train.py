@@ -27,6 +27,7 @@ class FitConfig:
     noise_scale: tuple[float, float] = (0.25, 0.35)  #: shot-noise scale range per instance
     depth: int = 20  #: convolution layers
     width: int = 64  #: filters per layer
+    shared: bool = False  #: spectral: one network per trace (traces as batch items), not all at once
     window: tuple[int, int] = (101, 152)  #: (time, bins) of one instance (20 s at 5 Hz)
     batch: int = 16  #: instances per step
     steps: int = 1000  #: stop after this many steps in total
@@ -65,7 +66,7 @@ def build_model(cfg: FitConfig | dict) -> torch.nn.Module:
     """The network a config describes (a FitConfig or its dict in a checkpoint)."""
     c = cfg if isinstance(cfg, dict) else asdict(cfg)
     if c.get("kind", "image") == "spectral":
-        return DnCNN1d(COMPONENTS, c["depth"], c["width"])
+        return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False))
     return DnCNN(c["depth"], c["width"])
 
 

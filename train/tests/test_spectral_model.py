@@ -34,9 +34,13 @@ def test_widened_generator_draws_fast_hemodynamics_and_other_sensors():
 def test_spectral_pair_targets_are_the_projected_noise():
     inst = make_instance(np.random.default_rng(1), 500, 100, 0.5, signal=synth.WIDE)
     x, y = spectral_pair(inst)
-    assert x.shape == y.shape == (spectral.COMPONENTS, 500)
-    clean_coef = x - y  # the projection of the clean recording, through the same statistics
+    k = spectral.COMPONENTS
+    assert x.shape == (2 * k, 500) and y.shape == (k, 500)
     p = spectral.project(inst.noisy)
+    np.testing.assert_allclose(x[k:], np.broadcast_to(1 / p.scale[:, None], (k, 500)), rtol=1e-6)
+    assert np.all(p.scale >= 1.0) and p.scale[0] > 5.0  # bright leading trace, pure-noise tail
+    np.testing.assert_allclose(p.scale[-4:], 1.0, atol=0.15)
+    clean_coef = x[:k] / x[k:] - y  # the projection of the clean recording, through the same statistics
     expected = spectral.coefficients(p, inst.clean).T
     np.testing.assert_allclose(clean_coef, expected, rtol=1e-4, atol=1e-3)
 
@@ -44,8 +48,8 @@ def test_spectral_pair_targets_are_the_projected_noise():
 def test_sampler_batches_whole_recordings_of_one_length():
     s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(60, 120), bins=(30, 40), samples_per_batch=300)
     x, y = s.batch()
-    assert x.ndim == 3 and x.shape[1] == spectral.COMPONENTS and 60 <= x.shape[2] <= 120
-    assert x.shape == y.shape and x.dtype == np.float32
+    assert x.ndim == 3 and x.shape[1] == 2 * spectral.COMPONENTS and 60 <= x.shape[2] <= 120
+    assert y.shape == (x.shape[0], spectral.COMPONENTS, x.shape[2]) and x.dtype == np.float32
 
 
 def test_folded_1d_network_matches():
@@ -56,7 +60,8 @@ def test_folded_1d_network_matches():
             m.running_var.uniform_(0.5, 2.0)
     torch.nn.init.normal_(net.net[-1].weight, std=0.1)
     net.eval()
-    x = torch.randn(2, 16, 50)
+    x = torch.randn(2, 32, 50)
+    x[:, 16:] = torch.rand(2, 16, 1) * 0.9 + 0.1  # levels 1 / scale
     torch.testing.assert_close(fold_batchnorm(net)(x), net(x), rtol=1e-4, atol=1e-5)
 
 

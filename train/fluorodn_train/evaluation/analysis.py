@@ -2,9 +2,9 @@
 
 A recording is a (T, W) array, time x wavelength, in counts. The analysis turns it into:
 
-1. :func:`fit_spectra` fits every time sample with the spectral model
-   ``F(t, l) = k(t) E(l) exp(a(t) S(l) - h1(t) e_HbO2(l) - h2(t) e_Hb(l)) + c(t) + d(l)``
-   (E, S, d known) and returns the neuromodulator level ``a(t)``;
+1. ``fluorodn.unmix`` (the runtime's own unmixing, used by
+   :func:`.recordings.fitted_trace`) fits every time sample with the spectral model and
+   returns the neuromodulator level ``a(t)``;
 2. :func:`subtract_baseline` and :func:`deconvolve` turn ``a(t)`` into release events
    (OASIS, AR(1));
 3. :func:`coherence` compares a trace with ground truth (multitaper, magnitude squared);
@@ -27,12 +27,10 @@ from scipy.ndimage import gaussian_filter1d, percentile_filter
 __all__ = [
     "SEED_G",
     "EventScore",
-    "SpectralFit",
     "band_values",
     "coherence",
     "deconvolve",
     "events",
-    "fit_spectra",
     "image_scores",
     "match_events",
     "subtract_baseline",
@@ -43,153 +41,7 @@ SEED_G = 0.9791
 
 
 # --------------------------------------------------------------------------------------
-# 1. per-sample spectral fit
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class SpectralFit:
-    """Per-sample parameters of the spectral model, each (T,) float64."""
-
-    a: np.ndarray  #: neuromodulator level (units of the response spectrum S)
-    k: np.ndarray  #: overall brightness (bleaching, motion gain, intensity)
-    h1: np.ndarray  #: oxy-hemoglobin absorption
-    h2: np.ndarray  #: deoxy-hemoglobin absorption
-    c: np.ndarray  #: wavelength-independent additive offset (zeros if not fitted)
-    cost: np.ndarray  #: final weighted sum of squared residuals
-    iterations: int  #: Levenberg-Marquardt iterations run
-
-
-def _model(p: np.ndarray, basis: np.ndarray, emission: np.ndarray, with_jac: bool):
-    """Model (T, W) and, optionally, its Jacobian (T, W, P) for parameters p (T, P).
-
-    ``basis`` is (3, W): rows S, -e_HbO2, -e_Hb. Parameter order: k, a, h1, h2[, c].
-    """
-    g = emission[None, :] * np.exp(p[:, 1:4] @ basis)  # (T, W)
-    kg = p[:, :1] * g
-    f = kg + (p[:, 4:5] if p.shape[1] == 5 else 0.0)
-    if not with_jac:
-        return f, None
-    jac = np.empty((*f.shape, p.shape[1]))
-    jac[..., 0] = g
-    jac[..., 1:4] = kg[..., None] * basis.T[None, :, :]
-    if p.shape[1] == 5:
-        jac[..., 4] = 1.0
-    return f, jac
-
-
-def fit_spectra(
-    y: np.ndarray,
-    emission: np.ndarray,
-    response: np.ndarray,
-    hemoglobin: tuple[np.ndarray, np.ndarray],
-    dark: np.ndarray | float = 0.0,
-    *,
-    offset: bool = True,
-    weights: np.ndarray | None = None,
-    max_iter: int = 50,
-    rtol: float = 1e-8,
-) -> SpectralFit:
-    """Nonlinear least-squares fit of every time sample, vectorized over samples.
-
-    Parameters
-    ----------
-    y : (T, W) recording in counts (any real dtype).
-    emission : (W,) E(l), the sensor's mean emission spectrum.
-    response : (W,) S(l), dF/F per unit of neuromodulator.
-    hemoglobin : ((W,), (W,)) e_HbO2(l) and e_Hb(l).
-    dark : (W,) or scalar detector offset d(l), subtracted before fitting.
-    offset : also fit a wavelength-independent offset c(t) per sample (movement
-        artifacts add one in the synthetic data).
-    weights : (W,) per-bin weights of the squared residuals (``None``: all 1).
-    max_iter : Levenberg-Marquardt iterations at most.
-    rtol : a sample is done once an accepted step improves its cost by less than this
-        fraction (or its cost is at rounding level, as for a clean recording).
-
-    Returns
-    -------
-    SpectralFit with (T,) arrays. Initialized from the log-linear least-squares
-    solution (log(y - d) is linear in log k, a, h1, h2), then refined by batched
-    Levenberg-Marquardt with Jacobi scaling and a damping factor per sample.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 2:
-        raise ValueError(f"expected a (T, W) recording, got shape {y.shape}")
-    n_t, n_w = y.shape
-    e = np.asarray(emission, dtype=np.float64)
-    basis = np.stack(
-        [
-            np.asarray(response, np.float64),
-            -np.asarray(hemoglobin[0], np.float64),
-            -np.asarray(hemoglobin[1], np.float64),
-        ]
-    )
-    if e.shape != (n_w,) or basis.shape != (3, n_w):
-        raise ValueError("emission, response and hemoglobin spectra must have one value per bin")
-    z = y - np.broadcast_to(np.asarray(dark, np.float64), (n_w,))[None, :]
-    w = np.ones(n_w) if weights is None else np.asarray(weights, np.float64)
-    sw = np.sqrt(w)
-
-    # log-linear start: log(z / E) = log k + a S - h1 e_HbO2 - h2 e_Hb, weighted by the
-    # expected signal (var(log z) ~ var(z) / z^2), solved for all samples at once
-    floor = 1e-3 * max(float(np.percentile(z, 99)), 1e-12)
-    logz = np.log(np.maximum(z, floor) / e[None, :])
-    design = np.concatenate([np.ones((n_w, 1)), basis.T], axis=1)  # (W, 4)
-    lw = sw * e
-    coef, *_ = np.linalg.lstsq(design * lw[:, None], (logz * lw[None, :]).T, rcond=None)
-    n_p = 5 if offset else 4
-    p = np.zeros((n_t, n_p))
-    p[:, 0] = np.exp(coef[0])
-    p[:, 1:4] = coef[1:].T
-
-    def cost_of(params: np.ndarray, zz: np.ndarray) -> np.ndarray:
-        f, _ = _model(params, basis, e, with_jac=False)
-        r = (zz - f) * sw[None, :]
-        return np.einsum("tw,tw->t", r, r)
-
-    cost = cost_of(p, z)
-    tiny = 1e-24 * np.einsum("tw,w->t", z * z, w)  # cost at rounding level
-    lam = np.full(n_t, 1e-3)
-    eye = np.eye(n_p)
-    active = np.arange(n_t)  # samples still improving
-    n_iter = 0
-    while active.size and n_iter < max_iter:
-        n_iter += 1
-        pa, za = p[active], z[active]
-        f, jac = _model(pa, basis, e, with_jac=True)
-        jw = jac * sw[None, :, None]
-        rw = (za - f) * sw[None, :]
-        jwt = jw.transpose(0, 2, 1)
-        jtj = jwt @ jw
-        jtr = (jwt @ rw[..., None])[..., 0]
-        d = np.sqrt(np.maximum(np.einsum("tpp->tp", jtj), 1e-300))  # Jacobi scaling
-        a_mat = jtj / (d[:, :, None] * d[:, None, :]) + lam[active, None, None] * eye
-        step = np.linalg.solve(a_mat, (jtr / d)[..., None])[..., 0] / d
-        trial = pa + step
-        old = cost[active]
-        new = cost_of(trial, za)
-        better = np.isfinite(new) & (new < old)
-        gain = np.where(better, (old - new) / np.maximum(old, 1e-300), 0.0)
-        idx = active[better]
-        p[idx] = trial[better]
-        cost[idx] = new[better]
-        lam[active] = np.where(better, np.maximum(lam[active] * 0.3, 1e-9), np.minimum(lam[active] * 10.0, 1e9))
-        done = (better & ((gain < rtol) | (new <= tiny[active]))) | (lam[active] > 1e6)
-        active = active[~done]
-    c = p[:, 4] if offset else np.zeros(n_t)
-    return SpectralFit(
-        a=p[:, 1].copy(),
-        k=p[:, 0].copy(),
-        h1=p[:, 2].copy(),
-        h2=p[:, 3].copy(),
-        c=c.copy(),
-        cost=cost,
-        iterations=n_iter,
-    )
-
-
-# --------------------------------------------------------------------------------------
-# 2. baseline and deconvolution
+# 1. baseline and deconvolution
 # --------------------------------------------------------------------------------------
 
 
@@ -237,7 +89,7 @@ def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[n
 
 
 # --------------------------------------------------------------------------------------
-# 3. coherence
+# 2. coherence
 # --------------------------------------------------------------------------------------
 
 
@@ -300,7 +152,7 @@ def band_values(
 
 
 # --------------------------------------------------------------------------------------
-# 4. events
+# 3. events
 # --------------------------------------------------------------------------------------
 
 
@@ -415,7 +267,7 @@ def match_events(
 
 
 # --------------------------------------------------------------------------------------
-# 5. image scores
+# 4. image scores
 # --------------------------------------------------------------------------------------
 
 
