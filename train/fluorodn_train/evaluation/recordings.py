@@ -12,9 +12,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 import fluorodn
+import numpy as np
 
 from .. import noise, synth
 from ..data import TEST_STREAM
