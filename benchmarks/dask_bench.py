@@ -41,7 +41,7 @@ BYTES_PER_VALUE = {"float32": 4, "uint16": 2}
 
 
 def _synthetic(shape: tuple[int, int]) -> np.ndarray:
-    from benchmarks.speed import synthetic_input
+    from benchmarks.measure import synthetic_input
 
     return synthetic_input(shape, seed=7)
 
@@ -159,7 +159,7 @@ def _worker_models(b: dict[str, Any]) -> list[str]:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    from benchmarks.speed import _fmt
+    from benchmarks.speed_report import fmt
 
     m = res["machine"]
     b = res["bench"]
@@ -170,7 +170,7 @@ def markdown(res: dict[str, Any]) -> str:
         "do not edit by hand.",
         "",
         f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; CPUs busy with other processes before / "
-        f"after the run: {_fmt(m.get('busy_cpus_start'), 2)} / {_fmt(m.get('busy_cpus_end'), 2)}. "
+        f"after the run: {fmt(m.get('busy_cpus_start'), 2)} / {fmt(m.get('busy_cpus_end'), 2)}. "
         f"Model {res['model']} (workers ran: {', '.join(_worker_models(b))}); "
         f"input {b['shape'][0]} x {b['shape'][1]} float32 ({b['mpx']:.2f} Mpx) in a "
         f"zarr store chunked by {b['rows_per_chunk']} rows (with the halo, one network window per chunk); "
@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as err:
         print(f"dask benchmark needs fluorodn[dask] (dask, distributed, zarr): {err}", file=sys.stderr)
         return 2
-    from benchmarks.speed import busy_cpus, load_note, machine_info
+    from benchmarks.machine import busy_cpus, load_note, machine_info
 
     def log(msg: str) -> None:
         print(msg, flush=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.speed import _cli_command, run_child
+from benchmarks.measure import cli_command, run_child
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: A 2.5-hour session at 5 Hz.
@@ -64,7 +64,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
 
     out_dir = out_dir or RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = _cli_command()
+    cmd = cli_command()
     times: dict[str, list[float]] = {k: [] for k in VARIANTS}
     rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

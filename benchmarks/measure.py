@@ -1,0 +1,97 @@
+"""How the benchmarks measure: repeated wall times, a synthetic recording, a command's wall time and peak RSS.
+
+Shared by the speed, dask and default-speed benchmarks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["cli_command", "median_time", "run_child", "synthetic_input"]
+
+
+def median_time(fn: Callable[[], Any], repeats: int, budget_s: float, warmup: bool) -> list[float]:
+    """Wall times of up to ``repeats`` calls of ``fn``; stops early when over ``budget_s``."""
+    if warmup:
+        fn()
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < repeats:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        spent += times[-1]
+        if spent + times[-1] > budget_s:
+            break
+    return times
+
+
+def synthetic_input(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """A float32 recording-like input: smooth spectrum x slow drift, plus noise."""
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    spec = np.exp(-(((np.arange(cols) - 0.3 * cols) / (0.25 * cols)) ** 2))
+    drift = 1.0 + 0.1 * np.sin(np.arange(rows) / 50.0)
+    x = 200.0 + 800.0 * drift[:, None] * spec[None, :]
+    x += rng.normal(0.0, 1.0, shape) * np.sqrt(x)
+    return x.astype(np.float32)
+
+
+def cli_command() -> list[str]:
+    if importlib.util.find_spec("fluorodn.__main__") is not None:
+        return [sys.executable, "-m", "fluorodn"]
+    exe = shutil.which("fluorodn")
+    if exe is not None:
+        return [exe]
+    return [sys.executable, "-c", "import sys; from fluorodn.cli import main; sys.exit(main())"]
+
+
+_WRAPPER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+cwd = sys.argv[1] or None
+proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
+output = proc.stdout.read()
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps({
+    "seconds": time.perf_counter() - t0,
+    "returncode": os.waitstatus_to_exitcode(status),
+    "peak_rss_mib": usage.ru_maxrss / 1024.0,
+    "output_tail": output.decode(errors="replace")[-600:],
+}))
+"""
+
+
+def run_child(cmd: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
+    """Run a command; its wall time, exit code, output tail and peak RSS (MiB, Linux).
+
+    The command is started from a small wrapper process: Linux carries the peak RSS of
+    the process that forks over ``exec`` (``ru_maxrss``), so forking from this process
+    (with torch loaded) would report this process's memory instead of the command's.
+    """
+    import fluorodn
+
+    env = dict(os.environ)  # the same fluorodn as this process, from any working directory
+    root = str(Path(fluorodn.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    out = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(cwd or ""), *cmd],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    res["cmd"] = list(cmd)
+    return res
