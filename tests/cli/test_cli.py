@@ -251,10 +251,10 @@ def test_models_without_models(monkeypatch: Any, tmp_path: Path) -> None:
 
 
 def test_example(tmp_path: Path, monkeypatch: Any) -> None:
-    from fluorodn import cli as cli_module
+    from fluorodn.cli import models as cli_module
 
     monkeypatch.chdir(tmp_path)
-    shipped = Path(cli_module.__file__).parent / "data" / "example.tif"
+    shipped = Path(cli_module.__file__).parents[1] / "data" / "example.tif"
     if not shipped.is_file():
         assert_user_error(cli("example"), "no example recording")
         fake = tmp_path / "pkg"

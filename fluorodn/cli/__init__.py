@@ -1,0 +1,60 @@
+"""The ``fluorodn`` command: denoise, watch, unmix, models, info, example.
+
+Each command is a thin layer over the library. User mistakes (a missing file, an
+unknown model, an existing output) end in one sentence on stderr and exit code 1,
+without a traceback; ``--version`` answers without importing numpy or onnxruntime.
+Results go to stdout (one line per output and a summary, or one JSON document with
+``--json``); progress, notes, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Annotated
+
+import typer
+
+from fluorodn import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="fluorodn",
+    help=(
+        "Denoise fluorescence recordings (time x wavelength spectra, microscopy stacks) with a DnCNN "
+        "run by ONNX Runtime.\n\nExample: fluorodn example && fluorodn denoise example.tif"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    # click's plain help: brackets stay as typed ('fluorodn[dask]'), flags show without a
+    # value, and each paragraph is wrapped to the terminal as a whole
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"fluorodn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Denoise fluorescence recordings with a DnCNN run by ONNX Runtime."""
+
+
+def main() -> None:
+    """Entry point of the ``fluorodn`` script."""
+    app(prog_name="fluorodn")
+
+
+# each command registers itself on ``app`` when its module is imported, in the order help lists them
+for _module in ("denoise", "watch", "models", "unmix"):
+    import_module(f"{__name__}.{_module}")

@@ -1,0 +1,276 @@
+"""What the commands share: choices, options, one-sentence errors, logging, the Denoiser they build."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import re
+import signal
+import sys
+import warnings
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from fluorodn.errors import DeviceError, FluorodnError
+from fluorodn.precision import Precision
+
+if TYPE_CHECKING:
+    from fluorodn.cli._report import Report
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+_PRECISION_HELP = "auto: the model's int8 variant on the CPU where shipped, else fp32; fp32; int8 (CPU only)."
+
+
+class Kind(str, Enum):
+    auto = "auto"
+    spectral = "spectral"
+    image = "image"
+
+
+_KIND_HELP = (
+    "What the inputs are. auto: a 2D recording with 24-1024 columns and at least twice as many rows is a "
+    "time x wavelength recording (spectral model), anything else frames (image model); spectral or image: "
+    "declare it."
+)
+
+
+class NanPolicy(str, Enum):
+    refuse = "refuse"
+    fill = "fill"
+
+
+NAN_HELP = (
+    "NaN/inf values. refuse: the file fails; fill: interpolate over them along time (the first axis of each "
+    "page) for the network, and put them back in the output."
+)
+
+
+class OutDtype(str, Enum):
+    float32 = "float32"
+    same = "same"
+
+
+#: Options that ``denoise`` and ``watch`` share, declared once.
+ModelOption = Annotated[
+    str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
+]
+KindOption = Annotated[Kind, typer.Option(help=_KIND_HELP)]
+DeviceOption = Annotated[Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")]
+PrecisionOption = Annotated[Precision, typer.Option(help=_PRECISION_HELP)]
+DtypeOption = Annotated[
+    OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
+]
+SuffixOption = Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")]
+
+
+class ConvertTo(str, Enum):
+    npy = "npy"
+    tif = "tif"
+    h5 = "h5"
+
+
+def fail(message: object, code: int = 1) -> NoReturn:
+    typer.echo(f"fluorodn: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (it may be replaced, e.g. in tests)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def setup_logging() -> None:
+    logger = logging.getLogger("fluorodn")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("fluorodn: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+
+
+def check_count(option: str, value: int | None) -> None:
+    """Refuse a thread or worker count below 1 or above 4 x the CPUs (it would only exhaust the machine)."""
+    if value is None:
+        return
+    limit = 4 * (os.cpu_count() or 1)
+    if not 1 <= value <= limit:
+        fail(f"{option} {value} is out of range: give 1 to {limit} (4 x the {limit // 4} CPUs here)")
+
+
+def check_user_model(model: str, device: Device, dn: Any, report: Report) -> None:
+    """For a model given by path: say that its hash is not checked, and probe it once on a small input."""
+    from fluorodn.registry import _looks_like_path
+
+    if not _looks_like_path(model):
+        return
+    from fluorodn.files import probe_model
+
+    if dn is None:
+        dn = make_denoiser(model, Device.cpu, 1, Precision.auto)
+    report.note(
+        f"note: {model} is not a shipped model, so its sha256 ({dn.sha256[:12]}...) is not checked "
+        "against a card; onnxruntime runs it (no Python code), after a check on a small probe"
+    )
+    probe_model(dn)
+
+
+def make_denoiser(
+    model: str,
+    device: Device,
+    threads: int | None,
+    precision: Precision = Precision.auto,
+    kind: Kind = Kind.auto,
+    debug: bool = False,
+) -> Any:
+    """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
+    terminal, and where CUDA was asked for and fails, its reason joins the one-sentence error."""
+    from fluorodn.denoiser import Denoiser, DenoiserOptions
+
+    options = DenoiserOptions(threads=threads, precision=precision.value)
+    if device is not Device.cuda or debug:
+        return Denoiser(model, device=device.value, options=options, kind=kind.value)
+    try:
+        with _native_stderr() as captured:
+            return Denoiser(model, device=device.value, options=options, kind=kind.value)
+    except DeviceError as err:
+        reason = _onnxruntime_reason(captured)
+        raise DeviceError(f"{err} (onnxruntime: {reason})" if reason else str(err)) from err
+
+
+@contextlib.contextmanager
+def _native_stderr() -> Iterator[list[str]]:
+    """Collect what native code writes to file descriptor 2 in the block (onnxruntime logs there);
+    lines that are not onnxruntime's are written to stderr again afterwards."""
+    import tempfile
+
+    lines: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2: nothing to keep off it
+        yield lines
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = re.sub(r"\x1b\[[0-9;]*m", "", sink.read().decode("utf-8", "replace"))
+            lines.extend(ln for ln in text.splitlines() if ln.strip())
+            other = [ln for ln in lines if ":onnxruntime:" not in ln]
+            if other:
+                sys.stderr.write("\n".join(other) + "\n")
+
+
+def _onnxruntime_reason(lines: list[str]) -> str:
+    """The first error onnxruntime logged, shortened: e.g. which CUDA library it could not load."""
+    for line in lines:
+        if "[E:onnxruntime" not in line:
+            continue
+        found = re.search(r"Failed to load library (\S+) with error: (.*)", line)
+        if found:
+            return f"cannot load {Path(found[1]).name}: {found[2].strip()}"[:300]
+        return line.rsplit("] ", 1)[-1].strip()[:300]
+    return ""
+
+
+def model_record(dn: Any) -> dict[str, Any]:
+    return {
+        "name": dn.name,
+        "sha256": dn.sha256,
+        "precision": dn.precision,
+        "provider": dn.provider,
+        "threads": dn.threads,
+        "kind": dn.declared_kind,
+    }
+
+
+def denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = None,
+                 label: str | None = None) -> tuple[Any, list[str], Exception | None]:  # fmt: skip
+    """Denoise one file: (result or None, the warnings it raised, the error or None).
+
+    Warnings (e.g. OutOfDomainWarning) are collected, not shown, so that the caller prints
+    them as one line for the file; they come from this thread and the pipeline's threads.
+    """
+    from fluorodn.files import denoise_file
+
+    result, error = None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        try:
+            result = denoise_file(dn, src, dest, settings, progress=progress, label=label)
+        except Exception as err:  # this file's failure, whatever it is; the caller reports it
+            error = err
+    messages = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+    return result, messages, error
+
+
+def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None) -> str:
+    """One line naming ``src`` and the fix, for an error raised while denoising it."""
+    if isinstance(err, MemoryError) or (isinstance(err, OSError) and err.errno == errno.ENOMEM):
+        what = f"pages of {page_shape[0]} x {page_shape[1]} values" if page_shape else "it"
+        msg = f"not enough memory to denoise {what}; close other programs or split the pages into smaller images"
+    elif isinstance(err, OSError) and not isinstance(err, FluorodnError):
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(src) else ""
+        msg = f"{err.strerror or err}{where}; check that the input can be read and the output folder written"
+    elif isinstance(err, (FluorodnError, ValueError)):
+        msg = " ".join(str(err).split())
+        if "NaN or infinite" in msg and "--nan" not in msg:
+            msg += "; or pass --nan fill to interpolate over them"
+    else:  # not an error fluorodn foresaw: name it, keep the traceback for --debug
+        text = " ".join(str(err).split())[:200]
+        msg = f"could not be denoised ({type(err).__name__}: {text}); run with --debug for the traceback"
+    return msg if str(src) in msg else f"{src}: {msg}"
+
+
+#: Keyword arguments that library errors name, as the command line spells them.
+_FLAGS = {"overwrite=True": "--overwrite"}
+
+
+def as_flags(message: str) -> str:
+    """A library error's message with the keyword arguments it names given as the command's options."""
+    for argument, flag in _FLAGS.items():
+        message = message.replace(argument, flag)
+    return message
+
+
+def format_traceback(err: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(err)).rstrip()
+
+
+def interrupt_on_sigterm() -> Any:
+    """Let SIGTERM (a job scheduler, ``kill PID``, a service manager) stop like Ctrl-C; return the old handler."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):  # not the main thread of the main interpreter
+        return None

@@ -1,0 +1,385 @@
+"""``fluorodn denoise``: recording files in, denoised files out (a .zarr store through fluorodn.dask)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fluorodn.cli import app
+from fluorodn.cli._common import (
+    NAN_HELP,
+    ConvertTo,
+    Device,
+    DeviceOption,
+    DtypeOption,
+    Kind,
+    KindOption,
+    ModelOption,
+    NanPolicy,
+    OutDtype,
+    Precision,
+    PrecisionOption,
+    SuffixOption,
+    as_flags,
+    check_count,
+    check_user_model,
+    denoise_one,
+    fail,
+    file_error,
+    format_traceback,
+    interrupt_on_sigterm,
+    make_denoiser,
+    model_record,
+    setup_logging,
+)
+from fluorodn.cli._report import Report
+from fluorodn.errors import FluorodnError, OutputExistsError
+
+_DENOISE_EXAMPLES = (
+    "\b\n"
+    "Examples:\n"
+    "  fluorodn denoise recording.tif                  -> recording_denoised.tif\n"
+    "  fluorodn denoise raw/ -o denoised/ --model high every recording in raw/\n"
+    "  fluorodn denoise 'data/**/*.tif' -o out/ --keep-tree --skip-existing\n"
+    "  fluorodn denoise 'raw/*.mat' --key spectra --dry-run\n"
+    "  fluorodn denoise raw/ -o out/ --quiet --json > report.json"
+)
+
+
+@app.command(epilog=_DENOISE_EXAMPLES, short_help="Denoise recording files (TIFF, NPY, MAT, OceanView, HDF5, zarr).")
+def denoise(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Recordings to denoise: .tif/.tiff/.npy/.mat files, OceanView exports (.txt, or a folder of "
+            "one-spectrum exports), HDF5 with Time/Wavelength axes (.h5), folders, quoted glob patterns "
+            "('data/**/*.tif'), or one .zarr store. Folders and patterns skip files that already end in the suffix.",
+            show_default=False,
+            metavar="INPUT",
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Output file (one input) or folder. Default: beside each input."),
+    ] = None,
+    keep_tree: Annotated[
+        bool,
+        typer.Option(
+            "--keep-tree",
+            help="Under the -o folder, keep the inputs' folders below their common folder "
+            "(data/a/rec.tif and data/b/rec.tif -> out/a/..., out/b/...).",
+        ),
+    ] = False,
+    model: ModelOption = "default",
+    kind: KindOption = Kind.auto,
+    device: DeviceOption = Device.auto,
+    precision: PrecisionOption = Precision.auto,
+    dtype: DtypeOption = OutDtype.float32,
+    suffix: SuffixOption = "_denoised",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
+    key: Annotated[
+        str | None, typer.Option(help="Variable of a .mat file, or dataset of an HDF5 file, to denoise.")
+    ] = None,
+    excitations: Annotated[
+        int | None,
+        typer.Option(
+            help="Excitation lights interleaved row by row in a spectrometer file (.txt, .h5); each is denoised "
+            "alone. Default: declared by the file, else detected from the intensity (1: not interleaved).",
+            min=1,
+        ),
+    ] = None,
+    to: Annotated[
+        ConvertTo | None, typer.Option(help="Write the outputs as npy, tif or h5 instead of the input's format.")
+    ] = None,
+    nan: Annotated[NanPolicy, typer.Option(help=NAN_HELP)] = NanPolicy.refuse,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check the inputs and show what would be written, without loading the model."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout: settings, and per file its outcome.")
+    ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="zarr inputs: threads (default), processes, or a Dask scheduler address (tcp://host:8786)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="zarr inputs: local workers (threads or processes; 1 to 4 x the CPUs).")
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+    ] = False,
+    make_report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also write <output>_report.html (self-contained) and <output>_report.json: "
+            "noise per bin before/after and what was removed.",
+        ),
+    ] = False,
+) -> None:
+    """Denoise recordings; each output keeps its input's format, shape and metadata.
+
+    Every input is opened before the model loads, so a bad file is reported at once.
+    Outputs are written to a temporary file and renamed when complete; they never
+    replace an input or (without --overwrite) an existing file, and temporary files
+    left by a killed run are removed by the next run on that folder. TIFF pages are
+    streamed, so memory stays flat for long stacks.
+
+    A .zarr input is denoised with Dask (pip install 'fluorodn[dask]'), chunk by chunk,
+    on local threads or processes or on an existing cluster.
+    """
+    from fluorodn import io as fio
+    from fluorodn.files import FileSettings
+    from fluorodn.formats import is_spectrum_folder
+
+    setup_logging()
+    if overwrite and skip_existing:
+        fail("--overwrite and --skip-existing exclude each other; choose one")
+    check_count("--threads", threads)
+    check_count("--workers", workers)
+    report = Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
+    if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
+        _refuse_for_zarr(keep_tree=keep_tree, kind=kind, dtype=dtype, skip_existing=skip_existing, key=key, nan=nan,
+                         dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
+        _denoise_zarr(inputs, output, model, device, threads, precision, suffix, overwrite,
+                      scheduler or "threads", workers, debug, report)  # fmt: skip
+        return
+    if scheduler is not None or workers is not None:
+        fail("--scheduler and --workers apply to .zarr inputs only; leave them out for other files")
+    if keep_tree and output is None:
+        fail("--keep-tree keeps the inputs' folders under the -o folder; give -o FOLDER")
+    try:
+        sources = fio.find_inputs(inputs, suffix)
+        if key is not None and not any(fio.format_of(s) in ("mat", "hdf5") for s in sources):
+            fail("--key picks a variable of a .mat file or a dataset of an HDF5 file, but no input is one; "
+                  "leave --key out")  # fmt: skip
+        if excitations is not None and not any(fio.format_of(s) in fio.SPECTRAL_FORMATS for s in sources):
+            fail("--excitations applies to spectrometer files (.txt, folders of one-spectrum exports, .h5), "
+                  "but no input is one; leave --excitations out")  # fmt: skip
+        several = len(sources) > 1 or any(
+            (Path(p).is_dir() and not is_spectrum_folder(p)) or set(p) & set("*?[") for p in inputs
+        )
+        to_fmt = None if to is None else to.value
+        plans = fio.plan_outputs(sources, output, suffix, several=several, keep_tree=keep_tree, to=to_fmt)
+        _check_plans(plans)
+        settings = FileSettings(dtype=dtype.value, key=key, suffix=suffix, overwrite=overwrite, nan=nan.value,
+                                device=device.value, excitations=excitations, to=to_fmt)  # fmt: skip
+    except FluorodnError as err:
+        fail(err)
+    todo = _check_inputs(plans, settings, skip_existing, report, debug)
+    if dry_run:
+        _check_model_exists(model)
+        for src, dest, header in todo:
+            report.planned(src, dest, header)
+        raise typer.Exit(report.finish())
+    if not todo:  # nothing left to do: the model is not loaded
+        raise typer.Exit(report.finish())
+    for folder in sorted({dest.parent for _, dest, _ in todo}):
+        removed = fio.remove_stale_temps(folder)
+        if removed:
+            report.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left in {folder} "
+                        "by an interrupted run")  # fmt: skip
+    try:
+        dn = make_denoiser(model, device, threads, precision, kind, debug=debug)
+        check_user_model(model, device, dn, report)
+    except FluorodnError as err:
+        fail(err)
+    report.model = model_record(dn)
+    report.note(
+        f"model {dn.name} ({dn.precision}) on {dn.provider}, {dn.threads} thread{'s' if dn.threads != 1 else ''}, "
+        f"{len(todo)} file{'s' if len(todo) != 1 else ''}"
+    )
+    previous = interrupt_on_sigterm()
+    try:
+        _run_denoise(dn, todo, settings, report, debug, skip_existing, make_report=make_report)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    raise typer.Exit(report.finish())
+
+
+def _refuse_for_zarr(**given: Any) -> None:
+    """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
+    defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
+                "key": None, "nan": NanPolicy.refuse, "dry_run": False, "excitations": None, "to": None,
+                "report": False}  # fmt: skip
+    used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
+    if used:
+        fail(
+            f"{', '.join(used)} {'does' if len(used) == 1 else 'do'} not apply to .zarr inputs (denoised with Dask "
+            "into a float32 store with the model's default path); leave "
+            f"{'it' if len(used) == 1 else 'them'} out"
+        )
+
+
+def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: Device, threads: int | None,
+                  precision: Precision, suffix: str, overwrite: bool, scheduler: str, workers: int | None,
+                  debug: bool, report: Report) -> None:  # fmt: skip
+    """One zarr array in, one zarr array out, through fluorodn.dask."""
+    from fluorodn.files import check_name_part
+
+    if len(inputs) != 1:
+        fail("give one .zarr input at a time (it may be as large as the cluster can hold)")
+    src = Path(inputs[0].rstrip("/\\"))
+    if not src.exists():
+        fail(f"{src} does not exist; check the path")
+    try:
+        check_name_part(suffix, "--suffix")
+    except FluorodnError as err:
+        fail(err)
+    dst = output or src.with_name(src.stem + suffix + ".zarr")
+    from fluorodn.dask import denoise_zarr
+    from fluorodn.denoiser import DenoiserOptions
+
+    options = None
+    if threads is not None or precision is not Precision.auto:
+        options = DenoiserOptions(threads=threads, precision=precision.value)
+    try:
+        check_user_model(model, device, None, report)
+        info = denoise_zarr(src, dst, model, device.value, scheduler, workers, overwrite, options=options,
+                            progress=not (report.quiet or report.as_json))  # fmt: skip
+    except ImportError as err:
+        fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")
+    except Exception as err:  # one line, whatever failed; the traceback with --debug
+        if debug:
+            typer.echo(format_traceback(err), err=True)
+        fail(as_flags(file_error(src, err, None)))
+    report.model = {"name": info["model"]}
+    report.files.append({"input": str(src), "output": str(dst), "status": "denoised", "seconds": info["seconds"],
+                         "shape": list(info["shape"]), "warnings": []})  # fmt: skip
+    report.out(f"{src} -> {dst}")
+    report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s ({scheduler})."
+    raise typer.Exit(report.finish())
+
+
+def _check_plans(plans: list[tuple[Path, Path]]) -> None:
+    """Refuse, before any work, an output that is an input (any spelling) or is planned twice."""
+    from fluorodn.errors import OutputExistsError
+    from fluorodn.files import identity, same_file
+
+    inputs = {identity(src): src for src, _ in plans}
+    seen: dict[str, Path] = {}
+    for src, dest in plans:
+        real = str(Path(dest).resolve())
+        if real in seen:
+            raise OutputExistsError(
+                f"{src} and {seen[real]} would both be written to {dest}; give them different -o folders or "
+                "names, or keep their folders with --keep-tree"
+            )
+        seen[real] = src
+        if same_file(dest, src):
+            raise OutputExistsError(f"the output of {src} would overwrite its input; choose another -o or --suffix")
+        other = inputs.get(identity(dest)) if dest.exists() else None
+        if other is not None:
+            raise OutputExistsError(
+                f"the output of {src} would be {dest}, another input; choose another -o or --suffix"
+            )
+
+
+def _check_inputs(
+    plans: list[tuple[Path, Path]], settings: Any, skip_existing: bool, report: Report, debug: bool
+) -> list[tuple[Path, Path, dict[str, Any]]]:
+    """Open every input (headers only, where the format allows) before the model loads.
+
+    Inputs whose output exists are skipped (``--skip-existing``) or fail (without
+    ``--overwrite``); inputs that cannot be read fail with their one sentence. Returns
+    the plans left, each with what its header says.
+    """
+    from fluorodn import io as fio
+
+    todo = []
+    for src, dest in plans:
+        if dest.exists() and not settings.overwrite:
+            if skip_existing:
+                report.skipped(src, dest, "output exists")
+            else:
+                report.failed(src, dest, OutputExistsError(
+                    f"{dest} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip
+            continue
+        try:
+            fmt = fio.format_of(src)
+            key = settings.key if fmt in ("mat", "hdf5") else None
+            excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
+            with contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec:
+                header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
+                if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
+                    report.note(rec.file.describe())
+        except Exception as err:  # any failure to read is this input's one line
+            report.failed(src, dest, err, debug=debug)
+            continue
+        todo.append((src, dest, header))
+    return todo
+
+
+def _check_model_exists(model: str) -> None:
+    """For --dry-run: the model name or file is valid (read and hash-checked, not loaded)."""
+    from fluorodn.registry import load_model
+
+    try:
+        load_model(model)
+    except FluorodnError as err:
+        fail(err)
+
+
+def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], settings: Any, report: Report,
+                 debug: bool, skip_existing: bool, make_report: bool = False) -> None:  # fmt: skip
+    from fluorodn._progress import LazyProgress
+
+    progress = LazyProgress(enabled=not (report.quiet or report.as_json))
+    report.to_stderr = progress.print_error
+    try:
+        with progress:
+            for i, (src, dest, header) in enumerate(todo, 1):
+                result, messages, err = denoise_one(dn, src, dest, settings, progress, f"[{i}/{len(todo)}] {src.name}")
+                if err is None:
+                    report.done(result, messages)
+                    if make_report:
+                        _write_file_report(dn, result, settings, messages, report, debug)
+                elif isinstance(err, OutputExistsError) and skip_existing and dest.exists():
+                    report.skipped(src, dest, "output exists")  # another process wrote it in the meantime
+                else:
+                    rows, cols = header["shape"][-2:]
+                    report.failed(src, dest, err, warnings=messages, shape=(rows, cols), debug=debug)
+    except KeyboardInterrupt:
+        report.to_stderr("fluorodn: interrupted; the output being written was removed")
+        report.interrupted = True
+    finally:
+        report.to_stderr = lambda text: typer.echo(text, err=True)
+
+
+def _write_file_report(dn: Any, result: Any, settings: Any, messages: list[str], report: Report,
+                       debug: bool) -> None:  # fmt: skip
+    """Write the report beside one output; its failure is an error of that file."""
+    from fluorodn import io as fio
+    from fluorodn.files import provenance
+    from fluorodn.report import load_pages, report_files, report_paths
+
+    src, dest = result.source, result.output
+    try:
+        fmt = fio.format_of(src)
+        key = settings.key if fmt in ("mat", "hdf5") else None
+        denoised_key = None
+        if settings.to is None and fmt == "mat":
+            key = load_pages(src, settings.key)[1]  # the variable denoised, for the output's <key><suffix>
+            denoised_key = f"{key}{settings.suffix}"
+        prov = provenance(dn, src, settings.dtype, key, settings)
+        html_path, _ = report_files(src, dest, report_paths(dest)[0], key=key, denoised_key=denoised_key,
+                                    provenance=prov, warnings=messages, overwrite=settings.overwrite)  # fmt: skip
+    except Exception as err:  # the output is written; the report's failure is told, and makes the run fail
+        report.files[-1].update(status="failed", error=f"{src}: report not written ({err})")
+        report.to_stderr(f"fluorodn: error: {src}: the report was not written ({' '.join(str(err).split())})")
+        if debug:
+            report.to_stderr(format_traceback(err))
+        return
+    report.files[-1]["report"] = str(html_path)
+    report.out(f"{src} -> {html_path}")

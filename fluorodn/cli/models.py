@@ -1,0 +1,135 @@
+"""``fluorodn models``, ``fluorodn info`` and ``fluorodn example``: what is installed, and a recording to try."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fluorodn import __version__
+from fluorodn.cli import app
+from fluorodn.cli._common import (
+    Device,
+    Precision,
+    PrecisionOption,
+    check_count,
+    fail,
+    make_denoiser,
+    setup_logging,
+)
+from fluorodn.errors import DeviceError, FluorodnError
+
+
+@app.command()
+def models() -> None:
+    """List the shipped models and their metadata."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fluorodn.registry import IMAGE_MODEL, available_models, default_name, models_dir
+
+    try:
+        cards = available_models()
+    except FluorodnError as err:
+        fail(err)
+    if not cards:
+        typer.echo(f"No models are shipped with this installation (looked in {models_dir() or 'fluorodn/models'}).")
+        return
+    default = default_name()
+    table = Table(title=f"fluorodn models ({models_dir()})")
+    for col in ("name", "noise scale", "domain", "depth x width", "halo", "version", "sha256", "variants"):
+        table.add_column(col)
+    for card in cards:
+        name = Path(str(card["file"])).stem
+        table.add_row(
+            name + _default_mark(name, default, IMAGE_MODEL),
+            str(card.get("noise_scale", "")),
+            str(card.get("domain", "")),
+            f"{card.get('depth', '?')} x {card.get('width', '?')}",
+            str(card.get("halo", "")),
+            str(card.get("version", "")),
+            str(card.get("sha256", ""))[:12],
+            ", ".join(["fp32", *sorted(card.get("variants") or {})]),
+        )
+    console = Console()
+    if not console.is_terminal:  # pipes and logs: do not squeeze the table into 80 columns
+        console.width = 200
+    console.print(table)
+
+
+def _default_mark(name: str, default: str, image_model: str) -> str:
+    if name == default:
+        return " (default)"
+    return " (default for images)" if name == image_model else ""
+
+
+@app.command()
+def info(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model to load for the device check.")] = "default",
+    device: Annotated[Device, typer.Option(help="Device to check.")] = Device.auto,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs).")] = None,
+    precision: PrecisionOption = Precision.auto,
+) -> None:
+    """Show versions, onnxruntime providers, and the device, precision and threads fluorodn would use."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import onnxruntime
+
+    from fluorodn.denoiser import physical_cores
+    from fluorodn.registry import model_names, models_dir
+
+    setup_logging()
+    check_count("--threads", threads)
+    dist = "onnxruntime"
+    for name in ("onnxruntime-gpu", "onnxruntime"):
+        with contextlib.suppress(PackageNotFoundError):
+            version(name)
+            dist = name
+            break
+    typer.echo(f"fluorodn      {__version__} ({Path(__file__).parent})")
+    typer.echo(f"python        {platform.python_version()} ({platform.system()} {platform.machine()})")
+    typer.echo(f"onnxruntime   {onnxruntime.__version__} (package {dist})")
+    typer.echo(f"providers     {', '.join(onnxruntime.get_available_providers())}")
+    typer.echo(f"models        {', '.join(model_names()) or 'none'} ({models_dir() or 'no models folder'})")
+    typer.echo(f"cpu cores     {physical_cores()} physical")
+    try:
+        dn = make_denoiser(model, device, threads, precision)
+    except DeviceError as err:
+        typer.echo(f"device        {device.value}: not usable")
+        fail(err)
+    except FluorodnError as err:
+        fail(err)
+    typer.echo(f"device        {device.value} -> {dn.provider} (model {dn.name})")
+    if device is Device.auto and dn.cuda_available and dn.provider != "CUDAExecutionProvider":
+        typer.echo("              CUDA is installed but not usable: 'fluorodn info --device cuda' says why")
+    typer.echo(f"precision     {dn.precision} (asked: {precision.value})")
+    typer.echo(f"threads       {dn.threads}")
+
+
+@app.command()
+def example(
+    path: Annotated[Path, typer.Argument(help="Where to write the example recording.", metavar="PATH")] = Path(
+        "example.tif"
+    ),
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+) -> None:
+    """Copy the example recording shipped with fluorodn (a TIFF) to PATH."""
+    from fluorodn.io import atomic_output
+
+    source = resources.files("fluorodn") / "data" / "example.tif"
+    if not source.is_file():
+        fail("this installation has no example recording (fluorodn/data/example.tif is missing); reinstall fluorodn")
+    if path.is_dir():
+        path = path / "example.tif"
+    try:
+        with resources.as_file(source) as src, atomic_output(path, overwrite=overwrite) as tmp:
+            shutil.copyfile(src, tmp)
+    except (FluorodnError, OSError) as err:
+        fail(err)
+    typer.echo(f"Wrote {path}; denoise it with: fluorodn denoise {path}")
+    typer.echo(f"Its sensor's trace, hemoglobin and brightness with: fluorodn unmix {path} --sensor example")

@@ -1,0 +1,179 @@
+"""``fluorodn unmix`` and ``fluorodn report``: the sensor's trace of a recording, and what denoising removed."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fluorodn.cli import app
+from fluorodn.cli._common import (
+    fail,
+    format_traceback,
+    setup_logging,
+)
+from fluorodn.errors import FluorodnError
+
+_UNMIX_EXAMPLES = (
+    "\b\n"
+    "Examples:\n"
+    "  fluorodn unmix example.tif --sensor example          -> example_unmixed.csv\n"
+    "  fluorodn unmix rec.npy --sensor s.csv --wavelengths 477:595.4 --rate 5\n"
+    "  fluorodn unmix rec.tif --sensor s.csv --wavelengths wl.csv --dark 420 --refine -o rec.parquet"
+)
+
+
+@app.command(epilog=_UNMIX_EXAMPLES)
+def unmix(
+    recording: Annotated[
+        Path,
+        typer.Argument(
+            help="One time x wavelength recording: .tif/.tiff/.npy/.mat, an OceanView export (.txt; its wavelengths "
+            "and timestamps are used) or HDF5 with Time/Wavelength axes (.h5).",
+            show_default=False,
+        ),
+    ],
+    sensor: Annotated[
+        str,
+        typer.Option(
+            "--sensor",
+            "-s",
+            help="The sensor's dF/F spectrum: a CSV wavelength_nm,dff, or 'example' (the example's).",
+            show_default=False,
+        ),
+    ],
+    wavelengths: Annotated[
+        str | None,
+        typer.Option(
+            help="The bins' wavelengths in nm: FIRST:LAST (evenly spaced) or a one-column CSV. "
+            "Default: from the file's metadata."
+        ),
+    ] = None,
+    denoise: Annotated[
+        bool, typer.Option("--denoise/--no-denoise", help="Denoise first (the default model, or --model).")
+    ] = True,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model that denoises: name or .onnx path.")] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Samples per second, for time_s. Default: from the file's metadata, else time_s is empty."),
+    ] = None,
+    dark: Annotated[
+        str | None,
+        typer.Option(help="Dark level subtracted first: counts, or a one-column CSV (one per bin). Default: none."),
+    ] = None,
+    refine: Annotated[
+        bool, typer.Option("--refine", help="Fit the full nonlinear model per sample too (scipy; ~1 ms/sample).")
+    ] = False,
+    key: Annotated[str | None, typer.Option(help="Variable of a .mat file, or dataset of an HDF5 file.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Output .csv, .parquet or .nwb (fluorodn[nwb]). Default: <input>_unmixed.csv."
+        ),
+    ] = None,
+    guppy: Annotated[
+        Path | None,
+        typer.Option(help="Also write the traces into this folder as GuPPy CSV files (timestamps,data,sampling_rate)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+    ] = False,
+) -> None:
+    """Unmix a recording: per time sample, the sensor's trace, hemoglobin, offset and gain.
+
+    Writes one row per sample: sample, time_s, sensor, hbo2, hb, offset, residual_rms,
+    gain (README, "Unmixing"). Everything is checked before the output is written.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from fluorodn.unmixing import unmix_file
+
+    setup_logging()
+    if model is not None and not denoise:
+        fail("--model picks the model that denoises, but --no-denoise skips denoising; leave one of them out")
+    t0 = time.perf_counter()
+    console = Console(stderr=True)
+    bar = Progress("refining", BarColumn(), MofNCompleteColumn(), "samples", TimeRemainingColumn(), console=console,
+                   disable=not (refine and console.is_terminal), transient=True)  # fmt: skip
+    task = bar.add_task("refine", total=None)
+    try:
+        with bar, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res, dest = unmix_file(
+                recording, sensor, wavelengths, output=output, denoise=(model or True) if denoise else False,
+                rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    except (FluorodnError, ValueError) as err:
+        message = " ".join(str(err).split())
+        fail(message if str(recording) in message else f"{recording}: {message}")
+    except Exception as err:  # not foreseen: one line, the traceback with --debug
+        if debug:
+            typer.echo(format_traceback(err), err=True)
+        fail(f"{recording}: could not be unmixed ({type(err).__name__}: {err}); run with --debug for the traceback")
+    for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+        typer.echo(f"fluorodn: warning: {recording}: {message}", err=True)
+    if res.time_s is None:
+        typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)
+    how = f"denoised with {res.denoised_with}" if res.denoised_with else "not denoised"
+    fit = "refined" if res.refined else "linear"
+    typer.echo(f"Unmixed {recording} -> {dest} ({len(res.sensor)} samples, {how}, {fit} fit, "
+               f"{time.perf_counter() - t0:.1f} s).")  # fmt: skip
+
+
+_REPORT_EXAMPLES = (
+    "Examples:\n\n"
+    "  fluorodn report rec.tif rec_denoised.tif                      -> rec_denoised_report.html, .json\n"
+    "  fluorodn report rec.npy rec_denoised.npy --sensor s.csv --wavelengths 477:595.4 --rate 5 -o r.html"
+)
+
+
+@app.command(epilog=_REPORT_EXAMPLES)
+def report(
+    noisy: Annotated[
+        Path, typer.Argument(help="The recording as acquired.", exists=True, dir_okay=False, show_default=False)
+    ],
+    denoised: Annotated[
+        Path, typer.Argument(help="Its denoised version.", exists=True, dir_okay=False, show_default=False)
+    ],
+    sensor: Annotated[
+        str | None,
+        typer.Option(
+            "--sensor",
+            "-s",
+            help="A sensor dF/F spectrum (CSV wavelength_nm,dff, or 'example'): adds the "
+            "unmixed sensor traces before and after denoising.",
+        ),
+    ] = None,
+    wavelengths: Annotated[
+        str | None,
+        typer.Option(help="The bins' wavelengths in nm: FIRST:LAST or a one-column CSV. Default: from the file."),
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Samples per second. Default: from the file, if stated.")] = None,
+    key: Annotated[str | None, typer.Option(help="Variable of a .mat file (if it holds several).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output .html. Default: <denoised>_report.html.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing report.")] = False,
+) -> None:
+    """Report what denoising removed: a self-contained HTML file and a JSON summary beside it.
+
+    Noise per wavelength bin before and after, the whiteness and spectral structure of the
+    removed component, images of a segment, and with --sensor the unmixed traces.
+    """
+    from fluorodn.report import report_files
+
+    setup_logging()
+    if output is not None and output.suffix.lower() not in (".html", ".htm"):
+        fail(f"the report is an HTML file; give -o a name ending in .html, not {output.name}")
+    try:
+        html_path, json_path = report_files(noisy, denoised, output, key=key, wavelengths=wavelengths, sensor=sensor,
+                                            rate=rate, overwrite=overwrite)  # fmt: skip
+    except (FluorodnError, ValueError) as err:
+        fail(" ".join(str(err).split()))
+    typer.echo(f"Report {html_path} (summary {json_path}).")

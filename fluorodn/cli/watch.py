@@ -1,0 +1,232 @@
+"""``fluorodn watch``: denoise each recording written into a folder, once it is complete."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fluorodn.cli import app
+from fluorodn.cli._common import (
+    NAN_HELP,
+    Device,
+    DeviceOption,
+    DtypeOption,
+    Kind,
+    KindOption,
+    ModelOption,
+    NanPolicy,
+    OutDtype,
+    Precision,
+    PrecisionOption,
+    SuffixOption,
+    check_count,
+    check_user_model,
+    denoise_one,
+    fail,
+    interrupt_on_sigterm,
+    make_denoiser,
+    setup_logging,
+)
+from fluorodn.cli._report import Report
+from fluorodn.errors import FluorodnError
+
+_WATCH_EXAMPLES = (
+    "\b\n"
+    "Examples:\n"
+    "  fluorodn watch incoming/ -o denoised/\n"
+    "  fluorodn watch incoming/ -o denoised/ --pattern '*.tif' --report denoised/log.jsonl\n"
+    "  fluorodn watch //rig-pc/share/data -o out/ --recursive --poll --settle 10"
+)
+
+
+@app.command(epilog=_WATCH_EXAMPLES, short_help="Denoise each recording written into a folder, as it completes.")
+def watch(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder the acquisition program writes recordings into.",
+            metavar="FOLDER",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for the outputs (created if missing). Default: beside each input."),
+    ] = None,
+    pattern: Annotated[
+        str | None,
+        typer.Option(help="Only files whose name matches this pattern ('*.tif'). Default: every format read."),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", help="Watch the subfolders too; their tree is kept under -o.")
+    ] = False,
+    settle: Annotated[
+        float,
+        typer.Option(help="Seconds a file's size and modification time must stay unchanged before it is read."),
+    ] = 2.0,
+    poll: Annotated[
+        bool,
+        typer.Option(
+            "--poll",
+            help="Look at the folder every second instead of waiting for notifications (network drives send none).",
+        ),
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Append one JSON line per file (input, output, status, warnings) to this file."),
+    ] = None,
+    model: ModelOption = "default",
+    kind: KindOption = Kind.auto,
+    device: DeviceOption = Device.auto,
+    precision: PrecisionOption = Precision.auto,
+    dtype: DtypeOption = OutDtype.float32,
+    suffix: SuffixOption = "_denoised",
+    key: Annotated[str | None, typer.Option(help="Variable of .mat files to denoise (if they hold several).")] = None,
+    nan: Annotated[NanPolicy, typer.Option(help=NAN_HELP)] = NanPolicy.refuse,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+    ] = False,
+) -> None:
+    """Denoise each recording written into FOLDER, once it is complete, until Ctrl-C.
+
+    A file is read once its size and modification time have stayed unchanged for
+    --settle seconds (or, on Linux, once its writer closed it), never half-written;
+    files already in the folder are taken too. Files whose output exists are skipped,
+    a file that fails is reported and the watch goes on, and a file written to again
+    after it was denoised is reported, its output kept. Ctrl-C or SIGTERM stops the
+    watch; an output being written is removed.
+    """
+    from fluorodn import io as fio
+    from fluorodn.files import FileSettings, check_name_part, make_folder
+
+    setup_logging()
+    check_count("--threads", threads)
+    try:
+        import watchdog  # noqa: F401
+    except ImportError:
+        fail("fluorodn watch needs the watchdog package; pip install 'fluorodn[watch]'")
+    if settle <= 0:
+        fail(f"--settle {settle} must be a positive number of seconds")
+    if pattern is not None and ("/" in pattern or "\\" in pattern):
+        fail(f"--pattern {pattern!r} matches file names, not paths; leave out the folders ('*.tif')")
+    try:
+        check_name_part(suffix, "--suffix")
+        if output is not None:
+            make_folder(output)
+        settings = FileSettings(dtype=dtype.value, key=key, suffix=suffix, nan=nan.value, device=device.value)
+        dn = make_denoiser(model, device, threads, precision, kind, debug=debug)
+        lines = Report(quiet=quiet)
+        check_user_model(model, device, dn, lines)
+    except FluorodnError as err:
+        fail(err)
+    out_root = Path(os.path.abspath(output)) if output is not None else None
+    removed = fio.remove_stale_temps(output if output is not None else folder)
+    if removed:
+        lines.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left by an "
+                   "interrupted run")  # fmt: skip
+    lines.note(
+        f"watching {folder} for {pattern or ', '.join(fio.FORMATS)} files -> {output or 'beside each input'} "
+        f"(model {dn.name} on {dn.provider}); Ctrl-C stops"
+    )
+
+    def accept(path: Path) -> bool:
+        name = path.name
+        if name.startswith(".") or not fio.is_candidate(path, suffix):
+            return False
+        if pattern is not None and not fnmatch.fnmatch(name, pattern):
+            return False
+        return out_root is None or out_root not in Path(os.path.abspath(path)).parents
+
+    def dest_of(path: Path) -> Path:
+        if output is None:
+            return fio.output_path(path, None, suffix, several=True)
+        below = Path(os.path.abspath(path.parent)).relative_to(os.path.abspath(folder))
+        return fio.output_path(path, output / below, suffix, several=True)
+
+    busy: list[Path] = []
+    counts = {"denoised": 0, "failed": 0}
+
+    def handle(path: Path) -> None:
+        dest = dest_of(path)
+        if dest.exists():
+            done = path in handled
+            if done:
+                lines.to_stderr(f"fluorodn: warning: {path} changed after it was denoised; its output {dest} was kept "
+                                "(remove the output to denoise it again)")  # fmt: skip
+            handled.add(path)
+            return
+        busy.append(path)
+        before = _stat_or_none(path)
+        result, messages, err = denoise_one(dn, path, dest, settings)
+        busy.clear()
+        handled.add(path)
+        record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
+        if err is not None and _stat_or_none(path) != before:  # written to meanwhile: the Watcher hands it over again
+            handled.discard(path)
+            lines.note(f"{path} is still being written; it is denoised once complete")
+            return
+        if err is None:
+            counts["denoised"] += 1
+            lines.warn(path, messages)
+            if not quiet:
+                typer.echo(f"{path} -> {dest} ({result.frames} frame{'s' if result.frames != 1 else ''}, "
+                           f"{result.seconds:.1f} s)")  # fmt: skip
+            record.update(status="denoised", frames=result.frames, seconds=round(result.seconds, 3),
+                          filled=result.filled, warnings=messages)  # fmt: skip
+        else:
+            counts["failed"] += 1
+            lines.failed(path, dest, err, warnings=messages, debug=debug)
+            record.update(status="failed", error=lines.files[-1]["error"], warnings=messages)
+        lines.files.clear()  # memory stays flat: the report file keeps the record
+        if report is not None:
+            _append_json_line(report, record)
+
+    handled: set[Path] = set()
+    from fluorodn.watch import Watcher
+
+    previous = interrupt_on_sigterm()
+    try:
+        Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(handle)
+    except KeyboardInterrupt:
+        cut = " the output being written was removed;" if busy else ""
+        typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
+        raise typer.Exit(130 if busy else 0) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stat_or_none(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _append_json_line(path: Path, record: dict[str, Any]) -> None:
+    """Append ``record`` as one line of JSON; a report that cannot be written is said once per file."""
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+    except OSError as err:
+        typer.echo(f"fluorodn: warning: cannot write the report {path} ({err.strerror or err})", err=True)
