@@ -161,15 +161,15 @@ def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_folder(dest: Path, *, overwrite: bool, source: Path) -> Iterator[Path]:
+def atomic_folder(dest: Path, *, overwrite: bool, source: Path | None = None) -> Iterator[Path]:
     """Yield a new temporary folder beside ``dest``; give it the name ``dest`` if the block succeeds.
 
-    Raises OutputExistsError before any work if ``dest`` and ``source`` overlap (one is, or
-    lies inside, the other) or ``dest`` exists (and ``overwrite`` is False). An existing
-    ``dest`` is moved aside, replaced, then removed. On any exception the temporary folder is
-    removed and ``dest`` is left as it was.
+    Raises OutputExistsError before any work if ``dest`` and ``source`` (a local input, if
+    given) overlap (one is, or lies inside, the other) or ``dest`` exists (and ``overwrite``
+    is False). An existing ``dest`` is moved aside, replaced, then removed. On any exception
+    the temporary folder is removed and ``dest`` is left as it was.
     """
-    if same_file(dest, source) or inside(dest, source) or inside(source, dest):
+    if source is not None and (same_file(dest, source) or inside(dest, source) or inside(source, dest)):
         raise OutputExistsError(f"output {dest} would overlap its input {source}; choose another -o or --suffix")
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
