@@ -203,12 +203,14 @@ def embedded_metadata(session: Any) -> str | None:
 
 def io_names(session: Any, kind: str, channels: int, where: str) -> tuple[str, str]:
     """The names of the one input and one output of a session running a ``kind`` model with
-    ``channels`` input channels; ModelError where its layout is another."""
+    ``channels`` traces (a spectral model's input holds each trace and its level:
+    ``fluorodn.spectral.network_input``); ModelError where its layout is another."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
-    rank, want = (3, "(N, C, T)") if kind == "spectral" else (4, "(N, 1, H, W)")
+    rank, want = (3, "(N, 2C, T)") if kind == "spectral" else (4, "(N, 1, H, W)")
+    expected = 2 * channels if kind == "spectral" else channels
     ok_rank = len(inputs) == 1 and len(inputs[0].shape) == rank
     found = inputs[0].shape[1] if ok_rank else None  # an int, or a name/None if dynamic
-    if not ok_rank or len(outputs) != 1 or (isinstance(found, int) and found != channels):
+    if not ok_rank or len(outputs) != 1 or (isinstance(found, int) and found != expected):
         raise ModelError(
             f"{where}: expected one {want} input and one output, found inputs "
             f"{[i.shape for i in inputs]}; export the model with fluorodn_train"

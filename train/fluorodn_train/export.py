@@ -34,6 +34,9 @@ def _is_1d(net: torch.nn.Module) -> bool:
 
 
 def _in_channels(net: torch.nn.Module) -> int:
+    traces = getattr(net, "channels", None)  # a 1D network: each trace and its level
+    if isinstance(traces, int):
+        return 2 * traces
     return next(m for m in net.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d))).in_channels
 
 
@@ -109,7 +112,7 @@ def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
     parity error (normalized units).
     """
     if _is_1d(net):
-        dyn, dummy = {0: "batch", 2: "time"}, torch.zeros(1, _in_channels(net), 64)
+        dyn, dummy = {0: "batch", 2: "time"}, torch.ones(1, _in_channels(net), 64)
     else:
         dyn, dummy = {0: "batch", 2: "height", 3: "width"}, torch.zeros(1, 1, 41, 41)
     torch.onnx.export(

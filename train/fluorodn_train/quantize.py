@@ -31,7 +31,7 @@ import numpy as np
 import onnxruntime
 from fluorodn.io import atomic_output
 
-from .data import VAL_STREAM, Sampler
+from .data import VAL_STREAM, Sampler, SpectralSampler
 from .evaluation.guard import COHERENCE_TOL, GUARD_MINUTES, GUARD_SEEDS, PSNR_TOL_DB, QualityGuardError, guard
 from .export import read_metadata, set_metadata, sha256, write_json
 
@@ -44,6 +44,7 @@ __all__ = [
     "guard",
     "quantize",
     "quantize_int8",
+    "spectral_calibration_inputs",
 ]
 
 #: Variants this module builds.
@@ -59,6 +60,8 @@ CALIB_WINDOWS = 32
 CALIB_WINDOW = (101, 152)
 #: Calibration noise scales: the model's noise scale times this range.
 CALIB_SPREAD = (0.8, 1.2)
+#: Calibration recordings of a spectral model: time samples each.
+CALIB_LENGTH = 1200
 #: Convolutions kept in float32: "first" and/or "last" (by position in the chain).
 FLOAT_LAYERS: tuple[str, ...] = ()
 #: 7-bit weights (see :func:`quantize_int8`).
@@ -77,6 +80,15 @@ def calibration_windows(
     validation stream at noise scales ``noise_scale * CALIB_SPREAD``."""
     lo, hi = CALIB_SPREAD
     sampler = Sampler(seed, VAL_STREAM, window, (noise_scale * lo, noise_scale * hi))
+    return sampler.batch(n)[0]
+
+
+def spectral_calibration_inputs(
+    noise_scale: tuple[float, float], n: int = CALIB_WINDOWS, seed: int = CALIB_SEED, length: int = CALIB_LENGTH
+) -> np.ndarray:
+    """(n, 2K, length) float32 inputs of a spectral model (``fluorodn.spectral.network_input``
+    of whole recordings from the validation stream, noise scales across ``noise_scale``)."""
+    sampler = SpectralSampler(seed, VAL_STREAM, noise_scale, lengths=(length, length))
     return sampler.batch(n)[0]
 
 
@@ -101,6 +113,7 @@ def quantize_int8(
     reduce_range: bool = REDUCE_RANGE,
     batch: int = 8,
     activation_ranges: Sequence[float] | None = None,
+    op_types: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Write the static int8 quantization of ``float_path`` to ``out_path``.
 
@@ -116,6 +129,9 @@ def quantize_int8(
     activation_ranges : the ranges ``r`` of the ReLU outputs in graph order, as learned by
         quantization-aware training (:mod:`fluorodn_train.qat`): each is quantized to uint8
         on ``[0, r]`` (scale ``r / 255``, zero point 0) instead of its calibrated range.
+    op_types : the operator types quantized (None: every type onnxruntime quantizes); a
+        spectral model quantizes its convolutions only, keeping the division by the traces'
+        levels and the reshapes around the network in float32.
 
     Returns what was done (recorded in the card). The fluorodn metadata property is
     copied with ``"precision": "int8"`` and the float model's sha256 added.
@@ -169,6 +185,7 @@ def quantize_int8(
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         nodes_to_exclude=exclude,
+        op_types_to_quantize=list(op_types) if op_types is not None else None,
         calibrate_method=CalibrationMethod.MinMax,
         calibration_providers=["CPUExecutionProvider"],
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "TensorQuantOverrides": overrides},
@@ -289,15 +306,28 @@ def quantize(
     final = float_path.with_name(f"{float_path.stem}.{precision}.onnx")
     t0 = time.perf_counter()
     with atomic_output(final, overwrite=True) as tmp:
-        windows = calibration_windows(noise_scale, calib_windows, calib_seed)
+        spectral = card.get("kind") == "spectral"
+        scales = tuple(card.get("noise_scale_range") or (noise_scale, noise_scale))
+        if spectral:
+            windows = spectral_calibration_inputs((float(scales[0]), float(scales[1])), calib_windows, calib_seed)
+        else:
+            windows = calibration_windows(noise_scale, calib_windows, calib_seed)
         if qat is None:
-            how = quantize_int8(float_path, tmp, windows, float_layers=float_layers, quant_format=quant_format)
+            how = quantize_int8(
+                float_path,
+                tmp,
+                windows,
+                float_layers=float_layers,
+                quant_format=quant_format,
+                op_types=("Conv",) if spectral else None,
+            )
         else:
             how = _quantize_qat(
                 Path(qat), float_path, tmp, windows, quant_format, float_first=2 if "second" in float_layers else None
             )
             float_layers = tuple(how["float_layers"])
-        how["calibration"].update(seed=calib_seed, noise_scale=[noise_scale * s for s in CALIB_SPREAD])
+        calib_scales = list(scales) if spectral else [noise_scale * s for s in CALIB_SPREAD]
+        how["calibration"].update(seed=calib_seed, noise_scale=calib_scales)
         log(
             f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "
             f"in {time.perf_counter() - t0:.1f} s; guard on {len(guard_seeds)} x {guard_minutes:g} min "

@@ -3,12 +3,13 @@
 import json
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 from fluorodn import Denoiser, spectral
 from fluorodn.registry import validate_metadata
 
-from fluorodn_train import synth
+from fluorodn_train import quantize, synth
 from fluorodn_train.calibrate import export_spectral
 from fluorodn_train.data import SpectralSampler, make_instance, spectral_pair
 from fluorodn_train.model import DnCNN1d, fold_batchnorm
@@ -39,7 +40,7 @@ def test_spectral_pair_targets_are_the_projected_noise():
     p = spectral.project(inst.noisy)
     np.testing.assert_allclose(x[k:], np.broadcast_to(1 / p.scale[:, None], (k, 500)), rtol=1e-6)
     assert np.all(p.scale >= 1.0) and p.scale[0] > 5.0  # bright leading trace, pure-noise tail
-    np.testing.assert_allclose(p.scale[-4:], 1.0, atol=0.15)
+    assert np.all(p.scale[-4:] < 1.5)  # noise only (the largest of many noise directions)
     clean_coef = x[:k] / x[k:] - y  # the projection of the clean recording, through the same statistics
     expected = spectral.coefficients(p, inst.clean).T
     np.testing.assert_allclose(clean_coef, expected, rtol=1e-4, atol=1e-3)
@@ -72,6 +73,7 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
         noise_scale=(0.1, 1.2),
         depth=3,
         width=4,
+        shared=True,
         window=(40, 0),
         samples=200,
         steps=2,
@@ -95,3 +97,13 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
     x = make_instance(np.random.default_rng(2), 300, 80, 0.5).noisy
     y = Denoiser(path, device="cpu").run(x)
     assert y.shape == x.shape and np.isfinite(y).all()
+    # int8: convolutions quantized, the division by the levels kept in float32
+    calib = quantize.spectral_calibration_inputs((0.1, 1.2), n=2, length=120)
+    assert calib.shape == (2, 2 * spectral.COMPONENTS, 120)
+    q_path = tmp_path / "models" / "tiny.int8.onnx"
+    quantize.quantize_int8(path, q_path, calib, op_types=("Conv",))
+    ops = {n.op_type for n in onnx.load(str(q_path)).graph.node}
+    assert "Div" in ops and "DequantizeLinear" in ops
+    yq = Denoiser(q_path, device="cpu").run(x)
+    removed, err = np.std(x - y), np.std(yq - y)
+    assert err < 0.1 * removed
