@@ -92,9 +92,11 @@ def _parity(path: Path, folded: torch.nn.Module, seed: int = 0) -> float:
     one_d, chans = _is_1d(folded), _in_channels(folded)
     shapes = [(1, chans, t) for t in PARITY_LENGTHS] if one_d else [(1, 1, h, w) for h, w in PARITY_SHAPES]
     for shape in shapes:
-        x = (rng.standard_normal(shape) * 3 + rng.standard_normal() * 50).astype(np.float32)
-        if one_d:  # second half: the levels 1 / scale of fluorodn.spectral.network_input
-            x[:, chans // 2 :] = rng.uniform(0.01, 1.0, (1, chans // 2, 1))
+        if one_d:  # fluorodn.spectral.network_input: traces of unit spread, then their levels
+            x = rng.standard_normal(shape).astype(np.float32)
+            x[:, chans // 2 :] = rng.uniform(0.05, 1.0, (1, chans // 2, 1))
+        else:
+            x = (rng.standard_normal(shape) * 3 + rng.standard_normal() * 50).astype(np.float32)
         with torch.inference_mode():
             ref = folded(torch.from_numpy(x)).numpy()
         got = sess.run(["noise"], {"input": x})[0]
