@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import onnxruntime
 from fluorodn.io import atomic_output
+from fluorodn.precision import RUNNABLE
 
 from .data import VAL_STREAM, Sampler, SpectralSampler
 from .evaluation.guard import COHERENCE_TOL, GUARD_MINUTES, GUARD_SEEDS, PSNR_TOL_DB, QualityGuardError, guard
@@ -47,8 +48,8 @@ __all__ = [
     "spectral_calibration_inputs",
 ]
 
-#: Variants this module builds.
-PRECISIONS = ("int8",)
+#: Variants this module builds: the reduced precisions the runtime runs.
+PRECISIONS = tuple(RUNNABLE)
 #: Why bf16 is not built (docs/precision.md has the measurements).
 BF16_REFUSED = (
     "bf16 has no arithmetic in onnxruntime's CPU provider, and OpenVINO's bf16 was measured "
