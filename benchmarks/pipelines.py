@@ -132,21 +132,24 @@ def fluorodn_pipelines(
         skipped.append({"pipeline": "fluorodn:*", "recording": "all", "reason": "no shipped models"})
     pipes = []
     default = None
-    for model in [*wanted, *paths]:
+    runs: list[tuple[str | Path, str]] = [(m, "auto") for m in [*wanted, *paths]]
+    for model, precision in runs:
         try:
-            den = fluorodn.Denoiser(model, options=fluorodn.DenoiserOptions(threads=threads))
+            den = fluorodn.Denoiser(model, options=fluorodn.DenoiserOptions(threads=threads, precision=precision))
         except Exception as exc:
             skipped.append(
                 {"pipeline": f"fluorodn:{model}", "recording": "all", "reason": f"{type(exc).__name__}: {exc}"}
             )
             continue
+        if precision == "auto" and den.precision != "fp32":
+            runs.append((model, "fp32"))  # the float model beside the variant "auto" picked
         meta = den.metadata or {}
         info = {
             k: meta.get(k)
             for k in ("name", "kind", "version", "noise_scale", "depth", "width", "halo", "instances_seen", "steps")
         }
         info |= {
-            "pipeline": f"fluorodn:{den.name}",
+            "pipeline": f"fluorodn:{den.name}" + (" fp32" if precision == "fp32" else ""),
             "sha256": den.sha256,
             "provider": den.provider,
             "precision": den.precision,
