@@ -407,9 +407,9 @@ def denoise(
     *,
     device: str = "auto",
     options: DenoiserOptions | None = None,
-    scale: tuple[float, float] | None = None,
     precision: str | None = None,
     kind: str = "auto",
+    scale: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Denoise ``x`` ((H, W) or (pages, H, W), any real dtype) and return float32.
 

@@ -1,4 +1,4 @@
-"""What the commands share: choices, options, one-sentence errors, logging, the Denoiser they build."""
+"""What the commands share: one-sentence errors, logging, the Denoiser they build, one file denoised, SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,74 +11,16 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from fluorodn.cli._options import Device, Kind, Precision
 from fluorodn.errors import DeviceError, FluorodnError
-from fluorodn.precision import Precision
 
 if TYPE_CHECKING:
     from fluorodn.cli._report import Report
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-_PRECISION_HELP = "auto: the model's int8 variant on the CPU where shipped, else fp32; fp32; int8 (CPU only)."
-
-
-class Kind(str, Enum):
-    auto = "auto"
-    spectral = "spectral"
-    image = "image"
-
-
-_KIND_HELP = (
-    "What the inputs are. auto: a 2D recording with 24-1024 columns and at least twice as many rows is a "
-    "time x wavelength recording (spectral model), anything else frames (image model); spectral or image: "
-    "declare it."
-)
-
-
-class NanPolicy(str, Enum):
-    refuse = "refuse"
-    fill = "fill"
-
-
-NAN_HELP = (
-    "NaN/inf values. refuse: the file fails; fill: interpolate over them along time (the first axis of each "
-    "page) for the network, and put them back in the output."
-)
-
-
-class OutDtype(str, Enum):
-    float32 = "float32"
-    same = "same"
-
-
-#: Options that ``denoise`` and ``watch`` share, declared once.
-ModelOption = Annotated[
-    str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
-]
-KindOption = Annotated[Kind, typer.Option(help=_KIND_HELP)]
-DeviceOption = Annotated[Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")]
-PrecisionOption = Annotated[Precision, typer.Option(help=_PRECISION_HELP)]
-DtypeOption = Annotated[
-    OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
-]
-SuffixOption = Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")]
-
-
-class ConvertTo(str, Enum):
-    npy = "npy"
-    tif = "tif"
-    h5 = "h5"
 
 
 def fail(message: object, code: int = 1) -> NoReturn:
@@ -264,13 +206,20 @@ def format_traceback(err: BaseException) -> str:
     return "".join(traceback.format_exception(err)).rstrip()
 
 
-def interrupt_on_sigterm() -> Any:
-    """Let SIGTERM (a job scheduler, ``kill PID``, a service manager) stop like Ctrl-C; return the old handler."""
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """In the block, SIGTERM (a job scheduler, ``kill PID``, a service manager) stops like Ctrl-C;
+    the previous handler is restored after it."""
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     try:
-        return signal.signal(signal.SIGTERM, interrupt)
+        previous = signal.signal(signal.SIGTERM, interrupt)
     except (ValueError, OSError):  # not the main thread of the main interpreter
-        return None
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

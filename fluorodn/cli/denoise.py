@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,19 +10,6 @@ import typer
 
 from fluorodn.cli import app
 from fluorodn.cli._common import (
-    NAN_HELP,
-    ConvertTo,
-    Device,
-    DeviceOption,
-    DtypeOption,
-    Kind,
-    KindOption,
-    ModelOption,
-    NanPolicy,
-    OutDtype,
-    Precision,
-    PrecisionOption,
-    SuffixOption,
     as_flags,
     check_count,
     check_user_model,
@@ -31,10 +17,23 @@ from fluorodn.cli._common import (
     fail,
     file_error,
     format_traceback,
-    interrupt_on_sigterm,
     make_denoiser,
     model_record,
     setup_logging,
+    sigterm_interrupts,
+)
+from fluorodn.cli._options import (
+    ConvertTo,
+    DebugOption,
+    Kind,
+    NanOption,
+    NanPolicy,
+    OutDtype,
+    Precision,
+    QuietOption,
+    RunOptions,
+    ThreadsOption,
+    with_run_options,
 )
 from fluorodn.cli._report import Report
 from fluorodn.errors import FluorodnError, OutputExistsError
@@ -51,6 +50,7 @@ _DENOISE_EXAMPLES = (
 
 
 @app.command(epilog=_DENOISE_EXAMPLES, short_help="Denoise recording files (TIFF, NPY, MAT, OceanView, HDF5, zarr).")
+@with_run_options
 def denoise(
     inputs: Annotated[
         list[str],
@@ -74,12 +74,8 @@ def denoise(
             "(data/a/rec.tif and data/b/rec.tif -> out/a/..., out/b/...).",
         ),
     ] = False,
-    model: ModelOption = "default",
-    kind: KindOption = Kind.auto,
-    device: DeviceOption = Device.auto,
-    precision: PrecisionOption = Precision.auto,
-    dtype: DtypeOption = OutDtype.float32,
-    suffix: SuffixOption = "_denoised",
+    *,
+    run: RunOptions,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
     key: Annotated[
@@ -96,28 +92,27 @@ def denoise(
     to: Annotated[
         ConvertTo | None, typer.Option(help="Write the outputs as npy, tif or h5 instead of the input's format.")
     ] = None,
-    nan: Annotated[NanPolicy, typer.Option(help=NAN_HELP)] = NanPolicy.refuse,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
-    ] = None,
+    nan: NanOption = NanPolicy.refuse,
+    threads: ThreadsOption = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Check the inputs and show what would be written, without loading the model."),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")] = False,
+    quiet: QuietOption = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON document on stdout: settings, and per file its outcome.")
     ] = False,
     scheduler: Annotated[
         str | None,
-        typer.Option(help="zarr inputs: threads (default), processes, or a Dask scheduler address (tcp://host:8786)."),
+        typer.Option(
+            "--scheduler",
+            help="zarr inputs: threads (default), processes, or a Dask scheduler address (tcp://host:8786).",
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="zarr inputs: local workers (threads or processes; 1 to 4 x the CPUs).")
     ] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
-    ] = False,
+    debug: DebugOption = False,
     make_report: Annotated[
         bool,
         typer.Option(
@@ -149,17 +144,16 @@ def denoise(
     check_count("--workers", workers)
     report = Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
-        _refuse_for_zarr(keep_tree=keep_tree, kind=kind, dtype=dtype, skip_existing=skip_existing, key=key, nan=nan,
-                         dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
-        _denoise_zarr(inputs, output, model, device, threads, precision, suffix, overwrite,
-                      scheduler or "threads", workers, debug, report)  # fmt: skip
+        _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,
+                         nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
+        _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report)
         return
     if scheduler is not None or workers is not None:
         fail("--scheduler and --workers apply to .zarr inputs only; leave them out for other files")
     if keep_tree and output is None:
         fail("--keep-tree keeps the inputs' folders under the -o folder; give -o FOLDER")
     try:
-        sources = fio.find_inputs(inputs, suffix)
+        sources = fio.find_inputs(inputs, run.suffix)
         if key is not None and not any(fio.format_of(s) in ("mat", "hdf5") for s in sources):
             fail("--key picks a variable of a .mat file or a dataset of an HDF5 file, but no input is one; "
                   "leave --key out")  # fmt: skip
@@ -170,15 +164,15 @@ def denoise(
             (Path(p).is_dir() and not is_spectrum_folder(p)) or set(p) & set("*?[") for p in inputs
         )
         to_fmt = None if to is None else to.value
-        plans = fio.plan_outputs(sources, output, suffix, several=several, keep_tree=keep_tree, to=to_fmt)
+        plans = fio.plan_outputs(sources, output, run.suffix, several=several, keep_tree=keep_tree, to=to_fmt)
         _check_plans(plans)
-        settings = FileSettings(dtype=dtype.value, key=key, suffix=suffix, overwrite=overwrite, nan=nan.value,
-                                device=device.value, excitations=excitations, to=to_fmt)  # fmt: skip
+        settings = FileSettings(dtype=run.dtype.value, key=key, suffix=run.suffix, overwrite=overwrite, nan=nan.value,
+                                device=run.device.value, excitations=excitations, to=to_fmt)  # fmt: skip
     except FluorodnError as err:
         fail(err)
     todo = _check_inputs(plans, settings, skip_existing, report, debug)
     if dry_run:
-        _check_model_exists(model)
+        _check_model_exists(run.model)
         for src, dest, header in todo:
             report.planned(src, dest, header)
         raise typer.Exit(report.finish())
@@ -190,8 +184,8 @@ def denoise(
             report.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left in {folder} "
                         "by an interrupted run")  # fmt: skip
     try:
-        dn = make_denoiser(model, device, threads, precision, kind, debug=debug)
-        check_user_model(model, device, dn, report)
+        dn = make_denoiser(run.model, run.device, threads, run.precision, run.kind, debug=debug)
+        check_user_model(run.model, run.device, dn, report)
     except FluorodnError as err:
         fail(err)
     report.model = model_record(dn)
@@ -199,12 +193,8 @@ def denoise(
         f"model {dn.name} ({dn.precision}) on {dn.provider}, {dn.threads} thread{'s' if dn.threads != 1 else ''}, "
         f"{len(todo)} file{'s' if len(todo) != 1 else ''}"
     )
-    previous = interrupt_on_sigterm()
-    try:
+    with sigterm_interrupts():
         _run_denoise(dn, todo, settings, report, debug, skip_existing, make_report=make_report)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(report.finish())
 
 
@@ -222,9 +212,8 @@ def _refuse_for_zarr(**given: Any) -> None:
         )
 
 
-def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: Device, threads: int | None,
-                  precision: Precision, suffix: str, overwrite: bool, scheduler: str, workers: int | None,
-                  debug: bool, report: Report) -> None:  # fmt: skip
+def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threads: int | None, overwrite: bool,
+                  scheduler: str, workers: int | None, debug: bool, report: Report) -> None:  # fmt: skip
     """One zarr array in, one zarr array out, through fluorodn.dask."""
     from fluorodn.files import check_name_part
 
@@ -234,19 +223,19 @@ def _denoise_zarr(inputs: list[str], output: Path | None, model: str, device: De
     if not src.exists():
         fail(f"{src} does not exist; check the path")
     try:
-        check_name_part(suffix, "--suffix")
+        check_name_part(run.suffix, "--suffix")
     except FluorodnError as err:
         fail(err)
-    dst = output or src.with_name(src.stem + suffix + ".zarr")
+    dst = output or src.with_name(src.stem + run.suffix + ".zarr")
     from fluorodn.dask import denoise_zarr
     from fluorodn.denoiser import DenoiserOptions
 
     options = None
-    if threads is not None or precision is not Precision.auto:
-        options = DenoiserOptions(threads=threads, precision=precision.value)
+    if threads is not None or run.precision is not Precision.auto:
+        options = DenoiserOptions(threads=threads, precision=run.precision.value)
     try:
-        check_user_model(model, device, None, report)
-        info = denoise_zarr(src, dst, model, device.value, scheduler, workers, overwrite, options=options,
+        check_user_model(run.model, run.device, None, report)
+        info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite, options=options,
                             progress=not (report.quiet or report.as_json))  # fmt: skip
     except ImportError as err:
         fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")

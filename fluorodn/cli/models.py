@@ -13,15 +13,8 @@ import typer
 
 from fluorodn import __version__
 from fluorodn.cli import app
-from fluorodn.cli._common import (
-    Device,
-    Precision,
-    PrecisionOption,
-    check_count,
-    fail,
-    make_denoiser,
-    setup_logging,
-)
+from fluorodn.cli._common import check_count, fail, make_denoiser, setup_logging
+from fluorodn.cli._options import Device, Precision, PrecisionOption
 from fluorodn.errors import DeviceError, FluorodnError
 
 

@@ -10,11 +10,8 @@ from typing import Annotated
 import typer
 
 from fluorodn.cli import app
-from fluorodn.cli._common import (
-    fail,
-    format_traceback,
-    setup_logging,
-)
+from fluorodn.cli._common import fail, format_traceback, setup_logging
+from fluorodn.cli._options import DebugOption
 from fluorodn.errors import FluorodnError
 
 _UNMIX_EXAMPLES = (
@@ -79,9 +76,7 @@ def unmix(
         typer.Option(help="Also write the traces into this folder as GuPPy CSV files (timestamps,data,sampling_rate)."),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
-    ] = False,
+    debug: DebugOption = False,
 ) -> None:
     """Unmix a recording: per time sample, the sensor's trace, hemoglobin, offset and gain.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,25 +12,22 @@ import typer
 
 from fluorodn.cli import app
 from fluorodn.cli._common import (
-    NAN_HELP,
-    Device,
-    DeviceOption,
-    DtypeOption,
-    Kind,
-    KindOption,
-    ModelOption,
-    NanPolicy,
-    OutDtype,
-    Precision,
-    PrecisionOption,
-    SuffixOption,
     check_count,
     check_user_model,
     denoise_one,
     fail,
-    interrupt_on_sigterm,
     make_denoiser,
     setup_logging,
+    sigterm_interrupts,
+)
+from fluorodn.cli._options import (
+    DebugOption,
+    NanOption,
+    NanPolicy,
+    QuietOption,
+    RunOptions,
+    ThreadsOption,
+    with_run_options,
 )
 from fluorodn.cli._report import Report
 from fluorodn.errors import FluorodnError
@@ -46,6 +42,7 @@ _WATCH_EXAMPLES = (
 
 
 @app.command(epilog=_WATCH_EXAMPLES, short_help="Denoise each recording written into a folder, as it completes.")
+@with_run_options
 def watch(
     folder: Annotated[
         Path,
@@ -64,7 +61,9 @@ def watch(
     ] = None,
     pattern: Annotated[
         str | None,
-        typer.Option(help="Only files whose name matches this pattern ('*.tif'). Default: every format read."),
+        typer.Option(
+            "--pattern", help="Only files whose name matches this pattern ('*.tif'). Default: every format read."
+        ),
     ] = None,
     recursive: Annotated[
         bool, typer.Option("--recursive", help="Watch the subfolders too; their tree is kept under -o.")
@@ -84,21 +83,13 @@ def watch(
         Path | None,
         typer.Option("--report", help="Append one JSON line per file (input, output, status, warnings) to this file."),
     ] = None,
-    model: ModelOption = "default",
-    kind: KindOption = Kind.auto,
-    device: DeviceOption = Device.auto,
-    precision: PrecisionOption = Precision.auto,
-    dtype: DtypeOption = OutDtype.float32,
-    suffix: SuffixOption = "_denoised",
+    *,
+    run: RunOptions,
     key: Annotated[str | None, typer.Option(help="Variable of .mat files to denoise (if they hold several).")] = None,
-    nan: Annotated[NanPolicy, typer.Option(help=NAN_HELP)] = NanPolicy.refuse,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
-    ] = False,
+    nan: NanOption = NanPolicy.refuse,
+    threads: ThreadsOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Denoise each recording written into FOLDER, once it is complete, until Ctrl-C.
 
@@ -123,13 +114,15 @@ def watch(
     if pattern is not None and ("/" in pattern or "\\" in pattern):
         fail(f"--pattern {pattern!r} matches file names, not paths; leave out the folders ('*.tif')")
     try:
-        check_name_part(suffix, "--suffix")
+        check_name_part(run.suffix, "--suffix")
         if output is not None:
             make_folder(output)
-        settings = FileSettings(dtype=dtype.value, key=key, suffix=suffix, nan=nan.value, device=device.value)
-        dn = make_denoiser(model, device, threads, precision, kind, debug=debug)
+        settings = FileSettings(
+            dtype=run.dtype.value, key=key, suffix=run.suffix, nan=nan.value, device=run.device.value
+        )
+        dn = make_denoiser(run.model, run.device, threads, run.precision, run.kind, debug=debug)
         lines = Report(quiet=quiet)
-        check_user_model(model, device, dn, lines)
+        check_user_model(run.model, run.device, dn, lines)
     except FluorodnError as err:
         fail(err)
     out_root = Path(os.path.abspath(output)) if output is not None else None
@@ -144,7 +137,7 @@ def watch(
 
     def accept(path: Path) -> bool:
         name = path.name
-        if name.startswith(".") or not fio.is_candidate(path, suffix):
+        if name.startswith(".") or not fio.is_candidate(path, run.suffix):
             return False
         if pattern is not None and not fnmatch.fnmatch(name, pattern):
             return False
@@ -152,9 +145,9 @@ def watch(
 
     def dest_of(path: Path) -> Path:
         if output is None:
-            return fio.output_path(path, None, suffix, several=True)
+            return fio.output_path(path, None, run.suffix, several=True)
         below = Path(os.path.abspath(path.parent)).relative_to(os.path.abspath(folder))
-        return fio.output_path(path, output / below, suffix, several=True)
+        return fio.output_path(path, output / below, run.suffix, several=True)
 
     busy: list[Path] = []
     counts = {"denoised": 0, "failed": 0}
@@ -197,16 +190,13 @@ def watch(
     handled: set[Path] = set()
     from fluorodn.watch import Watcher
 
-    previous = interrupt_on_sigterm()
-    try:
-        Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(handle)
-    except KeyboardInterrupt:
-        cut = " the output being written was removed;" if busy else ""
-        typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
-        raise typer.Exit(130 if busy else 0) from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    with sigterm_interrupts():
+        try:
+            Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(handle)
+        except KeyboardInterrupt:
+            cut = " the output being written was removed;" if busy else ""
+            typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
+            raise typer.Exit(130 if busy else 0) from None
 
 
 def _stat_or_none(path: Path) -> tuple[int, int] | None:

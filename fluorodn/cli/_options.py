@@ -1,0 +1,146 @@
+"""The commands' choices and the options several commands declare alike.
+
+:class:`RunOptions` groups the options that pick the model, where it runs and how its
+outputs are written; :func:`with_run_options` declares them, once, on ``denoise`` and
+``watch``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from fluorodn.precision import Precision
+
+__all__ = [
+    "ConvertTo",
+    "DebugOption",
+    "Device",
+    "Kind",
+    "NanOption",
+    "NanPolicy",
+    "OutDtype",
+    "Precision",
+    "PrecisionOption",
+    "QuietOption",
+    "RunOptions",
+    "ThreadsOption",
+    "with_run_options",
+]
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+_PRECISION_HELP = "auto: the model's int8 variant on the CPU where shipped, else fp32; fp32; int8 (CPU only)."
+
+
+class Kind(str, Enum):
+    auto = "auto"
+    spectral = "spectral"
+    image = "image"
+
+
+_KIND_HELP = (
+    "What the inputs are. auto: a 2D recording with 24-1024 columns and at least twice as many rows is a "
+    "time x wavelength recording (spectral model), anything else frames (image model); spectral or image: "
+    "declare it."
+)
+
+
+class NanPolicy(str, Enum):
+    refuse = "refuse"
+    fill = "fill"
+
+
+_NAN_HELP = (
+    "NaN/inf values. refuse: the file fails; fill: interpolate over them along time (the first axis of each "
+    "page) for the network, and put them back in the output."
+)
+
+
+class OutDtype(str, Enum):
+    float32 = "float32"
+    same = "same"
+
+
+#: The options of :class:`RunOptions` as the command line declares them (``--precision`` also by ``info``).
+ModelOption = Annotated[
+    str, typer.Option("--model", "-m", help="Shipped model name (see 'fluorodn models') or a .onnx path.")
+]
+KindOption = Annotated[Kind, typer.Option(help=_KIND_HELP)]
+DeviceOption = Annotated[Device, typer.Option(help="auto: CUDA if usable, else CPU; cuda: fail if CUDA is not usable.")]
+PrecisionOption = Annotated[Precision, typer.Option(help=_PRECISION_HELP)]
+DtypeOption = Annotated[
+    OutDtype, typer.Option(help="Output type: float32, or the input's (same; rounded and clipped).")
+]
+SuffixOption = Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")]
+#: Options that several commands declare alike.
+NanOption = Annotated[NanPolicy, typer.Option(help=_NAN_HELP)]
+ThreadsOption = Annotated[
+    int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")]
+DebugOption = Annotated[
+    bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
+]
+
+
+class ConvertTo(str, Enum):
+    npy = "npy"
+    tif = "tif"
+    h5 = "h5"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The model (name or path), what the inputs are, the device and precision it runs on,
+    and the outputs' type and file-name suffix."""
+
+    model: str = "default"
+    kind: Kind = Kind.auto
+    device: Device = Device.auto
+    precision: Precision = Precision.auto
+    dtype: OutDtype = OutDtype.float32
+    suffix: str = "_denoised"
+
+
+#: How each field of :class:`RunOptions` is declared on the command line.
+_RUN_OPTIONS = {
+    "model": ModelOption,
+    "kind": KindOption,
+    "device": DeviceOption,
+    "precision": PrecisionOption,
+    "dtype": DtypeOption,
+    "suffix": SuffixOption,
+}
+
+
+def with_run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with the options of :class:`RunOptions` in place of its keyword-only
+    parameter ``run``: the command line lists them there, in their order, with their
+    defaults, and ``command`` receives their values as one ``run``."""
+    signature = inspect.signature(command, eval_str=True)
+    group = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=_RUN_OPTIONS[f.name])
+        for f in dataclasses.fields(RunOptions)
+    ]
+    parameters = [q for p in signature.parameters.values() for q in (group if p.name == "run" else [p])]
+
+    @functools.wraps(command)
+    def run_command(**given: Any) -> None:
+        run = RunOptions(**{p.name: given.pop(p.name) for p in group})
+        command(run=run, **given)
+
+    run_command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return run_command
