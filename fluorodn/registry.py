@@ -321,7 +321,7 @@ class Resolution:
     providers to try, in order (the CPU always last).
 
     ``strict``: CUDA was asked for, so a CUDA provider that cannot be used is an error,
-    never a fall back to the CPU. Where CUDA is tried but not usable (``device="auto"``),
+    never a reason to fall back to the CPU. Where CUDA is tried but not usable (``device="auto"``),
     the CPU runs :meth:`on_cpu`, which may be a faster variant than ``source``.
     """
 
@@ -356,7 +356,7 @@ class Resolution:
                 "normalization are unknown; export it with fluorodn_train or add the metadata"
             )
         else:
-            card = ModelCard._of(validate_metadata(embedded, str(source.path)))
+            card = ModelCard.from_metadata(embedded, str(source.path))
         precision = source.variant or card.precision
         if self.precision not in (Precision.auto, precision):
             raise ModelError(
