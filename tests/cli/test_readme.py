@@ -17,7 +17,7 @@ from fluorodn.cli import app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: Commands whose help the reference must hold (others may add theirs).
-REQUIRED = ("denoise", "watch", "models", "info", "example")
+REQUIRED = ("denoise", "watch", "models", "info", "example", "unmix", "report")
 BLOCK = re.compile(r"(<!-- fluorodn (?P<command>[a-z-]+) --help -->\n```text\n)(?P<help>.*?)(\n```\n)", re.DOTALL)
 
 
