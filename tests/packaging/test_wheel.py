@@ -62,7 +62,7 @@ def test_wheel_contents(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         entry_points = next(zf.read(n).decode() for n in names if n.endswith("entry_points.txt"))
-    for module in ("__init__", "__main__", "cli", "denoiser", "io", "registry", "tiling", "normalize"):
+    for module in ("__init__", "__main__", "cli/__init__", "denoiser", "io", "registry", "tiling", "normalize"):
         assert f"fluorodn/{module}.py" in names
     assert "fluorodn/py.typed" in names
     assert "fluorodn = fluorodn.cli:main" in entry_points
