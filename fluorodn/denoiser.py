@@ -4,8 +4,9 @@ One :class:`Denoiser` owns one ``onnxruntime.InferenceSession``. The model file,
 precision and the providers are decided once, at construction, by
 :func:`fluorodn.registry.resolve`, and the session is built by :mod:`fluorodn.session`;
 CPU is always the last provider, and the provider that actually runs is logged and kept
-in ``Denoiser.provider``. :meth:`Denoiser.run` keeps no state
-between calls (all buffers are local), so one instance can serve many threads.
+in ``Denoiser.provider``. :meth:`Denoiser.run` keeps no state between calls (all buffers
+are local), so one instance can serve many threads. The image path's tiling engine is
+:mod:`fluorodn._engine`, the spectral path's projection :mod:`fluorodn.spectral`.
 """
 
 from __future__ import annotations
