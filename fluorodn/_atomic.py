@@ -110,11 +110,11 @@ def atomic_output(
     """
     dest = Path(dest)
     if source is not None and same_file(dest, source):
-        raise OutputExistsError(f"output {dest} would overwrite its input; choose another -o or --suffix")
+        raise OutputExistsError(f"output {dest} would overwrite its input; choose another output=... or suffix=...")
     if dest.is_dir():
         raise OutputExistsError(f"output {dest} is a folder; give a file name")
     if dest.exists() and not overwrite:
-        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
+        raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it or skip this input")
     tmp = temp_name(dest)
     try:  # create it now: an unwritable folder is reported before any work is done
         with open(tmp, "xb"):
@@ -138,7 +138,7 @@ def atomic_output(
 
 def _write_error(dest: Path, err: OSError) -> OutputError:
     why = "the disk is full" if err.errno in _DISK_FULL else (err.strerror or str(err))
-    return OutputError(f"cannot write {dest} ({why}); choose a writable output folder with free space (-o)")
+    return OutputError(f"cannot write {dest} ({why}); choose a writable output folder with free space (output=...)")
 
 
 def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
@@ -146,7 +146,7 @@ def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
     if overwrite:
         os.replace(tmp, dest)
         return
-    appeared = OutputExistsError(f"{dest} appeared while it was written; pass --overwrite to replace it")
+    appeared = OutputExistsError(f"{dest} appeared while it was written; pass overwrite=True to replace it")
     try:
         os.link(tmp, dest)  # fails if dest exists, even if another process created it a moment ago
     except FileExistsError:
@@ -170,9 +170,11 @@ def atomic_folder(dest: Path, *, overwrite: bool, source: Path | None = None) ->
     the temporary folder is removed and ``dest`` is left as it was.
     """
     if source is not None and (same_file(dest, source) or inside(dest, source) or inside(source, dest)):
-        raise OutputExistsError(f"output {dest} would overlap its input {source}; choose another -o or --suffix")
+        raise OutputExistsError(
+            f"output {dest} would overlap its input {source}; choose another output=... or suffix=..."
+        )
     if dest.exists() and not overwrite:
-        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it or --skip-existing")
+        raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it or skip this input")
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
     tmp.mkdir()
     try:

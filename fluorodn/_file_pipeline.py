@@ -215,7 +215,7 @@ def make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(
-            f"cannot create the output folder {folder} ({err.strerror or err}); choose another folder with -o"
+            f"cannot create the output folder {folder} ({err.strerror or err}); choose another folder with output=..."
         ) from err
 
 

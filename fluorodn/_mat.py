@@ -153,16 +153,16 @@ class MatRecording:
         if key is not None:
             if key not in names:
                 listed = ", ".join(names) or "none"
-                raise FileFormatError(f"{self.path} has no variable {key!r} (its variables: {listed}); fix --key")
+                raise FileFormatError(f"{self.path} has no variable {key!r} (its variables: {listed}); fix key=...")
             if key not in usable:
                 why = self._h5_refusal(key) if self.v73 else None
                 if why is not None:
                     raise FileFormatError(
                         f"variable {key!r} in {self.path} {why}; fluorodn reads only what the file itself holds: "
-                        "save the data into the file itself, or choose another --key"
+                        "save the data into the file itself, or choose another key=..."
                     )
                 raise FileFormatError(
-                    f"variable {key!r} in {self.path} is not a 2D or 3D array of real numbers; choose another --key"
+                    f"variable {key!r} in {self.path} is not a 2D or 3D array of real numbers; choose another key=..."
                 )
             return key
         matrices = sorted(k for k in usable if min(self._matlab_shape(k)[:2]) >= 2)
@@ -179,7 +179,7 @@ class MatRecording:
             raise FileFormatError(
                 f"{self.path} holds no 2D or 3D numeric array to denoise; save the recording in it as a numeric matrix"
             )
-        raise FileFormatError(f"{self.path} holds several arrays ({', '.join(matrices)}); choose one with --key")
+        raise FileFormatError(f"{self.path} holds several arrays ({', '.join(matrices)}); choose one with key=...")
 
     def _matlab_shape(self, name: str) -> tuple[int, ...]:
         if self.v73:

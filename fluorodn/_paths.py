@@ -1,8 +1,8 @@
 """Which files: formats by extension, inputs found by name, folder or glob, outputs named.
 
 Inputs come from files, folders (their supported files) and glob patterns; outputs go next
-to their input as ``<stem><suffix><ext>``, into a folder (``-o``, optionally recreating the
-inputs' folder tree), or to a file name of the same format (or the format ``--to`` converts to).
+to their input as ``<stem><suffix><ext>``, into a folder (``output``, optionally recreating the
+inputs' folder tree), or to a file name of the same format (or the format ``to`` converts to).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def output_path(source: Path, output: Path | None, suffix: str, several: bool, t
     have the input's format, or the format ``to`` converts to (npy, tif, h5; its extension
     replaces the input's).
     """
-    check_name_part(suffix, "--suffix")
+    check_name_part(suffix, "suffix=")
     stem, ext = _stem_ext(source)
     if to is not None:
         ext = CONVERSIONS[to]
@@ -129,10 +129,10 @@ def output_path(source: Path, output: Path | None, suffix: str, several: bool, t
         return source.with_name(name)
     if output.is_dir() or several or output.suffix.lower() not in FORMATS:
         if several and output.suffix.lower() in FORMATS and not output.is_dir():
-            raise FileFormatError(f"with several inputs, -o must be a folder, not the file name {output}")
+            raise FileFormatError(f"with several inputs, output=... must be a folder, not the file name {output}")
         return output / name
     if to is not None and format_of(output) != FORMATS[ext]:
-        raise FileFormatError(f"output {output} must have the format --to {to} writes ({ext})")
+        raise FileFormatError(f"output {output} must have the format to={to!r} writes ({ext})")
     if to is None and format_of(output) != format_of(source):
         raise FileFormatError(f"output {output} must have the same format as its input {source} ({ext})")
     return output
@@ -155,7 +155,7 @@ def plan_outputs(
     if not keep_tree or output is None:
         return [(src, output_path(src, output, suffix, several, to)) for src in sources]
     if output.suffix.lower() in FORMATS and not output.is_dir():
-        raise FileFormatError(f"--keep-tree needs -o to be a folder, not the file name {output}")
+        raise FileFormatError(f"keep_tree=True needs output=... to be a folder, not the file name {output}")
     parents = [Path(os.path.abspath(src.parent)) for src in sources]
     root = Path(os.path.commonpath(parents)) if parents else Path()
     return [

@@ -110,10 +110,14 @@ _NOT_IN_NAMES = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 def check_name_part(value: str, what: str) -> str:
-    """Refuse a piece of a file name that would lead out of its folder or hold control characters."""
+    """Refuse a piece of a file name that would lead out of its folder or hold control characters.
+
+    ``what`` names the value in the message: ``"trace name"`` gives ``trace name 'a/b'``, a keyword
+    argument ending in ``=`` gives ``suffix='a/b'``."""
     if _NOT_IN_NAMES.search(value) or (os.altsep and os.altsep in value) or value in (".", ".."):
+        named = f"{what}{value!r}" if what.endswith("=") else f"{what} {value!r}"
         raise FileFormatError(
-            f"{what} {value!r} holds a path separator or a control character; an output name stays in its "
+            f"{named} holds a path separator or a control character; an output name stays in its "
             "folder: use letters, digits, '_', '-' or '.'"
         )
     return value

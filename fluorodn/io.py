@@ -118,10 +118,10 @@ def open_recording(path: str | os.PathLike[str], key: str | None = None, excitat
     if not path.is_file() and fmt != "oceanview folder":
         raise FileFormatError(f"{path} does not exist or is not a file")
     if key is not None and fmt not in ("mat", "hdf5"):
-        raise FileFormatError(f"--key only applies to .mat and HDF5 files, not to {path}")
+        raise FileFormatError(f"key=... only applies to .mat and HDF5 files, not to {path}")
     if excitations is not None and fmt not in SPECTRAL_FORMATS:
         raise FileFormatError(
-            f"--excitations applies to spectrometer files (.txt, folders of one-spectrum exports, .h5), not to {path}"
+            f"excitations=... applies to spectrometer files (.txt, folders of one-spectrum exports, .h5), not to {path}"
         )
     if fmt in SPECTRAL_FORMATS:
         return SpectralRecording(path, key=key, excitations=excitations)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def fail(message: object, code: int = 1) -> NoReturn:
-    typer.echo(f"fluorodn: error: {message}", err=True)
+    """Print the one-line error (keyword arguments a library error names given as options) and exit."""
+    typer.echo(f"fluorodn: error: {as_flags(str(message))}", err=True)
     raise typer.Exit(code)
 
 
@@ -167,7 +168,7 @@ def denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = N
             result = denoise_file(dn, src, dest, settings, progress=progress, label=label)
         except Exception as err:  # this file's failure, whatever it is; the caller reports it
             error = err
-    messages = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+    messages = list(dict.fromkeys(as_flags(" ".join(str(w.message).split())) for w in caught))
     return result, messages, error
 
 
@@ -186,17 +187,39 @@ def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None
     else:  # not an error fluorodn foresaw: name it, keep the traceback for --debug
         text = " ".join(str(err).split())[:200]
         msg = f"could not be denoised ({type(err).__name__}: {text}); run with --debug for the traceback"
+    msg = as_flags(msg)
     return msg if str(src) in msg else f"{src}: {msg}"
 
 
-#: Keyword arguments that library errors name, as the command line spells them.
-_FLAGS = {"overwrite=True": "--overwrite"}
+#: Keyword arguments that library errors name, as the command line spells them: regular
+#: expressions and their replacements, tried in this order; each matches only where a word starts.
+_FLAGS = {
+    r"overwrite=True to replace it or skip this input": "--overwrite to replace it or --skip-existing",
+    r"overwrite=True": "--overwrite",
+    r"keep_tree=True": "--keep-tree",
+    r"output=\.\.\.": "-o",
+    r"suffix=\.\.\.": "--suffix",
+    r"suffix=(?=['\"])": "--suffix ",
+    r"leave key=None": "leave --key out",
+    r"key=(['\"])(.*?)\1 is not a 2D or 3D": r"--key \2 is not a 2D or 3D",
+    r"key=\.\.\.": "--key",
+    r"leave excitations=None": "leave --excitations out",
+    r"excitations=N\b": "--excitations N",
+    r"excitations=\.\.\.": "--excitations",
+    r"to='(\w+)' writes": r"--to \1 writes",
+    r"to='h5'": "--to h5",
+    r"to=(?=['\"])": "--to ",
+    r"rate=HZ\b": "--rate HZ",
+    r"rate=\.\.\.": "--rate",
+    r"wavelengths='FIRST:LAST'": "--wavelengths FIRST:LAST",
+}
+_FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 
 
 def as_flags(message: str) -> str:
     """A library error's message with the keyword arguments it names given as the command's options."""
-    for argument, flag in _FLAGS.items():
-        message = message.replace(argument, flag)
+    for pattern, flag in _FLAG_PATTERNS:
+        message = pattern.sub(flag, message)
     return message
 
 

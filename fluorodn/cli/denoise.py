@@ -242,7 +242,7 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     except Exception as err:  # one line, whatever failed; the traceback with --debug
         if debug:
             typer.echo(format_traceback(err), err=True)
-        fail(as_flags(file_error(src, err, None)))
+        fail(file_error(src, err, None))
     report.model = {"name": info["model"]}
     report.files.append({"input": str(src), "output": str(dst), "status": "denoised", "seconds": info["seconds"],
                          "shape": list(info["shape"]), "warnings": []})  # fmt: skip
@@ -365,8 +365,8 @@ def _write_file_report(dn: Any, result: Any, settings: Any, messages: list[str],
         html_path, _ = report_files(src, dest, report_paths(dest)[0], key=key, denoised_key=denoised_key,
                                     provenance=prov, warnings=messages, overwrite=settings.overwrite)  # fmt: skip
     except Exception as err:  # the output is written; the report's failure is told, and makes the run fail
-        report.files[-1].update(status="failed", error=f"{src}: report not written ({err})")
-        report.to_stderr(f"fluorodn: error: {src}: the report was not written ({' '.join(str(err).split())})")
+        report.files[-1].update(status="failed", error=f"{src}: report not written ({as_flags(str(err))})")
+        report.to_stderr(f"fluorodn: error: {src}: the report was not written ({as_flags(' '.join(str(err).split()))})")
         if debug:
             report.to_stderr(format_traceback(err))
         return

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from fluorodn.cli import app
-from fluorodn.cli._common import fail, format_traceback, setup_logging
+from fluorodn.cli._common import as_flags, fail, format_traceback, setup_logging
 from fluorodn.cli._options import DebugOption
 from fluorodn.errors import FluorodnError
 
@@ -111,7 +111,7 @@ def unmix(
         if debug:
             typer.echo(format_traceback(err), err=True)
         fail(f"{recording}: could not be unmixed ({type(err).__name__}: {err}); run with --debug for the traceback")
-    for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+    for message in dict.fromkeys(as_flags(" ".join(str(w.message).split())) for w in caught):
         typer.echo(f"fluorodn: warning: {recording}: {message}", err=True)
     if res.time_s is None:
         typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)

@@ -244,16 +244,16 @@ def read(
     p = Path(path)
     where = str(p)
     if excitations is not None and (not isinstance(excitations, int) or excitations < 1):
-        raise FileFormatError(f"--excitations must be a whole number of 1 or more, got {excitations!r}")
+        raise FileFormatError(f"excitations=... must be a whole number of 1 or more, got {excitations!r}")
     source: Any
     if p.is_dir():
         if key is not None:
-            raise FileFormatError(f"--key picks a dataset of an HDF5 file; {p} is a folder: leave --key out")
+            raise FileFormatError(f"key=... picks a dataset of an HDF5 file; {p} is a folder: leave key=None")
         source, fmt = OceanViewFolder.read(p), "oceanview folder"
         streams, times, declared = [source.values], source.times, None
     elif p.suffix.lower() == ".txt":
         if key is not None:
-            raise FileFormatError(f"--key picks a dataset of an HDF5 file; {p} is a text export: leave --key out")
+            raise FileFormatError(f"key=... picks a dataset of an HDF5 file; {p} is a text export: leave key=None")
         source, fmt = OceanViewText.read(p), "oceanview"
         streams, times, declared = [source.values], source.times, None
     elif p.suffix.lower() in (".h5", ".hdf5"):
@@ -262,7 +262,7 @@ def read(
         if source.has_excitation_axis and excitations not in (None, 1):
             raise FileFormatError(
                 f"{where}: {key} has an excitation axis already (time x excitation x wavelength), each excitation "
-                "denoised alone; leave --excitations out"
+                "denoised alone; leave excitations=None"
             )
         if excitations is None:
             excitations = 1 if source.has_excitation_axis else source.meta.get("excitations")
@@ -280,7 +280,7 @@ def read(
         found = {interleave.detect(s, where) for s in streams}
         if len(found) > 1:
             raise FileFormatError(
-                f"{where}: its channels look interleaved in different ways ({sorted(found)}); declare --excitations N"
+                f"{where}: its channels look interleaved in different ways ({sorted(found)}); declare excitations=N"
             )
         n = found.pop()
     else:

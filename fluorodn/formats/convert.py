@@ -1,4 +1,4 @@
-"""Denoised recordings written in another format than their input's (``--to npy|tif|h5``).
+"""Denoised recordings written in another format than their input's (``to="npy"``, ``"tif"`` or ``"h5"``).
 
 The data are written as time x wavelength arrays: one recording as (T, W), several
 channels of equal length as (C, T, W). What each format keeps of the axes:
@@ -33,7 +33,7 @@ FORMATS = {"npy": ".npy", "tif": ".tif", "h5": ".h5"}
 def check_target(fmt: str) -> None:
     """FileFormatError unless ``fmt`` is one of :data:`FORMATS`."""
     if fmt not in FORMATS:
-        raise FileFormatError(f"--to {fmt!r} is not a format fluorodn writes; choose one of {', '.join(FORMATS)}")
+        raise FileFormatError(f"to={fmt!r} is not a format fluorodn writes; choose one of {', '.join(FORMATS)}")
 
 
 def write_array(
@@ -56,7 +56,7 @@ def write_array(
         return
     shapes = {s.shape for s in streams}
     if len(shapes) != 1:
-        raise FileFormatError(f"channels of shapes {sorted(shapes)} do not stack into one array; convert with --to h5")
+        raise FileFormatError(f"channels of shapes {sorted(shapes)} do not stack into one array; convert with to='h5'")
     arr = streams[0] if len(streams) == 1 else np.stack(streams)
     if fmt == "npy":
         with open(dest, "wb") as fh:

@@ -68,7 +68,7 @@ def write_unmixed(result: Any, folder: str | os.PathLike[str], *, overwrite: boo
     ``folder``: ``sensor.csv`` (the signal), ``hbo2.csv``, ``hb.csv``, ``offset.csv``, ``gain.csv``."""
     if result.time_s is None:
         raise FileFormatError(
-            "the unmixed traces have no times; give the sampling rate (--rate) or use a file with timestamps"
+            "the unmixed traces have no times; give the sampling rate (rate=...) or use a file with timestamps"
         )
     cols = result.columns()
     names = ("sensor", "hbo2", "hb", "offset", "gain")

@@ -53,7 +53,7 @@ _TIME_UNITS = {
 }
 _EXPECTED = (
     "expected datasets Channel1, Channel2, ... (time x wavelength) with 1D datasets Time and Wavelength beside "
-    "them, or name the dataset with --key"
+    "them, or name the dataset with key=..."
 )
 
 
@@ -166,7 +166,7 @@ class HDF5Axes:
             ds = _hard_dataset(group, leaf, where) if leaf else None
             if not isinstance(ds, h5py.Dataset) or not _numeric(ds) or ds.ndim not in (2, 3):
                 raise FileFormatError(
-                    f"{where}: --key {key} is not a 2D or 3D numeric dataset; give the path of the time x wavelength "
+                    f"{where}: key={key!r} is not a 2D or 3D numeric dataset; give the path of the time x wavelength "
                     f"(or time x excitation x wavelength) dataset; the file holds {_listing(f)}"
                 )
             datasets = [(key.strip("/"), ds)]

@@ -5,7 +5,7 @@ rows 0, 2, 4, ... under one excitation and rows 1, 3, 5, ... under the other. Ea
 excitation is a recording of its own (its own spectrum, noise and rate), so it is denoised
 alone and the rows are put back in their original order afterwards.
 
-The number of excitations is declared (``--excitations N``) or detected from the summed
+The number of excitations is declared (``excitations=N``) or detected from the summed
 intensity of each row: with N sources, the rows of one phase (k, k + N, ...) change by
 their noise from cycle to cycle, while rows of different phases differ by far more, in
 the same order in (almost) every cycle. Detection answers only when
@@ -30,7 +30,7 @@ _DISTINCT = 8.0
 _SAME = 3.0
 #: Share of cycles whose intensity order must agree with the phase order.
 _CONSISTENT = 0.99
-_OPTION = "--excitations N (1 when the rows are not interleaved)"
+_OPTION = "excitations=N (1 when the rows are not interleaved)"
 
 
 def rows_of(n_rows: int, n: int) -> list[np.ndarray]:
@@ -85,7 +85,7 @@ def detect(data: np.ndarray, where: str) -> int:
 
     Returns 1 when no number of phases from 2 to 4 splits the rows into distinct levels,
     N when exactly N phases do (every pair of phases distinct, consistently over the
-    cycles) and no other number fits; FileFormatError naming ``--excitations`` otherwise.
+    cycles) and no other number fits; FileFormatError naming ``excitations=N`` otherwise.
     """
     total = np.asarray(data, dtype=np.float64).sum(axis=1)
     fits, unclear = [], []
@@ -134,5 +134,5 @@ def check_declared(data: np.ndarray, n: int, where: str) -> None:
     raise FileFormatError(
         f"{where}: with {n} excitations, the intensity order of the phases breaks off from spectrum {row} on "
         f"({1 - agree:.1%} of the cycles); a dropped frame swaps the phases: cut the recording there, or check "
-        "--excitations"
+        "excitations=..."
     )

@@ -163,7 +163,7 @@ def write_unmixed(
     times = None if result.time_s is None else np.asarray(result.time_s, dtype=np.float64)
     if times is None:
         raise FileFormatError(
-            f"the unmixed traces of {source} have no times; give the sampling rate (--rate) or use a file with "
+            f"the unmixed traces of {source} have no times; give the sampling rate (rate=...) or use a file with "
             "timestamps"
         )
     traces = {name: Trace(np.asarray(cols[name]), unit, text) for name, (unit, text) in UNITS.items()}

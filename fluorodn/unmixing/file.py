@@ -59,7 +59,7 @@ def unmix_file(
         if find_spec("pynwb") is None or find_spec("ndx_fiber_photometry") is None:
             raise UnmixError(MISSING)
     if dest.exists() and not overwrite:
-        raise OutputExistsError(f"{dest} exists already; pass --overwrite to replace it")
+        raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it")
     arr = times = None
     meta = recording_metadata(src)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
@@ -69,7 +69,7 @@ def unmix_file(
         wavelengths = meta.get("wavelength_nm")
         if wavelengths is None:
             raise UnmixError(
-                f"{src} does not store its wavelengths; give them with --wavelengths FIRST:LAST or a one-column CSV"
+                f"{src} does not store its wavelengths; give them with wavelengths='FIRST:LAST' or a one-column CSV"
             )
         if isinstance(wavelengths, list) and len(wavelengths) == 2:
             wavelengths = f"{float(wavelengths[0])!r}:{float(wavelengths[1])!r}"
@@ -87,7 +87,7 @@ def unmix_file(
     if times is not None:
         result = dataclasses.replace(result, time_s=times)
     if guppy is not None and result.time_s is None:
-        raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give --rate HZ")
+        raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give rate=HZ")
     saved = result.save(dest, overwrite=overwrite, source=src)
     if guppy is not None:
         from fluorodn.formats.guppy import write_unmixed

@@ -162,6 +162,49 @@ def test_existing_output_needs_overwrite(tiny_model: Path, tmp_path: Path, helpe
     assert no_temp_files(tmp_path)
 
 
+def test_library_errors_name_keywords_and_the_command_names_its_options(
+    tiny_model: Path, tmp_path: Path, helpers: Any
+) -> None:
+    """Raised by the library, an error names the keyword argument and no option; the command prints the option."""
+    import re
+
+    import scipy.io
+
+    from fluorodn import io as fio
+    from fluorodn.cli._common import as_flags
+    from fluorodn.errors import FileFormatError, OutputExistsError
+    from fluorodn.unmixing import unmix_file
+
+    rec, out = tmp_path / "rec.npy", tmp_path / "rec_unmixed.csv"
+    np.save(rec, helpers.spectra(40, 30).astype(np.float32))
+    out.write_text("keep", encoding="utf-8")
+    scipy.io.savemat(tmp_path / "two.mat", {"a": helpers.spectra(20, 20), "b": helpers.spectra(20, 20)})
+    with pytest.raises(OutputExistsError) as unmixed:
+        unmix_file(rec, "example", "477:595", denoise=False)
+    with pytest.raises(OutputExistsError) as written, fio.atomic_output(out):
+        pass
+    with pytest.raises(FileFormatError) as several:
+        fio.open_recording(tmp_path / "two.mat")
+    for raised, keyword in ((unmixed, "pass overwrite=True to replace it"),
+                            (written, "pass overwrite=True to replace it or skip this input"),
+                            (several, "choose one with key=...")):  # fmt: skip
+        message = str(raised.value)
+        assert message.endswith(keyword) and re.search(r"(?<![\w-])--?[a-z]", message) is None, message
+
+    assert as_flags(str(written.value)) == f"{out} exists already; pass --overwrite to replace it or --skip-existing"
+    for result, line in (
+        (cli("unmix", rec, "-s", "example", "--wavelengths", "477:595", "--no-denoise"),
+         f"{rec}: {out} exists already; pass --overwrite to replace it"),
+        (denoise(tiny_model, tmp_path / "two.mat"),
+         f"{tmp_path / 'two.mat'} holds several arrays (a, b); choose one with --key"),
+    ):  # fmt: skip
+        assert_user_error(result)
+        assert [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")] == [
+            f"fluorodn: error: {line}"
+        ]
+    assert out.read_text(encoding="utf-8") == "keep"
+
+
 def test_never_over_the_input(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(20, 20))
     before = (tmp_path / "a.tif").read_bytes()

@@ -110,7 +110,7 @@ def test_layouts_that_do_not_fit_are_refused_with_what_was_expected(tmp_path):
         f["Wavelength"] = np.linspace(477, 595, 7)
     with pytest.raises(FileFormatError, match="no way"):
         formats.read(tmp_path / "misfit.h5")
-    with pytest.raises(FileFormatError, match="--key nope is not a 2D or 3D numeric dataset"):
+    with pytest.raises(FileFormatError, match="key='nope' is not a 2D or 3D numeric dataset"):
         formats.read(tmp_path / "misfit.h5", key="nope")
     (tmp_path / "text.h5").write_text("not hdf5")
     with pytest.raises(FileFormatError, match="not an HDF5 file"):
