@@ -35,8 +35,8 @@ PRECISIONS = (Precision.fp32.value, *VARIANTS)
 RUNNABLE = {Precision.int8.value: ("CPUExecutionProvider",)}
 #: Why ``precision="bf16"`` is refused (measured; docs/precision.md).
 BF16_UNAVAILABLE = (
-    "precision 'bf16' is not available: onnxruntime's CPU provider has no bf16 arithmetic "
-    "(onnxruntime issue #28768), and OpenVINO's bf16, about 2x faster on CPUs with AVX512-BF16 but slower "
+    "precision 'bf16' is not available: onnxruntime's CPU provider has no bf16 arithmetic, "
+    "and OpenVINO's bf16, about 2x faster on CPUs with AVX512-BF16 but slower "
     "than int8, lowered PSNR by 1-3.4 dB (the quality guard allows 0.1 dB); use 'fp32', or 'int8' where shipped"
 )
 #: Precisions a model can be in that this runtime does not run, with the reason.
