@@ -147,9 +147,17 @@ def _predict(model: nn.Module, x: torch.Tensor, chunk: int = 16) -> torch.Tensor
     return torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
 
 
+def _chain(model: nn.Module) -> nn.Sequential:
+    """The folded Conv/ReLU chain of a 2D DnCNN (what QAT fine-tunes)."""
+    chain = fold_batchnorm(model)
+    if not isinstance(chain, nn.Sequential):
+        raise TypeError(f"quantization-aware training takes a 2D DnCNN, not a {type(model).__name__}")
+    return chain
+
+
 def build(init: str) -> tuple[QATDnCNN, dict]:
     base, ck = load_checkpoint(init)
-    return QATDnCNN(fold_batchnorm(base)), ck
+    return QATDnCNN(_chain(base)), ck
 
 
 def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], None] = print) -> Path:
@@ -159,7 +167,7 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
     torch.manual_seed(cfg.seed)
     model, ck0 = build(cfg.init)
     model.float_first = cfg.float_first
-    teacher = QATDnCNN(fold_batchnorm(load_checkpoint(cfg.init)[0])).eval() if cfg.distill else None
+    teacher = QATDnCNN(_chain(load_checkpoint(cfg.init)[0])).eval() if cfg.distill else None
     if teacher is not None:
         teacher.quantize = False
         for p in teacher.parameters():
