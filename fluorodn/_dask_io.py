@@ -7,7 +7,6 @@ dask, zarr and tifffile are imported when a function here is called.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .errors import FileFormatError, OutputExistsError
-from .normalize import CONVENTION
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.array as da
@@ -113,25 +111,13 @@ def _open_zarr_array(src: str | os.PathLike[str], component: str | None) -> Any:
     return node
 
 
-def provenance(den: Denoiser | None, model: str, source: str | None, ndim: int) -> dict[str, Any]:
-    from . import __version__
+def provenance(den: Denoiser, model: str, source: str, ndim: int, device: str) -> dict[str, Any]:
+    """The provenance of a zarr store (``fluorodn._file_pipeline.provenance_record``): the
+    model reference given, the device and how pages were scaled in its settings."""
+    from ._file_pipeline import provenance_record
 
-    prov: dict[str, Any] = {
-        "software": "fluorodn",
-        "version": __version__,
-        "model": getattr(den, "name", model),
-        "model_ref": model,
-        "normalization": CONVENTION,
-        "scale": "global per 2D array" if ndim == 2 else "per page",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    if den is not None:
-        prov["model_sha256"] = getattr(den, "sha256", None)
-        prov["model_version"] = getattr(den, "metadata", {}).get("version")
-        prov["precision"] = getattr(den, "precision", "fp32")
-    if source is not None:
-        prov["source"] = source
-    return prov
+    scale = "global per 2D array" if ndim == 2 else "per page"
+    return provenance_record(den, source, {"device": device, "model_ref": model, "scale": scale})
 
 
 def write_zarr(

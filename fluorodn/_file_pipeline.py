@@ -19,7 +19,16 @@ from typing import Any
 
 from fluorodn.errors import FileFormatError
 
-__all__ = ["NAN_POLICIES", "FileResult", "FileSettings", "denoise_file", "fill_nonfinite", "make_folder", "provenance"]
+__all__ = [
+    "NAN_POLICIES",
+    "FileResult",
+    "FileSettings",
+    "denoise_file",
+    "fill_nonfinite",
+    "make_folder",
+    "provenance",
+    "provenance_record",
+]
 
 #: What :func:`denoise_file` does with NaN and infinite values: refuse the file (the
 #: Denoiser's error), or fill them for the network and put them back in the output.
@@ -220,29 +229,32 @@ def make_folder(folder: Path) -> None:
 
 
 def provenance(denoiser: Any, source: Path, out_dtype: Any, key: str | None, settings: FileSettings) -> dict[str, Any]:
-    """The record written into an output: fluorodn version, model, settings, source name, time."""
-    from fluorodn import __version__
-
-    recorded: dict[str, Any] = {
-        "device": settings.device,
-        "provider": denoiser.provider,
-        "precision": getattr(denoiser, "precision", "fp32"),
-        "dtype": str(out_dtype),
-    }
+    """The record written into an output file: :func:`provenance_record` with the file's settings."""
+    recorded: dict[str, Any] = {"device": settings.device, "dtype": str(out_dtype)}
     if key is not None:
         recorded["key"] = key
     if getattr(denoiser, "declared_kind", "auto") != "auto":
         recorded["kind"] = denoiser.declared_kind
     if settings.nan != "refuse":
         recorded["nan"] = settings.nan
+    return provenance_record(denoiser, source.name, recorded)
+
+
+def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The one provenance schema of fluorodn's outputs (files and zarr stores): fluorodn
+    version, the model that ran (name, sha256, version, noise scale, normalization), the
+    source, ``settings`` with the provider and precision added, and the time."""
+    from fluorodn import __version__
+
+    meta = denoiser.metadata or {}
     return {
         "fluorodn": __version__,
         "model": denoiser.name,
         "model_sha256": denoiser.sha256,
-        "model_version": denoiser.metadata.get("version"),
-        "noise_scale": denoiser.metadata.get("noise_scale"),
-        "normalization": denoiser.metadata.get("normalization"),
-        "source": source.name,
-        "settings": recorded,
+        "model_version": meta.get("version"),
+        "noise_scale": meta.get("noise_scale"),
+        "normalization": meta.get("normalization"),
+        "source": source,
+        "settings": {"provider": denoiser.provider, "precision": getattr(denoiser, "precision", "fp32"), **settings},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -337,7 +337,7 @@ def denoise_zarr(
 
     ref, _, planner = _effective(model, device, options, arr.shape)
     out = denoise(arr, model, device, options=options)
-    prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim)
+    prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim, device)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()
     try:

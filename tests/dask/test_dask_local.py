@@ -231,7 +231,8 @@ def test_tiff_lazy_pages(dask_model, recording, tmp_path):
     out, attrs = fdask.read_zarr(dst)
     ref = Denoiser(str(dask_model)).run(stack)
     np.testing.assert_allclose(out.compute(), ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))
-    assert attrs["fluorodn"]["scale"] == "per page"
+    assert attrs["fluorodn"]["settings"]["scale"] == "per page"
+    assert attrs["fluorodn"]["settings"]["precision"] and attrs["fluorodn"]["model_sha256"]  # the files' schema
 
 
 def test_processes_scheduler(dask_model, recording, single, tmp_path):
