@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from fluorodn import Denoiser
 from fluorodn.cli import app
 from fluorodn.io import read_provenance
+from tests.support import assert_user_error
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -28,16 +29,6 @@ def cli(*args: Any) -> Any:
 
 def denoise(model: Path, *args: Any) -> Any:
     return cli("denoise", *args, "--model", model, "--threads", 1)
-
-
-def assert_user_error(result: Any, *fragments: str) -> None:
-    """Exit code 1, one line on stderr naming the problem, no traceback."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")]
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def no_temp_files(folder: Path) -> bool:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from fluorodn.cli import app
 from fluorodn.unmixing import COLUMNS
+from tests.support import assert_user_error
 
 runner = CliRunner()
 spectra = pytest.importorskip("fluorodn_train.spectra")
@@ -22,16 +23,6 @@ synth = pytest.importorskip("fluorodn_train.synth")
 
 def cli(*args: Any) -> Any:
     return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_user_error(result: Any, *fragments: str) -> None:
-    """Exit code 1, one line on stderr naming the problem, no traceback."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")]
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def read_table(path: Path) -> tuple[list[str], np.ndarray]:

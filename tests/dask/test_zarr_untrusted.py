@@ -26,6 +26,7 @@ zarr = pytest.importorskip("zarr")
 import fluorodn.dask as fdask  # noqa: E402
 from fluorodn.cli import app  # noqa: E402
 from fluorodn.errors import FileFormatError, OutputExistsError  # noqa: E402
+from tests.support import assert_user_error  # noqa: E402
 
 
 class _Payload:
@@ -74,15 +75,6 @@ def cli(*args: Any) -> Any:
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def assert_refused(result: Any, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")]
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
 @pytest.fixture
 def unsafe_numcodecs(monkeypatch: pytest.MonkeyPatch) -> Any:
     """numcodecs as before 0.16.6 (and on Python 3.10): its pickle codec unpickles whatever it is given."""
@@ -112,7 +104,7 @@ def test_pickle_filter_never_runs(
     opened: list[Any] = []
     monkeypatch.setattr(zarr, "open", lambda *a, **k: opened.append(a) or pytest.fail("zarr opened the store"))
     result = cli("denoise", store, "--model", tiny_model, "--device", "cpu", "--scheduler", "synchronous")
-    assert_refused(result, str(store), "pickle" if dtype == "<f4" else "'|O'", "trusted machine")
+    assert_user_error(result, str(store), "pickle" if dtype == "<f4" else "'|O'", "trusted machine")
     for call in (lambda: fdask.read_zarr(store), lambda: fdask.denoise_zarr(store, tmp_path / "o.zarr", tiny_model)):
         with pytest.raises(FileFormatError):
             call()
@@ -210,7 +202,7 @@ def test_store_refused_before_zarr_opens_it(name: str, tmp_path: Path, tiny_mode
     store = build(tmp_path)
     before = snapshot(tmp_path)
     monkeypatch.setattr(zarr, "open", lambda *a, **k: pytest.fail("zarr opened the store"))
-    assert_refused(cli("denoise", store, "--model", tiny_model, "--device", "cpu"), str(store), fragment)
+    assert_user_error(cli("denoise", store, "--model", tiny_model, "--device", "cpu"), str(store), fragment)
     with pytest.raises(FileFormatError, match="zarr"):
         fdask.read_zarr(store)
     assert snapshot(tmp_path) == before
@@ -246,7 +238,7 @@ def test_links_and_special_files_in_a_store(tmp_path: Path, tiny_model: Path, ki
     else:
         os.mkfifo(store / "1.1")
     result = cli("denoise", store, "--model", tiny_model, "--device", "cpu")
-    assert_refused(result, str(store), "FIFO" if kind == "fifo" else "symbolic link")
+    assert_user_error(result, str(store), "FIFO" if kind == "fifo" else "symbolic link")
     assert not (tmp_path / "s_denoised.zarr").exists()
 
 
@@ -323,7 +315,7 @@ def test_cli_never_replaces_the_input_store(raw: Path, tiny_model: Path, spellin
     args = _spellings(raw)[spelling]
     before = snapshot(raw.parent)
     result = cli("denoise", raw, *args, "--overwrite", "--model", tiny_model, "--device", "cpu")
-    assert_refused(result, "its input")
+    assert_user_error(result, "its input")
     assert snapshot(raw.parent) == before
 
 
@@ -332,7 +324,7 @@ def test_overwrite_never_replaces_a_folder_that_is_not_a_store(raw: Path, tiny_m
     results.mkdir()
     (results / "notes.txt").write_text("keep me")
     result = cli("denoise", raw, "-o", results, "--overwrite", "--model", tiny_model, "--device", "cpu")
-    assert_refused(result, str(results), "not a zarr store")
+    assert_user_error(result, str(results), "not a zarr store")
     assert (results / "notes.txt").read_text() == "keep me"
 
 

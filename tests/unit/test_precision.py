@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,30 +14,7 @@ from fluorodn import Denoiser, DenoiserOptions, DeviceError, ModelError
 from fluorodn.cli import app
 from fluorodn.denoiser import PRECISIONS
 from fluorodn.registry import load_model, model_variants
-
-
-def add_variant(folder: Path, name: str, helpers: Any, speedup: float | None = 2.5, **entry: Any) -> Path:
-    """Give the shipped tiny model ``name`` an "int8" variant (a distinct tiny model standing in
-    for the quantized file) and record it in its card like ``fluorodn_train quantize`` does."""
-    path = helpers.build_model(
-        folder / f"{name}.int8.onnx", seed=7, name=name, metadata=helpers.tiny_metadata(name, precision="int8")
-    )
-    card_path = folder / f"{name}.json"
-    card = json.loads(card_path.read_text())
-    card["variants"] = {
-        "int8": {
-            "file": path.name,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "float_sha256": card["sha256"],
-            "psnr_delta_db": 0.01,
-            "coherence_delta": 0.001,
-            "speedup_measured": speedup,
-            "providers": ["CPUExecutionProvider"],
-            **entry,
-        }
-    }
-    card_path.write_text(json.dumps(card))
-    return path
+from tests.support import add_variant
 
 
 def test_unknown_precision_is_a_value_error(tiny_model: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +10,7 @@ import pytest
 from fluorodn import Denoiser, DenoiserOptions, DeviceError, ModelError
 from fluorodn.precision import PRECISIONS, Precision, check_precision
 from fluorodn.registry import CPU, CUDA, ModelCard, resolve
-
-
-def with_int8(folder: Path, helpers: Any, speedup: float = 2.0) -> Path:
-    """The shipped tiny model ``low`` with an int8 variant recorded in its card."""
-    meta = helpers.tiny_metadata("low", precision="int8")
-    path = helpers.build_model(folder / "low.int8.onnx", seed=9, name="low", metadata=meta)
-    card_path = folder / "low.json"
-    card = json.loads(card_path.read_text())
-    card["variants"] = {
-        "int8": {
-            "file": path.name,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "float_sha256": card["sha256"],
-            "speedup_measured": speedup,
-            "providers": [CPU],
-        }
-    }
-    card_path.write_text(json.dumps(card))
-    return path
+from tests.support import add_variant
 
 
 def test_one_precision_vocabulary() -> None:
@@ -46,7 +26,7 @@ def test_one_precision_vocabulary() -> None:
 
 
 def test_resolve_decides_file_and_providers(shipped: Path, helpers: Any) -> None:
-    variant = with_int8(shipped, helpers)
+    variant = add_variant(shipped, "low", helpers, speedup=2.0)
     auto_cpu = resolve("low", "auto", "cpu")
     assert auto_cpu.source.path == variant and auto_cpu.providers == (CPU,) and not auto_cpu.strict
     auto_gpu = resolve("low", "auto", "auto", [CUDA, CPU])
@@ -95,7 +75,7 @@ def test_the_cpu_session_is_built_once(shipped: Path, helpers: Any, monkeypatch:
 
     import fluorodn.session
 
-    variant = with_int8(shipped, helpers)
+    variant = add_variant(shipped, "low", helpers, speedup=2.0)
     built = count_sessions(monkeypatch)
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [CUDA, CPU])
     monkeypatch.setattr(fluorodn.session, "_cuda_driver", lambda: False)  # no NVIDIA driver
