@@ -109,7 +109,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 
 class DnCNN1d(nn.Module):
-    """DnCNN over time on spectral coefficient traces (components as channels).
+    """DnCNN over time on spectral coefficient traces.
 
     Input (N, 2C, T) float32: ``fluorodn.spectral.network_input``, i.e. C coefficient traces
     divided by their scale, then C constant traces holding ``1 / scale``. Output (N, C, T):
