@@ -58,7 +58,7 @@ from benchmarks.pipelines import (
     svd_rank,
 )
 from benchmarks.quality_report import PUBLISHED, PUBLISHED_FREQS, PUBLISHED_LABEL, write_outputs
-from benchmarks.stress import edge_errors, make_stress
+from benchmarks.stress import edge_errors, frame_border, make_stress
 
 __all__ = ["main", "run"]
 
@@ -285,6 +285,7 @@ def run(
             "source": "seed model card figure, noise scale 0.8",
         },
         "rows": rows,
+        "frame_border": frame_border(threads),
         "coherence_curves": curves,
     }
     fig_rec = next(r for r in recs if r.name == f"noise {FIGURE_NOISE:g}")

@@ -98,7 +98,7 @@ def _markdown(res: dict[str, Any]) -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += _never_worse(res) + _edges(res)
+    lines += _never_worse(res) + _edges(res) + _frame_border(res)
     pub = res["published_seed_coherence"]["values"]
     fig = f"noise {FIGURE_NOISE:g}"
     ours = {r["pipeline"]: r for r in res["rows"] if r["recording"] == fig}
@@ -172,6 +172,30 @@ def _never_worse(res: dict[str, Any]) -> list[str]:
             f"{_fmt(raw['coh_mean_0_2.5hz'])} | {_fmt(d['ev_f1'])} / {_fmt(raw['ev_f1'])} | "
             f"{', '.join(worse) or 'nothing'} | {'yes: ' + d['warnings'] if d.get('warnings') else 'no'} | "
             f"{best} ({_fmt(cands[best]['coh_mean_0_2.5hz'])}) |"
+        )
+    return [*lines, ""]
+
+
+def _frame_border(res: dict[str, Any]) -> list[str]:
+    """Error over raw error on a frame's border and in its interior (image models)."""
+    rows = res.get("frame_border") or []
+    if not rows:
+        return []
+    lines = [
+        "## Edges of a frame: RMS error / RMS raw error, 512 x 512 frame through the image models",
+        "",
+        "`mirror`: the page extended by its mirror image (the default for frames); `zero`: the network's "
+        "zero padding (the default for spectral recordings). Border: the outer 2 pixels; interior: "
+        "10 pixels in from the edge.",
+        "",
+        "| model | precision | border handling | border | interior | border / interior |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = r["border"] / max(r["interior"], 1e-300)
+        lines.append(
+            f"| {r['model']} | {r['precision']} | {r['border_mode']} | {_fmt(r['border'])} | "
+            f"{_fmt(r['interior'])} | {_fmt(ratio, 2)} |"
         )
     return [*lines, ""]
 

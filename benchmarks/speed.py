@@ -101,7 +101,8 @@ def bench_models(
                         "threads": den.threads,
                         "torch_parity_rel": None,
                     }
-                    runners = {"fluorodn": lambda x=x, den=den: den.run(x)}
+                    # the network's own zero padding on both sides: the same pixels computed
+                    runners = {"fluorodn": lambda x=x, den=den: den.run(x, border="zero")}
                     if tnet is not None:
                         runners["torch"] = lambda x=x, tnet=tnet: tnet(x)
                     for backend in ("fluorodn", "torch"):
@@ -120,7 +121,7 @@ def bench_models(
                         row[f"{backend}_times_s"] = times
                         row[f"{backend}_mpx_s"] = rate[backend] = mpx / statistics.median(times)
                     if tnet is not None and shape == min(shapes, key=lambda sh: sh[0] * sh[1]):
-                        a, b = den.run(x), tnet(x)  # the same weights: outputs must agree
+                        a, b = den.run(x, border="zero"), tnet(x)  # the same weights: outputs must agree
                         corr = float(np.abs(x - a).max()) or 1.0
                         row["torch_parity_rel"] = float(np.abs(a - b).max()) / corr
                     rows.append(row)

@@ -9,7 +9,7 @@ import numpy as np
 from fluorodn_train import data, noise, synth
 from fluorodn_train.evaluation.recordings import BINS, SEED, Recording, signal_config
 
-__all__ = ["edge_errors", "make_stress"]
+__all__ = ["edge_errors", "frame_border", "make_stress"]
 
 STRESS_NOISE = (0.1, 1.2)
 #: Fast hemodynamics: share of the hemodynamic variance in fast components (in vivo: 35-40 %).
@@ -19,6 +19,8 @@ STRESS_SENSORS = ("da", "red")
 STRESS_SENSOR_NOISE = 0.4
 #: Edge regions of the edge table: wavelength bins and time samples at each end.
 EDGE_BINS, EDGE_SAMPLES = 3, 5
+#: The frame of the frame-border table: side (pixels), border width, interior margin.
+FRAME_SIDE, FRAME_BORDER, FRAME_MARGIN = 512, 2, 10
 
 
 def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
@@ -60,3 +62,43 @@ def edge_errors(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str
         raw = float(np.sqrt(np.mean((noisy[sl] - clean[sl]) ** 2)))
         out[f"edge_{name}"] = err / max(raw, 1e-300)
     return out
+
+
+def frame_border(threads: int | None = None, seed: int = SEED) -> list[dict[str, Any]]:
+    """Error / raw error on the ``FRAME_BORDER``-pixel border and in the interior of a
+    ``FRAME_SIDE``-square frame (smooth structure, shot noise), for every shipped image model
+    and precision, with the page's border mirrored (the default for frames) and zero-padded."""
+    from scipy.ndimage import gaussian_filter
+
+    import fluorodn
+    from fluorodn import DenoiserOptions
+    from fluorodn.errors import ModelError
+
+    rng = np.random.default_rng(seed)
+    n = FRAME_SIDE
+    clean = gaussian_filter(rng.standard_normal((n, n)), 8) * 400 + 1000 + np.linspace(0, 300, n)[None, :]
+    noisy = clean + rng.standard_normal(clean.shape) * np.sqrt(clean) * 0.8
+    border = np.ones(clean.shape, bool)
+    border[FRAME_BORDER:-FRAME_BORDER, FRAME_BORDER:-FRAME_BORDER] = False
+    interior = np.zeros(clean.shape, bool)
+    interior[FRAME_MARGIN:-FRAME_MARGIN, FRAME_MARGIN:-FRAME_MARGIN] = True
+    raw = (noisy - clean) ** 2
+    rows = []
+    for card in fluorodn.available_models():
+        if card.get("kind", "image") != "image":
+            continue
+        for precision in ("fp32", *card.get("variants", {})):
+            try:
+                den = fluorodn.Denoiser(
+                    card["name"], device="cpu", precision=precision, options=DenoiserOptions(threads=threads)
+                )
+            except ModelError:
+                continue
+            for mode in ("mirror", "zero"):
+                err = (den.run(noisy, border=mode) - clean) ** 2
+                b = float(np.sqrt(err[border].mean() / raw[border].mean()))
+                i = float(np.sqrt(err[interior].mean() / raw[interior].mean()))
+                rows.append(
+                    {"model": card["name"], "precision": precision, "border_mode": mode, "border": b, "interior": i}
+                )
+    return rows

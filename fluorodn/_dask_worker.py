@@ -64,10 +64,12 @@ def run_block_2d(
     options: Any,
     sha256: str | None,
     scale: tuple[float, float],
+    border: str,
 ) -> np.ndarray:
-    """Denoise one overlapped 2D block with the array's global scale."""
+    """Denoise one overlapped 2D block with the array's global scale and the border handling
+    chosen for the whole array (a block's own shape may look otherwise)."""
     den = worker_denoiser(model, device, options, sha256)
-    return den.run(block, scale=(float(scale[0]), float(scale[1])))
+    return den.run(block, scale=(float(scale[0]), float(scale[1])), border=border)
 
 
 def run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None) -> np.ndarray:

@@ -3,7 +3,8 @@
 :func:`denoise_pages` cuts each page into the equal windows of a tile plan, normalizes
 them with the page's ``(m, s)``, sends them to the network in batches up to a pixel
 budget, and writes ``page - s * noise`` of each window's core into the output; the cores
-partition the page, so the stitched result equals the whole-page result.
+partition the page, so the stitched result equals the whole-page result. The plan covers the
+page extended by mirrored pixels, so that its border is denoised like its interior.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn.tiling import TilePlan
+from fluorodn.tiling import Tile, TilePlan
 
 __all__ = ["Net", "Progress", "check_input", "check_scale", "denoise_pages"]
 
@@ -24,6 +25,37 @@ Progress = Callable[[int], None]
 _CHECK_BLOCK = 1 << 22
 
 
+def _source(axis: slice, n: int, pad: int) -> slice | np.ndarray:
+    """Indices of a length-``n`` axis for ``axis`` of the same axis extended by ``pad``
+    mirrored samples at each end (:func:`numpy.pad` ``"symmetric"``, repeated for short axes)."""
+    lo, hi = axis.start - pad, axis.stop - pad
+    if lo >= 0 and hi <= n:
+        return slice(lo, hi)
+    i = np.mod(np.arange(lo, hi), 2 * n)
+    return np.where(i < n, i, 2 * n - 1 - i)
+
+
+def _window(page: np.ndarray, window: tuple[slice, slice], pad: int) -> np.ndarray:
+    rows, cols = (_source(a, n, pad) for a, n in zip(window, page.shape, strict=True))
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        return page[rows, cols]
+    as_index = [np.arange(a.start, a.stop) if isinstance(a, slice) else a for a in (rows, cols)]
+    return page[np.ix_(*as_index)]
+
+
+def _clip_core(tile: Tile, shape: tuple[int, int], pad: int) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+    """(output slices in page coordinates, the same region in window coordinates) of the part
+    of ``tile``'s core inside the page, or None when its core lies in the mirrored border."""
+    out, inner = [], []
+    for core, win, n in zip(tile.core, tile.inner, shape, strict=True):
+        lo, hi = max(core.start, pad), min(core.stop, pad + n)
+        if lo >= hi:
+            return None
+        out.append(slice(lo - pad, hi - pad))
+        inner.append(slice(win.start + lo - core.start, win.start + hi - core.start))
+    return (out[0], out[1]), (inner[0], inner[1])
+
+
 def denoise_pages(
     net: Net,
     plan: TilePlan,
@@ -32,33 +64,40 @@ def denoise_pages(
     scales: Sequence[tuple[float, float]],
     outs: Sequence[np.ndarray],
     progress: Progress | None,
+    pad: int = 0,
 ) -> None:
-    """Denoise ``pages`` (all of ``plan.shape``) into ``outs`` (float32), page ``p`` with ``scales[p]``.
+    """Denoise ``pages`` into ``outs`` (float32), page ``p`` with ``scales[p]``.
 
-    Windows of each page (the network zero-pads at the page border, as in training) are
-    batched up to ``budget`` pixels per call, across pages; the cores of the windows
-    stitch exactly. ``progress`` is called with the output pixels finished after each call.
+    ``plan`` tiles the pages extended by ``pad`` mirrored pixels on every side (shape
+    ``(H + 2 pad, W + 2 pad)``): with ``pad`` at least the network's halo, the pixels at a
+    page's border see mirrored neighbours instead of the network's zero padding, as interior
+    pixels see real ones. The extension is never materialized: windows that reach into it
+    gather mirrored rows and columns. Windows are batched up to ``budget`` pixels per call,
+    across pages; the cores of the windows stitch exactly. ``progress`` is called with the
+    output pixels finished after each call.
     """
     wr, wc = plan.window
-    per_call = max(1, min(budget // plan.window_pixels, len(plan) * len(pages)))
+    shape = (plan.shape[0] - 2 * pad, plan.shape[1] - 2 * pad)
+    work = [(tile, clipped) for tile in plan if (clipped := _clip_core(tile, shape, pad)) is not None]
+    per_call = max(1, min(budget // plan.window_pixels, len(work) * len(pages)))
     batch = np.empty((per_call, 1, wr, wc), dtype=np.float32)
     norm = np.empty((wr, wc), dtype=np.float64)
-    pending: list[tuple[int, Any]] = []
+    pending: list[tuple[int, tuple[tuple[slice, slice], tuple[slice, slice]]]] = []
 
     def flush() -> None:
         n = len(pending)
         noise = net(batch[:n])
         done = 0
-        for k, (p, tile) in enumerate(pending):
+        for k, (p, (core, inner)) in enumerate(pending):
             _, s = scales[p]
-            core = pages[p][tile.core]
+            page_core = pages[p][core]
             np.subtract(
-                core,
-                s * noise[k, 0][tile.inner].astype(np.float64),
-                out=norm[: core.shape[0], : core.shape[1]],
+                page_core,
+                s * noise[k, 0][inner].astype(np.float64),
+                out=norm[: page_core.shape[0], : page_core.shape[1]],
             )
-            outs[p][tile.core] = norm[: core.shape[0], : core.shape[1]]
-            done += core.size
+            outs[p][core] = norm[: page_core.shape[0], : page_core.shape[1]]
+            done += page_core.size
         pending.clear()
         if progress is not None:
             progress(done)
@@ -66,12 +105,11 @@ def denoise_pages(
     for p, page in enumerate(pages):
         m, s = scales[p]
         inv = 1.0 / s
-        for tile in plan:
-            win = page[tile.window]
-            np.subtract(win, m, out=norm)
+        for tile, clipped in work:
+            np.subtract(_window(page, tile.window, pad), m, out=norm)
             norm *= inv
             batch[len(pending), 0] = norm
-            pending.append((p, tile))
+            pending.append((p, clipped))
             if len(pending) == per_call:
                 flush()
     if pending:

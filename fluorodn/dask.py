@@ -7,16 +7,17 @@ when a function of this module is called.
 How exactness is kept for any chunking
 --------------------------------------
 The network's output at a pixel depends only on inputs within ``halo`` rows and
-columns of it, with zero padding (in normalized units) at the true image border.
+columns of it; at the true image border the page is extended by mirrored pixels (or the
+network zero-pads, for pages that look spectral: :meth:`fluorodn.Denoiser.run`'s ``border``).
 So a 2D array is denoised with :func:`dask.array.map_overlap`:
 
 * the global ``(m, s)`` is computed once, exactly as
   :func:`fluorodn.normalize.global_scale` does on the whole array (the same rows,
   fetched with :func:`~fluorodn.normalize.sample_rows`), as one task of the graph;
 * every chunk is extended by ``halo`` rows/columns of its neighbours only
-  (``boundary="none"``: no fake data beyond the array border, where the network
-  zero-pads exactly as on the whole array), denoised with that shared scale, and
-  trimmed back.
+  (``boundary="none"``: no fake data beyond the array border, where each block is
+  extended exactly as the whole array is), denoised with that shared scale and the
+  whole array's border handling, and trimmed back.
 
 3D stacks (pages, Y, X) are denoised page by page, each page with its own scale,
 as :meth:`fluorodn.Denoiser.run` does; chunks are made to hold whole pages.
@@ -200,7 +201,8 @@ def denoise(
         if arr.numblocks[ax] > 1 and arr.shape[ax] <= 2 * halo:
             arr = arr.rechunk({ax: -1})
         depth[ax] = halo if arr.numblocks[ax] > 1 else 0
-    return _blocks(run_block_2d, arr, depth, "fluorodn-denoise", scale=sc, **common)
+    border = "mirror" if planner.border_pad(arr.shape) else "zero"
+    return _blocks(run_block_2d, arr, depth, "fluorodn-denoise", scale=sc, border=border, **common)
 
 
 def _blocks(func: Any, arr: da.Array, depth: dict[int, int], token: str, **kw: Any) -> da.Array:

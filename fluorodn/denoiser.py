@@ -213,6 +213,7 @@ class Denoiser:
         *,
         scale: tuple[float, float] | None = None,
         progress: Progress | None = None,
+        border: str | None = None,
     ) -> np.ndarray:
         """Denoise one 2D recording or a stack of 2D pages.
 
@@ -225,6 +226,11 @@ class Denoiser:
         scale : ``(m, s)`` for a 2D ``x``: use this centre and noise scale instead of
             ``global_scale(x)`` (for chunked arrays whose global scale is known).
         progress : called with the number of output pixels finished after each batch.
+        border : image path only: ``"mirror"`` (the page is extended by mirrored pixels, so
+            its border is denoised like its interior) or ``"zero"`` (the network zero-pads,
+            as the image models saw the ends of the spectrum in training); default
+            ``"zero"`` for pages that look like spectral recordings
+            (:func:`fluorodn.spectral.looks_spectral`), ``"mirror"`` for everything else.
 
         Returns
         -------
@@ -243,14 +249,15 @@ class Denoiser:
         """
         arr = check_input(x, ndims=(2, 3, 4, 5, 6))
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
-            return self.run(arr.reshape(-1, *arr.shape[-2:]), scale=scale, progress=progress).reshape(arr.shape)
+            pages_2d = arr.reshape(-1, *arr.shape[-2:])
+            return self.run(pages_2d, scale=scale, progress=progress, border=border).reshape(arr.shape)
         path = self._path_for(arr.shape)
         if path == "spectral":
             if scale is not None:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
             return self._run_spectral(arr, progress)
         if path == "delegate":
-            return self._image().run(arr, scale=scale, progress=progress)
+            return self._image().run(arr, scale=scale, progress=progress, border=border)
         pages = [arr] if arr.ndim == 2 else list(arr)
         if scale is not None:
             if arr.ndim != 2:
@@ -260,7 +267,7 @@ class Denoiser:
             scales = [global_scale(p) for p in pages]
         out = np.empty(arr.shape, dtype=np.float32)
         outs = [out] if arr.ndim == 2 else list(out)
-        self._denoise(pages, scales, outs, progress)
+        self._denoise(pages, scales, outs, progress, border)
         return out
 
     def stream(self, pages: Iterable[Any], *, progress: Progress | None = None) -> Iterator[np.ndarray]:
@@ -382,9 +389,20 @@ class Denoiser:
         self._denoise(chunk, [global_scale(p) for p in chunk], outs, progress)
         yield from outs
 
-    def plan(self, shape: tuple[int, int]) -> TilePlan:
-        """Tile plan used for an (H, W) page."""
-        return plan_tiles(shape, self.halo, budget=self.tile_pixels)
+    def border_pad(self, shape: tuple[int, int], border: str | None = None) -> int:
+        """Mirrored pixels added on every side of an (H, W) page: ``halo`` for ``border="mirror"``,
+        0 for ``"zero"``; ``None`` picks by shape (see :meth:`run`)."""
+        if border is None:
+            border = "zero" if spectral.looks_spectral(tuple(shape)) else "mirror"
+        if border not in ("mirror", "zero"):
+            raise ValueError(f'border must be "mirror" or "zero", got {border!r}')
+        return self.halo if border == "mirror" else 0
+
+    def plan(self, shape: tuple[int, int], border: str | None = None) -> TilePlan:
+        """Tile plan used for an (H, W) page: it tiles the page extended by
+        :meth:`border_pad` mirrored pixels on every side."""
+        pad = self.border_pad(shape, border)
+        return plan_tiles((shape[0] + 2 * pad, shape[1] + 2 * pad), self.halo, budget=self.tile_pixels)
 
     def _denoise(
         self,
@@ -392,9 +410,12 @@ class Denoiser:
         scales: Sequence[tuple[float, float]],
         outs: Sequence[np.ndarray],
         progress: Progress | None,
+        border: str | None = None,
     ) -> None:
         """The image path (:func:`fluorodn._engine.denoise_pages`) with this model's plan and budget."""
-        denoise_pages(self._net, self.plan(pages[0].shape), self.tile_pixels, pages, scales, outs, progress)
+        shape = pages[0].shape
+        pad = self.border_pad(shape, border)
+        denoise_pages(self._net, self.plan(shape, border), self.tile_pixels, pages, scales, outs, progress, pad=pad)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

@@ -20,7 +20,9 @@ coefficient traces in noise units:
 
 The network denoises ``coef`` over time (every output value thus depends on the whole
 spectrum of its samples); :func:`reconstruct` maps denoised coefficients back to counts.
-What lies outside the K components is dropped: there the recording holds noise only.
+What lies outside the K components is dropped (there the recording holds noise only) except
+its time-mean ``offset``: the per-bin median ``mu`` is not itself a mix of the recording's
+spectra, so ``x - mu`` carries a constant spectrum outside the components' span.
 
 Every statistic is equivariant to the data's units and offset (``project(k x + c)`` gives
 the same ``coef``), and statistics over long recordings use an evenly strided subset of at
@@ -47,6 +49,7 @@ __all__ = [
     "looks_spectral",
     "network_input",
     "noise_levels",
+    "pad_ends",
     "project",
     "reconstruct",
     "removed_stats",
@@ -84,6 +87,10 @@ class Projection:
     corr: np.ndarray  #: (CORR_LAGS + 1,) float64 across-bin noise correlation at lags 0..
     scale: np.ndarray  #: (K,) float64 standard deviation of each coefficient trace, at least 1
     coef: np.ndarray  #: (T, K) float32 coefficient traces in noise units
+    #: (W,) float64 time-mean of what lies outside the K components (units of x), added back by
+    #: :func:`reconstruct`: the per-bin median ``mu`` is not a mix of the recording's spectra,
+    #: so ``x - mu`` keeps a constant spectrum outside their span
+    offset: np.ndarray | None = None
 
     @property
     def components(self) -> int:
@@ -226,8 +233,10 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None) -> Proje
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
     empty = np.empty((0, k), np.float32)
     p = Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, scale=np.ones(k), coef=empty)
-    scale = np.maximum(coefficients(p, sub).std(axis=0, dtype=np.float64), 1.0)
-    return replace(p, scale=scale)
+    coef = coefficients(p, sub)
+    scale = np.maximum(coef.std(axis=0, dtype=np.float64), 1.0)
+    offset = np.mean(sub - reconstruct(p, coef, np.float64), axis=0)
+    return replace(p, scale=scale, offset=offset)
 
 
 def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
@@ -242,10 +251,11 @@ def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
 def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """(T, W) recording in the units of ``x`` from (T, K) coefficient traces in noise units."""
     back = (p.basis * p.comp_noise[None, :]).T * p.sigma[None, :]  # (K, W)
+    centre = p.mu if p.offset is None else p.mu + p.offset
     coef = np.asarray(coef)
     out = np.empty((coef.shape[0], back.shape[1]), dtype)
     for i in range(0, coef.shape[0], _BLOCK):
-        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + p.mu
+        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + centre
     return out
 
 
@@ -283,6 +293,15 @@ def network_input(coef: np.ndarray, scale: np.ndarray, channels: int) -> np.ndar
     return x
 
 
+def pad_ends(a: np.ndarray, pad: int, axis: int = 0) -> np.ndarray:
+    """``a`` extended by ``pad`` mirrored samples at both ends of ``axis`` (the end samples
+    repeated, as :func:`numpy.pad` ``"symmetric"``): the border the spectral network sees in
+    training and at run time, so that its first and last outputs look like interior ones."""
+    width = [(0, 0)] * a.ndim
+    width[axis] = (pad, pad)
+    return np.pad(a, width, mode="symmetric")
+
+
 def run_traces(
     net: Callable[[np.ndarray], np.ndarray],
     coef: np.ndarray,
@@ -294,18 +313,21 @@ def run_traces(
     """Denoised (T, K) coefficient traces: ``coef - net(input)``, in windows with ``halo``.
 
     ``net`` maps a (1, 2 * channels, L) float32 :func:`network_input` to the predicted noise
-    (1, channels, L) in the units of ``coef``. Windows overlap by ``halo`` samples on each
-    side, so the result equals one call on the whole recording (up to float rounding); the
-    recording's own ends see the zero padding the network was trained with.
+    (1, channels, L) in the units of ``coef``. The recording is extended by ``halo`` mirrored
+    samples at each end (:func:`pad_ends`) and cut into windows overlapping by ``halo`` samples
+    on each side, so the result equals one call on the whole extended recording (up to float
+    rounding), and rows of a longer recording passed with at least ``halo`` neighbours on
+    each side get the values they have in the whole recording.
     """
     t, k = coef.shape
+    ext = pad_ends(coef, halo)
     core = max(1, window - 2 * halo)
     out = np.empty_like(coef, dtype=np.float32)
     for start in range(0, t, core):
         stop = min(t, start + core)
-        lo, hi = max(0, start - halo), min(t, stop + halo)
-        noise = net(network_input(coef[lo:hi], scale, channels))
-        out[start:stop] = coef[start:stop] - noise[0, :k, start - lo : stop - lo].T
+        lo, hi = start, stop + 2 * halo  # rows of ``ext``: ``start - halo`` .. ``stop + halo`` of coef
+        noise = net(network_input(ext[lo:hi], scale, channels))
+        out[start:stop] = coef[start:stop] - noise[0, :k, halo : halo + stop - start].T
     return out
 
 

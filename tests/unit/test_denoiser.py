@@ -318,3 +318,29 @@ def test_hundreds_of_millions_of_values(tiny_model: Path, tmp_path: Path) -> Non
         tracemalloc.stop()
     assert out.shape == x.shape and np.isfinite(out[::1000]).all()
     assert peak < out.nbytes + (200 << 20)
+
+
+# -- border ----------------------------------------------------------------------------
+
+
+def test_border_is_mirrored_for_frames_and_zero_padded_for_spectra(tiny_model: Path) -> None:
+    """Frames default to a mirrored border (equal to denoising the page padded with numpy's
+    "symmetric" mode, cropped); spectral-looking pages default to the network's zero padding;
+    both can be chosen; the interior is the same either way."""
+    den = make(tiny_model)
+    h = den.halo
+    rng = np.random.default_rng(0)
+    frame = rng.standard_normal((60, 70)) * 5 + 100
+    m, s = global_scale(frame)
+    mirrored = den.run(frame)
+    close(mirrored, den.run(frame, border="mirror"))
+    padded = den.run(np.pad(frame, h, mode="symmetric"), scale=(m, s), border="zero")[h:-h, h:-h]
+    close(mirrored, padded)
+    zero = den.run(frame, border="zero")
+    assert not np.allclose(zero[:h], mirrored[:h])
+    close(zero[2 * h : -2 * h, 2 * h : -2 * h], mirrored[2 * h : -2 * h, 2 * h : -2 * h])
+    recording = rng.standard_normal((400, 48)) * 5 + 100
+    assert den.border_pad(recording.shape) == 0
+    close(den.run(recording), den.run(recording, border="zero"))
+    with pytest.raises(ValueError, match="border must be"):
+        den.run(frame, border="reflect")

@@ -208,8 +208,9 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
 
 
 def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
-    """Error / raw error at the first and last 5 samples within 1.35x of the interior's (the
-    network sees one side only there: 1.29x measured, the 1.15x aim is not reached); at the
+    """Error / raw error at the first and last 5 samples within 1.15x of the interior's (the
+    traces are extended by their mirror image there: 1.01x and 1.08x measured on these 10
+    recordings, 1.13x at worst over other seeds); at the
     first and last bins within 1.15x of the interior bins' 90th percentile (the ratio varies
     from bin to bin with each bin's weight in the leading components, by about 1.5x between
     interior bins: the edge bins must be among them, not beyond)."""
@@ -217,7 +218,7 @@ def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
     regions = {"first 5 samples": np.s_[:5], "last 5 samples": np.s_[-5:], "interior": np.s_[5:-5, 3:-3]}
     ratios: dict[str, list[float]] = {k: [] for k in regions}
     bins = []
-    for _ in range(4):
+    for _ in range(10):
         inst = generator(rng, 3000, 152, 0.4)
         y = den.run(inst.noisy)
         e, r = (y - inst.clean) ** 2, (inst.noisy - inst.clean) ** 2
@@ -226,7 +227,7 @@ def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
         bins.append(e[5:-5].mean(axis=0) / r[5:-5].mean(axis=0))
     interior = float(np.sqrt(np.mean(ratios["interior"])))
     for k in ("first 5 samples", "last 5 samples"):
-        assert np.sqrt(np.mean(ratios[k])) <= 1.35 * interior, (k, ratios)
+        assert np.sqrt(np.mean(ratios[k])) <= 1.15 * interior, (k, ratios)
     per_bin = np.sqrt(np.mean(bins, axis=0))
     assert per_bin[3:-3].max() < 2.0 * interior  # a sanity bound on the spread itself
     top = float(np.percentile(per_bin[3:-3], 90))
@@ -248,18 +249,24 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
 
 
-def test_image_path_border_is_not_worse_than_raw() -> None:
-    """A 512 x 512 frame through the image model: the 2-pixel border is denoised less than the
-    interior (the network zero-pads there, as in training) but never left worse than raw."""
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_image_path_border_is_denoised_like_the_interior(precision: str) -> None:
+    """A 512 x 512 frame through the image model: the page is extended by mirrored pixels, so
+    the 2-pixel border keeps at most 1.25x the interior's error / raw error (1.19x measured;
+    with the network's zero padding there it was 5x)."""
     from scipy.ndimage import gaussian_filter
 
     rng = np.random.default_rng(0)
     clean = gaussian_filter(rng.standard_normal((512, 512)), 8) * 400 + 1000 + np.linspace(0, 300, 512)[None, :]
     noisy = clean + rng.standard_normal(clean.shape) * np.sqrt(clean) * 0.8
-    y = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1)).run(noisy)
+    y = Denoiser("low", device="cpu", precision=precision, options=DenoiserOptions(threads=1)).run(noisy)
     err, raw = (y - clean) ** 2, (noisy - clean) ** 2
     border = np.zeros(clean.shape, bool)
     border[:2] = border[-2:] = True
     border[:, :2] = border[:, -2:] = True
-    assert np.sqrt(err[border].mean() / raw[border].mean()) < 1.0
-    assert np.sqrt(err[~border].mean() / raw[~border].mean()) < 0.3
+    interior = np.zeros(clean.shape, bool)
+    interior[10:-10, 10:-10] = True
+    ratio_border = np.sqrt(err[border].mean() / raw[border].mean())
+    ratio_interior = np.sqrt(err[interior].mean() / raw[interior].mean())
+    assert ratio_interior < 0.2
+    assert ratio_border <= 1.25 * ratio_interior, (ratio_border, ratio_interior)

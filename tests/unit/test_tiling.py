@@ -112,3 +112,32 @@ def test_plan_tiles_cover_image_once() -> None:
 def test_plan_requires_budget_or_window() -> None:
     with pytest.raises(ValueError, match="budget"):
         plan_tiles((10, 10), 2)
+
+
+@pytest.mark.parametrize(("shape", "window"), [((37, 53), (21, 25)), ((7, 9), (30, 30)), ((64, 20), (40, 30))])
+def test_mirrored_border_equals_an_explicitly_padded_page(shape: tuple[int, int], window: tuple[int, int]) -> None:
+    """denoise_pages with ``pad`` (windows gathering mirrored rows and columns at the border)
+    gives what one call on the page padded with numpy's "symmetric" mode gives, cropped, for
+    any tiling; also for a page smaller than the halo (the mirror repeats)."""
+    from scipy.ndimage import uniform_filter
+
+    from fluorodn._engine import denoise_pages
+
+    halo = 4
+
+    def net(b: np.ndarray) -> np.ndarray:  # local means of radius <= halo, zero beyond the window
+        return np.stack([[uniform_filter(c, 9, mode="constant") * 0.5 for c in row] for row in b]).astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    pages = [rng.standard_normal(shape) * 3 + 10 for _ in range(2)]
+    scales = [(10.0, 3.0), (9.0, 2.0)]
+    got = [np.empty(shape, np.float32) for _ in pages]
+    padded_shape = (shape[0] + 2 * halo, shape[1] + 2 * halo)
+    plan = plan_tiles(padded_shape, halo, window=window)
+    seen: list[int] = []
+    denoise_pages(net, plan, 10**7, pages, scales, got, seen.append, pad=halo)
+    assert sum(seen) == 2 * shape[0] * shape[1]
+    for page, (m, s), out in zip(pages, scales, got, strict=True):
+        ext = np.pad(page, halo, mode="symmetric")
+        whole = ext - s * net(((ext - m) / s)[None, None])[0, 0]
+        np.testing.assert_allclose(out, whole[halo:-halo, halo:-halo], rtol=1e-5, atol=1e-4)

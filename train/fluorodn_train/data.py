@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from fluorodn.normalize import global_scale
-from fluorodn.spectral import COMPONENTS, network_input, project
+from fluorodn.spectral import COMPONENTS, network_input, pad_ends, project
 
 from .noise import NoiseConfig, RecordedNoise, parametric_noise
 from .synth import WIDE, CleanRecording, SignalConfig, clean_recording
@@ -92,20 +92,22 @@ class Sampler:
         return np.stack(xs)[:, None], np.stack(ys)[:, None]
 
 
-def spectral_pair(inst: Instance, components: int = COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
-    """(network input (2K, T), target noise (K, T)) of the spectral model, float32.
+def spectral_pair(inst: Instance, components: int = COMPONENTS, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(network input (2K, T + 2 pad), target noise (K, T + 2 pad)) of the spectral model, float32.
 
     The input is :func:`fluorodn.spectral.network_input` of the runtime's projection
     (``fluorodn.spectral.project``) of the noisy recording, the target the same projection of
     its noise, in the units of the coefficient traces; components missing because the
-    recording has fewer bins or samples are zero traces.
+    recording has fewer bins or samples are zero traces. Both are extended by ``pad``
+    mirrored samples at each end (:func:`fluorodn.spectral.pad_ends`), as the runtime extends
+    a recording by the network's halo, so that the network learns the ends it sees there.
     """
     p = project(inst.noisy, components)
     noise = (inst.noisy - inst.clean) / p.sigma[None, :]
     y = (noise @ p.basis) / p.comp_noise[None, :]
     t = np.zeros((components, len(p.coef)), np.float32)
     t[: p.components] = y.T
-    return network_input(p.coef, p.scale, components)[0], t
+    return network_input(pad_ends(p.coef, pad), p.scale, components)[0], pad_ends(t, pad, axis=1)
 
 
 class SpectralSampler(Sampler):
@@ -113,8 +115,8 @@ class SpectralSampler(Sampler):
 
     Each batch draws a length in ``lengths`` (samples) and as many recordings as fit in
     ``samples_per_batch``; each recording draws its bin count, noise scale and (widened
-    generator) sensor, kinetics and hemodynamics. Recordings are whole, so their ends are
-    the ends the runtime sees.
+    generator) sensor, kinetics and hemodynamics. Recordings are whole and extended by ``pad``
+    mirrored samples at each end, so their ends are the ends the runtime sees.
     """
 
     def __init__(
@@ -126,9 +128,11 @@ class SpectralSampler(Sampler):
         bins: tuple[int, int] = (76, 304),
         samples_per_batch: int = 9600,
         signal: SignalConfig = WIDE,
+        pad: int = 0,
     ):
         super().__init__(seed, stream, (lengths[1], bins[1]), noise_scale)
         self.lengths, self.bins, self.samples, self.signal = lengths, bins, samples_per_batch, signal
+        self.pad = pad
 
     def batch(self, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(B, K, L) float32 inputs and targets; ``n`` > 0 fixes B (default: by the sample budget)."""
@@ -139,7 +143,7 @@ class SpectralSampler(Sampler):
             ns = self.rng.uniform(*self.noise_scale)
             bins = int(self.rng.integers(self.bins[0], self.bins[1] + 1))
             inst = make_instance(self.rng, length, bins, ns, signal=self.signal)
-            x, y = spectral_pair(inst)
+            x, y = spectral_pair(inst, pad=self.pad)
             xs.append(x)
             ys.append(y)
         return np.stack(xs), np.stack(ys)

@@ -75,7 +75,12 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
         if recorded is not None:
             raise ValueError("the spectral model trains on parametric noise only")
         return SpectralSampler(
-            cfg.seed, stream, cfg.noise_scale, lengths=(cfg.window[0], cfg.window[0] * 6), samples_per_batch=cfg.samples
+            cfg.seed,
+            stream,
+            cfg.noise_scale,
+            lengths=(cfg.window[0], cfg.window[0] * 6),
+            samples_per_batch=cfg.samples,
+            pad=cfg.depth,
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 

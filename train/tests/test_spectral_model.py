@@ -46,6 +46,18 @@ def test_spectral_pair_targets_are_the_projected_noise():
     np.testing.assert_allclose(clean_coef, expected, rtol=1e-4, atol=1e-3)
 
 
+def test_spectral_pair_extends_the_ends_as_the_runtime_does():
+    """Training pairs carry the mirrored ends that ``run_traces`` gives the network."""
+    inst = make_instance(np.random.default_rng(1), 300, 80, 0.5, signal=synth.WIDE)
+    x0, y0 = spectral_pair(inst)
+    x, y = spectral_pair(inst, pad=7)
+    assert x.shape == (x0.shape[0], 314) and y.shape == (y0.shape[0], 314)
+    np.testing.assert_array_equal(x[:, 7:-7], x0)
+    np.testing.assert_array_equal(y[:, 7:-7], y0)
+    np.testing.assert_array_equal(x[:, :7], x0[:, 6::-1])
+    np.testing.assert_array_equal(y[:, -7:], y0[:, :-8:-1])
+
+
 def test_sampler_batches_whole_recordings_of_one_length():
     s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(60, 120), bins=(30, 40), samples_per_batch=300)
     x, y = s.batch()
