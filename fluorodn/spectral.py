@@ -20,9 +20,7 @@ coefficient traces in noise units:
 
 The network denoises ``coef`` over time (every output value thus depends on the whole
 spectrum of its samples); :func:`reconstruct` maps denoised coefficients back to counts.
-What lies outside the K components is dropped (there the recording holds noise only) except
-its time-mean ``offset``: the per-bin median ``mu`` is not itself a mix of the recording's
-spectra, so ``x - mu`` carries a constant spectrum outside the components' span.
+What lies outside the K components is dropped: there the recording holds noise only.
 
 Every statistic is equivariant to the data's units and offset (``project(k x + c)`` gives
 the same ``coef``), and statistics over long recordings use an evenly strided subset of at
@@ -87,10 +85,6 @@ class Projection:
     corr: np.ndarray  #: (CORR_LAGS + 1,) float64 across-bin noise correlation at lags 0..
     scale: np.ndarray  #: (K,) float64 standard deviation of each coefficient trace, at least 1
     coef: np.ndarray  #: (T, K) float32 coefficient traces in noise units
-    #: (W,) float64 time-mean of what lies outside the K components (units of x), added back by
-    #: :func:`reconstruct`: the per-bin median ``mu`` is not a mix of the recording's spectra,
-    #: so ``x - mu`` keeps a constant spectrum outside their span
-    offset: np.ndarray | None = None
 
     @property
     def components(self) -> int:
@@ -233,10 +227,8 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None) -> Proje
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
     empty = np.empty((0, k), np.float32)
     p = Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, scale=np.ones(k), coef=empty)
-    coef = coefficients(p, sub)
-    scale = np.maximum(coef.std(axis=0, dtype=np.float64), 1.0)
-    offset = np.mean(sub - reconstruct(p, coef, np.float64), axis=0)
-    return replace(p, scale=scale, offset=offset)
+    scale = np.maximum(coefficients(p, sub).std(axis=0, dtype=np.float64), 1.0)
+    return replace(p, scale=scale)
 
 
 def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
@@ -251,11 +243,10 @@ def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
 def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """(T, W) recording in the units of ``x`` from (T, K) coefficient traces in noise units."""
     back = (p.basis * p.comp_noise[None, :]).T * p.sigma[None, :]  # (K, W)
-    centre = p.mu if p.offset is None else p.mu + p.offset
     coef = np.asarray(coef)
     out = np.empty((coef.shape[0], back.shape[1]), dtype)
     for i in range(0, coef.shape[0], _BLOCK):
-        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + centre
+        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + p.mu
     return out
 
 
