@@ -61,6 +61,7 @@ def fit(
     depth: int = typer.Option(20, help="Convolution layers."),
     width: int = typer.Option(64, help="Filters per layer."),
     shared: bool = typer.Option(False, help="Spectral: one network per coefficient trace (traces as batch items)."),
+    dilations: str = typer.Option("", help="Spectral: dilation of each convolution, comma-separated (default all 1)."),
     samples: int = typer.Option(9600, help="Spectral: time samples per step (recordings x their length)."),
     batch: int = typer.Option(16, help="Instances per step."),
     window: tuple[int, int] = typer.Option(

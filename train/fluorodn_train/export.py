@@ -174,6 +174,7 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
             architecture="DnCNN1d",
             channels=model.channels,
             shared=model.shared,
+            dilations=list(model.dilations),
             normalization=SPECTRAL_CONVENTION,
             domain=info.get("domain", "spectral-fiber-photometry"),
             noise_scale_range=list(info.get("noise_scale_range", [])),

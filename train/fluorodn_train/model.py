@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -93,7 +95,9 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             shape = (-1,) + (1,) * (m.weight.dim() - 1)
             w = m.weight * (bn.weight / std).reshape(shape)
             b = bn.bias - bn.running_mean * bn.weight / std
-            conv = type(m)(m.in_channels, m.out_channels, 3, padding=1, bias=True)
+            conv = type(m)(
+                m.in_channels, m.out_channels, m.kernel_size, padding=m.padding, dilation=m.dilation, bias=True
+            )
             conv.weight.data.copy_(w.detach())
             assert conv.bias is not None
             conv.bias.data.copy_(b.detach())
@@ -115,25 +119,40 @@ class DnCNN1d(nn.Module):
     divided by their scale, then C constant traces holding ``1 / scale``. Output (N, C, T):
     the traces' predicted noise in the units of the undivided traces (the network's output
     times the scale); the denoised traces are ``coef - model(x)``. ``depth`` convolutions of
-    kernel 3 without biases, BN + ReLU in the middle layers; an output sample depends on
-    inputs within ``depth`` samples (``halo``).
+    kernel 3 without biases, BN + ReLU in the middle layers. ``dilations``: one per
+    convolution (default all 1); an output sample depends on inputs within ``sum(dilations)``
+    samples (``halo``), so dilations widen the context for the same work.
 
     ``shared``: one network denoises every trace on its own (input: the trace and its level,
     2 channels; the C traces of a recording are C batch items), instead of all C traces at
     once (2C input channels).
     """
 
-    def __init__(self, channels: int = 16, depth: int = 17, width: int = 64, shared: bool = False):
+    def __init__(
+        self,
+        channels: int = 16,
+        depth: int = 17,
+        width: int = 64,
+        shared: bool = False,
+        dilations: Sequence[int] | None = None,
+    ):
         super().__init__()
         if depth < 3:
             raise ValueError("DnCNN needs at least 3 layers")
+        dil = tuple(int(d) for d in dilations) if dilations else (1,) * depth
+        if len(dil) != depth or min(dil) < 1:
+            raise ValueError(f"need {depth} dilations of at least 1, got {dil}")
         c_in, c_out = (2, 1) if shared else (2 * channels, channels)
-        layers: list[nn.Module] = [nn.Conv1d(c_in, width, 3, padding=1, bias=False), nn.ReLU(inplace=True)]
-        for _ in range(depth - 2):
-            layers += [nn.Conv1d(width, width, 3, padding=1, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
-        layers.append(nn.Conv1d(width, c_out, 3, padding=1, bias=False))
+
+        def conv(a: int, b: int, d: int) -> nn.Conv1d:
+            return nn.Conv1d(a, b, 3, padding=d, dilation=d, bias=False)
+
+        layers: list[nn.Module] = [conv(c_in, width, dil[0]), nn.ReLU(inplace=True)]
+        for d in dil[1:-1]:
+            layers += [conv(width, width, d), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
+        layers.append(conv(width, c_out, dil[-1]))
         self.net = nn.Sequential(*layers)
-        self.channels, self.depth, self.width, self.shared = channels, depth, width, shared
+        self.channels, self.depth, self.width, self.shared, self.dilations = channels, depth, width, shared, dil
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -141,7 +160,7 @@ class DnCNN1d(nn.Module):
 
     @property
     def halo(self) -> int:
-        return self.depth
+        return sum(self.dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return run_1d(self.net, x, self.channels, self.shared)

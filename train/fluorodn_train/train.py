@@ -28,6 +28,7 @@ class FitConfig:
     depth: int = 20  #: convolution layers
     width: int = 64  #: filters per layer
     shared: bool = False  #: spectral: one network per trace (traces as batch items), not all at once
+    dilations: str = ""  #: spectral: comma-separated dilation per convolution ("": all 1)
     window: tuple[int, int] = (101, 152)  #: (time, bins) of one instance (20 s at 5 Hz)
     batch: int = 16  #: instances per step
     steps: int = 1000  #: stop after this many steps in total
@@ -66,7 +67,8 @@ def build_model(cfg: FitConfig | dict) -> torch.nn.Module:
     """The network a config describes (a FitConfig or its dict in a checkpoint)."""
     c = cfg if isinstance(cfg, dict) else asdict(cfg)
     if c.get("kind", "image") == "spectral":
-        return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False))
+        dil = [int(d) for d in str(c.get("dilations", "")).split(",") if d.strip()]
+        return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False), dil or None)
     return DnCNN(c["depth"], c["width"])
 
 
@@ -80,7 +82,7 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
             cfg.noise_scale,
             lengths=(cfg.window[0], cfg.window[0] * 6),
             samples_per_batch=cfg.samples,
-            pad=cfg.depth,
+            pad=build_model(cfg).halo,
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 

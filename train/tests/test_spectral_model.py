@@ -5,6 +5,7 @@ import json
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 import torch
 from fluorodn import Denoiser, spectral
 from fluorodn.registry import validate_metadata
@@ -65,8 +66,9 @@ def test_sampler_batches_whole_recordings_of_one_length():
     assert y.shape == (x.shape[0], spectral.COMPONENTS, x.shape[2]) and x.dtype == np.float32
 
 
-def test_folded_1d_network_matches():
-    net = DnCNN1d(16, depth=4, width=8)
+@pytest.mark.parametrize("dilations", [None, (1, 2, 3, 1)])
+def test_folded_1d_network_matches(dilations):
+    net = DnCNN1d(16, depth=4, width=8, dilations=dilations)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.normal_()
@@ -78,6 +80,23 @@ def test_folded_1d_network_matches():
     torch.testing.assert_close(fold_batchnorm(net)(x), net(x), rtol=1e-4, atol=1e-5)
 
 
+def test_dilations_set_the_halo():
+    """An output sample depends on inputs within sum(dilations) samples, and no further."""
+    net = DnCNN1d(16, depth=5, width=4, shared=True, dilations=(1, 2, 4, 2, 1)).eval()
+    assert net.halo == 10
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv1d):
+            torch.nn.init.normal_(m.weight, std=0.3)
+    x = torch.rand(1, 32, 61) + 0.1
+    x2 = x.clone()
+    x2[0, 0, 30] += 5.0
+    with torch.no_grad():
+        changed = torch.nonzero((net(x2) - net(x)).abs().sum(dim=(0, 1)) > 0).flatten()
+    assert int(changed.min()) == 20 and int(changed.max()) == 40
+    with pytest.raises(ValueError, match="dilations"):
+        DnCNN1d(16, depth=5, dilations=(1, 2))
+
+
 def test_tiny_spectral_train_export_and_run(tmp_path):
     cfg = FitConfig(
         out=str(tmp_path / "run"),
@@ -86,6 +105,7 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
         depth=3,
         width=4,
         shared=True,
+        dilations="1,2,1",
         window=(40, 0),
         samples=200,
         steps=2,
@@ -99,7 +119,8 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
     path, card = export_spectral(
         tmp_path / "run" / "last.pt", tmp_path / "models", "tiny", recordings=3, lengths=(200, 400)
     )
-    assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS and card["halo"] == 3
+    assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS
+    assert card["halo"] == 4 and card["dilations"] == [1, 2, 1]
     assert card["parity_max_abs_error"] < 1e-4
     checks = card["domain_checks"]
     assert checks["snr"][0] < checks["snr"][1] and checks["structure"][1] > 0
