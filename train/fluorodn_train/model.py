@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -95,9 +96,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             shape = (-1,) + (1,) * (m.weight.dim() - 1)
             w = m.weight * (bn.weight / std).reshape(shape)
             b = bn.bias - bn.running_mean * bn.weight / std
-            conv = type(m)(
-                m.in_channels, m.out_channels, m.kernel_size, padding=m.padding, dilation=m.dilation, bias=True
-            )
+            conv = copy.deepcopy(m)  # same kernel, padding and dilation
+            conv.bias = nn.Parameter(torch.zeros(m.out_channels))
             conv.weight.data.copy_(w.detach())
             assert conv.bias is not None
             conv.bias.data.copy_(b.detach())

@@ -63,11 +63,15 @@ def _recorded(cfg: FitConfig) -> tuple[RecordedNoise | None, RecordedNoise | Non
     return RecordedNoise.from_files(cfg.dark, cfg.light).split(0.8)
 
 
+def _dilations(text: str) -> list[int]:
+    return [int(d) for d in str(text).split(",") if d.strip()]
+
+
 def build_model(cfg: FitConfig | dict) -> torch.nn.Module:
     """The network a config describes (a FitConfig or its dict in a checkpoint)."""
     c = cfg if isinstance(cfg, dict) else asdict(cfg)
     if c.get("kind", "image") == "spectral":
-        dil = [int(d) for d in str(c.get("dilations", "")).split(",") if d.strip()]
+        dil = _dilations(c.get("dilations", ""))
         return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False), dil or None)
     return DnCNN(c["depth"], c["width"])
 
@@ -82,7 +86,7 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
             cfg.noise_scale,
             lengths=(cfg.window[0], cfg.window[0] * 6),
             samples_per_batch=cfg.samples,
-            pad=build_model(cfg).halo,
+            pad=sum(_dilations(cfg.dilations)) or cfg.depth,  # the network's halo
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 
