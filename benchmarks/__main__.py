@@ -1,4 +1,4 @@
-"""``python -m benchmarks quality|speed|dask|acceptance|default-speed|all [--quick] [--out DIR] [options]``.
+"""``python -m benchmarks quality|speed|dask|acceptance|default-speed|diagnose|all [--quick] [--out DIR] [options]``.
 
 Each benchmark is a module with ``main(argv) -> int``; ``all`` runs them in turn
 with the shared options (``--quick``, ``--out DIR``) and fails if any of them fails.
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "acceptance": "benchmarks.acceptance",
     "default-speed": "benchmarks.default_speed",
     "formats-speed": "benchmarks.formats_speed",
+    "diagnose": "benchmarks.diagnose",
 }
 
 

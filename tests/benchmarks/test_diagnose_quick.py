@@ -1,0 +1,32 @@
+"""The diagnosis benchmark runs in its quick mode and writes its result files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.__main__ import main
+from benchmarks.diagnose import error_split
+
+
+def test_diagnose_quick(tmp_path: Path) -> None:
+    assert main(["diagnose", "--quick", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "diagnosis_quick.json").read_text())
+    rows = {r["pipeline"]: r for r in result["rows"]}
+    assert set(rows) == {"raw", "fluorodn:default", "svd-16+low"}
+    assert rows["fluorodn:default"]["mse"] < rows["raw"]["mse"]
+    for r in rows.values():
+        assert 0 <= r["mse_constant"] <= r["mse"]
+        assert r["ev_missed"] == r["ev_merged"] + r["ev_shifted"] + r["ev_absent"]
+    assert "| noise 0.2 | fluorodn:default |" in (tmp_path / "diagnosis_quick.md").read_text()
+
+
+def test_error_split_separates_the_constant_part() -> None:
+    clean = np.zeros((400, 5))
+    pattern = np.array([1.0, -2.0, 0.0, 3.0, 0.5])
+    noise = np.random.default_rng(0).standard_normal((400, 5))
+    split = error_split(clean, clean + pattern + noise, clean + 2 * noise)
+    np.testing.assert_allclose(split["mse_constant"], np.mean((pattern + noise.mean(axis=0)) ** 2))
+    np.testing.assert_allclose(split["mse"], np.mean((pattern + noise) ** 2))
