@@ -29,6 +29,9 @@ class FitConfig:
     width: int = 64  #: filters per layer
     shared: bool = False  #: spectral: one network per trace (traces as batch items), not all at once
     dilations: str = ""  #: spectral: comma-separated dilation per convolution ("": all 1)
+    #: spectral: weight of the MSE of the error's first differences over time, added to the MSE
+    #: (weights the error spectrum by 1 + w (2 - 2 cos f): high frequencies count up to 1 + 4 w)
+    diff_weight: float = 0.0
     window: tuple[int, int] = (101, 152)  #: (time, bins) of one instance (20 s at 5 Hz)
     batch: int = 16  #: instances per step
     steps: int = 1000  #: stop after this many steps in total
@@ -134,6 +137,7 @@ class Loop:
     clip: float = 1.0  #: gradient-norm clip of ``clipped``
     clipped: Iterable[torch.nn.Parameter] | None = None  #: parameters clipped (None: all of the model's)
     target: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  #: (input, truth) -> target
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  #: (output, target) -> loss; None: MSE
 
 
 def run_loop(loop: Loop, minutes: float | None = None, log: Callable[[str], None] = print) -> Path:
@@ -180,7 +184,8 @@ def run_loop(loop: Loop, minutes: float | None = None, log: Callable[[str], None
             x, y = (torch.from_numpy(a) for a in sampler.batch(loop.batch))
             if loop.target is not None:
                 y = loop.target(x, y)
-            loss = torch.nn.functional.mse_loss(model(x), y)
+            out = model(x)
+            loss = torch.nn.functional.mse_loss(out, y) if loop.loss is None else loop.loss(out, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(clipped, loop.clip)
@@ -241,8 +246,19 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         saved={"config": asdict(cfg)},
         lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
         validate=lambda: {"val_loss": evaluate(model, xv, yv)},
+        loss=diff_loss(cfg.diff_weight) if cfg.diff_weight else None,
     )
     return run_loop(loop, minutes, log)
+
+
+def diff_loss(weight: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """MSE plus ``weight`` times the MSE of the error's first differences along the last axis."""
+
+    def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        err = out - y
+        return err.pow(2).mean() + weight * torch.diff(err, dim=-1).pow(2).mean()
+
+    return loss
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:

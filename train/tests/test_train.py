@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from fluorodn_train.cli import app
 from fluorodn_train.noise import RecordedNoise
-from fluorodn_train.train import FitConfig, fit, load_checkpoint
+from fluorodn_train.train import FitConfig, diff_loss, fit, load_checkpoint
 
 TINY = dict(depth=4, width=4, window=(24, 16), batch=2, val_instances=4, val_every=2, ckpt_every=2)
 
@@ -45,6 +45,15 @@ def _recorded_files(tmp_path, n=400, bins=16, gain=2.0, read=3.0, fmt="npy"):
         np.save(p, arr) if fmt == "npy" else tifffile.imwrite(p, arr.astype(np.float32))
         paths.append(p)
     return paths, gain, read
+
+
+def test_diff_loss_weights_high_frequencies():
+    """A constant error costs its MSE only; an alternating one 1 + 4 w times its MSE."""
+    y = torch.zeros(2, 3, 100)
+    loss = diff_loss(0.5)
+    torch.testing.assert_close(loss(torch.full_like(y, 2.0), y), torch.tensor(4.0))
+    alternating = torch.ones(100) * torch.tensor([1.0, -1.0]).repeat(50)
+    torch.testing.assert_close(loss(alternating.expand(2, 3, 100), y), torch.tensor(1.0 + 0.5 * 4.0))
 
 
 @pytest.mark.parametrize("fmt", ["npy", "tif"])
