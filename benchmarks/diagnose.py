@@ -11,7 +11,8 @@ recordings:
 * **events**: the OASIS penalty ``lam`` it settles on, and each missed true event classified:
   ``merged`` (the deconvolved train is non-zero within the match tolerance, but that sample was
   grouped into an event timed elsewhere), ``shifted`` (the nearest detected event lies
-  1-2x the tolerance away) or ``absent``.
+  1-2x the tolerance away), ``absent``, or ``taken`` (a detection lies within the tolerance but
+  the one-to-one matching gave it to another true event).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def event_misses(rec: R.Recording, y: np.ndarray) -> dict[str, Any]:
         else:
             kinds["absent"] += 1
     score = analysis.match_events(ti, ta, di, da, tol=tol, min_size=min_size)
+    kinds["taken"] = int(score.fn) - sum(kinds.values())
     return {"lam": float(lam), "f1": score.f1, "missed": int(score.fn), **kinds}
 
 
@@ -128,11 +130,12 @@ def report(res: dict[str, Any]) -> str:
         "error of the first/last bin over the median bin's, and error / raw error of the first, last and median "
         "bin. Events: OASIS's penalty `lam` and the missed true events: `merged` (the deconvolved train is non-zero "
         "within the match tolerance but grouped into an event timed elsewhere), `shifted` (nearest detection "
-        "1-2x the tolerance away), `absent`.",
+        "1-2x the tolerance away), `absent`, `taken` (the detection within the tolerance was matched to "
+        "another true event).",
         "",
         "| recording | pipeline | MSE | constant share | first / median bin | last / median bin | "
-        "ratio first / last / median bin | F1 | lam | missed | merged | shifted | absent |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "ratio first / last / median bin | F1 | lam | missed | merged | shifted | absent | taken |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         lines.append(
@@ -140,7 +143,7 @@ def report(res: dict[str, Any]) -> str:
             f"{r['first_bin_vs_median']:.2f} | {r['last_bin_vs_median']:.2f} | "
             f"{r['first_bin_ratio']:.2f} / {r['last_bin_ratio']:.2f} / {r['median_bin_ratio']:.2f} | "
             f"{r['ev_f1']:.3f} | {r['ev_lam']:.2g} | {r['ev_missed']} | {r['ev_merged']} | {r['ev_shifted']} | "
-            f"{r['ev_absent']} |"
+            f"{r['ev_absent']} | {r['ev_taken']} |"
         )
     return "\n".join([*lines, ""])
 
