@@ -64,20 +64,23 @@ def denoise_pages(
     scales: Sequence[tuple[float, float]],
     outs: Sequence[np.ndarray],
     progress: Progress | None,
-    pad: int = 0,
 ) -> None:
-    """Denoise ``pages`` into ``outs`` (float32), page ``p`` with ``scales[p]``.
+    """Denoise ``pages`` (all of one shape (H, W)) into ``outs`` (float32), page ``p`` with ``scales[p]``.
 
-    ``plan`` tiles the pages extended by ``pad`` mirrored pixels on every side (shape
+    ``plan`` tiles either the pages themselves (the network zero-pads at their border) or the
+    pages extended by ``pad`` mirrored pixels on every side (``plan.shape`` is
     ``(H + 2 pad, W + 2 pad)``): with ``pad`` at least the network's halo, the pixels at a
-    page's border see mirrored neighbours instead of the network's zero padding, as interior
-    pixels see real ones. The extension is never materialized: windows that reach into it
-    gather mirrored rows and columns. Windows are batched up to ``budget`` pixels per call,
-    across pages; the cores of the windows stitch exactly. ``progress`` is called with the
-    output pixels finished after each call.
+    page's border see mirrored neighbours instead of zeros, as interior pixels see real ones.
+    The extension is never materialized: windows that reach into it gather mirrored rows and
+    columns. Windows are batched up to ``budget`` pixels per call, across pages; the cores of
+    the windows stitch exactly. ``progress`` is called with the output pixels finished after
+    each call.
     """
     wr, wc = plan.window
-    shape = (plan.shape[0] - 2 * pad, plan.shape[1] - 2 * pad)
+    shape = (int(pages[0].shape[0]), int(pages[0].shape[1]))
+    pad = (plan.shape[0] - shape[0]) // 2
+    if pad < 0 or plan.shape != (shape[0] + 2 * pad, shape[1] + 2 * pad):
+        raise ValueError(f"a plan of {plan.shape} does not tile pages of {shape} with an equal border on every side")
     work = [(tile, clipped) for tile in plan if (clipped := _clip_core(tile, shape, pad)) is not None]
     per_call = max(1, min(budget // plan.window_pixels, len(work) * len(pages)))
     batch = np.empty((per_call, 1, wr, wc), dtype=np.float32)

@@ -201,7 +201,7 @@ def denoise(
         if arr.numblocks[ax] > 1 and arr.shape[ax] <= 2 * halo:
             arr = arr.rechunk({ax: -1})
         depth[ax] = halo if arr.numblocks[ax] > 1 else 0
-    border = "mirror" if planner.border_pad(arr.shape) else "zero"
+    border = planner.border_mode(arr.shape)
     return _blocks(run_block_2d, arr, depth, "fluorodn-denoise", scale=sc, border=border, **common)
 
 

@@ -389,19 +389,19 @@ class Denoiser:
         self._denoise(chunk, [global_scale(p) for p in chunk], outs, progress)
         yield from outs
 
-    def border_pad(self, shape: tuple[int, int], border: str | None = None) -> int:
-        """Mirrored pixels added on every side of an (H, W) page: ``halo`` for ``border="mirror"``,
-        0 for ``"zero"``; ``None`` picks by shape (see :meth:`run`)."""
+    def border_mode(self, shape: tuple[int, int], border: str | None = None) -> str:
+        """How an (H, W) page's border is handled: ``border`` checked, or, if None, ``"zero"``
+        for pages that look spectral and ``"mirror"`` for everything else (see :meth:`run`)."""
         if border is None:
-            border = "zero" if spectral.looks_spectral(tuple(shape)) else "mirror"
+            return "zero" if spectral.looks_spectral(tuple(shape)) else "mirror"
         if border not in ("mirror", "zero"):
             raise ValueError(f'border must be "mirror" or "zero", got {border!r}')
-        return self.halo if border == "mirror" else 0
+        return border
 
     def plan(self, shape: tuple[int, int], border: str | None = None) -> TilePlan:
-        """Tile plan used for an (H, W) page: it tiles the page extended by
-        :meth:`border_pad` mirrored pixels on every side."""
-        pad = self.border_pad(shape, border)
+        """Tile plan used for an (H, W) page: with a mirrored border (:meth:`border_mode`) it
+        tiles the page extended by ``halo`` pixels on every side."""
+        pad = self.halo if self.border_mode(shape, border) == "mirror" else 0
         return plan_tiles((shape[0] + 2 * pad, shape[1] + 2 * pad), self.halo, budget=self.tile_pixels)
 
     def _denoise(
@@ -413,9 +413,7 @@ class Denoiser:
         border: str | None = None,
     ) -> None:
         """The image path (:func:`fluorodn._engine.denoise_pages`) with this model's plan and budget."""
-        shape = pages[0].shape
-        pad = self.border_pad(shape, border)
-        denoise_pages(self._net, self.plan(shape, border), self.tile_pixels, pages, scales, outs, progress, pad=pad)
+        denoise_pages(self._net, self.plan(pages[0].shape, border), self.tile_pixels, pages, scales, outs, progress)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

@@ -105,7 +105,8 @@ def test_deconvolve_recovers_events():
     pos = np.sort(rng.choice(np.arange(50, 2950), 40, replace=False))
     spikes[pos] = rng.uniform(1.0, 3.0, pos.size)
     trace = lfilter([1.0], [1.0, -analysis.SEED_G], spikes) + 0.02 * rng.standard_normal(3000)
-    _, s = analysis.deconvolve(trace, analysis.SEED_G, FS)
+    _, s, lam = analysis.deconvolve(trace, analysis.SEED_G, FS)
+    assert lam >= 0
     ti, ta = analysis.events(spikes)
     di, da = analysis.events(s, floor=0.1)
     sc = analysis.match_events(ti, ta, di, da, tol=2, min_size=0.5)

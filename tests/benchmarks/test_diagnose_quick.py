@@ -15,7 +15,7 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     assert main(["diagnose", "--quick", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "diagnosis_quick.json").read_text())
     rows = {r["pipeline"]: r for r in result["rows"]}
-    assert set(rows) == {"raw", "fluorodn:default", "svd-16+low"}
+    assert set(rows) == {"raw", "fluorodn:default", "svd-16+low", "fluorodn:low border=mirror"}
     assert rows["fluorodn:default"]["mse"] < rows["raw"]["mse"]
     for r in rows.values():
         assert 0 <= r["mse_constant"] <= r["mse"]

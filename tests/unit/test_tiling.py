@@ -135,8 +135,12 @@ def test_mirrored_border_equals_an_explicitly_padded_page(shape: tuple[int, int]
     padded_shape = (shape[0] + 2 * halo, shape[1] + 2 * halo)
     plan = plan_tiles(padded_shape, halo, window=window)
     seen: list[int] = []
-    denoise_pages(net, plan, 10**7, pages, scales, got, seen.append, pad=halo)
+    denoise_pages(net, plan, 10**7, pages, scales, got, seen.append)
     assert sum(seen) == 2 * shape[0] * shape[1]
+    with pytest.raises(ValueError, match="equal border"):
+        denoise_pages(
+            net, plan_tiles((shape[0] + 2, shape[1] + 4), halo, window=window), 10**7, pages, scales, got, None
+        )
     for page, (m, s), out in zip(pages, scales, got, strict=True):
         ext = np.pad(page, halo, mode="symmetric")
         whole = ext - s * net(((ext - m) / s)[None, None])[0, 0]

@@ -65,7 +65,7 @@ def subtract_baseline(
     return trace - base
 
 
-def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[np.ndarray, np.ndarray, float]:
     """OASIS (``oasis-deconv``) AR(1) deconvolution with a fixed decay.
 
     Parameters
@@ -76,7 +76,8 @@ def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[n
 
     Returns
     -------
-    (c, s) : (T,) denoised calcium-like trace and (T,) non-negative event train.
+    (c, s, lam) : (T,) denoised calcium-like trace, (T,) non-negative event train, and the
+    sparsity penalty OASIS settled on (from its noise estimate).
     """
     from oasis.functions import ar1_to_tau
     from oasis.functions import deconvolve as oasis_deconvolve
@@ -84,8 +85,8 @@ def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[n
     y = np.ascontiguousarray(trace, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        c, s, *_ = oasis_deconvolve(y, tau_d=ar1_to_tau(g, fs), framerate=fs, penalty=1, b_nonneg=False)
-    return np.asarray(c), np.asarray(s)
+        c, s, _, _, lam = oasis_deconvolve(y, tau_d=ar1_to_tau(g, fs), framerate=fs, penalty=1, b_nonneg=False)
+    return np.asarray(c), np.asarray(s), float(lam)
 
 
 # --------------------------------------------------------------------------------------

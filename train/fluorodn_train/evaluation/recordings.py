@@ -31,8 +31,10 @@ __all__ = [
     "ROBUST_BINS",
     "SEED",
     "STRONG_CORR",
+    "EventAnalysis",
     "Recording",
     "analyse",
+    "event_analysis",
     "fitted_trace",
     "make_recordings",
     "signal_config",
@@ -189,6 +191,33 @@ def fitted_trace(rec: Recording, y_counts: np.ndarray) -> np.ndarray:
     return res.sensor - res.sensor.mean() + tr.a.mean()
 
 
+@dataclass
+class EventAnalysis:
+    """The event analysis of one fitted a(t): OASIS on the baseline-subtracted trace, events
+    grouped (:data:`EVENT_MERGE`) and scored against the true releases."""
+
+    train: np.ndarray  #: (T,) OASIS event train
+    lam: float  #: the sparsity penalty OASIS settled on
+    true_idx: np.ndarray  #: true events (grouped releases): sample indices
+    true_amp: np.ndarray  #: ... and amplitudes
+    det_idx: np.ndarray  #: detected events (grouped, samples above ``floor``): sample indices
+    det_amp: np.ndarray  #: ... and amplitudes
+    min_size: float  #: smallest event that counts (:data:`EVENT_MIN_FRAC` of the median true event)
+    floor: float  #: event-train samples at or below this are dropped before grouping
+    score: analysis.EventScore
+
+
+def event_analysis(rec: Recording, a: np.ndarray) -> EventAnalysis:
+    """OASIS events of a fitted a(t) (:func:`fitted_trace`) scored against ``rec``'s truth."""
+    _, s, lam = analysis.deconvolve(analysis.subtract_baseline(a, FS), analysis.SEED_G, FS)
+    ti, ta = analysis.events(rec.truth.spikes, EVENT_MERGE)
+    min_size = EVENT_MIN_FRAC * float(np.median(ta))
+    floor = EVENT_FLOOR_FRAC * min_size
+    di, da = analysis.events(s, EVENT_MERGE, floor=floor)
+    score = analysis.match_events(ti, ta, di, da, tol=EVENT_TOL, min_size=min_size)
+    return EventAnalysis(s, lam, ti, ta, di, da, min_size, floor, score)
+
+
 def analyse(rec: Recording, y_counts: np.ndarray) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """All metrics of one (T, W) output in counts against ``rec``'s ground truth.
 
@@ -202,10 +231,6 @@ def analyse(rec: Recording, y_counts: np.ndarray) -> tuple[dict[str, Any], np.nd
     out["rmse_a"] = float(np.sqrt(np.mean((a - tr.a) ** 2)))
     freqs, coh = analysis.coherence(a, tr.a, FS)
     out |= analysis.band_values(freqs, coh)
-    _, s = analysis.deconvolve(analysis.subtract_baseline(a, FS), analysis.SEED_G, FS)
-    ti, ta = analysis.events(tr.spikes, EVENT_MERGE)
-    min_size = EVENT_MIN_FRAC * float(np.median(ta))
-    di, da = analysis.events(s, EVENT_MERGE, floor=EVENT_FLOOR_FRAC * min_size)
-    score = analysis.match_events(ti, ta, di, da, tol=EVENT_TOL, min_size=min_size)
+    score = event_analysis(rec, a).score
     out |= {f"ev_{k}": v for k, v in score.as_dict().items()}
     return out, a, coh
