@@ -9,6 +9,11 @@ recordings:
   see);
 * **bins**: RMS error of the first and last bins against the median bin, absolute and over raw
   (``fluorodn:low border=mirror``: why spectral-looking pages keep the network's zero padding);
+* **edge bins**: why the first and last wavelength bins keep a larger share of their noise than
+  the median bin (also on the red-sensor stress recording, where the gap is widest): each bin's
+  leverage in the projection (``sum_k basis[w, k]^2``, the share of its noise that lies in the 16
+  kept components) against the median bin's, and the default's error / raw error ratios against
+  the median bin's, with and without each bin's time-mean error;
 * **events**: the OASIS penalty ``lam`` it settles on, and each missed true event classified:
   ``merged`` (the deconvolved train is non-zero within the match tolerance, but that sample was
   grouped into an event timed elsewhere), ``shifted`` (the nearest detected event lies
@@ -49,6 +54,22 @@ def error_split(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str
         "last_bin_ratio": float(ratio[-1]),
         "median_bin_ratio": float(np.median(ratio)),
     }
+
+
+def bin_leverage(noisy: np.ndarray, clean: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The first/last bins against the median bin: leverage in the recording's projection and
+    error / raw error, all of it and its time-varying part (each bin's time-mean removed)."""
+    from fluorodn import spectral
+
+    lev = (spectral.fit(noisy).basis ** 2).sum(axis=1)
+    err = np.asarray(y, np.float64) - clean
+    raw = np.asarray(noisy, np.float64) - clean
+    out = {"leverage_first": float(lev[0] / np.median(lev)), "leverage_last": float(lev[-1] / np.median(lev))}
+    for tag, e, r in (("", err, raw), ("_varying", err - err.mean(axis=0), raw - raw.mean(axis=0))):
+        ratio = np.sqrt(np.mean(e**2, axis=0) / np.mean(r**2, axis=0))
+        out[f"ratio_first{tag}"] = float(ratio[0] / np.median(ratio))
+        out[f"ratio_last{tag}"] = float(ratio[-1] / np.median(ratio))
+    return out
 
 
 def event_misses(rec: R.Recording, y: np.ndarray) -> dict[str, Any]:
@@ -98,12 +119,22 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 y = np.asarray(fn(rec.noisy), np.float64)
             rows.append({"recording": rec.name, "pipeline": name} | error_split(rec.clean, y, rec.noisy))
             rows[-1] |= {f"ev_{k}": v for k, v in event_misses(rec, y).items()}
+    from benchmarks.stress import make_stress
+
+    bins = []
+    red = [] if quick else [r for r in make_stress(n_time, quick) if r.name.startswith("sensor red")]
+    for rec in [*recs, *red]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = np.asarray(default.run(rec.noisy), np.float64)
+        bins.append({"recording": rec.name} | bin_leverage(rec.noisy, rec.clean, rec.to_counts(y)))
     result = {
         "benchmark": "diagnose",
         "mode": "quick" if quick else "full",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "n_time": n_time,
         "rows": rows,
+        "bins": bins,
         "elapsed_s": time.perf_counter() - t0,
     }
     stem = "diagnosis_quick" if quick else "diagnosis"
@@ -136,6 +167,24 @@ def report(res: dict[str, Any]) -> str:
             f"{r['first_bin_ratio']:.2f} / {r['last_bin_ratio']:.2f} / {r['median_bin_ratio']:.2f} | "
             f"{r['ev_f1']:.3f} | {r['ev_lam']:.2g} | {r['ev_missed']} | {r['ev_merged']} | {r['ev_shifted']} | "
             f"{r['ev_absent']} | {r['ev_taken']} |"
+        )
+    lines += [
+        "",
+        "## Edge bins: leverage in the projection",
+        "",
+        "Leverage: the share of a bin's noise that lies in the 16 kept components (`sum_k basis[w, k]^2` of "
+        "`fluorodn.spectral.fit`), over the median bin's. Ratio: the default's error / raw error of the bin over "
+        "the median bin's; `varying`: the same after removing each bin's time-mean error (the fixed pattern, "
+        "which no temporal filter removes).",
+        "",
+        "| recording | leverage first / last bin | ratio first / last bin | varying: ratio first / last bin |",
+        "|---|---|---|---|",
+    ]
+    for b in res.get("bins", []):
+        lines.append(
+            f"| {b['recording']} | {b['leverage_first']:.2f} / {b['leverage_last']:.2f} | "
+            f"{b['ratio_first']:.2f} / {b['ratio_last']:.2f} | {b['ratio_first_varying']:.2f} / "
+            f"{b['ratio_last_varying']:.2f} |"
         )
     return "\n".join([*lines, ""])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.__main__ import main
-from benchmarks.diagnose import error_split
+from benchmarks.diagnose import bin_leverage, error_split
 
 
 def test_diagnose_quick(tmp_path: Path) -> None:
@@ -22,6 +22,24 @@ def test_diagnose_quick(tmp_path: Path) -> None:
         parts = [r[f"ev_{k}"] for k in ("merged", "shifted", "absent", "taken")]
         assert min(parts) >= 0 and sum(parts) == r["ev_missed"]
     assert "| noise 0.2 | fluorodn:default |" in (tmp_path / "diagnosis_quick.md").read_text()
+    (b,) = result["bins"]
+    assert b["leverage_first"] > 0 and b["ratio_first_varying"] > 0
+
+
+def test_bin_leverage_follows_where_the_signal_spectrum_lies() -> None:
+    """A signal spectrum concentrated in the first bins gives them the most leverage; an output
+    keeping all noise of bin 0 and half of it elsewhere has twice the median bin's ratio there."""
+    rng = np.random.default_rng(1)
+    t, w = 3000, 152
+    spectrum = np.exp(-np.arange(w) / 3.0)
+    clean = 1000.0 + np.outer(50 * np.sin(np.arange(t) / 30.0), spectrum)
+    noisy = clean + rng.standard_normal((t, w))
+    b = bin_leverage(noisy, clean, noisy)
+    assert b["leverage_first"] > 3 and b["leverage_last"] < 2
+    np.testing.assert_allclose([b["ratio_first"], b["ratio_first_varying"]], 1.0)
+    half = clean + 0.5 * (noisy - clean)
+    half[:, 0] = noisy[:, 0]
+    np.testing.assert_allclose(bin_leverage(noisy, clean, half)["ratio_first"], 2.0)
 
 
 def test_error_split_separates_the_constant_part() -> None:

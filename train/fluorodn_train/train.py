@@ -29,6 +29,7 @@ class FitConfig:
     width: int = 64  #: filters per layer
     shared: bool = False  #: spectral: one network per trace (traces as batch items), not all at once
     dilations: str = ""  #: spectral: comma-separated dilation per convolution ("": all 1)
+    context: bool = False  #: spectral, shared: each trace's network also sees all traces' activity
     #: spectral: weight of the MSE of the error's first differences over time, added to the MSE
     #: (weights the error spectrum by 1 + w (2 - 2 cos f): high frequencies count up to 1 + 4 w)
     diff_weight: float = 0.0
@@ -75,7 +76,7 @@ def build_model(cfg: FitConfig | dict) -> torch.nn.Module:
     c = cfg if isinstance(cfg, dict) else asdict(cfg)
     if c.get("kind", "image") == "spectral":
         dil = _dilations(c.get("dilations", ""))
-        return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False), dil or None)
+        return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False), dil or None, c.get("context", False))
     return DnCNN(c["depth"], c["width"])
 
 
@@ -89,7 +90,7 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
             cfg.noise_scale,
             lengths=(cfg.window[0], cfg.window[0] * 6),
             samples_per_batch=cfg.samples,
-            pad=sum(_dilations(cfg.dilations)) or cfg.depth,  # the network's halo
+            pad=(sum(_dilations(cfg.dilations)) or cfg.depth) + int(cfg.context),  # the network's halo
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 
@@ -228,7 +229,7 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         if not cfg.init:
             return 0, None
         ck = torch.load(cfg.init, weights_only=False)
-        model.load_state_dict(ck["model"])
+        model.load_state_dict(widen_inputs(ck["model"], model.state_dict()))
         log(f"fine-tuning from {cfg.init} ({ck.get('seen', 0)} instances seen before)")
         return ck.get("seen", 0), None
 
@@ -249,6 +250,29 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         loss=diff_loss(cfg.diff_weight) if cfg.diff_weight else None,
     )
     return run_loop(loop, minutes, log)
+
+
+def widen_inputs(state: dict, target: dict) -> dict:
+    """``state`` for a model whose tensors are ``target``'s, where a convolution of ``target``
+    may take more input channels than the same one of ``state`` (a network given an extra input):
+    the added input channels start with zero weights, so the widened network computes what
+    ``state``'s did."""
+    out = dict(state)
+    for key, old in state.items():
+        new = target.get(key)
+        if new is None or new.shape == old.shape:
+            continue
+        if (
+            old.dim() < 2
+            or new.shape[0] != old.shape[0]
+            or new.shape[2:] != old.shape[2:]
+            or new.shape[1] < old.shape[1]
+        ):
+            raise ValueError(f"{key}: cannot start a {tuple(new.shape)} weight from a {tuple(old.shape)} one")
+        wide = torch.zeros_like(new)
+        wide[:, : old.shape[1]] = old
+        out[key] = wide
+    return out
 
 
 def diff_loss(weight: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

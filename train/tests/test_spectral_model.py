@@ -13,8 +13,8 @@ from fluorodn.registry import validate_metadata
 from fluorodn_train import quantize, synth
 from fluorodn_train.calibrate import export_spectral
 from fluorodn_train.data import SpectralSampler, make_instance, spectral_pair
-from fluorodn_train.model import DnCNN1d, fold_batchnorm
-from fluorodn_train.train import FitConfig, fit, load_checkpoint
+from fluorodn_train.model import DnCNN1d, cross_trace_context, fold_batchnorm
+from fluorodn_train.train import FitConfig, fit, load_checkpoint, widen_inputs
 
 
 def test_widened_generator_draws_fast_hemodynamics_and_other_sensors():
@@ -66,9 +66,12 @@ def test_sampler_batches_whole_recordings_of_one_length():
     assert y.shape == (x.shape[0], spectral.COMPONENTS, x.shape[2]) and x.dtype == np.float32
 
 
-@pytest.mark.parametrize("dilations", [None, (1, 2, 3, 1)])
-def test_folded_1d_network_matches(dilations):
-    net = DnCNN1d(16, depth=4, width=8, dilations=dilations)
+@pytest.mark.parametrize(
+    ("dilations", "shared", "context"),
+    [(None, False, False), ((1, 2, 3, 1), False, False), (None, True, True), (None, False, True)],
+)
+def test_folded_1d_network_matches(dilations, shared, context):
+    net = DnCNN1d(16, depth=4, width=8, shared=shared, dilations=dilations, context=context)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.normal_()
@@ -80,10 +83,13 @@ def test_folded_1d_network_matches(dilations):
     torch.testing.assert_close(fold_batchnorm(net)(x), net(x), rtol=1e-4, atol=1e-5)
 
 
-def test_dilations_set_the_halo():
-    """An output sample depends on inputs within sum(dilations) samples, and no further."""
-    net = DnCNN1d(16, depth=5, width=4, shared=True, dilations=(1, 2, 4, 2, 1)).eval()
-    assert net.halo == 10
+@pytest.mark.parametrize("context", [False, True])
+def test_dilations_set_the_halo(context):
+    """An output sample depends on inputs within sum(dilations) samples, and no further; the
+    cross-trace context looks one sample further back."""
+    torch.manual_seed(0)
+    net = DnCNN1d(16, depth=5, width=4, shared=True, dilations=(1, 2, 4, 2, 1), context=context).eval()
+    assert net.halo == 10 + context
     for m in net.modules():
         if isinstance(m, torch.nn.Conv1d):
             torch.nn.init.normal_(m.weight, std=0.3)
@@ -92,12 +98,45 @@ def test_dilations_set_the_halo():
     x2[0, 0, 30] += 5.0
     with torch.no_grad():
         changed = torch.nonzero((net(x2) - net(x)).abs().sum(dim=(0, 1)) > 0).flatten()
-    assert int(changed.min()) == 20 and int(changed.max()) == 40
+    assert int(changed.min()) == 20 and 40 <= int(changed.max()) <= 30 + net.halo
     with pytest.raises(ValueError, match="dilations"):
         DnCNN1d(16, depth=5, dilations=(1, 2))
 
 
-def test_tiny_spectral_train_export_and_run(tmp_path):
+def test_cross_trace_context_peaks_where_the_spectrum_steps():
+    """Pure noise gives about log 2; a step shared by 5 of 16 traces, 4 noise units in each
+    (smaller than each trace's largest noise step), is the context's largest value."""
+    rng = np.random.default_rng(3)
+    coef = rng.standard_normal((16, 4000))
+    coef[:5, 2000:] += 4.0
+    noise_steps = np.abs(np.diff(coef, axis=1))
+    noise_steps[:, 1999] = 0
+    assert np.all(noise_steps[:5].max(axis=1) > 4.0)
+    scale = rng.uniform(1.0, 50.0, (16, 1))
+    x = torch.from_numpy(np.concatenate([coef / scale, np.broadcast_to(1 / scale, coef.shape)])[None]).float()
+    ctx = cross_trace_context(x, 16)[0, 0].numpy()
+    assert ctx.shape == (4000,) and ctx[0] == 0.0
+    assert abs(np.median(ctx[1:]) - np.log(2)) < 0.1
+    assert ctx[2000] == ctx.max() and ctx[2000] > np.sort(ctx)[-2] + 0.1
+
+
+def test_widened_network_starts_as_the_narrow_one():
+    """Fine-tuning a network with the context channel from one without starts from the same function."""
+    narrow = DnCNN1d(16, depth=4, width=8, shared=True).eval()
+    torch.nn.init.normal_(narrow.net[-1].weight, std=0.1)
+    wide = DnCNN1d(16, depth=4, width=8, shared=True, context=True).eval()
+    wide.load_state_dict(widen_inputs(narrow.state_dict(), wide.state_dict()))
+    assert wide.net[0].weight.shape[1] == 3 and torch.all(wide.net[0].weight[:, 2] == 0)
+    x = torch.randn(2, 32, 60)
+    x[:, 16:] = torch.rand(2, 16, 1) * 0.9 + 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), narrow(x))
+    with pytest.raises(ValueError, match="cannot start"):
+        widen_inputs(wide.state_dict(), narrow.state_dict())
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_tiny_spectral_train_export_and_run(tmp_path, context):
     cfg = FitConfig(
         out=str(tmp_path / "run"),
         kind="spectral",
@@ -106,6 +145,7 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
         width=4,
         shared=True,
         dilations="1,2,1",
+        context=context,
         window=(40, 0),
         samples=200,
         steps=2,
@@ -120,7 +160,7 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
         tmp_path / "run" / "last.pt", tmp_path / "models", "tiny", recordings=3, lengths=(200, 400)
     )
     assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS
-    assert card["halo"] == 4 and card["dilations"] == [1, 2, 1]
+    assert card["halo"] == 4 + context and card["dilations"] == [1, 2, 1] and card["context"] is context
     assert card["parity_max_abs_error"] < 1e-4
     checks = card["domain_checks"]
     assert checks["snr"][0] < checks["snr"][1] and checks["structure"][1] > 0
@@ -140,3 +180,23 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
     yq = Denoiser(q_path, device="cpu").run(x)
     removed, err = np.std(x - y), np.std(yq - y)
     assert err < 0.1 * removed
+
+
+def test_context_network_runs_in_windows_like_in_one_call():
+    """The runtime's windows (overlapping by the card's halo) give the one-call values."""
+    torch.manual_seed(0)
+    net = DnCNN1d(16, depth=4, width=8, shared=True, context=True).eval()
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv1d):
+            torch.nn.init.normal_(m.weight, std=0.3)
+    rng = np.random.default_rng(4)
+    coef = rng.standard_normal((300, 16)).astype(np.float32) * 3
+    scale = rng.uniform(1.0, 5.0, 16)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net(torch.from_numpy(x)).numpy()
+
+    whole = spectral.run_traces(run, coef, scale, 16, net.halo, window=10_000)
+    windows = spectral.run_traces(run, coef, scale, 16, net.halo, window=3 * net.halo + 7)
+    np.testing.assert_allclose(windows, whole, rtol=1e-5, atol=1e-5)
