@@ -98,7 +98,7 @@ def _markdown(res: dict[str, Any]) -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += _never_worse(res) + _edges(res) + _frame_border(res)
+    lines += _never_worse(res) + _repeats(res) + _edges(res) + _frame_border(res)
     pub = res["published_seed_coherence"]["values"]
     fig = f"noise {FIGURE_NOISE:g}"
     ours = {r["pipeline"]: r for r in res["rows"] if r["recording"] == fig}
@@ -172,6 +172,39 @@ def _never_worse(res: dict[str, Any]) -> list[str]:
             f"{_fmt(raw['coh_mean_0_2.5hz'])} | {_fmt(d['ev_f1'])} / {_fmt(raw['ev_f1'])} | "
             f"{', '.join(worse) or 'nothing'} | {'yes: ' + d['warnings'] if d.get('warnings') else 'no'} | "
             f"{best} ({_fmt(cands[best]['coh_mean_0_2.5hz'])}) |"
+        )
+    return [*lines, ""]
+
+
+def _repeats(res: dict[str, Any]) -> list[str]:
+    """The paired comparison over several recordings (:mod:`benchmarks.repeats`)."""
+    summary = res.get("repeats", {}).get("summary", [])
+    if not summary:
+        return []
+    pipes = list(dict.fromkeys(p for e in summary for p in e["f1"]))
+    lines = [
+        f"## Over {summary[0]['n']} recordings: is the default below raw? (seeds "
+        f"{', '.join(str(s) for s in summary[0]['seeds'])} of the test stream)",
+        "",
+        "Each seed is another clean recording with its own events and noise (seed 0: the recordings "
+        "above). Mean F1 per pipeline; default - raw: mean paired difference over the recordings "
+        "with its 95 % interval (Student's t). `below raw` only where the whole interval is below 0.",
+        "",
+        "| recording | " + " | ".join(f"F1 {p}" for p in pipes) + " | F1 default - raw | coh default - raw | "
+        "below raw on |",
+        "|---|" + "---|" * (len(pipes) + 3),
+    ]
+    for e in summary:
+        below = [
+            label
+            for key, label in (("f1", "F1"), ("coh", "coherence"))
+            if e[f"{key}_diff"] + e[f"{key}_half_width"] < 0
+        ]
+        lines.append(
+            f"| {e['recording']} | "
+            + " | ".join(_fmt(e["f1"][p]) for p in pipes)
+            + f" | {e['f1_diff']:+.3f} ± {e['f1_half_width']:.3f} | {e['coh_diff']:+.3f} ± {e['coh_half_width']:.3f}"
+            f" | {', '.join(below) or 'nothing'} |"
         )
     return [*lines, ""]
 

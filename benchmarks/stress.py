@@ -17,6 +17,8 @@ FAST_HEMO_SHARE = (0.35, 0.4)
 FAST_HEMO_NOISE = (0.2, 0.4, 0.8)
 STRESS_SENSORS = ("da", "red")
 STRESS_SENSOR_NOISE = 0.4
+#: Slow release: events rising over this many samples (most sensors rise within one at 5 Hz).
+SLOW_RISE, SLOW_RISE_NOISE = 3, 0.4
 #: Edge regions of the edge table: wavelength bins and time samples at each end.
 EDGE_BINS, EDGE_SAMPLES = 3, 5
 #: The frame of the frame-border table: side (pixels), border width, interior margin.
@@ -24,7 +26,7 @@ FRAME_SIDE, FRAME_BORDER, FRAME_MARGIN = 512, 2, 10
 
 
 def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
-    """Stress recordings: fast hemodynamics, noise outside 0.2-0.8, other sensors."""
+    """Stress recordings: fast hemodynamics, noise outside 0.2-0.8, other sensors, slow rises."""
     base = signal_config()
 
     def rec(name: str, cfg: Any, ns: float, branch: int) -> Recording:
@@ -42,6 +44,8 @@ def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
         rec(f"sensor {s}, noise {STRESS_SENSOR_NOISE:g}", replace(base, sensors=(s,)), STRESS_SENSOR_NOISE, 2)
         for s in STRESS_SENSORS
     ]
+    slow = replace(base, rise_samples=(SLOW_RISE, SLOW_RISE), rise_prob=1.0)
+    out.append(rec(f"slow rise ({SLOW_RISE} samples), noise {SLOW_RISE_NOISE:g}", slow, SLOW_RISE_NOISE, 3))
     return out
 
 

@@ -68,6 +68,38 @@ def test_robustness_rows(results):
     assert _row(res, "bins 76", "raw")["n_bins"] == 76
 
 
+def test_repeats_pair_the_default_with_raw_over_recordings(results):
+    """Seed 0 (the main rows) and a further seed, for the main recording and the 76-bin one."""
+    out, res = results
+    rows = res["repeats"]["rows"]
+    assert {r["seed"] for r in rows} == {0, 1}
+    main0 = {r["pipeline"]: r for r in rows if r["seed"] == 0 and r["recording"] == f"noise {quality.FIGURE_NOISE:g}"}
+    assert main0["raw"]["f1"] == _row(res, f"noise {quality.FIGURE_NOISE:g}", "raw")["ev_f1"]
+    summary = {e["recording"]: e for e in res["repeats"]["summary"]}
+    assert set(summary) == {f"noise {quality.FIGURE_NOISE:g}", "bins 76"}
+    for e in summary.values():
+        assert e["n"] == 2 and np.isfinite(e["f1_half_width"])
+        pairs = {(r["seed"], r["pipeline"]): r for r in rows if r["recording"] == e["recording"]}
+        expected = np.mean([pairs[(s, "fluorodn:default")]["coh"] - pairs[(s, "raw")]["coh"] for s in (0, 1)])
+        np.testing.assert_allclose(e["coh_diff"], expected)
+    assert "is the default below raw?" in (out / "quality.md").read_text()
+
+
+def test_paired_interval_is_students_t():
+    from benchmarks.repeats import paired
+
+    rows = [
+        {"seed": s, "recording": "r", "pipeline": p, "f1": f, "coh": 0.5}
+        for s, (a, b) in enumerate([(0.90, 0.95), (0.92, 0.93), (0.91, 0.97)])
+        for p, f in (("raw", a), ("fluorodn:default", b))
+    ]
+    (e,) = paired(rows)
+    d = np.array([0.05, 0.01, 0.06])
+    np.testing.assert_allclose(e["f1_diff"], d.mean())
+    np.testing.assert_allclose(e["f1_half_width"], 4.302653 * d.std(ddof=1) / np.sqrt(3), rtol=1e-6)
+    assert e["coh_diff"] == 0.0 and e["n"] == 3
+
+
 def test_every_shipped_model_is_run_or_skipped(results):
     _, res = results
     names = {r["pipeline"] for r in res["rows"]}

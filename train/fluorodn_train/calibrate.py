@@ -90,6 +90,8 @@ def export_spectral(
         "sensors": list(WIDE.sensors),
         "hemo_fast_prob": WIDE.hemo_fast_prob,
         "hemo_fast_share": list(WIDE.hemo_fast),
+        "rise_samples": list(WIDE.rise_samples),
+        "rise_prob": WIDE.rise_prob,
     }
     return export_checkpoint(
         ckpt,

@@ -38,10 +38,12 @@ class SignalConfig:
     hemo_fast_prob: float = 0.0  #: probability that a recording has fast hemodynamics
     sensors: tuple[str, ...] = ("ach",)  #: sensor families drawn (``spectra.SENSORS``)
     rise_samples: tuple[int, int] = (0, 0)  #: event rise time in samples (0: instant)
+    rise_prob: float = 1.0  #: probability that a recording's events rise over ``rise_samples``
 
 
 #: The widened generator of the spectral model: fast hemodynamics in half of the recordings,
-#: three sensor families, faster and slower event kinetics, stronger hemodynamics.
+#: three sensor families, faster and slower event kinetics (rises over 0-3 samples, equally
+#: likely), stronger hemodynamics.
 WIDE = SignalConfig(
     decay_g=(0.9, 0.995),
     hemo_dff=(0.002, 0.02),
@@ -71,8 +73,17 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def rise_time(rng: np.random.Generator, cfg: SignalConfig) -> int:
+    """A recording's event rise time in samples: from ``cfg.rise_samples`` with probability
+    ``cfg.rise_prob``, else 0 (instant). Draws nothing when rises are off or certain."""
+    if cfg.rise_samples[1] <= 0 or (cfg.rise_prob < 1.0 and rng.random() >= cfg.rise_prob):
+        return 0
+    return int(rng.integers(cfg.rise_samples[0], cfg.rise_samples[1] + 1))
+
+
 def neuromodulator(rng: np.random.Generator, n: int, cfg: SignalConfig) -> tuple[np.ndarray, np.ndarray, float]:
-    """Sparse release events with instant rise and AR(1) decay on slow state levels.
+    """Sparse release events with AR(1) decay (rising over ``cfg.rise_samples`` with probability
+    ``cfg.rise_prob``, else instantly) on slow state levels.
 
     Returns (a, spikes, g), each of length ``n``.
     """
@@ -81,7 +92,7 @@ def neuromodulator(rng: np.random.Generator, n: int, cfg: SignalConfig) -> tuple
     spikes = (rng.random(n) < rate) * rng.lognormal(np.log(size), 0.5, n)
     g = rng.uniform(*cfg.decay_g)
     fast = lfilter([1.0], [1.0, -g], spikes)
-    rise = int(rng.integers(cfg.rise_samples[0], cfg.rise_samples[1] + 1)) if cfg.rise_samples[1] > 0 else 0
+    rise = rise_time(rng, cfg)
     if rise > 0:
         fast = np.convolve(fast, np.ones(rise + 1) / (rise + 1))[:n]
     # slow state-dependent level: piecewise constant states, smoothed over ~5-20 s

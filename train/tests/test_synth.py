@@ -60,6 +60,33 @@ def test_event_kinetics_follow_ar1():
     assert np.all(a[on] - a[on - 1] > 0.4) if len(on) and on[0] > 0 else True
 
 
+def test_rise_time_is_drawn_per_recording():
+    """``rise_prob`` of the recordings rise over ``rise_samples``, the others instantly; the
+    widened generator draws 0-3 samples, equally likely."""
+    rng = np.random.default_rng(5)
+    draws = np.array([synth.rise_time(rng, synth.WIDE) for _ in range(4000)])
+    np.testing.assert_allclose(np.bincount(draws) / len(draws), 0.25, atol=0.03)
+    some = synth.SignalConfig(rise_samples=(1, 3), rise_prob=0.3)
+    draws = np.array([synth.rise_time(rng, some) for _ in range(4000)])
+    assert abs(np.mean(draws == 0) - 0.7) < 0.03
+    assert set(np.unique(draws)) == {0, 1, 2, 3}
+    assert synth.rise_time(rng, synth.SignalConfig()) == 0
+    assert synth.rise_time(rng, synth.SignalConfig(rise_samples=(3, 3))) == 3
+
+
+def test_slow_rise_spreads_the_jump():
+    """With a rise of 3 samples an isolated event's jump is spread over 4 samples."""
+    cfg = synth.SignalConfig(event_rate=(0.05, 0.05), rise_samples=(3, 3))
+    a, spikes, _ = synth.neuromodulator(np.random.default_rng(4), 6000, cfg)
+    on = [
+        i for i in np.flatnonzero(spikes > 1.5) if 8 < i < len(a) - 8 and np.count_nonzero(spikes[i - 8 : i + 8]) == 1
+    ]
+    assert len(on) > 5
+    for i in on:
+        steps = np.diff(a[i - 1 : i + 4]) / spikes[i]
+        assert np.all((steps > 0.1) & (steps < 0.45)), steps
+
+
 def test_hemodynamics_have_no_fast_energy():
     rng = np.random.default_rng(3)
     h = synth.smooth_process(rng, 20000, 0.5 * synth.FS)
