@@ -65,8 +65,11 @@ def export_spectral(
     name: str = "spectral",
     recordings: int = 48,
     lengths: tuple[int, int] = (600, 44156),
+    odd: bool = True,
 ) -> tuple[Path, dict]:
     """Export a spectral checkpoint with its out-of-domain ranges in the metadata.
+
+    ``odd``: export the network made odd in the traces (:class:`.model.SignSymmetric`).
 
     The model is exported once, measured on ``recordings`` in-domain recordings
     (:func:`domain_stats`), and exported again with ``domain_checks`` and the generator's
@@ -80,7 +83,7 @@ def export_spectral(
     _, ck = load_checkpoint(ckpt)
     lo, hi = ck["config"]["noise_scale"]
     with tempfile.TemporaryDirectory() as tmp:
-        path, _ = export_checkpoint(ckpt, tmp, name)
+        path, _ = export_checkpoint(ckpt, tmp, name, odd=odd)
         stats = domain_stats(path, (lo, hi), recordings=recordings, lengths=lengths)
     generator = {
         "signal": "fluorodn_train.synth.WIDE",
@@ -100,4 +103,5 @@ def export_spectral(
         domain_checks=domain_checks(stats),
         generator=generator,
         domain="spectral-fiber-photometry (any sensor, 76-304 bins)",
+        odd=odd,
     )

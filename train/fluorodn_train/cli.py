@@ -123,6 +123,9 @@ def export(
     version: str = typer.Option("1", help="Model version."),
     domain: str = typer.Option("spectral-fiber-photometry", help="Data the model was trained for."),
     calibration: int = typer.Option(48, help="Spectral models: in-domain recordings that set the domain checks."),
+    odd: bool = typer.Option(
+        True, help="Spectral models: the network made odd in the traces, (f(x) - f(-x)) / 2 (twice the work)."
+    ),
 ) -> None:
     """Export a checkpoint to ONNX (BN folded, dynamic axes, metadata) after a parity check.
 
@@ -135,7 +138,7 @@ def export(
     if load_checkpoint(checkpoint)[1]["config"].get("kind") == "spectral":
         from .calibrate import export_spectral
 
-        path, card = export_spectral(checkpoint, out, name, recordings=calibration)
+        path, card = export_spectral(checkpoint, out, name, recordings=calibration, odd=odd)
     else:
         path, card = export_checkpoint(checkpoint, out, name, version=version, domain=domain)
     typer.echo(

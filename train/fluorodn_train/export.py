@@ -16,7 +16,7 @@ from fluorodn.normalize import CONVENTION
 from fluorodn.registry import METADATA_KEY
 from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
 
-from .model import DnCNN, DnCNN1d, fold_batchnorm
+from .model import DnCNN, DnCNN1d, SignSymmetric, fold_batchnorm
 from .train import load_checkpoint
 
 #: ONNX opset of every exported model.
@@ -149,6 +149,9 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folded = fold_batchnorm(model.eval())
+    odd = False
+    if isinstance(model, DnCNN1d) and info.get("odd", False):
+        folded, odd = SignSymmetric(folded, model.channels).eval(), True
     meta = {
         "format": 1,
         "name": name,
@@ -177,10 +180,12 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
             shared=model.shared,
             dilations=list(model.dilations),
             context=model.context,
+            odd=odd,
             normalization=SPECTRAL_CONVENTION,
             domain=info.get("domain", "spectral-fiber-photometry"),
             noise_scale_range=list(info.get("noise_scale_range", [])),
-            flop_per_pixel=flop_per_sample_1d(model.depth, model.width, model.channels, model.shared, model.context),
+            flop_per_pixel=(1 + odd)
+            * flop_per_sample_1d(model.depth, model.width, model.channels, model.shared, model.context),
         )
         for key in ("domain_checks", "generator"):
             if key in info:

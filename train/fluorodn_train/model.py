@@ -88,6 +88,26 @@ class Rescaled(nn.Module):
         return run_1d(self.net, x, self.channels, self.shared, self.context)
 
 
+class SignSymmetric(nn.Module):
+    """A 1D network made odd in the coefficient traces: ``(f(x) - f(x'))) / 2``, where ``x'`` is
+    ``x`` with every trace negated (levels unchanged).
+
+    The noise is symmetric and a trace's sign is arbitrary (the projection fixes it by a
+    convention), so the best denoiser is odd, ``f(-x) = -f(x)``; averaging a trained network
+    with its mirror image enforces that, at twice the work (both run as one batch).
+    """
+
+    def __init__(self, net: nn.Module, channels: int):
+        super().__init__()
+        self.net, self.channels = net, channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[0], self.channels
+        flip = torch.cat([-torch.ones(c), torch.ones(x.shape[1] - c)]).to(x.dtype).view(1, -1, 1)
+        out = self.net(torch.cat([x, x * flip], dim=0))
+        return 0.5 * (out[:n] - out[n:])
+
+
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """An eval-mode copy with every BatchNorm folded into the preceding convolution (1D or 2D),
     computing what ``model`` computes."""

@@ -162,6 +162,14 @@ def test_tiny_spectral_train_export_and_run(tmp_path, context):
     assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS
     assert card["halo"] == 4 + context and card["dilations"] == [1, 2, 1] and card["context"] is context
     assert card["parity_max_abs_error"] < 1e-4
+    # exported odd in the traces: negating every trace negates the predicted noise
+    assert card["odd"] is True
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    xin = np.random.default_rng(5).standard_normal((1, 32, 90)).astype(np.float32)
+    xin[:, 16:] = np.random.default_rng(6).uniform(0.05, 1.0, (1, 16, 1))
+    flipped = xin.copy()
+    flipped[:, :16] *= -1
+    np.testing.assert_allclose(sess.run(None, {"input": flipped})[0], -sess.run(None, {"input": xin})[0], atol=1e-5)
     checks = card["domain_checks"]
     assert checks["snr"][0] < checks["snr"][1] and checks["structure"][1] > 0
     meta = json.loads(ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map["fluorodn"])
