@@ -209,7 +209,7 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
 
 def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
     """Error / raw error at the first and last 5 samples within 1.15x of the interior's (the
-    traces are extended by their mirror image there: 1.02x and 1.08x measured on these 10
+    traces are extended by their mirror image there: 1.02x and 1.07x measured on these 10
     recordings, 1.13x at worst over other seeds); at the
     first and last bins within 1.15x of the interior bins' 90th percentile (the ratio varies
     from bin to bin with each bin's weight in the leading components, by about 1.5x between
