@@ -267,8 +267,10 @@ def looks_spectral(shape: tuple[int, ...]) -> bool:
 
 # -- running the network on the coefficient traces -------------------------------------------
 
-#: Time samples per network call (halo included) on the CPU: 64 channels x 2**16 samples of
-#: float32 activations are 16 MiB per layer.
+#: Default time samples per network call (halo included). A shared network's activations hold
+#: traces x filters values per sample (16 x 32 float32, twice that for a network exported odd:
+#: 4 KiB), so 2**16 samples take 256 MiB per layer; ``Denoiser`` sizes its windows from its
+#: tile budget instead (``tile_pixels / 8`` samples).
 WINDOW_SAMPLES = 1 << 16
 
 
