@@ -150,7 +150,7 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
     out_dir.mkdir(parents=True, exist_ok=True)
     folded = fold_batchnorm(model.eval())
     odd = False
-    if isinstance(model, DnCNN1d) and info.get("odd", False):
+    if isinstance(model, DnCNN1d) and (model.odd or info.get("odd", False)):
         folded, odd = SignSymmetric(folded, model.channels).eval(), True
     meta = {
         "format": 1,

@@ -88,13 +88,22 @@ class Rescaled(nn.Module):
         return run_1d(self.net, x, self.channels, self.shared, self.context)
 
 
+def odd_mean(net: nn.Module, x: torch.Tensor, channels: int) -> torch.Tensor:
+    """``(net(x) - net(x')) / 2`` with ``x'`` = ``x`` with its first ``channels`` channels (the
+    traces) negated, both run as one batch."""
+    n = x.shape[0]
+    flip = torch.cat([-torch.ones(channels), torch.ones(x.shape[1] - channels)]).to(x.dtype).view(1, -1, 1)
+    out = net(torch.cat([x, x * flip], dim=0))
+    return 0.5 * (out[:n] - out[n:])
+
+
 class SignSymmetric(nn.Module):
-    """A 1D network made odd in the coefficient traces: ``(f(x) - f(x'))) / 2``, where ``x'`` is
+    """A 1D network made odd in the coefficient traces: ``(f(x) - f(x')) / 2``, where ``x'`` is
     ``x`` with every trace negated (levels unchanged).
 
     The noise is symmetric and a trace's sign is arbitrary (the projection fixes it by a
-    convention), so the best denoiser is odd, ``f(-x) = -f(x)``; averaging a trained network
-    with its mirror image enforces that, at twice the work (both run as one batch).
+    convention), so the best denoiser is odd, ``f(-x) = -f(x)``; averaging a network with its
+    mirror image enforces that, at twice the work (both run as one batch).
     """
 
     def __init__(self, net: nn.Module, channels: int):
@@ -102,10 +111,7 @@ class SignSymmetric(nn.Module):
         self.net, self.channels = net, channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape[0], self.channels
-        flip = torch.cat([-torch.ones(c), torch.ones(x.shape[1] - c)]).to(x.dtype).view(1, -1, 1)
-        out = self.net(torch.cat([x, x * flip], dim=0))
-        return 0.5 * (out[:n] - out[n:])
+        return odd_mean(self.net, x, self.channels)
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -163,6 +169,9 @@ class DnCNN1d(nn.Module):
     ``context``: every trace's network also sees :func:`cross_trace_context` (one more input
     channel), so that a trace denoised on its own still knows when the whole spectrum steps.
     It looks one sample back, so the halo grows by one.
+
+    ``odd``: the network trains as :class:`SignSymmetric` runs it (the mean of its output for the
+    traces and the negated output for the negated traces); its export is made odd the same way.
     """
 
     def __init__(
@@ -173,6 +182,7 @@ class DnCNN1d(nn.Module):
         shared: bool = False,
         dilations: Sequence[int] | None = None,
         context: bool = False,
+        odd: bool = False,
     ):
         super().__init__()
         if depth < 3:
@@ -192,7 +202,7 @@ class DnCNN1d(nn.Module):
         layers.append(conv(width, c_out, dil[-1]))
         self.net = nn.Sequential(*layers)
         self.channels, self.depth, self.width, self.shared, self.dilations = channels, depth, width, shared, dil
-        self.context = context
+        self.context, self.odd = context, odd
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -203,4 +213,9 @@ class DnCNN1d(nn.Module):
         return sum(self.dilations) + int(self.context)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.odd:
+            return odd_mean(self._plain, x, self.channels)
+        return self._plain(x)
+
+    def _plain(self, x: torch.Tensor) -> torch.Tensor:
         return run_1d(self.net, x, self.channels, self.shared, self.context)

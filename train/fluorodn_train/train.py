@@ -30,6 +30,7 @@ class FitConfig:
     shared: bool = False  #: spectral: one network per trace (traces as batch items), not all at once
     dilations: str = ""  #: spectral: comma-separated dilation per convolution ("": all 1)
     context: bool = False  #: spectral, shared: each trace's network also sees all traces' activity
+    odd: bool = False  #: spectral: train the network made odd in the traces (twice the work per step)
     #: spectral: weight of the MSE of the error's first differences over time, added to the MSE
     #: (weights the error spectrum by 1 + w (2 - 2 cos f): high frequencies count up to 1 + 4 w)
     diff_weight: float = 0.0
@@ -76,7 +77,15 @@ def build_model(cfg: FitConfig | dict) -> torch.nn.Module:
     c = cfg if isinstance(cfg, dict) else asdict(cfg)
     if c.get("kind", "image") == "spectral":
         dil = _dilations(c.get("dilations", ""))
-        return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False), dil or None, c.get("context", False))
+        return DnCNN1d(
+            COMPONENTS,
+            c["depth"],
+            c["width"],
+            c.get("shared", False),
+            dil or None,
+            c.get("context", False),
+            c.get("odd", False),
+        )
     return DnCNN(c["depth"], c["width"])
 
 

@@ -208,3 +208,30 @@ def test_context_network_runs_in_windows_like_in_one_call():
     whole = spectral.run_traces(run, coef, scale, 16, net.halo, window=10_000)
     windows = spectral.run_traces(run, coef, scale, 16, net.halo, window=3 * net.halo + 7)
     np.testing.assert_allclose(windows, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_odd_network_trains_and_exports_odd(tmp_path):
+    """``odd``: negating the traces negates the prediction, in training and in the export
+    (which needs no ``odd`` option then)."""
+    from fluorodn_train.export import export
+    from fluorodn_train.train import build_model
+
+    net = build_model({"kind": "spectral", "depth": 4, "width": 8, "shared": True, "odd": True})
+    assert isinstance(net, DnCNN1d) and net.odd
+    torch.nn.init.normal_(net.net[-1].weight, std=0.3)
+    x = torch.randn(2, 32, 60)
+    x[:, 16:] = torch.rand(2, 16, 1) * 0.9 + 0.1
+    flipped = x.clone()
+    flipped[:, :16] *= -1
+    net.train()
+    loss = (net(x) - torch.randn(2, 16, 60)).pow(2).mean()
+    loss.backward()  # trains through both halves
+    assert net.net[0].weight.grad is not None and float(net.net[0].weight.grad.abs().sum()) > 0
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(flipped), -net(x))
+    path, card = export(net, tmp_path, "tiny", {"noise_scale": 0.5})
+    assert card["odd"] is True and card["parity_max_abs_error"] < 1e-4
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x.numpy()})[0]
+    np.testing.assert_allclose(got, net(x).detach().numpy(), atol=1e-4)
