@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -88,7 +88,7 @@ class Rescaled(nn.Module):
         return run_1d(self.net, x, self.channels, self.shared, self.context)
 
 
-def odd_mean(net: nn.Module, x: torch.Tensor, channels: int) -> torch.Tensor:
+def odd_mean(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, channels: int) -> torch.Tensor:
     """``(net(x) - net(x')) / 2`` with ``x'`` = ``x`` with its first ``channels`` channels (the
     traces) negated, both run as one batch."""
     n = x.shape[0]
