@@ -62,10 +62,6 @@ def fit(
     width: int = typer.Option(64, help="Filters per layer."),
     shared: bool = typer.Option(False, help="Spectral: one network per coefficient trace (traces as batch items)."),
     dilations: str = typer.Option("", help="Spectral: dilation of each convolution, comma-separated (default all 1)."),
-    context: bool = typer.Option(
-        False, help="Spectral, shared: each trace's network also sees the activity of all traces."
-    ),
-    odd: bool = typer.Option(False, help="Spectral: train the network made odd in the traces, (f(x) - f(-x)) / 2."),
     diff_weight: float = typer.Option(0.0, help="Spectral: weight of the error's first differences in the loss."),
     samples: int = typer.Option(9600, help="Spectral: time samples per step (recordings x their length)."),
     batch: int = typer.Option(16, help="Instances per step."),

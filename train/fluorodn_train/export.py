@@ -46,14 +46,13 @@ def flop_per_pixel(depth: int, width: int) -> int:
     return int(sum(2 * 9 * a * b for a, b in pairwise(chans)))
 
 
-def flop_per_sample_1d(depth: int, width: int, channels: int, shared: bool = False, context: bool = False) -> int:
+def flop_per_sample_1d(depth: int, width: int, channels: int, shared: bool = False) -> int:
     """Multiply-adds x 2 of one time sample of the 1D network (kernel 3, all channels; a
-    ``shared`` network runs once per trace on the trace and its level; ``context`` adds one
-    input channel)."""
+    ``shared`` network runs once per trace on the trace and its level)."""
     if shared:
-        chans = [2 + int(context)] + [width] * (depth - 1) + [1]
+        chans = [2] + [width] * (depth - 1) + [1]
         return channels * int(sum(2 * 3 * a * b for a, b in pairwise(chans)))
-    chans = [2 * channels + int(context)] + [width] * (depth - 1) + [channels]
+    chans = [2 * channels] + [width] * (depth - 1) + [channels]
     return int(sum(2 * 3 * a * b for a, b in pairwise(chans)))
 
 
@@ -150,7 +149,7 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
     out_dir.mkdir(parents=True, exist_ok=True)
     folded = fold_batchnorm(model.eval())
     odd = False
-    if isinstance(model, DnCNN1d) and (model.odd or info.get("odd", False)):
+    if isinstance(model, DnCNN1d) and info.get("odd", False):
         folded, odd = SignSymmetric(folded, model.channels).eval(), True
     meta = {
         "format": 1,
@@ -179,13 +178,11 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
             channels=model.channels,
             shared=model.shared,
             dilations=list(model.dilations),
-            context=model.context,
             odd=odd,
             normalization=SPECTRAL_CONVENTION,
             domain=info.get("domain", "spectral-fiber-photometry"),
             noise_scale_range=list(info.get("noise_scale_range", [])),
-            flop_per_pixel=(1 + odd)
-            * flop_per_sample_1d(model.depth, model.width, model.channels, model.shared, model.context),
+            flop_per_pixel=(1 + odd) * flop_per_sample_1d(model.depth, model.width, model.channels, model.shared),
         )
         for key in ("domain_checks", "generator"):
             if key in info:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -54,47 +54,25 @@ def _conv(m: nn.Module) -> nn.Conv1d | nn.Conv2d:
     return m
 
 
-def cross_trace_context(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """(N, 1, T) activity of all C traces of (N, 2C, T) :func:`fluorodn.spectral.network_input`:
-    ``log(1 + mean_c d_c(t)^2 / 2)`` with ``d_c(t)`` trace c's step from the previous sample in
-    noise units (0 at the first sample). Pure noise gives about ``log 2``; a step of the
-    recording's spectrum (an event onset, seen by every trace that carries the sensor at once)
-    gives a peak although each trace on its own may show it below its noise."""
-    coef = x[:, :channels] / x[:, channels:]
-    step = torch.cat([torch.zeros_like(coef[..., :1]), coef[..., 1:] - coef[..., :-1]], dim=-1)
-    return torch.log1p(step.pow(2).mean(dim=1, keepdim=True) / 2)
-
-
-def run_1d(net: nn.Module, x: torch.Tensor, channels: int, shared: bool, context: bool = False) -> torch.Tensor:
+def run_1d(net: nn.Module, x: torch.Tensor, channels: int, shared: bool) -> torch.Tensor:
     """:class:`DnCNN1d`'s forward around its chain ``net``: (N, 2C, T) -> (N, C, T)."""
     levels = x[:, channels:]
-    n, _, t = x.shape
-    ctx = cross_trace_context(x, channels) if context else None
     if not shared:
-        return net(x if ctx is None else torch.cat([x, ctx], dim=1)) / levels
-    parts = [x[:, :channels], levels] + ([] if ctx is None else [ctx.expand(n, channels, t)])
-    inputs = torch.stack(parts, dim=2).reshape(-1, len(parts), t)  # (N * C, 2 or 3, T)
-    return net(inputs).reshape(n, channels, t) / levels
+        return net(x) / levels
+    n, _, t = x.shape
+    pairs = torch.stack([x[:, :channels], levels], dim=2).reshape(-1, 2, t)  # (N * C, 2, T)
+    return net(pairs).reshape(n, channels, t) / levels
 
 
 class Rescaled(nn.Module):
     """A folded :class:`DnCNN1d`: its Conv/ReLU chain with :func:`run_1d` around it."""
 
-    def __init__(self, net: nn.Module, channels: int, shared: bool, context: bool = False):
+    def __init__(self, net: nn.Module, channels: int, shared: bool):
         super().__init__()
-        self.net, self.channels, self.shared, self.context = net, channels, shared, context
+        self.net, self.channels, self.shared = net, channels, shared
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_1d(self.net, x, self.channels, self.shared, self.context)
-
-
-def odd_mean(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, channels: int) -> torch.Tensor:
-    """``(net(x) - net(x')) / 2`` with ``x'`` = ``x`` with its first ``channels`` channels (the
-    traces) negated, both run as one batch."""
-    n = x.shape[0]
-    flip = torch.cat([-torch.ones(channels), torch.ones(x.shape[1] - channels)]).to(x.dtype).view(1, -1, 1)
-    out = net(torch.cat([x, x * flip], dim=0))
-    return 0.5 * (out[:n] - out[n:])
+        return run_1d(self.net, x, self.channels, self.shared)
 
 
 class SignSymmetric(nn.Module):
@@ -111,7 +89,10 @@ class SignSymmetric(nn.Module):
         self.net, self.channels = net, channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return odd_mean(self.net, x, self.channels)
+        n, c = x.shape[0], self.channels
+        flip = torch.cat([-torch.ones(c), torch.ones(x.shape[1] - c)]).to(x.dtype).view(1, -1, 1)
+        out = self.net(torch.cat([x, x * flip], dim=0))
+        return 0.5 * (out[:n] - out[n:])
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -147,7 +128,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             i += 1
     chain = nn.Sequential(*out).eval()
     if isinstance(model, DnCNN1d):
-        return Rescaled(chain, model.channels, model.shared, model.context).eval()
+        return Rescaled(chain, model.channels, model.shared).eval()
     return chain
 
 
@@ -165,13 +146,6 @@ class DnCNN1d(nn.Module):
     ``shared``: one network denoises every trace on its own (input: the trace and its level,
     2 channels; the C traces of a recording are C batch items), instead of all C traces at
     once (2C input channels).
-
-    ``context``: every trace's network also sees :func:`cross_trace_context` (one more input
-    channel), so that a trace denoised on its own still knows when the whole spectrum steps.
-    It looks one sample back, so the halo grows by one.
-
-    ``odd``: the network trains as :class:`SignSymmetric` runs it (the mean of its output for the
-    traces and the negated output for the negated traces); its export is made odd the same way.
     """
 
     def __init__(
@@ -181,8 +155,6 @@ class DnCNN1d(nn.Module):
         width: int = 64,
         shared: bool = False,
         dilations: Sequence[int] | None = None,
-        context: bool = False,
-        odd: bool = False,
     ):
         super().__init__()
         if depth < 3:
@@ -191,7 +163,6 @@ class DnCNN1d(nn.Module):
         if len(dil) != depth or min(dil) < 1:
             raise ValueError(f"need {depth} dilations of at least 1, got {dil}")
         c_in, c_out = (2, 1) if shared else (2 * channels, channels)
-        c_in += int(context)
 
         def conv(a: int, b: int, d: int) -> nn.Conv1d:
             return nn.Conv1d(a, b, 3, padding=d, dilation=d, bias=False)
@@ -202,7 +173,6 @@ class DnCNN1d(nn.Module):
         layers.append(conv(width, c_out, dil[-1]))
         self.net = nn.Sequential(*layers)
         self.channels, self.depth, self.width, self.shared, self.dilations = channels, depth, width, shared, dil
-        self.context, self.odd = context, odd
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -210,12 +180,7 @@ class DnCNN1d(nn.Module):
 
     @property
     def halo(self) -> int:
-        return sum(self.dilations) + int(self.context)
+        return sum(self.dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.odd:
-            return odd_mean(self._plain, x, self.channels)
-        return self._plain(x)
-
-    def _plain(self, x: torch.Tensor) -> torch.Tensor:
-        return run_1d(self.net, x, self.channels, self.shared, self.context)
+        return run_1d(self.net, x, self.channels, self.shared)

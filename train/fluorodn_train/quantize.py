@@ -351,7 +351,13 @@ def quantize(
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_output(kept, overwrite=True) as copy:
                     shutil.copyfile(tmp, copy)
-                why = {"refused": str(err), "float_sha256": digest, "quantization": how, "command": command}
+                why = {
+                    "refused": str(err),
+                    "guard_rows": err.rows,
+                    "float_sha256": digest,
+                    "quantization": how,
+                    "command": command,
+                }
                 write_json(kept.with_name(f"{final.name}.refused.json"), why)
                 log(f"refused variant kept as {kept}")
             raise

@@ -29,8 +29,6 @@ class FitConfig:
     width: int = 64  #: filters per layer
     shared: bool = False  #: spectral: one network per trace (traces as batch items), not all at once
     dilations: str = ""  #: spectral: comma-separated dilation per convolution ("": all 1)
-    context: bool = False  #: spectral, shared: each trace's network also sees all traces' activity
-    odd: bool = False  #: spectral: train the network made odd in the traces (twice the work per step)
     #: spectral: weight of the MSE of the error's first differences over time, added to the MSE
     #: (weights the error spectrum by 1 + w (2 - 2 cos f): high frequencies count up to 1 + 4 w)
     diff_weight: float = 0.0
@@ -77,15 +75,7 @@ def build_model(cfg: FitConfig | dict) -> torch.nn.Module:
     c = cfg if isinstance(cfg, dict) else asdict(cfg)
     if c.get("kind", "image") == "spectral":
         dil = _dilations(c.get("dilations", ""))
-        return DnCNN1d(
-            COMPONENTS,
-            c["depth"],
-            c["width"],
-            c.get("shared", False),
-            dil or None,
-            c.get("context", False),
-            c.get("odd", False),
-        )
+        return DnCNN1d(COMPONENTS, c["depth"], c["width"], c.get("shared", False), dil or None)
     return DnCNN(c["depth"], c["width"])
 
 
@@ -93,13 +83,15 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
     if cfg.kind == "spectral":
         if recorded is not None:
             raise ValueError("the spectral model trains on parametric noise only")
+        net = build_model(cfg)
+        assert isinstance(net, DnCNN1d)
         return SpectralSampler(
             cfg.seed,
             stream,
             cfg.noise_scale,
             lengths=(cfg.window[0], cfg.window[0] * 6),
             samples_per_batch=cfg.samples,
-            pad=(sum(_dilations(cfg.dilations)) or cfg.depth) + int(cfg.context),  # the network's halo
+            pad=net.halo,  # the runtime extends a recording by the network's halo
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 
@@ -238,7 +230,7 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         if not cfg.init:
             return 0, None
         ck = torch.load(cfg.init, weights_only=False)
-        model.load_state_dict(widen_inputs(ck["model"], model.state_dict()))
+        model.load_state_dict(ck["model"])
         log(f"fine-tuning from {cfg.init} ({ck.get('seen', 0)} instances seen before)")
         return ck.get("seen", 0), None
 
@@ -259,29 +251,6 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         loss=diff_loss(cfg.diff_weight) if cfg.diff_weight else None,
     )
     return run_loop(loop, minutes, log)
-
-
-def widen_inputs(state: dict, target: dict) -> dict:
-    """``state`` for a model whose tensors are ``target``'s, where a convolution of ``target``
-    may take more input channels than the same one of ``state`` (a network given an extra input):
-    the added input channels start with zero weights, so the widened network computes what
-    ``state``'s did."""
-    out = dict(state)
-    for key, old in state.items():
-        new = target.get(key)
-        if new is None or new.shape == old.shape:
-            continue
-        if (
-            old.dim() < 2
-            or new.shape[0] != old.shape[0]
-            or new.shape[2:] != old.shape[2:]
-            or new.shape[1] < old.shape[1]
-        ):
-            raise ValueError(f"{key}: cannot start a {tuple(new.shape)} weight from a {tuple(old.shape)} one")
-        wide = torch.zeros_like(new)
-        wide[:, : old.shape[1]] = old
-        out[key] = wide
-    return out
 
 
 def diff_loss(weight: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -196,3 +196,5 @@ def test_the_command_keeps_a_refused_variant_only_where_asked(tmp_path: Path, mo
     assert (kept / "tiny.int8.onnx").read_bytes() == bad.read_bytes()
     why = json.loads((kept / "tiny.int8.onnx.refused.json").read_text())
     assert "PSNR differs" in why["refused"] and why["float_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    (row,) = why["guard_rows"]  # the measurement behind the refusal
+    assert row["seed"] == 0 and abs(row["psnr_delta_db"]) > 0.1

@@ -13,8 +13,8 @@ from fluorodn.registry import validate_metadata
 from fluorodn_train import quantize, synth
 from fluorodn_train.calibrate import export_spectral
 from fluorodn_train.data import SpectralSampler, make_instance, spectral_pair
-from fluorodn_train.model import DnCNN1d, cross_trace_context, fold_batchnorm
-from fluorodn_train.train import FitConfig, fit, load_checkpoint, widen_inputs
+from fluorodn_train.model import DnCNN1d, SignSymmetric, fold_batchnorm
+from fluorodn_train.train import FitConfig, fit, load_checkpoint
 
 
 def test_widened_generator_draws_fast_hemodynamics_and_other_sensors():
@@ -66,12 +66,9 @@ def test_sampler_batches_whole_recordings_of_one_length():
     assert y.shape == (x.shape[0], spectral.COMPONENTS, x.shape[2]) and x.dtype == np.float32
 
 
-@pytest.mark.parametrize(
-    ("dilations", "shared", "context"),
-    [(None, False, False), ((1, 2, 3, 1), False, False), (None, True, True), (None, False, True)],
-)
-def test_folded_1d_network_matches(dilations, shared, context):
-    net = DnCNN1d(16, depth=4, width=8, shared=shared, dilations=dilations, context=context)
+@pytest.mark.parametrize(("dilations", "shared"), [(None, False), ((1, 2, 3, 1), False), (None, True)])
+def test_folded_1d_network_matches(dilations, shared):
+    net = DnCNN1d(16, depth=4, width=8, shared=shared, dilations=dilations)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.normal_()
@@ -83,13 +80,11 @@ def test_folded_1d_network_matches(dilations, shared, context):
     torch.testing.assert_close(fold_batchnorm(net)(x), net(x), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("context", [False, True])
-def test_dilations_set_the_halo(context):
-    """An output sample depends on inputs within sum(dilations) samples, and no further; the
-    cross-trace context looks one sample further back."""
+def test_dilations_set_the_halo():
+    """An output sample depends on inputs within sum(dilations) samples, and no further."""
     torch.manual_seed(0)
-    net = DnCNN1d(16, depth=5, width=4, shared=True, dilations=(1, 2, 4, 2, 1), context=context).eval()
-    assert net.halo == 10 + context
+    net = DnCNN1d(16, depth=5, width=4, shared=True, dilations=(1, 2, 4, 2, 1)).eval()
+    assert net.halo == 10
     for m in net.modules():
         if isinstance(m, torch.nn.Conv1d):
             torch.nn.init.normal_(m.weight, std=0.3)
@@ -98,45 +93,12 @@ def test_dilations_set_the_halo(context):
     x2[0, 0, 30] += 5.0
     with torch.no_grad():
         changed = torch.nonzero((net(x2) - net(x)).abs().sum(dim=(0, 1)) > 0).flatten()
-    assert int(changed.min()) == 20 and 40 <= int(changed.max()) <= 30 + net.halo
+    assert int(changed.min()) == 20 and int(changed.max()) == 40
     with pytest.raises(ValueError, match="dilations"):
         DnCNN1d(16, depth=5, dilations=(1, 2))
 
 
-def test_cross_trace_context_peaks_where_the_spectrum_steps():
-    """Pure noise gives about log 2; a step shared by 5 of 16 traces, 4 noise units in each
-    (smaller than each trace's largest noise step), is the context's largest value."""
-    rng = np.random.default_rng(3)
-    coef = rng.standard_normal((16, 4000))
-    coef[:5, 2000:] += 4.0
-    noise_steps = np.abs(np.diff(coef, axis=1))
-    noise_steps[:, 1999] = 0
-    assert np.all(noise_steps[:5].max(axis=1) > 4.0)
-    scale = rng.uniform(1.0, 50.0, (16, 1))
-    x = torch.from_numpy(np.concatenate([coef / scale, np.broadcast_to(1 / scale, coef.shape)])[None]).float()
-    ctx = cross_trace_context(x, 16)[0, 0].numpy()
-    assert ctx.shape == (4000,) and ctx[0] == 0.0
-    assert abs(np.median(ctx[1:]) - np.log(2)) < 0.1
-    assert ctx[2000] == ctx.max() and ctx[2000] > np.sort(ctx)[-2] + 0.1
-
-
-def test_widened_network_starts_as_the_narrow_one():
-    """Fine-tuning a network with the context channel from one without starts from the same function."""
-    narrow = DnCNN1d(16, depth=4, width=8, shared=True).eval()
-    torch.nn.init.normal_(narrow.net[-1].weight, std=0.1)
-    wide = DnCNN1d(16, depth=4, width=8, shared=True, context=True).eval()
-    wide.load_state_dict(widen_inputs(narrow.state_dict(), wide.state_dict()))
-    assert wide.net[0].weight.shape[1] == 3 and torch.all(wide.net[0].weight[:, 2] == 0)
-    x = torch.randn(2, 32, 60)
-    x[:, 16:] = torch.rand(2, 16, 1) * 0.9 + 0.1
-    with torch.no_grad():
-        torch.testing.assert_close(wide(x), narrow(x))
-    with pytest.raises(ValueError, match="cannot start"):
-        widen_inputs(wide.state_dict(), narrow.state_dict())
-
-
-@pytest.mark.parametrize("context", [False, True])
-def test_tiny_spectral_train_export_and_run(tmp_path, context):
+def test_tiny_spectral_train_export_and_run(tmp_path):
     cfg = FitConfig(
         out=str(tmp_path / "run"),
         kind="spectral",
@@ -145,7 +107,6 @@ def test_tiny_spectral_train_export_and_run(tmp_path, context):
         width=4,
         shared=True,
         dilations="1,2,1",
-        context=context,
         window=(40, 0),
         samples=200,
         steps=2,
@@ -160,7 +121,7 @@ def test_tiny_spectral_train_export_and_run(tmp_path, context):
         tmp_path / "run" / "last.pt", tmp_path / "models", "tiny", recordings=3, lengths=(200, 400)
     )
     assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS
-    assert card["halo"] == 4 + context and card["dilations"] == [1, 2, 1] and card["context"] is context
+    assert card["halo"] == 4 and card["dilations"] == [1, 2, 1]
     assert card["parity_max_abs_error"] < 1e-4
     # exported odd in the traces: negating every trace negates the predicted noise
     assert card["odd"] is True
@@ -190,10 +151,11 @@ def test_tiny_spectral_train_export_and_run(tmp_path, context):
     assert err < 0.1 * removed
 
 
-def test_context_network_runs_in_windows_like_in_one_call():
+def test_odd_network_runs_in_windows_like_in_one_call():
     """The runtime's windows (overlapping by the card's halo) give the one-call values."""
     torch.manual_seed(0)
-    net = DnCNN1d(16, depth=4, width=8, shared=True, context=True).eval()
+    plain = DnCNN1d(16, depth=4, width=8, shared=True).eval()
+    net = SignSymmetric(plain, 16).eval()
     for m in net.modules():
         if isinstance(m, torch.nn.Conv1d):
             torch.nn.init.normal_(m.weight, std=0.3)
@@ -205,33 +167,30 @@ def test_context_network_runs_in_windows_like_in_one_call():
         with torch.no_grad():
             return net(torch.from_numpy(x)).numpy()
 
-    whole = spectral.run_traces(run, coef, scale, 16, net.halo, window=10_000)
-    windows = spectral.run_traces(run, coef, scale, 16, net.halo, window=3 * net.halo + 7)
+    whole = spectral.run_traces(run, coef, scale, 16, plain.halo, window=10_000)
+    windows = spectral.run_traces(run, coef, scale, 16, plain.halo, window=3 * plain.halo + 7)
     np.testing.assert_allclose(windows, whole, rtol=1e-5, atol=1e-5)
 
 
-def test_odd_network_trains_and_exports_odd(tmp_path):
-    """``odd``: negating the traces negates the prediction, in training and in the export
-    (which needs no ``odd`` option then)."""
+def test_export_makes_the_network_odd(tmp_path):
+    """``odd``: negating the traces negates the exported network's prediction, which is the
+    mean of the network's output and its negated output for the negated traces."""
     from fluorodn_train.export import export
-    from fluorodn_train.train import build_model
 
-    net = build_model({"kind": "spectral", "depth": 4, "width": 8, "shared": True, "odd": True})
-    assert isinstance(net, DnCNN1d) and net.odd
+    torch.manual_seed(1)
+    net = DnCNN1d(16, depth=4, width=8, shared=True).eval()
     torch.nn.init.normal_(net.net[-1].weight, std=0.3)
     x = torch.randn(2, 32, 60)
     x[:, 16:] = torch.rand(2, 16, 1) * 0.9 + 0.1
     flipped = x.clone()
     flipped[:, :16] *= -1
-    net.train()
-    loss = (net(x) - torch.randn(2, 16, 60)).pow(2).mean()
-    loss.backward()  # trains through both halves
-    assert net.net[0].weight.grad is not None and float(net.net[0].weight.grad.abs().sum()) > 0
-    net.eval()
     with torch.no_grad():
-        torch.testing.assert_close(net(flipped), -net(x))
-    path, card = export(net, tmp_path, "tiny", {"noise_scale": 0.5})
+        expected = (0.5 * (net(x) - net(flipped))).numpy()
+    path, card = export(net, tmp_path, "tiny", {"noise_scale": 0.5, "odd": True})
     assert card["odd"] is True and card["parity_max_abs_error"] < 1e-4
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"input": x.numpy()})[0]
-    np.testing.assert_allclose(got, net(x).detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    np.testing.assert_allclose(sess.run(None, {"input": flipped.numpy()})[0], -got, atol=1e-5)
+    _, plain = export(net, tmp_path / "plain", "tiny", {"noise_scale": 0.5})
+    assert plain["odd"] is False and card["flop_per_pixel"] == 2 * plain["flop_per_pixel"]

@@ -43,7 +43,14 @@ GUARD_MINUTES = 10.0
 
 
 class QualityGuardError(RuntimeError):
-    """A reduced-precision model differs from its float model by more than the tolerance."""
+    """A reduced-precision model differs from its float model by more than the tolerance.
+
+    ``rows``: the per-recording comparisons measured until the refusal (the last one failed).
+    """
+
+    def __init__(self, message: str, rows: Sequence[dict[str, Any]] = ()):
+        super().__init__(message)
+        self.rows = list(rows)
 
 
 def guard(
@@ -119,7 +126,8 @@ def guard(
                 f"{label} is not shipped: against {Path(float_path).name} its "
                 + " and ".join(problems)
                 + f" on guard recording TEST_STREAM seed {seed} "
-                f"({minutes:g} min at noise scale {noise_scale:g})"
+                f"({minutes:g} min at noise scale {noise_scale:g})",
+                rows,
             )
     worst_psnr = max(rows, key=lambda r: abs(r["psnr_delta_db"]))["psnr_delta_db"]
     worst_coh = max(rows, key=lambda r: abs(r["coherence_delta"]))["coherence_delta"]
