@@ -111,8 +111,8 @@ def fluorodn_pipelines(
     threads: int | None = None,
 ) -> tuple[list[Pipeline], dict[str, Any]]:
     """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``),
-    per extra model file in ``paths`` (a candidate not shipped yet), and ``fluorodn:default``
-    (``Denoiser()`` as a user gets it)."""
+    per extra model file in ``paths`` (a candidate not shipped yet), ``fluorodn:default``
+    (``Denoiser()`` as a user gets it) and the same with each bin's fixed pattern kept."""
     try:
         import fluorodn
 
@@ -169,6 +169,21 @@ def fluorodn_pipelines(
                     "name": den.name,
                     "sha256": den.sha256,
                     "precision": den.precision,
+                },
+            )
+        )
+        kept = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, keep_fixed_pattern=True))
+        pipes.append(
+            Pipeline(
+                "fluorodn:default keep-pattern",
+                _runner(kept),
+                robust=True,
+                info={
+                    "pipeline": "fluorodn:default keep-pattern",
+                    "name": kept.name,
+                    "sha256": kept.sha256,
+                    "precision": kept.precision,
+                    "options": "keep_fixed_pattern=True",
                 },
             )
         )

@@ -225,7 +225,12 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
     ``halo`` rows of overlap along time (none beyond the recording's ends, as in one call)."""
     from . import spectral
 
-    fitted = spectral.fit(arr, planner.channels, take=lambda index: np.asarray(arr[index].compute()))
+    fitted = spectral.fit(
+        arr,
+        planner.channels,
+        take=lambda index: np.asarray(arr[index].compute()),
+        fixed_pattern=not planner.options.keep_fixed_pattern,
+    )
     halo = int(planner.halo)
     if arr.numblocks[1] > 1:
         arr = arr.rechunk({1: -1})

@@ -62,6 +62,9 @@ class DenoiserOptions:
     precision: str = "auto"
     """fp32, int8 (the shipped quantized variant; CPU only), bf16, or auto (int8 on the CPU where shipped);
     a :class:`fluorodn.precision.Precision` is kept as its value."""
+    keep_fixed_pattern: bool = False
+    """Spectral path: keep each bin's time mean as it is instead of removing the detector's per-bin
+    fixed pattern (:func:`fluorodn.spectral.smooth_spectrum`)."""
 
     def __post_init__(self) -> None:
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
@@ -81,8 +84,10 @@ class Denoiser:
     * **spectral** (a 2D time x wavelength recording): the recording is projected onto its
       leading spectral components (:mod:`fluorodn.spectral`), a 1D DnCNN denoises the
       coefficient traces over time, and the result is mapped back; every output value is
-      informed by its sample's whole spectrum. Inputs outside the model's training domain
-      raise an :class:`~fluorodn.errors.OutOfDomainWarning`.
+      informed by its sample's whole spectrum. The detector's per-bin fixed pattern (constant
+      in time, not smooth across bins) is removed too, unless ``options.keep_fixed_pattern``.
+      Inputs outside the model's training domain raise an
+      :class:`~fluorodn.errors.OutOfDomainWarning`.
     * **image** (microscopy frames, stacks of pages, anything without a spectral axis): the
       2D DnCNN on tiles with a halo.
 
@@ -94,7 +99,7 @@ class Denoiser:
     device : ``"auto"`` (CUDA where onnxruntime can use it, else CPU; the choice is
         logged), ``"cpu"``, or ``"cuda"`` (raises :class:`DeviceError` where CUDA is not
         usable; never falls back silently).
-    options : :class:`DenoiserOptions` (threads, tile budget, GPU index, precision).
+    options : :class:`DenoiserOptions` (threads, tile budget, GPU index, precision, fixed pattern).
     precision : shortcut for ``options.precision`` (overrides it when given): ``"fp32"``,
         ``"int8"`` (the model's shipped int8 variant, run on the CPU; :class:`ModelError`
         if it has none), ``"bf16"`` (refused with :class:`DeviceError`: no provider here
@@ -366,7 +371,7 @@ class Denoiser:
                 stacklevel=3,
             )
         if fitted is None:
-            proj = spectral.project(arr, self.channels)
+            proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
         else:
             proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 

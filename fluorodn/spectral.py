@@ -17,6 +17,12 @@ coefficient traces in noise units:
    divided by its scale next to a constant trace ``1 / scale`` (the trace's noise level after
    that division, as in FFDNet's noise-level map), so that traces carrying bright signal (tens
    to hundreds of noise units) and traces of pure noise enter it on the same footing.
+7. ``pattern`` (W,): the detector's per-bin fixed pattern, which is constant in time, so no
+   temporal denoiser can tell it from signal. Emission and absorption spectra are smooth across
+   bins and the pattern is not: the recording's time-mean spectrum minus its smoothed self
+   (:func:`smooth_spectrum`, a penalized least-squares smoother whose strength is chosen by
+   generalized cross-validation) estimates it, and :func:`reconstruct` subtracts it (except at
+   the first and last bin, where it cannot be told from the spectrum's slope).
 
 The network denoises ``coef`` over time (every output value thus depends on the whole
 spectrum of its samples); :func:`reconstruct` maps denoised coefficients back to counts.
@@ -52,6 +58,7 @@ __all__ = [
     "reconstruct",
     "removed_stats",
     "run_traces",
+    "smooth_spectrum",
     "snr",
 ]
 
@@ -67,6 +74,8 @@ DIFF_COMPONENTS = 8
 STAT_ROWS = 20_000
 #: Lags (in bins) of the across-bin noise correlation that :func:`noise_levels` estimates.
 CORR_LAGS = 3
+#: Order of the differences across bins that :func:`smooth_spectrum` penalizes.
+SMOOTH_ORDER = 3
 
 _MAD_TO_SIGMA = 1.482602218505602
 #: Reads rows of a recording: ``take(index)`` with a slice or an integer array -> ndarray.
@@ -85,6 +94,7 @@ class Projection:
     corr: np.ndarray  #: (CORR_LAGS + 1,) float64 across-bin noise correlation at lags 0..
     scale: np.ndarray  #: (K,) float64 standard deviation of each coefficient trace, at least 1
     coef: np.ndarray  #: (T, K) float32 coefficient traces in noise units
+    pattern: np.ndarray | None = None  #: (W,) float64 per-bin fixed pattern (units of x), or None: kept
 
     @property
     def components(self) -> int:
@@ -186,24 +196,26 @@ def _noise_cov(corr: np.ndarray, w: int) -> np.ndarray:
     return c
 
 
-def project(x: np.ndarray, components: int = COMPONENTS) -> Projection:
+def project(x: np.ndarray, components: int = COMPONENTS, fixed_pattern: bool = True) -> Projection:
     """Project a (T, W) recording onto its leading spectral components.
 
     Parameters
     ----------
     x : (T, W) real array, finite, with ``W >= 2``.
     components : how many components to keep (fewer if T or W is smaller).
+    fixed_pattern : estimate the per-bin fixed pattern (``pattern``), which
+        :func:`reconstruct` then removes; False keeps each bin's time mean as it is.
 
     Returns
     -------
     Projection whose ``coef`` (T, K) float32 are the coefficient traces in noise units.
     """
     x = np.asarray(x)
-    p = fit(x, components)
+    p = fit(x, components, fixed_pattern=fixed_pattern)
     return replace(p, coef=coefficients(p, x))
 
 
-def fit(x: Any, components: int = COMPONENTS, take: Take | None = None) -> Projection:
+def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pattern: bool = True) -> Projection:
     """The statistics of :func:`project` without the coefficient traces (``coef`` is empty).
 
     Reads only the rows the statistics use, through ``take(index)`` (default ``x[index]``),
@@ -227,8 +239,48 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None) -> Proje
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
     empty = np.empty((0, k), np.float32)
     p = Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, scale=np.ones(k), coef=empty)
-    scale = np.maximum(coefficients(p, sub).std(axis=0, dtype=np.float64), 1.0)
-    return replace(p, scale=scale)
+    sub_coef = coefficients(p, sub).astype(np.float64)
+    scale = np.maximum(sub_coef.std(axis=0), 1.0)
+    pattern = None
+    if fixed_pattern and w > SMOOTH_ORDER + 2:
+        # the time-mean spectrum: the median, plus the components' share of the mean's departure
+        # from it (the median of a bin holding skewed signal differs from its mean by how noisy
+        # the bin is, which is not smooth across bins)
+        mean = mu + sub_coef.mean(axis=0) @ _back(p)
+        pattern = mean - smooth_spectrum(mean)
+        # an end bin has neighbours on one side only: there its pattern cannot be told from the
+        # spectrum's slope and curvature (often steep at a filter edge), and removing the estimate
+        # made it worse than keeping it on widened-generator recordings, so the end bins keep theirs
+        pattern[[0, -1]] = 0.0
+    return replace(p, scale=scale, pattern=pattern)
+
+
+def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
+    """``y`` (W,) smoothed across bins by penalized least squares (Whittaker):
+    ``argmin_z |y - z|^2 + lam |D z|^2`` with ``D`` the ``order``-th differences and free ends,
+    ``lam`` chosen by generalized cross-validation (Craven and Wahba). Polynomials of degree below
+    ``order`` pass unchanged, so the result is equivariant to the data's units and offset."""
+    from scipy.linalg import eig_banded, solveh_banded
+
+    y = np.asarray(y, np.float64)
+    n = len(y)
+    d = np.diff(np.eye(n), order, axis=0)
+    pen = d.T @ d
+    band = np.zeros((order + 1, n))  # upper form of scipy's banded routines
+    for k in range(order + 1):
+        band[order - k, k:] = np.diagonal(pen, k)
+    eig = np.clip(eig_banded(band, eigvals_only=True), 0.0, None)
+    best: tuple[float, np.ndarray] | None = None
+    for lam in 10.0 ** np.arange(-3.0, 10.01, 0.25):
+        a = band * lam
+        a[order] += 1.0
+        z = solveh_banded(a, y)
+        dof = float(np.sum(1.0 / (1.0 + lam * eig)))
+        gcv = n * float(np.sum((y - z) ** 2)) / max(n - dof, 1e-12) ** 2
+        if best is None or gcv < best[0]:
+            best = (gcv, z)
+    assert best is not None
+    return best[1]
 
 
 def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
@@ -240,13 +292,20 @@ def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
     return coef
 
 
+def _back(p: Projection) -> np.ndarray:
+    """(K, W) map from coefficient traces in noise units to the units of ``x``."""
+    return (p.basis * p.comp_noise[None, :]).T * p.sigma[None, :]
+
+
 def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np.ndarray:
-    """(T, W) recording in the units of ``x`` from (T, K) coefficient traces in noise units."""
-    back = (p.basis * p.comp_noise[None, :]).T * p.sigma[None, :]  # (K, W)
+    """(T, W) recording in the units of ``x`` from (T, K) coefficient traces in noise units,
+    without the per-bin fixed pattern (``p.pattern``) where one was estimated."""
+    back = _back(p)
+    centre = p.mu if p.pattern is None else p.mu - p.pattern
     coef = np.asarray(coef)
-    out = np.empty((coef.shape[0], back.shape[1]), dtype)
+    out: np.ndarray = np.empty((coef.shape[0], back.shape[1]), dtype)
     for i in range(0, coef.shape[0], _BLOCK):
-        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + p.mu
+        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + centre
     return out
 
 

@@ -81,12 +81,13 @@ def make_denoiser(
     precision: Precision = Precision.auto,
     kind: Kind = Kind.auto,
     debug: bool = False,
+    keep_fixed_pattern: bool = False,
 ) -> Any:
     """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
     terminal, and where CUDA was asked for and fails, its reason joins the one-sentence error."""
     from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-    options = DenoiserOptions(threads=threads, precision=precision.value)
+    options = DenoiserOptions(threads=threads, precision=precision.value, keep_fixed_pattern=keep_fixed_pattern)
     if device is not Device.cuda or debug:
         return Denoiser(model, device=device.value, options=options, kind=kind.value)
     try:

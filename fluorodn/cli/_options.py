@@ -90,6 +90,14 @@ NanOption = Annotated[NanPolicy, typer.Option(help=_NAN_HELP)]
 ThreadsOption = Annotated[
     int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
 ]
+KeepPatternOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-fixed-pattern",
+        help="Spectral recordings: keep each bin's time mean as it is (by default the detector's per-bin fixed "
+        "pattern, constant in time and not smooth across bins, is removed).",
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
@@ -113,6 +121,7 @@ class RunOptions:
     precision: Precision = Precision.auto
     dtype: OutDtype = OutDtype.float32
     suffix: str = "_denoised"
+    keep_fixed_pattern: bool = False
 
 
 #: How each field of :class:`RunOptions` is declared on the command line.
@@ -123,6 +132,7 @@ _RUN_OPTIONS = {
     "precision": PrecisionOption,
     "dtype": DtypeOption,
     "suffix": SuffixOption,
+    "keep_fixed_pattern": KeepPatternOption,
 }
 
 

@@ -184,7 +184,15 @@ def denoise(
             report.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left in {folder} "
                         "by an interrupted run")  # fmt: skip
     try:
-        dn = make_denoiser(run.model, run.device, threads, run.precision, run.kind, debug=debug)
+        dn = make_denoiser(
+            run.model,
+            run.device,
+            threads,
+            run.precision,
+            run.kind,
+            debug=debug,
+            keep_fixed_pattern=run.keep_fixed_pattern,
+        )
         check_user_model(run.model, run.device, dn, report)
     except FluorodnError as err:
         fail(err)
@@ -231,8 +239,10 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     from fluorodn.denoiser import DenoiserOptions
 
     options = None
-    if threads is not None or run.precision is not Precision.auto:
-        options = DenoiserOptions(threads=threads, precision=run.precision.value)
+    if threads is not None or run.precision is not Precision.auto or run.keep_fixed_pattern:
+        options = DenoiserOptions(
+            threads=threads, precision=run.precision.value, keep_fixed_pattern=run.keep_fixed_pattern
+        )
     try:
         check_user_model(run.model, run.device, None, report)
         info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite, options=options,

@@ -120,7 +120,15 @@ def watch(
         settings = FileSettings(
             dtype=run.dtype.value, key=key, suffix=run.suffix, nan=nan.value, device=run.device.value
         )
-        dn = make_denoiser(run.model, run.device, threads, run.precision, run.kind, debug=debug)
+        dn = make_denoiser(
+            run.model,
+            run.device,
+            threads,
+            run.precision,
+            run.kind,
+            debug=debug,
+            keep_fixed_pattern=run.keep_fixed_pattern,
+        )
         lines = Report(quiet=quiet)
         check_user_model(run.model, run.device, dn, lines)
     except FluorodnError as err:

@@ -364,3 +364,23 @@ def test_import_is_cheap() -> None:
     proc = run("-c", "import sys, fluorodn; print(sorted(m for m in ('numpy', 'onnxruntime') if m in sys.modules))")
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
     json.loads("{}")
+
+
+def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> None:
+    """The default model on a spectral recording: --keep-fixed-pattern keeps each bin's time
+    mean; the rest of the output is the same."""
+    rng = np.random.default_rng(5)
+    t, w = 1500, 80
+    wl = np.linspace(0, 1, w)
+    spectrum = 3000.0 * np.exp(-0.5 * ((wl - 0.4) / 0.2) ** 2) + 300.0
+    course = np.convolve(rng.standard_normal(t + 50), np.ones(50) / 7, "same")[25:-25]
+    x = spectrum[None, :] * (1.0 + 0.02 * course[:, None]) + 20.0 * rng.standard_normal(w)  # fixed pattern
+    x += np.sqrt(spectrum)[None, :] * rng.standard_normal((t, w))
+    np.save(tmp_path / "rec.npy", x.astype(np.float32))
+    assert cli("denoise", tmp_path / "rec.npy", "--threads", 1).exit_code == 0
+    result = cli("denoise", tmp_path / "rec.npy", "--threads", 1, "--keep-fixed-pattern", "--suffix", "_kept")
+    assert result.exit_code == 0, result.output
+    removed, kept = np.load(tmp_path / "rec_denoised.npy"), np.load(tmp_path / "rec_kept.npy")
+    diff = (kept - removed).astype(np.float64)
+    np.testing.assert_allclose(diff, np.broadcast_to(diff.mean(axis=0), diff.shape), atol=0.01)
+    assert np.std(diff.mean(axis=0)) > 10.0  # most of the 20-count pattern

@@ -73,8 +73,70 @@ def test_noise_levels_measure_across_bin_correlation() -> None:
 
 def test_projection_with_every_component_is_exact() -> None:
     x, _, _ = recording(t=500, w=40)
-    p = spectral.project(x, components=40)
+    p = spectral.project(x, components=40, fixed_pattern=False)
+    assert p.pattern is None
     np.testing.assert_allclose(spectral.reconstruct(p, p.coef, np.float64), x, rtol=1e-5)
+    q = spectral.project(x, components=40)  # the same, less a pattern constant in time
+    np.testing.assert_allclose(spectral.reconstruct(q, q.coef, np.float64), x - q.pattern, rtol=1e-5)
+
+
+# -- the per-bin fixed pattern ------------------------------------------------------------
+
+
+def test_smooth_spectrum_keeps_low_polynomials_and_removes_white_noise() -> None:
+    rng = np.random.default_rng(4)
+    u = np.linspace(-1, 1, 152)
+    quad = 3.0 + 2.0 * u - 5.0 * u**2
+    np.testing.assert_allclose(spectral.smooth_spectrum(quad), quad, atol=1e-6)
+    smooth = 1000.0 * np.exp(-0.5 * ((u - 0.2) / 0.3) ** 2) + 200.0 * np.exp(-0.5 * ((u + 0.5) / 0.1) ** 2)
+    noise = 5.0 * rng.standard_normal(152)
+    got = spectral.smooth_spectrum(smooth + noise)
+    assert np.sqrt(np.mean((got - smooth) ** 2)) < 0.5 * 5.0  # 0.35 measured
+    # equivariant to units and offset
+    np.testing.assert_allclose(spectral.smooth_spectrum(1e-3 * (smooth + noise) + 7.0), 1e-3 * got + 7.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize("w", [76, 152, 1024])
+def test_fixed_pattern_is_estimated_and_removed(w: int) -> None:
+    """A white per-bin offset constant in time (the detector's fixed pattern, std 30 counts)
+    on top of smooth spectra: the projection estimates it and the reconstruction's time-mean
+    error drops by more than 2.5x (measured: 3.1x, 3.4x, 11x; the fewer the bins, the less
+    smooth the spectra look); keeping it reproduces the recording's time mean."""
+    x, clean, _ = recording(t=3000, w=w, noise=0.5)
+    fixed = 30.0 * np.random.default_rng(9).standard_normal(w)
+    p = spectral.project(x + fixed, fixed_pattern=True)
+    y = spectral.reconstruct(p, p.coef, np.float64)
+    kept = spectral.project(x + fixed, fixed_pattern=False)
+    y_kept = spectral.reconstruct(kept, kept.coef, np.float64)
+    err = np.sqrt(np.mean((y.mean(axis=0) - clean.mean(axis=0)) ** 2))
+    err_kept = np.sqrt(np.mean((y_kept.mean(axis=0) - clean.mean(axis=0)) ** 2))
+    assert err_kept > 0.8 * 30.0
+    assert err < err_kept / 2.5, (err, err_kept)
+    assert np.corrcoef(p.pattern, fixed)[0, 1] > 0.9
+    # only each bin's time mean changes
+    np.testing.assert_allclose(y_kept - y, np.broadcast_to(p.pattern, y.shape), atol=1e-6 * float(np.abs(x).max()))
+
+
+def test_fixed_pattern_is_equivariant_to_units_and_offset() -> None:
+    x, _, _ = recording(t=1000)
+    x = x + 20.0 * np.random.default_rng(3).standard_normal(x.shape[1])
+    a = spectral.project(x)
+    b = spectral.project(x * 1e-3 + 7.0)
+    np.testing.assert_allclose(b.pattern, 1e-3 * a.pattern, atol=1e-6 * float(np.abs(a.pattern).max()))
+
+
+def test_denoiser_keeps_the_fixed_pattern_on_request(den: Denoiser, generator) -> None:
+    inst = generator(np.random.default_rng(21), 2000, 152, 0.4)
+    keep = Denoiser(device="cpu", options=DenoiserOptions(threads=1, keep_fixed_pattern=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        y, y_kept = den.run(inst.noisy), keep.run(inst.noisy)
+    diff = (y_kept - y).astype(np.float64)
+    tol = 1e-6 * float(np.abs(inst.noisy).max())  # float32 rounding of the outputs
+    np.testing.assert_allclose(diff, np.broadcast_to(diff.mean(axis=0), diff.shape), atol=tol)  # constant in time
+    p = spectral.project(inst.noisy)
+    np.testing.assert_allclose(diff.mean(axis=0), p.pattern, atol=tol)
+    assert np.std(p.pattern) > 10 * tol
 
 
 def test_projection_is_invariant_to_units_and_offset() -> None:
@@ -210,29 +272,40 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
 def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
     """Error / raw error at the first and last 5 samples within 1.15x of the interior's (the
     traces are extended by their mirror image there: 1.02x and 1.07x measured on these 10
-    recordings, 1.13x at worst over other seeds); at the
-    first and last bins within 1.15x of the interior bins' 90th percentile (the ratio varies
-    from bin to bin with each bin's weight in the leading components, by about 1.5x between
-    interior bins: the edge bins must be among them, not beyond)."""
+    recordings, 1.13x at worst over other seeds).
+
+    Bins: the part of the error that varies in time (what the network and the projection
+    leave) at the first and last bin within 1.25x of the interior bins' 90th percentile (the
+    ratio varies from bin to bin with each bin's weight in the leading components, by about
+    1.5x between interior bins; measured here: 1.18x and 1.07x). The fixed pattern is removed
+    in the interior but kept at the end bins (it cannot be told from the spectrum's slope there),
+    so their total error is that of the output with the pattern kept, while the interior's drops."""
+    kept = Denoiser(device="cpu", options=DenoiserOptions(threads=1, keep_fixed_pattern=True))
     rng = np.random.default_rng(11)
     regions = {"first 5 samples": np.s_[:5], "last 5 samples": np.s_[-5:], "interior": np.s_[5:-5, 3:-3]}
     ratios: dict[str, list[float]] = {k: [] for k in regions}
-    bins = []
+    varying, total, total_kept = [], [], []
     for _ in range(10):
         inst = generator(rng, 3000, 152, 0.4)
-        y = den.run(inst.noisy)
+        y, y_kept = den.run(inst.noisy), kept.run(inst.noisy)
         e, r = (y - inst.clean) ** 2, (inst.noisy - inst.clean) ** 2
         for k, sl in regions.items():
             ratios[k].append(e[sl].mean() / r[sl].mean())
-        bins.append(e[5:-5].mean(axis=0) / r[5:-5].mean(axis=0))
+        dev = (y - inst.clean)[5:-5]
+        varying.append(((dev - dev.mean(axis=0)) ** 2).mean(axis=0) / r[5:-5].mean(axis=0))
+        total.append(e[5:-5].mean(axis=0) / r[5:-5].mean(axis=0))
+        total_kept.append(((y_kept - inst.clean) ** 2)[5:-5].mean(axis=0) / r[5:-5].mean(axis=0))
     interior = float(np.sqrt(np.mean(ratios["interior"])))
     for k in ("first 5 samples", "last 5 samples"):
         assert np.sqrt(np.mean(ratios[k])) <= 1.15 * interior, (k, ratios)
-    per_bin = np.sqrt(np.mean(bins, axis=0))
+    per_bin = np.sqrt(np.mean(varying, axis=0))
     assert per_bin[3:-3].max() < 2.0 * interior  # a sanity bound on the spread itself
     top = float(np.percentile(per_bin[3:-3], 90))
     for name, value in (("first bin", per_bin[0]), ("last bin", per_bin[-1])):
-        assert value <= 1.15 * top, (name, value, top, interior)
+        assert value <= 1.25 * top, (name, value, top, interior)
+    with_pattern, without = np.sqrt(np.mean(total_kept, axis=0)), np.sqrt(np.mean(total, axis=0))
+    np.testing.assert_allclose(without[[0, -1]], with_pattern[[0, -1]], rtol=1e-3)
+    assert np.median(without[3:-3]) < 0.95 * np.median(with_pattern[3:-3])  # 0.213 vs 0.244 measured
 
 
 def test_dask_equals_one_call(den: Denoiser, generator) -> None:

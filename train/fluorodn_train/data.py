@@ -102,7 +102,7 @@ def spectral_pair(inst: Instance, components: int = COMPONENTS, pad: int = 0) ->
     mirrored samples at each end (:func:`fluorodn.spectral.pad_ends`), as the runtime extends
     a recording by the network's halo, so that the network learns the ends it sees there.
     """
-    p = project(inst.noisy, components)
+    p = project(inst.noisy, components, fixed_pattern=False)  # the coefficient traces are all it needs
     noise = (inst.noisy - inst.clean) / p.sigma[None, :]
     y = (noise @ p.basis) / p.comp_noise[None, :]
     t = np.zeros((components, len(p.coef)), np.float32)
