@@ -58,7 +58,7 @@ from benchmarks.pipelines import (
     svd_rank,
 )
 from benchmarks.quality_report import PUBLISHED, PUBLISHED_FREQS, PUBLISHED_LABEL, write_outputs
-from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_SEEDS, REPEAT_VARIANTS, paired, repeat_rows
+from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_SEEDS, REPEAT_STRESS, REPEAT_VARIANTS, paired, repeat_rows
 from benchmarks.stress import edge_errors, frame_border, make_stress
 
 __all__ = ["main", "run"]
@@ -233,9 +233,9 @@ def run(
         {k: r[k] for k in ("recording", "pipeline")}
         | {"seed": SEED, "f1": r["ev_f1"], "coh": r["coh_mean_0_2.5hz"], "psnr": r["psnr"]}
         for r in rows
-        if r["pipeline"] in repeat_pipes and (r["kind"] == "main" or r["recording"] in REPEAT_VARIANTS)
+        if r["pipeline"] in repeat_pipes and (r["kind"] == "main" or r["recording"] in REPEAT_VARIANTS + REPEAT_STRESS)
     ]
-    reps += repeat_rows(repeat_pipes, n_time, noise_scales, seeds, log=_log)
+    reps += repeat_rows(repeat_pipes, n_time, noise_scales, seeds, log=_log, names={r["recording"] for r in reps})
 
     result = {
         "benchmark": "quality",

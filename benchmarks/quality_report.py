@@ -194,17 +194,21 @@ def _repeats(res: dict[str, Any]) -> list[str]:
         "below raw on |",
         "|---|" + "---|" * (len(pipes) + 3),
     ]
+
+    def diff(e: dict[str, Any], key: str) -> str:  # no interval from one recording (JSON null)
+        mean, half = e[f"{key}_diff"], e[f"{key}_half_width"]
+        return "-" if mean is None or half is None else f"{mean:+.3f} ± {half:.3f}"
+
     for e in summary:
         below = [
             label
             for key, label in (("f1", "F1"), ("coh", "coherence"))
-            if e[f"{key}_diff"] + e[f"{key}_half_width"] < 0
+            if e[f"{key}_half_width"] is not None and e[f"{key}_diff"] + e[f"{key}_half_width"] < 0
         ]
         lines.append(
             f"| {e['recording']} | "
-            + " | ".join(_fmt(e["f1"][p]) for p in pipes)
-            + f" | {e['f1_diff']:+.3f} ± {e['f1_half_width']:.3f} | {e['coh_diff']:+.3f} ± {e['coh_half_width']:.3f}"
-            f" | {', '.join(below) or 'nothing'} |"
+            + " | ".join(_fmt(e["f1"].get(p)) for p in pipes)
+            + f" | {diff(e, 'f1')} | {diff(e, 'coh')} | {', '.join(below) or 'nothing'} |"
         )
     return [*lines, ""]
 

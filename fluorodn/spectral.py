@@ -35,6 +35,7 @@ most ``STAT_ROWS`` rows, so their cost does not grow with the recording.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -260,27 +261,28 @@ def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
     ``argmin_z |y - z|^2 + lam |D z|^2`` with ``D`` the ``order``-th differences and free ends,
     ``lam`` chosen by generalized cross-validation (Craven and Wahba). Polynomials of degree below
     ``order`` pass unchanged, so the result is equivariant to the data's units and offset."""
-    from scipy.linalg import eig_banded, solveh_banded
-
     y = np.asarray(y, np.float64)
     n = len(y)
-    d = np.diff(np.eye(n), order, axis=0)
-    pen = d.T @ d
-    band = np.zeros((order + 1, n))  # upper form of scipy's banded routines
-    for k in range(order + 1):
-        band[order - k, k:] = np.diagonal(pen, k)
-    eig = np.clip(eig_banded(band, eigvals_only=True), 0.0, None)
+    eig, vecs = _penalty_eigen(n, order)
+    coef = vecs.T @ y  # in the penalty's eigenbasis the smoother is diagonal: 1 / (1 + lam * eig)
     best: tuple[float, np.ndarray] | None = None
     for lam in 10.0 ** np.arange(-3.0, 10.01, 0.25):
-        a = band * lam
-        a[order] += 1.0
-        z = solveh_banded(a, y)
-        dof = float(np.sum(1.0 / (1.0 + lam * eig)))
-        gcv = n * float(np.sum((y - z) ** 2)) / max(n - dof, 1e-12) ** 2
+        keep = 1.0 / (1.0 + lam * eig)
+        rss = float(np.sum(((1.0 - keep) * coef) ** 2))
+        gcv = n * rss / max(n - float(keep.sum()), 1e-12) ** 2
         if best is None or gcv < best[0]:
-            best = (gcv, z)
+            best = (gcv, keep)
     assert best is not None
-    return best[1]
+    return vecs @ (best[1] * coef)
+
+
+@functools.lru_cache(maxsize=4)
+def _penalty_eigen(n: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (clipped at 0) and eigenvectors of ``D.T @ D`` for the ``order``-th
+    differences of ``n`` values (0.27 s for 1024 bins, once per bin count)."""
+    d = np.diff(np.eye(n), order, axis=0)
+    eig, vecs = np.linalg.eigh(d.T @ d)
+    return np.clip(eig, 0.0, None), vecs
 
 
 def coefficients(p: Projection, x: np.ndarray) -> np.ndarray:
