@@ -33,9 +33,10 @@ def _pyplot() -> Any:
 
 
 def fig_noise(s: dict[str, Any], wl: np.ndarray | None) -> str:
-    """Noise per bin before and after denoising, beside the removed component's autocorrelation (summary ``s``)."""
+    """Noise per bin before and after denoising, the removed component's autocorrelation, and its
+    time mean per bin (summary ``s``)."""
     plt = _pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 3.2))
     xs = wl if wl is not None else np.arange(len(s["noise_before"]))
     a.plot(xs, s["noise_before"], label="noisy", color="tab:red")
     a.plot(xs, s["noise_after"], label="denoised", color="tab:blue")
@@ -50,6 +51,10 @@ def fig_noise(s: dict[str, Any], wl: np.ndarray | None) -> str:
     b.set_ylim(min(-0.2, min(s["autocorr"], default=0)), 1.0)
     b.set_xlabel("lag (samples)")
     b.set_title("autocorrelation of the removed component")
+    c.plot(xs, s["removed_mean"], color="tab:purple", lw=0.9)
+    c.axhline(0, color="black", lw=0.8)
+    c.set_xlabel("wavelength (nm)" if wl is not None else "bin")
+    c.set_title("time mean removed per bin")
     return _png(fig)
 
 

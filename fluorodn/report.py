@@ -17,6 +17,10 @@ Per page the summary holds:
   leading spectral components (:func:`fluorodn.spectral.project`, fitted on the other half
   of the samples), next to
   ``leading_share_noise`` = K / W, the share that noise spread evenly over the bins has;
+* ``removed_mean`` (W,) and ``removed_mean_rms``: the part of the removed component that is
+  constant in time, per bin, and its RMS over bins: the detector's fixed pattern where the
+  spectral path removed it (white across bins), plus any shift of each bin's time mean by the
+  network (smooth across bins); near 0 where only noise was removed;
 * with a sensor spectrum, the sensor trace unmixed from both (:func:`fluorodn.unmix`,
   ``denoise=False``): its standard deviation and the ratio of their power spectra.
 
@@ -125,6 +129,8 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
         "leading_share": share,
         "leading_share_noise": expected,
         "removed_rms": float(np.sqrt(np.mean(removed**2))),
+        "removed_mean": removed.mean(axis=0).tolist(),
+        "removed_mean_rms": float(np.sqrt(np.mean(removed.mean(axis=0) ** 2))),
     }
 
 
@@ -201,7 +207,7 @@ def build_report(
         s = page_summary(xk, yk)
         parts = []
         if k < MAX_SECTIONS:
-            parts.append(f'<img alt="noise per bin and autocorrelation" src="{fig_noise(s, wl)}">')
+            parts.append(f'<img alt="noise per bin, autocorrelation, time mean removed" src="{fig_noise(s, wl)}">')
             parts.append(f'<img alt="segment before and after" src="{fig_segment(xk, yk, wl)}">')
         if sensor is not None:
             from fluorodn.unmixing import unmix
@@ -244,11 +250,13 @@ def _html(title: str, summary: dict[str, Any], sections: list[tuple[int, dict[st
         out += [f'<div class="warn">{html.escape(w)}</div>' for w in summary["warnings"]]
     out.append("<h2>Summary</h2><table><tr><th>page</th><th>noise after / before (median over bins)</th>"
                "<th>whiteness of removed (mean autocorr., lags 1-20)</th>"
-               "<th>removed energy in leading components (noise: K/W)</th><th>verdict</th></tr>")  # fmt: skip
+               "<th>removed energy in leading components (noise: K/W)</th>"
+               "<th>removed time mean, RMS over bins</th><th>verdict</th></tr>")  # fmt: skip
     for k, s in enumerate(pages):
         out.append(
             f"<tr><td>{k}</td><td>{s['noise_ratio_median']:.3g}</td><td>{s['whiteness']:.3f}</td>"
-            f"<td>{s['leading_share']:.3f} ({s['leading_share_noise']:.3f})</td><td>{_verdict(s)}</td></tr>"
+            f"<td>{s['leading_share']:.3f} ({s['leading_share_noise']:.3f})</td>"
+            f"<td>{s['removed_mean_rms']:.3g}</td><td>{_verdict(s)}</td></tr>"
         )
     out.append("</table>")
     if len(pages) > MAX_SECTIONS:

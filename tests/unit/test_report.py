@@ -75,6 +75,17 @@ def test_leading_share_high_when_signal_removed(signal_removed: dict) -> None:
     assert signal_removed["leading_share"] > 0.9
 
 
+def test_removed_time_mean_is_the_fixed_pattern() -> None:
+    """A per-bin offset constant in time that denoising removed shows as the removed time mean;
+    with noise alone removed that mean is the noise's mean, 5 / sqrt(800) = 0.18 per bin."""
+    clean, noisy = synthetic()
+    pattern = 8.0 * np.random.default_rng(3).standard_normal(W)
+    s = page_summary(noisy + pattern, clean)
+    assert np.corrcoef(s["removed_mean"], pattern)[0, 1] > 0.99
+    assert s["removed_mean_rms"] == pytest.approx(np.sqrt(np.mean(pattern**2)), rel=0.05)
+    assert page_summary(noisy, clean)["removed_mean_rms"] < 0.3
+
+
 def test_autocorrelation_of_a_constant_is_zero() -> None:
     np.testing.assert_array_equal(autocorrelation(np.ones((50, 4))), np.zeros(20))
 
