@@ -320,6 +320,14 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
     for chunks in ((300, 120), (1000, 40), (2500, 120)):
         got = fdask.denoise(da.from_array(x, chunks=chunks)).compute(scheduler="threads")
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
+    # the fixed pattern kept: the same in chunks, and it differs from the default
+    options = DenoiserOptions(threads=1, keep_fixed_pattern=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        kept = Denoiser(device="cpu", options=options).run(x)
+    got = fdask.denoise(da.from_array(x, chunks=(300, 120)), options=options).compute(scheduler="threads")
+    np.testing.assert_allclose(got, kept, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
+    assert np.abs(kept - ref).max() > 1e-2 * float(np.abs(ref - x).std())
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
