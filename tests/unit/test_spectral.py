@@ -117,6 +117,17 @@ def test_fixed_pattern_is_estimated_and_removed(w: int) -> None:
     np.testing.assert_allclose(y_kept - y, np.broadcast_to(p.pattern, y.shape), atol=1e-6 * float(np.abs(x).max()))
 
 
+@pytest.mark.parametrize("height", [20.0, 200.0])
+def test_a_narrow_line_in_the_mean_spectrum_is_kept(height: float) -> None:
+    """A real feature one bin wide (a laser line constant in time) is not taken for fixed
+    pattern: cross-validation then smooths less, and at most 10 % of the line is removed
+    (measured: 7.5 % and 0.3 %)."""
+    x, _, _ = recording(t=3000, w=152, noise=1.0)
+    line = height * np.exp(-0.5 * ((np.arange(152) - 90) / 1.0) ** 2)
+    p = spectral.project(x + line)
+    assert abs(p.pattern[90]) < 0.1 * height
+
+
 def test_fixed_pattern_is_equivariant_to_units_and_offset() -> None:
     x, _, _ = recording(t=1000)
     x = x + 20.0 * np.random.default_rng(3).standard_normal(x.shape[1])
