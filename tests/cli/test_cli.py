@@ -376,11 +376,13 @@ def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> 
     course = np.convolve(rng.standard_normal(t + 50), np.ones(50) / 7, "same")[25:-25]
     x = spectrum[None, :] * (1.0 + 0.02 * course[:, None]) + 20.0 * rng.standard_normal(w)  # fixed pattern
     x += np.sqrt(spectrum)[None, :] * rng.standard_normal((t, w))
-    np.save(tmp_path / "rec.npy", x.astype(np.float32))
-    assert cli("denoise", tmp_path / "rec.npy", "--threads", 1).exit_code == 0
-    result = cli("denoise", tmp_path / "rec.npy", "--threads", 1, "--keep-fixed-pattern", "--suffix", "_kept")
+    tifffile.imwrite(tmp_path / "rec.tif", x.astype(np.float32))
+    assert cli("denoise", tmp_path / "rec.tif", "--threads", 1).exit_code == 0
+    result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "--keep-fixed-pattern", "--suffix", "_kept")
     assert result.exit_code == 0, result.output
-    removed, kept = np.load(tmp_path / "rec_denoised.npy"), np.load(tmp_path / "rec_kept.npy")
+    removed, kept = tifffile.imread(tmp_path / "rec_denoised.tif"), tifffile.imread(tmp_path / "rec_kept.tif")
+    assert read_provenance(tmp_path / "rec_denoised.tif")["settings"]["fixed_pattern"] == "removed"
+    assert read_provenance(tmp_path / "rec_kept.tif")["settings"]["fixed_pattern"] == "kept"
     diff = (kept - removed).astype(np.float64)
     np.testing.assert_allclose(diff, np.broadcast_to(diff.mean(axis=0), diff.shape), atol=0.01)
     assert np.std(diff.mean(axis=0)) > 10.0  # most of the 20-count pattern
