@@ -157,36 +157,13 @@ def fluorodn_pipelines(
         }
         pipes.append(Pipeline(info["pipeline"], _runner(den), robust=True, info=info))
     try:
-        den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads))
-        default = den.name
-        pipes.append(
-            Pipeline(
-                "fluorodn:default",
-                _runner(den),
-                robust=True,
-                info={
-                    "pipeline": "fluorodn:default",
-                    "name": den.name,
-                    "sha256": den.sha256,
-                    "precision": den.precision,
-                },
-            )
-        )
-        kept = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, keep_fixed_pattern=True))
-        pipes.append(
-            Pipeline(
-                "fluorodn:default keep-pattern",
-                _runner(kept),
-                robust=True,
-                info={
-                    "pipeline": "fluorodn:default keep-pattern",
-                    "name": kept.name,
-                    "sha256": kept.sha256,
-                    "precision": kept.precision,
-                    "options": "keep_fixed_pattern=True",
-                },
-            )
-        )
+        for name, keep in (("fluorodn:default", False), ("fluorodn:default keep-pattern", True)):
+            den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, keep_fixed_pattern=keep))
+            default = default or den.name
+            info = {"pipeline": name, "name": den.name, "sha256": den.sha256, "precision": den.precision}
+            if keep:
+                info["options"] = "keep_fixed_pattern=True"
+            pipes.append(Pipeline(name, _runner(den), robust=True, info=info))
         image = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads), kind="image")
         pipes.append(
             Pipeline(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from fluorodn.cli._options import Device, Kind, Precision
+from fluorodn.cli._options import Device, Kind, Precision, RunOptions
 from fluorodn.errors import DeviceError, FluorodnError
 
 if TYPE_CHECKING:
@@ -72,6 +72,19 @@ def check_user_model(model: str, device: Device, dn: Any, report: Report) -> Non
         "against a card; onnxruntime runs it (no Python code), after a check on a small probe"
     )
     probe_model(dn)
+
+
+def run_denoiser(run: RunOptions, threads: int | None, debug: bool = False) -> Any:
+    """:func:`make_denoiser` for a command's :class:`RunOptions`."""
+    return make_denoiser(
+        run.model,
+        run.device,
+        threads,
+        run.precision,
+        run.kind,
+        debug=debug,
+        keep_fixed_pattern=run.keep_fixed_pattern,
+    )
 
 
 def make_denoiser(

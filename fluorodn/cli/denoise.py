@@ -17,8 +17,8 @@ from fluorodn.cli._common import (
     fail,
     file_error,
     format_traceback,
-    make_denoiser,
     model_record,
+    run_denoiser,
     setup_logging,
     sigterm_interrupts,
 )
@@ -184,15 +184,7 @@ def denoise(
             report.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left in {folder} "
                         "by an interrupted run")  # fmt: skip
     try:
-        dn = make_denoiser(
-            run.model,
-            run.device,
-            threads,
-            run.precision,
-            run.kind,
-            debug=debug,
-            keep_fixed_pattern=run.keep_fixed_pattern,
-        )
+        dn = run_denoiser(run, threads, debug=debug)
         check_user_model(run.model, run.device, dn, report)
     except FluorodnError as err:
         fail(err)

@@ -16,7 +16,7 @@ from fluorodn.cli._common import (
     check_user_model,
     denoise_one,
     fail,
-    make_denoiser,
+    run_denoiser,
     setup_logging,
     sigterm_interrupts,
 )
@@ -120,15 +120,7 @@ def watch(
         settings = FileSettings(
             dtype=run.dtype.value, key=key, suffix=run.suffix, nan=nan.value, device=run.device.value
         )
-        dn = make_denoiser(
-            run.model,
-            run.device,
-            threads,
-            run.precision,
-            run.kind,
-            debug=debug,
-            keep_fixed_pattern=run.keep_fixed_pattern,
-        )
+        dn = run_denoiser(run, threads, debug=debug)
         lines = Report(quiet=quiet)
         check_user_model(run.model, run.device, dn, lines)
     except FluorodnError as err:
