@@ -1,4 +1,4 @@
-"""``python -m benchmarks quality|speed|dask|acceptance|default-speed|diagnose|all [--quick] [--out DIR] [options]``.
+"""``python -m benchmarks NAME|all [--quick] [--out DIR] [options]``, NAME one of :data:`BENCHMARKS`.
 
 Each benchmark is a module with ``main(argv) -> int``; ``all`` runs them in turn
 with the shared options (``--quick``, ``--out DIR``) and fails if any of them fails.
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "default-speed": "benchmarks.default_speed",
     "formats-speed": "benchmarks.formats_speed",
     "diagnose": "benchmarks.diagnose",
+    "fixed-pattern": "benchmarks.fixed_pattern",
 }
 
 

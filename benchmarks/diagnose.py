@@ -23,7 +23,6 @@ recordings:
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 import warnings
@@ -61,7 +60,7 @@ def bin_leverage(noisy: np.ndarray, clean: np.ndarray, y: np.ndarray) -> dict[st
     error / raw error, all of it and its time-varying part (each bin's time-mean removed)."""
     from fluorodn import spectral
 
-    lev = (spectral.fit(noisy).basis ** 2).sum(axis=1)
+    lev = (spectral.fit(noisy, fixed_pattern=False).basis ** 2).sum(axis=1)
     err = np.asarray(y, np.float64) - clean
     raw = np.asarray(noisy, np.float64) - clean
     out = {"leverage_first": float(lev[0] / np.median(lev)), "leverage_last": float(lev[-1] / np.median(lev))}
@@ -111,23 +110,26 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         # the image model with the border handling of frames, on a spectrum (not its default)
         "fluorodn:low border=mirror": lambda x: low.run(x, border="mirror"),
     }
-    rows = []
+
+    def output(fn: Any, rec: R.Recording) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return rec.to_counts(np.asarray(fn(rec.noisy), np.float64))
+
+    rows, defaults = [], {}
     for rec in recs:
         for name, fn in pipes.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                y = np.asarray(fn(rec.noisy), np.float64)
+            y = output(fn, rec)
+            if name == "fluorodn:default":
+                defaults[rec.name] = y
             rows.append({"recording": rec.name, "pipeline": name} | error_split(rec.clean, y, rec.noisy))
             rows[-1] |= {f"ev_{k}": v for k, v in event_misses(rec, y).items()}
     from benchmarks.stress import make_stress
 
-    bins = []
     red = [] if quick else [r for r in make_stress(n_time, quick) if r.name.startswith("sensor red")]
-    for rec in [*recs, *red]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            y = np.asarray(default.run(rec.noisy), np.float64)
-        bins.append({"recording": rec.name} | bin_leverage(rec.noisy, rec.clean, rec.to_counts(y)))
+    for rec in red:
+        defaults[rec.name] = output(default.run, rec)
+    bins = [{"recording": rec.name} | bin_leverage(rec.noisy, rec.clean, defaults[rec.name]) for rec in [*recs, *red]]
     result = {
         "benchmark": "diagnose",
         "mode": "quick" if quick else "full",
@@ -190,12 +192,9 @@ def report(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks diagnose", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="one 2-minute recording at noise 0.2")
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-    run(args.quick, args.out)
-    return 0
+    from benchmarks.measure import quick_out_main
+
+    return quick_out_main(argv, "diagnose", __doc__ or "", run, "one 2-minute recording at noise 0.2")
 
 
 if __name__ == "__main__":

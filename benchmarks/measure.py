@@ -1,6 +1,7 @@
-"""How the benchmarks measure: repeated wall times, a synthetic recording, a command's wall time and peak RSS.
+"""How the benchmarks measure: repeated wall times, a synthetic recording, a command's wall time and peak RSS,
+and the command line of benchmarks that take only ``--quick`` and ``--out``.
 
-Shared by the speed, dask and default-speed benchmarks.
+Shared by the speed, dask, default-speed, diagnose and fixed-pattern benchmarks.
 """
 
 from __future__ import annotations
@@ -95,3 +96,17 @@ def run_child(cmd: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
     res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     res["cmd"] = list(cmd)
     return res
+
+
+def quick_out_main(
+    argv: list[str] | None, name: str, doc: str, run: Callable[[bool, Path | None], Any], quick_help: str
+) -> int:
+    """``python -m benchmarks NAME [--quick] [--out DIR]``: parse ``argv``, call ``run(quick, out)``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=f"python -m benchmarks {name}", description=doc.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    run(args.quick, args.out)
+    return 0

@@ -47,7 +47,8 @@ def repeat_rows(
     rows = []
     for seed in seeds:
         recs = make_recordings(n_time, tuple(noise_scales), robust=True, seed=seed)
-        recs += [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in REPEAT_STRESS]
+        if names is None or set(names) & set(REPEAT_STRESS):
+            recs += [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in REPEAT_STRESS]
         wanted = [r for r in recs if r.kind == "main" or r.name in REPEAT_VARIANTS + REPEAT_STRESS]
         for rec in (r for r in wanted if names is None or r.name in names):
             for name, fn in pipelines.items():

@@ -243,14 +243,13 @@ def provenance(denoiser: Any, source: Path, out_dtype: Any, key: str | None, set
 def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The one provenance schema of fluorodn's outputs (files and zarr stores): fluorodn
     version, the model that ran (name, sha256, version, noise scale, normalization), the
-    source, ``settings`` with the provider and precision (and for a spectral model whether the
-    detector's fixed pattern was removed) added, and the time."""
+    source, ``settings`` with the provider and precision (and for a spectral model its
+    ``keep_fixed_pattern`` setting) added, and the time."""
     from fluorodn import __version__
 
     meta = denoiser.metadata or {}
-    if getattr(denoiser, "kind", None) == "spectral":  # each bin's time mean as recorded, or without the pattern
-        options = getattr(denoiser, "options", None)
-        settings = {"fixed_pattern": "kept" if getattr(options, "keep_fixed_pattern", False) else "removed", **settings}
+    if getattr(denoiser, "kind", None) == "spectral":  # the setting; images it hands on have no pattern to keep
+        settings = {"keep_fixed_pattern": bool(getattr(denoiser.options, "keep_fixed_pattern", False)), **settings}
     return {
         "fluorodn": __version__,
         "model": denoiser.name,

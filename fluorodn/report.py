@@ -14,7 +14,7 @@ Per page the summary holds:
   (``whiteness`` is its mean: near 0 for white noise, near 1 when smooth signal was removed);
 * ``leading_share``: the share of the removed component's energy, in whitened units
   (divided by the noisy recording's per-bin noise level), that lies in the noisy recording's
-  leading spectral components (:func:`fluorodn.spectral.project`, fitted on the other half
+  leading spectral components (:func:`fluorodn.spectral.fit` on the other half
   of the samples), next to
   ``leading_share_noise`` = K / W, the share that noise spread evenly over the bins has;
 * ``removed_mean`` (W,) and ``removed_mean_rms``: the part of the removed component that is
@@ -95,12 +95,12 @@ def leading_share(noisy: np.ndarray, removed: np.ndarray) -> tuple[float, float]
     and the other way round (the mean of both): components fitted on the same samples
     would lean towards that noise's largest directions and inflate the share above K / W.
     """
-    from fluorodn.spectral import project
+    from fluorodn.spectral import fit
 
     x, r = np.asarray(noisy, dtype=np.float64), np.asarray(removed, dtype=np.float64)
     shares, expected = [], 0.0
     for fit_rows, test_rows in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
-        p = project(x[fit_rows])
+        p = fit(x[fit_rows], fixed_pattern=False)  # its basis and noise levels
         z = r[test_rows] / p.sigma
         z -= z.mean(axis=0)
         total = float(np.sum(z * z))

@@ -44,7 +44,7 @@ def domain_stats(
         inst = make_instance(rng, n, int(rng.integers(bins[0], bins[1] + 1)), ns, signal=WIDE)
         x = inst.noisy
         y = den.run(x)
-        stats = spectral.removed_stats(x, y, spectral.project(x, den.channels))
+        stats = spectral.removed_stats(x, y, spectral.fit(x, den.channels, fixed_pattern=False))
         out.append(stats | {"noise_scale": ns, "length": n, "bins": x.shape[1]})
     return out
 
