@@ -3,8 +3,10 @@
 One run writes a 44156 x 152 float32 TIFF of synthetic spectral photometry (the generator's
 test stream) and times ``fluorodn denoise`` on it three ways, interleaved so that the load
 of this machine hits every variant alike: the default (spectral path), ``--model low``
-(the 2D DnCNN, float32), and ``--model high``. The speed ratio of the default to the image
-model is the result; absolute seconds describe only this machine. Run::
+(the 2D DnCNN, float32), and ``--model high``, and a copy of the default's model whose
+convolutions are 1D (:func:`conv1d_copy`: the same weights, as the network was trained),
+to show what exporting them as 1 x 3 2D convolutions saves. The speed ratio of each to the
+default is the result; absolute seconds describe only this machine. Run::
 
     python -m benchmarks default-speed [--repeats 3] [--out DIR]
 """
@@ -27,6 +29,54 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: A 2.5-hour session at 5 Hz.
 SHAPE = (44156, 152)
 VARIANTS = {"default": [], "low": ["--model", "low"], "high": ["--model", "high"]}
+#: The variant run with :func:`conv1d_copy` of the default's model.
+CONV1D = "default, 1D convolutions"
+
+
+def conv1d_copy(src: Path, dst: Path) -> None:
+    """Write ``src``'s spectral model with its 1 x k 2D convolutions as 1D convolutions.
+
+    The network runs on (N, C, 1, T) one-row images between an ``Unsqueeze`` and a
+    ``Squeeze`` of axis 2; the copy drops both and gives every convolution its 1D kernel,
+    padding and dilation, so it computes the same values on (N, C, T).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(src))
+    g = proto.graph
+    inits = {t.name: t for t in g.initializer}
+    convs = [n for n in g.node if n.op_type == "Conv"]
+    producer = {o: n for n in g.node for o in n.output}
+    first_in = producer[convs[0].input[0]]
+    last_out = next(n for n in g.node if convs[-1].output[0] in n.input)
+    if first_in.op_type != "Unsqueeze" or last_out.op_type != "Squeeze":
+        raise ValueError(f"{src} does not run its network on one-row images")
+    convs[0].input[0] = first_in.input[0]
+    for n in g.node:
+        n.input[:] = [convs[-1].output[0] if i == last_out.output[0] else i for i in n.input]
+    g.output[0].name = convs[-1].output[0] if g.output[0].name == last_out.output[0] else g.output[0].name
+    for n in convs:
+        w = inits[n.input[1]]
+        w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w)[:, :, 0, :], w.name))
+        attrs = {a.name: list(a.ints) for a in n.attribute}
+        del n.attribute[:]
+        n.attribute.extend(
+            [
+                onnx.helper.make_attribute("kernel_shape", attrs["kernel_shape"][1:]),
+                onnx.helper.make_attribute("pads", [attrs["pads"][1], attrs["pads"][3]]),
+                onnx.helper.make_attribute("dilations", attrs.get("dilations", [1, 1])[1:]),
+                onnx.helper.make_attribute("strides", [1]),
+                onnx.helper.make_attribute("group", 1),
+            ]
+        )
+    g.node.remove(first_in)
+    g.node.remove(last_out)
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    for n in [n for n in g.node if n.op_type == "Constant" and n.output[0] not in used]:
+        g.node.remove(n)  # the axes of the Unsqueeze and Squeeze
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(dst))
 
 
 def recording(shape: tuple[int, int] = SHAPE, seed: int = 0) -> np.ndarray:
@@ -65,13 +115,17 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
     out_dir = out_dir or RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = cli_command()
-    times: dict[str, list[float]] = {k: [] for k in VARIANTS}
     rss: dict[str, float] = {}
+    from fluorodn.registry import load_model
+
+    variants = {**VARIANTS, CONV1D: ["--model", "spectral_conv1d.onnx"]}
+    times: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "session.tif"
         tifffile.imwrite(src, recording(), photometric="minisblack")
+        conv1d_copy(load_model("default").path, Path(tmp) / "spectral_conv1d.onnx")
         for _ in range(repeats):
-            for name, extra in VARIANTS.items():
+            for name, extra in variants.items():
                 dst = Path(tmp) / f"out_{name}.tif"
                 res = run_child(
                     [
@@ -106,6 +160,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         "peak_rss_mib": rss,
         "ratio_low_over_default": med["low"] / med["default"],
         "ratio_high_over_default": med["high"] / med["default"],
+        "ratio_conv1d_over_default": med[CONV1D] / med["default"],
         "domain_checks": checks,
     }
     (out_dir / "default_speed.json").write_text(json.dumps(result, indent=1) + "\n")
@@ -119,7 +174,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         "| command | median s | peak RSS MiB | time / default's |",
         "|---|---|---|---|",
     ]
-    for name, extra in VARIANTS.items():
+    for name, extra in variants.items():
         lines.append(
             f"| `fluorodn denoise session.tif {' '.join(extra)}` | {med[name]:.2f} | {rss[name]:.0f} | "
             f"{med[name] / med['default']:.2f} |"

@@ -16,7 +16,7 @@ from fluorodn.normalize import CONVENTION
 from fluorodn.registry import METADATA_KEY
 from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
 
-from .model import DnCNN, DnCNN1d, SignSymmetric, fold_batchnorm
+from .model import DnCNN, DnCNN1d, Rescaled, Rows2d, SignSymmetric, fold_batchnorm
 from .train import load_checkpoint
 
 #: ONNX opset of every exported model.
@@ -30,7 +30,8 @@ PARITY_TOL = 1e-4
 
 
 def _is_1d(net: torch.nn.Module) -> bool:
-    return any(isinstance(m, torch.nn.Conv1d) for m in net.modules())
+    """A network over time on coefficient traces (its convolutions may run as :class:`Rows2d`)."""
+    return isinstance(getattr(net, "channels", None), int) or any(isinstance(m, torch.nn.Conv1d) for m in net.modules())
 
 
 def _in_channels(net: torch.nn.Module) -> int:
@@ -138,17 +139,22 @@ def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
     return err
 
 
-def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -> tuple[Path, dict]:
+def export(
+    model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict, rows2d: bool = True
+) -> tuple[Path, dict]:
     """Write ``<out_dir>/<name>.onnx`` and ``<name>.json``; returns the path and the card.
 
     ``info`` supplies the training facts (noise_scale, instances_seen, steps,
-    training_command, domain, version). The export fails, writing nothing, if
-    onnx.checker or the parity check against PyTorch fails.
+    training_command, domain, version). A 1D network's convolutions are written as 1 x k
+    2D convolutions (:class:`~fluorodn_train.model.Rows2d`) unless ``rows2d`` is False. The
+    export fails, writing nothing, if onnx.checker or the parity check against PyTorch fails.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folded = fold_batchnorm(model.eval())
     odd = False
+    if rows2d and isinstance(folded, Rescaled) and isinstance(folded.net, torch.nn.Sequential):
+        folded.net = Rows2d(folded.net)
     if isinstance(model, DnCNN1d) and info.get("odd", False):
         folded, odd = SignSymmetric(folded, model.channels).eval(), True
     meta = {
@@ -197,8 +203,10 @@ def export(model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict) -
     return final, card
 
 
-def export_checkpoint(ckpt: str | Path, out_dir: str | Path, name: str, **overrides) -> tuple[Path, dict]:
-    """Export a training checkpoint with the facts it recorded."""
+def export_checkpoint(
+    ckpt: str | Path, out_dir: str | Path, name: str, rows2d: bool = True, **overrides
+) -> tuple[Path, dict]:
+    """Export a training checkpoint with the facts it recorded (``rows2d``: see :func:`export`)."""
     model, ck = load_checkpoint(ckpt)
     if not isinstance(model, (DnCNN, DnCNN1d)):
         raise TypeError(f"{ckpt} holds a {type(model).__name__}, not a DnCNN")
@@ -212,4 +220,4 @@ def export_checkpoint(ckpt: str | Path, out_dir: str | Path, name: str, **overri
         "training_command": cfg.get("command", ""),
     }
     info.update(overrides)
-    return export(model, out_dir, name, info)
+    return export(model, out_dir, name, info, rows2d)

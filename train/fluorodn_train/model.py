@@ -75,6 +75,46 @@ class Rescaled(nn.Module):
         return run_1d(self.net, x, self.channels, self.shared)
 
 
+class Rows2d(nn.Module):
+    """A 1D Conv/ReLU chain computed by 2D convolutions on one-row images: (N, C, T) -> (N, C', T).
+
+    Each ``Conv1d`` becomes a ``Conv2d`` with a 1 x k kernel (same weights, padding and
+    dilation along time), so the result equals the chain's. onnxruntime's CPU provider runs
+    2D convolutions through its blocked-layout kernels, which 1D convolutions do not reach
+    (``python -m benchmarks default-speed`` measures what this saves).
+    """
+
+    def __init__(self, chain: nn.Sequential):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for m in chain:
+            if isinstance(m, nn.Conv1d):
+                conv = nn.Conv2d(
+                    m.in_channels,
+                    m.out_channels,
+                    (1, m.kernel_size[0]),
+                    padding=(0, _int(m.padding)),
+                    dilation=(1, m.dilation[0]),
+                    bias=m.bias is not None,
+                )
+                conv.weight.data.copy_(m.weight.detach().unsqueeze(2))
+                if m.bias is not None:
+                    assert conv.bias is not None
+                    conv.bias.data.copy_(m.bias.detach())
+                layers.append(conv)
+            else:
+                layers.append(copy.deepcopy(m))
+        self.net = nn.Sequential(*layers).eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.unsqueeze(2)).squeeze(2)
+
+
+def _int(padding: tuple[int, ...] | str) -> int:
+    assert not isinstance(padding, str)
+    return int(padding[0])
+
+
 class SignSymmetric(nn.Module):
     """A 1D network made odd in the coefficient traces: ``(f(x) - f(x')) / 2``, where ``x'`` is
     ``x`` with every trace negated (levels unchanged).

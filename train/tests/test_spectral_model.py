@@ -13,7 +13,7 @@ from fluorodn.registry import validate_metadata
 from fluorodn_train import quantize, synth
 from fluorodn_train.calibrate import export_spectral
 from fluorodn_train.data import SpectralSampler, make_instance, spectral_pair
-from fluorodn_train.model import DnCNN1d, SignSymmetric, fold_batchnorm
+from fluorodn_train.model import DnCNN1d, Rows2d, SignSymmetric, fold_batchnorm
 from fluorodn_train.train import FitConfig, fit, load_checkpoint
 
 
@@ -78,6 +78,39 @@ def test_folded_1d_network_matches(dilations, shared):
     x = torch.randn(2, 32, 50)
     x[:, 16:] = torch.rand(2, 16, 1) * 0.9 + 0.1  # levels 1 / scale
     torch.testing.assert_close(fold_batchnorm(net)(x), net(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dilations", [None, (1, 2, 3, 1)])
+def test_rows2d_computes_the_1d_chain(dilations):
+    """The 1D chain as 1 x k 2D convolutions on one-row images: same values, no Conv1d left."""
+    torch.manual_seed(2)
+    net = DnCNN1d(16, depth=4, width=8, shared=True, dilations=dilations).eval()
+    torch.nn.init.normal_(net.net[-1].weight, std=0.3)
+    chain = fold_batchnorm(net).net
+    rows = Rows2d(chain)
+    assert not any(isinstance(m, torch.nn.Conv1d) for m in rows.modules())
+    x = torch.randn(5, 2, 70)
+    with torch.no_grad():
+        torch.testing.assert_close(rows(x), chain(x), rtol=1e-5, atol=1e-5)
+
+
+def test_exported_1d_network_runs_as_2d_convolutions(tmp_path):
+    """The exported graph's convolutions are 2D (1 x 3) and compute what the 1D export computes."""
+    from fluorodn_train.export import export
+
+    torch.manual_seed(3)
+    net = DnCNN1d(16, depth=4, width=8, shared=True).eval()
+    torch.nn.init.normal_(net.net[-1].weight, std=0.3)
+    path, _ = export(net, tmp_path / "rows", "tiny", {"noise_scale": 0.5, "odd": True})
+    path1, _ = export(net, tmp_path / "conv1d", "tiny", {"noise_scale": 0.5, "odd": True}, rows2d=False)
+    dims = {len(t.dims) for t in onnx.load(str(path)).graph.initializer if t.name.endswith("weight")}
+    assert dims == {4}
+    dims1 = {len(t.dims) for t in onnx.load(str(path1)).graph.initializer if t.name.endswith("weight")}
+    assert dims1 == {3}
+    x = np.random.default_rng(0).standard_normal((2, 32, 80)).astype(np.float32)
+    x[:, 16:] = 0.4
+    a, b = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (path, path1))
+    np.testing.assert_allclose(a.run(None, {"input": x})[0], b.run(None, {"input": x})[0], rtol=1e-5, atol=1e-5)
 
 
 def test_dilations_set_the_halo():
