@@ -218,17 +218,23 @@ def probe_model(denoiser: Any) -> None:
         if not 1 <= int(channels) <= _PROBE_CHANNELS_MAX:
             raise ModelError(f"{path}: its input has {channels} channels, more than fluorodn runs; {fix}")
         probe_shape = (1, int(channels), _PROBE_SAMPLES)
-    probe = np.random.default_rng(0).standard_normal(probe_shape).astype(np.float32)
+    rng = np.random.default_rng(0)
+    probe = rng.standard_normal(probe_shape).astype(np.float32)
+    expected = probe.shape
+    if len(shape) == 3 and getattr(denoiser, "kind", "image") == "spectral":
+        # fluorodn.spectral.network_input: C traces, then their levels 1 / scale; out: C noise traces
+        traces = probe_shape[1] // 2
+        probe[:, traces:] = rng.uniform(0.05, 1.0, (1, probe_shape[1] - traces, 1))
+        expected = (1, traces, _PROBE_SAMPLES)
     try:
         (out,) = session.run([outputs[0].name], {inputs[0].name: probe})
     except Exception as err:  # onnxruntime raises its own types
         text = " ".join(str(err).split())[:200]
         raise ModelError(f"{path} fails on a small probe of shape {probe_shape} ({text}); {fix}") from err
     out = np.asarray(out)
-    if out.shape != probe.shape:
+    if out.shape != expected:
         raise ModelError(
-            f"{path} turns a probe of shape {probe_shape} into shape {out.shape}; a denoiser must keep the "
-            f"shape of its input: {fix}"
+            f"{path} turns a probe of shape {probe_shape} into shape {out.shape}, not {expected}; {fix}"
         )
     if not np.isfinite(out).all():
         raise ModelError(f"{path} gives NaN or infinite values on a small probe; {fix}")

@@ -371,7 +371,7 @@ def graph_model(path: Path, helpers: Any, kind: str) -> Path:
 @pytest.mark.parametrize(
     ("kind", "fragment"),
     [
-        ("shrinks", "keep the shape"),
+        ("shrinks", "into shape"),
         ("nan", "NaN"),
         ("double_input", "float32"),
         ("fails", "fails on a small probe"),
@@ -388,6 +388,23 @@ def test_an_unfit_user_model_is_refused_before_any_file(
     assert result.exit_code == 1, result.output
     rel.assert_one_sentence(result.stderr, str(model), fragment)
     assert rel.snapshot(tmp_path) == before
+
+
+def test_a_spectral_model_given_by_path_runs(tmp_path: Path, rel: Any) -> None:
+    """A spectral model file (traces and levels in, noise traces out) passes the probe and runs."""
+    import shutil
+
+    from fluorodn.registry import load_model
+
+    model = tmp_path / "mine.onnx"
+    shutil.copyfile(load_model("spectral").path, model)
+    x = np.random.default_rng(0).normal(1000.0, 10.0, (400, 60)).astype(np.float32)
+    np.save(tmp_path / "a.npy", x)
+    result = rel.cli("denoise", tmp_path / "a.npy", "--model", model, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    y = np.load(tmp_path / "a_denoised.npy")
+    expected = Denoiser("spectral", device="cpu").run(x)
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-3)
 
 
 def test_a_user_model_is_announced_unchecked(tmp_path: Path, tiny_model: Path, rel: Any) -> None:
