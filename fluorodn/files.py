@@ -233,8 +233,6 @@ def probe_model(denoiser: Any) -> None:
         raise ModelError(f"{path} fails on a small probe of shape {probe_shape} ({text}); {fix}") from err
     out = np.asarray(out)
     if out.shape != expected:
-        raise ModelError(
-            f"{path} turns a probe of shape {probe_shape} into shape {out.shape}, not {expected}; {fix}"
-        )
+        raise ModelError(f"{path} turns a probe of shape {probe_shape} into shape {out.shape}, not {expected}; {fix}")
     if not np.isfinite(out).all():
         raise ModelError(f"{path} gives NaN or infinite values on a small probe; {fix}")
