@@ -55,7 +55,9 @@ def conv1d_copy(src: Path, dst: Path) -> None:
     convs[0].input[0] = first_in.input[0]
     for n in g.node:
         n.input[:] = [convs[-1].output[0] if i == last_out.output[0] else i for i in n.input]
-    g.output[0].name = convs[-1].output[0] if g.output[0].name == last_out.output[0] else g.output[0].name
+    for out in g.output:
+        if out.name == last_out.output[0]:
+            out.name = convs[-1].output[0]
     for n in convs:
         w = inits[n.input[1]]
         w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w)[:, :, 0, :], w.name))
@@ -112,12 +114,12 @@ def domain_check_cost(threads: int, repeats: int = 3) -> dict[str, float]:
 def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict[str, Any]:
     import tifffile
 
+    from fluorodn.registry import load_model
+
     out_dir = out_dir or RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = cli_command()
     rss: dict[str, float] = {}
-    from fluorodn.registry import load_model
-
     variants = {**VARIANTS, CONV1D: ["--model", "spectral_conv1d.onnx"]}
     times: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:

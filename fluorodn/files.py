@@ -196,13 +196,17 @@ _PROBE_IMAGE, _PROBE_SAMPLES, _PROBE_CHANNELS_MAX = (23, 29), 41, 4096
 def probe_model(denoiser: Any) -> None:
     """Run the model of ``denoiser`` once on a small random probe, as it was loaded; ModelError if unfit.
 
-    A model file from elsewhere must take one float32 input and give one float32 output
-    of the input's shape, with finite values. ``Denoiser`` checks the ranks when it loads
+    A model file from elsewhere must take one float32 input and give one float32 output,
+    with finite values: an image model's of the input's shape, a spectral model's the noise of
+    its C traces, (N, C, T), for an input of the traces and their levels, (N, 2C, T)
+    (:func:`fluorodn.spectral.network_input`). ``Denoiser`` checks the ranks when it loads
     a model; this also runs it, so that a model failing at its first call, giving another
     shape (which tiling could broadcast silently) or NaN is refused before any file is
     read. It runs the Denoiser's own session, i.e. exactly the bytes that will run.
     """
     import numpy as np
+
+    from fluorodn.spectral import network_input
 
     session, path = denoiser._session, denoiser.path
     fix = "export the model with fluorodn_train, or use a shipped model"
@@ -210,22 +214,18 @@ def probe_model(denoiser: Any) -> None:
     if len(inputs) != 1 or len(outputs) != 1 or {inputs[0].type, outputs[0].type} != {"tensor(float)"}:
         found = ", ".join(f"{x.name}: {x.type}" for x in (*inputs, *outputs))
         raise ModelError(f"{path}: expected one float32 input and one float32 output, found {found}; {fix}")
-    shape = inputs[0].shape
-    if len(shape) == 4:
-        probe_shape: tuple[int, ...] = (1, 1, *_PROBE_IMAGE)
-    else:
-        channels = shape[1] if len(shape) == 3 and isinstance(shape[1], int) else getattr(denoiser, "channels", 1)
-        if not 1 <= int(channels) <= _PROBE_CHANNELS_MAX:
-            raise ModelError(f"{path}: its input has {channels} channels, more than fluorodn runs; {fix}")
-        probe_shape = (1, int(channels), _PROBE_SAMPLES)
     rng = np.random.default_rng(0)
-    probe = rng.standard_normal(probe_shape).astype(np.float32)
-    expected = probe.shape
-    if len(shape) == 3 and getattr(denoiser, "kind", "image") == "spectral":
-        # fluorodn.spectral.network_input: C traces, then their levels 1 / scale; out: C noise traces
-        traces = probe_shape[1] // 2
-        probe[:, traces:] = rng.uniform(0.05, 1.0, (1, probe_shape[1] - traces, 1))
+    if len(inputs[0].shape) == 4:
+        probe = rng.standard_normal((1, 1, *_PROBE_IMAGE)).astype(np.float32)
+        expected: tuple[int, ...] = probe.shape
+    else:  # a spectral model (the Denoiser checked the rank and the 2C input channels)
+        traces = int(denoiser.channels)
+        if not 1 <= 2 * traces <= _PROBE_CHANNELS_MAX:
+            raise ModelError(f"{path}: its input has {2 * traces} channels, more than fluorodn runs; {fix}")
+        coef = rng.standard_normal((_PROBE_SAMPLES, traces))
+        probe = network_input(coef, rng.uniform(1.0, 20.0, traces), traces)
         expected = (1, traces, _PROBE_SAMPLES)
+    probe_shape = probe.shape
     try:
         (out,) = session.run([outputs[0].name], {inputs[0].name: probe})
     except Exception as err:  # onnxruntime raises its own types

@@ -10,12 +10,15 @@ from benchmarks.default_speed import conv1d_copy
 from fluorodn.registry import load_model
 
 
+def _weight_ranks(path: Path) -> set[int]:
+    return {len(t.dims) for t in onnx.load(str(path)).graph.initializer if t.name.endswith("weight")}
+
+
 def test_conv1d_copy_computes_the_shipped_model(tmp_path: Path) -> None:
     src = load_model("default").path
     dst = tmp_path / "spectral_conv1d.onnx"
     conv1d_copy(src, dst)
-    weights = lambda p: {len(t.dims) for t in onnx.load(str(p)).graph.initializer if t.name.endswith("weight")}  # noqa: E731
-    assert weights(src) == {4} and weights(dst) == {3}
+    assert _weight_ranks(src) == {4} and _weight_ranks(dst) == {3}
     ops = [n.op_type for n in onnx.load(str(dst)).graph.node]
     assert "Squeeze" not in ops
     x = np.random.default_rng(0).standard_normal((1, 32, 500)).astype(np.float32)

@@ -30,8 +30,9 @@ PARITY_TOL = 1e-4
 
 
 def _is_1d(net: torch.nn.Module) -> bool:
-    """A network over time on coefficient traces (its convolutions may run as :class:`Rows2d`)."""
-    return isinstance(getattr(net, "channels", None), int) or any(isinstance(m, torch.nn.Conv1d) for m in net.modules())
+    """A network over time on coefficient traces (:class:`Rescaled`, :class:`SignSymmetric`:
+    they know their traces; their convolutions may run as :class:`Rows2d`)."""
+    return isinstance(getattr(net, "channels", None), int)
 
 
 def _in_channels(net: torch.nn.Module) -> int:
@@ -153,7 +154,7 @@ def export(
     out_dir.mkdir(parents=True, exist_ok=True)
     folded = fold_batchnorm(model.eval())
     odd = False
-    if rows2d and isinstance(folded, Rescaled) and isinstance(folded.net, torch.nn.Sequential):
+    if rows2d and isinstance(folded, Rescaled):
         folded.net = Rows2d(folded.net)
     if isinstance(model, DnCNN1d) and info.get("odd", False):
         folded, odd = SignSymmetric(folded, model.channels).eval(), True
@@ -203,10 +204,8 @@ def export(
     return final, card
 
 
-def export_checkpoint(
-    ckpt: str | Path, out_dir: str | Path, name: str, rows2d: bool = True, **overrides
-) -> tuple[Path, dict]:
-    """Export a training checkpoint with the facts it recorded (``rows2d``: see :func:`export`)."""
+def export_checkpoint(ckpt: str | Path, out_dir: str | Path, name: str, **overrides) -> tuple[Path, dict]:
+    """Export a training checkpoint with the facts it recorded."""
     model, ck = load_checkpoint(ckpt)
     if not isinstance(model, (DnCNN, DnCNN1d)):
         raise TypeError(f"{ckpt} holds a {type(model).__name__}, not a DnCNN")
@@ -220,4 +219,4 @@ def export_checkpoint(
         "training_command": cfg.get("command", ""),
     }
     info.update(overrides)
-    return export(model, out_dir, name, info, rows2d)
+    return export(model, out_dir, name, info)

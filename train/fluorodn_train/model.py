@@ -84,10 +84,10 @@ class Rows2d(nn.Module):
     (``python -m benchmarks default-speed`` measures what this saves).
     """
 
-    def __init__(self, chain: nn.Sequential):
+    def __init__(self, chain: nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
-        for m in chain:
+        for m in chain.children():
             if isinstance(m, nn.Conv1d):
                 conv = nn.Conv2d(
                     m.in_channels,
