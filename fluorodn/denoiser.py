@@ -377,7 +377,16 @@ class Denoiser:
 
         net = self._net
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
-        coef = spectral.run_traces(net, proj.coef, proj.scale, self.channels, self.halo, window)
+        coef = spectral.run_traces(
+            net,
+            proj.coef,
+            proj.scale,
+            self.channels,
+            self.halo,
+            window,
+            signal=proj.signal,
+            independent=bool(self.metadata.get("shared", False)),
+        )
         out = spectral.reconstruct(proj, coef)
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict) and fitted is None:

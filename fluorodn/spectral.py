@@ -23,10 +23,12 @@ coefficient traces in noise units:
    (:func:`smooth_spectrum`, a penalized least-squares smoother whose strength is chosen by
    generalized cross-validation) estimates it, and :func:`reconstruct` subtracts it (except at
    the first and last bin, where it cannot be told from the spectrum's slope).
+8. ``signal`` (K,): which traces hold signal (:func:`holds_signal`). Past the recording's few
+   spectra, the leading components of its noise fill the K; their traces are noise only.
 
-The network denoises ``coef`` over time (every output value thus depends on the whole
-spectrum of its samples); :func:`reconstruct` maps denoised coefficients back to counts.
-What lies outside the K components is dropped: there the recording holds noise only.
+The network denoises the signal traces over time (every output value thus depends on the
+whole spectrum of its samples) and the noise-only traces are dropped, as is what lies outside
+the K components; :func:`reconstruct` maps denoised coefficients back to counts.
 
 Every statistic is equivariant to the data's units and offset (``project(k x + c)`` gives
 the same ``coef``), and statistics over long recordings use an evenly strided subset of at
@@ -51,6 +53,7 @@ __all__ = [
     "coefficients",
     "domain_warnings",
     "fit",
+    "holds_signal",
     "looks_spectral",
     "network_input",
     "noise_levels",
@@ -77,6 +80,16 @@ STAT_ROWS = 20_000
 CORR_LAGS = 3
 #: Order of the differences across bins that :func:`smooth_spectrum` penalizes.
 SMOOTH_ORDER = 3
+#: Samples of the moving average by which :func:`holds_signal` finds slow signal in a trace.
+SLOW_WINDOW = 25
+#: A trace holds signal when its moving average varies this many times more than noise alone
+#: makes it vary (white noise: 1; noise correlated in time as in training, AR(1) up to 0.3: 2.7).
+SLOW_RATIO = 3.0
+#: ... or when its standard deviation exceeds this many times the largest a trace of noise
+#: alone reaches (the Marchenko-Pastur edge ``1 + sqrt(W / T)`` in noise units).
+LOUD_RATIO = 1.25
+#: Fewest rows for telling noise-only traces apart; shorter recordings denoise every trace.
+SIGNAL_TEST_ROWS = 20 * SLOW_WINDOW
 
 _MAD_TO_SIGMA = 1.482602218505602
 #: Reads rows of a recording: ``take(index)`` with a slice or an integer array -> ndarray.
@@ -96,6 +109,7 @@ class Projection:
     scale: np.ndarray  #: (K,) float64 standard deviation of each coefficient trace, at least 1
     coef: np.ndarray  #: (T, K) float32 coefficient traces in noise units
     pattern: np.ndarray | None = None  #: (W,) float64 per-bin fixed pattern (units of x), or None: kept
+    signal: np.ndarray | None = None  #: (K,) bool traces holding signal, or None: every trace
 
     @property
     def components(self) -> int:
@@ -250,6 +264,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
     p = Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, scale=np.ones(k), coef=empty)
     sub_coef = coefficients(p, sub).astype(np.float64)
     scale = np.maximum(sub_coef.std(axis=0), 1.0)
+    signal = holds_signal(sub_coef, w) if len(sub) >= SIGNAL_TEST_ROWS else None
     pattern = None
     if fixed_pattern and w > SMOOTH_ORDER + 2:
         # the time-mean spectrum: the median, plus the components' share of the mean's departure
@@ -261,7 +276,28 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         # spectrum's slope and curvature (often steep at a filter edge), and removing the estimate
         # made it worse than keeping it on widened-generator recordings, so the end bins keep theirs
         pattern[[0, -1]] = 0.0
-    return replace(p, scale=scale, pattern=pattern)
+    return replace(p, scale=scale, pattern=pattern, signal=signal)
+
+
+def holds_signal(coef: np.ndarray, bins: int) -> np.ndarray:
+    """(K,) bool: which of the (N, K) coefficient traces (in noise units, rows of a recording of
+    ``bins`` wavelength bins, evenly strided) hold signal rather than noise alone.
+
+    A trace holds signal if its moving average over ``SLOW_WINDOW`` samples varies at least
+    ``SLOW_RATIO`` times as much as its noise alone would make it (the noise's variance from
+    the MAD of the trace's time differences), or if its standard deviation exceeds ``LOUD_RATIO``
+    times the largest a trace of noise alone reaches (fast signal). Both tests err towards
+    signal: noise correlated in time, or a noise level set too low, keep a trace.
+    """
+    n = coef.shape[0]
+    c = coef - coef.mean(axis=0)
+    d = np.diff(c, axis=0)
+    noise_var = np.maximum(_mad(d) ** 2 / 2.0, 1e-12)
+    cum = np.concatenate([np.zeros((1, c.shape[1])), np.cumsum(c, axis=0)])
+    moving = (cum[SLOW_WINDOW:] - cum[:-SLOW_WINDOW]) / SLOW_WINDOW
+    slow = moving.var(axis=0) * SLOW_WINDOW / noise_var
+    loud = c.std(axis=0) > LOUD_RATIO * (1.0 + np.sqrt(bins / n))
+    return np.asarray((slow >= SLOW_RATIO) | loud)
 
 
 def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
@@ -309,13 +345,17 @@ def _back(p: Projection) -> np.ndarray:
 
 def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """(T, W) recording in the units of ``x`` from (T, K) coefficient traces in noise units,
-    without the per-bin fixed pattern (``p.pattern``) where one was estimated."""
-    back = _back(p)
-    centre = p.mu if p.pattern is None else p.mu - p.pattern
+    without the per-bin fixed pattern (``p.pattern``) where one was estimated. The arithmetic
+    runs in ``dtype`` (float32 output: float32 arithmetic, whose rounding is that of the output)."""
+    work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+    back = _back(p).astype(work)
+    centre = (p.mu if p.pattern is None else p.mu - p.pattern).astype(work)
     coef = np.asarray(coef)
     out: np.ndarray = np.empty((coef.shape[0], back.shape[1]), dtype)
     for i in range(0, coef.shape[0], _BLOCK):
-        out[i : i + _BLOCK] = coef[i : i + _BLOCK].astype(np.float64) @ back + centre
+        block = out[i : i + _BLOCK]
+        np.matmul(coef[i : i + _BLOCK].astype(work, copy=False), back, out=block, casting="unsafe")
+        block += centre
     return out
 
 
@@ -371,6 +411,8 @@ def run_traces(
     channels: int,
     halo: int,
     window: int = WINDOW_SAMPLES,
+    signal: np.ndarray | None = None,
+    independent: bool = False,
 ) -> np.ndarray:
     """Denoised (T, K) coefficient traces: ``coef - net(input)``, in windows with ``halo``.
 
@@ -380,16 +422,72 @@ def run_traces(
     on each side, so the result equals one call on the whole extended recording (up to float
     rounding), and rows of a longer recording passed with at least ``halo`` neighbours on
     each side get the values they have in the whole recording.
+
+    ``signal`` (K,) bool marks the traces that hold signal (:attr:`Projection.signal`; None:
+    all); the others come back as zeros. If the network denoises each trace on its own
+    (``independent``: a shared network), the signal traces are laid end to end and cut into
+    pieces that fill every channel of each call (:func:`_run_pieces`), so that its work grows
+    with the signal traces, not with K.
     """
     t, k = coef.shape
+    keep = np.arange(k) if signal is None else np.flatnonzero(signal)
+    if independent:
+        return _run_pieces(net, coef, scale, channels, halo, window, keep)
     ext = pad_ends(coef, halo)
     core = max(1, window - 2 * halo)
-    out = np.empty_like(coef, dtype=np.float32)
+    out = np.zeros_like(coef, dtype=np.float32)
+    if len(keep) == 0:
+        return out
     for start in range(0, t, core):
         stop = min(t, start + core)
         lo, hi = start, stop + 2 * halo  # rows of ``ext``: ``start - halo`` .. ``stop + halo`` of coef
         noise = net(network_input(ext[lo:hi], scale, channels))
-        out[start:stop] = coef[start:stop] - noise[0, :k, halo : halo + stop - start].T
+        out[start:stop, keep] = coef[start:stop, keep] - noise[0, keep, halo : halo + stop - start].T
+    return out
+
+
+def _run_pieces(
+    net: Callable[[np.ndarray], np.ndarray],
+    coef: np.ndarray,
+    scale: np.ndarray,
+    channels: int,
+    halo: int,
+    window: int,
+    keep: np.ndarray,
+) -> np.ndarray:
+    """:func:`run_traces` for a network that denoises each channel on its own.
+
+    The traces ``keep``, each extended by its mirrored ends (:func:`pad_ends`) and divided by
+    its scale, are laid end to end, with a level channel that follows them (each trace's own
+    ``1 / scale``). That sequence is cut into ``channels`` pieces per call, each with ``halo``
+    samples of context on either side. An output sample of a trace's own span depends only on
+    samples within ``halo`` of it, which lie in that trace's extension with its own level, so
+    every trace gets the values the network gives it alone.
+    """
+    t = coef.shape[0]
+    out = np.zeros_like(coef, dtype=np.float32)
+    if len(keep) == 0:
+        return out
+    span = t + 2 * halo
+    seq = (pad_ends(coef[:, keep], halo) / scale[keep].astype(np.float32)).T.reshape(-1)
+    lev = np.repeat((1.0 / scale[keep]).astype(np.float32), span)
+    n = seq.size
+    core = max(1, min(window - 2 * halo, -(-n // channels)))
+    pieces = -(-n // core)
+    tail = (halo, pieces * core - n + halo)
+    seq = np.pad(seq, tail)
+    lev = np.pad(lev, tail, constant_values=1.0)
+    noise = np.empty(pieces * core, np.float32)
+    for first in range(0, pieces, channels):
+        m = min(channels, pieces - first)
+        x = np.ones((1, 2 * channels, core + 2 * halo), np.float32)
+        x[0, :channels] = 0.0
+        for c in range(m):
+            start = (first + c) * core
+            x[0, c] = seq[start : start + core + 2 * halo]
+            x[0, channels + c] = lev[start : start + core + 2 * halo]
+        noise[first * core : (first + m) * core] = net(x)[0, :m, halo : halo + core].reshape(-1)
+    out[:, keep] = coef[:, keep] - noise[:n].reshape(len(keep), span)[:, halo : halo + t].T
     return out
 
 

@@ -182,6 +182,75 @@ def test_windows_equal_one_call() -> None:
         np.testing.assert_allclose(spectral.run_traces(net, coef, scale, 8, halo, window=window), whole, atol=1e-4)
 
 
+def per_channel_filter(halo: int, channels: int, calls: list[tuple[int, ...]] | None = None):
+    """A network that filters each channel on its own (radius ``halo``, zero padding) and
+    divides by the channel's level, as a shared spectral network does; records input shapes."""
+    kernel = np.random.default_rng(1).standard_normal(2 * halo + 1)
+
+    def net(b: np.ndarray) -> np.ndarray:
+        if calls is not None:
+            calls.append(b.shape)
+        pad = np.pad(b[:, :channels], ((0, 0), (0, 0), (halo, halo)))
+        out = np.stack([[np.convolve(c, kernel, "valid") for c in row] for row in pad])
+        return (out / b[:, channels:]).astype(np.float32)
+
+    return net
+
+
+def test_pieces_equal_whole_traces() -> None:
+    """A network that denoises each trace on its own gets the signal traces cut into pieces
+    that fill its channels: the same values as whole traces, noise-only traces zero, and
+    network work that follows the number of signal traces."""
+    halo, t = 5, 1000
+    coef = np.random.default_rng(2).standard_normal((t, 6)).astype(np.float32) * [50, 9, 2, 1, 1, 1]
+    scale = np.maximum(coef.std(axis=0), 1.0)
+    signal = np.array([True, True, False, True, False, False])
+    whole = spectral.run_traces(per_channel_filter(halo, 8), coef, scale, 8, halo, window=10**6)
+    for window in (4 * halo + 1, 37, 250, 10**6):
+        calls: list[tuple[int, ...]] = []
+        got = spectral.run_traces(
+            per_channel_filter(halo, 8, calls), coef, scale, 8, halo, window=window, signal=signal, independent=True
+        )
+        np.testing.assert_allclose(got[:, signal], whole[:, signal], atol=1e-4)
+        assert np.all(got[:, ~signal] == 0.0)
+        every: list[tuple[int, ...]] = []
+        spectral.run_traces(per_channel_filter(halo, 8, every), coef, scale, 8, halo, window=window)
+        # 3 signal traces in 8 channels: at most 0.6 of the samples the whole traces take
+        assert sum(shape[2] for shape in calls) <= 0.6 * sum(shape[2] for shape in every)
+    mixed = spectral.run_traces(per_channel_filter(halo, 8), coef, scale, 8, halo, window=37, signal=signal)
+    np.testing.assert_allclose(mixed, got, atol=1e-4)
+
+
+def test_noise_only_traces_are_told_from_signal() -> None:
+    rng = np.random.default_rng(3)
+    n = 6000
+    noise = rng.standard_normal((n, 5))
+    slow = np.convolve(rng.standard_normal(n + 400), np.ones(200) / np.sqrt(200), "same")[200:-200]
+    coef = noise.copy()
+    coef[:, 1] += 0.4 * slow / slow.std()  # slow signal well below the noise
+    coef[:, 2] += 2.0 * np.sign(np.sin(np.arange(n) * 2.2))  # fast signal, twice the noise
+    ar = np.empty(n)  # noise correlated in time as in training (AR(1), 0.3)
+    ar[0] = noise[0, 3]
+    for i in range(1, n):
+        ar[i] = 0.3 * ar[i - 1] + np.sqrt(1 - 0.09) * noise[i, 3]
+    coef[:, 3] = ar
+    np.testing.assert_array_equal(spectral.holds_signal(coef, 152), [False, True, True, False, False])
+
+
+def test_projection_marks_the_noise_only_traces() -> None:
+    x, clean, _ = recording(t=4000, noise=1.0)
+    p = spectral.project(x)
+    assert p.signal is not None
+    assert p.signal[0] and 2 <= p.signal.sum() <= 6 and not p.signal[-6:].any()
+    # dropping the noise-only traces loses no signal: the projection with them zeroed is closer
+    kept = np.where(p.signal[None, :], p.coef, 0.0)
+    err_kept = np.mean((spectral.reconstruct(p, kept, np.float64) - clean) ** 2)
+    err_all = np.mean((spectral.reconstruct(p, p.coef, np.float64) - clean) ** 2)
+    assert err_kept < err_all
+    short = spectral.project(x[: spectral.SIGNAL_TEST_ROWS - 1])
+    assert short.signal is None
+
+
 def test_network_input_divides_by_scale() -> None:
     coef = np.array([[10.0, 1.0], [-20.0, 2.0], [30.0, 0.5]], np.float32)
     scale = np.array([20.0, 1.0])
