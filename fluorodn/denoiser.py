@@ -386,6 +386,7 @@ class Denoiser:
             window,
             signal=proj.signal,
             independent=bool(self.metadata.get("shared", False)),
+            fill=proj.coef_mean,
         )
         out = spectral.reconstruct(proj, coef)
         checks = self.metadata.get("domain_checks")

@@ -24,11 +24,14 @@ coefficient traces in noise units:
    generalized cross-validation) estimates it, and :func:`reconstruct` subtracts it (except at
    the first and last bin, where it cannot be told from the spectrum's slope).
 8. ``signal`` (K,): which traces hold signal (:func:`holds_signal`). Past the recording's few
-   spectra, the leading components of its noise fill the K; their traces are noise only.
+   spectra, the leading components of its noise fill the K; their traces are noise around a
+   constant, their time mean ``coef_mean`` (the median centre leaves each bin's mean minus
+   median in the traces).
 
 The network denoises the signal traces over time (every output value thus depends on the
-whole spectrum of its samples) and the noise-only traces are dropped, as is what lies outside
-the K components; :func:`reconstruct` maps denoised coefficients back to counts.
+whole spectrum of its samples); each noise-only trace is replaced by its time mean, and what
+lies outside the K components is dropped; :func:`reconstruct` maps denoised coefficients back
+to counts.
 
 Every statistic is equivariant to the data's units and offset (``project(k x + c)`` gives
 the same ``coef``), and statistics over long recordings use an evenly strided subset of at
@@ -110,6 +113,7 @@ class Projection:
     coef: np.ndarray  #: (T, K) float32 coefficient traces in noise units
     pattern: np.ndarray | None = None  #: (W,) float64 per-bin fixed pattern (units of x), or None: kept
     signal: np.ndarray | None = None  #: (K,) bool traces holding signal, or None: every trace
+    coef_mean: np.ndarray | None = None  #: (K,) float64 time mean of each trace (statistics rows)
 
     @property
     def components(self) -> int:
@@ -276,7 +280,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         # spectrum's slope and curvature (often steep at a filter edge), and removing the estimate
         # made it worse than keeping it on widened-generator recordings, so the end bins keep theirs
         pattern[[0, -1]] = 0.0
-    return replace(p, scale=scale, pattern=pattern, signal=signal)
+    return replace(p, scale=scale, pattern=pattern, signal=signal, coef_mean=sub_coef.mean(axis=0))
 
 
 def holds_signal(coef: np.ndarray, bins: int) -> np.ndarray:
@@ -413,6 +417,7 @@ def run_traces(
     window: int = WINDOW_SAMPLES,
     signal: np.ndarray | None = None,
     independent: bool = False,
+    fill: np.ndarray | None = None,
 ) -> np.ndarray:
     """Denoised (T, K) coefficient traces: ``coef - net(input)``, in windows with ``halo``.
 
@@ -424,20 +429,23 @@ def run_traces(
     each side get the values they have in the whole recording.
 
     ``signal`` (K,) bool marks the traces that hold signal (:attr:`Projection.signal`; None:
-    all); the others come back as zeros. If the network denoises each trace on its own
+    all); the others come back constant, at their value in ``fill`` (K,) (default 0;
+    :attr:`Projection.coef_mean` gives each its time mean). If the network denoises each trace on its own
     (``independent``: a shared network), the signal traces are laid end to end and cut into
     pieces that fill every channel of each call (:func:`_run_pieces`), so that its work grows
     with the signal traces, not with K.
     """
     t, k = coef.shape
     keep = np.arange(k) if signal is None else np.flatnonzero(signal)
-    if independent:
-        return _run_pieces(net, coef, scale, channels, halo, window, keep)
-    ext = pad_ends(coef, halo)
-    core = max(1, window - 2 * halo)
-    out = np.zeros_like(coef, dtype=np.float32)
+    out = np.empty_like(coef, dtype=np.float32)
+    out[:] = np.zeros(k, np.float32) if fill is None else np.asarray(fill, np.float32)
     if len(keep) == 0:
         return out
+    if independent:
+        _run_pieces(net, coef, scale, channels, halo, window, keep, out)
+        return out
+    ext = pad_ends(coef, halo)
+    core = max(1, window - 2 * halo)
     for start in range(0, t, core):
         stop = min(t, start + core)
         lo, hi = start, stop + 2 * halo  # rows of ``ext``: ``start - halo`` .. ``stop + halo`` of coef
@@ -454,8 +462,10 @@ def _run_pieces(
     halo: int,
     window: int,
     keep: np.ndarray,
-) -> np.ndarray:
-    """:func:`run_traces` for a network that denoises each channel on its own.
+    out: np.ndarray,
+) -> None:
+    """:func:`run_traces` for a network that denoises each channel on its own, into the
+    columns ``keep`` of ``out``.
 
     The traces ``keep``, each extended by its mirrored ends (:func:`pad_ends`) and divided by
     its scale, are laid end to end, with a level channel that follows them (each trace's own
@@ -465,9 +475,6 @@ def _run_pieces(
     every trace gets the values the network gives it alone.
     """
     t = coef.shape[0]
-    out = np.zeros_like(coef, dtype=np.float32)
-    if len(keep) == 0:
-        return out
     span = t + 2 * halo
     seq = (pad_ends(coef[:, keep], halo) / scale[keep].astype(np.float32)).T.reshape(-1)
     lev = np.repeat((1.0 / scale[keep]).astype(np.float32), span)
@@ -488,7 +495,6 @@ def _run_pieces(
             x[0, channels + c] = lev[start : start + core + 2 * halo]
         noise[first * core : (first + m) * core] = net(x)[0, :m, halo : halo + core].reshape(-1)
     out[:, keep] = coef[:, keep] - noise[:n].reshape(len(keep), span)[:, halo : halo + t].T
-    return out
 
 
 # -- checks that the input is one the model was trained for -----------------------------------

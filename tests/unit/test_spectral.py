@@ -213,6 +213,11 @@ def test_pieces_equal_whole_traces() -> None:
         )
         np.testing.assert_allclose(got[:, signal], whole[:, signal], atol=1e-4)
         assert np.all(got[:, ~signal] == 0.0)
+        filled = spectral.run_traces(
+            per_channel_filter(halo, 8), coef, scale, 8, halo, window=window, signal=signal, fill=np.arange(6.0)
+        )
+        np.testing.assert_allclose(filled[:, signal], whole[:, signal], atol=1e-4)
+        np.testing.assert_array_equal(filled[:, ~signal], np.broadcast_to([2.0, 4.0, 5.0], (t, 3)))
         every: list[tuple[int, ...]] = []
         spectral.run_traces(per_channel_filter(halo, 8, every), coef, scale, 8, halo, window=window)
         # 3 signal traces in 8 channels: at most 0.6 of the samples the whole traces take
@@ -242,8 +247,9 @@ def test_projection_marks_the_noise_only_traces() -> None:
     p = spectral.project(x)
     assert p.signal is not None
     assert p.signal[0] and 2 <= p.signal.sum() <= 6 and not p.signal[-6:].any()
-    # dropping the noise-only traces loses no signal: the projection with them zeroed is closer
-    kept = np.where(p.signal[None, :], p.coef, 0.0)
+    # dropping the noise-only traces loses no signal: the projection with each at its time mean is closer
+    assert p.coef_mean is not None
+    kept = np.where(p.signal[None, :], p.coef, p.coef_mean[None, :])
     err_kept = np.mean((spectral.reconstruct(p, kept, np.float64) - clean) ** 2)
     err_all = np.mean((spectral.reconstruct(p, p.coef, np.float64) - clean) ** 2)
     assert err_kept < err_all
@@ -296,6 +302,22 @@ def test_default_takes_the_right_path_per_input(den: Denoiser) -> None:
     stack = np.stack([frame, frame])
     np.testing.assert_allclose(den.run(stack)[1], image.run(frame), rtol=1e-6, atol=1e-4)
     assert [p.shape for p in den.stream([frame, frame])] == [(64, 64)] * 2
+
+
+def test_default_denoises_only_the_signal_traces(den: Denoiser) -> None:
+    """The shipped network denoises each trace on its own, so the default packs the signal
+    traces into its channels: the values of whole traces, the noise-only traces dropped."""
+    assert den.metadata["shared"] is True
+    x, clean, _ = recording(t=3000, noise=0.8)
+    p = spectral.project(x)
+    assert p.signal is not None and 0 < p.signal.sum() < p.components
+    whole = spectral.run_traces(den._net, p.coef, p.scale, den.channels, den.halo)
+    expected = spectral.reconstruct(p, np.where(p.signal[None, :], whole, p.coef_mean[None, :]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        got = den.run(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+    assert np.mean((got - clean) ** 2) < np.mean((spectral.reconstruct(p, whole) - clean) ** 2)
 
 
 def test_declared_kinds(den: Denoiser) -> None:
