@@ -7,8 +7,13 @@ them (N, T, W), with its denoised version and returns the HTML text and a summar
 
 Per page the summary holds:
 
-* ``noise_before``, ``noise_after`` (W,): the per-bin noise level of the noisy and of the
-  denoised recording (:func:`fluorodn.spectral.noise_levels`, units of the data);
+* ``noise_before`` (W,): the per-bin noise level of the noisy recording
+  (:func:`fluorodn.spectral.noise_levels`, units of the data); ``noise_after`` (W,): that level
+  scaled per bin by how much the denoised recording's second time differences shrank against
+  the noisy one's (their MAD): the fluctuation left at high frequencies, where noise outweighs
+  signal. Output alone cannot show the noise left at low frequencies inside the signal's
+  spectral components (an estimate from the output's spectral structure, as ``noise_levels``
+  makes for a recording, finds none in an output that lies in a few components);
 * ``autocorr`` (``LAGS``,): the autocorrelation over time of the removed component
   ``noisy - denoised`` at lags 1..``LAGS``, each bin centred, averaged over bins
   (``whiteness`` is its mean: near 0 for white noise, near 1 when smooth signal was removed);
@@ -109,13 +114,20 @@ def leading_share(noisy: np.ndarray, removed: np.ndarray) -> tuple[float, float]
     return float(np.mean(shares)), expected
 
 
+def _second_difference_scale(a: np.ndarray) -> np.ndarray:
+    """(W,) MAD of the second time differences of a (T, W) recording, per bin (slow signal
+    cancels in them; white noise of level s gives about ``0.67 * sqrt(6) * s``)."""
+    d = a[2:] - 2.0 * a[1:-1] + a[:-2] if len(a) >= 3 else np.zeros((1, a.shape[1]))
+    return np.median(np.abs(d - np.median(d, axis=0)), axis=0)
+
+
 def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
     """The numbers of one (T, W) page (see the module docstring)."""
     from fluorodn.spectral import noise_levels
 
     x, y = _block(np.asarray(noisy, dtype=np.float64)), _block(np.asarray(denoised, dtype=np.float64))
     before, _ = noise_levels(x)
-    after, _ = noise_levels(y)
+    after = before * _second_difference_scale(y) / np.maximum(_second_difference_scale(x), 1e-300)
     removed = x - y
     ac = autocorrelation(removed)
     share, expected = leading_share(x, removed)
