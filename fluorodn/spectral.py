@@ -91,7 +91,8 @@ SLOW_RATIO = 3.0
 #: ... or when its standard deviation exceeds this many times the largest a trace of noise
 #: alone reaches (the Marchenko-Pastur edge ``1 + sqrt(W / T)`` in noise units).
 LOUD_RATIO = 1.25
-#: Fewest rows for telling noise-only traces apart; shorter recordings denoise every trace.
+#: Fewest rows for telling noise-only traces apart (:func:`holds_signal`); shorter recordings
+#: denoise every trace.
 SIGNAL_TEST_ROWS = 20 * SLOW_WINDOW
 
 _MAD_TO_SIGMA = 1.482602218505602
@@ -268,7 +269,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
     p = Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, scale=np.ones(k), coef=empty)
     sub_coef = coefficients(p, sub).astype(np.float64)
     scale = np.maximum(sub_coef.std(axis=0), 1.0)
-    signal = holds_signal(sub_coef, w) if len(sub) >= SIGNAL_TEST_ROWS else None
+    signal = holds_signal(sub_coef, w)
     pattern = None
     if fixed_pattern and w > SMOOTH_ORDER + 2:
         # the time-mean spectrum: the median, plus the components' share of the mean's departure
@@ -291,9 +292,12 @@ def holds_signal(coef: np.ndarray, bins: int) -> np.ndarray:
     ``SLOW_RATIO`` times as much as its noise alone would make it (the noise's variance from
     the MAD of the trace's time differences), or if its standard deviation exceeds ``LOUD_RATIO``
     times the largest a trace of noise alone reaches (fast signal). Both tests err towards
-    signal: noise correlated in time, or a noise level set too low, keep a trace.
+    signal: noise correlated in time, or a noise level set too low, keep a trace. With fewer
+    than ``SIGNAL_TEST_ROWS`` rows every trace holds signal.
     """
     n = coef.shape[0]
+    if n < SIGNAL_TEST_ROWS:
+        return np.ones(coef.shape[1], bool)
     c = coef - coef.mean(axis=0)
     d = np.diff(c, axis=0)
     noise_var = np.maximum(_mad(d) ** 2 / 2.0, 1e-12)
@@ -430,10 +434,10 @@ def run_traces(
 
     ``signal`` (K,) bool marks the traces that hold signal (:attr:`Projection.signal`; None:
     all); the others come back constant, at their value in ``fill`` (K,) (default 0;
-    :attr:`Projection.coef_mean` gives each its time mean). If the network denoises each trace on its own
-    (``independent``: a shared network), the signal traces are laid end to end and cut into
-    pieces that fill every channel of each call (:func:`_run_pieces`), so that its work grows
-    with the signal traces, not with K.
+    :attr:`Projection.coef_mean` gives each its time mean). If the network denoises each trace
+    on its own (``independent``: a shared network), the signal traces are laid end to end and
+    cut into pieces that fill every channel of each call (:func:`_run_pieces`), so that its
+    work grows with the signal traces, not with K.
     """
     t, k = coef.shape
     keep = np.arange(k) if signal is None else np.flatnonzero(signal)
