@@ -63,6 +63,9 @@ def fit(
     shared: bool = typer.Option(False, help="Spectral: one network per coefficient trace (traces as batch items)."),
     dilations: str = typer.Option("", help="Spectral: dilation of each convolution, comma-separated (default all 1)."),
     diff_weight: float = typer.Option(0.0, help="Spectral: weight of the error's first differences in the loss."),
+    signal_only: bool = typer.Option(
+        False, help="Spectral: train on the coefficient traces that hold signal only (the runtime denoises only those)."
+    ),
     samples: int = typer.Option(9600, help="Spectral: time samples per step (recordings x their length)."),
     batch: int = typer.Option(16, help="Instances per step."),
     window: tuple[int, int] = typer.Option(

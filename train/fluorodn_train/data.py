@@ -92,7 +92,9 @@ class Sampler:
         return np.stack(xs)[:, None], np.stack(ys)[:, None]
 
 
-def spectral_pair(inst: Instance, components: int = COMPONENTS, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def spectral_pair(
+    inst: Instance, components: int = COMPONENTS, pad: int = 0, signal_only: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(network input (2K, T + 2 pad), target noise (K, T + 2 pad)) of the spectral model, float32.
 
     The input is :func:`fluorodn.spectral.network_input` of the runtime's projection
@@ -101,13 +103,19 @@ def spectral_pair(inst: Instance, components: int = COMPONENTS, pad: int = 0) ->
     recording has fewer bins or samples are zero traces. Both are extended by ``pad``
     mirrored samples at each end (:func:`fluorodn.spectral.pad_ends`), as the runtime extends
     a recording by the network's halo, so that the network learns the ends it sees there.
+    With ``signal_only``, the traces that hold noise only (``Projection.signal``), which the
+    runtime does not denoise, are zero traces with zero targets.
     """
     p = project(inst.noisy, components, fixed_pattern=False)  # the coefficient traces are all it needs
     noise = (inst.noisy - inst.clean) / p.sigma[None, :]
     y = (noise @ p.basis) / p.comp_noise[None, :]
     t = np.zeros((components, len(p.coef)), np.float32)
     t[: p.components] = y.T
-    return network_input(pad_ends(p.coef, pad), p.scale, components)[0], pad_ends(t, pad, axis=1)
+    coef = p.coef
+    if signal_only and p.signal is not None:
+        coef = np.where(p.signal[None, :], coef, 0.0).astype(np.float32)
+        t[: p.components][~p.signal] = 0.0
+    return network_input(pad_ends(coef, pad), p.scale, components)[0], pad_ends(t, pad, axis=1)
 
 
 class SpectralSampler(Sampler):
@@ -129,10 +137,11 @@ class SpectralSampler(Sampler):
         samples_per_batch: int = 9600,
         signal: SignalConfig = WIDE,
         pad: int = 0,
+        signal_only: bool = False,
     ):
         super().__init__(seed, stream, (lengths[1], bins[1]), noise_scale)
         self.lengths, self.bins, self.samples, self.signal = lengths, bins, samples_per_batch, signal
-        self.pad = pad
+        self.pad, self.signal_only = pad, signal_only
 
     def batch(self, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(B, K, L) float32 inputs and targets; ``n`` > 0 fixes B (default: by the sample budget)."""
@@ -143,7 +152,7 @@ class SpectralSampler(Sampler):
             ns = self.rng.uniform(*self.noise_scale)
             bins = int(self.rng.integers(self.bins[0], self.bins[1] + 1))
             inst = make_instance(self.rng, length, bins, ns, signal=self.signal)
-            x, y = spectral_pair(inst, pad=self.pad)
+            x, y = spectral_pair(inst, pad=self.pad, signal_only=self.signal_only)
             xs.append(x)
             ys.append(y)
         return np.stack(xs), np.stack(ys)

@@ -32,6 +32,9 @@ class FitConfig:
     #: spectral: weight of the MSE of the error's first differences over time, added to the MSE
     #: (weights the error spectrum by 1 + w (2 - 2 cos f): high frequencies count up to 1 + 4 w)
     diff_weight: float = 0.0
+    #: spectral: train on the traces that hold signal (``fluorodn.spectral.holds_signal``), which
+    #: are all the runtime denoises; the others enter as zero traces with zero targets
+    signal_only: bool = False
     window: tuple[int, int] = (101, 152)  #: (time, bins) of one instance (20 s at 5 Hz)
     batch: int = 16  #: instances per step
     steps: int = 1000  #: stop after this many steps in total
@@ -92,6 +95,7 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
             lengths=(cfg.window[0], cfg.window[0] * 6),
             samples_per_batch=cfg.samples,
             pad=net.halo,  # the runtime extends a recording by the network's halo
+            signal_only=cfg.signal_only,
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 

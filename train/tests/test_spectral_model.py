@@ -59,6 +59,20 @@ def test_spectral_pair_extends_the_ends_as_the_runtime_does():
     np.testing.assert_array_equal(y[:, -7:], y0[:, :-8:-1])
 
 
+def test_spectral_pair_can_leave_out_the_noise_only_traces():
+    """With signal_only, the traces the runtime does not denoise are zero in input and target."""
+    inst = make_instance(np.random.default_rng(2), 1500, 120, 0.5, signal=synth.WIDE)
+    k = spectral.COMPONENTS
+    x0, y0 = spectral_pair(inst)
+    x, y = spectral_pair(inst, signal_only=True)
+    signal = spectral.project(inst.noisy).signal
+    assert signal is not None and signal[0] and not signal.all()
+    np.testing.assert_array_equal(x[:k][signal], x0[:k][signal])
+    np.testing.assert_array_equal(y[signal], y0[signal])
+    assert np.all(x[:k][~signal] == 0.0) and np.all(y[~signal] == 0.0)
+    np.testing.assert_array_equal(x[k:], x0[k:])  # levels unchanged
+
+
 def test_sampler_batches_whole_recordings_of_one_length():
     s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(60, 120), bins=(30, 40), samples_per_batch=300)
     x, y = s.batch()
