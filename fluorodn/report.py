@@ -127,7 +127,8 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
 
     x, y = _block(np.asarray(noisy, dtype=np.float64)), _block(np.asarray(denoised, dtype=np.float64))
     before, _ = noise_levels(x)
-    after = before * _second_difference_scale(y) / np.maximum(_second_difference_scale(x), 1e-300)
+    sx, sy = _second_difference_scale(x), _second_difference_scale(y)
+    after = before * np.where(sx > 0, sy / np.where(sx > 0, sx, 1.0), 1.0)  # a constant bin keeps its level
     removed = x - y
     ac = autocorrelation(removed)
     share, expected = leading_share(x, removed)

@@ -61,6 +61,10 @@ def test_noise_left_in_few_components_is_seen() -> None:
     left = 2.5 * np.random.default_rng(7).standard_normal(T)[:, None] * np.ones(W)[None, :]
     s = page_summary(noisy, clean + left)
     assert s["noise_ratio_median"] == pytest.approx(0.5, rel=0.15)
+    dead = noisy.copy()
+    dead[:, 3] = 100.0  # a bin that never changes keeps its level, not a division by zero
+    after = np.array(page_summary(dead, dead)["noise_after"])
+    assert np.isfinite(after).all() and after[3] == pytest.approx(page_summary(dead, dead)["noise_before"][3])
 
 
 def test_whiteness_near_zero_for_removed_noise(noise_removed: dict) -> None:
