@@ -128,15 +128,18 @@ def _stat_rows(n: int, limit: int = STAT_ROWS) -> slice:
 
 def _column_median(a: np.ndarray) -> np.ndarray:
     """Median of each column of a (N, W) array: the same values as ``np.median(a, axis=0)``,
-    from a transposed copy, so that each partition runs over contiguous memory (as in :func:`_mad`)."""
-    return np.median(np.ascontiguousarray(np.asarray(a).T), axis=1)
+    from a transposed copy, so that each partition runs over contiguous memory (as in :func:`_mad`),
+    and partitioned in place (the copy is ours)."""
+    return np.median(np.array(np.asarray(a).T, order="C"), axis=1, overwrite_input=True)
 
 
 def _mad(a: np.ndarray) -> np.ndarray:
-    """Per-column median absolute deviation of a (N, W) array, scaled to a normal's sigma."""
-    t = np.ascontiguousarray(np.asarray(a).T)
-    med = np.median(t, axis=1, keepdims=True)
-    return _MAD_TO_SIGMA * np.median(np.abs(t - med), axis=1)
+    """Per-column median absolute deviation of a (N, W) array, scaled to a normal's sigma. Both
+    medians partition copies of ours in place (a partition keeps each row's values, so the
+    deviations from the median are the same)."""
+    t = np.array(np.asarray(a).T, order="C")
+    med = np.median(t, axis=1, keepdims=True, overwrite_input=True)
+    return _MAD_TO_SIGMA * np.median(np.abs(t - med), axis=1, overwrite_input=True)
 
 
 def _floor(sig: np.ndarray, x_range: float) -> np.ndarray:
