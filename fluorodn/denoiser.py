@@ -385,7 +385,7 @@ class Denoiser:
             self.halo,
             window,
             signal=proj.signal,
-            independent=bool(self.metadata.get("shared", False)),
+            independent=self.model_card.shared,
             fill=proj.coef_mean,
         )
         out = spectral.reconstruct(proj, coef)

@@ -225,14 +225,13 @@ def probe_model(denoiser: Any) -> None:
         coef = rng.standard_normal((_PROBE_SAMPLES, traces))
         probe = network_input(coef, rng.uniform(1.0, 20.0, traces), traces)
         expected = (1, traces, _PROBE_SAMPLES)
-    probe_shape = probe.shape
     try:
         (out,) = session.run([outputs[0].name], {inputs[0].name: probe})
     except Exception as err:  # onnxruntime raises its own types
         text = " ".join(str(err).split())[:200]
-        raise ModelError(f"{path} fails on a small probe of shape {probe_shape} ({text}); {fix}") from err
+        raise ModelError(f"{path} fails on a small probe of shape {probe.shape} ({text}); {fix}") from err
     out = np.asarray(out)
     if out.shape != expected:
-        raise ModelError(f"{path} turns a probe of shape {probe_shape} into shape {out.shape}, not {expected}; {fix}")
+        raise ModelError(f"{path} turns a probe of shape {probe.shape} into shape {out.shape}, not {expected}; {fix}")
     if not np.isfinite(out).all():
         raise ModelError(f"{path} gives NaN or infinite values on a small probe; {fix}")

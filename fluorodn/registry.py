@@ -275,6 +275,8 @@ def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
         channels = meta.get("channels")
         if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
             raise ModelError(f"{where}: metadata field 'channels' must be a positive integer{_REEXPORT}")
+        if not isinstance(meta.get("shared", False), bool):
+            raise ModelError(f"{where}: metadata field 'shared' must be true or false{_REEXPORT}")
     if not isinstance(meta.get("name"), str):
         raise ModelError(f"{where}: metadata field 'name' must be a string{_REEXPORT}")
     return dict(meta)
@@ -295,6 +297,9 @@ class ModelCard:
     precision: str
     normalization: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    shared: bool = False
+    """Spectral: the network denoises each coefficient trace on its own (one network for every
+    trace), so traces may be packed into its channels in any order."""
 
     @classmethod
     def from_metadata(cls, meta: Any, where: str) -> ModelCard:
@@ -312,6 +317,7 @@ class ModelCard:
             precision=str(raw.get("precision", "fp32")),
             normalization=str(raw["normalization"]),
             raw=raw,
+            shared=raw.get("shared", False) is True,
         )
 
 

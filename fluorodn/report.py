@@ -115,10 +115,12 @@ def leading_share(noisy: np.ndarray, removed: np.ndarray) -> tuple[float, float]
 
 
 def _second_difference_scale(a: np.ndarray) -> np.ndarray:
-    """(W,) MAD of the second time differences of a (T, W) recording, per bin (slow signal
-    cancels in them; white noise of level s gives about ``0.67 * sqrt(6) * s``)."""
+    """(W,) robust spread of the second time differences of a (T, W) recording, per bin (slow
+    signal cancels in them; white noise of level s gives about ``sqrt(6) * s``)."""
+    from fluorodn.spectral import _mad
+
     d = a[2:] - 2.0 * a[1:-1] + a[:-2] if len(a) >= 3 else np.zeros((1, a.shape[1]))
-    return np.median(np.abs(d - np.median(d, axis=0)), axis=0)
+    return _mad(d)
 
 
 def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:

@@ -445,7 +445,7 @@ def run_traces(
     t, k = coef.shape
     keep = np.arange(k) if signal is None else np.flatnonzero(signal)
     out = np.empty_like(coef, dtype=np.float32)
-    out[:] = np.zeros(k, np.float32) if fill is None else np.asarray(fill, np.float32)
+    out[:] = 0.0 if fill is None else np.asarray(fill, np.float32)
     if len(keep) == 0:
         return out
     if independent:

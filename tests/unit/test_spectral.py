@@ -307,7 +307,7 @@ def test_default_takes_the_right_path_per_input(den: Denoiser) -> None:
 def test_default_denoises_only_the_signal_traces(den: Denoiser) -> None:
     """The shipped network denoises each trace on its own, so the default packs the signal
     traces into its channels: the values of whole traces, the noise-only traces dropped."""
-    assert den.metadata["shared"] is True
+    assert den.model_card.shared is True
     x, clean, _ = recording(t=3000, noise=0.8)
     p = spectral.project(x)
     assert p.signal is not None and 0 < p.signal.sum() < p.components
@@ -318,6 +318,16 @@ def test_default_denoises_only_the_signal_traces(den: Denoiser) -> None:
         got = den.run(x)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
     assert np.mean((got - clean) ** 2) < np.mean((spectral.reconstruct(p, whole) - clean) ** 2)
+
+
+def test_the_shared_flag_is_checked(den: Denoiser) -> None:
+    """Packing traces is only right for a network that denoises each on its own: a card whose
+    ``shared`` is not a boolean is refused, not read as true."""
+    from fluorodn.registry import ModelCard
+
+    with pytest.raises(ModelError, match="'shared' must be true or false"):
+        ModelCard.from_metadata({**den.metadata, "shared": "no"}, "x.onnx")
+    assert ModelCard.from_metadata({k: v for k, v in den.metadata.items() if k != "shared"}, "x.onnx").shared is False
 
 
 def test_declared_kinds(den: Denoiser) -> None:
