@@ -80,9 +80,7 @@ def fit(
     val_every: int = typer.Option(50, help="Steps between validation passes."),
     dark: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Recorded dark frames."),
     light: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Recorded steady-light frames."),
-    init: Path | None = typer.Option(
-        None, exists=True, dir_okay=False, help="Checkpoint to fine-tune (a narrower one is widened to --width first)."
-    ),
+    init: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Checkpoint to fine-tune."),
 ) -> None:
     """Train (or resume) a DnCNN; recorded --dark/--light frames replace the parametric noise."""
     from .train import FitConfig

@@ -64,48 +64,6 @@ def run_1d(net: nn.Module, x: torch.Tensor, channels: int, shared: bool) -> torc
     return net(pairs).reshape(n, channels, t) / levels
 
 
-def widen(model: DnCNN | DnCNN1d, width: int, noise: float = 0.01, seed: int = 0) -> DnCNN | DnCNN1d:
-    """A copy of ``model`` with ``width`` feature channels computing the same function.
-
-    Net2WiderNet (Chen et al. 2016): each new channel of a hidden layer copies an existing
-    one (its kernel and its BN parameters and statistics), and the next convolution splits
-    the copied channel's input weights evenly among the copies, so the output is unchanged
-    in eval and in train mode. Copies then get independent gaussian perturbations of
-    ``noise`` times their kernel's standard deviation, so they learn different features.
-    """
-    old = model.width
-    if width < old:
-        raise ValueError(f"cannot narrow a network of width {old} to {width}")
-    out = copy.deepcopy(model)
-    gen = torch.Generator().manual_seed(seed)
-    src = torch.cat([torch.arange(old), torch.randint(0, old, (width - old,), generator=gen)])
-    share = torch.bincount(src, minlength=old).float()[src]
-    last = len(out.net) - 1
-    with torch.no_grad():
-        for i, m in enumerate(out.net):
-            if isinstance(m, (nn.Conv1d, nn.Conv2d)):
-                w = m.weight
-                if i > 0:  # every convolution after the first reads hidden channels
-                    w = w[:, src] / share.view(1, -1, *([1] * (w.dim() - 2)))
-                if i < last:  # every convolution before the last writes them
-                    w = w[src]
-                    jitter = torch.randn(w.shape, generator=gen) * noise * float(w.std())
-                    jitter[:old] = 0
-                    w = w + jitter
-                m.weight = nn.Parameter(w.contiguous())
-                m.in_channels, m.out_channels = w.shape[1], w.shape[0]
-            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                m.weight = nn.Parameter(m.weight[src].clone())
-                m.bias = nn.Parameter(m.bias[src].clone())
-                for name in ("running_mean", "running_var"):
-                    stat = getattr(m, name)
-                    assert stat is not None
-                    setattr(m, name, stat[src].clone())
-                m.num_features = width
-    out.width = width
-    return out
-
-
 class Rescaled(nn.Module):
     """A folded :class:`DnCNN1d`: its Conv/ReLU chain with :func:`run_1d` around it."""
 

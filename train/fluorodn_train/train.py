@@ -13,7 +13,7 @@ from fluorodn.io import atomic_output
 from fluorodn.spectral import COMPONENTS
 
 from .data import TRAIN_STREAM, VAL_STREAM, Sampler, SpectralSampler
-from .model import DnCNN, DnCNN1d, widen
+from .model import DnCNN, DnCNN1d
 from .noise import RecordedNoise
 
 
@@ -234,12 +234,7 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         if not cfg.init:
             return 0, None
         ck = torch.load(cfg.init, weights_only=False)
-        prior = build_model(ck["config"])
-        prior.load_state_dict(ck["model"])
-        if isinstance(prior, (DnCNN, DnCNN1d)) and prior.width != cfg.width:
-            log(f"widening {cfg.init} from {prior.width} to {cfg.width} channels")
-            prior = widen(prior, cfg.width, seed=cfg.seed)
-        model.load_state_dict(prior.state_dict())
+        model.load_state_dict(ck["model"])
         log(f"fine-tuning from {cfg.init} ({ck.get('seen', 0)} instances seen before)")
         return ck.get("seen", 0), None
 

@@ -9,7 +9,6 @@ import torch
 from typer.testing import CliRunner
 
 from fluorodn_train.cli import app
-from fluorodn_train.model import DnCNN, DnCNN1d, widen
 from fluorodn_train.noise import RecordedNoise
 from fluorodn_train.train import FitConfig, diff_loss, fit, load_checkpoint
 
@@ -28,53 +27,6 @@ def test_resume_continues_exactly(tmp_path):
     log = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, 7))
     assert all("val_loss" in r for r in log if r["step"] % 2 == 0)
-
-
-def _randomized(model):
-    """``model`` with random weights and BN statistics (a fresh one predicts exactly 0)."""
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if t.is_floating_point():
-                rand = torch.rand(t.shape, generator=gen) + 0.5 if "var" in name else None
-                t.copy_(rand if rand is not None else torch.randn(t.shape, generator=gen) * 0.2)
-    return model
-
-
-@pytest.mark.parametrize(
-    ("model", "x"),
-    [
-        (DnCNN1d(4, 6, 8, shared=True), torch.randn(2, 8, 50)),
-        (DnCNN1d(4, 5, 8, shared=False, dilations=(1, 2, 1, 2, 1)), torch.randn(2, 8, 50)),
-        (DnCNN(5, 8), torch.randn(1, 1, 20, 24)),
-    ],
-)
-@torch.no_grad()
-def test_widen_computes_the_same_function(model, x):
-    model = _randomized(model)
-    wide = widen(model, 20, noise=0.0)
-    size = sum(p.numel() for p in model.parameters())
-    assert wide.width == 20 and sum(p.numel() for p in wide.parameters()) > 2 * size
-    for mode in ("eval", "train"):
-        model.train(mode == "train")
-        wide.train(mode == "train")
-        ref = model(x)
-        torch.testing.assert_close(wide(x), ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
-    jittered = widen(model.eval(), 20, noise=0.01).eval()
-    diff = float((jittered(x) - model(x)).abs().max())
-    assert 0 < diff < 0.05 * float(model(x).abs().max())
-    with pytest.raises(ValueError, match="narrow"):
-        widen(model, 4)
-
-
-def test_fine_tune_widens_a_narrower_checkpoint(tmp_path):
-    fit(FitConfig(out=str(tmp_path / "a"), steps=2, **TINY), log=lambda m: None)
-    lines = []
-    wide = {**TINY, "width": 6}
-    fit(FitConfig(out=str(tmp_path / "b"), steps=2, init=str(tmp_path / "a" / "last.pt"), **wide), log=lines.append)
-    assert any("widening" in line and "from 4 to 6" in line for line in lines)
-    model, ck = load_checkpoint(tmp_path / "b" / "last.pt")
-    assert model.width == 6 and ck["seen"] == 8
 
 
 def _recorded_files(tmp_path, n=400, bins=16, gain=2.0, read=3.0, fmt="npy"):
