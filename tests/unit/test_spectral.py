@@ -257,6 +257,46 @@ def test_projection_marks_the_noise_only_traces() -> None:
     assert short.signal is not None and short.signal.all()
 
 
+def test_sparse_rotation_gathers_a_transient_into_one_trace() -> None:
+    """A transient (sudden rises) spread over three principal traces ends up in one of them; the
+    slow signal and the noise-only trace do not pull it apart, and the mix is orthogonal."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(4)
+    n = 6000
+    spikes = np.zeros(n)
+    spikes[rng.choice(n, 40, replace=False)] = 8.0
+    transient = lfilter([1.0], [1.0, -0.95], spikes)  # rise in one sample, slow decay
+    slow = np.stack([np.convolve(rng.standard_normal(n + 400), np.ones(200) / 4, "same")[200:-200] for _ in range(2)])
+    u = np.array([1.0, 1.0, 1.0, 0.0]) / np.sqrt(3.0)
+    v = np.array([[1.0, -1.0, 0.0, 0.0], [1.0, 1.0, -2.0, 0.0]]) / np.sqrt([[2.0], [6.0]])
+    coef = transient[:, None] * u + slow.T @ v + rng.standard_normal((n, 4))
+    signal = np.array([True, True, True, False])
+    r = spectral.sparse_rotation(coef, signal)
+    np.testing.assert_allclose(r @ r.T, np.eye(4), atol=1e-12)
+    np.testing.assert_array_equal(r[3], [0, 0, 0, 1])
+    assert np.max(np.abs(u @ r)) > 0.99  # one trace carries the transient's direction
+    assert np.max(np.abs(u)) < 0.6  # which the principal traces spread over three
+    np.testing.assert_array_equal(spectral.sparse_rotation(coef, np.array([True, False, False, False])), np.eye(4))
+
+
+def test_rotation_leaves_the_projection_unchanged() -> None:
+    """Mixing the signal traces changes what the network sees, not what the projection keeps."""
+    from dataclasses import replace
+
+    x, _, _ = recording(t=4000, noise=1.0)
+    p = spectral.project(x)
+    assert p.rotation is not None and p.signal is not None and p.signal.sum() >= 2
+    assert np.max(np.abs(p.rotation - np.eye(p.components))) > 1e-3  # the signal traces are mixed
+    plain = replace(p, rotation=None)
+    np.testing.assert_allclose(
+        spectral.reconstruct(p, p.coef, np.float64),
+        spectral.reconstruct(plain, spectral.coefficients(plain, x), np.float64),
+        atol=1e-6 * np.abs(x).max(),
+    )
+    np.testing.assert_allclose(p.scale, np.maximum(p.coef.std(axis=0), 1.0), rtol=0.05)
+
+
 def test_network_input_divides_by_scale() -> None:
     coef = np.array([[10.0, 1.0], [-20.0, 2.0], [30.0, 0.5]], np.float32)
     scale = np.array([20.0, 1.0])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from fluorodn.normalize import global_scale
-from fluorodn.spectral import COMPONENTS, network_input, pad_ends, project
+from fluorodn.spectral import COMPONENTS, coefficient_map, network_input, pad_ends, project
 
 from .noise import NoiseConfig, RecordedNoise, parametric_noise
 from .synth import WIDE, CleanRecording, SignalConfig, clean_recording
@@ -107,8 +107,7 @@ def spectral_pair(
     runtime does not denoise, are zero traces with zero targets.
     """
     p = project(inst.noisy, components, fixed_pattern=False)  # the coefficient traces are all it needs
-    noise = (inst.noisy - inst.clean) / p.sigma[None, :]
-    y = (noise @ p.basis) / p.comp_noise[None, :]
+    y = (inst.noisy - inst.clean) @ coefficient_map(p)
     t = np.zeros((components, len(p.coef)), np.float32)
     t[: p.components] = y.T
     coef = p.coef
