@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 #: Name of this convention, as stored in the metadata of spectral models.
-CONVENTION = "spectral-pca-v2"
+CONVENTION = "spectral-pca-v3"
 #: Coefficient traces the network sees (channels of the 1D network).
 COMPONENTS = 16
 #: Fewest wavelength bins a spectral recording may have.
@@ -340,8 +340,11 @@ def sparse_rotation(coef: np.ndarray, signal: np.ndarray) -> np.ndarray:
     idx = np.flatnonzero(signal)
     if idx.size < 2 or coef.shape[0] < 3:
         return rot
-    d = np.diff(coef[:, idx], axis=0)
-    d /= np.sqrt(np.mean(d * d))  # keeps the cubes in range; the maximum does not move
+    d = np.diff(np.asarray(coef, np.float64)[:, idx], axis=0)
+    spread = np.sqrt(np.mean(d * d))
+    if not spread > 0:
+        return rot
+    d /= spread  # keeps the cubes in range; the maximum does not move
     r = np.eye(idx.size)
     last = -np.inf
     for _ in range(ROTATION_ITERS):

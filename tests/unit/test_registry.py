@@ -118,7 +118,7 @@ def test_shipped_model_card_and_hash(path: Path) -> None:
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     for field in ("format", "name", "halo", "normalization", "domain", "noise_scale", "opset", "depth", "width"):
         assert field in card, field
-    expected = {"image": "median-mad-dt-v1", "spectral": "spectral-pca-v2"}[card.get("kind", "image")]
+    expected = {"image": "median-mad-dt-v1", "spectral": "spectral-pca-v3"}[card.get("kind", "image")]
     assert card["normalization"] == expected
     assert card["halo"] >= card["depth"] - 1
     dn = Denoiser(path.stem, device="cpu", precision="fp32")

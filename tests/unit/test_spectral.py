@@ -278,6 +278,7 @@ def test_sparse_rotation_gathers_a_transient_into_one_trace() -> None:
     assert np.max(np.abs(u @ r)) > 0.99  # one trace carries the transient's direction
     assert np.max(np.abs(u)) < 0.6  # which the principal traces spread over three
     np.testing.assert_array_equal(spectral.sparse_rotation(coef, np.array([True, False, False, False])), np.eye(4))
+    np.testing.assert_array_equal(spectral.sparse_rotation(np.ones((50, 4)), signal), np.eye(4))  # nothing moves
 
 
 def test_rotation_leaves_the_projection_unchanged() -> None:
