@@ -221,17 +221,19 @@ def _frame_border(res: dict[str, Any]) -> list[str]:
     lines = [
         "## Edges of a frame: RMS error / RMS raw error, 512 x 512 frame through the image models",
         "",
+        "Shot noise at the training noise scale of `low` (0.3) and of `high` (0.8); `low` is the default for frames.",
+        "",
         "`mirror`: the page extended by its mirror image (the default for frames); `zero`: the network's "
         "zero padding (the default for spectral recordings). Border: the outer 2 pixels; interior: "
         "10 pixels in from the edge.",
         "",
-        "| model | precision | border handling | border | interior | border / interior |",
-        "|---|---|---|---|---|---|",
+        "| model | precision | noise scale | border handling | border | interior | border / interior |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ratio = r["border"] / max(r["interior"], 1e-300)
         lines.append(
-            f"| {r['model']} | {r['precision']} | {r['border_mode']} | {_fmt(r['border'])} | "
+            f"| {r['model']} | {r['precision']} | {r['noise']:g} | {r['border_mode']} | {_fmt(r['border'])} | "
             f"{_fmt(r['interior'])} | {_fmt(ratio, 2)} |"
         )
     return [*lines, ""]

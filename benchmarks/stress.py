@@ -23,6 +23,8 @@ SLOW_RISE, SLOW_RISE_NOISE = 3, 0.4
 EDGE_BINS, EDGE_SAMPLES = 3, 5
 #: The frame of the frame-border table: side (pixels), border width, interior margin.
 FRAME_SIDE, FRAME_BORDER, FRAME_MARGIN = 512, 2, 10
+#: Noise scales of the frame: the training noise of ``low`` and of ``high``.
+FRAME_NOISE = (0.3, 0.8)
 
 
 def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
@@ -70,8 +72,9 @@ def edge_errors(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str
 
 def frame_border(threads: int | None = None, seed: int = SEED) -> list[dict[str, Any]]:
     """Error / raw error on the ``FRAME_BORDER``-pixel border and in the interior of a
-    ``FRAME_SIDE``-square frame (smooth structure, shot noise), for every shipped image model
-    and precision, with the page's border mirrored (the default for frames) and zero-padded."""
+    ``FRAME_SIDE``-square frame (smooth structure, shot noise at each of ``FRAME_NOISE``), for
+    every shipped image model and precision, with the page's border mirrored (the default for
+    frames) and zero-padded."""
     from scipy.ndimage import gaussian_filter
 
     import fluorodn
@@ -81,12 +84,11 @@ def frame_border(threads: int | None = None, seed: int = SEED) -> list[dict[str,
     rng = np.random.default_rng(seed)
     n = FRAME_SIDE
     clean = gaussian_filter(rng.standard_normal((n, n)), 8) * 400 + 1000 + np.linspace(0, 300, n)[None, :]
-    noisy = clean + rng.standard_normal(clean.shape) * np.sqrt(clean) * 0.8
+    unit = rng.standard_normal(clean.shape) * np.sqrt(clean)
     border = np.ones(clean.shape, bool)
     border[FRAME_BORDER:-FRAME_BORDER, FRAME_BORDER:-FRAME_BORDER] = False
     interior = np.zeros(clean.shape, bool)
     interior[FRAME_MARGIN:-FRAME_MARGIN, FRAME_MARGIN:-FRAME_MARGIN] = True
-    raw = (noisy - clean) ** 2
     rows = []
     for card in fluorodn.available_models():
         if card.get("kind", "image") != "image":
@@ -98,11 +100,21 @@ def frame_border(threads: int | None = None, seed: int = SEED) -> list[dict[str,
                 )
             except ModelError:
                 continue
-            for mode in ("mirror", "zero"):
-                err = (den.run(noisy, border=mode) - clean) ** 2
-                b = float(np.sqrt(err[border].mean() / raw[border].mean()))
-                i = float(np.sqrt(err[interior].mean() / raw[interior].mean()))
-                rows.append(
-                    {"model": card["name"], "precision": precision, "border_mode": mode, "border": b, "interior": i}
-                )
+            for ns in FRAME_NOISE:
+                noisy = clean + ns * unit
+                raw = (noisy - clean) ** 2
+                for mode in ("mirror", "zero"):
+                    err = (den.run(noisy, border=mode) - clean) ** 2
+                    b = float(np.sqrt(err[border].mean() / raw[border].mean()))
+                    i = float(np.sqrt(err[interior].mean() / raw[interior].mean()))
+                    rows.append(
+                        {
+                            "model": card["name"],
+                            "precision": precision,
+                            "noise": ns,
+                            "border_mode": mode,
+                            "border": b,
+                            "interior": i,
+                        }
+                    )
     return rows
