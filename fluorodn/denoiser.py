@@ -377,6 +377,10 @@ class Denoiser:
 
         net = self._net
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
+        signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
+        # a trace spreading wider than any in training (the slow drift of a long recording) is
+        # kept as it is: its noise is a tiny share of it, and the network is not trusted there
+        kept = signal & (proj.scale > self.model_card.max_spread)
         coef = spectral.run_traces(
             net,
             proj.coef,
@@ -384,10 +388,12 @@ class Denoiser:
             self.channels,
             self.halo,
             window,
-            signal=proj.signal,
+            signal=signal & ~kept,
             independent=self.model_card.shared,
             fill=proj.coef_mean,
         )
+        if kept.any():
+            coef[:, kept] = proj.coef[:, kept]
         out = spectral.reconstruct(proj, coef)
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict) and fitted is None:

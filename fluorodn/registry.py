@@ -277,6 +277,9 @@ def validate_metadata(meta: Any, where: str) -> dict[str, Any]:
             raise ModelError(f"{where}: metadata field 'channels' must be a positive integer{_REEXPORT}")
         if not isinstance(meta.get("shared", False), bool):
             raise ModelError(f"{where}: metadata field 'shared' must be true or false{_REEXPORT}")
+        spread = meta.get("max_spread")
+        if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float)) or not spread > 0):
+            raise ModelError(f"{where}: metadata field 'max_spread' must be a positive number{_REEXPORT}")
     if not isinstance(meta.get("name"), str):
         raise ModelError(f"{where}: metadata field 'name' must be a string{_REEXPORT}")
     return dict(meta)
@@ -300,6 +303,9 @@ class ModelCard:
     shared: bool = False
     """Spectral: the network denoises each coefficient trace on its own (one network for every
     trace), so traces may be packed into its channels in any order."""
+    max_spread: float = float("inf")
+    """Spectral: the largest spread (``Projection.scale``) of a trace the network is given; a
+    trace spreading wider than any the network was trained on is kept as it is."""
 
     @classmethod
     def from_metadata(cls, meta: Any, where: str) -> ModelCard:
@@ -318,6 +324,7 @@ class ModelCard:
             normalization=str(raw["normalization"]),
             raw=raw,
             shared=raw.get("shared", False) is True,
+            max_spread=float(raw.get("max_spread", float("inf"))),
         )
 
 

@@ -101,6 +101,10 @@ LOUD_RATIO = 1.25
 #: Fewest rows for telling noise-only traces apart (:func:`holds_signal`); shorter recordings
 #: denoise every trace.
 SIGNAL_TEST_ROWS = 20 * SLOW_WINDOW
+#: A signal trace whose time differences spread (robustly) more than this many times the
+#: variance that white noise alone gives them changes densely, faster than its noise (fast
+#: hemodynamics), and stays out of :func:`sparse_rotation`'s mix.
+DENSE_RATIO = 4.0
 #: Most fixed-point iterations of :func:`sparse_rotation` (it stops once the sum gains < 1e-7).
 ROTATION_ITERS = 100
 
@@ -332,15 +336,21 @@ def sparse_rotation(coef: np.ndarray, signal: np.ndarray) -> np.ndarray:
     A transient's rise is a sparse, large time difference in the direction of its spectrum;
     hemodynamics and noise give dense, near-gaussian differences. White noise of unit variance in
     every trace adds the same to the sum under every rotation, so the maximum gathers each
-    sparse direction into one trace. Fixed-point iteration ``R <- polar(D^T (D R)^3)`` from the
-    identity (the principal components), which never lowers the sum (it is convex in ``R``).
+    sparse direction into one trace. A trace whose differences are dense and larger than its
+    noise's (their robust variance over ``DENSE_RATIO`` times white noise's: fast hemodynamics)
+    is left out of the mix: mixed with the sensor's traces, it cost the sensor's coherence.
+    Fixed-point iteration ``R <- polar(D^T (D R)^3)`` from the identity (the principal
+    components), which never lowers the sum (it is convex in ``R``).
     """
     k = coef.shape[1]
     rot = np.eye(k)
-    idx = np.flatnonzero(signal)
-    if idx.size < 2 or coef.shape[0] < 3:
+    if coef.shape[0] < 3:
         return rot
-    d = np.diff(np.asarray(coef, np.float64)[:, idx], axis=0)
+    d = np.diff(np.asarray(coef, np.float64), axis=0)
+    idx = np.flatnonzero(signal & (_mad(d) ** 2 / 2.0 <= DENSE_RATIO))
+    if idx.size < 2:
+        return rot
+    d = d[:, idx]
     spread = np.sqrt(np.mean(d * d))
     if not spread > 0:
         return rot

@@ -279,6 +279,11 @@ def test_sparse_rotation_gathers_a_transient_into_one_trace() -> None:
     assert np.max(np.abs(u)) < 0.6  # which the principal traces spread over three
     np.testing.assert_array_equal(spectral.sparse_rotation(coef, np.array([True, False, False, False])), np.eye(4))
     np.testing.assert_array_equal(spectral.sparse_rotation(np.ones((50, 4)), signal), np.eye(4))  # nothing moves
+    dense = coef.copy()
+    dense[:, 1] += 5.0 * rng.standard_normal(n)  # changes faster than its noise, everywhere
+    r = spectral.sparse_rotation(dense, signal)
+    np.testing.assert_array_equal(r[1], [0, 1, 0, 0])
+    assert np.max(np.abs(r[[0, 2]][:, [0, 2]] - np.eye(2))) > 0.1  # the other two are still mixed
 
 
 def test_rotation_leaves_the_projection_unchanged() -> None:
@@ -369,6 +374,36 @@ def test_the_shared_flag_is_checked(den: Denoiser) -> None:
     with pytest.raises(ModelError, match="'shared' must be true or false"):
         ModelCard.from_metadata({**den.metadata, "shared": "no"}, "x.onnx")
     assert ModelCard.from_metadata({k: v for k, v in den.metadata.items() if k != "shared"}, "x.onnx").shared is False
+
+
+def test_traces_wider_than_training_are_kept_as_they_are(den: Denoiser) -> None:
+    """A signal trace spreading wider than the card's ``max_spread`` (the widest training gave,
+    with a margin) is not given to the network: it comes back as recorded; the others are
+    denoised as before. A card with a non-positive ``max_spread`` is refused."""
+    import dataclasses
+
+    from fluorodn.registry import ModelCard
+
+    assert 100.0 < den.model_card.max_spread < 1e4
+    x, _, _ = recording(t=3000, noise=0.8)
+    p = spectral.project(x)
+    assert p.signal is not None and p.coef_mean is not None
+    limit = float(np.sort(p.scale[p.signal])[-2]) * 1.01  # only the widest signal trace is beyond
+    wide = p.signal & (p.scale > limit)
+    assert wide.sum() == 1
+    whole = spectral.run_traces(den._net, p.coef, p.scale, den.channels, den.halo)
+    traces = np.where(p.signal[None, :], whole, p.coef_mean[None, :])
+    traces[:, wide] = p.coef[:, wide]
+    narrow = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    narrow.model_card = dataclasses.replace(den.model_card, max_spread=limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        got, plain = narrow.run(x), den.run(x)
+    np.testing.assert_allclose(got, spectral.reconstruct(p, traces), rtol=1e-5, atol=1e-3)
+    assert np.max(np.abs(got - plain)) > 1e-2
+    for bad in (0, -1.0, "9", True):
+        with pytest.raises(ModelError, match="'max_spread' must be a positive number"):
+            ModelCard.from_metadata({**den.metadata, "max_spread": bad}, "x.onnx")
 
 
 def test_declared_kinds(den: Denoiser) -> None:

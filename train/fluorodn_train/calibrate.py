@@ -23,6 +23,29 @@ from .synth import WIDE
 SNR_MARGIN = (0.7, 1.5)
 TIME_CORR_MARGIN = 0.1
 STRUCTURE_MARGIN = 1.3
+#: Margin on the widest trace spread of training recordings (the card's ``max_spread``).
+SPREAD_MARGIN = 1.5
+
+
+def trained_spread(
+    noise_scale: tuple[float, float],
+    lengths: tuple[int, int],
+    recordings: int = 300,
+    seed: int = 0,
+    bins: tuple[int, int] = (76, 304),
+) -> float:
+    """The widest spread (``Projection.scale``) of any signal trace of ``recordings`` recordings
+    drawn as training draws them (lengths, bins and noise scales uniform in their ranges), times
+    ``SPREAD_MARGIN``: the runtime keeps a trace spreading wider as it is. Long recordings reach
+    wider spreads than training's (slow drift and bleaching add up over hours)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(VAL_STREAM, 8)))
+    widest = 0.0
+    for _ in range(recordings):
+        n = int(rng.integers(lengths[0], lengths[1] + 1))
+        inst = make_instance(rng, n, int(rng.integers(bins[0], bins[1] + 1)), rng.uniform(*noise_scale), signal=WIDE)
+        p = spectral.fit(inst.noisy, fixed_pattern=False)
+        widest = max(widest, float(p.scale.max()))
+    return widest * SPREAD_MARGIN
 
 
 def domain_stats(
@@ -66,14 +89,17 @@ def export_spectral(
     recordings: int = 48,
     lengths: tuple[int, int] = (600, 44156),
     odd: bool = True,
+    spread_recordings: int = 300,
 ) -> tuple[Path, dict]:
     """Export a spectral checkpoint with its out-of-domain ranges in the metadata.
 
     ``odd``: export the network made odd in the traces (:class:`.model.SignSymmetric`).
+    ``spread_recordings``: training-like recordings that set ``max_spread``.
 
-    The model is exported once, measured on ``recordings`` in-domain recordings
-    (:func:`domain_stats`), and exported again with ``domain_checks`` and the generator's
-    description in its metadata and card.
+    The widest trace spread training reaches is measured (:func:`trained_spread`), the model
+    exported with it, measured on ``recordings`` in-domain recordings (:func:`domain_stats`),
+    and exported again with ``domain_checks`` and the generator's description in its metadata
+    and card.
     """
     import tempfile
 
@@ -82,8 +108,11 @@ def export_spectral(
 
     _, ck = load_checkpoint(ckpt)
     lo, hi = ck["config"]["noise_scale"]
+    shortest = ck["config"]["window"][0]
+    # lengths as SpectralSampler draws them
+    spread = trained_spread((lo, hi), (shortest, 6 * shortest), spread_recordings)
     with tempfile.TemporaryDirectory() as tmp:
-        path, _ = export_checkpoint(ckpt, tmp, name, odd=odd)
+        path, _ = export_checkpoint(ckpt, tmp, name, odd=odd, max_spread=spread)
         stats = domain_stats(path, (lo, hi), recordings=recordings, lengths=lengths)
     generator = {
         "signal": "fluorodn_train.synth.WIDE",
@@ -101,6 +130,7 @@ def export_spectral(
         out_dir,
         name,
         domain_checks=domain_checks(stats),
+        max_spread=spread,
         generator=generator,
         domain="spectral-fiber-photometry (any sensor, 76-304 bins)",
         odd=odd,

@@ -191,7 +191,7 @@ def export(
             noise_scale_range=list(info.get("noise_scale_range", [])),
             flop_per_pixel=(1 + odd) * flop_per_sample_1d(model.depth, model.width, model.channels, model.shared),
         )
-        for key in ("domain_checks", "generator"):
+        for key in ("domain_checks", "generator", "max_spread"):
             if key in info:
                 meta[key] = info[key]
     else:

@@ -10,7 +10,7 @@ import torch
 from fluorodn import Denoiser, spectral
 from fluorodn.registry import validate_metadata
 
-from fluorodn_train import quantize, synth
+from fluorodn_train import calibrate, quantize, synth
 from fluorodn_train.calibrate import export_spectral
 from fluorodn_train.data import SpectralSampler, make_instance, spectral_pair
 from fluorodn_train.model import DnCNN1d, Rows2d, SignSymmetric, fold_batchnorm
@@ -165,7 +165,12 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
     model, ck = load_checkpoint(tmp_path / "run" / "last.pt")
     assert isinstance(model, DnCNN1d) and ck["step"] == 2 and ck["seen"] > 0
     path, card = export_spectral(
-        tmp_path / "run" / "last.pt", tmp_path / "models", "tiny", recordings=3, lengths=(200, 400)
+        tmp_path / "run" / "last.pt",
+        tmp_path / "models",
+        "tiny",
+        recordings=3,
+        lengths=(200, 400),
+        spread_recordings=20,
     )
     assert card["kind"] == "spectral" and card["channels"] == spectral.COMPONENTS
     assert card["halo"] == 4 and card["dilations"] == [1, 2, 1]
@@ -183,6 +188,9 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
     meta = json.loads(ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map["fluorodn"])
     validate_metadata(meta, "tiny")
     assert meta["domain_checks"] == checks
+    # the widest trace spread of training recordings, with its margin: the runtime keeps wider traces
+    assert meta["max_spread"] == card["max_spread"] > calibrate.SPREAD_MARGIN
+    assert Denoiser(path, device="cpu").model_card.max_spread == card["max_spread"]
     x = make_instance(np.random.default_rng(2), 300, 80, 0.5).noisy
     y = Denoiser(path, device="cpu").run(x)
     assert y.shape == x.shape and np.isfinite(y).all()
