@@ -34,10 +34,10 @@ def trained_spread(
     seed: int = 0,
     bins: tuple[int, int] = (76, 304),
 ) -> float:
-    """The widest spread (``Projection.scale``) of any signal trace of ``recordings`` recordings
-    drawn as training draws them (lengths, bins and noise scales uniform in their ranges), times
-    ``SPREAD_MARGIN``: the runtime keeps a trace spreading wider as it is. Long recordings reach
-    wider spreads than training's (slow drift and bleaching add up over hours)."""
+    """The widest spread (``Projection.scale``) of any trace of ``recordings`` recordings drawn
+    from training's ranges (``SpectralSampler``'s lengths, bins and noise scales, each uniform),
+    times ``SPREAD_MARGIN``: the runtime keeps a trace spreading wider as it is. Long recordings
+    reach wider spreads than training's (slow drift and bleaching add up over hours)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(VAL_STREAM, 8)))
     widest = 0.0
     for _ in range(recordings):
