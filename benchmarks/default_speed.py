@@ -5,8 +5,10 @@ test stream) and times ``fluorodn denoise`` on it three ways, interleaved so tha
 of this machine hits every variant alike: the default (spectral path), ``--model low``
 (the 2D DnCNN, float32), and ``--model high``, and a copy of the default's model whose
 convolutions are 1D (:func:`conv1d_copy`: the same weights, as the network was trained),
-to show what exporting them as 1 x 3 2D convolutions saves. The speed ratio of each to the
-default is the result; absolute seconds describe only this machine. Run::
+to show what exporting them as 1 x 3 2D convolutions saves, and the default's model quantized
+to int8 as ``python -m fluorodn_train quantize`` builds it (:func:`int8_copy`; the quality
+guard refuses it, so it does not ship), to show what int8 would buy. The speed ratio of each to
+the default is the result; absolute seconds describe only this machine. Run::
 
     python -m benchmarks default-speed [--repeats 3] [--out DIR]
 """
@@ -31,6 +33,10 @@ SHAPE = (44156, 152)
 VARIANTS = {"default": [], "low": ["--model", "low"], "high": ["--model", "high"]}
 #: The variant run with :func:`conv1d_copy` of the default's model.
 CONV1D = "default, 1D convolutions"
+#: The variant run with :func:`int8_copy` of the default's model.
+INT8 = "default, int8"
+#: Convolutions the int8 copy keeps in float32 (those of the guard's last attempt).
+INT8_FLOAT_LAYERS = ("first", "second", "last")
 
 
 def conv1d_copy(src: Path, dst: Path) -> None:
@@ -81,6 +87,18 @@ def conv1d_copy(src: Path, dst: Path) -> None:
     onnx.save(proto, str(dst))
 
 
+def int8_copy(src: Path, dst: Path) -> None:
+    """Write ``src``'s spectral model quantized to int8 as ``python -m fluorodn_train quantize
+    --float-layers first,second,last`` does, without its quality guard (calibrated on the
+    validation stream across the card's noise scales)."""
+    from fluorodn_train.quantize import quantize_int8, spectral_calibration_inputs
+
+    card = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
+    lo, hi = card["noise_scale_range"]
+    windows = spectral_calibration_inputs((float(lo), float(hi)))
+    quantize_int8(src, dst, windows, float_layers=INT8_FLOAT_LAYERS, op_types=("Conv",))
+
+
 def recording(shape: tuple[int, int] = SHAPE, seed: int = 0) -> np.ndarray:
     from fluorodn_train.data import TEST_STREAM, make_instance
 
@@ -129,12 +147,13 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = cli_command()
     rss: dict[str, float] = {}
-    variants = {**VARIANTS, CONV1D: ["--model", "spectral_conv1d.onnx"]}
+    variants = {**VARIANTS, CONV1D: ["--model", "spectral_conv1d.onnx"], INT8: ["--model", "spectral_int8.onnx"]}
     times: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "session.tif"
         tifffile.imwrite(src, recording(), photometric="minisblack")
         conv1d_copy(load_model("default").path, Path(tmp) / "spectral_conv1d.onnx")
+        int8_copy(load_model("default").path, Path(tmp) / "spectral_int8.onnx")
         for _ in range(repeats):
             for name, extra in variants.items():
                 dst = Path(tmp) / f"out_{name}.tif"
@@ -172,6 +191,8 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         "ratio_low_over_default": med["low"] / med["default"],
         "ratio_high_over_default": med["high"] / med["default"],
         "ratio_conv1d_over_default": med[CONV1D] / med["default"],
+        "ratio_int8_over_default": med[INT8] / med["default"],
+        "int8_float_layers": list(INT8_FLOAT_LAYERS),
         "domain_checks": checks,
     }
     (out_dir / "default_speed.json").write_text(json.dumps(result, indent=1) + "\n")
@@ -197,6 +218,12 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         f"({100 * checks['share']:.1f} %; median of {checks['repeats']}). The network denoises "
         f"{checks['signal_traces']} of the recording's {checks['traces']} coefficient traces "
         "(`spectral.holds_signal`; the others hold noise only).",
+        "",
+        "`spectral_conv1d.onnx`: the default's model with 1D convolutions (the same weights). "
+        "`spectral_int8.onnx`: the default's model quantized to int8 by "
+        f"`python -m fluorodn_train quantize --float-layers {','.join(INT8_FLOAT_LAYERS)}` without its "
+        "quality guard, which refuses it (`spectral_int8_refused.json`): it shows what an int8 variant "
+        "would change in speed on this CPU.",
     ]
     (out_dir / "default_speed.md").write_text("\n".join(lines) + "\n")
     return result
