@@ -21,6 +21,7 @@ BENCHMARKS = {
     "formats-speed": "benchmarks.formats_speed",
     "diagnose": "benchmarks.diagnose",
     "fixed-pattern": "benchmarks.fixed_pattern",
+    "sweep": "benchmarks.sweep",
 }
 
 

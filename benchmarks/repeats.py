@@ -82,7 +82,7 @@ def repeat_rows(
     return rows
 
 
-def _interval(d: np.ndarray) -> tuple[float, float]:
+def interval(d: np.ndarray) -> tuple[float, float]:
     """Mean and 95 % half-width (Student's t) of paired differences."""
     from scipy.stats import t
 
@@ -109,11 +109,11 @@ def paired(rows: list[dict[str, Any]], test: str = "fluorodn:default", base: str
                 entry[key][p] = float(np.mean([by[(s, p)][key] for s in seeds]))
         for key in ("f1", "coh"):
             d = np.array([by[(s, test)][key] - by[(s, base)][key] for s in seeds])
-            entry[f"{key}_diff"], entry[f"{key}_half_width"] = _interval(d)
+            entry[f"{key}_diff"], entry[f"{key}_half_width"] = interval(d)
             others = [p for p in complete if p != test]
             best = max(others, key=lambda p: entry[key][p]) if others else base
             d = np.array([by[(s, test)][key] - by[(s, best)][key] for s in seeds])
             entry[f"best_{key}"] = best
-            entry[f"{key}_best_diff"], entry[f"{key}_best_half_width"] = _interval(d)
+            entry[f"{key}_best_diff"], entry[f"{key}_best_half_width"] = interval(d)
         out.append(entry)
     return out
