@@ -298,7 +298,7 @@ def run(
         },
         "rows": rows,
         "repeats": {"rows": reps, "summary": paired(reps)},
-        "frame_border": frame_border(threads),
+        "frame_border": frame_border(threads, bm3d=any(p.name == "bm3d" for p in pipes)),
         "coherence_curves": curves,
     }
     fig_rec = next(r for r in recs if r.name == f"noise {FIGURE_NOISE:g}")

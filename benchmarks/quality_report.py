@@ -238,7 +238,9 @@ def _frame_border(res: dict[str, Any]) -> list[str]:
     lines = [
         "## Edges of a frame: RMS error / RMS raw error, 512 x 512 frame through the image models",
         "",
-        "Shot noise at the training noise scale of `low` (0.3) and of `high` (0.8); `low` is the default for frames.",
+        "Shot noise at the training noise scale of `low` (0.3) and of `high` (0.8); `low` is the default for frames. "
+        "For reference, Gaussians (`gauss-<sigma in pixels>`) and BM3D on the same frame, which mirror the border "
+        "themselves: a border pixel has half the neighbours, whatever the method.",
         "",
         "`mirror`: the page extended by its mirror image (the default for frames); `zero`: the network's "
         "zero padding (the default for spectral recordings). Border: the outer 2 pixels; interior: "

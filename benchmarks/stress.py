@@ -70,11 +70,17 @@ def edge_errors(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str
     return out
 
 
-def frame_border(threads: int | None = None, seed: int = SEED) -> list[dict[str, Any]]:
+#: Gaussian widths (pixels) of the frame-border table's reference rows.
+FRAME_GAUSS = (1.0, 2.0, 3.0)
+
+
+def frame_border(threads: int | None = None, seed: int = SEED, bm3d: bool = True) -> list[dict[str, Any]]:
     """Error / raw error on the ``FRAME_BORDER``-pixel border and in the interior of a
     ``FRAME_SIDE``-square frame (smooth structure, shot noise at each of ``FRAME_NOISE``), for
     every shipped image model and precision, with the page's border mirrored (the default for
-    frames) and zero-padded."""
+    frames) and zero-padded; and, for reference, for Gaussians of ``FRAME_GAUSS`` pixels and
+    BM3D (with ``bm3d``; sigma from the frame's MAD of row differences), both of which mirror
+    the border themselves."""
     from scipy.ndimage import gaussian_filter
 
     import fluorodn
@@ -117,4 +123,26 @@ def frame_border(threads: int | None = None, seed: int = SEED) -> list[dict[str,
                             "interior": i,
                         }
                     )
+    for ns in FRAME_NOISE:
+        noisy = clean + ns * unit
+        raw = (noisy - clean) ** 2
+        refs = {f"gauss-{g:g}": lambda x, g=g: gaussian_filter(x, g) for g in FRAME_GAUSS}
+        if bm3d:
+            refs["bm3d"] = _bm3d_frame
+        for name, fn in refs.items():
+            err = (fn(noisy) - clean) ** 2
+            b = float(np.sqrt(err[border].mean() / raw[border].mean()))
+            i = float(np.sqrt(err[interior].mean() / raw[interior].mean()))
+            rows.append(
+                {"model": name, "precision": "-", "noise": ns, "border_mode": "mirror", "border": b, "interior": i}
+            )
     return rows
+
+
+def _bm3d_frame(x: np.ndarray) -> np.ndarray:
+    """BM3D of a frame with sigma from the MAD of its row differences."""
+    import bm3d
+
+    d = np.diff(x, axis=0)
+    sigma = 1.482602218505602 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+    return np.asarray(bm3d.bm3d(x, sigma_psd=sigma), np.float64)

@@ -138,3 +138,14 @@ def test_bm3d_wrapper_keeps_shape_and_scale():
     out = quality.bm3d_denoise(noisy)
     assert out.shape == noisy.shape
     assert np.std(out - clean) < 0.7 * np.std(noisy - clean)
+
+
+def test_frame_border_has_reference_smoothers(results):
+    """Gaussians on the same frame: the wider one loses more at the border (half the neighbours)."""
+    _, res = results
+    refs = {(r["model"], r["noise"]): r for r in res["frame_border"] if r["model"].startswith("gauss-")}
+    assert len(refs) == 3 * 2
+    for ns in (0.3, 0.8):
+        ratio = {g: refs[(f"gauss-{g}", ns)]["border"] / refs[(f"gauss-{g}", ns)]["interior"] for g in (1, 3)}
+        assert 1.0 < ratio[1] < ratio[3]
+        assert ratio[3] > 1.3
