@@ -60,6 +60,7 @@ __all__ = [
     "Projection",
     "coefficient_map",
     "coefficients",
+    "diff_variance",
     "domain_warnings",
     "fit",
     "holds_signal",
@@ -285,8 +286,9 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
     empty = np.empty((0, k), np.float32)
     p = Projection(mu=mu, sigma=sigma, basis=basis, comp_noise=comp_noise, corr=corr, scale=np.ones(k), coef=empty)
     sub_coef = coefficients(p, sub).astype(np.float64)
-    signal = holds_signal(sub_coef, w)
-    rotation = sparse_rotation(sub_coef, signal)
+    diff_var = diff_variance(sub_coef)
+    signal = holds_signal(sub_coef, w, diff_var)
+    rotation = sparse_rotation(sub_coef, signal, diff_var)
     p = replace(p, rotation=rotation)
     sub_coef = sub_coef @ rotation
     scale = np.maximum(sub_coef.std(axis=0), 1.0)
@@ -304,7 +306,13 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
     return replace(p, scale=scale, pattern=pattern, signal=signal, coef_mean=sub_coef.mean(axis=0))
 
 
-def holds_signal(coef: np.ndarray, bins: int) -> np.ndarray:
+def diff_variance(coef: np.ndarray) -> np.ndarray:
+    """(K,) robust variance of each (N, K) trace's time differences over two: the variance of
+    the trace's noise, if white (MAD-based, so sparse transients barely move it)."""
+    return np.asarray(_mad(np.diff(np.asarray(coef, np.float64), axis=0)) ** 2 / 2.0)
+
+
+def holds_signal(coef: np.ndarray, bins: int, diff_var: np.ndarray | None = None) -> np.ndarray:
     """(K,) bool: which of the (N, K) coefficient traces (in noise units, rows of a recording of
     ``bins`` wavelength bins, evenly strided) hold signal rather than noise alone.
 
@@ -313,14 +321,14 @@ def holds_signal(coef: np.ndarray, bins: int) -> np.ndarray:
     the MAD of the trace's time differences), or if its standard deviation exceeds ``LOUD_RATIO``
     times the largest a trace of noise alone reaches (fast signal). Both tests err towards
     signal: noise correlated in time, or a noise level set too low, keep a trace. With fewer
-    than ``SIGNAL_TEST_ROWS`` rows every trace holds signal.
+    than ``SIGNAL_TEST_ROWS`` rows every trace holds signal. ``diff_var``: the traces'
+    :func:`diff_variance`, if already computed.
     """
     n = coef.shape[0]
     if n < SIGNAL_TEST_ROWS:
         return np.ones(coef.shape[1], bool)
     c = coef - coef.mean(axis=0)
-    d = np.diff(c, axis=0)
-    noise_var = np.maximum(_mad(d) ** 2 / 2.0, 1e-12)
+    noise_var = np.maximum(diff_variance(c) if diff_var is None else diff_var, 1e-12)
     cum = np.concatenate([np.zeros((1, c.shape[1])), np.cumsum(c, axis=0)])
     moving = (cum[SLOW_WINDOW:] - cum[:-SLOW_WINDOW]) / SLOW_WINDOW
     slow = moving.var(axis=0) * SLOW_WINDOW / noise_var
@@ -328,7 +336,7 @@ def holds_signal(coef: np.ndarray, bins: int) -> np.ndarray:
     return np.asarray((slow >= SLOW_RATIO) | loud)
 
 
-def sparse_rotation(coef: np.ndarray, signal: np.ndarray) -> np.ndarray:
+def sparse_rotation(coef: np.ndarray, signal: np.ndarray, diff_var: np.ndarray | None = None) -> np.ndarray:
     """(K, K) orthogonal matrix that mixes the ``signal`` traces of ``coef`` (N, K), in noise
     units, among themselves (the identity elsewhere) so that the sum over traces of the fourth
     moment of their time differences is largest.
@@ -340,14 +348,16 @@ def sparse_rotation(coef: np.ndarray, signal: np.ndarray) -> np.ndarray:
     noise's (their robust variance over ``DENSE_RATIO`` times white noise's: fast hemodynamics)
     is left out of the mix: mixed with the sensor's traces, it cost the sensor's coherence.
     Fixed-point iteration ``R <- polar(D^T (D R)^3)`` from the identity (the principal
-    components), which never lowers the sum (it is convex in ``R``).
+    components), which never lowers the sum (it is convex in ``R``). ``diff_var``: the traces'
+    :func:`diff_variance`, if already computed.
     """
     k = coef.shape[1]
     rot = np.eye(k)
     if coef.shape[0] < 3:
         return rot
     d = np.diff(np.asarray(coef, np.float64), axis=0)
-    idx = np.flatnonzero(signal & (_mad(d) ** 2 / 2.0 <= DENSE_RATIO))
+    dense = (diff_variance(coef) if diff_var is None else diff_var) > DENSE_RATIO
+    idx = np.flatnonzero(signal & ~dense)
     if idx.size < 2:
         return rot
     d = d[:, idx]

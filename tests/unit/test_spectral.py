@@ -286,6 +286,22 @@ def test_sparse_rotation_gathers_a_transient_into_one_trace() -> None:
     assert np.max(np.abs(r[[0, 2]][:, [0, 2]] - np.eye(2))) > 0.1  # the other two are still mixed
 
 
+def test_diff_variance_is_the_white_noise_variance_and_shared_by_both_tests() -> None:
+    """A white trace's differences give its variance; sparse steps barely move it; passing it
+    precomputed changes neither the signal test nor the mix."""
+    rng = np.random.default_rng(5)
+    n = 8000
+    coef = rng.standard_normal((n, 4)) * np.array([1.0, 2.0, 1.0, 1.0])
+    coef[::400, 2] += 30.0  # sparse steps
+    coef[:, 3] += np.cumsum(rng.standard_normal(n)) * 0.5  # a random walk: dense, slow
+    v = spectral.diff_variance(coef)
+    np.testing.assert_allclose(v[:3], [1.0, 4.0, 1.0], rtol=0.06)
+    np.testing.assert_allclose(v[3], 1.0 + 0.25 / 2.0, rtol=0.06)
+    sig = spectral.holds_signal(coef, 152)
+    np.testing.assert_array_equal(spectral.holds_signal(coef, 152, v), sig)
+    np.testing.assert_array_equal(spectral.sparse_rotation(coef, sig, v), spectral.sparse_rotation(coef, sig))
+
+
 def test_rotation_leaves_the_projection_unchanged() -> None:
     """Mixing the signal traces changes what the network sees, not what the projection keeps."""
     from dataclasses import replace
