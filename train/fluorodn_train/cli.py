@@ -66,6 +66,9 @@ def fit(
     signal_only: bool = typer.Option(
         False, help="Spectral: train on the coefficient traces that hold signal only (the runtime denoises only those)."
     ),
+    event_weight: float = typer.Option(
+        0.0, help="Spectral: weigh the loss around each true release 1 + this much more (0: plain MSE)."
+    ),
     samples: int = typer.Option(9600, help="Spectral: time samples per step (recordings x their length)."),
     batch: int = typer.Option(16, help="Instances per step."),
     window: tuple[int, int] = typer.Option(

@@ -117,13 +117,31 @@ def spectral_pair(
     return network_input(pad_ends(coef, pad), p.scale, components)[0], pad_ends(t, pad, axis=1)
 
 
+#: Samples around each release that :func:`event_weights` weighs: from one before to this many after
+#: (a rise over up to 3 samples and the first samples of the decay).
+EVENT_AFTER = 5
+
+
+def event_weights(spikes: np.ndarray, weight: float, pad: int = 0) -> np.ndarray:
+    """(T + 2 pad,) float32 per-sample loss weights: ``1 + weight`` from one sample before each
+    release in ``spikes`` (T,) to ``EVENT_AFTER`` after it, 1 elsewhere; extended by ``pad``
+    mirrored samples at each end as the traces are."""
+    on = np.zeros(len(spikes) + EVENT_AFTER + 1, bool)
+    for i in np.flatnonzero(np.asarray(spikes) > 0):
+        on[max(i - 1, 0) : i + EVENT_AFTER + 1] = True
+    w = (1.0 + weight * on[: len(spikes)]).astype(np.float32)
+    return pad_ends(w[:, None], pad)[:, 0]
+
+
 class SpectralSampler(Sampler):
     """Endless, reproducible batches of whole spectral recordings for the 1D network.
 
     Each batch draws a length in ``lengths`` (samples) and as many recordings as fit in
     ``samples_per_batch``; each recording draws its bin count, noise scale and (widened
     generator) sensor, kinetics and hemodynamics. Recordings are whole and extended by ``pad``
-    mirrored samples at each end, so their ends are the ends the runtime sees.
+    mirrored samples at each end, so their ends are the ends the runtime sees. With
+    ``event_weight`` > 0 the targets carry one more channel, the per-sample loss weights of
+    :func:`event_weights` (split off by :func:`fluorodn_train.train.diff_loss`).
     """
 
     def __init__(
@@ -137,10 +155,11 @@ class SpectralSampler(Sampler):
         signal: SignalConfig = WIDE,
         pad: int = 0,
         signal_only: bool = False,
+        event_weight: float = 0.0,
     ):
         super().__init__(seed, stream, (lengths[1], bins[1]), noise_scale)
         self.lengths, self.bins, self.samples, self.signal = lengths, bins, samples_per_batch, signal
-        self.pad, self.signal_only = pad, signal_only
+        self.pad, self.signal_only, self.event_weight = pad, signal_only, event_weight
 
     def batch(self, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(B, K, L) float32 inputs and targets; ``n`` > 0 fixes B (default: by the sample budget)."""
@@ -152,6 +171,8 @@ class SpectralSampler(Sampler):
             bins = int(self.rng.integers(self.bins[0], self.bins[1] + 1))
             inst = make_instance(self.rng, length, bins, ns, signal=self.signal)
             x, y = spectral_pair(inst, pad=self.pad, signal_only=self.signal_only)
+            if self.event_weight > 0:
+                y = np.concatenate([y, event_weights(inst.truth.spikes, self.event_weight, self.pad)[None]])
             xs.append(x)
             ys.append(y)
         return np.stack(xs), np.stack(ys)

@@ -35,6 +35,9 @@ class FitConfig:
     #: spectral: train on the traces that hold signal (``fluorodn.spectral.holds_signal``), which
     #: are all the runtime denoises; the others enter as zero traces with zero targets
     signal_only: bool = False
+    #: spectral: the loss weighs the samples around each true release (one before to
+    #: ``data.EVENT_AFTER`` after) 1 + this much more than the others
+    event_weight: float = 0.0
     window: tuple[int, int] = (101, 152)  #: (time, bins) of one instance (20 s at 5 Hz)
     batch: int = 16  #: instances per step
     steps: int = 1000  #: stop after this many steps in total
@@ -96,6 +99,7 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
             samples_per_batch=cfg.samples,
             pad=net.halo,  # the runtime extends a recording by the network's halo
             signal_only=cfg.signal_only,
+            event_weight=cfg.event_weight,
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 
@@ -106,6 +110,8 @@ def validation_set(cfg: FitConfig, recorded: RecordedNoise | None) -> tuple[torc
         n = min(3000, cfg.samples)  # continuous validation recordings (10 min at 5 Hz)
         s.lengths = (n, n)
     x, y = s.batch(cfg.val_instances)
+    if isinstance(s, SpectralSampler) and s.event_weight > 0:
+        y = y[:, :-1]  # validation stays the plain MSE of the noise
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
@@ -252,17 +258,26 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         saved={"config": asdict(cfg)},
         lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
         validate=lambda: {"val_loss": evaluate(model, xv, yv)},
-        loss=diff_loss(cfg.diff_weight) if cfg.diff_weight else None,
+        loss=diff_loss(cfg.diff_weight, weighted=cfg.event_weight > 0) if cfg.diff_weight or cfg.event_weight else None,
     )
     return run_loop(loop, minutes, log)
 
 
-def diff_loss(weight: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """MSE plus ``weight`` times the MSE of the error's first differences along the last axis."""
+def diff_loss(weight: float, weighted: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """MSE plus ``weight`` times the MSE of the error's first differences along the last axis.
+
+    ``weighted``: the target's last channel holds per-sample weights (``SpectralSampler``'s
+    ``event_weight``); the MSE is then weighted by them (normalized by their mean)."""
 
     def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        err = out - y
-        return err.pow(2).mean() + weight * torch.diff(err, dim=-1).pow(2).mean()
+        if weighted:
+            y, w = y[:, :-1], y[:, -1:]
+            err = out - y
+            mse = (w * err.pow(2)).mean() / w.mean()
+        else:
+            err = out - y
+            mse = err.pow(2).mean()
+        return mse + weight * torch.diff(err, dim=-1).pow(2).mean()
 
     return loss
 

@@ -80,6 +80,45 @@ def test_sampler_batches_whole_recordings_of_one_length():
     assert y.shape == (x.shape[0], spectral.COMPONENTS, x.shape[2]) and x.dtype == np.float32
 
 
+def test_event_weights_mark_each_release_and_its_rise():
+    from fluorodn_train.data import EVENT_AFTER, event_weights
+
+    spikes = np.zeros(40)
+    spikes[[0, 20, 38]] = 1.0
+    w = event_weights(spikes, 4.0)
+    on = np.zeros(40, bool)
+    for i in (0, 20, 38):
+        on[max(i - 1, 0) : i + EVENT_AFTER + 1] = True
+    np.testing.assert_array_equal(w, np.where(on, 5.0, 1.0))
+    padded = event_weights(spikes, 4.0, pad=3)  # mirrored like the traces
+    np.testing.assert_array_equal(padded[3:-3], w)
+    np.testing.assert_array_equal(padded[:3], w[1:4][::-1])
+
+
+def test_event_weighted_sampler_and_loss():
+    """The weights ride as the target's last channel; the loss weighs the squared error by them
+    and validation sees the plain targets."""
+    from fluorodn_train.train import diff_loss, validation_set
+
+    s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(300, 300), bins=(30, 40), samples_per_batch=600, event_weight=4.0)
+    x, y = s.batch()
+    assert y.shape == (x.shape[0], spectral.COMPONENTS + 1, x.shape[2])
+    assert set(np.unique(y[:, -1])) <= {1.0, 5.0} and (y[:, -1] == 5.0).any()
+    t, w = torch.from_numpy(y[:, :-1]), torch.from_numpy(y[:, -1:])
+    out = t + torch.randn_like(t)
+    expected = float(((w * (out - t) ** 2).mean() / w.mean()) + 0.5 * torch.diff(out - t, dim=-1).pow(2).mean())
+    assert float(diff_loss(0.5, weighted=True)(out, torch.from_numpy(y))) == pytest.approx(expected, rel=1e-6)
+    # as many unit errors on the weighted samples cost 5x what they cost elsewhere
+    on = (w == 5.0).expand_as(t).flatten()
+    off = torch.zeros_like(on)
+    off[torch.nonzero(~on).flatten()[: int(on.sum())]] = True
+    cost = [float(diff_loss(0.0, weighted=True)(t + m.float().view_as(t), torch.from_numpy(y))) for m in (on, off)]
+    assert cost[0] == pytest.approx(5.0 * cost[1], rel=1e-5)
+    cfg = FitConfig(out="unused", kind="spectral", window=(60, 0), samples=120, val_instances=2, event_weight=4.0)
+    _, yv = validation_set(cfg, None)
+    assert yv.shape[1] == spectral.COMPONENTS
+
+
 @pytest.mark.parametrize(("dilations", "shared"), [(None, False), ((1, 2, 3, 1), False), (None, True)])
 def test_folded_1d_network_matches(dilations, shared):
     net = DnCNN1d(16, depth=4, width=8, shared=shared, dilations=dilations)
