@@ -21,11 +21,14 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchmarks.measure import cli_command, run_child
+
+if TYPE_CHECKING:
+    from fluorodn.registry import ModelSource
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: A 2.5-hour session at 5 Hz.
@@ -87,16 +90,16 @@ def conv1d_copy(src: Path, dst: Path) -> None:
     onnx.save(proto, str(dst))
 
 
-def int8_copy(src: Path, dst: Path) -> None:
-    """Write ``src``'s spectral model quantized to int8 as ``python -m fluorodn_train quantize
-    --float-layers first,second,last`` does, without its quality guard (calibrated on the
-    validation stream across the card's noise scales)."""
+def int8_copy(src: ModelSource, dst: Path) -> None:
+    """Write the shipped spectral model ``src`` quantized to int8 as ``python -m fluorodn_train
+    quantize --float-layers first,second,last`` does, without its quality guard (calibrated on
+    the validation stream across the card's noise scales)."""
     from fluorodn_train.quantize import quantize_int8, spectral_calibration_inputs
 
-    card = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
-    lo, hi = card["noise_scale_range"]
+    assert src.metadata is not None  # a shipped model's card
+    lo, hi = src.metadata["noise_scale_range"]
     windows = spectral_calibration_inputs((float(lo), float(hi)))
-    quantize_int8(src, dst, windows, float_layers=INT8_FLOAT_LAYERS, op_types=("Conv",))
+    quantize_int8(src.path, dst, windows, float_layers=INT8_FLOAT_LAYERS, op_types=("Conv",))
 
 
 def recording(shape: tuple[int, int] = SHAPE, seed: int = 0) -> np.ndarray:
@@ -152,8 +155,9 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "session.tif"
         tifffile.imwrite(src, recording(), photometric="minisblack")
-        conv1d_copy(load_model("default").path, Path(tmp) / "spectral_conv1d.onnx")
-        int8_copy(load_model("default").path, Path(tmp) / "spectral_int8.onnx")
+        default = load_model("default")
+        conv1d_copy(default.path, Path(tmp) / "spectral_conv1d.onnx")
+        int8_copy(default, Path(tmp) / "spectral_int8.onnx")
         for _ in range(repeats):
             for name, extra in variants.items():
                 dst = Path(tmp) / f"out_{name}.tif"

@@ -155,7 +155,7 @@ def fluorodn_pipelines(
             "precision": den.precision,
             "shipped": not isinstance(model, Path),
         }
-        pipes.append(Pipeline(info["pipeline"], _runner(den), robust=True, info=info))
+        pipes.append(Pipeline(info["pipeline"], denoiser_fn(den), robust=True, info=info))
     try:
         for name, keep in (("fluorodn:default", False), ("fluorodn:default keep-pattern", True)):
             den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, keep_fixed_pattern=keep))
@@ -163,12 +163,12 @@ def fluorodn_pipelines(
             info = {"pipeline": name, "name": den.name, "sha256": den.sha256, "precision": den.precision}
             if keep:
                 info["options"] = "keep_fixed_pattern=True"
-            pipes.append(Pipeline(name, _runner(den), robust=True, info=info))
+            pipes.append(Pipeline(name, denoiser_fn(den), robust=True, info=info))
         image = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads), kind="image")
         pipes.append(
             Pipeline(
                 f"svd-16+{image.name}",
-                svd_then(16, _runner(image)),
+                svd_then(16, denoiser_fn(image)),
                 robust=True,
                 info={"rank": 16, "model": image.name},
             )
@@ -178,7 +178,7 @@ def fluorodn_pipelines(
     return pipes, {"default": default, "cards": [p.info for p in pipes if p.name.startswith("fluorodn:")]}
 
 
-def _runner(den: Any) -> Callable[[np.ndarray], np.ndarray]:
+def denoiser_fn(den: Any) -> Callable[[np.ndarray], np.ndarray]:
     """``den.run`` returning float64; its out-of-domain warnings are recorded in ``run.warnings``."""
     import warnings
 

@@ -9,7 +9,7 @@ import numpy as np
 from fluorodn_train import data, noise, synth
 from fluorodn_train.evaluation.recordings import BINS, SEED, Recording, signal_config
 
-__all__ = ["edge_errors", "frame_border", "make_stress"]
+__all__ = ["edge_errors", "frame_border", "make_stress", "synth_recording"]
 
 STRESS_NOISE = (0.1, 1.2)
 #: Fast hemodynamics: share of the hemodynamic variance in fast components (in vivo: 35-40 %).
@@ -27,15 +27,22 @@ FRAME_SIDE, FRAME_BORDER, FRAME_MARGIN = 512, 2, 10
 FRAME_NOISE = (0.3, 0.8)
 
 
+def synth_recording(
+    name: str, kind: str, rng: np.random.Generator, n_time: int, bins: int, cfg: Any, noise_scale: float
+) -> Recording:
+    """A clean recording of ``cfg`` with parametric noise at ``noise_scale``, both drawn from ``rng``."""
+    r = synth.clean_recording(rng, n_time, bins, cfg)
+    eps = noise.parametric_noise(rng, r.photons, noise_scale)
+    return Recording(name, kind, noise_scale, r.clean + eps, r.clean, r, np.median(r.clean - r.photons, axis=0))
+
+
 def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
     """Stress recordings: fast hemodynamics, noise outside 0.2-0.8, other sensors, slow rises."""
     base = signal_config()
 
     def rec(name: str, cfg: Any, ns: float, branch: int) -> Recording:
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 100 + branch)))
-        r = synth.clean_recording(rng, n_time, BINS, cfg)
-        eps = noise.parametric_noise(rng, r.photons, ns)
-        return Recording(name, "stress", ns, r.clean + eps, r.clean, r, np.median(r.clean - r.photons, axis=0))
+        return synth_recording(name, "stress", rng, n_time, BINS, cfg, ns)
 
     fast = replace(base, hemo_fast=FAST_HEMO_SHARE, hemo_fast_prob=1.0, hemo_dff=(0.01, 0.01))
     out = [rec(f"fast hemodynamics, noise {ns:g}", fast, ns, 0) for ns in FAST_HEMO_NOISE]
@@ -79,11 +86,12 @@ def frame_border(threads: int | None = None, seed: int = SEED, bm3d: bool = True
     ``FRAME_SIDE``-square frame (smooth structure, shot noise at each of ``FRAME_NOISE``), for
     every shipped image model and precision, with the page's border mirrored (the default for
     frames) and zero-padded; and, for reference, for Gaussians of ``FRAME_GAUSS`` pixels and
-    BM3D (with ``bm3d``; sigma from the frame's MAD of row differences), both of which mirror
-    the border themselves."""
+    BM3D (with ``bm3d``; :func:`benchmarks.pipelines.bm3d_denoise`, each column whitened by
+    its noise level), both of which mirror the border themselves."""
     from scipy.ndimage import gaussian_filter
 
     import fluorodn
+    from benchmarks.pipelines import bm3d_denoise
     from fluorodn import DenoiserOptions
     from fluorodn.errors import ModelError
 
@@ -128,7 +136,7 @@ def frame_border(threads: int | None = None, seed: int = SEED, bm3d: bool = True
         raw = (noisy - clean) ** 2
         refs = {f"gauss-{g:g}": lambda x, g=g: gaussian_filter(x, g) for g in FRAME_GAUSS}
         if bm3d:
-            refs["bm3d"] = _bm3d_frame
+            refs["bm3d"] = bm3d_denoise
         for name, fn in refs.items():
             err = (fn(noisy) - clean) ** 2
             b = float(np.sqrt(err[border].mean() / raw[border].mean()))
@@ -137,12 +145,3 @@ def frame_border(threads: int | None = None, seed: int = SEED, bm3d: bool = True
                 {"model": name, "precision": "-", "noise": ns, "border_mode": "mirror", "border": b, "interior": i}
             )
     return rows
-
-
-def _bm3d_frame(x: np.ndarray) -> np.ndarray:
-    """BM3D of a frame with sigma from the MAD of its row differences."""
-    import bm3d
-
-    d = np.diff(x, axis=0)
-    sigma = 1.482602218505602 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
-    return np.asarray(bm3d.bm3d(x, sigma_psd=sigma), np.float64)

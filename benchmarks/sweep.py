@@ -31,18 +31,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fluorodn_train import data, noise, spectra, synth
-from fluorodn_train.evaluation.recordings import Recording, analyse, signal_config
+from fluorodn_train import data, spectra
+from fluorodn_train.evaluation.recordings import FS, Recording, analyse, signal_config
 
-from benchmarks.pipelines import gaussian, svd_rank
+from benchmarks.pipelines import denoiser_fn, gaussian, svd_rank
 from benchmarks.repeats import interval
+from benchmarks.stress import synth_recording
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Ranges drawn per recording (the default was trained on 76-304 bins and noise 0.1-1.2).
 BINS = (64, 320)
 NOISE = (0.07, 1.5)
 MINUTES = (5.0, 40.0)
-FS = 5.0
 FAST_HEMO_PROB, FAST_HEMO_SHARE, HEMO_DFF = 0.5, (0.2, 0.5), (0.002, 0.02)
 RISE = (0, 3)
 METRICS = (("psnr", "PSNR"), ("coh_mean_0_2.5hz", "coherence"), ("ev_f1", "F1"))
@@ -80,14 +80,12 @@ def make(factors: dict[str, Any], rng: np.random.Generator) -> Recording:
         rise_samples=(f["rise"], f["rise"]),
         rise_prob=1.0,
     )
-    r = synth.clean_recording(rng, f["samples"], f["bins"], cfg)
-    eps = noise.parametric_noise(rng, r.photons, f["noise"])
     name = (
         f"{f['sensor']}, {f['bins']} bins, noise {f['noise']:.2f}, "
         f"{'fast hemo ' + format(f['fast_share'], '.2f') if f['fast_share'] else 'slow hemo'}, "
         f"rise {f['rise']}, {f['samples'] / FS / 60:.0f} min"
     )
-    return Recording(name, "sweep", f["noise"], r.clean + eps, r.clean, r, np.median(r.clean - r.photons, axis=0))
+    return synth_recording(name, "sweep", rng, f["samples"], f["bins"], cfg, f["noise"])
 
 
 def _analyse(rec: Recording, y: np.ndarray) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
@@ -100,10 +98,9 @@ def _analyse(rec: Recording, y: np.ndarray) -> tuple[dict[str, Any], np.ndarray,
 
 def run(recordings: int = 40, seed: int = 0, threads: int | None = 2, log: Any = print) -> dict[str, Any]:
     import fluorodn
-    from benchmarks.pipelines import _runner
 
     den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads))
-    default = _runner(den)
+    default = denoiser_fn(den)
     pipes = {"raw": lambda x: x, "fluorodn:default": default, "svd-8": svd_rank(8), "gauss-0.5": gaussian(0.5)}
     rows = []
     t0 = time.perf_counter()

@@ -39,7 +39,7 @@ def test_int8_copy_quantizes_the_convolutions_but_the_float_layers(tmp_path: Pat
 
     src = load_model("default").path
     dst = tmp_path / "spectral_int8.onnx"
-    int8_copy(src, dst)
+    int8_copy(load_model("default"), dst)
     graph = onnx.load(str(dst)).graph
     convs = [n for n in graph.node if n.op_type == "Conv"]
     # QDQ: every convolution not kept in float32 reads a dequantized weight
