@@ -40,5 +40,31 @@ def test_quick_sweep(tmp_path) -> None:
     f1 = res["summary"]["F1"]
     assert f1["recordings"] == res["summary"]["resolved"]
     assert f1["below_raw"] == sum("F1" in r["below_raw"] for r in rows)
+    for r in rows:  # each metric below raw is drawn again, and only those
+        assert sorted(r["repeats"]) == sorted(r["below_raw"])
+        for e in r["repeats"].values():
+            assert e["draws"] <= 2 and e["measurably_below"] == (
+                e["draws"] >= 2 and e["mean_diff"] + e["half_width"] < 0
+            )
+    assert f1["measurably_below_raw"] <= f1["below_raw"]
     md = (tmp_path / "sweep.md").read_text()
-    assert "below raw, no warning" in md and md.count("\n| ") >= 3 + 3
+    assert "below raw, no warning" in md and "measurably below raw" in md and md.count("\n| ") >= 3 + 3
+
+
+FACTORS = {"sensor": "ach", "bins": 96, "noise": 0.4, "fast_share": 0.0, "hemo_dff": 0.005, "rise": 1, "samples": 1500}
+
+
+def test_repeat_condition_pairs_each_draw_with_raw() -> None:
+    same = sweep.repeat_condition(FACTORS, 0, ["PSNR", "F1"], lambda x: x, repeats=3)
+    for e in same.values():
+        assert e["diffs"] == [0.0] * e["draws"] and not e["measurably_below"] and e["below_raw"] == 0
+    assert same["PSNR"]["draws"] == 3  # PSNR is judged on every draw
+
+    rng = np.random.default_rng(0)
+
+    def noisier(x: np.ndarray) -> np.ndarray:
+        return x + rng.normal(0.0, 2.0 * float(np.std(np.diff(x, axis=0))), x.shape)
+
+    worse = sweep.repeat_condition(FACTORS, 0, ["PSNR"], noisier, repeats=3)["PSNR"]
+    assert worse["below_raw"] == 3 and worse["measurably_below"]
+    assert worse["mean_diff"] == pytest.approx(np.mean(worse["diffs"])) and worse["mean_diff"] < -3.0
