@@ -15,10 +15,15 @@ recordings:
   kept components) against the median bin's, and the default's error / raw error ratios against
   the median bin's, with and without each bin's time-mean error;
 * **events**: the OASIS penalty ``lam`` it settles on, and each missed true event classified:
-  ``merged`` (the deconvolved train is non-zero within the match tolerance, but that sample was
-  grouped into an event timed elsewhere), ``shifted`` (the nearest detected event lies
+  ``small``, ``merged`` (the deconvolved train is non-zero within the match tolerance, but that
+  sample was grouped into an event timed elsewhere), ``shifted`` (the nearest detected event lies
   1-2x the tolerance away), ``absent``, or ``taken`` (a detection lies within the tolerance but
-  the one-to-one matching gave it to another true event).
+  the one-to-one matching gave it to another true event); ``small`` comes first: a detection
+  lies within the tolerance, but below the smallest size that counts;
+* **sweep conditions**: the same classification of the misses, summed over the draws of each
+  condition that ``benchmarks/results/sweep.json`` (``python -m benchmarks sweep``) found
+  measurably below raw on F1, raw against the default (:func:`benchmarks.sweep.redraw`, the
+  sweep's own repeated draws, those the analysis resolves).
 """
 
 from __future__ import annotations
@@ -76,12 +81,15 @@ def event_misses(rec: R.Recording, y: np.ndarray) -> dict[str, Any]:
     ev = R.event_analysis(rec, R.fitted_trace(rec, y))
     det = ev.det_idx[ev.det_amp >= ev.min_size]
     tol = R.EVENT_TOL
-    kinds = {"merged": 0, "shifted": 0, "absent": 0}
+    small = ev.det_idx[ev.det_amp < ev.min_size]
+    kinds = {"small": 0, "merged": 0, "shifted": 0, "absent": 0}
     for t in ev.true_idx[ev.true_amp >= ev.min_size]:
         nearest = np.min(np.abs(det - t)) if det.size else np.inf
         if nearest <= tol:
             continue
-        if np.any(ev.train[max(0, t - tol) : t + tol + 1] > ev.floor):
+        if small.size and np.min(np.abs(small - t)) <= tol:
+            kinds["small"] += 1
+        elif np.any(ev.train[max(0, t - tol) : t + tol + 1] > ev.floor):
             kinds["merged"] += 1
         elif nearest <= 2 * tol:
             kinds["shifted"] += 1
@@ -89,6 +97,39 @@ def event_misses(rec: R.Recording, y: np.ndarray) -> dict[str, Any]:
             kinds["absent"] += 1
     kinds["taken"] = int(ev.score.fn) - sum(kinds.values())
     return {"lam": ev.lam, "f1": ev.score.f1, "missed": int(ev.score.fn), **kinds}
+
+
+MISS_KINDS = ("small", "merged", "shifted", "absent", "taken")
+
+
+def sweep_below(path: Path = RESULTS / "sweep.json") -> list[dict[str, Any]]:
+    """The rows of the sweep's results whose condition is measurably below raw on F1."""
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())["rows"]
+    return [r for r in rows if r.get("repeats", {}).get("F1", {}).get("measurably_below")]
+
+
+def sweep_misses(row: dict[str, Any], pipes: dict[str, Any], draws: int, seed: int = 0) -> dict[str, Any]:
+    """The missed events of each pipeline of ``pipes``, classified and summed over the
+    resolved ones of ``draws`` repeated draws of a sweep row's condition."""
+    from benchmarks import sweep
+
+    out: dict[str, Any] = {"recording": row["recording"], "index": row["index"], "draws": 0, "pipelines": {}}
+    for r in range(draws):
+        rec = sweep.redraw(row["factors"], row["index"], r, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if R.analyse(rec, rec.clean)[0]["coh_mean_0_2.5hz"] < sweep.RESOLVED_COH:
+                continue
+            out["draws"] += 1
+            for name, fn in pipes.items():
+                m = event_misses(rec, rec.to_counts(np.asarray(fn(rec.noisy), np.float64)))
+                acc = out["pipelines"].setdefault(name, {"f1": [], "missed": 0} | dict.fromkeys(MISS_KINDS, 0))
+                acc["f1"].append(m["f1"])
+                for k in ("missed", *MISS_KINDS):
+                    acc[k] += m[k]
+    return out
 
 
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
@@ -130,6 +171,10 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     for rec in red:
         defaults[rec.name] = output(default.run, rec)
     bins = [{"recording": rec.name} | bin_leverage(rec.noisy, rec.clean, defaults[rec.name]) for rec in [*recs, *red]]
+    from benchmarks.sweep import REPEATS
+
+    swept = [] if quick else sweep_below()
+    sweep_rows = [sweep_misses(r, {"raw": pipes["raw"], "fluorodn:default": default.run}, REPEATS) for r in swept]
     result = {
         "benchmark": "diagnose",
         "mode": "quick" if quick else "full",
@@ -137,6 +182,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "n_time": n_time,
         "rows": rows,
         "bins": bins,
+        "sweep": sweep_rows,
         "elapsed_s": time.perf_counter() - t0,
     }
     stem = "diagnosis_quick" if quick else "diagnosis"
@@ -153,21 +199,23 @@ def report(res: dict[str, Any]) -> str:
         f"benchmark's main recordings ({res['n_time']} x 152). MSE in counts^2; `constant`: the part of the MSE that "
         "is each bin's time-mean error (fixed pattern and offsets, invisible to coherence and events). Bins: RMS "
         "error of the first/last bin over the median bin's, and error / raw error of the first, last and median "
-        "bin. Events: OASIS's penalty `lam` and the missed true events: `merged` (the deconvolved train is non-zero "
+        "bin. Events: OASIS's penalty `lam` and the missed true events: `small` (a detection lies within the "
+        "match tolerance but below the smallest size that counts), `merged` (the deconvolved train is non-zero "
         "within the match tolerance but grouped into an event timed elsewhere), `shifted` (nearest detection "
         "1-2x the tolerance away), `absent`, `taken` (the detection within the tolerance was matched to "
         "another true event).",
         "",
         "| recording | pipeline | MSE | constant share | first / median bin | last / median bin | "
-        "ratio first / last / median bin | F1 | lam | missed | merged | shifted | absent | taken |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "ratio first / last / median bin | F1 | lam | missed | small | merged | shifted | absent | taken |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         lines.append(
             f"| {r['recording']} | {r['pipeline']} | {r['mse']:.1f} | {r['mse_constant'] / r['mse']:.2f} | "
             f"{r['first_bin_vs_median']:.2f} | {r['last_bin_vs_median']:.2f} | "
             f"{r['first_bin_ratio']:.2f} / {r['last_bin_ratio']:.2f} / {r['median_bin_ratio']:.2f} | "
-            f"{r['ev_f1']:.3f} | {r['ev_lam']:.2g} | {r['ev_missed']} | {r['ev_merged']} | {r['ev_shifted']} | "
+            f"{r['ev_f1']:.3f} | {r['ev_lam']:.2g} | {r['ev_missed']} | {r['ev_small']} | {r['ev_merged']} | "
+            f"{r['ev_shifted']} | "
             f"{r['ev_absent']} | {r['ev_taken']} |"
         )
     lines += [
@@ -188,6 +236,25 @@ def report(res: dict[str, Any]) -> str:
             f"{b['ratio_first']:.2f} / {b['ratio_last']:.2f} | {b['ratio_first_varying']:.2f} / "
             f"{b['ratio_last_varying']:.2f} |"
         )
+    sweep_rows = res.get("sweep", [])
+    if sweep_rows:
+        lines += [
+            "",
+            "## Sweep conditions measurably below raw on F1",
+            "",
+            "The conditions `python -m benchmarks sweep` found measurably below raw on event F1 "
+            "(`benchmarks/results/sweep.json`), drawn again as the sweep draws them; the missed events of "
+            "the draws the analysis resolves, summed, classified as above.",
+            "",
+            "| # | condition | draws | pipeline | mean F1 | missed | small | merged | shifted | absent | taken |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in sweep_rows:
+            for name, p in c["pipelines"].items():
+                lines.append(
+                    f"| {c['index']} | {c['recording']} | {c['draws']} | {name} | {np.mean(p['f1']):.3f} | "
+                    f"{p['missed']} | " + " | ".join(str(p[k]) for k in MISS_KINDS) + " |"
+                )
     return "\n".join([*lines, ""])
 
 

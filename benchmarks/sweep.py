@@ -104,6 +104,13 @@ def _analyse(rec: Recording, y: np.ndarray) -> tuple[dict[str, Any], np.ndarray,
         return analyse(rec, y)
 
 
+def redraw(factors: dict[str, Any], index: int, r: int, seed: int = 0) -> Recording:
+    """Draw ``r`` of recording ``index``'s condition again: ``factors`` with a signal and noise
+    of their own (:func:`repeat_condition`'s recordings)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 301, index, r)))
+    return make(factors, rng)
+
+
 def repeat_condition(
     factors: dict[str, Any],
     index: int,
@@ -124,8 +131,7 @@ def repeat_condition(
     diffs: dict[str, list[float]] = {label: [] for label in labels}
     warned = 0
     for r in range(repeats):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 301, index, r)))
-        rec = make(factors, rng)
+        rec = redraw(factors, index, r, seed)
         resolved = _analyse(rec, rec.clean)[0]["coh_mean_0_2.5hz"] >= RESOLVED_COH
         raw = _analyse(rec, rec.to_counts(rec.noisy))[0]
         out = _analyse(rec, rec.to_counts(test(rec.noisy)))[0]

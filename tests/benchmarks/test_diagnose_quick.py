@@ -19,7 +19,7 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     assert rows["fluorodn:default"]["mse"] < rows["raw"]["mse"]
     for r in rows.values():
         assert 0 <= r["mse_constant"] <= r["mse"]
-        parts = [r[f"ev_{k}"] for k in ("merged", "shifted", "absent", "taken")]
+        parts = [r[f"ev_{k}"] for k in ("small", "merged", "shifted", "absent", "taken")]
         assert min(parts) >= 0 and sum(parts) == r["ev_missed"]
     assert "| noise 0.2 | fluorodn:default |" in (tmp_path / "diagnosis_quick.md").read_text()
     (b,) = result["bins"]
@@ -61,3 +61,31 @@ def test_fixed_pattern_quick(tmp_path: Path) -> None:
     wide = result["wide"]["mean"]
     assert wide["order 3"]["bin_first"] == wide["kept"]["bin_first"]  # end bins keep their pattern
     assert "| order 3 |" in (tmp_path / "fixed_pattern_quick.md").read_text()
+
+
+def test_sweep_misses_classify_each_draw_of_a_condition(tmp_path: Path) -> None:
+    """The sweep's rows measurably below raw on F1 are found in its results, and their draws'
+    misses are classified and summed per pipeline."""
+    from benchmarks.diagnose import MISS_KINDS, sweep_below, sweep_misses
+
+    factors = {
+        "sensor": "ach",
+        "bins": 96,
+        "noise": 0.8,
+        "fast_share": 0.0,
+        "hemo_dff": 0.005,
+        "rise": 3,
+        "samples": 1500,
+    }
+    row = {"index": 7, "recording": "ach, 96 bins", "factors": factors, "repeats": {"F1": {"measurably_below": True}}}
+    other = {"index": 8, "recording": "x", "factors": factors, "repeats": {"F1": {"measurably_below": False}}}
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"rows": [row, other]}))
+    assert [r["index"] for r in sweep_below(path)] == [7]
+    assert sweep_below(tmp_path / "missing.json") == []
+
+    res = sweep_misses(row, {"raw": lambda x: x, "same": lambda x: x.copy()}, draws=2)
+    assert 1 <= res["draws"] <= 2
+    raw, same = res["pipelines"]["raw"], res["pipelines"]["same"]
+    assert raw == same and len(raw["f1"]) == res["draws"]
+    assert sum(raw[k] for k in MISS_KINDS) == raw["missed"] > 0
