@@ -39,8 +39,14 @@ REPEAT_PIPELINES = (
 )
 #: Robustness variants repeated besides the main noise scales (the default's F1 below raw's on seed 0).
 REPEAT_VARIANTS = ("bins 76", "bins 304", "white noise")
-#: Stress recordings repeated (the same reason).
-REPEAT_STRESS = ("slow rise (3 samples), noise 0.4",)
+#: Stress recordings repeated: slow rises (the same reason) and fast hemodynamics (coherence or
+#: F1 below raw's on single further recordings).
+REPEAT_STRESS = (
+    "slow rise (3 samples), noise 0.4",
+    "fast hemodynamics, noise 0.2",
+    "fast hemodynamics, noise 0.4",
+    "fast hemodynamics, noise 0.8",
+)
 COHERENCE_KEY = "coh_mean_0_2.5hz"
 
 
