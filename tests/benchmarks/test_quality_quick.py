@@ -69,14 +69,15 @@ def test_robustness_rows(results):
 
 
 def test_repeats_pair_the_default_with_raw_over_recordings(results):
-    """Seed 0 (the main rows) and a further seed, for the main recording and the 76-bin one."""
+    """Seed 0 (the main rows) and a further seed, for the main recording, the 76-bin one and the
+    quick mode's fast-hemodynamics recording."""
     out, res = results
     rows = res["repeats"]["rows"]
     assert {r["seed"] for r in rows} == {0, 1}
     main0 = {r["pipeline"]: r for r in rows if r["seed"] == 0 and r["recording"] == f"noise {quality.FIGURE_NOISE:g}"}
     assert main0["raw"]["f1"] == _row(res, f"noise {quality.FIGURE_NOISE:g}", "raw")["ev_f1"]
     summary = {e["recording"]: e for e in res["repeats"]["summary"]}
-    assert set(summary) == {f"noise {quality.FIGURE_NOISE:g}", "bins 76"}
+    assert set(summary) == {f"noise {quality.FIGURE_NOISE:g}", "bins 76", "fast hemodynamics, noise 0.2"}
     for e in summary.values():
         assert e["n"] == 2 and np.isfinite(e["f1_half_width"])
         pairs = {(r["seed"], r["pipeline"]): r for r in rows if r["recording"] == e["recording"]}
