@@ -89,3 +89,20 @@ def test_sweep_misses_classify_each_draw_of_a_condition(tmp_path: Path) -> None:
     raw, same = res["pipelines"]["raw"], res["pipelines"]["same"]
     assert raw == same and len(raw["f1"]) == res["draws"]
     assert sum(raw[k] for k in MISS_KINDS) == raw["missed"] > 0
+
+
+def test_decorrelated_projection_keeps_its_span() -> None:
+    """On every component the projection gives the recording back; on one it keeps a rank-one
+    signal and removes most of the noise."""
+    from benchmarks.diagnose import decorrelated_projection
+
+    rng = np.random.default_rng(2)
+    t, w = 2000, 40
+    signal = np.outer(20 * np.sin(np.arange(t) / 25.0), np.exp(-np.arange(w) / 10.0))
+    noise = rng.standard_normal((t, w))
+    noise[:, 1:] += 0.4 * noise[:, :-1]  # correlated between neighbouring bins
+    x = 100.0 + signal + noise
+    np.testing.assert_allclose(decorrelated_projection(x, w), x, atol=1e-8)
+    one = decorrelated_projection(x, 1)
+    err, raw = one - 100.0 - signal, x - 100.0 - signal
+    assert np.sqrt(np.mean((err - err.mean(axis=0)) ** 2)) < 0.3 * np.sqrt(np.mean(raw**2))
