@@ -14,6 +14,9 @@ recordings:
   leverage in the projection (``sum_k basis[w, k]^2``, the share of its noise that lies in the 16
   kept components) against the median bin's, and the default's error / raw error ratios against
   the median bin's, with and without each bin's time-mean error;
+* **edge cost** (:func:`edge_penalty`): the error on the first and last bins and samples of a
+  cropped recording over the error on the same cells inside the whole recording, for the default,
+  ``svd-8`` and ``gauss-0.5``: what being at an edge costs, apart from how hard the cells are;
 * **events**: the OASIS penalty ``lam`` it settles on, and each missed true event classified:
   ``small``, ``merged`` (the deconvolved train is non-zero within the match tolerance, but that
   sample was grouped into an event timed elsewhere), ``shifted`` (the nearest detected event lies
@@ -28,6 +31,7 @@ recordings:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
@@ -100,6 +104,46 @@ def event_misses(rec: R.Recording, y: np.ndarray) -> dict[str, Any]:
 
 
 MISS_KINDS = ("small", "merged", "shifted", "absent", "taken")
+
+
+#: Bins and samples cut from each side for :func:`edge_penalty` (more than the network's halo).
+CROP_BINS, CROP_SAMPLES = 12, 200
+
+
+def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
+    """What being at an edge costs ``fn``: the error on the first and last bins (samples) of
+    ``rec`` cropped by ``CROP_BINS`` bins (``CROP_SAMPLES`` samples) on each side, over the error
+    on the same cells when ``fn`` runs on the whole recording, where they lie inside. Unlike
+    error / raw error against the interior, it does not mix in how hard the cells are to denoise
+    (how much signal the first bins hold). ``varying``: the bins' ratios after removing each
+    bin's time-mean error (the fixed pattern, which is constant in time)."""
+    from benchmarks.stress import EDGE_BINS, EDGE_SAMPLES
+
+    whole = output(fn, rec) - rec.clean
+    mb, ms = CROP_BINS, CROP_SAMPLES
+    cut = dataclasses.replace(rec, noisy=rec.noisy[:, mb:-mb], clean=rec.clean[:, mb:-mb])
+    by_bin = output(fn, cut) - cut.clean
+    cut = dataclasses.replace(rec, noisy=rec.noisy[ms:-ms], clean=rec.clean[ms:-ms])
+    by_time = output(fn, cut) - cut.clean
+    w, t = by_bin.shape[1], by_time.shape[0]
+
+    def ratio(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(a**2) / max(np.mean(b**2), 1e-300)))
+
+    bins = {
+        "first_bin": [0],
+        "last_bin": [w - 1],
+        f"first_{EDGE_BINS}_bins": list(range(EDGE_BINS)),
+        f"last_{EDGE_BINS}_bins": list(range(w - EDGE_BINS, w)),
+    }
+    out = {}
+    for name, cols in bins.items():
+        e, ref = by_bin[:, cols], whole[:, [mb + c for c in cols]]
+        out[name] = ratio(e, ref)
+        out[f"{name}_varying"] = ratio(e - e.mean(axis=0), ref - ref.mean(axis=0))
+    out[f"first_{EDGE_SAMPLES}_samples"] = ratio(by_time[:EDGE_SAMPLES], whole[ms : ms + EDGE_SAMPLES])
+    out[f"last_{EDGE_SAMPLES}_samples"] = ratio(by_time[-EDGE_SAMPLES:], whole[ms + t - EDGE_SAMPLES : ms + t])
+    return out
 
 
 def output(fn: Any, rec: R.Recording) -> np.ndarray:
@@ -235,6 +279,10 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         for r in make_stress(n_time // 3, False, seed=seed)
         if r.name == "fast hemodynamics, noise 0.4"
     ]
+    from benchmarks.pipelines import gaussian, svd_rank
+
+    edge_pipes = {"fluorodn:default": default.run, "svd-8": svd_rank(8), "gauss-0.5": gaussian(0.5)}
+    edges = [{"recording": r.name, "pipeline": n} | edge_penalty(r, fn) for r in recs for n, fn in edge_pipes.items()]
     swept = [] if quick else sweep_below()
     sweep_rows = [sweep_misses(r, {"raw": pipes["raw"], "fluorodn:default": default.run}, REPEATS) for r in swept]
     result = {
@@ -244,6 +292,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "n_time": n_time,
         "rows": rows,
         "bins": bins,
+        "edges": edges,
         "sweep": sweep_rows,
         "projection": projection,
         "elapsed_s": time.perf_counter() - t0,
@@ -299,6 +348,27 @@ def report(res: dict[str, Any]) -> str:
             f"{b['ratio_first']:.2f} / {b['ratio_last']:.2f} | {b['ratio_first_varying']:.2f} / "
             f"{b['ratio_last_varying']:.2f} |"
         )
+    edges = res.get("edges", [])
+    if edges:
+        regions = [k for k in edges[0] if k not in ("recording", "pipeline") and not k.endswith("_varying")]
+        lines += [
+            "",
+            "## What being at an edge costs",
+            "",
+            f"Each pipeline on the recording cropped by {CROP_BINS} bins (for the bins) or {CROP_SAMPLES} samples (for "
+            "the samples) on each side: RMS error on its first and last bins and samples over the RMS error on the "
+            "same cells when the pipeline runs on the whole recording, where they lie inside (1.00: the edge costs "
+            "nothing). In brackets, the bins' ratio after removing each bin's time-mean error (the detector's fixed "
+            "pattern, which the default removes inside the spectrum but keeps on the end bins). Unlike the quality "
+            "benchmark's error / raw error against the interior, this leaves out how hard the cells themselves are "
+            "to denoise.",
+            "",
+            "| recording | pipeline | " + " | ".join(k.replace("_", " ") for k in regions) + " |",
+            "|---|---|" + "---|" * len(regions),
+        ]
+        for e in edges:
+            cells = [f"{e[k]:.2f} ({e[k + '_varying']:.2f})" if k + "_varying" in e else f"{e[k]:.2f}" for k in regions]
+            lines.append(f"| {e['recording']} | {e['pipeline']} | " + " | ".join(cells) + " |")
     sweep_rows = res.get("sweep", [])
     if sweep_rows:
         lines += [

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.__main__ import main
-from benchmarks.diagnose import bin_leverage, error_split
+from benchmarks.diagnose import CROP_BINS, CROP_SAMPLES, bin_leverage, edge_penalty, error_split
 
 
 def test_diagnose_quick(tmp_path: Path) -> None:
@@ -24,6 +24,46 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     assert "| noise 0.2 | fluorodn:default |" in (tmp_path / "diagnosis_quick.md").read_text()
     (b,) = result["bins"]
     assert b["leverage_first"] > 0 and b["ratio_first_varying"] > 0
+    assert {e["pipeline"] for e in result["edges"]} == {"fluorodn:default", "svd-8", "gauss-0.5"}
+    assert "## What being at an edge costs" in (tmp_path / "diagnosis_quick.md").read_text()
+
+
+def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
+    """A cell-wise pipeline costs nothing at an edge (1.0); one that doubles the error of its
+    output's first bin and last samples, wherever they lie, costs 2x there and nothing elsewhere;
+    a constant error on the last bin leaves its time-varying ratio at 1."""
+    from fluorodn_train.evaluation import recordings as R
+
+    (rec,) = R.make_recordings(600, (0.4,))
+    t, w = rec.noisy.shape
+
+    def clean_of(x: np.ndarray) -> np.ndarray:  # the clean cells of the whole or of a crop
+        if x.shape[1] < w:
+            return rec.clean[:, CROP_BINS:-CROP_BINS]
+        return rec.clean if len(x) == t else rec.clean[CROP_SAMPLES:-CROP_SAMPLES]
+
+    def shrink(x: np.ndarray) -> np.ndarray:  # halves the noise of every cell
+        return (x + clean_of(x)) / 2
+
+    def edgy_bins(x: np.ndarray) -> np.ndarray:  # ... but not on the first bin, wherever it lies
+        y = shrink(x)
+        y[:, 0] = x[:, 0]
+        y[:, -1] += 50.0
+        return y
+
+    def edgy_samples(x: np.ndarray) -> np.ndarray:  # ... but not on the last 5 samples
+        y = shrink(x)
+        y[-5:] = x[-5:]
+        return y
+
+    flat = edge_penalty(rec, shrink)
+    assert all(abs(v - 1.0) < 1e-9 for v in flat.values())
+    e = edge_penalty(rec, edgy_bins)
+    assert abs(e["first_bin"] - 2.0) < 1e-9 and abs(e["first_bin_varying"] - 2.0) < 1e-9
+    assert e["last_bin"] > 3.0 and abs(e["last_bin_varying"] - 1.0) < 1e-9
+    e = edge_penalty(rec, edgy_samples)
+    assert abs(e["last_5_samples"] - 2.0) < 1e-9 and abs(e["first_5_samples"] - 1.0) < 1e-9
+    assert abs(e["first_bin"] - 1.0) < 0.05
 
 
 def test_bin_leverage_follows_where_the_signal_spectrum_lies() -> None:
