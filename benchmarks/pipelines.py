@@ -18,6 +18,7 @@ __all__ = [
     "fluorodn_pipelines",
     "gaussian",
     "mp_rank",
+    "mppca",
     "savgol",
     "svd_mp",
     "svd_rank",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 SAVGOL = {"window_length": 11, "polyorder": 3}  # along time: 2.2 s, cubic
+#: Samples per patch of :func:`mppca` (each patch holds every bin; patches overlap by half).
+MPPCA_PATCH = 100
 _MAD = 1.482602218505602
 
 
@@ -96,6 +99,34 @@ def svd_mp(x: np.ndarray) -> np.ndarray:
     u, s, vt = np.linalg.svd(z - mu, full_matrices=False)
     k = mp_rank(z - mu)
     return ((u[:, :k] * s[:k]) @ vt[:k] + mu) * sig + centre
+
+
+def mppca(x: np.ndarray) -> np.ndarray:
+    """Local MP-PCA of the ``patch-denoise`` package (Manjon et al. 2013): the recording whitened
+    per bin (as BM3D), cut into windows of ``MPPCA_PATCH`` samples (the whole recording if
+    shorter) overlapping by half, each window's (samples x bins) matrix truncated where the
+    Marchenko-Pastur law fitted to its own eigenvalues puts the noise, the windows recombined
+    with weights, mapped back. Unlike :func:`svd_mp`, rank and noise follow the recording."""
+    import logging
+
+    from patch_denoise.space_time.lowrank import MPPCADenoiser
+    from tqdm import tqdm
+
+    centre, sig = _bin_noise(x)
+    z = (x - centre) / sig
+    t = len(x)
+    patch = min(MPPCA_PATCH, t)
+    step = patch - patch // 2
+    # the package leaves rows past the last whole patch empty (NaN): mirror the end to fill one
+    z = np.pad(z, ((0, -(t - patch) % step), (0, 0)), mode="symmetric")
+    den = MPPCADenoiser((patch,), (patch // 2,), recombination="weighted", threshold_scale=1.0)
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # it warns that every (samples x bins) patch is ill-conditioned
+    try:
+        y = den.denoise(z, mask=None, mask_threshold=-1, progbar=tqdm(disable=True))[0][:t]
+    finally:
+        logging.disable(previous)
+    return np.asarray(y, np.float64) * sig + centre
 
 
 def svd_then(rank: int, den: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:

@@ -48,11 +48,13 @@ from fluorodn_train.evaluation.recordings import (
 )
 
 from benchmarks.pipelines import (
+    MPPCA_PATCH,
     SAVGOL,
     Pipeline,
     bm3d_denoise,
     fluorodn_pipelines,
     gaussian,
+    mppca,
     savgol,
     svd_mp,
     svd_rank,
@@ -147,6 +149,7 @@ def run(
     pipes.append(Pipeline("savgol", savgol, info=dict(SAVGOL)))
     pipes += [Pipeline(f"svd-{k}", svd_rank(k), robust=True, info={"rank": k}) for k in SVD_RANKS]
     pipes.append(Pipeline("svd-mp", svd_mp, robust=True, info={"rank": "Marchenko-Pastur edge, whitened"}))
+    pipes.append(Pipeline("mppca", mppca, robust=True, info={"package": "patch-denoise", "patch": MPPCA_PATCH}))
     model_pipes, model_info = fluorodn_pipelines(skipped, models, tuple(model_paths), threads)
     pipes += model_pipes
 

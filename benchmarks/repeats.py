@@ -36,6 +36,7 @@ REPEAT_PIPELINES = (
     "svd-8",
     "svd-16",
     "svd-mp",
+    "mppca",
 )
 #: Robustness variants repeated besides the main noise scales (the default's F1 below raw's on seed 0).
 REPEAT_VARIANTS = ("bins 76", "bins 304", "white noise")
