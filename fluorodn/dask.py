@@ -222,7 +222,8 @@ def _blocks(func: Any, arr: da.Array, depth: dict[int, int], token: str, **kw: A
 def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) -> da.Array:
     """A spectral recording: the projection is fitted once on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
-    ``halo`` rows of overlap along time (none beyond the recording's ends, as in one call)."""
+    ``halo`` rows of overlap along time, plus half the traces' baseline span on a long recording
+    (none beyond the recording's ends, as in one call)."""
     from . import spectral
 
     fitted = spectral.fit(
@@ -231,12 +232,14 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
         take=lambda index: np.asarray(arr[index].compute()),
         fixed_pattern=not planner.options.keep_fixed_pattern,
     )
-    halo = int(planner.halo)
+    # an output row depends on the rows within the network's halo, and on the traces' baselines
+    # (moving means) there, which reach half their span further
+    reach = int(planner.halo) + fitted.baseline_samples // 2
     if arr.numblocks[1] > 1:
         arr = arr.rechunk({1: -1})
-    if arr.numblocks[0] > 1 and min(arr.chunks[0]) < halo:
-        arr = arr.rechunk({0: max(4 * halo, max(arr.chunks[0]))})
-    depth = {0: halo if arr.numblocks[0] > 1 else 0, 1: 0}
+    if arr.numblocks[0] > 1 and min(arr.chunks[0]) < reach:
+        arr = arr.rechunk({0: max(4 * reach, max(arr.chunks[0]))})
+    depth = {0: reach if arr.numblocks[0] > 1 else 0, 1: 0}
     return _blocks(run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common)
 
 

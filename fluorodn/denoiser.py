@@ -378,20 +378,29 @@ class Denoiser:
         net = self._net
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
         signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
-        # a trace spreading wider than any in training (the slow drift of a long recording) is
-        # kept as it is: its noise is a tiny share of it, and the network is not trusted there
-        kept = signal & (proj.scale > self.model_card.max_spread)
+        # on a long recording each trace's slow baseline stays out of the network, which sees
+        # (and is scaled by) the trace's variation around it, as over its training recordings
+        traces, scale, base = proj.coef, proj.scale, None
+        if proj.baseline_samples and proj.spread is not None:
+            base = spectral.baseline(proj.coef, proj.baseline_samples).astype(np.float32)
+            traces, scale = proj.coef - base, proj.spread
+        # a trace spreading wider than any in training is kept as it is: its noise is a tiny
+        # share of it, and the network is not trusted there
+        kept = signal & (scale > self.model_card.max_spread)
+        active = signal & ~kept
         coef = spectral.run_traces(
             net,
-            proj.coef,
-            proj.scale,
+            traces,
+            scale,
             self.channels,
             self.halo,
             window,
-            signal=signal & ~kept,
+            signal=active,
             independent=self.model_card.shared,
             fill=proj.coef_mean,
         )
+        if base is not None:
+            coef[:, active] += base[:, active]
         if kept.any():
             coef[:, kept] = proj.coef[:, kept]
         out = spectral.reconstruct(proj, coef)

@@ -108,6 +108,11 @@ SIGNAL_TEST_ROWS = 20 * SLOW_WINDOW
 DENSE_RATIO = 4.0
 #: Most fixed-point iterations of :func:`sparse_rotation` (it stops once the sum gains < 1e-7).
 ROTATION_ITERS = 100
+#: Samples of the moving mean that :func:`baseline` takes as each trace's slow baseline, on
+#: recordings longer than that: about the length of the recordings the network was trained on
+#: (1200 samples), so that a long recording's slow drift (bleaching, over tens of minutes) neither
+#: enters the network nor sets the scale it sees a trace at.
+BASELINE_SAMPLES = 1001
 
 _MAD_TO_SIGMA = 1.482602218505602
 #: Reads rows of a recording: ``take(index)`` with a slice or an integer array -> ndarray.
@@ -130,6 +135,10 @@ class Projection:
     signal: np.ndarray | None = None  #: (K,) bool traces holding signal, or None: every trace
     coef_mean: np.ndarray | None = None  #: (K,) float64 time mean of each trace (statistics rows)
     rotation: np.ndarray | None = None  #: (K, K) float64 orthogonal mix of the traces, or None: identity
+    #: samples of the moving mean that is each trace's slow baseline (:func:`baseline`), 0: none
+    baseline_samples: int = 0
+    #: (K,) float64 standard deviation of each trace around its baseline, at least 1, or None
+    spread: np.ndarray | None = None
 
     @property
     def components(self) -> int:
@@ -292,6 +301,13 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
     p = replace(p, rotation=rotation)
     sub_coef = sub_coef @ rotation
     scale = np.maximum(sub_coef.std(axis=0), 1.0)
+    base, spread = 0, None
+    if t > BASELINE_SAMPLES:
+        # the statistics rows are strided on long recordings: the same span in their units
+        step = _stat_rows(t).step or 1
+        base = BASELINE_SAMPLES
+        size = max(1, (BASELINE_SAMPLES // step) | 1)
+        spread = np.maximum((sub_coef - baseline(sub_coef, size)).std(axis=0), 1.0)
     pattern = None
     if fixed_pattern and w > SMOOTH_ORDER + 2:
         # the time-mean spectrum: the median, plus the components' share of the mean's departure
@@ -303,7 +319,46 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         # spectrum's slope and curvature (often steep at a filter edge), and removing the estimate
         # made it worse than keeping it on widened-generator recordings, so the end bins keep theirs
         pattern[[0, -1]] = 0.0
-    return replace(p, scale=scale, pattern=pattern, signal=signal, coef_mean=sub_coef.mean(axis=0))
+    return replace(
+        p,
+        scale=scale,
+        pattern=pattern,
+        signal=signal,
+        coef_mean=sub_coef.mean(axis=0),
+        baseline_samples=base,
+        spread=spread,
+    )
+
+
+def baseline(coef: np.ndarray, size: int = BASELINE_SAMPLES) -> np.ndarray:
+    """(T, K) float64 slow baseline of each (T, K) trace: at each row, the value there of the
+    straight line fitted to the trace over the ``size`` rows centred on it (``size`` odd), the
+    window cut at the recording's ends. Inside, that is the moving mean; at the ends the line
+    follows the trace's trend instead of flattening it. Row ``i`` depends only on rows within
+    ``size // 2`` of it."""
+    c = np.asarray(coef, np.float64)
+    t = len(c)
+    half = size // 2
+    if half == 0 or t == 0:
+        return c.copy()
+    idx = np.arange(t, dtype=np.float64)
+    zero = np.zeros((1, c.shape[1]))
+    cx = np.concatenate([zero, np.cumsum(c, axis=0)])
+    ctx = np.concatenate([zero, np.cumsum(c * idx[:, None], axis=0)])
+    lo = np.maximum(np.arange(t) - half, 0)
+    hi = np.minimum(np.arange(t) + half + 1, t)
+    n = (hi - lo).astype(np.float64)
+    # the window's own sums of the index, relative to the row (exact for whole windows: 0)
+    s1 = (lo + hi - 1) * n / 2.0 - idx * n
+    s2 = ((hi - 1) * hi * (2 * hi - 1) - (lo - 1) * lo * (2 * lo - 1)) / 6.0 - 2 * idx * (lo + hi - 1) * n / 2.0
+    s2 += idx**2 * n
+    sx = cx[hi] - cx[lo]
+    stx = ctx[hi] - ctx[lo] - idx[:, None] * sx
+    det = n * s2 - s1**2
+    slope = np.where(
+        det[:, None] > 0, (n[:, None] * stx - s1[:, None] * sx) / np.where(det > 0, det, 1.0)[:, None], 0.0
+    )
+    return np.asarray((sx - slope * s1[:, None]) / n[:, None])
 
 
 def diff_variance(coef: np.ndarray) -> np.ndarray:

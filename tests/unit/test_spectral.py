@@ -368,12 +368,16 @@ def test_default_takes_the_right_path_per_input(den: Denoiser) -> None:
 
 def test_default_denoises_only_the_signal_traces(den: Denoiser) -> None:
     """The shipped network denoises each trace on its own, so the default packs the signal
-    traces into its channels: the values of whole traces, the noise-only traces dropped."""
+    traces into its channels: the values of whole traces (each around its slow baseline, which
+    is added back), the noise-only traces dropped."""
     assert den.model_card.shared is True
     x, clean, _ = recording(t=3000, noise=0.8)
     p = spectral.project(x)
     assert p.signal is not None and 0 < p.signal.sum() < p.components
-    whole = spectral.run_traces(den._net, p.coef, p.scale, den.channels, den.halo)
+    assert p.baseline_samples == spectral.BASELINE_SAMPLES and p.spread is not None
+    base = spectral.baseline(p.coef, p.baseline_samples)
+    whole = spectral.run_traces(den._net, (p.coef - base).astype(np.float32), p.spread, den.channels, den.halo)
+    whole = whole + base
     expected = spectral.reconstruct(p, np.where(p.signal[None, :], whole, p.coef_mean[None, :]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
@@ -403,12 +407,14 @@ def test_traces_wider_than_training_are_kept_as_they_are(den: Denoiser) -> None:
     assert 100.0 < den.model_card.max_spread < 1e4
     x, _, _ = recording(t=3000, noise=0.8)
     p = spectral.project(x)
-    assert p.signal is not None and p.coef_mean is not None
-    limit = float(np.sort(p.scale[p.signal])[-2]) * 1.01  # only the widest signal trace is beyond
-    wide = p.signal & (p.scale > limit)
+    assert p.signal is not None and p.coef_mean is not None and p.spread is not None
+    # the spread around each trace's baseline is what the network sees on a long recording
+    limit = float(np.sort(p.spread[p.signal])[-2]) * 1.01  # only the widest signal trace is beyond
+    wide = p.signal & (p.spread > limit)
     assert wide.sum() == 1
-    whole = spectral.run_traces(den._net, p.coef, p.scale, den.channels, den.halo)
-    traces = np.where(p.signal[None, :], whole, p.coef_mean[None, :])
+    base = spectral.baseline(p.coef, p.baseline_samples)
+    whole = spectral.run_traces(den._net, (p.coef - base).astype(np.float32), p.spread, den.channels, den.halo)
+    traces = np.where(p.signal[None, :], whole + base, p.coef_mean[None, :])
     traces[:, wide] = p.coef[:, wide]
     narrow = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
     narrow.model_card = dataclasses.replace(den.model_card, max_spread=limit)
