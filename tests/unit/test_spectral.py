@@ -561,3 +561,38 @@ def test_image_path_border_is_denoised_like_the_interior(precision: str) -> None
     ratio_interior = np.sqrt(err[interior].mean() / raw[interior].mean())
     assert ratio_interior < 0.2
     assert ratio_border <= 1.25 * ratio_interior, (ratio_border, ratio_interior)
+
+
+def test_baseline_is_the_line_fitted_around_each_sample() -> None:
+    """Inside, the moving mean; at the ends (window cut), the value of the least-squares line over
+    the rows that remain; a straight trace is its own baseline, and no row sees past half the span."""
+    rng = np.random.default_rng(4)
+    c = np.cumsum(rng.standard_normal((700, 3)), axis=0)
+    size, half = 201, 100
+    b = spectral.baseline(c, size)
+    for i in (0, 1, 57, 100, 350, 599, 650, 699):
+        lo, hi = max(0, i - half), min(len(c), i + half + 1)
+        design = np.c_[np.ones(hi - lo), np.arange(lo, hi) - i]
+        line = np.linalg.lstsq(design, c[lo:hi], rcond=None)[0][0]
+        np.testing.assert_allclose(b[i], line, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        b[half:-half], [c[i - half : i + half + 1].mean(axis=0) for i in range(half, 700 - half)]
+    )
+    ramp = 3.0 + 0.25 * np.arange(700.0)[:, None]
+    np.testing.assert_allclose(spectral.baseline(ramp, size), ramp, rtol=1e-9)
+    changed = c.copy()
+    changed[400:] += 100.0
+    np.testing.assert_allclose(spectral.baseline(changed, size)[: 400 - half], b[: 400 - half], rtol=1e-12)
+
+
+def test_long_recordings_carry_a_baseline_span_and_short_ones_none() -> None:
+    x, _, _ = recording(t=600, noise=0.5)
+    p = spectral.fit(x)
+    assert p.baseline_samples == 0 and p.spread is None
+    x, _, _ = recording(t=3000, noise=0.5)
+    p = spectral.project(x)
+    assert p.baseline_samples == spectral.BASELINE_SAMPLES and p.spread is not None
+    # around its baseline a trace spreads no wider (a noise-only trace about as wide), and the
+    # trace carrying the slow signal much less
+    assert np.all(p.spread >= 1.0) and np.all(p.spread <= 1.01 * p.scale)
+    assert p.spread[0] < 0.97 * p.scale[0]
