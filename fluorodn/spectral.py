@@ -341,23 +341,22 @@ def baseline(coef: np.ndarray, size: int = BASELINE_SAMPLES) -> np.ndarray:
     half = size // 2
     if half == 0 or t == 0:
         return c.copy()
-    idx = np.arange(t, dtype=np.float64)
+    row = np.arange(t, dtype=np.float64)
+    lo = np.maximum(row - half, 0.0)  # each row's window: rows lo .. hi - 1
+    hi = np.minimum(row + half + 1, float(t))
     zero = np.zeros((1, c.shape[1]))
-    cx = np.concatenate([zero, np.cumsum(c, axis=0)])
-    ctx = np.concatenate([zero, np.cumsum(c * idx[:, None], axis=0)])
-    lo = np.maximum(np.arange(t) - half, 0)
-    hi = np.minimum(np.arange(t) + half + 1, t)
-    n = (hi - lo).astype(np.float64)
-    # the window's own sums of the index, relative to the row (exact for whole windows: 0)
-    s1 = (lo + hi - 1) * n / 2.0 - idx * n
-    s2 = ((hi - 1) * hi * (2 * hi - 1) - (lo - 1) * lo * (2 * lo - 1)) / 6.0 - 2 * idx * (lo + hi - 1) * n / 2.0
-    s2 += idx**2 * n
-    sx = cx[hi] - cx[lo]
-    stx = ctx[hi] - ctx[lo] - idx[:, None] * sx
-    det = n * s2 - s1**2
-    slope = np.where(
-        det[:, None] > 0, (n[:, None] * stx - s1[:, None] * sx) / np.where(det > 0, det, 1.0)[:, None], 0.0
-    )
+    cum_x = np.concatenate([zero, np.cumsum(c, axis=0)])
+    cum_jx = np.concatenate([zero, np.cumsum(c * row[:, None], axis=0)])
+    # sums over each window of 1, u, u^2, x and u x, with u = j - i the offset from the row i
+    n = hi - lo
+    sum_j = (lo + hi - 1.0) * n / 2.0
+    sum_jj = ((hi - 1.0) * hi * (2.0 * hi - 1.0) - (lo - 1.0) * lo * (2.0 * lo - 1.0)) / 6.0
+    s1 = sum_j - row * n  # 0 for a whole window
+    s2 = sum_jj - 2.0 * row * sum_j + row**2 * n
+    sx = cum_x[hi.astype(int)] - cum_x[lo.astype(int)]
+    sux = cum_jx[hi.astype(int)] - cum_jx[lo.astype(int)] - row[:, None] * sx
+    det = n * s2 - s1**2  # > 0 for any window of 2 rows or more
+    slope = (n[:, None] * sux - s1[:, None] * sx) / np.where(det > 0, det, np.inf)[:, None]
     return np.asarray((sx - slope * s1[:, None]) / n[:, None])
 
 
