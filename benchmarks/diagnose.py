@@ -173,9 +173,7 @@ def sweep_misses(row: dict[str, Any], pipes: dict[str, Any], draws: int, seed: i
             continue
         out["draws"] += 1
         for name, fn in pipes.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                m = event_misses(rec, output(fn, rec))
+            m = event_misses(rec, output(fn, rec))
             acc = out["pipelines"].setdefault(name, {"f1": [], "missed": 0} | dict.fromkeys(MISS_KINDS, 0))
             acc["f1"].append(m["f1"])
             for k in ("missed", *MISS_KINDS):

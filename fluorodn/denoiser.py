@@ -380,14 +380,16 @@ class Denoiser:
         signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
         # on a long recording each trace's slow baseline stays out of the network, which sees
         # (and is scaled by) the trace's variation around it, as over its training recordings
-        traces, scale, base = proj.coef, proj.scale, None
-        if proj.baseline_samples and proj.spread is not None:
-            base = spectral.baseline(proj.coef, proj.baseline_samples).astype(np.float32)
-            traces, scale = proj.coef - base, proj.spread
+        scale = proj.scale if proj.spread is None else proj.spread
         # a trace spreading wider than any in training is kept as it is: its noise is a tiny
         # share of it, and the network is not trusted there
         kept = signal & (scale > self.model_card.max_spread)
         active = signal & ~kept
+        traces, base = proj.coef, None
+        if proj.spread is not None and active.any():
+            base = spectral.baseline(proj.coef[:, active], proj.baseline_samples).astype(np.float32)
+            traces = proj.coef.copy()
+            traces[:, active] -= base
         coef = spectral.run_traces(
             net,
             traces,
@@ -400,7 +402,7 @@ class Denoiser:
             fill=proj.coef_mean,
         )
         if base is not None:
-            coef[:, active] += base[:, active]
+            coef[:, active] += base
         if kept.any():
             coef[:, kept] = proj.coef[:, kept]
         out = spectral.reconstruct(proj, coef)
