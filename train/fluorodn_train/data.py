@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from fluorodn.normalize import global_scale
-from fluorodn.spectral import COMPONENTS, coefficient_map, network_input, pad_ends, project
+from fluorodn.spectral import COMPONENTS, baseline, coefficient_map, network_input, pad_ends, project
 
 from .noise import NoiseConfig, RecordedNoise, parametric_noise
 from .synth import WIDE, CleanRecording, SignalConfig, clean_recording
@@ -104,17 +104,25 @@ def spectral_pair(
     mirrored samples at each end (:func:`fluorodn.spectral.pad_ends`), as the runtime extends
     a recording by the network's halo, so that the network learns the ends it sees there.
     With ``signal_only``, the traces that hold noise only (``Projection.signal``), which the
-    runtime does not denoise, are zero traces with zero targets.
+    runtime does not denoise, are zero traces with zero targets. A recording long enough to
+    carry a slow baseline (``Projection.spread``) enters as the runtime's denoiser feeds it: its
+    signal traces less their baseline (:func:`fluorodn.spectral.baseline`), scaled by the
+    spread around it; the target stays the whole noise, which is what the output keeps.
     """
     p = project(inst.noisy, components, fixed_pattern=False)  # the coefficient traces are all it needs
     y = (inst.noisy - inst.clean) @ coefficient_map(p)
     t = np.zeros((components, len(p.coef)), np.float32)
     t[: p.components] = y.T
-    coef = p.coef
+    coef, scale = p.coef, p.scale
+    signal = np.ones(p.components, bool) if p.signal is None else p.signal
+    if p.spread is not None:
+        scale = p.spread
+        coef = coef.copy()
+        coef[:, signal] -= baseline(coef[:, signal], p.baseline_samples).astype(np.float32)
     if signal_only and p.signal is not None:
         coef = np.where(p.signal[None, :], coef, 0.0).astype(np.float32)
         t[: p.components][~p.signal] = 0.0
-    return network_input(pad_ends(coef, pad), p.scale, components)[0], pad_ends(t, pad, axis=1)
+    return network_input(pad_ends(coef, pad), scale, components)[0], pad_ends(t, pad, axis=1)
 
 
 #: Samples around each release that :func:`event_weights` weighs: from one before to this many after

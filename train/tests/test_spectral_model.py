@@ -73,6 +73,24 @@ def test_spectral_pair_can_leave_out_the_noise_only_traces():
     np.testing.assert_array_equal(x[k:], x0[k:])  # levels unchanged
 
 
+def test_long_spectral_pair_is_what_the_runtime_feeds_the_network():
+    """On a recording with a slow baseline the input is the runtime's: signal traces less their
+    baseline, scaled by the spread; the target stays the projected noise."""
+    inst = make_instance(np.random.default_rng(3), 2200, 90, 0.4, signal=synth.WIDE)
+    k = spectral.COMPONENTS
+    x, y = spectral_pair(inst)
+    p = spectral.project(inst.noisy)
+    assert p.spread is not None and p.signal is not None and p.signal.any()
+    traces = p.coef.astype(np.float64).copy()
+    traces[:, p.signal] -= spectral.baseline(traces[:, p.signal], p.baseline_samples)
+    expected = spectral.network_input(traces.astype(np.float32), p.spread, k)[0]
+    np.testing.assert_allclose(x, expected, rtol=1e-5, atol=1e-5)
+    # the signal traces enter centred on their baseline: their means are near zero
+    assert np.all(np.abs(x[: p.components][p.signal].mean(axis=1)) < 0.05)
+    noise = (inst.noisy - inst.clean) @ spectral.coefficient_map(p)
+    np.testing.assert_allclose(y[: p.components], noise.T, rtol=1e-5, atol=1e-4)
+
+
 def test_sampler_batches_whole_recordings_of_one_length():
     s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(60, 120), bins=(30, 40), samples_per_batch=300)
     x, y = s.batch()
