@@ -143,7 +143,8 @@ def fluorodn_pipelines(
 ) -> tuple[list[Pipeline], dict[str, Any]]:
     """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``),
     per extra model file in ``paths`` (a candidate not shipped yet), ``fluorodn:default``
-    (``Denoiser()`` as a user gets it) and the same with each bin's fixed pattern kept."""
+    (``Denoiser()`` as a user gets it), the same with each bin's fixed pattern kept, and its
+    projection alone (``spectral_only``)."""
     try:
         import fluorodn
 
@@ -188,12 +189,17 @@ def fluorodn_pipelines(
         }
         pipes.append(Pipeline(info["pipeline"], denoiser_fn(den), robust=True, info=info))
     try:
-        for name, keep in (("fluorodn:default", False), ("fluorodn:default keep-pattern", True)):
-            den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, keep_fixed_pattern=keep))
+        variants: tuple[tuple[str, dict[str, bool]], ...] = (
+            ("fluorodn:default", {}),
+            ("fluorodn:default keep-pattern", {"keep_fixed_pattern": True}),
+            ("fluorodn:default spectral-only", {"spectral_only": True}),
+        )
+        for name, settings in variants:
+            den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, **settings))
             default = default or den.name
             info = {"pipeline": name, "name": den.name, "sha256": den.sha256, "precision": den.precision}
-            if keep:
-                info["options"] = "keep_fixed_pattern=True"
+            if settings:
+                info["options"] = ", ".join(f"{k}=True" for k in settings)
             pipes.append(Pipeline(name, denoiser_fn(den), robust=True, info=info))
         image = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads), kind="image")
         pipes.append(

@@ -59,6 +59,8 @@ REPEATS = 6
 #: spectra over the bins, strong fast hemodynamics) coherence and F1 judge the analysis, not
 #: the denoiser, and only PSNR is compared.
 RESOLVED_COH = 0.9
+#: The default's projection alone (``DenoiserOptions(spectral_only=True)``), compared beside it.
+SPECTRAL_ONLY = "fluorodn:spectral-only"
 
 
 def draw(rng: np.random.Generator) -> dict[str, Any]:
@@ -167,7 +169,14 @@ def run(
 
     den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads))
     default = denoiser_fn(den)
-    pipes = {"raw": lambda x: x, "fluorodn:default": default, "svd-8": svd_rank(8), "gauss-0.5": gaussian(0.5)}
+    only = denoiser_fn(fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, spectral_only=True)))
+    pipes = {
+        "raw": lambda x: x,
+        "fluorodn:default": default,
+        SPECTRAL_ONLY: only,
+        "svd-8": svd_rank(8),
+        "gauss-0.5": gaussian(0.5),
+    }
     rows = []
     t0 = time.perf_counter()
     for k in range(recordings):
@@ -178,16 +187,26 @@ def run(
         m, _, _ = _analyse(rec, rec.clean)
         row["clean"] = {key: m[key] for key, _ in METRICS[1:]}
         row["resolved"] = bool(m["coh_mean_0_2.5hz"] >= RESOLVED_COH)
+        only_warnings: list[str] = []
         for name, fn in pipes.items():
             y = rec.to_counts(fn(rec.noisy))
             m, _, _ = _analyse(rec, y)
             row["metrics"][name] = {key: m[key] for key, _ in METRICS}
             if name == "fluorodn:default":
                 row["warnings"] = list(default.warnings)
+            if name == SPECTRAL_ONLY:
+                only_warnings = list(only.warnings)
         d, r = row["metrics"]["fluorodn:default"], row["metrics"]["raw"]
         judged = METRICS if row["resolved"] else METRICS[:1]
         row["below_raw"] = [label for key, label in judged if d[key] < r[key]]
         row["repeats"] = repeat_condition(factors, k, row["below_raw"], default, repeats, seed) if repeats else {}
+        o = row["metrics"][SPECTRAL_ONLY]
+        only_below = [label for key, label in judged if o[key] < r[key]]
+        row["spectral_only"] = {
+            "warnings": only_warnings,
+            "below_raw": only_below,
+            "repeats": repeat_condition(factors, k, only_below, only, repeats, seed) if repeats else {},
+        }
         rows.append(row)
         log(
             f"{k:3d} {rec.name}: PSNR {d['psnr']:.2f}/{r['psnr']:.2f} coh {d['coh_mean_0_2.5hz']:.3f}/"
@@ -199,32 +218,9 @@ def run(
                 for label, e in row["repeats"].items()
             )
         )
-    resolved = [r for r in rows if r["resolved"]]
-    summary: dict[str, Any] = {"recordings": len(rows), "resolved": len(resolved)}
-    for key, label in METRICS:
-        judged = rows if key == "psnr" else resolved
-        diff = np.array([r["metrics"]["fluorodn:default"][key] - r["metrics"]["raw"][key] for r in judged])
-        mean, half = interval(diff)
-        below = [r for r in rows if label in r["below_raw"]]
-        measurably = [r for r in below if r["repeats"].get(label, {}).get("measurably_below")]
-        again = np.array([x for r in below for x in r["repeats"].get(label, {}).get("diffs", [])])
-        again_mean, again_half = interval(again)
-        summary[label] = {
-            "recordings": len(judged),
-            "mean_diff": mean,
-            "half_width": half,
-            "below_raw": len(below),
-            "below_raw_unwarned": sum(1 for r in below if not r["warnings"]),
-            "worst_diff": float(diff.min()) if len(diff) else math.nan,
-            "repeated_draws": len(again),
-            "repeated_mean_diff": again_mean,
-            "repeated_half_width": again_half,
-            "measurably_below_raw": len(measurably),
-            # unwarned: no warning on the first draw nor on any repeated one
-            "measurably_below_raw_unwarned": sum(
-                1 for r in measurably if not r["warnings"] and not r["repeats"][label]["warned_draws"]
-            ),
-        }
+    summary: dict[str, Any] = {"recordings": len(rows), "resolved": sum(r["resolved"] for r in rows)}
+    summary |= _summary(rows, "fluorodn:default", lambda r: r)
+    summary[SPECTRAL_ONLY] = _summary(rows, SPECTRAL_ONLY, lambda r: r["spectral_only"])
     summary["warned"] = sum(1 for r in rows if r["warnings"])
     return {
         "benchmark": "sweep",
@@ -249,6 +245,39 @@ def run(
     }
 
 
+def _summary(rows: list[dict[str, Any]], name: str, part: Any) -> dict[str, Any]:
+    """Per metric label: pipeline ``name`` against raw over the recordings (coherence and F1: those
+    the analysis resolves), and over the further draws of the conditions where it fell below raw;
+    ``part(row)`` holds its ``below_raw`` labels, ``repeats`` and first-draw ``warnings``."""
+    resolved = [r for r in rows if r["resolved"]]
+    summary: dict[str, Any] = {}
+    for key, label in METRICS:
+        judged = rows if key == "psnr" else resolved
+        diff = np.array([r["metrics"][name][key] - r["metrics"]["raw"][key] for r in judged])
+        mean, half = interval(diff)
+        below = [r for r in rows if label in part(r)["below_raw"]]
+        measurably = [r for r in below if part(r)["repeats"].get(label, {}).get("measurably_below")]
+        again = np.array([x for r in below for x in part(r)["repeats"].get(label, {}).get("diffs", [])])
+        again_mean, again_half = interval(again)
+        summary[label] = {
+            "recordings": len(judged),
+            "mean_diff": mean,
+            "half_width": half,
+            "below_raw": len(below),
+            "below_raw_unwarned": sum(1 for r in below if not part(r)["warnings"]),
+            "worst_diff": float(diff.min()) if len(diff) else math.nan,
+            "repeated_draws": len(again),
+            "repeated_mean_diff": again_mean,
+            "repeated_half_width": again_half,
+            "measurably_below_raw": len(measurably),
+            # unwarned: no warning on the first draw nor on any repeated one
+            "measurably_below_raw_unwarned": sum(
+                1 for r in measurably if not part(r)["warnings"] and not part(r)["repeats"][label]["warned_draws"]
+            ),
+        }
+    return summary
+
+
 def markdown(res: dict[str, Any], command: str) -> str:
     s = res["summary"]
     lines = [
@@ -271,6 +300,67 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "measurably below raw, no warning |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    lines += _summary_rows(s)
+    lines += [
+        "",
+        f"The default warned (`OutOfDomainWarning`) on {s['warned']} of {s['recordings']} recordings.",
+        "",
+        "## The projection alone (`--spectral-only`)",
+        "",
+        "The default's projection without its network (`DenoiserOptions(spectral_only=True)`): nothing "
+        "is filtered over time. The same comparison with raw; the conditions it falls below raw on are "
+        "drawn again the same way.",
+        "",
+        "| metric | spectral-only - raw (mean, 95 % interval) | worst recording | below raw | below raw, no warning | "
+        f"below raw, drawn {res['repeats']} more times: spectral-only - raw | measurably below raw | "
+        "measurably below raw, no warning |",
+        "|---|---|---|---|---|---|---|---|",
+        *_summary_rows(s[SPECTRAL_ONLY]),
+        "",
+        "A recording below raw on a metric is drawn again with the same factors; the last column gives "
+        "the paired difference over those draws (coherence and F1: the draws the analysis resolves), "
+        "with its 95 % interval, and whether the condition is measurably below raw (the interval's "
+        "upper end below zero).",
+        "",
+        "| # | recording | PSNR default / raw | coh clean / default / spectral-only / raw / svd-8 / gauss-0.5 | "
+        "F1 clean / default / spectral-only / raw / svd-8 / gauss-0.5 | below raw on | warned | "
+        "drawn again: default - raw | spectral-only drawn again |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        m = r["metrics"]
+        coh, f1 = (
+            " / ".join(
+                [f"{r['clean'][key]:.3f}"]
+                + [f"{m[p][key]:.3f}" for p in ("fluorodn:default", SPECTRAL_ONLY, "raw", "svd-8", "gauss-0.5")]
+            )
+            for key in ("coh_mean_0_2.5hz", "ev_f1")
+        )
+        below = ", ".join(r["below_raw"]) or "nothing"
+        if not r["resolved"]:
+            below += " (PSNR only: analysis unresolved)"
+        warned = "; ".join(r["warnings"]) or "no"
+        again, only_again = (_again(part["repeats"]) for part in (r, r["spectral_only"]))
+        lines.append(
+            f"| {r['index']} | {r['recording']} | {m['fluorodn:default']['psnr']:.2f} / {m['raw']['psnr']:.2f} | "
+            f"{coh} | {f1} | {below} | {warned} | {again} | {only_again} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _again(repeats: dict[str, Any]) -> str:
+    """A row's further draws: per metric, the paired difference to raw and how many were below."""
+    text = "; ".join(
+        f"{label} {e['mean_diff']:+.4f} ± {e['half_width']:.4f} ({e['below_raw']} of {e['draws']} below"
+        f"{', measurably' if e['measurably_below'] else ''})"
+        for label, e in repeats.items()
+    )
+    return text or "-"
+
+
+def _summary_rows(s: dict[str, Any]) -> list[str]:
+    """The summary table's rows, one per metric, of :func:`_summary`'s ``s``."""
+    lines = []
     for _, label in METRICS:
         e = s[label]
         unit = " dB" if label == "PSNR" else ""
@@ -284,42 +374,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
             f"{e['below_raw']} of {e['recordings']} | {e['below_raw_unwarned']} | {again} | "
             f"{e['measurably_below_raw']} of {e['below_raw']} | {e['measurably_below_raw_unwarned']} |"
         )
-    lines += [
-        "",
-        f"The default warned (`OutOfDomainWarning`) on {s['warned']} of {s['recordings']} recordings.",
-        "",
-        "A recording below raw on a metric is drawn again with the same factors; the last column gives "
-        "the paired difference over those draws (coherence and F1: the draws the analysis resolves), "
-        "with its 95 % interval, and whether the condition is measurably below raw (the interval's "
-        "upper end below zero).",
-        "",
-        "| # | recording | PSNR default / raw | coh clean / default / raw / svd-8 / gauss-0.5 | "
-        "F1 clean / default / raw / svd-8 / gauss-0.5 | below raw on | warned | drawn again: default - raw |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in res["rows"]:
-        m = r["metrics"]
-        coh, f1 = (
-            " / ".join(
-                [f"{r['clean'][key]:.3f}"]
-                + [f"{m[p][key]:.3f}" for p in ("fluorodn:default", "raw", "svd-8", "gauss-0.5")]
-            )
-            for key in ("coh_mean_0_2.5hz", "ev_f1")
-        )
-        below = ", ".join(r["below_raw"]) or "nothing"
-        if not r["resolved"]:
-            below += " (PSNR only: analysis unresolved)"
-        warned = "; ".join(r["warnings"]) or "no"
-        again = "; ".join(
-            f"{label} {e['mean_diff']:+.4f} ± {e['half_width']:.4f} ({e['below_raw']} of {e['draws']} below"
-            f"{', measurably' if e['measurably_below'] else ''})"
-            for label, e in r["repeats"].items()
-        )
-        lines.append(
-            f"| {r['index']} | {r['recording']} | {m['fluorodn:default']['psnr']:.2f} / {m['raw']['psnr']:.2f} | "
-            f"{coh} | {f1} | {below} | {warned} | {again or '-'} |"
-        )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

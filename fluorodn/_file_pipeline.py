@@ -244,12 +244,17 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
     """The one provenance schema of fluorodn's outputs (files and zarr stores): fluorodn
     version, the model that ran (name, sha256, version, noise scale, normalization), the
     source, ``settings`` with the provider and precision (and for a spectral model its
-    ``keep_fixed_pattern`` setting) added, and the time."""
+    ``keep_fixed_pattern`` and ``spectral_only`` settings) added, and the time."""
     from fluorodn import __version__
 
     meta = denoiser.metadata or {}
     if getattr(denoiser, "kind", None) == "spectral":  # the setting; images it hands on have no pattern to keep
-        settings = {"keep_fixed_pattern": bool(getattr(denoiser.options, "keep_fixed_pattern", False)), **settings}
+        opts = denoiser.options
+        settings = {
+            "keep_fixed_pattern": bool(getattr(opts, "keep_fixed_pattern", False)),
+            "spectral_only": bool(getattr(opts, "spectral_only", False)),
+            **settings,
+        }
     return {
         "fluorodn": __version__,
         "model": denoiser.name,

@@ -65,6 +65,13 @@ class DenoiserOptions:
     keep_fixed_pattern: bool = False
     """Spectral path: keep each bin's time mean as it is instead of removing the detector's per-bin
     fixed pattern (:func:`fluorodn.spectral.smooth_spectrum`)."""
+    spectral_only: bool = False
+    """Spectral path: denoise across wavelength only. The recording is projected onto its spectra
+    and the noise-only components are dropped (and the fixed pattern removed), but the signal traces
+    are kept as recorded instead of going through the network. Nothing is filtered over time, so
+    every event keeps its recorded time course: event counts stay at the raw recording's where the
+    network's smoothing merges close events (high noise, slow rises), at the price of most of the
+    coherence gain. Frames ignore it."""
 
     def __post_init__(self) -> None:
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
@@ -86,6 +93,7 @@ class Denoiser:
       coefficient traces over time, and the result is mapped back; every output value is
       informed by its sample's whole spectrum. The detector's per-bin fixed pattern (constant
       in time, not smooth across bins) is removed too, unless ``options.keep_fixed_pattern``.
+      With ``options.spectral_only`` the network is left out: only the projection runs.
       Inputs outside the model's training domain raise an
       :class:`~fluorodn.errors.OutOfDomainWarning`.
     * **image** (microscopy frames, stacks of pages, anything without a spectral axis): the
@@ -375,9 +383,13 @@ class Denoiser:
         else:
             proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 
+        signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
+        if self.options.spectral_only:
+            fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
+            coef = np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
+            return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, fitted, progress)
         net = self._net
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
-        signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
         # on a long recording each trace's slow baseline stays out of the network, which sees
         # (and is scaled by) the trace's variation around it, as over its training recordings
         scale = proj.scale if proj.spread is None else proj.spread
@@ -405,11 +417,22 @@ class Denoiser:
             coef[:, active] += base
         if kept.any():
             coef[:, kept] = proj.coef[:, kept]
-        out = spectral.reconstruct(proj, coef)
+        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, fitted, progress)
+
+    def _spectral_out(
+        self,
+        arr: np.ndarray,
+        out: np.ndarray,
+        proj: spectral.Projection,
+        fitted: spectral.Projection | None,
+        progress: Progress | None,
+    ) -> np.ndarray:
+        """``out`` after the out-of-domain checks of what was removed from ``arr`` (a whole
+        recording only) and the progress report."""
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict) and fitted is None:
             for message in spectral.domain_warnings(spectral.removed_stats(arr, out, proj), checks):
-                warnings.warn(OutOfDomainWarning(message), stacklevel=3)
+                warnings.warn(OutOfDomainWarning(message), stacklevel=4)
         if progress is not None:
             progress(arr.size)
         return out

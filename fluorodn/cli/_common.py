@@ -84,6 +84,7 @@ def run_denoiser(run: RunOptions, threads: int | None, debug: bool = False) -> A
         run.kind,
         debug=debug,
         keep_fixed_pattern=run.keep_fixed_pattern,
+        spectral_only=run.spectral_only,
     )
 
 
@@ -95,12 +96,18 @@ def make_denoiser(
     kind: Kind = Kind.auto,
     debug: bool = False,
     keep_fixed_pattern: bool = False,
+    spectral_only: bool = False,
 ) -> Any:
     """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
     terminal, and where CUDA was asked for and fails, its reason joins the one-sentence error."""
     from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-    options = DenoiserOptions(threads=threads, precision=precision.value, keep_fixed_pattern=keep_fixed_pattern)
+    options = DenoiserOptions(
+        threads=threads,
+        precision=precision.value,
+        keep_fixed_pattern=keep_fixed_pattern,
+        spectral_only=spectral_only,
+    )
     if device is not Device.cuda or debug:
         return Denoiser(model, device=device.value, options=options, kind=kind.value)
     try:

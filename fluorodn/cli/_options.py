@@ -98,6 +98,15 @@ KeepPatternOption = Annotated[
         "pattern, constant in time and not smooth across bins, is removed).",
     ),
 ]
+SpectralOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--spectral-only",
+        help="Spectral recordings: denoise across wavelength only (the projection onto the recording's "
+        "spectra), nothing over time, so every event keeps its recorded time course. For event counts "
+        "at high noise with slow rises, where the default can merge close events.",
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
@@ -122,6 +131,7 @@ class RunOptions:
     dtype: OutDtype = OutDtype.float32
     suffix: str = "_denoised"
     keep_fixed_pattern: bool = False
+    spectral_only: bool = False
 
 
 #: How each field of :class:`RunOptions` is declared on the command line.
@@ -133,6 +143,7 @@ _RUN_OPTIONS = {
     "dtype": DtypeOption,
     "suffix": SuffixOption,
     "keep_fixed_pattern": KeepPatternOption,
+    "spectral_only": SpectralOnlyOption,
 }
 
 

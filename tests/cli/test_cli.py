@@ -366,6 +366,30 @@ def test_import_is_cheap() -> None:
     json.loads("{}")
 
 
+def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
+    """--spectral-only gives what ``DenoiserOptions(spectral_only=True)`` gives, says so in the
+    provenance, and differs from the default's output (which filters over time too)."""
+    from fluorodn import Denoiser, DenoiserOptions
+
+    rng = np.random.default_rng(6)
+    t, w = 1500, 80
+    wl = np.linspace(0, 1, w)
+    spectrum = 3000.0 * np.exp(-0.5 * ((wl - 0.4) / 0.2) ** 2) + 300.0
+    course = np.convolve(rng.standard_normal(t + 50), np.ones(50) / 7, "same")[25:-25]
+    x = spectrum[None, :] * (1.0 + 0.02 * course[:, None]) + np.sqrt(spectrum)[None, :] * rng.standard_normal((t, w))
+    x = x.astype(np.float32)
+    tifffile.imwrite(tmp_path / "rec.tif", x)
+    result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "--spectral-only", "--suffix", "_proj")
+    assert result.exit_code == 0, result.output
+    assert cli("denoise", tmp_path / "rec.tif", "--threads", 1).exit_code == 0
+    proj, full = tifffile.imread(tmp_path / "rec_proj.tif"), tifffile.imread(tmp_path / "rec_denoised.tif")
+    assert read_provenance(tmp_path / "rec_proj.tif")["settings"]["spectral_only"] is True
+    assert read_provenance(tmp_path / "rec_denoised.tif")["settings"]["spectral_only"] is False
+    api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, spectral_only=True)).run(x)
+    np.testing.assert_allclose(proj, api, rtol=1e-6, atol=1e-3)
+    assert np.abs(proj - full).max() > 1.0
+
+
 def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> None:
     """The default model on a spectral recording: --keep-fixed-pattern keeps each bin's time
     mean; the rest of the output is the same."""
