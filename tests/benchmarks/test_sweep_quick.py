@@ -47,7 +47,16 @@ def test_quick_sweep(tmp_path) -> None:
                 e["draws"] >= 2 and e["mean_diff"] + e["half_width"] < 0
             )
     assert f1["measurably_below_raw"] <= f1["below_raw"]
+    only = res["summary"][sweep.SPECTRAL_ONLY]
+    for r in rows:  # the projection alone: its own verdicts and further draws
+        o, raw = r["metrics"][sweep.SPECTRAL_ONLY], r["metrics"]["raw"]
+        assert raw["psnr"] < o["psnr"] < r["metrics"]["fluorodn:default"]["psnr"]
+        judged = sweep.METRICS if r["resolved"] else sweep.METRICS[:1]
+        assert r["spectral_only"]["below_raw"] == [label for key, label in judged if o[key] < raw[key]]
+        assert sorted(r["spectral_only"]["repeats"]) == sorted(r["spectral_only"]["below_raw"])
+    assert only["F1"]["below_raw"] == sum("F1" in r["spectral_only"]["below_raw"] for r in rows)
     md = (tmp_path / "sweep.md").read_text()
+    assert "## The projection alone (`--spectral-only`)" in md
     assert "below raw, no warning" in md and "measurably below raw" in md and md.count("\n| ") >= 3 + 3
 
 
