@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 RESULTS = Path(__file__).resolve().parent / "results"
 #: A 2.5-hour session at 5 Hz.
 SHAPE = (44156, 152)
-VARIANTS = {"default": [], "low": ["--model", "low"], "high": ["--model", "high"]}
+VARIANTS = {
+    "default": [],
+    "spectral-only": ["--spectral-only"],
+    "low": ["--model", "low"],
+    "high": ["--model", "high"],
+}
 #: The variant run with :func:`conv1d_copy` of the default's model.
 CONV1D = "default, 1D convolutions"
 #: The variant run with :func:`int8_copy` of the default's model.
@@ -194,6 +199,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         "peak_rss_mib": rss,
         "ratio_low_over_default": med["low"] / med["default"],
         "ratio_high_over_default": med["high"] / med["default"],
+        "ratio_spectral_only_over_default": med["spectral-only"] / med["default"],
         "ratio_conv1d_over_default": med[CONV1D] / med["default"],
         "ratio_int8_over_default": med[INT8] / med["default"],
         "int8_float_layers": list(INT8_FLOAT_LAYERS),
@@ -223,6 +229,8 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         f"{checks['signal_traces']} of the recording's {checks['traces']} coefficient traces "
         "(`spectral.holds_signal`; the others hold noise only).",
         "",
+        "`--spectral-only`: the default's projection without its network (nothing filtered over time); "
+        "the difference to the default is about what the network costs. "
         "`spectral_conv1d.onnx`: the default's model with 1D convolutions (the same weights). "
         "`spectral_int8.onnx`: the default's model quantized to int8 by "
         f"`python -m fluorodn_train quantize --float-layers {','.join(INT8_FLOAT_LAYERS)}` without its "
