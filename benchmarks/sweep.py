@@ -187,15 +187,11 @@ def run(
         m, _, _ = _analyse(rec, rec.clean)
         row["clean"] = {key: m[key] for key, _ in METRICS[1:]}
         row["resolved"] = bool(m["coh_mean_0_2.5hz"] >= RESOLVED_COH)
-        only_warnings: list[str] = []
         for name, fn in pipes.items():
             y = rec.to_counts(fn(rec.noisy))
             m, _, _ = _analyse(rec, y)
             row["metrics"][name] = {key: m[key] for key, _ in METRICS}
-            if name == "fluorodn:default":
-                row["warnings"] = list(default.warnings)
-            if name == SPECTRAL_ONLY:
-                only_warnings = list(only.warnings)
+        row["warnings"] = list(default.warnings)  # each keeps its last call's: this recording's
         d, r = row["metrics"]["fluorodn:default"], row["metrics"]["raw"]
         judged = METRICS if row["resolved"] else METRICS[:1]
         row["below_raw"] = [label for key, label in judged if d[key] < r[key]]
@@ -203,7 +199,7 @@ def run(
         o = row["metrics"][SPECTRAL_ONLY]
         only_below = [label for key, label in judged if o[key] < r[key]]
         row["spectral_only"] = {
-            "warnings": only_warnings,
+            "warnings": list(only.warnings),  # before its further draws replace them
             "below_raw": only_below,
             "repeats": repeat_condition(factors, k, only_below, only, repeats, seed) if repeats else {},
         }
