@@ -106,44 +106,91 @@ def event_misses(rec: R.Recording, y: np.ndarray) -> dict[str, Any]:
 MISS_KINDS = ("small", "merged", "shifted", "absent", "taken")
 
 
-#: Bins and samples cut from each side for :func:`edge_penalty` (more than the network's halo).
-CROP_BINS, CROP_SAMPLES = 12, 200
+#: Bins and samples cut from each side for :func:`edge_penalty`, one crop per entry (each more
+#: than the network's halo); a crop that would leave under a third of the recording is skipped.
+CROP_BINS = (12, 15, 18, 21)
+CROP_SAMPLES = (200, 350, 500, 650, 800, 950, 1100, 1250)
+#: Samples of the Gaussian over time in the edge table's reference pipeline: a projection then
+#: a smoother over time, as the default is, but linear and with the textbook mirrored border.
+EDGE_TIME_SIGMA = 2.0
 
 
 def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
     """What being at an edge costs ``fn``: the error on the first and last bins (samples) of
-    ``rec`` cropped by ``CROP_BINS`` bins (``CROP_SAMPLES`` samples) on each side, over the error
-    on the same cells when ``fn`` runs on the whole recording, where they lie inside. Unlike
-    error / raw error against the interior, it does not mix in how hard the cells are to denoise
-    (how much signal the first bins hold). ``varying``: the bins' ratios after removing each
-    bin's time-mean error (the fixed pattern, which is constant in time)."""
+    ``rec`` cropped by each of ``CROP_BINS`` bins (``CROP_SAMPLES`` samples) on each side, over
+    the error on the same cells when ``fn`` runs on the whole recording, where they lie inside.
+    Squared errors are summed over the crops, so that each ratio pools as many edges as there are
+    crops. Unlike error / raw error against the interior, it does not mix in how hard the cells
+    are to denoise (how much signal the first bins hold). ``varying``: the bins' ratios after
+    removing each bin's time-mean error (the fixed pattern, which is constant in time).
+    ``whole_error_vs_raw``: RMS error / raw error of the whole recording, for comparing pipelines
+    that smooth more or less."""
     from benchmarks.stress import EDGE_BINS, EDGE_SAMPLES
 
     whole = output(fn, rec) - rec.clean
-    mb, ms = CROP_BINS, CROP_SAMPLES
-    cut = dataclasses.replace(rec, noisy=rec.noisy[:, mb:-mb], clean=rec.clean[:, mb:-mb])
-    by_bin = output(fn, cut) - cut.clean
-    cut = dataclasses.replace(rec, noisy=rec.noisy[ms:-ms], clean=rec.clean[ms:-ms])
-    by_time = output(fn, cut) - cut.clean
-    w, t = by_bin.shape[1], by_time.shape[0]
+    t, w = whole.shape
+    sums: dict[str, list[float]] = {}
 
-    def ratio(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.sqrt(np.mean(a**2) / max(np.mean(b**2), 1e-300)))
+    def add(name: str, e: np.ndarray, ref: np.ndarray) -> None:
+        s = sums.setdefault(name, [0.0, 0.0])
+        s[0] += float(np.sum(e**2))
+        s[1] += float(np.sum(ref**2))
 
-    bins = {
-        "first_bin": [0],
-        "last_bin": [w - 1],
-        f"first_{EDGE_BINS}_bins": list(range(EDGE_BINS)),
-        f"last_{EDGE_BINS}_bins": list(range(w - EDGE_BINS, w)),
+    regions = {
+        "first_bin": lambda n: [0],
+        "last_bin": lambda n: [n - 1],
+        f"first_{EDGE_BINS}_bins": lambda n: list(range(EDGE_BINS)),
+        f"last_{EDGE_BINS}_bins": lambda n: list(range(n - EDGE_BINS, n)),
     }
-    out = {}
-    for name, cols in bins.items():
-        e, ref = by_bin[:, cols], whole[:, [mb + c for c in cols]]
-        out[name] = ratio(e, ref)
-        out[f"{name}_varying"] = ratio(e - e.mean(axis=0), ref - ref.mean(axis=0))
-    out[f"first_{EDGE_SAMPLES}_samples"] = ratio(by_time[:EDGE_SAMPLES], whole[ms : ms + EDGE_SAMPLES])
-    out[f"last_{EDGE_SAMPLES}_samples"] = ratio(by_time[-EDGE_SAMPLES:], whole[ms + t - EDGE_SAMPLES : ms + t])
-    return out
+    for mb in (m for m in CROP_BINS if w - 2 * m >= w // 3):
+        cut = dataclasses.replace(rec, noisy=rec.noisy[:, mb:-mb], clean=rec.clean[:, mb:-mb])
+        by_bin = output(fn, cut) - cut.clean
+        for name, cols_of in regions.items():
+            cols = cols_of(by_bin.shape[1])
+            e, ref = by_bin[:, cols], whole[:, [mb + c for c in cols]]
+            add(name, e, ref)
+            add(f"{name}_varying", e - e.mean(axis=0), ref - ref.mean(axis=0))
+    for ms in (m for m in CROP_SAMPLES if t - 2 * m >= t // 3):
+        cut = dataclasses.replace(rec, noisy=rec.noisy[ms:-ms], clean=rec.clean[ms:-ms])
+        by_time = output(fn, cut) - cut.clean
+        n = len(by_time)
+        add(f"first_{EDGE_SAMPLES}_samples", by_time[:EDGE_SAMPLES], whole[ms : ms + EDGE_SAMPLES])
+        add(f"last_{EDGE_SAMPLES}_samples", by_time[-EDGE_SAMPLES:], whole[ms + n - EDGE_SAMPLES : ms + n])
+    out = {name: float(np.sqrt(a / max(b, 1e-300))) for name, (a, b) in sums.items()}
+    raw = output(lambda x: x, rec) - rec.clean
+    return out | {"whole_error_vs_raw": float(np.sqrt(np.mean(whole**2) / max(np.mean(raw**2), 1e-300)))}
+
+
+def crop_leverage(rec: R.Recording) -> dict[str, float]:
+    """The leverage of the crops' end bins in the spectral path's signal subspace (the
+    components it keeps, :attr:`fluorodn.spectral.Projection.signal`) over the same bins' leverage
+    in the whole recording's, summed over the crops of :func:`edge_penalty`. The noise a
+    projection keeps in a bin grows with that bin's leverage; ``angle_cos``: the smallest cosine of
+    the principal angles between a crop's subspace and the whole's restricted to the crop's bins
+    (1: the same subspace)."""
+    from fluorodn import spectral
+
+    def subspace(x: np.ndarray) -> np.ndarray:
+        p = spectral.fit(x, fixed_pattern=False)
+        b = p.basis if p.rotation is None else p.basis @ p.rotation
+        return np.asarray(b if p.signal is None else b[:, p.signal])
+
+    whole = subspace(rec.noisy)
+    w = whole.shape[0]
+    lev_whole = np.sum(whole**2, axis=1)
+    sums = np.zeros((2, 2))
+    cos = 1.0
+    for mb in (m for m in CROP_BINS if w - 2 * m >= w // 3):
+        crop = subspace(rec.noisy[:, mb:-mb])
+        lev = np.sum(crop**2, axis=1)
+        sums += [[lev[0], lev_whole[mb]], [lev[-1], lev_whole[w - mb - 1]]]
+        q, _ = np.linalg.qr(whole[mb:-mb])
+        cos = min(cos, float(np.linalg.svd(q.T @ crop, compute_uv=False).min()))
+    return {
+        "leverage_first": float(sums[0, 0] / sums[0, 1]),
+        "leverage_last": float(sums[1, 0] / sums[1, 1]),
+        "angle_cos": cos,
+    }
 
 
 def output(fn: Any, rec: R.Recording) -> np.ndarray:
@@ -277,10 +324,16 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         for r in make_stress(n_time // 3, False, seed=seed)
         if r.name == "fast hemodynamics, noise 0.4"
     ]
-    from benchmarks.pipelines import gaussian, svd_rank
+    from benchmarks.pipelines import gaussian, svd_rank, time_gaussian
 
-    edge_pipes = {"fluorodn:default": default.run, "svd-8": svd_rank(8), "gauss-0.5": gaussian(0.5)}
+    edge_pipes = {
+        "fluorodn:default": default.run,
+        "svd-8": svd_rank(8),
+        "gauss-0.5": gaussian(0.5),
+        f"svd-8+time-gauss-{EDGE_TIME_SIGMA:g}": svd_then(8, time_gaussian(EDGE_TIME_SIGMA)),
+    }
     edges = [{"recording": r.name, "pipeline": n} | edge_penalty(r, fn) for r in recs for n, fn in edge_pipes.items()]
+    leverage = [{"recording": r.name} | crop_leverage(r) for r in recs]
     swept = [] if quick else sweep_below()
     sweep_rows = [sweep_misses(r, {"raw": pipes["raw"], "fluorodn:default": default.run}, REPEATS) for r in swept]
     result = {
@@ -291,6 +344,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "rows": rows,
         "bins": bins,
         "edges": edges,
+        "crop_leverage": leverage,
         "sweep": sweep_rows,
         "projection": projection,
         "elapsed_s": time.perf_counter() - t0,
@@ -299,6 +353,12 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=1))
     (out_dir / f"{stem}.md").write_text(report(result))
     return result
+
+
+def _listed(values: tuple[int, ...]) -> str:
+    """``(1, 2, 3)`` as ``1, 2 or 3``."""
+    head = ", ".join(str(v) for v in values[:-1])
+    return f"{head} or {values[-1]}" if head else str(values[-1])
 
 
 def report(res: dict[str, Any]) -> str:
@@ -353,13 +413,16 @@ def report(res: dict[str, Any]) -> str:
             "",
             "## What being at an edge costs",
             "",
-            f"Each pipeline on the recording cropped by {CROP_BINS} bins (for the bins) or {CROP_SAMPLES} samples (for "
-            "the samples) on each side: RMS error on its first and last bins and samples over the RMS error on the "
-            "same cells when the pipeline runs on the whole recording, where they lie inside (1.00: the edge costs "
-            "nothing). In brackets, the bins' ratio after removing each bin's time-mean error (the detector's fixed "
-            "pattern, which the default removes inside the spectrum but keeps on the end bins). Unlike the quality "
-            "benchmark's error / raw error against the interior, this leaves out how hard the cells themselves are "
-            "to denoise.",
+            f"Each pipeline on the recording cropped on each side by {_listed(CROP_BINS)}"
+            f" bins (for the bins) and by {_listed(CROP_SAMPLES)} samples "
+            "(for the samples), one crop at a time: RMS error on the crops' first and last bins and samples over "
+            "the RMS error on the same cells when the pipeline runs on the whole recording, where they lie "
+            "inside, squared errors summed over the crops (1.00: the edge costs nothing); last column, the whole "
+            "recording's RMS error / raw error, since a pipeline that smooths more has more to lose at an edge. "
+            "In brackets, the bins' ratio after removing each bin's time-mean error (the detector's fixed "
+            "pattern, which the default removes inside the spectrum but keeps on the end bins). Unlike the "
+            "quality benchmark's error / raw error against the interior, this leaves out how hard the cells "
+            "themselves are to denoise.",
             "",
             "| recording | pipeline | " + " | ".join(k.replace("_", " ") for k in regions) + " |",
             "|---|---|" + "---|" * len(regions),
@@ -367,6 +430,24 @@ def report(res: dict[str, Any]) -> str:
         for e in edges:
             cells = [f"{e[k]:.2f} ({e[k + '_varying']:.2f})" if k + "_varying" in e else f"{e[k]:.2f}" for k in regions]
             lines.append(f"| {e['recording']} | {e['pipeline']} | " + " | ".join(cells) + " |")
+    leverage = res.get("crop_leverage", [])
+    if leverage:
+        lines += [
+            "",
+            "Why a projection pays at the spectrum's ends: the leverage of the crops' first and last bins in the "
+            "signal subspace the spectral path keeps, over the same bins' leverage in the whole recording (summed "
+            "over the crops), and the smallest cosine of the principal angles between each crop's subspace and the "
+            "whole's restricted to the crop's bins. A cosine near 1 says the crop finds the same spectra; the "
+            "leverage ratio says how much more of each trace's noise an end bin receives once the bins beyond it, "
+            "which also told the components apart, are gone.",
+            "",
+            "| recording | leverage first bin | leverage last bin | smallest cosine |",
+            "|---|---|---|---|",
+        ]
+        for v in leverage:
+            lines.append(
+                f"| {v['recording']} | {v['leverage_first']:.2f}x | {v['leverage_last']:.2f}x | {v['angle_cos']:.3f} |"
+            )
     sweep_rows = res.get("sweep", [])
     if sweep_rows:
         lines += [

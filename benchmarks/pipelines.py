@@ -45,6 +45,14 @@ def gaussian(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: gaussian_filter(x, sigma, mode="nearest")
 
 
+def time_gaussian(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
+    """A Gaussian of ``sigma`` samples over time alone, each bin on its own, the recording
+    mirrored at its ends."""
+    from scipy.ndimage import gaussian_filter1d
+
+    return lambda x: gaussian_filter1d(x, sigma, axis=0, mode="mirror")
+
+
 def savgol(x: np.ndarray) -> np.ndarray:
     from scipy.signal import savgol_filter
 

@@ -24,7 +24,10 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     assert "| noise 0.2 | fluorodn:default |" in (tmp_path / "diagnosis_quick.md").read_text()
     (b,) = result["bins"]
     assert b["leverage_first"] > 0 and b["ratio_first_varying"] > 0
-    assert {e["pipeline"] for e in result["edges"]} == {"fluorodn:default", "svd-8", "gauss-0.5"}
+    assert {e["pipeline"] for e in result["edges"]} == {"fluorodn:default", "svd-8", "gauss-0.5", "svd-8+time-gauss-2"}
+    (lev,) = result["crop_leverage"]
+    # the crops find the whole recording's spectra, and their end bins weigh more in them
+    assert lev["angle_cos"] > 0.9 and lev["leverage_first"] > 1.0 and lev["leverage_last"] > 1.0
     assert "## What being at an edge costs" in (tmp_path / "diagnosis_quick.md").read_text()
 
 
@@ -38,9 +41,9 @@ def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
     t, w = rec.noisy.shape
 
     def clean_of(x: np.ndarray) -> np.ndarray:  # the clean cells of the whole or of a crop
-        if x.shape[1] < w:
-            return rec.clean[:, CROP_BINS:-CROP_BINS]
-        return rec.clean if len(x) == t else rec.clean[CROP_SAMPLES:-CROP_SAMPLES]
+        mb, ms = (w - x.shape[1]) // 2, (t - len(x)) // 2
+        assert mb in (0, *CROP_BINS) and ms in (0, *CROP_SAMPLES)
+        return rec.clean[ms : t - ms, mb : w - mb]
 
     def shrink(x: np.ndarray) -> np.ndarray:  # halves the noise of every cell
         return (x + clean_of(x)) / 2
@@ -57,6 +60,7 @@ def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
         return y
 
     flat = edge_penalty(rec, shrink)
+    assert abs(flat.pop("whole_error_vs_raw") - 0.5) < 1e-9
     assert all(abs(v - 1.0) < 1e-9 for v in flat.values())
     e = edge_penalty(rec, edgy_bins)
     assert abs(e["first_bin"] - 2.0) < 1e-9 and abs(e["first_bin_varying"] - 2.0) < 1e-9
