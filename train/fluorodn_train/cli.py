@@ -69,6 +69,9 @@ def fit(
     event_weight: float = typer.Option(
         0.0, help="Spectral: weigh the loss around each true release 1 + this much more (0: plain MSE)."
     ),
+    mark_pad: bool = typer.Option(
+        False, help="Spectral: level channels negated on the mirrored end samples (the network sees where they are)."
+    ),
     samples: int = typer.Option(9600, help="Spectral: time samples per step (recordings x their length)."),
     batch: int = typer.Option(16, help="Instances per step."),
     window: tuple[int, int] = typer.Option(

@@ -93,7 +93,7 @@ class Sampler:
 
 
 def spectral_pair(
-    inst: Instance, components: int = COMPONENTS, pad: int = 0, signal_only: bool = False
+    inst: Instance, components: int = COMPONENTS, pad: int = 0, signal_only: bool = False, mark_pad: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(network input (2K, T + 2 pad), target noise (K, T + 2 pad)) of the spectral model, float32.
 
@@ -107,7 +107,10 @@ def spectral_pair(
     runtime does not denoise, are zero traces with zero targets. A recording long enough to
     carry a slow baseline (``Projection.spread``) enters as the runtime's denoiser feeds it: its
     signal traces less their baseline (:func:`fluorodn.spectral.baseline`), scaled by the
-    spread around it; the target stays the whole noise, which is what the output keeps.
+    spread around it; the target stays the whole noise, which is what the output keeps. With
+    ``mark_pad``, the level channels are negated on the ``pad`` mirrored samples at each end (a sign
+    no recorded sample's level has), so that the network can tell the mirror from the recording
+    (the output, divided by the level, stays finite there).
     """
     p = project(inst.noisy, components, fixed_pattern=False)  # the coefficient traces are all it needs
     y = (inst.noisy - inst.clean) @ coefficient_map(p)
@@ -122,7 +125,11 @@ def spectral_pair(
     if signal_only and p.signal is not None:
         coef = np.where(p.signal[None, :], coef, 0.0).astype(np.float32)
         t[: p.components][~p.signal] = 0.0
-    return network_input(pad_ends(coef, pad), scale, components)[0], pad_ends(t, pad, axis=1)
+    x = network_input(pad_ends(coef, pad), scale, components)[0]
+    if mark_pad and pad > 0:
+        x[components:, :pad] *= -1.0
+        x[components:, -pad:] *= -1.0
+    return x, pad_ends(t, pad, axis=1)
 
 
 #: Samples around each release that :func:`event_weights` weighs: from one before to this many after
@@ -164,10 +171,11 @@ class SpectralSampler(Sampler):
         pad: int = 0,
         signal_only: bool = False,
         event_weight: float = 0.0,
+        mark_pad: bool = False,
     ):
         super().__init__(seed, stream, (lengths[1], bins[1]), noise_scale)
         self.lengths, self.bins, self.samples, self.signal = lengths, bins, samples_per_batch, signal
-        self.pad, self.signal_only, self.event_weight = pad, signal_only, event_weight
+        self.pad, self.signal_only, self.event_weight, self.mark_pad = pad, signal_only, event_weight, mark_pad
 
     def batch(self, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(B, K, L) float32 inputs and targets; ``n`` > 0 fixes B (default: by the sample budget)."""
@@ -178,7 +186,7 @@ class SpectralSampler(Sampler):
             ns = self.rng.uniform(*self.noise_scale)
             bins = int(self.rng.integers(self.bins[0], self.bins[1] + 1))
             inst = make_instance(self.rng, length, bins, ns, signal=self.signal)
-            x, y = spectral_pair(inst, pad=self.pad, signal_only=self.signal_only)
+            x, y = spectral_pair(inst, pad=self.pad, signal_only=self.signal_only, mark_pad=self.mark_pad)
             if self.event_weight > 0:
                 y = np.concatenate([y, event_weights(inst.truth.spikes, self.event_weight, self.pad)[None]])
             xs.append(x)

@@ -38,6 +38,8 @@ class FitConfig:
     #: spectral: the loss weighs the samples around each true release (one before to
     #: ``data.EVENT_AFTER`` after) 1 + this much more than the others
     event_weight: float = 0.0
+    #: spectral: the level channels are negated on the mirrored samples at each end (``data.spectral_pair``)
+    mark_pad: bool = False
     window: tuple[int, int] = (101, 152)  #: (time, bins) of one instance (20 s at 5 Hz)
     batch: int = 16  #: instances per step
     steps: int = 1000  #: stop after this many steps in total
@@ -100,6 +102,7 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
             pad=net.halo,  # the runtime extends a recording by the network's halo
             signal_only=cfg.signal_only,
             event_weight=cfg.event_weight,
+            mark_pad=cfg.mark_pad,
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 

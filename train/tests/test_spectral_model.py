@@ -91,6 +91,24 @@ def test_long_spectral_pair_is_what_the_runtime_feeds_the_network():
     np.testing.assert_allclose(y[: p.components], noise.T, rtol=1e-5, atol=1e-4)
 
 
+def test_marked_pad_negates_the_levels_of_the_mirrored_samples_only():
+    """With ``mark_pad`` the level channels are negated on the mirrored samples at each end; the traces,
+    the levels of the recorded samples and the target are those of the unmarked pair."""
+    inst = make_instance(np.random.default_rng(4), 300, 80, 0.4, signal=synth.WIDE)
+    k, pad = spectral.COMPONENTS, 7
+    x0, y0 = spectral_pair(inst, pad=pad)
+    x, y = spectral_pair(inst, pad=pad, mark_pad=True)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(x[:k], x0[:k])
+    np.testing.assert_array_equal(x[k:, pad:-pad], x0[k:, pad:-pad])
+    np.testing.assert_array_equal(x[k:, :pad], -x0[k:, :pad])
+    np.testing.assert_array_equal(x[k:, -pad:], -x0[k:, -pad:])
+    assert np.all(x0[k:, pad:-pad] > 0.0)  # a recorded sample's level is never 0
+    s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(60, 80), bins=(30, 40), samples_per_batch=200, pad=5, mark_pad=True)
+    xb, _ = s.batch()
+    assert np.all(xb[:, k:, :5] < 0.0) and np.all(xb[:, k:, -5:] < 0.0) and np.all(xb[:, k:, 5:-5] > 0.0)
+
+
 def test_sampler_batches_whole_recordings_of_one_length():
     s = SpectralSampler(0, 0, (0.1, 1.2), lengths=(60, 120), bins=(30, 40), samples_per_batch=300)
     x, y = s.batch()
