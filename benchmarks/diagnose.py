@@ -17,6 +17,10 @@ recordings:
 * **edge cost** (:func:`edge_penalty`): the error on the first and last bins and samples of a
   cropped recording over the error on the same cells inside the whole recording, for the default,
   ``svd-8`` and ``gauss-0.5``: what being at an edge costs, apart from how hard the cells are;
+* **frame border** (:func:`frame_edge_cost`): the same for the image path on the quality
+  benchmark's test frame, cropped by ``FRAME_CROPS`` pixels on every side, for ``low`` (fp32
+  and int8), ``high``, Gaussians and BM3D, beside the frame table's border and interior error /
+  raw error;
 * **events**: the OASIS penalty ``lam`` it settles on, and each missed true event classified:
   ``small``, ``merged`` (the deconvolved train is non-zero within the match tolerance, but that
   sample was grouped into an event timed elsewhere), ``shifted`` (the nearest detected event lies
@@ -159,6 +163,54 @@ def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
     out = {name: float(np.sqrt(a / max(b, 1e-300))) for name, (a, b) in sums.items()}
     raw = output(lambda x: x, rec) - rec.clean
     return out | {"whole_error_vs_raw": float(np.sqrt(np.mean(whole**2) / max(np.mean(raw**2), 1e-300)))}
+
+
+#: Pixels cut from every side of the test frame for :func:`frame_edge_cost`, one crop per entry
+#: (each more than the image models' halo of 20 pixels, so a crop's border sees no frame edge).
+FRAME_CROPS = (24, 32, 40)
+
+
+def frame_edge_cost(fn: Any, clean: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
+    """What being at a frame's border costs ``fn``: the RMS error on the outer ``FRAME_BORDER``
+    pixels of the frame cropped by each of ``FRAME_CROPS`` pixels on every side, over the RMS
+    error on the same pixels when ``fn`` runs on the whole frame, where they lie inside (squared
+    errors summed over the crops; 1.0: the border costs nothing). Also, as the quality
+    benchmark's frame table has them, the whole frame's border and interior error / raw error."""
+    from benchmarks.stress import frame_regions
+
+    whole = np.asarray(fn(noisy), np.float64) - clean
+    raw = noisy - clean
+    border, interior = frame_regions(clean.shape)
+    at_edge = inside = 0.0
+    for c in FRAME_CROPS:
+        cut = np.s_[c:-c, c:-c]
+        err = np.asarray(fn(noisy[cut]), np.float64) - clean[cut]
+        edge, _ = frame_regions(err.shape)
+        at_edge += float(np.sum(err[edge] ** 2))
+        inside += float(np.sum(whole[cut][edge] ** 2))
+
+    def ratio(mask: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(whole[mask] ** 2) / np.mean(raw[mask] ** 2)))
+
+    return {"edge_cost": float(np.sqrt(at_edge / inside)), "border": ratio(border), "interior": ratio(interior)}
+
+
+def frame_pipelines(quick: bool) -> dict[str, Any]:
+    """The image path as users get it (``low``, fp32 and int8, and ``high``; mirrored border), and
+    the frame table's references: Gaussians and (full mode) BM3D, which mirror the border themselves."""
+    from scipy.ndimage import gaussian_filter
+
+    import fluorodn
+    from benchmarks.pipelines import bm3d_denoise
+    from benchmarks.stress import FRAME_GAUSS
+
+    runs = [("low", "fp32")] if quick else [("low", "fp32"), ("low", "int8"), ("high", "fp32")]
+    pipes: dict[str, Any] = {f"{m} {p}": fluorodn.Denoiser(m, device="cpu", precision=p).run for m, p in runs}
+    for g in FRAME_GAUSS[1:2] if quick else FRAME_GAUSS:
+        pipes[f"gauss-{g:g}"] = lambda x, g=g: gaussian_filter(x, g)
+    if not quick:
+        pipes["bm3d"] = bm3d_denoise
+    return pipes
 
 
 def crop_leverage(rec: R.Recording) -> dict[str, float]:
@@ -334,6 +386,14 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     }
     edges = [{"recording": r.name, "pipeline": n} | edge_penalty(r, fn) for r in recs for n, fn in edge_pipes.items()]
     leverage = [{"recording": r.name} | crop_leverage(r) for r in recs]
+    from benchmarks.stress import FRAME_NOISE, make_frame
+
+    frame, unit = make_frame()
+    frames = [
+        {"pipeline": name, "noise": ns} | frame_edge_cost(fn, frame, frame + ns * unit)
+        for ns in (FRAME_NOISE[:1] if quick else FRAME_NOISE)
+        for name, fn in frame_pipelines(quick).items()
+    ]
     swept = [] if quick else sweep_below()
     sweep_rows = [sweep_misses(r, {"raw": pipes["raw"], "fluorodn:default": default.run}, REPEATS) for r in swept]
     result = {
@@ -345,6 +405,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "bins": bins,
         "edges": edges,
         "crop_leverage": leverage,
+        "frame_edges": frames,
         "sweep": sweep_rows,
         "projection": projection,
         "elapsed_s": time.perf_counter() - t0,
@@ -447,6 +508,28 @@ def report(res: dict[str, Any]) -> str:
         for v in leverage:
             lines.append(
                 f"| {v['recording']} | {v['leverage_first']:.2f}x | {v['leverage_last']:.2f}x | {v['angle_cos']:.3f} |"
+            )
+    frames = res.get("frame_edges", [])
+    if frames:
+        lines += [
+            "",
+            "## What being at a frame's border costs",
+            "",
+            "The quality benchmark's 512 x 512 test frame (smooth structure, shot noise) through the image path "
+            f"and the frame table's references, whole and cropped by {_listed(FRAME_CROPS)} pixels on every side, "
+            "one crop at a time. Edge cost: the RMS error on the crops' outer 2 pixels over the RMS error on the "
+            "same pixels when the pipeline runs on the whole frame (summed over the crops; 1.00: the border costs "
+            "nothing). Border and interior: the whole frame's error / raw error on its outer 2 pixels and 10 "
+            "pixels in, as in the quality benchmark. A border pixel has half the neighbours (a corner a quarter), "
+            "so the more a pipeline smooths, the more it loses there.",
+            "",
+            "| pipeline | noise scale | edge cost | border | interior | border / interior |",
+            "|---|---|---|---|---|---|",
+        ]
+        for f in frames:
+            lines.append(
+                f"| {f['pipeline']} | {f['noise']:g} | {f['edge_cost']:.2f} | {f['border']:.3f} | "
+                f"{f['interior']:.3f} | {f['border'] / f['interior']:.2f} |"
             )
     sweep_rows = res.get("sweep", [])
     if sweep_rows:

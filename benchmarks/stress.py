@@ -9,7 +9,7 @@ import numpy as np
 from fluorodn_train import data, noise, synth
 from fluorodn_train.evaluation.recordings import BINS, SEED, Recording, signal_config
 
-__all__ = ["edge_errors", "frame_border", "make_stress", "synth_recording"]
+__all__ = ["edge_errors", "frame_border", "frame_regions", "make_frame", "make_stress", "synth_recording"]
 
 STRESS_NOISE = (0.1, 1.2)
 #: Fast hemodynamics: share of the hemodynamic variance in fast components (in vivo: 35-40 %).
@@ -81,6 +81,27 @@ def edge_errors(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str
 FRAME_GAUSS = (1.0, 2.0, 3.0)
 
 
+def make_frame(seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """(clean, unit noise) of the ``FRAME_SIDE``-square test frame: smooth structure on a ramp,
+    in counts, and shot noise of unit scale (``clean + s * unit`` is the frame at noise scale ``s``)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    n = FRAME_SIDE
+    clean = gaussian_filter(rng.standard_normal((n, n)), 8) * 400 + 1000 + np.linspace(0, 300, n)[None, :]
+    return clean, rng.standard_normal(clean.shape) * np.sqrt(clean)
+
+
+def frame_regions(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(border, interior) boolean masks of a frame: the outer ``FRAME_BORDER`` pixels, and the
+    pixels at least ``FRAME_MARGIN`` in from every edge."""
+    border = np.ones(shape, bool)
+    border[FRAME_BORDER:-FRAME_BORDER, FRAME_BORDER:-FRAME_BORDER] = False
+    interior = np.zeros(shape, bool)
+    interior[FRAME_MARGIN:-FRAME_MARGIN, FRAME_MARGIN:-FRAME_MARGIN] = True
+    return border, interior
+
+
 def frame_border(threads: int | None = None, seed: int = SEED, bm3d: bool = True) -> list[dict[str, Any]]:
     """Error / raw error on the ``FRAME_BORDER``-pixel border and in the interior of a
     ``FRAME_SIDE``-square frame (smooth structure, shot noise at each of ``FRAME_NOISE``), for
@@ -95,14 +116,8 @@ def frame_border(threads: int | None = None, seed: int = SEED, bm3d: bool = True
     from fluorodn import DenoiserOptions
     from fluorodn.errors import ModelError
 
-    rng = np.random.default_rng(seed)
-    n = FRAME_SIDE
-    clean = gaussian_filter(rng.standard_normal((n, n)), 8) * 400 + 1000 + np.linspace(0, 300, n)[None, :]
-    unit = rng.standard_normal(clean.shape) * np.sqrt(clean)
-    border = np.ones(clean.shape, bool)
-    border[FRAME_BORDER:-FRAME_BORDER, FRAME_BORDER:-FRAME_BORDER] = False
-    interior = np.zeros(clean.shape, bool)
-    interior[FRAME_MARGIN:-FRAME_MARGIN, FRAME_MARGIN:-FRAME_MARGIN] = True
+    clean, unit = make_frame(seed)
+    border, interior = frame_regions(clean.shape)
     rows = []
     for card in fluorodn.available_models():
         if card.get("kind", "image") != "image":

@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.__main__ import main
-from benchmarks.diagnose import CROP_BINS, CROP_SAMPLES, bin_leverage, edge_penalty, error_split
+from benchmarks.diagnose import (
+    CROP_BINS,
+    CROP_SAMPLES,
+    FRAME_CROPS,
+    bin_leverage,
+    edge_penalty,
+    error_split,
+    frame_edge_cost,
+)
 
 
 def test_diagnose_quick(tmp_path: Path) -> None:
@@ -29,6 +37,37 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     # the crops find the whole recording's spectra, and their end bins weigh more in them
     assert lev["angle_cos"] > 0.9 and lev["leverage_first"] > 1.0 and lev["leverage_last"] > 1.0
     assert "## What being at an edge costs" in (tmp_path / "diagnosis_quick.md").read_text()
+    frames = {f["pipeline"]: f for f in result["frame_edges"]}
+    assert set(frames) == {"low fp32", "gauss-2"}
+    for f in frames.values():  # both denoise, and both lose some of it at the border
+        assert 0 < f["interior"] < 0.5 and f["edge_cost"] > 1.0
+    assert "## What being at a frame's border costs" in (tmp_path / "diagnosis_quick.md").read_text()
+
+
+def test_frame_edge_cost_sees_only_what_the_border_changes() -> None:
+    """A pixel-wise pipeline costs nothing at a frame's border (1.0); one that leaves the outer 2
+    pixels of whatever it is given as they are and halves the noise elsewhere costs 2x there."""
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(500, 1500, (160, 160))
+    noisy = clean + rng.standard_normal(clean.shape) * 10
+
+    def clean_of(x: np.ndarray) -> np.ndarray:
+        c = (len(clean) - len(x)) // 2
+        assert c in (0, *FRAME_CROPS)
+        return clean[c : len(clean) - c, c : len(clean) - c]
+
+    def shrink(x: np.ndarray) -> np.ndarray:
+        return (x + clean_of(x)) / 2
+
+    def raw_border(x: np.ndarray) -> np.ndarray:
+        y = shrink(x)
+        y[:2], y[-2:], y[:, :2], y[:, -2:] = x[:2], x[-2:], x[:, :2], x[:, -2:]
+        return y
+
+    flat = frame_edge_cost(shrink, clean, noisy)
+    np.testing.assert_allclose([flat["edge_cost"], flat["border"], flat["interior"]], [1.0, 0.5, 0.5])
+    edgy = frame_edge_cost(raw_border, clean, noisy)
+    np.testing.assert_allclose([edgy["edge_cost"], edgy["border"], edgy["interior"]], [2.0, 1.0, 0.5])
 
 
 def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
