@@ -72,6 +72,9 @@ def fit(
     mark_pad: bool = typer.Option(
         False, help="Spectral: level channels negated on the mirrored end samples (the network sees where they are)."
     ),
+    edge_weight: float = typer.Option(
+        0.0, help="Spectral: weigh the loss on each recording's first and last halo samples 1 + this much more."
+    ),
     samples: int = typer.Option(9600, help="Spectral: time samples per step (recordings x their length)."),
     batch: int = typer.Option(16, help="Instances per step."),
     window: tuple[int, int] = typer.Option(
@@ -81,6 +84,8 @@ def fit(
     steps: int = typer.Option(1000, help="Total steps (a resumed run continues to this)."),
     minutes: float | None = typer.Option(None, help="Stop after this many minutes (resumable)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    lr_final: float = typer.Option(1e-4, help="Adam learning rate after --decay-at of the steps."),
+    decay_at: float = typer.Option(0.8, help="Fraction of the steps after which --lr-final applies."),
     seed: int = typer.Option(0, help="Seed of data and initialization."),
     threads: int = typer.Option(0, help="Torch threads (0: default)."),
     val_every: int = typer.Option(50, help="Steps between validation passes."),

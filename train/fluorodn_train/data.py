@@ -137,14 +137,21 @@ def spectral_pair(
 EVENT_AFTER = 5
 
 
-def event_weights(spikes: np.ndarray, weight: float, pad: int = 0) -> np.ndarray:
+def event_weights(
+    spikes: np.ndarray, weight: float, pad: int = 0, edge_weight: float = 0.0, edge: int = 0
+) -> np.ndarray:
     """(T + 2 pad,) float32 per-sample loss weights: ``1 + weight`` from one sample before each
-    release in ``spikes`` (T,) to ``EVENT_AFTER`` after it, 1 elsewhere; extended by ``pad``
-    mirrored samples at each end as the traces are."""
-    on = np.zeros(len(spikes) + EVENT_AFTER + 1, bool)
+    release in ``spikes`` (T,) to ``EVENT_AFTER`` after it, plus ``edge_weight`` on the first and
+    last ``edge`` samples (the outputs whose context reaches into the mirrored ends), 1 elsewhere;
+    extended by ``pad`` mirrored samples at each end as the traces are."""
+    n = len(spikes)
+    on = np.zeros(n + EVENT_AFTER + 1, bool)
     for i in np.flatnonzero(np.asarray(spikes) > 0):
         on[max(i - 1, 0) : i + EVENT_AFTER + 1] = True
-    w = (1.0 + weight * on[: len(spikes)]).astype(np.float32)
+    ends = np.zeros(n, bool)
+    ends[: min(edge, n)] = True
+    ends[max(n - edge, 0) :] = True
+    w = (1.0 + weight * on[:n] + edge_weight * ends).astype(np.float32)
     return pad_ends(w[:, None], pad)[:, 0]
 
 
@@ -172,10 +179,17 @@ class SpectralSampler(Sampler):
         signal_only: bool = False,
         event_weight: float = 0.0,
         mark_pad: bool = False,
+        edge_weight: float = 0.0,
     ):
         super().__init__(seed, stream, (lengths[1], bins[1]), noise_scale)
         self.lengths, self.bins, self.samples, self.signal = lengths, bins, samples_per_batch, signal
         self.pad, self.signal_only, self.event_weight, self.mark_pad = pad, signal_only, event_weight, mark_pad
+        self.edge_weight = edge_weight
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the targets carry the per-sample loss weights as their last channel."""
+        return self.event_weight > 0 or self.edge_weight > 0
 
     def batch(self, n: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(B, K, L) float32 inputs and targets; ``n`` > 0 fixes B (default: by the sample budget)."""
@@ -187,8 +201,9 @@ class SpectralSampler(Sampler):
             bins = int(self.rng.integers(self.bins[0], self.bins[1] + 1))
             inst = make_instance(self.rng, length, bins, ns, signal=self.signal)
             x, y = spectral_pair(inst, pad=self.pad, signal_only=self.signal_only, mark_pad=self.mark_pad)
-            if self.event_weight > 0:
-                y = np.concatenate([y, event_weights(inst.truth.spikes, self.event_weight, self.pad)[None]])
+            if self.weighted:
+                w = event_weights(inst.truth.spikes, self.event_weight, self.pad, self.edge_weight, self.pad)
+                y = np.concatenate([y, w[None]])
             xs.append(x)
             ys.append(y)
         return np.stack(xs), np.stack(ys)

@@ -40,6 +40,9 @@ class FitConfig:
     event_weight: float = 0.0
     #: spectral: the level channels are negated on the mirrored samples at each end (``data.spectral_pair``)
     mark_pad: bool = False
+    #: spectral: the loss weighs the first and last ``halo`` samples of each recording (whose
+    #: outputs see the mirrored ends) 1 + this much more than the others
+    edge_weight: float = 0.0
     window: tuple[int, int] = (101, 152)  #: (time, bins) of one instance (20 s at 5 Hz)
     batch: int = 16  #: instances per step
     steps: int = 1000  #: stop after this many steps in total
@@ -103,6 +106,7 @@ def build_sampler(cfg: FitConfig, stream: int, recorded: RecordedNoise | None) -
             signal_only=cfg.signal_only,
             event_weight=cfg.event_weight,
             mark_pad=cfg.mark_pad,
+            edge_weight=cfg.edge_weight,
         )
     return Sampler(cfg.seed, stream, cfg.window, cfg.noise_scale, recorded)
 
@@ -113,7 +117,7 @@ def validation_set(cfg: FitConfig, recorded: RecordedNoise | None) -> tuple[torc
         n = min(3000, cfg.samples)  # continuous validation recordings (10 min at 5 Hz)
         s.lengths = (n, n)
     x, y = s.batch(cfg.val_instances)
-    if isinstance(s, SpectralSampler) and s.event_weight > 0:
+    if isinstance(s, SpectralSampler) and s.weighted:
         y = y[:, :-1]  # validation stays the plain MSE of the noise
     return torch.from_numpy(x), torch.from_numpy(y)
 
@@ -239,6 +243,8 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
     rec_train, rec_val = _recorded(cfg)
     xv, yv = validation_set(cfg, rec_val)
 
+    weighted = cfg.event_weight > 0 or cfg.edge_weight > 0  # the targets carry loss weights
+
     def start() -> tuple[int, None]:
         if not cfg.init:
             return 0, None
@@ -261,7 +267,7 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         saved={"config": asdict(cfg)},
         lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
         validate=lambda: {"val_loss": evaluate(model, xv, yv)},
-        loss=diff_loss(cfg.diff_weight, weighted=cfg.event_weight > 0) if cfg.diff_weight or cfg.event_weight else None,
+        loss=diff_loss(cfg.diff_weight, weighted=weighted) if cfg.diff_weight or weighted else None,
     )
     return run_loop(loop, minutes, log)
 
@@ -270,7 +276,7 @@ def diff_loss(weight: float, weighted: bool = False) -> Callable[[torch.Tensor, 
     """MSE plus ``weight`` times the MSE of the error's first differences along the last axis.
 
     ``weighted``: the target's last channel holds per-sample weights (``SpectralSampler``'s
-    ``event_weight``); the MSE is then weighted by them (normalized by their mean)."""
+    ``event_weight`` and ``edge_weight``); the MSE is then weighted by them (normalized by their mean)."""
 
     def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if weighted:

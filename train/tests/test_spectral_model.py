@@ -131,6 +131,37 @@ def test_event_weights_mark_each_release_and_its_rise():
     np.testing.assert_array_equal(padded[:3], w[1:4][::-1])
 
 
+def test_edge_weights_mark_the_first_and_last_samples():
+    """``edge_weight`` adds to the first and last ``edge`` samples, on top of the event weights."""
+    from fluorodn_train.data import event_weights
+
+    spikes = np.zeros(30)
+    spikes[1] = 1.0
+    w = event_weights(spikes, 4.0, edge_weight=2.0, edge=3)
+    np.testing.assert_array_equal(w[:8], [7.0, 7.0, 7.0, 5.0, 5.0, 5.0, 5.0, 1.0])
+    np.testing.assert_array_equal(w[-4:], [1.0, 3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(event_weights(spikes, 0.0, edge_weight=2.0, edge=50), np.full(30, 3.0))
+
+
+def test_edge_weighted_sampler_weighs_each_recordings_ends():
+    """With ``edge_weight`` alone the targets carry weights: 1 + it on each recording's first and
+    last ``pad`` samples and their mirror, 1 elsewhere; validation sees the plain targets."""
+    from fluorodn_train.train import validation_set
+
+    s = SpectralSampler(
+        0, 0, (0.1, 1.2), lengths=(300, 300), bins=(30, 40), samples_per_batch=600, pad=5, edge_weight=3.0
+    )
+    x, y = s.batch()
+    assert y.shape == (x.shape[0], spectral.COMPONENTS + 1, 310)
+    expected = np.ones(310, np.float32)
+    expected[:10] = expected[-10:] = 4.0
+    for w in y[:, -1]:
+        np.testing.assert_array_equal(w, expected)
+    cfg = FitConfig(out="unused", kind="spectral", window=(60, 0), samples=120, val_instances=2, edge_weight=3.0)
+    _, yv = validation_set(cfg, None)
+    assert yv.shape[1] == spectral.COMPONENTS
+
+
 def test_event_weighted_sampler_and_loss():
     """The weights ride as the target's last channel; the loss weighs the squared error by them
     and validation sees the plain targets."""
