@@ -389,10 +389,11 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     from benchmarks.stress import FRAME_NOISE, make_frame
 
     frame, unit = make_frame()
+    frame_pipes = frame_pipelines(quick)  # each model loaded once for every noise scale
     frames = [
         {"pipeline": name, "noise": ns} | frame_edge_cost(fn, frame, frame + ns * unit)
         for ns in (FRAME_NOISE[:1] if quick else FRAME_NOISE)
-        for name, fn in frame_pipelines(quick).items()
+        for name, fn in frame_pipes.items()
     ]
     swept = [] if quick else sweep_below()
     sweep_rows = [sweep_misses(r, {"raw": pipes["raw"], "fluorodn:default": default.run}, REPEATS) for r in swept]
