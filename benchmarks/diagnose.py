@@ -168,6 +168,8 @@ def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
 #: Pixels cut from every side of the test frame for :func:`frame_edge_cost`, one crop per entry
 #: (each more than the image models' halo of 20 pixels, so a crop's border sees no frame edge).
 FRAME_CROPS = (24, 32, 40)
+#: The frame table's reference for what a border has to cost (:mod:`benchmarks.oracle`).
+FRAME_ORACLE = "wiener (oracle)"
 
 
 def frame_edge_cost(fn: Any, clean: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
@@ -386,6 +388,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     }
     edges = [{"recording": r.name, "pipeline": n} | edge_penalty(r, fn) for r in recs for n, fn in edge_pipes.items()]
     leverage = [{"recording": r.name} | crop_leverage(r) for r in recs]
+    from benchmarks.oracle import oracle_frame_wiener
     from benchmarks.stress import FRAME_NOISE, make_frame
 
     frame, unit = make_frame()
@@ -393,7 +396,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     frames = [
         {"pipeline": name, "noise": ns} | frame_edge_cost(fn, frame, frame + ns * unit)
         for ns in (FRAME_NOISE[:1] if quick else FRAME_NOISE)
-        for name, fn in frame_pipes.items()
+        for name, fn in (frame_pipes | {FRAME_ORACLE: oracle_frame_wiener(frame, frame + ns * unit)}).items()
     ]
     swept = [] if quick else sweep_below()
     sweep_rows = [sweep_misses(r, {"raw": pipes["raw"], "fluorodn:default": default.run}, REPEATS) for r in swept]
@@ -532,6 +535,23 @@ def report(res: dict[str, Any]) -> str:
                 f"| {f['pipeline']} | {f['noise']:g} | {f['edge_cost']:.2f} | {f['border']:.3f} | "
                 f"{f['interior']:.3f} | {f['border'] / f['interior']:.2f} |"
             )
+        oracle = [f for f in frames if f["pipeline"] == FRAME_ORACLE]
+        if oracle:
+            from benchmarks.oracle import FRAME_RADIUS
+
+            side = 2 * FRAME_RADIUS + 1
+            costs = " and ".join(f"{f['edge_cost']:.2f} at noise {f['noise']:g}" for f in oracle)
+            lines += [
+                "",
+                f"`{FRAME_ORACLE}`: the best linear estimator of each pixel from the {side} x {side} window "
+                "around it (`benchmarks/oracle.py`), with the signal's autocovariance taken from the clean frame "
+                "about its plane and the noise's variance from the noise, its weights solved anew for each part "
+                "of the window a border leaves. The test frame's structure is Gaussian (white noise through a "
+                "Gaussian filter), so no estimator of it does much better anywhere; what this one pays at a "
+                f"border ({costs}) is what the border itself costs an estimator that denoises the interior as "
+                "far as the frame allows. A pipeline pays less there only by denoising the interior less, as "
+                "the 1-pixel Gaussian does.",
+            ]
     sweep_rows = res.get("sweep", [])
     if sweep_rows:
         lines += [

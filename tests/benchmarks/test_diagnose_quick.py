@@ -12,6 +12,7 @@ from benchmarks.diagnose import (
     CROP_BINS,
     CROP_SAMPLES,
     FRAME_CROPS,
+    FRAME_ORACLE,
     bin_leverage,
     edge_penalty,
     error_split,
@@ -38,9 +39,14 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     assert lev["angle_cos"] > 0.9 and lev["leverage_first"] > 1.0 and lev["leverage_last"] > 1.0
     assert "## What being at an edge costs" in (tmp_path / "diagnosis_quick.md").read_text()
     frames = {f["pipeline"]: f for f in result["frame_edges"]}
-    assert set(frames) == {"low fp32", "gauss-2"}
-    for f in frames.values():  # both denoise, and both lose some of it at the border
+    assert set(frames) == {"low fp32", "gauss-2", FRAME_ORACLE}
+    for f in frames.values():  # all denoise, and all lose some of it at the border
         assert 0 < f["interior"] < 0.5 and f["edge_cost"] > 1.0
+    # the best linear estimator denoises the Gaussian test frame most, and pays at its border too
+    assert frames[FRAME_ORACLE]["interior"] < min(
+        f["interior"] for f in frames.values() if f is not frames[FRAME_ORACLE]
+    )
+    assert frames[FRAME_ORACLE]["edge_cost"] > 1.3
     assert "## What being at a frame's border costs" in (tmp_path / "diagnosis_quick.md").read_text()
 
 

@@ -1,0 +1,89 @@
+"""The best linear estimator near an edge: windowed Wiener filters that know the signal's covariance.
+
+A reference for what an edge has to cost. Each output sample is the linear minimum mean squared
+error (LMMSE) estimate from the samples within ``radius`` of it that exist: inside, the full
+window; at an edge, the part of the window that lies in the data, with weights solved for that
+part. Given the signal's true autocovariance and the noise variance (taken from the clean data,
+which is why these are oracles), no linear filter of the same window does better at any position
+of a stationary signal in white noise, edges included, and for a Gaussian signal no filter at all.
+What such a filter loses at an edge is therefore what the edge itself costs, not what a border
+rule adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import fftconvolve
+
+#: Pixels on each side of the window. On the test frame (white noise through a Gaussian of 8
+#: pixels), radii 8 / 12 / 16 leave 0.094 / 0.089 / 0.085 of the raw error inside at noise 0.8,
+#: with edge costs 1.51 / 1.54 / 1.55: a wider window denoises the interior a little more and pays
+#: a little more at the border, at (16 / 12)^6 = 5.6x the solving time.
+FRAME_RADIUS = 12
+
+
+def _reach(n: int, radius: int) -> np.ndarray:
+    """(n, 2) samples of the window that exist before and after each of ``n`` positions."""
+    t = np.arange(n)
+    return np.stack([np.minimum(t, radius), np.minimum(n - 1 - t, radius)], axis=1)
+
+
+def autocovariance_2d(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """(2 max_lag + 1, 2 max_lag + 1) biased autocovariance of a (Y, X) array, lags -max_lag..max_lag
+    on each axis (index ``max_lag`` is lag 0)."""
+    x = x - x.mean()
+    h, w = x.shape
+    f = np.fft.rfft2(x, (2 * h, 2 * w))
+    acf = np.fft.irfft2(np.abs(f) ** 2, (2 * h, 2 * w)) / x.size
+    lags = np.r_[np.arange(-max_lag, 0), np.arange(0, max_lag + 1)]
+    return acf[np.ix_(lags % (2 * h), lags % (2 * w))]
+
+
+def wiener_2d(x: np.ndarray, acov: np.ndarray, noise_var: float, radius: int = FRAME_RADIUS) -> np.ndarray:
+    """Windowed Wiener filter of a (Y, X) frame about the least-squares plane through it.
+
+    ``acov``: (>= 4 radius + 1)-square signal autocovariance, lag 0 at its centre; ``noise_var``:
+    the white noise variance."""
+    x = np.asarray(x, np.float64)
+    h, w = x.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    design = np.stack([np.ones(x.size), yy.ravel(), xx.ravel()], axis=1)
+    plane = (design @ np.linalg.lstsq(design, x.ravel(), rcond=None)[0]).reshape(h, w)
+    side = 2 * radius + 1
+    pad = np.pad(x - plane, radius)
+    windows = sliding_window_view(pad, (side, side))  # (Y, X, side, side)
+    c0 = acov.shape[0] // 2
+    rows, cols = _reach(h, radius), _reach(w, radius)
+    out = np.empty_like(x)
+    for rb, ra in np.unique(rows, axis=0):
+        ri = np.flatnonzero((rows[:, 0] == rb) & (rows[:, 1] == ra))
+        for cb, ca in np.unique(cols, axis=0):
+            ci = np.flatnonzero((cols[:, 0] == cb) & (cols[:, 1] == ca))
+            oy, ox = (g.ravel() for g in np.meshgrid(np.arange(-rb, ra + 1), np.arange(-cb, ca + 1), indexing="ij"))
+            c = acov[c0 + oy[:, None] - oy[None, :], c0 + ox[:, None] - ox[None, :]] + noise_var * np.eye(len(oy))
+            kernel = np.zeros((side, side))
+            kernel[oy + radius, ox + radius] = np.linalg.solve(c, acov[c0 + oy, c0 + ox])
+            if len(ri) * len(ci) > 4 * side * side:  # the interior: one kernel, filtered in one go
+                full = fftconvolve(pad, kernel[::-1, ::-1], mode="valid")
+                out[np.ix_(ri, ci)] = full[np.ix_(ri, ci)]
+            else:
+                out[np.ix_(ri, ci)] = np.tensordot(windows[np.ix_(ri, ci)], kernel, axes=([2, 3], [0, 1]))
+    return out + plane
+
+
+def oracle_frame_wiener(
+    clean: np.ndarray, noisy: np.ndarray, radius: int = FRAME_RADIUS
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A windowed Wiener filter of frames, with the signal autocovariance of the clean (Y, X) frame
+    about its least-squares plane and the mean noise variance of ``noisy``. The returned pipeline
+    takes that frame or any crop of it."""
+    h, w = clean.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    design = np.stack([np.ones(clean.size), yy.ravel(), xx.ravel()], axis=1)
+    resid = clean.ravel() - design @ np.linalg.lstsq(design, clean.ravel(), rcond=None)[0]
+    acov = autocovariance_2d(resid.reshape(h, w), 2 * radius)
+    noise_var = float(np.mean((noisy - clean) ** 2))
+    return lambda x: wiener_2d(x, acov, noise_var, radius)
