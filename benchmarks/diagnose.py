@@ -198,8 +198,9 @@ def frame_edge_cost(fn: Any, clean: np.ndarray, noisy: np.ndarray) -> dict[str, 
 
 
 def frame_pipelines(quick: bool) -> dict[str, Any]:
-    """The image path as users get it (``low``, fp32 and int8, and ``high``; mirrored border), and
-    the frame table's references: Gaussians and (full mode) BM3D, which mirror the border themselves."""
+    """The image path as users get it (``low``, fp32 and int8, and ``high``; mirrored border; in full
+    mode also ``low`` with ``self_ensemble``), and the frame table's references: Gaussians and (full
+    mode) BM3D, which mirror the border themselves."""
     from scipy.ndimage import gaussian_filter
 
     import fluorodn
@@ -208,6 +209,9 @@ def frame_pipelines(quick: bool) -> dict[str, Any]:
 
     runs = [("low", "fp32")] if quick else [("low", "fp32"), ("low", "int8"), ("high", "fp32")]
     pipes: dict[str, Any] = {f"{m} {p}": fluorodn.Denoiser(m, device="cpu", precision=p).run for m, p in runs}
+    if not quick:
+        ens = fluorodn.DenoiserOptions(self_ensemble=True)
+        pipes["low fp32 self-ensemble"] = fluorodn.Denoiser("low", device="cpu", precision="fp32", options=ens).run
     for g in FRAME_GAUSS[1:2] if quick else FRAME_GAUSS:
         pipes[f"gauss-{g:g}"] = lambda x, g=g: gaussian_filter(x, g)
     if not quick:

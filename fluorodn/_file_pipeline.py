@@ -244,7 +244,8 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
     """The one provenance schema of fluorodn's outputs (files and zarr stores): fluorodn
     version, the model that ran (name, sha256, version, noise scale, normalization), the
     source, ``settings`` with the provider and precision (and for a spectral model its
-    ``keep_fixed_pattern`` and ``spectral_only`` settings) added, and the time."""
+    ``keep_fixed_pattern`` and ``spectral_only`` settings, and ``self_ensemble`` where it was
+    asked for) added, and the time."""
     from fluorodn import __version__
 
     meta = denoiser.metadata or {}
@@ -255,6 +256,8 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
             "spectral_only": bool(getattr(opts, "spectral_only", False)),
             **settings,
         }
+    if getattr(getattr(denoiser, "options", None), "self_ensemble", False):  # asked for (it runs on images)
+        settings = {"self_ensemble": True, **settings}
     return {
         "fluorodn": __version__,
         "model": denoiser.name,

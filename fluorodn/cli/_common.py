@@ -85,6 +85,7 @@ def run_denoiser(run: RunOptions, threads: int | None, debug: bool = False) -> A
         debug=debug,
         keep_fixed_pattern=run.keep_fixed_pattern,
         spectral_only=run.spectral_only,
+        self_ensemble=run.self_ensemble,
     )
 
 
@@ -97,6 +98,7 @@ def make_denoiser(
     debug: bool = False,
     keep_fixed_pattern: bool = False,
     spectral_only: bool = False,
+    self_ensemble: bool = False,
 ) -> Any:
     """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
     terminal, and where CUDA was asked for and fails, its reason joins the one-sentence error."""
@@ -107,6 +109,7 @@ def make_denoiser(
         precision=precision.value,
         keep_fixed_pattern=keep_fixed_pattern,
         spectral_only=spectral_only,
+        self_ensemble=self_ensemble,
     )
     if device is not Device.cuda or debug:
         return Denoiser(model, device=device.value, options=options, kind=kind.value)

@@ -107,6 +107,14 @@ SpectralOnlyOption = Annotated[
         "at high noise with slow rises, where the default can merge close events.",
     ),
 ]
+SelfEnsembleOption = Annotated[
+    bool,
+    typer.Option(
+        "--self-ensemble",
+        help="Images: average the network over each page's 8 rotations and mirror images, about 0.8x the "
+        "error at 8x the run time. Spectral recordings ignore it.",
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
@@ -132,6 +140,7 @@ class RunOptions:
     suffix: str = "_denoised"
     keep_fixed_pattern: bool = False
     spectral_only: bool = False
+    self_ensemble: bool = False
 
 
 #: How each field of :class:`RunOptions` is declared on the command line.
@@ -144,6 +153,7 @@ _RUN_OPTIONS = {
     "suffix": SuffixOption,
     "keep_fixed_pattern": KeepPatternOption,
     "spectral_only": SpectralOnlyOption,
+    "self_ensemble": SelfEnsembleOption,
 }
 
 

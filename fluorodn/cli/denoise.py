@@ -231,12 +231,14 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     from fluorodn.denoiser import DenoiserOptions
 
     options = None
-    if threads is not None or run.precision is not Precision.auto or run.keep_fixed_pattern or run.spectral_only:
+    flags = (run.keep_fixed_pattern, run.spectral_only, run.self_ensemble)
+    if threads is not None or run.precision is not Precision.auto or any(flags):
         options = DenoiserOptions(
             threads=threads,
             precision=run.precision.value,
             keep_fixed_pattern=run.keep_fixed_pattern,
             spectral_only=run.spectral_only,
+            self_ensemble=run.self_ensemble,
         )
     try:
         check_user_model(run.model, run.device, None, report)

@@ -390,6 +390,25 @@ def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
     assert np.abs(proj - full).max() > 1.0
 
 
+def test_self_ensemble_on_frames(tmp_path: Path) -> None:
+    """--self-ensemble gives what ``DenoiserOptions(self_ensemble=True)`` gives on a frame, says so
+    in the provenance, and differs from the plain image path."""
+    from fluorodn import Denoiser, DenoiserOptions
+
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((64, 80)) * 20 + 1000).astype(np.float32)
+    tifffile.imwrite(tmp_path / "frame.tif", x)
+    result = cli("denoise", tmp_path / "frame.tif", "--threads", 1, "--self-ensemble", "--suffix", "_ens")
+    assert result.exit_code == 0, result.output
+    assert cli("denoise", tmp_path / "frame.tif", "--threads", 1).exit_code == 0
+    ens, plain = tifffile.imread(tmp_path / "frame_ens.tif"), tifffile.imread(tmp_path / "frame_denoised.tif")
+    assert read_provenance(tmp_path / "frame_ens.tif")["settings"]["self_ensemble"] is True
+    assert "self_ensemble" not in read_provenance(tmp_path / "frame_denoised.tif")["settings"]
+    api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, self_ensemble=True)).run(x)
+    np.testing.assert_allclose(ens, api, rtol=1e-6, atol=1e-3)
+    assert np.abs(ens - plain).max() > 0.1
+
+
 def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> None:
     """The default model on a spectral recording: --keep-fixed-pattern keeps each bin's time
     mean; the rest of the output is the same."""
