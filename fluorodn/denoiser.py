@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +74,7 @@ class DenoiserOptions:
     coherence gain. Frames ignore it."""
     self_ensemble: bool = False
     """Image path: average the network's result over the page's 8 rotations and mirror images, each
-    denoised on its own (a geometric self-ensemble): about 0.8x the error at 8x the run time.
+    denoised on its own (a geometric self-ensemble): 0.8-0.9x the error at 8x the run time.
     Spectral recordings ignore it (their network is odd in the traces, and reversing time gains
     nothing measurable)."""
 
@@ -494,7 +494,7 @@ class Denoiser:
             out *= np.float32(1.0 / len(_ORIENTATIONS))
 
 
-def _orientation(quarter_turns: int, mirrored: bool) -> Any:
+def _orientation(quarter_turns: int, mirrored: bool) -> Callable[[np.ndarray], np.ndarray]:
     """A page turned by ``quarter_turns`` and, if ``mirrored``, flipped left to right, as a view."""
 
     def view(a: np.ndarray) -> np.ndarray:

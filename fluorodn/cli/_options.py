@@ -111,7 +111,7 @@ SelfEnsembleOption = Annotated[
     bool,
     typer.Option(
         "--self-ensemble",
-        help="Images: average the network over each page's 8 rotations and mirror images, about 0.8x the "
+        help="Images: average the network over each page's 8 rotations and mirror images, 0.8-0.9x the "
         "error at 8x the run time. Spectral recordings ignore it.",
     ),
 ]

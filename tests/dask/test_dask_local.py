@@ -81,6 +81,19 @@ def test_equal_when_the_denoiser_also_tiles(dask_model, recording, single):
     assert_same(y.compute(), single, recording)
 
 
+@pytest.mark.parametrize("chunks", [(20, 20), ((40, 2, 55), (7, 1, 53))])
+def test_self_ensemble_equal_to_single_machine(dask_model, recording, chunks):
+    """Each orientation's network output at a pixel depends on its halo only, so chunks with a
+    halo of overlap give the single machine's self-ensemble."""
+    from fluorodn import DenoiserOptions
+
+    opts = DenoiserOptions(threads=1, self_ensemble=True)
+    ref = Denoiser(str(dask_model), options=opts).run(recording)
+    assert np.abs(ref - Denoiser(str(dask_model)).run(recording)).max() > 1e-3
+    got = fdask.denoise(da.from_array(recording, chunks=chunks), dask_model, options=opts).compute()
+    assert_same(got, ref, recording)
+
+
 def test_shipped_default_model_with_default_settings(recording):
     """model="default", device="auto", precision "auto": the same as Denoiser().run."""
     import fluorodn
