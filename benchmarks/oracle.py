@@ -31,6 +31,14 @@ def _reach(n: int, radius: int) -> np.ndarray:
     return np.stack([np.minimum(t, radius), np.minimum(n - 1 - t, radius)], axis=1)
 
 
+def plane(x: np.ndarray) -> np.ndarray:
+    """The least-squares plane through a (Y, X) array, as an array of its shape."""
+    h, w = x.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    design = np.stack([np.ones(x.size), yy.ravel(), xx.ravel()], axis=1)
+    return (design @ np.linalg.lstsq(design, x.ravel(), rcond=None)[0]).reshape(h, w)
+
+
 def autocovariance_2d(x: np.ndarray, max_lag: int) -> np.ndarray:
     """(2 max_lag + 1, 2 max_lag + 1) biased autocovariance of a (Y, X) array, lags -max_lag..max_lag
     on each axis (index ``max_lag`` is lag 0)."""
@@ -49,11 +57,9 @@ def wiener_2d(x: np.ndarray, acov: np.ndarray, noise_var: float, radius: int = F
     the white noise variance."""
     x = np.asarray(x, np.float64)
     h, w = x.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    design = np.stack([np.ones(x.size), yy.ravel(), xx.ravel()], axis=1)
-    plane = (design @ np.linalg.lstsq(design, x.ravel(), rcond=None)[0]).reshape(h, w)
+    trend = plane(x)
     side = 2 * radius + 1
-    pad = np.pad(x - plane, radius)
+    pad = np.pad(x - trend, radius)
     windows = sliding_window_view(pad, (side, side))  # (Y, X, side, side)
     c0 = acov.shape[0] // 2
     rows, cols = _reach(h, radius), _reach(w, radius)
@@ -71,7 +77,7 @@ def wiener_2d(x: np.ndarray, acov: np.ndarray, noise_var: float, radius: int = F
                 out[np.ix_(ri, ci)] = full[np.ix_(ri, ci)]
             else:
                 out[np.ix_(ri, ci)] = np.tensordot(windows[np.ix_(ri, ci)], kernel, axes=([2, 3], [0, 1]))
-    return out + plane
+    return out + trend
 
 
 def oracle_frame_wiener(
@@ -80,10 +86,6 @@ def oracle_frame_wiener(
     """A windowed Wiener filter of frames, with the signal autocovariance of the clean (Y, X) frame
     about its least-squares plane and the mean noise variance of ``noisy``. The returned pipeline
     takes that frame or any crop of it."""
-    h, w = clean.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    design = np.stack([np.ones(clean.size), yy.ravel(), xx.ravel()], axis=1)
-    resid = clean.ravel() - design @ np.linalg.lstsq(design, clean.ravel(), rcond=None)[0]
-    acov = autocovariance_2d(resid.reshape(h, w), 2 * radius)
+    acov = autocovariance_2d(clean - plane(clean), 2 * radius)
     noise_var = float(np.mean((noisy - clean) ** 2))
     return lambda x: wiener_2d(x, acov, noise_var, radius)
