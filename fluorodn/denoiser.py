@@ -473,25 +473,29 @@ class Denoiser:
         border: str | None = None,
     ) -> None:
         """The image path (:func:`fluorodn._engine.denoise_pages`) with this model's plan and budget;
-        with ``options.self_ensemble``, once per rotation and mirror image of the pages, averaged."""
+        with ``options.self_ensemble``, once per rotation and mirror image of the pages, averaged
+        (pages a pixel budget at a time, so that the extra memory is one buffer of that size)."""
         mode = self.border_mode(pages[0].shape, border)  # of the page as given, for every orientation
         if not self.options.self_ensemble:
             denoise_pages(self._net, self.plan(pages[0].shape, mode), self.tile_pixels, pages, scales, outs, progress)
             return
-        bufs = [np.empty(p.shape, np.float32) for p in pages]
         report = _shared(progress, len(_ORIENTATIONS))
-        for k, orient in enumerate(_ORIENTATIONS):
-            turned = [orient(p) for p in pages]
-            # written through the turned views, each result lands in its buffer the page's way up
-            denoise_pages(self._net, self.plan(turned[0].shape, mode), self.tile_pixels, turned, scales,
-                          [orient(b) for b in bufs], report)  # fmt: skip
-            for out, buf in zip(outs, bufs, strict=True):
-                if k == 0:
-                    out[...] = buf
-                else:
-                    out += buf
-        for out in outs:
-            out *= np.float32(1.0 / len(_ORIENTATIONS))
+        group = max(1, self.tile_pixels // pages[0].size)
+        for first in range(0, len(pages), group):
+            part = slice(first, first + group)
+            bufs = [np.empty(p.shape, np.float32) for p in pages[part]]
+            for k, orient in enumerate(_ORIENTATIONS):
+                turned = [orient(p) for p in pages[part]]
+                # written through the turned views, each result lands in its buffer the page's way up
+                denoise_pages(self._net, self.plan(turned[0].shape, mode), self.tile_pixels, turned, scales[part],
+                              [orient(b) for b in bufs], report)  # fmt: skip
+                for out, buf in zip(outs[part], bufs, strict=True):
+                    if k == 0:
+                        out[...] = buf
+                    else:
+                        out += buf
+            for out in outs[part]:
+                out *= np.float32(1.0 / len(_ORIENTATIONS))
 
 
 def _orientation(quarter_turns: int, mirrored: bool) -> Callable[[np.ndarray], np.ndarray]:

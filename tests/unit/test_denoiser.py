@@ -378,6 +378,7 @@ def test_self_ensemble_averages_the_eight_orientations(tiny_model: Path, border:
     res = ens.run(stack, border=border)
     close(res[0], out)
     close(res[1], ens.run(frame[::-1] * 2, border=border))
+    close(make(tiny_model, self_ensemble=True, tile_pixels=300).run(stack, border=border), res)  # page by page
     (streamed,) = ens.stream(iter([frame]))
     close(streamed, ens.run(frame))
 
