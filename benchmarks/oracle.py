@@ -1,13 +1,14 @@
-"""The best linear estimator near an edge: windowed Wiener filters that know the signal's covariance.
+"""The best linear estimator near an edge: Wiener filters that know the signal's covariance.
 
-A reference for what an edge has to cost. Each output sample is the linear minimum mean squared
-error (LMMSE) estimate from the samples within ``radius`` of it that exist: inside, the full
-window; at an edge, the part of the window that lies in the data, with weights solved for that
-part. Given the signal's true autocovariance and the noise variance (taken from the clean data,
-which is why these are oracles), no linear filter of the same window does better at any position
-of a stationary signal in white noise, edges included, and for a Gaussian signal no filter at all.
-What such a filter loses at an edge is therefore what the edge itself costs, not what a border
-rule adds.
+A reference for what an edge has to cost. Each output value is the linear minimum mean squared
+error (LMMSE) estimate from the values around it that exist: on a frame, the pixels within
+``radius``, and at a border the part of that window that lies in the frame, with weights solved
+for that part; on a spectral recording, each sample's whole spectrum, and on a recording cut
+short in wavelength the bins that are left. Given the signal's and the noise's covariance (taken
+from the clean data, which is why these are oracles), no linear filter of the same values does
+better at any position, edges included, and for a Gaussian signal in Gaussian noise no filter at
+all. What such a filter loses at an edge is therefore what the edge itself costs, not what a
+border rule adds.
 """
 
 from __future__ import annotations
@@ -78,6 +79,30 @@ def wiener_2d(x: np.ndarray, acov: np.ndarray, noise_var: float, radius: int = F
             else:
                 out[np.ix_(ri, ci)] = np.tensordot(windows[np.ix_(ri, ci)], kernel, axes=([2, 3], [0, 1]))
     return out + trend
+
+
+def oracle_spectral_wiener(clean: np.ndarray, noisy: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The Wiener filter across wavelength of a (T, W) recording, each sample on its own: the
+    signal's and the noise's covariance between bins taken from the clean and noisy recording
+    (about their time means), each sample's deviation from the time mean mapped by
+    ``S (S + N)^-1``. The returned pipeline takes that recording, any stretch of it in time, or
+    a crop cut equally from both ends of its spectrum (the covariances restricted to the bins
+    left). It filters nothing over time and keeps each bin's time mean as recorded."""
+    w_all = clean.shape[1]
+    sig = np.cov(clean, rowvar=False)
+    noise = np.cov(noisy - clean, rowvar=False)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        cut, odd = divmod(w_all - x.shape[1], 2)
+        if odd or cut < 0:
+            raise ValueError(f"{x.shape[1]} bins are not the recording's {w_all} cut equally at both ends")
+        keep = slice(cut, w_all - cut)
+        s, n = sig[keep, keep], noise[keep, keep]
+        mean = x.mean(axis=0)
+        return (x - mean) @ np.linalg.solve(s + n, s) + mean  # S (S + N)^-1, both symmetric
+
+    return run
 
 
 def oracle_frame_wiener(

@@ -13,6 +13,7 @@ from benchmarks.diagnose import (
     CROP_SAMPLES,
     FRAME_CROPS,
     FRAME_ORACLE,
+    SPECTRAL_ORACLE,
     bin_leverage,
     edge_penalty,
     error_split,
@@ -33,7 +34,14 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     assert "| noise 0.2 | fluorodn:default |" in (tmp_path / "diagnosis_quick.md").read_text()
     (b,) = result["bins"]
     assert b["leverage_first"] > 0 and b["ratio_first_varying"] > 0
-    assert {e["pipeline"] for e in result["edges"]} == {"fluorodn:default", "svd-8", "gauss-0.5", "svd-8+time-gauss-2"}
+    edges = {e["pipeline"]: e for e in result["edges"]}
+    assert set(edges) == {"fluorodn:default", "svd-8", "gauss-0.5", "svd-8+time-gauss-2", SPECTRAL_ORACLE}
+    # knowing the spectra exactly, a filter across wavelength still pays at the spectrum's ends,
+    # and nothing at the time ends (it filters nothing over time)
+    oracle = edges[SPECTRAL_ORACLE]
+    ends = (oracle["first_bin_varying"], oracle["last_bin_varying"])
+    assert min(ends) > 1.0 and max(ends) > 1.2
+    assert abs(oracle["first_5_samples"] - 1.0) < 0.02 and abs(oracle["last_5_samples"] - 1.0) < 0.02
     (lev,) = result["crop_leverage"]
     # the crops find the whole recording's spectra, and their end bins weigh more in them
     assert lev["angle_cos"] > 0.9 and lev["leverage_first"] > 1.0 and lev["leverage_last"] > 1.0

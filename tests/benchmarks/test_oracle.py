@@ -1,12 +1,13 @@
-"""The windowed Wiener reference is the best linear estimator, inside and at a frame's border."""
+"""The Wiener references are the best linear estimators, inside and at an edge."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.ndimage import gaussian_filter
 from scipy.signal import fftconvolve
 
-from benchmarks.oracle import autocovariance_2d, oracle_frame_wiener, wiener_2d
+from benchmarks.oracle import autocovariance_2d, oracle_frame_wiener, oracle_spectral_wiener, wiener_2d
 
 SIGMA, RADIUS, SIDE = 2.0, 6, 64
 
@@ -73,3 +74,25 @@ def test_oracle_frame_wiener_takes_crops_and_estimates_the_covariance() -> None:
     out = fn(noisy[crop])
     assert out.shape == noisy[crop].shape
     assert np.sqrt(np.mean((out - clean[crop]) ** 2)) < 0.6 * np.sqrt(np.mean((noisy - clean)[crop] ** 2))
+
+
+def test_oracle_spectral_wiener_matches_theory_on_a_rank_one_recording() -> None:
+    """One spectrum ``v`` with a Gaussian time course of variance ``a`` in white noise of variance
+    ``n``: the Wiener estimate's error on bin ``w`` is ``v_w^2 a n / (a |v|^2 + n)``, larger on a
+    crop that keeps fewer bins of ``v``."""
+    rng = np.random.default_rng(5)
+    t, w, a, n = 20000, 40, 4.0, 1.0
+    v = np.exp(-0.5 * ((np.arange(w) - 12) / 6.0) ** 2)
+    clean = rng.standard_normal((t, 1)) * np.sqrt(a) * v[None, :] + 50.0
+    noisy = clean + rng.standard_normal(clean.shape) * np.sqrt(n)
+    fn = oracle_spectral_wiener(clean, noisy)
+    for cut in (0, 10):
+        keep = slice(cut, w - cut)
+        vk = v[keep]
+        err = np.mean((fn(noisy[:, keep]) - clean[:, keep]) ** 2, axis=0)
+        expect = vk**2 * a * n / (a * vk @ vk + n)
+        np.testing.assert_allclose(err[vk > 0.3], expect[vk > 0.3], rtol=0.1)
+    whole, crop = (np.mean((fn(noisy[:, c : w - c]) - clean[:, c : w - c]) ** 2, axis=0) for c in (0, 10))
+    assert crop[0] > 1.3 * whole[10]  # the crop's first bin, against the same bin with every bin there
+    with pytest.raises(ValueError, match="cut equally"):
+        fn(noisy[:, 1:])
