@@ -172,6 +172,8 @@ def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
 FRAME_CROPS = (24, 32, 40)
 #: The frame table's reference for what a border has to cost (:mod:`benchmarks.oracle`).
 FRAME_ORACLE = "wiener (oracle)"
+#: The frame pipeline the others' run times are given against.
+FRAME_BASE = "low fp32"
 
 
 def frame_edge_cost(fn: Any, clean: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
@@ -179,10 +181,16 @@ def frame_edge_cost(fn: Any, clean: np.ndarray, noisy: np.ndarray) -> dict[str, 
     pixels of the frame cropped by each of ``FRAME_CROPS`` pixels on every side, over the RMS
     error on the same pixels when ``fn`` runs on the whole frame, where they lie inside (squared
     errors summed over the crops; 1.0: the border costs nothing). Also, as the quality
-    benchmark's frame table has them, the whole frame's border and interior error / raw error."""
+    benchmark's frame table has them, the whole frame's border and interior error / raw error, and
+    ``seconds``: the fastest of three runs on the whole frame."""
     from benchmarks.stress import frame_regions
 
-    whole = np.asarray(fn(noisy), np.float64) - clean
+    seconds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        y = fn(noisy)
+        seconds.append(time.perf_counter() - t0)
+    whole = np.asarray(y, np.float64) - clean
     raw = noisy - clean
     border, interior = frame_regions(clean.shape)
     at_edge = inside = 0.0
@@ -196,7 +204,12 @@ def frame_edge_cost(fn: Any, clean: np.ndarray, noisy: np.ndarray) -> dict[str, 
     def ratio(mask: np.ndarray) -> float:
         return float(np.sqrt(np.mean(whole[mask] ** 2) / np.mean(raw[mask] ** 2)))
 
-    return {"edge_cost": float(np.sqrt(at_edge / inside)), "border": ratio(border), "interior": ratio(interior)}
+    return {
+        "edge_cost": float(np.sqrt(at_edge / inside)),
+        "border": ratio(border),
+        "interior": ratio(interior),
+        "seconds": min(seconds),
+    }
 
 
 def frame_pipelines(quick: bool) -> dict[str, Any]:
@@ -550,15 +563,19 @@ def report(res: dict[str, Any]) -> str:
             "same pixels when the pipeline runs on the whole frame (summed over the crops; 1.00: the border costs "
             "nothing). Border and interior: the whole frame's error / raw error on its outer 2 pixels and 10 "
             "pixels in, as in the quality benchmark. A border pixel has half the neighbours (a corner a quarter), "
-            "so the more a pipeline smooths, the more it loses there.",
+            "so the more a pipeline smooths, the more it loses there. Time: the fastest of three runs on the whole "
+            f"frame over `{FRAME_BASE}`'s at the same noise scale, in the same run (fluorodn on the machine's "
+            "physical cores, the references as their libraries run).",
             "",
-            "| pipeline | noise scale | edge cost | border | interior | border / interior |",
-            "|---|---|---|---|---|---|",
+            "| pipeline | noise scale | edge cost | border | interior | border / interior | time |",
+            "|---|---|---|---|---|---|---|",
         ]
+        base = {f["noise"]: f["seconds"] for f in frames if f["pipeline"] == FRAME_BASE}
         for f in frames:
+            rel = f"{f['seconds'] / base[f['noise']]:.2f}x" if f["noise"] in base and "seconds" in f else "-"
             lines.append(
                 f"| {f['pipeline']} | {f['noise']:g} | {f['edge_cost']:.2f} | {f['border']:.3f} | "
-                f"{f['interior']:.3f} | {f['border'] / f['interior']:.2f} |"
+                f"{f['interior']:.3f} | {f['border'] / f['interior']:.2f} | {rel} |"
             )
         oracle = [f for f in frames if f["pipeline"] == FRAME_ORACLE]
         if oracle:

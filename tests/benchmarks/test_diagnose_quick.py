@@ -49,7 +49,7 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     frames = {f["pipeline"]: f for f in result["frame_edges"]}
     assert set(frames) == {"low fp32", "gauss-2", FRAME_ORACLE}
     for f in frames.values():  # all denoise, and all lose some of it at the border
-        assert 0 < f["interior"] < 0.5 and f["edge_cost"] > 1.0
+        assert 0 < f["interior"] < 0.5 and f["edge_cost"] > 1.0 and f["seconds"] > 0
     # the best linear estimator denoises the Gaussian test frame most, and pays at its border too
     assert frames[FRAME_ORACLE]["interior"] < min(
         f["interior"] for f in frames.values() if f is not frames[FRAME_ORACLE]
