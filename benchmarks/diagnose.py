@@ -405,7 +405,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "gauss-0.5": gaussian(0.5),
         f"svd-8+time-gauss-{EDGE_TIME_SIGMA:g}": svd_then(8, time_gaussian(EDGE_TIME_SIGMA)),
     }
-    from benchmarks.oracle import oracle_spectral_wiener
+    from benchmarks.oracle import oracle_frame_wiener, oracle_spectral_wiener
 
     edges = [
         {"recording": r.name, "pipeline": n} | edge_penalty(r, fn)
@@ -413,7 +413,6 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         for n, fn in (edge_pipes | {SPECTRAL_ORACLE: oracle_spectral_wiener(r.clean, r.noisy)}).items()
     ]
     leverage = [{"recording": r.name} | crop_leverage(r) for r in recs]
-    from benchmarks.oracle import oracle_frame_wiener
     from benchmarks.stress import FRAME_NOISE, make_frame
 
     frame, unit = make_frame()

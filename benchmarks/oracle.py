@@ -20,9 +20,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import fftconvolve
 
 #: Pixels on each side of the window. On the test frame (white noise through a Gaussian of 8
-#: pixels), radii 8 / 12 / 16 leave 0.094 / 0.089 / 0.085 of the raw error inside at noise 0.8,
-#: with edge costs 1.51 / 1.54 / 1.55: a wider window denoises the interior a little more and pays
-#: a little more at the border, at about 6x the time.
+#: pixels) at noise 0.8, radii 8 / 12 / 16 left 0.094 / 0.089 / 0.085 of the raw error inside
+#: with edge costs 1.51 / 1.54 / 1.55 (one run of :func:`benchmarks.diagnose.frame_edge_cost`):
+#: a wider window denoises the interior a little more and pays a little more at the border, at a
+#: solve that grows with the window's area cubed.
 FRAME_RADIUS = 12
 
 
