@@ -224,14 +224,18 @@ def fluorodn_pipelines(
 
 
 def denoiser_fn(den: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """``den.run`` returning float64; its out-of-domain warnings are recorded in ``run.warnings``."""
+    """``den.run`` returning float64; its warnings about the input (``OutOfDomainWarning``,
+    ``ModelChoiceWarning``) are recorded in ``run.warnings``."""
     import warnings
+
+    from fluorodn.errors import ModelChoiceWarning, OutOfDomainWarning
 
     def run(x: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             y = np.asarray(den.run(x), np.float64)
-        run.warnings = [str(w.message) for w in caught if w.category.__name__ == "OutOfDomainWarning"]
+        about_input = (OutOfDomainWarning, ModelChoiceWarning)
+        run.warnings = [str(w.message) for w in caught if issubclass(w.category, about_input)]
         return y
 
     run.warnings = []

@@ -60,7 +60,15 @@ from benchmarks.pipelines import (
     svd_rank,
 )
 from benchmarks.quality_report import PUBLISHED, PUBLISHED_FREQS, PUBLISHED_LABEL, write_outputs
-from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_SEEDS, REPEAT_STRESS, REPEAT_VARIANTS, paired, repeat_rows
+from benchmarks.repeats import (
+    REPEAT_IMAGE_MODELS,
+    REPEAT_PIPELINES,
+    REPEAT_SEEDS,
+    REPEAT_STRESS,
+    REPEAT_VARIANTS,
+    paired,
+    repeat_rows,
+)
 from benchmarks.stress import edge_errors, frame_border, make_stress
 
 __all__ = ["main", "run"]
@@ -230,7 +238,7 @@ def run(
             )
 
     # the same comparison on further recordings: is a gap to raw more than one recording's luck?
-    repeat_pipes = {p.name: p.fn for p in pipes if p.name in REPEAT_PIPELINES}
+    repeat_pipes = {p.name: p.fn for p in pipes if p.name in REPEAT_PIPELINES + REPEAT_IMAGE_MODELS}
     seeds = REPEAT_SEEDS[:1] if quick else REPEAT_SEEDS
     reps = [
         {k: r[k] for k in ("recording", "pipeline")}
@@ -300,7 +308,15 @@ def run(
             "source": "seed model card figure, noise scale 0.8",
         },
         "rows": rows,
-        "repeats": {"rows": reps, "summary": paired(reps)},
+        "repeats": {
+            "rows": reps,
+            "summary": paired([r for r in reps if r["pipeline"] not in REPEAT_IMAGE_MODELS]),
+            "image_models": {
+                m: paired([r for r in reps if r["pipeline"] in ("raw", m)], test=m)
+                for m in REPEAT_IMAGE_MODELS
+                if any(r["pipeline"] == m for r in reps)
+            },
+        },
         "frame_border": frame_border(threads, bm3d=any(p.name == "bm3d" for p in pipes)),
         "coherence_curves": curves,
     }

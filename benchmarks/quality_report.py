@@ -98,7 +98,7 @@ def _markdown(res: dict[str, Any]) -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += _never_worse(res) + _repeats(res) + _edges(res) + _frame_border(res)
+    lines += _never_worse(res) + _repeats(res) + _image_models(res) + _edges(res) + _frame_border(res)
     pub = res["published_seed_coherence"]["values"]
     fig = f"noise {FIGURE_NOISE:g}"
     ours = {r["pipeline"]: r for r in res["rows"] if r["recording"] == fig}
@@ -227,6 +227,61 @@ def _repeats(res: dict[str, Any]) -> list[str]:
     ]
     for e in summary:
         lines.append(f"| {e['recording']} | " + " | ".join(_fmt(e["f1"].get(p)) for p in pipes) + " |")
+    return [*lines, ""]
+
+
+def _image_models(res: dict[str, Any]) -> list[str]:
+    """The image models on the spectral recordings: below raw on event F1 (every recording, then
+    paired over the repeated ones), and whether the runtime warned (``ModelChoiceWarning``)."""
+    models = [m for m in res.get("repeats", {}).get("image_models", {}) if m]
+    if not models:
+        return []
+    by: dict[str, dict[str, Any]] = {}
+    for r in res["rows"]:
+        by.setdefault(r["recording"], {})[r["pipeline"]] = r
+    head = " | ".join(f"F1 {m} - raw | coh {m} - raw | {m} warned" for m in models)
+    lines = [
+        "## Image models on spectral recordings",
+        "",
+        f"What {' and '.join(f'`{m}`' for m in models)} (`--model low|high`, which run the 2D DnCNN on time x "
+        "wavelength) do to the spectral recordings above, against raw; the runtime warns "
+        "(`fluorodn.ModelChoiceWarning`) when an image model gets a recording that looks spectral.",
+        "",
+        f"| recording | {head} |",
+        "|---|" + "---|---|---|" * len(models),
+    ]
+    for name, rows in by.items():
+        raw = rows.get("raw")
+        if raw is None or not all(m in rows for m in models):
+            continue
+        cells = []
+        for m in models:
+            r = rows[m]
+            warned = "yes" if "image model" in (r.get("warnings") or "") else "no"
+            cells.append(
+                f"{r['ev_f1'] - raw['ev_f1']:+.3f} | {r['coh_mean_0_2.5hz'] - raw['coh_mean_0_2.5hz']:+.3f} | {warned}"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    summaries = res["repeats"]["image_models"]
+    first = summaries[models[0]]
+    if first:
+        lines += [
+            "",
+            f"Over {first[0]['n']} recordings of each repeated condition (seeds "
+            f"{', '.join(str(s) for s in first[0]['seeds'])}), mean paired difference to raw with its 95 % interval; "
+            "`below` where the whole interval is below 0:",
+            "",
+            "| recording | " + " | ".join(f"F1 {m} - raw | coh {m} - raw" for m in models) + " |",
+            "|---|" + "---|---|" * len(models),
+        ]
+        for k, e0 in enumerate(first):
+            cells = []
+            for m in models:
+                e = summaries[m][k]
+                mark = " (below)" if e["f1_diff"] + e["f1_half_width"] < 0 else ""
+                f1 = f"{e['f1_diff']:+.3f} ± {e['f1_half_width']:.3f}{mark}"
+                cells.append(f"{f1} | {e['coh_diff']:+.3f} ± {e['coh_half_width']:.3f}")
+            lines.append(f"| {e0['recording']} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

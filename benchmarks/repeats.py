@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 from fluorodn_train.evaluation.recordings import analyse, make_recordings
 
-__all__ = ["REPEAT_PIPELINES", "REPEAT_SEEDS", "REPEAT_STRESS", "REPEAT_VARIANTS", "paired", "repeat_rows"]
+__all__ = [
+    "REPEAT_IMAGE_MODELS",
+    "REPEAT_PIPELINES",
+    "REPEAT_SEEDS",
+    "REPEAT_STRESS",
+    "REPEAT_VARIANTS",
+    "paired",
+    "repeat_rows",
+]
 
 #: Further clean recordings (seeds of the test stream; the main recordings use seed 0).
 REPEAT_SEEDS = (1, 2, 3, 4, 5)
@@ -38,6 +46,9 @@ REPEAT_PIPELINES = (
     "svd-mp",
     "mppca",
 )
+#: The image models, run on the same recordings and compared with raw alone (not baselines of the
+#: default's comparison): what running an image model on a spectral recording costs.
+REPEAT_IMAGE_MODELS = ("fluorodn:low", "fluorodn:high")
 #: Robustness variants repeated besides the main noise scales (the default's F1 below raw's on seed 0).
 REPEAT_VARIANTS = ("bins 76", "bins 304", "white noise")
 #: Stress recordings repeated: slow rises (the same reason) and fast hemodynamics (coherence or

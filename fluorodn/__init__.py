@@ -1,7 +1,7 @@
 """fluorodn: DnCNN denoising of fluorescence recordings, run with ONNX Runtime.
 
 >>> from fluorodn import Denoiser
->>> dn = Denoiser()                 # the shipped "low" model, CUDA if usable else CPU
+>>> dn = Denoiser()                 # spectral recordings: the spectral model; frames: "low"
 >>> clean = dn.run(recording)       # (T, W) or (pages, H, W), any real dtype -> float32
 
 Importing fluorodn is cheap and has no side effects: numpy and onnxruntime are imported
@@ -19,7 +19,9 @@ __all__ = [
     "DeviceError",
     "FileFormatError",
     "FluorodnError",
+    "ModelChoiceWarning",
     "ModelError",
+    "OutOfDomainWarning",
     "OutputExistsError",
     "UnmixResult",
     "__version__",
@@ -48,7 +50,9 @@ _LAZY = {
     "DeviceError": "fluorodn.errors",
     "FileFormatError": "fluorodn.errors",
     "FluorodnError": "fluorodn.errors",
+    "ModelChoiceWarning": "fluorodn.errors",
     "ModelError": "fluorodn.errors",
+    "OutOfDomainWarning": "fluorodn.errors",
     "OutputExistsError": "fluorodn.errors",
     "UnmixResult": "fluorodn.unmixing",
     "unmix": "fluorodn.unmixing",
@@ -56,7 +60,15 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from fluorodn.denoiser import Denoiser, DenoiserOptions, denoise
-    from fluorodn.errors import DeviceError, FileFormatError, FluorodnError, ModelError, OutputExistsError
+    from fluorodn.errors import (
+        DeviceError,
+        FileFormatError,
+        FluorodnError,
+        ModelChoiceWarning,
+        ModelError,
+        OutOfDomainWarning,
+        OutputExistsError,
+    )
     from fluorodn.registry import available_models
     from fluorodn.unmixing import UnmixResult, unmix
 

@@ -9,12 +9,13 @@ client planned with.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelChoiceWarning, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Denoiser, DenoiserOptions
@@ -73,11 +74,14 @@ def run_block_2d(
 
 
 def run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None) -> np.ndarray:
-    """Denoise a block of whole pages (k, Y, X), each page with its own scale."""
+    """Denoise a block of whole pages (k, Y, X), each page with its own scale. The model choice
+    was warned about once, on the client (:func:`fluorodn.dask.denoise`), not per block."""
     den = worker_denoiser(model, device, options, sha256)
     if block.shape[0] == 0:
         return np.empty(block.shape, dtype=np.float32)
-    return den.run(block)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelChoiceWarning)
+        return den.run(block)
 
 
 def run_block_spectral(

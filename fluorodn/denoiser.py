@@ -24,7 +24,7 @@ import numpy as np
 
 from fluorodn import spectral
 from fluorodn._engine import Progress, check_input, check_scale, denoise_pages
-from fluorodn.errors import ModelError, OutOfDomainWarning
+from fluorodn.errors import ModelChoiceWarning, ModelError, OutOfDomainWarning
 from fluorodn.normalize import global_scale
 from fluorodn.precision import BF16_UNAVAILABLE as BF16_UNAVAILABLE
 from fluorodn.precision import PRECISIONS, check_precision
@@ -47,6 +47,25 @@ KINDS = ("auto", "spectral", "image")
 CPU_TILE_PIXELS = 1 << 19
 #: Default pixel budget per network call on CUDA.
 CUDA_TILE_PIXELS = 1 << 22
+
+
+def choice_warning(image_model: str | None, page: tuple[int, ...]) -> str | None:
+    """The :class:`ModelChoiceWarning` message for pages of shape ``page`` denoised by the image
+    model ``image_model`` (None: the default model, which hands a stack of pages to the image
+    model), or None if the pages do not look like spectral recordings. On spectral recordings
+    the image models lower event detection below the raw recording's; the spectral model,
+    which takes one 2D recording at a time, does not."""
+    if len(page) != 2 or not spectral.looks_spectral(tuple(page)):
+        return None
+    h, w = page
+    if image_model is not None:
+        what = f"model {image_model!r} is an image model, which on spectral recordings such as this {h} x {w} one"
+        fix = "run the default model, or pass kind 'image' if these are frames"
+    else:
+        what = f"pages of {h} x {w} look like spectral recordings, but a stack goes to image model {IMAGE_MODEL!r},"
+        what += " which"
+        fix = "denoise the recordings one by one, or pass kind 'image' if these are frames"
+    return f"{what} lowers event detection below the raw recording's (the spectral model does not); {fix}"
 
 
 @dataclass(frozen=True)
@@ -270,6 +289,8 @@ class Denoiser:
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
             return self.run(pages_2d, scale=scale, progress=progress, border=border).reshape(arr.shape)
         path = self._path_for(arr.shape)
+        if path != "spectral" and scale is None:
+            self._warn_choice(arr.shape[-2:])
         if path == "spectral":
             if scale is not None:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
@@ -306,6 +327,8 @@ class Denoiser:
                 arr = check_input(page, ndims=(2,))
             except ValueError as err:
                 raise ValueError(f"page index {k}: {err}") from err
+            if k == 0:
+                self._warn_choice(arr.shape)
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
                 yield from self._flush(chunk, progress)
                 chunk = []
@@ -335,6 +358,14 @@ class Denoiser:
                 stacklevel=4,
             )
         return "delegate"
+
+    def _warn_choice(self, page: tuple[int, ...], stacklevel: int = 3) -> None:
+        """:class:`ModelChoiceWarning` if pages of shape ``page`` look like spectral recordings but
+        go to an image model without their kind declared (:func:`choice_warning`)."""
+        if self.declared_kind == "auto":
+            message = choice_warning(None if self.kind == "spectral" else self.name, page)
+            if message:
+                warnings.warn(ModelChoiceWarning(message), stacklevel=stacklevel + 1)
 
     def _image(self) -> Denoiser:
         """The image model used for inputs a spectral model does not take (created once)."""

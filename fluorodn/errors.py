@@ -11,6 +11,7 @@ __all__ = [
     "DeviceError",
     "FileFormatError",
     "FluorodnError",
+    "ModelChoiceWarning",
     "ModelError",
     "OutOfDomainWarning",
     "OutputError",
@@ -47,4 +48,13 @@ class OutOfDomainWarning(UserWarning):
 
     The message names what is off (the noise level, or a removed component that is not
     noise-like: spectrally structured or correlated in time).
+    """
+
+
+class ModelChoiceWarning(UserWarning):
+    """The model asked for is measurably worse on this input than the one fluorodn would choose.
+
+    Raised when an image model denoises pages that look like spectral recordings: on those it
+    lowers event detection below the raw recording's, which the spectral model does not. The
+    message names the better choice and how to keep this one (declaring the input's kind).
     """

@@ -236,6 +236,8 @@ _FLAGS = {
     r"rate=HZ\b": "--rate HZ",
     r"rate=\.\.\.": "--rate",
     r"wavelengths='FIRST:LAST'": "--wavelengths FIRST:LAST",
+    r"kind '(auto|spectral|image)'": r"--kind \1",
+    r"run the default model": "leave --model out",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

@@ -429,3 +429,20 @@ def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> 
     diff = (kept - removed).astype(np.float64)
     np.testing.assert_allclose(diff, np.broadcast_to(diff.mean(axis=0), diff.shape), atol=0.01)
     assert np.std(diff.mean(axis=0)) > 10.0  # most of the 20-count pattern
+
+
+def test_an_image_model_on_a_spectral_recording_says_what_to_run(tiny_model: Path, tmp_path: Path, helpers: Any):
+    """--model with an image model on a file that looks spectral: one warning line naming the
+    options that avoid it; the file is still denoised, and --kind image silences the warning."""
+    tifffile.imwrite(tmp_path / "rec.tif", helpers.spectra(400, 152))
+    result = denoise(tiny_model, tmp_path / "rec.tif")
+    assert result.exit_code == 0, result.output
+    (line,) = [ln for ln in result.stderr.splitlines() if "warning" in ln.lower()]
+    assert line.startswith(f"fluorodn: warning: {tmp_path / 'rec.tif'}: model 'tiny' is an image model")
+    assert "below the raw recording's" in line and line.endswith(
+        "leave --model out, or pass --kind image if these are frames"
+    )
+    assert (tmp_path / "rec_denoised.tif").exists()
+    declared = denoise(tiny_model, tmp_path / "rec.tif", "--kind", "image", "--overwrite")
+    assert declared.exit_code == 0, declared.output
+    assert "warning" not in declared.stderr.lower()

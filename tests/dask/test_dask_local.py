@@ -284,3 +284,24 @@ def test_dask_config_not_changed_globally(dask_model, tmp_path):
     zarr.create_array(store=str(src), data=np.ones((30, 20), np.float32), chunks=(10, 20))
     fdask.denoise_zarr(src, tmp_path / "o.zarr", model=dask_model, scheduler="synchronous")
     assert dask.config.get("scheduler", None) == before
+
+
+def test_an_image_model_on_spectral_recordings_warns_once_on_the_client(dask_model):
+    """The model-choice warning comes once, when the graph is built, not from every chunk."""
+    import warnings
+
+    from fluorodn import ModelChoiceWarning
+
+    rng = np.random.default_rng(3)
+    rec = (rng.normal(500.0, 10.0, (200, 40))).astype(np.float32)
+    for arr, chunks in ((rec, (50, 40)), (np.stack([rec, rec, rec]), (1, 200, 40))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = fdask.denoise(da.from_array(arr, chunks=chunks), dask_model, device="cpu")
+            built = [w for w in caught if issubclass(w.category, ModelChoiceWarning)]
+            got = y.compute(scheduler="threads", num_workers=2)
+        assert len(built) == 1 and "200 x 40" in str(built[0].message)
+        assert len([w for w in caught if issubclass(w.category, ModelChoiceWarning)]) == 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModelChoiceWarning)
+            assert_same(got, Denoiser(str(dask_model), kind="image").run(arr), arr)

@@ -402,3 +402,53 @@ def test_self_ensemble_lowers_the_shipped_image_models_error() -> None:
     out = ens.run(noisy)
     assert ratio(out, inner) < 0.95 * ratio(plain, inner) < 0.95 * 0.5
     assert ratio(out, edge) < ratio(plain, edge)
+
+
+# -- the model choice -----------------------------------------------------------------
+
+
+def test_warning_classes_are_public() -> None:
+    import fluorodn
+
+    assert issubclass(fluorodn.OutOfDomainWarning, UserWarning)
+    assert issubclass(fluorodn.ModelChoiceWarning, UserWarning)
+    assert {"OutOfDomainWarning", "ModelChoiceWarning"} <= set(dir(fluorodn))
+
+
+def _choice_warnings(fn: Any) -> list[str]:
+    import warnings
+
+    from fluorodn import ModelChoiceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return [str(w.message) for w in caught if issubclass(w.category, ModelChoiceWarning)]
+
+
+def test_an_image_model_on_a_spectral_recording_warns_once(tiny_model: Path, helpers: Any) -> None:
+    x = helpers.spectra(400, 152)
+    den = make(tiny_model)
+    assert _choice_warnings(lambda: den.run(x[:300])) == []  # fewer than twice as many rows as bins
+    (message,) = _choice_warnings(lambda: den.run(x))
+    assert "model 'tiny' is an image model" in message and "400 x 152" in message
+    assert "below the raw recording's" in message and "kind 'image'" in message
+    # one warning for a stream of such pages, none per page after the first
+    assert len(_choice_warnings(lambda: list(den.stream([x, x, x])))) == 1
+    # declared frames, real frames and chunks of a larger array (a scale given) do not warn
+    frames = Denoiser(tiny_model, device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    assert _choice_warnings(lambda: frames.run(x)) == []
+    assert _choice_warnings(lambda: den.run(helpers.spectra(200, 200))) == []
+    assert _choice_warnings(lambda: den.run(x, scale=global_scale(x))) == []
+    # the output is what it was without the warning
+    close(frames.run(x), den.run(x))
+
+
+def test_the_default_model_warns_only_for_a_stack_of_recordings(helpers: Any) -> None:
+    den = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+    x = helpers.spectra(600, 152).astype(np.float32)
+    assert _choice_warnings(lambda: den.run(x)) == []  # the spectral path
+    assert _choice_warnings(lambda: list(den.stream([x, x]))) == []  # recording by recording
+    (message,) = _choice_warnings(lambda: den.run(np.stack([x, x])))  # a stack goes to the image model
+    assert "a stack goes to image model 'low'" in message and "one by one" in message
+    assert _choice_warnings(lambda: den.run(np.stack([x[:, :20], x[:, :20]]))) == []  # few bins: frames
