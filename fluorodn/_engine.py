@@ -9,14 +9,23 @@ page extended by mirrored pixels, so that its border is denoised like its interi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from fluorodn.tiling import Tile, TilePlan
 
-__all__ = ["Net", "Progress", "check_input", "check_scale", "denoise_pages"]
+__all__ = [
+    "CLIP_SHARE",
+    "Net",
+    "Progress",
+    "check_input",
+    "check_scale",
+    "clipping",
+    "clipping_warning",
+    "denoise_pages",
+]
 
 #: The network: a float32 batch in, the noise it estimates out (same shape).
 Net = Callable[[np.ndarray], np.ndarray]
@@ -151,6 +160,69 @@ def _check_finite(arr: np.ndarray) -> None:
                     f"input contains NaN or infinite values (first at index {where}); "
                     "replace them first, e.g. with np.nan_to_num"
                 )
+
+
+#: Share of an input's values at its maximum (or minimum) above which :func:`clipping` looks at them.
+CLIP_SHARE = 1e-3
+#: Fewest values at the maximum (or minimum) that :func:`clipping` looks at.
+CLIP_CELLS = 16
+#: How many times the values at the next distinct value the extreme's must number in :func:`clipping`.
+CLIP_EXCESS = 8
+
+
+def clipping(arr: np.ndarray) -> tuple[str, float, float] | None:
+    """``("maximum" | "minimum", value, share)`` if at least ``CLIP_SHARE`` of ``arr``'s values (and
+    ``CLIP_CELLS``) equal its maximum (minimum) and outnumber those at the next distinct value
+    inwards ``CLIP_EXCESS`` times, as a detector that saturated or data clipped at a floor leave
+    them; None otherwise. Noise makes exact repeats of an extreme value rare; in counts so low
+    that the extreme is common (many zeros), the next value is common too. Scans in blocks, so
+    memory stays bounded; the larger share is reported if both ends qualify."""
+    hi, lo = arr.max(), arr.min()
+    if hi == lo:
+        return None
+    ends = {"maximum": hi, "minimum": lo}
+    cells = dict.fromkeys(ends, 0)
+    for block in _blocks(arr):
+        for side, value in ends.items():
+            cells[side] += int(np.count_nonzero(block == value))
+    wanted = [side for side in ends if cells[side] >= max(CLIP_CELLS, CLIP_SHARE * arr.size)]
+    if not wanted:  # the common case: two reductions and two comparisons
+        return None
+    near = {"maximum": lo, "minimum": hi}  # the next distinct value inwards from each end
+    for block in _blocks(arr):
+        near["maximum"] = np.max(block, where=block < hi, initial=near["maximum"])
+        near["minimum"] = np.min(block, where=block > lo, initial=near["minimum"])
+    beside = dict.fromkeys(wanted, 0)
+    for block in _blocks(arr):
+        for side in wanted:
+            beside[side] += int(np.count_nonzero(block == near[side]))
+    found = [(cells[s] / arr.size, s, float(ends[s])) for s in wanted if cells[s] >= CLIP_EXCESS * beside[s]]
+    if not found:
+        return None
+    share, side, value = max(found)
+    return side, value, share
+
+
+def _blocks(arr: np.ndarray) -> Iterator[np.ndarray]:
+    """Blocks of rows of about ``_CHECK_BLOCK`` values over the pages of a 2D or 3D ``arr``."""
+    pages = [arr] if arr.ndim == 2 else (arr[i] for i in range(arr.shape[0]))
+    for page in pages:
+        step = max(1, _CHECK_BLOCK // page.shape[1])
+        for r in range(0, page.shape[0], step):
+            yield page[r : r + step]
+
+
+def clipping_warning(arr: np.ndarray) -> str | None:
+    """The sentence an input :func:`clipping` finds clipped gets (an ``OutOfDomainWarning``), or None."""
+    found = clipping(arr)
+    if found is None:
+        return None
+    side, value, share = found
+    return (
+        f"{100 * share:.2g} % of the values equal the input's {side} {value:g}: the detector saturated (or the "
+        f"data were clipped) there, which no training recording had, so the denoised values there are not "
+        f"measurements"
+    )
 
 
 def check_scale(scale: Any) -> tuple[float, float]:

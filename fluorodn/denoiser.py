@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn import spectral
-from fluorodn._engine import Progress, check_input, check_scale, denoise_pages
+from fluorodn._engine import Progress, check_input, check_scale, clipping_warning, denoise_pages
 from fluorodn.errors import ModelChoiceWarning, ModelError, OutOfDomainWarning
 from fluorodn.normalize import global_scale
 from fluorodn.precision import BF16_UNAVAILABLE as BF16_UNAVAILABLE
@@ -291,6 +291,8 @@ class Denoiser:
         path = self._path_for(arr.shape)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:])
+            if path == "image" and (clipped := clipping_warning(arr)):
+                warnings.warn(OutOfDomainWarning(clipped), stacklevel=2)
         if path == "spectral":
             if scale is not None:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
@@ -466,6 +468,10 @@ class Denoiser:
         """``out`` after the out-of-domain checks of what was removed from ``arr`` (a whole
         recording only) and the progress report."""
         checks = self.metadata.get("domain_checks")
+        if fitted is None:
+            clipped = clipping_warning(arr)
+            if clipped:
+                warnings.warn(OutOfDomainWarning(clipped), stacklevel=4)
         if isinstance(checks, dict) and fitted is None:
             for message in spectral.domain_warnings(spectral.removed_stats(arr, out, proj), checks):
                 warnings.warn(OutOfDomainWarning(message), stacklevel=4)

@@ -452,3 +452,20 @@ def test_the_default_model_warns_only_for_a_stack_of_recordings(helpers: Any) ->
     (message,) = _choice_warnings(lambda: den.run(np.stack([x, x])))  # a stack goes to the image model
     assert "a stack goes to image model 'low'" in message and "one by one" in message
     assert _choice_warnings(lambda: den.run(np.stack([x[:, :20], x[:, :20]]))) == []  # few bins: frames
+
+
+def test_saturated_frames_warn(tiny_model: Path) -> None:
+    """The image path names pixels at the ceiling of a saturated frame, as the spectral path does."""
+    import warnings
+
+    from fluorodn import OutOfDomainWarning
+
+    rng = np.random.default_rng(2)
+    frame = rng.normal(120, 10, (128, 128))
+    frames = Denoiser(tiny_model, device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        frames.run(frame.astype(np.uint8))
+    frame[40:60, 30:70] = 1e4
+    with pytest.warns(OutOfDomainWarning, match=r"^4.9 % of the values equal the input's maximum 255: the detector"):
+        frames.run(np.clip(frame, 0, 255).astype(np.uint8))

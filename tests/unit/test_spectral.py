@@ -471,6 +471,40 @@ def test_structured_removal_warns(den: Denoiser) -> None:
         den.run(x)
 
 
+def test_saturated_recording_warns(den: Denoiser, generator) -> None:
+    """Values clipped at a ceiling (a saturated detector) or a floor are named, with their share;
+    the same recording unclipped, and as integer counts, is not."""
+    inst = generator(np.random.default_rng(11), 2000, 152, 0.4)
+    counts = np.round(inst.noisy).astype(np.int64)
+    ceiling = np.quantile(counts, 0.98)
+    with pytest.warns(OutOfDomainWarning, match=r"^2 % of the values equal the input's maximum .*saturated"):
+        den.run(np.minimum(counts, ceiling))
+    floor = np.quantile(inst.noisy, 0.01)
+    with pytest.warns(OutOfDomainWarning, match=r"^1 % of the values equal the input's minimum .*clipped"):
+        den.run(np.maximum(inst.noisy, floor))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        den.run(counts)
+
+
+def test_clipping_needs_an_excess_at_the_extreme() -> None:
+    """Low photon counts hold many zeros, and as many ones: no clipping there; a frame with
+    saturated pixels (uint8 at 255) is found, whatever their layout, and so is a floor."""
+    from fluorodn._engine import clipping
+
+    rng = np.random.default_rng(0)
+    for lam in (0.5, 2.0, 10.0):
+        assert clipping(rng.poisson(lam, (3000, 152)).astype(np.uint16)) is None
+    frame = rng.normal(120, 10, (256, 256))
+    assert clipping(frame.astype(np.uint8)) is None and clipping(frame) is None
+    frame[100:140, 60:90] = 1e4  # a bright cell
+    side, value, share = clipping(np.clip(frame, 0, 255).astype(np.uint8))
+    assert (side, value) == ("maximum", 255.0) and share == pytest.approx(1200 / 256**2)
+    side, value, share = clipping(np.maximum(frame, 125.0))
+    assert (side, value) == ("minimum", 125.0) and 0.6 < share < 0.75
+    assert clipping(np.full((50, 40), 3.0)) is None
+
+
 def test_transposed_recording_warns(den: Denoiser) -> None:
     x, _, _ = recording(t=600, w=152)
     with pytest.warns(OutOfDomainWarning, match="transposed"):
