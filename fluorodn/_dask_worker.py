@@ -9,13 +9,13 @@ client planned with.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ModelChoiceWarning, ModelError
+from ._engine import check_input
+from .errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Denoiser, DenoiserOptions
@@ -74,14 +74,12 @@ def run_block_2d(
 
 
 def run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None) -> np.ndarray:
-    """Denoise a block of whole pages (k, Y, X), each page with its own scale. The model choice
-    was warned about once, on the client (:func:`fluorodn.dask.denoise`), not per block."""
+    """Denoise a block of whole pages (k, Y, X), each page with its own scale. The warnings about
+    the input come once, from the client (:func:`fluorodn.dask.denoise`), not per block."""
     den = worker_denoiser(model, device, options, sha256)
     if block.shape[0] == 0:
         return np.empty(block.shape, dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ModelChoiceWarning)
-        return den.run(block)
+    return den._run_image(check_input(block, ndims=(3,)))
 
 
 def run_block_spectral(

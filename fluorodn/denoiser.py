@@ -299,6 +299,17 @@ class Denoiser:
             return self._run_spectral(arr, progress)
         if path == "delegate":
             return self._image().run(arr, scale=scale, progress=progress, border=border)
+        return self._run_image(arr, scale, progress, border)
+
+    def _run_image(
+        self,
+        arr: np.ndarray,
+        scale: tuple[float, float] | None = None,
+        progress: Progress | None = None,
+        border: str | None = None,
+    ) -> np.ndarray:
+        """The image path of :meth:`run` on a checked 2D or 3D ``arr``, without the warnings about
+        the input (a chunked run gives those once, for the whole array)."""
         pages = [arr] if arr.ndim == 2 else list(arr)
         if scale is not None:
             if arr.ndim != 2:

@@ -120,6 +120,7 @@ def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
     assert e["last_bin"] > 3.0 and abs(e["last_bin_varying"] - 1.0) < 1e-9
     e = edge_penalty(rec, edgy_samples)
     assert abs(e["last_5_samples"] - 2.0) < 1e-9 and abs(e["first_5_samples"] - 1.0) < 1e-9
+    assert abs(e["first_5_samples_varying"] - 1.0) < 0.05 and e["last_5_samples_varying"] > 1.8
     assert abs(e["first_bin"] - 1.0) < 0.05
 
 
