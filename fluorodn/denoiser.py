@@ -121,7 +121,9 @@ class Denoiser:
       Inputs outside the model's training domain raise an
       :class:`~fluorodn.errors.OutOfDomainWarning`.
     * **image** (microscopy frames, stacks of pages, anything without a spectral axis): the
-      2D DnCNN on tiles with a halo.
+      2D DnCNN on tiles with a halo. Clipped (saturated) values raise an
+      :class:`~fluorodn.errors.OutOfDomainWarning`; pages that look like spectral recordings, a
+      :class:`~fluorodn.errors.ModelChoiceWarning` unless ``kind="image"`` is declared.
 
     Parameters
     ----------
@@ -335,6 +337,7 @@ class Denoiser:
             yield from self._stream_spectral(iter(pages), progress)
             return
         chunk: list[np.ndarray] = []
+        clipped: str | None = None
         for k, page in enumerate(pages):
             try:
                 arr = check_input(page, ndims=(2,))
@@ -342,6 +345,8 @@ class Denoiser:
                 raise ValueError(f"page index {k}: {err}") from err
             if k == 0:
                 self._warn_choice(arr.shape)
+            if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
+                warnings.warn(OutOfDomainWarning(f"page index {k}: {clipped}" if k else clipped), stacklevel=2)
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
                 yield from self._flush(chunk, progress)
                 chunk = []

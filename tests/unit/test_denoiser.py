@@ -463,9 +463,15 @@ def test_saturated_frames_warn(tiny_model: Path) -> None:
     rng = np.random.default_rng(2)
     frame = rng.normal(120, 10, (128, 128))
     frames = Denoiser(tiny_model, device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    plain = frame.astype(np.uint8)
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfDomainWarning)
-        frames.run(frame.astype(np.uint8))
+        frames.run(plain)
     frame[40:60, 30:70] = 1e4
+    saturated = np.clip(frame, 0, 255).astype(np.uint8)
     with pytest.warns(OutOfDomainWarning, match=r"^4.9 % of the values equal the input's maximum 255: the detector"):
-        frames.run(np.clip(frame, 0, 255).astype(np.uint8))
+        frames.run(saturated)
+    with warnings.catch_warnings(record=True) as caught:  # a stream: the first clipped page, once
+        warnings.simplefilter("always")
+        list(frames.stream([plain, saturated, saturated]))
+    assert [str(w.message)[:40] for w in caught] == ["page index 1: 4.9 % of the values equal "]
