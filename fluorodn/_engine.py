@@ -212,16 +212,19 @@ def _blocks(arr: np.ndarray) -> Iterator[np.ndarray]:
             yield page[r : r + step]
 
 
-def clipping_warning(arr: np.ndarray) -> str | None:
-    """The sentence an input :func:`clipping` finds clipped gets (an ``OutOfDomainWarning``), or None."""
+def clipping_warning(
+    arr: np.ndarray,
+    consequence: str = "which no training recording had, so the denoised values there are not measurements",
+) -> str | None:
+    """The sentence an input :func:`clipping` finds clipped gets (a denoiser's ``OutOfDomainWarning``,
+    or what ``consequence`` says follows), or None."""
     found = clipping(arr)
     if found is None:
         return None
     side, value, share = found
     return (
         f"{100 * share:.2g} % of the values equal the input's {side} {value:g}: the detector saturated (or the "
-        f"data were clipped) there, which no training recording had, so the denoised values there are not "
-        f"measurements"
+        f"data were clipped) there, {consequence}"
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn import hemoglobin
+from fluorodn._engine import clipping_warning
 from fluorodn.unmixing.inputs import UnmixError, check_recording, dark_levels, sensor_on, wavelengths_for
 from fluorodn.unmixing.result import UnmixResult
 
@@ -83,6 +84,9 @@ def unmix(
     >>> res.sensor.shape, res.to_csv("example_unmixed.csv")            # doctest: +SKIP
     """
     x = check_recording(arr)
+    clipped = clipping_warning(x, "so the fit there follows the clipping, not the sensor and hemoglobin")
+    if clipped:
+        warnings.warn(clipped, UserWarning, stacklevel=2)
     wl = wavelengths_for(wavelengths, x.shape)
     response = sensor_on(sensor, wl)
     try:

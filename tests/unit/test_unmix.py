@@ -293,6 +293,18 @@ def small() -> tuple[np.ndarray, dict]:
     return forward(n=300, seed=4, noise_scale=0.3)
 
 
+def test_a_saturated_recording_warns(small: tuple[np.ndarray, dict]) -> None:
+    """Values clipped at the detector's ceiling are named (the fit there follows the clipping);
+    the recording as made is not."""
+    x, tr = small
+    sensor = (tr["wl"], tr["response"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unmix(x, tr["wl"], sensor, denoise=False)
+    with pytest.warns(UserWarning, match=r"^3 % of the values equal the input's maximum .* follows the clipping"):
+        unmix(np.minimum(x, np.quantile(x, 0.97)), tr["wl"], sensor, denoise=False)
+
+
 def test_refuses_a_wavelength_count_that_differs_from_the_bins(small: tuple[np.ndarray, dict]) -> None:
     x, tr = small
     with pytest.raises(UnmixError, match="lists 150 wavelengths, but the recording has 152 bins"):
