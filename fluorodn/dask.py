@@ -107,7 +107,7 @@ def _effective(
     return ref, pinned, planner
 
 
-def _warn_choice(image_model: str | None, page: tuple[int, ...]) -> None:
+def _warn_choice(image_model: str, page: tuple[int, ...]) -> None:
     """The :class:`fluorodn.ModelChoiceWarning` a Denoiser gives for these pages, given once here
     on the client (:func:`fluorodn.denoiser.choice_warning`)."""
     import warnings
@@ -194,8 +194,8 @@ def denoise(
 
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
     ref, options, planner = _effective(model, device, options, arr.shape)
-    if planner.kind == "image":
-        _warn_choice(None if ref != _model_ref(model) else planner.name, arr.shape[-2:])
+    if planner.kind == "image" and ref == _model_ref(model):  # an image model asked for, not handed over
+        _warn_choice(planner.name, arr.shape[-2:])
     halo = int(planner.halo)
     common = {"model": ref, "device": device, "options": options, "sha256": getattr(planner, "sha256", None)}
 

@@ -49,23 +49,19 @@ CPU_TILE_PIXELS = 1 << 19
 CUDA_TILE_PIXELS = 1 << 22
 
 
-def choice_warning(image_model: str | None, page: tuple[int, ...]) -> str | None:
+def choice_warning(image_model: str, page: tuple[int, ...]) -> str | None:
     """The :class:`ModelChoiceWarning` message for pages of shape ``page`` denoised by the image
-    model ``image_model`` (None: the default model, which hands a stack of pages to the image
-    model), or None if the pages do not look like spectral recordings. On spectral recordings
-    the image models lower event detection below the raw recording's; the spectral model,
-    which takes one 2D recording at a time, does not."""
+    model ``image_model``, or None if the pages do not look like spectral recordings. On spectral
+    recordings the image models lower event detection below the raw recording's; the spectral
+    model does not."""
     if len(page) != 2 or not spectral.looks_spectral(tuple(page)):
         return None
     h, w = page
-    if image_model is not None:
-        what = f"model {image_model!r} is an image model, which on spectral recordings such as this {h} x {w} one"
-        fix = "run the default model, or pass kind 'image' if these are frames"
-    else:
-        what = f"pages of {h} x {w} look like spectral recordings, but a stack goes to image model {IMAGE_MODEL!r},"
-        what += " which"
-        fix = "denoise the recordings one by one, or pass kind 'image' if these are frames"
-    return f"{what} lowers event detection below the raw recording's (the spectral model does not); {fix}"
+    return (
+        f"model {image_model!r} is an image model, which on spectral recordings such as this {h} x {w} one "
+        "lowers event detection below the raw recording's (the spectral model does not); run the default model, "
+        "or pass kind 'image' if these are frames"
+    )
 
 
 @dataclass(frozen=True)
@@ -112,15 +108,15 @@ class Denoiser:
 
     Two paths run, by the kind of input:
 
-    * **spectral** (a 2D time x wavelength recording): the recording is projected onto its
-      leading spectral components (:mod:`fluorodn.spectral`), a 1D DnCNN denoises the
-      coefficient traces over time, and the result is mapped back; every output value is
-      informed by its sample's whole spectrum. The detector's per-bin fixed pattern (constant
+    * **spectral** (a 2D time x wavelength recording, or a stack of them, each on its own): the
+      recording is projected onto its leading spectral components (:mod:`fluorodn.spectral`), a
+      1D DnCNN denoises the coefficient traces over time, and the result is mapped back; every
+      output value is informed by its sample's whole spectrum. The detector's per-bin fixed pattern (constant
       in time, not smooth across bins) is removed too, unless ``options.keep_fixed_pattern``.
       With ``options.spectral_only`` the network is left out: only the projection runs.
       Inputs outside the model's training domain raise an
       :class:`~fluorodn.errors.OutOfDomainWarning`.
-    * **image** (microscopy frames, stacks of pages, anything without a spectral axis): the
+    * **image** (microscopy frames, stacks of them, anything without a spectral axis): the
       2D DnCNN on tiles with a halo. Clipped (saturated) values raise an
       :class:`~fluorodn.errors.OutOfDomainWarning`; pages that look like spectral recordings, a
       :class:`~fluorodn.errors.ModelChoiceWarning` unless ``kind="image"`` is declared.
@@ -298,6 +294,11 @@ class Denoiser:
         if path == "spectral":
             if scale is not None:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
+            if arr.ndim == 3:  # a stack of recordings: each on its own, as stream() gives them
+                out = np.empty(arr.shape, dtype=np.float32)
+                for k, page in enumerate(arr):
+                    out[k] = self._run_spectral(page, progress)
+                return out
             return self._run_spectral(arr, progress)
         if path == "delegate":
             return self._image().run(arr, scale=scale, progress=progress, border=border)
@@ -360,13 +361,9 @@ class Denoiser:
         """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model)."""
         if self.kind == "image":
             return "image"
-        if len(shape) == 2 and (self.declared_kind == "spectral" or spectral.looks_spectral(shape)):
+        # one recording, or a stack of recordings of one shape (each denoised on its own)
+        if self.declared_kind == "spectral" or spectral.looks_spectral(tuple(shape[-2:])):
             return "spectral"
-        if self.declared_kind == "spectral":
-            raise ValueError(
-                f"kind 'spectral' needs one 2D (time, wavelength) recording, got shape {shape}; "
-                "denoise the pages one by one, or use kind 'image' for frames"
-            )
         if self.declared_kind == "auto" and len(shape) == 2 and spectral.looks_spectral(shape[::-1]):
             warnings.warn(
                 OutOfDomainWarning(
@@ -380,8 +377,8 @@ class Denoiser:
     def _warn_choice(self, page: tuple[int, ...], stacklevel: int = 3) -> None:
         """:class:`ModelChoiceWarning` if pages of shape ``page`` look like spectral recordings but
         go to an image model without their kind declared (:func:`choice_warning`)."""
-        if self.declared_kind == "auto":
-            message = choice_warning(None if self.kind == "spectral" else self.name, page)
+        if self.declared_kind == "auto" and self.kind == "image":
+            message = choice_warning(self.name, page)
             if message:
                 warnings.warn(ModelChoiceWarning(message), stacklevel=stacklevel + 1)
 

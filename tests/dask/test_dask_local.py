@@ -305,3 +305,17 @@ def test_an_image_model_on_spectral_recordings_warns_once_on_the_client(dask_mod
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ModelChoiceWarning)
             assert_same(got, Denoiser(str(dask_model), kind="image").run(arr), arr)
+
+
+def test_the_default_model_on_a_stack_of_recordings_equals_one_machine():
+    """Pages that look like spectral recordings go through the spectral path, each on its own, in
+    whatever blocks of pages dask holds them."""
+    rng = np.random.default_rng(4)
+    t, w = 300, 40
+    spectrum = 800.0 * np.exp(-0.5 * ((np.arange(w) - 15) / 8.0) ** 2) + 100.0
+    stack = np.stack([spectrum * (1 + 0.05 * rng.standard_normal((t, 1))) for _ in range(3)])
+    stack = (stack + rng.normal(0, 5.0, stack.shape)).astype(np.float32)
+    ref = Denoiser(device="cpu").run(stack)
+    np.testing.assert_array_equal(ref[1], Denoiser(device="cpu").run(stack[1]))
+    got = fdask.denoise(da.from_array(stack, chunks=(2, 100, w)), device="cpu").compute(scheduler="threads")
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-3)
