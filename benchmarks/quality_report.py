@@ -233,7 +233,7 @@ def _repeats(res: dict[str, Any]) -> list[str]:
 def _image_models(res: dict[str, Any]) -> list[str]:
     """The image models on the spectral recordings: below raw on event F1 (every recording, then
     paired over the repeated ones), and whether the runtime warned (``ModelChoiceWarning``)."""
-    models = [m for m in res.get("repeats", {}).get("image_models", {}) if m]
+    models = list(res.get("repeats", {}).get("image_models", {}))
     if not models:
         return []
     by: dict[str, dict[str, Any]] = {}

@@ -107,19 +107,6 @@ def _effective(
     return ref, pinned, planner
 
 
-def _warn_choice(image_model: str, page: tuple[int, ...]) -> None:
-    """The :class:`fluorodn.ModelChoiceWarning` a Denoiser gives for these pages, given once here
-    on the client (:func:`fluorodn.denoiser.choice_warning`)."""
-    import warnings
-
-    from .denoiser import choice_warning
-    from .errors import ModelChoiceWarning
-
-    message = choice_warning(image_model, tuple(page))
-    if message:
-        warnings.warn(ModelChoiceWarning(message), stacklevel=3)
-
-
 def _default_options() -> DenoiserOptions:
     from . import DenoiserOptions
 
@@ -194,8 +181,7 @@ def denoise(
 
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
     ref, options, planner = _effective(model, device, options, arr.shape)
-    if planner.kind == "image" and ref == _model_ref(model):  # an image model asked for, not handed over
-        _warn_choice(planner.name, arr.shape[-2:])
+    planner._warn_choice(arr.shape[-2:])  # once, here on the client, not from every block
     halo = int(planner.halo)
     common = {"model": ref, "device": device, "options": options, "sha256": getattr(planner, "sha256", None)}
 

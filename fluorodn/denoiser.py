@@ -374,13 +374,14 @@ class Denoiser:
             )
         return "delegate"
 
-    def _warn_choice(self, page: tuple[int, ...], stacklevel: int = 3) -> None:
-        """:class:`ModelChoiceWarning` if pages of shape ``page`` look like spectral recordings but
-        go to an image model without their kind declared (:func:`choice_warning`)."""
+    def _warn_choice(self, page: tuple[int, ...]) -> None:
+        """:class:`ModelChoiceWarning` (pointing at the caller of the method that calls this one) if
+        pages of shape ``page`` look like spectral recordings but go to this image model without
+        their kind declared (:func:`choice_warning`)."""
         if self.declared_kind == "auto" and self.kind == "image":
             message = choice_warning(self.name, page)
             if message:
-                warnings.warn(ModelChoiceWarning(message), stacklevel=stacklevel + 1)
+                warnings.warn(ModelChoiceWarning(message), stacklevel=3)
 
     def _image(self) -> Denoiser:
         """The image model used for inputs a spectral model does not take (created once)."""
