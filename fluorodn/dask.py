@@ -227,12 +227,21 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
     (none beyond the recording's ends, as in one call)."""
     from . import spectral
 
-    fitted = spectral.fit(
-        arr,
-        planner.channels,
-        take=lambda index: np.asarray(arr[index].compute()),
-        fixed_pattern=not planner.options.keep_fixed_pattern,
-    )
+    stat_rows = spectral._stat_rows(arr.shape[0])
+    read: dict[str, np.ndarray] = {}
+
+    def take(index: Any) -> np.ndarray:
+        """Rows ``index`` of ``arr``; the statistics rows, which the fit reads twice, read once."""
+        if isinstance(index, slice) and index == stat_rows:
+            if "stats" not in read:
+                read["stats"] = np.asarray(arr[index].compute())
+            return read["stats"]
+        return np.asarray(arr[index].compute())
+
+    fitted = spectral.fit(arr, planner.channels, take=take, fixed_pattern=not planner.options.keep_fixed_pattern)
+    # the checks of one call that need no output, once, here on the client; clipping is looked
+    # for among the statistics rows (an evenly strided sample of the recording)
+    planner._warn_fitted(arr.shape, take(stat_rows), fitted)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2

@@ -64,6 +64,18 @@ def choice_warning(image_model: str, page: tuple[int, ...]) -> str | None:
     )
 
 
+def transposed_warning(shape: tuple[int, ...]) -> str | None:
+    """The :class:`OutOfDomainWarning` message for a spectral recording of ``shape`` with more
+    wavelength bins than time samples, which looks transposed; None otherwise."""
+    t, w = shape
+    if w <= t:
+        return None
+    return (
+        f"the recording has more wavelength bins ({w}) than time samples ({t}): it looks transposed; "
+        "pass it as (time, wavelength)"
+    )
+
+
 @dataclass(frozen=True)
 class DenoiserOptions:
     """Settings of a :class:`Denoiser`; all have sensible defaults."""
@@ -421,15 +433,8 @@ class Denoiser:
     def _run_spectral(
         self, arr: np.ndarray, progress: Progress | None, fitted: spectral.Projection | None = None
     ) -> np.ndarray:
-        t, w = arr.shape
-        if fitted is None and w > t:
-            warnings.warn(
-                OutOfDomainWarning(
-                    f"the recording has more wavelength bins ({w}) than time samples ({t}): it looks transposed; "
-                    "pass it as (time, wavelength)"
-                ),
-                stacklevel=3,
-            )
+        if fitted is None and (message := transposed_warning(arr.shape)):
+            warnings.warn(OutOfDomainWarning(message), stacklevel=3)
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
         else:
@@ -470,6 +475,20 @@ class Denoiser:
         if kept.any():
             coef[:, kept] = proj.coef[:, kept]
         return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, fitted, progress)
+
+    def _warn_fitted(self, shape: tuple[int, int], rows: np.ndarray, proj: spectral.Projection) -> None:
+        """The out-of-domain checks that need no output, for a recording of ``shape`` fitted
+        without this Denoiser running it whole (:func:`fluorodn.dask.denoise`, on the client): its
+        orientation, clipping among ``rows`` (the statistics rows :func:`fluorodn.spectral.fit`
+        read) and its brightness over noise. Each :class:`OutOfDomainWarning` points at the caller
+        of the function that calls this method's caller."""
+        messages = [transposed_warning(shape), clipping_warning(rows)]
+        checks = self.metadata.get("domain_checks")
+        if isinstance(checks, dict):
+            messages += spectral.domain_warnings({"snr": spectral.snr(proj)}, checks)
+        for message in messages:
+            if message:
+                warnings.warn(OutOfDomainWarning(message), stacklevel=4)
 
     def _spectral_out(
         self,

@@ -184,16 +184,28 @@ def denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = N
     from fluorodn.files import denoise_file
 
     result, error = None, None
+    with collected_warnings() as messages:
+        try:
+            result = denoise_file(dn, src, dest, settings, progress=progress, label=label)
+        except Exception as err:  # this file's failure, whatever it is; the caller reports it
+            error = err
+    return result, messages, error
+
+
+@contextlib.contextmanager
+def collected_warnings() -> Iterator[list[str]]:
+    """In the block, warnings (e.g. OutOfDomainWarning) are recorded, not shown; on leaving it the
+    list holds each distinct message once, on one line, with the keyword arguments it names given
+    as the command's options, for the caller to print as one line for its file."""
+    messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
             warnings.simplefilter("ignore", category)
         try:
-            result = denoise_file(dn, src, dest, settings, progress=progress, label=label)
-        except Exception as err:  # this file's failure, whatever it is; the caller reports it
-            error = err
-    messages = list(dict.fromkeys(as_flags(" ".join(str(w.message).split())) for w in caught))
-    return result, messages, error
+            yield messages
+        finally:
+            messages.extend(dict.fromkeys(as_flags(" ".join(str(w.message).split())) for w in caught))
 
 
 def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None) -> str:

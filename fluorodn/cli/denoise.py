@@ -13,6 +13,7 @@ from fluorodn.cli._common import (
     as_flags,
     check_count,
     check_user_model,
+    collected_warnings,
     denoise_one,
     fail,
     file_error,
@@ -242,8 +243,9 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
         )
     try:
         check_user_model(run.model, run.device, None, report)
-        info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite, options=options,
-                            progress=not (report.quiet or report.as_json))  # fmt: skip
+        with collected_warnings() as messages:
+            info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite,
+                                options=options, progress=not (report.quiet or report.as_json))  # fmt: skip
     except ImportError as err:
         fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")
     except Exception as err:  # one line, whatever failed; the traceback with --debug
@@ -252,7 +254,8 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
         fail(file_error(src, err, None))
     report.model = {"name": info["model"]}
     report.files.append({"input": str(src), "output": str(dst), "status": "denoised", "seconds": info["seconds"],
-                         "shape": list(info["shape"]), "warnings": []})  # fmt: skip
+                         "shape": list(info["shape"]), "warnings": messages})  # fmt: skip
+    report.warn(src, messages)
     report.out(f"{src} -> {dst}")
     report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s ({scheduler})."
     raise typer.Exit(report.finish())

@@ -32,3 +32,21 @@ def test_cli_zarr_round_trip(tmp_path):
 def test_cli_zarr_missing_input(tmp_path):
     r = CliRunner().invoke(app, ["denoise", str(tmp_path / "nope.zarr")])
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_cli_zarr_warns_on_one_line(tmp_path):
+    """A saturated recording through fluorodn.dask gets the single-machine run's warning, as the
+    file's one warning line."""
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    inst = make_instance(np.random.default_rng(11), 2000, 152, 0.4, signal=WIDE)
+    counts = np.round(inst.noisy)
+    src = tmp_path / "rec.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=counts.shape, chunks=(500, 152), dtype="f4")
+    z[:] = np.minimum(counts, np.quantile(counts, 0.98))
+    r = CliRunner().invoke(app, ["denoise", str(src), "--scheduler", "synchronous"])
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.output.splitlines() if "warning" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"fluorodn: warning: {src}: 2 % of the values"), r.output
+    assert "saturated" in lines[0] and "Warning:" not in r.output

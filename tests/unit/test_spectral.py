@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -575,6 +576,30 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
     got = fdask.denoise(da.from_array(x, chunks=(300, 120)), options=options).compute(scheduler="threads")
     np.testing.assert_allclose(got, kept, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
     assert np.abs(kept - ref).max() > 1e-2 * float(np.abs(ref - x).std())
+
+
+def test_dask_checks_the_recording_once_on_the_client(den: Denoiser, generator) -> None:
+    """What one call checks without the output (clipping, brightness over noise) fluorodn.dask
+    checks when the graph is built, once, pointing at the caller; an in-domain recording passes."""
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+
+    inst = generator(np.random.default_rng(11), 2000, 152, 0.4)
+    counts = np.round(inst.noisy).astype(np.int64)
+    saturated = np.minimum(counts, np.quantile(counts, 0.98))
+    very_noisy = inst.clean + (inst.noisy - inst.clean) * 40.0
+    for x, match in ((saturated, r"^2 % of the values equal the input's maximum .*saturated"), (very_noisy, "noisier")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = fdask.denoise(da.from_array(x, chunks=(300, 152)))
+            built = [w for w in caught if issubclass(w.category, OutOfDomainWarning)]
+            y.compute(scheduler="threads")
+        assert len(built) == 1 and re.search(match, str(built[0].message)), [str(w.message) for w in built]
+        assert built[0].filename == __file__
+        assert len([w for w in caught if issubclass(w.category, OutOfDomainWarning)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        fdask.denoise(da.from_array(counts, chunks=(300, 152))).compute(scheduler="threads")
 
 
 def test_spectral_only_keeps_each_signal_trace_as_recorded(den: Denoiser, generator) -> None:
