@@ -239,9 +239,10 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
         return np.asarray(arr[index].compute())
 
     fitted = spectral.fit(arr, planner.channels, take=take, fixed_pattern=not planner.options.keep_fixed_pattern)
-    # the checks of one call that need no output, once, here on the client; clipping is looked
-    # for among the statistics rows (an evenly strided sample of the recording)
-    planner._warn_fitted(arr.shape, take(stat_rows), fitted)
+    # the checks of one call, once, here on the client: clipping is looked for among the
+    # statistics rows (an evenly strided sample of the recording), what is removed on the rows
+    # the checks read, denoised here
+    planner._warn_fitted(_Rows(arr), fitted, take(stat_rows))
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2
@@ -251,6 +252,16 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
         arr = arr.rechunk({0: max(4 * reach, max(arr.chunks[0]))})
     depth = {0: reach if arr.numblocks[0] > 1 else 0, 1: 0}
     return _blocks(run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common)
+
+
+class _Rows:
+    """A 2D dask array as :meth:`Denoiser._warn_fitted` reads it: its shape, and rows as numpy."""
+
+    def __init__(self, arr: da.Array):
+        self.arr, self.shape = arr, arr.shape
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self.arr[index].compute())
 
 
 # --------------------------------------------------------------------------- the CLI's entry point

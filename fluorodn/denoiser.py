@@ -476,16 +476,30 @@ class Denoiser:
             coef[:, kept] = proj.coef[:, kept]
         return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, fitted, progress)
 
-    def _warn_fitted(self, shape: tuple[int, int], rows: np.ndarray, proj: spectral.Projection) -> None:
-        """The out-of-domain checks that need no output, for a recording of ``shape`` fitted
-        without this Denoiser running it whole (:func:`fluorodn.dask.denoise`, on the client): its
-        orientation, clipping among ``rows`` (the statistics rows :func:`fluorodn.spectral.fit`
-        read) and its brightness over noise. Each :class:`OutOfDomainWarning` points at the caller
-        of the function that calls this method's caller."""
-        messages = [transposed_warning(shape), clipping_warning(rows)]
+    def _warn_fitted(self, x: Any, proj: spectral.Projection, rows: np.ndarray) -> None:
+        """The out-of-domain checks of one call, for a recording ``x`` (T, W) that is not denoised
+        here whole (a dask array: :func:`fluorodn.dask.denoise` calls this on the client) with
+        the projection ``proj`` fitted on it: its orientation, clipping among ``rows`` (the
+        statistics rows the fit read), its brightness over noise, and what is removed from the
+        rows the checks read (:func:`fluorodn.spectral.check_blocks`), each denoised here from
+        rows around it as far as an output row depends on (the result of one call). Each
+        :class:`OutOfDomainWarning` points at the caller of the function that calls this
+        method's caller."""
+        t, _ = x.shape
+        messages = [transposed_warning(x.shape), clipping_warning(rows)]
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict):
-            messages += spectral.domain_warnings({"snr": spectral.snr(proj)}, checks)
+            reach = int(self.halo) + proj.baseline_samples // 2
+            blocks = spectral.check_blocks(t)
+            xs, outs = [], []
+            for b in blocks:
+                lo, hi = max(0, b.start - reach), min(t, b.stop + reach)
+                around = np.asarray(x[lo:hi])
+                out = self.run_projected(around, proj)
+                xs.append(around[b.start - lo : b.stop - lo])
+                outs.append(out[b.start - lo : b.stop - lo])
+            stats = spectral.removed_stats(np.concatenate(xs), np.concatenate(outs), proj, blocks)
+            messages += spectral.domain_warnings(stats, checks)
         for message in messages:
             if message:
                 warnings.warn(OutOfDomainWarning(message), stacklevel=4)

@@ -58,6 +58,7 @@ __all__ = [
     "MAX_BINS",
     "MIN_BINS",
     "Projection",
+    "check_blocks",
     "coefficient_map",
     "coefficients",
     "diff_variance",
@@ -647,25 +648,40 @@ def snr(p: Projection) -> float:
     return float((p.mu.max() - p.mu.min()) / p.sigma[top])
 
 
-def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection) -> dict[str, float]:
-    """Statistics of the removed component ``(x - out) / sigma`` on at most ``CHECK_ROWS`` rows.
+def check_blocks(t: int) -> list[slice]:
+    """The row blocks of a recording of ``t`` samples that :func:`removed_stats` reads: at most
+    ``CHECK_ROWS`` rows, in 4 contiguous blocks spread over the recording (1 if it is short)."""
+    n = min(t, CHECK_ROWS)
+    blocks = 4 if t >= 4 * 256 and n >= 4 * 256 else 1
+    size = n // blocks
+    return [slice(int(s), int(s) + size) for s in np.linspace(0, t - size, blocks).astype(int)]
 
-    * ``time_corr``: its lag-1 autocorrelation over time (noise: near 0, at most the
-      noise's own correlation; removed signal: close to 1);
+
+def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[slice] | None = None) -> dict[str, float]:
+    """Statistics of the removed component ``(x - out) / sigma`` on the rows of
+    :func:`check_blocks` (``x`` and ``out`` the whole recording and its output), or with
+    ``blocks`` on ``x`` and ``out`` that hold those rows alone, block after block:
+
+    * ``time_corr``: its lag-1 autocorrelation over time, within blocks (noise: near 0, at most
+      the noise's own correlation; removed signal: close to 1);
     * ``structure``: the share of its energy in its leading spectral direction, divided by
       what that share would be for noise with the recording's across-bin correlation
       (``p.corr``) and the same number of rows (about 1 for noise; removed signal with one
       spectrum makes it large);
     * ``snr``: :func:`snr`.
     """
-    t, w = x.shape
-    n = min(t, CHECK_ROWS)
-    blocks = 4 if t >= 4 * 256 and n >= 4 * 256 else 1
-    size = n // blocks
-    starts = np.linspace(0, t - size, blocks).astype(int)
-    r = np.concatenate([(x[s : s + size] - out[s : s + size]) / p.sigma for s in starts]).astype(np.float64)
+    w = x.shape[1]
+    if blocks is None:
+        blocks = check_blocks(x.shape[0])
+        r = np.concatenate([(x[b] - out[b]) / p.sigma for b in blocks]).astype(np.float64)
+    else:
+        r = ((x - out) / p.sigma).astype(np.float64)
+    sizes = [b.stop - b.start for b in blocks]
+    if sum(sizes) != len(r):
+        raise ValueError(f"the blocks hold {sum(sizes)} rows, x and out {len(r)}")
     r -= r.mean(axis=0)
-    pairs = np.concatenate([r[b * size : (b + 1) * size - 1] * r[b * size + 1 : (b + 1) * size] for b in range(blocks)])
+    ends = np.cumsum(sizes)
+    pairs = np.concatenate([r[e - n : e - 1] * r[e - n + 1 : e] for n, e in zip(sizes, ends, strict=True)])
     energy = float(np.sum(r * r)) + 1e-300
     time_corr = float(pairs.sum() * len(r) / max(len(pairs), 1) / energy)
     vals = np.linalg.eigvalsh(r.T @ r)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import warnings
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -578,28 +579,39 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
     assert np.abs(kept - ref).max() > 1e-2 * float(np.abs(ref - x).std())
 
 
-def test_dask_checks_the_recording_once_on_the_client(den: Denoiser, generator) -> None:
-    """What one call checks without the output (clipping, brightness over noise) fluorodn.dask
-    checks when the graph is built, once, pointing at the caller; an in-domain recording passes."""
+def _domain_messages(run: Any, *args: Any) -> tuple[Any, list[str]]:
+    """``run(*args)`` and the OutOfDomainWarning messages it issued, each with the file it points at."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = run(*args)
+    return got, [f"{Path(w.filename).name}: {w.message}" for w in caught if issubclass(w.category, OutOfDomainWarning)]
+
+
+def test_dask_checks_a_recording_as_one_call_does(den: Denoiser, generator) -> None:
+    """fluorodn.dask runs one call's checks once, on the client, when the graph is built (not
+    from the chunks), pointing at the caller: the same warnings as ``Denoiser.run``, for a
+    saturated, a far too noisy and a structured recording; an in-domain one passes."""
     da = pytest.importorskip("dask.array")
     import fluorodn.dask as fdask
 
     inst = generator(np.random.default_rng(11), 2000, 152, 0.4)
     counts = np.round(inst.noisy).astype(np.int64)
-    saturated = np.minimum(counts, np.quantile(counts, 0.98))
-    very_noisy = inst.clean + (inst.noisy - inst.clean) * 40.0
-    for x, match in ((saturated, r"^2 % of the values equal the input's maximum .*saturated"), (very_noisy, "noisier")):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            y = fdask.denoise(da.from_array(x, chunks=(300, 152)))
-            built = [w for w in caught if issubclass(w.category, OutOfDomainWarning)]
-            y.compute(scheduler="threads")
-        assert len(built) == 1 and re.search(match, str(built[0].message)), [str(w.message) for w in built]
-        assert built[0].filename == __file__
-        assert len([w for w in caught if issubclass(w.category, OutOfDomainWarning)]) == 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", OutOfDomainWarning)
-        fdask.denoise(da.from_array(counts, chunks=(300, 152))).compute(scheduler="threads")
+    rng = np.random.default_rng(7)
+    t, w = 3000, 152
+    peaks = np.exp(-0.5 * ((np.linspace(0, 1, w)[None, :] - np.linspace(0.02, 0.98, 40)[:, None]) / 0.03) ** 2)
+    structured = 1000 + np.cumsum(rng.standard_normal((t, 40)), axis=0) @ peaks * 30 + rng.standard_normal((t, w))
+    cases = {
+        "saturated": np.minimum(counts, np.quantile(counts, 0.98)),
+        "noisy": inst.clean + (inst.noisy - inst.clean) * 40.0,
+        "structured": structured,
+    }
+    for name, x in cases.items():
+        lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(500, w)))
+        assert _domain_messages(lazy.compute)[1] == []
+        assert built == _domain_messages(den.run, x)[1], name
+        assert built and all(m.startswith("test_spectral.py: ") for m in built), built
+    lazy, built = _domain_messages(fdask.denoise, da.from_array(counts, chunks=(300, 152)))
+    assert built == [] and _domain_messages(lazy.compute)[1] == []
 
 
 def test_spectral_only_keeps_each_signal_trace_as_recorded(den: Denoiser, generator) -> None:
