@@ -19,7 +19,11 @@ One draw below raw may be the luck of that draw's noise and events: a recording 
 moves its F1 by 0.02 with one event. Each recording below raw on a metric is therefore drawn
 again ``--repeats`` times with the same factors (new signal and noise); the condition is
 *measurably* below raw when the upper end of the 95 % interval of its paired differences is
-below zero. Coherence and F1 count only the draws the analysis resolves. Run::
+below zero. Coherence and F1 count only the draws the analysis resolves.
+
+The runtime takes spectral recordings of up to 1024 bins; training had 76-304. Each sensor at
+``BEYOND_BINS`` bins and ``BEYOND_NOISE`` noise scales, the other factors fixed in the middle of
+their ranges, is drawn ``BEYOND_DRAWS`` times and compared with raw the same way. Run::
 
     python -m benchmarks sweep [--recordings 40] [--repeats 6] [--seed 0] [--quick] [--out DIR]
 """
@@ -61,6 +65,14 @@ REPEATS = 6
 RESOLVED_COH = 0.9
 #: The default's projection alone (``DenoiserOptions(spectral_only=True)``), compared beside it.
 SPECTRAL_ONLY = "fluorodn:spectral-only"
+#: Bin counts beyond training's 76-304 that the runtime takes (up to ``fluorodn.spectral.MAX_BINS``),
+#: each with every sensor at two noise scales, the other factors in the middle of their ranges:
+#: drawn ``BEYOND_DRAWS`` times each and compared with raw as the conditions drawn again are.
+BEYOND_BINS = (512, 1024)
+BEYOND_NOISE = (0.4, 0.9)
+BEYOND_DRAWS = 4
+#: Condition indices of those draws (their own seeds, after the combined recordings').
+BEYOND_INDEX = 1000
 
 
 def draw(rng: np.random.Generator) -> dict[str, Any]:
@@ -218,6 +230,7 @@ def run(
     summary |= _summary(rows, "fluorodn:default", lambda r: r)
     summary[SPECTRAL_ONLY] = _summary(rows, SPECTRAL_ONLY, lambda r: r["spectral_only"])
     summary["warned"] = sum(1 for r in rows if r["warnings"])
+    beyond = beyond_bins(default, 2 if recordings < 10 else BEYOND_DRAWS, seed, quick=recordings < 10)
     return {
         "benchmark": "sweep",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -238,7 +251,32 @@ def run(
         },
         "rows": rows,
         "summary": summary,
+        "beyond_bins": beyond,
     }
+
+
+def beyond_bins(test: Any, draws: int = BEYOND_DRAWS, seed: int = 0, quick: bool = False) -> list[dict[str, Any]]:
+    """The default (``test``) against raw on recordings with more bins than training had: per
+    sensor, bin count of :data:`BEYOND_BINS` and noise scale of :data:`BEYOND_NOISE`, ``draws``
+    recordings of 20 minutes (slow hemodynamics, events rising over 1 sample), as
+    :func:`repeat_condition` compares them (``quick``: one such condition, 5 minutes)."""
+    conditions = [(sensor, bins, noise) for sensor in spectra.SENSORS for bins in BEYOND_BINS for noise in BEYOND_NOISE]
+    out = []
+    for k, (sensor, bins, noise) in enumerate(conditions[:1] if quick else conditions):
+        factors = {
+            "sensor": str(sensor),
+            "bins": bins,
+            "noise": noise,
+            "fast_share": 0.0,
+            "hemo_dff": math.sqrt(HEMO_DFF[0] * HEMO_DFF[1]),
+            "rise": 1,
+            "samples": int((5 if quick else 20) * 60 * FS),
+        }
+        labels = [label for _, label in METRICS]
+        out.append(
+            {"factors": factors, "repeats": repeat_condition(factors, BEYOND_INDEX + k, labels, test, draws, seed)}
+        )
+    return out
 
 
 def _summary(rows: list[dict[str, Any]], name: str, part: Any) -> dict[str, Any]:
@@ -313,6 +351,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         "|---|---|---|---|---|---|---|---|",
         *_summary_rows(s[SPECTRAL_ONLY]),
         "",
+        *_beyond_lines(res.get("beyond_bins", [])),
         "A recording below raw on a metric is drawn again with the same factors; the last column gives "
         "the paired difference over those draws (coherence and F1: the draws the analysis resolves), "
         "with its 95 % interval, and whether the condition is measurably below raw (the interval's "
@@ -342,6 +381,43 @@ def markdown(res: dict[str, Any], command: str) -> str:
             f"{coh} | {f1} | {below} | {warned} | {again} | {only_again} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _beyond_lines(beyond: list[dict[str, Any]]) -> list[str]:
+    """The section on bin counts beyond training: one row per condition."""
+    if not beyond:
+        return []
+    draws = max(e["draws"] for c in beyond for e in c["repeats"].values())
+    lines = [
+        "## More bins than training had",
+        "",
+        f"Each sensor at {' and '.join(str(b) for b in BEYOND_BINS)} bins (training: 76-304; the runtime takes up "
+        f"to 1024), noise scale {' and '.join(f'{n:g}' for n in BEYOND_NOISE)}, slow hemodynamics, events rising "
+        f"over 1 sample, {beyond[0]['factors']['samples'] / FS / 60:g} min"
+        f"{'' if len(beyond) == len(spectra.SENSORS) * len(BEYOND_BINS) * len(BEYOND_NOISE) else ' (the first only)'}"
+        f": {draws} recordings each, the "
+        "default's paired difference to raw with its 95 % interval (coherence and F1: the recordings the "
+        "analysis resolves), how many were below raw, and on how many the default warned.",
+        "",
+        "| sensor | bins | noise | PSNR default - raw | coherence default - raw | F1 default - raw | "
+        "measurably below raw on | warned |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in beyond:
+        f, reps = c["factors"], c["repeats"]
+        cells = [
+            f"{e['mean_diff']:+.{2 if label == 'PSNR' else 3}f} ± {e['half_width']:.{2 if label == 'PSNR' else 3}f}"
+            f"{' dB' if label == 'PSNR' else ''} ({e['below_raw']} of {e['draws']} below)"
+            if e["draws"]
+            else "- (unresolved)"
+            for label, e in reps.items()
+        ]
+        below = ", ".join(label for label, e in reps.items() if e["measurably_below"]) or "nothing"
+        warned = max(e["warned_draws"] for e in reps.values())
+        lines.append(
+            f"| {f['sensor']} | {f['bins']} | {f['noise']:g} | {' | '.join(cells)} | {below} | {warned} of {draws} |"
+        )
+    return [*lines, ""]
 
 
 def _again(repeats: dict[str, Any]) -> str:

@@ -55,7 +55,13 @@ def test_quick_sweep(tmp_path) -> None:
         assert r["spectral_only"]["below_raw"] == [label for key, label in judged if o[key] < raw[key]]
         assert sorted(r["spectral_only"]["repeats"]) == sorted(r["spectral_only"]["below_raw"])
     assert only["F1"]["below_raw"] == sum("F1" in r["spectral_only"]["below_raw"] for r in rows)
+    (beyond,) = res["beyond_bins"]  # one condition beyond training's bins, drawn twice
+    assert beyond["factors"]["bins"] == sweep.BEYOND_BINS[0] > 304
+    assert sorted(beyond["repeats"]) == sorted(label for _, label in sweep.METRICS)
+    psnr = beyond["repeats"]["PSNR"]
+    assert psnr["draws"] == 2 and min(psnr["diffs"]) > 3.0
     md = (tmp_path / "sweep.md").read_text()
+    assert "## More bins than training had" in md and f"| {sweep.BEYOND_BINS[0]} | 0.4 |" in md
     assert "## The projection alone (`--spectral-only`)" in md
     assert "below raw, no warning" in md and "measurably below raw" in md and md.count("\n| ") >= 3 + 3
 
