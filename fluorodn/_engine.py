@@ -18,6 +18,7 @@ from fluorodn.tiling import Tile, TilePlan
 
 __all__ = [
     "CLIP_SHARE",
+    "REMOVAL_LIMIT",
     "Net",
     "Progress",
     "check_input",
@@ -25,6 +26,8 @@ __all__ = [
     "clipping",
     "clipping_warning",
     "denoise_pages",
+    "removal_excess",
+    "removal_warning",
 ]
 
 #: The network: a float32 batch in, the noise it estimates out (same shape).
@@ -226,6 +229,56 @@ def clipping_warning(
         f"{100 * share:.2g} % of the values equal the input's {side} {value:g}: the detector saturated (or the "
         f"data were clipped) there, {consequence}"
     )
+
+
+#: Most that the image path may remove, in units of the input's noise level as
+#: :func:`removal_excess` measures it, before it is taken to have removed structure as well.
+REMOVAL_LIMIT = 1.2
+
+
+def removal_excess(noisy: np.ndarray, denoised: np.ndarray) -> float:
+    """RMS of what was removed from a 2D page (``noisy - denoised``) over the page's noise level,
+    taken as the larger of two estimates: the MAD of the differences between neighbouring rows,
+    and between neighbouring columns, over sqrt 2 (on row pairs spread over a large page, as
+    :func:`fluorodn.normalize.sample_rows` picks them). Structure only raises an estimate, and
+    noise correlated along one axis lowers only that axis's, so removing noise alone gives at most
+    about ``1 / sqrt(1 - rho)``, rho the lag-1 noise correlation along the less correlated axis
+    (1.2 for the image models' training, correlated up to 0.3 in time); more means structure was
+    removed too. 0 for a page without measurable noise."""
+    from fluorodn.normalize import _MAD_TO_SIGMA, RANGE_FLOOR, sample_rows
+
+    if noisy.shape[0] < 2 or noisy.shape[1] < 2:
+        return 0.0
+    idx = sample_rows(noisy.shape)
+    x = np.asarray(noisy if idx is None else noisy[idx], np.float64)
+    removed = x - np.asarray(denoised if idx is None else denoised[idx], np.float64)
+    rows = x[1::2] - x[0::2] if idx is not None else np.diff(x, axis=0)
+    levels = [
+        _MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+        for d in (rows.ravel(), np.diff(x, axis=1).ravel())
+    ]
+    lo, hi = np.percentile(x, [0.1, 99.9])
+    level = max(*levels, RANGE_FLOOR * float(hi - lo))
+    if not level > 0:
+        return 0.0
+    return float(np.sqrt(np.mean(removed * removed)) / level)
+
+
+def removal_warning(pages: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> str | None:
+    """The :class:`OutOfDomainWarning` message for the first of ``pages`` from which the image
+    path (``outs``) removed more than ``REMOVAL_LIMIT`` times its noise level
+    (:func:`removal_excess`), or None."""
+    for k, (page, out) in enumerate(zip(pages, outs, strict=True)):
+        excess = removal_excess(page, out)
+        if excess > REMOVAL_LIMIT:
+            where = f"page index {k}: " if k else ""
+            return (
+                f"{where}the image model removed {excess:.2g}x the input's noise level (noise alone: at most "
+                f"{REMOVAL_LIMIT:g}x), so it removed structure too and the output may lie further from the truth "
+                "than the input: the image models were trained on time x wavelength recordings, and fine texture "
+                "and sharp edges are outside what they saw; compare the output with the input"
+            )
+    return None
 
 
 def check_scale(scale: Any) -> tuple[float, float]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn import spectral
-from fluorodn._engine import Progress, check_input, check_scale, clipping_warning, denoise_pages
+from fluorodn._engine import Progress, check_input, check_scale, clipping_warning, denoise_pages, removal_warning
 from fluorodn.errors import ModelChoiceWarning, ModelError, OutOfDomainWarning
 from fluorodn.normalize import global_scale
 from fluorodn.precision import BF16_UNAVAILABLE as BF16_UNAVAILABLE
@@ -314,7 +314,12 @@ class Denoiser:
             return self._run_spectral(arr, progress)
         if path == "delegate":
             return self._image().run(arr, scale=scale, progress=progress, border=border)
-        return self._run_image(arr, scale, progress, border)
+        out = self._run_image(arr, scale, progress, border)
+        if scale is None:  # a chunked run (a scale given) is one block of a whole the check needs
+            pages, outs = ([arr], [out]) if arr.ndim == 2 else (list(arr), list(out))
+            if removed := removal_warning(pages, outs):
+                warnings.warn(OutOfDomainWarning(removed), stacklevel=2)
+        return out
 
     def _run_image(
         self,
@@ -351,6 +356,8 @@ class Denoiser:
             return
         chunk: list[np.ndarray] = []
         clipped: str | None = None
+        removed: list[str] = []  # the first page from which structure was removed, once
+        done = 0
         for k, page in enumerate(pages):
             try:
                 arr = check_input(page, ndims=(2,))
@@ -361,11 +368,24 @@ class Denoiser:
             if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
                 warnings.warn(OutOfDomainWarning(f"page index {k}: {clipped}" if k else clipped), stacklevel=2)
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
-                yield from self._flush(chunk, progress)
+                yield from self._checked(chunk, done, removed, progress)
+                done += len(chunk)
                 chunk = []
             chunk.append(arr)
         if chunk:
-            yield from self._flush(chunk, progress)
+            yield from self._checked(chunk, done, removed, progress)
+
+    def _checked(
+        self, chunk: list[np.ndarray], first: int, removed: list[str], progress: Progress | None
+    ) -> Iterator[np.ndarray]:
+        """:meth:`_flush`, and :func:`removal_warning` on the pages (``first``: the page index of
+        the chunk's first) until one warns, once per stream (``removed`` holds its message)."""
+        for k, out in enumerate(self._flush(chunk, progress)):
+            if not removed and (message := removal_warning([chunk[k]], [out])):
+                removed.append(message)
+                where = f"page index {first + k}: " if first + k else ""
+                warnings.warn(OutOfDomainWarning(where + message), stacklevel=3)
+            yield out
 
     # -- spectral path ----------------------------------------------------------------
 

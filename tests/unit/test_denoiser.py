@@ -484,3 +484,70 @@ def test_saturated_frames_warn(tiny_model: Path) -> None:
         warnings.simplefilter("always")
         list(frames.stream([plain, saturated, saturated]))
     assert [str(w.message)[:40] for w in caught] == ["page index 1: 4.9 % of the values equal "]
+
+
+def _texture(rng: np.random.Generator, n: int = 192) -> np.ndarray:
+    """A frame of fine texture (a 4-pixel checkerboard on a smooth ramp), in counts."""
+    yy, xx = np.mgrid[:n, :n]
+    return 1000.0 + 300.0 * (((yy // 2) + (xx // 2)) % 2) + np.linspace(0, 200, n)[None, :]
+
+
+def test_the_image_path_warns_when_it_removes_structure() -> None:
+    """An image model on fine texture (which no training recording had) removes it as if it were
+    noise and ends further from the truth than the input: the image path says so, naming how much
+    it removed. On the smooth frames of the frame benchmark, with white noise or noise correlated
+    along one axis, it denoises and stays silent."""
+    import warnings
+
+    from scipy.ndimage import gaussian_filter
+    from scipy.signal import lfilter
+
+    from fluorodn import OutOfDomainWarning
+    from fluorodn._engine import REMOVAL_LIMIT, removal_excess
+
+    rng = np.random.default_rng(5)
+    low = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    clean = _texture(rng)
+    noisy = clean + 0.3 * np.sqrt(clean) * rng.standard_normal(clean.shape)
+    with pytest.warns(OutOfDomainWarning, match=r"^the image model removed [\d.]+x the input's noise level"):
+        out = low.run(noisy)
+    assert np.sqrt(np.mean((out - clean) ** 2)) > 1.2 * np.sqrt(np.mean((noisy - clean) ** 2))  # worse than raw
+    assert removal_excess(noisy, out) > REMOVAL_LIMIT
+
+    smooth = gaussian_filter(rng.standard_normal((192, 192)), 8) * 400 + 1000
+    white = rng.standard_normal(smooth.shape)
+    along = lfilter([np.sqrt(0.75)], [1.0, -0.5], rng.standard_normal(smooth.shape), axis=1)  # scan-line noise
+    for unit in (white, along):
+        for scale in (0.1, 0.8, 2.0):
+            x = smooth + scale * np.sqrt(smooth) * unit
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", OutOfDomainWarning)
+                y = low.run(x)
+            assert np.sqrt(np.mean((y - smooth) ** 2)) < 0.5 * np.sqrt(np.mean((x - smooth) ** 2))
+
+    # a stack: the first page it removed structure from, once, by its index
+    stack = np.stack([smooth + 0.3 * np.sqrt(smooth) * white, noisy, noisy])
+    for run in (low.run, lambda s: list(low.stream(s))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run(stack)
+        messages = [str(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+        assert len(messages) == 1 and messages[0].startswith("page index 1: the image model removed"), messages
+        assert caught[0].filename == __file__
+
+
+def test_removal_excess_measures_against_the_noise() -> None:
+    """Removing exactly the noise gives 1, whether it is white or correlated along one axis;
+    removing structure gives more; a page without noise gives 0."""
+    from scipy.signal import lfilter
+
+    from fluorodn._engine import removal_excess
+
+    rng = np.random.default_rng(6)
+    smooth = np.add.outer(np.linspace(0, 50, 300), np.linspace(0, 80, 200)) + 500
+    white = 10 * rng.standard_normal(smooth.shape)
+    assert removal_excess(smooth + white, smooth) == pytest.approx(1.0, abs=0.03)
+    along = 10 * lfilter([np.sqrt(0.75)], [1.0, -0.5], rng.standard_normal(smooth.shape), axis=1)
+    assert removal_excess(smooth + along, smooth) == pytest.approx(1.0, abs=0.03)
+    assert removal_excess(smooth + white, np.full(smooth.shape, smooth.mean())) > 2.0
+    assert removal_excess(smooth, smooth) == 0.0
