@@ -22,6 +22,7 @@ BENCHMARKS = {
     "diagnose": "benchmarks.diagnose",
     "fixed-pattern": "benchmarks.fixed_pattern",
     "sweep": "benchmarks.sweep",
+    "images": "benchmarks.images",
 }
 
 

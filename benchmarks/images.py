@@ -1,0 +1,228 @@
+"""The image path on frames unlike its training: never worse than the input, or it warns.
+
+``python -m benchmarks images [--quick] [--out DIR]`` writes ``images.md`` and ``images.json``.
+
+The image models were trained on time x wavelength recordings (smooth spectra times smooth time
+courses). Frames run through the same path (``Denoiser()`` on anything that does not look
+spectral runs ``low``), so here they meet what they never saw: the photographs, textures and
+microscopy of scikit-image's bundled data (``skimage.data``, no download), as counts on an
+offset (1000 + 4 x the 8-bit value) with shot noise at noise scales 0.3, 0.8 and 2, and with
+Poisson counts on a dark background (20 + 8 x the value); beside them, the in-domain references:
+the quality benchmark's smooth test frames (:func:`benchmarks.stress.make_frame`, white shot
+noise and noise correlated along rows as a scanning microscope makes it) and bright blobs on a
+dark background (Poisson counts, the noise 10x larger on the blobs than around them).
+
+Per frame: the output's RMS error over the input's (1.0 = as noisy as the input; above 1 the
+denoiser made it worse), :func:`fluorodn._engine.removal_excess` (what was removed over the
+input's noise level) and whether ``Denoiser().run`` warned (``OutOfDomainWarning``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: scikit-image's bundled 2D images (no download).
+SKIMAGE = (
+    "camera",
+    "grass",
+    "gravel",
+    "brick",
+    "coins",
+    "page",
+    "text",
+    "moon",
+    "checkerboard",
+    "cell",
+    "clock",
+    "horse",
+)
+NOISE = (0.3, 0.8, 2.0)
+SEED = 0
+#: How the removal check's warning begins (:func:`fluorodn._engine.removal_warning`).
+REMOVED = "the image model removed"
+
+
+def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(group, name, clean, noisy) of every frame, in counts."""
+    import skimage.data
+    from scipy.ndimage import gaussian_filter
+    from scipy.signal import lfilter
+
+    from benchmarks.stress import make_frame
+
+    rng = np.random.default_rng(SEED)
+    out = []
+    for name in SKIMAGE[:2] if quick else SKIMAGE:
+        image = np.asarray(getattr(skimage.data, name)(), np.float64)
+        clean = 1000.0 + 4.0 * image
+        for ns in NOISE[:1] if quick else NOISE:
+            out.append(
+                (
+                    "skimage",
+                    f"{name}, noise {ns:g}",
+                    clean,
+                    clean + ns * np.sqrt(clean) * rng.standard_normal(clean.shape),
+                )
+            )
+        dark = 20.0 + 8.0 * image
+        out.append(("skimage", f"{name}, Poisson on a dark background", dark, rng.poisson(dark).astype(np.float64)))
+    for seed in range(1 if quick else 3):
+        clean, unit = make_frame(seed)
+        along = lfilter([np.sqrt(0.75)], [1.0, -0.5], rng.standard_normal(clean.shape), axis=1) * np.sqrt(clean)
+        for ns in NOISE[:1] if quick else NOISE:
+            out.append(("reference", f"test frame {seed}, noise {ns:g}", clean, clean + ns * unit))
+            out.append(
+                (
+                    "reference",
+                    f"test frame {seed}, noise {ns:g}, correlated along rows (0.5)",
+                    clean,
+                    clean + ns * along,
+                )
+            )
+        spots = np.zeros(clean.shape)
+        idx = rng.integers(0, clean.shape[0], (60, 2))
+        spots[idx[:, 0], idx[:, 1]] = 1.0
+        blobs = gaussian_filter(spots, 6)
+        blobs = 30.0 + 3000.0 * blobs / blobs.max()
+        out.append(
+            ("reference", f"blobs {seed}, Poisson on a dark background", blobs, rng.poisson(blobs).astype(np.float64))
+        )
+    return out
+
+
+def check_cost(den: Any, sides: tuple[int, ...] = (64, 256, 512, 2048)) -> list[dict[str, Any]]:
+    """What the removal check costs: on square test frames (:func:`benchmarks.stress.make_frame`,
+    cropped or tiled to each side, noise 0.3), the fastest of three ``run`` calls (the check
+    included) and of three :func:`fluorodn._engine.removal_excess` calls on its output."""
+    from benchmarks.stress import make_frame
+    from fluorodn._engine import removal_excess
+
+    clean, unit = make_frame(SEED)
+    out = []
+    for side in sides:
+        reps = -(-side // clean.shape[0])
+        x = np.tile(clean + 0.3 * unit, (reps, reps))[:side, :side]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            den.run(x)
+            run_s = min(_timed(den.run, x)[0] for _ in range(3))
+            y = den.run(x)
+        check_s = min(_timed(removal_excess, x, y)[0] for _ in range(3))
+        out.append({"side": side, "run_s": run_s, "check_s": check_s, "share": check_s / run_s})
+    return out
+
+
+def _timed(fn: Any, *args: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    got = fn(*args)
+    return time.perf_counter() - t0, got
+
+
+def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
+    import fluorodn
+    from fluorodn._engine import REMOVAL_LIMIT, removal_excess
+
+    t0 = time.perf_counter()
+    den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=2))
+    rows = []
+    for group, name, clean, noisy in frames(quick):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = np.asarray(den.run(noisy), np.float64)
+        warned = [str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)]
+        rows.append(
+            {
+                "group": group,
+                "frame": name,
+                "shape": list(clean.shape),
+                "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
+                "removal_excess": removal_excess(noisy, y),
+                "warned": warned,
+            }
+        )
+    cost = check_cost(den, (64, 256) if quick else (64, 256, 512, 2048))
+    for r in rows:  # the removal check's own warning, apart from the others (e.g. a frame that looks spectral)
+        r["removal_warned"] = any(m.startswith(REMOVED) for m in r["warned"])
+    worse = [r for r in rows if r["error_over_input"] > 1.0]
+    result = {
+        "benchmark": "images",
+        "mode": "quick" if quick else "full",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "model": {"name": den._image().name, "precision": den._image().precision, "sha256": den._image().sha256},
+        "removal_limit": REMOVAL_LIMIT,
+        "check_cost": cost,
+        "rows": rows,
+        "summary": {
+            "frames": len(rows),
+            "worse_than_input": len(worse),
+            "worse_than_input_unwarned": sum(1 for r in worse if not r["removal_warned"]),
+            "warned": sum(1 for r in rows if r["removal_warned"]),
+            "warned_not_worse": sum(1 for r in rows if r["removal_warned"] and r["error_over_input"] <= 1.0),
+            "reference_warned": sum(1 for r in rows if r["warned"] and r["group"] == "reference"),
+            "references": sum(1 for r in rows if r["group"] == "reference"),
+        },
+    }
+    out = Path(out_dir) if out_dir is not None else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "images_quick" if quick else "images"
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(report(result))
+    return result
+
+
+def report(res: dict[str, Any]) -> str:
+    s = res["summary"]
+    lines = [
+        "# The image path on frames unlike its training",
+        "",
+        f"Generated by `python -m benchmarks images` on {res['created']} in {res['seconds']:.0f} s: "
+        f"`Denoiser().run` on each frame (the image path, model `{res['model']['name']}` "
+        f"{res['model']['precision']}, sha256 "
+        f"{res['model']['sha256'][:12]}). Error over input: the output's RMS error over the input's (above 1: worse "
+        "than the input). Removed / noise: the RMS of what was removed over the input's noise level "
+        f"(`fluorodn._engine.removal_excess`); the runtime warns above {res['removal_limit']:g}.",
+        "",
+        f"Worse than the input: {s['worse_than_input']} of {s['frames']} frames, "
+        f"{s['worse_than_input_unwarned']} of them without the removal warning. The removal warning: "
+        f"{s['warned']} frames, {s['warned_not_worse']} of them not worse than the input. Any warning: "
+        f"{s['reference_warned']} of the {s['references']} in-domain references.",
+        "",
+        "What the check costs (fastest of 3 runs of each, same process; the run includes the check): "
+        + ", ".join(
+            f"{c['side']} x {c['side']}: {1e3 * c['check_s']:.2f} ms of {1e3 * c['run_s']:.1f} ms "
+            f"({100 * c['share']:.1f} %)"
+            for c in res["check_cost"]
+        )
+        + ".",
+        "",
+        "| group | frame | shape | error over input | removed / noise | warned |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        others = [m for m in r["warned"] if not m.startswith(REMOVED)]
+        warned = (
+            ", ".join(["removed structure"] * r["removal_warned"] + [f"other: {m[:60]}..." for m in others]) or "no"
+        )
+        lines.append(
+            f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
+            f"{r['removal_excess']:.2f} | {warned} |"
+        )
+    return "\n".join([*lines, ""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.measure import quick_out_main
+
+    return quick_out_main(argv, "images", __doc__ or "", run, "two images and one test frame at noise 0.3")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""The image-path benchmark's --quick mode runs end to end and its counts follow its rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("skimage")
+
+from benchmarks import images
+
+
+def test_quick_images(tmp_path) -> None:
+    assert images.main(["--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "images_quick.json").read_text())
+    rows, s = res["rows"], res["summary"]
+    assert s["frames"] == len(rows) == 2 * 2 + 3  # two images x (noise 0.3, dark), one frame x 3
+    by_name = {r["frame"]: r for r in rows}
+    grass = by_name["grass, noise 0.3"]  # fine texture: made worse than the input, and said so
+    assert grass["error_over_input"] > 2.0 and grass["removal_warned"] and grass["removal_excess"] > 1.2
+    for r in rows:
+        assert r["removal_warned"] == (r["removal_excess"] > res["removal_limit"])
+        if r["group"] == "reference":  # the frame benchmark's frames: denoised, silent
+            assert r["error_over_input"] < 0.7 and r["warned"] == []
+    assert s["worse_than_input_unwarned"] == sum(
+        1 for r in rows if r["error_over_input"] > 1.0 and not r["removal_warned"]
+    )
+    md = (tmp_path / "images_quick.md").read_text()
+    assert "| skimage | grass, noise 0.3 |" in md and "removed structure" in md
