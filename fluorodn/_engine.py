@@ -243,11 +243,12 @@ def removal_excess(noisy: np.ndarray, denoised: np.ndarray) -> float:
     taken as the larger of two estimates: the MAD of the differences between neighbouring rows,
     and between neighbouring columns, over sqrt 2, on pairs of neighbouring rows spread evenly over
     the page (half its rows, ``REMOVAL_VALUES`` values at most, so that the check costs a few per
-    cent of the network's time on a page of any size). Structure only raises an estimate, and noise correlated
-    along one axis lowers only that axis's, so removing noise alone gives at most about
-    ``1 / sqrt(1 - rho)``, rho the lag-1 noise correlation along the less correlated axis (1.2 for
-    the image models' training, correlated up to 0.3 in time); more means structure was removed
-    too. 0 for a page without measurable noise."""
+    cent of the network's time on a page of any size).
+
+    Structure only raises an estimate, and noise correlated along one axis lowers only that axis's,
+    so removing noise alone gives at most about ``1 / sqrt(1 - rho)``, rho the lag-1 noise
+    correlation along the less correlated axis (1.2 for the image models' training, correlated up
+    to 0.3 in time); more means structure was removed too. 0 for a page without measurable noise."""
     from fluorodn.normalize import _MAD_TO_SIGMA, RANGE_FLOOR
 
     rows, cols = noisy.shape
