@@ -193,7 +193,7 @@ def denoise_file(
         counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
         if dest.parent != source.parent:
             make_folder(dest.parent)
-        prov = provenance(denoiser, source, out_dtype, getattr(rec, "key", None), settings)
+        prov = provenance(denoiser, source, out_dtype, getattr(rec, "key", None), settings, rec.page_shape)
         var = f"{rec.key}{settings.suffix}" if isinstance(rec, fio.MatRecording) else None
         fio.write_denoised(
             rec,
@@ -228,8 +228,20 @@ def make_folder(folder: Path) -> None:
         ) from err
 
 
-def provenance(denoiser: Any, source: Path, out_dtype: Any, key: str | None, settings: FileSettings) -> dict[str, Any]:
-    """The record written into an output file: :func:`provenance_record` with the file's settings."""
+def provenance(
+    denoiser: Any,
+    source: Path,
+    out_dtype: Any,
+    key: str | None,
+    settings: FileSettings,
+    page_shape: tuple[int, ...] | None = None,
+) -> dict[str, Any]:
+    """The record written into an output file: :func:`provenance_record` with the file's settings,
+    of the model that ran on pages of ``page_shape``: the image model a spectral model hands
+    frames to, with ``planned_by`` naming the model that was asked for."""
+    ran = denoiser
+    if page_shape is not None and getattr(denoiser, "kind", None) == "spectral":
+        ran = denoiser._image() if denoiser._path_for(tuple(page_shape[-2:])) == "delegate" else denoiser
     recorded: dict[str, Any] = {"device": settings.device, "dtype": str(out_dtype)}
     if key is not None:
         recorded["key"] = key
@@ -237,7 +249,10 @@ def provenance(denoiser: Any, source: Path, out_dtype: Any, key: str | None, set
         recorded["kind"] = denoiser.declared_kind
     if settings.nan != "refuse":
         recorded["nan"] = settings.nan
-    return provenance_record(denoiser, source.name, recorded)
+    record = provenance_record(ran, source.name, recorded)
+    if ran is not denoiser:
+        record["planned_by"] = denoiser.name
+    return record
 
 
 def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> dict[str, Any]:

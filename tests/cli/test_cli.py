@@ -452,3 +452,21 @@ def test_an_image_model_on_a_spectral_recording_says_what_to_run(
     declared = denoise(tiny_model, tmp_path / "rec.tif", "--kind", "image", "--overwrite")
     assert declared.exit_code == 0, declared.output
     assert "warning" not in declared.stderr.lower()
+
+
+def test_provenance_names_the_model_that_ran(tmp_path: Path, helpers: Any) -> None:
+    """The default model hands frames to the image model: a frame's output names that model, its
+    sha256 and precision, and the model asked for; a spectral recording's names the spectral model."""
+    frame = np.random.default_rng(3).normal(1000, 20, (64, 64)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "frame.tif", frame)
+    tifffile.imwrite(tmp_path / "rec.tif", helpers.spectra(400, 152))
+    result = cli("denoise", tmp_path / "frame.tif", tmp_path / "rec.tif", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    planner = Denoiser(device="cpu")
+    image = planner._image()
+    prov = read_provenance(tmp_path / "frame_denoised.tif")
+    assert (prov["model"], prov["model_sha256"], prov["planned_by"]) == (image.name, image.sha256, "spectral")
+    assert prov["settings"]["precision"] == image.precision and prov["normalization"] == "median-mad-dt-v1"
+    assert "keep_fixed_pattern" not in prov["settings"]
+    prov = read_provenance(tmp_path / "rec_denoised.tif")
+    assert (prov["model"], prov["model_sha256"]) == ("spectral", planner.sha256) and "planned_by" not in prov
