@@ -45,6 +45,8 @@ SKIMAGE = (
 )
 NOISE = (0.3, 0.8, 2.0)
 SEED = 0
+#: Sides of the square frames the check's cost is measured on.
+COST_SIDES = (64, 256, 512, 2048)
 #: How the removal check's warning begins (:func:`fluorodn._engine.removal_warning`).
 REMOVED = "the image model removed"
 
@@ -97,32 +99,33 @@ def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]
     return out
 
 
-def check_cost(den: Any, sides: tuple[int, ...] = (64, 256, 512, 2048)) -> list[dict[str, Any]]:
+def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     """What the removal check costs: on square test frames (:func:`benchmarks.stress.make_frame`,
-    cropped or tiled to each side, noise 0.3), the fastest of three ``run`` calls (the check
-    included) and of three :func:`fluorodn._engine.removal_excess` calls on its output."""
+    cropped or tiled to each of ``COST_SIDES``, the first two if ``quick``; noise 0.3), the fastest
+    of three ``run`` calls (the check included) and of three
+    :func:`fluorodn._engine.removal_excess` calls on its output."""
     from benchmarks.stress import make_frame
     from fluorodn._engine import removal_excess
 
     clean, unit = make_frame(SEED)
     out = []
-    for side in sides:
+    for side in COST_SIDES[:2] if quick else COST_SIDES:
         reps = -(-side // clean.shape[0])
         x = np.tile(clean + 0.3 * unit, (reps, reps))[:side, :side]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             den.run(x)
-            run_s = min(_timed(den.run, x)[0] for _ in range(3))
+            run_s = min(_seconds(den.run, x) for _ in range(3))
             y = den.run(x)
-        check_s = min(_timed(removal_excess, x, y)[0] for _ in range(3))
+        check_s = min(_seconds(removal_excess, x, y) for _ in range(3))
         out.append({"side": side, "run_s": run_s, "check_s": check_s, "share": check_s / run_s})
     return out
 
 
-def _timed(fn: Any, *args: Any) -> tuple[float, Any]:
+def _seconds(fn: Any, *args: Any) -> float:
     t0 = time.perf_counter()
-    got = fn(*args)
-    return time.perf_counter() - t0, got
+    fn(*args)
+    return time.perf_counter() - t0
 
 
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
@@ -147,7 +150,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "warned": warned,
             }
         )
-    cost = check_cost(den, (64, 256) if quick else (64, 256, 512, 2048))
+    cost = check_cost(den, quick)
     for r in rows:  # the removal check's own warning, apart from the others (e.g. a frame that looks spectral)
         r["removal_warned"] = any(m.startswith(REMOVED) for m in r["warned"])
     worse = [r for r in rows if r["error_over_input"] > 1.0]

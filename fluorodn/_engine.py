@@ -249,7 +249,7 @@ def removal_excess(noisy: np.ndarray, denoised: np.ndarray) -> float:
     so removing noise alone gives at most about ``1 / sqrt(1 - rho)``, rho the lag-1 noise
     correlation along the less correlated axis (1.2 for the image models' training, correlated up
     to 0.3 in time); more means structure was removed too. 0 for a page without measurable noise."""
-    from fluorodn.normalize import _MAD_TO_SIGMA, RANGE_FLOOR
+    from fluorodn.normalize import RANGE_FLOOR, difference_noise
 
     rows, cols = noisy.shape
     if rows < 2 or cols < 2:
@@ -259,21 +259,18 @@ def removal_excess(noisy: np.ndarray, denoised: np.ndarray) -> float:
     idx = np.stack([starts, starts + 1], axis=1).ravel()
     x = np.asarray(noisy[idx], np.float64)
     removed = x - np.asarray(denoised[idx], np.float64)
-    levels = [
-        _MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
-        for d in ((x[1::2] - x[0::2]).ravel(), np.diff(x, axis=1).ravel())
-    ]
+    levels = (difference_noise(x[1::2] - x[0::2]), difference_noise(np.diff(x, axis=1)))
     level = max(*levels, RANGE_FLOOR * float(x.max() - x.min()))
     if not level > 0:
         return 0.0
     return float(np.sqrt(np.mean(removed * removed)) / level)
 
 
-def removal_warning(pages: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> str | None:
-    """The :class:`OutOfDomainWarning` message for the first of ``pages`` from which the image
-    path (``outs``) removed more than ``REMOVAL_LIMIT`` times its noise level
-    (:func:`removal_excess`), or None."""
-    for k, (page, out) in enumerate(zip(pages, outs, strict=True)):
+def removal_warning(pages: Sequence[np.ndarray], outs: Sequence[np.ndarray], first: int = 0) -> str | None:
+    """The :class:`OutOfDomainWarning` message for the first of ``pages`` (page indices from
+    ``first`` on) from which the image path (``outs``) removed more than ``REMOVAL_LIMIT`` times
+    its noise level (:func:`removal_excess`), or None."""
+    for k, (page, out) in enumerate(zip(pages, outs, strict=True), start=first):
         excess = removal_excess(page, out)
         if excess > REMOVAL_LIMIT:
             where = f"page index {k}: " if k else ""

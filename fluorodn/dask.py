@@ -231,7 +231,8 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
     read: dict[str, np.ndarray] = {}
 
     def take(index: Any) -> np.ndarray:
-        """Rows ``index`` of ``arr``; the statistics rows, which the fit reads twice, read once."""
+        """Rows ``index`` of ``arr``; the statistics rows (read by the fit twice, and by the
+        clipping check) read once."""
         if isinstance(index, slice) and index == stat_rows:
             if "stats" not in read:
                 read["stats"] = np.asarray(arr[index].compute())
@@ -242,7 +243,7 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
     # the checks of one call, once, here on the client: clipping is looked for among the
     # statistics rows (an evenly strided sample of the recording), what is removed on the rows
     # the checks read, denoised here
-    planner._warn_fitted(_Rows(arr), fitted, take(stat_rows))
+    planner._warn_fitted(arr.shape, take, fitted, take(stat_rows))
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2
@@ -252,16 +253,6 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
         arr = arr.rechunk({0: max(4 * reach, max(arr.chunks[0]))})
     depth = {0: reach if arr.numblocks[0] > 1 else 0, 1: 0}
     return _blocks(run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common)
-
-
-class _Rows:
-    """A 2D dask array as :meth:`Denoiser._warn_fitted` reads it: its shape, and rows as numpy."""
-
-    def __init__(self, arr: da.Array):
-        self.arr, self.shape = arr, arr.shape
-
-    def __getitem__(self, index: Any) -> np.ndarray:
-        return np.asarray(self.arr[index].compute())
 
 
 # --------------------------------------------------------------------------- the CLI's entry point

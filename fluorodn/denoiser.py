@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -356,7 +356,7 @@ class Denoiser:
             return
         chunk: list[np.ndarray] = []
         clipped: str | None = None
-        removed: list[str] = []  # the first page from which structure was removed, once
+        removed = False  # warned about the first page from which structure was removed
         done = 0
         for k, page in enumerate(pages):
             try:
@@ -368,7 +368,7 @@ class Denoiser:
             if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
                 warnings.warn(OutOfDomainWarning(f"page index {k}: {clipped}" if k else clipped), stacklevel=2)
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
-                yield from self._checked(chunk, done, removed, progress)
+                removed = yield from self._checked(chunk, done, removed, progress)
                 done += len(chunk)
                 chunk = []
             chunk.append(arr)
@@ -376,16 +376,16 @@ class Denoiser:
             yield from self._checked(chunk, done, removed, progress)
 
     def _checked(
-        self, chunk: list[np.ndarray], first: int, removed: list[str], progress: Progress | None
-    ) -> Iterator[np.ndarray]:
-        """:meth:`_flush`, and :func:`removal_warning` on the pages (``first``: the page index of
-        the chunk's first) until one warns, once per stream (``removed`` holds its message)."""
-        for k, out in enumerate(self._flush(chunk, progress)):
-            if not removed and (message := removal_warning([chunk[k]], [out])):
-                removed.append(message)
-                where = f"page index {first + k}: " if first + k else ""
-                warnings.warn(OutOfDomainWarning(where + message), stacklevel=3)
-            yield out
+        self, chunk: list[np.ndarray], first: int, warned: bool, progress: Progress | None
+    ) -> Generator[np.ndarray, None, bool]:
+        """:meth:`_flush`, with :func:`removal_warning` on the chunk's pages (``first``: the page
+        index of its first) unless a page of the stream ``warned`` already; returns whether one has."""
+        outs = list(self._flush(chunk, progress))  # the chunk is denoised whole before its first page
+        if not warned and (message := removal_warning(chunk, outs, first)):
+            warnings.warn(OutOfDomainWarning(message), stacklevel=3)
+            warned = True
+        yield from outs
+        return warned
 
     # -- spectral path ----------------------------------------------------------------
 
@@ -496,17 +496,19 @@ class Denoiser:
             coef[:, kept] = proj.coef[:, kept]
         return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, fitted, progress)
 
-    def _warn_fitted(self, x: Any, proj: spectral.Projection, rows: np.ndarray) -> None:
-        """The out-of-domain checks of one call, for a recording ``x`` (T, W) that is not denoised
-        here whole (a dask array: :func:`fluorodn.dask.denoise` calls this on the client) with
-        the projection ``proj`` fitted on it: its orientation, clipping among ``rows`` (the
-        statistics rows the fit read), its brightness over noise, and what is removed from the
-        rows the checks read (:func:`fluorodn.spectral.check_blocks`), each denoised here from
-        rows around it as far as an output row depends on (the result of one call). Each
-        :class:`OutOfDomainWarning` points at the caller of the function that calls this
-        method's caller."""
-        t, _ = x.shape
-        messages = [transposed_warning(x.shape), clipping_warning(rows)]
+    def _warn_fitted(
+        self, shape: tuple[int, int], take: spectral.Take, proj: spectral.Projection, rows: np.ndarray
+    ) -> None:
+        """The out-of-domain checks of one call, for a recording of ``shape`` (T, W) that is not
+        denoised here whole (a dask array: :func:`fluorodn.dask.denoise` calls this on the client)
+        and whose rows ``take(index)`` reads, with the projection ``proj`` fitted on it: its
+        orientation, clipping among ``rows`` (the statistics rows the fit read), its brightness over
+        noise, and what is removed from the rows the checks read
+        (:func:`fluorodn.spectral.check_blocks`), each denoised here from rows around it as far as
+        an output row depends on (the result of one call). Each :class:`OutOfDomainWarning` points
+        at the caller of the function that calls this method's caller."""
+        t, _ = shape
+        messages = [transposed_warning(shape), clipping_warning(rows)]
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict):
             reach = int(self.halo) + proj.baseline_samples // 2
@@ -514,7 +516,7 @@ class Denoiser:
             xs, outs = [], []
             for b in blocks:
                 lo, hi = max(0, b.start - reach), min(t, b.stop + reach)
-                around = np.asarray(x[lo:hi])
+                around = np.asarray(take(slice(lo, hi)))
                 out = self.run_projected(around, proj)
                 xs.append(around[b.start - lo : b.stop - lo])
                 outs.append(out[b.start - lo : b.stop - lo])
@@ -536,12 +538,12 @@ class Denoiser:
         recording only) and the progress report."""
         checks = self.metadata.get("domain_checks")
         if fitted is None:
-            clipped = clipping_warning(arr)
-            if clipped:
-                warnings.warn(OutOfDomainWarning(clipped), stacklevel=4)
-        if isinstance(checks, dict) and fitted is None:
-            for message in spectral.domain_warnings(spectral.removed_stats(arr, out, proj), checks):
-                warnings.warn(OutOfDomainWarning(message), stacklevel=4)
+            messages = [clipping_warning(arr)]
+            if isinstance(checks, dict):
+                messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), checks)
+            for message in messages:
+                if message:
+                    warnings.warn(OutOfDomainWarning(message), stacklevel=4)
         if progress is not None:
             progress(arr.size)
         return out

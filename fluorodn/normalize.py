@@ -19,7 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CONVENTION", "MAX_SAMPLES", "RANGE_FLOOR", "global_scale", "sample_rows", "scale_from_rows"]
+__all__ = [
+    "CONVENTION",
+    "MAX_SAMPLES",
+    "RANGE_FLOOR",
+    "difference_noise",
+    "global_scale",
+    "sample_rows",
+    "scale_from_rows",
+]
 
 #: Name of this convention, as stored in model metadata.
 CONVENTION = "median-mad-dt-v1"
@@ -46,6 +54,13 @@ def sample_rows(shape: tuple[int, int]) -> np.ndarray | None:
     return np.stack([starts, starts + 1], axis=1).ravel()
 
 
+def difference_noise(d: np.ndarray) -> float:
+    """The noise level of values whose differences between neighbours are ``d`` (any shape):
+    their MAD, as a standard deviation, over sqrt 2."""
+    d = np.asarray(d).ravel()
+    return _MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / float(np.sqrt(2.0))
+
+
 def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:
     """(m, s) from the rows chosen by :func:`sample_rows`.
 
@@ -62,8 +77,7 @@ def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:
         d = np.diff(sub, axis=1)
     else:
         d = np.zeros(1)
-    d = d.ravel()
-    noise = _MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+    noise = difference_noise(d)
     lo, hi = np.percentile(sub, [0.1, 99.9])
     s = max(noise, RANGE_FLOOR * float(hi - lo))
     if not np.isfinite(s) or s <= 0.0:

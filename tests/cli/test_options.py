@@ -200,7 +200,7 @@ def quiet_removal_check(monkeypatch: Any) -> None:
     noise (as that check would say), and these tests are about how warnings reach the user."""
     import fluorodn.denoiser
 
-    monkeypatch.setattr(fluorodn.denoiser, "removal_warning", lambda pages, outs: None)
+    monkeypatch.setattr(fluorodn.denoiser, "removal_warning", lambda pages, outs, first=0: None)
 
 
 def test_one_warning_line_per_file(tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any) -> None:
@@ -228,7 +228,8 @@ from fluorodn import Denoiser
 from fluorodn.errors import OutOfDomainWarning
 from fluorodn.cli import main
 import fluorodn.denoiser
-fluorodn.denoiser.removal_warning = lambda pages, outs: None  # the tiny model's own removal: not what this tests
+# the tiny model's own removal is not what this tests
+fluorodn.denoiser.removal_warning = lambda pages, outs, first=0: None
 real = Denoiser.stream
 def stream(self, pages, **kw):
     for page in real(self, pages, **kw):
