@@ -175,7 +175,12 @@ def repeat_condition(
 
 
 def run(
-    recordings: int = 40, seed: int = 0, threads: int | None = 2, log: Any = print, repeats: int = REPEATS
+    recordings: int = 40,
+    seed: int = 0,
+    threads: int | None = 2,
+    log: Any = print,
+    repeats: int = REPEATS,
+    quick: bool = False,
 ) -> dict[str, Any]:
     import fluorodn
 
@@ -230,7 +235,7 @@ def run(
     summary |= _summary(rows, "fluorodn:default", lambda r: r)
     summary[SPECTRAL_ONLY] = _summary(rows, SPECTRAL_ONLY, lambda r: r["spectral_only"])
     summary["warned"] = sum(1 for r in rows if r["warnings"])
-    beyond = beyond_bins(default, 2 if recordings < 10 else BEYOND_DRAWS, seed, quick=recordings < 10)
+    beyond = beyond_bins(default, 2 if quick else BEYOND_DRAWS, seed, quick=quick)
     return {
         "benchmark": "sweep",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -462,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = 3 if args.quick else args.recordings
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else REPEATS)
-    res = run(n, args.seed, args.threads, repeats=repeats)
+    res = run(n, args.seed, args.threads, repeats=repeats, quick=args.quick)
     out = Path(args.out) if args.out else RESULTS
     out.mkdir(parents=True, exist_ok=True)
     command = (
