@@ -74,15 +74,18 @@ def run_block_2d(
 
 
 def run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None) -> np.ndarray:
-    """Denoise a block of whole pages (k, Y, X): spectral recordings each on its own (with the
-    checks of a whole recording), frames each with its own scale. An image model's warnings about
-    the input come once, from the client (:func:`fluorodn.dask.denoise`), not per block."""
+    """Denoise a block of whole pages (k, Y, X): spectral recordings each on its own, frames each
+    with its own scale. The warnings about the input come once, from the client
+    (:func:`fluorodn.dask.denoise`), not per block: a worker's would be lost under a process or
+    distributed scheduler."""
     den = worker_denoiser(model, device, options, sha256)
-    if block.shape[0] == 0:
-        return np.empty(block.shape, dtype=np.float32)
-    if den.kind == "spectral":
-        return den.run(block)
-    return den._run_image(check_input(block, ndims=(3,)))
+    arr = check_input(block, ndims=(3,)) if block.shape[0] else block
+    if den.kind != "spectral":
+        return den._run_image(arr) if block.shape[0] else np.empty(block.shape, dtype=np.float32)
+    out = np.empty(block.shape, dtype=np.float32)
+    for k, page in enumerate(arr):
+        out[k] = den._run_spectral(page, None, checks=False)[0]
+    return out
 
 
 def run_block_spectral(

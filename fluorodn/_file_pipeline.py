@@ -76,6 +76,8 @@ class FileResult:
     filled: int = 0
     """NaN/inf values filled for the network and restored in the output (``nan="fill"``)."""
     shape: tuple[int, ...] = field(default_factory=tuple)
+    model: str = ""
+    """The model that ran (the image model a spectral model hands frames to)."""
 
 
 def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
@@ -206,7 +208,8 @@ def denoise_file(
             before_publish=unchanged,
             to=settings.to,
         )
-        return FileResult(source, dest, rec.n_pages, n_px, time.perf_counter() - t0, filled, tuple(rec.shape))
+        seconds = time.perf_counter() - t0
+        return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov["model"])
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

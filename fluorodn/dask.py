@@ -11,9 +11,9 @@ columns of it; at the true image border the page is extended by mirrored pixels 
 network zero-pads, for pages that look spectral: :meth:`fluorodn.Denoiser.run`'s ``border``).
 So a 2D array is denoised with :func:`dask.array.map_overlap`:
 
-* the global ``(m, s)`` is computed once, exactly as
+* the global ``(m, s)`` is computed once, on the client, exactly as
   :func:`fluorodn.normalize.global_scale` does on the whole array (the same rows,
-  fetched with :func:`~fluorodn.normalize.sample_rows`), as one task of the graph;
+  fetched with :func:`~fluorodn.normalize.sample_rows`);
 * every chunk is extended by ``halo`` rows/columns of its neighbours only
   (``boundary="none"``: no fake data beyond the array border, where each block is
   extended exactly as the whole array is), denoised with that shared scale and the
@@ -24,6 +24,12 @@ as :meth:`fluorodn.Denoiser.run` does; chunks are made to hold whole pages.
 
 Each worker process loads a model once (a per-process cache); the task graph
 holds only the model's name or path and its sha256, never the model bytes.
+
+The out-of-domain checks of :meth:`fluorodn.Denoiser.run` run once, on the client, when the
+graph is built, and warn there (a worker's warnings are lost under a process or distributed
+scheduler): a spectral recording is checked as one call checks it; a frame on its statistics
+rows (clipping) and on its centred square of side ``CHECK_SIDE``, denoised on the client (what
+the image model removes); a stack on one page in ``CHECK_EVERY`` (at most ``CHECK_PAGES``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import dataclasses
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -52,14 +59,15 @@ from ._dask_io import (
 )
 from ._dask_worker import LOADS as LOADS
 from ._dask_worker import cached_denoiser, run_block_2d, run_block_3d, run_block_spectral
-from .errors import FluorodnError
+from ._engine import check_scale, clipping_warning, removal_warning
+from .errors import FluorodnError, OutOfDomainWarning
 from .normalize import sample_rows, scale_from_rows
 from .registry import IMAGE_MODEL
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.array as da
 
-    from . import Denoiser, DenoiserOptions
+    from . import Denoiser, DenoiserOptions, spectral
 
 __all__ = ["denoise", "denoise_zarr", "preload", "read_tiff_lazy", "read_zarr", "write_zarr"]
 
@@ -100,7 +108,7 @@ def _effective(
     ref = _model_ref(model)
     pinned = _pinned_options(ref, device, options)
     planner = cached_denoiser(ref, "cpu", pinned)
-    if planner.kind == "spectral" and planner._path_for(tuple(shape)) == "delegate":
+    if planner.kind == "spectral" and planner._path_for(tuple(shape), 2) == "delegate":
         ref = IMAGE_MODEL
         pinned = _pinned_options(ref, device, options)
         planner = cached_denoiser(ref, "cpu", pinned)
@@ -127,16 +135,104 @@ def _pinned_options(ref: str, device: str, options: DenoiserOptions | None) -> D
     return dataclasses.replace(options, precision=pinned)
 
 
-def _global_scale_task(array: da.Array) -> Any:
-    """A dask Delayed of ``global_scale(array)``, fetching only the rows it needs."""
-    import dask
+#: Pages of a stack per page whose out-of-domain checks the client runs (at least one), and the most
+#: it checks, spread evenly over the stack (first, middle, last).
+CHECK_EVERY, CHECK_PAGES = 16, 3
+#: Side of the centred square of a frame on which the client measures what the image model removes.
+CHECK_SIDE = 128
 
-    idx = sample_rows(array.shape)
-    if idx is None:
-        sub, paired = array, False
-    else:
-        sub, paired = array[idx, :], True
-    return dask.delayed(scale_from_rows, pure=True)(sub, paired)
+
+def _image_scale(page: da.Array) -> tuple[tuple[float, float], np.ndarray]:
+    """The global scale of a 2D page, computed here from exactly the rows
+    :func:`fluorodn.normalize.global_scale` reads (so it equals one call's), and those rows."""
+    idx = sample_rows(page.shape)
+    rows = np.asarray((page if idx is None else page[idx, :]).compute())
+    return scale_from_rows(rows, idx is not None), rows
+
+
+def _image_messages(
+    planner: Denoiser, page: da.Array, scale: tuple[float, float], rows: np.ndarray, border: str, index: int = 0
+) -> list[str | None]:
+    """The image path's checks of one call on a 2D ``page`` (page ``index`` of a stack), here on the
+    client: clipping among the statistics ``rows``, and what the model removes from the centred
+    square of side ``CHECK_SIDE``, denoised here from the square and the ``halo`` pixels around it
+    (the values the whole page gets there)."""
+    halo = int(planner.halo)
+    core, around = [], []
+    for n in page.shape:
+        lo = max(0, (n - CHECK_SIDE) // 2)
+        hi = min(n, lo + CHECK_SIDE)
+        core.append((lo, hi))
+        around.append((max(0, lo - halo), min(n, hi + halo)))
+    (r0, r1), (c0, c1) = around
+    block = np.asarray(page[r0:r1, c0:c1].compute())
+    out = planner.run(block, scale=scale, border=border)
+    inner = tuple(slice(lo - a, hi - a) for (lo, hi), (a, _) in zip(core, around, strict=True))
+    clipped = clipping_warning(rows)
+    return [
+        f"page index {index}: {clipped}" if clipped and index else clipped,
+        removal_warning([block[inner]], [out[inner]], first=index),
+    ]
+
+
+def check_pages(pages: int) -> list[int]:
+    """Which pages of a stack of ``pages`` the client checks: one in ``CHECK_EVERY``, at least one and
+    at most ``CHECK_PAGES``, spread evenly over the stack from the first to the last."""
+    n = max(1, min(CHECK_PAGES, pages // CHECK_EVERY))
+    return [int(k) for k in np.unique(np.linspace(0, pages - 1, n).round())]
+
+
+def _page_messages(planner: Denoiser, arr: da.Array) -> list[str | None]:
+    """The checks of a stack of pages (P, Y, X), here on the client, on one page in ``CHECK_EVERY``
+    (at least one, at most ``CHECK_PAGES``), spread evenly over it: the messages of the first of
+    them that gets any (workers check nothing, since what they warn is lost under a process or
+    distributed scheduler)."""
+    spectral_pages = planner.kind == "spectral"
+    for k in check_pages(arr.shape[0]):
+        page = arr[k]
+        if spectral_pages:
+            found = [f"page index {k}: {m}" if m and k else m for m in _fit_checked(planner, page)[1]]
+        else:
+            scale, rows = _image_scale(page)
+            found = _image_messages(planner, page, scale, rows, planner.border_mode(page.shape), k)
+        if any(found):
+            return found
+    return []
+
+
+def _fit_checked(planner: Denoiser, arr: da.Array) -> tuple[spectral.Projection, list[str | None]]:
+    """The projection of a spectral recording, fitted here on the client from exactly the rows
+    :func:`fluorodn.spectral.project` uses, and the messages of one call's checks, run here:
+    clipping among the statistics rows (an evenly strided sample of the recording), what is removed
+    from the rows the checks read, denoised here."""
+    from . import spectral
+
+    stat_rows = spectral._stat_rows(arr.shape[0])
+    take = _cached_take(arr, stat_rows)
+    fitted = spectral.fit(arr, planner.channels, take=take, fixed_pattern=not planner.options.keep_fixed_pattern)
+    return fitted, planner._fitted_messages(arr.shape, take, fitted, take(stat_rows))
+
+
+def _cached_take(arr: da.Array, stat_rows: slice) -> spectral.Take:
+    """Rows ``index`` of ``arr`` (a spectral recording) as numpy; the statistics rows (read by the
+    fit twice, and by the clipping check) read once."""
+    read: dict[str, np.ndarray] = {}
+
+    def take(index: Any) -> np.ndarray:
+        if isinstance(index, slice) and index == stat_rows:
+            if "stats" not in read:
+                read["stats"] = np.asarray(arr[index].compute())
+            return read["stats"]
+        return np.asarray(arr[index].compute())
+
+    return take
+
+
+def _warn(messages: list[str | None]) -> None:
+    """Each message as an ``OutOfDomainWarning`` pointing at the caller of :func:`denoise`."""
+    for message in messages:
+        if message:
+            warnings.warn(OutOfDomainWarning(message), stacklevel=3)
 
 
 def denoise(
@@ -166,8 +262,10 @@ def denoise(
 
     Returns
     -------
-    dask array, float32, same shape; nothing is computed yet except reading the
-    model's metadata on the client.
+    dask array, float32, same shape. On the client, before it returns: the model's
+    metadata, the scale of a frame, the projection of a spectral recording, and the
+    out-of-domain checks (module docstring), which issue ``fluorodn.OutOfDomainWarning``
+    as :meth:`fluorodn.Denoiser.run` does.
     """
     import dask.array as da
 
@@ -188,13 +286,21 @@ def denoise(
     if arr.ndim == 3:
         if len(arr.chunks[1]) > 1 or len(arr.chunks[2]) > 1:
             arr = arr.rechunk({1: -1, 2: -1})
+        _warn(_page_messages(planner, arr))
         return _blocks(run_block_3d, arr, {}, "fluorodn-denoise-pages", **common)
 
     if planner.kind == "spectral" and planner._path_for(arr.shape) == "spectral":
         if scale is not None:
             raise ValueError("scale= applies to image models only; spectral recordings are scaled per bin")
-        return _denoise_spectral(arr, planner, common)
-    sc: Any = (float(scale[0]), float(scale[1])) if scale is not None else _global_scale_task(arr)
+        out, messages = _denoise_spectral(arr, planner, common)
+        _warn(messages)
+        return out
+    border = planner.border_mode(arr.shape)
+    if scale is not None:  # a scale given: the caller's own normalization, as one call runs no checks then
+        sc = check_scale(scale)
+    else:
+        sc, rows = _image_scale(arr)
+        _warn(_image_messages(planner, arr, sc, rows, border))
     # An axis short enough for one chunk needs no overlap (dask also refuses a depth
     # larger than the axis): merge it. Chunks thinner than the halo are merged by dask.
     depth = {}
@@ -202,7 +308,6 @@ def denoise(
         if arr.numblocks[ax] > 1 and arr.shape[ax] <= 2 * halo:
             arr = arr.rechunk({ax: -1})
         depth[ax] = halo if arr.numblocks[ax] > 1 else 0
-    border = planner.border_mode(arr.shape)
     return _blocks(run_block_2d, arr, depth, "fluorodn-denoise", scale=sc, border=border, **common)
 
 
@@ -220,30 +325,13 @@ def _blocks(func: Any, arr: da.Array, depth: dict[int, int], token: str, **kw: A
     )
 
 
-def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) -> da.Array:
+def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) -> tuple[da.Array, list[str | None]]:
     """A spectral recording: the projection is fitted once on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
     ``halo`` rows of overlap along time, plus half the traces' baseline span on a long recording
-    (none beyond the recording's ends, as in one call)."""
-    from . import spectral
-
-    stat_rows = spectral._stat_rows(arr.shape[0])
-    read: dict[str, np.ndarray] = {}
-
-    def take(index: Any) -> np.ndarray:
-        """Rows ``index`` of ``arr``; the statistics rows (read by the fit twice, and by the
-        clipping check) read once."""
-        if isinstance(index, slice) and index == stat_rows:
-            if "stats" not in read:
-                read["stats"] = np.asarray(arr[index].compute())
-            return read["stats"]
-        return np.asarray(arr[index].compute())
-
-    fitted = spectral.fit(arr, planner.channels, take=take, fixed_pattern=not planner.options.keep_fixed_pattern)
-    # the checks of one call, once, here on the client: clipping is looked for among the
-    # statistics rows (an evenly strided sample of the recording), what is removed on the rows
-    # the checks read, denoised here
-    planner._warn_fitted(arr.shape, take, fitted, take(stat_rows))
+    (none beyond the recording's ends, as in one call). Returns the lazy output and the messages
+    of one call's checks, run here on the client (:func:`_fit_checked`)."""
+    fitted, messages = _fit_checked(planner, arr)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2
@@ -252,7 +340,7 @@ def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) 
     if arr.numblocks[0] > 1 and min(arr.chunks[0]) < reach:
         arr = arr.rechunk({0: max(4 * reach, max(arr.chunks[0]))})
     depth = {0: reach if arr.numblocks[0] > 1 else 0, 1: 0}
-    return _blocks(run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common)
+    return _blocks(run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common), messages
 
 
 # --------------------------------------------------------------------------- the CLI's entry point

@@ -301,20 +301,25 @@ class Denoiser:
         path = self._path_for(arr.shape)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:])
-            if path == "image" and (clipped := clipping_warning(arr)):
+            if clipped := clipping_warning(arr):
                 warnings.warn(OutOfDomainWarning(clipped), stacklevel=2)
         if path == "spectral":
             if scale is not None:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
-            if arr.ndim == 3:  # a stack of recordings: each on its own, as stream() gives them
-                out = np.empty(arr.shape, dtype=np.float32)
-                for k, page in enumerate(arr):
-                    out[k] = self._run_spectral(page, progress)
+            if arr.ndim == 2:
+                out, found = self._run_spectral(arr, progress)
+                _warn_page(found, 0, 2)
                 return out
-            return self._run_spectral(arr, progress)
-        if path == "delegate":
-            return self._image().run(arr, scale=scale, progress=progress, border=border)
-        out = self._run_image(arr, scale, progress, border)
+            # a stack of recordings: each on its own, as stream() gives them, with the warnings of
+            # the first that gets any, by its page index (the checks stop there)
+            out = np.empty(arr.shape, dtype=np.float32)
+            warned = False
+            for k, page in enumerate(arr):
+                out[k], found = self._run_spectral(page, progress, checks=not warned)
+                warned = _warn_page(found, k, 2) or warned
+            return out
+        runner = self._image() if path == "delegate" else self  # warnings from here, at the caller
+        out = runner._run_image(arr, scale, progress, border)
         if scale is None:  # a chunked run (a scale given) is one block of a whole the check needs
             pages, outs = ([arr], [out]) if arr.ndim == 2 else (list(arr), list(out))
             if removed := removal_warning(pages, outs):
@@ -353,7 +358,12 @@ class Denoiser:
         """
         if self.kind == "spectral":
             yield from self._stream_spectral(iter(pages), progress)
-            return
+        else:
+            yield from self._stream_image(iter(pages), progress, 1)
+
+    def _stream_image(self, pages: Iterator[Any], progress: Progress | None, depth: int) -> Iterator[np.ndarray]:
+        """:meth:`stream` through the image path, ``depth`` generator frames below the caller of
+        :meth:`stream` (at whom each warning points)."""
         chunk: list[np.ndarray] = []
         clipped: str | None = None
         removed = False  # warned about the first page from which structure was removed
@@ -364,33 +374,36 @@ class Denoiser:
             except ValueError as err:
                 raise ValueError(f"page index {k}: {err}") from err
             if k == 0:
-                self._warn_choice(arr.shape)
+                self._warn_choice(arr.shape, depth + 1)
             if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
-                warnings.warn(OutOfDomainWarning(f"page index {k}: {clipped}" if k else clipped), stacklevel=2)
+                message = f"page index {k}: {clipped}" if k else clipped
+                warnings.warn(OutOfDomainWarning(message), stacklevel=2 + depth)
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
-                removed = yield from self._checked(chunk, done, removed, progress)
+                removed = yield from self._checked(chunk, done, removed, progress, depth + 1)
                 done += len(chunk)
                 chunk = []
             chunk.append(arr)
         if chunk:
-            yield from self._checked(chunk, done, removed, progress)
+            yield from self._checked(chunk, done, removed, progress, depth + 1)
 
     def _checked(
-        self, chunk: list[np.ndarray], first: int, warned: bool, progress: Progress | None
+        self, chunk: list[np.ndarray], first: int, warned: bool, progress: Progress | None, depth: int
     ) -> Generator[np.ndarray, None, bool]:
         """:meth:`_flush`, with :func:`removal_warning` on the chunk's pages (``first``: the page
-        index of its first) unless a page of the stream ``warned`` already; returns whether one has."""
+        index of its first) unless a page of the stream ``warned`` already; returns whether one has.
+        The warning points ``depth`` generator frames up, at the caller of :meth:`stream`."""
         outs = list(self._flush(chunk, progress))  # the chunk is denoised whole before its first page
         if not warned and (message := removal_warning(chunk, outs, first)):
-            warnings.warn(OutOfDomainWarning(message), stacklevel=3)
+            warnings.warn(OutOfDomainWarning(message), stacklevel=2 + depth)
             warned = True
         yield from outs
         return warned
 
     # -- spectral path ----------------------------------------------------------------
 
-    def _path_for(self, shape: tuple[int, ...]) -> str:
-        """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model)."""
+    def _path_for(self, shape: tuple[int, ...], depth: int = 1) -> str:
+        """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model);
+        a warning points ``depth`` frames above the caller of this method."""
         if self.kind == "image":
             return "image"
         # one recording, or a stack of recordings of one shape (each denoised on its own)
@@ -402,18 +415,18 @@ class Denoiser:
                     f"a {shape[0]} x {shape[1]} array looks like a spectral recording given as (wavelength, time); "
                     "it is denoised as an image: pass it transposed, or kind 'image' to silence this"
                 ),
-                stacklevel=4,
+                stacklevel=2 + depth,
             )
         return "delegate"
 
-    def _warn_choice(self, page: tuple[int, ...]) -> None:
-        """:class:`ModelChoiceWarning` (pointing at the caller of the method that calls this one) if
+    def _warn_choice(self, page: tuple[int, ...], depth: int = 1) -> None:
+        """:class:`ModelChoiceWarning` (pointing ``depth`` frames above the caller of this method) if
         pages of shape ``page`` look like spectral recordings but go to this image model without
         their kind declared (:func:`choice_warning`)."""
         if self.declared_kind == "auto" and self.kind == "image":
             message = choice_warning(self.name, page)
             if message:
-                warnings.warn(ModelChoiceWarning(message), stacklevel=3)
+                warnings.warn(ModelChoiceWarning(message), stacklevel=2 + depth)
 
     def _image(self) -> Denoiser:
         """The image model used for inputs a spectral model does not take (created once)."""
@@ -430,16 +443,20 @@ class Denoiser:
             arr = check_input(first, ndims=(2,))
         except ValueError as err:
             raise ValueError(f"page index 0: {err}") from err
-        if self._path_for(arr.shape) == "delegate":
-            yield from self._image().stream(_chain(arr, pages), progress=progress)
+        if self._path_for(arr.shape, 2) == "delegate":
+            yield from self._image()._stream_image(_chain(arr, pages), progress, 2)
             return
-        yield self._run_spectral(arr, progress)
+        out, found = self._run_spectral(arr, progress)
+        warned = _warn_page(found, 0, 3)
+        yield out
         for k, page in enumerate(pages, start=1):
             try:
                 arr = check_input(page, ndims=(2,))
             except ValueError as err:
                 raise ValueError(f"page index {k}: {err}") from err
-            yield self._run_spectral(arr, progress)
+            out, found = self._run_spectral(arr, progress, checks=not warned)
+            warned = _warn_page(found, k, 3) or warned
+            yield out
 
     def run_projected(self, x: np.ndarray, projection: spectral.Projection) -> np.ndarray:
         """Denoise rows ``x`` (T, W) of a spectral recording with a projection fitted on the
@@ -448,13 +465,18 @@ class Denoiser:
         if self.kind != "spectral":
             raise ModelError(f"model {self.name!r} is an image model; run_projected needs a spectral model")
         arr = check_input(x, ndims=(2,))
-        return self._run_spectral(arr, None, projection)
+        return self._run_spectral(arr, None, projection)[0]
 
     def _run_spectral(
-        self, arr: np.ndarray, progress: Progress | None, fitted: spectral.Projection | None = None
-    ) -> np.ndarray:
-        if fitted is None and (message := transposed_warning(arr.shape)):
-            warnings.warn(OutOfDomainWarning(message), stacklevel=3)
+        self,
+        arr: np.ndarray,
+        progress: Progress | None,
+        fitted: spectral.Projection | None = None,
+        checks: bool = True,
+    ) -> tuple[np.ndarray, list[str]]:
+        """One recording, and the messages of its out-of-domain checks; none with ``fitted`` (a
+        projection fitted on a whole of which ``arr`` is rows) or without ``checks``."""
+        checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
         else:
@@ -464,7 +486,7 @@ class Denoiser:
         if self.options.spectral_only:
             fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
             coef = np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
-            return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, fitted, progress)
+            return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress)
         net = self._net
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
         # on a long recording each trace's slow baseline stays out of the network, which sees
@@ -494,19 +516,19 @@ class Denoiser:
             coef[:, active] += base
         if kept.any():
             coef[:, kept] = proj.coef[:, kept]
-        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, fitted, progress)
+        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress)
 
-    def _warn_fitted(
+    def _fitted_messages(
         self, shape: tuple[int, int], take: spectral.Take, proj: spectral.Projection, rows: np.ndarray
-    ) -> None:
+    ) -> list[str | None]:
         """The out-of-domain checks of one call, for a recording of ``shape`` (T, W) that is not
         denoised here whole (a dask array: :func:`fluorodn.dask.denoise` calls this on the client)
         and whose rows ``take(index)`` reads, with the projection ``proj`` fitted on it: its
         orientation, clipping among ``rows`` (the statistics rows the fit read), its brightness over
         noise, and what is removed from the rows the checks read
         (:func:`fluorodn.spectral.check_blocks`), each denoised here from rows around it as far as
-        an output row depends on (the result of one call). Each :class:`OutOfDomainWarning` points
-        at the caller of the function that calls this method's caller."""
+        an output row depends on (the result of one call). Returns the messages, None for a check
+        that found nothing."""
         t, _ = shape
         messages = [transposed_warning(shape), clipping_warning(rows)]
         checks = self.metadata.get("domain_checks")
@@ -522,31 +544,27 @@ class Denoiser:
                 outs.append(out[b.start - lo : b.stop - lo])
             stats = spectral.removed_stats(np.concatenate(xs), np.concatenate(outs), proj, blocks)
             messages += spectral.domain_warnings(stats, checks)
-        for message in messages:
-            if message:
-                warnings.warn(OutOfDomainWarning(message), stacklevel=4)
+        return messages
 
     def _spectral_out(
         self,
         arr: np.ndarray,
         out: np.ndarray,
         proj: spectral.Projection,
-        fitted: spectral.Projection | None,
+        checks: bool,
         progress: Progress | None,
-    ) -> np.ndarray:
-        """``out`` after the out-of-domain checks of what was removed from ``arr`` (a whole
-        recording only) and the progress report."""
-        checks = self.metadata.get("domain_checks")
-        if fitted is None:
-            messages = [clipping_warning(arr)]
-            if isinstance(checks, dict):
-                messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), checks)
-            for message in messages:
-                if message:
-                    warnings.warn(OutOfDomainWarning(message), stacklevel=4)
+    ) -> tuple[np.ndarray, list[str]]:
+        """``out`` and, if ``checks``, the messages of the out-of-domain checks of a whole recording
+        ``arr`` (its orientation, clipping, what was removed); the progress report."""
+        messages: list[str | None] = []
+        limits = self.metadata.get("domain_checks")
+        if checks:
+            messages = [transposed_warning(arr.shape), clipping_warning(arr)]
+            if isinstance(limits, dict):
+                messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), limits)
         if progress is not None:
             progress(arr.size)
-        return out
+        return out, [m for m in messages if m]
 
     # -- engine -----------------------------------------------------------------------
 
@@ -633,6 +651,15 @@ def _shared(progress: Progress | None, parts: int) -> Progress | None:
             progress(step)
 
     return report
+
+
+def _warn_page(messages: list[str], page: int, stacklevel: int) -> bool:
+    """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as an
+    :class:`OutOfDomainWarning` ``stacklevel`` frames up from the caller; whether there were any."""
+    for message in messages:
+        where = f"page index {page}: " if page else ""
+        warnings.warn(OutOfDomainWarning(where + message), stacklevel=stacklevel + 1)
+    return bool(messages)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

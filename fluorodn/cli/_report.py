@@ -67,7 +67,7 @@ class Report:
         self.files.append({
             "input": str(result.source), "output": str(result.output), "status": "denoised",
             "frames": result.frames, "pixels": result.pixels, "seconds": round(result.seconds, 3),
-            "filled": result.filled, "warnings": messages,
+            "filled": result.filled, "model": result.model, "warnings": messages,
         })  # fmt: skip
         self.warn(result.source, messages)
         self.out(f"{result.source} -> {result.output}")
@@ -112,9 +112,11 @@ class Report:
         seconds = time.perf_counter() - self.t0
         rate = pixels / 1e6 / seconds if seconds > 0 else 0.0
         model = self.model or {}
+        ran = sorted({str(f.get("model") or model.get("name")) for f in done})  # a spectral model hands frames on
+        models = f"model {ran[0]}" if len(ran) == 1 else f"models {', '.join(ran)}"
         head = (
             f"Denoised {len(done)} file{'s' if len(done) != 1 else ''} ({frames} frame{'s' if frames != 1 else ''}, "
-            f"{pixels / 1e6:.2f} Mpx) in {seconds:.1f} s ({rate:.2f} Mpx/s) with model {model.get('name')} on "
+            f"{pixels / 1e6:.2f} Mpx) in {seconds:.1f} s ({rate:.2f} Mpx/s) with {models} on "
             f"{model.get('provider')}{_where(self.files, 'denoised')}"
         )
         return "; ".join([head, *tail]) + "."

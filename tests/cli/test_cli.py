@@ -470,3 +470,11 @@ def test_provenance_names_the_model_that_ran(tmp_path: Path, helpers: Any) -> No
     assert "keep_fixed_pattern" not in prov["settings"]
     prov = read_provenance(tmp_path / "rec_denoised.tif")
     assert (prov["model"], prov["model_sha256"]) == ("spectral", planner.sha256) and "planned_by" not in prov
+    # the summary line and the JSON report name them too
+    assert f"with models {image.name}, spectral on" in result.output.splitlines()[-1], result.output
+    for name, model in (("frame.tif", image.name), ("rec.tif", "spectral")):
+        result = cli("denoise", tmp_path / name, "--threads", 1, "--overwrite", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["files"][0]["model"] == model
+        result = cli("denoise", tmp_path / name, "--threads", 1, "--overwrite")
+        assert f"with model {model} on" in result.output.splitlines()[-1], result.output

@@ -118,8 +118,9 @@ def test_row_sampled_scale_matches_global_scale(dask_model, recording, monkeypat
     monkeypatch.setattr(fnorm, "MAX_SAMPLES", 2000)
     assert fnorm.sample_rows(recording.shape) is not None
     a = da.from_array(recording, chunks=(13, 17))
-    m, s = fdask._global_scale_task(a).compute()
+    (m, s), rows = fdask._image_scale(a)
     assert (m, s) == fnorm.global_scale(recording)
+    np.testing.assert_array_equal(rows, recording[fnorm.sample_rows(recording.shape)])
     ref = Denoiser(str(dask_model)).run(recording)
     assert_same(fdask.denoise(a, dask_model).compute(), ref, recording)
 

@@ -536,6 +536,59 @@ def test_the_image_path_warns_when_it_removes_structure() -> None:
         assert caught[0].filename == __file__
 
 
+def test_every_warning_points_at_the_caller() -> None:
+    """Whichever path warns (the default model handing frames to the image model, a spectral
+    recording, a transposed one, an image model on a recording), by ``run`` or by ``stream``, the
+    warning names the caller's line, where the user can act on it, not the package's."""
+    import warnings
+
+    from scipy.ndimage import gaussian_filter
+
+    from fluorodn import ModelChoiceWarning, OutOfDomainWarning
+
+    rng = np.random.default_rng(6)
+    options = DenoiserOptions(threads=1)
+    default = Denoiser(device="cpu", options=options)
+    low = Denoiser("low", device="cpu", options=options)
+    clean = _texture(rng)
+    textured = clean + 0.3 * np.sqrt(clean) * rng.standard_normal(clean.shape)
+    smooth = gaussian_filter(rng.standard_normal((192, 192)), 8) * 400 + 1000
+    clipped = np.minimum(smooth, np.quantile(smooth, 0.97))
+    t = np.arange(1200)[:, None]
+    spectrum = 800.0 * np.exp(-0.5 * ((np.arange(152)[None, :] - 60) / 20.0) ** 2) + 100.0
+    recording = spectrum * (1 + 0.05 * np.sin(t / 30.0)) + 60.0 * rng.standard_normal((1200, 152))  # too noisy
+    cases = [
+        (default, textured, OutOfDomainWarning, "the image model removed"),
+        (default, clipped, OutOfDomainWarning, "% of the values equal"),
+        (default, recording, OutOfDomainWarning, "noisier than any"),
+        (default, recording.T, OutOfDomainWarning, "looks like a spectral recording given as (wavelength, time)"),
+        (low, textured, OutOfDomainWarning, "the image model removed"),
+        (low, recording, ModelChoiceWarning, "is an image model"),
+    ]
+    for den, x, category, text in cases:
+        for run in (den.run, lambda pages, den=den: list(den.stream([pages]))):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                run(x)
+            found = [w for w in caught if issubclass(w.category, category) and text in str(w.message)]
+            assert found, (den.name, text, [str(w.message) for w in caught])
+            assert all(w.filename == __file__ for w in caught), [(w.filename, str(w.message)[:60]) for w in caught]
+
+    # a stack of recordings: the warnings of the first page that gets any, named by its index, once
+    quiet = spectrum * (1 + 0.05 * np.sin(t / 30.0)) + 2.0 * rng.standard_normal((1200, 152))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        default.run(recording)
+    alone = [str(w.message) for w in caught]
+    assert alone
+    for run in (default.run, lambda pages: list(default.stream(pages))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run(np.stack([quiet, recording, recording]))
+        assert [str(w.message) for w in caught] == [f"page index 1: {m}" for m in alone]
+        assert all(w.filename == __file__ for w in caught)
+
+
 def test_removal_excess_measures_against_the_noise() -> None:
     """Removing exactly the noise gives 1, whether it is white or correlated along one axis;
     removing structure gives more; a page without noise gives 0."""

@@ -614,6 +614,54 @@ def test_dask_checks_a_recording_as_one_call_does(den: Denoiser, generator) -> N
     assert built == [] and _domain_messages(lazy.compute)[1] == []
 
 
+def test_dask_checks_frames_and_stacks_on_the_client(den: Denoiser, generator, monkeypatch) -> None:
+    """Frames and stacks through fluorodn.dask are checked as one call checks them, on the client
+    when the graph is built, and the workers warn nothing (what they warn is lost under a process
+    or distributed scheduler): a frame the image model removes texture from, a clipped frame, a
+    stack whose last page is textured, a stack of recordings whose second is saturated. Smooth
+    frames and an in-domain recording pass."""
+    da = pytest.importorskip("dask.array")
+    from scipy.ndimage import gaussian_filter
+
+    import fluorodn.dask as fdask
+
+    rng = np.random.default_rng(12)
+    yy, xx = np.mgrid[:512, :512]
+    texture = 1000.0 + 300.0 * (((yy // 2) + (xx // 2)) % 2)
+    textured = texture + 0.3 * np.sqrt(texture) * rng.standard_normal(texture.shape)
+    smooth = gaussian_filter(rng.standard_normal((512, 512)), 8) * 400 + 1000
+    smooth = smooth + 0.3 * np.sqrt(smooth) * rng.standard_normal(smooth.shape)
+
+    def checked(x: np.ndarray, chunks: tuple[int, ...]) -> list[str]:
+        lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=chunks))
+        assert _domain_messages(lambda: lazy.compute(scheduler="threads"))[1] == []
+        return built
+
+    one = _domain_messages(den.run, textured)[1]
+    assert len(one) == 1 and one[0].startswith("test_spectral.py: the image model removed"), one
+    built = checked(textured, (200, 300))
+    assert len(built) == 1 and built[0].startswith("test_spectral.py: the image model removed"), built
+    assert checked(smooth, (200, 300)) == _domain_messages(den.run, smooth)[1] == []
+    clipped = np.minimum(smooth, np.quantile(smooth, 0.97))
+    assert checked(clipped, (200, 300)) == _domain_messages(den.run, clipped)[1] != []
+
+    assert [fdask.check_pages(n) for n in (1, 3, 31, 32, 100)] == [[0], [0], [0], [0, 31], [0, 50, 99]]
+    assert checked(np.stack([smooth, smooth, textured]), (1, 512, 512)) == []  # a sample: page 0 only
+    monkeypatch.setattr(fdask, "CHECK_EVERY", 1)  # every page of three
+    built = checked(np.stack([smooth, smooth, textured]), (1, 512, 512))
+    assert len(built) == 1 and built[0].startswith("test_spectral.py: page index 2: the image model removed"), built
+    assert checked(np.stack([smooth, smooth, smooth]), (2, 512, 512)) == []
+
+    inst = generator(np.random.default_rng(11), 2000, 152, 0.4)
+    counts = np.round(inst.noisy).astype(np.int64)
+    saturated = np.minimum(counts, np.quantile(counts, 0.98))
+    alone = _domain_messages(den.run, saturated)[1]
+    assert alone
+    built = checked(np.stack([counts, saturated]), (1, 1000, 152))
+    assert built == [m.replace(": ", ": page index 1: ", 1) for m in alone]
+    assert checked(np.stack([counts, counts]), (1, 2000, 152)) == []
+
+
 def test_spectral_only_keeps_each_signal_trace_as_recorded(den: Denoiser, generator) -> None:
     """``spectral_only``: the projection without the network. The signal traces keep their
     recorded time course (nothing is filtered over time), the noise-only traces their time
