@@ -188,8 +188,24 @@ def denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = N
         try:
             result = denoise_file(dn, src, dest, settings, progress=progress, label=label)
         except Exception as err:  # this file's failure, whatever it is; the caller reports it
+            if interrupted(err):
+                raise KeyboardInterrupt from err
             error = err
     return result, messages, error
+
+
+def interrupted(err: BaseException) -> bool:
+    """Whether ``err`` was raised while a KeyboardInterrupt (Ctrl-C, or SIGTERM in
+    :func:`sigterm_interrupts`) unwound: a library's clean-up that fails halfway (e.g. closing a
+    writer the interrupt left inconsistent) replaces the interrupt by its own error."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 @contextlib.contextmanager

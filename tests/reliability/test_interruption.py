@@ -116,3 +116,30 @@ def test_sigterm_cleans_up_like_ctrl_c(recordings: dict[str, Path], tmp_path: Pa
     assert proc.returncode == 130, stdout + stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert list(out.iterdir()) == []
+
+
+def test_an_interrupt_a_library_clean_up_turns_into_another_error_still_interrupts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that fails while the interrupt unwinds it (its clean-up raising, say, a TypeError)
+    must not turn Ctrl-C or SIGTERM into "this file failed" and go on with the next file; an error
+    of the same type without an interrupt behind it stays that file's failure."""
+    import fluorodn.files
+    from fluorodn.cli import _common
+
+    def torn(*args: Any, **kw: Any) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise TypeError("expected str, bytes or os.PathLike object, not BufferedWriter") from None
+
+    monkeypatch.setattr(fluorodn.files, "denoise_file", torn)
+    with pytest.raises(KeyboardInterrupt):
+        _common.denoise_one(None, tmp_path / "a.tif", tmp_path / "b.tif", None)
+
+    def broken(*args: Any, **kw: Any) -> None:
+        raise TypeError("a plain failure")
+
+    monkeypatch.setattr(fluorodn.files, "denoise_file", broken)
+    result, _, err = _common.denoise_one(None, tmp_path / "a.tif", tmp_path / "b.tif", None)
+    assert result is None and isinstance(err, TypeError)
