@@ -117,11 +117,13 @@ CROP_SAMPLES = tuple(range(200, 1400, 50))
 #: Samples of the Gaussian over time in the edge table's reference pipeline: a projection then
 #: a smoother over time, as the default is, but linear and with the textbook mirrored border.
 EDGE_TIME_SIGMA = 2.0
-#: The edge table's reference for what the spectrum's ends have to cost (:mod:`benchmarks.oracle`).
+#: The edge table's references for what the spectrum's ends and the recording's ends have to cost
+#: (:mod:`benchmarks.oracle`).
 SPECTRAL_ORACLE = "wiener across wavelength (oracle)"
+TIME_ORACLE = "wiener over time (oracle)"
 
 
-def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
+def edge_penalty(rec: R.Recording, fn: Any, bins: bool = True) -> dict[str, float]:
     """What being at an edge costs ``fn``: the error on the first and last bins (samples) of
     ``rec`` cropped by each of ``CROP_BINS`` bins (``CROP_SAMPLES`` samples) on each side, over
     the error on the same cells when ``fn`` runs on the whole recording, where they lie inside.
@@ -130,7 +132,9 @@ def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
     are to denoise (how much signal the first bins hold). ``varying``: the ratios after removing
     each bin's time-mean error of its run (the fixed pattern, which is constant in time).
     ``whole_error_vs_raw``: RMS error / raw error of the whole recording, for comparing pipelines
-    that smooth more or less."""
+    that smooth more or less; ``..._samples_vs_raw``: the crops' end samples' error over their raw
+    error, each bin's time-mean error over the crop taken out of both. ``bins=False`` leaves out the
+    crops in wavelength (for a pipeline that only takes the whole spectrum)."""
     from benchmarks.stress import EDGE_BINS, EDGE_SAMPLES
 
     whole = output(fn, rec) - rec.clean
@@ -148,7 +152,7 @@ def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
         f"first_{EDGE_BINS}_bins": lambda n: list(range(EDGE_BINS)),
         f"last_{EDGE_BINS}_bins": lambda n: list(range(n - EDGE_BINS, n)),
     }
-    for mb in (m for m in CROP_BINS if w - 2 * m >= w // 3):
+    for mb in (m for m in CROP_BINS if bins and w - 2 * m >= w // 3):
         cut = dataclasses.replace(rec, noisy=rec.noisy[:, mb:-mb], clean=rec.clean[:, mb:-mb])
         by_bin = output(fn, cut) - cut.clean
         for name, cols_of in regions.items():
@@ -166,10 +170,13 @@ def edge_penalty(rec: R.Recording, fn: Any) -> dict[str, float]:
         }
         # each bin's time-mean error over the crop's rows taken out of both runs: the fixed pattern's share
         crop_mean, whole_mean = by_time.mean(axis=0), whole[ms : ms + n].mean(axis=0)
+        raw = cut.noisy - cut.clean
+        raw_mean = raw.mean(axis=0)
         for name, (crop_rows, whole_rows) in ends.items():
             e, ref = by_time[crop_rows], whole[whole_rows]
             add(name, e, ref)
             add(f"{name}_varying", e - crop_mean, ref - whole_mean)
+            add(f"{name}_vs_raw", e - crop_mean, raw[crop_rows] - raw_mean)
     out = {name: float(np.sqrt(a / max(b, 1e-300))) for name, (a, b) in sums.items()}
     raw = output(lambda x: x, rec) - rec.clean
     return out | {"whole_error_vs_raw": float(np.sqrt(np.mean(whole**2) / max(np.mean(raw**2), 1e-300)))}
@@ -413,13 +420,23 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "gauss-0.5": gaussian(0.5),
         f"svd-8+time-gauss-{EDGE_TIME_SIGMA:g}": svd_then(8, time_gaussian(EDGE_TIME_SIGMA)),
     }
-    from benchmarks.oracle import oracle_frame_wiener, oracle_spectral_wiener
+    from benchmarks.oracle import oracle_frame_wiener, oracle_spectral_wiener, oracle_temporal_wiener
+
+    def oracles(r: R.Recording) -> dict[str, Any]:
+        return {
+            SPECTRAL_ORACLE: oracle_spectral_wiener(r.clean, r.noisy),
+            TIME_ORACLE: oracle_temporal_wiener(r.clean, r.noisy),
+        }
 
     edges = [
         {"recording": r.name, "pipeline": n} | edge_penalty(r, fn)
         for r in recs
-        for n, fn in (edge_pipes | {SPECTRAL_ORACLE: oracle_spectral_wiener(r.clean, r.noisy)}).items()
+        for n, fn in (edge_pipes | oracles(r)).items()
     ]
+    for e in edges:  # the temporal oracle's basis, fitted on all bins, has no meaning on a crop in wavelength
+        if e["pipeline"] == TIME_ORACLE:
+            for k in [k for k in e if "_bin" in k]:
+                del e[k]
     leverage = [{"recording": r.name} | crop_leverage(r) for r in recs]
     from benchmarks.stress import FRAME_NOISE, make_frame
 
@@ -508,7 +525,9 @@ def report(res: dict[str, Any]) -> str:
         )
     edges = res.get("edges", [])
     if edges:
-        regions = [k for k in edges[0] if k not in ("recording", "pipeline") and not k.endswith("_varying")]
+        regions = [
+            k for k in edges[0] if k not in ("recording", "pipeline") and not k.endswith(("_varying", "_vs_raw"))
+        ]
         lines += [
             "",
             "## What being at an edge costs",
@@ -530,7 +549,10 @@ def report(res: dict[str, Any]) -> str:
             "|---|---|" + "---|" * len(regions),
         ]
         for e in edges:
-            cells = [f"{e[k]:.2f} ({e[k + '_varying']:.2f})" if k + "_varying" in e else f"{e[k]:.2f}" for k in regions]
+            cells = [
+                "-" if k not in e else f"{e[k]:.2f} ({e[k + '_varying']:.2f})" if k + "_varying" in e else f"{e[k]:.2f}"
+                for k in regions
+            ]
             lines.append(f"| {e['recording']} | {e['pipeline']} | " + " | ".join(cells) + " |")
         oracle = [e for e in edges if e["pipeline"] == SPECTRAL_ORACLE]
         if oracle:
@@ -544,6 +566,42 @@ def report(res: dict[str, Any]) -> str:
                 "the clean and noisy recording and restricted to the bins a crop leaves. It filters nothing over "
                 "time and keeps each bin's time mean, so only its bracketed ratios compare: what losing the bins "
                 f"beyond an end costs an estimator that knows the spectra exactly, first / last bin {ends}.",
+            ]
+        timed = [e for e in edges if e["pipeline"] == TIME_ORACLE]
+        if timed:
+            from benchmarks.oracle import TIME_RADIUS, TIME_RANK
+            from benchmarks.stress import EDGE_SAMPLES
+
+            first, last = f"first_{EDGE_SAMPLES}_samples", f"last_{EDGE_SAMPLES}_samples"
+            default = {e["recording"]: e for e in edges if e["pipeline"] == "fluorodn:default"}
+
+            def kept(e: dict[str, Any]) -> str:
+                return f"{e[first + '_vs_raw']:.2f} / {e[last + '_vs_raw']:.2f}"
+
+            ends = ", ".join(
+                f"{e[first + '_varying']:.2f} / {e[last + '_varying']:.2f} at {e['whole_error_vs_raw']:.2f} of the "
+                f"raw error over the whole recording ({e['recording']})"
+                for e in timed
+            )
+            at_ends = ", ".join(
+                f"{kept(e)} against the default's {kept(default[e['recording']])} ({e['recording']})"
+                for e in timed
+                if e["recording"] in default
+            )
+            lines += [
+                "",
+                f"`{TIME_ORACLE}`: the best linear estimator of each of the clean recording's {TIME_RANK} leading "
+                f"spectral components' traces from the samples within {TIME_RADIUS} of it that exist "
+                "(`benchmarks/oracle.py`), with the signal's autocovariance taken from the clean trace and the "
+                "noise's from the noise through the same components (its correlation in time included), its "
+                "weights solved anew where an end cuts the window; its basis is fitted on every bin, so it has no "
+                "bin columns. Like the other oracle it keeps each bin's time mean, so its bracketed ratios compare: "
+                f"what losing the samples beyond an end costs a linear estimator that knows the traces' statistics "
+                f"exactly, first / last {EDGE_SAMPLES} samples {ends} (the whole recording's error includes each "
+                "bin's time-mean error, which it keeps). On the crops' end samples themselves, the part of the "
+                f"error that varies in time over the raw error there, first / last {EDGE_SAMPLES}: the oracle "
+                f"{at_ends}. So the default's end samples keep more than its interior, but less than this "
+                "estimator keeps at them.",
             ]
     leverage = res.get("crop_leverage", [])
     if leverage:

@@ -115,3 +115,77 @@ def oracle_frame_wiener(
     acov = autocovariance_2d(clean - plane(clean), 2 * radius)
     noise_var = float(np.mean((noisy - clean) ** 2))
     return lambda x: wiener_2d(x, acov, noise_var, radius)
+
+
+#: Samples on each side of the temporal oracle's window, and the spectral components whose traces it
+#: filters (the clean recording's leading ones: the generator's recordings hold a handful of spectra).
+TIME_RADIUS, TIME_RANK = 32, 8
+
+
+def autocovariance_1d(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """(K, max_lag + 1) biased autocovariance of each column of a (T, K) array, lags 0..max_lag."""
+    x = x - x.mean(axis=0)
+    n = len(x)
+    f = np.fft.rfft(x, 2 * n, axis=0)
+    return (np.fft.irfft(np.abs(f) ** 2, 2 * n, axis=0)[: max_lag + 1] / n).T
+
+
+def wiener_1d(traces: np.ndarray, signal: np.ndarray, noise: np.ndarray, radius: int = TIME_RADIUS) -> np.ndarray:
+    """Windowed Wiener filter over time of each column of a (T, K) array about its mean: column k's
+    value at t estimated from the samples within ``radius`` of t that exist, by the weights that
+    ``signal[k]`` and ``noise[k]`` (autocovariances, lags 0..>= 2 radius) give for that window, solved
+    anew for each window the recording's ends cut."""
+    x = np.asarray(traces, np.float64)
+    mean = x.mean(axis=0)
+    x = x - mean
+    n, k = x.shape
+    side = 2 * radius + 1
+    pad = np.pad(x, ((radius, radius), (0, 0)))
+    windows = sliding_window_view(pad, side, axis=0)  # (T, K, side)
+    reach = _reach(n, radius)
+    out = np.empty_like(x)
+    for before, after in np.unique(reach, axis=0):
+        rows = np.flatnonzero((reach[:, 0] == before) & (reach[:, 1] == after))
+        off = np.arange(-before, after + 1)
+        lag = np.abs(off[:, None] - off[None, :])
+        for j in range(k):
+            kernel = np.zeros(side)
+            kernel[off + radius] = np.linalg.solve(signal[j][lag] + noise[j][lag], signal[j][np.abs(off)])
+            out[rows, j] = windows[rows, j] @ kernel
+    return out + mean
+
+
+def oracle_temporal_wiener(
+    clean: np.ndarray, noisy: np.ndarray, rank: int = TIME_RANK, radius: int = TIME_RADIUS
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The Wiener filter over time of a (T, W) recording's leading spectral components: the clean
+    recording's ``rank`` leading principal components (about its time mean) as the basis, and each
+    component trace filtered by :func:`wiener_1d` with the clean trace's autocovariance as the
+    signal's and the noise trace's (``noisy - clean`` through the same basis) as the noise's, so
+    that the noise's correlation in time is known too. What lies outside the components is dropped
+    and each bin's time mean kept as recorded, so only its ratios after taking out each bin's
+    time-mean error compare. The returned pipeline takes that recording, any stretch of it in time,
+    or a crop cut equally from both ends of its spectrum (the traces then fitted by least squares
+    on the bins left, and their statistics taken the same way)."""
+    w_all = clean.shape[1]
+    centre = clean.mean(axis=0)
+    basis = np.linalg.svd(clean - centre, full_matrices=False)[2][:rank].T  # (W, rank)
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def run(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        cut, odd = divmod(w_all - x.shape[1], 2)
+        if odd or cut < 0:
+            raise ValueError(f"{x.shape[1]} bins are not the recording's {w_all} cut equally at both ends")
+        if cut not in cache:
+            keep = slice(cut, w_all - cut)
+            b = basis[keep]
+            fit = np.linalg.pinv(b)  # (rank, W'): least-squares traces from the bins left
+            signal = autocovariance_1d((clean[:, keep] - centre[keep]) @ fit.T, 2 * radius)
+            noise = autocovariance_1d((noisy - clean)[:, keep] @ fit.T, 2 * radius)
+            cache[cut] = (b, fit, signal, noise)
+        b, fit, signal, noise = cache[cut]
+        mean = x.mean(axis=0)
+        return wiener_1d((x - mean) @ fit.T, signal, noise, radius) @ b.T + mean
+
+    return run

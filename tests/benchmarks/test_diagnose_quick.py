@@ -14,6 +14,7 @@ from benchmarks.diagnose import (
     FRAME_CROPS,
     FRAME_ORACLE,
     SPECTRAL_ORACLE,
+    TIME_ORACLE,
     bin_leverage,
     edge_penalty,
     error_split,
@@ -35,7 +36,13 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     (b,) = result["bins"]
     assert b["leverage_first"] > 0 and b["ratio_first_varying"] > 0
     edges = {e["pipeline"]: e for e in result["edges"]}
-    assert set(edges) == {"fluorodn:default", "svd-8", "gauss-0.5", "svd-8+time-gauss-2", SPECTRAL_ORACLE}
+    assert set(edges) == {"fluorodn:default", "svd-8", "gauss-0.5", "svd-8+time-gauss-2", SPECTRAL_ORACLE, TIME_ORACLE}
+    # knowing the traces' statistics exactly, a filter over time denoises and pays little at the time ends
+    timed = edges[TIME_ORACLE]
+    assert timed["whole_error_vs_raw"] < 0.6 and not any("_bin" in k for k in timed)
+    assert max(timed["first_5_samples_varying"], timed["last_5_samples_varying"]) < 1.15
+    assert timed["last_5_samples_vs_raw"] < 0.7
+    assert "`wiener over time (oracle)`" in (tmp_path / "diagnosis_quick.md").read_text()
     # knowing the spectra exactly, a filter across wavelength still pays at the spectrum's ends,
     # and nothing at the time ends (it filters nothing over time)
     oracle = edges[SPECTRAL_ORACLE]
@@ -114,13 +121,18 @@ def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
 
     flat = edge_penalty(rec, shrink)
     assert abs(flat.pop("whole_error_vs_raw") - 0.5) < 1e-9
+    kept = {k: flat.pop(k) for k in list(flat) if k.endswith("_vs_raw")}  # the ends' own error over raw
+    assert set(kept) == {"first_5_samples_vs_raw", "last_5_samples_vs_raw"}
+    assert all(abs(v - 0.5) < 1e-9 for v in kept.values())
     assert all(abs(v - 1.0) < 1e-9 for v in flat.values())
+    assert not any("_bin" in k for k in edge_penalty(rec, shrink, bins=False))
     e = edge_penalty(rec, edgy_bins)
     assert abs(e["first_bin"] - 2.0) < 1e-9 and abs(e["first_bin_varying"] - 2.0) < 1e-9
     assert e["last_bin"] > 3.0 and abs(e["last_bin_varying"] - 1.0) < 1e-9
     e = edge_penalty(rec, edgy_samples)
     assert abs(e["last_5_samples"] - 2.0) < 1e-9 and abs(e["first_5_samples"] - 1.0) < 1e-9
     assert abs(e["first_5_samples_varying"] - 1.0) < 0.05 and e["last_5_samples_varying"] > 1.8
+    assert abs(e["last_5_samples_vs_raw"] - 1.0) < 0.05 and abs(e["first_5_samples_vs_raw"] - 0.5) < 0.05
     assert abs(e["first_bin"] - 1.0) < 0.05
 
 

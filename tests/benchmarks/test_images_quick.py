@@ -26,5 +26,9 @@ def test_quick_images(tmp_path) -> None:
     assert s["worse_than_input_unwarned"] == sum(
         1 for r in rows if r["error_over_input"] > 1.0 and not r["removal_warned"]
     )
+    costs = res["dask_check_cost"]
+    assert [(c["pages"], c["side"]) for c in costs] == list(images.DASK_ARRAYS_QUICK)
+    for c in costs:
+        assert 0 < c["check_s"] < c["build_s"] + c["compute_s"] and c["share"] < 1
     md = (tmp_path / "images_quick.md").read_text()
     assert "| skimage | grass, noise 0.3 |" in md and "removed structure" in md
