@@ -294,21 +294,27 @@ class Denoiser:
         ValueError : not 2D or more, empty, non-real dtype (bool, complex, object, str), or
             NaN/inf values.
         """
+        return self._run(x, scale, progress, border, 2)
+
+    def _run(
+        self, x: Any, scale: tuple[float, float] | None, progress: Progress | None, border: str | None, depth: int
+    ) -> np.ndarray:
+        """:meth:`run`, its warnings pointing ``depth`` frames above this method (at the user's line)."""
         arr = check_input(x, ndims=(2, 3, 4, 5, 6))
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
-            return self.run(pages_2d, scale=scale, progress=progress, border=border).reshape(arr.shape)
-        path = self._path_for(arr.shape)
+            return self._run(pages_2d, scale, progress, border, depth + 1).reshape(arr.shape)
+        path = self._path_for(arr.shape, depth)
         if path != "spectral" and scale is None:
-            self._warn_choice(arr.shape[-2:])
+            self._warn_choice(arr.shape[-2:], depth)
             if clipped := clipping_warning(arr):
-                warnings.warn(OutOfDomainWarning(clipped), stacklevel=2)
+                warnings.warn(OutOfDomainWarning(clipped), stacklevel=1 + depth)
         if path == "spectral":
             if scale is not None:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
             if arr.ndim == 2:
                 out, found = self._run_spectral(arr, progress)
-                _warn_page(found, 0, 2)
+                _warn_page(found, 0, 1 + depth)
                 return out
             # a stack of recordings: each on its own, as stream() gives them, with the warnings of
             # the first that gets any, by its page index (the checks stop there)
@@ -316,14 +322,14 @@ class Denoiser:
             warned = False
             for k, page in enumerate(arr):
                 out[k], found = self._run_spectral(page, progress, checks=not warned)
-                warned = _warn_page(found, k, 2) or warned
+                warned = _warn_page(found, k, 1 + depth) or warned
             return out
         runner = self._image() if path == "delegate" else self  # warnings from here, at the caller
         out = runner._run_image(arr, scale, progress, border)
         if scale is None:  # a chunked run (a scale given) is one block of a whole the check needs
             pages, outs = ([arr], [out]) if arr.ndim == 2 else (list(arr), list(out))
             if removed := removal_warning(pages, outs):
-                warnings.warn(OutOfDomainWarning(removed), stacklevel=2)
+                warnings.warn(OutOfDomainWarning(removed), stacklevel=1 + depth)
         return out
 
     def _run_image(
@@ -687,4 +693,5 @@ def denoise(
     It loads the model on every call; to denoise many arrays, create one :class:`Denoiser`
     and reuse it.
     """
-    return Denoiser(model, device=device, options=options, precision=precision, kind=kind).run(x, scale=scale)
+    den = Denoiser(model, device=device, options=options, precision=precision, kind=kind)
+    return den._run(x, scale, None, None, 2)  # warnings point at the caller of this function

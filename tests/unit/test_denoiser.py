@@ -566,7 +566,14 @@ def test_every_warning_points_at_the_caller() -> None:
         (low, recording, ModelChoiceWarning, "is an image model"),
     ]
     for den, x, category, text in cases:
-        for run in (den.run, lambda pages, den=den: list(den.stream([pages]))):
+        runs = [
+            den.run,
+            lambda pages, den=den: list(den.stream([pages])),
+            lambda pages, den=den: denoise(pages, "low" if den is low else "default", device="cpu", options=options),
+        ]
+        if "given as (wavelength, time)" not in text:  # (..., H, W): pages, the orientation check is for one 2D array
+            runs.append(lambda pages, den=den: den.run(pages[None, None]))
+        for run in runs:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 run(x)
