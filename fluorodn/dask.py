@@ -178,6 +178,8 @@ def _image_messages(
 def check_pages(pages: int) -> list[int]:
     """Which pages of a stack of ``pages`` the client checks: one in ``CHECK_EVERY``, at least one and
     at most ``CHECK_PAGES``, spread evenly over the stack from the first to the last."""
+    if pages < 1:
+        return []
     n = max(1, min(CHECK_PAGES, pages // CHECK_EVERY))
     return [int(k) for k in np.unique(np.linspace(0, pages - 1, n).round())]
 
@@ -274,6 +276,8 @@ def denoise(
         raise ValueError(f"expected a 2D (Y, X) or 3D (pages, Y, X) array, got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"expected a real-valued array, got dtype {arr.dtype}")
+    if 0 in arr.shape[-2:]:  # as one call refuses it (a stack of no pages is denoised: to no pages)
+        raise ValueError(f"expected a non-empty array, got shape {arr.shape}")
     if scale is not None and arr.ndim != 2:
         raise ValueError("scale= is only meaningful for a 2D array (3D pages each use their own)")
 

@@ -173,6 +173,9 @@ def test_rejects_bad_input(dask_model):
         fdask.denoise(da.ones((8, 8), dtype=complex), dask_model)
     with pytest.raises(ValueError, match="2D"):
         fdask.denoise(da.ones((2, 8, 8)), dask_model, scale=(0.0, 1.0))
+    for shape in ((0, 64), (64, 0), (3, 0, 8)):
+        with pytest.raises(ValueError, match="non-empty"):
+            fdask.denoise(da.ones(shape), dask_model)
 
 
 def test_zarr_round_trip_keeps_attributes(dask_model, recording, single, tmp_path):

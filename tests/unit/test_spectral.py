@@ -645,7 +645,9 @@ def test_dask_checks_frames_and_stacks_on_the_client(den: Denoiser, generator, m
     clipped = np.minimum(smooth, np.quantile(smooth, 0.97))
     assert checked(clipped, (200, 300)) == _domain_messages(den.run, clipped)[1] != []
 
-    assert [fdask.check_pages(n) for n in (1, 3, 31, 32, 100)] == [[0], [0], [0], [0, 31], [0, 50, 99]]
+    assert [fdask.check_pages(n) for n in (0, 1, 3, 31, 32, 100)] == [[], [0], [0], [0], [0, 31], [0, 50, 99]]
+    empty = fdask.denoise(da.zeros((0, 64, 64), chunks=(1, 64, 64)))  # nothing to check, nothing to denoise
+    assert empty.compute().shape == (0, 64, 64)
     assert checked(np.stack([smooth, smooth, textured]), (1, 512, 512)) == []  # a sample: page 0 only
     monkeypatch.setattr(fdask, "CHECK_EVERY", 1)  # every page of three
     built = checked(np.stack([smooth, smooth, textured]), (1, 512, 512))
