@@ -525,9 +525,8 @@ def report(res: dict[str, Any]) -> str:
         )
     edges = res.get("edges", [])
     if edges:
-        regions = [
-            k for k in edges[0] if k not in ("recording", "pipeline") and not k.endswith(("_varying", "_vs_raw"))
-        ]
+        skip = ("_varying", "_samples_vs_raw")  # in brackets, and in the oracle's text
+        regions = [k for k in edges[0] if k not in ("recording", "pipeline") and not k.endswith(skip)]
         lines += [
             "",
             "## What being at an edge costs",
