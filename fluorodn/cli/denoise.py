@@ -257,7 +257,8 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
                          "shape": list(info["shape"]), "warnings": messages})  # fmt: skip
     report.warn(src, messages)
     report.out(f"{src} -> {dst}")
-    report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s ({scheduler})."
+    ran = f"with model {info['model']} ({scheduler})"
+    report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s {ran}."
     raise typer.Exit(report.finish())
 
 

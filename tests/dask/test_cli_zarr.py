@@ -20,6 +20,7 @@ def test_cli_zarr_round_trip(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, ["denoise", str(src), "--scheduler", "threads", "--workers", "2"])
     assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[-1].endswith("with model low (threads)."), r.output  # too short to be spectral
     out = zarr.open_array(str(tmp_path / "rec_denoised.zarr"), mode="r")
     assert out.attrs["lab"] == "bench 3" and "fluorodn" in out.attrs
     ref = Denoiser().run(x)
@@ -50,3 +51,9 @@ def test_cli_zarr_warns_on_one_line(tmp_path):
     lines = [line for line in r.output.splitlines() if "warning" in line]
     assert len(lines) == 1 and lines[0].startswith(f"fluorodn: warning: {src}: 2 % of the values"), r.output
     assert "saturated" in lines[0] and "Warning:" not in r.output
+    assert r.output.splitlines()[-1].endswith("with model spectral (synchronous)."), r.output
+    frames = tmp_path / "frames.zarr"  # frames go to the image model, which the summary names
+    z = zarr.open_array(str(frames), mode="w", shape=(2, 96, 96), chunks=(1, 96, 96), dtype="f4")
+    z[:] = np.random.default_rng(2).normal(500, 10, (2, 96, 96))
+    r = CliRunner().invoke(app, ["denoise", str(frames), "--scheduler", "synchronous"])
+    assert r.exit_code == 0 and r.output.splitlines()[-1].endswith("with model low (synchronous)."), r.output
