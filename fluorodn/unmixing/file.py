@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import OutputExistsError
-from fluorodn.unmixing.fit import Progress, unmix
+from fluorodn.unmixing.fit import Progress, _unmix
 from fluorodn.unmixing.inputs import PathLike, UnmixError, recording_metadata
 from fluorodn.unmixing.result import OUTPUT_FORMATS, UnmixResult, need_pyarrow
 
@@ -83,7 +83,7 @@ def unmix_file(
                     "unmixing takes one (time, wavelength) recording per file"
                 )
             arr = np.array(next(iter(rec.pages())))
-    result = unmix(arr, wavelengths, sensor, denoise, rate, refine, dark=dark, progress=progress)
+    result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller
     if times is not None:
         result = dataclasses.replace(result, time_s=times)
     if guppy is not None and result.time_s is None:

@@ -83,10 +83,26 @@ def unmix(
     >>> res = fluorodn.unmix(rec, "477:595", "example", rate=5.0)      # doctest: +SKIP
     >>> res.sensor.shape, res.to_csv("example_unmixed.csv")            # doctest: +SKIP
     """
+    return _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)
+
+
+def _unmix(
+    arr: Any,
+    wavelengths: Any,
+    sensor: Any,
+    denoise: Any,
+    rate: float | None,
+    refine: bool,
+    dark: Any,
+    progress: Progress | None,
+    depth: int,
+) -> UnmixResult:
+    """:func:`unmix`, its warnings (and those of the Denoiser it runs) pointing ``depth`` frames
+    above this function, at the user's line."""
     x = check_recording(arr)
     clipped = clipping_warning(x, "so the fit there follows the clipping, not the sensor and hemoglobin")
     if clipped:
-        warnings.warn(clipped, UserWarning, stacklevel=2)
+        warnings.warn(clipped, UserWarning, stacklevel=1 + depth)
     wl = wavelengths_for(wavelengths, x.shape)
     response = sensor_on(sensor, wl)
     try:
@@ -101,15 +117,19 @@ def unmix(
     noise = _noise_sigma(x - dark_w)
     model_name = None
     if denoise is not False and denoise is not None:
-        if denoise is True or isinstance(denoise, (str, os.PathLike)):
-            from fluorodn.denoiser import Denoiser
+        from fluorodn.denoiser import Denoiser
 
+        if denoise is True or isinstance(denoise, (str, os.PathLike)):
             denoise = Denoiser() if denoise is True else Denoiser(denoise)
-        x = np.asarray(denoise.run(x), dtype=np.float64)
+        # a Denoiser's warnings point at the user's line; anything else with a run method runs as is
+        denoised = denoise._run(x, None, None, None, 1 + depth) if isinstance(denoise, Denoiser) else denoise.run(x)
+        x = np.asarray(denoised, dtype=np.float64)
         model_name = str(denoise.name)
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
-    coef, emission, rms = _linear_fit(z, basis, noise)
+    coef, emission, rms, mixed = _linear_fit(z, basis, noise)
+    if mixed:
+        warnings.warn(mixed, UserWarning, stacklevel=1 + depth)
     gain = np.exp(coef[:, 0])
     params = np.column_stack([coef[:, 0], coef[:, 1:4], coef[:, 4] * gain])  # log gain, a, h1, h2, offset
     if refine:
@@ -151,14 +171,16 @@ def _noise_sigma(z: np.ndarray) -> np.ndarray:
     return np.maximum(sigma, floor)
 
 
-def _linear_fit(z: np.ndarray, basis: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _linear_fit(
+    z: np.ndarray, basis: np.ndarray, noise: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
     """Weighted log-linear fit of all samples at once.
 
     E is the median spectrum, corrected by the median residual of a first fit; both medians
     are taken over evenly spaced samples (at most about 8192). The offset enters the log only
     to first order, so the fit runs twice: the second time on the data minus the first fit's
     offset. Returns (coef (T, 5): log gain, sensor, hbo2, hb, offset / gain; emission (W,),
-    0 in bins without signal; residual_rms (T,)).
+    0 in bins without signal; residual_rms (T,); the warning of :func:`_mixed_sensor` or None).
     """
     z = z.astype(np.float32)  # the full-size work in float32: log residuals are far above its rounding
     sub = z[_rows(z.shape[0])]
@@ -169,7 +191,8 @@ def _linear_fit(z: np.ndarray, basis: np.ndarray, noise: np.ndarray) -> tuple[np
             f"only {int(good.sum())} wavelength bins hold signal above the dark level; unmixing needs at least 5 "
             "(check the dark level and that the recording is fluorescence)"
         )
-    _, resid, _ = _solve(sub, emission, good, basis, noise, check=True)
+    mixed = _mixed_sensor(*_weighted_design(emission, good, basis, noise)[1:])
+    _, resid, _ = _solve(sub, emission, good, basis, noise)
     emission = np.where(good, emission * np.exp(np.median(resid, axis=0)), 0.0)
     coef, _, _ = _solve(z, emission, good, basis, noise, residuals=False)
     offset = coef[:, 4] * np.exp(coef[:, 0])
@@ -179,7 +202,7 @@ def _linear_fit(z: np.ndarray, basis: np.ndarray, noise: np.ndarray) -> tuple[np
     w = (sw**2 / (sw**2).sum()).astype(np.float32)
     np.expm1(resid, out=resid)  # log residual -> (F - model) / model
     rms = np.sqrt(np.square(resid, out=resid) @ w).astype(np.float64)
-    return coef, emission, rms
+    return coef, emission, rms, mixed
 
 
 def _solve(
@@ -189,15 +212,10 @@ def _solve(
     basis: np.ndarray,
     noise: np.ndarray,
     *,
-    check: bool = False,
     residuals: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(coef (T, 5), log residuals (T, W) or an empty array, sqrt of the bin weights (W,)) for a fixed E."""
-    e = np.where(good, emission, 1.0)
-    sw = np.where(good, e / noise, 0.0)  # sqrt of the weights E^2 / sigma^2 (inverse variance of log F)
-    design = np.column_stack([np.ones(len(e)), basis.T, 1.0 / e])
-    if check:
-        _check_identifiable(design, sw)
+    e, sw, design = _weighted_design(emission, good, basis, noise)
     pinv = np.linalg.pinv(design * sw[:, None])  # (5, W)
     e32 = e.astype(z.dtype)
     y = np.maximum(z, _LOG_FLOOR * e32)
@@ -211,20 +229,28 @@ def _solve(
     return coef, y, sw
 
 
-def _check_identifiable(design: np.ndarray, sw: np.ndarray) -> None:
-    """Warn when the sensor spectrum is (nearly) a mix of the other terms' spectra."""
+def _weighted_design(
+    emission: np.ndarray, good: np.ndarray, basis: np.ndarray, noise: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(E with 1 in bins without signal, sqrt of the bin weights, the (W, 5) design) of the log fit."""
+    e = np.where(good, emission, 1.0)
+    sw = np.where(good, e / noise, 0.0)  # sqrt of the weights E^2 / sigma^2 (inverse variance of log F)
+    return e, sw, np.column_stack([np.ones(len(e)), basis.T, 1.0 / e])
+
+
+def _mixed_sensor(sw: np.ndarray, design: np.ndarray) -> str | None:
+    """The warning for a sensor spectrum that is (nearly) a mix of the other terms' spectra, or None."""
     d = design * sw[:, None]
     others = np.delete(d, 1, axis=1)
     fit, *_ = np.linalg.lstsq(others, d[:, 1], rcond=None)
     left = d[:, 1] - others @ fit
     share = float(left @ left / max(d[:, 1] @ d[:, 1], 1e-300))
-    if share < 1e-3:
-        warnings.warn(
-            "the sensor spectrum is almost a mix of the brightness, offset and hemoglobin spectra over these "
-            f"wavelengths ({share:.1e} of it is distinct): its trace cannot be told apart from brightness changes",
-            UserWarning,
-            stacklevel=3,
-        )
+    if share >= 1e-3:
+        return None
+    return (
+        "the sensor spectrum is almost a mix of the brightness, offset and hemoglobin spectra over these "
+        f"wavelengths ({share:.1e} of it is distinct): its trace cannot be told apart from brightness changes"
+    )
 
 
 def _refine(

@@ -305,6 +305,31 @@ def test_a_saturated_recording_warns(small: tuple[np.ndarray, dict]) -> None:
         unmix(np.minimum(x, np.quantile(x, 0.97)), tr["wl"], sensor, denoise=False)
 
 
+def test_warnings_point_at_the_caller(small: tuple[np.ndarray, dict], tmp_path: Path) -> None:
+    """unmix's warnings, and those of the Denoiser it runs first, name the caller's line, by
+    ``unmix`` and by ``unmix_file``, not the package's."""
+    import tifffile
+
+    from fluorodn.unmixing import unmix_file
+
+    x, tr = small
+    sensor = (tr["wl"], tr["response"])
+    clipped = np.minimum(x, np.quantile(x, 0.97))
+    tifffile.imwrite(tmp_path / "clipped.tif", clipped.astype(np.float32))
+    runs = [
+        lambda: unmix(clipped, tr["wl"], sensor, denoise=False),
+        lambda: unmix(x, tr["wl"], (tr["wl"], np.full(152, 0.02)), denoise=False),
+        lambda: unmix(clipped, tr["wl"], sensor),  # the default Denoiser first: its warning and unmix's
+        lambda: unmix_file(tmp_path / "clipped.tif", sensor, tr["wl"], output=tmp_path / "out.csv", overwrite=True),
+    ]
+    for run in runs:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run()
+        where = [(w.filename, str(w.message)[:50]) for w in caught]
+        assert caught and all(w.filename == __file__ for w in caught), where
+
+
 def test_refuses_a_wavelength_count_that_differs_from_the_bins(small: tuple[np.ndarray, dict]) -> None:
     x, tr = small
     with pytest.raises(UnmixError, match="lists 150 wavelengths, but the recording has 152 bins"):
