@@ -108,7 +108,7 @@ def _effective(
     ref = _model_ref(model)
     pinned = _pinned_options(ref, device, options)
     planner = cached_denoiser(ref, "cpu", pinned)
-    if planner.kind == "spectral" and planner._path_for(tuple(shape), 2) == "delegate":
+    if planner.kind == "spectral" and planner._path_for(tuple(shape), 3) == "delegate":
         ref = IMAGE_MODEL
         pinned = _pinned_options(ref, device, options)
         planner = cached_denoiser(ref, "cpu", pinned)

@@ -304,9 +304,9 @@ class Denoiser:
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
             return self._run(pages_2d, scale, progress, border, depth + 1).reshape(arr.shape)
-        path = self._path_for(arr.shape, depth)
+        path = self._path_for(arr.shape, depth + 1)
         if path != "spectral" and scale is None:
-            self._warn_choice(arr.shape[-2:], depth)
+            self._warn_choice(arr.shape[-2:], depth + 1)
             if clipped := clipping_warning(arr):
                 warnings.warn(OutOfDomainWarning(clipped), stacklevel=1 + depth)
         if path == "spectral":
@@ -314,7 +314,7 @@ class Denoiser:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
             if arr.ndim == 2:
                 out, found = self._run_spectral(arr, progress)
-                _warn_page(found, 0, 1 + depth)
+                _warn_page(found, 0, depth + 1)
                 return out
             # a stack of recordings: each on its own, as stream() gives them, with the warnings of
             # the first that gets any, by its page index (the checks stop there)
@@ -322,7 +322,7 @@ class Denoiser:
             warned = False
             for k, page in enumerate(arr):
                 out[k], found = self._run_spectral(page, progress, checks=not warned)
-                warned = _warn_page(found, k, 1 + depth) or warned
+                warned = _warn_page(found, k, depth + 1) or warned
             return out
         runner = self._image() if path == "delegate" else self  # warnings from here, at the caller
         out = runner._run_image(arr, scale, progress, border)
@@ -365,11 +365,11 @@ class Denoiser:
         if self.kind == "spectral":
             yield from self._stream_spectral(iter(pages), progress)
         else:
-            yield from self._stream_image(iter(pages), progress, 1)
+            yield from self._stream_image(iter(pages), progress, 2)
 
     def _stream_image(self, pages: Iterator[Any], progress: Progress | None, depth: int) -> Iterator[np.ndarray]:
-        """:meth:`stream` through the image path, ``depth`` generator frames below the caller of
-        :meth:`stream` (at whom each warning points)."""
+        """:meth:`stream` through the image path, its warnings pointing ``depth`` frames above this
+        generator's own (at the caller of :meth:`stream`)."""
         chunk: list[np.ndarray] = []
         clipped: str | None = None
         removed = False  # warned about the first page from which structure was removed
@@ -383,7 +383,7 @@ class Denoiser:
                 self._warn_choice(arr.shape, depth + 1)
             if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
                 message = f"page index {k}: {clipped}" if k else clipped
-                warnings.warn(OutOfDomainWarning(message), stacklevel=2 + depth)
+                warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
                 removed = yield from self._checked(chunk, done, removed, progress, depth + 1)
                 done += len(chunk)
@@ -397,19 +397,19 @@ class Denoiser:
     ) -> Generator[np.ndarray, None, bool]:
         """:meth:`_flush`, with :func:`removal_warning` on the chunk's pages (``first``: the page
         index of its first) unless a page of the stream ``warned`` already; returns whether one has.
-        The warning points ``depth`` generator frames up, at the caller of :meth:`stream`."""
+        The warning points ``depth`` frames above this generator's own, at the caller of :meth:`stream`."""
         outs = list(self._flush(chunk, progress))  # the chunk is denoised whole before its first page
         if not warned and (message := removal_warning(chunk, outs, first)):
-            warnings.warn(OutOfDomainWarning(message), stacklevel=2 + depth)
+            warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)
             warned = True
         yield from outs
         return warned
 
     # -- spectral path ----------------------------------------------------------------
 
-    def _path_for(self, shape: tuple[int, ...], depth: int = 1) -> str:
+    def _path_for(self, shape: tuple[int, ...], depth: int = 2) -> str:
         """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model);
-        a warning points ``depth`` frames above the caller of this method."""
+        a warning points ``depth`` frames above this method's own (2: at its caller's caller)."""
         if self.kind == "image":
             return "image"
         # one recording, or a stack of recordings of one shape (each denoised on its own)
@@ -421,18 +421,18 @@ class Denoiser:
                     f"a {shape[0]} x {shape[1]} array looks like a spectral recording given as (wavelength, time); "
                     "it is denoised as an image: pass it transposed, or kind 'image' to silence this"
                 ),
-                stacklevel=2 + depth,
+                stacklevel=1 + depth,
             )
         return "delegate"
 
-    def _warn_choice(self, page: tuple[int, ...], depth: int = 1) -> None:
-        """:class:`ModelChoiceWarning` (pointing ``depth`` frames above the caller of this method) if
+    def _warn_choice(self, page: tuple[int, ...], depth: int = 2) -> None:
+        """:class:`ModelChoiceWarning` (pointing ``depth`` frames above this method's own) if
         pages of shape ``page`` look like spectral recordings but go to this image model without
         their kind declared (:func:`choice_warning`)."""
         if self.declared_kind == "auto" and self.kind == "image":
             message = choice_warning(self.name, page)
             if message:
-                warnings.warn(ModelChoiceWarning(message), stacklevel=2 + depth)
+                warnings.warn(ModelChoiceWarning(message), stacklevel=1 + depth)
 
     def _image(self) -> Denoiser:
         """The image model used for inputs a spectral model does not take (created once)."""
@@ -449,8 +449,8 @@ class Denoiser:
             arr = check_input(first, ndims=(2,))
         except ValueError as err:
             raise ValueError(f"page index 0: {err}") from err
-        if self._path_for(arr.shape, 2) == "delegate":
-            yield from self._image()._stream_image(_chain(arr, pages), progress, 2)
+        if self._path_for(arr.shape, 3) == "delegate":
+            yield from self._image()._stream_image(_chain(arr, pages), progress, 3)
             return
         out, found = self._run_spectral(arr, progress)
         warned = _warn_page(found, 0, 3)
@@ -659,12 +659,13 @@ def _shared(progress: Progress | None, parts: int) -> Progress | None:
     return report
 
 
-def _warn_page(messages: list[str], page: int, stacklevel: int) -> bool:
+def _warn_page(messages: list[str], page: int, depth: int) -> bool:
     """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as an
-    :class:`OutOfDomainWarning` ``stacklevel`` frames up from the caller; whether there were any."""
+    :class:`OutOfDomainWarning` pointing ``depth`` frames above this function's own; whether there
+    were any."""
     for message in messages:
         where = f"page index {page}: " if page else ""
-        warnings.warn(OutOfDomainWarning(where + message), stacklevel=stacklevel + 1)
+        warnings.warn(OutOfDomainWarning(where + message), stacklevel=1 + depth)
     return bool(messages)
 
 

@@ -692,24 +692,23 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
 
 
 def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> list[str]:
-    """Sentences naming each statistic of ``stats`` outside the range ``checks`` gives for it
-    (a statistic missing from ``stats`` is not checked)."""
+    """Sentences naming each statistic of ``stats`` outside the range ``checks`` gives for it."""
     out = []
     lo, hi = checks.get("snr", [0.0, np.inf])
-    if "snr" in stats and not lo <= stats["snr"] <= hi:
+    if not lo <= stats["snr"] <= hi:
         side = "noisier" if stats["snr"] < lo else "cleaner"
         out.append(
             f"the recording is {side} than any the model was trained on (brightness/noise "
             f"{stats['snr']:.3g}, trained {lo:.3g}-{hi:.3g})"
         )
     _, hi = checks.get("time_corr", [-1.0, np.inf])
-    if "time_corr" in stats and stats["time_corr"] > hi:
+    if stats["time_corr"] > hi:
         out.append(
             f"what was removed is correlated in time (lag-1 autocorrelation {stats['time_corr']:.2f}, "
             f"noise in training at most {hi:.2f}): signal may have been removed"
         )
     _, hi = checks.get("structure", [0.0, np.inf])
-    if "structure" in stats and stats["structure"] > hi:
+    if stats["structure"] > hi:
         out.append(
             f"what was removed has spectral structure ({stats['structure']:.1f}x the leading-spectrum "
             f"share of noise, training at most {hi:.1f}x): signal may have been removed"

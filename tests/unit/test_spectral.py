@@ -642,6 +642,9 @@ def test_dask_checks_frames_and_stacks_on_the_client(den: Denoiser, generator, m
     built = checked(textured, (200, 300))
     assert len(built) == 1 and built[0].startswith("test_spectral.py: the image model removed"), built
     assert checked(smooth, (200, 300)) == _domain_messages(den.run, smooth)[1] == []
+    transposed = np.ascontiguousarray(generator(np.random.default_rng(3), 1200, 152, 0.4).noisy.T)
+    built = checked(transposed, (76, 600))  # handed to the image model, as one call does, said at the caller
+    assert built and built[0].startswith("test_spectral.py: a 152 x 1200 array looks like a spectral recording")
     clipped = np.minimum(smooth, np.quantile(smooth, 0.97))
     assert checked(clipped, (200, 300)) == _domain_messages(den.run, clipped)[1] != []
 
