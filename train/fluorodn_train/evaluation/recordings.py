@@ -35,8 +35,10 @@ __all__ = [
     "Recording",
     "analyse",
     "event_analysis",
+    "event_tolerance",
     "fitted_trace",
     "make_recordings",
+    "oasis_g",
     "signal_config",
 ]
 
@@ -75,6 +77,7 @@ class Recording:
     affine: tuple[float, float] = (1.0, 0.0)  #: noisy = counts * factor + offset
     base: str | None = None  #: recording whose outputs these should equal (affine variants)
     note: str = ""
+    fs: float = FS  #: samples per second (the truth's kinetics are those of :func:`signal_config` in seconds)
 
     def to_counts(self, y: np.ndarray) -> np.ndarray:
         """(T, W) output in the pipeline's units -> (T, W) float64 counts."""
@@ -207,14 +210,27 @@ class EventAnalysis:
     score: analysis.EventScore
 
 
+def oasis_g(fs: float) -> float:
+    """OASIS's AR(1) decay per sample at ``fs`` samples per second: :data:`.analysis.SEED_G`'s
+    time constant (its value at :data:`FS`)."""
+    return float(analysis.SEED_G ** (FS / fs))
+
+
+def event_tolerance(fs: float) -> int:
+    """The matching tolerance in samples at ``fs``: :data:`EVENT_TOL` samples at :data:`FS`, the
+    same time at any rate (at least one sample)."""
+    return max(1, round(EVENT_TOL * fs / FS))
+
+
 def event_analysis(rec: Recording, a: np.ndarray) -> EventAnalysis:
-    """OASIS events of a fitted a(t) (:func:`fitted_trace`) scored against ``rec``'s truth."""
-    _, s, lam = analysis.deconvolve(analysis.subtract_baseline(a, FS), analysis.SEED_G, FS)
+    """OASIS events of a fitted a(t) (:func:`fitted_trace`) scored against ``rec``'s truth, with the
+    sensor's kinetics and the matching tolerance at ``rec.fs`` (:func:`oasis_g`, :func:`event_tolerance`)."""
+    _, s, lam = analysis.deconvolve(analysis.subtract_baseline(a, rec.fs), oasis_g(rec.fs), rec.fs)
     ti, ta = analysis.events(rec.truth.spikes, EVENT_MERGE)
     min_size = EVENT_MIN_FRAC * float(np.median(ta))
     floor = EVENT_FLOOR_FRAC * min_size
     di, da = analysis.events(s, EVENT_MERGE, floor=floor)
-    score = analysis.match_events(ti, ta, di, da, tol=EVENT_TOL, min_size=min_size)
+    score = analysis.match_events(ti, ta, di, da, tol=event_tolerance(rec.fs), min_size=min_size)
     return EventAnalysis(s, lam, ti, ta, di, da, min_size, floor, score)
 
 
@@ -229,7 +245,7 @@ def analyse(rec: Recording, y_counts: np.ndarray) -> tuple[dict[str, Any], np.nd
     out: dict[str, Any] = analysis.image_scores(rec.clean, y_counts)
     a = fitted_trace(rec, y_counts)
     out["rmse_a"] = float(np.sqrt(np.mean((a - tr.a) ** 2)))
-    freqs, coh = analysis.coherence(a, tr.a, FS)
+    freqs, coh = analysis.coherence(a, tr.a, rec.fs)
     out |= analysis.band_values(freqs, coh)
     score = event_analysis(rec, a).score
     out |= {f"ev_{k}": v for k, v in score.as_dict().items()}
