@@ -23,6 +23,8 @@ BENCHMARKS = {
     "fixed-pattern": "benchmarks.fixed_pattern",
     "sweep": "benchmarks.sweep",
     "images": "benchmarks.images",
+    "rates": "benchmarks.rates",
+    "lengths": "benchmarks.lengths",
 }
 
 

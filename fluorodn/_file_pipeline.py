@@ -189,13 +189,15 @@ def denoise_file(
             raw = fill(raw)
         read = prefetch(raw)
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
-        pages: Iterable[Any] = denoiser.stream(read, progress=advance)
+        # a spectrometer's file with its axes is time x wavelength whatever its look
+        known = bool(getattr(rec, "axes_known", False))
+        pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known)
         if settings.nan == "fill":
             pages = restore(pages)
         counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
         if dest.parent != source.parent:
             make_folder(dest.parent)
-        prov = provenance(denoiser, source, out_dtype, getattr(rec, "key", None), settings, rec.page_shape)
+        prov = provenance(denoiser, source, out_dtype, getattr(rec, "key", None), settings, rec.page_shape, known)
         var = f"{rec.key}{settings.suffix}" if isinstance(rec, fio.MatRecording) else None
         fio.write_denoised(
             rec,
@@ -238,13 +240,16 @@ def provenance(
     key: str | None,
     settings: FileSettings,
     page_shape: tuple[int, ...] | None = None,
+    recording: bool = False,
 ) -> dict[str, Any]:
     """The record written into an output file: :func:`provenance_record` with the file's settings,
-    of the model that ran on pages of ``page_shape``: the image model a spectral model hands
-    frames to, with ``planned_by`` naming the model that was asked for."""
+    of the model that ran on pages of ``page_shape`` (``recording``: known to be time x wavelength):
+    the image model a spectral model hands frames to, with ``planned_by`` naming the model that was
+    asked for."""
     ran = denoiser
     if page_shape is not None and getattr(denoiser, "kind", None) == "spectral":
-        ran = denoiser._image() if denoiser._path_for(tuple(page_shape[-2:])) == "delegate" else denoiser
+        path = denoiser._path_for(tuple(page_shape[-2:]), recording=recording)
+        ran = denoiser._image() if path == "delegate" else denoiser
     recorded: dict[str, Any] = {"device": settings.device, "dtype": str(out_dtype)}
     if key is not None:
         recorded["key"] = key

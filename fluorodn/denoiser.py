@@ -261,6 +261,7 @@ class Denoiser:
         scale: tuple[float, float] | None = None,
         progress: Progress | None = None,
         border: str | None = None,
+        recording: bool = False,
     ) -> np.ndarray:
         """Denoise one 2D recording or a stack of 2D pages.
 
@@ -278,6 +279,11 @@ class Denoiser:
             as the image models saw the ends of the spectrum in training); default
             ``"zero"`` for pages that look like spectral recordings
             (:func:`fluorodn.spectral.looks_spectral`), ``"mirror"`` for everything else.
+        recording : the pages are known to be time x wavelength, e.g. read from a spectrometer's
+            file (:func:`fluorodn.formats.read`): with a spectral model and ``kind="auto"``, a
+            recording takes the spectral path from as many samples as bins or 300
+            (:func:`fluorodn.spectral.takes_recording`), not only when it looks spectral
+            (twice as many samples as bins); shorter ones go to the image model.
 
         Returns
         -------
@@ -294,17 +300,24 @@ class Denoiser:
         ValueError : not 2D or more, empty, non-real dtype (bool, complex, object, str), or
             NaN/inf values.
         """
-        return self._run(x, scale, progress, border, 2)
+        return self._run(x, scale, progress, border, 2, recording)
 
     def _run(
-        self, x: Any, scale: tuple[float, float] | None, progress: Progress | None, border: str | None, depth: int
+        self,
+        x: Any,
+        scale: tuple[float, float] | None,
+        progress: Progress | None,
+        border: str | None,
+        depth: int,
+        recording: bool = False,
     ) -> np.ndarray:
-        """:meth:`run`, its warnings pointing ``depth`` frames above this method (at the user's line)."""
+        """:meth:`run`, its warnings pointing ``depth`` frames above this method (at the user's line);
+        ``recording``: the pages are known to be time x wavelength (:meth:`_path_for`)."""
         arr = check_input(x, ndims=(2, 3, 4, 5, 6))
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
-            return self._run(pages_2d, scale, progress, border, depth + 1).reshape(arr.shape)
-        path = self._path_for(arr.shape, depth + 1)
+            return self._run(pages_2d, scale, progress, border, depth + 1, recording).reshape(arr.shape)
+        path = self._path_for(arr.shape, depth + 1, recording)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:], depth + 1)
             if clipped := clipping_warning(arr):
@@ -353,19 +366,28 @@ class Denoiser:
         self._denoise(pages, scales, outs, progress, border)
         return out
 
-    def stream(self, pages: Iterable[Any], *, progress: Progress | None = None) -> Iterator[np.ndarray]:
+    def stream(
+        self, pages: Iterable[Any], *, progress: Progress | None = None, recording: bool = False
+    ) -> Iterator[np.ndarray]:
         """Denoise 2D pages one after the other, yielding (H, W) float32 pages in order.
 
         Consecutive pages of equal shape are sent to the network together up to the
         pixel budget, so a long stack of small frames runs in few calls; at most that
         many pages are held at once. Each page uses its own global scale. When the model
         is spectral, the first page decides the path: spectral recordings run one by one,
-        image pages go to the image model.
+        image pages go to the image model. ``recording``: as for :meth:`run`.
         """
+        yield from self._stream(pages, progress, 3, recording)
+
+    def _stream(
+        self, pages: Iterable[Any], progress: Progress | None, depth: int, recording: bool = False
+    ) -> Iterator[np.ndarray]:
+        """:meth:`stream`, its warnings pointing ``depth`` frames above this generator's own;
+        ``recording``: the pages are known to be time x wavelength (:meth:`_path_for`)."""
         if self.kind == "spectral":
-            yield from self._stream_spectral(iter(pages), progress)
+            yield from self._stream_spectral(iter(pages), progress, depth + 1, recording)
         else:
-            yield from self._stream_image(iter(pages), progress, 2)
+            yield from self._stream_image(iter(pages), progress, depth)
 
     def _stream_image(self, pages: Iterator[Any], progress: Progress | None, depth: int) -> Iterator[np.ndarray]:
         """:meth:`stream` through the image path, its warnings pointing ``depth`` frames above this
@@ -407,14 +429,20 @@ class Denoiser:
 
     # -- spectral path ----------------------------------------------------------------
 
-    def _path_for(self, shape: tuple[int, ...], depth: int = 2) -> str:
+    def _path_for(self, shape: tuple[int, ...], depth: int = 2, recording: bool = False) -> str:
         """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model);
-        a warning points ``depth`` frames above this method's own (2: at its caller's caller)."""
+        a warning points ``depth`` frames above this method's own (2: at its caller's caller).
+        ``recording``: pages known to be time x wavelength (a spectrometer's file, or what
+        :func:`fluorodn.unmix` denoises), which take the spectral path by
+        :func:`fluorodn.spectral.takes_recording` rather than by their look."""
         if self.kind == "image":
             return "image"
         # one recording, or a stack of recordings of one shape (each denoised on its own)
-        if self.declared_kind == "spectral" or spectral.looks_spectral(tuple(shape[-2:])):
+        page = tuple(shape[-2:])
+        if self.declared_kind == "spectral" or spectral.looks_spectral(page):
             return "spectral"
+        if recording:
+            return "spectral" if self.declared_kind == "auto" and spectral.takes_recording(page) else "delegate"
         if self.declared_kind == "auto" and len(shape) == 2 and spectral.looks_spectral(shape[::-1]):
             warnings.warn(
                 OutOfDomainWarning(
@@ -441,7 +469,9 @@ class Denoiser:
                 self._image_denoiser = Denoiser(IMAGE_MODEL, device=self.device, options=self.options, kind="image")
             return self._image_denoiser
 
-    def _stream_spectral(self, pages: Iterator[Any], progress: Progress | None) -> Iterator[np.ndarray]:
+    def _stream_spectral(
+        self, pages: Iterator[Any], progress: Progress | None, depth: int, recording: bool
+    ) -> Iterator[np.ndarray]:
         first = next(pages, None)
         if first is None:
             return
@@ -449,11 +479,11 @@ class Denoiser:
             arr = check_input(first, ndims=(2,))
         except ValueError as err:
             raise ValueError(f"page index 0: {err}") from err
-        if self._path_for(arr.shape, 3) == "delegate":
-            yield from self._image()._stream_image(_chain(arr, pages), progress, 3)
+        if self._path_for(arr.shape, depth, recording) == "delegate":
+            yield from self._image()._stream_image(_chain(arr, pages), progress, depth)
             return
         out, found = self._run_spectral(arr, progress)
-        warned = _warn_page(found, 0, 3)
+        warned = _warn_page(found, 0, depth)
         yield out
         for k, page in enumerate(pages, start=1):
             try:
@@ -461,7 +491,7 @@ class Denoiser:
             except ValueError as err:
                 raise ValueError(f"page index {k}: {err}") from err
             out, found = self._run_spectral(arr, progress, checks=not warned)
-            warned = _warn_page(found, k, 3) or warned
+            warned = _warn_page(found, k, depth) or warned
             yield out
 
     def run_projected(self, x: np.ndarray, projection: spectral.Projection) -> np.ndarray:

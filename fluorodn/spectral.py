@@ -57,6 +57,7 @@ __all__ = [
     "CONVENTION",
     "MAX_BINS",
     "MIN_BINS",
+    "RECORDING_SAMPLES",
     "Projection",
     "check_blocks",
     "coefficient_map",
@@ -76,6 +77,7 @@ __all__ = [
     "smooth_spectrum",
     "snr",
     "sparse_rotation",
+    "takes_recording",
 ]
 
 #: Name of this convention, as stored in the metadata of spectral models.
@@ -514,6 +516,21 @@ def looks_spectral(shape: tuple[int, ...]) -> bool:
     columns; everything else (square frames, stacks of pages) is an image.
     """
     return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= 2 * shape[1]
+
+
+#: Samples from which a recording whose axes are known takes the spectral path whatever its bins
+#: (:func:`takes_recording`).
+RECORDING_SAMPLES = 300
+
+
+def takes_recording(shape: tuple[int, ...]) -> bool:
+    """Whether a (T, W) page known to be time x wavelength (read from a spectrometer's file, or
+    given to :func:`fluorodn.unmix`) goes down the spectral path: ``MIN_BINS <= W <= MAX_BINS`` and
+    at least as many samples as bins, or :data:`RECORDING_SAMPLES`. :func:`looks_spectral` asks
+    twice as many of an array whose axes are not known, so that frames are not taken for
+    recordings; from this length the spectral path denoises a recording better than the image
+    model (``python -m benchmarks lengths``), shorter ones go to the image model."""
+    return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= min(shape[1], RECORDING_SAMPLES)
 
 
 # -- running the network on the coefficient traces -------------------------------------------

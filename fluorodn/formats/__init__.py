@@ -371,6 +371,9 @@ class SpectralRecording:
         self.shape = stream if len(self.file.streams) == 1 else (len(self.file.streams), *stream)
         self.dtype = np.dtype(chans[0].data.dtype)
         self.writes_folder = self.file.format == "oceanview folder"
+        #: whether the file says which axis is time (wavelengths or timestamps read with the data):
+        #: each page is then a time x wavelength recording, whatever its look
+        self.axes_known = self.file.wavelengths is not None or self.file.times is not None
 
     def pages(self) -> Iterator[np.ndarray]:
         for ch in self.file.channels:

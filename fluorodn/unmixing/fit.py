@@ -121,10 +121,18 @@ def _unmix(
 
         if denoise is True or isinstance(denoise, (str, os.PathLike)):
             denoise = Denoiser() if denoise is True else Denoiser(denoise)
-        # a Denoiser's warnings point at the user's line; anything else with a run method runs as is
-        denoised = denoise._run(x, None, None, None, 1 + depth) if isinstance(denoise, Denoiser) else denoise.run(x)
+        # a Denoiser's warnings point at the user's line, and it knows x is time x wavelength (a
+        # recording of fewer samples than twice its bins may take the spectral path too); anything
+        # else with a run method runs as is
+        denoised = (
+            denoise._run(x, None, None, None, 1 + depth, recording=True)
+            if isinstance(denoise, Denoiser)
+            else denoise.run(x)
+        )
         x = np.asarray(denoised, dtype=np.float64)
         model_name = str(denoise.name)
+        if isinstance(denoise, Denoiser) and denoise._path_for(x.shape, recording=True) == "delegate":
+            model_name = str(denoise._image().name)  # the model that ran: too short for the spectral path
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)

@@ -338,6 +338,13 @@ def test_detection_rule() -> None:
     assert not spectral.looks_spectral((512, 512))
     assert not spectral.looks_spectral((3000, 8))
     assert not spectral.looks_spectral((10, 3000, 152))
+    # known to be time x wavelength: from as many samples as bins, or RECORDING_SAMPLES
+    assert spectral.RECORDING_SAMPLES == 300
+    assert spectral.takes_recording((152, 152)) and spectral.takes_recording((200, 152))
+    assert not spectral.takes_recording((151, 152))
+    assert spectral.takes_recording((300, 1024)) and not spectral.takes_recording((299, 1024))
+    assert not spectral.takes_recording((2000, 1025))
+    assert not spectral.takes_recording((3000, 8)) and not spectral.takes_recording((10, 300, 152))
 
 
 # -- the shipped spectral model through Denoiser -------------------------------------------
@@ -443,6 +450,43 @@ def test_declared_kinds(den: Denoiser) -> None:
         Denoiser("low", device="cpu", kind="spectral")
     with pytest.raises(ValueError, match="kind must be"):
         Denoiser(kind="hyperspectral")
+
+
+def test_short_recordings_known_as_such_take_the_spectral_path(den: Denoiser, generator) -> None:
+    """A recording of 40 s (200 x 152) does not look spectral (it is not twice as long as wide),
+    so an array of it goes to the image model; known to be time x wavelength (``recording=True``,
+    as the command line says for a spectrometer's file and ``unmix`` for what it denoises) it
+    takes the spectral path, which denoises it better. Fewer samples than bins stay with the image
+    model, without the transposed-recording warning."""
+    image = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1))
+    declared = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    rng = np.random.default_rng(7)
+    ratios = []
+    for ns in (0.15, 0.3, 0.5, 0.8, 1.1, 0.2):
+        inst = generator(rng, 200, 152, ns)
+        x = inst.noisy.astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            known = den.run(x, recording=True)
+            (streamed,) = den.stream([x], recording=True)
+            looked = den.run(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfDomainWarning)
+            np.testing.assert_array_equal(known, declared.run(x))
+        np.testing.assert_array_equal(streamed, known)
+        np.testing.assert_allclose(looked, image.run(x), rtol=1e-6, atol=1e-3)
+        ratios.append(np.sqrt(np.mean((known - inst.clean) ** 2) / np.mean((looked - inst.clean) ** 2)))
+    # the spectral path's error over the image model's: well below on the whole, nowhere much above
+    assert np.exp(np.mean(np.log(ratios))) < 0.8 and max(ratios) < 1.1, np.round(ratios, 2)
+    short = generator(rng, 120, 152, 0.4).noisy.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "looks transposed": the axes are known
+        np.testing.assert_allclose(den.run(short, recording=True), image.run(short), rtol=1e-6, atol=1e-3)
+        (streamed,) = den.stream([short], recording=True)
+    np.testing.assert_allclose(streamed, image.run(short), rtol=1e-6, atol=1e-3)
+    # a declared image model keeps the image path
+    img = Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1))
+    np.testing.assert_array_equal(img.run(x, recording=True), img.run(x))
 
 
 def test_in_domain_recordings_do_not_warn_and_are_denoised(den: Denoiser, generator) -> None:

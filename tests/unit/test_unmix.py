@@ -216,6 +216,32 @@ def test_denoise_true_uses_the_default_model(noisy: tuple[np.ndarray, dict]) -> 
     assert corr(res.sensor, a) > 0.97
 
 
+def test_a_short_recording_is_denoised_as_a_recording(noisy: tuple[np.ndarray, dict]) -> None:
+    """What unmix denoises is a recording: one of 200 samples x 152 bins (not twice as long as wide)
+    takes the default's spectral path, as ``Denoiser().run(x, recording=True)``; one of fewer samples
+    than bins goes to the image model, and the result names the model that ran."""
+    x, tr = noisy
+    assert x.shape[1] == 152
+    den = fluorodn.Denoiser()
+
+    class Given:  # any object with a run method denoises as given
+        def __init__(self, recording: bool) -> None:
+            self.name, self.recording = "given", recording
+
+        def run(self, arr: np.ndarray) -> np.ndarray:
+            return den.run(arr, recording=self.recording)
+
+    for t, name in ((200, "spectral"), (100, den._image().name)):
+        res = unmix(x[:t], tr["wl"], (tr["wl"], tr["response"]))
+        assert res.denoised_with == name
+        np.testing.assert_array_equal(
+            res.sensor, unmix(x[:t], tr["wl"], (tr["wl"], tr["response"]), denoise=Given(True)).sensor
+        )
+    looked = unmix(x[:200], tr["wl"], (tr["wl"], tr["response"]), denoise=Given(False))  # the image model
+    known = unmix(x[:200], tr["wl"], (tr["wl"], tr["response"]), denoise=Given(True))
+    assert not np.allclose(looked.sensor, known.sensor)
+
+
 def test_input_is_not_modified(noisy: tuple[np.ndarray, dict]) -> None:
     x, tr = noisy
     x = x[:200].copy()
