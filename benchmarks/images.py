@@ -101,12 +101,20 @@ def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]
 
 
 def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
-    """What the removal check costs: on square test frames (:func:`benchmarks.stress.make_frame`,
+    """What the image path's checks cost: on square test frames (:func:`benchmarks.stress.make_frame`,
     cropped or tiled to each of ``COST_SIDES``, the first two if ``quick``; noise 0.3), the fastest
-    of three ``run`` calls (the check included) and of three
-    :func:`fluorodn._engine.removal_excess` calls on its output."""
+    of three ``run`` calls (the checks included) and of three runs of the checks on the frame and
+    its output: clipping (:func:`fluorodn._engine.clipping_warning`), rows of one spectrum
+    (:func:`fluorodn.spectral.short_recording`) and what was removed
+    (:func:`fluorodn._engine.removal_excess`)."""
     from benchmarks.stress import make_frame
-    from fluorodn._engine import removal_excess
+    from fluorodn._engine import clipping_warning, removal_excess
+    from fluorodn.spectral import short_recording
+
+    def checks(x: np.ndarray, y: np.ndarray) -> None:
+        clipping_warning(x)
+        short_recording(x)
+        removal_excess(x, y)
 
     clean, unit = make_frame(SEED)
     out = []
@@ -118,7 +126,7 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
             den.run(x)
             run_s = min(_seconds(den.run, x) for _ in range(3))
             y = den.run(x)
-        check_s = min(_seconds(removal_excess, x, y) for _ in range(3))
+        check_s = min(_seconds(checks, x, y) for _ in range(3))
         out.append({"side": side, "run_s": run_s, "check_s": check_s, "share": check_s / run_s})
     return out
 
@@ -247,7 +255,8 @@ def report(res: dict[str, Any]) -> str:
         f"{s['warned']} frames, {s['warned_not_worse']} of them not worse than the input. Any warning: "
         f"{s['reference_warned']} of the {s['references']} in-domain references.",
         "",
-        "What the check costs (fastest of 3 runs of each, same process; the run includes the check): "
+        "What the checks cost (clipping, rows of one spectrum, what was removed; fastest of 3 runs of each, "
+        "same process; the run includes them): "
         + ", ".join(
             f"{c['side']} x {c['side']}: {1e3 * c['check_s']:.2f} ms of {1e3 * c['run_s']:.1f} ms "
             f"({100 * c['share']:.1f} %)"

@@ -1,18 +1,16 @@
-"""Short recordings: where the spectral path beats the image model.
+"""Short recordings: the spectral path against the bare array's path, and against raw.
 
-An array is taken for a recording when it is twice as long as wide
-(:func:`fluorodn.spectral.looks_spectral`), so that frames are not; a recording whose axes are
-known (a spectrometer's file, what ``fluorodn unmix`` denoises) takes the spectral path from as
-many samples as bins or ``RECORDING_SAMPLES`` (:func:`fluorodn.spectral.takes_recording`). This measures that threshold:
-recordings of the widened training generator (``synth.WIDE``: three sensors, fast hemodynamics in
-half, noise 0.1-1.2) through the spectral path (``Denoiser(kind="spectral")``) and the image model
-(``Denoiser(kind="image")``), RMS error of each over the raw recording's.
-
-* ``W to 2W``: :data:`BETWEEN` recordings, bins uniform in 76-304, samples uniform in [W, 2W);
-* ``below W``: for each of :data:`SHORT_BINS` bins, :data:`SHORT_DRAWS` recordings of each of
-  :data:`SHORT_SAMPLES` samples below W.
-
-Run::
+An array is taken for a recording when it has twice as many samples as bins
+(:func:`fluorodn.spectral.looks_spectral`), so that frames are not; shorter ones go to the image
+model. A recording whose axes are known (a spectrometer's file with them, what ``fluorodn unmix``
+denoises) takes the spectral path however short (:func:`fluorodn.spectral.takes_recording`); a
+bare array that does not look spectral but whose rows are one spectrum
+(:func:`fluorodn.spectral.short_recording`) goes to the image model with a warning. This measures
+both on recordings of the widened training generator (``synth.WIDE``: three sensors, fast
+hemodynamics in half, noise 0.1-1.2 log-uniform), :data:`DRAWS` per group of samples
+:data:`SAMPLES` (and one of W to 2W samples), bins drawn from :data:`BINS`: each path's RMS error
+over the raw recording's, how often it ends further from the truth than the input, and whether it
+warned (``OutOfDomainWarning``) there. Run::
 
     python -m benchmarks lengths [--quick] [--out DIR]
 """
@@ -31,60 +29,80 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 11
-BETWEEN = 60
-SHORT_BINS = (76, 152, 304, 512, 1024)
-SHORT_SAMPLES = (40, 60, 100, 150, 300, 600)
-SHORT_DRAWS = 6
+BINS = (40, 76, 152, 304, 512, 1024)
+SAMPLES = (8, 16, 32, 64, 128, 256)
+#: The last group: samples uniform in [W, 2W), W in 76-304 (not looking spectral as an array).
+BETWEEN = "W to 2W"
+DRAWS = 24
 NOISE = (0.1, 1.2)
-QUICK = {"between": 4, "short_bins": (152,), "short_samples": (100,), "short_draws": 2}
+QUICK = {"samples": (32,), "draws": 3}
 
 
-def errors(rng: np.random.Generator, t: int, w: int, dens: tuple[Any, Any]) -> dict[str, Any]:
-    """One recording of ``t`` x ``w`` of the widened generator: each path's RMS error over raw's."""
+def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> dict[str, Any]:
+    """One recording of ``t`` x ``w`` of the widened generator through the spectral path (its axes
+    known) and the default on the bare array (``Denoiser().run``: the image model where the array
+    does not look spectral)."""
     from fluorodn_train.data import make_instance
     from fluorodn_train.synth import WIDE
+
+    from fluorodn import spectral
+    from fluorodn.errors import OutOfDomainWarning
 
     ns = float(np.exp(rng.uniform(np.log(NOISE[0]), np.log(NOISE[1]))))
     inst = make_instance(rng, t, w, ns, signal=WIDE)
     x = inst.noisy.astype(np.float32)
     raw = float(np.sqrt(np.mean((x - inst.clean) ** 2)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        spectral, image = (float(np.sqrt(np.mean((d.run(x) - inst.clean) ** 2))) / raw for d in dens)
-    return {"samples": t, "bins": w, "noise": ns, "spectral": spectral, "image": image, "ratio": spectral / image}
+    out: dict[str, Any] = {"samples": t, "bins": w, "noise": ns}
+    out["bare_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
+    for name, run in (("spectral", lambda a: dens["spectral"].run(a)), ("bare", dens["default"].run)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = run(x)
+        out[name] = float(np.sqrt(np.mean((y - inst.clean) ** 2))) / raw
+        out[f"{name}_warned"] = any(issubclass(c.category, OutOfDomainWarning) for c in caught)
+    return out
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    r = np.array([row["ratio"] for row in rows])
-    return {
-        "recordings": len(rows),
-        "spectral_better": int((r < 1).sum()),
-        "median_ratio": float(np.median(r)),
-        "geometric_mean_ratio": float(np.exp(np.mean(np.log(r)))),
-        "worst_ratio": float(r.max()),
-        "median_spectral_vs_raw": float(np.median([row["spectral"] for row in rows])),
-        "median_image_vs_raw": float(np.median([row["image"] for row in rows])),
-    }
+    out: dict[str, Any] = {"recordings": len(rows)}
+    for name in ("spectral", "bare"):
+        e = np.array([r[name] for r in rows])
+        worse = [r for r in rows if r[name] > 1.0]
+        out[name] = {
+            "geometric_mean": float(np.exp(np.mean(np.log(e)))),
+            "worst": float(e.max()),
+            "worse_than_raw": len(worse),
+            "worse_than_raw_warned": sum(1 for r in worse if r[f"{name}_warned"]),
+            "warned": sum(1 for r in rows if r[f"{name}_warned"]),
+        }
+    out["bare_image"] = sum(1 for r in rows if r["bare_path"] == "image")
+    out["spectral_better"] = sum(1 for r in rows if r["spectral"] < r["bare"])
+    return out
 
 
 def render(res: dict[str, Any]) -> str:
     lines = [
-        "# Short recordings: the spectral path against the image model",
+        "# Short recordings: the spectral path, the bare array's path and raw",
         "",
         f"`python -m benchmarks lengths{' --quick' if res['quick'] else ''}` on {res['date']} in "
-        f"{res['seconds']:.0f} s: recordings of the widened training generator (noise 0.1-1.2, log-uniform), "
-        "each through the spectral path and the image model; `ratio`: the spectral path's RMS error over "
-        "the image model's (below 1: the spectral path is better); `vs raw`: RMS error over the raw recording's.",
+        f"{res['seconds']:.0f} s: recordings of the widened training generator (noise 0.1-1.2, log-uniform; bins "
+        f'from {", ".join(map(str, BINS))}), each through the spectral path (`Denoiser(kind="spectral")`, what a '
+        "recording with known axes gets) and `Denoiser().run` on the bare array (the image model unless it has "
+        "twice as many samples as bins). Error: RMS error over the raw recording's (geometric mean, worst); "
+        "`worse than raw`: recordings left further from the truth than the input, with how many of them warned "
+        "(`OutOfDomainWarning`); `warned`: all recordings that warned.",
         "",
-        "| recordings | samples | n | path taken (known axes) | spectral better on | median ratio | geometric mean "
-        "| worst ratio | median vs raw: spectral / image |",
+        "| samples | n | spectral: error | spectral: worse than raw (warned) | bare array: image path on "
+        "| bare array: error | bare array: worse than raw (warned) | bare array: warned | spectral better on |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in res["groups"].items():
+        sp, im = s["spectral"], s["bare"]
         lines.append(
-            f"| {name} | {s['label']} | {s['recordings']} | {s['path']} | {s['spectral_better']} | "
-            f"{s['median_ratio']:.2f} | {s['geometric_mean_ratio']:.2f} | {s['worst_ratio']:.2f} | "
-            f"{s['median_spectral_vs_raw']:.2f} / {s['median_image_vs_raw']:.2f} |"
+            f"| {name} | {s['recordings']} | {sp['geometric_mean']:.2f} (worst {sp['worst']:.2f}) | "
+            f"{sp['worse_than_raw']} ({sp['worse_than_raw_warned']}) | {s['bare_image']} | "
+            f"{im['geometric_mean']:.2f} (worst {im['worst']:.2f}) | "
+            f"{im['worse_than_raw']} ({im['worse_than_raw_warned']}) | {im['warned']} | {s['spectral_better']} |"
         )
     lines.append("")
     return "\n".join(lines)
@@ -92,38 +110,28 @@ def render(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks lengths", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="a few recordings of each group")
+    ap.add_argument("--quick", action="store_true", help="one group of a few recordings, and a few of W to 2W")
     ap.add_argument("--out", default=None, help="folder for lengths.md/.json (default benchmarks/results)")
     args = ap.parse_args(argv)
     import fluorodn
-    from fluorodn.spectral import takes_recording
 
-    between, short_bins, short_samples, draws = BETWEEN, SHORT_BINS, SHORT_SAMPLES, SHORT_DRAWS
-    if args.quick:
-        between, short_bins = QUICK["between"], QUICK["short_bins"]
-        short_samples, draws = QUICK["short_samples"], QUICK["short_draws"]
+    samples, draws = (QUICK["samples"], QUICK["draws"]) if args.quick else (SAMPLES, DRAWS)
     t0 = time.perf_counter()
-    dens = (fluorodn.Denoiser(kind="spectral"), fluorodn.Denoiser(kind="image"))
+    dens = {"spectral": fluorodn.Denoiser(kind="spectral"), "default": fluorodn.Denoiser()}
     rng = np.random.default_rng(SEED)
-    rows: dict[str, list[dict[str, Any]]] = {"W to 2W": []}
-    for _ in range(between):
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for t in samples:
+        rows[str(t)] = [measure(rng, t, int(rng.choice(BINS)), dens) for _ in range(draws)]
+    rows[BETWEEN] = []
+    for _ in range(draws):
         w = int(rng.integers(76, 305))
-        rows["W to 2W"].append(errors(rng, int(rng.integers(w, 2 * w)), w, dens))
-    for w in short_bins:
-        for t in (t for t in short_samples if t < w):
-            rows[f"{w} bins, {t} samples"] = [errors(rng, t, w, dens) for _ in range(draws)]
-    groups = {}
-    for name, rs in rows.items():
-        label = "W-2W, W 76-304" if name == "W to 2W" else f"{rs[0]['samples']} of {rs[0]['bins']} bins"
-        taken = {takes_recording((r["samples"], r["bins"])) for r in rs}
-        path = "spectral" if taken == {True} else "image" if taken == {False} else "both"
-        groups[name] = {"label": label, "path": path, **summary(rs)}
+        rows[BETWEEN].append(measure(rng, int(rng.integers(w, 2 * w)), w, dens))
     res = {
         "quick": args.quick,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": time.perf_counter() - t0,
         "machine": platform.platform(),
-        "groups": groups,
+        "groups": {name: summary(rs) for name, rs in rows.items()},
         "rows": rows,
     }
     out = Path(args.out) if args.out else RESULTS

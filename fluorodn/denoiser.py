@@ -64,6 +64,23 @@ def choice_warning(image_model: str, page: tuple[int, ...]) -> str | None:
     )
 
 
+def short_recording_warning(page: np.ndarray) -> str | None:
+    """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
+    although its rows are one spectrum (:func:`fluorodn.spectral.short_recording`): a time x
+    wavelength recording too short to look like one. On such recordings the image model ended
+    further from the truth than the input on 39 of 168 (``python -m benchmarks lengths``), the
+    spectral path on none from 16 samples. None for anything else."""
+    if not spectral.short_recording(page):
+        return None
+    t, w = page.shape
+    return (
+        f"the rows of this {t} x {w} array are one spectrum: it looks like a time x wavelength recording too short "
+        "to be taken for one (it has fewer than twice as many samples as bins), so the image model denoised it, "
+        "and on short recordings it can end further from the truth than the input; if it is a recording, "
+        "pass recording=True (or --kind spectral on the command line)"
+    )
+
+
 def transposed_warning(shape: tuple[int, ...]) -> str | None:
     """The :class:`OutOfDomainWarning` message for a spectral recording of ``shape`` with more
     wavelength bins than time samples, which looks transposed; None otherwise."""
@@ -318,6 +335,9 @@ class Denoiser:
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
             return self._run(pages_2d, scale, progress, border, depth + 1, recording).reshape(arr.shape)
         path = self._path_for(arr.shape, depth + 1, recording)
+        first = arr if arr.ndim == 2 else arr[0] if len(arr) else None
+        if path == "delegate" and scale is None and first is not None and (short := short_recording_warning(first)):
+            warnings.warn(OutOfDomainWarning(short), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:], depth + 1)
             if clipped := clipping_warning(arr):
@@ -326,7 +346,7 @@ class Denoiser:
             if scale is not None:
                 raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
             if arr.ndim == 2:
-                out, found = self._run_spectral(arr, progress)
+                out, found = self._run_spectral(arr, progress, recording=recording)
                 _warn_page(found, 0, depth + 1)
                 return out
             # a stack of recordings: each on its own, as stream() gives them, with the warnings of
@@ -334,7 +354,7 @@ class Denoiser:
             out = np.empty(arr.shape, dtype=np.float32)
             warned = False
             for k, page in enumerate(arr):
-                out[k], found = self._run_spectral(page, progress, checks=not warned)
+                out[k], found = self._run_spectral(page, progress, checks=not warned, recording=recording)
                 warned = _warn_page(found, k, depth + 1) or warned
             return out
         runner = self._image() if path == "delegate" else self  # warnings from here, at the caller
@@ -377,7 +397,7 @@ class Denoiser:
         is spectral, the first page decides the path: spectral recordings run one by one,
         image pages go to the image model. ``recording``: as for :meth:`run`.
         """
-        yield from self._stream(pages, progress, 3, recording)
+        yield from self._stream(pages, progress, 2, recording)
 
     def _stream(
         self, pages: Iterable[Any], progress: Progress | None, depth: int, recording: bool = False
@@ -387,7 +407,7 @@ class Denoiser:
         if self.kind == "spectral":
             yield from self._stream_spectral(iter(pages), progress, depth + 1, recording)
         else:
-            yield from self._stream_image(iter(pages), progress, depth)
+            yield from self._stream_image(iter(pages), progress, depth + 1)
 
     def _stream_image(self, pages: Iterator[Any], progress: Progress | None, depth: int) -> Iterator[np.ndarray]:
         """:meth:`stream` through the image path, its warnings pointing ``depth`` frames above this
@@ -472,6 +492,8 @@ class Denoiser:
     def _stream_spectral(
         self, pages: Iterator[Any], progress: Progress | None, depth: int, recording: bool
     ) -> Iterator[np.ndarray]:
+        """:meth:`stream` with a spectral model, its warnings pointing ``depth`` frames above this
+        generator's own; ``recording``: the pages are known to be time x wavelength."""
         first = next(pages, None)
         if first is None:
             return
@@ -479,19 +501,21 @@ class Denoiser:
             arr = check_input(first, ndims=(2,))
         except ValueError as err:
             raise ValueError(f"page index 0: {err}") from err
-        if self._path_for(arr.shape, depth, recording) == "delegate":
-            yield from self._image()._stream_image(_chain(arr, pages), progress, depth)
+        if self._path_for(arr.shape, depth + 1, recording) == "delegate":
+            if short := short_recording_warning(arr):
+                warnings.warn(OutOfDomainWarning(short), stacklevel=1 + depth)
+            yield from self._image()._stream_image(_chain(arr, pages), progress, depth + 1)
             return
-        out, found = self._run_spectral(arr, progress)
-        warned = _warn_page(found, 0, depth)
+        out, found = self._run_spectral(arr, progress, recording=recording)
+        warned = _warn_page(found, 0, depth + 1)
         yield out
         for k, page in enumerate(pages, start=1):
             try:
                 arr = check_input(page, ndims=(2,))
             except ValueError as err:
                 raise ValueError(f"page index {k}: {err}") from err
-            out, found = self._run_spectral(arr, progress, checks=not warned)
-            warned = _warn_page(found, k, depth) or warned
+            out, found = self._run_spectral(arr, progress, checks=not warned, recording=recording)
+            warned = _warn_page(found, k, depth + 1) or warned
             yield out
 
     def run_projected(self, x: np.ndarray, projection: spectral.Projection) -> np.ndarray:
@@ -509,9 +533,11 @@ class Denoiser:
         progress: Progress | None,
         fitted: spectral.Projection | None = None,
         checks: bool = True,
+        recording: bool = False,
     ) -> tuple[np.ndarray, list[str]]:
         """One recording, and the messages of its out-of-domain checks; none with ``fitted`` (a
-        projection fitted on a whole of which ``arr`` is rows) or without ``checks``."""
+        projection fitted on a whole of which ``arr`` is rows) or without ``checks``; none about its
+        orientation when it is known (``recording``)."""
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
@@ -522,7 +548,7 @@ class Denoiser:
         if self.options.spectral_only:
             fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
             coef = np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
-            return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress)
+            return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
         net = self._net
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
         # on a long recording each trace's slow baseline stays out of the network, which sees
@@ -552,7 +578,7 @@ class Denoiser:
             coef[:, active] += base
         if kept.any():
             coef[:, kept] = proj.coef[:, kept]
-        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress)
+        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
 
     def _fitted_messages(
         self, shape: tuple[int, int], take: spectral.Take, proj: spectral.Projection, rows: np.ndarray
@@ -589,13 +615,15 @@ class Denoiser:
         proj: spectral.Projection,
         checks: bool,
         progress: Progress | None,
+        recording: bool = False,
     ) -> tuple[np.ndarray, list[str]]:
         """``out`` and, if ``checks``, the messages of the out-of-domain checks of a whole recording
-        ``arr`` (its orientation, clipping, what was removed); the progress report."""
+        ``arr`` (its orientation unless it is known, ``recording``; clipping; what was removed); the
+        progress report."""
         messages: list[str | None] = []
         limits = self.metadata.get("domain_checks")
         if checks:
-            messages = [transposed_warning(arr.shape), clipping_warning(arr)]
+            messages = [None if recording else transposed_warning(arr.shape), clipping_warning(arr)]
             if isinstance(limits, dict):
                 messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), limits)
         if progress is not None:

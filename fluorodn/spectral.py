@@ -57,7 +57,7 @@ __all__ = [
     "CONVENTION",
     "MAX_BINS",
     "MIN_BINS",
-    "RECORDING_SAMPLES",
+    "ONE_SPECTRUM",
     "Projection",
     "check_blocks",
     "coefficient_map",
@@ -69,11 +69,13 @@ __all__ = [
     "looks_spectral",
     "network_input",
     "noise_levels",
+    "one_spectrum",
     "pad_ends",
     "project",
     "reconstruct",
     "removed_stats",
     "run_traces",
+    "short_recording",
     "smooth_spectrum",
     "snr",
     "sparse_rotation",
@@ -518,19 +520,62 @@ def looks_spectral(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= 2 * shape[1]
 
 
-#: Samples from which a recording whose axes are known takes the spectral path whatever its bins
-#: (:func:`takes_recording`).
-RECORDING_SAMPLES = 300
-
-
 def takes_recording(shape: tuple[int, ...]) -> bool:
-    """Whether a (T, W) page known to be time x wavelength (read from a spectrometer's file, or
-    given to :func:`fluorodn.unmix`) goes down the spectral path: ``MIN_BINS <= W <= MAX_BINS`` and
-    at least as many samples as bins, or :data:`RECORDING_SAMPLES`. :func:`looks_spectral` asks
-    twice as many of an array whose axes are not known, so that frames are not taken for
-    recordings; from this length the spectral path denoises a recording better than the image
-    model (``python -m benchmarks lengths``), shorter ones go to the image model."""
-    return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= min(shape[1], RECORDING_SAMPLES)
+    """Whether a (T, W) page known to be time x wavelength (read from a spectrometer's file with its
+    axes, or given to :func:`fluorodn.unmix`) goes down the spectral path: ``MIN_BINS <= W <=
+    MAX_BINS`` and at least 2 samples, however short. :func:`looks_spectral` asks twice as many
+    samples as bins of an array whose axes are not known, so that frames are not taken for
+    recordings; a short recording the image model gets may end further from the truth than it came
+    in, which the spectral path's did not (``python -m benchmarks lengths``)."""
+    return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= 2
+
+
+#: Smallest :func:`one_spectrum` of a page read as one spectrum over time: reached by 399 of 400
+#: recordings of the widened training generator (2-512 samples, 24-1024 bins, noise 0.07-1.5; the
+#: other, at noise 0.1, 0.979), by none of the 69 frames of ``python -m benchmarks images`` (at
+#: most 0.978, a smooth structure on a ramp).
+ONE_SPECTRUM = 0.985
+#: Rows :func:`one_spectrum` reads at most, and the quantile of their
+#: correlations it gives: nearly every row must follow the one spectrum, not most (the rows of a
+#: checkerboard are two patterns, each the other's negative).
+ONE_SPECTRUM_ROWS = 32
+ONE_SPECTRUM_QUANTILE = 0.1
+#: ... read in runs of this many consecutive rows.
+ONE_SPECTRUM_RUN = 4
+
+
+def one_spectrum(x: np.ndarray) -> float:
+    """The :data:`ONE_SPECTRUM_QUANTILE` quantile over (up to :data:`ONE_SPECTRUM_ROWS`) rows of a 2D
+    page of the correlation between the row and the rows' mean, each about its own mean: near 1 when
+    every row is a multiple of one spectrum plus noise (a time x wavelength recording), lower for
+    frames, whose rows differ."""
+    x = np.asarray(x)
+    t = x.shape[0]
+    # runs of consecutive rows spread over the page: a stride alone could fall in step with a
+    # periodic pattern and read one of its phases only
+    run = min(ONE_SPECTRUM_RUN, t)
+    starts = np.linspace(0, t - run, max(1, min(ONE_SPECTRUM_ROWS // run, t // run))).astype(np.int64)
+    rows = np.asarray(x[(starts[:, None] + np.arange(run)[None, :]).ravel()], np.float64)
+    c = rows - rows.mean(axis=1, keepdims=True)
+    m = c.mean(axis=0)
+    norms = np.sqrt(np.einsum("ij,ij->i", c, c) * float(m @ m))
+    if not np.all(norms > 0):
+        return 0.0
+    r = (c @ m) / norms
+    k = int(ONE_SPECTRUM_QUANTILE * (len(r) - 1))
+    return float(np.partition(r, k)[k])
+
+
+def short_recording(x: np.ndarray) -> bool:
+    """Whether a 2D page that does not look spectral either way (:func:`looks_spectral`, nor
+    transposed) is yet, by its content, a short time x wavelength recording: ``MIN_BINS <= W <=
+    MAX_BINS`` columns, and its rows one spectrum (:func:`one_spectrum` at least :data:`ONE_SPECTRUM`)."""
+    shape = tuple(x.shape)
+    if len(shape) != 2 or shape[0] < 2 or not MIN_BINS <= shape[1] <= MAX_BINS:
+        return False
+    if looks_spectral(shape) or looks_spectral(shape[::-1]):
+        return False
+    return one_spectrum(x) >= ONE_SPECTRUM
 
 
 # -- running the network on the coefficient traces -------------------------------------------

@@ -338,12 +338,9 @@ def test_detection_rule() -> None:
     assert not spectral.looks_spectral((512, 512))
     assert not spectral.looks_spectral((3000, 8))
     assert not spectral.looks_spectral((10, 3000, 152))
-    # known to be time x wavelength: from as many samples as bins, or RECORDING_SAMPLES
-    assert spectral.RECORDING_SAMPLES == 300
-    assert spectral.takes_recording((152, 152)) and spectral.takes_recording((200, 152))
-    assert not spectral.takes_recording((151, 152))
-    assert spectral.takes_recording((300, 1024)) and not spectral.takes_recording((299, 1024))
-    assert not spectral.takes_recording((2000, 1025))
+    # known to be time x wavelength: however short, from 2 samples, bins in range
+    assert spectral.takes_recording((2, 152)) and spectral.takes_recording((200, 1024))
+    assert not spectral.takes_recording((1, 152)) and not spectral.takes_recording((2000, 1025))
     assert not spectral.takes_recording((3000, 8)) and not spectral.takes_recording((10, 300, 152))
 
 
@@ -453,40 +450,66 @@ def test_declared_kinds(den: Denoiser) -> None:
 
 
 def test_short_recordings_known_as_such_take_the_spectral_path(den: Denoiser, generator) -> None:
-    """A recording of 40 s (200 x 152) does not look spectral (it is not twice as long as wide),
-    so an array of it goes to the image model; known to be time x wavelength (``recording=True``,
-    as the command line says for a spectrometer's file and ``unmix`` for what it denoises) it
-    takes the spectral path, which denoises it better. Fewer samples than bins stay with the image
-    model, without the transposed-recording warning."""
+    """A recording of 40 s (200 x 152) does not look spectral (it is not twice as long as wide), so
+    an array of it goes to the image model, with a warning that its rows are one spectrum; known to
+    be time x wavelength (``recording=True``, as the command line says for a spectrometer's file and
+    ``unmix`` for what it denoises) it takes the spectral path, however short, without the
+    transposed-recording warning, and ends nearer the truth."""
     image = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1))
     declared = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
     rng = np.random.default_rng(7)
     ratios = []
-    for ns in (0.15, 0.3, 0.5, 0.8, 1.1, 0.2):
-        inst = generator(rng, 200, 152, ns)
+    for t, ns in ((200, 0.15), (200, 0.3), (200, 0.5), (200, 0.8), (200, 1.1), (120, 0.2), (80, 0.4)):
+        inst = generator(rng, t, 152, ns)
         x = inst.noisy.astype(np.float32)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             known = den.run(x, recording=True)
             (streamed,) = den.stream([x], recording=True)
-            looked = den.run(x)
+        assert not [c for c in caught if "transposed" in str(c.message)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OutOfDomainWarning)
             np.testing.assert_array_equal(known, declared.run(x))
         np.testing.assert_array_equal(streamed, known)
+        with pytest.warns(OutOfDomainWarning, match=f"rows of this {t} x 152 array are one spectrum") as rec:
+            looked = den.run(x)
+        assert rec[0].filename == __file__  # at the caller's line
         np.testing.assert_allclose(looked, image.run(x), rtol=1e-6, atol=1e-3)
-        ratios.append(np.sqrt(np.mean((known - inst.clean) ** 2) / np.mean((looked - inst.clean) ** 2)))
-    # the spectral path's error over the image model's: well below on the whole, nowhere much above
-    assert np.exp(np.mean(np.log(ratios))) < 0.8 and max(ratios) < 1.1, np.round(ratios, 2)
-    short = generator(rng, 120, 152, 0.4).noisy.astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no "looks transposed": the axes are known
-        np.testing.assert_allclose(den.run(short, recording=True), image.run(short), rtol=1e-6, atol=1e-3)
-        (streamed,) = den.stream([short], recording=True)
-    np.testing.assert_allclose(streamed, image.run(short), rtol=1e-6, atol=1e-3)
-    # a declared image model keeps the image path
+        err = np.mean((known - inst.clean) ** 2)
+        assert err < 0.8 * np.mean((x - inst.clean) ** 2)  # denoised, never left worse than it came
+        ratios.append(np.sqrt(err / np.mean((looked - inst.clean) ** 2)))
+    # the spectral path's error over the image model's: below on the whole
+    assert np.exp(np.mean(np.log(ratios))) < 0.9, np.round(ratios, 2)
+    with pytest.warns(OutOfDomainWarning, match="are one spectrum") as rec:
+        (streamed,) = den.stream([x])
+    assert rec[0].filename == __file__
+    # a declared image model keeps the image path, without the hint
     img = Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1))
-    np.testing.assert_array_equal(img.run(x, recording=True), img.run(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        np.testing.assert_array_equal(img.run(x, recording=True), img.run(x))
+
+
+def test_frames_are_not_one_spectrum(den: Denoiser) -> None:
+    """The rows of a frame differ: no frame of a smooth structure on a ramp (the image models'
+    test frame), a textured frame or noise is read as one spectrum, so the default denoises them
+    without the short-recording hint; a recording's rows are, at any noise."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(1)
+    ramp = gaussian_filter(rng.standard_normal((256, 256)), 8) * 400 + 1000 + np.linspace(0, 300, 256)[None, :]
+    frames = [ramp + 0.3 * np.sqrt(ramp) * rng.standard_normal(ramp.shape), rng.normal(100, 5, (200, 152))]
+    frames.append(gaussian_filter(rng.standard_normal((300, 200)), 2) * 50 + 500)
+    for frame in frames:
+        assert spectral.one_spectrum(frame) < spectral.ONE_SPECTRUM
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            den.run(frame)
+        assert not [c for c in caught if "one spectrum" in str(c.message)]
+    for noise in (0.3, 1.2):
+        x, _, _ = recording(t=150, w=152, noise=noise)
+        assert spectral.one_spectrum(x) > 0.995 and spectral.short_recording(x)
+    assert not spectral.short_recording(recording(t=400, w=152)[0])  # it looks spectral already
 
 
 def test_in_domain_recordings_do_not_warn_and_are_denoised(den: Denoiser, generator) -> None:
