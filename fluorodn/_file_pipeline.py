@@ -189,8 +189,9 @@ def denoise_file(
             raw = fill(raw)
         read = prefetch(raw)
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
-        # a spectrometer's file with its axes is time x wavelength whatever its look
-        known = bool(getattr(rec, "axes_known", False))
+        # a spectrometer's file with its axes, or a TIFF that names its bins' wavelengths, is time x
+        # wavelength whatever its look
+        known = bool(getattr(rec, "axes_known", False)) or _names_wavelengths(source, rec.page_shape)
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known)
         if settings.nan == "fill":
             pages = restore(pages)
@@ -212,6 +213,16 @@ def denoise_file(
         )
         seconds = time.perf_counter() - t0
         return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov["model"])
+
+
+def _names_wavelengths(source: Path, page_shape: tuple[int, ...]) -> bool:
+    """Whether ``source`` is a TIFF whose description names the wavelengths of its pages' columns
+    (``wavelength_nm``: one per column, or the first and last), as fluorodn's conversions and
+    ``fluorodn example`` write it."""
+    from fluorodn.unmixing.inputs import recording_metadata
+
+    wl = recording_metadata(source).get("wavelength_nm")
+    return isinstance(wl, list) and len(page_shape) == 2 and len(wl) in (2, page_shape[1])
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

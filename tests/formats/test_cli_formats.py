@@ -189,3 +189,23 @@ def test_a_short_export_is_a_recording_whatever_its_look(export, tmp_path):
         reference = declared if axes else planner._image()
         with h5py.File(src.with_name(name.replace(".h5", "_denoised.h5"))) as f:
             np.testing.assert_array_equal(f["acq/data"][()], reference.run(values))
+
+
+def test_a_tiff_naming_its_wavelengths_is_a_recording(tmp_path):
+    """A TIFF whose description names its columns' wavelengths (as fluorodn's conversions write it)
+    is a recording whatever its look: 200 x 152 takes the spectral path; without the description
+    the same values go by their look, to the image model, with the one-spectrum warning."""
+    import json
+
+    import tifffile
+
+    values = spectra(200, 152, seed=9).astype(np.float32)
+    wl = np.linspace(477.0, 595.0, 152).tolist()
+    tifffile.imwrite(tmp_path / "named.tif", values, description=json.dumps({"wavelength_nm": wl}))
+    tifffile.imwrite(tmp_path / "bare.tif", values)
+    planner = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+    for name, ran in (("named", "spectral"), ("bare", planner._image().name)):
+        result = runner.invoke(app, ["denoise", str(tmp_path / f"{name}.tif"), "--threads", "1", "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["files"][0]["model"] == ran
+        assert ("are one spectrum" in result.stderr) == (name == "bare"), result.stderr
