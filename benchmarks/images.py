@@ -19,7 +19,6 @@ input's noise level) and whether ``Denoiser().run`` warned (``OutOfDomainWarning
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from functools import partial
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.measure import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: scikit-image's bundled 2D images (no download).
@@ -230,11 +231,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
             "references": sum(1 for r in rows if r["group"] == "reference"),
         },
     }
-    out = Path(out_dir) if out_dir is not None else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "images_quick" if quick else "images"
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / f"{stem}.md").write_text(report(result))
+    write_results(result, out_dir, RESULTS, "images_quick" if quick else "images", report)
     return result
 
 

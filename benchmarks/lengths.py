@@ -18,7 +18,6 @@ warned (``OutOfDomainWarning``) there. Run::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 import warnings
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.measure import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 11
@@ -134,10 +135,5 @@ def main(argv: list[str] | None = None) -> int:
         "groups": {name: summary(rs) for name, rs in rows.items()},
         "rows": rows,
     }
-    out = Path(args.out) if args.out else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "lengths_quick" if args.quick else "lengths"
-    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
-    (out / f"{stem}.md").write_text(render(res))
-    print(render(res))
+    print(write_results(res, args.out, RESULTS, "lengths_quick" if args.quick else "lengths", render))
     return 0

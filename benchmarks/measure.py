@@ -1,7 +1,7 @@
 """How the benchmarks measure: repeated wall times, a synthetic recording, a command's wall time and peak RSS,
-and the command line of benchmarks that take only ``--quick`` and ``--out``.
+the command line of benchmarks that take only ``--quick`` and ``--out``, and how results are written.
 
-Shared by the speed, dask, default-speed, diagnose and fixed-pattern benchmarks.
+Shared by the speed, dask, default-speed, diagnose, fixed-pattern, images, rates and lengths benchmarks.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["cli_command", "median_time", "run_child", "synthetic_input"]
+__all__ = ["cli_command", "median_time", "run_child", "synthetic_input", "write_results"]
 
 
 def median_time(fn: Callable[[], Any], repeats: int, budget_s: float, warmup: bool) -> list[float]:
@@ -110,3 +110,16 @@ def quick_out_main(
     args = ap.parse_args(argv)
     run(args.quick, args.out)
     return 0
+
+
+def write_results(
+    result: dict[str, Any], out_dir: str | Path | None, default: Path, stem: str, render: Callable[[Any], str]
+) -> str:
+    """Write ``result`` as ``STEM.json`` and its markdown ``render(result)`` as ``STEM.md`` into
+    ``out_dir`` (``default`` if None, created if needed); the markdown is returned."""
+    out = Path(out_dir) if out_dir is not None else default
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    text = render(result)
+    (out / f"{stem}.md").write_text(text)
+    return text

@@ -23,7 +23,6 @@ below* where the interval's upper end is below zero. Run::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 import warnings
@@ -36,6 +35,7 @@ import numpy as np
 from fluorodn_train import data
 from fluorodn_train.evaluation.recordings import FS, Recording, analyse, oasis_g, signal_config
 
+from benchmarks.measure import write_results
 from benchmarks.pipelines import denoiser_fn, gaussian, mppca, svd_mp, svd_rank
 from benchmarks.repeats import interval
 from benchmarks.stress import FAST_HEMO_SHARE, SLOW_RISE, synth_recording
@@ -263,10 +263,5 @@ def main(argv: list[str] | None = None) -> int:
         "groups": groups,
         "rows": rows,
     }
-    out = Path(args.out) if args.out else RESULTS
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "rates_quick" if args.quick else "rates"
-    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
-    (out / f"{stem}.md").write_text(render(res))
-    print(render(res))
+    print(write_results(res, args.out, RESULTS, "rates_quick" if args.quick else "rates", render))
     return 0
