@@ -68,7 +68,7 @@ def short_recording_warning(page: np.ndarray) -> str | None:
     """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
     although its rows are one spectrum (:func:`fluorodn.spectral.short_recording`): a time x
     wavelength recording too short to look like one. On such recordings the image model ended
-    further from the truth than the input on 39 of 168 (``python -m benchmarks lengths``), the
+    further from the truth than the input on 36 of 168 (``python -m benchmarks lengths``), the
     spectral path on none from 16 samples. None for anything else."""
     if not spectral.short_recording(page):
         return None
@@ -298,9 +298,9 @@ class Denoiser:
             (:func:`fluorodn.spectral.looks_spectral`), ``"mirror"`` for everything else.
         recording : the pages are known to be time x wavelength, e.g. read from a spectrometer's
             file (:func:`fluorodn.formats.read`): with a spectral model and ``kind="auto"``, a
-            recording takes the spectral path from as many samples as bins or 300
-            (:func:`fluorodn.spectral.takes_recording`), not only when it looks spectral
-            (twice as many samples as bins); shorter ones go to the image model.
+            recording takes the spectral path however short (from 2 samples,
+            :func:`fluorodn.spectral.takes_recording`), not only when it looks spectral (twice as
+            many samples as bins), and is not said to look transposed.
 
         Returns
         -------

@@ -122,8 +122,7 @@ def _unmix(
         if denoise is True or isinstance(denoise, (str, os.PathLike)):
             denoise = Denoiser() if denoise is True else Denoiser(denoise)
         # a Denoiser's warnings point at the user's line, and it knows x is time x wavelength (a
-        # recording of fewer samples than twice its bins may take the spectral path too); anything
-        # else with a run method runs as is
+        # recording takes the spectral path however short); anything else with a run method runs as is
         denoised = (
             denoise._run(x, None, None, None, 1 + depth, recording=True)
             if isinstance(denoise, Denoiser)
