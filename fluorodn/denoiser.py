@@ -64,20 +64,21 @@ def choice_warning(image_model: str, page: tuple[int, ...]) -> str | None:
     )
 
 
-def short_recording_warning(page: np.ndarray) -> str | None:
+def short_recording_warning(page: np.ndarray, shape: tuple[int, ...] | None = None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
     although its rows are one spectrum (:func:`fluorodn.spectral.short_recording`): a time x
     wavelength recording too short to look like one. On such recordings the image model ended
     further from the truth than the input on 36 of 168 (``python -m benchmarks lengths``), the
-    spectral path on none from 16 samples. None for anything else."""
-    if not spectral.short_recording(page):
+    spectral path on none from 16 samples. None for anything else. ``page`` may be rows of a page
+    of ``shape``."""
+    if not spectral.short_recording(page, shape):
         return None
-    t, w = page.shape
+    t, w = page.shape if shape is None else shape
     return (
         f"the rows of this {t} x {w} array are one spectrum: it looks like a time x wavelength recording too short "
         "to be taken for one (it has fewer than twice as many samples as bins), so the image model denoised it, "
         "and on short recordings it can end further from the truth than the input; if it is a recording, "
-        "pass recording=True (or --kind spectral on the command line)"
+        "declare it one: recording=True (Denoiser.run or stream), or --kind spectral on the command line"
     )
 
 

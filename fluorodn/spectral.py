@@ -566,11 +566,12 @@ def one_spectrum(x: np.ndarray) -> float:
     return float(np.partition(r, k)[k])
 
 
-def short_recording(x: np.ndarray) -> bool:
+def short_recording(x: np.ndarray, shape: tuple[int, ...] | None = None) -> bool:
     """Whether a 2D page that does not look spectral either way (:func:`looks_spectral`, nor
     transposed) is yet, by its content, a short time x wavelength recording: ``MIN_BINS <= W <=
-    MAX_BINS`` columns, and its rows one spectrum (:func:`one_spectrum` at least :data:`ONE_SPECTRUM`)."""
-    shape = tuple(x.shape)
+    MAX_BINS`` columns, and its rows one spectrum (:func:`one_spectrum` at least :data:`ONE_SPECTRUM`).
+    ``x`` may be rows of a page of ``shape`` (all of it by default)."""
+    shape = tuple(x.shape if shape is None else shape)
     if len(shape) != 2 or shape[0] < 2 or not MIN_BINS <= shape[1] <= MAX_BINS:
         return False
     if looks_spectral(shape) or looks_spectral(shape[::-1]):

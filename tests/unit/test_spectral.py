@@ -490,6 +490,22 @@ def test_short_recordings_known_as_such_take_the_spectral_path(den: Denoiser, ge
         np.testing.assert_array_equal(img.run(x, recording=True), img.run(x))
 
 
+def test_dask_says_when_the_default_hands_a_short_recording_to_the_image_model(generator) -> None:
+    """Through fluorodn.dask, a short recording (200 x 152) the default hands to the image model gets
+    the one-spectrum warning at the caller's line when the graph is built, as one call does; an image
+    model asked for by name does not, nor does a frame."""
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+
+    x = generator(np.random.default_rng(5), 200, 152, 0.4).noisy.astype(np.float32)
+    lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(100, 152)))
+    assert len(built) == 1 and built[0].startswith("test_spectral.py: the rows of this 200 x 152 array"), built
+    assert _domain_messages(lambda: lazy.compute(scheduler="threads"))[1] == []
+    assert _domain_messages(fdask.denoise, da.from_array(x, chunks=(100, 152)), "low")[1] == []
+    frame = np.random.default_rng(0).normal(100, 5, (256, 256))
+    assert _domain_messages(fdask.denoise, da.from_array(frame, chunks=128))[1] == []
+
+
 def test_frames_are_not_one_spectrum(den: Denoiser) -> None:
     """The rows of a frame differ: no frame of a smooth structure on a ramp (the image models'
     test frame), a textured frame or noise is read as one spectrum, so the default denoises them
