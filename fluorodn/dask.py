@@ -101,14 +101,19 @@ def _model_ref(model: str | os.PathLike[str]) -> str:
 
 
 def _effective(
-    model: str | os.PathLike[str], device: str, options: DenoiserOptions | None, shape: tuple[int, ...]
+    model: str | os.PathLike[str],
+    device: str,
+    options: DenoiserOptions | None,
+    shape: tuple[int, ...],
+    recording: bool = False,
 ) -> tuple[str, DenoiserOptions, Denoiser]:
     """(model reference, pinned options, client-side Denoiser) that denoise an array of ``shape``:
-    a spectral model hands arrays that are not spectral recordings to the image model."""
+    a spectral model hands arrays that are not spectral recordings to the image model
+    (``recording``: pages known to be time x wavelength, :meth:`Denoiser.run`'s)."""
     ref = _model_ref(model)
     pinned = _pinned_options(ref, device, options)
     planner = cached_denoiser(ref, "cpu", pinned)
-    if planner.kind == "spectral" and planner._path_for(tuple(shape), 3) == "delegate":
+    if planner.kind == "spectral" and planner._path_for(tuple(shape), 3, recording) == "delegate":
         ref = IMAGE_MODEL
         pinned = _pinned_options(ref, device, options)
         planner = cached_denoiser(ref, "cpu", pinned)
@@ -184,7 +189,7 @@ def check_pages(pages: int) -> list[int]:
     return [int(k) for k in np.unique(np.linspace(0, pages - 1, n).round())]
 
 
-def _page_messages(planner: Denoiser, arr: da.Array) -> list[str | None]:
+def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) -> list[str | None]:
     """The checks of a stack of pages (P, Y, X), here on the client, on one page in ``CHECK_EVERY``
     (at least one, at most ``CHECK_PAGES``), spread evenly over it: the messages of the first of
     them that gets any (workers check nothing, since what they warn is lost under a process or
@@ -193,7 +198,7 @@ def _page_messages(planner: Denoiser, arr: da.Array) -> list[str | None]:
     for k in check_pages(arr.shape[0]):
         page = arr[k]
         if spectral_pages:
-            found = [f"page index {k}: {m}" if m and k else m for m in _fit_checked(planner, page)[1]]
+            found = [f"page index {k}: {m}" if m and k else m for m in _fit_checked(planner, page, recording)[1]]
         else:
             scale, rows = _image_scale(page)
             found = _image_messages(planner, page, scale, rows, planner.border_mode(page.shape), k)
@@ -202,7 +207,9 @@ def _page_messages(planner: Denoiser, arr: da.Array) -> list[str | None]:
     return []
 
 
-def _fit_checked(planner: Denoiser, arr: da.Array) -> tuple[spectral.Projection, list[str | None]]:
+def _fit_checked(
+    planner: Denoiser, arr: da.Array, recording: bool = False
+) -> tuple[spectral.Projection, list[str | None]]:
     """The projection of a spectral recording, fitted here on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, and the messages of one call's checks, run here:
     clipping among the statistics rows (an evenly strided sample of the recording), what is removed
@@ -212,7 +219,7 @@ def _fit_checked(planner: Denoiser, arr: da.Array) -> tuple[spectral.Projection,
     stat_rows = spectral._stat_rows(arr.shape[0])
     take = _cached_take(arr, stat_rows)
     fitted = spectral.fit(arr, planner.channels, take=take, fixed_pattern=not planner.options.keep_fixed_pattern)
-    return fitted, planner._fitted_messages(arr.shape, take, fitted, take(stat_rows))
+    return fitted, planner._fitted_messages(arr.shape, take, fitted, take(stat_rows), recording)
 
 
 def _cached_take(arr: da.Array, stat_rows: slice) -> spectral.Take:
@@ -244,8 +251,9 @@ def denoise(
     *,
     options: DenoiserOptions | None = None,
     scale: tuple[float, float] | None = None,
+    recording: bool = False,
 ) -> da.Array:
-    """Lazily denoise a dask array; equal to ``Denoiser(model).run(array.compute())``.
+    """Lazily denoise a dask array; equal to ``Denoiser(model).run(array.compute(), recording=recording)``.
 
     Parameters
     ----------
@@ -261,6 +269,8 @@ def denoise(
         ``device="cuda"``, else the CPU's choice (the shipped int8 variant, if any), as
         ``Denoiser(model, device="cpu")`` would pick. On GPU workers pass ``device="cuda"``.
     scale : (m, s) to use instead of the global scale (2D only).
+    recording : the pages are known to be time x wavelength, as for :meth:`fluorodn.Denoiser.run`:
+        with a spectral model, a recording takes the spectral path however short.
 
     Returns
     -------
@@ -282,7 +292,7 @@ def denoise(
         raise ValueError("scale= is only meaningful for a 2D array (3D pages each use their own)")
 
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
-    ref, options, planner = _effective(model, device, options, arr.shape)
+    ref, options, planner = _effective(model, device, options, arr.shape, recording)
     planner._warn_choice(arr.shape[-2:])  # once, here on the client, not from every block
     halo = int(planner.halo)
     common = {"model": ref, "device": device, "options": options, "sha256": getattr(planner, "sha256", None)}
@@ -290,13 +300,13 @@ def denoise(
     if arr.ndim == 3:
         if len(arr.chunks[1]) > 1 or len(arr.chunks[2]) > 1:
             arr = arr.rechunk({1: -1, 2: -1})
-        _warn(_page_messages(planner, arr))
+        _warn(_page_messages(planner, arr, recording))
         return _blocks(run_block_3d, arr, {}, "fluorodn-denoise-pages", **common)
 
-    if planner.kind == "spectral" and planner._path_for(arr.shape) == "spectral":
+    if planner.kind == "spectral" and planner._path_for(arr.shape, recording=recording) == "spectral":
         if scale is not None:
             raise ValueError("scale= applies to image models only; spectral recordings are scaled per bin")
-        out, messages = _denoise_spectral(arr, planner, common)
+        out, messages = _denoise_spectral(arr, planner, common, recording)
         _warn(messages)
         return out
     border = planner.border_mode(arr.shape)
@@ -307,7 +317,7 @@ def denoise(
         from .denoiser import short_recording_warning
 
         # a default that hands a short recording to the image model says so, as one call does
-        short = short_recording_warning(rows, arr.shape) if ref != _model_ref(model) else None
+        short = short_recording_warning(rows, arr.shape) if ref != _model_ref(model) and not recording else None
         _warn([short, *_image_messages(planner, arr, sc, rows, border)])
     # An axis short enough for one chunk needs no overlap (dask also refuses a depth
     # larger than the axis): merge it. Chunks thinner than the halo are merged by dask.
@@ -333,13 +343,15 @@ def _blocks(func: Any, arr: da.Array, depth: dict[int, int], token: str, **kw: A
     )
 
 
-def _denoise_spectral(arr: da.Array, planner: Denoiser, common: dict[str, Any]) -> tuple[da.Array, list[str | None]]:
+def _denoise_spectral(
+    arr: da.Array, planner: Denoiser, common: dict[str, Any], recording: bool = False
+) -> tuple[da.Array, list[str | None]]:
     """A spectral recording: the projection is fitted once on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
     ``halo`` rows of overlap along time, plus half the traces' baseline span on a long recording
     (none beyond the recording's ends, as in one call). Returns the lazy output and the messages
     of one call's checks, run here on the client (:func:`_fit_checked`)."""
-    fitted, messages = _fit_checked(planner, arr)
+    fitted, messages = _fit_checked(planner, arr, recording)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2

@@ -78,7 +78,8 @@ def short_recording_warning(page: np.ndarray, shape: tuple[int, ...] | None = No
         f"the rows of this {t} x {w} array are one spectrum: it looks like a time x wavelength recording too short "
         "to be taken for one (it has fewer than twice as many samples as bins), so the image model denoised it, "
         "and on short recordings it can end further from the truth than the input; if it is a recording, "
-        "declare it one: recording=True (Denoiser.run or stream), or --kind spectral on the command line"
+        "declare it one: recording=True (Denoiser.run or stream, fluorodn.dask.denoise), or --kind spectral on "
+        "the command line"
     )
 
 
@@ -582,7 +583,12 @@ class Denoiser:
         return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
 
     def _fitted_messages(
-        self, shape: tuple[int, int], take: spectral.Take, proj: spectral.Projection, rows: np.ndarray
+        self,
+        shape: tuple[int, int],
+        take: spectral.Take,
+        proj: spectral.Projection,
+        rows: np.ndarray,
+        recording: bool = False,
     ) -> list[str | None]:
         """The out-of-domain checks of one call, for a recording of ``shape`` (T, W) that is not
         denoised here whole (a dask array: :func:`fluorodn.dask.denoise` calls this on the client)
@@ -591,9 +597,9 @@ class Denoiser:
         noise, and what is removed from the rows the checks read
         (:func:`fluorodn.spectral.check_blocks`), each denoised here from rows around it as far as
         an output row depends on (the result of one call). Returns the messages, None for a check
-        that found nothing."""
+        that found nothing; none about the orientation of a ``recording`` (known time x wavelength)."""
         t, _ = shape
-        messages = [transposed_warning(shape), clipping_warning(rows)]
+        messages = [None if recording else transposed_warning(shape), clipping_warning(rows)]
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict):
             reach = int(self.halo) + proj.baseline_samples // 2

@@ -493,7 +493,8 @@ def test_short_recordings_known_as_such_take_the_spectral_path(den: Denoiser, ge
 def test_dask_says_when_the_default_hands_a_short_recording_to_the_image_model(generator) -> None:
     """Through fluorodn.dask, a short recording (200 x 152) the default hands to the image model gets
     the one-spectrum warning at the caller's line when the graph is built, as one call does; an image
-    model asked for by name does not, nor does a frame."""
+    model asked for by name does not, nor does a frame. Declared a recording (``recording=True``),
+    it and a stack of two take the spectral path, as one call does."""
     da = pytest.importorskip("dask.array")
     import fluorodn.dask as fdask
 
@@ -504,6 +505,14 @@ def test_dask_says_when_the_default_hands_a_short_recording_to_the_image_model(g
     assert _domain_messages(fdask.denoise, da.from_array(x, chunks=(100, 152)), "low")[1] == []
     frame = np.random.default_rng(0).normal(100, 5, (256, 256))
     assert _domain_messages(fdask.denoise, da.from_array(frame, chunks=128))[1] == []
+    # declared a recording: the spectral path, as one call with recording=True, silent here
+    known = Denoiser(device="cpu", options=DenoiserOptions(threads=1)).run(x, recording=True)
+    for arr in (x, np.stack([x, x[::-1]])):
+        chunks = (100, 152) if arr.ndim == 2 else (1, 200, 152)
+        lazy, built = _domain_messages(lambda a: fdask.denoise(a, recording=True), da.from_array(arr, chunks=chunks))
+        assert built == []
+        got = lazy.compute(scheduler="threads")
+        np.testing.assert_allclose(got if arr.ndim == 2 else got[0], known, rtol=1e-5, atol=1e-2)
 
 
 def test_frames_are_not_one_spectrum(den: Denoiser) -> None:
