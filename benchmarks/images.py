@@ -187,6 +187,7 @@ def _seconds(fn: Any, *args: Any) -> float:
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     import fluorodn
     from fluorodn._engine import REMOVAL_LIMIT, removal_excess
+    from fluorodn.spectral import ONE_SPECTRUM, one_spectrum
 
     t0 = time.perf_counter()
     den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=2))
@@ -203,6 +204,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "shape": list(clean.shape),
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
                 "removal_excess": removal_excess(noisy, y),
+                "one_spectrum": one_spectrum(noisy),
                 "warned": warned,
             }
         )
@@ -229,6 +231,9 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
             "warned_not_worse": sum(1 for r in rows if r["removal_warned"] and r["error_over_input"] <= 1.0),
             "reference_warned": sum(1 for r in rows if r["warned"] and r["group"] == "reference"),
             "references": sum(1 for r in rows if r["group"] == "reference"),
+            "one_spectrum_max": max(r["one_spectrum"] for r in rows),
+            "one_spectrum_reached": sum(1 for r in rows if r["one_spectrum"] >= ONE_SPECTRUM),
+            "one_spectrum_limit": ONE_SPECTRUM,
         },
     }
     write_results(result, out_dir, RESULTS, "images_quick" if quick else "images", report)
@@ -250,7 +255,9 @@ def report(res: dict[str, Any]) -> str:
         f"Worse than the input: {s['worse_than_input']} of {s['frames']} frames, "
         f"{s['worse_than_input_unwarned']} of them without the removal warning. The removal warning: "
         f"{s['warned']} frames, {s['warned_not_worse']} of them not worse than the input. Any warning: "
-        f"{s['reference_warned']} of the {s['references']} in-domain references.",
+        f"{s['reference_warned']} of the {s['references']} in-domain references. Rows of one spectrum "
+        f"(`fluorodn.spectral.one_spectrum`, the short-recording warning from {s['one_spectrum_limit']:g}): "
+        f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}.",
         "",
         "What the checks cost (clipping, rows of one spectrum, what was removed; fastest of 3 runs of each, "
         "same process; the run includes them): "

@@ -55,6 +55,7 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> d
     raw = float(np.sqrt(np.mean((x - inst.clean) ** 2)))
     out: dict[str, Any] = {"samples": t, "bins": w, "noise": ns}
     out["bare_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
+    out["one_spectrum"] = spectral.one_spectrum(x)
     for name, run in (("spectral", lambda a: dens["spectral"].run(a)), ("bare", dens["default"].run)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -77,6 +78,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "warned": sum(1 for r in rows if r[f"{name}_warned"]),
         }
     out["bare_image"] = sum(1 for r in rows if r["bare_path"] == "image")
+    out["one_spectrum_min"] = min(r["one_spectrum"] for r in rows)
     out["spectral_better"] = sum(1 for r in rows if r["spectral"] < r["bare"])
     return out
 
@@ -105,7 +107,17 @@ def render(res: dict[str, Any]) -> str:
             f"{im['geometric_mean']:.2f} (worst {im['worst']:.2f}) | "
             f"{im['worse_than_raw']} ({im['worse_than_raw_warned']}) | {im['warned']} | {s['spectral_better']} |"
         )
-    lines.append("")
+    from fluorodn.spectral import ONE_SPECTRUM
+
+    every = [r for rs in res["rows"].values() for r in rs]
+    below = sum(1 for r in every if r["one_spectrum"] < ONE_SPECTRUM)
+    lines += [
+        "",
+        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum`, the short-recording warning from {ONE_SPECTRUM:g}): "
+        f"{len(every) - below} of the {len(every)} recordings reach it, the lowest "
+        f"{min(r['one_spectrum'] for r in every):.3f}.",
+        "",
+    ]
     return "\n".join(lines)
 
 

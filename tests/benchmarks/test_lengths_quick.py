@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("fluorodn_train")
 
 from benchmarks import lengths
-from fluorodn.spectral import looks_spectral
+from fluorodn.spectral import ONE_SPECTRUM, looks_spectral
 
 
 def test_quick_lengths(tmp_path) -> None:
@@ -30,6 +30,7 @@ def test_quick_lengths(tmp_path) -> None:
             assert 0 < r["spectral"] < 1  # the spectral path denoises every one of them
             # a bare array that does not look spectral goes to the image model with the one-spectrum hint
             assert r["bare_warned"] or r["bare_path"] == "spectral"
+            assert r["one_spectrum"] >= ONE_SPECTRUM  # a recording's rows are one spectrum
     for r in res["rows"][lengths.BETWEEN]:
         assert r["bins"] <= r["samples"] < 2 * r["bins"] and r["bare_path"] == "image"
     assert "| W to 2W | 3 |" in (tmp_path / "lengths_quick.md").read_text()
