@@ -56,7 +56,7 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> d
     out: dict[str, Any] = {"samples": t, "bins": w, "noise": ns}
     out["bare_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
     out["one_spectrum"] = spectral.one_spectrum(x)
-    for name, run in (("spectral", lambda a: dens["spectral"].run(a)), ("bare", dens["default"].run)):
+    for name, run in (("spectral", dens["spectral"].run), ("bare", dens["default"].run)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             y = run(x)

@@ -88,7 +88,7 @@ def make_recording(condition: str, fs: float, noise_scale: float, minutes: float
         cfg = replace(cfg, rise_samples=(rise_samples(fs),) * 2, rise_prob=1.0)
     elif condition == "fast hemodynamics":
         cfg = replace(cfg, hemo_fast=FAST_HEMO_SHARE, hemo_fast_prob=1.0, hemo_dff=(0.01, 0.01))
-    branch = 200 + list(CONDITIONS).index(condition) if condition in CONDITIONS else 200
+    branch = 200 + list(CONDITIONS).index(condition)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, branch, int(fs * 10))))
     name = f"{condition}, noise {noise_scale:g}, {fs:g} Hz"
     rec = synth_recording(name, "rates", rng, round(minutes * 60 * fs), BINS, cfg, noise_scale)

@@ -189,9 +189,9 @@ def denoise_file(
             raw = fill(raw)
         read = prefetch(raw)
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
-        # a spectrometer's file with its axes, or a TIFF that names its bins' wavelengths, is time x
-        # wavelength whatever its look
-        known = bool(getattr(rec, "axes_known", False)) or _names_wavelengths(source, rec.page_shape)
+        # a file that says which axis is time (a spectrometer's, with its axes, or a TIFF naming its
+        # bins' wavelengths) holds time x wavelength recordings whatever their look
+        known = bool(getattr(rec, "axes_known", False))
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known)
         if settings.nan == "fill":
             pages = restore(pages)
@@ -213,16 +213,6 @@ def denoise_file(
         )
         seconds = time.perf_counter() - t0
         return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov["model"])
-
-
-def _names_wavelengths(source: Path, page_shape: tuple[int, ...]) -> bool:
-    """Whether ``source`` is a TIFF whose description names the wavelengths of its pages' columns
-    (``wavelength_nm``: one per column, or the first and last), as fluorodn's conversions and
-    ``fluorodn example`` write it."""
-    from fluorodn.unmixing.inputs import recording_metadata
-
-    wl = recording_metadata(source).get("wavelength_nm")
-    return isinstance(wl, list) and len(page_shape) == 2 and len(wl) in (2, page_shape[1])
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:
@@ -259,8 +249,7 @@ def provenance(
     asked for."""
     ran = denoiser
     if page_shape is not None and getattr(denoiser, "kind", None) == "spectral":
-        path = denoiser._path_for(tuple(page_shape[-2:]), recording=recording)
-        ran = denoiser._image() if path == "delegate" else denoiser
+        ran = denoiser._runs(tuple(page_shape[-2:]), recording)
     recorded: dict[str, Any] = {"device": settings.device, "dtype": str(out_dtype)}
     if key is not None:
         recorded["key"] = key

@@ -138,6 +138,27 @@ def _check_codec(path: Path, page: Any) -> None:
         )
 
 
+def description_metadata(text: str) -> dict[str, Any]:
+    """``wavelength_nm`` and ``sampling_hz`` (each the first found, at any depth) of a TIFF image
+    description that is JSON; ``{}`` for any other description."""
+    try:
+        doc = json.loads(text) if text.lstrip().startswith("{") else {}
+    except ValueError:
+        return {}
+    found: dict[str, Any] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("wavelength_nm", "sampling_hz") and key not in found:
+                    found[key] = value
+                else:
+                    visit(value)
+
+    visit(doc)
+    return found
+
+
 class TiffRecording:
     """Series 0 of a TIFF file, read as (pages, H, W) in file order.
 
@@ -195,6 +216,10 @@ class TiffRecording:
                 "dimensions: convert it to grey-scale pages of integers or floats first"
             )
         self.page_shape = (self.shape[-2], self.shape[-1])
+        # the description names the columns' wavelengths (one per column, or the first and last), as
+        # fluorodn's conversions and ``fluorodn example`` write it: each page is time x wavelength
+        wl = description_metadata(str(getattr(tif.pages.first, "description", "") or "")).get("wavelength_nm")
+        self.axes_known = isinstance(wl, list) and len(wl) in (2, self.page_shape[1])
         self.n_pages = math.prod(self.shape[:-2])
         self._contiguous: int | None = None
         size = tif.filehandle.size

@@ -317,7 +317,7 @@ def denoise(
         from .denoiser import short_recording_warning
 
         # a default that hands a short recording to the image model says so, as one call does
-        short = short_recording_warning(rows, arr.shape) if ref != _model_ref(model) and not recording else None
+        short = short_recording_warning(rows, arr.shape) if ref != _model_ref(model) else None
         _warn([short, *_image_messages(planner, arr, sc, rows, border)])
     # An axis short enough for one chunk needs no overlap (dask also refuses a depth
     # larger than the axis): merge it. Chunks thinner than the halo are merged by dask.

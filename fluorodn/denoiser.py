@@ -337,8 +337,8 @@ class Denoiser:
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
             return self._run(pages_2d, scale, progress, border, depth + 1, recording).reshape(arr.shape)
         path = self._path_for(arr.shape, depth + 1, recording)
-        first = arr if arr.ndim == 2 else arr[0] if len(arr) else None
-        if path == "delegate" and scale is None and first is not None and (short := short_recording_warning(first)):
+        first = arr if arr.ndim == 2 else arr[0]  # check_input refuses a stack of no pages
+        if path == "delegate" and scale is None and (short := short_recording_warning(first)):
             warnings.warn(OutOfDomainWarning(short), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:], depth + 1)
@@ -483,6 +483,11 @@ class Denoiser:
             message = choice_warning(self.name, page)
             if message:
                 warnings.warn(ModelChoiceWarning(message), stacklevel=1 + depth)
+
+    def _runs(self, shape: tuple[int, ...], recording: bool = False) -> Denoiser:
+        """The Denoiser that denoises pages of ``shape`` (``recording``: known time x wavelength):
+        this one, or the image model it hands them to."""
+        return self._image() if self._path_for(tuple(shape), recording=recording) == "delegate" else self
 
     def _image(self) -> Denoiser:
         """The image model used for inputs a spectral model does not take (created once)."""

@@ -530,10 +530,9 @@ def takes_recording(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= 2
 
 
-#: Smallest :func:`one_spectrum` of a page read as one spectrum over time: reached by 399 of 400
-#: recordings of the widened training generator (2-512 samples, 24-1024 bins, noise 0.07-1.5; the
-#: other, at noise 0.1, 0.979), by none of the 69 frames of ``python -m benchmarks images`` (at
-#: most 0.978, a smooth structure on a ramp).
+#: Smallest :func:`one_spectrum` of a page read as one spectrum over time: reached by all 168
+#: recordings of ``python -m benchmarks lengths`` (the lowest 0.995), by none of the 69 frames of
+#: ``python -m benchmarks images`` (the highest 0.978, a smooth structure on a ramp).
 ONE_SPECTRUM = 0.985
 #: Rows :func:`one_spectrum` reads at most, and the quantile of their
 #: correlations it gives: nearly every row must follow the one spectrum, not most (the rows of a

@@ -129,9 +129,8 @@ def _unmix(
             else denoise.run(x)
         )
         x = np.asarray(denoised, dtype=np.float64)
-        model_name = str(denoise.name)
-        if isinstance(denoise, Denoiser) and denoise._path_for(x.shape, recording=True) == "delegate":
-            model_name = str(denoise._image().name)  # the model that ran: too short for the spectral path
+        # the model that ran (an image model where the bins are out of the spectral model's range)
+        model_name = str((denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise).name)
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)

@@ -7,7 +7,6 @@ its arguments before fitting; every refusal is an :class:`UnmixError` with one s
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from importlib import resources
@@ -125,24 +124,14 @@ def recording_metadata(path: PathLike) -> dict[str, Any]:
         return {}
     import tifffile
 
+    from fluorodn._tiff import description_metadata
+
     try:
         with tifffile.TiffFile(path) as tif:
             text = tif.pages[0].description if tif.pages else ""
-        doc = json.loads(text) if text.lstrip().startswith("{") else {}
     except Exception:  # unreadable metadata is no metadata; the recording itself is read (and checked) elsewhere
         return {}
-    found: dict[str, Any] = {}
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("wavelength_nm", "sampling_hz") and key not in found:
-                    found[key] = value
-                else:
-                    visit(value)
-
-    visit(doc)
-    return found
+    return description_metadata(text)
 
 
 def _read_rows(path: PathLike, what: str) -> list[list[float]]:

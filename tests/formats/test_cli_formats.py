@@ -209,3 +209,13 @@ def test_a_tiff_naming_its_wavelengths_is_a_recording(tmp_path):
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["files"][0]["model"] == ran
         assert ("are one spectrum" in result.stderr) == (name == "bare"), result.stderr
+    # the reader says so: one wavelength per column or the first and last; another count names other columns
+    import contextlib
+
+    from fluorodn import io as fio
+
+    for name, names in (("pair", [477.0, 595.0]), ("other", wl[:40]), ("text", "ImageJ=1.53")):
+        desc = names if isinstance(names, str) else json.dumps({"acquisition": {"wavelength_nm": names}})
+        tifffile.imwrite(tmp_path / f"{name}.tif", values, description=desc)
+        with contextlib.closing(fio.open_recording(tmp_path / f"{name}.tif")) as rec:
+            assert rec.axes_known == (name == "pair"), name
