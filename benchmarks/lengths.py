@@ -37,6 +37,8 @@ BETWEEN = "W to 2W"
 DRAWS = 24
 NOISE = (0.1, 1.2)
 QUICK = {"samples": (32,), "draws": 3}
+#: What the warning that an array looks transposed says.
+TRANSPOSE_ADVICE = "given as (wavelength, time)"
 
 
 def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +63,10 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> d
             warnings.simplefilter("always")
             y = run(x)
         out[name] = float(np.sqrt(np.mean((y - inst.clean) ** 2))) / raw
-        out[f"{name}_warned"] = any(issubclass(c.category, OutOfDomainWarning) for c in caught)
+        said = [str(c.message) for c in caught if issubclass(c.category, OutOfDomainWarning)]
+        out[f"{name}_warned"] = bool(said)
+        # the advice to transpose it, which would send the recording down the spectral path with swapped axes
+        out[f"{name}_told_to_transpose"] = any(TRANSPOSE_ADVICE in m for m in said)
     return out
 
 
@@ -76,6 +81,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "worse_than_raw": len(worse),
             "worse_than_raw_warned": sum(1 for r in worse if r[f"{name}_warned"]),
             "warned": sum(1 for r in rows if r[f"{name}_warned"]),
+            "told_to_transpose": sum(1 for r in rows if r.get(f"{name}_told_to_transpose")),
         }
     out["bare_image"] = sum(1 for r in rows if r["bare_path"] == "image")
     out["one_spectrum_min"] = min(r["one_spectrum"] for r in rows)
@@ -93,11 +99,14 @@ def render(res: dict[str, Any]) -> str:
         "recording with known axes gets) and `Denoiser().run` on the bare array (the image model unless it has "
         "twice as many samples as bins). Error: RMS error over the raw recording's (geometric mean, worst); "
         "`worse than raw`: recordings left further from the truth than the input, with how many of them warned "
-        "(`OutOfDomainWarning`); `warned`: all recordings that warned.",
+        "(`OutOfDomainWarning`); `warned`: all recordings that warned; `told to transpose`: warnings that the "
+        "array looks like a recording given as (wavelength, time), advice that would send a recording down the "
+        "spectral path with its axes swapped.",
         "",
         "| samples | n | spectral: error | spectral: worse than raw (warned) | bare array: image path on "
-        "| bare array: error | bare array: worse than raw (warned) | bare array: warned | spectral better on |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| bare array: error | bare array: worse than raw (warned) | bare array: warned | bare array: told to "
+        "transpose | spectral better on |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in res["groups"].items():
         sp, im = s["spectral"], s["bare"]
@@ -105,7 +114,8 @@ def render(res: dict[str, Any]) -> str:
             f"| {name} | {s['recordings']} | {sp['geometric_mean']:.2f} (worst {sp['worst']:.2f}) | "
             f"{sp['worse_than_raw']} ({sp['worse_than_raw_warned']}) | {s['bare_image']} | "
             f"{im['geometric_mean']:.2f} (worst {im['worst']:.2f}) | "
-            f"{im['worse_than_raw']} ({im['worse_than_raw_warned']}) | {im['warned']} | {s['spectral_better']} |"
+            f"{im['worse_than_raw']} ({im['worse_than_raw_warned']}) | {im['warned']} | "
+            f"{im.get('told_to_transpose', '-')} | {s['spectral_better']} |"
         )
     from fluorodn.spectral import ONE_SPECTRUM
 

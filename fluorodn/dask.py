@@ -113,7 +113,7 @@ def _effective(
     ref = _model_ref(model)
     pinned = _pinned_options(ref, device, options)
     planner = cached_denoiser(ref, "cpu", pinned)
-    if planner.kind == "spectral" and planner._path_for(tuple(shape), 3, recording) == "delegate":
+    if planner.kind == "spectral" and planner._path_for(tuple(shape), recording) == "delegate":
         ref = IMAGE_MODEL
         pinned = _pinned_options(ref, device, options)
         planner = cached_denoiser(ref, "cpu", pinned)
@@ -314,10 +314,10 @@ def denoise(
         sc = check_scale(scale)
     else:
         sc, rows = _image_scale(arr)
-        from .denoiser import short_recording_warning
+        from .denoiser import delegated_warning
 
-        # a default that hands a short recording to the image model says so, as one call does
-        short = short_recording_warning(rows, arr.shape) if ref != _model_ref(model) else None
+        # a default that hands what may be a recording to the image model says so, as one call does
+        short = delegated_warning(rows, arr.shape) if ref != _model_ref(model) else None
         _warn([short, *_image_messages(planner, arr, sc, rows, border)])
     # An axis short enough for one chunk needs no overlap (dask also refuses a depth
     # larger than the axis): merge it. Chunks thinner than the halo are merged by dask.

@@ -64,6 +64,21 @@ def choice_warning(image_model: str, page: tuple[int, ...]) -> str | None:
     )
 
 
+def delegated_warning(page: np.ndarray, shape: tuple[int, ...] | None = None, stacked: bool = False) -> str | None:
+    """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
+    that is likely a recording: one whose shape looks like a spectral recording given as (wavelength,
+    time) and whose content does not say otherwise (not for a stack of pages, ``stacked``), or a
+    short recording (:func:`short_recording_warning`). None for anything else. ``page`` may be rows
+    of a page of ``shape``."""
+    t, w = page.shape if shape is None else shape
+    if not stacked and spectral.looks_spectral((w, t)) and not spectral.rows_are_spectra(page):
+        return (
+            f"a {t} x {w} array looks like a spectral recording given as (wavelength, time); "
+            "it is denoised as an image: pass it transposed, or kind 'image' to silence this"
+        )
+    return short_recording_warning(page, shape)
+
+
 def short_recording_warning(page: np.ndarray, shape: tuple[int, ...] | None = None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
     although its rows are one spectrum (:func:`fluorodn.spectral.short_recording`): a time x
@@ -83,11 +98,28 @@ def short_recording_warning(page: np.ndarray, shape: tuple[int, ...] | None = No
     )
 
 
-def transposed_warning(shape: tuple[int, ...]) -> str | None:
+def few_samples_warning(t: int) -> str | None:
+    """The :class:`OutOfDomainWarning` message for a spectral recording of fewer than
+    :data:`fluorodn.spectral.FEW_SAMPLES` samples, too few to tell its signal from its noise over
+    time; None otherwise."""
+    if t >= spectral.FEW_SAMPLES:
+        return None
+    return (
+        f"the recording has only {t} samples, too few to tell its signal from its noise over time: the output "
+        f"can end further from the truth than the input (recordings of {spectral.FEW_SAMPLES} samples or more "
+        "did not, in the benchmark of short recordings)"
+    )
+
+
+def transposed_warning(shape: tuple[int, ...], page: np.ndarray | None = None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a spectral recording of ``shape`` with more
-    wavelength bins than time samples, which looks transposed; None otherwise."""
+    wavelength bins than time samples, which looks transposed; None otherwise, and None where the
+    recording's rows, ``page`` (all of them), read as one spectrum and its columns do not
+    (:func:`fluorodn.spectral.one_spectrum`): a short recording the right way round."""
     t, w = shape
     if w <= t:
+        return None
+    if page is not None and page.shape == tuple(shape) and spectral.rows_are_spectra(page):
         return None
     return (
         f"the recording has more wavelength bins ({w}) than time samples ({t}): it looks transposed; "
@@ -336,10 +368,10 @@ class Denoiser:
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
             return self._run(pages_2d, scale, progress, border, depth + 1, recording).reshape(arr.shape)
-        path = self._path_for(arr.shape, depth + 1, recording)
+        path = self._path_for(arr.shape, recording)
         first = arr if arr.ndim == 2 else arr[0]  # check_input refuses a stack of no pages
-        if path == "delegate" and scale is None and (short := short_recording_warning(first)):
-            warnings.warn(OutOfDomainWarning(short), stacklevel=1 + depth)
+        if path == "delegate" and scale is None and (found := delegated_warning(first, stacked=arr.ndim > 2)):
+            warnings.warn(OutOfDomainWarning(found), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:], depth + 1)
             if clipped := clipping_warning(arr):
@@ -451,9 +483,9 @@ class Denoiser:
 
     # -- spectral path ----------------------------------------------------------------
 
-    def _path_for(self, shape: tuple[int, ...], depth: int = 2, recording: bool = False) -> str:
-        """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model);
-        a warning points ``depth`` frames above this method's own (2: at its caller's caller).
+    def _path_for(self, shape: tuple[int, ...], recording: bool = False) -> str:
+        """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model),
+        by shape (:func:`delegated_warning` says, from the content, what a delegated page may be).
         ``recording``: pages known to be time x wavelength (a spectrometer's file, or what
         :func:`fluorodn.unmix` denoises), which take the spectral path by
         :func:`fluorodn.spectral.takes_recording` rather than by their look."""
@@ -465,14 +497,6 @@ class Denoiser:
             return "spectral"
         if recording:
             return "spectral" if self.declared_kind == "auto" and spectral.takes_recording(page) else "delegate"
-        if self.declared_kind == "auto" and len(shape) == 2 and spectral.looks_spectral(shape[::-1]):
-            warnings.warn(
-                OutOfDomainWarning(
-                    f"a {shape[0]} x {shape[1]} array looks like a spectral recording given as (wavelength, time); "
-                    "it is denoised as an image: pass it transposed, or kind 'image' to silence this"
-                ),
-                stacklevel=1 + depth,
-            )
         return "delegate"
 
     def _warn_choice(self, page: tuple[int, ...], depth: int = 2) -> None:
@@ -508,9 +532,9 @@ class Denoiser:
             arr = check_input(first, ndims=(2,))
         except ValueError as err:
             raise ValueError(f"page index 0: {err}") from err
-        if self._path_for(arr.shape, depth + 1, recording) == "delegate":
-            if short := short_recording_warning(arr):
-                warnings.warn(OutOfDomainWarning(short), stacklevel=1 + depth)
+        if self._path_for(arr.shape, recording) == "delegate":
+            if found := delegated_warning(arr):
+                warnings.warn(OutOfDomainWarning(found), stacklevel=1 + depth)
             yield from self._image()._stream_image(_chain(arr, pages), progress, depth + 1)
             return
         out, found = self._run_spectral(arr, progress, recording=recording)
@@ -604,7 +628,11 @@ class Denoiser:
         an output row depends on (the result of one call). Returns the messages, None for a check
         that found nothing; none about the orientation of a ``recording`` (known time x wavelength)."""
         t, _ = shape
-        messages = [None if recording else transposed_warning(shape), clipping_warning(rows)]
+        messages = [
+            None if recording else transposed_warning(shape, rows),
+            few_samples_warning(t),
+            clipping_warning(rows),
+        ]
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict):
             reach = int(self.halo) + proj.baseline_samples // 2
@@ -635,7 +663,11 @@ class Denoiser:
         messages: list[str | None] = []
         limits = self.metadata.get("domain_checks")
         if checks:
-            messages = [None if recording else transposed_warning(arr.shape), clipping_warning(arr)]
+            messages = [
+                None if recording else transposed_warning(arr.shape, arr),
+                few_samples_warning(arr.shape[0]),
+                clipping_warning(arr),
+            ]
             if isinstance(limits, dict):
                 messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), limits)
         if progress is not None:

@@ -26,10 +26,12 @@ def test_quick_lengths(tmp_path) -> None:
             e = [r[path] for r in rows]
             assert g[path]["geometric_mean"] == pytest.approx(np.exp(np.mean(np.log(e))))
             assert g[path]["worse_than_raw"] == sum(v > 1 for v in e)
+            assert g[path]["told_to_transpose"] == sum(r[f"{path}_told_to_transpose"] for r in rows)
         for r in rows:
             assert 0 < r["spectral"] < 1  # the spectral path denoises every one of them
             # a bare array that does not look spectral goes to the image model with the one-spectrum hint
             assert r["bare_warned"] or r["bare_path"] == "spectral"
+            assert not r["bare_told_to_transpose"]  # whose advice would swap a recording's axes
             assert r["one_spectrum"] >= ONE_SPECTRUM  # a recording's rows are one spectrum
     for r in res["rows"][lengths.BETWEEN]:
         assert r["bins"] <= r["samples"] < 2 * r["bins"] and r["bare_path"] == "image"

@@ -610,6 +610,54 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
         den.run(x.T)  # detected: denoised as an image, with a warning
 
 
+def test_a_short_recording_is_not_said_to_look_transposed(den: Denoiser, generator) -> None:
+    """Fewer samples than bins, the right way round: its rows are one spectrum and its columns are
+    not. Declared spectral, it is denoised without the orientation warning (run, and dask's
+    client); by the default, it gets the short-recording warning, not the advice to transpose it
+    (which would give it the spectral path with its axes swapped). A recording of more samples than
+    bins given as (wavelength, time) still gets the orientation warning."""
+    import dask.array as da
+
+    from fluorodn.dask import denoise as dask_denoise
+
+    spec = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    for seed, (t, w) in enumerate(((60, 152), (100, 304), (30, 76))):
+        x = generator(np.random.default_rng(40 + seed), t, w, 0.6).noisy
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            spec.run(x)
+            dask_denoise(da.from_array(x, chunks=(t // 2, w)), "spectral", "cpu")
+        assert not [c for c in caught if "transposed" in str(c.message)], (t, w)
+        for run in (den.run, lambda a: dask_denoise(da.from_array(a, chunks=(t // 2, w)), "default", "cpu")):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                run(x)
+            said = [str(c.message) for c in caught if issubclass(c.category, OutOfDomainWarning)]
+            assert any(m.startswith("the rows of this") for m in said), said
+            assert not any("(wavelength, time)" in m for m in said), said
+    x = generator(np.random.default_rng(50), 200, 152, 0.6).noisy
+    with pytest.warns(OutOfDomainWarning, match="looks transposed"):
+        spec.run(np.ascontiguousarray(x.T))
+
+
+def test_too_few_samples_are_said_to_be(generator) -> None:
+    """Under FEW_SAMPLES samples the spectral path says the recording is too short to denoise
+    reliably (one call and dask's client); from FEW_SAMPLES on it does not."""
+    import dask.array as da
+
+    from fluorodn.dask import denoise as dask_denoise
+
+    spec = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    for t in (4, spectral.FEW_SAMPLES - 1, spectral.FEW_SAMPLES, 40):
+        x = generator(np.random.default_rng(t), t, 152, 0.5).noisy
+        for run in (spec.run, lambda a: dask_denoise(da.from_array(a), "spectral", "cpu", recording=True)):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                run(x)
+            said = [str(c.message) for c in caught if f"only {t} samples" in str(c.message)]
+            assert len(said) == (t < spectral.FEW_SAMPLES), (t, said)
+
+
 def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
     """Error / raw error at the first and last 5 samples within 1.15x of the interior's (the
     traces are extended by their mirror image there: 1.02x and 1.07x measured on these 10
