@@ -68,19 +68,33 @@ def error_split(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str
     }
 
 
-def bin_leverage(noisy: np.ndarray, clean: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def _bin_ratios(noisy: np.ndarray, clean: np.ndarray, y: np.ndarray, prefix: str = "") -> dict[str, float]:
+    """Error / raw error of the first and last bins over the median bin's, all of it and its
+    time-varying part (each bin's time-mean error removed)."""
+    err = np.asarray(y, np.float64) - clean
+    raw = np.asarray(noisy, np.float64) - clean
+    out = {}
+    for tag, e, r in (("", err, raw), ("_varying", err - err.mean(axis=0), raw - raw.mean(axis=0))):
+        ratio = np.sqrt(np.mean(e**2, axis=0) / np.mean(r**2, axis=0))
+        out[f"{prefix}ratio_first{tag}"] = float(ratio[0] / np.median(ratio))
+        out[f"{prefix}ratio_last{tag}"] = float(ratio[-1] / np.median(ratio))
+    return out
+
+
+def bin_leverage(
+    noisy: np.ndarray, clean: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None
+) -> dict[str, float]:
     """The first/last bins against the median bin: leverage in the recording's projection and
-    error / raw error, all of it and its time-varying part (each bin's time-mean removed)."""
+    error / raw error, all of it and its time-varying part (each bin's time-mean removed).
+    ``reference``: another output of the same recording whose ratios come as ``oracle_ratio_...``
+    (the spectral oracle's: how uneven the bins are for an estimator that knows the spectra)."""
     from fluorodn import spectral
 
     lev = (spectral.fit(noisy, fixed_pattern=False).basis ** 2).sum(axis=1)
-    err = np.asarray(y, np.float64) - clean
-    raw = np.asarray(noisy, np.float64) - clean
     out = {"leverage_first": float(lev[0] / np.median(lev)), "leverage_last": float(lev[-1] / np.median(lev))}
-    for tag, e, r in (("", err, raw), ("_varying", err - err.mean(axis=0), raw - raw.mean(axis=0))):
-        ratio = np.sqrt(np.mean(e**2, axis=0) / np.mean(r**2, axis=0))
-        out[f"ratio_first{tag}"] = float(ratio[0] / np.median(ratio))
-        out[f"ratio_last{tag}"] = float(ratio[-1] / np.median(ratio))
+    out |= _bin_ratios(noisy, clean, y)
+    if reference is not None:
+        out |= _bin_ratios(noisy, clean, reference, "oracle_")
     return out
 
 
@@ -114,12 +128,18 @@ MISS_KINDS = ("small", "merged", "shifted", "absent", "taken")
 #: than the network's halo); a crop that would leave under a third of the recording is skipped.
 CROP_BINS = (12, 15, 18, 21)
 CROP_SAMPLES = tuple(range(200, 1400, 50))
+#: Samples from a crop's ends beyond which its rows count as interior (``interior_samples_vs_raw``
+#: of :func:`edge_penalty`): more than the spectral network's halo.
+INTERIOR_MARGIN = 64
 #: Samples of the Gaussian over time in the edge table's reference pipeline: a projection then
 #: a smoother over time, as the default is, but linear and with the textbook mirrored border.
 EDGE_TIME_SIGMA = 2.0
 #: The edge table's references for what the spectrum's ends and the recording's ends have to cost
 #: (:mod:`benchmarks.oracle`).
 SPECTRAL_ORACLE = "wiener across wavelength (oracle)"
+#: The default with each trace's ends as the mirrored border alone gives them (the border it was
+#: trained on), without the mean with the continued border (:func:`fluorodn.spectral.run_traces`).
+MIRRORED = "fluorodn:default, mirrored ends only"
 TIME_ORACLE = "wiener over time (oracle)"
 
 
@@ -133,7 +153,8 @@ def edge_penalty(rec: R.Recording, fn: Any, bins: bool = True) -> dict[str, floa
     each bin's time-mean error of its run (the fixed pattern, which is constant in time).
     ``whole_error_vs_raw``: RMS error / raw error of the whole recording, for comparing pipelines
     that smooth more or less; ``..._samples_vs_raw``: the crops' end samples' error over their raw
-    error, each bin's time-mean error over the crop taken out of both. ``bins=False`` leaves out the
+    error, each bin's time-mean error over the crop taken out of both (``interior_samples_vs_raw``:
+    the same for the rows more than ``INTERIOR_MARGIN`` samples from the crop's ends). ``bins=False`` leaves out the
     crops in wavelength (for a pipeline that only takes the whole spectrum)."""
     from benchmarks.stress import EDGE_BINS, EDGE_SAMPLES
 
@@ -177,6 +198,8 @@ def edge_penalty(rec: R.Recording, fn: Any, bins: bool = True) -> dict[str, floa
             add(name, e, ref)
             add(f"{name}_varying", e - crop_mean, ref - whole_mean)
             add(f"{name}_vs_raw", e - crop_mean, raw[crop_rows] - raw_mean)
+        inside = slice(INTERIOR_MARGIN, n - INTERIOR_MARGIN)
+        add("interior_samples_vs_raw", by_time[inside] - crop_mean, raw[inside] - raw_mean)
     out = {name: float(np.sqrt(a / max(b, 1e-300))) for name, (a, b) in sums.items()}
     raw = output(lambda x: x, rec) - rec.clean
     return out | {"whole_error_vs_raw": float(np.sqrt(np.mean(whole**2) / max(np.mean(raw**2), 1e-300)))}
@@ -286,6 +309,57 @@ def output(fn: Any, rec: R.Recording) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return rec.to_counts(np.asarray(fn(rec.noisy), np.float64))
+
+
+def as_recording(den: Any) -> Any:
+    """``den.run`` on arrays known to be time x wavelength recordings, however short."""
+    return lambda x: np.asarray(den.run(x, recording=True))
+
+
+def mirrored_ends_only(den: Any) -> Any:
+    """:func:`as_recording` with each trace's ends as the mirrored border alone gives them
+    (:data:`MIRRORED`)."""
+    import functools
+
+    from fluorodn import spectral
+
+    def run(x: np.ndarray) -> np.ndarray:
+        both = spectral.run_traces
+        spectral.run_traces = functools.partial(both, continued_ends=False)
+        try:
+            return np.asarray(den.run(x, recording=True))
+        finally:
+            spectral.run_traces = both
+
+    return run
+
+
+def _ends_against_interior(edges: list[dict[str, Any]], title: str, intro: str) -> list[str]:
+    """The edge crops read as the quality benchmark reads a recording: the end samples' error /
+    raw error against the interior rows' (time-varying parts), pooled over the crops."""
+    from benchmarks.stress import EDGE_SAMPLES
+
+    first, last = f"first_{EDGE_SAMPLES}_samples_vs_raw", f"last_{EDGE_SAMPLES}_samples_vs_raw"
+    rows = [e for e in edges if "interior_samples_vs_raw" in e and first in e]
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"### {title}",
+        "",
+        intro.format(samples=EDGE_SAMPLES, margin=INTERIOR_MARGIN, crops=len(CROP_SAMPLES), mirrored=MIRRORED),
+        "",
+        f"| recording | pipeline | first {EDGE_SAMPLES} samples | last {EDGE_SAMPLES} samples | interior "
+        "| worst end / interior |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in rows:
+        inner = e["interior_samples_vs_raw"]
+        worst = max(e[first], e[last]) / max(inner, 1e-300)
+        lines.append(
+            f"| {e['recording']} | {e['pipeline']} | {e[first]:.3f} | {e[last]:.3f} | {inner:.3f} | {worst:.2f} |"
+        )
+    return lines
 
 
 def sweep_below(path: Path = RESULTS / "sweep.json") -> list[dict[str, Any]]:
@@ -403,7 +477,15 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     red = [] if quick else [r for r in make_stress(n_time, quick) if r.name.startswith("sensor red")]
     for rec in red:
         defaults[rec.name] = output(default.run, rec)
-    bins = [{"recording": rec.name} | bin_leverage(rec.noisy, rec.clean, defaults[rec.name]) for rec in [*recs, *red]]
+    from benchmarks.oracle import oracle_spectral_wiener
+
+    bins = [
+        {"recording": rec.name}
+        | bin_leverage(
+            rec.noisy, rec.clean, defaults[rec.name], output(oracle_spectral_wiener(rec.clean, rec.noisy), rec)
+        )
+        for rec in [*recs, *red]
+    ]
     from benchmarks.sweep import REPEATS
 
     projection = [
@@ -414,8 +496,9 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     ]
     from benchmarks.pipelines import gaussian, svd_rank, time_gaussian
 
-    edge_pipes = {
-        "fluorodn:default": default.run,
+    edge_pipes = {  # a crop is a recording, however short (the quick mode's are)
+        "fluorodn:default": as_recording(default),
+        MIRRORED: mirrored_ends_only(default),
         "svd-8": svd_rank(8),
         "gauss-0.5": gaussian(0.5),
         f"svd-8+time-gauss-{EDGE_TIME_SIGMA:g}": svd_then(8, time_gaussian(EDGE_TIME_SIGMA)),
@@ -437,6 +520,11 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         if e["pipeline"] == TIME_ORACLE:
             for k in [k for k in e if "_bin" in k]:
                 del e[k]
+    stress_edges = [
+        {"recording": r.name, "pipeline": n} | edge_penalty(r, fn, bins=False)
+        for r in ([] if quick else make_stress(n_time, False))
+        for n, fn in {"fluorodn:default": as_recording(default), MIRRORED: mirrored_ends_only(default)}.items()
+    ]
     leverage = [{"recording": r.name} | crop_leverage(r) for r in recs]
     from benchmarks.stress import FRAME_NOISE, make_frame
 
@@ -457,6 +545,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "rows": rows,
         "bins": bins,
         "edges": edges,
+        "stress_edges": stress_edges,
         "crop_leverage": leverage,
         "frame_edges": frames,
         "sweep": sweep_rows,
@@ -512,20 +601,32 @@ def report(res: dict[str, Any]) -> str:
         "Leverage: the share of a bin's noise that lies in the 16 kept components (`sum_k basis[w, k]^2` of "
         "`fluorodn.spectral.fit`), over the median bin's. Ratio: the default's error / raw error of the bin over "
         "the median bin's; `varying`: the same after removing each bin's time-mean error (the fixed pattern, "
-        "which no temporal filter removes).",
+        "which no temporal filter removes). `oracle`: the same ratios for the "
+        f"`{SPECTRAL_ORACLE}` on the whole recording (the best linear estimator of each sample's spectrum, "
+        "the signal's and the noise's covariance between bins taken from the clean and noisy recording): how "
+        "much harder the end bins are for an estimator that knows the spectra exactly. Where the signal's "
+        "spectra concentrate in a few end bins, fewer bins inform them and more of those bins' noise passes, "
+        "whatever the estimator: a cost of the spectra, not of the edge (the crops below measure the edge).",
         "",
-        "| recording | leverage first / last bin | ratio first / last bin | varying: ratio first / last bin |",
-        "|---|---|---|---|",
+        "| recording | leverage first / last bin | ratio first / last bin | varying: ratio first / last bin "
+        "| oracle: ratio first / last bin | oracle varying: ratio first / last bin |",
+        "|---|---|---|---|---|---|",
     ]
     for b in res.get("bins", []):
+        oracle = " - | - |"
+        if "oracle_ratio_first" in b:
+            oracle = (
+                f" {b['oracle_ratio_first']:.2f} / {b['oracle_ratio_last']:.2f} | "
+                f"{b['oracle_ratio_first_varying']:.2f} / {b['oracle_ratio_last_varying']:.2f} |"
+            )
         lines.append(
             f"| {b['recording']} | {b['leverage_first']:.2f} / {b['leverage_last']:.2f} | "
             f"{b['ratio_first']:.2f} / {b['ratio_last']:.2f} | {b['ratio_first_varying']:.2f} / "
-            f"{b['ratio_last_varying']:.2f} |"
+            f"{b['ratio_last_varying']:.2f} |{oracle}"
         )
     edges = res.get("edges", [])
     if edges:
-        skip = ("_varying", "_samples_vs_raw")  # in brackets, and in the oracle's text
+        skip = ("_varying", "_samples_vs_raw")  # in brackets, and in the oracles' text
         regions = [k for k in edges[0] if k not in ("recording", "pipeline") and not k.endswith(skip)]
         lines += [
             "",
@@ -602,6 +703,24 @@ def report(res: dict[str, Any]) -> str:
                 f"{at_ends}. So the default's end samples keep more than its interior, but less than this "
                 "estimator keeps at them.",
             ]
+        lines += _ends_against_interior(
+            edges,
+            "The recording's ends against its interior",
+            "The same crops, each read as the quality benchmark reads a recording: RMS error / RMS raw error on "
+            "the crop's first and last {samples} samples and on its rows more than {margin} samples from either "
+            "end, each bin's time-mean error over the crop taken out of both (the part of the error that varies "
+            "in time), squared errors summed over the crops. The last column is the quality benchmark's "
+            "`worst edge / interior` for the samples, pooled over {crops} crops instead of one recording's two "
+            "ends. `{mirrored}`: each trace's first and last samples as the network gives them on the mirrored "
+            "border it was trained on, without the mean with its output on the trace continued past the end "
+            "(`fluorodn.spectral.run_traces`).",
+        )
+    lines += _ends_against_interior(
+        res.get("stress_edges", []),
+        "The stress recordings' ends against their interior",
+        "The quality benchmark's stress recordings (`benchmarks/stress.py`), each cropped in time as above, "
+        "read the same way, for the default and `{mirrored}`.",
+    )
     leverage = res.get("crop_leverage", [])
     if leverage:
         lines += [

@@ -56,6 +56,8 @@ __all__ = [
     "COMPONENTS",
     "CONVENTION",
     "FEW_SAMPLES",
+    "LOW_RATE_HZ",
+    "TRAINED_RATE_HZ",
     "MAX_BINS",
     "MIN_BINS",
     "ONE_SPECTRUM",
@@ -63,6 +65,7 @@ __all__ = [
     "check_blocks",
     "coefficient_map",
     "coefficients",
+    "continue_ends",
     "diff_variance",
     "domain_warnings",
     "fit",
@@ -73,6 +76,7 @@ __all__ = [
     "one_spectrum",
     "pad_ends",
     "project",
+    "rate_warning",
     "reconstruct",
     "removed_stats",
     "rows_are_spectra",
@@ -522,6 +526,27 @@ def looks_spectral(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 and MIN_BINS <= shape[1] <= MAX_BINS and shape[0] >= 2 * shape[1]
 
 
+#: Samples per second of the spectral models' training recordings: their kinetics (decay, rises,
+#: how close events lie) are in samples at this rate.
+TRAINED_RATE_HZ = 5.0
+#: Slowest sampling rate of a recording with timestamps that the file pipeline denoises without a
+#: warning: at 2 Hz the default's event F1 was below raw's in all 5 groups of ``python -m benchmarks
+#: rates`` (the same events lie 2.5 times closer in samples, and close events merge), at 5 Hz not.
+LOW_RATE_HZ = 4.0
+
+
+def rate_warning(rate_hz: float) -> str | None:
+    """The :class:`fluorodn.OutOfDomainWarning` message for a recording sampled at ``rate_hz``,
+    below :data:`LOW_RATE_HZ`; None otherwise (and for a rate that is not a positive number)."""
+    if not (np.isfinite(rate_hz) and 0 < rate_hz < LOW_RATE_HZ):
+        return None
+    return (
+        f"the recording was sampled at {rate_hz:.3g} Hz, below the {TRAINED_RATE_HZ:g} Hz the spectral model was "
+        "trained at: its events lie closer in samples than in training, and close events may merge (at 2 Hz, "
+        "event detection fell below the raw recording's in the sampling-rate benchmark)"
+    )
+
+
 #: Fewest samples of a recording the spectral path denoises without a warning: of the recordings
 #: of ``python -m benchmarks lengths``, 3 of 24 of 8 samples ended further from the truth than they
 #: came in (by at most 4 %), none of 16 samples or more.
@@ -625,6 +650,35 @@ def pad_ends(a: np.ndarray, pad: int, axis: int = 0) -> np.ndarray:
     return np.pad(a, width, mode="symmetric")
 
 
+#: Samples at each end of a trace to which :func:`continue_ends` fits the straight line about
+#: whose end value it reflects the trace.
+END_FIT = 8
+
+
+def continue_ends(a: np.ndarray, pad: int, axis: int = 0) -> np.ndarray:
+    """``a`` extended by ``pad`` samples at both ends of ``axis``: the trace turned about its end
+    value, sample ``k`` beyond an end ``2 e - a[k]`` (counting the end sample as 0), ``e`` the value
+    at the end of the straight line fitted to the ``END_FIT`` end samples (fewer in a shorter trace).
+    A straight line continues as itself, where :func:`pad_ends` turns the trace back. The network,
+    trained on :func:`pad_ends`' border, errs differently on this one, so :func:`run_traces`
+    averages the two at the ends."""
+    a = np.moveaxis(np.asarray(a), axis, 0)
+    t = len(a)
+    if t < 2 or pad == 0:
+        return np.moveaxis(pad_ends(a, pad), 0, axis)
+    width = [(pad, pad)] + [(0, 0)] * (a.ndim - 1)
+    e = np.pad(a, width, mode="reflect")
+    m = min(END_FIT, t)
+    u = np.arange(m) - (m - 1) / 2.0
+    shape = (m,) + (1,) * (a.ndim - 1)
+    for seg, at, side in ((a[:m], -u[-1], slice(0, pad)), (a[t - m :], u[-1], slice(t + pad, None))):
+        seg = np.asarray(seg, np.float64)
+        slope = (u.reshape(shape) * seg).sum(axis=0) / float(u @ u)
+        end = seg.mean(axis=0) + slope * at
+        e[side] = (2.0 * end - e[side]).astype(e.dtype)
+    return np.moveaxis(e, 0, axis)
+
+
 def run_traces(
     net: Callable[[np.ndarray], np.ndarray],
     coef: np.ndarray,
@@ -635,6 +689,7 @@ def run_traces(
     signal: np.ndarray | None = None,
     independent: bool = False,
     fill: np.ndarray | None = None,
+    continued_ends: bool = True,
 ) -> np.ndarray:
     """Denoised (T, K) coefficient traces: ``coef - net(input)``, in windows with ``halo``.
 
@@ -645,6 +700,13 @@ def run_traces(
     rounding), and rows of a longer recording passed with at least ``halo`` neighbours on
     each side get the values they have in the whole recording.
 
+    The first and last ``halo`` rows, which see the extension, are the mean of that result and
+    of the network's on the recording's end stretches extended by :func:`continue_ends` instead:
+    two estimates from two borders, whose errors there differ (``python -m benchmarks diagnose``:
+    the recording's ends against its interior). They depend only on the ``3 * halo`` rows at their
+    end, so a longer recording's rows keep their values as above. ``continued_ends=False`` leaves
+    them as the mirrored border alone gives them.
+
     ``signal`` (K,) bool marks the traces that hold signal (:attr:`Projection.signal`; None:
     all); the others come back constant, at their value in ``fill`` (K,) (default 0;
     :attr:`Projection.coef_mean` gives each its time mean). If the network denoises each trace
@@ -652,6 +714,33 @@ def run_traces(
     cut into pieces that fill every channel of each call (:func:`_run_pieces`), so that its
     work grows with the signal traces, not with K.
     """
+    args = (net, scale, channels, halo, window, signal, independent, fill)
+    out = _run_traces(coef, *args)
+    t = len(coef)
+    h = min(halo, t)
+    if h == 0 or not continued_ends:
+        return out
+    span = min(t, 3 * halo)
+    first = _run_traces(coef[:span], *args, pad=continue_ends)
+    last = first if span == t else _run_traces(coef[t - span :], *args, pad=continue_ends)
+    ends = np.concatenate([(out[:h] + first[:h]) / 2, (out[t - h :] + last[span - h :]) / 2])
+    out[:h], out[t - h :] = ends[:h], ends[h:]
+    return out
+
+
+def _run_traces(
+    coef: np.ndarray,
+    net: Callable[[np.ndarray], np.ndarray],
+    scale: np.ndarray,
+    channels: int,
+    halo: int,
+    window: int,
+    signal: np.ndarray | None,
+    independent: bool,
+    fill: np.ndarray | None,
+    pad: Callable[[np.ndarray, int], np.ndarray] = pad_ends,
+) -> np.ndarray:
+    """:func:`run_traces` with the border ``pad`` at both ends, without the mean at the ends."""
     t, k = coef.shape
     keep = np.arange(k) if signal is None else np.flatnonzero(signal)
     out = np.empty_like(coef, dtype=np.float32)
@@ -659,9 +748,9 @@ def run_traces(
     if len(keep) == 0:
         return out
     if independent:
-        _run_pieces(net, coef, scale, channels, halo, window, keep, out)
+        _run_pieces(net, coef, scale, channels, halo, window, keep, out, pad)
         return out
-    ext = pad_ends(coef, halo)
+    ext = pad(coef, halo)
     core = max(1, window - 2 * halo)
     for start in range(0, t, core):
         stop = min(t, start + core)
@@ -680,11 +769,12 @@ def _run_pieces(
     window: int,
     keep: np.ndarray,
     out: np.ndarray,
+    pad: Callable[[np.ndarray, int], np.ndarray] = pad_ends,
 ) -> None:
     """:func:`run_traces` for a network that denoises each channel on its own, into the
     columns ``keep`` of ``out``.
 
-    The traces ``keep``, each extended by its mirrored ends (:func:`pad_ends`) and divided by
+    The traces ``keep``, each extended at its ends by ``pad`` (:func:`pad_ends`) and divided by
     its scale, are laid end to end, with a level channel that follows them (each trace's own
     ``1 / scale``). That sequence is cut into ``channels`` pieces per call, each with ``halo``
     samples of context on either side. An output sample of a trace's own span depends only on
@@ -693,7 +783,7 @@ def _run_pieces(
     """
     t = coef.shape[0]
     span = t + 2 * halo
-    seq = (pad_ends(coef[:, keep], halo) / scale[keep].astype(np.float32)).T.reshape(-1)
+    seq = (pad(coef[:, keep], halo) / scale[keep].astype(np.float32)).T.reshape(-1)
     lev = np.repeat((1.0 / scale[keep]).astype(np.float32), span)
     n = seq.size
     core = max(1, min(window - 2 * halo, -(-n // channels)))

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.__main__ import main
 from benchmarks.diagnose import (
@@ -13,6 +14,7 @@ from benchmarks.diagnose import (
     CROP_SAMPLES,
     FRAME_CROPS,
     FRAME_ORACLE,
+    MIRRORED,
     SPECTRAL_ORACLE,
     TIME_ORACLE,
     bin_leverage,
@@ -36,7 +38,14 @@ def test_diagnose_quick(tmp_path: Path) -> None:
     (b,) = result["bins"]
     assert b["leverage_first"] > 0 and b["ratio_first_varying"] > 0
     edges = {e["pipeline"]: e for e in result["edges"]}
-    assert set(edges) == {"fluorodn:default", "svd-8", "gauss-0.5", "svd-8+time-gauss-2", SPECTRAL_ORACLE, TIME_ORACLE}
+    assert set(edges) == {
+        "fluorodn:default", MIRRORED, "svd-8", "gauss-0.5", "svd-8+time-gauss-2", SPECTRAL_ORACLE, TIME_ORACLE
+    }  # fmt: skip
+    # the two borders' mean changes the ends only (whether for the better, the full run's many crops say)
+    default, mirrored = edges["fluorodn:default"], edges[MIRRORED]
+    assert default["interior_samples_vs_raw"] == pytest.approx(mirrored["interior_samples_vs_raw"], rel=1e-3)
+    assert abs(default["first_5_samples_vs_raw"] - mirrored["first_5_samples_vs_raw"]) > 1e-3
+    assert "### The recording's ends against its interior" in (tmp_path / "diagnosis_quick.md").read_text()
     # knowing the traces' statistics exactly, a filter over time denoises and pays little at the time ends
     timed = edges[TIME_ORACLE]
     assert timed["whole_error_vs_raw"] < 0.6 and not any("_bin" in k for k in timed)
@@ -123,7 +132,7 @@ def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
     flat = edge_penalty(rec, shrink)
     assert abs(flat.pop("whole_error_vs_raw") - 0.5) < 1e-9
     kept = {k: flat.pop(k) for k in list(flat) if k.endswith("_vs_raw")}  # the ends' own error over raw
-    assert set(kept) == {"first_5_samples_vs_raw", "last_5_samples_vs_raw"}
+    assert set(kept) == {"first_5_samples_vs_raw", "last_5_samples_vs_raw", "interior_samples_vs_raw"}
     assert all(abs(v - 0.5) < 1e-9 for v in kept.values())
     assert all(abs(v - 1.0) < 1e-9 for v in flat.values())
     assert not any("_bin" in k for k in edge_penalty(rec, shrink, bins=False))
@@ -134,6 +143,7 @@ def test_edge_penalty_sees_only_what_the_edge_changes() -> None:
     assert abs(e["last_5_samples"] - 2.0) < 1e-9 and abs(e["first_5_samples"] - 1.0) < 1e-9
     assert abs(e["first_5_samples_varying"] - 1.0) < 0.05 and e["last_5_samples_varying"] > 1.8
     assert abs(e["last_5_samples_vs_raw"] - 1.0) < 0.05 and abs(e["first_5_samples_vs_raw"] - 0.5) < 0.05
+    assert abs(e["interior_samples_vs_raw"] - 0.5) < 0.02  # the ends leave the interior as it was
     assert abs(e["first_bin"] - 1.0) < 0.05
 
 
@@ -151,6 +161,22 @@ def test_bin_leverage_follows_where_the_signal_spectrum_lies() -> None:
     half = clean + 0.5 * (noisy - clean)
     half[:, 0] = noisy[:, 0]
     np.testing.assert_allclose(bin_leverage(noisy, clean, half)["ratio_first"], 2.0)
+
+
+def test_the_spectral_oracle_pays_where_the_signal_spectrum_lies() -> None:
+    """The best linear estimator across wavelength keeps more of its noise in the bins that
+    hold the signal's spectrum (here the first few): the bins' unevenness is the spectra's."""
+    from benchmarks.oracle import oracle_spectral_wiener
+
+    rng = np.random.default_rng(2)
+    t, w = 3000, 152
+    spectrum = np.exp(-np.arange(w) / 3.0)
+    clean = 1000.0 + np.outer(50 * np.sin(np.arange(t) / 30.0), spectrum)
+    noisy = clean + rng.standard_normal((t, w))
+    oracle = oracle_spectral_wiener(clean, noisy)(noisy)
+    b = bin_leverage(noisy, clean, noisy, oracle)
+    assert b["ratio_first"] == 1.0 and b["oracle_ratio_first"] > 5 and b["oracle_ratio_first_varying"] > 5
+    assert b["oracle_ratio_last"] < 1.25
 
 
 def test_error_split_separates_the_constant_part() -> None:

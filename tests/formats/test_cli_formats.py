@@ -219,3 +219,33 @@ def test_a_tiff_naming_its_wavelengths_is_a_recording(tmp_path):
         tifffile.imwrite(tmp_path / f"{name}.tif", values, description=desc)
         with contextlib.closing(fio.open_recording(tmp_path / f"{name}.tif")) as rec:
             assert rec.axes_known == (name == "pair"), name
+
+
+def test_a_recording_sampled_slower_than_training_is_said_to_be(tmp_path):
+    """Timestamps at 2 Hz (HDF5 with its axes) give one warning line naming the rate, for the
+    spectral path; at 5 Hz, without timestamps, or through an image model, none. The output is the
+    same as without the warning."""
+    values = spectra(600, 152, seed=5).astype(np.float32)
+    lines = {}
+    for name, step in (("slow.h5", 0.5), ("trained.h5", 0.2), ("bare.h5", None)):
+        src = tmp_path / name
+        with h5py.File(src, "w") as f:
+            f["acq/data"] = values
+            if step is not None:
+                f["acq/Time"] = np.arange(600) * step
+                f["acq/Wavelength"] = np.linspace(477, 595, 152)
+        result = runner.invoke(app, ["denoise", str(src), "--key", "acq/data", "--threads", "1"])
+        assert result.exit_code == 0, result.output
+        lines[name] = [line for line in result.stderr.splitlines() if "sampled at" in line]
+        with h5py.File(src.with_name(name.replace(".h5", "_denoised.h5"))) as f:
+            lines[name + " out"] = f["acq/data"][()]
+    assert len(lines["slow.h5"]) == 1 and "sampled at 2 Hz" in lines["slow.h5"][0], lines
+    assert "slow.h5" in lines["slow.h5"][0]
+    assert lines["trained.h5"] == [] and lines["bare.h5"] == []
+    np.testing.assert_array_equal(lines["slow.h5 out"], lines["trained.h5 out"])
+    result = runner.invoke(
+        app, ["denoise", str(tmp_path / "slow.h5"), "--key", "acq/data", "--model", "low", "--threads", "1",
+              "-o", str(tmp_path / "low")]  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    assert "sampled at" not in result.stderr

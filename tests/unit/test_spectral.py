@@ -228,6 +228,41 @@ def test_pieces_equal_whole_traces() -> None:
     np.testing.assert_allclose(mixed, got, atol=1e-4)
 
 
+def test_continue_ends_continues_a_straight_line() -> None:
+    """The odd reflection about the fitted end value continues a line as itself, on either axis;
+    noise around a line continues as the line minus its mirrored noise."""
+    u = np.arange(-6, 36, dtype=np.float64)
+    line = np.stack([3 + 0.5 * u, -2 * u], axis=1)
+    a = line[6:-6]
+    np.testing.assert_allclose(spectral.continue_ends(a, 6), line, atol=1e-9)
+    np.testing.assert_allclose(spectral.continue_ends(a.T, 6, axis=1), line.T, atol=1e-9)
+    noise = np.random.default_rng(0).standard_normal(30) * 1e-3
+    e = spectral.continue_ends(a[:, 0] + noise, 4)
+    np.testing.assert_allclose(e[:4], line[2:6, 0] - noise[4:0:-1], atol=5e-3)
+    assert spectral.continue_ends(a[:1], 3).shape == (7, 2)  # one sample: repeated
+
+
+def test_run_traces_averages_two_borders_at_the_ends() -> None:
+    """Rows more than halo from an end are those of the mirrored border alone; the first and last
+    halo rows are the mean of the mirrored border's and the continued border's results, whatever
+    the windows; a recording shorter than three halos too."""
+    halo = 5
+    net = per_channel_filter(halo, 8)
+    for t in (1000, 12):
+        coef = np.random.default_rng(t).standard_normal((t, 6)).astype(np.float32) * [50, 9, 2, 1, 1, 1]
+        scale = np.maximum(coef.std(axis=0), 1.0)
+        args = (net, scale, 8, halo, 10**6, None, False, None)
+        mirror = spectral._run_traces(coef, *args)
+        cont = spectral._run_traces(coef, *args, pad=spectral.continue_ends)
+        got = spectral.run_traces(net, coef, scale, 8, halo, window=10**6)
+        np.testing.assert_allclose(got[halo:-halo], mirror[halo:-halo], atol=1e-5)
+        np.testing.assert_allclose(got[:halo], (mirror[:halo] + cont[:halo]) / 2, atol=1e-4)
+        np.testing.assert_allclose(got[-halo:], (mirror[-halo:] + cont[-halo:]) / 2, atol=1e-4)
+        assert np.abs(got[:halo] - mirror[:halo]).max() > 1e-3  # the second border changes them
+        for window in (4 * halo + 1, 37):
+            np.testing.assert_allclose(spectral.run_traces(net, coef, scale, 8, halo, window=window), got, atol=1e-4)
+
+
 def test_noise_only_traces_are_told_from_signal() -> None:
     rng = np.random.default_rng(3)
     n = 6000
