@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn import hemoglobin
+from fluorodn import hemoglobin, spectral
+from fluorodn.errors import OutOfDomainWarning
 from fluorodn._engine import clipping_warning
 from fluorodn.unmixing.inputs import UnmixError, check_recording, dark_levels, sensor_on, wavelengths_for
 from fluorodn.unmixing.result import UnmixResult
@@ -130,7 +131,10 @@ def _unmix(
         )
         x = np.asarray(denoised, dtype=np.float64)
         # the model that ran (an image model where the bins are out of the spectral model's range)
-        model_name = str((denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise).name)
+        ran = denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise
+        model_name = str(ran.name)
+        if rate is not None and getattr(ran, "kind", None) == "spectral" and (slow := spectral.rate_warning(rate)):
+            warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)

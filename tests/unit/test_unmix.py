@@ -243,6 +243,29 @@ def test_a_short_recording_is_denoised_as_a_recording(noisy: tuple[np.ndarray, d
     assert not np.allclose(looked.sensor, known.sensor)
 
 
+def test_a_rate_below_training_is_said_to_be(noisy: tuple[np.ndarray, dict]) -> None:
+    """Denoised by the spectral model at a stated rate under LOW_RATE_HZ, unmix warns once, naming
+    the rate; at 5 Hz, without a rate, or without denoising it does not; the traces are the same."""
+    import warnings
+
+    from fluorodn.errors import OutOfDomainWarning
+
+    x, tr = noisy
+    said = {}
+    for rate, denoise in ((2.0, True), (5.0, True), (None, True), (2.0, False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = unmix(x[:300], tr["wl"], (tr["wl"], tr["response"]), denoise=denoise, rate=rate)
+        said[rate, denoise] = [str(c.message) for c in caught if "sampled at" in str(c.message)]
+        assert all(issubclass(c.category, OutOfDomainWarning) for c in caught if "sampled at" in str(c.message))
+        if (rate, denoise) == (2.0, True):
+            slow = res
+        if (rate, denoise) == (5.0, True):
+            np.testing.assert_array_equal(res.sensor, slow.sensor)
+    assert len(said[2.0, True]) == 1 and "sampled at 2 Hz" in said[2.0, True][0]
+    assert said[5.0, True] == said[None, True] == said[2.0, False] == []
+
+
 def test_input_is_not_modified(noisy: tuple[np.ndarray, dict]) -> None:
     x, tr = noisy
     x = x[:200].copy()
