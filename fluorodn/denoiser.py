@@ -115,7 +115,7 @@ def transposed_warning(shape: tuple[int, ...], page: np.ndarray | None = None) -
     """The :class:`OutOfDomainWarning` message for a spectral recording of ``shape`` with more
     wavelength bins than time samples, which looks transposed; None otherwise, and None where the
     recording's rows, ``page`` (all of them), read as one spectrum and its columns do not
-    (:func:`fluorodn.spectral.one_spectrum`): a short recording the right way round."""
+    (:func:`fluorodn.spectral.rows_are_spectra`): a short recording the right way round."""
     t, w = shape
     if w <= t:
         return None
@@ -370,8 +370,8 @@ class Denoiser:
             return self._run(pages_2d, scale, progress, border, depth + 1, recording).reshape(arr.shape)
         path = self._path_for(arr.shape, recording)
         first = arr if arr.ndim == 2 else arr[0]  # check_input refuses a stack of no pages
-        if path == "delegate" and scale is None and (found := delegated_warning(first, stacked=arr.ndim > 2)):
-            warnings.warn(OutOfDomainWarning(found), stacklevel=1 + depth)
+        if path == "delegate" and scale is None and (hint := delegated_warning(first, stacked=arr.ndim > 2)):
+            warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:], depth + 1)
             if clipped := clipping_warning(arr):
@@ -533,8 +533,8 @@ class Denoiser:
         except ValueError as err:
             raise ValueError(f"page index 0: {err}") from err
         if self._path_for(arr.shape, recording) == "delegate":
-            if found := delegated_warning(arr):
-                warnings.warn(OutOfDomainWarning(found), stacklevel=1 + depth)
+            if hint := delegated_warning(arr):
+                warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
             yield from self._image()._stream_image(_chain(arr, pages), progress, depth + 1)
             return
         out, found = self._run_spectral(arr, progress, recording=recording)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from fluorodn import hemoglobin, spectral
-from fluorodn.errors import OutOfDomainWarning
 from fluorodn._engine import clipping_warning
+from fluorodn.errors import OutOfDomainWarning
 from fluorodn.unmixing.inputs import UnmixError, check_recording, dark_levels, sensor_on, wavelengths_for
 from fluorodn.unmixing.result import UnmixResult
 

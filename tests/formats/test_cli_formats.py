@@ -243,9 +243,7 @@ def test_a_recording_sampled_slower_than_training_is_said_to_be(tmp_path):
     assert "slow.h5" in lines["slow.h5"][0]
     assert lines["trained.h5"] == [] and lines["bare.h5"] == []
     np.testing.assert_array_equal(lines["slow.h5 out"], lines["trained.h5 out"])
-    result = runner.invoke(
-        app, ["denoise", str(tmp_path / "slow.h5"), "--key", "acq/data", "--model", "low", "--threads", "1",
-              "-o", str(tmp_path / "low")]  # fmt: skip
-    )
+    low = ["--model", "low", "--threads", "1", "-o", str(tmp_path / "low")]
+    result = runner.invoke(app, ["denoise", str(tmp_path / "slow.h5"), "--key", "acq/data", *low])
     assert result.exit_code == 0, result.output
     assert "sampled at" not in result.stderr

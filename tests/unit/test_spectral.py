@@ -663,7 +663,11 @@ def test_a_short_recording_is_not_said_to_look_transposed(den: Denoiser, generat
             spec.run(x)
             dask_denoise(da.from_array(x, chunks=(t // 2, w)), "spectral", "cpu")
         assert not [c for c in caught if "transposed" in str(c.message)], (t, w)
-        for run in (den.run, lambda a: dask_denoise(da.from_array(a, chunks=(t // 2, w)), "default", "cpu")):
+
+        def chunked(a: np.ndarray, t: int = t, w: int = w) -> Any:
+            return dask_denoise(da.from_array(a, chunks=(t // 2, w)), "default", "cpu")
+
+        for run in (den.run, chunked):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 run(x)
