@@ -8,9 +8,9 @@ stays bounded by a few pages whatever the file's length; the output is written a
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
-import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -193,8 +193,10 @@ def denoise_file(
         # a file that says which axis is time (a spectrometer's, with its axes, or a TIFF naming its
         # bins' wavelengths) holds time x wavelength recordings whatever their look
         known = bool(getattr(rec, "axes_known", False))
-        _warn_rate(denoiser, rec, known)
-        pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known)
+        timing = getattr(getattr(rec, "file", None), "timing", None)  # a spectrometer's timestamps
+        rate = float(timing.rate_hz) if timing is not None else None
+        rate = rate if rate is not None and math.isfinite(rate) and rate > 0 else None  # timestamps all equal
+        pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
         counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
@@ -215,19 +217,6 @@ def denoise_file(
         )
         seconds = time.perf_counter() - t0
         return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov["model"])
-
-
-def _warn_rate(denoiser: Any, rec: Any, known: bool) -> None:
-    """:class:`fluorodn.OutOfDomainWarning` if ``rec``'s timestamps show a rate below the one the
-    spectral model that denoises its pages was trained at (:func:`fluorodn.spectral.rate_warning`)."""
-    timing = getattr(getattr(rec, "file", None), "timing", None)
-    if timing is None or denoiser._runs(tuple(rec.page_shape[-2:]), known).kind != "spectral":
-        return
-    from fluorodn import spectral
-    from fluorodn.errors import OutOfDomainWarning
-
-    if message := spectral.rate_warning(float(timing.rate_hz)):
-        warnings.warn(OutOfDomainWarning(message), stacklevel=2)
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

@@ -252,6 +252,7 @@ def denoise(
     options: DenoiserOptions | None = None,
     scale: tuple[float, float] | None = None,
     recording: bool = False,
+    rate: float | None = None,
 ) -> da.Array:
     """Lazily denoise a dask array; equal to ``Denoiser(model).run(array.compute(), recording=recording)``.
 
@@ -271,6 +272,8 @@ def denoise(
     scale : (m, s) to use instead of the global scale (2D only).
     recording : the pages are known to be time x wavelength, as for :meth:`fluorodn.Denoiser.run`:
         with a spectral model, a recording takes the spectral path however short.
+    rate : samples per second, where known: as for :meth:`fluorodn.Denoiser.run`, a recording
+        sampled under :data:`fluorodn.spectral.LOW_RATE_HZ` that the spectral path denoises warns.
 
     Returns
     -------
@@ -291,9 +294,14 @@ def denoise(
     if scale is not None and arr.ndim != 2:
         raise ValueError("scale= is only meaningful for a 2D array (3D pages each use their own)")
 
+    from .denoiser import checked_rate
+
+    slow = checked_rate(rate)
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
     ref, options, planner = _effective(model, device, options, arr.shape, recording)
     planner._warn_choice(arr.shape[-2:])  # once, here on the client, not from every block
+    if planner.kind == "spectral":
+        _warn([slow])
     halo = int(planner.halo)
     common = {"model": ref, "device": device, "options": options, "sha256": getattr(planner, "sha256", None)}
 

@@ -98,6 +98,19 @@ def short_recording_warning(page: np.ndarray, shape: tuple[int, ...] | None = No
     )
 
 
+def checked_rate(rate: float | None) -> str | None:
+    """The :class:`OutOfDomainWarning` message for a recording sampled at ``rate`` samples per second
+    (:func:`fluorodn.spectral.rate_warning`), None for an unknown rate (None) or one that needs none;
+    ValueError for a rate that is not a positive number."""
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise ValueError(f"rate must be a number of samples per second, not {rate!r}")
+    if not (np.isfinite(rate) and rate > 0):
+        raise ValueError(f"rate must be a positive number of samples per second, not {rate}")
+    return spectral.rate_warning(float(rate))
+
+
 def few_samples_warning(t: int) -> str | None:
     """The :class:`OutOfDomainWarning` message for a spectral recording of fewer than
     :data:`fluorodn.spectral.FEW_SAMPLES` samples, too few to tell its signal from its noise over
@@ -313,6 +326,7 @@ class Denoiser:
         progress: Progress | None = None,
         border: str | None = None,
         recording: bool = False,
+        rate: float | None = None,
     ) -> np.ndarray:
         """Denoise one 2D recording or a stack of 2D pages.
 
@@ -335,6 +349,9 @@ class Denoiser:
             recording takes the spectral path however short (from 2 samples,
             :func:`fluorodn.spectral.takes_recording`), not only when it looks spectral (twice as
             many samples as bins), and is not said to look transposed.
+        rate : samples per second of a recording, where known: one sampled under
+            :data:`fluorodn.spectral.LOW_RATE_HZ` that the spectral path denoises warns
+            (:class:`OutOfDomainWarning`; the model was trained at 5 Hz and counts in samples).
 
         Returns
         -------
@@ -351,7 +368,7 @@ class Denoiser:
         ValueError : not 2D or more, empty, non-real dtype (bool, complex, object, str), or
             NaN/inf values.
         """
-        return self._run(x, scale, progress, border, 2, recording)
+        return self._run(x, scale, progress, border, 2, recording, rate)
 
     def _run(
         self,
@@ -361,14 +378,19 @@ class Denoiser:
         border: str | None,
         depth: int,
         recording: bool = False,
+        rate: float | None = None,
     ) -> np.ndarray:
         """:meth:`run`, its warnings pointing ``depth`` frames above this method (at the user's line);
-        ``recording``: the pages are known to be time x wavelength (:meth:`_path_for`)."""
+        ``recording``: the pages are known to be time x wavelength (:meth:`_path_for`); ``rate``: their
+        samples per second, if known."""
+        slow = checked_rate(rate)
         arr = check_input(x, ndims=(2, 3, 4, 5, 6))
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
-            return self._run(pages_2d, scale, progress, border, depth + 1, recording).reshape(arr.shape)
+            return self._run(pages_2d, scale, progress, border, depth + 1, recording, rate).reshape(arr.shape)
         path = self._path_for(arr.shape, recording)
+        if path == "spectral" and slow:
+            warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
         first = arr if arr.ndim == 2 else arr[0]  # check_input refuses a stack of no pages
         if path == "delegate" and scale is None and (hint := delegated_warning(first, stacked=arr.ndim > 2)):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
@@ -421,7 +443,12 @@ class Denoiser:
         return out
 
     def stream(
-        self, pages: Iterable[Any], *, progress: Progress | None = None, recording: bool = False
+        self,
+        pages: Iterable[Any],
+        *,
+        progress: Progress | None = None,
+        recording: bool = False,
+        rate: float | None = None,
     ) -> Iterator[np.ndarray]:
         """Denoise 2D pages one after the other, yielding (H, W) float32 pages in order.
 
@@ -429,17 +456,24 @@ class Denoiser:
         pixel budget, so a long stack of small frames runs in few calls; at most that
         many pages are held at once. Each page uses its own global scale. When the model
         is spectral, the first page decides the path: spectral recordings run one by one,
-        image pages go to the image model. ``recording``: as for :meth:`run`.
+        image pages go to the image model. ``recording`` and ``rate``: as for :meth:`run`.
         """
-        yield from self._stream(pages, progress, 2, recording)
+        yield from self._stream(pages, progress, 2, recording, rate)
 
     def _stream(
-        self, pages: Iterable[Any], progress: Progress | None, depth: int, recording: bool = False
+        self,
+        pages: Iterable[Any],
+        progress: Progress | None,
+        depth: int,
+        recording: bool = False,
+        rate: float | None = None,
     ) -> Iterator[np.ndarray]:
         """:meth:`stream`, its warnings pointing ``depth`` frames above this generator's own;
-        ``recording``: the pages are known to be time x wavelength (:meth:`_path_for`)."""
+        ``recording``: the pages are known to be time x wavelength (:meth:`_path_for`); ``rate``:
+        their samples per second, if known."""
+        slow = checked_rate(rate)
         if self.kind == "spectral":
-            yield from self._stream_spectral(iter(pages), progress, depth + 1, recording)
+            yield from self._stream_spectral(iter(pages), progress, depth + 1, recording, slow)
         else:
             yield from self._stream_image(iter(pages), progress, depth + 1)
 
@@ -521,10 +555,11 @@ class Denoiser:
             return self._image_denoiser
 
     def _stream_spectral(
-        self, pages: Iterator[Any], progress: Progress | None, depth: int, recording: bool
+        self, pages: Iterator[Any], progress: Progress | None, depth: int, recording: bool, slow: str | None = None
     ) -> Iterator[np.ndarray]:
         """:meth:`stream` with a spectral model, its warnings pointing ``depth`` frames above this
-        generator's own; ``recording``: the pages are known to be time x wavelength."""
+        generator's own; ``recording``: the pages are known to be time x wavelength; ``slow``: the
+        warning for their sampling rate (:func:`checked_rate`), given if they take the spectral path."""
         first = next(pages, None)
         if first is None:
             return
@@ -537,6 +572,8 @@ class Denoiser:
                 warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
             yield from self._image()._stream_image(_chain(arr, pages), progress, depth + 1)
             return
+        if slow:
+            warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
         out, found = self._run_spectral(arr, progress, recording=recording)
         warned = _warn_page(found, 0, depth + 1)
         yield out

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn import hemoglobin, spectral
+from fluorodn import hemoglobin
 from fluorodn._engine import clipping_warning
-from fluorodn.errors import OutOfDomainWarning
 from fluorodn.unmixing.inputs import UnmixError, check_recording, dark_levels, sensor_on, wavelengths_for
 from fluorodn.unmixing.result import UnmixResult
 
@@ -125,16 +124,13 @@ def _unmix(
         # a Denoiser's warnings point at the user's line, and it knows x is time x wavelength (a
         # recording takes the spectral path however short); anything else with a run method runs as is
         denoised = (
-            denoise._run(x, None, None, None, 1 + depth, recording=True)
+            denoise._run(x, None, None, None, 1 + depth, recording=True, rate=rate)
             if isinstance(denoise, Denoiser)
             else denoise.run(x)
         )
         x = np.asarray(denoised, dtype=np.float64)
         # the model that ran (an image model where the bins are out of the spectral model's range)
-        ran = denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise
-        model_name = str(ran.name)
-        if rate is not None and getattr(ran, "kind", None) == "spectral" and (slow := spectral.rate_warning(rate)):
-            warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
+        model_name = str((denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise).name)
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)

@@ -697,6 +697,44 @@ def test_too_few_samples_are_said_to_be(generator) -> None:
             assert len(said) == (t < spectral.FEW_SAMPLES), (t, said)
 
 
+def test_a_rate_below_training_is_said_to_be(den: Denoiser, generator) -> None:
+    """rate= under LOW_RATE_HZ warns once at the caller's line where the spectral path runs (run,
+    stream, dask's client), naming the rate; at 5 Hz or without a rate nothing is said and the output
+    is the same; a frame the image model takes is not a recording; a rate that is not a positive
+    number is refused in one sentence."""
+    import dask.array as da
+
+    from fluorodn.dask import denoise as dask_denoise
+
+    x = generator(np.random.default_rng(60), 600, 152, 0.4).noisy
+    runs = {
+        "run": lambda a, r: den.run(a, rate=r),
+        "stream": lambda a, r: list(den.stream([a, a], rate=r))[0],
+        "dask": lambda a, r: dask_denoise(da.from_array(a, chunks=(300, 152)), rate=r).compute(),
+    }
+    for name, run in runs.items():
+        outs = {}
+        for rate in (2.0, 5.0, None):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                outs[rate] = run(x, rate)
+            said = [c for c in caught if "sampled at" in str(c.message)]
+            assert len(said) == (rate == 2.0), (name, rate, [str(c.message) for c in caught])
+            if said:
+                assert issubclass(said[0].category, OutOfDomainWarning) and "sampled at 2 Hz" in str(said[0].message)
+                assert said[0].filename == __file__, (name, said[0].filename)
+        np.testing.assert_allclose(outs[2.0], outs[None], atol=1e-2)
+        np.testing.assert_array_equal(outs[5.0], outs[None])
+    frame = np.random.default_rng(0).normal(100, 5, (64, 64))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        den.run(frame, rate=1.0)
+    assert not [c for c in caught if "sampled at" in str(c.message)]
+    for bad in (0.0, -5.0, float("nan"), "5"):
+        with pytest.raises(ValueError, match="rate must be a"):
+            den.run(x, rate=bad)  # type: ignore[arg-type]
+
+
 def test_edges_are_denoised_like_the_interior(den: Denoiser, generator) -> None:
     """Error / raw error at the first and last 5 samples within 1.15x of the interior's (the
     traces are extended by their mirror image there: 1.02x and 1.07x measured on these 10
