@@ -549,7 +549,7 @@ def rate_warning(rate_hz: float) -> str | None:
 
 #: Fewest samples of a recording the spectral path denoises without a warning: of the recordings
 #: of ``python -m benchmarks lengths``, 3 of 24 of 8 samples ended further from the truth than they
-#: came in (by at most 4 %), none of 16 samples or more.
+#: came in (by at most 2 %), none of 16 samples or more by as much as 1e-6.
 FEW_SAMPLES = 16
 
 
