@@ -709,7 +709,7 @@ def test_a_rate_below_training_is_said_to_be(den: Denoiser, generator) -> None:
     x = generator(np.random.default_rng(60), 600, 152, 0.4).noisy
     runs = {
         "run": lambda a, r: den.run(a, rate=r),
-        "stream": lambda a, r: list(den.stream([a, a], rate=r))[0],
+        "stream": lambda a, r: np.stack(list(den.stream([a, a], rate=r)))[0],
         "dask": lambda a, r: dask_denoise(da.from_array(a, chunks=(300, 152)), rate=r).compute(),
     }
     for name, run in runs.items():
