@@ -56,12 +56,18 @@ class FileSettings:
     """Interleaved excitations of a spectrometer file (each denoised alone); None: declared by the file or detected."""
     to: str | None = None
     """Write the output as ``"npy"``, ``"tif"`` or ``"h5"`` instead of the input's format."""
+    rate: float | None = None
+    """Samples per second of recordings whose file states none (a spectrometer file's timestamps
+    win): a recording sampled under :data:`fluorodn.spectral.LOW_RATE_HZ` that the spectral path
+    denoises warns."""
 
     def __post_init__(self) -> None:
         if self.nan not in NAN_POLICIES:
             raise ValueError(f"nan must be one of {', '.join(NAN_POLICIES)}; got {self.nan!r}")
         if self.dtype not in ("float32", "same"):
             raise ValueError(f"dtype must be 'float32' or 'same'; got {self.dtype!r}")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"rate must be a positive number of samples per second; got {self.rate}")
 
 
 @dataclass
@@ -195,7 +201,8 @@ def denoise_file(
         known = bool(getattr(rec, "axes_known", False))
         timing = getattr(getattr(rec, "file", None), "timing", None)  # a spectrometer's timestamps
         rate = float(timing.rate_hz) if timing is not None else None
-        rate = rate if rate is not None and math.isfinite(rate) and rate > 0 else None  # timestamps all equal
+        if rate is None or not (math.isfinite(rate) and rate > 0):  # no timestamps, or all equal
+            rate = settings.rate
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)

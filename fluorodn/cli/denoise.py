@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -93,6 +94,13 @@ def denoise(
     to: Annotated[
         ConvertTo | None, typer.Option(help="Write the outputs as npy, tif or h5 instead of the input's format.")
     ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Samples per second of recordings whose files state none (a spectrometer file's timestamps win); "
+            "a recording sampled under 4 Hz warns, as the spectral model was trained at 5 Hz.",
+        ),
+    ] = None,
     nan: NanOption = NanPolicy.refuse,
     threads: ThreadsOption = None,
     dry_run: Annotated[
@@ -141,12 +149,15 @@ def denoise(
     setup_logging()
     if overwrite and skip_existing:
         fail("--overwrite and --skip-existing exclude each other; choose one")
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        fail(f"--rate must be a positive number of samples per second, not {rate:g}")
     check_count("--threads", threads)
     check_count("--workers", workers)
     report = Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,
-                         nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
+                         nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report,
+                         rate=rate)  # fmt: skip
         _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report)
         return
     if scheduler is not None or workers is not None:
@@ -168,7 +179,7 @@ def denoise(
         plans = fio.plan_outputs(sources, output, run.suffix, several=several, keep_tree=keep_tree, to=to_fmt)
         _check_plans(plans)
         settings = FileSettings(dtype=run.dtype.value, key=key, suffix=run.suffix, overwrite=overwrite, nan=nan.value,
-                                device=run.device.value, excitations=excitations, to=to_fmt)  # fmt: skip
+                                device=run.device.value, excitations=excitations, to=to_fmt, rate=rate)  # fmt: skip
     except FluorodnError as err:
         fail(err)
     todo = _check_inputs(plans, settings, skip_existing, report, debug)
@@ -203,7 +214,7 @@ def _refuse_for_zarr(**given: Any) -> None:
     """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
     defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
                 "key": None, "nan": NanPolicy.refuse, "dry_run": False, "excitations": None, "to": None,
-                "report": False}  # fmt: skip
+                "report": False, "rate": None}  # fmt: skip
     used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
     if used:
         fail(

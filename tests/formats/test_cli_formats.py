@@ -247,3 +247,30 @@ def test_a_recording_sampled_slower_than_training_is_said_to_be(tmp_path):
     result = runner.invoke(app, ["denoise", str(tmp_path / "slow.h5"), "--key", "acq/data", *low])
     assert result.exit_code == 0, result.output
     assert "sampled at" not in result.stderr
+
+
+def test_rate_fills_in_for_files_without_timestamps(tmp_path):
+    """--rate gives the rate of files that state none: 2 Hz on a .npy recording gives the warning
+    line, 5 Hz none; a file's timestamps win over it; a rate that is not positive is refused in one
+    sentence, before anything is read."""
+    values = spectra(600, 152, seed=6).astype(np.float32)
+    npy = tmp_path / "rec.npy"
+    np.save(npy, values)
+    h5 = tmp_path / "timed.h5"
+    with h5py.File(h5, "w") as f:
+        f["acq/data"] = values
+        f["acq/Time"] = np.arange(600) * 0.2
+        f["acq/Wavelength"] = np.linspace(477, 595, 152)
+
+    def said(*args: str) -> list[str]:
+        result = runner.invoke(app, ["denoise", *args, "--threads", "1", "--overwrite"])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.stderr.splitlines() if "sampled at" in line]
+
+    assert len(said(str(npy), "--rate", "2")) == 1
+    assert said(str(npy), "--rate", "5") == [] and said(str(npy)) == []
+    assert said(str(h5), "--key", "acq/data", "--rate", "2") == []  # its timestamps say 5 Hz
+    for bad in ("0", "-1", "nan"):
+        result = runner.invoke(app, ["denoise", str(npy), "--rate", bad])
+        assert result.exit_code != 0 and "--rate must be a positive number" in result.stderr, result.output
+        assert "Traceback" not in result.output
