@@ -223,9 +223,10 @@ def fluorodn_pipelines(
     return pipes, {"default": default, "cards": [p.info for p in pipes if p.name.startswith("fluorodn:")]}
 
 
-def denoiser_fn(den: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """``den.run`` returning float64; its warnings about the input (``OutOfDomainWarning``,
-    ``ModelChoiceWarning``) are recorded in ``run.warnings``."""
+def denoiser_fn(den: Any, **given: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``den.run`` (with the keyword arguments ``given``, e.g. ``rate``) returning float64; its
+    warnings about the input (``OutOfDomainWarning``, ``ModelChoiceWarning``) are recorded in
+    ``run.warnings``."""
     import warnings
 
     from fluorodn.errors import ModelChoiceWarning, OutOfDomainWarning
@@ -233,7 +234,7 @@ def denoiser_fn(den: Any) -> Callable[[np.ndarray], np.ndarray]:
     def run(x: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            y = np.asarray(den.run(x), np.float64)
+            y = np.asarray(den.run(x, **given), np.float64)
         about_input = (OutOfDomainWarning, ModelChoiceWarning)
         run.warnings = [str(w.message) for w in caught if issubclass(w.category, about_input)]
         return y

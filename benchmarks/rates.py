@@ -6,7 +6,8 @@ on recordings at 5 Hz, and everything in it counts in samples (its 35-sample con
 quality benchmark's signal (:func:`fluorodn_train.evaluation.recordings.signal_config`) with the
 sensor's decay and the hemodynamics, motion and slow states at their rates in seconds, and the
 same photon counts per sample. Each recording runs through raw, the default (``Denoiser()`` as a
-user gets it) and the classical baselines :data:`BASELINES`, and is analysed like the quality
+user gets it, told the recording's rate: ``run(x, rate=fs)``, which warns under 4 Hz) and the
+classical baselines :data:`BASELINES`, and is analysed like the quality
 benchmark's (:func:`~fluorodn_train.evaluation.recordings.analyse` with the recording's rate:
 OASIS with the sensor's time constant, events matched within 0.6 s, coherence over 0-2.5 Hz).
 
@@ -60,13 +61,13 @@ METRICS = (("psnr", "PSNR"), ("coh_mean_0_2.5hz", "coherence"), ("ev_f1", "F1"))
 QUICK = {"rates": (2.0, 20.0), "minutes": 4.0, "seeds": (0, 1), "conditions": {"events": (0.4,)}}
 
 
-def pipelines() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """Raw, the default (its warnings kept, :func:`benchmarks.pipelines.denoiser_fn`) and :data:`BASELINES`."""
-    import fluorodn
-
+def pipelines(den: Any, fs: float) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Raw, the default ``den`` told the recording's rate ``fs`` as a user who knows it would
+    (``run(x, rate=fs)``; its warnings kept, :func:`benchmarks.pipelines.denoiser_fn`) and
+    :data:`BASELINES`."""
     return {
         "raw": lambda x: x,
-        "fluorodn:default": denoiser_fn(fluorodn.Denoiser()),
+        "fluorodn:default": denoiser_fn(den, rate=fs),
         "gauss-0.5": gaussian(0.5),
         "svd-8": svd_rank(8),
         "svd-mp": svd_mp,
@@ -103,14 +104,16 @@ def measure(
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """One row per recording and pipeline: its metrics, and the default's warnings."""
-    pipes = pipelines()
+    import fluorodn
+
+    den = fluorodn.Denoiser()
     rows = []
     for condition, scales in conditions.items():
         for ns in scales:
             for fs in rates:
                 for seed in seeds:
                     rec = make_recording(condition, fs, ns, minutes, seed)
-                    for name, fn in pipes.items():
+                    for name, fn in pipelines(den, fs).items():
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
                             y = fn(rec.noisy)

@@ -61,5 +61,10 @@ def test_quick_rates(tmp_path) -> None:
     assert s["groups"] == 2 and s["below_raw"] == sum(
         1 for g in groups if any(g[label]["below_raw"] for _, label in rates.METRICS)
     )
+    # told the rate, the default says so at 2 Hz (under LOW_RATE_HZ), on every seed, and not at 20 Hz
+    by_rate = {g["fs"]: g for g in groups}
+    assert by_rate[2.0]["warned_seeds"] == list(rates.QUICK["seeds"])
+    assert any("sampled at 2 Hz" in w for w in by_rate[2.0]["warnings"])
+    assert not any("sampled at" in w for w in by_rate[20.0]["warnings"])
     md = (tmp_path / "rates_quick.md").read_text()
     assert "| 0.4 | 2 Hz |" in md and "| 0.4 | 20 Hz |" in md
