@@ -199,10 +199,8 @@ def denoise_file(
         # a file that says which axis is time (a spectrometer's, with its axes, or a TIFF naming its
         # bins' wavelengths) holds time x wavelength recordings whatever their look
         known = bool(getattr(rec, "axes_known", False))
-        timing = getattr(getattr(rec, "file", None), "timing", None)  # a spectrometer's timestamps
-        rate = float(timing.rate_hz) if timing is not None else None
-        if rate is None or not (math.isfinite(rate) and rate > 0):  # no timestamps, or all equal
-            rate = settings.rate
+        # a spectrometer file's timestamps say its rate; the one given stands for files that do not
+        rate = getattr(rec, "rate_hz", None) or settings.rate
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
