@@ -63,6 +63,10 @@ def fit(
     shared: bool = typer.Option(False, help="Spectral: one network per coefficient trace (traces as batch items)."),
     dilations: str = typer.Option("", help="Spectral: dilation of each convolution, comma-separated (default all 1)."),
     diff_weight: float = typer.Option(0.0, help="Spectral: weight of the error's first differences in the loss."),
+    loss: str = typer.Option(
+        "mse",
+        help="Spectral: squared (mse) or absolute (l1: each output the median, sharper rises) errors.",
+    ),
     signal_only: bool = typer.Option(
         False, help="Spectral: train on the coefficient traces that hold signal only (the runtime denoises only those)."
     ),

@@ -32,6 +32,10 @@ class FitConfig:
     #: spectral: weight of the MSE of the error's first differences over time, added to the MSE
     #: (weights the error spectrum by 1 + w (2 - 2 cos f): high frequencies count up to 1 + 4 w)
     diff_weight: float = 0.0
+    #: spectral: "mse" (squared errors: each output the mean of what the input allows) or "l1"
+    #: (absolute errors: each output sample the median, which keeps a rise whose onset is
+    #: uncertain a step at its likeliest time instead of a ramp spread over the uncertainty)
+    loss: str = "mse"
     #: spectral: train on the traces that hold signal (``fluorodn.spectral.holds_signal``), which
     #: are all the runtime denoises; the others enter as zero traces with zero targets
     signal_only: bool = False
@@ -235,6 +239,8 @@ def run_loop(loop: Loop, minutes: float | None = None, log: Callable[[str], None
 
 def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None] = print) -> Path:
     """Train (or resume) until ``cfg.steps`` or the time budget; returns the last checkpoint."""
+    if cfg.loss not in LOSS_POWERS:
+        raise ValueError(f"loss must be one of {', '.join(LOSS_POWERS)}, got {cfg.loss!r}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -267,26 +273,43 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         saved={"config": asdict(cfg)},
         lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
         validate=lambda: {"val_loss": evaluate(model, xv, yv)},
-        loss=diff_loss(cfg.diff_weight, weighted=weighted) if cfg.diff_weight or weighted else None,
+        loss=(
+            diff_loss(cfg.diff_weight, weighted=weighted, power=LOSS_POWERS[cfg.loss])
+            if cfg.diff_weight or weighted or cfg.loss != "mse"
+            else None
+        ),
     )
     return run_loop(loop, minutes, log)
 
 
-def diff_loss(weight: float, weighted: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """MSE plus ``weight`` times the MSE of the error's first differences along the last axis.
+#: Exponent of the errors in the loss of each ``FitConfig.loss``.
+LOSS_POWERS = {"mse": 2, "l1": 1}
+
+
+def diff_loss(
+    weight: float, weighted: bool = False, power: int = 2
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Mean error to the ``power`` (2: MSE, 1: mean absolute error) plus ``weight`` times the same
+    of the error's first differences along the last axis.
 
     ``weighted``: the target's last channel holds per-sample weights (``SpectralSampler``'s
-    ``event_weight`` and ``edge_weight``); the MSE is then weighted by them (normalized by their mean)."""
+    ``event_weight`` and ``edge_weight``); the first term is then weighted by them (normalized by
+    their mean)."""
+    if power not in (1, 2):
+        raise ValueError(f"power must be 1 or 2, got {power!r}")
+
+    def norm(e: torch.Tensor) -> torch.Tensor:
+        return e.pow(2) if power == 2 else e.abs()
 
     def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if weighted:
             y, w = y[:, :-1], y[:, -1:]
             err = out - y
-            mse = (w * err.pow(2)).mean() / w.mean()
+            main = (w * norm(err)).mean() / w.mean()
         else:
             err = out - y
-            mse = err.pow(2).mean()
-        return mse + weight * torch.diff(err, dim=-1).pow(2).mean()
+            main = norm(err).mean()
+        return main + weight * norm(torch.diff(err, dim=-1)).mean()
 
     return loss
 

@@ -56,6 +56,31 @@ def test_diff_loss_weights_high_frequencies():
     torch.testing.assert_close(loss(alternating.expand(2, 3, 100), y), torch.tensor(1.0 + 0.5 * 4.0))
 
 
+def test_l1_loss_is_the_mean_absolute_error_and_its_minimizer_the_median():
+    """power=1: a constant error costs its absolute value, an alternating one 1 + 2 w times it;
+    the constant output that minimizes it over skewed targets is their median, not their mean."""
+    y = torch.zeros(2, 3, 100)
+    loss = diff_loss(0.5, power=1)
+    torch.testing.assert_close(loss(torch.full_like(y, -2.0), y), torch.tensor(2.0))
+    alternating = torch.ones(100) * torch.tensor([1.0, -1.0]).repeat(50)
+    torch.testing.assert_close(loss(alternating.expand(2, 3, 100), y), torch.tensor(1.0 + 0.5 * 2.0))
+    targets = torch.tensor([0.0, 0.0, 0.0, 10.0]).repeat(25).view(1, 1, 100)  # median 0, mean 2.5
+    level = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([level], lr=0.05)
+    for _ in range(400):
+        opt.zero_grad()
+        diff_loss(0.0, power=1)(level.expand(1, 1, 100), targets).backward()
+        opt.step()
+    assert abs(float(level)) < 0.1
+    with pytest.raises(ValueError, match="power"):
+        diff_loss(0.0, power=3)
+
+
+def test_fit_refuses_an_unknown_loss(tmp_path):
+    with pytest.raises(ValueError, match="loss must be one of mse, l1"):
+        fit(FitConfig(out=str(tmp_path / "run"), kind="spectral", loss="huber", steps=1))
+
+
 @pytest.mark.parametrize("fmt", ["npy", "tif"])
 def test_recorded_noise_separates_dark_and_shot(tmp_path, fmt):
     (dark, light), gain, read = _recorded_files(tmp_path, fmt=fmt)
