@@ -162,13 +162,20 @@ def dask_check_cost(quick: bool = False) -> list[dict[str, Any]]:
 def _dask_seconds(arr: Any) -> dict[str, float]:
     """:func:`dask_check_cost`'s timings of one dask array."""
     import fluorodn.dask as fdask
+    from fluorodn import spectral
 
-    _, _, planner = fdask._effective("default", "auto", None, arr.shape)
-    if arr.ndim == 3:
-        check = partial(fdask._page_messages, planner, arr)
-    else:
-        scale, rows = fdask._image_scale(arr)
-        check = partial(fdask._image_messages, planner, arr, scale, rows, planner.border_mode(arr.shape))
+    _, _, planner, _ = fdask._effective("default", "auto", None, arr)
+
+    def check() -> None:  # the input's checks, and the read of the first page that tells a short recording
+        page = arr.shape[-2:]
+        if not spectral.looks_spectral(page) and spectral.takes_recording(page):
+            spectral.short_recording(np.asarray((arr if arr.ndim == 2 else arr[0]).compute()), page)
+        if arr.ndim == 3:
+            fdask._page_messages(planner, arr)
+        else:
+            scale, rows = fdask._image_scale(arr)
+            fdask._image_messages(planner, arr, scale, rows, planner.border_mode(arr.shape))
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         build_s = min(_seconds(fdask.denoise, arr) for _ in range(3))
@@ -205,6 +212,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
                 "removal_excess": removal_excess(noisy, y),
                 "one_spectrum": one_spectrum(noisy),
+                "model": den._runs(noisy.shape, first=noisy).name,
                 "warned": warned,
             }
         )
@@ -234,6 +242,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
             "one_spectrum_max": max(r["one_spectrum"] for r in rows),
             "one_spectrum_reached": sum(1 for r in rows if r["one_spectrum"] >= ONE_SPECTRUM),
             "one_spectrum_limit": ONE_SPECTRUM,
+            "spectral_path": sum(1 for r in rows if r["model"] == den.name),
         },
     }
     write_results(result, out_dir, RESULTS, "images_quick" if quick else "images", report)
@@ -256,8 +265,10 @@ def report(res: dict[str, Any]) -> str:
         f"{s['worse_than_input_unwarned']} of them without the removal warning. The removal warning: "
         f"{s['warned']} frames, {s['warned_not_worse']} of them not worse than the input. Any warning: "
         f"{s['reference_warned']} of the {s['references']} in-domain references. Rows of one spectrum "
-        f"(`fluorodn.spectral.one_spectrum`, the short-recording warning from {s['one_spectrum_limit']:g}): "
-        f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}.",
+        f"(`fluorodn.spectral.one_spectrum`; from {s['one_spectrum_limit']:g} an array too short to look like a "
+        "recording takes the spectral path): "
+        f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}; "
+        f"{s.get('spectral_path', '-')} took the spectral path.",
         "",
         "What the checks cost (clipping, rows of one spectrum, what was removed; fastest of 3 runs of each, "
         "same process; the run includes them): "

@@ -1,16 +1,15 @@
-"""Short recordings: the spectral path against the bare array's path, and against raw.
+"""Short recordings: the spectral path, the bare array's path, the image model and raw.
 
-An array is taken for a recording when it has twice as many samples as bins
-(:func:`fluorodn.spectral.looks_spectral`), so that frames are not; shorter ones go to the image
-model. A recording whose axes are known (a spectrometer's file with them, what ``fluorodn unmix``
-denoises) takes the spectral path however short (:func:`fluorodn.spectral.takes_recording`); a
-bare array that does not look spectral but whose rows are one spectrum
-(:func:`fluorodn.spectral.short_recording`) goes to the image model with a warning. This measures
-both on recordings of the widened training generator (``synth.WIDE``: three sensors, fast
-hemodynamics in half, noise 0.1-1.2 log-uniform), :data:`DRAWS` per group of samples
-:data:`SAMPLES` (and one of W to 2W samples), bins drawn from :data:`BINS`: each path's RMS error
-over the raw recording's, how often it ends further from the truth than the input, and whether it
-warned (``OutOfDomainWarning``) there. Run::
+An array is taken for a recording by its shape when it has twice as many samples as bins
+(:func:`fluorodn.spectral.looks_spectral`), so that frames are not. A recording whose axes are
+known (a spectrometer's file with them, what ``fluorodn unmix`` denoises) takes the spectral path
+however short (:func:`fluorodn.spectral.takes_recording`); so does a shorter bare array whose rows
+are one spectrum (:func:`fluorodn.spectral.short_recording`), where by its shape alone it would go
+to the image model. This measures the three on recordings of the widened training generator
+(``synth.WIDE``: three sensors, fast hemodynamics in half, noise 0.1-1.2 log-uniform),
+:data:`DRAWS` per group of samples :data:`SAMPLES` (and one of W to 2W samples), bins drawn from
+:data:`BINS`: each path's RMS error over the raw recording's, how often it ends further from the
+truth than the input, and whether it warned (``OutOfDomainWarning``) there. Run::
 
     python -m benchmarks lengths [--quick] [--out DIR]
 """
@@ -43,8 +42,8 @@ TRANSPOSE_ADVICE = "given as (wavelength, time)"
 
 def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> dict[str, Any]:
     """One recording of ``t`` x ``w`` of the widened generator through the spectral path (its axes
-    known) and the default on the bare array (``Denoiser().run``: the image model where the array
-    does not look spectral)."""
+    known), the default on the bare array (``Denoiser().run``) and the image model the default hands
+    frames to (what the shape alone would give an array that does not look spectral)."""
     from fluorodn_train.data import make_instance
     from fluorodn_train.synth import WIDE
 
@@ -56,9 +55,10 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> d
     x = inst.noisy.astype(np.float32)
     raw = float(np.sqrt(np.mean((x - inst.clean) ** 2)))
     out: dict[str, Any] = {"samples": t, "bins": w, "noise": ns}
-    out["bare_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
+    out["bare_path"] = "spectral" if dens["default"]._runs(x.shape, first=x) is dens["default"] else "image"
+    out["shape_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
     out["one_spectrum"] = spectral.one_spectrum(x)
-    for name, run in (("spectral", dens["spectral"].run), ("bare", dens["default"].run)):
+    for name, run in (("spectral", dens["spectral"].run), ("bare", dens["default"].run), ("image", dens["image"].run)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             y = run(x)
@@ -72,7 +72,7 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> d
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"recordings": len(rows)}
-    for name in ("spectral", "bare"):
+    for name in ("spectral", "bare", "image"):
         e = np.array([r[name] for r in rows])
         worse = [r for r in rows if r[name] > 1.0]
         out[name] = {
@@ -84,20 +84,23 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "told_to_transpose": sum(1 for r in rows if r.get(f"{name}_told_to_transpose")),
         }
     out["bare_image"] = sum(1 for r in rows if r["bare_path"] == "image")
+    out["shape_image"] = sum(1 for r in rows if r["shape_path"] == "image")
     out["one_spectrum_min"] = min(r["one_spectrum"] for r in rows)
-    out["spectral_better"] = sum(1 for r in rows if r["spectral"] < r["bare"])
+    out["spectral_better"] = sum(1 for r in rows if r["spectral"] < r["image"])
     return out
 
 
 def render(res: dict[str, Any]) -> str:
     lines = [
-        "# Short recordings: the spectral path, the bare array's path and raw",
+        "# Short recordings: the spectral path, the bare array's path, the image model and raw",
         "",
         f"`python -m benchmarks lengths{' --quick' if res['quick'] else ''}` on {res['date']} in "
         f"{res['seconds']:.0f} s: recordings of the widened training generator (noise 0.1-1.2, log-uniform; bins "
         f'from {", ".join(map(str, BINS))}), each through the spectral path (`Denoiser(kind="spectral")`, what a '
-        "recording with known axes gets) and `Denoiser().run` on the bare array (the image model unless it has "
-        "twice as many samples as bins). Error: RMS error over the raw recording's (geometric mean, worst); "
+        "recording with known axes gets), `Denoiser().run` on the bare array (the spectral path where it has "
+        "twice as many samples as bins or its rows are one spectrum, else the image model) and the image model "
+        "alone (`image model`: what the array's shape alone would give it where it has fewer than twice as many "
+        "samples as bins, `low`). Error: RMS error over the raw recording's (geometric mean, worst); "
         "`worse than raw`: recordings left further from the truth than the input, with how many of them warned "
         "(`OutOfDomainWarning`); `warned`: all recordings that warned; `told to transpose`: warnings that the "
         "array looks like a recording given as (wavelength, time), advice that would send a recording down the "
@@ -105,17 +108,18 @@ def render(res: dict[str, Any]) -> str:
         "",
         "| samples | n | spectral: error | spectral: worse than raw (warned) | bare array: image path on "
         "| bare array: error | bare array: worse than raw (warned) | bare array: warned | bare array: told to "
-        "transpose | spectral better on |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "transpose | image model: error | image model: worse than raw | spectral better than the image model on |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in res["groups"].items():
-        sp, im = s["spectral"], s["bare"]
+        sp, im, img = s["spectral"], s["bare"], s["image"]
         lines.append(
             f"| {name} | {s['recordings']} | {sp['geometric_mean']:.2f} (worst {sp['worst']:.2f}) | "
             f"{sp['worse_than_raw']} ({sp['worse_than_raw_warned']}) | {s['bare_image']} | "
             f"{im['geometric_mean']:.2f} (worst {im['worst']:.2f}) | "
             f"{im['worse_than_raw']} ({im['worse_than_raw_warned']}) | {im['warned']} | "
-            f"{im.get('told_to_transpose', '-')} | {s['spectral_better']} |"
+            f"{im.get('told_to_transpose', '-')} | {img['geometric_mean']:.2f} (worst {img['worst']:.2f}) | "
+            f"{img['worse_than_raw']} | {s['spectral_better']} |"
         )
     from fluorodn.spectral import ONE_SPECTRUM
 
@@ -123,7 +127,7 @@ def render(res: dict[str, Any]) -> str:
     below = sum(1 for r in every if r["one_spectrum"] < ONE_SPECTRUM)
     lines += [
         "",
-        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum`, the short-recording warning from {ONE_SPECTRUM:g}): "
+        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum`, the spectral path from {ONE_SPECTRUM:g}): "
         f"{len(every) - below} of the {len(every)} recordings reach it, the lowest "
         f"{min(r['one_spectrum'] for r in every):.3f}.",
         "",
@@ -137,10 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="folder for lengths.md/.json (default benchmarks/results)")
     args = ap.parse_args(argv)
     import fluorodn
+    from fluorodn.registry import IMAGE_MODEL
 
     samples, draws = (QUICK["samples"], QUICK["draws"]) if args.quick else (SAMPLES, DRAWS)
     t0 = time.perf_counter()
-    dens = {"spectral": fluorodn.Denoiser(kind="spectral"), "default": fluorodn.Denoiser()}
+    dens = {
+        "spectral": fluorodn.Denoiser(kind="spectral"),
+        "default": fluorodn.Denoiser(),
+        "image": fluorodn.Denoiser(IMAGE_MODEL),
+    }
     rng = np.random.default_rng(SEED)
     rows: dict[str, list[dict[str, Any]]] = {}
     for t in samples:

@@ -8,6 +8,7 @@ stays bounded by a few pages whatever the file's length; the output is written a
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import time
@@ -85,6 +86,8 @@ class FileResult:
     shape: tuple[int, ...] = field(default_factory=tuple)
     model: str = ""
     """The model that ran (the image model a spectral model hands frames to)."""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """The record written into the output (:func:`provenance`)."""
 
 
 def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
@@ -191,10 +194,12 @@ def denoise_file(
         out_dtype = fio.output_dtype(rec.dtype, settings.dtype)
         n_px = rec.n_pages * rec.page_shape[0] * rec.page_shape[1]
         task = progress.add(label or source.name, n_px, rec.n_pages) if progress is not None else None
-        raw: Iterable[Any] = (np.array(p) for p in rec.pages())  # a copy: pages may be views of a read buffer
+        raw: Iterator[Any] = (np.array(p) for p in rec.pages())  # a copy: pages may be views of a read buffer
         if settings.nan == "fill":
             raw = fill(raw)
-        read = prefetch(raw)
+        # the first page as the denoiser gets it, which says the path of a short recording
+        first = next(raw, None)
+        read = prefetch(raw if first is None else itertools.chain([first], raw))
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
         # a file that says which axis is time (a spectrometer's, with its axes, or a TIFF naming its
         # bins' wavelengths) holds time x wavelength recordings whatever their look
@@ -207,7 +212,8 @@ def denoise_file(
         counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
         if dest.parent != source.parent:
             make_folder(dest.parent)
-        prov = provenance(denoiser, source, out_dtype, getattr(rec, "key", None), settings, rec.page_shape, known)
+        key = getattr(rec, "key", None)
+        prov = provenance(denoiser, source, out_dtype, key, settings, rec.page_shape, known, first)
         var = f"{rec.key}{settings.suffix}" if isinstance(rec, fio.MatRecording) else None
         fio.write_denoised(
             rec,
@@ -221,7 +227,7 @@ def denoise_file(
             to=settings.to,
         )
         seconds = time.perf_counter() - t0
-        return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov["model"])
+        return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov["model"], prov)
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:
@@ -251,14 +257,15 @@ def provenance(
     settings: FileSettings,
     page_shape: tuple[int, ...] | None = None,
     recording: bool = False,
+    first: Any = None,
 ) -> dict[str, Any]:
     """The record written into an output file: :func:`provenance_record` with the file's settings,
-    of the model that ran on pages of ``page_shape`` (``recording``: known to be time x wavelength):
-    the image model a spectral model hands frames to, with ``planned_by`` naming the model that was
-    asked for."""
+    of the model that ran on pages of ``page_shape`` (``recording``: known to be time x wavelength;
+    ``first``: the first page, which tells a short recording from a frame): the image model a
+    spectral model hands frames to, with ``planned_by`` naming the model that was asked for."""
     ran = denoiser
     if page_shape is not None and getattr(denoiser, "kind", None) == "spectral":
-        ran = denoiser._runs(tuple(page_shape[-2:]), recording)
+        ran = denoiser._runs(tuple(page_shape[-2:]), recording, first)
     recorded: dict[str, Any] = {"device": settings.device, "dtype": str(out_dtype)}
     if key is not None:
         recorded["key"] = key

@@ -104,20 +104,33 @@ def _effective(
     model: str | os.PathLike[str],
     device: str,
     options: DenoiserOptions | None,
-    shape: tuple[int, ...],
+    arr: da.Array,
     recording: bool = False,
-) -> tuple[str, DenoiserOptions, Denoiser]:
-    """(model reference, pinned options, client-side Denoiser) that denoise an array of ``shape``:
-    a spectral model hands arrays that are not spectral recordings to the image model
-    (``recording``: pages known to be time x wavelength, :meth:`Denoiser.run`'s)."""
+) -> tuple[str, DenoiserOptions, Denoiser, bool]:
+    """(model reference, pinned options, client-side Denoiser, whether the pages are time x
+    wavelength recordings) that denoise ``arr``: a spectral model hands arrays that are not spectral
+    recordings to the image model (``recording``: pages known to be time x wavelength,
+    :meth:`Denoiser.run`'s), telling a short recording from a frame by its first page, as one call
+    does (read here only where the shape leaves it open); a short recording so told is then known
+    to be one."""
     ref = _model_ref(model)
     pinned = _pinned_options(ref, device, options)
     planner = cached_denoiser(ref, "cpu", pinned)
-    if planner.kind == "spectral" and planner._path_for(tuple(shape), recording) == "delegate":
+    shape = tuple(arr.shape)
+    if planner.kind == "spectral" and planner._path_for(shape, recording) == "delegate":
+        from . import spectral
+
+        page = shape[-2:]
+        has_page = arr.ndim == 2 or shape[0] > 0
+        if not recording and planner.declared_kind == "auto" and has_page and spectral.takes_recording(page):
+            # shorter than twice its width (it does not look spectral): small enough to read whole
+            first = np.asarray((arr if arr.ndim == 2 else arr[0]).compute())
+            if planner._path_for(shape, recording, first) == "spectral":
+                return ref, pinned, planner, True
         ref = IMAGE_MODEL
         pinned = _pinned_options(ref, device, options)
         planner = cached_denoiser(ref, "cpu", pinned)
-    return ref, pinned, planner
+    return ref, pinned, planner, recording
 
 
 def _default_options() -> DenoiserOptions:
@@ -298,7 +311,7 @@ def denoise(
 
     slow = checked_rate(rate)
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
-    ref, options, planner = _effective(model, device, options, arr.shape, recording)
+    ref, options, planner, recording = _effective(model, device, options, arr, recording)
     planner._warn_choice(arr.shape[-2:])  # once, here on the client, not from every block
     if planner.kind == "spectral":
         _warn([slow])
@@ -473,7 +486,7 @@ def denoise_zarr(
     elif zchunks is None:
         zchunks = (1, *arr.shape[1:])
 
-    ref, _, planner = _effective(model, device, options, arr.shape)
+    ref, _, planner, _ = _effective(model, device, options, arr)
     out = denoise(arr, model, device, options=options)
     prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim, device)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")

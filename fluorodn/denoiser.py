@@ -67,35 +67,16 @@ def choice_warning(image_model: str, page: tuple[int, ...]) -> str | None:
 def delegated_warning(page: np.ndarray, shape: tuple[int, ...] | None = None, stacked: bool = False) -> str | None:
     """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
     that is likely a recording: one whose shape looks like a spectral recording given as (wavelength,
-    time) and whose content does not say otherwise (not for a stack of pages, ``stacked``), or a
-    short recording (:func:`short_recording_warning`). None for anything else. ``page`` may be rows
-    of a page of ``shape``."""
+    time) and whose content does not say otherwise (not for a stack of pages, ``stacked``). None for
+    anything else. ``page`` may be rows of a page of ``shape``. (A short recording the right way
+    round is not handed over: its rows say what it is, :meth:`Denoiser._path_for`.)"""
     t, w = page.shape if shape is None else shape
     if not stacked and spectral.looks_spectral((w, t)) and not spectral.rows_are_spectra(page):
         return (
             f"a {t} x {w} array looks like a spectral recording given as (wavelength, time); "
             "it is denoised as an image: pass it transposed, or kind 'image' to silence this"
         )
-    return short_recording_warning(page, shape)
-
-
-def short_recording_warning(page: np.ndarray, shape: tuple[int, ...] | None = None) -> str | None:
-    """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
-    although its rows are one spectrum (:func:`fluorodn.spectral.short_recording`): a time x
-    wavelength recording too short to look like one. On such recordings the image model ended
-    further from the truth than the input on 36 of 168 (``python -m benchmarks lengths``), the
-    spectral path on none from 16 samples. None for anything else. ``page`` may be rows of a page
-    of ``shape``."""
-    if not spectral.short_recording(page, shape):
-        return None
-    t, w = page.shape if shape is None else shape
-    return (
-        f"the rows of this {t} x {w} array are one spectrum: it looks like a time x wavelength recording too short "
-        "to be taken for one (it has fewer than twice as many samples as bins), so the image model denoised it, "
-        "and on short recordings it can end further from the truth than the input; if it is a recording, "
-        "declare it one: recording=True (Denoiser.run or stream, fluorodn.dask.denoise), or --kind spectral on "
-        "the command line"
-    )
+    return None
 
 
 def checked_rate(rate: float | None) -> str | None:
@@ -212,7 +193,8 @@ class Denoiser:
         runs it faster), or ``"auto"`` (the fastest variant shipped for the provider in
         use: int8 on the CPU where the model has one, fp32 on CUDA).
     kind : ``"auto"`` (detect per input: a 2D array with 24-1024 columns and at least twice
-        as many rows is spectral), ``"spectral"`` or ``"image"`` (declare it).
+        as many rows is spectral, and so is a shorter one whose rows are all one spectrum,
+        :func:`fluorodn.spectral.short_recording`), ``"spectral"`` or ``"image"`` (declare it).
 
     Examples
     --------
@@ -348,7 +330,7 @@ class Denoiser:
             file (:func:`fluorodn.formats.read`): with a spectral model and ``kind="auto"``, a
             recording takes the spectral path however short (from 2 samples,
             :func:`fluorodn.spectral.takes_recording`), not only when it looks spectral (twice as
-            many samples as bins), and is not said to look transposed.
+            many samples as bins) or its rows are one spectrum, and is not said to look transposed.
         rate : samples per second of a recording, where known: one sampled under
             :data:`fluorodn.spectral.LOW_RATE_HZ` that the spectral path denoises warns
             (:class:`OutOfDomainWarning`; the model was trained at 5 Hz and counts in samples).
@@ -388,10 +370,11 @@ class Denoiser:
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
             return self._run(pages_2d, scale, progress, border, depth + 1, recording, rate).reshape(arr.shape)
-        path = self._path_for(arr.shape, recording)
+        first = arr if arr.ndim == 2 else arr[0]  # check_input refuses a stack of no pages
+        # a scale given: one block of a chunked run, whose path the whole array's caller chose
+        path = self._path_for(arr.shape, recording, first if scale is None else None)
         if path == "spectral" and slow:
             warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
-        first = arr if arr.ndim == 2 else arr[0]  # check_input refuses a stack of no pages
         if path == "delegate" and scale is None and (hint := delegated_warning(first, stacked=arr.ndim > 2)):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
@@ -517,20 +500,28 @@ class Denoiser:
 
     # -- spectral path ----------------------------------------------------------------
 
-    def _path_for(self, shape: tuple[int, ...], recording: bool = False) -> str:
+    def _path_for(self, shape: tuple[int, ...], recording: bool = False, first: np.ndarray | None = None) -> str:
         """ "image" (this image model), "spectral" (this spectral model) or "delegate" (the image model),
-        by shape (:func:`delegated_warning` says, from the content, what a delegated page may be).
+        by shape, then by content (:func:`delegated_warning` says what a delegated page may be).
         ``recording``: pages known to be time x wavelength (a spectrometer's file, or what
         :func:`fluorodn.unmix` denoises), which take the spectral path by
-        :func:`fluorodn.spectral.takes_recording` rather than by their look."""
+        :func:`fluorodn.spectral.takes_recording` rather than by their look. ``first``: the first
+        page (all of it); a page too short to look like a recording whose rows are yet one
+        spectrum (:func:`fluorodn.spectral.short_recording`) takes the spectral path, where the
+        image model can leave a short recording further from the truth than it came
+        (``python -m benchmarks lengths``). Without it the shape alone decides."""
         if self.kind == "image":
             return "image"
         # one recording, or a stack of recordings of one shape (each denoised on its own)
         page = tuple(shape[-2:])
         if self.declared_kind == "spectral" or spectral.looks_spectral(page):
             return "spectral"
+        if self.declared_kind != "auto":
+            return "delegate"
         if recording:
-            return "spectral" if self.declared_kind == "auto" and spectral.takes_recording(page) else "delegate"
+            return "spectral" if spectral.takes_recording(page) else "delegate"
+        if first is not None and spectral.short_recording(first, page):
+            return "spectral"
         return "delegate"
 
     def _warn_choice(self, page: tuple[int, ...], depth: int = 2) -> None:
@@ -542,10 +533,10 @@ class Denoiser:
             if message:
                 warnings.warn(ModelChoiceWarning(message), stacklevel=1 + depth)
 
-    def _runs(self, shape: tuple[int, ...], recording: bool = False) -> Denoiser:
-        """The Denoiser that denoises pages of ``shape`` (``recording``: known time x wavelength):
-        this one, or the image model it hands them to."""
-        return self._image() if self._path_for(tuple(shape), recording=recording) == "delegate" else self
+    def _runs(self, shape: tuple[int, ...], recording: bool = False, first: np.ndarray | None = None) -> Denoiser:
+        """The Denoiser that denoises pages of ``shape`` (``recording``: known time x wavelength;
+        ``first``: the first page, :meth:`_path_for`): this one, or the image model it hands them to."""
+        return self._image() if self._path_for(tuple(shape), recording, first) == "delegate" else self
 
     def _image(self) -> Denoiser:
         """The image model used for inputs a spectral model does not take (created once)."""
@@ -567,7 +558,7 @@ class Denoiser:
             arr = check_input(first, ndims=(2,))
         except ValueError as err:
             raise ValueError(f"page index 0: {err}") from err
-        if self._path_for(arr.shape, recording) == "delegate":
+        if self._path_for(arr.shape, recording, arr) == "delegate":
             if hint := delegated_warning(arr):
                 warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
             yield from self._image()._stream_image(_chain(arr, pages), progress, depth + 1)

@@ -52,9 +52,9 @@ class Kind(str, Enum):
 
 
 _KIND_HELP = (
-    "What the inputs are. auto: a 2D recording with 24-1024 columns and at least twice as many rows is a "
-    "time x wavelength recording (spectral model), anything else frames (image model); spectral or image: "
-    "declare it."
+    "What the inputs are. auto: a 2D recording with 24-1024 columns and at least twice as many rows, or "
+    "fewer whose rows are all one spectrum, is a time x wavelength recording (spectral model), anything else "
+    "frames (image model); spectral or image: declare it."
 )
 
 

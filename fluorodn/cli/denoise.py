@@ -383,7 +383,7 @@ def _write_file_report(dn: Any, result: Any, settings: Any, messages: list[str],
         if settings.to is None and fmt == "mat":
             key = load_pages(src, settings.key)[1]  # the variable denoised, for the output's <key><suffix>
             denoised_key = f"{key}{settings.suffix}"
-        prov = provenance(dn, src, settings.dtype, key, settings, tuple(result.shape[-2:]) or None)
+        prov = result.provenance or provenance(dn, src, settings.dtype, key, settings, tuple(result.shape[-2:]) or None)
         html_path, _ = report_files(src, dest, report_paths(dest)[0], key=key, denoised_key=denoised_key,
                                     provenance=prov, warnings=messages, overwrite=settings.overwrite)  # fmt: skip
     except Exception as err:  # the output is written; the report's failure is told, and makes the run fail

@@ -20,19 +20,20 @@ def test_quick_lengths(tmp_path) -> None:
     for name, rows in res["rows"].items():
         g = res["groups"][name]
         assert g["recordings"] == len(rows) == lengths.QUICK["draws"]
-        assert g["spectral_better"] == sum(r["spectral"] < r["bare"] for r in rows)
-        assert g["bare_image"] == sum(not looks_spectral((r["samples"], r["bins"])) for r in rows)
-        for path in ("spectral", "bare"):
+        assert g["spectral_better"] == sum(r["spectral"] < r["image"] for r in rows)
+        assert g["shape_image"] == sum(not looks_spectral((r["samples"], r["bins"])) for r in rows)
+        assert g["bare_image"] == 0  # every one of them a recording by its rows
+        for path in ("spectral", "bare", "image"):
             e = [r[path] for r in rows]
             assert g[path]["geometric_mean"] == pytest.approx(np.exp(np.mean(np.log(e))))
             assert g[path]["worse_than_raw"] == sum(v > 1 for v in e)
             assert g[path]["told_to_transpose"] == sum(r[f"{path}_told_to_transpose"] for r in rows)
         for r in rows:
             assert 0 < r["spectral"] < 1  # the spectral path denoises every one of them
-            # a bare array that does not look spectral goes to the image model with the one-spectrum hint
-            assert r["bare_warned"] or r["bare_path"] == "spectral"
+            # a bare array takes the spectral path by its rows: what the declared spectral path gives it
+            assert r["bare_path"] == "spectral" and r["bare"] == pytest.approx(r["spectral"], rel=1e-6)
             assert not r["bare_told_to_transpose"]  # whose advice would swap a recording's axes
             assert r["one_spectrum"] >= ONE_SPECTRUM  # a recording's rows are one spectrum
     for r in res["rows"][lengths.BETWEEN]:
-        assert r["bins"] <= r["samples"] < 2 * r["bins"] and r["bare_path"] == "image"
+        assert r["bins"] <= r["samples"] < 2 * r["bins"] and r["shape_path"] == "image"
     assert "| W to 2W | 3 |" in (tmp_path / "lengths_quick.md").read_text()

@@ -156,7 +156,7 @@ def test_a_short_export_is_a_recording_whatever_its_look(export, tmp_path):
     """A spectrometer's file with its axes is time x wavelength: exports of 200 and 60 spectra x 152
     bins (40 and 12 s), which as bare arrays would go to the image model (they are not twice as long
     as wide), are denoised by the default's spectral path; an HDF5 dataset without axes goes by its
-    look, to the image model, with a warning line saying its rows are one spectrum."""
+    look, and its rows, one spectrum, give it the spectral path too, without a warning line."""
     import json
 
     planner = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
@@ -183,32 +183,39 @@ def test_a_short_export_is_a_recording_whatever_its_look(export, tmp_path):
                 f["acq/Wavelength"] = np.linspace(477, 595, 152)
         result = runner.invoke(app, ["denoise", str(src), "--key", "acq/data", "--threads", "1", "--json"])
         assert result.exit_code == 0, result.output
-        ran = "spectral" if axes else planner._image().name
-        assert json.loads(result.stdout)["files"][0]["model"] == ran
-        assert ("are one spectrum" in result.stderr) != axes, result.stderr
-        reference = declared if axes else planner._image()
+        assert json.loads(result.stdout)["files"][0]["model"] == "spectral"
+        assert "one spectrum" not in result.stderr and "transposed" not in result.stderr, result.stderr
         with h5py.File(src.with_name(name.replace(".h5", "_denoised.h5"))) as f:
-            np.testing.assert_array_equal(f["acq/data"][()], reference.run(values))
+            np.testing.assert_array_equal(f["acq/data"][()], declared.run(values))
+    assert planner._runs(values.shape).name != "spectral"  # by its shape alone, an image
 
 
 def test_a_tiff_naming_its_wavelengths_is_a_recording(tmp_path):
     """A TIFF whose description names its columns' wavelengths (as fluorodn's conversions write it)
     is a recording whatever its look: 200 x 152 takes the spectral path; without the description
-    the same values go by their look, to the image model, with the one-spectrum warning."""
+    the same values take it too, by their rows (one spectrum), and the reader says which knows its
+    axes."""
     import json
 
     import tifffile
+
+    from fluorodn._tiff import read_provenance
 
     values = spectra(200, 152, seed=9).astype(np.float32)
     wl = np.linspace(477.0, 595.0, 152).tolist()
     tifffile.imwrite(tmp_path / "named.tif", values, description=json.dumps({"wavelength_nm": wl}))
     tifffile.imwrite(tmp_path / "bare.tif", values)
     planner = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
-    for name, ran in (("named", "spectral"), ("bare", planner._image().name)):
+    outputs = []
+    for name in ("named", "bare"):
         result = runner.invoke(app, ["denoise", str(tmp_path / f"{name}.tif"), "--threads", "1", "--json"])
         assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["files"][0]["model"] == ran
-        assert ("are one spectrum" in result.stderr) == (name == "bare"), result.stderr
+        assert json.loads(result.stdout)["files"][0]["model"] == "spectral"
+        assert "one spectrum" not in result.stderr, result.stderr
+        outputs.append(tifffile.imread(tmp_path / f"{name}_denoised.tif"))
+        assert read_provenance(tmp_path / f"{name}_denoised.tif")["model"] == "spectral"  # what ran, in the file
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[1], planner.run(values))
     # the reader says so: one wavelength per column or the first and last; another count names other columns
     import contextlib
 

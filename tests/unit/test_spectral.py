@@ -484,12 +484,12 @@ def test_declared_kinds(den: Denoiser) -> None:
         Denoiser(kind="hyperspectral")
 
 
-def test_short_recordings_known_as_such_take_the_spectral_path(den: Denoiser, generator) -> None:
-    """A recording of 40 s (200 x 152) does not look spectral (it is not twice as long as wide), so
-    an array of it goes to the image model, with a warning that its rows are one spectrum; known to
-    be time x wavelength (``recording=True``, as the command line says for a spectrometer's file and
-    ``unmix`` for what it denoises) it takes the spectral path, however short, without the
-    transposed-recording warning, and ends nearer the truth."""
+def test_short_recordings_take_the_spectral_path(den: Denoiser, generator) -> None:
+    """A recording of 40 s (200 x 152) does not look spectral (it is not twice as long as wide), but
+    its rows are one spectrum, so the default gives it the spectral path as an array too, without a
+    warning: the result of a declared spectral model, nearer the truth than the image model's and
+    never left worse than it came. Known to be time x wavelength (``recording=True``, as the command
+    line says for a spectrometer's file and ``unmix`` for what it denoises) it gets the same."""
     image = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1))
     declared = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
     rng = np.random.default_rng(7)
@@ -497,63 +497,64 @@ def test_short_recordings_known_as_such_take_the_spectral_path(den: Denoiser, ge
     for t, ns in ((200, 0.15), (200, 0.3), (200, 0.5), (200, 0.8), (200, 1.1), (120, 0.2), (80, 0.4)):
         inst = generator(rng, t, 152, ns)
         x = inst.noisy.astype(np.float32)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            known = den.run(x, recording=True)
-            (streamed,) = den.stream([x], recording=True)
-        assert not [c for c in caught if "transposed" in str(c.message)]
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OutOfDomainWarning)
-            np.testing.assert_array_equal(known, declared.run(x))
-        np.testing.assert_array_equal(streamed, known)
-        with pytest.warns(OutOfDomainWarning, match=f"rows of this {t} x 152 array are one spectrum") as rec:
+            warnings.simplefilter("error", OutOfDomainWarning)
             looked = den.run(x)
-        assert rec[0].filename == __file__  # at the caller's line
-        np.testing.assert_allclose(looked, image.run(x), rtol=1e-6, atol=1e-3)
-        err = np.mean((known - inst.clean) ** 2)
+            (streamed,) = den.stream([x])
+            known = den.run(x, recording=True)
+        np.testing.assert_array_equal(looked, declared.run(x))
+        np.testing.assert_array_equal(streamed, looked)
+        np.testing.assert_array_equal(known, looked)
+        assert den._runs(x.shape, first=x) is den and den._runs(x.shape).name == "low"
+        err = np.mean((looked - inst.clean) ** 2)
         assert err < 0.8 * np.mean((x - inst.clean) ** 2)  # denoised, never left worse than it came
-        ratios.append(np.sqrt(err / np.mean((looked - inst.clean) ** 2)))
+        ratios.append(np.sqrt(err / np.mean((image.run(x) - inst.clean) ** 2)))
     # the spectral path's error over the image model's: below on the whole
     assert np.exp(np.mean(np.log(ratios))) < 0.9, np.round(ratios, 2)
-    with pytest.warns(OutOfDomainWarning, match="are one spectrum") as rec:
-        (streamed,) = den.stream([x])
-    assert rec[0].filename == __file__
-    # a declared image model keeps the image path, without the hint
+    # a stack of short recordings: each on its own, as one call on each gives it
+    stack = np.stack([x, x[::-1]])
+    np.testing.assert_array_equal(den.run(stack)[1], declared.run(x[::-1]))
+    # a declared image model keeps the image path
     img = Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1))
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfDomainWarning)
         np.testing.assert_array_equal(img.run(x, recording=True), img.run(x))
+        np.testing.assert_array_equal(img.run(x), image.run(x))
 
 
-def test_dask_says_when_the_default_hands_a_short_recording_to_the_image_model(generator) -> None:
-    """Through fluorodn.dask, a short recording (200 x 152) the default hands to the image model gets
-    the one-spectrum warning at the caller's line when the graph is built, as one call does; an image
-    model asked for by name does not, nor does a frame. Declared a recording (``recording=True``),
-    it and a stack of two take the spectral path, as one call does."""
+def test_dask_gives_a_short_recording_the_spectral_path(generator) -> None:
+    """Through fluorodn.dask, a short recording (200 x 152) takes the spectral path as one call gives
+    it, without a warning, a stack of two too; an image model asked for by name keeps it an image,
+    and a frame stays a frame."""
     da = pytest.importorskip("dask.array")
     import fluorodn.dask as fdask
 
     x = generator(np.random.default_rng(5), 200, 152, 0.4).noisy.astype(np.float32)
-    lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(100, 152)))
-    assert len(built) == 1 and built[0].startswith("test_spectral.py: the rows of this 200 x 152 array"), built
-    assert _domain_messages(lambda: lazy.compute(scheduler="threads"))[1] == []
-    assert _domain_messages(fdask.denoise, da.from_array(x, chunks=(100, 152)), "low")[1] == []
-    frame = np.random.default_rng(0).normal(100, 5, (256, 256))
-    assert _domain_messages(fdask.denoise, da.from_array(frame, chunks=128))[1] == []
-    # declared a recording: the spectral path, as one call with recording=True, silent here
-    known = Denoiser(device="cpu", options=DenoiserOptions(threads=1)).run(x, recording=True)
+    one = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+    known = one.run(x)
     for arr in (x, np.stack([x, x[::-1]])):
         chunks = (100, 152) if arr.ndim == 2 else (1, 200, 152)
-        lazy, built = _domain_messages(lambda a: fdask.denoise(a, recording=True), da.from_array(arr, chunks=chunks))
-        assert built == []
-        got = lazy.compute(scheduler="threads")
-        np.testing.assert_allclose(got if arr.ndim == 2 else got[0], known, rtol=1e-5, atol=1e-2)
+        for rec in (False, True):
+            lazy, built = _domain_messages(
+                lambda a, r=rec: fdask.denoise(a, recording=r), da.from_array(arr, chunks=chunks)
+            )
+            assert built == []
+            got = lazy.compute(scheduler="threads")
+            np.testing.assert_allclose(got if arr.ndim == 2 else got[0], known, rtol=1e-5, atol=1e-2)
+    named = fdask.denoise(da.from_array(x, chunks=(100, 152)), "low").compute(scheduler="threads")
+    np.testing.assert_allclose(named, Denoiser("low", device="cpu").run(x), rtol=1e-5, atol=1e-2)
+    frame = np.random.default_rng(0).normal(100, 5, (256, 256))
+    lazy, built = _domain_messages(fdask.denoise, da.from_array(frame, chunks=128))
+    assert built == []
+    np.testing.assert_allclose(
+        lazy.compute(scheduler="threads"), Denoiser("low", device="cpu").run(frame), rtol=1e-4, atol=1e-2
+    )
 
 
 def test_frames_are_not_one_spectrum(den: Denoiser) -> None:
     """The rows of a frame differ: no frame of a smooth structure on a ramp (the image models'
-    test frame), a textured frame or noise is read as one spectrum, so the default denoises them
-    without the short-recording hint; a recording's rows are, at any noise."""
+    test frame), a textured frame or noise is read as one spectrum, so the default gives them the
+    image model, as a declared image model denoises them; a recording's rows are, at any noise."""
     from scipy.ndimage import gaussian_filter
 
     rng = np.random.default_rng(1)
@@ -562,10 +563,8 @@ def test_frames_are_not_one_spectrum(den: Denoiser) -> None:
     frames.append(gaussian_filter(rng.standard_normal((300, 200)), 2) * 50 + 500)
     for frame in frames:
         assert spectral.one_spectrum(frame) < spectral.ONE_SPECTRUM
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            den.run(frame)
-        assert not [c for c in caught if "one spectrum" in str(c.message)]
+        assert den._runs(frame.shape, first=frame).name == "low"
+        np.testing.assert_array_equal(den.run(frame), Denoiser("low", device="cpu").run(frame))
     for noise in (0.3, 1.2):
         x, _, _ = recording(t=150, w=152, noise=noise)
         assert spectral.one_spectrum(x) > 0.995 and spectral.short_recording(x)
@@ -648,8 +647,8 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
 def test_a_short_recording_is_not_said_to_look_transposed(den: Denoiser, generator) -> None:
     """Fewer samples than bins, the right way round: its rows are one spectrum and its columns are
     not. Declared spectral, it is denoised without the orientation warning (run, and dask's
-    client); by the default, it gets the short-recording warning, not the advice to transpose it
-    (which would give it the spectral path with its axes swapped). A recording of more samples than
+    client); by the default too, which gives it the spectral path the right way round, not the
+    advice to transpose it (which would swap its axes). A recording of more samples than
     bins given as (wavelength, time) still gets the orientation warning."""
     import dask.array as da
 
@@ -672,8 +671,7 @@ def test_a_short_recording_is_not_said_to_look_transposed(den: Denoiser, generat
                 warnings.simplefilter("always")
                 run(x)
             said = [str(c.message) for c in caught if issubclass(c.category, OutOfDomainWarning)]
-            assert any(m.startswith("the rows of this") for m in said), said
-            assert not any("(wavelength, time)" in m for m in said), said
+            assert not any("(wavelength, time)" in m or "transposed" in m for m in said), said
     x = generator(np.random.default_rng(50), 200, 152, 0.6).noisy
     with pytest.warns(OutOfDomainWarning, match="looks transposed"):
         spec.run(np.ascontiguousarray(x.T))

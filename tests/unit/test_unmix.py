@@ -218,8 +218,9 @@ def test_denoise_true_uses_the_default_model(noisy: tuple[np.ndarray, dict]) -> 
 
 def test_a_short_recording_is_denoised_as_a_recording(noisy: tuple[np.ndarray, dict]) -> None:
     """What unmix denoises is a recording: one of 200 or 60 samples x 152 bins (not twice as long as
-    wide) takes the default's spectral path, as ``Denoiser().run(x, recording=True)``, not the image
-    model a bare array of that shape gets, and the result names the model that ran."""
+    wide) takes the default's spectral path, as ``Denoiser().run(x, recording=True)`` (and the bare
+    array, whose rows are one spectrum), not the image model its shape alone would give it, and the
+    result names the model that ran."""
     x, tr = noisy
     assert x.shape[1] == 152
     den = fluorodn.Denoiser()
@@ -237,10 +238,12 @@ def test_a_short_recording_is_denoised_as_a_recording(noisy: tuple[np.ndarray, d
         np.testing.assert_array_equal(
             res.sensor, unmix(x[:t], tr["wl"], (tr["wl"], tr["response"]), denoise=Given(True)).sensor
         )
-    with pytest.warns(UserWarning, match="one spectrum"):  # a bare array of it: the image model, with a hint
-        looked = unmix(x[:200], tr["wl"], (tr["wl"], tr["response"]), denoise=Given(False))
+    looked = unmix(x[:200], tr["wl"], (tr["wl"], tr["response"]), denoise=Given(False))
     known = unmix(x[:200], tr["wl"], (tr["wl"], tr["response"]), denoise=Given(True))
-    assert not np.allclose(looked.sensor, known.sensor)
+    np.testing.assert_array_equal(looked.sensor, known.sensor)
+    image = fluorodn.Denoiser("low")
+    by_shape = unmix(x[:200], tr["wl"], (tr["wl"], tr["response"]), denoise=image)
+    assert by_shape.denoised_with == "low" and not np.allclose(by_shape.sensor, known.sensor)
 
 
 def test_a_rate_below_training_is_said_to_be(noisy: tuple[np.ndarray, dict]) -> None:
