@@ -166,6 +166,9 @@ def _dask_seconds(arr: Any) -> dict[str, float]:
 
     _, _, planner, _ = fdask._effective("default", "auto", None, arr)
 
+    # a frame's global scale (and the rows it reads) the graph needs whatever the checks: not counted
+    scale, rows = fdask._image_scale(arr) if arr.ndim == 2 else (None, None)
+
     def check() -> None:  # the input's checks, and the read of the first page that tells a short recording
         page = arr.shape[-2:]
         if not spectral.looks_spectral(page) and spectral.takes_recording(page):
@@ -173,7 +176,8 @@ def _dask_seconds(arr: Any) -> dict[str, float]:
         if arr.ndim == 3:
             fdask._page_messages(planner, arr)
         else:
-            scale, rows = fdask._image_scale(arr)
+            assert scale is not None
+            assert rows is not None
             fdask._image_messages(planner, arr, scale, rows, planner.border_mode(arr.shape))
 
     with warnings.catch_warnings():
@@ -281,7 +285,8 @@ def report(res: dict[str, Any]) -> str:
         "",
         "Through `fluorodn.dask`, the client checks a frame on its centred square and a stack on a sample of its "
         "pages, denoising them itself (fastest of 3 of each, same process; building the graph includes the checks, "
-        "computing it runs on two threads): "
+        "computing it runs on two threads; a frame's global scale, which the graph needs whatever the checks, is "
+        "not counted as checking, while a checked page of a stack counts its own): "
         + ", ".join(
             f"{_dask_name(c)}: {1e3 * c['check_s']:.0f} ms of {c['build_s'] + c['compute_s']:.2f} s "
             f"({100 * c['share']:.1f} %)"
