@@ -435,6 +435,7 @@ def denoise_zarr(
     component: str | None = None,
     rows_per_chunk: int | None = None,
     progress: bool = False,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """Denoise a zarr array (or a TIFF, read lazily) into a new zarr array, atomically.
 
@@ -458,6 +459,8 @@ def denoise_zarr(
     rows_per_chunk : rechunk a 2D input along rows (default: keep the source's chunks,
         or about 1 Mpixel per chunk when the source is a single chunk).
     progress : show dask's progress bar.
+    rate : samples per second of the recording, where known: as for :func:`denoise`, a recording
+        sampled under :data:`fluorodn.spectral.LOW_RATE_HZ` that the spectral path denoises warns.
 
     Returns
     -------
@@ -487,7 +490,7 @@ def denoise_zarr(
         zchunks = (1, *arr.shape[1:])
 
     ref, _, planner, _ = _effective(model, device, options, arr)
-    out = denoise(arr, model, device, options=options)
+    out = denoise(arr, model, device, options=options, rate=rate)
     prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim, device)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()

@@ -156,9 +156,8 @@ def denoise(
     report = Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,
-                         nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report,
-                         rate=rate)  # fmt: skip
-        _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report)
+                         nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
+        _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report, rate)
         return
     if scheduler is not None or workers is not None:
         fail("--scheduler and --workers apply to .zarr inputs only; leave them out for other files")
@@ -214,7 +213,7 @@ def _refuse_for_zarr(**given: Any) -> None:
     """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
     defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
                 "key": None, "nan": NanPolicy.refuse, "dry_run": False, "excitations": None, "to": None,
-                "report": False, "rate": None}  # fmt: skip
+                "report": False}  # fmt: skip
     used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
     if used:
         fail(
@@ -225,8 +224,10 @@ def _refuse_for_zarr(**given: Any) -> None:
 
 
 def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threads: int | None, overwrite: bool,
-                  scheduler: str, workers: int | None, debug: bool, report: Report) -> None:  # fmt: skip
-    """One zarr array in, one zarr array out, through fluorodn.dask."""
+                  scheduler: str, workers: int | None, debug: bool, report: Report,
+                  rate: float | None = None) -> None:  # fmt: skip
+    """One zarr array in, one zarr array out, through fluorodn.dask (``rate``: --rate, the
+    recording's samples per second, which a zarr store does not state)."""
     from fluorodn.files import check_name_part
 
     if len(inputs) != 1:
@@ -256,7 +257,7 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
         check_user_model(run.model, run.device, None, report)
         with collected_warnings() as messages:
             info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite,
-                                options=options, progress=not (report.quiet or report.as_json))  # fmt: skip
+                                options=options, progress=not (report.quiet or report.as_json), rate=rate)  # fmt: skip
     except ImportError as err:
         fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")
     except Exception as err:  # one line, whatever failed; the traceback with --debug

@@ -57,3 +57,26 @@ def test_cli_zarr_warns_on_one_line(tmp_path):
     z[:] = np.random.default_rng(2).normal(500, 10, (2, 96, 96))
     r = CliRunner().invoke(app, ["denoise", str(frames), "--scheduler", "synchronous"])
     assert r.exit_code == 0 and r.output.splitlines()[-1].endswith("with model low (synchronous)."), r.output
+
+
+def test_cli_zarr_takes_the_rate(tmp_path):
+    """--rate applies to a zarr recording as to a file that states none: under 4 Hz the file gets
+    the one warning line naming the rate, at 5 Hz none; the output is the same either way."""
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    inst = make_instance(np.random.default_rng(4), 1200, 152, 0.4, signal=WIDE)
+    src = tmp_path / "rec.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=inst.noisy.shape, chunks=(400, 152), dtype="f4")
+    z[:] = inst.noisy
+    outs = []
+    for rate, warned in (("2", True), ("5", False)):
+        dst = tmp_path / f"out{rate}.zarr"
+        r = CliRunner().invoke(app, ["denoise", str(src), "-o", str(dst), "--scheduler", "synchronous", "--rate", rate])
+        assert r.exit_code == 0, r.output
+        lines = [line for line in r.output.splitlines() if "warning" in line]
+        assert len(lines) == int(warned) and all("2 Hz" in line for line in lines), r.output
+        outs.append(zarr.open_array(str(dst), mode="r")[:])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    r = CliRunner().invoke(app, ["denoise", str(src), "-o", str(tmp_path / "bad.zarr"), "--rate", "0"])
+    assert r.exit_code == 1 and "--rate must be a positive number" in r.output
