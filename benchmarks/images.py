@@ -170,9 +170,9 @@ def _dask_seconds(arr: Any) -> dict[str, float]:
     scale, rows = fdask._image_scale(arr) if arr.ndim == 2 else (None, None)
 
     def check() -> None:  # the input's checks, and the read of the first page that tells a short recording
-        page = arr.shape[-2:]
-        if not spectral.looks_spectral(page) and spectral.takes_recording(page):
-            spectral.short_recording(np.asarray((arr if arr.ndim == 2 else arr[0]).compute()), page)
+        first = fdask._first_page(arr)
+        if first is not None:
+            spectral.short_recording(first)
         if arr.ndim == 3:
             fdask._page_messages(planner, arr)
         else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 import time
 from collections import deque
@@ -67,8 +66,9 @@ class FileSettings:
             raise ValueError(f"nan must be one of {', '.join(NAN_POLICIES)}; got {self.nan!r}")
         if self.dtype not in ("float32", "same"):
             raise ValueError(f"dtype must be 'float32' or 'same'; got {self.dtype!r}")
-        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
-            raise ValueError(f"rate must be a positive number of samples per second; got {self.rate}")
+        from fluorodn.denoiser import checked_rate
+
+        checked_rate(self.rate)  # ValueError for a rate that is not a positive number
 
 
 @dataclass
@@ -84,10 +84,13 @@ class FileResult:
     filled: int = 0
     """NaN/inf values filled for the network and restored in the output (``nan="fill"``)."""
     shape: tuple[int, ...] = field(default_factory=tuple)
-    model: str = ""
-    """The model that ran (the image model a spectral model hands frames to)."""
     provenance: dict[str, Any] = field(default_factory=dict)
     """The record written into the output (:func:`provenance`)."""
+
+    @property
+    def model(self) -> str:
+        """The model that ran (the image model a spectral model hands frames to)."""
+        return str(self.provenance.get("model", ""))
 
 
 def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
@@ -227,7 +230,7 @@ def denoise_file(
             to=settings.to,
         )
         seconds = time.perf_counter() - t0
-        return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov["model"], prov)
+        return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov)
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

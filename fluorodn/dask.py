@@ -118,19 +118,26 @@ def _effective(
     planner = cached_denoiser(ref, "cpu", pinned)
     shape = tuple(arr.shape)
     if planner.kind == "spectral" and planner._path_for(shape, recording) == "delegate":
-        from . import spectral
-
-        page = shape[-2:]
-        has_page = arr.ndim == 2 or shape[0] > 0
-        if not recording and planner.declared_kind == "auto" and has_page and spectral.takes_recording(page):
-            # shorter than twice its width (it does not look spectral): small enough to read whole
-            first = np.asarray((arr if arr.ndim == 2 else arr[0]).compute())
-            if planner._path_for(shape, recording, first) == "spectral":
-                return ref, pinned, planner, True
+        first = _first_page(arr)
+        if first is not None and planner._path_for(shape, recording, first) == "spectral":
+            return ref, pinned, planner, True
         ref = IMAGE_MODEL
         pinned = _pinned_options(ref, device, options)
         planner = cached_denoiser(ref, "cpu", pinned)
     return ref, pinned, planner, recording
+
+
+def _first_page(arr: da.Array) -> np.ndarray | None:
+    """The first page of ``arr``, read here, where its shape leaves its path open: a page of
+    ``MIN_BINS``-``MAX_BINS`` columns too short to look like a recording (at most 2047 x 1024
+    values), whose rows say whether it is one (:meth:`fluorodn.Denoiser._path_for`); None for any
+    other shape, or a stack of no pages."""
+    from . import spectral
+
+    page = tuple(arr.shape[-2:])
+    if (arr.ndim == 3 and arr.shape[0] == 0) or spectral.looks_spectral(page) or not spectral.takes_recording(page):
+        return None
+    return np.asarray((arr if arr.ndim == 2 else arr[0]).compute())
 
 
 def _default_options() -> DenoiserOptions:
@@ -489,8 +496,9 @@ def denoise_zarr(
     elif zchunks is None:
         zchunks = (1, *arr.shape[1:])
 
-    ref, _, planner, _ = _effective(model, device, options, arr)
-    out = denoise(arr, model, device, options=options, rate=rate)
+    ref, _, planner, recording = _effective(model, device, options, arr)
+    # a short recording told by its rows is passed on as one, so its first page is read once
+    out = denoise(arr, model, device, options=options, recording=recording, rate=rate)
     prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim, device)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()

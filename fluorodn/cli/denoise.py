@@ -356,7 +356,7 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                 if err is None:
                     report.done(result, messages)
                     if make_report:
-                        _write_file_report(dn, result, settings, messages, report, debug)
+                        _write_file_report(result, settings, messages, report, debug)
                 elif isinstance(err, OutputExistsError) and skip_existing and dest.exists():
                     report.skipped(src, dest, "output exists")  # another process wrote it in the meantime
                 else:
@@ -369,11 +369,11 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
         report.to_stderr = lambda text: typer.echo(text, err=True)
 
 
-def _write_file_report(dn: Any, result: Any, settings: Any, messages: list[str], report: Report,
+def _write_file_report(result: Any, settings: Any, messages: list[str], report: Report,
                        debug: bool) -> None:  # fmt: skip
-    """Write the report beside one output; its failure is an error of that file."""
+    """Write the report beside one output, with the provenance its file records; its failure is an
+    error of that file."""
     from fluorodn import io as fio
-    from fluorodn.files import provenance
     from fluorodn.report import load_pages, report_files, report_paths
 
     src, dest = result.source, result.output
@@ -384,9 +384,9 @@ def _write_file_report(dn: Any, result: Any, settings: Any, messages: list[str],
         if settings.to is None and fmt == "mat":
             key = load_pages(src, settings.key)[1]  # the variable denoised, for the output's <key><suffix>
             denoised_key = f"{key}{settings.suffix}"
-        prov = result.provenance or provenance(dn, src, settings.dtype, key, settings, tuple(result.shape[-2:]) or None)
         html_path, _ = report_files(src, dest, report_paths(dest)[0], key=key, denoised_key=denoised_key,
-                                    provenance=prov, warnings=messages, overwrite=settings.overwrite)  # fmt: skip
+                                    provenance=result.provenance, warnings=messages,
+                                    overwrite=settings.overwrite)  # fmt: skip
     except Exception as err:  # the output is written; the report's failure is told, and makes the run fail
         report.files[-1].update(status="failed", error=f"{src}: report not written ({as_flags(str(err))})")
         report.to_stderr(f"fluorodn: error: {src}: the report was not written ({as_flags(' '.join(str(err).split()))})")

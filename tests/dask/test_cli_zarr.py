@@ -80,3 +80,26 @@ def test_cli_zarr_takes_the_rate(tmp_path):
     np.testing.assert_array_equal(outs[0], outs[1])
     r = CliRunner().invoke(app, ["denoise", str(src), "-o", str(tmp_path / "bad.zarr"), "--rate", "0"])
     assert r.exit_code == 1 and "--rate must be a positive number" in r.output
+
+
+def test_cli_zarr_short_recording_takes_the_spectral_path_reading_its_page_once(tmp_path, monkeypatch):
+    """A zarr recording too short to look like one (200 x 152) is told by its rows, as one call
+    tells it: the spectral model denoises it, to one call's result, and the client reads its first
+    page once to know."""
+    import fluorodn.dask as fdask
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    x = make_instance(np.random.default_rng(6), 200, 152, 0.4, signal=WIDE).noisy.astype("f4")
+    src = tmp_path / "short.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=x.shape, chunks=(100, 152), dtype="f4")
+    z[:] = x
+    reads = []
+    monkeypatch.setattr(fdask, "_first_page", lambda arr, read=fdask._first_page: reads.append(1) or read(arr))
+    r = CliRunner().invoke(app, ["denoise", str(src), "--scheduler", "synchronous"])
+    assert r.exit_code == 0 and r.output.splitlines()[-1].endswith("with model spectral (synchronous)."), r.output
+    assert len(reads) == 1
+    out = zarr.open_array(str(tmp_path / "short_denoised.zarr"), mode="r")
+    ref = Denoiser().run(x)
+    np.testing.assert_allclose(out[:], ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))
+    assert out.attrs["fluorodn"]["model"] == "spectral"
