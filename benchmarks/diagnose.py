@@ -365,8 +365,9 @@ def _ends_against_interior(edges: list[dict[str, Any]], title: str, intro: str) 
 
 
 def _ends_beside_oracle(edges: list[dict[str, Any]]) -> list[str]:
-    """A line per recording whose default ends keep more than 1.15x its interior: the time
-    oracle's ratio there, and whether the default's end samples keep less error than the oracle's."""
+    """A line per recording whose default ends keep more than :data:`END_TARGET` times its
+    interior's error: the time oracle's ratio there, and whether the default's end samples keep less
+    error than the oracle's."""
     from benchmarks.stress import EDGE_SAMPLES
 
     first, last = f"first_{EDGE_SAMPLES}_samples_vs_raw", f"last_{EDGE_SAMPLES}_samples_vs_raw"

@@ -86,9 +86,10 @@ def test_cli_zarr_short_recording_takes_the_spectral_path_reading_its_page_once(
     """A zarr recording too short to look like one (200 x 152) is told by its rows, as one call
     tells it: the spectral model denoises it, to one call's result, and the client reads its first
     page once to know."""
-    import fluorodn.dask as fdask
     from fluorodn_train.data import make_instance
     from fluorodn_train.synth import WIDE
+
+    import fluorodn.dask as fdask
 
     x = make_instance(np.random.default_rng(6), 200, 152, 0.4, signal=WIDE).noisy.astype("f4")
     src = tmp_path / "short.zarr"
