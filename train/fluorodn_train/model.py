@@ -224,3 +224,83 @@ class DnCNN1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return run_1d(self.net, x, self.channels, self.shared)
+
+
+def deepen(model: DnCNN1d, source: DnCNN1d, x: torch.Tensor) -> None:
+    """Load a shallower ``source`` into ``model`` so that ``model`` computes what ``source`` does.
+
+    ``model`` is ``source`` with middle layers inserted (same width, input and sharing); its
+    dilations are ``source``'s with the inserted layers' dilations among them, and the inserted
+    layers are those whose position ``source`` has no layer for (``source``'s layers are matched in
+    order, by dilation). Each inserted layer starts as the identity on the activations it receives:
+    its convolution passes each channel through its centre tap, and its batch normalization is set
+    to the mean and spread those activations have on ``x`` (an input batch), so that it undoes the
+    normalization it applies on such batches; the ReLU after it passes the non-negative values it
+    receives. This widens the context the network can learn from (a dilated layer sees samples
+    ``dilation`` apart) without losing what ``source`` has learned.
+    """
+    if (model.width, model.shared, model.channels) != (source.width, source.shared, source.channels):
+        raise ValueError("deepen needs the same width, sharing and traces as the source")
+    src_dil, dst_dil = list(source.dilations), list(model.dilations)
+    if dst_dil[0] != src_dil[0] or dst_dil[-1] != src_dil[-1]:
+        raise ValueError("deepen keeps the source's first and last convolution")
+    matched: list[int | None] = []  # for each middle layer of model: source middle layer or None
+    j = 1
+    for i in range(1, len(dst_dil) - 1):
+        remaining_src = len(src_dil) - 1 - j
+        remaining_dst = len(dst_dil) - 1 - i
+        if j < len(src_dil) - 1 and dst_dil[i] == src_dil[j] and remaining_dst >= remaining_src:
+            matched.append(j)
+            j += 1
+        else:
+            matched.append(None)
+    if j != len(src_dil) - 1:
+        raise ValueError(f"dilations {dst_dil} do not contain the source's {src_dil} in order")
+
+    def middle(net: nn.Sequential, k: int) -> tuple[nn.Conv1d, nn.BatchNorm1d]:
+        conv, bn = net[2 + 3 * (k - 1)], net[3 + 3 * (k - 1)]
+        assert isinstance(conv, nn.Conv1d)
+        assert isinstance(bn, nn.BatchNorm1d)
+        return conv, bn
+
+    src_net, dst_net = source.net, model.net
+    assert isinstance(src_net, nn.Sequential)
+    assert isinstance(dst_net, nn.Sequential)
+    # activations entering each source middle layer, on x (the source in eval mode)
+    seen: dict[int, torch.Tensor] = {}
+    hooks = [
+        middle(src_net, k)[0].register_forward_hook(lambda m, inp, out, k=k: seen.__setitem__(k, inp[0].detach()))
+        for k in range(1, len(src_dil) - 1)
+    ]
+    was_training = source.training
+    source.eval()
+    with torch.no_grad():
+        source(x)
+    source.train(was_training)
+    for h in hooks:
+        h.remove()
+    with torch.no_grad():
+        _conv(dst_net[0]).weight.copy_(_conv(src_net[0]).weight)
+        _conv(dst_net[-1]).weight.copy_(_conv(src_net[-1]).weight)
+        nxt = 1  # the source layer the next inserted layer's input feeds
+        for i, k in enumerate(matched, start=1):
+            conv, bn = middle(dst_net, i)
+            if k is not None:
+                sconv, sbn = middle(src_net, k)
+                conv.weight.copy_(sconv.weight)
+                bn.load_state_dict(sbn.state_dict())
+                nxt = k + 1
+                continue
+            if nxt not in seen:
+                raise ValueError("deepen inserts layers only before one of the source's middle layers")
+            act = seen[nxt]
+            mean = act.mean(dim=(0, 2))
+            var = act.var(dim=(0, 2), unbiased=False)
+            conv.weight.zero_()
+            conv.weight[:, :, 1] = torch.eye(model.width)
+            assert bn.running_mean is not None
+            assert bn.running_var is not None
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(var)
+            bn.weight.copy_(torch.sqrt(var + bn.eps))
+            bn.bias.copy_(mean)

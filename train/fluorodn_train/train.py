@@ -13,7 +13,7 @@ from fluorodn.io import atomic_output
 from fluorodn.spectral import COMPONENTS
 
 from .data import TRAIN_STREAM, VAL_STREAM, Sampler, SpectralSampler
-from .model import DnCNN, DnCNN1d
+from .model import DnCNN, DnCNN1d, deepen
 from .noise import RecordedNoise
 
 
@@ -255,7 +255,13 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         if not cfg.init:
             return 0, None
         ck = torch.load(cfg.init, weights_only=False)
-        model.load_state_dict(ck["model"])
+        source = build_model(ck["config"])
+        source.load_state_dict(ck["model"])
+        if isinstance(model, DnCNN1d) and isinstance(source, DnCNN1d) and model.dilations != source.dilations:
+            deepen(model, source, xv[: min(8, len(xv))])
+            log(f"deepened {cfg.init}'s {source.depth} layers to {model.depth} (dilations {list(model.dilations)})")
+        else:
+            model.load_state_dict(ck["model"])
         log(f"fine-tuning from {cfg.init} ({ck.get('seen', 0)} instances seen before)")
         return ck.get("seen", 0), None
 

@@ -13,7 +13,7 @@ from fluorodn.registry import validate_metadata
 from fluorodn_train import calibrate, quantize, synth
 from fluorodn_train.calibrate import export_spectral
 from fluorodn_train.data import SpectralSampler, make_instance, spectral_pair
-from fluorodn_train.model import DnCNN1d, Rows2d, SignSymmetric, fold_batchnorm
+from fluorodn_train.model import DnCNN1d, Rows2d, SignSymmetric, deepen, fold_batchnorm
 from fluorodn_train.train import FitConfig, fit, load_checkpoint
 
 
@@ -249,6 +249,65 @@ def test_dilations_set_the_halo():
     assert int(changed.min()) == 20 and int(changed.max()) == 40
     with pytest.raises(ValueError, match="dilations"):
         DnCNN1d(16, depth=5, dilations=(1, 2))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_deepened_network_computes_its_source(shared):
+    """Inserted dilated layers start as the identity: the deeper network gives its source's
+    output in eval mode, and on the batch its normalization was set from in training mode."""
+    torch.manual_seed(0)
+    src = DnCNN1d(16, depth=5, width=6, shared=shared)
+    for m in src.modules():
+        if isinstance(m, torch.nn.Conv1d):
+            torch.nn.init.normal_(m.weight, std=0.3)
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(0.0, 1.0)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(4, 32, 80)
+    x[:, 16:] = torch.rand(4, 16, 1) + 0.1
+    deep = DnCNN1d(16, depth=7, width=6, shared=shared, dilations=(1, 1, 4, 8, 1, 1, 1))
+    assert deep.halo == 17
+    deepen(deep, src, x)
+    src.eval(), deep.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(deep(x).numpy(), src(x).numpy(), rtol=1e-4, atol=1e-4)
+    # the inserted convolutions pass each channel through their centre tap
+    inserted = deep.net[5]
+    assert isinstance(inserted, torch.nn.Conv1d) and inserted.dilation == (4,)
+    np.testing.assert_array_equal(inserted.weight[:, :, 1].detach().numpy(), np.eye(6))
+    with pytest.raises(ValueError, match="contain"):
+        deepen(DnCNN1d(16, depth=7, width=6, shared=shared, dilations=(1, 2, 4, 8, 2, 2, 1)), src, x)
+    with pytest.raises(ValueError, match="width"):
+        deepen(DnCNN1d(16, depth=7, width=4, shared=shared, dilations=(1, 1, 4, 8, 1, 1, 1)), src, x)
+
+
+def test_fit_deepens_a_shallower_checkpoint(tmp_path):
+    """``--init`` from a checkpoint with fewer layers: the run starts from that network, deepened."""
+    base = {
+        "kind": "spectral",
+        "noise_scale": (0.1, 1.2),
+        "width": 4,
+        "shared": True,
+        "window": (40, 0),
+        "samples": 200,
+        "steps": 1,
+        "val_instances": 2,
+        "val_every": 1,
+        "ckpt_every": 1,
+    }
+    fit(FitConfig(out=str(tmp_path / "a"), depth=3, **base), log=lambda m: None)
+    said: list[str] = []
+    cfg = FitConfig(
+        out=str(tmp_path / "b"), depth=4, dilations="1,4,1,1", lr=0.0, init=str(tmp_path / "a" / "last.pt"), **base
+    )
+    fit(cfg, log=said.append)
+    assert any("deepened" in m for m in said)
+    src, _ = load_checkpoint(tmp_path / "a" / "last.pt")
+    deep, ck = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert ck["config"]["dilations"] == "1,4,1,1" and deep.halo == 7
+    # lr 0: the source's convolutions unchanged in the deepened network
+    np.testing.assert_array_equal(deep.net[0].weight.detach().numpy(), src.net[0].weight.detach().numpy())
+    np.testing.assert_array_equal(deep.net[-1].weight.detach().numpy(), src.net[-1].weight.detach().numpy())
 
 
 def test_tiny_spectral_train_export_and_run(tmp_path):
