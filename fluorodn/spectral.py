@@ -598,13 +598,45 @@ def one_spectrum(x: np.ndarray) -> float:
     return float(np.partition(r, k)[k])
 
 
+#: A page's rows hold dark ones (:func:`lit_rows`) where the lowest row mean lies this many robust
+#: spreads of the row means below their median.
+DARK_GAP = 8.0
+
+
+def lit_rows(x: np.ndarray) -> np.ndarray:
+    """The rows of a 2D page that are not dark: a recording may start (or end) with samples taken
+    with the light off, whose rows are the detector's dark level and noise, not the spectrum. Where
+    the lowest row mean lies :data:`DARK_GAP` robust spreads (MAD) of the row means below their
+    median, the rows whose mean is nearer the lowest than the median are dark; otherwise every row
+    is lit. Returns the lit rows' indices."""
+    x = np.asarray(x)
+    t = x.shape[0]
+    means = x.mean(axis=1, dtype=np.float64)
+    if t < 3 or not np.all(np.isfinite(means)):
+        return np.arange(t)
+    med = float(np.median(means))
+    lo = float(means.min())
+    spread = 1.482602218505602 * float(np.median(np.abs(means - med)))
+    if med - lo <= DARK_GAP * spread:
+        return np.arange(t)
+    return np.flatnonzero(means >= 0.5 * (lo + med))
+
+
 def rows_are_spectra(x: np.ndarray) -> bool:
     """Whether the rows of a 2D page (or rows of one) read as one spectrum over time and its columns
     do not as much: :func:`one_spectrum` of the rows at least :data:`ONE_SPECTRUM` and above that of
-    the columns. A time x wavelength recording reads so however short; given as (wavelength, time),
-    its rows are the bins' time courses, whose changes differ from bin to bin by the noise."""
+    the columns, both with the dark rows (:func:`lit_rows`) set aside. A time x wavelength recording
+    reads so however short, and whether or not its light was off for some of its first or last
+    samples; given as (wavelength, time), its rows are the bins' time courses, whose changes differ
+    from bin to bin by the noise."""
+    x = np.asarray(x)
+    lit = lit_rows(x)
+    if len(lit) < 2:
+        return False
+    if len(lit) < x.shape[0]:
+        x = x[lit]
     rows = one_spectrum(x)
-    return rows >= ONE_SPECTRUM and rows > one_spectrum(np.asarray(x).T)
+    return rows >= ONE_SPECTRUM and rows > one_spectrum(x.T)
 
 
 def short_recording(x: np.ndarray, shape: tuple[int, ...] | None = None) -> bool:
