@@ -55,6 +55,7 @@ import numpy as np
 __all__ = [
     "COMPONENTS",
     "CONVENTION",
+    "DARK_GAP",
     "FEW_SAMPLES",
     "LOW_RATE_HZ",
     "MAX_BINS",
@@ -70,6 +71,7 @@ __all__ = [
     "domain_warnings",
     "fit",
     "holds_signal",
+    "lit_rows",
     "looks_spectral",
     "network_input",
     "noise_levels",
