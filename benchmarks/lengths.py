@@ -7,7 +7,8 @@ however short (:func:`fluorodn.spectral.takes_recording`); so does a shorter bar
 are one spectrum (:func:`fluorodn.spectral.short_recording`), where by its shape alone it would go
 to the image model. This measures the three on recordings of the widened training generator
 (``synth.WIDE``: three sensors, fast hemodynamics in half, noise 0.1-1.2 log-uniform),
-:data:`DRAWS` per group of samples :data:`SAMPLES` (and one of W to 2W samples), bins drawn from
+:data:`DRAWS` per group of samples :data:`SAMPLES` (and two of W to 2W samples, the second with
+the light off for its first and last few, :data:`DARK`), bins drawn from
 :data:`BINS`: each path's RMS error over the raw recording's, how often it ends further from the
 truth than the input, and whether it warned (``OutOfDomainWarning``) there. Run::
 
@@ -38,12 +39,22 @@ NOISE = (0.1, 1.2)
 QUICK = {"samples": (32,), "draws": 3}
 #: What the warning that an array looks transposed says.
 TRANSPOSE_ADVICE = "given as (wavelength, time)"
+#: The group of W to 2W samples whose light was off at the start (and at the end): most dark
+#: samples first and last, and the read noise of their rows, counts.
+DARK = "W to 2W, light off first"
+DARK_FIRST = 20
+DARK_LAST = 5
+DARK_READ = 5.0
 
 
-def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> dict[str, Any]:
+def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any], dark: bool = False) -> dict[str, Any]:
     """One recording of ``t`` x ``w`` of the widened generator through the spectral path (its axes
     known), the default on the bare array (``Denoiser().run``) and the image model the default hands
-    frames to (what the shape alone would give an array that does not look spectral)."""
+    frames to (what the shape alone would give an array that does not look spectral).
+
+    ``dark``: the light was off for the first 1-``DARK_FIRST`` samples and the last 0-``DARK_LAST``
+    (their rows: the detector's level without light, :data:`DARK_READ` counts of read noise; that
+    level is their truth)."""
     from fluorodn_train.data import make_instance
     from fluorodn_train.synth import WIDE
 
@@ -52,17 +63,24 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any]) -> d
 
     ns = float(np.exp(rng.uniform(np.log(NOISE[0]), np.log(NOISE[1]))))
     inst = make_instance(rng, t, w, ns, signal=WIDE)
-    x = inst.noisy.astype(np.float32)
-    raw = float(np.sqrt(np.mean((x - inst.clean) ** 2)))
+    x, clean = inst.noisy.astype(np.float32), inst.clean
     out: dict[str, Any] = {"samples": t, "bins": w, "noise": ns}
+    if dark:
+        first, last = int(rng.integers(1, DARK_FIRST + 1)), int(rng.integers(0, DARK_LAST + 1))
+        rows = np.r_[0:first, t - last : t]
+        clean = clean.copy()
+        clean[rows] = (inst.truth.clean - inst.truth.photons)[rows]
+        x[rows] = clean[rows] + rng.normal(0.0, DARK_READ, (len(rows), w))
+        out |= {"dark_first": first, "dark_last": last}
+    raw = float(np.sqrt(np.mean((x - clean) ** 2)))
     out["bare_path"] = "spectral" if dens["default"]._runs(x.shape, first=x) is dens["default"] else "image"
     out["shape_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
-    out["one_spectrum"] = spectral.one_spectrum(x)
+    out["one_spectrum"] = spectral.one_spectrum(x[spectral.lit_rows(x)])  # as the routing reads it
     for name, run in (("spectral", dens["spectral"].run), ("bare", dens["default"].run), ("image", dens["image"].run)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             y = run(x)
-        out[name] = float(np.sqrt(np.mean((y - inst.clean) ** 2))) / raw
+        out[name] = float(np.sqrt(np.mean((y - clean) ** 2))) / raw
         said = [str(c.message) for c in caught if issubclass(c.category, OutOfDomainWarning)]
         out[f"{name}_warned"] = bool(said)
         # the advice to transpose it, which would send the recording down the spectral path with swapped axes
@@ -104,7 +122,9 @@ def render(res: dict[str, Any]) -> str:
         "`worse than raw`: recordings left further from the truth than the input, with how many of them warned "
         "(`OutOfDomainWarning`); `warned`: all recordings that warned; `told to transpose`: warnings that the "
         "array looks like a recording given as (wavelength, time), advice that would send a recording down the "
-        "spectral path with its axes swapped.",
+        f"spectral path with its axes swapped. `{DARK}`: recordings of W to 2W samples whose first 1-{DARK_FIRST} "
+        f"samples (and last 0-{DARK_LAST}) were taken with the light off (their rows: the detector's level "
+        f"without light, which is their truth, and {DARK_READ:g} counts of read noise).",
         "",
         "| samples | n | spectral: error | spectral: worse than raw (warned) | bare array: image path on "
         "| bare array: error | bare array: worse than raw (warned) | bare array: warned | bare array: told to "
@@ -127,7 +147,8 @@ def render(res: dict[str, Any]) -> str:
     below = sum(1 for r in every if r["one_spectrum"] < ONE_SPECTRUM)
     lines += [
         "",
-        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum`, the spectral path from {ONE_SPECTRUM:g}): "
+        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum` of the lit rows, `lit_rows`; the spectral "
+        f"path from {ONE_SPECTRUM:g}): "
         f"{len(every) - below} of the {len(every)} recordings reach it, the lowest "
         f"{min(r['one_spectrum'] for r in every):.3f}.",
         "",
@@ -158,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(draws):
         w = int(rng.integers(76, 305))
         rows[BETWEEN].append(measure(rng, int(rng.integers(w, 2 * w)), w, dens))
+    rows[DARK] = []
+    for _ in range(draws):
+        w = int(rng.integers(76, 305))
+        rows[DARK].append(measure(rng, int(rng.integers(w, 2 * w)), w, dens, dark=True))
     res = {
         "quick": args.quick,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -16,7 +16,7 @@ from fluorodn.spectral import ONE_SPECTRUM, looks_spectral
 def test_quick_lengths(tmp_path) -> None:
     assert lengths.main(["--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "lengths_quick.json").read_text())
-    assert list(res["groups"]) == ["32", lengths.BETWEEN]
+    assert list(res["groups"]) == ["32", lengths.BETWEEN, lengths.DARK]
     for name, rows in res["rows"].items():
         g = res["groups"][name]
         assert g["recordings"] == len(rows) == lengths.QUICK["draws"]
@@ -34,6 +34,8 @@ def test_quick_lengths(tmp_path) -> None:
             assert r["bare_path"] == "spectral" and r["bare"] == pytest.approx(r["spectral"], rel=1e-6)
             assert not r["bare_told_to_transpose"]  # whose advice would swap a recording's axes
             assert r["one_spectrum"] >= ONE_SPECTRUM  # a recording's rows are one spectrum
-    for r in res["rows"][lengths.BETWEEN]:
+    for r in res["rows"][lengths.BETWEEN] + res["rows"][lengths.DARK]:
         assert r["bins"] <= r["samples"] < 2 * r["bins"] and r["shape_path"] == "image"
+    for r in res["rows"][lengths.DARK]:  # the light off for the first samples, and maybe the last
+        assert 1 <= r["dark_first"] <= lengths.DARK_FIRST and 0 <= r["dark_last"] <= lengths.DARK_LAST
     assert "| W to 2W | 3 |" in (tmp_path / "lengths_quick.md").read_text()
