@@ -378,7 +378,22 @@ def _denoise_spectral(
     :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
     ``halo`` rows of overlap along time, plus half the traces' baseline span on a long recording
     (none beyond the recording's ends, as in one call). Returns the lazy output and the messages
-    of one call's checks, run here on the client (:func:`_fit_checked`)."""
+    of one call's checks, run here on the client (:func:`_fit_checked`).
+
+    Samples taken with the light off at the recording's start or end
+    (:func:`fluorodn.spectral.lit_span`, read here from its :func:`~fluorodn.spectral.end_rows`)
+    are passed through as recorded and the rest denoised as the recording, as in one call."""
+    import dask.array as da
+
+    from . import spectral
+
+    t = int(arr.shape[0])
+    ends = np.concatenate([np.asarray(arr[s].compute()) for s in spectral.end_rows(t)])
+    start, stop = spectral.lit_span(ends, t)
+    if (start, stop) != (0, t) and stop - start >= 2:
+        lit, messages = _denoise_spectral(arr[start:stop], planner, common, recording)
+        parts = [arr[:start].astype(np.float32), lit, arr[stop:].astype(np.float32)]
+        return da.concatenate([p for p in parts if p.shape[0]], axis=0), messages
     fitted, messages = _fit_checked(planner, arr, recording)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further

@@ -596,7 +596,21 @@ class Denoiser:
     ) -> tuple[np.ndarray, list[str]]:
         """One recording, and the messages of its out-of-domain checks; none with ``fitted`` (a
         projection fitted on a whole of which ``arr`` is rows) or without ``checks``; none about its
-        orientation when it is known (``recording``)."""
+        orientation when it is known (``recording``).
+
+        Samples taken with the light off at the start or end of a whole recording
+        (:func:`fluorodn.spectral.lit_span`) are returned as recorded, and the rest denoised as
+        the recording: dark rows are not the spectrum, and projected with it they would be
+        smeared into the lit samples next to them."""
+        if fitted is None:
+            start, stop = spectral.lit_span(arr)
+            if (start, stop) != (0, arr.shape[0]) and stop - start >= 2:
+                out = np.array(arr, dtype=np.float32)
+                lit, messages = self._run_spectral(arr[start:stop], None, checks=checks, recording=recording)
+                out[start:stop] = lit
+                if progress is not None:
+                    progress(arr.size - lit.size)
+                return out, messages
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)

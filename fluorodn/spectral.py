@@ -55,7 +55,9 @@ import numpy as np
 __all__ = [
     "COMPONENTS",
     "CONVENTION",
+    "DARK_DROP",
     "DARK_GAP",
+    "DARK_SEARCH",
     "FEW_SAMPLES",
     "LOW_RATE_HZ",
     "MAX_BINS",
@@ -69,9 +71,11 @@ __all__ = [
     "continue_ends",
     "diff_variance",
     "domain_warnings",
+    "end_rows",
     "fit",
     "holds_signal",
     "lit_rows",
+    "lit_span",
     "looks_spectral",
     "network_input",
     "noise_levels",
@@ -600,43 +604,79 @@ def one_spectrum(x: np.ndarray) -> float:
     return float(np.partition(r, k)[k])
 
 
-#: A page's rows hold dark ones (:func:`lit_rows`) where the lowest row mean lies this many robust
-#: spreads of the row means below their median.
-DARK_GAP = 8.0
+#: A page has dark rows (:func:`lit_rows`) where its lowest row mean lies at least this share of
+#: the median below the median...
+DARK_DROP = 0.2
+#: ... and no row mean falls within this share of the span from the lowest row mean to the median
+#: on either side of its middle.
+DARK_GAP = 0.05
 
 
 def lit_rows(x: np.ndarray) -> np.ndarray:
     """The rows of a 2D page that are not dark: a recording may start (or end) with samples taken
-    with the light off, whose rows are the detector's dark level and noise, not the spectrum. Where
-    the lowest row mean lies :data:`DARK_GAP` robust spreads (MAD) of the row means below their
-    median, the rows whose mean is nearer the lowest than the median are dark; otherwise every row
-    is lit. Returns the lit rows' indices."""
+    with the light off, whose rows are the detector's dark level and noise, not the spectrum.
+    The rows whose mean is nearer the lowest row mean than the median are dark where the lowest
+    lies :data:`DARK_DROP` of the median below it and they stand apart from the others: no row
+    mean lies within :data:`DARK_GAP` of the span from the lowest to the median on either side of
+    its middle (the brightness of a lit recording varies continuously, its lowest rows next to
+    others). Returns the other rows' indices."""
     x = np.asarray(x)
     t = x.shape[0]
     means = x.mean(axis=1, dtype=np.float64)
     if t < 3 or not np.all(np.isfinite(means)):
         return np.arange(t)
-    med = float(np.median(means))
-    lo = float(means.min())
-    spread = 1.482602218505602 * float(np.median(np.abs(means - med)))
-    if med - lo <= DARK_GAP * spread:
+    med, lo = float(np.median(means)), float(means.min())
+    mid, band = 0.5 * (lo + med), DARK_GAP * (med - lo)
+    if not med - lo > DARK_DROP * abs(med) or np.any(np.abs(means - mid) < band):
         return np.arange(t)
-    return np.flatnonzero(means >= 0.5 * (lo + med))
+    return np.flatnonzero(means >= mid)
+
+
+#: Samples at each end of a recording searched for dark rows (:func:`lit_span`): 102 s at 5 Hz.
+DARK_SEARCH = 512
+
+
+def end_rows(t: int) -> list[slice]:
+    """The rows of a recording of ``t`` samples that :func:`lit_span` reads: the first and the last
+    :data:`DARK_SEARCH` (all of them in one slice where there are no more than twice as many)."""
+    if t <= 2 * DARK_SEARCH:
+        return [slice(0, t)]
+    return [slice(0, DARK_SEARCH), slice(t - DARK_SEARCH, t)]
+
+
+def lit_span(x: np.ndarray, t: int | None = None) -> tuple[int, int]:
+    """``(start, stop)``: the samples of a (T, W) recording from its first lit row to its last
+    (:func:`lit_rows` of its :func:`end_rows`), leaving out the samples taken with the light off at
+    its start and end (up to :data:`DARK_SEARCH` at each); ``(0, T)`` where it has none there.
+
+    ``x``: the whole recording, or (with ``t``, its length) only its :func:`end_rows`, in order."""
+    n = int(x.shape[0]) if t is None else int(t)
+    spans = end_rows(n)
+    rows = np.asarray(x) if t is not None or len(spans) == 1 else np.concatenate([x[s] for s in spans])
+    lit = lit_rows(rows)
+    if len(lit) == 0 or len(lit) == len(rows):
+        return 0, n
+    if len(spans) == 1:
+        return int(lit[0]), int(lit[-1]) + 1
+    head = DARK_SEARCH
+    start = int(lit[0]) if lit[0] < head else head  # a head dark throughout: set aside the head
+    stop = n - head + int(lit[-1]) - head + 1 if lit[-1] >= head else n - head
+    return start, stop
 
 
 def rows_are_spectra(x: np.ndarray) -> bool:
     """Whether the rows of a 2D page (or rows of one) read as one spectrum over time and its columns
     do not as much: :func:`one_spectrum` of the rows at least :data:`ONE_SPECTRUM` and above that of
-    the columns, both with the dark rows (:func:`lit_rows`) set aside. A time x wavelength recording
+    the columns, both with the dark rows at its start and end (:func:`lit_span`) set aside. A time x
+    wavelength recording
     reads so however short, and whether or not its light was off for some of its first or last
     samples; given as (wavelength, time), its rows are the bins' time courses, whose changes differ
     from bin to bin by the noise."""
     x = np.asarray(x)
-    lit = lit_rows(x)
-    if len(lit) < 2:
+    start, stop = lit_span(x)
+    if stop - start < 2:
         return False
-    if len(lit) < x.shape[0]:
-        x = x[lit]
+    x = x[start:stop]
     rows = one_spectrum(x)
     return rows >= ONE_SPECTRUM and rows > one_spectrum(x.T)
 

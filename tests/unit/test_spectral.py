@@ -549,6 +549,40 @@ def test_a_short_recording_that_starts_dark_takes_the_spectral_path(den: Denoise
     np.testing.assert_array_equal(spectral.lit_rows(x * np.linspace(1.0, 0.6, 200)[:, None]), np.arange(200))
 
 
+def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> None:
+    """A recording whose first and last samples were taken with the light off: those rows are
+    returned as recorded and the lit ones denoised as the recording they are, in one call, a stream
+    and through dask; projected with the rest, the dark rows would be smeared into the lit samples
+    next to them (ad hoc, 1-20 dark samples: up to 2.2x the raw error on the first 20 lit ones)."""
+    import dask.array as da
+
+    from fluorodn.dask import denoise as dask_denoise
+
+    rng = np.random.default_rng(12)
+    inst = generator(rng, 3000, 152, 0.3)
+    offset = inst.truth.clean - inst.truth.photons
+    x = inst.noisy.astype(np.float32)
+    dark = np.r_[0:3, 2998:3000]
+    x[dark] = offset[dark] + rng.normal(0.0, 5.0, (len(dark), 152))
+    assert spectral.lit_span(x) == (3, 2998)
+    ends = np.concatenate([x[s] for s in spectral.end_rows(3000)])
+    assert spectral.lit_span(ends, 3000) == (3, 2998)  # from the end rows alone, as dask reads them
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        y = den.run(x)
+    np.testing.assert_array_equal(y[dark], x[dark])
+    np.testing.assert_array_equal(y[3:2998], den.run(x[3:2998]))
+    (streamed,) = den.stream([x])
+    np.testing.assert_array_equal(streamed, y)
+    lazy = dask_denoise(da.from_array(x, chunks=(700, 152)), device="cpu", options=DenoiserOptions(threads=1))
+    np.testing.assert_allclose(lazy.compute(scheduler="threads"), y, rtol=1e-5, atol=1e-3)
+    near = slice(3, 23)  # the lit samples next to the dark ones: denoised like the rest
+    err = np.sqrt(np.mean((y[near] - inst.clean[near]) ** 2) / np.mean((x[near] - inst.clean[near]) ** 2))
+    assert err < 0.5
+    # a recording without dark samples: every row lit
+    assert spectral.lit_span(inst.noisy) == (0, 3000)
+
+
 def test_dask_gives_a_short_recording_the_spectral_path(generator) -> None:
     """Through fluorodn.dask, a short recording (200 x 152) takes the spectral path as one call gives
     it, without a warning, a stack of two too; an image model asked for by name keeps it an image,
