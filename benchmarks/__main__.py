@@ -25,6 +25,7 @@ BENCHMARKS = {
     "images": "benchmarks.images",
     "rates": "benchmarks.rates",
     "lengths": "benchmarks.lengths",
+    "dark": "benchmarks.dark",
 }
 
 

@@ -647,21 +647,23 @@ def end_rows(t: int) -> list[slice]:
 def lit_span(x: np.ndarray, t: int | None = None) -> tuple[int, int]:
     """``(start, stop)``: the samples of a (T, W) recording from its first lit row to its last
     (:func:`lit_rows` of its :func:`end_rows`), leaving out the samples taken with the light off at
-    its start and end (up to :data:`DARK_SEARCH` at each); ``(0, T)`` where it has none there.
+    its start and end; ``(0, T)`` where it has none there. Where all :data:`DARK_SEARCH` samples
+    at an end read as dark, that end is kept: the light was not off for longer than that, and the
+    recording's own brightness changes between its ends (bleaching) can set those rows apart.
 
     ``x``: the whole recording, or (with ``t``, its length) only its :func:`end_rows`, in order."""
     n = int(x.shape[0]) if t is None else int(t)
     spans = end_rows(n)
     rows = np.asarray(x) if t is not None or len(spans) == 1 else np.concatenate([x[s] for s in spans])
-    lit = lit_rows(rows)
-    if len(lit) == 0 or len(lit) == len(rows):
+    dark = np.ones(len(rows), bool)
+    dark[lit_rows(rows)] = False
+    if not dark.any() or dark.all():
         return 0, n
-    if len(spans) == 1:
-        return int(lit[0]), int(lit[-1]) + 1
-    head = DARK_SEARCH
-    start = int(lit[0]) if lit[0] < head else head  # a head dark throughout: set aside the head
-    stop = n - head + int(lit[-1]) - head + 1 if lit[-1] >= head else n - head
-    return start, stop
+    head = spans[0].stop - spans[0].start
+    lead = int(np.argmin(dark[:head])) if not dark[:head].all() else 0
+    tail = dark[len(rows) - head :] if len(spans) > 1 else dark
+    trail = int(np.argmin(tail[::-1])) if not tail.all() else 0
+    return lead, n - trail
 
 
 def rows_are_spectra(x: np.ndarray) -> bool:

@@ -1,0 +1,28 @@
+"""The light-off benchmark's --quick mode runs end to end, and setting dark samples aside helps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fluorodn_train")
+
+from benchmarks import dark
+
+
+def test_quick_dark(tmp_path) -> None:
+    assert dark.main(["--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "dark_quick.json").read_text())
+    assert res["reads"]["recordings"] == 20
+    assert res["reads"]["lit_taken_for_dark"] == [] and res["reads"]["dark_not_found"] == []
+    rows = res["recordings"]
+    assert [r["first"] for r in rows] == list(dark.DARK)
+    for r in rows:
+        aside = r["set aside"]
+        assert aside["dark"] == pytest.approx(1.0)  # returned as recorded
+        assert aside["near"] < 0.5 and aside["rest"] < 0.5  # the lit samples denoised
+    # projected with the rest, the dark samples are not left as they were
+    assert np.mean([r["projected"]["dark"] for r in rows]) > 2.0
+    assert "| 1 |" in (tmp_path / "dark_quick.md").read_text()
