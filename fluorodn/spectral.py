@@ -670,10 +670,9 @@ def rows_are_spectra(x: np.ndarray) -> bool:
     """Whether the rows of a 2D page (or rows of one) read as one spectrum over time and its columns
     do not as much: :func:`one_spectrum` of the rows at least :data:`ONE_SPECTRUM` and above that of
     the columns, both with the dark rows at its start and end (:func:`lit_span`) set aside. A time x
-    wavelength recording
-    reads so however short, and whether or not its light was off for some of its first or last
-    samples; given as (wavelength, time), its rows are the bins' time courses, whose changes differ
-    from bin to bin by the noise."""
+    wavelength recording reads so however short, and whether or not its light was off for some of
+    its first or last samples; given as (wavelength, time), its rows are the bins' time courses,
+    whose changes differ from bin to bin by the noise."""
     x = np.asarray(x)
     start, stop = lit_span(x)
     if stop - start < 2:
