@@ -11,7 +11,8 @@ between them are denoised as the recording. This measures
 2. 10-minute recordings (3000 x 152) with 1, 2, 5 or 20 dark samples first: the error over raw of
    the dark samples, of the 20 lit samples after them and of the rest, with the dark samples set
    aside (the default) and projected with the rest (what the path did before it set them aside),
-   and whether it warned (``OutOfDomainWarning``).
+   and whether it warned (``OutOfDomainWarning``);
+3. what finding them costs beside the whole run, on a 2.5-hour recording.
 
 Run::
 
@@ -52,14 +53,18 @@ def _draw(rng: np.random.Generator, t: int, w: int, noise: float) -> Any:
     return make_instance(rng, t, w, noise, signal=WIDE)
 
 
-def _darken(rng: np.random.Generator, inst: Any, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-    """(noisy, clean) with the first ``first`` and last ``last`` samples taken without light: the
-    detector's level (their truth) plus read noise."""
+def darken(
+    rng: np.random.Generator, inst: Any, first: int, last: int, read: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy float32, clean) of a generator instance with its first ``first`` and last ``last``
+    samples taken without light: the detector's level (their truth) plus ``read`` counts of read
+    noise (drawn from :data:`READ_NOISE` if None)."""
     x, clean = inst.noisy.astype(np.float32), inst.clean.copy()
     t, w = x.shape
     rows = np.r_[0:first, t - last : t]
     clean[rows] = (inst.truth.clean - inst.truth.photons)[rows]
-    x[rows] = clean[rows] + rng.normal(0.0, rng.uniform(*READ_NOISE), (len(rows), w))
+    sd = rng.uniform(*READ_NOISE) if read is None else read
+    x[rows] = clean[rows] + rng.normal(0.0, sd, (len(rows), w))
     return x, clean
 
 
@@ -79,7 +84,7 @@ def reads(rng: np.random.Generator, n: int) -> dict[str, Any]:
     for _ in range(n):
         t, w = int(rng.integers(40, 6001)), int(rng.integers(40, 601))
         first, last = int(rng.integers(1, min(20, t // 4) + 1)), int(rng.integers(0, 6))
-        x, _ = _darken(rng, _draw(rng, t, w, noise()), first, last)
+        x, _ = darken(rng, _draw(rng, t, w, noise()), first, last)
         if (span := spectral.lit_span(x)) != (first, t - last):
             missed.append({"samples": t, "bins": w, "first": first, "last": last, "span": span})
     return {"recordings": n, "lit_taken_for_dark": false, "dark_not_found": missed}
@@ -103,7 +108,7 @@ def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
     rows = []
     for first in DARK:
         for _ in range(draws):
-            x, clean = _darken(rng, _draw(rng, 3000, 152, float(rng.uniform(0.2, 0.8))), first, 0)
+            x, clean = darken(rng, _draw(rng, 3000, 152, float(rng.uniform(0.2, 0.8))), first, 0)
             row: dict[str, Any] = {"first": first}
             for name, span in (("set aside", spectral.lit_span), ("projected", lambda a, t=None: (0, len(a)))):
                 with mock.patch.object(spectral, "lit_span", span), warnings.catch_warnings(record=True) as caught:
@@ -114,6 +119,33 @@ def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
                 }
             rows.append(row)
     return rows
+
+
+#: The recording the cost of reading the dark rows is timed on (``--quick``: 4000 samples): 2.5 h at 5 Hz.
+COST_SHAPE = (44156, 152)
+
+
+def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
+    """Part 3: seconds of :func:`~fluorodn.spectral.lit_span` and of the whole in-process
+    ``Denoiser().run`` on one recording of ``samples`` x 152 (fastest of 20 and of 3, same process)."""
+    import fluorodn
+    from fluorodn import spectral
+
+    x = _draw(rng, samples, COST_SHAPE[1], 0.4).noisy.astype(np.float32)
+    den = fluorodn.Denoiser(device="cpu")
+
+    def fastest(fn: Any, n: int) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = fastest(lambda: den.run(x), 3)
+    return {"samples": samples, "lit_span_s": fastest(lambda: spectral.lit_span(x), 20), "run_s": run}
 
 
 def render(res: dict[str, Any]) -> str:
@@ -148,7 +180,14 @@ def render(res: dict[str, Any]) -> str:
             cells.append(f"{np.mean(a):.2f} ({max(a):.2f}) / {np.mean(b):.2f} ({max(b):.2f})")
         warned = [sum(row[k]["warned"] for row in rs) for k in ("set aside", "projected")]
         lines.append(f"| {first} | {' | '.join(cells)} | {warned[0]} of {len(rs)} / {warned[1]} of {len(rs)} |")
-    lines.append("")
+    c = res["cost"]
+    lines += [
+        "",
+        f"**What reading them costs.** On a recording of {c['samples']} x {COST_SHAPE[1]}, `lit_span` takes "
+        f"{c['lit_span_s'] * 1e3:.2f} ms of the in-process `Denoiser().run`'s {c['run_s']:.2f} s "
+        f"({100 * c['lit_span_s'] / c['run_s']:.3f} %; fastest of 20 and of 3, same process).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -169,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "draws": draws,
         "reads": reads(rng, n),
         "recordings": recordings(rng, draws),
+        "cost": cost(rng, 4000 if args.quick else COST_SHAPE[0]),
     }
     res["seconds"] = time.perf_counter() - t0
     print(write_results(res, args.out, RESULTS, "dark_quick" if args.quick else "dark", render))

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.dark import darken
 from benchmarks.measure import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -67,15 +68,12 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any], dark
     out: dict[str, Any] = {"samples": t, "bins": w, "noise": ns}
     if dark:
         first, last = int(rng.integers(1, DARK_FIRST + 1)), int(rng.integers(0, DARK_LAST + 1))
-        rows = np.r_[0:first, t - last : t]
-        clean = clean.copy()
-        clean[rows] = (inst.truth.clean - inst.truth.photons)[rows]
-        x[rows] = clean[rows] + rng.normal(0.0, DARK_READ, (len(rows), w))
+        x, clean = darken(rng, inst, first, last, DARK_READ)
         out |= {"dark_first": first, "dark_last": last}
     raw = float(np.sqrt(np.mean((x - clean) ** 2)))
     out["bare_path"] = "spectral" if dens["default"]._runs(x.shape, first=x) is dens["default"] else "image"
     out["shape_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
-    out["one_spectrum"] = spectral.one_spectrum(x[spectral.lit_rows(x)])  # as the routing reads it
+    out["one_spectrum"] = spectral.one_spectrum(x[slice(*spectral.lit_span(x))])  # as the routing reads it
     for name, run in (("spectral", dens["spectral"].run), ("bare", dens["default"].run), ("image", dens["image"].run)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -147,7 +145,7 @@ def render(res: dict[str, Any]) -> str:
     below = sum(1 for r in every if r["one_spectrum"] < ONE_SPECTRUM)
     lines += [
         "",
-        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum` of the lit rows, `lit_rows`; the spectral "
+        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum` of the lit rows, `lit_span`; the spectral "
         f"path from {ONE_SPECTRUM:g}): "
         f"{len(every) - below} of the {len(every)} recordings reach it, the lowest "
         f"{min(r['one_spectrum'] for r in every):.3f}.",

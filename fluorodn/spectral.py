@@ -657,12 +657,10 @@ def lit_span(x: np.ndarray, t: int | None = None) -> tuple[int, int]:
     rows = np.asarray(x) if t is not None or len(spans) == 1 else np.concatenate([x[s] for s in spans])
     dark = np.ones(len(rows), bool)
     dark[lit_rows(rows)] = False
-    if not dark.any() or dark.all():
-        return 0, n
-    head = spans[0].stop - spans[0].start
-    lead = int(np.argmin(dark[:head])) if not dark[:head].all() else 0
-    tail = dark[len(rows) - head :] if len(spans) > 1 else dark
-    trail = int(np.argmin(tail[::-1])) if not tail.all() else 0
+    width = spans[0].stop  # rows searched at each end (all of them in one span)
+    head, tail = dark[:width], dark[len(rows) - width :][::-1]
+    lead = 0 if head.all() else int(np.argmin(head))  # dark rows before the first lit one
+    trail = 0 if tail.all() else int(np.argmin(tail))
     return lead, n - trail
 
 

@@ -26,3 +26,5 @@ def test_quick_dark(tmp_path) -> None:
     # projected with the rest, the dark samples are not left as they were
     assert np.mean([r["projected"]["dark"] for r in rows]) > 2.0
     assert "| 1 |" in (tmp_path / "dark_quick.md").read_text()
+    cost = res["cost"]
+    assert cost["samples"] == 4000 and 0 < cost["lit_span_s"] < 0.05 * cost["run_s"]

@@ -553,7 +553,7 @@ def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> No
     """A recording whose first and last samples were taken with the light off: those rows are
     returned as recorded and the lit ones denoised as the recording they are, in one call, a stream
     and through dask; projected with the rest, the dark rows would be smeared into the lit samples
-    next to them (ad hoc, 1-20 dark samples: up to 2.2x the raw error on the first 20 lit ones)."""
+    next to them (``python -m benchmarks dark``)."""
     import dask.array as da
 
     from fluorodn.dask import denoise as dask_denoise
