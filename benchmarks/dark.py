@@ -1,17 +1,20 @@
-"""Samples taken with the light off at a recording's start or end.
+"""Samples taken with the light off: at a recording's start or end, or in between.
 
 Acquisition software often records a few samples before the light source is on (or after it is
-off). Their rows are the detector's dark level and noise, not the spectrum. The spectral path sets
-them aside (:func:`fluorodn.spectral.lit_span`): they are returned as recorded and the lit samples
-between them are denoised as the recording. This measures
+off), and the light may be off for a while during a recording. Those rows are the detector's dark
+level and noise, not the spectrum. The spectral path sets them aside
+(:func:`fluorodn.spectral.lit_mask`): they are returned as recorded and the lit samples are
+denoised as one recording, in order. This measures
 
-1. how :func:`~fluorodn.spectral.lit_span` reads recordings of the widened generator (8-6000
-   samples, 40-600 bins, noise 0.1-1.5): lit recordings taken for dark at an end, and recordings
-   with 1-20 dark samples first and 0-5 last whose dark samples it does not find exactly;
-2. 10-minute recordings (3000 x 152) with 1, 2, 5 or 20 dark samples first: the error over raw of
-   the dark samples, of the 20 lit samples after them and of the rest, with the dark samples set
-   aside (the default) and projected with the rest (what the path did before it set them aside),
-   and whether it warned (``OutOfDomainWarning``);
+1. how :func:`~fluorodn.spectral.lit_mask` reads recordings of the widened generator (8-6000
+   samples, 40-600 bins, noise 0.1-1.5): lit recordings with samples taken for dark, recordings
+   with 1-20 dark samples first and 0-5 last, and recordings with 1-20 dark samples in between,
+   whose dark samples it does not find exactly;
+2. 10-minute recordings (3000 x 152) with 1, 2, 5 or 20 dark samples first, or 1, 5, 20 or 100 in
+   the middle: the error over raw of the dark samples, of the 20 lit samples on each side of them
+   and of the rest, with the dark samples set aside (the default) and projected with the rest (what
+   the path does without :func:`~fluorodn.spectral.lit_mask`), and whether it warned
+   (``OutOfDomainWarning``);
 3. what finding them costs beside the whole run, on a 2.5-hour recording.
 
 Run::
@@ -35,14 +38,17 @@ from benchmarks.measure import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 13
-#: Recordings of each kind read by :func:`~fluorodn.spectral.lit_span` (``--quick``: 20).
+#: Recordings of each kind read by :func:`~fluorodn.spectral.lit_mask` (``--quick``: 20).
 READS = 300
-#: Dark samples first of the 10-minute recordings, each drawn ``DRAWS`` times (``--quick``: 1).
+#: Dark samples first of the 10-minute recordings, and in their middle (from sample
+#: :data:`MIDDLE`), each drawn ``DRAWS`` times (``--quick``: 1).
 DARK = (1, 2, 5, 20)
+INSIDE = (1, 5, 20, 100)
+MIDDLE = 1500
 DRAWS = 4
 #: Read noise of the dark rows, counts (drawn per recording).
 READ_NOISE = (1.0, 15.0)
-#: Lit samples after the dark ones reported on their own.
+#: Lit samples on each side of the dark ones reported on their own.
 NEAR = 20
 
 
@@ -54,14 +60,19 @@ def _draw(rng: np.random.Generator, t: int, w: int, noise: float) -> Any:
 
 
 def darken(
-    rng: np.random.Generator, inst: Any, first: int, last: int, read: float | None = None
+    rng: np.random.Generator,
+    inst: Any,
+    first: int,
+    last: int,
+    read: float | None = None,
+    gap: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(noisy float32, clean) of a generator instance with its first ``first`` and last ``last``
-    samples taken without light: the detector's level (their truth) plus ``read`` counts of read
-    noise (drawn from :data:`READ_NOISE` if None)."""
+    samples taken without light, and the ``gap[1]`` samples from ``gap[0]``: the detector's level
+    (their truth) plus ``read`` counts of read noise (drawn from :data:`READ_NOISE` if None)."""
     x, clean = inst.noisy.astype(np.float32), inst.clean.copy()
     t, w = x.shape
-    rows = np.r_[0:first, t - last : t]
+    rows = np.r_[0:first, gap[0] : gap[0] + gap[1], t - last : t]
     clean[rows] = (inst.truth.clean - inst.truth.photons)[rows]
     sd = rng.uniform(*READ_NOISE) if read is None else read
     x[rows] = clean[rows] + rng.normal(0.0, sd, (len(rows), w))
@@ -69,56 +80,84 @@ def darken(
 
 
 def reads(rng: np.random.Generator, n: int) -> dict[str, Any]:
-    """Part 1: lit recordings taken for dark, and dark samples not found exactly."""
+    """Part 1: lit recordings with samples taken for dark, and dark samples (at the ends, or in
+    between) not found exactly."""
     from fluorodn import spectral
 
     def noise() -> float:
         return float(np.exp(rng.uniform(np.log(0.1), np.log(1.5))))
 
-    false, missed = [], []
+    def expected(t: int, rows: Any) -> np.ndarray:
+        dark = np.zeros(t, bool)
+        dark[rows] = True
+        return dark
+
+    false, missed, inside = [], [], []
     for _ in range(n):
         t, w = int(rng.integers(8, 6001)), int(rng.integers(40, 601))
         inst = _draw(rng, t, w, noise())
-        if spectral.lit_span(inst.noisy) != (0, t):
-            false.append({"samples": t, "bins": w, "span": spectral.lit_span(inst.noisy)})
+        if (dark := ~spectral.lit_mask(inst.noisy)).any():
+            false.append({"samples": t, "bins": w, "dark": np.flatnonzero(dark)[:20].tolist()})
     for _ in range(n):
         t, w = int(rng.integers(40, 6001)), int(rng.integers(40, 601))
         first, last = int(rng.integers(1, min(20, t // 4) + 1)), int(rng.integers(0, 6))
         x, _ = darken(rng, _draw(rng, t, w, noise()), first, last)
-        if (span := spectral.lit_span(x)) != (first, t - last):
-            missed.append({"samples": t, "bins": w, "first": first, "last": last, "span": span})
-    return {"recordings": n, "lit_taken_for_dark": false, "dark_not_found": missed}
+        if not np.array_equal(~spectral.lit_mask(x), expected(t, np.r_[0:first, t - last : t])):
+            missed.append({"samples": t, "bins": w, "first": first, "last": last})
+    for _ in range(n):
+        t, w = int(rng.integers(40, 6001)), int(rng.integers(40, 601))
+        length = int(rng.integers(1, min(20, t // 4) + 1))
+        start = int(rng.integers(t // 8, 7 * t // 8 - length + 1))
+        x, _ = darken(rng, _draw(rng, t, w, noise()), 0, 0, gap=(start, length))
+        if not np.array_equal(~spectral.lit_mask(x), expected(t, np.s_[start : start + length])):
+            inside.append({"samples": t, "bins": w, "start": start, "length": length})
+    return {"recordings": n, "lit_taken_for_dark": false, "dark_not_found": missed, "inside_not_found": inside}
 
 
-def _errors(x: np.ndarray, y: np.ndarray, clean: np.ndarray, first: int) -> dict[str, float]:
-    def ratio(rows: slice) -> float:
+def _errors(x: np.ndarray, y: np.ndarray, clean: np.ndarray, start: int, length: int) -> dict[str, float]:
+    def ratio(rows: Any) -> float:
         return float(np.sqrt(np.mean((y[rows] - clean[rows]) ** 2) / np.mean((x[rows] - clean[rows]) ** 2)))
 
-    parts = {"dark": slice(0, first), "near": slice(first, first + NEAR), "rest": slice(first + NEAR, None)}
-    return {name: ratio(rows) for name, rows in parts.items()}
+    stop = start + length
+    near = np.r_[max(start - NEAR, 0) : start, stop : stop + NEAR]
+    rest = np.ones(len(x), bool)
+    rest[max(start - NEAR, 0) : stop + NEAR] = False
+    return {"dark": ratio(np.s_[start:stop]), "near": ratio(near), "rest": ratio(rest)}
 
 
 def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
-    """Part 2: 10-minute recordings with dark samples first, set aside and projected with the rest."""
+    """Part 2: 10-minute recordings with dark samples first or in the middle, set aside and
+    projected with the rest."""
     import fluorodn
     from fluorodn import spectral
     from fluorodn.errors import OutOfDomainWarning
 
     den = fluorodn.Denoiser(device="cpu")
     rows = []
-    for first in DARK:
-        for _ in range(draws):
-            x, clean = darken(rng, _draw(rng, 3000, 152, float(rng.uniform(0.2, 0.8))), first, 0)
-            row: dict[str, Any] = {"first": first}
-            for name, span in (("set aside", spectral.lit_span), ("projected", lambda a, t=None: (0, len(a)))):
-                with mock.patch.object(spectral, "lit_span", span), warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    y = den.run(x)
-                row[name] = _errors(x, y, clean, first) | {
-                    "warned": any(issubclass(c.category, OutOfDomainWarning) for c in caught)
-                }
-            rows.append(row)
+    for where, lengths in (("first", DARK), ("inside", INSIDE)):
+        for length in lengths:
+            for _ in range(draws):
+                inst = _draw(rng, 3000, 152, float(rng.uniform(0.2, 0.8)))
+                start = 0 if where == "first" else MIDDLE
+                if where == "first":
+                    x, clean = darken(rng, inst, length, 0)
+                else:
+                    x, clean = darken(rng, inst, 0, 0, gap=(start, length))
+                row: dict[str, Any] = {"where": where, "samples": length}
+                for name, mask in (("set aside", spectral.lit_mask), ("projected", _all_lit)):
+                    with mock.patch.object(spectral, "lit_mask", mask), warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        y = den.run(x)
+                    row[name] = _errors(x, y, clean, start, length) | {
+                        "warned": any(issubclass(c.category, OutOfDomainWarning) for c in caught)
+                    }
+                rows.append(row)
     return rows
+
+
+def _all_lit(x: np.ndarray) -> np.ndarray:
+    """Every row lit: the dark rows projected with the rest."""
+    return np.ones(len(x), bool)
 
 
 #: The recording the cost of reading the dark rows is timed on (``--quick``: 4000 samples): 2.5 h at 5 Hz.
@@ -126,7 +165,7 @@ COST_SHAPE = (44156, 152)
 
 
 def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
-    """Part 3: seconds of :func:`~fluorodn.spectral.lit_span` and of the whole in-process
+    """Part 3: seconds of :func:`~fluorodn.spectral.lit_mask` and of the whole in-process
     ``Denoiser().run`` on one recording of ``samples`` x 152 (fastest of 20 and of 3, same process)."""
     import fluorodn
     from fluorodn import spectral
@@ -145,7 +184,7 @@ def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run = fastest(lambda: den.run(x), 3)
-    return {"samples": samples, "lit_span_s": fastest(lambda: spectral.lit_span(x), 20), "run_s": run}
+    return {"samples": samples, "lit_mask_s": fastest(lambda: spectral.lit_mask(x), 20), "run_s": run}
 
 
 def render(res: dict[str, Any]) -> str:
@@ -154,38 +193,43 @@ def render(res: dict[str, Any]) -> str:
         "# Samples taken with the light off",
         "",
         f"`python -m benchmarks dark{' --quick' if res['quick'] else ''}` on {res['date']} in {res['seconds']:.0f} s. "
-        "The spectral path returns the samples taken with the light off at a recording's start or end as "
-        "recorded and denoises the lit samples between them as the recording (`fluorodn.spectral.lit_span`).",
+        "The spectral path returns the samples taken with the light off (at a recording's start or end, or in "
+        "between) as recorded and denoises the lit samples as one recording, in order "
+        "(`fluorodn.spectral.lit_mask`).",
         "",
         f"**Reading them.** Of {r['recordings']} lit recordings of the widened generator (8-6000 samples, 40-600 "
-        f"bins, noise 0.1-1.5), {len(r['lit_taken_for_dark'])} had samples at an end taken for dark; of "
-        f"{r['recordings']} with 1-20 dark samples first and 0-5 last (the detector's level and 1-15 counts of read "
-        f"noise), {len(r['dark_not_found'])} had their dark samples not found exactly.",
+        f"bins, noise 0.1-1.5), {len(r['lit_taken_for_dark'])} had samples taken for dark. Dark samples (the "
+        "detector's level and 1-15 counts of read noise) not found exactly: "
+        f"{len(r['dark_not_found'])} of {r['recordings']} recordings with 1-20 dark samples first and 0-5 last; "
+        f"{len(r['inside_not_found'])} of {r['recordings']} with 1-20 dark samples in between.",
         "",
         f"**What setting them aside does.** 10-minute recordings (3000 x 152, noise 0.2-0.8) with dark samples "
-        f"first, {res['draws']} draws each: RMS error over the raw recording's of the dark samples, of the {NEAR} lit "
-        "samples after them and of the rest (mean over the draws; worst in brackets), and on how many draws the "
-        "default warned (`OutOfDomainWarning`). `projected`: the dark samples denoised with the rest.",
+        f"first or from sample {MIDDLE} on, {res['draws']} draws each: RMS error over the raw recording's of the dark "
+        f"samples, of the {NEAR} lit samples on each side of them and of the rest (mean over the draws; worst in "
+        "brackets), and on how many draws the default warned (`OutOfDomainWarning`). `projected`: the dark "
+        "samples denoised with the rest.",
         "",
         "| dark samples | dark: set aside / projected | next 20: set aside / projected | rest: set aside / projected "
         "| warned: set aside / projected |",
         "|---|---|---|---|---|",
     ]
-    for first in DARK:
-        rs = [row for row in res["recordings"] if row["first"] == first]
-        cells = []
-        for part in ("dark", "near", "rest"):
-            a = [row["set aside"][part] for row in rs]
-            b = [row["projected"][part] for row in rs]
-            cells.append(f"{np.mean(a):.2f} ({max(a):.2f}) / {np.mean(b):.2f} ({max(b):.2f})")
-        warned = [sum(row[k]["warned"] for row in rs) for k in ("set aside", "projected")]
-        lines.append(f"| {first} | {' | '.join(cells)} | {warned[0]} of {len(rs)} / {warned[1]} of {len(rs)} |")
+    for where, lengths in (("first", DARK), ("inside", INSIDE)):
+        for length in lengths:
+            rs = [row for row in res["recordings"] if row["where"] == where and row["samples"] == length]
+            cells = []
+            for part in ("dark", "near", "rest"):
+                a = [row["set aside"][part] for row in rs]
+                b = [row["projected"][part] for row in rs]
+                cells.append(f"{np.mean(a):.2f} ({max(a):.2f}) / {np.mean(b):.2f} ({max(b):.2f})")
+            warned = [sum(row[k]["warned"] for row in rs) for k in ("set aside", "projected")]
+            label = f"{length} first" if where == "first" else f"{length} in the middle"
+            lines.append(f"| {label} | {' | '.join(cells)} | {warned[0]} of {len(rs)} / {warned[1]} of {len(rs)} |")
     c = res["cost"]
     lines += [
         "",
-        f"**What reading them costs.** On a recording of {c['samples']} x {COST_SHAPE[1]}, `lit_span` takes "
-        f"{c['lit_span_s'] * 1e3:.2f} ms of the in-process `Denoiser().run`'s {c['run_s']:.2f} s "
-        f"({100 * c['lit_span_s'] / c['run_s']:.3f} %; fastest of 20 and of 3, same process).",
+        f"**What reading them costs.** On a recording of {c['samples']} x {COST_SHAPE[1]}, `lit_mask` takes "
+        f"{c['lit_mask_s'] * 1e3:.2f} ms of the in-process `Denoiser().run`'s {c['run_s']:.2f} s "
+        f"({100 * c['lit_mask_s'] / c['run_s']:.3f} %; fastest of 20 and of 3, same process).",
         "",
     ]
     return "\n".join(lines)

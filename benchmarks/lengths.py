@@ -73,7 +73,7 @@ def measure(rng: np.random.Generator, t: int, w: int, dens: dict[str, Any], dark
     raw = float(np.sqrt(np.mean((x - clean) ** 2)))
     out["bare_path"] = "spectral" if dens["default"]._runs(x.shape, first=x) is dens["default"] else "image"
     out["shape_path"] = "spectral" if spectral.looks_spectral(x.shape) else "image"
-    out["one_spectrum"] = spectral.one_spectrum(x[slice(*spectral.lit_span(x))])  # as the routing reads it
+    out["one_spectrum"] = spectral.one_spectrum(x[spectral.lit_mask(x)])  # as the routing reads it
     for name, run in (("spectral", dens["spectral"].run), ("bare", dens["default"].run), ("image", dens["image"].run)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -145,7 +145,7 @@ def render(res: dict[str, Any]) -> str:
     below = sum(1 for r in every if r["one_spectrum"] < ONE_SPECTRUM)
     lines += [
         "",
-        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum` of the lit rows, `lit_span`; the spectral "
+        f"Rows of one spectrum (`fluorodn.spectral.one_spectrum` of the lit rows, `lit_mask`; the spectral "
         f"path from {ONE_SPECTRUM:g}): "
         f"{len(every) - below} of the {len(every)} recordings reach it, the lowest "
         f"{min(r['one_spectrum'] for r in every):.3f}.",

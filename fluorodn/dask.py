@@ -372,7 +372,7 @@ def _blocks(func: Any, arr: da.Array, depth: dict[int, int], token: str, **kw: A
 
 
 def _denoise_spectral(
-    arr: da.Array, planner: Denoiser, common: dict[str, Any], recording: bool = False
+    arr: da.Array, planner: Denoiser, common: dict[str, Any], recording: bool = False, lit: bool = False
 ) -> tuple[da.Array, list[str | None]]:
     """A spectral recording: the projection is fitted once on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
@@ -380,20 +380,25 @@ def _denoise_spectral(
     (none beyond the recording's ends, as in one call). Returns the lazy output and the messages
     of one call's checks, run here on the client (:func:`_fit_checked`).
 
-    Samples taken with the light off at the recording's start or end
-    (:func:`fluorodn.spectral.lit_span`, read here from its :func:`~fluorodn.spectral.end_rows`)
-    are passed through as recorded and the rest denoised as the recording, as in one call."""
+    Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`, from the row means
+    computed here, one pass over the recording) are passed through as recorded and the lit samples
+    denoised as one recording, as in one call; ``lit``: the rows are known to be lit."""
     import dask.array as da
 
     from . import spectral
 
-    t = int(arr.shape[0])
-    ends = np.concatenate([np.asarray(arr[s].compute()) for s in spectral.end_rows(t)])
-    start, stop = spectral.lit_span(ends, t)
-    if (start, stop) != (0, t) and stop - start >= 2:
-        lit, messages = _denoise_spectral(arr[start:stop], planner, common, recording)
-        parts = [arr[:start].astype(np.float32), lit, arr[stop:].astype(np.float32)]
-        return da.concatenate([p for p in parts if p.shape[0]], axis=0), messages
+    if not lit:
+        means = np.asarray(arr.mean(axis=1, dtype=np.float64).compute())
+        mask = ~spectral.dark_rows(means)
+        if not mask.all() and mask.sum() >= 2:
+            pieces = spectral.runs(mask)
+            lit_arr = da.concatenate([arr[a:b] for a, b, on in pieces if on], axis=0)
+            y, messages = _denoise_spectral(lit_arr, planner, common, recording, lit=True)
+            parts, at = [], 0
+            for a, b, on in pieces:
+                parts.append(y[at : at + b - a] if on else arr[a:b].astype(np.float32))
+                at += (b - a) if on else 0
+            return da.concatenate(parts, axis=0), messages
     fitted, messages = _fit_checked(planner, arr, recording)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further

@@ -593,23 +593,26 @@ class Denoiser:
         fitted: spectral.Projection | None = None,
         checks: bool = True,
         recording: bool = False,
+        lit: bool = False,
     ) -> tuple[np.ndarray, list[str]]:
         """One recording, and the messages of its out-of-domain checks; none with ``fitted`` (a
         projection fitted on a whole of which ``arr`` is rows) or without ``checks``; none about its
-        orientation when it is known (``recording``).
+        orientation when it is known (``recording``). ``lit``: its rows are known to be lit.
 
-        Samples taken with the light off at the start or end of a whole recording
-        (:func:`fluorodn.spectral.lit_span`) are returned as recorded, and the rest denoised as
-        the recording: dark rows are not the spectrum, and projected with it they would be
-        smeared into the lit samples next to them."""
-        if fitted is None:
-            start, stop = spectral.lit_span(arr)
-            if (start, stop) != (0, arr.shape[0]) and stop - start >= 2:
+        Samples taken with the light off in a whole recording (:func:`fluorodn.spectral.lit_mask`:
+        at its start, its end or in between) are returned as recorded, and the lit samples denoised
+        as one recording, in order: dark rows are not the spectrum, and projected with it they would
+        be smeared into the lit samples next to them."""
+        if fitted is None and not lit:
+            mask = spectral.lit_mask(arr)
+            if not mask.all() and mask.sum() >= 2:
                 out = np.array(arr, dtype=np.float32)
-                lit, messages = self._run_spectral(arr[start:stop], None, checks=checks, recording=recording)
-                out[start:stop] = lit
+                lit_runs = [(a, b) for a, b, on in spectral.runs(mask) if on]
+                rows = slice(*lit_runs[0]) if len(lit_runs) == 1 else mask  # a view where it can be
+                y, messages = self._run_spectral(arr[rows], None, checks=checks, recording=recording, lit=True)
+                out[rows] = y
                 if progress is not None:
-                    progress(arr.size - lit.size)
+                    progress(arr.size - y.size)
                 return out, messages
         checks = checks and fitted is None
         if fitted is None:

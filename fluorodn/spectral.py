@@ -56,8 +56,7 @@ __all__ = [
     "COMPONENTS",
     "CONVENTION",
     "DARK_DROP",
-    "DARK_GAP",
-    "DARK_SEARCH",
+    "DARK_SPLIT",
     "FEW_SAMPLES",
     "LOW_RATE_HZ",
     "MAX_BINS",
@@ -69,13 +68,13 @@ __all__ = [
     "coefficient_map",
     "coefficients",
     "continue_ends",
+    "dark_rows",
     "diff_variance",
     "domain_warnings",
-    "end_rows",
     "fit",
     "holds_signal",
+    "lit_mask",
     "lit_rows",
-    "lit_span",
     "looks_spectral",
     "network_input",
     "noise_levels",
@@ -87,6 +86,7 @@ __all__ = [
     "removed_stats",
     "rows_are_spectra",
     "run_traces",
+    "runs",
     "short_recording",
     "smooth_spectrum",
     "snr",
@@ -604,78 +604,74 @@ def one_spectrum(x: np.ndarray) -> float:
     return float(np.partition(r, k)[k])
 
 
-#: A page has dark rows (:func:`lit_rows`) where its lowest row mean lies at least this share of
-#: the median below the median...
+#: A recording has dark rows (:func:`dark_rows`) where its lowest row mean lies at least this
+#: share of the median below the median...
 DARK_DROP = 0.2
-#: ... and no row mean falls within this share of the span from the lowest row mean to the median
-#: on either side of its middle.
-DARK_GAP = 0.05
+#: ... and the row means between the lowest and the median leave an empty interval at least this
+#: share of that span wide, its lower end nearer the lowest than the median.
+DARK_SPLIT = 0.25
+
+
+def dark_rows(means: np.ndarray) -> np.ndarray:
+    """Which rows of a recording are dark, from its row means (one per row): samples taken with
+    the light off, whose rows are the detector's dark level and noise, not the spectrum.
+
+    Where the lowest row mean lies :data:`DARK_DROP` of the median below it, the row means from the
+    lowest to the median are sorted, and the widest empty interval between neighbours whose lower
+    end is nearer the lowest than the median is found; where it spans at least :data:`DARK_SPLIT`
+    of the lowest-to-median span, the rows below it are dark. A lit recording's brightness varies
+    continuously, however it bleaches or dims, so its row means leave no such interval; the dark
+    rows sit at the detector's level, apart from all of them. Returns a boolean mask; none where a
+    mean is not finite."""
+    means = np.asarray(means, dtype=np.float64)
+    none = np.zeros(len(means), bool)
+    if len(means) < 3 or not np.all(np.isfinite(means)):
+        return none
+    med, lo = float(np.median(means)), float(means.min())
+    if not med - lo > DARK_DROP * abs(med):
+        return none
+    z = (means - lo) / (med - lo)
+    low = np.sort(z[z <= 1.0])
+    gaps = np.where(low[:-1] < 0.5, np.diff(low), -1.0)
+    widest = int(np.argmax(gaps))
+    if not gaps[widest] >= DARK_SPLIT:
+        return none
+    return z <= low[widest]
+
+
+def lit_mask(x: np.ndarray) -> np.ndarray:
+    """Which rows of a 2D page are lit: not :func:`dark_rows`, wherever the light was off (at the
+    start, the end or in between). Reads each row's mean once."""
+    return ~dark_rows(np.asarray(x).mean(axis=1, dtype=np.float64))
 
 
 def lit_rows(x: np.ndarray) -> np.ndarray:
-    """The rows of a 2D page that are not dark: a recording may start (or end) with samples taken
-    with the light off, whose rows are the detector's dark level and noise, not the spectrum.
-    The rows whose mean is nearer the lowest row mean than the median are dark where the lowest
-    lies :data:`DARK_DROP` of the median below it and they stand apart from the others: no row
-    mean lies within :data:`DARK_GAP` of the span from the lowest to the median on either side of
-    its middle (the brightness of a lit recording varies continuously, its lowest rows next to
-    others). Returns the other rows' indices."""
-    x = np.asarray(x)
-    t = x.shape[0]
-    means = x.mean(axis=1, dtype=np.float64)
-    if t < 3 or not np.all(np.isfinite(means)):
-        return np.arange(t)
-    med, lo = float(np.median(means)), float(means.min())
-    mid, band = 0.5 * (lo + med), DARK_GAP * (med - lo)
-    if not med - lo > DARK_DROP * abs(med) or np.any(np.abs(means - mid) < band):
-        return np.arange(t)
-    return np.flatnonzero(means >= mid)
+    """The indices of the rows of a 2D page that are lit (:func:`lit_mask`)."""
+    return np.flatnonzero(lit_mask(x))
 
 
-#: Samples at each end of a recording searched for dark rows (:func:`lit_span`): 102 s at 5 Hz.
-DARK_SEARCH = 512
-
-
-def end_rows(t: int) -> list[slice]:
-    """The rows of a recording of ``t`` samples that :func:`lit_span` reads: the first and the last
-    :data:`DARK_SEARCH` (all of them in one slice where there are no more than twice as many)."""
-    if t <= 2 * DARK_SEARCH:
-        return [slice(0, t)]
-    return [slice(0, DARK_SEARCH), slice(t - DARK_SEARCH, t)]
-
-
-def lit_span(x: np.ndarray, t: int | None = None) -> tuple[int, int]:
-    """``(start, stop)``: the samples of a (T, W) recording from its first lit row to its last
-    (:func:`lit_rows` of its :func:`end_rows`), leaving out the samples taken with the light off at
-    its start and end; ``(0, T)`` where it has none there. Where all :data:`DARK_SEARCH` samples
-    at an end read as dark, that end is kept: the light was not off for longer than that, and the
-    recording's own brightness changes between its ends (bleaching) can set those rows apart.
-
-    ``x``: the whole recording, or (with ``t``, its length) only its :func:`end_rows`, in order."""
-    n = int(x.shape[0]) if t is None else int(t)
-    spans = end_rows(n)
-    rows = np.asarray(x) if t is not None or len(spans) == 1 else np.concatenate([x[s] for s in spans])
-    dark = np.ones(len(rows), bool)
-    dark[lit_rows(rows)] = False
-    width = spans[0].stop  # rows searched at each end (all of them in one span)
-    head, tail = dark[:width], dark[len(rows) - width :][::-1]
-    lead = 0 if head.all() else int(np.argmin(head))  # dark rows before the first lit one
-    trail = 0 if tail.all() else int(np.argmin(tail))
-    return lead, n - trail
+def runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
+    """``(start, stop, value)`` of each run of equal values of a boolean mask, in order."""
+    mask = np.asarray(mask, bool)
+    if not len(mask):
+        return []
+    edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    starts, stops = np.r_[0, edges], np.r_[edges, len(mask)]
+    return [(int(a), int(b), bool(mask[a])) for a, b in zip(starts, stops, strict=True)]
 
 
 def rows_are_spectra(x: np.ndarray) -> bool:
     """Whether the rows of a 2D page (or rows of one) read as one spectrum over time and its columns
     do not as much: :func:`one_spectrum` of the rows at least :data:`ONE_SPECTRUM` and above that of
-    the columns, both with the dark rows at its start and end (:func:`lit_span`) set aside. A time x
-    wavelength recording reads so however short, and whether or not its light was off for some of
-    its first or last samples; given as (wavelength, time), its rows are the bins' time courses,
-    whose changes differ from bin to bin by the noise."""
+    the columns, both with the dark rows (:func:`lit_mask`) set aside. A time x wavelength
+    recording reads so however short, and whether or not its light was off for some of its
+    samples; given as (wavelength, time), its rows are the bins' time courses, whose changes differ
+    from bin to bin by the noise."""
     x = np.asarray(x)
-    start, stop = lit_span(x)
-    if stop - start < 2:
+    lit = lit_mask(x)
+    if lit.sum() < 2:
         return False
-    x = x[start:stop]
+    x = x if lit.all() else x[lit]
     rows = one_spectrum(x)
     return rows >= ONE_SPECTRUM and rows > one_spectrum(x.T)
 

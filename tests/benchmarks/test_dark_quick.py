@@ -16,15 +16,20 @@ def test_quick_dark(tmp_path) -> None:
     assert dark.main(["--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "dark_quick.json").read_text())
     assert res["reads"]["recordings"] == 20
-    assert res["reads"]["lit_taken_for_dark"] == [] and res["reads"]["dark_not_found"] == []
+    reads = res["reads"]
+    assert reads["lit_taken_for_dark"] == [] and reads["dark_not_found"] == [] and reads["inside_not_found"] == []
     rows = res["recordings"]
-    assert [r["first"] for r in rows] == list(dark.DARK)
+    assert [(r["where"], r["samples"]) for r in rows] == [
+        *(("first", n) for n in dark.DARK),
+        *(("inside", n) for n in dark.INSIDE),
+    ]
     for r in rows:
         aside = r["set aside"]
         assert aside["dark"] == pytest.approx(1.0)  # returned as recorded
         assert aside["near"] < 0.5 and aside["rest"] < 0.5  # the lit samples denoised
     # projected with the rest, the dark samples are not left as they were
     assert np.mean([r["projected"]["dark"] for r in rows]) > 2.0
-    assert "| 1 |" in (tmp_path / "dark_quick.md").read_text()
+    text = (tmp_path / "dark_quick.md").read_text()
+    assert "| 1 first |" in text and "| 100 in the middle |" in text
     cost = res["cost"]
-    assert cost["samples"] == 4000 and 0 < cost["lit_span_s"] < 0.05 * cost["run_s"]
+    assert cost["samples"] == 4000 and 0 < cost["lit_mask_s"] < 0.05 * cost["run_s"]

@@ -550,10 +550,10 @@ def test_a_short_recording_that_starts_dark_takes_the_spectral_path(den: Denoise
 
 
 def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> None:
-    """A recording whose first and last samples were taken with the light off: those rows are
-    returned as recorded and the lit ones denoised as the recording they are, in one call, a stream
-    and through dask; projected with the rest, the dark rows would be smeared into the lit samples
-    next to them (``python -m benchmarks dark``)."""
+    """A recording whose light was off for its first and last samples and for a few in between:
+    those rows are returned as recorded and the lit ones denoised as one recording, in order, in
+    one call, a stream and through dask; projected with the rest, the dark rows would be smeared
+    into the lit samples next to them (``python -m benchmarks dark``)."""
     import dask.array as da
 
     from fluorodn.dask import denoise as dask_denoise
@@ -562,25 +562,60 @@ def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> No
     inst = generator(rng, 3000, 152, 0.3)
     offset = inst.truth.clean - inst.truth.photons
     x = inst.noisy.astype(np.float32)
-    dark = np.r_[0:3, 2998:3000]
+    dark = np.r_[0:3, 1400:1405, 2998:3000]
     x[dark] = offset[dark] + rng.normal(0.0, 5.0, (len(dark), 152))
-    assert spectral.lit_span(x) == (3, 2998)
-    ends = np.concatenate([x[s] for s in spectral.end_rows(3000)])
-    assert spectral.lit_span(ends, 3000) == (3, 2998)  # from the end rows alone, as dask reads them
+    lit = np.ones(3000, bool)
+    lit[dark] = False
+    np.testing.assert_array_equal(spectral.lit_mask(x), lit)
+    assert spectral.runs(lit) == [
+        (0, 3, False),
+        (3, 1400, True),
+        (1400, 1405, False),
+        (1405, 2998, True),
+        (2998, 3000, False),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfDomainWarning)
         y = den.run(x)
     np.testing.assert_array_equal(y[dark], x[dark])
-    np.testing.assert_array_equal(y[3:2998], den.run(x[3:2998]))
+    np.testing.assert_array_equal(y[lit], den.run(x[lit]))
     (streamed,) = den.stream([x])
     np.testing.assert_array_equal(streamed, y)
     lazy = dask_denoise(da.from_array(x, chunks=(700, 152)), device="cpu", options=DenoiserOptions(threads=1))
     np.testing.assert_allclose(lazy.compute(scheduler="threads"), y, rtol=1e-5, atol=1e-3)
-    near = slice(3, 23)  # the lit samples next to the dark ones: denoised like the rest
-    err = np.sqrt(np.mean((y[near] - inst.clean[near]) ** 2) / np.mean((x[near] - inst.clean[near]) ** 2))
-    assert err < 0.5
-    # a recording without dark samples: every row lit
-    assert spectral.lit_span(inst.noisy) == (0, 3000)
+    for near in (np.s_[3:23], np.r_[1380:1400, 1405:1425]):  # the lit samples next to the dark ones
+        err = np.sqrt(np.mean((y[near] - inst.clean[near]) ** 2) / np.mean((x[near] - inst.clean[near]) ** 2))
+        assert err < 0.5
+    # only the end dark: the lit span is denoised as the recording it is
+    x_ends = inst.noisy.astype(np.float32)
+    x_ends[[0, 1, 2, 2998, 2999]] = x[[0, 1, 2, 2998, 2999]]
+    np.testing.assert_array_equal(den.run(x_ends)[3:2998], den.run(x_ends[3:2998]))
+    # a recording without dark samples: every row lit, however it dims
+    assert spectral.lit_mask(inst.noisy).all()
+    assert spectral.lit_mask(inst.noisy * np.linspace(1.0, 0.5, 3000)[:, None]).all()
+    assert spectral.runs(np.zeros(0, bool)) == []
+
+
+def test_dark_rows_are_told_from_a_recording_that_dims() -> None:
+    """Dark rows sit at the detector's level, apart from every lit row however far the light dims:
+    found exactly at the start, the end and in between, where the lit rows' means fall to half of
+    the way down to the dark level and a band around the midpoint is no longer empty; a lit
+    recording that dims continuously, even to a tenth, has none."""
+    rng = np.random.default_rng(21)
+    t = 4000
+    level = 100.0 + 1000.0 * np.linspace(1.0, 0.3, t)  # dark level 100, the light dims to 30 %
+    means = level + rng.normal(0.0, 2.0, t)
+    dark = np.zeros(t, bool)
+    dark[[0, 1, 2, 3999]] = True
+    dark[1868:1876] = True
+    means[dark] = 100.0 + rng.normal(0.0, 0.5, dark.sum())
+    np.testing.assert_array_equal(spectral.dark_rows(means), dark)
+    z = (means - means.min()) / (np.median(means) - means.min())
+    assert np.any(np.abs(z[~dark] - 0.5) < 0.05)  # lit rows cross the midpoint
+    dims = 100.0 + 1000.0 * np.geomspace(1.0, 0.1, t) + rng.normal(0.0, 2.0, t)
+    assert not spectral.dark_rows(dims).any()
+    assert not spectral.dark_rows(np.r_[means[:10], np.nan]).any()  # a non-finite mean: none
+    assert not spectral.dark_rows(means[:2]).any()
 
 
 def test_dask_gives_a_short_recording_the_spectral_path(generator) -> None:
