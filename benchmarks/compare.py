@@ -15,7 +15,8 @@ run time over the shipped model's, summed over all recordings of the run.
 
 Run::
 
-    python -m benchmarks compare CANDIDATE.onnx [--against OTHER.onnx] [--seeds 3] [--draws 4] [--quick] [--out DIR]
+    python -m benchmarks compare CANDIDATE.onnx [--against OTHER.onnx] [--seeds 3] [--draws 4]
+        [--quick] [--out DIR] [--stem NAME]
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         "--draws", type=int, default=SWEEP_DRAWS, help=f"draws of each sweep condition (default {SWEEP_DRAWS})"
     )
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_SAMPLES}-sample recordings, one sweep draw")
-    ap.add_argument("--out", default=None, help="folder for compare.md/.json (default benchmarks/results)")
+    ap.add_argument("--out", default=None, help="folder for the results (default benchmarks/results)")
+    ap.add_argument("--stem", default="compare", help="name of the result files, STEM.md/.json (default compare)")
     args = ap.parse_args(argv)
     from fluorodn.registry import load_model
 
@@ -183,5 +185,5 @@ def main(argv: list[str] | None = None) -> int:
     res["run_seconds"] = measured["seconds"]
     res["summary"] = summarise(measured["rows"])
     res["seconds_total"] = time.perf_counter() - t0
-    print(write_results(res, args.out, RESULTS, "compare_quick" if args.quick else "compare", render))
+    print(write_results(res, args.out, RESULTS, f"{args.stem}_quick" if args.quick else args.stem, render))
     return 0
