@@ -71,19 +71,21 @@ def recordings(seeds: int, quick: bool, draws: int = SWEEP_DRAWS) -> list[tuple[
 
 
 def measure(pairs: list[tuple[str, Any]], models: dict[str, str | None]) -> dict[str, Any]:
-    """Metrics of raw and of each model on every recording, its warnings and the run times."""
+    """Metrics of raw and of each model on every recording, its warnings and the run times
+    (summed; the models take turns going first)."""
     from benchmarks.sweep import _analyse
     from fluorodn import Denoiser, OutOfDomainWarning
 
     dens = {k: Denoiser(p, device="cpu") if p else Denoiser(device="cpu", kind="spectral") for k, p in models.items()}
     seconds = dict.fromkeys(dens, 0.0)
     rows = []
-    for group, rec in pairs:
+    for i, (group, rec) in enumerate(pairs):
         row: dict[str, Any] = {"group": group, "metrics": {}, "warned": {}}
         m = _analyse(rec, rec.to_counts(rec.noisy))[0]
         row["metrics"]["raw"] = {k: float(m[v]) for k, v in METRICS.items()}
         x = rec.noisy.astype(np.float32)
-        for name, den in dens.items():
+        # the models take turns going first, so that neither always finds the caches warm
+        for name, den in list(dens.items())[:: 1 if i % 2 == 0 else -1]:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", OutOfDomainWarning)
                 t0 = time.perf_counter()

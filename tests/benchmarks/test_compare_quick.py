@@ -51,6 +51,22 @@ def test_the_summary_pairs_the_recordings() -> None:
     assert e["F1"]["half_width"] == pytest.approx(4.303 * 0.5 / np.sqrt(3), rel=1e-3)
 
 
+def test_the_sweep_conditions_below_raw_are_drawn_again() -> None:
+    """Every sweep condition measurably below raw in the committed sweep.json, drawn as the sweep
+    draws it, the draws the analysis resolves, named by the condition."""
+    sweep = json.loads((compare.RESULTS / "sweep.json").read_text())["rows"]
+    below = {row["index"] for row in sweep if any(r.get("measurably_below") for r in row.get("repeats", {}).values())}
+    assert below  # the committed sweep has such conditions
+    pairs = compare.recordings(0, False, draws=1)
+    assert pairs and {int(g.split("#")[1].split(":")[0]) for g, _ in pairs} <= below
+    for group, rec in pairs:
+        row = sweep[int(group.split("#")[1].split(":")[0])]
+        assert group.endswith(row["recording"]) and rec.noisy.shape == (
+            row["factors"]["samples"],
+            row["factors"]["bins"],
+        )
+
+
 def test_a_missing_candidate_is_refused(tmp_path, capsys) -> None:
     assert compare.main([str(tmp_path / "none.onnx"), "--quick", "--out", str(tmp_path)]) == 2
     assert "no model at" in capsys.readouterr().out
