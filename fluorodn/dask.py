@@ -60,7 +60,7 @@ from ._dask_io import (
 from ._dask_worker import LOADS as LOADS
 from ._dask_worker import cached_denoiser, run_block_2d, run_block_3d, run_block_spectral
 from ._engine import check_scale, clipping_warning, removal_warning
-from .errors import FluorodnError, OutOfDomainWarning
+from .errors import FluorodnError, LightOffNotice, OutOfDomainWarning
 from .normalize import sample_rows, scale_from_rows
 from .registry import IMAGE_MODEL
 
@@ -258,10 +258,14 @@ def _cached_take(arr: da.Array, stat_rows: slice) -> spectral.Take:
 
 
 def _warn(messages: list[str | None]) -> None:
-    """Each message as an ``OutOfDomainWarning`` pointing at the caller of :func:`denoise`."""
+    """Each message as an ``OutOfDomainWarning`` (a :class:`fluorodn.spectral.Notice` as a
+    ``LightOffNotice``) pointing at the caller of :func:`denoise`."""
+    from . import spectral
+
     for message in messages:
         if message:
-            warnings.warn(OutOfDomainWarning(message), stacklevel=3)
+            category = LightOffNotice if isinstance(message, spectral.Notice) else OutOfDomainWarning
+            warnings.warn(category(message), stacklevel=3)
 
 
 def denoise(
@@ -398,7 +402,7 @@ def _denoise_spectral(
             for a, b, on in pieces:
                 parts.append(y[at : at + b - a] if on else arr[a:b].astype(np.float32))
                 at += (b - a) if on else 0
-            return da.concatenate(parts, axis=0), messages
+            return da.concatenate(parts, axis=0), [spectral.light_off_message(mask), *messages]
     fitted, messages = _fit_checked(planner, arr, recording)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further

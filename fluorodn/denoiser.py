@@ -24,7 +24,7 @@ import numpy as np
 
 from fluorodn import spectral
 from fluorodn._engine import Progress, check_input, check_scale, clipping_warning, denoise_pages, removal_warning
-from fluorodn.errors import ModelChoiceWarning, ModelError, OutOfDomainWarning
+from fluorodn.errors import LightOffNotice, ModelChoiceWarning, ModelError, OutOfDomainWarning
 from fluorodn.normalize import global_scale
 from fluorodn.precision import BF16_UNAVAILABLE as BF16_UNAVAILABLE
 from fluorodn.precision import PRECISIONS, check_precision
@@ -613,7 +613,7 @@ class Denoiser:
                 out[rows] = y
                 if progress is not None:
                     progress(arr.size - y.size)
-                return out, messages
+                return out, [spectral.light_off_message(mask), *messages]
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
@@ -808,12 +808,13 @@ def _shared(progress: Progress | None, parts: int) -> Progress | None:
 
 def _warn_page(messages: list[str], page: int, depth: int) -> bool:
     """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as an
-    :class:`OutOfDomainWarning` pointing ``depth`` frames above this function's own; whether there
-    were any."""
+    :class:`OutOfDomainWarning` (a :class:`fluorodn.spectral.Notice` as a :class:`LightOffNotice`)
+    pointing ``depth`` frames above this function's own; whether there were out-of-domain ones."""
+    where = f"page index {page}: " if page else ""
     for message in messages:
-        where = f"page index {page}: " if page else ""
-        warnings.warn(OutOfDomainWarning(where + message), stacklevel=1 + depth)
-    return bool(messages)
+        category = LightOffNotice if isinstance(message, spectral.Notice) else OutOfDomainWarning
+        warnings.warn(category(where + message), stacklevel=1 + depth)
+    return any(not isinstance(m, spectral.Notice) for m in messages)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

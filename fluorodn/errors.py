@@ -11,6 +11,7 @@ __all__ = [
     "DeviceError",
     "FileFormatError",
     "FluorodnError",
+    "LightOffNotice",
     "ModelChoiceWarning",
     "ModelError",
     "OutOfDomainWarning",
@@ -48,6 +49,15 @@ class OutOfDomainWarning(UserWarning):
 
     The message names what is off (the noise level, or a removed component that is not
     noise-like: spectrally structured or correlated in time).
+    """
+
+
+class LightOffNotice(UserWarning):
+    """Samples of a spectral recording were taken with the light off and returned as recorded.
+
+    Their rows are the detector's dark level and noise, not the spectrum, so they are not denoised;
+    the lit samples are denoised as one recording. The message says how many and where. Not an
+    :class:`OutOfDomainWarning`: nothing was damaged.
     """
 
 

@@ -63,6 +63,7 @@ __all__ = [
     "MIN_BINS",
     "ONE_SPECTRUM",
     "TRAINED_RATE_HZ",
+    "Notice",
     "Projection",
     "check_blocks",
     "coefficient_map",
@@ -73,6 +74,7 @@ __all__ = [
     "domain_warnings",
     "fit",
     "holds_signal",
+    "light_off_message",
     "lit_mask",
     "lit_rows",
     "looks_spectral",
@@ -648,6 +650,25 @@ def lit_mask(x: np.ndarray) -> np.ndarray:
 def lit_rows(x: np.ndarray) -> np.ndarray:
     """The indices of the rows of a 2D page that are lit (:func:`lit_mask`)."""
     return np.flatnonzero(lit_mask(x))
+
+
+class Notice(str):
+    """A message of the spectral path that is a notice (:class:`fluorodn.LightOffNotice`), not an
+    out-of-domain warning, among the messages of its checks."""
+
+
+def light_off_message(mask: np.ndarray) -> Notice:
+    """The notice for a recording whose rows ``mask`` reads as lit (False: taken with the light
+    off): how many samples, and where (0-based, the first three stretches)."""
+    dark = [(a, b) for a, b, on in runs(mask) if not on]
+    n, t = int(sum(b - a for a, b in dark)), len(mask)
+    where = ", ".join(f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in dark[:3])
+    more = f" and {len(dark) - 3} more stretches" if len(dark) > 3 else ""
+    return Notice(
+        f"{n} of {t} samples read as taken with the light off (the detector's dark level, at sample "
+        f"{where}{more}, counting from 0) were returned as recorded; the lit samples were denoised as "
+        "one recording"
+    )
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:

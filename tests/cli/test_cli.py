@@ -431,6 +431,23 @@ def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> 
     assert np.std(diff.mean(axis=0)) > 10.0  # most of the 20-count pattern
 
 
+def test_samples_taken_with_the_light_off_are_named_once(tmp_path: Path, helpers: Any) -> None:
+    """A recording whose light was off for its first samples: the default model returns them as
+    recorded and says so on one line for the file, in the JSON report too; exit 0."""
+    x = helpers.spectra(600, 152, dtype=np.float32) * 20.0 + 1000.0  # lit: the spectrum above the dark level
+    x[:4] = 1000.0 + np.random.default_rng(3).normal(0.0, 5.0, (4, 152))  # the detector's level, no light
+    tifffile.imwrite(tmp_path / "rec.tif", x)
+    result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "--json")
+    assert result.exit_code == 0, result.output
+    (line,) = [ln for ln in result.stderr.splitlines() if "light off" in ln]
+    assert line.startswith(
+        f"fluorodn: warning: {tmp_path / 'rec.tif'}: 4 of 600 samples read as taken with the light off"
+    )
+    (entry,) = json.loads(result.stdout)["files"]
+    assert entry["status"] == "denoised" and any("4 of 600 samples" in w for w in entry["warnings"])
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "rec_denoised.tif")[:4], x[:4])
+
+
 def test_an_image_model_on_a_spectral_recording_says_what_to_run(
     tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any
 ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from fluorodn import Denoiser, DenoiserOptions, spectral
-from fluorodn.errors import ModelError, OutOfDomainWarning
+from fluorodn.errors import LightOffNotice, ModelError, OutOfDomainWarning
 
 
 def recording(
@@ -538,8 +539,10 @@ def test_a_short_recording_that_starts_dark_takes_the_spectral_path(den: Denoise
         np.testing.assert_array_equal(spectral.lit_rows(x), np.arange(first, t - last))
         with warnings.catch_warnings():
             warnings.simplefilter("error", OutOfDomainWarning)
-            y = den.run(x)
-        np.testing.assert_array_equal(y, declared.run(x))
+            with pytest.warns(LightOffNotice, match=f"{first + last} of {t} samples"):
+                y = den.run(x)
+            with pytest.warns(LightOffNotice):
+                np.testing.assert_array_equal(y, declared.run(x))
         lit = slice(first, t - last)
         err = np.mean((y[lit] - inst.clean[lit]) ** 2)
         assert err < 0.5 * np.mean((x[lit] - inst.clean[lit]) ** 2)
@@ -574,23 +577,39 @@ def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> No
         (1405, 2998, True),
         (2998, 3000, False),
     ]
+    notice = (
+        "10 of 3000 samples read as taken with the light off (the detector's dark level, "
+        "at sample 0-2, 1400-1404, 2998-2999, counting from 0) were returned as recorded"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfDomainWarning)
-        y = den.run(x)
+        with pytest.warns(LightOffNotice, match=re.escape(notice)) as said:
+            y = den.run(x)
+    assert len(said) == 1 and said[0].filename == __file__  # once, pointing at the call
     np.testing.assert_array_equal(y[dark], x[dark])
     np.testing.assert_array_equal(y[lit], den.run(x[lit]))
-    (streamed,) = den.stream([x])
+    with pytest.warns(LightOffNotice, match=re.escape(notice)):
+        (streamed,) = den.stream([x])
     np.testing.assert_array_equal(streamed, y)
-    lazy = dask_denoise(da.from_array(x, chunks=(700, 152)), device="cpu", options=DenoiserOptions(threads=1))
+    with pytest.warns(LightOffNotice, match=re.escape(notice)):
+        lazy = dask_denoise(da.from_array(x, chunks=(700, 152)), device="cpu", options=DenoiserOptions(threads=1))
     np.testing.assert_allclose(lazy.compute(scheduler="threads"), y, rtol=1e-5, atol=1e-3)
+    # a stack: the notice names the page
+    with pytest.warns(LightOffNotice, match=r"^page index 1: 10 of 3000"):
+        den.run(np.stack([inst.noisy.astype(np.float32), x]), recording=True)
     for near in (np.s_[3:23], np.r_[1380:1400, 1405:1425]):  # the lit samples next to the dark ones
         err = np.sqrt(np.mean((y[near] - inst.clean[near]) ** 2) / np.mean((x[near] - inst.clean[near]) ** 2))
         assert err < 0.5
     # only the end dark: the lit span is denoised as the recording it is
     x_ends = inst.noisy.astype(np.float32)
     x_ends[[0, 1, 2, 2998, 2999]] = x[[0, 1, 2, 2998, 2999]]
-    np.testing.assert_array_equal(den.run(x_ends)[3:2998], den.run(x_ends[3:2998]))
-    # a recording without dark samples: every row lit, however it dims
+    with pytest.warns(LightOffNotice, match="5 of 3000 samples"):
+        ends = den.run(x_ends)
+    np.testing.assert_array_equal(ends[3:2998], den.run(x_ends[3:2998]))
+    # a recording without dark samples: every row lit, however it dims, and no notice
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LightOffNotice)
+        den.run(inst.noisy)
     assert spectral.lit_mask(inst.noisy).all()
     assert spectral.lit_mask(inst.noisy * np.linspace(1.0, 0.5, 3000)[:, None]).all()
     assert spectral.runs(np.zeros(0, bool)) == []
