@@ -153,7 +153,7 @@ def render(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks compare", description=__doc__.split("\n\n")[0])
-    ap.add_argument("candidate", help="the candidate spectral model (.onnx with its .json beside it)")
+    ap.add_argument("candidate", help="the candidate spectral model (.onnx, as export writes it)")
     ap.add_argument("--against", default=None, help="the model it is compared with (default: the shipped one)")
     ap.add_argument("--seeds", type=int, default=3, help="draws of the main and stress recordings (default 3)")
     ap.add_argument(

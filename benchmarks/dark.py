@@ -130,7 +130,7 @@ def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
     projected with the rest."""
     import fluorodn
     from fluorodn import spectral
-    from fluorodn.errors import OutOfDomainWarning
+    from fluorodn.errors import LightOffNotice, OutOfDomainWarning
 
     den = fluorodn.Denoiser(device="cpu")
     rows = []
@@ -149,7 +149,8 @@ def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
                         warnings.simplefilter("always")
                         y = den.run(x)
                     row[name] = _errors(x, y, clean, start, length) | {
-                        "warned": any(issubclass(c.category, OutOfDomainWarning) for c in caught)
+                        "warned": any(issubclass(c.category, OutOfDomainWarning) for c in caught),
+                        "noticed": any(issubclass(c.category, LightOffNotice) for c in caught),
                     }
                 rows.append(row)
     return rows
@@ -224,8 +225,12 @@ def render(res: dict[str, Any]) -> str:
             warned = [sum(row[k]["warned"] for row in rs) for k in ("set aside", "projected")]
             label = f"{length} first" if where == "first" else f"{length} in the middle"
             lines.append(f"| {label} | {' | '.join(cells)} | {warned[0]} of {len(rs)} / {warned[1]} of {len(rs)} |")
+    noticed = sum(row["set aside"]["noticed"] for row in res["recordings"])
     c = res["cost"]
     lines += [
+        "",
+        f"Set aside, the samples were named (`LightOffNotice`: how many, and where) on {noticed} of "
+        f"{len(res['recordings'])} draws.",
         "",
         f"**What reading them costs.** On a recording of {c['samples']} x {COST_SHAPE[1]}, `lit_mask` takes "
         f"{c['lit_mask_s'] * 1e3:.2f} ms of the in-process `Denoiser().run`'s {c['run_s']:.2f} s "

@@ -27,6 +27,7 @@ def test_quick_dark(tmp_path) -> None:
         aside = r["set aside"]
         assert aside["dark"] == pytest.approx(1.0)  # returned as recorded
         assert aside["near"] < 0.5 and aside["rest"] < 0.5  # the lit samples denoised
+        assert aside["noticed"] and not r["projected"]["noticed"]  # named only where set aside
     # projected with the rest, the dark samples are not left as they were
     assert np.mean([r["projected"]["dark"] for r in rows]) > 2.0
     text = (tmp_path / "dark_quick.md").read_text()
