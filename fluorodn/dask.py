@@ -227,6 +227,22 @@ def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) ->
     return []
 
 
+def _light_off_pages(arr: da.Array) -> list[str | None]:
+    """The notices of a stack of spectral recordings whose samples taken with the light off the
+    workers return as recorded (:func:`fluorodn.spectral.lit_mask`, from the row means computed
+    here, one pass over the stack), named by page index as one call names them."""
+    from . import spectral
+
+    means = np.asarray(arr.mean(axis=2, dtype=np.float64).compute())
+    notices: list[str | None] = []
+    for k, page in enumerate(means):
+        lit = ~spectral.dark_rows(page)
+        if not lit.all() and lit.sum() >= 2:
+            notice = spectral.light_off_message(lit)
+            notices.append(spectral.Notice(f"page index {k}: {notice}") if k else notice)
+    return notices
+
+
 def _fit_checked(
     planner: Denoiser, arr: da.Array, recording: bool = False
 ) -> tuple[spectral.Projection, list[str | None]]:
@@ -333,6 +349,8 @@ def denoise(
         if len(arr.chunks[1]) > 1 or len(arr.chunks[2]) > 1:
             arr = arr.rechunk({1: -1, 2: -1})
         _warn(_page_messages(planner, arr, recording))
+        if planner.kind == "spectral":
+            _warn(_light_off_pages(arr))
         return _blocks(run_block_3d, arr, {}, "fluorodn-denoise-pages", **common)
 
     if planner.kind == "spectral" and planner._path_for(arr.shape, recording=recording) == "spectral":

@@ -594,9 +594,16 @@ def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> No
     with pytest.warns(LightOffNotice, match=re.escape(notice)):
         lazy = dask_denoise(da.from_array(x, chunks=(700, 152)), device="cpu", options=DenoiserOptions(threads=1))
     np.testing.assert_allclose(lazy.compute(scheduler="threads"), y, rtol=1e-5, atol=1e-3)
-    # a stack: the notice names the page
-    with pytest.warns(LightOffNotice, match=r"^page index 1: 10 of 3000"):
-        den.run(np.stack([inst.noisy.astype(np.float32), x]), recording=True)
+    # a stack: the notice names the page, in one call and through dask
+    stack = np.stack([inst.noisy.astype(np.float32), x])
+    with pytest.warns(LightOffNotice, match=r"^page index 1: 10 of 3000") as said:
+        stacked = den.run(stack, recording=True)
+    assert len(said) == 1
+    np.testing.assert_array_equal(stacked[1], y)
+    with pytest.warns(LightOffNotice, match=r"^page index 1: 10 of 3000") as said:
+        lazy = dask_denoise(da.from_array(stack, chunks=(1, 3000, 152)), device="cpu", recording=True)
+    assert len(said) == 1
+    np.testing.assert_allclose(lazy.compute(scheduler="threads"), stacked, rtol=1e-5, atol=1e-3)
     for near in (np.s_[3:23], np.r_[1380:1400, 1405:1425]):  # the lit samples next to the dark ones
         err = np.sqrt(np.mean((y[near] - inst.clean[near]) ** 2) / np.mean((x[near] - inst.clean[near]) ** 2))
         assert err < 0.5
