@@ -9,12 +9,15 @@ denoised as one recording, in order. This measures
 1. how :func:`~fluorodn.spectral.lit_mask` reads recordings of the widened generator (8-6000
    samples, 40-600 bins, noise 0.1-1.5): lit recordings with samples taken for dark, recordings
    with 1-20 dark samples first and 0-5 last, and recordings with 1-20 dark samples in between,
-   whose dark samples it does not find exactly;
-2. 10-minute recordings (3000 x 152) with 1, 2, 5 or 20 dark samples first, or 1, 5, 20 or 100 in
-   the middle: the error over raw of the dark samples, of the 20 lit samples on each side of them
-   and of the rest, with the dark samples set aside (the default) and projected with the rest (what
-   the path does without :func:`~fluorodn.spectral.lit_mask`), and whether it warned
-   (``OutOfDomainWarning``);
+   whose dark samples it does not find exactly; and lit recordings whose excitation was turned
+   down for their last third, which read as light off where the drop is deep enough and the
+   stretch no longer than :data:`~fluorodn.spectral.DARK_LONGEST`;
+2. 10-minute recordings (3000 x 152) with 1, 2, 5 or 20 dark samples first, or 1, 5, 20, 100 or
+   600 in the middle: the error over raw of the dark samples, of the 20 lit samples on each side
+   of them and of the rest, with the dark samples set aside (the default; 600 is longer than
+   :data:`~fluorodn.spectral.DARK_LONGEST`, so the default projects it too) and projected with the
+   rest (what the path does without :func:`~fluorodn.spectral.lit_mask`), whether it warned
+   (``OutOfDomainWarning``) and whether it named them (``LightOffNotice``);
 3. what finding them costs beside the whole run, on a 2.5-hour recording.
 
 Run::
@@ -43,7 +46,7 @@ READS = 300
 #: Dark samples first of the 10-minute recordings, and in their middle (from sample
 #: :data:`MIDDLE`), each drawn ``DRAWS`` times (``--quick``: 1).
 DARK = (1, 2, 5, 20)
-INSIDE = (1, 5, 20, 100)
+INSIDE = (1, 5, 20, 100, 600)
 MIDDLE = 1500
 DRAWS = 4
 #: Read noise of the dark rows, counts (drawn per recording).
@@ -112,6 +115,36 @@ def reads(rng: np.random.Generator, n: int) -> dict[str, Any]:
         if not np.array_equal(~spectral.lit_mask(x), expected(t, np.s_[start : start + length])):
             inside.append({"samples": t, "bins": w, "start": start, "length": length})
     return {"recordings": n, "lit_taken_for_dark": false, "dark_not_found": missed, "inside_not_found": inside}
+
+
+#: Excitation turned down for the last third of a lit recording: the share of its brightness kept.
+TURNED_DOWN = (0.9, 0.8, 0.7, 0.6, 0.5)
+
+
+def turned_down(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+    """Part 1b: lit recordings of the widened generator (600-6000 samples, 40-600 bins) whose
+    excitation was turned down for their last third (the fluorescence above the detector's level
+    scaled by each of :data:`TURNED_DOWN`): how many read as partly taken with the light off, of
+    those whose last third is at most :data:`~fluorodn.spectral.DARK_LONGEST` samples and of the
+    others. The rule reads brightness only, so a deep enough drop over a short enough stretch does."""
+    from fluorodn import spectral
+
+    out = []
+    for keep in TURNED_DOWN:
+        counts = {"short": [0, 0], "long": [0, 0]}  # [read as off, recordings]
+        for _ in range(n):
+            t, w = int(rng.integers(600, 6001)), int(rng.integers(40, 601))
+            inst = _draw(rng, t, w, float(np.exp(rng.uniform(np.log(0.1), np.log(1.5)))))
+            level = inst.truth.clean - inst.truth.photons  # the detector's level without light
+            x = inst.noisy.astype(np.float64)
+            start = 2 * t // 3
+            x[start:] = level[start:] + keep * (x[start:] - level[start:])
+            kind = counts["short" if t - start <= spectral.DARK_LONGEST else "long"]
+            kind[0] += bool((~spectral.lit_mask(x)).any())
+            kind[1] += 1
+        out.append({"kept": keep} | {f"{k}_read_as_off": v[0] for k, v in counts.items()}
+                   | {f"{k}_recordings": v[1] for k, v in counts.items()})  # fmt: skip
+    return out
 
 
 def _errors(x: np.ndarray, y: np.ndarray, clean: np.ndarray, start: int, length: int) -> dict[str, float]:
@@ -189,6 +222,8 @@ def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
 
 
 def render(res: dict[str, Any]) -> str:
+    from fluorodn import spectral
+
     r = res["reads"]
     lines = [
         "# Samples taken with the light off",
@@ -203,6 +238,16 @@ def render(res: dict[str, Any]) -> str:
         "detector's level and 1-15 counts of read noise) not found exactly: "
         f"{len(r['dark_not_found'])} of {r['recordings']} recordings with 1-20 dark samples first and 0-5 last; "
         f"{len(r['inside_not_found'])} of {r['recordings']} with 1-20 dark samples in between.",
+        "",
+        "**What else reads as light off.** The rule reads brightness only. Lit recordings (600-6000 samples) "
+        "whose excitation was turned down for their last third, the fluorescence above the detector's level "
+        "scaled to: "
+        + ", ".join(
+            f"{d['kept']:.0%}: {d['short_read_as_off']} of {d['short_recordings']} where that third is at most "
+            f"{spectral.DARK_LONGEST} samples, {d['long_read_as_off']} of {d['long_recordings']} where it is longer"
+            for d in res["turned_down"]
+        )
+        + " read as partly taken with the light off (that third returned as recorded, and named).",
         "",
         f"**What setting them aside does.** 10-minute recordings (3000 x 152, noise 0.2-0.8) with dark samples "
         f"first or from sample {MIDDLE} on, {res['draws']} draws each: RMS error over the raw recording's of the dark "
@@ -224,13 +269,16 @@ def render(res: dict[str, Any]) -> str:
                 cells.append(f"{np.mean(a):.2f} ({max(a):.2f}) / {np.mean(b):.2f} ({max(b):.2f})")
             warned = [sum(row[k]["warned"] for row in rs) for k in ("set aside", "projected")]
             label = f"{length} first" if where == "first" else f"{length} in the middle"
+            if length > spectral.DARK_LONGEST:
+                label += " (longer than the longest set aside: projected by the default too)"
             lines.append(f"| {label} | {' | '.join(cells)} | {warned[0]} of {len(rs)} / {warned[1]} of {len(rs)} |")
-    noticed = sum(row["set aside"]["noticed"] for row in res["recordings"])
+    named = [row for row in res["recordings"] if row["samples"] <= spectral.DARK_LONGEST]
+    noticed = sum(row["set aside"]["noticed"] for row in named)
     c = res["cost"]
     lines += [
         "",
         f"Set aside, the samples were named (`LightOffNotice`: how many, and where) on {noticed} of "
-        f"{len(res['recordings'])} draws.",
+        f"{len(named)} draws.",
         "",
         f"**What reading them costs.** On a recording of {c['samples']} x {COST_SHAPE[1]}, `lit_mask` takes "
         f"{c['lit_mask_s'] * 1e3:.2f} ms of the in-process `Denoiser().run`'s {c['run_s']:.2f} s "
@@ -256,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.platform(),
         "draws": draws,
         "reads": reads(rng, n),
+        "turned_down": turned_down(rng, n // 5),
         "recordings": recordings(rng, draws),
         "cost": cost(rng, 4000 if args.quick else COST_SHAPE[0]),
     }

@@ -56,6 +56,7 @@ __all__ = [
     "COMPONENTS",
     "CONVENTION",
     "DARK_DROP",
+    "DARK_LONGEST",
     "DARK_SPLIT",
     "FEW_SAMPLES",
     "LOW_RATE_HZ",
@@ -612,6 +613,10 @@ DARK_DROP = 0.2
 #: ... and the row means between the lowest and the median leave an empty interval at least this
 #: share of that span wide, its lower end nearer the lowest than the median.
 DARK_SPLIT = 0.25
+#: Longest stretch of dark rows set aside (102 s at 5 Hz). A longer one is projected with the rest,
+#: which costs nothing measurable (``python -m benchmarks dark``), while a lasting drop of the
+#: excitation would read as dark by brightness alone and be left undenoised.
+DARK_LONGEST = 512
 
 
 def dark_rows(means: np.ndarray) -> np.ndarray:
@@ -621,10 +626,10 @@ def dark_rows(means: np.ndarray) -> np.ndarray:
     Where the lowest row mean lies :data:`DARK_DROP` of the median below it, the row means from the
     lowest to the median are sorted, and the widest empty interval between neighbours whose lower
     end is nearer the lowest than the median is found; where it spans at least :data:`DARK_SPLIT`
-    of the lowest-to-median span, the rows below it are dark. A lit recording's brightness varies
-    continuously, however it bleaches or dims, so its row means leave no such interval; the dark
-    rows sit at the detector's level, apart from all of them. Returns a boolean mask; none where a
-    mean is not finite."""
+    of the lowest-to-median span, the rows below it are dark, in stretches of at most
+    :data:`DARK_LONGEST`. A lit recording's brightness varies continuously, however it bleaches or
+    dims, so its row means leave no such interval; the dark rows sit at the detector's level, apart
+    from all of them. Returns a boolean mask; none where a mean is not finite."""
     means = np.asarray(means, dtype=np.float64)
     none = np.zeros(len(means), bool)
     if len(means) < 3 or not np.all(np.isfinite(means)):
@@ -638,7 +643,11 @@ def dark_rows(means: np.ndarray) -> np.ndarray:
     widest = int(np.argmax(gaps))
     if not gaps[widest] >= DARK_SPLIT:
         return none
-    return z <= low[widest]
+    dark = z <= low[widest]
+    for a, b, on in runs(dark):
+        if on and b - a > DARK_LONGEST:
+            dark[a:b] = False
+    return dark
 
 
 def lit_mask(x: np.ndarray) -> np.ndarray:

@@ -638,6 +638,11 @@ def test_dark_rows_are_told_from_a_recording_that_dims() -> None:
     np.testing.assert_array_equal(spectral.dark_rows(means), dark)
     z = (means - means.min()) / (np.median(means) - means.min())
     assert np.any(np.abs(z[~dark] - 0.5) < 0.05)  # lit rows cross the midpoint
+    # a stretch longer than DARK_LONGEST (the excitation turned down for a while reads so too) is
+    # projected with the rest; the short ones are still set aside
+    long = means.copy()
+    long[3000 : 3001 + spectral.DARK_LONGEST] = 100.0 + rng.normal(0.0, 0.5, spectral.DARK_LONGEST + 1)
+    np.testing.assert_array_equal(spectral.dark_rows(long), dark)
     dims = 100.0 + 1000.0 * np.geomspace(1.0, 0.1, t) + rng.normal(0.0, 2.0, t)
     assert not spectral.dark_rows(dims).any()
     assert not spectral.dark_rows(np.r_[means[:10], np.nan]).any()  # a non-finite mean: none
