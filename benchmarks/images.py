@@ -101,11 +101,17 @@ def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]
     return out
 
 
+#: Runs of each (the whole run and the checks alone) whose fastest is kept, on frames of up to
+#: ``COST_REPEATS_UP_TO`` pixels a side (a fraction of a millisecond of checks is noisy); 3 above.
+COST_REPEATS, COST_REPEATS_UP_TO = 20, 512
+
+
 def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     """What the image path's checks cost: on square test frames (:func:`benchmarks.stress.make_frame`,
     cropped or tiled to each of ``COST_SIDES``, the first two if ``quick``; noise 0.3), the fastest
-    of three ``run`` calls (the checks included) and of three runs of the checks on the frame and
-    its output: clipping (:func:`fluorodn._engine.clipping_warning`), rows of one spectrum
+    of :data:`COST_REPEATS` ``run`` calls (the checks included; 3 above :data:`COST_REPEATS_UP_TO`
+    pixels a side) and of as many runs of the checks on the frame and its output: clipping
+    (:func:`fluorodn._engine.clipping_warning`), rows of one spectrum
     (:func:`fluorodn.spectral.short_recording`) and what was removed
     (:func:`fluorodn._engine.removal_excess`)."""
     from benchmarks.stress import make_frame
@@ -125,10 +131,11 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             den.run(x)
-            run_s = min(_seconds(den.run, x) for _ in range(3))
+            n = COST_REPEATS if side <= COST_REPEATS_UP_TO else 3
+            run_s = min(_seconds(den.run, x) for _ in range(n))
             y = den.run(x)
-        check_s = min(_seconds(checks, x, y) for _ in range(3))
-        out.append({"side": side, "run_s": run_s, "check_s": check_s, "share": check_s / run_s})
+        check_s = min(_seconds(checks, x, y) for _ in range(n))
+        out.append({"side": side, "run_s": run_s, "check_s": check_s, "share": check_s / run_s, "repeats": n})
     return out
 
 
@@ -274,8 +281,9 @@ def report(res: dict[str, Any]) -> str:
         f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}; "
         f"{s.get('spectral_path', '-')} took the spectral path.",
         "",
-        "What the checks cost (clipping, rows of one spectrum, what was removed; fastest of 3 runs of each, "
-        "same process; the run includes them): "
+        "What the checks cost (clipping, rows of one spectrum, what was removed; fastest of "
+        f"{COST_REPEATS} runs of each up to {COST_REPEATS_UP_TO} px a side, of 3 above, same process; the run "
+        "includes them): "
         + ", ".join(
             f"{c['side']} x {c['side']}: {1e3 * c['check_s']:.2f} ms of {1e3 * c['run_s']:.1f} ms "
             f"({100 * c['share']:.1f} %)"
