@@ -62,6 +62,15 @@ def _draw(rng: np.random.Generator, t: int, w: int, noise: float) -> Any:
     return make_instance(rng, t, w, noise, signal=WIDE)
 
 
+#: Noise scales of the recordings read for dark rows (drawn log-uniformly).
+WIDE_NOISE = (0.1, 1.5)
+
+
+def _noise(rng: np.random.Generator) -> float:
+    """A noise scale drawn log-uniformly from :data:`WIDE_NOISE`."""
+    return float(np.exp(rng.uniform(*np.log(WIDE_NOISE))))
+
+
 def darken(
     rng: np.random.Generator,
     inst: Any,
@@ -87,9 +96,6 @@ def reads(rng: np.random.Generator, n: int) -> dict[str, Any]:
     between) not found exactly."""
     from fluorodn import spectral
 
-    def noise() -> float:
-        return float(np.exp(rng.uniform(np.log(0.1), np.log(1.5))))
-
     def expected(t: int, rows: Any) -> np.ndarray:
         dark = np.zeros(t, bool)
         dark[rows] = True
@@ -98,20 +104,20 @@ def reads(rng: np.random.Generator, n: int) -> dict[str, Any]:
     false, missed, inside = [], [], []
     for _ in range(n):
         t, w = int(rng.integers(8, 6001)), int(rng.integers(40, 601))
-        inst = _draw(rng, t, w, noise())
+        inst = _draw(rng, t, w, _noise(rng))
         if (dark := ~spectral.lit_mask(inst.noisy)).any():
             false.append({"samples": t, "bins": w, "dark": np.flatnonzero(dark)[:20].tolist()})
     for _ in range(n):
         t, w = int(rng.integers(40, 6001)), int(rng.integers(40, 601))
         first, last = int(rng.integers(1, min(20, t // 4) + 1)), int(rng.integers(0, 6))
-        x, _ = darken(rng, _draw(rng, t, w, noise()), first, last)
+        x, _ = darken(rng, _draw(rng, t, w, _noise(rng)), first, last)
         if not np.array_equal(~spectral.lit_mask(x), expected(t, np.r_[0:first, t - last : t])):
             missed.append({"samples": t, "bins": w, "first": first, "last": last})
     for _ in range(n):
         t, w = int(rng.integers(40, 6001)), int(rng.integers(40, 601))
         length = int(rng.integers(1, min(20, t // 4) + 1))
         start = int(rng.integers(t // 8, 7 * t // 8 - length + 1))
-        x, _ = darken(rng, _draw(rng, t, w, noise()), 0, 0, gap=(start, length))
+        x, _ = darken(rng, _draw(rng, t, w, _noise(rng)), 0, 0, gap=(start, length))
         if not np.array_equal(~spectral.lit_mask(x), expected(t, np.s_[start : start + length])):
             inside.append({"samples": t, "bins": w, "start": start, "length": length})
     return {"recordings": n, "lit_taken_for_dark": false, "dark_not_found": missed, "inside_not_found": inside}
@@ -134,7 +140,7 @@ def turned_down(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
         counts = {"short": [0, 0], "long": [0, 0]}  # [read as off, recordings]
         for _ in range(n):
             t, w = int(rng.integers(600, 6001)), int(rng.integers(40, 601))
-            inst = _draw(rng, t, w, float(np.exp(rng.uniform(np.log(0.1), np.log(1.5)))))
+            inst = _draw(rng, t, w, _noise(rng))
             level = inst.truth.clean - inst.truth.photons  # the detector's level without light
             x = inst.noisy.astype(np.float64)
             start = 2 * t // 3

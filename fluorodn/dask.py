@@ -237,7 +237,7 @@ def _light_off_pages(arr: da.Array) -> list[str | None]:
     notices: list[str | None] = []
     for k, page in enumerate(means):
         lit = ~spectral.dark_rows(page)
-        if not lit.all() and lit.sum() >= 2:
+        if not lit.all():
             notice = spectral.light_off_message(lit)
             notices.append(spectral.Notice(f"page index {k}: {notice}") if k else notice)
     return notices
@@ -412,7 +412,7 @@ def _denoise_spectral(
     if not lit:
         means = np.asarray(arr.mean(axis=1, dtype=np.float64).compute())
         mask = ~spectral.dark_rows(means)
-        if not mask.all() and mask.sum() >= 2:
+        if not mask.all():
             pieces = spectral.runs(mask)
             lit_arr = da.concatenate([arr[a:b] for a, b, on in pieces if on], axis=0)
             y, messages = _denoise_spectral(lit_arr, planner, common, recording, lit=True)

@@ -605,7 +605,7 @@ class Denoiser:
         be smeared into the lit samples next to them."""
         if fitted is None and not lit:
             mask = spectral.lit_mask(arr)
-            if not mask.all() and mask.sum() >= 2:
+            if not mask.all():
                 out = np.array(arr, dtype=np.float32)
                 lit_runs = [(a, b) for a, b, on in spectral.runs(mask) if on]
                 rows = slice(*lit_runs[0]) if len(lit_runs) == 1 else mask  # a view where it can be

@@ -77,7 +77,6 @@ __all__ = [
     "holds_signal",
     "light_off_message",
     "lit_mask",
-    "lit_rows",
     "looks_spectral",
     "network_input",
     "noise_levels",
@@ -629,7 +628,8 @@ def dark_rows(means: np.ndarray) -> np.ndarray:
     of the lowest-to-median span, the rows below it are dark, in stretches of at most
     :data:`DARK_LONGEST`. A lit recording's brightness varies continuously, however it bleaches or
     dims, so its row means leave no such interval; the dark rows sit at the detector's level, apart
-    from all of them. Returns a boolean mask; none where a mean is not finite."""
+    from all of them. Returns a boolean mask; none where a mean is not finite. The rows at and above
+    the median are never dark, so at least half of a recording's rows stay lit."""
     means = np.asarray(means, dtype=np.float64)
     none = np.zeros(len(means), bool)
     if len(means) < 3 or not np.all(np.isfinite(means)):
@@ -654,11 +654,6 @@ def lit_mask(x: np.ndarray) -> np.ndarray:
     """Which rows of a 2D page are lit: not :func:`dark_rows`, wherever the light was off (at the
     start, the end or in between). Reads each row's mean once."""
     return ~dark_rows(np.asarray(x).mean(axis=1, dtype=np.float64))
-
-
-def lit_rows(x: np.ndarray) -> np.ndarray:
-    """The indices of the rows of a 2D page that are lit (:func:`lit_mask`)."""
-    return np.flatnonzero(lit_mask(x))
 
 
 class Notice(str):

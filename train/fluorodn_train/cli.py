@@ -24,12 +24,13 @@ def main() -> None:
     """Train DnCNN denoisers on synthetic recordings and export them to ONNX."""
 
 
-def _command(ctx: typer.Context) -> str:
-    """The full command of the running subcommand, every option spelled out (reproducible)."""
+def _command(ctx: typer.Context, skip: tuple[str, ...] = ()) -> str:
+    """The full command of the running subcommand, every option spelled out (reproducible), but
+    those named in ``skip``."""
     words = ["python", "-m", "fluorodn_train", ctx.info_name or ""]
     for key, value in ctx.params.items():
         name = key.replace("_", "-")
-        if value is None:
+        if value is None or key in skip:
             continue
         if isinstance(value, bool):  # typer's flags: --name / --no-name
             words.append(f"--{name}" if value else f"--no-{name}")
@@ -37,6 +38,14 @@ def _command(ctx: typer.Context) -> str:
         words.append(f"--{name}")
         words += [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
     return " ".join(shlex.quote(w) for w in words)
+
+
+def _variant_command(ctx: typer.Context, model: Path, qat: Path | None) -> str:
+    """The quantize command that rebuilds one model's variant: that model (and its QAT
+    checkpoint), with every other option spelled out, whatever order they were given in."""
+    options = _command(ctx, skip=("models", "qat", "keep_refused")).split(" ", 4)[4:]
+    cmd = " ".join(["python -m fluorodn_train quantize", shlex.quote(str(model)), *options])
+    return cmd + (f" --qat {shlex.quote(str(qat))}" if qat is not None else "")
 
 
 def _train(run: Callable[..., Path], cfg: Any, minutes: float | None) -> None:
@@ -187,17 +196,12 @@ def quantize(
     from .quantize import quantize as run_quantize
 
     layers = tuple(x for x in float_layers.split(",") if x)
-    # the command that rebuilds one model's variant, every option spelled out
-    options = _command(ctx).split(" --precision ", 1)[1]
     if qat and len(qat) != len(models):
         typer.echo(f"give one --qat checkpoint per model ({len(models)}), got {len(qat)}", err=True)
         raise typer.Exit(2)
-    options = options.split(" --qat ", 1)[0].split(" --keep-refused ", 1)[0]
     refused = 0
     for i, model in enumerate(models):
-        cmd = f"python -m fluorodn_train quantize {shlex.quote(str(model))} --precision {options}"
-        if qat:
-            cmd += f" --qat {shlex.quote(str(qat[i]))}"
+        cmd = _variant_command(ctx, model, qat[i] if qat else None)
         try:
             path, entry = run_quantize(
                 model,

@@ -82,3 +82,31 @@ def test_recorded_commands_run_again(tmp_path: Path) -> None:
     again[again.index("--out") + 1] = str(tmp_path / "q2")
     res = runner.invoke(app, again)
     assert res.exit_code == 0, res.output
+
+
+def test_the_recorded_quantize_command_keeps_every_option() -> None:
+    """The command a variant's card records rebuilds it: the options given on the command line come
+    first in click's parameters, before the defaults, and none of them may be lost."""
+    from types import SimpleNamespace
+
+    from fluorodn_train.cli import _variant_command
+
+    params = {  # click's order: the options given first, then the defaults
+        "float_layers": "first,second,last",
+        "calib_windows": 128,
+        "keep_refused": Path("/tmp/refused"),
+        "models": [Path("models/a.onnx"), Path("models/b.onnx")],
+        "precision": "int8",
+        "seed": 5,
+        "qat": (),
+    }
+    ctx = SimpleNamespace(info_name="quantize", params=params)
+    cmd = _variant_command(ctx, Path("models/b.onnx"), None)  # type: ignore[arg-type]
+    assert shlex.split(cmd) == [
+        "python", "-m", "fluorodn_train", "quantize", "models/b.onnx",
+        "--float-layers", "first,second,last", "--calib-windows", "128", "--precision", "int8", "--seed", "5",
+    ]  # fmt: skip
+    assert _variant_command(ctx, Path("models/a.onnx"), Path("runs/q/last.pt")).endswith(  # type: ignore[arg-type]
+        "models/a.onnx --float-layers first,second,last --calib-windows 128 --precision int8 --seed 5 "
+        "--qat runs/q/last.pt"
+    )
