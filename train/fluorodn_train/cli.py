@@ -182,7 +182,9 @@ def quantize(
     seed: int = typer.Option(5, help="Calibration seed."),
     float_layers: str = typer.Option("", help="Convolutions kept in float32: first, second, last (comma-separated)."),
     guard_minutes: float = typer.Option(10.0, help="Length of each guard recording (minutes)."),
-    guard_recordings: int = typer.Option(3, help="Guard recordings (TEST_STREAM seeds 0..N-1)."),
+    guard_recordings: int = typer.Option(
+        3, help="Guard recordings (TEST_STREAM seeds 0..N-1; a spectral model's spread across its noise range)."
+    ),
     threads: int | None = typer.Option(None, help="CPU threads of the guard's timing (default: physical cores)."),
     qat: list[Path] = typer.Option(
         [], exists=True, dir_okay=False, help="QAT checkpoint per model (python -m fluorodn_train qat), in model order."

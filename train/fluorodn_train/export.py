@@ -140,6 +140,17 @@ def write_onnx(net: torch.nn.Module, path: Path, meta: dict) -> float:
     return err
 
 
+def runtime_network(folded: torch.nn.Module, odd: bool = False, rows2d: bool = True) -> torch.nn.Module:
+    """The network as exported, from a folded one (:func:`~fluorodn_train.model.fold_batchnorm`):
+    a 1D network's convolutions as 1 x k 2D ones (``rows2d``), made odd in the traces (``odd``,
+    :class:`~fluorodn_train.model.SignSymmetric`); a 2D network as it is."""
+    if not isinstance(folded, Rescaled):
+        return folded
+    if rows2d:
+        folded = Rescaled(Rows2d(folded.net), folded.channels, folded.shared).eval()
+    return SignSymmetric(folded, folded.channels).eval() if odd else folded
+
+
 def export(
     model: DnCNN | DnCNN1d, out_dir: str | Path, name: str, info: dict, rows2d: bool = True
 ) -> tuple[Path, dict]:
@@ -152,12 +163,8 @@ def export(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    folded = fold_batchnorm(model.eval())
-    odd = False
-    if rows2d and isinstance(folded, Rescaled):
-        folded.net = Rows2d(folded.net)
-    if isinstance(model, DnCNN1d) and info.get("odd", False):
-        folded, odd = SignSymmetric(folded, model.channels).eval(), True
+    odd = isinstance(model, DnCNN1d) and bool(info.get("odd", False))
+    folded = runtime_network(fold_batchnorm(model.eval()), odd=odd, rows2d=rows2d)
     meta = {
         "format": 1,
         "name": name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -54,7 +54,7 @@ def _conv(m: nn.Module) -> nn.Conv1d | nn.Conv2d:
     return m
 
 
-def run_1d(net: nn.Module, x: torch.Tensor, channels: int, shared: bool) -> torch.Tensor:
+def run_1d(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, channels: int, shared: bool) -> torch.Tensor:
     """:class:`DnCNN1d`'s forward around its chain ``net``: (N, 2C, T) -> (N, C, T)."""
     levels = x[:, channels:]
     if not shared:

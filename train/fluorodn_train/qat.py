@@ -22,16 +22,28 @@ The fine-tuning runs in the training loop of :func:`fluorodn_train.train.run_loo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from .data import TRAIN_STREAM, VAL_STREAM, Sampler
-from .model import fold_batchnorm
-from .train import Loop, evaluate, load_checkpoint, run_loop
+from .model import Rescaled, _conv, fold_batchnorm, run_1d
+from .train import (
+    LOSS_POWERS,
+    FitConfig,
+    Loop,
+    build_sampler,
+    diff_loss,
+    evaluate,
+    load_checkpoint,
+    run_loop,
+    validation_set,
+)
 
 #: Weight quantization: onnxruntime's int8 symmetric range with reduce_range (7 bits).
 W_QMAX = 64
@@ -41,7 +53,8 @@ A_QMAX = 255
 
 def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
     """Per-output-channel symmetric rounding to ``[-W_QMAX, W_QMAX]`` steps (straight-through)."""
-    s = (w.detach().abs().amax(dim=(1, 2, 3), keepdim=True) / W_QMAX).clamp_min(1e-12)
+    dims = tuple(range(1, w.dim()))
+    s = (w.detach().abs().amax(dim=dims, keepdim=True) / W_QMAX).clamp_min(1e-12)
     return w + (torch.round(w / s) * s - w).detach()
 
 
@@ -53,12 +66,26 @@ def fake_quant_act(h: torch.Tensor, log_r: torch.Tensor) -> torch.Tensor:
     return q * s
 
 
-class QATDnCNN(nn.Module):
-    """A BN-folded DnCNN with int8 fake quantization where onnxruntime will quantize."""
+def _pad(padding: tuple[int, ...] | str) -> tuple[int, ...]:
+    assert not isinstance(padding, str)  # DnCNN's convolutions pad by a number of samples
+    return padding
 
-    def __init__(self, folded: nn.Sequential):
+
+class QATDnCNN(nn.Module):
+    """A BN-folded DnCNN with int8 fake quantization where onnxruntime will quantize.
+
+    ``folded``: :func:`~fluorodn_train.model.fold_batchnorm` of a 2D DnCNN (its Conv/ReLU
+    chain) or of a :class:`~fluorodn_train.model.DnCNN1d` (a
+    :class:`~fluorodn_train.model.Rescaled` chain over time, run as the spectral model runs:
+    each trace beside its level, the output divided by the level).
+    """
+
+    def __init__(self, folded: nn.Module):
         super().__init__()
-        self.convs = nn.ModuleList(m for m in folded if isinstance(m, nn.Conv2d))
+        chain = folded.net if isinstance(folded, Rescaled) else folded
+        self.convs = nn.ModuleList(m for m in chain.children() if isinstance(m, (nn.Conv1d, nn.Conv2d)))
+        #: a spectral network's (traces, shared), None for a 2D one
+        self.traces = (folded.channels, folded.shared) if isinstance(folded, Rescaled) else None
         # one range per ReLU output (the inputs of convs[1:])
         self.log_r = nn.Parameter(torch.zeros(len(self.convs) - 1))
         self.quantize = True
@@ -73,42 +100,60 @@ class QATDnCNN(nn.Module):
     def init_ranges(self, x: torch.Tensor, percentile: float = 99.99) -> list[float]:
         """Set each range to the ``percentile`` of its activation on ``x`` (float network)."""
         q, self.quantize = self.quantize, False
-        acts = self._acts(x)[:-1]
+        acts: list[torch.Tensor] = []
+        self._run(x, acts)
         self.quantize = q
-        r = [float(torch.quantile(a.flatten()[:: max(1, a.numel() // 2**24)], percentile / 100)) for a in acts]
+        r = [
+            float(torch.quantile(a.flatten()[:: -(-a.numel() // 2**24)], percentile / 100)) for a in acts
+        ]  # quantile's limit
         self.log_r.copy_(torch.log(torch.tensor(r).clamp_min(1e-3)))
         return r
 
-    def _acts(self, x: torch.Tensor) -> list[torch.Tensor]:
-        acts = []
-        convs = [c for c in self.convs if isinstance(c, nn.Conv2d)]
-        h = torch.relu(convs[0](x))
-        for i, conv in enumerate(convs[1:]):
+    def _chain(self, x: torch.Tensor, acts: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The Conv/ReLU chain with fake quantization; the ReLU outputs go to ``acts``."""
+        first = self.convs[0]
+        h = torch.relu(first(x))
+        last = len(self.convs) - 2
+        for i, m in enumerate(self.convs[1:]):
+            conv = _conv(m)
             quantized = self.quantize and i + 1 >= self.float_first  # conv i + 1 runs in int8
             if quantized:
                 h = fake_quant_act(h, self.log_r[i])
-            acts.append(h)
-            w = fake_quant_weight(conv.weight) if quantized and i < len(self.convs) - 2 else conv.weight
-            h = nn.functional.conv2d(h, w, conv.bias, padding=1)
-            if i < len(self.convs) - 2:
+            if acts is not None:
+                acts.append(h)
+            w = fake_quant_weight(conv.weight) if quantized and i < last else conv.weight
+            if isinstance(conv, nn.Conv2d):
+                h = nn.functional.conv2d(h, w, conv.bias, padding=_pad(conv.padding), dilation=conv.dilation)
+            else:
+                h = nn.functional.conv1d(h, w, conv.bias, padding=_pad(conv.padding), dilation=conv.dilation)
+            if i < last:
                 h = torch.relu(h)
-        acts.append(h)
-        return acts
+        return h
+
+    def _run(self, x: torch.Tensor, acts: list[torch.Tensor] | None = None) -> torch.Tensor:
+        if self.traces is None:
+            return self._chain(x, acts)
+        channels, shared = self.traces
+        return run_1d(lambda h: self._chain(h, acts), x, channels, shared)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._acts(x)[-1]
+        return self._run(x)
 
     def ranges(self) -> list[float]:
         return [float(v) for v in torch.exp(self.log_r.detach())]
 
-    def float_model(self) -> nn.Sequential:
-        """The fine-tuned float network (Conv/ReLU chain) for ONNX export."""
+    def float_model(self) -> nn.Module:
+        """The fine-tuned float network for ONNX export: the Conv/ReLU chain (2D), or the chain
+        in :class:`~fluorodn_train.model.Rescaled` (spectral)."""
         layers: list[nn.Module] = []
         for i, conv in enumerate(self.convs):
             layers.append(conv)
             if i < len(self.convs) - 1:
                 layers.append(nn.ReLU())
-        return nn.Sequential(*layers).eval()
+        chain = nn.Sequential(*layers).eval()
+        if self.traces is None:
+            return chain
+        return Rescaled(chain, *self.traces).eval()
 
 
 @dataclass
@@ -147,36 +192,59 @@ def _predict(model: nn.Module, x: torch.Tensor, chunk: int = 16) -> torch.Tensor
     return torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
 
 
-def _chain(model: nn.Module) -> nn.Sequential:
-    """The folded Conv/ReLU chain of a 2D DnCNN (what QAT fine-tunes)."""
-    chain = fold_batchnorm(model)
-    if not isinstance(chain, nn.Sequential):
-        raise TypeError(f"quantization-aware training takes a 2D DnCNN, not a {type(model).__name__}")
-    return chain
+def _folded(model: nn.Module) -> nn.Module:
+    """The folded network QAT fine-tunes: a 2D DnCNN's Conv/ReLU chain, a DnCNN1d's chain in
+    :class:`~fluorodn_train.model.Rescaled`."""
+    folded = fold_batchnorm(model)
+    if not isinstance(folded, (nn.Sequential, Rescaled)):
+        raise TypeError(f"quantization-aware training takes a DnCNN or a DnCNN1d, not a {type(model).__name__}")
+    return folded
 
 
 def build(init: str) -> tuple[QATDnCNN, dict]:
     base, ck = load_checkpoint(init)
-    return QATDnCNN(_chain(base)), ck
+    return QATDnCNN(_folded(base)), ck
+
+
+def _float_run(fcfg: dict, seed: int) -> FitConfig:
+    """The float run's config (from its checkpoint) with the training stream's ``seed``."""
+    names = {f.name for f in fields(FitConfig)}
+    known: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fcfg.items() if k in names}
+    return FitConfig(**{**known, "seed": seed})
 
 
 def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], None] = print) -> Path:
-    """Fine-tune (or resume) until ``cfg.steps`` or the time budget; returns the last checkpoint."""
+    """Fine-tune (or resume) until ``cfg.steps`` or the time budget; returns the last checkpoint.
+
+    A 2D network trains on the float run's windows with the MSE; a spectral one on its
+    recordings (``batch`` is then the float run's ``samples`` per step) with its loss (the
+    first-difference weight included), validated on its continuous validation recordings.
+    """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model, ck0 = build(cfg.init)
     model.float_first = cfg.float_first
-    teacher = QATDnCNN(_chain(load_checkpoint(cfg.init)[0])).eval() if cfg.distill else None
+    teacher = QATDnCNN(_folded(load_checkpoint(cfg.init)[0])).eval() if cfg.distill else None
     if teacher is not None:
         teacher.quantize = False
         for p in teacher.parameters():
             p.requires_grad_(False)
     fcfg = ck0["config"]
-    noise = tuple(fcfg["noise_scale"])
-    window = tuple(fcfg["window"])
-    vs = Sampler(fcfg["seed"], VAL_STREAM, window, noise)  # the float run's validation windows
-    xv, yv = (torch.from_numpy(a) for a in vs.batch(cfg.val_instances))
+    spectral = model.traces is not None
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    if spectral:
+        run = _float_run(fcfg, cfg.seed)
+        sampler: Sampler = build_sampler(run, TRAIN_STREAM, None)
+        xv, yv = validation_set(dataclasses.replace(run, seed=fcfg["seed"], val_instances=cfg.val_instances), None)
+        if run.diff_weight:
+            loss = diff_loss(run.diff_weight, power=LOSS_POWERS[run.loss])
+    else:
+        noise = tuple(fcfg["noise_scale"])
+        window = tuple(fcfg["window"])
+        sampler = Sampler(cfg.seed, TRAIN_STREAM, window, noise)
+        vs = Sampler(fcfg["seed"], VAL_STREAM, window, noise)  # the float run's validation windows
+        xv, yv = (torch.from_numpy(a) for a in vs.batch(cfg.val_instances))
     teacher_v = _predict(teacher, xv) if teacher is not None else None
     opt = torch.optim.Adam(
         [{"params": model.convs.parameters(), "lr": cfg.lr}, {"params": [model.log_r], "lr": cfg.lr_ranges}]
@@ -222,9 +290,9 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
         out=Path(cfg.out),
         model=model,
         opt=opt,
-        sampler=Sampler(cfg.seed, TRAIN_STREAM, window, noise),
+        sampler=sampler,
         steps=cfg.steps,
-        batch=cfg.batch,
+        batch=0 if spectral else cfg.batch,
         val_every=cfg.val_every,
         ckpt_every=cfg.ckpt_every,
         lrs=lrs,
@@ -233,6 +301,7 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
         saved={"config": asdict(cfg), "float_config": fcfg},
         clipped=model.convs.parameters(),
         target=target,
+        loss=loss,
     )
     return run_loop(loop, minutes, log)
 

@@ -33,7 +33,15 @@ from fluorodn.io import atomic_output
 from fluorodn.precision import RUNNABLE
 
 from .data import VAL_STREAM, Sampler, SpectralSampler
-from .evaluation.guard import COHERENCE_TOL, GUARD_MINUTES, GUARD_SEEDS, PSNR_TOL_DB, QualityGuardError, guard
+from .evaluation.guard import (
+    COHERENCE_TOL,
+    GUARD_MINUTES,
+    GUARD_SEEDS,
+    PSNR_TOL_DB,
+    QualityGuardError,
+    guard,
+    guard_scales,
+)
 from .export import read_metadata, set_metadata, sha256, write_json
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "QualityGuardError",
     "calibration_windows",
     "guard",
+    "guard_scales",
     "quantize",
     "quantize_int8",
     "spectral_calibration_inputs",
@@ -218,16 +227,21 @@ def _quantize_qat(
     """
     import onnx
 
-    from .export import write_onnx
+    from .export import runtime_network, write_onnx
     from .qat import load_qat
 
     model, ck = load_qat(ckpt)
     if float_first is not None:
         model.float_first = float_first
     meta = read_metadata(onnx.load(str(float_path)))
+    spectral = model.traces is not None
+    if spectral != (meta.get("kind") == "spectral"):
+        raise ValueError(
+            f"{ckpt} was fine-tuned from a {'spectral' if spectral else 'image'} model, not from {float_path}'s"
+        )
     tmp_float = out_path.with_name(out_path.name + ".qat-float.onnx")
     try:
-        write_onnx(model.float_model(), tmp_float, meta)
+        write_onnx(runtime_network(model.float_model(), odd=bool(meta.get("odd", False))), tmp_float, meta)
         lead = ("first", "second")[: model.float_first]
         how = quantize_int8(
             tmp_float,
@@ -236,6 +250,7 @@ def _quantize_qat(
             float_layers=(*lead, "last"),
             quant_format=quant_format,
             activation_ranges=model.ranges(),
+            op_types=("Conv",) if spectral else None,
         )
     finally:
         tmp_float.unlink(missing_ok=True)
@@ -282,7 +297,9 @@ def quantize(
     training checkpoint; its network is quantized with its learned activation ranges, the
     first and last convolutions kept in float32 as it was trained (of ``float_layers`` only
     "second" counts: the second convolution too). The guard compares the result with the
-    float model at ``float_path``.
+    float model at ``float_path``: on recordings at the card's noise scale, or, for a spectral
+    model (blind over ``noise_scale_range``), one recording per seed across that range
+    (:func:`~fluorodn_train.evaluation.guard.guard_scales`).
 
     ``keep_refused``: a folder where a refused variant is kept (never beside the shipped
     models), with ``<file>.refused.json`` saying why, for benchmarks and inspection.
@@ -328,17 +345,19 @@ def quantize(
             )
             float_layers = tuple(how["float_layers"])
         calib_scales = list(scales) if spectral else [noise_scale * s for s in CALIB_SPREAD]
+        # a spectral model is blind over its noise range: guarded across it, one recording per seed
+        guarded = guard_scales(scales, len(guard_seeds)) if spectral else (noise_scale,) * len(guard_seeds)
         how["calibration"].update(seed=calib_seed, noise_scale=calib_scales)
         log(
             f"{float_path.name}: quantized ({quant_format}, float layers: {','.join(float_layers) or 'none'}) "
             f"in {time.perf_counter() - t0:.1f} s; guard on {len(guard_seeds)} x {guard_minutes:g} min "
-            f"at noise scale {noise_scale:g}"
+            f"at noise scale {'/'.join(f'{v:g}' for v in guarded)}"
         )
         try:
             checked = guard(
                 float_path,
                 tmp,
-                noise_scale,
+                guarded,
                 seeds=guard_seeds,
                 minutes=guard_minutes,
                 threads=threads,

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from fluorodn_train import quantize as q
+from fluorodn_train.calibrate import export_spectral
 from fluorodn_train.export import export_checkpoint, sha256
 from fluorodn_train.qat import A_QMAX, W_QMAX, QATConfig, fake_quant_act, fake_quant_weight, fit_qat, load_qat
 from fluorodn_train.train import FitConfig, fit
@@ -106,3 +107,63 @@ def test_second_convolution_can_stay_float(float_ckpt: Path, tmp_path: Path) -> 
     ort.InferenceSession(str(out), so, providers=["CPUExecutionProvider"])
     ops = Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node)
     assert ops["QLinearConv"] == 2 and ops["Conv"] == 3
+
+
+SPECTRAL_TINY = {
+    "kind": "spectral",
+    "noise_scale": (0.1, 1.2),
+    "depth": 4,
+    "width": 6,
+    "shared": True,
+    "dilations": "1,2,1,1",
+    "window": (40, 0),
+    "samples": 200,
+    "diff_weight": 1.0,
+    "val_instances": 2,
+    "val_every": 2,
+    "ckpt_every": 2,
+    "threads": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def spectral_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("spectral")
+    return fit(FitConfig(out=str(out), steps=2, **SPECTRAL_TINY), log=lambda m: None)
+
+
+def test_spectral_int8_computes_what_was_trained(spectral_ckpt: Path, float_ckpt: Path, tmp_path: Path) -> None:
+    """A spectral model fine-tuned for int8: on its recordings, with its loss; the int8 export
+    keeps its form (traces beside levels, odd in the traces) and computes the fake-quantized network."""
+    said: list[str] = []
+    ckpt = fit_qat(QATConfig(out=str(tmp_path / "qat"), init=str(spectral_ckpt), steps=2, **QTINY), log=said.append)
+    first = json.loads(said[0])
+    assert first["float_val_loss"] > 0 and first["val_loss"] > 0 and len(first["ranges"]) == 3
+    model, ck = load_qat(ckpt)
+    assert model.traces == (16, True) and ck["step"] == 2 and ck["seen"] > 2  # recordings of 40-240 samples
+    path, _ = export_spectral(
+        spectral_ckpt, tmp_path / "models", "tiny", recordings=2, lengths=(200, 300), spread_recordings=4
+    )
+    calib = q.spectral_calibration_inputs((0.1, 1.2), n=2, length=120)
+    out = tmp_path / "tiny.int8.onnx"
+    how = q._quantize_qat(ckpt, path, out, calib, "QDQ")
+    assert how["float_layers"] == ["first", "last"] and how["qat"]["steps"] == 2
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    sess = ort.InferenceSession(str(out), so, providers=["CPUExecutionProvider"])
+    ops = Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node)
+    assert ops["QLinearConv"] == 2 and ops["Conv"] == 2 and ops["Div"] >= 1
+    x = calib[:1, :, :90]
+    flipped = x.copy()
+    flipped[:, :16] *= -1
+    with torch.no_grad():  # the exported network is odd in the traces: (f(x) - f(x')) / 2
+        ref = 0.5 * (model(torch.from_numpy(x)) - model(torch.from_numpy(flipped))).numpy()
+    got = sess.run(None, {"input": x})[0]
+    assert np.sqrt(np.mean((got - ref) ** 2)) < 0.02 * np.sqrt(np.mean(ref**2))
+    np.testing.assert_allclose(sess.run(None, {"input": flipped})[0], -got, atol=1e-5)
+    meta = json.loads(onnx.load(str(out)).metadata_props[0].value)
+    assert meta["kind"] == "spectral" and meta["odd"] is True and meta["float_sha256"] == sha256(path)
+    # a QAT checkpoint quantizes only a model of its own kind
+    image_path, _ = export_checkpoint(float_ckpt, tmp_path / "image", "tiny")
+    with pytest.raises(ValueError, match="spectral model"):
+        q._quantize_qat(ckpt, image_path, tmp_path / "x.int8.onnx", calib, "QDQ")

@@ -106,6 +106,21 @@ def test_the_guard_refuses_a_bad_model(tmp_path: Path) -> None:
         q.guard(good, bad, 0.8, seeds=(0,), minutes=1.0, threads=1)
 
 
+def test_a_blind_model_is_guarded_across_its_noise_range(tmp_path: Path) -> None:
+    assert q.guard_scales((0.1, 1.2), 3) == (0.21, 0.65, 1.09)
+    assert q.guard_scales((0.1, 1.2), 1) == (0.65,)
+    good = tiny_dncnn(tmp_path / "good.onnx")
+    same = tiny_dncnn(tmp_path / "same.onnx")
+    result = q.guard(good, same, (0.3, 0.9), seeds=(0, 0), minutes=1.0, threads=1)
+    rows = result["guard"]["per_recording"]
+    assert [r["noise_scale"] for r in rows] == [0.3, 0.9] and result["guard"]["noise_scale"] == [0.3, 0.9]
+    assert result["psnr_delta_db"] == 0.0 and result["coherence_delta"] == 0.0
+    # the same recording, noisier: the float model's own PSNR falls
+    assert rows[1]["psnr_float_db"] < rows[0]["psnr_float_db"] - 0.1
+    with pytest.raises(ValueError, match="2 noise scales for 3 guard seeds"):
+        q.guard(good, same, (0.3, 0.9), seeds=(0, 1, 2), minutes=0.5)
+
+
 def test_the_command_refuses_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tiny_dncnn(tmp_path / "tiny.onnx")
     card_before = (tmp_path / "tiny.json").read_text()
@@ -155,13 +170,17 @@ SHIPPED = [
 @pytest.mark.skipif(not SHIPPED, reason="no reduced-precision model is shipped in models/")
 @pytest.mark.parametrize(("card_path", "variant"), SHIPPED, ids=lambda v: getattr(v, "stem", v))
 def test_shipped_variants_meet_the_tolerance(card_path: Path, variant: str) -> None:
-    """Each shipped variant against its float model on one fixed 3-minute guard recording."""
+    """Each shipped variant against its float model on fixed 3-minute guard recordings: one at
+    the model's noise scale, or three across a blind model's range."""
     card = json.loads(card_path.read_text())
     entry = card["variants"][variant]
     float_path, variant_path = card_path.with_name(card["file"]), card_path.with_name(entry["file"])
     assert entry["sha256"] == hashlib.sha256(variant_path.read_bytes()).hexdigest()
     assert entry["float_sha256"] == card["sha256"]
-    result = q.guard(float_path, variant_path, card["noise_scale"], seeds=(0,), minutes=3.0)
+    if card.get("kind") == "spectral":  # blind over its noise range: guarded across it
+        result = q.guard(float_path, variant_path, q.guard_scales(card["noise_scale_range"], 3), minutes=3.0)
+    else:
+        result = q.guard(float_path, variant_path, card["noise_scale"], seeds=(0,), minutes=3.0)
     assert abs(result["psnr_delta_db"]) <= q.PSNR_TOL_DB
     assert abs(result["coherence_delta"]) <= q.COHERENCE_TOL
 

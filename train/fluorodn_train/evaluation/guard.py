@@ -1,7 +1,8 @@
 """The quality guard: a reduced-precision model ships only if it matches its float model.
 
-Both models denoise continuous synthetic recordings at the model's noise scale (seeds of
-the generator's ``TEST_STREAM``, never used in training) through the runtime
+Both models denoise continuous synthetic recordings at the model's noise scale, or across
+the noise range a blind model was trained on (seeds of the generator's ``TEST_STREAM``,
+never used in training) through the runtime
 (:class:`fluorodn.Denoiser`); the analysis of :func:`.recordings.analyse` runs on both
 outputs (PSNR against the clean recording; coherence of the fitted a(t) with ground truth).
 The candidate is refused (:class:`QualityGuardError`) if on any recording the PSNR differs
@@ -25,10 +26,12 @@ __all__ = [
     "COHERENCE_BAND",
     "COHERENCE_TOL",
     "GUARD_MINUTES",
+    "GUARD_RANGE_MARGIN",
     "GUARD_SEEDS",
     "PSNR_TOL_DB",
     "QualityGuardError",
     "guard",
+    "guard_scales",
 ]
 
 #: Largest tolerated |PSNR(float) - PSNR(variant)| in dB, on every guard recording.
@@ -40,6 +43,17 @@ COHERENCE_BAND = (0.0, 2.5)
 #: Guard recordings: TEST_STREAM seeds and length in minutes (at 5 Hz, 152 bins).
 GUARD_SEEDS = (0, 1, 2)
 GUARD_MINUTES = 10.0
+#: A model trained over a noise range is guarded from this fraction of it to one minus it.
+GUARD_RANGE_MARGIN = 0.1
+
+
+def guard_scales(noise_range: Sequence[float], n: int) -> tuple[float, ...]:
+    """``n`` guard noise scales across ``noise_range`` (lo, hi), evenly from
+    :data:`GUARD_RANGE_MARGIN` of it to one minus that (its middle for one): 0.21, 0.65 and
+    1.09 for three across 0.1-1.2."""
+    lo, hi = (float(v) for v in noise_range)
+    points = np.linspace(GUARD_RANGE_MARGIN, 1 - GUARD_RANGE_MARGIN, n) if n > 1 else np.array([0.5])
+    return tuple(round(lo + float(f) * (hi - lo), 4) for f in points)
 
 
 class QualityGuardError(RuntimeError):
@@ -56,7 +70,7 @@ class QualityGuardError(RuntimeError):
 def guard(
     float_path: str | Path,
     candidate_path: str | Path,
-    noise_scale: float,
+    noise_scale: float | Sequence[float],
     *,
     seeds: Sequence[int] = GUARD_SEEDS,
     minutes: float = GUARD_MINUTES,
@@ -72,11 +86,17 @@ def guard(
     recording after the other (alternating which goes first), so the returned
     ``speedup_measured`` (float time / candidate time, summed) is a same-run comparison.
 
+    ``noise_scale``: of every recording, or one per seed (a blind model's range,
+    :func:`guard_scales`).
+
     Returns the deltas (float minus candidate: positive means the candidate is worse)
     per recording and their worst absolute values. Raises :class:`QualityGuardError` at
     the first recording on which a delta exceeds its tolerance (``name``: the candidate's
     name in that message).
     """
+    scales = [float(noise_scale)] * len(seeds) if isinstance(noise_scale, (int, float)) else list(noise_scale)
+    if len(scales) != len(seeds):
+        raise ValueError(f"{len(scales)} noise scales for {len(seeds)} guard seeds")
     opts = DenoiserOptions(threads=threads, precision="auto")
     ref = Denoiser(float_path, device="cpu", options=opts)
     cand = Denoiser(candidate_path, device="cpu", options=opts)
@@ -84,8 +104,8 @@ def guard(
     n_time = round(minutes * 60 * FS)
     rows: list[dict[str, Any]] = []
     times = {"float": 0.0, "candidate": 0.0}
-    for k, seed in enumerate(seeds):
-        (rec,) = make_recordings(n_time, (noise_scale,), robust=False, seed=seed)
+    for k, (seed, scale) in enumerate(zip(seeds, scales, strict=True)):
+        (rec,) = make_recordings(n_time, (scale,), robust=False, seed=seed)
         outs = {}
         order = [("float", ref), ("candidate", cand)]
         for which, den in order if k % 2 == 0 else order[::-1]:
@@ -98,6 +118,7 @@ def guard(
         m_cand, _, _ = analyse(rec, outs["candidate"])
         row = {
             "seed": int(seed),
+            "noise_scale": scale,
             "psnr_float_db": m_ref["psnr"],
             "psnr_delta_db": m_ref["psnr"] - m_cand["psnr"],
             "coherence_float": m_ref[band],
@@ -126,7 +147,7 @@ def guard(
                 f"{label} is not shipped: against {Path(float_path).name} its "
                 + " and ".join(problems)
                 + f" on guard recording TEST_STREAM seed {seed} "
-                f"({minutes:g} min at noise scale {noise_scale:g})",
+                f"({minutes:g} min at noise scale {scale:g})",
                 rows,
             )
     worst_psnr = max(rows, key=lambda r: abs(r["psnr_delta_db"]))["psnr_delta_db"]
@@ -138,7 +159,7 @@ def guard(
         "guard": {
             "recordings": len(rows),
             "minutes": minutes,
-            "noise_scale": noise_scale,
+            "noise_scale": scales[0] if len(set(scales)) == 1 else scales,
             "seeds": "TEST_STREAM " + ",".join(str(s) for s in seeds),
             "psnr_tol_db": psnr_tol,
             "coherence_tol": coherence_tol,
