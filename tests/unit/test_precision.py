@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from fluorodn import Denoiser, DenoiserOptions, DeviceError, ModelError
 from fluorodn.cli import app
 from fluorodn.denoiser import PRECISIONS
-from fluorodn.registry import load_model, model_variants
+from fluorodn.registry import AUTO_MIN_SPEEDUP, load_model, model_variants
 from tests.support import add_variant
 
 
@@ -55,10 +55,16 @@ def test_auto_picks_the_int8_variant_on_the_cpu(shipped: Path, helpers: Any) -> 
     assert Denoiser("high", device="cpu").precision == "fp32"  # high has no variant
 
 
-def test_auto_keeps_fp32_where_the_variant_was_not_faster(shipped: Path, helpers: Any) -> None:
-    add_variant(shipped, "low", helpers, speedup=0.9)
+@pytest.mark.parametrize("speedup", [0.9, 1.02, AUTO_MIN_SPEEDUP - 0.01])
+def test_auto_keeps_fp32_where_the_variant_was_not_faster(shipped: Path, helpers: Any, speedup: float) -> None:
+    add_variant(shipped, "low", helpers, speedup=speedup)
     assert Denoiser("low", device="cpu").precision == "fp32"
     assert Denoiser("low", device="cpu", precision="int8").precision == "int8"
+
+
+def test_auto_runs_a_variant_measured_faster_enough(shipped: Path, helpers: Any) -> None:
+    add_variant(shipped, "low", helpers, speedup=AUTO_MIN_SPEEDUP)
+    assert Denoiser("low", device="cpu").precision == "int8"
 
 
 def test_int8_on_cuda_and_bf16_are_refused(shipped: Path, helpers: Any) -> None:

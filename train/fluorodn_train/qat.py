@@ -37,6 +37,7 @@ from .train import (
     LOSS_POWERS,
     FitConfig,
     Loop,
+    build_model,
     build_sampler,
     diff_loss,
     evaluate,
@@ -307,8 +308,10 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
 
 
 def load_qat(path: str | Path) -> tuple[QATDnCNN, dict]:
+    """A QAT checkpoint's network (eval mode) and the checkpoint; its architecture comes from
+    the float run's config it stores, so the float checkpoint need not be at hand."""
     ck = torch.load(path, weights_only=False, map_location="cpu")
-    model, _ = build(ck["config"]["init"])
+    model = QATDnCNN(_folded(build_model(ck["float_config"]).eval()))
     model.load_state_dict(ck["model"])
     model.float_first = ck["config"].get("float_first", 1)
     return model.eval(), ck
