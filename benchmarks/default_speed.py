@@ -5,10 +5,9 @@ test stream) and times ``fluorodn denoise`` on it three ways, interleaved so tha
 of this machine hits every variant alike: the default (spectral path), ``--model low``
 (the 2D DnCNN, float32), and ``--model high``, and a copy of the default's model whose
 convolutions are 1D (:func:`conv1d_copy`: the same weights, as the network was trained),
-to show what exporting them as 1 x 3 2D convolutions saves, and the default's model quantized
-to int8 as ``python -m fluorodn_train quantize`` builds it (:func:`int8_copy`; the quality
-guard refuses it, so it does not ship), to show what int8 would buy. The speed ratio of each to
-the default is the result; absolute seconds describe only this machine. Run::
+to show what exporting them as 1 x 3 2D convolutions saves, and the default's shipped int8
+variant (``--precision int8``; ``auto`` runs it only where it was measured faster). The speed
+ratio of each to the default is the result; absolute seconds describe only this machine. Run::
 
     python -m benchmarks default-speed [--repeats 3] [--out DIR]
 """
@@ -21,14 +20,11 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from benchmarks.measure import cli_command, run_child
-
-if TYPE_CHECKING:
-    from fluorodn.registry import ModelSource
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: A 2.5-hour session at 5 Hz.
@@ -41,10 +37,8 @@ VARIANTS = {
 }
 #: The variant run with :func:`conv1d_copy` of the default's model.
 CONV1D = "default, 1D convolutions"
-#: The variant run with :func:`int8_copy` of the default's model.
+#: The default's shipped int8 variant.
 INT8 = "default, int8"
-#: Convolutions the int8 copy keeps in float32 (those of the guard's last attempt).
-INT8_FLOAT_LAYERS = ("first", "second", "last")
 
 
 def conv1d_copy(src: Path, dst: Path) -> None:
@@ -95,16 +89,20 @@ def conv1d_copy(src: Path, dst: Path) -> None:
     onnx.save(proto, str(dst))
 
 
-def int8_copy(src: ModelSource, dst: Path) -> None:
-    """Write the shipped spectral model ``src`` quantized to int8 as ``python -m fluorodn_train
-    quantize --float-layers first,second,last`` does, without its quality guard (calibrated on
-    the validation stream across the card's noise scales)."""
-    from fluorodn_train.quantize import quantize_int8, spectral_calibration_inputs
+def int8_facts() -> dict[str, Any]:
+    """What the default's shipped int8 variant is: its file, how it was built and what its guard
+    measured (from the card)."""
+    from fluorodn.registry import model_variants
 
-    assert src.metadata is not None  # a shipped model's card
-    lo, hi = src.metadata["noise_scale_range"]
-    windows = spectral_calibration_inputs((float(lo), float(hi)))
-    quantize_int8(src.path, dst, windows, float_layers=INT8_FLOAT_LAYERS, op_types=("Conv",))
+    entry = model_variants("default")["int8"]
+    how = entry["quantization"]
+    return {
+        "file": entry["file"],
+        "sha256": entry["sha256"],
+        "float_layers": how["float_layers"],
+        "qat_steps": how.get("qat", {}).get("steps"),
+        "guard_speedup": entry["speedup_measured"],
+    }
 
 
 def recording(shape: tuple[int, int] = SHAPE, seed: int = 0) -> np.ndarray:
@@ -158,14 +156,13 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = cli_command()
     rss: dict[str, float] = {}
-    variants = {**VARIANTS, CONV1D: ["--model", "spectral_conv1d.onnx"], INT8: ["--model", "spectral_int8.onnx"]}
+    variants = {**VARIANTS, CONV1D: ["--model", "spectral_conv1d.onnx"], INT8: ["--precision", "int8"]}
     times: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "session.tif"
         tifffile.imwrite(src, recording(), photometric="minisblack")
         default = load_model("default")
         conv1d_copy(default.path, Path(tmp) / "spectral_conv1d.onnx")
-        int8_copy(default, Path(tmp) / "spectral_int8.onnx")
         for _ in range(repeats):
             for name, extra in variants.items():
                 dst = Path(tmp) / f"out_{name}.tif"
@@ -205,7 +202,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         "ratio_spectral_only_over_default": med["spectral-only"] / med["default"],
         "ratio_conv1d_over_default": med[CONV1D] / med["default"],
         "ratio_int8_over_default": med[INT8] / med["default"],
-        "int8_float_layers": list(INT8_FLOAT_LAYERS),
+        "int8": int8_facts(),
         "domain_checks": checks,
     }
     (out_dir / "default_speed.json").write_text(json.dumps(result, indent=1) + "\n")
@@ -236,10 +233,11 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         "`--spectral-only`: the default's projection without its network (nothing filtered over time); "
         "the difference to the default is about what the network costs. "
         "`spectral_conv1d.onnx`: the default's model with 1D convolutions (the same weights). "
-        "`spectral_int8.onnx`: the default's model quantized to int8 by "
-        f"`python -m fluorodn_train quantize --float-layers {','.join(INT8_FLOAT_LAYERS)}` without its "
-        "quality guard, which refuses it (`spectral_int8_refused.json`): it shows what an int8 variant "
-        "would change in speed on this CPU.",
+        f"`--precision int8`: the default's shipped int8 variant (`{result['int8']['file']}`, "
+        f"sha256 {result['int8']['sha256'][:12]}; convolutions in int8 but the "
+        f"{' and '.join(result['int8']['float_layers'])}; its guard measured "
+        f"{result['int8']['guard_speedup']:.2f}x the float model's speed, so `auto` runs it only where "
+        "that reaches `fluorodn.registry.AUTO_MIN_SPEEDUP`).",
     ]
     (out_dir / "default_speed.md").write_text("\n".join(lines) + "\n")
     return result

@@ -149,7 +149,8 @@ def fluorodn_pipelines(
     paths: tuple[Path, ...] = (),
     threads: int | None = None,
 ) -> tuple[list[Pipeline], dict[str, Any]]:
-    """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``),
+    """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``) and
+    precision it ships (``precision="auto"``'s pick named plainly, the others by their precision),
     per extra model file in ``paths`` (a candidate not shipped yet), ``fluorodn:default``
     (``Denoiser()`` as a user gets it), the same with each bin's fixed pattern kept, and its
     projection alone (``spectral_only``)."""
@@ -181,15 +182,17 @@ def fluorodn_pipelines(
                 {"pipeline": f"fluorodn:{model}", "recording": "all", "reason": f"{type(exc).__name__}: {exc}"}
             )
             continue
-        if precision == "auto" and den.precision != "fp32":
-            runs.append((model, "fp32"))  # the float model beside the variant "auto" picked
+        if precision == "auto" and not isinstance(model, Path):
+            # every precision the model ships beside the one "auto" picked
+            others = {"fp32", *fluorodn.registry.model_variants(model)} - {den.precision}
+            runs += [(model, p) for p in sorted(others)]
         meta = den.metadata or {}
         info = {
             k: meta.get(k)
             for k in ("name", "kind", "version", "noise_scale", "depth", "width", "halo", "instances_seen", "steps")
         }
         info |= {
-            "pipeline": f"fluorodn:{den.name}" + (" fp32" if precision == "fp32" else ""),
+            "pipeline": f"fluorodn:{den.name}" + (f" {precision}" if precision != "auto" else ""),
             "sha256": den.sha256,
             "provider": den.provider,
             "precision": den.precision,

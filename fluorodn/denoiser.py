@@ -132,8 +132,9 @@ class DenoiserOptions:
     cuda_device: int = 0
     """Index of the GPU used when running on CUDA."""
     precision: str = "auto"
-    """fp32, int8 (the shipped quantized variant; CPU only), bf16, or auto (int8 on the CPU where shipped);
-    a :class:`fluorodn.precision.Precision` is kept as its value."""
+    """fp32, int8 (the shipped quantized variant; CPU only), bf16, or auto (int8 on the CPU where shipped
+    and measured faster, :data:`fluorodn.registry.AUTO_MIN_SPEEDUP`); a
+    :class:`fluorodn.precision.Precision` is kept as its value."""
     keep_fixed_pattern: bool = False
     """Spectral path: keep each bin's time mean as it is instead of removing the detector's per-bin
     fixed pattern (:func:`fluorodn.spectral.smooth_spectrum`)."""
@@ -191,7 +192,8 @@ class Denoiser:
         ``"int8"`` (the model's shipped int8 variant, run on the CPU; :class:`ModelError`
         if it has none), ``"bf16"`` (refused with :class:`DeviceError`: no provider here
         runs it faster), or ``"auto"`` (the fastest variant shipped for the provider in
-        use: int8 on the CPU where the model has one, fp32 on CUDA).
+        use: int8 on the CPU where the model has one measured at least
+        :data:`fluorodn.registry.AUTO_MIN_SPEEDUP` times faster, fp32 on CUDA).
     kind : ``"auto"`` (detect per input: a 2D array with 24-1024 columns and at least twice
         as many rows is spectral, and so is a shorter one whose rows are all one spectrum,
         :func:`fluorodn.spectral.short_recording`), ``"spectral"`` or ``"image"`` (declare it).

@@ -55,9 +55,10 @@ IMAGE_MODEL = "low"
 #: ONNX ``metadata_props`` key holding the model's JSON metadata.
 METADATA_KEY = "fluorodn"
 #: ``precision="auto"`` runs a variant on the CPU only where the quantize command's guard
-#: measured it at least this much faster than the float model: a smaller gain is within the
-#: run-to-run spread of such timings, and the float model is the one the quality benchmarks measure.
-AUTO_MIN_SPEEDUP = 1.1
+#: measured it at least this much faster than the float model: the float model is the one the
+#: quality benchmarks measure, and a smaller gain is within the spread of the guard's timings
+#: (two variants of the spectral model with the same graph read 1.02x and 1.21x).
+AUTO_MIN_SPEEDUP = 1.5
 #: Metadata format version this runtime understands.
 FORMAT = 1
 #: Execution providers by name.

@@ -42,7 +42,10 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-_PRECISION_HELP = "auto: the model's int8 variant on the CPU where shipped, else fp32; fp32; int8 (CPU only)."
+_PRECISION_HELP = (
+    "auto: the model's int8 variant on the CPU where shipped and measured at least 1.5x faster, else fp32; "
+    "fp32; int8 (CPU only)."
+)
 
 
 class Kind(str, Enum):

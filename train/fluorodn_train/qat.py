@@ -5,8 +5,9 @@ the normalized input spans hundreds of noise units and so do the activations, an
 activations calibrated on their full range cannot also resolve the noise. QAT lets the
 network adapt to exactly the arithmetic onnxruntime runs:
 
-* the first convolution (1 -> width, 0.2% of the work) stays float32, so the input is
-  never quantized; the last convolution (width -> 1) runs in float32 on dequantized input;
+* the first convolution (1 -> width, 0.2% of the work; a spectral model's trace and level ->
+  width) stays float32, so the input is never quantized; the last convolution (width -> 1)
+  runs in float32 on dequantized input;
 * every other convolution has int8 weights, symmetric per output channel with onnxruntime's
   7-bit range (``reduce_range``: scale = max|w| / 64), BatchNorm folded in first;
 * every ReLU output is quantized to uint8 on ``[0, r]`` (zero point 0), with ``r`` learned
@@ -17,7 +18,10 @@ quantizes it with onnxruntime's ``quantize_static``, overriding the calibrated a
 ranges with the learned ones (``TensorQuantOverrides``), so the int8 model computes what
 was trained. The quality guard then compares it with the shipped float model.
 
-The fine-tuning runs in the training loop of :func:`fluorodn_train.train.run_loop`.
+The fine-tuning runs in the training loop of :func:`fluorodn_train.train.run_loop`: a 2D
+network on the float run's windows, a spectral network (:class:`~fluorodn_train.model.DnCNN1d`,
+its 1D chain) on the float run's recordings with its loss, and exported in the float model's
+form (1 x k convolutions, odd in the traces).
 """
 
 from __future__ import annotations
