@@ -117,6 +117,8 @@ def test_a_blind_model_is_guarded_across_its_noise_range(tmp_path: Path) -> None
     assert result["psnr_delta_db"] == 0.0 and result["coherence_delta"] == 0.0
     # the same recording, noisier: the float model's own PSNR falls
     assert rows[1]["psnr_float_db"] < rows[0]["psnr_float_db"] - 0.1
+    one = q.guard(good, same, np.float32(0.5), seeds=(0,), minutes=1.0, threads=1)  # a numpy scalar: one scale
+    assert one["guard"]["noise_scale"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="2 noise scales for 3 guard seeds"):
         q.guard(good, same, (0.3, 0.9), seeds=(0, 1, 2), minutes=0.5)
 

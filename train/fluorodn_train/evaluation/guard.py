@@ -94,7 +94,10 @@ def guard(
     the first recording on which a delta exceeds its tolerance (``name``: the candidate's
     name in that message).
     """
-    scales = [float(noise_scale)] * len(seeds) if isinstance(noise_scale, (int, float)) else list(noise_scale)
+    if isinstance(noise_scale, Sequence) or np.ndim(noise_scale) > 0:
+        scales = [float(v) for v in np.ravel(noise_scale)]
+    else:
+        scales = [float(noise_scale)] * len(seeds)
     if len(scales) != len(seeds):
         raise ValueError(f"{len(scales)} noise scales for {len(seeds)} guard seeds")
     opts = DenoiserOptions(threads=threads, precision="auto")
