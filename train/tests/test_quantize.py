@@ -1,6 +1,7 @@
 """int8 variants: building, the quality guard, and the shipped variants' tolerance."""
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
 
@@ -121,6 +122,25 @@ def test_a_blind_model_is_guarded_across_its_noise_range(tmp_path: Path) -> None
     assert one["guard"]["noise_scale"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="2 noise scales for 3 guard seeds"):
         q.guard(good, same, (0.3, 0.9), seeds=(0, 1, 2), minutes=0.5)
+
+
+def test_the_guard_times_the_fastest_of_several_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    guard_module = importlib.import_module("fluorodn_train.evaluation.guard")  # the package exports guard()
+    good = tiny_dncnn(tmp_path / "good.onnx")
+    same = tiny_dncnn(tmp_path / "same.onnx")
+    calls: list[int] = []
+    run = guard_module.Denoiser.run
+
+    def counted(self, x, *args, **kwargs):
+        calls.append(len(x))
+        return run(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(guard_module.Denoiser, "run", counted)
+    result = q.guard(good, same, 0.8, seeds=(0, 1), minutes=1.0, threads=1, timing_runs=3)
+    full = [n for n in calls if n > 256]
+    assert len(full) == 2 * 2 * 3 and calls.count(256) == 2  # 2 recordings x 2 models x 3 runs, one warm-up each
+    assert result["guard"]["timing_runs"] == 3 and result["speedup_measured"] > 0
+    assert result["guard"]["seconds_float"] > 0 and result["guard"]["seconds_candidate"] > 0
 
 
 def test_the_command_refuses_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
