@@ -239,10 +239,12 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
     spectral = model.traces is not None
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     if spectral:
-        run = _float_run(fcfg, cfg.seed)
+        # the float run's recordings and loss, without its loss weights around events and ends:
+        # the int8 network is to compute what the float one does everywhere
+        run = dataclasses.replace(_float_run(fcfg, cfg.seed), event_weight=0.0, edge_weight=0.0)
         sampler: Sampler = build_sampler(run, TRAIN_STREAM, None)
         xv, yv = validation_set(dataclasses.replace(run, seed=fcfg["seed"], val_instances=cfg.val_instances), None)
-        if run.diff_weight:
+        if run.diff_weight or run.loss != "mse":
             loss = diff_loss(run.diff_weight, power=LOSS_POWERS[run.loss])
     else:
         noise = tuple(fcfg["noise_scale"])

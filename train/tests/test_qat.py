@@ -167,3 +167,16 @@ def test_spectral_int8_computes_what_was_trained(spectral_ckpt: Path, float_ckpt
     image_path, _ = export_checkpoint(float_ckpt, tmp_path / "image", "tiny")
     with pytest.raises(ValueError, match="spectral model"):
         q._quantize_qat(ckpt, image_path, tmp_path / "x.int8.onnx", calib, "QDQ")
+
+
+def test_spectral_qat_trains_from_a_run_with_weighted_losses(tmp_path: Path) -> None:
+    """A float run that weighed its loss around events and ends (targets carrying weights) and used
+    absolute errors: QAT draws the same recordings without the weights and keeps the L1 loss."""
+    cfg = dict(SPECTRAL_TINY, event_weight=3.0, edge_weight=2.0, loss="l1")
+    ckpt = fit(FitConfig(out=str(tmp_path / "float"), steps=1, **cfg), log=lambda m: None)
+    said: list[str] = []
+    last = fit_qat(QATConfig(out=str(tmp_path / "qat"), init=str(ckpt), steps=2, **QTINY), log=said.append)
+    _, ck = load_qat(last)
+    assert ck["step"] == 2 and ck["seen"] > 2
+    losses = [json.loads(m)["loss"] for m in said if m.startswith("{") and "loss" in json.loads(m)]
+    assert losses and all(np.isfinite(v) and v > 0 for v in losses)
