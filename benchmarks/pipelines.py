@@ -156,6 +156,7 @@ def fluorodn_pipelines(
     projection alone (``spectral_only``)."""
     try:
         import fluorodn
+        from fluorodn.registry import model_variants
 
         wanted: list[str | Path] = [
             c["name"] for c in fluorodn.available_models() if names is None or c["name"] in names
@@ -184,7 +185,7 @@ def fluorodn_pipelines(
             continue
         if precision == "auto" and not isinstance(model, Path):
             # every precision the model ships beside the one "auto" picked
-            others = {"fp32", *fluorodn.registry.model_variants(model)} - {den.precision}
+            others = {"fp32", *model_variants(model)} - {den.precision}
             runs += [(model, p) for p in sorted(others)]
         meta = den.metadata or {}
         info = {

@@ -57,7 +57,8 @@ METADATA_KEY = "fluorodn"
 #: ``precision="auto"`` runs a variant on the CPU only where the quantize command's guard
 #: measured it at least this much faster than the float model: the float model is the one the
 #: quality benchmarks measure, and a smaller gain is within the spread of the guard's timings
-#: (the spectral model's int8 variant read 1.10x and 1.15x in two guard runs).
+#: (the spectral model's int8 variant read 1.10x and 1.15x in two guard runs,
+#: ``benchmarks/results/spectral_int8_guard_runs.json``).
 AUTO_MIN_SPEEDUP = 1.5
 #: Metadata format version this runtime understands.
 FORMAT = 1

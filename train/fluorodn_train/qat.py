@@ -26,6 +26,7 @@ form (1 x k convolutions, odd in the traces).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -108,9 +109,8 @@ class QATDnCNN(nn.Module):
         acts: list[torch.Tensor] = []
         self._run(x, acts)
         self.quantize = q
-        r = [
-            float(torch.quantile(a.flatten()[:: -(-a.numel() // 2**24)], percentile / 100)) for a in acts
-        ]  # quantile's limit
+        # torch.quantile takes at most 2**24 values: every k-th, k rounded up
+        r = [float(torch.quantile(a.flatten()[:: -(-a.numel() // 2**24)], percentile / 100)) for a in acts]
         self.log_r.copy_(torch.log(torch.tensor(r).clamp_min(1e-3)))
         return r
 
@@ -230,7 +230,8 @@ def fit_qat(cfg: QATConfig, minutes: float | None = None, log: Callable[[str], N
     torch.manual_seed(cfg.seed)
     model, ck0 = build(cfg.init)
     model.float_first = cfg.float_first
-    teacher = QATDnCNN(_folded(load_checkpoint(cfg.init)[0])).eval() if cfg.distill else None
+    # the float network itself, before any QAT weights are loaded into the model
+    teacher = copy.deepcopy(model).eval() if cfg.distill else None
     if teacher is not None:
         teacher.quantize = False
         for p in teacher.parameters():

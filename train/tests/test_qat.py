@@ -180,3 +180,16 @@ def test_spectral_qat_trains_from_a_run_with_weighted_losses(tmp_path: Path) -> 
     assert ck["step"] == 2 and ck["seen"] > 2
     losses = [json.loads(m)["loss"] for m in said if m.startswith("{") and "loss" in json.loads(m)]
     assert losses and all(np.isfinite(v) and v > 0 for v in losses)
+
+
+def test_distillation_targets_the_float_network(float_ckpt: Path, tmp_path: Path) -> None:
+    """With ``distill`` the targets are the float network's output: at step 0 the fake-quantized
+    network is far nearer them than the true noise, and training keeps them fixed."""
+    said: list[str] = []
+    cfg = QATConfig(out=str(tmp_path / "kd"), init=str(float_ckpt), steps=2, distill=True, **QTINY)
+    fit_qat(cfg, log=said.append)
+    records = [json.loads(m) for m in said if m.startswith("{")]
+    first, last = records[0], records[-1]
+    # the targets are the float network's, not the fake-quantized one's (which would give exactly 0)
+    assert 0 < first["val_distill"] < 0.1 * first["val_loss"]
+    assert 0 < last["val_distill"] < 0.1 * last["val_loss"]

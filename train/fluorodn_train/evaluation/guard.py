@@ -45,7 +45,8 @@ COHERENCE_BAND = (0.0, 2.5)
 GUARD_SEEDS = (0, 1, 2)
 GUARD_MINUTES = 10.0
 #: Runs of each model on each guard recording; the fastest is timed (timed once each, two
-#: spectral int8 variants with the same graph read 1.02x and 1.21x the float model's speed).
+#: spectral int8 variants with the same graph read 1.02x and 1.21x the float model's speed,
+#: ``benchmarks/results/spectral_int8_guard_runs.json``).
 GUARD_TIMING_RUNS = 5
 #: A model trained over a noise range is guarded from this fraction of it to one minus it.
 GUARD_RANGE_MARGIN = 0.1
