@@ -27,6 +27,7 @@ BENCHMARKS = {
     "rates": "benchmarks.rates",
     "lengths": "benchmarks.lengths",
     "dark": "benchmarks.dark",
+    "strength": "benchmarks.strength",
     "compare": "benchmarks.compare",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.

@@ -286,7 +286,7 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
     """The one provenance schema of fluorodn's outputs (files and zarr stores): fluorodn
     version, the model that ran (name, sha256, version, noise scale, normalization), the
     source, ``settings`` with the provider and precision (and for a spectral model its
-    ``keep_fixed_pattern`` and ``spectral_only`` settings, and ``self_ensemble`` where it was
+    ``keep_fixed_pattern``, ``spectral_only`` and ``strength`` settings, and ``self_ensemble`` where it was
     asked for) added, and the time."""
     from fluorodn import __version__
 
@@ -296,6 +296,7 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
         settings = {
             "keep_fixed_pattern": bool(getattr(opts, "keep_fixed_pattern", False)),
             "spectral_only": bool(getattr(opts, "spectral_only", False)),
+            "strength": float(getattr(opts, "strength", 1.0)),
             **settings,
         }
     if getattr(getattr(denoiser, "options", None), "self_ensemble", False):  # asked for (it runs on images)

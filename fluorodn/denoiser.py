@@ -145,6 +145,13 @@ class DenoiserOptions:
     every event keeps its recorded time course: event counts stay at the raw recording's where the
     network's smoothing merges close events (high noise, slow rises), at the price of most of the
     coherence gain. Frames ignore it."""
+    strength: float = 1.0
+    """Spectral path: how much noise the network removes over time, from 0 to 1. The network is
+    told that each trace's noise is ``strength`` times what was measured, and removes what it then
+    finds: 1 (the default) denoises fully; lower values smooth less, so events keep sharper rises
+    and close events stay apart (event counts at high noise with slow rises), at the price of
+    coherence; 0 is ``spectral_only``. ``python -m benchmarks strength`` measures the trade. Frames
+    ignore it."""
     self_ensemble: bool = False
     """Image path: average the network's result over the page's 8 rotations and mirror images, each
     denoised on its own (a geometric self-ensemble): 0.8-0.9x the error at 8x the run time.
@@ -158,6 +165,11 @@ class DenoiserOptions:
             raise ValueError(f"tile_pixels must be a positive integer or None, got {self.tile_pixels!r}")
         if not isinstance(self.cuda_device, int) or self.cuda_device < 0:
             raise ValueError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
+        if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float, np.floating, np.integer)):
+            raise ValueError(f"strength must be a number from 0 to 1, got {self.strength!r}")
+        if not 0.0 <= float(self.strength) <= 1.0:
+            raise ValueError(f"strength must be from 0 to 1, got {self.strength!r}")
+        object.__setattr__(self, "strength", float(self.strength))
         object.__setattr__(self, "precision", check_precision(self.precision))
 
 
@@ -623,11 +635,11 @@ class Denoiser:
             proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 
         signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
-        if self.options.spectral_only:
+        if self.options.spectral_only or self.options.strength == 0.0:
             fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
             coef = np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
             return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
-        net = self._net
+        net = self._net if self.options.strength == 1.0 else spectral.weakened(self._net, self.options.strength)
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
         # on a long recording each trace's slow baseline stays out of the network, which sees
         # (and is scaled by) the trace's variation around it, as over its training recordings

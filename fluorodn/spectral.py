@@ -94,6 +94,7 @@ __all__ = [
     "snr",
     "sparse_rotation",
     "takes_recording",
+    "weakened",
 ]
 
 #: Name of this convention, as stored in the metadata of spectral models.
@@ -733,6 +734,25 @@ def network_input(coef: np.ndarray, scale: np.ndarray, channels: int) -> np.ndar
     x[0, channels:] = 1.0
     x[0, channels : channels + k] = (1.0 / scale)[:, None]
     return x
+
+
+def weakened(net: Callable[[np.ndarray], np.ndarray], strength: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``net`` told that each trace's noise is ``strength`` (0 < strength <= 1) times its level.
+
+    The network maps a :func:`network_input` (traces over their scale, then the levels ``1 / scale``)
+    to the noise divided by the levels; with the levels lowered to ``strength / scale`` it finds
+    less noise, and its output, divided by the lowered levels, is multiplied by ``strength`` to
+    come back in the traces' units. ``strength`` 1 is ``net`` itself."""
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength must be in (0, 1], got {strength!r}")
+
+    def run(x: np.ndarray) -> np.ndarray:
+        channels = x.shape[1] // 2
+        y = x.copy()
+        y[:, channels:] *= np.float32(strength)
+        return net(y) * np.float32(strength)
+
+    return run
 
 
 def pad_ends(a: np.ndarray, pad: int, axis: int = 0) -> np.ndarray:

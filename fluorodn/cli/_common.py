@@ -85,6 +85,7 @@ def run_denoiser(run: RunOptions, threads: int | None, debug: bool = False) -> A
         debug=debug,
         keep_fixed_pattern=run.keep_fixed_pattern,
         spectral_only=run.spectral_only,
+        strength=run.strength,
         self_ensemble=run.self_ensemble,
     )
 
@@ -98,6 +99,7 @@ def make_denoiser(
     debug: bool = False,
     keep_fixed_pattern: bool = False,
     spectral_only: bool = False,
+    strength: float = 1.0,
     self_ensemble: bool = False,
 ) -> Any:
     """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
@@ -109,6 +111,7 @@ def make_denoiser(
         precision=precision.value,
         keep_fixed_pattern=keep_fixed_pattern,
         spectral_only=spectral_only,
+        strength=strength,
         self_ensemble=self_ensemble,
     )
     if device is not Device.cuda or debug:

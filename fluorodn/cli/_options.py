@@ -110,6 +110,17 @@ SpectralOnlyOption = Annotated[
         "at high noise with slow rises, where the default can merge close events.",
     ),
 ]
+StrengthOption = Annotated[
+    float,
+    typer.Option(
+        "--strength",
+        min=0.0,
+        max=1.0,
+        help="Spectral recordings: how much noise the network removes over time, 0-1 (default 1). Lower "
+        "values smooth less: events keep sharper rises and close events stay apart, at the price of "
+        "coherence; 0 is --spectral-only. Images ignore it.",
+    ),
+]
 SelfEnsembleOption = Annotated[
     bool,
     typer.Option(
@@ -143,6 +154,7 @@ class RunOptions:
     suffix: str = "_denoised"
     keep_fixed_pattern: bool = False
     spectral_only: bool = False
+    strength: float = 1.0
     self_ensemble: bool = False
 
 
@@ -156,6 +168,7 @@ _RUN_OPTIONS = {
     "suffix": SuffixOption,
     "keep_fixed_pattern": KeepPatternOption,
     "spectral_only": SpectralOnlyOption,
+    "strength": StrengthOption,
     "self_ensemble": SelfEnsembleOption,
 }
 

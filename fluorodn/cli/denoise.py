@@ -244,13 +244,14 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     from fluorodn.denoiser import DenoiserOptions
 
     options = None
-    flags = (run.keep_fixed_pattern, run.spectral_only, run.self_ensemble)
+    flags = (run.keep_fixed_pattern, run.spectral_only, run.self_ensemble, run.strength != 1.0)
     if threads is not None or run.precision is not Precision.auto or any(flags):
         options = DenoiserOptions(
             threads=threads,
             precision=run.precision.value,
             keep_fixed_pattern=run.keep_fixed_pattern,
             spectral_only=run.spectral_only,
+            strength=run.strength,
             self_ensemble=run.self_ensemble,
         )
     try:

@@ -390,6 +390,33 @@ def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
     assert np.abs(proj - full).max() > 1.0
 
 
+def test_strength_on_the_command_line(tmp_path: Path) -> None:
+    """--strength gives what ``DenoiserOptions(strength=...)`` gives and says so in the
+    provenance; out of 0-1 it is refused in one line with exit code 2, and nothing is written."""
+    from fluorodn import Denoiser, DenoiserOptions
+
+    rng = np.random.default_rng(7)
+    t, w = 1500, 80
+    wl = np.linspace(0, 1, w)
+    spectrum = 3000.0 * np.exp(-0.5 * ((wl - 0.4) / 0.2) ** 2) + 300.0
+    course = np.convolve(rng.standard_normal(t + 50), np.ones(50) / 7, "same")[25:-25]
+    x = spectrum[None, :] * (1.0 + 0.02 * course[:, None]) + np.sqrt(spectrum)[None, :] * rng.standard_normal((t, w))
+    x = x.astype(np.float32)
+    tifffile.imwrite(tmp_path / "rec.tif", x)
+    result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "--strength", 0.5, "--suffix", "_half")
+    assert result.exit_code == 0, result.output
+    half = tifffile.imread(tmp_path / "rec_half.tif")
+    assert read_provenance(tmp_path / "rec_half.tif")["settings"]["strength"] == 0.5
+    api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, strength=0.5)).run(x)
+    np.testing.assert_allclose(half, api, rtol=1e-6, atol=1e-3)
+    assert cli("denoise", tmp_path / "rec.tif", "--threads", 1).exit_code == 0
+    assert read_provenance(tmp_path / "rec_denoised.tif")["settings"]["strength"] == 1.0
+    assert np.abs(half - tifffile.imread(tmp_path / "rec_denoised.tif")).max() > 1.0
+    bad = cli("denoise", tmp_path / "rec.tif", "--strength", 1.5, "--suffix", "_bad")
+    assert bad.exit_code == 2 and "--strength" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "rec_bad.tif").exists()
+
+
 def test_self_ensemble_on_frames(tmp_path: Path) -> None:
     """--self-ensemble gives what ``DenoiserOptions(self_ensemble=True)`` gives on a frame, says so
     in the provenance, and differs from the plain image path."""

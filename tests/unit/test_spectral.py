@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from pathlib import Path
@@ -1013,6 +1014,60 @@ def test_dask_checks_frames_and_stacks_on_the_client(den: Denoiser, generator, m
     built = checked(np.stack([counts, saturated]), (1, 1000, 152))
     assert built == [m.replace(": ", ": page index 1: ", 1) for m in alone]
     assert checked(np.stack([counts, counts]), (1, 2000, 152)) == []
+
+
+def test_weakened_network_sees_lower_levels_and_answers_in_trace_units() -> None:
+    """:func:`spectral.weakened` lowers the level channels by the strength, leaves the traces, and
+    multiplies the output (noise over the levels) by the strength."""
+    seen = []
+
+    def net(x: np.ndarray) -> np.ndarray:  # noise over the levels: a tenth of the trace here
+        seen.append(x.copy())
+        c = x.shape[1] // 2
+        return 0.1 * x[:, :c] / x[:, c:]
+
+    x = spectral.network_input(np.arange(12.0).reshape(6, 2), np.array([2.0, 4.0]), 2)
+    full = net(x)
+    got = spectral.weakened(net, 0.25)(x)
+    np.testing.assert_allclose(seen[-1][:, :2], x[:, :2])
+    np.testing.assert_allclose(seen[-1][:, 2:], 0.25 * x[:, 2:])
+    np.testing.assert_allclose(got, full, rtol=1e-6)  # this net ignores what it is told: same noise
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="strength"):
+            spectral.weakened(net, bad)
+
+
+def test_strength_moves_from_the_projection_to_the_default(den: Denoiser, generator) -> None:
+    """``strength`` 1 is the default and 0 the projection alone, bit for bit; in between, the
+    less the strength, the less the output moves from the projection alone (and the less it
+    removes in all), continuously near 0; through dask the same; out of range raises."""
+    inst = generator(np.random.default_rng(11), 2000, 100, 0.8)
+    x = inst.noisy.astype(np.float32)
+
+    def run(**opts: Any) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfDomainWarning)
+            return Denoiser(device="cpu", options=DenoiserOptions(threads=1, **opts)).run(x)
+
+    full, only = den.run(x), run(spectral_only=True)
+    np.testing.assert_array_equal(run(strength=1.0), full)
+    np.testing.assert_array_equal(run(strength=0), only)
+    moved = {s: float(np.sqrt(np.mean((run(strength=s) - only) ** 2))) for s in (0.01, 0.25, 0.5, 0.75)}
+    moved[1.0] = float(np.sqrt(np.mean((full - only) ** 2)))
+    values = [moved[s] for s in sorted(moved)]
+    assert all(a < b for a, b in itertools.pairwise(values)), moved
+    assert moved[0.01] < 0.02 * moved[1.0], moved
+    removed = [float(np.std(x - run(strength=s))) for s in (0.25, 0.75)]
+    assert removed[0] < removed[1] < float(np.std(x - full)) + 1e-6
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+
+    half = DenoiserOptions(threads=1, strength=0.5)
+    got = fdask.denoise(da.from_array(x, chunks=(500, 100)), options=half).compute(scheduler="threads")
+    np.testing.assert_allclose(got, run(strength=0.5), rtol=1e-5, atol=1e-5 * float(np.abs(x).max()))
+    for bad in (-0.1, 1.01, float("nan"), "1", True):
+        with pytest.raises(ValueError, match="strength"):
+            DenoiserOptions(strength=bad)
 
 
 def test_spectral_only_keeps_each_signal_trace_as_recorded(den: Denoiser, generator) -> None:
