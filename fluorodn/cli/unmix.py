@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,6 +53,16 @@ def unmix(
         bool, typer.Option("--denoise/--no-denoise", help="Denoise first (the default model, or --model).")
     ] = True,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model that denoises: name or .onnx path.")] = None,
+    strength: Annotated[
+        float,
+        typer.Option(
+            "--strength",
+            min=0.0,
+            max=1.0,
+            help="How much noise the denoising removes over time, 0-1 (as for denoise): lower values keep "
+            "events' rises for event detection, at the price of coherence.",
+        ),
+    ] = 1.0,
     rate: Annotated[
         float | None,
         typer.Option(help="Samples per second, for time_s. Default: from the file's metadata, else time_s is empty."),
@@ -91,6 +101,8 @@ def unmix(
     setup_logging()
     if model is not None and not denoise:
         fail("--model picks the model that denoises, but --no-denoise skips denoising; leave one of them out")
+    if strength != 1.0 and not denoise:
+        fail("--strength sets how much the denoising removes, but --no-denoise skips denoising; leave one of them out")
     t0 = time.perf_counter()
     console = Console(stderr=True)
     bar = Progress("refining", BarColumn(), MofNCompleteColumn(), "samples", TimeRemainingColumn(), console=console,
@@ -99,8 +111,13 @@ def unmix(
     try:
         with bar, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            how: Any = (model or True) if denoise else False
+            if denoise and strength != 1.0:
+                from fluorodn.denoiser import Denoiser, DenoiserOptions
+
+                how = Denoiser(model or "default", options=DenoiserOptions(strength=strength))
             res, dest = unmix_file(
-                recording, sensor, wavelengths, output=output, denoise=(model or True) if denoise else False,
+                recording, sensor, wavelengths, output=output, denoise=how,
                 rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip

@@ -130,7 +130,11 @@ def _unmix(
         )
         x = np.asarray(denoised, dtype=np.float64)
         # the model that ran (an image model where the bins are out of the spectral model's range)
-        model_name = str((denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise).name)
+        ran = denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise
+        model_name = str(ran.name)
+        weaker = getattr(getattr(ran, "options", None), "strength", 1.0)
+        if getattr(ran, "kind", None) == "spectral" and weaker != 1.0:
+            model_name += f" (strength {weaker:g})"
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)

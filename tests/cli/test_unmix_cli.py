@@ -126,6 +126,29 @@ def test_denoise_with_the_default_model(files: SimpleFiles) -> None:
     assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.9
 
 
+def test_denoise_at_a_lower_strength(files: SimpleFiles) -> None:
+    """--strength runs the default model at that strength, as ``unmix`` with such a Denoiser
+    does, names it in the summary, and gives a sensor trace between the full denoising's and
+    the raw recording's."""
+    from fluorodn import Denoiser, DenoiserOptions, unmix
+
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--strength", 0.5)
+    assert result.exit_code == 0, result.output
+    assert "denoised with spectral (strength 0.5)" in result.stdout
+    half = read_table(files.folder / "rec_unmixed.csv")[1][:, 2]
+    x = np.load(files.npy)
+    wl, resp = files.truth.wl, (files.truth.wl, files.truth.response)
+    api = unmix(x, wl, resp, denoise=Denoiser(options=DenoiserOptions(strength=0.5)))
+    assert api.denoised_with == "spectral (strength 0.5)"
+    np.testing.assert_allclose(half, api.sensor, rtol=1e-6, atol=1e-6 * np.abs(api.sensor).max())
+    full, raw = unmix(x, wl, resp).sensor, unmix(x, wl, resp, denoise=False).sensor
+
+    def step(a: np.ndarray) -> float:  # sample-to-sample variation: the noise left over time
+        return float(np.std(np.diff(a)))
+
+    assert step(full) < step(half) < step(raw)
+
+
 def test_mat_input_with_key(files: SimpleFiles) -> None:
     from scipy.io import savemat
 
@@ -171,6 +194,7 @@ def _outputs(folder: Path) -> list[str]:
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--rate", "-5"], ["positive number"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--dark", "DARK_SHORT"], ["one number or 152"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--model", "low"], ["--no-denoise skips denoising"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--strength", "0.5"], ["--strength", "--no-denoise"]),
     ],
 )
 def test_refusals(files: SimpleFiles, args: list[str], fragments: list[str]) -> None:
