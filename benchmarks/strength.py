@@ -81,6 +81,7 @@ def conditions(quick: bool, seed_list: tuple[int, ...] = SEEDS) -> list[tuple[st
     """(condition, recording, rise in samples) of every recording the benchmark runs; a
     recording's ``fs`` is its rate (the default is told it where it is not 5 Hz)."""
     from benchmarks import rates, sweep
+    from benchmarks.diagnose import sweep_below
     from benchmarks.stress import SLOW_RISE, make_stress
 
     n_time = 600 if quick else N_TIME
@@ -112,14 +113,6 @@ def rates_below(path: Path = RESULTS / "rates.json") -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [g for g in json.loads(path.read_text())["groups"] if g["F1"].get("measurably_below_raw")]
-
-
-def sweep_below(path: Path = RESULTS / "sweep.json") -> list[dict[str, Any]]:
-    """The rows of the sweep's results whose condition is measurably below raw on F1."""
-    if not path.exists():
-        return []
-    rows = json.loads(path.read_text())["rows"]
-    return [r for r in rows if r.get("repeats", {}).get("F1", {}).get("measurably_below")]
 
 
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:

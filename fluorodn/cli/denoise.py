@@ -200,8 +200,10 @@ def denoise(
     except FluorodnError as err:
         fail(err)
     report.model = model_record(dn)
+    weaker = f", strength {run.strength:g}" if run.strength != 1.0 and dn.kind == "spectral" else ""
+    threads_used = f"{dn.threads} thread{'s' if dn.threads != 1 else ''}"
     report.note(
-        f"model {dn.name} ({dn.precision}) on {dn.provider}, {dn.threads} thread{'s' if dn.threads != 1 else ''}, "
+        f"model {dn.name} ({dn.precision}{weaker}) on {dn.provider}, {threads_used}, "
         f"{len(todo)} file{'s' if len(todo) != 1 else ''}"
     )
     with sigterm_interrupts():

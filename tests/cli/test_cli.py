@@ -366,19 +366,26 @@ def test_import_is_cheap() -> None:
     json.loads("{}")
 
 
-def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
-    """--spectral-only gives what ``DenoiserOptions(spectral_only=True)`` gives, says so in the
-    provenance, and differs from the default's output (which filters over time too)."""
-    from fluorodn import Denoiser, DenoiserOptions
-
-    rng = np.random.default_rng(6)
+def _spectral_tif(path: Path, seed: int) -> np.ndarray:
+    """A 1500 x 80 spectral recording (one bright spectrum with a slow course and shot noise),
+    written to ``path`` as float32 TIFF and returned."""
+    rng = np.random.default_rng(seed)
     t, w = 1500, 80
     wl = np.linspace(0, 1, w)
     spectrum = 3000.0 * np.exp(-0.5 * ((wl - 0.4) / 0.2) ** 2) + 300.0
     course = np.convolve(rng.standard_normal(t + 50), np.ones(50) / 7, "same")[25:-25]
     x = spectrum[None, :] * (1.0 + 0.02 * course[:, None]) + np.sqrt(spectrum)[None, :] * rng.standard_normal((t, w))
     x = x.astype(np.float32)
-    tifffile.imwrite(tmp_path / "rec.tif", x)
+    tifffile.imwrite(path, x)
+    return x
+
+
+def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
+    """--spectral-only gives what ``DenoiserOptions(spectral_only=True)`` gives, says so in the
+    provenance, and differs from the default's output (which filters over time too)."""
+    from fluorodn import Denoiser, DenoiserOptions
+
+    x = _spectral_tif(tmp_path / "rec.tif", 6)
     result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "--spectral-only", "--suffix", "_proj")
     assert result.exit_code == 0, result.output
     assert cli("denoise", tmp_path / "rec.tif", "--threads", 1).exit_code == 0
@@ -395,16 +402,10 @@ def test_strength_on_the_command_line(tmp_path: Path) -> None:
     provenance; out of 0-1 it is refused in one line with exit code 2, and nothing is written."""
     from fluorodn import Denoiser, DenoiserOptions
 
-    rng = np.random.default_rng(7)
-    t, w = 1500, 80
-    wl = np.linspace(0, 1, w)
-    spectrum = 3000.0 * np.exp(-0.5 * ((wl - 0.4) / 0.2) ** 2) + 300.0
-    course = np.convolve(rng.standard_normal(t + 50), np.ones(50) / 7, "same")[25:-25]
-    x = spectrum[None, :] * (1.0 + 0.02 * course[:, None]) + np.sqrt(spectrum)[None, :] * rng.standard_normal((t, w))
-    x = x.astype(np.float32)
-    tifffile.imwrite(tmp_path / "rec.tif", x)
+    x = _spectral_tif(tmp_path / "rec.tif", 7)
     result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "--strength", 0.5, "--suffix", "_half")
     assert result.exit_code == 0, result.output
+    assert "model spectral (fp32, strength 0.5) on" in result.stderr
     half = tifffile.imread(tmp_path / "rec_half.tif")
     assert read_provenance(tmp_path / "rec_half.tif")["settings"]["strength"] == 0.5
     api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, strength=0.5)).run(x)
