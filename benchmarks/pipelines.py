@@ -28,6 +28,9 @@ __all__ = [
 SAVGOL = {"window_length": 11, "polyorder": 3}  # along time: 2.2 s, cubic
 #: Samples per patch of :func:`mppca` (each patch holds every bin; patches overlap by half).
 MPPCA_PATCH = 100
+#: The strength the README suggests for event detection (``DenoiserOptions(strength=...)``): the
+#: highest at which ``python -m benchmarks strength`` found no condition measurably below raw on F1.
+EVENT_STRENGTH = 0.6
 _MAD = 1.482602218505602
 
 
@@ -152,8 +155,8 @@ def fluorodn_pipelines(
     """One pipeline per shipped model (``fluorodn.available_models()``, or those in ``names``) and
     precision it ships (``precision="auto"``'s pick named plainly, the others by their precision),
     per extra model file in ``paths`` (a candidate not shipped yet), ``fluorodn:default``
-    (``Denoiser()`` as a user gets it), the same with each bin's fixed pattern kept, and its
-    projection alone (``spectral_only``)."""
+    (``Denoiser()`` as a user gets it), the same with each bin's fixed pattern kept, its
+    projection alone (``spectral_only``), and at :data:`EVENT_STRENGTH`."""
     try:
         import fluorodn
         from fluorodn.registry import model_variants
@@ -201,17 +204,18 @@ def fluorodn_pipelines(
         }
         pipes.append(Pipeline(info["pipeline"], denoiser_fn(den), robust=True, info=info))
     try:
-        variants: tuple[tuple[str, dict[str, bool]], ...] = (
+        variants: tuple[tuple[str, dict[str, Any]], ...] = (
             ("fluorodn:default", {}),
             ("fluorodn:default keep-pattern", {"keep_fixed_pattern": True}),
             ("fluorodn:default spectral-only", {"spectral_only": True}),
+            (f"fluorodn:default strength-{EVENT_STRENGTH:g}", {"strength": EVENT_STRENGTH}),
         )
         for name, settings in variants:
             den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads, **settings))
             default = default or den.name
             info = {"pipeline": name, "name": den.name, "sha256": den.sha256, "precision": den.precision}
             if settings:
-                info["options"] = ", ".join(f"{k}=True" for k in settings)
+                info["options"] = ", ".join(f"{k}={v}" for k, v in settings.items())
             pipes.append(Pipeline(name, denoiser_fn(den), robust=True, info=info))
         image = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads), kind="image")
         pipes.append(

@@ -270,6 +270,7 @@ def run(
             "savgol": SAVGOL,
             "gauss_sigmas": list(sigmas),
             "bm3d_budget_s": BM3D_BUDGET_S,
+            "bm3d": bm3d_mode,
             "analysis": {
                 "fit": "per-sample LM, F = k E exp(a S - h1 e_HbO2 - h2 e_Hb) + c + d, "
                 "weights 1/E (shot-noise limited), E/S/d from ground truth",
