@@ -70,11 +70,12 @@ def event_step(rec: Recording, a: np.ndarray) -> np.ndarray:
 
 def step_shares(step: np.ndarray, clean: np.ndarray, rise: int) -> dict[str, float]:
     """``reached``: ``step`` over ``clean`` at the onset's last rising sample (``rise`` samples
-    after the onset); ``ahead``: ``step`` less ``clean`` on the two samples before the onset, over
-    the same (the rise the output shows before the event began)."""
-    top = float(clean[BEFORE + rise])
+    after the onset, at most the window's last); ``ahead``: ``step`` less ``clean`` on the two
+    samples before the onset, over the same (the rise the output shows before the event began)."""
+    end = min(BEFORE + rise, BEFORE + AFTER - 1)
+    top = float(clean[end])
     ahead = float((step - clean)[BEFORE - 2 : BEFORE].mean()) / top
-    return {"reached": float(step[BEFORE + rise]) / top, "ahead": ahead}
+    return {"reached": float(step[end]) / top, "ahead": ahead}
 
 
 def conditions(quick: bool, seed_list: tuple[int, ...] = SEEDS) -> list[tuple[str, Recording, int]]:

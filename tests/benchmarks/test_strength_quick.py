@@ -37,6 +37,7 @@ def test_event_step_of_the_clean_trace_is_its_own() -> None:
         clean = strength.event_step(rec, fitted_trace(rec, rec.clean))
     shares = strength.step_shares(clean, clean, 3)
     assert shares == {"reached": 1.0, "ahead": 0.0}
+    assert strength.step_shares(clean, clean, 24) == shares  # a rise past the window: its last sample
     assert clean[strength.BEFORE + 3] > 3 * abs(clean[: strength.BEFORE]).max()  # a step at the onset
 
 
