@@ -79,13 +79,18 @@ def delegated_warning(page: np.ndarray, shape: tuple[int, ...] | None = None, st
     return None
 
 
+def _is_real(x: Any) -> bool:
+    """Whether ``x`` is a real number (a Python or numpy int or float; not a bool)."""
+    return not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
+
+
 def checked_rate(rate: float | None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a recording sampled at ``rate`` samples per second
     (:func:`fluorodn.spectral.rate_warning`), None for an unknown rate (None) or one that needs none;
     ValueError for a rate that is not a positive number."""
     if rate is None:
         return None
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+    if not _is_real(rate):
         raise ValueError(f"rate must be a number of samples per second, not {rate!r}")
     if not (np.isfinite(rate) and rate > 0):
         raise ValueError(f"rate must be a positive number of samples per second, not {rate}")
@@ -165,7 +170,7 @@ class DenoiserOptions:
             raise ValueError(f"tile_pixels must be a positive integer or None, got {self.tile_pixels!r}")
         if not isinstance(self.cuda_device, int) or self.cuda_device < 0:
             raise ValueError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
-        if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float, np.floating, np.integer)):
+        if not _is_real(self.strength):
             raise ValueError(f"strength must be a number from 0 to 1, got {self.strength!r}")
         if not 0.0 <= float(self.strength) <= 1.0:
             raise ValueError(f"strength must be from 0 to 1, got {self.strength!r}")
