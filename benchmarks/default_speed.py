@@ -32,6 +32,7 @@ SHAPE = (44156, 152)
 VARIANTS = {
     "default": [],
     "spectral-only": ["--spectral-only"],
+    "round-onsets": ["--round-onsets"],
     "low": ["--model", "low"],
     "high": ["--model", "high"],
 }
@@ -137,12 +138,14 @@ def domain_check_cost(threads: int, repeats: int = 3) -> dict[str, float]:
             checks.append(time.perf_counter() - t0)
     run_s, checks_s = float(np.median(runs)), float(np.median(checks))
     signal = proj.components if proj.signal is None else int(proj.signal.sum())
+    sparse = 0 if proj.sparse is None else int(proj.sparse.sum())
     return {
         "run_s": run_s,
         "checks_s": checks_s,
         "share": checks_s / run_s,
         "repeats": repeats,
         "signal_traces": signal,
+        "sparse_traces": sparse,
         "traces": proj.components,
     }
 
@@ -202,6 +205,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         "ratio_low_over_default": med["low"] / med["default"],
         "ratio_high_over_default": med["high"] / med["default"],
         "ratio_spectral_only_over_default": med["spectral-only"] / med["default"],
+        "ratio_round_onsets_over_default": med["round-onsets"] / med["default"],
         "ratio_conv1d_over_default": med[CONV1D] / med["default"],
         "ratio_int8_over_default": med[INT8] / med["default"],
         "ratio_int8_over_default_fastest": fast[INT8] / fast["default"],
@@ -231,10 +235,13 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
         f"{checks['checks_s']:.3f} s "
         f"({100 * checks['share']:.1f} %; median of {checks['repeats']}). The network denoises "
         f"{checks['signal_traces']} of the recording's {checks['traces']} coefficient traces "
-        "(`spectral.holds_signal`; the others hold noise only).",
+        "(`spectral.holds_signal`; the others hold noise only), and runs again, weaker, on the "
+        f"{checks['sparse_traces']} that change sparsely (`spectral.changes_sparsely`), whose output the default "
+        "takes around their large changes (`spectral.keep_onsets`).",
         "",
         "`--spectral-only`: the default's projection without its network (nothing filtered over time); "
-        "the difference to the default is about what the network costs. "
+        "the difference to the default is about what the network costs. `--round-onsets`: the full network "
+        "everywhere, without that second run; the difference is what keeping the onsets costs. "
         "`spectral_conv1d.onnx`: the default's model with 1D convolutions (the same weights). "
         f"`--precision int8`: the default's shipped int8 variant (`{result['int8']['file']}`, "
         f"sha256 {result['int8']['sha256'][:12]}; convolutions in int8 but the "

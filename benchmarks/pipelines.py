@@ -208,6 +208,7 @@ def fluorodn_pipelines(
             ("fluorodn:default", {}),
             ("fluorodn:default keep-pattern", {"keep_fixed_pattern": True}),
             ("fluorodn:default spectral-only", {"spectral_only": True}),
+            ("fluorodn:default round-onsets", {"keep_onsets": False}),
             (f"fluorodn:default strength-{EVENT_STRENGTH:g}", {"strength": EVENT_STRENGTH}),
         )
         for name, settings in variants:

@@ -1,9 +1,12 @@
-"""How much to denoise over time: the default at each ``strength``, paired with raw.
+"""How much to denoise over time: the default at each ``strength``, and without
+``keep_onsets``, paired with raw.
 
 ``python -m benchmarks strength [--quick] [--out DIR]`` writes ``strength.md`` and
 ``strength.json``. ``DenoiserOptions(strength=s)`` (``--strength``) tells the spectral network
 that each trace's noise is ``s`` times what was measured: 1 is the default, 0 the projection alone
-(``--spectral-only``). Each strength of :data:`STRENGTHS` runs on
+(``--spectral-only``). ``keep_onsets`` (the default; ``--round-onsets`` turns it off) takes a
+weaker run around the rises of the traces that change sparsely. Each setting of :data:`SETTINGS`
+runs on
 
 * the quality benchmark's main recordings (noise 0.2, 0.4, 0.8) and its stress recordings
   (``benchmarks.stress``), for each seed of :data:`SEEDS`;
@@ -13,7 +16,7 @@ that each trace's noise is ``s`` times what was measured: 1 is the default, 0 th
   ``python -m benchmarks rates`` found so (``benchmarks/results/rates.json``), each seed's
   recording as that benchmark makes it, the default told its rate.
 
-Per condition and strength: the mean paired difference to raw of PSNR, coherence 0-2.5 Hz and
+Per condition and setting: the mean paired difference to raw of PSNR, coherence 0-2.5 Hz and
 event F1 with its 95 % interval (coherence and F1 over the recordings the analysis resolves), and
 the event step: the fitted sensor trace averaged around every true event's onset
 (:func:`event_step`), as a share of the clean recording's, at the onset's last rising sample
@@ -37,6 +40,15 @@ from benchmarks.repeats import interval
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Strengths compared; 0 is the projection alone (the denoiser's ``spectral_only`` path).
 STRENGTHS = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)
+#: The full network everywhere: the default without ``keep_onsets``.
+NOT_KEPT = "1, --round-onsets"
+#: Each setting's label and its :class:`fluorodn.DenoiserOptions` fields.
+SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("1", {"strength": 1.0}),
+    (NOT_KEPT, {"strength": 1.0, "keep_onsets": False}),
+    *((f"{s:g}", {"strength": s}) for s in STRENGTHS[1:]),
+)
+QUICK_SETTINGS = ("1", NOT_KEPT, "0.5", "0")
 #: Seeds of the main and stress recordings, and their length in samples (20 min at 5 Hz).
 SEEDS = (0, 1, 2)
 N_TIME = 6000
@@ -123,11 +135,12 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     from fluorodn.denoiser import DenoiserOptions
 
     t0 = time.perf_counter()
-    strengths = (1.0, 0.5, 0.0) if quick else STRENGTHS
-    dens = {s: fluorodn.Denoiser(options=DenoiserOptions(threads=2, strength=s)) for s in strengths}
+    settings = dict(SETTINGS) | {"0.5": {"strength": 0.5}}
+    labels = QUICK_SETTINGS if quick else tuple(label for label, _ in SETTINGS)
+    dens = {label: fluorodn.Denoiser(options=DenoiserOptions(threads=2, **settings[label])) for label in labels}
     acc: dict[str, dict[str, Any]] = {}
     for name, rec, rise in conditions(quick):
-        c = acc.setdefault(name, {"recordings": 0, "resolved": 0, "rise": rise, "strengths": {}})
+        c = acc.setdefault(name, {"recordings": 0, "resolved": 0, "rise": rise, "settings": {}})
         c["recordings"] += 1
         resolved = resolves(rec)
         c["resolved"] += resolved
@@ -137,10 +150,10 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
             clean_step = event_step(rec, fitted_trace(rec, rec.clean))
             raw_step = step_shares(event_step(rec, a_raw), clean_step, rise)
             rate = None if rec.fs == FS else rec.fs
-            for s, den in dens.items():
+            for setting, den in dens.items():
                 m, a, _ = analyse(rec, rec.to_counts(np.asarray(den.run(rec.noisy, rate=rate), np.float64)))
                 empty = {label: [] for _, label in METRICS} | {"steps": [], "raw_steps": []}
-                d = c["strengths"].setdefault(str(s), empty)
+                d = c["settings"].setdefault(setting, empty)
                 for key, label in METRICS:
                     if resolved or label == "PSNR":
                         d[label].append(float(m[key] - raw[key]))
@@ -148,8 +161,10 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 d["raw_steps"].append(raw_step)
     rows = []
     for name, c in acc.items():
-        for s, d in c["strengths"].items():
-            row: dict[str, Any] = {"condition": name, "strength": float(s), "recordings": c["recordings"]}
+        for setting, d in c["settings"].items():
+            opts = dens[setting].options
+            row: dict[str, Any] = {"condition": name, "setting": setting, "strength": opts.strength,
+                                   "keep_onsets": opts.keep_onsets, "recordings": c["recordings"]}  # fmt: skip
             row["resolved"], row["rise"] = c["resolved"], c["rise"]
             for _, label in METRICS:
                 mean, half = interval(np.array(d[label]))
@@ -163,9 +178,9 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "benchmark": "strength",
         "mode": "quick" if quick else "full",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "strengths": list(strengths),
-        "model": dens[1.0].name,
-        "model_sha256": dens[1.0].sha256,
+        "settings": list(labels),
+        "model": dens["1"].name,
+        "model_sha256": dens["1"].sha256,
         "rows": rows,
         "elapsed_s": time.perf_counter() - t0,
     }
@@ -185,25 +200,28 @@ def _cell(v: dict[str, Any], digits: int, unit: str = "") -> str:
 def markdown(res: dict[str, Any]) -> str:
     rows = res["rows"]
     lines = [
-        "# How much to denoise over time: `--strength`",
+        "# How much to denoise over time: `--strength` and `--round-onsets`",
         "",
         f"`python -m benchmarks strength` on {res['created']} in {res['elapsed_s']:.0f} s, model `{res['model']}` "
         f"(sha256 {res['model_sha256'][:12]}). `DenoiserOptions(strength=s)` tells the spectral network that each "
         "trace's noise is s times what was measured: 1 is the default, 0 the projection alone "
-        "(`--spectral-only`). Per condition and strength: the mean paired difference to raw with its 95 % "
+        "(`--spectral-only`). Every setting keeps the events' onsets (`keep_onsets`, the default: around the "
+        "large changes of the traces that change sparsely, the output of a run at 0.6 times the strength) but "
+        f"`{NOT_KEPT}`, the full network everywhere (`--round-onsets`). "
+        "Per condition and setting: the mean paired difference to raw with its 95 % "
         "interval (coherence 0-2.5 Hz and event F1 over the recordings the analysis resolves), **bold** where the "
         "whole interval is below zero. Event step: the fitted sensor trace averaged around every true event's "
         "onset, as a share of the clean recording's at the onset's last rising sample (`reached`) and on the two "
         "samples before the onset, less the clean recording's, over the same (`ahead`: how far the output rises "
         "before the event began); raw's in the condition's heading.",
     ]
-    below: dict[float, list[str]] = {s: [] for s in res["strengths"]}
+    below: dict[str, list[str]] = {s: [] for s in res["settings"]}
     for r in rows:
         if r["F1"]["measurably_below"]:
-            below[r["strength"]].append(r["condition"])
-    lines += ["", "Conditions measurably below raw on F1, per strength:", ""]
+            below[r["setting"]].append(r["condition"])
+    lines += ["", "Conditions measurably below raw on F1, per setting:", ""]
     for s, names in below.items():
-        lines.append(f"- {s:g}: {len(names)}" + (f" ({'; '.join(names)})" if names else ""))
+        lines.append(f"- {s}: {len(names)}" + (f" ({'; '.join(names)})" if names else ""))
     for name in dict.fromkeys(r["condition"] for r in rows):
         group = [r for r in rows if r["condition"] == name]
         g0 = group[0]
@@ -214,12 +232,12 @@ def markdown(res: dict[str, Any]) -> str:
             f"{g0['recordings']} recordings ({g0['resolved']} resolved), events rising over {g0['rise']} samples; "
             f"raw's event step: reached {g0['raw_reached']:.2f}, ahead {g0['raw_ahead']:+.3f}.",
             "",
-            "| strength | PSNR - raw | coherence - raw | F1 - raw | step reached | step ahead |",
+            "| setting | PSNR - raw | coherence - raw | F1 - raw | step reached | step ahead |",
             "|---|---|---|---|---|---|",
         ]
         for r in group:
             lines.append(
-                f"| {r['strength']:g} | {_cell(r['PSNR'], 2, ' dB')} | {_cell(r['coherence'], 3)} | "
+                f"| {r['setting']} | {_cell(r['PSNR'], 2, ' dB')} | {_cell(r['coherence'], 3)} | "
                 f"{_cell(r['F1'], 4)} | {r['reached']:.2f} | {r['ahead']:+.3f} |"
             )
     return "\n".join([*lines, ""])
@@ -228,7 +246,7 @@ def markdown(res: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.measure import quick_out_main
 
-    quick = "one 2-minute recording at noise 0.2, strengths 1, 0.5, 0"
+    quick = "one 2-minute recording at noise 0.2, strengths 1 (with and without keep_onsets), 0.5, 0"
     return quick_out_main(argv, "strength", __doc__ or "", run, quick)
 
 

@@ -286,8 +286,8 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
     """The one provenance schema of fluorodn's outputs (files and zarr stores): fluorodn
     version, the model that ran (name, sha256, version, noise scale, normalization), the
     source, ``settings`` with the provider and precision (and for a spectral model its
-    ``keep_fixed_pattern``, ``spectral_only`` and ``strength`` settings, and ``self_ensemble`` where it was
-    asked for) added, and the time."""
+    ``keep_fixed_pattern``, ``spectral_only``, ``strength`` and ``keep_onsets`` settings, and
+    ``self_ensemble`` where it was asked for) added, and the time."""
     from fluorodn import __version__
 
     meta = denoiser.metadata or {}
@@ -297,6 +297,7 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
             "keep_fixed_pattern": bool(getattr(opts, "keep_fixed_pattern", False)),
             "spectral_only": bool(getattr(opts, "spectral_only", False)),
             "strength": float(getattr(opts, "strength", 1.0)),
+            "keep_onsets": bool(getattr(opts, "keep_onsets", True)),
             **settings,
         }
     if getattr(getattr(denoiser, "options", None), "self_ensemble", False):  # asked for (it runs on images)

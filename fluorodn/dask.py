@@ -425,6 +425,9 @@ def _denoise_spectral(
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2
+    if planner.options.keep_onsets:
+        # ... and on the second run's output within the reach of its onset rows
+        reach += spectral.ONSET_REACH
     if arr.numblocks[1] > 1:
         arr = arr.rechunk({1: -1})
     if arr.numblocks[0] > 1 and min(arr.chunks[0]) < reach:

@@ -32,6 +32,8 @@ coefficient traces in noise units:
    one trace instead of spreading it over several. The noise stays white with unit variance in
    every trace, and the network, which denoises each trace on its own, sees a rise at its full
    size against that noise, so it keeps it sharper.
+10. ``sparse`` (K,): which signal traces change sparsely (:func:`changes_sparsely`): the traces
+   that carry the transients' rises, where :func:`keep_onsets` can keep a weaker denoising.
 
 The network denoises the signal traces over time (every output value thus depends on the
 whole spectrum of its samples); each noise-only trace is replaced by its time mean, and what
@@ -63,9 +65,17 @@ __all__ = [
     "MAX_BINS",
     "MIN_BINS",
     "ONE_SPECTRUM",
+    "ONSET_REACH",
+    "ONSET_SDS",
+    "ONSET_SPAN",
+    "ONSET_STRENGTH",
+    "ONSET_WIDTH",
+    "ONSET_WINDOW",
+    "SPARSE_KURTOSIS",
     "TRAINED_RATE_HZ",
     "Notice",
     "Projection",
+    "changes_sparsely",
     "check_blocks",
     "coefficient_map",
     "coefficients",
@@ -75,12 +85,14 @@ __all__ = [
     "domain_warnings",
     "fit",
     "holds_signal",
+    "keep_onsets",
     "light_off_message",
     "lit_mask",
     "looks_spectral",
     "network_input",
     "noise_levels",
     "one_spectrum",
+    "onset_rows",
     "pad_ends",
     "project",
     "rate_warning",
@@ -134,6 +146,11 @@ ROTATION_ITERS = 100
 #: enters the network nor sets the scale it sees a trace at.
 BASELINE_SAMPLES = 1001
 
+#: A signal trace changes sparsely when the kurtosis of its time differences exceeds this
+#: (white noise, and dense changes such as hemodynamics: 3, within 0.06 over 6000 samples; a trace
+#: holding transients' rises: tens at low noise, 4-5 at the top of the training range).
+SPARSE_KURTOSIS = 3.3
+
 _MAD_TO_SIGMA = 1.482602218505602
 #: Reads rows of a recording: ``take(index)`` with a slice or an integer array -> ndarray.
 Take = Callable[[Any], np.ndarray]
@@ -159,6 +176,8 @@ class Projection:
     baseline_samples: int = 0
     #: (K,) float64 standard deviation of each trace around its baseline, at least 1, or None
     spread: np.ndarray | None = None
+    #: (K,) bool signal traces that change sparsely (:func:`changes_sparsely`), or None: none known
+    sparse: np.ndarray | None = None
 
     @property
     def components(self) -> int:
@@ -320,6 +339,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
     rotation = sparse_rotation(sub_coef, signal, diff_var)
     p = replace(p, rotation=rotation)
     sub_coef = sub_coef @ rotation
+    sparse = changes_sparsely(sub_coef, signal & ~(diff_var > DENSE_RATIO))
     scale = np.maximum(sub_coef.std(axis=0), 1.0)
     base, spread = 0, None
     if t > BASELINE_SAMPLES:
@@ -347,6 +367,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         coef_mean=sub_coef.mean(axis=0),
         baseline_samples=base,
         spread=spread,
+        sparse=sparse,
     )
 
 
@@ -452,6 +473,22 @@ def sparse_rotation(coef: np.ndarray, signal: np.ndarray, diff_var: np.ndarray |
         r = u @ vt
     rot[np.ix_(idx, idx)] = r
     return rot
+
+
+def changes_sparsely(coef: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(K,) bool: which ``candidates`` among the (N, K) traces change sparsely: the kurtosis of
+    their time differences exceeds :data:`SPARSE_KURTOSIS` (white noise and dense changes give
+    about 3; a transient's rise is a rare, large difference). Needs at least
+    :data:`SIGNAL_TEST_ROWS` rows (none otherwise)."""
+    out = np.zeros(coef.shape[1], bool)
+    if coef.shape[0] < SIGNAL_TEST_ROWS or not candidates.any():
+        return out
+    d = np.diff(np.asarray(coef[:, candidates], np.float64), axis=0)
+    d -= d.mean(axis=0)
+    var = np.mean(d * d, axis=0)
+    kurt = np.mean(d**4, axis=0) / np.maximum(var * var, 1e-300)
+    out[np.flatnonzero(candidates)] = kurt > SPARSE_KURTOSIS
+    return out
 
 
 def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
@@ -753,6 +790,65 @@ def weakened(net: Callable[[np.ndarray], np.ndarray], strength: float) -> Callab
         return net(y) * np.float32(strength)
 
     return run
+
+
+# -- keeping the onsets of events ------------------------------------------------------------------
+
+#: Strength (:func:`weakened`), relative to the run's own, of the second run that
+#: :func:`keep_onsets` takes the traces from around their large changes.
+ONSET_STRENGTH = 0.6
+#: Samples over which :func:`onset_rows` measures a trace's change.
+ONSET_SPAN = 4
+#: A change counts as large above this many robust standard deviations of the changes nearby.
+ONSET_SDS = 3.0
+#: Samples on each side of a large change that :func:`onset_rows` marks with it.
+ONSET_WIDTH = 3
+#: Samples on each side over which :func:`onset_rows` takes the changes' robust spread.
+ONSET_WINDOW = 250
+#: Rows on each side of a row whose values :func:`onset_rows` reads for it.
+ONSET_REACH = ONSET_WINDOW + ONSET_SPAN // 2 + ONSET_WIDTH
+
+
+def onset_rows(y: np.ndarray) -> np.ndarray:
+    """(T,) bool: the samples of trace ``y`` (T,) within :data:`ONSET_WIDTH` of a large change:
+    ``y[t + 2] - y[t - 2]`` (over :data:`ONSET_SPAN` samples) above :data:`ONSET_SDS` times the
+    changes' robust standard deviation over the :data:`ONSET_WINDOW` samples on each side (the
+    median absolute change, so that sparse large changes barely move it; none on a trace of fewer
+    than ``4 * ONSET_SPAN`` samples). Each sample depends only on the :data:`ONSET_REACH` samples on
+    each side, so rows of a longer trace get the values they have in it."""
+    from scipy.ndimage import binary_dilation, median_filter
+
+    y = np.asarray(y, np.float64)
+    t, h = len(y), ONSET_SPAN // 2
+    if t < 4 * ONSET_SPAN:  # too few changes to measure their spread
+        return np.zeros(t, bool)
+    d = np.empty(t)
+    d[h : t - h] = y[ONSET_SPAN:] - y[: t - ONSET_SPAN]
+    d[:h], d[t - h :] = 0.0, 0.0
+    a = np.abs(d)
+    # mirrored at the ends, so that a window there holds as many changes as one inside
+    sd = _MAD_TO_SIGMA * median_filter(a, size=2 * ONSET_WINDOW + 1, mode="mirror")
+    big = a > ONSET_SDS * sd
+    big[:h] = big[t - h :] = False
+    return np.asarray(binary_dilation(big, iterations=ONSET_WIDTH) if big.any() else big)
+
+
+def keep_onsets(full: np.ndarray, weak: np.ndarray, traces: np.ndarray) -> np.ndarray:
+    """(T, K) denoised traces ``full``, with each of the ``traces`` (K,) bool taking the weaker
+    denoising ``weak`` on its :func:`onset_rows` (found on ``weak``, whose changes the network has
+    rounded less).
+
+    A squared-error network returns, where an event's onset is uncertain (high noise, slow rises),
+    the mean over the onsets the noise allows: a ramp that starts early, on a step shrunk toward
+    the noise, which event detection (deconvolution) runs into a neighbouring event. A weaker run
+    rounds less; taken only around the large changes of the traces that change sparsely (the
+    events' rises), it keeps most of the full run's removal elsewhere
+    (``python -m benchmarks strength``)."""
+    out = np.array(full, dtype=np.float32, copy=True)
+    for j in np.flatnonzero(traces):
+        rows = onset_rows(weak[:, j])
+        out[rows, j] = weak[rows, j]
+    return out
 
 
 def pad_ends(a: np.ndarray, pad: int, axis: int = 0) -> np.ndarray:

@@ -86,6 +86,7 @@ def run_denoiser(run: RunOptions, threads: int | None, debug: bool = False) -> A
         keep_fixed_pattern=run.keep_fixed_pattern,
         spectral_only=run.spectral_only,
         strength=run.strength,
+        keep_onsets=not run.round_onsets,
         self_ensemble=run.self_ensemble,
     )
 
@@ -100,6 +101,7 @@ def make_denoiser(
     keep_fixed_pattern: bool = False,
     spectral_only: bool = False,
     strength: float = 1.0,
+    keep_onsets: bool = True,
     self_ensemble: bool = False,
 ) -> Any:
     """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
@@ -112,6 +114,7 @@ def make_denoiser(
         keep_fixed_pattern=keep_fixed_pattern,
         spectral_only=spectral_only,
         strength=strength,
+        keep_onsets=keep_onsets,
         self_ensemble=self_ensemble,
     )
     if device is not Device.cuda or debug:

@@ -121,6 +121,15 @@ StrengthOption = Annotated[
         "coherence; 0 is --spectral-only. Images ignore it.",
     ),
 ]
+RoundOnsetsOption = Annotated[
+    bool,
+    typer.Option(
+        "--round-onsets",
+        help="Spectral recordings: the full network everywhere, the events' rises included. By default a "
+        "weaker denoising is taken around them, so that events keep sharper onsets and close events stay "
+        "apart at high noise with slow rises; this gives a little more coherence instead. Images ignore it.",
+    ),
+]
 SelfEnsembleOption = Annotated[
     bool,
     typer.Option(
@@ -155,6 +164,7 @@ class RunOptions:
     keep_fixed_pattern: bool = False
     spectral_only: bool = False
     strength: float = 1.0
+    round_onsets: bool = False
     self_ensemble: bool = False
 
 
@@ -169,6 +179,7 @@ _RUN_OPTIONS = {
     "keep_fixed_pattern": KeepPatternOption,
     "spectral_only": SpectralOnlyOption,
     "strength": StrengthOption,
+    "round_onsets": RoundOnsetsOption,
     "self_ensemble": SelfEnsembleOption,
 }
 

@@ -366,14 +366,21 @@ def test_import_is_cheap() -> None:
     json.loads("{}")
 
 
-def _spectral_tif(path: Path, seed: int) -> np.ndarray:
-    """A 1500 x 80 spectral recording (one bright spectrum with a slow course and shot noise),
-    written to ``path`` as float32 TIFF and returned."""
+def _spectral_tif(path: Path, seed: int, events: bool = False) -> np.ndarray:
+    """A 1500 x 80 spectral recording (one bright spectrum with a slow course and shot noise; with
+    ``events``, transients too: sudden rises decaying over about 10 samples), written to ``path``
+    as float32 TIFF and returned."""
+    from scipy.signal import lfilter
+
     rng = np.random.default_rng(seed)
     t, w = 1500, 80
     wl = np.linspace(0, 1, w)
     spectrum = 3000.0 * np.exp(-0.5 * ((wl - 0.4) / 0.2) ** 2) + 300.0
     course = np.convolve(rng.standard_normal(t + 50), np.ones(50) / 7, "same")[25:-25]
+    if events:
+        spikes = np.zeros(t)
+        spikes[rng.choice(t, 20, replace=False)] = 1.5
+        course += lfilter([1.0], [1.0, -0.9], spikes)
     x = spectrum[None, :] * (1.0 + 0.02 * course[:, None]) + np.sqrt(spectrum)[None, :] * rng.standard_normal((t, w))
     x = x.astype(np.float32)
     tifffile.imwrite(path, x)
@@ -395,6 +402,25 @@ def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
     api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, spectral_only=True)).run(x)
     np.testing.assert_allclose(proj, api, rtol=1e-6, atol=1e-3)
     assert np.abs(proj - full).max() > 1.0
+
+
+def test_keep_onsets_on_the_command_line(tmp_path: Path) -> None:
+    """Onsets are kept by default; --round-onsets gives what ``keep_onsets=False`` gives, says
+    so in the header line and the provenance, and differs from the default."""
+    from fluorodn import Denoiser, DenoiserOptions
+
+    x = _spectral_tif(tmp_path / "rec.tif", 7, events=True)
+    result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "--round-onsets", "--suffix", "_full")
+    assert result.exit_code == 0, result.output
+    assert "model spectral (fp32, onsets rounded) on" in result.stderr
+    full = tifffile.imread(tmp_path / "rec_full.tif")
+    assert read_provenance(tmp_path / "rec_full.tif")["settings"]["keep_onsets"] is False
+    api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, keep_onsets=False)).run(x)
+    np.testing.assert_allclose(full, api, rtol=1e-6, atol=1e-3)
+    kept = cli("denoise", tmp_path / "rec.tif", "--threads", 1)
+    assert kept.exit_code == 0 and "model spectral (fp32) on" in kept.stderr
+    assert read_provenance(tmp_path / "rec_denoised.tif")["settings"]["keep_onsets"] is True
+    assert np.abs(full - tifffile.imread(tmp_path / "rec_denoised.tif")).max() > 1.0
 
 
 def test_strength_on_the_command_line(tmp_path: Path) -> None:

@@ -325,6 +325,69 @@ def test_sparse_rotation_gathers_a_transient_into_one_trace() -> None:
     assert np.max(np.abs(r[[0, 2]][:, [0, 2]] - np.eye(2))) > 0.1  # the other two are still mixed
 
 
+def test_changes_sparsely_finds_the_traces_that_carry_rises() -> None:
+    """Rare rises make a trace's differences heavy-tailed; white noise, slow signal and dense fast
+    changes do not; only candidates count; a recording too short to tell gives none."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(6)
+    n = 3000
+    spikes = np.zeros(n)
+    spikes[rng.choice(n, 30, replace=False)] = 6.0
+    transient = lfilter([1.0], [1.0, -0.95], spikes)
+    slow = np.convolve(rng.standard_normal(n + 400), np.ones(200) / 4, "same")[200:-200]
+    coef = rng.standard_normal((n, 4))
+    coef[:, 0] += transient
+    coef[:, 1] += slow
+    coef[:, 2] += 3.0 * rng.standard_normal(n)  # dense fast changes
+    everything = np.ones(4, bool)
+    np.testing.assert_array_equal(spectral.changes_sparsely(coef, everything), [True, False, False, False])
+    np.testing.assert_array_equal(spectral.changes_sparsely(coef, ~everything), [False] * 4)
+    np.testing.assert_array_equal(spectral.changes_sparsely(coef, np.array([False, True, True, True])), [False] * 4)
+    assert not spectral.changes_sparsely(coef[: spectral.SIGNAL_TEST_ROWS - 1], everything).any()
+
+
+def test_onset_rows_mark_large_changes_and_depend_on_their_reach_only() -> None:
+    """The rows around a step (within the width, the change measured over the span) are marked,
+    and few others on a noisy trace (the noise's own rare large changes); a row of a longer trace
+    is marked as it is there whenever the trace reaches ``ONSET_REACH`` rows past it on both
+    sides."""
+    rng = np.random.default_rng(2)
+    n = 2000
+    y = 0.1 * rng.standard_normal(n)
+    y[1000:] += 5.0
+    rows = spectral.onset_rows(y)
+    h = spectral.ONSET_SPAN // 2
+    near = np.zeros(n, bool)
+    near[1000 - h - spectral.ONSET_WIDTH : 1000 + h + spectral.ONSET_WIDTH] = True
+    assert rows[near].all()
+    assert rows[~near].mean() < 0.05
+    assert not spectral.onset_rows(y[1000 - 7 : 1000 + 8]).any()  # too short to measure the spread
+    z = rng.standard_normal(n).cumsum() * 0.05 + 0.3 * rng.standard_normal(n)
+    z[rng.choice(n, 15, replace=False)] += 4.0
+    whole = spectral.onset_rows(z)
+    assert 0 < whole.mean() < 0.3
+    a, b = 700, 1300
+    part = spectral.onset_rows(z[a - spectral.ONSET_REACH : b + spectral.ONSET_REACH])
+    np.testing.assert_array_equal(part[spectral.ONSET_REACH : -spectral.ONSET_REACH], whole[a:b])
+
+
+def test_keep_onsets_takes_the_weak_run_on_its_onset_rows_only() -> None:
+    rng = np.random.default_rng(3)
+    n = 600
+    weak = 0.1 * rng.standard_normal((n, 3)).astype(np.float32)
+    weak[300:, :2] += 5.0
+    full = weak + 1.0
+    traces = np.array([True, False, False])
+    out = spectral.keep_onsets(full, weak, traces)
+    rows = spectral.onset_rows(weak[:, 0])
+    assert 0 < rows.sum() < 20
+    np.testing.assert_array_equal(out[rows, 0], weak[rows, 0])
+    np.testing.assert_array_equal(out[~rows, 0], full[~rows, 0])
+    np.testing.assert_array_equal(out[:, 1:], full[:, 1:])  # not among the traces: the full run
+    assert out.dtype == np.float32 and not np.shares_memory(out, full)
+
+
 def test_diff_variance_is_the_white_noise_variance_and_shared_by_both_tests() -> None:
     """A white trace's differences give its variance; sparse steps barely move it; passing it
     precomputed changes neither the signal test nor the mix."""
@@ -1068,6 +1131,38 @@ def test_strength_moves_from_the_projection_to_the_default(den: Denoiser, genera
     for bad in (-0.1, 1.01, float("nan"), "1", True):
         with pytest.raises(ValueError, match="strength"):
             DenoiserOptions(strength=bad)
+
+
+def test_keep_onsets_changes_only_the_rises_of_the_sparse_traces(den: Denoiser, generator) -> None:
+    """``keep_onsets`` (the default) differs from the full network only on a minority of rows, by
+    less than the weaker strength would move the whole output; the fitted projection marks sparse
+    traces among the signal traces; through dask, in chunks shorter than its reach, the same;
+    anything but a bool is refused."""
+    inst = generator(np.random.default_rng(11), 2400, 100, 1.0)
+    x = inst.noisy.astype(np.float32)
+
+    def run(**opts: Any) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfDomainWarning)
+            return Denoiser(device="cpu", options=DenoiserOptions(threads=1, **opts)).run(x)
+
+    p = spectral.fit(x)
+    assert p.sparse is not None and p.signal is not None
+    assert p.sparse.any() and not (p.sparse & ~p.signal).any()
+    kept, full = den.run(x), run(keep_onsets=False)
+    np.testing.assert_array_equal(run(keep_onsets=True), kept)
+    moved = np.abs(kept - full).max(axis=1) > 1e-6 * float(np.abs(x).max())
+    assert 0.005 < moved.mean() < 0.5, moved.mean()
+    weak = run(keep_onsets=False, strength=spectral.ONSET_STRENGTH)
+    assert np.sqrt(np.mean((kept - full) ** 2)) < 0.7 * np.sqrt(np.mean((weak - full) ** 2))
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+
+    got = fdask.denoise(da.from_array(x, chunks=(200, 100))).compute(scheduler="threads")
+    np.testing.assert_allclose(got, kept, rtol=1e-5, atol=1e-5 * float(np.abs(x).max()))
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match="keep_onsets"):
+            DenoiserOptions(keep_onsets=bad)
 
 
 def test_spectral_only_keeps_each_signal_trace_as_recorded(den: Denoiser, generator) -> None:
