@@ -199,7 +199,10 @@ class Denoiser:
       1D DnCNN denoises the coefficient traces over time, and the result is mapped back; every
       output value is informed by its sample's whole spectrum. The detector's per-bin fixed pattern (constant
       in time, not smooth across bins) is removed too, unless ``options.keep_fixed_pattern``.
-      With ``options.spectral_only`` the network is left out: only the projection runs.
+      Around the large changes of the traces that change sparsely (the events' rises), the
+      output of a second, weaker run is taken, which rounds the onsets less
+      (``options.keep_onsets``). With ``options.spectral_only`` the network is left out: only the
+      projection runs.
       Inputs outside the model's training domain raise an
       :class:`~fluorodn.errors.OutOfDomainWarning`.
     * **image** (microscopy frames, stacks of them, anything without a spectral axis): the

@@ -132,9 +132,12 @@ def _unmix(
         # the model that ran (an image model where the bins are out of the spectral model's range)
         ran = denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise
         model_name = str(ran.name)
-        weaker = getattr(getattr(ran, "options", None), "strength", 1.0)
-        if getattr(ran, "kind", None) == "spectral" and weaker != 1.0:
-            model_name += f" (strength {weaker:g})"
+        opts = getattr(ran, "options", None)
+        weaker = getattr(opts, "strength", 1.0)
+        how = [f"strength {weaker:g}"] if weaker != 1.0 else []
+        how += [] if getattr(opts, "keep_onsets", True) else ["onsets rounded"]
+        if getattr(ran, "kind", None) == "spectral" and how:
+            model_name += f" ({', '.join(how)})"
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)

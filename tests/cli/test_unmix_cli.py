@@ -140,6 +140,9 @@ def test_denoise_at_a_lower_strength(files: SimpleFiles) -> None:
     wl, resp = files.truth.wl, (files.truth.wl, files.truth.response)
     api = unmix(x, wl, resp, denoise=Denoiser(options=DenoiserOptions(strength=0.5)))
     assert api.denoised_with == "spectral (strength 0.5)"
+    rounded = DenoiserOptions(strength=0.5, keep_onsets=False)
+    named = unmix(x, wl, resp, denoise=Denoiser(options=rounded)).denoised_with
+    assert named == "spectral (strength 0.5, onsets rounded)"
     np.testing.assert_allclose(half, api.sensor, rtol=1e-6, atol=1e-6 * np.abs(api.sensor).max())
     full, raw = unmix(x, wl, resp).sensor, unmix(x, wl, resp, denoise=False).sensor
 
