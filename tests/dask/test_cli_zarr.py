@@ -128,3 +128,26 @@ def test_cli_zarr_takes_the_strength(tmp_path):
     half = Denoiser(options=DenoiserOptions(strength=0.5)).run(x)
     np.testing.assert_allclose(out[:], half, rtol=1e-5, atol=1e-5 * float(np.abs(half).max()))
     assert np.abs(out[:] - Denoiser().run(x)).max() > 1.0
+
+
+def test_cli_zarr_takes_round_onsets(tmp_path):
+    """--round-onsets reaches the workers: the zarr output equals ``keep_onsets=False`` on one
+    machine, differs from the default's, and its provenance says so."""
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    from fluorodn import DenoiserOptions
+
+    inst = make_instance(np.random.default_rng(11), 2400, 100, 1.0, signal=WIDE)  # with sparse traces
+    x = inst.noisy.astype("f4")
+    src = tmp_path / "rec.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=x.shape, chunks=(800, 100), dtype="f4")
+    z[:] = x
+    dst = tmp_path / "rounded.zarr"
+    r = CliRunner().invoke(app, ["denoise", str(src), "-o", str(dst), "--scheduler", "synchronous", "--round-onsets"])
+    assert r.exit_code == 0, r.output
+    out = zarr.open_array(str(dst), mode="r")
+    assert out.attrs["fluorodn"]["settings"]["keep_onsets"] is False
+    rounded = Denoiser(options=DenoiserOptions(keep_onsets=False)).run(x)
+    np.testing.assert_allclose(out[:], rounded, rtol=1e-5, atol=1e-5 * float(np.abs(rounded).max()))
+    assert np.abs(out[:] - Denoiser().run(x)).max() > 1e-3 * float(np.abs(x - rounded).std())
