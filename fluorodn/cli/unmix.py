@@ -63,6 +63,14 @@ def unmix(
             "events' rises for event detection, at the price of coherence.",
         ),
     ] = 1.0,
+    round_onsets: Annotated[
+        bool,
+        typer.Option(
+            "--round-onsets",
+            help="Denoise with the full network at the events' rises too (as for denoise): a little more "
+            "coherence, events' onsets rounded.",
+        ),
+    ] = False,
     rate: Annotated[
         float | None,
         typer.Option(help="Samples per second, for time_s. Default: from the file's metadata, else time_s is empty."),
@@ -103,6 +111,9 @@ def unmix(
         fail("--model picks the model that denoises, but --no-denoise skips denoising; leave one of them out")
     if strength != 1.0 and not denoise:
         fail("--strength sets how much the denoising removes, but --no-denoise skips denoising; leave one of them out")
+    if round_onsets and not denoise:
+        fail("--round-onsets sets how the denoising treats events' rises, but --no-denoise skips denoising; "
+             "leave one of them out")  # fmt: skip
     t0 = time.perf_counter()
     console = Console(stderr=True)
     bar = Progress("refining", BarColumn(), MofNCompleteColumn(), "samples", TimeRemainingColumn(), console=console,
@@ -112,10 +123,11 @@ def unmix(
         with bar, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             how: Any = (model or True) if denoise else False
-            if denoise and strength != 1.0:
+            if denoise and (strength != 1.0 or round_onsets):
                 from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-                how = Denoiser(model or "default", options=DenoiserOptions(strength=strength))
+                opts = DenoiserOptions(strength=strength, keep_onsets=not round_onsets)
+                how = Denoiser(model or "default", options=opts)
             res, dest = unmix_file(
                 recording, sensor, wavelengths, output=output, denoise=how,
                 rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy,

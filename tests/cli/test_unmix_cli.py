@@ -140,9 +140,14 @@ def test_denoise_at_a_lower_strength(files: SimpleFiles) -> None:
     wl, resp = files.truth.wl, (files.truth.wl, files.truth.response)
     api = unmix(x, wl, resp, denoise=Denoiser(options=DenoiserOptions(strength=0.5)))
     assert api.denoised_with == "spectral (strength 0.5)"
-    rounded = DenoiserOptions(strength=0.5, keep_onsets=False)
-    named = unmix(x, wl, resp, denoise=Denoiser(options=rounded)).denoised_with
-    assert named == "spectral (strength 0.5, onsets rounded)"
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--strength", 0.5,
+                 "--round-onsets", "-o", files.folder / "rounded.csv")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "denoised with spectral (strength 0.5, onsets rounded)" in result.stdout
+    rounded = unmix(x, wl, resp, denoise=Denoiser(options=DenoiserOptions(strength=0.5, keep_onsets=False)))
+    assert rounded.denoised_with == "spectral (strength 0.5, onsets rounded)"
+    on_cli = read_table(files.folder / "rounded.csv")[1][:, 2]
+    np.testing.assert_allclose(on_cli, rounded.sensor, rtol=1e-6, atol=1e-6 * np.abs(rounded.sensor).max())
     np.testing.assert_allclose(half, api.sensor, rtol=1e-6, atol=1e-6 * np.abs(api.sensor).max())
     full, raw = unmix(x, wl, resp).sensor, unmix(x, wl, resp, denoise=False).sensor
 
@@ -198,6 +203,7 @@ def _outputs(folder: Path) -> list[str]:
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--dark", "DARK_SHORT"], ["one number or 152"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--model", "low"], ["--no-denoise skips denoising"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--strength", "0.5"], ["--strength", "--no-denoise"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--round-onsets"], ["--round-onsets", "--no-denoise"]),
     ],
 )
 def test_refusals(files: SimpleFiles, args: list[str], fragments: list[str]) -> None:
