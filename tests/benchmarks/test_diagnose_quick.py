@@ -201,8 +201,8 @@ def test_fixed_pattern_quick(tmp_path: Path) -> None:
 
 
 def test_sweep_misses_classify_each_draw_of_a_condition(tmp_path: Path) -> None:
-    """The sweep's rows measurably below raw on F1 are found in its results, and their draws'
-    misses are classified and summed per pipeline."""
+    """The sweep's rows below raw on F1 on average over their repeated draws are found in its
+    results, and their draws' misses are classified and summed per pipeline."""
     from benchmarks.diagnose import MISS_KINDS, sweep_below, sweep_misses
 
     factors = {
@@ -214,10 +214,12 @@ def test_sweep_misses_classify_each_draw_of_a_condition(tmp_path: Path) -> None:
         "rise": 3,
         "samples": 1500,
     }
-    row = {"index": 7, "recording": "ach, 96 bins", "factors": factors, "repeats": {"F1": {"measurably_below": True}}}
-    other = {"index": 8, "recording": "x", "factors": factors, "repeats": {"F1": {"measurably_below": False}}}
+    row = {"index": 7, "recording": "ach, 96 bins", "factors": factors, "repeats": {"F1": {"mean_diff": -0.004}}}
+    above = {"index": 8, "recording": "x", "factors": factors, "repeats": {"F1": {"mean_diff": 0.002}}}
+    level = {"index": 9, "recording": "y", "factors": factors, "repeats": {"F1": {"mean_diff": 0.0}}}
+    undrawn = {"index": 10, "recording": "z", "factors": factors}
     path = tmp_path / "sweep.json"
-    path.write_text(json.dumps({"rows": [row, other]}))
+    path.write_text(json.dumps({"rows": [row, above, level, undrawn]}))
     assert [r["index"] for r in sweep_below(path)] == [7]
     assert sweep_below(tmp_path / "missing.json") == []
 
