@@ -576,8 +576,9 @@ def looks_spectral(shape: tuple[int, ...]) -> bool:
 #: how close events lie) are in samples at this rate.
 TRAINED_RATE_HZ = 5.0
 #: Slowest sampling rate of a recording with timestamps that the file pipeline denoises without a
-#: warning: at 2 Hz the default's event F1 was below raw's in all 5 groups of ``python -m benchmarks
-#: rates`` (the same events lie 2.5 times closer in samples, and close events merge), at 5 Hz not.
+#: warning: at 2 Hz the default's event F1 was below the best classical baseline's in all 5 groups
+#: of ``python -m benchmarks rates`` and below raw's in 4 (the same events lie 2.5 times closer in
+#: samples, and close events merge); at 5 Hz it was level with them.
 LOW_RATE_HZ = 4.0
 
 
