@@ -47,11 +47,12 @@ METRICS = {"F1": "ev_f1", "coherence": "coh_mean_0_2.5hz", "PSNR": "psnr"}
 
 
 def recordings(seeds: int, quick: bool, draws: int = SWEEP_DRAWS) -> list[tuple[str, Any]]:
-    """(group, recording) pairs: main, stress and the sweep's conditions measurably below raw."""
+    """(group, recording) pairs: main, stress and the sweep's conditions below raw on average when
+    drawn again (:func:`benchmarks.sweep.below_raw_again`)."""
     from fluorodn_train.evaluation.recordings import make_recordings
 
     from benchmarks.stress import make_stress
-    from benchmarks.sweep import redraw, resolves
+    from benchmarks.sweep import below_raw_again, redraw, resolves
 
     n = QUICK_SAMPLES if quick else SAMPLES
     out: list[tuple[str, Any]] = []
@@ -60,7 +61,7 @@ def recordings(seeds: int, quick: bool, draws: int = SWEEP_DRAWS) -> list[tuple[
         out += [(r.name, r) for r in make_stress(n, False, seed=s) if r.name.startswith(STRESS)]
     sweep = RESULTS / "sweep.json"
     rows = json.loads(sweep.read_text())["rows"] if sweep.exists() else []
-    below = [row for row in rows if any(rep.get("measurably_below") for rep in row.get("repeats", {}).values())]
+    below = below_raw_again(rows)
     for row in below[:1] if quick else below:
         factors = dict(row["factors"], samples=QUICK_SAMPLES) if quick else row["factors"]
         for r in range(1 if quick else draws):

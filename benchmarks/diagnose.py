@@ -398,8 +398,9 @@ def sweep_below(path: Path = RESULTS / "sweep.json") -> list[dict[str, Any]]:
     """The rows of the sweep's results whose condition's repeated draws are below raw on F1 on average."""
     if not path.exists():
         return []
-    rows = json.loads(path.read_text())["rows"]
-    return [r for r in rows if r.get("repeats", {}).get("F1", {}).get("mean_diff", 0.0) < 0.0]
+    from benchmarks.sweep import below_raw_again
+
+    return below_raw_again(json.loads(path.read_text())["rows"], ("F1",))
 
 
 def sweep_misses(row: dict[str, Any], pipes: dict[str, Any], draws: int, seed: int = 0) -> dict[str, Any]:

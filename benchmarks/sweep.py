@@ -131,6 +131,21 @@ def redraw(factors: dict[str, Any], index: int, r: int, seed: int = 0) -> Record
     return make(factors, rng)
 
 
+def below_raw_again(rows: list[dict[str, Any]], metrics: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """The sweep's result rows whose condition, drawn again, is below raw on average on one of
+    ``metrics`` (every metric drawn again when None): its weakest conditions, measurably below
+    raw or not."""
+    return [
+        row
+        for row in rows
+        if any(
+            rep.get("mean_diff", 0.0) < 0.0
+            for metric, rep in row.get("repeats", {}).items()
+            if metrics is None or metric in metrics
+        )
+    ]
+
+
 def repeat_condition(
     factors: dict[str, Any],
     index: int,

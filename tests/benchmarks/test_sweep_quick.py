@@ -25,6 +25,18 @@ def test_draws_cover_the_ranges() -> None:
     assert {d["sensor"] for d in draws} == set(sweep.spectra.SENSORS)
 
 
+def test_the_weakest_conditions_are_those_below_raw_on_average_when_drawn_again() -> None:
+    rows = [
+        {"index": 0, "repeats": {"F1": {"mean_diff": -0.004, "measurably_below": False}}},
+        {"index": 1, "repeats": {"F1": {"mean_diff": 0.003}, "coherence": {"mean_diff": -0.001}}},
+        {"index": 2, "repeats": {"F1": {"mean_diff": 0.0}}},
+        {"index": 3},
+    ]
+    assert [r["index"] for r in sweep.below_raw_again(rows)] == [0, 1]
+    assert [r["index"] for r in sweep.below_raw_again(rows, ("F1",))] == [0]
+    assert [r["index"] for r in sweep.below_raw_again(rows, ("coherence",))] == [1]
+
+
 def test_quick_sweep(tmp_path) -> None:
     assert sweep.main(["--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "sweep.json").read_text())
