@@ -56,9 +56,7 @@ def test_the_sweep_conditions_below_raw_are_drawn_again() -> None:
     drawn as the sweep draws it, the draws the analysis resolves, named by the condition."""
     sweep = json.loads((compare.RESULTS / "sweep.json").read_text())["rows"]
     below = {
-        row["index"]
-        for row in sweep
-        if any(r.get("mean_diff", 0.0) < 0.0 for r in row.get("repeats", {}).values())
+        row["index"] for row in sweep if any(r.get("mean_diff", 0.0) < 0.0 for r in row.get("repeats", {}).values())
     }
     assert below  # the committed sweep has such conditions
     pairs = compare.recordings(0, False, draws=1)
