@@ -672,32 +672,18 @@ class Denoiser:
             base = spectral.baseline(proj.coef[:, active], proj.baseline_samples).astype(np.float32)
             traces = proj.coef.copy()
             traces[:, active] -= base
-        coef = spectral.run_traces(
-            net,
-            traces,
-            scale,
-            self.channels,
-            self.halo,
-            window,
-            signal=active,
-            independent=self.model_card.shared,
-            fill=proj.coef_mean,
-        )
+
+        def denoised(run: Callable[[np.ndarray], np.ndarray], which: np.ndarray) -> np.ndarray:
+            return spectral.run_traces(
+                run, traces, scale, self.channels, self.halo, window,
+                signal=which, independent=self.model_card.shared, fill=proj.coef_mean,
+            )  # fmt: skip
+
+        coef = denoised(net, active)
         onsets = active & (np.zeros_like(active) if proj.sparse is None else proj.sparse)
         if self.options.keep_onsets and onsets.any():
             weak = spectral.weakened(self._net, spectral.ONSET_STRENGTH * self.options.strength)
-            again = spectral.run_traces(
-                weak,
-                traces,
-                scale,
-                self.channels,
-                self.halo,
-                window,
-                signal=onsets,
-                independent=self.model_card.shared,
-                fill=proj.coef_mean,
-            )
-            coef = spectral.keep_onsets(coef, again, onsets)
+            coef = spectral.keep_onsets(coef, denoised(weak, onsets), onsets)
         if base is not None:
             coef[:, active] += base
         if kept.any():
