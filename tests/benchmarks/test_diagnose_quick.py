@@ -245,3 +245,20 @@ def test_decorrelated_projection_keeps_its_span() -> None:
     one = decorrelated_projection(x, 1)
     err, raw = one - 100.0 - signal, x - 100.0 - signal
     assert np.sqrt(np.mean((err - err.mean(axis=0)) ** 2)) < 0.3 * np.sqrt(np.mean(raw**2))
+
+
+def test_fast_hemo_summary_pairs_each_pipeline_with_raw() -> None:
+    """Means over the seeds and the paired F1 difference to raw, with Student's t half-width."""
+    from benchmarks.diagnose import fast_hemo_summary
+
+    rows = [
+        {"seed": s, "recording": "fast", "pipeline": p, "f1": f, "coh": c}
+        for s, (raw, den) in enumerate([(0.90, 0.91), (0.92, 0.91), (0.94, 0.96)])
+        for p, f, c in (("raw", raw, 0.5), ("den", den, 0.8))
+    ]
+    raw, den = fast_hemo_summary(rows)
+    assert raw["pipeline"] == "raw" and raw["f1_diff"] == pytest.approx(0.0)
+    assert den["n"] == 3 and den["f1"] == pytest.approx(0.9266667) and den["coh"] == pytest.approx(0.8)
+    d = np.array([0.01, -0.01, 0.02])
+    assert den["f1_diff"] == pytest.approx(d.mean())
+    assert den["f1_half_width"] == pytest.approx(4.303 * d.std(ddof=1) / np.sqrt(3), rel=1e-3)
