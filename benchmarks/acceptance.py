@@ -39,7 +39,9 @@ MARGIN_DB = 4.0
 def _pipelines(den: Any) -> dict[str, Any]:
     pipes = {"raw": lambda x: x}
     pipes |= {f"gauss-{s:.1f}": gaussian(s) for s in GAUSS_SIGMAS}
-    pipes[f"fluorodn:{den.name}"] = lambda x: np.asarray(den.run(x), np.float64)
+    # a window is a recording however short: the spectral model's windows take its path
+    recording = den.kind == "spectral"
+    pipes[f"fluorodn:{den.name}"] = lambda x: np.asarray(den.run(x, recording=recording), np.float64)
     return pipes
 
 
