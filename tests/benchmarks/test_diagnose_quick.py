@@ -262,3 +262,15 @@ def test_fast_hemo_summary_pairs_each_pipeline_with_raw() -> None:
     d = np.array([0.01, -0.01, 0.02])
     assert den["f1_diff"] == pytest.approx(d.mean())
     assert den["f1_half_width"] == pytest.approx(4.303 * d.std(ddof=1) / np.sqrt(3), rel=1e-3)
+
+
+def test_clean_ceiling_scores_the_clean_recording() -> None:
+    """The analysis on a clean recording scores at least what it scores on the noisy one."""
+    from fluorodn_train.evaluation import recordings as R
+
+    from benchmarks.diagnose import NOISE_SCALES, clean_ceiling
+
+    (row,) = clean_ceiling(600, (0,))
+    rec = R.make_recordings(600, NOISE_SCALES[:1], seed=0)[0]
+    raw = R.analyse(rec, rec.to_counts(rec.noisy))[0]["ev_f1"]
+    assert row["seed"] == 0 and raw <= row["f1"] <= 1.0
