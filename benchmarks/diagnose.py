@@ -442,7 +442,7 @@ FAST_HEMO_SEEDS = tuple(range(6))
 
 def clean_ceiling(n_time: int, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
     """Event F1 of the analysis on the clean main recording of each seed (the same clean recording
-    at every noise scale): the most any pipeline's output can score there."""
+    at every noise scale): the most any pipeline's output can be expected to score there."""
     rows = []
     for seed in seeds:
         rec = R.make_recordings(n_time, NOISE_SCALES[:1], seed=seed)[0]
@@ -956,7 +956,7 @@ def report(res: dict[str, Any]) -> str:
             "",
             f"Event F1 of the analysis run on the clean main recording of each of the seeds of the quality "
             f'benchmark\'s "Over 6 recordings" (the same clean recording at every noise scale): the most any '
-            f"pipeline can score there. Mean {np.mean(f1):.4f} (lowest {min(f1):.4f}, highest {max(f1):.4f}).",
+            f"pipeline can be expected to score there (no noise left at all). Mean {np.mean(f1):.4f} (lowest {min(f1):.4f}, highest {max(f1):.4f}).",
             "",
             "| seed | " + " | ".join(str(c["seed"]) for c in ceiling) + " |",
             "|---|" + "---|" * len(ceiling),
