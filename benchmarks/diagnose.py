@@ -956,7 +956,8 @@ def report(res: dict[str, Any]) -> str:
             "",
             f"Event F1 of the analysis run on the clean main recording of each of the seeds of the quality "
             f'benchmark\'s "Over 6 recordings" (the same clean recording at every noise scale): the most any '
-            f"pipeline can be expected to score there (no noise left at all). Mean {np.mean(f1):.4f} (lowest {min(f1):.4f}, highest {max(f1):.4f}).",
+            f"pipeline can be expected to score there (no noise left at all). Mean {np.mean(f1):.4f} "
+            f"(lowest {min(f1):.4f}, highest {max(f1):.4f}).",
             "",
             "| seed | " + " | ".join(str(c["seed"]) for c in ceiling) + " |",
             "|---|" + "---|" * len(ceiling),
