@@ -188,6 +188,12 @@ class DenoiserOptions:
         object.__setattr__(self, "keep_onsets", bool(self.keep_onsets))
         object.__setattr__(self, "precision", check_precision(self.precision))
 
+    def spectral_label(self) -> str:
+        """How a spectral run with these options differs from the default, for summary lines
+        (``"strength 0.5, onsets rounded"``); empty where it does not."""
+        how = [f"strength {self.strength:g}"] if self.strength != 1.0 else []
+        return ", ".join(how + ([] if self.keep_onsets else ["onsets rounded"]))
+
 
 class Denoiser:
     """DnCNN denoiser for spectral recordings, 2D images and stacks of 2D pages.
@@ -680,8 +686,8 @@ class Denoiser:
             )  # fmt: skip
 
         coef = denoised(net, active)
-        onsets = active & (np.zeros_like(active) if proj.sparse is None else proj.sparse)
-        if self.options.keep_onsets and onsets.any():
+        onsets = active & proj.sparse if proj.sparse is not None else None
+        if self.options.keep_onsets and onsets is not None and onsets.any():
             weak = spectral.weakened(self._net, spectral.ONSET_STRENGTH * self.options.strength)
             coef = spectral.keep_onsets(coef, denoised(weak, onsets), onsets)
         if base is not None:

@@ -83,11 +83,7 @@ def run_denoiser(run: RunOptions, threads: int | None, debug: bool = False) -> A
         run.precision,
         run.kind,
         debug=debug,
-        keep_fixed_pattern=run.keep_fixed_pattern,
-        spectral_only=run.spectral_only,
-        strength=run.strength,
-        keep_onsets=not run.round_onsets,
-        self_ensemble=run.self_ensemble,
+        fields=run.option_fields(),
     )
 
 
@@ -98,25 +94,15 @@ def make_denoiser(
     precision: Precision = Precision.auto,
     kind: Kind = Kind.auto,
     debug: bool = False,
-    keep_fixed_pattern: bool = False,
-    spectral_only: bool = False,
-    strength: float = 1.0,
-    keep_onsets: bool = True,
-    self_ensemble: bool = False,
+    fields: dict[str, Any] | None = None,
 ) -> Any:
-    """A Denoiser; onnxruntime's own log lines (CUDA libraries it cannot load) are kept off the
-    terminal, and where CUDA was asked for and fails, its reason joins the one-sentence error."""
+    """A Denoiser (``fields``: its other :class:`fluorodn.DenoiserOptions`,
+    :meth:`RunOptions.option_fields`); onnxruntime's own log lines (CUDA libraries it cannot
+    load) are kept off the terminal, and where CUDA was asked for and fails, its reason joins the
+    one-sentence error."""
     from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-    options = DenoiserOptions(
-        threads=threads,
-        precision=precision.value,
-        keep_fixed_pattern=keep_fixed_pattern,
-        spectral_only=spectral_only,
-        strength=strength,
-        keep_onsets=keep_onsets,
-        self_ensemble=self_ensemble,
-    )
+    options = DenoiserOptions(threads=threads, precision=precision.value, **(fields or {}))
     if device is not Device.cuda or debug:
         return Denoiser(model, device=device.value, options=options, kind=kind.value)
     try:

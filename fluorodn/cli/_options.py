@@ -167,6 +167,16 @@ class RunOptions:
     round_onsets: bool = False
     self_ensemble: bool = False
 
+    def option_fields(self) -> dict[str, Any]:
+        """The :class:`fluorodn.DenoiserOptions` fields these options set, besides threads and precision."""
+        return {
+            "keep_fixed_pattern": self.keep_fixed_pattern,
+            "spectral_only": self.spectral_only,
+            "strength": self.strength,
+            "keep_onsets": not self.round_onsets,
+            "self_ensemble": self.self_ensemble,
+        }
+
 
 #: How each field of :class:`RunOptions` is declared on the command line.
 _RUN_OPTIONS = {

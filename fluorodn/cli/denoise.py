@@ -200,11 +200,8 @@ def denoise(
     except FluorodnError as err:
         fail(err)
     report.model = model_record(dn)
-    weaker = ""
-    if dn.kind == "spectral":
-        weaker = (f", strength {run.strength:g}" if run.strength != 1.0 else "") + (
-            ", onsets rounded" if run.round_onsets else ""
-        )
+    how = dn.options.spectral_label() if dn.kind == "spectral" else ""
+    weaker = f", {how}" if how else ""
     threads_used = f"{dn.threads} thread{'s' if dn.threads != 1 else ''}"
     report.note(
         f"model {dn.name} ({dn.precision}{weaker}) on {dn.provider}, {threads_used}, "
@@ -250,17 +247,9 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     from fluorodn.denoiser import DenoiserOptions
 
     options = None
-    flags = (run.keep_fixed_pattern, run.spectral_only, run.self_ensemble, run.strength != 1.0, run.round_onsets)
-    if threads is not None or run.precision is not Precision.auto or any(flags):
-        options = DenoiserOptions(
-            threads=threads,
-            precision=run.precision.value,
-            keep_fixed_pattern=run.keep_fixed_pattern,
-            spectral_only=run.spectral_only,
-            strength=run.strength,
-            keep_onsets=not run.round_onsets,
-            self_ensemble=run.self_ensemble,
-        )
+    fields = run.option_fields()
+    if threads is not None or run.precision is not Precision.auto or fields != RunOptions().option_fields():
+        options = DenoiserOptions(threads=threads, precision=run.precision.value, **fields)
     try:
         check_user_model(run.model, run.device, None, report)
         with collected_warnings() as messages:

@@ -117,7 +117,7 @@ def _unmix(
     noise = _noise_sigma(x - dark_w)
     model_name = None
     if denoise is not False and denoise is not None:
-        from fluorodn.denoiser import Denoiser
+        from fluorodn.denoiser import Denoiser, DenoiserOptions
 
         if denoise is True or isinstance(denoise, (str, os.PathLike)):
             denoise = Denoiser() if denoise is True else Denoiser(denoise)
@@ -133,11 +133,9 @@ def _unmix(
         ran = denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise
         model_name = str(ran.name)
         opts = getattr(ran, "options", None)
-        weaker = getattr(opts, "strength", 1.0)
-        how = [f"strength {weaker:g}"] if weaker != 1.0 else []
-        how += [] if getattr(opts, "keep_onsets", True) else ["onsets rounded"]
+        how = opts.spectral_label() if isinstance(opts, DenoiserOptions) else ""
         if getattr(ran, "kind", None) == "spectral" and how:
-            model_name += f" ({', '.join(how)})"
+            model_name += f" ({how})"
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)

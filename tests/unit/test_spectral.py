@@ -1100,6 +1100,14 @@ def test_weakened_network_sees_lower_levels_and_answers_in_trace_units() -> None
             spectral.weakened(net, bad)
 
 
+def _run_with(x: np.ndarray, **opts: Any) -> np.ndarray:
+    """``x`` denoised by the default model on one CPU thread with these :class:`DenoiserOptions`,
+    its out-of-domain warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        return Denoiser(device="cpu", options=DenoiserOptions(threads=1, **opts)).run(x)
+
+
 def test_strength_moves_from_the_projection_to_the_default(den: Denoiser, generator) -> None:
     """``strength`` 1 is the default and 0 the projection alone, bit for bit; in between, the
     less the strength, the less the output moves from the projection alone (and the less it
@@ -1108,9 +1116,7 @@ def test_strength_moves_from_the_projection_to_the_default(den: Denoiser, genera
     x = inst.noisy.astype(np.float32)
 
     def run(**opts: Any) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OutOfDomainWarning)
-            return Denoiser(device="cpu", options=DenoiserOptions(threads=1, **opts)).run(x)
+        return _run_with(x, **opts)
 
     full, only = den.run(x), run(spectral_only=True)
     np.testing.assert_array_equal(run(strength=1.0), full)
@@ -1142,9 +1148,7 @@ def test_keep_onsets_changes_only_the_rises_of_the_sparse_traces(den: Denoiser, 
     x = inst.noisy.astype(np.float32)
 
     def run(**opts: Any) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OutOfDomainWarning)
-            return Denoiser(device="cpu", options=DenoiserOptions(threads=1, **opts)).run(x)
+        return _run_with(x, **opts)
 
     p = spectral.fit(x)
     assert p.sparse is not None and p.signal is not None
@@ -1163,6 +1167,14 @@ def test_keep_onsets_changes_only_the_rises_of_the_sparse_traces(den: Denoiser, 
     for bad in ("yes", 1, None):
         with pytest.raises(ValueError, match="keep_onsets"):
             DenoiserOptions(keep_onsets=bad)
+
+
+def test_spectral_label_names_what_differs_from_the_default() -> None:
+    assert DenoiserOptions().spectral_label() == ""
+    assert DenoiserOptions(threads=2, spectral_only=True).spectral_label() == ""
+    assert DenoiserOptions(strength=0.5).spectral_label() == "strength 0.5"
+    assert DenoiserOptions(keep_onsets=False).spectral_label() == "onsets rounded"
+    assert DenoiserOptions(strength=0.25, keep_onsets=False).spectral_label() == "strength 0.25, onsets rounded"
 
 
 def test_spectral_only_keeps_each_signal_trace_as_recorded(den: Denoiser, generator) -> None:
