@@ -29,6 +29,7 @@ BENCHMARKS = {
     "dark": "benchmarks.dark",
     "strength": "benchmarks.strength",
     "compare": "benchmarks.compare",
+    "events": "benchmarks.events",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

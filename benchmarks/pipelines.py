@@ -234,17 +234,18 @@ def fluorodn_pipelines(
 
 def denoiser_fn(den: Any, **given: Any) -> Callable[[np.ndarray], np.ndarray]:
     """``den.run`` (with the keyword arguments ``given``, e.g. ``rate``) returning float64; its
-    warnings about the input (``OutOfDomainWarning``, ``ModelChoiceWarning``) are recorded in
+    warnings about the input (``OutOfDomainWarning``, ``ModelChoiceWarning``,
+    ``EventDetectionWarning``) are recorded in
     ``run.warnings``."""
     import warnings
 
-    from fluorodn.errors import ModelChoiceWarning, OutOfDomainWarning
+    from fluorodn.errors import EventDetectionWarning, ModelChoiceWarning, OutOfDomainWarning
 
     def run(x: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             y = np.asarray(den.run(x, **given), np.float64)
-        about_input = (OutOfDomainWarning, ModelChoiceWarning)
+        about_input = (OutOfDomainWarning, ModelChoiceWarning, EventDetectionWarning)
         run.warnings = [str(w.message) for w in caught if issubclass(w.category, about_input)]
         return y
 

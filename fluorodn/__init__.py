@@ -17,6 +17,7 @@ __all__ = [
     "Denoiser",
     "DenoiserOptions",
     "DeviceError",
+    "EventDetectionWarning",
     "FileFormatError",
     "FluorodnError",
     "LightOffNotice",
@@ -49,6 +50,7 @@ _LAZY = {
     "denoise": "fluorodn.denoiser",
     "available_models": "fluorodn.registry",
     "DeviceError": "fluorodn.errors",
+    "EventDetectionWarning": "fluorodn.errors",
     "FileFormatError": "fluorodn.errors",
     "FluorodnError": "fluorodn.errors",
     "LightOffNotice": "fluorodn.errors",
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from fluorodn.denoiser import Denoiser, DenoiserOptions, denoise
     from fluorodn.errors import (
         DeviceError,
+        EventDetectionWarning,
         FileFormatError,
         FluorodnError,
         LightOffNotice,

@@ -60,7 +60,7 @@ from ._dask_io import (
 from ._dask_worker import LOADS as LOADS
 from ._dask_worker import cached_denoiser, run_block_2d, run_block_3d, run_block_spectral
 from ._engine import check_scale, clipping_warning, removal_warning
-from .errors import FluorodnError, LightOffNotice, OutOfDomainWarning
+from .errors import FluorodnError
 from .normalize import sample_rows, scale_from_rows
 from .registry import IMAGE_MODEL
 
@@ -212,19 +212,25 @@ def check_pages(pages: int) -> list[int]:
 def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) -> list[str | None]:
     """The checks of a stack of pages (P, Y, X), here on the client, on one page in ``CHECK_EVERY``
     (at least one, at most ``CHECK_PAGES``), spread evenly over it: the messages of the first of
-    them that gets any (workers check nothing, since what they warn is lost under a process or
-    distributed scheduler)."""
+    them that gets out-of-domain ones, after the first caution about the events if any (workers
+    check nothing, since what they warn is lost under a process or distributed scheduler)."""
+    from . import spectral
+
     spectral_pages = planner.kind == "spectral"
+    cautions: list[str | None] = []  # about the events: the first page's, and they do not stop the checks
     for k in check_pages(arr.shape[0]):
         page = arr[k]
         if spectral_pages:
-            found = [f"page index {k}: {m}" if m and k else m for m in _fit_checked(planner, page, recording)[1]]
+            checked = _fit_checked(planner, page, recording)[1]
+            found = [type(m)(f"page index {k}: {m}") if m and k else m for m in checked]  # each keeps its kind
         else:
             scale, rows = _image_scale(page)
             found = _image_messages(planner, page, scale, rows, planner.border_mode(page.shape), k)
-        if any(found):
-            return found
-    return []
+        cautions = cautions or [m for m in found if isinstance(m, spectral.EventCaution)]
+        others = [m for m in found if not isinstance(m, spectral.EventCaution)]
+        if any(others):
+            return [*cautions, *others]
+    return cautions
 
 
 def _light_off_pages(arr: da.Array) -> list[str | None]:
@@ -274,14 +280,13 @@ def _cached_take(arr: da.Array, stat_rows: slice) -> spectral.Take:
 
 
 def _warn(messages: list[str | None]) -> None:
-    """Each message as an ``OutOfDomainWarning`` (a :class:`fluorodn.spectral.Notice` as a
-    ``LightOffNotice``) pointing at the caller of :func:`denoise`."""
-    from . import spectral
+    """Each message as its :func:`fluorodn.denoiser.warning_category` (mostly an
+    ``OutOfDomainWarning``) pointing at the caller of :func:`denoise`."""
+    from .denoiser import warning_category
 
     for message in messages:
         if message:
-            category = LightOffNotice if isinstance(message, spectral.Notice) else OutOfDomainWarning
-            warnings.warn(category(message), stacklevel=3)
+            warnings.warn(warning_category(message)(message), stacklevel=3)
 
 
 def denoise(

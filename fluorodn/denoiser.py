@@ -24,7 +24,13 @@ import numpy as np
 
 from fluorodn import spectral
 from fluorodn._engine import Progress, check_input, check_scale, clipping_warning, denoise_pages, removal_warning
-from fluorodn.errors import LightOffNotice, ModelChoiceWarning, ModelError, OutOfDomainWarning
+from fluorodn.errors import (
+    EventDetectionWarning,
+    LightOffNotice,
+    ModelChoiceWarning,
+    ModelError,
+    OutOfDomainWarning,
+)
 from fluorodn.normalize import global_scale
 from fluorodn.precision import BF16_UNAVAILABLE as BF16_UNAVAILABLE
 from fluorodn.precision import PRECISIONS, check_precision
@@ -428,11 +434,15 @@ class Denoiser:
                 _warn_page(found, 0, depth + 1)
                 return out
             # a stack of recordings: each on its own, as stream() gives them, with the warnings of
-            # the first that gets any, by its page index (the checks stop there)
+            # the first that gets out-of-domain ones, by its page index (the checks stop there)
             out = np.empty(arr.shape, dtype=np.float32)
-            warned = False
+            # (a caution about the events is given once, and does not stop the checks)
+            warned = cautioned = False
             for k, page in enumerate(arr):
                 out[k], found = self._run_spectral(page, progress, checks=not warned, recording=recording)
+                if cautioned:
+                    found = [m for m in found if not isinstance(m, spectral.EventCaution)]
+                cautioned = cautioned or any(isinstance(m, spectral.EventCaution) for m in found)
                 warned = _warn_page(found, k, depth + 1) or warned
             return out
         runner = self._image() if path == "delegate" else self  # warnings from here, at the caller
@@ -717,6 +727,7 @@ class Denoiser:
             None if recording else transposed_warning(shape, rows),
             few_samples_warning(t),
             clipping_warning(rows),
+            spectral.fast_hemodynamics_message(proj),
         ]
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict):
@@ -752,6 +763,7 @@ class Denoiser:
                 None if recording else transposed_warning(arr.shape, arr),
                 few_samples_warning(arr.shape[0]),
                 clipping_warning(arr),
+                spectral.fast_hemodynamics_message(proj),
             ]
             if isinstance(limits, dict):
                 messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), limits)
@@ -846,15 +858,23 @@ def _shared(progress: Progress | None, parts: int) -> Progress | None:
     return report
 
 
+def warning_category(message: str) -> type[UserWarning]:
+    """The warning class of a message of the spectral path's checks: :class:`LightOffNotice` for a
+    :class:`fluorodn.spectral.Notice`, :class:`EventDetectionWarning` for a
+    :class:`fluorodn.spectral.EventCaution`, :class:`OutOfDomainWarning` otherwise."""
+    if isinstance(message, spectral.Notice):
+        return LightOffNotice
+    return EventDetectionWarning if isinstance(message, spectral.EventCaution) else OutOfDomainWarning
+
+
 def _warn_page(messages: list[str], page: int, depth: int) -> bool:
-    """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as an
-    :class:`OutOfDomainWarning` (a :class:`fluorodn.spectral.Notice` as a :class:`LightOffNotice`)
-    pointing ``depth`` frames above this function's own; whether there were out-of-domain ones."""
+    """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as its
+    :func:`warning_category` pointing ``depth`` frames above this function's own; whether there
+    were out-of-domain ones."""
     where = f"page index {page}: " if page else ""
     for message in messages:
-        category = LightOffNotice if isinstance(message, spectral.Notice) else OutOfDomainWarning
-        warnings.warn(category(where + message), stacklevel=1 + depth)
-    return any(not isinstance(m, spectral.Notice) for m in messages)
+        warnings.warn(warning_category(message)(where + message), stacklevel=1 + depth)
+    return any(warning_category(m) is OutOfDomainWarning for m in messages)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

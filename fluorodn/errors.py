@@ -61,6 +61,16 @@ class LightOffNotice(UserWarning):
     """
 
 
+class EventDetectionWarning(UserWarning):
+    """The recording has a property under which events counted on the denoised output fell below
+    the raw recording's count in fluorodn's benchmarks (fast hemodynamics).
+
+    The model was trained on such recordings, so this is not an :class:`OutOfDomainWarning`: the
+    output is denoised as well as elsewhere, but an analysis of its events should be checked
+    against the raw recording. The message names the property.
+    """
+
+
 class ModelChoiceWarning(UserWarning):
     """The model asked for is measurably worse on this input than the one fluorodn would choose.
 

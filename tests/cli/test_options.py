@@ -219,6 +219,25 @@ def test_one_warning_line_per_file(tiny_model: Path, tmp_path: Path, helpers: An
     assert doc["files"][0]["warnings"] == expected.split("; ")
 
 
+def test_fast_hemodynamics_give_one_caution_line(tmp_path: Path) -> None:
+    """The default on a recording with fast hemodynamics: one warning line for the file, saying
+    that events may be lost; the file is denoised all the same (exit 0), and listed in --json."""
+    from dataclasses import replace
+
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    inst = make_instance(np.random.default_rng(1), 3000, 152, 0.4, signal=replace(WIDE, hemo_fast_prob=1.0))
+    np.save(tmp_path / "fast.npy", inst.noisy.astype(np.float32))
+    result = cli("denoise", tmp_path / "fast.npy", "--threads", 1, "--json")
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if "warning" in ln.lower()]
+    assert len(lines) == 1 and "carries fast hemodynamics" in lines[0] and "raw recording" in lines[0], lines
+    (warned,) = json.loads(result.stdout)["files"][0]["warnings"]
+    assert warned.startswith("the recording carries fast hemodynamics")
+    assert (tmp_path / "fast_denoised.npy").exists()
+
+
 def test_warnings_of_a_real_process_are_one_line(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     """As a process: no Python warning lines (file:line, source) on stderr, one line per file."""
     tifffile.imwrite(tmp_path / "rec.tif", np.stack([helpers.spectra(30, 20, seed=s) for s in range(5)]))

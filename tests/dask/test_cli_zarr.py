@@ -61,11 +61,14 @@ def test_cli_zarr_warns_on_one_line(tmp_path):
 
 def test_cli_zarr_takes_the_rate(tmp_path):
     """--rate applies to a zarr recording as to a file that states none: under 4 Hz the file gets
-    the one warning line naming the rate, at 5 Hz none; the output is the same either way."""
+    the one warning line naming the rate, at 5 Hz none; the output is the same either way (a
+    recording without fast hemodynamics, which would add their own warning)."""
+    from dataclasses import replace
+
     from fluorodn_train.data import make_instance
     from fluorodn_train.synth import WIDE
 
-    inst = make_instance(np.random.default_rng(4), 1200, 152, 0.4, signal=WIDE)
+    inst = make_instance(np.random.default_rng(4), 1200, 152, 0.4, signal=replace(WIDE, hemo_fast_prob=0.0))
     src = tmp_path / "rec.zarr"
     z = zarr.open_array(str(src), mode="w", shape=inst.noisy.shape, chunks=(400, 152), dtype="f4")
     z[:] = inst.noisy

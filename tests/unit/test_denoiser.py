@@ -412,7 +412,9 @@ def test_warning_classes_are_public() -> None:
 
     assert issubclass(fluorodn.OutOfDomainWarning, UserWarning)
     assert issubclass(fluorodn.ModelChoiceWarning, UserWarning)
-    assert {"OutOfDomainWarning", "ModelChoiceWarning"} <= set(dir(fluorodn))
+    assert issubclass(fluorodn.EventDetectionWarning, UserWarning)
+    assert not issubclass(fluorodn.EventDetectionWarning, fluorodn.OutOfDomainWarning)
+    assert {"OutOfDomainWarning", "ModelChoiceWarning", "EventDetectionWarning"} <= set(dir(fluorodn))
 
 
 def _choice_warnings(fn: Any) -> list[str]:

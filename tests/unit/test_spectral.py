@@ -460,6 +460,17 @@ def generator():
     return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=WIDE)
 
 
+def _hemodynamics(fast_prob: float):
+    """Draws of the widened generator with fast hemodynamics always (1) or never (0)."""
+    from dataclasses import replace
+
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    cfg = replace(WIDE, hemo_fast_prob=fast_prob)
+    return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=cfg)
+
+
 def test_default_takes_the_right_path_per_input(den: Denoiser) -> None:
     assert den.kind == "spectral" and den.name == "spectral"
     x, _, _ = recording(t=600, w=76)
@@ -628,7 +639,7 @@ def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> No
     from fluorodn.dask import denoise as dask_denoise
 
     rng = np.random.default_rng(12)
-    inst = generator(rng, 3000, 152, 0.3)
+    inst = _hemodynamics(0.0)(rng, 3000, 152, 0.3)  # no fast hemodynamics: no warning of theirs
     offset = inst.truth.clean - inst.truth.photons
     x = inst.noisy.astype(np.float32)
     dark = np.r_[0:3, 1400:1405, 2998:3000]
@@ -774,6 +785,52 @@ def test_in_domain_recordings_do_not_warn_and_are_denoised(den: Denoiser, genera
         err = np.sqrt(np.mean((y - inst.clean) ** 2))
         raw = np.sqrt(np.mean((inst.noisy - inst.clean) ** 2))
         assert err < 0.7 * raw, (ns, w, err / raw)
+
+
+def test_fast_hemodynamics_warn_and_slow_ones_do_not(den: Denoiser) -> None:
+    """Recordings of the widened generator with fast hemodynamics warn that events may be lost
+    (all but at most one of six), as an EventDetectionWarning, not an out-of-domain one; the same
+    draws without them warn of nothing."""
+    from fluorodn import EventDetectionWarning
+
+    fast, slow = _hemodynamics(1.0), _hemodynamics(0.0)
+    warned = 0
+    for seed, ns in enumerate((0.2, 0.4, 0.8, 0.2, 0.4, 0.8)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            den.run(fast(np.random.default_rng(seed), 3000, 152, ns).noisy)
+        assert not [w for w in caught if issubclass(w.category, OutOfDomainWarning)]
+        said = [str(w.message) for w in caught if issubclass(w.category, EventDetectionWarning)]
+        warned += any("fast hemodynamics" in m for m in said)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            den.run(slow(np.random.default_rng(seed), 3000, 152, ns).noisy)
+    assert warned >= 5
+
+
+def test_fast_hemodynamics_are_dense_near_gaussian_changes() -> None:
+    """A dense trace of near-gaussian changes is fast hemodynamics; a dense trace of many large
+    transients is not, nor a trace that is not a candidate; a recording too short to tell has none."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    spikes = np.zeros(n)
+    spikes[rng.choice(n, 400, replace=False)] = rng.uniform(30.0, 80.0, 400)
+    coef = rng.standard_normal((n, 3))
+    coef[:, 0] += 3.0 * rng.standard_normal(n)  # fast hemodynamics: dense, gaussian
+    coef[:, 1] += lfilter([1.0], [1.0, -0.95], spikes)  # many large transients: their decays are dense
+    coef[:, 2] += 3.0 * rng.standard_normal(n)
+    dense = spectral.diff_variance(coef) > spectral.DENSE_RATIO
+    np.testing.assert_array_equal(dense, [True, True, True])
+    candidates = np.array([True, True, False])
+    np.testing.assert_array_equal(spectral.fast_hemodynamics(coef, candidates), [True, False, False])
+    assert not spectral.fast_hemodynamics(coef[: spectral.SIGNAL_TEST_ROWS - 1], candidates).any()
+    slow = np.sin(np.arange(n) / 30.0)[:, None] * 150.0 + rng.standard_normal((n, 1))  # large, slow
+    assert spectral.diff_variance(slow)[0] > spectral.DENSE_RATIO
+    assert not spectral.fast_hemodynamics(slow, np.array([True])).any()
+    p = spectral.fit(recording(t=3000, noise=0.3)[0])
+    assert p.fast is not None and not p.fast.any() and spectral.fast_hemodynamics_message(p) is None
 
 
 def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
@@ -991,12 +1048,26 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
     assert np.abs(kept - ref).max() > 1e-2 * float(np.abs(ref - x).std())
 
 
-def _domain_messages(run: Any, *args: Any) -> tuple[Any, list[str]]:
-    """``run(*args)`` and the OutOfDomainWarning messages it issued, each with the file it points at."""
+def _domain_messages(run: Any, *args: Any, category: type[Warning] = OutOfDomainWarning) -> tuple[Any, list[str]]:
+    """``run(*args)`` and the ``category`` messages it issued, each with the file it points at."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = run(*args)
-    return got, [f"{Path(w.filename).name}: {w.message}" for w in caught if issubclass(w.category, OutOfDomainWarning)]
+    return got, [f"{Path(w.filename).name}: {w.message}" for w in caught if issubclass(w.category, category)]
+
+
+def test_dask_cautions_about_fast_hemodynamics_as_one_call_does(den: Denoiser) -> None:
+    """A recording with fast hemodynamics through fluorodn.dask: the same EventDetectionWarning as
+    ``Denoiser.run``, issued once on the client, pointing at the caller."""
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+    from fluorodn import EventDetectionWarning
+
+    x = _hemodynamics(1.0)(np.random.default_rng(1), 3000, 152, 0.4).noisy
+    lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(500, 152)), category=EventDetectionWarning)
+    assert _domain_messages(lazy.compute, category=EventDetectionWarning)[1] == []
+    assert built == _domain_messages(den.run, x, category=EventDetectionWarning)[1]
+    assert len(built) == 1 and built[0].startswith("test_spectral.py: the recording carries fast hemodynamics")
 
 
 def test_dask_checks_a_recording_as_one_call_does(den: Denoiser, generator) -> None:

@@ -1,0 +1,59 @@
+"""The events benchmark's --quick mode runs end to end, and its summary compares the default with
+raw and the best baseline the way its table says."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("oasis")
+pytest.importorskip("spectral_connectivity")
+
+from benchmarks import events
+
+
+def test_quick_events(tmp_path) -> None:
+    assert events.main(["--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "events_quick.json").read_text())
+    assert res["seeds"] == [0, 1] and res["pipelines"] == list(events.QUICK_PIPELINES)
+    names = {r["recording"] for r in res["rows"]}
+    assert names == {"noise 0.2", *events.STRESS}
+    # every pipeline and the ceiling once per seed and recording
+    assert len(res["rows"]) == 2 * len(names) * (len(events.QUICK_PIPELINES) + 1)
+    for e in res["summary"]:
+        assert e["n"] == 2 and e["best_f1"] not in (events.DEFAULT, events.CEILING)
+        assert 0.0 <= e["ceiling_f1"] <= 1.0
+    md = (tmp_path / "events_quick.md").read_text()
+    assert "| noise 0.2 | 2 | 0 |" in md and "F1 default - best" in md
+
+
+def _rows(diffs: list[float], base: float = 0.9) -> list[dict]:
+    rows = []
+    for seed, d in enumerate(diffs):
+        for name, f1 in (("raw", base), ("svd-8", base + 0.001), (events.DEFAULT, base + d), (events.CEILING, 0.97)):
+            row = {"seed": seed, "recording": "noise 0.2", "pipeline": name, "f1": f1, "coh": f1}
+            rows.append(row | {"warned": name == events.DEFAULT and seed == 0})
+    return rows
+
+
+def test_summary_names_the_best_baseline_and_the_verdicts() -> None:
+    (ahead,) = events.summary(_rows([0.010, 0.012, 0.011, 0.009]))
+    assert ahead["best_f1"] == "svd-8"  # the ceiling is not a baseline
+    assert ahead["ceiling_f1"] == pytest.approx(0.97) and ahead["default_warned"] == 1
+    assert ahead["f1_best_diff"] == pytest.approx(0.0095, abs=1e-9)
+    assert ahead["f1_best_verdict"] == "ahead" and ahead["f1_verdict"] == "ahead"
+    (mixed,) = events.summary(_rows([0.010, -0.012, 0.011, -0.009]))
+    assert mixed["f1_best_verdict"] == "level"
+    (behind,) = events.summary(_rows([-0.010, -0.012, -0.011, -0.009]))
+    assert behind["f1_best_verdict"] == "behind"
+    assert events.verdict(0.0, float("nan")) == "-"
+    assert np.isfinite(behind["f1_best_half_width"])
+
+
+def test_seeds_below_two_are_refused(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        events.main(["--quick", "--seeds", "1"])
+    assert exc.value.code == 2
+    assert "--seeds must be at least 2" in capsys.readouterr().err
