@@ -12,8 +12,8 @@ kinetics).
 Each recording runs through raw, ``fluorodn:default`` (``Denoiser()`` as a user gets it), the
 rank-8 SVD and the Gaussian of sigma 0.5 and is analysed like the quality benchmark's
 (:func:`fluorodn_train.evaluation.recordings.analyse`). Per recording: is the default below
-raw on PSNR, coherence 0-2.5 Hz or event F1, and did it warn (``OutOfDomainWarning``); over
-all of them, the mean paired difference with its 95 % interval.
+raw on PSNR, coherence 0-2.5 Hz or event F1, and did it warn (``OutOfDomainWarning`` or
+``EventDetectionWarning``); over all of them, the mean paired difference with its 95 % interval.
 
 One draw below raw may be the luck of that draw's noise and events: a recording of 50 events
 moves its F1 by 0.02 with one event. Each recording below raw on a metric is therefore drawn
@@ -357,7 +357,8 @@ def markdown(res: dict[str, Any], command: str) -> str:
     lines += _summary_rows(s)
     lines += [
         "",
-        f"The default warned (`OutOfDomainWarning`) on {s['warned']} of {s['recordings']} recordings.",
+        "The default warned (`OutOfDomainWarning`, `EventDetectionWarning`) "
+        f"on {s['warned']} of {s['recordings']} recordings.",
         "",
         "## The projection alone (`--spectral-only`)",
         "",
