@@ -332,6 +332,12 @@ def _summary(rows: list[dict[str, Any]], name: str, part: Any) -> dict[str, Any]
     return summary
 
 
+def _lead(message: str) -> str:
+    """A warning's opening words, up to its first bracket or colon (the table's cell; the whole
+    message is listed once below it)."""
+    return message.split(" (")[0].split(": ")[0]
+
+
 def markdown(res: dict[str, Any], command: str) -> str:
     s = res["summary"]
     lines = [
@@ -395,12 +401,15 @@ def markdown(res: dict[str, Any], command: str) -> str:
         below = ", ".join(r["below_raw"]) or "nothing"
         if not r["resolved"]:
             below += " (PSNR only: analysis unresolved)"
-        warned = "; ".join(r["warnings"]) or "no"
+        warned = "; ".join(_lead(w) for w in r["warnings"]) or "no"
         again, only_again = (_again(part["repeats"]) for part in (r, r["spectral_only"]))
         lines.append(
             f"| {r['index']} | {r['recording']} | {m['fluorodn:default']['psnr']:.2f} / {m['raw']['psnr']:.2f} | "
             f"{coh} | {f1} | {below} | {warned} | {again} | {only_again} |"
         )
+    said = list(dict.fromkeys(w for r in res["rows"] for w in r["warnings"]))
+    if said:
+        lines += ["", "The warnings in full:", "", *(f"- {w}" for w in said)]
     return "\n".join(lines) + "\n"
 
 
