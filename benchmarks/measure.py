@@ -123,3 +123,9 @@ def write_results(
     text = render(result)
     (out / f"{stem}.md").write_text(text)
     return text
+
+
+def warning_lead(message: str) -> str:
+    """A warning's opening words, up to its first bracket or colon: a table's cell (the whole
+    message listed once below the table)."""
+    return message.split(" (")[0].split(": ")[0]

@@ -171,10 +171,26 @@ def _never_worse(res: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {name} | {_fmt(d['psnr'], 2)} / {_fmt(raw['psnr'], 2)} | {_fmt(d['coh_mean_0_2.5hz'])} / "
             f"{_fmt(raw['coh_mean_0_2.5hz'])} | {_fmt(d['ev_f1'])} / {_fmt(raw['ev_f1'])} | "
-            f"{', '.join(worse) or 'nothing'} | {'yes: ' + d['warnings'] if d.get('warnings') else 'no'} | "
+            f"{', '.join(worse) or 'nothing'} | {_warned(d.get('warnings'))} | "
             f"{best} ({_fmt(cands[best]['coh_mean_0_2.5hz'])}) |"
         )
+    said = list(dict.fromkeys(w for rows in by.values() for w in _messages(rows.get("fluorodn:default"))))
+    if said:
+        lines += ["", "The warnings in full:", "", *(f"- {w}" for w in said)]
     return [*lines, ""]
+
+
+def _messages(row: dict[str, Any] | None) -> list[str]:
+    """The warnings of one row (kept joined by "; ")."""
+    return [w for w in ((row or {}).get("warnings") or "").split("; ") if w]
+
+
+def _warned(joined: str | None) -> str:
+    """The warned cell: each warning by its opening words (listed in full below the table)."""
+    from benchmarks.measure import warning_lead
+
+    leads = [warning_lead(w) for w in _messages({"warnings": joined})]
+    return "yes: " + "; ".join(leads) if leads else "no"
 
 
 def _repeats(res: dict[str, Any]) -> list[str]:

@@ -44,6 +44,7 @@ import numpy as np
 from fluorodn_train import data, spectra
 from fluorodn_train.evaluation.recordings import FS, Recording, analyse, signal_config
 
+from benchmarks.measure import warning_lead
 from benchmarks.pipelines import denoiser_fn, gaussian, svd_rank
 from benchmarks.repeats import interval
 from benchmarks.stress import synth_recording
@@ -332,12 +333,6 @@ def _summary(rows: list[dict[str, Any]], name: str, part: Any) -> dict[str, Any]
     return summary
 
 
-def _lead(message: str) -> str:
-    """A warning's opening words, up to its first bracket or colon (the table's cell; the whole
-    message is listed once below it)."""
-    return message.split(" (")[0].split(": ")[0]
-
-
 def markdown(res: dict[str, Any], command: str) -> str:
     s = res["summary"]
     lines = [
@@ -401,7 +396,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
         below = ", ".join(r["below_raw"]) or "nothing"
         if not r["resolved"]:
             below += " (PSNR only: analysis unresolved)"
-        warned = "; ".join(_lead(w) for w in r["warnings"]) or "no"
+        warned = "; ".join(warning_lead(w) for w in r["warnings"]) or "no"
         again, only_again = (_again(part["repeats"]) for part in (r, r["spectral_only"]))
         lines.append(
             f"| {r['index']} | {r['recording']} | {m['fluorodn:default']['psnr']:.2f} / {m['raw']['psnr']:.2f} | "
