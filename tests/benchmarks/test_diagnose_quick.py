@@ -274,3 +274,21 @@ def test_clean_ceiling_scores_the_clean_recording() -> None:
     rec = R.make_recordings(600, NOISE_SCALES[:1], seed=0)[0]
     raw = R.analyse(rec, rec.to_counts(rec.noisy))[0]["ev_f1"]
     assert row["seed"] == 0 and raw <= row["f1"] <= 1.0
+
+
+def test_ends_over_seeds_average_each_end_and_count_the_seeds_above() -> None:
+    from benchmarks import diagnose
+    from benchmarks.stress import EDGE_SAMPLES
+
+    first, last = f"first_{EDGE_SAMPLES}_samples_vs_raw", f"last_{EDGE_SAMPLES}_samples_vs_raw"
+    rows = [
+        {"recording": "a", "seed": 0, first: 0.12, last: 0.10, "interior_samples_vs_raw": 0.10},
+        {"recording": "a", "seed": 1, first: 0.10, last: 0.13, "interior_samples_vs_raw": 0.10},
+        {"recording": "b", "seed": 0, first: 0.20, last: 0.20, "interior_samples_vs_raw": 0.20},
+    ]
+    a, b = diagnose.ends_over_seeds(rows)
+    assert a["seeds"] == 2 and a["first"] == pytest.approx(1.1) and a["last"] == pytest.approx(1.15)
+    assert (a["worst_min"], a["worst_max"]) == pytest.approx((1.2, 1.3)) and a["above"] == 2
+    assert b["above"] == 0 and b["worst_max"] == pytest.approx(1.0)
+    edges = [dict(r, pipeline="fluorodn:default") for r in rows] + [dict(rows[0], pipeline="raw", recording="c")]
+    assert diagnose.ends_outside(edges) == ["a"]
