@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fluorodn_train.evaluation.recordings import analyse, make_recordings
+from fluorodn_train.evaluation.recordings import make_recordings
 
-from benchmarks.repeats import COHERENCE_KEY, REPEAT_PIPELINES, REPEAT_STRESS, paired
+from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_STRESS, paired, pipeline_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Clean recordings of the test stream (seed 0: the quality benchmark's main recordings).
@@ -45,17 +44,14 @@ CEILING = "clean"
 QUICK_PIPELINES = ("raw", DEFAULT, "gauss-0.5", "svd-8", "svd-mp")
 
 
-def pipelines(names: tuple[str, ...]) -> dict[str, Any]:
-    """The named pipelines of the quality benchmark (classical ones by name, the default as
-    ``fluorodn.Denoiser()`` gives it)."""
-    import fluorodn
-    from benchmarks import pipelines as P
-    from benchmarks.quality import GAUSS_SIGMAS, SVD_RANKS
+def pipelines(names: tuple[str, ...], den: Any) -> dict[str, Any]:
+    """The named pipelines: raw, the default (``den``, ``fluorodn.Denoiser()``) and the quality
+    benchmark's classical baselines (:func:`benchmarks.quality.classical_pipelines`)."""
+    from benchmarks.pipelines import denoiser_fn
+    from benchmarks.quality import classical_pipelines
 
-    known: dict[str, Any] = {"raw": lambda x: x, DEFAULT: P.denoiser_fn(fluorodn.Denoiser())}
-    known |= {f"gauss-{s:.1f}": P.gaussian(s) for s in GAUSS_SIGMAS}
-    known |= {f"svd-{k}": P.svd_rank(k) for k in SVD_RANKS}
-    known |= {"savgol": P.savgol, "svd-mp": P.svd_mp, "mppca": P.mppca}
+    known: dict[str, Any] = {"raw": lambda x: x, DEFAULT: denoiser_fn(den)}
+    known |= {p.name: p.fn for p in classical_pipelines()}
     return {name: known[name] for name in names}
 
 
@@ -65,21 +61,6 @@ def recordings(seed: int, n_time: int, quick: bool) -> list[Any]:
 
     recs = make_recordings(n_time, NOISE_SCALES[:1] if quick else NOISE_SCALES, seed=seed)
     return recs + [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in STRESS]
-
-
-def rows_of(seed: int, rec: Any, pipes: dict[str, Any]) -> list[dict[str, Any]]:
-    """F1, coherence and PSNR of every pipeline and of the clean recording on ``rec``, and
-    whether the pipeline warned about it."""
-    out = []
-    for name, fn in {CEILING: None, **pipes}.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            y = rec.clean if fn is None else rec.to_counts(np.asarray(fn(rec.noisy), np.float64))
-            m = analyse(rec, y)[0]
-        row = {"seed": seed, "recording": rec.name, "pipeline": name, "f1": m["ev_f1"], "coh": m[COHERENCE_KEY]}
-        # the warnings about the input that fluorodn's pipelines record (benchmarks.pipelines.denoiser_fn)
-        out.append(row | {"psnr": m.get("psnr", float("nan")), "warned": bool(getattr(fn, "warnings", None))})
-    return out
 
 
 def verdict(mean: float, half: float) -> str:
@@ -116,15 +97,15 @@ def run(quick: bool = False, out_dir: Path | None = None, seeds: int | None = No
     n_seeds = seeds if seeds is not None else (2 if quick else SEEDS)
     n_time = 600 if quick else N_TIME
     names = QUICK_PIPELINES if quick else REPEAT_PIPELINES
-    pipes = pipelines(names)
-    rows: list[dict[str, Any]] = []
-    for seed in range(n_seeds):
-        for rec in recordings(seed, n_time, quick):
-            rows += rows_of(seed, rec, pipes)
-        print(f"events: seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
     import fluorodn
 
     den = fluorodn.Denoiser()
+    pipes = pipelines(names, den)
+    rows: list[dict[str, Any]] = []
+    for seed in range(n_seeds):
+        for rec in recordings(seed, n_time, quick):
+            rows += pipeline_rows(seed, rec, {CEILING: None, **pipes})
+        print(f"events: seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
     result = {
         "benchmark": "events",
         "mode": "quick" if quick else "full",

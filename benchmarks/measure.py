@@ -129,3 +129,10 @@ def warning_lead(message: str) -> str:
     """A warning's opening words, up to its first bracket or colon: a table's cell (the whole
     message listed once below the table)."""
     return message.split(" (")[0].split(": ")[0]
+
+
+def warnings_in_full(messages: Any) -> list[str]:
+    """Markdown lines listing each distinct message of ``messages`` once (none if there are none):
+    the text behind the :func:`warning_lead` cells of a table above them."""
+    said = list(dict.fromkeys(messages))
+    return ["", "The warnings in full:", "", *(f"- {w}" for w in said)] if said else []

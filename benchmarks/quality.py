@@ -126,6 +126,17 @@ def _clean_json(obj: Any) -> Any:
     return obj
 
 
+def classical_pipelines(sigmas: tuple[float, ...] = GAUSS_SIGMAS) -> list[Pipeline]:
+    """The classical baselines but BM3D: a Gaussian of each of ``sigmas``, Savitzky-Golay, the
+    truncated SVD at each of :data:`SVD_RANKS`, its Marchenko-Pastur rank, and local MP-PCA."""
+    pipes = [Pipeline(f"gauss-{s:.1f}", gaussian(s), robust=s == 1.0, info={"sigma": s}) for s in sigmas]
+    pipes.append(Pipeline("savgol", savgol, info=dict(SAVGOL)))
+    pipes += [Pipeline(f"svd-{k}", svd_rank(k), robust=True, info={"rank": k}) for k in SVD_RANKS]
+    pipes.append(Pipeline("svd-mp", svd_mp, robust=True, info={"rank": "Marchenko-Pastur edge, whitened"}))
+    pipes.append(Pipeline("mppca", mppca, robust=True, info={"package": "patch-denoise", "patch": MPPCA_PATCH}))
+    return pipes
+
+
 def run(
     quick: bool = False,
     out_dir: Path | None = None,
@@ -153,11 +164,7 @@ def run(
         Pipeline("raw", lambda x: x, robust=True),
     ]
     sigmas = (1.0,) if quick else GAUSS_SIGMAS
-    pipes += [Pipeline(f"gauss-{s:.1f}", gaussian(s), robust=s == 1.0, info={"sigma": s}) for s in sigmas]
-    pipes.append(Pipeline("savgol", savgol, info=dict(SAVGOL)))
-    pipes += [Pipeline(f"svd-{k}", svd_rank(k), robust=True, info={"rank": k}) for k in SVD_RANKS]
-    pipes.append(Pipeline("svd-mp", svd_mp, robust=True, info={"rank": "Marchenko-Pastur edge, whitened"}))
-    pipes.append(Pipeline("mppca", mppca, robust=True, info={"package": "patch-denoise", "patch": MPPCA_PATCH}))
+    pipes += classical_pipelines(sigmas)
     model_pipes, model_info = fluorodn_pipelines(skipped, models, tuple(model_paths), threads)
     pipes += model_pipes
 

@@ -174,22 +174,24 @@ def _never_worse(res: dict[str, Any]) -> list[str]:
             f"{', '.join(worse) or 'nothing'} | {_warned(d.get('warnings'))} | "
             f"{best} ({_fmt(cands[best]['coh_mean_0_2.5hz'])}) |"
         )
-    said = list(dict.fromkeys(w for rows in by.values() for w in _messages(rows.get("fluorodn:default"))))
-    if said:
-        lines += ["", "The warnings in full:", "", *(f"- {w}" for w in said)]
+    from benchmarks.measure import warnings_in_full
+
+    lines += warnings_in_full(
+        w for rows in by.values() for w in _messages((rows.get("fluorodn:default") or {}).get("warnings"))
+    )
     return [*lines, ""]
 
 
-def _messages(row: dict[str, Any] | None) -> list[str]:
-    """The warnings of one row (kept joined by "; ")."""
-    return [w for w in ((row or {}).get("warnings") or "").split("; ") if w]
+def _messages(joined: str | None) -> list[str]:
+    """The warnings of one row, which keeps them joined by "; "."""
+    return [w for w in (joined or "").split("; ") if w]
 
 
 def _warned(joined: str | None) -> str:
     """The warned cell: each warning by its opening words (listed in full below the table)."""
     from benchmarks.measure import warning_lead
 
-    leads = [warning_lead(w) for w in _messages({"warnings": joined})]
+    leads = [warning_lead(w) for w in _messages(joined)]
     return "yes: " + "; ".join(leads) if leads else "no"
 
 

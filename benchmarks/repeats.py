@@ -27,6 +27,7 @@ __all__ = [
     "REPEAT_STRESS",
     "REPEAT_VARIANTS",
     "paired",
+    "pipeline_rows",
     "repeat_rows",
 ]
 
@@ -81,22 +82,27 @@ def repeat_rows(
             recs += [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in REPEAT_STRESS]
         wanted = [r for r in recs if r.kind == "main" or r.name in REPEAT_VARIANTS + REPEAT_STRESS]
         for rec in (r for r in wanted if names is None or r.name in names):
-            for name, fn in pipelines.items():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    y = rec.to_counts(fn(rec.noisy))
-                m, _, _ = analyse(rec, y)
-                rows.append(
-                    {
-                        "seed": seed,
-                        "recording": rec.name,
-                        "pipeline": name,
-                        "f1": m["ev_f1"],
-                        "coh": m[COHERENCE_KEY],
-                        "psnr": m["psnr"],
-                    }
-                )
+            rows += pipeline_rows(seed, rec, pipelines)
             log(f"seed {seed} {rec.name}: done")
+    return rows
+
+
+def pipeline_rows(
+    seed: int, rec: Any, pipelines: dict[str, Callable[[np.ndarray], np.ndarray] | None]
+) -> list[dict[str, Any]]:
+    """F1, coherence and PSNR of every pipeline on ``rec`` (of clean recording ``seed``), and
+    whether it warned about its input (the ``warnings`` that
+    :func:`benchmarks.pipelines.denoiser_fn` keeps); a pipeline of None is the clean recording itself."""
+    rows = []
+    for name, fn in pipelines.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = rec.clean if fn is None else rec.to_counts(fn(rec.noisy))
+            m, _, _ = analyse(rec, y)
+        rows.append({
+            "seed": seed, "recording": rec.name, "pipeline": name, "f1": m["ev_f1"], "coh": m[COHERENCE_KEY],
+            "psnr": m["psnr"], "warned": bool(getattr(fn, "warnings", None)),
+        })  # fmt: skip
     return rows
 
 

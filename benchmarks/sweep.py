@@ -44,7 +44,7 @@ import numpy as np
 from fluorodn_train import data, spectra
 from fluorodn_train.evaluation.recordings import FS, Recording, analyse, signal_config
 
-from benchmarks.measure import warning_lead
+from benchmarks.measure import warning_lead, warnings_in_full
 from benchmarks.pipelines import denoiser_fn, gaussian, svd_rank
 from benchmarks.repeats import interval
 from benchmarks.stress import synth_recording
@@ -402,9 +402,7 @@ def markdown(res: dict[str, Any], command: str) -> str:
             f"| {r['index']} | {r['recording']} | {m['fluorodn:default']['psnr']:.2f} / {m['raw']['psnr']:.2f} | "
             f"{coh} | {f1} | {below} | {warned} | {again} | {only_again} |"
         )
-    said = list(dict.fromkeys(w for r in res["rows"] for w in r["warnings"]))
-    if said:
-        lines += ["", "The warnings in full:", "", *(f"- {w}" for w in said)]
+    lines += warnings_in_full(w for r in res["rows"] for w in r["warnings"])
     return "\n".join(lines) + "\n"
 
 

@@ -161,7 +161,8 @@ SPARSE_KURTOSIS = 3.3
 #: was 2.7-4.1 on all but 3 (5.4-7.1, at noise 0.4 and 0.8). A trace of many large transients
 #: can pass the dense test too, but its differences are heavier-tailed: without fast
 #: hemodynamics the dense traces' kurtosis was 17 or more on the main recordings and 4.6 or more
-#: with events rising over 3 samples.
+#: with events rising over 3 samples. (Measured ad hoc on the events benchmark's recordings; how
+#: often the check fires there is in ``benchmarks/results/events.md``.)
 FAST_KURTOSIS = 4.4
 #: ... and whose successive time differences are anticorrelated (lag-1 autocorrelation below
 #: this): its changes are faster than a few samples, as white noise's (-0.5) and fast
