@@ -37,6 +37,19 @@ __all__ = ["Watcher"]
 _CHANGES = {"created", "modified", "moved", "closed"}
 #: Seconds between forgetting files that disappeared without an event (missed events).
 _PRUNE_S = 600.0
+#: Seconds the run waits for the observer to stop before it returns without it.
+_STOP_S = 5.0
+
+
+def _stop(observer: Any) -> None:
+    """Stop ``observer``, waiting at most :data:`_STOP_S` seconds. watchdog's ``stop`` joins its
+    emitter threads without a time limit, and one blocked in the operating system would keep the
+    run (and Ctrl-C) waiting for ever; its threads are daemons, so the process exits without them."""
+    stopper = threading.Thread(target=observer.stop, name="fluorodn-watch-stop", daemon=True)
+    stopper.start()
+    stopper.join(_STOP_S)
+    if not stopper.is_alive():
+        observer.join(timeout=_STOP_S)
 
 
 @dataclass
@@ -136,8 +149,7 @@ class Watcher:
                     self._prune()
                     last_prune = now
         finally:
-            observer.stop()
-            observer.join(timeout=5)
+            _stop(observer)
 
     # -- internals --------------------------------------------------------------------
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
+
+
+def interruptible() -> dict[str, Any]:
+    """``subprocess.Popen`` keyword arguments that give a child Ctrl-C's default action, which a
+    test that interrupts it needs: a suite started in the background of a shell (``cmd &``) runs
+    with SIGINT ignored, and its children inherit that."""
+    if os.name != "posix":
+        return {}
+    return {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
 
 
 def assert_user_error(result: Any, *fragments: str) -> None:

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import tifffile
 
+from tests.support import interruptible
+
 pytest.importorskip("watchdog")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +62,8 @@ def env() -> dict[str, str]:
 def start_watch(model: Path, folder: Path, out: Path, *args: Any, slow: float | None = None) -> subprocess.Popen[str]:
     argv = ["watch", str(folder), "-o", str(out), "--model", str(model), "--threads", "1", *map(str, args)]
     cmd = [sys.executable, "-c", SLOW_CLI, str(slow), *argv] if slow else [sys.executable, "-m", "fluorodn", *argv]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return subprocess.Popen(cmd, text=True, env=env(), **pipes, **interruptible())
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 120.0, proc: subprocess.Popen[str] | None = None) -> None:

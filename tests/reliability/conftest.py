@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support import interruptible
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
@@ -80,7 +82,7 @@ def start(*args: Any, prefix: Sequence[str] = (), **kw: Any) -> subprocess.Popen
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
-        **kw,
+        **(interruptible() | kw),
     )
 
 

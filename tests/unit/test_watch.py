@@ -87,3 +87,38 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
         Watcher(tmp_path / "missing", lambda p: True)
     with pytest.raises(ValueError, match="settle"):
         Watcher(tmp_path, lambda p: True, settle=0)
+
+
+def test_a_stuck_observer_does_not_keep_the_run_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import watchdog.observers
+
+    import fluorodn.watch
+
+    release = threading.Event()
+
+    class Stuck:  # an observer whose stop blocks, as a thread stuck in the operating system would make it
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.stopped = False
+
+        def schedule(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            release.wait(60)
+
+        def join(self, timeout: float | None = None) -> None:
+            pass
+
+    monkeypatch.setattr(watchdog.observers, "Observer", Stuck)
+    monkeypatch.setattr(fluorodn.watch, "_STOP_S", 0.3)
+    stop = threading.Event()
+    stop.set()
+    start = time.monotonic()
+    try:
+        Watcher(tmp_path, lambda p: True).run(lambda p: None, stop)
+        assert time.monotonic() - start < 5.0
+    finally:
+        release.set()
