@@ -90,9 +90,10 @@ def repeat_rows(
 def pipeline_rows(
     seed: int, rec: Any, pipelines: dict[str, Callable[[np.ndarray], np.ndarray] | None]
 ) -> list[dict[str, Any]]:
-    """F1, coherence and PSNR of every pipeline on ``rec`` (of clean recording ``seed``), and
-    whether it warned about its input (the ``warnings`` that
-    :func:`benchmarks.pipelines.denoiser_fn` keeps); a pipeline of None is the clean recording itself."""
+    """F1, coherence and PSNR of every pipeline on ``rec`` (of clean recording ``seed``), the true
+    events it missed and its false detections (out of the recording's true events), and whether
+    it warned about its input (the ``warnings`` that :func:`benchmarks.pipelines.denoiser_fn`
+    keeps); a pipeline of None is the clean recording itself."""
     rows = []
     for name, fn in pipelines.items():
         with warnings.catch_warnings():
@@ -101,7 +102,8 @@ def pipeline_rows(
             m, _, _ = analyse(rec, y)
         rows.append({
             "seed": seed, "recording": rec.name, "pipeline": name, "f1": m["ev_f1"], "coh": m[COHERENCE_KEY],
-            "psnr": m["psnr"], "warned": bool(getattr(fn, "warnings", None)),
+            "psnr": m["psnr"], "missed": int(m["ev_fn"]), "false": int(m["ev_fp"]), "true": int(m["ev_n_true"]),
+            "warned": bool(getattr(fn, "warnings", None)),
         })  # fmt: skip
     return rows
 

@@ -27,6 +27,13 @@ def test_quick_events(tmp_path) -> None:
         assert 0.0 <= e["ceiling_f1"] <= 1.0
     md = (tmp_path / "events_quick.md").read_text()
     assert "| noise 0.2 | 2 | 0 |" in md and "F1 default - best" in md
+    # the lost events add up to the rows' own counts
+    assert [e["recording"] for e in res["lost"]] == [e["recording"] for e in res["summary"]]
+    for e in res["lost"]:
+        rows = [r for r in res["rows"] if r["recording"] == e["recording"] and r["pipeline"] == events.DEFAULT]
+        assert e["true"] == sum(r["true"] for r in rows) > 0
+        assert e["pipelines"][events.DEFAULT]["missed"] == sum(r["missed"] for r in rows) <= e["true"]
+        assert f"| {e['recording']} | {e['true']} | " in md
 
 
 def _rows(diffs: list[float], base: float = 0.9) -> list[dict]:
@@ -50,6 +57,19 @@ def test_summary_names_the_best_baseline_and_the_verdicts() -> None:
     assert behind["f1_best_verdict"] == "behind"
     assert events.verdict(0.0, float("nan")) == "-"
     assert np.isfinite(behind["f1_best_half_width"])
+
+
+def test_lost_events_sum_the_misses_and_false_detections() -> None:
+    rows = [r | {"true": 100, "missed": 3 + (r["pipeline"] == "raw"), "false": r["seed"]} for r in _rows([0.01, 0.02])]
+    (lost,) = events.lost_events(rows, events.summary(rows))
+    assert lost["true"] == 200
+    assert set(lost["pipelines"]) == {events.CEILING, "raw", events.DEFAULT, "svd-8"}
+    assert lost["pipelines"]["raw"] == {"missed": 8, "false": 1}
+    assert lost["pipelines"][events.DEFAULT] == {"missed": 6, "false": 1}
+    md = events.markdown({"summary": events.summary(rows), "lost": [lost], "seeds": [0, 1], "mode": "full",
+                          "created": "now", "elapsed_s": 1.0, "model": "m", "model_sha256": "0" * 64,
+                          "n_time": 9000, "pipelines": ["raw", events.DEFAULT, "svd-8"]})  # fmt: skip
+    assert "| noise 0.2 | 200 | 6 / 1 | 8 / 1 | 6 / 1 | svd-8 6 / 1 |" in md
 
 
 def test_seeds_below_two_are_refused(capsys) -> None:
