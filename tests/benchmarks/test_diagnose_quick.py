@@ -286,7 +286,12 @@ def test_ends_over_seeds_average_each_end_and_count_the_seeds_above() -> None:
         {"recording": "a", "seed": 1, first: 0.10, last: 0.13, "interior_samples_vs_raw": 0.10},
         {"recording": "b", "seed": 0, first: 0.20, last: 0.20, "interior_samples_vs_raw": 0.20},
     ]
-    a, b = diagnose.ends_over_seeds(rows)
+    oracle = {"recording": "a", "pipeline": diagnose.TIME_ORACLE, "seed": 0, first: 0.3, last: 0.1,
+              "interior_samples_vs_raw": 0.2}  # fmt: skip
+    a, b, o = diagnose.ends_over_seeds([*rows, oracle])
+    assert [e["pipeline"] for e in (a, b, o)] == ["fluorodn:default", "fluorodn:default", diagnose.TIME_ORACLE]
+    assert o["seeds"] == 1 and o["first"] == pytest.approx(1.5) and o["above"] == 1
+    assert (a["first_vs_raw"], a["last_vs_raw"], a["interior_vs_raw"]) == pytest.approx((0.11, 0.115, 0.10))
     assert a["seeds"] == 2 and a["first"] == pytest.approx(1.1) and a["last"] == pytest.approx(1.15)
     assert (a["worst_min"], a["worst_max"]) == pytest.approx((1.2, 1.3)) and a["above"] == 2
     assert b["above"] == 0 and b["worst_max"] == pytest.approx(1.0)
