@@ -59,6 +59,17 @@ def test_summary_names_the_best_baseline_and_the_verdicts() -> None:
     assert np.isfinite(behind["f1_best_half_width"])
 
 
+def test_the_target_set_leaves_out_the_baselines_it_does_not_name() -> None:
+    assert all(events.in_target_set(p) for p in ("raw", "gauss-0.5", "svd-4", "svd-16"))
+    assert not any(events.in_target_set(p) for p in ("svd-mp", "mppca", "savgol", events.DEFAULT, events.CEILING))
+    rows = _rows([0.010, 0.012, 0.011, 0.009])
+    rows += [dict(r, pipeline="mppca", f1=r["f1"] + 0.05) for r in rows if r["pipeline"] == "raw"]
+    (e,) = events.summary(rows)
+    assert e["best_f1"] == "mppca" and e["f1_best_verdict"] == "behind"
+    assert e["best_target_f1"] == "svd-8" and e["f1_target_verdict"] == "ahead"
+    assert e["f1_target_diff"] == pytest.approx(0.0095, abs=1e-9)
+
+
 def test_lost_events_sum_the_misses_and_false_detections() -> None:
     rows = [r | {"true": 100, "missed": 3 + (r["pipeline"] == "raw"), "false": r["seed"]} for r in _rows([0.01, 0.02])]
     (lost,) = events.lost_events(rows, events.summary(rows))
