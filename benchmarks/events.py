@@ -14,7 +14,9 @@ recording (its own ceiling).
 Per condition: the mean F1 of every pipeline, and the mean paired difference of the default to
 raw and to the baseline with the best mean, with its 95 % interval (Student's t over
 recordings); the same for coherence 0-2.5 Hz. ``ahead`` / ``behind`` only where the whole
-interval is above / below zero.
+interval is above / below zero. Then F1 against the best of only the baselines the target names
+(:func:`in_target_set`), and where F1 is lost: the true events each of the ceiling, raw, the
+default and the best baseline missed and its false detections (:func:`lost_events`).
 """
 
 from __future__ import annotations
