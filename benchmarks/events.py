@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from fluorodn_train.evaluation.recordings import make_recordings
 
-from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_STRESS, interval, paired, pipeline_rows
+from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_STRESS, paired, pipeline_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Clean recordings of the test stream (seed 0: the quality benchmark's main recordings).
@@ -86,14 +86,13 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     (:func:`in_target_set`: ``best_target_f1``, ``f1_target_diff`` and its half-width), the ceiling's
     mean F1, each difference's verdict, and on how many of the recordings the default warned."""
     out = []
+    in_target = [r for r in rows if r["pipeline"] == DEFAULT or in_target_set(r["pipeline"])]
+    target = {e["recording"]: e for e in paired(in_target, DEFAULT, "raw")}
     for entry in paired([r for r in rows if r["pipeline"] != CEILING], DEFAULT, "raw"):
         seeds = set(entry["seeds"])
-        targets = [p for p in entry["f1"] if in_target_set(p)]
-        best = max(targets, key=lambda p: entry["f1"][p])
-        by = {(r["seed"], r["pipeline"]): r["f1"] for r in rows if r["recording"] == entry["recording"]}
-        d = np.array([by[(s, DEFAULT)] - by[(s, best)] for s in entry["seeds"]])
-        entry["best_target_f1"] = best
-        entry["f1_target_diff"], entry["f1_target_half_width"] = interval(d)
+        t = target[entry["recording"]]
+        entry["best_target_f1"] = t["best_f1"]
+        entry["f1_target_diff"], entry["f1_target_half_width"] = t["f1_best_diff"], t["f1_best_half_width"]
         entry["f1_target_verdict"] = verdict(entry["f1_target_diff"], entry["f1_target_half_width"])
         clean = [r["f1"] for r in rows if r["pipeline"] == CEILING and r["recording"] == entry["recording"]
                  and r["seed"] in seeds]  # fmt: skip
