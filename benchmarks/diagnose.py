@@ -430,17 +430,13 @@ def ends_outside(edges: list[dict[str, Any]]) -> list[str]:
 
 
 def ends_over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per recording name and pipeline (the default where a row names none): :func:`end_ratios` on
+    """Per recording name and pipeline: :func:`end_ratios` on
     each seed's recording, their means over the seeds, and on how many seeds the worse end is above
     :data:`END_TARGET`; and the mean error / raw error of the first and last end samples and of the
     interior (``first_vs_raw``, ``last_vs_raw``, ``interior_vs_raw``)."""
     out = []
-
-    def pipe(r: dict[str, Any]) -> str:
-        return str(r.get("pipeline", "fluorodn:default"))
-
-    for name, pipeline in dict.fromkeys((r["recording"], pipe(r)) for r in rows):
-        mine = [r for r in rows if r["recording"] == name and pipe(r) == pipeline]
+    for name, pipeline in dict.fromkeys((r["recording"], r["pipeline"]) for r in rows):
+        mine = [r for r in rows if r["recording"] == name and r["pipeline"] == pipeline]
         ratios = np.array([end_ratios(r) for r in mine])
         worst = ratios.max(axis=1)
         keys = dict(zip(("first", "last", "interior"), (*_end_keys(), "interior_samples_vs_raw"), strict=True))
@@ -931,13 +927,9 @@ def report(res: dict[str, Any]) -> str:
             "| above | error / raw error: first / last ends, interior |",
             "|---|---|---|---|---|---|---|---|",
             *(
-                f"| {o['recording']} | {o.get('pipeline', 'fluorodn:default')} | {o['seeds']} | {o['first']:.2f} "
+                f"| {o['recording']} | {o['pipeline']} | {o['seeds']} | {o['first']:.2f} "
                 f"| {o['last']:.2f} | {o['worst_min']:.2f}-{o['worst_max']:.2f} | {o['above']} of {o['seeds']} | "
-                + (
-                    f"{o['first_vs_raw']:.3f} / {o['last_vs_raw']:.3f}, {o['interior_vs_raw']:.3f} |"
-                    if "first_vs_raw" in o
-                    else "- |"
-                )
+                f"{o['first_vs_raw']:.3f} / {o['last_vs_raw']:.3f}, {o['interior_vs_raw']:.3f} |"
                 for o in over
             ),
         ]

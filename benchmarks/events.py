@@ -115,10 +115,10 @@ def lost_events(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]) 
     out = []
     for e in summary_rows:
         mine = [r for r in rows if r["recording"] == e["recording"] and r["seed"] in set(e["seeds"])]
-        entry: dict[str, Any] = {"recording": e["recording"], "true": None, "pipelines": {}}
+        true = sum(r["true"] for r in mine if r["pipeline"] == DEFAULT)
+        entry: dict[str, Any] = {"recording": e["recording"], "true": true, "pipelines": {}}
         for name in dict.fromkeys((CEILING, "raw", DEFAULT, e["best_f1"])):
             got = [r for r in mine if r["pipeline"] == name]
-            entry["true"] = sum(r["true"] for r in got)
             entry["pipelines"][name] = {"missed": sum(r["missed"] for r in got), "false": sum(r["false"] for r in got)}
         out.append(entry)
     return out

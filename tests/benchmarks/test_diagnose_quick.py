@@ -286,6 +286,7 @@ def test_ends_over_seeds_average_each_end_and_count_the_seeds_above() -> None:
         {"recording": "a", "seed": 1, first: 0.10, last: 0.13, "interior_samples_vs_raw": 0.10},
         {"recording": "b", "seed": 0, first: 0.20, last: 0.20, "interior_samples_vs_raw": 0.20},
     ]
+    rows = [dict(r, pipeline="fluorodn:default") for r in rows]
     oracle = {"recording": "a", "pipeline": diagnose.TIME_ORACLE, "seed": 0, first: 0.3, last: 0.1,
               "interior_samples_vs_raw": 0.2}  # fmt: skip
     a, b, o = diagnose.ends_over_seeds([*rows, oracle])
@@ -295,5 +296,5 @@ def test_ends_over_seeds_average_each_end_and_count_the_seeds_above() -> None:
     assert a["seeds"] == 2 and a["first"] == pytest.approx(1.1) and a["last"] == pytest.approx(1.15)
     assert (a["worst_min"], a["worst_max"]) == pytest.approx((1.2, 1.3)) and a["above"] == 2
     assert b["above"] == 0 and b["worst_max"] == pytest.approx(1.0)
-    edges = [dict(r, pipeline="fluorodn:default") for r in rows] + [dict(rows[0], pipeline="raw", recording="c")]
+    edges = [*rows, dict(rows[0], pipeline="raw", recording="c")]
     assert diagnose.ends_outside(edges) == ["a"]
