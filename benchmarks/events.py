@@ -7,7 +7,8 @@ of about ± 0.006 around gaps smaller than that. This benchmark runs raw, the de
 classical baseline of the quality benchmark but BM3D (``benchmarks.repeats.REPEAT_PIPELINES``;
 BM3D takes half a minute a recording, and on the quality benchmark's recordings its F1 is below
 the best baseline's at every noise level) on the main recordings at noise 0.2, 0.4 and 0.8 and
-the stress recordings with fast hemodynamics and slow rises (:data:`STRESS`) of :data:`SEEDS`
+the stress recordings with fast hemodynamics and slow rises (:data:`STRESS`) and with small
+events (:func:`benchmarks.stress.make_small_events`) of :data:`SEEDS`
 clean recordings of the test stream (seed 0: the quality benchmark's recordings), and the analysis on each clean
 recording (its own ceiling).
 
@@ -58,11 +59,13 @@ def pipelines(names: tuple[str, ...], den: Any) -> dict[str, Any]:
 
 
 def recordings(seed: int, n_time: int, quick: bool) -> list[Any]:
-    """The main recordings of ``seed`` at :data:`NOISE_SCALES` and its :data:`STRESS` recordings."""
-    from benchmarks.stress import make_stress
+    """The main recordings of ``seed`` at :data:`NOISE_SCALES`, its :data:`STRESS` recordings and
+    its recordings of small events (:func:`benchmarks.stress.make_small_events`)."""
+    from benchmarks.stress import make_small_events, make_stress
 
     recs = make_recordings(n_time, NOISE_SCALES[:1] if quick else NOISE_SCALES, seed=seed)
-    return recs + [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in STRESS]
+    recs += [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in STRESS]
+    return recs + make_small_events(n_time // 3, seed=seed)
 
 
 def verdict(mean: float, half: float) -> str:

@@ -9,7 +9,15 @@ import numpy as np
 from fluorodn_train import data, noise, synth
 from fluorodn_train.evaluation.recordings import BINS, SEED, Recording, signal_config
 
-__all__ = ["edge_errors", "frame_border", "frame_regions", "make_frame", "make_stress", "synth_recording"]
+__all__ = [
+    "edge_errors",
+    "frame_border",
+    "frame_regions",
+    "make_frame",
+    "make_small_events",
+    "make_stress",
+    "synth_recording",
+]
 
 STRESS_NOISE = (0.1, 1.2)
 #: Fast hemodynamics: share of the hemodynamic variance in fast components (in vivo: 35-40 %).
@@ -19,6 +27,11 @@ STRESS_SENSORS = ("da", "red")
 STRESS_SENSOR_NOISE = 0.4
 #: Slow release: events rising over this many samples (most sensors rise within one at 5 Hz).
 SLOW_RISE, SLOW_RISE_NOISE = 3, 0.4
+#: Small events: the median release at this amplitude of a(t) (the main recordings': 1.4, the middle
+#: of training's 0.3-2.5) at noise 0.8, and as often as training's most (0.5 per second, the main
+#: recordings': 0.1) at noise 0.4.
+SMALL_EVENT_SIZE, SMALL_EVENT_NOISE = 0.5, 0.8
+FREQUENT_EVENT_RATE, FREQUENT_EVENT_NOISE = 0.5, 0.4
 #: Edge regions of the edge table: wavelength bins and time samples at each end.
 EDGE_BINS, EDGE_SAMPLES = 3, 5
 #: The frame of the frame-border table: side (pixels), border width, interior margin.
@@ -36,13 +49,18 @@ def synth_recording(
     return Recording(name, kind, noise_scale, r.clean + eps, r.clean, r, np.median(r.clean - r.photons, axis=0))
 
 
+def _stress_recording(name: str, cfg: Any, noise_scale: float, branch: int, n_time: int, seed: int) -> Recording:
+    """The stress recording of ``branch``: drawn from its own stream of clean recording ``seed``."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 100 + branch)))
+    return synth_recording(name, "stress", rng, n_time, BINS, cfg, noise_scale)
+
+
 def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
     """Stress recordings: fast hemodynamics, noise outside 0.2-0.8, other sensors, slow rises."""
     base = signal_config()
 
     def rec(name: str, cfg: Any, ns: float, branch: int) -> Recording:
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 100 + branch)))
-        return synth_recording(name, "stress", rng, n_time, BINS, cfg, ns)
+        return _stress_recording(name, cfg, ns, branch, n_time, seed)
 
     fast = replace(base, hemo_fast=FAST_HEMO_SHARE, hemo_fast_prob=1.0, hemo_dff=(0.01, 0.01))
     out = [rec(f"fast hemodynamics, noise {ns:g}", fast, ns, 0) for ns in FAST_HEMO_NOISE]
@@ -56,6 +74,20 @@ def make_stress(n_time: int, quick: bool, seed: int = SEED) -> list[Recording]:
     slow = replace(base, rise_samples=(SLOW_RISE, SLOW_RISE), rise_prob=1.0)
     out.append(rec(f"slow rise ({SLOW_RISE} samples), noise {SLOW_RISE_NOISE:g}", slow, SLOW_RISE_NOISE, 3))
     return out
+
+
+def make_small_events(n_time: int, seed: int = SEED) -> list[Recording]:
+    """Stress recordings of small events: releases of :data:`SMALL_EVENT_SIZE` at
+    :data:`SMALL_EVENT_NOISE`, and as many as :data:`FREQUENT_EVENT_RATE` per second at
+    :data:`FREQUENT_EVENT_NOISE` (each its own stream, apart from :func:`make_stress`'s)."""
+    small = replace(signal_config(), event_size=(SMALL_EVENT_SIZE,) * 2)
+    frequent = replace(small, event_rate=(FREQUENT_EVENT_RATE,) * 2)
+    small_name = f"small events ({SMALL_EVENT_SIZE:g}), noise {SMALL_EVENT_NOISE:g}"
+    frequent_name = f"small, frequent events ({FREQUENT_EVENT_RATE:g} per s), noise {FREQUENT_EVENT_NOISE:g}"
+    return [
+        _stress_recording(small_name, small, SMALL_EVENT_NOISE, 4, n_time, seed),
+        _stress_recording(frequent_name, frequent, FREQUENT_EVENT_NOISE, 5, n_time, seed),
+    ]
 
 
 def edge_errors(clean: np.ndarray, y: np.ndarray, noisy: np.ndarray) -> dict[str, float]:

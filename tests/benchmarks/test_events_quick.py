@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("oasis")
 pytest.importorskip("spectral_connectivity")
 
-from benchmarks import events
+from benchmarks import events, stress
 
 
 def test_quick_events(tmp_path) -> None:
@@ -19,7 +19,8 @@ def test_quick_events(tmp_path) -> None:
     res = json.loads((tmp_path / "events_quick.json").read_text())
     assert res["seeds"] == [0, 1] and res["pipelines"] == list(events.QUICK_PIPELINES)
     names = {r["recording"] for r in res["rows"]}
-    assert names == {"noise 0.2", *events.STRESS}
+    small = {r.name for r in stress.make_small_events(30)}
+    assert names == {"noise 0.2", *events.STRESS, *small} and len(small) == 2
     # every pipeline and the ceiling once per seed and recording
     assert len(res["rows"]) == 2 * len(names) * (len(events.QUICK_PIPELINES) + 1)
     for e in res["summary"]:
