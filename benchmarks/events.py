@@ -1,16 +1,15 @@
 """Event detection over many recordings: is the default ahead of the best classical baseline?
 
-``python -m benchmarks events [--quick] [--seeds N] [--out DIR]`` writes ``events.md`` and
+``python -m benchmarks events [--quick] [--seeds N] [--bm3d] [--out DIR]`` writes ``events.md`` and
 ``events.json``. One 30-minute recording holds about 170 counted events, so one event moves its
 F1 by about 0.003, and the quality benchmark's six recordings per condition leave 95 % intervals
 of about ± 0.006 around gaps smaller than that. This benchmark runs raw, the default and every
-classical baseline of the quality benchmark but BM3D (``benchmarks.repeats.REPEAT_PIPELINES``;
-BM3D takes half a minute a recording, and on the quality benchmark's recordings its F1 is below
-the best baseline's at every noise level) on the main recordings at noise 0.2, 0.4 and 0.8 and
-the stress recordings with fast hemodynamics and slow rises (:data:`STRESS`) and with small
-events (:func:`benchmarks.stress.make_small_events`) of :data:`SEEDS`
-clean recordings of the test stream (seed 0: the quality benchmark's recordings), and the analysis on each clean
-recording (its own ceiling).
+classical baseline of the quality benchmark (``benchmarks.repeats.REPEAT_PIPELINES``; BM3D, which
+takes half a minute a recording, only with ``--bm3d`` and on the main recordings) on the main
+recordings at noise 0.2, 0.4 and 0.8, the stress recordings with fast hemodynamics and slow rises
+(:data:`STRESS`) and those with small events (:func:`benchmarks.stress.make_small_events`) of
+:data:`SEEDS` clean recordings of the test stream (seed 0: the quality benchmark's recordings), and
+the analysis on each clean recording (its own ceiling).
 
 Per condition: the mean F1 of every pipeline, and the mean paired difference of the default to
 raw and to the baseline with the best mean, with its 95 % interval (Student's t over
@@ -44,6 +43,8 @@ STRESS = REPEAT_STRESS
 DEFAULT = "fluorodn:default"
 #: The analysis on the clean recording: not a pipeline, left out of the best baseline.
 CEILING = "clean"
+#: BM3D (``--bm3d``): on the main recordings only, about half a minute each.
+BM3D = "bm3d"
 QUICK_PIPELINES = ("raw", DEFAULT, "gauss-0.5", "svd-8", "svd-mp")
 
 
@@ -76,11 +77,11 @@ def verdict(mean: float, half: float) -> str:
 
 
 def in_target_set(pipeline: str) -> bool:
-    """Whether ``pipeline`` is one of the baselines the event-F1 target names: raw, a Gaussian or a
-    truncated SVD of fixed rank (BM3D, the fourth, is not run here; the automatic ranks, local
-    MP-PCA and Savitzky-Golay are baselines beyond it)."""
+    """Whether ``pipeline`` is one of the baselines the event-F1 target names: raw, a Gaussian, a
+    truncated SVD of fixed rank or BM3D (run with ``--bm3d`` only; the automatic ranks, local MP-PCA
+    and Savitzky-Golay are baselines beyond it)."""
     fixed_rank = pipeline.startswith("svd-") and pipeline[4:].isdigit()
-    return pipeline == "raw" or pipeline.startswith("gauss-") or fixed_rank
+    return pipeline in ("raw", BM3D) or pipeline.startswith("gauss-") or fixed_rank
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,13 +128,18 @@ def lost_events(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]) 
     return out
 
 
-def run(quick: bool = False, out_dir: Path | None = None, seeds: int | None = None) -> dict[str, Any]:
+def run(
+    quick: bool = False, out_dir: Path | None = None, seeds: int | None = None, bm3d: bool = False
+) -> dict[str, Any]:
+    """The benchmark; ``bm3d``: BM3D too, on the main recordings (:data:`BM3D`)."""
     from benchmarks.measure import write_results
+    from benchmarks.pipelines import bm3d_denoise
 
     t0 = time.perf_counter()
     n_seeds = seeds if seeds is not None else (2 if quick else SEEDS)
     n_time = 600 if quick else N_TIME
     names = QUICK_PIPELINES if quick else REPEAT_PIPELINES
+    on_main = {BM3D: bm3d_denoise} if bm3d else {}
     import fluorodn
 
     den = fluorodn.Denoiser()
@@ -141,7 +147,7 @@ def run(quick: bool = False, out_dir: Path | None = None, seeds: int | None = No
     rows: list[dict[str, Any]] = []
     for seed in range(n_seeds):
         for rec in recordings(seed, n_time, quick):
-            rows += pipeline_rows(seed, rec, {CEILING: None, **pipes})
+            rows += pipeline_rows(seed, rec, {CEILING: None, **pipes, **(on_main if rec.kind == "main" else {})})
         print(f"events: seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
     summary_rows = summary(rows)
     result = {
@@ -150,7 +156,8 @@ def run(quick: bool = False, out_dir: Path | None = None, seeds: int | None = No
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seeds": list(range(n_seeds)),
         "n_time": n_time,
-        "pipelines": list(names),
+        "pipelines": [*names, *on_main],
+        "bm3d": bm3d,
         "model": den.name,
         "model_sha256": den.sha256,
         "rows": rows,
@@ -170,13 +177,14 @@ def _diff(e: dict[str, Any], key: str, best: bool, digits: int, against: str | N
 def markdown(res: dict[str, Any]) -> str:
     s = res["summary"]
     n = len(res["seeds"])
+    bm3d_runs = "BM3D on the main recordings only" if res.get("bm3d") else "BM3D not run"
     lines = [
         "# Event detection over many recordings",
         "",
         f"`python -m benchmarks events{' --quick' if res['mode'] == 'quick' else ''}` on {res['created']} in "
         f"{res['elapsed_s']:.0f} s, model `{res['model']}` (sha256 {res['model_sha256'][:12]}): {n} clean recordings "
         f"of the test stream (seeds 0-{n - 1}), the main recordings {res['n_time']} x 152 and the stress recordings "
-        f"{res['n_time'] // 3} x 152. Baselines: every pipeline but the default (raw included, BM3D not run); "
+        f"{res['n_time'] // 3} x 152. Baselines: every pipeline but the default (raw included; {bm3d_runs}); "
         "`best`: the one with the highest mean over the recordings, per metric. Differences: mean paired difference "
         "over the recordings with its 95 % interval (Student's t); `ahead` / `behind` where the whole interval is "
         "above / below zero, else `level`. Ceiling: the analysis on the clean recording. Warned: on how many "
@@ -197,8 +205,8 @@ def markdown(res: dict[str, Any]) -> str:
     if s and "best_target_f1" in s[0]:
         lines += [
             "",
-            "F1 against the best of the baselines the target names (raw, every Gaussian, every fixed SVD rank; "
-            "BM3D not run):",
+            f"F1 against the best of the baselines the target names (raw, every Gaussian, every fixed SVD rank, "
+            f"BM3D; {bm3d_runs}):",
             "",
             "| recording | best of them | its F1 | F1 default - it |",
             "|---|---|---|---|",
@@ -212,7 +220,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines += ["", "Mean F1 of every pipeline over the same recordings:", "",
               "| recording | " + " | ".join(pipes) + " |", "|---|" + "---|" * len(pipes)]  # fmt: skip
     for e in s:
-        lines.append(f"| {e['recording']} | " + " | ".join(f"{e['f1'][p]:.4f}" for p in pipes) + " |")
+        cells = (f"{e['f1'][p]:.4f}" if p in e["f1"] else "-" for p in pipes)
+        lines.append(f"| {e['recording']} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Where F1 is lost: true events missed / false detections, summed over the recordings (the ceiling "
@@ -235,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 seeds of 2-minute recordings, 5 pipelines (< 1 min)")
     ap.add_argument("--seeds", type=int, default=None, help=f"clean recordings (default {SEEDS}; 2 with --quick)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--bm3d", action="store_true", help="BM3D too, on the main recordings (about 30 s each)")
     args = ap.parse_args(argv)
     if args.seeds is not None and args.seeds < 2:
         ap.error("--seeds must be at least 2 (a paired interval needs two recordings)")
-    run(args.quick, args.out, args.seeds)
+    run(args.quick, args.out, args.seeds, args.bm3d)
     return 0
 
 

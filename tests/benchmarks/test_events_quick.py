@@ -89,3 +89,26 @@ def test_seeds_below_two_are_refused(capsys) -> None:
         events.main(["--quick", "--seeds", "1"])
     assert exc.value.code == 2
     assert "--seeds must be at least 2" in capsys.readouterr().err
+
+
+def test_bm3d_runs_on_the_main_recordings_and_counts_as_a_target_baseline(tmp_path, monkeypatch) -> None:
+    """``--bm3d`` adds BM3D on the main recordings only (half a minute each in full, so a smoothing
+    stands in for it here); the stress rows' means leave it out, and it is one of the target's
+    baselines."""
+    from scipy.ndimage import gaussian_filter1d
+
+    import benchmarks.pipelines
+
+    monkeypatch.setattr(benchmarks.pipelines, "bm3d_denoise", lambda x: gaussian_filter1d(x, 0.7, axis=0))
+    assert events.main(["--quick", "--bm3d", "--seeds", "2", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "events_quick.json").read_text())
+    assert res["bm3d"] and res["pipelines"] == [*events.QUICK_PIPELINES, events.BM3D]
+    bm3d_rows = {r["recording"] for r in res["rows"] if r["pipeline"] == events.BM3D}
+    assert bm3d_rows == {"noise 0.2"}
+    for e in res["summary"]:
+        assert (events.BM3D in e["f1"]) == (e["recording"] == "noise 0.2")
+    md = (tmp_path / "events_quick.md").read_text()
+    assert "BM3D on the main recordings only" in md and "BM3D not run" not in md
+    assert events.in_target_set(events.BM3D) and not events.in_target_set("mppca")
+    row = next(line for line in md.splitlines() if line.startswith("| slow rise") and line.endswith(" - |"))
+    assert row.count("|") == len(res["pipelines"]) + 2
