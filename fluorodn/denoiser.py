@@ -728,6 +728,7 @@ class Denoiser:
             few_samples_warning(t),
             clipping_warning(rows),
             spectral.fast_hemodynamics_message(proj),
+            spectral.small_events_message(proj),
         ]
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict):
@@ -764,6 +765,7 @@ class Denoiser:
                 few_samples_warning(arr.shape[0]),
                 clipping_warning(arr),
                 spectral.fast_hemodynamics_message(proj),
+                spectral.small_events_message(proj),
             ]
             if isinstance(limits, dict):
                 messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), limits)

@@ -63,6 +63,7 @@ __all__ = [
     "FAST_DIFF_CORR",
     "FAST_KURTOSIS",
     "FEW_SAMPLES",
+    "FREQUENT_RISE_SAMPLES",
     "LOW_RATE_HZ",
     "MAX_BINS",
     "MIN_BINS",
@@ -73,8 +74,11 @@ __all__ = [
     "ONSET_STRENGTH",
     "ONSET_WIDTH",
     "ONSET_WINDOW",
+    "RISE_SDS",
     "SPARSE_KURTOSIS",
+    "STRONG_RISE_SDS",
     "TRAINED_RATE_HZ",
+    "WEAK_RISE_SHARE",
     "EventCaution",
     "Notice",
     "Projection",
@@ -103,10 +107,12 @@ __all__ = [
     "rate_warning",
     "reconstruct",
     "removed_stats",
+    "rises",
     "rows_are_spectra",
     "run_traces",
     "runs",
     "short_recording",
+    "small_events_message",
     "smooth_spectrum",
     "snr",
     "sparse_rotation",
@@ -169,6 +175,30 @@ FAST_KURTOSIS = 4.4
 #: hemodynamics' (-0.38 to -0.70 on those recordings) are, and a slow, large signal's at low noise
 #: (a slow oscillation: +0.76, with a kurtosis of 1.9) is not.
 FAST_DIFF_CORR = 0.0
+#: A rise of a sparse trace: a stretch of time differences beyond this many robust standard
+#: deviations of the trace's differences, in the direction the trace's transients rise; a strong
+#: rise reaches :data:`STRONG_RISE_SDS`. Noise, movement steps and hemodynamics change both ways
+#: alike, so the excess of rises over falls counts the transients that reach the threshold
+#: (:func:`rises`).
+RISE_SDS = 2.5
+STRONG_RISE_SDS = 5.0
+#: Small, frequent events (:func:`small_events_message`): more of the rises than this share are
+#: not strong, and they come more often than one in :data:`FREQUENT_RISE_SAMPLES` samples. There
+#: the network smooths part of the events away: with events at a third of the main recordings'
+#: size and five times as frequent at noise 0.4, its event F1 fell below raw's
+#: (``benchmarks/results/events.md``), while with small events alone, or frequent events of the
+#: main recordings' size, it did not. (Chosen ad hoc on 3000-sample recordings of every
+#: combination of 0.1, 0.2 and 0.5 events per second, median sizes 0.5, 1.0 and 1.4 and noise 0.4
+#: and 0.8, seeds 0-11 of the test stream: it fired on 12 of 12 with events of 0.5 at 0.2 and at
+#: 0.5 per second at noise 0.8, where the default lost 0.03-0.05 of event F1 to raw, on 4-8 of 12
+#: in the four other combinations of events of 0.5 or 1.0 at 0.2-0.5 per second, where its mean F1
+#: fell below raw's on one set of 6 seeds or both, on 0-2 of 12 in the others, and on none of 12
+#: each of the quality benchmark's stress recordings;
+#: on 30 draws of the training generator without fast hemodynamics, on the two where the default
+#: lost more than 0.1 of F1 and on no other. How often it fires on the events benchmark's
+#: recordings is in ``events.md``.)
+WEAK_RISE_SHARE = 0.25
+FREQUENT_RISE_SAMPLES = 50
 
 _MAD_TO_SIGMA = 1.482602218505602
 #: Reads rows of a recording: ``take(index)`` with a slice or an integer array -> ndarray.
@@ -199,6 +229,8 @@ class Projection:
     sparse: np.ndarray | None = None
     #: (K,) bool signal traces of fast hemodynamics (:func:`fast_hemodynamics`), or None: none known
     fast: np.ndarray | None = None
+    #: (rises per sample, weak share) of the trace with the most rises (:func:`rises`), or None: not known
+    rises: tuple[float, float] | None = None
 
     @property
     def components(self) -> int:
@@ -363,11 +395,12 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
     sparse = changes_sparsely(sub_coef, signal & ~(diff_var > DENSE_RATIO))
     # the rotated traces' own spread: the mix can gather fast changes of several traces into one
     fast = fast_hemodynamics(sub_coef, signal & (diff_variance(sub_coef) > DENSE_RATIO))
+    step = _stat_rows(t).step or 1
+    per_row, weak = rises(sub_coef, sparse)
     scale = np.maximum(sub_coef.std(axis=0), 1.0)
     base, spread = 0, None
     if t > BASELINE_SAMPLES:
         # the statistics rows are strided on long recordings: the same span in their units
-        step = _stat_rows(t).step or 1
         base = BASELINE_SAMPLES
         size = max(1, (BASELINE_SAMPLES // step) | 1)
         spread = np.maximum((sub_coef - baseline(sub_coef, size)).std(axis=0), 1.0)
@@ -392,6 +425,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         spread=spread,
         sparse=sparse,
         fast=fast,
+        rises=(per_row / step, weak),
     )
 
 
@@ -522,6 +556,56 @@ def fast_hemodynamics(coef: np.ndarray, dense: np.ndarray) -> np.ndarray:
     corr = np.mean(d[1:] * d[:-1], axis=0) / np.maximum(np.mean(d * d, axis=0), 1e-300)
     fast[np.flatnonzero(fast)] = corr < FAST_DIFF_CORR
     return fast
+
+
+def _runs(mask: np.ndarray) -> int:
+    """How many stretches of consecutive True ``mask`` holds."""
+    return int(np.count_nonzero(mask[1:] & ~mask[:-1])) + int(mask[:1].sum()) if mask.size else 0
+
+
+def rises(coef: np.ndarray, sparse: np.ndarray) -> tuple[float, float]:
+    """(rises per row, weak share) of the ``sparse`` trace among the (N, K) traces with the most
+    rises. A rise is a stretch of consecutive time differences beyond :data:`RISE_SDS` robust
+    standard deviations in the direction of the trace's transients (one rise however many samples
+    it spans); the rises counted are their excess over the stretches beyond it in the other
+    direction, and the weak share is the part of them without a difference beyond
+    :data:`STRONG_RISE_SDS` (0 where the strong ones are as many). The direction is that of the
+    strong stretches' excess, else the rises'. (0, 0) without a sparse trace or a rise."""
+    best = (0.0, 0.0)
+    n = coef.shape[0]
+    for k in np.flatnonzero(sparse):
+        d = np.diff(np.asarray(coef[:, k], np.float64))
+        d -= np.median(d)
+        sd = _MAD_TO_SIGMA * float(np.median(np.abs(d)))
+        if not sd > 0:
+            continue
+        z = d / sd
+        strong = _runs(z > STRONG_RISE_SDS) - _runs(z < -STRONG_RISE_SDS)
+        excess = _runs(z > RISE_SDS) - _runs(z < -RISE_SDS)
+        sign = int(np.sign(strong) or np.sign(excess))
+        excess, strong = sign * excess, sign * strong
+        if excess > 0 and excess / n > best[0]:
+            best = (excess / n, min(1.0, max(0.0, 1.0 - strong / excess)))
+    return best
+
+
+def small_events_message(p: Projection) -> EventCaution | None:
+    """The :class:`fluorodn.EventDetectionWarning` message for a recording whose projection ``p``
+    found small, frequent events (:attr:`Projection.rises`: more than :data:`WEAK_RISE_SHARE` of
+    its rises weak, and more than one in :data:`FREQUENT_RISE_SAMPLES` samples); None otherwise."""
+    if p.rises is None:
+        return None
+    per_row, weak = p.rises
+    if not (weak > WEAK_RISE_SHARE and per_row * FREQUENT_RISE_SAMPLES > 1.0):
+        return None
+    return EventCaution(
+        f"the recording's events rise often and in small steps next to its noise (a rise about every "
+        f"{1.0 / per_row:.0f} samples, {100 * weak:.0f} % of them within {STRONG_RISE_SDS:g} noise standard "
+        "deviations): the denoised output smooths part of them away, so events counted on it may fall below the raw "
+        "recording's count (they did by 0.009 of event F1 with small, frequent events at noise 0.4 in fluorodn's "
+        "events benchmark); check an event analysis against the raw recording, or count events on a run with "
+        "DenoiserOptions(spectral_only=True), which keeps their time course as recorded"
+    )
 
 
 def _diff_kurtosis(coef: np.ndarray, candidates: np.ndarray) -> np.ndarray:

@@ -258,6 +258,7 @@ _FLAGS = {
     r"wavelengths='FIRST:LAST'": "--wavelengths FIRST:LAST",
     r"kind '(auto|spectral|image)'": r"--kind \1",
     r"run the default model": "leave --model out",
+    r"DenoiserOptions\(spectral_only=True\)": "--spectral-only",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

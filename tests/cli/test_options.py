@@ -238,6 +238,25 @@ def test_fast_hemodynamics_give_one_caution_line(tmp_path: Path) -> None:
     assert (tmp_path / "fast_denoised.npy").exists()
 
 
+def test_small_frequent_events_give_one_caution_line_naming_the_option(tmp_path: Path) -> None:
+    """Small, frequent events: one warning line for the file, naming --spectral-only as the command
+    spells it (the library names DenoiserOptions(spectral_only=True)); the file is denoised (exit 0)."""
+    from dataclasses import replace
+
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.evaluation.recordings import signal_config
+
+    cfg = replace(signal_config(), event_rate=(0.5, 0.5), event_size=(0.5, 0.5))
+    inst = make_instance(np.random.default_rng(0), 3000, 152, 0.8, signal=cfg)
+    np.save(tmp_path / "small.npy", inst.noisy.astype(np.float32))
+    result = cli("denoise", tmp_path / "small.npy", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if "warning" in ln.lower()]
+    assert len(lines) == 1 and "rise often and in small steps" in lines[0], lines
+    assert "--spectral-only" in lines[0] and "DenoiserOptions" not in lines[0]
+    assert (tmp_path / "small_denoised.npy").exists()
+
+
 def test_warnings_of_a_real_process_are_one_line(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     """As a process: no Python warning lines (file:line, source) on stderr, one line per file."""
     tifffile.imwrite(tmp_path / "rec.tif", np.stack([helpers.spectra(30, 20, seed=s) for s in range(5)]))

@@ -833,6 +833,75 @@ def test_fast_hemodynamics_are_dense_near_gaussian_changes() -> None:
     assert p.fast is not None and not p.fast.any() and spectral.fast_hemodynamics_message(p) is None
 
 
+def _events_trace(rng: np.random.Generator, n: int, count: int, size: float, rise: int = 1) -> np.ndarray:
+    """A trace in noise units: white noise plus ``count`` transients of ``size`` rising over
+    ``rise`` samples and decaying by 0.979 a sample."""
+    from scipy.signal import lfilter
+
+    steps = np.zeros(n)
+    for t0 in rng.choice(np.arange(10, n - 10), count, replace=False):
+        steps[t0 : t0 + rise] += size / rise
+    return lfilter([1.0], [1.0, -0.979], steps) + rng.standard_normal(n)
+
+
+def test_rises_count_each_transient_once_and_tell_the_weak_ones() -> None:
+    """Strong transients are rises and none is weak; small, frequent ones are counted as about as
+    many as reach the threshold, most of them weak; a transient rising over 3 samples is one rise;
+    the sign of a trace does not matter, the sparse trace with the most rises is the one told, and
+    without a sparse trace there is none."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    strong = _events_trace(rng, n, 100, 15.0)
+    weak = _events_trace(rng, n, 300, 5.0)
+    slow = _events_trace(rng, n, 100, 15.0, rise=3)
+    # noise crosses the threshold both ways alike: its excess is about +- 10 here
+    per_row, share = spectral.rises(strong[:, None], np.array([True]))
+    assert per_row == pytest.approx(100 / n, rel=0.15) and share < 0.15
+    per_row, share = spectral.rises(weak[:, None], np.array([True]))
+    assert 0.6 * 300 / n < per_row < 300 / n and share > 0.7
+    assert spectral.rises(-weak[:, None], np.array([True])) == (per_row, share)
+    assert spectral.rises(slow[:, None], np.array([True]))[0] == pytest.approx(100 / n, rel=0.15)
+    both = np.stack([strong, weak, rng.standard_normal(n)], axis=1)
+    assert spectral.rises(both, np.array([True, True, False])) == (per_row, share)
+    assert spectral.rises(both, np.array([False, False, False])) == (0.0, 0.0)
+
+
+def _small_events(rate: float, size: float):
+    """Recordings of the test signal (one sensor, the middle of each training range) with
+    ``rate`` events a second of median size ``size``."""
+    from dataclasses import replace
+
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.evaluation.recordings import signal_config
+
+    cfg = replace(signal_config(), event_rate=(rate, rate), event_size=(size, size))
+    return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=cfg)
+
+
+def test_small_frequent_events_caution_and_the_main_ones_do_not(den: Denoiser) -> None:
+    """Small events (a third of the main recordings' size) five times as frequent as theirs warn
+    that events may be lost, as an EventDetectionWarning naming the rises; the main recordings'
+    events at the same noise warn of nothing."""
+    from fluorodn import EventDetectionWarning
+
+    small, main = _small_events(0.5, 0.5), _small_events(0.1, 1.4)
+    for seed in range(3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            den.run(small(np.random.default_rng(seed), 3000, 152, 0.8).noisy)
+        said = [str(w.message) for w in caught if issubclass(w.category, EventDetectionWarning)]
+        assert len(said) == 1 and said[0].startswith("the recording's events rise often and in small steps")
+        assert not [w for w in caught if issubclass(w.category, OutOfDomainWarning)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            den.run(main(np.random.default_rng(seed), 3000, 152, 0.8).noisy)
+    p = spectral.fit(small(np.random.default_rng(0), 3000, 152, 0.8).noisy)
+    assert p.rises is not None and p.rises[1] > spectral.WEAK_RISE_SHARE
+    assert p.rises[0] * spectral.FREQUENT_RISE_SAMPLES > 1.0
+    short = spectral.fit(small(np.random.default_rng(0), spectral.SIGNAL_TEST_ROWS - 1, 152, 0.8).noisy)
+    assert spectral.small_events_message(short) is None  # too short to tell: no sparse trace
+
+
 def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
     inst = generator(np.random.default_rng(5), 2000, 152, 0.4)
     very_noisy = inst.clean + (inst.noisy - inst.clean) * 40.0
@@ -1068,6 +1137,20 @@ def test_dask_cautions_about_fast_hemodynamics_as_one_call_does(den: Denoiser) -
     assert _domain_messages(lazy.compute, category=EventDetectionWarning)[1] == []
     assert built == _domain_messages(den.run, x, category=EventDetectionWarning)[1]
     assert len(built) == 1 and built[0].startswith("test_spectral.py: the recording carries fast hemodynamics")
+
+
+def test_dask_cautions_about_small_frequent_events_as_one_call_does(den: Denoiser) -> None:
+    """Small, frequent events through fluorodn.dask: the same EventDetectionWarning as
+    ``Denoiser.run`` (the statistics rows are the same), issued once on the client."""
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+    from fluorodn import EventDetectionWarning
+
+    x = _small_events(0.5, 0.5)(np.random.default_rng(2), 3000, 152, 0.8).noisy
+    lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(700, 152)), category=EventDetectionWarning)
+    assert _domain_messages(lazy.compute, category=EventDetectionWarning)[1] == []
+    assert built == _domain_messages(den.run, x, category=EventDetectionWarning)[1]
+    assert len(built) == 1 and "rise often and in small steps" in built[0]
 
 
 def test_dask_checks_a_recording_as_one_call_does(den: Denoiser, generator) -> None:
