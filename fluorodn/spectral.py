@@ -193,10 +193,9 @@ STRONG_RISE_SDS = 5.0
 #: 0.5 per second at noise 0.8, where the default lost 0.03-0.05 of event F1 to raw, on 4-8 of 12
 #: in the four other combinations of events of 0.5 or 1.0 at 0.2-0.5 per second, where its mean F1
 #: fell below raw's on one set of 6 seeds or both, on 0-2 of 12 in the others, and on none of 12
-#: each of the quality benchmark's stress recordings;
-#: on 30 draws of the training generator without fast hemodynamics, on the two where the default
-#: lost more than 0.1 of F1 and on no other. How often it fires on the events benchmark's
-#: recordings is in ``events.md``.)
+#: each of the quality benchmark's stress recordings; on 30 draws of the training generator
+#: without fast hemodynamics, on the two where the default lost more than 0.1 of F1 and on no
+#: other. How often it fires on the events benchmark's recordings is in ``events.md``.)
 WEAK_RISE_SHARE = 0.25
 FREQUENT_RISE_SAMPLES = 50
 
@@ -558,11 +557,6 @@ def fast_hemodynamics(coef: np.ndarray, dense: np.ndarray) -> np.ndarray:
     return fast
 
 
-def _runs(mask: np.ndarray) -> int:
-    """How many stretches of consecutive True ``mask`` holds."""
-    return int(np.count_nonzero(mask[1:] & ~mask[:-1])) + int(mask[:1].sum()) if mask.size else 0
-
-
 def rises(coef: np.ndarray, sparse: np.ndarray) -> tuple[float, float]:
     """(rises per row, weak share) of the ``sparse`` trace among the (N, K) traces with the most
     rises. A rise is a stretch of consecutive time differences beyond :data:`RISE_SDS` robust
@@ -580,13 +574,18 @@ def rises(coef: np.ndarray, sparse: np.ndarray) -> tuple[float, float]:
         if not sd > 0:
             continue
         z = d / sd
-        strong = _runs(z > STRONG_RISE_SDS) - _runs(z < -STRONG_RISE_SDS)
-        excess = _runs(z > RISE_SDS) - _runs(z < -RISE_SDS)
+        strong = _stretches(z > STRONG_RISE_SDS) - _stretches(z < -STRONG_RISE_SDS)
+        excess = _stretches(z > RISE_SDS) - _stretches(z < -RISE_SDS)
         sign = int(np.sign(strong) or np.sign(excess))
         excess, strong = sign * excess, sign * strong
         if excess > 0 and excess / n > best[0]:
             best = (excess / n, min(1.0, max(0.0, 1.0 - strong / excess)))
     return best
+
+
+def _stretches(mask: np.ndarray) -> int:
+    """How many stretches of consecutive True values ``mask`` holds (:func:`runs`)."""
+    return sum(value for _, _, value in runs(mask))
 
 
 def small_events_message(p: Projection) -> EventCaution | None:
