@@ -594,12 +594,12 @@ def small_events_message(p: Projection) -> EventCaution | None:
     its rises weak, and more than one in :data:`FREQUENT_RISE_SAMPLES` samples); None otherwise."""
     if p.rises is None:
         return None
-    per_row, weak = p.rises
-    if not (weak > WEAK_RISE_SHARE and per_row * FREQUENT_RISE_SAMPLES > 1.0):
+    per_sample, weak = p.rises
+    if not (weak > WEAK_RISE_SHARE and per_sample * FREQUENT_RISE_SAMPLES > 1.0):
         return None
     return EventCaution(
         f"the recording's events rise often and in small steps next to its noise (a rise about every "
-        f"{1.0 / per_row:.0f} samples, {100 * weak:.0f} % of them within {STRONG_RISE_SDS:g} noise standard "
+        f"{1.0 / per_sample:.0f} samples, {100 * weak:.0f} % of them within {STRONG_RISE_SDS:g} noise standard "
         "deviations): the denoised output smooths part of them away, so events counted on it may fall below the raw "
         "recording's count (they did by 0.009 of event F1 with small, frequent events at noise 0.4 in fluorodn's "
         "events benchmark); check an event analysis against the raw recording, or count events on a run with "

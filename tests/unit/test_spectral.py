@@ -1125,32 +1125,29 @@ def _domain_messages(run: Any, *args: Any, category: type[Warning] = OutOfDomain
     return got, [f"{Path(w.filename).name}: {w.message}" for w in caught if issubclass(w.category, category)]
 
 
-def test_dask_cautions_about_fast_hemodynamics_as_one_call_does(den: Denoiser) -> None:
-    """A recording with fast hemodynamics through fluorodn.dask: the same EventDetectionWarning as
-    ``Denoiser.run``, issued once on the client, pointing at the caller."""
+@pytest.mark.parametrize(
+    ("draw", "seed", "noise", "chunk", "said"),
+    [
+        (lambda: _hemodynamics(1.0), 1, 0.4, 500, "the recording carries fast hemodynamics"),
+        (lambda: _small_events(0.5, 0.5), 2, 0.8, 700, "the recording's events rise often and in small steps"),
+    ],
+    ids=["fast hemodynamics", "small frequent events"],
+)
+def test_dask_cautions_about_the_events_as_one_call_does(
+    den: Denoiser, draw: Any, seed: int, noise: float, chunk: int, said: str
+) -> None:
+    """A recording with fast hemodynamics, or with small, frequent events, through fluorodn.dask:
+    the same EventDetectionWarning as ``Denoiser.run`` (the fit reads the same statistics rows),
+    issued once on the client, pointing at the caller."""
     da = pytest.importorskip("dask.array")
     import fluorodn.dask as fdask
     from fluorodn import EventDetectionWarning
 
-    x = _hemodynamics(1.0)(np.random.default_rng(1), 3000, 152, 0.4).noisy
-    lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(500, 152)), category=EventDetectionWarning)
+    x = draw()(np.random.default_rng(seed), 3000, 152, noise).noisy
+    lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(chunk, 152)), category=EventDetectionWarning)
     assert _domain_messages(lazy.compute, category=EventDetectionWarning)[1] == []
     assert built == _domain_messages(den.run, x, category=EventDetectionWarning)[1]
-    assert len(built) == 1 and built[0].startswith("test_spectral.py: the recording carries fast hemodynamics")
-
-
-def test_dask_cautions_about_small_frequent_events_as_one_call_does(den: Denoiser) -> None:
-    """Small, frequent events through fluorodn.dask: the same EventDetectionWarning as
-    ``Denoiser.run`` (the statistics rows are the same), issued once on the client."""
-    da = pytest.importorskip("dask.array")
-    import fluorodn.dask as fdask
-    from fluorodn import EventDetectionWarning
-
-    x = _small_events(0.5, 0.5)(np.random.default_rng(2), 3000, 152, 0.8).noisy
-    lazy, built = _domain_messages(fdask.denoise, da.from_array(x, chunks=(700, 152)), category=EventDetectionWarning)
-    assert _domain_messages(lazy.compute, category=EventDetectionWarning)[1] == []
-    assert built == _domain_messages(den.run, x, category=EventDetectionWarning)[1]
-    assert len(built) == 1 and "rise often and in small steps" in built[0]
+    assert len(built) == 1 and built[0].startswith(f"test_spectral.py: {said}")
 
 
 def test_dask_checks_a_recording_as_one_call_does(den: Denoiser, generator) -> None:
