@@ -22,6 +22,7 @@ default and the best baseline missed and its false detections (:func:`lost_event
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 from fluorodn_train.evaluation.recordings import make_recordings
 
-from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_STRESS, paired, pipeline_rows
+from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_STRESS, interval, paired, pipeline_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Clean recordings of the test stream (seed 0: the quality benchmark's main recordings).
@@ -111,6 +112,26 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def warned_split(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per recording name where the default warned on some recordings and not on others: the
+    default's F1 minus raw's on the recordings it warned about and on the others (``warned``,
+    ``unwarned``: n, mean paired difference, 95 % half-width, verdict). Whether a warning picks out
+    the recordings where the default loses events, or fires at random within its condition."""
+    out = []
+    for name in dict.fromkeys(r["recording"] for r in rows):
+        mine = [r for r in rows if r["recording"] == name]
+        raw = {r["seed"]: r["f1"] for r in mine if r["pipeline"] == "raw"}
+        ours = [r for r in mine if r["pipeline"] == DEFAULT and r["seed"] in raw]
+        entry: dict[str, Any] = {"recording": name}
+        for key, flag in (("warned", True), ("unwarned", False)):
+            d = np.array([r["f1"] - raw[r["seed"]] for r in ours if bool(r["warned"]) is flag])
+            mean, half = interval(d)
+            entry[key] = {"n": len(d), "f1_diff": mean, "f1_half_width": half, "f1_verdict": verdict(mean, half)}
+        if entry["warned"]["n"] and entry["unwarned"]["n"]:
+            out.append(entry)
+    return out
+
+
 def lost_events(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per recording name: the true events, and the missed true events and false detections of the
     ceiling, raw, the default and the best baseline on F1 (``summary_rows``: :func:`summary`), each
@@ -163,9 +184,25 @@ def run(
         "rows": rows,
         "summary": summary_rows,
         "lost": lost_events(rows, summary_rows),
+        "warned_split": warned_split(rows),
         "elapsed_s": time.perf_counter() - t0,
     }
     write_results(result, out_dir, RESULTS, "events_quick" if quick else "events", markdown)
+    return result
+
+
+def render(out_dir: Path | None = None) -> dict[str, Any]:
+    """Rewrite ``events.json``'s tables (its summary, lost events and warned split) and ``events.md``
+    from the rows it holds, without running anything: the same run's figures in the current tables."""
+    from benchmarks.measure import write_results
+
+    path = (Path(out_dir) if out_dir is not None else RESULTS) / "events.json"
+    result = json.loads(path.read_text())
+    rows = result["rows"]
+    result["summary"] = summary(rows)
+    result["lost"] = lost_events(rows, result["summary"])
+    result["warned_split"] = warned_split(rows)
+    write_results(result, path.parent, RESULTS, "events", markdown)
     return result
 
 
@@ -236,7 +273,25 @@ def markdown(res: dict[str, Any]) -> str:
         cells = [f"{got[p]['missed']} / {got[p]['false']}" for p in (CEILING, "raw", DEFAULT)]
         best_cell = f"{best} {got[best]['missed']} / {got[best]['false']}" if best else "raw"
         lines.append(f"| {e['recording']} | {e['true']} | " + " | ".join(cells) + f" | {best_cell} |")
+    if res.get("warned_split"):
+        lines += [
+            "",
+            "Where the default warned on some recordings of a condition and not on others: its F1 minus raw's on "
+            "each part (does the warning pick out the recordings where events are lost?):",
+            "",
+            "| recording | warned on | F1 default - raw, warned | not warned | F1 default - raw, not warned |",
+            "|---|---|---|---|---|",
+        ]
+        for e in res["warned_split"]:
+            w, u = e["warned"], e["unwarned"]
+            lines.append(f"| {e['recording']} | {w['n']} | {_split_cell(w)} | {u['n']} | {_split_cell(u)} |")
     return "\n".join([*lines, ""])
+
+
+def _split_cell(part: dict[str, Any]) -> str:
+    if part["n"] < 2:
+        return f"{part['f1_diff']:+.4f}"
+    return f"{part['f1_diff']:+.4f} ± {part['f1_half_width']:.4f} ({part['f1_verdict']})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=None, help=f"clean recordings (default {SEEDS}; 2 with --quick)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--bm3d", action="store_true", help="BM3D too, on the main recordings (about 30 s each)")
+    ap.add_argument(
+        "--render",
+        action="store_true",
+        help="rewrite the tables of the last run's events.json and events.md from its rows, running nothing",
+    )
     args = ap.parse_args(argv)
+    if args.render:
+        render(args.out)
+        return 0
     if args.seeds is not None and args.seeds < 2:
         ap.error("--seeds must be at least 2 (a paired interval needs two recordings)")
     run(args.quick, args.out, args.seeds, args.bm3d)

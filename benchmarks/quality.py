@@ -8,8 +8,8 @@ never used in training), denoises each with every pipeline, runs the analysis of
 * ``quality.json``: configuration, versions, every metric, coherence curves;
 * ``quality.csv``: one row per (recording, pipeline);
 * ``quality.md``: the tables in short: main recordings, stress recordings (fast
-  hemodynamics, noise 0.1 and 1.2, other sensors, slow rises), robustness rows, a "never worse than
-  raw" summary of the default and the error at the edges;
+  hemodynamics, noise 0.1 and 1.2, other sensors, slow rises, small and small frequent events),
+  robustness rows, a "never worse than raw" summary of the default and the error at the edges;
 * ``coherence.png``: coherence with ground truth vs frequency at the seed's noise scale,
   with the seed's published values drawn beside ours;
 * ``before_after.png``: a two-minute segment, noisy / denoised / clean, and a(t).
@@ -17,7 +17,7 @@ never used in training), denoises each with every pipeline, runs the analysis of
 Every number in these files is computed in the same run; the only constants typed in are
 the seed's published coherence values, drawn as reference markers. Run::
 
-    python -m benchmarks quality            # full: 30-minute recordings, ~20 min on 2 cores
+    python -m benchmarks quality            # full: 30-minute recordings, ~10 min on 2 cores
     python -m benchmarks quality --quick    # 2-minute recordings, few pipelines, < 1 min
 """
 
@@ -69,7 +69,7 @@ from benchmarks.repeats import (
     paired,
     repeat_rows,
 )
-from benchmarks.stress import edge_errors, frame_border, make_stress
+from benchmarks.stress import edge_errors, frame_border, make_small_events, make_stress
 
 __all__ = ["main", "run"]
 
@@ -158,6 +158,8 @@ def run(
     if quick:  # a few robustness rows keep those code paths alive
         recs = [r for r in recs if r.kind == "main" or r.name in ("units x1e3", "bins 76")]
     recs += make_stress(n_time if quick else n_time // 3, quick)
+    if not quick:
+        recs += make_small_events(n_time // 3)
 
     pipes = [
         Pipeline("clean", lambda x: x, robust=True, info={"reference": "the clean recording"}),

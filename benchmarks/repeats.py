@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from fluorodn_train.evaluation.recordings import analyse, make_recordings
 
+from benchmarks.stress import FREQUENT_EVENTS, SMALL_EVENTS
+
 __all__ = [
     "REPEAT_IMAGE_MODELS",
     "REPEAT_PIPELINES",
@@ -52,13 +54,15 @@ REPEAT_PIPELINES = (
 REPEAT_IMAGE_MODELS = ("fluorodn:low", "fluorodn:high")
 #: Robustness variants repeated besides the main noise scales (the default's F1 below raw's on seed 0).
 REPEAT_VARIANTS = ("bins 76", "bins 304", "white noise")
-#: Stress recordings repeated: slow rises (the same reason) and fast hemodynamics (coherence or
-#: F1 below raw's on single further recordings).
+#: Stress recordings repeated: slow rises (the same reason), fast hemodynamics (coherence or
+#: F1 below raw's on single further recordings) and small events (F1 below raw's when frequent).
 REPEAT_STRESS = (
     "slow rise (3 samples), noise 0.4",
     "fast hemodynamics, noise 0.2",
     "fast hemodynamics, noise 0.4",
     "fast hemodynamics, noise 0.8",
+    SMALL_EVENTS,
+    FREQUENT_EVENTS,
 )
 COHERENCE_KEY = "coh_mean_0_2.5hz"
 
@@ -73,13 +77,14 @@ def repeat_rows(
 ) -> list[dict[str, Any]]:
     """F1, coherence and PSNR of every pipeline on the main recordings (and
     :data:`REPEAT_VARIANTS`, :data:`REPEAT_STRESS`) of each seed; only those in ``names`` if given."""
-    from benchmarks.stress import make_stress
+    from benchmarks.stress import make_small_events, make_stress
 
     rows = []
     for seed in seeds:
         recs = make_recordings(n_time, tuple(noise_scales), robust=True, seed=seed)
         if names is None or set(names) & set(REPEAT_STRESS):
-            recs += [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in REPEAT_STRESS]
+            stress = make_stress(n_time // 3, False, seed=seed) + make_small_events(n_time // 3, seed=seed)
+            recs += [r for r in stress if r.name in REPEAT_STRESS]
         wanted = [r for r in recs if r.kind == "main" or r.name in REPEAT_VARIANTS + REPEAT_STRESS]
         for rec in (r for r in wanted if names is None or r.name in names):
             rows += pipeline_rows(seed, rec, pipelines)

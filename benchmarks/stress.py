@@ -32,6 +32,8 @@ SLOW_RISE, SLOW_RISE_NOISE = 3, 0.4
 #: recordings': 0.1) at noise 0.4.
 SMALL_EVENT_SIZE, SMALL_EVENT_NOISE = 0.5, 0.8
 FREQUENT_EVENT_RATE, FREQUENT_EVENT_NOISE = 0.5, 0.4
+SMALL_EVENTS = f"small events ({SMALL_EVENT_SIZE:g}), noise {SMALL_EVENT_NOISE:g}"
+FREQUENT_EVENTS = f"small, frequent events ({FREQUENT_EVENT_RATE:g} per s), noise {FREQUENT_EVENT_NOISE:g}"
 #: Edge regions of the edge table: wavelength bins and time samples at each end.
 EDGE_BINS, EDGE_SAMPLES = 3, 5
 #: The frame of the frame-border table: side (pixels), border width, interior margin.
@@ -82,11 +84,9 @@ def make_small_events(n_time: int, seed: int = SEED) -> list[Recording]:
     :data:`FREQUENT_EVENT_NOISE` (each its own stream, apart from :func:`make_stress`'s)."""
     small = replace(signal_config(), event_size=(SMALL_EVENT_SIZE,) * 2)
     frequent = replace(small, event_rate=(FREQUENT_EVENT_RATE,) * 2)
-    small_name = f"small events ({SMALL_EVENT_SIZE:g}), noise {SMALL_EVENT_NOISE:g}"
-    frequent_name = f"small, frequent events ({FREQUENT_EVENT_RATE:g} per s), noise {FREQUENT_EVENT_NOISE:g}"
     return [
-        _stress_recording(small_name, small, SMALL_EVENT_NOISE, 4, n_time, seed),
-        _stress_recording(frequent_name, frequent, FREQUENT_EVENT_NOISE, 5, n_time, seed),
+        _stress_recording(SMALL_EVENTS, small, SMALL_EVENT_NOISE, 4, n_time, seed),
+        _stress_recording(FREQUENT_EVENTS, frequent, FREQUENT_EVENT_NOISE, 5, n_time, seed),
     ]
 
 

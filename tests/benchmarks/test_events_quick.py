@@ -112,3 +112,32 @@ def test_bm3d_runs_on_the_main_recordings_and_counts_as_a_target_baseline(tmp_pa
     assert events.in_target_set(events.BM3D) and not events.in_target_set("mppca")
     row = next(line for line in md.splitlines() if line.startswith("| slow rise") and line.endswith(" - |"))
     assert row.count("|") == len(res["pipelines"]) + 2
+
+
+def test_warned_split_pairs_each_part_with_raw() -> None:
+    rows = []
+    for seed, (d, warned) in enumerate([(-0.02, True), (-0.03, True), (-0.025, True), (0.01, False), (-0.01, False)]):
+        rows += [
+            {"seed": seed, "recording": "small", "pipeline": "raw", "f1": 0.7, "warned": False},
+            {"seed": seed, "recording": "small", "pipeline": events.DEFAULT, "f1": 0.7 + d, "warned": warned},
+        ]
+    # a condition warned on every recording (or on none) has nothing to split
+    rows += [dict(r, recording="all warned", warned=r["pipeline"] == events.DEFAULT) for r in rows]
+    (e,) = events.warned_split(rows)
+    assert e["recording"] == "small"
+    assert e["warned"]["n"] == 3 and e["warned"]["f1_diff"] == pytest.approx(-0.025)
+    assert e["warned"]["f1_verdict"] == "behind"
+    assert e["unwarned"]["n"] == 2 and e["unwarned"]["f1_diff"] == pytest.approx(0.0, abs=1e-12)
+    assert e["unwarned"]["f1_verdict"] == "level"
+
+
+def test_render_rewrites_the_tables_from_the_rows_alone(tmp_path) -> None:
+    assert events.main(["--quick", "--out", str(tmp_path)]) == 0
+    quick = json.loads((tmp_path / "events_quick.json").read_text())
+    stale = quick | {"summary": [], "lost": [], "warned_split": []}
+    (tmp_path / "events.json").write_text(json.dumps(stale))
+    assert events.main(["--render", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "events.json").read_text())
+    assert res["rows"] == quick["rows"] and res["created"] == quick["created"]
+    assert res["summary"] == quick["summary"] and res["lost"] == quick["lost"]
+    assert (tmp_path / "events.md").read_text() == (tmp_path / "events_quick.md").read_text()
