@@ -151,7 +151,8 @@ def unmix(
 
 
 _REPORT_EXAMPLES = (
-    "Examples:\n\n"
+    "\b\n"
+    "Examples:\n"
     "  fluorodn report rec.tif rec_denoised.tif                      -> rec_denoised_report.html, .json\n"
     "  fluorodn report rec.npy rec_denoised.npy --sensor s.csv --wavelengths 477:595.4 --rate 5 -o r.html"
 )

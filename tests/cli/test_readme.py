@@ -39,3 +39,17 @@ def test_reference_matches_help() -> None:
             f"README's 'fluorodn {command} --help' differs from the command's; rewrite it with "
             "FLUORODN_UPDATE_README=1 python -m pytest tests/cli/test_readme.py"
         )
+
+
+def test_every_example_keeps_its_own_line() -> None:
+    """An epilog's examples print one command a line in an 80-column terminal too: without click's
+    no-rewrap marker they run together into one paragraph."""
+    for command in REQUIRED:
+        result = CliRunner().invoke(app, [command, "--help"], terminal_width=80, prog_name="fluorodn")
+        text = result.stdout
+        if "Examples:" not in text:
+            continue
+        examples = text.split("Examples:", 1)[1].strip().splitlines()
+        assert examples and all(line.strip().startswith(f"fluorodn {command} ") for line in examples), (
+            f"'fluorodn {command} --help' runs its examples together: {examples}"
+        )
