@@ -41,7 +41,7 @@ def models() -> None:
         name = Path(str(card["file"])).stem
         table.add_row(
             name + _default_mark(name, default, IMAGE_MODEL),
-            str(card.get("noise_scale", "")),
+            _noise_cell(card),
             str(card.get("domain", "")),
             f"{card.get('depth', '?')} x {card.get('width', '?')}",
             str(card.get("halo", "")),
@@ -53,6 +53,14 @@ def models() -> None:
     if not console.is_terminal:  # pipes and logs: do not squeeze the table into 80 columns
         console.width = 200
     console.print(table)
+
+
+def _noise_cell(card: dict[str, object]) -> str:
+    """The noise scales a model was trained on: its range for a blind model, else its one scale."""
+    span = card.get("noise_scale_range")
+    if isinstance(span, list | tuple) and len(span) == 2:
+        return f"{span[0]:g}-{span[1]:g} (blind)"
+    return str(card.get("noise_scale", ""))
 
 
 def _default_mark(name: str, default: str, image_model: str) -> str:

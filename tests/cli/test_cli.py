@@ -276,6 +276,16 @@ def test_models_and_info(shipped: Path) -> None:
         assert fragment in result.stdout
 
 
+def test_models_shows_a_blind_model_s_noise_range() -> None:
+    from fluorodn.registry import available_models
+
+    if not any(card.get("noise_scale_range") for card in available_models()):
+        pytest.skip("no blind model is shipped in this installation")
+    result = cli("models")
+    assert result.exit_code == 0, result.output
+    assert "spectral (default)" in result.stdout and "0.1-1.2 (blind)" in result.stdout
+
+
 def test_models_without_models(monkeypatch: Any, tmp_path: Path) -> None:
     from fluorodn import registry
 
