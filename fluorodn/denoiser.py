@@ -196,7 +196,9 @@ class DenoiserOptions:
 
     def spectral_label(self) -> str:
         """How a spectral run with these options differs from the default, for summary lines
-        (``"strength 0.5, onsets rounded"``); empty where it does not."""
+        (``"strength 0.5, onsets rounded"``, ``"spectral only"``); empty where it does not."""
+        if self.spectral_only:  # nothing over time: the strength and the onsets do not apply
+            return "spectral only"
         how = [f"strength {self.strength:g}"] if self.strength != 1.0 else []
         return ", ".join(how + ([] if self.keep_onsets else ["onsets rounded"]))
 
@@ -727,8 +729,7 @@ class Denoiser:
             None if recording else transposed_warning(shape, rows),
             few_samples_warning(t),
             clipping_warning(rows),
-            spectral.fast_hemodynamics_message(proj),
-            spectral.small_events_message(proj),
+            *self._event_cautions(proj),
         ]
         checks = self.metadata.get("domain_checks")
         if isinstance(checks, dict):
@@ -744,6 +745,16 @@ class Denoiser:
             stats = spectral.removed_stats(np.concatenate(xs), np.concatenate(outs), proj, blocks)
             messages += spectral.domain_warnings(stats, checks)
         return messages
+
+    def _event_cautions(self, proj: spectral.Projection) -> list[str | None]:
+        """The cautions about events counted on this run's output of a recording with projection
+        ``proj``: fast hemodynamics (the projection already costs events there), and small, frequent
+        events where the network filters over time (the projection alone keeps their count)."""
+        over_time = not (self.options.spectral_only or self.options.strength == 0.0)
+        return [
+            spectral.fast_hemodynamics_message(proj),
+            spectral.small_events_message(proj) if over_time else None,
+        ]
 
     def _spectral_out(
         self,
@@ -764,8 +775,7 @@ class Denoiser:
                 None if recording else transposed_warning(arr.shape, arr),
                 few_samples_warning(arr.shape[0]),
                 clipping_warning(arr),
-                spectral.fast_hemodynamics_message(proj),
-                spectral.small_events_message(proj),
+                *self._event_cautions(proj),
             ]
             if isinstance(limits, dict):
                 messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), limits)

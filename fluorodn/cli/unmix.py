@@ -11,7 +11,7 @@ import typer
 
 from fluorodn.cli import app
 from fluorodn.cli._common import as_flags, fail, format_traceback, setup_logging
-from fluorodn.cli._options import DebugOption
+from fluorodn.cli._options import DebugOption, SpectralOnlyOption
 from fluorodn.errors import FluorodnError
 
 _UNMIX_EXAMPLES = (
@@ -71,6 +71,7 @@ def unmix(
             "coherence, events' onsets rounded.",
         ),
     ] = False,
+    spectral_only: SpectralOnlyOption = False,
     rate: Annotated[
         float | None,
         typer.Option(help="Samples per second, for time_s. Default: from the file's metadata, else time_s is empty."),
@@ -114,6 +115,11 @@ def unmix(
     if round_onsets and not denoise:
         fail("--round-onsets sets how the denoising treats events' rises, but --no-denoise skips denoising; "
              "leave one of them out")  # fmt: skip
+    if spectral_only and not denoise:
+        fail("--spectral-only sets how the denoising runs, but --no-denoise skips denoising; leave one of them out")
+    if spectral_only and (strength != 1.0 or round_onsets):
+        fail("--spectral-only filters nothing over time, so --strength and --round-onsets do not apply to it; "
+             "leave them out")  # fmt: skip
     t0 = time.perf_counter()
     console = Console(stderr=True)
     bar = Progress("refining", BarColumn(), MofNCompleteColumn(), "samples", TimeRemainingColumn(), console=console,
@@ -123,10 +129,10 @@ def unmix(
         with bar, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             how: Any = (model or True) if denoise else False
-            if denoise and (strength != 1.0 or round_onsets):
+            if denoise and (strength != 1.0 or round_onsets or spectral_only):
                 from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-                opts = DenoiserOptions(strength=strength, keep_onsets=not round_onsets)
+                opts = DenoiserOptions(strength=strength, keep_onsets=not round_onsets, spectral_only=spectral_only)
                 how = Denoiser(model or "default", options=opts)
             res, dest = unmix_file(
                 recording, sensor, wavelengths, output=output, denoise=how,

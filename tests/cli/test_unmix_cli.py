@@ -157,6 +157,31 @@ def test_denoise_at_a_lower_strength(files: SimpleFiles) -> None:
     assert step(full) < step(half) < step(raw)
 
 
+def test_spectral_only_unmixes_the_projection_alone(files: SimpleFiles) -> None:
+    """--spectral-only denoises as ``DenoiserOptions(spectral_only=True)`` does (the projection, nothing
+    over time), says so in the summary, gives a sensor trace unlike the default denoising's and the raw
+    recording's, and refuses the options that filter over time."""
+    from fluorodn import Denoiser, DenoiserOptions, unmix
+
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--spectral-only")
+    assert result.exit_code == 0, result.output
+    assert "denoised with spectral (spectral only)" in result.stdout
+    on_cli = read_table(files.folder / "rec_unmixed.csv")[1][:, 2]
+    x = np.load(files.npy)
+    wl, resp = files.truth.wl, (files.truth.wl, files.truth.response)
+    api = unmix(x, wl, resp, denoise=Denoiser(options=DenoiserOptions(spectral_only=True)))
+    assert api.denoised_with == "spectral (spectral only)"
+    np.testing.assert_allclose(on_cli, api.sensor, rtol=1e-6, atol=1e-6 * np.abs(api.sensor).max())
+    full, raw = unmix(x, wl, resp).sensor, unmix(x, wl, resp, denoise=False).sensor
+    assert np.abs(api.sensor - full).max() > 1e-3 * np.abs(full).max()  # not the default's denoising
+    assert np.abs(api.sensor - raw).max() > 1e-3 * np.abs(raw).max()  # nor none
+    for extra in (["--strength", 0.5], ["--round-onsets"]):
+        result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--spectral-only", *extra,
+                     "-o", files.folder / "refused.csv")  # fmt: skip
+        assert_user_error(result, "--spectral-only", "do not apply")
+        assert not (files.folder / "refused.csv").exists()
+
+
 def test_mat_input_with_key(files: SimpleFiles) -> None:
     from scipy.io import savemat
 
@@ -204,6 +229,7 @@ def _outputs(folder: Path) -> list[str]:
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--model", "low"], ["--no-denoise skips denoising"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--strength", "0.5"], ["--strength", "--no-denoise"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--round-onsets"], ["--round-onsets", "--no-denoise"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--spectral-only"], ["--spectral-only", "--no-denoise"]),
     ],
 )
 def test_refusals(files: SimpleFiles, args: list[str], fragments: list[str]) -> None:

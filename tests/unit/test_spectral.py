@@ -902,6 +902,32 @@ def test_small_frequent_events_caution_and_the_main_ones_do_not(den: Denoiser) -
     assert spectral.small_events_message(short) is None  # too short to tell: no sparse trace
 
 
+def test_the_small_events_caution_follows_the_filtering_over_time(den: Denoiser) -> None:
+    """The projection alone (spectral_only, or strength 0) filters nothing over time and keeps the
+    events' count, so it gives no small-events caution where the default does; a weaker network
+    still filters over time and still cautions. The fast-hemodynamics caution stays with the
+    projection alone, which loses those events too."""
+    from fluorodn import EventDetectionWarning
+
+    def cautions(options: DenoiserOptions, x: np.ndarray) -> list[str]:
+        runner = Denoiser(device="cpu", options=options)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runner.run(x)
+        return [str(w.message) for w in caught if issubclass(w.category, EventDetectionWarning)]
+
+    small = _small_events(0.5, 0.5)(np.random.default_rng(0), 3000, 152, 0.8).noisy
+    assert len(cautions(DenoiserOptions(threads=1), small)) == 1
+    assert len(cautions(DenoiserOptions(threads=1, strength=0.6), small)) == 1
+    assert cautions(DenoiserOptions(threads=1, spectral_only=True), small) == []
+    assert cautions(DenoiserOptions(threads=1, strength=0.0), small) == []
+    fast = _hemodynamics(1.0)(np.random.default_rng(0), 3000, 152, 0.4).noisy
+    (said,) = cautions(DenoiserOptions(threads=1, spectral_only=True), fast)
+    assert "fast hemodynamics" in said
+    assert DenoiserOptions(spectral_only=True, strength=0.5).spectral_label() == "spectral only"
+    assert DenoiserOptions(strength=0.5, keep_onsets=False).spectral_label() == "strength 0.5, onsets rounded"
+
+
 def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
     inst = generator(np.random.default_rng(5), 2000, 152, 0.4)
     very_noisy = inst.clean + (inst.noisy - inst.clean) * 40.0
