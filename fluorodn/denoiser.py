@@ -192,6 +192,11 @@ class DenoiserOptions:
         if not isinstance(self.keep_onsets, bool | np.bool_):
             raise ValueError(f"keep_onsets must be True or False, got {self.keep_onsets!r}")
         object.__setattr__(self, "keep_onsets", bool(self.keep_onsets))
+        if self.spectral_only and (self.strength != 1.0 or not self.keep_onsets):
+            raise ValueError(
+                "spectral_only=True filters nothing over time, so strength=... and keep_onsets=False do not apply "
+                "to it; leave them out"
+            )
         object.__setattr__(self, "precision", check_precision(self.precision))
 
     def spectral_label(self) -> str:

@@ -102,7 +102,10 @@ def make_denoiser(
     one-sentence error."""
     from fluorodn.denoiser import Denoiser, DenoiserOptions
 
-    options = DenoiserOptions(threads=threads, precision=precision.value, **(fields or {}))
+    try:
+        options = DenoiserOptions(threads=threads, precision=precision.value, **(fields or {}))
+    except ValueError as err:  # options that contradict each other
+        fail(err)
     if device is not Device.cuda or debug:
         return Denoiser(model, device=device.value, options=options, kind=kind.value)
     try:
@@ -259,6 +262,9 @@ _FLAGS = {
     r"kind '(auto|spectral|image)'": r"--kind \1",
     r"run the default model": "leave --model out",
     r"DenoiserOptions\(spectral_only=True\)": "--spectral-only",
+    r"spectral_only=True": "--spectral-only",
+    r"strength=\.\.\.": "--strength",
+    r"keep_onsets=False": "--round-onsets",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

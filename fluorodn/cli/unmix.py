@@ -105,6 +105,7 @@ def unmix(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from fluorodn.denoiser import Denoiser, DenoiserOptions
     from fluorodn.unmixing import unmix_file
 
     setup_logging()
@@ -117,9 +118,12 @@ def unmix(
              "leave one of them out")  # fmt: skip
     if spectral_only and not denoise:
         fail("--spectral-only sets how the denoising runs, but --no-denoise skips denoising; leave one of them out")
-    if spectral_only and (strength != 1.0 or round_onsets):
-        fail("--spectral-only filters nothing over time, so --strength and --round-onsets do not apply to it; "
-             "leave them out")  # fmt: skip
+    opts = None
+    if denoise and (strength != 1.0 or round_onsets or spectral_only):
+        try:
+            opts = DenoiserOptions(strength=strength, keep_onsets=not round_onsets, spectral_only=spectral_only)
+        except ValueError as err:  # options that contradict each other
+            fail(err)
     t0 = time.perf_counter()
     console = Console(stderr=True)
     bar = Progress("refining", BarColumn(), MofNCompleteColumn(), "samples", TimeRemainingColumn(), console=console,
@@ -129,10 +133,7 @@ def unmix(
         with bar, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             how: Any = (model or True) if denoise else False
-            if denoise and (strength != 1.0 or round_onsets or spectral_only):
-                from fluorodn.denoiser import Denoiser, DenoiserOptions
-
-                opts = DenoiserOptions(strength=strength, keep_onsets=not round_onsets, spectral_only=spectral_only)
+            if opts is not None:
                 how = Denoiser(model or "default", options=opts)
             res, dest = unmix_file(
                 recording, sensor, wavelengths, output=output, denoise=how,

@@ -412,6 +412,10 @@ def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
     api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, spectral_only=True)).run(x)
     np.testing.assert_allclose(proj, api, rtol=1e-6, atol=1e-3)
     assert np.abs(proj - full).max() > 1.0
+    for over_time in (["--strength", 0.5], ["--round-onsets"]):  # they would be dropped silently
+        result = cli("denoise", tmp_path / "rec.tif", "--spectral-only", *over_time, "--suffix", "_refused")
+        assert_user_error(result, "--spectral-only filters nothing over time", "leave them out")
+        assert not (tmp_path / "rec_refused.tif").exists()
 
 
 def test_keep_onsets_on_the_command_line(tmp_path: Path) -> None:

@@ -924,8 +924,11 @@ def test_the_small_events_caution_follows_the_filtering_over_time(den: Denoiser)
     fast = _hemodynamics(1.0)(np.random.default_rng(0), 3000, 152, 0.4).noisy
     (said,) = cautions(DenoiserOptions(threads=1, spectral_only=True), fast)
     assert "fast hemodynamics" in said
-    assert DenoiserOptions(spectral_only=True, strength=0.5).spectral_label() == "spectral only"
+    assert DenoiserOptions(spectral_only=True).spectral_label() == "spectral only"
     assert DenoiserOptions(strength=0.5, keep_onsets=False).spectral_label() == "strength 0.5, onsets rounded"
+    for over_time in ({"strength": 0.5}, {"keep_onsets": False}):  # they would be dropped silently
+        with pytest.raises(ValueError, match="spectral_only=True filters nothing over time"):
+            DenoiserOptions(spectral_only=True, **over_time)
 
 
 def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
