@@ -1351,7 +1351,7 @@ def test_keep_onsets_changes_only_the_rises_of_the_sparse_traces(den: Denoiser, 
 
 def test_spectral_label_names_what_differs_from_the_default() -> None:
     assert DenoiserOptions().spectral_label() == ""
-    assert DenoiserOptions(threads=2, spectral_only=True).spectral_label() == ""
+    assert DenoiserOptions(threads=2, spectral_only=True).spectral_label() == "spectral only"
     assert DenoiserOptions(strength=0.5).spectral_label() == "strength 0.5"
     assert DenoiserOptions(keep_onsets=False).spectral_label() == "onsets rounded"
     assert DenoiserOptions(strength=0.25, keep_onsets=False).spectral_label() == "strength 0.25, onsets rounded"
