@@ -199,6 +199,22 @@ class DenoiserOptions:
             )
         object.__setattr__(self, "precision", check_precision(self.precision))
 
+    def spectral_settings(self) -> list[str]:
+        """The fields set away from their defaults that only the spectral path reads, as keyword
+        arguments (``["strength=...", "spectral_only=True"]``); empty where none is."""
+        given = [
+            ("keep_fixed_pattern=True", self.keep_fixed_pattern),
+            ("spectral_only=True", self.spectral_only),
+            ("strength=...", self.strength != 1.0),
+            ("keep_onsets=False", not self.keep_onsets),
+        ]
+        return [name for name, is_set in given if is_set]
+
+    def for_images(self) -> DenoiserOptions:
+        """These options with the spectral path's fields at their defaults: what the image model a
+        spectral model hands frames to runs with (frames ignore those fields)."""
+        return dataclasses.replace(self, keep_fixed_pattern=False, spectral_only=False, strength=1.0, keep_onsets=True)
+
     def spectral_label(self) -> str:
         """How a spectral run with these options differs from the default, for summary lines
         (``"strength 0.5, onsets rounded"``, ``"spectral only"``); empty where it does not."""
@@ -308,6 +324,13 @@ class Denoiser:
             raise ModelError(f"model {self.name!r} is an image model; kind 'spectral' needs a spectral model")
         if kind == "image" and self.kind != "image":
             raise ModelError(f"model {self.name!r} is a spectral model; kind 'image' needs an image model")
+        if self.kind == "image" and (settings := self.options.spectral_settings()):
+            named = " and ".join([", ".join(settings[:-1]), settings[-1]] if len(settings) > 1 else settings)
+            raise ModelError(
+                f"model {self.name!r} is an image model, which runs the image path on every input, and {named} "
+                f"appl{'y' if len(settings) > 1 else 'ies'} to the spectral path only; leave "
+                f"{'them' if len(settings) > 1 else 'it'} out"
+            )
         self.channels: int = self.model_card.channels
         self._input, self._output = io_names(self._session, self.kind, self.channels, str(source.path))
         self.tile_pixels = self.options.tile_pixels or (CUDA_TILE_PIXELS if self.provider == CUDA else CPU_TILE_PIXELS)
@@ -598,7 +621,8 @@ class Denoiser:
         """The image model used for inputs a spectral model does not take (created once)."""
         with self._image_lock:
             if self._image_denoiser is None:
-                self._image_denoiser = Denoiser(IMAGE_MODEL, device=self.device, options=self.options, kind="image")
+                options = self.options.for_images()
+                self._image_denoiser = Denoiser(IMAGE_MODEL, device=self.device, options=options, kind="image")
             return self._image_denoiser
 
     def _stream_spectral(

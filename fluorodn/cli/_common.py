@@ -265,6 +265,7 @@ _FLAGS = {
     r"spectral_only=True": "--spectral-only",
     r"strength=\.\.\.": "--strength",
     r"keep_onsets=False": "--round-onsets",
+    r"keep_fixed_pattern=True": "--keep-fixed-pattern",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

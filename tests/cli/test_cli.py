@@ -416,6 +416,10 @@ def test_spectral_only_runs_the_projection_alone(tmp_path: Path) -> None:
         result = cli("denoise", tmp_path / "rec.tif", "--spectral-only", *over_time, "--suffix", "_refused")
         assert_user_error(result, "--spectral-only filters nothing over time", "leave them out")
         assert not (tmp_path / "rec_refused.tif").exists()
+    # an image model runs no spectral path: its options would be dropped silently too
+    result = cli("denoise", tmp_path / "rec.tif", "--model", "low", "--spectral-only", "--suffix", "_refused")
+    assert_user_error(result, "model 'low' is an image model", "--spectral-only applies to the spectral path only")
+    assert not (tmp_path / "rec_refused.tif").exists()
 
 
 def test_keep_onsets_on_the_command_line(tmp_path: Path) -> None:

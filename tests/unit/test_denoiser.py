@@ -613,3 +613,24 @@ def test_removal_excess_measures_against_the_noise() -> None:
     assert removal_excess(smooth + along, smooth) == pytest.approx(1.0, abs=0.03)
     assert removal_excess(smooth + white, np.full(smooth.shape, smooth.mean())) > 2.0
     assert removal_excess(smooth, smooth) == 0.0
+
+
+def test_an_image_model_refuses_the_spectral_path_s_options(tiny_model: Path, helpers: Any) -> None:
+    """An image model runs every input through the image path, where the spectral options would be
+    dropped without a word: it refuses them, naming each; the default model hands frames to the image
+    model without them, and its frames come out as the image model's alone."""
+    from fluorodn.errors import ModelError
+
+    for options, named in (
+        (DenoiserOptions(strength=0.5), "strength=... applies"),
+        (DenoiserOptions(spectral_only=True), "spectral_only=True applies"),
+        (DenoiserOptions(keep_onsets=False, keep_fixed_pattern=True), "keep_fixed_pattern=True and keep_onsets=False"),
+    ):
+        with pytest.raises(ModelError, match="is an image model") as err:
+            Denoiser(str(tiny_model), device="cpu", options=options)
+        assert named in str(err.value)
+    assert DenoiserOptions(strength=0.3, keep_onsets=False).for_images() == DenoiserOptions()
+    frame = np.random.default_rng(0).normal(size=(96, 96)).astype(np.float32)
+    weaker = Denoiser(device="cpu", options=DenoiserOptions(threads=1, strength=0.3, keep_fixed_pattern=True))
+    plain = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1))
+    np.testing.assert_array_equal(weaker.run(frame), plain.run(frame))
