@@ -324,6 +324,11 @@ class Denoiser:
             raise ModelError(f"model {self.name!r} is an image model; kind 'spectral' needs a spectral model")
         if kind == "image" and self.kind != "image":
             raise ModelError(f"model {self.name!r} is a spectral model; kind 'image' needs an image model")
+        if kind == "spectral" and self.options.self_ensemble:
+            raise ModelError(
+                "kind 'spectral' runs the spectral path on every input, and self_ensemble=True applies to the image "
+                "path only; leave it out"
+            )
         if self.kind == "image" and (settings := self.options.spectral_settings()):
             named = " and ".join([", ".join(settings[:-1]), settings[-1]] if len(settings) > 1 else settings)
             raise ModelError(

@@ -266,6 +266,7 @@ _FLAGS = {
     r"strength=\.\.\.": "--strength",
     r"keep_onsets=False": "--round-onsets",
     r"keep_fixed_pattern=True": "--keep-fixed-pattern",
+    r"self_ensemble=True": "--self-ensemble",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

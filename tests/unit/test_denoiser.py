@@ -617,8 +617,9 @@ def test_removal_excess_measures_against_the_noise() -> None:
 
 def test_an_image_model_refuses_the_spectral_path_s_options(tiny_model: Path, helpers: Any) -> None:
     """An image model runs every input through the image path, where the spectral options would be
-    dropped without a word: it refuses them, naming each; the default model hands frames to the image
-    model without them, and its frames come out as the image model's alone."""
+    dropped without a word: it refuses them, naming each (and a declared spectral kind refuses the
+    image path's self-ensemble); the default model hands frames to the image model without them, and
+    its frames come out as the image model's alone."""
     from fluorodn.errors import ModelError
 
     for options, named in (
@@ -630,6 +631,8 @@ def test_an_image_model_refuses_the_spectral_path_s_options(tiny_model: Path, he
             Denoiser(str(tiny_model), device="cpu", options=options)
         assert named in str(err.value)
     assert DenoiserOptions(strength=0.3, keep_onsets=False).for_images() == DenoiserOptions()
+    with pytest.raises(ModelError, match="self_ensemble=True applies to the image path only"):
+        Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(self_ensemble=True))
     frame = np.random.default_rng(0).normal(size=(96, 96)).astype(np.float32)
     weaker = Denoiser(device="cpu", options=DenoiserOptions(threads=1, strength=0.3, keep_fixed_pattern=True))
     plain = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1))
