@@ -121,8 +121,8 @@ def _effective(
         first = _first_page(arr)
         if first is not None and planner._path_for(shape, recording, first) == "spectral":
             return ref, pinned, planner, True
-        ref = IMAGE_MODEL
-        pinned = _pinned_options(ref, device, options)
+        ref = IMAGE_MODEL  # frames run without the spectral path's settings, as one call hands them on
+        pinned = _pinned_options(ref, device, options.for_images() if options is not None else None)
         planner = cached_denoiser(ref, "cpu", pinned)
     return ref, pinned, planner, recording
 

@@ -106,6 +106,20 @@ def test_shipped_default_model_with_default_settings(recording):
     assert_same(got, ref, x)
 
 
+def test_frames_with_the_spectral_path_s_settings():
+    """The default model with spectral settings hands frames on to the image model without them,
+    as one call does: the same result, no refusal."""
+    import fluorodn
+
+    if not fluorodn.available_models():
+        pytest.skip("no shipped models in this checkout")
+    x = np.random.default_rng(3).normal(100.0, 5.0, size=(96, 96)).astype(np.float32)  # a frame
+    options = fluorodn.DenoiserOptions(threads=1, strength=0.5, keep_onsets=False, keep_fixed_pattern=True)
+    ref = Denoiser(options=options).run(x)
+    got = fdask.denoise(da.from_array(x, chunks=(64, 32)), options=options).compute()
+    assert_same(got, ref, x)
+
+
 def test_integer_input(dask_model, recording):
     x = np.round(recording * 10).astype(np.uint16)
     ref = Denoiser(str(dask_model)).run(x)
