@@ -218,7 +218,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "# Event detection over many recordings",
         "",
-        f"`python -m benchmarks events{' --quick' if res['mode'] == 'quick' else ''}` on {res['created']} in "
+        f"`python -m benchmarks events{' --quick' if res['mode'] == 'quick' else ''}"
+        f"{' --bm3d' if res.get('bm3d') else ''}` on {res['created']} in "
         f"{res['elapsed_s']:.0f} s, model `{res['model']}` (sha256 {res['model_sha256'][:12]}): {n} clean recordings "
         f"of the test stream (seeds 0-{n - 1}), the main recordings {res['n_time']} x 152 and the stress recordings "
         f"{res['n_time'] // 3} x 152. Baselines: every pipeline but the default (raw included; {bm3d_runs}); "
