@@ -601,9 +601,9 @@ def small_events_message(p: Projection) -> EventCaution | None:
         f"the recording's events rise often and in small steps next to its noise (a rise about every "
         f"{1.0 / per_sample:.0f} samples, {100 * weak:.0f} % of them within {STRONG_RISE_SDS:g} noise standard "
         "deviations): the denoised output smooths part of them away, so events counted on it may fall below the raw "
-        "recording's count (they did by 0.009 of event F1 with small, frequent events at noise 0.4 in fluorodn's "
-        "events benchmark); check an event analysis against the raw recording, or count events on a run with "
-        "DenoiserOptions(spectral_only=True), which keeps their time course as recorded"
+        "recording's count (by 0.014 of event F1 on the recordings of small, frequent events at noise 0.4 that got "
+        "this warning in fluorodn's events benchmark); check an event analysis against the raw recording, or count "
+        "events on a run with DenoiserOptions(spectral_only=True), which keeps their time course as recorded"
     )
 
 
