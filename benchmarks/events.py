@@ -170,7 +170,6 @@ def run(
         for rec in recordings(seed, n_time, quick):
             rows += pipeline_rows(seed, rec, {CEILING: None, **pipes, **(on_main if rec.kind == "main" else {})})
         print(f"events: seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    summary_rows = summary(rows)
     result = {
         "benchmark": "events",
         "mode": "quick" if quick else "full",
@@ -182,13 +181,18 @@ def run(
         "model": den.name,
         "model_sha256": den.sha256,
         "rows": rows,
-        "summary": summary_rows,
-        "lost": lost_events(rows, summary_rows),
-        "warned_split": warned_split(rows),
+        **tables(rows),
         "elapsed_s": time.perf_counter() - t0,
     }
     write_results(result, out_dir, RESULTS, "events_quick" if quick else "events", markdown)
     return result
+
+
+def tables(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tables computed from the rows: ``summary`` (:func:`summary`), ``lost``
+    (:func:`lost_events`) and ``warned_split`` (:func:`warned_split`)."""
+    summary_rows = summary(rows)
+    return {"summary": summary_rows, "lost": lost_events(rows, summary_rows), "warned_split": warned_split(rows)}
 
 
 def render(out_dir: Path | None = None) -> dict[str, Any]:
@@ -198,10 +202,7 @@ def render(out_dir: Path | None = None) -> dict[str, Any]:
 
     path = (Path(out_dir) if out_dir is not None else RESULTS) / "events.json"
     result = json.loads(path.read_text())
-    rows = result["rows"]
-    result["summary"] = summary(rows)
-    result["lost"] = lost_events(rows, result["summary"])
-    result["warned_split"] = warned_split(rows)
+    result |= tables(result["rows"])
     write_results(result, path.parent, RESULTS, "events", markdown)
     return result
 

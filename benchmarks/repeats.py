@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from fluorodn_train.evaluation.recordings import analyse, make_recordings
 
-from benchmarks.stress import FREQUENT_EVENTS, SMALL_EVENTS
+from benchmarks.stress import FREQUENT_EVENTS, SMALL_EVENTS, make_small_events, make_stress
 
 __all__ = [
     "REPEAT_IMAGE_MODELS",
@@ -77,8 +77,6 @@ def repeat_rows(
 ) -> list[dict[str, Any]]:
     """F1, coherence and PSNR of every pipeline on the main recordings (and
     :data:`REPEAT_VARIANTS`, :data:`REPEAT_STRESS`) of each seed; only those in ``names`` if given."""
-    from benchmarks.stress import make_small_events, make_stress
-
     rows = []
     for seed in seeds:
         recs = make_recordings(n_time, tuple(noise_scales), robust=True, seed=seed)

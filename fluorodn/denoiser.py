@@ -132,6 +132,15 @@ def transposed_warning(shape: tuple[int, ...], page: np.ndarray | None = None) -
     )
 
 
+#: The fields of :class:`DenoiserOptions` that only the spectral path reads, at their defaults.
+SPECTRAL_DEFAULTS: dict[str, Any] = {
+    "keep_fixed_pattern": False,
+    "spectral_only": False,
+    "strength": 1.0,
+    "keep_onsets": True,
+}
+
+
 @dataclass(frozen=True)
 class DenoiserOptions:
     """Settings of a :class:`Denoiser`; all have sensible defaults."""
@@ -199,21 +208,24 @@ class DenoiserOptions:
             )
         object.__setattr__(self, "precision", check_precision(self.precision))
 
+    @property
+    def filters_over_time(self) -> bool:
+        """Whether the spectral path runs its network (not with ``spectral_only`` or strength 0)."""
+        return not (self.spectral_only or self.strength == 0.0)
+
     def spectral_settings(self) -> list[str]:
-        """The fields set away from their defaults that only the spectral path reads, as keyword
-        arguments (``["strength=...", "spectral_only=True"]``); empty where none is."""
-        given = [
-            ("keep_fixed_pattern=True", self.keep_fixed_pattern),
-            ("spectral_only=True", self.spectral_only),
-            ("strength=...", self.strength != 1.0),
-            ("keep_onsets=False", not self.keep_onsets),
+        """The fields only the spectral path reads (:data:`SPECTRAL_DEFAULTS`) that are set away from
+        their defaults, as keyword arguments (``["strength=...", "spectral_only=True"]``)."""
+        return [
+            f"{name}=..." if name == "strength" else f"{name}={not default}"
+            for name, default in SPECTRAL_DEFAULTS.items()
+            if getattr(self, name) != default
         ]
-        return [name for name, is_set in given if is_set]
 
     def for_images(self) -> DenoiserOptions:
         """These options with the spectral path's fields at their defaults: what the image model a
         spectral model hands frames to runs with (frames ignore those fields)."""
-        return dataclasses.replace(self, keep_fixed_pattern=False, spectral_only=False, strength=1.0, keep_onsets=True)
+        return dataclasses.replace(self, **SPECTRAL_DEFAULTS)
 
     def spectral_label(self) -> str:
         """How a spectral run with these options differs from the default, for summary lines
@@ -706,7 +718,7 @@ class Denoiser:
             proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 
         signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
-        if self.options.spectral_only or self.options.strength == 0.0:
+        if not self.options.filters_over_time:
             fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
             coef = np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
             return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
@@ -784,10 +796,9 @@ class Denoiser:
         """The cautions about events counted on this run's output of a recording with projection
         ``proj``: fast hemodynamics (the projection already costs events there), and small, frequent
         events where the network filters over time (the projection alone keeps their count)."""
-        over_time = not (self.options.spectral_only or self.options.strength == 0.0)
         return [
             spectral.fast_hemodynamics_message(proj),
-            spectral.small_events_message(proj) if over_time else None,
+            spectral.small_events_message(proj) if self.options.filters_over_time else None,
         ]
 
     def _spectral_out(

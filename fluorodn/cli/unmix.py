@@ -109,15 +109,10 @@ def unmix(
     from fluorodn.unmixing import unmix_file
 
     setup_logging()
-    if model is not None and not denoise:
-        fail("--model picks the model that denoises, but --no-denoise skips denoising; leave one of them out")
-    if strength != 1.0 and not denoise:
-        fail("--strength sets how much the denoising removes, but --no-denoise skips denoising; leave one of them out")
-    if round_onsets and not denoise:
-        fail("--round-onsets sets how the denoising treats events' rises, but --no-denoise skips denoising; "
-             "leave one of them out")  # fmt: skip
-    if spectral_only and not denoise:
-        fail("--spectral-only sets how the denoising runs, but --no-denoise skips denoising; leave one of them out")
+    denoising = {"--model": model is not None, "--strength": strength != 1.0, "--round-onsets": round_onsets,
+                 "--spectral-only": spectral_only}  # fmt: skip
+    for flag in (flag for flag, given in denoising.items() if given and not denoise):
+        fail(f"{flag} sets how unmix denoises, but --no-denoise skips denoising; leave one of them out")
     opts = None
     if denoise and (strength != 1.0 or round_onsets or spectral_only):
         try:
