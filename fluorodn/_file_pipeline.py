@@ -292,14 +292,11 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
 
     meta = denoiser.metadata or {}
     if getattr(denoiser, "kind", None) == "spectral":  # the setting; images it hands on have no pattern to keep
+        from fluorodn.denoiser import SPECTRAL_DEFAULTS
+
         opts = denoiser.options
-        settings = {
-            "keep_fixed_pattern": bool(getattr(opts, "keep_fixed_pattern", False)),
-            "spectral_only": bool(getattr(opts, "spectral_only", False)),
-            "strength": float(getattr(opts, "strength", 1.0)),
-            "keep_onsets": bool(getattr(opts, "keep_onsets", True)),
-            **settings,
-        }
+        spectral = {name: type(default)(getattr(opts, name, default)) for name, default in SPECTRAL_DEFAULTS.items()}
+        settings = {**spectral, **settings}
     if getattr(getattr(denoiser, "options", None), "self_ensemble", False):  # asked for (it runs on images)
         settings = {"self_ensemble": True, **settings}
     return {
