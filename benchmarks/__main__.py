@@ -30,6 +30,7 @@ BENCHMARKS = {
     "strength": "benchmarks.strength",
     "compare": "benchmarks.compare",
     "events": "benchmarks.events",
+    "headroom": "benchmarks.headroom",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

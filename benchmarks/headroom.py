@@ -1,0 +1,206 @@
+"""How much event F1 is left above raw, and what keeps the default from it.
+
+``python -m benchmarks headroom [--quick] [--seeds N] [--out DIR]`` writes ``headroom.md`` and
+``headroom.json``. On the main recordings at noise 0.2, 0.4 and 0.8 of :data:`SEEDS` clean
+recordings of the test stream (the events benchmark's), it runs raw, the default and unbiased
+oracles that leave a known share of the recording's own noise and nothing else (the clean
+recording plus ``k`` times its noise, :data:`SHARES`: an estimator with no bias whose error is as
+white as the noise), and the analysis on the clean recording. Per output:
+
+* event F1, its mean paired difference to raw with the 95 % interval (Student's t over
+  recordings), and PSNR: does an estimator with the default's PSNR or less, but no bias, score
+  measurably above raw on events?
+* the missed true events, classified as :func:`benchmarks.diagnose.event_misses` does
+  (``small``, ``merged``, ``shifted``, ``absent``, ``taken``), and the false detections, summed;
+* the error of the sensor's fitted trace (:func:`fluorodn_train.evaluation.recordings.fitted_trace`)
+  that the deconvolution sees: the standard deviation of its first difference over the median true
+  event, on the samples from 3 before to 8 after each true event (``near``) and on the others
+  (``far``). The analysis drops deconvolved samples below a floor of 0.03 of the median event
+  (:data:`FLOOR_SHARE`) and counts samples with at most one zero between them as one event, so an
+  error whose differences exceed the floor between two close events chains them into one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fluorodn_train.evaluation import recordings as R
+
+from benchmarks.diagnose import MISS_KINDS, event_misses
+from benchmarks.measure import write_results
+from benchmarks.repeats import interval
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEEDS = 24
+N_TIME = 9000
+NOISE_SCALES = (0.2, 0.4, 0.8)
+#: Share of the recording's noise each unbiased oracle leaves.
+SHARES = (0.5, 0.25, 0.1)
+RAW = "raw"
+DEFAULT = "fluorodn:default"
+CLEAN = "clean"
+#: Samples before and after a true event whose error counts as ``near`` it.
+NEAR = (3, 8)
+#: The analysis' floor on the deconvolved train over the median true event.
+FLOOR_SHARE = R.EVENT_FLOOR_FRAC * R.EVENT_MIN_FRAC
+
+
+def oracle_name(share: float) -> str:
+    return f"clean + {share:g} x noise (oracle)"
+
+
+def outputs(rec: R.Recording, den: Any) -> dict[str, np.ndarray]:
+    """Every output on ``rec``, in counts."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        den_out = den.run(rec.noisy)
+    noise = rec.to_counts(rec.noisy) - rec.clean
+    return {
+        RAW: rec.to_counts(rec.noisy),
+        DEFAULT: rec.to_counts(den_out),
+        **{oracle_name(k): rec.clean + k * noise for k in SHARES},
+        CLEAN: rec.clean,
+    }
+
+
+def trace_error(rec: R.Recording, y: np.ndarray, clean_trace: np.ndarray, near: np.ndarray) -> tuple[float, float]:
+    """Standard deviation of the first difference of the fitted trace's error over the median
+    true event, near the true events and away from them."""
+    med = float(np.median(R.event_analysis(rec, clean_trace).true_amp))
+    d = np.diff(R.fitted_trace(rec, y) - clean_trace) / med
+    return float(np.std(d[near[1:]])), float(np.std(d[~near[1:]]))
+
+
+def near_events(rec: R.Recording, n: int) -> np.ndarray:
+    """(n,) mask of the samples from ``NEAR[0]`` before to ``NEAR[1]`` after each true event."""
+    mask = np.zeros(n, bool)
+    for t in R.event_analysis(rec, R.fitted_trace(rec, rec.clean)).true_idx:
+        mask[max(0, t - NEAR[0]) : t + NEAR[1] + 1] = True
+    return mask
+
+
+def rows_of(seed: int, rec: R.Recording, den: Any) -> list[dict[str, Any]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean_trace = R.fitted_trace(rec, rec.clean)
+        near = near_events(rec, len(clean_trace))
+        rows = []
+        for name, y in outputs(rec, den).items():
+            m, _, _ = R.analyse(rec, y)
+            kinds = event_misses(rec, y)
+            err_near, err_far = trace_error(rec, y, clean_trace, near)
+            rows.append({
+                "seed": seed, "recording": rec.name, "pipeline": name, "f1": m["ev_f1"], "psnr": m["psnr"],
+                "missed": int(m["ev_fn"]), "false": int(m["ev_fp"]), **{k: kinds[k] for k in MISS_KINDS},
+                "err_near": err_near, "err_far": err_far,
+            })  # fmt: skip
+    return rows
+
+
+def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per recording and pipeline: means, sums and the F1 difference to raw."""
+    out = []
+    for rec in dict.fromkeys(r["recording"] for r in rows):
+        raw = {r["seed"]: r["f1"] for r in rows if r["recording"] == rec and r["pipeline"] == RAW}
+        for name in dict.fromkeys(r["pipeline"] for r in rows):
+            rs = [r for r in rows if r["recording"] == rec and r["pipeline"] == name]
+            mean, half = interval(np.array([r["f1"] - raw[r["seed"]] for r in rs]))
+            out.append({
+                "recording": rec, "pipeline": name, "n": len(rs), "f1": float(np.mean([r["f1"] for r in rs])),
+                "f1_raw_diff": mean, "f1_raw_half": half, "psnr": float(np.mean([r["psnr"] for r in rs])),
+                **{k: int(sum(r[k] for r in rs)) for k in ("missed", "false", *MISS_KINDS)},
+                "err_near": float(np.mean([r["err_near"] for r in rs])),
+                "err_far": float(np.mean([r["err_far"] for r in rs])),
+            })  # fmt: skip
+    return out
+
+
+def run(seeds: int = SEEDS, noise_scales: tuple[float, ...] = NOISE_SCALES, n_time: int = N_TIME) -> dict[str, Any]:
+    import fluorodn
+
+    t0 = time.perf_counter()
+    den = fluorodn.Denoiser()
+    rows = []
+    for seed in range(seeds):
+        for rec in R.make_recordings(n_time, noise_scales, seed=seed):
+            rows += rows_of(seed, rec, den)
+    return {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "machine": platform.platform(),
+        "model": den.name,
+        "model_sha256": den.sha256,
+        "seeds": seeds,
+        "n_time": n_time,
+        "rows": rows,
+        "summary": summary(rows),
+    }
+
+
+def _verdict(mean: float, half: float) -> str:
+    if not np.isfinite(half):
+        return ""
+    return " (ahead)" if mean - half > 0 else " (behind)" if mean + half < 0 else " (level)"
+
+
+def _db(psnr: float) -> str:
+    return f"{psnr:.2f}" if np.isfinite(psnr) else "-"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = [
+        "# Event F1: the headroom above raw, and what keeps the default from it",
+        "",
+        f"`python -m benchmarks headroom` on {res['generated']} in {res['seconds']:.0f} s, model `{res['model']}` "
+        f"(sha256 {res['model_sha256'][:12]}): the main recordings "
+        f"({res['n_time']} x 152) of {res['seeds']} clean recordings of the test stream (seeds 0-{res['seeds'] - 1}, "
+        "the events benchmark's). `clean + k x noise (oracle)`: the clean recording plus k times its own noise, "
+        "an estimator with no bias whose error is white, as raw's is (k = 1 is raw). F1 - raw: mean paired "
+        "difference with its 95 % interval (Student's t), `ahead` / `behind` where the whole interval is above / "
+        "below zero. Missed: the true events missed, summed, and how (`benchmarks.diagnose.event_misses`: `small` "
+        "below the size that counts, `merged` into a neighbouring event, `shifted`, `absent`, `taken` by another "
+        "true event in the one-to-one matching); false: false detections, summed. Trace error near / far: the "
+        "standard deviation of the first difference of the sensor's fitted trace's error over the median true "
+        f"event, from {NEAR[0]} samples before to {NEAR[1]} after each true event / elsewhere; the analysis drops "
+        f"deconvolved samples below {FLOOR_SHARE:.2f} of the median event and joins samples with at most one zero "
+        "between them into one event.",
+        "",
+    ]
+    for rec in dict.fromkeys(s["recording"] for s in res["summary"]):
+        lines += [
+            f"## {rec}",
+            "",
+            "| output | F1 | F1 - raw | PSNR (dB) | missed | small | merged | shifted | absent | taken | false "
+            "| trace error near / far |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in (s for s in res["summary"] if s["recording"] == rec):
+            diff = (
+                "-"
+                if s["pipeline"] == RAW
+                else f"{s['f1_raw_diff']:+.4f} ± {s['f1_raw_half']:.4f}{_verdict(s['f1_raw_diff'], s['f1_raw_half'])}"
+            )
+            kinds = " | ".join(str(s[k]) for k in MISS_KINDS)
+            lines.append(
+                f"| {s['pipeline']} | {s['f1']:.4f} | {diff} | {_db(s['psnr'])} | {s['missed']} | {kinds} | "
+                f"{s['false']} | {s['err_near']:.4f} / {s['err_far']:.4f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks headroom", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2 seeds, noise 0.4, 3000 samples")
+    ap.add_argument("--seeds", type=int, default=SEEDS, help=f"clean recordings (default {SEEDS})")
+    ap.add_argument("--out", default=None, help="folder for the result files (default benchmarks/results)")
+    args = ap.parse_args(argv)
+    res = run(2, (0.4,), 3000) if args.quick else run(args.seeds)
+    print(write_results(res, args.out, RESULTS, "headroom_quick" if args.quick else "headroom", markdown))
+    return 0

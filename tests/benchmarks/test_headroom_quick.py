@@ -1,0 +1,35 @@
+"""The headroom benchmark's --quick mode runs end to end, and its oracles are what they claim: an
+error that is the recording's own noise scaled by k, with no bias."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("oasis")
+pytest.importorskip("fluorodn_train")
+
+from benchmarks import headroom
+
+
+def test_quick_headroom(tmp_path) -> None:
+    assert headroom.main(["--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "headroom_quick.json").read_text())
+    by = {s["pipeline"]: s for s in res["summary"]}
+    oracles = [headroom.oracle_name(k) for k in headroom.SHARES]
+    assert list(by) == [headroom.RAW, headroom.DEFAULT, *oracles, headroom.CLEAN]
+    assert all(s["n"] == 2 and s["recording"] == "noise 0.4" for s in by.values())
+    raw = by[headroom.RAW]
+    for k, name in zip(headroom.SHARES, oracles, strict=True):
+        # clean + k x noise: k times raw's trace error (up to the emission the unmixing estimates)
+        assert by[name]["err_near"] == pytest.approx(k * raw["err_near"], rel=0.05)
+        assert by[name]["err_far"] == pytest.approx(k * raw["err_far"], rel=0.05)
+    assert by[headroom.CLEAN]["err_near"] == by[headroom.CLEAN]["err_far"] == 0.0
+    default = by[headroom.DEFAULT]
+    assert default["err_far"] < 0.5 * raw["err_far"] and default["err_near"] < raw["err_near"]
+    assert default["err_near"] > 1.3 * default["err_far"]  # the default keeps more error near events
+    for s in by.values():
+        assert s["missed"] == sum(s[k] for k in ("small", "merged", "shifted", "absent", "taken"))
+    md = (tmp_path / "headroom_quick.md").read_text()
+    assert "## noise 0.4" in md and f"| {oracles[0]} |" in md
