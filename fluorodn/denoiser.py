@@ -792,14 +792,10 @@ class Denoiser:
             messages += spectral.domain_warnings(stats, checks)
         return messages
 
-    def _event_cautions(self, proj: spectral.Projection) -> list[str | None]:
+    def _event_cautions(self, proj: spectral.Projection) -> list[spectral.EventCaution]:
         """The cautions about events counted on this run's output of a recording with projection
-        ``proj``: fast hemodynamics (the projection already costs events there), and small, frequent
-        events where the network filters over time (the projection alone keeps their count)."""
-        return [
-            spectral.fast_hemodynamics_message(proj),
-            spectral.small_events_message(proj) if self.options.filters_over_time else None,
-        ]
+        ``proj`` (:func:`fluorodn.spectral.event_cautions`)."""
+        return spectral.event_cautions(proj, self.options.filters_over_time)
 
     def _spectral_out(
         self,

@@ -38,7 +38,7 @@ from __future__ import annotations
 import html
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,16 @@ import numpy as np
 
 from fluorodn._report_figures import fig_noise, fig_segment, fig_sensor
 
-__all__ = ["LAGS", "MAX_SECTIONS", "build_report", "load_pages", "report_files", "report_paths", "write_report"]
+__all__ = [
+    "LAGS",
+    "MAX_SECTIONS",
+    "build_report",
+    "event_cautions",
+    "load_pages",
+    "report_files",
+    "report_paths",
+    "write_report",
+]
 
 #: Lags (in samples) of the removed component's autocorrelation.
 LAGS = 20
@@ -329,6 +338,35 @@ def load_pages(path: str | os.PathLike[str], key: str | None = None) -> tuple[np
         return np.stack([np.array(p) for p in rec.pages()]), getattr(rec, "key", None)
 
 
+def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
+    """The cautions about events counted on a denoised recording (the messages of
+    :class:`fluorodn.EventDetectionWarning`), found again on its noisy (T, W) or (N, T, W) pages for
+    a report given no messages of the run: on each page the spectral path took, with the settings
+    ``provenance`` (the record in the denoised file) names. An output of the spectral model records
+    its spectral settings, and each of its pages that holds a recording is read; a file that records
+    nothing is read as the default denoises it (the pages that look like recordings, default
+    settings); an image model's output gets none. Each distinct message once."""
+    from fluorodn import spectral
+    from fluorodn.denoiser import SPECTRAL_DEFAULTS, DenoiserOptions
+
+    settings = dict((provenance or {}).get("settings") or {})
+    if provenance and not any(name in settings for name in SPECTRAL_DEFAULTS):
+        return []
+    recorded = {name: type(default)(settings[name]) for name, default in SPECTRAL_DEFAULTS.items() if name in settings}
+    try:
+        options = DenoiserOptions(**recorded)
+    except (TypeError, ValueError):  # a record no run writes: read as the default's
+        options = DenoiserOptions()
+    takes = spectral.takes_recording if provenance else spectral.looks_spectral
+    found: list[str] = []
+    for page in _pages(noisy, "noisy"):
+        if takes(page.shape):
+            found += spectral.recording_cautions(
+                page, fixed_pattern=not options.keep_fixed_pattern, filters_over_time=options.filters_over_time
+            )
+    return list(dict.fromkeys(found))
+
+
 def report_files(
     noisy_path: str | os.PathLike[str],
     denoised_path: str | os.PathLike[str],
@@ -340,7 +378,8 @@ def report_files(
     sensor: Any = None,
     rate: float | None = None,
     provenance: dict[str, Any] | None = None,
-    warnings: Sequence[str] = (),
+    warnings: Sequence[str] | None = None,
+    reword: Callable[[str], str] = str,
     overwrite: bool = False,
 ) -> tuple[Path, Path]:
     """Report on two recording files: :func:`write_report` to ``dest`` (default
@@ -349,7 +388,9 @@ def report_files(
     A .mat/HDF5 denoised file holds the input's variables too: unless ``denoised_key`` is
     given, its ``<key>_denoised`` variable is read where it exists. ``wavelengths`` and
     ``rate`` default to what the noisy file's metadata states
-    (:func:`fluorodn.unmixing.recording_metadata`). Returns (html path, json path).
+    (:func:`fluorodn.unmixing.recording_metadata`). ``warnings``: the messages of the run that
+    wrote the denoised file; None (not known) shows the cautions about events found again on the
+    noisy file (:func:`event_cautions`), each through ``reword``. Returns (html path, json path).
     """
     from fluorodn.errors import FluorodnError
     from fluorodn.unmixing import recording_metadata
@@ -371,6 +412,8 @@ def report_files(
         rate = float(meta["sampling_hz"])
     if provenance is None:
         provenance = stored_provenance(denoised_path)
+    if warnings is None:
+        warnings = [reword(m) for m in event_cautions(noisy, provenance)]
     html_path = Path(dest) if dest is not None else report_paths(denoised_path)[0]
     return write_report(
         html_path,

@@ -634,6 +634,29 @@ def fast_hemodynamics_message(p: Projection) -> EventCaution | None:
     )
 
 
+def event_cautions(p: Projection, filters_over_time: bool = True) -> list[EventCaution]:
+    """The :class:`fluorodn.EventDetectionWarning` messages for a recording whose projection is
+    ``p``: fast hemodynamics (the projection alone already costs events there), and small, frequent
+    events where the network ``filters_over_time`` (the projection alone keeps their count)."""
+    found = (fast_hemodynamics_message(p), small_events_message(p) if filters_over_time else None)
+    return [m for m in found if m is not None]
+
+
+def recording_cautions(
+    x: np.ndarray, components: int = COMPONENTS, fixed_pattern: bool = True, filters_over_time: bool = True
+) -> list[EventCaution]:
+    """:func:`event_cautions` of a whole (T, W) recording, projected as the spectral path projects
+    it: its lit samples (:func:`lit_mask`) only. None of a recording with values that are not finite."""
+    x = np.asarray(x)
+    if not np.isfinite(x).all():
+        return []
+    mask = lit_mask(x)
+    lit = x if mask.all() else x[mask]
+    if lit.shape[0] < 2:
+        return []
+    return event_cautions(project(lit, components, fixed_pattern), filters_over_time)
+
+
 def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
     """``y`` (W,) smoothed across bins by penalized least squares (Whittaker):
     ``argmin_z |y - z|^2 + lam |D z|^2`` with ``D`` the ``order``-th differences and free ends,

@@ -52,3 +52,27 @@ def add_variant(folder: Path, name: str, helpers: Any, speedup: float | None = 2
     }
     card_path.write_text(json.dumps(card))
     return path
+
+
+def hemodynamics_draws(fast_prob: float) -> Any:
+    """Draws ``(rng, t, w, noise) -> instance`` of the widened generator with fast hemodynamics
+    always (1) or never (0)."""
+    from dataclasses import replace
+
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    cfg = replace(WIDE, hemo_fast_prob=fast_prob)
+    return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=cfg)
+
+
+def small_events_draws(rate: float, size: float) -> Any:
+    """Draws ``(rng, t, w, noise) -> instance`` of the test signal (one sensor, the middle of each
+    training range) with ``rate`` events a second of median size ``size``."""
+    from dataclasses import replace
+
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.evaluation.recordings import signal_config
+
+    cfg = replace(signal_config(), event_rate=(rate, rate), event_size=(size, size))
+    return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=cfg)

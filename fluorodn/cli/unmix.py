@@ -191,16 +191,26 @@ def report(
     """Report what denoising removed: a self-contained HTML file and a JSON summary beside it.
 
     Noise per wavelength bin before and after, the whiteness and spectral structure of the
-    removed component, images of a segment, and with --sensor the unmixed traces.
+    removed component, images of a segment, and with --sensor the unmixed traces. Where the
+    recording shows what costs events on the denoised output (fast hemodynamics; small, frequent
+    events), the report and a warning line say so, for the settings the denoised file records.
     """
     from fluorodn.report import report_files
 
     setup_logging()
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         fail(f"the report is an HTML file; give -o a name ending in .html, not {output.name}")
+    cautions: list[str] = []
+
+    def told(message: str) -> str:  # each caution the report shows, also on the terminal
+        cautions.append(as_flags(" ".join(message.split())))
+        return cautions[-1]
+
     try:
         html_path, json_path = report_files(noisy, denoised, output, key=key, wavelengths=wavelengths, sensor=sensor,
-                                            rate=rate, overwrite=overwrite)  # fmt: skip
+                                            rate=rate, reword=told, overwrite=overwrite)  # fmt: skip
     except (FluorodnError, ValueError) as err:
         fail(" ".join(str(err).split()))
+    for message in cautions:
+        typer.echo(f"fluorodn: warning: {noisy}: {message}", err=True)
     typer.echo(f"Report {html_path} (summary {json_path}).")

@@ -121,3 +121,47 @@ def test_report_renders_in_chromium(tmp_path: Path, helpers: Any) -> None:
     assert img.var() > 500  # not a blank page
     colours = np.unique((img // 32).reshape(-1, 3), axis=0)
     assert len(colours) > 20  # the figures' colour maps, not text alone
+
+
+def test_the_two_file_report_cautions_about_events(tmp_path: Path) -> None:
+    """Given two files, the report finds the cautions about events again on the noisy one, for the
+    settings the denoised file records: small, frequent events caution about the default's output,
+    in the report and on one warning line naming the option as a flag; not about the output of
+    --spectral-only, which keeps their count, nor about an image model's; a file that records
+    nothing (NPY) is read as the default's output; the main recordings' events caution nothing."""
+    pytest.importorskip("fluorodn_train")
+    from fluorodn.report import event_cautions
+    from tests.support import small_events_draws
+
+    small = small_events_draws(0.5, 0.5)(np.random.default_rng(0), 3000, 152, 0.8).noisy.astype(np.float32)
+    main = small_events_draws(0.1, 1.4)(np.random.default_rng(0), 3000, 152, 0.8).noisy.astype(np.float32)
+    tifffile.imwrite(tmp_path / "small.tif", small)
+    for stem, flags in (("default", ()), ("only", ("--spectral-only",))):
+        result = cli("denoise", tmp_path / "small.tif", "-o", tmp_path / f"{stem}.tif", "--threads", 1, *flags)
+        assert result.exit_code == 0, result.output
+
+    def report(noisy: Path, denoised: Path) -> tuple[list[str], dict[str, Any], str]:
+        out = tmp_path / f"{denoised.stem}_r.html"
+        result = cli("report", noisy, denoised, "-o", out)
+        assert result.exit_code == 0, result.output
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: warning:")]
+        return lines, read_summary(out.with_suffix(".json")), out.read_text(encoding="utf-8")
+
+    lines, summary, text = report(tmp_path / "small.tif", tmp_path / "default.tif")
+    assert len(lines) == 1 and lines[0].startswith(f"fluorodn: warning: {tmp_path / 'small.tif'}: ")
+    (said,) = summary["warnings"]
+    assert lines[0].endswith(said) and said.startswith("the recording's events rise often and in small steps")
+    assert "--spectral-only" in said and "DenoiserOptions" not in said and "rise often" in text
+    lines, summary, _ = report(tmp_path / "small.tif", tmp_path / "only.tif")
+    assert lines == [] and summary["warnings"] == []
+    np.save(tmp_path / "small.npy", small)
+    np.save(tmp_path / "small_d.npy", tifffile.imread(tmp_path / "default.tif"))
+    lines, summary, _ = report(tmp_path / "small.npy", tmp_path / "small_d.npy")
+    assert len(lines) == 1 and summary["warnings"][0].startswith("the recording's events rise often")
+    np.save(tmp_path / "main.npy", main)
+    lines, summary, _ = report(tmp_path / "main.npy", tmp_path / "main.npy")
+    assert lines == [] and summary["warnings"] == []
+    image_model = {"model": "low", "settings": {"provider": "CPUExecutionProvider", "precision": "fp32"}}
+    assert event_cautions(small, image_model) == []
+    assert len(event_cautions(small, {"model": "spectral", "settings": {"strength": 0.6}})) == 1
+    assert event_cautions(small, {"model": "spectral", "settings": {"strength": 0.0}}) == []

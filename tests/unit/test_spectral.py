@@ -13,6 +13,7 @@ import pytest
 
 from fluorodn import Denoiser, DenoiserOptions, spectral
 from fluorodn.errors import LightOffNotice, ModelError, OutOfDomainWarning
+from tests.support import hemodynamics_draws, small_events_draws
 
 
 def recording(
@@ -460,17 +461,6 @@ def generator():
     return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=WIDE)
 
 
-def _hemodynamics(fast_prob: float):
-    """Draws of the widened generator with fast hemodynamics always (1) or never (0)."""
-    from dataclasses import replace
-
-    from fluorodn_train.data import make_instance
-    from fluorodn_train.synth import WIDE
-
-    cfg = replace(WIDE, hemo_fast_prob=fast_prob)
-    return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=cfg)
-
-
 def test_default_takes_the_right_path_per_input(den: Denoiser) -> None:
     assert den.kind == "spectral" and den.name == "spectral"
     x, _, _ = recording(t=600, w=76)
@@ -639,7 +629,7 @@ def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> No
     from fluorodn.dask import denoise as dask_denoise
 
     rng = np.random.default_rng(12)
-    inst = _hemodynamics(0.0)(rng, 3000, 152, 0.3)  # no fast hemodynamics: no warning of theirs
+    inst = hemodynamics_draws(0.0)(rng, 3000, 152, 0.3)  # no fast hemodynamics: no warning of theirs
     offset = inst.truth.clean - inst.truth.photons
     x = inst.noisy.astype(np.float32)
     dark = np.r_[0:3, 1400:1405, 2998:3000]
@@ -793,7 +783,7 @@ def test_fast_hemodynamics_warn_and_slow_ones_do_not(den: Denoiser) -> None:
     draws without them warn of nothing."""
     from fluorodn import EventDetectionWarning
 
-    fast, slow = _hemodynamics(1.0), _hemodynamics(0.0)
+    fast, slow = hemodynamics_draws(1.0), hemodynamics_draws(0.0)
     warned = 0
     for seed, ns in enumerate((0.2, 0.4, 0.8, 0.2, 0.4, 0.8)):
         with warnings.catch_warnings(record=True) as caught:
@@ -866,25 +856,13 @@ def test_rises_count_each_transient_once_and_tell_the_weak_ones() -> None:
     assert spectral.rises(both, np.array([False, False, False])) == (0.0, 0.0)
 
 
-def _small_events(rate: float, size: float):
-    """Recordings of the test signal (one sensor, the middle of each training range) with
-    ``rate`` events a second of median size ``size``."""
-    from dataclasses import replace
-
-    from fluorodn_train.data import make_instance
-    from fluorodn_train.evaluation.recordings import signal_config
-
-    cfg = replace(signal_config(), event_rate=(rate, rate), event_size=(size, size))
-    return lambda rng, t, w, ns: make_instance(rng, t, w, ns, signal=cfg)
-
-
 def test_small_frequent_events_caution_and_the_main_ones_do_not(den: Denoiser) -> None:
     """Small events (a third of the main recordings' size) five times as frequent as theirs warn
     that events may be lost, as an EventDetectionWarning naming the rises; the main recordings'
     events at the same noise warn of nothing."""
     from fluorodn import EventDetectionWarning
 
-    small, main = _small_events(0.5, 0.5), _small_events(0.1, 1.4)
+    small, main = small_events_draws(0.5, 0.5), small_events_draws(0.1, 1.4)
     for seed in range(3):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -916,12 +894,12 @@ def test_the_small_events_caution_follows_the_filtering_over_time(den: Denoiser)
             runner.run(x)
         return [str(w.message) for w in caught if issubclass(w.category, EventDetectionWarning)]
 
-    small = _small_events(0.5, 0.5)(np.random.default_rng(0), 3000, 152, 0.8).noisy
+    small = small_events_draws(0.5, 0.5)(np.random.default_rng(0), 3000, 152, 0.8).noisy
     assert len(cautions(DenoiserOptions(threads=1), small)) == 1
     assert len(cautions(DenoiserOptions(threads=1, strength=0.6), small)) == 1
     assert cautions(DenoiserOptions(threads=1, spectral_only=True), small) == []
     assert cautions(DenoiserOptions(threads=1, strength=0.0), small) == []
-    fast = _hemodynamics(1.0)(np.random.default_rng(0), 3000, 152, 0.4).noisy
+    fast = hemodynamics_draws(1.0)(np.random.default_rng(0), 3000, 152, 0.4).noisy
     (said,) = cautions(DenoiserOptions(threads=1, spectral_only=True), fast)
     assert "fast hemodynamics" in said
     assert DenoiserOptions(spectral_only=True).spectral_label() == "spectral only"
@@ -1157,8 +1135,8 @@ def _domain_messages(run: Any, *args: Any, category: type[Warning] = OutOfDomain
 @pytest.mark.parametrize(
     ("draw", "seed", "noise", "chunk", "said"),
     [
-        (lambda: _hemodynamics(1.0), 1, 0.4, 500, "the recording carries fast hemodynamics"),
-        (lambda: _small_events(0.5, 0.5), 2, 0.8, 700, "the recording's events rise often and in small steps"),
+        (lambda: hemodynamics_draws(1.0), 1, 0.4, 500, "the recording carries fast hemodynamics"),
+        (lambda: small_events_draws(0.5, 0.5), 2, 0.8, 700, "the recording's events rise often and in small steps"),
     ],
     ids=["fast hemodynamics", "small frequent events"],
 )
