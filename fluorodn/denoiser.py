@@ -222,6 +222,14 @@ class DenoiserOptions:
             if getattr(self, name) != default
         ]
 
+    def unread_by(self, path: str) -> list[str]:
+        """The fields set away from their defaults that the ``path`` ("spectral" or "image") does
+        not read, as keyword arguments: ``self_ensemble=True`` on the spectral path, and the
+        :meth:`spectral_settings` on the image path."""
+        if path == "spectral":
+            return ["self_ensemble=True"] if self.self_ensemble else []
+        return self.spectral_settings()
+
     def for_images(self) -> DenoiserOptions:
         """These options with the spectral path's fields at their defaults: what the image model a
         spectral model hands frames to runs with (frames ignore those fields)."""

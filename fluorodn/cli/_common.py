@@ -189,6 +189,18 @@ def denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = N
     return result, messages, error
 
 
+def unread_options_note(dn: Any, result: Any) -> str | None:
+    """The note for a file whose pages took a path that some of the options given do not apply
+    to (the default model runs the spectral path on recordings and hands frames to the image
+    path), naming them; None where every option given applied."""
+    path = dn.kind if result.model == dn.name else "image"
+    unread = dn.options.unread_by(path)
+    if not unread:
+        return None
+    pages = "spectral recordings, which the spectral path" if path == "spectral" else "frames, which the image path"
+    return f"note: {result.source}: its pages are {pages} denoises without {as_flags(' and '.join(unread))}"
+
+
 def interrupted(err: BaseException) -> bool:
     """Whether ``err`` was raised while a KeyboardInterrupt (Ctrl-C, or SIGTERM in
     :func:`sigterm_interrupts`) unwound: a library's clean-up that fails halfway (e.g. closing a

@@ -23,6 +23,7 @@ from fluorodn.cli._common import (
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
+    unread_options_note,
 )
 from fluorodn.cli._options import (
     ConvertTo,
@@ -352,6 +353,8 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                 result, messages, err = denoise_one(dn, src, dest, settings, progress, f"[{i}/{len(todo)}] {src.name}")
                 if err is None:
                     report.done(result, messages)
+                    if note := unread_options_note(dn, result):
+                        report.note(note)
                     if make_report:
                         _write_file_report(result, settings, messages, report, debug)
                 elif isinstance(err, OutputExistsError) and skip_existing and dest.exists():

@@ -19,6 +19,7 @@ from fluorodn.cli._common import (
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
+    unread_options_note,
 )
 from fluorodn.cli._options import (
     DebugOption,
@@ -174,6 +175,8 @@ def watch(
         if err is None:
             counts["denoised"] += 1
             lines.warn(path, messages)
+            if note := unread_options_note(dn, result):
+                lines.note(note)
             if not quiet:
                 typer.echo(f"{path} -> {dest} ({result.frames} frame{'s' if result.frames != 1 else ''}, "
                            f"{result.seconds:.1f} s)")  # fmt: skip

@@ -241,13 +241,9 @@ def test_fast_hemodynamics_give_one_caution_line(tmp_path: Path) -> None:
 def test_small_frequent_events_give_one_caution_line_naming_the_option(tmp_path: Path) -> None:
     """Small, frequent events: one warning line for the file, naming --spectral-only as the command
     spells it (the library names DenoiserOptions(spectral_only=True)); the file is denoised (exit 0)."""
-    from dataclasses import replace
+    from tests.support import small_events_draws
 
-    from fluorodn_train.data import make_instance
-    from fluorodn_train.evaluation.recordings import signal_config
-
-    cfg = replace(signal_config(), event_rate=(0.5, 0.5), event_size=(0.5, 0.5))
-    inst = make_instance(np.random.default_rng(0), 3000, 152, 0.8, signal=cfg)
+    inst = small_events_draws(0.5, 0.5)(np.random.default_rng(0), 3000, 152, 0.8)
     np.save(tmp_path / "small.npy", inst.noisy.astype(np.float32))
     result = cli("denoise", tmp_path / "small.npy", "--threads", 1)
     assert result.exit_code == 0, result.output
@@ -255,6 +251,40 @@ def test_small_frequent_events_give_one_caution_line_naming_the_option(tmp_path:
     assert len(lines) == 1 and "rise often and in small steps" in lines[0], lines
     assert "--spectral-only" in lines[0] and "DenoiserOptions" not in lines[0]
     assert (tmp_path / "small_denoised.npy").exists()
+
+
+def test_options_a_file_s_path_does_not_read_are_noted(tmp_path: Path) -> None:
+    """The default model runs the spectral path on recordings and hands frames to the image path:
+    a file whose path does not read an option given gets one note naming it (--self-ensemble on a
+    recording; --strength and --round-onsets on a frame), and its output is that of a run without
+    it; a file that reads every option given gets none, and --quiet prints none."""
+    from tests.support import small_events_draws
+
+    rec = small_events_draws(0.1, 1.4)(np.random.default_rng(0), 600, 152, 0.4).noisy.astype(np.float32)
+    np.save(tmp_path / "rec.npy", rec)
+    np.save(tmp_path / "frame.npy", np.random.default_rng(1).normal(100.0, 5.0, (96, 96)).astype(np.float32))
+
+    runs = iter(range(100))
+
+    def run(name: str, *flags: Any) -> tuple[list[str], np.ndarray]:
+        out = tmp_path / f"{name}_{next(runs)}.npy"
+        result = cli("denoise", tmp_path / f"{name}.npy", "-o", out, "--threads", 1, *flags)
+        assert result.exit_code == 0, result.output
+        return [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: note:")], np.load(out)
+
+    notes, out = run("rec", "--self-ensemble")
+    assert notes == [
+        f"fluorodn: note: {tmp_path / 'rec.npy'}: its pages are spectral recordings, which the spectral path "
+        "denoises without --self-ensemble"
+    ]
+    np.testing.assert_array_equal(out, run("rec")[1])
+    notes, out = run("frame", "--strength", "0.5", "--round-onsets")
+    assert len(notes) == 1 and notes[0].endswith(
+        "its pages are frames, which the image path denoises without --strength and --round-onsets"
+    )
+    np.testing.assert_array_equal(out, run("frame")[1])
+    assert run("frame", "--self-ensemble")[0] == [] and run("rec", "--strength", "0.5")[0] == []
+    assert run("rec", "--self-ensemble", "--quiet")[0] == []
 
 
 def test_warnings_of_a_real_process_are_one_line(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
