@@ -521,7 +521,8 @@ def denoise_zarr(
 
     Returns
     -------
-    dict with "dst", "shape", "seconds", "mpx_per_s", "scheduler", "model".
+    dict with "dst", "shape", "seconds", "mpx_per_s", "scheduler", "model" (the model that ran) and
+    "path" (its path: "spectral" or "image").
     """
     import dask
 
@@ -588,4 +589,5 @@ def denoise_zarr(
         "mpx_per_s": npx / 1e6 / seconds if seconds > 0 else float("nan"),
         "scheduler": scheduler,
         "model": prov["model"],
+        "path": planner.kind,
     }

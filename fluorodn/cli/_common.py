@@ -189,16 +189,21 @@ def denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = N
     return result, messages, error
 
 
-def unread_options_note(dn: Any, result: Any) -> str | None:
-    """The note for a file whose pages took a path that some of the options given do not apply
-    to (the default model runs the spectral path on recordings and hands frames to the image
-    path), naming them; None where every option given applied."""
-    path = dn.kind if result.model == dn.name else "image"
-    unread = dn.options.unread_by(path)
+def unread_options_note(options: Any, path: str, source: Any) -> str | None:
+    """The note for an input ``source`` whose pages took a ``path`` ("spectral" or "image") that
+    some of the ``options`` given do not apply to (the default model runs the spectral path on
+    recordings and hands frames to the image path), naming them; None where every option applied."""
+    unread = options.unread_by(path) if options is not None else []
     if not unread:
         return None
     pages = "spectral recordings, which the spectral path" if path == "spectral" else "frames, which the image path"
-    return f"note: {result.source}: its pages are {pages} denoises without {as_flags(' and '.join(unread))}"
+    return f"note: {source}: its pages are {pages} denoises without {as_flags(' and '.join(unread))}"
+
+
+def path_of(dn: Any, result: Any) -> str:
+    """The path a file's pages took: the denoiser's own, or the image path of the model it handed
+    them to."""
+    return str(dn.kind) if result.model == dn.name else "image"
 
 
 def interrupted(err: BaseException) -> bool:

@@ -20,6 +20,7 @@ from fluorodn.cli._common import (
     file_error,
     format_traceback,
     model_record,
+    path_of,
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
@@ -266,6 +267,8 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     report.files.append({"input": str(src), "output": str(dst), "status": "denoised", "seconds": info["seconds"],
                          "shape": list(info["shape"]), "warnings": messages})  # fmt: skip
     report.warn(src, messages)
+    if note := unread_options_note(options, info["path"], src):
+        report.note(note)
     report.out(f"{src} -> {dst}")
     ran = f"with model {info['model']} ({scheduler})"
     report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s {ran}."
@@ -353,7 +356,7 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                 result, messages, err = denoise_one(dn, src, dest, settings, progress, f"[{i}/{len(todo)}] {src.name}")
                 if err is None:
                     report.done(result, messages)
-                    if note := unread_options_note(dn, result):
+                    if note := unread_options_note(dn.options, path_of(dn, result), result.source):
                         report.note(note)
                     if make_report:
                         _write_file_report(result, settings, messages, report, debug)

@@ -16,6 +16,7 @@ from fluorodn.cli._common import (
     check_user_model,
     denoise_one,
     fail,
+    path_of,
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
@@ -175,7 +176,7 @@ def watch(
         if err is None:
             counts["denoised"] += 1
             lines.warn(path, messages)
-            if note := unread_options_note(dn, result):
+            if note := unread_options_note(dn.options, path_of(dn, result), result.source):
                 lines.note(note)
             if not quiet:
                 typer.echo(f"{path} -> {dest} ({result.frames} frame{'s' if result.frames != 1 else ''}, "

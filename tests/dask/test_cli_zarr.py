@@ -154,3 +154,32 @@ def test_cli_zarr_takes_round_onsets(tmp_path):
     rounded = Denoiser(options=DenoiserOptions(keep_onsets=False)).run(x)
     np.testing.assert_allclose(out[:], rounded, rtol=1e-5, atol=1e-5 * float(np.abs(rounded).max()))
     assert np.abs(out[:] - Denoiser().run(x)).max() > 1e-3 * float(np.abs(x - rounded).std())
+
+
+def test_cli_zarr_notes_the_options_its_path_does_not_read(tmp_path):
+    """As for files: a zarr recording given --self-ensemble, and a zarr stack of frames given
+    --strength, each get one note naming the option their path does not read; a recording given
+    --strength gets none."""
+    from fluorodn_train.data import make_instance
+    from fluorodn_train.synth import WIDE
+
+    x = make_instance(np.random.default_rng(5), 1200, 152, 0.6, signal=WIDE).noisy.astype("f4")
+    rec = tmp_path / "rec.zarr"
+    zarr.open_array(str(rec), mode="w", shape=x.shape, chunks=(400, 152), dtype="f4")[:] = x
+    frames = tmp_path / "frames.zarr"
+    f = np.random.default_rng(1).normal(100.0, 5.0, (2, 96, 96)).astype("f4")
+    zarr.open_array(str(frames), mode="w", shape=f.shape, chunks=(1, 96, 96), dtype="f4")[:] = f
+
+    def notes(src, *flags):
+        dst = tmp_path / f"out{len(list(tmp_path.glob('out*')))}.zarr"
+        r = CliRunner().invoke(app, ["denoise", str(src), "-o", str(dst), "--scheduler", "synchronous", *flags])
+        assert r.exit_code == 0, r.output
+        return [ln for ln in r.stderr.splitlines() if ln.startswith("fluorodn: note:")]
+
+    assert notes(rec, "--self-ensemble") == [
+        f"fluorodn: note: {rec}: its pages are spectral recordings, which the spectral path denoises without "
+        "--self-ensemble"
+    ]
+    (said,) = notes(frames, "--strength", "0.5")
+    assert said.endswith("its pages are frames, which the image path denoises without --strength")
+    assert notes(rec, "--strength", "0.5") == []
