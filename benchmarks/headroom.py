@@ -33,6 +33,7 @@ import numpy as np
 from fluorodn_train.evaluation import recordings as R
 
 from benchmarks.diagnose import MISS_KINDS, event_misses
+from benchmarks.events import verdict
 from benchmarks.measure import write_results
 from benchmarks.repeats import interval
 
@@ -143,12 +144,6 @@ def run(seeds: int = SEEDS, noise_scales: tuple[float, ...] = NOISE_SCALES, n_ti
     }
 
 
-def _verdict(mean: float, half: float) -> str:
-    if not np.isfinite(half):
-        return ""
-    return " (ahead)" if mean - half > 0 else " (behind)" if mean + half < 0 else " (level)"
-
-
 def _db(psnr: float) -> str:
     return f"{psnr:.2f}" if np.isfinite(psnr) else "-"
 
@@ -184,7 +179,7 @@ def markdown(res: dict[str, Any]) -> str:
             diff = (
                 "-"
                 if s["pipeline"] == RAW
-                else f"{s['f1_raw_diff']:+.4f} ± {s['f1_raw_half']:.4f}{_verdict(s['f1_raw_diff'], s['f1_raw_half'])}"
+                else f"{s['f1_raw_diff']:+.4f} ± {s['f1_raw_half']:.4f} ({verdict(s['f1_raw_diff'], s['f1_raw_half'])})"
             )
             kinds = " | ".join(str(s[k]) for k in MISS_KINDS)
             lines.append(
