@@ -345,8 +345,10 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
     ``provenance`` (the record in the denoised file) names. An output of the spectral model records
     its spectral settings, and each of its pages that holds a recording is read; a file that records
     nothing is read as the default denoises it (the pages that look like recordings, default
-    settings); an image model's output gets none. Each distinct message once."""
+    settings); an image model's output gets none. Values that are not finite are bridged over time
+    first, as ``--nan fill`` bridges them for a run. Each distinct message once."""
     from fluorodn import spectral
+    from fluorodn._file_pipeline import fill_nonfinite
     from fluorodn.denoiser import SPECTRAL_DEFAULTS, DenoiserOptions
 
     settings = dict((provenance or {}).get("settings") or {})
@@ -360,9 +362,10 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
     takes = spectral.takes_recording if provenance else spectral.looks_spectral
     found: list[str] = []
     for page in _pages(noisy, "noisy"):
-        if takes(page.shape):
+        if takes(page.shape) and np.isfinite(page).any():
+            filled, _ = fill_nonfinite(page)  # as a run with --nan fill read it
             found += spectral.recording_cautions(
-                page, fixed_pattern=not options.keep_fixed_pattern, filters_over_time=options.filters_over_time
+                filled, fixed_pattern=not options.keep_fixed_pattern, filters_over_time=options.filters_over_time
             )
     return list(dict.fromkeys(found))
 

@@ -165,3 +165,6 @@ def test_the_two_file_report_cautions_about_events(tmp_path: Path) -> None:
     assert event_cautions(small, image_model) == []
     assert len(event_cautions(small, {"model": "spectral", "settings": {"strength": 0.6}})) == 1
     assert event_cautions(small, {"model": "spectral", "settings": {"strength": 0.0}}) == []
+    gaps = small.copy()
+    gaps[100:103, :] = np.nan  # read as a run with --nan fill read it: bridged over time
+    assert event_cautions(gaps, None) == event_cautions(small, None) != []
