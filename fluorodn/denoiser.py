@@ -344,17 +344,17 @@ class Denoiser:
             raise ModelError(f"model {self.name!r} is an image model; kind 'spectral' needs a spectral model")
         if kind == "image" and self.kind != "image":
             raise ModelError(f"model {self.name!r} is a spectral model; kind 'image' needs an image model")
-        if kind == "spectral" and self.options.self_ensemble:
-            raise ModelError(
-                "kind 'spectral' runs the spectral path on every input, and self_ensemble=True applies to the image "
-                "path only; leave it out"
+        # options that the one path every input takes would drop without a word
+        every = "spectral" if kind == "spectral" else "image" if self.kind == "image" else None
+        if every is not None and (unread := self.options.unread_by(every)):
+            named = " and ".join([", ".join(unread[:-1]), unread[-1]] if len(unread) > 1 else unread)
+            who = (
+                "kind 'spectral' runs" if every == "spectral" else f"model {self.name!r} is an image model, which runs"
             )
-        if self.kind == "image" and (settings := self.options.spectral_settings()):
-            named = " and ".join([", ".join(settings[:-1]), settings[-1]] if len(settings) > 1 else settings)
+            other = "image" if every == "spectral" else "spectral"
             raise ModelError(
-                f"model {self.name!r} is an image model, which runs the image path on every input, and {named} "
-                f"appl{'y' if len(settings) > 1 else 'ies'} to the spectral path only; leave "
-                f"{'them' if len(settings) > 1 else 'it'} out"
+                f"{who} the {every} path on every input, and {named} appl{'y' if len(unread) > 1 else 'ies'} to "
+                f"the {other} path only; leave {'them' if len(unread) > 1 else 'it'} out"
             )
         self.channels: int = self.model_card.channels
         self._input, self._output = io_names(self._session, self.kind, self.channels, str(source.path))
