@@ -70,18 +70,19 @@ def outputs(rec: R.Recording, den: Any) -> dict[str, np.ndarray]:
     }
 
 
-def trace_error(rec: R.Recording, y: np.ndarray, clean_trace: np.ndarray, near: np.ndarray) -> tuple[float, float]:
+def trace_error(
+    rec: R.Recording, y: np.ndarray, clean_trace: np.ndarray, near: np.ndarray, median_event: float
+) -> tuple[float, float]:
     """Standard deviation of the first difference of the fitted trace's error over the median
     true event, near the true events and away from them."""
-    med = float(np.median(R.event_analysis(rec, clean_trace).true_amp))
-    d = np.diff(R.fitted_trace(rec, y) - clean_trace) / med
+    d = np.diff(R.fitted_trace(rec, y) - clean_trace) / median_event
     return float(np.std(d[near[1:]])), float(np.std(d[~near[1:]]))
 
 
-def near_events(rec: R.Recording, n: int) -> np.ndarray:
+def near_events(true_idx: np.ndarray, n: int) -> np.ndarray:
     """(n,) mask of the samples from ``NEAR[0]`` before to ``NEAR[1]`` after each true event."""
     mask = np.zeros(n, bool)
-    for t in R.event_analysis(rec, R.fitted_trace(rec, rec.clean)).true_idx:
+    for t in true_idx:
         mask[max(0, t - NEAR[0]) : t + NEAR[1] + 1] = True
     return mask
 
@@ -90,12 +91,14 @@ def rows_of(seed: int, rec: R.Recording, den: Any) -> list[dict[str, Any]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clean_trace = R.fitted_trace(rec, rec.clean)
-        near = near_events(rec, len(clean_trace))
+        truth = R.event_analysis(rec, clean_trace)
+        near = near_events(truth.true_idx, len(clean_trace))
+        median_event = float(np.median(truth.true_amp))
         rows = []
         for name, y in outputs(rec, den).items():
             m, _, _ = R.analyse(rec, y)
             kinds = event_misses(rec, y)
-            err_near, err_far = trace_error(rec, y, clean_trace, near)
+            err_near, err_far = trace_error(rec, y, clean_trace, near, median_event)
             rows.append({
                 "seed": seed, "recording": rec.name, "pipeline": name, "f1": m["ev_f1"], "psnr": m["psnr"],
                 "missed": int(m["ev_fn"]), "false": int(m["ev_fp"]), **{k: kinds[k] for k in MISS_KINDS},
