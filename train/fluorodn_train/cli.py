@@ -82,6 +82,9 @@ def fit(
     event_weight: float = typer.Option(
         0.0, help="Spectral: weigh the loss around each true release 1 + this much more (0: plain MSE)."
     ),
+    event_diffs: bool = typer.Option(
+        False, help="Spectral: the --event-weight weights weigh the error's first differences too."
+    ),
     mark_pad: bool = typer.Option(
         False, help="Spectral: level channels negated on the mirrored end samples (the network sees where they are)."
     ),

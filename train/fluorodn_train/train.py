@@ -42,6 +42,9 @@ class FitConfig:
     #: spectral: the loss weighs the samples around each true release (one before to
     #: ``data.EVENT_AFTER`` after) 1 + this much more than the others
     event_weight: float = 0.0
+    #: spectral: the same weights also weigh the error's first differences (the ``diff_weight``
+    #: term), the step at each release included: what deconvolution reads off the output
+    event_diffs: bool = False
     #: spectral: the level channels are negated on the mirrored samples at each end (``data.spectral_pair``)
     mark_pad: bool = False
     #: spectral: the loss weighs the first and last ``halo`` samples of each recording (whose
@@ -280,7 +283,7 @@ def fit(cfg: FitConfig, minutes: float | None = None, log: Callable[[str], None]
         lrs=lambda step: [cfg.lr if step < cfg.decay_at * cfg.steps else cfg.lr_final],
         validate=lambda: {"val_loss": evaluate(model, xv, yv)},
         loss=(
-            diff_loss(cfg.diff_weight, weighted=weighted, power=LOSS_POWERS[cfg.loss])
+            diff_loss(cfg.diff_weight, weighted=weighted, power=LOSS_POWERS[cfg.loss], weigh_diffs=cfg.event_diffs)
             if cfg.diff_weight or weighted or cfg.loss != "mse"
             else None
         ),
@@ -293,29 +296,31 @@ LOSS_POWERS = {"mse": 2, "l1": 1}
 
 
 def diff_loss(
-    weight: float, weighted: bool = False, power: int = 2
+    weight: float, weighted: bool = False, power: int = 2, weigh_diffs: bool = False
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Mean error to the ``power`` (2: MSE, 1: mean absolute error) plus ``weight`` times the same
     of the error's first differences along the last axis.
 
     ``weighted``: the target's last channel holds per-sample weights (``SpectralSampler``'s
     ``event_weight`` and ``edge_weight``); the first term is then weighted by them (normalized by
-    their mean)."""
+    their mean), and with ``weigh_diffs`` the second too, each difference ``e[t + 1] - e[t]`` by
+    the weight of sample ``t``."""
     if power not in (1, 2):
         raise ValueError(f"power must be 1 or 2, got {power!r}")
 
     def norm(e: torch.Tensor) -> torch.Tensor:
         return e.pow(2) if power == 2 else e.abs()
 
+    def weighed(e: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        return norm(e).mean() if w is None else (w * norm(e)).mean() / w.mean()
+
     def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        w = None
         if weighted:
             y, w = y[:, :-1], y[:, -1:]
-            err = out - y
-            main = (w * norm(err)).mean() / w.mean()
-        else:
-            err = out - y
-            main = norm(err).mean()
-        return main + weight * norm(torch.diff(err, dim=-1)).mean()
+        err = out - y
+        dw = w[..., :-1] if (w is not None and weigh_diffs) else None
+        return weighed(err, w) + weight * weighed(torch.diff(err, dim=-1), dw)
 
     return loss
 

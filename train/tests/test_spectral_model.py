@@ -184,6 +184,24 @@ def test_event_weighted_sampler_and_loss():
     cfg = FitConfig(out="unused", kind="spectral", window=(60, 0), samples=120, val_instances=2, event_weight=4.0)
     _, yv = validation_set(cfg, None)
     assert yv.shape[1] == spectral.COMPONENTS
+    # weigh_diffs: each difference e[t + 1] - e[t] by the weight of sample t
+    d = torch.diff(out - t, dim=-1)
+    dw = w[..., :-1]
+    expected = float(((w * (out - t) ** 2).mean() / w.mean()) + 0.5 * ((dw * d**2).mean() / dw.mean()))
+    assert float(diff_loss(0.5, weighted=True, weigh_diffs=True)(out, torch.from_numpy(y))) == pytest.approx(
+        expected, rel=1e-6
+    )
+    step = torch.zeros_like(t)
+    step[..., 1:] = 1.0  # an error step between samples 0 and 1: its difference sits at sample 0
+    for at in (1.0, 5.0):
+        wy = torch.from_numpy(y).clone()
+        wy[:, -1] = 1.0
+        wy[:, -1, 0] = at
+        cost = float(diff_loss(1.0, weighted=True, weigh_diffs=True)(t + step, wy)) - float(
+            diff_loss(0.0, weighted=True)(t + step, wy)
+        )
+        n = t.shape[-1] - 1
+        assert cost == pytest.approx(at / (at + n - 1), rel=1e-3)
 
 
 @pytest.mark.parametrize(("dilations", "shared"), [(None, False), ((1, 2, 3, 1), False), (None, True)])
