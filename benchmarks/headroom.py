@@ -1,11 +1,12 @@
 """How much event F1 is left above raw, and what keeps the default from it.
 
-``python -m benchmarks headroom [--quick] [--seeds N] [--out DIR]`` writes ``headroom.md`` and
+``python -m benchmarks headroom [--quick] [--seeds N] [--model M] [--out DIR]`` writes ``headroom.md`` and
 ``headroom.json``. On the main recordings at noise 0.2, 0.4 and 0.8 of :data:`SEEDS` clean
 recordings of the test stream (the events benchmark's), it runs raw, the default and unbiased
 oracles that leave a known share of the recording's own noise and nothing else (the clean
 recording plus ``k`` times its noise, :data:`SHARES`: an estimator with no bias whose error is as
-white as the noise), and the analysis on the clean recording. Per output:
+white as the noise), and the analysis on the clean recording (``--model``: a candidate's ``.onnx``
+runs as the default). Per output:
 
 * event F1, its mean paired difference to raw with the 95 % interval (Student's t over
   recordings), and PSNR: does an estimator with the default's PSNR or less, but no bias, score
@@ -15,7 +16,8 @@ white as the noise), and the analysis on the clean recording. Per output:
 * the error of the sensor's fitted trace (:func:`fluorodn_train.evaluation.recordings.fitted_trace`)
   that the deconvolution sees: the standard deviation of its first difference over the median true
   event, on the samples from 3 before to 8 after each true event (``near``) and on the others
-  (``far``). The analysis drops deconvolved samples below a floor of 0.03 of the median event
+  (``far``), and its root mean square at the steps of the true events that count (the difference
+  into each event's sample). The analysis drops deconvolved samples below a floor of 0.03 of the median event
   (:data:`FLOOR_SHARE`) and counts samples with at most one zero between them as one event, so an
   error whose differences exceed the floor between two close events chains them into one.
 """
@@ -71,12 +73,14 @@ def outputs(rec: R.Recording, den: Any) -> dict[str, np.ndarray]:
 
 
 def trace_error(
-    rec: R.Recording, y: np.ndarray, clean_trace: np.ndarray, near: np.ndarray, median_event: float
-) -> tuple[float, float]:
+    rec: R.Recording, y: np.ndarray, clean_trace: np.ndarray, near: np.ndarray, truth: R.EventAnalysis
+) -> tuple[float, float, float]:
     """Standard deviation of the first difference of the fitted trace's error over the median
-    true event, near the true events and away from them."""
-    d = np.diff(R.fitted_trace(rec, y) - clean_trace) / median_event
-    return float(np.std(d[near[1:]])), float(np.std(d[~near[1:]]))
+    true event, near the true events and away from them, and its root mean square at the steps
+    of the true events that count (the difference into each event's sample)."""
+    d = np.diff(R.fitted_trace(rec, y) - clean_trace) / float(np.median(truth.true_amp))
+    steps = truth.true_idx[(truth.true_amp >= truth.min_size) & (truth.true_idx > 0)] - 1
+    return float(np.std(d[near[1:]])), float(np.std(d[~near[1:]])), float(np.sqrt(np.mean(d[steps] ** 2)))
 
 
 def near_events(true_idx: np.ndarray, n: int) -> np.ndarray:
@@ -93,16 +97,15 @@ def rows_of(seed: int, rec: R.Recording, den: Any) -> list[dict[str, Any]]:
         clean_trace = R.fitted_trace(rec, rec.clean)
         truth = R.event_analysis(rec, clean_trace)
         near = near_events(truth.true_idx, len(clean_trace))
-        median_event = float(np.median(truth.true_amp))
         rows = []
         for name, y in outputs(rec, den).items():
             m, _, _ = R.analyse(rec, y)
             kinds = event_misses(rec, y)
-            err_near, err_far = trace_error(rec, y, clean_trace, near, median_event)
+            err_near, err_far, err_step = trace_error(rec, y, clean_trace, near, truth)
             rows.append({
                 "seed": seed, "recording": rec.name, "pipeline": name, "f1": m["ev_f1"], "psnr": m["psnr"],
                 "missed": int(m["ev_fn"]), "false": int(m["ev_fp"]), **{k: kinds[k] for k in MISS_KINDS},
-                "err_near": err_near, "err_far": err_far,
+                "err_near": err_near, "err_far": err_far, "err_step": err_step,
             })  # fmt: skip
     return rows
 
@@ -121,15 +124,18 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **{k: int(sum(r[k] for r in rs)) for k in ("missed", "false", *MISS_KINDS)},
                 "err_near": float(np.mean([r["err_near"] for r in rs])),
                 "err_far": float(np.mean([r["err_far"] for r in rs])),
+                "err_step": float(np.sqrt(np.mean([r["err_step"] ** 2 for r in rs]))),
             })  # fmt: skip
     return out
 
 
-def run(seeds: int = SEEDS, noise_scales: tuple[float, ...] = NOISE_SCALES, n_time: int = N_TIME) -> dict[str, Any]:
+def run(
+    seeds: int = SEEDS, noise_scales: tuple[float, ...] = NOISE_SCALES, n_time: int = N_TIME, model: str = "default"
+) -> dict[str, Any]:
     import fluorodn
 
     t0 = time.perf_counter()
-    den = fluorodn.Denoiser()
+    den = fluorodn.Denoiser(model)
     rows = []
     for seed in range(seeds):
         for rec in R.make_recordings(n_time, noise_scales, seed=seed):
@@ -165,7 +171,8 @@ def markdown(res: dict[str, Any]) -> str:
         "below the size that counts, `merged` into a neighbouring event, `shifted`, `absent`, `taken` by another "
         "true event in the one-to-one matching); false: false detections, summed. Trace error near / far: the "
         "standard deviation of the first difference of the sensor's fitted trace's error over the median true "
-        f"event, from {NEAR[0]} samples before to {NEAR[1]} after each true event / elsewhere; the analysis drops "
+        f"event, from {NEAR[0]} samples before to {NEAR[1]} after each true event / elsewhere; at the steps: its "
+        "root mean square on the difference into each true event that counts (the step itself); the analysis drops "
         f"deconvolved samples below {FLOOR_SHARE:.2f} of the median event and joins samples with at most one zero "
         "between them into one event.",
         "",
@@ -175,8 +182,8 @@ def markdown(res: dict[str, Any]) -> str:
             f"## {rec}",
             "",
             "| output | F1 | F1 - raw | PSNR (dB) | missed | small | merged | shifted | absent | taken | false "
-            "| trace error near / far |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| trace error near / far | at the steps |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in (s for s in res["summary"] if s["recording"] == rec):
             diff = (
@@ -187,7 +194,7 @@ def markdown(res: dict[str, Any]) -> str:
             kinds = " | ".join(str(s[k]) for k in MISS_KINDS)
             lines.append(
                 f"| {s['pipeline']} | {s['f1']:.4f} | {diff} | {_db(s['psnr'])} | {s['missed']} | {kinds} | "
-                f"{s['false']} | {s['err_near']:.4f} / {s['err_far']:.4f} |"
+                f"{s['false']} | {s['err_near']:.4f} / {s['err_far']:.4f} | {s['err_step']:.4f} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -198,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 seeds, noise 0.4, 3000 samples")
     ap.add_argument("--seeds", type=int, default=SEEDS, help=f"clean recordings (default {SEEDS})")
     ap.add_argument("--out", default=None, help="folder for the result files (default benchmarks/results)")
+    ap.add_argument("--model", default="default", help="the model run as the default (a candidate's .onnx)")
     args = ap.parse_args(argv)
-    res = run(2, (0.4,), 3000) if args.quick else run(args.seeds)
+    res = run(2, (0.4,), 3000, args.model) if args.quick else run(args.seeds, model=args.model)
     print(write_results(res, args.out, RESULTS, "headroom_quick" if args.quick else "headroom", markdown))
     return 0

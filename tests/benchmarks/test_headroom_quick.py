@@ -25,10 +25,12 @@ def test_quick_headroom(tmp_path) -> None:
         # clean + k x noise: k times raw's trace error (up to the emission the unmixing estimates)
         assert by[name]["err_near"] == pytest.approx(k * raw["err_near"], rel=0.05)
         assert by[name]["err_far"] == pytest.approx(k * raw["err_far"], rel=0.05)
-    assert by[headroom.CLEAN]["err_near"] == by[headroom.CLEAN]["err_far"] == 0.0
+        assert by[name]["err_step"] == pytest.approx(k * raw["err_step"], rel=0.1)
+    assert by[headroom.CLEAN]["err_near"] == by[headroom.CLEAN]["err_far"] == by[headroom.CLEAN]["err_step"] == 0.0
     default = by[headroom.DEFAULT]
     assert default["err_far"] < 0.5 * raw["err_far"] and default["err_near"] < raw["err_near"]
     assert default["err_near"] > 1.3 * default["err_far"]  # the default keeps more error near events
+    assert default["err_step"] > default["err_near"]  # and most at the steps themselves
     for s in by.values():
         assert s["missed"] == sum(s[k] for k in ("small", "merged", "shifted", "absent", "taken"))
     md = (tmp_path / "headroom_quick.md").read_text()
