@@ -189,15 +189,16 @@ def denoise_one(dn: Any, src: Path, dest: Path, settings: Any, progress: Any = N
     return result, messages, error
 
 
-def unread_options_note(options: Any, path: str, source: Any) -> str | None:
-    """The note for an input ``source`` whose pages took a ``path`` ("spectral" or "image") that
-    some of the ``options`` given do not apply to (the default model runs the spectral path on
-    recordings and hands frames to the image path), naming them; None where every option applied."""
-    unread = options.unread_by(path) if options is not None else []
-    if not unread:
-        return None
-    pages = "spectral recordings, which the spectral path" if path == "spectral" else "frames, which the image path"
-    return f"note: {source}: its pages are {pages} denoises without {as_flags(' and '.join(unread))}"
+def tell_unread(report: Any, options: Any, path: str, source: Any) -> list[str]:
+    """The options given (as the command's flags) that an input ``source`` whose pages took
+    ``path`` ("spectral" or "image") does not read (the default model runs the spectral path on
+    recordings and hands frames to the image path), told in one note on ``report``; empty where
+    every option applied."""
+    unread = [as_flags(o) for o in options.unread_by(path)] if options is not None else []
+    if unread:
+        pages = "spectral recordings, which the spectral path" if path == "spectral" else "frames, which the image path"
+        report.note(f"note: {source}: its pages are {pages} denoises without {' and '.join(unread)}")
+    return unread
 
 
 def path_of(dn: Any, result: Any) -> str:

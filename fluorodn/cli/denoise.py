@@ -24,7 +24,7 @@ from fluorodn.cli._common import (
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
-    unread_options_note,
+    tell_unread,
 )
 from fluorodn.cli._options import (
     ConvertTo,
@@ -267,8 +267,8 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     report.files.append({"input": str(src), "output": str(dst), "status": "denoised", "seconds": info["seconds"],
                          "shape": list(info["shape"]), "warnings": messages})  # fmt: skip
     report.warn(src, messages)
-    if note := unread_options_note(options, info["path"], src):
-        report.note(note)
+    if unread := tell_unread(report, options, info["path"], src):
+        report.files[-1]["unread_options"] = unread
     report.out(f"{src} -> {dst}")
     ran = f"with model {info['model']} ({scheduler})"
     report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s {ran}."
@@ -356,8 +356,8 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                 result, messages, err = denoise_one(dn, src, dest, settings, progress, f"[{i}/{len(todo)}] {src.name}")
                 if err is None:
                     report.done(result, messages)
-                    if note := unread_options_note(dn.options, path_of(dn, result), result.source):
-                        report.note(note)
+                    if unread := tell_unread(report, dn.options, path_of(dn, result), result.source):
+                        report.files[-1]["unread_options"] = unread
                     if make_report:
                         _write_file_report(result, settings, messages, report, debug)
                 elif isinstance(err, OutputExistsError) and skip_existing and dest.exists():

@@ -20,7 +20,7 @@ from fluorodn.cli._common import (
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
-    unread_options_note,
+    tell_unread,
 )
 from fluorodn.cli._options import (
     DebugOption,
@@ -176,8 +176,8 @@ def watch(
         if err is None:
             counts["denoised"] += 1
             lines.warn(path, messages)
-            if note := unread_options_note(dn.options, path_of(dn, result), result.source):
-                lines.note(note)
+            if unread := tell_unread(lines, dn.options, path_of(dn, result), result.source):
+                record["unread_options"] = unread
             if not quiet:
                 typer.echo(f"{path} -> {dest} ({result.frames} frame{'s' if result.frames != 1 else ''}, "
                            f"{result.seconds:.1f} s)")  # fmt: skip

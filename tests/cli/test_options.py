@@ -285,6 +285,14 @@ def test_options_a_file_s_path_does_not_read_are_noted(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, run("frame")[1])
     assert run("frame", "--self-ensemble")[0] == [] and run("rec", "--strength", "0.5")[0] == []
     assert run("rec", "--self-ensemble", "--quiet")[0] == []
+    # --json: no note on stderr; the file's entry lists the options as flags
+    result = cli("denoise", tmp_path / "frame.npy", "-o", tmp_path / "f_json.npy", "--threads", 1, "--json",
+                 "--strength", "0.5", "--keep-fixed-pattern")  # fmt: skip
+    assert result.exit_code == 0 and "note:" not in result.stderr
+    (entry,) = json.loads(result.stdout)["files"]
+    assert entry["unread_options"] == ["--keep-fixed-pattern", "--strength"]
+    result = cli("denoise", tmp_path / "rec.npy", "-o", tmp_path / "r_json.npy", "--threads", 1, "--json")
+    assert "unread_options" not in json.loads(result.stdout)["files"][0]
 
 
 def test_warnings_of_a_real_process_are_one_line(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
