@@ -1,12 +1,12 @@
 """How much event F1 is left above raw, and what keeps the default from it.
 
-``python -m benchmarks headroom [--quick] [--seeds N] [--model M] [--out DIR]`` writes ``headroom.md`` and
-``headroom.json``. On the main recordings at noise 0.2, 0.4 and 0.8 of :data:`SEEDS` clean
-recordings of the test stream (the events benchmark's), it runs raw, the default and unbiased
-oracles that leave a known share of the recording's own noise and nothing else (the clean
-recording plus ``k`` times its noise, :data:`SHARES`: an estimator with no bias whose error is as
-white as the noise), and the analysis on the clean recording (``--model``: a candidate's ``.onnx``
-runs as the default). Per output:
+``python -m benchmarks headroom [--quick] [--seeds N] [--model M] [--stem S] [--out DIR]`` writes
+``headroom.md`` and ``headroom.json`` (``S.md`` and ``S.json``). On the main recordings at noise
+0.2, 0.4 and 0.8 of :data:`SEEDS` clean recordings of the test stream (the events benchmark's), it
+runs raw, the default and unbiased oracles that leave a known share of the recording's own noise
+and nothing else (the clean recording plus ``k`` times its noise, :data:`SHARES`: an estimator with
+no bias whose error is as white as the noise), and the analysis on the clean recording
+(``--model``: a candidate's ``.onnx`` runs as the default). Per output:
 
 * event F1, its mean paired difference to raw with the 95 % interval (Student's t over
   recordings), and PSNR: does an estimator with the default's PSNR or less, but no bias, score
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -161,7 +162,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "# Event F1: the headroom above raw, and what keeps the default from it",
         "",
-        f"`python -m benchmarks headroom` on {res['generated']} in {res['seconds']:.0f} s, model `{res['model']}` "
+        f"`{res.get('command', 'python -m benchmarks headroom')}` on {res['generated']} in {res['seconds']:.0f} s, "
+        f"model `{res['model']}` "
         f"(sha256 {res['model_sha256'][:12]}): the main recordings "
         f"({res['n_time']} x 152) of {res['seeds']} clean recordings of the test stream (seeds 0-{res['seeds'] - 1}, "
         "the events benchmark's). `clean + k x noise (oracle)`: the clean recording plus k times its own noise, "
@@ -206,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=SEEDS, help=f"clean recordings (default {SEEDS})")
     ap.add_argument("--out", default=None, help="folder for the result files (default benchmarks/results)")
     ap.add_argument("--model", default="default", help="the model run as the default (a candidate's .onnx)")
+    ap.add_argument("--stem", default=None, help="result file names (default headroom, headroom_quick)")
     args = ap.parse_args(argv)
     res = run(2, (0.4,), 3000, args.model) if args.quick else run(args.seeds, model=args.model)
-    print(write_results(res, args.out, RESULTS, "headroom_quick" if args.quick else "headroom", markdown))
+    res["command"] = " ".join(["python -m benchmarks headroom", *(argv if argv is not None else sys.argv[1:])])
+    stem = args.stem or ("headroom_quick" if args.quick else "headroom")
+    print(write_results(res, args.out, RESULTS, stem, markdown))
     return 0
