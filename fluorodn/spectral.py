@@ -645,8 +645,9 @@ def event_cautions(p: Projection, filters_over_time: bool = True) -> list[EventC
 def recording_cautions(
     x: np.ndarray, components: int = COMPONENTS, fixed_pattern: bool = True, filters_over_time: bool = True
 ) -> list[EventCaution]:
-    """:func:`event_cautions` of a whole (T, W) recording, projected as the spectral path projects
-    it: its lit samples (:func:`lit_mask`) only. None of a recording with values that are not finite."""
+    """:func:`event_cautions` of a whole (T, W) recording, from the statistics the spectral path
+    fits on it (:func:`fit`, without the coefficient traces): its lit samples (:func:`lit_mask`)
+    only. None of a recording with values that are not finite."""
     x = np.asarray(x)
     if not np.isfinite(x).all():
         return []
@@ -654,7 +655,7 @@ def recording_cautions(
     lit = x if mask.all() else x[mask]
     if lit.shape[0] < 2:
         return []
-    return event_cautions(project(lit, components, fixed_pattern), filters_over_time)
+    return event_cautions(fit(lit, components, fixed_pattern=fixed_pattern), filters_over_time)
 
 
 def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
