@@ -1,22 +1,25 @@
 """Event detection over many recordings: is the default ahead of the best classical baseline?
 
-``python -m benchmarks events [--quick] [--seeds N] [--bm3d] [--out DIR]`` writes ``events.md`` and
-``events.json``. One 30-minute recording holds about 170 counted events, so one event moves its
-F1 by about 0.003, and the quality benchmark's six recordings per condition leave 95 % intervals
-of about ± 0.006 around gaps smaller than that. This benchmark runs raw, the default and every
-classical baseline of the quality benchmark (``benchmarks.repeats.REPEAT_PIPELINES``; BM3D, which
-takes half a minute a recording, only with ``--bm3d`` and on the main recordings) on the main
-recordings at noise 0.2, 0.4 and 0.8, the stress recordings with fast hemodynamics and slow rises
-(:data:`STRESS`) and those with small events (:func:`benchmarks.stress.make_small_events`) of
-:data:`SEEDS` clean recordings of the test stream (seed 0: the quality benchmark's recordings), and
-the analysis on each clean recording (its own ceiling).
+``python -m benchmarks events [--quick] [--seeds N] [--first-seed S] [--bm3d] [--out DIR]`` writes
+``events.md`` and ``events.json``; ``--merge RUN.json ...`` joins runs on different seeds (parts run
+side by side, each from its ``--first-seed``) into the one result a single run would give.
 
-Per condition: the mean F1 of every pipeline, and the mean paired difference of the default to
-raw and to the baseline with the best mean, with its 95 % interval (Student's t over
-recordings); the same for coherence 0-2.5 Hz. ``ahead`` / ``behind`` only where the whole
-interval is above / below zero. Then F1 against the best of only the baselines the target names
-(:func:`in_target_set`), and where F1 is lost: the true events each of the ceiling, raw, the
-default and the best baseline missed and its false detections (:func:`lost_events`).
+One 30-minute recording holds about 170 counted events, so one event moves its F1 by about 0.003,
+and the quality benchmark's six recordings per condition leave 95 % intervals of about ± 0.006
+around gaps smaller than that. This benchmark runs raw, the default and every classical baseline of
+the quality benchmark (``benchmarks.repeats.REPEAT_PIPELINES``; BM3D, which takes half a minute a
+recording, only with ``--bm3d`` and on the main recordings) on the main recordings at noise 0.2, 0.4
+and 0.8, the stress recordings with fast hemodynamics and slow rises (:data:`STRESS`) and those with
+small events (:func:`benchmarks.stress.make_small_events`) of :data:`SEEDS` clean recordings of the
+test stream (seed 0: the quality benchmark's recordings), and the analysis on each clean recording
+(its own ceiling).
+
+Per condition: the mean F1 of every pipeline, and the mean paired difference of the default to raw
+and to the baseline with the best mean, with its 95 % interval (Student's t over recordings); the
+same for coherence 0-2.5 Hz. ``ahead`` / ``behind`` only where the whole interval is above / below
+zero. Then F1 against the best of only the baselines the target names (:func:`in_target_set`), and
+where F1 is lost: the true events each of the ceiling, raw, the default and the best baseline missed
+and its false detections (:func:`lost_events`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from benchmarks.repeats import REPEAT_PIPELINES, REPEAT_STRESS, interval, paired
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Clean recordings of the test stream (seed 0: the quality benchmark's main recordings).
-SEEDS = 24
+SEEDS = 72
 #: Samples of the main recordings (30 min at 5 Hz); the stress recordings have a third of them.
 N_TIME = 9000
 NOISE_SCALES = (0.2, 0.4, 0.8)
@@ -150,9 +153,14 @@ def lost_events(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]) 
 
 
 def run(
-    quick: bool = False, out_dir: Path | None = None, seeds: int | None = None, bm3d: bool = False
+    quick: bool = False,
+    out_dir: Path | None = None,
+    seeds: int | None = None,
+    bm3d: bool = False,
+    first_seed: int = 0,
 ) -> dict[str, Any]:
-    """The benchmark; ``bm3d``: BM3D too, on the main recordings (:data:`BM3D`)."""
+    """The benchmark on ``seeds`` clean recordings from ``first_seed`` on; ``bm3d``: BM3D too, on the
+    main recordings (:data:`BM3D`)."""
     from benchmarks.measure import write_results
     from benchmarks.pipelines import bm3d_denoise
 
@@ -166,7 +174,8 @@ def run(
     den = fluorodn.Denoiser()
     pipes = pipelines(names, den)
     rows: list[dict[str, Any]] = []
-    for seed in range(n_seeds):
+    seed_list = list(range(first_seed, first_seed + n_seeds))
+    for seed in seed_list:
         for rec in recordings(seed, n_time, quick):
             rows += pipeline_rows(seed, rec, {CEILING: None, **pipes, **(on_main if rec.kind == "main" else {})})
         print(f"events: seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -174,7 +183,7 @@ def run(
         "benchmark": "events",
         "mode": "quick" if quick else "full",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seeds": list(range(n_seeds)),
+        "seeds": seed_list,
         "n_time": n_time,
         "pipelines": [*names, *on_main],
         "bm3d": bm3d,
@@ -207,6 +216,60 @@ def render(out_dir: Path | None = None) -> dict[str, Any]:
     return result
 
 
+#: What the runs that :func:`merge` joins must share.
+SAME_IN_PARTS = ("benchmark", "mode", "n_time", "pipelines", "bm3d", "model_sha256")
+
+
+def run_part(res: dict[str, Any]) -> dict[str, Any]:
+    """One run's seeds, date and time: an entry of a merged result's ``parts``."""
+    return {"seeds": res["seeds"], "created": res["created"], "elapsed_s": res["elapsed_s"]}
+
+
+def merge(paths: list[Path], out_dir: Path | None = None) -> dict[str, Any]:
+    """Join the rows of several runs of this benchmark on different seeds (``--first-seed``) into one
+    result, its tables computed over all of them, written as ``events.json`` and ``events.md``: the
+    figures one run over all the seeds would give, run in parts side by side. The runs must share
+    :data:`SAME_IN_PARTS` (the same model, pipelines and recordings) and no seed; ``ValueError``
+    otherwise."""
+    from benchmarks.measure import write_results
+
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    if len(runs) < 2:
+        raise ValueError("merging needs at least two runs")
+    for p, r in zip(paths[1:], runs[1:], strict=True):
+        differ = [k for k in SAME_IN_PARTS if r.get(k) != runs[0].get(k)]
+        if differ:
+            raise ValueError(f"{p} differs from {paths[0]} in {', '.join(differ)}")
+    seeds = [s for r in runs for s in r["seeds"]]
+    if len(set(seeds)) < len(seeds):
+        shared = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise ValueError("the runs share seeds: " + ", ".join(map(str, shared)))
+    parts = sorted((q for r in runs for q in r.get("parts", [run_part(r)])), key=lambda q: q["seeds"][0])
+    rows = sorted((row for r in runs for row in r["rows"]), key=lambda row: row["seed"])  # stable: run order kept
+    result = {k: runs[0][k] for k in (*SAME_IN_PARTS, "model")}
+    result |= {
+        "created": max(q["created"] for q in parts),
+        "seeds": sorted(seeds),
+        "rows": rows,
+        **tables(rows),
+        "elapsed_s": sum(q["elapsed_s"] for q in parts),
+        "parts": parts,
+    }
+    write_results(result, out_dir, RESULTS, "events_quick" if result["mode"] == "quick" else "events", markdown)
+    return result
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    """``[0, 1, 2, 5]`` as ``"0-2, 5"``."""
+    out: list[str] = []
+    for s in sorted(seeds):
+        if out and s == int(out[-1].split("-")[-1]) + 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{s}"
+        else:
+            out.append(str(s))
+    return ", ".join(out)
+
+
 def _diff(e: dict[str, Any], key: str, best: bool, digits: int, against: str | None = None) -> str:
     k = f"{key}_{against}" if against else f"{key}_best" if best else key
     return f"{e[f'{k}_diff']:+.{digits}f} ± {e[f'{k}_half_width']:.{digits}f} ({e[f'{k}_verdict']})"
@@ -216,13 +279,21 @@ def markdown(res: dict[str, Any]) -> str:
     s = res["summary"]
     n = len(res["seeds"])
     bm3d_runs = "BM3D on the main recordings only" if res.get("bm3d") else "BM3D not run"
+    options = (" --quick" if res["mode"] == "quick" else "") + (" --bm3d" if res.get("bm3d") else "")
+    command = f"python -m benchmarks events{options}"
+    if len(res.get("parts", [])) > 1:
+        ran = "; ".join(
+            f"seeds {seed_ranges(q['seeds'])} on {q['created']} in {q['elapsed_s']:.0f} s" for q in res["parts"]
+        )
+        when = f"`{command}` in {len(res['parts'])} parts side by side (`--first-seed`), joined by `--merge` ({ran})"
+    else:
+        when = f"`{command}` on {res['created']} in {res['elapsed_s']:.0f} s"
     lines = [
         "# Event detection over many recordings",
         "",
-        f"`python -m benchmarks events{' --quick' if res['mode'] == 'quick' else ''}"
-        f"{' --bm3d' if res.get('bm3d') else ''}` on {res['created']} in "
-        f"{res['elapsed_s']:.0f} s, model `{res['model']}` (sha256 {res['model_sha256'][:12]}): {n} clean recordings "
-        f"of the test stream (seeds 0-{n - 1}), the main recordings {res['n_time']} x 152 and the stress recordings "
+        f"{when}, model `{res['model']}` (sha256 {res['model_sha256'][:12]}): {n} clean recordings "
+        f"of the test stream (seeds {seed_ranges(res['seeds'])}), the main recordings {res['n_time']} x 152 and "
+        "the stress recordings "
         f"{res['n_time'] // 3} x 152. Baselines: every pipeline but the default (raw included; {bm3d_runs}); "
         "`best`: the one with the highest mean over the recordings, per metric. Differences: mean paired difference "
         "over the recordings with its 95 % interval (Student's t); `ahead` / `behind` where the whole interval is "
@@ -300,8 +371,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks events", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 seeds of 2-minute recordings, 5 pipelines (< 1 min)")
     ap.add_argument("--seeds", type=int, default=None, help=f"clean recordings (default {SEEDS}; 2 with --quick)")
+    ap.add_argument("--first-seed", type=int, default=0, help="the first clean recording's seed (default 0)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--bm3d", action="store_true", help="BM3D too, on the main recordings (about 30 s each)")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="EVENTS_JSON",
+        help="join the rows of runs on different seeds into one events.json and events.md, running nothing",
+    )
     ap.add_argument(
         "--render",
         action="store_true",
@@ -311,9 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         render(args.out)
         return 0
+    if args.merge:
+        try:
+            merge(args.merge, args.out)
+        except (OSError, ValueError, KeyError) as e:
+            ap.error(f"cannot merge: {e}")
+        return 0
     if args.seeds is not None and args.seeds < 2:
         ap.error("--seeds must be at least 2 (a paired interval needs two recordings)")
-    run(args.quick, args.out, args.seeds, args.bm3d)
+    run(args.quick, args.out, args.seeds, args.bm3d, args.first_seed)
     return 0
 
 

@@ -287,7 +287,8 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
     version, the model that ran (name, sha256, version, noise scale, normalization), the
     source, ``settings`` with the provider and precision (and for a spectral model its
     ``keep_fixed_pattern``, ``spectral_only``, ``strength`` and ``keep_onsets`` settings, and
-    ``self_ensemble`` where it was asked for) added, and the time."""
+    ``self_ensemble`` where it was asked for) added, the time, and for a spectral model the
+    spectral components it projects onto (``components``)."""
     from fluorodn import __version__
 
     meta = denoiser.metadata or {}
@@ -299,7 +300,7 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
         settings = {**spectral, **settings}
     if getattr(getattr(denoiser, "options", None), "self_ensemble", False):  # asked for (it runs on images)
         settings = {"self_ensemble": True, **settings}
-    return {
+    record = {
         "fluorodn": __version__,
         "model": denoiser.name,
         "model_sha256": denoiser.sha256,
@@ -310,3 +311,6 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
         "settings": {"provider": denoiser.provider, "precision": getattr(denoiser, "precision", "fp32"), **settings},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if getattr(denoiser, "kind", None) == "spectral":  # how many spectral components its network denoises
+        record["components"] = int(denoiser.channels)
+    return record

@@ -342,11 +342,12 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
     """The cautions about events counted on a denoised recording (the messages of
     :class:`fluorodn.EventDetectionWarning`), found again on its noisy (T, W) or (N, T, W) pages for
     a report given no messages of the run: on each page the spectral path took, with the settings
-    ``provenance`` (the record in the denoised file) names. An output of the spectral model records
-    its spectral settings, and each of its pages that holds a recording is read; a file that records
-    nothing is read as the default denoises it (the pages that look like recordings, default
-    settings); an image model's output gets none. Values that are not finite are bridged over time
-    first, as ``--nan fill`` bridges them for a run. Each distinct message once."""
+    and the number of spectral components ``provenance`` (the record in the denoised file) names. An
+    output of the spectral model records its spectral settings, and each of its pages that holds a
+    recording is read; a file that records nothing is read as the default denoises it (the pages
+    that look like recordings, default settings); an image model's output gets none. Values that are
+    not finite are bridged over time first, as ``--nan fill`` bridges them for a run. Each distinct
+    message once."""
     from fluorodn import spectral
     from fluorodn._file_pipeline import fill_nonfinite
     from fluorodn.denoiser import SPECTRAL_DEFAULTS, DenoiserOptions
@@ -359,13 +360,19 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
         options = DenoiserOptions(**recorded)
     except (TypeError, ValueError):  # a record no run writes: read as the default's
         options = DenoiserOptions()
+    components = (provenance or {}).get("components", spectral.COMPONENTS)
+    if not isinstance(components, int) or isinstance(components, bool) or components < 1:
+        components = spectral.COMPONENTS  # a record no run writes: read as the default's
     takes = spectral.takes_recording if provenance else spectral.looks_spectral
     found: list[str] = []
     for page in _pages(noisy, "noisy"):
         if takes(page.shape) and np.isfinite(page).any():
             filled, _ = fill_nonfinite(page)  # as a run with --nan fill read it
             found += spectral.recording_cautions(
-                filled, fixed_pattern=not options.keep_fixed_pattern, filters_over_time=options.filters_over_time
+                filled,
+                components,
+                fixed_pattern=not options.keep_fixed_pattern,
+                filters_over_time=options.filters_over_time,
             )
     return list(dict.fromkeys(found))
 

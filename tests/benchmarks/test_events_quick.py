@@ -141,3 +141,57 @@ def test_render_rewrites_the_tables_from_the_rows_alone(tmp_path) -> None:
     assert res["rows"] == quick["rows"] and res["created"] == quick["created"]
     assert res["summary"] == quick["summary"] and res["lost"] == quick["lost"]
     assert (tmp_path / "events.md").read_text() == (tmp_path / "events_quick.md").read_text()
+
+
+def _run(seeds: list[int], **given) -> dict:
+    diffs = [0.01 + 0.002 * ((s * 7) % 5) for s in seeds]  # the same per seed in every run
+    rows = [
+        r | {"seed": seeds[r["seed"]], "true": 100, "missed": 3 + seeds[r["seed"]] % 4, "false": 1}
+        for r in _rows(diffs)
+    ]
+    rows = [r | {"warned": r["pipeline"] == events.DEFAULT and r["seed"] == 0} for r in rows]
+    res = {"benchmark": "events", "mode": "full", "n_time": 9000, "pipelines": ["raw", events.DEFAULT, "svd-8"],
+           "bm3d": False, "model": "m", "model_sha256": "0" * 64, "created": f"day {seeds[0]}",
+           "seeds": seeds, "rows": rows, "elapsed_s": 10.0}  # fmt: skip
+    return res | events.tables(rows) | given
+
+
+def test_merge_joins_runs_on_other_seeds_into_the_tables_of_one(tmp_path) -> None:
+    paths = []
+    for first in (0, 3):
+        paths.append(tmp_path / f"part{first}.json")
+        paths[-1].write_text(json.dumps(_run([first, first + 1, first + 2])))
+    out = tmp_path / "joined"
+    assert events.main(["--merge", *map(str, paths[::-1]), "--out", str(out)]) == 0
+    res = json.loads((out / "events.json").read_text())
+    one = _run([0, 1, 2, 3, 4, 5])
+    assert res["seeds"] == list(range(6)) and res["summary"] == one["summary"] and res["lost"] == one["lost"]
+    assert [r["seed"] for r in res["rows"]] == sorted(r["seed"] for r in one["rows"])
+    assert [q["seeds"] for q in res["parts"]] == [[0, 1, 2], [3, 4, 5]] and res["elapsed_s"] == 20.0
+    assert res["summary"][0]["n"] == 6
+    md = (out / "events.md").read_text()
+    assert "in 2 parts side by side" in md and "seeds 0-2 on day 0 in 10 s; seeds 3-5 on day 3" in md
+    assert "(seeds 0-5)" in md
+
+
+@pytest.mark.parametrize(
+    ("second", "said"),
+    [(_run([2, 3, 4]), "the runs share seeds: 2"), (_run([3, 4, 5], model_sha256="1" * 64), "differs from")],
+)
+def test_merge_refuses_runs_that_do_not_fit_together(tmp_path, capsys, second, said) -> None:
+    first = tmp_path / "a.json"
+    first.write_text(json.dumps(_run([0, 1, 2])))
+    (tmp_path / "b.json").write_text(json.dumps(second))
+    with pytest.raises(SystemExit) as exc:
+        events.main(["--merge", str(first), str(tmp_path / "b.json"), "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    assert said in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_first_seed_runs_the_seeds_from_it(tmp_path, monkeypatch) -> None:
+    asked: list[int] = []
+    monkeypatch.setattr(events, "recordings", lambda seed, n_time, quick: asked.append(seed) or [])
+    monkeypatch.setattr(events, "tables", lambda rows: {})
+    monkeypatch.setattr(events, "markdown", lambda res: "")
+    res = events.run(quick=True, out_dir=tmp_path, seeds=3, first_seed=24)
+    assert asked == [24, 25, 26] and res["seeds"] == [24, 25, 26]

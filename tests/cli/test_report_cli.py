@@ -168,3 +168,27 @@ def test_the_two_file_report_cautions_about_events(tmp_path: Path) -> None:
     gaps = small.copy()
     gaps[100:103, :] = np.nan  # read as a run with --nan fill read it: bridged over time
     assert event_cautions(gaps, None) == event_cautions(small, None) != []
+
+
+def test_the_report_reads_a_recording_with_the_components_its_denoising_projected_onto(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spectral run records how many components its model denoises; the two-file report's
+    cautions read the noisy recording with that many (the default's where none is recorded)."""
+    from fluorodn import spectral
+    from fluorodn._tiff import read_provenance
+    from fluorodn.report import event_cautions
+
+    x = np.random.default_rng(0).normal(100.0, 1.0, (400, 40)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "x.tif", x)
+    assert cli("denoise", tmp_path / "x.tif", "-o", tmp_path / "d.tif", "--threads", 1).exit_code == 0
+    record = read_provenance(tmp_path / "d.tif")
+    assert record is not None and record["components"] == spectral.COMPONENTS == 16
+    asked: list[int] = []
+    real = spectral.recording_cautions
+    monkeypatch.setattr(spectral, "recording_cautions", lambda x, k, **kw: asked.append(k) or real(x, k, **kw))
+    for given, read in ((8, 8), (None, 16), ("8", 16), (0, 16)):
+        event_cautions(
+            x, {"model": "m", "settings": {"strength": 1.0}, **({} if given is None else {"components": given})}
+        )
+        assert asked.pop() == read
