@@ -171,6 +171,30 @@ def test_already_denoised_files_are_skipped_and_a_killed_run_is_cleaned(tiny_mod
     assert "removed 1 temporary file" in stderr
 
 
+def test_watch_notes_the_options_a_file_s_path_does_not_read(tmp_path: Path) -> None:
+    """The default model hands a frame to the image path: watch prints one note naming the spectral
+    option that path does not read, and its log lists it as ``unread_options``."""
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    np.save(incoming / "frame.npy", np.random.default_rng(1).normal(100.0, 5.0, (96, 96)).astype(np.float32))
+    proc = start_watch("default", incoming, out, "--strength", 0.5, "--settle", 0.3, "--report", log)
+    try:
+        wait_for(lambda: log.exists() and log.read_text().endswith("\n"), proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    notes = [ln for ln in stderr.splitlines() if ln.startswith("fluorodn: note:")]
+    assert notes == [
+        f"fluorodn: note: {incoming / 'frame.npy'}: its pages are frames, which the image path denoises without "
+        "--strength"
+    ]
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["status"] == "denoised" and record["unread_options"] == ["--strength"]
+    assert (out / "frame_denoised.npy").exists()
+
+
 def test_watch_refusals(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
