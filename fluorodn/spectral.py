@@ -601,7 +601,7 @@ def small_events_message(p: Projection) -> EventCaution | None:
         f"the recording's events rise often and in small steps next to its noise (a rise about every "
         f"{1.0 / per_sample:.0f} samples, {100 * weak:.0f} % of them within {STRONG_RISE_SDS:g} noise standard "
         "deviations): the denoised output smooths part of them away, so events counted on it may fall below the raw "
-        "recording's count (by 0.014 of event F1 on the recordings of small, frequent events at noise 0.4 that got "
+        "recording's count (by 0.022 of event F1 on the recordings of small, frequent events at noise 0.4 that got "
         "this warning in fluorodn's events benchmark); check an event analysis against the raw recording, or count "
         "events on a run with DenoiserOptions(spectral_only=True), which keeps their time course as recorded"
     )
@@ -629,8 +629,8 @@ def fast_hemodynamics_message(p: Projection) -> EventCaution | None:
     return EventCaution(
         "the recording carries fast hemodynamics (a spectral component changing densely and near-gaussianly, "
         "faster than its noise): events counted on the denoised output may fall below the raw recording's count "
-        "(they did by 0.005 of event F1 at noise 0.4 in fluorodn's events benchmark), so check an event analysis "
-        "against the raw recording"
+        "(they did by 0.004-0.005 of event F1 at noise 0.4 and 0.8 in fluorodn's events benchmark), so check an "
+        "event analysis against the raw recording"
     )
 
 
