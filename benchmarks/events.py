@@ -391,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         render(args.out)
         return 0
     if args.merge:
+        if args.quick or args.bm3d or args.seeds is not None or args.first_seed:
+            ap.error("--merge runs nothing: it takes only the runs' files and --out")
         try:
             merge(args.merge, args.out)
         except (OSError, ValueError, KeyError) as e:

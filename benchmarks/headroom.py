@@ -2,7 +2,7 @@
 
 ``python -m benchmarks headroom [--quick] [--seeds N] [--model M] [--stem S] [--out DIR]`` writes
 ``headroom.md`` and ``headroom.json`` (``S.md`` and ``S.json``). On the main recordings at noise
-0.2, 0.4 and 0.8 of :data:`SEEDS` clean recordings of the test stream (the events benchmark's), it
+0.2, 0.4 and 0.8 of :data:`SEEDS` clean recordings of the test stream (the first of the events benchmark's), it
 runs raw, the default and unbiased oracles that leave a known share of the recording's own noise
 and nothing else (the clean recording plus ``k`` times its noise, :data:`SHARES`: an estimator with
 no bias whose error is as white as the noise), and the analysis on the clean recording

@@ -188,6 +188,12 @@ def test_merge_refuses_runs_that_do_not_fit_together(tmp_path, capsys, second, s
     assert said in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
+def test_merge_takes_no_options_of_a_run(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        events.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--seeds", "4"])
+    assert exc.value.code == 2 and "--merge runs nothing" in capsys.readouterr().err
+
+
 def test_first_seed_runs_the_seeds_from_it(tmp_path, monkeypatch) -> None:
     asked: list[int] = []
     monkeypatch.setattr(events, "recordings", lambda seed, n_time, quick: asked.append(seed) or [])
