@@ -31,6 +31,7 @@ BENCHMARKS = {
     "compare": "benchmarks.compare",
     "events": "benchmarks.events",
     "headroom": "benchmarks.headroom",
+    "onsets": "benchmarks.onsets",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)
