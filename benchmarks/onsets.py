@@ -63,17 +63,26 @@ def onset_constants(**given: Any) -> Iterator[None]:
             setattr(spectral, k, v)
 
 
-def outputs(rec: R.Recording, settings: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Raw and every setting's output on ``rec``, in counts."""
+def denoisers(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One ``fluorodn.Denoiser`` per setting, with the setting's ``DenoiserOptions`` (its onset
+    constants are set around each run, :func:`outputs`)."""
     import fluorodn
 
+    return {
+        name: fluorodn.Denoiser(
+            options=fluorodn.DenoiserOptions(**{k: v for k, v in setting.items() if k not in CONSTANTS})
+        )
+        for name, setting in settings.items()
+    }
+
+
+def outputs(rec: R.Recording, settings: dict[str, dict[str, Any]], dens: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Raw and every setting's output on ``rec`` (its denoiser ``dens[name]``), in counts."""
     out = {RAW: rec.to_counts(rec.noisy)}
     for name, setting in settings.items():
-        options = {k: v for k, v in setting.items() if k not in CONSTANTS}
         with onset_constants(**{k: v for k, v in setting.items() if k in CONSTANTS}), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(**options))
-            out[name] = rec.to_counts(den.run(rec.noisy))
+            out[name] = rec.to_counts(dens[name].run(rec.noisy))
     return out
 
 
@@ -83,20 +92,19 @@ def run(
     n_time: int = N_TIME,
     settings: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    import fluorodn
-
     settings = SETTINGS if settings is None else settings
     t0 = time.perf_counter()
+    dens = denoisers(settings)
     rows = []
     for seed in seeds:
         for rec in R.make_recordings(n_time, noise_scales, seed=seed):
-            for name, y in outputs(rec, settings).items():
+            for name, y in outputs(rec, settings, dens).items():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     m, _, _ = R.analyse(rec, y)
                 rows.append({"seed": seed, "recording": rec.name, "setting": name, "f1": m["ev_f1"],
                              "psnr": m["psnr"], "coh": m["coh_mean_0_2.5hz"]})  # fmt: skip
-    den = fluorodn.Denoiser()
+    den = dens[SHIPPED]
     return {
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": round(time.perf_counter() - t0, 1),
