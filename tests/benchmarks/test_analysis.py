@@ -115,6 +115,19 @@ def test_deconvolve_recovers_events():
     assert 0.7 < sc.amplitude_ratio < 1.1
 
 
+def test_noise_level_reads_white_noise_and_the_steps_of_events_alike():
+    """OASIS's noise level is white noise's standard deviation, and on a noise-free trace of
+    releases at the benchmark's rate and size it is far from zero: the steps count as noise."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(4)
+    assert analysis.noise_level(0.3 * rng.standard_normal(9000)) == pytest.approx(0.3, rel=0.05)
+    spikes = (rng.random(9000) < 0.02) * rng.lognormal(np.log(1.4), 0.5, 9000)
+    trace = lfilter([1.0], [1.0, -analysis.SEED_G], spikes)
+    assert 0.08 < analysis.noise_level(trace) < 0.2
+    assert analysis.noise_level(trace + 0.05 * rng.standard_normal(9000)) < 1.1 * analysis.noise_level(trace)
+
+
 def test_subtract_baseline_removes_slow_drift_keeps_events():
     from scipy.signal import lfilter
 

@@ -31,6 +31,12 @@ def test_quick_headroom(tmp_path) -> None:
     assert default["err_far"] < 0.5 * raw["err_far"] and default["err_near"] < raw["err_near"]
     assert default["err_near"] > 1.3 * default["err_far"]  # the default keeps more error near events
     assert default["err_step"] > default["err_near"]  # and most at the steps themselves
+    # OASIS reads its noise level from the trace's fast content, which the events' steps dominate:
+    # the clean recording gives most of raw's, and less noise lowers it only down to that
+    noise_level = {name: s["oasis_noise"] for name, s in by.items()}
+    assert noise_level[headroom.CLEAN] > 0.7 * noise_level[headroom.RAW]
+    assert noise_level[headroom.RAW] > noise_level[oracles[0]] > 0.99 * noise_level[headroom.CLEAN]
+    assert 0.95 * noise_level[headroom.CLEAN] < noise_level[headroom.DEFAULT] < noise_level[headroom.RAW]
     for s in by.values():
         assert s["missed"] == sum(s[k] for k in ("small", "merged", "shifted", "absent", "taken"))
     md = (tmp_path / "headroom_quick.md").read_text()

@@ -33,6 +33,7 @@ __all__ = [
     "events",
     "image_scores",
     "match_events",
+    "noise_level",
     "subtract_baseline",
 ]
 
@@ -87,6 +88,17 @@ def deconvolve(trace: np.ndarray, g: float = SEED_G, fs: float = 5.0) -> tuple[n
         warnings.simplefilter("ignore")
         c, s, _, _, lam = oasis_deconvolve(y, tau_d=ar1_to_tau(g, fs), framerate=fs, penalty=1, b_nonneg=False)
     return np.asarray(c), np.asarray(s), float(lam)
+
+
+def noise_level(trace: np.ndarray) -> float:
+    """The noise standard deviation :func:`deconvolve` gives OASIS to fit within: OASIS's own
+    estimate (``GetSn``), from the trace's mean power between a quarter and half of the sampling
+    rate (1.25-2.5 Hz at 5 Hz). OASIS keeps the fit's squared misfit at this level squared per
+    sample, so whatever fast content a trace has, noise or steps of events, loosens the fit alike.
+    """
+    from oasis.functions import GetSn
+
+    return float(GetSn(np.ascontiguousarray(trace, dtype=np.float64)))
 
 
 # --------------------------------------------------------------------------------------
