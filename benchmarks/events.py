@@ -105,6 +105,7 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         clean = [r["f1"] for r in rows if r["pipeline"] == CEILING and r["recording"] == entry["recording"]
                  and r["seed"] in seeds]  # fmt: skip
         entry["ceiling_f1"] = float(np.mean(clean)) if clean else float("nan")
+        entry |= headroom(rows, entry)
         warned = [r["warned"] for r in rows if r["pipeline"] == DEFAULT and r["recording"] == entry["recording"]
                   and r["seed"] in seeds]  # fmt: skip
         entry["default_warned"] = int(sum(warned))
@@ -113,6 +114,18 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry[f"{key}_best_verdict"] = verdict(entry[f"{key}_best_diff"], entry[f"{key}_best_half_width"])
         out.append(entry)
     return out
+
+
+def headroom(rows: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
+    """The F1 a denoiser can gain over raw on ``entry``'s recordings: the ceiling's F1 minus raw's
+    (mean paired difference, 95 % half-width: ``headroom``, ``headroom_half_width``), and the share
+    of it the default takes (its mean difference to raw over the headroom's; nan without a ceiling
+    or headroom)."""
+    f1 = {(r["seed"], r["pipeline"]): r["f1"] for r in rows if r["recording"] == entry["recording"]}
+    seeds = [s for s in entry["seeds"] if (s, CEILING) in f1 and (s, "raw") in f1]
+    mean, half = interval(np.array([f1[(s, CEILING)] - f1[(s, "raw")] for s in seeds]))
+    share = entry["f1_diff"] / mean if seeds and len(seeds) == len(entry["seeds"]) and mean > 0 else float("nan")
+    return {"headroom": mean, "headroom_half_width": half, "headroom_share": share}
 
 
 def warned_split(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -326,6 +339,20 @@ def markdown(res: dict[str, Any]) -> str:
                 for e in s
             ),
         ]
+    if s and "headroom" in s[0]:
+        lines += [
+            "",
+            "What F1 there is to gain over raw: the ceiling's F1 minus raw's (mean paired difference, 95 % "
+            "interval), and the share of it the default takes (its F1 minus raw's over that):",
+            "",
+            "| recording | F1 ceiling - raw | F1 default - raw | default's share |",
+            "|---|---|---|---|",
+            *(
+                f"| {e['recording']} | {e['headroom']:+.4f} ± {e['headroom_half_width']:.4f} "
+                f"| {e['f1_diff']:+.4f} | {_share(e['headroom_share'])} |"
+                for e in s
+            ),
+        ]
     pipes = list(res["pipelines"])
     lines += ["", "Mean F1 of every pipeline over the same recordings:", "",
               "| recording | " + " | ".join(pipes) + " |", "|---|" + "---|" * len(pipes)]  # fmt: skip
@@ -359,6 +386,10 @@ def markdown(res: dict[str, Any]) -> str:
             w, u = e["warned"], e["unwarned"]
             lines.append(f"| {e['recording']} | {w['n']} | {_split_cell(w)} | {u['n']} | {_split_cell(u)} |")
     return "\n".join([*lines, ""])
+
+
+def _share(share: float) -> str:
+    return f"{100 * share:.0f} %" if np.isfinite(share) else "-"
 
 
 def _split_cell(part: dict[str, Any]) -> str:

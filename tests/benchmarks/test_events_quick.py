@@ -60,6 +60,18 @@ def test_summary_names_the_best_baseline_and_the_verdicts() -> None:
     assert np.isfinite(behind["f1_best_half_width"])
 
 
+def test_headroom_is_the_ceiling_over_raw_and_the_default_takes_its_share() -> None:
+    (e,) = events.summary(_rows([0.010, 0.012, 0.011, 0.009]))  # ceiling 0.97 over raw 0.9
+    assert e["headroom"] == pytest.approx(0.07) and e["headroom_half_width"] == pytest.approx(0.0, abs=1e-12)
+    assert e["headroom_share"] == pytest.approx(0.0105 / 0.07)
+    md = events.markdown({"summary": [e], "seeds": [0, 1, 2, 3], "pipelines": [], "mode": "full", "n_time": 9000,
+                          "created": "now", "elapsed_s": 1.0, "model": "m", "model_sha256": "0" * 64})  # fmt: skip
+    assert "| noise 0.2 | +0.0700 ± 0.0000 | +0.0105 | 15 % |" in md
+    no_ceiling = [r for r in _rows([0.01, 0.02]) if r["pipeline"] != events.CEILING]
+    (e,) = events.summary(no_ceiling)
+    assert not np.isfinite(e["headroom_share"])
+
+
 def test_the_target_set_leaves_out_the_baselines_it_does_not_name() -> None:
     assert all(events.in_target_set(p) for p in ("raw", "gauss-0.5", "svd-4", "svd-16"))
     assert not any(events.in_target_set(p) for p in ("svd-mp", "mppca", "savgol", events.DEFAULT, events.CEILING))
@@ -110,7 +122,8 @@ def test_bm3d_runs_on_the_main_recordings_and_counts_as_a_target_baseline(tmp_pa
     md = (tmp_path / "events_quick.md").read_text()
     assert "BM3D on the main recordings only" in md and "BM3D not run" not in md
     assert events.in_target_set(events.BM3D) and not events.in_target_set("mppca")
-    row = next(line for line in md.splitlines() if line.startswith("| slow rise") and line.endswith(" - |"))
+    means = md.split("Mean F1 of every pipeline")[1].splitlines()
+    row = next(line for line in means if line.startswith("| slow rise") and line.endswith(" - |"))
     assert row.count("|") == len(res["pipelines"]) + 2
 
 
