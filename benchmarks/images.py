@@ -47,6 +47,14 @@ SKIMAGE = (
 )
 NOISE = (0.3, 0.8, 2.0)
 SEED = 0
+#: Patterns that repeat at the finest scale (128 x 128, counts 1000 +- 200 before noise): a pixel
+#: checkerboard, and stripes across the columns 2.5 pixels apart (every row the same, so that the
+#: frame reads as one spectrum over time unless declared an image).
+PERIODIC = {
+    "checkerboard of pixels": lambda i, j: np.where((i + j) % 2 == 0, 1.0, -1.0),
+    "stripes 2.5 pixels apart": lambda i, j: np.sin(2 * np.pi * j / 2.5 + 0.3) + 0.0 * i,
+}
+PERIODIC_SIDE = 128
 #: Sides of the square frames the check's cost is measured on.
 COST_SIDES = (64, 256, 512, 2048)
 #: How the removal check's warning begins (:func:`fluorodn._engine.removal_warning`).
@@ -77,6 +85,12 @@ def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]
             )
         dark = 20.0 + 8.0 * image
         out.append(("skimage", f"{name}, Poisson on a dark background", dark, rng.poisson(dark).astype(np.float64)))
+    i, j = np.mgrid[:PERIODIC_SIDE, :PERIODIC_SIDE]
+    for name, pattern in list(PERIODIC.items())[: 1 if quick else None]:
+        clean = 1000.0 + 200.0 * pattern(i, j)
+        for ns in NOISE[:1] if quick else NOISE:
+            noisy = clean + ns * np.sqrt(clean) * rng.standard_normal(clean.shape)
+            out.append(("periodic", f"{name}, noise {ns:g}", clean, noisy))
     for seed in range(1 if quick else 3):
         clean, unit = make_frame(seed)
         along = lfilter([np.sqrt(0.75)], [1.0, -0.5], rng.standard_normal(clean.shape), axis=1) * np.sqrt(clean)
@@ -113,15 +127,15 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     pixels a side) and of as many runs of the checks on the frame and its output: clipping
     (:func:`fluorodn._engine.clipping_warning`), rows of one spectrum
     (:func:`fluorodn.spectral.short_recording`) and what was removed
-    (:func:`fluorodn._engine.removal_excess`)."""
+    (:func:`fluorodn._engine.removal_warning`: its size and its correlation)."""
     from benchmarks.stress import make_frame
-    from fluorodn._engine import clipping_warning, removal_excess
+    from fluorodn._engine import clipping_warning, removal_warning
     from fluorodn.spectral import short_recording
 
     def checks(x: np.ndarray, y: np.ndarray) -> None:
         clipping_warning(x)
         short_recording(x)
-        removal_excess(x, y)
+        removal_warning([x], [y])
 
     clean, unit = make_frame(SEED)
     out = []
@@ -204,16 +218,19 @@ def _seconds(fn: Any, *args: Any) -> float:
 
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     import fluorodn
-    from fluorodn._engine import REMOVAL_LIMIT, removal_excess
+    from fluorodn._engine import REMOVAL_CORRELATION, REMOVAL_LIMIT, removal_excess, removal_structure
     from fluorodn.spectral import ONE_SPECTRUM, one_spectrum
 
     t0 = time.perf_counter()
     den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=2))
+    # the stripes read as one spectrum over time: the periodic frames are declared images
+    image_den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=2), kind="image")
     rows = []
     for group, name, clean, noisy in frames(quick):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            y = np.asarray(den.run(noisy), np.float64)
+            ran = image_den if group == "periodic" else den
+            y = np.asarray(ran.run(noisy), np.float64)
         warned = [str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)]
         rows.append(
             {
@@ -222,8 +239,9 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "shape": list(clean.shape),
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
                 "removal_excess": removal_excess(noisy, y),
+                "removal_structure": removal_structure(noisy, y),
                 "one_spectrum": one_spectrum(noisy),
-                "model": den._runs(noisy.shape, first=noisy).name,
+                "model": ran._runs(noisy.shape, first=noisy).name,
                 "warned": warned,
             }
         )
@@ -239,6 +257,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
         "model": {"name": den._image().name, "precision": den._image().precision, "sha256": den._image().sha256},
         "removal_limit": REMOVAL_LIMIT,
+        "removal_correlation": REMOVAL_CORRELATION,
         "check_cost": cost,
         "dask_check_cost": dask_cost,
         "rows": rows,
@@ -270,7 +289,10 @@ def report(res: dict[str, Any]) -> str:
         f"{res['model']['precision']}, sha256 "
         f"{res['model']['sha256'][:12]}). Error over input: the output's RMS error over the input's (above 1: worse "
         "than the input). Removed / noise: the RMS of what was removed over the input's noise level "
-        f"(`fluorodn._engine.removal_excess`); the runtime warns above {res['removal_limit']:g}.",
+        f"(`fluorodn._engine.removal_excess`); the runtime warns above {res['removal_limit']:g}. Removed "
+        "correlation: how much what was removed correlates with itself between neighbouring pixels "
+        f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. The "
+        "periodic frames are declared images (`kind='image'`).",
         "",
         f"Worse than the input: {s['worse_than_input']} of {s['frames']} frames, "
         f"{s['worse_than_input_unwarned']} of them without the removal warning. The removal warning: "
@@ -302,8 +324,8 @@ def report(res: dict[str, Any]) -> str:
         )
         + ".",
         "",
-        "| group | frame | shape | error over input | removed / noise | warned |",
-        "|---|---|---|---|---|---|",
+        "| group | frame | shape | error over input | removed / noise | removed correlation | warned |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         others = [m for m in r["warned"] if not m.startswith(REMOVED)]
@@ -312,7 +334,7 @@ def report(res: dict[str, Any]) -> str:
         )
         lines.append(
             f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
-            f"{r['removal_excess']:.2f} | {warned} |"
+            f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | {warned} |"
         )
     return "\n".join([*lines, ""])
 

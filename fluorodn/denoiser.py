@@ -783,6 +783,7 @@ class Denoiser:
             None if recording else transposed_warning(shape, rows),
             few_samples_warning(t),
             clipping_warning(rows),
+            spectral.pattern_message(proj),
             *self._event_cautions(proj),
         ]
         checks = self.metadata.get("domain_checks")
@@ -824,6 +825,7 @@ class Denoiser:
                 None if recording else transposed_warning(arr.shape, arr),
                 few_samples_warning(arr.shape[0]),
                 clipping_warning(arr),
+                spectral.pattern_message(proj),
                 *self._event_cautions(proj),
             ]
             if isinstance(limits, dict):

@@ -15,12 +15,18 @@ def test_quick_images(tmp_path) -> None:
     assert images.main(["--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "images_quick.json").read_text())
     rows, s = res["rows"], res["summary"]
-    assert s["frames"] == len(rows) == 2 * 2 + 3  # two images x (noise 0.3, dark), one frame x 3
+    assert s["frames"] == len(rows) == 2 * 2 + 1 + 3  # two images x (noise 0.3, dark), a pattern, one frame x 3
     by_name = {r["frame"]: r for r in rows}
     grass = by_name["grass, noise 0.3"]  # fine texture: made worse than the input, and said so
     assert grass["error_over_input"] > 2.0 and grass["removal_warned"] and grass["removal_excess"] > 1.2
+    # a checkerboard of pixels raises the noise estimates as much as what is removed: the correlation
+    # of what was removed gives it away
+    checker = by_name["checkerboard of pixels, noise 0.3"]
+    assert checker["error_over_input"] > 2.0 and checker["removal_excess"] < res["removal_limit"]
+    assert checker["removal_structure"] > 0.95 and checker["removal_warned"]
     for r in rows:
-        assert r["removal_warned"] == (r["removal_excess"] > res["removal_limit"])
+        beyond = r["removal_excess"] > res["removal_limit"] or r["removal_structure"] > res["removal_correlation"]
+        assert r["removal_warned"] == beyond
         if r["group"] == "reference":  # the frame benchmark's frames: denoised, silent
             assert r["error_over_input"] < 0.7 and r["warned"] == []
     assert s["one_spectrum_reached"] == 0 and s["one_spectrum_max"] == max(r["one_spectrum"] for r in rows)

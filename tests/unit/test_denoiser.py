@@ -615,6 +615,31 @@ def test_removal_excess_measures_against_the_noise() -> None:
     assert removal_excess(smooth, smooth) == 0.0
 
 
+def test_removal_structure_tells_a_removed_pattern_from_removed_noise() -> None:
+    """What was removed correlates with itself as the noise does (0 for white noise, about 0.5
+    for noise correlated 0.5 along rows), nearly fully for a checkerboard of pixels or fine stripes,
+    whose removal :func:`removal_excess` cannot see: they raise its noise estimates as much."""
+    from scipy.signal import lfilter
+
+    from fluorodn._engine import REMOVAL_CORRELATION, REMOVAL_LIMIT, removal_excess, removal_structure
+
+    rng = np.random.default_rng(7)
+    smooth = np.add.outer(np.linspace(0, 50, 300), np.linspace(0, 80, 200)) + 500
+    white = 10 * rng.standard_normal(smooth.shape)
+    assert removal_structure(smooth + white, smooth) < 0.05
+    along = 10 * lfilter([np.sqrt(0.75)], [1.0, -0.5], rng.standard_normal(smooth.shape), axis=1)
+    assert removal_structure(smooth + along, smooth) == pytest.approx(0.5, abs=0.05)
+    i, j = np.mgrid[: smooth.shape[0], : smooth.shape[1]]
+    for pattern in (np.where((i + j) % 2 == 0, 40.0, -40.0), 40.0 * np.sin(2 * np.pi * j / 2.5)):
+        noisy = smooth + pattern + white
+        removed_all = np.full(smooth.shape, smooth.mean())  # pattern, noise and the ramps removed
+        assert removal_excess(noisy, smooth) < REMOVAL_LIMIT  # the pattern hides in the noise estimate
+        assert removal_structure(noisy, smooth) > 0.85 > REMOVAL_CORRELATION
+        assert removal_structure(noisy, removed_all) > REMOVAL_CORRELATION
+    assert removal_structure(smooth, smooth) == 0.0
+    assert removal_structure(smooth[:2, :2], smooth[:2, :2] + 1) == 0.0
+
+
 def test_an_image_model_refuses_the_spectral_path_s_options(tiny_model: Path, helpers: Any) -> None:
     """An image model runs every input through the image path, where the spectral options would be
     dropped without a word: it refuses them, naming each (and a declared spectral kind refuses the

@@ -155,6 +155,42 @@ def test_denoiser_keeps_the_fixed_pattern_on_request(den: Denoiser, generator) -
     assert np.std(p.pattern) > 10 * tol
 
 
+def test_a_mean_spectrum_that_is_all_pattern_warns(den: Denoiser, generator) -> None:
+    """Removing the fixed pattern warns where what it removes is no detector's pattern: on a frame
+    of fine stripes, whose rows read as one spectrum over time, the part of the mean spectrum that
+    is not smooth is all of it, 12x the noise. A detector's pattern (30 counts, as large as the
+    noise) and the training generator's recordings stay far below the limits, and silent."""
+    rng = np.random.default_rng(11)
+    j = np.arange(128)
+    clean = np.broadcast_to(1000.0 + 200.0 * np.sin(2 * np.pi * j / 2.5 + 0.3), (128, 128))
+    stripes = clean + 10.0 * rng.standard_normal(clean.shape)
+    with pytest.warns(OutOfDomainWarning, match=r"not smooth across bins: .* removed as the detector's fixed pattern"):
+        out = den.run(stripes)
+    assert np.sqrt(np.mean((out - clean) ** 2)) > 5 * np.sqrt(np.mean((stripes - clean) ** 2))  # the harm it names
+    share, over = spectral.project(stripes).pattern_size
+    assert share > 0.9 and over > 8
+    keep = Denoiser(device="cpu", options=DenoiserOptions(threads=1, keep_fixed_pattern=True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept = keep.run(stripes)
+    assert not [w for w in caught if "smooth across bins" in str(w.message)]
+    assert np.sqrt(np.mean((kept - clean) ** 2)) < np.sqrt(np.mean((stripes - clean) ** 2))
+    assert spectral.project(stripes, fixed_pattern=False).pattern_size is None
+
+    x, _, _ = recording(t=3000, w=152, noise=0.5)
+    detector = x + 30.0 * np.random.default_rng(9).standard_normal(152)
+    share, over = spectral.project(detector).pattern_size
+    assert share < 0.1 * spectral.PATTERN_SHARE and over > 1.0  # as large as the noise, a sliver of the spectrum
+    for seed, noise in ((1, 0.1), (2, 0.4), (3, 1.2)):
+        inst = generator(np.random.default_rng(seed), 1500, 152, noise)
+        share, over = spectral.project(inst.noisy).pattern_size
+        assert share < 0.1 * spectral.PATTERN_SHARE and over < 0.5 * spectral.PATTERN_NOISE
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        den.run(detector)
+    assert not [w for w in caught if "smooth across bins" in str(w.message)]
+
+
 def test_projection_is_invariant_to_units_and_offset() -> None:
     x, _, _ = recording(t=1000)
     a = spectral.project(x)
