@@ -35,9 +35,12 @@ def unmix_file(
     """Unmix one recording file and write its table; returns (result, output path).
 
     ``wavelengths`` and ``rate`` default to the file's metadata (:func:`recording_metadata`);
-    a spectrometer file (:mod:`fluorodn.formats`: OceanView export, HDF5 with axes) gives its
-    wavelengths and its timestamps, which become ``time_s`` (a ``rate`` given is checked
-    against them). ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
+    a spectrometer file (:mod:`fluorodn.formats`: OceanView export, HDF5 with axes), and a TIFF
+    fluorodn converted from one, gives its wavelengths and its timestamps, which become
+    ``time_s`` (gaps included; a ``rate`` given is checked against them). Such a file takes no
+    ``wavelengths``, and one that holds several channels (HDF5 datasets, interleaved
+    excitations) is refused with a sentence saying how to pick one (``key`` for a dataset).
+    ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
     Everything is checked before the output is written, and an existing output is refused
     before any work unless ``overwrite``. ``guppy``: a folder to also write the traces into in
     GuPPy's CSV convention (:func:`fluorodn.formats.guppy.write_unmixed`).
@@ -63,8 +66,15 @@ def unmix_file(
     arr = times = None
     meta = recording_metadata(src)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
-        arr, file_wl, times = formats.load(src, key=key, rate=rate)
-        meta = {} if file_wl is None else {"wavelength_nm": file_wl}
+        arr, file_wl, times = _one_channel(src, key, rate)
+        meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
+    if wavelengths is not None and meta.get("own_axes"):
+        wl = np.asarray(meta["wavelength_nm"], dtype=np.float64)
+        raise UnmixError(
+            f"{src} stores its bins' wavelengths ({wl.min():g}-{wl.max():g} nm), which unmixing takes from it; "
+            "leave wavelengths=None"
+        )
+    _refuse_interleaved(src, meta.get("excitations"))
     if wavelengths is None:
         wavelengths = meta.get("wavelength_nm")
         if wavelengths is None:
@@ -83,6 +93,8 @@ def unmix_file(
                     "unmixing takes one (time, wavelength) recording per file"
                 )
             arr = np.array(next(iter(rec.pages())))
+        if "time_s" in meta:
+            times = _stored_times(src, meta["time_s"], arr.shape[0], rate)
     result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller
     if times is not None:
         result = dataclasses.replace(result, time_s=times)
@@ -94,3 +106,65 @@ def unmix_file(
 
         write_unmixed(result, guppy, overwrite=overwrite)
     return result, saved
+
+
+def _one_channel(
+    src: Path, key: str | None, rate: float | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None) of a spectrometer
+    file that holds one channel; a file of several is refused, saying how to pick one."""
+    from fluorodn import formats
+
+    rec = formats.read(src, key=key, rate=rate)
+    if len(rec.channels) > 1:
+        names = ", ".join(f"{k}: {c.name}" for k, c in enumerate(rec.channels))
+        datasets = rec.meta.get("datasets") or []
+        how = (
+            f"give its dataset with key=..., one of {', '.join(datasets)}"
+            if len(datasets) > 1
+            else "from Python, pick it with fluorodn.formats.load(path, channel=k) and unmix that array with "
+            "fluorodn.unmix"
+        )
+        raise UnmixError(f"{src} holds {len(rec.channels)} channels ({names}); unmixing takes one at a time: {how}")
+    ch = rec.channels[0]
+    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times
+
+
+def _refuse_interleaved(src: Path, excitations: Any) -> None:
+    """Refuse a TIFF whose description says its rows interleave several excitations."""
+    if isinstance(excitations, int) and not isinstance(excitations, bool) and excitations > 1:
+        raise UnmixError(
+            f"{src} holds {excitations} interleaved excitations (its rows alternate between them, as its "
+            f"description says); unmixing takes one at a time: from Python, unmix the rows of one excitation "
+            f"(arr[k::{excitations}], k from 0 to {excitations - 1}) with fluorodn.unmix"
+        )
+
+
+def _stored_times(src: Path, stored: Any, n: int, rate: float | None) -> np.ndarray:
+    """The (n,) times in seconds since the first sample that a TIFF's description stores as
+    ``time_s``, checked: one per sample, finite, increasing, and at ``rate`` (the rate given or
+    stored) where one is known."""
+    from fluorodn.formats.timing import check, check_declared
+
+    try:
+        times = np.asarray(stored, dtype=np.float64)
+    except (TypeError, ValueError):
+        times = np.empty((0, 0))
+    if times.ndim != 1:
+        why = "is not a list of numbers"
+    elif times.size != n:
+        why = f"holds {times.size} times for {n} samples"
+    elif not np.isfinite(times).all():
+        why = "holds NaN or infinite values"
+    elif n > 1 and not np.all(np.diff(times) > 0):
+        k = int(np.flatnonzero(np.diff(times) <= 0)[0]) + 1
+        why = f"does not increase at sample {k} ({times[k]:g} s after {times[k - 1]:g} s)"
+    else:
+        times = times - times[0]
+        if rate is not None and n > 1:
+            check_declared(check(times, str(src)), rate, str(src))
+        return times
+    raise UnmixError(
+        f"{src}: the time_s its description stores {why}; expected one time in seconds per sample, finite and "
+        "increasing (repair the description, or remove time_s from it)"
+    )

@@ -7,6 +7,7 @@ its arguments before fitting; every refusal is an :class:`UnmixError` with one s
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from importlib import resources
@@ -113,11 +114,18 @@ def wavelength_grid(spec: Any, n_bins: int) -> np.ndarray:
 
 
 def recording_metadata(path: PathLike) -> dict[str, Any]:
-    """Wavelengths and sampling rate stored in a recording file, where it holds them.
+    """Wavelengths, sampling rate and timestamps stored in a recording file, where it holds them.
 
     A TIFF whose image description is JSON with ``wavelength_nm`` (all the bins' wavelengths,
     or [first, last]) and ``sampling_hz`` (at any depth), as ``fluorodn example`` writes, gives
     ``{"wavelength_nm": [...], "sampling_hz": 5.0}``; other files give ``{}``.
+
+    A TIFF that fluorodn converted from a spectrometer file (``to="tif"``, see
+    :mod:`fluorodn.formats.convert`) also gives, from the top level of its description,
+    ``time_s`` (one time per sample, as stored: :func:`fluorodn.unmixing.file.unmix_file`
+    checks it), ``excitations`` where its rows interleave several, and ``"own_axes": True``
+    where ``wavelength_nm`` sits beside fluorodn's provenance: the file carries its own axes,
+    as the spectrometer file did.
     """
     path = Path(path)
     if path.suffix.lower() not in (".tif", ".tiff"):
@@ -131,7 +139,14 @@ def recording_metadata(path: PathLike) -> dict[str, Any]:
             text = tif.pages[0].description if tif.pages else ""
     except Exception:  # unreadable metadata is no metadata; the recording itself is read (and checked) elsewhere
         return {}
-    return description_metadata(text)
+    meta = description_metadata(text)
+    if meta and ('"time_s"' in text or '"excitations"' in text or '"fluorodn"' in text):
+        doc = json.loads(text)  # description_metadata found keys in it: JSON
+        if isinstance(doc, dict):
+            meta.update({k: doc[k] for k in ("time_s", "excitations") if k in doc})
+            if isinstance(doc.get("fluorodn"), dict) and "wavelength_nm" in doc:
+                meta["own_axes"] = True
+    return meta
 
 
 def _read_rows(path: PathLike, what: str) -> list[list[float]]:

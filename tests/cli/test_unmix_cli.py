@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from fluorodn.cli import app
 from fluorodn.unmixing import COLUMNS
+from tests.formats import conftest as acquisition
 from tests.support import assert_user_error
 
 runner = CliRunner()
@@ -278,6 +279,133 @@ def test_wavelengths_and_rate_from_tiff_metadata(files: SimpleFiles) -> None:
     _, table = read_table(files.folder / "meta_unmixed.csv")
     np.testing.assert_allclose(table[:, 1], np.arange(600) / 10.0)
     assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.9
+
+
+# -- files that carry their own axes: spectrometer files and the TIFFs converted from them ---
+
+
+def _export_with_a_gap(folder: Path) -> Path:
+    """An OceanView export of 60 spectra x 152 bins at 5 Hz with 5 frames dropped before sample 30."""
+    stamps = acquisition.stamps(60, "clock")
+    stamps[30:] = acquisition.stamps(30, "clock", start=36000.0 + 0.2 * 35)
+    values = np.round(acquisition.spectra(60, 152, seed=8), 2)
+    return acquisition.write_export(folder / "rec.txt", values, times=stamps)
+
+
+def _converted_tiff(folder: Path, **description: Any) -> Path:
+    """A TIFF in the layout of ``to="tif"`` (time x wavelength, the axes in its description), of
+    an export's 60 x 152 values, its description's entries replaced by ``description``."""
+    meta: dict[str, Any] = {"fluorodn": {"fluorodn": "test"}, "wavelength_nm": np.linspace(477, 595, 152).tolist(),
+                            "sampling_hz": 5.0, "time_s": (np.arange(60) * 0.2).tolist(), **description}  # fmt: skip
+    tif = folder / "rec.tif"
+    tifffile.imwrite(tif, acquisition.spectra(60, 152, seed=8).astype(np.float32), photometric="minisblack",
+                     metadata=meta)  # fmt: skip
+    return tif
+
+
+def test_a_converted_tiff_gives_its_own_times_with_the_gaps(tmp_path: Path) -> None:
+    """A TIFF converted from an export with dropped frames gives time_s and GuPPy's timestamps
+    the export's own times, gaps included, as unmixing the export itself does."""
+    from fluorodn import formats
+
+    src = _export_with_a_gap(tmp_path)
+    read = formats.read(src)
+    tif = read.write_as("tif", tmp_path / "rec.tif", [read.channels[0].data])
+    for path, name in ((src, "txt"), (tif, "tif")):
+        result = cli("unmix", path, "-s", "example", "--no-denoise", "-o", tmp_path / f"{name}.csv",
+                     "--guppy", tmp_path / f"guppy_{name}")  # fmt: skip
+        assert result.exit_code == 0, result.output
+    from_txt, from_tif = (read_table(tmp_path / f"{name}.csv")[1][:, 1] for name in ("txt", "tif"))
+    np.testing.assert_allclose(from_tif[28:32], [5.6, 5.8, 7.0, 7.2], atol=1e-9)
+    np.testing.assert_allclose(from_tif, from_txt, atol=1e-9)
+    guppy = np.genfromtxt(tmp_path / "guppy_tif" / "sensor.csv", delimiter=",", skip_header=1)
+    np.testing.assert_allclose(guppy[:, 0], from_txt, atol=1e-9)
+    result = cli("unmix", tif, "-s", "example", "--no-denoise", "--rate", 4, "-o", tmp_path / "at4.csv")
+    assert_user_error(result, "declared sampling rate 4 Hz", "5 Hz its timestamps show")
+
+
+def test_a_converted_tiff_gives_its_times_to_nwb(tmp_path: Path) -> None:
+    pytest.importorskip("pynwb")
+    pytest.importorskip("ndx_fiber_photometry")
+    from pynwb import NWBHDF5IO
+
+    from fluorodn import formats
+
+    read = formats.read(_export_with_a_gap(tmp_path))
+    tif = read.write_as("tif", tmp_path / "rec.tif", [read.channels[0].data])
+    result = cli("unmix", tif, "-s", "example", "--no-denoise", "-o", tmp_path / "rec.nwb")
+    assert result.exit_code == 0, result.output
+    with NWBHDF5IO(str(tmp_path / "rec.nwb"), "r") as io:
+        stamps = io.read().processing["ophys"]["sensor"].timestamps[:]
+    np.testing.assert_allclose(stamps[28:32], [5.6, 5.8, 7.0, 7.2], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("time_s", "fragment"),
+    [
+        ((np.arange(59) * 0.2).tolist(), "holds 59 times for 60 samples"),
+        ([0.0, float("nan"), *(np.arange(2, 60) * 0.2).tolist()], "holds NaN or infinite values"),
+        ([*(np.arange(10) * 0.2).tolist(), 1.0, *(np.arange(11, 60) * 0.2).tolist()], "does not increase at sample 10"),
+        ("soon", "is not a list of numbers"),
+    ],
+)
+def test_refuses_a_converted_tiff_whose_times_do_not_fit(tmp_path: Path, time_s: Any, fragment: str) -> None:
+    tif = _converted_tiff(tmp_path, time_s=time_s)
+    result = cli("unmix", tif, "-s", "example", "--no-denoise")
+    assert_user_error(result, "time_s its description stores", fragment)
+    assert not (tmp_path / "rec_unmixed.csv").exists()
+
+
+def test_refuses_a_converted_tiff_of_interleaved_excitations(tmp_path: Path) -> None:
+    tif = _converted_tiff(tmp_path, excitations=2)
+    assert_user_error(cli("unmix", tif, "-s", "example", "--no-denoise"), "holds 2 interleaved excitations")
+    assert not (tmp_path / "rec_unmixed.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["txt", "h5", "tif"])
+def test_refuses_wavelengths_for_a_file_that_stores_them(tmp_path: Path, kind: str) -> None:
+    """An export, an HDF5 file with a Wavelength axis and a TIFF converted from either take their
+    bins' wavelengths from the file: --wavelengths is refused (nothing written), in Python too."""
+    from fluorodn.formats.hdf5_axes import write_axes_file
+    from fluorodn.unmixing import UnmixError, unmix_file
+
+    values = acquisition.spectra(60, 152, seed=8)
+    if kind == "txt":
+        path = acquisition.write_export(tmp_path / "rec.txt", np.round(values, 2))
+    elif kind == "h5":
+        path = tmp_path / "rec.h5"
+        write_axes_file(path, [values], np.linspace(477, 595, 152), np.arange(60) * 0.2, {})
+    else:
+        path = _converted_tiff(tmp_path)
+    result = cli("unmix", path, "-s", "example", "--wavelengths", "480:590", "--no-denoise")
+    assert_user_error(result, "stores its bins' wavelengths (477-595 nm)", "leave --wavelengths out")
+    assert not (tmp_path / "rec_unmixed.csv").exists()
+    with pytest.raises(UnmixError, match="leave wavelengths=None"):
+        unmix_file(path, "example", "480:590", denoise=False)
+
+
+def test_wavelengths_for_an_hdf5_file_without_a_wavelength_axis(tmp_path: Path) -> None:
+    from fluorodn.formats.hdf5_axes import write_axes_file
+
+    write_axes_file(tmp_path / "rec.h5", [acquisition.spectra(200, 152, seed=8)], None, np.arange(200) * 0.2, {})
+    result = cli("unmix", tmp_path / "rec.h5", "-s", "example", "--wavelengths", "477:595", "--no-denoise")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(read_table(tmp_path / "rec_unmixed.csv")[1][:3, 1], [0.0, 0.2, 0.4], atol=1e-9)
+
+
+def test_an_hdf5_file_of_two_channels_is_refused_naming_key(tmp_path: Path) -> None:
+    """The refusal names the option that picks a channel (--key), and that option works."""
+    from fluorodn.formats.hdf5_axes import write_axes_file
+
+    path = tmp_path / "session.h5"
+    channels = [acquisition.spectra(60, 152, seed=8), acquisition.spectra(60, 152, seed=9)]
+    write_axes_file(path, channels, np.linspace(477, 595, 152), np.arange(60) * 0.2, {})
+    result = cli("unmix", path, "-s", "example", "--no-denoise")
+    assert_user_error(result, "holds 2 channels (0: Channel1, 1: Channel2)", "--key, one of Channel1, Channel2")
+    assert "fluorodn.formats.load" not in result.stderr
+    result = cli("unmix", path, "-s", "example", "--no-denoise", "--key", "Channel2")
+    assert result.exit_code == 0, result.output
+    assert read_table(tmp_path / "session_unmixed.csv")[1].shape == (60, len(COLUMNS))
 
 
 def test_help_lists_unmix() -> None:
