@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -209,6 +210,7 @@ def denoise_file(
         known = bool(getattr(rec, "axes_known", False))
         # a spectrometer file's timestamps say its rate; the one given stands for files that do not
         rate = getattr(rec, "rate_hz", None) or settings.rate
+        _warn_channels_last(denoiser, rec, known)
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
@@ -231,6 +233,22 @@ def denoise_file(
         )
         seconds = time.perf_counter() - t0
         return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov)
+
+
+def _warn_channels_last(denoiser: Any, rec: Any, known: bool) -> None:
+    """:class:`OutOfDomainWarning` for a stack read page by page over its last two axes that is
+    likely spectral recordings with their channels last (:func:`fluorodn.denoiser.channels_last_warning`),
+    where the default, choosing by itself, hands its pages to the image model."""
+    from fluorodn.denoiser import channels_last_warning
+    from fluorodn.errors import OutOfDomainWarning
+
+    shape = tuple(getattr(rec, "shape", ()))
+    if known or len(shape) != 3 or shape[-2:] != tuple(rec.page_shape):
+        return
+    if getattr(denoiser, "declared_kind", None) != "auto" or denoiser._path_for(shape[-2:]) != "delegate":
+        return
+    if hint := channels_last_warning(shape):
+        warnings.warn(OutOfDomainWarning(hint), stacklevel=3)
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

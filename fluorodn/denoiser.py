@@ -85,6 +85,25 @@ def delegated_warning(page: np.ndarray, shape: tuple[int, ...] | None = None, st
     return None
 
 
+#: Most values along the last axis of a stack that :func:`channels_last_warning` reads as channels.
+CHANNELS_LAST = 4
+
+
+def channels_last_warning(shape: tuple[int, ...]) -> str | None:
+    """The :class:`OutOfDomainWarning` message for a 3D array the default hands to the image model
+    as a stack of pages that is likely spectral recordings with their channels last: (T, W, C) with
+    at most :data:`CHANNELS_LAST` values along the last axis and (T, W) shaped like a recording
+    (:func:`fluorodn.spectral.looks_spectral`). None for anything else."""
+    if len(shape) != 3 or shape[2] > CHANNELS_LAST or not spectral.looks_spectral(tuple(shape[:2])):
+        return None
+    t, w, c = shape
+    return (
+        f"a {t} x {w} x {c} array looks like spectral recordings with their {c} channels last (time, wavelength, "
+        f"channel); it is denoised as {t} images of {w} x {c}: pass it as (channel, time, wavelength), e.g. "
+        "numpy.moveaxis(x, -1, 0), or kind 'image' to silence this"
+    )
+
+
 def _is_real(x: Any) -> bool:
     """Whether ``x`` is a real number (a Python or numpy int or float; not a bool)."""
     return not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
@@ -476,6 +495,10 @@ class Denoiser:
         if path == "spectral" and slow:
             warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
         if path == "delegate" and scale is None and (hint := delegated_warning(first, stacked=arr.ndim > 2)):
+            warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
+        if path == "delegate" and self.declared_kind == "auto" and scale is None and (
+            hint := channels_last_warning(arr.shape)
+        ):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:], depth + 1)

@@ -374,8 +374,10 @@ class SpectralRecording:
         #: whether the file says which axis is time (wavelengths or timestamps read with the data):
         #: each page is then a time x wavelength recording, whatever its look
         self.axes_known = self.file.wavelengths is not None or self.file.times is not None
-        #: samples per second its timestamps show; None without them, or where they do not advance
-        rate = None if self.file.timing is None else float(self.file.timing.rate_hz)
+        #: samples per second of each page (channel) its timestamps show, the slowest channel's where
+        #: interleaved excitations share the rows; None without them, or where they do not advance
+        rates = [float(c.timing.rate_hz) for c in chans if c.timing is not None]
+        rate = min(rates) if rates else None if self.file.timing is None else float(self.file.timing.rate_hz)
         self.rate_hz = rate if rate is not None and np.isfinite(rate) and rate > 0 else None
 
     def pages(self) -> Iterator[np.ndarray]:

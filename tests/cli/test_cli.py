@@ -503,6 +503,20 @@ def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> 
     assert np.std(diff.mean(axis=0)) > 10.0  # most of the 20-count pattern
 
 
+def test_a_stack_with_its_channels_last_is_named(tmp_path: Path, helpers: Any) -> None:
+    """A .npy of two recordings stacked along the last axis (600, 152, 2) is read as 600 frames of
+    152 x 2: one warning line says so and how to pass it; stacked first, none; exit 0 both ways."""
+    x = helpers.spectra(600, 152, dtype=np.float32) * 20.0 + 1000.0
+    np.save(tmp_path / "last.npy", np.stack([x, 0.5 * x], axis=-1))
+    np.save(tmp_path / "first.npy", np.stack([x, 0.5 * x]))
+    for name, expected in (("last.npy", 1), ("first.npy", 0)):
+        result = cli("denoise", tmp_path / name, "--threads", 1)
+        assert result.exit_code == 0, result.output
+        lines = [ln for ln in result.stderr.splitlines() if "channels last" in ln]
+        assert len(lines) == expected, result.stderr
+        assert all("pass it as (channel, time, wavelength)" in ln for ln in lines)
+
+
 def test_samples_taken_with_the_light_off_are_named_once(tmp_path: Path, helpers: Any) -> None:
     """A recording whose light was off for its first samples: the default model returns them as
     recorded and says so on one line for the file, in the JSON report too; exit 0."""

@@ -256,6 +256,23 @@ def test_a_recording_sampled_slower_than_training_is_said_to_be(tmp_path):
     assert "sampled at" not in result.stderr
 
 
+def test_interleaved_excitations_are_said_to_be_sampled_at_their_own_rate(export, tmp_path):
+    """Rows at 5 Hz alternating between two excitations sample each channel at 2.5 Hz, below the
+    spectral model's training: one warning line names that rate; the same rows as one excitation
+    (or a file of one) get none."""
+    values = np.round(spectra(600, 152, seed=3, levels=(1000.0, 300.0)), 2)
+    src = export(values)
+
+    def said(*args: object) -> list[str]:
+        out = ["-o", str(tmp_path / f"out{len(args)}"), "--threads", "1"]
+        result = runner.invoke(app, ["denoise", str(src), *map(str, args), *out])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.stderr.splitlines() if "sampled at" in line]
+
+    assert len(lines := said()) == 1 and "sampled at 2.5 Hz" in lines[0], lines
+    assert said("--excitations", 1) == []
+
+
 def test_rate_fills_in_for_files_without_timestamps(tmp_path):
     """--rate gives the rate of files that state none: 2 Hz on a .npy recording gives the warning
     line, 5 Hz none; a file's timestamps win over it; a rate that is not positive is refused in one

@@ -1006,6 +1006,22 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
         den.run(x.T)  # detected: denoised as an image, with a warning
 
 
+def test_recordings_with_their_channels_last_warn(den: Denoiser) -> None:
+    """Two recordings stacked along a last axis, (time, wavelength, channel), would be denoised as
+    600 images of 152 x 2: the default says so and how to pass them; stacked first, or declared
+    images, they are not said to be."""
+    x, _, _ = recording(t=600, w=152)
+    last = np.stack([x, 0.5 * x], axis=-1)
+    with pytest.warns(OutOfDomainWarning, match=r"channels last .* pass it as \(channel, time, wavelength\)"):
+        den.run(last)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        den.run(np.moveaxis(last, -1, 0))
+        Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1)).run(last[:64])
+        den.run(np.stack([x[:64, :64]] * 3, axis=-1))  # frames of 64 x 3: not shaped like a recording
+    assert not [w for w in caught if "channels last" in str(w.message)]
+
+
 def test_a_short_recording_is_not_said_to_look_transposed(den: Denoiser, generator) -> None:
     """Fewer samples than bins, the right way round: its rows are one spectrum and its columns are
     not. Declared spectral, it is denoised without the orientation warning (run, and dask's
