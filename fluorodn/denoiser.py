@@ -496,8 +496,11 @@ class Denoiser:
             warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
         if path == "delegate" and scale is None and (hint := delegated_warning(first, stacked=arr.ndim > 2)):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
-        if path == "delegate" and self.declared_kind == "auto" and scale is None and (
-            hint := channels_last_warning(arr.shape)
+        if (
+            path == "delegate"
+            and self.declared_kind == "auto"
+            and scale is None
+            and (hint := channels_last_warning(arr.shape))
         ):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
