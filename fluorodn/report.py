@@ -27,7 +27,11 @@ Per page the summary holds:
   spectral path removed it (white across bins), plus any shift of each bin's time mean by the
   network (smooth across bins); near 0 where only noise was removed;
 * with a sensor spectrum, the sensor trace unmixed from both (:func:`fluorodn.unmix`,
-  ``denoise=False``): its standard deviation and the ratio of their power spectra.
+  ``denoise=False``): its standard deviation and the ratio of their power spectra;
+* ``nonfinite``: how many values are not finite (NaN or infinite) in the noisy or the denoised
+  page. The numbers and figures are made over the finite values: the others are bridged over
+  time in both recordings (as ``--nan fill`` bridges them for a run) and left blank in the
+  images; a bin without any finite value is left out (``null`` in the per-bin lists).
 
 Figures are drawn with matplotlib (Agg backend, :mod:`fluorodn._report_figures`) and embedded as
 base64 PNG data URIs, so the file needs no network and no other file.
@@ -37,8 +41,11 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +86,53 @@ def _pages(x: Any, what: str) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[1] < 3 or arr.shape[2] < 2:
         raise ValueError(f"the {what} recording must be (T, W) or (N, T, W) with T >= 3, W >= 2; got {arr.shape}")
     return arr
+
+
+def _checked_rate(rate: Any) -> float | None:
+    """``rate`` (samples per second) as a float, None for None; ValueError unless it is a positive number."""
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise ValueError(f"rate=... must be a number of samples per second, not {rate!r}")
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"rate=... must be a positive number of samples per second, not {float(rate):g}")
+    return float(rate)
+
+
+def _finite_page(
+    x: np.ndarray, y: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """One page of both recordings ((T, W) float64 each; ``where``: what a message starts with) over
+    its finite values: ``(x, y, live, gaps)`` with the values not finite in either bridged over
+    time in both (:func:`fill_nonfinite`, as ``--nan fill`` bridges them), ``live`` (W,) the bins
+    that keep a finite value, ``gaps`` (T, W) where the values were not finite (None where all
+    are). ValueError where fewer than 2 bins keep one."""
+    gaps = ~(np.isfinite(x) & np.isfinite(y))
+    if not gaps.any():
+        return x, y, np.ones(x.shape[1], dtype=bool), None
+    from fluorodn._file_pipeline import fill_nonfinite
+
+    live = ~gaps.all(axis=0)
+    both = "finite (neither NaN nor infinite) in both the noisy and the denoised recording"
+    if not live.any():
+        raise ValueError(f"{where}no value is {both}; there is nothing to report on")
+    if live.sum() < 2:
+        raise ValueError(
+            f"{where}one of the {x.shape[1]} wavelength bins only holds values {both}; a report needs 2 or more"
+        )
+    x, y = np.where(gaps, np.nan, x), np.where(gaps, np.nan, y)
+    x[:, live] = fill_nonfinite(x[:, live])[0]
+    y[:, live] = fill_nonfinite(y[:, live])[0]
+    x[:, ~live] = y[:, ~live] = 0.0  # no value: left out of the numbers, blank in the images
+    return x, y, live, gaps
+
+
+def _per_bin(values: list[float], live: np.ndarray) -> list[float | None]:
+    """(W,) values of the ``live`` bins spread over all bins, None for the others."""
+    out: list[float | None] = [None] * live.size
+    for j, v in zip(np.flatnonzero(live), values, strict=True):
+        out[j] = v
+    return out
 
 
 def _block(x: np.ndarray) -> np.ndarray:
@@ -209,15 +263,21 @@ def build_report(
     provenance : the record written into the denoised output (model, precision, sha256, ...).
     warnings : messages raised while denoising (e.g. ``OutOfDomainWarning``), shown as given.
 
+    Values that are not finite (NaN, infinite) in either recording are left out of the numbers
+    and figures, and counted (see the module docstring).
+
     Returns
     -------
-    (html text, summary dict with ``shape``, ``pages`` (one dict per page), ``provenance``,
-    ``warnings``). ValueError if the shapes differ; UnmixError (from :func:`fluorodn.unmix`)
-    if the sensor spectrum or wavelengths do not fit the recording.
+    (html text, summary dict with ``shape``, ``pages`` (one dict per page), ``nonfinite``,
+    ``provenance``, ``warnings``, ``rate``, ``wavelengths``). ValueError if the shapes differ,
+    ``rate`` is not a positive number or a page keeps finite values in fewer than 2 bins;
+    UnmixError (from :func:`fluorodn.unmix`) if the sensor spectrum or wavelengths do not fit the
+    recording.
     """
     x, y = _pages(noisy, "noisy"), _pages(denoised, "denoised")
     if x.shape != y.shape:
         raise ValueError(f"the noisy recording is {x.shape} but the denoised one is {y.shape}; give matching files")
+    rate = _checked_rate(rate)
     if sensor is not None and wavelengths is None:
         raise ValueError("a sensor spectrum needs the bins' wavelengths; give them too")
     wl = None
@@ -227,17 +287,22 @@ def build_report(
         wl = wavelength_grid(wavelengths, x.shape[2])
     pages, sections = [], []
     for k in range(x.shape[0]):
-        xk, yk = x[k].astype(np.float64), y[k].astype(np.float64)
-        s = page_summary(xk, yk)
+        where = f"on page {k}, " if x.shape[0] > 1 else ""
+        xk, yk, live, gaps = _finite_page(x[k].astype(np.float64), y[k].astype(np.float64), where)
+        wl_live = None if wl is None else wl[live]
+        s = page_summary(xk[:, live], yk[:, live])
+        for name in ("noise_before", "noise_after", "removed_mean"):
+            s[name] = _per_bin(s[name], live)
+        s["nonfinite"] = 0 if gaps is None else int(gaps.sum())
         parts = []
         if k < MAX_SECTIONS:
             parts.append(f'<img alt="noise per bin, autocorrelation, time mean removed" src="{fig_noise(s, wl)}">')
-            parts.append(f'<img alt="segment before and after" src="{fig_segment(xk, yk, wl)}">')
+            parts.append(f'<img alt="segment before and after" src="{fig_segment(xk, yk, wl, gaps)}">')
         if sensor is not None:
             from fluorodn.unmixing import unmix
 
-            a_before = unmix(xk, wl, sensor, denoise=False, rate=rate).sensor
-            a_after = unmix(yk, wl, sensor, denoise=False, rate=rate).sensor
+            a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
+            a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
             img, stats = fig_sensor(a_before, a_after, rate)
             s.update(stats)
             if k < MAX_SECTIONS:
@@ -249,6 +314,7 @@ def build_report(
     summary: dict[str, Any] = {
         "shape": list(np.asarray(noisy).shape),
         "pages": pages,
+        "nonfinite": sum(s["nonfinite"] for s in pages),
         "provenance": provenance or {},
         "warnings": list(warnings),
         "rate": rate,
@@ -261,17 +327,24 @@ def _html(title: str, summary: dict[str, Any], sections: list[tuple[int, dict[st
     pages = summary["pages"]
     many = len(pages) > 1
     shape = summary["shape"] if many else summary["shape"][-2:]
+    axes = ""
+    if summary["wavelengths"] is not None:
+        axes += f", {summary['wavelengths'][0]:.2f}-{summary['wavelengths'][-1]:.2f} nm"
+    if summary["rate"] is not None:
+        axes += f", {summary['rate']:.6g} samples per second"
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="small">recording shape {" x ".join(map(str, shape))}'
-        f"{' (pages x time x wavelength)' if many else ' (time x wavelength)'}</p>",
+        f"{' (pages x time x wavelength)' if many else ' (time x wavelength)'}{axes}</p>",
     ]
     if summary["warnings"]:
         out.append("<h2>Warnings</h2>")
         out += [f'<div class="warn">{html.escape(w)}</div>' for w in summary["warnings"]]
+    if summary["nonfinite"]:
+        out.append(f'<div class="warn">{html.escape(_nonfinite_note(summary))}</div>')
     out.append("<h2>Summary</h2><table><tr><th>page</th><th>noise after / before (median over bins)</th>"
                "<th>whiteness of removed (mean autocorr., lags 1-20)</th>"
                "<th>removed energy in leading components (noise: K/W)</th>"
@@ -303,6 +376,22 @@ def _html(title: str, summary: dict[str, Any], sections: list[tuple[int, dict[st
     return "\n".join(out)
 
 
+def _nonfinite_note(summary: dict[str, Any]) -> str:
+    """What the report says of the values that are not finite."""
+    n, total = summary["nonfinite"], math.prod(summary["shape"])
+    hit = [k for k, s in enumerate(summary["pages"]) if s["nonfinite"]]
+    where = f" (on page{'s' if len(hit) > 1 else ''} {', '.join(map(str, hit))})" if len(summary["pages"]) > 1 else ""
+    dead = sum(v is None for s in summary["pages"] for v in s["noise_before"])
+    text = (
+        f"{n} of {total} values ({100 * n / total:.3g} %) are not finite (NaN or infinite) in the noisy or the "
+        f"denoised recording{where}: the numbers and figures are made over the finite values, the others bridged "
+        "over time in both recordings (as --nan fill bridges them) and left blank in the images"
+    )
+    if dead:
+        text += f"; {dead} wavelength bin{'s' if dead > 1 else ''} without any finite value left out"
+    return text + "."
+
+
 def write_report(
     path_html: str | os.PathLike[str],
     noisy: Any,
@@ -330,22 +419,179 @@ def write_report(
 
 def load_pages(path: str | os.PathLike[str], key: str | None = None) -> tuple[np.ndarray, str | None]:
     """All pages of a recording file as (N, H, W), and the .mat/HDF5 variable read (or None)."""
+    read = _read_file(path, key)
+    return read.pages, read.key
+
+
+@dataclass
+class _FileRead:
+    """A recording file read for a report: its pages and what the file states of their axes."""
+
+    path: Path
+    pages: np.ndarray
+    """(N, T, W): all pages (channels of a spectrometer file) in file order."""
+    key: str | None
+    """The .mat/HDF5 variable read, or None."""
+    wavelengths: np.ndarray | None
+    """(W,) nm the file states (a spectrometer file's axis, a TIFF's metadata), or None."""
+    rate: float | None
+    """Samples per second of each page the file states (a spectrometer file's timestamps, a TIFF's
+    metadata), or None."""
+    rates: tuple[float, ...] = ()
+    """The rates a rate given may name: ``rate``, and the rows' rate of interleaved excitations."""
+    says: str = ""
+    """Where ``rate`` comes from, for a message."""
+    axes_known: bool = False
+    """Whether the file says each page is time x wavelength."""
+
+
+def _positive(value: Any) -> float | None:
+    """``value`` as a float where it is a finite positive number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
+
+
+def _read_file(path: str | os.PathLike[str], key: str | None = None, excitations: int | None = None) -> _FileRead:
+    """Read a recording file with the reader every command uses (:func:`fluorodn.io.open_recording`),
+    and the wavelengths and rate it states; ``excitations`` applies to a spectrometer file only."""
     import contextlib
 
     from fluorodn import io as fio
+    from fluorodn.unmixing import UnmixError, recording_metadata, wavelength_grid
 
-    with contextlib.closing(fio.open_recording(path, key=key)) as rec:
-        return np.stack([np.array(p) for p in rec.pages()]), getattr(rec, "key", None)
+    path = Path(path)
+    spectral = path.exists() and fio.format_of(path) in fio.SPECTRAL_FORMATS
+    with contextlib.closing(fio.open_recording(path, key=key, excitations=excitations if spectral else None)) as rec:
+        pages = np.stack([np.array(p) for p in rec.pages()])
+        used_key = getattr(rec, "key", None)
+        if isinstance(rec, fio.SpectralRecording):
+            f = rec.file
+            page = f.channels[0].timing
+            rate = None if page is None else _positive(page.rate_hz)
+            rows = None if f.timing is None else _positive(f.timing.rate_hz)
+            rates = tuple(r for r in (rate, rows) if r is not None)
+            return _FileRead(path, pages, used_key, f.wavelengths, rate, rates, f"the timestamps of {path} show",
+                             axes_known=rec.axes_known)  # fmt: skip
+    meta = recording_metadata(path)
+    wl = None
+    stated = meta.get("wavelength_nm")
+    if isinstance(stated, list) and pages.shape[2] >= 2:
+        spec: Any = f"{stated[0]}:{stated[1]}" if len(stated) == 2 and pages.shape[2] != 2 else stated
+        try:
+            wl = wavelength_grid(spec, pages.shape[2])
+        except (UnmixError, TypeError, ValueError):  # metadata that do not fit the bins state none
+            wl = None
+    rate = _positive(meta.get("sampling_hz"))
+    return _FileRead(path, pages, used_key, wl, rate, () if rate is None else (rate,), f"{path} states",
+                     axes_known=bool(getattr(rec, "axes_known", False)))  # fmt: skip
 
 
-def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
+def _read_denoised(
+    path: str | os.PathLike[str], noisy: _FileRead, key: str | None, excitations: int | None
+) -> _FileRead:
+    """The denoised file of ``noisy``: ``key``, else the variable its denoising wrote (a .mat
+    output's ``<key>_denoised``, an HDF5 output's dataset of the same name), else its only one."""
+    from fluorodn import io as fio
+    from fluorodn.errors import FluorodnError
+
+    if key is not None or noisy.key is None:
+        return _read_file(path, key, excitations)
+    path = Path(path)
+    same = path.exists() and fio.format_of(path) == "hdf5"
+    try:
+        return _read_file(path, noisy.key if same else f"{noisy.key}_denoised", excitations)
+    except FluorodnError:
+        if same:
+            raise
+        return _read_file(path, None, excitations)
+
+
+def _stated(noisy: _FileRead, denoised: _FileRead) -> tuple[_FileRead | None, _FileRead | None]:
+    """The files whose wavelengths and whose rate the report takes (the noisy one's, else the
+    denoised one's); ValueError where both state them and they differ."""
+    wl_file = rate_file = None
+    for f in (noisy, denoised):
+        if f.wavelengths is not None:
+            if wl_file is None:
+                wl_file = f
+            elif wl_file.wavelengths is not None and _wavelength_gap(f.wavelengths, wl_file.wavelengths) > 0:
+                raise ValueError(
+                    f"{noisy.path} and {denoised.path} state different wavelengths "
+                    f"({_nm(noisy.wavelengths)} and {_nm(denoised.wavelengths)}); give matching files"
+                )
+        if f.rate is not None:
+            if rate_file is None:
+                rate_file = f
+            elif not _same_rate(f.rates, rate_file.rates):
+                raise ValueError(
+                    f"{noisy.path} is sampled at {noisy.rate:.6g} Hz but {denoised.path} at {denoised.rate:.6g} Hz; "
+                    "give matching files"
+                )
+    return wl_file, rate_file
+
+
+def _same_rate(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether one of the rates ``a`` is one of ``b`` (a file's rates: each page's, and the rows' of
+    interleaved excitations) within :data:`fluorodn.formats.timing.RATE_TOLERANCE` (1 %)."""
+    from fluorodn.formats.timing import RATE_TOLERANCE
+
+    return any(abs(r - q) <= RATE_TOLERANCE * q for r in a for q in b)
+
+
+def _nm(wl: np.ndarray | None) -> str:
+    return "none" if wl is None else f"{float(wl[0]):g}-{float(wl[-1]):g} nm"
+
+
+def _wavelength_gap(given: np.ndarray, stated: np.ndarray) -> float:
+    """How far (nm) ``given`` wavelengths lie from ``stated`` ones beyond half the narrowest bin of
+    ``stated`` (a value in another bin); 0 where every one lies within it, inf for another count."""
+    if given.shape != stated.shape:
+        return math.inf
+    half = 0.5 * float(np.min(np.abs(np.diff(stated)))) if stated.size > 1 else 0.0
+    off = float(np.max(np.abs(given - stated)))
+    return off if off > half else 0.0
+
+
+def _file_axes(noisy: _FileRead, denoised: _FileRead, wavelengths: Any, rate: float | None) -> tuple[Any, float | None]:
+    """The wavelengths and rate of the report: those given, else those the files state; ValueError
+    where one given contradicts the file's (a wavelength in another bin, a rate more than 1 % off)."""
+    from fluorodn.unmixing import wavelength_grid
+
+    wl_file, rate_file = _stated(noisy, denoised)
+    if wl_file is not None and wl_file.wavelengths is not None:
+        if wavelengths is not None:
+            given = wavelength_grid(wavelengths, noisy.pages.shape[2])
+            off = _wavelength_gap(given, wl_file.wavelengths)
+            if off > 0:
+                raise ValueError(
+                    f"the wavelengths given ({_nm(given)}) differ from those {wl_file.path} states "
+                    f"({_nm(wl_file.wavelengths)}) by up to {off:.3g} nm, more than half a bin; leave them out to "
+                    "use the file's"
+                )
+        wavelengths = wl_file.wavelengths
+    if rate_file is not None and rate_file.rate is not None:
+        if rate is not None and not _same_rate((rate,), rate_file.rates):
+            off = abs(rate - rate_file.rate) / rate_file.rate
+            raise ValueError(
+                f"the rate given ({rate:g} Hz) differs from the {rate_file.rate:.6g} Hz {rate_file.says} by {off:.1%}; "
+                "leave it out to use the file's"
+            )
+        rate = rate_file.rate
+    return wavelengths, rate
+
+
+def event_cautions(noisy: Any, provenance: dict[str, Any] | None, *, recordings: bool = False) -> list[str]:
     """The cautions about events counted on a denoised recording (the messages of
     :class:`fluorodn.EventDetectionWarning`), found again on its noisy (T, W) or (N, T, W) pages for
     a report given no messages of the run: on each page the spectral path took, with the settings
     and the number of spectral components ``provenance`` (the record in the denoised file) names. An
     output of the spectral model records its spectral settings, and each of its pages that holds a
-    recording is read; a file that records nothing is read as the default denoises it (the pages
-    that look like recordings, default settings); an image model's output gets none. Values that are
+    recording is read; a record that names the model but no settings (the header line of a text
+    export) is read with the default settings, and gets none where it names a shipped image model; a
+    file that records nothing is read as the default denoises it (the pages that look like
+    recordings, or all that hold one with ``recordings``: pages known to be time x wavelength, as a
+    spectrometer file's are; default settings); an image model's output gets none. Values that are
     not finite are bridged over time first, as ``--nan fill`` bridges them for a run. Each distinct
     message once."""
     from fluorodn import spectral
@@ -353,7 +599,10 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
     from fluorodn.denoiser import SPECTRAL_DEFAULTS, DenoiserOptions
 
     settings = dict((provenance or {}).get("settings") or {})
-    if provenance and not any(name in settings for name in SPECTRAL_DEFAULTS):
+    if provenance and "settings" not in provenance:
+        if _image_model(provenance.get("model")):
+            return []
+    elif provenance and not any(name in settings for name in SPECTRAL_DEFAULTS):
         return []
     recorded = {name: type(default)(settings[name]) for name, default in SPECTRAL_DEFAULTS.items() if name in settings}
     try:
@@ -363,7 +612,7 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
     components = (provenance or {}).get("components", spectral.COMPONENTS)
     if not isinstance(components, int) or isinstance(components, bool) or components < 1:
         components = spectral.COMPONENTS  # a record no run writes: read as the default's
-    takes = spectral.takes_recording if provenance else spectral.looks_spectral
+    takes = spectral.takes_recording if provenance or recordings else spectral.looks_spectral
     found: list[str] = []
     for page in _pages(noisy, "noisy"):
         if takes(page.shape) and np.isfinite(page).any():
@@ -375,6 +624,18 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None) -> list[str]:
                 filters_over_time=options.filters_over_time,
             )
     return list(dict.fromkeys(found))
+
+
+def _image_model(name: Any) -> bool:
+    """Whether ``name`` is a shipped image model's."""
+    from fluorodn.errors import FluorodnError
+    from fluorodn.registry import available_models
+
+    try:
+        kinds = {card.get("name"): card.get("kind") or "image" for card in available_models()}
+    except FluorodnError:  # an unreadable card: the model is not known
+        return False
+    return kinds.get(name) == "image"
 
 
 def report_files(
@@ -395,40 +656,34 @@ def report_files(
     """Report on two recording files: :func:`write_report` to ``dest`` (default
     ``<denoised stem>_report.html``).
 
-    A .mat/HDF5 denoised file holds the input's variables too: unless ``denoised_key`` is
-    given, its ``<key>_denoised`` variable is read where it exists. ``wavelengths`` and
-    ``rate`` default to what the noisy file's metadata states
-    (:func:`fluorodn.unmixing.recording_metadata`). ``warnings``: the messages of the run that
-    wrote the denoised file; None (not known) shows the cautions about events found again on the
-    noisy file (:func:`event_cautions`), each through ``reword``. Returns (html path, json path).
+    Each file is read as every command reads it (:func:`fluorodn.io.open_recording`; a
+    spectrometer file's channels are its pages, split into as many excitations as the denoised
+    file records). A .mat/HDF5 denoised file holds the input's variables too: unless
+    ``denoised_key`` is given, the variable its denoising wrote is read (a .mat file's
+    ``<key>_denoised``, an HDF5 file's dataset ``key``) where it exists. ``wavelengths`` and
+    ``rate`` default to what the files state (a spectrometer file's wavelength axis and
+    timestamps, a TIFF's metadata: :func:`fluorodn.unmixing.recording_metadata`); one given that
+    contradicts them (a wavelength in another bin, a rate more than 1 % off) is refused
+    (ValueError). ``provenance`` defaults to the record in the denoised file
+    (:func:`stored_provenance`). ``warnings``: the messages of the run that wrote the denoised
+    file; None (not known) shows the cautions about events found again on the noisy file
+    (:func:`event_cautions`), each through ``reword``. Returns (html path, json path).
     """
-    from fluorodn.errors import FluorodnError
-    from fluorodn.unmixing import recording_metadata
-
-    noisy, used_key = load_pages(noisy_path, key)
-    if denoised_key is None and used_key is not None:
-        try:
-            denoised, _ = load_pages(denoised_path, f"{used_key}_denoised")
-        except FluorodnError:
-            denoised, _ = load_pages(denoised_path, None)
-    else:
-        denoised, _ = load_pages(denoised_path, denoised_key)
-    meta = recording_metadata(noisy_path)
-    if wavelengths is None and "wavelength_nm" in meta:
-        wavelengths = meta["wavelength_nm"]
-        if len(wavelengths) == 2 and noisy.shape[2] != 2:
-            wavelengths = f"{wavelengths[0]}:{wavelengths[1]}"
-    if rate is None and meta.get("sampling_hz"):
-        rate = float(meta["sampling_hz"])
+    rate = _checked_rate(rate)
+    recorded = stored_provenance(denoised_path)
+    excitations = _recorded_excitations(recorded)
+    noisy = _read_file(noisy_path, key, excitations)
+    denoised = _read_denoised(denoised_path, noisy, denoised_key, excitations)
+    wavelengths, rate = _file_axes(noisy, denoised, wavelengths, rate)
     if provenance is None:
-        provenance = stored_provenance(denoised_path)
+        provenance = recorded
     if warnings is None:
-        warnings = [reword(m) for m in event_cautions(noisy, provenance)]
+        warnings = [reword(m) for m in event_cautions(noisy.pages, provenance, recordings=noisy.axes_known)]
     html_path = Path(dest) if dest is not None else report_paths(denoised_path)[0]
     return write_report(
         html_path,
-        noisy,
-        denoised,
+        noisy.pages,
+        denoised.pages,
         wavelengths=wavelengths,
         sensor=sensor,
         rate=rate,
@@ -439,8 +694,23 @@ def report_files(
     )
 
 
+def _recorded_excitations(record: dict[str, Any] | None) -> int | None:
+    """The interleaved excitations a denoised file records (1 where it records none), None
+    without a record."""
+    if record is None:
+        return None
+    n = (record.get("settings") or {}).get("excitations", record.get("excitations", 1))
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else None
+
+
 def stored_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The provenance fluorodn wrote into a denoised TIFF or .mat file, or None (NPY holds none)."""
+    """The provenance fluorodn wrote into a denoised file, or None (NPY holds none).
+
+    TIFF, .mat and HDF5 files hold the whole record; an OceanView text export (or a folder of
+    them) holds its ``Denoised by:`` header line, read back as the fluorodn version, the model,
+    the first 12 hex digits of its sha256 (``model_sha256``), the excitations denoised separately
+    and the time.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     try:
@@ -455,6 +725,55 @@ def stored_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
             value = scipy.io.loadmat(path, variable_names=[PROVENANCE_VAR]).get(PROVENANCE_VAR)
             return None if value is None else dict(json.loads(str(np.asarray(value).ravel()[0])))
+        if suffix in (".h5", ".hdf5"):
+            import h5py
+
+            from fluorodn.formats.hdf5_axes import PROVENANCE_ATTR
+
+            with h5py.File(path, "r") as f:
+                value = f.attrs.get(PROVENANCE_ATTR)
+            if value is None:
+                return None
+            return dict(json.loads(value.decode("utf-8") if isinstance(value, bytes) else str(value)))
+        if path.is_dir():
+            path = min(p for p in path.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith("."))
+            suffix = ".txt"
+        if suffix == ".txt":
+            return _text_provenance(path)
     except Exception:  # unreadable provenance is no provenance: the report shows none
         return None
     return None
+
+
+_TEXT_MODEL = re.compile(r"model (.+?)(?: \(sha256 ([0-9a-fA-F]+)\))?")
+_TEXT_EXCITATIONS = re.compile(r"(\d+) excitations denoised separately")
+
+
+def _text_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The record of the ``Denoised by:`` line (:func:`fluorodn.formats.provenance_line`) in the
+    header of an OceanView text export, None where it has none (or another program's): ``fluorodn`` (version),
+    ``model``, ``model_sha256`` (its first 12 hex digits), ``excitations`` and ``created``."""
+    from fluorodn.formats.oceanview import MARKER
+
+    raw = Path(path).read_bytes()
+    header = raw[: raw.find(MARKER)] if MARKER in raw else b""
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError:
+        text = header.decode("latin-1")
+    line = next((v for k, _, v in (ln.partition(":") for ln in text.splitlines()) if k.strip() == "Denoised by"), None)
+    if line is None or not line.strip().startswith("fluorodn"):
+        return None
+    record: dict[str, Any] = {}
+    for part in (p.strip() for p in line.split(", ")):
+        if part.startswith("fluorodn") and "fluorodn" not in record:
+            record["fluorodn"] = part[len("fluorodn") :].strip()
+        elif (m := _TEXT_MODEL.fullmatch(part)) and "model" not in record:
+            record["model"] = m.group(1)
+            if m.group(2):
+                record["model_sha256"] = m.group(2)
+        elif m := _TEXT_EXCITATIONS.fullmatch(part):
+            record["excitations"] = int(m.group(1))
+        elif part:
+            record["created"] = part
+    return record

@@ -163,11 +163,14 @@ _REPORT_EXAMPLES = (
 @app.command(epilog=_REPORT_EXAMPLES)
 def report(
     noisy: Annotated[
-        Path, typer.Argument(help="The recording as acquired.", exists=True, dir_okay=False, show_default=False)
+        Path,
+        typer.Argument(
+            help="The recording as acquired (a file, or a folder of one-spectrum OceanView exports).",
+            exists=True,
+            show_default=False,
+        ),
     ],
-    denoised: Annotated[
-        Path, typer.Argument(help="Its denoised version.", exists=True, dir_okay=False, show_default=False)
-    ],
+    denoised: Annotated[Path, typer.Argument(help="Its denoised version.", exists=True, show_default=False)],
     sensor: Annotated[
         str | None,
         typer.Option(

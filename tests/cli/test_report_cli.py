@@ -192,3 +192,156 @@ def test_the_report_reads_a_recording_with_the_components_its_denoising_projecte
             x, {"model": "m", "settings": {"strength": 1.0}, **({} if given is None else {"components": given})}
         )
         assert asked.pop() == read
+
+
+def oceanview(path: Path, x: np.ndarray, wl: np.ndarray, period: float = 0.2) -> None:
+    """An OceanView time-series export of (T, W) ``x``: header, wavelength row, timestamped rows."""
+    lines = ["Data from rec.txt Node", "", "Date: Fri Jan 20 10:37:06 CET 2017", "Spectrometer: FLMS12345",
+             f"Number of Pixels in Spectrum: {len(wl)}", ">>>>>Begin Spectral Data<<<<<",
+             "\t" + "\t".join(f"{w:.2f}" for w in wl)]  # fmt: skip
+    for i, row in enumerate(x):
+        ms = round(i * period * 1000)
+        stamp = f"10:{37 + ms // 60000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+        lines.append(stamp + "\t" + "\t".join(f"{v:.2f}" for v in row))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def sensor_csv(path: Path, wl: np.ndarray) -> Path:
+    np.savetxt(path, np.c_[wl, np.exp(-0.5 * ((wl - 515) / 20) ** 2)], delimiter=",", header="wavelength_nm,dff",
+               comments="")  # fmt: skip
+    return path
+
+
+RECORD = {"fluorodn": "0.1.0", "model": "spectral", "model_sha256": "ab" * 32,
+          "created": "2026-01-02T03:04:05+00:00", "components": 16,
+          "settings": {"precision": "fp32", "strength": 1.0, "keep_fixed_pattern": False}}  # fmt: skip
+
+
+def test_the_report_takes_the_axes_and_provenance_an_oceanview_export_states(tmp_path: Path, helpers: Any) -> None:
+    """A text export's wavelengths, the rate its timestamps show and the ``Denoised by:`` line of
+    its denoised version make the report's: --sensor needs no --wavelengths; a --rate or
+    --wavelengths that contradicts the file is refused in one line."""
+    from fluorodn import formats
+
+    x = helpers.spectra(ROWS, COLS, dtype=np.float64)
+    wl = np.linspace(477.0, 595.0, COLS)
+    oceanview(tmp_path / "rec.txt", x, wl)
+    formats.read(tmp_path / "rec.txt").write(tmp_path / "rec_d.txt", [x * 0.5 + 0.5 * np.median(x, axis=0)],
+                                              provenance=RECORD)  # fmt: skip
+    sensor = sensor_csv(tmp_path / "s.csv", np.linspace(470.0, 600.0, 60))
+    result = cli("report", tmp_path / "rec.txt", tmp_path / "rec_d.txt", "--sensor", sensor)
+    assert result.exit_code == 0, result.output
+    summary = check_report(tmp_path / "rec_d_report.html")
+    assert summary["rate"] == pytest.approx(5.0, rel=1e-6)
+    np.testing.assert_allclose(summary["wavelengths"], np.round(wl, 2))
+    assert summary["provenance"] == {"fluorodn": "0.1.0", "model": "spectral", "model_sha256": "ab" * 6,
+                                     "created": "2026-01-02T03:04:05+00:00"}  # fmt: skip
+    assert summary["pages"][0]["sensor_std_after"] < summary["pages"][0]["sensor_std_before"]
+    for option, value, said in (("--rate", 4, "the rate given (4 Hz) differs from the 5 Hz"),
+                                ("--wavelengths", "400:500", "the wavelengths given (400-500 nm) differ")):  # fmt: skip
+        result = cli("report", tmp_path / "rec.txt", tmp_path / "rec_d.txt", option, value, "-o", tmp_path / "r.html")
+        assert result.exit_code == 1 and said in result.stderr and len(result.stderr.splitlines()) == 1
+        assert "Traceback" not in result.output and not (tmp_path / "r.html").exists()
+
+
+def test_the_report_takes_the_axes_and_provenance_an_hdf5_file_states(tmp_path: Path, helpers: Any) -> None:
+    """An HDF5 file's Wavelength and Time axes and the record its denoised version holds make the
+    report's, also for a dataset named with --key (read under the same name in the output)."""
+    import h5py
+
+    from fluorodn import formats
+
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    wl = np.linspace(480.0, 590.0, COLS)
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        f["acq/spectra"] = x
+        f["acq/Time"] = np.arange(ROWS) * 0.25
+        f["acq/Wavelength"] = wl
+        f["other"] = x[:5]
+    y = x * 0.5 + 0.5 * np.median(x, axis=0)
+    formats.read(tmp_path / "s.h5", key="acq/spectra").write(tmp_path / "s_d.h5", [y], provenance=RECORD)
+    result = cli("report", tmp_path / "s.h5", tmp_path / "s_d.h5", "--key", "acq/spectra", "--sensor",
+                 sensor_csv(tmp_path / "s.csv", wl))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = check_report(tmp_path / "s_d_report.html")
+    assert summary["rate"] == pytest.approx(4.0, rel=1e-9)
+    np.testing.assert_allclose(summary["wavelengths"], wl)
+    assert summary["provenance"] == RECORD and "sensor_std_before" in summary["pages"][0]
+
+
+def test_a_text_record_reads_the_cautions_with_the_default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record naming its model but no settings (a text export's header line) is read as the
+    default's output, and as an image model's (no cautions) where it names a shipped image model."""
+    from fluorodn import registry, spectral
+    from fluorodn.report import event_cautions
+
+    monkeypatch.setattr(registry, "available_models", lambda: [{"name": "img"}, {"name": "spec", "kind": "spectral"}])
+    asked: list[int] = []
+    monkeypatch.setattr(spectral, "recording_cautions", lambda x, k, **kw: asked.append(k) or [])
+    x = np.random.default_rng(0).normal(100.0, 1.0, (20, 40))
+    event_cautions(x, {"model": "spec"}, recordings=True)
+    assert asked == [spectral.COMPONENTS]
+    event_cautions(x, {"model": "img"}, recordings=True)
+    event_cautions(x, None)  # 20 samples of 40 bins do not look like a recording
+    assert asked == [spectral.COMPONENTS]
+
+
+def strict_json(path: Path) -> dict[str, Any]:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{path} holds {token}")
+
+    return dict(json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse))
+
+
+def test_the_report_is_made_over_the_finite_values(tmp_path: Path, helpers: Any) -> None:
+    """Values that are not finite are left out of the numbers and figures, counted in the report,
+    without numpy warnings; a bin without any is null in the per-bin lists; a recording without
+    any finite value is refused in one line."""
+    import warnings
+
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    y = x * 0.5 + 0.5 * np.median(x, axis=0)
+    x[10, 5], x[20, 7], y[30, 9] = np.nan, np.inf, np.nan
+    x[:, 3] = np.nan
+    np.save(tmp_path / "n.npy", x)
+    np.save(tmp_path / "d.npy", y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = cli("report", tmp_path / "n.npy", tmp_path / "d.npy", "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)] and "Warning" not in result.stderr
+    check_report(tmp_path / "r.html")
+    summary = strict_json(tmp_path / "r.json")
+    page = summary["pages"][0]
+    assert summary["nonfinite"] == page["nonfinite"] == ROWS + 3
+    assert page["noise_before"][3] is None and page["noise_after"][3] is None and page["removed_mean"][3] is None
+    assert page["noise_ratio_median"] == pytest.approx(0.5, rel=0.2)
+    assert page["removed_rms"] > 0 and np.isfinite(page["removed_rms"])
+    assert f"{ROWS + 3} of {ROWS * COLS} values" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    np.save(tmp_path / "gone.npy", np.full((ROWS, COLS), np.nan, dtype=np.float32))
+    result = cli("report", tmp_path / "gone.npy", tmp_path / "gone.npy")
+    assert result.exit_code == 1 and "no value is finite" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not list(tmp_path.glob("gone_report*"))
+
+
+def test_denoise_report_on_a_recording_with_nan(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """``denoise --nan fill --report``: the report over the finite values, no NaN in its JSON."""
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    x[10, 5], x[20, 7] = np.nan, np.inf
+    np.save(tmp_path / "n.npy", x)
+    result = denoise(tiny_model, tmp_path / "n.npy", "--nan", "fill")
+    assert result.exit_code == 0, result.output
+    assert "RuntimeWarning" not in result.stderr
+    summary = strict_json(tmp_path / "n_denoised_report.json")
+    assert summary["nonfinite"] == 2 and np.isfinite(summary["pages"][0]["noise_ratio_median"])
+
+
+@pytest.mark.parametrize("rate", ["-2", "0", "nan"])
+def test_the_report_refuses_a_rate_that_is_not_positive(tmp_path: Path, helpers: Any, rate: str) -> None:
+    x = helpers.spectra(ROWS, COLS, dtype=np.float32)
+    np.save(tmp_path / "n.npy", x)
+    result = cli("report", tmp_path / "n.npy", tmp_path / "n.npy", "--rate", rate)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    said = f"fluorodn: error: --rate must be a positive number of samples per second, not {rate}"
+    assert result.stderr.strip() == said
+    assert not list(tmp_path.glob("*report*"))
