@@ -107,7 +107,11 @@ def denoise(
     threads: ThreadsOption = None,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Check the inputs and show what would be written, without loading the model."),
+        typer.Option(
+            "--dry-run",
+            help="Read and check every input as the run would, and show what would be written, without loading "
+            "the model.",
+        ),
     ] = False,
     quiet: QuietOption = False,
     json_out: Annotated[
@@ -183,7 +187,7 @@ def denoise(
                                 device=run.device.value, excitations=excitations, to=to_fmt, rate=rate)  # fmt: skip
     except FluorodnError as err:
         fail(err)
-    todo = _check_inputs(plans, settings, skip_existing, report, debug)
+    todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run)
     if dry_run:
         _check_model_exists(run.model)
         for src, dest, header in todo:
@@ -300,13 +304,20 @@ def _check_plans(plans: list[tuple[Path, Path]]) -> None:
 
 
 def _check_inputs(
-    plans: list[tuple[Path, Path]], settings: Any, skip_existing: bool, report: Report, debug: bool
+    plans: list[tuple[Path, Path]],
+    settings: Any,
+    skip_existing: bool,
+    report: Report,
+    debug: bool,
+    read_all: bool = False,
 ) -> list[tuple[Path, Path, dict[str, Any]]]:
     """Open every input (headers only, where the format allows) before the model loads.
 
     Inputs whose output exists are skipped (``--skip-existing``) or fail (without
-    ``--overwrite``); inputs that cannot be read fail with their one sentence. Returns
-    the plans left, each with what its header says.
+    ``--overwrite``); inputs that cannot be read fail with their one sentence. ``read_all``
+    (``--dry-run``): every page is read and checked as the run reads it (:func:`_read_pages`), so
+    that a page that cannot be decoded or holds values the run refuses fails here. Returns the
+    plans left, each with what its header says.
     """
     from fluorodn import io as fio
 
@@ -327,11 +338,37 @@ def _check_inputs(
                 header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
                 if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
                     report.note(rec.file.describe())
+                if read_all:
+                    _read_pages(rec, settings.nan)
         except Exception as err:  # any failure to read is this input's one line
             report.failed(src, dest, err, debug=debug)
             continue
         todo.append((src, dest, header))
     return todo
+
+
+def _read_pages(rec: Any, nan: str) -> None:
+    """Read every page of an open recording as a run does, decoding each, and check it as the
+    denoiser will: real numbers, and finite unless ``nan`` is ``"fill"``, where the values that
+    are not finite must be bridgeable (:func:`fluorodn._file_pipeline.fill_nonfinite`). Raises the
+    error the run would, naming the page of a stack."""
+    import numpy as np
+
+    from fluorodn._engine import check_input
+    from fluorodn._file_pipeline import fill_nonfinite
+    from fluorodn.errors import FileFormatError
+
+    for k, page in enumerate(rec.pages()):
+        arr = np.asarray(page)
+        where = f"page index {k}: "  # as the run's stream names a page
+        try:
+            if nan == "fill":
+                arr, _ = fill_nonfinite(arr)
+            check_input(arr, ndims=(2,))
+        except FluorodnError as err:
+            raise FileFormatError(f"{where}{err}") from None
+        except ValueError as err:
+            raise ValueError(f"{where}{err}") from None
 
 
 def _check_model_exists(model: str) -> None:

@@ -97,6 +97,31 @@ def test_dry_run_writes_nothing_and_loads_no_model(tiny_model: Path, tmp_path: P
     assert "unknown model" in error_lines(cli("denoise", tmp_path / "a.tif", "--dry-run", "--model", "medium"))[0]
 
 
+def test_dry_run_reads_every_page_as_the_run_does(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """A dry run fails each file the run would fail on its data, not only on its header: a NaN
+    (unless --nan fill) and a compressed page that cannot be decoded; both with the run's sentence."""
+    x = helpers.spectra(60, 20).astype(np.float32)
+    nan = x.copy()
+    nan[5, 3] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    tifffile.imwrite(tmp_path / "z.tif", np.stack([x, x, x, x]), compression="zlib", photometric="minisblack")
+    raw = bytearray((tmp_path / "z.tif").read_bytes())
+    with tifffile.TiffFile(tmp_path / "z.tif") as tif:  # spoil the last page's compressed data
+        offset, count = tif.pages[3].dataoffsets[0], tif.pages[3].databytecounts[0]
+    raw[offset + count // 2 : offset + count // 2 + 8] = b"\xff" * 8
+    (tmp_path / "z.tif").write_bytes(bytes(raw))
+    out = tmp_path / "out"
+    result = denoise(tiny_model, tmp_path / "nan.npy", tmp_path / "z.tif", "-o", out, "--dry-run")
+    assert result.exit_code == 1 and "would denoise 0 files; 2 would fail" in result.stdout
+    lines = error_lines(result)
+    assert any("nan.npy" in ln and "NaN or infinite" in ln and "--nan fill" in ln for ln in lines), lines
+    assert any("z.tif" in ln and "damaged or truncated" in ln for ln in lines), lines
+    run = denoise(tiny_model, tmp_path / "nan.npy", tmp_path / "z.tif", "-o", out)
+    assert run.exit_code == 1 and sorted(error_lines(run)) == sorted(lines)  # the run's own sentences
+    filled = denoise(tiny_model, tmp_path / "nan.npy", "--nan", "fill", "-o", out, "--dry-run")
+    assert filled.exit_code == 0 and "would denoise 1 file" in filled.stdout
+
+
 def test_bad_input_is_reported_before_the_model_loads(tiny_model: Path, tmp_path: Path, monkeypatch: Any) -> None:
     (tmp_path / "bad.tif").write_bytes(b"II*\x00 not really")
     monkeypatch.setattr(Denoiser, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
