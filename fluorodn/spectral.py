@@ -592,8 +592,8 @@ def pattern_size(pattern: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> tu
     """(share, over noise) of a fixed-pattern estimate: its RMS over the standard deviation across
     bins of the time-mean spectrum ``mean``, and over the median per-bin noise level ``sigma``. A
     detector's pattern is a sliver of a spectrum's variation and about its noise level or less; a
-    mean spectrum that is not smooth across bins at all (the rows of an image of stripes, a narrow
-    line) gives a share near 1, removed as pattern."""
+    mean spectrum that is not smooth across bins at all (the rows of an image of stripes) gives a
+    share near 1, removed as pattern."""
     rms = float(np.sqrt(np.mean(pattern * pattern)))
     spread = float(np.std(mean))
     noise = float(np.median(sigma))
@@ -603,8 +603,9 @@ def pattern_size(pattern: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> tu
 #: Smallest :func:`pattern_size` (share, over noise) for which :func:`pattern_message` warns: both
 #: must be exceeded. 60 draws of the spectral model's training generator (noise 0.1-1.2, 76-304
 #: bins) reached a share of 0.011 and 1.3x the noise, the benchmarks' main and stress recordings
-#: 0.003 and 0.5x; a detector's gain pattern of 1-2 % gives a share of a few per cent, and a frame
-#: of stripes read as one spectrum over time 1 (``test_a_mean_spectrum_that_is_all_pattern_warns``).
+#: 0.003 and 0.5x; a detector's gain pattern of 1-2 % gives a share of 0.012-0.025 (1.2-2.4x the
+#: noise of a bright recording), and a frame of stripes read as one spectrum over time 1
+#: (``test_a_mean_spectrum_that_is_all_pattern_warns``).
 PATTERN_SHARE = 0.2
 PATTERN_NOISE = 3.0
 

@@ -181,6 +181,9 @@ def test_a_mean_spectrum_that_is_all_pattern_warns(den: Denoiser, generator) -> 
     detector = x + 30.0 * np.random.default_rng(9).standard_normal(152)
     share, over = spectral.project(detector).pattern_size
     assert share < 0.1 * spectral.PATTERN_SHARE and over > 1.0  # as large as the noise, a sliver of the spectrum
+    gain = x * (1.0 + 0.02 * np.random.default_rng(1).standard_normal(152))  # a 2 % gain pattern
+    share, over = spectral.project(gain).pattern_size
+    assert share < 0.2 * spectral.PATTERN_SHARE and over > 2.0
     for seed, noise in ((1, 0.1), (2, 0.4), (3, 1.2)):
         inst = generator(np.random.default_rng(seed), 1500, 152, noise)
         share, over = spectral.project(inst.noisy).pattern_size
