@@ -102,13 +102,29 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
         if not chosen:
             raise FileFormatError(
                 f"{what} matches no {', '.join(FORMATS)} files to denoise; "
-                "give a folder or pattern that holds recordings"
+                f"give a folder or pattern that holds recordings{_subfolder_hint(path) if path.is_dir() else ''}"
             )
         found.extend(chosen)
     unique: dict[Path, Path] = {}
     for p in found:
         unique.setdefault(p.resolve(), p)
     return list(unique.values())
+
+
+def _subfolder_hint(folder: Path) -> str:
+    """For a folder that holds no recordings itself: how many subfolders it has (a folder is not
+    searched into them), and the pattern that looks into them; empty if it has none."""
+    try:
+        subfolders = [e for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")]
+    except OSError:
+        return ""
+    if not subfolders:
+        return ""
+    n = len(subfolders)
+    return (
+        f" (it has {n} subfolder{'s' if n != 1 else ''}, which a folder input does not search; "
+        f"pass '{folder / '**' / '*'}' to look into them)"
+    )
 
 
 def output_path(source: Path, output: Path | None, suffix: str, several: bool, to: str | None = None) -> Path:

@@ -1265,17 +1265,22 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
       what that share would be for noise with the recording's across-bin correlation
       (``p.corr``) and the same number of rows (about 1 for noise; removed signal with one
       spectrum makes it large);
-    * ``snr``: :func:`snr`.
+    * ``snr``: :func:`snr`;
+    * ``still``: 1.0 if no value of ``x`` changes over time within the blocks (a recording with
+      no noise to measure: constant, or one spectrum repeated), else 0.0.
     """
     w = x.shape[1]
     if blocks is None:
         blocks = check_blocks(x.shape[0])
         r = np.concatenate([(x[b] - out[b]) / p.sigma for b in blocks]).astype(np.float64)
+        rows = [x[b] for b in blocks]
     else:
         r = ((x - out) / p.sigma).astype(np.float64)
+        rows = np.split(x, np.cumsum([b.stop - b.start for b in blocks])[:-1])
     sizes = [b.stop - b.start for b in blocks]
     if sum(sizes) != len(r):
         raise ValueError(f"the blocks hold {sum(sizes)} rows, x and out {len(r)}")
+    still = all(np.array_equal(block[1:], np.broadcast_to(block[:1], block[1:].shape)) for block in rows)
     r -= r.mean(axis=0)
     ends = np.cumsum(sizes)
     pairs = np.concatenate([r[e - n : e - 1] * r[e - n + 1 : e] for n, e in zip(sizes, ends, strict=True)])
@@ -1285,11 +1290,19 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
     top_share = float(vals[-1] / max(vals.sum(), 1e-300))
     noise_vals = np.linalg.eigvalsh(_noise_cov(p.corr, w))
     noise_share = float(noise_vals[-1] / max(noise_vals.sum(), 1e-300)) * (1.0 + np.sqrt(w / max(len(r), 1))) ** 2
-    return {"time_corr": time_corr, "structure": top_share / noise_share, "snr": snr(p)}
+    return {"time_corr": time_corr, "structure": top_share / noise_share, "snr": snr(p), "still": float(still)}
 
 
 def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> list[str]:
-    """Sentences naming each statistic of ``stats`` outside the range ``checks`` gives for it."""
+    """Sentences naming each statistic of ``stats`` outside the range ``checks`` gives for it; of
+    a recording that does not change over time (``stats["still"]``), the one sentence saying so:
+    without noise, its brightness over noise and what was removed (rounding) say nothing."""
+    if stats.get("still"):
+        if stats["snr"] == 0.0:
+            return ["the recording is constant (all its values are equal): it holds no signal and no noise to "
+                    "denoise, and is returned as it is"]  # fmt: skip
+        return ["the recording does not change over time (one spectrum repeated): it holds no noise to "
+                "measure or remove"]  # fmt: skip
     out = []
     lo, hi = checks.get("snr", [0.0, np.inf])
     if not lo <= stats["snr"] <= hi:

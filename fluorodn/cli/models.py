@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import re
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -131,6 +132,24 @@ def example(
         with resources.as_file(source) as src, atomic_output(path, overwrite=overwrite) as tmp:
             shutil.copyfile(src, tmp)
     except (FluorodnError, OSError) as err:
-        fail(err)
+        fail(_as_example_options(str(err)))
     typer.echo(f"Wrote {path}; denoise it with: fluorodn denoise {path}")
     typer.echo(f"Its sensor's trace, hemoglobin and brightness with: fluorodn unmix {path} --sensor example")
+
+
+#: What the library's errors suggest, as ``fluorodn example`` offers it: it writes one file, to
+#: PATH, and has --overwrite but no -o or --skip-existing.
+_EXAMPLE_OPTIONS = {
+    r"pass overwrite=True to replace it or skip this input": "pass --overwrite to replace it, or give another PATH",
+    r"choose a writable output folder with free space \(output=\.\.\.\)": (
+        "give a PATH in a writable folder with free space"
+    ),
+    r"output=\.\.\.": "PATH",
+}
+
+
+def _as_example_options(message: str) -> str:
+    """A library error's message with its advice given as ``fluorodn example``'s own argument and options."""
+    for pattern, advice in _EXAMPLE_OPTIONS.items():
+        message = re.sub(pattern, advice, message)
+    return message

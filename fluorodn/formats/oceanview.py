@@ -344,7 +344,21 @@ def _looks_one_spectrum(table: _Table) -> bool:
 
 
 _NAME_INDEX = re.compile(r"__(\d+)__")
-_NAME_CLOCK = re.compile(r"(\d{1,2})-(\d{2})-(\d{2})-(\d{3})(?!.*\d)")
+#: A clock time ``HH-MM-SS-mmm`` in a file name, not part of a longer number on either side.
+_NAME_CLOCK = re.compile(r"(?<!\d)(\d{1,2})-(\d{2})-(\d{2})-(\d{3})(?!\d)")
+
+
+def _name_clock(stem: str) -> tuple[int, int, int, int] | None:
+    """Hours, minutes, seconds and milliseconds of the clock time in a one-spectrum file's name.
+
+    OceanView appends the time after the name it is given, with the spectrometer's serial
+    number before it and possibly the index ``__N__`` after it; of several clock-like number
+    groups the last that is a time of day is taken, so that a time or date in the given name
+    is not read instead.
+    """
+    times = [(int(h), int(m), int(s), int(ms)) for h, m, s, ms in (c.groups() for c in _NAME_CLOCK.finditer(stem))]
+    times = [t for t in times if t[0] < 24 and t[1] < 60 and t[2] < 60]
+    return times[-1] if times else None
 
 
 @dataclass
@@ -375,14 +389,14 @@ class OceanViewFolder:
             )
         keyed = []
         for p in names:
-            clock = _NAME_CLOCK.search(p.stem)
+            clock = _name_clock(p.stem)
             if clock is None:
                 raise FileFormatError(
-                    f"{p}: its name holds no clock time; expected one-spectrum OceanView exports named with the time "
-                    "they were taken (e.g. Spectrometer__12__10-37-06-469.txt)"
+                    f"{p}: its name holds no clock time HH-MM-SS-mmm; expected one-spectrum OceanView exports named "
+                    "with the time they were taken (e.g. Spectrometer__12__10-37-06-469.txt)"
                 )
             index = _NAME_INDEX.search(p.stem)
-            hh, mm, ss, ms = (int(g) for g in clock.groups())
+            hh, mm, ss, ms = clock
             keyed.append((int(index.group(1)) if index else None, hh * 3600 + mm * 60 + ss + ms / 1000, p))
         if all(k[0] is not None for k in keyed):
             keyed.sort(key=lambda k: k[0] or 0)

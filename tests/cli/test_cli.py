@@ -311,6 +311,23 @@ def test_example(tmp_path: Path, monkeypatch: Any) -> None:
     assert cli("example", "copy.tif").exit_code == 0 and (tmp_path / "copy.tif").is_file()
 
 
+def test_example_advises_only_its_own_options(tmp_path: Path, monkeypatch: Any) -> None:
+    from fluorodn.cli import models as cli_module
+
+    fake = tmp_path / "pkg"
+    (fake / "data").mkdir(parents=True)
+    tifffile.imwrite(fake / "data" / "example.tif", np.ones((5, 5), np.uint16))
+    monkeypatch.setattr(cli_module.resources, "files", lambda _pkg: fake)
+    monkeypatch.chdir(tmp_path)
+    assert cli("example").exit_code == 0
+    result = cli("example")
+    assert_user_error(result, "exists already", "--overwrite", "another PATH")
+    assert "--skip-existing" not in result.stderr
+    result = cli("example", tmp_path / "missing" / "x.tif")
+    assert_user_error(result, "cannot write", "give a PATH in a writable folder")
+    assert "(-o)" not in result.stderr and "output=" not in result.stderr
+
+
 def test_help_reads_well() -> None:
     result = cli("--help")
     assert result.exit_code == 0

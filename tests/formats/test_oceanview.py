@@ -130,10 +130,14 @@ def test_one_spectrum_file_given_alone_is_refused_pointing_at_its_folder(tmp_pat
     _refused(path, "one spectrum", "folder")
 
 
-def _one_spectrum(folder: Path, k: int, wl: np.ndarray, values: np.ndarray, clock: float = 36000.0) -> Path:
-    h, rem = divmod(clock, 3600)
-    m, s = divmod(rem, 60)
-    name = f"FLMS12345__{k}__{int(h):02d}-{int(m):02d}-{int(s):02d}-{round((s % 1) * 1000):03d}.txt"
+def _one_spectrum(
+    folder: Path, k: int, wl: np.ndarray, values: np.ndarray, clock: float = 36000.0,
+    pattern: str = "FLMS12345__{k}__{clock}",
+) -> Path:  # fmt: skip
+    s, ms = divmod(round(clock * 1000) % 86_400_000, 1000)  # the time of day: past midnight from 00-00-00-000
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    name = pattern.format(k=k, clock=f"{h:02d}-{m:02d}-{s:02d}-{ms:03d}") + ".txt"
     head = HEADER.format(name=name, pixels=wl.size)
     rows = "\n".join(f"{a:.2f}\t{b:.2f}" for a, b in zip(wl, values, strict=True))
     path = folder / name
@@ -159,6 +163,31 @@ def test_folder_of_one_spectrum_files_is_one_recording_in_time_order(tmp_path):
     rec.write(out, rec.values)
     for p in folder.iterdir():
         assert (out / p.name).read_bytes() == p.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "USB4F012345_{clock}",
+        "rec_FLMS12345_{clock}__{k}__",
+        "Spectrum_HR4C1234_{clock}_{k:04d}",
+        "Absorbance_USB4F03720__{k}__{clock}",
+        "2017-01-20_USB4F012345_{clock}",
+        "run_09-00-00-000_FLMS12345__{k}__{clock}",
+        "2017-01-20-{clock}",
+    ],
+)
+def test_folder_reads_the_clock_time_wherever_the_name_holds_it(tmp_path, pattern):
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    values = np.round(spectra(12, 8), 2)
+    wl = np.linspace(477, 595, 8)
+    for k in (5, 0, 11, 3, 8, 1, 10, 2, 7, 4, 9, 6):
+        _one_spectrum(folder, k, wl, values[k], clock=37026.469 + 0.25 * k, pattern=pattern)
+    assert formats.is_spectrum_folder(folder)
+    rec = OceanViewFolder.read(folder)
+    np.testing.assert_array_equal(rec.values, values)
+    np.testing.assert_allclose(rec.times, np.arange(12) * 0.25, atol=1e-9)
 
 
 def test_folder_refuses_mixed_wavelengths_and_names_without_times(tmp_path):

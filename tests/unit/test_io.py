@@ -279,6 +279,28 @@ def test_find_inputs(tmp_path: Path) -> None:
         fio.find_inputs([str(tmp_path / "scan.czi")])
 
 
+def test_a_folder_with_recordings_only_in_subfolders_names_the_pattern_that_finds_them(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    for sub in ("m1/d1", "m2", ".cache"):
+        (raw / sub).mkdir(parents=True)
+    (raw / "m1" / "d1" / "rec.npy").write_bytes(b"")
+    (raw / "m2" / "rec.tif").write_bytes(b"")
+    (raw / "notes.txt").write_text("not a recording")
+    with pytest.raises(FileFormatError, match="matches no") as err:
+        fio.find_inputs([str(raw)])
+    pattern = str(raw / "**" / "*")
+    assert f"(it has 2 subfolders, which a folder input does not search; pass '{pattern}' to look into them)" in str(
+        err.value
+    )
+    assert [p.name for p in fio.find_inputs([pattern])] == ["rec.npy", "rec.tif"]
+    with pytest.raises(FileFormatError, match="matches no") as err:
+        fio.find_inputs([str(raw / "m2" / "*.npy")])  # a pattern: no hint
+    assert "subfolder" not in str(err.value)
+    (raw / "m2" / "rec.tif").unlink()
+    with pytest.raises(FileFormatError, match=r"holds recordings$"):
+        fio.find_inputs([str(raw / "m2")])  # no subfolders: no hint
+
+
 def test_output_path(tmp_path: Path) -> None:
     src = tmp_path / "rec.ome.tif"
     assert fio.output_path(src, None, "_dn", False) == tmp_path / "rec_dn.ome.tif"

@@ -955,6 +955,28 @@ def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
         den.run(very_noisy)
 
 
+def test_a_recording_without_noise_is_named_for_what_it_is(den: Denoiser) -> None:
+    """A constant recording, or one spectrum repeated, has no noise to measure: the one warning
+    says so (not that it is noisier or cleaner than training, nor that signal was removed); a
+    constant one comes back as it was."""
+
+    def run(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = den.run(x)
+        return out, [str(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+
+    constant = np.full((600, 152), 100.0, np.float32)
+    out, said = run(constant)
+    assert len(said) == 1 and said[0].startswith("the recording is constant"), said
+    assert "returned as it is" in said[0] and np.array_equal(out, constant)
+    repeated = np.tile(np.linspace(10.0, 500.0, 152, dtype=np.float32), (600, 1))
+    _, said = run(repeated)
+    assert len(said) == 1 and said[0].startswith("the recording does not change over time"), said
+    stats = {"snr": 0.0, "time_corr": 0.0, "structure": 0.0, "still": 0.0}  # noise about a flat spectrum
+    assert "noisier than any" in spectral.domain_warnings(stats, {"snr": [16.6, 3540.0]})[0]
+
+
 def test_structured_removal_warns(den: Denoiser) -> None:
     """Signal of higher rank than the projection keeps is removed: the check says so."""
     rng = np.random.default_rng(7)
