@@ -6,9 +6,10 @@ changed files from the operating system through ``watchdog`` (inotify, FSEvents,
 ReadDirectoryChangesW; or polling, for network drives that send no notifications) and
 calls ``handle(path)`` for a file only once it is complete:
 
-* its size and modification time have not changed for ``settle`` seconds, or
-* the writer closed it after writing (Linux reports this) and it has not changed for
-  ``closed_settle`` seconds since;
+* its size and modification time have not changed for ``settle`` seconds (or, where the caller
+  asks for it, ``closed_settle`` seconds after its writer closed it, which Linux reports: an
+  acquisition program that closes the file between two parts of a recording would then have it
+  read half-written, so by default a close shortens nothing);
 
 and it is not empty. A file handled once is handed over again only if it changes later
 (a writer that appends after a long pause). Files are handled one at a time, in the
@@ -72,7 +73,8 @@ class Watcher:
     folder : the folder to watch (it must exist).
     accept : whether a path is one to handle (its format, name pattern, not an output).
     settle : seconds a file's size and modification time must stay unchanged.
-    closed_settle : seconds after the writer closed the file (where the OS reports it).
+    closed_settle : seconds after the writer closed the file (where the OS reports it) after which
+        it counts as complete; None (default): ``settle``, as for any file.
     recursive : watch the subfolders too.
     poll : poll the folder (every ``poll_interval`` seconds) instead of OS notifications.
     existing : also hand over the files already in the folder when the watch starts.
@@ -84,7 +86,7 @@ class Watcher:
         accept: Callable[[Path], bool],
         *,
         settle: float = 2.0,
-        closed_settle: float = 0.5,
+        closed_settle: float | None = None,
         recursive: bool = False,
         poll: bool = False,
         poll_interval: float = 1.0,
@@ -94,6 +96,7 @@ class Watcher:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"{self.folder} is not a folder")
+        closed_settle = settle if closed_settle is None else closed_settle
         if settle <= 0 or closed_settle < 0 or tick <= 0:
             raise ValueError("settle and tick must be > 0 seconds, closed_settle >= 0")
         self.accept = accept

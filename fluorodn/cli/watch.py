@@ -96,7 +96,8 @@ def watch(
     """Denoise each recording written into FOLDER, once it is complete, until Ctrl-C.
 
     A file is read once its size and modification time have stayed unchanged for
-    --settle seconds (or, on Linux, once its writer closed it), never half-written;
+    --settle seconds (also after its writer closed it, since a program may close it
+    between two parts of a recording), never half-written;
     files already in the folder are taken too. Files whose output exists are skipped,
     a file that fails is reported and the watch goes on, and a file written to again
     after it was denoised is reported, its output kept. Ctrl-C or SIGTERM stops the

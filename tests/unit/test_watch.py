@@ -66,6 +66,26 @@ def test_files_are_handed_over_once_complete(tmp_path: Path, poll: bool) -> None
     assert not thread.is_alive()
 
 
+def test_a_writer_that_closes_between_two_parts_is_waited_for(tmp_path: Path) -> None:
+    """An acquisition program that closes the file after each part of a recording, with pauses
+    shorter than settle: the file is handed over once, whole, not at the first close."""
+    watcher = Watcher(tmp_path, lambda p: p.suffix == ".npy", settle=2.0, existing=False)
+    seen: list[tuple[Path, int]] = []
+    thread, stop = run_watcher(watcher, seen)
+    try:
+        time.sleep(0.3)  # the observer is up
+        for _ in range(3):
+            with open(tmp_path / "parts.npy", "ab") as fh:  # opened, written, closed
+                fh.write(b"y" * 100)
+            time.sleep(0.8)
+        wait_until(lambda: seen)
+        time.sleep(0.5)
+        assert seen == [(tmp_path / "parts.npy", 300)]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def test_a_renamed_file_is_taken_under_its_new_name(tmp_path: Path) -> None:
     watcher = Watcher(tmp_path, lambda p: p.suffix == ".tif", settle=0.3, existing=False)
     seen: list[tuple[Path, int]] = []
