@@ -106,14 +106,18 @@ def fig_segment(noisy: np.ndarray, denoised: np.ndarray, wl: np.ndarray | None, 
 
 
 def fig_sensor(before: np.ndarray, after: np.ndarray, rate: float | None) -> tuple[str, dict[str, Any]]:
-    """The sensor traces unmixed before and after denoising and their power spectra; (figure, their statistics)."""
+    """The sensor traces unmixed before and after denoising and their power spectra; (figure, their
+    statistics). Samples where either trace is not finite (taken with the light off) are gaps in
+    the traces and left out of the spectra and statistics."""
     from scipy.signal import welch
 
     plt = _pyplot()
     fs = rate or 1.0
     n = len(before)
-    f, p_before = welch(before, fs=fs, nperseg=min(256, n))
-    _, p_after = welch(after, fs=fs, nperseg=min(256, n))
+    both = np.isfinite(before) & np.isfinite(after)
+    m = max(int(both.sum()), 1)
+    f, p_before = welch(before[both], fs=fs, nperseg=min(256, m))
+    _, p_after = welch(after[both], fs=fs, nperseg=min(256, m))
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1.6, 1]})
     t = np.arange(n) / fs
     a.plot(t, before, color="tab:red", lw=0.7, label="from noisy")
@@ -129,8 +133,8 @@ def fig_sensor(before: np.ndarray, after: np.ndarray, rate: float | None) -> tup
     b.legend(loc="upper right")
     top = f >= f[-1] / 2  # the upper half of the band: mostly noise in a photometry trace
     stats = {
-        "sensor_std_before": float(np.std(before)),
-        "sensor_std_after": float(np.std(after)),
+        "sensor_std_before": float(np.std(before[both])),
+        "sensor_std_after": float(np.std(after[both])),
         "sensor_highband_power_ratio": float(np.sum(p_after[top]) / max(float(np.sum(p_before[top])), 1e-300)),
     }
     return _png(fig), stats

@@ -44,6 +44,7 @@ import json
 import math
 import os
 import re
+import warnings as warnings_module
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn._report_figures import fig_noise, fig_segment, fig_sensor
+from fluorodn.errors import LightOffNotice
 
 __all__ = [
     "LAGS",
@@ -301,8 +303,10 @@ def build_report(
         if sensor is not None:
             from fluorodn.unmixing import unmix
 
-            a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
-            a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
+            with warnings_module.catch_warnings():  # dark samples: NaN in both traces, gaps in the figure
+                warnings_module.simplefilter("ignore", LightOffNotice)
+                a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
+                a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
             img, stats = fig_sensor(a_before, a_after, rate)
             s.update(stats)
             if k < MAX_SECTIONS:

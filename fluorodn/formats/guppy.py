@@ -5,6 +5,10 @@ store: a signal file has the three columns ``timestamps`` (seconds), ``data`` an
 ``sampling_rate`` (Hz; GuPPy reads the column's first value, so it is written on the
 first row only). :func:`write_guppy` writes each trace so; the file names are the trace
 names, which are then chosen as stores in GuPPy.
+
+GuPPy reads each column apart and drops its empty values, so a trace's missing value (NaN)
+would shift its data against the timestamps: traces must be finite, and the samples of an
+unmixing taken with the light off are left out of the files, timestamps included.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ def write_guppy(
     """Write ``traces`` ({name: (T,)}) with ``times`` ((T,) seconds) as ``folder/<name>.csv``; returns the files.
 
     ``rate`` defaults to 1 / the median interval of ``times``. Each file is written
-    atomically; an existing file is refused unless ``overwrite``.
+    atomically; an existing file is refused unless ``overwrite``. A trace that holds NaN or
+    infinite values is refused (GuPPy would drop them and shift the data against the times).
     """
     from fluorodn.files import check_name_part
     from fluorodn.io import atomic_output
@@ -54,6 +59,11 @@ def write_guppy(
             raise FileFormatError(
                 f"trace {name!r} has shape {data.shape}, the timestamps {times.shape}; expected equal"
             )
+        if not np.isfinite(data).all():
+            raise FileFormatError(
+                f"trace {name!r} holds {int((~np.isfinite(data)).sum())} NaN or infinite values, which GuPPy drops, "
+                "shifting the data against the timestamps; leave those samples (and their times) out"
+            )
         dest = folder / f"{name}.csv"
         with atomic_output(dest, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(",".join(COLUMNS) + "\n")
@@ -65,11 +75,19 @@ def write_guppy(
 
 def write_unmixed(result: Any, folder: str | os.PathLike[str], *, overwrite: bool = False) -> list[Path]:
     """The traces of an unmixing ``result`` (:class:`fluorodn.unmixing.UnmixResult`) as GuPPy CSV files in
-    ``folder``: ``sensor.csv`` (the signal), ``hbo2.csv``, ``hb.csv``, ``offset.csv``, ``gain.csv``."""
+    ``folder``: ``sensor.csv`` (the signal), ``hbo2.csv``, ``hb.csv``, ``offset.csv``, ``gain.csv``.
+
+    Samples taken with the light off (NaN in the result) are left out of every file; the
+    timestamps of the samples kept show the gap, and ``sampling_rate`` is that of the whole
+    recording."""
     if result.time_s is None:
         raise FileFormatError(
             "the unmixed traces have no times; give the sampling rate (rate=...) or use a file with timestamps"
         )
     cols = result.columns()
     names = ("sensor", "hbo2", "hb", "offset", "gain")
-    return write_guppy(folder, {n: cols[n] for n in names}, np.asarray(result.time_s), overwrite=overwrite)
+    times = np.asarray(result.time_s, dtype=np.float64)
+    rate = 1.0 / float(np.median(np.diff(times))) if times.size > 1 else None
+    kept = np.isfinite(cols["sensor"])  # every trace is NaN on the same samples, those taken with the light off
+    traces = {n: np.asarray(cols[n])[kept] for n in names}
+    return write_guppy(folder, traces, times[kept], rate=rate, overwrite=overwrite)

@@ -156,7 +156,9 @@ def write_unmixed(
 ) -> Path:
     """Write the traces of an unmixing ``result`` (:class:`fluorodn.unmixing.UnmixResult`) of the
     recording ``source`` as NWB: its ``time_s`` as timestamps, the start time from the file's
-    header where it has one (an OceanView ``Date:``), else the file's modification time."""
+    header where it has one (an OceanView ``Date:``), else the file's modification time. Samples
+    taken with the light off are NaN in every trace, as in the result, and the session
+    description says how many there are."""
     from fluorodn.formats.oceanview import start_time
 
     cols = result.columns()
@@ -172,6 +174,9 @@ def write_unmixed(
     note = ""
     if start is not None and start.tzinfo is None:
         note = f" The file's time zone {zone} names several zones; its time was taken as this computer's local time."
+    dark = int(getattr(result, "dark_samples", 0))
+    if dark:
+        note += f" {dark} samples were taken with the light off: they carry no measurement, and are NaN in every trace."
     text = f"Unmixed traces of {src.name}, written by fluorodn.{note}"
     return write_nwb(dest, traces, times=times - times[0], session_start=start, source=source, description=text,
                      provenance=provenance)  # fmt: skip

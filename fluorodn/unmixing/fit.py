@@ -13,9 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn import hemoglobin
+from fluorodn import hemoglobin, spectral
 from fluorodn._engine import clipping_warning
-from fluorodn.unmixing.inputs import UnmixError, check_recording, dark_levels, sensor_on, wavelengths_for
+from fluorodn.errors import LightOffNotice
+from fluorodn.unmixing.inputs import (
+    MIN_SAMPLES,
+    UnmixError,
+    check_recording,
+    dark_levels,
+    sensor_on,
+    wavelengths_for,
+)
 from fluorodn.unmixing.result import UnmixResult
 
 __all__ = ["LN10_PER_UM", "REFINE_TOL", "Progress", "unmix"]
@@ -55,7 +63,7 @@ def unmix(
         ``(wavelength_nm, dff)``; interpolated linearly onto ``wavelengths``, which it must cover.
     denoise : True (denoise with ``fluorodn.Denoiser()`` first), False, a model name or
         ``.onnx`` path, or a :class:`~fluorodn.Denoiser` to use. The bins' noise that weights
-        the fit is always measured on ``arr`` as given.
+        the fit is always measured on ``arr`` as given. Only the lit samples are denoised.
     rate : samples per second, for ``time_s``; None leaves ``time_s`` None.
     refine : also fit the full nonlinear model per sample (``scipy.optimize.least_squares``,
         Levenberg-Marquardt), starting at the linearised solution. About 1 ms per sample.
@@ -69,6 +77,10 @@ def unmix(
     -------
     UnmixResult with (T,) float64 traces ``sensor``, ``hbo2``, ``hb``, ``offset``, ``gain``,
     ``residual_rms`` (relative to the recording's typical state; see :mod:`fluorodn.unmixing`).
+    Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`, as the Denoiser
+    finds them) carry no measurement: they are NaN in every trace, ``dark_samples`` counts
+    them, and a :class:`~fluorodn.LightOffNotice` says where they are. The lit samples are
+    denoised and fitted as one recording, as if the dark ones were not there.
 
     Raises
     ------
@@ -100,10 +112,19 @@ def _unmix(
     """:func:`unmix`, its warnings (and those of the Denoiser it runs) pointing ``depth`` frames
     above this function, at the user's line."""
     x = check_recording(arr)
+    shape = x.shape
+    lit = spectral.lit_mask(x)
+    if lit.sum() < MIN_SAMPLES:
+        raise UnmixError(
+            f"{int(lit.sum())} of the recording's {shape[0]} samples were taken with the light on; unmixing needs at "
+            f"least {MIN_SAMPLES}"
+        )
+    if not lit.all():
+        x = x[lit]  # the Denoiser then finds no dark rows in it, so they are set aside here only
     clipped = clipping_warning(x, "so the fit there follows the clipping, not the sensor and hemoglobin")
     if clipped:
         warnings.warn(clipped, UserWarning, stacklevel=1 + depth)
-    wl = wavelengths_for(wavelengths, x.shape)
+    wl = wavelengths_for(wavelengths, shape)
     response = sensor_on(sensor, wl)
     try:
         e_hbo2, e_hb = hemoglobin.extinction(wl)
@@ -113,6 +134,9 @@ def _unmix(
     dark_w = dark_levels(dark, x.shape[1])
     if rate is not None and not (math.isfinite(rate) and rate > 0):
         raise UnmixError(f"the sampling rate must be a positive number of samples per second, not {rate}")
+    if not lit.all():
+        denoising = denoise is not False and denoise is not None
+        warnings.warn(LightOffNotice(_light_off_message(lit, denoising)), stacklevel=1 + depth)
 
     noise = _noise_sigma(x - dark_w)
     model_name = None
@@ -146,15 +170,14 @@ def _unmix(
     if refine:
         params, rms = _refine(z, emission, basis, noise, params, progress)
         gain = np.exp(params[:, 0])
-    n = x.shape[0]
     return UnmixResult(
-        sensor=params[:, 1].copy(),
-        hbo2=params[:, 2].copy(),
-        hb=params[:, 3].copy(),
-        offset=params[:, 4].copy(),
-        gain=gain,
-        residual_rms=rms,
-        time_s=None if rate is None else np.arange(n) / float(rate),
+        sensor=_on_rows(params[:, 1], lit),
+        hbo2=_on_rows(params[:, 2], lit),
+        hb=_on_rows(params[:, 3], lit),
+        offset=_on_rows(params[:, 4], lit),
+        gain=_on_rows(gain, lit),
+        residual_rms=_on_rows(rms, lit),
+        time_s=None if rate is None else np.arange(shape[0]) / float(rate),
         wavelengths=wl,
         emission=emission,
         noise=noise,
@@ -163,6 +186,29 @@ def _unmix(
         hb_spectrum=k_hb,
         denoised_with=model_name,
         refined=bool(refine),
+        dark_samples=int(shape[0] - lit.sum()),
+    )
+
+
+def _on_rows(values: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """(T,) float64: ``values`` (one per lit sample) on the ``lit`` rows, NaN on the others."""
+    out = np.full(len(lit), np.nan)
+    out[lit] = values
+    return out
+
+
+def _light_off_message(lit: np.ndarray, denoising: bool) -> str:
+    """The :class:`~fluorodn.LightOffNotice` of a recording whose rows ``lit`` reads as lit (False:
+    taken with the light off): how many samples, where (0-based, the first three stretches), and
+    that their rows of the result are NaN."""
+    dark = [(a, b) for a, b, on in spectral.runs(lit) if not on]
+    where = ", ".join(f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in dark[:3])
+    more = f" and {len(dark) - 3} more stretches" if len(dark) > 3 else ""
+    how = "denoised and unmixed" if denoising else "unmixed"
+    return (
+        f"{len(lit) - int(lit.sum())} of {len(lit)} samples read as taken with the light off (the detector's dark "
+        f"level, at sample {where}{more}, counting from 0) carry no measurement: their sensor, hbo2, hb, offset, "
+        f"gain and residual_rms are NaN (empty in a CSV table); the lit samples were {how} as one recording"
     )
 
 

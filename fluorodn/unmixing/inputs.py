@@ -19,6 +19,7 @@ import numpy as np
 from fluorodn.errors import FluorodnError
 
 __all__ = [
+    "MIN_SAMPLES",
     "SENSORS",
     "PathLike",
     "UnmixError",
@@ -37,7 +38,8 @@ __all__ = [
 SENSORS = {"example": "example_sensor.csv"}
 
 _RANGE = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*:\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*$")
-_MIN_SAMPLES = 3
+#: Fewest time samples (lit ones, where the light was off for some) that unmixing takes.
+MIN_SAMPLES = 3
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -188,8 +190,8 @@ def check_recording(arr: Any) -> np.ndarray:
         raise UnmixError(
             f"unmixing needs one 2D (time, wavelength) array of real numbers, got {x.dtype} data of shape {x.shape}"
         )
-    if x.shape[0] < _MIN_SAMPLES:
-        raise UnmixError(f"the recording has {x.shape[0]} time samples; unmixing needs at least {_MIN_SAMPLES}")
+    if x.shape[0] < MIN_SAMPLES:
+        raise UnmixError(f"the recording has {x.shape[0]} time samples; unmixing needs at least {MIN_SAMPLES}")
     x = x.astype(np.float64, copy=False)
     if not np.isfinite(x).all():
         raise UnmixError("the recording holds NaN or infinite values; replace them (e.g. interpolate) first")

@@ -24,7 +24,9 @@ class UnmixResult:
     """Per-sample traces of an unmixed recording; the arrays are (T,) float64 unless noted.
 
     The model (see :mod:`fluorodn.unmixing`): ``log(F - dark - offset) = log(emission) +
-    log(gain) + sensor * response - hbo2 * hbo2_spectrum - hb * hb_spectrum``.
+    log(gain) + sensor * response - hbo2 * hbo2_spectrum - hb * hb_spectrum``. Samples taken
+    with the light off are NaN in every trace (``dark_samples`` counts them); the per-bin arrays
+    are of the lit samples.
     """
 
     sensor: np.ndarray
@@ -57,9 +59,13 @@ class UnmixResult:
     """Name of the model that denoised the recording first, or None."""
     refined: bool
     """Whether the full nonlinear model was fitted per sample (else the linearised fit)."""
+    dark_samples: int = 0
+    """How many samples were taken with the light off (:func:`fluorodn.spectral.lit_mask`): they
+    carry no measurement, so their values are NaN in every trace (``np.isnan(sensor)`` marks them)."""
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The output table as {name: (T,) array} in :data:`COLUMNS` order (time_s NaN if unknown)."""
+        """The output table as {name: (T,) array} in :data:`COLUMNS` order (time_s NaN if unknown; the
+        traces NaN on samples taken with the light off)."""
         n = len(self.sensor)
         time_s = self.time_s if self.time_s is not None else np.full(n, np.nan)
         return {
@@ -95,13 +101,14 @@ class UnmixResult:
         if source is None:
             raise UnmixError("an NWB output needs the recording it comes from (source=) for its start time")
         path = Path(path)
-        prov = {"denoised_with": self.denoised_with, "refined": self.refined}
+        prov = {"denoised_with": self.denoised_with, "refined": self.refined, "dark_samples": self.dark_samples}
         with atomic_output(path, overwrite=overwrite, source=Path(source)) as tmp:
             write_unmixed(self, tmp, source, provenance=prov)
         return path
 
     def to_csv(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
-        """Write the table as CSV with a header line; an unknown time_s is left empty. Returns the path."""
+        """Write the table as CSV with a header line; an unknown time_s, and the traces of samples taken
+        with the light off, are left empty. Returns the path."""
         from fluorodn.io import atomic_output
 
         path = Path(path)
@@ -117,7 +124,8 @@ class UnmixResult:
         return path
 
     def to_parquet(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
-        """Write the table as Parquet (pyarrow); an unknown time_s is null. Returns the path."""
+        """Write the table as Parquet (pyarrow); an unknown time_s, and the traces of samples taken with
+        the light off, are null. Returns the path."""
         from fluorodn.io import atomic_output
 
         need_pyarrow(path)
@@ -125,7 +133,7 @@ class UnmixResult:
         pq = importlib.import_module("pyarrow.parquet")
         path = Path(path)
         cols = self.columns()
-        arrays = [pa.array(v, from_pandas=True) for v in cols.values()]  # from_pandas: NaN time_s -> null
+        arrays = [pa.array(v, from_pandas=True) for v in cols.values()]  # from_pandas: NaN -> null
         table = pa.Table.from_arrays(arrays, names=list(cols))
         with atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp:
             pq.write_table(table, str(tmp))

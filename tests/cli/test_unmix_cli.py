@@ -183,6 +183,42 @@ def test_spectral_only_unmixes_the_projection_alone(files: SimpleFiles) -> None:
         assert not (files.folder / "refused.csv").exists()
 
 
+def test_samples_taken_with_the_light_off_are_left_empty(files: SimpleFiles) -> None:
+    """A recording whose first 25 samples were taken with the light off: one line names them, the
+    table leaves their traces empty (their times kept), GuPPy's files leave them out, and the lit
+    samples are unmixed as the lit part alone is."""
+    x = np.load(files.npy)
+    dark = np.median(files.truth.clean - files.truth.photons, axis=0)
+    off = x.copy()
+    off[:25] = dark + np.random.default_rng(3).normal(0.0, 3.0, (25, x.shape[1]))
+    np.save(files.folder / "off.npy", off)
+    np.save(files.folder / "lit.npy", off[25:])
+    common = ["--sensor", files.sensor, "--wavelengths", files.range, "--rate", 5, "--no-denoise"]
+    result = cli("unmix", files.folder / "off.npy", *common, "--guppy", files.folder / "guppy")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "light off" in line]
+    assert len(lines) == 1 and "off.npy: 25 of 600 samples read as taken with the light off" in lines[0]
+    assert "at sample 0-24," in lines[0]
+    header, table = read_table(files.folder / "off_unmixed.csv")
+    assert header == list(COLUMNS) and table.shape == (600, 8)
+    np.testing.assert_allclose(table[:, 1], np.arange(600) / 5.0)
+    assert np.isnan(table[:25, 2:]).all() and np.isfinite(table[25:, 2:]).all()
+    assert cli("unmix", files.folder / "lit.npy", *common).exit_code == 0
+    _, alone = read_table(files.folder / "lit_unmixed.csv")
+    np.testing.assert_allclose(table[25:, 2:], alone[:, 2:], rtol=1e-8, atol=1e-12)  # as written: 9 digits
+    guppy = np.genfromtxt(files.folder / "guppy" / "sensor.csv", delimiter=",", skip_header=1)
+    assert guppy.shape == (575, 3) and guppy[0, 2] == 5.0
+    np.testing.assert_allclose(guppy[:, :2], table[25:, 1:3], rtol=1e-8)
+
+
+def test_a_recording_without_dark_samples_names_none(files: SimpleFiles) -> None:
+    result = cli("unmix", files.npy, "--sensor", files.sensor, "--wavelengths", files.range, "--no-denoise")
+    assert result.exit_code == 0, result.output
+    assert "light off" not in result.stderr
+    _, table = read_table(files.folder / "rec_unmixed.csv")
+    assert np.isfinite(table[:, [0, *range(2, 8)]]).all()
+
+
 def test_mat_input_with_key(files: SimpleFiles) -> None:
     from scipy.io import savemat
 

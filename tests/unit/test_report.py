@@ -145,6 +145,28 @@ def test_sensor_traces_before_and_after() -> None:
     assert text.count("data:image/png;base64,") == 3
 
 
+def test_sensor_traces_leave_out_samples_taken_with_the_light_off() -> None:
+    """Unmixing gives no sensor value where the light was off: the report's sensor statistics are
+    taken over the lit samples, finite and as without them, and it raises no notice of its own."""
+    import warnings
+
+    from fluorodn.unmixing import load_sensor
+
+    wl_s, _ = load_sensor("example")
+    wl = np.linspace(max(wl_s.min(), 480.0), min(wl_s.max(), 590.0), W)
+    clean, noisy = synthetic()
+    clean, noisy = clean[:300].copy(), noisy[:300].copy()
+    dark = 100.0 + np.random.default_rng(2).normal(0.0, 5.0, (20, W))
+    clean[:20], noisy[:20] = dark, dark
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, summary = build_report(noisy, clean, wavelengths=wl, sensor="example", rate=5.0)
+    page = summary["pages"][0]
+    stats = [page["sensor_std_before"], page["sensor_std_after"], page["sensor_highband_power_ratio"]]
+    assert np.isfinite(stats).all() and page["sensor_std_after"] < page["sensor_std_before"]
+    json.dumps(summary, allow_nan=False)
+
+
 def test_shapes_must_match() -> None:
     with pytest.raises(ValueError, match="matching"):
         build_report(np.zeros((10, 5)), np.zeros((10, 6)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 import warnings
@@ -289,6 +290,119 @@ def test_flat_sensor_spectrum_warns() -> None:
     x, tr = forward(n=300)
     with pytest.warns(UserWarning, match="cannot be told apart from brightness"):
         unmix(x, tr["wl"], (tr["wl"], np.full(152, 0.02)), denoise=False)
+
+
+# -- samples taken with the light off ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def light_off() -> tuple[np.ndarray, dict]:
+    """300 samples above a dark level of 300 counts, the first 25 taken with the light off (the
+    dark level and read noise)."""
+    x, tr = forward(n=300, seed=6, noise_scale=0.3, dark=300.0)
+    x[:25] = 300.0 + np.random.default_rng(6).normal(0.0, 3.0, (25, x.shape[1]))
+    return x, tr
+
+
+TRACES = ("sensor", "hbo2", "hb", "offset", "gain", "residual_rms")
+
+
+@pytest.mark.parametrize(("denoise", "refine"), [(False, False), (True, False), (False, True)])
+def test_samples_taken_with_the_light_off_carry_no_measurement(
+    light_off: tuple[np.ndarray, dict], denoise: bool, refine: bool
+) -> None:
+    """The dark samples are NaN in every trace, counted, and named in one LightOffNotice (the
+    Denoiser, given the lit samples only, adds none); the lit samples are fitted as the lit part
+    of the recording alone is."""
+    x, tr = light_off
+    sensor = (tr["wl"], tr["response"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unmix(x, tr["wl"], sensor, denoise=denoise, refine=refine, dark=300.0, rate=FS)
+    notices = [str(w.message) for w in caught if issubclass(w.category, fluorodn.LightOffNotice)]
+    assert len(notices) == 1 and notices[0].startswith("25 of 300 samples read as taken with the light off")
+    assert "at sample 0-24," in notices[0] and "are NaN" in notices[0]
+    assert res.dark_samples == 25
+    alone = unmix(x[25:], tr["wl"], sensor, denoise=denoise, refine=refine, dark=300.0, rate=FS)
+    assert alone.dark_samples == 0
+    for name in TRACES:
+        values = getattr(res, name)
+        assert values.shape == (300,) and np.isnan(values[:25]).all(), name
+        np.testing.assert_allclose(values[25:], getattr(alone, name), rtol=1e-12, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(res.emission, alone.emission, rtol=1e-12)
+    np.testing.assert_allclose(res.noise, alone.noise, rtol=1e-12)
+    np.testing.assert_allclose(res.time_s, np.arange(300) / FS)  # the dark samples keep their times
+    assert corr(res.sensor[25:], tr["a"][25:]) > 0.9
+
+
+def test_a_recording_without_dark_samples_has_no_nan(small: tuple[np.ndarray, dict]) -> None:
+    x, tr = small
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False, rate=FS)
+    assert not [w for w in caught if issubclass(w.category, fluorodn.LightOffNotice)]
+    assert res.dark_samples == 0
+    assert all(np.isfinite(getattr(res, name)).all() for name in TRACES)
+    assert all(np.isfinite(v).all() for v in res.columns().values())
+
+
+def test_dark_samples_at_a_floor_are_not_clipping(light_off: tuple[np.ndarray, dict]) -> None:
+    """Dark samples that sit at one value (a detector that clips its dark level at 0) are not read
+    as clipped: they are not fitted."""
+    x, tr = light_off
+    floor = x.copy()
+    floor[:25] = 0.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unmix(floor, tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=300.0)
+    assert [w.category for w in caught] == [fluorodn.LightOffNotice], [str(w.message)[:60] for w in caught]
+    assert res.dark_samples == 25
+
+
+def test_refuses_fewer_than_three_lit_samples(small: tuple[np.ndarray, dict]) -> None:
+    x, tr = small
+    off = np.random.default_rng(0).normal(0.0, 3.0, (1, x.shape[1]))  # the light off, no dark level
+    three = np.vstack([off, x[:2]])
+    with pytest.raises(UnmixError, match="2 of the recording's 3 samples were taken with the light on"):
+        unmix(three, tr["wl"], (tr["wl"], tr["response"]), denoise=False)
+
+
+def test_outputs_of_samples_taken_with_the_light_off(light_off: tuple[np.ndarray, dict], tmp_path: Path) -> None:
+    """The table leaves the dark samples' traces empty (CSV) or null (Parquet), their times kept;
+    GuPPy's files leave the samples out, which GuPPy would otherwise shift against the times."""
+    from fluorodn.formats.guppy import write_unmixed
+
+    x, tr = light_off
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fluorodn.LightOffNotice)
+        res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=300.0, rate=FS)
+    lines = res.to_csv(tmp_path / "u.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[1] == "0,0,,,,,,"
+    assert lines[25].startswith("24,4.8,,") and all(lines[26].split(","))
+    files = write_unmixed(res, tmp_path / "guppy")
+    assert sorted(f.name for f in files) == ["gain.csv", "hb.csv", "hbo2.csv", "offset.csv", "sensor.csv"]
+    for f in files:
+        rows = f.read_text(encoding="utf-8").splitlines()
+        assert rows[0] == "timestamps,data,sampling_rate" and len(rows) == 1 + 275
+        assert rows[1].startswith("5,") and rows[1].endswith(",5") and rows[2].endswith(",")
+        assert "nan" not in f.read_text(encoding="utf-8").lower()
+    guppy = np.genfromtxt(tmp_path / "guppy" / "sensor.csv", delimiter=",", skip_header=1)
+    np.testing.assert_allclose(guppy[:, 0], np.arange(25, 300) / FS)
+    np.testing.assert_allclose(guppy[:, 1], res.sensor[25:], rtol=1e-8)
+    if importlib.util.find_spec("pyarrow") is not None:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(res.to_parquet(tmp_path / "u.parquet"))
+        assert table.column("sensor").null_count == 25 and table.column("time_s").null_count == 0
+
+
+def test_guppy_refuses_a_trace_with_nan(tmp_path: Path) -> None:
+    from fluorodn.errors import FileFormatError
+    from fluorodn.formats.guppy import write_guppy
+
+    with pytest.raises(FileFormatError, match="trace 'sensor' holds 1 NaN or infinite values, which GuPPy drops"):
+        write_guppy(tmp_path, {"sensor": np.r_[np.nan, np.ones(4)]}, np.arange(5) / FS)
+    assert not list(tmp_path.iterdir())
 
 
 # -- inputs ------------------------------------------------------------------------------
