@@ -53,10 +53,11 @@ class OutOfDomainWarning(UserWarning):
 
 
 class LightOffNotice(UserWarning):
-    """Samples of a spectral recording were taken with the light off and returned as recorded.
+    """Samples of a spectral recording were taken with the light off.
 
-    Their rows are the detector's dark level and noise, not the spectrum, so they are not denoised;
-    the lit samples are denoised as one recording. The message says how many and where. Not an
+    Their rows are the detector's dark level and noise, not the spectrum: denoising returns them as
+    recorded, and :func:`fluorodn.unmix` gives them no measurement (NaN); the lit samples are
+    denoised (and unmixed) as one recording. The message says how many and where. Not an
     :class:`OutOfDomainWarning`: nothing was damaged.
     """
 
