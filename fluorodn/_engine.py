@@ -240,9 +240,9 @@ REMOVAL_VALUES = 1 << 17
 
 #: Largest :func:`removal_structure` of what the image path removed before it is taken to have
 #: removed structure: noise correlated as a scanning microscope makes it (0.5 along rows) leaves at
-#: most 0.48 in the images benchmark's in-domain references, ``low``'s training generator at the
-#: ends of its noise correlation (0.5 across bins, 0.3 in time) up to 0.63, and noise beyond them
-#: (1.0 across bins, 0.8 in time) 0.68; periodic patterns at the finest scale, which raise the
+#: most 0.48 in the images benchmark's in-domain references, and ad hoc, ``low``'s training
+#: generator at the ends of its noise correlation (0.5 across bins, 0.3 in time) up to 0.63, and
+#: noise beyond them (1.0 across bins, 0.8 in time) 0.68; periodic patterns at the finest scale, which raise the
 #: noise estimates of :func:`removal_excess` as much as what is removed, leave 0.86-0.99.
 REMOVAL_CORRELATION = 0.8
 

@@ -638,7 +638,7 @@ def pattern_size(pattern: np.ndarray, mean: np.ndarray, sigma: np.ndarray) -> tu
 
 
 #: Smallest :func:`pattern_size` (share, over noise) for which :func:`pattern_message` warns: both
-#: must be exceeded. 60 draws of the spectral model's training generator (noise 0.1-1.2, 76-304
+#: must be exceeded. Ad hoc, 60 draws of the spectral model's training generator (noise 0.1-1.2, 76-304
 #: bins) reached a share of 0.011 and 1.3x the noise, the benchmarks' main and stress recordings
 #: 0.003 and 0.5x; a detector's gain pattern of 1-2 % gives a share of 0.012-0.025 (1.2-2.4x the
 #: noise of a bright recording), and a frame of stripes read as one spectrum over time 1
