@@ -187,7 +187,7 @@ def denoise(
                                 device=run.device.value, excitations=excitations, to=to_fmt, rate=rate)  # fmt: skip
     except FluorodnError as err:
         fail(err)
-    todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run)
+    todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run, with_report=make_report)
     if dry_run:
         _check_model_exists(run.model)
         for src, dest, header in todo:
@@ -260,7 +260,7 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
         check_user_model(run.model, run.device, None, report)
         with collected_warnings() as messages:
             info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite,
-                                options=options, progress=not (report.quiet or report.as_json), rate=rate)  # fmt: skip
+                                options=options, progress=_bar_shown(report), rate=rate)  # fmt: skip
     except ImportError as err:
         fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")
     except Exception as err:  # one line, whatever failed; the traceback with --debug
@@ -310,6 +310,7 @@ def _check_inputs(
     report: Report,
     debug: bool,
     read_all: bool = False,
+    with_report: bool = False,
 ) -> list[tuple[Path, Path, dict[str, Any]]]:
     """Open every input (headers only, where the format allows) before the model loads.
 
@@ -323,12 +324,14 @@ def _check_inputs(
 
     todo = []
     for src, dest in plans:
-        if dest.exists() and not settings.overwrite:
+        outputs = [dest, *(_report_outputs(dest) if with_report else ())]
+        there = next((p for p in outputs if p.exists()), None)
+        if there is not None and not settings.overwrite:
             if skip_existing:
                 report.skipped(src, dest, "output exists")
             else:
                 report.failed(src, dest, OutputExistsError(
-                    f"{dest} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip
+                    f"{there} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip
             continue
         try:
             fmt = fio.format_of(src)
@@ -369,6 +372,21 @@ def _read_pages(rec: Any, nan: str) -> None:
             raise FileFormatError(f"{where}{err}") from None
         except ValueError as err:
             raise ValueError(f"{where}{err}") from None
+
+
+def _report_outputs(dest: Path) -> tuple[Path, Path]:
+    """--report's two files beside ``dest``: outputs too, checked before anything is written."""
+    from fluorodn.report import report_paths
+
+    return report_paths(dest)
+
+
+def _bar_shown(report: Report) -> bool:
+    """Whether a progress bar that writes to stdout (dask's, for .zarr stores) is shown: on a
+    terminal, and not with --quiet or --json."""
+    import sys
+
+    return not (report.quiet or report.as_json) and sys.stdout.isatty()
 
 
 def _check_model_exists(model: str) -> None:

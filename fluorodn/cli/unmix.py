@@ -212,8 +212,8 @@ def report(
     try:
         html_path, json_path = report_files(noisy, denoised, output, key=key, wavelengths=wavelengths, sensor=sensor,
                                             rate=rate, reword=told, overwrite=overwrite)  # fmt: skip
-    except (FluorodnError, ValueError) as err:
-        fail(" ".join(str(err).split()))
+    except (FluorodnError, ValueError) as err:  # report has --overwrite and -o, no --skip-existing
+        fail(" ".join(str(err).split()).replace("or skip this input", "or give another -o"))
     for message in cautions:
         typer.echo(f"fluorodn: warning: {noisy}: {message}", err=True)
     typer.echo(f"Report {html_path} (summary {json_path}).")

@@ -83,6 +83,21 @@ def test_report_command(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     assert summary["pages"][0]["noise_ratio_median"] == pytest.approx(0.5, rel=0.2)
     again = cli("report", tmp_path / "n.npy", tmp_path / "d.npy", "-o", tmp_path / "r.html")
     assert again.exit_code == 1 and "exists" in again.stderr and "Traceback" not in again.output
+    assert "--overwrite" in again.stderr and "--skip-existing" not in again.stderr  # options report has
+
+
+def test_denoise_report_checks_its_own_files_before_denoising(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """--report's files are outputs too: one that exists fails the input before anything is
+    written (the denoised output included), as an existing output does; --overwrite replaces both."""
+    tifffile.imwrite(tmp_path / "rec.tif", helpers.spectra(ROWS, COLS, dtype=np.float32))
+    (tmp_path / "rec_denoised_report.html").write_text("an older report")
+    result = denoise(tiny_model, tmp_path / "rec.tif")
+    assert result.exit_code == 1 and "rec_denoised_report.html exists already" in result.stderr
+    assert not (tmp_path / "rec_denoised.tif").exists()
+    assert (tmp_path / "rec_denoised_report.html").read_text() == "an older report"
+    again = denoise(tiny_model, tmp_path / "rec.tif", "--overwrite")
+    assert again.exit_code == 0, again.output
+    check_report(tmp_path / "rec_denoised_report.html")
 
 
 def test_report_command_refusals(tmp_path: Path, helpers: Any) -> None:
