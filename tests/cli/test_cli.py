@@ -520,6 +520,15 @@ def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> 
     assert np.std(diff.mean(axis=0)) > 10.0  # most of the 20-count pattern
 
 
+def test_errors_name_the_precision_and_device_as_options(tmp_path: Path) -> None:
+    """A model without the asked precision is refused naming the command's options, not the
+    library's keyword values."""
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    result = cli("denoise", tmp_path / "f.npy", "--model", "high", "--precision", "int8")
+    assert result.exit_code != 0 and "--precision fp32 or auto" in result.stderr, result.output
+    assert "precision '" not in result.stderr
+
+
 def test_a_stack_with_its_channels_last_is_named(tmp_path: Path, helpers: Any) -> None:
     """A .npy of two recordings stacked along the last axis (600, 152, 2) is read as 600 frames of
     152 x 2: one warning line says so and how to pass it; stacked first, none; exit 0 both ways."""
