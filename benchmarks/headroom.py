@@ -25,7 +25,6 @@ no bias whose error is as white as the noise), and the analysis on the clean rec
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 import warnings
@@ -38,7 +37,7 @@ from fluorodn_train.evaluation import recordings as R
 
 from benchmarks.diagnose import MISS_KINDS, event_misses
 from benchmarks.events import verdict
-from benchmarks.measure import write_results
+from benchmarks.measure import run_record, write_results
 from benchmarks.repeats import interval
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -152,11 +151,7 @@ def run(
         for rec in R.make_recordings(n_time, noise_scales, seed=seed):
             rows += rows_of(seed, rec, den)
     return {
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds": round(time.perf_counter() - t0, 1),
-        "machine": platform.platform(),
-        "model": den.name,
-        "model_sha256": den.sha256,
+        **run_record(t0, den),
         "seeds": seeds,
         "n_time": n_time,
         "rows": rows,

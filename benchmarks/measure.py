@@ -112,6 +112,20 @@ def quick_out_main(
     return 0
 
 
+def run_record(t0: float, den: Any) -> dict[str, Any]:
+    """The head of a model benchmark's result: when it ran, for how long since ``t0``
+    (``time.perf_counter``), on what machine, with which model (``den``, a ``fluorodn.Denoiser``)."""
+    import platform
+
+    return {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "machine": platform.platform(),
+        "model": den.name,
+        "model_sha256": den.sha256,
+    }
+
+
 def write_results(
     result: dict[str, Any], out_dir: str | Path | None, default: Path, stem: str, render: Callable[[Any], str]
 ) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import sys
 import time
 import warnings
@@ -26,7 +25,7 @@ import numpy as np
 from fluorodn_train.evaluation import recordings as R
 
 from benchmarks.events import verdict
-from benchmarks.measure import write_results
+from benchmarks.measure import run_record, write_results
 from benchmarks.repeats import interval
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -106,11 +105,7 @@ def run(
                              "psnr": m["psnr"], "coh": m["coh_mean_0_2.5hz"]})  # fmt: skip
     den = dens[SHIPPED]
     return {
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds": round(time.perf_counter() - t0, 1),
-        "machine": platform.platform(),
-        "model": den.name,
-        "model_sha256": den.sha256,
+        **run_record(t0, den),
         "seeds": list(seeds),
         "n_time": n_time,
         "settings": settings,
