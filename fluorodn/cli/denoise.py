@@ -432,7 +432,7 @@ def _write_file_report(result: Any, settings: Any, messages: list[str], report: 
     """Write the report beside one output, with the provenance its file records; its failure is an
     error of that file."""
     from fluorodn import io as fio
-    from fluorodn.report import load_pages, report_files, report_paths
+    from fluorodn.report import report_files, report_paths
 
     src, dest = result.source, result.output
     try:
@@ -440,7 +440,8 @@ def _write_file_report(result: Any, settings: Any, messages: list[str], report: 
         key = settings.key if fmt in ("mat", "hdf5") else None
         denoised_key = None
         if settings.to is None and fmt == "mat":
-            key = load_pages(src, settings.key)[1]  # the variable denoised, for the output's <key><suffix>
+            with contextlib.closing(fio.MatRecording(src, key=settings.key)) as mat:  # its header, not its pages
+                key = mat.key  # the variable denoised, for the output's <key><suffix>
             denoised_key = f"{key}{settings.suffix}"
         html_path, _ = report_files(src, dest, report_paths(dest)[0], key=key, denoised_key=denoised_key,
                                     provenance=result.provenance, warnings=messages,
