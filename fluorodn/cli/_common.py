@@ -237,8 +237,9 @@ def collected_warnings() -> Iterator[list[str]]:
             messages.extend(dict.fromkeys(as_flags(" ".join(str(w.message).split())) for w in caught))
 
 
-def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None) -> str:
-    """One line naming ``src`` and the fix, for an error raised while denoising it."""
+def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None, fill_hint: bool = True) -> str:
+    """One line naming ``src`` and the fix, for an error raised while denoising it (``fill_hint``:
+    whether the command has ``--nan fill`` to suggest)."""
     if isinstance(err, MemoryError) or (isinstance(err, OSError) and err.errno == errno.ENOMEM):
         what = f"pages of {page_shape[0]} x {page_shape[1]} values" if page_shape else "it"
         msg = f"not enough memory to denoise {what}; close other programs or split the pages into smaller images"
@@ -247,7 +248,7 @@ def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None
         msg = f"{err.strerror or err}{where}; check that the input can be read and the output folder written"
     elif isinstance(err, (FluorodnError, ValueError)):
         msg = " ".join(str(err).split())
-        if "NaN or infinite" in msg and "--nan" not in msg:
+        if fill_hint and "NaN or infinite" in msg and "--nan" not in msg:
             msg += "; or pass --nan fill to interpolate over them"
     else:  # not an error fluorodn foresaw: name it, keep the traceback for --debug
         text = " ".join(str(err).split())[:200]

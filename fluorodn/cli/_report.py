@@ -40,8 +40,8 @@ class Report:
             typer.echo(text)
 
     def failed(self, src: Path, dest: Path | None, err: BaseException, *, warnings: list[str] | None = None,
-               shape: tuple[int, int] | None = None, debug: bool = False) -> None:  # fmt: skip
-        message = file_error(src, err, shape)
+               shape: tuple[int, int] | None = None, debug: bool = False, fill_hint: bool = True) -> None:  # fmt: skip
+        message = file_error(src, err, shape, fill_hint)
         self.files.append({"input": str(src), "output": None if dest is None else str(dest), "status": "failed",
                            "error": message, "warnings": warnings or []})  # fmt: skip
         self.warn(src, warnings or [])

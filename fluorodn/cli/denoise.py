@@ -17,7 +17,6 @@ from fluorodn.cli._common import (
     collected_warnings,
     denoise_one,
     fail,
-    file_error,
     format_traceback,
     model_record,
     path_of,
@@ -189,7 +188,7 @@ def denoise(
         fail(err)
     todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run, with_report=make_report)
     if dry_run:
-        _check_model_exists(run.model)
+        report.model = _planned_model(run)
         for src, dest, header in todo:
             report.planned(src, dest, header)
         raise typer.Exit(report.finish())
@@ -256,6 +255,7 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     fields = run.option_fields()
     if threads is not None or run.precision is not Precision.auto or fields != RunOptions().option_fields():
         options = DenoiserOptions(threads=threads, precision=run.precision.value, **fields)
+    messages: list[str] = []
     try:
         check_user_model(run.model, run.device, None, report)
         with collected_warnings() as messages:
@@ -263,10 +263,9 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
                                 options=options, progress=_bar_shown(report), rate=rate)  # fmt: skip
     except ImportError as err:
         fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")
-    except Exception as err:  # one line, whatever failed; the traceback with --debug
-        if debug:
-            typer.echo(format_traceback(err), err=True)
-        fail(file_error(src, err, None))
+    except Exception as err:  # one line, whatever failed (the JSON document says it too); the traceback with --debug
+        report.failed(src, dst, err, warnings=messages, debug=debug, fill_hint=False)  # no --nan for stores
+        raise typer.Exit(report.finish()) from None
     report.model = {"name": info["model"]}
     report.files.append({"input": str(src), "output": str(dst), "status": "denoised", "seconds": info["seconds"],
                          "shape": list(info["shape"]), "warnings": messages})  # fmt: skip
@@ -389,14 +388,19 @@ def _bar_shown(report: Report) -> bool:
     return not (report.quiet or report.as_json) and sys.stdout.isatty()
 
 
-def _check_model_exists(model: str) -> None:
-    """For --dry-run: the model name or file is valid (read and hash-checked, not loaded)."""
-    from fluorodn.registry import load_model
+def _planned_model(run: RunOptions) -> dict[str, Any]:
+    """For --dry-run: the model file the run would load (read and hash-checked, not loaded into a
+    session), refused as the run would refuse it (an unknown name, a precision the device lacks)."""
+    import onnxruntime as ort
+
+    from fluorodn.registry import resolve
 
     try:
-        load_model(model)
+        res = resolve(run.model, run.precision.value, run.device.value, ort.get_available_providers())
     except FluorodnError as err:
         fail(err)
+    return {"name": res.source.name, "file": res.source.path.name, "sha256": res.source.sha256,
+            "precision": run.precision.value, "device": run.device.value, "kind": run.kind.value}  # fmt: skip
 
 
 def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], settings: Any, report: Report,

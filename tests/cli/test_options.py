@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -94,6 +95,10 @@ def test_dry_run_writes_nothing_and_loads_no_model(tiny_model: Path, tmp_path: P
     assert not (tmp_path / "out").exists()
     doc = json.loads(denoise(tiny_model, tmp_path / "a.tif", "--dry-run", "--json").stdout)
     assert doc["dry_run"] and doc["files"][0]["status"] == "planned" and doc["files"][0]["shape"] == [30, 20]
+    assert doc["model"]["name"] == tiny_model.stem and doc["model"]["file"] == tiny_model.name
+    assert doc["model"]["sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    cuda_int8 = cli("denoise", tmp_path / "a.tif", "--dry-run", "--precision", "int8", "--device", "cuda")
+    assert cuda_int8.exit_code == 1 and "--device cpu" in error_lines(cuda_int8)[0]
     assert "unknown model" in error_lines(cli("denoise", tmp_path / "a.tif", "--dry-run", "--model", "medium"))[0]
 
 

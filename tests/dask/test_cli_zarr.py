@@ -1,5 +1,7 @@
 """`fluorodn denoise in.zarr` goes through fluorodn.dask and equals the single-machine result."""
 
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -34,6 +36,23 @@ def test_cli_zarr_round_trip(tmp_path):
 def test_cli_zarr_missing_input(tmp_path):
     r = CliRunner().invoke(app, ["denoise", str(tmp_path / "nope.zarr")])
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_cli_zarr_failure_is_in_the_json_document(tmp_path):
+    """A store that fails is reported as a failed file in --json's document, as other inputs are,
+    and its error suggests no --nan fill, which stores do not take."""
+    src = tmp_path / "nan.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=(40, 20), chunks=(20, 20), dtype="f4")
+    z[:] = np.ones((40, 20), "f4")
+    z[3, 4] = np.nan
+    r = CliRunner().invoke(app, ["denoise", str(src), "--json"])
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["failed"] == 1 and doc["denoised"] == 0
+    (entry,) = doc["files"]
+    assert entry["status"] == "failed" and entry["input"] == str(src) and "NaN" in entry["error"]
+    assert "--nan" not in entry["error"] and "--nan" not in r.stderr
+    assert r.stderr.count("error:") == 1 and not (tmp_path / "nan_denoised.zarr").exists()
 
 
 def test_cli_zarr_warns_on_one_line(tmp_path):
