@@ -148,6 +148,25 @@ class MatRecording:
         cls = cls.decode() if isinstance(cls, bytes) else str(cls)
         return cls in _NUMERIC and np.dtype(d.dtype).kind in "iuf" and "MATLAB_empty" not in d.attrs
 
+    def _h5_unclassed(self, name: str) -> bool:
+        """Whether ``name`` is a 2D or 3D numeric dataset without the ``MATLAB_class`` attribute
+        MATLAB writes on every variable (an HDF5 file written by other tools, named .mat)."""
+        import h5py
+
+        d = self._h5.get(name)
+        return (
+            isinstance(d, h5py.Dataset)
+            and d.ndim in (2, 3)
+            and np.dtype(d.dtype).kind in "iuf"
+            and "MATLAB_class" not in d.attrs
+        )
+
+    def _unclassed_message(self, name: str) -> str:
+        return (
+            f"{self.path} is an HDF5 file whose array {name!r} carries no MATLAB class, so MATLAB's save did not "
+            "write it; read it as HDF5 by giving the file an .h5 name, or save it from MATLAB"
+        )
+
     def _pick(self, key: str | None, names: list[str], usable: set[str]) -> str:
         """The variable to denoise: ``key``, else the only usable one that is not a vector or scalar."""
         if key is not None:
@@ -161,6 +180,8 @@ class MatRecording:
                         f"variable {key!r} in {self.path} {why}; fluorodn reads only what the file itself holds: "
                         "save the data into the file itself, or choose another key=..."
                     )
+                if self.v73 and self._h5_unclassed(key):
+                    raise FileFormatError(self._unclassed_message(key))
                 raise FileFormatError(
                     f"variable {key!r} in {self.path} is not a 2D or 3D array of real numbers; choose another key=..."
                 )
@@ -176,6 +197,9 @@ class MatRecording:
                     f"{self._h5_refusal(elsewhere[0])}); fluorodn reads only what the file itself holds: save the "
                     "data into the file itself"
                 )
+            unclassed = [k for k in names if self.v73 and self._h5_unclassed(k)]
+            if unclassed:
+                raise FileFormatError(self._unclassed_message(unclassed[0]))
             raise FileFormatError(
                 f"{self.path} holds no 2D or 3D numeric array to denoise; save the recording in it as a numeric matrix"
             )

@@ -159,6 +159,25 @@ def test_mat_v73_stack(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None
     np.testing.assert_allclose(out[:, :, 2], denoiser.run(stack[:, :, 2]), rtol=1e-6)
 
 
+def test_mat_v73_without_matlab_classes_says_to_read_it_as_hdf5(tmp_path: Path, helpers: Any) -> None:
+    """An HDF5 file named .mat whose arrays lack the class MATLAB writes is named for what it is,
+    with or without key=..., and reads as HDF5 under an .h5 name."""
+    import h5py
+
+    x = helpers.spectra(40, 20)
+    with h5py.File(tmp_path / "h.mat", "w", userblock_size=512) as f:
+        f.create_dataset("spectra", data=x)
+    with (tmp_path / "h.mat").open("r+b") as fh:
+        fh.write(b"MATLAB 7.3 MAT-file".ljust(116, b" ") + b"\0" * 8 + b"\x00\x02IM")
+    for key in (None, "spectra"):
+        with pytest.raises(FileFormatError, match=r"'spectra' carries no MATLAB class.*\.h5 name"):
+            fio.open_recording(tmp_path / "h.mat", key=key)
+    (tmp_path / "h.mat").rename(tmp_path / "h.h5")
+    rec = fio.open_recording(tmp_path / "h.h5")
+    np.testing.assert_array_equal(next(rec.pages()), x)
+    rec.close()
+
+
 def test_not_a_mat_file(tmp_path: Path) -> None:
     (tmp_path / "x.mat").write_bytes(b"garbage" * 40)
     with pytest.raises(FileFormatError, match="MATLAB"):
