@@ -66,7 +66,8 @@ class Report:
     def done(self, result: Any, messages: list[str]) -> None:
         self.files.append({
             "input": str(result.source), "output": str(result.output), "status": "denoised",
-            "frames": result.frames, "pixels": result.pixels, "seconds": round(result.seconds, 3),
+            "path": page_path(result), "frames": result.frames, "pixels": result.pixels,
+            "seconds": round(result.seconds, 3),
             "filled": result.filled, "model": result.model, "warnings": messages,
         })  # fmt: skip
         self.warn(result.source, messages)
@@ -108,18 +109,33 @@ class Report:
         done = [f for f in self.files if f["status"] == "denoised"]
         if not done:
             return "; ".join(["No file denoised", *tail]) + "."
-        frames, pixels = sum(f["frames"] for f in done), sum(f["pixels"] for f in done)
+        recordings = sum(f["frames"] for f in done if f.get("path") == "spectral")
+        frames, pixels = sum(f["frames"] for f in done) - recordings, sum(f["pixels"] for f in done)
         seconds = time.perf_counter() - self.t0
         rate = pixels / 1e6 / seconds if seconds > 0 else 0.0
+        unit = "Mpx" if frames else "M values"
+        what = ", ".join(count_pages(n, spectral) for n, spectral in ((recordings, True), (frames, False)) if n)
         model = self.model or {}
         ran = sorted({str(f.get("model") or model.get("name")) for f in done})  # a spectral model hands frames on
         models = f"model {ran[0]}" if len(ran) == 1 else f"models {', '.join(ran)}"
         head = (
-            f"Denoised {len(done)} file{'s' if len(done) != 1 else ''} ({frames} frame{'s' if frames != 1 else ''}, "
-            f"{pixels / 1e6:.2f} Mpx) in {seconds:.1f} s ({rate:.2f} Mpx/s) with {models} on "
+            f"Denoised {len(done)} file{'s' if len(done) != 1 else ''} ({what or '0 frames'}, "
+            f"{pixels / 1e6:.2f} {unit}) in {seconds:.1f} s ({rate:.2f} {unit}/s) with {models} on "
             f"{model.get('provider')}{_where(self.files, 'denoised')}"
         )
         return "; ".join([head, *tail]) + "."
+
+
+def page_path(result: Any) -> str:
+    """The path a file's pages took: ``"spectral"`` (each page a recording, time x wavelength) or
+    ``"image"`` (each page a frame), from the record written into its output."""
+    return "spectral" if "components" in result.provenance else "image"
+
+
+def count_pages(n: int, spectral: bool) -> str:
+    """``n`` pages as what they were denoised as: recordings or frames."""
+    word = "recording" if spectral else "frame"
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _where(files: list[dict[str, Any]], status: str) -> str:

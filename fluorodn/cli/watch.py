@@ -31,7 +31,7 @@ from fluorodn.cli._options import (
     ThreadsOption,
     with_run_options,
 )
-from fluorodn.cli._report import Report
+from fluorodn.cli._report import Report, count_pages, page_path
 from fluorodn.errors import FluorodnError
 
 _WATCH_EXAMPLES = (
@@ -180,10 +180,10 @@ def watch(
             if unread := tell_unread(lines, dn.options, path_of(dn, result), result.source):
                 record["unread_options"] = unread
             if not quiet:
-                typer.echo(f"{path} -> {dest} ({result.frames} frame{'s' if result.frames != 1 else ''}, "
+                typer.echo(f"{path} -> {dest} ({count_pages(result.frames, page_path(result) == 'spectral')}, "
                            f"{result.seconds:.1f} s)")  # fmt: skip
-            record.update(status="denoised", frames=result.frames, seconds=round(result.seconds, 3),
-                          filled=result.filled, warnings=messages)  # fmt: skip
+            record.update(status="denoised", path=page_path(result), frames=result.frames,
+                          seconds=round(result.seconds, 3), filled=result.filled, warnings=messages)  # fmt: skip
         else:
             counts["failed"] += 1
             lines.failed(path, dest, err, warnings=messages, debug=debug)

@@ -607,3 +607,21 @@ def test_provenance_names_the_model_that_ran(tmp_path: Path, helpers: Any) -> No
         assert json.loads(result.stdout)["files"][0]["model"] == model
         result = cli("denoise", tmp_path / name, "--threads", 1, "--overwrite")
         assert f"with model {model} on" in result.output.splitlines()[-1], result.output
+
+
+def test_summary_counts_recordings_and_frames(tmp_path: Path) -> None:
+    """The summary and --json say what each file's pages were denoised as: a spectral recording is
+    one recording of values, not one frame; a stack's pages are frames."""
+    _spectral_tif(tmp_path / "rec.tif", 7)
+    np.save(tmp_path / "stack.npy", np.random.default_rng(0).normal(100, 5, (3, 40, 40)).astype(np.float32))
+    result = cli("denoise", tmp_path / "rec.tif", "--threads", 1, "-o", tmp_path / "one")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("Denoised 1 file (1 recording, ")
+    assert " M values) in " in result.stdout and "frame" not in result.stdout
+    both = cli("denoise", tmp_path / "rec.tif", tmp_path / "stack.npy", "--threads", 1, "-o", tmp_path / "two")
+    assert both.exit_code == 0, both.output
+    assert both.stdout.splitlines()[-1].startswith("Denoised 2 files (1 recording, 3 frames, ")
+    doc = json.loads(cli("denoise", tmp_path / "rec.tif", tmp_path / "stack.npy", "--threads", 1, "--json",
+                         "-o", tmp_path / "three").stdout)  # fmt: skip
+    paths = {Path(f["input"]).name: (f["path"], f["frames"]) for f in doc["files"]}
+    assert paths == {"rec.tif": ("spectral", 1), "stack.npy": ("image", 3)}
