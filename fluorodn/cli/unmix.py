@@ -144,6 +144,8 @@ def unmix(
         fail(f"{recording}: could not be unmixed ({type(err).__name__}: {err}); run with --debug for the traceback")
     for message in dict.fromkeys(as_flags(" ".join(str(w.message).split())) for w in caught):
         typer.echo(f"fluorodn: warning: {recording}: {message}", err=True)
+    if res.timing is not None:  # what the file's timestamps say, as denoise notes it
+        typer.echo(f"fluorodn: {recording}: {res.timing.describe()}", err=True)
     if res.time_s is None:
         typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)
     how = f"denoised with {res.denoised_with}" if res.denoised_with else "not denoised"

@@ -97,7 +97,9 @@ def unmix_file(
             times = _stored_times(src, meta["time_s"], arr.shape[0], rate)
     result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller
     if times is not None:
-        result = dataclasses.replace(result, time_s=times)
+        from fluorodn.formats.timing import check
+
+        result = dataclasses.replace(result, time_s=times, timing=check(times, str(src)))
     if guppy is not None and result.time_s is None:
         raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give rate=HZ")
     saved = result.save(dest, overwrite=overwrite, source=src)

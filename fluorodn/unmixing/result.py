@@ -62,6 +62,9 @@ class UnmixResult:
     dark_samples: int = 0
     """How many samples were taken with the light off (:func:`fluorodn.spectral.lit_mask`): they
     carry no measurement, so their values are NaN in every trace (``np.isnan(sensor)`` marks them)."""
+    timing: Any = None
+    """What the file's own timestamps say (:class:`fluorodn.formats.timing.Timing`: rate, jitter,
+    dropped frames), where ``time_s`` came from them (:func:`fluorodn.unmixing.unmix_file`); else None."""
 
     def columns(self) -> dict[str, np.ndarray]:
         """The output table as {name: (T,) array} in :data:`COLUMNS` order (time_s NaN if unknown; the

@@ -87,6 +87,7 @@ def test_npy_with_range_and_rate(files: SimpleFiles) -> None:
     assert header == list(COLUMNS) and table.shape == (600, 8)
     np.testing.assert_array_equal(table[:, 0], np.arange(600))
     np.testing.assert_allclose(table[:, 1], np.arange(600) / 5.0)
+    assert "samples over" not in result.stderr  # times from --rate: no timestamps to describe
     assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.9
     assert np.all(table[:, 6] > 0) and np.all(table[:, 7] > 0)
 
@@ -351,6 +352,9 @@ def test_a_converted_tiff_gives_its_own_times_with_the_gaps(tmp_path: Path) -> N
         result = cli("unmix", path, "-s", "example", "--no-denoise", "-o", tmp_path / f"{name}.csv",
                      "--guppy", tmp_path / f"guppy_{name}")  # fmt: skip
         assert result.exit_code == 0, result.output
+        # the timestamps are described as denoise notes them: rate, jitter, the dropped frames
+        assert f"fluorodn: {path}: 60 samples over " in result.stderr, result.stderr
+        assert "at 5 Hz" in result.stderr and "5 dropped frames before sample 30)" in result.stderr
     from_txt, from_tif = (read_table(tmp_path / f"{name}.csv")[1][:, 1] for name in ("txt", "tif"))
     np.testing.assert_allclose(from_tif[28:32], [5.6, 5.8, 7.0, 7.2], atol=1e-9)
     np.testing.assert_allclose(from_tif, from_txt, atol=1e-9)
