@@ -106,17 +106,26 @@ class Watcher:
         self._pending: dict[Path, _Pending] = {}
         self._handled: dict[Path, tuple[int, int]] = {}
         self._events: queue.SimpleQueue[tuple[str, Path]] = queue.SimpleQueue()
+        self._gone: Callable[[Path], Any] | None = None
 
     @property
     def waiting(self) -> list[Path]:
         """Files seen but not complete yet."""
         return sorted(self._pending)
 
-    def run(self, handle: Callable[[Path], Any], stop: threading.Event | None = None) -> None:
-        """Call ``handle(path)`` for each complete file until ``stop`` is set (or Ctrl-C).
+    def run(
+        self,
+        handle: Callable[[Path], Any],
+        stop: threading.Event | None = None,
+        gone: Callable[[Path], Any] | None = None,
+    ) -> None:
+        """Call ``handle(path)`` for each complete file until ``stop`` is set (or Ctrl-C), and
+        ``gone(path)`` for a file seen while it was written that was deleted before it was complete
+        (not for one renamed: its new name, if accepted, is handed over in its turn).
 
         ``handle`` should catch its own per-file errors; an exception it raises ends the run.
         """
+        self._gone = gone
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
@@ -129,8 +138,8 @@ class Watcher:
                     return
                 path = event.dest_path if event.event_type == "moved" else event.src_path
                 events.put((event.event_type, Path(os.fsdecode(path))))
-                if event.event_type == "moved":  # the old name is gone
-                    events.put(("deleted", Path(os.fsdecode(event.src_path))))
+                if event.event_type == "moved":  # the old name is gone, the file lives on
+                    events.put(("moved away", Path(os.fsdecode(event.src_path))))
 
         observer: Any = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
         observer.schedule(Forward(), str(self.folder), recursive=self.recursive)
@@ -182,8 +191,7 @@ class Watcher:
             return
         try:
             sig = _signature(path)
-        except OSError:
-            self._pending.pop(path, None)
+        except OSError:  # gone: its own event (deleted, or moved away) follows in the queue
             return
         if self._handled.get(path) == sig:
             return  # handled in this state already
@@ -207,8 +215,9 @@ class Watcher:
             return
         while True:
             now = time.monotonic()
-            if kind == "deleted":
-                self._pending.pop(path, None)
+            if kind in ("deleted", "moved away"):
+                if self._pending.pop(path, None) is not None and kind == "deleted":
+                    self._tell_gone(path)
                 self._handled.pop(path, None)
             else:
                 self._see(path, now, closed=kind == "closed")
@@ -223,8 +232,7 @@ class Watcher:
         for path, entry in list(self._pending.items()):
             try:
                 sig = _signature(path)
-            except OSError:
-                del self._pending[path]
+            except OSError:  # gone, or unreadable for now: its own event, if any, follows
                 continue
             if sig != entry.signature:
                 entry.signature, entry.since = sig, now
@@ -233,6 +241,10 @@ class Watcher:
             if sig[0] > 0 and now - entry.since >= wait:
                 ready.append(path)
         return sorted(ready)
+
+    def _tell_gone(self, path: Path) -> None:
+        if self._gone is not None:
+            self._gone(path)
 
     def _hand_over(self, path: Path, handle: Callable[[Path], Any]) -> None:
         entry = self._pending.pop(path)
@@ -248,3 +260,5 @@ class Watcher:
     def _prune(self) -> None:
         for path in [p for p in self._handled if not p.exists()]:
             del self._handled[path]
+        for path in [p for p in self._pending if not p.exists()]:  # gone without an event (missed)
+            del self._pending[path]

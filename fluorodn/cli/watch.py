@@ -170,6 +170,9 @@ def watch(
         busy.clear()
         handled.add(path)
         record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
+        if err is not None and not path.exists():  # deleted while it was denoised: nothing to come back for
+            gone(path, "while it was denoised; no output was written")
+            return
         if err is not None and _stat_or_none(path) != before:  # written to meanwhile: the Watcher hands it over again
             handled.discard(path)
             lines.note(f"{path} is still being written; it is denoised once complete")
@@ -192,12 +195,18 @@ def watch(
         if report is not None:
             _append_json_line(report, record)
 
+    def gone(path: Path, when: str = "before it was complete; it was not denoised") -> None:
+        lines.to_stderr(f"fluorodn: warning: {path} was deleted {when}")
+        if report is not None:
+            _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest_of(path)),
+                                       "status": "deleted", "error": f"deleted {when}"})  # fmt: skip
+
     handled: set[Path] = set()
     from fluorodn.watch import Watcher
 
     with sigterm_interrupts():
         try:
-            Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(handle)
+            Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(handle, gone=gone)
         except KeyboardInterrupt:
             cut = " the output being written was removed;" if busy else ""
             typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)

@@ -102,6 +102,34 @@ def test_a_renamed_file_is_taken_under_its_new_name(tmp_path: Path) -> None:
     assert seen == [(tmp_path / "rec.tif", 20)]
 
 
+@pytest.mark.parametrize("poll", [False, True])
+def test_a_file_deleted_before_it_is_complete_is_told_once(tmp_path: Path, poll: bool) -> None:
+    """A file deleted while it is still being written is told to ``gone`` once, and never handed
+    over; a file renamed to another accepted name is not told, only handed over under that name."""
+    watcher = Watcher(tmp_path, lambda p: p.suffix == ".npy", settle=2.0, existing=False, poll=poll,
+                      poll_interval=0.1)  # fmt: skip
+    seen: list[tuple[Path, int]] = []
+    gone: list[Path] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(lambda p: seen.append((p, p.stat().st_size)), stop),
+                              kwargs={"gone": gone.append}, daemon=True)  # fmt: skip
+    thread.start()
+    try:
+        time.sleep(0.3)
+        (tmp_path / "cut.npy").write_bytes(b"a" * 30)
+        (tmp_path / "moved.npy").write_bytes(b"b" * 40)
+        wait_until(lambda: len(watcher.waiting) == 2)
+        (tmp_path / "cut.npy").unlink()
+        (tmp_path / "moved.npy").rename(tmp_path / "kept.npy")
+        wait_until(lambda: seen)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert gone == [tmp_path / "cut.npy"]
+    assert seen == [(tmp_path / "kept.npy", 40)]
+
+
 def test_arguments_are_checked(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Watcher(tmp_path / "missing", lambda p: True)
