@@ -115,9 +115,10 @@ def info(
 
 @app.command()
 def example(
-    path: Annotated[Path, typer.Argument(help="Where to write the example recording.", metavar="PATH")] = Path(
-        "example.tif"
-    ),
+    where: Annotated[
+        str,
+        typer.Argument(help="Where to write the example recording: a .tif name, or a folder.", metavar="PATH"),
+    ] = "example.tif",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
 ) -> None:
     """Copy the example recording shipped with fluorodn (a TIFF) to PATH."""
@@ -126,8 +127,16 @@ def example(
     source = resources.files("fluorodn") / "data" / "example.tif"
     if not source.is_file():
         fail("this installation has no example recording (fluorodn/data/example.tif is missing); reinstall fluorodn")
-    if path.is_dir():
+    path = Path(where)
+    if where.endswith(("/", "\\")) or path.is_dir():  # a folder, written as one or there already
         path = path / "example.tif"
+    elif path.suffix.lower() not in (".tif", ".tiff"):
+        fail(f"the example recording is a TIFF, so {where} needs a .tif name (e.g. {path.with_suffix('.tif')}), "
+             "or give a folder ending in /")  # fmt: skip
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        fail(f"cannot write {path}: making its folder failed ({err.strerror or err}); give a PATH in a writable folder")
     try:
         with resources.as_file(source) as src, atomic_output(path, overwrite=overwrite) as tmp:
             shutil.copyfile(src, tmp)

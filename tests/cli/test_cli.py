@@ -309,6 +309,11 @@ def test_example(tmp_path: Path, monkeypatch: Any) -> None:
     assert tifffile.imread(tmp_path / "example.tif").ndim >= 2
     assert_user_error(cli("example"), "exists already")
     assert cli("example", "copy.tif").exit_code == 0 and (tmp_path / "copy.tif").is_file()
+    # a folder, written as one: created, the recording inside; another format's name is refused
+    assert cli("example", "new/").exit_code == 0 and (tmp_path / "new" / "example.tif").is_file()
+    assert cli("example", "deep/er/x.tif").exit_code == 0 and (tmp_path / "deep" / "er" / "x.tif").is_file()
+    assert_user_error(cli("example", "ex.npy"), "is a TIFF", "ex.tif")
+    assert not (tmp_path / "ex.npy").exists()
 
 
 def test_example_advises_only_its_own_options(tmp_path: Path, monkeypatch: Any) -> None:
@@ -323,7 +328,8 @@ def test_example_advises_only_its_own_options(tmp_path: Path, monkeypatch: Any) 
     result = cli("example")
     assert_user_error(result, "exists already", "--overwrite", "another PATH")
     assert "--skip-existing" not in result.stderr
-    result = cli("example", tmp_path / "missing" / "x.tif")
+    (tmp_path / "a_file").write_bytes(b"")
+    result = cli("example", tmp_path / "a_file" / "x.tif")
     assert_user_error(result, "cannot write", "give a PATH in a writable folder")
     assert "(-o)" not in result.stderr and "output=" not in result.stderr
 
