@@ -127,14 +127,16 @@ def _subfolder_hint(folder: Path) -> str:
     )
 
 
-def output_path(source: Path, output: Path | None, suffix: str, several: bool, to: str | None = None) -> Path:
+def output_path(
+    source: Path, output: Path | None, suffix: str, several: bool, to: str | None = None, folder: bool = False
+) -> Path:
     """Where the result of ``source`` goes.
 
     ``output`` None: next to the input as ``<stem><suffix><ext>``. ``output`` a folder
-    (an existing one, a name without a recording extension, or any name when there are
-    ``several`` inputs): that name inside it. Otherwise ``output`` is the file, and must
-    have the input's format, or the format ``to`` converts to (npy, tif, h5; its extension
-    replaces the input's).
+    (an existing one, a name without a recording extension, one declared a ``folder``, e.g. written
+    with a trailing /, or any name when there are ``several`` inputs): that name inside it.
+    Otherwise ``output`` is the file, and must have the input's format, or the format ``to``
+    converts to (npy, tif, h5; its extension replaces the input's).
     """
     check_name_part(suffix, "suffix=")
     stem, ext = _stem_ext(source)
@@ -143,6 +145,8 @@ def output_path(source: Path, output: Path | None, suffix: str, several: bool, t
     name = f"{stem}{suffix}{ext}"
     if output is None:
         return source.with_name(name)
+    if folder:
+        return output / name
     if output.is_dir() or several or output.suffix.lower() not in FORMATS:
         if several and output.suffix.lower() in FORMATS and not output.is_dir():
             raise FileFormatError(f"with several inputs, output=... must be a folder, not the file name {output}")
@@ -162,15 +166,16 @@ def plan_outputs(
     several: bool,
     keep_tree: bool = False,
     to: str | None = None,
+    folder: bool = False,
 ) -> list[tuple[Path, Path]]:
     """(input, output) for each of ``sources``: :func:`output_path` each, or with ``keep_tree``
     the input's folder below the inputs' common folder recreated under the ``output`` folder;
-    ``to`` converts (npy, tif, h5)."""
+    ``to`` converts (npy, tif, h5); ``folder``: ``output`` is a folder whatever its name."""
     if to is not None:
         check_target(to)
     if not keep_tree or output is None:
-        return [(src, output_path(src, output, suffix, several, to)) for src in sources]
-    if output.suffix.lower() in FORMATS and not output.is_dir():
+        return [(src, output_path(src, output, suffix, several, to, folder)) for src in sources]
+    if output.suffix.lower() in FORMATS and not output.is_dir() and not folder:
         raise FileFormatError(f"keep_tree=True needs output=... to be a folder, not the file name {output}")
     parents = [Path(os.path.abspath(src.parent)) for src in sources]
     root = Path(os.path.commonpath(parents)) if parents else Path()

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from fluorodn.cli._report import Report
 
 
+def as_given(text: str) -> Any:
+    """A path option's text as typed, for ``typer``'s ``parser=``: ``Path()`` would drop a trailing
+    ``/``, which says the name is a folder; the command makes the ``Path`` itself."""
+    return text
+
+
 def fail(message: object, code: int = 1) -> NoReturn:
     """Print the one-line error (keyword arguments a library error names given as options) and exit."""
     typer.echo(f"fluorodn: error: {as_flags(str(message))}", err=True)

@@ -12,6 +12,7 @@ import typer
 from fluorodn.cli import app
 from fluorodn.cli._common import (
     as_flags,
+    as_given,
     check_count,
     check_user_model,
     collected_warnings,
@@ -65,9 +66,16 @@ def denoise(
             metavar="INPUT",
         ),
     ],
-    output: Annotated[
+    output_arg: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Output file (one input) or folder. Default: beside each input."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file (one input) or folder (a name ending in /, an existing folder, or several inputs). "
+            "Default: beside each input.",
+            parser=as_given,  # the text as typed: a trailing / says folder
+            metavar="<path>",
+        ),
     ] = None,
     keep_tree: Annotated[
         bool,
@@ -159,9 +167,13 @@ def denoise(
     check_count("--threads", threads)
     check_count("--workers", workers)
     report = Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
+    output = None if output_arg is None else Path(output_arg)
+    as_folder = output_arg is not None and str(output_arg).endswith(("/", "\\"))  # Path() drops the trailing /
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,
                          nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
+        if output is not None and as_folder:  # the store goes into that folder under its default name
+            output = output / (Path(inputs[0].rstrip("/\\")).stem + run.suffix + ".zarr")
         _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report, rate)
         return
     if scheduler is not None or workers is not None:
@@ -180,7 +192,8 @@ def denoise(
             (Path(p).is_dir() and not is_spectrum_folder(p)) or set(p) & set("*?[") for p in inputs
         )
         to_fmt = None if to is None else to.value
-        plans = fio.plan_outputs(sources, output, run.suffix, several=several, keep_tree=keep_tree, to=to_fmt)
+        plans = fio.plan_outputs(sources, output, run.suffix, several=several, keep_tree=keep_tree, to=to_fmt,
+                                 folder=as_folder)  # fmt: skip
         _check_plans(plans)
         settings = FileSettings(dtype=run.dtype.value, key=key, suffix=run.suffix, overwrite=overwrite, nan=nan.value,
                                 device=run.device.value, excitations=excitations, to=to_fmt, rate=rate)  # fmt: skip

@@ -14,7 +14,7 @@ import typer
 
 from fluorodn import __version__
 from fluorodn.cli import app
-from fluorodn.cli._common import check_count, fail, make_denoiser, setup_logging
+from fluorodn.cli._common import as_given, check_count, fail, make_denoiser, setup_logging
 from fluorodn.cli._options import Device, Precision, PrecisionOption
 from fluorodn.errors import DeviceError, FluorodnError
 
@@ -116,9 +116,13 @@ def info(
 @app.command()
 def example(
     where: Annotated[
-        str,
-        typer.Argument(help="Where to write the example recording: a .tif name, or a folder.", metavar="PATH"),
-    ] = "example.tif",
+        Path,
+        typer.Argument(
+            help="Where to write the example recording: a .tif name, or a folder.",
+            metavar="PATH",
+            parser=as_given,  # the text as typed: a trailing / says folder
+        ),
+    ] = Path("example.tif"),
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
 ) -> None:
     """Copy the example recording shipped with fluorodn (a TIFF) to PATH."""
@@ -128,7 +132,7 @@ def example(
     if not source.is_file():
         fail("this installation has no example recording (fluorodn/data/example.tif is missing); reinstall fluorodn")
     path = Path(where)
-    if where.endswith(("/", "\\")) or path.is_dir():  # a folder, written as one or there already
+    if str(where).endswith(("/", "\\")) or path.is_dir():  # a folder, written as one or there already
         path = path / "example.tif"
     elif path.suffix.lower() not in (".tif", ".tiff"):
         fail(f"the example recording is a TIFF, so {where} needs a .tif name (e.g. {path.with_suffix('.tif')}), "

@@ -440,3 +440,17 @@ def test_cuda_failure_is_one_line_without_onnxruntime_logs(tiny_model: Path, tmp
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fluorodn: error: CUDA was requested"), proc.stderr
+
+
+def test_an_output_ending_in_a_slash_is_a_folder(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """-o NAME/ is a folder whatever NAME looks like (made if missing), for one input too; without
+    the slash the same name is the output file."""
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    result = denoise(tiny_model, tmp_path / "a.tif", "-o", f"{tmp_path / 'results.tif'}/")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "results.tif" / "a_denoised.tif").is_file()
+    kept = denoise(tiny_model, tmp_path / "a.tif", "-o", f"{tmp_path / 'deep' / 'er'}{os.sep}", "--keep-tree")
+    assert kept.exit_code == 0, kept.output
+    assert (tmp_path / "deep" / "er" / "a_denoised.tif").is_file()
+    as_file = denoise(tiny_model, tmp_path / "a.tif", "-o", tmp_path / "plain.tif")
+    assert as_file.exit_code == 0 and (tmp_path / "plain.tif").is_file()
