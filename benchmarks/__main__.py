@@ -32,6 +32,7 @@ BENCHMARKS = {
     "events": "benchmarks.events",
     "headroom": "benchmarks.headroom",
     "onsets": "benchmarks.onsets",
+    "brightness": "benchmarks.brightness",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

@@ -1403,6 +1403,17 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
     return {"time_corr": time_corr, "structure": top_share / noise_share, "snr": snr(p), "still": float(still)}
 
 
+#: What the "noisier than trained" warning adds: what fluorodn's brightness benchmark
+#: (``python -m benchmarks brightness``) measured of the shipped spectral model on recordings
+#: dimmer than its training's.
+DIM_ADVICE = (
+    ": in fluorodn's brightness benchmark the shipped spectral model still improved PSNR and coherence "
+    "there, but events counted on its output fell below the raw recording's count from a brightness/noise "
+    "of about 10 (event F1 -0.04 at 8.5-10.8, -0.15 at 5.6-7.1); check an event analysis against the raw "
+    "recording"
+)
+
+
 def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> list[str]:
     """Sentences naming each statistic of ``stats`` outside the range ``checks`` gives for it; of
     a recording that does not change over time (``stats["still"]``), the one sentence saying so:
@@ -1417,10 +1428,13 @@ def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> 
     lo, hi = checks.get("snr", [0.0, np.inf])
     if not lo <= stats["snr"] <= hi:
         side = "noisier" if stats["snr"] < lo else "cleaner"
-        out.append(
+        text = (
             f"the recording is {side} than any the model was trained on (brightness/noise "
             f"{stats['snr']:.3g}, trained {lo:.3g}-{hi:.3g})"
         )
+        if side == "noisier":
+            text += DIM_ADVICE
+        out.append(text)
     _, hi = checks.get("time_corr", [-1.0, np.inf])
     if stats["time_corr"] > hi:
         out.append(

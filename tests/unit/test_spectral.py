@@ -1058,6 +1058,18 @@ def test_a_recording_without_noise_is_named_for_what_it_is(den: Denoiser) -> Non
     assert "noisier than any" in spectral.domain_warnings(stats, {"snr": [16.6, 3540.0]})[0]
 
 
+def test_the_noisier_than_trained_warning_says_what_it_costs() -> None:
+    """Below the trained brightness the warning names what the brightness benchmark measured (event
+    counts fall first) and what to check; above it, nothing is added."""
+    quiet = {"time_corr": 0.0, "structure": 0.0, "still": 0.0}
+    (dim,) = spectral.domain_warnings({"snr": 9.0, **quiet}, {"snr": [16.6, 3540.0]})
+    assert dim.startswith("the recording is noisier than any the model was trained on (brightness/noise 9")
+    assert dim.endswith(spectral.DIM_ADVICE) and "check an event analysis against the raw recording" in dim
+    (bright,) = spectral.domain_warnings({"snr": 5000.0, **quiet}, {"snr": [16.6, 3540.0]})
+    assert "cleaner than any" in bright and spectral.DIM_ADVICE not in bright
+    assert spectral.domain_warnings({"snr": 20.0, **quiet}, {"snr": [16.6, 3540.0]}) == []
+
+
 def test_structured_removal_warns(den: Denoiser) -> None:
     """Signal of higher rank than the projection keeps is removed: the check says so."""
     rng = np.random.default_rng(7)
