@@ -97,8 +97,9 @@ def render(res: dict[str, Any]) -> str:
         f"`python -m benchmarks brightness{' --quick' if res['quick'] else ''}` on {res['date']} in "
         f"{res['seconds']:.0f} s, model `{res['model']}` (sha256 {res['model_sha256'][:12]}): the quality "
         f"benchmark's signal at 5 Hz, {res['minutes']:g} min x {BINS} bins, seeds {res['seeds'][0]}-"
-        f"{res['seeds'][-1]} (one clean recording per seed, drawn at every noise scale). Training: noise scales {TRAINED[0]:g}-{TRAINED[1]:g}; the "
-        f"model's check warns below a brightness over noise of {lo:.3g} (its card's `domain_checks.snr`). "
+        f"{res['seeds'][-1]} (one clean recording per seed, drawn at every noise scale). Training: noise "
+        f"scales {TRAINED[0]:g}-{TRAINED[1]:g}; the model's check warns below a brightness over noise of "
+        f"{lo:.3g} (its card's `domain_checks.snr`). "
         "A noise scale k has the noise of 1 / k^2 of the photons.",
         "",
         "Per noise scale: the mean over the seeds, the default's mean paired difference to raw and to the "
