@@ -30,6 +30,12 @@ __all__ = ["atomic_folder", "atomic_output", "remove_stale_temps", "temp_name"]
 #: one another process is still writing.
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp$")
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+#: What numpy's ``tofile`` raises, without an errno, when the disk takes only part of a write.
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
+def _disk_full(err: OSError) -> bool:
+    return err.errno in _DISK_FULL or (err.errno is None and bool(_SHORT_WRITE.search(str(err))))
 
 
 def _host_tag() -> str:
@@ -131,13 +137,13 @@ def atomic_output(
     except BaseException as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if isinstance(err, OSError) and err.errno in _DISK_FULL:
+        if isinstance(err, OSError) and _disk_full(err):
             raise _write_error(dest, err) from err
         raise
 
 
 def _write_error(dest: Path, err: OSError) -> OutputError:
-    why = "the disk is full" if err.errno in _DISK_FULL else (err.strerror or str(err))
+    why = "the disk is full" if _disk_full(err) else (err.strerror or str(err))
     return OutputError(f"cannot write {dest} ({why}); choose a writable output folder with free space (output=...)")
 
 
