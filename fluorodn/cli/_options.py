@@ -110,12 +110,18 @@ SpectralOnlyOption = Annotated[
         "at high noise with slow rises, where the default can merge close events.",
     ),
 ]
+def share(value: float) -> float:
+    """A 0-1 option (``--strength``), refused with the range it takes, NaN included."""
+    if not 0.0 <= value <= 1.0:  # False for NaN
+        raise typer.BadParameter(f"must be a number from 0 to 1, not {value:g}")
+    return value
+
+
 StrengthOption = Annotated[
     float,
     typer.Option(
         "--strength",
-        min=0.0,
-        max=1.0,
+        callback=share,
         help="Spectral recordings: how much noise the network removes over time, 0-1 (default 1). Lower "
         "values smooth less: events keep sharper rises and close events stay apart, at the price of "
         "coherence; 0 is --spectral-only. Images ignore it.",

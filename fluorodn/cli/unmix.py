@@ -11,7 +11,7 @@ import typer
 
 from fluorodn.cli import app
 from fluorodn.cli._common import as_flags, fail, format_traceback, setup_logging
-from fluorodn.cli._options import DebugOption, SpectralOnlyOption
+from fluorodn.cli._options import DebugOption, SpectralOnlyOption, share
 from fluorodn.errors import FluorodnError
 
 _UNMIX_EXAMPLES = (
@@ -57,8 +57,7 @@ def unmix(
         float,
         typer.Option(
             "--strength",
-            min=0.0,
-            max=1.0,
+            callback=share,
             help="How much noise the denoising removes over time, 0-1 (as for denoise): lower values keep "
             "events' rises for event detection, at the price of coherence.",
         ),

@@ -480,8 +480,10 @@ def test_strength_on_the_command_line(tmp_path: Path) -> None:
     assert cli("denoise", tmp_path / "rec.tif", "--threads", 1).exit_code == 0
     assert read_provenance(tmp_path / "rec_denoised.tif")["settings"]["strength"] == 1.0
     assert np.abs(half - tifffile.imread(tmp_path / "rec_denoised.tif")).max() > 1.0
-    bad = cli("denoise", tmp_path / "rec.tif", "--strength", 1.5, "--suffix", "_bad")
-    assert bad.exit_code == 2 and "--strength" in bad.output and "Traceback" not in bad.output
+    for value in ("1.5", "-0.1", "nan"):
+        bad = cli("denoise", tmp_path / "rec.tif", "--strength", value, "--suffix", "_bad")
+        assert bad.exit_code == 2 and "Traceback" not in bad.output
+        assert f"'--strength': must be a number from 0 to 1, not {value}" in bad.output
     assert not (tmp_path / "rec_bad.tif").exists()
 
 
