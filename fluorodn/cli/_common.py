@@ -29,6 +29,15 @@ def as_given(text: str) -> Any:
     return text
 
 
+def make_folder(folder: Path) -> None:
+    """Make an output's folder (and its parents) before any work, as ``denoise -o`` does; fail in one
+    sentence where it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        fail(f"cannot make the output folder {folder} ({err.strerror or err}); choose a writable -o")
+
+
 def fail(message: object, code: int = 1) -> NoReturn:
     """Print the one-line error (keyword arguments a library error names given as options) and exit."""
     typer.echo(f"fluorodn: error: {as_flags(str(message))}", err=True)

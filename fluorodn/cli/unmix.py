@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from fluorodn.cli import app
-from fluorodn.cli._common import as_flags, fail, format_traceback, setup_logging
+from fluorodn.cli._common import as_flags, fail, format_traceback, make_folder, setup_logging
 from fluorodn.cli._options import DebugOption, SpectralOnlyOption, share
 from fluorodn.errors import FluorodnError
 
@@ -118,6 +118,10 @@ def unmix(
             opts = DenoiserOptions(strength=strength, keep_onsets=not round_onsets, spectral_only=spectral_only)
         except ValueError as err:  # options that contradict each other
             fail(err)
+    if not recording.exists():  # before anything is read of it
+        fail(f"input {recording} does not exist; check the path")
+    if output is not None:
+        make_folder(output.parent)
     t0 = time.perf_counter()
     console = Console(stderr=True)
     bar = Progress("refining", BarColumn(), MofNCompleteColumn(), "samples", TimeRemainingColumn(), console=console,
@@ -204,6 +208,8 @@ def report(
     setup_logging()
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         fail(f"the report is an HTML file; give -o a name ending in .html, not {output.name}")
+    if output is not None:
+        make_folder(output.parent)
     cautions: list[str] = []
 
     def told(message: str) -> str:  # each caution the report shows, also on the terminal

@@ -84,6 +84,9 @@ def test_report_command(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     again = cli("report", tmp_path / "n.npy", tmp_path / "d.npy", "-o", tmp_path / "r.html")
     assert again.exit_code == 1 and "exists" in again.stderr and "Traceback" not in again.output
     assert "--overwrite" in again.stderr and "--skip-existing" not in again.stderr  # options report has
+    deeper = cli("report", tmp_path / "n.npy", tmp_path / "d.npy", "-o", tmp_path / "new" / "r.html")
+    assert deeper.exit_code == 0, deeper.output  # its folder made, as denoise -o makes one
+    assert (tmp_path / "new" / "r.html").is_file() and (tmp_path / "new" / "r.json").is_file()
 
 
 def test_denoise_report_checks_its_own_files_before_denoising(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:

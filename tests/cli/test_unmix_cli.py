@@ -303,8 +303,22 @@ def test_refuses_a_stack_and_a_missing_file(files: SimpleFiles) -> None:
     tifffile.imwrite(stack, np.ones((3, 200, 152), np.uint16), photometric="minisblack")
     assert_user_error(cli("unmix", stack, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise"),
                       "holds 3 pages", "one (time, wavelength) recording per file")  # fmt: skip
-    assert_user_error(cli("unmix", files.folder / "missing.npy", "-s", files.sensor, "--wavelengths", files.range),
-                      "does not exist")  # fmt: skip
+    for name in ("missing.npy", "missing.txt", "missing.h5"):  # named missing, not taken for another problem
+        assert_user_error(cli("unmix", files.folder / name, "-s", files.sensor), f"input {files.folder / name} does "
+                          "not exist")  # fmt: skip
+
+
+def test_outputs_go_into_folders_made_for_them(files: SimpleFiles) -> None:
+    """-o in a folder that does not exist yet: made, as denoise -o makes its folder."""
+    out = files.folder / "new" / "deeper" / "u.csv"
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--rate", 5, "--no-denoise",
+                 "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_table(out)[1].shape == (600, 8)
+    (files.folder / "a_file").write_bytes(b"")
+    blocked = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise",
+                  "-o", files.folder / "a_file" / "u.csv")  # fmt: skip
+    assert_user_error(blocked, "cannot make the output folder", "choose a writable -o")
 
 
 def test_wavelengths_and_rate_from_tiff_metadata(files: SimpleFiles) -> None:
