@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._engine import check_input
+from ._engine import check_input, check_values
 from .errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Denoiser, DenoiserOptions
 
-__all__ = ["LOADS", "cached_denoiser", "run_block_2d", "run_block_3d", "run_block_spectral"]
+__all__ = ["LOADS", "cached_denoiser", "check_block", "run_block_2d", "run_block_3d", "run_block_spectral"]
 
 _CACHE: dict[tuple[str, str, str], Denoiser] = {}
 _CACHE_LOCK = threading.Lock()
@@ -55,6 +55,17 @@ def worker_denoiser(model: str, device: str, options: Any, sha256: str | None) -
             f"planned with {sha256[:12]}...; install the same fluorodn/model files on every worker"
         )
     return den
+
+
+def check_block(block: np.ndarray, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+    """``block`` of the input array as it is, once :func:`fluorodn._engine.check_values` found it
+    finite and within float32's range; its InputError names the index in the whole array, which
+    dask's ``block_info`` places the block in."""
+    origin = None
+    if block_info and 0 in block_info:
+        origin = tuple(int(lo) for lo, _ in block_info[0]["array-location"])
+    check_values(block, origin)
+    return block
 
 
 def run_block_2d(

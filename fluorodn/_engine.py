@@ -14,18 +14,23 @@ from typing import Any
 
 import numpy as np
 
+from fluorodn.errors import InputError
 from fluorodn.tiling import Tile, TilePlan
 
 __all__ = [
     "CLIP_SHARE",
+    "FILL_ADVICE",
+    "MAX_VALUE",
     "REMOVAL_LIMIT",
     "Net",
     "Progress",
     "check_input",
     "check_scale",
+    "check_values",
     "clipping",
     "clipping_warning",
     "denoise_pages",
+    "percent",
     "removal_excess",
     "removal_warning",
 ]
@@ -132,37 +137,66 @@ def denoise_pages(
 
 
 def check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:
-    """``x`` as an array of real numbers with one of ``ndims`` dimensions, not empty, finite;
-    ValueError naming what is wrong otherwise."""
+    """``x`` as an array of real numbers with one of ``ndims`` dimensions, not empty, finite and
+    within float32's range (:func:`check_values`); InputError naming what is wrong otherwise."""
     arr = x if isinstance(x, np.ndarray) else np.asarray(x)
     kind = arr.dtype.kind
     if kind not in "iuf":
         what = {"b": "boolean", "c": "complex", "O": "object", "U": "string", "S": "bytes"}.get(kind, str(arr.dtype))
-        raise ValueError(f"expected an array of real numbers (ints or floats), got {what} dtype {arr.dtype}")
+        raise InputError(f"expected an array of real numbers (ints or floats), got {what} dtype {arr.dtype}")
     if arr.ndim not in ndims:
         want = " or ".join(f"{n}D" for n in ndims)
-        raise ValueError(f"expected a {want} array ((H, W) or (pages, H, W)), got {arr.ndim}D with shape {arr.shape}")
+        raise InputError(f"expected a {want} array ((H, W) or (pages, H, W)), got {arr.ndim}D with shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"expected a non-empty array, got shape {arr.shape}")
-    if kind == "f":
-        _check_finite(arr)
+        raise InputError(f"expected a non-empty array, got shape {arr.shape}")
+    check_values(arr)
     return arr
 
 
-def _check_finite(arr: np.ndarray) -> None:
-    """Raise ValueError at the first NaN/inf, scanning in blocks so memory stays bounded."""
+#: Largest magnitude of an input value: the network and the output are float32.
+MAX_VALUE = float(np.finfo(np.float32).max)
+
+#: What a refusal of NaN/inf values advises: interpolation over time keeps a recording's spectra,
+#: where zeros put in their place would be spread over the spectrum by the projection.
+FILL_ADVICE = (
+    "fill them first by interpolation over time, e.g. x = fluorodn.files.fill_nonfinite(x)[0] after import "
+    "fluorodn.files (on each (T, W) page of a stack)"
+)
+
+
+def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None) -> None:
+    """Raise InputError at the first NaN/inf of a 2D or 3D float ``arr``, or at the first value
+    beyond :data:`MAX_VALUE` in magnitude, scanning in blocks so memory stays bounded. ``origin``:
+    the index of ``arr[0, 0]`` (``arr[0, 0, 0]``) in a larger array, which the message then names
+    the index in (one block of a dask array); integer arrays always pass."""
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    wide = arr.dtype.itemsize > 4  # float32 and narrower hold nothing beyond MAX_VALUE but inf
     pages = [arr] if arr.ndim == 2 else (arr[i] for i in range(arr.shape[0]))
     for p, page in enumerate(pages):
-        step = max(1, _CHECK_BLOCK // page.shape[1])
+        step = max(1, _CHECK_BLOCK // max(1, page.shape[1]))
         for r in range(0, page.shape[0], step):
             block = page[r : r + step]
-            if not np.isfinite(block).all():
-                i, j = (int(v) for v in np.argwhere(~np.isfinite(block))[0])
-                where = (r + i, j) if arr.ndim == 2 else (p, r + i, j)
-                raise ValueError(
-                    f"input contains NaN or infinite values (first at index {where}); "
-                    "replace them first, e.g. with np.nan_to_num"
-                )
+            finite = bool(np.isfinite(block).all())
+            if finite and not (wide and (block.max() > MAX_VALUE or block.min() < -MAX_VALUE)):
+                continue
+            i, j = (int(v) for v in np.argwhere(np.abs(block) > MAX_VALUE if finite else ~np.isfinite(block))[0])
+            at = (r + i, j) if arr.ndim == 2 else (p, r + i, j)
+            where = f"first at index {at}" if origin is None else f"one at index {_shifted(at, origin)}"
+            if not finite:
+                raise InputError(f"input contains NaN or infinite values ({where}); {FILL_ADVICE}")
+            value = block[i, j]  # a longdouble may lie beyond float64 too
+            raise InputError(
+                f"input holds {np.format_float_scientific(value, precision=2, trim='-')} ({where}), beyond the "
+                f"largest float32 ({MAX_VALUE:.3g}) that fluorodn computes in; divide it by a power of ten first, "
+                f"e.g. 1e{int(np.floor(np.log10(np.abs(value)))) - 6}, and multiply the output by it "
+                "(run(k * x) equals k * run(x))"
+            )
+
+
+def _shifted(index: tuple[int, ...], origin: tuple[int, ...]) -> tuple[int, ...]:
+    """``index`` in a block whose first element lies at ``origin`` of a larger array, in that array."""
+    return tuple(int(a + b) for a, b in zip(index, origin, strict=True))
 
 
 #: Share of an input's values at its maximum (or minimum) above which :func:`clipping` looks at them.
@@ -215,6 +249,18 @@ def _blocks(arr: np.ndarray) -> Iterator[np.ndarray]:
             yield page[r : r + step]
 
 
+def percent(share: float) -> str:
+    """A share from 0 to 1 as a percentage for a message: two significant digits under 10 %
+    (``"0.42"``, ``"5.3"``), one decimal from there (``"99.7"``), and ``"over 99.9"`` for a share
+    that would round to 100 without being all."""
+    p = 100.0 * share
+    if p < 9.95:  # below what rounds to 10.0
+        return f"{p:.2g}"
+    if p >= 99.95 and share < 1.0:
+        return "over 99.9"
+    return f"{p:.1f}" if share < 1.0 else "100"
+
+
 def clipping_warning(
     arr: np.ndarray,
     consequence: str = "which no training recording had, so the denoised values there are not measurements",
@@ -226,7 +272,7 @@ def clipping_warning(
         return None
     side, value, share = found
     return (
-        f"{100 * share:.2g} % of the values equal the input's {side} {value:g}: the detector saturated (or the "
+        f"{percent(share)} % of the values equal the input's {side} {value:g}: the detector saturated (or the "
         f"data were clipped) there, {consequence}"
     )
 
@@ -325,11 +371,11 @@ def removal_warning(pages: Sequence[np.ndarray], outs: Sequence[np.ndarray], fir
 
 
 def check_scale(scale: Any) -> tuple[float, float]:
-    """A user's ``(m, s)``: two finite numbers, ``s > 0``; ValueError otherwise."""
+    """A user's ``(m, s)``: two finite numbers, ``s > 0``; InputError otherwise."""
     try:
         m, s = (float(v) for v in scale)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"scale must be a pair (m, s) of numbers, got {scale!r}") from err
+        raise InputError(f"scale must be a pair (m, s) of numbers, got {scale!r}") from err
     if not (np.isfinite(m) and np.isfinite(s) and s > 0):
-        raise ValueError(f"scale (m, s) must be finite with s > 0, got {scale!r}")
+        raise InputError(f"scale (m, s) must be finite with s > 0, got {scale!r}")
     return m, s

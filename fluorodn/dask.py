@@ -58,9 +58,9 @@ from ._dask_io import (
     write_zarr,
 )
 from ._dask_worker import LOADS as LOADS
-from ._dask_worker import cached_denoiser, run_block_2d, run_block_3d, run_block_spectral
+from ._dask_worker import cached_denoiser, check_block, run_block_2d, run_block_3d, run_block_spectral
 from ._engine import check_scale, clipping_warning, removal_warning
-from .errors import FluorodnError
+from .errors import FluorodnError, InputError
 from .normalize import sample_rows, scale_from_rows
 from .registry import IMAGE_MODEL
 
@@ -79,6 +79,9 @@ def preload(
 
     Returns a small summary (name, provider, precision, sha256, threads) of the cached Denoiser.
     """
+    from .denoiser import checked_model
+
+    checked_model(model)
     ref = _model_ref(model)
     den = cached_denoiser(ref, device, _pinned_options(ref, device, options))
     return {
@@ -329,19 +332,24 @@ def denoise(
     """
     import dask.array as da
 
+    from .denoiser import checked_bool, checked_model, checked_rate
+
+    checked_model(model)
     arr = da.asarray(array)
     if arr.ndim not in (2, 3):
-        raise ValueError(f"expected a 2D (Y, X) or 3D (pages, Y, X) array, got shape {arr.shape}")
+        raise InputError(f"expected a 2D (Y, X) or 3D (pages, Y, X) array, got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"expected a real-valued array, got dtype {arr.dtype}")
+        raise InputError(f"expected a real-valued array, got dtype {arr.dtype}")
     if 0 in arr.shape[-2:]:  # as one call refuses it (a stack of no pages is denoised: to no pages)
-        raise ValueError(f"expected a non-empty array, got shape {arr.shape}")
+        raise InputError(f"expected a non-empty array, got shape {arr.shape}")
     if scale is not None and arr.ndim != 2:
-        raise ValueError("scale= is only meaningful for a 2D array (3D pages each use their own)")
-
-    from .denoiser import checked_rate
-
+        raise InputError("scale= is only meaningful for a 2D array (3D pages each use their own)")
     slow = checked_rate(rate)
+    recording = checked_bool("recording", recording)
+    if arr.dtype.kind == "f":
+        # NaN/inf and values beyond float32 are refused by the chunks as given, so that the error
+        # names the index in the whole array (a worker's block is a piece of a rechunked, overlapped one)
+        arr = arr.map_blocks(check_block, dtype=arr.dtype, meta=np.empty((0,) * arr.ndim, dtype=arr.dtype))
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
     ref, options, planner, recording = _effective(model, device, options, arr, recording)
     planner._warn_choice(arr.shape[-2:])  # once, here on the client, not from every block
@@ -360,7 +368,7 @@ def denoise(
 
     if planner.kind == "spectral" and planner._path_for(arr.shape, recording=recording) == "spectral":
         if scale is not None:
-            raise ValueError("scale= applies to image models only; spectral recordings are scaled per bin")
+            raise InputError("scale= applies to image models only; spectral recordings are scaled per bin")
         out, messages = _denoise_spectral(arr, planner, common, recording)
         _warn(messages)
         return out

@@ -26,6 +26,7 @@ from fluorodn import spectral
 from fluorodn._engine import Progress, check_input, check_scale, clipping_warning, denoise_pages, removal_warning
 from fluorodn.errors import (
     EventDetectionWarning,
+    InputError,
     LightOffNotice,
     ModelChoiceWarning,
     ModelError,
@@ -109,16 +110,43 @@ def _is_real(x: Any) -> bool:
     return not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
 
 
+def _is_integer(x: Any) -> bool:
+    """Whether ``x`` is an integer (a Python or numpy int; not a bool)."""
+    return not isinstance(x, bool) and isinstance(x, (int, np.integer))
+
+
+def checked_progress(progress: Any) -> None:
+    """InputError unless ``progress`` is None or callable (it is called with counts of values done)."""
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress must be None or a function taking the number of values finished, not {progress!r}")
+
+
+def checked_model(model: Any) -> None:
+    """InputError unless ``model`` is what :class:`Denoiser` takes: a model's name or a path."""
+    if not isinstance(model, str | os.PathLike):
+        raise InputError(
+            f"model must be a shipped model's name (e.g. 'default') or the path to an .onnx file, not {model!r}"
+        )
+
+
+def checked_bool(name: str, value: Any) -> bool:
+    """``value`` of the argument ``name`` as a bool; InputError unless it is True or False (a
+    numpy bool too), so that a string such as ``"False"`` is not taken as true."""
+    if not isinstance(value, bool | np.bool_):
+        raise InputError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def checked_rate(rate: float | None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a recording sampled at ``rate`` samples per second
     (:func:`fluorodn.spectral.rate_warning`), None for an unknown rate (None) or one that needs none;
-    ValueError for a rate that is not a positive number."""
+    InputError for a rate that is not a positive number."""
     if rate is None:
         return None
     if not _is_real(rate):
-        raise ValueError(f"rate must be a number of samples per second, not {rate!r}")
+        raise InputError(f"rate must be a number of samples per second, not {rate!r}")
     if not (np.isfinite(rate) and rate > 0):
-        raise ValueError(f"rate must be a positive number of samples per second, not {rate}")
+        raise InputError(f"rate must be a positive number of samples per second, not {rate}")
     return spectral.rate_warning(float(rate))
 
 
@@ -206,26 +234,32 @@ class DenoiserOptions:
     nothing measurable)."""
 
     def __post_init__(self) -> None:
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
-        if self.tile_pixels is not None and (not isinstance(self.tile_pixels, int) or self.tile_pixels < 1):
-            raise ValueError(f"tile_pixels must be a positive integer or None, got {self.tile_pixels!r}")
-        if not isinstance(self.cuda_device, int) or self.cuda_device < 0:
-            raise ValueError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
+        for name in ("threads", "tile_pixels"):
+            value = getattr(self, name)
+            if value is not None and (not _is_integer(value) or value < 1):
+                raise InputError(f"{name} must be a positive integer or None, got {value!r}")
+            if value is not None:
+                object.__setattr__(self, name, int(value))
+        if not _is_integer(self.cuda_device) or self.cuda_device < 0:
+            raise InputError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
+        object.__setattr__(self, "cuda_device", int(self.cuda_device))
         if not _is_real(self.strength):
-            raise ValueError(f"strength must be a number from 0 to 1, got {self.strength!r}")
+            raise InputError(f"strength must be a number from 0 to 1, got {self.strength!r}")
         if not 0.0 <= float(self.strength) <= 1.0:
-            raise ValueError(f"strength must be from 0 to 1, got {self.strength!r}")
+            raise InputError(f"strength must be from 0 to 1, got {self.strength!r}")
         object.__setattr__(self, "strength", float(self.strength))
-        if not isinstance(self.keep_onsets, bool | np.bool_):
-            raise ValueError(f"keep_onsets must be True or False, got {self.keep_onsets!r}")
-        object.__setattr__(self, "keep_onsets", bool(self.keep_onsets))
+        for name in ("keep_fixed_pattern", "spectral_only", "keep_onsets", "self_ensemble"):
+            object.__setattr__(self, name, checked_bool(name, getattr(self, name)))
         if self.spectral_only and (self.strength != 1.0 or not self.keep_onsets):
-            raise ValueError(
+            raise InputError(
                 "spectral_only=True filters nothing over time, so strength=... and keep_onsets=False do not apply "
                 "to it; leave them out"
             )
-        object.__setattr__(self, "precision", check_precision(self.precision))
+        try:
+            precision = check_precision(self.precision)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        object.__setattr__(self, "precision", precision)
 
     @property
     def filters_over_time(self) -> bool:
@@ -330,10 +364,19 @@ class Denoiser:
         precision: str | None = None,
         kind: str = "auto",
     ) -> None:
+        checked_model(model)
         if device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
+            raise InputError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+            raise InputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        if options is not None and not isinstance(options, DenoiserOptions):
+            example = (
+                f"DenoiserOptions(**{options!r})" if isinstance(options, dict) else "DenoiserOptions(strength=0.5)"
+            )
+            raise InputError(
+                f"options must be a fluorodn.DenoiserOptions or None, not a {type(options).__name__}; pass e.g. "
+                f"{example}"
+            )
         self.declared_kind = kind
         if kind == "image" and model == "default":
             model = IMAGE_MODEL
@@ -456,8 +499,10 @@ class Denoiser:
 
         Returns
         -------
-        (H, W) or (pages, H, W) float32 array: ``x - s * net((x - m) / s)``, where
-        ``(m, s)`` is the global scale of each page.
+        (H, W) or (pages, H, W) float32 array, the shape of ``x``. On the image path
+        ``x - s * net((x - m) / s)``, where ``(m, s)`` is the global scale of each page; on the
+        spectral path each recording projected onto its spectra, its coefficient traces denoised over
+        time by the network (README, "Spectral path").
 
         Examples
         --------
@@ -466,8 +511,9 @@ class Denoiser:
 
         Raises
         ------
-        ValueError : not 2D or more, empty, non-real dtype (bool, complex, object, str), or
-            NaN/inf values.
+        InputError (a ValueError) : not 2D or more, empty, non-real dtype (bool, complex, object,
+            str), NaN/inf values or values beyond float32's range, or an argument that is not
+            one of those described above.
         """
         return self._run(x, scale, progress, border, 2, recording, rate)
 
@@ -485,6 +531,10 @@ class Denoiser:
         ``recording``: the pages are known to be time x wavelength (:meth:`_path_for`); ``rate``: their
         samples per second, if known."""
         slow = checked_rate(rate)
+        checked_progress(progress)
+        recording = checked_bool("recording", recording)
+        if border is not None:
+            self.border_mode((0, 0), border)  # checked before any warning about the input
         arr = check_input(x, ndims=(2, 3, 4, 5, 6))
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
@@ -509,7 +559,7 @@ class Denoiser:
                 warnings.warn(OutOfDomainWarning(clipped), stacklevel=1 + depth)
         if path == "spectral":
             if scale is not None:
-                raise ValueError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
+                raise InputError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
             if arr.ndim == 2:
                 out, found = self._run_spectral(arr, progress, recording=recording)
                 _warn_page(found, 0, depth + 1)
@@ -546,7 +596,7 @@ class Denoiser:
         pages = [arr] if arr.ndim == 2 else list(arr)
         if scale is not None:
             if arr.ndim != 2:
-                raise ValueError("scale=(m, s) is only accepted for a 2D input; stacks use one scale per page")
+                raise InputError("scale=(m, s) is only accepted for a 2D input; stacks use one scale per page")
             scales = [check_scale(scale)]
         else:
             scales = [global_scale(p) for p in pages]
@@ -570,8 +620,11 @@ class Denoiser:
         many pages are held at once. Each page uses its own global scale. When the model
         is spectral, the first page decides the path: spectral recordings run one by one,
         image pages go to the image model. ``recording`` and ``rate``: as for :meth:`run`.
+        Its arguments are checked here, when it is called (InputError); the pages as they come.
         """
-        yield from self._stream(pages, progress, 2, recording, rate)
+        checked_rate(rate)
+        checked_progress(progress)
+        return self._stream(pages, progress, 1, checked_bool("recording", recording), rate)
 
     def _stream(
         self,
@@ -600,8 +653,8 @@ class Denoiser:
         for k, page in enumerate(pages):
             try:
                 arr = check_input(page, ndims=(2,))
-            except ValueError as err:
-                raise ValueError(f"page index {k}: {err}") from err
+            except InputError as err:
+                raise InputError(f"page index {k}: {err}") from err
             if k == 0:
                 self._warn_choice(arr.shape, depth + 1)
             if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
@@ -687,8 +740,8 @@ class Denoiser:
             return
         try:
             arr = check_input(first, ndims=(2,))
-        except ValueError as err:
-            raise ValueError(f"page index 0: {err}") from err
+        except InputError as err:
+            raise InputError(f"page index 0: {err}") from err
         if self._path_for(arr.shape, recording, arr) == "delegate":
             if hint := delegated_warning(arr):
                 warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
@@ -702,8 +755,8 @@ class Denoiser:
         for k, page in enumerate(pages, start=1):
             try:
                 arr = check_input(page, ndims=(2,))
-            except ValueError as err:
-                raise ValueError(f"page index {k}: {err}") from err
+            except InputError as err:
+                raise InputError(f"page index {k}: {err}") from err
             out, found = self._run_spectral(arr, progress, checks=not warned, recording=recording)
             warned = _warn_page(found, k, depth + 1) or warned
             yield out
@@ -740,7 +793,7 @@ class Denoiser:
                 out = np.array(arr, dtype=np.float32)
                 lit_runs = [(a, b) for a, b, on in spectral.runs(mask) if on]
                 rows = slice(*lit_runs[0]) if len(lit_runs) == 1 else mask  # a view where it can be
-                y, messages = self._run_spectral(arr[rows], None, checks=checks, recording=recording, lit=True)
+                y, messages = self._run_spectral(arr[rows], progress, checks=checks, recording=recording, lit=True)
                 out[rows] = y
                 if progress is not None:
                     progress(arr.size - y.size)
@@ -873,7 +926,7 @@ class Denoiser:
         if border is None:
             return "zero" if spectral.looks_spectral(tuple(shape)) else "mirror"
         if border not in ("mirror", "zero"):
-            raise ValueError(f'border must be "mirror" or "zero", got {border!r}')
+            raise InputError(f'border must be "mirror" or "zero", got {border!r}')
         return border
 
     def plan(self, shape: tuple[int, int], border: str | None = None) -> TilePlan:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 __all__ = [
     "DeviceError",
+    "EventDetectionWarning",
     "FileFormatError",
     "FluorodnError",
+    "InputError",
     "LightOffNotice",
     "ModelChoiceWarning",
     "ModelError",
@@ -22,6 +24,14 @@ __all__ = [
 
 class FluorodnError(Exception):
     """Base class of every error fluorodn raises on purpose."""
+
+
+class InputError(FluorodnError, ValueError):
+    """An argument given to fluorodn cannot be used: a value outside the accepted ones, an argument
+    of the wrong type, or an array that is not finite real numbers within float32's range.
+
+    A :class:`ValueError` too, so ``except ValueError`` catches it as it catches numpy's own.
+    """
 
 
 class ModelError(FluorodnError, ValueError):

@@ -147,8 +147,9 @@ def cast_pages(pages: Iterable[np.ndarray], dtype: np.dtype) -> Iterator[np.ndar
     Integers are rounded and clipped to their range: a value above ``iinfo.max`` becomes
     ``iinfo.max`` exactly, also for 32- and 64-bit types whose limits float32 cannot
     represent (2**31 - 1 rounds up to 2**31 in float32 and would wrap to -2**31). Floats
-    narrower than the pages (float16) are clipped to their largest finite values instead
-    of becoming infinite.
+    narrower than the pages (float16) have their finite values clipped to their largest
+    finite values instead of becoming infinite; NaN and infinite values stay as they are
+    (where the input had them, :func:`fluorodn._file_pipeline.denoise_file` puts them back).
     """
     dtype = np.dtype(dtype)
     for page in pages:
@@ -158,7 +159,11 @@ def cast_pages(pages: Iterable[np.ndarray], dtype: np.dtype) -> Iterator[np.ndar
             yield _saturate_int(page, dtype)
         elif dtype.kind == "f" and dtype.itemsize < page.dtype.itemsize:
             info = np.finfo(dtype)
-            yield np.clip(page, info.min, info.max).astype(dtype)
+            out = np.clip(page, info.min, info.max).astype(dtype)
+            infinite = np.isinf(page)
+            if infinite.any():
+                out[infinite] = page[infinite]
+            yield out
         else:
             yield page.astype(dtype)
 

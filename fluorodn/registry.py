@@ -164,6 +164,8 @@ def load_model(model: str | os.PathLike[str] = "default", variant: str | None = 
     """
     if _looks_like_path(model):
         path = Path(model).expanduser()
+        if path.is_dir():
+            raise ModelError(f"{path} is a folder, not an .onnx file; give the path to the model's .onnx file")
         if not path.is_file():
             raise ModelError(f"model file {path} does not exist; give the path to an .onnx file")
         if variant is not None:

@@ -263,8 +263,11 @@ def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None
         msg = f"{err.strerror or err}{where}; check that the input can be read and the output folder written"
     elif isinstance(err, (FluorodnError, ValueError)):
         msg = " ".join(str(err).split())
-        if fill_hint and "NaN or infinite" in msg and "--nan" not in msg:
-            msg += "; or pass --nan fill to interpolate over them"
+        if "NaN or infinite" in msg and "--nan" not in msg:  # the command's own way, not the library's call
+            from fluorodn._engine import FILL_ADVICE
+
+            msg = msg.replace(f"; {FILL_ADVICE}", "")
+            msg += "; pass --nan fill to interpolate over them" if fill_hint else "; fill them in the store first"
     else:  # not an error fluorodn foresaw: name it, keep the traceback for --debug
         text = " ".join(str(err).split())[:200]
         msg = f"could not be denoised ({type(err).__name__}: {text}); run with --debug for the traceback"

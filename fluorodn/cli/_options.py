@@ -110,6 +110,8 @@ SpectralOnlyOption = Annotated[
         "at high noise with slow rises, where the default can merge close events.",
     ),
 ]
+
+
 def share(value: float) -> float:
     """A 0-1 option (``--strength``), refused with the range it takes, NaN included."""
     if not 0.0 <= value <= 1.0:  # False for NaN

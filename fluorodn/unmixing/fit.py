@@ -15,7 +15,7 @@ import numpy as np
 
 from fluorodn import hemoglobin, spectral
 from fluorodn._engine import clipping_warning
-from fluorodn.errors import LightOffNotice
+from fluorodn.errors import InputError, LightOffNotice
 from fluorodn.unmixing.inputs import (
     MIN_SAMPLES,
     UnmixError,
@@ -87,6 +87,7 @@ def unmix(
     UnmixError : not a finite 2D real array, fewer than 3 samples or 5 bins with signal, a
         wavelength count that differs from the columns, a (W, T) array (transposed), or a
         sensor spectrum that does not cover the wavelengths.
+    InputError : ``denoise`` is none of the above.
 
     Examples
     --------
@@ -96,6 +97,18 @@ def unmix(
     >>> res.sensor.shape, res.to_csv("example_unmixed.csv")            # doctest: +SKIP
     """
     return _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)
+
+
+def _checked_denoise(denoise: Any) -> Any:
+    """``denoise`` as :func:`unmix` takes it (a numpy bool as a bool); InputError for anything that is
+    not True, False, None, a model name or path, or an object with a ``run`` method (a Denoiser)."""
+    if isinstance(denoise, np.bool_):
+        return bool(denoise)
+    if denoise is None or isinstance(denoise, bool | str | os.PathLike) or callable(getattr(denoise, "run", None)):
+        return denoise
+    raise InputError(
+        f"denoise must be True, False, a model name, the path to an .onnx file or a fluorodn.Denoiser, not {denoise!r}"
+    )
 
 
 def _unmix(
@@ -111,6 +124,7 @@ def _unmix(
 ) -> UnmixResult:
     """:func:`unmix`, its warnings (and those of the Denoiser it runs) pointing ``depth`` frames
     above this function, at the user's line."""
+    denoise = _checked_denoise(denoise)
     x = check_recording(arr)
     shape = x.shape
     lit = spectral.lit_mask(x)

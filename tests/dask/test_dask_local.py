@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,6 +192,61 @@ def test_rejects_bad_input(dask_model):
     for shape in ((0, 64), (64, 0), (3, 0, 8)):
         with pytest.raises(ValueError, match="non-empty"):
             fdask.denoise(da.ones(shape), dask_model)
+
+
+def test_bad_input_is_an_input_error(dask_model):
+    from fluorodn import FluorodnError, InputError
+
+    with pytest.raises(InputError, match="2D") as caught:
+        fdask.denoise(da.ones((4, 4, 4, 4)), dask_model)
+    assert isinstance(caught.value, FluorodnError)
+    with pytest.raises(InputError, match=r"^model must be a shipped model's name"):
+        fdask.denoise(da.ones((8, 8)), None)
+    with pytest.raises(InputError, match=r"^recording must be True or False"):
+        fdask.denoise(da.ones((8, 8)), dask_model, recording="no")
+
+
+def _nan_where(y: Any) -> str:
+    """The index that ``y()``, a dask denoising, names for its NaN (raised when built or computed)."""
+    from fluorodn import InputError
+
+    with pytest.raises(InputError, match="NaN or infinite") as caught:
+        y().compute(scheduler="threads", num_workers=2)
+    found = re.search(r"at index (\([\d, ]+\))", str(caught.value))
+    assert found is not None, caught.value
+    return found.group(1)
+
+
+@pytest.mark.parametrize(("where", "chunks"), [((600, 500), (256, 512)), ((21, 1), (20, 20)), ((0, 0), (20, 20))])
+@pytest.mark.parametrize("sampled", [True, False])
+def test_nan_is_named_by_its_index_in_the_whole_array(dask_model, where, chunks, sampled, monkeypatch):
+    """Not by its index in the overlapped block a worker denoises; whether the client reads it
+    (the rows the scale is computed from) or only a worker does."""
+    x = np.random.default_rng(0).normal(100.0, 5.0, (700, 600))
+    if not sampled:
+        monkeypatch.setattr(fnorm, "MAX_SAMPLES", 2000)
+        rows = fnorm.sample_rows(x.shape)
+        assert rows is not None
+        where = (min(set(range(where[0], 700)) - set(rows.tolist())), where[1])
+    x[where] = np.nan
+    assert _nan_where(lambda: fdask.denoise(da.from_array(x, chunks=chunks), dask_model)) == str(where)
+
+
+@pytest.mark.filterwarnings("ignore::fluorodn.EventDetectionWarning")
+def test_nan_in_a_spectral_recording_or_stack_is_named_by_its_index():
+    import fluorodn
+
+    if not fluorodn.available_models():
+        pytest.skip("no shipped models in this checkout")
+    rng = np.random.default_rng(5)
+    t, w = 3000, 40
+    spectrum = 800.0 * np.exp(-0.5 * ((np.arange(w) - 15) / 8.0) ** 2) + 100.0
+    x = spectrum * (1 + 0.05 * rng.standard_normal((t, 1))) + rng.normal(0, 5.0, (t, w))
+    x[2999, 3] = np.nan
+    assert _nan_where(lambda: fdask.denoise(da.from_array(x, chunks=(700, w)), device="cpu")) == "(2999, 3)"
+    stack = np.stack([x[:1000], x[2000:]])
+    got = _nan_where(lambda: fdask.denoise(da.from_array(stack, chunks=(1, 300, w)), device="cpu"))
+    assert got == "(1, 999, 3)"
 
 
 def test_zarr_round_trip_keeps_attributes(dask_model, recording, single, tmp_path):

@@ -236,7 +236,7 @@ def nan_on_a_middle_page_tif(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], 
     data = pages(3, dtype=np.float32)
     data[1, 7, 3] = np.nan
     tifffile.imwrite(d / "a.tif", data, photometric="minisblack")
-    return [d / "a.tif"], [str(d / "a.tif"), "NaN", "page index 1", "(7, 3)", "nan_to_num"]
+    return [d / "a.tif"], [str(d / "a.tif"), "NaN", "page index 1", "(7, 3)", "pass --nan fill"]
 
 
 @case
@@ -244,7 +244,7 @@ def inf_npy(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], list[str]]:
     data = pages(1, dtype=np.float64)[0]
     data[2, 2] = -np.inf
     np.save(d / "a.npy", data)
-    return [d / "a.npy"], [str(d / "a.npy"), "infinite", "nan_to_num"]
+    return [d / "a.npy"], [str(d / "a.npy"), "infinite", "pass --nan fill"]
 
 
 @case
