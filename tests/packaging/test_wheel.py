@@ -13,6 +13,7 @@ import os
 import site
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,17 @@ def test_fresh_install_denoises_without_torch(wheel: Path, tmp_path: Path, tiny_
             assert Path(run["fluorodn"]).resolve().is_relative_to(site), run["fluorodn"]
     assert any(run["onnxruntime"] for run in runs)  # the denoise runs loaded onnxruntime ...
     assert runs[0]["onnxruntime"] is None  # ... but --version did not
+
+
+def test_sdist_contents(tmp_path: Path) -> None:
+    """The source distribution holds the package, its models and the documents the README links,
+    and no tests (they import the repository's training and benchmark code, which it lacks)."""
+    pytest.importorskip("build", reason="building the sdist offline needs build installed")
+    pytest.importorskip("hatchling", reason="building the sdist offline needs hatchling installed")
+    sh(sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", tmp_path, REPO)
+    (built,) = tmp_path.glob("fluorodn-*.tar.gz")
+    with tarfile.open(built) as tf:
+        names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+    assert "fluorodn/denoiser.py" in names and "README.md" in names and "pyproject.toml" in names
+    assert "docs/benchmarks.md" in names and any(n.startswith("models/") and n.endswith(".onnx") for n in names)
+    assert not [n for n in names if n.startswith(("tests/", "train/", "benchmarks/"))]
