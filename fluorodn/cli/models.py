@@ -93,7 +93,7 @@ def info(
             version(name)
             dist = name
             break
-    typer.echo(f"fluorodn      {__version__} ({Path(__file__).parent})")
+    typer.echo(f"fluorodn      {__version__} ({Path(__file__).parents[1]})")
     typer.echo(f"python        {platform.python_version()} ({platform.system()} {platform.machine()})")
     typer.echo(f"onnxruntime   {onnxruntime.__version__} (package {dist})")
     typer.echo(f"providers     {', '.join(onnxruntime.get_available_providers())}")

@@ -274,6 +274,9 @@ def test_models_and_info(shipped: Path) -> None:
     assert result.exit_code == 0, result.output
     for fragment in ("fluorodn", "onnxruntime", "CPUExecutionProvider", "threads       1", "default, high, low"):
         assert fragment in result.stdout
+    import fluorodn
+
+    assert f"({Path(fluorodn.__file__).parent})" in result.stdout.splitlines()[0]  # the package, not its cli
 
 
 def test_models_shows_a_blind_model_s_noise_range() -> None:
