@@ -245,6 +245,12 @@ def _orient(name: str, ds: Any, times: np.ndarray | None, wl: np.ndarray | None,
     shape = tuple(int(n) for n in ds.shape)
     if ds.ndim == 2 and times is None and wl is None:
         return _Source(name, shape, ds.dtype, 0, 1, None)
+    if times is None and wl is None:  # 3D: which axis is the excitation's cannot be told
+        raise FileFormatError(
+            f"{where}: {name} of shape {shape} has three axes and no Time or Wavelength dataset beside it to "
+            "tell which is which; store its Time and Wavelength axes beside it (a time x excitation x wavelength "
+            "dataset), or save each excitation's time x wavelength array as its own dataset"
+        )
     t_len = None if times is None else times.size
     w_len = None if wl is None else wl.size
     t_axes = [i for i, n in enumerate(shape) if n == t_len] if t_len is not None else []

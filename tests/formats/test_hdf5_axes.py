@@ -112,6 +112,11 @@ def test_layouts_that_do_not_fit_are_refused_with_what_was_expected(tmp_path):
         formats.read(tmp_path / "misfit.h5")
     with pytest.raises(FileFormatError, match="key='nope' is not a 2D or 3D numeric dataset"):
         formats.read(tmp_path / "misfit.h5", key="nope")
+    with h5py.File(tmp_path / "bare3d.h5", "w") as f:  # three axes, none named: which is which is not guessed
+        f["acq/spectra"] = np.ones((300, 2, 152))
+    with pytest.raises(FileFormatError, match=r"acq/spectra of shape \(300, 2, 152\) has three axes and no Time or "
+                       "Wavelength dataset beside it"):  # fmt: skip
+        formats.read(tmp_path / "bare3d.h5", key="acq/spectra")
     (tmp_path / "text.h5").write_text("not hdf5")
     with pytest.raises(FileFormatError, match="not an HDF5 file"):
         formats.read(tmp_path / "text.h5")
