@@ -48,6 +48,9 @@ def _root(
     ] = False,
 ) -> None:
     """Denoise fluorescence recordings with a DnCNN run by ONNX Runtime."""
+    from fluorodn.cli._common import errors_as_json
+
+    errors_as_json(False)  # a command with --json turns it on for itself
 
 
 def main() -> None:

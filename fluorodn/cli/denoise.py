@@ -17,6 +17,7 @@ from fluorodn.cli._common import (
     check_user_model,
     collected_warnings,
     denoise_one,
+    errors_as_json,
     fail,
     format_traceback,
     model_record,
@@ -159,6 +160,7 @@ def denoise(
     from fluorodn.files import FileSettings
     from fluorodn.formats import is_spectrum_folder
 
+    errors_as_json(json_out)
     setup_logging()
     if overwrite and skip_existing:
         fail("--overwrite and --skip-existing exclude each other; choose one")

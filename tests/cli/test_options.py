@@ -454,3 +454,23 @@ def test_an_output_ending_in_a_slash_is_a_folder(tiny_model: Path, tmp_path: Pat
     assert (tmp_path / "deep" / "er" / "a_denoised.tif").is_file()
     as_file = denoise(tiny_model, tmp_path / "a.tif", "-o", tmp_path / "plain.tif")
     assert as_file.exit_code == 0 and (tmp_path / "plain.tif").is_file()
+
+
+def test_json_errors_before_any_file_are_a_document_too(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """Under --json a mistake found before any file is read (a missing input, an unknown model, a bad
+    option value) prints a document with the error on stdout, besides its line on stderr."""
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
+    cases = [
+        ([tmp_path / "missing.npy"], "does not exist"),
+        ([tmp_path / "a.tif", "--threads", 0], "--threads 0 is out of range"),
+        ([tmp_path / "a.tif", "--model", "nonexistent"], "unknown model"),
+    ]
+    for args, fragment in cases:
+        result = cli("denoise", *args, "--json")
+        assert result.exit_code == 1 and len(error_lines(result)) == 1, result.output
+        doc = json.loads(result.stdout)
+        assert fragment in doc["error"] and doc["files"] == [] and doc["failed"] == 0
+    other = cli("unmix", tmp_path / "missing.npy", "-s", "example")  # a command without --json after one with it
+    assert other.exit_code == 1 and other.stdout == "" and "does not exist" in error_lines(other)[0]
+    without = cli("denoise", tmp_path / "missing.npy")
+    assert without.exit_code == 1 and without.stdout == ""
