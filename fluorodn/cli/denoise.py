@@ -41,7 +41,7 @@ from fluorodn.cli._options import (
     with_run_options,
 )
 from fluorodn.cli._report import Report
-from fluorodn.errors import FluorodnError, OutputExistsError
+from fluorodn.errors import FluorodnError, OutputError, OutputExistsError
 
 _DENOISE_EXAMPLES = (
     "\b\n"
@@ -337,6 +337,7 @@ def _check_inputs(
     from fluorodn import io as fio
 
     todo = []
+    unwritable: dict[Path, OSError | None] = {}
     for src, dest in plans:
         outputs = [dest, *(_report_outputs(dest) if with_report else ())]
         there = next((p for p in outputs if p.exists()), None)
@@ -347,6 +348,13 @@ def _check_inputs(
                 report.failed(src, dest, OutputExistsError(
                     f"{there} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip
             continue
+        if read_all:  # the run finds a folder it cannot write when it starts the file; a dry run looks now
+            if dest.parent not in unwritable:
+                unwritable[dest.parent] = _cannot_write(dest.parent)
+            if (err := unwritable[dest.parent]) is not None:
+                report.failed(src, dest, OutputError(f"cannot write {dest} ({err.strerror or err}); choose a "
+                                                     "writable output folder with free space (-o)"))  # fmt: skip
+                continue
         try:
             fmt = fio.format_of(src)
             key = settings.key if fmt in ("mat", "hdf5") else None
@@ -362,6 +370,20 @@ def _check_inputs(
             continue
         todo.append((src, dest, header))
     return todo
+
+
+def _cannot_write(folder: Path) -> OSError | None:
+    """Why a file cannot be made in ``folder`` (or in the nearest folder above it that exists,
+    where it would be made), tried with a temporary file that is removed at once; None if it can."""
+    import tempfile
+
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as err:
+        return err
 
 
 def _read_pages(rec: Any, nan: str) -> None:

@@ -583,11 +583,14 @@ def test_unwritable_output_folder(tmp_path: Path, tiny_model: Path, rel: Any) ->
         before = rel.snapshot(tmp_path)
         beside = rel.run("denoise", ro / "a.tif", "--model", tiny_model, "--device", "cpu", prefix=prefix)
         into = rel.run("denoise", ro / "a.tif", "-o", locked, "--model", tiny_model, "--device", "cpu", prefix=prefix)
+        planned = rel.run("denoise", ro / "a.tif", "-o", locked / "new", "--dry-run", "--model", tiny_model,
+                          prefix=prefix)  # fmt: skip
         after = rel.snapshot(tmp_path)
     finally:
         os.chmod(ro, 0o755)
         os.chmod(locked, 0o755)
-    for proc, folder in ((beside, ro), (into, locked)):
+    assert "Dry run: would denoise 0 files; 1 would fail." in planned.stdout  # the dry run finds it too
+    for proc, folder in ((beside, ro), (into, locked), (planned, locked)):
         assert proc.returncode == 1, proc.stderr
         rel.assert_one_sentence(proc.stderr, str(ro / "a.tif"), str(folder), "writable output folder")
     assert after == before
