@@ -163,6 +163,15 @@ def few_samples_warning(t: int) -> str | None:
     )
 
 
+def measured_warnings(stats: dict[str, float], limits: dict[str, list[float]], t: int) -> list[str]:
+    """:func:`fluorodn.spectral.domain_warnings` of a recording of ``t`` samples; none under
+    :data:`fluorodn.spectral.FEW_SAMPLES` (too few rows to measure its noise or what was removed:
+    :func:`few_samples_warning` says what is off) but that it does not change at all."""
+    if t < spectral.FEW_SAMPLES and not stats.get("still"):
+        return []
+    return spectral.domain_warnings(stats, limits)
+
+
 def transposed_warning(shape: tuple[int, ...], page: np.ndarray | None = None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a spectral recording of ``shape`` with more
     wavelength bins than time samples, which looks transposed; None otherwise, and None where the
@@ -877,7 +886,7 @@ class Denoiser:
                 xs.append(around[b.start - lo : b.stop - lo])
                 outs.append(out[b.start - lo : b.stop - lo])
             stats = spectral.removed_stats(np.concatenate(xs), np.concatenate(outs), proj, blocks)
-            messages += spectral.domain_warnings(stats, checks)
+            messages += measured_warnings(stats, checks, t)
         return messages
 
     def _event_cautions(self, proj: spectral.Projection) -> list[spectral.EventCaution]:
@@ -908,7 +917,7 @@ class Denoiser:
                 *self._event_cautions(proj),
             ]
             if isinstance(limits, dict):
-                messages += spectral.domain_warnings(spectral.removed_stats(arr, out, proj), limits)
+                messages += measured_warnings(spectral.removed_stats(arr, out, proj), limits, arr.shape[0])
         if progress is not None:
             progress(arr.size)
         return out, [m for m in messages if m]

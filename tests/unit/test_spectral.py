@@ -1191,6 +1191,26 @@ def test_too_few_samples_are_said_to_be(generator) -> None:
             assert len(said) == (t < spectral.FEW_SAMPLES), (t, said)
 
 
+def test_too_few_samples_say_nothing_of_their_noise_or_what_was_removed() -> None:
+    """Under FEW_SAMPLES samples only the few-samples warning is given: a brightness over noise or a
+    removed component measured on 3 rows says nothing (it read 'cleaner than trained' and 'spectral
+    structure' on a bright 3-sample recording); a constant one is still named constant."""
+    spec = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    wl = np.linspace(0, 1, 152)
+    bright = np.exp(-(((wl - 0.4) / 0.15) ** 2)) * 2000 + 100
+    x = np.random.default_rng(0).poisson(np.tile(bright, (3, 1))).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec.run(x, recording=True)
+    said = [str(c.message) for c in caught if issubclass(c.category, OutOfDomainWarning)]
+    assert len(said) == 1 and "only 3 samples" in said[0], said
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec.run(np.full((3, 152), 7.0, np.float32), recording=True)
+    said = [str(c.message) for c in caught if issubclass(c.category, OutOfDomainWarning)]
+    assert any("constant" in m for m in said), said
+
+
 def test_a_rate_below_training_is_said_to_be(den: Denoiser, generator) -> None:
     """rate= under LOW_RATE_HZ warns once at the caller's line where the spectral path runs (run,
     stream, dask's client), naming the rate; at 5 Hz or without a rate nothing is said and the output
