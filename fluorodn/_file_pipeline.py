@@ -63,13 +63,15 @@ class FileSettings:
     denoises warns."""
 
     def __post_init__(self) -> None:
-        if self.nan not in NAN_POLICIES:
-            raise ValueError(f"nan must be one of {', '.join(NAN_POLICIES)}; got {self.nan!r}")
-        if self.dtype not in ("float32", "same"):
-            raise ValueError(f"dtype must be 'float32' or 'same'; got {self.dtype!r}")
-        from fluorodn.denoiser import checked_rate
+        from fluorodn.denoiser import checked_bool, checked_rate
+        from fluorodn.errors import InputError
 
-        checked_rate(self.rate)  # ValueError for a rate that is not a positive number
+        if self.nan not in NAN_POLICIES:
+            raise InputError(f"nan must be one of {', '.join(NAN_POLICIES)}; got {self.nan!r}")
+        if self.dtype not in ("float32", "same"):
+            raise InputError(f"dtype must be 'float32' or 'same'; got {self.dtype!r}")
+        object.__setattr__(self, "overwrite", checked_bool("overwrite", self.overwrite))
+        checked_rate(self.rate)  # InputError for a rate that is not a positive number
 
 
 @dataclass

@@ -125,6 +125,8 @@ def _unmix(
     """:func:`unmix`, its warnings (and those of the Denoiser it runs) pointing ``depth`` frames
     above this function, at the user's line."""
     denoise = _checked_denoise(denoise)
+    if not isinstance(refine, bool | np.bool_):  # a string such as "False" would be taken as true
+        raise InputError(f"refine must be True or False, got {refine!r}")
     x = check_recording(arr)
     shape = x.shape
     lit = spectral.lit_mask(x)

@@ -141,6 +141,23 @@ def test_unmix_refuses_a_denoise_it_cannot_run(bad: Any, example: np.ndarray) ->
         fluorodn.unmix(example, "477:595", "example", denoise=bad)
 
 
+def test_unmix_takes_refine_as_true_or_false_only(example: np.ndarray) -> None:
+    with pytest.raises(InputError, match=r"refine must be True or False, got 'False'"):
+        fluorodn.unmix(example, "477:595", "example", denoise=False, refine="False")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [("nan", "interpolate", "nan must be one of"), ("dtype", "float16", "dtype must be"),
+     ("overwrite", "no", "overwrite must be True or False"), ("rate", -5.0, "rate must be a positive")],
+)  # fmt: skip
+def test_file_settings_refuse_what_they_cannot_use(field: str, value: Any, fragment: str) -> None:
+    from fluorodn.files import FileSettings
+
+    with pytest.raises(InputError, match=fragment):
+        FileSettings(**{field: value})
+
+
 # -- NaN and values beyond float32 -----------------------------------------------------------
 
 
