@@ -30,7 +30,7 @@ from fluorodn_train import data
 from fluorodn_train.evaluation.recordings import FS, Recording, analyse, signal_config
 
 from benchmarks.measure import write_results
-from benchmarks.rates import METRICS, _diff, pipelines, summarize
+from benchmarks.rates import METRICS, group_cells, pipelines, summarize
 from benchmarks.stress import synth_recording
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -112,22 +112,7 @@ def render(res: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in res["groups"]:
-        mp, mc, mf = e["mean"]["PSNR"], e["mean"]["coherence"], e["mean"]["F1"]
-        bc, bf = e["coherence"]["best"], e["F1"]["best"]
-        below = [
-            label + (" (measurably)" if e[label]["measurably_below_raw"] else "")
-            for _, label in METRICS
-            if e[label]["below_raw"]
-        ]
-        lines.append(
-            f"| {e['noise']:g} | {e['snr_min']:.3g}-{e['snr_max']:.3g} | "
-            f"{mp['fluorodn:default']:.2f} / {mp['raw']:.2f} | {_diff(e, 'PSNR', 'vs_raw', 2)} dB | "
-            f"{mc['fluorodn:default']:.3f} / {mc['raw']:.3f} / {bc} {mc[bc]:.3f} | "
-            f"{_diff(e, 'coherence', 'vs_raw', 3)} | {_diff(e, 'coherence', 'vs_best', 3)} | "
-            f"{mf['fluorodn:default']:.3f} / {mf['raw']:.3f} / {bf} {mf[bf]:.3f} | "
-            f"{_diff(e, 'F1', 'vs_raw', 3)} | {_diff(e, 'F1', 'vs_best', 3)} | "
-            f"{', '.join(below) or 'nothing'} | {len(e['warned_seeds'])} of {e['n']} |"
-        )
+        lines.append(f"| {e['noise']:g} | {e['snr_min']:.3g}-{e['snr_max']:.3g} | {group_cells(e)}")
     kinds: dict[str, list[str]] = {}  # a warning's sentence before its figures -> each recording's
     for r in res["rows"]:
         for w in r["warnings"]:

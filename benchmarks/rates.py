@@ -174,6 +174,26 @@ def _diff(e: dict[str, Any], label: str, which: str, digits: int) -> str:
     return f"{m:+.{digits}f} ± {hw:.{digits}f}"
 
 
+def group_cells(e: dict[str, Any]) -> str:
+    """The cells of a group's row after its own columns (:func:`summarize`'s entry ``e``): PSNR,
+    coherence and F1 of the default against raw and the best baseline, below raw on, warned."""
+    mp, mc, mf = e["mean"]["PSNR"], e["mean"]["coherence"], e["mean"]["F1"]
+    bc, bf = e["coherence"]["best"], e["F1"]["best"]
+    below = [
+        label + (" (measurably)" if e[label]["measurably_below_raw"] else "")
+        for _, label in METRICS
+        if e[label]["below_raw"]
+    ]
+    return (
+        f"{mp['fluorodn:default']:.2f} / {mp['raw']:.2f} | {_diff(e, 'PSNR', 'vs_raw', 2)} dB | "
+        f"{mc['fluorodn:default']:.3f} / {mc['raw']:.3f} / {bc} {mc[bc]:.3f} | "
+        f"{_diff(e, 'coherence', 'vs_raw', 3)} | {_diff(e, 'coherence', 'vs_best', 3)} | "
+        f"{mf['fluorodn:default']:.3f} / {mf['raw']:.3f} / {bf} {mf[bf]:.3f} | "
+        f"{_diff(e, 'F1', 'vs_raw', 3)} | {_diff(e, 'F1', 'vs_best', 3)} | "
+        f"{', '.join(below) or 'nothing'} | {len(e['warned_seeds'])} of {e['n']} |"
+    )
+
+
 def render(res: dict[str, Any]) -> str:
     """The markdown of ``rates.md``."""
     s = res["summary"]
@@ -206,23 +226,7 @@ def render(res: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for e in (g for g in res["groups"] if g["condition"] == condition):
-            mp, mc, mf = e["mean"]["PSNR"], e["mean"]["coherence"], e["mean"]["F1"]
-            bc, bf = e["coherence"]["best"], e["F1"]["best"]
-            below = [
-                label + (" (measurably)" if e[label]["measurably_below_raw"] else "")
-                for _, label in METRICS
-                if e[label]["below_raw"]
-            ]
-            warned = f"{len(e['warned_seeds'])} of {e['n']}"
-            lines.append(
-                f"| {e['noise']:g} | {e['fs']:g} Hz | {mp['fluorodn:default']:.2f} / {mp['raw']:.2f} | "
-                f"{_diff(e, 'PSNR', 'vs_raw', 2)} dB | "
-                f"{mc['fluorodn:default']:.3f} / {mc['raw']:.3f} / {bc} {mc[bc]:.3f} | "
-                f"{_diff(e, 'coherence', 'vs_raw', 3)} | {_diff(e, 'coherence', 'vs_best', 3)} | "
-                f"{mf['fluorodn:default']:.3f} / {mf['raw']:.3f} / {bf} {mf[bf]:.3f} | "
-                f"{_diff(e, 'F1', 'vs_raw', 3)} | {_diff(e, 'F1', 'vs_best', 3)} | "
-                f"{', '.join(below) or 'nothing'} | {warned} |"
-            )
+            lines.append(f"| {e['noise']:g} | {e['fs']:g} Hz | {group_cells(e)}")
         lines.append("")
     warned = sorted({w for e in res["groups"] for w in e["warnings"]})
     if warned:
