@@ -165,15 +165,16 @@ FILL_ADVICE = (
 
 
 def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None) -> None:
-    """Raise InputError at the first NaN/inf of a 2D or 3D float ``arr``, or at the first value
-    beyond :data:`MAX_VALUE` in magnitude, scanning in blocks so memory stays bounded. ``origin``:
-    the index of ``arr[0, 0]`` (``arr[0, 0, 0]``) in a larger array, which the message then names
-    the index in (one block of a dask array); integer arrays always pass."""
+    """Raise InputError at the first NaN/inf of a float ``arr`` of 2 or more dimensions (pages over
+    its last two axes), or at the first value beyond :data:`MAX_VALUE` in magnitude, scanning in
+    blocks so memory stays bounded. ``origin``: the index of ``arr``'s first element in a larger
+    array, which the message then names the index in (one block of a dask array); integer arrays
+    always pass."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return
     wide = arr.dtype.itemsize > 4  # float32 and narrower hold nothing beyond MAX_VALUE but inf
-    pages = [arr] if arr.ndim == 2 else (arr[i] for i in range(arr.shape[0]))
-    for p, page in enumerate(pages):
+    for lead in np.ndindex(*arr.shape[:-2]):  # one empty index for a 2D array
+        page = arr[lead]
         step = max(1, _CHECK_BLOCK // max(1, page.shape[1]))
         for r in range(0, page.shape[0], step):
             block = page[r : r + step]
@@ -181,7 +182,7 @@ def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None) -> None
             if finite and not (wide and (block.max() > MAX_VALUE or block.min() < -MAX_VALUE)):
                 continue
             i, j = (int(v) for v in np.argwhere(np.abs(block) > MAX_VALUE if finite else ~np.isfinite(block))[0])
-            at = (r + i, j) if arr.ndim == 2 else (p, r + i, j)
+            at = (*(int(k) for k in lead), r + i, j)
             where = f"first at index {at}" if origin is None else f"one at index {_shifted(at, origin)}"
             if not finite:
                 raise InputError(f"input contains NaN or infinite values ({where}); {FILL_ADVICE}")

@@ -50,7 +50,7 @@ def _root(
     """Denoise fluorescence recordings with a DnCNN run by ONNX Runtime."""
     from fluorodn.cli._common import errors_as_json
 
-    errors_as_json(False)  # a command with --json turns it on for itself
+    errors_as_json(None)  # a command with --json sets its own report
 
 
 def main() -> None:

@@ -38,29 +38,28 @@ def make_folder(folder: Path) -> None:
         fail(f"cannot make the output folder {folder} ({err.strerror or err}); choose a writable -o")
 
 
-#: Whether the running command prints one JSON document (``denoise --json``): its errors before any
-#: file (a missing input, an unknown model) are then a document on stdout too.
-_ERRORS_AS_JSON = {"on": False}
+#: The report of a command printing one JSON document (``denoise --json``): an error that ends
+#: the command (a missing input, an unknown model) is then written into that document, beside what
+#: it already holds of the files, and the document printed on stdout.
+_JSON_REPORT: dict[str, Any] = {"report": None}
 
 
-def errors_as_json(on: bool) -> None:
-    """Set, at the start of each command, whether :func:`fail` also prints a JSON document."""
-    _ERRORS_AS_JSON["on"] = on
+def errors_as_json(report: Any) -> None:
+    """Set, at the start of each command, the report whose JSON document :func:`fail` prints
+    (None: no document)."""
+    _JSON_REPORT["report"] = report
 
 
 def fail(message: object, code: int = 1) -> NoReturn:
     """Print the one-line error (keyword arguments a library error names given as options) and exit;
-    under ``--json`` also a document on stdout with the error and no file, for scripts that parse it."""
+    under ``--json`` also the command's document, with the error, on stdout, for scripts that parse it."""
     text = as_flags(str(message))
     typer.echo(f"fluorodn: error: {text}", err=True)
-    if _ERRORS_AS_JSON["on"]:
-        import json
-
-        from fluorodn import __version__
-
-        doc = {"fluorodn": __version__, "error": text, "files": [], "denoised": 0, "planned": 0, "skipped": 0,
-               "failed": 0}  # fmt: skip
-        typer.echo(json.dumps(doc, indent=2))
+    report = _JSON_REPORT["report"]
+    if report is not None:
+        _JSON_REPORT["report"] = None  # one document per command
+        report.error = text
+        report.finish()
     raise typer.Exit(code)
 
 

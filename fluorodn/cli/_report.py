@@ -24,6 +24,8 @@ class Report:
         self.files: list[dict[str, Any]] = []
         self.model: dict[str, Any] | None = None
         self.summary_text: str | None = None
+        self.error: str | None = None
+        """The error that ended the command before its files were done (--json's ``error``)."""
         self.interrupted = False
         self.t0 = time.perf_counter()
         self.to_stderr: Callable[[str], None] = lambda text: typer.echo(text, err=True)
@@ -83,6 +85,7 @@ class Report:
                 "dry_run": self.dry_run,
                 "interrupted": self.interrupted,
                 "model": self.model,
+                **({"error": self.error} if self.error is not None else {}),
                 "files": self.files,
                 **{k: self.count(s) for k, s in (("denoised", "denoised"), ("planned", "planned"),
                                                  ("skipped", "skipped"), ("failed", "failed"))},

@@ -160,7 +160,8 @@ def denoise(
     from fluorodn.files import FileSettings
     from fluorodn.formats import is_spectrum_folder
 
-    errors_as_json(json_out)
+    report = Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
+    errors_as_json(report if json_out else None)
     setup_logging()
     if overwrite and skip_existing:
         fail("--overwrite and --skip-existing exclude each other; choose one")
@@ -168,7 +169,6 @@ def denoise(
         fail(f"--rate must be a positive number of samples per second, not {rate:g}")
     check_count("--threads", threads)
     check_count("--workers", workers)
-    report = Report(quiet=quiet, as_json=json_out, dry_run=dry_run)
     output = None if output_arg is None else Path(output_arg)
     as_folder = output_arg is not None and str(output_arg).endswith(("/", "\\"))  # Path() drops the trailing /
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
@@ -269,7 +269,10 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     options = None
     fields = run.option_fields()
     if threads is not None or run.precision is not Precision.auto or fields != RunOptions().option_fields():
-        options = DenoiserOptions(threads=threads, precision=run.precision.value, **fields)
+        try:
+            options = DenoiserOptions(threads=threads, precision=run.precision.value, **fields)
+        except FluorodnError as err:  # options that contradict each other
+            fail(err)
     messages: list[str] = []
     try:
         check_user_model(run.model, run.device, None, report)

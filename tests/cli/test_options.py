@@ -456,9 +456,12 @@ def test_an_output_ending_in_a_slash_is_a_folder(tiny_model: Path, tmp_path: Pat
     assert as_file.exit_code == 0 and (tmp_path / "plain.tif").is_file()
 
 
-def test_json_errors_before_any_file_are_a_document_too(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
-    """Under --json a mistake found before any file is read (a missing input, an unknown model, a bad
-    option value) prints a document with the error on stdout, besides its line on stderr."""
+def test_json_errors_that_end_the_command_are_in_its_document(tiny_model: Path, tmp_path: Path,
+                                                               helpers: Any) -> None:  # fmt: skip
+    """Under --json an error that ends the command (a missing input, an out-of-range value that
+    fluorodn checks, an unknown model) is written into the command's one document on stdout, with
+    what it holds of the files so far, besides its line on stderr. (Values the option parser
+    refuses, e.g. --device gpu, end with its usage message and exit code 2 before the command runs.)"""
     tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
     cases = [
         ([tmp_path / "missing.npy"], "does not exist"),
@@ -470,6 +473,12 @@ def test_json_errors_before_any_file_are_a_document_too(tiny_model: Path, tmp_pa
         assert result.exit_code == 1 and len(error_lines(result)) == 1, result.output
         doc = json.loads(result.stdout)
         assert fragment in doc["error"] and doc["files"] == [] and doc["failed"] == 0
+        assert doc["dry_run"] is False and doc["model"] is None and "seconds" in doc
+    (tmp_path / "b.npy").write_bytes(b"not an array")  # failed before the model is found unknown
+    result = cli("denoise", tmp_path / "a.tif", tmp_path / "b.npy", "--model", "nonexistent", "--json")
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1 and "unknown model" in doc["error"]
+    assert doc["failed"] == 1 and [f["status"] for f in doc["files"]] == ["failed"]
     other = cli("unmix", tmp_path / "missing.npy", "-s", "example")  # a command without --json after one with it
     assert other.exit_code == 1 and other.stdout == "" and "does not exist" in error_lines(other)[0]
     without = cli("denoise", tmp_path / "missing.npy")

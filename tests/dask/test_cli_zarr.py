@@ -55,6 +55,18 @@ def test_cli_zarr_failure_is_in_the_json_document(tmp_path):
     assert r.stderr.count("error:") == 1 and not (tmp_path / "nan_denoised.zarr").exists()
 
 
+def test_cli_zarr_contradicting_options_are_one_sentence(tmp_path):
+    """Options that contradict each other are refused for a store as for other inputs: one line, and
+    under --json the document with the error."""
+    src = tmp_path / "rec.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=(300, 152), chunks=(100, 152), dtype="f4")
+    z[:] = np.ones((300, 152), "f4")
+    r = CliRunner().invoke(app, ["denoise", str(src), "--spectral-only", "--strength", "0.5", "--json"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "--spectral-only filters nothing over time" in json.loads(r.stdout)["error"]
+    assert not (tmp_path / "rec_denoised.zarr").exists()
+
+
 def test_cli_zarr_warns_on_one_line(tmp_path):
     """A saturated recording through fluorodn.dask gets the single-machine run's warning, as the
     file's one warning line."""

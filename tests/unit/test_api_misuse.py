@@ -206,9 +206,17 @@ def test_values_beyond_float32_are_refused_before_computing(default: Denoiser, e
     with pytest.raises(InputError, match=r"^input holds -1e\+39 \(first at index \(1, 7, 3\)\)"):
         default.run(stack)
     huge = np.ones((20, 10), dtype=np.longdouble)
-    huge[2, 2] = np.longdouble("1e400") if np.finfo(np.longdouble).max > 1e400 else 1e300
+    beyond_float64 = np.finfo(np.longdouble).max > np.longdouble("1e400")  # x86-64's 80-bit longdouble
+    huge[2, 2] = np.longdouble("1e400") if beyond_float64 else 1e300
     with pytest.raises(InputError, match=r"\(first at index \(2, 2\)\), beyond the largest float32"):
         default.run(huge)
+    deep = np.ones((2, 3, 20, 10))  # pages over the last two axes of a 4D array
+    deep[1, 2, 5, 7] = np.nan
+    with pytest.raises(InputError, match=r"NaN or infinite values \(first at index \(1, 2, 5, 7\)\)"):
+        default.run(deep)
+    deep[1, 2, 5, 7] = 1e39
+    with pytest.raises(InputError, match=r"^input holds 1e\+39 \(first at index \(1, 2, 5, 7\)\)"):
+        default.run(deep)
 
 
 def test_values_within_float32_are_denoised_in_proportion(default: Denoiser, example: np.ndarray) -> None:
