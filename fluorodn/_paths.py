@@ -180,6 +180,6 @@ def plan_outputs(
     parents = [Path(os.path.abspath(src.parent)) for src in sources]
     root = Path(os.path.commonpath(parents)) if parents else Path()
     return [
-        (src, output_path(src, output / parent.relative_to(root), suffix, True, to))
+        (src, output_path(src, output / parent.relative_to(root), suffix, True, to, folder=True))
         for src, parent in zip(sources, parents, strict=True)
     ]

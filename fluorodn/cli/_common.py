@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from fluorodn.cli._report import Report
 
 
+def names_a_folder(text: str) -> bool:
+    """Whether a path as typed ends in a separator of this system (``/``; on Windows ``\\`` too),
+    which says it is a folder."""
+    return text.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
+
+
 def as_given(text: str) -> Any:
     """A path option's text as typed, for ``typer``'s ``parser=``: ``Path()`` would drop a trailing
     ``/``, which says the name is a folder; the command makes the ``Path`` itself."""

@@ -21,6 +21,7 @@ from fluorodn.cli._common import (
     fail,
     format_traceback,
     model_record,
+    names_a_folder,
     path_of,
     run_denoiser,
     setup_logging,
@@ -170,11 +171,11 @@ def denoise(
     check_count("--threads", threads)
     check_count("--workers", workers)
     output = None if output_arg is None else Path(output_arg)
-    as_folder = output_arg is not None and str(output_arg).endswith(("/", "\\"))  # Path() drops the trailing /
+    as_folder = output_arg is not None and names_a_folder(str(output_arg))  # Path() drops the trailing /
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,
                          nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
-        if output is not None and as_folder:  # the store goes into that folder under its default name
+        if output is not None and as_folder and output.suffix != ".zarr":  # into that folder, named by default
             output = output / (Path(inputs[0].rstrip("/\\")).stem + run.suffix + ".zarr")
         _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report, rate)
         return

@@ -14,7 +14,7 @@ import typer
 
 from fluorodn import __version__
 from fluorodn.cli import app
-from fluorodn.cli._common import as_given, check_count, fail, make_denoiser, setup_logging
+from fluorodn.cli._common import as_given, check_count, fail, make_denoiser, names_a_folder, setup_logging
 from fluorodn.cli._options import Device, Precision, PrecisionOption
 from fluorodn.errors import DeviceError, FluorodnError
 
@@ -132,7 +132,7 @@ def example(
     if not source.is_file():
         fail("this installation has no example recording (fluorodn/data/example.tif is missing); reinstall fluorodn")
     path = Path(where)
-    if str(where).endswith(("/", "\\")) or path.is_dir():  # a folder, written as one or there already
+    if names_a_folder(str(where)) or path.is_dir():  # a folder, written as one or there already
         path = path / "example.tif"
     elif path.suffix.lower() not in (".tif", ".tiff"):
         fail(f"the example recording is a TIFF, so {where} needs a .tif name (e.g. {path.with_suffix('.tif')}), "

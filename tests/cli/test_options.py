@@ -452,6 +452,12 @@ def test_an_output_ending_in_a_slash_is_a_folder(tiny_model: Path, tmp_path: Pat
     kept = denoise(tiny_model, tmp_path / "a.tif", "-o", f"{tmp_path / 'deep' / 'er'}{os.sep}", "--keep-tree")
     assert kept.exit_code == 0, kept.output
     assert (tmp_path / "deep" / "er" / "a_denoised.tif").is_file()
+    tree = denoise(tiny_model, tmp_path / "a.tif", "-o", f"{tmp_path / 'tree.tif'}{os.sep}", "--keep-tree")
+    assert tree.exit_code == 0, tree.output
+    assert (tmp_path / "tree.tif" / "a_denoised.tif").is_file()
+    if os.sep == "/":  # a backslash is part of a name here, not a separator
+        odd = denoise(tiny_model, tmp_path / "a.tif", "-o", f"{tmp_path / 'odd'}\\")
+        assert odd.exit_code == 0 and (tmp_path / "odd\\" / "a_denoised.tif").is_file(), odd.output
     as_file = denoise(tiny_model, tmp_path / "a.tif", "-o", tmp_path / "plain.tif")
     assert as_file.exit_code == 0 and (tmp_path / "plain.tif").is_file()
 

@@ -55,6 +55,19 @@ def test_cli_zarr_failure_is_in_the_json_document(tmp_path):
     assert r.stderr.count("error:") == 1 and not (tmp_path / "nan_denoised.zarr").exists()
 
 
+def test_cli_zarr_output_named_with_a_trailing_slash(tmp_path):
+    """-o out.zarr/ (as tab completion writes an existing store) is the store itself; -o folder/ a
+    folder that the store goes into under its default name."""
+    src = tmp_path / "rec.zarr"
+    z = zarr.open_array(str(src), mode="w", shape=(300, 152), chunks=(100, 152), dtype="f4")
+    z[:] = np.random.default_rng(0).normal(100, 5, (300, 152)).astype("f4")
+    runner = CliRunner()
+    assert runner.invoke(app, ["denoise", f"{src}/", "-o", f"{tmp_path / 'out.zarr'}/", "-q"]).exit_code == 0
+    assert zarr.open_array(str(tmp_path / "out.zarr"), mode="r").shape == (300, 152)
+    assert runner.invoke(app, ["denoise", str(src), "-o", f"{tmp_path / 'into'}/", "-q"]).exit_code == 0
+    assert zarr.open_array(str(tmp_path / "into" / "rec_denoised.zarr"), mode="r").shape == (300, 152)
+
+
 def test_cli_zarr_contradicting_options_are_one_sentence(tmp_path):
     """Options that contradict each other are refused for a store as for other inputs: one line, and
     under --json the document with the error."""
