@@ -23,7 +23,7 @@ from pathlib import Path
 from fluorodn.errors import OutputError, OutputExistsError
 from fluorodn.files import inside, same_file, sha256
 
-__all__ = ["atomic_folder", "atomic_output", "remove_stale_temps", "temp_name"]
+__all__ = ["atomic_folder", "atomic_output", "remove_stale_temps", "temp_name", "write_error"]
 
 #: Name of a temporary output: ``.<final name>.<host tag>-<pid>-<random>.tmp``. The host tag
 #: and process id let a later run tell a temporary file whose writer is gone (killed) from
@@ -126,7 +126,7 @@ def atomic_output(
         with open(tmp, "xb"):
             pass
     except OSError as err:
-        raise _write_error(dest, err) from err
+        raise write_error(dest, err) from err
     try:
         yield tmp
         with open(tmp, "rb+") as fh:  # on disk before it gets its final name
@@ -138,11 +138,12 @@ def atomic_output(
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(err, OSError) and _disk_full(err):
-            raise _write_error(dest, err) from err
+            raise write_error(dest, err) from err
         raise
 
 
-def _write_error(dest: Path, err: OSError) -> OutputError:
+def write_error(dest: Path, err: OSError) -> OutputError:
+    """The one-sentence error for an output ``dest`` that ``err`` kept from being written."""
     why = "the disk is full" if _disk_full(err) else (err.strerror or str(err))
     return OutputError(f"cannot write {dest} ({why}); choose a writable output folder with free space (output=...)")
 

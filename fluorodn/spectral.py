@@ -1408,9 +1408,8 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
 #: dimmer than its training's.
 DIM_ADVICE = (
     ": in fluorodn's brightness benchmark the shipped spectral model still improved PSNR and coherence "
-    "there, but events counted on its output fell below the raw recording's count from a brightness/noise "
-    "of about 10 (event F1 -0.04 at 8.5-10.8, -0.15 at 5.6-7.1); check an event analysis against the raw "
-    "recording"
+    "there, but its event F1 fell below the raw recording's from a brightness/noise of about 10 (-0.04 at "
+    "8.5-10.8, measurably -0.15 at 5.6-7.1); check an event analysis against the raw recording"
 )
 
 

@@ -216,8 +216,8 @@ class Watcher:
         while True:
             now = time.monotonic()
             if kind in ("deleted", "moved away"):
-                if self._pending.pop(path, None) is not None and kind == "deleted":
-                    self._tell_gone(path)
+                if self._pending.pop(path, None) is not None and kind == "deleted" and not path.exists():
+                    self._tell_gone(path)  # (a file made again under the name comes round as new)
                 self._handled.pop(path, None)
             else:
                 self._see(path, now, closed=kind == "closed")

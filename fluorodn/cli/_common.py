@@ -38,10 +38,12 @@ def as_given(text: str) -> Any:
 def make_folder(folder: Path) -> None:
     """Make an output's folder (and its parents) before any work, as ``denoise -o`` does; fail in one
     sentence where it cannot be made."""
+    from fluorodn._file_pipeline import make_folder as make
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        fail(f"cannot make the output folder {folder} ({err.strerror or err}); choose a writable -o")
+        make(folder)
+    except FluorodnError as err:
+        fail(err)
 
 
 #: The report of a command printing one JSON document (``denoise --json``): an error that ends
@@ -241,12 +243,6 @@ def tell_unread(report: Any, options: Any, path: str, source: Any) -> list[str]:
     return unread
 
 
-def path_of(dn: Any, result: Any) -> str:
-    """The path a file's pages took: the denoiser's own, or the image path of the model it handed
-    them to."""
-    return str(dn.kind) if result.model == dn.name else "image"
-
-
 def interrupted(err: BaseException) -> bool:
     """Whether ``err`` was raised while a KeyboardInterrupt (Ctrl-C, or SIGTERM in
     :func:`sigterm_interrupts`) unwound: a library's clean-up that fails halfway (e.g. closing a
@@ -293,6 +289,7 @@ def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None
 
             msg = msg.replace(f"; {FILL_ADVICE}", "")
             msg += "; pass --nan fill to interpolate over them" if fill_hint else "; fill them in the store first"
+        msg = msg.replace(" (run(k * x) equals k * run(x))", "")  # the library's reason, for a call
     else:  # not an error fluorodn foresaw: name it, keep the traceback for --debug
         text = " ".join(str(err).split())[:200]
         msg = f"could not be denoised ({type(err).__name__}: {text}); run with --debug for the traceback"

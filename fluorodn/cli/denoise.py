@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fluorodn._atomic import write_error
 from fluorodn.cli import app
 from fluorodn.cli._common import (
     as_flags,
@@ -22,7 +23,6 @@ from fluorodn.cli._common import (
     format_traceback,
     model_record,
     names_a_folder,
-    path_of,
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
@@ -41,8 +41,8 @@ from fluorodn.cli._options import (
     ThreadsOption,
     with_run_options,
 )
-from fluorodn.cli._report import Report
-from fluorodn.errors import FluorodnError, OutputError, OutputExistsError
+from fluorodn.cli._report import Report, page_path
+from fluorodn.errors import FluorodnError, OutputExistsError
 
 _DENOISE_EXAMPLES = (
     "\b\n"
@@ -356,8 +356,7 @@ def _check_inputs(
             if dest.parent not in unwritable:
                 unwritable[dest.parent] = _cannot_write(dest.parent)
             if (err := unwritable[dest.parent]) is not None:
-                report.failed(src, dest, OutputError(f"cannot write {dest} ({err.strerror or err}); choose a "
-                                                     "writable output folder with free space (-o)"))  # fmt: skip
+                report.failed(src, dest, write_error(dest, err))
                 continue
         try:
             fmt = fio.format_of(src)
@@ -456,7 +455,7 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                 result, messages, err = denoise_one(dn, src, dest, settings, progress, f"[{i}/{len(todo)}] {src.name}")
                 if err is None:
                     report.done(result, messages)
-                    if unread := tell_unread(report, dn.options, path_of(dn, result), result.source):
+                    if unread := tell_unread(report, dn.options, page_path(result), result.source):
                         report.files[-1]["unread_options"] = unread
                     if make_report:
                         _write_file_report(result, settings, messages, report, debug)

@@ -16,7 +16,6 @@ from fluorodn.cli._common import (
     check_user_model,
     denoise_one,
     fail,
-    path_of,
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
@@ -171,7 +170,7 @@ def watch(
         handled.add(path)
         record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
         if err is not None and not path.exists():  # deleted while it was denoised: nothing to come back for
-            gone(path, "while it was denoised; no output was written")
+            gone(path, "or renamed while it was denoised; no output was written")
             return
         if err is not None and _stat_or_none(path) != before:  # written to meanwhile: the Watcher hands it over again
             handled.discard(path)
@@ -180,7 +179,7 @@ def watch(
         if err is None:
             counts["denoised"] += 1
             lines.warn(path, messages)
-            if unread := tell_unread(lines, dn.options, path_of(dn, result), result.source):
+            if unread := tell_unread(lines, dn.options, page_path(result), result.source):
                 record["unread_options"] = unread
             if not quiet:
                 typer.echo(f"{path} -> {dest} ({count_pages(result.frames, page_path(result) == 'spectral')}, "

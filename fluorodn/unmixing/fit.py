@@ -125,8 +125,13 @@ def _unmix(
     """:func:`unmix`, its warnings (and those of the Denoiser it runs) pointing ``depth`` frames
     above this function, at the user's line."""
     denoise = _checked_denoise(denoise)
-    if not isinstance(refine, bool | np.bool_):  # a string such as "False" would be taken as true
-        raise InputError(f"refine must be True or False, got {refine!r}")
+    from fluorodn.denoiser import checked_bool, checked_rate
+
+    refine = checked_bool("refine", refine)  # a string such as "False" would be taken as true
+    try:
+        checked_rate(rate)  # a positive number, not a string or a bool
+    except InputError as err:
+        raise UnmixError(str(err)) from None
     x = check_recording(arr)
     shape = x.shape
     lit = spectral.lit_mask(x)
@@ -148,8 +153,6 @@ def _unmix(
         raise UnmixError(str(err)) from err
     k_hbo2, k_hb = LN10_PER_UM * e_hbo2, LN10_PER_UM * e_hb
     dark_w = dark_levels(dark, x.shape[1])
-    if rate is not None and not (math.isfinite(rate) and rate > 0):
-        raise UnmixError(f"the sampling rate must be a positive number of samples per second, not {rate}")
     if not lit.all():
         denoising = denoise is not False and denoise is not None
         warnings.warn(LightOffNotice(_light_off_message(lit, denoising)), stacklevel=1 + depth)

@@ -318,7 +318,7 @@ def test_outputs_go_into_folders_made_for_them(files: SimpleFiles) -> None:
     (files.folder / "a_file").write_bytes(b"")
     blocked = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise",
                   "-o", files.folder / "a_file" / "u.csv")  # fmt: skip
-    assert_user_error(blocked, "cannot make the output folder", "choose a writable -o")
+    assert_user_error(blocked, "cannot create the output folder", "choose another folder with -o")
 
 
 def test_wavelengths_and_rate_from_tiff_metadata(files: SimpleFiles) -> None:

@@ -1192,9 +1192,8 @@ def test_too_few_samples_are_said_to_be(generator) -> None:
 
 
 def test_too_few_samples_say_nothing_of_their_noise_or_what_was_removed() -> None:
-    """Under FEW_SAMPLES samples only the few-samples warning is given: a brightness over noise or a
-    removed component measured on 3 rows says nothing (it read 'cleaner than trained' and 'spectral
-    structure' on a bright 3-sample recording); a constant one is still named constant."""
+    """Under FEW_SAMPLES samples only the few-samples warning is given, since a brightness over noise
+    or a removed component measured on 3 rows says nothing; a constant one is still named constant."""
     spec = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
     wl = np.linspace(0, 1, 152)
     bright = np.exp(-(((wl - 0.4) / 0.15) ** 2)) * 2000 + 100

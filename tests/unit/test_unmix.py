@@ -537,6 +537,8 @@ def test_refuses_a_sensor_that_does_not_cover_the_range(small: tuple[np.ndarray,
         ({"dark": [1.0, 2.0]}, "one number or 152 finite values"),
         ({"dark": 1e9}, "only 0 wavelength bins hold signal"),
         ({"rate": 0.0}, "positive number of samples per second"),
+        ({"rate": "5"}, "rate must be a number of samples per second, not '5'"),
+        ({"rate": True}, "rate must be a number of samples per second, not True"),
     ],
 )
 def test_refusals(small: tuple[np.ndarray, dict], change: dict, message: str | None) -> None:
