@@ -105,6 +105,27 @@ def channels_last_warning(shape: tuple[int, ...]) -> str | None:
     )
 
 
+#: Pages with fewer rows or columns than this are no frames the image model knows: its receptive
+#: field is 41 x 41 values, and its training frames were far wider.
+NARROW = 8
+
+
+def narrow_warning(page: tuple[int, ...]) -> str | None:
+    """The :class:`OutOfDomainWarning` message for pages of shape ``page`` that the image path
+    takes although one side has fewer than :data:`NARROW` values (a few traces over time, a single
+    row); None for anything else."""
+    h, w = (int(n) for n in page[-2:])
+    if min(h, w) >= NARROW:
+        return None
+    what = f"{min(h, w)} trace{'s' if min(h, w) != 1 else ''} of {max(h, w)} values"
+    return (
+        f"pages of {h} x {w} values are too narrow for the image model (its field is 41 x 41 values, its "
+        f"training frames far wider): read as {what}, nothing in fluorodn models them (spectral recordings need "
+        f"{spectral.MIN_BINS} or more bins), and the output may keep their noise or lose their signal; "
+        "compare the output with the input"
+    )
+
+
 def _is_real(x: Any) -> bool:
     """Whether ``x`` is a real number (a Python or numpy int or float; not a bool)."""
     return not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
@@ -564,6 +585,8 @@ class Denoiser:
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
             self._warn_choice(arr.shape[-2:], depth + 1)
+            if narrow := narrow_warning(arr.shape):
+                warnings.warn(OutOfDomainWarning(narrow), stacklevel=1 + depth)
             if clipped := clipping_warning(arr):
                 warnings.warn(OutOfDomainWarning(clipped), stacklevel=1 + depth)
         if path == "spectral":
@@ -666,6 +689,8 @@ class Denoiser:
                 raise InputError(f"page index {k}: {err}") from err
             if k == 0:
                 self._warn_choice(arr.shape, depth + 1)
+                if narrow := narrow_warning(arr.shape):
+                    warnings.warn(OutOfDomainWarning(narrow), stacklevel=1 + depth)
             if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
                 message = f"page index {k}: {clipped}" if k else clipped
                 warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)

@@ -1140,6 +1140,24 @@ def test_recordings_with_their_channels_last_warn(den: Denoiser) -> None:
     assert not [w for w in caught if "channels last" in str(w.message)]
 
 
+def test_pages_too_narrow_for_the_image_model_warn(den: Denoiser) -> None:
+    """Two traces over time (6000 x 2) or a single row are not frames: the image path says so, by
+    run and by stream, declared images too; frames 8 values wide or more are not said to be."""
+    rng = np.random.default_rng(3)
+    traces = rng.normal(1000.0, 20.0, (6000, 2)).astype(np.float32)
+    image = Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1))
+    for run in (den.run, image.run, lambda a: list(den.stream(iter([a])))):
+        with pytest.warns(OutOfDomainWarning, match=r"pages of 6000 x 2 values are too narrow .* 2 traces of 6000"):
+            run(traces)
+    with pytest.warns(OutOfDomainWarning, match=r"pages of 1 x 500 values .* 1 trace of 500 values"):
+        den.run(traces[:500, :1].T.copy())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image.run(rng.normal(100.0, 5.0, (8, 300)).astype(np.float32))
+        den.run(rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    assert not [w for w in caught if "too narrow" in str(w.message)]
+
+
 def test_a_short_recording_is_not_said_to_look_transposed(den: Denoiser, generator) -> None:
     """Fewer samples than bins, the right way round: its rows are one spectrum and its columns are
     not. Declared spectral, it is denoised without the orientation warning (run, and dask's
