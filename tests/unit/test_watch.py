@@ -13,13 +13,18 @@ pytest.importorskip("watchdog")
 from fluorodn.watch import Watcher
 
 
-def run_watcher(watcher: Watcher, seen: list[tuple[Path, int]]) -> tuple[threading.Thread, threading.Event]:
+def run_watcher(
+    watcher: Watcher, seen: list[tuple[Path, int]], gone: list[Path] | None = None
+) -> tuple[threading.Thread, threading.Event]:
+    """``watcher`` running in a thread, each file it hands over noted in ``seen`` with its size, and
+    each it tells ``gone`` in ``gone``."""
     stop = threading.Event()
 
     def handle(path: Path) -> None:
         seen.append((path, path.stat().st_size))
 
-    thread = threading.Thread(target=watcher.run, args=(handle, stop), daemon=True)
+    told = None if gone is None else gone.append
+    thread = threading.Thread(target=watcher.run, args=(handle, stop), kwargs={"gone": told}, daemon=True)
     thread.start()
     return thread, stop
 
@@ -110,12 +115,9 @@ def test_a_file_deleted_before_it_is_complete_is_told_once(tmp_path: Path, poll:
     watcher = Watcher(tmp_path, lambda p: p.suffix == ".npy", settle=10.0, poll=poll, poll_interval=0.1)
     seen: list[tuple[Path, int]] = []
     gone: list[Path] = []
-    stop = threading.Event()
-    thread = threading.Thread(target=watcher.run, args=(lambda p: seen.append((p, p.stat().st_size)), stop),
-                              kwargs={"gone": gone.append}, daemon=True)  # fmt: skip
     (tmp_path / "cut.npy").write_bytes(b"a" * 30)
     (tmp_path / "moved.npy").write_bytes(b"b" * 40)
-    thread.start()
+    thread, stop = run_watcher(watcher, seen, gone)
     try:
         wait_until(lambda: len(list(watcher._pending)) == 2)  # scanned once the observer is up
         (tmp_path / "cut.npy").unlink()
