@@ -149,6 +149,10 @@ def unmix(
         typer.echo(f"fluorodn: warning: {recording}: {message}", err=True)
     if res.timing is not None:  # what the file's timestamps say, as denoise notes it
         typer.echo(f"fluorodn: {recording}: {res.timing.describe()}", err=True)
+    if res.time_origin_s:  # times from its first sample: say where that sample stands on its clock
+        typer.echo(f"fluorodn: note: {recording}: its Time axis starts at {res.time_origin_s:.6g} s, and the output's "
+                   f"times count from that first sample; add {res.time_origin_s:.6g} s to them to align events "
+                   "timed on the file's clock", err=True)  # fmt: skip
     if res.time_s is None:
         typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)
     how = f"denoised with {res.denoised_with}" if res.denoised_with else "not denoised"

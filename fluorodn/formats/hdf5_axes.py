@@ -189,6 +189,7 @@ class HDF5Axes:
                 raise FileFormatError(
                     f"{where}: Time has units {unit!r}; expected seconds (s), milliseconds (ms) or microseconds (us)"
                 )
+            origin = float(times[0]) * _TIME_UNITS[unit.strip().lower()]  # where the file's clock stood
             times = (times - times[0]) * _TIME_UNITS[unit.strip().lower()]
         sources: list[_Source] = []
         channels: list[np.ndarray] = []
@@ -212,6 +213,8 @@ class HDF5Axes:
             raise FileFormatError(f"{where}: its channels have different shapes {sorted(shapes)}; {_EXPECTED}")
         rate = _rate(datasets[0][1], group, f)
         meta: dict[str, Any] = {"key": key, "datasets": [s.name for s in sources]}
+        if times is not None:
+            meta["time_origin_s"] = origin  # its first sample's time on its own clock, which times count from
         exc = np.asarray(f.attrs.get("excitations", 1)).ravel()
         if exc.size == 1 and exc.dtype.kind in "iu" and int(exc[0]) > 1:
             meta["excitations"] = int(exc[0])

@@ -63,10 +63,10 @@ def unmix_file(
             raise UnmixError(MISSING)
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it")
-    arr = times = None
+    arr = times = origin = None
     meta = recording_metadata(src)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
-        arr, file_wl, times = _one_channel(src, key, rate)
+        arr, file_wl, times, origin = _one_channel(src, key, rate)
         meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
     if wavelengths is not None and meta.get("own_axes"):
         wl = np.asarray(meta["wavelength_nm"], dtype=np.float64)
@@ -99,7 +99,7 @@ def unmix_file(
     if times is not None:
         from fluorodn.formats.timing import check
 
-        result = dataclasses.replace(result, time_s=times, timing=check(times, str(src)))
+        result = dataclasses.replace(result, time_s=times, timing=check(times, str(src)), time_origin_s=origin)
     if guppy is not None and result.time_s is None:
         raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give rate=HZ")
     saved = result.save(dest, overwrite=overwrite, source=src)
@@ -112,9 +112,10 @@ def unmix_file(
 
 def _one_channel(
     src: Path, key: str | None, rate: float | None
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None) of a spectrometer
-    file that holds one channel; a file of several is refused, saying how to pick one."""
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None]:
+    """(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None, the first
+    timestamp on the file's own clock or None) of a spectrometer file that holds one channel; a file
+    of several is refused, saying how to pick one."""
     from fluorodn import formats
 
     rec = formats.read(src, key=key, rate=rate)
@@ -129,7 +130,8 @@ def _one_channel(
         )
         raise UnmixError(f"{src} holds {len(rec.channels)} channels ({names}); unmixing takes one at a time: {how}")
     ch = rec.channels[0]
-    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times
+    origin = rec.meta.get("time_origin_s")
+    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin
 
 
 def _refuse_interleaved(src: Path, excitations: Any) -> None:

@@ -65,6 +65,10 @@ class UnmixResult:
     timing: Any = None
     """What the file's own timestamps say (:class:`fluorodn.formats.timing.Timing`: rate, jitter,
     dropped frames), where ``time_s`` came from them (:func:`fluorodn.unmixing.unmix_file`); else None."""
+    time_origin_s: float | None = None
+    """The first sample's time on the file's own clock, in seconds, where the file states one (an
+    HDF5 ``Time`` axis): ``time_s`` counts from that sample, so events timed on the file's clock
+    align with ``time_s + time_origin_s``. None where the file states none."""
 
     def columns(self) -> dict[str, np.ndarray]:
         """The output table as {name: (T,) array} in :data:`COLUMNS` order (time_s NaN if unknown; the

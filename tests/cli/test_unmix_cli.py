@@ -462,6 +462,25 @@ def test_an_hdf5_file_of_two_channels_is_refused_naming_key(tmp_path: Path) -> N
     assert read_table(tmp_path / "session_unmixed.csv")[1].shape == (60, len(COLUMNS))
 
 
+def test_an_hdf5_time_axis_that_starts_late_is_named(tmp_path: Path) -> None:
+    """An HDF5 Time axis on the acquisition's own clock (starting at 99.998 s): the output's times
+    count from the first sample, and a note gives where that sample stands on the file's clock;
+    a Time axis that starts at 0 gets no note."""
+    from fluorodn.formats.hdf5_axes import write_axes_file
+    from fluorodn.unmixing import unmix_file
+
+    values = acquisition.spectra(60, 152, seed=8)
+    for name, start in (("late", 99.998), ("zero", 0.0)):
+        write_axes_file(tmp_path / f"{name}.h5", [values], np.linspace(477, 595, 152), start + np.arange(60) * 0.2, {})
+        result = cli("unmix", tmp_path / f"{name}.h5", "-s", "example", "--no-denoise")
+        assert result.exit_code == 0, result.output
+        np.testing.assert_allclose(read_table(tmp_path / f"{name}_unmixed.csv")[1][:3, 1], [0.0, 0.2, 0.4], atol=1e-9)
+        noted = "its Time axis starts at 99.998 s" in result.stderr and "add 99.998 s to them" in result.stderr
+        assert noted == (start > 0), result.stderr
+    res, _ = unmix_file(tmp_path / "late.h5", "example", denoise=False, output=tmp_path / "api.csv")
+    assert res.time_origin_s == pytest.approx(99.998, abs=1e-9)
+
+
 def test_help_lists_unmix() -> None:
     assert "unmix" in cli("--help").stdout
     text = cli("unmix", "--help").stdout
