@@ -189,8 +189,9 @@ class HDF5Axes:
                 raise FileFormatError(
                     f"{where}: Time has units {unit!r}; expected seconds (s), milliseconds (ms) or microseconds (us)"
                 )
-            origin = float(times[0]) * _TIME_UNITS[unit.strip().lower()]  # where the file's clock stood
-            times = (times - times[0]) * _TIME_UNITS[unit.strip().lower()]
+            seconds = _TIME_UNITS[unit.strip().lower()]
+            origin = float(times[0]) * seconds  # where the file's clock stood at its first sample
+            times = (times - times[0]) * seconds
         sources: list[_Source] = []
         channels: list[np.ndarray] = []
         names_out: list[str] = []
