@@ -1,8 +1,10 @@
 """MATLAB .mat recordings: v4/v5/v7 through scipy.io, v7.3 (HDF5) through h5py.
 
 One variable is denoised (``key``; chosen automatically when the file holds exactly one
-2D or 3D numeric array). The output file keeps every variable of the input and adds the
-denoised one under a new name, plus ``fluorodn_provenance`` (a char array of JSON).
+2D or 3D numeric array), or one field of a struct (``key="rec.spectra"``; chosen
+automatically when the file holds no such variable and its structs exactly one such field).
+The output file keeps every variable of the input and adds the denoised one under a new name
+(a field's as ``rec_spectra_denoised``), plus ``fluorodn_provenance`` (a char array of JSON).
 
 Axis order follows MATLAB: a 2D variable is (rows, cols), e.g. time x wavelength; a 3D
 variable is (rows, cols, pages), i.e. page ``k`` is ``A(:, :, k)``.
@@ -53,6 +55,11 @@ def _h5_errors(path: Path) -> contextlib.AbstractContextManager[None]:
     return read_errors(path, "a MATLAB v7.3 file", "save it again from MATLAB (save -v7.3)")
 
 
+def _h5_path(name: str) -> str:
+    """The HDF5 path of variable or struct field ``name`` (``rec.spectra`` -> ``rec/spectra``) in a v7.3 file."""
+    return name.replace(".", "/")
+
+
 def _is_numeric(arr: Any) -> bool:
     return isinstance(arr, np.ndarray) and arr.dtype.kind in "iuf" and arr.ndim in (2, 3) and arr.size > 0
 
@@ -78,7 +85,7 @@ class MatRecording:
                     self._h5 = h5py.File(path, "r")
                     names, usable = self._h5_variables()
                     self.key = self._pick(key, names, usable)
-                    dset = self._h5[self.key]
+                    dset = self._h5[_h5_path(self.key)]
                     self.shape = self._matlab_shape(self.key)
                     self.dtype = np.dtype(dset.dtype)
             except BaseException:
@@ -95,7 +102,7 @@ class MatRecording:
                 ) from err
             names = [k for k in self._vars if not k.startswith("__")]
             self.key = self._pick(key, names, {k for k in names if _is_numeric(self._vars[k])})
-            arr = self._vars[self.key]
+            arr = self._v5_get(self.key)
             self.shape = tuple(int(n) for n in arr.shape)
             self.dtype = arr.dtype
         self.page_shape = (self.shape[0], self.shape[1])
@@ -168,12 +175,20 @@ class MatRecording:
         )
 
     def _pick(self, key: str | None, names: list[str], usable: set[str]) -> str:
-        """The variable to denoise: ``key``, else the only usable one that is not a vector or scalar."""
+        """The variable to denoise: ``key`` (a variable, or a struct's field as ``rec.spectra``), else
+        the only usable one that is not a vector or scalar, else the only such field of a struct."""
         if key is not None:
+            key = key.strip("/").replace("/", ".")
             if key not in names:
-                listed = ", ".join(names) or "none"
-                raise FileFormatError(f"{self.path} has no variable {key!r} (its variables: {listed}); fix key=...")
+                return self._pick_field(key, names)
             if key not in usable:
+                fields = self._fields(key)
+                if fields is not None:
+                    listed = ", ".join(f"{key}.{f}" for f in fields) or "none"
+                    raise FileFormatError(
+                        f"variable {key!r} in {self.path} is a struct (its fields: {listed}); choose a field with "
+                        f"key={key}.FIELD"
+                    )
                 why = self._h5_refusal(key) if self.v73 else None
                 if why is not None:
                     raise FileFormatError(
@@ -190,6 +205,14 @@ class MatRecording:
         if len(matrices) == 1:
             return matrices[0]
         if not matrices:
+            in_structs = self._struct_matrices(names)
+            if len(in_structs) == 1:
+                return in_structs[0]
+            if in_structs:
+                raise FileFormatError(
+                    f"{self.path} holds several arrays in its structs ({', '.join(in_structs)}); "
+                    "choose one with key=..."
+                )
             elsewhere = [k for k in names if self.v73 and self._h5_refusal(k)]
             if elsewhere:
                 raise FileFormatError(
@@ -207,19 +230,94 @@ class MatRecording:
 
     def _matlab_shape(self, name: str) -> tuple[int, ...]:
         if self.v73:
-            return tuple(int(n) for n in reversed(self._h5[name].shape))
-        return tuple(int(n) for n in self._vars[name].shape)
+            return tuple(int(n) for n in reversed(self._h5[_h5_path(name)].shape))
+        return tuple(int(n) for n in self._v5_get(name).shape)
+
+    def _v5_get(self, name: str) -> Any:
+        """Variable ``name`` of a v5 file, or the field ``a.b`` of a 1 x 1 struct ``a``; None if there is none."""
+        head, *fields = name.split(".")
+        value = self._vars.get(head)
+        for field in fields:
+            if not (isinstance(value, np.ndarray) and value.dtype.names and field in value.dtype.names):
+                return None
+            if value.size != 1:  # a struct array: which element is meant is not said
+                return None
+            value = value[field].flat[0]
+        return value
+
+    def _h5_field(self, name: str) -> Any:
+        """The dataset or group of ``a.b`` in a v7.3 file, through hard links only; None if there is none."""
+        import h5py
+
+        node, parts = self._h5, name.split(".")
+        for part in parts:
+            if not isinstance(node, h5py.Group) or part.startswith("#"):
+                return None
+            if not isinstance(node.get(part, getlink=True), h5py.HardLink):
+                return None
+            node = node[part]
+        return node
+
+    def _fields(self, name: str) -> list[str] | None:
+        """The field names of struct ``name`` (a variable or a field), or None if it is no struct."""
+        if self.v73:
+            import h5py
+
+            node = self._h5_field(name)
+            if not isinstance(node, h5py.Group):
+                return None
+            cls = node.attrs.get("MATLAB_class", b"")
+            if (cls.decode() if isinstance(cls, bytes) else str(cls)) != "struct":
+                return None
+            return [k for k in node if not k.startswith("#")]
+        value = self._v5_get(name)
+        if isinstance(value, np.ndarray) and value.dtype.names and value.size == 1:
+            return list(value.dtype.names)
+        return None
+
+    def _field_usable(self, name: str) -> bool:
+        if self.v73:
+            node = self._h5_field(name)
+            return node is not None and self._h5_numeric(node)
+        return _is_numeric(self._v5_get(name))
+
+    def _struct_matrices(self, names: list[str]) -> list[str]:
+        """The fields of the file's top-level structs that hold a 2D or 3D numeric matrix."""
+        found = []
+        for name in names:
+            for field in self._fields(name) or []:
+                full = f"{name}.{field}"
+                if self._field_usable(full) and min(self._matlab_shape(full)[:2]) >= 2:
+                    found.append(full)
+        return sorted(found)
+
+    def _pick_field(self, key: str, names: list[str]) -> str:
+        """``key`` naming a struct's field (``rec.spectra``), checked; FileFormatError where it names nothing usable."""
+        head = key.split(".")[0]
+        if "." not in key or head not in names:
+            listed = ", ".join(names) or "none"
+            raise FileFormatError(f"{self.path} has no variable {key!r} (its variables: {listed}); fix key=...")
+        parent = key.rsplit(".", 1)[0]
+        fields = self._fields(parent)
+        if fields is None or key.rsplit(".", 1)[1] not in fields:
+            listed = ", ".join(f"{parent}.{f}" for f in fields or []) or "none"
+            raise FileFormatError(f"{self.path} has no field {key!r} (the fields of {parent}: {listed}); fix key=...")
+        if not self._field_usable(key):
+            raise FileFormatError(
+                f"field {key!r} in {self.path} is not a 2D or 3D array of real numbers; choose another key=..."
+            )
+        return key
 
     def pages(self) -> Iterator[np.ndarray]:
         """The (H, W) pages of the variable: the variable itself if 2D, else ``A(:, :, k)``."""
         if self.v73:
-            dset = self._h5[self.key]
+            dset = self._h5[_h5_path(self.key)]
             for k in range(1 if dset.ndim == 2 else dset.shape[0]):
                 with _h5_errors(self.path):
                     page = dset[()] if dset.ndim == 2 else dset[k]
                 yield page.T
             return
-        arr = self._vars[self.key]
+        arr = self._v5_get(self.key)
         if arr.ndim == 2:
             yield arr
         else:

@@ -48,10 +48,14 @@ def format_of(path: Path) -> str:
     if path.is_dir() and is_spectrum_folder(path):
         return "oceanview folder"
     fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None and path.is_dir():
+        raise FileFormatError(f"cannot read {path}: it is a folder, and not one of one-spectrum OceanView exports")
     if fmt is None:
+        table = path.suffix.lower() in (".csv", ".tsv")
         raise FileFormatError(
             f"cannot read {path}: fluorodn reads {', '.join(FORMATS)} files, "
             f"not {path.suffix or 'files without extension'}"
+            + ("; load a table of numbers with numpy.loadtxt and save it as .npy with numpy.save" if table else "")
         )
     return fmt
 

@@ -497,6 +497,7 @@ def _read_denoised(
     """The denoised file of ``noisy``: ``key``, else the variable its denoising wrote (a .mat
     output's ``<key>_denoised``, an HDF5 output's dataset of the same name), else its only one."""
     from fluorodn import io as fio
+    from fluorodn._mat import matlab_name
     from fluorodn.errors import FluorodnError
 
     if key is not None or noisy.key is None:
@@ -504,7 +505,7 @@ def _read_denoised(
     path = Path(path)
     same = path.exists() and fio.format_of(path) == "hdf5"
     try:
-        return _read_file(path, noisy.key if same else f"{noisy.key}_denoised", excitations)
+        return _read_file(path, noisy.key if same else matlab_name(f"{noisy.key}_denoised"), excitations)
     except FluorodnError:
         if same:
             raise

@@ -309,6 +309,7 @@ _FLAGS = {
     r"leave key=None": "leave --key out",
     r"key=(['\"])(.*?)\1 is not a 2D or 3D": r"--key \2 is not a 2D or 3D",
     r"key=\.\.\.": "--key",
+    r"key=([\w.]+\.FIELD)\b": r"--key \1",
     r"leave excitations=None": "leave --excitations out",
     r"excitations=N\b": "--excitations N",
     r"excitations=\.\.\.": "--excitations",

@@ -63,6 +63,8 @@ def unmix_file(
             raise UnmixError(MISSING)
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it")
+    if src.exists():  # a format fluorodn does not read is named before what the file would have to state
+        fio.format_of(src)
     arr = times = origin = None
     meta = recording_metadata(src)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps

@@ -308,6 +308,15 @@ def test_refuses_a_stack_and_a_missing_file(files: SimpleFiles) -> None:
                           "not exist")  # fmt: skip
 
 
+def test_a_format_it_does_not_read_is_named_before_its_wavelengths(files: SimpleFiles) -> None:
+    """A table unmix cannot read is told so first, not asked for the wavelengths it may well store."""
+    table = files.folder / "rec.csv"
+    table.write_text("477,500\n1,2\n3,4\n", encoding="utf-8")
+    for extra in ([], ["--wavelengths", files.range]):
+        assert_user_error(cli("unmix", table, "-s", files.sensor, *extra), "not .csv", "numpy.loadtxt")
+    assert_user_error(cli("unmix", files.folder, "-s", files.sensor), "it is a folder")
+
+
 def test_outputs_go_into_folders_made_for_them(files: SimpleFiles) -> None:
     """-o in a folder that does not exist yet: made, as denoise -o makes its folder."""
     out = files.folder / "new" / "deeper" / "u.csv"

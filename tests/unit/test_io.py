@@ -110,6 +110,46 @@ def test_mat_bad_key(tmp_path: Path) -> None:
     assert fio.open_recording(tmp_path / "r.mat").key == "a"
 
 
+def test_mat_v5_struct_field_is_picked_by_key_or_alone(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    import scipy.io
+
+    x = helpers.spectra(60, 25).astype(np.float64)
+    scipy.io.savemat(tmp_path / "r.mat", {"rec": {"spectra": x, "wl": np.arange(25.0), "fs": 5.0}})
+    for key in (None, "rec.spectra", "rec/spectra"):  # the only matrix of the file's structs, or named
+        assert fio.open_recording(tmp_path / "r.mat", key=key).key == "rec.spectra"
+    with pytest.raises(FileFormatError, match=r"'rec' .* is a struct \(its fields: rec\.spectra, rec\.wl, rec\.fs\)"):
+        fio.open_recording(tmp_path / "r.mat", key="rec")
+    with pytest.raises(FileFormatError, match=r"no field 'rec\.nope' \(the fields of rec: rec\.spectra"):
+        fio.open_recording(tmp_path / "r.mat", key="rec.nope")
+    roundtrip(denoiser, tmp_path / "r.mat", tmp_path / "o.mat", key="rec.spectra", var_name="rec.spectra_denoised")
+    out = scipy.io.loadmat(tmp_path / "o.mat")
+    np.testing.assert_array_equal(out["rec"]["spectra"][0, 0], x)  # the struct kept as it was
+    np.testing.assert_allclose(out["rec_spectra_denoised"], denoiser.run(x), rtol=1e-6)
+    scipy.io.savemat(tmp_path / "two.mat", {"rec": {"spectra": x, "dark": x[:5]}})
+    with pytest.raises(FileFormatError, match=r"several arrays in its structs \(rec\.dark, rec\.spectra\)"):
+        fio.open_recording(tmp_path / "two.mat")
+
+
+def test_mat_v73_struct_field(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    import h5py
+
+    x = helpers.spectra(70, 33)
+    write_v73(tmp_path / "r.mat", {})
+    with h5py.File(tmp_path / "r.mat", "r+") as f:
+        group = f.create_group("rec")
+        group.attrs["MATLAB_class"] = np.bytes_("struct")
+        group.create_dataset("spectra", data=x.T).attrs["MATLAB_class"] = np.bytes_("double")
+    rec = fio.open_recording(tmp_path / "r.mat")
+    assert rec.key == "rec.spectra" and rec.page_shape == (70, 33)
+    np.testing.assert_array_equal(next(iter(rec.pages())), x)
+    with pytest.raises(FileFormatError, match=r"'rec' .* is a struct \(its fields: rec\.spectra\)"):
+        fio.open_recording(tmp_path / "r.mat", key="rec")
+    roundtrip(denoiser, tmp_path / "r.mat", tmp_path / "o.mat", key="rec.spectra", var_name="rec.spectra_denoised")
+    with h5py.File(tmp_path / "o.mat") as f:
+        np.testing.assert_allclose(f["rec_spectra_denoised"][()].T, denoiser.run(x), rtol=1e-5, atol=1e-3)
+        np.testing.assert_array_equal(f["rec/spectra"][()].T, x)
+
+
 def write_v73(path: Path, variables: dict[str, np.ndarray]) -> None:
     """A MATLAB v7.3 file as MATLAB writes it: HDF5, 512-byte header, column-major order."""
     import h5py
