@@ -359,7 +359,7 @@ class Denoiser:
     options : :class:`DenoiserOptions` (threads, tile budget, GPU index, precision, fixed pattern).
     precision : shortcut for ``options.precision`` (overrides it when given): ``"fp32"``,
         ``"int8"`` (the model's shipped int8 variant, run on the CPU; :class:`ModelError`
-        if it has none), ``"bf16"`` (refused with :class:`DeviceError`: no provider here
+        if it has none), ``"bf16"`` (refused with :class:`InputError`: no provider here
         runs it faster), or ``"auto"`` (the fastest variant shipped for the provider in
         use: int8 on the CPU where the model has one measured at least
         :data:`fluorodn.registry.AUTO_MIN_SPEEDUP` times faster, fp32 on CUDA).

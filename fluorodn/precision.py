@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from fluorodn.errors import InputError
+
 __all__ = ["BF16_UNAVAILABLE", "PRECISIONS", "REFUSED", "RUNNABLE", "VARIANTS", "Precision", "check_precision"]
 
 
@@ -46,8 +48,9 @@ REFUSED = {"bf16": BF16_UNAVAILABLE}
 
 def check_precision(precision: Any) -> str:
     """``precision`` (a :class:`Precision` or its value, or another of :data:`PRECISIONS`) as a
-    plain string; ValueError for a name that is none of them."""
+    plain string; :class:`~fluorodn.errors.InputError` (a ValueError) for a name that is none of them."""
     value = precision.value if isinstance(precision, Enum) else precision
     if value not in (Precision.auto.value, *PRECISIONS):
-        raise ValueError(f"precision must be one of auto, {', '.join(PRECISIONS)}; got {precision!r}")
+        offered = [p for p in PRECISIONS if p not in REFUSED]  # those a run can take
+        raise InputError(f"precision must be one of auto, {', '.join(offered)}; got {precision!r}")
     return str(value)

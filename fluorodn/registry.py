@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fluorodn.errors import DeviceError, ModelError
+from fluorodn.errors import DeviceError, InputError, ModelError
 from fluorodn.normalize import CONVENTION
 from fluorodn.precision import REFUSED, RUNNABLE, VARIANTS, Precision, check_precision
 from fluorodn.spectral import CONVENTION as SPECTRAL_CONVENTION
@@ -408,12 +408,12 @@ def resolve(
 
     Raises
     ------
-    ModelError : as :func:`load_model`. DeviceError : a refused precision, or int8 on CUDA.
+    ModelError : as :func:`load_model`. InputError : a refused precision. DeviceError : int8 on CUDA.
     """
     precision = check_precision(precision)
     source = load_model(model)
-    if precision in REFUSED:
-        raise DeviceError(REFUSED[precision])
+    if precision in REFUSED:  # a value no run of this runtime takes, whatever the device
+        raise InputError(REFUSED[precision])
     cpu_only, cuda = (CPU,), (CUDA, CPU)
     if precision == Precision.int8:
         if device == "cuda":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from fluorodn import Denoiser, DenoiserOptions, DeviceError, ModelError
+from fluorodn import Denoiser, DenoiserOptions, DeviceError, InputError, ModelError
 from fluorodn.cli import app
 from fluorodn.denoiser import PRECISIONS
 from fluorodn.registry import AUTO_MIN_SPEEDUP, load_model, model_variants
@@ -19,7 +19,7 @@ from tests.support import add_variant
 
 def test_unknown_precision_is_a_value_error(tiny_model: Path) -> None:
     assert PRECISIONS == ("fp32", "int8", "bf16")
-    with pytest.raises(ValueError, match=r"precision must be one of auto, fp32, int8, bf16; got 'fp16'"):
+    with pytest.raises(InputError, match=r"precision must be one of auto, fp32, int8; got 'fp16'"):
         DenoiserOptions(precision="fp16")
     with pytest.raises(ValueError, match="precision must be one of"):
         Denoiser(tiny_model, device="cpu", precision="int4")
@@ -71,7 +71,7 @@ def test_int8_on_cuda_and_bf16_are_refused(shipped: Path, helpers: Any) -> None:
     add_variant(shipped, "low", helpers)
     with pytest.raises(DeviceError, match="'int8' runs on the CPU only"):
         Denoiser("low", device="cuda", precision="int8")
-    with pytest.raises(DeviceError, match=r"'bf16' is not available: onnxruntime's CPU provider has no bf16"):
+    with pytest.raises(InputError, match=r"'bf16' is not available: onnxruntime's CPU provider has no bf16"):
         Denoiser("low", device="cpu", precision="bf16")
 
 
