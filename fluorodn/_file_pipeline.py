@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fluorodn.errors import FileFormatError
+from fluorodn.errors import FileFormatError, InputError
 
 __all__ = [
     "NAN_POLICIES",
@@ -132,6 +132,23 @@ def _signature(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def file_rate(rec: Any, given: float | None, source: Path) -> float | None:
+    """The sampling rate (Hz) of recording ``rec``: the one its file states (a spectrometer file's
+    timestamps, a TIFF's ``sampling_hz``), else ``given``. A ``given`` rate that differs from the
+    file's by more than :data:`fluorodn.formats.timing.RATE_TOLERANCE` is refused (InputError)."""
+    from fluorodn.formats.timing import RATE_TOLERANCE
+
+    stated = getattr(rec, "rate_hz", None)
+    if stated is None:
+        return given
+    if given is not None and abs(given - stated) > RATE_TOLERANCE * stated:
+        raise InputError(
+            f"{source}: the rate given ({given:g} Hz) differs from the {stated:.6g} Hz the file states by "
+            f"{abs(given - stated) / stated:.1%}; leave rate=... out to use the file's"
+        )
+    return float(stated)
+
+
 def denoise_file(
     denoiser: Any,
     source: str | os.PathLike[str],
@@ -210,8 +227,7 @@ def denoise_file(
         # a file that says which axis is time (a spectrometer's, with its axes, or a TIFF naming its
         # bins' wavelengths) holds time x wavelength recordings whatever their look
         known = bool(getattr(rec, "axes_known", False))
-        # a spectrometer file's timestamps say its rate; the one given stands for files that do not
-        rate = getattr(rec, "rate_hz", None) or settings.rate
+        rate = file_rate(rec, settings.rate, source)
         _warn_channels_last(denoiser, rec, known)
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":

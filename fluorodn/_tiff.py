@@ -218,8 +218,16 @@ class TiffRecording:
         self.page_shape = (self.shape[-2], self.shape[-1])
         # the description names the columns' wavelengths (one per column, or the first and last), as
         # fluorodn's conversions and ``fluorodn example`` write it: each page is time x wavelength
-        wl = description_metadata(str(getattr(tif.pages.first, "description", "") or "")).get("wavelength_nm")
+        stated = description_metadata(str(getattr(tif.pages.first, "description", "") or ""))
+        wl = stated.get("wavelength_nm")
         self.axes_known = isinstance(wl, list) and len(wl) in (2, self.page_shape[1])
+        hz = stated.get("sampling_hz")
+        #: the sampling rate the description states (Hz), or None
+        self.rate_hz = (
+            float(hz)
+            if isinstance(hz, (int, float)) and not isinstance(hz, bool) and math.isfinite(hz) and hz > 0
+            else None
+        )
         self.n_pages = math.prod(self.shape[:-2])
         self._contiguous: int | None = None
         size = tif.filehandle.size

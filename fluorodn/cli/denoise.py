@@ -339,6 +339,7 @@ def _check_inputs(
     plans left, each with what its header says.
     """
     from fluorodn import io as fio
+    from fluorodn._file_pipeline import file_rate
 
     todo = []
     unwritable: dict[Path, OSError | None] = {}
@@ -364,6 +365,7 @@ def _check_inputs(
             excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
             with contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec:
                 header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
+                file_rate(rec, settings.rate, src)  # a --rate the file contradicts fails the file now
                 if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
                     report.note(rec.file.describe())
                 if read_all:

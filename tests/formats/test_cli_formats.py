@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+import tifffile
 from typer.testing import CliRunner
 
 from fluorodn import Denoiser, DenoiserOptions, formats
@@ -275,8 +277,9 @@ def test_interleaved_excitations_are_said_to_be_sampled_at_their_own_rate(export
 
 def test_rate_fills_in_for_files_without_timestamps(tmp_path):
     """--rate gives the rate of files that state none: 2 Hz on a .npy recording gives the warning
-    line, 5 Hz none; a file's timestamps win over it; a rate that is not positive is refused in one
-    sentence, before anything is read."""
+    line, 5 Hz none; a file's timestamps, or a TIFF's stated sampling_hz, give the rate themselves,
+    and a --rate they contradict fails the file in one sentence (one within 1 % is taken); a rate
+    that is not positive is refused in one sentence, before anything is read."""
     values = spectra(600, 152, seed=6).astype(np.float32)
     npy = tmp_path / "rec.npy"
     np.save(npy, values)
@@ -293,7 +296,15 @@ def test_rate_fills_in_for_files_without_timestamps(tmp_path):
 
     assert len(said(str(npy), "--rate", "2")) == 1
     assert said(str(npy), "--rate", "5") == [] and said(str(npy)) == []
-    assert said(str(h5), "--key", "acq/data", "--rate", "2") == []  # its timestamps say 5 Hz
+    assert said(str(h5), "--key", "acq/data", "--rate", "5.02") == []  # its timestamps say 5 Hz
+    slow = tmp_path / "slow.tif"  # as fluorodn example and --to tif state their axes
+    tifffile.imwrite(slow, values, description=json.dumps({"wavelength_nm": [477.0, 595.0], "sampling_hz": 2.0}))
+    assert len(lines := said(str(slow))) == 1 and "sampled at 2 Hz" in lines[0], lines
+    for args, stated in (([str(h5), "--key", "acq/data"], "5"), ([str(slow)], "2")):
+        result = runner.invoke(app, ["denoise", *args, "--rate", "3", "--overwrite"])
+        assert result.exit_code == 1, result.output
+        assert f"the rate given (3 Hz) differs from the {stated} Hz the file states" in result.stderr
+        assert "leave --rate out" in result.stderr and "Traceback" not in result.output
     for bad in ("0", "-1", "nan"):
         result = runner.invoke(app, ["denoise", str(npy), "--rate", bad])
         assert result.exit_code != 0 and "--rate must be a positive number" in result.stderr, result.output
