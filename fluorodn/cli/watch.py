@@ -104,6 +104,7 @@ def watch(
     """
     from fluorodn import io as fio
     from fluorodn.files import FileSettings, check_name_part, make_folder
+    from fluorodn.formats.oceanview import is_one_spectrum
 
     setup_logging()
     check_count("--threads", threads)
@@ -137,13 +138,25 @@ def watch(
         f"(model {dn.name} on {dn.provider}); Ctrl-C stops"
     )
 
+    spectrum_folders: set[Path] = set()  # folders of one-spectrum exports, told once each
+
     def accept(path: Path) -> bool:
         name = path.name
         if name.startswith(".") or not fio.is_candidate(path, run.suffix):
             return False
         if pattern is not None and not fnmatch.fnmatch(name, pattern):
             return False
-        return out_root is None or out_root not in Path(os.path.abspath(path)).parents
+        if out_root is not None and out_root in Path(os.path.abspath(path)).parents:
+            return False
+        if path.suffix.lower() == ".txt" and is_one_spectrum(path):  # one sample of a recording, not one
+            if path.parent not in spectrum_folders:
+                spectrum_folders.add(path.parent)
+                lines.note(
+                    f"{path.parent} receives one-spectrum OceanView exports, which watch does not take: the "
+                    "recording is the whole folder; give it to fluorodn denoise once it is complete"
+                )
+            return False
+        return True
 
     def dest_of(path: Path) -> Path:
         if output is None:

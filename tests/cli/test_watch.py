@@ -195,6 +195,35 @@ def test_watch_notes_the_options_a_file_s_path_does_not_read(tmp_path: Path) -> 
     assert (out / "frame_denoised.npy").exists()
 
 
+def test_one_spectrum_exports_are_not_taken_one_by_one(tiny_model: Path, tmp_path: Path) -> None:
+    """A folder receiving one-spectrum OceanView exports (each one sample of a recording) gets one
+    note, no failure per file; a recording beside them is denoised."""
+    from tests.formats.conftest import HEADER
+
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    wl = np.linspace(477.0, 595.0, 8)
+    for k in range(3):
+        rows = "".join(f"{w:.2f}\t{1000.0 + k + i:.2f}\n" for i, w in enumerate(wl))
+        name = f"rec_FLMS12345_10-00-0{k}-000__{k}__.txt"
+        (incoming / name).write_text(HEADER.format(name="rec", pixels=8) + rows, encoding="utf-8")
+    np.save(incoming / "frame.npy", np.random.default_rng(1).normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    proc = start_watch(str(tiny_model), incoming, out, "--settle", 0.3, "--report", log)
+    try:
+        wait_for(lambda: log.exists() and log.read_text().endswith("\n"), proc=proc)
+        time.sleep(1.0)  # time for any record of the exports
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert "error" not in stderr, stderr
+    told = [ln for ln in stderr.splitlines() if "one-spectrum OceanView exports" in ln]
+    assert len(told) == 1 and "give it to fluorodn denoise" in told[0], stderr
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(Path(r["input"]).name, r["status"]) for r in records] == [("frame.npy", "denoised")]
+
+
 def test_a_file_deleted_before_it_is_complete_is_told_and_logged(tiny_model: Path, tmp_path: Path,
                                                                  helpers: Any) -> None:  # fmt: skip
     """A recording deleted while the acquisition program still writes it gets a warning line and a
