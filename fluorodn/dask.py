@@ -539,6 +539,7 @@ def denoise_zarr(
     attrs: dict[str, Any] = {}
     zchunks: tuple[int, ...] | None = None
     zfmt: Literal[2, 3] = 3
+    t0 = time.perf_counter()  # the whole run: opening, the client's fit and checks, and the chunks
     if is_tiff(src_s):
         arr = read_tiff_lazy(src_s)
     else:
@@ -560,7 +561,6 @@ def denoise_zarr(
     out = denoise(arr, model, device, options=options, recording=recording, rate=rate)
     prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim, device)
     tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
-    t0 = time.perf_counter()
     try:
         stored = write_zarr(out, tmp, attrs=attrs, provenance=prov, chunks=zchunks, zarr_format=zfmt, compute=False)
         with _scheduler(scheduler, workers) as client:

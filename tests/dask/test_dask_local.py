@@ -6,6 +6,7 @@ import pickle
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,22 @@ def test_nan_in_a_spectral_recording_or_stack_is_named_by_its_index():
     stack = np.stack([x[:1000], x[2000:]])
     got = _nan_where(lambda: fdask.denoise(da.from_array(stack, chunks=(1, 300, w)), device="cpu"))
     assert got == "(1, 999, 3)"
+
+
+def test_zarr_seconds_count_the_client_s_work_too(dask_model, recording, tmp_path, monkeypatch):
+    """The seconds a zarr run reports cover what the client does before the chunks (the fit and
+    checks of ``denoise``), not the chunks alone."""
+    src = tmp_path / "in.zarr"
+    zarr.create_array(store=str(src), shape=recording.shape, chunks=(32, 61), dtype="f8")[:] = recording
+    planned = fdask.denoise
+
+    def slow_plan(*args, **kw):
+        time.sleep(0.5)
+        return planned(*args, **kw)
+
+    monkeypatch.setattr(fdask, "denoise", slow_plan)
+    info = fdask.denoise_zarr(src, tmp_path / "out.zarr", model=dask_model, scheduler="synchronous")
+    assert info["seconds"] >= 0.5
 
 
 def test_zarr_round_trip_keeps_attributes(dask_model, recording, single, tmp_path):
