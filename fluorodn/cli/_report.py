@@ -152,5 +152,9 @@ def _where(files: list[dict[str, Any]], status: str) -> str:
     ins = [Path(f["input"]).parent for f in files if f["status"] == status]
     if all(o.parent == i for o, i in zip(outs, ins, strict=True)):
         return ", each beside its input"
-    common = Path(os.path.commonpath([os.path.abspath(p) for p in folders]))
-    return f" under {common}"
+    given = [str(p) for p in folders]
+    try:  # as the outputs were named (relative where they are), else absolute
+        common = os.path.commonpath(given)
+    except ValueError:  # relative and absolute folders, or other drives
+        common = os.path.commonpath([os.path.abspath(p) for p in given])
+    return f" under {common or os.curdir}"

@@ -53,6 +53,19 @@ def test_summary_says_where_outputs_went(tiny_model: Path, tmp_path: Path, helpe
     assert result.stdout.splitlines()[-1].endswith(f"-> {tmp_path / 'a_denoised.tif'}.")
 
 
+def test_summary_names_a_tree_of_outputs_as_given(tiny_model: Path, tmp_path: Path, helpers: Any,
+                                                  monkeypatch: Any) -> None:  # fmt: skip
+    """--keep-tree spreads outputs over subfolders: the summary names their common folder as -o gave
+    it (relative stays relative), as it names one output folder."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        tifffile.imwrite(tmp_path / "data" / name / "r.tif", helpers.spectra(30, 20))
+    result = denoise(tiny_model, "data/**/*.tif", "-o", "out/", "--keep-tree")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith(f" under {Path('out')}."), result.stdout
+
+
 def test_json_report(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(30, 20))
     (tmp_path / "bad.npy").write_bytes(b"not an array")
