@@ -2,11 +2,30 @@
 
 Hyperspectral photometry rigs keep one dataset per excitation laser (``Channel1..3``, each
 time x wavelength) and the two axes as 1D datasets in the same group: ``Time`` (seconds,
-or the unit its ``units`` attribute names: ``s``, ``ms``, ``us``) and ``Wavelength`` (nm).
-A dataset can also be named (``key``): a 2D (time x wavelength) or a 3D (time x excitation
-x wavelength) array, with the axes from its group when they are there. Each 2D array is
-oriented by the axes' lengths (a stored wavelength x time array is read transposed and
-written back as stored); an array the axes do not fit, or fit two ways, is refused.
+or the unit its ``units`` attribute names) and ``Wavelength`` (nm). A dataset can also be
+named (``key``): a 2D (time x wavelength) or a 3D (time x excitation x wavelength) array.
+
+A dataset's axes are taken, for each of time and wavelength, from the first of:
+
+* a dimension scale attached to it (as h5py, netCDF4 and xarray write them), whatever its
+  name: the dimension it is attached to is that axis, and its role is what the scale's
+  dataset name, its scale name or the dimension's label says (``time``/``stamp``;
+  ``wavelength``/``lambda``/``wl``/``nm``); of a 2D dataset whose one scale says its role,
+  the scale on the other dimension is the other axis;
+* a 1D dataset ``Time``/``Wavelength`` in its group;
+* a 1D numeric attribute ``Time``/``Wavelength`` (or ``Timestamps``, ``Wavelengths``) of the
+  dataset itself.
+
+Axes not fixed to a dimension orient each 2D array by their lengths (a stored wavelength x
+time array is read transposed and written back as stored); an array the axes do not fit, or
+fit two ways, is refused. So are axes found in a form not read (a 1D dataset beside the data
+whose name says time or wavelength but that is neither named so nor attached as a scale;
+scales whose references point nowhere), rather than the array read without its axes.
+
+A time axis's unit is its attribute ``units`` or ``unit`` (any case; text, or an array of one
+text; for an attribute axis ``<name>_units``): ``s``, ``ms``, ``us``, ``ns`` or spelled out;
+without one it is seconds, unless another attribute names a unit (e.g. ``time_unit``), which
+is refused rather than taken for seconds.
 
 Only hard-linked datasets stored in the file are read: soft and external links, virtual
 datasets and datasets kept in external files are refused (a file from elsewhere must not
@@ -15,6 +34,9 @@ make fluorodn read other files).
 Writing copies every object of the input into a new file and puts each denoised dataset
 in place of its input (same name, shape, orientation, attributes, chunks and compression;
 float32, or the input's type), with provenance as the root attribute ``fluorodn_provenance``.
+References are re-made in the new file: dimension scales are attached as in the input, and
+attributes holding object references point to the new file's objects; references that cannot
+be (region references, references that point nowhere) are left out with a warning.
 """
 
 from __future__ import annotations
@@ -22,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +53,8 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import FileFormatError
-from fluorodn.files import read_errors
+from fluorodn.files import one_line, read_errors
+from fluorodn.formats.timing import check_finite
 
 __all__ = ["PROVENANCE_ATTR", "RATE_ATTRS", "HDF5Axes", "write_axes_file"]
 
@@ -39,18 +63,26 @@ PROVENANCE_ATTR = "fluorodn_provenance"
 RATE_ATTRS = ("sampling_rate", "SamplingRate", "sample_rate", "sampling_rate_hz", "fs", "frame_rate")
 _TIME_NAMES = ("Time", "time")
 _WL_NAMES = ("Wavelength", "wavelength")
-_CHANNEL = re.compile(r"^Channel(\d+)$")
-_TIME_UNITS = {
-    "s": 1.0,
-    "sec": 1.0,
-    "second": 1.0,
-    "seconds": 1.0,
-    "ms": 1e-3,
-    "milliseconds": 1e-3,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "microseconds": 1e-6,
+#: Attributes of a dataset read as its axes (names compared in lower case).
+_ATTR_AXES = {
+    "time": "time",
+    "times": "time",
+    "timestamp": "time",
+    "timestamps": "time",
+    "wavelength": "wavelength",
+    "wavelengths": "wavelength",
 }
+_CHANNEL = re.compile(r"^Channel(\d+)$")
+#: Seconds per unit of a time axis, by the unit's name in lower case.
+_TIME_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 1e-3),
+    **dict.fromkeys(("us", "\u00b5s", "\u03bcs", "usec", "usecs", "microsecond", "microseconds"), 1e-6),
+    **dict.fromkeys(("ns", "nsec", "nsecs", "nanosecond", "nanoseconds"), 1e-9),
+}
+_UNITS_EXPECTED = "expected seconds (s), milliseconds (ms), microseconds (us) or nanoseconds (ns)"
+#: The scale name netCDF4 gives a dimension that has no coordinate variable (its values are not an axis).
+_NETCDF_DIMENSION = "This is a netCDF dimension but not a netCDF variable"
 _EXPECTED = (
     "expected datasets Channel1, Channel2, ... (time x wavelength) with 1D datasets Time and Wavelength beside "
     "them, or name the dataset with key=..."
@@ -70,12 +102,16 @@ def _hard_dataset(group: Any, name: str, where: str) -> Any:
     obj = group[name]
     if not isinstance(obj, h5py.Dataset):
         return obj
-    if obj.is_virtual or obj.external:
+    _refuse_outside(obj, name, where)
+    return obj
+
+
+def _refuse_outside(ds: Any, name: str, where: str) -> None:
+    if ds.is_virtual or ds.external:
         raise FileFormatError(
             f"{where}: {name} keeps its data in other files (virtual or external storage); "
             "fluorodn reads only datasets stored in the file itself"
         )
-    return obj
 
 
 def _numeric(ds: Any) -> bool:
@@ -84,16 +120,9 @@ def _numeric(ds: Any) -> bool:
     return isinstance(ds, h5py.Dataset) and ds.dtype.kind in "iuf" and ds.dtype.fields is None and ds.size > 0
 
 
-def _axis(group: Any, names: Sequence[str], where: str) -> tuple[np.ndarray | None, Any]:
-    """The first of ``names`` in ``group`` as a 1D float64 axis (a (1, N) or (N, 1) array counts as 1D)."""
-    for name in names:
-        ds = _hard_dataset(group, name, where)
-        if ds is None:
-            continue
-        if not _numeric(ds) or sum(int(n) > 1 for n in ds.shape) > 1:
-            raise FileFormatError(f"{where}: {name} is not a 1D numeric axis; {_EXPECTED}")
-        return np.asarray(ds[()], dtype=np.float64).ravel(), ds
-    return None, None
+def _one_d(ds: Any) -> bool:
+    """Whether ``ds`` is a numeric axis: 1D, or (1, N) / (N, 1)."""
+    return _numeric(ds) and sum(int(n) > 1 for n in ds.shape) <= 1
 
 
 def _rate(*objs: Any) -> float | None:
@@ -104,6 +133,279 @@ def _rate(*objs: Any) -> float | None:
                 if value.size == 1 and value.dtype.kind in "iuf":
                     return float(value[0])
     return None
+
+
+def _text(value: Any) -> str | None:
+    """The text of a string attribute: str or bytes, or an array of one of them; None for anything else."""
+    arr = np.asarray(value) if not isinstance(value, (str, bytes)) else None
+    if arr is not None:
+        if arr.size != 1:
+            return None
+        value = arr.ravel()[0]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value) if isinstance(value, str) else None
+
+
+def _role(*names: str | None) -> str | None:
+    """The role ``names`` say, "time" or "wavelength" (where none says the other); None if neither, and
+    for an excitation's axis (its lasers' wavelengths are not the spectrum's)."""
+    roles = set()
+    for name in names:
+        text = (name or "").lower()
+        if "excitation" in text or "laser" in text:
+            return None
+        if "time" in text or "stamp" in text:
+            roles.add("time")
+        if "wavelength" in text or "lambda" in text or re.search(r"(?<![a-z])(wl|nm)(?![a-z])", text):
+            roles.add("wavelength")
+    return roles.pop() if len(roles) == 1 else None
+
+
+@dataclass
+class _Axis:
+    """A time or wavelength axis found for a dataset."""
+
+    role: str
+    """Which axis: "time" or "wavelength"."""
+    label: str
+    """How messages name it: ``Time``, ``dimension scale /timestamps``, ``attribute Time of spectra``."""
+    values: np.ndarray | None
+    """(N,) as stored; None where the dimension is known but holds no values (a netCDF dimension)."""
+    dim: int | None
+    """The dimension of the dataset it labels; None: found by its length."""
+    seconds: float = 1.0
+    """Seconds per stored unit (a time axis)."""
+
+    def describe(self) -> str:
+        if self.values is None:
+            return f"{self.label} (dimension {self.dim})"
+        return f"{self.label} ({self.values.size} values)"
+
+
+def _time_unit(attrs: Any, unit_names: Sequence[str], lookalike: str, label: str, where: str) -> float:
+    """Seconds per unit of the time axis ``label`` from the attribute of ``attrs`` that one of ``unit_names``
+    names (any case); 1 without one, unless another attribute whose name holds ``lookalike`` and "unit"
+    is there (FileFormatError: its unit is not taken for seconds)."""
+    names = list(attrs)
+    found = [n for n in names if n.strip().lower() in unit_names]
+    if not found:
+        others = [n for n in names if "unit" in n.lower() and lookalike in n.lower()]
+        if others:
+            text = _text(attrs[others[0]])
+            shown = f' ("{text}")' if text is not None else ""
+            raise FileFormatError(
+                f"{where}: {label} has no attribute {unit_names[0]} but an attribute {others[0]}{shown}; fluorodn "
+                f"takes a time unit only from an attribute {unit_names[0]} (s, ms, us or ns): rename {others[0]} to "
+                f"{unit_names[0]}, so that the times are not taken for seconds"
+            )
+        return 1.0
+    texts = [_text(attrs[n]) for n in found]
+    if any(t is None for t in texts):
+        bad = found[texts.index(None)]
+        raise FileFormatError(
+            f"{where}: {label}'s attribute {bad} is not one text (a string, or an array of one string); "
+            f"{_UNITS_EXPECTED}"
+        )
+    units = {t.strip().lower() for t in texts if t is not None}
+    if len(units) > 1:
+        shown = ", ".join(f'{n} "{t}"' for n, t in zip(found, texts, strict=True))
+        raise FileFormatError(f"{where}: {label} has attributes {shown}, which disagree; keep one of them")
+    unit = units.pop()
+    if unit not in _TIME_UNITS:
+        raise FileFormatError(f'{where}: {label} has units "{texts[0]}"; {_UNITS_EXPECTED}')
+    return _TIME_UNITS[unit]
+
+
+def _values(ds: Any, label: str, where: str) -> np.ndarray:
+    """The values of the axis dataset ``ds`` as stored, (N,)."""
+    _refuse_outside(ds, label, where)
+    if not _one_d(ds):
+        raise FileFormatError(f"{where}: {label} is not a 1D numeric axis; {_EXPECTED}")
+    return np.asarray(ds[()]).ravel()
+
+
+def _dataset_axis(ds: Any, role: str, label: str, dim: int | None, where: str) -> _Axis:
+    values = _values(ds, label, where)
+    seconds = _time_unit(ds.attrs, ("units", "unit"), "", label, where) if role == "time" else 1.0
+    return _Axis(role, label, values, dim, seconds)
+
+
+def _scale_axes(ds: Any, name: str, where: str) -> tuple[dict[str, _Axis], bool]:
+    """The axes of ``ds`` its dimension scales and dimension labels give, by role, and whether the
+    scales attached to it could not be followed (references that point nowhere)."""
+    try:
+        labels = [str(d.label or "") for d in ds.dims]
+    except (RuntimeError, KeyError, ValueError, OSError):
+        labels = [""] * ds.ndim
+    try:
+        scales = [list(d.values()) for d in ds.dims] if "DIMENSION_LIST" in ds.attrs else [[] for _ in labels]
+    except (RuntimeError, KeyError, ValueError, OSError):
+        return {}, True
+    found: dict[str, _Axis] = {}
+    neutral: list[tuple[int, Any]] = []
+    for i, attached in enumerate(scales):
+        roles: dict[str, Any] = {}
+        for scale in attached:
+            base = (scale.name or "").rsplit("/", 1)[-1]
+            own = None if _is_netcdf_dimension(scale) else _text(scale.attrs.get("NAME", b""))
+            role = _role(base, own, labels[i])
+            if role is not None:
+                roles.setdefault(role, scale)
+        if len(roles) > 1:
+            raise FileFormatError(
+                f"{where}: dimension {i} of {name} has both a time and a wavelength scale attached; expected one "
+                "axis per dimension"
+            )
+        axis: _Axis | None = None
+        if roles:
+            role, scale = roles.popitem()
+            axis = _scale_axis(scale, role, i, where)
+        elif attached:
+            neutral.append((i, attached[0]))
+        elif _role(labels[i]) is not None:  # a dimension labelled (time, wavelength) without values
+            axis = _Axis(str(_role(labels[i])), f"dimension label {labels[i]!r}", None, i)
+        if axis is not None:
+            if axis.role in found:
+                raise FileFormatError(
+                    f"{where}: {name} has a {axis.role} axis on dimensions {found[axis.role].dim} and {i}; expected "
+                    "one time and one wavelength axis"
+                )
+            found[axis.role] = axis
+    if ds.ndim == 2 and len(found) == 1 and len(neutral) == 1:
+        (known,) = found.values()
+        i, scale = neutral[0]
+        if known.dim != i:  # a 2D dataset's other dimension is the other axis
+            role = "wavelength" if known.role == "time" else "time"
+            found[role] = _scale_axis(scale, role, i, where)
+    return found, False
+
+
+def _scale_axis(scale: Any, role: str, dim: int, where: str) -> _Axis:
+    import h5py
+
+    label = f"dimension scale {scale.name}"
+    if not isinstance(scale, h5py.Dataset):
+        raise FileFormatError(f"{where}: {label} is not a dataset; {_EXPECTED}")
+    if _is_netcdf_dimension(scale):
+        return _Axis(role, label, None, dim)
+    return _dataset_axis(scale, role, label, dim, where)
+
+
+def _attribute_axes(ds: Any, name: str, roles: Sequence[str], where: str) -> dict[str, _Axis]:
+    """The axes of ``roles`` that numeric array attributes of ``ds`` named like them give (see _ATTR_AXES):
+    read where they fit one of its dimensions or increase or decrease throughout (not a date vector)."""
+    found: dict[str, _Axis] = {}
+    for attr in ds.attrs:
+        role = _ATTR_AXES.get(attr.strip().lower())
+        if role is None or role not in roles or role in found:
+            continue
+        try:
+            value = np.asarray(ds.attrs[attr])
+        except (OSError, TypeError, ValueError):
+            continue
+        if value.dtype.kind not in "iuf" or value.size < 2 or sum(n > 1 for n in value.shape) > 1:
+            continue
+        values = value.ravel()
+        if values.size not in ds.shape and not _monotonic(values):
+            continue
+        label = f"attribute {attr} of {name}"
+        seconds = 1.0
+        if role == "time":
+            key = attr.strip().lower()
+            units = tuple(f"{key}{sep}{u}" for sep in ("_", "", " ") for u in ("units", "unit"))
+            seconds = _time_unit(ds.attrs, units, "time", label, where)
+        found[role] = _Axis(role, label, values, None, seconds)
+    return found
+
+
+def _axes_of(ds: Any, group: Any, name: str, where: str) -> tuple[_Axis | None, _Axis | None]:
+    """The time and wavelength axes of the dataset ``ds`` (at ``name`` in ``group``), each None if absent.
+
+    A dimension known from a scale or label without values takes its values from the group's
+    Time or Wavelength dataset, else from the dataset's attribute, where there is one.
+    """
+    import h5py
+
+    found, broken = _scale_axes(ds, name, where)
+
+    def place(axis: _Axis) -> None:
+        known = found.get(axis.role)
+        if known is not None:
+            axis.dim = known.dim
+        found[axis.role] = axis
+
+    for role, names in (("time", _TIME_NAMES), ("wavelength", _WL_NAMES)):
+        if role in found and found[role].values is not None:
+            continue
+        for n in names:
+            axis_ds = _hard_dataset(group, n, where)
+            if axis_ds is None or _is_netcdf_dimension(axis_ds):
+                continue
+            if not isinstance(axis_ds, h5py.Dataset):
+                raise FileFormatError(f"{where}: {n} is not a 1D numeric axis; {_EXPECTED}")
+            place(_dataset_axis(axis_ds, role, n, None, where))
+            break
+    without = [r for r in ("time", "wavelength") if r not in found or found[r].values is None]
+    for axis in _attribute_axes(ds, name, without, where).values():
+        place(axis)
+    without = [r for r in ("time", "wavelength") if r not in found or found[r].values is None]
+    if broken and without:
+        raise FileFormatError(
+            f"{where}: the dimension scales attached to {name} cannot be followed (their references point to "
+            "nothing in the file); store its axes as 1D datasets Time and Wavelength beside it, or attach them again"
+        )
+    for role in without:
+        _refuse_unread(group, ds, name, role, where)
+    return found.get("time"), found.get("wavelength")
+
+
+def _refuse_unread(group: Any, ds: Any, name: str, role: str, where: str) -> None:
+    """FileFormatError where a 1D dataset beside ``ds`` whose name says ``role`` fits one of its dimensions
+    and increases or decreases throughout: an axis fluorodn does not read as one."""
+    import h5py
+
+    shape = tuple(int(n) for n in ds.shape)
+    for n in group:
+        link = group.get(n, getlink=True)
+        if not isinstance(link, h5py.HardLink) or n in (*_TIME_NAMES, *_WL_NAMES) or _role(n) != role:
+            continue
+        other = group[n]
+        if not (_one_d(other) and other.size in shape and _monotonic(np.asarray(other[()]).ravel())):
+            continue
+        axis = "Time" if role == "time" else "Wavelength"
+        raise FileFormatError(
+            f"{where}: beside {name} is {n} ({other.size} values), whose name says {role}, but fluorodn reads "
+            f"the {role} axis only from a 1D dataset {axis} beside the data, a dimension scale attached to it, "
+            f"or its attribute {axis}: rename {n} to {axis}, or attach it to {name} as a dimension scale"
+        )
+
+
+def _monotonic(values: np.ndarray) -> bool:
+    """Whether ``values`` (2 or more) increase or decrease throughout, as an axis does."""
+    steps = np.diff(values.astype(np.float64))
+    return values.size > 1 and bool(np.all(steps > 0) or np.all(steps < 0))
+
+
+def _is_netcdf_dimension(ds: Any) -> bool:
+    """Whether ``ds`` is netCDF4's stand-in for a dimension without coordinates (its values are not an axis)."""
+    return (_text(ds.attrs.get("NAME", b"")) or "").startswith(_NETCDF_DIMENSION)
+
+
+def _seconds(axis: _Axis, where: str) -> tuple[np.ndarray, float]:
+    """(seconds since the first sample (T,), the first sample's time on the file's clock) of a time axis."""
+    raw = axis.values
+    assert raw is not None
+    if raw.dtype.kind == "f":
+        values = raw.astype(np.float64)
+        check_finite(values, where)
+        return (values - values[0]) * axis.seconds, float(values[0]) * axis.seconds
+    ints = raw.astype(np.int64)  # differences of integer clocks (e.g. ns since 1970) stay exact
+    return (ints - ints[0]).astype(np.float64) * axis.seconds, float(raw[0]) * axis.seconds
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
 
 
 @dataclass
@@ -129,7 +431,7 @@ class HDF5Axes:
     """Channel names: the dataset's, plus ``[e]`` for excitation e of a 3D dataset."""
     wavelengths: np.ndarray | None
     times: np.ndarray | None
-    """(T,) seconds since the first sample, or None without a Time dataset."""
+    """(T,) seconds since the first sample, or None without a time axis."""
     declared_rate: float | None
     """A sampling rate (Hz) the file states in an attribute (see RATE_ATTRS), or None."""
     meta: dict[str, Any]
@@ -180,25 +482,24 @@ class HDF5Axes:
                 if len(others) != 1:
                     raise FileFormatError(f"{where} holds {_listing(f)}; {_EXPECTED}")
                 datasets = others
-        times, time_ds = _axis(group, _TIME_NAMES, where)
-        wavelengths, _ = _axis(group, _WL_NAMES, where)
-        if times is not None:
-            unit = time_ds.attrs.get("units", time_ds.attrs.get("unit", "s"))
-            unit = unit.decode("utf-8", "replace") if isinstance(unit, bytes) else str(unit)
-            if unit.strip().lower() not in _TIME_UNITS:
-                raise FileFormatError(
-                    f"{where}: Time has units {unit!r}; expected seconds (s), milliseconds (ms) or microseconds (us)"
-                )
-            seconds = _TIME_UNITS[unit.strip().lower()]
-            origin = float(times[0]) * seconds  # where the file's clock stood at its first sample
-            times = (times - times[0]) * seconds
         sources: list[_Source] = []
         channels: list[np.ndarray] = []
         names_out: list[str] = []
+        first: tuple[str, np.ndarray | None, float | None, np.ndarray | None] | None = None
         for name, ds in datasets:
             if not _numeric(ds) or ds.ndim not in (2, 3):
                 raise FileFormatError(f"{where}: {name} is not a 2D numeric dataset (time x wavelength); {_EXPECTED}")
-            src = _orient(name, ds, times, wavelengths, where)
+            time, wl = _axes_of(ds, group, name, where)
+            src = _orient(name, ds, time, wl, where)
+            times, origin = _seconds(time, where) if time is not None and time.values is not None else (None, None)
+            wavelengths = None if wl is None or wl.values is None else wl.values.astype(np.float64)
+            if first is None:
+                first = (name, times, origin, wavelengths)
+            elif not (_same(first[1], times) and first[2] == origin and _same(first[3], wavelengths)):
+                raise FileFormatError(
+                    f"{where}: {name} has other time or wavelength axes than {first[0]}; expected one time and one "
+                    "wavelength axis for all the channels read together (pick one with key=...)"
+                )
             data = np.asarray(ds[()])
             sources.append(src)
             if src.exc_axis is None:
@@ -209,6 +510,8 @@ class HDF5Axes:
                 for e in range(arr.shape[1]):
                     channels.append(arr[:, e, :])
                     names_out.append(f"{name}[{e}]")
+        assert first is not None
+        _, times, origin, wavelengths = first
         shapes = {c.shape for c in channels}
         if len(shapes) > 1:
             raise FileFormatError(f"{where}: its channels have different shapes {sorted(shapes)}; {_EXPECTED}")
@@ -241,34 +544,51 @@ class HDF5Axes:
         with h5py.File(self.path, "r") as fin, h5py.File(dest, "w") as fout:
             _copy_attrs(fin, fout)
             _copy_tree(fin, fout, "", {n: a.astype(dtype, copy=False) for n, a in new.items()})
+            _carry_references(fin, fout)
             fout.attrs[PROVENANCE_ATTR] = json.dumps(provenance)
 
 
-def _orient(name: str, ds: Any, times: np.ndarray | None, wl: np.ndarray | None, where: str) -> _Source:
-    """Which axis of ``ds`` is time, wavelength (and excitation), from the axes' lengths."""
+def _orient(name: str, ds: Any, time: _Axis | None, wl: _Axis | None, where: str) -> _Source:
+    """Which axis of ``ds`` is time, wavelength (and excitation): from the dimensions the axes are
+    attached to, else from their lengths."""
     shape = tuple(int(n) for n in ds.shape)
-    if ds.ndim == 2 and times is None and wl is None:
+    if ds.ndim == 2 and time is None and wl is None:
         return _Source(name, shape, ds.dtype, 0, 1, None)
-    if times is None and wl is None:  # 3D: which axis is the excitation's cannot be told
+    if time is None and wl is None:  # 3D: which axis is the excitation's cannot be told
         raise FileFormatError(
             f"{where}: {name} of shape {shape} has three axes and no Time or Wavelength dataset beside it to "
             "tell which is which; store its Time and Wavelength axes beside it (a time x excitation x wavelength "
             "dataset), or save each excitation's time x wavelength array as its own dataset"
         )
-    t_len = None if times is None else times.size
-    w_len = None if wl is None else wl.size
-    t_axes = [i for i, n in enumerate(shape) if n == t_len] if t_len is not None else []
-    w_axes = [i for i, n in enumerate(shape) if n == w_len] if w_len is not None else []
-    if t_len is None:  # only wavelengths: time is the other (first remaining) axis of a 2D array
-        t_axes = [i for i in range(ds.ndim) if i not in w_axes] if ds.ndim == 2 else []
-    if w_len is None:
+    for axis in (time, wl):
+        if axis is None or axis.dim is None or axis.values is None:
+            continue
+        if axis.values.size != shape[axis.dim]:
+            raise FileFormatError(
+                f"{where}: {axis.label} holds {axis.values.size} values for dimension {axis.dim} of {name}, which "
+                f"has {shape[axis.dim]}; expected one value per sample (time) or per bin (wavelength)"
+            )
+
+    def candidates(axis: _Axis | None) -> list[int] | None:
+        if axis is None:
+            return None
+        if axis.dim is not None:
+            return [axis.dim]
+        assert axis.values is not None
+        return [i for i, n in enumerate(shape) if n == axis.values.size]
+
+    t_axes = candidates(time)
+    w_axes = candidates(wl)
+    if t_axes is None:  # only wavelengths: time is the other axis of a 2D array
+        t_axes = [i for i in range(ds.ndim) if i not in (w_axes or [])] if ds.ndim == 2 else []
+    if w_axes is None:
         w_axes = [i for i in range(ds.ndim) if i not in t_axes] if ds.ndim == 2 else []
     pairs = [(t, w) for t in t_axes for w in w_axes if t != w]
     if len(pairs) != 1:
-        axes = ", ".join(f"{n} {v.size}" for n, v in (("Time", times), ("Wavelength", wl)) if v is not None)
-        how = "no way" if not pairs else "more than one way"
+        axes = " and ".join(a.describe() for a in (time, wl) if a is not None)
+        how = "in no way" if not pairs else "in more than one way"
         raise FileFormatError(
-            f"{where}: {name} of shape {shape} fits the axes ({axes}) {how}; expected a time x wavelength "
+            f"{where}: {name} of shape {shape} fits its axes, {axes}, {how}; expected a time x wavelength "
             "(or time x excitation x wavelength) dataset with one axis of each length"
         )
     t, w = pairs[0]
@@ -292,10 +612,33 @@ def _listing(f: Any) -> str:
     return "datasets " + ", ".join(items) if items else "no datasets"
 
 
+def _holds_references(dtype: np.dtype) -> bool:
+    """Whether values of ``dtype`` (an attribute's, as h5py gives it) hold HDF5 references."""
+    import h5py
+
+    if h5py.check_dtype(ref=dtype) is not None:
+        return True
+    base = h5py.check_dtype(vlen=dtype)
+    if isinstance(base, np.dtype) and _holds_references(base):
+        return True
+    if dtype.fields:
+        return any(_holds_references(field[0]) for field in dtype.fields.values())
+    return dtype.subdtype is not None and _holds_references(dtype.subdtype[0])
+
+
 def _copy_attrs(src: Any, dst: Any) -> None:
+    """Copy the attributes of ``src`` to ``dst``, except those holding references (see _carry_references)."""
     for name in src.attrs:
-        with contextlib.suppress(Exception):  # attributes h5py cannot re-create (references) are left out
-            dst.attrs.create(name, src.attrs[name], dtype=src.attrs.get_id(name).dtype)
+        try:
+            dtype = src.attrs.get_id(name).dtype
+            if not _holds_references(dtype):
+                dst.attrs.create(name, src.attrs[name], dtype=dtype)
+        except Exception as err:  # an attribute h5py cannot read or re-create: said, not dropped silently
+            warnings.warn(
+                f"attribute {name!r} of {src.name} cannot be copied ({one_line(err)}); the output leaves it out",
+                UserWarning,
+                stacklevel=4,
+            )
 
 
 def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray]) -> None:
@@ -328,6 +671,109 @@ def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray]) -> N
             _copy_tree(obj, group, path + "/", new)
         else:
             src.copy(obj, dst, name=name)
+
+
+def _carry_references(fin: Any, fout: Any) -> None:
+    """Make the references in the attributes of ``fout`` (a copy of ``fin``) point into ``fout``.
+
+    A copied attribute's references still point into ``fin``. Dimension scales are attached in
+    ``fout`` as in ``fin`` (which re-makes ``DIMENSION_LIST`` and ``REFERENCE_LIST``); other
+    attributes of object references are rewritten to the objects at the same paths in ``fout``;
+    the rest (region references, references to nothing) are left out, with a warning.
+    """
+    import h5py
+
+    objects: list[tuple[str, Any]] = [("/", fout)]
+    fout.visititems(lambda path, obj: objects.append(("/" + path, obj)))
+    scaled: list[tuple[str, Any, Any]] = []
+    for path, out in objects:
+        src = fin.get(path)
+        if src is None:
+            continue
+        for name in list(src.attrs):
+            try:
+                dtype = src.attrs.get_id(name).dtype
+            except Exception:  # unreadable: _copy_attrs says so where it copies attributes itself
+                continue
+            if not _holds_references(dtype):
+                continue
+            if name in out.attrs:
+                del out.attrs[name]
+            if name == "DIMENSION_LIST" and isinstance(src, h5py.Dataset) and isinstance(out, h5py.Dataset):
+                scaled.append((path, src, out))
+            elif name != "REFERENCE_LIST" and not _rewrite_references(fin, fout, src, out, name):
+                warnings.warn(
+                    f"attribute {name!r} of {path} holds references that cannot be pointed at the output's objects "
+                    "(region references, or references to nothing); the output leaves it out",
+                    UserWarning,
+                    stacklevel=4,
+                )
+    for path, src, out in scaled:
+        lost = _attach_scales(fin, fout, src, out)
+        if lost:
+            warnings.warn(
+                f"{lost} dimension scale{'s' if lost > 1 else ''} attached to {path} cannot be followed in the input "
+                "(references to nothing); the output leaves them out",
+                UserWarning,
+                stacklevel=4,
+            )
+
+
+def _path_of(fin: Any, ref: Any) -> str | None:
+    """The path in ``fin`` of the object ``ref`` points to; None for a null reference or one to nothing."""
+    if not ref:
+        return None
+    try:
+        return str(fin[ref].name) if fin[ref].name else None
+    except (KeyError, ValueError, RuntimeError, OSError):
+        return None
+
+
+def _attach_scales(fin: Any, fout: Any, src: Any, out: Any) -> int:
+    """Attach to ``out`` the datasets of ``fout`` at the paths of the scales attached to ``src`` (in
+    ``fin``), dimension by dimension in the same order; the number that could not be."""
+    import h5py
+
+    try:
+        lists = list(src.attrs["DIMENSION_LIST"])
+    except Exception:
+        return 1
+    lost = 0 if len(lists) == out.ndim else 1
+    for i, refs in enumerate(lists[: out.ndim]):
+        for ref in np.asarray(refs, dtype=object).ravel():
+            path = _path_of(fin, ref)
+            scale = fout.get(path) if path else None
+            try:
+                if not isinstance(scale, h5py.Dataset):
+                    raise KeyError(path)
+                if not scale.is_scale:
+                    scale.make_scale(_text(fin[path].attrs.get("NAME", b"")) or "")
+                out.dims[i].attach_scale(scale)
+            except (KeyError, ValueError, RuntimeError):
+                lost += 1
+    return lost
+
+
+def _rewrite_references(fin: Any, fout: Any, src: Any, out: Any, name: str) -> bool:
+    """Give ``out`` the attribute ``name`` of ``src``, its object references pointing to the objects
+    at the same paths in ``fout``; False where it holds other references or ones to nothing."""
+    import h5py
+
+    if h5py.check_dtype(ref=src.attrs.get_id(name).dtype) is not h5py.Reference:
+        return False
+    value = np.asarray(src.attrs[name], dtype=object)
+    rewritten = np.empty(value.shape, dtype=object)
+    for index, ref in np.ndenumerate(value):
+        if not ref:
+            rewritten[index] = None  # a null reference stays null
+            continue
+        path = _path_of(fin, ref)
+        target = fout.get(path) if path else None
+        if target is None:
+            return False
+        rewritten[index] = target.ref
+    out.attrs.create(name, rewritten, dtype=h5py.ref_dtype)
+    return True
 
 
 def write_axes_file(

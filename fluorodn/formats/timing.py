@@ -1,8 +1,9 @@
 """Timestamps of a recording: the real sampling rate, its jitter and dropped frames.
 
 A reader turns each row's timestamp into seconds (:func:`parse_times`); :func:`check`
-measures what the timestamps say (:class:`Timing`) and refuses timestamps that go back
-in time and a declared rate that disagrees with the measured one by more than
+measures what the timestamps say (:class:`Timing`) and refuses timestamps that are not
+finite numbers (:func:`check_finite`, which readers also call on the times they read), that go
+back in time, and a declared rate that disagrees with the measured one by more than
 :data:`RATE_TOLERANCE`. Nothing here guesses a rate: the rate is what the timestamps show.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from fluorodn.errors import FileFormatError
 
-__all__ = ["RATE_TOLERANCE", "Timing", "check", "check_declared", "parse_times"]
+__all__ = ["RATE_TOLERANCE", "Timing", "check", "check_declared", "check_finite", "parse_times"]
 
 #: Largest relative difference between a declared sampling rate and the measured one.
 RATE_TOLERANCE = 0.01
@@ -123,6 +124,7 @@ def parse_times(stamps: list[str], where: str) -> np.ndarray:
         except ValueError:
             bad = next(i for i, s in enumerate(stamps) if not _SECONDS.match(s.strip()))
             raise _bad_stamp(where, bad, stamps[bad], "seconds like the first") from None
+        check_finite(values, where)  # a number too large for float64 reads as infinite
         return values - values[0]
     raise FileFormatError(
         f"{where}: the first timestamp {first!r} is not a time fluorodn reads; expected {TIME_FORMATS}"
@@ -182,8 +184,26 @@ def _bad_stamp(where: str, row: int, stamp: str, expected: str) -> FileFormatErr
     return FileFormatError(f"{where}: timestamp {stamp.strip()!r} of spectrum {row} is not {expected}")
 
 
+def check_finite(times: np.ndarray, where: str) -> None:
+    """FileFormatError naming the first sample whose time is NaN or infinite (``times``: (T,), any unit)."""
+    times = np.asarray(times)
+    if times.dtype.kind != "f":
+        return
+    bad = np.flatnonzero(~np.isfinite(times))
+    if not bad.size:
+        return
+    k = int(bad[0])
+    value = float(times[k])
+    what = "not a number (NaN)" if np.isnan(value) else f"infinite ({value})"
+    more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
+    raise FileFormatError(
+        f"{where}: the timestamp of sample {k} is {what}{more}; expected a finite time for every sample "
+        "(fill in the missing times, or leave their samples out)"
+    )
+
+
 def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Timing:
-    """Measure the sampling of ``times`` (seconds, (T,)); refuse times that go back or repeat.
+    """Measure the sampling of ``times`` (seconds, (T,)); refuse times that are not finite, go back or repeat.
 
     ``declared_hz``: a rate the file or the user states; FileFormatError if it differs from
     the measured rate by more than 1 %.
@@ -192,7 +212,14 @@ def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Ti
     n = int(times.size)
     if n < 2:
         raise FileFormatError(f"{where}: {n} timestamp{'s' if n != 1 else ''}; a recording needs at least 2 samples")
-    steps = np.diff(times)
+    check_finite(times, where)
+    with np.errstate(over="ignore"):
+        steps = np.diff(times)
+    if not np.isfinite(steps).all():
+        raise FileFormatError(
+            f"{where}: its timestamps span more than a float64 can hold ({times.min():g} to {times.max():g} s); "
+            "expected times in seconds"
+        )
     back = np.flatnonzero(steps <= 0)
     if back.size:
         k = int(back[0]) + 1

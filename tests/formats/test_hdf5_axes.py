@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import h5py
@@ -139,3 +140,210 @@ def test_links_and_external_storage_are_refused(tmp_path):
         f.create_dataset("Channel1", shape=(10, 4), dtype="f8", external=[(str(raw), 0, 320)])
     with pytest.raises(FileFormatError, match="other files"):
         HDF5Axes.read(tmp_path / "ext.h5")
+
+
+def _scales_file(path: Path, time_name: str = "Time", wl_name: str = "Wavelength", transpose: bool = False) -> Path:
+    """One channel whose time and wavelength axes are attached as dimension scales."""
+    with h5py.File(path, "w") as f:
+        data = spectra(T, W)
+        d = f.create_dataset("Channel1" if time_name == "Time" else "data", data=data.T if transpose else data)
+        f[time_name] = np.arange(T) * 0.2 + 100.0
+        f[wl_name] = np.linspace(477, 595, W)
+        f[time_name].make_scale("time")
+        f[wl_name].make_scale("wavelength")
+        d.dims[1 if transpose else 0].attach_scale(f[time_name])
+        d.dims[0 if transpose else 1].attach_scale(f[wl_name])
+    return path
+
+
+def test_written_dimension_scales_and_references_point_to_the_outputs_own_objects(tmp_path):
+    path = _scales_file(tmp_path / "s.h5")
+    with h5py.File(path, "a") as f:
+        f.attrs["axis"] = f["Time"].ref
+        f["Channel1"].attrs.create("axes", np.array([f["Wavelength"].ref, None], dtype=object), dtype=h5py.ref_dtype)
+        f["Channel1"].attrs.create("corner", f["Channel1"].regionref[0:2, 0:3], dtype=h5py.regionref_dtype)
+    rec = formats.read(path)
+    with pytest.warns(UserWarning, match="attribute 'corner' of /Channel1 holds references"):
+        out = rec.write(tmp_path / "o.h5", [c.data + 1.0 for c in rec.channels])
+    with h5py.File(path) as fin, h5py.File(out) as fout:
+        d = fout["Channel1"]
+        assert [[s.name for s in d.dims[i].values()] for i in range(2)] == [["/Time"], ["/Wavelength"]]
+        for i, axis in enumerate(("Time", "Wavelength")):
+            scale = d.dims[i][0]
+            assert scale.file.filename == fout.filename and scale.id == fout[axis].id
+            np.testing.assert_array_equal(scale[()], fin[axis][()])
+            back = fout[axis].attrs["REFERENCE_LIST"][0]
+            assert fout[back["dataset"]].id == d.id and int(back["dimension"]) == i
+        assert fout[fout.attrs["axis"]].id == fout["Time"].id
+        assert fout[d.attrs["axes"][0]].id == fout["Wavelength"].id and not d.attrs["axes"][1]
+        assert "corner" not in d.attrs
+        np.testing.assert_allclose(d[()], fin["Channel1"][()] + 1.0, rtol=1e-6)
+    assert formats.read(out).times is not None  # read back through its scales
+
+
+def test_scales_whose_references_point_nowhere_are_left_out_with_a_warning(tmp_path):
+    src = _scales_file(tmp_path / "s.h5")
+    with h5py.File(src) as fin, h5py.File(tmp_path / "dangling.h5", "w") as fout:
+        for name in ("Time", "Wavelength"):
+            fin.copy(fin[name], fout, name=name)
+        d = fout.create_dataset("Channel1", data=fin["Channel1"][()])
+        listed = fin["Channel1"].attrs  # DIMENSION_LIST copied byte for byte: references into s.h5
+        d.attrs.create("DIMENSION_LIST", listed["DIMENSION_LIST"], dtype=listed.get_id("DIMENSION_LIST").dtype)
+    rec = formats.read(tmp_path / "dangling.h5")  # its Time and Wavelength datasets give the axes
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2)
+    with pytest.warns(UserWarning, match="2 dimension scales attached to /Channel1 cannot be followed"):
+        out = rec.write(tmp_path / "o.h5", [c.data for c in rec.channels])
+    with h5py.File(out) as f:
+        assert "DIMENSION_LIST" not in f["Channel1"].attrs and "REFERENCE_LIST" not in f["Time"].attrs
+        np.testing.assert_array_equal(f["Time"][()], np.arange(T) * 0.2 + 100.0)
+    with h5py.File(tmp_path / "dangling.h5", "a") as f:
+        del f["Time"], f["Wavelength"]
+    with pytest.raises(FileFormatError, match="dimension scales attached to Channel1 cannot be followed"):
+        formats.read(tmp_path / "dangling.h5")
+
+
+@pytest.mark.parametrize(("where", "bad", "message"), [
+    (150, np.nan, r"timestamp of sample 150 is not a number \(NaN\)"),
+    (T - 1, np.inf, rf"timestamp of sample {T - 1} is infinite \(inf\)"),
+    (0, np.inf, r"timestamp of sample 0 is infinite \(inf\)"),
+])  # fmt: skip
+def test_a_time_axis_that_is_not_finite_is_refused_naming_the_sample(tmp_path, where, bad, message):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        f["Time"][where] = bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the sentence, not numpy's warning
+        with pytest.raises(FileFormatError, match=message):
+            formats.read(path)
+
+
+@pytest.mark.parametrize(("name", "value", "scale"), [
+    ("Units", "ms", 1e3),
+    ("UNITS", np.array([b"ms"]), 1e3),
+    ("unit", np.array(["msec"], dtype=h5py.string_dtype()), 1e3),
+    ("units", "us", 1e6),
+    ("Units", np.bytes_(b"ns"), 1e9),
+])  # fmt: skip
+def test_time_units_are_found_in_any_case_and_as_an_array_of_one_text(tmp_path, name, value, scale):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        del f["Time"]
+        f["Time"] = np.arange(T) * 0.2 * scale + 5 * scale
+        f["Time"].attrs[name] = value
+    rec = formats.read(path)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2, rtol=1e-9)
+    assert rec.meta["time_origin_s"] == pytest.approx(5.0)
+
+
+def test_integer_nanosecond_times_keep_their_precision(tmp_path):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        del f["Time"]
+        f["Time"] = 1_700_000_000_000_000_000 + np.arange(T, dtype=np.int64) * 200_000_123
+        f["Time"].attrs["units"] = "ns"
+    rec = formats.read(path)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.200000123, rtol=0, atol=1e-12)
+    assert rec.meta["time_origin_s"] == pytest.approx(1.7e9)
+
+
+@pytest.mark.parametrize(("attrs", "message"), [
+    ({"time_unit": "ms"}, r'Time has no attribute units but an attribute time_unit \("ms"\); .* rename time_unit'),
+    ({"units": np.array([b"ms", b"s"])}, "Time's attribute units is not one text"),
+    ({"units": np.array([b"min"])}, r'Time has units "min"; expected seconds \(s\)'),
+    ({"units": "ms", "Unit": "s"}, r'Time has attributes .*, which disagree'),
+])  # fmt: skip
+def test_time_units_that_cannot_be_told_are_refused(tmp_path, attrs, message):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        del f["Time"].attrs["units"]
+        for k, v in attrs.items():
+            f["Time"].attrs[k] = v
+    with pytest.raises(FileFormatError, match=message) as err:
+        formats.read(path)
+    assert "[b'" not in str(err.value)
+
+
+def test_dimension_scales_of_any_name_orient_the_data_and_give_its_axes(tmp_path):
+    data = spectra(T, W)
+    rec = formats.read(_scales_file(tmp_path / "s.h5", "timestamps", "wavelengths_nm", transpose=True))
+    np.testing.assert_array_equal(rec.channels[0].data, data)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2)
+    np.testing.assert_allclose(rec.wavelengths, np.linspace(477, 595, W))
+    out = rec.write(tmp_path / "o.h5", [c.data for c in rec.channels], dtype=np.float64)
+    with h5py.File(out) as f:  # written back as stored, its scales attached again
+        np.testing.assert_array_equal(f["data"][()], data.T)
+        assert [s.name for s in f["data"].dims[1].values()] == ["/timestamps"]
+    square = spectra(W, W)  # as many samples as bins: the scales say which axis is which
+    with h5py.File(tmp_path / "sq.h5", "w") as f:
+        d = f.create_dataset("data", data=square.T)
+        f["t"] = np.arange(W) * 0.2
+        f["lambda"] = np.linspace(477, 595, W)
+        f["t"].make_scale("")  # a name that says nothing: the other dimension's scale says it is time
+        f["lambda"].make_scale("")
+        d.dims[1].attach_scale(f["t"])
+        d.dims[0].attach_scale(f["lambda"])
+    rec = formats.read(tmp_path / "sq.h5")
+    np.testing.assert_array_equal(rec.channels[0].data, square)
+    np.testing.assert_allclose(rec.times, np.arange(W) * 0.2)
+    with h5py.File(tmp_path / "nc.h5", "w") as f:  # netCDF4: a dimension without coordinates, and labels
+        d = f.create_dataset("spectra", data=data.T)
+        f["time"] = np.zeros(T)
+        f["time"].make_scale("This is a netCDF dimension but not a netCDF variable.         240")
+        d.dims[1].attach_scale(f["time"])
+        f["Wavelength"] = np.linspace(477, 595, W)
+    rec = formats.read(tmp_path / "nc.h5")
+    assert rec.times is None
+    np.testing.assert_array_equal(rec.channels[0].data, data)
+    stack = np.stack([data, data * 0.5], axis=0)  # excitation x time x wavelength
+    with h5py.File(tmp_path / "exc.h5", "w") as f:
+        d = f.create_dataset("spectra", data=stack)
+        for i, (n, values) in enumerate((("excitation_wavelength", [405, 470]), ("time_s", np.arange(T) * 0.2),
+                                         ("wl", np.linspace(477, 595, W)))):  # fmt: skip
+            f[n] = np.asarray(values, dtype=np.float64)
+            f[n].make_scale(n)
+            d.dims[i].attach_scale(f[n])
+    rec = formats.read(tmp_path / "exc.h5")
+    assert [c.name for c in rec.channels] == ["spectra[0]", "spectra[1]"]
+    np.testing.assert_array_equal(rec.channels[1].data, data * 0.5)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2)
+
+
+def test_axes_stored_as_attributes_of_the_dataset_are_read(tmp_path):
+    data = spectra(T, W)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        d = f.create_dataset("spectra", data=data.T)
+        d.attrs["Wavelength"] = np.linspace(477, 595, W)
+        d.attrs["Time"] = np.arange(T) * 200.0
+        d.attrs["Time_units"] = "ms"
+        d.attrs["time"] = np.array([2024, 1, 5, 10, 30, 0])  # a date vector, not an axis: ignored
+    rec = formats.read(tmp_path / "a.h5")
+    np.testing.assert_array_equal(rec.channels[0].data, data)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2)
+    np.testing.assert_allclose(rec.wavelengths, np.linspace(477, 595, W))
+    out = rec.write(tmp_path / "o.h5", [c.data for c in rec.channels], dtype=np.float64)
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(f["spectra"][()], data.T)
+        np.testing.assert_array_equal(f["spectra"].attrs["Time"], np.arange(T) * 200.0)
+
+
+def test_axes_in_a_form_not_read_are_refused_and_neutral_scales_left_alone(tmp_path):
+    with h5py.File(tmp_path / "beside.h5", "w") as f:
+        f["data"] = spectra(T, W)
+        f["timestamps"] = np.arange(T) * 0.2
+    with pytest.raises(FileFormatError, match=r"beside data is timestamps .* rename timestamps to Time, or attach it"):
+        formats.read(tmp_path / "beside.h5")
+    with h5py.File(tmp_path / "short.h5", "w") as f:
+        f["data"] = spectra(T, W)
+        f["data"].attrs["Time"] = np.arange(T - 1) * 0.2
+    with pytest.raises(FileFormatError, match=r"fits its axes, attribute Time of data \(239 values\), in no way"):
+        formats.read(tmp_path / "short.h5")
+    image = np.arange(30 * 40, dtype=np.float32).reshape(30, 40)
+    with h5py.File(tmp_path / "image.h5", "w") as f:  # pixel coordinates: no time or wavelength here
+        d = f.create_dataset("frame", data=image)
+        for i, (n, size) in enumerate((("y", 30), ("x", 40))):
+            f[n] = np.arange(size)
+            f[n].make_scale(n)
+            d.dims[i].attach_scale(f[n])
+    rec = formats.read(tmp_path / "image.h5")
+    assert rec.times is None and rec.wavelengths is None
+    np.testing.assert_array_equal(rec.channels[0].data, image)

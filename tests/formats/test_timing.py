@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from fluorodn.errors import FileFormatError
-from fluorodn.formats.timing import check, check_declared, parse_times
+from fluorodn.formats.timing import check, check_declared, check_finite, parse_times
 
 
 def test_rate_jitter_and_dropped_frames():
@@ -58,3 +60,18 @@ def test_fixed_width_stamps_parse_like_the_general_reader():
         np.testing.assert_allclose(parse_times(fixed, "rec"), parse_times(padded, "rec"), atol=1e-9)
     comma = [s.replace(".", ",") for s in stamps(10, "clock")]
     np.testing.assert_allclose(parse_times(comma, "rec"), np.arange(10) * 0.2, atol=1e-9)
+
+
+def test_times_that_are_not_finite_are_refused_naming_the_sample():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning on the way to the sentence
+        with pytest.raises(FileFormatError, match=r"timestamp of sample 2 is not a number \(NaN\) \(and 1 more\)"):
+            check(np.array([0.0, 0.2, np.nan, 0.6, np.nan]), "rec")
+        with pytest.raises(FileFormatError, match=r"timestamp of sample 0 is infinite \(-inf\)"):
+            check(np.array([-np.inf, 0.2, 0.4]), "rec")
+        with pytest.raises(FileFormatError, match=r"timestamp of sample 1 is infinite \(inf\)"):
+            parse_times(["0.0", "1e999", "0.4"], "rec")  # too large for float64
+        with pytest.raises(FileFormatError, match="span more than a float64 can hold"):
+            check(np.array([-1e308, 1e308]), "rec")
+    check_finite(np.arange(5), "rec")  # integers are always finite
+    assert check(np.array([0.0, 0.2, 0.4]), "rec").rate_hz == pytest.approx(5.0)
