@@ -92,7 +92,10 @@ def denoise(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output exists.")] = False,
     key: Annotated[
-        str | None, typer.Option(help="Variable of a .mat file, or dataset of an HDF5 file, to denoise.")
+        str | None,
+        typer.Option(
+            help="Variable of a .mat file (a struct's field as rec.spectra), or dataset of an HDF5 file, to denoise."
+        ),
     ] = None,
     excitations: Annotated[
         int | None,
@@ -108,8 +111,9 @@ def denoise(
     rate: Annotated[
         float | None,
         typer.Option(
-            help="Samples per second of recordings whose files state none (a spectrometer file's timestamps win); "
-            "a recording sampled under 4 Hz warns, as the spectral model was trained at 5 Hz.",
+            help="Samples per second of recordings whose files state none (a file's timestamps or stated rate "
+            "stand, and a --rate they contradict fails the file); a recording sampled under 4 Hz warns, as the "
+            "spectral model was trained at 5 Hz.",
         ),
     ] = None,
     nan: NanOption = NanPolicy.refuse,
@@ -363,13 +367,19 @@ def _check_inputs(
             fmt = fio.format_of(src)
             key = settings.key if fmt in ("mat", "hdf5") else None
             excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
-            with contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec:
+            # what the reader warns of (files it left out of a folder) is told once: by the run, or here by a dry run
+            with (
+                collected_warnings() as messages,
+                contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec,
+            ):
                 header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
                 file_rate(rec, settings.rate, src)  # a --rate the file contradicts fails the file now
                 if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
                     report.note(rec.file.describe())
                 if read_all:
                     _read_pages(rec, settings.nan)
+            if read_all:
+                report.warn(src, messages)
         except Exception as err:  # any failure to read is this input's one line
             report.failed(src, dest, err, debug=debug)
             continue

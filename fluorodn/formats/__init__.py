@@ -18,7 +18,6 @@ Hand-off writers for unmixed traces: :mod:`fluorodn.formats.nwb`, :mod:`fluorodn
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,18 +50,11 @@ EXTENSIONS = {".txt": "oceanview", ".h5": "hdf5", ".hdf5": "hdf5"}
 
 
 def is_spectrum_folder(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a folder whose first .txt file is a one-spectrum OceanView export."""
-    from fluorodn.formats.oceanview import is_one_spectrum
+    """Whether ``path`` is a folder of one-spectrum OceanView exports and no time-series export
+    (:func:`fluorodn.formats.oceanview.is_one_spectrum_folder`): one recording."""
+    from fluorodn.formats.oceanview import is_one_spectrum_folder
 
-    folder = Path(path)
-    if not folder.is_dir():
-        return False
-    with contextlib.suppress(OSError):
-        first = min(
-            (p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith(".")), default=None
-        )
-        return first is not None and is_one_spectrum(first)
-    return False
+    return is_one_spectrum_folder(path)
 
 
 def handles(path: str | os.PathLike[str]) -> bool:

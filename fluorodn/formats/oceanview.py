@@ -5,23 +5,31 @@ A **time-series export** (``.txt``) is a header of ``Key: value`` lines (``Data 
 ``Number of Pixels in Spectrum:``, ...), the line ``>>>>>Begin Spectral Data<<<<<``, one row of
 wavelengths (nm), then one row per spectrum: a timestamp and one value per wavelength.
 Timestamps are clock times (``10:37:06.469``), dated times (``1970-01-01 00:00:00.200000``,
-the placeholder date OceanView writes when it has none) or seconds; fields are separated by
-tabs or spaces; numbers use a decimal point or a decimal comma. Blank lines and an end
-marker (``>>>>>End Spectral Data<<<<<``) may follow the last spectrum.
+the placeholder date OceanView writes when it has none), seconds, or milliseconds since 1970
+(a number of 1e11 or more, which no count of seconds reaches); a date-time may be followed by
+the same time in milliseconds since 1970, as a second leading field that must agree with it.
+Fields are separated by tabs or spaces; numbers use a decimal point or a decimal comma; the
+text is UTF-8, ANSI or UTF-16 (by its byte-order mark). Blank lines and an end marker
+(``>>>>>End Spectral Data<<<<<``) may follow the last spectrum; a last row without the line
+ending of the others is a file still being written, and is refused.
 
 A **one-spectrum export** holds the same header and marker, then one row per wavelength:
-wavelength and value. A folder of them is one recording, its spectra ordered by the index
-(``__12__``) or clock time (``10-37-06-469``) OceanView puts in each file name.
+wavelength and value. A folder of them is one recording (see :class:`OceanViewFolder`), its
+spectra ordered by the index (``__12__``) or clock time (``10-37-06-469``) OceanView puts in
+each file name.
 
 Writing gives the input's bytes back with new values: the same header plus one line
-saying how the values were made, the same wavelength row, timestamps and separators, and
-values with as many decimals as the input's most precise number. Anything else is refused
-with a sentence saying what was expected.
+saying how the values were made, the same wavelength row, timestamps, separators and text
+encoding, and values as the input's numbers are written (:mod:`fluorodn.formats._text`): with
+as many decimals as its most precise number, a number in the other notation (``1.2E-4`` among
+fixed numbers) to the same last digit, non-finite values spelled as the input spells them
+(``NaN``, ``Infinity``). Anything else is refused with a sentence saying what was expected.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -34,9 +42,21 @@ from fluorodn.errors import FileFormatError
 from fluorodn.formats._text import NumberStyle, RowLengthError, format_rows, parse_rows
 from fluorodn.formats.timing import TIME_FORMATS, parse_times
 
-__all__ = ["MARKER", "OceanViewFolder", "OceanViewText", "is_export", "is_one_spectrum", "parse_date", "start_time"]
+__all__ = [
+    "MARKER",
+    "OceanViewFolder",
+    "OceanViewText",
+    "header",
+    "is_export",
+    "is_one_spectrum",
+    "is_one_spectrum_folder",
+    "parse_date",
+    "start_time",
+]
 
 MARKER = b">>>>>Begin Spectral Data<<<<<"
+#: The marker line as UTF-16 text (Windows "Unicode" saves), by byte order.
+_MARKERS_16 = {codec: MARKER.decode("ascii").encode(codec) for codec in ("utf-16-le", "utf-16-be")}
 _END = b">>>>>"
 _EXPECTED = (
     "expected an OceanView time-series export: header lines, the line '>>>>>Begin Spectral Data<<<<<', "
@@ -46,6 +66,14 @@ _EXPECTED = (
 #: A dated timestamp holds a space: with space-separated fields it is two of them.
 _DATED = re.compile(rb"^\s*(\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?)([ \t]+)")
 _FIRST = re.compile(rb"^\s*(\S+)([ \t]+)")
+#: A 12-hour clock time: its AM/PM is a field of its own where fields are separated by spaces.
+_AM_PM = re.compile(
+    rb"^\s*((?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?[ \t]+[AaPp]\.?[Mm]\.?)(?=[ \t]|$)"
+)
+#: Milliseconds since 1970 from 1973 to the year 5138: a timestamp this large is no count of seconds.
+_EPOCH_MS = (1e11, 1e14)
+_EPOCH_MS_FIELD = re.compile(rb"^\d{12,14}(?:[.,]\d*)?$")
+_SECONDS = re.compile(r"^[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
 _JAVA_DATE = re.compile(r"^\w{3} (\w{3}) +(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2}) (\S+) (\d{4})$")
@@ -89,6 +117,49 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def _utf16_codec(head: bytes) -> str | None:
+    """The UTF-16 codec of text starting with ``head``: by its byte-order mark, else by the marker line
+    found in it as UTF-16; None for any other text."""
+    if head.startswith(b"\xff\xfe") and head[2:4] != b"\x00\x00":  # not UTF-32's mark
+        return "utf-16-le"
+    if head.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    return next((codec for codec, marker in _MARKERS_16.items() if marker in head), None)
+
+
+def _as_utf8(raw: bytes, where: str) -> tuple[bytes, str | None]:
+    """``raw`` as UTF-8 and the UTF-16 codec it was written in (to write it back so), or ``raw`` and None
+    where it is not UTF-16 (UTF-8, ANSI)."""
+    if MARKER in raw[: 1 << 16]:
+        return raw, None
+    codec = _utf16_codec(raw[: 1 << 16])
+    if codec is None:
+        return raw, None
+    if len(raw) % 2:
+        raise FileFormatError(
+            f"{where} is UTF-16 text that ends inside a character: it is incomplete (the file may still be "
+            "being written)"
+        )
+    try:
+        return raw.decode(codec).encode("utf-8"), codec
+    except UnicodeDecodeError:
+        raise FileFormatError(
+            f"{where} starts as UTF-16 text but holds bytes that are not UTF-16; save it again as UTF-8 or ANSI text"
+        ) from None
+
+
+def _head(path: Path) -> bytes:
+    """The first 64 KiB of ``path`` as UTF-8 text (UTF-16 decoded), or b"" where it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return b""
+    if MARKER not in head and (codec := _utf16_codec(head)) is not None:
+        return head[: len(head) // 2 * 2].decode(codec, errors="ignore").encode("utf-8")
+    return head
+
+
 def _header_fields(header: bytes) -> dict[str, str]:
     fields: dict[str, str] = {}
     for line in _decode(header).splitlines():
@@ -108,12 +179,19 @@ class _Table:
     first: bytes | None
     """The wavelength row of a time series; None where every row is data (one spectrum)."""
     prefixes: list[bytes]
+    """Each row's leading fields with the separators after them, as written."""
+    stamps: list[bytes]
+    """Each row's first field: its timestamp (time series) or wavelength (one spectrum)."""
+    extra: list[bytes] | None
+    """Each row's second leading field where a time series has two (date-time, then epoch milliseconds)."""
     values: np.ndarray
     style: NumberStyle
     sep: str
     row_end: bytes
     footer: list[bytes]
     fields: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    """The UTF-16 codec the file was written in (and is written back in); None for UTF-8 or ANSI."""
 
     def text(self, values: np.ndarray, note: str | None) -> bytes:
         """The table's bytes with ``values`` (rows x values) in place of its own, ``note`` above the marker."""
@@ -127,12 +205,62 @@ class _Table:
             body.insert(0, self.first)
         body.extend(self.footer)
         out.append(self.marker + nl + nl.join(body))
-        return b"".join(out)
+        text = b"".join(out)
+        return text if self.encoding is None else text.decode("utf-8").encode(self.encoding)
+
+
+def _leading_fields(first: bytes, row: bytes, sep: str) -> int:
+    """How many fields lead each row of a time series before its values: 2 where the row holds one
+    field more than the wavelength row has wavelengths and the second is milliseconds since 1970
+    (a date-time, then the same time as epoch milliseconds), else 1."""
+    wavelengths = 0
+    for t in first.split():
+        try:
+            float(t.replace(b",", b"."))
+        except ValueError:
+            continue
+        wavelengths += 1
+    if sep == "\t":
+        fields = [f for f in row.rstrip(b" \t").split(b"\t") if f]
+    else:
+        m = _DATED.match(row)
+        fields = [row[: m.end()], *row[m.end() :].split()] if m else row.split()
+    if len(fields) == wavelengths + 2 and _EPOCH_MS_FIELD.match(fields[1].strip()):
+        return 2
+    return 1
+
+
+def _cut(ln: bytes, sep: str, time_series: bool, lead: int) -> tuple[int, int]:
+    """Where the first field of row ``ln`` ends and where its leading fields (with their separators)
+    end; 0 where the row holds no field after them."""
+    if sep == "\t":  # the first field ends at the first tab (a dated timestamp holds a space)
+        ends = []
+        cut = 0
+        for _ in range(lead):
+            tab = ln.find(b"\t", cut)
+            if tab < 0:
+                return 0, 0
+            ends.append(tab)
+            cut = tab + 1
+            while ln[cut : cut + 1] == b"\t":
+                cut += 1
+        return ends[0], cut
+    m = (_DATED.match(ln) or _FIRST.match(ln)) if time_series else _FIRST.match(ln)
+    if m is None:
+        return 0, 0
+    end, cut = m.end(1), m.end()
+    if lead == 2:
+        m = _FIRST.match(ln[cut:])
+        if m is None:
+            return 0, 0
+        cut += m.end()
+    return end, cut
 
 
 def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
     """Header, marker and rows of an OceanView text file: a time series (a wavelength row, then rows
     led by a timestamp) or one spectrum (rows led by a wavelength)."""
+    raw, encoding = _as_utf8(raw, where)
     at = raw.find(MARKER)
     if at < 0:
         raise FileFormatError(f"{where} has no line '>>>>>Begin Spectral Data<<<<<'; {_EXPECTED}")
@@ -141,6 +269,10 @@ def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
     header = raw[:line_start]
     end = raw.find(b"\n", at)
     if end < 0:
+        if not time_series:
+            raise FileFormatError(
+                f"{where} ends at its marker line: it is incomplete (the file may still be being written)"
+            )
         raise FileFormatError(f"{where} ends at the '>>>>>Begin Spectral Data<<<<<' line; {_EXPECTED}")
     marker = raw[line_start : end + 1 - len(newline)]
     lines = raw[end + 1 :].split(newline)
@@ -158,23 +290,37 @@ def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
             )
     first, rows = (lines[0], lines[1:stop]) if time_series else (None, lines[:stop])
     if not rows:
+        if not time_series:
+            raise FileFormatError(
+                f"{where} holds no rows after its marker line: it is incomplete (the file may still be being written)"
+            )
         raise FileFormatError(f"{where} holds no spectra after the marker line; {_EXPECTED}")
+    if stop == len(lines):  # every row ends in a line ending; the last one lacks it: the file stops inside it
+        what = "its last spectrum is incomplete" if time_series else "its last row is incomplete"
+        raise FileFormatError(
+            f"{where}: {what} (the file ends inside it, without the line ending of the rows before); "
+            "the file may still be being written"
+        )
     sep = "\t" if b"\t" in rows[0] else " "
+    if time_series and (ampm := _AM_PM.match(rows[0])):
+        raise FileFormatError(
+            f"{where}: the first timestamp {_decode(ampm.group(1)).strip()!r} is a 12-hour time with AM/PM, which "
+            f"fluorodn does not read; expected 24-hour timestamps ({TIME_FORMATS})"
+        )
+    lead = _leading_fields(first, rows[0], sep) if first is not None else 1
     prefixes: list[bytes] = []
+    stamps: list[bytes] = []
+    extra: list[bytes] | None = [] if lead == 2 else None
     parts: list[bytes] = []
     for k, ln in enumerate(rows):
-        if sep == "\t":  # the first field ends at the first tab (a dated timestamp holds a space)
-            cut = ln.find(b"\t") + 1
-            while ln[cut : cut + 1] == b"\t":
-                cut += 1
-        else:
-            m = (_DATED.match(ln) or _FIRST.match(ln)) if time_series else _FIRST.match(ln)
-            cut = 0 if m is None else m.end()
+        stamp_end, cut = _cut(ln, sep, time_series, lead)
         if cut <= 0:
-            raise FileFormatError(
-                f"{where}: row {k + 1} after the marker ({ln[:40]!r}) holds a single field; {_EXPECTED}"
-            )
+            what = "the two leading fields of the first row and values" if lead == 2 else "a single field"
+            raise FileFormatError(f"{where}: row {k + 1} after the marker ({ln[:40]!r}) holds {what}; {_EXPECTED}")
         prefixes.append(ln[:cut])
+        stamps.append(ln[:stamp_end])
+        if extra is not None:
+            extra.append(ln[stamp_end:cut].strip())
         parts.append(ln[cut:])
     row_end = parts[0][len(parts[0].rstrip(b" \t")) :]
     parts = [p.rstrip(b" \t") for p in parts]
@@ -195,7 +341,10 @@ def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
     except ValueError as err:
         detail = " ".join(str(err).split())[:160]
         raise FileFormatError(f"{where}: a value is not a number ({detail}); {_EXPECTED}") from None
-    return _Table(newline, header, marker, first, prefixes, values, style, sep, row_end, footer, _header_fields(header))
+    return _Table(
+        newline, header, marker, first, prefixes, stamps, extra, values, style, sep, row_end, footer,
+        _header_fields(header), encoding,
+    )  # fmt: skip
 
 
 def _wavelengths(first: bytes, decimal: str, where: str) -> np.ndarray:
@@ -221,52 +370,72 @@ def _wavelengths(first: bytes, decimal: str, where: str) -> np.ndarray:
 
 
 def start_time(path: str | Path) -> tuple[datetime | None, str]:
-    """The ``Date:`` in the header of an OceanView export (or of the first file of a one-spectrum folder),
-    and its zone name, as :func:`parse_date` gives them; reads the header only."""
+    """The ``Date:`` in the header of an OceanView export (or of the first spectrum of a one-spectrum
+    folder), and its zone name, as :func:`parse_date` gives them; reads the header only."""
     p = Path(path)
     if p.is_dir():
-        p = min((q for q in p.iterdir() if q.suffix.lower() == ".txt" and not q.name.startswith(".")), default=p)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return None, ""
+        try:
+            p = _plan(p).files[0]
+        except (FileFormatError, OSError):
+            return None, ""
+    return parse_date(_header_fields(header(p).encode("utf-8")).get("Date", ""))
+
+
+def header(path: str | Path) -> str:
+    """The header lines above the marker line of the OceanView export ``path``, as text (UTF-8, ANSI or
+    UTF-16 decoded); "" where it has no marker line in its first 64 KiB or cannot be read."""
+    head = _head(Path(path))
     at = head.find(MARKER)
-    fields = _header_fields(head[: at if at >= 0 else len(head)])
-    return parse_date(fields.get("Date", ""))
+    return _decode(head[: head.rfind(b"\n", 0, at) + 1]) if at >= 0 else ""
 
 
 def is_export(path: Path) -> bool:
-    """Whether the text file ``path`` holds the '>>>>>Begin Spectral Data<<<<<' line of an OceanView export."""
-    try:
-        with open(path, "rb") as fh:
-            return MARKER in fh.read(1 << 16)
-    except OSError:
-        return False
+    """Whether the text file ``path`` holds the '>>>>>Begin Spectral Data<<<<<' line of an OceanView export
+    (in UTF-8, ANSI or UTF-16 text)."""
+    return MARKER in _head(path)
+
+
+def _export_kind(path: Path, rows_needed: int = 0) -> str | None:
+    """The kind of OceanView export ``path`` is: "one" for one spectrum (marker, then two numbers a row,
+    at least ``rows_needed`` complete rows), "series" for a time series; None for a file that is no
+    OceanView export, or holds fewer complete rows."""
+    head = _head(path)
+    at = head.find(MARKER)
+    if at < 0:
+        return None
+    lines = head[at:].split(b"\n")[1:-1]  # complete lines: the last one is cut (64 KiB, or being written)
+    rows = [r for r in lines if r.strip() and not r.startswith(_END)][:3]
+    if len(rows) < rows_needed:
+        return None
+    for r in rows:
+        tokens = r.replace(b",", b".").split()
+        if len(tokens) != 2:
+            return "series"
+        try:
+            [float(t) for t in tokens]
+        except ValueError:
+            return "series"
+    return "one"
 
 
 def is_one_spectrum(path: Path) -> bool:
     """Whether ``path`` looks like a one-spectrum OceanView export (marker, then two numbers a row)."""
+    return _export_kind(path, rows_needed=2) == "one"
+
+
+def _txt_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith("."))
+
+
+def is_one_spectrum_folder(path: str | Path) -> bool:
+    """Whether the folder ``path`` is one recording of one-spectrum OceanView exports: it holds such
+    exports and no time-series export (its other .txt files, notes or logs, are left out)."""
+    folder = Path(path)
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
+        kinds = {_export_kind(p) for p in _txt_files(folder)} if folder.is_dir() else set()
     except OSError:
         return False
-    at = head.find(MARKER)
-    if at < 0:
-        return False
-    rows = [r for r in head[at:].splitlines()[1:4] if r.strip()]
-    if len(rows) < 2:
-        return False
-    for r in rows:
-        tokens = r.replace(b",", b".").split()
-        if len(tokens) != 2:
-            return False
-        try:
-            [float(t) for t in tokens]
-        except ValueError:
-            return False
-    return True
+    return "one" in kinds and "series" not in kinds
 
 
 @dataclass
@@ -291,11 +460,14 @@ class OceanViewText:
         where = str(path)
         table = _split_table(raw, where, time_series=True)
         if _looks_one_spectrum(table):
-            raise FileFormatError(
-                f"{where} holds one spectrum (a wavelength and a value per row); give the folder of such files to read "
-                "them as one recording, or export a time series from OceanView"
-            )
+            raise FileFormatError(_one_spectrum_alone(path))
         wl = _wavelengths(table.first or b"", table.style.decimal, where)
+        if table.values.shape[1] == wl.size + 1:
+            raise FileFormatError(
+                f"{where}: its rows hold one value more than its wavelength row has wavelengths ({wl.size}): a second "
+                f"leading column ({table.values[0, 0]:g} in the first row), which fluorodn reads only as milliseconds "
+                f"since 1970 after a date-time; {_EXPECTED}"
+            )
         if table.values.shape[1] != wl.size:
             raise FileFormatError(
                 f"{where}: its spectra hold {table.values.shape[1]} values after the timestamp, its wavelength row "
@@ -307,11 +479,22 @@ class OceanViewText:
                 f"{where}: its header declares {declared} pixels per spectrum, its wavelength row holds {wl.size}; "
                 "expected the export as OceanView wrote it"
             )
-        stamps = [_decode(p).strip() for p in table.prefixes]
+        stamps = [_decode(p).strip() for p in table.stamps]
+        first = stamps[0].replace(",", ".")
+        epoch_ms = _SECONDS.match(first) is not None and abs(float(first)) >= _EPOCH_MS[0]
+        if epoch_ms and abs(float(first)) >= _EPOCH_MS[1]:
+            raise FileFormatError(
+                f"{where}: its first timestamp {stamps[0]!r} is too large for seconds or milliseconds since 1970 "
+                f"(microseconds?); expected {TIME_FORMATS}"
+            )
         try:
             times = parse_times(stamps, where)
         except FileFormatError as err:
             raise FileFormatError(f"{err}; each spectrum's row starts with a timestamp ({TIME_FORMATS})") from None
+        if epoch_ms:  # no count of seconds is this large: milliseconds since 1970
+            times = times / 1000.0
+        if table.extra is not None:
+            _check_epoch_column(table.extra, times, where)
         meta: dict[str, Any] = dict(table.fields)
         meta["start"], meta["time_zone"] = parse_date(table.fields.get("Date", ""))
         return cls(path, table.values, wl, times, meta, table)
@@ -330,6 +513,46 @@ class OceanViewText:
     def write(self, dest: Path, values: np.ndarray, note: str | None = None) -> None:
         """Write :meth:`text` to ``dest``."""
         Path(dest).write_bytes(self.text(values, note))
+
+
+def _check_epoch_column(extra: list[bytes], times: np.ndarray, where: str) -> None:
+    """Milliseconds since 1970 in a second leading column must give the times of the first (to 1.5 ms: a
+    millisecond of rounding in either)."""
+    try:
+        ms = np.array([float(x.replace(b",", b".")) for x in extra])
+    except ValueError:
+        bad = next((k for k, x in enumerate(extra) if not _EPOCH_MS_FIELD.match(x)), 0)
+        raise FileFormatError(
+            f"{where}: spectrum {bad} holds {_decode(extra[bad])!r} in its second leading column, where the first row "
+            "holds milliseconds since 1970; expected a date-time and milliseconds since 1970 in every row"
+        ) from None
+    off = np.abs((ms - ms[0]) / 1000.0 - times)
+    k = int(np.argmax(off))
+    if off[k] > 1.5e-3:
+        raise FileFormatError(
+            f"{where}: its second leading column (milliseconds since 1970) differs from its timestamps by "
+            f"{off[k]:.3f} s at spectrum {k}; expected a date-time and the same time in milliseconds since 1970"
+        )
+
+
+def _one_spectrum_alone(path: Path) -> str:
+    """Why the one-spectrum export ``path`` is not read alone, and where its spectra are read."""
+    where = str(path)
+    text = f"{where} holds one spectrum (a wavelength and a value per row), not a recording"
+    folder = path.parent
+    try:
+        kinds = [_export_kind(p) for p in _txt_files(folder)]
+    except OSError:
+        kinds = []
+    if "series" in kinds:
+        return (
+            f"{text}; its folder holds time-series exports too, so it is not read as one recording of one-spectrum "
+            "exports: keep the one-spectrum files of a recording in a folder of their own"
+        )
+    if kinds.count("one") >= 2:
+        n = kinds.count("one")
+        return f"{text}; its folder {folder} holds {n} such files, which fluorodn reads as one recording"
+    return f"{text}; save one file per spectrum into a folder of their own, or export a time series from OceanView"
 
 
 def _looks_one_spectrum(table: _Table) -> bool:
@@ -361,9 +584,97 @@ def _name_clock(stem: str) -> tuple[int, int, int, int] | None:
     return times[-1] if times else None
 
 
+#: A word in a one-spectrum file's name that marks a spectrum saved beside the recording, not of it.
+_NOT_OF_RECORDING = re.compile(r"(?i)(?<![a-z])(dark|background|reference)(?![a-z])")
+
+
+@dataclass
+class _Plan:
+    """The one-spectrum exports of a folder in time order, their clock times, and the files left out."""
+
+    files: list[Path]
+    clock_s: np.ndarray
+    """(T,) seconds of day of each file's name, a day added after each midnight."""
+    notes: list[str]
+    """What was left out, one sentence each, for a warning."""
+
+
+def _plan(folder: Path) -> _Plan:
+    """Which .txt files of ``folder`` make its recording, in what order (see :class:`OceanViewFolder`)."""
+    where = str(folder)
+    kinds = {p: _export_kind(p) for p in _txt_files(folder)}
+    series = [p.name for p, k in kinds.items() if k == "series"]
+    if series:
+        raise FileFormatError(
+            f"{where} holds time-series exports ({', '.join(series[:3])}{', ...' if len(series) > 3 else ''}) beside "
+            "its one-spectrum exports; a folder read as one recording holds one-spectrum exports only"
+        )
+    notes: list[str] = []
+    other = [p.name for p, k in kinds.items() if k is None]
+    if other:
+        listed = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+        notes.append(f"left out {len(other)} .txt file{'s' if len(other) != 1 else ''} that "
+                     f"{'are' if len(other) != 1 else 'is'} no OceanView export ({listed})")  # fmt: skip
+    names = [p for p, k in kinds.items() if k == "one"]
+    index = {p: _NAME_INDEX.search(p.stem) for p in names}
+    if any(index.values()) and not all(index.values()):  # a numbered series: a file without a number is not of it
+        apart = [p for p in names if index[p] is None]
+        names = [p for p in names if index[p] is not None]
+        why = "not numbered __N__ like the folder's other spectra (a dark or reference spectrum saved beside them?)"
+        notes.append(_left_apart(apart, why))
+    elif not any(index.values()):
+        apart = [p for p in names if _NOT_OF_RECORDING.search(p.stem)]
+        if apart and len(apart) < len(names):
+            names = [p for p in names if p not in apart]
+            notes.append(_left_apart(apart, "named as a dark, background or reference spectrum saved beside them"))
+    if len(names) < 2:
+        raise FileFormatError(
+            f"{where} holds {len(names)} one-spectrum OceanView export{'s' if len(names) != 1 else ''}; a folder of "
+            "one-spectrum exports needs one file per spectrum, at least 2"
+        )
+    keyed = []
+    for p in names:
+        clock = _name_clock(p.stem)
+        if clock is None:
+            raise FileFormatError(
+                f"{p}: its name holds no clock time HH-MM-SS-mmm; expected one-spectrum OceanView exports named "
+                "with the time they were taken (e.g. Spectrometer__12__10-37-06-469.txt)"
+            )
+        hh, mm, ss, ms = clock
+        found = index[p]
+        keyed.append((int(found.group(1)) if found else -1, hh * 3600 + mm * 60 + ss + ms / 1000, p))
+    if index[names[0]] is not None:
+        keyed.sort(key=lambda k: k[0])
+        if len({k[0] for k in keyed}) != len(keyed):
+            raise FileFormatError(f"{where}: two files carry the same index __N__; expected one file per spectrum")
+        clock_s = np.array([k[1] for k in keyed])
+    else:  # by time of day, the recording starting after its longest pause (a midnight it crosses is none)
+        keyed.sort(key=lambda k: k[1])
+        clock_s = np.array([k[1] for k in keyed])
+        pauses = np.diff(np.r_[clock_s, clock_s[0] + 86400.0])
+        start = 0 if pauses[-1] >= pauses.max() else int(np.argmax(pauses)) + 1
+        keyed = keyed[start:] + keyed[:start]
+        clock_s = np.array([k[1] for k in keyed])
+    clock_s[1:] += 86400.0 * np.cumsum(np.diff(clock_s) < -43200)  # past midnight
+    return _Plan([k[2] for k in keyed], clock_s, notes)
+
+
+def _left_apart(files: list[Path], why: str) -> str:
+    listed = ", ".join(p.name for p in files[:3]) + (", ..." if len(files) > 3 else "")
+    return f"left out {listed}: {why}"
+
+
 @dataclass
 class OceanViewFolder:
-    """A folder of one-spectrum OceanView exports, read as one recording in time order."""
+    """A folder of one-spectrum OceanView exports, read as one recording in time order.
+
+    The recording is the folder's one-spectrum exports: its other .txt files (notes, logs) are left
+    out with a warning, and so are files not numbered ``__N__`` in a numbered series, or, in a series
+    without numbers, files named as a dark, background or reference spectrum. A folder that also holds
+    time-series exports is refused. Files are ordered by their number, else by the clock time in their
+    names, the recording starting after the longest pause between them (so that one crossing midnight
+    keeps its order); a step back by more than half a day is a midnight and adds a day.
+    """
 
     path: Path
     values: np.ndarray
@@ -380,59 +691,39 @@ class OceanViewFolder:
     @classmethod
     def read(cls, path: str | Path) -> OceanViewFolder:
         folder = Path(path)
-        where = str(folder)
-        names = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith("."))
-        if len(names) < 2:
-            raise FileFormatError(
-                f"{where} holds {len(names)} .txt file{'s' if len(names) != 1 else ''}; a folder of one-spectrum "
-                "OceanView exports needs one file per spectrum, at least 2"
-            )
-        keyed = []
-        for p in names:
-            clock = _name_clock(p.stem)
-            if clock is None:
-                raise FileFormatError(
-                    f"{p}: its name holds no clock time HH-MM-SS-mmm; expected one-spectrum OceanView exports named "
-                    "with the time they were taken (e.g. Spectrometer__12__10-37-06-469.txt)"
-                )
-            index = _NAME_INDEX.search(p.stem)
-            hh, mm, ss, ms = clock
-            keyed.append((int(index.group(1)) if index else None, hh * 3600 + mm * 60 + ss + ms / 1000, p))
-        if all(k[0] is not None for k in keyed):
-            keyed.sort(key=lambda k: k[0] or 0)
-            if len({k[0] for k in keyed}) != len(keyed):
-                raise FileFormatError(f"{where}: two files carry the same index __N__; expected one file per spectrum")
-        else:
-            keyed.sort(key=lambda k: k[1])
-        files = [k[2] for k in keyed]
-        clock_s = np.array([k[1] for k in keyed])
-        tables: list[_Table] = []
-        wl: np.ndarray | None = None
-        for p in files:
-            table = _split_table(p.read_bytes(), str(p), time_series=False)
+        plan = _plan(folder)
+        files = plan.files
+        tables = [_split_table(p.read_bytes(), str(p), time_series=False) for p in files]
+        for p, table in zip(files, tables, strict=True):
             if table.values.shape[1] != 1:
                 raise FileFormatError(
                     f"{p}: its rows hold {table.values.shape[1] + 1} numbers; expected a one-spectrum OceanView export "
                     "(a wavelength and a value per row)"
                 )
-            this = np.array([float(_decode(x).strip().replace(",", ".")) for x in table.prefixes])
-            if wl is None:
-                wl = this
-            elif this.shape != wl.shape or not np.array_equal(this, wl):
+        counts = np.array([t.values.shape[0] for t in tables])
+        lengths, often = np.unique(counts, return_counts=True)
+        ref = int(np.flatnonzero(counts == lengths[often == often.max()].max())[0])  # the most common length
+        wl = _row_wavelengths(tables[ref], files[ref])
+        for p, table in zip(files, tables, strict=True):
+            this = _row_wavelengths(table, p)
+            if this.size < wl.size and np.array_equal(this, wl[: this.size]):
                 raise FileFormatError(
-                    f"{p}: its wavelengths differ from those of {files[0].name}; expected spectra of one spectrometer "
-                    "setting in one folder"
+                    f"{p} holds {this.size} rows, the folder's other spectra {wl.size}: it is incomplete (the file "
+                    "may still be being written)"
                 )
-            tables.append(table)
-        assert wl is not None
+            if this.shape != wl.shape or not np.array_equal(this, wl):
+                raise FileFormatError(
+                    f"{p}: its wavelengths differ from those of {files[ref].name}; expected spectra of one "
+                    "spectrometer setting in one folder"
+                )
         if not (np.all(np.diff(wl) > 0) or np.all(np.diff(wl) < 0)):
             raise FileFormatError(f"{files[0]}: its wavelengths do not increase row by row; expected one spectrum")
         values = np.stack([t.values[:, 0] for t in tables])
-        steps = np.diff(clock_s)
-        clock_s[1:] += 86400.0 * np.cumsum(steps < -43200)  # past midnight
         meta: dict[str, Any] = dict(tables[0].fields)
         meta["start"], meta["time_zone"] = parse_date(tables[0].fields.get("Date", ""))
-        return cls(folder, values, wl, clock_s - clock_s[0], meta, files, tables)
+        for note in plan.notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        return cls(folder, values, wl, plan.clock_s - plan.clock_s[0], meta, files, tables)
 
     def write(self, dest: Path, values: np.ndarray, note: str | None = None) -> None:
         """Write the files again into the folder ``dest`` (which must exist), with (T, W) ``values``."""
@@ -441,6 +732,20 @@ class OceanViewFolder:
             raise ValueError(f"values of shape {values.shape} do not fit {self.path} ({self.values.shape})")
         for table, p, row in zip(self._tables, self.files, values, strict=True):
             (Path(dest) / p.name).write_bytes(_one_spectrum_text(table, row, note))
+
+
+def _row_wavelengths(table: _Table, path: Path) -> np.ndarray:
+    """The wavelengths leading the rows of the one-spectrum export ``path``."""
+    out = np.empty(len(table.stamps))
+    for k, x in enumerate(table.stamps):
+        try:
+            out[k] = float(_decode(x).strip().replace(",", "."))
+        except ValueError:
+            raise FileFormatError(
+                f"{path}: row {k + 1} after the marker starts with {_decode(x).strip()[:20]!r}, not a wavelength; "
+                "expected a one-spectrum OceanView export (a wavelength and a value per row)"
+            ) from None
+    return out
 
 
 def _one_spectrum_text(table: _Table, row: np.ndarray, note: str | None) -> bytes:

@@ -138,6 +138,27 @@ def test_folder_of_one_spectrum_exports_is_one_recording(tmp_path, tiny_model, d
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_a_notes_file_sorted_first_leaves_the_folder_one_recording(tmp_path, tiny_model):
+    """A log named to sort before the exports leaves the folder one recording: left out with one
+    warning line, in a run and in a dry run alike, never as a raw Python warning."""
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    wl = np.linspace(477, 595, 40)
+    for k, row in enumerate(np.round(spectra(60, 40, seed=7), 2)):
+        s = 36000 + 0.2 * k
+        name = f"FLMS__{k}__{int(s // 3600):02d}-{int(s % 3600 // 60):02d}-{int(s % 60):02d}-{round(s % 1 * 1000):03d}"
+        body = "\n".join(f"{a:.2f}\t{b:.2f}" for a, b in zip(wl, row, strict=True))
+        (folder / f"{name}.txt").write_text(HEADER.format(name=name, pixels=40) + body + "\n")
+    (folder / "0 experiment log.txt").write_text("mouse 3, good signal\n")
+    for extra in (["--dry-run"], []):
+        result = denoise(tiny_model, folder, *extra)
+        assert result.exit_code == 0, result.output
+        lines = [ln for ln in result.stderr.splitlines() if "warning" in ln.lower()]
+        assert len(lines) == 1 and lines[0].startswith(f"fluorodn: warning: {folder}: "), result.stderr
+        assert "0 experiment log.txt" in lines[0] and "UserWarning" not in result.stderr
+    assert formats.read(tmp_path / "spectra_denoised").streams[0].shape == (60, 40)
+
+
 def test_folders_take_exports_not_notes_and_options_that_do_not_apply_are_refused(tmp_path, tiny_model, export,
                                                                                   recording):  # fmt: skip
     import tifffile

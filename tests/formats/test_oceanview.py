@@ -10,7 +10,7 @@ import pytest
 
 from fluorodn import formats
 from fluorodn.errors import FileFormatError
-from fluorodn.formats.oceanview import OceanViewFolder, OceanViewText, parse_date
+from fluorodn.formats.oceanview import OceanViewFolder, OceanViewText, header, parse_date, start_time
 
 from .conftest import HEADER, spectra, stamps
 
@@ -204,3 +204,208 @@ def test_folder_refuses_mixed_wavelengths_and_names_without_times(tmp_path):
         _one_spectrum(other, k, wl, np.arange(8.0)).rename(other / f"spectrum{k}.txt")
     with pytest.raises(FileFormatError, match="clock time"):
         OceanViewFolder.read(other)
+
+
+def test_folder_without_index_crossing_midnight_is_read_in_time_order(tmp_path):
+    folder = tmp_path / "midnight"
+    folder.mkdir()
+    values = np.round(spectra(30, 8), 2)
+    wl = np.linspace(477, 595, 8)
+    for k in range(30):  # 23:59:57.000 to 00:00:02.800, named by their time only
+        _one_spectrum(folder, k, wl, values[k], clock=86400 - 3.0 + 0.2 * k, pattern="rec_FLMS12345_{clock}")
+    rec = OceanViewFolder.read(folder)
+    np.testing.assert_array_equal(rec.values, values)
+    np.testing.assert_allclose(rec.times, np.arange(30) * 0.2, atol=1e-9)
+    assert rec.files[0].name == "rec_FLMS12345_23-59-57-000.txt"
+    other = tmp_path / "day"  # within one day, a long pause: still in order of the clock
+    other.mkdir()
+    for k, clock in enumerate([36000.0, 36000.2, 36000.4, 72000.0, 72000.2]):
+        _one_spectrum(other, k, wl, values[k], clock=clock, pattern="rec_{clock}")
+    np.testing.assert_allclose(OceanViewFolder.read(other).times, [0, 0.2, 0.4, 36000, 36000.2], atol=1e-9)
+
+
+def _with_field(path: Path, row: int, column: int, text: str) -> bytes:
+    """The bytes of the export ``path`` with value ``column`` of spectrum ``row`` written as ``text``."""
+    lines = path.read_text().split("\n")
+    at = lines.index(">>>>>Begin Spectral Data<<<<<") + 2 + row
+    fields = lines[at].split("\t")
+    fields[1 + column] = text
+    lines[at] = "\t".join(fields)
+    return "\n".join(lines).encode()
+
+
+def test_a_number_in_exponent_notation_leaves_the_others_at_their_precision(export, tmp_path):
+    values = np.round(spectra(40, 8), 2)
+    path = tmp_path / "exp.txt"
+    path.write_bytes(_with_field(export(values), 3, 2, "1.2E-4"))  # as Java's Double.toString writes < 1e-3
+    path.write_bytes(_with_field(path, 7, 5, "-3.25E-5"))
+    rec = OceanViewText.read(path)
+    assert not rec.style.exponent and rec.style.decimals == 2
+    assert rec.values[3, 2] == 1.2e-4 and rec.values[7, 5] == -3.25e-5
+    assert rec.text(rec.values) == path.read_bytes()
+    new = rec.values * 1.5 + 0.123456
+    back = OceanViewText.read(_written(rec, new, tmp_path / "out.txt"))
+    odd = np.zeros(new.shape, dtype=bool)
+    odd[3, 2] = odd[7, 5] = True
+    np.testing.assert_array_equal(back.values[~odd], np.round(new, 2)[~odd])  # was 3 significant digits
+    np.testing.assert_allclose(back.values[odd], new[odd], rtol=0, atol=0.5e-5)  # to 1e-5 as 1.2E-4 was written
+    out = (tmp_path / "out.txt").read_text()
+    assert "\t1.2364E-1\t" in out and "\t1.234072E-1\t" in out  # 1.2E-4 and -3.25E-5 * 1.5 + 0.123456
+
+
+def _written(rec: OceanViewText, values: np.ndarray, dest: Path) -> Path:
+    rec.write(dest, values)
+    return dest
+
+
+@pytest.mark.parametrize(
+    ("spell", "mantissa"),
+    [(lambda x: f"{x:.5E}", 5), (lambda x: f"{x:.4e}".replace("e+0", "e").replace("e-0", "e-"), 4)],
+)
+def test_exports_in_exponent_notation_round_trip(export, tmp_path, spell, mantissa):
+    values = np.round(spectra(30, 6, seed=2), 2)
+    path = export(values)
+    lines = path.read_text().split("\n")
+    at = lines.index(">>>>>Begin Spectral Data<<<<<") + 2
+    for k in range(30):
+        stamp = lines[at + k].split("\t")[0]
+        lines[at + k] = "\t".join([stamp, *(spell(x) for x in values[k])])
+    lines[at + 4] = lines[at + 4].rsplit("\t", 1)[0] + "\t0.0"  # a number in fixed notation among them
+    path.write_text("\n".join(lines))
+    rec = OceanViewText.read(path)
+    assert rec.style.exponent and rec.style.decimals == mantissa
+    assert rec.text(rec.values) == path.read_bytes()
+    new = rec.values + 0.0123
+    np.testing.assert_allclose(OceanViewText.read(_written(rec, new, tmp_path / "o.txt")).values, new, rtol=1e-4)
+
+
+def test_an_export_cut_inside_its_last_row_is_refused_as_incomplete(export, tmp_path):
+    full = export(np.round(spectra(20, 6), 2)).read_bytes()
+    for cut in (6, 3, len(full.rsplit(b"\n", 2)[1]) - 2):  # inside the last number, in a value, in the timestamp
+        path = tmp_path / f"cut{cut}.txt"
+        path.write_bytes(full[:-cut])
+        _refused(path, "last spectrum is incomplete", "may still be being written")
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-16-le"])
+def test_utf16_exports_are_read_and_written_back_in_utf16(export, tmp_path, codec):
+    from fluorodn.io import find_inputs
+
+    values = np.round(spectra(20, 6), 2)
+    text = export(values).read_text()
+    folder = tmp_path / "u16"
+    folder.mkdir()
+    path = folder / "rec.txt"
+    raw = ("\ufeff" + text).encode(codec) if codec != "utf-16" else text.encode(codec)
+    path.write_bytes(raw)
+    rec = OceanViewText.read(path)
+    np.testing.assert_array_equal(rec.values, values)
+    np.testing.assert_allclose(rec.times, np.arange(20) * 0.2, atol=1e-9)
+    assert rec.text(rec.values) == raw
+    assert rec.text(rec.values, "Denoised by: x").decode(codec).lstrip("\ufeff").count("Denoised by: x") == 1
+    assert find_inputs([str(folder)]) == [path]  # a folder input takes it
+    assert "Date: Fri Jan 20 10:37:06 CET 2017" in header(path) and start_time(path)[1] == "CET"
+    path.write_bytes(raw[:-1])
+    _refused(path, "UTF-16", "incomplete")
+
+
+def test_folder_leaves_out_notes_and_a_dark_spectrum_with_a_warning(tmp_path):
+    from fluorodn.formats.oceanview import is_one_spectrum_folder
+
+    values = np.round(spectra(6, 8), 2)
+    wl = np.linspace(477, 595, 8)
+    for name, pattern, dark in (("numbered", "FLMS12345__{k}__{clock}", "Dark_FLMS12345_{clock}"),
+                                ("times", "FLMS12345_{clock}", "FLMS12345_dark_{clock}")):  # fmt: skip
+        folder = tmp_path / name
+        folder.mkdir()
+        for k in range(6):
+            _one_spectrum(folder, k, wl, values[k], clock=36000 + 0.2 * k, pattern=pattern)
+        _one_spectrum(folder, 0, wl, np.full(8, 100.0), clock=35940, pattern=dark)  # a minute before
+        (folder / "Experiment log.txt").write_text("mouse 3, 470 nm\n")  # sorts before the exports
+        (folder / "notes.txt").write_text("good signal\n")
+        assert is_one_spectrum_folder(folder)
+        with pytest.warns(UserWarning, match="left out") as caught:
+            rec = OceanViewFolder.read(folder)
+        np.testing.assert_array_equal(rec.values, values)
+        np.testing.assert_allclose(rec.times, np.arange(6) * 0.2, atol=1e-9)
+        said = " ".join(str(w.message) for w in caught)
+        assert "left out 2 .txt files" in said and "Experiment log.txt" in said and "notes.txt" in said
+        assert "Dark_FLMS12345_09-59-00-000.txt" in said or "FLMS12345_dark_09-59-00-000.txt" in said
+        assert start_time(folder)[1] == "CET"  # from the first spectrum's header, not the log's
+
+
+def test_a_folder_of_one_spectrum_and_time_series_exports_is_no_recording(export, tmp_path):
+    from fluorodn.formats.oceanview import is_one_spectrum_folder
+
+    folder = tmp_path
+    export(np.round(spectra(20, 8), 2), name="series.txt")
+    wl = np.linspace(477, 595, 8)
+    spectrum = _one_spectrum(folder, 0, wl, np.arange(8.0))
+    _one_spectrum(folder, 1, wl, np.arange(8.0), clock=36000.2)
+    assert not is_one_spectrum_folder(folder)
+    with pytest.raises(FileFormatError, match="time-series exports"):
+        OceanViewFolder.read(folder)
+    text = _refused(spectrum, "one spectrum", "time-series exports too")
+    assert "give the folder" not in text
+
+
+def test_non_finite_values_are_written_as_the_input_spells_them(export, tmp_path):
+    path = export(np.round(spectra(10, 6), 2))
+    path.write_bytes(_with_field(path, 2, 1, "NaN"))
+    path.write_bytes(_with_field(path, 2, 2, "Infinity"))
+    path.write_bytes(_with_field(path, 5, 0, "-Infinity"))
+    rec = OceanViewText.read(path)
+    assert np.isnan(rec.values[2, 1]) and rec.values[2, 2] == np.inf and rec.values[5, 0] == -np.inf
+    assert rec.text(rec.values) == path.read_bytes()
+    new = rec.values.copy()
+    new[8, 3] = np.nan
+    rows = rec.text(new).decode().split("\n")[-11:-1]
+    assert rows[8].split("\t")[4] == "NaN" and rows[2].split("\t")[2:4] == ["NaN", "Infinity"]
+    assert rows[5].split("\t")[1] == "-Infinity"
+
+
+@pytest.mark.parametrize("sep", ["\t", " "])
+def test_am_pm_timestamps_are_refused_as_such(export, tmp_path, sep):
+    values = np.round(spectra(10, 6), 2)
+    stamps_12h = [f"10:00:{0.2 * k:06.3f} AM" for k in range(10)]
+    path = export(values, times=stamps_12h, sep=sep)
+    _refused(path, "'10:00:00.000 AM'", "AM/PM", "not read")
+
+
+def test_a_partly_written_one_spectrum_file_is_said_incomplete(tmp_path):
+    wl = np.linspace(477, 595, 8)
+    for cut, n in (("line", 5), ("row", 5), ("line", 2)):
+        folder = tmp_path / f"{cut}{n}"
+        folder.mkdir()
+        for k in range(n):
+            last = _one_spectrum(folder, k, wl, np.arange(8.0) + k, clock=36000 + 0.2 * k)
+        head, marker, body = last.read_text().partition(">>>>>Begin Spectral Data<<<<<\n")
+        rows = body.split("\n")
+        part = "\n".join(rows[:4]) + "\n" + (rows[4][:4] if cut == "row" else "")  # 4 of 8 rows, or 4 and a half
+        last.write_text(head + marker + part)
+        with pytest.raises(FileFormatError, match="incomplete") as info:
+            OceanViewFolder.read(folder)
+        assert str(last) in str(info.value) and "may still be being written" in str(info.value)
+
+
+def test_epoch_milliseconds_are_read_as_milliseconds_not_seconds(export, tmp_path):
+    values = np.round(spectra(30, 6), 2)
+    rec = OceanViewText.read(export(values, times=[str(1484905200000 + 200 * k) for k in range(30)]))
+    np.testing.assert_allclose(rec.times, np.arange(30) * 0.2, atol=1e-9)
+    path = export(values, name="us.txt", times=[str(1484905200000000 + 200000 * k) for k in range(30)])
+    _refused(path, "too large for seconds or milliseconds")
+
+
+@pytest.mark.parametrize("sep", ["\t", " "])
+def test_a_date_time_with_epoch_milliseconds_is_read_when_they_agree(export, tmp_path, sep):
+    values = np.round(spectra(30, 6), 2)
+    stamps_ms = [f"2017-01-20 10:00:{0.2 * k:09.6f}{sep}{1484902800000 + 200 * k}" for k in range(30)]
+    path = export(values, times=stamps_ms, sep=sep)
+    rec = OceanViewText.read(path)
+    np.testing.assert_array_equal(rec.values, values)
+    np.testing.assert_allclose(rec.times, np.arange(30) * 0.2, atol=1e-9)
+    assert rec.text(rec.values) == path.read_bytes()
+    stamps_ms[7] = stamps_ms[7][:-3] + "900"  # 700 ms off
+    _refused(export(values, name="off.txt", times=stamps_ms, sep=sep), "second leading column", "spectrum 7")
+    other = export(values, name="other.txt", times=[f"10:00:{0.2 * k:06.3f}{sep}{k}" for k in range(30)], sep=sep)
+    _refused(other, "second leading column", "one value more")
