@@ -54,7 +54,7 @@ def is_spectrum_folder(path: str | os.PathLike[str]) -> bool:
     (:func:`fluorodn.formats.oceanview.is_one_spectrum_folder`): one recording."""
     from fluorodn.formats.oceanview import is_one_spectrum_folder
 
-    return is_one_spectrum_folder(path)
+    return is_one_spectrum_folder(Path(path))
 
 
 def handles(path: str | os.PathLike[str]) -> bool:
