@@ -91,7 +91,10 @@ def unmix(
     ] = None,
     guppy: Annotated[
         Path | None,
-        typer.Option(help="Also write the traces into this folder as GuPPy CSV files (timestamps,data,sampling_rate)."),
+        typer.Option(
+            help="Also write the traces into this folder as GuPPy CSV files (timestamps,data,sampling_rate); "
+            "GuPPy's signal is sensor_ff0.csv (F/F0 of the sensor), with no isosbestic control."
+        ),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
     debug: DebugOption = False,
@@ -105,7 +108,7 @@ def unmix(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from fluorodn.denoiser import Denoiser, DenoiserOptions
-    from fluorodn.unmixing import unmix_file
+    from fluorodn.unmixing import DarkLevelNotice, unmix_file
 
     setup_logging()
     denoising = {"--model": model is not None, "--strength": strength != 1.0, "--round-onsets": round_onsets,
@@ -145,14 +148,21 @@ def unmix(
         if debug:
             typer.echo(format_traceback(err), err=True)
         fail(f"{recording}: could not be unmixed ({type(err).__name__}: {err}); run with --debug for the traceback")
-    for message in dict.fromkeys(as_flags(" ".join(str(w.message).split())) for w in caught):
-        typer.echo(f"fluorodn: warning: {recording}: {message}", err=True)
+    lines: dict[str, None] = {}  # a notice (no dark level given) as a note, the others as warnings
+    for w in caught:
+        text = as_flags(" ".join(str(w.message).split())).replace("dark=...", "--dark")
+        kind = "note" if issubclass(w.category, DarkLevelNotice) else "warning"
+        lines[f"fluorodn: {kind}: {recording}: {text}"] = None
+    for line in lines:
+        typer.echo(line, err=True)
     if res.timing is not None:  # what the file's timestamps say, as denoise notes it
         typer.echo(f"fluorodn: {recording}: {res.timing.describe()}", err=True)
-    if res.time_origin_s:  # times from its first sample: say where that sample stands on its clock
-        typer.echo(f"fluorodn: note: {recording}: its Time axis starts at {res.time_origin_s:.6g} s, and the output's "
-                   f"times count from that first sample; add {res.time_origin_s:.6g} s to them to align events "
-                   "timed on the file's clock", err=True)  # fmt: skip
+    origin, nwb = res.time_origin_s, dest.suffix.lower() == ".nwb"
+    if origin and not (nwb and origin > 0):  # times from the first sample: where it stands on the file's clock
+        on_clock = " (the GuPPy files' timestamps are on that clock)" if guppy else ""
+        typer.echo(f"fluorodn: note: {recording}: its Time axis starts at {origin:.6g} s, and the "
+                   f"{'NWB file' if nwb else 'table'}'s times count from that first sample; add {origin:.6g} s to "
+                   f"them to align events timed on the file's clock{on_clock}", err=True)  # fmt: skip
     if res.time_s is None:
         typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)
     how = f"denoised with {res.denoised_with}" if res.denoised_with else "not denoised"

@@ -5,7 +5,10 @@ channels of equal length as (C, T, W). What each format keeps of the axes:
 
 * ``npy``: the array only (a .npy file has no room for metadata).
 * ``tif``: the array (one page per channel), with tifffile's JSON description holding
-  ``fluorodn`` (provenance), ``wavelength_nm`` (all bins), ``sampling_hz`` and ``time_s``.
+  ``fluorodn`` (provenance), ``wavelength_nm`` (all bins), ``sampling_hz`` and ``time_s``, and
+  where the source states them, ``start`` (when it started, ISO 8601, with its UTC offset where
+  known), ``time_zone`` (the zone's name as the source gives it) and ``time_origin_s`` (the first
+  sample's time on the source's own clock, which ``time_s`` counts from).
 * ``h5``: the axes layout of :mod:`fluorodn.formats.hdf5_axes` (``Channel1..C``, ``Time``,
   ``Wavelength``), which fluorodn reads back as it was.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +50,15 @@ def write_array(
     times: np.ndarray | None = None,
     excitations: int = 1,
     rate: float | None = None,
+    start: datetime | None = None,
+    time_zone: str = "",
+    time_origin_s: float | None = None,
 ) -> None:
-    """Write (T, W) ``streams`` (rows in file order) to ``dest`` as ``fmt`` with the axes it can hold."""
+    """Write (T, W) ``streams`` (rows in file order) to ``dest`` as ``fmt`` with the axes it can hold.
+
+    ``start`` (when the recording started; naive where its zone is not known), ``time_zone``
+    (the zone's name) and ``time_origin_s`` (the first sample's time on the source's own clock)
+    are kept by ``tif``, where given."""
     check_target(fmt)
     if fmt == "h5":
         from fluorodn.formats.hdf5_axes import write_axes_file
@@ -73,6 +84,12 @@ def write_array(
         meta["time_s"] = [round(float(t), 9) for t in times]
     if excitations > 1:
         meta["excitations"] = int(excitations)
+    if start is not None:
+        meta["start"] = start.isoformat()
+        if time_zone:
+            meta["time_zone"] = str(time_zone)
+    if time_origin_s is not None:
+        meta["time_origin_s"] = float(time_origin_s)
     tifffile.imwrite(dest, arr, photometric="minisblack", metadata=meta, bigtiff=arr.nbytes > 2**31)
 
 

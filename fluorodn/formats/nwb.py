@@ -3,10 +3,19 @@
 The photometry field shares data as NWB files (pynwb with the ``ndx-fiber-photometry``
 extension; GuPPy and neuroconv read and write them). :func:`write_nwb` writes the traces
 of an unmixed recording (the sensor's a(t), the hemoglobin changes, ...) into the
-processing module ``ophys``, sharing one set of timestamps (seconds from the first sample,
-taken from the recording's own timestamps where it has them). The file's session start is
-the recording's start time where the input records one (an OceanView ``Date:``), else the
-input file's modification time, and the session description says which.
+processing module ``ophys``, sharing one timing: ``starting_time`` and ``rate`` where the
+times are regular (no jitter, no gap), else one set of timestamps (the recording's own). Times
+count from the first sample, or on the file's own clock where the file states one that starts
+later than 0 (an HDF5 ``Time`` axis). The file's session start is the recording's start time
+where the input records one (an OceanView ``Date:``, a TIFF converted from such a file), else
+the input file's modification time, and the session description says which. The notes hold
+fluorodn's record as JSON: its version, the model that denoised the recording (sha256,
+settings), the dark level, the sensor's response spectrum that ``sensor`` is in units of, and
+the first sample's time on the file's own clock.
+
+Samples taken with the light off carry no measurement and are NaN in every trace (the session
+description says how many). GuPPy reads such a file but its dF/F step fails on the NaN: for
+GuPPy, use the CSV files of :mod:`fluorodn.formats.guppy`, which bridge those samples.
 
 The fiber, light sources, detector and indicator (the extension's ``FiberPhotometry``
 metadata table) are not known from a recording file and are not invented here; add them
@@ -33,7 +42,10 @@ __all__ = ["MISSING", "UNITS", "Trace", "write_nwb", "write_unmixed"]
 
 #: Units of the traces of an unmixing result (:class:`fluorodn.unmixing.UnmixResult`).
 UNITS = {
-    "sensor": ("a.u.", "a(t): the sensor's trace; dF/F = sensor x the sensor's response spectrum"),
+    "sensor": (
+        "a.u.",
+        "a(t): the sensor's trace; dF/F = sensor x the sensor's response spectrum (sensor_response in the notes)",
+    ),
     "hbo2": ("uM*cm", "oxy-hemoglobin change times effective path length"),
     "hb": ("uM*cm", "deoxy-hemoglobin change times effective path length"),
     "offset": ("counts", "wavelength-independent additive offset"),
@@ -42,6 +54,9 @@ UNITS = {
 }
 
 MISSING = "writing NWB files needs pynwb and ndx-fiber-photometry; install them with pip install 'fluorodn[nwb]'"
+#: Times that stay within this share of an interval of ``t0 + k / rate`` are written as
+#: ``starting_time`` and ``rate``.
+REGULAR_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -79,13 +94,16 @@ def write_nwb(
 
     Parameters
     ----------
-    times : (T,) seconds from the first sample (the recording's timestamps); or give ``rate``.
-    rate : samples per second, used when ``times`` is None.
+    times : (T,) seconds from the session start (the recording's timestamps); or give ``rate``.
+        Written as ``starting_time`` (``times[0]``) and ``rate`` where they are regular: every
+        time within 1e-4 of an interval (:data:`REGULAR_TOLERANCE`) of ``times[0] + k / rate``;
+        else as timestamps.
+    rate : samples per second, used when ``times`` is None (the times then start at 0).
     session_start : when the recording started (a naive datetime is taken as local time);
         None: the modification time of ``source``.
     source : the recording the traces come from (named in the file).
     description : the session description; a default names the source and fluorodn.
-    provenance : fluorodn's record (version, model, settings), stored as the file's notes.
+    provenance : fluorodn's record (version, model, settings), stored as the file's notes (JSON).
 
     Raises ImportError (:data:`MISSING`) without the ``nwb`` extra, FileFormatError if the
     traces, times and rate do not fit together.
@@ -116,35 +134,73 @@ def write_nwb(
     text = description or (
         f"Unmixed traces of {Path(source).name if source else 'a spectral recording'}, written by fluorodn."
     )
+    from fluorodn import __version__
+
     nwb = pynwb.NWBFile(
         session_description=f"{text} Session start: {start_note}.",
         identifier=str(uuid.uuid4()),
         session_start_time=session_start,
-        notes=json.dumps(dict(provenance)) if provenance else None,
-        source_script="fluorodn",
+        notes=json.dumps(dict(provenance), default=_plain) if provenance else None,
+        source_script=f"fluorodn {__version__}",
         source_script_file_name="fluorodn",
     )
     module = nwb.create_processing_module(name="ophys", description="traces unmixed from spectral fiber photometry")
-    first = None
+    timing = _timing(times) if times is not None else {"starting_time": 0.0, "rate": float(rate or 0.0)}
     for name, trace in traces.items():
-        timing: dict[str, Any]
-        if first is not None:
-            timing = {"timestamps": first}
-        elif times is not None:
-            timing = {"timestamps": np.asarray(times, dtype=np.float64)}
-        else:
-            timing = {"starting_time": 0.0, "rate": float(rate)}  # type: ignore[arg-type]
         series = fp.FiberPhotometryResponseSeries(
             name=name, data=np.asarray(trace.data), unit=trace.unit, description=trace.description or name, **timing
         )
         module.add(series)
-        if first is None and times is not None:
-            first = series
+        if isinstance(timing.get("timestamps"), np.ndarray):
+            timing = {"timestamps": series}  # the others link to the first one's timestamps
     with warnings.catch_warnings():  # a temporary name (atomic writes) need not end in .nwb
         warnings.filterwarnings("ignore", message=r"The file path provided.*does not end in '\.nwb'")
         with NWBHDF5IO(str(dest), mode="w") as io:
             io.write(nwb)
     return dest
+
+
+def _timing(times: np.ndarray) -> dict[str, Any]:
+    """The timing keywords of a TimeSeries at ``times`` ((T,) s): ``starting_time`` and ``rate``
+    where the times are regular (:data:`REGULAR_TOLERANCE`), else ``timestamps``. The rate is
+    rounded to 9 significant digits where that still fits the times (a clock's rounding,
+    5.00000000007 Hz, gives 5 Hz)."""
+    times = np.asarray(times, dtype=np.float64)
+    n = times.size
+    if n > 1:
+        exact = (n - 1) / float(times[-1] - times[0])
+        for rate in (float(f"{exact:.9g}"), exact):
+            off = times - (times[0] + np.arange(n) / rate)
+            if float(np.abs(off).max()) <= REGULAR_TOLERANCE / rate:
+                return {"starting_time": float(times[0]), "rate": rate}
+    return {"timestamps": times}
+
+
+def _plain(value: Any) -> Any:
+    """A numpy value (or anything else json cannot write) as JSON takes it."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+def _recording_start(src: Path) -> tuple[datetime | None, str]:
+    """When the recording ``src`` started and its zone name, where the file records it: an OceanView
+    export's ``Date:`` (:func:`fluorodn.formats.oceanview.start_time`), or the ``start`` a TIFF
+    converted from such a file keeps in its description (:mod:`fluorodn.formats.convert`);
+    (None, "") otherwise."""
+    if src.suffix.lower() == ".txt" or src.is_dir():
+        from fluorodn.formats.oceanview import start_time
+
+        return start_time(src)
+    if src.suffix.lower() in (".tif", ".tiff"):
+        from fluorodn.unmixing import recording_metadata
+
+        meta = recording_metadata(src)
+        stamp, zone = meta.get("start"), meta.get("time_zone")
+        try:
+            when = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        except ValueError:
+            when = None
+        return when, zone if isinstance(zone, str) else ""
+    return None, ""
 
 
 def write_unmixed(
@@ -155,12 +211,12 @@ def write_unmixed(
     provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the traces of an unmixing ``result`` (:class:`fluorodn.unmixing.UnmixResult`) of the
-    recording ``source`` as NWB: its ``time_s`` as timestamps, the start time from the file's
-    header where it has one (an OceanView ``Date:``), else the file's modification time. Samples
+    recording ``source`` as NWB: its ``time_s`` as the times, the start time from the file where it
+    records one (an OceanView ``Date:``, a TIFF converted from such a file), else the file's
+    modification time. Where the file's own clock starts later than 0 (``result.time_origin_s``,
+    an HDF5 ``Time`` axis), the times are on that clock, and the description says so. Samples
     taken with the light off are NaN in every trace, as in the result, and the session
-    description says how many there are."""
-    from fluorodn.formats.oceanview import start_time
-
+    description says how many, and that GuPPy cannot analyse them."""
     cols = result.columns()
     times = None if result.time_s is None else np.asarray(result.time_s, dtype=np.float64)
     if times is None:
@@ -170,13 +226,26 @@ def write_unmixed(
         )
     traces = {name: Trace(np.asarray(cols[name]), unit, text) for name, (unit, text) in UNITS.items()}
     src = Path(source)
-    start, zone = start_time(src) if src.suffix.lower() == ".txt" or src.is_dir() else (None, "")
+    start, zone = _recording_start(src)
     note = ""
     if start is not None and start.tzinfo is None:
         note = f" The file's time zone {zone} names several zones; its time was taken as this computer's local time."
+    origin = getattr(result, "time_origin_s", None)
+    times = times - times[0]
+    if origin and origin > 0:
+        times = times + float(origin)
+        note += f" Times are on the file's own clock, on which its first sample stands at {origin:.9g} s."
+    elif origin:
+        note += (
+            f" Times count from the first sample, which stands at {origin:.9g} s on the file's own clock: add that "
+            "to them to align events timed on it."
+        )
     dark = int(getattr(result, "dark_samples", 0))
     if dark:
-        note += f" {dark} samples were taken with the light off: they carry no measurement, and are NaN in every trace."
+        note += (
+            f" {dark} samples were taken with the light off: they carry no measurement, and are NaN in every trace "
+            "(GuPPy cannot analyse NaN: give GuPPy the CSV files of fluorodn unmix --guppy instead)."
+        )
     text = f"Unmixed traces of {src.name}, written by fluorodn.{note}"
-    return write_nwb(dest, traces, times=times - times[0], session_start=start, source=source, description=text,
+    return write_nwb(dest, traces, times=times, session_start=start, source=source, description=text,
                      provenance=provenance)  # fmt: skip

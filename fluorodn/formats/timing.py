@@ -18,12 +18,12 @@ import numpy as np
 
 from fluorodn.errors import FileFormatError
 
-__all__ = ["RATE_TOLERANCE", "Timing", "check", "check_declared", "check_finite", "parse_times"]
+__all__ = ["DROP_FACTOR", "RATE_TOLERANCE", "Timing", "check", "check_declared", "check_finite", "parse_times"]
 
 #: Largest relative difference between a declared sampling rate and the measured one.
 RATE_TOLERANCE = 0.01
 #: An interval longer than this many median intervals holds dropped frames.
-_DROP_FACTOR = 1.5
+DROP_FACTOR = 1.5
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2}(?:[.,]\d+)?)$")
 _DATE_CLOCK = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2}(?:[.,]\d+)?)$")
@@ -228,7 +228,7 @@ def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Ti
             f"({times[k - 1]:.6f} s); expected timestamps that increase row by row (spectra in the order taken)"
         )
     period = float(np.median(steps))
-    long = steps > _DROP_FACTOR * period
+    long = steps > DROP_FACTOR * period
     missing = np.rint(steps[long] / period).astype(np.int64) - 1
     regular = steps[~long]
     timing = Timing(

@@ -45,6 +45,7 @@ from fluorodn.unmixing.file import unmix_file
 from fluorodn.unmixing.fit import LN10_PER_UM, REFINE_TOL, unmix
 from fluorodn.unmixing.inputs import (
     SENSORS,
+    DarkLevelNotice,
     UnmixError,
     load_sensor,
     read_sensor,
@@ -60,6 +61,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "REFINE_TOL",
     "SENSORS",
+    "DarkLevelNotice",
     "UnmixError",
     "UnmixResult",
     "load_sensor",

@@ -43,7 +43,10 @@ def unmix_file(
     ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
     Everything is checked before the output is written, and an existing output is refused
     before any work unless ``overwrite``. ``guppy``: a folder to also write the traces into in
-    GuPPy's CSV convention (:func:`fluorodn.formats.guppy.write_unmixed`).
+    GuPPy's CSV convention (:func:`fluorodn.formats.guppy.write_unmixed`), checked before any
+    work too (a folder, or one that can be made; its files refused where they exist, unless
+    ``overwrite``; times to give them); where its files cannot be written, the output written
+    before them is removed again.
     """
     from fluorodn import formats
     from fluorodn import io as fio
@@ -63,6 +66,8 @@ def unmix_file(
             raise UnmixError(MISSING)
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it")
+    if guppy is not None:
+        _check_guppy(Path(guppy), dest, overwrite)
     if src.exists():  # a format fluorodn does not read is named before what the file would have to state
         fio.format_of(src)
     arr = times = origin = None
@@ -77,17 +82,9 @@ def unmix_file(
             "leave wavelengths=None"
         )
     _refuse_interleaved(src, meta.get("excitations"))
-    if wavelengths is None:
-        wavelengths = meta.get("wavelength_nm")
-        if wavelengths is None:
-            raise UnmixError(
-                f"{src} does not store its wavelengths; give them with wavelengths='FIRST:LAST' or a one-column CSV"
-            )
-        if isinstance(wavelengths, list) and len(wavelengths) == 2:
-            wavelengths = f"{float(wavelengths[0])!r}:{float(wavelengths[1])!r}"
     if rate is None and isinstance(meta.get("sampling_hz"), (int, float)):
         rate = float(meta["sampling_hz"])
-    if arr is None:
+    if arr is None:  # a stack is refused before its wavelengths are asked for
         with contextlib.closing(fio.open_recording(src, key=key)) as rec:
             if rec.n_pages != 1:
                 raise UnmixError(
@@ -97,19 +94,46 @@ def unmix_file(
             arr = np.array(next(iter(rec.pages())))
         if "time_s" in meta:
             times = _stored_times(src, meta["time_s"], arr.shape[0], rate)
+        if isinstance(meta.get("time_origin_s"), (int, float)) and times is not None:
+            origin = float(meta["time_origin_s"])
+    if wavelengths is None:
+        wavelengths = meta.get("wavelength_nm")
+        if wavelengths is None:
+            raise UnmixError(
+                f"{src} does not store its wavelengths; give them with wavelengths='FIRST:LAST' or a one-column CSV"
+            )
+        if isinstance(wavelengths, list) and len(wavelengths) == 2:
+            wavelengths = f"{float(wavelengths[0])!r}:{float(wavelengths[1])!r}"
+    if guppy is not None and times is None and rate is None:
+        raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give rate=HZ")
     result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller
     if times is not None:
         from fluorodn.formats.timing import check
 
         result = dataclasses.replace(result, time_s=times, timing=check(times, str(src)), time_origin_s=origin)
-    if guppy is not None and result.time_s is None:
-        raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give rate=HZ")
+    existed = dest.exists()
     saved = result.save(dest, overwrite=overwrite, source=src)
     if guppy is not None:
-        from fluorodn.formats.guppy import write_unmixed
+        from fluorodn.formats.guppy import _write_unmixed
 
-        write_unmixed(result, guppy, overwrite=overwrite)
+        try:
+            _write_unmixed(result, guppy, overwrite, 2)  # its warning: at the caller
+        except BaseException:
+            if not existed:  # the command failed: leave no output of it
+                with contextlib.suppress(OSError):
+                    saved.unlink()
+            raise
     return result, saved
+
+
+def _check_guppy(folder: Path, dest: Path, overwrite: bool) -> None:
+    """Refuse, before any work, a GuPPy folder its files cannot be written into, files of it that
+    exist (unless ``overwrite``), and an output ``dest`` that is one of them."""
+    from fluorodn.formats.guppy import TRACES, check_folder
+
+    if dest.parent.resolve() == folder.resolve() and dest.stem in TRACES and dest.suffix.lower() == ".csv":
+        raise UnmixError(f"output {dest} is one of the GuPPy files written into {folder}; choose another output=...")
+    check_folder(folder, overwrite=overwrite)
 
 
 def _one_channel(

@@ -18,6 +18,7 @@ from fluorodn._engine import clipping_warning
 from fluorodn.errors import InputError, LightOffNotice
 from fluorodn.unmixing.inputs import (
     MIN_SAMPLES,
+    DarkLevelNotice,
     UnmixError,
     check_recording,
     dark_levels,
@@ -35,6 +36,9 @@ REFINE_TOL = 1e-8
 
 _STAT_ROWS = 8192  # samples the per-bin medians (noise, emission) are taken over, at most about
 _LOG_FLOOR = 0.1  # log((F - dark) / E) is taken of max(F - dark, 0.1 E)
+#: Without a dark level, a recording whose dimmest bin stays above this share of its brightest
+#: bin's median gets a DarkLevelNotice (its floor may be the detector's dark level).
+DARK_FLOOR_SHARE = 0.05
 
 Progress = Callable[[int, int], None]
 
@@ -69,7 +73,9 @@ def unmix(
         Levenberg-Marquardt), starting at the linearised solution. About 1 ms per sample.
     dark : detector dark level subtracted first: a number or (W,) per bin, in ``arr``'s
         units. None: ``arr`` is taken as dark-subtracted (an unsubtracted dark level scales
-        the fitted changes down by E / (E + dark) in each bin).
+        the fitted changes down by E / (E + dark) in each bin); a
+        :class:`~fluorodn.unmixing.DarkLevelNotice` says so where the recording's dimmest
+        bin stays above 5 % of its brightest bin's median (its 1st percentile over time).
     progress : called as ``progress(done, total)`` with the number of samples refined so far,
         every few hundred samples (refine only).
 
@@ -153,12 +159,15 @@ def _unmix(
         raise UnmixError(str(err)) from err
     k_hbo2, k_hb = LN10_PER_UM * e_hbo2, LN10_PER_UM * e_hb
     dark_w = dark_levels(dark, x.shape[1])
+    if dark is None and (floor := _dark_floor_note(x)):
+        warnings.warn(DarkLevelNotice(floor), stacklevel=1 + depth)
     if not lit.all():
         denoising = denoise is not False and denoise is not None
         warnings.warn(LightOffNotice(_light_off_message(lit, denoising)), stacklevel=1 + depth)
 
     noise = _noise_sigma(x - dark_w)
     model_name = None
+    record = None
     if denoise is not False and denoise is not None:
         from fluorodn.denoiser import Denoiser, DenoiserOptions
 
@@ -179,6 +188,7 @@ def _unmix(
         how = opts.spectral_label() if isinstance(opts, DenoiserOptions) else ""
         if getattr(ran, "kind", None) == "spectral" and how:
             model_name += f" ({how})"
+        record = _denoising_record(ran)
     z = x - dark_w
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)
@@ -206,6 +216,37 @@ def _unmix(
         denoised_with=model_name,
         refined=bool(refine),
         dark_samples=int(shape[0] - lit.sum()),
+        dark=None if dark is None else dark_w,
+        denoising=record,
+    )
+
+
+def _denoising_record(ran: Any) -> dict[str, Any]:
+    """What denoised the recording, for the outputs' provenance: fluorodn's record of a
+    :class:`~fluorodn.Denoiser` (version, model, sha256, settings; without source and time), or the
+    name of any other object with a ``run`` method."""
+    from fluorodn._file_pipeline import provenance_record
+    from fluorodn.denoiser import Denoiser
+
+    if not isinstance(ran, Denoiser):
+        return {"model": str(getattr(ran, "name", type(ran).__name__))}
+    record = provenance_record(ran, "", {})
+    return {k: v for k, v in record.items() if k not in ("source", "created")}
+
+
+def _dark_floor_note(x: np.ndarray) -> str | None:
+    """The :class:`DarkLevelNotice` of a (T, W) recording given without a dark level whose dimmest
+    bin (its 1st percentile over time) stays above :data:`DARK_FLOOR_SHARE` of its brightest bin's
+    median, or None."""
+    sub = x[_rows(x.shape[0])]
+    floor = float(np.percentile(sub, 1, axis=0).min())
+    top = float(np.median(sub, axis=0).max())
+    if not (top > 0 and floor > DARK_FLOOR_SHARE * top):
+        return None
+    return (
+        f"no dark level was given, but the recording never comes near 0: its dimmest bin stays above {floor:.4g} "
+        f"({floor / top:.0%} of its brightest bin's median); if that floor is the detector's dark level, it scales "
+        "the sensor's trace and the other fitted changes down (by E / (E + dark) in each bin): give it with dark=..."
     )
 
 
@@ -325,7 +366,8 @@ def _mixed_sensor(sw: np.ndarray, design: np.ndarray) -> str | None:
         return None
     return (
         "the sensor spectrum is almost a mix of the brightness, offset and hemoglobin spectra over these "
-        f"wavelengths ({share:.1e} of it is distinct): its trace cannot be told apart from brightness changes"
+        f"wavelengths ({share:.1e} of it is distinct): its trace may be confounded with brightness, offset and "
+        "hemoglobin changes, and its scale may be off; check it where those change (bleaching, movement, blood flow)"
     )
 
 

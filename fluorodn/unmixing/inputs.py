@@ -21,6 +21,7 @@ from fluorodn.errors import FluorodnError
 __all__ = [
     "MIN_SAMPLES",
     "SENSORS",
+    "DarkLevelNotice",
     "PathLike",
     "UnmixError",
     "check_recording",
@@ -46,6 +47,12 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 class UnmixError(FluorodnError, ValueError):
     """The recording, its wavelengths, the sensor spectrum or the dark level cannot be used for unmixing."""
+
+
+class DarkLevelNotice(UserWarning):
+    """No dark level was given, and the recording never comes near 0 counts: if that floor is the
+    detector's dark level, it scales the fitted changes down (by E / (E + dark) in each bin). The
+    message gives the floor; nothing was damaged, and a dark level given (``dark=``) silences it."""
 
 
 def read_values(path: PathLike, what: str) -> np.ndarray:
@@ -125,7 +132,8 @@ def recording_metadata(path: PathLike) -> dict[str, Any]:
     A TIFF that fluorodn converted from a spectrometer file (``to="tif"``, see
     :mod:`fluorodn.formats.convert`) also gives, from the top level of its description,
     ``time_s`` (one time per sample, as stored: :func:`fluorodn.unmixing.file.unmix_file`
-    checks it), ``excitations`` where its rows interleave several, and ``"own_axes": True``
+    checks it), ``excitations`` where its rows interleave several, ``start``, ``time_zone`` and
+    ``time_origin_s`` where the file it was converted from stated them, and ``"own_axes": True``
     where ``wavelength_nm`` sits beside fluorodn's provenance: the file carries its own axes,
     as the spectrometer file did.
     """
@@ -145,7 +153,8 @@ def recording_metadata(path: PathLike) -> dict[str, Any]:
     if meta and ('"time_s"' in text or '"excitations"' in text or '"fluorodn"' in text):
         doc = json.loads(text)  # description_metadata found keys in it: JSON
         if isinstance(doc, dict):
-            meta.update({k: doc[k] for k in ("time_s", "excitations") if k in doc})
+            stated = ("time_s", "excitations", "start", "time_zone", "time_origin_s")
+            meta.update({k: doc[k] for k in stated if k in doc})
             if isinstance(doc.get("fluorodn"), dict) and "wavelength_nm" in doc:
                 meta["own_axes"] = True
     return meta

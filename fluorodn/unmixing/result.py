@@ -67,8 +67,43 @@ class UnmixResult:
     dropped frames), where ``time_s`` came from them (:func:`fluorodn.unmixing.unmix_file`); else None."""
     time_origin_s: float | None = None
     """The first sample's time on the file's own clock, in seconds, where the file states one (an
-    HDF5 ``Time`` axis): ``time_s`` counts from that sample, so events timed on the file's clock
-    align with ``time_s + time_origin_s``. None where the file states none."""
+    HDF5 ``Time`` axis, or a TIFF converted from such a file that keeps it): ``time_s`` counts from
+    that sample, so events timed on the file's clock align with ``time_s + time_origin_s`` (the
+    clock GuPPy's files and, where it is later than 0, the NWB file's times are on). None where the
+    file states none."""
+    dark: np.ndarray | None = None
+    """(W,) the dark level subtracted first, counts; None where none was given."""
+    denoising: dict[str, Any] | None = None
+    """What denoised the recording first: fluorodn's provenance record of the model that ran
+    (``fluorodn`` version, ``model``, ``model_sha256``, ``settings``, ...); None where it was not
+    denoised."""
+
+    def provenance(self) -> dict[str, Any]:
+        """fluorodn's record of this unmixing, as an NWB file's notes hold it (JSON-ready): fluorodn's
+        version, what denoised the recording first (:attr:`denoising`, or None), whether the fit was
+        refined, the samples taken with the light off, the dark level subtracted (counts: one
+        number, one per bin, or None), the sensor's response on the recording's wavelengths
+        (``sensor_response``: ``wavelength_nm`` and ``dff``, the S(l) that ``sensor`` is in units
+        of) and the first sample's time on the file's own clock (:attr:`time_origin_s`)."""
+        from fluorodn import __version__
+
+        dark: Any = None
+        if self.dark is not None:
+            levels = [float(v) for v in np.asarray(self.dark, dtype=np.float64)]
+            dark = levels[0] if len(set(levels)) == 1 else levels
+        return {
+            "fluorodn": __version__,
+            "denoised_with": self.denoised_with,
+            "denoising": self.denoising,
+            "refined": self.refined,
+            "dark_samples": self.dark_samples,
+            "dark_level_counts": dark,
+            "sensor_response": {
+                "wavelength_nm": [float(w) for w in self.wavelengths],
+                "dff": [float(v) for v in self.response],
+            },
+            "time_origin_s": self.time_origin_s,
+        }
 
     def columns(self) -> dict[str, np.ndarray]:
         """The output table as {name: (T,) array} in :data:`COLUMNS` order (time_s NaN if unknown; the
@@ -101,16 +136,16 @@ class UnmixResult:
         return self.to_csv(path, overwrite=overwrite, source=source)
 
     def to_nwb(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
-        """Write the traces as NWB (ndx-fiber-photometry), start time and timestamps from ``source``."""
+        """Write the traces as NWB (ndx-fiber-photometry), start time and timestamps from ``source``,
+        :meth:`provenance` as the file's notes."""
         from fluorodn.formats.nwb import write_unmixed
         from fluorodn.io import atomic_output
 
         if source is None:
             raise UnmixError("an NWB output needs the recording it comes from (source=) for its start time")
         path = Path(path)
-        prov = {"denoised_with": self.denoised_with, "refined": self.refined, "dark_samples": self.dark_samples}
         with atomic_output(path, overwrite=overwrite, source=Path(source)) as tmp:
-            write_unmixed(self, tmp, source, provenance=prov)
+            write_unmixed(self, tmp, source, provenance=self.provenance())
         return path
 
     def to_csv(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:

@@ -364,8 +364,10 @@ def _converted_tiff(folder: Path, **description: Any) -> Path:
 
 
 def test_a_converted_tiff_gives_its_own_times_with_the_gaps(tmp_path: Path) -> None:
-    """A TIFF converted from an export with dropped frames gives time_s and GuPPy's timestamps
-    the export's own times, gaps included, as unmixing the export itself does."""
+    """A TIFF converted from an export with dropped frames gives time_s the export's own times, gaps
+    included, as unmixing the export itself does; GuPPy's files, whose events GuPPy places by
+    counting rows, get a row for each dropped frame (interpolated, and named in a warning), so that
+    the row GuPPy finds for an event after the gap is the row of its time."""
     from fluorodn import formats
 
     src = _export_with_a_gap(tmp_path)
@@ -378,11 +380,19 @@ def test_a_converted_tiff_gives_its_own_times_with_the_gaps(tmp_path: Path) -> N
         # the timestamps are described as denoise notes them: rate, jitter, the dropped frames
         assert f"fluorodn: {path}: 60 samples over " in result.stderr, result.stderr
         assert "at 5 Hz" in result.stderr and "5 dropped frames before sample 30)" in result.stderr
+        assert "GuPPy places events by counting rows" in result.stderr
+        assert "5 rows for the frames dropped before sample 30" in result.stderr
     from_txt, from_tif = (read_table(tmp_path / f"{name}.csv")[1][:, 1] for name in ("txt", "tif"))
     np.testing.assert_allclose(from_tif[28:32], [5.6, 5.8, 7.0, 7.2], atol=1e-9)
     np.testing.assert_allclose(from_tif, from_txt, atol=1e-9)
     guppy = np.genfromtxt(tmp_path / "guppy_tif" / "sensor.csv", delimiter=",", skip_header=1)
-    np.testing.assert_allclose(guppy[:, 0], from_txt, atol=1e-9)
+    np.testing.assert_allclose(guppy[:, 0], np.arange(65) * 0.2, atol=1e-9)
+    for t in (3.0, 7.0, 11.8):  # GuPPy's row for an event at t: int(round((t - t0) * rate))
+        assert guppy[round((t - guppy[0, 0]) * guppy[0, 2]), 0] == pytest.approx(t)
+    kept = np.r_[0:30, 35:65]
+    np.testing.assert_allclose(guppy[kept, 1], read_table(tmp_path / "tif.csv")[1][:, 2], rtol=1e-8)
+    txt = np.genfromtxt(tmp_path / "guppy_txt" / "sensor.csv", delimiter=",", skip_header=1)
+    np.testing.assert_allclose(txt[:, 0], guppy[:, 0], atol=1e-9)
     result = cli("unmix", tif, "-s", "example", "--no-denoise", "--rate", 4, "-o", tmp_path / "at4.csv")
     assert_user_error(result, "declared sampling rate 4 Hz", "5 Hz its timestamps show")
 
@@ -481,11 +491,16 @@ def test_an_hdf5_time_axis_that_starts_late_is_named(tmp_path: Path) -> None:
     values = acquisition.spectra(60, 152, seed=8)
     for name, start in (("late", 99.998), ("zero", 0.0)):
         write_axes_file(tmp_path / f"{name}.h5", [values], np.linspace(477, 595, 152), start + np.arange(60) * 0.2, {})
-        result = cli("unmix", tmp_path / f"{name}.h5", "-s", "example", "--no-denoise")
+        result = cli("unmix", tmp_path / f"{name}.h5", "-s", "example", "--no-denoise", "--guppy",
+                     tmp_path / f"guppy_{name}")  # fmt: skip
         assert result.exit_code == 0, result.output
         np.testing.assert_allclose(read_table(tmp_path / f"{name}_unmixed.csv")[1][:3, 1], [0.0, 0.2, 0.4], atol=1e-9)
         noted = "its Time axis starts at 99.998 s" in result.stderr and "add 99.998 s to them" in result.stderr
+        noted = noted and "(the GuPPy files' timestamps are on that clock)" in result.stderr
         assert noted == (start > 0), result.stderr
+        # GuPPy takes CSV timestamps on the acquisition clock, events included
+        guppy = np.genfromtxt(tmp_path / f"guppy_{name}" / "sensor_ff0.csv", delimiter=",", skip_header=1)
+        np.testing.assert_allclose(guppy[:3, 0], start + np.array([0.0, 0.2, 0.4]), atol=1e-9)
     res, _ = unmix_file(tmp_path / "late.h5", "example", denoise=False, output=tmp_path / "api.csv")
     assert res.time_origin_s == pytest.approx(99.998, abs=1e-9)
 
@@ -495,3 +510,83 @@ def test_help_lists_unmix() -> None:
     text = cli("unmix", "--help").stdout
     for option in ("--sensor", "--wavelengths", "--no-denoise", "--rate", "--refine", "--dark", "--output"):
         assert option in text
+
+
+# -- GuPPy hand-off, checks before any work ----------------------------------------------------
+
+
+def _written(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_the_guppy_folder_is_checked_before_any_work(files: SimpleFiles) -> None:
+    """A --guppy path that is a file, GuPPy files that exist, or no times to give them: refused in one
+    sentence before anything is read or written (no output table left behind, no errno, no option
+    unmix does not have)."""
+    folder = files.folder
+    (folder / "notes.txt").write_text("keep", encoding="utf-8")
+    (folder / "guppy").mkdir()
+    (folder / "guppy" / "sensor.csv").write_text("keep", encoding="utf-8")
+    common = ["-s", files.sensor, "--wavelengths", files.range, "--no-denoise", "-o", folder / "out.csv"]
+    before = _written(folder)
+    for extra, fragments in (
+        (["--rate", 5, "--guppy", folder / "notes.txt"], ["notes.txt is a file; give a folder"]),
+        (["--rate", 5, "--guppy", folder / "notes.txt" / "sub"], ["cannot make the GuPPy folder", "not a folder"]),
+        (["--rate", 5, "--guppy", folder / "guppy"], ["guppy/sensor.csv exist", "pass --overwrite to replace them"]),
+        (["--guppy", folder / "new"], ["GuPPy files need times", "give --rate HZ"]),
+        (["--rate", 5, "--guppy", folder / "guppy", "-o", folder / "guppy" / "gain.csv", "--overwrite"],
+         ["is one of the GuPPy files"]),
+    ):  # fmt: skip
+        result = cli("unmix", files.npy, *common, *extra)
+        assert_user_error(result, *fragments)
+        assert "Errno" not in result.stderr and "--skip-existing" not in result.stderr, result.stderr
+        assert _written(folder) == before
+    assert (folder / "guppy" / "sensor.csv").read_text(encoding="utf-8") == "keep"
+    result = cli("unmix", files.npy, *common, "--rate", 5, "--guppy", folder / "guppy", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (folder / "guppy" / "sensor.csv").read_text(encoding="utf-8").startswith("timestamps,data,sampling_rate")
+
+
+def test_guppys_signal_gives_guppys_dff_the_sensors_sign(files: SimpleFiles) -> None:
+    """GuPPy computes dF/F = (signal - fitted control) / fitted control; with no isosbestic control it
+    fits the control to the signal. sensor_ff0.csv (F/F0 = 1 + max|S| x sensor) gives that dF/F the
+    sign and shape of the sensor's trace, the size of its largest dF/F: here with the control fitted
+    as a line over time."""
+    dark = np.median(files.truth.clean - files.truth.photons, axis=0)
+    (files.folder / "dark.csv").write_text("\n".join(f"{d:.6f}" for d in dark) + "\n", encoding="utf-8")
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--rate", 5,
+                 "--dark", files.folder / "dark.csv", "--guppy", files.folder / "guppy")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = np.genfromtxt(files.folder / "guppy" / "sensor_ff0.csv", delimiter=",", skip_header=1)
+    sensor = np.genfromtxt(files.folder / "guppy" / "sensor.csv", delimiter=",", skip_header=1)
+    scale = np.abs(files.truth.response).max()
+    np.testing.assert_allclose(rows[:, 1], 1.0 + scale * sensor[:, 1], atol=1e-8)
+    t, signal = rows[:, 0], rows[:, 1]
+    assert signal.min() > 0
+    control = np.polyval(np.polyfit(t, signal, 1), t)
+    dff = (signal - control) / control * 100.0
+    assert np.corrcoef(dff, files.truth.a)[0, 1] > 0.9
+
+
+def test_a_stack_is_refused_before_its_wavelengths_are_asked_for(files: SimpleFiles) -> None:
+    stack = files.folder / "stack.tif"
+    tifffile.imwrite(stack, np.ones((3, 200, 152), np.uint16), photometric="minisblack")
+    result = cli("unmix", stack, "-s", files.sensor, "--no-denoise")
+    assert_user_error(result, "holds 3 pages", "one (time, wavelength) recording per file")
+    assert "--wavelengths" not in result.stderr
+
+
+def test_no_dark_level_on_a_floor_is_noted_once(files: SimpleFiles) -> None:
+    """The recording sits on the generator's dark level: without --dark one note (not a warning)
+    says the trace is scaled down and names --dark; with --dark there is none."""
+    common = ["-s", files.sensor, "--wavelengths", files.range, "--rate", 5, "--no-denoise"]
+    result = cli("unmix", files.npy, *common)
+    assert result.exit_code == 0, result.output
+    notes = [ln for ln in result.stderr.splitlines() if "no dark level was given" in ln]
+    assert len(notes) == 1 and notes[0].startswith(f"fluorodn: note: {files.npy}: no dark level was given"), notes
+    assert notes[0].endswith("give it with --dark") and "scales the sensor's trace" in notes[0]
+    assert "warning" not in result.stderr
+    dark = float(np.median(files.truth.clean - files.truth.photons))
+    result = cli("unmix", files.npy, *common, "--dark", dark, "-o", files.folder / "dark.csv")
+    assert result.exit_code == 0, result.output
+    assert "no dark level" not in result.stderr

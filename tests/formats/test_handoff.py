@@ -84,3 +84,160 @@ def test_guppy_csv_convention(tmp_path):
     assert float(rows[0]["sampling_rate"]) == 5.0 and rows[1]["sampling_rate"] == ""
     np.testing.assert_allclose([float(r["timestamps"]) for r in rows], times)
     np.testing.assert_allclose([float(r["data"]) for r in rows], np.arange(10.0))
+
+
+# -- NWB: timing, origin, provenance ---------------------------------------------------------
+
+
+def _nwb_modules():
+    pytest.importorskip("pynwb")
+    pytest.importorskip("ndx_fiber_photometry")
+    from pynwb import NWBHDF5IO
+
+    return NWBHDF5IO
+
+
+@pytest.mark.parametrize(
+    ("times", "regular"),
+    [
+        ((36000.0 + np.arange(60) * 0.2) - 36000.0, True),  # a clock's times: rounding, no jitter
+        (np.arange(60) * 0.05, True),
+        (np.arange(60) * 0.2 + np.r_[0.0, np.full(59, 0.001)], False),  # jitter
+        (np.r_[np.arange(30), np.arange(32, 62)] * 0.2, False),  # dropped frames
+    ],
+)
+def test_nwb_writes_regular_times_as_starting_time_and_rate(tmp_path, times, regular):
+    """Regular times (no jitter, no gap) are written as starting_time and rate, which NWB's best
+    practice (nwbinspector's check_regular_timestamps) asks for; others as timestamps."""
+    NWBHDF5IO = _nwb_modules()
+    from fluorodn.formats.nwb import Trace, write_nwb
+
+    start = datetime(2017, 1, 20, 10, 37, 6, tzinfo=timezone.utc)
+    traces = {"sensor": Trace(np.sin(times), "a.u."), "gain": Trace(np.cos(times), "1")}
+    write_nwb(tmp_path / "r.nwb", traces, times=times + 100.0, session_start=start)
+    with NWBHDF5IO(str(tmp_path / "r.nwb"), "r") as io:
+        for series in io.read().processing["ophys"].data_interfaces.values():
+            if regular:
+                assert series.timestamps is None and series.starting_time == 100.0
+                assert series.rate in (5.0, 20.0)  # without the clock's rounding (5.00000000007 Hz)
+            else:
+                assert series.rate is None
+                np.testing.assert_array_equal(series.timestamps[:], times + 100.0)
+            np.testing.assert_allclose(series.get_timestamps()[:], times + 100.0, atol=1e-9)
+
+
+def _unmixed_h5(tmp_path, start_s, values=None):
+    from fluorodn.formats.hdf5_axes import write_axes_file
+
+    values = spectra(60, 152, seed=8) if values is None else values
+    path = tmp_path / "rec.h5"
+    write_axes_file(path, [values], np.linspace(477, 595, 152), start_s + np.arange(len(values)) * 0.2, {})
+    return path
+
+
+def test_nwb_keeps_the_files_clock_and_fluorodns_record(tmp_path):
+    """An HDF5 Time axis starting at 100 s: the NWB times are on that clock (starting_time 100 s) and
+    the description says so; the notes hold fluorodn's record (version, model, dark level, the
+    sensor's response spectrum, the origin), and the source script names fluorodn's version."""
+    NWBHDF5IO = _nwb_modules()
+    import fluorodn
+    from fluorodn.unmixing import load_sensor, unmix_file
+
+    res, dest = unmix_file(_unmixed_h5(tmp_path, 100.0), "example", denoise=False, dark=20.0,
+                           output=tmp_path / "rec.nwb")  # fmt: skip
+    with NWBHDF5IO(str(dest), "r") as io:
+        nwb = io.read()
+        sensor = nwb.processing["ophys"]["sensor"]
+        assert sensor.starting_time == 100.0 and sensor.rate == 5.0
+        origin = "Times are on the file's own clock, on which its first sample stands at 100 s."
+        assert origin in nwb.session_description
+        assert nwb.source_script == f"fluorodn {fluorodn.__version__}"
+        notes = json.loads(nwb.notes)
+    assert notes["fluorodn"] == fluorodn.__version__ and notes["time_origin_s"] == 100.0
+    assert notes["dark_level_counts"] == 20.0 and notes["denoising"] is None and notes["dark_samples"] == 0
+    wl, dff = load_sensor("example")
+    np.testing.assert_allclose(notes["sensor_response"]["wavelength_nm"], np.linspace(477, 595, 152))
+    np.testing.assert_allclose(notes["sensor_response"]["dff"], np.interp(np.linspace(477, 595, 152), wl, dff))
+    np.testing.assert_allclose(notes["sensor_response"]["dff"], res.response)
+
+
+def test_nwb_times_before_the_clocks_zero_count_from_the_first_sample(tmp_path):
+    """A Time axis that starts before 0 on its own clock: the NWB times count from the first sample
+    (no negative times), and the description gives where that sample stands."""
+    NWBHDF5IO = _nwb_modules()
+    from fluorodn.unmixing import unmix_file
+
+    unmix_file(_unmixed_h5(tmp_path, -2.5), "example", denoise=False, dark=0.0, output=tmp_path / "rec.nwb")
+    with NWBHDF5IO(str(tmp_path / "rec.nwb"), "r") as io:
+        nwb = io.read()
+        assert nwb.processing["ophys"]["sensor"].starting_time == 0.0
+        assert "the first sample, which stands at -2.5 s on the file's own clock" in nwb.session_description
+        assert json.loads(nwb.notes)["time_origin_s"] == -2.5
+
+
+def test_nwb_with_light_off_samples_says_guppy_cannot_use_it(tmp_path):
+    """Light-off samples are NaN in NWB (no data are made up there); the description says GuPPy
+    cannot analyse them and which files to give it instead."""
+    NWBHDF5IO = _nwb_modules()
+    import warnings
+
+    from fluorodn.unmixing import unmix_file
+
+    values = spectra(60, 152, seed=8)
+    values[20:25] = np.random.default_rng(1).normal(3.0, 1.0, (5, 152))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unmix_file(_unmixed_h5(tmp_path, 0.0, values), "example", denoise=False, output=tmp_path / "rec.nwb")
+    with NWBHDF5IO(str(tmp_path / "rec.nwb"), "r") as io:
+        nwb = io.read()
+        assert np.isnan(nwb.processing["ophys"]["sensor"].data[20:25]).all()
+        assert "GuPPy cannot analyse NaN: give GuPPy the CSV files of fluorodn unmix --guppy" in nwb.session_description
+
+
+def test_a_tiff_keeps_the_start_time_for_nwb(export, tmp_path):
+    """``to="tif"`` keeps where the source states them the start time, its zone's name and the time
+    origin; an NWB file written from the TIFF starts its session there, not at the TIFF's mtime."""
+    NWBHDF5IO = _nwb_modules()
+    from datetime import timedelta
+
+    from fluorodn.formats.convert import write_array
+    from fluorodn.unmixing import recording_metadata, unmix_file
+
+    rec = formats.read(export(np.round(spectra(60, 152, seed=9), 2)))
+    start = rec.meta["start"]
+    assert start == datetime(2017, 1, 20, 10, 37, 6, tzinfo=timezone(timedelta(hours=1)))
+    tif = tmp_path / "rec.tif"
+    write_array("tif", tif, [rec.channels[0].data], {"fluorodn": "test"}, wavelengths=rec.wavelengths,
+                times=rec.times, rate=5.0, start=start, time_zone="CET", time_origin_s=12.5)  # fmt: skip
+    meta = recording_metadata(tif)
+    assert meta["start"] == "2017-01-20T10:37:06+01:00" and meta["time_zone"] == "CET"
+    assert meta["time_origin_s"] == 12.5
+    res, dest = unmix_file(tif, "example", denoise=False, dark=0.0, output=tmp_path / "rec.nwb")
+    assert res.time_origin_s == 12.5
+    with NWBHDF5IO(str(dest), "r") as io:
+        nwb = io.read()
+        assert nwb.session_start_time == start and "Session start: the recording's start time." in (
+            nwb.session_description
+        )
+
+
+# -- GuPPy -----------------------------------------------------------------------------------
+
+
+def test_guppy_folder_is_checked_before_anything_is_written(tmp_path):
+    from fluorodn.errors import OutputError, OutputExistsError
+    from fluorodn.formats.guppy import TRACES, check_folder
+
+    (tmp_path / "notes.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(OutputError, match=r"the GuPPy folder .*notes\.txt is a file; give a folder"):
+        check_folder(tmp_path / "notes.txt")
+    with pytest.raises(OutputError, match=r"cannot make the GuPPy folder .*notes\.txt is not a folder"):
+        check_folder(tmp_path / "notes.txt" / "guppy")
+    check_folder(tmp_path / "new" / "guppy")  # made when written, not now
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "guppy").mkdir()
+    (tmp_path / "guppy" / "hb.csv").write_text("keep", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match=r"hb\.csv exist already; pass overwrite=True to replace them$"):
+        check_folder(tmp_path / "guppy")
+    check_folder(tmp_path / "guppy", overwrite=True)
+    assert TRACES[0] == "sensor_ff0"

@@ -209,6 +209,28 @@ def test_denoise_first_with_a_given_denoiser(noisy: tuple[np.ndarray, dict], den
     assert not np.allclose(res.sensor, raw.sensor)
 
 
+def test_the_provenance_names_the_model_the_dark_level_and_the_sensor_spectrum(noisy: tuple[np.ndarray, dict]) -> None:
+    """What an NWB file's notes hold: fluorodn's version, the model that denoised (sha256, settings),
+    the dark level subtracted, and the sensor's response on the recording's wavelengths."""
+    import json
+
+    from fluorodn import Denoiser, DenoiserOptions
+
+    x, tr = noisy
+    dn = Denoiser(options=DenoiserOptions(strength=0.6))
+    res = unmix(x[:300], tr["wl"], (tr["wl"], tr["response"]), denoise=dn, dark=np.linspace(10.0, 20.0, 152))
+    record = res.provenance()
+    json.dumps(record, allow_nan=False)
+    assert record["fluorodn"] == fluorodn.__version__ and record["refined"] is False
+    assert record["denoising"]["model"] == dn.name and record["denoising"]["model_sha256"] == dn.sha256
+    assert record["denoising"]["settings"]["strength"] == 0.6
+    np.testing.assert_allclose(record["dark_level_counts"], np.linspace(10.0, 20.0, 152))
+    np.testing.assert_allclose(record["sensor_response"]["wavelength_nm"], tr["wl"])
+    np.testing.assert_allclose(record["sensor_response"]["dff"], tr["response"])
+    plain = unmix(x[:300], tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=400.0).provenance()
+    assert plain["denoising"] is None and plain["dark_level_counts"] == 400.0
+
+
 def test_denoise_true_uses_the_default_model(noisy: tuple[np.ndarray, dict]) -> None:
     x, tr = noisy
     x, a = x[:1500], tr["a"][:1500]
@@ -287,9 +309,45 @@ def test_integer_counts_and_descending_wavelengths(noisy: tuple[np.ndarray, dict
 
 
 def test_flat_sensor_spectrum_warns() -> None:
+    """The warning says the trace may be confounded with the other terms, not that it is lost: such
+    sensors are often recovered well (0.97-0.99 correlation in three of four generator draws)."""
     x, tr = forward(n=300)
-    with pytest.warns(UserWarning, match="cannot be told apart from brightness"):
+    with pytest.warns(UserWarning, match="may be confounded with brightness, offset and hemoglobin changes") as got:
         unmix(x, tr["wl"], (tr["wl"], np.full(152, 0.02)), denoise=False)
+    assert "cannot be told apart" not in str(got[0].message) and "its scale may be off" in str(got[0].message)
+
+
+# -- no dark level given ------------------------------------------------------------------
+
+
+def test_a_recording_on_a_floor_without_a_dark_level_is_noted() -> None:
+    """Without ``dark``, a recording that never comes near 0 gets one DarkLevelNotice giving its floor
+    (the smallest 1st percentile over time of any bin) and that floor's share of the brightest bin's
+    median: left in, a dark level scales the sensor's trace down. A dark level given (0 included),
+    or a recording whose dimmest bin comes near 0, gets none."""
+    from fluorodn.unmixing import DarkLevelNotice
+
+    x, tr = forward(n=300, seed=2, noise_scale=0.3, dark=600.0)
+    sensor = (tr["wl"], tr["response"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        left_in = unmix(x, tr["wl"], sensor, denoise=False)
+    notes = [str(w.message) for w in caught if issubclass(w.category, DarkLevelNotice)]
+    floor = np.percentile(x, 1, axis=0).min()
+    share = floor / np.median(x, axis=0).max()
+    assert len(notes) == 1 and f"its dimmest bin stays above {floor:.4g} ({share:.0%} of" in notes[0], notes
+    assert "scales the sensor's trace" in notes[0] and notes[0].endswith("give it with dark=...")
+    subtracted = unmix(x, tr["wl"], sensor, denoise=False, dark=600.0)
+    slope = np.polyfit(subtracted.sensor, left_in.sensor, 1)[0]
+    assert slope < 0.8  # what the notice is about: the trace comes out smaller
+    for given in ({"dark": 600.0}, {"dark": 0.0}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            unmix(x, tr["wl"], sensor, denoise=False, **given)
+    near_zero, _ = forward(n=300, seed=2, noise_scale=0.3)  # its dimmest bin: 0.2 % of the brightest
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unmix(near_zero, tr["wl"], sensor, denoise=False)
 
 
 # -- samples taken with the light off ----------------------------------------------------
@@ -369,7 +427,8 @@ def test_refuses_fewer_than_three_lit_samples(small: tuple[np.ndarray, dict]) ->
 
 def test_outputs_of_samples_taken_with_the_light_off(light_off: tuple[np.ndarray, dict], tmp_path: Path) -> None:
     """The table leaves the dark samples' traces empty (CSV) or null (Parquet), their times kept;
-    GuPPy's files leave the samples out, which GuPPy would otherwise shift against the times."""
+    GuPPy's files leave out the dark samples before the first lit one (GuPPy counts rows from its
+    first), without a warning."""
     from fluorodn.formats.guppy import write_unmixed
 
     x, tr = light_off
@@ -379,8 +438,10 @@ def test_outputs_of_samples_taken_with_the_light_off(light_off: tuple[np.ndarray
     lines = res.to_csv(tmp_path / "u.csv").read_text(encoding="utf-8").splitlines()
     assert lines[1] == "0,0,,,,,,"
     assert lines[25].startswith("24,4.8,,") and all(lines[26].split(","))
-    files = write_unmixed(res, tmp_path / "guppy")
-    assert sorted(f.name for f in files) == ["gain.csv", "hb.csv", "hbo2.csv", "offset.csv", "sensor.csv"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        files = write_unmixed(res, tmp_path / "guppy")
+    assert [f.name for f in files] == ["sensor_ff0.csv", "sensor.csv", "hbo2.csv", "hb.csv", "offset.csv", "gain.csv"]
     for f in files:
         rows = f.read_text(encoding="utf-8").splitlines()
         assert rows[0] == "timestamps,data,sampling_rate" and len(rows) == 1 + 275
@@ -389,11 +450,78 @@ def test_outputs_of_samples_taken_with_the_light_off(light_off: tuple[np.ndarray
     guppy = np.genfromtxt(tmp_path / "guppy" / "sensor.csv", delimiter=",", skip_header=1)
     np.testing.assert_allclose(guppy[:, 0], np.arange(25, 300) / FS)
     np.testing.assert_allclose(guppy[:, 1], res.sensor[25:], rtol=1e-8)
+    signal = np.genfromtxt(tmp_path / "guppy" / "sensor_ff0.csv", delimiter=",", skip_header=1)
+    scale = np.abs(tr["response"]).max()  # F/F0 = 1 + the sensor's largest dF/F per unit x its trace
+    np.testing.assert_allclose(signal[:, :2], np.column_stack([guppy[:, 0], 1.0 + scale * guppy[:, 1]]), atol=1e-8)
     if importlib.util.find_spec("pyarrow") is not None:
         import pyarrow.parquet as pq
 
         table = pq.read_table(res.to_parquet(tmp_path / "u.parquet"))
         assert table.column("sensor").null_count == 25 and table.column("time_s").null_count == 0
+
+
+def guppy_index(t: float, t0: float, rate: float) -> int:
+    """The row GuPPy's PSTH takes for an event at ``t`` (compute_psth: ``int(round((t - t0) * rate))``)."""
+    return round((t - t0) * rate)
+
+
+def test_guppy_files_bridge_light_off_samples_inside_the_recording(
+    light_off: tuple[np.ndarray, dict], tmp_path: Path
+) -> None:
+    """Samples taken with the light off between lit ones keep their rows in GuPPy's files, with values
+    interpolated between the lit neighbours (a warning names them), so that GuPPy, which finds an
+    event's row by counting, finds the row of the event's time after the stretch as before it."""
+    from fluorodn.formats.guppy import write_unmixed
+
+    x, tr = light_off
+    x = x.copy()
+    x[150:170] = x[:20]  # the light off again, inside the recording
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fluorodn.LightOffNotice)
+        res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=300.0, rate=FS)
+    with pytest.warns(UserWarning, match="GuPPy places events by counting rows") as got:
+        write_unmixed(res, tmp_path / "guppy")
+    message = str(got[0].message)
+    assert "the 20 samples taken with the light off at sample 150-169 (counting from 0)" in message
+    assert "interpolated linearly between their lit neighbours" in message and "the 25 light-off samples" in message
+    rows = np.genfromtxt(tmp_path / "guppy" / "sensor.csv", delimiter=",", skip_header=1)
+    times, data, rate = rows[:, 0], rows[:, 1], rows[0, 2]
+    np.testing.assert_allclose(times, np.arange(25, 300) / FS)
+    for t in (40.0, 29.0, 34.0, 59.8):  # events before, inside and after the stretch
+        assert times[guppy_index(t, times[0], rate)] == pytest.approx(t)
+    np.testing.assert_allclose(data[np.r_[0:125, 145:275]], res.sensor[np.r_[25:150, 170:300]], rtol=1e-8)
+    bridge = np.interp(np.arange(150, 170), [149, 170], res.sensor[[149, 170]])
+    np.testing.assert_allclose(data[125:145], bridge, rtol=1e-8)
+    assert np.isfinite(np.genfromtxt(tmp_path / "guppy" / "gain.csv", delimiter=",", skip_header=1)[:, 1]).all()
+
+
+def test_guppy_timestamps_are_on_the_files_own_clock(small: tuple[np.ndarray, dict], tmp_path: Path) -> None:
+    """GuPPy takes CSV timestamps on the acquisition clock (its events too): a result whose file's
+    clock starts at 100 s gets timestamps from 100 s."""
+    import dataclasses
+
+    from fluorodn.formats.guppy import write_unmixed
+
+    x, tr = small
+    res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=0.0, rate=FS)
+    write_unmixed(dataclasses.replace(res, time_origin_s=100.0), tmp_path)
+    rows = np.genfromtxt(tmp_path / "sensor_ff0.csv", delimiter=",", skip_header=1)
+    np.testing.assert_allclose(rows[:, 0], 100.0 + np.arange(300) / FS, atol=1e-9)
+
+
+def test_guppy_signal_at_or_below_zero_is_named(small: tuple[np.ndarray, dict], tmp_path: Path) -> None:
+    """sensor_ff0 (1 + max|S| x sensor) is GuPPy's positive, fluorescence-like signal; where it drops
+    to 0 or below (a dF/F below -100 %) it is not, and a warning says so."""
+    import dataclasses
+
+    from fluorodn.formats.guppy import write_unmixed
+
+    x, tr = small
+    res = unmix(x, tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=0.0, rate=FS)
+    scale = np.abs(tr["response"]).max()
+    with pytest.warns(UserWarning, match=r"sensor_ff0\.csv \(1 \+ .* x sensor\) drops to -0\.5, where no fluor"):
+        write_unmixed(dataclasses.replace(res, sensor=np.r_[-1.5 / scale, res.sensor[1:]]), tmp_path)
+    assert np.genfromtxt(tmp_path / "sensor_ff0.csv", delimiter=",", skip_header=1)[0, 1] == pytest.approx(-0.5)
 
 
 def test_guppy_refuses_a_trace_with_nan(tmp_path: Path) -> None:
@@ -467,9 +595,9 @@ def test_a_saturated_recording_warns(small: tuple[np.ndarray, dict]) -> None:
     sensor = (tr["wl"], tr["response"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        unmix(x, tr["wl"], sensor, denoise=False)
+        unmix(x, tr["wl"], sensor, denoise=False, dark=0.0)
     with pytest.warns(UserWarning, match=r"^3 % of the values equal the input's maximum .* follows the clipping"):
-        unmix(np.minimum(x, np.quantile(x, 0.97)), tr["wl"], sensor, denoise=False)
+        unmix(np.minimum(x, np.quantile(x, 0.97)), tr["wl"], sensor, denoise=False, dark=0.0)
 
 
 def test_warnings_point_at_the_caller(small: tuple[np.ndarray, dict], tmp_path: Path) -> None:
