@@ -192,6 +192,9 @@ class SpectralFile:
             times=self.times,
             excitations=self.excitations,
             rate=None if self.timing is None else self.timing.rate_hz,
+            start=self.meta.get("start"),
+            time_zone=self.meta.get("time_zone") or "",
+            time_origin_s=self.meta.get("time_origin_s"),
         )
 
 

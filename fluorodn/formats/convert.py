@@ -58,11 +58,14 @@ def write_array(
 
     ``start`` (when the recording started; naive where its zone is not known), ``time_zone``
     (the zone's name) and ``time_origin_s`` (the first sample's time on the source's own clock)
-    are kept by ``tif``, where given."""
+    are kept by ``tif``, where given; ``h5`` keeps the origin in its ``Time`` axis (the times on
+    the source's own clock, as an HDF5 source held them)."""
     check_target(fmt)
     if fmt == "h5":
         from fluorodn.formats.hdf5_axes import write_axes_file
 
+        if times is not None and time_origin_s:
+            times = np.asarray(times, dtype=np.float64) + float(time_origin_s)
         write_axes_file(dest, streams, wavelengths, times, provenance, excitations)
         return
     shapes = {s.shape for s in streams}

@@ -37,6 +37,31 @@ def test_conversions_keep_what_each_format_can_hold(export, tmp_path, interleave
     np.testing.assert_array_equal(back.wavelengths, rec.wavelengths)
 
 
+def test_conversions_keep_the_start_time_and_the_clocks_origin(export, tmp_path):
+    """--to tif keeps an OceanView export's start time, --to h5 and --to tif an HDF5 Time axis's
+    origin on its own clock: read back, each says the same as its source."""
+    import h5py
+
+    rec = formats.read(export(np.round(spectra(60, 24, seed=4), 2)))
+    outs = [c.data for c in rec.channels]
+    tif = rec.write_as("tif", tmp_path / "o.tif", outs)
+    with tifffile.TiffFile(tif) as t:
+        meta = json.loads(t.pages[0].description)
+    assert meta["start"] == rec.meta["start"].isoformat() and meta["time_zone"] == rec.meta["time_zone"]
+    late = tmp_path / "late.h5"
+    with h5py.File(late, "w") as f:
+        f["Channel1"] = np.round(spectra(60, 24, seed=5), 2)
+        f["Time"] = 100.0 + 0.2 * np.arange(60)
+        f["Wavelength"] = np.linspace(477.0, 595.0, 24)
+    src = formats.read(late)
+    assert src.meta["time_origin_s"] == 100.0
+    back = formats.read(src.write_as("h5", tmp_path / "back.h5", [c.data for c in src.channels]))
+    assert back.meta["time_origin_s"] == 100.0
+    np.testing.assert_allclose(back.times, src.times)
+    with tifffile.TiffFile(src.write_as("tif", tmp_path / "late.tif", [c.data for c in src.channels])) as t:
+        assert json.loads(t.pages[0].description)["time_origin_s"] == 100.0
+
+
 def test_nwb_holds_each_trace_with_the_recordings_timestamps(tmp_path):
     pytest.importorskip("pynwb")
     pytest.importorskip("ndx_fiber_photometry")
