@@ -110,6 +110,39 @@ def parse_date(text: str) -> tuple[datetime | None, str]:
     return when, zone
 
 
+def first_sample_time(header_date: datetime | None, stamp: str) -> datetime | None:
+    """When the first spectrum was taken: its row's date and time where the row carries a real
+    date (not OceanView's 1970-01-01 placeholder), or its clock time on the header's ``Date:``
+    day (the day within half a day of that date's time), in the header's zone; the header's
+    ``Date:`` itself for stamps in seconds or without a header date; None where neither says."""
+    text = stamp.strip().replace(",", ".")
+    dated = re.match(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$", text)
+    clock = re.match(r"^(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$", text)
+    if dated is not None and dated.group(1) != "1970":
+        y, mo, d, hh, mm, ss = dated.groups()
+        try:
+            when = datetime(int(y), int(mo), int(d)) + timedelta(hours=int(hh), minutes=int(mm), seconds=float(ss))
+        except ValueError:
+            return header_date
+        return when if header_date is None else when.replace(tzinfo=header_date.tzinfo)
+    if dated is not None:
+        clock = re.match(r"^(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$", text.split()[-1].split("T")[-1])
+    if clock is None or header_date is None:
+        return header_date
+    hh, mm, ss = clock.groups()
+    return _on_the_day(header_date, int(hh) * 3600 + int(mm) * 60 + float(ss))
+
+
+def _on_the_day(header_date: datetime | None, clock_s: float) -> datetime | None:
+    """The time ``clock_s`` seconds after a midnight, on the day that puts it within half a day of
+    ``header_date`` (None where there is no header date)."""
+    if header_date is None:
+        return None
+    midnight = header_date.replace(hour=0, minute=0, second=0, microsecond=0)
+    options = [midnight + timedelta(days=d, seconds=clock_s % 86400.0) for d in (-1, 0, 1)]
+    return min(options, key=lambda when: abs(when - header_date))
+
+
 def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
@@ -370,15 +403,26 @@ def _wavelengths(first: bytes, decimal: str, where: str) -> np.ndarray:
 
 
 def start_time(path: str | Path) -> tuple[datetime | None, str]:
-    """The ``Date:`` in the header of an OceanView export (or of the first spectrum of a one-spectrum
-    folder), and its zone name, as :func:`parse_date` gives them; reads the header only."""
+    """When the first spectrum of an OceanView export (or of a one-spectrum folder) was taken
+    (:func:`first_sample_time`: its row's time on the header's ``Date:``), and the zone's name;
+    reads the file's head only."""
     p = Path(path)
     if p.is_dir():
         try:
-            p = _plan(p).files[0]
+            plan = _plan(p)
         except (FileFormatError, OSError):
             return None, ""
-    return parse_date(_header_fields(header(p).encode("utf-8")).get("Date", ""))
+        date, zone = parse_date(_header_fields(header(plan.files[0]).encode("utf-8")).get("Date", ""))
+        return _on_the_day(date, float(plan.clock_s[0])), zone
+    date, zone = parse_date(_header_fields(header(p).encode("utf-8")).get("Date", ""))
+    head = _head(p)
+    at = head.find(MARKER)
+    rows = [r for r in _decode(head[at:]).splitlines()[1:4] if r.strip()] if at >= 0 else []
+    if len(rows) < 2:  # no spectrum yet: the header's date
+        return date, zone
+    fields = rows[1].replace(",", ".").split()
+    stamp = " ".join(fields[:2]) if fields and re.match(r"^\d{4}-\d{2}-\d{2}$", fields[0]) else fields[0]
+    return first_sample_time(date, stamp), zone
 
 
 def header(path: str | Path) -> str:
@@ -496,7 +540,9 @@ class OceanViewText:
         if table.extra is not None:
             _check_epoch_column(table.extra, times, where)
         meta: dict[str, Any] = dict(table.fields)
-        meta["start"], meta["time_zone"] = parse_date(table.fields.get("Date", ""))
+        header_date, meta["time_zone"] = parse_date(table.fields.get("Date", ""))
+        meta["header_date"] = header_date
+        meta["start"] = first_sample_time(header_date, stamps[0])
         return cls(path, table.values, wl, times, meta, table)
 
     @property
@@ -720,7 +766,9 @@ class OceanViewFolder:
             raise FileFormatError(f"{files[0]}: its wavelengths do not increase row by row; expected one spectrum")
         values = np.stack([t.values[:, 0] for t in tables])
         meta: dict[str, Any] = dict(tables[0].fields)
-        meta["start"], meta["time_zone"] = parse_date(tables[0].fields.get("Date", ""))
+        header_date, meta["time_zone"] = parse_date(tables[0].fields.get("Date", ""))
+        meta["header_date"] = header_date
+        meta["start"] = _on_the_day(header_date, float(plan.clock_s[0]))
         for note in plan.notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         return cls(folder, values, wl, plan.clock_s - plan.clock_s[0], meta, files, tables)

@@ -219,6 +219,42 @@ def test_nwb_with_light_off_samples_says_guppy_cannot_use_it(tmp_path):
         assert "GuPPy cannot analyse NaN: give GuPPy the CSV files of fluorodn unmix --guppy" in nwb.session_description
 
 
+def test_the_start_is_the_first_spectrum_s_time(tmp_path):
+    """The session starts when the first spectrum was taken: its row's clock time on the header's
+    Date: day (the day within half a day of the header's time), its row's own date where it carries
+    one, the header's Date: for stamps in seconds; a folder's first file name's clock time."""
+    from datetime import timedelta
+
+    from fluorodn.formats.oceanview import start_time
+
+    from .conftest import HEADER
+
+    cet = timezone(timedelta(hours=1))
+    wl = np.linspace(477.0, 595.0, 8)
+    head = HEADER.format(name="rec", pixels=8) + "\t".join(f"{w:.2f}" for w in wl) + "\n"
+    row = "\t".join(["1000.00"] * 8)
+    cases = {
+        "14:00:00.000": datetime(2017, 1, 20, 14, 0, tzinfo=cet),
+        "23:59:00.000": datetime(2017, 1, 19, 23, 59, tzinfo=cet),  # started before the header's midnight
+        "2017-01-21 14:00:00.000000": datetime(2017, 1, 21, 14, 0, tzinfo=cet),
+        "1970-01-01 10:00:00.000000": datetime(2017, 1, 20, 10, 0, tzinfo=cet),  # OceanView's placeholder date
+        "0.000": datetime(2017, 1, 20, 10, 37, 6, tzinfo=cet),
+    }
+    for k, (stamp, expected) in enumerate(cases.items()):
+        second = "0.200" if stamp == "0.000" else stamp[:-3] + "200" if stamp.endswith("000") else stamp
+        path = tmp_path / f"r{k}.txt"
+        path.write_text(head + f"{stamp}\t{row}\n{second}\t{row}\n", encoding="utf-8")
+        assert start_time(path) == (expected, "CET"), stamp
+        assert formats.read(path).meta["start"] == expected, stamp
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    for k in range(3):
+        body = "".join(f"{w:.2f}\t{1000.0 + k:.2f}\n" for w in wl)
+        (folder / f"rec_FLMS12345_13-59-5{k}-000__{k}__.txt").write_text(HEADER.format(name="rec", pixels=8) + body)
+    assert start_time(folder) == (datetime(2017, 1, 20, 13, 59, 50, tzinfo=cet), "CET")
+    assert formats.read(folder).meta["start"] == datetime(2017, 1, 20, 13, 59, 50, tzinfo=cet)
+
+
 def test_a_tiff_keeps_the_start_time_for_nwb(export, tmp_path):
     """``to="tif"`` keeps where the source states them the start time, its zone's name and the time
     origin; an NWB file written from the TIFF starts its session there, not at the TIFF's mtime."""
@@ -230,12 +266,12 @@ def test_a_tiff_keeps_the_start_time_for_nwb(export, tmp_path):
 
     rec = formats.read(export(np.round(spectra(60, 152, seed=9), 2)))
     start = rec.meta["start"]
-    assert start == datetime(2017, 1, 20, 10, 37, 6, tzinfo=timezone(timedelta(hours=1)))
+    assert start == datetime(2017, 1, 20, 10, 0, 0, tzinfo=timezone(timedelta(hours=1)))  # the first row's time
     tif = tmp_path / "rec.tif"
     write_array("tif", tif, [rec.channels[0].data], {"fluorodn": "test"}, wavelengths=rec.wavelengths,
                 times=rec.times, rate=5.0, start=start, time_zone="CET", time_origin_s=12.5)  # fmt: skip
     meta = recording_metadata(tif)
-    assert meta["start"] == "2017-01-20T10:37:06+01:00" and meta["time_zone"] == "CET"
+    assert meta["start"] == "2017-01-20T10:00:00+01:00" and meta["time_zone"] == "CET"
     assert meta["time_origin_s"] == 12.5
     res, dest = unmix_file(tif, "example", denoise=False, dark=0.0, output=tmp_path / "rec.nwb")
     assert res.time_origin_s == 12.5

@@ -52,7 +52,8 @@ def test_unmix_hands_off_to_nwb_and_guppy(export, tmp_path):
         traces = nwb.processing["ophys"]
         assert {"sensor", "hbo2", "hb", "offset", "gain"} <= set(traces.data_interfaces)
         np.testing.assert_allclose(traces["sensor"].get_timestamps()[:3], [0.0, 0.2, 0.4])
-        assert nwb.session_start_time.isoformat() == "2017-01-20T10:37:06+01:00"  # the header's CET date
+        # the first row's clock time (10:00:00) on the header's CET day, not the header's own time
+        assert nwb.session_start_time.isoformat() == "2017-01-20T10:00:00+01:00"
     with open(tmp_path / "guppy" / "sensor.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 60 and float(rows[0]["sampling_rate"]) == 5.0
