@@ -1,24 +1,91 @@
-"""The figures of a report: matplotlib (Agg backend) drawings returned as base64 PNG data URIs."""
+"""The figures of a report: matplotlib (Agg backend) drawings, one panel or one group of panels
+each, returned as figures by the ``*_figures`` functions and as base64 PNG data URIs by :func:`png`.
+
+Each figure is drawn at its own size (a few hundred pixels wide), so that the HTML can lay them
+out side by side where the page is wide and one under the other where it is narrow, without
+scaling their text down. Values are in the units of the data (``counts``: the values as the file
+stores them); a sensor trace is in arbitrary units (``a.u.``).
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SEGMENT", "fig_noise", "fig_segment", "fig_sensor"]
+__all__ = [
+    "IMAGE",
+    "RECORDING",
+    "SEGMENT",
+    "UNIT",
+    "Terms",
+    "noise_figures",
+    "png",
+    "segment_figures",
+    "sensor_figures",
+]
 
-#: Samples shown in the before/after images.
+#: Samples (rows) shown in the before/after images.
 SEGMENT = 600
+#: Resolution of the PNG files: the figures' sizes in inches times this are their widths in pixels.
+DPI = 90
+#: The unit of the data's values.
+UNIT = "counts"
 
 
-def _png(fig: Any) -> str:
+@dataclass(frozen=True)
+class Terms:
+    """The words a report uses for its pages and their axes."""
+
+    page: str
+    """One page of a stack: ``page`` (a recording) or ``frame`` (an image)."""
+    axes: str
+    """One page's axes, first x second."""
+    sample: str
+    """One step along a page's first axis."""
+    bin: str
+    """One step along a page's second axis, as a figure's axis reads it."""
+    bins: str
+    """Those steps, plural."""
+    per_bin: str
+    """The title of the noise levels' figure."""
+    mean: str
+    """The mean of each bin over the first axis, as the removed part's is named."""
+    per_mean: str
+    """The title of the removed part's means' figure."""
+
+
+RECORDING = Terms(
+    page="page",
+    axes="time x wavelength",
+    sample="sample",
+    bin="bin",
+    bins="bins",
+    per_bin="noise per wavelength bin",
+    mean="time mean",
+    per_mean="time mean removed per bin",
+)
+IMAGE = Terms(
+    page="frame",
+    axes="rows x columns",
+    sample="row",
+    bin="column",
+    bins="columns",
+    per_bin="noise per column",
+    mean="column mean",
+    per_mean="mean removed from each column",
+)
+
+
+def png(fig: Any) -> str:
+    """``fig`` as a base64 PNG data URI (the figure is closed)."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -37,78 +104,170 @@ def _values(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def fig_noise(s: dict[str, Any], wl: np.ndarray | None) -> str:
-    """Noise per bin before and after denoising, the removed component's autocorrelation, and its
-    time mean per bin (summary ``s``; a bin whose values are None is left blank)."""
+def _bin_axis(wl: np.ndarray | None, terms: Terms) -> str:
+    return "wavelength (nm)" if wl is not None else terms.bin
+
+
+def noise_figures(s: dict[str, Any], wl: np.ndarray | None, terms: Terms = RECORDING) -> list[Any]:
+    """Three figures of a page's summary ``s``: the noise per bin before and after denoising, the
+    removed component's autocorrelation, and its mean per bin over the first axis (a bin whose
+    values are None is left blank)."""
     plt = _pyplot()
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 3.2))
     xs = wl if wl is not None else np.arange(len(s["noise_before"]))
+    noise, a = plt.subplots(figsize=(4.1, 3.1))
     a.plot(xs, _values(s["noise_before"]), label="noisy", color="tab:red")
     a.plot(xs, _values(s["noise_after"]), label="denoised (high frequencies)", color="tab:blue")
-    a.set_xlabel("wavelength (nm)" if wl is not None else "bin")
-    a.set_ylabel("noise level")
+    a.set_xlabel(_bin_axis(wl, terms))
+    a.set_ylabel(f"noise level ({UNIT})")
     a.set_yscale("log")
-    a.set_title("noise per wavelength bin")
-    a.legend(loc="best")
+    a.set_title(terms.per_bin)
+    a.legend(loc="best", fontsize="small")
+
+    corr, b = plt.subplots(figsize=(4.1, 3.1))
     lags = np.arange(1, len(s["autocorr"]) + 1)
     b.bar(lags, s["autocorr"], color="tab:gray")
     b.axhline(0, color="black", lw=0.8)
     b.set_ylim(min(-0.2, min(s["autocorr"], default=0)), 1.0)
-    b.set_xlabel("lag (samples)")
-    b.set_title("autocorrelation of the removed component")
+    b.set_xlabel(f"lag ({terms.sample}s)")
+    b.set_ylabel("autocorrelation")
+    b.set_title("autocorrelation of the removed part")
+
+    mean, c = plt.subplots(figsize=(4.1, 3.1))
     c.plot(xs, _values(s["removed_mean"]), color="tab:purple", lw=0.9)
     c.axhline(0, color="black", lw=0.8)
-    c.set_xlabel("wavelength (nm)" if wl is not None else "bin")
-    c.set_title("time mean removed per bin")
-    return _png(fig)
+    c.set_xlabel(_bin_axis(wl, terms))
+    c.set_ylabel(f"removed {terms.mean} ({UNIT})")
+    c.set_title(terms.per_mean)
+    return [noise, corr, mean]
 
 
-def fig_segment(noisy: np.ndarray, denoised: np.ndarray, wl: np.ndarray | None, gaps: np.ndarray | None = None) -> str:
-    """The middle :data:`SEGMENT` samples: noisy, denoised, removed, and the brightest bin over time.
+def _robust_limits(values: np.ndarray) -> tuple[float, float]:
+    """y limits that hold 0.5-99.5 % of ``values`` with a margin (a few outliers may leave them)."""
+    lo, hi = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+    pad = 0.08 * (hi - lo) or 0.5 * max(abs(lo), 1.0)
+    return lo - pad, hi + pad
 
-    ``noisy`` and ``denoised`` are finite; ``gaps`` (same shape, or None) marks values that were
-    not finite: left out of the colour scales and left blank in the images and the trace.
+
+def _shade(ax: Any, rows: np.ndarray, dark: np.ndarray, **kwargs: Any) -> None:
+    """Grey spans over the stretches of ``rows`` where ``dark`` holds (the first one labelled)."""
+    from fluorodn.spectral import runs
+
+    first = True
+    for a, b, on in runs(dark):
+        if on:
+            ax.axvspan(rows[a] - 0.5, rows[b - 1] + 0.5, color="0.75", alpha=0.6, lw=0,
+                       label="light off" if first else None, **kwargs)  # fmt: skip
+            first = False
+
+
+def segment_figures(
+    noisy: np.ndarray,
+    denoised: np.ndarray,
+    wl: np.ndarray | None,
+    gaps: np.ndarray | None = None,
+    *,
+    dark: np.ndarray | None = None,
+    terms: Terms = RECORDING,
+) -> list[Any]:
+    """Two figures of the middle :data:`SEGMENT` samples of a (T, W) page: the noisy, denoised and
+    removed values as images, and the brightest bin over time.
+
+    A recording's noisy and denoised images show each value minus the bin's mean over the lit
+    samples shown in the noisy recording (its mean spectrum there), so that they show what changes
+    over time, which is what denoising may remove; they and the removed part share one colour
+    scale (symmetric, the 99th percentile of the noisy image's absolute values), so that noisy =
+    denoised + removed reads off the colours. An image's frames are shown as they are, and its removed part on a
+    scale of its own. ``noisy`` and ``denoised`` are finite; ``gaps`` (same shape, or None) marks
+    values that were not finite and ``dark`` (T,) the samples taken with the light off (or None):
+    both are left out of the scales and shown grey in the images; the dark samples are shaded in
+    the trace, whose y range holds the others.
     """
     plt = _pyplot()
-    t = noisy.shape[0]
+    t, w = noisy.shape
     start = max(0, (t - SEGMENT) // 2)
     x, y = noisy[start : start + SEGMENT], denoised[start : start + SEGMENT]
+    rows = np.arange(start, start + len(x))
     removed = x - y
-    shown = np.ones(x.shape, dtype=bool) if gaps is None else ~gaps[start : start + SEGMENT]
-    if not shown.any():  # the segment holds no finite value: scales from the bridged values
+    finite = np.ones(x.shape, dtype=bool) if gaps is None else ~gaps[start : start + SEGMENT]
+    off = np.zeros(len(x), dtype=bool) if dark is None else np.asarray(dark[start : start + SEGMENT], dtype=bool)
+    shown = finite & ~off[:, None]
+    if not shown.any():  # nothing finite and lit in the segment: scales from the bridged values
         shown = np.ones(x.shape, dtype=bool)
 
     def blank(a: np.ndarray) -> np.ndarray:
         return a if shown.all() else np.where(shown, a, np.nan)
 
-    lo, hi = np.percentile(x[shown], [1, 99])
-    extent = None if wl is None else [float(wl[0]), float(wl[-1]), start + len(x), start]
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 1.4]})
-    for ax, data, title in ((axes[0], x, "noisy"), (axes[1], y, "denoised")):
-        ax.imshow(blank(data), aspect="auto", cmap="viridis", vmin=lo, vmax=hi, extent=extent, interpolation="nearest")
-        ax.set_title(title)
-        ax.set_xlabel("wavelength (nm)" if wl is not None else "bin")
-    axes[0].set_ylabel("sample")
-    lim = float(np.percentile(np.abs(removed[shown]), 99)) or 1.0
-    axes[2].imshow(
-        blank(removed), aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent, interpolation="nearest"
-    )
-    axes[2].set_title("removed (noisy - denoised)")
-    bright = int(np.argmax(np.where(shown.any(axis=0), np.median(x, axis=0), -np.inf)))
-    samples = np.arange(start, start + len(x))
-    axes[3].plot(samples, blank(x)[:, bright], color="tab:red", lw=0.7, label="noisy")
-    axes[3].plot(samples, blank(y)[:, bright], color="tab:blue", lw=1.2, label="denoised")
-    name = f"{wl[bright]:.1f} nm" if wl is not None else f"bin {bright}"
-    axes[3].set_title(f"brightest bin ({name})")
-    axes[3].set_xlabel("sample")
-    axes[3].legend(loc="upper right")
-    return _png(fig)
+    edges = (wl[0], wl[-1]) if wl is not None else (-0.5, w - 0.5)
+    extent = (float(edges[0]), float(edges[1]), start + len(x) - 0.5, start - 0.5)
+    square = terms is IMAGE and 0.25 <= len(x) / w <= 4  # frames keep their shape
+    heat, axes = plt.subplots(1, 3, figsize=(7.8, 3.0 if square else 3.7), sharey=True, layout="constrained")
+    if terms is IMAGE:
+        lo, hi = (float(v) for v in np.percentile(x[shown], [1, 99]))
+        panels = ((x, "noisy"), (y, "denoised"))
+        cmap, norm = "viridis", {"vmin": lo, "vmax": hi}
+        lim = float(np.percentile(np.abs(removed[shown]), 99)) or 1.0
+    else:
+        counts = np.where(shown, x, 0.0).sum(axis=0)
+        n = shown.sum(axis=0)
+        reference = np.where(n > 0, counts / np.maximum(n, 1), x.mean(axis=0))
+        panels = ((x - reference, "noisy\n− mean spectrum"), (y - reference, "denoised\n− mean spectrum"))
+        lim = float(np.percentile(np.abs(panels[0][0][shown]), 99)) or 1.0
+        cmap, norm = "RdBu_r", {"vmin": -lim, "vmax": lim}
+    aspect = "equal" if square else "auto"
+    for ax, (data, title) in zip(axes[:2], panels, strict=True):
+        im = ax.imshow(blank(data), aspect=aspect, cmap=_with_grey(cmap), extent=extent, interpolation="nearest",
+                       **norm)  # fmt: skip
+        ax.set_title(title, fontsize="medium")
+    if terms is IMAGE:
+        heat.colorbar(im, ax=list(axes[:2]), label=UNIT, fraction=0.05, pad=0.02, shrink=0.8 if square else 1.0)
+    removed_image = axes[2].imshow(blank(removed), aspect=aspect, cmap=_with_grey("RdBu_r"), vmin=-lim, vmax=lim,
+                                   extent=extent, interpolation="nearest")  # fmt: skip
+    axes[2].set_title("removed\n(noisy − denoised)", fontsize="medium")
+    heat.colorbar(removed_image, ax=axes[2], label=UNIT if terms is IMAGE else f"{UNIT} (all three panels)",
+                  shrink=0.8 if square else 1.0)  # fmt: skip
+    for ax in axes:
+        ax.set_xlabel(_bin_axis(wl, terms))
+    axes[0].set_ylabel(terms.sample)
+    if terms is IMAGE:
+        heat.suptitle(f"{terms.sample}s {rows[0]}-{rows[-1]}", fontsize="medium")
+    else:
+        lit, grey = ("lit ", "; grey: light off") if off.any() else ("", "")
+        heat.suptitle(
+            f"{terms.sample}s {rows[0]}-{rows[-1]}, one colour scale\nmean spectrum: the noisy recording's mean over "
+            f"these {lit}{terms.sample}s{grey}",
+            fontsize="medium",
+        )
+
+    trace, ax = plt.subplots(figsize=(4.6, 3.7))
+    lit_rows = shown.any(axis=1)
+    bright = int(np.argmax(np.where(shown.any(axis=0), np.median(x[lit_rows] if lit_rows.any() else x, axis=0),
+                                    -np.inf)))  # fmt: skip
+    keep = shown[:, bright]
+    ax.plot(rows, blank(x)[:, bright], color="tab:red", lw=0.7, label="noisy")
+    ax.plot(rows, blank(y)[:, bright], color="tab:blue", lw=1.2, label="denoised")
+    if off.any():
+        _shade(ax, rows, off)
+    if keep.any():
+        ax.set_ylim(*_robust_limits(np.r_[x[keep, bright], y[keep, bright]]))
+    name = f"{wl[bright]:.1f} nm" if wl is not None else f"{terms.bin} {bright}"
+    ax.set_title(f"brightest {terms.bin} ({name})")
+    ax.set_xlabel(terms.sample)
+    ax.set_ylabel(UNIT)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False, fontsize="small")
+    return [heat, trace]
 
 
-def fig_sensor(before: np.ndarray, after: np.ndarray, rate: float | None) -> tuple[str, dict[str, Any]]:
-    """The sensor traces unmixed before and after denoising and their power spectra; (figure, their
-    statistics). Samples where either trace is not finite (taken with the light off) are gaps in
-    the traces and left out of the spectra and statistics."""
+def _with_grey(name: str) -> Any:
+    """The colour map ``name`` with NaN (a value left out) drawn light grey."""
+    import matplotlib
+
+    return matplotlib.colormaps[name].with_extremes(bad="0.8")
+
+
+def sensor_figures(before: np.ndarray, after: np.ndarray, rate: float | None) -> tuple[list[Any], dict[str, Any]]:
+    """Two figures of the sensor traces unmixed before and after denoising (the traces, their power
+    spectra) and their statistics. Samples where either trace is not finite (taken with the light
+    off) are gaps in the traces and left out of the spectra and statistics."""
     from scipy.signal import welch
 
     plt = _pyplot()
@@ -118,23 +277,25 @@ def fig_sensor(before: np.ndarray, after: np.ndarray, rate: float | None) -> tup
     m = max(int(both.sum()), 1)
     f, p_before = welch(before[both], fs=fs, nperseg=min(256, m))
     _, p_after = welch(after[both], fs=fs, nperseg=min(256, m))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1.6, 1]})
+    traces, a = plt.subplots(figsize=(7.0, 3.3))
     t = np.arange(n) / fs
     a.plot(t, before, color="tab:red", lw=0.7, label="from noisy")
     a.plot(t, after, color="tab:blue", lw=1.0, label="from denoised")
     a.set_xlabel("time (s)" if rate else "sample")
-    a.set_ylabel("sensor a(t)")
+    a.set_ylabel("sensor a(t) (a.u.)")
     a.set_title("unmixed sensor trace")
-    a.legend(loc="best")
+    a.legend(loc="best", fontsize="small")
+    spectra, b = plt.subplots(figsize=(4.6, 3.3))
     b.semilogy(f, p_before, color="tab:red", label="from noisy")
     b.semilogy(f, p_after, color="tab:blue", label="from denoised")
     b.set_xlabel("frequency (Hz)" if rate else "frequency (1/sample)")
+    b.set_ylabel("power (a.u.²/Hz)" if rate else "power (a.u.²·sample)")
     b.set_title("power spectrum (Welch)")
-    b.legend(loc="upper right")
+    b.legend(loc="upper right", fontsize="small")
     top = f >= f[-1] / 2  # the upper half of the band: mostly noise in a photometry trace
     stats = {
         "sensor_std_before": float(np.std(before[both])),
         "sensor_std_after": float(np.std(after[both])),
         "sensor_highband_power_ratio": float(np.sum(p_after[top]) / max(float(np.sum(p_before[top])), 1e-300)),
     }
-    return _png(fig), stats
+    return [traces, spectra], stats

@@ -26,12 +26,28 @@ Per page the summary holds:
   constant in time, per bin, and its RMS over bins: the detector's fixed pattern where the
   spectral path removed it (white across bins), plus any shift of each bin's time mean by the
   network (smooth across bins); near 0 where only noise was removed;
+* ``removed_noise_units``: the removed component's RMS in units of the noisy recording's noise
+  level (each bin's value divided by that bin's ``noise_before``): near 1 where the noise was
+  removed, near 0 where nothing was;
+* ``verdict``: ``"nothing removed"`` where ``removed_noise_units`` is below
+  :data:`NOTHING_REMOVED`; else ``"looks like noise"`` where the removed component is white
+  (``|whiteness| < 0.1``) and spread over the spectral components as noise is (``leading_share``
+  below ``2 * leading_share_noise + 0.05``); else ``"structured: signal may have been removed"``;
+* ``light_off``: the samples read as taken with the light off
+  (:func:`fluorodn.spectral.lit_mask`; 0 for image frames), shaded in the figures;
 * with a sensor spectrum, the sensor trace unmixed from both (:func:`fluorodn.unmix`,
-  ``denoise=False``): its standard deviation and the ratio of their power spectra;
+  ``denoise=False``): its standard deviation and the ratio of their power spectra, and
+  ``sensor_notes``: the warnings unmixing gave (each kind once, the noisy recording's where both
+  give it; its light-off notice aside, which ``light_off`` counts), shown beside the traces rather
+  than raised;
 * ``nonfinite``: how many values are not finite (NaN or infinite) in the noisy or the denoised
   page. The numbers and figures are made over the finite values: the others are bridged over
   time in both recordings (as ``--nan fill`` bridges them for a run) and left blank in the
   images; a bin without any finite value is left out (``null`` in the per-bin lists).
+
+The summary's ``kind`` says whether the pages were read as recordings (``"recording"``: time x
+wavelength) or as image frames (``"image"``: rows x columns, of a stack of frames an image model
+denoises); the numbers are the same, the report's words and figures follow it.
 
 Figures are drawn with matplotlib (Agg backend, :mod:`fluorodn._report_figures`) and embedded as
 base64 PNG data URIs, so the file needs no network and no other file.
@@ -52,17 +68,20 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn._report_figures import fig_noise, fig_segment, fig_sensor
+from fluorodn._report_figures import IMAGE, RECORDING, UNIT, Terms, noise_figures, png, segment_figures, sensor_figures
 from fluorodn.errors import LightOffNotice
 
 __all__ = [
     "LAGS",
     "MAX_SECTIONS",
+    "NOTHING_REMOVED",
+    "VERDICTS",
     "build_report",
     "event_cautions",
     "load_pages",
     "report_files",
     "report_paths",
+    "verdict",
     "write_report",
 ]
 
@@ -72,6 +91,11 @@ LAGS = 20
 MAX_SECTIONS = 8
 #: Rows used by the statistics of long recordings (a contiguous block from the middle).
 STAT_ROWS = 100_000
+#: Below this ``removed_noise_units`` (the removed component's RMS over the noisy recording's noise
+#: level) the verdict is "nothing removed": under 5 % of the noise level is under 0.25 % of the
+#: noise's power, far less than any denoising removes, and more than the rounding of a file
+#: written back in its own or a narrower float type.
+NOTHING_REMOVED = 0.05
 
 
 def report_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -200,6 +224,7 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
     ac = autocorrelation(removed)
     share, expected = leading_share(x, removed)
     ratio = after / np.maximum(before, 1e-300)
+    in_noise_units = removed / np.where(before > 0, before, np.inf)  # a bin without noise counts 0
     return {
         "noise_before": before.tolist(),
         "noise_after": after.tolist(),
@@ -211,6 +236,7 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
         "removed_rms": float(np.sqrt(np.mean(removed**2))),
         "removed_mean": removed.mean(axis=0).tolist(),
         "removed_mean_rms": float(np.sqrt(np.mean(removed.mean(axis=0) ** 2))),
+        "removed_noise_units": float(np.sqrt(np.mean(in_noise_units**2))),
     }
 
 
@@ -218,12 +244,20 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
-h1{font-size:1.6em;margin-bottom:0.2em} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:1.6em}
+h1{font-size:1.6em;margin-bottom:0.2em;overflow-wrap:anywhere}
+h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:1.6em}
 table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}
-th{background:#f0f3f7} img{max-width:100%;display:block;margin:8px 0}
+th{background:#f0f3f7} img{max-width:100%;height:auto;display:block}
+.scroll{max-width:100%;overflow-x:auto}
+table.prov td{overflow-wrap:anywhere;word-break:break-word}
+.figs{display:flex;flex-wrap:wrap;gap:10px 14px;align-items:flex-start;margin:8px 0}
 .warn{background:#fff4e0;border-left:4px solid #e89a00;padding:6px 10px;margin:6px 0}
-.ok{color:#1a7f37} .bad{color:#b42318} .small{color:#666;font-size:0.9em}
+.ok{color:#1a7f37} .bad{color:#b42318} .none{color:#8a5a00;font-weight:600} .small{color:#666;font-size:0.9em}
+@media (max-width:760px){body{margin:12px} td,th{padding:3px 5px} table{font-size:0.92em}}
 """
+
+#: The verdicts (the summary's ``verdict``) and the class of their text in the HTML.
+VERDICTS = {"nothing removed": "none", "looks like noise": "ok", "structured: signal may have been removed": "bad"}
 
 
 def _fmt(v: Any) -> str:
@@ -234,12 +268,31 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
-def _verdict(s: dict[str, Any]) -> str:
+def verdict(s: dict[str, Any]) -> str:
+    """The verdict on one page's summary ``s`` (a key of :data:`VERDICTS`; see the module docstring)."""
+    if s["removed_noise_units"] < NOTHING_REMOVED:
+        return "nothing removed"
     white = abs(s["whiteness"]) < 0.1
     even = s["leading_share"] < 2.0 * s["leading_share_noise"] + 0.05
-    if white and even:
-        return '<span class="ok">looks like noise</span>'
-    return '<span class="bad">structured: signal may have been removed</span>'
+    return "looks like noise" if white and even else "structured: signal may have been removed"
+
+
+def _are_images(
+    shape: tuple[int, ...], wavelengths: Any, rate: float | None, provenance: dict[str, Any] | None
+) -> bool:
+    """Whether pages of (T, W) ``shape`` are image frames (rows x columns), not recordings: not where
+    their wavelengths or rate are known or the provenance names the spectral model; yes where it
+    names a shipped image model; else where a page does not look like a recording
+    (:func:`fluorodn.spectral.looks_spectral`, the test a run's plan makes)."""
+    from fluorodn.spectral import looks_spectral
+
+    if wavelengths is not None or rate is not None:
+        return False
+    model = (provenance or {}).get("model")
+    kind = _model_kind(model) if isinstance(model, str) else None
+    if kind is not None:
+        return kind == "image"
+    return not looks_spectral(shape)
 
 
 def build_report(
@@ -252,6 +305,7 @@ def build_report(
     provenance: dict[str, Any] | None = None,
     warnings: Sequence[str] = (),
     title: str = "fluorodn report",
+    images: bool | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The HTML report and its summary for a noisy recording and its denoised version.
 
@@ -264,18 +318,24 @@ def build_report(
     rate : samples per second (time axes, power spectra in Hz), or None.
     provenance : the record written into the denoised output (model, precision, sha256, ...).
     warnings : messages raised while denoising (e.g. ``OutOfDomainWarning``), shown as given.
+    images : whether the pages are image frames (rows x columns: the report speaks of frames, rows
+        and columns, and shows the frames as they are) rather than recordings; None decides
+        (:func:`_are_images`: not with wavelengths or a rate, yes for an image model's output, else
+        by the pages' shape). A recording's light-off samples are found and shaded only.
 
     Values that are not finite (NaN, infinite) in either recording are left out of the numbers
     and figures, and counted (see the module docstring).
 
     Returns
     -------
-    (html text, summary dict with ``shape``, ``pages`` (one dict per page), ``nonfinite``,
-    ``provenance``, ``warnings``, ``rate``, ``wavelengths``). ValueError if the shapes differ,
-    ``rate`` is not a positive number or a page keeps finite values in fewer than 2 bins;
-    UnmixError (from :func:`fluorodn.unmix`) if the sensor spectrum or wavelengths do not fit the
-    recording.
+    (html text, summary dict with ``shape``, ``kind``, ``pages`` (one dict per page),
+    ``nonfinite``, ``provenance``, ``warnings``, ``rate``, ``wavelengths``). ValueError if the
+    shapes differ, ``rate`` is not a positive number or a page keeps finite values in fewer than 2
+    bins; UnmixError (from :func:`fluorodn.unmix`) if the sensor spectrum or wavelengths do not fit
+    the recording.
     """
+    from fluorodn.spectral import lit_mask
+
     x, y = _pages(noisy, "noisy"), _pages(denoised, "denoised")
     if x.shape != y.shape:
         raise ValueError(f"the noisy recording is {x.shape} but the denoised one is {y.shape}; give matching files")
@@ -287,36 +347,58 @@ def build_report(
         from fluorodn.unmixing import wavelength_grid
 
         wl = wavelength_grid(wavelengths, x.shape[2])
+    if images is None:
+        images = _are_images(x.shape[1:], wl, rate, provenance)
+    terms = IMAGE if images else RECORDING
     pages, sections = [], []
     for k in range(x.shape[0]):
-        where = f"on page {k}, " if x.shape[0] > 1 else ""
+        where = f"on {terms.page} {k}, " if x.shape[0] > 1 else ""
         xk, yk, live, gaps = _finite_page(x[k].astype(np.float64), y[k].astype(np.float64), where)
         wl_live = None if wl is None else wl[live]
         s = page_summary(xk[:, live], yk[:, live])
         for name in ("noise_before", "noise_after", "removed_mean"):
             s[name] = _per_bin(s[name], live)
         s["nonfinite"] = 0 if gaps is None else int(gaps.sum())
-        parts = []
+        s["verdict"] = verdict(s)
+        dark = None if images else ~lit_mask(xk[:, live])
+        s["light_off"] = 0 if dark is None else int(dark.sum())
+        figures: list[tuple[str, Any]] = []
         if k < MAX_SECTIONS:
-            parts.append(f'<img alt="noise per bin, autocorrelation, time mean removed" src="{fig_noise(s, wl)}">')
-            parts.append(f'<img alt="segment before and after" src="{fig_segment(xk, yk, wl, gaps)}">')
+            figures += zip(
+                (terms.per_bin, "autocorrelation of the removed part", terms.per_mean),
+                noise_figures(s, wl, terms),
+                strict=True,
+            )
+            figures += zip(
+                ("noisy, denoised and removed values", f"brightest {terms.bin} over the {terms.sample}s"),
+                segment_figures(xk, yk, wl, gaps, dark=dark, terms=terms),
+                strict=True,
+            )
         if sensor is not None:
             from fluorodn.unmixing import unmix
 
-            with warnings_module.catch_warnings():  # dark samples: NaN in both traces, gaps in the figure
-                warnings_module.simplefilter("ignore", LightOffNotice)
+            with warnings_module.catch_warnings(record=True) as told:  # shown once, beside the traces
+                warnings_module.simplefilter("always", UserWarning)
+                warnings_module.simplefilter("ignore", LightOffNotice)  # NaN in both traces, gaps in the figure
                 a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
                 a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
-            img, stats = fig_sensor(a_before, a_after, rate)
+            notes: dict[type, str] = {}
+            for w in told:  # each kind once: the noisy recording's where both give it
+                notes.setdefault(w.category, str(w.message))
+            s["sensor_notes"] = list(notes.values())
+            drawn, stats = sensor_figures(a_before, a_after, rate)
             s.update(stats)
             if k < MAX_SECTIONS:
-                parts.append(f'<img alt="unmixed sensor traces" src="{img}">')
+                figures += zip(("unmixed sensor traces", "their power spectra"), drawn, strict=True)
+            else:
+                _close(drawn)
         pages.append(s)
         if k < MAX_SECTIONS:
-            sections.append((k, s, parts))
+            sections.append((k, s, [f'<img alt="{html.escape(alt)}" src="{png(fig)}">' for alt, fig in figures]))
 
     summary: dict[str, Any] = {
         "shape": list(np.asarray(noisy).shape),
+        "kind": "image" if images else "recording",
         "pages": pages,
         "nonfinite": sum(s["nonfinite"] for s in pages),
         "provenance": provenance or {},
@@ -324,10 +406,19 @@ def build_report(
         "rate": rate,
         "wavelengths": None if wl is None else wl.tolist(),
     }
-    return _html(title, summary, sections), summary
+    return _html(title, summary, sections, terms), summary
 
 
-def _html(title: str, summary: dict[str, Any], sections: list[tuple[int, dict[str, Any], list[str]]]) -> str:
+def _close(figures: Sequence[Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    for fig in figures:
+        plt.close(fig)
+
+
+def _html(
+    title: str, summary: dict[str, Any], sections: list[tuple[int, dict[str, Any], list[str]]], terms: Terms
+) -> str:
     pages = summary["pages"]
     many = len(pages) > 1
     shape = summary["shape"] if many else summary["shape"][-2:]
@@ -336,63 +427,85 @@ def _html(title: str, summary: dict[str, Any], sections: list[tuple[int, dict[st
         axes += f", {summary['wavelengths'][0]:.2f}-{summary['wavelengths'][-1]:.2f} nm"
     if summary["rate"] is not None:
         axes += f", {summary['rate']:.6g} samples per second"
+    what = "image" if terms is IMAGE else "recording"
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f'<p class="small">recording shape {" x ".join(map(str, shape))}'
-        f"{' (pages x time x wavelength)' if many else ' (time x wavelength)'}{axes}</p>",
+        f'<p class="small">{what} shape {" x ".join(map(str, shape))}'
+        f" ({f'{terms.page}s x ' if many else ''}{terms.axes}){axes}</p>",
     ]
     if summary["warnings"]:
         out.append("<h2>Warnings</h2>")
         out += [f'<div class="warn">{html.escape(w)}</div>' for w in summary["warnings"]]
     if summary["nonfinite"]:
-        out.append(f'<div class="warn">{html.escape(_nonfinite_note(summary))}</div>')
-    out.append("<h2>Summary</h2><table><tr><th>page</th><th>noise after / before (median over bins)</th>"
-               "<th>whiteness of removed (mean autocorr., lags 1-20)</th>"
+        out.append(f'<div class="warn">{html.escape(_nonfinite_note(summary, terms))}</div>')
+    out.append(f'<h2>Summary</h2><div class="scroll"><table><tr><th>{terms.page}</th>'
+               f"<th>noise after / before (median over {terms.bins})</th>"
+               f"<th>whiteness of removed (mean autocorr., lags 1-{LAGS} {terms.sample}s)</th>"
                "<th>removed energy in leading components (noise: K/W)</th>"
-               "<th>removed time mean, RMS over bins</th><th>verdict</th></tr>")  # fmt: skip
+               f"<th>removed {terms.mean}, RMS over {terms.bins} ({UNIT})</th>"
+               "<th>removed RMS / noise level</th><th>verdict</th></tr>")  # fmt: skip
     for k, s in enumerate(pages):
         out.append(
             f"<tr><td>{k}</td><td>{s['noise_ratio_median']:.3g}</td><td>{s['whiteness']:.3f}</td>"
             f"<td>{s['leading_share']:.3f} ({s['leading_share_noise']:.3f})</td>"
-            f"<td>{s['removed_mean_rms']:.3g}</td><td>{_verdict(s)}</td></tr>"
+            f"<td>{s['removed_mean_rms']:.3g}</td><td>{s['removed_noise_units']:.3g}</td>"
+            f'<td class="{VERDICTS[s["verdict"]]}">{html.escape(s["verdict"])}</td></tr>'
         )
-    out.append("</table>")
+    out.append("</table></div>")
+    out.append(
+        f'<p class="small">Verdict: <i>nothing removed</i> where the removed part (noisy - denoised) is under '
+        f"{NOTHING_REMOVED:g} of the noisy {what}'s noise level (RMS, each {terms.bin} in units of its own); "
+        "<i>looks like noise</i> where it is white (whiteness under 0.1) and no more in the leading components "
+        "than noise is (under twice K/W + 0.05); <i>structured</i> otherwise.</p>"
+    )
     if len(pages) > MAX_SECTIONS:
-        out.append(f'<p class="small">Figures for the first {MAX_SECTIONS} of {len(pages)} pages.</p>')
+        out.append(f'<p class="small">Figures for the first {MAX_SECTIONS} of {len(pages)} {terms.page}s.</p>')
     for k, s, parts in sections:
-        out.append(f"<h2>Page {k}</h2>" if many else "<h2>What denoising removed</h2>")
+        out.append(f"<h2>{terms.page.capitalize()} {k}</h2>" if many else "<h2>What denoising removed</h2>")
+        if s["light_off"]:
+            out.append(
+                f"<p>{s['light_off']} of {summary['shape'][-2]} samples read as taken with the light off (the "
+                "detector's dark level): grey in the images and shaded in the trace, left out of their scales.</p>"
+            )
         if "sensor_std_before" in s:
             out.append(
-                f"<p>sensor trace: std {s['sensor_std_before']:.4g} from the noisy recording, "
+                f"<p>sensor trace (a.u.): std {s['sensor_std_before']:.4g} from the noisy recording, "
                 f"{s['sensor_std_after']:.4g} from the denoised one; power in the upper half of the band "
                 f"after / before: {s['sensor_highband_power_ratio']:.3g}</p>"
             )
-        out += parts
+            out += [f'<div class="warn">unmixing: {html.escape(note)}</div>' for note in s["sensor_notes"]]
+        out += ['<div class="figs">', *parts, "</div>"]
     prov = summary["provenance"]
     if prov:
-        out.append("<h2>Provenance</h2><table>")
+        out.append('<h2>Provenance</h2><div class="scroll"><table class="prov">')
         out += [f"<tr><th>{html.escape(str(k))}</th><td>{_fmt(v)}</td></tr>" for k, v in prov.items()]
-        out.append("</table>")
+        out.append("</table></div>")
     out.append("</body></html>")
     return "\n".join(out)
 
 
-def _nonfinite_note(summary: dict[str, Any]) -> str:
+def _nonfinite_note(summary: dict[str, Any], terms: Terms = RECORDING) -> str:
     """What the report says of the values that are not finite."""
     n, total = summary["nonfinite"], math.prod(summary["shape"])
     hit = [k for k, s in enumerate(summary["pages"]) if s["nonfinite"]]
-    where = f" (on page{'s' if len(hit) > 1 else ''} {', '.join(map(str, hit))})" if len(summary["pages"]) > 1 else ""
+    where = ""
+    if len(summary["pages"]) > 1:
+        where = f" (on {terms.page}{'s' if len(hit) > 1 else ''} {', '.join(map(str, hit))})"
     dead = sum(v is None for s in summary["pages"] for v in s["noise_before"])
+    what = "image" if terms is IMAGE else "recording"
+    along = "down each column" if terms is IMAGE else "over time"
     text = (
         f"{n} of {total} values ({100 * n / total:.3g} %) are not finite (NaN or infinite) in the noisy or the "
-        f"denoised recording{where}: the numbers and figures are made over the finite values, the others bridged "
-        "over time in both recordings (as --nan fill bridges them) and left blank in the images"
+        f"denoised {what}{where}: the numbers and figures are made over the finite values, the others bridged "
+        f"{along} in both (as --nan fill bridges them) and left blank in the images"
     )
     if dead:
-        text += f"; {dead} wavelength bin{'s' if dead > 1 else ''} without any finite value left out"
+        one = "wavelength bin" if terms is RECORDING else terms.bin
+        text += f"; {dead} {one}{'s' if dead > 1 else ''} without any finite value left out"
     return text + "."
 
 
@@ -633,14 +746,19 @@ def event_cautions(noisy: Any, provenance: dict[str, Any] | None, *, recordings:
 
 def _image_model(name: Any) -> bool:
     """Whether ``name`` is a shipped image model's."""
+    return _model_kind(name) == "image"
+
+
+def _model_kind(name: Any) -> str | None:
+    """The kind of the shipped model ``name`` (``"image"``, ``"spectral"``), None for another name."""
     from fluorodn.errors import FluorodnError
     from fluorodn.registry import available_models
 
     try:
         kinds = {card.get("name"): card.get("kind") or "image" for card in available_models()}
     except FluorodnError:  # an unreadable card: the model is not known
-        return False
-    return kinds.get(name) == "image"
+        return None
+    return kinds.get(name)
 
 
 def report_files(
@@ -696,6 +814,7 @@ def report_files(
         warnings=warnings,
         overwrite=overwrite,
         title=f"fluorodn report: {Path(noisy_path).name} -> {Path(denoised_path).name}",
+        images=False if noisy.axes_known else None,
     )
 
 

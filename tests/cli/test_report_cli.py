@@ -363,3 +363,35 @@ def test_the_report_refuses_a_rate_that_is_not_positive(tmp_path: Path, helpers:
     said = f"fluorodn: error: --rate must be a positive number of samples per second, not {rate}"
     assert result.stderr.strip() == said
     assert not list(tmp_path.glob("*report*"))
+
+
+def test_a_file_reported_against_itself_is_nothing_removed(tmp_path: Path, helpers: Any) -> None:
+    """The same file as noisy and denoised: the verdict says nothing was removed, in the HTML and
+    the JSON, rather than passing it as noise."""
+    np.save(tmp_path / "n.npy", helpers.spectra(ROWS, COLS, dtype=np.float32))
+    result = cli("report", tmp_path / "n.npy", tmp_path / "n.npy", "-o", tmp_path / "same.html")
+    assert result.exit_code == 0, result.output
+    (page,) = check_report(tmp_path / "same.html")["pages"]
+    assert page["verdict"] == "nothing removed" and page["removed_noise_units"] == 0.0
+    text = (tmp_path / "same.html").read_text(encoding="utf-8")
+    assert '<td class="none">nothing removed</td>' in text and "looks like noise</td>" not in text
+
+
+def test_a_report_on_image_frames_speaks_of_frames_rows_and_columns(
+    tiny_model: Path, tmp_path: Path, helpers: Any
+) -> None:
+    """``denoise --report`` on a stack of frames (pages that do not look like recordings) writes a
+    report of frames, rows and columns; ``kind`` in the JSON says which."""
+    frames = np.stack([helpers.spectra(48, COLS, seed=s, dtype=np.float32) for s in range(3)])
+    tifffile.imwrite(tmp_path / "frames.tif", frames, photometric="minisblack")
+    result = denoise(tiny_model, tmp_path / "frames.tif")
+    assert result.exit_code == 0, result.output
+    summary = check_report(tmp_path / "frames_denoised_report.html", pages=3)
+    assert summary["kind"] == "image"
+    text = (tmp_path / "frames_denoised_report.html").read_text(encoding="utf-8")
+    assert "(frames x rows x columns)" in text and "<h2>Frame 2</h2>" in text
+    own = text.split("<h2>Summary</h2>")[1]  # the run's warnings above it speak of the model
+    assert "wavelength" not in own and "brightest bin" not in own
+    tifffile.imwrite(tmp_path / "rec.tif", helpers.spectra(ROWS, COLS, dtype=np.float32))
+    assert denoise(tiny_model, tmp_path / "rec.tif").exit_code == 0
+    assert check_report(tmp_path / "rec_denoised_report.html")["kind"] == "recording"

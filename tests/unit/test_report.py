@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from fluorodn.report import autocorrelation, build_report, page_summary, report_paths, write_report
+from fluorodn._report_figures import IMAGE, SEGMENT, noise_figures, segment_figures, sensor_figures
+from fluorodn.report import (
+    NOTHING_REMOVED,
+    VERDICTS,
+    autocorrelation,
+    build_report,
+    page_summary,
+    report_paths,
+    verdict,
+    write_report,
+)
 
 T, W = 800, 64
 
@@ -109,7 +120,7 @@ def test_report_html_is_self_contained_and_lists_everything() -> None:
             "settings": {"dtype": "float32"}}  # fmt: skip
     text, summary = build_report(noisy, clean, provenance=prov, warnings=["the recording is noisier than any"])
     assert text.startswith("<!DOCTYPE html>")
-    assert text.count("data:image/png;base64,") == 2
+    assert text.count("data:image/png;base64,") == 5
     assert "http://" not in text and "https://" not in text and "<script" not in text
     for fragment in ("ab" * 32, "fp32", "noisier than any", "spectral"):
         assert fragment in text
@@ -142,7 +153,7 @@ def test_sensor_traces_before_and_after() -> None:
     page = summary["pages"][0]
     assert page["sensor_std_after"] < page["sensor_std_before"]
     assert page["sensor_highband_power_ratio"] < 0.5
-    assert text.count("data:image/png;base64,") == 3
+    assert text.count("data:image/png;base64,") == 7
 
 
 def test_sensor_traces_leave_out_samples_taken_with_the_light_off() -> None:
@@ -183,3 +194,170 @@ def test_write_report_writes_html_and_json(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [html_path.name, json_path.name]
     with pytest.raises(FileExistsError):
         write_report(html_path, noisy[:300], clean[:300])
+
+
+def test_a_recording_against_itself_is_nothing_removed() -> None:
+    """Denoising that removed nothing (the same file twice, or one written back in float32) gets
+    its own verdict, not a pass: white and evenly spread hold trivially for nothing. A removed
+    part of a tenth of the noise is something removed; the verdicts of noise and of signal removed
+    stay as they were."""
+    clean, noisy = synthetic()
+    for denoised in (noisy, noisy.astype(np.float32)):
+        text, summary = build_report(noisy[:300], denoised[:300])
+        (page,) = summary["pages"]
+        assert page["verdict"] == "nothing removed" and page["removed_noise_units"] < 1e-4
+        assert '<td class="none">nothing removed</td>' in text and 'class="ok"' not in text
+    lightly = page_summary(noisy, noisy - 0.1 * (noisy - clean))
+    assert lightly["removed_noise_units"] == pytest.approx(0.1, rel=0.2)
+    assert verdict(lightly) == "looks like noise"
+    assert verdict(page_summary(noisy, clean)) == "looks like noise"
+    flat = np.broadcast_to(np.median(noisy, axis=0), noisy.shape)
+    assert verdict(page_summary(noisy, flat)) == "structured: signal may have been removed"
+    assert page_summary(noisy, clean)["removed_noise_units"] == pytest.approx(1.0, rel=0.15)
+    assert 0 < NOTHING_REMOVED < 0.1 and set(VERDICTS) == {
+        verdict(s) for s in (page, lightly, page_summary(noisy, flat))
+    }
+
+
+def labels(ax: Any) -> tuple[str, str, str]:
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+
+
+def close(figures: list[Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    for fig in figures:
+        plt.close(fig)
+
+
+def test_the_figures_label_their_axes_with_units() -> None:
+    """Every value axis names its unit (counts, a.u., Hz or 1/sample); the removed part's image
+    has a colour bar in counts; the noisy and denoised images are shown relative to the noisy
+    recording's mean spectrum over the samples shown, on the removed part's colour scale."""
+    clean, noisy = synthetic()
+    wl = np.linspace(480.0, 590.0, W)
+    noise, corr, mean = noise_figures(page_summary(noisy, clean), wl)
+    assert labels(noise.axes[0])[1:] == ("wavelength (nm)", "noise level (counts)")
+    assert labels(corr.axes[0])[1:] == ("lag (samples)", "autocorrelation")
+    assert labels(mean.axes[0]) == ("time mean removed per bin", "wavelength (nm)", "removed time mean (counts)")
+    heat, trace = segment_figures(noisy, clean, wl)
+    images = [ax for ax in heat.axes if ax.get_images()]
+    bars = [ax for ax in heat.axes if not ax.get_images()]
+    assert [ax.get_title() for ax in images] == ["noisy\n− mean spectrum", "denoised\n− mean spectrum",
+                                                  "removed\n(noisy − denoised)"]  # fmt: skip
+    assert len(bars) == 1 and "counts" in bars[0].get_ylabel()
+    (noisy_image,), (_,), (removed_image,) = (ax.get_images() for ax in images)
+    assert noisy_image.get_clim() == removed_image.get_clim()  # one colour scale
+    shown = noisy_image.get_array()
+    segment = noisy[(T - SEGMENT) // 2 :][:SEGMENT]
+    np.testing.assert_allclose(shown, segment - segment.mean(axis=0))
+    assert labels(trace.axes[0])[1:] == ("sample", "counts")
+    assert labels(images[0])[1:] == ("wavelength (nm)", "sample")
+    (traces, spectra), _ = sensor_figures(noisy[:, 0] / 100, clean[:, 0] / 100, 5.0)
+    assert labels(traces.axes[0])[1:] == ("time (s)", "sensor a(t) (a.u.)")
+    assert labels(spectra.axes[0])[1:] == ("frequency (Hz)", "power (a.u.²/Hz)")
+    (_, per_sample), _ = sensor_figures(noisy[:, 0] / 100, clean[:, 0] / 100, None)
+    assert labels(per_sample.axes[0])[1:] == ("frequency (1/sample)", "power (a.u.²·sample)")
+    close([noise, corr, mean, heat, trace, traces, spectra, per_sample])
+
+
+def test_light_off_rows_are_grey_shaded_and_out_of_the_trace_range() -> None:
+    """Samples taken with the light off sit far below the lit ones: they are found, counted, grey
+    in the images and shaded in the trace, whose y range holds the lit samples; the legend lies
+    outside the plotted area."""
+    clean, noisy = synthetic()
+    clean, noisy = clean.copy(), noisy.copy()
+    dark = np.zeros(T, dtype=bool)
+    dark[380:410] = True
+    clean[dark] = noisy[dark] = 2.0 + np.random.default_rng(4).normal(0.0, 1.0, (int(dark.sum()), W))
+    text, summary = build_report(noisy, clean)
+    assert summary["pages"][0]["light_off"] == 30 and "30 of 800 samples read as taken with the light off" in text
+    heat, trace = segment_figures(noisy, clean, None, dark=dark)
+    ax = trace.axes[0]
+    lit = ~dark[(T - SEGMENT) // 2 :][:SEGMENT]
+    low, high = ax.get_ylim()
+    assert low > 0.5 * float(np.min(clean[~dark])) and high < 1.5 * float(np.max(noisy))
+    assert [p.get_label() for p in ax.patches] == ["light off"]
+    trace.canvas.draw()
+    legend, area = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.y1 < area.y0 or legend.x0 > area.x1  # outside the axes
+    removed = heat.axes[2].get_images()[0].get_array()
+    assert np.ma.getmaskarray(removed)[~lit].all() and not np.ma.getmaskarray(removed)[lit].any()
+    close([heat, trace])
+
+
+def test_an_image_stack_is_reported_in_frames_rows_and_columns() -> None:
+    """Frames (an image model's pages, or pages that do not look like recordings) are reported as
+    frames of rows and columns; wavelengths or a rate make pages recordings."""
+    rng = np.random.default_rng(5)
+    frames = 100.0 + rng.normal(0.0, 5.0, (2, 64, 64))
+    text, summary = build_report(frames, frames * 0.5 + 50.0)
+    assert summary["kind"] == "image"
+    for said in ("image shape 2 x 64 x 64 (frames x rows x columns)", "<h2>Frame 0</h2>", "<th>frame</th>",
+                 "median over columns", "removed column mean, RMS over columns (counts)"):  # fmt: skip
+        assert said in text
+    for spectral_word in ("wavelength", "time mean", "brightest bin", "sample", "<h2>Page"):
+        assert spectral_word not in text
+    s = page_summary(frames[0], frames[0] * 0.5 + 50.0)
+    noise, corr, mean = noise_figures(s, None, IMAGE)
+    assert noise.axes[0].get_title() == "noise per column" and noise.axes[0].get_xlabel() == "column"
+    assert corr.axes[0].get_xlabel() == "lag (rows)"
+    assert labels(mean.axes[0]) == ("mean removed from each column", "column", "removed column mean (counts)")
+    heat, trace = segment_figures(frames[0], frames[0] * 0.5 + 50.0, None, terms=IMAGE)
+    assert heat.axes[0].get_ylabel() == "row" and heat.axes[0].get_xlabel() == "column"
+    assert labels(trace.axes[0]) == (f"brightest column (column {trace.axes[0].get_title().split()[-1][:-1]})",
+                                     "row", "counts")  # fmt: skip
+    close([noise, corr, mean, heat, trace])
+    _, recording = build_report(synthetic()[1][:300], synthetic()[0][:300])
+    assert recording["kind"] == "recording"
+    square = frames[0][:, :40]  # 64 x 40: a recording only where it is known to be one
+    assert build_report(square, square + 1.0)[1]["kind"] == "image"
+    assert build_report(square, square + 1.0, rate=5.0)[1]["kind"] == "recording"
+    assert build_report(synthetic()[1][:300], synthetic()[0][:300], provenance={"model": "low"})[1]["kind"] == "image"
+
+
+def test_the_layout_holds_at_narrow_widths() -> None:
+    """The provenance table breaks its long values (a sha256) inside its box and scrolls where
+    it must; the figures sit in a wrapping row, each at most 720 px wide, so that at 700 px a
+    figure is scaled by 0.9 or more and its 12.5 px text stays above 11 px."""
+    import base64
+    import re
+    import struct
+
+    clean, noisy = synthetic()
+    text, _ = build_report(noisy[:300], clean[:300], provenance={"model_sha256": "ab" * 32})
+    assert "table.prov td{overflow-wrap:anywhere" in text and ".scroll{max-width:100%;overflow-x:auto}" in text
+    assert '<h2>Provenance</h2><div class="scroll"><table class="prov">' in text
+    assert ".figs{display:flex;flex-wrap:wrap" in text and 'name="viewport"' in text
+    widths = [struct.unpack(">I", base64.b64decode(data)[16:20])[0]
+              for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)]  # fmt: skip
+    assert len(widths) == 5 and max(widths) <= 720
+    assert text.count('<div class="figs">') == 1
+
+
+def test_warnings_of_the_sensor_unmixing_are_shown_once_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warning the report's two unmixings give (noisy and denoised) is one note beside the
+    traces, the noisy recording's, in the HTML and the JSON; none escapes as a Python warning."""
+    import warnings
+
+    from fluorodn import unmixing
+    from fluorodn.unmixing import load_sensor
+
+    real = unmixing.unmix
+    calls: list[int] = []
+
+    def unmix(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        warnings.warn(f"a note of unmixing number {len(calls)}", UserWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(unmixing, "unmix", unmix)
+    wl_s, _ = load_sensor("example")
+    wl = np.linspace(max(wl_s.min(), 480.0), min(wl_s.max(), 590.0), W)
+    clean, noisy = synthetic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text, summary = build_report(noisy[:300], clean[:300], wavelengths=wl, sensor="example", rate=5.0)
+    notes = [note for note in summary["pages"][0]["sensor_notes"] if note.startswith("a note of unmixing")]
+    assert notes == ["a note of unmixing number 1"] and len(calls) == 2
+    assert '<div class="warn">unmixing: a note of unmixing number 1</div>' in text and "number 2" not in text
