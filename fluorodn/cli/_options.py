@@ -126,7 +126,8 @@ StrengthOption = Annotated[
         callback=share,
         help="Spectral recordings: how much noise the network removes over time, 0-1 (default 1). Lower "
         "values smooth less: events keep sharper rises and close events stay apart, at the price of "
-        "coherence; 0 is --spectral-only. Images ignore it.",
+        "coherence; 0 is --spectral-only. Frames are denoised without it (noted); refused with an image "
+        "model or --kind image.",
     ),
 ]
 RoundOnsetsOption = Annotated[
@@ -135,7 +136,8 @@ RoundOnsetsOption = Annotated[
         "--round-onsets",
         help="Spectral recordings: the full network everywhere, the events' rises included. By default a "
         "weaker denoising is taken around them, so that events keep sharper onsets and close events stay "
-        "apart at high noise with slow rises; this gives a little more coherence instead. Images ignore it.",
+        "apart at high noise with slow rises; this gives a little more coherence instead. Frames are "
+        "denoised without it (noted); refused with an image model or --kind image.",
     ),
 ]
 SelfEnsembleOption = Annotated[
@@ -143,7 +145,8 @@ SelfEnsembleOption = Annotated[
     typer.Option(
         "--self-ensemble",
         help="Images: average the network over each page's 8 rotations and mirror images, 0.8-0.9x the "
-        "error at 8x the run time. Spectral recordings ignore it.",
+        "error at 8x the run time. Spectral recordings are denoised without it (noted); refused with "
+        "--kind spectral.",
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")]

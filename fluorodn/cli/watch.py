@@ -86,7 +86,13 @@ def watch(
     ] = None,
     *,
     run: RunOptions,
-    key: Annotated[str | None, typer.Option(help="Variable of .mat files to denoise (if they hold several).")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Variable of .mat files (a struct's field as rec.spectra), or dataset of HDF5 files, to denoise "
+            "(if they hold several)."
+        ),
+    ] = None,
     nan: NanOption = NanPolicy.refuse,
     threads: ThreadsOption = None,
     quiet: QuietOption = False,
