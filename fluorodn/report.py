@@ -877,14 +877,9 @@ def _text_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The record of the ``Denoised by:`` line (:func:`fluorodn.formats.provenance_line`) in the
     header of an OceanView text export, None where it has none (or another program's): ``fluorodn`` (version),
     ``model``, ``model_sha256`` (its first 12 hex digits), ``excitations`` and ``created``."""
-    from fluorodn.formats.oceanview import MARKER
+    from fluorodn.formats.oceanview import header
 
-    raw = Path(path).read_bytes()
-    header = raw[: raw.find(MARKER)] if MARKER in raw else b""
-    try:
-        text = header.decode("utf-8")
-    except UnicodeDecodeError:
-        text = header.decode("latin-1")
+    text = header(path)  # UTF-8, ANSI or UTF-16, as the export was written
     line = next((v for k, _, v in (ln.partition(":") for ln in text.splitlines()) if k.strip() == "Denoised by"), None)
     if line is None or not line.strip().startswith("fluorodn"):
         return None

@@ -260,6 +260,12 @@ def test_the_report_takes_the_axes_and_provenance_an_oceanview_export_states(tmp
         result = cli("report", tmp_path / "rec.txt", tmp_path / "rec_d.txt", option, value, "-o", tmp_path / "r.html")
         assert result.exit_code == 1 and said in result.stderr and len(result.stderr.splitlines()) == 1
         assert "Traceback" not in result.output and not (tmp_path / "r.html").exists()
+    for name in ("rec", "rec_d"):  # the same exports as Windows "Unicode" (UTF-16) writes them
+        text = (tmp_path / f"{name}.txt").read_text(encoding="utf-8")
+        (tmp_path / f"{name}16.txt").write_bytes(text.encode("utf-16"))
+    result = cli("report", tmp_path / "rec16.txt", tmp_path / "rec_d16.txt", "-o", tmp_path / "r16.html")
+    assert result.exit_code == 0, result.output
+    assert check_report(tmp_path / "r16.html")["provenance"]["model"] == "spectral"
 
 
 def test_the_report_takes_the_axes_and_provenance_an_hdf5_file_states(tmp_path: Path, helpers: Any) -> None:
