@@ -2,10 +2,11 @@
 
 A file is written to a temporary file in the destination folder (:func:`temp_name`), flushed
 to disk and given its final name at the end (a hard link, or ``os.replace`` with
-``overwrite``); a folder is built under a temporary name and renamed at the end. The
-temporary file or folder is removed on any error or interruption. An output never replaces
-its input, nor an existing file unless asked, not even one another process wrote in the
-meantime. :func:`remove_stale_temps` clears what a killed writer left behind.
+``overwrite``); a folder is built under a temporary name and renamed at the end (onto an empty
+folder made under the final name, which claims it: a name taken by anything else is refused).
+The temporary file or folder is removed on any error or interruption. An output never replaces
+its input, nor an existing file or folder unless asked, not even one another process wrote in
+the meantime. :func:`remove_stale_temps` clears what a killed writer left behind.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fluorodn.errors import OutputError, OutputExistsError
-from fluorodn.files import inside, same_file, sha256
+from fluorodn.files import check_name_length, inside, name_bytes, name_max, same_file, sha256
 
 __all__ = ["atomic_folder", "atomic_output", "remove_stale_temps", "temp_name", "write_error"]
 
-#: Name of a temporary output: ``.<final name>.<host tag>-<pid>-<random>.tmp``. The host tag
-#: and process id let a later run tell a temporary file whose writer is gone (killed) from
-#: one another process is still writing.
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp$")
+#: Name of a temporary output: ``.<final name>.<host tag>-<pid>-<random>.tmp`` (the final name
+#: shortened where the whole would be too long for the file system); ``.old`` instead of ``.tmp``
+#: for a folder an overwrite moved aside. The host tag and process id let a later run tell a
+#: temporary file or folder whose writer is gone (killed) from one another process is still writing.
+_TEMP_NAME = re.compile(
+    r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}\.(?P<ext>tmp|old)$", re.DOTALL
+)
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 #: What numpy's ``tofile`` raises, without an errno, when the disk takes only part of a write.
 _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
@@ -42,9 +46,16 @@ def _host_tag() -> str:
     return sha256(socket.gethostname().encode("utf-8", "replace"))[:8]
 
 
-def temp_name(dest: Path) -> Path:
-    """A new temporary path beside ``dest``, named after it, this host and this process."""
-    return dest.with_name(f".{dest.name}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+def temp_name(dest: Path, ext: str = "tmp") -> Path:
+    """A new temporary path beside ``dest``, named after it, this host and this process; the part
+    named after ``dest`` is shortened where the name would be longer than its folder's file
+    system takes, so a temporary name never fails where ``dest``'s own name fits."""
+    tail = f".{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.{ext}"
+    name = dest.name
+    room = name_max(dest.parent) - name_bytes(f".{tail}")
+    while name and name_bytes(name) > room:
+        name = name[:-1]
+    return dest.with_name(f".{name or '_'}{tail}")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -76,10 +87,12 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporary outputs in ``folder`` left by fluorodn processes that are gone.
 
-    Only files named like :func:`temp_name` names them, written on this host by a process
-    that no longer runs (e.g. one killed with SIGKILL or by a power cut), are removed; a
-    temporary file of a live process, of another host (a shared drive) or of another
-    program is left alone. Returns the paths removed.
+    Only files and folders named like :func:`temp_name` names them, written on this host by a
+    process that no longer runs (e.g. one killed with SIGKILL or by a power cut), are removed; a
+    temporary output of a live process, of another host (a shared drive) or of another program is
+    left alone. A folder an overwrite moved aside (``.old``) is removed only once its final name
+    exists again: where the writer was killed between the two renames, it is the only copy of
+    the previous output. Returns the paths removed.
     """
     removed: list[Path] = []
     host = _host_tag()
@@ -91,10 +104,16 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
         match = _TEMP_NAME.match(entry.name)
         if match is None or match["host"] != host or _pid_alive(int(match["pid"])):
             continue
+        if match["ext"] == "old" and not os.path.lexists(os.path.join(folder, match["name"])):
+            continue
         with contextlib.suppress(OSError):
             if entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
-                removed.append(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                continue
+            removed.append(Path(entry.path))
     return removed
 
 
@@ -114,7 +133,7 @@ def atomic_output(
     left as it was. ``before_publish`` is called once the temporary file is complete;
     an exception from it discards the file (e.g. the input changed while it was read).
     """
-    dest = Path(dest)
+    dest = check_name_length(dest)
     if source is not None and same_file(dest, source):
         raise OutputExistsError(f"output {dest} would overwrite its input; choose another output=... or suffix=...")
     if dest.is_dir():
@@ -173,26 +192,83 @@ def atomic_folder(dest: Path, *, overwrite: bool, source: Path | None = None) ->
 
     Raises OutputExistsError before any work if ``dest`` and ``source`` (a local input, if
     given) overlap (one is, or lies inside, the other) or ``dest`` exists (and ``overwrite``
-    is False). An existing ``dest`` is moved aside, replaced, then removed. On any exception
-    the temporary folder is removed and ``dest`` is left as it was.
+    is False), and at the end if anything took the name ``dest`` in the meantime (without
+    ``overwrite``: it is left as it is). With ``overwrite`` an existing ``dest`` is moved
+    aside, replaced, then removed. On any exception the temporary folder is removed and
+    ``dest`` is left as it was.
     """
+    dest = check_name_length(dest)
     if source is not None and (same_file(dest, source) or inside(dest, source) or inside(source, dest)):
         raise OutputExistsError(
             f"output {dest} would overlap its input {source}; choose another output=... or suffix=..."
         )
-    if dest.exists() and not overwrite:
+    if os.path.lexists(dest) and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it or skip this input")
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
-    tmp.mkdir()
+    tmp = temp_name(dest)
+    try:
+        tmp.mkdir()
+    except OSError as err:
+        raise write_error(dest, err) from err
     try:
         yield tmp
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
+        if overwrite:
+            _replace_folder(tmp, dest)
         else:
-            os.replace(tmp, dest)
-    except BaseException:
+            _publish_folder(tmp, dest)
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError) and _disk_full(err):
+            raise write_error(dest, err) from err
         raise
+
+
+def _publish_folder(tmp: Path, dest: Path) -> None:
+    """Give the finished folder ``tmp`` the name ``dest``, which nothing may hold: whatever holds
+    it (a file, a folder, empty or not, a link) is left as it is and OutputExistsError raised."""
+    appeared = OutputExistsError(f"{dest} appeared while it was written; pass overwrite=True to replace it")
+    if os.name == "nt":  # a rename there never replaces what exists
+        try:
+            os.rename(tmp, dest)
+        except FileExistsError:
+            raise appeared from None
+        return
+    # POSIX renames a folder over an empty folder: make that empty folder first, which fails if
+    # the name is taken, then rename onto it; a rename that finds it no longer empty (another
+    # process wrote into it in the meantime) fails, and what it holds is left there
+    try:
+        os.mkdir(dest)
+    except FileExistsError:
+        raise appeared from None
+    try:
+        os.rename(tmp, dest)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.rmdir(dest)  # only while it is still the empty folder made above
+        if err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise appeared from None
+        raise
+
+
+def _replace_folder(tmp: Path, dest: Path) -> None:
+    """Give the finished folder ``tmp`` the name ``dest``, replacing whatever holds it: that is
+    renamed aside first (put back if the rename of ``tmp`` fails), then removed."""
+    if not os.path.lexists(dest):
+        try:
+            os.rename(tmp, dest)
+            return
+        except OSError:
+            if not os.path.lexists(dest):  # not a name taken in the meantime: a real failure
+                raise
+    aside = temp_name(dest, "old")
+    os.rename(dest, aside)
+    try:
+        os.rename(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.rename(aside, dest)
+        raise
+    with contextlib.suppress(OSError):
+        if os.path.isdir(aside) and not os.path.islink(aside):
+            shutil.rmtree(aside)
+        else:
+            os.unlink(aside)

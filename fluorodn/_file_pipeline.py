@@ -160,6 +160,9 @@ def denoise_file(
 ) -> FileResult:
     """Denoise one recording file into ``dest`` (same format, shape and metadata), atomically.
 
+    ``dest`` must be named for the format written (the input's, or ``settings.to``'s):
+    FileFormatError otherwise, before anything is read.
+
     Pages are read ahead of the network and written behind it (background threads), so
     memory stays bounded by a few pages whatever the file's length. The output appears
     under its name only when complete; on any error or interruption nothing is left. If
@@ -177,12 +180,16 @@ def denoise_file(
 
     from fluorodn import io as fio
     from fluorodn._pipeline import prefetch
+    from fluorodn.files import check_name_length
 
-    settings = settings or FileSettings()
-    source, dest = Path(source), Path(dest)
+    settings = FileSettings() if settings is None else settings
+    if not isinstance(settings, FileSettings):
+        raise InputError(f"settings must be a FileSettings (or None), not {type(settings).__name__}")
+    source, dest = Path(source), check_name_length(dest)
     t0 = time.perf_counter()
-    before = _signature(source)
     fmt = fio.format_of(source)
+    fio.check_output_format(source, dest, settings.to)
+    before = _signature(source)
     key = settings.key if fmt in ("mat", "hdf5") else None
     excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
     holes: deque[tuple[Any, Any] | None] = deque()

@@ -11,8 +11,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from fluorodn.errors import FileFormatError
-from fluorodn.files import check_name_part, glob_files
+from fluorodn.errors import FileFormatError, OutputError
+from fluorodn.files import check_name_length, check_name_part, glob_files
 from fluorodn.formats import CONVERSIONS, is_spectrum_folder
 from fluorodn.formats.convert import check_target
 from fluorodn.formats.oceanview import is_export
@@ -20,6 +20,7 @@ from fluorodn.formats.oceanview import is_export
 __all__ = [
     "FORMATS",
     "SPECTRAL_FORMATS",
+    "check_output_format",
     "find_inputs",
     "format_of",
     "is_candidate",
@@ -90,6 +91,11 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
     found: list[Path] = []
     for pattern in patterns:
         path = Path(pattern)
+        if not _GLOB_CHARS & set(pattern):
+            try:  # a name no file system holds: asking whether it exists would fail
+                check_name_length(path, "no input can have that name, so check the path")
+            except OutputError as err:
+                raise FileFormatError(str(err)) from None
         if path.is_file() or is_spectrum_folder(path):
             format_of(path)
             found.append(path)
@@ -131,6 +137,10 @@ def _subfolder_hint(folder: Path) -> str:
     )
 
 
+#: What an output name too long for its file system can be made shorter with.
+_SHORTER = "choose a shorter suffix=... or output=..."
+
+
 def output_path(
     source: Path, output: Path | None, suffix: str, several: bool, to: str | None = None, folder: bool = False
 ) -> Path:
@@ -140,8 +150,44 @@ def output_path(
     (an existing one, a name without a recording extension, one declared a ``folder``, e.g. written
     with a trailing /, or any name when there are ``several`` inputs): that name inside it.
     Otherwise ``output`` is the file, and must have the input's format, or the format ``to``
-    converts to (npy, tif, h5; its extension replaces the input's).
+    converts to (npy, tif, h5; its extension replaces the input's). OutputError where a name of
+    the output is longer than its file system takes.
     """
+    if output is not None:
+        check_name_length(output, _SHORTER)
+    dest = _output_path(source, output, suffix, several, to, folder)
+    try:
+        return check_name_length(dest, _SHORTER)
+    except OutputError as err:
+        raise OutputError(f"{source}: {err}") from None
+
+
+def check_output_format(source: Path, dest: Path, to: str | None = None) -> None:
+    """Refuse (FileFormatError) an output name ``dest`` whose extension says another format than
+    the one written: ``source``'s, or the one ``to`` converts to (npy, tif, h5). A folder of
+    one-spectrum exports is written as a folder, under a name without a recording extension
+    (or with the folder's own)."""
+    fmt = FORMATS.get(dest.suffix.lower())
+    if to is not None:
+        check_target(to)
+        ext = CONVERSIONS[to]
+        if fmt != FORMATS[ext]:
+            raise FileFormatError(f"output {dest} must have the format to={to!r} writes ({ext})")
+        return
+    src_fmt = format_of(source)
+    if src_fmt == "oceanview folder":
+        if fmt is not None and dest.suffix.lower() != source.suffix.lower():
+            raise FileFormatError(
+                f"output {dest} must be a folder like its input {source} (a folder of one-spectrum exports), "
+                f"named without the {dest.suffix} extension"
+            )
+        return
+    if fmt != src_fmt:
+        raise FileFormatError(f"output {dest} must have the same format as its input {source} ({_stem_ext(source)[1]})")
+
+
+def _output_path(source: Path, output: Path | None, suffix: str, several: bool, to: str | None,
+                 folder: bool) -> Path:  # fmt: skip
     check_name_part(suffix, "suffix=")
     stem, ext = _stem_ext(source)
     if to is not None:
@@ -155,10 +201,7 @@ def output_path(
         if several and output.suffix.lower() in FORMATS and not output.is_dir():
             raise FileFormatError(f"with several inputs, output=... must be a folder, not the file name {output}")
         return output / name
-    if to is not None and format_of(output) != FORMATS[ext]:
-        raise FileFormatError(f"output {output} must have the format to={to!r} writes ({ext})")
-    if to is None and format_of(output) != format_of(source):
-        raise FileFormatError(f"output {output} must have the same format as its input {source} ({ext})")
+    check_output_format(source, output, to)
     return output
 
 
@@ -179,6 +222,7 @@ def plan_outputs(
         check_target(to)
     if not keep_tree or output is None:
         return [(src, output_path(src, output, suffix, several, to, folder)) for src in sources]
+    check_name_length(output, _SHORTER)
     if output.suffix.lower() in FORMATS and not output.is_dir() and not folder:
         raise FileFormatError(f"keep_tree=True needs output=... to be a folder, not the file name {output}")
     parents = [Path(os.path.abspath(src.parent)) for src in sources]

@@ -30,12 +30,13 @@ from fluorodn._file_pipeline import (
     make_folder,
     provenance,
 )
-from fluorodn.errors import FileFormatError, ModelError
+from fluorodn.errors import FileFormatError, ModelError, OutputError
 
 __all__ = [
     "NAN_POLICIES",
     "FileResult",
     "FileSettings",
+    "check_name_length",
     "check_name_part",
     "denoise_file",
     "fill_nonfinite",
@@ -43,6 +44,8 @@ __all__ = [
     "identity",
     "inside",
     "make_folder",
+    "name_bytes",
+    "name_max",
     "one_line",
     "probe_model",
     "provenance",
@@ -121,6 +124,51 @@ def check_name_part(value: str, what: str) -> str:
             "folder: use letters, digits, '_', '-' or '.'"
         )
     return value
+
+
+#: The longest file name most file systems take, in bytes (where the system does not say).
+NAME_MAX = 255
+
+
+def name_bytes(name: str) -> int:
+    """The length of the file name ``name`` as the file system counts it: bytes of its encoded
+    form (UTF-16 units on Windows, whose limit counts those)."""
+    if os.name == "nt":
+        return len(name.encode("utf-16-le")) // 2
+    return len(os.fsencode(name))
+
+
+def name_max(folder: str | os.PathLike[str]) -> int:
+    """The longest file name, in bytes, allowed in ``folder``, or in the nearest folder above it
+    that exists (where a new one would be made); :data:`NAME_MAX` where the system does not say."""
+    path = Path(os.path.abspath(folder))
+    while not os.path.isdir(path) and path.parent != path:
+        path = path.parent
+    try:
+        limit = os.pathconf(path, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no such setting
+        return NAME_MAX
+    return limit if isinstance(limit, int) and limit > 0 else NAME_MAX
+
+
+def check_name_length(path: str | os.PathLike[str], fix: str = "choose a shorter output=...") -> Path:
+    """Refuse, with one sentence ending in ``fix``, a ``path`` with a file or folder name longer
+    than its file system takes (which the system would refuse with ENAMETOOLONG, for any call on
+    it, even asking whether it exists). Returns ``path`` as a Path."""
+    path = Path(path)
+    parts = path.parts
+    for k, name in enumerate(parts):
+        length = name_bytes(name)
+        if length <= NAME_MAX // 2:  # far below any limit: no system call
+            continue
+        limit = name_max(Path(*parts[:k]) if k else Path.cwd())
+        if length > limit:
+            shown = name if len(name) <= 60 else f"{name[:28]}...{name[-20:]}"
+            raise OutputError(
+                f"the name {shown} is {length} bytes, over the {limit} bytes this file system takes "
+                f"for a file name; {fix}"
+            )
+    return path
 
 
 def glob_files(pattern: str) -> list[Path]:

@@ -33,6 +33,7 @@ from fluorodn._npy import NpyRecording
 from fluorodn._paths import (
     FORMATS,
     SPECTRAL_FORMATS,
+    check_output_format,
     find_inputs,
     format_of,
     is_candidate,
@@ -55,6 +56,7 @@ __all__ = [
     "TiffRecording",
     "atomic_output",
     "cast_pages",
+    "check_output_format",
     "find_inputs",
     "format_of",
     "is_candidate",

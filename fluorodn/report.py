@@ -879,7 +879,7 @@ def _text_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     ``model``, ``model_sha256`` (its first 12 hex digits), ``excitations`` and ``created``."""
     from fluorodn.formats.oceanview import header
 
-    text = header(path)  # UTF-8, ANSI or UTF-16, as the export was written
+    text = header(Path(path))  # UTF-8, ANSI or UTF-16, as the export was written
     line = next((v for k, _, v in (ln.partition(":") for ln in text.splitlines()) if k.strip() == "Denoised by"), None)
     if line is None or not line.strip().startswith("fluorodn"):
         return None

@@ -349,20 +349,42 @@ def format_traceback(err: BaseException) -> str:
     return "".join(traceback.format_exception(err)).rstrip()
 
 
+#: The signals that stop a command like Ctrl-C.
+_STOP_SIGNALS = ("SIGINT", "SIGTERM")
+
+
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """In the block, SIGTERM (a job scheduler, ``kill PID``, a service manager) stops like Ctrl-C;
-    the previous handler is restored after it."""
+    """In the block, SIGTERM (a job scheduler, ``kill PID``, a service manager) stops like Ctrl-C,
+    and the first of them is the only one: from then on both are ignored until the process ends,
+    so that the clean-up the KeyboardInterrupt starts (the temporary output removed, the worker
+    threads joined, the summary printed) runs to its end and the command exits with 130, however
+    often Ctrl-C is pressed. Without an interrupt the previous handlers are restored after the
+    block. A SIGINT ignored when the block starts (a background job) stays ignored."""
+    stopped = False
 
     def interrupt(signum: int, frame: Any) -> None:
+        nonlocal stopped
+        if stopped:  # delivered before the handlers below took effect
+            return
+        stopped = True
+        for name in _STOP_SIGNALS:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except (ValueError, OSError):  # not the main thread of the main interpreter
-        previous = None
+    previous: dict[int, Any] = {}
+    for name in _STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is None or (sig == signal.SIGINT and signal.getsignal(sig) == signal.SIG_IGN):
+            continue
+        try:
+            previous[sig] = signal.signal(sig, interrupt)
+        except (ValueError, OSError):  # not the main thread of the main interpreter
+            continue
     try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if not stopped:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -43,6 +43,7 @@ from fluorodn.cli._options import (
 )
 from fluorodn.cli._report import Report, page_path
 from fluorodn.errors import FluorodnError, OutputExistsError
+from fluorodn.files import check_name_length
 
 _DENOISE_EXAMPLES = (
     "\b\n"
@@ -261,13 +262,15 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     if len(inputs) != 1:
         fail("give one .zarr input at a time (it may be as large as the cluster can hold)")
     src = Path(inputs[0].rstrip("/\\"))
-    if not src.exists():
-        fail(f"{src} does not exist; check the path")
-    try:
+    try:  # a name no file system holds: asking whether it exists would fail
+        check_name_length(src, "no input can have that name, so check the path")
         check_name_part(run.suffix, "--suffix")
+        dst = output or src.with_name(src.stem + run.suffix + ".zarr")
+        check_name_length(dst, "choose a shorter --suffix or -o")
     except FluorodnError as err:
         fail(err)
-    dst = output or src.with_name(src.stem + run.suffix + ".zarr")
+    if not src.exists():
+        fail(f"{src} does not exist; check the path")
     from fluorodn.dask import denoise_zarr
     from fluorodn.denoiser import DenoiserOptions
 
@@ -349,6 +352,12 @@ def _check_inputs(
     unwritable: dict[Path, OSError | None] = {}
     for src, dest in plans:
         outputs = [dest, *(_report_outputs(dest) if with_report else ())]
+        try:  # a report's name, longer than its output's, may be too long where the output's fits
+            for path in outputs[1:]:
+                check_name_length(path, "choose a shorter --suffix or -o")
+        except FluorodnError as too_long:
+            report.failed(src, dest, too_long)
+            continue
         there = next((p for p in outputs if p.exists()), None)
         if there is not None and not settings.overwrite:
             if skip_existing:

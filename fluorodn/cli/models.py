@@ -17,6 +17,7 @@ from fluorodn.cli import app
 from fluorodn.cli._common import as_given, check_count, fail, make_denoiser, names_a_folder, setup_logging
 from fluorodn.cli._options import Device, Precision, PrecisionOption
 from fluorodn.errors import DeviceError, FluorodnError
+from fluorodn.files import check_name_length
 
 
 @app.command()
@@ -131,7 +132,10 @@ def example(
     source = resources.files("fluorodn") / "data" / "example.tif"
     if not source.is_file():
         fail("this installation has no example recording (fluorodn/data/example.tif is missing); reinstall fluorodn")
-    path = Path(where)
+    try:  # a name no file system holds: asking whether it is a folder would fail
+        path = check_name_length(where, "give a shorter PATH")
+    except FluorodnError as err:
+        fail(err)
     if names_a_folder(str(where)) or path.is_dir():  # a folder, written as one or there already
         path = path / "example.tif"
     elif path.suffix.lower() not in (".tif", ".tiff"):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,105 @@ def test_interrupt_removes_the_partial_output(tiny_model: Path, tmp_path: Path, 
     result = denoise(tiny_model, tmp_path / "a.tif")
     assert result.exit_code == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+@pytest.fixture
+def stop_signals() -> Any:
+    """Ctrl-C raising KeyboardInterrupt in this process while the test runs (a suite started in the
+    background runs with it ignored), and the handlers of SIGINT and SIGTERM restored after it."""
+    import signal
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_ctrl_c_pressed_again_while_cleaning_up_is_ignored(
+    tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any, stop_signals: Any
+) -> None:
+    """The first Ctrl-C stops the run; more of them (or SIGTERM) while the clean-up it started
+    runs (worker threads joined, the temporary output removed) are ignored: that clean-up ends,
+    and the command exits with 130."""
+    import signal
+
+    from fluorodn.cli import denoise as cli_denoise
+
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(20, 20))
+    cleaned: list[bool] = []
+
+    def pressed(*args: Any, **kw: Any) -> Any:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # interrupted at once
+            raise AssertionError("Ctrl-C did not interrupt the file")
+        finally:  # the clean-up, during which Ctrl-C is pressed again
+            for sig in (signal.SIGINT, signal.SIGINT, signal.SIGTERM):
+                os.kill(os.getpid(), sig)
+            time.sleep(0.05)
+            cleaned.append(True)
+
+    monkeypatch.setattr(cli_denoise, "denoise_one", pressed)
+    result = denoise(tiny_model, tmp_path / "a.tif")
+    assert cleaned == [True]
+    assert result.exit_code == 130, (result.exception, result.output)
+    assert "interrupted; the output being written was removed" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
+
+
+def test_stop_signals_are_restored_after_a_block_without_interrupt(stop_signals: Any) -> None:
+    import signal
+
+    from fluorodn.cli._common import sigterm_interrupts
+
+    before = signal.getsignal(signal.SIGTERM)
+    with sigterm_interrupts():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    def stopped() -> None:
+        with sigterm_interrupts():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # interrupted at once
+
+    with pytest.raises(KeyboardInterrupt):
+        stopped()
+    assert signal.getsignal(signal.SIGINT) == signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+
+
+# -- names too long for the file system ----------------------------------------------
+
+
+def test_names_too_long_are_one_sentence_and_the_dry_run_agrees(
+    tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any
+) -> None:
+    from fluorodn.files import name_max
+
+    limit = name_max(tmp_path)
+    fits = tmp_path / ("r" * (limit - 15) + ".tif")  # its output fits, a temporary name after it would not
+    tifffile.imwrite(fits, helpers.spectra(20, 20))
+    dry = denoise(tiny_model, fits, "--dry-run")
+    assert dry.exit_code == 0 and "would denoise 1 file" in dry.stdout, dry.output
+    assert denoise(tiny_model, fits).exit_code == 0
+    assert (tmp_path / (fits.stem + "_denoised.tif")).is_file() and no_temp_files(tmp_path)
+    # --report's names are longer than the output's: that file fails, in the dry run as in the run
+    for args in (["--dry-run"], ["--overwrite"]):
+        result = denoise(tiny_model, fits, "--report", *args)
+        assert_user_error(result, f"bytes, over the {limit} bytes", "choose a shorter --suffix or -o")
+    too_long = tmp_path / ("q" * (limit - 10) + ".tif")  # its output's name does not fit
+    tifffile.imwrite(too_long, helpers.spectra(20, 20))
+    for args in (["--dry-run"], []):
+        assert_user_error(denoise(tiny_model, too_long, *args), f"is {limit + 3} bytes, over the {limit} bytes",
+                          "choose a shorter --suffix or -o")  # fmt: skip
+    assert_user_error(denoise(tiny_model, fits, "-o", tmp_path / ("o" * 300 + ".tif")), "is 304 bytes", "-o")
+    assert_user_error(denoise(tiny_model, tmp_path / ("i" * 300 + ".tif")), "is 304 bytes", "check the path")
+    assert_user_error(cli("denoise", tmp_path / ("z" * 300 + ".zarr")), "is 305 bytes", "check the path")
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(cli("example", "e" * 300 + ".tif"), "is 304 bytes", "give a shorter PATH")
+    assert "Traceback" not in cli("example", "e" * 300 + "/").output
+    assert sorted(len(p.name) for p in tmp_path.iterdir()) == [limit - 11, limit - 6, limit - 2]
 
 
 # -- other commands --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -338,6 +339,18 @@ def output_of_another_format(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], 
     return [d / "a.tif", "-o", d / "a.npy"], [str(d / "a.tif"), "same format"]
 
 
+@case
+def output_name_too_long(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], list[str]]:
+    name = "q" * 250 + ".tif"  # its output, q..q_denoised.tif, is 263 bytes
+    tifffile.imwrite(d / name, pages(2))
+    return [d / name], [str(d / name), "is 263 bytes, over the 255 bytes", "--suffix or -o"]
+
+
+@case
+def input_name_too_long(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], list[str]]:
+    return [d / ("q" * 300 + ".tif")], ["is 304 bytes, over the 255 bytes", "no input can have that name"]
+
+
 # -- models and devices -------------------------------------------------------------------
 
 
@@ -563,6 +576,43 @@ def test_api_refuses_with_one_sentence_and_leaves_the_input(denoiser: Denoiser, 
         denoiser.run(x)
     assert "\n" not in str(info.value)
     np.testing.assert_array_equal(x, copy)
+
+
+@pytest.mark.parametrize(
+    ("name", "to", "fragment"),
+    [
+        ("out.npy", None, "must have the same format as its input"),
+        ("out.mat", None, "must have the same format as its input"),
+        ("out.h5", None, "must have the same format as its input"),
+        ("noext", None, "must have the same format as its input"),
+        ("out.tif", "npy", "must have the format to='npy' writes (.npy)"),
+    ],
+)
+def test_denoise_file_refuses_an_output_named_for_another_format(
+    tmp_path: Path, denoiser: Denoiser, name: str, to: str | None, fragment: str
+) -> None:
+    """The API refuses what the command refuses: an output name whose extension says another
+    format than the one written, before anything is read."""
+    from fluorodn.errors import FileFormatError
+    from fluorodn.files import FileSettings, denoise_file
+
+    tifffile.imwrite(tmp_path / "r.tif", pages(2))
+    with pytest.raises(FileFormatError, match=re.escape(fragment)) as info:
+        denoise_file(denoiser, tmp_path / "r.tif", tmp_path / name, FileSettings(to=to))
+    assert "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.tif"]
+
+
+def test_denoise_file_writes_what_its_name_says(tmp_path: Path, denoiser: Denoiser) -> None:
+    from fluorodn.errors import InputError
+    from fluorodn.files import FileSettings, denoise_file
+
+    tifffile.imwrite(tmp_path / "r.tif", pages(2))
+    denoise_file(denoiser, tmp_path / "r.tif", tmp_path / "out.npy", FileSettings(to="npy"))
+    denoise_file(denoiser, tmp_path / "r.tif", tmp_path / "out.tiff")
+    assert np.load(tmp_path / "out.npy").shape == tifffile.imread(tmp_path / "out.tiff").shape == (2, 40, 30)
+    with pytest.raises(InputError, match="settings must be a FileSettings"):
+        denoise_file(denoiser, tmp_path / "r.tif", tmp_path / "x.tif", "bad")  # type: ignore[arg-type]
 
 
 # -- cases that need a real process ---------------------------------------------------------
