@@ -306,6 +306,8 @@ def build_report(
     warnings: Sequence[str] = (),
     title: str = "fluorodn report",
     images: bool | None = None,
+    dark: Any = None,
+    reword: Callable[[str], str] = str,
 ) -> tuple[str, dict[str, Any]]:
     """The HTML report and its summary for a noisy recording and its denoised version.
 
@@ -315,6 +317,9 @@ def build_report(
     wavelengths : the W bins' wavelengths (as :func:`fluorodn.unmix` takes them), or None.
     sensor : a sensor spectrum as :func:`fluorodn.unmix` takes it; needs ``wavelengths``.
         Adds the unmixed sensor traces before and after denoising.
+    dark : the detector's dark level for that unmixing, as :func:`fluorodn.unmix` takes it (a
+        number, one per bin, or a one-column CSV); None: the recordings are taken as
+        dark-subtracted (a note says so where they never come near 0).
     rate : samples per second (time axes, power spectra in Hz), or None.
     provenance : the record written into the denoised output (model, precision, sha256, ...).
     warnings : messages raised while denoising (e.g. ``OutOfDomainWarning``), shown as given.
@@ -360,8 +365,8 @@ def build_report(
             s[name] = _per_bin(s[name], live)
         s["nonfinite"] = 0 if gaps is None else int(gaps.sum())
         s["verdict"] = verdict(s)
-        dark = None if images else ~lit_mask(xk[:, live])
-        s["light_off"] = 0 if dark is None else int(dark.sum())
+        off = None if images else ~lit_mask(xk[:, live])  # samples taken with the light off
+        s["light_off"] = 0 if off is None else int(off.sum())
         figures: list[tuple[str, Any]] = []
         if k < MAX_SECTIONS:
             figures += zip(
@@ -371,20 +376,22 @@ def build_report(
             )
             figures += zip(
                 ("noisy, denoised and removed values", f"brightest {terms.bin} over the {terms.sample}s"),
-                segment_figures(xk, yk, wl, gaps, dark=dark, terms=terms),
+                segment_figures(xk, yk, wl, gaps, dark=off, terms=terms),
                 strict=True,
             )
         if sensor is not None:
             from fluorodn.unmixing import unmix
+            from fluorodn.unmixing.inputs import dark_levels
 
+            dark_live = None if dark is None else dark_levels(dark, xk.shape[1])[live]
             with warnings_module.catch_warnings(record=True) as told:  # shown once, beside the traces
                 warnings_module.simplefilter("always", UserWarning)
                 warnings_module.simplefilter("ignore", LightOffNotice)  # NaN in both traces, gaps in the figure
-                a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
-                a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate).sensor
+                a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
+                a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
             notes: dict[type, str] = {}
             for w in told:  # each kind once: the noisy recording's where both give it
-                notes.setdefault(w.category, str(w.message))
+                notes.setdefault(w.category, reword(" ".join(str(w.message).split())))
             s["sensor_notes"] = list(notes.values())
             drawn, stats = sensor_figures(a_before, a_after, rate)
             s.update(stats)
@@ -775,6 +782,7 @@ def report_files(
     warnings: Sequence[str] | None = None,
     reword: Callable[[str], str] = str,
     overwrite: bool = False,
+    dark: Any = None,
 ) -> tuple[Path, Path]:
     """Report on two recording files: :func:`write_report` to ``dest`` (default
     ``<denoised stem>_report.html``).
@@ -790,7 +798,9 @@ def report_files(
     (ValueError). ``provenance`` defaults to the record in the denoised file
     (:func:`stored_provenance`). ``warnings``: the messages of the run that wrote the denoised
     file; None (not known) shows the cautions about events found again on the noisy file
-    (:func:`event_cautions`), each through ``reword``. Returns (html path, json path).
+    (:func:`event_cautions`), each through ``reword`` (as are the notes of the sensor's
+    unmixing); ``dark``: the dark level of that unmixing (:func:`build_report`). Returns (html
+    path, json path).
     """
     rate = _checked_rate(rate)
     recorded = stored_provenance(denoised_path)
@@ -813,6 +823,8 @@ def report_files(
         provenance=provenance,
         warnings=warnings,
         overwrite=overwrite,
+        dark=dark,
+        reword=reword,
         title=f"fluorodn report: {Path(noisy_path).name} -> {Path(denoised_path).name}",
         images=False if noisy.axes_known else None,
     )

@@ -317,6 +317,7 @@ _FLAGS = {
     r"to='h5'": "--to h5",
     r"to=(?=['\"])": "--to ",
     r"rate=HZ\b": "--rate HZ",
+    r"dark=\.\.\.": "--dark",
     r"rate=\.\.\.": "--rate",
     r"wavelengths='FIRST:LAST'": "--wavelengths FIRST:LAST",
     r"leave wavelengths=None": "leave --wavelengths out",

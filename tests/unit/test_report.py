@@ -361,3 +361,23 @@ def test_warnings_of_the_sensor_unmixing_are_shown_once_not_raised(monkeypatch: 
     notes = [note for note in summary["pages"][0]["sensor_notes"] if note.startswith("a note of unmixing")]
     assert notes == ["a note of unmixing number 1"] and len(calls) == 2
     assert '<div class="warn">unmixing: a note of unmixing number 1</div>' in text and "number 2" not in text
+
+
+def test_a_dark_level_given_reaches_the_sensor_unmixing() -> None:
+    """A recording on a floor of counts gets the dark-level note beside its sensor traces, worded
+    through ``reword``; the dark level given silences it and reaches both unmixings (the traces
+    are the ones :func:`fluorodn.unmix` gives with it)."""
+    from fluorodn import unmix
+    from fluorodn.unmixing import load_sensor
+
+    wl_s, _ = load_sensor("example")
+    wl = np.linspace(max(wl_s.min(), 480.0), min(wl_s.max(), 590.0), W)
+    clean, noisy = synthetic()
+    floor, rows = noisy[:300] + 500.0, clean[:300] + 500.0
+    _, without = build_report(floor, rows, wavelengths=wl, sensor="example", rate=5.0,
+                              reword=lambda m: m.replace("dark=...", "--dark"))  # fmt: skip
+    assert any("--dark" in note for note in without["pages"][0]["sensor_notes"]), without["pages"][0]["sensor_notes"]
+    _, given = build_report(floor, rows, wavelengths=wl, sensor="example", rate=5.0, dark=500.0)
+    assert not any("dark" in note for note in given["pages"][0]["sensor_notes"])
+    expected = unmix(floor, wl, "example", denoise=False, rate=5.0, dark=500.0).sensor
+    assert given["pages"][0]["sensor_std_before"] == pytest.approx(float(np.nanstd(expected)), rel=1e-6)
