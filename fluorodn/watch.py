@@ -17,19 +17,28 @@ thread that called :meth:`Watcher.run`; Ctrl-C (KeyboardInterrupt) stops the run
 stopping the observer. State is one entry per file of the folder, so memory stays flat
 however long the watch runs.
 
+The folder itself is looked at every :data:`_FOLLOW_S` seconds: where it is gone (deleted,
+renamed, a share unmounted), the run says so once and waits; where a folder of that name is
+there again (the same one remounted, or a new one), it is watched again and its files are
+taken as if they had just appeared (those handed over before and unchanged since excepted).
+
 Needs the ``watch`` extra (``pip install 'fluorodn[watch]'``).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import queue
+import stat
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from fluorodn.errors import InputError
 
 __all__ = ["Watcher"]
 
@@ -40,6 +49,8 @@ _CHANGES = {"created", "modified", "moved", "closed"}
 _PRUNE_S = 600.0
 #: Seconds the run waits for the observer to stop before it returns without it.
 _STOP_S = 5.0
+#: Seconds between two looks at whether the watched folder is still there (and the same folder).
+_FOLLOW_S = 1.0
 
 
 def _stop(observer: Any) -> None:
@@ -65,6 +76,15 @@ def _signature(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of ``folder``, or None where no folder is there (gone, or now a file)."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
 class Watcher:
     """Hand over each complete file of ``folder`` that ``accept`` takes, once.
 
@@ -78,6 +98,9 @@ class Watcher:
     recursive : watch the subfolders too.
     poll : poll the folder (every ``poll_interval`` seconds) instead of OS notifications.
     existing : also hand over the files already in the folder when the watch starts.
+
+    Raises FileNotFoundError if ``folder`` is not a folder, InputError (a ValueError) if a
+    number of seconds is not finite and positive.
     """
 
     def __init__(
@@ -97,8 +120,12 @@ class Watcher:
         if not self.folder.is_dir():
             raise FileNotFoundError(f"{self.folder} is not a folder")
         closed_settle = settle if closed_settle is None else closed_settle
-        if settle <= 0 or closed_settle < 0 or tick <= 0:
-            raise ValueError("settle and tick must be > 0 seconds, closed_settle >= 0")
+        seconds = {"settle": settle, "tick": tick, "poll_interval": poll_interval}
+        for name, value in seconds.items():
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"{name}={value} must be a finite number of seconds above 0")
+        if not (math.isfinite(closed_settle) and closed_settle >= 0):
+            raise InputError(f"closed_settle={closed_settle} must be a finite number of seconds, 0 or more")
         self.accept = accept
         self.settle, self.closed_settle = float(settle), float(min(closed_settle, settle))
         self.recursive, self.poll, self.poll_interval = recursive, poll, poll_interval
@@ -107,6 +134,8 @@ class Watcher:
         self._handled: dict[Path, tuple[int, int]] = {}
         self._events: queue.SimpleQueue[tuple[str, Path]] = queue.SimpleQueue()
         self._gone: Callable[[Path], Any] | None = None
+        self._forward: Any = None  # the watchdog event handler that feeds ``_events``
+        self._stale = False  # the observer told of the watched folder's own deletion or move
 
     @property
     def waiting(self) -> list[Path]:
@@ -118,22 +147,31 @@ class Watcher:
         handle: Callable[[Path], Any],
         stop: threading.Event | None = None,
         gone: Callable[[Path], Any] | None = None,
+        lost: Callable[[Path], Any] | None = None,
+        back: Callable[[Path], Any] | None = None,
     ) -> None:
         """Call ``handle(path)`` for each complete file until ``stop`` is set (or Ctrl-C), and
         ``gone(path)`` for a file seen while it was written that was deleted before it was complete
         (not for one renamed: its new name, if accepted, is handed over in its turn).
 
+        ``lost(folder)`` is called once when the watched folder is gone (deleted, renamed,
+        unmounted); the run then waits for it, and calls ``back(folder)`` once a folder of that
+        name is there again and watched again. A folder replaced by another between two looks is
+        told as both: ``lost``, then ``back``.
+
         ``handle`` should catch its own per-file errors; an exception it raises ends the run.
         """
         self._gone = gone
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
-        from watchdog.observers import Observer
-        from watchdog.observers.polling import PollingObserver
 
-        events = self._events
+        events, top = self._events, os.path.abspath(self.folder)
 
         class Forward(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.is_directory and event.event_type in ("deleted", "moved"):
+                    if os.path.abspath(os.fsdecode(event.src_path)) == top:  # (a new folder may reuse its inode)
+                        events.put(("folder gone", Path(top)))
+                    return
                 if event.is_directory or event.event_type not in (*_CHANGES, "deleted"):
                     return
                 path = event.dest_path if event.event_type == "moved" else event.src_path
@@ -141,29 +179,79 @@ class Watcher:
                 if event.event_type == "moved":  # the old name is gone, the file lives on
                     events.put(("moved away", Path(os.fsdecode(event.src_path))))
 
-        observer: Any = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
-        observer.schedule(Forward(), str(self.folder), recursive=self.recursive)
-        observer.start()
+        self._forward = Forward()
+        identity = _folder_identity(self.folder)
+        observer: Any = self._observe()
         stop = stop or threading.Event()
         try:
             if self.existing:  # after the observer starts, so that no file falls in between
                 for path in self._scan():
                     self._see(path, time.monotonic())
-            last_prune = time.monotonic()
+            last_prune = last_look = time.monotonic()
             while not stop.is_set():
                 self._drain()
                 now = time.monotonic()
+                if self._stale or now - last_look >= _FOLLOW_S:
+                    last_look = now
+                    observer, identity = self._follow(observer, identity, lost, back)
                 for path in self._ready(now):
                     self._hand_over(path, handle)
                     if stop.is_set():
                         break
-                if now - last_prune > _PRUNE_S:
+                if observer is not None and now - last_prune > _PRUNE_S:  # (a folder gone keeps what it held)
                     self._prune()
                     last_prune = now
         finally:
-            _stop(observer)
+            if observer is not None:
+                _stop(observer)
 
     # -- internals --------------------------------------------------------------------
+
+    def _observe(self) -> Any:
+        """A started watchdog observer of the folder, feeding ``_events``."""
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        observer: Any = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
+        observer.schedule(self._forward, str(self.folder), recursive=self.recursive)
+        observer.start()
+        return observer
+
+    def _follow(
+        self,
+        observer: Any,
+        identity: tuple[int, int] | None,
+        lost: Callable[[Path], Any] | None,
+        back: Callable[[Path], Any] | None,
+    ) -> tuple[Any, tuple[int, int] | None]:
+        """Look whether the watched folder is still the one observed: where it is gone, stop
+        observing it and call ``lost``; where a folder of its name is there again (or another
+        replaced it), observe that one, take its files as new and call ``back``. Returns the
+        observer (None while the folder is gone) and the identity of the folder it observes."""
+        now = _folder_identity(self.folder)
+        stale, self._stale = self._stale, False
+        if now == identity and not stale:
+            return observer, identity
+        if identity is not None:  # gone, or replaced: what was seen of the old folder goes with it
+            if observer is not None:
+                _stop(observer)
+            observer = None
+            self._drain(wait=False)
+            self._stale = False  # (the stopped observer's own word of it)
+            self._pending.clear()
+            if lost is not None:
+                lost(self.folder)
+        if now is None:
+            return None, None
+        try:
+            observer = self._observe()
+        except OSError:  # gone again at once: looked at in the next round
+            return None, None
+        for path in self._scan():
+            self._see(path, time.monotonic())
+        if back is not None:
+            back(self.folder)
+        return observer, now
 
     def _scan(self) -> list[Path]:
         found: list[Path] = []
@@ -207,15 +295,17 @@ class Watcher:
             if entry.signature != sig:
                 entry.signature, entry.since = sig, now
 
-    def _drain(self) -> None:
-        """Take the notifications that arrived (waiting up to one tick for the first)."""
+    def _drain(self, wait: bool = True) -> None:
+        """Take the notifications that arrived (where ``wait``, waiting up to one tick for the first)."""
         try:
-            kind, path = self._events.get(timeout=self.tick)
+            kind, path = self._events.get(timeout=self.tick) if wait else self._events.get_nowait()
         except queue.Empty:
             return
         while True:
             now = time.monotonic()
-            if kind in ("deleted", "moved away"):
+            if kind == "folder gone":
+                self._stale = True
+            elif kind in ("deleted", "moved away"):
                 if self._pending.pop(path, None) is not None and kind == "deleted" and not path.exists():
                     self._tell_gone(path)  # (a file made again under the name comes round as new)
                 self._handled.pop(path, None)

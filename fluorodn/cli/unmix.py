@@ -18,7 +18,7 @@ _UNMIX_EXAMPLES = (
     "\b\n"
     "Examples:\n"
     "  fluorodn unmix example.tif --sensor example          -> example_unmixed.csv\n"
-    "  fluorodn unmix rec.npy --sensor s.csv --wavelengths 477:595.4 --rate 5\n"
+    "  fluorodn unmix rec.npy --sensor s.csv --wavelengths 477:595 --rate 5\n"
     "  fluorodn unmix rec.tif --sensor s.csv --wavelengths wl.csv --dark 420 --refine -o rec.parquet"
 )
 
@@ -150,7 +150,7 @@ def unmix(
         fail(f"{recording}: could not be unmixed ({type(err).__name__}: {err}); run with --debug for the traceback")
     lines: dict[str, None] = {}  # a notice (no dark level given) as a note, the others as warnings
     for w in caught:
-        text = as_flags(" ".join(str(w.message).split())).replace("dark=...", "--dark")
+        text = as_flags(" ".join(str(w.message).split()))
         kind = "note" if issubclass(w.category, DarkLevelNotice) else "warning"
         lines[f"fluorodn: {kind}: {recording}: {text}"] = None
     for line in lines:
@@ -175,7 +175,7 @@ _REPORT_EXAMPLES = (
     "\b\n"
     "Examples:\n"
     "  fluorodn report rec.tif rec_denoised.tif                      -> rec_denoised_report.html, .json\n"
-    "  fluorodn report rec.npy rec_denoised.npy --sensor s.csv --wavelengths 477:595.4 --rate 5 -o r.html"
+    "  fluorodn report rec.npy rec_denoised.npy --sensor s.csv --wavelengths 477:595 --rate 5 -o r.html"
 )
 
 
@@ -204,6 +204,13 @@ def report(
         typer.Option(help="The bins' wavelengths in nm: FIRST:LAST or a one-column CSV. Default: from the file."),
     ] = None,
     rate: Annotated[float | None, typer.Option(help="Samples per second. Default: from the file, if stated.")] = None,
+    dark: Annotated[
+        str | None,
+        typer.Option(
+            help="With --sensor: the dark level subtracted before unmixing, counts or a one-column CSV (one per "
+            "bin), as for unmix. Default: none."
+        ),
+    ] = None,
     key: Annotated[str | None, typer.Option(help="Variable of a .mat file (if it holds several).")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output .html. Default: <denoised>_report.html.")
@@ -222,6 +229,8 @@ def report(
     setup_logging()
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         fail(f"the report is an HTML file; give -o a name ending in .html, not {output.name}")
+    if dark is not None and sensor is None:
+        fail("--dark is the dark level of the sensor's unmixing; give --sensor too, or leave --dark out")
     if output is not None:
         make_folder(output.parent)
     cautions: list[str] = []
@@ -232,7 +241,7 @@ def report(
 
     try:
         html_path, json_path = report_files(noisy, denoised, output, key=key, wavelengths=wavelengths, sensor=sensor,
-                                            rate=rate, reword=told, overwrite=overwrite)  # fmt: skip
+                                            rate=rate, reword=told, overwrite=overwrite, dark=dark)  # fmt: skip
     except (FluorodnError, ValueError) as err:  # report has --overwrite and -o, no --skip-existing
         fail(" ".join(str(err).split()).replace("or skip this input", "or give another -o"))
     for message in cautions:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,7 +33,7 @@ from fluorodn.cli._options import (
     with_run_options,
 )
 from fluorodn.cli._report import Report, count_pages, page_path
-from fluorodn.errors import FluorodnError
+from fluorodn.errors import FluorodnError, OutputError
 
 _WATCH_EXAMPLES = (
     "\b\n"
@@ -82,7 +84,11 @@ def watch(
     ] = False,
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Append one JSON line per file (input, output, status, warnings) to this file."),
+        typer.Option(
+            "--report",
+            help="Append one JSON line per file (input, output, status, warnings) to this file (a new file, or a "
+            "log an earlier watch wrote; checked at the start).",
+        ),
     ] = None,
     *,
     run: RunOptions,
@@ -105,11 +111,13 @@ def watch(
     between two parts of a recording), never half-written;
     files already in the folder are taken too. Files whose output exists are skipped,
     a file that fails is reported and the watch goes on, and a file written to again
-    after it was denoised is reported, its output kept. Ctrl-C or SIGTERM stops the
-    watch; an output being written is removed.
+    after it was denoised is reported, its output kept. If FOLDER disappears (deleted,
+    renamed, a share unmounted), a warning says so once and the watch waits for it: once
+    it is back, it is watched again. Ctrl-C or SIGTERM stops the watch; an output being
+    written is removed.
     """
     from fluorodn import io as fio
-    from fluorodn.files import FileSettings, check_name_part, make_folder
+    from fluorodn.files import FileSettings, check_name_part, inside, make_folder, same_file
     from fluorodn.formats.oceanview import is_one_spectrum
 
     setup_logging()
@@ -118,14 +126,20 @@ def watch(
         import watchdog  # noqa: F401
     except ImportError:
         fail("fluorodn watch needs the watchdog package; pip install 'fluorodn[watch]'")
-    if settle <= 0:
-        fail(f"--settle {settle} must be a positive number of seconds")
+    if not (math.isfinite(settle) and settle > 0):
+        fail(f"--settle {settle} must be a finite number of seconds above 0")
     if pattern is not None and ("/" in pattern or "\\" in pattern):
         fail(f"--pattern {pattern!r} matches file names, not paths; leave out the folders ('*.tif')")
+    beside = output is None or same_file(output, folder)  # outputs in the folders of their inputs
+    if beside and not run.suffix:
+        fail("--suffix '' would give each output the name of its input, beside it, and watch must tell outputs from "
+             "inputs; give a suffix (such as _denoised), or -o another folder")  # fmt: skip
     try:
         check_name_part(run.suffix, "--suffix")
         if output is not None:
             make_folder(output)
+        if report is not None:
+            _check_report(report, run.suffix)
         settings = FileSettings(
             dtype=run.dtype.value, key=key, suffix=run.suffix, nan=nan.value, device=run.device.value
         )
@@ -134,8 +148,9 @@ def watch(
         check_user_model(run.model, run.device, dn, lines)
     except FluorodnError as err:
         fail(err)
-    out_root = Path(os.path.abspath(output)) if output is not None else None
-    removed = fio.remove_stale_temps(output if output is not None else folder)
+    # outputs in a folder inside the watched one are not taken as inputs
+    out_root = None if output is None or beside or not inside(output, folder) else Path(os.path.abspath(output))
+    removed = [p for top in _output_folders(output or folder, recursive) for p in fio.remove_stale_temps(top)]
     if removed:
         lines.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left by an "
                    "interrupted run")  # fmt: skip
@@ -174,7 +189,17 @@ def watch(
     counts = {"denoised": 0, "failed": 0}
 
     def handle(path: Path) -> None:
-        dest = dest_of(path)
+        try:
+            dest = dest_of(path)
+        except FluorodnError as err:  # an output name this file system cannot hold: this file fails
+            counts["failed"] += 1
+            handled.add(path)
+            lines.failed(path, path, err, debug=debug)
+            failure = {"time": _now(), "input": str(path), "status": "failed", "error": lines.files[-1]["error"]}
+            lines.files.clear()
+            if report is not None:
+                _append_json_line(report, failure)
+            return
         if dest.exists():
             done = path in handled
             if done:
@@ -213,6 +238,13 @@ def watch(
         if report is not None:
             _append_json_line(report, record)
 
+    def lost(path: Path) -> None:
+        lines.to_stderr(f"fluorodn: warning: the watched folder {path} is gone (deleted, renamed or unmounted); "
+                        "watch waits for it to be back (Ctrl-C stops)")  # fmt: skip
+
+    def back(path: Path) -> None:
+        lines.note(f"{path} is back; watching it again")
+
     def gone(path: Path, when: str = "before it was complete; it was not denoised") -> None:
         lines.to_stderr(f"fluorodn: warning: {path} was deleted {when}")
         if report is not None:
@@ -224,11 +256,57 @@ def watch(
 
     with sigterm_interrupts():
         try:
-            Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(handle, gone=gone)
+            Watcher(folder, accept, settle=settle, recursive=recursive, poll=poll).run(
+                handle, gone=gone, lost=lost, back=back
+            )
         except KeyboardInterrupt:
             cut = " the output being written was removed;" if busy else ""
             typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
             raise typer.Exit(130 if busy else 0) from None
+
+
+def _check_report(report: Path, suffix: str) -> None:
+    """Refuse, before any work, a --report path the log cannot be appended to, or one whose
+    appending would change a recording: a folder, a recording (or a name a recording or an output
+    of watch would have), an existing file that is not a log of JSON lines, and a file that cannot
+    be opened for appending (its folder missing or read-only). Leaves no file behind."""
+    from fluorodn import io as fio
+
+    ext = report.suffix.lower()
+    if report.is_dir():
+        raise OutputError(f"--report {report} is a folder; give a file name, such as watch.jsonl")
+    if report.exists() and fio.is_candidate(report, ""):
+        raise OutputError(f"--report {report} is a recording, which the log would be appended to; give the log a "
+                          "file of its own, such as watch.jsonl")  # fmt: skip
+    if ext in fio.FORMATS and (ext != ".txt" or fio.is_output(report, suffix)):
+        raise OutputError(f"--report {report} is named like a recording ({ext}), which watch may take or write; "
+                          f"name the log otherwise, such as {report.stem}.jsonl")  # fmt: skip
+    existed = report.exists()
+    try:
+        if existed:
+            with open(report, "rb") as fh:
+                head = fh.read(256).lstrip()
+        with open(report, "a", encoding="utf-8"):  # as each line will (writes nothing)
+            pass
+    except OSError as err:
+        raise OutputError(f"cannot write the report {report} ({err.strerror or err}); give --report a file in a "
+                          "folder that exists and can be written") from err  # fmt: skip
+    if not existed:  # the first line makes it again: none is left if the watch does not start
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.realpath(report))  # (the file made, where the path is a link to none)
+    elif head and not head.startswith(b"{"):
+        raise OutputError(f"--report {report} is not a log of JSON lines, and watch would append to it; give a new "
+                          "file, or a log an earlier watch wrote")  # fmt: skip
+
+
+def _output_folders(top: Path, recursive: bool) -> list[Path]:
+    """``top`` and, where ``recursive``, the folders below it: where watch writes its outputs."""
+    if not recursive:
+        return [top]
+    found = [top]
+    for root, dirs, _ in os.walk(top):
+        found.extend(Path(root) / d for d in dirs)
+    return found
 
 
 def _stat_or_none(path: Path) -> tuple[int, int] | None:

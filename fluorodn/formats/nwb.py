@@ -26,8 +26,8 @@ Needs the ``nwb`` extra: ``pip install 'fluorodn[nwb]'`` (pynwb, ndx-fiber-photo
 
 from __future__ import annotations
 
+import io
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -105,6 +105,9 @@ def write_nwb(
     description : the session description; a default names the source and fluorodn.
     provenance : fluorodn's record (version, model, settings), stored as the file's notes (JSON).
 
+    The file is built in memory and written to ``dest`` at the end, in one go: a write that
+    fails (a full disk) raises OSError, and leaves no HDF5 file open.
+
     Raises ImportError (:data:`MISSING`) without the ``nwb`` extra, FileFormatError if the
     traces, times and rate do not fit together.
     """
@@ -153,11 +156,26 @@ def write_nwb(
         module.add(series)
         if isinstance(timing.get("timestamps"), np.ndarray):
             timing = {"timestamps": series}  # the others link to the first one's timestamps
-    with warnings.catch_warnings():  # a temporary name (atomic writes) need not end in .nwb
-        warnings.filterwarnings("ignore", message=r"The file path provided.*does not end in '\.nwb'")
-        with NWBHDF5IO(str(dest), mode="w") as io:
-            io.write(nwb)
+    _write_image(_file_image(nwb, NWBHDF5IO), dest)
     return dest
+
+
+def _file_image(nwb: Any, io_class: Any) -> io.BytesIO:
+    """The NWB file of ``nwb`` (a pynwb NWBFile), built in memory: HDF5 (h5py) never writes to
+    disk, so a write that fails (a full disk) leaves no HDF5 file half-closed, whose objects h5py
+    would flush, with tracebacks, or crash on, when it frees them later."""
+    import h5py
+
+    image = io.BytesIO()
+    with h5py.File(image, "w") as h5, io_class(file=h5, mode="w") as nwb_io:
+        nwb_io.write(nwb)
+    return image
+
+
+def _write_image(image: io.BytesIO, dest: Path) -> None:
+    """Write the bytes of ``image`` to the file ``dest`` (OSError where the disk takes them not)."""
+    with open(dest, "wb") as fh:
+        fh.write(image.getbuffer())
 
 
 def _timing(times: np.ndarray) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,10 @@ def unmix_file(
     excitations) is refused with a sentence saying how to pick one (``key`` for a dataset).
     ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
     Everything is checked before the output is written, and an existing output is refused
-    before any work unless ``overwrite``. ``guppy``: a folder to also write the traces into in
+    before any work unless ``overwrite``; an output (the table, or a GuPPy file) that is one of
+    the files read (the recording, the sensor spectrum, the wavelengths or dark level CSV) under
+    any spelling (a symbolic or hard link too) is refused before any work, ``overwrite`` or
+    not. ``guppy``: a folder to also write the traces into in
     GuPPy's CSV convention (:func:`fluorodn.formats.guppy.write_unmixed`), checked before any
     work too (a folder, or one that can be made; its files refused where they exist, unless
     ``overwrite``; times to give them); where its files cannot be written, the output written
@@ -50,9 +54,10 @@ def unmix_file(
     """
     from fluorodn import formats
     from fluorodn import io as fio
+    from fluorodn.files import check_name_length
 
     src = Path(path)
-    dest = Path(output) if output is not None else src.with_name(src.stem + "_unmixed.csv")
+    dest = check_name_length(Path(output) if output is not None else src.with_name(src.stem + "_unmixed.csv"))
     if dest.suffix.lower() not in OUTPUT_FORMATS:
         raise UnmixError(f"output {dest} must end in .csv or .parquet (or .nwb for NWB)")
     if dest.suffix.lower() == ".parquet":
@@ -64,6 +69,7 @@ def unmix_file(
 
         if find_spec("pynwb") is None or find_spec("ndx_fiber_photometry") is None:
             raise UnmixError(MISSING)
+    _refuse_inputs_as_outputs(dest, guppy, _input_files(src, sensor, wavelengths, dark))
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it")
     if guppy is not None:
@@ -124,6 +130,37 @@ def unmix_file(
                     saved.unlink()
             raise
     return result, saved
+
+
+def _input_files(src: Path, sensor: Any, wavelengths: Any, dark: Any) -> dict[str, Path]:
+    """The files an unmixing reads, by what they are: the recording, and the sensor spectrum,
+    wavelengths and dark level where they are given as files that exist (not a shipped spectrum's
+    name, a FIRST:LAST range or a number)."""
+    files = {"the recording": src}
+    given = {"the sensor spectrum": sensor, "the wavelengths": wavelengths, "the dark level": dark}
+    for what, value in given.items():
+        if isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+            files[what] = Path(value)
+    return files
+
+
+def _refuse_inputs_as_outputs(dest: Path, guppy: PathLike | None, inputs: dict[str, Path]) -> None:
+    """Refuse an output ``dest``, or a GuPPy file of the folder ``guppy``, that is one of ``inputs``
+    ({what: path}) under any spelling: :func:`fluorodn.files.same_file`."""
+    from fluorodn.files import same_file
+    from fluorodn.formats.guppy import TRACES
+
+    outputs = [dest, *(Path(guppy) / f"{name}.csv" for name in TRACES)] if guppy is not None else [dest]
+    for what, path in inputs.items():
+        for out in outputs:
+            if not same_file(out, path):
+                continue
+            named = "" if str(out) == str(path) else f" ({path})"
+            if out is dest:
+                raise OutputExistsError(f"output {dest} is {what} this unmixing reads{named}; choose another "
+                                        "output=...")  # fmt: skip
+            raise OutputExistsError(f"the GuPPy file {out} is {what} this unmixing reads{named}; choose another GuPPy "
+                                    "folder")  # fmt: skip
 
 
 def _check_guppy(folder: Path, dest: Path, overwrite: bool) -> None:

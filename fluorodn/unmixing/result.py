@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,9 @@ class UnmixResult:
         for a ``.nwb`` name (:func:`fluorodn.formats.nwb.write_unmixed`; needs the ``nwb`` extra).
 
         Written atomically (:func:`fluorodn.io.atomic_output`); an existing file is refused
-        unless ``overwrite``, and ``source`` (the input) is never replaced.
+        unless ``overwrite``, and ``source`` (the input) is never replaced. A file that cannot be
+        written (a full disk, a read-only folder) raises OutputError with one sentence, and
+        nothing is left under its name.
         """
         path = Path(path)
         if path.suffix.lower() == ".parquet":
@@ -144,7 +148,7 @@ class UnmixResult:
         if source is None:
             raise UnmixError("an NWB output needs the recording it comes from (source=) for its start time")
         path = Path(path)
-        with atomic_output(path, overwrite=overwrite, source=Path(source)) as tmp:
+        with _write_errors(path), atomic_output(path, overwrite=overwrite, source=Path(source)) as tmp:
             write_unmixed(self, tmp, source, provenance=self.provenance())
         return path
 
@@ -157,6 +161,7 @@ class UnmixResult:
         cols = self.columns()
         values = np.column_stack([cols[name] for name in COLUMNS[1:]])
         with (
+            _write_errors(path),
             atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp,
             open(tmp, "w", encoding="utf-8", newline="\n") as fh,
         ):
@@ -177,7 +182,7 @@ class UnmixResult:
         cols = self.columns()
         arrays = [pa.array(v, from_pandas=True) for v in cols.values()]  # from_pandas: NaN -> null
         table = pa.Table.from_arrays(arrays, names=list(cols))
-        with atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp:
+        with _write_errors(path), atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp:
             pq.write_table(table, str(tmp))
         return path
 
@@ -188,6 +193,21 @@ class UnmixResult:
         except ImportError as err:
             raise ImportError("UnmixResult.to_frame needs pandas; pip install pandas, or use columns()") from err
         return pd.DataFrame(self.columns()).set_index("sample")
+
+
+@contextlib.contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """An OSError while ``path`` is written raised as OutputError, in one sentence ("the disk is
+    full" where it is); fluorodn's own errors pass as they are."""
+    from fluorodn._atomic import write_error
+    from fluorodn.errors import FluorodnError
+
+    try:
+        yield
+    except FluorodnError:
+        raise
+    except OSError as err:
+        raise write_error(path, err) from err
 
 
 def _opt_path(p: PathLike | None) -> Path | None:

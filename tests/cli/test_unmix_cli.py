@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -317,6 +318,12 @@ def test_a_format_it_does_not_read_is_named_before_its_wavelengths(files: Simple
     assert_user_error(cli("unmix", files.folder, "-s", files.sensor), "it is a folder")
 
 
+def test_an_output_name_too_long_is_one_sentence(files: SimpleFiles) -> None:
+    out = files.folder / ("u" * 300 + ".csv")
+    assert_user_error(cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--no-denoise",
+                          "-o", out), "bytes", "file name")  # fmt: skip
+
+
 def test_outputs_go_into_folders_made_for_them(files: SimpleFiles) -> None:
     """-o in a folder that does not exist yet: made, as denoise -o makes its folder."""
     out = files.folder / "new" / "deeper" / "u.csv"
@@ -590,3 +597,100 @@ def test_no_dark_level_on_a_floor_is_noted_once(files: SimpleFiles) -> None:
     result = cli("unmix", files.npy, *common, "--dark", dark, "-o", files.folder / "dark.csv")
     assert result.exit_code == 0, result.output
     assert "no dark level" not in result.stderr
+
+
+# -- inputs never replaced, outputs that cannot be written ----------------------------------------
+
+
+def _digests(*paths: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+@pytest.mark.parametrize(
+    ("output", "what"),
+    [
+        (["-o", "SENSOR"], "the sensor spectrum"),
+        (["-o", "LINK"], "the sensor spectrum"),
+        (["-o", "HARD"], "the sensor spectrum"),
+        (["-o", "WL"], "the wavelengths"),
+        (["-o", "DARK"], "the dark level"),
+        (["-o", "REC_LINK"], "the recording"),
+        (["--guppy", "FOLDER", "-o", "OTHER"], "the sensor spectrum"),
+    ],
+)
+def test_an_output_that_is_an_input_is_refused_overwrite_or_not(files: SimpleFiles, output: list[str],
+                                                                 what: str) -> None:  # fmt: skip
+    """An output (-o, or a GuPPy file) that is the sensor spectrum, the wavelengths or dark level CSV
+    or the recording, under any spelling, is refused before any work, with --overwrite too, and
+    the message does not advise --overwrite."""
+    folder = files.folder
+    dark = folder / "dark.csv"
+    dark.write_text("\n".join(["100"] * len(files.truth.wl)) + "\n", encoding="utf-8")
+    (folder / "link.csv").symlink_to(files.sensor.name)
+    os.link(files.sensor, folder / "hard.csv")
+    (folder / "rec_link.csv").symlink_to(files.npy.name)
+    names = {"SENSOR": files.sensor, "LINK": folder / "link.csv", "HARD": folder / "hard.csv", "WL": files.wl,
+             "DARK": dark, "REC_LINK": folder / "rec_link.csv", "FOLDER": folder,
+             "OTHER": folder / "u.csv"}  # fmt: skip
+    before = _digests(files.npy, files.sensor, files.wl, dark)
+    listing = _written(folder)
+    for extra in ([], ["--overwrite"]):
+        result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.wl, "--dark", dark, "--rate", 5,
+                     "--no-denoise", *[names.get(a, a) for a in output], *extra)  # fmt: skip
+        assert_user_error(result, what, "this unmixing reads")
+        assert "--overwrite" not in result.stderr, result.stderr
+        assert _digests(files.npy, files.sensor, files.wl, dark) == before
+        assert _written(folder) == listing
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="limits a process's file size with RLIMIT_FSIZE")
+def test_an_nwb_file_that_cannot_be_written_is_one_sentence(files: SimpleFiles) -> None:
+    """Writing the NWB file fails part-way (here at a file size limit, as on a full disk): one
+    sentence and exit 1, no h5py traceback nor crash, nothing left in the output folder."""
+    pytest.importorskip("pynwb")
+    pytest.importorskip("ndx_fiber_photometry")
+    import signal
+    import subprocess
+
+    out = files.folder / "out"
+    out.mkdir()
+
+    def small_files() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), not the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PYTHONDONTWRITEBYTECODE": "1",
+           "COLUMNS": "200"}  # fmt: skip
+    cmd = [sys.executable, "-m", "fluorodn", "unmix", str(files.npy), "-s", str(files.sensor), "--wavelengths",
+           files.range, "--rate", "5", "--no-denoise", "-o", str(out / "u.nwb")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=small_files, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"fluorodn: error: {files.npy}: cannot write {out / 'u.nwb'} (File too large); choose a writable output "
+        "folder with free space (-o)"
+    ]
+    assert list(out.iterdir()) == []
+
+
+def test_an_nwb_file_on_a_full_disk_says_the_disk_is_full(files: SimpleFiles, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pynwb")
+    pytest.importorskip("ndx_fiber_photometry")
+    import errno
+
+    from fluorodn.formats import nwb
+
+    def full(image: Any, dest: Path) -> None:
+        with open(dest, "wb") as fh:
+            fh.write(image.getbuffer()[:100])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(nwb, "_write_image", full)
+    out = files.folder / "out"
+    result = cli("unmix", files.npy, "-s", files.sensor, "--wavelengths", files.range, "--rate", 5, "--no-denoise",
+                 "-o", out / "u.nwb")  # fmt: skip
+    assert_user_error(result, f"cannot write {out / 'u.nwb'} (the disk is full)", "free space (-o)")
+    assert list(out.iterdir()) == []

@@ -224,6 +224,27 @@ def test_one_spectrum_exports_are_not_taken_one_by_one(tiny_model: Path, tmp_pat
     assert [(Path(r["input"]).name, r["status"]) for r in records] == [("frame.npy", "denoised")]
 
 
+def test_a_file_whose_output_name_is_too_long_fails_alone(tiny_model: Path, tmp_path: Path) -> None:
+    """An input whose output name would be longer than the file system takes fails with one line
+    and a record; the watch goes on and denoises the file beside it."""
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    frame = np.random.default_rng(1).normal(100.0, 5.0, (64, 64)).astype(np.float32)
+    np.save(incoming / ("r" * 246 + ".npy"), frame)  # 250 bytes; with _denoised, 259
+    np.save(incoming / "frame.npy", frame)
+    proc = start_watch(str(tiny_model), incoming, out, "--settle", 0.3, "--report", log)
+    try:
+        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0 and "Traceback" not in stderr, stderr
+    records = {Path(r["input"]).name[:5]: r for r in map(json.loads, log.read_text().splitlines())}
+    assert records["frame"]["status"] == "denoised" and records["rrrrr"]["status"] == "failed"
+    assert "bytes" in records["rrrrr"]["error"]
+
+
 def test_a_file_deleted_before_it_is_complete_is_told_and_logged(tiny_model: Path, tmp_path: Path,
                                                                  helpers: Any) -> None:  # fmt: skip
     """A recording deleted while the acquisition program still writes it gets a warning line and a
@@ -261,3 +282,134 @@ def test_watch_refusals(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "--settle" in result.stderr
     result = runner.invoke(app, ["watch", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_watch_refuses_a_setting_that_would_never_denoise(tmp_path: Path) -> None:
+    """--settle that is not finite, and --suffix '' where outputs would go beside their inputs: refused
+    at the start in one sentence."""
+    from typer.testing import CliRunner
+
+    from fluorodn.cli import app
+    from tests.support import assert_user_error
+
+    runner = CliRunner()
+    missing = ["--model", str(tmp_path / "missing.onnx")]  # a watch that is not refused stops there, not runs on
+    for value in ("nan", "inf"):
+        result = runner.invoke(app, ["watch", str(tmp_path), "--settle", value, *missing])
+        assert_user_error(result, f"--settle {value} must be a finite number of seconds above 0")
+    for where in ([], ["-o", str(tmp_path)]):
+        result = runner.invoke(app, ["watch", str(tmp_path), "--suffix", "", *where, *missing])
+        assert_user_error(result, "--suffix '' would give each output the name of its input", "give a suffix")
+
+
+def test_watch_refuses_a_report_that_is_an_input_or_cannot_be_written(tmp_path: Path, helpers: Any) -> None:
+    """A --report that is a recording (by name or content, a link to one too), named like one, a
+    folder, a file that is not a log, or one that cannot be written: refused at the start, nothing
+    written anywhere."""
+    from typer.testing import CliRunner
+
+    from fluorodn.cli import app
+    from tests.support import assert_user_error
+
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    tifffile.imwrite(incoming / "rec.tif", helpers.spectra(20, 20))
+    (incoming / "link.jsonl").symlink_to("rec.tif")
+    (tmp_path / "notes.txt").write_text("my notes\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    cases = [
+        (incoming / "rec.tif", "is a recording, which the log would be appended to"),
+        (incoming / "link.jsonl", "is not a log of JSON lines"),
+        (incoming / "next.tif", "is named like a recording (.tif), which watch may take or write"),
+        (out / "rec_denoised.txt", "is named like a recording (.txt)"),
+        (incoming, "is a folder"),
+        (tmp_path / "notes.txt", "is not a log of JSON lines"),
+        (tmp_path / "no" / "such" / "log.jsonl", "cannot write the report"),
+    ]
+    runner = CliRunner()
+    missing = ["--model", str(tmp_path / "missing.onnx")]  # a watch that is not refused stops there, not runs on
+    for report, fragment in cases:
+        result = runner.invoke(app, ["watch", str(incoming), "-o", str(out), "--report", str(report), *missing])
+        assert_user_error(result, f"{report}", fragment)
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_outputs_in_the_watched_folder_and_outputs_of_the_inputs_name(tiny_model: Path, tmp_path: Path,
+                                                                     helpers: Any) -> None:  # fmt: skip
+    """-o the watched folder itself: outputs beside their inputs, told by their suffix; --suffix ''
+    with -o another folder: each output under its input's name there. A log in the watched folder
+    is not taken for a recording."""
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    tifffile.imwrite(incoming / "a.tif", helpers.spectra(30, 20))
+    log = incoming / "log.txt"
+    proc = start_watch(tiny_model, incoming, incoming, "--settle", 0.3, "--report", log)
+    try:
+        wait_for(lambda: (incoming / "a_denoised.tif").is_file() and log.exists(), timeout=60, proc=proc)
+        time.sleep(1.0)  # time for the output, or the log, to be taken (they are not)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0 and "error" not in stderr, stderr
+    assert [json.loads(line)["status"] for line in log.read_text().splitlines()] == ["denoised"]
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--suffix", "", "--pattern", "a.tif")
+    try:
+        wait_for(lambda: (out / "a.tif").is_file(), timeout=60, proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.tif"]
+
+
+def test_a_recursive_watch_removes_what_a_killed_run_left_in_the_subfolders(tiny_model: Path,
+                                                                            tmp_path: Path) -> None:  # fmt: skip
+    from fluorodn.io import temp_name
+
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    (incoming / "mouse1").mkdir(parents=True)
+    (out / "mouse1" / "day2").mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = []
+    for folder in (out, out / "mouse1", out / "mouse1" / "day2"):
+        name = temp_name(folder / "big_denoised.tif")
+        stale.append(name.with_name(name.name.replace(f"-{os.getpid()}-", f"-{int(dead.stdout)}-")))
+        stale[-1].write_bytes(b"left by kill -9")
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--recursive")
+    try:
+        wait_for(lambda: not any(p.exists() for p in stale), timeout=60, proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert "removed 3 temporary files" in stderr
+
+
+def test_a_watched_folder_deleted_is_told_and_watched_again_when_back(tiny_model: Path, tmp_path: Path,
+                                                                      helpers: Any) -> None:  # fmt: skip
+    import shutil
+
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    tifffile.imwrite(incoming / "first.tif", helpers.spectra(30, 20))
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3)
+    try:
+        wait_for(lambda: (out / "first_denoised.tif").is_file(), proc=proc)  # the watch is up
+        shutil.rmtree(incoming)
+        time.sleep(2.5)  # looked at twice while it is gone
+        incoming.mkdir()
+        tifffile.imwrite(incoming / "second.tif", helpers.spectra(30, 20, seed=2))
+        wait_for(lambda: (out / "second_denoised.tif").is_file(), timeout=60, proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    lines = stderr.splitlines()
+    assert lines.count(f"fluorodn: warning: the watched folder {incoming} is gone (deleted, renamed or unmounted); "
+                       "watch waits for it to be back (Ctrl-C stops)") == 1, stderr  # fmt: skip
+    assert lines.count(f"fluorodn: {incoming} is back; watching it again") == 1, stderr

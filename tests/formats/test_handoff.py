@@ -302,3 +302,28 @@ def test_guppy_folder_is_checked_before_anything_is_written(tmp_path):
         check_folder(tmp_path / "guppy")
     check_folder(tmp_path / "guppy", overwrite=True)
     assert TRACES[0] == "sensor_ff0"
+
+
+def test_nwb_is_built_and_closed_before_a_byte_reaches_the_disk(tmp_path, monkeypatch):
+    """The HDF5 file is complete and closed when its bytes are written: a write that fails (a full
+    disk) raises OSError and leaves h5py nothing to flush or free later."""
+    import errno
+
+    _nwb_modules()
+    import h5py
+
+    from fluorodn.formats import nwb
+
+    open_files = []
+
+    def full(image, dest):
+        open_files.append(h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    before = h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE)
+    monkeypatch.setattr(nwb, "_write_image", full)
+    with pytest.raises(OSError, match="No space left"):
+        nwb.write_nwb(tmp_path / "r.nwb", {"a": nwb.Trace(np.zeros(30), "a.u.")}, rate=5.0, source=__file__)
+    assert open_files == [before]
+    assert h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE) == before
+    assert not (tmp_path / "r.nwb").exists()

@@ -731,6 +731,49 @@ def test_outputs_refuse_existing_files_and_the_input(result: UnmixResult, tmp_pa
         result.save(path, overwrite=True, source=path)
 
 
+def test_unmix_file_never_writes_over_a_file_it_reads(small: tuple[np.ndarray, dict], tmp_path: Path) -> None:
+    """The sensor spectrum CSV given as the output, or under a GuPPy file's name: refused before any
+    work with overwrite=True too, and left as it was."""
+    from fluorodn.unmixing import unmix_file
+
+    x, tr = small
+    np.save(tmp_path / "rec.npy", x)
+    sensor = tmp_path / "sensor.csv"
+    sensor.write_text("wavelength_nm,dff\n" + "".join(f"{w},{v}\n" for w, v in zip(tr["wl"], tr["response"],
+                                                                                     strict=True)))  # fmt: skip
+    text = sensor.read_text()
+    with pytest.raises(OutputExistsError, match=r"output .*sensor\.csv is the sensor spectrum this unmixing reads"):
+        unmix_file(tmp_path / "rec.npy", sensor, tr["wl"], output=sensor, denoise=False, overwrite=True)
+    with pytest.raises(OutputExistsError, match=r"the GuPPy file .*sensor\.csv is the sensor spectrum"):
+        unmix_file(tmp_path / "rec.npy", str(sensor), tr["wl"], output=tmp_path / "u.csv", denoise=False, rate=FS,
+                   guppy=tmp_path, overwrite=True)  # fmt: skip
+    assert sensor.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.npy", "sensor.csv"]
+
+
+def test_an_output_that_cannot_be_written_is_one_sentence(
+    result: UnmixResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error of the disk while the NWB file is written: OutputError in one sentence, no temporary file."""
+    pytest.importorskip("pynwb")
+    pytest.importorskip("ndx_fiber_photometry")
+    import errno
+    import os
+
+    from fluorodn.errors import OutputError
+    from fluorodn.formats import nwb
+
+    def failing(image: Any, dest: Path) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(nwb, "_write_image", failing)
+    source = tmp_path / "rec.npy"
+    np.save(source, np.zeros((3, 3)))
+    with pytest.raises(OutputError, match=r"cannot write .*u\.nwb \(Input/output error\); choose a writable"):
+        result.save(tmp_path / "u.nwb", source=source)
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.npy"]
+
+
 def test_to_frame(result: UnmixResult) -> None:
     pytest.importorskip("pandas")
     frame = result.to_frame()

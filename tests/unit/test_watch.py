@@ -132,10 +132,60 @@ def test_a_file_deleted_before_it_is_complete_is_told_once(tmp_path: Path, poll:
 
 
 def test_arguments_are_checked(tmp_path: Path) -> None:
+    from fluorodn.errors import InputError
+
     with pytest.raises(FileNotFoundError):
         Watcher(tmp_path / "missing", lambda p: True)
     with pytest.raises(ValueError, match="settle"):
         Watcher(tmp_path, lambda p: True, settle=0)
+    for value in (float("nan"), float("inf")):  # a file would never be complete
+        for name in ("settle", "closed_settle", "tick", "poll_interval"):
+            with pytest.raises(InputError, match=f"{name}={value} must be a finite number of seconds"):
+                Watcher(tmp_path, lambda p: True, **{name: value})
+
+
+@pytest.mark.parametrize("poll", [False, True])
+def test_a_folder_deleted_is_told_once_and_watched_again_when_back(tmp_path: Path, poll: bool) -> None:
+    """The watched folder deleted: ``lost`` once; made again: ``back``, and its files are handed
+    over, also after a deletion and re-creation quicker than a look at the folder (which may give
+    the new folder the old one's inode)."""
+    import shutil
+
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    watcher = Watcher(folder, lambda p: p.suffix == ".npy", settle=0.3, poll=poll, poll_interval=0.1)
+    seen: list[tuple[Path, int]] = []
+    told: list[str] = []
+    stop = threading.Event()
+
+    def handle(path: Path) -> None:
+        seen.append((path, path.stat().st_size))
+
+    thread = threading.Thread(target=watcher.run, args=(handle, stop), daemon=True,
+                              kwargs={"lost": lambda p: told.append(f"lost {p.name}"),
+                                      "back": lambda p: told.append(f"back {p.name}")})  # fmt: skip
+    thread.start()
+    try:
+        (folder / "a.npy").write_bytes(b"a" * 10)
+        wait_until(lambda: seen)
+        shutil.rmtree(folder)
+        wait_until(lambda: told)
+        time.sleep(1.5)  # looked at again, still gone: told once
+        assert told == ["lost incoming"]
+        folder.mkdir()
+        (folder / "b.npy").write_bytes(b"b" * 20)
+        wait_until(lambda: len(seen) == 2)
+        assert told == ["lost incoming", "back incoming"]
+        shutil.rmtree(folder)
+        folder.mkdir()
+        time.sleep(0.2)
+        (folder / "c.npy").write_bytes(b"c" * 30)
+        wait_until(lambda: len(seen) == 3)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert seen == [(folder / "a.npy", 10), (folder / "b.npy", 20), (folder / "c.npy", 30)]
+    assert told[:2] == ["lost incoming", "back incoming"] and told[2:] in ([], ["lost incoming", "back incoming"])
 
 
 def test_a_stuck_observer_does_not_keep_the_run_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
