@@ -191,10 +191,10 @@ def watch(
     def handle(path: Path) -> None:
         try:
             dest = dest_of(path)
-        except FluorodnError as err:  # an output name this file system cannot hold: this file fails
+        except FluorodnError as refused:  # an output name this file system cannot hold: this file fails
             counts["failed"] += 1
             handled.add(path)
-            lines.failed(path, path, err, debug=debug)
+            lines.failed(path, path, refused, debug=debug)
             failure = {"time": _now(), "input": str(path), "status": "failed", "error": lines.files[-1]["error"]}
             lines.files.clear()
             if report is not None:
