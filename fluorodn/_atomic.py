@@ -104,7 +104,7 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
         match = _TEMP_NAME.match(entry.name)
         if match is None or match["host"] != host or _pid_alive(int(match["pid"])):
             continue
-        if match["ext"] == "old" and not os.path.lexists(os.path.join(folder, match["name"])):
+        if match["ext"] == "old" and not _final_exists(entries, match["name"], name_bytes(entry.name)):
             continue
         with contextlib.suppress(OSError):
             if entry.is_file(follow_symlinks=False):
@@ -115,6 +115,17 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
                 continue
             removed.append(Path(entry.path))
     return removed
+
+
+def _final_exists(entries: list[os.DirEntry[str]], name: str, temp_bytes: int) -> bool:
+    """Whether the output a ``.old`` temporary name was made for exists among ``entries``: one named
+    ``name``, or, where :func:`temp_name` shortened it (the temporary name is as long as a name may
+    be), one whose name starts with it."""
+    names = [e.name for e in entries if _TEMP_NAME.match(e.name) is None]
+    if name in names:
+        return True
+    shortened = temp_bytes >= name_max(os.path.dirname(entries[0].path)) if entries else False
+    return shortened and any(n.startswith(name) for n in names)
 
 
 @contextlib.contextmanager

@@ -383,15 +383,20 @@ def build_report(
             from fluorodn.unmixing import unmix
             from fluorodn.unmixing.inputs import dark_levels
 
-            dark_live = None if dark is None else dark_levels(dark, xk.shape[1])[live]
-            with warnings_module.catch_warnings(record=True) as told:  # shown once, beside the traces
-                warnings_module.simplefilter("always", UserWarning)
-                warnings_module.simplefilter("ignore", LightOffNotice)  # NaN in both traces, gaps in the figure
-                a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
-                a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
+            try:
+                dark_live = None if dark is None else dark_levels(dark, xk.shape[1])[live]
+                with warnings_module.catch_warnings(record=True) as told:  # shown once, beside the traces
+                    warnings_module.simplefilter("always", UserWarning)
+                    warnings_module.simplefilter("ignore", LightOffNotice)  # NaN in both traces, gaps in the figure
+                    a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
+                    a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
+            except BaseException:  # the figures drawn so far are pyplot's until closed
+                _close([fig for _, fig in figures])
+                raise
             notes: dict[type, str] = {}
             for w in told:  # each kind once: the noisy recording's where both give it
-                notes.setdefault(w.category, reword(" ".join(str(w.message).split())))
+                if w.category not in notes:
+                    notes[w.category] = reword(" ".join(str(w.message).split()))
             s["sensor_notes"] = list(notes.values())
             drawn, stats = sensor_figures(a_before, a_after, rate)
             s.update(stats)

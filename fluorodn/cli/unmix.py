@@ -82,7 +82,10 @@ def unmix(
     refine: Annotated[
         bool, typer.Option("--refine", help="Fit the full nonlinear model per sample too (scipy; ~1 ms/sample).")
     ] = False,
-    key: Annotated[str | None, typer.Option(help="Variable of a .mat file, or dataset of an HDF5 file.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="Variable of a .mat file (a struct's field as rec.spectra), or dataset of an HDF5 file."),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -211,7 +214,13 @@ def report(
             "bin), as for unmix. Default: none."
         ),
     ] = None,
-    key: Annotated[str | None, typer.Option(help="Variable of a .mat file (if it holds several).")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Variable of a .mat file (a struct's field as rec.spectra), or dataset of an HDF5 file (if it "
+            "holds several)."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output .html. Default: <denoised>_report.html.")
     ] = None,
@@ -244,6 +253,6 @@ def report(
                                             rate=rate, reword=told, overwrite=overwrite, dark=dark)  # fmt: skip
     except (FluorodnError, ValueError) as err:  # report has --overwrite and -o, no --skip-existing
         fail(" ".join(str(err).split()).replace("or skip this input", "or give another -o"))
-    for message in cautions:
+    for message in dict.fromkeys(cautions):  # a caution of several pages once
         typer.echo(f"fluorodn: warning: {noisy}: {message}", err=True)
     typer.echo(f"Report {html_path} (summary {json_path}).")

@@ -195,7 +195,8 @@ def watch(
             counts["failed"] += 1
             handled.add(path)
             lines.failed(path, path, refused, debug=debug)
-            failure = {"time": _now(), "input": str(path), "status": "failed", "error": lines.files[-1]["error"]}
+            failure = {"time": _now(), "input": str(path), "output": None, "status": "failed",
+                       "error": lines.files[-1]["error"]}  # fmt: skip
             lines.files.clear()
             if report is not None:
                 _append_json_line(report, failure)
@@ -248,7 +249,11 @@ def watch(
     def gone(path: Path, when: str = "before it was complete; it was not denoised") -> None:
         lines.to_stderr(f"fluorodn: warning: {path} was deleted {when}")
         if report is not None:
-            _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest_of(path)),
+            try:
+                dest = str(dest_of(path))
+            except FluorodnError:  # an output name it could not have had
+                dest = None
+            _append_json_line(report, {"time": _now(), "input": str(path), "output": dest,
                                        "status": "deleted", "error": f"deleted {when}"})  # fmt: skip
 
     handled: set[Path] = set()

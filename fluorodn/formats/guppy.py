@@ -134,7 +134,9 @@ def write_guppy(
     return written
 
 
-def write_unmixed(result: Any, folder: str | os.PathLike[str], *, overwrite: bool = False) -> list[Path]:
+def write_unmixed(
+    result: Any, folder: str | os.PathLike[str], *, overwrite: bool = False, stacklevel: int = 1
+) -> list[Path]:
     """The traces of an unmixing ``result`` (:class:`fluorodn.unmixing.UnmixResult`) as GuPPy CSV files
     in ``folder`` (:data:`TRACES`): ``sensor_ff0.csv`` (GuPPy's signal, F/F0 = 1 + s * sensor, s the
     largest ``abs(result.response)``), ``sensor.csv``, ``hbo2.csv``, ``hb.csv``, ``offset.csv``,
@@ -148,9 +150,10 @@ def write_unmixed(result: Any, folder: str | os.PathLike[str], *, overwrite: boo
     round(interval / median) - 1 of them), get values interpolated linearly between their lit
     neighbours, and a UserWarning names them; light-off samples before the first lit sample or
     after the last are left out. A UserWarning also says where ``sensor_ff0`` drops to 0 or below
-    (a dF/F below -100 %), where GuPPy's dF/F of it is meaningless.
+    (a dF/F below -100 %), where GuPPy's dF/F of it is meaningless. ``stacklevel``: as for
+    :func:`warnings.warn`, counted from the caller of this function (1: that caller).
     """
-    return _write_unmixed(result, folder, overwrite, 2)
+    return _write_unmixed(result, folder, overwrite, 1 + stacklevel)
 
 
 def _write_unmixed(result: Any, folder: str | os.PathLike[str], overwrite: bool, depth: int) -> list[Path]:

@@ -247,7 +247,8 @@ def write_unmixed(
     start, zone = _recording_start(src)
     note = ""
     if start is not None and start.tzinfo is None:
-        note = f" The file's time zone {zone} names several zones; its time was taken as this computer's local time."
+        said = f"The file's time zone {zone} names several zones" if zone else "The file names no time zone"
+        note = f" {said}; its time was taken as this computer's local time."
     origin = getattr(result, "time_origin_s", None)
     times = times - times[0]
     if origin and origin > 0:

@@ -28,7 +28,9 @@ fixed numbers) to the same last digit, non-finite values spelled as the input sp
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,9 +115,15 @@ def parse_date(text: str) -> tuple[datetime | None, str]:
 def first_sample_time(header_date: datetime | None, stamp: str) -> datetime | None:
     """When the first spectrum was taken: its row's date and time where the row carries a real
     date (not OceanView's 1970-01-01 placeholder), or its clock time on the header's ``Date:``
-    day (the day within half a day of that date's time), in the header's zone; the header's
+    day (the day within half a day of that date's time), in the header's zone; milliseconds since
+    1970 as the instant they name (in the header's zone where it has one, else UTC); the header's
     ``Date:`` itself for stamps in seconds or without a header date; None where neither says."""
     text = stamp.strip().replace(",", ".")
+    if re.match(r"^\d+(?:\.\d*)?$", text) and _EPOCH_MS[0] <= float(text) < _EPOCH_MS[1]:  # ms since 1970
+        when = datetime.fromtimestamp(float(text) / 1000.0, tz=timezone.utc)
+        if header_date is None or header_date.tzinfo is None:
+            return when
+        return when.astimezone(header_date.tzinfo)
     dated = re.match(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$", text)
     clock = re.match(r"^(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$", text)
     if dated is not None and dated.group(1) != "1970":
@@ -476,10 +484,32 @@ def is_one_spectrum_folder(path: str | Path) -> bool:
     exports and no time-series export (its other .txt files, notes or logs, are left out)."""
     folder = Path(path)
     try:
-        kinds = {_export_kind(p) for p in _txt_files(folder)} if folder.is_dir() else set()
+        if not folder.is_dir():
+            return False
+        seen = (os.path.abspath(folder), folder.stat().st_mtime_ns)  # a file added or removed changes it
+        found = _FOLDER_KINDS.get(seen)
+        if found is not None and time.monotonic() - found[1] < _FOLDER_KINDS_S:
+            return found[0]
+        one = False
+        for p in _txt_files(folder):
+            kind = _export_kind(p)
+            if kind == "series":  # one is enough to say no
+                one = False
+                break
+            one = one or kind == "one"
     except OSError:
         return False
-    return "one" in kinds and "series" not in kinds
+    if len(_FOLDER_KINDS) > 64:
+        _FOLDER_KINDS.clear()
+    _FOLDER_KINDS[seen] = (one, time.monotonic())
+    return one
+
+
+#: What :func:`is_one_spectrum_folder` found, by folder and its modification time, and when: a
+#: command asks it several times within a moment of a folder that may hold thousands of exports
+#: (a file written to in place changes no folder time, so an answer is kept for seconds only).
+_FOLDER_KINDS: dict[tuple[str, int], tuple[bool, float]] = {}
+_FOLDER_KINDS_S = 5.0
 
 
 @dataclass

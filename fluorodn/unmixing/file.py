@@ -120,10 +120,10 @@ def unmix_file(
     existed = dest.exists()
     saved = result.save(dest, overwrite=overwrite, source=src)
     if guppy is not None:
-        from fluorodn.formats.guppy import _write_unmixed
+        from fluorodn.formats.guppy import write_unmixed
 
         try:
-            _write_unmixed(result, guppy, overwrite, 2)  # its warning: at the caller
+            write_unmixed(result, guppy, overwrite=overwrite, stacklevel=2)  # its warning: at the caller
         except BaseException:
             if not existed:  # the command failed: leave no output of it
                 with contextlib.suppress(OSError):

@@ -239,9 +239,13 @@ def test_the_start_is_the_first_spectrum_s_time(tmp_path):
         "2017-01-21 14:00:00.000000": datetime(2017, 1, 21, 14, 0, tzinfo=cet),
         "1970-01-01 10:00:00.000000": datetime(2017, 1, 20, 10, 0, tzinfo=cet),  # OceanView's placeholder date
         "0.000": datetime(2017, 1, 20, 10, 37, 6, tzinfo=cet),
+        # milliseconds since 1970 name their instant, shown in the header's zone
+        f"{datetime(2017, 1, 20, 8, 0, tzinfo=cet).timestamp() * 1000:.0f}": datetime(2017, 1, 20, 8, 0, tzinfo=cet),
     }
     for k, (stamp, expected) in enumerate(cases.items()):
         second = "0.200" if stamp == "0.000" else stamp[:-3] + "200" if stamp.endswith("000") else stamp
+        if stamp.isdigit():  # milliseconds: 200 ms later
+            second = str(int(stamp) + 200)
         path = tmp_path / f"r{k}.txt"
         path.write_text(head + f"{stamp}\t{row}\n{second}\t{row}\n", encoding="utf-8")
         assert start_time(path) == (expected, "CET"), stamp

@@ -141,6 +141,18 @@ def test_a_killed_writer_s_temporary_folder_is_removed(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]
 
 
+
+def test_a_shortened_moved_aside_folder_is_removed_once_its_output_is_back(tmp_path: Path) -> None:
+    """A folder moved aside under a shortened name (its output's name near the file system's limit)
+    is found to belong to its output, which exists again, and is removed like any other."""
+    dest = tmp_path / ("d" * 250)
+    dest.mkdir()
+    name = fio.temp_name(dest, "old").name.replace(f"-{os.getpid()}-", f"-{_dead_pid()}-")
+    assert not name.startswith("." + dest.name)  # shortened to fit
+    (tmp_path / name).mkdir()
+    assert fio.remove_stale_temps(tmp_path) == [tmp_path / name]
+
+
 # -- names the file system takes --------------------------------------------------------
 
 
