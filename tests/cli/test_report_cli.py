@@ -401,3 +401,20 @@ def test_a_report_on_image_frames_speaks_of_frames_rows_and_columns(
     tifffile.imwrite(tmp_path / "rec.tif", helpers.spectra(ROWS, COLS, dtype=np.float32))
     assert denoise(tiny_model, tmp_path / "rec.tif").exit_code == 0
     assert check_report(tmp_path / "rec_denoised_report.html")["kind"] == "recording"
+
+
+def test_a_note_of_the_sensor_unmixing_is_told_once_a_page(tmp_path: Path, helpers: Any) -> None:
+    """Two pages on a floor of counts, --sensor without --dark: the dark-level note is one line per
+    page on stderr (its own floor, worded with --dark), not one per page and recording (noisy and
+    denoised); --dark silences it."""
+    pages = np.stack([helpers.spectra(ROWS, COLS, seed=s, dtype=np.float32) + 500.0 for s in (1, 2)])
+    np.save(tmp_path / "n.npy", pages)
+    np.save(tmp_path / "d.npy", pages * 0.999 + 0.5)
+    sensor = sensor_csv(tmp_path / "s.csv", np.linspace(470.0, 600.0, 60))
+    args = ("report", tmp_path / "n.npy", tmp_path / "d.npy", "--sensor", sensor, "--wavelengths", "480:590")
+    result = cli(*args, "-o", tmp_path / "a.html")
+    assert result.exit_code == 0, result.output
+    told = [ln for ln in result.stderr.splitlines() if "no dark level was given" in ln]
+    assert len(told) == 2 and all(ln.rstrip().endswith("--dark") for ln in told), result.stderr
+    result = cli(*args, "--dark", "480", "-o", tmp_path / "b.html")
+    assert result.exit_code == 0 and "dark level" not in result.stderr, result.output
