@@ -378,9 +378,11 @@ def test_a_recursive_watch_removes_what_a_killed_run_left_in_the_subfolders(tiny
         name = temp_name(folder / "big_denoised.tif")
         stale.append(name.with_name(name.name.replace(f"-{os.getpid()}-", f"-{int(dead.stdout)}-")))
         stale[-1].write_bytes(b"left by kill -9")
+    np.save(incoming / "mouse1" / "frame.npy", np.random.default_rng(1).normal(100.0, 5.0, (64, 64)).astype(np.float32))
     proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--recursive")
-    try:
-        wait_for(lambda: not any(p.exists() for p in stale), timeout=60, proc=proc)
+    try:  # a file denoised says the watch runs (a stop before that is an interrupted start)
+        done = out / "mouse1" / "frame_denoised.npy"
+        wait_for(lambda: done.exists() and not any(p.exists() for p in stale), timeout=60, proc=proc)
         code, _, stderr = stop(proc)
     finally:
         if proc.poll() is None:
