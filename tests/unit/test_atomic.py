@@ -141,7 +141,6 @@ def test_a_killed_writer_s_temporary_folder_is_removed(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]
 
 
-
 def test_a_shortened_moved_aside_folder_is_removed_once_its_output_is_back(tmp_path: Path) -> None:
     """A folder moved aside under a shortened name (its output's name near the file system's limit)
     is found to belong to its output, which exists again, and is removed like any other."""
