@@ -138,9 +138,13 @@ def _check_codec(path: Path, page: Any) -> None:
         )
 
 
+#: What a TIFF's JSON description may state of its recording (:func:`description_metadata`).
+STATED_KEYS = ("wavelength_nm", "sampling_hz", "dark_counts")
+
+
 def description_metadata(text: str) -> dict[str, Any]:
-    """``wavelength_nm`` and ``sampling_hz`` (each the first found, at any depth) of a TIFF image
-    description that is JSON; ``{}`` for any other description."""
+    """``wavelength_nm``, ``sampling_hz`` and ``dark_counts`` (each the first found, at any depth)
+    of a TIFF image description that is JSON; ``{}`` for any other description."""
     try:
         doc = json.loads(text) if text.lstrip().startswith("{") else {}
     except ValueError:
@@ -150,7 +154,7 @@ def description_metadata(text: str) -> dict[str, Any]:
     def visit(node: Any) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if key in ("wavelength_nm", "sampling_hz") and key not in found:
+                if key in STATED_KEYS and key not in found:
                     found[key] = value
                 else:
                     visit(value)

@@ -62,7 +62,7 @@ import os
 import re
 import warnings as warnings_module
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -572,6 +572,8 @@ class _FileRead:
     """Where ``rate`` comes from, for a message."""
     axes_known: bool = False
     """Whether the file says each page is time x wavelength."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """What a TIFF's description states (:func:`fluorodn.unmixing.recording_metadata`)."""
 
 
 def _positive(value: Any) -> float | None:
@@ -613,7 +615,7 @@ def _read_file(path: str | os.PathLike[str], key: str | None = None, excitations
             wl = None
     rate = _positive(meta.get("sampling_hz"))
     return _FileRead(path, pages, used_key, wl, rate, () if rate is None else (rate,), f"{path} states",
-                     axes_known=bool(getattr(rec, "axes_known", False)))  # fmt: skip
+                     axes_known=bool(getattr(rec, "axes_known", False)), meta=meta)  # fmt: skip
 
 
 def _read_denoised(
@@ -797,7 +799,7 @@ def report_files(
     file records). A .mat/HDF5 denoised file holds the input's variables too: unless
     ``denoised_key`` is given, the variable its denoising wrote is read (a .mat file's
     ``<key>_denoised``, an HDF5 file's dataset ``key``) where it exists. ``wavelengths`` and
-    ``rate`` default to what the files state (a spectrometer file's wavelength axis and
+    ``rate`` (and, with a ``sensor``, ``dark``) default to what the files state (a spectrometer file's wavelength axis and
     timestamps, a TIFF's metadata: :func:`fluorodn.unmixing.recording_metadata`); one given that
     contradicts them (a wavelength in another bin, a rate more than 1 % off) is refused
     (ValueError). ``provenance`` defaults to the record in the denoised file
@@ -813,6 +815,10 @@ def report_files(
     noisy = _read_file(noisy_path, key, excitations)
     denoised = _read_denoised(denoised_path, noisy, denoised_key, excitations)
     wavelengths, rate = _file_axes(noisy, denoised, wavelengths, rate)
+    if dark is None and sensor is not None:  # the dark level the noisy file states, where it states one
+        from fluorodn.unmixing.inputs import stated_dark
+
+        dark = stated_dark(noisy.meta, noisy.pages.shape[2], noisy.path)
     if provenance is None:
         provenance = recorded
     if warnings is None:

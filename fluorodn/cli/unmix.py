@@ -77,7 +77,10 @@ def unmix(
     ] = None,
     dark: Annotated[
         str | None,
-        typer.Option(help="Dark level subtracted first: counts, or a one-column CSV (one per bin). Default: none."),
+        typer.Option(
+            help="Dark level subtracted first: counts, or a one-column CSV (one per bin). Default: the level the "
+            "file states (a TIFF's dark_counts), else none."
+        ),
     ] = None,
     refine: Annotated[
         bool, typer.Option("--refine", help="Fit the full nonlinear model per sample too (scipy; ~1 ms/sample).")
@@ -170,7 +173,8 @@ def unmix(
         typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)
     how = f"denoised with {res.denoised_with}" if res.denoised_with else "not denoised"
     fit = "refined" if res.refined else "linear"
-    typer.echo(f"Unmixed {recording} -> {dest} ({len(res.sensor)} samples, {how}, {fit} fit, "
+    stated = ", the dark level the file states" if dark is None and res.dark is not None else ""
+    typer.echo(f"Unmixed {recording} -> {dest} ({len(res.sensor)} samples, {how}, {fit} fit{stated}, "
                f"{time.perf_counter() - t0:.1f} s).")  # fmt: skip
 
 
@@ -211,7 +215,7 @@ def report(
         str | None,
         typer.Option(
             help="With --sensor: the dark level subtracted before unmixing, counts or a one-column CSV (one per "
-            "bin), as for unmix. Default: none."
+            "bin), as for unmix. Default: the level the recording states (a TIFF's dark_counts), else none."
         ),
     ] = None,
     key: Annotated[

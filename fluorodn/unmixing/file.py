@@ -12,7 +12,7 @@ import numpy as np
 
 from fluorodn.errors import OutputExistsError
 from fluorodn.unmixing.fit import Progress, _unmix
-from fluorodn.unmixing.inputs import PathLike, UnmixError, recording_metadata
+from fluorodn.unmixing.inputs import PathLike, UnmixError, recording_metadata, stated_dark
 from fluorodn.unmixing.result import OUTPUT_FORMATS, UnmixResult, need_pyarrow
 
 __all__ = ["unmix_file"]
@@ -35,7 +35,7 @@ def unmix_file(
 ) -> tuple[UnmixResult, Path]:
     """Unmix one recording file and write its table; returns (result, output path).
 
-    ``wavelengths`` and ``rate`` default to the file's metadata (:func:`recording_metadata`);
+    ``wavelengths``, ``rate`` and ``dark`` default to the file's metadata (:func:`recording_metadata`);
     a spectrometer file (:mod:`fluorodn.formats`: OceanView export, HDF5 with axes), and a TIFF
     fluorodn converted from one, gives its wavelengths and its timestamps, which become
     ``time_s`` (gaps included; a ``rate`` given is checked against them). Such a file takes no
@@ -110,6 +110,8 @@ def unmix_file(
             )
         if isinstance(wavelengths, list) and len(wavelengths) == 2:
             wavelengths = f"{float(wavelengths[0])!r}:{float(wavelengths[1])!r}"
+    if dark is None:  # the dark level the file states, where it states one
+        dark = stated_dark(meta, arr.shape[1], src)
     if guppy is not None and times is None and rate is None:
         raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give rate=HZ")
     result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller

@@ -31,6 +31,7 @@ __all__ = [
     "read_values",
     "recording_metadata",
     "sensor_on",
+    "stated_dark",
     "wavelength_grid",
     "wavelengths_for",
 ]
@@ -126,8 +127,9 @@ def recording_metadata(path: PathLike) -> dict[str, Any]:
     """Wavelengths, sampling rate and timestamps stored in a recording file, where it holds them.
 
     A TIFF whose image description is JSON with ``wavelength_nm`` (all the bins' wavelengths,
-    or [first, last]) and ``sampling_hz`` (at any depth), as ``fluorodn example`` writes, gives
-    ``{"wavelength_nm": [...], "sampling_hz": 5.0}``; other files give ``{}``.
+    or [first, last]), ``sampling_hz`` and ``dark_counts`` (the detector's dark level: one
+    number, or one per bin; each at any depth), as ``fluorodn example`` writes, gives
+    ``{"wavelength_nm": [...], "sampling_hz": 5.0, "dark_counts": [...]}``; other files give ``{}``.
 
     A TIFF that fluorodn converted from a spectrometer file (``to="tif"``, see
     :mod:`fluorodn.formats.convert`) also gives, from the top level of its description,
@@ -262,6 +264,22 @@ def sensor_on(sensor: Any, wl: np.ndarray) -> np.ndarray:
     if not np.any(response):
         raise UnmixError(f"{name} is zero over the recording's wavelengths, so the sensor cannot be seen")
     return response
+
+
+def stated_dark(meta: dict[str, Any], n_bins: int, src: PathLike) -> np.ndarray | None:
+    """The dark level a file's metadata states (``dark_counts``, :func:`recording_metadata`) as
+    :func:`dark_levels` gives it, or None where it states none; a stated level that is not one
+    finite number or one per bin is refused, naming the file."""
+    if meta.get("dark_counts") is None:
+        return None
+    value = meta["dark_counts"]
+    try:
+        return dark_levels(value if isinstance(value, list) else [value], n_bins)
+    except (UnmixError, TypeError, ValueError):
+        raise UnmixError(
+            f"{src} states a dark level (dark_counts) that is neither one number nor {n_bins} (one per bin); "
+            "give the dark level with --dark"
+        ) from None
 
 
 def dark_levels(dark: Any, n_bins: int) -> np.ndarray:

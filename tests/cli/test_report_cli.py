@@ -16,6 +16,7 @@ import tifffile
 from typer.testing import CliRunner
 
 from fluorodn.cli import app
+from tests.support import assert_user_error
 
 runner = CliRunner()
 ROWS, COLS = 240, 32
@@ -418,3 +419,25 @@ def test_a_note_of_the_sensor_unmixing_is_told_once_a_page(tmp_path: Path, helpe
     assert len(told) == 2 and all(ln.rstrip().endswith("--dark") for ln in told), result.stderr
     result = cli(*args, "--dark", "480", "-o", tmp_path / "b.html")
     assert result.exit_code == 0 and "dark level" not in result.stderr, result.output
+
+
+def test_the_dark_level_a_tiff_states_serves_the_sensors_unmixing(tmp_path: Path) -> None:
+    """The shipped example states its dark level: ``report --sensor`` unmixes with it (no note);
+    a stated level of the wrong length is one sentence and no report."""
+    assert cli("example", tmp_path / "ex.tif").exit_code == 0
+    x = tifffile.imread(tmp_path / "ex.tif")[:600]
+    desc = json.loads(tifffile.TiffFile(tmp_path / "ex.tif").pages[0].description)
+    tifffile.imwrite(tmp_path / "n.tif", x, description=json.dumps(desc), metadata=None)
+    tifffile.imwrite(tmp_path / "d.tif", x * 0.999, description=json.dumps(desc), metadata=None)
+    result = cli("report", tmp_path / "n.tif", tmp_path / "d.tif", "--sensor", "example", "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    assert "dark level" not in result.stderr
+    desc["fluorodn_example"]["dark_counts"] = [500.0, 510.0]
+    tifffile.imwrite(tmp_path / "n.tif", x, description=json.dumps(desc), metadata=None)
+    result = cli("report", tmp_path / "n.tif", tmp_path / "d.tif", "--sensor", "example", "-o", tmp_path / "b.html")
+    assert_user_error(result, "n.tif states a dark level (dark_counts)", "--dark")
+    assert not (tmp_path / "b.html").exists()
+    desc["fluorodn_example"].pop("dark_counts")
+    tifffile.imwrite(tmp_path / "n.tif", x, description=json.dumps(desc), metadata=None)
+    result = cli("report", tmp_path / "n.tif", tmp_path / "d.tif", "--sensor", "example", "-o", tmp_path / "c.html")
+    assert result.exit_code == 0 and "no dark level was given" in result.stderr, result.output

@@ -70,6 +70,7 @@ def test_example_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     result = cli("unmix", "example.tif", "--sensor", "example", "--no-denoise")
     assert result.exit_code == 0, result.output
     assert "Unmixed example.tif -> example_unmixed.csv (3000 samples, not denoised, linear fit" in result.stdout
+    assert "the dark level the file states" in result.stdout and "dark level" not in result.stderr
     header, table = read_table(tmp_path / "example_unmixed.csv")
     assert header == list(COLUMNS) and table.shape == (3000, len(COLUMNS))
     np.testing.assert_allclose(table[:, 1], np.arange(3000) / 5.0)  # rate and wavelengths from the TIFF
@@ -78,6 +79,32 @@ def test_example_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     rng = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(data.TEST_STREAM,)))
     truth = data.make_instance(rng, 3000, 152, 0.5).truth
     assert np.corrcoef(table[:, 2], truth.a)[0, 1] > 0.9
+    # the example's stated dark level: the trace's scale is the truth's (0.67 with no dark level)
+    assert np.polyfit(truth.a, table[:, 2], 1)[0] == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_dark_level_the_tiff_states_is_used_unless_one_is_given(files: SimpleFiles) -> None:
+    """``dark_counts`` in a TIFF's description is the dark level: the same table as --dark with that
+    level and no note; --dark given wins; a stated level of the wrong length is one sentence."""
+    dark = float(np.median(files.truth.clean - files.truth.photons))
+    x = np.load(files.npy)
+    common = ["-s", files.sensor, "--wavelengths", files.range, "--rate", 5, "--no-denoise"]
+    tifffile.imwrite(files.folder / "st.tif", x, description=json.dumps({"rig": {"dark_counts": dark}}), metadata=None)
+    result = cli("unmix", files.folder / "st.tif", *common)
+    assert result.exit_code == 0, result.output
+    assert "dark level" not in result.stderr and "the dark level the file states" in result.stdout
+    assert cli("unmix", files.npy, *common, "--dark", dark, "-o", files.folder / "given.csv").exit_code == 0
+    _, stated = read_table(files.folder / "st_unmixed.csv")
+    _, given = read_table(files.folder / "given.csv")
+    np.testing.assert_allclose(stated, given, rtol=1e-6, atol=1e-9)
+    result = cli("unmix", files.folder / "st.tif", *common, "--dark", 0, "-o", files.folder / "zero.csv")
+    assert result.exit_code == 0 and "the dark level the file states" not in result.stdout, result.output
+    _, zero = read_table(files.folder / "zero.csv")
+    assert np.polyfit(files.truth.a, zero[:, 2], 1)[0] < 0.9 * np.polyfit(files.truth.a, given[:, 2], 1)[0]
+    tifffile.imwrite(files.folder / "bad.tif", x, description=json.dumps({"dark_counts": [1.0, 2.0]}), metadata=None)
+    result = cli("unmix", files.folder / "bad.tif", *common)
+    assert_user_error(result, "bad.tif states a dark level (dark_counts)", "152 (one per bin)", "--dark")
+    assert not (files.folder / "bad_unmixed.csv").exists()
 
 
 def test_npy_with_range_and_rate(files: SimpleFiles) -> None:

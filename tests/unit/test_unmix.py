@@ -560,9 +560,15 @@ def test_shipped_example_sensor_is_the_example_recordings_draw() -> None:
     data = pytest.importorskip("fluorodn_train.data")
     example = Path(fluorodn.__file__).parent / "data" / "example.tif"
     meta = recording_metadata(example)
-    assert meta == {"wavelength_nm": [477.0, 595.0], "sampling_hz": 5.0}
+    assert sorted(meta) == ["dark_counts", "sampling_hz", "wavelength_nm"]
+    assert meta["wavelength_nm"] == [477.0, 595.0] and meta["sampling_hz"] == 5.0
     rng = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(data.TEST_STREAM,)))
     inst = data.make_instance(rng, 3000, 152, 0.5)
+    # the draw's pixels, and its dark level (the counts with no photons) to the 0.1 count stated
+    np.testing.assert_allclose(tifffile.imread(example), inst.noisy.astype(np.float32))
+    np.testing.assert_allclose(
+        meta["dark_counts"], np.median(inst.truth.clean - inst.truth.photons, axis=0), atol=0.051
+    )
     wl, dff = read_sensor(Path(fluorodn.__file__).parent / "data" / "example_sensor.csv")
     np.testing.assert_allclose(wl, inst.truth.wl, atol=1e-6)
     np.testing.assert_allclose(dff, inst.truth.response, rtol=1e-7, atol=1e-12)
