@@ -27,6 +27,7 @@ where that division flips their sign or blows up.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn.errors import FileFormatError, OutputError, OutputExistsError
+from fluorodn.errors import FileFormatError, FluorodnError, OutputError, OutputExistsError
 from fluorodn.formats.timing import DROP_FACTOR
 
 __all__ = ["COLUMNS", "SIGNAL", "TRACES", "check_folder", "write_guppy", "write_unmixed"]
@@ -85,8 +86,11 @@ def write_guppy(
     microsecond, on any clock (an acquisition clock's large values keep that precision).
     Everything is checked before a
     file is written (:func:`check_folder`; a trace that holds NaN or infinite values is refused,
-    since GuPPy would drop them and shift the data against the times). Each file is written
-    atomically; where one cannot be, the files this call wrote are removed again.
+    since GuPPy would drop them and shift the data against the times). The files are written all
+    or nothing: each to a temporary file, and only once all are complete do they get their names,
+    the files they replace kept aside until every one is in place. On any error or interruption
+    the folder is left as it was: the files replaced are put back byte for byte, the new files and
+    the folders this call made removed; an OSError is raised as one OutputError sentence.
     """
     from fluorodn.files import check_name_part
     from fluorodn.io import atomic_output
@@ -112,26 +116,149 @@ def write_guppy(
         columns[name] = data
     folder = Path(folder)
     check_folder(folder, list(columns), overwrite=overwrite)
-    new = not folder.exists()
-    written: list[Path] = []
+    files = [folder / f"{name}.csv" for name in columns]
+    made: list[Path] = []  # the folders this call made, outermost first
+    temps: dict[Path, Path] = {}  # a file -> the temporary file its new content is written to
+    ours: dict[Path, tuple[int, int]] = {}  # a file -> (device, inode) of that temporary file
+    kept: dict[Path, Path] = {}  # a file replaced -> its original, kept aside until every file is in place
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in columns.items():
-            dest = folder / f"{name}.csv"
-            with atomic_output(dest, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(",".join(COLUMNS) + "\n")
-                for k, (t, v) in enumerate(zip(times.tolist(), data.tolist(), strict=True)):
-                    fh.write(f"{round(t, 6):.16g},{v:.9g},{f'{rate:.9g}' if k == 0 else ''}\n")
-            written.append(dest)
-    except BaseException:
-        for dest in written:
-            with contextlib.suppress(OSError):
-                dest.unlink()
-        if new:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        _make_folders(folder, made)
+        with contextlib.ExitStack() as stack:  # every file complete before the first gets its name
+            for dest, data in zip(files, columns.values(), strict=True):
+                publish = functools.partial(_before_publish, dest, temps, ours, kept)
+                tmp = temps[dest] = stack.enter_context(
+                    atomic_output(dest, overwrite=overwrite, before_publish=publish)
+                )
+                with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                    fh.write(",".join(COLUMNS) + "\n")
+                    for k, (t, v) in enumerate(zip(times.tolist(), data.tolist(), strict=True)):
+                        fh.write(f"{round(t, 6):.16g},{v:.9g},{f'{rate:.9g}' if k == 0 else ''}\n")
+    except BaseException as err:
+        stuck = _roll_back(files, ours, kept, made)
+        if stuck:
+            held = ", ".join(f"{dest.name} as {aside.name}" for dest, aside in stuck)
+            raise OutputError(
+                f"cannot write the GuPPy files into {folder} ({_why(err)}), and of the files it held before, "
+                f"{len(stuck)} could not be put back: they are kept in it ({held}); rename them back"
+            ) from err
+        if _system_error(err):
+            why = _why(err)
+            left = "nothing was made" if made else "it is left as it was, none of the new files kept"
+            fix = "free some space or choose another folder" if why == _FULL else "choose a writable folder"
+            raise OutputError(f"cannot write the GuPPy files into {folder} ({why}): {left}; {fix}") from err
         raise
-    return written
+    for aside in kept.values():  # every new file is in place: the originals are no longer needed
+        with contextlib.suppress(OSError):
+            os.unlink(aside)
+    return files
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Make ``folder`` and the folders above it that do not exist, adding to ``made`` (outermost
+    first) each that this call made (one another process made in the meantime is not added)."""
+    missing = []
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            continue
+        made.append(path)
+
+
+def _remove_folders(made: list[Path]) -> None:
+    """Remove the folders ``made`` (outermost first), innermost first, each only where it is empty."""
+    for path in reversed(made):
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path`` itself (a link is not followed), or None where nothing has that name."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _before_publish(
+    dest: Path, temps: dict[Path, Path], ours: dict[Path, tuple[int, int]], kept: dict[Path, Path]
+) -> None:
+    """Before the complete temporary file ``temps[dest]`` gets the name ``dest``: note it in ``ours``
+    and keep a file ``dest`` names aside in ``kept`` (a second link to it, so that the name never
+    goes missing; renamed where the file system has no hard links, and for a symbolic link)."""
+    from fluorodn._atomic import temp_name
+
+    mine = _identity(temps[dest])
+    if mine is not None:
+        ours[dest] = mine
+    if not os.path.lexists(dest):
+        return
+    aside = temp_name(dest, "old")
+    if os.path.islink(dest):
+        os.rename(dest, aside)
+    else:
+        try:
+            os.link(dest, aside)
+        except OSError:
+            os.rename(dest, aside)
+    kept[dest] = aside
+
+
+def _roll_back(
+    files: list[Path], ours: dict[Path, tuple[int, int]], kept: dict[Path, Path], made: list[Path]
+) -> list[tuple[Path, Path]]:
+    """Undo a :func:`write_guppy` that failed: put the originals ``kept`` aside back under their names,
+    remove the new files (a file another process wrote is left) and the folders ``made``. Returns
+    (file, where its original is kept) for each original that could not be put back."""
+    stuck = []
+    for dest in files:
+        now = _identity(dest)
+        mine = now is not None and now == ours.get(dest)
+        aside = kept.get(dest)
+        try:
+            if aside is not None and (mine or now is None):
+                os.replace(aside, dest)
+            elif aside is not None and now == _identity(aside):  # the original never left: drop its second link
+                os.unlink(aside)
+            elif aside is not None:  # another file took the name in the meantime
+                stuck.append((dest, aside))
+            elif mine:
+                os.unlink(dest)
+        except OSError:
+            if aside is not None:
+                stuck.append((dest, aside))
+    _remove_folders(made)
+    return stuck
+
+
+_FULL = "the disk is full"
+
+
+def _system_error(err: BaseException) -> bool:
+    """Whether ``err`` is the system's refusal to write (disk full, no permission, ...), not a
+    fluorodn sentence of its own: an OSError, or the OutputError :mod:`fluorodn._atomic` made of one."""
+    if isinstance(err, OutputError):
+        return isinstance(err.__cause__, OSError)
+    return isinstance(err, OSError) and not isinstance(err, FluorodnError)
+
+
+def _why(err: BaseException) -> str:
+    """What kept the files from being written, in a few words."""
+    from fluorodn._atomic import _disk_full
+
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(err, OutputError) and isinstance(err.__cause__, OSError):
+        err = err.__cause__  # the sentence of atomic_output: its cause, which this sentence names instead
+    if isinstance(err, OSError):
+        return _FULL if _disk_full(err) else (err.strerror or str(err) or type(err).__name__)
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 def write_unmixed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,9 @@ def unmix_file(
     not. ``guppy``: a folder to also write the traces into in
     GuPPy's CSV convention (:func:`fluorodn.formats.guppy.write_unmixed`), checked before any
     work too (a folder, or one that can be made; its files refused where they exist, unless
-    ``overwrite``; times to give them); where its files cannot be written, the output written
-    before them is removed again.
+    ``overwrite``; times to give them). The GuPPy files are written once the table is complete
+    and before it gets its name, all or nothing: where they cannot be written, neither the table
+    nor the folder changes (a table or GuPPy file replaced with ``overwrite`` is kept).
     """
     from fluorodn import formats
     from fluorodn import io as fio
@@ -119,18 +121,22 @@ def unmix_file(
         from fluorodn.formats.timing import check
 
         result = dataclasses.replace(result, time_s=times, timing=check(times, str(src)), time_origin_s=origin)
-    existed = dest.exists()
-    saved = result.save(dest, overwrite=overwrite, source=src)
-    if guppy is not None:
-        from fluorodn.formats.guppy import write_unmixed
+    if guppy is None:
+        return result, result.save(dest, overwrite=overwrite, source=src)
+    from fluorodn.formats.guppy import write_unmixed
 
-        try:
-            write_unmixed(result, guppy, overwrite=overwrite, stacklevel=2)  # its warning: at the caller
-        except BaseException:
-            if not existed:  # the command failed: leave no output of it
-                with contextlib.suppress(OSError):
-                    saved.unlink()
-            raise
+    told: list[warnings.WarningMessage] = []
+
+    def write_guppy() -> None:  # once the table is complete, before it gets its name
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            write_unmixed(result, guppy, overwrite=overwrite)
+        told.extend(caught)
+
+    # the GuPPy files are written all or nothing, and where they fail the table keeps what it held
+    saved = result.save(dest, overwrite=overwrite, source=src, before_publish=write_guppy)
+    for w in told:  # at the caller
+        warnings.warn(w.message, w.category, stacklevel=2)
     return result, saved
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,23 +123,38 @@ class UnmixResult:
             "gain": self.gain,
         }
 
-    def save(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+    def save(
+        self,
+        path: PathLike,
+        *,
+        overwrite: bool = False,
+        source: PathLike | None = None,
+        before_publish: Callable[[], None] | None = None,
+    ) -> Path:
         """Write the table to ``path``: CSV, Parquet for a ``.parquet`` name (needs pyarrow), or NWB
         for a ``.nwb`` name (:func:`fluorodn.formats.nwb.write_unmixed`; needs the ``nwb`` extra).
 
         Written atomically (:func:`fluorodn.io.atomic_output`); an existing file is refused
         unless ``overwrite``, and ``source`` (the input) is never replaced. A file that cannot be
         written (a full disk, a read-only folder) raises OutputError with one sentence, and
-        nothing is left under its name.
+        nothing is left under its name. ``before_publish`` is called once the table is complete,
+        before it gets its name: an exception from it leaves ``path`` as it was.
         """
         path = Path(path)
         if path.suffix.lower() == ".parquet":
-            return self.to_parquet(path, overwrite=overwrite, source=source)
+            return self.to_parquet(path, overwrite=overwrite, source=source, before_publish=before_publish)
         if path.suffix.lower() == ".nwb":
-            return self.to_nwb(path, overwrite=overwrite, source=source)
-        return self.to_csv(path, overwrite=overwrite, source=source)
+            return self.to_nwb(path, overwrite=overwrite, source=source, before_publish=before_publish)
+        return self.to_csv(path, overwrite=overwrite, source=source, before_publish=before_publish)
 
-    def to_nwb(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+    def to_nwb(
+        self,
+        path: PathLike,
+        *,
+        overwrite: bool = False,
+        source: PathLike | None = None,
+        before_publish: Callable[[], None] | None = None,
+    ) -> Path:
         """Write the traces as NWB (ndx-fiber-photometry), start time and timestamps from ``source``,
         :meth:`provenance` as the file's notes."""
         from fluorodn.formats.nwb import write_unmixed
@@ -148,11 +163,21 @@ class UnmixResult:
         if source is None:
             raise UnmixError("an NWB output needs the recording it comes from (source=) for its start time")
         path = Path(path)
-        with _write_errors(path), atomic_output(path, overwrite=overwrite, source=Path(source)) as tmp:
+        with (
+            _write_errors(path),
+            atomic_output(path, overwrite=overwrite, source=Path(source), before_publish=before_publish) as tmp,
+        ):
             write_unmixed(self, tmp, source, provenance=self.provenance())
         return path
 
-    def to_csv(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+    def to_csv(
+        self,
+        path: PathLike,
+        *,
+        overwrite: bool = False,
+        source: PathLike | None = None,
+        before_publish: Callable[[], None] | None = None,
+    ) -> Path:
         """Write the table as CSV with a header line; an unknown time_s, and the traces of samples taken
         with the light off, are left empty. Returns the path."""
         from fluorodn.io import atomic_output
@@ -162,7 +187,7 @@ class UnmixResult:
         values = np.column_stack([cols[name] for name in COLUMNS[1:]])
         with (
             _write_errors(path),
-            atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp,
+            atomic_output(path, overwrite=overwrite, source=_opt_path(source), before_publish=before_publish) as tmp,
             open(tmp, "w", encoding="utf-8", newline="\n") as fh,
         ):
             fh.write(",".join(COLUMNS) + "\n")
@@ -170,7 +195,14 @@ class UnmixResult:
                 fh.write(f"{k}," + ",".join("" if v != v else f"{v:.9g}" for v in row) + "\n")
         return path
 
-    def to_parquet(self, path: PathLike, *, overwrite: bool = False, source: PathLike | None = None) -> Path:
+    def to_parquet(
+        self,
+        path: PathLike,
+        *,
+        overwrite: bool = False,
+        source: PathLike | None = None,
+        before_publish: Callable[[], None] | None = None,
+    ) -> Path:
         """Write the table as Parquet (pyarrow); an unknown time_s, and the traces of samples taken with
         the light off, are null. Returns the path."""
         from fluorodn.io import atomic_output
@@ -182,7 +214,10 @@ class UnmixResult:
         cols = self.columns()
         arrays = [pa.array(v, from_pandas=True) for v in cols.values()]  # from_pandas: NaN -> null
         table = pa.Table.from_arrays(arrays, names=list(cols))
-        with _write_errors(path), atomic_output(path, overwrite=overwrite, source=_opt_path(source)) as tmp:
+        with (
+            _write_errors(path),
+            atomic_output(path, overwrite=overwrite, source=_opt_path(source), before_publish=before_publish) as tmp,
+        ):
             pq.write_table(table, str(tmp))
         return path
 
