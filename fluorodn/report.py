@@ -799,8 +799,9 @@ def report_files(
     file records). A .mat/HDF5 denoised file holds the input's variables too: unless
     ``denoised_key`` is given, the variable its denoising wrote is read (a .mat file's
     ``<key>_denoised``, an HDF5 file's dataset ``key``) where it exists. ``wavelengths`` and
-    ``rate`` (and, with a ``sensor``, ``dark``) default to what the files state (a spectrometer file's wavelength axis and
-    timestamps, a TIFF's metadata: :func:`fluorodn.unmixing.recording_metadata`); one given that
+    ``rate`` (and, with a ``sensor``, ``dark``) default to what the files state (a spectrometer
+    file's wavelength axis and timestamps, a TIFF's metadata:
+    :func:`fluorodn.unmixing.recording_metadata`); one given that
     contradicts them (a wavelength in another bin, a rate more than 1 % off) is refused
     (ValueError). ``provenance`` defaults to the record in the denoised file
     (:func:`stored_provenance`). ``warnings``: the messages of the run that wrote the denoised
