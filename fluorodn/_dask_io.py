@@ -7,8 +7,10 @@ dask, zarr and tifffile are imported when a function here is called.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,7 +30,6 @@ __all__ = [
     "provenance",
     "read_tiff_lazy",
     "read_zarr",
-    "rmtree",
     "write_zarr",
 ]
 
@@ -144,7 +145,81 @@ def write_zarr(
     zarr_format : 2 or 3.
     overwrite : replace an existing array at ``dst``.
     compute : False returns the dask ``Delayed`` of the store instead of running it.
+
+    With ``compute`` and a local ``dst``, the array is written atomically: into a temporary store
+    beside ``dst`` (:func:`fluorodn._atomic.atomic_folder`), which gets the name ``dst`` once
+    complete, so ``dst`` never holds a partial result and an error or interrupt leaves it as it
+    was (an existing ``dst`` without ``overwrite`` is refused before any work, OutputExistsError).
+    The ``Delayed`` of ``compute=False``, and a remote store (a URL), write at ``dst`` itself.
     """
+    if compute and "://" not in os.fspath(dst):
+        from ._atomic import atomic_folder
+        from .files import check_name_length, make_folder
+
+        dst_p = check_name_length(Path(os.fspath(dst)).absolute())
+        make_folder(dst_p.parent)
+        with atomic_folder(dst_p, overwrite=overwrite) as tmp, _finished_chunks():
+            _store(array, tmp, attrs, provenance, chunks, zarr_format, overwrite=True, compute=True)
+        return None
+    return _store(array, dst, attrs, provenance, chunks, zarr_format, overwrite=overwrite, compute=compute)
+
+
+@contextlib.contextmanager
+def own_threads(workers: int | None = None) -> Iterator[None]:
+    """Context in which ``dask.compute`` runs on threads of a pool of its own, which on leaving has
+    ended the chunks it was running, also where an error or an interrupt ended the compute (dask's
+    shared pool runs them on, and a zarr chunk written then makes a removed store again); the
+    chunks not started are dropped."""
+    import dask
+    from dask import threaded
+    from dask.system import CPU_COUNT
+
+    executor = getattr(threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
+    pool = executor(workers or CPU_COUNT)
+    try:
+        with dask.config.set(scheduler="threads", pool=pool):
+            yield
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _finished_chunks() -> Iterator[None]:
+    """:func:`own_threads` where ``dask.compute`` would run on dask's default threads (no scheduler
+    set, no distributed client): the compute in it has no chunk left running when it ends."""
+    import dask
+
+    if dask.config.get("scheduler", None) is None and dask.config.get("pool", None) is None and not _has_client():
+        with own_threads():
+            yield
+    else:
+        yield
+
+
+def _has_client() -> bool:
+    try:
+        from distributed import default_client
+    except ImportError:
+        return False
+    try:
+        default_client()
+    except ValueError:
+        return False
+    return True
+
+
+def _store(
+    array: da.Array,
+    dst: str | os.PathLike[str],
+    attrs: dict[str, Any] | None,
+    provenance: dict[str, Any] | None,
+    chunks: tuple[int, ...] | None,
+    zarr_format: Literal[2, 3],
+    *,
+    overwrite: bool,
+    compute: bool,
+) -> Any:
+    """:func:`write_zarr` at ``dst`` itself."""
     import dask.array as da
     import zarr
 
@@ -253,10 +328,3 @@ def check_destination(src: str, dst: Path, overwrite: bool) -> None:
         or not any((dst / m).is_file() for m in (".zarray", ".zgroup", "zarr.json"))
     ):
         raise OutputExistsError(f"{dst} exists and is not a zarr store, so it is not replaced; choose another output")
-
-
-def rmtree(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()

@@ -39,7 +39,6 @@ import contextlib
 import dataclasses
 import os
 import time
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,20 +46,22 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ._atomic import atomic_folder, remove_stale_temps
 from ._dask_io import (
     check_destination,
     is_tiff,
     open_zarr,
+    own_threads,
     provenance,
     read_tiff_lazy,
     read_zarr,
-    rmtree,
     write_zarr,
 )
 from ._dask_worker import LOADS as LOADS
 from ._dask_worker import cached_denoiser, check_block, run_block_2d, run_block_3d, run_block_spectral
 from ._engine import check_scale, clipping_warning, removal_warning
 from .errors import FluorodnError, InputError
+from .files import check_name_length, make_folder
 from .normalize import sample_rows, scale_from_rows
 from .registry import IMAGE_MODEL
 
@@ -456,10 +457,16 @@ WAIT_FOR_WORKERS_S = 300.0
 
 @contextlib.contextmanager
 def _scheduler(scheduler: str, workers: int | None) -> Iterator[Any]:
-    """Context in which ``dask.compute`` uses the requested scheduler."""
+    """Context in which ``dask.compute`` uses the requested scheduler. On leaving it, the local
+    threads or processes have ended the chunks they were running, also where an error or an
+    interrupt ended the compute: nothing writes into the output any more (the chunks not
+    started are dropped)."""
     import dask
 
-    if scheduler in ("threads", "processes", "synchronous"):
+    if scheduler == "threads":  # a pool of its own: dask's shared pool would run on after an interrupt
+        with own_threads(workers):
+            yield None
+    elif scheduler in ("processes", "synchronous"):  # dask's process pool is shut down, waiting, by the compute
         with dask.config.set(scheduler=scheduler, num_workers=workers):
             yield None
     elif scheduler == "local":
@@ -505,8 +512,14 @@ def denoise_zarr(
     """Denoise a zarr array (or a TIFF, read lazily) into a new zarr array, atomically.
 
     The result is written to a temporary store beside ``dst`` and renamed into place
-    only when complete, so ``dst`` never holds a partial result. Attributes of a zarr
-    source are kept and ``attrs["fluorodn"]`` records the provenance.
+    only when complete (:func:`fluorodn._atomic.atomic_folder`), so ``dst`` never holds a
+    partial result, and a ``dst`` another process made in the meantime is not replaced. The
+    temporary store's name is shortened where ``dst``'s, valid, leaves no room for its tail;
+    temporary outputs a killed fluorodn process left in ``dst``'s folder are removed first
+    (:func:`fluorodn._atomic.remove_stale_temps`). On any error or interruption
+    (KeyboardInterrupt) the local workers end the chunks they are writing, tasks not started on
+    a cluster are cancelled, and the temporary store is removed. Attributes of a zarr source are
+    kept and ``attrs["fluorodn"]`` records the provenance.
 
     Parameters
     ----------
@@ -535,6 +548,7 @@ def denoise_zarr(
     import dask
 
     src_s, dst_p = os.fspath(src), Path(os.fspath(dst)).absolute()
+    dst_p = check_name_length(dst_p)  # a name no file system takes: asking whether it exists would fail
     check_destination(src_s, dst_p, overwrite)
     attrs: dict[str, Any] = {}
     zchunks: tuple[int, ...] | None = None
@@ -560,17 +574,23 @@ def denoise_zarr(
     # a short recording told by its rows is passed on as one, so its first page is read once
     out = denoise(arr, model, device, options=options, recording=recording, rate=rate)
     prov = provenance(planner, ref, os.path.abspath(src_s), arr.ndim, device)
-    tmp = dst_p.with_name(f".{dst_p.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    make_folder(dst_p.parent)
+    remove_stale_temps(dst_p.parent)
+    with atomic_folder(dst_p, overwrite=overwrite, source=None if "://" in src_s else Path(src_s)) as tmp:
         stored = write_zarr(out, tmp, attrs=attrs, provenance=prov, chunks=zchunks, zarr_format=zfmt, compute=False)
         with _scheduler(scheduler, workers) as client:
             if client is not None:
                 fut = client.compute(stored)
-                if progress:
-                    from distributed import progress as dprogress
+                try:
+                    if progress:
+                        from distributed import progress as dprogress
 
-                    dprogress(fut)
-                fut.result()
+                        dprogress(fut)
+                    fut.result()
+                except BaseException:
+                    with contextlib.suppress(Exception):  # a scheduler that is gone has nothing left to run
+                        fut.cancel()
+                    raise
             elif progress:
                 from dask.diagnostics import ProgressBar
 
@@ -579,16 +599,6 @@ def denoise_zarr(
             else:
                 dask.compute(stored)
         seconds = time.perf_counter() - t0
-        if dst_p.exists():  # overwrite: move the old one aside, then swap
-            trash = dst_p.with_name(f".{dst_p.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(dst_p, trash)
-            os.replace(tmp, dst_p)
-            rmtree(trash)
-        else:
-            os.replace(tmp, dst_p)
-    except BaseException:
-        rmtree(tmp)
-        raise
     npx = float(np.prod(arr.shape))
     return {
         "dst": str(dst_p),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -21,6 +21,7 @@ from fluorodn.cli._common import (
     errors_as_json,
     fail,
     format_traceback,
+    interrupted,
     model_record,
     names_a_folder,
     run_denoiser,
@@ -257,7 +258,7 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
                   rate: float | None = None) -> None:  # fmt: skip
     """One zarr array in, one zarr array out, through fluorodn.dask (``rate``: --rate, the
     recording's samples per second, which a zarr store does not state)."""
-    from fluorodn.files import check_name_part
+    from fluorodn.files import check_name_part, inside
 
     if len(inputs) != 1:
         fail("give one .zarr input at a time (it may be as large as the cluster can hold)")
@@ -281,15 +282,27 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
             options = DenoiserOptions(threads=threads, precision=run.precision.value, **fields)
         except FluorodnError as err:  # options that contradict each other
             fail(err)
+    from fluorodn.io import remove_stale_temps
+
+    # what a killed run left beside the output, told here (denoise_zarr's own clearing then finds
+    # nothing); never inside the input store, an output there being refused
+    removed = [] if inside(dst.parent, src) else remove_stale_temps(dst.parent)
+    if removed:
+        report.note(f"removed {len(removed)} temporary output{'s' if len(removed) != 1 else ''} left in "
+                    f"{dst.parent} by an interrupted run")  # fmt: skip
     messages: list[str] = []
     try:
         check_user_model(run.model, run.device, None, report)
-        with collected_warnings() as messages:
+        with collected_warnings() as messages, sigterm_interrupts():
             info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite,
                                 options=options, progress=_bar_shown(report), rate=rate)  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: the store being written was removed
+        _zarr_interrupted(report)
     except ImportError as err:
         fail(f"zarr inputs need the dask extra ({err.name} is missing); pip install 'fluorodn[dask]'")
     except Exception as err:  # one line, whatever failed (the JSON document says it too); the traceback with --debug
+        if interrupted(err):  # a clean-up the interrupt broke, raising its own error
+            _zarr_interrupted(report)
         report.failed(src, dst, err, warnings=messages, debug=debug, fill_hint=False)  # no --nan for stores
         raise typer.Exit(report.finish()) from None
     report.model = {"name": info["model"]}
@@ -301,6 +314,13 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
     report.out(f"{src} -> {dst}")
     ran = f"with model {info['model']} ({scheduler})"
     report.summary_text = f"Denoised {src} -> {dst} in {info['seconds']:.1f} s {ran}."
+    raise typer.Exit(report.finish())
+
+
+def _zarr_interrupted(report: Report) -> NoReturn:
+    """End the command on an interrupted .zarr run: one sentence, and the exit code 130."""
+    report.to_stderr("fluorodn: interrupted; the output being written was removed")
+    report.interrupted = True
     raise typer.Exit(report.finish())
 
 
