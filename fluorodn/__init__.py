@@ -14,6 +14,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "DarkLevelNotice",
     "Denoiser",
     "DenoiserOptions",
     "DeviceError",
@@ -27,7 +28,9 @@ __all__ = [
     "OutOfDomainWarning",
     "OutputError",
     "OutputExistsError",
+    "UnmixError",
     "UnmixResult",
+    "UnmixWarning",
     "__version__",
     "available_models",
     "denoise",
@@ -62,7 +65,10 @@ _LAZY = {
     "OutOfDomainWarning": "fluorodn.errors",
     "OutputError": "fluorodn.errors",
     "OutputExistsError": "fluorodn.errors",
+    "DarkLevelNotice": "fluorodn.unmixing",
+    "UnmixError": "fluorodn.unmixing",
     "UnmixResult": "fluorodn.unmixing",
+    "UnmixWarning": "fluorodn.unmixing",
     "unmix": "fluorodn.unmixing",
 }
 
@@ -82,7 +88,7 @@ if TYPE_CHECKING:
         OutputExistsError,
     )
     from fluorodn.registry import available_models
-    from fluorodn.unmixing import UnmixResult, unmix
+    from fluorodn.unmixing import DarkLevelNotice, UnmixError, UnmixResult, UnmixWarning, unmix
 
 
 def __getattr__(name: str) -> Any:

@@ -20,6 +20,7 @@ from fluorodn.unmixing.inputs import (
     MIN_SAMPLES,
     DarkLevelNotice,
     UnmixError,
+    UnmixWarning,
     check_recording,
     dark_levels,
     sensor_on,
@@ -150,7 +151,7 @@ def _unmix(
         x = x[lit]  # the Denoiser then finds no dark rows in it, so they are set aside here only
     clipped = clipping_warning(x, "so the fit there follows the clipping, not the sensor and hemoglobin")
     if clipped:
-        warnings.warn(clipped, UserWarning, stacklevel=1 + depth)
+        warnings.warn(clipped, UnmixWarning, stacklevel=1 + depth)
     wl = wavelengths_for(wavelengths, shape)
     response = sensor_on(sensor, wl)
     try:
@@ -193,7 +194,7 @@ def _unmix(
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)
     if mixed:
-        warnings.warn(mixed, UserWarning, stacklevel=1 + depth)
+        warnings.warn(mixed, UnmixWarning, stacklevel=1 + depth)
     gain = np.exp(coef[:, 0])
     params = np.column_stack([coef[:, 0], coef[:, 1:4], coef[:, 4] * gain])  # log gain, a, h1, h2, offset
     if refine:

@@ -24,6 +24,7 @@ __all__ = [
     "DarkLevelNotice",
     "PathLike",
     "UnmixError",
+    "UnmixWarning",
     "check_recording",
     "dark_levels",
     "load_sensor",
@@ -48,6 +49,12 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 class UnmixError(FluorodnError, ValueError):
     """The recording, its wavelengths, the sensor spectrum or the dark level cannot be used for unmixing."""
+
+
+class UnmixWarning(UserWarning):
+    """The unmixing's fit may be off for a reason the message names: the recording is clipped
+    (the fit follows the clipping there), or the sensor spectrum is almost a mix of the other
+    terms' spectra over the recording's wavelengths (its trace may be confounded with them)."""
 
 
 class DarkLevelNotice(UserWarning):
@@ -173,7 +180,10 @@ def _read_rows(path: PathLike, what: str) -> list[list[float]]:
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        fields = [f.strip() for f in re.split(r"[,;\t ]+", line) if f.strip()]
+        if re.search(r"[;\t]", line):  # ';' or tab between the values: a comma in them is a decimal comma
+            fields = [_decimal_point(f.strip()) for f in re.split(r"[;\t]+", line) if f.strip()]
+        else:
+            fields = [f.strip() for f in re.split(r"[, ]+", line) if f.strip()]
         try:
             rows.append([float(f) for f in fields])
         except ValueError:
@@ -182,6 +192,11 @@ def _read_rows(path: PathLike, what: str) -> list[list[float]]:
     if not rows:
         raise UnmixError(f"{path} holds no numbers; give a CSV file of {what}")
     return rows
+
+
+def _decimal_point(field: str) -> str:
+    """``field`` with a decimal comma (as spreadsheets of many locales write it) made a point."""
+    return field.replace(",", ".") if field.count(",") == 1 and "." not in field else field
 
 
 def _is_number(text: str) -> bool:
@@ -248,8 +263,14 @@ def sensor_on(sensor: Any, wl: np.ndarray) -> np.ndarray:
             raise UnmixError(
                 "sensor must be a CSV file (wavelength_nm,dff), a shipped name, or (wavelength_nm, dff) arrays"
             ) from err
+        if sw.shape == dff.shape:  # in any order, as a CSV file's rows
+            order = np.argsort(sw, kind="stable")
+            sw, dff = sw[order], dff[order]
         if sw.shape != dff.shape or sw.size < 2 or not np.isfinite(sw).all() or not np.all(np.diff(sw) > 0):
-            raise UnmixError("sensor (wavelength_nm, dff) must be two arrays of equal length, wavelengths increasing")
+            raise UnmixError(
+                "sensor (wavelength_nm, dff) must be two arrays of equal length, at least two different finite "
+                "wavelengths, each once"
+            )
         name = "the sensor spectrum"
     if not np.isfinite(dff).all():
         raise UnmixError(f"{name} holds NaN or infinite dF/F values")

@@ -26,6 +26,7 @@ from fluorodn.unmixing import (
     unmix,
     wavelength_grid,
 )
+from fluorodn.unmixing.inputs import sensor_on
 
 spectra = pytest.importorskip("fluorodn_train.spectra")
 synth = pytest.importorskip("fluorodn_train.synth")
@@ -553,6 +554,34 @@ def test_sensor_csv_with_header_and_comments(tmp_path: Path) -> None:
     np.testing.assert_array_equal(dff, [-0.08, 0.0, 0.01])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wavelength_nm;dff\n520;0,01\n470;-0,08\n500;0\n",  # a spreadsheet of a decimal-comma locale
+        "wavelength_nm\tdff\n520\t0,01\n470\t-0,08\n500\t0\n",
+        "wavelength_nm;dff\n520;0.01\n470;-0.08\n500;0\n",
+        "520, 0.01\n470 ,-0.08\n500 0\n",
+    ],
+)
+def test_sensor_csv_in_spreadsheet_dialects(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(text, encoding="utf-8-sig")
+    wl, dff = read_sensor(path)
+    np.testing.assert_array_equal(wl, [470, 500, 520])
+    np.testing.assert_array_equal(dff, [-0.08, 0.0, 0.01])
+
+
+def test_sensor_arrays_in_any_order_as_a_csv_file(tmp_path: Path) -> None:
+    """(wavelength_nm, dff) arrays are taken in any order, as a CSV file's rows are; wavelengths
+    listed twice are refused."""
+    wl = np.linspace(470.0, 600.0, 40)
+    dff = np.sin(wl / 20.0) * 0.01
+    given = np.linspace(480.0, 590.0, 30)
+    np.testing.assert_allclose(sensor_on((wl[::-1], dff[::-1]), given), sensor_on((wl, dff), given), rtol=0, atol=0)
+    with pytest.raises(UnmixError, match="each once"):
+        sensor_on((np.r_[wl, wl[:1]], np.r_[dff, dff[:1]]), given)
+
+
 def test_shipped_example_sensor_is_the_example_recordings_draw() -> None:
     """fluorodn/data/example_sensor.csv is S(l) of the draw behind fluorodn/data/example.tif."""
     import tifffile
@@ -812,3 +841,16 @@ def test_public_api_name_is_the_function() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert fluorodn.unmix.__doc__ and "(T, W)" in fluorodn.unmix.__doc__
+
+
+def test_unmixings_own_warnings_have_their_class(small: tuple[np.ndarray, dict]) -> None:
+    """A clipped recording's warning from the fit is ``fluorodn.UnmixWarning`` (filterable by class),
+    and the names the docs use are reached from ``import fluorodn``."""
+    x, tr = small
+    clipped = np.minimum(x, np.percentile(x, 90))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        unmix(clipped, tr["wl"], (tr["wl"], tr["response"]), denoise=False, dark=300.0, rate=FS)
+    fit = [w for w in caught if "the fit there follows the clipping" in str(w.message)]
+    assert len(fit) == 1 and fit[0].category is fluorodn.UnmixWarning
+    assert fluorodn.UnmixError is UnmixError and issubclass(fluorodn.DarkLevelNotice, UserWarning)
