@@ -141,15 +141,18 @@ def test_a_killed_writer_s_temporary_folder_is_removed(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]
 
 
-def test_a_shortened_moved_aside_folder_is_removed_once_its_output_is_back(tmp_path: Path) -> None:
+def test_a_shortened_moved_aside_folder_is_removed_once_its_output_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A folder moved aside under a shortened name (its output's name near the file system's limit)
     is found to belong to its output, which exists again, and is removed like any other."""
     dest = tmp_path / ("d" * 250)
     dest.mkdir()
-    pid, dead = str(os.getpid()), str(_dead_pid())
-    name = fio.temp_name(dest, "old").name.replace(f"-{pid}-", f"-{dead}-")
-    name = "." + name[1 + max(0, len(dead) - len(pid)) :]  # as the dead writer shortened it, its pid longer
-    assert not name.startswith("." + dest.name)  # shortened to fit
+    dead = _dead_pid()
+    with monkeypatch.context() as m:  # named as that writer named it, shortened for its pid's length
+        m.setattr(_atomic.os, "getpid", lambda: dead)
+        name = fio.temp_name(dest, "old").name
+    assert f"-{dead}-" in name and not name.startswith("." + dest.name)  # shortened to fit
     assert len(os.fsencode(name)) <= name_max(tmp_path)
     (tmp_path / name).mkdir()
     assert fio.remove_stale_temps(tmp_path) == [tmp_path / name]
