@@ -21,6 +21,7 @@ __all__ = [
     "CLIP_SHARE",
     "FILL_ADVICE",
     "MAX_VALUE",
+    "MIN_VALUE",
     "REMOVAL_LIMIT",
     "Net",
     "Progress",
@@ -125,8 +126,10 @@ def denoise_pages(
     for p, page in enumerate(pages):
         m, s = scales[p]
         inv = 1.0 / s
+        # float16 values are subtracted in float32, as the same values given as float32 are
+        wider = np.float32 if page.dtype == np.float16 else None
         for tile, clipped in work:
-            np.subtract(_window(page, tile.window, pad), m, out=norm)
+            np.subtract(_window(page, tile.window, pad), m, out=norm, dtype=wider)
             norm *= inv
             batch[len(pending), 0] = norm
             pending.append((p, clipped))
@@ -136,17 +139,45 @@ def denoise_pages(
         flush()
 
 
+#: How :func:`check_input` names the layout of an array of 2 or 3 dimensions.
+_LAYOUTS = {2: "(H, W)", 3: "(pages, H, W)"}
+
+
 def check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:
-    """``x`` as an array of real numbers with one of ``ndims`` dimensions, not empty, finite and
-    within float32's range (:func:`check_values`); InputError naming what is wrong otherwise."""
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    """``x`` as a plain array (an ndarray subclass as an ndarray view of its data, not copied) of
+    real numbers with one of ``ndims`` dimensions (consecutive), not empty, finite and within
+    float32's range (:func:`check_values`); InputError naming what is wrong otherwise. A masked
+    array is refused if it masks any value: its data there are not measurements, and NaN under the
+    mask would escape the check."""
+    if x is None:
+        raise InputError("expected an array of real numbers (ints or floats), got None")
+    if isinstance(x, np.ma.MaskedArray) and (masked := int(np.ma.count_masked(x))):
+        raise InputError(
+            f"the input is a masked array with {masked} masked value{'s' if masked != 1 else ''}, which fluorodn "
+            "cannot leave out: fill them first, e.g. x = x.filled(value), or x = x.filled(np.nan) and then "
+            "fluorodn.files.fill_nonfinite(x)[0] after import fluorodn.files to interpolate them over time"
+        )
+    try:
+        arr = np.asarray(x)
+    except ValueError:
+        if not isinstance(x, list | tuple):
+            raise
+        raise InputError(
+            "expected an array of real numbers, got nested lists of unequal lengths, which make no array; give "
+            "every row (and every page) the same length"
+        ) from None
     kind = arr.dtype.kind
     if kind not in "iuf":
         what = {"b": "boolean", "c": "complex", "O": "object", "U": "string", "S": "bytes"}.get(kind, str(arr.dtype))
         raise InputError(f"expected an array of real numbers (ints or floats), got {what} dtype {arr.dtype}")
     if arr.ndim not in ndims:
-        want = " or ".join(f"{n}D" for n in ndims)
-        raise InputError(f"expected a {want} array ((H, W) or (pages, H, W)), got {arr.ndim}D with shape {arr.shape}")
+        lo, hi = min(ndims), max(ndims)
+        want = (
+            f"a {lo}D array {_LAYOUTS.get(lo, '')}".rstrip()
+            if lo == hi
+            else f"an array of {lo} to {hi} dimensions ((H, W), (pages, H, W) or more leading page axes)"
+        )
+        raise InputError(f"expected {want}, got {arr.ndim}D with shape {arr.shape}")
     if arr.size == 0:
         raise InputError(f"expected a non-empty array, got shape {arr.shape}")
     check_values(arr)
@@ -155,6 +186,9 @@ def check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:
 
 #: Largest magnitude of an input value: the network and the output are float32.
 MAX_VALUE = float(np.finfo(np.float32).max)
+#: Least that the largest magnitude of a page not all 0 may be: float32's smallest normal number
+#: (below it float32 keeps fewer digits, and below 1.4e-45 none).
+MIN_VALUE = float(np.finfo(np.float32).tiny)
 
 #: What a refusal of NaN/inf values advises: interpolation over time keeps a recording's spectra,
 #: where zeros put in their place would be spread over the spectrum by the projection.
@@ -166,20 +200,32 @@ FILL_ADVICE = (
 
 def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None) -> None:
     """Raise InputError at the first NaN/inf of a float ``arr`` of 2 or more dimensions (pages over
-    its last two axes), or at the first value beyond :data:`MAX_VALUE` in magnitude, scanning in
-    blocks so memory stays bounded. ``origin``: the index of ``arr``'s first element in a larger
-    array, which the message then names the index in (one block of a dask array); integer arrays
-    always pass."""
+    its last two axes), at the first value beyond :data:`MAX_VALUE` in magnitude, or at the first
+    page whose values are not all 0 but all below :data:`MIN_VALUE` in magnitude (float32 holds
+    them with few digits or as 0), scanning in blocks so memory stays bounded. ``origin``: the
+    index of ``arr``'s first element in a larger array, which the message then names the index in
+    (one block of a dask array, whose pages are not whole: the last check is left out); integer
+    arrays always pass."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return
     wide = arr.dtype.itemsize > 4  # float32 and narrower hold nothing beyond MAX_VALUE but inf
+    narrow = arr.dtype.itemsize < 4  # float16 holds nothing nonzero below MIN_VALUE
     for lead in np.ndindex(*arr.shape[:-2]):  # one empty index for a 2D array
         page = arr[lead]
         step = max(1, _CHECK_BLOCK // max(1, page.shape[1]))
+        tiny = not narrow and origin is None  # no value of the page seen at MIN_VALUE or above yet
+        top = 0.0  # the largest magnitude seen while ``tiny``
         for r in range(0, page.shape[0], step):
             block = page[r : r + step]
             finite = bool(np.isfinite(block).all())
-            if finite and not (wide and (block.max() > MAX_VALUE or block.min() < -MAX_VALUE)):
+            beyond = False
+            if finite and (wide or tiny):
+                hi, lo = block.max(), block.min()
+                beyond = wide and bool(hi > MAX_VALUE or lo < -MAX_VALUE)
+                if tiny:
+                    top = max(top, float(hi), -float(lo))
+                    tiny = top < MIN_VALUE
+            if finite and not beyond:
                 continue
             i, j = (int(v) for v in np.argwhere(np.abs(block) > MAX_VALUE if finite else ~np.isfinite(block))[0])
             at = (*(int(k) for k in lead), r + i, j)
@@ -192,6 +238,15 @@ def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None) -> None
                 f"largest float32 ({MAX_VALUE:.3g}) that fluorodn computes in; divide it by a power of ten first, "
                 f"e.g. 1e{int(np.floor(np.log10(np.abs(value)))) - 6}, and multiply the output by it "
                 "(run(k * x) equals k * run(x))"
+            )
+        if tiny and top > 0:
+            page_index = tuple(int(k) for k in lead)
+            where = f" in page index {page_index[0] if len(page_index) == 1 else page_index}" if lead else ""
+            raise InputError(
+                f"the input's largest magnitude is {top:.3g}{where}, "
+                f"below the smallest normal float32 ({MIN_VALUE:.3g}) that fluorodn computes in, where values keep "
+                f"few digits or turn to 0; multiply it by a power of ten in float64 first, e.g. "
+                f"1e{6 - int(np.floor(np.log10(top)))}, and divide the output by it (run(k * x) equals k * run(x))"
             )
 
 
@@ -356,19 +411,29 @@ def removal_warning(pages: Sequence[np.ndarray], outs: Sequence[np.ndarray], fir
         excess, structure = removal_stats(page, out)
         if excess > REMOVAL_LIMIT:
             return (
-                f"{where}the image model removed {excess:.2g}x the input's noise level (noise alone: at most "
-                f"{REMOVAL_LIMIT:g}x), so it removed structure too and the output may lie further from the truth "
-                "than the input: the image models were trained on time x wavelength recordings, and fine texture "
-                "and sharp edges are outside what they saw; compare the output with the input"
+                f"{where}the image model removed {_beyond(excess, REMOVAL_LIMIT, 2, 'g')}x the input's noise level "
+                f"(noise alone: at most {REMOVAL_LIMIT:g}x), so it removed structure too and the output may lie "
+                "further from the truth than the input: the image models were trained on time x wavelength "
+                "recordings, and fine texture and sharp edges are outside what they saw; compare the output with "
+                "the input"
             )
         if structure > REMOVAL_CORRELATION:
             return (
                 f"{where}the image model removed a pattern, not noise: what it removed correlates with itself "
-                f"{structure:.2f} between neighbouring pixels (noise alone: at most {REMOVAL_CORRELATION:g}), so "
-                "the output may lie further from the truth than the input: a pattern that repeats every pixel or "
-                "two is outside what the image models saw; compare the output with the input"
+                f"{_beyond(structure, REMOVAL_CORRELATION, 2, 'f')} between neighbouring pixels (noise alone: at most "
+                f"{REMOVAL_CORRELATION:g}), so the output may lie further from the truth than the input: a pattern "
+                "that repeats every pixel or two is outside what the image models saw; compare the output with "
+                "the input"
             )
     return None
+
+
+def _beyond(value: float, limit: float, digits: int, kind: str) -> str:
+    """``value``, which exceeds ``limit``, formatted ``.{digits}{kind}`` (``kind`` "g" or "f"), with
+    more digits where that would print ``limit``."""
+    while digits < 17 and float(f"{value:.{digits}{kind}}") == limit:
+        digits += 1
+    return f"{value:.{digits}{kind}}"
 
 
 def check_scale(scale: Any) -> tuple[float, float]:

@@ -36,7 +36,14 @@ from fluorodn.normalize import global_scale
 from fluorodn.precision import BF16_UNAVAILABLE as BF16_UNAVAILABLE
 from fluorodn.precision import PRECISIONS, check_precision
 from fluorodn.registry import CUDA, IMAGE_MODEL, resolve
-from fluorodn.session import available_providers, embedded_metadata, io_names, open_session, physical_cores
+from fluorodn.session import (
+    available_providers,
+    embedded_metadata,
+    io_names,
+    open_session,
+    physical_cores,
+    thread_limit,
+)
 from fluorodn.tiling import TilePlan, plan_tiles
 
 __all__ = ["DEVICES", "KINDS", "PRECISIONS", "Denoiser", "DenoiserOptions", "denoise", "physical_cores"]
@@ -117,13 +124,38 @@ def narrow_warning(page: tuple[int, ...]) -> str | None:
     h, w = (int(n) for n in page[-2:])
     if min(h, w) >= NARROW:
         return None
-    what = f"{min(h, w)} trace{'s' if min(h, w) != 1 else ''} of {max(h, w)} values"
+    what = f"{min(h, w)} trace{'s' if min(h, w) != 1 else ''} of {max(h, w)} value{'s' if max(h, w) != 1 else ''}"
     return (
         f"pages of {h} x {w} values are too narrow for the image model (its field is 41 x 41 values, its "
         f"training frames far wider): read as {what}, nothing in fluorodn models them (spectral recordings need "
         f"{spectral.MIN_BINS} or more bins), and the output may keep their noise or lose their signal; "
         "compare the output with the input"
     )
+
+
+def bins_warning(w: int) -> str | None:
+    """The :class:`OutOfDomainWarning` message for a recording of ``w`` wavelength bins that the
+    spectral path takes (declared spectral) although ``w`` lies outside the range of spectral
+    recordings (:data:`fluorodn.spectral.MIN_BINS` to :data:`fluorodn.spectral.MAX_BINS`), which
+    the default gives to the image model; None for anything else."""
+    if spectral.MIN_BINS <= w <= spectral.MAX_BINS:
+        return None
+    return (
+        f"the recording has {w} wavelength bin{'s' if w != 1 else ''}, outside the {spectral.MIN_BINS}-"
+        f"{spectral.MAX_BINS} bins of the spectral recordings the spectral model is made for (kind 'auto' gives "
+        "such pages to the image model), so the output may lie further from the truth than the input; compare the "
+        "output with the input"
+    )
+
+
+def first_clipping_warning(arr: np.ndarray) -> str | None:
+    """:func:`fluorodn._engine.clipping_warning` of a 2D ``arr``, or of the first clipped page of a
+    stack (pages, H, W), named by its page index from page 1 on, as :meth:`Denoiser.stream` gives it;
+    None if no page is clipped. Each page is checked against its own extremes, without a copy."""
+    for k, page in enumerate([arr] if arr.ndim == 2 else arr):
+        if clipped := clipping_warning(page):
+            return f"page index {k}: {clipped}" if k else clipped
+    return None
 
 
 def _is_real(x: Any) -> bool:
@@ -223,7 +255,8 @@ class DenoiserOptions:
     """Settings of a :class:`Denoiser`; all have sensible defaults."""
 
     threads: int | None = None
-    """CPU threads one call may use (onnxruntime intra-op); None: the physical cores available."""
+    """CPU threads one call may use (onnxruntime intra-op), 1 to 4 x the CPUs; None: the physical cores
+    available."""
     tile_pixels: int | None = None
     """Most pixels per network call (windows x rows x cols, halo included); None: 2**19 CPU, 2**22 CUDA."""
     cuda_device: int = 0
@@ -270,6 +303,10 @@ class DenoiserOptions:
                 raise InputError(f"{name} must be a positive integer or None, got {value!r}")
             if value is not None:
                 object.__setattr__(self, name, int(value))
+        if self.threads is not None and self.threads > (limit := thread_limit()):
+            raise InputError(
+                f"threads must be from 1 to {limit} (4 x the {limit // 4} CPUs here) or None, got {self.threads}"
+            )
         if not _is_integer(self.cuda_device) or self.cuda_device < 0:
             raise InputError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
         object.__setattr__(self, "cuda_device", int(self.cuda_device))
@@ -513,9 +550,10 @@ class Denoiser:
         scale : ``(m, s)`` for a 2D ``x``: use this centre and noise scale instead of
             ``global_scale(x)`` (for chunked arrays whose global scale is known).
         progress : called with the number of output pixels finished after each batch.
-        border : image path only: ``"mirror"`` (the page is extended by mirrored pixels, so
-            its border is denoised like its interior) or ``"zero"`` (the network zero-pads,
-            as the image models saw the ends of the spectrum in training); default
+        border : image path only (InputError on the spectral path): ``"mirror"`` (the page is
+            extended by mirrored pixels, so its border is denoised like its interior) or
+            ``"zero"`` (the network zero-pads, as the image models saw the ends of the spectrum
+            in training); default
             ``"zero"`` for pages that look like spectral recordings
             (:func:`fluorodn.spectral.looks_spectral`), ``"mirror"`` for everything else.
         recording : the pages are known to be time x wavelength, e.g. read from a spectrometer's
@@ -542,8 +580,9 @@ class Denoiser:
         Raises
         ------
         InputError (a ValueError) : not 2D or more, empty, non-real dtype (bool, complex, object,
-            str), NaN/inf values or values beyond float32's range, or an argument that is not
-            one of those described above.
+            str), a masked array with masked values, NaN/inf values, values beyond float32's range
+            or a page whose values all lie below its smallest normal number, or an argument that
+            is not one of those described above.
         """
         return self._run(x, scale, progress, border, 2, recording, rate)
 
@@ -572,8 +611,15 @@ class Denoiser:
         first = arr if arr.ndim == 2 else arr[0]  # check_input refuses a stack of no pages
         # a scale given: one block of a chunked run, whose path the whole array's caller chose
         path = self._path_for(arr.shape, recording, first if scale is None else None)
+        if path == "spectral" and border is not None:
+            raise InputError(
+                "border=... applies to the image path only; a spectral recording is not tiled (the spectral path "
+                "pads its traces at their ends itself): leave it out"
+            )
         if path == "spectral" and slow:
             warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
+        if path == "spectral" and (bins := bins_warning(arr.shape[-1])):
+            warnings.warn(OutOfDomainWarning(bins), stacklevel=1 + depth)
         if path == "delegate" and scale is None and (hint := delegated_warning(first, stacked=arr.ndim > 2)):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if (
@@ -587,7 +633,7 @@ class Denoiser:
             self._warn_choice(arr.shape[-2:], depth + 1)
             if narrow := narrow_warning(arr.shape):
                 warnings.warn(OutOfDomainWarning(narrow), stacklevel=1 + depth)
-            if clipped := clipping_warning(arr):
+            if clipped := first_clipping_warning(arr):
                 warnings.warn(OutOfDomainWarning(clipped), stacklevel=1 + depth)
         if path == "spectral":
             if scale is not None:
@@ -783,6 +829,8 @@ class Denoiser:
             return
         if slow:
             warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
+        if bins := bins_warning(arr.shape[1]):
+            warnings.warn(OutOfDomainWarning(bins), stacklevel=1 + depth)
         out, found = self._run_spectral(arr, progress, recording=recording)
         warned = _warn_page(found, 0, depth + 1)
         yield out
@@ -791,6 +839,8 @@ class Denoiser:
                 arr = check_input(page, ndims=(2,))
             except InputError as err:
                 raise InputError(f"page index {k}: {err}") from err
+            if not bins and (bins := bins_warning(arr.shape[1])):  # the first page outside the range, once
+                warnings.warn(OutOfDomainWarning(f"page index {k}: {bins}"), stacklevel=1 + depth)
             out, found = self._run_spectral(arr, progress, checks=not warned, recording=recording)
             warned = _warn_page(found, k, depth + 1) or warned
             yield out

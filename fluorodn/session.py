@@ -22,7 +22,15 @@ from typing import Any
 from fluorodn.errors import DeviceError, ModelError
 from fluorodn.registry import CPU, CUDA, METADATA_KEY, ModelSource, Resolution
 
-__all__ = ["Session", "available_providers", "embedded_metadata", "io_names", "open_session", "physical_cores"]
+__all__ = [
+    "Session",
+    "available_providers",
+    "embedded_metadata",
+    "io_names",
+    "open_session",
+    "physical_cores",
+    "thread_limit",
+]
 
 log = logging.getLogger("fluorodn")
 
@@ -84,6 +92,12 @@ def physical_cores() -> int:
             if cores:
                 return min(len(cores), logical)
     return logical
+
+
+def thread_limit() -> int:
+    """Most intra-op threads a session takes: 4 x the CPUs (more would only exhaust the machine),
+    as the command line's ``--threads`` takes."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def _preload_cuda(ort: Any) -> None:

@@ -1,0 +1,223 @@
+"""What :meth:`fluorodn.Denoiser.run` makes of the inputs numpy lets a caller build: ndarray
+subclasses (masked arrays, matrices, memmaps), ragged lists, float16, values at the ends of
+float32's range; and the notes it gives on stacks and on bin counts outside the spectral range."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+import fluorodn
+from fluorodn import Denoiser, DenoiserOptions, InputError, OutOfDomainWarning, _engine
+from fluorodn import denoiser as denoiser_module
+from fluorodn._engine import check_input, removal_warning
+
+EXAMPLE = Path(fluorodn.__file__).parent / "data" / "example.tif"
+ND = (2, 3, 4, 5, 6)  # the dimensions run() takes
+
+
+@pytest.fixture(scope="module")
+def example() -> np.ndarray:
+    """The first 200 samples of the shipped example recording, (200, 152) float32."""
+    return np.asarray(tifffile.imread(EXAMPLE)[:200], dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def default() -> Denoiser:
+    return Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+
+
+def frame(seed: int = 0, shape: tuple[int, int] = (64, 64)) -> np.ndarray:
+    """A noisy (H, W) float32 frame with smooth structure."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return (100 + 30 * np.sin(x / 7.0) * np.cos(y / 9.0) + rng.normal(0, 5, shape)).astype(np.float32)
+
+
+def messages(fn: Any, *args: Any, **kwargs: Any) -> list[str]:
+    """The OutOfDomainWarning messages of ``fn(*args, **kwargs)``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(*args, **kwargs)
+    return [str(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+
+
+# -- ndarray subclasses and ragged lists -------------------------------------------------
+
+
+def test_a_masked_array_with_masked_values_is_refused(denoiser: Denoiser) -> None:
+    """NaN under a mask would reach the network (an all-NaN output), and finite values under it
+    would be taken as data: both are refused, with how to fill them."""
+    x = frame()
+    x[5:8, 5:8] = np.nan
+    with pytest.raises(InputError, match=r"masked array with 9 masked values.*x\.filled\("):
+        denoiser.run(np.ma.masked_invalid(x))
+    hidden = np.ma.masked_array(frame(), mask=np.zeros(x.shape, bool))
+    hidden.data[0, 0] = 6e4
+    hidden[0, 0] = np.ma.masked
+    with pytest.raises(InputError, match="masked array with 1 masked value,"):
+        denoiser.run(hidden)
+    with pytest.raises(InputError, match="page index 0: the input is a masked array"):
+        list(denoiser.stream([np.ma.masked_invalid(x)]))
+
+
+def test_a_masked_array_with_nothing_masked_runs_on_its_data(
+    denoiser: Denoiser, default: Denoiser, example: np.ndarray
+) -> None:
+    x = frame()
+    out = denoiser.run(np.ma.masked_array(x))
+    assert type(out) is np.ndarray and np.array_equal(out, denoiser.run(x))
+    assert np.array_equal(default.run(np.ma.masked_array(example)), default.run(example))  # the spectral path
+
+
+def test_matrix_and_memmap_are_plain_views(default: Denoiser, example: np.ndarray, tmp_path: Path) -> None:
+    """An ndarray subclass is read as an ndarray view of its data (no copy); the spectral path
+    gives a matrix what it gives the array."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # numpy's advice against np.matrix
+        m = np.matrix(example)
+    arr = check_input(m, ND)
+    assert type(arr) is np.ndarray and np.shares_memory(arr, m)
+    mm = np.memmap(tmp_path / "x.dat", dtype=np.float32, mode="w+", shape=example.shape)
+    mm[:] = example
+    arr = check_input(mm, ND)
+    assert type(arr) is np.ndarray and np.shares_memory(arr, mm)
+    assert check_input(example, ND) is example
+    assert np.array_equal(default.run(m), default.run(example))
+
+
+def test_a_ragged_list_is_one_sentence(denoiser: Denoiser) -> None:
+    with pytest.raises(InputError, match=r"^expected an array of real numbers, got nested lists of unequal lengths"):
+        denoiser.run([[1.0, 2.0, 3.0], [4.0, 5.0]])
+
+
+# -- stacks ----------------------------------------------------------------------------
+
+
+def test_run_names_the_first_clipped_page_of_a_stack(denoiser: Denoiser) -> None:
+    """Each page is checked against its own extremes, as stream() checks it: a saturated page
+    next to brighter ones is found, named by its index, once."""
+    rng = np.random.default_rng(0)
+    ok = rng.poisson(100 + 80 * np.sin(np.arange(64) / 5.0)[:, None] * np.ones(64)).astype(np.uint16)
+    sat = np.minimum(ok, np.percentile(ok, 95)).astype(np.uint16)  # 5 % at the ceiling
+    brighter = ok + np.uint16(50)
+
+    def clipped(x: Any) -> list[str]:
+        return [m for m in messages(denoiser.run, x) if "equal the input's maximum" in m]
+
+    assert clipped(np.stack([sat, brighter])) == clipped(sat)
+    (second,) = clipped(np.stack([brighter, sat, sat]))
+    assert second.startswith("page index 1: ") and second == clipped(np.stack([brighter, sat]))[0]
+    assert [m for m in messages(lambda p: list(denoiser.stream(p)), [brighter, sat]) if "maximum" in m] == [second]
+    assert clipped(np.stack([ok, brighter])) == []
+
+
+# -- the spectral model's bin range -----------------------------------------------------
+
+
+def test_declared_spectral_says_when_the_bins_are_outside_the_range() -> None:
+    """Once per run, and in a stream at the first page outside the range, named by its index."""
+    bins_warning = denoiser_module.bins_warning
+    den = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    rng = np.random.default_rng(0)
+    x = 1000 + rng.normal(0, 10, (200, 40)) + 100 * np.sin(np.arange(200) / 20)[:, None]
+    want = "the recording has 10 wavelength bins, outside the 24-1024 bins of the spectral recordings"
+    assert sum(m.startswith(want) for m in messages(den.run, x[:, :10])) == 1
+    assert sum(m.startswith(want) for m in messages(den.run, np.stack([x[:, :10]] * 2))) == 1
+    streamed = messages(lambda pages: list(den.stream(pages)), [x[:, :30], x[:, :10], x[:, 10:20]])
+    assert [m for m in streamed if "bins, outside" in m] == [f"page index 1: {bins_warning(10)}"]
+    assert bins_warning(24) is None and bins_warning(1024) is None
+    assert bins_warning(1025) is not None and bins_warning(1025).startswith("the recording has 1025 wavelength bins")
+
+
+def test_declared_spectral_in_range_says_nothing_of_bins(example: np.ndarray) -> None:
+    den = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    assert not [m for m in messages(den.run, example) if "wavelength bins, outside" in m]
+
+
+# -- dtypes and the ends of float32's range -----------------------------------------------
+
+
+def test_float16_is_denoised_as_the_same_values_in_float32(denoiser: Denoiser) -> None:
+    h16 = (frame() * np.linspace(0.02, 2, 64)).astype(np.float16)  # 2 to 260: x - m is not exact in float16
+    assert np.array_equal(denoiser.run(h16), denoiser.run(h16.astype(np.float32)))
+    stack = np.stack([h16, h16[::-1]])
+    assert np.array_equal(denoiser.run(stack), denoiser.run(stack.astype(np.float32)))
+
+
+@pytest.mark.parametrize("k", [1e-50, 1e-300])
+def test_values_below_float32s_normal_range_are_refused_with_rescaling_advice(denoiser: Denoiser, k: float) -> None:
+    x = frame().astype(np.float64)
+    with pytest.raises(InputError, match=r"largest magnitude is .*below the smallest normal float32.*multiply it"):
+        denoiser.run(x * k)
+    with pytest.raises(InputError, match=r"in page index 1, below the smallest normal float32"):
+        denoiser.run(np.stack([x, x * k]))
+
+
+def test_small_but_normal_values_and_zeros_run(denoiser: Denoiser) -> None:
+    x = frame().astype(np.float64)
+    out = denoiser.run(x * 1e-30)
+    np.testing.assert_allclose(out, 1e-30 * denoiser.run(x), rtol=1e-4, atol=1e-4 * 1e-30 * float(np.abs(x).max()))
+    denoiser.run(np.zeros((16, 16)))
+    with pytest.raises(InputError, match="smallest normal float32"):
+        denoiser.run(np.full((16, 16), 1e-39, np.float32))  # float32's own subnormal values
+
+
+# -- messages ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("excess", "structure", "printed"),
+    [
+        (1.2004, 0.0, "removed 1.2004x the input's noise level"),
+        (1.5, 0.0, "removed 1.5x"),
+        (1.0, 0.8001, "itself 0.8001 "),
+    ],
+)
+def test_the_removal_warning_prints_what_tells_the_value_from_the_limit(
+    monkeypatch: pytest.MonkeyPatch, excess: float, structure: float, printed: str
+) -> None:
+    monkeypatch.setattr(_engine, "removal_stats", lambda noisy, denoised: (excess, structure))
+    page = np.zeros((4, 4))
+    message = removal_warning([page], [page])
+    assert message is not None and printed in message
+
+
+def test_input_messages_read_as_sentences(denoiser: Denoiser) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        denoiser.run(np.ones((1, 1)))
+    assert any("read as 1 trace of 1 value," in str(w.message) for w in caught)
+    for x in (np.ones(5), np.ones((1,) * 7)):
+        with pytest.raises(
+            InputError, match=r"^expected an array of 2 to 6 dimensions \(\(H, W\), \(pages, H, W\) or "
+        ):
+            denoiser.run(x)
+    with pytest.raises(InputError, match=r"^page index 0: expected a 2D array \(H, W\), got 3D"):
+        list(denoiser.stream([np.ones((2, 3, 4))]))
+    with pytest.raises(InputError, match=r"got None$"):
+        denoiser.run(None)
+
+
+# -- options that would be dropped or unbounded ------------------------------------------
+
+
+def test_threads_are_capped_at_four_times_the_cpus() -> None:
+    limit = 4 * (os.cpu_count() or 1)
+    assert DenoiserOptions(threads=limit).threads == limit
+    with pytest.raises(InputError, match=rf"^threads must be from 1 to {limit} \(4 x the"):
+        DenoiserOptions(threads=10**6)
+
+
+def test_border_on_the_spectral_path_is_refused(default: Denoiser, example: np.ndarray) -> None:
+    for border in ("mirror", "zero"):
+        with pytest.raises(InputError, match=r"^border=\.\.\. applies to the image path only"):
+            default.run(example, border=border)
+    square = frame()  # the image model it hands frames to takes it
+    assert default.run(square, border="zero").shape == square.shape
