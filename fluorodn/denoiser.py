@@ -445,6 +445,7 @@ class Denoiser:
                 f"{example}"
             )
         self.declared_kind = kind
+        self._model = model
         if kind == "image" and model == "default":
             model = IMAGE_MODEL
         self._image_lock = threading.Lock()
@@ -522,10 +523,24 @@ class Denoiser:
         return out
 
     def __repr__(self) -> str:
+        kind = f", kind={self.declared_kind!r}" if self.declared_kind != "auto" else ""
+        default = DenoiserOptions()
+        changed = [
+            f"{f.name}={getattr(self.options, f.name)!r}"
+            for f in dataclasses.fields(DenoiserOptions)
+            if f.name not in ("threads", "precision") and getattr(self.options, f.name) != getattr(default, f.name)
+        ]
+        options = f", options=DenoiserOptions({', '.join(changed)})" if changed else ""
         return (
-            f"Denoiser(model={self.name!r}, precision={self.precision!r}, provider={self.provider!r}, "
-            f"halo={self.halo}, threads={self.threads})"
+            f"Denoiser(model={self.name!r}{kind}, precision={self.precision!r}, provider={self.provider!r}, "
+            f"halo={self.halo}, threads={self.threads}{options})"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (for a process pool, or a copy) as what makes it again: the model, device,
+        options and kind, and the model file's sha256, which the copy checks (ModelError where
+        the file changed in between); the session is opened anew."""
+        return (_rebuilt, (self._model, self.device, self.options, self.declared_kind, self.sha256))
 
     # -- public API -------------------------------------------------------------------
 
@@ -1014,8 +1029,12 @@ class Denoiser:
         return border
 
     def plan(self, shape: tuple[int, int], border: str | None = None) -> TilePlan:
-        """Tile plan used for an (H, W) page: with a mirrored border (:meth:`border_mode`) it
-        tiles the page extended by ``halo`` pixels on every side."""
+        """Tile plan used for an (H, W) page by the image model that denoises it: with a mirrored
+        border (:meth:`border_mode`) it tiles the page extended by ``halo`` pixels on every side.
+        A spectral Denoiser gives the plan of the image model it hands such pages to (a page it
+        denoises itself, on the spectral path, is not tiled: its plan is its own model's)."""
+        if self.kind != "image" and (runs := self._runs(tuple(shape))) is not self:
+            return runs.plan(shape, border)
         pad = self.halo if self.border_mode(shape, border) == "mirror" else 0
         return plan_tiles((shape[0] + 2 * pad, shape[1] + 2 * pad), self.halo, budget=self.tile_pixels)
 
@@ -1106,6 +1125,17 @@ def _warn_page(messages: list[str], page: int, depth: int) -> bool:
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:
     yield first
     yield from rest
+
+
+def _rebuilt(model: Any, device: str, options: DenoiserOptions, kind: str, sha256: str) -> Denoiser:
+    """A pickled :class:`Denoiser` made again (:meth:`Denoiser.__reduce__`), from the same model file."""
+    den = Denoiser(model, device, options, kind=kind)
+    if den.sha256 != sha256:
+        raise ModelError(
+            f"model {den.name!r} ({den.path}) is not the file the pickled Denoiser ran (sha256 {sha256[:12]}, now "
+            f"{den.sha256[:12]}): it changed in between; make the Denoiser again"
+        )
+    return den
 
 
 def denoise(
