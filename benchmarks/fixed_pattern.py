@@ -47,7 +47,7 @@ def time_mean(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     p = spectral.fit(x, fixed_pattern=False)
     rows = x[:: max(1, -(-len(x) // spectral.STAT_ROWS))]
-    back = spectral.reconstruct(p, np.eye(p.components), np.float64) - p.mu  # (K, W)
+    back = spectral._back(p)  # (K, W)
     return p.mu + spectral.coefficients(p, rows).astype(np.float64).mean(axis=0) @ back, p.mu
 
 

@@ -29,8 +29,13 @@ Per page the summary holds:
 * ``removed_noise_units``: the removed component's RMS in units of the noisy recording's noise
   level (each bin's value divided by that bin's ``noise_before``): near 1 where the noise was
   removed, near 0 where nothing was;
+* ``nearly_constant``: all but a few of the noisy recording's values (under 0.2 %) are equal, or
+  all are (as :func:`fluorodn.spectral.noise_levels` reads them): it has no noise to measure,
+  and its ``noise_before`` is a floor, not a noise level;
 * ``verdict``: ``"nothing removed"`` where ``removed_noise_units`` is below
-  :data:`NOTHING_REMOVED`; else ``"looks like noise"`` where the removed component is white
+  :data:`NOTHING_REMOVED`; else ``"nearly constant: nothing to judge"`` where the noisy recording
+  is (``nearly_constant``): what was removed cannot be measured against its noise; else
+  ``"looks like noise"`` where the removed component is white
   (``|whiteness| < 0.1``) and spread over the spectral components as noise is (``leading_share``
   below ``2 * leading_share_noise + 0.05``); else ``"structured: signal may have been removed"``;
 * ``light_off``: the samples read as taken with the light off
@@ -106,11 +111,18 @@ def report_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def _pages(x: Any, what: str) -> np.ndarray:
+    """``x`` as (N, T, W) pages; ValueError naming its shape unless it is (T, W) or (N, T, W) with
+    ``T >= 4`` and ``W >= 2``: each bin's noise level is the spread of T - 2 of its time differences
+    (:func:`fluorodn.spectral.noise_levels`), and the one of 3 samples has none."""
     arr = np.asarray(x)
+    shape = arr.shape
     if arr.ndim == 2:
         arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1] < 3 or arr.shape[2] < 2:
-        raise ValueError(f"the {what} recording must be (T, W) or (N, T, W) with T >= 3, W >= 2; got {arr.shape}")
+    if arr.ndim != 3 or arr.shape[1] < 4 or arr.shape[2] < 2:
+        raise ValueError(
+            f"the {what} recording must be (T, W) or (N, T, W) with T >= 4 samples (each bin's noise level is "
+            f"measured from its time differences, too few under 4) and W >= 2; got shape {shape}"
+        )
     return arr
 
 
@@ -188,6 +200,8 @@ def leading_share(noisy: np.ndarray, removed: np.ndarray) -> tuple[float, float]
     The components are fitted on the even samples and the share measured on the odd ones,
     and the other way round (the mean of both): components fitted on the same samples
     would lean towards that noise's largest directions and inflate the share above K / W.
+    A nearly constant half's noise levels are a floor: the removed part is whitened by them
+    relative to the largest, which gives the same share without dividing by the floor.
     """
     from fluorodn.spectral import fit
 
@@ -195,7 +209,7 @@ def leading_share(noisy: np.ndarray, removed: np.ndarray) -> tuple[float, float]
     shares, expected = [], 0.0
     for fit_rows, test_rows in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
         p = fit(x[fit_rows], fixed_pattern=False)  # its basis and noise levels
-        z = r[test_rows] / p.sigma
+        z = r[test_rows] / (p.sigma / p.sigma.max() if p.nearly_constant else p.sigma)
         z -= z.mean(axis=0)
         total = float(np.sum(z * z))
         shares.append(float(np.sum((z @ p.basis) ** 2)) / total if total > 0 else 0.0)
@@ -214,10 +228,10 @@ def _second_difference_scale(a: np.ndarray) -> np.ndarray:
 
 def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
     """The numbers of one (T, W) page (see the module docstring)."""
-    from fluorodn.spectral import noise_levels
+    from fluorodn.spectral import _noise_levels
 
     x, y = _block(np.asarray(noisy, dtype=np.float64)), _block(np.asarray(denoised, dtype=np.float64))
-    before, _ = noise_levels(x)
+    before, _, _, constant = _noise_levels(x)
     sx, sy = _second_difference_scale(x), _second_difference_scale(y)
     after = before * np.where(sx > 0, sy / np.where(sx > 0, sx, 1.0), 1.0)  # a constant bin keeps its level
     removed = x - y
@@ -237,6 +251,7 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
         "removed_mean": removed.mean(axis=0).tolist(),
         "removed_mean_rms": float(np.sqrt(np.mean(removed.mean(axis=0) ** 2))),
         "removed_noise_units": float(np.sqrt(np.mean(in_noise_units**2))),
+        "nearly_constant": constant,
     }
 
 
@@ -257,7 +272,12 @@ table.prov td{overflow-wrap:anywhere;word-break:break-word}
 """
 
 #: The verdicts (the summary's ``verdict``) and the class of their text in the HTML.
-VERDICTS = {"nothing removed": "none", "looks like noise": "ok", "structured: signal may have been removed": "bad"}
+VERDICTS = {
+    "nothing removed": "none",
+    "nearly constant: nothing to judge": "none",
+    "looks like noise": "ok",
+    "structured: signal may have been removed": "bad",
+}
 
 
 def _fmt(v: Any) -> str:
@@ -272,6 +292,8 @@ def verdict(s: dict[str, Any]) -> str:
     """The verdict on one page's summary ``s`` (a key of :data:`VERDICTS`; see the module docstring)."""
     if s["removed_noise_units"] < NOTHING_REMOVED:
         return "nothing removed"
+    if s.get("nearly_constant"):
+        return "nearly constant: nothing to judge"
     white = abs(s["whiteness"]) < 0.1
     even = s["leading_share"] < 2.0 * s["leading_share_noise"] + 0.05
     return "looks like noise" if white and even else "structured: signal may have been removed"
@@ -313,7 +335,7 @@ def build_report(
 
     Parameters
     ----------
-    noisy, denoised : (T, W) or (N, T, W) real arrays (time x wavelength per page), same shape.
+    noisy, denoised : (T, W) or (N, T, W) real arrays (time x wavelength per page, T >= 4), same shape.
     wavelengths : the W bins' wavelengths (as :func:`fluorodn.unmix` takes them), or None.
     sensor : a sensor spectrum as :func:`fluorodn.unmix` takes it; needs ``wavelengths``.
         Adds the unmixed sensor traces before and after denoising.
@@ -334,10 +356,10 @@ def build_report(
     Returns
     -------
     (html text, summary dict with ``shape``, ``kind``, ``pages`` (one dict per page),
-    ``nonfinite``, ``provenance``, ``warnings``, ``rate``, ``wavelengths``). ValueError if the
-    shapes differ, ``rate`` is not a positive number or a page keeps finite values in fewer than 2
-    bins; UnmixError (from :func:`fluorodn.unmix`) if the sensor spectrum or wavelengths do not fit
-    the recording.
+    ``nonfinite``, ``provenance``, ``warnings``, ``rate``, ``wavelengths``). ValueError if a page
+    has fewer than 4 samples, the shapes differ, ``rate`` is not a positive number or a page keeps
+    finite values in fewer than 2 bins; UnmixError (from :func:`fluorodn.unmix`) if the sensor
+    spectrum or wavelengths do not fit the recording.
     """
     from fluorodn.spectral import lit_mask
 
@@ -471,8 +493,10 @@ def _html(
     out.append(
         f'<p class="small">Verdict: <i>nothing removed</i> where the removed part (noisy - denoised) is under '
         f"{NOTHING_REMOVED:g} of the noisy {what}'s noise level (RMS, each {terms.bin} in units of its own); "
-        "<i>looks like noise</i> where it is white (whiteness under 0.1) and no more in the leading components "
-        "than noise is (under twice K/W + 0.05); <i>structured</i> otherwise.</p>"
+        f"<i>nearly constant</i> where all but a few of the noisy {what}'s values (under 0.2 %) are equal: it has "
+        "no noise to measure what was removed against; <i>looks like noise</i> where it is white (whiteness under "
+        "0.1) and no more in the leading components than noise is (under twice K/W + 0.05); <i>structured</i> "
+        "otherwise.</p>"
     )
     if len(pages) > MAX_SECTIONS:
         out.append(f'<p class="small">Figures for the first {MAX_SECTIONS} of {len(pages)} {terms.page}s.</p>')

@@ -38,8 +38,8 @@ coefficient traces in noise units:
 
 The network denoises the signal traces over time (every output value thus depends on the
 whole spectrum of its samples); each noise-only trace is replaced by its time mean, and what
-lies outside the K components is dropped; :func:`reconstruct` maps denoised coefficients back
-to counts.
+lies outside the K components is dropped (but for its time mean, ``mean``, where the pattern is
+kept); :func:`reconstruct` maps denoised coefficients back to counts.
 
 Every statistic is equivariant to the data's units and offset (``project(k x + c)`` gives
 the same ``coef``), and statistics over long recordings use an evenly strided subset of at
@@ -54,6 +54,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from fluorodn.errors import InputError
 
 __all__ = [
     "COMPONENTS",
@@ -254,6 +256,15 @@ class Projection:
     rises: tuple[float, float] | None = None
     #: (share, over noise) of the removed ``pattern`` (:func:`pattern_size`), or None: none removed
     pattern_size: tuple[float, float] | None = None
+    #: all but a few of the recording's values are equal (:func:`noise_levels`): it has no noise to
+    #: measure, its noise levels are a floor
+    nearly_constant: bool = False
+    #: (W,) float64 each bin's time mean as recorded, or None: where the pattern is kept, the time
+    #: mean that :func:`reconstruct` gives each bin (:func:`fit`: of the statistics rows; :func:`project`:
+    #: of all the rows, ``whole``)
+    mean: np.ndarray | None = None
+    #: ``mean`` is of all the rows of the recording, which :func:`reconstruct` is given together
+    whole: bool = False
 
     @property
     def components(self) -> int:
@@ -307,29 +318,40 @@ def noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndarr
     sigma : (W,) float64, same units as ``x``.
     corr : (CORR_LAGS + 1,) float64, ``corr[0] == 1``.
     """
-    sigma, corr, _ = _noise_levels(x, take)
+    sigma, corr, _, _ = _noise_levels(x, take)
     return sigma, corr
 
 
-def _noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`noise_levels`, and (W - 1,) float64 the noise correlation of each pair of neighbouring
+def _noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """:func:`noise_levels`, (W - 1,) float64 the noise correlation of each pair of neighbouring
     bins (``pair[i]``: bins ``i`` and ``i + 1``; 0 where it cannot be measured): the correlation
-    of the residual that ``corr`` averages, 1 between bins that repeat each other's values."""
+    of the residual that ``corr`` averages, 1 between bins that repeat each other's values; and
+    whether the recording is nearly constant: the 0.1 and 99.9 percentiles of the statistics rows
+    are equal (all but under 0.2 % of its values are: saturated but for a few, dark photon counts,
+    or constant). Most time differences of every bin are 0 there, and the noise levels are the
+    floor, a millionth of the range of the rows read."""
     get = _taker(x, take)
     t, w = x.shape
     idx = np.arange(max(t - 2, 1))[_stat_rows(max(t - 2, 1))]
     x0, x1 = get(idx).astype(np.float64), get(idx + 1).astype(np.float64)
+    x2 = get(idx + 2).astype(np.float64) if t >= 3 else None
     d = (x1 - x0) / np.sqrt(2.0)
-    d_next = (get(idx + 2).astype(np.float64) - x1) / np.sqrt(2.0) if t >= 3 else None
+    d_next = (x2 - x1) / np.sqrt(2.0) if x2 is not None else None
     lo, hi = np.percentile(get(_stat_rows(t)), [0.1, 99.9])
     x_range = float(hi - lo)
+    constant = x_range == 0.0
+    if constant:
+        # all but a few values equal: the floor follows the whole range of the rows read, which
+        # keeps their few departures within 1e6 noise levels (their squares finite)
+        read = [a for a in (x0, x1, x2) if a is not None]
+        x_range = float(max(a.max() for a in read) - min(a.min() for a in read))
     sig0 = _floor(_mad(d), x_range)
     k = min(DIFF_COMPONENTS, max(0, w // 4), max(0, d.shape[0] // 4))
     corr = np.zeros(CORR_LAGS + 1)
     corr[0] = 1.0
     pair = np.zeros(max(w - 1, 0))
     if k == 0:
-        return sig0, corr, pair
+        return sig0, corr, pair, constant
     # two passes: the first whitening is inflated where fast signal is strong; the second
     # whitens by the first pass's estimate, so the projection mixes bins of equal noise
     for _ in range(2):
@@ -362,7 +384,7 @@ def _noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndar
     a, b = r[:, :-1], r[:, 1:]
     norm = np.sqrt(np.sum(a * a, axis=0) * np.sum(b * b, axis=0))
     pair = np.sum(a * b, axis=0) / np.maximum(norm, np.finfo(np.float64).tiny)
-    return sigma, corr, pair
+    return sigma, corr, pair, constant
 
 
 def _noise_cov(corr: np.ndarray, w: int) -> np.ndarray:
@@ -386,7 +408,7 @@ def project(x: np.ndarray, components: int = COMPONENTS, fixed_pattern: bool = T
     x : (T, W) real array, finite, with ``W >= 2``.
     components : how many components to keep (fewer if T or W is smaller).
     fixed_pattern : estimate the per-bin fixed pattern (``pattern``), which
-        :func:`reconstruct` then removes; False keeps each bin's time mean as it is.
+        :func:`reconstruct` then removes; False keeps each bin's time mean as it is (``mean``).
 
     Returns
     -------
@@ -394,29 +416,38 @@ def project(x: np.ndarray, components: int = COMPONENTS, fixed_pattern: bool = T
     """
     x = np.asarray(x)
     p = fit(x, components, fixed_pattern=fixed_pattern)
-    return replace(p, coef=coefficients(p, x))
+    if fixed_pattern:
+        return replace(p, coef=coefficients(p, x))
+    return replace(p, coef=coefficients(p, x), mean=x.mean(axis=0, dtype=np.float64), whole=True)
 
 
 def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pattern: bool = True) -> Projection:
     """The statistics of :func:`project` without the coefficient traces (``coef`` is empty).
 
     Reads only the rows the statistics use, through ``take(index)`` (default ``x[index]``),
-    so that a chunked array (dask) can supply exactly the same rows.
+    so that a chunked array (dask) can supply exactly the same rows. InputError unless ``x`` is
+    2D with at least 2 samples and 2 bins.
     """
     if len(x.shape) != 2:
-        raise ValueError(f"a spectral recording is 2D (time x wavelength), got shape {tuple(x.shape)}")
+        raise InputError(f"a spectral recording is 2D (time x wavelength), got shape {tuple(x.shape)}")
     t, w = x.shape
     if t < 2 or w < 2:
-        raise ValueError(f"a spectral recording needs at least 2 samples and 2 bins, got {t} x {w}")
+        raise InputError(f"a spectral recording needs at least 2 samples and 2 bins, got {t} x {w}")
     get = _taker(x, take)
     sub = get(_stat_rows(t)).astype(np.float64)
     mu = _column_median(sub)
-    sigma, corr, pair = _noise_levels(x, get)
+    sigma, corr, pair, constant = _noise_levels(x, get)
     zs = (sub - mu) / sigma
     k = max(1, min(components, w, t))
-    _, vecs = np.linalg.eigh(zs.T @ zs)
-    basis = vecs[:, ::-1][:, :k].copy()
-    basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)[None, :]
+    energy = zs.T @ zs
+    if constant:
+        # the few departures from the one value: the bins that hold the most, each a component of
+        # its own (the eigenvectors of bins of equal energy would mix their departures across bins)
+        basis = np.eye(w)[:, np.argsort(-np.diagonal(energy), kind="stable")[:k]]
+    else:
+        _, vecs = np.linalg.eigh(energy)
+        basis = vecs[:, ::-1][:, :k].copy()
+        basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)[None, :]
     cov = _noise_cov(corr, w)
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
     empty = np.empty((0, k), np.float32)
@@ -440,7 +471,8 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         size = max(1, (BASELINE_SAMPLES // step) | 1)
         spread = np.maximum((sub_coef - baseline(sub_coef, size)).std(axis=0), 1.0)
     pattern = None
-    if fixed_pattern and w > SMOOTH_ORDER + 2:
+    # a nearly constant recording's bins share one value: what departs from it is no pattern
+    if fixed_pattern and w > SMOOTH_ORDER + 2 and not constant:
         # the time-mean spectrum: the median, plus the components' share of the mean's departure
         # from it (the median of a bin holding skewed signal differs from its mean by how noisy
         # the bin is, which is not smooth across bins)
@@ -467,6 +499,10 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         sparse=sparse,
         fast=fast,
         rises=(per_row / step, weak),
+        nearly_constant=constant,
+        # with the pattern kept, the median centre and the traces' time means leave out the part of
+        # each bin's mean outside the traces' span: reconstruct adds it back (mean)
+        mean=None if fixed_pattern else sub.mean(axis=0),
     )
 
 
@@ -865,12 +901,19 @@ def _back(p: Projection) -> np.ndarray:
 
 def reconstruct(p: Projection, coef: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """(T, W) recording in the units of ``x`` from (T, K) coefficient traces in noise units,
-    without the per-bin fixed pattern (``p.pattern``) where one was estimated. The arithmetic
-    runs in ``dtype`` (float32 output: float32 arithmetic, whose rounding is that of the output)."""
+    without the per-bin fixed pattern (``p.pattern``) where one was estimated. Where the pattern is
+    kept (``p.mean``), each bin's time mean is ``p.mean`` wherever the traces keep their time means
+    (``p.coef_mean``); with ``p.whole``, ``coef`` holds all the rows of the recording, and each
+    bin's time mean over them is ``p.mean`` whatever the traces' means became. The arithmetic runs
+    in ``dtype`` (float32 output: float32 arithmetic, whose rounding is that of the output)."""
     work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
     back = _back(p).astype(work)
-    centre = (p.mu if p.pattern is None else p.mu - p.pattern).astype(work)
     coef = np.asarray(coef)
+    centre = (p.mu if p.pattern is None else p.mu - p.pattern).astype(work)
+    # the traces' time means: over the rows given where they are the whole recording's
+    means = coef.mean(axis=0, dtype=np.float64) if p.whole and len(coef) else p.coef_mean
+    if p.mean is not None and means is not None:
+        centre = (p.mean - means @ _back(p)).astype(work)
     out: np.ndarray = np.empty((coef.shape[0], back.shape[1]), dtype)
     for i in range(0, coef.shape[0], _BLOCK):
         block = out[i : i + _BLOCK]
@@ -1377,7 +1420,9 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
       spectrum makes it large);
     * ``snr``: :func:`snr`;
     * ``still``: 1.0 if no value of ``x`` changes over time within the blocks (a recording with
-      no noise to measure: constant, or one spectrum repeated), else 0.0.
+      no noise to measure: constant, or one spectrum repeated), else 0.0;
+    * ``nearly_constant``: 1.0 if the recording changes within the blocks, but all but a few of its
+      values are equal (``p.nearly_constant``: no noise to measure either), else 0.0.
     """
     w = x.shape[1]
     if blocks is None:
@@ -1400,7 +1445,13 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
     top_share = float(vals[-1] / max(vals.sum(), 1e-300))
     noise_vals = np.linalg.eigvalsh(_noise_cov(p.corr, w))
     noise_share = float(noise_vals[-1] / max(noise_vals.sum(), 1e-300)) * (1.0 + np.sqrt(w / max(len(r), 1))) ** 2
-    return {"time_corr": time_corr, "structure": top_share / noise_share, "snr": snr(p), "still": float(still)}
+    return {
+        "time_corr": time_corr,
+        "structure": top_share / noise_share,
+        "snr": snr(p),
+        "still": float(still),
+        "nearly_constant": float(p.nearly_constant and not still),
+    }
 
 
 #: What the "noisier than trained" warning adds: what fluorodn's brightness benchmark
@@ -1415,14 +1466,19 @@ DIM_ADVICE = (
 
 def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> list[str]:
     """Sentences naming each statistic of ``stats`` outside the range ``checks`` gives for it; of
-    a recording that does not change over time (``stats["still"]``), the one sentence saying so:
-    without noise, its brightness over noise and what was removed (rounding) say nothing."""
+    a recording that does not change over time (``stats["still"]``), or that is nearly constant
+    (``stats["nearly_constant"]``), the one sentence saying so: without noise to measure, its
+    brightness over noise and what was removed say nothing."""
     if stats.get("still"):
         if stats["snr"] == 0.0:
             return ["the recording is constant (all its values are equal): it holds no signal and no noise to "
                     "denoise, and is returned as it is"]  # fmt: skip
         return ["the recording does not change over time (one spectrum repeated): it holds no noise to "
                 "measure or remove"]  # fmt: skip
+    if stats.get("nearly_constant"):
+        return ["the recording is nearly constant (all but a few of its values, under 0.2 %, are equal): it holds "
+                "no noise to measure, so what was removed cannot be judged; compare the values that differ with the "
+                "input"]  # fmt: skip
     out = []
     lo, hi = checks.get("snr", [0.0, np.inf])
     if not lo <= stats["snr"] <= hi:

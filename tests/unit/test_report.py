@@ -214,8 +214,11 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
     flat = np.broadcast_to(np.median(noisy, axis=0), noisy.shape)
     assert verdict(page_summary(noisy, flat)) == "structured: signal may have been removed"
     assert page_summary(noisy, clean)["removed_noise_units"] == pytest.approx(1.0, rel=0.15)
+    near = np.full((300, W), 100.0)
+    near[3, 5] = 101.0  # all values equal but one
+    assert verdict(page_summary(near, np.full_like(near, 100.0))) == "nearly constant: nothing to judge"
     assert 0 < NOTHING_REMOVED < 0.1 and set(VERDICTS) == {
-        verdict(s) for s in (page, lightly, page_summary(noisy, flat))
+        verdict(s) for s in (page, lightly, page_summary(noisy, flat), page_summary(near, np.full_like(near, 100.0)))
     }
 
 

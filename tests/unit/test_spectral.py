@@ -139,8 +139,10 @@ def test_fixed_pattern_is_estimated_and_removed(w: int) -> None:
     assert err_kept > 0.8 * 30.0
     assert err < err_kept / 2.5, (err, err_kept)
     assert np.corrcoef(p.pattern, fixed)[0, 1] > 0.9
-    # only each bin's time mean changes
-    np.testing.assert_allclose(y_kept - y, np.broadcast_to(p.pattern, y.shape), atol=1e-6 * float(np.abs(x).max()))
+    # only each bin's time mean changes: kept, it is the recording's
+    diff, tol = y_kept - y, 1e-6 * float(np.abs(x).max())
+    np.testing.assert_allclose(diff, np.broadcast_to(diff.mean(axis=0), y.shape), atol=tol)
+    np.testing.assert_allclose(y_kept.mean(axis=0), (x + fixed).mean(axis=0), atol=tol)
 
 
 def test_smooth_spectrum_keeps_narrow_lines() -> None:
@@ -232,7 +234,8 @@ def test_denoiser_keeps_the_fixed_pattern_on_request(den: Denoiser, generator) -
     tol = 1e-6 * float(np.abs(inst.noisy).max())  # float32 rounding of the outputs
     np.testing.assert_allclose(diff, np.broadcast_to(diff.mean(axis=0), diff.shape), atol=tol)  # constant in time
     p = spectral.project(inst.noisy)
-    np.testing.assert_allclose(diff.mean(axis=0), p.pattern, atol=tol)
+    np.testing.assert_allclose(y_kept.mean(axis=0, dtype=np.float64), inst.noisy.mean(axis=0), atol=tol)
+    assert np.corrcoef(diff.mean(axis=0), p.pattern)[0, 1] > 0.9
     assert np.std(p.pattern) > 10 * tol
 
 
@@ -1305,7 +1308,7 @@ def test_edges_are_denoised_like_the_interior(precision: str, generator) -> None
     for name, value in (("first bin", per_bin[0]), ("last bin", per_bin[-1])):
         assert value <= 1.25 * top, (name, value, top, interior)
     with_pattern, without = np.sqrt(np.mean(total_kept, axis=0)), np.sqrt(np.mean(total, axis=0))
-    np.testing.assert_allclose(without[[0, -1]], with_pattern[[0, -1]], rtol=1e-3)
+    np.testing.assert_allclose(without[[0, -1]], with_pattern[[0, -1]], rtol=1e-2)
     assert np.median(without[3:-3]) < 0.95 * np.median(with_pattern[3:-3])  # 0.213 vs 0.244 measured
 
 
