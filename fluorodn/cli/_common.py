@@ -94,7 +94,9 @@ def check_count(option: str, value: int | None) -> None:
     """Refuse a thread or worker count below 1 or above 4 x the CPUs (it would only exhaust the machine)."""
     if value is None:
         return
-    limit = 4 * (os.cpu_count() or 1)
+    from fluorodn.session import thread_limit
+
+    limit = thread_limit()
     if not 1 <= value <= limit:
         fail(f"{option} {value} is out of range: give 1 to {limit} (4 x the {limit // 4} CPUs here)")
 

@@ -502,3 +502,19 @@ def test_json_errors_that_end_the_command_are_in_its_document(tiny_model: Path, 
     assert other.exit_code == 1 and other.stdout == "" and "does not exist" in error_lines(other)[0]
     without = cli("denoise", tmp_path / "missing.npy")
     assert without.exit_code == 1 and without.stdout == ""
+
+
+def test_thread_and_worker_counts_beyond_the_machine_are_one_sentence(tmp_path: Path) -> None:
+    """--threads (and --workers) take 1 to 4 x the CPUs, the limit DenoiserOptions takes too."""
+    import os
+
+    from fluorodn.session import thread_limit
+
+    np.save(tmp_path / "x.npy", np.ones((64, 64), np.float32))
+    limit = thread_limit()
+    assert limit == 4 * (os.cpu_count() or 1)
+    for value in (0, limit + 1):
+        result = cli("denoise", str(tmp_path / "x.npy"), "--threads", str(value))
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"--threads {value} is out of range: give 1 to {limit} (4 x the" in result.output, result.output
+    assert not (tmp_path / "x_denoised.npy").exists()
