@@ -158,42 +158,42 @@ def write_zarr(
 
         dst_p = check_name_length(Path(os.fspath(dst)).absolute())
         make_folder(dst_p.parent)
-        with atomic_folder(dst_p, overwrite=overwrite) as tmp, _finished_chunks():
-            _store(array, tmp, attrs, provenance, chunks, zarr_format, overwrite=True, compute=True)
+        with atomic_folder(dst_p, overwrite=overwrite) as tmp, _finished_chunks() as how:
+            _store(array, tmp, attrs, provenance, chunks, zarr_format, overwrite=True, compute=True, **how)
         return None
     return _store(array, dst, attrs, provenance, chunks, zarr_format, overwrite=overwrite, compute=compute)
 
 
 @contextlib.contextmanager
-def own_threads(workers: int | None = None) -> Iterator[None]:
-    """Context in which ``dask.compute`` runs on threads of a pool of its own, which on leaving has
-    ended the chunks it was running, also where an error or an interrupt ended the compute (dask's
-    shared pool runs them on, and a zarr chunk written then makes a removed store again); the
-    chunks not started are dropped."""
-    import dask
+def own_threads(workers: int | None = None) -> Iterator[dict[str, Any]]:
+    """Context giving the keywords (``dask.compute(..., **how)``) with which a compute runs on
+    threads of a pool of its own, which on leaving has ended the chunks it was running, also where
+    an error or an interrupt ended the compute (dask's shared pool runs them on, and a zarr chunk
+    written then makes a removed store again); the chunks not started are dropped. dask's config is
+    left alone: a process-wide setting would reach, and outlive, other threads' computes."""
     from dask import threaded
     from dask.system import CPU_COUNT
 
     executor = getattr(threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor)
     pool = executor(workers or CPU_COUNT)
     try:
-        with dask.config.set(scheduler="threads", pool=pool):
-            yield
+        yield {"scheduler": "threads", "pool": pool}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager
-def _finished_chunks() -> Iterator[None]:
-    """:func:`own_threads` where ``dask.compute`` would run on dask's default threads (no scheduler
-    set, no distributed client): the compute in it has no chunk left running when it ends."""
+def _finished_chunks() -> Iterator[dict[str, Any]]:
+    """:func:`own_threads`'s keywords where ``dask.compute`` would run on dask's default threads (no
+    scheduler set, no distributed client): the compute given them has no chunk left running when it
+    ends. Otherwise none (the compute runs as configured)."""
     import dask
 
     if dask.config.get("scheduler", None) is None and dask.config.get("pool", None) is None and not _has_client():
-        with own_threads():
-            yield
+        with own_threads() as how:
+            yield how
     else:
-        yield
+        yield {}
 
 
 def _has_client() -> bool:
@@ -218,8 +218,9 @@ def _store(
     *,
     overwrite: bool,
     compute: bool,
+    **how: Any,
 ) -> Any:
-    """:func:`write_zarr` at ``dst`` itself."""
+    """:func:`write_zarr` at ``dst`` itself; ``how``: keywords of the compute (with ``compute``)."""
     import dask.array as da
     import zarr
 
@@ -246,7 +247,7 @@ def _store(
         z = zarr.create(shape=array.shape, dtype=array.dtype, chunks=chunks, store=os.fspath(dst), overwrite=overwrite)
         z.attrs.update(attrs)
     target: Any = z
-    return da.store(array.rechunk(chunks), target, lock=False, compute=compute)
+    return da.store(array.rechunk(chunks), target, lock=False, compute=compute, **how)
 
 
 def read_tiff_lazy(path: str | os.PathLike[str], *, pages_per_chunk: int = 1) -> da.Array:

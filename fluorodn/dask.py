@@ -456,19 +456,17 @@ WAIT_FOR_WORKERS_S = 300.0
 
 
 @contextlib.contextmanager
-def _scheduler(scheduler: str, workers: int | None) -> Iterator[Any]:
-    """Context in which ``dask.compute`` uses the requested scheduler. On leaving it, the local
-    threads or processes have ended the chunks they were running, also where an error or an
-    interrupt ended the compute: nothing writes into the output any more (the chunks not
-    started are dropped)."""
-    import dask
-
+def _scheduler(scheduler: str, workers: int | None) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Context giving the distributed client (or None) and the keywords with which ``dask.compute``
+    uses the requested scheduler (dask's config is left alone: other threads compute too). On
+    leaving it, the local threads or processes have ended the chunks they were running, also where
+    an error or an interrupt ended the compute: nothing writes into the output any more (the chunks
+    not started are dropped)."""
     if scheduler == "threads":  # a pool of its own: dask's shared pool would run on after an interrupt
-        with own_threads(workers):
-            yield None
+        with own_threads(workers) as how:
+            yield None, how
     elif scheduler in ("processes", "synchronous"):  # dask's process pool is shut down, waiting, by the compute
-        with dask.config.set(scheduler=scheduler, num_workers=workers):
-            yield None
+        yield None, {"scheduler": scheduler, "num_workers": workers}
     elif scheduler == "local":
         from distributed import Client, LocalCluster
 
@@ -477,7 +475,7 @@ def _scheduler(scheduler: str, workers: int | None) -> Iterator[Any]:
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True) as cluster,
             Client(cluster) as client,
         ):
-            yield client
+            yield client, {}
     else:  # an address of an existing scheduler, e.g. tcp://host:8786
         from distributed import Client
 
@@ -491,7 +489,7 @@ def _scheduler(scheduler: str, workers: int | None) -> Iterator[Any]:
                         f"only {have} of {workers} workers joined {scheduler} within "
                         f"{WAIT_FOR_WORKERS_S:.0f} s; start more workers or ask for fewer"
                     ) from err
-            yield client
+            yield client, {}
 
 
 def denoise_zarr(
@@ -578,7 +576,7 @@ def denoise_zarr(
     remove_stale_temps(dst_p.parent)
     with atomic_folder(dst_p, overwrite=overwrite, source=None if "://" in src_s else Path(src_s)) as tmp:
         stored = write_zarr(out, tmp, attrs=attrs, provenance=prov, chunks=zchunks, zarr_format=zfmt, compute=False)
-        with _scheduler(scheduler, workers) as client:
+        with _scheduler(scheduler, workers) as (client, how):
             if client is not None:
                 fut = client.compute(stored)
                 try:
@@ -595,9 +593,9 @@ def denoise_zarr(
                 from dask.diagnostics import ProgressBar
 
                 with ProgressBar():
-                    dask.compute(stored)
+                    dask.compute(stored, **how)
             else:
-                dask.compute(stored)
+                dask.compute(stored, **how)
         seconds = time.perf_counter() - t0
     npx = float(np.prod(arr.shape))
     return {

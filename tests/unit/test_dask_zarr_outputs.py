@@ -229,3 +229,41 @@ def test_write_zarr_writes_whole_or_leaves_the_destination_as_it_was(tmp_path: P
     z = zarr.open_array(str(dst), mode="r")
     np.testing.assert_array_equal(z[:], 2 * x)
     assert sorted(p.name for p in dst.parent.iterdir()) == ["out.zarr"]
+
+
+def test_write_zarr_from_two_threads_at_once_leaves_dask_s_config_alone(tmp_path: Path) -> None:
+    """Two ``write_zarr`` at once, one ending while the other writes: both write whole, and dask's
+    config is as it was, so a later compute and a later ``write_zarr`` run (a pool set process-wide
+    by one call, and shut down by it, would leave every later compute refused)."""
+    import dask
+    import dask.array as da
+
+    pool_before = dask.config.get("pool", None)
+
+    def slow(block: np.ndarray) -> np.ndarray:
+        time.sleep(0.02)
+        return block
+
+    errors: dict[str, BaseException] = {}
+
+    def job(name: str, n: int) -> None:
+        try:
+            fdask.write_zarr(da.ones((n * 8, 8), chunks=(8, 8)).map_blocks(slow, dtype=float), tmp_path / name)
+        except BaseException as err:  # reported by the assertion below
+            errors[name] = err
+
+    threads = [threading.Thread(target=job, args=args) for args in (("short.zarr", 4), ("long.zarr", 40))]
+    threads[0].start()
+    time.sleep(0.01)
+    threads[1].start()
+    for t in threads:
+        t.join()
+    assert errors == {}
+    assert dask.config.get("pool", None) is pool_before
+    assert dask.config.get("scheduler", None) is None
+    for name, n in (("short.zarr", 4), ("long.zarr", 40)):
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / name), mode="r")[:], np.ones((n * 8, 8)))
+    assert float(da.ones(4, chunks=2).sum().compute()) == 4.0
+    fdask.write_zarr(da.ones((4, 4), chunks=2), tmp_path / "later.zarr")
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "later.zarr"), mode="r")[:], np.ones((4, 4)))
+    assert dask.config.get("pool", None) is pool_before
