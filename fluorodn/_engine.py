@@ -143,19 +143,18 @@ def denoise_pages(
 _LAYOUTS = {2: "(H, W)", 3: "(pages, H, W)"}
 
 
-def check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:
+def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True) -> np.ndarray:
     """``x`` as a plain array (an ndarray subclass as an ndarray view of its data, not copied) of
     real numbers with one of ``ndims`` dimensions (consecutive), not empty, finite and within
-    float32's range (:func:`check_values`); InputError naming what is wrong otherwise. A masked
-    array is refused if it masks any value: its data there are not measurements, and NaN under the
-    mask would escape the check."""
+    float32's range (:func:`check_values`; ``pages``: its pages are whole pages, not blocks of a
+    chunked run); InputError naming what is wrong otherwise. A masked array is refused if it masks
+    any value: its data there are not measurements, and NaN under the mask would escape the check."""
     if x is None:
         raise InputError("expected an array of real numbers (ints or floats), got None")
     if isinstance(x, np.ma.MaskedArray) and (masked := int(np.ma.count_masked(x))):
         raise InputError(
             f"the input is a masked array with {masked} masked value{'s' if masked != 1 else ''}, which fluorodn "
-            "cannot leave out: fill them first, e.g. x = x.filled(value), or x = x.filled(np.nan) and then "
-            "fluorodn.files.fill_nonfinite(x)[0] after import fluorodn.files to interpolate them over time"
+            f"cannot leave out: make them NaN (x = x.filled(np.nan)) and {FILL_ADVICE}"
         )
     try:
         arr = np.asarray(x)
@@ -180,7 +179,7 @@ def check_input(x: Any, ndims: tuple[int, ...]) -> np.ndarray:
         raise InputError(f"expected {want}, got {arr.ndim}D with shape {arr.shape}")
     if arr.size == 0:
         raise InputError(f"expected a non-empty array, got shape {arr.shape}")
-    check_values(arr)
+    check_values(arr, pages=pages)
     return arr
 
 
@@ -198,14 +197,14 @@ FILL_ADVICE = (
 )
 
 
-def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None) -> None:
+def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None, pages: bool = True) -> None:
     """Raise InputError at the first NaN/inf of a float ``arr`` of 2 or more dimensions (pages over
     its last two axes), at the first value beyond :data:`MAX_VALUE` in magnitude, or at the first
     page whose values are not all 0 but all below :data:`MIN_VALUE` in magnitude (float32 holds
     them with few digits or as 0), scanning in blocks so memory stays bounded. ``origin``: the
     index of ``arr``'s first element in a larger array, which the message then names the index in
-    (one block of a dask array, whose pages are not whole: the last check is left out); integer
-    arrays always pass."""
+    (one block of a dask array, whose pages are not whole: the last check is left out, as it is
+    where ``pages`` is False); integer arrays always pass."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return
     wide = arr.dtype.itemsize > 4  # float32 and narrower hold nothing beyond MAX_VALUE but inf
@@ -213,7 +212,8 @@ def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None) -> None
     for lead in np.ndindex(*arr.shape[:-2]):  # one empty index for a 2D array
         page = arr[lead]
         step = max(1, _CHECK_BLOCK // max(1, page.shape[1]))
-        tiny = not narrow and origin is None  # no value of the page seen at MIN_VALUE or above yet
+        # no value of the page seen at MIN_VALUE or above yet (its first row settles most pages)
+        tiny = not narrow and origin is None and pages and not float(np.abs(page[0]).max()) >= MIN_VALUE
         top = 0.0  # the largest magnitude seen while ``tiny``
         for r in range(0, page.shape[0], step):
             block = page[r : r + step]

@@ -255,8 +255,8 @@ class DenoiserOptions:
     """Settings of a :class:`Denoiser`; all have sensible defaults."""
 
     threads: int | None = None
-    """CPU threads one call may use (onnxruntime intra-op), 1 to 4 x the CPUs; None: the physical cores
-    available."""
+    """CPU threads one call may use (onnxruntime intra-op), 1 to 4 x the CPUs of the machine that runs
+    it (checked when a Denoiser opens its session); None: the physical cores available."""
     tile_pixels: int | None = None
     """Most pixels per network call (windows x rows x cols, halo included); None: 2**19 CPU, 2**22 CUDA."""
     cuda_device: int = 0
@@ -303,10 +303,6 @@ class DenoiserOptions:
                 raise InputError(f"{name} must be a positive integer or None, got {value!r}")
             if value is not None:
                 object.__setattr__(self, name, int(value))
-        if self.threads is not None and self.threads > (limit := thread_limit()):
-            raise InputError(
-                f"threads must be from 1 to {limit} (4 x the {limit // 4} CPUs here) or None, got {self.threads}"
-            )
         if not _is_integer(self.cuda_device) or self.cuda_device < 0:
             raise InputError(f"cuda_device must be a non-negative integer, got {self.cuda_device!r}")
         object.__setattr__(self, "cuda_device", int(self.cuda_device))
@@ -445,7 +441,6 @@ class Denoiser:
                 f"{example}"
             )
         self.declared_kind = kind
-        self._model = model
         if kind == "image" and model == "default":
             model = IMAGE_MODEL
         self._image_lock = threading.Lock()
@@ -454,6 +449,12 @@ class Denoiser:
         if precision is not None:
             self.options = dataclasses.replace(self.options, precision=precision)
         self.device = device
+        if self.options.threads is not None and self.options.threads > (limit := thread_limit()):
+            # checked where the session opens: options made for other machines (Dask workers) pass
+            raise InputError(
+                f"threads must be from 1 to {limit} (4 x the {limit // 4} CPUs here) or None, got "
+                f"{self.options.threads}"
+            )
         self.threads = self.options.threads or physical_cores()
         resolution = resolve(model, self.options.precision, device, available_providers())
         loaded = open_session(resolution, threads=self.threads, cuda_device=self.options.cuda_device)
@@ -463,6 +464,8 @@ class Denoiser:
         source = loaded.source
         self.path = source.path
         self.sha256 = source.sha256
+        # what makes it again when pickled: a registry name as given, a file by its full path
+        self._model = model if source.shipped else os.path.abspath(source.path)
         self.model_card = resolution.card(source, embedded_metadata(self._session))
         self.metadata: dict[str, Any] = self.model_card.raw
         self.precision: str = source.variant or self.model_card.precision
@@ -619,7 +622,8 @@ class Denoiser:
         recording = checked_bool("recording", recording)
         if border is not None:
             self.border_mode((0, 0), border)  # checked before any warning about the input
-        arr = check_input(x, ndims=(2, 3, 4, 5, 6))
+        # a scale given: a block of a chunked run, not a whole page
+        arr = check_input(x, ndims=(2, 3, 4, 5, 6), pages=scale is None)
         if arr.ndim > 3:  # (..., H, W): pages over the last two axes, as the command line reads files
             pages_2d = arr.reshape(-1, *arr.shape[-2:])
             return self._run(pages_2d, scale, progress, border, depth + 1, recording, rate).reshape(arr.shape)
@@ -866,8 +870,9 @@ class Denoiser:
         domain checks (they need the whole recording). Returns (T, W) float32."""
         if self.kind != "spectral":
             raise ModelError(f"model {self.name!r} is an image model; run_projected needs a spectral model")
-        arr = check_input(x, ndims=(2,))
-        return self._run_spectral(arr, None, projection)[0]
+        arr = check_input(x, ndims=(2,), pages=False)
+        # rows of the recording: each bin's time mean is matched to the projection's, not to these rows'
+        return self._run_spectral(arr, None, dataclasses.replace(projection, whole=False))[0]
 
     def _run_spectral(
         self,

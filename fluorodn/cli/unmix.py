@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from fluorodn.cli import app
-from fluorodn.cli._common import as_flags, fail, format_traceback, make_folder, setup_logging
+from fluorodn.cli._common import as_flags, fail, format_traceback, make_folder, setup_logging, sigterm_interrupts
 from fluorodn.cli._options import DebugOption, SpectralOnlyOption, share
 from fluorodn.errors import FluorodnError
 
@@ -137,7 +137,7 @@ def unmix(
                    disable=not (refine and console.is_terminal), transient=True)  # fmt: skip
     task = bar.add_task("refine", total=None)
     try:
-        with bar, warnings.catch_warnings(record=True) as caught:
+        with sigterm_interrupts(), bar, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             how: Any = (model or True) if denoise else False
             if opts is not None:
@@ -147,6 +147,9 @@ def unmix(
                 rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: what was being written is removed, what it replaced kept
+        typer.echo("fluorodn: interrupted; no output was left half written", err=True)
+        raise typer.Exit(130) from None
     except (FluorodnError, ValueError) as err:
         message = " ".join(str(err).split())
         fail(message if str(recording) in message else f"{recording}: {message}")

@@ -275,3 +275,24 @@ def test_the_guppy_files_warning_points_at_the_callers_line(tmp_path: Path) -> N
     told = [w for w in got if "GuPPy places events" in str(w.message)]
     assert len(told) == 1 and told[0].filename == __file__
     assert (tmp_path / "g" / "sensor.csv").is_file() and (tmp_path / "rec_unmixed.csv").is_file()
+
+
+def test_the_command_interrupted_leaves_the_folder_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM, which the command turns into it) while the GuPPy files are written: one
+    line, exit code 130, the folder and the previous table as they were."""
+    from fluorodn.cli import app
+
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "rec.npy", (1000 + rng.normal(0, 5, (80, 40))).astype(np.float32))
+    folder = tmp_path / "guppy"
+    before = old_folder(folder)
+    (tmp_path / "rec.csv").write_bytes(b"the previous run's table\n")
+    stop_writing(monkeypatch, 4, KeyboardInterrupt())
+    args = ["unmix", tmp_path / "rec.npy", "--sensor", "example", "--wavelengths", "500:590", "--rate", "5",
+            "--dark", "0", "--no-denoise", "--guppy", folder, "--overwrite", "-o", tmp_path / "rec.csv"]  # fmt: skip
+    got = CliRunner().invoke(app, [str(a) for a in args])
+    assert got.exit_code == 130, got.output
+    assert got.stderr.strip() == "fluorodn: interrupted; no output was left half written"
+    assert snapshot(folder) == before and (tmp_path / "rec.csv").read_bytes() == b"the previous run's table\n"

@@ -208,11 +208,14 @@ def test_input_messages_read_as_sentences(denoiser: Denoiser) -> None:
 # -- options that would be dropped or unbounded ------------------------------------------
 
 
-def test_threads_are_capped_at_four_times_the_cpus() -> None:
+def test_threads_are_capped_at_four_times_the_cpus_where_the_session_opens(tiny_model: Path) -> None:
+    """Options may be made for other machines (Dask workers): the cap applies where a Denoiser opens
+    its session, at 4 x that machine's CPUs."""
     limit = 4 * (os.cpu_count() or 1)
-    assert DenoiserOptions(threads=limit).threads == limit
+    opts = DenoiserOptions(threads=10**6)  # for a machine of another size
+    assert Denoiser(tiny_model, device="cpu", options=DenoiserOptions(threads=limit)).threads == limit
     with pytest.raises(InputError, match=rf"^threads must be from 1 to {limit} \(4 x the"):
-        DenoiserOptions(threads=10**6)
+        Denoiser(tiny_model, device="cpu", options=opts)
 
 
 def test_border_on_the_spectral_path_is_refused(default: Denoiser, example: np.ndarray) -> None:
@@ -221,3 +224,55 @@ def test_border_on_the_spectral_path_is_refused(default: Denoiser, example: np.n
             default.run(example, border=border)
     square = frame()  # the image model it hands frames to takes it
     assert default.run(square, border="zero").shape == square.shape
+
+
+def test_a_block_of_a_chunked_run_is_not_judged_as_a_page(tiny_model: Path) -> None:
+    """A block (a scale given, or rows through ``run_projected``) whose values are all 0 or below
+    float32's normal range is denoised: the page it belongs to is judged, not the block."""
+    den = Denoiser(tiny_model, device="cpu", options=DenoiserOptions(threads=1))
+    block = np.full((48, 48), 1e-40, np.float32)
+    block[0, 0] = 0.0
+    with pytest.raises(InputError, match="below the smallest normal float32"):
+        den.run(block)
+    assert np.isfinite(den.run(block, scale=(0.0, 1.0))).all()
+
+
+def test_the_masked_stack_advice_works_as_written() -> None:
+    """The refusal of a masked stack names the fill that works on a stack, page by page."""
+    import fluorodn.files
+
+    rng = np.random.default_rng(3)
+    stack = np.ma.masked_invalid(
+        np.where(rng.random((2, 60, 40)) < 0.01, np.nan, 100.0 + rng.normal(0, 1, (2, 60, 40)))
+    )
+    with pytest.raises(InputError) as got:
+        Denoiser("low", options=DenoiserOptions(threads=1)).run(stack)
+    assert "x = x.filled(np.nan)" in str(got.value) and "on each (T, W) page of a stack" in str(got.value)
+    filled = np.stack([fluorodn.files.fill_nonfinite(page)[0] for page in stack.filled(np.nan)])
+    assert np.isfinite(filled).all()
+
+
+def test_a_pickled_denoiser_of_a_relative_model_path_survives_a_change_of_folder(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+    import shutil
+
+    shutil.copyfile(tiny_model, tmp_path / "mine.onnx")
+    monkeypatch.chdir(tmp_path)
+    blob = pickle.dumps(Denoiser("mine.onnx", device="cpu", options=DenoiserOptions(threads=1)))
+    monkeypatch.chdir(tmp_path.parent)
+    assert pickle.loads(blob).path == tmp_path / "mine.onnx"
+
+
+def test_rows_denoised_with_a_projection_of_the_whole_recording_keep_their_own_level() -> None:
+    """``run_projected`` on row blocks with the projection ``spectral.project`` made of the whole
+    recording, pattern kept: each block keeps its own level (a drift is not erased)."""
+    from fluorodn import spectral
+
+    x = np.asarray(tifffile.imread(EXAMPLE), np.float32)[:2000]
+    x = x + np.linspace(0.0, 500.0, len(x), dtype=np.float32)[:, None]  # a drift of 500 counts
+    den = Denoiser(options=DenoiserOptions(threads=1, keep_fixed_pattern=True))
+    p = spectral.project(x, den.channels, fixed_pattern=False)
+    first = den.run_projected(x[:1000], p)
+    assert abs(float(first.mean()) - float(x[:1000].mean())) < 5.0  # 250 counts off when forced to the whole mean
