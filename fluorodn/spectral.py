@@ -329,7 +329,8 @@ def _noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndar
     whether the recording is nearly constant: the 0.1 and 99.9 percentiles of the statistics rows
     are equal (all but under 0.2 % of its values are: saturated but for a few, dark photon counts,
     or constant). Most time differences of every bin are 0 there, and the noise levels are the
-    floor, a millionth of the range of the rows read."""
+    floor, a millionth of the range of the rows read, or of ``max(|common value|, 1)`` where the
+    rows read are all equal."""
     get = _taker(x, take)
     t, w = x.shape
     idx = np.arange(max(t - 2, 1))[_stat_rows(max(t - 2, 1))]
@@ -345,6 +346,10 @@ def _noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndar
         # keeps their few departures within 1e6 noise levels (their squares finite)
         read = [a for a in (x0, x1, x2) if a is not None]
         x_range = float(max(a.max() for a in read) - min(a.min() for a in read))
+        if x_range == 0.0:
+            # the rows read are all equal (the departures, if any, in rows not read): a floor of
+            # a millionth of the common value's size (of 1 for 0), whatever the departures are
+            x_range = max(abs(float(lo)), 1.0)
     sig0 = _floor(_mad(d), x_range)
     k = min(DIFF_COMPONENTS, max(0, w // 4), max(0, d.shape[0] // 4))
     corr = np.zeros(CORR_LAGS + 1)

@@ -55,7 +55,7 @@ def dark_counts() -> np.ndarray:
 @pytest.mark.parametrize("make", [saturated, one_changed, dark_counts], ids=["saturated", "one changed", "dark"])
 def test_a_nearly_constant_recording_has_a_floor_of_its_own_scale(make: Any) -> None:
     """All but a few values equal: the noise levels are a floor of a millionth of the recording's
-    range (not the smallest float, which overflowed the whitening), the projection finite, no
+    range (which keeps the departures' squares in the whitening finite), the projection finite, no
     pattern removed from a spectrum that is one value, and each departure its bin's own (the few
     bins holding the most)."""
     x = make()
@@ -91,9 +91,28 @@ def test_a_nearly_constant_recording_is_denoised_without_overflow(den: Denoiser,
     assert not any(("noisier" in m or "structure" in m or "not smooth" in m) for m in said), said
 
 
+def test_a_long_nearly_constant_recording_with_its_departure_in_a_row_not_read(den: Denoiser) -> None:
+    """Long enough that the statistics rows (and the rows after them read for the time differences)
+    skip rows, a constant recording with one value changed in a row none of them reads: the rows
+    read are all equal, and the noise levels are a floor of a millionth of the common value; the
+    projection and the output are finite, without overflow, and each output value is its input
+    value or the common one."""
+    t = 3 * spectral.STAT_ROWS + 3  # statistics rows every 4th: rows 3, 7, ... not read
+    x = np.full((t, 152), 1000.0, np.float32)
+    x[3, 50] = 1001.0
+    p, _ = run(spectral.project, x)
+    assert p.nearly_constant
+    np.testing.assert_allclose(p.sigma, 1e-6 * 1000.0)
+    assert np.isfinite(p.coef).all()
+    out, said = run(den.run, x)
+    assert np.isfinite(out).all()
+    assert np.all((out == x) | (out == np.float32(1000.0)))
+    assert any("nearly constant" in m for m in said), said
+
+
 def test_unmix_denoises_a_nearly_constant_recording() -> None:
-    """fluorodn.unmix(..., denoise=True) of the saturated recording unmixes (it raised numpy's
-    LinAlgError from the denoising)."""
+    """fluorodn.unmix(..., denoise=True) of the saturated recording denoises and unmixes to finite
+    values, without overflow."""
     result, _ = run(fluorodn.unmix, saturated(), "477:595", "example")
     assert np.isfinite(result.sensor).all()
 
@@ -182,20 +201,22 @@ def test_the_kept_time_mean_in_projections() -> None:
     """project(fixed_pattern=False) gives reconstruct the whole recording's time mean, which it
     keeps whatever the traces' means became; fit (pieces of a run, as fluorodn.dask fits) gives the
     statistics rows' mean through the traces' own means, and its rows keep their values in any
-    piece. The pattern removed (the default): no mean, as before."""
+    piece. The pattern removed (the default): no mean."""
     x = example(600)
     p = spectral.project(x, fixed_pattern=False)
-    assert p.whole and p.mean is not None
+    assert p.mean is not None
     moved = p.coef + np.float32(0.5)  # the traces' means moved
     for coef in (p.coef, moved):
         np.testing.assert_allclose(
             spectral.reconstruct(p, coef, np.float64).mean(axis=0), x.mean(axis=0), atol=1e-9 * x.max()
         )
     f = spectral.fit(x, fixed_pattern=False)
-    assert not f.whole and f.mean is not None
+    assert f.mean is not None
     coef = spectral.coefficients(f, x)
     whole = spectral.reconstruct(f, coef, np.float64)
     np.testing.assert_allclose(whole.mean(axis=0), x.mean(axis=0), atol=1e-6 * x.max())
     np.testing.assert_array_equal(spectral.reconstruct(f, coef[100:200], np.float64), whole[100:200])
+    shifted = spectral.reconstruct(f, coef + np.float32(0.5), np.float64).mean(axis=0)
+    assert not np.allclose(shifted, x.mean(axis=0), atol=1e-6 * x.max())  # through the traces' means
     d = spectral.project(x)
-    assert d.mean is None and not d.whole
+    assert d.mean is None
