@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "check_destination",
+    "check_store_destination",
     "is_tiff",
     "open_zarr",
     "provenance",
@@ -152,6 +153,9 @@ def write_zarr(
     was (an existing ``dst`` without ``overwrite`` is refused before any work, OutputExistsError).
     The ``Delayed`` of ``compute=False``, and a remote store (a URL), write at ``dst`` itself.
     """
+    local = Path(os.fspath(dst)).absolute() if "://" not in os.fspath(dst) else None
+    if local is not None and not (local.is_dir() and not any(local.iterdir())):  # an empty folder takes a store
+        check_store_destination(local, overwrite)
     if compute and "://" not in os.fspath(dst):
         from ._atomic import atomic_folder
         from .files import check_name_length, make_folder
@@ -319,6 +323,12 @@ def check_destination(src: str, dst: Path, overwrite: bool) -> None:
             f"the output {dst} would overwrite its input {src} (the same store, a folder holding it, or a "
             "folder inside it); choose another output path"
         )
+    check_store_destination(dst, overwrite)
+
+
+def check_store_destination(dst: Path, overwrite: bool) -> None:
+    """Refuse a local ``dst`` that exists (unless ``overwrite``) or is not a zarr store: ``overwrite``
+    replaces an earlier store, never a folder of other files."""
     if not (dst.exists() or dst.is_symlink()):
         return
     if not overwrite:

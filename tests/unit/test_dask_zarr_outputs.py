@@ -267,3 +267,17 @@ def test_write_zarr_from_two_threads_at_once_leaves_dask_s_config_alone(tmp_path
     fdask.write_zarr(da.ones((4, 4), chunks=2), tmp_path / "later.zarr")
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "later.zarr"), mode="r")[:], np.ones((4, 4)))
     assert dask.config.get("pool", None) is pool_before
+
+
+def test_write_zarr_never_replaces_a_folder_that_is_no_store(tmp_path: Path) -> None:
+    """``overwrite=True`` replaces an earlier store, never a folder of other files (computed or not)."""
+    import dask.array as da
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the user's")
+    good = da.from_array(np.ones((ROWS, 40), np.float32), chunks=(CHUNK, 40))
+    for compute in (True, False):
+        with pytest.raises(OutputExistsError, match="is not a zarr store, so it is not replaced"):
+            fdask.write_zarr(good, folder, overwrite=True, compute=compute)
+    assert (folder / "notes.txt").read_text() == "the user's" and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
