@@ -110,20 +110,31 @@ def report_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
     return out.with_name(f"{stem}_report.html"), out.with_name(f"{stem}_report.json")
 
 
+def too_short(shape: tuple[int, ...]) -> str | None:
+    """Why pages of ``shape`` ((T, W) or (N, T, W)) cannot be reported on, in words a user knows,
+    or None: each bin's noise level is the spread of T - 2 of its time differences
+    (:func:`fluorodn.spectral.noise_levels`), which 3 samples leave without one, so a report needs
+    ``T >= 4`` samples and ``W >= 2`` bins per page."""
+    if len(shape) not in (2, 3) or (shape[-2] >= 4 and shape[-1] >= 2):
+        return None
+    rows, cols = shape[-2:]
+    per = " per page" if len(shape) == 3 and shape[0] > 1 else ""
+    return (
+        f"it has {rows} time sample{'s' if rows != 1 else ''} of {cols} value{'s' if cols != 1 else ''}{per}, "
+        "and a report needs at least 4 samples of 2 or more values (each bin's noise level is measured from "
+        "its time differences)"
+    )
+
+
 def _pages(x: Any, what: str) -> np.ndarray:
-    """``x`` as (N, T, W) pages; ValueError naming its shape unless it is (T, W) or (N, T, W) with
-    ``T >= 4`` and ``W >= 2``: each bin's noise level is the spread of T - 2 of its time differences
-    (:func:`fluorodn.spectral.noise_levels`), and the one of 3 samples has none."""
+    """``x`` as (N, T, W) pages; ValueError unless it is (T, W) or (N, T, W) with ``T >= 4`` and
+    ``W >= 2`` (:func:`too_short`)."""
     arr = np.asarray(x)
-    shape = arr.shape
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1] < 4 or arr.shape[2] < 2:
-        raise ValueError(
-            f"the {what} recording must be (T, W) or (N, T, W) with T >= 4 samples (each bin's noise level is "
-            f"measured from its time differences, too few under 4) and W >= 2; got shape {shape}"
-        )
-    return arr
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"the {what} recording must be (T, W) or (N, T, W) (time x wavelength); got shape {arr.shape}")
+    if (why := too_short(arr.shape)) is not None:
+        raise ValueError(f"the {what} recording cannot be reported on: {why}")
+    return arr if arr.ndim == 3 else arr[None]
 
 
 def _checked_rate(rate: Any) -> float | None:

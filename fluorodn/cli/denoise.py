@@ -319,7 +319,7 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
 
 def _zarr_interrupted(report: Report) -> NoReturn:
     """End the command on an interrupted .zarr run: one sentence, and the exit code 130."""
-    report.to_stderr("fluorodn: interrupted; the output being written was removed")
+    report.to_stderr("fluorodn: interrupted; no partial output is left")
     report.interrupted = True
     raise typer.Exit(report.finish())
 
@@ -367,6 +367,8 @@ def _check_inputs(
     """
     from fluorodn import io as fio
     from fluorodn._file_pipeline import file_rate
+    from fluorodn.errors import InputError
+    from fluorodn.report import too_short
 
     todo = []
     unwritable: dict[Path, OSError | None] = {}
@@ -402,6 +404,8 @@ def _check_inputs(
                 contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec,
             ):
                 header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
+                if with_report and (why := too_short(tuple(rec.shape))) is not None:
+                    raise InputError(f"--report: {why}; leave --report out for this file")
                 file_rate(rec, settings.rate, src)  # a --rate the file contradicts fails the file now
                 if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
                     report.note(rec.file.describe())
@@ -506,7 +510,7 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                     rows, cols = header["shape"][-2:]
                     report.failed(src, dest, err, warnings=messages, shape=(rows, cols), debug=debug)
     except KeyboardInterrupt:
-        report.to_stderr("fluorodn: interrupted; the output being written was removed")
+        report.to_stderr("fluorodn: interrupted; no partial output is left")
         report.interrupted = True
     finally:
         report.to_stderr = lambda text: typer.echo(text, err=True)

@@ -104,6 +104,24 @@ def test_denoise_report_checks_its_own_files_before_denoising(tiny_model: Path, 
     check_report(tmp_path / "rec_denoised_report.html")
 
 
+def test_denoise_report_refuses_a_recording_too_short_to_report_on_before_denoising(
+    tiny_model: Path, tmp_path: Path, helpers: Any
+) -> None:
+    """3 samples leave each bin no spread of time differences for its noise level: with --report
+    the file fails before it is denoised, in one sentence naming its samples (not an internal
+    shape); the other inputs of the run are denoised and reported on."""
+    np.save(tmp_path / "short.npy", helpers.spectra(ROWS, COLS, dtype=np.float32)[:3])
+    np.save(tmp_path / "long.npy", helpers.spectra(ROWS, COLS, dtype=np.float32))
+    result = denoise(tiny_model, tmp_path / "short.npy")
+    assert_user_error(result, "short.npy", "3 time samples of", "at least 4 samples")
+    assert "(1, 3" not in result.stderr and not (tmp_path / "short_denoised.npy").exists()
+    both = denoise(tiny_model, tmp_path / "short.npy", tmp_path / "long.npy")
+    errors = [line for line in both.stderr.splitlines() if line.startswith("fluorodn: error:")]
+    assert both.exit_code == 1 and len(errors) == 1 and "short.npy: --report: it has 3" in errors[0]
+    assert not (tmp_path / "short_denoised.npy").exists()
+    check_report(tmp_path / "long_denoised_report.html")
+
+
 def test_report_command_refusals(tmp_path: Path, helpers: Any) -> None:
     x = helpers.spectra(ROWS, COLS, dtype=np.float32)
     np.save(tmp_path / "n.npy", x)

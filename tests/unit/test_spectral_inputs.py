@@ -150,14 +150,18 @@ def test_a_page_too_narrow_or_short_for_the_spectral_path_is_an_input_error(shap
         spectral.fit(x)
 
 
-def test_a_report_needs_4_samples_and_names_the_shape_given() -> None:
+def test_a_report_needs_4_samples_and_names_the_samples_given() -> None:
     """3 samples give each bin one time difference for its noise level, which has no spread: the
-    report refuses them naming the shape given (not a half of it); 4 samples report."""
+    report refuses them naming the samples and values given; 4 samples report."""
     rng = np.random.default_rng(0)
-    for shape in ((3, 152), (600, 1)):
+    for shape, said in (((3, 152), "3 time samples of 152 values,"), ((600, 1), "600 time samples of 1 value,")):
         x = 1000 + rng.normal(0, 10, shape)
-        with pytest.raises(ValueError, match=rf"T >= 4 samples .* got shape \({shape[0]}, {shape[1]}\)$"):
+        with pytest.raises(ValueError, match=f"cannot be reported on: it has {said} and a report needs at least 4"):
             build_report(x, np.full_like(x, 1000.0))
+    with pytest.raises(ValueError, match=r"per page, and"):
+        build_report(np.ones((2, 3, 152)), np.ones((2, 3, 152)))
+    with pytest.raises(ValueError, match=r"must be \(T, W\) or \(N, T, W\) .*got shape \(152,\)$"):
+        build_report(np.ones(152), np.ones(152))
     x = 1000 + rng.normal(0, 10, (4, 152))
     _, summary = build_report(x, np.full_like(x, 1000.0))
     assert summary["pages"][0]["verdict"] in VERDICTS
