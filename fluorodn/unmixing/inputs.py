@@ -67,8 +67,19 @@ def read_values(path: PathLike, what: str) -> np.ndarray:
     """The numbers of a one-column text/CSV file (a header line and ``#`` comments allowed), (N,) float64."""
     rows = _read_rows(path, what)
     if any(len(r) != 1 for r in rows):
-        raise UnmixError(f"{path} must hold one column of {what}, one value per line; it has several columns")
+        hint = ""
+        if all(len(r) == 2 for r in rows) and _decimal_commas(path):
+            hint = " (if its commas are decimal commas, as in 477,5, write decimal points or end each line with ';')"
+        raise UnmixError(f"{path} must hold one column of {what}, one value per line; it has several columns{hint}")
     return np.array([r[0] for r in rows], dtype=np.float64)
+
+
+def _decimal_commas(path: PathLike) -> bool:
+    """Whether every line of numbers in ``path`` reads as one number with a decimal comma
+    (``477,5``): one comma between digits, no point, no space."""
+    lines = [ln.split("#", 1)[0].strip() for ln in Path(path).read_text(encoding="utf-8-sig").splitlines()]
+    numbers = [ln for ln in lines if ln and any(c.isdigit() for c in ln)]
+    return bool(numbers) and all(re.fullmatch(r"[-+]?\d+,\d+", ln) for ln in numbers)
 
 
 def read_sensor(path: PathLike) -> tuple[np.ndarray, np.ndarray]:

@@ -571,6 +571,24 @@ def test_sensor_csv_in_spreadsheet_dialects(tmp_path: Path, text: str) -> None:
     np.testing.assert_array_equal(dff, [-0.08, 0.0, 0.01])
 
 
+def test_one_column_csvs_with_decimal_commas_or_points(tmp_path: Path) -> None:
+    """A one-column file (wavelengths, dark levels) reads decimal commas where ';' ends each value;
+    one whose every line is a decimal comma alone (477,5), which two integer columns would read the
+    same, is refused saying how to write it, never read as a number of its own choosing."""
+    from fluorodn.unmixing.inputs import read_values
+
+    path = tmp_path / "wl.csv"
+    for text in ("wavelength\n477;\n478,5;\n", "477.0\n478.5\n"):
+        path.write_text(text, encoding="utf-8")
+        np.testing.assert_array_equal(read_values(path, "wavelengths"), [477.0, 478.5])
+    path.write_text("wavelength\n477,5\n478,25\n", encoding="utf-8")
+    with pytest.raises(UnmixError, match=r"several columns \(if its commas are decimal commas.*each line with ';'\)"):
+        read_values(path, "wavelengths")
+    path.write_text("477.0,1\n478.5,2\n", encoding="utf-8")
+    with pytest.raises(UnmixError, match=r"several columns$"):
+        read_values(path, "wavelengths")
+
+
 def test_sensor_arrays_in_any_order_as_a_csv_file(tmp_path: Path) -> None:
     """(wavelength_nm, dff) arrays are taken in any order, as a CSV file's rows are; wavelengths
     listed twice are refused."""
