@@ -305,7 +305,7 @@ def test_ctrl_c_pressed_again_while_cleaning_up_is_ignored(
     result = denoise(tiny_model, tmp_path / "a.tif")
     assert cleaned == [True]
     assert result.exit_code == 130, (result.exception, result.output)
-    assert "interrupted; the output being written was removed" in result.stderr
+    assert "interrupted; no partial output is left" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
 
 

@@ -186,7 +186,7 @@ def test_the_command_interrupted_removes_the_store_and_says_so(
     before = signal.getsignal(signal.SIGTERM)
     result = _denoise(tiny_model, store, "--workers", "2", "--json")
     assert result.exit_code == 130, (result.exception, result.output)
-    assert result.stderr.strip().splitlines() == ["fluorodn: interrupted; the output being written was removed"]
+    assert result.stderr.strip().splitlines() == ["fluorodn: interrupted; no partial output is left"]
     assert "Traceback" not in result.output
     assert json.loads(result.stdout)["interrupted"] is True
     handler = interrupted_writes["sigterm"]
