@@ -39,7 +39,8 @@ Per page the summary holds:
   (``|whiteness| < 0.1``) and spread over the spectral components as noise is (``leading_share``
   below ``2 * leading_share_noise + 0.05``); else ``"structured: signal may have been removed"``;
 * ``light_off``: the samples read as taken with the light off
-  (:func:`fluorodn.spectral.lit_mask`; 0 for image frames), shaded in the figures;
+  (:func:`fluorodn.spectral.lit_mask`, stretches of any length; 0 for image frames), shaded in
+  the figures and left out of the numbers above (where 4 or more samples are lit);
 * with a sensor spectrum, the sensor trace unmixed from both (:func:`fluorodn.unmix`,
   ``denoise=False``): its standard deviation and the ratio of their power spectra, and
   ``sensor_notes``: the warnings unmixing gave (each kind once, the noisy recording's where both
@@ -393,12 +394,13 @@ def build_report(
         where = f"on {terms.page} {k}, " if x.shape[0] > 1 else ""
         xk, yk, live, gaps = _finite_page(x[k].astype(np.float64), y[k].astype(np.float64), where)
         wl_live = None if wl is None else wl[live]
-        s = page_summary(xk[:, live], yk[:, live])
+        off = None if images else ~lit_mask(xk[:, live], longest=None)  # samples taken with the light off
+        lit = slice(None) if off is None or (~off).sum() < 4 else ~off  # the statistics are of the lit samples
+        s = page_summary(xk[lit][:, live], yk[lit][:, live])
         for name in ("noise_before", "noise_after", "removed_mean"):
             s[name] = _per_bin(s[name], live)
         s["nonfinite"] = 0 if gaps is None else int(gaps.sum())
         s["verdict"] = verdict(s)
-        off = None if images else ~lit_mask(xk[:, live])  # samples taken with the light off
         s["light_off"] = 0 if off is None else int(off.sum())
         figures: list[tuple[str, Any]] = []
         if k < MAX_SECTIONS:
@@ -516,7 +518,8 @@ def _html(
         if s["light_off"]:
             out.append(
                 f"<p>{s['light_off']} of {summary['shape'][-2]} samples read as taken with the light off (the "
-                "detector's dark level): grey in the images and shaded in the trace, left out of their scales.</p>"
+                "detector's dark level): grey in the images and shaded in the trace, left out of their scales and "
+                "of the numbers in the summary.</p>"
             )
         if "sensor_std_before" in s:
             out.append(

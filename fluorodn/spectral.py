@@ -1027,18 +1027,19 @@ DARK_SPLIT = 0.25
 DARK_LONGEST = 512
 
 
-def dark_rows(means: np.ndarray) -> np.ndarray:
+def dark_rows(means: np.ndarray, longest: int | None = DARK_LONGEST) -> np.ndarray:
     """Which rows of a recording are dark, from its row means (one per row): samples taken with
     the light off, whose rows are the detector's dark level and noise, not the spectrum.
 
     Where the lowest row mean lies :data:`DARK_DROP` of the median below it, the row means from the
     lowest to the median are sorted, and the widest empty interval between neighbours whose lower
     end is nearer the lowest than the median is found; where it spans at least :data:`DARK_SPLIT`
-    of the lowest-to-median span, the rows below it are dark, in stretches of at most
-    :data:`DARK_LONGEST`. A lit recording's brightness varies continuously, however it bleaches or
-    dims, so its row means leave no such interval; the dark rows sit at the detector's level, apart
-    from all of them. Returns a boolean mask; none where a mean is not finite. The rows at and above
-    the median are never dark, so at least half of a recording's rows stay lit."""
+    of the lowest-to-median span, the rows below it are dark, in stretches of at most ``longest``
+    (:data:`DARK_LONGEST`; None: any length). A lit recording's brightness varies continuously,
+    however it bleaches or dims, so its row means leave no such interval; the dark rows sit at the
+    detector's level, apart from all of them. Returns a boolean mask; none where a mean is not
+    finite. The rows at and above the median are never dark, so at least half of a recording's rows
+    stay lit (exactly half where the other half is dark: the median then lies between the two)."""
     means = np.asarray(means, dtype=np.float64)
     none = np.zeros(len(means), bool)
     if len(means) < 3 or not np.all(np.isfinite(means)):
@@ -1047,22 +1048,23 @@ def dark_rows(means: np.ndarray) -> np.ndarray:
     if not med - lo > DARK_DROP * abs(med):
         return none
     z = (means - lo) / (med - lo)
-    low = np.sort(z[z <= 1.0])
+    low = np.sort(np.r_[z[z < 1.0], 1.0])  # the median itself closes the interval above the lowest rows
     gaps = np.where(low[:-1] < 0.5, np.diff(low), -1.0)
     widest = int(np.argmax(gaps))
     if not gaps[widest] >= DARK_SPLIT:
         return none
     dark = z <= low[widest]
     for a, b, on in runs(dark):
-        if on and b - a > DARK_LONGEST:
+        if on and longest is not None and b - a > longest:
             dark[a:b] = False
     return dark
 
 
-def lit_mask(x: np.ndarray) -> np.ndarray:
-    """Which rows of a 2D page are lit: not :func:`dark_rows`, wherever the light was off (at the
-    start, the end or in between). Reads each row's mean once."""
-    return ~dark_rows(np.asarray(x).mean(axis=1, dtype=np.float64))
+def lit_mask(x: np.ndarray, longest: int | None = DARK_LONGEST) -> np.ndarray:
+    """Which rows of a 2D page are lit: not :func:`dark_rows` (in stretches of at most ``longest``
+    rows; None: any length), wherever the light was off (at the start, the end or in between).
+    Reads each row's mean once."""
+    return ~dark_rows(np.asarray(x).mean(axis=1, dtype=np.float64), longest)
 
 
 class Notice(str):

@@ -85,7 +85,7 @@ def unmix(
     UnmixResult with (T,) float64 traces ``sensor``, ``hbo2``, ``hb``, ``offset``, ``gain``,
     ``residual_rms`` (relative to the recording's typical state; see :mod:`fluorodn.unmixing`).
     Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`, as the Denoiser
-    finds them) carry no measurement: they are NaN in every trace, ``dark_samples`` counts
+    finds them, in stretches of any length) carry no measurement: they are NaN in every trace, ``dark_samples`` counts
     them, and a :class:`~fluorodn.LightOffNotice` says where they are. The lit samples are
     denoised and fitted as one recording, as if the dark ones were not there.
 
@@ -141,7 +141,7 @@ def _unmix(
         raise UnmixError(str(err)) from None
     x = check_recording(arr)
     shape = x.shape
-    lit = spectral.lit_mask(x)
+    lit = spectral.lit_mask(x, longest=None)  # a row at the detector's dark level has nothing to unmix
     if lit.sum() < MIN_SAMPLES:
         raise UnmixError(
             f"{int(lit.sum())} of the recording's {shape[0]} samples were taken with the light on; unmixing needs at "

@@ -178,6 +178,21 @@ def test_sensor_traces_leave_out_samples_taken_with_the_light_off() -> None:
     json.dumps(summary, allow_nan=False)
 
 
+def test_the_summary_is_of_the_lit_samples() -> None:
+    """Samples taken with the light off (here exactly half of them, 400 of 800) are counted, and the
+    summary's numbers are those of the lit samples alone: the dark level's low noise does not pull
+    the noise level down."""
+    clean, noisy = synthetic()
+    lit_only = build_report(noisy[400:], clean[400:])[1]["pages"][0]
+    dark = 100.0 + np.random.default_rng(2).normal(0.0, 1.0, (400, W))
+    noisy[:400], clean[:400] = dark, dark
+    page = build_report(noisy, clean)[1]["pages"][0]
+    assert page["light_off"] == 400
+    for name in ("noise_before", "noise_after"):
+        np.testing.assert_allclose(page[name], lit_only[name], rtol=1e-9)
+    assert page["removed_noise_units"] == pytest.approx(lit_only["removed_noise_units"], rel=1e-9)
+
+
 def test_shapes_must_match() -> None:
     with pytest.raises(ValueError, match="matching"):
         build_report(np.zeros((10, 5)), np.zeros((10, 6)))

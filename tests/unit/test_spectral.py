@@ -833,6 +833,13 @@ def test_dark_rows_are_told_from_a_recording_that_dims() -> None:
     long = means.copy()
     long[3000 : 3001 + spectral.DARK_LONGEST] = 100.0 + rng.normal(0.0, 0.5, spectral.DARK_LONGEST + 1)
     np.testing.assert_array_equal(spectral.dark_rows(long), dark)
+    longer = dark.copy()
+    longer[3000 : 3001 + spectral.DARK_LONGEST] = True
+    np.testing.assert_array_equal(spectral.dark_rows(long, longest=None), longer)  # any length
+    # exactly half the rows dark: the median lies between the two halves, and the dark half is found
+    half = np.r_[100.0 + rng.normal(0.0, 0.5, 600), 1100.0 + rng.normal(0.0, 2.0, 600)]
+    np.testing.assert_array_equal(spectral.dark_rows(half, longest=None), np.arange(1200) < 600)
+    assert not spectral.dark_rows(half).any()  # a stretch of 600 is longer than DARK_LONGEST
     dims = 100.0 + 1000.0 * np.geomspace(1.0, 0.1, t) + rng.normal(0.0, 2.0, t)
     assert not spectral.dark_rows(dims).any()
     assert not spectral.dark_rows(np.r_[means[:10], np.nan]).any()  # a non-finite mean: none
