@@ -23,9 +23,18 @@ whose name says time or wavelength but that is neither named so nor attached as 
 scales whose references point nowhere), rather than the array read without its axes.
 
 A time axis's unit is its attribute ``units`` or ``unit`` (any case; text, or an array of one
-text; for an attribute axis ``<name>_units``): ``s``, ``ms``, ``us``, ``ns`` or spelled out;
-without one it is seconds, unless another attribute names a unit (e.g. ``time_unit``), which
-is refused rather than taken for seconds.
+text; for an attribute axis ``<name>_units``): ``s``, ``ms``, ``us``, ``ns`` or spelled out,
+or such a unit "since" a date as CF and xarray write it (``seconds since 2017-01-20 10:37:06``:
+the date, UTC unless it names its zone, is where the times count from, and the first sample's
+time after it is kept as the start); without one it is seconds, unless another attribute names a
+unit (e.g. ``time_unit``), which is refused rather than taken for seconds. A wavelength axis's
+unit is found the same way: a length (``nm``, ``um``/``µm``, ``mm``, ``m``, ``pm``, ``Å``, or
+spelled out), converted to nm; without one it is nm; any other unit is refused.
+
+A wavelength axis must hold finite values that increase or decrease bin by bin (a descending
+axis is read as stored), and at least 5 of them: fewer are no spectrum's (the wavelengths of the
+excitation lasers, say), and are not taken for the spectral axis; where the time axis does not
+then tell the layout (a 3D dataset, or a 2D one without time), the file is refused.
 
 Only hard-linked datasets stored in the file are read: soft and external links, virtual
 datasets and datasets kept in external files are refused (a file from elsewhere must not
@@ -46,6 +55,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +65,7 @@ from fluorodn.errors import FileFormatError
 from fluorodn.files import read_errors
 from fluorodn.formats._h5copy import attribute_text as _text
 from fluorodn.formats._h5copy import copy_file
-from fluorodn.formats.timing import check_finite
+from fluorodn.formats.timing import check_finite, check_wavelengths
 
 __all__ = ["PROVENANCE_ATTR", "RATE_ATTRS", "HDF5Axes", "write_axes_file"]
 
@@ -82,6 +92,33 @@ _TIME_UNITS = {
     **dict.fromkeys(("ns", "nsec", "nsecs", "nanosecond", "nanoseconds"), 1e-9),
 }
 _UNITS_EXPECTED = "expected seconds (s), milliseconds (ms), microseconds (us) or nanoseconds (ns)"
+#: Nanometers per unit of a wavelength axis, by the unit's name in lower case.
+_WL_UNITS = {
+    **dict.fromkeys(("nm", "nanometer", "nanometers", "nanometre", "nanometres"), 1.0),
+    **dict.fromkeys(
+        ("um", "\u00b5m", "\u03bcm", "micrometer", "micrometers", "micrometre", "micrometres", "micron", "microns"), 1e3
+    ),
+    **dict.fromkeys(("mm", "millimeter", "millimeters", "millimetre", "millimetres"), 1e6),
+    **dict.fromkeys(("cm", "centimeter", "centimeters", "centimetre", "centimetres"), 1e7),
+    **dict.fromkeys(("m", "meter", "meters", "metre", "metres"), 1e9),
+    **dict.fromkeys(("pm", "picometer", "picometers", "picometre", "picometres"), 1e-3),
+    **dict.fromkeys(("\u00e5", "angstrom", "angstroms", "\u00e5ngstr\u00f6m", "\u00e5ngstr\u00f6ms"), 0.1),
+}
+_WL_UNITS_EXPECTED = "expected a length: nanometers (nm), micrometers (um), meters (m) or angstroms (A)"
+#: Per role: the units by name, what the refusal expects, the units in short, and what is taken without one.
+_UNITS = {
+    "time": (_TIME_UNITS, _UNITS_EXPECTED, "s, ms, us or ns", "seconds"),
+    "wavelength": (_WL_UNITS, _WL_UNITS_EXPECTED, "nm, um, m or A", "nanometers"),
+}
+#: A CF time unit: a unit, "since", and the date the times count from.
+_SINCE = re.compile(r"^(\S+)\s+since\s+(.*?)$")
+_CF_DATE = re.compile(
+    r"^(\d{1,4})-(\d{1,2})-(\d{1,2})(?:[ t](\d{1,2}):(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?)?"
+    r"\s*(z|utc|gmt|[+-]\d{1,2}(?::?\d{2})?)?$"
+)
+#: Fewest values of a wavelength axis taken for a spectrum's: fewer are the wavelengths of an
+#: excitation's lasers or a few filters' bands, not the bins of a spectrum.
+_FEWEST_BINS = 5
 #: The scale name netCDF4 gives a dimension that has no coordinate variable (its values are not an axis).
 _NETCDF_DIMENSION = "This is a netCDF dimension but not a netCDF variable"
 _EXPECTED = (
@@ -165,6 +202,10 @@ class _Axis:
     """The dimension of the dataset it labels; None: found by its length."""
     seconds: float = 1.0
     """Seconds per stored unit (a time axis)."""
+    epoch: datetime | None = None
+    """The date a time axis counts from, where its unit names one (``seconds since ...``)."""
+    nm: float = 1.0
+    """Nanometers per stored unit (a wavelength axis)."""
 
     def describe(self) -> str:
         if self.values is None:
@@ -172,10 +213,14 @@ class _Axis:
         return f"{self.label} ({self.values.size} values)"
 
 
-def _time_unit(attrs: Any, unit_names: Sequence[str], lookalike: str, label: str, where: str) -> float:
-    """Seconds per unit of the time axis ``label`` from the attribute of ``attrs`` that one of ``unit_names``
-    names (any case); 1 without one, unless another attribute whose name holds ``lookalike`` and "unit"
-    is there (FileFormatError: its unit is not taken for seconds)."""
+def _unit(
+    attrs: Any, unit_names: Sequence[str], lookalike: str, label: str, where: str, role: str = "time"
+) -> tuple[float, datetime | None]:
+    """Seconds (time) or nanometers (wavelength) per unit of the ``role`` axis ``label`` from the attribute
+    of ``attrs`` that one of ``unit_names`` names (any case), and the date a time axis counts from where
+    its unit is "<unit> since <date>" (else None); 1 without one, unless another attribute whose name
+    holds ``lookalike`` and "unit" is there (FileFormatError: its unit is not taken for the default)."""
+    table, expected, short, default = _UNITS[role]
     names = list(attrs)
     found = [n for n in names if n.strip().lower() in unit_names]
     if not found:
@@ -185,25 +230,55 @@ def _time_unit(attrs: Any, unit_names: Sequence[str], lookalike: str, label: str
             shown = f' ("{text}")' if text is not None else ""
             raise FileFormatError(
                 f"{where}: {label} has no attribute {unit_names[0]} but an attribute {others[0]}{shown}; fluorodn "
-                f"takes a time unit only from an attribute {unit_names[0]} (s, ms, us or ns): rename {others[0]} to "
-                f"{unit_names[0]}, so that the times are not taken for seconds"
+                f"takes a {role} unit only from an attribute {unit_names[0]} ({short}): rename {others[0]} to "
+                f"{unit_names[0]}, so that the {role}s are not taken for {default}"
             )
-        return 1.0
+        return 1.0, None
     texts = [_text(attrs[n]) for n in found]
     if any(t is None for t in texts):
         bad = found[texts.index(None)]
         raise FileFormatError(
-            f"{where}: {label}'s attribute {bad} is not one text (a string, or an array of one string); "
-            f"{_UNITS_EXPECTED}"
+            f"{where}: {label}'s attribute {bad} is not one text (a string, or an array of one string); {expected}"
         )
     units = {t.strip().lower() for t in texts if t is not None}
     if len(units) > 1:
         shown = ", ".join(f'{n} "{t}"' for n, t in zip(found, texts, strict=True))
         raise FileFormatError(f"{where}: {label} has attributes {shown}, which disagree; keep one of them")
     unit = units.pop()
-    if unit not in _TIME_UNITS:
-        raise FileFormatError(f'{where}: {label} has units "{texts[0]}"; {_UNITS_EXPECTED}')
-    return _TIME_UNITS[unit]
+    epoch = None
+    since = _SINCE.match(unit) if role == "time" else None
+    if since is not None:
+        unit = since.group(1)
+        epoch = _cf_date(since.group(2))
+        if epoch is None:
+            raise FileFormatError(
+                f'{where}: {label} has units "{texts[0]}", whose date after "since" fluorodn does not read; expected '
+                'a date as CF writes it after "since" (YYYY-MM-DD hh:mm:ss, and its zone where not UTC)'
+            )
+    if unit not in table:
+        raise FileFormatError(f'{where}: {label} has units "{texts[0]}"; {expected}')
+    return table[unit], epoch
+
+
+def _cf_date(text: str) -> datetime | None:
+    """The date of a CF time unit after "since" (lower case: ``2017-01-20 10:37:06``, ``2017-01-20t10:37:06z``,
+    ``1970-01-01 00:00:00 +01:00``), in UTC unless it names another offset, as CF reads it; None where it
+    is no such date."""
+    m = _CF_DATE.match(text.strip())
+    if m is None:
+        return None
+    y, mo, d, hh, mi, ss, zone = m.groups()
+    offset = timedelta(0)
+    if zone is not None and zone[0] in "+-":
+        h, _, rest = zone[1:].partition(":")
+        if not rest and len(h) > 2:  # +0100
+            h, rest = h[:-2], h[-2:]
+        offset = (1 if zone[0] == "+" else -1) * timedelta(hours=int(h), minutes=int(rest or 0))
+    try:
+        when = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), tzinfo=timezone(offset))
+    except ValueError:
+        return None
+    return when + timedelta(seconds=float(ss or 0))
 
 
 def _values(ds: Any, label: str, where: str) -> np.ndarray:
@@ -216,8 +291,10 @@ def _values(ds: Any, label: str, where: str) -> np.ndarray:
 
 def _dataset_axis(ds: Any, role: str, label: str, dim: int | None, where: str) -> _Axis:
     values = _values(ds, label, where)
-    seconds = _time_unit(ds.attrs, ("units", "unit"), "", label, where) if role == "time" else 1.0
-    return _Axis(role, label, values, dim, seconds)
+    scale, epoch = _unit(ds.attrs, ("units", "unit"), "", label, where, role)
+    if role == "time":
+        return _Axis(role, label, values, dim, scale, epoch)
+    return _Axis(role, label, values, dim, nm=scale)
 
 
 def _scale_axes(ds: Any, name: str, where: str) -> tuple[dict[str, _Axis], bool]:
@@ -299,12 +376,13 @@ def _attribute_axes(ds: Any, name: str, roles: Sequence[str], where: str) -> dic
         if values.size not in ds.shape and not _monotonic(values):
             continue
         label = f"attribute {attr} of {name}"
-        seconds = 1.0
+        key = attr.strip().lower()
+        units = tuple(f"{key}{sep}{u}" for sep in ("_", "", " ") for u in ("units", "unit"))
+        scale, epoch = _unit(ds.attrs, units, role, label, where, role)
         if role == "time":
-            key = attr.strip().lower()
-            units = tuple(f"{key}{sep}{u}" for sep in ("_", "", " ") for u in ("units", "unit"))
-            seconds = _time_unit(ds.attrs, units, "time", label, where)
-        found[role] = _Axis(role, label, values, None, seconds)
+            found[role] = _Axis(role, label, values, None, scale, epoch)
+        else:
+            found[role] = _Axis(role, label, values, None, nm=scale)
     return found
 
 
@@ -474,17 +552,26 @@ class HDF5Axes:
         sources: list[_Source] = []
         channels: list[np.ndarray] = []
         names_out: list[str] = []
-        first: tuple[str, np.ndarray | None, float | None, np.ndarray | None] | None = None
+        first: tuple[str, np.ndarray | None, float | None, np.ndarray | None, datetime | None] | None = None
         for name, ds in datasets:
             if not _numeric(ds) or ds.ndim not in (2, 3):
                 raise FileFormatError(f"{where}: {name} is not a 2D numeric dataset (time x wavelength); {_EXPECTED}")
             time, wl = _axes_of(ds, group, name, where)
+            wl = _spectral(name, ds, time, wl, where)
             src = _orient(name, ds, time, wl, where)
             times, origin = _seconds(time, where) if time is not None and time.values is not None else (None, None)
-            wavelengths = None if wl is None or wl.values is None else wl.values.astype(np.float64)
+            start = None
+            if time is not None and time.epoch is not None and origin is not None:
+                start = time.epoch + timedelta(seconds=origin)
+            wavelengths = None
+            if wl is not None and wl.values is not None:
+                wavelengths = wl.values.astype(np.float64) * wl.nm
+                check_wavelengths(wavelengths, where, wl.label, "expected one wavelength per bin, in order")
             if first is None:
-                first = (name, times, origin, wavelengths)
-            elif not (_same(first[1], times) and first[2] == origin and _same(first[3], wavelengths)):
+                first = (name, times, origin, wavelengths, start)
+            elif not (
+                _same(first[1], times) and first[2] == origin and _same(first[3], wavelengths) and first[4] == start
+            ):
                 raise FileFormatError(
                     f"{where}: {name} has other time or wavelength axes than {first[0]}; expected one time and one "
                     "wavelength axis for all the channels read together (pick one with key=...)"
@@ -500,7 +587,7 @@ class HDF5Axes:
                     channels.append(arr[:, e, :])
                     names_out.append(f"{name}[{e}]")
         assert first is not None
-        _, times, origin, wavelengths = first
+        _, times, origin, wavelengths, start = first
         shapes = {c.shape for c in channels}
         if len(shapes) > 1:
             raise FileFormatError(f"{where}: its channels have different shapes {sorted(shapes)}; {_EXPECTED}")
@@ -508,6 +595,8 @@ class HDF5Axes:
         meta: dict[str, Any] = {"key": key, "datasets": [s.name for s in sources]}
         if times is not None:
             meta["time_origin_s"] = origin  # its first sample's time on its own clock, which times count from
+        if start is not None:  # the date its clock counts from, plus its first sample's time on it
+            meta["start"], meta["time_zone"] = start, start.tzname() or ""
         exc = np.asarray(f.attrs.get("excitations", 1)).ravel()
         if exc.size == 1 and exc.dtype.kind in "iu" and int(exc[0]) > 1:
             meta["excitations"] = int(exc[0])
@@ -533,6 +622,25 @@ class HDF5Axes:
         with h5py.File(self.path, "r") as fin, h5py.File(dest, "w") as fout:
             copy_file(fin, fout, {n: a.astype(dtype, copy=False) for n, a in new.items()})
             fout.attrs[PROVENANCE_ATTR] = json.dumps(provenance)
+
+
+def _spectral(name: str, ds: Any, time: _Axis | None, wl: _Axis | None, where: str) -> _Axis | None:
+    """``wl``, or None where it holds fewer than _FEWEST_BINS values (no spectrum's: the wavelengths of the
+    excitation lasers, say) and the time axis still tells the layout (of a 2D dataset, the other axis is
+    the spectrum's); FileFormatError where it does not (a 3D dataset, or a 2D one without a time axis)."""
+    if wl is None or wl.values is None or wl.values.size >= _FEWEST_BINS:
+        return wl
+    if ds.ndim == 2 and time is not None:
+        return None
+    shape = tuple(int(n) for n in ds.shape)
+    values = ", ".join(f"{v:g}" for v in wl.values.tolist())
+    raise FileFormatError(
+        f"{where}: {wl.label} holds {wl.values.size} values ({values}), too few for the wavelengths of a spectrum "
+        f"(those of the excitation lasers?), so which axis of {name} of shape {shape} is the spectrum's cannot be "
+        "told; store the spectrum's wavelengths (one per bin) as a 1D dataset Wavelength beside it or attach them "
+        "to it as a dimension scale, and keep the lasers' wavelengths under a name that says excitation (e.g. "
+        "excitation_wavelength)"
+    )
 
 
 def _orient(name: str, ds: Any, time: _Axis | None, wl: _Axis | None, where: str) -> _Source:

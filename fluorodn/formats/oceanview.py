@@ -3,7 +3,9 @@
 A **time-series export** (``.txt``) is a header of ``Key: value`` lines (``Data from ... Node``,
 ``Date: Fri Jan 20 10:37:06 CET 2017``, ``Spectrometer:``, ``Integration Time (sec):``,
 ``Number of Pixels in Spectrum:``, ...), the line ``>>>>>Begin Spectral Data<<<<<``, one row of
-wavelengths (nm), then one row per spectrum: a timestamp and one value per wavelength.
+wavelengths (nm), then one row per spectrum: a timestamp and one value per wavelength. A header
+whose ``XAxis mode:`` is not wavelengths (``Pixels``, ``Raman Shifts``) has that axis in the row
+instead: its spectra are read without wavelengths (None), as no wavelength in nm is known.
 Timestamps are clock times (``10:37:06.469``), dated times (``1970-01-01 00:00:00.200000``,
 the placeholder date OceanView writes when it has none), seconds, or milliseconds since 1970
 (a number of 1e11 or more, which no count of seconds reaches); a date-time may be followed by
@@ -42,7 +44,7 @@ import numpy as np
 
 from fluorodn.errors import FileFormatError
 from fluorodn.formats._text import NumberStyle, RowLengthError, format_rows, parse_rows
-from fluorodn.formats.timing import TIME_FORMATS, parse_times
+from fluorodn.formats.timing import TIME_FORMATS, check_wavelengths, parse_times
 
 __all__ = [
     "MARKER",
@@ -117,7 +119,12 @@ def first_sample_time(header_date: datetime | None, stamp: str) -> datetime | No
     date (not OceanView's 1970-01-01 placeholder), or its clock time on the header's ``Date:``
     day (the day within half a day of that date's time), in the header's zone; milliseconds since
     1970 as the instant they name (in the header's zone where it has one, else UTC); the header's
-    ``Date:`` itself for stamps in seconds or without a header date; None where neither says."""
+    ``Date:`` itself for stamps in seconds or without a header date; None where neither says.
+
+    A 1970-01-01 placeholder is the time since the start (``1970-01-01 00:00:00.200000``), which
+    gives the header's ``Date:`` as for stamps in seconds, where it lies nearer to 0 than its time
+    of day on the header's day lies to the header's time; else it is that time of day
+    (``1970-01-01 10:00:00.000000``)."""
     text = stamp.strip().replace(",", ".")
     if re.match(r"^\d+(?:\.\d*)?$", text) and _EPOCH_MS[0] <= float(text) < _EPOCH_MS[1]:  # ms since 1970
         when = datetime.fromtimestamp(float(text) / 1000.0, tz=timezone.utc)
@@ -138,7 +145,16 @@ def first_sample_time(header_date: datetime | None, stamp: str) -> datetime | No
     if clock is None or header_date is None:
         return header_date
     hh, mm, ss = clock.groups()
-    return _on_the_day(header_date, int(hh) * 3600 + int(mm) * 60 + float(ss))
+    clock_s = int(hh) * 3600 + int(mm) * 60 + float(ss)
+    on_the_day = _on_the_day(header_date, clock_s)
+    if dated is not None and on_the_day is not None:  # the placeholder day: a time of day, or since the start
+        try:
+            days = (datetime(1970, int(dated.group(2)), int(dated.group(3))) - datetime(1970, 1, 1)).days
+        except ValueError:
+            return header_date
+        if days * 86400.0 + clock_s < abs((on_the_day - header_date).total_seconds()):
+            return header_date
+    return on_the_day
 
 
 def _on_the_day(header_date: datetime | None, clock_s: float) -> datetime | None:
@@ -402,12 +418,15 @@ def _wavelengths(first: bytes, decimal: str, where: str) -> np.ndarray:
                     "expected one wavelength (nm) per column"
                 ) from None
     wl = np.array(numbers)
-    if wl.size < 2 or not (np.all(np.diff(wl) > 0) or np.all(np.diff(wl) < 0)):
-        raise FileFormatError(
-            f"{where}: the row after '>>>>>Begin Spectral Data<<<<<' is not a row of increasing wavelengths; "
-            f"{_EXPECTED}"
-        )
+    check_wavelengths(wl, where, "the row after '>>>>>Begin Spectral Data<<<<<'", _EXPECTED)
     return wl
+
+
+def _in_nm(fields: dict[str, str], x: np.ndarray) -> np.ndarray | None:
+    """The x axis ``x`` of an export as wavelengths (nm), or None where its header's ``XAxis mode``
+    names another axis (``Pixels``, ``Raman Shifts``, ...): no wavelength in nm is known then."""
+    mode = fields.get("XAxis mode")
+    return x if mode is None or mode.strip().lower().startswith("wavelength") else None
 
 
 def start_time(path: str | Path) -> tuple[datetime | None, str]:
@@ -519,8 +538,8 @@ class OceanViewText:
     path: Path
     values: np.ndarray
     """(T, W) float64, rows in file order."""
-    wavelengths: np.ndarray
-    """(W,) nm."""
+    wavelengths: np.ndarray | None
+    """(W,) nm, or None where the header's ``XAxis mode`` is not wavelengths (pixels, Raman shifts)."""
     times: np.ndarray
     """(T,) seconds since the first spectrum."""
     meta: dict[str, Any]
@@ -573,7 +592,7 @@ class OceanViewText:
         header_date, meta["time_zone"] = parse_date(table.fields.get("Date", ""))
         meta["header_date"] = header_date
         meta["start"] = first_sample_time(header_date, stamps[0])
-        return cls(path, table.values, wl, times, meta, table)
+        return cls(path, table.values, _in_nm(table.fields, wl), times, meta, table)
 
     @property
     def style(self) -> NumberStyle:
@@ -755,8 +774,8 @@ class OceanViewFolder:
     path: Path
     values: np.ndarray
     """(T, W) float64, one row per file in time order."""
-    wavelengths: np.ndarray
-    """(W,) nm."""
+    wavelengths: np.ndarray | None
+    """(W,) nm, or None where the header's ``XAxis mode`` is not wavelengths (pixels, Raman shifts)."""
     times: np.ndarray
     """(T,) seconds since the first spectrum, from the clock time in the file names."""
     meta: dict[str, Any]
@@ -792,8 +811,7 @@ class OceanViewFolder:
                     f"{p}: its wavelengths differ from those of {files[ref].name}; expected spectra of one "
                     "spectrometer setting in one folder"
                 )
-        if not (np.all(np.diff(wl) > 0) or np.all(np.diff(wl) < 0)):
-            raise FileFormatError(f"{files[0]}: its wavelengths do not increase row by row; expected one spectrum")
+        check_wavelengths(wl, str(files[ref]), "the first column (wavelengths)", "expected one spectrum")
         values = np.stack([t.values[:, 0] for t in tables])
         meta: dict[str, Any] = dict(tables[0].fields)
         header_date, meta["time_zone"] = parse_date(tables[0].fields.get("Date", ""))
@@ -801,7 +819,8 @@ class OceanViewFolder:
         meta["start"] = _on_the_day(header_date, float(plan.clock_s[0]))
         for note in plan.notes:
             warnings.warn(note, UserWarning, stacklevel=2)
-        return cls(folder, values, wl, plan.clock_s - plan.clock_s[0], meta, files, tables)
+        wavelengths = _in_nm(tables[0].fields, wl)
+        return cls(folder, values, wavelengths, plan.clock_s - plan.clock_s[0], meta, files, tables)
 
     def write(self, dest: Path, values: np.ndarray, note: str | None = None) -> None:
         """Write the files again into the folder ``dest`` (which must exist), with (T, W) ``values``."""

@@ -5,6 +5,8 @@ measures what the timestamps say (:class:`Timing`) and refuses timestamps that a
 finite numbers (:func:`check_finite`, which readers also call on the times they read), that go
 back in time, and a declared rate that disagrees with the measured one by more than
 :data:`RATE_TOLERANCE`. Nothing here guesses a rate: the rate is what the timestamps show.
+Wavelength axes are checked here too (:func:`check_wavelengths`): finite, and increasing or
+decreasing bin by bin.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ import numpy as np
 
 from fluorodn.errors import FileFormatError
 
-__all__ = ["DROP_FACTOR", "RATE_TOLERANCE", "Timing", "check", "check_declared", "check_finite", "parse_times"]
+__all__ = [
+    "DROP_FACTOR",
+    "RATE_TOLERANCE",
+    "Timing",
+    "check",
+    "check_declared",
+    "check_finite",
+    "check_wavelengths",
+    "parse_times",
+]
 
 #: Largest relative difference between a declared sampling rate and the measured one.
 RATE_TOLERANCE = 0.01
@@ -200,6 +211,25 @@ def check_finite(times: np.ndarray, where: str) -> None:
         f"{where}: the timestamp of sample {k} is {what}{more}; expected a finite time for every sample "
         "(fill in the missing times, or leave their samples out)"
     )
+
+
+def check_wavelengths(wavelengths: np.ndarray, where: str, label: str, expected: str) -> None:
+    """FileFormatError unless ``wavelengths`` (W,) are 2 or more finite values that increase, or decrease,
+    bin by bin (a descending axis is read as stored); ``label`` names the axis in the sentence, which
+    ends with ``expected`` (what the reader takes)."""
+    wl = np.asarray(wavelengths, dtype=np.float64).ravel()
+    bad = np.flatnonzero(~np.isfinite(wl))
+    steps = np.diff(wl)
+    if wl.size < 2:
+        problem = f"holds {wl.size} number{'s' if wl.size != 1 else ''}, not the wavelengths of 2 or more bins"
+    elif bad.size:
+        problem = f"holds {wl[bad[0]]} at bin {bad[0]}, not a wavelength"
+    elif np.all(steps > 0) or np.all(steps < 0):
+        return
+    else:
+        k = int(np.flatnonzero(steps * (1.0 if steps[0] > 0 else -1.0) <= 0)[0]) + 1
+        problem = f"does not hold increasing (or decreasing) wavelengths: bin {k} holds {wl[k]:g} after {wl[k - 1]:g}"
+    raise FileFormatError(f"{where}: {label} {problem}; {expected}")
 
 
 def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Timing:

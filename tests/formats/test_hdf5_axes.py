@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import h5py
@@ -347,3 +348,98 @@ def test_axes_in_a_form_not_read_are_refused_and_neutral_scales_left_alone(tmp_p
     rec = formats.read(tmp_path / "image.h5")
     assert rec.times is None and rec.wavelengths is None
     np.testing.assert_array_equal(rec.channels[0].data, image)
+
+
+def test_a_wavelength_axis_too_short_for_a_spectrum_is_not_taken_for_the_spectral_axis(tmp_path):
+    data = spectra(T, W)
+    with h5py.File(tmp_path / "exc.h5", "w") as f:  # time x excitation x wavelength, the lasers as "wavelengths"
+        d = f.create_dataset("spectra", data=np.stack([data, 2 * data], axis=1))
+        d.attrs["wavelengths"] = np.array([405.0, 488.0])
+        f["Time"] = np.arange(T) * 0.2
+    with pytest.raises(FileFormatError) as err:
+        formats.read(tmp_path / "exc.h5")
+    text = str(err.value)
+    assert "attribute wavelengths of spectra holds 2 values (405, 488), too few for the wavelengths of a" in text
+    assert f"spectra of shape ({T}, 2, {W})" in text and "1D dataset Wavelength" in text
+    assert "excitation_wavelength" in text and "\n" not in text
+    with h5py.File(tmp_path / "two.h5", "w") as f:  # 2D with its time axis: the other axis is the spectrum's
+        d = f.create_dataset("spectra", data=data)
+        d.attrs["wavelengths"] = np.array([405.0, 488.0])
+        f["Time"] = np.arange(T) * 0.2
+    rec = formats.read(tmp_path / "two.h5")
+    assert rec.wavelengths is None and rec.streams[0].shape == (T, W)
+    np.testing.assert_array_equal(rec.channels[0].data, data)
+
+
+@pytest.mark.parametrize(("units", "stored"), [
+    ("um", np.linspace(0.477, 0.595, W)),
+    (np.array([b"\xc2\xb5m"]), np.linspace(0.477, 0.595, W)),
+    ("micrometers", np.linspace(0.477, 0.595, W)),
+    ("m", np.linspace(477e-9, 595e-9, W)),
+    ("Angstrom", np.linspace(4770.0, 5950.0, W)),
+    ("nm", np.linspace(477.0, 595.0, W)),
+])  # fmt: skip
+def test_wavelength_units_are_converted_to_nm(tmp_path, units, stored):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        del f["Wavelength"]
+        f["Wavelength"] = stored
+        f["Wavelength"].attrs["units"] = units
+    np.testing.assert_allclose(formats.read(path).wavelengths, np.linspace(477, 595, W), rtol=1e-9)
+
+
+def test_a_wavelength_unit_that_is_no_length_is_refused(tmp_path):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        f["Wavelength"].attrs["units"] = "cm-1"  # Raman shifts
+    with pytest.raises(FileFormatError, match=r'Wavelength has units "cm-1"; expected a length: nanometers \(nm\)'):
+        formats.read(path)
+    with h5py.File(tmp_path / "a.h5", "w") as f:  # an attribute axis: its unit is <name>_units
+        d = f.create_dataset("spectra", data=spectra(T, W))
+        d.attrs["Wavelength"] = np.linspace(0.477, 0.595, W)
+        d.attrs["Wavelength_units"] = "um"
+        d.attrs["Time"] = np.arange(T) * 0.2
+    np.testing.assert_allclose(formats.read(tmp_path / "a.h5").wavelengths, np.linspace(477, 595, W), rtol=1e-9)
+
+
+@pytest.mark.parametrize(("bins", "new", "message"), [
+    ([10], [np.nan], "Wavelength holds nan at bin 10, not a wavelength"),
+    ([10], [532.895], r"Wavelength does not hold increasing .*: bin 10 holds 532\.89\d* after 532\.89"),
+    ([10, 11], [545.316, 539.105], r"does not hold increasing .*: bin 11 holds 539\.1\d* after 545\.3"),
+])  # fmt: skip
+def test_a_wavelength_axis_that_is_not_finite_or_not_in_order_is_refused(tmp_path, export, bins, new, message):
+    wl = np.round(np.linspace(477, 595, W), 3)  # bins 9, 10, 11: 532.895, 539.105, 545.316
+    wl[bins] = new
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        f["Wavelength"][...] = wl
+    with pytest.raises(FileFormatError, match=message):
+        formats.read(path)
+    text = export(np.round(spectra(20, W), 2), wavelengths=wl)  # the text reader's sentence, for the same axis
+    with pytest.raises(FileFormatError, match=message.replace("Wavelength ", "'>>>>>Begin Spectral Data<<<<<' ")):
+        formats.read(text)
+    with h5py.File(path, "a") as f:  # descending: read as stored
+        f["Wavelength"][...] = np.linspace(595, 477, W)
+    np.testing.assert_allclose(formats.read(path).wavelengths, np.linspace(595, 477, W))
+
+
+@pytest.mark.parametrize(("units", "values", "start"), [
+    ("seconds since 2017-01-20 10:37:06", np.arange(T) * 0.2 + 3.0, datetime(2017, 1, 20, 10, 37, 9, tzinfo=UTC)),
+    ("milliseconds since 2017-01-20T10:37:06+01:00", np.arange(T, dtype=np.int64) * 200,
+     datetime(2017, 1, 20, 10, 37, 6, tzinfo=timezone(timedelta(hours=1)))),
+    ("ns since 1970-01-01", 1_484_905_026_000_000_000 + np.arange(T, dtype=np.int64) * 200_000_000,
+     datetime(2017, 1, 20, 9, 37, 6, tzinfo=UTC)),
+])  # fmt: skip
+def test_cf_time_units_since_a_date_give_the_unit_and_the_start(tmp_path, units, values, start):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        del f["Time"]
+        f["Time"] = values
+        f["Time"].attrs["units"] = units
+    rec = formats.read(path)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2, atol=1e-9)
+    assert rec.meta["start"] == start
+    with h5py.File(path, "a") as f:
+        f["Time"].attrs["units"] = "seconds since the start"
+    with pytest.raises(FileFormatError, match='whose date after "since" fluorodn does not read'):
+        formats.read(path)

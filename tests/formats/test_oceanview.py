@@ -409,3 +409,38 @@ def test_a_date_time_with_epoch_milliseconds_is_read_when_they_agree(export, tmp
     _refused(export(values, name="off.txt", times=stamps_ms, sep=sep), "second leading column", "spectrum 7")
     other = export(values, name="other.txt", times=[f"10:00:{0.2 * k:06.3f}{sep}{k}" for k in range(30)], sep=sep)
     _refused(other, "second leading column", "one value more")
+
+
+def test_placeholder_timestamps_since_the_start_start_at_the_header_date(export, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    values = np.round(spectra(30, 6), 2)
+    since_start = [f"1970-01-01 00:00:{0.2 * (k + 1):09.6f}" for k in range(30)]  # 0.2 s, 0.4 s, ... after the start
+    path = export(values, times=since_start)
+    header_date = datetime(2017, 1, 20, 10, 37, 6, tzinfo=timezone(timedelta(hours=1)))
+    rec = formats.read(path)
+    assert rec.meta["start"] == header_date and start_time(path) == (header_date, "CET")
+    np.testing.assert_allclose(rec.times, np.arange(30) * 0.2, atol=1e-9)
+    undated = export(values, name="undated.txt", times=since_start, header=HEADER.replace("Date: ", "Saved: "))
+    assert formats.read(undated).meta["start"] is None and start_time(undated) == (None, "")
+
+
+@pytest.mark.parametrize("mode", ["Pixels", "Raman Shifts"])
+def test_an_x_axis_other_than_wavelengths_is_read_without_wavelengths(export, tmp_path, mode):
+    from fluorodn.unmixing import UnmixError, unmix_file
+
+    values = np.round(spectra(60, 24), 2)
+    head = HEADER.replace("XAxis mode: Wavelengths", f"XAxis mode: {mode}")
+    path = export(values, wavelengths=np.arange(24.0) if mode == "Pixels" else np.linspace(400, 3000, 24), header=head)
+    rec = formats.read(path)
+    assert rec.wavelengths is None and "nm" not in rec.describe()
+    np.testing.assert_array_equal(rec.channels[0].data, values)
+    assert OceanViewText.read(path).text(values) == path.read_bytes()
+    with pytest.raises(UnmixError, match="does not store its wavelengths; give them"):
+        unmix_file(path, "example", denoise=False, output=tmp_path / "u.csv")
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    for k in range(3):
+        one = _one_spectrum(folder, k, np.arange(8.0), values[k, :8], clock=36000 + 0.2 * k)
+        one.write_text(one.read_text().replace("XAxis mode: Wavelengths", f"XAxis mode: {mode}"))
+    assert OceanViewFolder.read(folder).wavelengths is None
