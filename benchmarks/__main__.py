@@ -33,6 +33,7 @@ BENCHMARKS = {
     "headroom": "benchmarks.headroom",
     "onsets": "benchmarks.onsets",
     "brightness": "benchmarks.brightness",
+    "sensor-check": "benchmarks.sensor_check",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

@@ -45,7 +45,10 @@ Per page the summary holds:
   ``denoise=False``): its standard deviation and the ratio of their power spectra, and
   ``sensor_notes``: the warnings unmixing gave (each kind once, the noisy recording's where both
   give it; its light-off notice aside, which ``light_off`` counts), shown beside the traces rather
-  than raised;
+  than raised; and ``sensor_kept``, the share of the noisy trace's slow changes the denoised one
+  keeps (:func:`fluorodn.unmixing.fit.sensor_kept`, None where it cannot be judged): under
+  :data:`fluorodn.unmixing.fit.SENSOR_KEPT` the verdict is ``"structured: signal may have been
+  removed"`` whatever the removed part looks like, and a note says why;
 * ``nonfinite``: how many values are not finite (NaN or infinite) in the noisy or the denoised
   page. The numbers and figures are made over the finite values: the others are bridged over
   time in both recordings (as ``--nan fill`` bridges them for a run) and left blank in the
@@ -76,6 +79,7 @@ import numpy as np
 
 from fluorodn._report_figures import IMAGE, RECORDING, UNIT, Terms, noise_figures, png, segment_figures, sensor_figures
 from fluorodn.errors import LightOffNotice
+from fluorodn.unmixing.fit import SENSOR_KEPT
 
 __all__ = [
     "LAGS",
@@ -435,6 +439,15 @@ def build_report(
             s["sensor_notes"] = list(notes.values())
             drawn, stats = sensor_figures(a_before, a_after, rate)
             s.update(stats)
+            s["sensor_kept"] = _sensor_kept(a_before, a_after)
+            if s["sensor_kept"] is not None and s["sensor_kept"] < SENSOR_KEPT and s["verdict"] == "looks like noise":
+                s["verdict"] = "structured: signal may have been removed"
+                s["sensor_notes"].append(
+                    f"the sensor's trace from the denoised recording keeps {max(s['sensor_kept'], 0.0):.0%} of the "
+                    "slow changes (below 0.125 of the sampling rate) that the noisy one's holds above its noise: "
+                    "denoising removed "
+                    "most of the sensor's changes, so the verdict is not that only noise was removed"
+                )
             if k < MAX_SECTIONS:
                 figures += zip(("unmixed sensor traces", "their power spectra"), drawn, strict=True)
             else:
@@ -454,6 +467,15 @@ def build_report(
         "wavelengths": None if wl is None else wl.tolist(),
     }
     return _html(title, summary, sections, terms), summary
+
+
+def _sensor_kept(before: np.ndarray, after: np.ndarray) -> float | None:
+    """:func:`fluorodn.unmixing.fit.sensor_kept` of two sensor traces over the samples where both
+    are finite (the lit ones), or None."""
+    from fluorodn.unmixing.fit import sensor_kept
+
+    both = np.isfinite(before) & np.isfinite(after)
+    return sensor_kept(before[both], after[both]) if both.any() else None
 
 
 def _close(figures: Sequence[Any]) -> None:

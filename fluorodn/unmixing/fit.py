@@ -28,7 +28,7 @@ from fluorodn.unmixing.inputs import (
 )
 from fluorodn.unmixing.result import UnmixResult
 
-__all__ = ["LN10_PER_UM", "REFINE_TOL", "Progress", "unmix"]
+__all__ = ["LN10_PER_UM", "REFINE_TOL", "SENSOR_KEPT", "Progress", "sensor_kept", "unmix"]
 
 #: Natural-log absorbance per µM·cm of a decadic molar extinction of 1 cm^-1/(mol/L).
 LN10_PER_UM = math.log(10.0) * 1e-6
@@ -40,6 +40,18 @@ _LOG_FLOOR = 0.1  # log((F - dark) / E) is taken of max(F - dark, 0.1 E)
 #: Without a dark level, a recording whose dimmest bin stays above this share of its brightest
 #: bin's median gets a DarkLevelNotice (its floor may be the detector's dark level).
 DARK_FLOOR_SHARE = 0.05
+#: The slow band of the sensor check (:func:`sensor_kept`): up to this fraction of the sampling
+#: rate (0-0.625 Hz at 5 Hz), and its noise floor's band: from this fraction to half of it.
+SLOW_BAND, FLOOR_BAND = 0.125, 0.25
+#: Least share of the raw trace's slow changes that the denoised recording's sensor trace keeps
+#: without an UnmixWarning (:func:`sensor_kept`). ``python -m benchmarks sensor-check``: 0.35-1.05
+#: on the benchmark's recordings (main, fast hemodynamics, slow rises, small and frequent events,
+#: noise 0.1-1.2, other sensors), 0.00-0.07 where denoising left the sensor's trace less
+#: correlated with the truth than the raw recording's.
+SENSOR_KEPT = 0.2
+#: Least slow power of the raw trace above its noise floor, as a share of that floor, that the
+#: check judges: below it the raw trace holds no slow change to compare with.
+SLOW_EXCESS = 0.15
 
 Progress = Callable[[int, int], None]
 
@@ -167,6 +179,7 @@ def _unmix(
         warnings.warn(LightOffNotice(_light_off_message(lit, denoising)), stacklevel=1 + depth)
 
     noise = _noise_sigma(x - dark_w)
+    raw = x  # the lit samples as recorded, for the sensor check of a denoised recording
     model_name = None
     record = None
     if denoise is not False and denoise is not None:
@@ -195,6 +208,9 @@ def _unmix(
     coef, emission, rms, mixed = _linear_fit(z, basis, noise)
     if mixed:
         warnings.warn(mixed, UnmixWarning, stacklevel=1 + depth)
+    kept = None if raw is x else _raw_sensor_kept(raw - dark_w, coef[:, 1], basis, noise)
+    if kept is not None and kept < SENSOR_KEPT:
+        warnings.warn(_crushed_sensor(kept), UnmixWarning, stacklevel=1 + depth)
     gain = np.exp(coef[:, 0])
     params = np.column_stack([coef[:, 0], coef[:, 1:4], coef[:, 4] * gain])  # log gain, a, h1, h2, offset
     if refine:
@@ -219,6 +235,65 @@ def _unmix(
         dark_samples=int(shape[0] - lit.sum()),
         dark=None if dark is None else dark_w,
         denoising=record,
+        sensor_kept=kept,
+    )
+
+
+def sensor_kept(before: np.ndarray, after: np.ndarray, sizes: list[int] | None = None) -> float | None:
+    """How much of the sensor's slow changes a denoised recording keeps: the power its sensor trace
+    ``after`` shares with the raw recording's trace ``before`` below :data:`SLOW_BAND` of the
+    sampling rate (their cross-spectrum's real part), over the power ``before`` holds there above
+    its noise floor (its mean power from :data:`FLOOR_BAND` of the rate to half of it, taken as
+    white). About 1 where denoising removed noise alone, the share left where it shrank the
+    sensor's changes, about 0 where it removed them; what the denoised trace holds that the raw one
+    does not (left-over noise of its own) does not count. Both traces hold the same samples, in
+    blocks of ``sizes`` (one block if None), each mean removed; Welch's method per block.
+
+    None where it cannot be judged: fewer than 64 samples in a block, values that are not finite, or
+    slow power in ``before`` under :data:`SLOW_EXCESS` of its floor above it (no slow change to
+    compare with)."""
+    from scipy.signal import csd, welch
+
+    before, after = np.asarray(before, np.float64), np.asarray(after, np.float64)
+    sizes = [len(before)] if sizes is None else sizes
+    if min(sizes) < 64 or not (np.isfinite(before).all() and np.isfinite(after).all()):
+        return None
+    ends = np.cumsum(sizes)[:-1]
+    own, shared = [], []
+    for b, a in zip(np.split(before, ends), np.split(after, ends), strict=True):
+        n = min(256, len(b))
+        freq, p = welch(b - b.mean(), fs=1.0, nperseg=n)
+        own.append(p)
+        shared.append(csd(b - b.mean(), a - a.mean(), fs=1.0, nperseg=n)[1].real)
+    p_raw, p_shared = np.mean(own, axis=0), np.mean(shared, axis=0)
+    slow, floor = (freq > 0) & (freq <= SLOW_BAND), freq >= FLOOR_BAND
+    excess = float(p_raw[slow].mean() - p_raw[floor].mean())
+    if not excess > SLOW_EXCESS * float(p_raw[floor].mean()):
+        return None
+    return float(p_shared[slow].mean()) / excess
+
+
+def _raw_sensor_kept(z: np.ndarray, after: np.ndarray, basis: np.ndarray, noise: np.ndarray) -> float | None:
+    """:func:`sensor_kept` of a denoised recording's sensor trace ``after`` (one value per row of
+    ``z``) against the raw recording ``z`` (dark level subtracted) fitted alone, on the rows of
+    :func:`fluorodn.spectral.check_blocks`; None where it cannot be judged."""
+    blocks = spectral.check_blocks(z.shape[0])
+    rows = np.concatenate([np.arange(b.start, b.stop) for b in blocks])
+    try:
+        before = _linear_fit(z[rows], basis, noise)[0][:, 1]
+    except UnmixError:  # the raw rows alone do not fit (too few bins with signal): nothing to compare
+        return None
+    return sensor_kept(before, after[rows], [b.stop - b.start for b in blocks])
+
+
+def _crushed_sensor(kept: float) -> str:
+    """The UnmixWarning of a denoised recording whose sensor trace keeps the share ``kept`` (under
+    :data:`SENSOR_KEPT`) of the raw one's slow changes."""
+    return (
+        f"denoising removed most of the sensor's slow changes: the sensor's trace from the denoised recording keeps "
+        f"{max(kept, 0.0):.0%} of the changes below {SLOW_BAND:g} of the sampling rate that the raw recording's "
+        "trace holds above its noise, so the sensor's changes come out smaller or are lost (its response is weak "
+        "against the noise here); unmix without denoising too (denoise=False) and compare"
     )
 
 

@@ -79,11 +79,17 @@ class UnmixResult:
     """What denoised the recording first: fluorodn's provenance record of the model that ran
     (``fluorodn`` version, ``model``, ``model_sha256``, ``settings``, ...); None where it was not
     denoised."""
+    sensor_kept: float | None = None
+    """Where the recording was denoised first: the share of the raw recording's slow sensor changes
+    that the sensor's trace keeps (:func:`fluorodn.unmixing.fit.sensor_kept`; about 1 where only
+    noise was removed, under :data:`fluorodn.unmixing.fit.SENSOR_KEPT` an UnmixWarning says the
+    denoising removed most of them); None where it was not denoised or cannot be judged."""
 
     def provenance(self) -> dict[str, Any]:
         """fluorodn's record of this unmixing, as an NWB file's notes hold it (JSON-ready): fluorodn's
         version, what denoised the recording first (:attr:`denoising`, or None), whether the fit was
-        refined, the samples taken with the light off, the dark level subtracted (counts: one
+        refined, the samples taken with the light off, the share of the sensor's slow changes the
+        denoised trace keeps (:attr:`sensor_kept`), the dark level subtracted (counts: one
         number, one per bin, or None), the sensor's response on the recording's wavelengths
         (``sensor_response``: ``wavelength_nm`` and ``dff``, the S(l) that ``sensor`` is in units
         of) and the first sample's time on the file's own clock (:attr:`time_origin_s`)."""
@@ -99,6 +105,7 @@ class UnmixResult:
             "denoising": self.denoising,
             "refined": self.refined,
             "dark_samples": self.dark_samples,
+            "sensor_kept": self.sensor_kept,
             "dark_level_counts": dark,
             "sensor_response": {
                 "wavelength_nm": [float(w) for w in self.wavelengths],

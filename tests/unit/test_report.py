@@ -193,6 +193,31 @@ def test_the_summary_is_of_the_lit_samples() -> None:
     assert page["removed_noise_units"] == pytest.approx(lit_only["removed_noise_units"], rel=1e-9)
 
 
+def test_a_denoising_that_removes_the_sensors_changes_is_not_called_noise() -> None:
+    """Where the default denoising removes most of a weak sensor's changes, the removed part is
+    white and even across the spectrum, but with the sensor's spectrum the report measures what the
+    sensor's trace kept, gives the verdict that signal may have been removed and says why; where
+    the sensor's changes are kept, the verdict stays "looks like noise"."""
+    import warnings
+
+    import fluorodn
+    from benchmarks.sensor_check import weak_sensor
+
+    for noise, verdict_given, few in (
+        (3.5, "structured: signal may have been removed", True),
+        (1.0, "looks like noise", False),
+    ):
+        x, wl, _ = weak_sensor(noise, 11)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = fluorodn.Denoiser().run(x.astype(np.float32))
+        page = build_report(x, y, wavelengths=wl, sensor="example", rate=5.0, dark=500.0)[1]["pages"][0]
+        assert page["verdict"] == verdict_given
+        assert (page["sensor_kept"] < 0.3) is few and (page["sensor_kept"] > 0.8) is not few
+        notes = [n for n in page["sensor_notes"] if "removed most of the sensor's changes" in n]
+        assert len(notes) == int(few)
+
+
 def test_shapes_must_match() -> None:
     with pytest.raises(ValueError, match="matching"):
         build_report(np.zeros((10, 5)), np.zeros((10, 6)))

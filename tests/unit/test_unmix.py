@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fluorodn
+from benchmarks.sensor_check import weak_sensor
 from fluorodn import hemoglobin
 from fluorodn.errors import OutputExistsError
 from fluorodn.unmixing import (
@@ -26,6 +27,7 @@ from fluorodn.unmixing import (
     unmix,
     wavelength_grid,
 )
+from fluorodn.unmixing.fit import sensor_kept
 from fluorodn.unmixing.inputs import sensor_on
 
 spectra = pytest.importorskip("fluorodn_train.spectra")
@@ -414,6 +416,52 @@ def test_a_long_stretch_with_the_light_off_carries_no_measurement_either(dark_ro
     lit[dark_rows] = False
     assert np.isfinite(res.sensor[lit]).all() and abs(np.median(res.gain[lit]) - 1.0) < 0.05
     assert corr(res.sensor[lit], tr["a"][lit]) > 0.9
+
+
+def test_sensor_kept_compares_the_slow_changes_of_two_traces() -> None:
+    """About 1 where the second trace keeps the first's slow changes and drops its white noise, the
+    share left where it shrinks them, about 0 where it holds slow changes of its own instead; None
+    where the first holds no slow change above its noise or a block is too short."""
+    rng = np.random.default_rng(0)
+
+    def smooth(n: int) -> np.ndarray:
+        return np.convolve(rng.normal(size=n), np.ones(20) / 20.0, mode="same") * 3.0
+
+    slow = smooth(4096)
+    before = slow + rng.normal(size=4096)
+    assert sensor_kept(before, slow) == pytest.approx(1.0, abs=0.1)
+    assert sensor_kept(before, 0.3 * slow) == pytest.approx(0.3, abs=0.05)
+    assert sensor_kept(before, slow, [1024] * 4) == pytest.approx(1.0, abs=0.1)
+    assert sensor_kept(before, 0.03 * slow + smooth(4096)) == pytest.approx(0.03, abs=0.1)
+    assert sensor_kept(rng.normal(size=4096), slow) is None
+    assert sensor_kept(before[:60], slow[:60]) is None
+
+
+@pytest.mark.parametrize("seed", [10, 11])
+def test_denoising_that_removes_the_sensors_changes_is_told(seed: int) -> None:
+    """Where the sensor's response is weak against the noise, the default denoising removes most
+    of it (the denoised trace's slope on a(t) under 0.2, the raw one's about 1): one UnmixWarning
+    says so; at a quarter of that noise, and without denoising, none."""
+    x, wl, a = weak_sensor(3.5, seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unmix(x, wl, "example", dark=500.0)
+    told = [str(w.message) for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
+    assert len(told) == 1 and told[0].startswith("denoising removed most of the sensor's slow changes")
+    assert told[0].endswith("unmix without denoising too (denoise=False) and compare")
+    assert np.polyfit(a, res.sensor, 1)[0] < 0.2 and res.sensor_kept is not None and res.sensor_kept < 0.3
+    assert res.provenance()["sensor_kept"] == res.sensor_kept
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = unmix(x, wl, "example", dark=500.0, denoise=False)
+    assert not [w for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
+    assert abs(np.polyfit(a, raw.sensor, 1)[0] - 1.0) < 0.1 and raw.sensor_kept is None
+    x, wl, a = weak_sensor(1.0, seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept = unmix(x, wl, "example", dark=500.0).sensor_kept
+    assert not [w for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
+    assert kept is not None and kept > 0.8
 
 
 def test_a_recording_without_dark_samples_has_no_nan(small: tuple[np.ndarray, dict]) -> None:
