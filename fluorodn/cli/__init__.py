@@ -4,7 +4,8 @@ Each command is a thin layer over the library. User mistakes (a missing file, an
 unknown model, an existing output) end in one sentence on stderr and exit code 1,
 without a traceback; ``--version`` answers without importing numpy or onnxruntime.
 Results go to stdout (one line per output and a summary, or one JSON document with
-``--json``); progress, notes, warnings and errors go to stderr.
+``--json``); progress, notes, warnings and errors go to stderr. Ctrl-C while the command
+starts (its modules imported) ends it quietly with exit code 130, as it does once it runs.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Annotated
 
-import typer
+try:
+    import typer
 
-from fluorodn import __version__
+    from fluorodn import __version__
+except KeyboardInterrupt:  # Ctrl-C while the command starts
+    raise SystemExit(130) from None
 
 __all__ = ["app", "main"]
 
@@ -55,9 +59,15 @@ def _root(
 
 def main() -> None:
     """Entry point of the ``fluorodn`` script."""
-    app(prog_name="fluorodn")
+    try:
+        app(prog_name="fluorodn")
+    except KeyboardInterrupt:  # before the command runs (typer ends one interrupted while it runs with 130)
+        raise SystemExit(130) from None
 
 
 # each command registers itself on ``app`` when its module is imported, in the order help lists them
-for _module in ("denoise", "watch", "models", "unmix"):
-    import_module(f"{__name__}.{_module}")
+try:
+    for _module in ("denoise", "watch", "models", "unmix"):
+        import_module(f"{__name__}.{_module}")
+except KeyboardInterrupt:  # Ctrl-C while the command starts
+    raise SystemExit(130) from None

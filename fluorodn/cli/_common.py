@@ -46,6 +46,20 @@ def make_folder(folder: Path) -> None:
         fail(err)
 
 
+def cannot_write(folder: Path) -> OSError | None:
+    """Why a file cannot be made in ``folder`` (or in the nearest folder above it that exists,
+    where it would be made), tried with a temporary file that is removed at once; None if it can."""
+    import tempfile
+
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as err:
+        return err
+
+
 #: The report of a command printing one JSON document (``denoise --json``): an error that ends
 #: the command (a missing input, an unknown model) is then written into that document, beside what
 #: it already holds of the files, and the document printed on stdout.
@@ -335,6 +349,7 @@ _FLAGS = {
     r"DenoiserOptions\(keep_fixed_pattern=True\)": "--keep-fixed-pattern",
     r"keep_fixed_pattern=True": "--keep-fixed-pattern",
     r"self_ensemble=True": "--self-ensemble",
+    r"denoise=False": "--no-denoise",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

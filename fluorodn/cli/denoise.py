@@ -14,6 +14,7 @@ from fluorodn.cli import app
 from fluorodn.cli._common import (
     as_flags,
     as_given,
+    cannot_write,
     check_count,
     check_user_model,
     collected_warnings,
@@ -368,7 +369,6 @@ def _check_inputs(
     from fluorodn import io as fio
     from fluorodn._file_pipeline import file_rate
     from fluorodn.errors import InputError
-    from fluorodn.report import too_short
 
     todo = []
     unwritable: dict[Path, OSError | None] = {}
@@ -390,7 +390,7 @@ def _check_inputs(
             continue
         if read_all:  # the run finds a folder it cannot write when it starts the file; a dry run looks now
             if dest.parent not in unwritable:
-                unwritable[dest.parent] = _cannot_write(dest.parent)
+                unwritable[dest.parent] = cannot_write(dest.parent)
             if (err := unwritable[dest.parent]) is not None:
                 report.failed(src, dest, write_error(dest, err))
                 continue
@@ -404,8 +404,11 @@ def _check_inputs(
                 contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec,
             ):
                 header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
-                if with_report and (why := too_short(tuple(rec.shape))) is not None:
-                    raise InputError(f"--report: {why}; leave --report out for this file")
+                if with_report:
+                    from fluorodn.report import too_short
+
+                    if (why := too_short(tuple(rec.shape))) is not None:
+                        raise InputError(f"--report: {why}; leave --report out for this file")
                 file_rate(rec, settings.rate, src)  # a --rate the file contradicts fails the file now
                 if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
                     report.note(rec.file.describe())
@@ -418,20 +421,6 @@ def _check_inputs(
             continue
         todo.append((src, dest, header))
     return todo
-
-
-def _cannot_write(folder: Path) -> OSError | None:
-    """Why a file cannot be made in ``folder`` (or in the nearest folder above it that exists,
-    where it would be made), tried with a temporary file that is removed at once; None if it can."""
-    import tempfile
-
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            return None
-    except OSError as err:
-        return err
 
 
 def _read_pages(rec: Any, nan: str) -> None:

@@ -14,6 +14,7 @@ import typer
 
 from fluorodn.cli import app
 from fluorodn.cli._common import (
+    cannot_write,
     check_count,
     check_user_model,
     denoise_one,
@@ -33,7 +34,7 @@ from fluorodn.cli._options import (
     with_run_options,
 )
 from fluorodn.cli._report import Report, count_pages, page_path
-from fluorodn.errors import FluorodnError, OutputError
+from fluorodn.errors import FluorodnError, OutputError, OutputExistsError
 
 _WATCH_EXAMPLES = (
     "\b\n"
@@ -138,6 +139,9 @@ def watch(
         check_name_part(run.suffix, "--suffix")
         if output is not None:
             make_folder(output)
+            if (why := cannot_write(output)) is not None:  # else each file would fail, one by one
+                raise OutputError(f"cannot write into -o {output} ({why.strerror or why}); give -o a folder that "
+                                  "can be written")  # fmt: skip
         if report is not None:
             _check_report(report, run.suffix)
         settings = FileSettings(
@@ -148,8 +152,8 @@ def watch(
         check_user_model(run.model, run.device, dn, lines)
     except FluorodnError as err:
         fail(err)
-    # outputs in a folder inside the watched one are not taken as inputs
-    out_root = None if output is None or beside or not inside(output, folder) else Path(os.path.abspath(output))
+    # outputs in a folder inside the watched one are not taken as inputs (real paths: either may be given by a link)
+    out_root = None if output is None or beside or not inside(output, folder) else Path(os.path.realpath(output))
     removed = [p for top in _output_folders(output or folder, recursive) for p in fio.remove_stale_temps(top)]
     if removed:
         lines.note(f"removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} left by an "
@@ -167,8 +171,10 @@ def watch(
             return False
         if pattern is not None and not fnmatch.fnmatch(name, pattern):
             return False
-        if out_root is not None and out_root in Path(os.path.abspath(path)).parents:
-            return False
+        if out_root is not None:
+            parent = Path(os.path.realpath(path.parent))
+            if parent == out_root or out_root in parent.parents:
+                return False
         if path.suffix.lower() == ".txt" and is_one_spectrum(path):  # one sample of a recording, not one
             if path.parent not in spectrum_folders:
                 spectrum_folders.add(path.parent)
@@ -187,6 +193,7 @@ def watch(
 
     busy: list[Path] = []
     counts = {"denoised": 0, "failed": 0}
+    changed: set[Path] = set()  # files told to have changed after they were denoised (told once each)
 
     def handle(path: Path) -> None:
         try:
@@ -202,10 +209,14 @@ def watch(
                 _append_json_line(report, failure)
             return
         if dest.exists():
-            done = path in handled
-            if done:
-                lines.to_stderr(f"fluorodn: warning: {path} changed after it was denoised; its output {dest} was kept "
-                                "(remove the output to denoise it again)")  # fmt: skip
+            if path in handled and path not in changed:
+                changed.add(path)
+                why = (f"changed after it was denoised; its output {dest} was kept (remove the output to denoise it "
+                       "again)")  # fmt: skip
+                lines.to_stderr(f"fluorodn: warning: {path} {why}")
+                if report is not None:
+                    _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest),
+                                               "status": "changed", "error": why})  # fmt: skip
             handled.add(path)
             return
         busy.append(path)
@@ -221,7 +232,12 @@ def watch(
             handled.discard(path)
             lines.note(f"{path} is still being written; it is denoised once complete")
             return
-        if err is None:
+        if isinstance(err, OutputExistsError) and dest.exists():  # written by another process meanwhile: kept
+            why = f"another process wrote its output {dest} while it was denoised (another watch of {folder}?)"
+            lines.to_stderr(f"fluorodn: warning: {path} was skipped: {why}")
+            record.update(status="skipped", reason=why)
+        elif err is None:
+            changed.discard(path)
             counts["denoised"] += 1
             lines.warn(path, messages)
             if unread := tell_unread(lines, dn.options, page_path(result), result.source):

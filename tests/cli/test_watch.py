@@ -415,3 +415,148 @@ def test_a_watched_folder_deleted_is_told_and_watched_again_when_back(tiny_model
     assert lines.count(f"fluorodn: warning: the watched folder {incoming} is gone (deleted, renamed or unmounted); "
                        "watch waits for it to be back (Ctrl-C stops)") == 1, stderr  # fmt: skip
     assert lines.count(f"fluorodn: {incoming} is back; watching it again") == 1, stderr
+
+
+@pytest.mark.parametrize("through_link", ["folder", "output"])
+def test_outputs_inside_the_watched_folder_are_not_taken_when_a_link_names_either(
+    tiny_model: Path, tmp_path: Path, through_link: str
+) -> None:
+    """--recursive --suffix '' with -o a folder inside the watched one, the watched folder or -o given
+    through a link to it: each input is denoised once, and its output is not taken as an input."""
+    real, link, log = tmp_path / "real", tmp_path / "link", tmp_path / "watch.jsonl"
+    real.mkdir()
+    link.symlink_to(real, target_is_directory=True)
+    np.save(real / "a.npy", np.random.default_rng(1).normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    folder, out = (link, real / "out") if through_link == "folder" else (real, link / "out")
+    proc = start_watch(tiny_model, folder, out, "--settle", 0.3, "--recursive", "--suffix", "", "--report", log)
+    try:
+        wait_for(lambda: log.exists() and log.read_text().endswith("\n"), timeout=60, proc=proc)
+        time.sleep(2.0)  # time for the output to be taken as an input (it is not)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert sorted(p.relative_to(real).as_posix() for p in real.rglob("*")) == ["a.npy", "out", "out/a.npy"]
+    assert [json.loads(line)["status"] for line in log.read_text().splitlines()] == ["denoised"]
+
+
+def test_a_file_changed_after_it_was_denoised_is_told_and_logged_once(tiny_model: Path, tmp_path: Path) -> None:
+    """A file written to again after it was denoised: one warning line and one ``changed`` record,
+    however often it changes; its output is kept."""
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    rng = np.random.default_rng(1)
+    np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
+    try:
+        wait_for(lambda: log.exists() and log.read_text().endswith("\n"), timeout=60, proc=proc)
+        denoised = (out / "a_denoised.npy").read_bytes()
+        np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+        wait_for(lambda: '"changed"' in log.read_text(), timeout=30, proc=proc)
+        np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+        time.sleep(1.5)  # time for the second change to be handled (it is not told again)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    warning = (f"fluorodn: warning: {incoming / 'a.npy'} changed after it was denoised; its output "
+               f"{out / 'a_denoised.npy'} was kept (remove the output to denoise it again)")  # fmt: skip
+    assert stderr.splitlines().count(warning) == 1, stderr
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["status"] for r in records] == ["denoised", "changed"]
+    assert records[1]["input"] == str(incoming / "a.npy") and records[1]["output"] == str(out / "a_denoised.npy")
+    assert records[1]["error"].startswith("changed after it was denoised")
+    assert (out / "a_denoised.npy").read_bytes() == denoised
+
+
+def test_an_output_another_process_wrote_meanwhile_is_skipped(tiny_model: Path, tmp_path: Path,
+                                                              helpers: Any) -> None:  # fmt: skip
+    """An output another process (a second watch of the folder) publishes while watch denoises its
+    input is kept, and the file is skipped: a warning that says so (not an --overwrite watch lacks),
+    a ``skipped`` record, no failure."""
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    tifffile.imwrite(incoming / "long.tif", np.stack([helpers.spectra(20, 20, seed=s) for s in range(10)]))
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log, slow=0.2)
+    try:
+        wait_for(lambda: out.is_dir() and bool(leftovers(out)), proc=proc)  # the output is being written
+        (out / "long_denoised.tif").write_bytes(b"written by another watch")
+        wait_for(lambda: log.exists() and log.read_text().endswith("\n"), timeout=60, proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert "--overwrite" not in stderr and "error" not in stderr, stderr
+    told = [ln for ln in stderr.splitlines() if ln.startswith("fluorodn: warning:")]
+    warning = (f"fluorodn: warning: {incoming / 'long.tif'} was skipped: another process wrote its output "
+               f"{out / 'long_denoised.tif'} while it was denoised (another watch of {incoming}?)")  # fmt: skip
+    assert told == [warning], stderr
+    assert stderr.strip().splitlines()[-1] == "fluorodn: stopped; 0 denoised, 0 failed"
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["status"] == "skipped" and "another process wrote its output" in record["reason"]
+    assert (out / "long_denoised.tif").read_bytes() == b"written by another watch" and not leftovers(out)
+
+
+def test_watch_refuses_an_output_folder_it_cannot_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An -o folder no file can be made in: refused at the start in one sentence, not each file failing."""
+    import errno
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from fluorodn.cli import app
+    from tests.support import assert_user_error
+
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    out.mkdir()
+    out.chmod(0o555)
+    if os.access(out, os.W_OK):  # (a superuser writes into a read-only folder: the refusal is what is tested)
+        real = tempfile.TemporaryFile
+
+        def read_only(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("dir") is not None and Path(kwargs["dir"]) == out:
+                raise PermissionError(errno.EACCES, "Permission denied")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    missing = ["--model", str(tmp_path / "missing.onnx")]  # a watch that is not refused stops there, not runs on
+    try:
+        result = CliRunner().invoke(app, ["watch", str(incoming), "-o", str(out), *missing])
+    finally:
+        out.chmod(0o755)
+    assert_user_error(result, f"cannot write into -o {out} (Permission denied)", "give -o a folder that can be written")
+
+
+#: fluorodn's CLI given Ctrl-C while it starts: as the module of a command is imported, or as the
+#: command line is parsed (before the command runs).
+INTERRUPTED_START = """
+import os, signal, sys
+where = sys.argv[1]
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if where == "import" and name == "fluorodn.cli.watch":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+import typer.main
+real = typer.main.get_command
+def get_command(app):
+    if where == "parse":
+        os.kill(os.getpid(), signal.SIGINT)
+    return real(app)
+typer.main.get_command = get_command
+sys.argv = ["fluorodn", "watch", sys.argv[2]]
+from fluorodn.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("where", ["import", "parse"])
+def test_ctrl_c_while_the_command_starts_exits_quietly(tmp_path: Path, where: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_START, where, str(tmp_path)], capture_output=True,
+                          text=True, env=env(), timeout=60, **interruptible())  # fmt: skip
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "")
