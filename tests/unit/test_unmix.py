@@ -15,6 +15,7 @@ import pytest
 import fluorodn
 from benchmarks.sensor_check import weak_sensor
 from fluorodn import hemoglobin
+from fluorodn.cli._common import as_flags
 from fluorodn.errors import OutputExistsError
 from fluorodn.unmixing import (
     COLUMNS,
@@ -449,6 +450,7 @@ def test_denoising_that_removes_the_sensors_changes_is_told(seed: int) -> None:
     told = [str(w.message) for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
     assert len(told) == 1 and told[0].startswith("denoising removed most of the sensor's slow changes")
     assert told[0].endswith("unmix without denoising too (denoise=False) and compare")
+    assert as_flags(told[0]).endswith("unmix without denoising too (--no-denoise) and compare")
     assert np.polyfit(a, res.sensor, 1)[0] < 0.2 and res.sensor_kept is not None and res.sensor_kept < 0.3
     assert res.provenance()["sensor_kept"] == res.sensor_kept
     with warnings.catch_warnings(record=True) as caught:
