@@ -38,6 +38,8 @@ _LOSSLESS = ("ADOBE_DEFLATE", "DEFLATE", "LZW", "ZSTD", "LZMA", "PACKBITS", "LZ4
 _BIGTIFF_BYTES = 2**32 - 2**27
 #: Bytes of a file read at a time while its pages are read.
 READ_WINDOW_BYTES = 1 << 22
+#: Photometric interpretations of grey-scale samples (any other is a colour space).
+_GREY = (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE)
 
 
 def file_pages(
@@ -176,6 +178,8 @@ class TiffRecording:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
+        self._closed = False
         tif = None
         try:
             with _read_checked(path):
@@ -207,12 +211,20 @@ class TiffRecording:
         self.axes: str = series.axes
         self.shape: tuple[int, ...] = tuple(int(n) for n in series.shape)
         self.dtype = np.dtype(series.dtype)
-        # samples stored as separate planes (S before YX, as tifffile writes a (3 or 4, H, W)
-        # array by default) are grey pages in all but name; colour pixels (YXS) are refused
+        # samples stored as separate planes (S before YX, as tifffile writes a (3 or 4, H, W) array by
+        # default) are grey pages in all but name; samples interleaved pixel by pixel (YXS) are
+        # refused: colour, or the channels they are
         if "S" in self.axes and self.axes.index("S") != len(self.axes) - 3:
+            samples = self.shape[self.axes.index("S")]
+            if getattr(tif.pages.first, "photometric", None) not in _GREY:
+                raise FileFormatError(
+                    f"{path} stores {samples} samples per pixel (colour); fluorodn denoises single-channel "
+                    "images: save the stack as separate grey-scale pages (with tifffile, photometric='minisblack')"
+                )
             raise FileFormatError(
-                f"{path} stores {self.shape[self.axes.index('S')]} samples per pixel (colour); fluorodn "
-                "denoises single-channel images: save the stack as separate grey-scale pages"
+                f"{path} stores {samples} samples per pixel ({samples} channels interleaved pixel by pixel); "
+                "fluorodn denoises single-channel images: save each channel as its own file, or as its own "
+                "grey-scale pages (planes) of this one"
             )
         if len(self.shape) < 2 or self.dtype.kind not in "iuf" or 0 in self.shape:
             raise FileFormatError(
@@ -249,21 +261,31 @@ class TiffRecording:
                     raise _damaged(path, f"page data end at byte {max(ends)}, the file has {size}")
 
     def pages(self) -> Iterator[np.ndarray]:
-        """The 2D (H, W) planes of the series in file order, in the file's dtype."""
+        """The 2D (H, W) planes of the series in file order, in the file's dtype.
+
+        Pages are decoded one at a time under a lock that :meth:`close` takes too, so a file
+        closed while another thread reads it (an interrupted run) ends the reading with
+        ValueError instead of tifffile opening it again."""
         if self._contiguous is not None:
             stored = self.dtype.newbyteorder(self._tif.byteorder)
             yield from file_pages(self.path, self._contiguous, stored, self.page_shape, self.n_pages)
             return
         for k in range(len(self._series.pages)):
-            with _read_checked(self.path):
-                page = self._series.pages[k]
-                if page is None:
-                    raise _damaged(self.path, f"page {k} is missing")
-                data = np.asarray(page.asarray()).reshape(-1, *self.page_shape)
+            with self._lock:
+                if self._closed:
+                    raise ValueError(f"{self.path} was closed while its pages were read")
+                with _read_checked(self.path):
+                    page = self._series.pages[k]
+                    if page is None:
+                        raise _damaged(self.path, f"page {k} is missing")
+                    data = np.asarray(page.asarray()).reshape(-1, *self.page_shape)
             yield from data
 
     def close(self) -> None:
-        self._tif.close()
+        """Release the file, once the page being decoded (if any) is done."""
+        with self._lock:
+            self._closed = True
+            self._tif.close()
 
     # -- writing ----------------------------------------------------------------------
 

@@ -217,10 +217,40 @@ def write_denoised(
 def _write_converted(
     recording: Recording, to: str, tmp: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]
 ) -> None:
-    """``pages`` converted to ``to``: with the axes a spectrometer file carries, else page by page."""
-    from fluorodn.formats.convert import write_pages
+    """``pages`` converted to ``to``: with the axes a spectrometer file carries, a TIFF to tif as its
+    own output is written, else page by page in the input's shape (a .mat's pages first). Frames
+    are refused for h5, before a page is taken: its layout holds time x wavelength recordings only."""
+    from fluorodn.formats.convert import check_target, write_pages
 
+    check_target(to)
     if isinstance(recording, SpectralRecording):
         recording.write_as(to, tmp, pages, dtype, provenance)
+        return
+    if to == "h5" and not _holds_recordings(recording, provenance):
+        h, w = recording.page_shape
+        raise FileFormatError(
+            f"{recording.path} holds frames ({h} x {w} pixels), and the HDF5 layout of to='h5' holds time x "
+            "wavelength recordings only (fluorodn would read the frames back as spectra); convert it with "
+            "to='npy' or to='tif', or declare its pages recordings with kind='spectral' (--kind spectral)"
+        )
+    if to == "tif" and isinstance(recording, TiffRecording):
+        recording.write(tmp, pages, dtype, provenance)
+        return
+    shape: tuple[int, ...]
+    if isinstance(recording, MatRecording):  # (H, W, pages) in MATLAB's order: written as its pages
+        shape = recording.page_shape if recording.n_pages == 1 else (recording.n_pages, *recording.page_shape)
     else:
-        write_pages(to, tmp, pages, (recording.n_pages, *recording.page_shape), dtype, provenance)
+        shape = recording.shape
+    write_pages(to, tmp, pages, shape, dtype, provenance)
+
+
+def _holds_recordings(recording: Recording, provenance: dict[str, Any]) -> bool:
+    """Whether the pages of ``recording`` are time x wavelength recordings: declared so, denoised by
+    the spectral model (whose provenance counts its ``components``), stated so by the file (a TIFF
+    naming its bins' wavelengths), or looking like one and not declared frames."""
+    from fluorodn.spectral import looks_spectral
+
+    declared = (provenance.get("settings") or {}).get("kind")
+    if declared == "spectral" or "components" in provenance or getattr(recording, "axes_known", False):
+        return True
+    return declared != "image" and looks_spectral(tuple(recording.page_shape))

@@ -20,9 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "CONSTANT_SCALE",
     "CONVENTION",
     "MAX_SAMPLES",
     "RANGE_FLOOR",
+    "ZERO_SCALE",
     "difference_noise",
     "global_scale",
     "sample_rows",
@@ -35,6 +37,13 @@ CONVENTION = "median-mad-dt-v1"
 RANGE_FLOOR = 1e-3
 #: Above this many values the statistics use an evenly strided subset of rows.
 MAX_SAMPLES = 4_000_000
+
+#: The scale of a constant input, relative to its value: a correction this small (times the
+#: network's output) is far below half a float32 unit in the last place of the value.
+CONSTANT_SCALE = 2.0**-64
+#: The scale of an input that is all 0: a correction this small (times the network's output) is
+#: below float32's smallest subnormal number, so the output is 0, while 1 / ZERO_SCALE stays finite.
+ZERO_SCALE = 1e-300
 
 _MAD_TO_SIGMA = 1.482602218505602  # 1 / Phi^-1(3/4)
 
@@ -81,8 +90,9 @@ def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:
     lo, hi = np.percentile(sub, [0.1, 99.9])
     s = max(noise, RANGE_FLOOR * float(hi - lo))
     if not np.isfinite(s) or s <= 0.0:
-        # constant input: a tiny scale makes the network's correction vanish
-        s = max(abs(m) * 1e-6, float(np.finfo(np.float32).tiny))
+        # constant input: the network sees zeros whatever the scale, and this scale makes its
+        # correction vanish in the float32 output, which is then the constant itself
+        s = abs(m) * CONSTANT_SCALE if m else ZERO_SCALE
     return m, float(s)
 
 

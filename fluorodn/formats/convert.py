@@ -12,12 +12,15 @@ channels of equal length as (C, T, W). What each format keeps of the axes:
 * ``h5``: the axes layout of :mod:`fluorodn.formats.hdf5_axes` (``Channel1..C``, ``Time``,
   ``Wavelength``), which fluorodn reads back as it was.
 
-Inputs read by :mod:`fluorodn.io` (TIFF, NPY, MAT) convert the same way through
-:func:`write_pages`, page by page, without axes.
+Inputs read by :mod:`fluorodn.io` (TIFF, NPY, MAT) convert through :func:`write_pages`, page
+by page, without axes: ``npy`` and ``tif`` keep the input's shape, ``h5`` holds time x wavelength
+pages as ``Channel1..N`` (the layout has no place for frames, which fluorodn would read back as
+spectra, so :mod:`fluorodn.io` refuses to convert frames to it).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -104,34 +107,51 @@ def write_pages(
     dtype: np.dtype,
     provenance: dict[str, Any],
 ) -> None:
-    """Write (H, W) ``pages`` of a recording of ``n_pages x H x W`` as ``fmt``: (H, W) for one page, else (N, H, W).
+    """Write the (H, W) ``pages`` of an array of ``shape`` (..., H, W) as ``fmt``, page by page.
 
-    ``shape`` is (n_pages, H, W). npy and tif are written page by page (memory stays at one
-    page); h5 writes the pages as ``Channel1`` (one page) or ``Channel1..N`` without axes.
+    npy and tif hold the array in ``shape`` (memory stays at one page); h5 writes each page,
+    a time x wavelength recording, as its own dataset ``Channel1..N`` without axes. ValueError
+    if ``pages`` holds another number of pages than ``shape`` says.
     """
     check_target(fmt)
-    n, h, w = shape
-    out_shape = (h, w) if n == 1 else (n, h, w)
+    shape = tuple(int(n) for n in shape)
+    n = math.prod(shape[:-2])
     dtype = np.dtype(dtype)
     if fmt == "npy":
         from fluorodn._npy import write_npy
 
-        write_npy(dest, pages, dtype, out_shape, n, version=(2, 0))
+        write_npy(dest, pages, dtype, shape, n, version=(2, 0))
         return
     if fmt == "tif":
         import tifffile
 
-        big = math.prod(out_shape) * dtype.itemsize > 2**31
+        big = math.prod(shape) * dtype.itemsize > 2**31
         tifffile.imwrite(
             dest,
             data=(np.asarray(p, dtype=dtype) for p in pages),
-            shape=out_shape,
+            shape=shape,
             dtype=dtype,
             photometric="minisblack",
             metadata={"fluorodn": provenance},
             bigtiff=big,
         )
         return
-    from fluorodn.formats.hdf5_axes import write_axes_file
+    _write_channels(dest, pages, n, dtype, provenance)
 
-    write_axes_file(dest, [np.asarray(p, dtype=dtype) for p in pages], None, None, provenance)
+
+def _write_channels(
+    dest: Path, pages: Iterable[np.ndarray], n: int, dtype: np.dtype, provenance: dict[str, Any]
+) -> None:
+    """Write ``n`` (T, W) ``pages`` into a new HDF5 file ``dest`` as ``Channel1..n``, each as it comes,
+    with the provenance of :func:`fluorodn.formats.hdf5_axes.write_axes_file`."""
+    import h5py
+
+    from fluorodn.formats.hdf5_axes import PROVENANCE_ATTR
+
+    written = 0
+    with h5py.File(dest, "w") as f:
+        for written, page in enumerate(pages, 1):
+            f.create_dataset(f"Channel{written}", data=np.asarray(page, dtype=dtype))
+        f.attrs[PROVENANCE_ATTR] = json.dumps(provenance)
+    if written != n:
+        raise ValueError(f"expected {n} pages for {dest}, got {written}")

@@ -255,6 +255,47 @@ def test_tiff_rgb_is_refused(tmp_path: Path) -> None:
         fio.open_recording(tmp_path / "rgb.tif")
 
 
+def test_tiff_samples_in_planes_are_pages_and_interleaved_colour_is_refused(tmp_path: Path) -> None:
+    """Samples stored as separate planes (as tifffile writes a (3, H, W) array by default, labelled
+    RGB) are read as grey pages, whatever the label; colour interleaved pixel by pixel is refused."""
+    rgb = np.arange(3 * 16 * 16, dtype=np.uint8).reshape(3, 16, 16)
+    tifffile.imwrite(tmp_path / "planar.tif", rgb, photometric="rgb", planarconfig="separate")
+    tifffile.imwrite(tmp_path / "contig.tif", np.moveaxis(rgb, 0, -1), photometric="rgb")
+    with contextlib.closing(fio.open_recording(tmp_path / "planar.tif")) as rec:
+        assert rec.shape == (3, 16, 16) and rec.n_pages == 3
+    with pytest.raises(FileFormatError, match=r"3 samples per pixel \(colour\)"):
+        fio.open_recording(tmp_path / "contig.tif")
+    tifffile.imwrite(tmp_path / "planes.tif", rgb[:2], photometric="minisblack", planarconfig="separate")
+    with contextlib.closing(fio.open_recording(tmp_path / "planes.tif")) as rec:
+        assert rec.shape == (2, 16, 16) and rec.n_pages == 2
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_tiff_interleaved_grey_channels_are_refused_as_channels(tmp_path: Path, channels: int) -> None:
+    data = np.zeros((16, 16, channels), np.uint16)
+    tifffile.imwrite(tmp_path / "c.tif", data, photometric="minisblack", planarconfig="contig")
+    with pytest.raises(FileFormatError) as info:
+        fio.open_recording(tmp_path / "c.tif")
+    message = str(info.value)
+    assert f"{channels} samples per pixel" in message and f"{channels} channels" in message
+    assert "colour" not in message and "each channel as its own file" in message and "\n" not in message
+
+
+def test_tiff_closed_while_read_ends_without_tifffile_warning(tmp_path: Path) -> None:
+    import warnings
+
+    x = np.arange(5 * 32 * 32, dtype=np.uint16).reshape(5, 32, 32)
+    tifffile.imwrite(tmp_path / "z.tif", x, compression="zlib", photometric="minisblack")
+    rec = fio.open_recording(tmp_path / "z.tif")
+    pages = rec.pages()
+    np.testing.assert_array_equal(next(pages), x[0])
+    rec.close()  # as an interrupted run closes its reader while the read-ahead thread reads on
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="was closed while its pages were read"):
+            next(pages)
+
+
 def test_tiff_with_several_series_is_refused(tmp_path: Path) -> None:
     with tifffile.TiffWriter(tmp_path / "multi.tif") as tw:
         tw.write(np.zeros((8, 8), np.uint16))
