@@ -1,11 +1,13 @@
 """TIFF recordings: read page by page, write page by page with the metadata kept.
 
 Handled flavours: ImageJ hyperstacks (description keys, Info, Labels, Ranges, LUTs and
-Properties kept; provenance added as the property ``fluorodn``), OME-TIFF (image name,
-description, physical sizes, time increment and channel names kept; provenance added as
-a map annotation), tifffile's shaped JSON (kept; provenance added under ``fluorodn``),
-and any other TIFF (its ImageDescription kept verbatim; provenance written to a second
-ImageDescription tag as JSON). Resolution, resolution unit and date/time are kept.
+Properties kept; provenance added as the property ``fluorodn``), OME-TIFF (the input's
+OME-XML kept whole, planes, channels, instrument and annotations included, with only what
+describes the stored pixels written anew: pixel type, TiffData, UUIDs; provenance added as a
+map annotation), tifffile's shaped JSON (kept; provenance added under ``fluorodn``), and any
+other TIFF (its ImageDescription kept verbatim; provenance written to a second
+ImageDescription tag as JSON). Resolution, resolution unit, date/time and tiling are kept;
+the reduced levels of a pyramid (SubIFDs) are not written, with a warning.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import logging
 import math
 import re
 import threading
+import uuid
+import warnings
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,19 @@ _IJ_COMPUTED = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack"
 _OME_PIXELS = [
     f"{k}{u}" for k in ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ", "TimeIncrement") for u in ("", "Unit")
 ]
+#: OME-XML pixel types of the dtypes an OME-TIFF output can hold.
+_OME_TYPES = {
+    "int8": "int8",
+    "int16": "int16",
+    "int32": "int32",
+    "uint8": "uint8",
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "float32": "float",
+    "float64": "double",
+}
+#: Namespace of the map annotation that holds fluorodn's provenance in an OME-XML.
+_PROVENANCE_NS = "fluorodn/provenance"
 #: Lossless TIFF codecs an output keeps when its input uses them; any other compressed input
 #: (JPEG, JPEG 2000, WebP, ...: lossy, or made for 8-bit colour) gives a zlib output.
 _LOSSLESS = ("ADOBE_DEFLATE", "DEFLATE", "LZW", "ZSTD", "LZMA", "PACKBITS", "LZ4", "BROTLI")
@@ -290,14 +308,18 @@ class TiffRecording:
     # -- writing ----------------------------------------------------------------------
 
     def write(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]) -> None:
-        """Write (H, W) ``pages`` of ``dtype`` to ``dest`` with this file's shape and metadata."""
+        """Write (H, W) ``pages`` of ``dtype`` to ``dest`` with this file's shape and metadata.
+
+        A tiled input gives an output tiled alike (the pages are cut into tiles as they come);
+        of a pyramid only the full-resolution series is written, which a UserWarning says."""
         tif = self._tif
         first: Any = tif.pages[0]
+        software = f"fluorodn {provenance.get('fluorodn', '')}".strip()
         kwargs: dict[str, Any] = {
             "shape": self.shape,
             "dtype": dtype,
             "photometric": "minisblack",
-            "software": f"fluorodn {provenance.get('fluorodn', '')}".strip(),
+            "software": software,
         }
         resolution = getattr(first, "resolution", None)
         if resolution and all(r > 0 for r in resolution) and 282 in first.tags:
@@ -310,6 +332,11 @@ class TiffRecording:
         imagej, ome = bool(tif.is_imagej), bool(tif.is_ome)
         if imagej:
             kwargs["metadata"] = self._imagej_metadata(provenance)
+        elif ome and (xml := self._ome_xml(dtype, provenance, software)) is not None:
+            # the input's own OME-XML, written as the description of a TIFF that tifffile
+            # does not describe itself
+            ome = False
+            kwargs.update(description=xml, metadata=None, byteorder="<")
         elif ome:
             kwargs["metadata"] = self._ome_metadata(provenance)
         elif tif.is_shaped and tif.shaped_metadata:
@@ -320,9 +347,22 @@ class TiffRecording:
             if desc:
                 kwargs["description"] = desc
             kwargs["metadata"] = {"fluorodn": provenance}
+        levels = len(getattr(self._series, "levels", ()) or ())
+        if levels > 1:
+            warnings.warn(
+                f"the TIFF is a pyramid of {levels} resolution levels; only the full-resolution image is "
+                f"denoised and written, not the {levels - 1} reduced level{'s' if levels > 2 else ''}",
+                UserWarning,
+                stacklevel=2,
+            )
+        tile = None if imagej else _tile_of(first)
+        if tile is not None:
+            kwargs["tile"] = tile
+            pages = _tiles(pages, tile)
         nbytes = math.prod(self.shape) * np.dtype(dtype).itemsize
         bigtiff = not imagej and (tif.is_bigtiff or nbytes > _BIGTIFF_BYTES)
-        with tifffile.TiffWriter(dest, bigtiff=bigtiff, imagej=imagej, ome=ome) as writer:
+        byteorder = kwargs.pop("byteorder", None)
+        with tifffile.TiffWriter(dest, bigtiff=bigtiff, byteorder=byteorder, imagej=imagej, ome=ome) as writer:
             writer.write(iter(pages), **kwargs)
 
     @property
@@ -338,6 +378,89 @@ class TiffRecording:
         props["fluorodn"] = json.dumps(provenance)
         meta["Properties"] = props
         return meta
+
+    def _ome_xml(self, dtype: np.dtype, provenance: dict[str, Any], software: str) -> bytes | None:
+        """The input's OME-XML for an output of ``dtype`` written in series order to one file, as
+        UTF-8; None where it cannot be kept (XML that does not parse, a series tifffile did not
+        read from it, planes of several samples, a pixel type OME has no name for).
+
+        Everything is kept but what describes the stored pixels: the pixel type (and
+        SignificantBits, BigEndian where stated) is the output's, the TiffData, BinData and
+        MetadataOnly elements and plane hashes give way to one TiffData of all the output's
+        pages, the file's UUID is new, and Images other than the series' are left out. The
+        provenance is a map annotation of the image (one written before is replaced).
+        """
+        ome_type = _OME_TYPES.get(np.dtype(dtype).name)
+        text = self._tif.ome_metadata
+        if ome_type is None or not text or getattr(self._series, "kind", None) != "ome":
+            return None
+        try:
+            root = ET.fromstring(text)
+        except ET.ParseError:
+            return None
+        if _local(root.tag) != "OME":
+            return None
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        image = self._ome_image(root)
+        if image is None:
+            return None
+        pixels = next(e for e in image if _local(e.tag) == "Pixels")
+        pixels.set("Type", ome_type)
+        if "SignificantBits" in pixels.attrib:
+            pixels.set("SignificantBits", str(8 * np.dtype(dtype).itemsize))
+        if "BigEndian" in pixels.attrib:
+            pixels.set("BigEndian", "false")
+        for child in list(pixels):
+            if _local(child.tag) in ("TiffData", "BinData", "MetadataOnly"):
+                pixels.remove(child)
+            elif _local(child.tag) == "Plane":
+                for sub in [e for e in child if _local(e.tag) == "HashSHA1"]:
+                    child.remove(sub)
+        at = 1 + max((i for i, e in enumerate(pixels) if _local(e.tag) == "Channel"), default=-1)
+        pixels.insert(at, ET.Element(f"{ns}TiffData", {"IFD": "0", "PlaneCount": str(self.n_pages)}))
+        root.set("UUID", f"urn:uuid:{uuid.uuid4()}")
+        root.set("Creator", software)
+        _annotate(root, image, ns, json.dumps(provenance))
+        tags = [e.tag for e in root.iter() if isinstance(e.tag, str)]
+        if ns and all(t.startswith("{") for t in tags):
+            # the OME namespace as the default one, as OME-XML is written, not a prefix on every tag
+            # (kept where some element has no namespace, which a default one would give it)
+            for element in root.iter():
+                if isinstance(element.tag, str) and element.tag.startswith(ns):
+                    element.tag = element.tag[len(ns) :]
+            root.attrib = {"xmlns": ns[1:-1], **root.attrib}
+        body = ET.tostring(root, encoding="unicode")
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
+
+    def _ome_image(self, root: ET.Element) -> ET.Element | None:
+        """The Image element of ``root`` that holds series 0 (the first whose Pixels have the
+        series' page size and page count, one sample per pixel), the other Images and the
+        references to them removed; None if there is none."""
+        found = None
+        for image in [e for e in root if _local(e.tag) == "Image"]:
+            pixels = next((e for e in image if _local(e.tag) == "Pixels"), None)
+            if found is None and pixels is not None and self._holds_series(pixels):
+                found = image
+            else:
+                root.remove(image)
+                gone = image.get("ID")
+                for parent in list(root.iter()):
+                    for ref in [e for e in parent if _local(e.tag) == "ImageRef" and e.get("ID") == gone]:
+                        parent.remove(ref)
+        return found
+
+    def _holds_series(self, pixels: ET.Element) -> bool:
+        """Whether an OME Pixels element describes this file's series as pages of one sample."""
+        try:
+            sizes = {k: int(pixels.get(f"Size{k}", "")) for k in "XYZCT"}
+        except ValueError:
+            return False
+        single = all(c.get("SamplesPerPixel", "1") == "1" for c in pixels if _local(c.tag) == "Channel")
+        return (
+            single
+            and (sizes["Y"], sizes["X"]) == self.page_shape
+            and sizes["Z"] * sizes["C"] * sizes["T"] == self.n_pages
+        )
 
     def _ome_metadata(self, provenance: dict[str, Any]) -> dict[str, Any]:
         meta: dict[str, Any] = {"axes": self.axes}
@@ -358,6 +481,56 @@ class TiffRecording:
                 meta["Channel"] = {"Name": names}
         meta["MapAnnotation"] = {"Namespace": "fluorodn/provenance", "fluorodn": json.dumps(provenance)}
         return meta
+
+
+def _local(tag: str) -> str:
+    """An XML tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _annotate(root: ET.Element, image: ET.Element, ns: str, value: str) -> None:
+    """Add to ``image`` of the OME-XML ``root`` a map annotation of fluorodn's provenance
+    ``value``, in place of the one a former run added."""
+    annotations = next((e for e in root if _local(e.tag) == "StructuredAnnotations"), None)
+    if annotations is None:
+        annotations = ET.Element(f"{ns}StructuredAnnotations")
+        at = next((i for i, e in enumerate(root) if _local(e.tag) in ("ROI", "BinaryOnly")), len(root))
+        root.insert(at, annotations)
+    for old in [e for e in annotations if e.get("Namespace") == _PROVENANCE_NS]:
+        annotations.remove(old)
+        for parent in list(root.iter()):
+            for ref in [e for e in parent if _local(e.tag) == "AnnotationRef" and e.get("ID") == old.get("ID")]:
+                parent.remove(ref)
+    ids = {e.get("ID") for e in root.iter()}
+    ident = next(f"Annotation:fluorodn:{k}" for k in range(len(ids) + 1) if f"Annotation:fluorodn:{k}" not in ids)
+    ann = ET.SubElement(annotations, f"{ns}MapAnnotation", {"ID": ident, "Namespace": _PROVENANCE_NS})
+    ET.SubElement(ET.SubElement(ann, f"{ns}Value"), f"{ns}M", {"K": "fluorodn"}).text = value
+    ET.SubElement(image, f"{ns}AnnotationRef", {"ID": ident})
+
+
+def _tile_of(page: Any) -> tuple[int, int] | None:
+    """The (length, width) of ``page``'s 2D tiles, where tifffile can write tiles of that size."""
+    if not getattr(page, "is_tiled", False) or getattr(page, "tiledepth", 1) > 1:
+        return None
+    tile = (int(page.tilelength), int(page.tilewidth))
+    return tile if all(n > 0 and n % 16 == 0 for n in tile) else None
+
+
+def _tiles(pages: Iterable[np.ndarray], tile: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The tiles of each (H, W) page in TIFF order (row by row), those at the right and bottom
+    edges padded with zeros."""
+    th, tw = tile
+    for page in pages:
+        page = np.asarray(page)
+        h, w = page.shape
+        for y in range(0, h, th):
+            for x in range(0, w, tw):
+                part = page[y : y + th, x : x + tw]
+                if part.shape != tile:
+                    full = np.zeros(tile, page.dtype)
+                    full[: part.shape[0], : part.shape[1]] = part
+                    part = full
+                yield part
 
 
 def _compression_of(page: Any) -> dict[str, Any]:
@@ -387,10 +560,12 @@ def read_provenance(path: Path) -> dict[str, Any] | None:
             return json.loads(value) if value else None
         if tif.is_ome:
             text = tif.ome_metadata or ""
-            if "fluorodn/provenance" not in text:
+            if _PROVENANCE_NS not in text:
                 return None
             anns = tifffile.xml2dict(text)["OME"]["StructuredAnnotations"]["MapAnnotation"]
             for ann in anns if isinstance(anns, list) else [anns]:
+                if ann.get("Namespace") != _PROVENANCE_NS:  # the input's own map annotations
+                    continue
                 pairs = ann["Value"]["M"]
                 for pair in pairs if isinstance(pairs, list) else [pairs]:
                     if pair.get("K") == "fluorodn":
