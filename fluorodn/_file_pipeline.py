@@ -1,8 +1,9 @@
 """The per-file pipeline: read -> denoise -> write one recording file, overlapped, with NaN filling.
 
-:func:`denoise_file` reads pages ahead of the network and writes them behind it, so memory
-stays bounded by a few pages whatever the file's length; the output is written atomically
-(:func:`fluorodn.io.write_denoised`) and discarded if the input changes while it is read.
+:func:`denoise_file` reads pages ahead of the network (a background thread) and writes each
+one as it is denoised, so memory stays bounded by a few pages whatever the file's length; the
+output is written atomically (:func:`fluorodn.io.write_denoised`) and discarded if the input
+changes while it is read.
 """
 
 from __future__ import annotations
@@ -163,8 +164,9 @@ def denoise_file(
     ``dest`` must be named for the format written (the input's, or ``settings.to``'s):
     FileFormatError otherwise, before anything is read.
 
-    Pages are read ahead of the network and written behind it (background threads), so
-    memory stays bounded by a few pages whatever the file's length. The output appears
+    Pages are read ahead of the network (a background thread) and denoised and written in
+    the calling thread, so memory stays bounded by a few pages whatever the file's length, and
+    a KeyboardInterrupt stops the run within one network call. The output appears
     under its name only when complete; on any error or interruption nothing is left. If
     ``source`` changes while it is read (a writer still at work), the output is discarded
     and FileFormatError raised.
@@ -239,7 +241,10 @@ def denoise_file(
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
-        counted = prefetch(_count_frames(fio.cast_pages(pages, out_dtype), progress, task))
+        # denoised in this thread as the writer asks for pages: Ctrl-C (and SIGTERM, which the
+        # command turns into it) stops the denoising of a long recording within a network call,
+        # where a background thread would hold the clean-up until its whole recording was done
+        counted = _count_frames(fio.cast_pages(pages, out_dtype), progress, task)
         if dest.parent != source.parent:
             make_folder(dest.parent)
         key = getattr(rec, "key", None)

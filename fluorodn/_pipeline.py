@@ -1,10 +1,15 @@
 """Overlap reading, denoising and writing: run an iterator ahead in a background thread.
 
 onnxruntime, numpy and file reads release the GIL, so while the network computes one
-page the next can be read and the previous one written. ``prefetch`` keeps at most
-``depth`` items ahead (memory stays bounded), re-raises the producer's exceptions in the
-consumer with their own type, and stops the producer when the consumer stops early
-(an error, Ctrl-C, or ``close()``).
+page the next can be read. ``prefetch`` keeps at most ``depth`` items ahead (memory stays
+bounded), re-raises the producer's exceptions in the consumer with their own type, and
+stops the producer when the consumer stops early (an error, Ctrl-C, or ``close()``).
+
+The producer sees the stop between two items, and the consumer waits for it to end (a
+thread left running would be torn down inside onnxruntime or numpy when the interpreter
+exits, which can abort or hang the process): the items should be quick to make, such as
+pages read from a file, and long computations run in the consumer's thread, where Ctrl-C
+interrupts them.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,39 @@ def test_an_interrupt_a_library_clean_up_turns_into_another_error_still_interrup
     monkeypatch.setattr(fluorodn.files, "denoise_file", broken)
     result, _, err = _common.denoise_one(None, tmp_path / "a.tif", tmp_path / "b.tif", None)
     assert result is None and isinstance(err, TypeError)
+
+
+#: Rows of the long recording: one spectral denoising call of several seconds with the default model.
+LONG_ROWS = 150_000
+#: Seconds within which Ctrl-C must end a run that is inside one long denoising call.
+PROMPT_S = 3.0
+
+
+def test_ctrl_c_inside_one_long_recording_stops_promptly(tmp_path: Path, rel: Any) -> None:
+    """Ctrl-C while one long recording (a single page, denoised in one call) is being denoised ends
+    the command within seconds, not when the call would have finished: exit code 130, the one
+    "interrupted" line, no traceback, and no output, temporary or partial, left."""
+    import time
+    from importlib import resources
+
+    with resources.as_file(resources.files("fluorodn") / "data" / "example.tif") as example:
+        one = tifffile.imread(example).astype(np.float32)
+    raw = tmp_path / "long.tif"
+    tifffile.imwrite(raw, np.tile(one, (-(-LONG_ROWS // len(one)), 1))[:LONG_ROWS], photometric="minisblack")
+    out = tmp_path / "out"
+    proc = rel.start("denoise", raw, "-o", out, "--device", "cpu")
+    rel.wait_for(lambda: bool(rel.temporaries(out)), proc)  # the output is opened: the denoising has begun
+    time.sleep(1.0)  # well inside the call
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        stdout, stderr = proc.communicate(timeout=PROMPT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"fluorodn did not stop within {PROMPT_S} s of Ctrl-C")
+    took = time.monotonic() - t0
+    assert proc.returncode == 130, f"{stdout}\n{stderr}"
+    assert "interrupted; no partial output is left" in stderr and "Traceback" not in stderr, stderr
+    assert list(out.iterdir()) == [], f"left after {took:.2f} s: {list(out.iterdir())}"
