@@ -51,6 +51,7 @@ be (region references, references that point nowhere) are left out with a warnin
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import re
 from collections.abc import Sequence
@@ -487,6 +488,12 @@ class _Source:
     exc_axis: int | None
 
 
+def _locked(err: OSError) -> bool:
+    """Whether HDF5 could not open a file because another program holds its lock (a writer), not because
+    the file system takes no locks."""
+    return err.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES) and "lock" in str(err).lower()
+
+
 @dataclass
 class HDF5Axes:
     """An HDF5 recording with axes, read: one (T, W) array per channel and what is needed to write it back."""
@@ -522,7 +529,16 @@ class HDF5Axes:
         with read_errors(path, "an HDF5 recording", _EXPECTED):
             if not h5py.is_hdf5(path):
                 raise FileFormatError(f"{where} is not an HDF5 file; {_EXPECTED}")
-            with h5py.File(path, "r") as f:
+            try:
+                f = h5py.File(path, "r")
+            except OSError as err:
+                if _locked(err):
+                    raise FileFormatError(
+                        f"cannot read {where}: it is open in another program, which locks it (being written?); "
+                        "read it again once that program has closed it"
+                    ) from None
+                raise
+            with f:
                 return cls._read(f, path, where, key)
 
     @classmethod

@@ -11,14 +11,17 @@ the placeholder date OceanView writes when it has none), seconds, or millisecond
 (a number of 1e11 or more, which no count of seconds reaches); a date-time may be followed by
 the same time in milliseconds since 1970, as a second leading field that must agree with it.
 Fields are separated by tabs or spaces; numbers use a decimal point or a decimal comma; the
-text is UTF-8, ANSI or UTF-16 (by its byte-order mark). Blank lines and an end marker
-(``>>>>>End Spectral Data<<<<<``) may follow the last spectrum; a last row without the line
-ending of the others is a file still being written, and is refused.
+text is UTF-8, ANSI or UTF-16 (by its byte-order mark, else by the byte order its marker line
+shows). Lines end in ``\r\n`` or ``\n``, the rows' as the line after the marker line (the
+header's may differ; a last line ending in ``\n`` alone among ``\r\n`` rows is complete).
+Blank lines and an end marker (``>>>>>End Spectral Data<<<<<``) may follow the last spectrum; a
+last row without the line ending of the others is a file still being written, and is refused.
 
 A **one-spectrum export** holds the same header and marker, then one row per wavelength:
-wavelength and value. A folder of them is one recording (see :class:`OceanViewFolder`), its
-spectra ordered by the index (``__12__``) or clock time (``10-37-06-469``) OceanView puts in
-each file name.
+wavelength and value. SpectraSuite's processed-spectrum exports are laid out the same, with the
+marker ``>>>>>Begin Processed Spectral Data<<<<<``, and are read as such. A folder of them is one
+recording (see :class:`OceanViewFolder`), its spectra ordered by the index (``__12__``) or clock
+time (``10-37-06-469``) OceanView puts in each file name.
 
 Writing gives the input's bytes back with new values: the same header plus one line
 saying how the values were made, the same wavelength row, timestamps, separators and text
@@ -59,8 +62,15 @@ __all__ = [
 ]
 
 MARKER = b">>>>>Begin Spectral Data<<<<<"
-#: The marker line as UTF-16 text (Windows "Unicode" saves), by byte order.
-_MARKERS_16 = {codec: MARKER.decode("ascii").encode(codec) for codec in ("utf-16-le", "utf-16-be")}
+#: The marker line of OceanView's exports, or of SpectraSuite's processed-spectrum exports (one spectrum
+#: each, laid out as OceanView's one-spectrum exports).
+_MARKER = re.compile(rb">>>>>Begin (?:Processed )?Spectral Data<<<<<")
+#: The marker lines as UTF-16 text (Windows "Unicode" saves), in either byte order.
+_MARKERS_16 = tuple(
+    text.encode(codec)
+    for text in (">>>>>Begin Spectral Data<<<<<", ">>>>>Begin Processed Spectral Data<<<<<")
+    for codec in ("utf-16-le", "utf-16-be")
+)
 _END = b">>>>>"
 _EXPECTED = (
     "expected an OceanView time-series export: header lines, the line '>>>>>Begin Spectral Data<<<<<', "
@@ -174,20 +184,30 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def _marker_at(text: bytes) -> int:
+    """Where the marker line's marker starts in ``text`` (OceanView's or SpectraSuite's), or -1."""
+    found = _MARKER.search(text)
+    return -1 if found is None else found.start()
+
+
 def _utf16_codec(head: bytes) -> str | None:
-    """The UTF-16 codec of text starting with ``head``: by its byte-order mark, else by the marker line
-    found in it as UTF-16; None for any other text."""
+    """The UTF-16 codec of text starting with ``head``: by its byte-order mark, else, where a marker line
+    is found in it as UTF-16, by where its zero bytes fall (first of each pair of bytes in big-endian
+    ASCII text, second in little-endian: the marker in one byte order is found in the other too, shifted
+    by a byte); None for any other text."""
     if head.startswith(b"\xff\xfe") and head[2:4] != b"\x00\x00":  # not UTF-32's mark
         return "utf-16-le"
     if head.startswith(b"\xfe\xff"):
         return "utf-16-be"
-    return next((codec for codec, marker in _MARKERS_16.items() if marker in head), None)
+    if not any(marker in head for marker in _MARKERS_16):
+        return None
+    return "utf-16-be" if head[0::2].count(0) > head[1::2].count(0) else "utf-16-le"
 
 
 def _as_utf8(raw: bytes, where: str) -> tuple[bytes, str | None]:
     """``raw`` as UTF-8 and the UTF-16 codec it was written in (to write it back so), or ``raw`` and None
     where it is not UTF-16 (UTF-8, ANSI)."""
-    if MARKER in raw[: 1 << 16]:
+    if _marker_at(raw[: 1 << 16]) >= 0:
         return raw, None
     codec = _utf16_codec(raw[: 1 << 16])
     if codec is None:
@@ -212,7 +232,7 @@ def _head(path: Path) -> bytes:
             head = fh.read(1 << 16)
     except OSError:
         return b""
-    if MARKER not in head and (codec := _utf16_codec(head)) is not None:
+    if _marker_at(head) < 0 and (codec := _utf16_codec(head)) is not None:
         return head[: len(head) // 2 * 2].decode(codec, errors="ignore").encode("utf-8")
     return head
 
@@ -233,6 +253,7 @@ class _Table:
     newline: bytes
     header: bytes
     marker: bytes
+    """The marker line with its line ending (which may differ from the rows' where the header's does)."""
     first: bytes | None
     """The wavelength row of a time series; None where every row is data (one spectrum)."""
     prefixes: list[bytes]
@@ -256,12 +277,12 @@ class _Table:
         nl = self.newline
         out = [self.header]
         if note is not None:
-            out.append(note.encode("utf-8") + nl)
+            out.append(note.encode("utf-8") + self.marker[len(self.marker.rstrip(b"\r\n")) :])
         body = [p + r.encode("ascii") + self.row_end for p, r in zip(self.prefixes, rows, strict=True)]
         if self.first is not None:
             body.insert(0, self.first)
         body.extend(self.footer)
-        out.append(self.marker + nl + nl.join(body))
+        out.append(self.marker + nl.join(body))
         text = b"".join(out)
         return text if self.encoding is None else text.decode("utf-8").encode(self.encoding)
 
@@ -318,23 +339,32 @@ def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
     """Header, marker and rows of an OceanView text file: a time series (a wavelength row, then rows
     led by a timestamp) or one spectrum (rows led by a wavelength)."""
     raw, encoding = _as_utf8(raw, where)
-    at = raw.find(MARKER)
+    at = _marker_at(raw)
     if at < 0:
         raise FileFormatError(f"{where} has no line '>>>>>Begin Spectral Data<<<<<'; {_EXPECTED}")
-    newline = b"\r\n" if b"\r\n" in raw[: at + len(MARKER) + 2] else b"\n"
     line_start = raw.rfind(b"\n", 0, at) + 1
     header = raw[:line_start]
     end = raw.find(b"\n", at)
+    if end < 0 and b"\n" not in raw and b"\r" in raw[at:]:
+        raise FileFormatError(
+            f"{where} ends its lines with \\r alone (classic Mac OS line endings), which fluorodn does not read; "
+            "save it again with \\r\\n or \\n line endings"
+        )
     if end < 0:
         if not time_series:
             raise FileFormatError(
                 f"{where} ends at its marker line: it is incomplete (the file may still be being written)"
             )
         raise FileFormatError(f"{where} ends at the '>>>>>Begin Spectral Data<<<<<' line; {_EXPECTED}")
-    marker = raw[line_start : end + 1 - len(newline)]
+    marker = raw[line_start : end + 1]
+    after = raw.find(b"\n", end + 1)  # the rows' line ending is that of the line after the marker line
+    ending = raw[after - 1 : after + 1] if after > end + 1 else raw[end - 1 : end + 1]
+    newline = b"\r\n" if ending == b"\r\n" else b"\n"
     lines = raw[end + 1 :].split(newline)
-    if newline == b"\n" and any(ln.endswith(b"\r") for ln in lines[:2]):
-        raise FileFormatError(f"{where} mixes line endings (\\r\\n and \\n); save it again with one kind")
+    if newline == b"\r\n" and lines[-1].endswith(b"\n"):  # a last line ending in \n alone is complete all the same
+        lines[-1:] = [lines[-1][:-1], b""]
+    if any(b"\n" in ln for ln in lines) if newline == b"\r\n" else any(ln.endswith(b"\r") for ln in lines[:2]):
+        raise FileFormatError(f"{where} mixes line endings (\\r\\n and \\n) in its rows; save it again with one kind")
     skip = 1 if time_series else 0
     stop = next((k for k in range(skip, len(lines)) if not lines[k].strip() or lines[k].startswith(_END)), len(lines))
     footer = lines[stop:]
@@ -443,7 +473,7 @@ def start_time(path: str | Path) -> tuple[datetime | None, str]:
         return _on_the_day(date, float(plan.clock_s[0])), zone
     date, zone = parse_date(_header_fields(header(p).encode("utf-8")).get("Date", ""))
     head = _head(p)
-    at = head.find(MARKER)
+    at = _marker_at(head)
     rows = [r for r in _decode(head[at:]).splitlines()[1:4] if r.strip()] if at >= 0 else []
     if len(rows) < 2:  # no spectrum yet: the header's date
         return date, zone
@@ -456,14 +486,14 @@ def header(path: str | Path) -> str:
     """The header lines above the marker line of the OceanView export ``path``, as text (UTF-8, ANSI or
     UTF-16 decoded); "" where it has no marker line in its first 64 KiB or cannot be read."""
     head = _head(Path(path))
-    at = head.find(MARKER)
+    at = _marker_at(head)
     return _decode(head[: head.rfind(b"\n", 0, at) + 1]) if at >= 0 else ""
 
 
 def is_export(path: Path) -> bool:
-    """Whether the text file ``path`` holds the '>>>>>Begin Spectral Data<<<<<' line of an OceanView export
-    (in UTF-8, ANSI or UTF-16 text)."""
-    return MARKER in _head(path)
+    """Whether the text file ``path`` holds the '>>>>>Begin Spectral Data<<<<<' line of an OceanView export,
+    or the '>>>>>Begin Processed Spectral Data<<<<<' line of a SpectraSuite one (in UTF-8, ANSI or UTF-16 text)."""
+    return _marker_at(_head(path)) >= 0
 
 
 def _export_kind(path: Path, rows_needed: int = 0) -> str | None:
@@ -471,7 +501,7 @@ def _export_kind(path: Path, rows_needed: int = 0) -> str | None:
     at least ``rows_needed`` complete rows), "series" for a time series; None for a file that is no
     OceanView export, or holds fewer complete rows."""
     head = _head(path)
-    at = head.find(MARKER)
+    at = _marker_at(head)
     if at < 0:
         return None
     lines = head[at:].split(b"\n")[1:-1]  # complete lines: the last one is cut (64 KiB, or being written)
@@ -583,6 +613,8 @@ class OceanViewText:
         try:
             times = parse_times(stamps, where)
         except FileFormatError as err:
+            if TIME_FORMATS in str(err):  # it lists the formats read already
+                raise
             raise FileFormatError(f"{err}; each spectrum's row starts with a timestamp ({TIME_FORMATS})") from None
         if epoch_ms:  # no count of seconds is this large: milliseconds since 1970
             times = times / 1000.0
@@ -710,6 +742,13 @@ def _plan(folder: Path) -> _Plan:
         listed = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
         notes.append(f"left out {len(other)} .txt file{'s' if len(other) != 1 else ''} that "
                      f"{'are' if len(other) != 1 else 'is'} no OceanView export ({listed})")  # fmt: skip
+    recordings = _other_recordings(folder)
+    if recordings:
+        why = (
+            "a recording file of another format, which a folder of one-spectrum exports does not read "
+            "(give it as an input of its own)"
+        )
+        notes.append(_left_apart(recordings, why))
     names = [p for p, k in kinds.items() if k == "one"]
     index = {p: _NAME_INDEX.search(p.stem) for p in names}
     if any(index.values()) and not all(index.values()):  # a numbered series: a file without a number is not of it
@@ -754,6 +793,52 @@ def _plan(folder: Path) -> _Plan:
     return _Plan([k[2] for k in keyed], clock_s, notes)
 
 
+def _other_recordings(folder: Path) -> list[Path]:
+    """The files of ``folder`` of a format fluorodn reads other than text (.h5, .tif, ...): recordings of their own."""
+    from fluorodn._paths import FORMATS
+
+    try:
+        found = [p for p in folder.iterdir() if p.suffix.lower() in FORMATS and p.suffix.lower() != ".txt"]
+    except OSError:
+        return []
+    return sorted(p for p in found if not p.name.startswith(".") and p.is_file())
+
+
+#: Header settings that scale the counts of a spectrum (OceanView's keys, then SpectraSuite's): spectra
+#: taken with different ones are not one recording.
+_SETTINGS = (
+    "Integration Time (sec)", "Integration Time (usec)", "Scans to average", "Boxcar width",
+    "Electric dark correction enabled", "Nonlinearity correction enabled", "Spectra Averaged", "Boxcar Smoothing",
+    "Correct for Electrical Dark", "Correct for Detector Non-linearity", "Correct for Stray Light",
+)  # fmt: skip
+
+
+def _setting(text: str) -> tuple[float | None, str]:
+    """A header setting's value to compare: its leading number (``1.000000E-1`` and ``0.1`` alike) and
+    the rest of the text, case ignored."""
+    first, _, rest = text.strip().partition(" ")
+    try:
+        return float(first.replace(",", ".")), rest.strip().lower()
+    except ValueError:
+        return None, text.strip().lower()
+
+
+def _check_settings(files: list[Path], tables: list[_Table]) -> None:
+    """Refuse one-spectrum exports whose header settings that scale the counts (:data:`_SETTINGS`) differ
+    from the first file's: they are not one recording."""
+    first = tables[0].fields
+    for key in (k for k in _SETTINGS if k in first):
+        want = _setting(first[key])
+        for p, table in zip(files[1:], tables[1:], strict=True):
+            value = table.fields.get(key)
+            if value is not None and _setting(value) != want:
+                raise FileFormatError(
+                    f"{p.parent}: {p.name} was taken with {key}: {value}, {files[0].name} with {key}: {first[key]}; "
+                    "spectra taken with different settings are not one recording: keep the files of each setting in "
+                    "a folder of their own"
+                )
+
+
 def _left_apart(files: list[Path], why: str) -> str:
     listed = ", ".join(p.name for p in files[:3]) + (", ..." if len(files) > 3 else "")
     return f"left out {listed}: {why}"
@@ -765,10 +850,13 @@ class OceanViewFolder:
 
     The recording is the folder's one-spectrum exports: its other .txt files (notes, logs) are left
     out with a warning, and so are files not numbered ``__N__`` in a numbered series, or, in a series
-    without numbers, files named as a dark, background or reference spectrum. A folder that also holds
-    time-series exports is refused. Files are ordered by their number, else by the clock time in their
-    names, the recording starting after the longest pause between them (so that one crossing midnight
-    keeps its order); a step back by more than half a day is a midnight and adds a day.
+    without numbers, files named as a dark, background or reference spectrum, and recording files of
+    other formats (.h5, .tif, ...). A folder that also holds time-series exports is refused, and so
+    are files whose header settings that scale the counts (integration time, scans to average, boxcar
+    width, dark or nonlinearity correction) differ from the first file's. Files are ordered by their
+    number, else by the clock time in their names, the recording starting after the longest pause
+    between them (so that one crossing midnight keeps its order); a step back by more than half a day
+    is a midnight and adds a day.
     """
 
     path: Path
@@ -811,6 +899,7 @@ class OceanViewFolder:
                     f"{p}: its wavelengths differ from those of {files[ref].name}; expected spectra of one "
                     "spectrometer setting in one folder"
                 )
+        _check_settings(files, tables)
         check_wavelengths(wl, str(files[ref]), "the first column (wavelengths)", "expected one spectrum")
         values = np.stack([t.values[:, 0] for t in tables])
         meta: dict[str, Any] = dict(tables[0].fields)

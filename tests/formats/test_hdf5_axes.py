@@ -443,3 +443,17 @@ def test_cf_time_units_since_a_date_give_the_unit_and_the_start(tmp_path, units,
         f["Time"].attrs["units"] = "seconds since the start"
     with pytest.raises(FileFormatError, match='whose date after "since" fluorodn does not read'):
         formats.read(path)
+
+
+def test_a_file_locked_by_its_writer_is_said_to_be_in_use(tmp_path, monkeypatch):
+    fcntl = pytest.importorskip("fcntl")
+    monkeypatch.delenv("HDF5_USE_FILE_LOCKING", raising=False)
+    path = _axes_file(tmp_path / "rec.h5")
+    with open(path, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as HDF5 holds a file open for writing
+        with pytest.raises(FileFormatError) as info:
+            formats.read(path)
+    text = str(info.value)
+    assert str(path) in text and "open in another program" in text and "closed" in text
+    assert "expected datasets" not in text
+    assert formats.read(path).streams[0].shape == (T, W)

@@ -444,3 +444,92 @@ def test_an_x_axis_other_than_wavelengths_is_read_without_wavelengths(export, tm
         one = _one_spectrum(folder, k, np.arange(8.0), values[k, :8], clock=36000 + 0.2 * k)
         one.write_text(one.read_text().replace("XAxis mode: Wavelengths", f"XAxis mode: {mode}"))
     assert OceanViewFolder.read(folder).wavelengths is None
+
+
+@pytest.mark.parametrize(
+    ("line", "other"),
+    [
+        ("Integration Time (sec): 1.000000E-1", "Integration Time (sec): 2.000000E-1"),
+        ("Scans to average: 1", "Scans to average: 4"),
+        ("Boxcar width: 0", "Boxcar width: 2"),
+        ("Electric dark correction enabled: true", "Electric dark correction enabled: false"),
+        ("Nonlinearity correction enabled: false", "Nonlinearity correction enabled: true"),
+    ],
+)
+def test_a_folder_of_spectra_taken_with_different_settings_is_refused_naming_the_setting(tmp_path, line, other):
+    values = np.round(spectra(9, 8), 2)
+    wl = np.linspace(477, 595, 8)
+    paths = [_one_spectrum(tmp_path, k, wl, values[k], clock=36000 + 0.2 * k) for k in range(9)]
+    for p in paths[6:]:
+        p.write_text(p.read_text().replace(line, other))
+    text = _refused(tmp_path, other, line, paths[6].name, paths[0].name, "not one recording")
+    assert text.count(";") == 1
+    same = line.split(": ")[0] + ": 0.1" if "Integration" in line else line  # the same value written otherwise
+    for p in paths[6:]:
+        p.write_text(p.read_text().replace(other, same))
+    np.testing.assert_array_equal(OceanViewFolder.read(tmp_path).values, values)
+
+
+def test_a_folder_leaves_out_recordings_of_other_formats_with_a_warning(tmp_path):
+    values = np.round(spectra(6, 8), 2)
+    wl = np.linspace(477, 595, 8)
+    for k in range(6):
+        _one_spectrum(tmp_path, k, wl, values[k], clock=36000 + 0.2 * k)
+    (tmp_path / "session.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    (tmp_path / "notes.txt").write_text("mouse 3\n")
+    with pytest.warns(UserWarning, match="left out") as caught:
+        rec = OceanViewFolder.read(tmp_path)
+    np.testing.assert_array_equal(rec.values, values)
+    said = [str(w.message) for w in caught]
+    assert any("session.h5" in s and "input of its own" in s for s in said), said
+    assert any("notes.txt" in s for s in said), said
+
+
+def _spectrasuite(folder: Path, k: int, wl: np.ndarray, values: np.ndarray) -> Path:
+    head = (
+        "SpectraSuite Data File\n++++++++++++++++++++++++++++++++++++\nDate: Fri Jan 20 10:37:06 CET 2017\n"
+        "User: lab\nSpectrometers: USB2G12345\nIntegration Time (usec): 100000 (USB2G12345)\n"
+        "Spectra Averaged: 1 (USB2G12345)\nBoxcar Smoothing: 0 (USB2G12345)\n"
+        f"Number of Pixels in Processed Spectrum: {wl.size}\n>>>>>Begin Processed Spectral Data<<<<<\n"
+    )
+    rows = "".join(f"{a:.2f}\t{b:.2f}\n" for a, b in zip(wl, values, strict=True))
+    path = folder / f"USB2G12345_10-37-{6 + k:02d}-469.txt"
+    path.write_text(head + rows + ">>>>>End Processed Spectral Data<<<<<\n")
+    return path
+
+
+def test_a_folder_of_spectrasuite_processed_spectra_is_read_as_one_recording(tmp_path):
+    from fluorodn.io import find_inputs
+
+    folder = tmp_path / "f_ss"
+    folder.mkdir()
+    values = np.round(spectra(10, 8), 2)
+    wl = np.linspace(477, 595, 8)
+    paths = [_spectrasuite(folder, k, wl, values[k]) for k in range(10)]
+    assert find_inputs([str(folder)]) == [folder]
+    rec = formats.read(folder)
+    assert rec.format == "oceanview folder"
+    np.testing.assert_array_equal(rec.streams[0], values)
+    np.testing.assert_allclose(rec.wavelengths, np.round(wl, 2))
+    np.testing.assert_allclose(rec.times, np.arange(10.0), atol=1e-9)
+    out = tmp_path / "out"
+    out.mkdir()
+    rec._source.write(out, values)
+    assert all((out / p.name).read_bytes() == p.read_bytes() for p in paths)
+    paths[4].write_text(paths[4].read_text().replace("100000 (USB2G12345)", "200000 (USB2G12345)"))
+    _refused(folder, "Integration Time (usec): 200000", paths[4].name, "not one recording")
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_utf16_big_endian_is_read_with_or_without_its_byte_order_mark(export, tmp_path, bom):
+    values = np.round(spectra(20, 6), 2)
+    text = export(values).read_text()
+    path = tmp_path / "be.txt"
+    raw = (("\ufeff" if bom else "") + text).encode("utf-16-be")
+    path.write_bytes(raw)
+    rec = OceanViewText.read(path)
+    np.testing.assert_array_equal(rec.values, values)
+    assert rec.text(rec.values) == raw
+    assert "Date: Fri Jan 20 10:37:06 CET 2017" in header(path)
+    path.write_bytes(text.encode("utf-16-le"))  # little-endian without its mark still
+    np.testing.assert_array_equal(OceanViewText.read(path).values, values)
