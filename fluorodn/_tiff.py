@@ -360,6 +360,10 @@ class TiffRecording:
             kwargs["tile"] = tile
             pages = _tiles(pages, tile)
         nbytes = math.prod(self.shape) * np.dtype(dtype).itemsize
+        if tile is not None:  # edge tiles are written whole
+            h, w = self.page_shape
+            padded = -(-h // tile[0]) * tile[0] * -(-w // tile[1]) * tile[1]
+            nbytes = nbytes // (h * w) * padded
         bigtiff = not imagej and (tif.is_bigtiff or nbytes > _BIGTIFF_BYTES)
         byteorder = kwargs.pop("byteorder", None)
         with tifffile.TiffWriter(dest, bigtiff=bigtiff, byteorder=byteorder, imagej=imagej, ome=ome) as writer:

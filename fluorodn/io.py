@@ -231,7 +231,7 @@ def _write_converted(
         raise FileFormatError(
             f"{recording.path} holds frames ({h} x {w} pixels), and the HDF5 layout of to='h5' holds time x "
             "wavelength recordings only (fluorodn would read the frames back as spectra); convert it with "
-            "to='npy' or to='tif', or declare its pages recordings with kind='spectral' (--kind spectral)"
+            "to='npy' or to='tif', or declare its pages recordings with kind='spectral'"
         )
     if to == "tif" and isinstance(recording, TiffRecording):
         recording.write(tmp, pages, dtype, provenance)

@@ -39,8 +39,9 @@ Per page the summary holds:
   (``|whiteness| < 0.1``) and spread over the spectral components as noise is (``leading_share``
   below ``2 * leading_share_noise + 0.05``); else ``"structured: signal may have been removed"``;
 * ``light_off``: the samples read as taken with the light off
-  (:func:`fluorodn.spectral.lit_mask`, stretches of any length; 0 for image frames), shaded in
-  the figures and left out of the numbers above (where 4 or more samples are lit);
+  (:func:`fluorodn.spectral.lit_mask`, with the dark level given also the longer stretches at
+  it; 0 for image frames), shaded in the figures and left out of the numbers above (where 4 or
+  more samples are lit);
 * with a sensor spectrum, the sensor trace unmixed from both (:func:`fluorodn.unmix`,
   ``denoise=False``): its standard deviation and the ratio of their power spectra, and
   ``sensor_notes``: the warnings unmixing gave (each kind once, the noisy recording's where both
@@ -79,7 +80,7 @@ import numpy as np
 
 from fluorodn._report_figures import IMAGE, RECORDING, UNIT, Terms, noise_figures, png, segment_figures, sensor_figures
 from fluorodn.errors import LightOffNotice
-from fluorodn.unmixing.fit import SENSOR_KEPT
+from fluorodn.unmixing.fit import SENSOR_KEPT, SLOW_BAND
 
 __all__ = [
     "LAGS",
@@ -398,7 +399,8 @@ def build_report(
         where = f"on {terms.page} {k}, " if x.shape[0] > 1 else ""
         xk, yk, live, gaps = _finite_page(x[k].astype(np.float64), y[k].astype(np.float64), where)
         wl_live = None if wl is None else wl[live]
-        off = None if images else ~lit_mask(xk[:, live], longest=None)  # samples taken with the light off
+        dark_level = None if dark is None else float(np.mean(_dark_levels(dark, xk.shape[1])[live]))
+        off = None if images else ~lit_mask(xk[:, live], dark=dark_level)  # samples taken with the light off
         lit = slice(None) if off is None or (~off).sum() < 4 else ~off  # the statistics are of the lit samples
         s = page_summary(xk[lit][:, live], yk[lit][:, live])
         for name in ("noise_before", "noise_after", "removed_mean"):
@@ -444,7 +446,8 @@ def build_report(
                 s["verdict"] = "structured: signal may have been removed"
                 s["sensor_notes"].append(
                     f"the sensor's trace from the denoised recording keeps {max(s['sensor_kept'], 0.0):.0%} of the "
-                    "slow changes (below 0.125 of the sampling rate) that the noisy one's holds above its noise: "
+                    f"slow changes (below {SLOW_BAND:g} of the sampling rate) that the noisy one's holds above its "
+                    "noise: "
                     "denoising removed "
                     "most of the sensor's changes, so the verdict is not that only noise was removed"
                 )
@@ -467,6 +470,12 @@ def build_report(
         "wavelengths": None if wl is None else wl.tolist(),
     }
     return _html(title, summary, sections, terms), summary
+
+
+def _dark_levels(dark: Any, n_bins: int) -> np.ndarray:
+    from fluorodn.unmixing.inputs import dark_levels
+
+    return dark_levels(dark, n_bins)
 
 
 def _sensor_kept(before: np.ndarray, after: np.ndarray) -> float | None:
@@ -512,7 +521,7 @@ def _html(
     if summary["nonfinite"]:
         out.append(f'<div class="warn">{html.escape(_nonfinite_note(summary, terms))}</div>')
     out.append(f'<h2>Summary</h2><div class="scroll"><table><tr><th>{terms.page}</th>'
-               f"<th>noise after / before (median over {terms.bins})</th>"
+               f"<th>noise after / before at high frequencies (median over {terms.bins})</th>"
                f"<th>whiteness of removed (mean autocorr., lags 1-{LAGS} {terms.sample}s)</th>"
                "<th>removed energy in leading components (noise: K/W)</th>"
                f"<th>removed {terms.mean}, RMS over {terms.bins} ({UNIT})</th>"

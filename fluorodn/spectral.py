@@ -62,6 +62,7 @@ __all__ = [
     "CONVENTION",
     "DARK_DROP",
     "DARK_LONGEST",
+    "DARK_NEAR",
     "DARK_SPLIT",
     "FAST_DIFF_CORR",
     "FAST_KURTOSIS",
@@ -1060,11 +1061,27 @@ def dark_rows(means: np.ndarray, longest: int | None = DARK_LONGEST) -> np.ndarr
     return dark
 
 
-def lit_mask(x: np.ndarray, longest: int | None = DARK_LONGEST) -> np.ndarray:
-    """Which rows of a 2D page are lit: not :func:`dark_rows` (in stretches of at most ``longest``
-    rows; None: any length), wherever the light was off (at the start, the end or in between).
-    Reads each row's mean once."""
-    return ~dark_rows(np.asarray(x).mean(axis=1, dtype=np.float64), longest)
+#: Where the detector's dark level is known (:func:`lit_mask`'s ``dark``), a stretch of dark rows
+#: longer than :data:`DARK_LONGEST` is taken with the light off only where its rows' means lie
+#: within this share of the way from the dark level to the lit rows' median (the excitation turned
+#: down lies further up, and is fitted by its gain).
+DARK_NEAR = 0.1
+
+
+def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
+    """Which rows of a 2D page are lit: not :func:`dark_rows`, wherever the light was off (at the
+    start, the end or in between). With the detector's dark level ``dark`` (one number: the mean
+    over bins), longer stretches than :data:`DARK_LONGEST` too, where their rows lie at that level
+    (:data:`DARK_NEAR`). Reads each row's mean once."""
+    means = np.asarray(x).mean(axis=1, dtype=np.float64)
+    off = dark_rows(means)
+    if dark is None or not np.isfinite(dark):
+        return ~off
+    longer = dark_rows(means, longest=None) & ~off
+    if longer.any() and (~off & ~longer).any():
+        lit_level = float(np.median(means[~off & ~longer])) - dark
+        off |= longer & (means - dark < DARK_NEAR * lit_level)
+    return ~off
 
 
 class Notice(str):

@@ -407,7 +407,7 @@ def _check_inputs(
                 if with_report:
                     from fluorodn.report import too_short
 
-                    if (why := too_short(tuple(rec.shape))) is not None:
+                    if (why := too_short((rec.n_pages, *rec.page_shape))) is not None:
                         raise InputError(f"--report: {why}; leave --report out for this file")
                 file_rate(rec, settings.rate, src)  # a --rate the file contradicts fails the file now
                 if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames

@@ -105,11 +105,11 @@ _WL_UNITS = {
     **dict.fromkeys(("pm", "picometer", "picometers", "picometre", "picometres"), 1e-3),
     **dict.fromkeys(("\u00e5", "angstrom", "angstroms", "\u00e5ngstr\u00f6m", "\u00e5ngstr\u00f6ms"), 0.1),
 }
-_WL_UNITS_EXPECTED = "expected a length: nanometers (nm), micrometers (um), meters (m) or angstroms (A)"
+_WL_UNITS_EXPECTED = "expected a length: nanometers (nm), micrometers (um), meters (m) or angstroms (\u00c5)"
 #: Per role: the units by name, what the refusal expects, the units in short, and what is taken without one.
 _UNITS = {
     "time": (_TIME_UNITS, _UNITS_EXPECTED, "s, ms, us or ns", "seconds"),
-    "wavelength": (_WL_UNITS, _WL_UNITS_EXPECTED, "nm, um, m or A", "nanometers"),
+    "wavelength": (_WL_UNITS, _WL_UNITS_EXPECTED, "nm, um, m or \u00c5", "nanometers"),
 }
 #: A CF time unit: a unit, "since", and the date the times count from.
 _SINCE = re.compile(r"^(\S+)\s+since\s+(.*?)$")
@@ -256,6 +256,10 @@ def _unit(
                 f'{where}: {label} has units "{texts[0]}", whose date after "since" fluorodn does not read; expected '
                 'a date as CF writes it after "since" (YYYY-MM-DD hh:mm:ss, and its zone where not UTC)'
             )
+    # a label around a length: "nm (vacuum)", "Wavelength [nm]"; never a power of one ("cm-1", "1/cm")
+    if unit not in table and role == "wavelength" and not re.search(r"[\d/^]|\bper\b|inverse|recip", unit):
+        named = {w for w in re.split(r"[^\w\u00b5\u03bc\u00e5]+", unit) if w in table}
+        unit = named.pop() if len(named) == 1 else unit
     if unit not in table:
         raise FileFormatError(f'{where}: {label} has units "{texts[0]}"; {expected}')
     return table[unit], epoch

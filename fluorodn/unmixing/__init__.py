@@ -29,9 +29,10 @@ differences (shot and dark noise alike).
 ``refine=True`` then fits the full model above per sample with ``scipy.optimize.least_squares``
 (residuals ``(F - dark - model) / sigma``), starting at the linear solution.
 
-Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`, the rows the Denoiser sets
-aside) hold no spectrum to fit: they are set aside before anything is estimated, the lit samples
-are denoised and fitted as one recording, and every trace is NaN on the dark ones.
+Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`: the rows the Denoiser sets
+aside and, with the dark level given, longer stretches at that level) hold no spectrum to fit:
+they are set aside before anything is estimated, the lit samples are denoised and fitted as one
+recording, and every trace is NaN on the dark ones.
 
 The package: :mod:`~fluorodn.unmixing.inputs` (wavelengths, the sensor spectrum, the dark
 level, a recording's metadata), :mod:`~fluorodn.unmixing.fit` (:func:`unmix`),

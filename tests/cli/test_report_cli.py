@@ -122,6 +122,21 @@ def test_denoise_report_refuses_a_recording_too_short_to_report_on_before_denois
     check_report(tmp_path / "long_denoised_report.html")
 
 
+def test_denoise_report_reads_a_mat_stacks_pages_for_their_length(
+    tiny_model: Path, tmp_path: Path, helpers: Any
+) -> None:
+    """A .mat stack is (rows, columns, pages) in MATLAB's order: --report checks its pages' samples,
+    not the file's first two axes."""
+    short = np.stack([helpers.spectra(ROWS, COLS, dtype=np.float32, seed=s)[:3] for s in range(2)], axis=-1)
+    scipy.io.savemat(tmp_path / "short.mat", {"x": short})
+    assert_user_error(denoise(tiny_model, tmp_path / "short.mat"), "short.mat: --report: it has 3 time samples of")
+    assert not (tmp_path / "short_denoised.mat").exists()
+    narrow = np.stack([helpers.spectra(ROWS, COLS, dtype=np.float32, seed=s)[:, :3] for s in range(4)], axis=-1)
+    scipy.io.savemat(tmp_path / "narrow.mat", {"x": narrow})
+    result = denoise(tiny_model, tmp_path / "narrow.mat")
+    assert "--report: it has" not in result.stderr and (tmp_path / "narrow_denoised.mat").exists()
+
+
 def test_report_command_refusals(tmp_path: Path, helpers: Any) -> None:
     x = helpers.spectra(ROWS, COLS, dtype=np.float32)
     np.save(tmp_path / "n.npy", x)

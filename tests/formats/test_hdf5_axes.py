@@ -402,6 +402,23 @@ def test_a_wavelength_unit_that_is_no_length_is_refused(tmp_path):
     np.testing.assert_allclose(formats.read(tmp_path / "a.h5").wavelengths, np.linspace(477, 595, W), rtol=1e-9)
 
 
+@pytest.mark.parametrize("units", ["nm (vacuum)", "Wavelength [nm]", "nanometers (air)"])
+def test_a_wavelength_unit_labelled_around_is_read(tmp_path, units):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        f["Wavelength"].attrs["units"] = units
+    np.testing.assert_allclose(formats.read(path).wavelengths, np.linspace(477, 595, W), rtol=1e-9)
+
+
+@pytest.mark.parametrize("units", ["1/cm", "cm^-1", "per cm", "nm or um", "A"])
+def test_a_wavelength_unit_that_is_a_power_or_ambiguous_is_refused(tmp_path, units):
+    path = _axes_file(tmp_path / "r.h5", channels=1)
+    with h5py.File(path, "a") as f:
+        f["Wavelength"].attrs["units"] = units
+    with pytest.raises(FileFormatError, match=r"expected a length: .* or angstroms \(\u00c5\)$"):
+        formats.read(path)
+
+
 @pytest.mark.parametrize(("bins", "new", "message"), [
     ([10], [np.nan], "Wavelength holds nan at bin 10, not a wavelength"),
     ([10], [532.895], r"Wavelength does not hold increasing .*: bin 10 holds 532\.89\d* after 532\.89"),

@@ -419,6 +419,28 @@ def test_a_long_stretch_with_the_light_off_carries_no_measurement_either(dark_ro
     assert corr(res.sensor[lit], tr["a"][lit]) > 0.9
 
 
+def test_excitation_turned_down_for_long_is_fitted_not_taken_for_dark() -> None:
+    """A stretch longer than the Denoiser sets aside, with the excitation at 40 % (far above the
+    dark level given), is fitted by its gain, not taken with the light off; one at the dark level
+    is."""
+    from benchmarks.sensor_check import weak_sensor
+
+    x, wl, a = weak_sensor(1.0, 3)
+    dim = x.copy()
+    dim[1000:2000] = 500.0 + 0.4 * (dim[1000:2000] - 500.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fluorodn.UnmixWarning)
+        res = unmix(dim, wl, "example", denoise=False, dark=500.0)
+    assert res.dark_samples == 0 and np.isfinite(res.sensor).all()
+    assert np.median(res.gain[1000:2000]) == pytest.approx(0.4 * np.median(res.gain[:1000]), rel=0.05)
+    assert corr(res.sensor, a) > 0.6  # the raw trace's at this noise: about 0.7
+    dark = x.copy()
+    dark[1000:2000] = 500.0 + np.random.default_rng(0).normal(0.0, 3.0, (1000, x.shape[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fluorodn.LightOffNotice)
+        assert unmix(dark, wl, "example", denoise=False, dark=500.0).dark_samples == 1000
+
+
 def test_sensor_kept_compares_the_slow_changes_of_two_traces() -> None:
     """About 1 where the second trace keeps the first's slow changes and drops its white noise, the
     share left where it shrinks them, about 0 where it holds slow changes of its own instead; None
@@ -436,6 +458,9 @@ def test_sensor_kept_compares_the_slow_changes_of_two_traces() -> None:
     assert sensor_kept(before, 0.03 * slow + smooth(4096)) == pytest.approx(0.03, abs=0.1)
     assert sensor_kept(rng.normal(size=4096), slow) is None
     assert sensor_kept(before[:60], slow[:60]) is None
+    assert sensor_kept(before[:400], slow[:400], [300, 100]) == pytest.approx(1.0, abs=0.25)  # blocks of two sizes
+    with pytest.raises(ValueError, match="the blocks hold 300 samples"):
+        sensor_kept(before[:400], slow[:400], [300])
 
 
 @pytest.mark.parametrize("seed", [10, 11])
