@@ -176,6 +176,16 @@ def markdown(res: dict[str, Any]) -> str:
             f"- {group}: {len(rs)} recordings, kept {_range(kept)} ({len(kept)} judged), warned on "
             f"{sum(r['warned'] for r in rs)}"
         )
+    lines += ["", "Warned and not (over all recordings):", ""]
+    for warned in (True, False):
+        rs = [r for r in res["rows"] if r["warned"] is warned and (warned or r["kept"] is not None)]
+        lines.append(
+            f"- {'warned' if warned else 'judged, not warned'}: {len(rs)} recordings; the denoised sensor trace's "
+            f"slope on the truth {_range([r['slope_denoised'] for r in rs])}, its correlation with it "
+            f"{_range([r['corr_denoised'] for r in rs])} against the raw trace's {_range([r['corr_raw'] for r in rs])}"
+        )
+    unjudged = [r for r in res["rows"] if r["kept"] is None]
+    lines.append(f"- not judged: {len(unjudged)} ({', '.join(sorted({r['recording'] for r in unjudged})) or '-'})")
     return "\n".join(lines) + "\n"
 
 
