@@ -447,9 +447,8 @@ def build_report(
                 s["sensor_notes"].append(
                     f"the sensor's trace from the denoised recording keeps {max(s['sensor_kept'], 0.0):.0%} of the "
                     f"slow changes (below {SLOW_BAND:g} of the sampling rate) that the noisy one's holds above its "
-                    "noise: "
-                    "denoising removed "
-                    "most of the sensor's changes, so the verdict is not that only noise was removed"
+                    "noise: denoising removed most of the sensor's changes, so the verdict is not that only noise was "
+                    "removed"
                 )
             if k < MAX_SECTIONS:
                 figures += zip(("unmixed sensor traces", "their power spectra"), drawn, strict=True)
@@ -473,6 +472,7 @@ def build_report(
 
 
 def _dark_levels(dark: Any, n_bins: int) -> np.ndarray:
+    """The dark level given as (W,) counts per bin (:func:`fluorodn.unmixing.inputs.dark_levels`)."""
     from fluorodn.unmixing.inputs import dark_levels
 
     return dark_levels(dark, n_bins)
