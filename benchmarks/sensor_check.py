@@ -143,13 +143,15 @@ def _range(values: list[float]) -> str:
 
 
 def markdown(res: dict[str, Any]) -> str:
+    from fluorodn.unmixing.fit import SLOW_BAND
+
     lines = [
         "# Does unmix tell when denoising removed the sensor's changes?",
         "",
         f"`python -m benchmarks sensor-check{' --quick' if res['mode'] == 'quick' else ''}` on {res['created']} in "
         f"{res['elapsed_s']:.0f} s ({res['seeds']} draws of each benchmark recording). Kept: the share of the raw "
-        "recording's slow sensor changes (below 0.125 of the sampling rate, above its noise) that the sensor trace "
-        f"of the denoised recording keeps (`fluorodn.unmixing.fit.sensor_kept`; - where it cannot be judged); "
+        f"recording's slow sensor changes (below {SLOW_BAND:g} of the sampling rate, above its noise) that the sensor "
+        f"trace of the denoised recording keeps (`fluorodn.unmixing.fit.sensor_kept`; - where it cannot be judged); "
         f"warned: an `UnmixWarning` under {res['threshold']:g}. Slope: the sensor trace's on the truth a(t), "
         "denoised / raw; corr: their correlation with it.",
         "",

@@ -399,7 +399,8 @@ def build_report(
         where = f"on {terms.page} {k}, " if x.shape[0] > 1 else ""
         xk, yk, live, gaps = _finite_page(x[k].astype(np.float64), y[k].astype(np.float64), where)
         wl_live = None if wl is None else wl[live]
-        dark_level = None if dark is None else float(np.mean(_dark_levels(dark, xk.shape[1])[live]))
+        dark_live = None if dark is None else _dark_levels(dark, xk.shape[1])[live]
+        dark_level = None if dark_live is None else float(np.mean(dark_live))
         off = None if images else ~lit_mask(xk[:, live], dark=dark_level)  # samples taken with the light off
         lit = slice(None) if off is None or (~off).sum() < 4 else ~off  # the statistics are of the lit samples
         s = page_summary(xk[lit][:, live], yk[lit][:, live])
@@ -422,10 +423,8 @@ def build_report(
             )
         if sensor is not None:
             from fluorodn.unmixing import unmix
-            from fluorodn.unmixing.inputs import dark_levels
 
             try:
-                dark_live = None if dark is None else dark_levels(dark, xk.shape[1])[live]
                 with warnings_module.catch_warnings(record=True) as told:  # shown once, beside the traces
                     warnings_module.simplefilter("always", UserWarning)
                     warnings_module.simplefilter("ignore", LightOffNotice)  # NaN in both traces, gaps in the figure

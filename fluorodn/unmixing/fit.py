@@ -154,8 +154,9 @@ def _unmix(
         raise UnmixError(str(err)) from None
     x = check_recording(arr)
     shape = x.shape
-    dark_level = None if dark is None else float(np.mean(dark_levels(dark, shape[1])))
-    lit = spectral.lit_mask(x, dark=dark_level)  # a row at the detector's dark level has nothing to unmix
+    dark_w = dark_levels(dark, shape[1])
+    # a row at the detector's dark level has nothing to unmix
+    lit = spectral.lit_mask(x, dark=None if dark is None else float(np.mean(dark_w)))
     if lit.sum() < MIN_SAMPLES:
         raise UnmixError(
             f"{int(lit.sum())} of the recording's {shape[0]} samples were taken with the light on; unmixing needs at "
@@ -173,7 +174,6 @@ def _unmix(
     except ValueError as err:
         raise UnmixError(str(err)) from err
     k_hbo2, k_hb = LN10_PER_UM * e_hbo2, LN10_PER_UM * e_hb
-    dark_w = dark_levels(dark, x.shape[1])
     if dark is None and (floor := _dark_floor_note(x)):
         warnings.warn(DarkLevelNotice(floor), stacklevel=1 + depth)
     if not lit.all():
