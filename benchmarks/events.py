@@ -3,6 +3,9 @@
 ``python -m benchmarks events [--quick] [--seeds N] [--first-seed S] [--bm3d] [--out DIR]`` writes
 ``events.md`` and ``events.json``; ``--merge RUN.json ...`` joins runs on different seeds (parts run
 side by side, each from its ``--first-seed``) into the one result a single run would give.
+``--main-only`` runs the main recordings alone with the baselines the target names but BM3D
+(``events_main.md``): about a fifth of the time a seed, for the hundreds of recordings a gap of a
+thousandth needs.
 
 One 30-minute recording holds about 170 counted events, so one event moves its F1 by about 0.003,
 and the quality benchmark's six recordings per condition leave 95 % intervals of about ± 0.006
@@ -63,12 +66,15 @@ def pipelines(names: tuple[str, ...], den: Any) -> dict[str, Any]:
     return {name: known[name] for name in names}
 
 
-def recordings(seed: int, n_time: int, quick: bool) -> list[Any]:
+def recordings(seed: int, n_time: int, quick: bool, main_only: bool = False) -> list[Any]:
     """The main recordings of ``seed`` at :data:`NOISE_SCALES`, its :data:`STRESS` recordings and
-    its recordings of small events (:func:`benchmarks.stress.make_small_events`)."""
+    its recordings of small events (:func:`benchmarks.stress.make_small_events`); ``main_only``: the
+    main recordings alone."""
     from benchmarks.stress import make_small_events, make_stress
 
     recs = make_recordings(n_time, NOISE_SCALES[:1] if quick else NOISE_SCALES, seed=seed)
+    if main_only:
+        return recs
     recs += [r for r in make_stress(n_time // 3, False, seed=seed) if r.name in STRESS]
     return recs + make_small_events(n_time // 3, seed=seed)
 
@@ -86,6 +92,10 @@ def in_target_set(pipeline: str) -> bool:
     and Savitzky-Golay are baselines beyond it)."""
     fixed_rank = pipeline.startswith("svd-") and pipeline[4:].isdigit()
     return pipeline in ("raw", BM3D) or pipeline.startswith("gauss-") or fixed_rank
+
+
+#: ``--main-only``'s pipelines: the default and the baselines the target names (BM3D with ``--bm3d``).
+MAIN_PIPELINES = tuple(p for p in REPEAT_PIPELINES if p == DEFAULT or in_target_set(p))
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -171,30 +181,34 @@ def run(
     seeds: int | None = None,
     bm3d: bool = False,
     first_seed: int = 0,
+    main_only: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The benchmark on ``seeds`` clean recordings from ``first_seed`` on; ``bm3d``: BM3D too, on the
-    main recordings (:data:`BM3D`)."""
+    main recordings (:data:`BM3D`); ``main_only``: the main recordings alone, with the default and
+    the baselines the target names (:data:`MAIN_PIPELINES`), written as ``events_main``; ``threads``:
+    the default's CPU threads (runs side by side on one machine take one each)."""
     from benchmarks.measure import write_results
     from benchmarks.pipelines import bm3d_denoise
 
     t0 = time.perf_counter()
     n_seeds = seeds if seeds is not None else (2 if quick else SEEDS)
     n_time = 600 if quick else N_TIME
-    names = QUICK_PIPELINES if quick else REPEAT_PIPELINES
+    names = QUICK_PIPELINES if quick else MAIN_PIPELINES if main_only else REPEAT_PIPELINES
     on_main = {BM3D: bm3d_denoise} if bm3d else {}
     import fluorodn
 
-    den = fluorodn.Denoiser()
+    den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=threads))
     pipes = pipelines(names, den)
     rows: list[dict[str, Any]] = []
     seed_list = list(range(first_seed, first_seed + n_seeds))
     for seed in seed_list:
-        for rec in recordings(seed, n_time, quick):
+        for rec in recordings(seed, n_time, quick, main_only):
             rows += pipeline_rows(seed, rec, {CEILING: None, **pipes, **(on_main if rec.kind == "main" else {})})
         print(f"events: seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
     result = {
         "benchmark": "events",
-        "mode": "quick" if quick else "full",
+        "mode": mode(quick, main_only),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seeds": seed_list,
         "n_time": n_time,
@@ -206,8 +220,17 @@ def run(
         **tables(rows),
         "elapsed_s": time.perf_counter() - t0,
     }
-    write_results(result, out_dir, RESULTS, "events_quick" if quick else "events", markdown)
+    write_results(result, out_dir, RESULTS, STEMS[result["mode"]], markdown)
     return result
+
+
+#: The results' file names by the run's mode.
+STEMS = {"quick": "events_quick", "main": "events_main", "full": "events"}
+
+
+def mode(quick: bool, main_only: bool) -> str:
+    """A run's mode: ``quick``, ``main`` (the main recordings alone) or ``full``."""
+    return "quick" if quick else "main" if main_only else "full"
 
 
 def tables(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -268,7 +291,7 @@ def merge(paths: list[Path], out_dir: Path | None = None) -> dict[str, Any]:
         "elapsed_s": sum(q["elapsed_s"] for q in parts),
         "parts": parts,
     }
-    write_results(result, out_dir, RESULTS, "events_quick" if result["mode"] == "quick" else "events", markdown)
+    write_results(result, out_dir, RESULTS, STEMS[result["mode"]], markdown)
     return result
 
 
@@ -292,7 +315,8 @@ def markdown(res: dict[str, Any]) -> str:
     s = res["summary"]
     n = len(res["seeds"])
     bm3d_runs = "BM3D on the main recordings only" if res.get("bm3d") else "BM3D not run"
-    options = (" --quick" if res["mode"] == "quick" else "") + (" --bm3d" if res.get("bm3d") else "")
+    flag = {"quick": " --quick", "main": " --main-only"}.get(res["mode"], "")
+    options = flag + (" --bm3d" if res.get("bm3d") else "")
     command = f"python -m benchmarks events{options}"
     if len(res.get("parts", [])) > 1:
         ran = "; ".join(
@@ -301,13 +325,18 @@ def markdown(res: dict[str, Any]) -> str:
         when = f"`{command}` in {len(res['parts'])} parts side by side (`--first-seed`), joined by `--merge` ({ran})"
     else:
         when = f"`{command}` on {res['created']} in {res['elapsed_s']:.0f} s"
+    main_only = res["mode"] == "main"
+    which = (
+        f"the main recordings alone, {res['n_time']} x 152, at noise {', '.join(map(str, NOISE_SCALES))}"
+        if main_only
+        else f"the main recordings {res['n_time']} x 152 and the stress recordings {res['n_time'] // 3} x 152"
+    )
     lines = [
-        "# Event detection over many recordings",
+        "# Event detection over many main recordings" if main_only else "# Event detection over many recordings",
         "",
         f"{when}, model `{res['model']}` (sha256 {res['model_sha256'][:12]}): {n} clean recordings "
-        f"of the test stream (seeds {seed_ranges(res['seeds'])}), the main recordings {res['n_time']} x 152 and "
-        "the stress recordings "
-        f"{res['n_time'] // 3} x 152. Baselines: every pipeline but the default (raw included; {bm3d_runs}); "
+        f"of the test stream (seeds {seed_ranges(res['seeds'])}), {which}. "
+        f"Baselines: every pipeline but the default (raw included; {bm3d_runs}); "
         "`best`: the one with the highest mean over the recordings, per metric. Differences: mean paired difference "
         "over the recordings with its 95 % interval (Student's t); `ahead` / `behind` where the whole interval is "
         "above / below zero, else `level`. Ceiling: the analysis on the clean recording. Warned: on how many "
@@ -406,6 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--bm3d", action="store_true", help="BM3D too, on the main recordings (about 30 s each)")
     ap.add_argument(
+        "--main-only",
+        action="store_true",
+        help="the main recordings alone, with the default and the baselines the target names but BM3D "
+        "(about 11 s a seed): many seeds for a small difference; writes events_main",
+    )
+    ap.add_argument("--threads", type=int, default=None, help="the default's CPU threads (runs side by side: 1)")
+    ap.add_argument(
         "--merge",
         type=Path,
         nargs="+",
@@ -422,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         render(args.out)
         return 0
     if args.merge:
-        if args.quick or args.bm3d or args.seeds is not None or args.first_seed:
+        if args.quick or args.bm3d or args.main_only or args.seeds is not None or args.first_seed:
             ap.error("--merge runs nothing: it takes only the runs' files and --out")
         try:
             merge(args.merge, args.out)
@@ -431,7 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.seeds is not None and args.seeds < 2:
         ap.error("--seeds must be at least 2 (a paired interval needs two recordings)")
-    run(args.quick, args.out, args.seeds, args.bm3d, args.first_seed)
+    if args.quick and args.main_only:
+        ap.error("--quick and --main-only are two different runs: give one")
+    run(args.quick, args.out, args.seeds, args.bm3d, args.first_seed, args.main_only, args.threads)
     return 0
 
 

@@ -209,8 +209,37 @@ def test_merge_takes_no_options_of_a_run(tmp_path, capsys) -> None:
 
 def test_first_seed_runs_the_seeds_from_it(tmp_path, monkeypatch) -> None:
     asked: list[int] = []
-    monkeypatch.setattr(events, "recordings", lambda seed, n_time, quick: asked.append(seed) or [])
+    monkeypatch.setattr(events, "recordings", lambda seed, n_time, quick, main_only: asked.append(seed) or [])
     monkeypatch.setattr(events, "tables", lambda rows: {})
     monkeypatch.setattr(events, "markdown", lambda res: "")
     res = events.run(quick=True, out_dir=tmp_path, seeds=3, first_seed=24)
     assert asked == [24, 25, 26] and res["seeds"] == [24, 25, 26]
+
+
+def test_main_only_runs_the_main_recordings_with_the_targets_baselines(tmp_path, monkeypatch, capsys) -> None:
+    """``--main-only``: many seeds of the main recordings, with the default and the baselines the
+    target names, written as ``events_main`` (and merged as such)."""
+    assert {r.name for r in events.recordings(0, 300, False, main_only=True)} == {"noise 0.2", "noise 0.4", "noise 0.8"}
+    assert set(events.MAIN_PIPELINES) == {"raw", events.DEFAULT, "gauss-0.5", "gauss-0.6", "gauss-1.0", "svd-4",
+                                          "svd-8", "svd-16"}  # fmt: skip
+    monkeypatch.setattr(events, "N_TIME", 300)
+    out = tmp_path / "part7"
+    assert events.main(["--main-only", "--seeds", "2", "--first-seed", "7", "--threads", "1", "--out", str(out)]) == 0
+    res = json.loads((out / "events_main.json").read_text())
+    assert res["mode"] == "main" and res["pipelines"] == list(events.MAIN_PIPELINES) and res["seeds"] == [7, 8]
+    assert {r["recording"] for r in res["rows"]} == {"noise 0.2", "noise 0.4", "noise 0.8"}
+    assert len(res["rows"]) == 2 * 3 * (len(events.MAIN_PIPELINES) + 1)
+    md = (out / "events_main.md").read_text()
+    assert md.startswith("# Event detection over many main recordings") and "events --main-only`" in md
+    assert "the main recordings alone, 300 x 152" in md and "stress" not in md
+    # a second part on other seeds (the same rows, renamed) merges into events_main
+    other = res | {"seeds": [9, 10], "rows": [r | {"seed": r["seed"] + 2} for r in res["rows"]]}
+    (tmp_path / "part9.json").write_text(json.dumps(other))
+    assert events.main(["--merge", str(out / "events_main.json"), str(tmp_path / "part9.json"),
+                        "--out", str(tmp_path / "joined")]) == 0  # fmt: skip
+    joined = json.loads((tmp_path / "joined" / "events_main.json").read_text())
+    assert joined["seeds"] == [7, 8, 9, 10] and joined["summary"][0]["n"] == 4
+    assert not (tmp_path / "joined" / "events.json").exists()
+    with pytest.raises(SystemExit) as exc:
+        events.main(["--quick", "--main-only"])
+    assert exc.value.code == 2 and "two different runs" in capsys.readouterr().err
