@@ -11,6 +11,8 @@ Poisson counts on a dark background (20 + 8 x the value); beside them, the in-do
 the quality benchmark's smooth test frames (:func:`benchmarks.stress.make_frame`, white shot
 noise and noise correlated along rows as a scanning microscope makes it) and bright blobs on a
 dark background (Poisson counts, the noise 10x larger on the blobs than around them).
+Then point-like spots, a microscope's puncta (:func:`spot_frame`): how much of their intensity and
+peak height the default keeps, beside a 1-pixel Gaussian and BM3D, and whether it warned.
 
 Per frame: the output's RMS error over the input's (1.0 = as noisy as the input; above 1 the
 denoiser made it worse), :func:`fluorodn._engine.removal_excess` (what was removed over the
@@ -55,6 +57,11 @@ PERIODIC = {
     "stripes 2.5 pixels apart": lambda i, j: np.sin(2 * np.pi * j / 2.5 + 0.3) + 0.0 * i,
 }
 PERIODIC_SIDE = 128
+#: Point-like spots (a microscope's puncta): Gaussian widths in pixels, peak heights over the noise,
+#: how many on a frame of ``SPOT_SIDE`` pixels a side, and their background (Poisson counts).
+SPOT_SIGMAS = (1.0, 1.3, 2.0)
+SPOT_PEAKS = (2.0, 4.0, 8.0)
+SPOT_COUNT, SPOT_SIDE, SPOT_BACKGROUND = 40, 256, 400.0
 #: Sides of the square frames the check's cost is measured on.
 COST_SIDES = (64, 256, 512, 2048)
 #: How the removal check's warning begins (:func:`fluorodn._engine.removal_warning`).
@@ -115,6 +122,72 @@ def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]
     return out
 
 
+def spot_frame(sigma: float, peak: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clean, noisy, centres): :data:`SPOT_COUNT` Gaussian spots of width ``sigma`` whose peaks rise
+    ``peak`` times the background's noise above :data:`SPOT_BACKGROUND` (Poisson counts), at least 8
+    pixels from the border and from each other's centres."""
+    from scipy.ndimage import gaussian_filter
+
+    centres: list[tuple[int, int]] = []
+    while len(centres) < SPOT_COUNT:
+        c = tuple(int(v) for v in rng.integers(8, SPOT_SIDE - 8, 2))
+        if all(max(abs(c[0] - a), abs(c[1] - b)) >= 8 for a, b in centres):
+            centres.append(c)
+    points = np.zeros((SPOT_SIDE, SPOT_SIDE))
+    points[tuple(np.array(centres).T)] = 1.0
+    unit = gaussian_filter(points, sigma, truncate=6.0) * 2 * np.pi * sigma**2  # peak 1 (sampled)
+    clean = SPOT_BACKGROUND + peak * np.sqrt(SPOT_BACKGROUND) * unit
+    return clean, rng.poisson(clean).astype(np.float64), np.array(centres)
+
+
+def spot_kept(y: np.ndarray, clean: np.ndarray, centres: np.ndarray, sigma: float) -> tuple[float, float]:
+    """The spots' integrated intensity (over 3 widths around each centre, the background taken off)
+    and their peak height in ``y``, each over the clean frame's, averaged over the spots."""
+    r = int(np.ceil(3 * sigma))
+
+    def sums(a: np.ndarray) -> tuple[float, float]:
+        boxes = [a[i - r : i + r + 1, j - r : j + r + 1] - SPOT_BACKGROUND for i, j in centres]
+        return float(np.mean([b.sum() for b in boxes])), float(np.mean([b[r, r] for b in boxes]))
+
+    (got, got_peak), (true, true_peak) = sums(y), sums(clean)
+    return got / true, got_peak / true_peak
+
+
+def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
+    """What the default keeps of point-like spots (:func:`spot_frame`), beside a 1-pixel Gaussian
+    and BM3D told the background's noise: per width and peak height, the integrated intensity and
+    the peak each keeps (:func:`spot_kept`), its error over the input's, and whether the default warned."""
+    import bm3d
+    from scipy.ndimage import gaussian_filter
+
+    import fluorodn
+
+    rng = np.random.default_rng(SEED + 1)
+    methods = {
+        "default": lambda x: np.asarray(den.run(x), np.float64),
+        "gauss-1": lambda x: gaussian_filter(x, 1.0, mode="mirror"),
+        "bm3d": lambda x: np.asarray(bm3d.bm3d(x, sigma_psd=float(np.sqrt(SPOT_BACKGROUND))), np.float64),
+    }
+    rows = []
+    for sigma in SPOT_SIGMAS[:1] if quick else SPOT_SIGMAS:
+        for peak in SPOT_PEAKS[:1] if quick else SPOT_PEAKS:
+            clean, noisy, centres = spot_frame(sigma, peak, rng)
+            row: dict[str, Any] = {"sigma": sigma, "peak": peak, "raw": spot_kept(noisy, clean, centres, sigma)}
+            for name, fn in methods.items():
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    y = fn(noisy)
+                kept, peak_kept = spot_kept(y, clean, centres, sigma)
+                error = float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2)))
+                row[name] = {"intensity": kept, "peak": peak_kept, "error_over_input": error}
+                if name == "default":
+                    row["warned"] = [
+                        str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)
+                    ]
+            rows.append(row)
+    return rows
+
+
 #: Runs of each (the whole run and the checks alone) whose fastest is kept, on frames of up to
 #: ``COST_REPEATS_UP_TO`` pixels a side (a fraction of a millisecond of checks is noisy); 3 above.
 COST_REPEATS, COST_REPEATS_UP_TO = 20, 512
@@ -127,7 +200,7 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     pixels a side) and of as many runs of the checks on the frame and its output: clipping
     (:func:`fluorodn._engine.clipping_warning`), rows of one spectrum
     (:func:`fluorodn.spectral.short_recording`) and what was removed
-    (:func:`fluorodn._engine.removal_warning`: its size and its correlation)."""
+    (:func:`fluorodn._engine.removal_warning`: its size, its correlation and the spots it flattened)."""
     from benchmarks.stress import make_frame
     from fluorodn._engine import clipping_warning, removal_warning
     from fluorodn.spectral import short_recording
@@ -245,6 +318,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "warned": warned,
             }
         )
+    spots = spot_rows(den, quick)
     cost = check_cost(den, quick)
     dask_cost = dask_check_cost(quick)
     for r in rows:  # the removal check's own warning, apart from the others (e.g. a frame that looks spectral)
@@ -261,6 +335,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "check_cost": cost,
         "dask_check_cost": dask_cost,
         "rows": rows,
+        "spots": spots,
         "summary": {
             "frames": len(rows),
             "worse_than_input": len(worse),
@@ -303,7 +378,7 @@ def report(res: dict[str, Any]) -> str:
         f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}; "
         f"{s.get('spectral_path', '-')} took the spectral path.",
         "",
-        "What the checks cost (clipping, rows of one spectrum, what was removed; fastest of "
+        "What the checks cost (clipping, rows of one spectrum, what was removed and the spots flattened; fastest of "
         f"{COST_REPEATS} runs of each up to {COST_REPEATS_UP_TO} px a side, of 3 above, same process; the run "
         "includes them): "
         + ", ".join(
@@ -336,6 +411,30 @@ def report(res: dict[str, Any]) -> str:
             f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
             f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | {warned} |"
         )
+    if res.get("spots"):
+        lines += [
+            "",
+            "## Point-like spots",
+            "",
+            f"{SPOT_COUNT} Gaussian spots on a {SPOT_SIDE} x {SPOT_SIDE} frame of Poisson counts on a background of "
+            f"{SPOT_BACKGROUND:g} (`spot_frame`), at least 8 pixels apart; width: the Gaussian's sigma in pixels; "
+            "peak: its height over the background's noise. Kept: the spots' integrated intensity (over 3 widths "
+            "around each centre, the background taken off) / the peak height, over the truth's, averaged over the "
+            "spots (1.00: kept whole). Beside the default: a 1-pixel Gaussian and BM3D told the background's noise. "
+            "Error: the RMS error over the input's on the whole frame.",
+            "",
+            "| width | peak / noise | raw: kept | default: kept | error | warned | 1-px Gaussian: kept | error "
+            "| BM3D: kept | error |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in res["spots"]:
+            cells = [f"{r['raw'][0]:.2f} / {r['raw'][1]:.2f}"]
+            for name in ("default", "gauss-1", "bm3d"):
+                m = r[name]
+                cells += [f"{m['intensity']:.2f} / {m['peak']:.2f}", f"{m['error_over_input']:.2f}"]
+                if name == "default":
+                    cells.append("yes" if r["warned"] else "no")
+            lines.append(f"| {r['sigma']:g} | {r['peak']:g} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, ""])
 
 

@@ -38,5 +38,10 @@ def test_quick_images(tmp_path) -> None:
     assert [(c["pages"], c["side"]) for c in costs] == list(images.DASK_ARRAYS_QUICK)
     for c in costs:
         assert 0 < c["check_s"] < c["build_s"] + c["compute_s"] and c["share"] < 1
+    (spots,) = res["spots"]  # the faintest, smallest spots: flattened, too faint to judge
+    assert (spots["sigma"], spots["peak"]) == (images.SPOT_SIGMAS[0], images.SPOT_PEAKS[0])
+    assert spots["default"]["peak"] < 0.5 and spots["gauss-1"]["intensity"] == pytest.approx(1.0, abs=0.15)
+    assert spots["raw"][0] == pytest.approx(1.0, abs=0.15) and spots["warned"] == []
     md = (tmp_path / "images_quick.md").read_text()
     assert "| skimage | grass, noise 0.3 |" in md and "removed structure" in md
+    assert "## Point-like spots" in md and "| 1 | 2 | " in md

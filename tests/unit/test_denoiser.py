@@ -640,6 +640,55 @@ def test_removal_structure_tells_a_removed_pattern_from_removed_noise() -> None:
     assert removal_structure(smooth[:2, :2], smooth[:2, :2] + 1) == 0.0
 
 
+def test_spot_removal_tells_flattened_spots_from_removed_noise() -> None:
+    """Removing only the noise around bright spots removes about none of their excess over their
+    surroundings; flattening them removes all of it; a page without spots standing out is not judged."""
+    from scipy.ndimage import gaussian_filter
+
+    from fluorodn._engine import SPOT_COUNT, spot_removal
+
+    rng = np.random.default_rng(8)
+    points = np.zeros((200, 300))
+    points[rng.integers(10, 190, 30), rng.integers(10, 290, 30)] = 1.0
+    clean = 400.0 + 160.0 * 2 * np.pi * 1.3**2 * gaussian_filter(points, 1.3)  # peaks 8x the noise
+    noisy = clean + 20.0 * rng.standard_normal(clean.shape)
+    spots, share = spot_removal(noisy, clean)
+    assert spots >= 20 and abs(share) < 0.1
+    spots, share = spot_removal(noisy, np.full(clean.shape, 400.0))
+    assert spots >= 20 and share > 0.9  # the spots and their tails in the surroundings: above 1
+    spots, share = spot_removal(400.0 + 20.0 * rng.standard_normal(clean.shape), np.full(clean.shape, 400.0))
+    assert spots < SPOT_COUNT and np.isnan(share)
+    assert np.isnan(spot_removal(noisy[:8], clean[:8])[1]) and np.isnan(spot_removal(clean * 0, clean * 0)[1])
+
+
+def test_the_image_path_warns_when_it_flattens_spots() -> None:
+    """Point-like spots (a microscope's puncta) are outside what the image models saw: they come out
+    flattened, their peaks a fraction of the truth's, and the image path says so; bright blobs on a
+    dark background, which it denoises, stay silent."""
+    import warnings
+
+    from scipy.ndimage import gaussian_filter
+
+    from fluorodn import OutOfDomainWarning
+
+    low = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    rng = np.random.default_rng(9)
+    points = np.zeros((256, 256))
+    ii, jj = 8 + 12 * (np.arange(36) // 6) * 3, 8 + 12 * (np.arange(36) % 6) * 3  # 36 spots 36 px apart
+    points[ii, jj] = 1.0
+    clean = 400.0 + 160.0 * 2 * np.pi * 1.3**2 * gaussian_filter(points, 1.3)  # peaks 8x the noise
+    with pytest.warns(OutOfDomainWarning, match=r"^the image model flattened small bright spots: it removed \d+%"):
+        out = low.run(rng.poisson(clean).astype(np.float64))
+    assert np.mean(out[ii, jj] - 400.0) < 0.5 * 160.0  # the peaks: under half the truth's
+
+    blobs = gaussian_filter(points, 6)
+    blobs = 30.0 + 3000.0 * blobs / blobs.max()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        y = low.run(rng.poisson(blobs).astype(np.float64))
+    assert np.mean(y[ii, jj]) == pytest.approx(np.mean(blobs[ii, jj]), rel=0.05)
+
+
 def test_an_image_model_refuses_the_spectral_path_s_options(tiny_model: Path, helpers: Any) -> None:
     """An image model runs every input through the image path, where the spectral options would be
     dropped without a word: it refuses them, naming each (and a declared spectral kind refuses the
