@@ -240,15 +240,17 @@ def tables(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"summary": summary_rows, "lost": lost_events(rows, summary_rows), "warned_split": warned_split(rows)}
 
 
-def render(out_dir: Path | None = None) -> dict[str, Any]:
+def render(out_dir: Path | None = None, main_only: bool = False) -> dict[str, Any]:
     """Rewrite ``events.json``'s tables (its summary, lost events and warned split) and ``events.md``
-    from the rows it holds, without running anything: the same run's figures in the current tables."""
+    (``main_only``: ``events_main``'s) from the rows it holds, without running anything: the same
+    run's figures in the current tables."""
     from benchmarks.measure import write_results
 
-    path = (Path(out_dir) if out_dir is not None else RESULTS) / "events.json"
+    stem = STEMS["main" if main_only else "full"]
+    path = (Path(out_dir) if out_dir is not None else RESULTS) / f"{stem}.json"
     result = json.loads(path.read_text())
     result |= tables(result["rows"])
-    write_results(result, path.parent, RESULTS, "events", markdown)
+    write_results(result, path.parent, RESULTS, stem, markdown)
     return result
 
 
@@ -263,7 +265,8 @@ def run_part(res: dict[str, Any]) -> dict[str, Any]:
 
 def merge(paths: list[Path], out_dir: Path | None = None) -> dict[str, Any]:
     """Join the rows of several runs of this benchmark on different seeds (``--first-seed``) into one
-    result, its tables computed over all of them, written as ``events.json`` and ``events.md``: the
+    result, its tables computed over all of them, written as ``events.json`` and ``events.md`` (the
+    runs' mode's files: ``events_main`` for ``--main-only`` runs, :data:`STEMS`): the
     figures one run over all the seeds would give, run in parts side by side. The runs must share
     :data:`SAME_IN_PARTS` (the same model, pipelines and recordings) and no seed; ``ValueError``
     otherwise."""
@@ -446,19 +449,21 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         nargs="+",
         metavar="EVENTS_JSON",
-        help="join the rows of runs on different seeds into one events.json and events.md, running nothing",
+        help="join the rows of runs on different seeds into one events.json and events.md (events_main for "
+        "--main-only runs), running nothing",
     )
     ap.add_argument(
         "--render",
         action="store_true",
-        help="rewrite the tables of the last run's events.json and events.md from its rows, running nothing",
+        help="rewrite the tables of the last run's events.json and events.md (with --main-only: events_main) "
+        "from its rows, running nothing",
     )
     args = ap.parse_args(argv)
     if args.render:
-        render(args.out)
+        render(args.out, args.main_only)
         return 0
     if args.merge:
-        if args.quick or args.bm3d or args.main_only or args.seeds is not None or args.first_seed:
+        if args.quick or args.bm3d or args.main_only or args.seeds is not None or args.first_seed or args.threads:
             ap.error("--merge runs nothing: it takes only the runs' files and --out")
         try:
             merge(args.merge, args.out)

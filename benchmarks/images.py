@@ -64,8 +64,10 @@ SPOT_PEAKS = (2.0, 4.0, 8.0)
 SPOT_COUNT, SPOT_SIDE, SPOT_BACKGROUND = 40, 256, 400.0
 #: Sides of the square frames the check's cost is measured on.
 COST_SIDES = (64, 256, 512, 2048)
-#: How the removal check's warning begins (:func:`fluorodn._engine.removal_warning`).
-REMOVED = "the image model removed"
+#: How the removal checks' warnings begin (:func:`fluorodn._engine.removal_warning`): removed too
+#: much or a pattern, and flattened spots.
+REMOVED = ("the image model removed", "the image model flattened")
+SPOTS_WARNING = REMOVED[1]
 
 
 def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
@@ -161,6 +163,7 @@ def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     from scipy.ndimage import gaussian_filter
 
     import fluorodn
+    from fluorodn._engine import spot_removal
 
     rng = np.random.default_rng(SEED + 1)
     methods = {
@@ -181,6 +184,7 @@ def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
                 error = float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2)))
                 row[name] = {"intensity": kept, "peak": peak_kept, "error_over_input": error}
                 if name == "default":
+                    row["spot_removal"] = list(spot_removal(noisy, y))
                     row["warned"] = [
                         str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)
                     ]
@@ -291,7 +295,14 @@ def _seconds(fn: Any, *args: Any) -> float:
 
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     import fluorodn
-    from fluorodn._engine import REMOVAL_CORRELATION, REMOVAL_LIMIT, removal_excess, removal_structure
+    from fluorodn._engine import (
+        REMOVAL_CORRELATION,
+        REMOVAL_LIMIT,
+        SPOT_REMOVED,
+        removal_excess,
+        removal_structure,
+        spot_removal,
+    )
     from fluorodn.spectral import ONE_SPECTRUM, one_spectrum
 
     t0 = time.perf_counter()
@@ -313,6 +324,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
                 "removal_excess": removal_excess(noisy, y),
                 "removal_structure": removal_structure(noisy, y),
+                "spot_removal": list(spot_removal(noisy, y)),
                 "one_spectrum": one_spectrum(noisy),
                 "model": ran._runs(noisy.shape, first=noisy).name,
                 "warned": warned,
@@ -332,6 +344,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "model": {"name": den._image().name, "precision": den._image().precision, "sha256": den._image().sha256},
         "removal_limit": REMOVAL_LIMIT,
         "removal_correlation": REMOVAL_CORRELATION,
+        "spot_removed": SPOT_REMOVED,
         "check_cost": cost,
         "dask_check_cost": dask_cost,
         "rows": rows,
@@ -366,8 +379,11 @@ def report(res: dict[str, Any]) -> str:
         "than the input). Removed / noise: the RMS of what was removed over the input's noise level "
         f"(`fluorodn._engine.removal_excess`); the runtime warns above {res['removal_limit']:g}. Removed "
         "correlation: how much what was removed correlates with itself between neighbouring pixels "
-        f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. The "
-        "periodic frames are declared images (`kind='image'`).",
+        f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. Spots "
+        "flattened: the share of the excess over the ring around them that was removed from the spots that stand "
+        "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5); the runtime "
+        f"warns above {res.get('spot_removed', float('nan')):g}. The periodic frames are declared images "
+        "(`kind='image'`).",
         "",
         f"Worse than the input: {s['worse_than_input']} of {s['frames']} frames, "
         f"{s['worse_than_input_unwarned']} of them without the removal warning. The removal warning: "
@@ -399,17 +415,18 @@ def report(res: dict[str, Any]) -> str:
         )
         + ".",
         "",
-        "| group | frame | shape | error over input | removed / noise | removed correlation | warned |",
-        "|---|---|---|---|---|---|---|",
+        "| group | frame | shape | error over input | removed / noise | removed correlation | spots flattened "
+        "| warned |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         others = [m for m in r["warned"] if not m.startswith(REMOVED)]
-        warned = (
-            ", ".join(["removed structure"] * r["removal_warned"] + [f"other: {m[:60]}..." for m in others]) or "no"
-        )
+        said = ["removed structure"] * any(m.startswith(REMOVED[0]) for m in r["warned"])
+        said += ["flattened spots"] * any(m.startswith(SPOTS_WARNING) for m in r["warned"])
+        warned = ", ".join(said + [f"other: {m[:60]}..." for m in others]) or "no"
         lines.append(
             f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
-            f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | {warned} |"
+            f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | {_spots(r.get('spot_removal'))} | {warned} |"
         )
     if res.get("spots"):
         lines += [
@@ -421,11 +438,14 @@ def report(res: dict[str, Any]) -> str:
             "peak: its height over the background's noise. Kept: the spots' integrated intensity (over 3 widths "
             "around each centre, the background taken off) / the peak height, over the truth's, averaged over the "
             "spots (1.00: kept whole). Beside the default: a 1-pixel Gaussian and BM3D told the background's noise. "
-            "Error: the RMS error over the input's on the whole frame.",
+            "Error: the RMS error over the input's on the whole frame. Spots flattened: what the default's check "
+            "(`fluorodn._engine.spot_removal`) reads, the share of the spots' excess over the ring around them that "
+            f"was removed (the spots that stand out enough to judge; `-`: under 5), warning above "
+            f"{res.get('spot_removed', float('nan')):g}; warned: whether it warned so.",
             "",
-            "| width | peak / noise | raw: kept | default: kept | error | warned | 1-px Gaussian: kept | error "
-            "| BM3D: kept | error |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| width | peak / noise | raw: kept | default: kept | error | spots flattened | warned "
+            "| 1-px Gaussian: kept | error | BM3D: kept | error |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in res["spots"]:
             cells = [f"{r['raw'][0]:.2f} / {r['raw'][1]:.2f}"]
@@ -433,9 +453,19 @@ def report(res: dict[str, Any]) -> str:
                 m = r[name]
                 cells += [f"{m['intensity']:.2f} / {m['peak']:.2f}", f"{m['error_over_input']:.2f}"]
                 if name == "default":
-                    cells.append("yes" if r["warned"] else "no")
+                    cells.append(_spots(r.get("spot_removal")))
+                    cells.append("yes" if any(m.startswith(SPOTS_WARNING) for m in r["warned"]) else "no")
             lines.append(f"| {r['sigma']:g} | {r['peak']:g} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, ""])
+
+
+def _spots(found: list[float] | None) -> str:
+    """A :func:`fluorodn._engine.spot_removal` cell: the share removed (the spots judged), or ``-``
+    where too few spots stand out to judge."""
+    if found is None:
+        return "-"
+    spots, share = found
+    return f"{share:.2f} ({int(spots)})" if np.isfinite(share) else f"- ({int(spots)})"
 
 
 def _dask_name(c: dict[str, Any]) -> str:

@@ -232,6 +232,8 @@ def test_main_only_runs_the_main_recordings_with_the_targets_baselines(tmp_path,
     md = (out / "events_main.md").read_text()
     assert md.startswith("# Event detection over many main recordings") and "events --main-only`" in md
     assert "the main recordings alone, 300 x 152" in md and "stress" not in md
+    assert events.main(["--render", "--main-only", "--out", str(out)]) == 0  # its own files, rewritten alike
+    assert (out / "events_main.md").read_text() == md and not (out / "events.md").exists()
     # a second part on other seeds (the same rows, renamed) merges into events_main
     other = res | {"seeds": [9, 10], "rows": [r | {"seed": r["seed"] + 2} for r in res["rows"]]}
     (tmp_path / "part9.json").write_text(json.dumps(other))

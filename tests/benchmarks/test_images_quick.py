@@ -26,6 +26,7 @@ def test_quick_images(tmp_path) -> None:
     assert checker["removal_structure"] > 0.95 and checker["removal_warned"]
     for r in rows:
         beyond = r["removal_excess"] > res["removal_limit"] or r["removal_structure"] > res["removal_correlation"]
+        beyond |= r["spot_removal"][1] > res["spot_removed"]  # nan (too few spots) is not beyond
         assert r["removal_warned"] == beyond
         if r["group"] == "reference":  # the frame benchmark's frames: denoised, silent
             assert r["error_over_input"] < 0.7 and r["warned"] == []
@@ -42,6 +43,7 @@ def test_quick_images(tmp_path) -> None:
     assert (spots["sigma"], spots["peak"]) == (images.SPOT_SIGMAS[0], images.SPOT_PEAKS[0])
     assert spots["default"]["peak"] < 0.5 and spots["gauss-1"]["intensity"] == pytest.approx(1.0, abs=0.15)
     assert spots["raw"][0] == pytest.approx(1.0, abs=0.15) and spots["warned"] == []
+    assert spots["spot_removal"][0] < 5 and spots["spot_removal"][1] != spots["spot_removal"][1]  # not judged
     md = (tmp_path / "images_quick.md").read_text()
     assert "| skimage | grass, noise 0.3 |" in md and "removed structure" in md
     assert "## Point-like spots" in md and "| 1 | 2 | " in md
