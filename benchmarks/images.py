@@ -163,7 +163,7 @@ def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     from scipy.ndimage import gaussian_filter
 
     import fluorodn
-    from fluorodn._engine import spot_removal
+    from fluorodn._engine import removal_stats, spot_removal
 
     rng = np.random.default_rng(SEED + 1)
     methods = {
@@ -185,6 +185,7 @@ def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
                 row[name] = {"intensity": kept, "peak": peak_kept, "error_over_input": error}
                 if name == "default":
                     row["spot_removal"] = list(spot_removal(noisy, y))
+                    row["bright_tail"] = removal_stats(noisy, y)[2]
                     row["warned"] = [
                         str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)
                     ]
@@ -300,6 +301,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         REMOVAL_LIMIT,
         SPOT_REMOVED,
         removal_excess,
+        removal_stats,
         removal_structure,
         spot_removal,
     )
@@ -325,6 +327,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "removal_excess": removal_excess(noisy, y),
                 "removal_structure": removal_structure(noisy, y),
                 "spot_removal": list(spot_removal(noisy, y)),
+                "bright_tail": removal_stats(noisy, y)[2],
                 "one_spectrum": one_spectrum(noisy),
                 "model": ran._runs(noisy.shape, first=noisy).name,
                 "warned": warned,
@@ -381,7 +384,9 @@ def report(res: dict[str, Any]) -> str:
         "correlation: how much what was removed correlates with itself between neighbouring pixels "
         f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. Spots "
         "flattened: the share of the excess over the ring around them that was removed from the spots that stand "
-        "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5); the runtime "
+        "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5), looked for "
+        "only where what was removed has a bright tail (at least 5 values 3 noise levels above its mean, more than "
+        "twice as many as below; `fluorodn._engine.removal_stats`); the runtime "
         f"warns above {res.get('spot_removed', float('nan')):g}. The periodic frames are declared images "
         "(`kind='image'`).",
         "",
@@ -426,7 +431,7 @@ def report(res: dict[str, Any]) -> str:
         warned = ", ".join(said + [f"other: {m[:60]}..." for m in others]) or "no"
         lines.append(
             f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
-            f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | {_spots(r.get('spot_removal'))} | {warned} |"
+            f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | {_spots(r)} | {warned} |"
         )
     if res.get("spots"):
         lines += [
@@ -440,7 +445,8 @@ def report(res: dict[str, Any]) -> str:
             "spots (1.00: kept whole). Beside the default: a 1-pixel Gaussian and BM3D told the background's noise. "
             "Error: the RMS error over the input's on the whole frame. Spots flattened: what the default's check "
             "(`fluorodn._engine.spot_removal`) reads, the share of the spots' excess over the ring around them that "
-            f"was removed (the spots that stand out enough to judge; `-`: under 5), warning above "
+            f"was removed (the spots that stand out enough to judge; `-`: under 5; not looked for without a bright "
+            "tail, above), warning above "
             f"{res.get('spot_removed', float('nan')):g}; warned: whether it warned so.",
             "",
             "| width | peak / noise | raw: kept | default: kept | error | spots flattened | warned "
@@ -453,18 +459,21 @@ def report(res: dict[str, Any]) -> str:
                 m = r[name]
                 cells += [f"{m['intensity']:.2f} / {m['peak']:.2f}", f"{m['error_over_input']:.2f}"]
                 if name == "default":
-                    cells.append(_spots(r.get("spot_removal")))
+                    cells.append(_spots(r))
                     cells.append("yes" if any(m.startswith(SPOTS_WARNING) for m in r["warned"]) else "no")
             lines.append(f"| {r['sigma']:g} | {r['peak']:g} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, ""])
 
 
-def _spots(found: list[float] | None) -> str:
-    """A :func:`fluorodn._engine.spot_removal` cell: the share removed (the spots judged), or ``-``
-    where too few spots stand out to judge."""
-    if found is None:
+def _spots(row: dict[str, Any]) -> str:
+    """A row's :func:`fluorodn._engine.spot_removal` cell: the share removed (the spots judged), ``-``
+    where too few spots stand out to judge, ``not looked for`` without a bright tail in what was
+    removed (``removal_stats``), where the runtime does not look either."""
+    if "spot_removal" not in row:
         return "-"
-    spots, share = found
+    if not row.get("bright_tail", True):
+        return "not looked for"
+    spots, share = row["spot_removal"]
     return f"{share:.2f} ({int(spots)})" if np.isfinite(share) else f"- ({int(spots)})"
 
 
