@@ -158,6 +158,24 @@ def warned_split(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def against_each(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per recording name: the default's F1 minus each baseline's the target names
+    (:func:`in_target_set`), paired over the recordings both ran on (BM3D on its own recordings):
+    ``{"recording", "pipelines": {name: {n, f1_diff, f1_half_width, f1_verdict}}}``."""
+    out = []
+    for name in dict.fromkeys(r["recording"] for r in rows):
+        mine = [r for r in rows if r["recording"] == name]
+        ours = {r["seed"]: r["f1"] for r in mine if r["pipeline"] == DEFAULT}
+        entry: dict[str, Any] = {"recording": name, "pipelines": {}}
+        for pipe in dict.fromkeys(r["pipeline"] for r in mine if in_target_set(r["pipeline"])):
+            d = np.array([ours[r["seed"]] - r["f1"] for r in mine if r["pipeline"] == pipe and r["seed"] in ours])
+            mean, half = interval(d)
+            entry["pipelines"][pipe] = {"n": len(d), "f1_diff": mean, "f1_half_width": half,
+                                        "f1_verdict": verdict(mean, half)}  # fmt: skip
+        out.append(entry)
+    return out
+
+
 def lost_events(rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per recording name: the true events, and the missed true events and false detections of the
     ceiling, raw, the default and the best baseline on F1 (``summary_rows``: :func:`summary`), each
@@ -235,9 +253,11 @@ def mode(quick: bool, main_only: bool) -> str:
 
 def tables(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The tables computed from the rows: ``summary`` (:func:`summary`), ``lost``
-    (:func:`lost_events`) and ``warned_split`` (:func:`warned_split`)."""
+    (:func:`lost_events`), ``warned_split`` (:func:`warned_split`) and ``against_each``
+    (:func:`against_each`)."""
     summary_rows = summary(rows)
-    return {"summary": summary_rows, "lost": lost_events(rows, summary_rows), "warned_split": warned_split(rows)}
+    return {"summary": summary_rows, "lost": lost_events(rows, summary_rows), "warned_split": warned_split(rows),
+            "against_each": against_each(rows)}  # fmt: skip
 
 
 def render(out_dir: Path | None = None, main_only: bool = False) -> dict[str, Any]:
@@ -371,6 +391,26 @@ def markdown(res: dict[str, Any]) -> str:
                 for e in s
             ),
         ]
+    if res.get("against_each"):
+        names = list(dict.fromkeys(p for e in res["against_each"] for p in e["pipelines"]))
+        lines += [
+            "",
+            "F1 of the default minus each of the baselines the target names, paired over the recordings both ran on "
+            "(n: how many):",
+            "",
+            "| recording | n | " + " | ".join(names) + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
+        for e in res["against_each"]:
+            got = e["pipelines"]
+            cells = (
+                f"{got[p]['f1_diff']:+.4f} ± {got[p]['f1_half_width']:.4f}"
+                + (f" (n {got[p]['n']})" if got[p]["n"] != _paired_n(got) else "")
+                if p in got
+                else "-"
+                for p in names
+            )
+            lines.append(f"| {e['recording']} | {_paired_n(got)} | " + " | ".join(cells) + " |")
     if s and "headroom" in s[0]:
         lines += [
             "",
@@ -418,6 +458,11 @@ def markdown(res: dict[str, Any]) -> str:
             w, u = e["warned"], e["unwarned"]
             lines.append(f"| {e['recording']} | {w['n']} | {_split_cell(w)} | {u['n']} | {_split_cell(u)} |")
     return "\n".join([*lines, ""])
+
+
+def _paired_n(got: dict[str, dict[str, Any]]) -> int:
+    """The most recordings any baseline of an :func:`against_each` entry was paired over."""
+    return max((g["n"] for g in got.values()), default=0)
 
 
 def _share(share: float) -> str:

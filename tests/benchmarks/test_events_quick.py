@@ -245,3 +245,17 @@ def test_main_only_runs_the_main_recordings_with_the_targets_baselines(tmp_path,
     with pytest.raises(SystemExit) as exc:
         events.main(["--quick", "--main-only"])
     assert exc.value.code == 2 and "two different runs" in capsys.readouterr().err
+
+
+def test_against_each_pairs_the_default_with_every_target_baseline() -> None:
+    rows = _rows([0.010, 0.012, 0.011, 0.009])
+    rows += [dict(r, pipeline="bm3d", f1=r["f1"] - 0.02) for r in rows if r["pipeline"] == "raw" and r["seed"] < 2]
+    rows += [dict(r, pipeline="mppca") for r in rows if r["pipeline"] == "raw"]  # beyond the target: left out
+    (e,) = events.against_each(rows)
+    assert set(e["pipelines"]) == {"raw", "svd-8", "bm3d"}
+    assert e["pipelines"]["raw"]["n"] == 4 and e["pipelines"]["raw"]["f1_diff"] == pytest.approx(0.0105)
+    assert e["pipelines"]["bm3d"]["n"] == 2 and e["pipelines"]["bm3d"]["f1_diff"] == pytest.approx(0.031)
+    md = events.markdown({"summary": events.summary(rows), "against_each": [e], "seeds": [0, 1, 2, 3],
+                          "mode": "full", "created": "now", "elapsed_s": 1.0, "model": "m", "model_sha256": "0" * 64,
+                          "n_time": 9000, "pipelines": ["raw", events.DEFAULT, "svd-8"]})  # fmt: skip
+    assert "| noise 0.2 | 4 | +0.0105 ± " in md and "+0.0310 ± " in md and "(n 2)" in md
