@@ -5,6 +5,7 @@ model that denoises the page."""
 from __future__ import annotations
 
 import copy
+import multiprocessing
 import pickle
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -23,8 +24,10 @@ def test_a_pickled_denoiser_runs_as_the_original(tiny_model: Path) -> None:
     for other in (pickle.loads(pickle.dumps(den)), copy.deepcopy(den), copy.copy(den)):
         assert other is not den and other.options == den.options and other.sha256 == den.sha256
         np.testing.assert_array_equal(other.run(x), want)
-    with ProcessPoolExecutor(1) as pool:
-        np.testing.assert_array_equal(pool.submit(den.run, x).result(), want)
+    # a fresh interpreter, as on Windows and macOS: a child forked from this many-threaded process
+    # (onnxruntime, dask, zarr) can inherit a lock another thread held and hang
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        np.testing.assert_array_equal(pool.submit(den.run, x).result(timeout=120), want)
 
 
 def test_a_pickled_denoiser_whose_model_file_changed_is_refused(tiny_model: Path, tmp_path: Path) -> None:
