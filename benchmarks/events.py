@@ -403,13 +403,7 @@ def markdown(res: dict[str, Any]) -> str:
         ]
         for e in res["against_each"]:
             got = e["pipelines"]
-            cells = (
-                f"{got[p]['f1_diff']:+.4f} ± {got[p]['f1_half_width']:.4f}"
-                + (f" (n {got[p]['n']})" if got[p]["n"] != _paired_n(got) else "")
-                if p in got
-                else "-"
-                for p in names
-            )
+            cells = (_against_cell(got[p], _paired_n(got)) if p in got else "-" for p in names)
             lines.append(f"| {e['recording']} | {_paired_n(got)} | " + " | ".join(cells) + " |")
     if s and "headroom" in s[0]:
         lines += [
@@ -458,6 +452,15 @@ def markdown(res: dict[str, Any]) -> str:
             w, u = e["warned"], e["unwarned"]
             lines.append(f"| {e['recording']} | {w['n']} | {_split_cell(w)} | {u['n']} | {_split_cell(u)} |")
     return "\n".join([*lines, ""])
+
+
+def _against_cell(g: dict[str, Any], most: int) -> str:
+    """One :func:`against_each` cell: the difference with its 95 % half-width (the difference alone
+    under two recordings, ``-`` under one), and its n where it is not the row's."""
+    if g["n"] == 0:
+        return "-"
+    cell = f"{g['f1_diff']:+.4f}" + (f" ± {g['f1_half_width']:.4f}" if np.isfinite(g["f1_half_width"]) else "")
+    return cell + (f" (n {g['n']})" if g["n"] != most else "")
 
 
 def _paired_n(got: dict[str, dict[str, Any]]) -> int:

@@ -385,8 +385,9 @@ def report(res: dict[str, Any]) -> str:
         f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. Spots "
         "flattened: the share of the excess over the ring around them that was removed from the spots that stand "
         "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5), looked for "
-        "only where what was removed has a bright tail (at least 5 values 3 noise levels above its mean, more than "
-        "twice as many as below; `fluorodn._engine.removal_stats`); the runtime "
+        "by the runtime only where what was removed has a bright tail (at least 5 values 3 noise levels above its "
+        "mean, more than twice as many as below; `fluorodn._engine.removal_stats`), the reading shown after `not "
+        "looked for:` elsewhere; the runtime "
         f"warns above {res.get('spot_removed', float('nan')):g}. The periodic frames are declared images "
         "(`kind='image'`).",
         "",
@@ -445,8 +446,8 @@ def report(res: dict[str, Any]) -> str:
             "spots (1.00: kept whole). Beside the default: a 1-pixel Gaussian and BM3D told the background's noise. "
             "Error: the RMS error over the input's on the whole frame. Spots flattened: what the default's check "
             "(`fluorodn._engine.spot_removal`) reads, the share of the spots' excess over the ring around them that "
-            f"was removed (the spots that stand out enough to judge; `-`: under 5; not looked for without a bright "
-            "tail, above), warning above "
+            f"was removed (the spots that stand out enough to judge; `-`: under 5; not looked for, and not warned "
+            "on, without a bright tail, above), warning above "
             f"{res.get('spot_removed', float('nan')):g}; warned: whether it warned so.",
             "",
             "| width | peak / noise | raw: kept | default: kept | error | spots flattened | warned "
@@ -467,14 +468,13 @@ def report(res: dict[str, Any]) -> str:
 
 def _spots(row: dict[str, Any]) -> str:
     """A row's :func:`fluorodn._engine.spot_removal` cell: the share removed (the spots judged), ``-``
-    where too few spots stand out to judge, ``not looked for`` without a bright tail in what was
-    removed (``removal_stats``), where the runtime does not look either."""
+    where too few spots stand out to judge; ``not looked for:`` before it without a bright tail in
+    what was removed (``removal_stats``), where the runtime does not look and so does not warn."""
     if "spot_removal" not in row:
         return "-"
-    if not row.get("bright_tail", True):
-        return "not looked for"
     spots, share = row["spot_removal"]
-    return f"{share:.2f} ({int(spots)})" if np.isfinite(share) else f"- ({int(spots)})"
+    reading = f"{share:.2f} ({int(spots)})" if np.isfinite(share) else f"- ({int(spots)})"
+    return reading if row.get("bright_tail", True) else f"not looked for: {reading}"
 
 
 def _dask_name(c: dict[str, Any]) -> str:
