@@ -107,7 +107,9 @@ def test_slow_writer_corrupt_file_and_ctrl_c(tiny_model: Path, denoiser: Any, tm
         assert writer.wait(timeout=60) == 0
         wait_for(lambda: (out / "slow_denoised.npy").is_file() and (out / "late_denoised.tif").is_file(), proc=proc)
         report = tmp_path / "report.jsonl"
-        wait_for(lambda: report.is_file() and "broken.npy" in report.read_text(), proc=proc)
+        # a file's record is the last thing the watch does with it: stopped after all three, it is idle
+        done = ("broken.npy", "slow.npy", "late.tif")
+        wait_for(lambda: report.is_file() and all(f'{name}"' in report.read_text() for name in done), proc=proc)
         code, stdout, stderr = stop(proc)
     finally:
         if proc.poll() is None:
