@@ -438,6 +438,8 @@ def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
     removed, near 1 where a spot was flattened to its ring. (spots, nan) under ``SPOT_COUNT`` spots."""
     from scipy.ndimage import uniform_filter
 
+    from fluorodn.normalize import difference_noise
+
     rows, cols = noisy.shape
     side_r = min(rows, max(math.isqrt(SPOT_VALUES), SPOT_VALUES // max(cols, 1)))
     side_c = min(cols, SPOT_VALUES // max(side_r, 1))
@@ -449,9 +451,7 @@ def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
     x = (crop - (level if np.isfinite(level) else 0.0)).astype(np.float32)  # large offsets keep their noise
     around = uniform_filter(x, 9, mode="mirror")
     contrast = uniform_filter(x, 3, mode="mirror") - around
-    sample = contrast[::2, ::2].ravel()
-    k = sample.size // 2
-    spread = 1.4826 * float(np.partition(np.abs(sample - np.partition(sample, k)[k]), k)[k])  # MAD
+    spread = float(np.sqrt(2.0)) * difference_noise(contrast[::2, ::2])  # its MAD as a standard deviation
     if not spread > 0:
         return 0, float("nan")
     ii, jj = np.nonzero(contrast[2:-2, 2:-2] > SPOT_SDS * spread)
