@@ -22,9 +22,11 @@ __all__ = ["attribute_text", "copy_file"]
 
 def copy_file(fin: Any, fout: Any, new: dict[str, np.ndarray]) -> None:
     """Copy the open h5py file ``fin`` into the open, empty ``fout``, the datasets at the paths of
-    ``new`` replaced by its arrays (same shape, chunks and filters where they fit)."""
+    ``new`` replaced by its arrays (same shape, chunks, filters, maximum shape and fill value where
+    they fit). An object reached by several hard links is copied once and linked again at its
+    other paths, as in ``fin``: a replaced dataset's other paths show the replacement."""
     _copy_attrs(fin, fout)
-    _copy_tree(fin, fout, "", new)
+    _copy_tree(fin, fout, "", new, {fin.id: "/"})
     _carry_references(fin, fout)
 
 
@@ -69,8 +71,10 @@ def _copy_attrs(src: Any, dst: Any) -> None:
             )
 
 
-def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray]) -> None:
-    """Copy ``src`` into ``dst``; datasets named in ``new`` (paths from the root) get new data."""
+def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray], copied: dict[Any, str]) -> None:
+    """Copy ``src`` into ``dst``; datasets named in ``new`` (paths from the root) get new data.
+    ``copied`` maps the objects already copied (their h5py ids, equal for every hard link to one
+    object) to their paths in the copy: a link to one of them is made a hard link there."""
     import h5py
 
     for name in src:
@@ -83,22 +87,49 @@ def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray]) -> N
             dst[name] = h5py.ExternalLink(link.filename, link.path)
             continue
         obj = src[name]
+        if obj.id in copied:
+            dst[name] = dst.file[copied[obj.id]]
+            continue
         if path in new:
-            kwargs: dict[str, Any] = {}
-            if obj.chunks is not None:
-                kwargs["chunks"] = obj.chunks
-                if obj.compression in ("gzip", "lzf"):
-                    kwargs["compression"] = obj.compression
-                    kwargs["compression_opts"] = obj.compression_opts
-                    kwargs["shuffle"] = obj.shuffle
-            out = dst.create_dataset(name, data=new[path], **kwargs)
+            out = dst.create_dataset(name, data=new[path], **_creation(obj, new[path]))
             _copy_attrs(obj, out)
-        elif isinstance(obj, h5py.Group) and any(p.startswith(path + "/") for p in new):
-            group = dst.create_group(name)
+        elif isinstance(obj, h5py.Group):
+            # walked rather than copied whole, so that links into it from elsewhere stay links
+            ordered = bool(obj.id.get_create_plist().get_link_creation_order())
+            group = dst.create_group(name, track_order=ordered or None)
+            copied[obj.id] = group.name
             _copy_attrs(obj, group)
-            _copy_tree(obj, group, path + "/", new)
+            _copy_tree(obj, group, path + "/", new, copied)
+            continue
         else:
             src.copy(obj, dst, name=name)
+        copied[obj.id] = dst[name].name
+
+
+def _creation(ds: Any, data: np.ndarray) -> dict[str, Any]:
+    """The creation settings of the dataset ``ds`` that ``data`` (same shape) can keep: chunks,
+    gzip or lzf compression with the shuffle filter, the Fletcher-32 checksum, the maximum shape,
+    and a fill value set by the writer that ``data``'s type holds exactly."""
+    kwargs: dict[str, Any] = {}
+    if ds.chunks is not None:
+        kwargs["chunks"] = ds.chunks
+        kwargs["maxshape"] = ds.maxshape
+        kwargs["fletcher32"] = ds.fletcher32
+        if ds.compression in ("gzip", "lzf"):
+            kwargs["compression"] = ds.compression
+            kwargs["compression_opts"] = ds.compression_opts
+            kwargs["shuffle"] = ds.shuffle
+    try:
+        user_fill = ds.id.get_create_plist().fill_value_defined() == 2  # H5D_FILL_VALUE_USER_DEFINED
+        fill = np.asarray(ds.fillvalue)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kept = fill.astype(data.dtype)
+        if user_fill and fill.shape == () and np.array_equal(kept, fill, equal_nan=fill.dtype.kind in "fc"):
+            kwargs["fillvalue"] = kept
+    except (TypeError, ValueError):  # a compound or string fill value: the numeric output has none
+        pass
+    return kwargs
 
 
 def _carry_references(fin: Any, fout: Any) -> None:

@@ -474,3 +474,36 @@ def test_a_file_locked_by_its_writer_is_said_to_be_in_use(tmp_path, monkeypatch)
     assert str(path) in text and "open in another program" in text and "closed" in text
     assert "expected datasets" not in text
     assert formats.read(path).streams[0].shape == (T, W)
+
+
+def test_write_back_keeps_creation_settings_and_hard_links(tmp_path):
+    path = tmp_path / "rec.h5"
+    with h5py.File(path, "w") as f:
+        data = np.round(spectra(T, W)).astype("uint16")
+        d = f.create_dataset("Channel1", data=data, chunks=(60, W), maxshape=(None, W), fletcher32=True,
+                             fillvalue=3, compression="gzip", shuffle=True)  # fmt: skip
+        f.create_dataset("Time", data=np.arange(T) * 0.2)
+        f.create_dataset("Wavelength", data=np.linspace(477, 595, W))
+        f.create_group("raw")["ch1"] = d  # a second hard link to the recording
+        shared = f.create_dataset("a/notes", data=np.arange(4.0), fillvalue=np.nan)
+        f.create_group("b", track_order=True)["notes"] = shared
+        f["b"].create_dataset("z", data=[1])
+        f["b"].create_dataset("y", data=[2])
+    rec = formats.read(path)
+    for dtype, fill in ((np.uint16, 3), (np.float32, 3.0)):
+        out = rec.write(tmp_path / f"out_{np.dtype(dtype).name}.h5", [rec.channels[0].data + 1.0], dtype=dtype)
+        with h5py.File(out) as fout:
+            ch = fout["Channel1"]
+            assert ch.dtype == dtype and ch.chunks == (60, W) and ch.maxshape == (None, W)
+            assert ch.fletcher32 and ch.compression == "gzip" and ch.shuffle and ch.fillvalue == fill
+            # the other link shows the denoised values: one object, not a copy holding the input's
+            assert fout["raw/ch1"].id == ch.id
+            np.testing.assert_array_equal(fout["raw/ch1"][()], data + 1)
+            assert fout["a/notes"].id == fout["b/notes"].id and np.isnan(fout["a/notes"].fillvalue)
+            assert list(fout["b"]) == ["notes", "z", "y"]  # creation order kept
+    with h5py.File(path, "a") as f:  # a fill value the output's type cannot hold is left out
+        f.create_dataset("Channel2", data=data.astype("f4"), chunks=True, fillvalue=np.nan)
+    rec = formats.read(path)
+    out = rec.write(tmp_path / "nan_fill.h5", [c.data for c in rec.channels], dtype=np.uint16)
+    with h5py.File(out) as fout:
+        assert fout["Channel2"].fillvalue == 0
