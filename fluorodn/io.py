@@ -227,12 +227,7 @@ def _write_converted(
         recording.write_as(to, tmp, pages, dtype, provenance)
         return
     if to == "h5" and not _holds_recordings(recording, provenance):
-        h, w = recording.page_shape
-        raise FileFormatError(
-            f"{recording.path} holds frames ({h} x {w} pixels), and the HDF5 layout of to='h5' holds time x "
-            "wavelength recordings only (fluorodn would read the frames back as spectra); convert it with "
-            "to='npy' or to='tif', or declare its pages recordings with kind='spectral'"
-        )
+        raise h5_frames_error(recording)
     if to == "tif" and isinstance(recording, TiffRecording):
         recording.write(tmp, pages, dtype, provenance)
         return
@@ -242,6 +237,35 @@ def _write_converted(
     else:
         shape = recording.shape
     write_pages(to, tmp, pages, shape, dtype, provenance)
+
+
+def h5_frames_error(recording: Recording) -> FileFormatError:
+    """The error that refuses to write the frames of ``recording`` in the HDF5 layout of ``to='h5'``."""
+    h, w = recording.page_shape
+    return FileFormatError(
+        f"{recording.path} holds frames ({h} x {w} pixels), and the HDF5 layout of to='h5' holds time x "
+        "wavelength recordings only (fluorodn would read the frames back as spectra); convert it with "
+        "to='npy' or to='tif', or declare its pages recordings with kind='spectral'"
+    )
+
+
+def h5_takes(recording: Recording, model_kind: str, declared: str, first: np.ndarray | None) -> bool:
+    """Whether ``to='h5'`` will write what a model of ``model_kind`` (``"image"`` or ``"spectral"``)
+    makes of ``recording`` with its kind ``declared`` (``"auto"``, ``"image"``, ``"spectral"``):
+    :func:`_holds_recordings` on the provenance the run will record, predicted before the run from
+    the pages' shape and the ``first`` page (None: by shape alone), as the spectral model chooses
+    its path (a short recording whose rows are one spectrum takes the spectral path)."""
+    from fluorodn.spectral import looks_spectral, short_recording
+
+    if isinstance(recording, SpectralRecording):
+        return True
+    page = tuple(recording.page_shape)
+    spectral_path = model_kind == "spectral" and (
+        declared == "spectral"
+        or (declared == "auto" and (looks_spectral(page) or (first is not None and short_recording(first, page))))
+    )  # kind='image' runs the image model
+    provenance: dict[str, Any] = {"settings": {"kind": declared}} | ({"components": 0} if spectral_path else {})
+    return _holds_recordings(recording, provenance)
 
 
 def _holds_recordings(recording: Recording, provenance: dict[str, Any]) -> bool:

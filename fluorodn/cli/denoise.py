@@ -209,7 +209,9 @@ def denoise(
                                 device=run.device.value, excitations=excitations, to=to_fmt, rate=rate)  # fmt: skip
     except FluorodnError as err:
         fail(err)
-    todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run, with_report=make_report)
+    planned = (_planned_kind(run), run.kind.value) if dry_run and to_fmt == "h5" else None
+    todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run, with_report=make_report,
+                         planned=planned)  # fmt: skip
     if dry_run:
         report.model = _planned_model(run)
         for src, dest, header in todo:
@@ -357,15 +359,21 @@ def _check_inputs(
     debug: bool,
     read_all: bool = False,
     with_report: bool = False,
+    planned: tuple[str | None, str] | None = None,
 ) -> list[tuple[Path, Path, dict[str, Any]]]:
     """Open every input (headers only, where the format allows) before the model loads.
 
     Inputs whose output exists are skipped (``--skip-existing``) or fail (without
     ``--overwrite``); inputs that cannot be read fail with their one sentence. ``read_all``
     (``--dry-run``): every page is read and checked as the run reads it (:func:`_read_pages`), so
-    that a page that cannot be decoded or holds values the run refuses fails here. Returns the
-    plans left, each with what its header says.
+    that a page that cannot be decoded or holds values the run refuses fails here. ``planned``
+    (a dry run with ``--to h5``): the kind of the model the run would load (None: unknown) and the
+    kind declared; an input whose pages the run would refuse to write as HDF5 (frames:
+    :func:`fluorodn.io.h5_takes`) fails here too. Returns the plans left, each with what its
+    header says.
     """
+    import numpy as np
+
     from fluorodn import io as fio
     from fluorodn._file_pipeline import file_rate
     from fluorodn.errors import InputError
@@ -414,6 +422,10 @@ def _check_inputs(
                     report.note(rec.file.describe())
                 if read_all:
                     _read_pages(rec, settings.nan)
+                if planned is not None and planned[0] is not None:  # --to h5 in a dry run: what the run will refuse
+                    first = next(iter(rec.pages()), None)
+                    if not fio.h5_takes(rec, planned[0], planned[1], None if first is None else np.asarray(first)):
+                        raise fio.h5_frames_error(rec)
             if read_all:
                 report.warn(src, messages)
         except Exception as err:  # any failure to read is this input's one line
@@ -460,6 +472,23 @@ def _bar_shown(report: Report) -> bool:
     import sys
 
     return not (report.quiet or report.as_json) and sys.stdout.isatty()
+
+
+def _planned_kind(run: RunOptions) -> str | None:
+    """For --dry-run: the kind (``"image"`` or ``"spectral"``) of the model the run would load, as
+    its card states it; None for a user's model file (its metadata is read when it loads) or one
+    that cannot be resolved (:func:`_planned_model` says why)."""
+    import onnxruntime as ort
+
+    from fluorodn.denoiser import IMAGE_MODEL
+    from fluorodn.registry import resolve
+
+    model = IMAGE_MODEL if run.kind.value == "image" and run.model == "default" else run.model
+    try:
+        meta = resolve(model, run.precision.value, run.device.value, ort.get_available_providers()).source.metadata
+    except FluorodnError:
+        return None
+    return None if meta is None else str(meta.get("kind", "image"))
 
 
 def _planned_model(run: RunOptions) -> dict[str, Any]:

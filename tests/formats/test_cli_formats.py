@@ -330,3 +330,28 @@ def test_rate_fills_in_for_files_without_timestamps(tmp_path):
         result = runner.invoke(app, ["denoise", str(npy), "--rate", bad])
         assert result.exit_code != 0 and "--rate must be a positive number" in result.stderr, result.output
         assert "Traceback" not in result.output
+
+
+@pytest.mark.filterwarnings("ignore")  # frames given to the spectral model, a short recording to the image model
+@pytest.mark.parametrize(
+    ("name", "flags", "written"),
+    [
+        ("frames.tif", [], False),
+        ("frames.tif", ["--kind", "spectral"], True),
+        ("short.npy", [], True),  # too short to look spectral, but its rows are one spectrum
+        ("short.npy", ["--model", "low"], False),
+    ],
+)
+def test_a_dry_run_to_h5_tells_what_the_run_refuses(tmp_path, name, flags, written):
+    rng = np.random.default_rng(3)
+    frames = rng.poisson(100, (2, 96, 96)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "frames.tif", frames)
+    np.save(tmp_path / "short.npy", spectra(40, 152, seed=2).astype(np.float32))
+    args = ["denoise", str(tmp_path / name), "--to", "h5", "--threads", "1", *flags]
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert (dry.exit_code == 0) is written, dry.output
+    assert ("holds frames" in dry.output) is not written
+    assert not list(tmp_path.glob("*.h5"))
+    run = runner.invoke(app, args)
+    assert (run.exit_code == 0) is written, run.output
+    assert (tmp_path / f"{Path(name).stem}_denoised.h5").exists() is written
