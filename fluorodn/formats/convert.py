@@ -20,7 +20,6 @@ spectra, so :mod:`fluorodn.io` refuses to convert frames to it).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -136,22 +135,6 @@ def write_pages(
             bigtiff=big,
         )
         return
-    _write_channels(dest, pages, n, dtype, provenance)
+    from fluorodn.formats.hdf5_axes import write_axes_file
 
-
-def _write_channels(
-    dest: Path, pages: Iterable[np.ndarray], n: int, dtype: np.dtype, provenance: dict[str, Any]
-) -> None:
-    """Write ``n`` (T, W) ``pages`` into a new HDF5 file ``dest`` as ``Channel1..n``, each as it comes,
-    with the provenance of :func:`fluorodn.formats.hdf5_axes.write_axes_file`."""
-    import h5py
-
-    from fluorodn.formats.hdf5_axes import PROVENANCE_ATTR
-
-    written = 0
-    with h5py.File(dest, "w") as f:
-        for written, page in enumerate(pages, 1):
-            f.create_dataset(f"Channel{written}", data=np.asarray(page, dtype=dtype))
-        f.attrs[PROVENANCE_ATTR] = json.dumps(provenance)
-    if written != n:
-        raise ValueError(f"expected {n} pages for {dest}, got {written}")
+    write_axes_file(dest, pages, None, None, provenance, dtype=dtype, count=n)

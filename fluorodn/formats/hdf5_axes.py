@@ -54,7 +54,7 @@ import contextlib
 import errno
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -729,22 +729,28 @@ def _listing(f: Any) -> str:
 
 def write_axes_file(
     dest: Path,
-    channels: Sequence[np.ndarray],
+    channels: Iterable[np.ndarray],
     wavelengths: np.ndarray | None,
     times: np.ndarray | None,
     provenance: dict[str, Any],
     excitations: int = 1,
+    *,
+    dtype: np.dtype | None = None,
+    count: int | None = None,
 ) -> None:
     """A new HDF5 file in the axes layout: ``Channel1..C`` (T, W), ``Time`` (s), ``Wavelength`` (nm).
 
-    ``excitations`` > 1 says that the rows of each channel interleave that many excitations
-    (stored as the root attribute ``excitations``, which the reader takes as declared).
+    ``channels`` are written each as it comes (as ``dtype``, or their own type); ``count``: how many
+    there must be (ValueError otherwise, after the file is closed). ``excitations`` > 1 says that
+    the rows of each channel interleave that many excitations (stored as the root attribute
+    ``excitations``, which the reader takes as declared).
     """
     import h5py
 
+    written = 0
     with h5py.File(dest, "w") as f:
-        for k, ch in enumerate(channels, 1):
-            f.create_dataset(f"Channel{k}", data=np.asarray(ch))
+        for written, ch in enumerate(channels, 1):
+            f.create_dataset(f"Channel{written}", data=np.asarray(ch, dtype=dtype))
         if times is not None:
             f.create_dataset("Time", data=np.asarray(times, dtype=np.float64)).attrs["units"] = "s"
         if wavelengths is not None:
@@ -752,3 +758,5 @@ def write_axes_file(
         if excitations > 1:
             f.attrs["excitations"] = int(excitations)
         f.attrs[PROVENANCE_ATTR] = json.dumps(provenance)
+    if count is not None and written != count:
+        raise ValueError(f"expected {count} pages for {dest}, got {written}")
