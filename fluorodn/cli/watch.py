@@ -7,6 +7,8 @@ import fnmatch
 import json
 import math
 import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,8 +116,9 @@ def watch(
     a file that fails is reported and the watch goes on, and a file written to again
     after it was denoised is reported, its output kept. If FOLDER disappears (deleted,
     renamed, a share unmounted), a warning says so once and the watch waits for it: once
-    it is back, it is watched again. Ctrl-C or SIGTERM stops the watch; an output being
-    written is removed.
+    it is back, it is watched again. Ctrl-C or SIGTERM stops the watch: a file still being
+    denoised is cut and its partial output removed; one whose last page is written is
+    finished, counted and logged first.
     """
     from fluorodn import io as fio
     from fluorodn.files import FileSettings, check_name_part, inside, make_folder, same_file
@@ -221,8 +224,20 @@ def watch(
             return
         busy.append(path)
         before = _stat_or_none(path)
-        result, messages, err = denoise_one(dn, path, dest, settings)
-        busy.clear()
+        # once the writer has the last page, a stop waits until the output is published (or discarded)
+        # and the file counted and logged: an output is never published without its count and record
+        held = _HeldStop()
+        try:
+            result, messages, err = denoise_one(dn, path, dest, settings, progress=_OnLastPage(held.hold))
+            held.hold()  # (a file that failed before its last page: its report is not cut either)
+            busy.clear()
+            finish(path, dest, before, result, messages, err, stopping=held.stopping)
+        finally:
+            held.release()  # a stop asked meanwhile stops the watch now, with this file done
+
+    def finish(path: Path, dest: Path, before: tuple[int, int] | None, result: Any, messages: list[str],
+               err: Exception | None, *, stopping: bool) -> None:  # fmt: skip
+        """Count and report a file ``denoise_one`` is done with, and append its record to the log."""
         handled.add(path)
         record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
         if err is not None and not path.exists():  # deleted while it was denoised: nothing to come back for
@@ -230,7 +245,11 @@ def watch(
             return
         if err is not None and _stat_or_none(path) != before:  # written to meanwhile: the Watcher hands it over again
             handled.discard(path)
-            lines.note(f"{path} is still being written; it is denoised once complete")
+            if stopping:  # the watch stops: it is not handed over again
+                lines.note(f"{path} is still being written; its output was discarded and it was not denoised, as "
+                           "the watch stops (a later watch takes it once it is complete)")  # fmt: skip
+            else:
+                lines.note(f"{path} is still being written; it is denoised once complete")
             return
         if isinstance(err, OutputExistsError) and dest.exists():  # written by another process meanwhile: kept
             why = f"another process wrote its output {dest} while it was denoised (another watch of {folder}?)"
@@ -318,6 +337,77 @@ def _check_report(report: Path, suffix: str) -> None:
     elif head and not head.startswith(b"{"):
         raise OutputError(f"--report {report} is not a log of JSON lines, and watch would append to it; give a new "
                           "file, or a log an earlier watch wrote")  # fmt: skip
+
+
+class _HeldStop:
+    """Ctrl-C and SIGTERM held back from :meth:`hold` to :meth:`release`, around work a stop must not
+    cut: a signal that arrives meanwhile is noted (:attr:`stopping`), and :meth:`release` hands the
+    first one noted to the handler it was held from, which raises KeyboardInterrupt there. Only
+    signals a Python function handles are held (one ignored stays ignored). Off the main thread
+    nothing is held: Python runs signal handlers in the main thread only, so no signal interrupts
+    the work there."""
+
+    def __init__(self) -> None:
+        self._note_it = self._note  # (one object, told apart from the handlers it replaced)
+        self._previous: dict[int, Any] = {}
+        self._noted: int | None = None
+        self._held = False
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop arrived while held."""
+        return self._noted is not None
+
+    def _note(self, signum: int, frame: Any) -> None:
+        if self._noted is None:
+            self._noted = signum
+
+    def hold(self) -> None:
+        """Hold the stop signals from now (again: nothing more)."""
+        if self._held:
+            return
+        self._held = True
+        for name in ("SIGINT", "SIGTERM"):
+            sig = getattr(signal, name, None)
+            if sig is None or not callable(signal.getsignal(sig)):
+                continue
+            try:
+                self._previous[sig] = signal.signal(sig, self._note_it)
+            except (ValueError, OSError):  # not the main thread of the main interpreter
+                continue
+
+    def release(self) -> None:
+        """Give each held signal its handler back; a stop noted meanwhile is raised now."""
+        if not self._held:
+            return
+        self._held = False
+        previous, self._previous = self._previous, {}
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is self._note_it:  # (else its handler changed it meanwhile)
+                signal.signal(sig, handler)
+        if self._noted is not None and self._noted in previous:
+            previous[self._noted](self._noted, None)
+
+
+class _OnLastPage:
+    """The ``progress`` given to :func:`denoise_one`: calls ``then`` as the last page of a file is
+    handed to its writer (at once for a file of no pages), from where there is no denoising left to
+    cut, only the output to finish and publish, or discard."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        self._then = then
+
+    def add(self, description: str, pixels: int, n_frames: int) -> int:
+        if n_frames <= 0:
+            self._then()
+        return n_frames
+
+    def advance(self, task: int, pixels: int) -> None:
+        """Pixels denoised: not followed."""
+
+    def frames(self, task: int, done: int) -> None:
+        if done >= task:
+            self._then()
 
 
 def _output_folders(top: Path, recursive: bool) -> list[Path]:
