@@ -12,7 +12,8 @@ the quality benchmark's smooth test frames (:func:`benchmarks.stress.make_frame`
 noise and noise correlated along rows as a scanning microscope makes it) and bright blobs on a
 dark background (Poisson counts, the noise 10x larger on the blobs than around them).
 Then point-like spots, a microscope's puncta (:func:`spot_frame`): how much of their intensity and
-peak height the default keeps, beside a 1-pixel Gaussian and BM3D, and whether it warned.
+peak height the default keeps (it puts back what the network removed from spots it flattened), the
+network's output alone, a 1-pixel Gaussian and BM3D, and whether the default warned.
 
 Per frame: the output's RMS error over the input's (1.0 = as noisy as the input; above 1 the
 denoiser made it worse), :func:`fluorodn._engine.removal_excess` (what was removed over the
@@ -68,6 +69,8 @@ COST_SIDES = (64, 256, 512, 2048)
 #: much or a pattern, and flattened spots.
 REMOVED = ("the image model removed", "the image model flattened")
 SPOTS_WARNING = REMOVED[1]
+#: What the flattened spots' warning says where the spots were put back (``keep_spots``).
+SPOTS_PUT_BACK = "was put back"
 
 
 def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
@@ -155,10 +158,12 @@ def spot_kept(y: np.ndarray, clean: np.ndarray, centres: np.ndarray, sigma: floa
     return got / true, got_peak / true_peak
 
 
-def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
-    """What the default keeps of point-like spots (:func:`spot_frame`), beside a 1-pixel Gaussian
-    and BM3D told the background's noise: per width and peak height, the integrated intensity and
-    the peak each keeps (:func:`spot_kept`), its error over the input's, and whether the default warned."""
+def spot_rows(den: Any, flat: Any, quick: bool = False) -> list[dict[str, Any]]:
+    """What the default (``den``) keeps of point-like spots (:func:`spot_frame`), beside the network's
+    output alone (``flat``: ``keep_spots=False``), a 1-pixel Gaussian and BM3D told the background's
+    noise: per width and peak height, the integrated intensity and the peak each keeps
+    (:func:`spot_kept`), its error over the input's, what the check reads of the network's output, and
+    what the default warned."""
     import bm3d
     from scipy.ndimage import gaussian_filter
 
@@ -168,6 +173,7 @@ def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     rng = np.random.default_rng(SEED + 1)
     methods = {
         "default": lambda x: np.asarray(den.run(x), np.float64),
+        "network": lambda x: np.asarray(flat.run(x), np.float64),
         "gauss-1": lambda x: gaussian_filter(x, 1.0, mode="mirror"),
         "bm3d": lambda x: np.asarray(bm3d.bm3d(x, sigma_psd=float(np.sqrt(SPOT_BACKGROUND))), np.float64),
     }
@@ -184,11 +190,12 @@ def spot_rows(den: Any, quick: bool = False) -> list[dict[str, Any]]:
                 error = float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2)))
                 row[name] = {"intensity": kept, "peak": peak_kept, "error_over_input": error}
                 if name == "default":
-                    row["spot_removal"] = list(spot_removal(noisy, y))
-                    row["bright_tail"] = removal_stats(noisy, y)[2]
                     row["warned"] = [
                         str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)
                     ]
+                if name == "network":  # what the check reads: the network's output, before spots are put back
+                    row["spot_removal"] = list(spot_removal(noisy, y))
+                    row["bright_tail"] = removal_stats(noisy, y)[2]
             rows.append(row)
     return rows
 
@@ -309,6 +316,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=2))
+    flat = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=2, keep_spots=False))
     # the stripes read as one spectrum over time: the periodic frames are declared images
     image_den = fluorodn.Denoiser(options=fluorodn.DenoiserOptions(threads=2), kind="image")
     rows = []
@@ -318,22 +326,28 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
             ran = image_den if group == "periodic" else den
             y = np.asarray(ran.run(noisy), np.float64)
         warned = [str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)]
+        net = y  # the network's output, which the checks read: the same where no spots were put back
+        if any(SPOTS_PUT_BACK in m for m in warned):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                net = np.asarray(flat.run(noisy), np.float64)
         rows.append(
             {
                 "group": group,
                 "frame": name,
                 "shape": list(clean.shape),
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
-                "removal_excess": removal_excess(noisy, y),
-                "removal_structure": removal_structure(noisy, y),
-                "spot_removal": list(spot_removal(noisy, y)),
-                "bright_tail": removal_stats(noisy, y)[2],
+                "removal_excess": removal_excess(noisy, net),
+                "removal_structure": removal_structure(noisy, net),
+                "spot_removal": list(spot_removal(noisy, net)),
+                "bright_tail": removal_stats(noisy, net)[2],
+                "spots_put_back": net is not y,
                 "one_spectrum": one_spectrum(noisy),
                 "model": ran._runs(noisy.shape, first=noisy).name,
                 "warned": warned,
             }
         )
-    spots = spot_rows(den, quick)
+    spots = spot_rows(den, flat, quick)
     cost = check_cost(den, quick)
     dask_cost = dask_check_cost(quick)
     for r in rows:  # the removal check's own warning, apart from the others (e.g. a frame that looks spectral)
@@ -443,25 +457,29 @@ def report(res: dict[str, Any]) -> str:
             f"{SPOT_BACKGROUND:g} (`spot_frame`), at least 8 pixels apart; width: the Gaussian's sigma in pixels; "
             "peak: its height over the background's noise. Kept: the spots' integrated intensity (over 3 widths "
             "around each centre, the background taken off) / the peak height, over the truth's, averaged over the "
-            "spots (1.00: kept whole). Beside the default: a 1-pixel Gaussian and BM3D told the background's noise. "
-            "Error: the RMS error over the input's on the whole frame. Spots flattened: what the default's check "
-            "(`fluorodn._engine.spot_removal`) reads, the share of the spots' excess over the ring around them that "
-            f"was removed (the spots that stand out enough to judge; `-`: under 5; not looked for, and not warned "
-            "on, without a bright tail, above), warning above "
-            f"{res.get('spot_removed', float('nan')):g}; warned: whether it warned so.",
+            "spots (1.00: kept whole). Default: `Denoiser().run`, which puts back what the network removed from "
+            "the spots where the check finds them flattened (`keep_spots`); network: the network's output alone "
+            "(`keep_spots=False`). Beside them: a 1-pixel Gaussian and BM3D told the background's noise. "
+            "Error: the RMS error over the input's on the whole frame. Spots flattened: what the check "
+            "(`fluorodn._engine.spot_removal`) reads of the network's output, the share of the spots' excess over "
+            f"the ring around them that was removed (the spots that stand out enough to judge; `-`: under 5; not "
+            "looked for, and not warned on, without a bright tail, above), warning and putting the spots back above "
+            f"{res.get('spot_removed', float('nan')):g}; warned: whether the default warned so (`put back`: and put "
+            "the spots back).",
             "",
-            "| width | peak / noise | raw: kept | default: kept | error | spots flattened | warned "
-            "| 1-px Gaussian: kept | error | BM3D: kept | error |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| width | peak / noise | raw: kept | default: kept | error | network: kept | error | spots flattened "
+            "| warned | 1-px Gaussian: kept | error | BM3D: kept | error |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in res["spots"]:
             cells = [f"{r['raw'][0]:.2f} / {r['raw'][1]:.2f}"]
-            for name in ("default", "gauss-1", "bm3d"):
+            for name in ("default", "network", "gauss-1", "bm3d"):
                 m = r[name]
                 cells += [f"{m['intensity']:.2f} / {m['peak']:.2f}", f"{m['error_over_input']:.2f}"]
-                if name == "default":
+                if name == "network":
                     cells.append(_spots(r))
-                    cells.append("yes" if any(m.startswith(SPOTS_WARNING) for m in r["warned"]) else "no")
+                    said = [m for m in r["warned"] if m.startswith(SPOTS_WARNING)]
+                    cells.append(("put back" if SPOTS_PUT_BACK in said[0] else "yes") if said else "no")
             lines.append(f"| {r['sigma']:g} | {r['peak']:g} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, ""])
 

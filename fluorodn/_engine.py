@@ -32,6 +32,7 @@ __all__ = [
     "clipping",
     "clipping_warning",
     "denoise_pages",
+    "keep_spots",
     "percent",
     "removal_excess",
     "removal_warning",
@@ -473,41 +474,140 @@ def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
     return len(ii), float(np.median(gone / excess[keep]))
 
 
-def removal_warning(pages: Sequence[np.ndarray], outs: Sequence[np.ndarray], first: int = 0) -> str | None:
+#: Spots :func:`keep_spots` puts back: local peaks (over 5 x 5) of a page's 3 x 3 means over its 9 x 9
+#: means beyond this many robust standard deviations of that contrast (fainter than the spots
+#: :func:`spot_removal` judges a page by: on a page that flattens those, the fainter ones are
+#: flattened too; noise alone stands that far out about once in 3 million pixels).
+KEEP_SDS = 5.0
+#: Half the side of the square around a spot where what the image model removed is put back whole
+#: (5 x 5: the spots' cores).
+KEEP_CORE = 2
+#: Half the side of the square around a spot over which what the model removed around the core
+#: is put back smoothed (13 x 13): the model spreads a flattened spot's intensity into a halo that
+#: reaches 6-7 pixels out (``images.md``), where what it removed is the halo's negative plus noise.
+KEEP_HALO = 6
+#: Width (pixels) of the Gaussian that smooths what is put back around the cores.
+KEEP_SMOOTH = 1.0
+
+
+def spot_peaks(page: np.ndarray, sds: float = KEEP_SDS) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the spots of a 2D page: local peaks (over 5 x 5) of its 3 x 3 means over
+    its 9 x 9 means that stand more than ``sds`` robust standard deviations of that contrast above it."""
+    from scipy.ndimage import uniform_filter
+
+    from fluorodn.normalize import difference_noise
+
+    if min(page.shape) < 9:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    x = np.asarray(page, np.float64)
+    level = float(x.mean())
+    x = (x - (level if np.isfinite(level) else 0.0)).astype(np.float32)
+    contrast = uniform_filter(x, 3, mode="mirror")
+    contrast -= uniform_filter(x, 9, mode="mirror")
+    spread = float(np.sqrt(2.0)) * difference_noise(contrast[::2, ::2])
+    if not spread > 0:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    rows, cols = np.nonzero(contrast > sds * spread)
+    # local peaks over the 5 x 5 around each, among the pixels that exist
+    padded = np.pad(contrast, 2, mode="constant", constant_values=-np.inf)
+    peak = np.ones(len(rows), bool)
+    for di in range(5):
+        for dj in range(5):
+            peak &= padded[rows + di, cols + dj] <= contrast[rows, cols]
+    return rows[peak], cols[peak]
+
+
+def keep_spots(page: np.ndarray, out: np.ndarray) -> int:
+    """Put back into ``out`` (the image path's float32 output of the 2D ``page``, changed in place)
+    what the model removed from the page's spots (:func:`spot_peaks`): whole over the 5 x 5 square
+    around each (``KEEP_CORE``), and smoothed by a Gaussian of ``KEEP_SMOOTH`` pixels (the cores
+    left out of it) over the rest of the 13 x 13 square (``KEEP_HALO``), where the model spread the
+    spot's intensity. The spots keep their peaks and their intensity, and the input's noise on
+    their cores. Returns the number of spots."""
+    from scipy.ndimage import gaussian_filter, maximum_filter
+
+    rows, cols = spot_peaks(page)
+    if not len(rows):
+        return 0
+    marks = np.zeros(page.shape, bool)
+    marks[rows, cols] = True
+    core = maximum_filter(marks, 2 * KEEP_CORE + 1, mode="constant")
+    halo = maximum_filter(marks, 2 * KEEP_HALO + 1, mode="constant")
+    halo &= ~core
+    removed = np.asarray(page, np.float32) - out
+    out[core] += removed[core]
+    removed[core] = 0.0
+    out[halo] += gaussian_filter(removed, KEEP_SMOOTH, mode="mirror")[halo]
+    return len(rows)
+
+
+def removal_warning(
+    pages: Sequence[np.ndarray], outs: Sequence[np.ndarray], first: int = 0, keep: bool = False
+) -> str | None:
     """The :class:`OutOfDomainWarning` message for the first of ``pages`` (page indices from
     ``first`` on) from which the image path (``outs``) removed more than ``REMOVAL_LIMIT`` times
     its noise level (:func:`removal_excess`), something that correlates with itself beyond
     ``REMOVAL_CORRELATION`` (:func:`removal_structure`) or, where what was removed has a bright tail
     (:func:`removal_stats`), more than ``SPOT_REMOVED`` of its spots' excess over the ring around
-    them (:func:`spot_removal`), or None."""
+    them (:func:`spot_removal`), or None.
+
+    ``keep``: on every page whose spots were flattened so, what the model removed from them is put
+    back (:func:`keep_spots`, ``outs`` changed in place), and the message says so; the checks then
+    read every page instead of stopping at the first message."""
+    message: str | None = None
+    spots_kept = pages_kept = 0
     for k, (page, out) in enumerate(zip(pages, outs, strict=True), start=first):
+        if message is not None and not keep:
+            break
         where = f"page index {k}: " if k else ""
         excess, structure, bright = removal_stats(page, out)
+        said: str | None = None
         if excess > REMOVAL_LIMIT:
-            return (
+            said = (
                 f"{where}the image model removed {_beyond(excess, REMOVAL_LIMIT, 2, 'g')}x the input's noise level "
                 f"(noise alone: at most {REMOVAL_LIMIT:g}x), so it removed structure too and the output may lie "
                 "further from the truth than the input: the image models were trained on time x wavelength "
                 "recordings, and fine texture and sharp edges are outside what they saw; compare the output with "
                 "the input"
             )
-        if structure > REMOVAL_CORRELATION:
-            return (
+        elif structure > REMOVAL_CORRELATION:
+            said = (
                 f"{where}the image model removed a pattern, not noise: what it removed correlates with itself "
                 f"{_beyond(structure, REMOVAL_CORRELATION, 2, 'f')} between neighbouring pixels (noise alone: at most "
                 f"{REMOVAL_CORRELATION:g}), so the output may lie further from the truth than the input: a pattern "
                 "that repeats every pixel or two is outside what the image models saw; compare the output with "
                 "the input"
             )
-        spots, share = spot_removal(page, out) if bright else (0, float("nan"))
-        if share > SPOT_REMOVED:
-            return (
-                f"{where}the image model flattened small bright spots: it removed {100 * share:.0f} % of their excess "
-                f"over the ring around them (median over {spots} spots; removing noise alone takes at most about "
-                f"{100 * SPOT_NOISE:.0f} %), so spot intensities are not kept: the image models were trained on time x "
-                "wavelength recordings, and point-like spots are outside what they saw; measure spots on the input"
-            )
-    return None
+        if said is None or keep:
+            spots, share = spot_removal(page, out) if bright else (0, float("nan"))
+            if share > SPOT_REMOVED:
+                kept = keep_spots(page, out) if keep else 0
+                spots_kept += kept
+                pages_kept += kept > 0
+                if said is None:
+                    said = (
+                        f"{where}the image model flattened small bright spots: it removed {100 * share:.0f} % of their "
+                        f"excess over the ring around them (median over {spots} spots; removing noise alone takes at "
+                        f"most about {100 * SPOT_NOISE:.0f} %): the image models were trained on time x wavelength "
+                        "recordings, and point-like spots are outside what they saw; "
+                    ) + (
+                        f"what it removed from the {kept} spots found was put back (whole on the {2 * KEEP_CORE + 1} x "
+                        f"{2 * KEEP_CORE + 1} pixels around each, smoothed over the {2 * KEEP_HALO + 1} x "
+                        f"{2 * KEEP_HALO + 1}), so they keep their intensity, with the input's noise on them; "
+                        "keep_spots=False leaves the network's output"
+                        if kept
+                        else "spot intensities are not kept: measure spots on the input"
+                    )
+        if message is None:
+            message = said
+    if message is not None and spots_kept and "put back" not in message:
+        message += (
+            f"; what the model removed from {spots_kept} small bright spots it flattened was put back "
+            "(keep_spots=False leaves the network's output)"
+        )
+    elif message is not None and pages_kept > 1:
+        message += f" ({spots_kept} spots on {pages_kept} pages)"
+    return message
 
 
 def _beyond(value: float, limit: float, digits: int, kind: str) -> str:

@@ -335,7 +335,7 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
     version, the model that ran (name, sha256, version, noise scale, normalization), the
     source, ``settings`` with the provider and precision (and for a spectral model its
     ``keep_fixed_pattern``, ``spectral_only``, ``strength`` and ``keep_onsets`` settings, and
-    ``self_ensemble`` where it was asked for) added, the time, and for a spectral model the
+    ``self_ensemble`` and ``keep_spots=False`` where they were asked for) added, the time, and for a spectral model the
     spectral components it projects onto (``components``)."""
     from fluorodn import __version__
 
@@ -348,6 +348,8 @@ def provenance_record(denoiser: Any, source: str, settings: dict[str, Any]) -> d
         settings = {**spectral, **settings}
     if getattr(getattr(denoiser, "options", None), "self_ensemble", False):  # asked for (it runs on images)
         settings = {"self_ensemble": True, **settings}
+    if not getattr(getattr(denoiser, "options", None), "keep_spots", True):  # asked for (it runs on images)
+        settings = {"keep_spots": False, **settings}
     record = {
         "fluorodn": __version__,
         "model": denoiser.name,

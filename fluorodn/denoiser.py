@@ -295,6 +295,13 @@ class DenoiserOptions:
     denoised on its own (a geometric self-ensemble): 0.8-0.9x the error at 8x the run time.
     Spectral recordings ignore it (their network is odd in the traces, and reversing time gains
     nothing measurable)."""
+    keep_spots: bool = True
+    """Image path: on a page whose small bright spots the image model flattened (the check of
+    :func:`fluorodn._engine.removal_warning`; the models never saw point-like spots), put back what
+    it removed from the spots (:func:`fluorodn._engine.keep_spots`: whole on the 5 x 5 pixels
+    around each, smoothed over the 13 x 13), so that they keep their peaks and intensity, with the
+    input's noise on them; the warning says so. False: the network's output as it is (the warning
+    stays). ``fluorodn.dask`` does not put spots back. Spectral recordings ignore it."""
 
     def __post_init__(self) -> None:
         for name in ("threads", "tile_pixels"):
@@ -311,7 +318,7 @@ class DenoiserOptions:
         if not 0.0 <= float(self.strength) <= 1.0:
             raise InputError(f"strength must be from 0 to 1, got {self.strength!r}")
         object.__setattr__(self, "strength", float(self.strength))
-        for name in ("keep_fixed_pattern", "spectral_only", "keep_onsets", "self_ensemble"):
+        for name in ("keep_fixed_pattern", "spectral_only", "keep_onsets", "self_ensemble", "keep_spots"):
             object.__setattr__(self, name, checked_bool(name, getattr(self, name)))
         if self.spectral_only and (self.strength != 1.0 or not self.keep_onsets):
             raise InputError(
@@ -340,10 +347,10 @@ class DenoiserOptions:
 
     def unread_by(self, path: str) -> list[str]:
         """The fields set away from their defaults that the ``path`` ("spectral" or "image") does
-        not read, as keyword arguments: ``self_ensemble=True`` on the spectral path, and the
-        :meth:`spectral_settings` on the image path."""
+        not read, as keyword arguments: ``self_ensemble=True`` and ``keep_spots=False`` on the
+        spectral path, and the :meth:`spectral_settings` on the image path."""
         if path == "spectral":
-            return ["self_ensemble=True"] if self.self_ensemble else []
+            return ["self_ensemble=True"] * self.self_ensemble + ["keep_spots=False"] * (not self.keep_spots)
         return self.spectral_settings()
 
     def for_images(self) -> DenoiserOptions:
@@ -677,7 +684,7 @@ class Denoiser:
         out = runner._run_image(arr, scale, progress, border)
         if scale is None:  # a chunked run (a scale given) is one block of a whole the check needs
             pages, outs = ([arr], [out]) if arr.ndim == 2 else (list(arr), list(out))
-            if removed := removal_warning(pages, outs):
+            if removed := removal_warning(pages, outs, keep=self.options.keep_spots):
                 warnings.warn(OutOfDomainWarning(removed), stacklevel=1 + depth)
         return out
 
@@ -771,10 +778,14 @@ class Denoiser:
         self, chunk: list[np.ndarray], first: int, warned: bool, progress: Progress | None, depth: int
     ) -> Generator[np.ndarray, None, bool]:
         """:meth:`_flush`, with :func:`removal_warning` on the chunk's pages (``first``: the page
-        index of its first) unless a page of the stream ``warned`` already; returns whether one has.
+        index of its first) unless a page of the stream ``warned`` already (with ``keep_spots``, on
+        every page, for the flattened spots it puts back); returns whether one has warned.
         The warning points ``depth`` frames above this generator's own, at the caller of :meth:`stream`."""
         outs = list(self._flush(chunk, progress))  # the chunk is denoised whole before its first page
-        if not warned and (message := removal_warning(chunk, outs, first)):
+        # with keep_spots every page is checked: flattened spots are put back on each
+        keep = self.options.keep_spots
+        message = removal_warning(chunk, outs, first, keep=keep) if keep or not warned else None
+        if message and not warned:
             warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)
             warned = True
         yield from outs

@@ -351,6 +351,7 @@ _FLAGS = {
     r"DenoiserOptions\(keep_fixed_pattern=True\)": "--keep-fixed-pattern",
     r"keep_fixed_pattern=True": "--keep-fixed-pattern",
     r"self_ensemble=True": "--self-ensemble",
+    r"keep_spots=False": "--flatten-spots",
     r"denoise=False": "--no-denoise",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]

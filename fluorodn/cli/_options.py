@@ -149,6 +149,16 @@ SelfEnsembleOption = Annotated[
         "--kind spectral.",
     ),
 ]
+FlattenSpotsOption = Annotated[
+    bool,
+    typer.Option(
+        "--flatten-spots",
+        help="Images: leave the network's output where it flattened small bright spots (point-like "
+        "puncta, which the image models never saw). By default what it removed from them is put back, "
+        "so spots keep their intensity (with the input's noise on them), and a warning says so. "
+        "Spectral recordings are denoised without it (noted); refused with --kind spectral.",
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the traceback of an unexpected error after its one-line message.")
@@ -177,6 +187,7 @@ class RunOptions:
     strength: float = 1.0
     round_onsets: bool = False
     self_ensemble: bool = False
+    flatten_spots: bool = False
 
     def option_fields(self) -> dict[str, Any]:
         """The :class:`fluorodn.DenoiserOptions` fields these options set, besides threads and precision."""
@@ -186,6 +197,7 @@ class RunOptions:
             "strength": self.strength,
             "keep_onsets": not self.round_onsets,
             "self_ensemble": self.self_ensemble,
+            "keep_spots": not self.flatten_spots,
         }
 
 
@@ -202,6 +214,7 @@ _RUN_OPTIONS = {
     "strength": StrengthOption,
     "round_onsets": RoundOnsetsOption,
     "self_ensemble": SelfEnsembleOption,
+    "flatten_spots": FlattenSpotsOption,
 }
 
 

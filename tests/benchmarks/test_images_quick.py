@@ -42,6 +42,7 @@ def test_quick_images(tmp_path) -> None:
     (spots,) = res["spots"]  # the faintest, smallest spots: flattened, too faint to judge
     assert (spots["sigma"], spots["peak"]) == (images.SPOT_SIGMAS[0], images.SPOT_PEAKS[0])
     assert spots["default"]["peak"] < 0.5 and spots["gauss-1"]["intensity"] == pytest.approx(1.0, abs=0.15)
+    assert spots["default"] == spots["network"]  # not judged: nothing put back
     assert spots["raw"][0] == pytest.approx(1.0, abs=0.15) and spots["warned"] == []
     assert spots["spot_removal"][0] < 5 and spots["spot_removal"][1] != spots["spot_removal"][1]  # not judged
     md = (tmp_path / "images_quick.md").read_text()

@@ -609,6 +609,36 @@ def test_self_ensemble_on_frames(tmp_path: Path) -> None:
     assert np.abs(ens - plain).max() > 0.1
 
 
+def test_flatten_spots_leaves_the_network_s_output(tmp_path: Path) -> None:
+    """On a frame of point-like spots, the default puts back what the image model removed from them
+    and its warning says so; --flatten-spots gives what ``DenoiserOptions(keep_spots=False)`` gives,
+    says so in the provenance and in the warning's own words, and is refused with --kind spectral."""
+    from scipy.ndimage import gaussian_filter
+
+    from fluorodn import Denoiser, DenoiserOptions
+
+    rng = np.random.default_rng(9)
+    points = np.zeros((128, 128))
+    ii, jj = 8 + 28 * (np.arange(16) // 4), 8 + 28 * (np.arange(16) % 4)
+    points[ii, jj] = 1.0
+    clean = 400.0 + 160.0 * 2 * np.pi * 1.3**2 * gaussian_filter(points, 1.3)  # peaks 8x the noise
+    x = rng.poisson(clean).astype(np.float32)
+    tifffile.imwrite(tmp_path / "spots.tif", x)
+    kept = cli("denoise", tmp_path / "spots.tif", "--threads", 1)
+    assert kept.exit_code == 0 and "was put back" in kept.stderr and "--flatten-spots leaves" in kept.stderr
+    flat = cli("denoise", tmp_path / "spots.tif", "--threads", 1, "--flatten-spots", "--suffix", "_flat")
+    assert flat.exit_code == 0 and "measure spots on the input" in flat.stderr
+    out, plain = tifffile.imread(tmp_path / "spots_flat.tif"), tifffile.imread(tmp_path / "spots_denoised.tif")
+    assert read_provenance(tmp_path / "spots_flat.tif")["settings"]["keep_spots"] is False
+    assert "keep_spots" not in read_provenance(tmp_path / "spots_denoised.tif")["settings"]
+    api = Denoiser(device="cpu", options=DenoiserOptions(threads=1, keep_spots=False)).run(x)
+    np.testing.assert_allclose(out, api, rtol=1e-6, atol=1e-3)
+    assert np.mean(plain[ii, jj]) - 400.0 > 0.8 * 160.0 > 2 * (np.mean(out[ii, jj]) - 400.0)
+    refused = cli("denoise", tmp_path / "spots.tif", "--kind", "spectral", "--flatten-spots", "--suffix", "_x")
+    assert refused.exit_code != 0 and "--flatten-spots applies to the image path only" in refused.output
+    assert "Traceback" not in refused.output and not (tmp_path / "spots_x.tif").exists()
+
+
 def test_keep_fixed_pattern_changes_only_each_bins_time_mean(tmp_path: Path) -> None:
     """The default model on a spectral recording: --keep-fixed-pattern keeps each bin's time
     mean; the rest of the output is the same."""
@@ -679,7 +709,7 @@ def test_an_image_model_on_a_spectral_recording_says_what_to_run(
     import fluorodn.denoiser
 
     # the tiny model's random weights remove more than the noise, which the removal check says
-    monkeypatch.setattr(fluorodn.denoiser, "removal_warning", lambda pages, outs, first=0: None)
+    monkeypatch.setattr(fluorodn.denoiser, "removal_warning", lambda pages, outs, first=0, keep=False: None)
     tifffile.imwrite(tmp_path / "rec.tif", helpers.spectra(400, 152))
     result = denoise(tiny_model, tmp_path / "rec.tif")
     assert result.exit_code == 0, result.output

@@ -243,7 +243,7 @@ def quiet_removal_check(monkeypatch: Any) -> None:
     noise (as that check would say), and these tests are about how warnings reach the user."""
     import fluorodn.denoiser
 
-    monkeypatch.setattr(fluorodn.denoiser, "removal_warning", lambda pages, outs, first=0: None)
+    monkeypatch.setattr(fluorodn.denoiser, "removal_warning", lambda pages, outs, first=0, keep=False: None)
 
 
 def test_one_warning_line_per_file(tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any) -> None:
@@ -348,7 +348,7 @@ from fluorodn.errors import OutOfDomainWarning
 from fluorodn.cli import main
 import fluorodn.denoiser
 # the tiny model's own removal is not what this tests
-fluorodn.denoiser.removal_warning = lambda pages, outs, first=0: None
+fluorodn.denoiser.removal_warning = lambda pages, outs, first=0, keep=False: None
 real = Denoiser.stream
 def stream(self, pages, **kw):
     for page in real(self, pages, **kw):

@@ -680,33 +680,103 @@ def test_spot_removal_tells_flattened_spots_from_removed_noise() -> None:
         assert found >= SPOT_COUNT and share > 0.9
 
 
-def test_the_image_path_warns_when_it_flattens_spots() -> None:
-    """Point-like spots (a microscope's puncta) are outside what the image models saw: they come out
-    flattened, their peaks a fraction of the truth's, and the image path says so; bright blobs on a
-    dark background, which it denoises, stay silent."""
+def _spot_page(rng: np.random.Generator, spots: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clean, ii, jj): 36 Gaussian spots of width 1.3 px, peaks 8x the noise of a background of 400
+    counts, 36 px apart (or the background alone)."""
+    from scipy.ndimage import gaussian_filter
+
+    points = np.zeros((256, 256))
+    ii, jj = 8 + 12 * (np.arange(36) // 6) * 3, 8 + 12 * (np.arange(36) % 6) * 3
+    points[ii, jj] = 1.0 if spots else 0.0
+    return 400.0 + 160.0 * 2 * np.pi * 1.3**2 * gaussian_filter(points, 1.3), ii, jj
+
+
+def _intensity(a: np.ndarray, ii: np.ndarray, jj: np.ndarray) -> float:
+    """The spots' mean intensity over the 9 x 9 around each, the background taken off."""
+    return float(np.mean([a[i - 4 : i + 5, j - 4 : j + 5].sum() - 81 * 400.0 for i, j in zip(ii, jj, strict=True)]))
+
+
+def test_the_image_path_puts_back_the_spots_it_flattens_and_says_so() -> None:
+    """Point-like spots (a microscope's puncta) are outside what the image models saw: the network
+    flattens them to a fraction of their peaks and spreads them into a halo. The image path puts back
+    what it removed from them, so they keep their peaks and intensity, changes nothing farther than
+    6 pixels from a spot, and says so; keep_spots=False leaves the network's output and its warning."""
+    from fluorodn import OutOfDomainWarning
+
+    rng = np.random.default_rng(9)
+    clean, ii, jj = _spot_page(rng)
+    noisy = rng.poisson(clean).astype(np.float64)
+    low = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    flat = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1, keep_spots=False), kind="image")
+    put_back = r"^the image model flattened small bright spots: it removed \d+ % of their excess.* was put back"
+    with pytest.warns(OutOfDomainWarning, match=put_back):
+        out = low.run(noisy)
+    with pytest.warns(OutOfDomainWarning, match=r"flattened small bright spots.*measure spots on the input$"):
+        y = flat.run(noisy)
+    truth = _intensity(clean, ii, jj)
+    assert np.mean(y[ii, jj] - 400.0) < 0.5 * 160.0  # the network alone: peaks under half the truth's
+    assert np.mean(out[ii, jj] - 400.0) == pytest.approx(np.mean(clean[ii, jj] - 400.0), rel=0.1)
+    assert _intensity(out, ii, jj) == pytest.approx(truth, rel=0.15)
+    assert abs(_intensity(out, ii, jj) - truth) < 0.5 * abs(_intensity(y, ii, jj) - truth)
+    # what it removed elsewhere stays removed: every pixel farther than 6 from a spot is the network's
+    near = np.zeros(clean.shape, bool)
+    for i, j in zip(ii, jj, strict=True):
+        near[max(0, i - 6) : i + 7, max(0, j - 6) : j + 7] = True
+    np.testing.assert_array_equal(out[~near], y[~near])
+    assert np.sqrt(np.mean((out - clean) ** 2)) < np.sqrt(np.mean((y - clean) ** 2))
+
+
+def test_pages_without_flattened_spots_are_left_as_the_network_gives_them() -> None:
+    """Bright blobs on a dark background, which the image path denoises, and plain noise stay silent
+    and come out as the network gives them; noise alone holds no spot to put back."""
     import warnings
 
     from scipy.ndimage import gaussian_filter
 
     from fluorodn import OutOfDomainWarning
+    from fluorodn._engine import spot_peaks
 
+    rng = np.random.default_rng(10)
     low = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
-    rng = np.random.default_rng(9)
+    flat = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1, keep_spots=False), kind="image")
+    _, ii, jj = _spot_page(rng)
     points = np.zeros((256, 256))
-    ii, jj = 8 + 12 * (np.arange(36) // 6) * 3, 8 + 12 * (np.arange(36) % 6) * 3  # 36 spots 36 px apart
     points[ii, jj] = 1.0
-    clean = 400.0 + 160.0 * 2 * np.pi * 1.3**2 * gaussian_filter(points, 1.3)  # peaks 8x the noise
-    said = r"^the image model flattened small bright spots: it removed \d+ % of their excess"
-    with pytest.warns(OutOfDomainWarning, match=said):
-        out = low.run(rng.poisson(clean).astype(np.float64))
-    assert np.mean(out[ii, jj] - 400.0) < 0.5 * 160.0  # the peaks: under half the truth's
-
     blobs = gaussian_filter(points, 6)
     blobs = 30.0 + 3000.0 * blobs / blobs.max()
+    for page in (rng.poisson(blobs).astype(np.float64), rng.poisson(_spot_page(rng, spots=False)[0]).astype(float)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OutOfDomainWarning)
+            y = low.run(page)
+        np.testing.assert_array_equal(y, flat.run(page))
+    assert np.mean(y[ii, jj]) == pytest.approx(400.0, rel=0.05)
+    assert len(spot_peaks(rng.standard_normal((512, 512)))[0]) == 0
+
+
+def test_spots_are_put_back_on_every_page_of_a_stack_and_streamed_alike() -> None:
+    """A stack: each page whose spots were flattened gets them back, the warning names the first
+    and counts them all, a page of noise alone is left as the network gives it, and the stream
+    (the files' path) gives the same pages as run."""
+    import warnings
+
+    from fluorodn import OutOfDomainWarning
+
+    rng = np.random.default_rng(11)
+    clean, ii, jj = _spot_page(rng)
+    background = _spot_page(rng, spots=False)[0]
+    stack = np.stack([rng.poisson(c).astype(np.float32) for c in (background, clean, clean)])
+    low = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    flat = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1, keep_spots=False), kind="image")
+    with pytest.warns(OutOfDomainWarning, match=r"^page index 1: .* was put back.*\(\d+ spots on 2 pages\)$"):
+        out = low.run(stack)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", OutOfDomainWarning)
-        y = low.run(rng.poisson(blobs).astype(np.float64))
-    assert np.mean(y[ii, jj]) == pytest.approx(np.mean(blobs[ii, jj]), rel=0.05)
+        warnings.simplefilter("ignore")
+        y = flat.run(stack)
+        streamed = np.stack(list(low.stream(iter(stack))))
+    np.testing.assert_array_equal(out[0], y[0])
+    for k in (1, 2):
+        assert np.mean(out[k][ii, jj] - 400.0) == pytest.approx(np.mean(clean[ii, jj] - 400.0), rel=0.15)
+    np.testing.assert_array_equal(streamed, out)
 
 
 def test_an_image_model_refuses_the_spectral_path_s_options(tiny_model: Path, helpers: Any) -> None:
