@@ -14,6 +14,8 @@ per-bin median plus the components' share of the mean):
   differences (:func:`fluorodn.spectral.smooth_spectrum`, GCV), end bins kept; ``order 3`` is
   the shipped rule, checked here to equal ``fit``'s own ``pattern``;
 * ``order 3, ends too``: the same, the end bins corrected as well;
+* ``order 3, ends halved``: the end bins corrected by half their estimate (a shrunk estimate, for
+  an end bin whose estimate is only partly right);
 * ``median only``: order 3 on the per-bin median instead of ``m``;
 * ``cubic spline``: scipy's ``make_smoothing_spline`` (natural ends, GCV) on ``m``, end bins kept.
 
@@ -68,6 +70,7 @@ def variants(m: np.ndarray, median: np.ndarray) -> dict[str, np.ndarray]:
     for order in (2, 3, 4):
         out[f"order {order}"] = _ends_kept(m - smooth_spectrum(m, order))
     out["order 3, ends too"] = m - smooth_spectrum(m, 3)
+    out["order 3, ends halved"] = np.where(np.isin(u, [0, len(m) - 1]), 0.5, 1.0) * out["order 3, ends too"]
     out["median only"] = _ends_kept(median - smooth_spectrum(median, 3))
     out["cubic spline"] = _ends_kept(m - make_smoothing_spline(u, m)(u))
     return out
