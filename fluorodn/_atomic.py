@@ -3,8 +3,9 @@
 A file is written to a temporary file in the destination folder (:func:`temp_name`), flushed
 to disk and given its final name at the end (a hard link, or ``os.replace`` with
 ``overwrite``); a folder is built under a temporary name and renamed at the end (onto an empty
-folder made under the final name, which claims it: a name taken by anything else is refused).
-The temporary file or folder is removed on any error or interruption. An output never replaces
+folder made under the final name, which claims it: a name taken by anything else is refused;
+that empty folder is removed again where the rename does not happen). The temporary file or
+folder is removed on any error or interruption. An output never replaces
 its input, nor an existing file or folder unless asked, not even one another process wrote in
 the meantime. :func:`remove_stale_temps` clears what a killed writer left behind.
 """
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -206,7 +208,9 @@ def atomic_folder(dest: Path, *, overwrite: bool, source: Path | None = None) ->
     is False), and at the end if anything took the name ``dest`` in the meantime (without
     ``overwrite``: it is left as it is). With ``overwrite`` an existing ``dest`` is moved
     aside, replaced, then removed. On any exception the temporary folder is removed and
-    ``dest`` is left as it was.
+    ``dest`` is left as it was (the empty folder made to claim the name removed, what an
+    overwrite moved aside put back), unless the exception came once the new folder had the
+    name ``dest``: then it holds the new folder, complete.
     """
     dest = check_name_length(dest)
     if source is not None and (same_file(dest, source) or inside(dest, source) or inside(source, dest)):
@@ -235,7 +239,8 @@ def atomic_folder(dest: Path, *, overwrite: bool, source: Path | None = None) ->
 
 def _publish_folder(tmp: Path, dest: Path) -> None:
     """Give the finished folder ``tmp`` the name ``dest``, which nothing may hold: whatever holds
-    it (a file, a folder, empty or not, a link) is left as it is and OutputExistsError raised."""
+    it (a file, a folder, empty or not, a link) is left as it is and OutputExistsError raised.
+    Where the rename does not happen (an error, an interrupt), ``dest`` is left as it was before."""
     appeared = OutputExistsError(f"{dest} appeared while it was written; pass overwrite=True to replace it")
     if os.name == "nt":  # a rename there never replaces what exists
         try:
@@ -245,24 +250,56 @@ def _publish_folder(tmp: Path, dest: Path) -> None:
         return
     # POSIX renames a folder over an empty folder: make that empty folder first, which fails if
     # the name is taken, then rename onto it; a rename that finds it no longer empty (another
-    # process wrote into it in the meantime) fails, and what it holds is left there
+    # process wrote into it in the meantime) fails, and what it holds is left there. Where the
+    # rename does not happen, the empty folder made here is removed again (_unreserve).
+    name = os.fspath(dest)  # a str: os.mkdir runs no Python code before its system call, so an
+    # interrupt raised by the call comes on its return, once the folder is made
     try:
-        os.mkdir(dest)
+        os.mkdir(name)
     except FileExistsError:
         raise appeared from None
+    except OSError:
+        raise
+    except BaseException:  # an interrupt raised on the return of a mkdir that made the folder
+        _unreserve(name, None)
+        raise
+    made: os.stat_result | None = None
     try:
+        made = os.lstat(name)
         os.rename(tmp, dest)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.rmdir(dest)  # only while it is still the empty folder made above
-        if err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+    except BaseException as err:
+        _unreserve(name, made)
+        if isinstance(err, OSError) and err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
             raise appeared from None
         raise
 
 
+def _unreserve(name: str, made: os.stat_result | None) -> None:
+    """Remove the empty folder :func:`_publish_folder` made under ``name`` (``made``: its lstat, or
+    None where the interrupt came before it was taken, a moment after the folder was made), where
+    ``name`` still is that folder and it is still empty: a folder another process put there (another
+    device, inode or change time) or wrote into is left."""
+    try:
+        now = os.lstat(name)
+        if not stat.S_ISDIR(now.st_mode):
+            return
+        if made is not None and _stamp(now) != _stamp(made):
+            return
+        os.rmdir(name)  # fails where the folder is no longer empty
+    except OSError:
+        pass
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    """What tells one folder from another made under the same name: device, inode, change time."""
+    return st.st_dev, st.st_ino, st.st_ctime_ns
+
+
 def _replace_folder(tmp: Path, dest: Path) -> None:
     """Give the finished folder ``tmp`` the name ``dest``, replacing whatever holds it: that is
-    renamed aside first (put back if the rename of ``tmp`` fails), then removed."""
+    renamed aside first, then removed once ``tmp`` has the name. Where that rename does not happen
+    (an error, an interrupt at any point), what was renamed aside is put back under ``dest``; if it
+    cannot be (another process took the name meanwhile), OutputError says where it is kept."""
     if not os.path.lexists(dest):
         try:
             os.rename(tmp, dest)
@@ -271,15 +308,47 @@ def _replace_folder(tmp: Path, dest: Path) -> None:
             if not os.path.lexists(dest):  # not a name taken in the meantime: a real failure
                 raise
     aside = temp_name(dest, "old")
-    os.rename(dest, aside)
+    new = os.lstat(tmp)
     try:
+        os.rename(dest, aside)
         os.rename(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.rename(aside, dest)
+    except BaseException as err:
+        # the state is read from the names, not from how far the block got: an interrupt can come
+        # on the return of either rename, once it is done
+        if not _put_back(aside, dest, new) and isinstance(err, OSError):
+            why = "the disk is full" if _disk_full(err) else (err.strerror or str(err))
+            raise OutputError(
+                f"cannot write {dest} ({why}), and what it held could not be put back: it is kept as {aside}; "
+                f"rename it to {dest.name} to have it back"
+            ) from err
         raise
+    _remove(aside)
+
+
+def _put_back(aside: Path, dest: Path, new: os.stat_result) -> bool:
+    """After :func:`_replace_folder`'s renames were cut short: put what was renamed to ``aside``
+    back under ``dest``, unless ``dest`` already holds the new folder (``new``, its stat), when
+    what is aside is removed. Returns False only where it is left aside."""
+    if not os.path.lexists(aside):  # never moved
+        return True
+    try:
+        now = os.lstat(dest)
+    except OSError:
+        now = None
+    if now is not None and (now.st_dev, now.st_ino) == (new.st_dev, new.st_ino):
+        _remove(aside)
+        return True
+    try:
+        os.rename(aside, dest)
+    except OSError:
+        return False
+    return True
+
+
+def _remove(path: Path) -> None:
+    """Remove ``path``, a folder (not followed where it is a link) or a file, as far as it can be."""
     with contextlib.suppress(OSError):
-        if os.path.isdir(aside) and not os.path.islink(aside):
-            shutil.rmtree(aside)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
         else:
-            os.unlink(aside)
+            os.unlink(path)
