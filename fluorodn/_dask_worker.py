@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._engine import check_input, check_values
+from ._engine import check_input, check_values, removal_check
 from .errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,7 +92,12 @@ def run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sh
     den = worker_denoiser(model, device, options, sha256)
     arr = check_input(block, ndims=(3,)) if block.shape[0] else block
     if den.kind != "spectral":
-        return den._run_image(arr) if block.shape[0] else np.empty(block.shape, dtype=np.float32)
+        if not block.shape[0]:
+            return np.empty(block.shape, dtype=np.float32)
+        out = den._run_image(arr)
+        if den.options.keep_spots:  # whole pages: flattened spots are put back as one call puts them
+            removal_check(list(arr), list(out), keep=True)
+        return out
     out = np.empty(block.shape, dtype=np.float32)
     for k, page in enumerate(arr):
         out[k] = den._run_spectral(page, None, checks=False)[0]

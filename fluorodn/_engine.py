@@ -34,6 +34,7 @@ __all__ = [
     "denoise_pages",
     "keep_spots",
     "percent",
+    "removal_check",
     "removal_excess",
     "removal_warning",
 ]
@@ -411,16 +412,18 @@ def removal_structure(noisy: np.ndarray, denoised: np.ndarray) -> float:
 
 #: Spots :func:`spot_removal` judges: local peaks of a page's 3 x 3 means over its 9 x 9 means that
 #: stand this many robust standard deviations of that contrast above it (faint spots are not judged).
-#: On the images benchmark's frames whose removed part has a bright tail, other than spot frames, it
-#: finds at most 2 spots (5: 64 on brick at noise 2, 0.51 of their excess removed; ad hoc).
+#: On the images benchmark's frames whose removed part has a bright tail, other than spot frames and
+#: the bright blobs (15 spots, 0.02 removed), it finds at most 2 spots (at 5: 64 on brick at noise 2,
+#: 0.51 of their excess removed; ad hoc).
 SPOT_SDS = 6.0
 #: Fewest spots :func:`spot_removal` judges a page by.
 SPOT_COUNT = 5
 #: Largest share of its spots' excess over the ring around them that the image path may remove
 #: before it is taken to have flattened them: removing noise alone leaves 0.01-0.02 on the images
 #: benchmark's bright blobs and, ad hoc, at most 0.10 on spectral recordings run through ``low`` and
-#: ``high`` (noise 0.1-1.2, fast hemodynamics, slow rises, other sensors) and on spot frames with the
-#: noise alone taken off; the default flattens point-like spots by 0.68-0.79 (``images.md``).
+#: ``high`` (noise 0.1-1.2, fast hemodynamics, slow rises, other sensors; judged from 8 standard
+#: deviations) and at most 0.07 on the spot frames with exactly their noise taken off (from 6); the
+#: network flattens point-like spots by 0.68-0.81 (``images.md``).
 SPOT_REMOVED = 0.4
 #: The most of their excess that removing noise alone took from spots in those measurements.
 SPOT_NOISE = 0.1
@@ -431,6 +434,37 @@ BRIGHT_TAIL = 3.0
 SPOT_VALUES = 1 << 16
 
 
+def _contrast(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(3 x 3 means - 9 x 9 means, 9 x 9 means, robust standard deviation of that contrast) of the
+    2D float32 ``x`` (mirrored at its border)."""
+    from scipy.ndimage import uniform_filter
+
+    from fluorodn.normalize import difference_noise
+
+    around = uniform_filter(x, 9, mode="mirror")
+    contrast = uniform_filter(x, 3, mode="mirror") - around
+    return contrast, around, float(np.sqrt(2.0)) * difference_noise(contrast[::2, ::2])  # MAD as an SD
+
+
+def _peaks(contrast: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the local peaks (over the 5 x 5 around each) of ``contrast`` beyond
+    ``level``, at least 2 pixels from its border (a whole 5 x 5 inside: the mirrored border's
+    contrast spreads wider than the inside's)."""
+    ii, jj = np.nonzero(contrast[2:-2, 2:-2] > level)
+    ii, jj = ii + 2, jj + 2
+    peak = np.ones(len(ii), bool)
+    for di in range(-2, 3):
+        for dj in range(-2, 3):
+            peak &= contrast[ii + di, jj + dj] <= contrast[ii, jj]
+    return ii[peak], jj[peak]
+
+
+def _centred(page: np.ndarray) -> np.ndarray:
+    """A 2D page as float32 about its mean (taken in float64), so that a large offset keeps its noise."""
+    level = float(np.mean(page, dtype=np.float64))
+    return np.subtract(page, level if np.isfinite(level) else 0.0, dtype=np.float64).astype(np.float32)
+
+
 def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
     """(spots, removed share): on a 2D page (a centred crop of at most ``SPOT_VALUES`` values, at
     least ``isqrt(SPOT_VALUES)`` on a side where the page has that), the local peaks (over 5 x 5) of
@@ -439,31 +473,21 @@ def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
     ring around it (the 9 x 9 square without the 5 x 5), and the median over them of what was removed
     (``noisy - denoised``) over that excess, both as 5 x 5 sums: near 0 where noise alone was
     removed, near 1 where a spot was flattened to its ring. (spots, nan) under ``SPOT_COUNT`` spots."""
-    from scipy.ndimage import uniform_filter
-
-    from fluorodn.normalize import difference_noise
-
     rows, cols = noisy.shape
     side_r = min(rows, max(math.isqrt(SPOT_VALUES), SPOT_VALUES // max(cols, 1)))
     side_c = min(cols, SPOT_VALUES // max(side_r, 1))
     r0, c0 = (rows - side_r) // 2, (cols - side_c) // 2
     if min(side_r, side_c) < 9:
         return 0, float("nan")
-    crop = np.asarray(noisy[r0 : r0 + side_r, c0 : c0 + side_c], np.float64)
-    level = float(crop.mean())
-    x = (crop - (level if np.isfinite(level) else 0.0)).astype(np.float32)  # large offsets keep their noise
-    around = uniform_filter(x, 9, mode="mirror")
-    contrast = uniform_filter(x, 3, mode="mirror") - around
-    spread = float(np.sqrt(2.0)) * difference_noise(contrast[::2, ::2])  # its MAD as a standard deviation
+    crop = np.asarray(noisy[r0 : r0 + side_r, c0 : c0 + side_c])
+    x = _centred(crop)
+    contrast, around, spread = _contrast(x)
     if not spread > 0:
         return 0, float("nan")
-    ii, jj = np.nonzero(contrast[2:-2, 2:-2] > SPOT_SDS * spread)
+    ii, jj = _peaks(contrast, SPOT_SDS * spread)
     if len(ii) < SPOT_COUNT:
         return len(ii), float("nan")
-    ii, jj = ii + 2, jj + 2  # a whole 5 x 5 neighbourhood inside the crop
     offsets = [(di, dj) for di in range(-2, 3) for dj in range(-2, 3)]
-    peak = np.all([contrast[ii + di, jj + dj] <= contrast[ii, jj] for di, dj in offsets], axis=0)
-    ii, jj = ii[peak], jj[peak]
     box = sum(x[ii + di, jj + dj] for di, dj in offsets) / 25.0
     excess = box - (81.0 * around[ii, jj] - 25.0 * box) / 56.0  # over the ring around the 5 x 5
     keep = excess > spread
@@ -471,7 +495,7 @@ def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
         return int(keep.sum()), float("nan")
     ii, jj = ii[keep], jj[keep]
     out = np.asarray(denoised[r0 : r0 + side_r, c0 : c0 + side_c], np.float64)
-    removed = (crop - out).astype(np.float32)
+    removed = (np.asarray(crop, np.float64) - out).astype(np.float32)
     gone = sum(removed[ii + di, jj + dj] for di, dj in offsets) / 25.0
     return len(ii), float(np.median(gone / excess[keep]))
 
@@ -493,30 +517,15 @@ KEEP_SMOOTH = 1.0
 
 
 def spot_peaks(page: np.ndarray, sds: float = KEEP_SDS) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, columns) of the spots of a 2D page: local peaks (over 5 x 5) of its 3 x 3 means over
-    its 9 x 9 means that stand more than ``sds`` robust standard deviations of that contrast above it."""
-    from scipy.ndimage import uniform_filter
-
-    from fluorodn.normalize import difference_noise
-
+    """(rows, columns) of the spots of a 2D page: local peaks (over the 5 x 5 around each, at least 2
+    pixels from the border) of its 3 x 3 means over its 9 x 9 means that stand more than ``sds``
+    robust standard deviations of that contrast above it."""
     if min(page.shape) < 9:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    x = np.asarray(page, np.float64)
-    level = float(x.mean())
-    x = (x - (level if np.isfinite(level) else 0.0)).astype(np.float32)
-    contrast = uniform_filter(x, 3, mode="mirror")
-    contrast -= uniform_filter(x, 9, mode="mirror")
-    spread = float(np.sqrt(2.0)) * difference_noise(contrast[::2, ::2])
+    contrast, _, spread = _contrast(_centred(page))
     if not spread > 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    rows, cols = np.nonzero(contrast > sds * spread)
-    # local peaks over the 5 x 5 around each, among the pixels that exist
-    padded = np.pad(contrast, 2, mode="constant", constant_values=-np.inf)
-    peak = np.ones(len(rows), bool)
-    for di in range(5):
-        for dj in range(5):
-            peak &= padded[rows + di, cols + dj] <= contrast[rows, cols]
-    return rows[peak], cols[peak]
+    return _peaks(contrast, sds * spread)
 
 
 def keep_spots(page: np.ndarray, out: np.ndarray) -> int:
@@ -546,18 +555,28 @@ def keep_spots(page: np.ndarray, out: np.ndarray) -> int:
 def removal_warning(
     pages: Sequence[np.ndarray], outs: Sequence[np.ndarray], first: int = 0, keep: bool = False
 ) -> str | None:
-    """The :class:`OutOfDomainWarning` message for the first of ``pages`` (page indices from
-    ``first`` on) from which the image path (``outs``) removed more than ``REMOVAL_LIMIT`` times
-    its noise level (:func:`removal_excess`), something that correlates with itself beyond
-    ``REMOVAL_CORRELATION`` (:func:`removal_structure`) or, where what was removed has a bright tail
-    (:func:`removal_stats`), more than ``SPOT_REMOVED`` of its spots' excess over the ring around
-    them (:func:`spot_removal`), or None.
+    """The :class:`OutOfDomainWarning` message of :func:`removal_check`, or None."""
+    return removal_check(pages, outs, first, keep)[0]
+
+
+def removal_check(
+    pages: Sequence[np.ndarray], outs: Sequence[np.ndarray], first: int = 0, keep: bool = False
+) -> tuple[str | None, int, int | None]:
+    """(message, spots put back, page index of the first page they were put back on): the
+    :class:`OutOfDomainWarning` message for the first of ``pages`` (page indices from ``first`` on)
+    from which the image path (``outs``) removed more than ``REMOVAL_LIMIT`` times its noise level
+    (:func:`removal_excess`), something that correlates with itself beyond ``REMOVAL_CORRELATION``
+    (:func:`removal_structure`) or, where what was removed has a bright tail (:func:`removal_stats`),
+    more than ``SPOT_REMOVED`` of its spots' excess over the ring around them (:func:`spot_removal`),
+    or None.
 
     ``keep``: on every page whose spots were flattened so, what the model removed from them is put
     back (:func:`keep_spots`, ``outs`` changed in place), and the message says so; the checks then
     read every page instead of stopping at the first message."""
     message: str | None = None
+    about_spots = False  # the message is the flattened spots'
     spots_kept = pages_kept = 0
+    first_kept: int | None = None
     for k, (page, out) in enumerate(zip(pages, outs, strict=True), start=first):
         if message is not None and not keep:
             break
@@ -584,32 +603,42 @@ def removal_warning(
             spots, share = spot_removal(page, out) if bright else (0, float("nan"))
             if share > SPOT_REMOVED:
                 kept = keep_spots(page, out) if keep else 0
-                spots_kept += kept
-                pages_kept += kept > 0
-                if said is None:
+                if kept:
+                    spots_kept += kept
+                    pages_kept += 1
+                    first_kept = k if first_kept is None else first_kept
+                if said is None and message is None:
+                    about_spots = True
                     said = (
                         f"{where}the image model flattened small bright spots: it removed {100 * share:.0f} % of their "
                         f"excess over the ring around them (median over {spots} spots; removing noise alone takes at "
                         f"most about {100 * SPOT_NOISE:.0f} %): the image models were trained on time x wavelength "
                         "recordings, and point-like spots are outside what they saw; "
-                    ) + (
-                        f"what it removed from the {kept} spots found was put back (whole on the {2 * KEEP_CORE + 1} x "
-                        f"{2 * KEEP_CORE + 1} pixels around each, smoothed over the {2 * KEEP_HALO + 1} x "
-                        f"{2 * KEEP_HALO + 1}), so they keep their intensity, with the input's noise on them; "
-                        "keep_spots=False leaves the network's output"
-                        if kept
-                        else "spot intensities are not kept: measure spots on the input"
                     )
         if message is None:
             message = said
-    if message is not None and spots_kept and "put back" not in message:
-        message += (
-            f"; what the model removed from {spots_kept} small bright spots it flattened was put back "
-            "(keep_spots=False leaves the network's output)"
-        )
-    elif message is not None and pages_kept > 1:
-        message += f" ({spots_kept} spots on {pages_kept} pages)"
-    return message
+    if message is not None:
+        message += spots_said(spots_kept, pages_kept, about_spots, keep)
+    return message, spots_kept, first_kept
+
+
+def spots_said(spots: int, pages: int, about_spots: bool, keep: bool = True) -> str:
+    """How a removal check's message ends on the flattened spots: what was put back (``spots``
+    spots on ``pages`` pages), after a message about them (``about_spots``) or another one."""
+    on = f" on {pages} pages" if pages > 1 else ""
+    how = (
+        f"(whole on the {2 * KEEP_CORE + 1} x {2 * KEEP_CORE + 1} pixels around each, smoothed over the "
+        f"{2 * KEEP_HALO + 1} x {2 * KEEP_HALO + 1}), so they keep their intensity, with the input's noise on them; "
+        "keep_spots=False leaves the network's output"
+    )
+    if about_spots and spots:
+        return f"what it removed from the {spots} spots found{on} was put back {how}"
+    if about_spots:
+        found = "" if not keep else " (none stood out enough on the whole page to be put back)"
+        return f"spot intensities are not kept{found}: measure spots on the input"
+    if spots:
+        return f"; what the image model removed from {spots} small bright spots it flattened{on} was put back {how}"
+    return ""
 
 
 def _beyond(value: float, limit: float, digits: int, kind: str) -> str:

@@ -180,12 +180,19 @@ def _image_scale(page: da.Array) -> tuple[tuple[float, float], np.ndarray]:
 
 
 def _image_messages(
-    planner: Denoiser, page: da.Array, scale: tuple[float, float], rows: np.ndarray, border: str, index: int = 0
+    planner: Denoiser,
+    page: da.Array,
+    scale: tuple[float, float],
+    rows: np.ndarray,
+    border: str,
+    index: int = 0,
+    keep: bool = False,
 ) -> list[str | None]:
     """The image path's checks of one call on a 2D ``page`` (page ``index`` of a stack), here on the
     client: clipping among the statistics ``rows``, and what the model removes from the centred
     square of side ``CHECK_SIDE``, denoised here from the square and the ``halo`` pixels around it
-    (the values the whole page gets there)."""
+    (the values the whole page gets there); ``keep``: the workers put flattened spots back (whole
+    pages), as the message then says."""
     halo = int(planner.halo)
     core, around = [], []
     for n in page.shape:
@@ -200,7 +207,7 @@ def _image_messages(
     clipped = clipping_warning(rows)
     return [
         f"page index {index}: {clipped}" if clipped and index else clipped,
-        removal_warning([block[inner]], [out[inner]], first=index),
+        removal_warning([block[inner]], [out[inner]], first=index, keep=keep),
     ]
 
 
@@ -229,7 +236,9 @@ def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) ->
             found = [type(m)(f"page index {k}: {m}") if m and k else m for m in checked]  # each keeps its kind
         else:
             scale, rows = _image_scale(page)
-            found = _image_messages(planner, page, scale, rows, planner.border_mode(page.shape), k)
+            found = _image_messages(
+                planner, page, scale, rows, planner.border_mode(page.shape), k, keep=planner.options.keep_spots
+            )
         cautions = cautions or [m for m in found if isinstance(m, spectral.EventCaution)]
         others = [m for m in found if not isinstance(m, spectral.EventCaution)]
         if any(others):
@@ -303,7 +312,10 @@ def denoise(
     recording: bool = False,
     rate: float | None = None,
 ) -> da.Array:
-    """Lazily denoise a dask array; equal to ``Denoiser(model).run(array.compute(), recording=recording)``.
+    """Lazily denoise a dask array; equal to ``Denoiser(model).run(array.compute(), recording=recording)``,
+    except that a single frame (2D) cut into chunks keeps the network's output where it flattened
+    small bright spots (``keep_spots`` needs whole pages: the warning then says to measure spots on
+    the input); a stack's pages get their spots put back as in one call.
 
     Parameters
     ----------

@@ -23,7 +23,16 @@ from typing import Any
 import numpy as np
 
 from fluorodn import spectral
-from fluorodn._engine import Progress, check_input, check_scale, clipping_warning, denoise_pages, removal_warning
+from fluorodn._engine import (
+    Progress,
+    check_input,
+    check_scale,
+    clipping_warning,
+    denoise_pages,
+    removal_check,
+    removal_warning,
+    spots_said,
+)
 from fluorodn.errors import (
     EventDetectionWarning,
     InputError,
@@ -301,7 +310,9 @@ class DenoiserOptions:
     it removed from the spots (:func:`fluorodn._engine.keep_spots`: whole on the 5 x 5 pixels
     around each, smoothed over the 13 x 13), so that they keep their peaks and intensity, with the
     input's noise on them; the warning says so. False: the network's output as it is (the warning
-    stays). ``fluorodn.dask`` does not put spots back. Spectral recordings ignore it."""
+    stays). ``fluorodn.dask`` puts spots back on a stack's pages, not on a single frame cut into
+    chunks. ``run(scale=...)``, one block of a chunked run, neither checks nor puts back. Spectral
+    recordings ignore it."""
 
     def __post_init__(self) -> None:
         for name in ("threads", "tile_pixels"):
@@ -593,9 +604,11 @@ class Denoiser:
         Returns
         -------
         (H, W) or (pages, H, W) float32 array, the shape of ``x``. On the image path
-        ``x - s * net((x - m) / s)``, where ``(m, s)`` is the global scale of each page; on the
-        spectral path each recording projected onto its spectra, its coefficient traces denoised over
-        time by the network (README, "Spectral path").
+        ``x - s * net((x - m) / s)``, where ``(m, s)`` is the global scale of each page (except
+        around small bright spots the network flattened, where ``options.keep_spots`` puts back what
+        it removed; not with ``scale=``, which runs no checks); on the spectral path each recording
+        projected onto its spectra, its coefficient traces denoised over time by the network
+        (README, "Spectral path").
 
         Examples
         --------
@@ -752,7 +765,8 @@ class Denoiser:
         generator's own (at the caller of :meth:`stream`)."""
         chunk: list[np.ndarray] = []
         clipped: str | None = None
-        removed = False  # warned about the first page from which structure was removed
+        # warned about the first page from which structure was removed; told of spots put back
+        told = (False, False)
         done = 0
         for k, page in enumerate(pages):
             try:
@@ -767,29 +781,37 @@ class Denoiser:
                 message = f"page index {k}: {clipped}" if k else clipped
                 warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)
             if chunk and (arr.shape != chunk[0].shape or (len(chunk) + 1) * arr.size > self.tile_pixels):
-                removed = yield from self._checked(chunk, done, removed, progress, depth + 1)
+                told = yield from self._checked(chunk, done, told, progress, depth + 1)
                 done += len(chunk)
                 chunk = []
             chunk.append(arr)
         if chunk:
-            yield from self._checked(chunk, done, removed, progress, depth + 1)
+            yield from self._checked(chunk, done, told, progress, depth + 1)
 
     def _checked(
-        self, chunk: list[np.ndarray], first: int, warned: bool, progress: Progress | None, depth: int
-    ) -> Generator[np.ndarray, None, bool]:
-        """:meth:`_flush`, with :func:`removal_warning` on the chunk's pages (``first``: the page
-        index of its first) unless a page of the stream ``warned`` already (with ``keep_spots``, on
-        every page, for the flattened spots it puts back); returns whether one has warned.
-        The warning points ``depth`` frames above this generator's own, at the caller of :meth:`stream`."""
+        self, chunk: list[np.ndarray], first: int, told: tuple[bool, bool], progress: Progress | None, depth: int
+    ) -> Generator[np.ndarray, None, tuple[bool, bool]]:
+        """:meth:`_flush`, with :func:`removal_check` on the chunk's pages (``first``: the page index
+        of its first) unless a page of the stream warned already (``told``: whether one has, and
+        whether the spots put back were told of); with ``keep_spots`` every page is checked, for the
+        flattened spots it puts back, and spots put back after the stream's warning are told of
+        once. Returns ``told`` as it then stands. The warnings point ``depth`` frames above this
+        generator's own, at the caller of :meth:`stream`."""
         outs = list(self._flush(chunk, progress))  # the chunk is denoised whole before its first page
-        # with keep_spots every page is checked: flattened spots are put back on each
         keep = self.options.keep_spots
-        message = removal_warning(chunk, outs, first, keep=keep) if keep or not warned else None
-        if message and not warned:
-            warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)
-            warned = True
+        warned, spots_told = told
+        if keep or not warned:
+            message, kept, at = removal_check(chunk, outs, first, keep=keep)
+            if message and not warned:
+                warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)
+                warned, spots_told = True, kept > 0
+            elif kept and not spots_told:  # a later page's: the stream's warning said nothing of them
+                where = f"page index {at}: " if at else ""
+                note = where + spots_said(kept, 1, about_spots=False).removeprefix("; ")
+                warnings.warn(OutOfDomainWarning(note), stacklevel=1 + depth)
+                spots_told = True
         yield from outs
-        return warned
+        return warned, spots_told
 
     # -- spectral path ----------------------------------------------------------------
 

@@ -155,8 +155,9 @@ FlattenSpotsOption = Annotated[
         "--flatten-spots",
         help="Images: leave the network's output where it flattened small bright spots (point-like "
         "puncta, which the image models never saw). By default what it removed from them is put back, "
-        "so spots keep their intensity (with the input's noise on them), and a warning says so. "
-        "Spectral recordings are denoised without it (noted); refused with --kind spectral.",
+        "so spots keep their intensity (with the input's noise on them), and a warning says so (not on "
+        "a single frame of a .zarr store, denoised in chunks). Spectral recordings are denoised without it "
+        "(noted); refused with --kind spectral.",
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")]

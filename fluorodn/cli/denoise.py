@@ -375,7 +375,7 @@ def _check_inputs(
     import numpy as np
 
     from fluorodn import io as fio
-    from fluorodn._file_pipeline import file_rate
+    from fluorodn._file_pipeline import file_rate, fill_nonfinite
     from fluorodn.errors import InputError
 
     todo = []
@@ -424,6 +424,8 @@ def _check_inputs(
                     _read_pages(rec, settings.nan)
                 if planned is not None and planned[0] is not None:  # --to h5 in a dry run: what the run will refuse
                     first = next(iter(rec.pages()), None)
+                    if first is not None and settings.nan == "fill":  # the page as the run gives it
+                        first = fill_nonfinite(np.asarray(first))[0]
                     if not fio.h5_takes(rec, planned[0], planned[1], None if first is None else np.asarray(first)):
                         raise fio.h5_frames_error(rec)
             if read_all:

@@ -26,7 +26,8 @@ def copy_file(fin: Any, fout: Any, new: dict[str, np.ndarray]) -> None:
     they fit). An object reached by several hard links is copied once and linked again at its
     other paths, as in ``fin``: a replaced dataset's other paths show the replacement."""
     _copy_attrs(fin, fout)
-    _copy_tree(fin, fout, "", new, {fin.id: "/"})
+    replaced = {fin[path].id: array for path, array in new.items()}  # by object: any of its links
+    _copy_tree(fin, fout, replaced, {fin.id: "/"})
     _carry_references(fin, fout)
 
 
@@ -71,14 +72,13 @@ def _copy_attrs(src: Any, dst: Any) -> None:
             )
 
 
-def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray], copied: dict[Any, str]) -> None:
-    """Copy ``src`` into ``dst``; datasets named in ``new`` (paths from the root) get new data.
-    ``copied`` maps the objects already copied (their h5py ids, equal for every hard link to one
-    object) to their paths in the copy: a link to one of them is made a hard link there."""
+def _copy_tree(src: Any, dst: Any, new: dict[Any, np.ndarray], copied: dict[Any, str]) -> None:
+    """Copy ``src`` into ``dst``; the datasets in ``new`` (by h5py id, equal for every hard link to
+    one object) get new data, at whichever of their links comes first. ``copied`` maps the objects
+    already copied (by id) to their paths in the copy: a link to one of them is made a hard link there."""
     import h5py
 
     for name in src:
-        path = f"{prefix}{name}"
         link = src.get(name, getlink=True)
         if isinstance(link, h5py.SoftLink):
             dst[name] = h5py.SoftLink(link.path)
@@ -90,8 +90,8 @@ def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray], copi
         if obj.id in copied:
             dst[name] = dst.file[copied[obj.id]]
             continue
-        if path in new:
-            out = dst.create_dataset(name, data=new[path], **_creation(obj, new[path]))
+        if obj.id in new:
+            out = dst.create_dataset(name, data=new[obj.id], **_creation(obj, new[obj.id]))
             _copy_attrs(obj, out)
         elif isinstance(obj, h5py.Group):
             # walked rather than copied whole, so that links into it from elsewhere stay links
@@ -99,7 +99,7 @@ def _copy_tree(src: Any, dst: Any, prefix: str, new: dict[str, np.ndarray], copi
             group = dst.create_group(name, track_order=ordered or None)
             copied[obj.id] = group.name
             _copy_attrs(obj, group)
-            _copy_tree(obj, group, path + "/", new, copied)
+            _copy_tree(obj, group, new, copied)
             continue
         else:
             src.copy(obj, dst, name=name)

@@ -244,6 +244,7 @@ def quiet_removal_check(monkeypatch: Any) -> None:
     import fluorodn.denoiser
 
     monkeypatch.setattr(fluorodn.denoiser, "removal_warning", lambda pages, outs, first=0, keep=False: None)
+    monkeypatch.setattr(fluorodn.denoiser, "removal_check", lambda pages, outs, first=0, keep=False: (None, 0, None))
 
 
 def test_one_warning_line_per_file(tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: Any) -> None:
@@ -349,6 +350,7 @@ from fluorodn.cli import main
 import fluorodn.denoiser
 # the tiny model's own removal is not what this tests
 fluorodn.denoiser.removal_warning = lambda pages, outs, first=0, keep=False: None
+fluorodn.denoiser.removal_check = lambda pages, outs, first=0, keep=False: (None, 0, None)
 real = Denoiser.stream
 def stream(self, pages, **kw):
     for page in real(self, pages, **kw):

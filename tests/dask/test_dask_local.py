@@ -411,3 +411,34 @@ def test_the_default_model_on_a_stack_of_recordings_equals_one_machine():
     np.testing.assert_array_equal(ref[1], Denoiser(device="cpu").run(stack[1]))
     got = fdask.denoise(da.from_array(stack, chunks=(2, 100, w)), device="cpu").compute(scheduler="threads")
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-3)
+
+
+def test_spots_are_put_back_on_a_stack_s_pages_and_warned_of_on_a_chunked_frame() -> None:
+    """The image model flattens point-like spots: on a stack (whole pages a chunk) the workers put
+    back what it removed as one call does, and the client's warning says so; a single frame cut into
+    chunks keeps the network's output, and the warning says to measure spots on the input."""
+    import warnings
+
+    from scipy.ndimage import gaussian_filter
+
+    from fluorodn import DenoiserOptions, OutOfDomainWarning
+
+    rng = np.random.default_rng(9)
+    points = np.zeros((256, 256))
+    points[8 + 36 * (np.arange(36) // 6), 8 + 36 * (np.arange(36) % 6)] = 1.0
+    clean = 400.0 + 160.0 * 2 * np.pi * 1.3**2 * gaussian_filter(points, 1.3)  # peaks 8x the noise
+    stack = np.stack([rng.poisson(clean) for _ in range(2)]).astype(np.float32)
+    options = DenoiserOptions(threads=1)
+    one = Denoiser("low", device="cpu", options=options, kind="image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = one.run(stack)
+    with pytest.warns(OutOfDomainWarning, match="was put back"):
+        lazy = fdask.denoise(da.from_array(stack, chunks=(1, 256, 256)), "low", device="cpu", options=options)
+    assert_same(lazy.compute(scheduler="synchronous"), ref, stack)
+    with pytest.warns(OutOfDomainWarning, match="measure spots on the input"):
+        lazy = fdask.denoise(da.from_array(stack[0], chunks=(128, 128)), "low", device="cpu", options=options)
+    flat = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1, keep_spots=False), kind="image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_same(lazy.compute(scheduler="synchronous"), flat.run(stack[0]), stack[0])

@@ -340,13 +340,17 @@ def test_rate_fills_in_for_files_without_timestamps(tmp_path):
         ("frames.tif", ["--kind", "spectral"], True),
         ("short.npy", [], True),  # too short to look spectral, but its rows are one spectrum
         ("short.npy", ["--model", "low"], False),
+        ("short_nan.npy", ["--nan", "fill"], True),  # judged on the page as the run fills it
     ],
 )
 def test_a_dry_run_to_h5_tells_what_the_run_refuses(tmp_path, name, flags, written):
     rng = np.random.default_rng(3)
     frames = rng.poisson(100, (2, 96, 96)).astype(np.uint16)
     tifffile.imwrite(tmp_path / "frames.tif", frames)
-    np.save(tmp_path / "short.npy", spectra(40, 152, seed=2).astype(np.float32))
+    short = spectra(40, 152, seed=2).astype(np.float32)
+    np.save(tmp_path / "short.npy", short)
+    short[5, 7] = np.nan
+    np.save(tmp_path / "short_nan.npy", short)
     args = ["denoise", str(tmp_path / name), "--to", "h5", "--threads", "1", *flags]
     dry = runner.invoke(app, [*args, "--dry-run"])
     assert (dry.exit_code == 0) is written, dry.output

@@ -485,6 +485,7 @@ def test_write_back_keeps_creation_settings_and_hard_links(tmp_path):
         f.create_dataset("Time", data=np.arange(T) * 0.2)
         f.create_dataset("Wavelength", data=np.linspace(477, 595, W))
         f.create_group("raw")["ch1"] = d  # a second hard link to the recording
+        f.create_group("Archive")["ch1"] = d  # a third, met before the recording's own
         shared = f.create_dataset("a/notes", data=np.arange(4.0), fillvalue=np.nan)
         f.create_group("b", track_order=True)["notes"] = shared
         f["b"].create_dataset("z", data=[1])
@@ -497,8 +498,8 @@ def test_write_back_keeps_creation_settings_and_hard_links(tmp_path):
             assert ch.dtype == dtype and ch.chunks == (60, W) and ch.maxshape == (None, W)
             assert ch.fletcher32 and ch.compression == "gzip" and ch.shuffle and ch.fillvalue == fill
             # the other link shows the denoised values: one object, not a copy holding the input's
-            assert fout["raw/ch1"].id == ch.id
-            np.testing.assert_array_equal(fout["raw/ch1"][()], data + 1)
+            assert fout["raw/ch1"].id == ch.id == fout["Archive/ch1"].id
+            np.testing.assert_array_equal(ch[()], data + 1)
             assert fout["a/notes"].id == fout["b/notes"].id and np.isnan(fout["a/notes"].fillvalue)
             assert list(fout["b"]) == ["notes", "z", "y"]  # creation order kept
     with h5py.File(path, "a") as f:  # a fill value the output's type cannot hold is left out
