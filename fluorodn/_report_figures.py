@@ -34,6 +34,10 @@ SEGMENT = 600
 DPI = 90
 #: The unit of the data's values.
 UNIT = "counts"
+#: A sensor trace longer than this (samples) is drawn whole as an envelope, with a zoomed panel.
+LONG = 2 * SEGMENT
+#: The stretches a long sensor trace's envelope is drawn over (about one per pixel column).
+COLUMNS = 500
 
 
 @dataclass(frozen=True)
@@ -111,17 +115,33 @@ def _bin_axis(wl: np.ndarray | None, terms: Terms) -> str:
 def noise_figures(s: dict[str, Any], wl: np.ndarray | None, terms: Terms = RECORDING) -> list[Any]:
     """Three figures of a page's summary ``s``: the noise per bin before and after denoising, the
     removed component's autocorrelation, and its mean per bin over the first axis (a bin whose
-    values are None is left blank)."""
+    values are None is left blank).
+
+    The noise levels are on a log axis; a level of 0 (a constant bin, or one whose noise was all
+    removed) is drawn at a floor below the others, marked and named in the legend, and where no
+    level is above 0 the axis is linear."""
     plt = _pyplot()
     xs = wl if wl is not None else np.arange(len(s["noise_before"]))
-    noise, a = plt.subplots(figsize=(4.1, 3.1))
-    a.plot(xs, _values(s["noise_before"]), label="noisy", color="tab:red")
-    a.plot(xs, _values(s["noise_after"]), label="denoised (high frequencies)", color="tab:blue")
+    before, after = _values(s["noise_before"]), _values(s["noise_after"])
+    levels = np.r_[before, after]
+    levels = levels[np.isfinite(levels)]
+    positive = levels[levels > 0]
+    noise, a = plt.subplots(figsize=(4.1, 3.5), layout="constrained")
+    floor = None
+    if positive.size:
+        a.set_yscale("log")
+    if 0 < positive.size < levels.size:  # some level is 0: drawn at a floor a decade or more below the rest
+        floor = float(10.0 ** (np.floor(np.log10(positive.min())) - 1))
+        before, after = (np.where(v > 0, v, np.where(np.isfinite(v), floor, np.nan)) for v in (before, after))
+    a.plot(xs, before, label="noisy", color="tab:red")
+    a.plot(xs, after, label="denoised (high frequencies)", color="tab:blue")
+    if floor is not None:
+        a.axhline(floor, color="0.45", ls=":", lw=0.9, label=f"level 0, drawn at {floor:.3g}")
+        a.set_ylim(bottom=floor / 2)
     a.set_xlabel(_bin_axis(wl, terms))
     a.set_ylabel(f"noise level ({UNIT})")
-    a.set_yscale("log")
     a.set_title(terms.per_bin)
-    a.legend(loc="best", fontsize="small")
+    _legend_below(noise, [a], ncol=2, title=None if positive.size else "every level is 0 (linear axis)")
 
     corr, b = plt.subplots(figsize=(4.1, 3.1))
     lags = np.arange(1, len(s["autocorr"]) + 1)
@@ -141,21 +161,60 @@ def noise_figures(s: dict[str, Any], wl: np.ndarray | None, terms: Terms = RECOR
     return [noise, corr, mean]
 
 
-def _robust_limits(values: np.ndarray) -> tuple[float, float]:
-    """y limits that hold 0.5-99.5 % of ``values`` with a margin (a few outliers may leave them)."""
-    lo, hi = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+def _legend_below(fig: Any, axes: list[Any], *, ncol: int = 3, title: str | None = None) -> Any:
+    """One legend of the labelled artists of ``axes`` (each label once, in order) below all the
+    axes of ``fig``, outside them (``fig`` is laid out constrained); None where nothing is
+    labelled."""
+    handles: list[Any] = []
+    labels: list[str] = []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    if not handles:
+        return None
+    return fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(handles)), frameon=False,
+                      fontsize="small", title=title, title_fontsize="small")  # fmt: skip
+
+
+def _trace_limits(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float]:
+    """y limits, with a margin, that hold the whole ``denoised`` trace and 0.5-99.5 % of the
+    ``noisy`` one (a few of its outliers may leave them)."""
+    lo, hi = (float(v) for v in np.percentile(noisy, [0.5, 99.5]))
+    lo, hi = min(lo, float(np.min(denoised))), max(hi, float(np.max(denoised)))
     pad = 0.08 * (hi - lo) or 0.5 * max(abs(lo), 1.0)
     return lo - pad, hi + pad
 
 
-def _shade(ax: Any, rows: np.ndarray, dark: np.ndarray, **kwargs: Any) -> None:
-    """Grey spans over the stretches of ``rows`` where ``dark`` holds (the first one labelled)."""
+def _beyond(ax: Any, rows: np.ndarray, values: np.ndarray, limits: tuple[float, float], **kwargs: Any) -> int:
+    """Markers on the edges of ``ax`` at the ``rows`` whose ``values`` lie beyond ``limits`` (the
+    y limits): up at the top, down at the bottom, labelled with their count; the count."""
+    high, low = values > limits[1], values < limits[0]
+    count = int(high.sum() + low.sum())
+    label = f"noisy beyond the axes ({count})"
+    for where, edge, marker in ((high, limits[1], "^"), (low, limits[0], "v")):
+        if where.any():
+            ax.plot(rows[where], np.full(int(where.sum()), edge), ls="none", marker=marker, ms=4, clip_on=False,
+                    label=label, **kwargs)  # fmt: skip
+            label = "_" + label
+    return count
+
+
+def _shade(
+    ax: Any, rows: np.ndarray, dark: np.ndarray, half: float = 0.5, last: np.ndarray | None = None, **kwargs: Any
+) -> None:
+    """Grey spans over the stretches of ``rows`` where ``dark`` holds, each ``half`` (half a
+    sample in the units of ``rows``) wider on either side (the first one labelled). Where each of
+    ``rows`` stands for several samples, ``last`` gives where each ends (``rows`` where each
+    begins)."""
     from fluorodn.spectral import runs
 
+    ends = rows if last is None else last
     first = True
     for a, b, on in runs(dark):
         if on:
-            ax.axvspan(rows[a] - 0.5, rows[b - 1] + 0.5, color="0.75", alpha=0.6, lw=0,
+            ax.axvspan(rows[a] - half, ends[b - 1] + half, color="0.75", alpha=0.6, lw=0,
                        label="light off" if first else None, **kwargs)  # fmt: skip
             first = False
 
@@ -180,7 +239,8 @@ def segment_figures(
     scale of its own. ``noisy`` and ``denoised`` are finite; ``gaps`` (same shape, or None) marks
     values that were not finite and ``dark`` (T,) the samples taken with the light off (or None):
     both are left out of the scales and shown grey in the images; the dark samples are shaded in
-    the trace, whose y range holds the others.
+    the trace, whose y range holds the others (the whole denoised trace and all but the noisy
+    one's outliers, which are marked on the axes' edge).
     """
     plt = _pyplot()
     t, w = noisy.shape
@@ -248,12 +308,16 @@ def segment_figures(
     if off.any():
         _shade(ax, rows, off)
     if keep.any():
-        ax.set_ylim(*_robust_limits(np.r_[x[keep, bright], y[keep, bright]]))
+        limits = _trace_limits(x[keep, bright], y[keep, bright])
+        ax.set_ylim(*limits)
+        _beyond(ax, rows[keep], x[keep, bright], limits, color="tab:red")
     name = f"{wl[bright]:.1f} nm" if wl is not None else f"{terms.bin} {bright}"
     ax.set_title(f"brightest {terms.bin} ({name})")
     ax.set_xlabel(terms.sample)
     ax.set_ylabel(UNIT)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False, fontsize="small")
+    entries = len(ax.get_legend_handles_labels()[0])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3 if entries <= 3 else 2, frameon=False,
+              fontsize="small")  # fmt: skip
     return [heat, trace]
 
 
@@ -264,10 +328,37 @@ def _with_grey(name: str) -> Any:
     return matplotlib.colormaps[name].with_extremes(bad="0.8")
 
 
+def _envelope(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The least and greatest of ``values`` in each stretch that begins at one of ``starts`` and
+    runs to the next (to the end for the last), leaving out NaN; NaN where a stretch is all NaN."""
+    return np.fmin.reduceat(values, starts), np.fmax.reduceat(values, starts)
+
+
+def _overview(ax: Any, before: np.ndarray, after: np.ndarray, fs: float, gaps: np.ndarray) -> int:
+    """Draw the traces ``before`` and ``after`` (sampled at ``fs``) on ``ax`` as their envelopes
+    over :data:`COLUMNS` stretches of equal length: the least and greatest value of each, the noisy
+    one light behind the denoised one; a stretch with no finite value is a gap, and the stretches
+    that hold a sample of ``gaps`` are shaded. Returns the samples a stretch holds (the most)."""
+    n = len(before)
+    edges = np.linspace(0, n, COLUMNS + 1).round().astype(int)
+    starts, stops = edges[:-1], edges[1:]
+    xs = np.c_[starts, stops - 1].ravel() / fs  # each stretch from its first sample to its last
+    for values, colour, label in ((before, "#f19c99", "from noisy"), (after, "tab:blue", "from denoised")):
+        lo, hi = (np.repeat(v, 2) for v in _envelope(values, starts))
+        ax.fill_between(xs, lo, hi, color=colour, lw=0.4, label=label)
+    if gaps.any():
+        _shade(ax, starts / fs, np.logical_or.reduceat(gaps, starts), half=0.5 / fs, last=(stops - 1) / fs, zorder=0)
+    return int((stops - starts).max())
+
+
 def sensor_figures(before: np.ndarray, after: np.ndarray, rate: float | None) -> tuple[list[Any], dict[str, Any]]:
     """Two figures of the sensor traces unmixed before and after denoising (the traces, their power
     spectra) and their statistics. Samples where either trace is not finite (taken with the light
-    off) are gaps in the traces and left out of the spectra and statistics."""
+    off) are gaps in the traces, shaded, and left out of the spectra and statistics.
+
+    A trace longer than :data:`LONG` samples is drawn whole as its envelope (:func:`_overview`),
+    and its middle :data:`SEGMENT` samples (the ones the images show), marked on it, as lines in
+    a second panel below."""
     from scipy.signal import welch
 
     plt = _pyplot()
@@ -277,21 +368,41 @@ def sensor_figures(before: np.ndarray, after: np.ndarray, rate: float | None) ->
     m = max(int(both.sum()), 1)
     f, p_before = welch(before[both], fs=fs, nperseg=min(256, m))
     _, p_after = welch(after[both], fs=fs, nperseg=min(256, m))
-    traces, a = plt.subplots(figsize=(7.0, 3.3))
     t = np.arange(n) / fs
-    a.plot(t, before, color="tab:red", lw=0.7, label="from noisy")
-    a.plot(t, after, color="tab:blue", lw=1.0, label="from denoised")
-    a.set_xlabel("time (s)" if rate else "sample")
-    a.set_ylabel("sensor a(t) (a.u.)")
-    a.set_title("unmixed sensor trace")
-    a.legend(loc="best", fontsize="small")
-    spectra, b = plt.subplots(figsize=(4.6, 3.3))
+    unit = "time (s)" if rate else "sample"
+    if n > LONG:
+        traces, (a, zoom) = plt.subplots(2, 1, figsize=(7.0, 5.8), layout="constrained")
+        per = _overview(a, before, after, fs, ~both)
+        start = (n - SEGMENT) // 2
+        shown = slice(start, start + SEGMENT)
+        a.axvspan(t[start] - 0.5 / fs, t[start + SEGMENT - 1] + 0.5 / fs, color="gold", alpha=0.35, lw=0,
+                  zorder=0, label="zoomed in below")  # fmt: skip
+        a.set_title(f"unmixed sensor trace, whole: range of every {per} samples")
+        zoom.plot(t[shown], before[shown], color="tab:red", lw=0.7, label="from noisy")
+        zoom.plot(t[shown], after[shown], color="tab:blue", lw=1.0, label="from denoised")
+        zoom.set_xlim(t[start] - 0.5 / fs, t[start + SEGMENT - 1] + 0.5 / fs)
+        zoom.set_title(f"samples {start}-{start + SEGMENT - 1}, as in the images", fontsize="medium")
+        panels = [a, zoom]
+    else:
+        traces, a = plt.subplots(figsize=(7.0, 3.6), layout="constrained")
+        a.plot(t, before, color="tab:red", lw=0.7, label="from noisy")
+        a.plot(t, after, color="tab:blue", lw=1.0, label="from denoised")
+        a.set_title("unmixed sensor trace")
+        panels = [a]
+        shown = slice(0, n)
+    if not both[shown].all():
+        _shade(panels[-1], t[shown], ~both[shown], half=0.5 / fs)
+    for ax in panels:
+        ax.set_xlabel(unit)
+        ax.set_ylabel("sensor a(t) (a.u.)")
+    _legend_below(traces, panels[::-1], ncol=4)
+    spectra, b = plt.subplots(figsize=(4.6, 3.6), layout="constrained")
     b.semilogy(f, p_before, color="tab:red", label="from noisy")
     b.semilogy(f, p_after, color="tab:blue", label="from denoised")
     b.set_xlabel("frequency (Hz)" if rate else "frequency (1/sample)")
     b.set_ylabel("power (a.u.²/Hz)" if rate else "power (a.u.²·sample)")
     b.set_title("power spectrum (Welch)")
-    b.legend(loc="upper right", fontsize="small")
+    _legend_below(spectra, [b])
     top = f >= f[-1] / 2  # the upper half of the band: mostly noise in a photometry trace
     stats = {
         "sensor_std_before": float(np.std(before[both])),
