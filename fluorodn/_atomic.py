@@ -315,34 +315,44 @@ def _replace_folder(tmp: Path, dest: Path) -> None:
     except BaseException as err:
         # the state is read from the names, not from how far the block got: an interrupt can come
         # on the return of either rename, once it is done
-        if not _put_back(aside, dest, new) and isinstance(err, OSError):
+        kept = _put_back(aside, dest, new)
+        if kept is not None and isinstance(err, OSError):
             why = "the disk is full" if _disk_full(err) else (err.strerror or str(err))
             raise OutputError(
-                f"cannot write {dest} ({why}), and what it held could not be put back: it is kept as {aside}; "
+                f"cannot write {dest} ({why}), and what it held could not be put back: it is kept as {kept}; "
                 f"rename it to {dest.name} to have it back"
             ) from err
         raise
     _remove(aside)
 
 
-def _put_back(aside: Path, dest: Path, new: os.stat_result) -> bool:
+def _put_back(aside: Path, dest: Path, new: os.stat_result) -> Path | None:
     """After :func:`_replace_folder`'s renames were cut short: put what was renamed to ``aside``
     back under ``dest``, unless ``dest`` already holds the new folder (``new``, its stat), when
-    what is aside is removed. Returns False only where it is left aside."""
+    what is aside is removed. Where it cannot be put back (another process took the name), it is
+    renamed to ``<dest>.previous-<random>``, a name :func:`remove_stale_temps` never removes (an
+    ``.old`` folder whose final name exists is taken for a leftover), and that path is returned
+    (``aside`` where even that rename fails); None where nothing is left aside."""
     if not os.path.lexists(aside):  # never moved
-        return True
+        return None
     try:
         now = os.lstat(dest)
     except OSError:
         now = None
     if now is not None and (now.st_dev, now.st_ino) == (new.st_dev, new.st_ino):
         _remove(aside)
-        return True
+        return None
     try:
         os.rename(aside, dest)
+        return None
     except OSError:
-        return False
-    return True
+        pass
+    kept = dest.with_name(f"{dest.name}.previous-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(aside, kept)
+    except OSError:
+        return aside
+    return kept
 
 
 def _remove(path: Path) -> None:

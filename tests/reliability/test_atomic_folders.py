@@ -267,3 +267,30 @@ def test_an_overwrite_whose_previous_output_cannot_be_put_back_says_where_it_is(
     assert names(tmp_path) == [kept.name]
     assert contents(kept) == {"result.txt": "previous"}
     assert fio.remove_stale_temps(tmp_path) == []  # the only copy of the previous output
+
+
+def test_a_previous_output_that_another_process_kept_from_its_name_is_kept_for_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename of the new folder fails, and the previous output cannot go back under its name
+    (another process took it): it is renamed to a ``.previous-`` name that the error names and that
+    no clean-up removes, even once the final name exists (an ``.old`` folder would then be taken for
+    a leftover of a writer that is gone)."""
+    dest = tmp_path / "out"
+    previous_output(dest)
+
+    def taken(src: Any, dst: Any) -> bool:
+        if is_temp(src, "old") and Path(dst) == dest:  # another process's folder holds the name by now
+            dest.mkdir()
+            (dest / "theirs.txt").write_text("other")
+            return True
+        return into(dest)(src, dst)
+
+    with monkeypatch.context() as m:
+        stop_rename(m, taken, OSError(errno.EIO, os.strerror(errno.EIO)))
+        with pytest.raises(OutputError, match=r"kept as .*out\.previous-[0-9a-f]{8}; rename it to out") as info:
+            publish(dest, "new", overwrite=True)
+    (kept,) = tmp_path.glob("out.previous-*")
+    assert str(kept) in str(info.value) and contents(kept) == {"result.txt": "previous"}
+    assert contents(dest) == {"theirs.txt": "other"}
+    assert fio.remove_stale_temps(tmp_path) == [] and kept.exists()
