@@ -12,7 +12,9 @@ calls ``handle(path)`` for a file only once it is complete:
   read half-written, so by default a close shortens nothing);
 
 and it is not empty. A file handled once is handed over again only if it changes later
-(a writer that appends after a long pause). Files are handled one at a time, in the
+(a writer that appends after a long pause), or where ``handle`` returns :class:`Retry` (a
+reason that passes kept it from being handled: the output's disk full): it then stays pending
+and is handed over again later. Files are handled one at a time, in the
 thread that called :meth:`Watcher.run`; Ctrl-C (KeyboardInterrupt) stops the run after
 stopping the observer. State is one entry per file of the folder, so memory stays flat
 however long the watch runs.
@@ -40,7 +42,7 @@ from typing import Any
 
 from fluorodn.errors import InputError
 
-__all__ = ["Watcher"]
+__all__ = ["Retry", "Watcher"]
 
 #: watchdog event types that mean a file's content or name changed (not "opened" or
 #: "closed_no_write", which reading a file causes, fluorodn's own reads included).
@@ -51,6 +53,8 @@ _PRUNE_S = 600.0
 _STOP_S = 5.0
 #: Seconds between two looks at whether the watched folder is still there (and the same folder).
 _FOLLOW_S = 1.0
+#: Seconds between two calls of a :class:`Retry`'s ``sooner`` for one file.
+_SOONER_S = 1.0
 
 
 def _stop(observer: Any) -> None:
@@ -64,11 +68,26 @@ def _stop(observer: Any) -> None:
         observer.join(timeout=_STOP_S)
 
 
+@dataclass(frozen=True)
+class Retry:
+    """What ``handle`` returns for a file it could not handle for a reason that passes (the disk
+    of its output full): the file stays pending and is handed over again once it is complete and
+    ``after`` seconds have passed, or before that, at a look where ``sooner()`` is true (asked at
+    most once every :data:`_SOONER_S` seconds, in the thread of the run; it should be quick)."""
+
+    after: float
+    sooner: Callable[[], bool] | None = None
+
+
 @dataclass
 class _Pending:
     signature: tuple[int, int]
     since: float
     closed: bool = False
+    #: (a file to retry) not handed over before this time, unless ``sooner()`` says so
+    not_before: float = 0.0
+    sooner: Callable[[], bool] | None = None
+    next_look: float = 0.0
 
 
 def _signature(path: Path) -> tuple[int, int]:
@@ -159,7 +178,9 @@ class Watcher:
         name is there again and watched again. A folder replaced by another between two looks is
         told as both: ``lost``, then ``back``.
 
-        ``handle`` should catch its own per-file errors; an exception it raises ends the run.
+        ``handle`` should catch its own per-file errors; an exception it raises ends the run. Where
+        it returns a :class:`Retry`, the file stays pending and is handed over again later (once
+        more if it changes meanwhile); ``gone`` is called too where it is deleted meanwhile.
         """
         self._gone = gone
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -328,9 +349,22 @@ class Watcher:
                 entry.signature, entry.since = sig, now
                 continue
             wait = self.closed_settle if entry.closed else self.settle
-            if sig[0] > 0 and now - entry.since >= wait:
+            if sig[0] > 0 and now - entry.since >= wait and self._due(entry, now):
                 ready.append(path)
         return sorted(ready)
+
+    @staticmethod
+    def _due(entry: _Pending, now: float) -> bool:
+        """Whether a file to retry has waited long enough (any other file has)."""
+        if now >= entry.not_before:
+            return True
+        if entry.sooner is None or now < entry.next_look:
+            return False
+        entry.next_look = now + _SOONER_S
+        if not entry.sooner():
+            return False
+        entry.not_before, entry.sooner = 0.0, None
+        return True
 
     def _tell_gone(self, path: Path) -> None:
         if self._gone is not None:
@@ -339,13 +373,21 @@ class Watcher:
     def _hand_over(self, path: Path, handle: Callable[[Path], Any]) -> None:
         entry = self._pending.pop(path)
         self._handled[path] = entry.signature
-        handle(path)
+        outcome = handle(path)
         try:  # written to while it was handled: it comes round again when complete
             sig = _signature(path)
         except OSError:
+            if isinstance(outcome, Retry):  # gone meanwhile: its event, if any, finds nothing pending
+                self._handled.pop(path, None)
             return
-        if sig != entry.signature:
-            self._pending[path] = _Pending(sig, time.monotonic())
+        now = time.monotonic()
+        if isinstance(outcome, Retry):
+            self._handled.pop(path, None)
+            since = entry.since if sig == entry.signature else now
+            self._pending[path] = _Pending(sig, since, not_before=now + outcome.after, sooner=outcome.sooner,
+                                           next_look=now + _SOONER_S)  # fmt: skip
+        elif sig != entry.signature:
+            self._pending[path] = _Pending(sig, now)
 
     def _prune(self) -> None:
         for path in [p for p in self._handled if not p.exists()]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import json
 import math
 import os
+import shutil
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +23,7 @@ from fluorodn.cli._common import (
     check_user_model,
     denoise_one,
     fail,
+    format_traceback,
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
@@ -37,6 +40,7 @@ from fluorodn.cli._options import (
 )
 from fluorodn.cli._report import Report, count_pages, page_path
 from fluorodn.errors import FluorodnError, OutputError, OutputExistsError
+from fluorodn.watch import Retry
 
 _WATCH_EXAMPLES = (
     "\b\n"
@@ -45,6 +49,17 @@ _WATCH_EXAMPLES = (
     "  fluorodn watch incoming/ -o denoised/ --pattern '*.tif' --report denoised/log.jsonl\n"
     "  fluorodn watch //rig-pc/share/data -o out/ --recursive --poll --settle 10"
 )
+
+#: Seconds before a file whose output could not be written for a reason that passes (its disk
+#: full) is tried again, the first time; each try that fails so again doubles it, up to
+#: :data:`_RETRY_MAX_S`. A file whose output's disk has meanwhile gained at least the input's
+#: size of free space is tried again at once.
+_RETRY_FIRST_S = 15.0
+_RETRY_MAX_S = 600.0
+#: errno values of an output folder out of reach for a while (a network share reconnecting).
+_UNREACHABLE_NAMES = ("ESTALE", "ETIMEDOUT", "EHOSTDOWN", "EHOSTUNREACH", "ENETDOWN", "ENETUNREACH", "ENETRESET",
+                      "ECONNABORTED", "ECONNRESET", "ENOTCONN")  # fmt: skip
+_UNREACHABLE = {getattr(errno, name) for name in _UNREACHABLE_NAMES if hasattr(errno, name)}
 
 
 @app.command(epilog=_WATCH_EXAMPLES, short_help="Denoise each recording written into a folder, as it completes.")
@@ -113,7 +128,8 @@ def watch(
     --settle seconds (also after its writer closed it, since a program may close it
     between two parts of a recording), never half-written;
     files already in the folder are taken too. Files whose output exists are skipped,
-    a file that fails is reported and the watch goes on, and a file written to again
+    a file that fails is reported and the watch goes on (one whose output could not be
+    written as its disk was full is tried again later), and a file written to again
     after it was denoised is reported, its output kept. If FOLDER disappears (deleted,
     renamed, a share unmounted), a warning says so once and the watch waits for it: once
     it is back, it is watched again. Ctrl-C or SIGTERM stops the watch: a file still being
@@ -197,8 +213,11 @@ def watch(
     busy: list[Path] = []
     counts = {"denoised": 0, "failed": 0}
     changed: set[Path] = set()  # files told to have changed after they were denoised (told once each)
+    # files whose output could not be written for a reason that passes, to be tried again: the tries so far
+    # (counted as failed where the watch stops before one succeeds)
+    retrying: dict[Path, int] = {}
 
-    def handle(path: Path) -> None:
+    def handle(path: Path) -> Retry | None:
         try:
             dest = dest_of(path)
         except FluorodnError as refused:  # an output name this file system cannot hold: this file fails
@@ -210,18 +229,24 @@ def watch(
             lines.files.clear()
             if report is not None:
                 _append_json_line(report, failure)
-            return
+            return None
         if dest.exists():
-            if path in handled and path not in changed:
+            if retrying.pop(path, None) is not None:  # written by another process while it waited
+                why = f"another process wrote its output {dest} while it waited to be tried again"
+                lines.to_stderr(f"fluorodn: warning: {path} was skipped: {why}")
+                if report is not None:
+                    _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest),
+                                               "status": "skipped", "reason": why})  # fmt: skip
+            elif path in handled and path not in changed:
                 changed.add(path)
                 why = (f"changed after it was denoised; its output {dest} was kept (remove the output to denoise it "
                        "again)")  # fmt: skip
                 lines.to_stderr(f"fluorodn: warning: {path} {why}")
                 if report is not None:
                     _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest),
-                                               "status": "changed", "error": why})  # fmt: skip
+                                               "status": "changed", "reason": why})  # fmt: skip
             handled.add(path)
-            return
+            return None
         busy.append(path)
         before = _stat_or_none(path)
         # once the writer has the last page, a stop waits until the output is published (or discarded)
@@ -231,18 +256,37 @@ def watch(
             result, messages, err = denoise_one(dn, path, dest, settings, progress=_OnLastPage(held.hold))
             held.hold()  # (a file that failed before its last page: its report is not cut either)
             busy.clear()
-            finish(path, dest, before, result, messages, err, stopping=held.stopping)
+            return finish(path, dest, before, result, messages, err, stopping=held.stopping)
         finally:
             held.release()  # a stop asked meanwhile stops the watch now, with this file done
 
     def finish(path: Path, dest: Path, before: tuple[int, int] | None, result: Any, messages: list[str],
-               err: Exception | None, *, stopping: bool) -> None:  # fmt: skip
-        """Count and report a file ``denoise_one`` is done with, and append its record to the log."""
+               err: Exception | None, *, stopping: bool) -> Retry | None:  # fmt: skip
+        """Count and report a file ``denoise_one`` is done with, and append its record to the log; a
+        :class:`Retry` where its output could not be written for a reason that passes (its disk full):
+        the file is then tried again later, and counted once it is denoised, or fails otherwise."""
         handled.add(path)
         record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
         if err is not None and not path.exists():  # deleted while it was denoised: nothing to come back for
             gone(path, "or renamed while it was denoised; no output was written")
-            return
+            return None
+        cause = None if err is None or stopping else _passing(err)
+        if cause is not None:  # the watch goes on: tried again later, counted once it is done with
+            handled.discard(path)
+            tries = retrying.get(path, 0) + 1
+            if path not in retrying:  # told once, and logged once, however often it is tried
+                when = "once there is free space" if _disk_full(cause) else "later"
+                why = (f"was not denoised: cannot write {dest} ({_why_unwritten(cause)}); it will be retried {when} "
+                       "(the watch goes on)")  # fmt: skip
+                lines.to_stderr(f"fluorodn: warning: {path} {why}")
+                if debug and err is not None:
+                    lines.to_stderr(format_traceback(err))
+                record.update(status="failed", error=f"{path} {why}", warnings=messages, retry=True)
+                if report is not None:
+                    _append_json_line(report, record)
+            retrying[path] = tries
+            sooner = _space_grew(dest.parent, before[0] if before else 0) if _disk_full(cause) else None
+            return Retry(min(_RETRY_FIRST_S * 2.0 ** (tries - 1), _RETRY_MAX_S), sooner)
         if err is not None and _stat_or_none(path) != before:  # written to meanwhile: the Watcher hands it over again
             handled.discard(path)
             if stopping:  # the watch stops: it is not handed over again
@@ -250,7 +294,8 @@ def watch(
                            "the watch stops (a later watch takes it once it is complete)")  # fmt: skip
             else:
                 lines.note(f"{path} is still being written; it is denoised once complete")
-            return
+            return None
+        tries = retrying.pop(path, 0)  # done with: its outcome is counted now
         if isinstance(err, OutputExistsError) and dest.exists():  # written by another process meanwhile: kept
             why = f"another process wrote its output {dest} while it was denoised (another watch of {folder}?)"
             lines.to_stderr(f"fluorodn: warning: {path} was skipped: {why}")
@@ -258,6 +303,9 @@ def watch(
         elif err is None:
             changed.discard(path)
             counts["denoised"] += 1
+            if tries:
+                lines.to_stderr(f"fluorodn: {path} was denoised when tried again ({tries + 1} tries), after its "
+                                "output could not be written")  # fmt: skip
             lines.warn(path, messages)
             if unread := tell_unread(lines, dn.options, page_path(result), result.source):
                 record["unread_options"] = unread
@@ -273,6 +321,7 @@ def watch(
         lines.files.clear()  # memory stays flat: the report file keeps the record
         if report is not None:
             _append_json_line(report, record)
+        return None
 
     def lost(path: Path) -> None:
         lines.to_stderr(f"fluorodn: warning: the watched folder {path} is gone (deleted, renamed or unmounted); "
@@ -281,7 +330,12 @@ def watch(
     def back(path: Path) -> None:
         lines.note(f"{path} is back; watching it again")
 
-    def gone(path: Path, when: str = "before it was complete; it was not denoised") -> None:
+    def gone(path: Path, when: str | None = None) -> None:
+        """Tell (and log) a file deleted before it was denoised (``when``: while it was denoised)."""
+        if retrying.pop(path, None) is not None:  # it failed, and is not tried again
+            counts["failed"] += 1
+            when = when or "before it was tried again; it was not denoised"
+        when = when or "before it was complete; it was not denoised"
         lines.to_stderr(f"fluorodn: warning: {path} was deleted {when}")
         if report is not None:
             try:
@@ -300,6 +354,12 @@ def watch(
                 handle, gone=gone, lost=lost, back=back
             )
         except KeyboardInterrupt:
+            if retrying:  # never denoised: failed
+                counts["failed"] += len(retrying)
+                one = len(retrying) == 1
+                lines.to_stderr(f"fluorodn: warning: {_some(retrying)} not denoised: {'it' if one else 'they'} waited "
+                                f"to be tried again (the output could not be written) when the watch stopped; a later "
+                                f"watch takes {'it' if one else 'them'}")  # fmt: skip
             cut = " the output being written was removed;" if busy else ""
             typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
             raise typer.Exit(130 if busy else 0) from None
@@ -418,6 +478,76 @@ def _output_folders(top: Path, recursive: bool) -> list[Path]:
     for root, dirs, _ in os.walk(top):
         found.extend(Path(root) / d for d in dirs)
     return found
+
+
+def _passing(err: BaseException) -> OSError | None:
+    """The OSError behind ``err``, a file's failure, where that failure passes with time: its output
+    could not be written as the disk (or the quota) was full, or as the output folder was out of
+    reach (a network share reconnecting); None for any other failure (the input unreadable, a value
+    refused), which trying again would repeat."""
+    if not isinstance(err, OSError) or (isinstance(err, FluorodnError) and not isinstance(err, OutputError)):
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and (
+            _disk_full(cause) or (isinstance(err, OutputError) and cause.errno in _UNREACHABLE)
+        ):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _disk_full(err: OSError) -> bool:
+    from fluorodn._atomic import _disk_full as full
+
+    return full(err)
+
+
+def _why_unwritten(err: OSError) -> str:
+    """Why an output could not be written, in a few words, for the OSError :func:`_passing` found."""
+    if getattr(errno, "EDQUOT", None) is not None and err.errno == errno.EDQUOT:
+        return "the disk quota is full"
+    if _disk_full(err):
+        return "the disk is full"
+    return err.strerror or str(err)
+
+
+def _free_space(folder: Path) -> int | None:
+    """Bytes free for this user on the disk of ``folder`` (or of the nearest folder above it that
+    exists); None where that cannot be told."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _space_grew(folder: Path, size: int) -> Callable[[], bool] | None:
+    """A check of whether the free space on the disk of ``folder`` has grown, since now, by ``size``
+    bytes (an input's: about what its output needs) or 1 MiB, whichever is more; None where the free
+    space cannot be told."""
+    base = _free_space(folder)
+    if base is None:
+        return None
+    need = base + max(size, 1 << 20)
+
+    def grew() -> bool:
+        free = _free_space(folder)
+        return free is not None and free >= need
+
+    return grew
+
+
+def _some(paths: dict[Path, int]) -> str:
+    """The file, or the number of files and the first few, of ``paths``, and its verb: "a.tif was"."""
+    names = sorted(map(str, paths))
+    if len(names) == 1:
+        return f"{names[0]} was"
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{len(names)} files ({shown}) were"
 
 
 def _stat_or_none(path: Path) -> tuple[int, int] | None:

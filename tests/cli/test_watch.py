@@ -469,7 +469,7 @@ def test_a_file_changed_after_it_was_denoised_is_told_and_logged_once(tiny_model
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["status"] for r in records] == ["denoised", "changed"]
     assert records[1]["input"] == str(incoming / "a.npy") and records[1]["output"] == str(out / "a_denoised.npy")
-    assert records[1]["error"].startswith("changed after it was denoised")
+    assert records[1]["reason"].startswith("changed after it was denoised") and "error" not in records[1]
     assert (out / "a_denoised.npy").read_bytes() == denoised
 
 
