@@ -402,15 +402,17 @@ def _check_report(report: Path, suffix: str) -> None:
 class _HeldStop:
     """Ctrl-C and SIGTERM held back from :meth:`hold` to :meth:`release`, around work a stop must not
     cut: a signal that arrives meanwhile is noted (:attr:`stopping`), and :meth:`release` hands the
-    first one noted to the handler it was held from, which raises KeyboardInterrupt there. Only
-    signals a Python function handles are held (one ignored stays ignored). Off the main thread
-    nothing is held: Python runs signal handlers in the main thread only, so no signal interrupts
-    the work there."""
+    first one noted to the handler it was held from, which raises KeyboardInterrupt there. A second
+    signal is not held: it goes to its handler at once (Ctrl-C twice stops a publish that hangs,
+    e.g. on a network share). Only signals a Python function handles are held (one ignored stays
+    ignored). Off the main thread nothing is held: Python runs signal handlers in the main thread
+    only, so no signal interrupts the work there."""
 
     def __init__(self) -> None:
         self._note_it = self._note  # (one object, told apart from the handlers it replaced)
         self._previous: dict[int, Any] = {}
         self._noted: int | None = None
+        self._passed = False  # a second signal went to its handler at once
         self._held = False
 
     @property
@@ -421,6 +423,9 @@ class _HeldStop:
     def _note(self, signum: int, frame: Any) -> None:
         if self._noted is None:
             self._noted = signum
+            return
+        self._passed = True
+        self._previous[signum](signum, frame)
 
     def hold(self) -> None:
         """Hold the stop signals from now (again: nothing more)."""
@@ -445,7 +450,7 @@ class _HeldStop:
         for sig, handler in previous.items():
             if signal.getsignal(sig) is self._note_it:  # (else its handler changed it meanwhile)
                 signal.signal(sig, handler)
-        if self._noted is not None and self._noted in previous:
+        if self._noted is not None and self._noted in previous and not self._passed:
             previous[self._noted](self._noted, None)
 
 

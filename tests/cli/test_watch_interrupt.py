@@ -116,8 +116,8 @@ def test_a_stop_while_a_changed_input_is_discarded_says_it_was_not_denoised(
 
 
 def test_held_stop_notes_a_signal_and_hands_it_on_at_release() -> None:
-    """A stop signal held back is handed to its own handler at release, once; the handlers are
-    restored. Off the main thread nothing is held, and nothing fails."""
+    """A stop signal held back is handed to its own handler at release, once; a second one goes to
+    it at once; the handlers are restored. Off the main thread nothing is held, and nothing fails."""
     import signal
     import threading
 
@@ -133,9 +133,17 @@ def test_held_stop_notes_a_signal_and_hands_it_on_at_release() -> None:
         held = _HeldStop()
         held.hold()
         signal.raise_signal(signal.SIGINT)
-        signal.raise_signal(signal.SIGINT)
         assert got == [] and held.stopping
         held.release()
+        assert got == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is handler
+        got.clear()
+        twice = _HeldStop()  # a second signal goes to its handler at once, and only it
+        twice.hold()
+        signal.raise_signal(signal.SIGINT)
+        assert got == []
+        signal.raise_signal(signal.SIGINT)
+        assert got == [signal.SIGINT]
+        twice.release()
         assert got == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is handler
         errors: list[BaseException] = []
 
