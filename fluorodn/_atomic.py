@@ -347,7 +347,11 @@ def _put_back(aside: Path, dest: Path, new: os.stat_result) -> Path | None:
         return None
     except OSError:
         pass
-    kept = dest.with_name(f"{dest.name}.previous-{uuid.uuid4().hex[:8]}")
+    tail = f".previous-{uuid.uuid4().hex[:8]}"
+    name = dest.name
+    while name and name_bytes(name) > name_max(dest.parent) - name_bytes(tail):  # as temp_name shortens
+        name = name[:-1]
+    kept = dest.with_name(f"{name or '_'}{tail}")
     try:
         os.rename(aside, kept)
     except OSError:

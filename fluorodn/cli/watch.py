@@ -354,12 +354,21 @@ def watch(
                 handle, gone=gone, lost=lost, back=back
             )
         except KeyboardInterrupt:
-            if retrying:  # never denoised: failed
-                counts["failed"] += len(retrying)
-                one = len(retrying) == 1
-                lines.to_stderr(f"fluorodn: warning: {_some(retrying)} not denoised: {'it' if one else 'they'} waited "
-                                f"to be tried again (the output could not be written) when the watch stopped; a later "
-                                f"watch takes {'it' if one else 'them'}")  # fmt: skip
+            # files still waiting to be tried again, never denoised: failed (one renamed or deleted
+            # meanwhile is no longer there to fail: its new name was taken on its own)
+            waiting = {path: tries for path, tries in retrying.items() if path not in busy and path.exists()}
+            if waiting:
+                counts["failed"] += len(waiting)
+                one = len(waiting) == 1
+                them = "it" if one else "them"
+                unfinished = (f"not denoised: {'it' if one else 'they'} waited to be tried again (the output could "
+                              f"not be written) when the watch stopped; a later watch takes {them}")  # fmt: skip
+                lines.to_stderr(f"fluorodn: warning: {_some(waiting)} {unfinished}")
+                if report is not None:
+                    for path in waiting:
+                        last = f"{path} was not denoised: it waited to be tried again when the watch stopped"
+                        _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest_of(path)),
+                                                   "status": "failed", "error": last})  # fmt: skip
             cut = " the output being written was removed;" if busy else ""
             typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
             raise typer.Exit(130 if busy else 0) from None
@@ -425,7 +434,7 @@ class _HeldStop:
             self._noted = signum
             return
         self._passed = True
-        self._previous[signum](signum, frame)
+        self._previous.get(signum, signal.default_int_handler)(signum, frame)
 
     def hold(self) -> None:
         """Hold the stop signals from now (again: nothing more)."""
@@ -446,10 +455,11 @@ class _HeldStop:
         if not self._held:
             return
         self._held = False
-        previous, self._previous = self._previous, {}
+        previous = self._previous
         for sig, handler in previous.items():
             if signal.getsignal(sig) is self._note_it:  # (else its handler changed it meanwhile)
                 signal.signal(sig, handler)
+        self._previous = {}  # (cleared once no signal can reach _note)
         if self._noted is not None and self._noted in previous and not self._passed:
             previous[self._noted](self._noted, None)
 
@@ -522,9 +532,9 @@ def _why_unwritten(err: OSError) -> str:
 def _free_space(folder: Path) -> int | None:
     """Bytes free for this user on the disk of ``folder`` (or of the nearest folder above it that
     exists); None where that cannot be told."""
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
     try:
+        while not os.path.exists(folder) and folder.parent != folder:
+            folder = folder.parent
         return shutil.disk_usage(folder).free
     except OSError:
         return None

@@ -121,7 +121,7 @@ def test_a_file_still_waiting_to_be_retried_when_the_watch_stops_counts_as_faile
     tiny_model: Path, tmp_path: Path, helpers: Any
 ) -> None:
     """The output's disk stays full: the file is tried again and again, told and logged once; the
-    watch stopped meanwhile counts it as failed and says it was not denoised."""
+    watch stopped meanwhile counts it as failed, says it was not denoised and logs that outcome."""
     incoming, out, log, attempts = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "w.jsonl", tmp_path / "n"
     incoming.mkdir()
     tifffile.imwrite(incoming / "a.tif", helpers.spectra(40, 30))
@@ -141,8 +141,10 @@ def test_a_file_still_waiting_to_be_retried_when_the_watch_stops_counts_as_faile
             "could not be written) when the watch stopped; a later watch takes it")  # fmt: skip
     assert lines[-2] == told, stderr
     assert lines[-1] == "fluorodn: stopped; 0 denoised, 1 failed"
-    (record,) = records(log)
-    assert record["status"] == "failed" and record["retry"] is True
+    first, last = records(log)  # the failure that is retried, then the outcome at the stop
+    assert first["status"] == "failed" and first["retry"] is True
+    assert last["status"] == "failed" and "retry" not in last and last["input"] == str(incoming / "a.tif")
+    assert last["error"].endswith("was not denoised: it waited to be tried again when the watch stopped")
     assert stdout == "" and list(out.iterdir()) == [] and not leftovers(incoming, out)
 
 

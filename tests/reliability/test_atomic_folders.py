@@ -294,3 +294,25 @@ def test_a_previous_output_that_another_process_kept_from_its_name_is_kept_for_g
     assert str(kept) in str(info.value) and contents(kept) == {"result.txt": "previous"}
     assert contents(dest) == {"theirs.txt": "other"}
     assert fio.remove_stale_temps(tmp_path) == [] and kept.exists()
+
+
+def test_a_previous_output_kept_for_good_fits_its_file_system_s_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A destination named as long as the file system allows: the name the previous output is kept
+    under is shortened to fit, not left under its ``.old`` name."""
+    dest = tmp_path / ("o" * (_atomic.name_max(tmp_path) - 4))
+    previous_output(dest)
+
+    def taken(src: Any, dst: Any) -> bool:
+        if is_temp(src, "old") and Path(dst) == dest:
+            dest.mkdir()
+            return True
+        return into(dest)(src, dst)
+
+    with monkeypatch.context() as m:
+        stop_rename(m, taken, OSError(errno.EIO, os.strerror(errno.EIO)))
+        with pytest.raises(OutputError, match=r"\.previous-[0-9a-f]{8}; rename it"):
+            publish(dest, "new", overwrite=True)
+    (kept,) = tmp_path.glob("*.previous-*")
+    assert contents(kept) == {"result.txt": "previous"} and not list(tmp_path.glob(".*"))
