@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from tests.cli.test_watch import env, leftovers, start_watch, stop, wait_for
+from tests.cli.test_watch import env, leftovers, stop, wait_for
 from tests.support import interruptible
 
 pytest.importorskip("watchdog")
@@ -175,32 +175,6 @@ def test_a_file_that_fails_for_its_input_is_tried_once(tiny_model: Path, tmp_pat
     assert stderr.splitlines()[-1] == "fluorodn: stopped; 1 denoised, 2 failed"
     outcomes = sorted((Path(r["input"]).name, r["status"], r.get("retry")) for r in records(log))
     assert outcomes == [("broken.npy", "failed", None), ("good.npy", "denoised", None), ("holes.npy", "failed", None)]
-
-
-def test_the_record_of_a_file_changed_after_it_was_denoised_gives_a_reason_not_an_error(
-    tiny_model: Path, tmp_path: Path
-) -> None:
-    """Nothing failed: the ``changed`` record explains itself under ``reason``, and has no ``error``."""
-    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
-    incoming.mkdir()
-    rng = np.random.default_rng(1)
-    np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
-    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
-    try:
-        wait_for(lambda: len(records(log)) >= 1, timeout=60, proc=proc)
-        np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
-        wait_for(lambda: len(records(log)) >= 2, timeout=30, proc=proc)
-        code, _, stderr = stop(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert code == 0, stderr
-    changed = records(log)[1]
-    assert changed["status"] == "changed" and "error" not in changed
-    assert changed["reason"].startswith("changed after it was denoised; its output")
-
-
-# -- the pieces, in this process ------------------------------------------------------------------
 
 
 def test_a_file_is_tried_again_once_its_output_s_disk_has_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
