@@ -238,6 +238,33 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     return out
 
 
+#: Sides of the spot frames (:func:`spot_frame` tiled) that :func:`spot_cost` times putting spots back on.
+SPOT_COST_SIDES = (256, 2048)
+
+
+def spot_cost(flat: Any, quick: bool = False) -> list[dict[str, Any]]:
+    """What putting flattened spots back costs where it runs (:func:`fluorodn._engine.keep_spots`):
+    on a spot frame (width 1.3 px, peaks 8x the noise) tiled to each of ``SPOT_COST_SIDES`` (the
+    first if ``quick``), the fastest of 3 runs of the network alone (``flat``: ``keep_spots=False``)
+    and of 3 runs of putting the spots back into a copy of its output."""
+    from fluorodn._engine import keep_spots
+
+    _, noisy, _ = spot_frame(1.3, 8.0, np.random.default_rng(SEED + 2))
+    out = []
+    for side in SPOT_COST_SIDES[:1] if quick else SPOT_COST_SIDES:
+        reps = -(-side // SPOT_SIDE)
+        x = np.tile(noisy, (reps, reps))[:side, :side].astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flat.run(x)
+            run_s = min(_seconds(flat.run, x) for _ in range(3))
+            y = flat.run(x)
+        spots = keep_spots(x, y.copy())
+        keep_s = min(_seconds(keep_spots, x, y.copy()) for _ in range(3))
+        out.append({"side": side, "run_s": run_s, "keep_s": keep_s, "share": keep_s / run_s, "spots": spots})
+    return out
+
+
 #: Arrays through ``fluorodn.dask`` for :func:`dask_check_cost`: (pages, side); pages 0 is one frame.
 DASK_ARRAYS = ((0, 2048), (16, 512), (64, 512))
 DASK_ARRAYS_QUICK = ((0, 256), (4, 128))
@@ -349,6 +376,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         )
     spots = spot_rows(den, flat, quick)
     cost = check_cost(den, quick)
+    put_back_cost = spot_cost(flat, quick)
     dask_cost = dask_check_cost(quick)
     for r in rows:  # the removal check's own warning, apart from the others (e.g. a frame that looks spectral)
         r["removal_warned"] = any(m.startswith(REMOVED) for m in r["warned"])
@@ -363,6 +391,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "removal_correlation": REMOVAL_CORRELATION,
         "spot_removed": SPOT_REMOVED,
         "check_cost": cost,
+        "spot_cost": put_back_cost,
         "dask_check_cost": dask_cost,
         "rows": rows,
         "spots": spots,
@@ -421,6 +450,15 @@ def report(res: dict[str, Any]) -> str:
             f"{c['side']} x {c['side']}: {1e3 * c['check_s']:.2f} ms of {1e3 * c['run_s']:.1f} ms "
             f"({100 * c['share']:.1f} %)"
             for c in res["check_cost"]
+        )
+        + ".",
+        "",
+        "What putting flattened spots back costs where it runs (`fluorodn._engine.keep_spots`, on a spot frame "
+        "tiled to the size; fastest of 3, against the network's run without it): "
+        + ", ".join(
+            f"{c['side']} x {c['side']} ({c['spots']} spots): {1e3 * c['keep_s']:.1f} ms of {1e3 * c['run_s']:.0f} ms "
+            f"({100 * c['share']:.1f} %)"
+            for c in res.get("spot_cost", [])
         )
         + ".",
         "",

@@ -35,6 +35,9 @@ def test_quick_images(tmp_path) -> None:
     assert s["worse_than_input_unwarned"] == sum(
         1 for r in rows if r["error_over_input"] > 1.0 and not r["removal_warned"]
     )
+    (put_back,) = res["spot_cost"]
+    assert put_back["side"] == images.SPOT_COST_SIDES[0] and put_back["spots"] >= 30
+    assert 0 < put_back["keep_s"] < put_back["run_s"]
     costs = res["dask_check_cost"]
     assert [(c["pages"], c["side"]) for c in costs] == list(images.DASK_ARRAYS_QUICK)
     for c in costs:
