@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -476,32 +477,37 @@ def _bar_shown(report: Report) -> bool:
     return not (report.quiet or report.as_json) and sys.stdout.isatty()
 
 
-def _planned_kind(run: RunOptions) -> str | None:
-    """For --dry-run: the kind (``"image"`` or ``"spectral"``) of the model the run would load, as
-    its card states it; None for a user's model file (its metadata is read when it loads) or one
-    that cannot be resolved (:func:`_planned_model` says why)."""
+@functools.lru_cache(maxsize=1)
+def _planned(model: str, kind: str, precision: str, device: str) -> Any:
+    """For --dry-run: the resolution of the model file the run would load (read and hash-checked,
+    not loaded into a session): ``--kind image`` with the default model loads the image model, as
+    :class:`fluorodn.Denoiser` does. Read once for both :func:`_planned_kind` and
+    :func:`_planned_model`; FluorodnError as the run would refuse it."""
     import onnxruntime as ort
 
     from fluorodn.denoiser import IMAGE_MODEL
     from fluorodn.registry import resolve
 
-    model = IMAGE_MODEL if run.kind.value == "image" and run.model == "default" else run.model
+    model = IMAGE_MODEL if kind == "image" and model == "default" else model
+    return resolve(model, precision, device, ort.get_available_providers())
+
+
+def _planned_kind(run: RunOptions) -> str | None:
+    """For --dry-run: the kind (``"image"`` or ``"spectral"``) of the model the run would load, as
+    its card states it; None for a user's model file (its metadata is read when it loads) or one
+    that cannot be resolved (:func:`_planned_model` says why)."""
     try:
-        meta = resolve(model, run.precision.value, run.device.value, ort.get_available_providers()).source.metadata
+        meta = _planned(run.model, run.kind.value, run.precision.value, run.device.value).source.metadata
     except FluorodnError:
         return None
     return None if meta is None else str(meta.get("kind", "image"))
 
 
 def _planned_model(run: RunOptions) -> dict[str, Any]:
-    """For --dry-run: the model file the run would load (read and hash-checked, not loaded into a
-    session), refused as the run would refuse it (an unknown name, a precision the device lacks)."""
-    import onnxruntime as ort
-
-    from fluorodn.registry import resolve
-
+    """For --dry-run: the model file the run would load (:func:`_planned`), refused as the run would
+    refuse it (an unknown name, a precision the device lacks)."""
     try:
-        res = resolve(run.model, run.precision.value, run.device.value, ort.get_available_providers())
+        res = _planned(run.model, run.kind.value, run.precision.value, run.device.value)
     except FluorodnError as err:
         fail(err)
     return {"name": res.source.name, "file": res.source.path.name, "sha256": res.source.sha256,

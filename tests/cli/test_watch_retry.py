@@ -80,6 +80,18 @@ def tries(attempts: Path, done: bool = False) -> list[str]:
     return [ln.removesuffix(" done") for ln in lines if ln.endswith(" done") == done]
 
 
+def stopped_once(proc: subprocess.Popen[str], done: Any, then: float = 0.0) -> tuple[int, str, str]:
+    """Stop the watch ``proc`` once ``done()`` holds and ``then`` seconds more have passed: (exit
+    code, stdout, stderr); it is killed if anything fails on the way."""
+    try:
+        wait_for(done, timeout=60, proc=proc)
+        time.sleep(then)
+        return stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_a_file_whose_disk_was_full_is_retried_until_its_output_is_written(
     tiny_model: Path, denoiser: Any, tmp_path: Path, helpers: Any
 ) -> None:
@@ -92,12 +104,8 @@ def test_a_file_whose_disk_was_full_is_retried_until_its_output_is_written(
     tifffile.imwrite(incoming / "a.tif", data)
     src, dest = incoming / "a.tif", out / "a_denoised.tif"
     proc = start_full_disk_watch(tiny_model, incoming, out, log, attempts, "a_denoised.tif", fails=2)
-    try:
-        wait_for(lambda: len(records(log)) >= 2, timeout=60, proc=proc)  # its record is the last thing done
-        code, stdout, stderr = stop(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # its record is the last thing done
+    code, stdout, stderr = stopped_once(proc, lambda: len(records(log)) >= 2)
     assert code == 0 and "Traceback" not in stderr, stderr
     assert tries(attempts) == ["a.tif"] * 3
     lines = stderr.splitlines()
@@ -127,12 +135,8 @@ def test_a_file_still_waiting_to_be_retried_when_the_watch_stops_counts_as_faile
     tifffile.imwrite(incoming / "a.tif", helpers.spectra(40, 30))
     proc = start_full_disk_watch(tiny_model, incoming, out, log, attempts, "a_denoised.tif", fails=10**6,
                                  first_retry=1.0)  # fmt: skip
-    try:  # stopped once the second try is over, 2 s before the third: not while the file is denoised
-        wait_for(lambda: len(tries(attempts, done=True)) == 2, timeout=60, proc=proc)
-        code, stdout, stderr = stop(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # stopped once the second try is over, 2 s before the third: not while the file is denoised
+    code, stdout, stderr = stopped_once(proc, lambda: len(tries(attempts, done=True)) == 2)
     assert code == 0 and "Traceback" not in stderr, stderr
     assert tries(attempts) == ["a.tif"] * 2
     lines = stderr.splitlines()
@@ -160,13 +164,8 @@ def test_a_file_that_fails_for_its_input_is_tried_once(tiny_model: Path, tmp_pat
     np.save(incoming / "holes.npy", holes)
     np.save(incoming / "good.npy", np.random.default_rng(2).normal(100.0, 5.0, (64, 64)).astype(np.float32))
     proc = start_full_disk_watch(tiny_model, incoming, out, log, attempts, "none", fails=0, first_retry=0.1)
-    try:
-        wait_for(lambda: len(records(log)) >= 3, timeout=60, proc=proc)
-        time.sleep(2.0)  # time for tries again (there are none)
-        code, _, stderr = stop(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # time for tries again once all three are logged (there are none)
+    code, _, stderr = stopped_once(proc, lambda: len(records(log)) >= 3, then=2.0)
     assert code == 0 and "Traceback" not in stderr, stderr
     assert sorted(tries(attempts)) == ["broken.npy", "good.npy", "holes.npy"]
     assert "retried" not in stderr, stderr

@@ -359,3 +359,12 @@ def test_a_dry_run_to_h5_tells_what_the_run_refuses(tmp_path, name, flags, writt
     run = runner.invoke(app, args)
     assert (run.exit_code == 0) is written, run.output
     assert (tmp_path / f"{Path(name).stem}_denoised.h5").exists() is written
+
+
+def test_a_dry_run_names_the_model_the_run_loads(tmp_path):
+    """--kind image with the default model runs the image model: the dry run names it, as the run does."""
+    tifffile.imwrite(tmp_path / "frames.tif", np.random.default_rng(3).poisson(100, (2, 64, 64)).astype(np.uint16))
+    for flags, name in ((["--kind", "image"], "low"), ([], "spectral")):
+        result = runner.invoke(app, ["denoise", str(tmp_path / "frames.tif"), "--dry-run", "--json", *flags])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["model"]["name"] == name
