@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from fluorodn.errors import OutputError, OutputExistsError
+from fluorodn.errors import FluorodnError, OutputError, OutputExistsError
 from fluorodn.files import check_name_length, inside, name_bytes, name_max, same_file, sha256
 
 __all__ = ["atomic_folder", "atomic_output", "remove_stale_temps", "temp_name", "write_error"]
@@ -161,11 +161,19 @@ def atomic_output(
         raise write_error(dest, err) from err
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:  # on disk before it gets its final name
-            os.fsync(fh.fileno())
+        try:
+            with open(tmp, "rb+") as fh:  # on disk before it gets its final name
+                os.fsync(fh.fileno())
+        except OSError as err:
+            raise write_error(dest, err) from err
         if before_publish is not None:
             before_publish()
-        _publish(tmp, dest, overwrite)
+        try:
+            _publish(tmp, dest, overwrite)
+        except OutputExistsError:
+            raise
+        except OSError as err:  # the output's failure, whatever its errno (read-only, out of reach)
+            raise write_error(dest, err) from err
     except BaseException as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -226,10 +234,15 @@ def atomic_folder(dest: Path, *, overwrite: bool, source: Path | None = None) ->
         raise write_error(dest, err) from err
     try:
         yield tmp
-        if overwrite:
-            _replace_folder(tmp, dest)
-        else:
-            _publish_folder(tmp, dest)
+        try:
+            if overwrite:
+                _replace_folder(tmp, dest)
+            else:
+                _publish_folder(tmp, dest)
+        except FluorodnError:
+            raise
+        except OSError as err:  # the output's failure, whatever its errno (read-only, out of reach)
+            raise write_error(dest, err) from err
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(err, OSError) and _disk_full(err):

@@ -95,6 +95,19 @@ def _signature(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def missing(path: Path) -> bool:
+    """Whether nothing is at ``path``; False where that cannot be told now (a network share out of
+    reach), so a file is not taken for deleted while its share reconnects (``Path.exists`` raises
+    there)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _folder_identity(folder: Path) -> tuple[int, int] | None:
     """(st_dev, st_ino) of ``folder``, or None where no folder is there (gone, or now a file)."""
     try:
@@ -327,7 +340,7 @@ class Watcher:
             if kind == "folder gone":
                 self._stale = True
             elif kind in ("deleted", "moved away"):
-                if self._pending.pop(path, None) is not None and kind == "deleted" and not path.exists():
+                if self._pending.pop(path, None) is not None and kind == "deleted" and missing(path):
                     self._tell_gone(path)  # (a file made again under the name comes round as new)
                 self._handled.pop(path, None)
             else:
@@ -374,13 +387,17 @@ class Watcher:
         entry = self._pending.pop(path)
         self._handled[path] = entry.signature
         outcome = handle(path)
+        now = time.monotonic()
         try:  # written to while it was handled: it comes round again when complete
             sig = _signature(path)
-        except OSError:
-            if isinstance(outcome, Retry):  # gone meanwhile: its event, if any, finds nothing pending
+        except OSError as err:
+            if isinstance(outcome, Retry):
                 self._handled.pop(path, None)
+                if not isinstance(err, FileNotFoundError | NotADirectoryError):  # out of reach: tried again
+                    self._pending[path] = _Pending(entry.signature, entry.since, not_before=now + outcome.after,
+                                                   sooner=outcome.sooner, next_look=now + _SOONER_S)  # fmt: skip
+                # (gone meanwhile: its event, if any, finds nothing pending)
             return
-        now = time.monotonic()
         if isinstance(outcome, Retry):
             self._handled.pop(path, None)
             since = entry.since if sig == entry.signature else now
@@ -390,7 +407,7 @@ class Watcher:
             self._pending[path] = _Pending(sig, now)
 
     def _prune(self) -> None:
-        for path in [p for p in self._handled if not p.exists()]:
+        for path in [p for p in self._handled if missing(p)]:
             del self._handled[path]
-        for path in [p for p in self._pending if not p.exists()]:  # gone without an event (missed)
+        for path in [p for p in self._pending if missing(p)]:  # gone without an event (missed)
             del self._pending[path]

@@ -40,7 +40,7 @@ from fluorodn.cli._options import (
 )
 from fluorodn.cli._report import Report, count_pages, page_path
 from fluorodn.errors import FluorodnError, OutputError, OutputExistsError
-from fluorodn.watch import Retry
+from fluorodn.watch import Retry, missing
 
 _WATCH_EXAMPLES = (
     "\b\n"
@@ -50,16 +50,19 @@ _WATCH_EXAMPLES = (
     "  fluorodn watch //rig-pc/share/data -o out/ --recursive --poll --settle 10"
 )
 
-#: Seconds before a file whose output could not be written for a reason that passes (its disk
-#: full) is tried again, the first time; each try that fails so again doubles it, up to
-#: :data:`_RETRY_MAX_S`. A file whose output's disk has meanwhile gained at least the input's
-#: size of free space is tried again at once.
+#: Seconds before a file that failed for a reason that passes (its output's disk full, its output
+#: folder refusing writes, a share out of reach: :func:`_passing`) is tried again, the first time;
+#: each try that fails so again doubles it, up to :data:`_RETRY_MAX_S`. A file whose output's disk
+#: has meanwhile gained at least the input's size of free space is tried again at once.
 _RETRY_FIRST_S = 15.0
 _RETRY_MAX_S = 600.0
-#: errno values of an output folder out of reach for a while (a network share reconnecting).
+#: errno values of a file out of reach for a while (a network share reconnecting), input or output.
 _UNREACHABLE_NAMES = ("ESTALE", "ETIMEDOUT", "EHOSTDOWN", "EHOSTUNREACH", "ENETDOWN", "ENETUNREACH", "ENETRESET",
                       "ECONNABORTED", "ECONNRESET", "ENOTCONN")  # fmt: skip
 _UNREACHABLE = {getattr(errno, name) for name in _UNREACHABLE_NAMES if hasattr(errno, name)}
+#: errno values of an output folder refusing writes until someone acts (its permissions, a share
+#: remounted read-only): watch keeps the file and tries it again rather than losing it.
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 @app.command(epilog=_WATCH_EXAMPLES, short_help="Denoise each recording written into a folder, as it completes.")
@@ -230,7 +233,7 @@ def watch(
             if report is not None:
                 _append_json_line(report, failure)
             return None
-        if dest.exists():
+        if os.path.exists(dest):  # (False where its share is out of reach: writing it fails, to be retried)
             if retrying.pop(path, None) is not None:  # written by another process while it waited
                 why = f"another process wrote its output {dest} while it waited to be tried again"
                 lines.to_stderr(f"fluorodn: warning: {path} was skipped: {why}")
@@ -263,21 +266,22 @@ def watch(
     def finish(path: Path, dest: Path, before: tuple[int, int] | None, result: Any, messages: list[str],
                err: Exception | None, *, stopping: bool) -> Retry | None:  # fmt: skip
         """Count and report a file ``denoise_one`` is done with, and append its record to the log; a
-        :class:`Retry` where its output could not be written for a reason that passes (its disk full):
+        :class:`Retry` where it failed for a reason that passes (:func:`_passing`):
         the file is then tried again later, and counted once it is denoised, or fails otherwise."""
         handled.add(path)
         record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
-        if err is not None and not path.exists():  # deleted while it was denoised: nothing to come back for
+        cause = None if err is None or stopping else _passing(err)
+        if err is not None and missing(path):  # deleted while it was denoised: nothing to come back for
             gone(path, "or renamed while it was denoised; no output was written")
             return None
-        cause = None if err is None or stopping else _passing(err)
         if cause is not None:  # the watch goes on: tried again later, counted once it is done with
             handled.discard(path)
             tries = retrying.get(path, 0) + 1
             if path not in retrying:  # told once, and logged once, however often it is tried
                 when = "once there is free space" if _disk_full(cause) else "later"
-                why = (f"was not denoised: cannot write {dest} ({_why_unwritten(cause)}); it will be retried {when} "
-                       "(the watch goes on)")  # fmt: skip
+                why = (
+                    f"was not denoised: {_why_failed(err, cause, dest)}; it will be retried {when} (the watch goes on)"
+                )
                 lines.to_stderr(f"fluorodn: warning: {path} {why}")
                 if debug and err is not None:
                     lines.to_stderr(format_traceback(err))
@@ -296,7 +300,7 @@ def watch(
                 lines.note(f"{path} is still being written; it is denoised once complete")
             return None
         tries = retrying.pop(path, 0)  # done with: its outcome is counted now
-        if isinstance(err, OutputExistsError) and dest.exists():  # written by another process meanwhile: kept
+        if isinstance(err, OutputExistsError) and os.path.exists(dest):  # written by another process meanwhile: kept
             why = f"another process wrote its output {dest} while it was denoised (another watch of {folder}?)"
             lines.to_stderr(f"fluorodn: warning: {path} was skipped: {why}")
             record.update(status="skipped", reason=why)
@@ -356,7 +360,7 @@ def watch(
         except KeyboardInterrupt:
             # files still waiting to be tried again, never denoised: failed (one renamed or deleted
             # meanwhile is no longer there to fail: its new name was taken on its own)
-            waiting = {path: tries for path, tries in retrying.items() if path not in busy and path.exists()}
+            waiting = {path: tries for path, tries in retrying.items() if path not in busy and not missing(path)}
             if waiting:
                 counts["failed"] += len(waiting)
                 one = len(waiting) == 1
@@ -497,36 +501,43 @@ def _output_folders(top: Path, recursive: bool) -> list[Path]:
 
 def _passing(err: BaseException) -> OSError | None:
     """The OSError behind ``err``, a file's failure, where that failure passes with time: its output
-    could not be written as the disk (or the quota) was full, or as the output folder was out of
-    reach (a network share reconnecting); None for any other failure (the input unreadable, a value
-    refused), which trying again would repeat."""
-    if not isinstance(err, OSError) or (isinstance(err, FluorodnError) and not isinstance(err, OutputError)):
+    could not be written as the disk (or the quota) was full or as the output folder refused writing
+    (permissions changed, a share remounted read-only), or the input or the output was out of reach
+    while it was read or written (a network share reconnecting); None for any other failure (the
+    input unreadable, a value refused), which trying again would repeat."""
+    if not isinstance(err, OSError | FluorodnError):
         return None
+    output = isinstance(err, OutputError) or not isinstance(err, FluorodnError)  # a plain OSError may be either's
     seen: set[int] = set()
     cause: BaseException | None = err
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, OSError) and (
-            _disk_full(cause) or (isinstance(err, OutputError) and cause.errno in _UNREACHABLE)
+            cause.errno in _UNREACHABLE
+            or (output and _disk_full(cause))
+            or (isinstance(err, OutputError) and cause.errno in _REFUSED)
         ):
             return cause
         cause = cause.__cause__ or cause.__context__
     return None
 
 
+def _why_failed(err: BaseException | None, cause: OSError, dest: Path) -> str:
+    """What kept a file :func:`_passing` lets be tried again from being denoised, in a few words."""
+    if getattr(errno, "EDQUOT", None) is not None and cause.errno == errno.EDQUOT:
+        return f"cannot write {dest} (the disk quota is full)"
+    if _disk_full(cause):
+        return f"cannot write {dest} (the disk is full)"
+    why = cause.strerror or str(cause)
+    if isinstance(err, OutputError):
+        return f"cannot write {dest} ({why})"
+    return f"its input or its output {dest} went out of reach while it was denoised ({why})"
+
+
 def _disk_full(err: OSError) -> bool:
     from fluorodn._atomic import _disk_full as full
 
     return full(err)
-
-
-def _why_unwritten(err: OSError) -> str:
-    """Why an output could not be written, in a few words, for the OSError :func:`_passing` found."""
-    if getattr(errno, "EDQUOT", None) is not None and err.errno == errno.EDQUOT:
-        return "the disk quota is full"
-    if _disk_full(err):
-        return "the disk is full"
-    return err.strerror or str(err)
 
 
 def _free_space(folder: Path) -> int | None:

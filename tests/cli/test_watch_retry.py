@@ -1,13 +1,16 @@
-"""fluorodn watch and an output that cannot be written for a while (its disk full): the file is
-kept and tried again until it is denoised, told once and logged as it fails and as it succeeds,
-and counted as failed only where the watch stops first; a file that fails for its input is tried
-once. The --report record of a file changed after it was denoised gives its reason, not an error."""
+"""fluorodn watch and a file that cannot be denoised for a while (its output's disk full, its
+output folder refusing writes, its input's or output's share out of reach): the file is kept and
+tried again until it is denoised, told once and logged as it fails and as it succeeds, and
+counted as failed only where the watch stops first; a file that fails for its input is tried
+once. The --report record of a file changed after it was denoised gives its reason, not an
+error."""
 
 from __future__ import annotations
 
 import errno
 import itertools
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -24,24 +27,27 @@ from tests.support import interruptible
 
 pytest.importorskip("watchdog")
 
-#: fluorodn's CLI whose publishing of the output named argv[1] fails with ENOSPC (a full disk) the
-#: first argv[2] times, each file denoised noted on a line of argv[3] as it starts and once done, and
-#: files whose output could not be written tried again after argv[4] seconds (doubling at each try),
-#: not sooner (the free space of the machine's disk is left out).
+#: fluorodn's CLI whose publishing of the output named argv[1] (``read:NAME``: whose denoising of the
+#: input NAME, as it reads it) fails with ENOSPC (a full disk) the first argv[2] times (``N:CODE``:
+#: with errno CODE, a plain OSError), each file denoised noted on a line of argv[3] as it starts and
+#: once done, and files whose output could not be written tried again after argv[4] seconds
+#: (doubling at each try), not sooner (the free space of the machine's disk is left out).
 FULL_DISK = """
-import errno, sys
+import errno, os, sys
 from pathlib import Path
 import fluorodn._atomic as atomic
 import fluorodn.cli.watch as watch
 import fluorodn.files as files
-name, fails, attempts = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+name, attempts = sys.argv[1], sys.argv[3]
+fails, _, code = sys.argv[2].partition(":")
+fails, code = int(fails), getattr(errno, code or "ENOSPC")
 watch._RETRY_FIRST_S = float(sys.argv[4])
 watch._space_grew = lambda folder, size: None
 real_publish, failed = atomic._publish, []
 def publish(tmp, dest, overwrite):
     if Path(dest).name == name and len(failed) < fails:
         failed.append(dest)
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise OSError(code, os.strerror(code))
     real_publish(tmp, dest, overwrite)
 atomic._publish = publish
 real_denoise = files.denoise_file
@@ -49,6 +55,9 @@ def denoise_file(denoiser, source, dest, *args, **kwargs):
     with open(attempts, "a", encoding="utf-8") as fh:
         fh.write(Path(source).name + "\\n")
     try:
+        if name == "read:" + Path(source).name and len(failed) < fails:
+            failed.append(source)
+            raise OSError(code, os.strerror(code))
         return real_denoise(denoiser, source, dest, *args, **kwargs)
     finally:
         with open(attempts, "a", encoding="utf-8") as fh:
@@ -61,11 +70,12 @@ main()
 
 
 def start_full_disk_watch(model: Path, folder: Path, out: Path, log: Path, attempts: Path, name: str, fails: int,
-                          first_retry: float = 0.2) -> subprocess.Popen[str]:  # fmt: skip
-    """A watch of ``folder`` whose output ``name`` cannot be published the first ``fails`` times."""
+                          first_retry: float = 0.2, code: str = "ENOSPC") -> subprocess.Popen[str]:  # fmt: skip
+    """A watch of ``folder`` whose output ``name`` cannot be published the first ``fails`` times
+    (an OSError with errno ``code``)."""
     argv = ["watch", str(folder), "-o", str(out), "--model", str(model), "--threads", "1", "--settle", "0.3",
             "--report", str(log)]  # fmt: skip
-    cmd = [sys.executable, "-c", FULL_DISK, name, str(fails), str(attempts), str(first_retry), *argv]
+    cmd = [sys.executable, "-c", FULL_DISK, name, f"{fails}:{code}", str(attempts), str(first_retry), *argv]
     return subprocess.Popen(cmd, text=True, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             **interruptible())  # fmt: skip
 
@@ -123,6 +133,43 @@ def test_a_file_whose_disk_was_full_is_retried_until_its_output_is_written(
     assert failure["input"] == str(src) and failure["output"] == str(dest) and "the disk is full" in failure["error"]
     assert success["status"] == "denoised" and success["input"] == str(src) and "retry" not in success
     assert sorted(p.name for p in out.iterdir()) == ["a_denoised.tif"] and not leftovers(incoming, out)
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "why"),
+    [
+        ("a_denoised.tif", "EROFS", "cannot write {dest} (Read-only file system)"),
+        ("a_denoised.tif", "EACCES", "cannot write {dest} (Permission denied)"),
+        ("a_denoised.tif", "ESTALE", "cannot write {dest} (Stale file handle)"),
+        (
+            "read:a.tif",
+            "ECONNRESET",
+            "its input or its output {dest} went out of reach while it was denoised (Connection reset by peer)",
+        ),
+    ],
+    ids=["read-only", "no permission", "share out of reach", "input out of reach"],
+)
+def test_a_file_whose_output_was_refused_or_out_of_reach_is_retried(
+    tiny_model: Path, tmp_path: Path, helpers: Any, name: str, code: str, why: str
+) -> None:
+    """The output's folder refusing the write (a share remounted read-only, permissions) or out of
+    reach, or the input out of reach as it is read, the first time: told once, tried again later
+    and denoised, not lost."""
+    incoming, out, log, attempts = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "w.jsonl", tmp_path / "n"
+    incoming.mkdir()
+    tifffile.imwrite(incoming / "a.tif", helpers.spectra(40, 30))
+    src, dest = incoming / "a.tif", out / "a_denoised.tif"
+    proc = start_full_disk_watch(tiny_model, incoming, out, log, attempts, name, fails=1, code=code)
+    code_, stdout, stderr = stopped_once(proc, lambda: len(records(log)) >= 2)
+    assert code_ == 0 and "Traceback" not in stderr, stderr
+    assert tries(attempts) == ["a.tif"] * 2
+    told = [ln for ln in stderr.splitlines() if "retried" in ln]
+    assert told == [f"fluorodn: warning: {src} was not denoised: {why.format(dest=dest)}; it will be retried later "
+                    "(the watch goes on)"], stderr  # fmt: skip
+    assert stderr.splitlines()[-1] == "fluorodn: stopped; 1 denoised, 0 failed"
+    assert f"{src} -> {dest}" in stdout and dest.exists()
+    assert [(r["status"], r.get("retry")) for r in records(log)] == [("failed", True), ("denoised", None)]
+    assert not leftovers(incoming, out)
 
 
 def test_a_file_still_waiting_to_be_retried_when_the_watch_stops_counts_as_failed(
@@ -212,10 +259,11 @@ def test_a_file_is_tried_again_once_its_output_s_disk_has_room(tmp_path: Path, m
 
 
 def test_passing_failures_are_told_from_the_others() -> None:
-    """A full disk (or quota) behind an output error, or an output folder out of reach, passes; an
-    input's failure, an output refused for good, or an unreachable input does not."""
+    """A full disk (or quota) behind an output error, an output folder refusing writes or out of
+    reach, or any file out of reach while it is read or written (a share reconnecting) passes; an
+    input's failure, an output refused for good, or an input refused does not."""
     from fluorodn._atomic import write_error
-    from fluorodn.cli.watch import _passing
+    from fluorodn.cli.watch import _passing, _why_failed
     from fluorodn.errors import FileFormatError, InputError, OutputError
 
     def raised_from(err: BaseException, cause: BaseException) -> BaseException:
@@ -229,12 +277,21 @@ def test_passing_failures_are_told_from_the_others() -> None:
     assert _passing(raised_from(write_error(dest, short), short)) is short
     quota = OSError(errno.EDQUOT, "Disk quota exceeded")
     assert _passing(quota) is quota
+    assert _why_failed(quota, quota, dest) == f"cannot write {dest} (the disk quota is full)"
     stale = OSError(errno.ESTALE, "Stale file handle")
-    assert _passing(raised_from(OutputError(f"cannot create the output folder {dest.parent}"), stale)) is stale
-    assert _passing(stale) is None  # not known to be the output's
+    made = raised_from(OutputError(f"cannot create the output folder {dest.parent}"), stale)
+    assert _passing(made) is stale and _why_failed(made, stale, dest) == f"cannot write {dest} (Stale file handle)"
+    assert _passing(stale) is stale  # while it was read or written: which one is not known
+    told = f"its input or its output {dest} went out of reach while it was denoised (Stale file handle)"
+    assert _why_failed(stale, stale, dest) == told
+    reset = OSError(errno.ECONNRESET, "Connection reset by peer")
+    assert _passing(raised_from(FileFormatError("cannot read in.npy"), reset)) is reset  # the input's share
     assert _passing(raised_from(FileFormatError("cannot read in.npy"), full)) is None
-    denied = PermissionError(errno.EACCES, "Permission denied")
-    assert _passing(raised_from(write_error(dest, denied), denied)) is None
+    for code in (errno.EACCES, errno.EPERM, errno.EROFS):  # the output folder, until someone acts
+        refused = OSError(code, os.strerror(code))
+        assert _passing(raised_from(write_error(dest, refused), refused)) is refused
+        assert _passing(refused) is None  # not known to be the output's
+        assert _passing(raised_from(FileFormatError("cannot read in.npy"), refused)) is None
     assert _passing(InputError("values are NaN")) is None and _passing(ValueError("x")) is None
     assert _passing(OutputError(f"the name of {dest} is too long")) is None
 
@@ -309,3 +366,51 @@ def test_a_file_to_retry_deleted_meanwhile_is_told_gone(tmp_path: Path) -> None:
         done.set()
         thread.join(timeout=10)
     assert seen == [tmp_path / "a.npy"] and gone == [tmp_path / "a.npy"]
+
+
+def test_a_file_to_retry_out_of_reach_meanwhile_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file to retry whose share is out of reach when it is looked at (stat fails with ESTALE) is
+    neither forgotten nor told gone: it is handed over again once it can be read."""
+    import fluorodn.watch as watch_module
+    from fluorodn.watch import Retry, missing
+
+    a = tmp_path / "a.npy"
+    a.write_bytes(b"x" * 10)
+    out_of_reach = threading.Event()
+    real_stat = os.stat
+
+    class Os:
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(os, attr)
+
+        @staticmethod
+        def stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if out_of_reach.is_set() and Path(path) == a:
+                raise OSError(errno.ESTALE, "Stale file handle")
+            return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(watch_module, "os", Os())
+    monkeypatch.setattr(watch_module, "_PRUNE_S", 0.2)  # files gone without an event looked for often
+    seen: list[Path] = []
+    gone: list[Path] = []
+
+    def handle(path: Path) -> Retry | None:
+        seen.append(path)
+        if len(seen) == 1:
+            out_of_reach.set()  # the share drops as the first try fails
+            return Retry(0.3)
+        return None
+
+    thread, done = run_watcher(tmp_path, handle, gone)
+    try:
+        wait_for(lambda: bool(seen), timeout=30)
+        time.sleep(2.0)  # past the wait and several prunes, out of reach all along
+        assert seen == [a] and gone == []
+        assert not missing(a)
+        out_of_reach.clear()
+        wait_for(lambda: len(seen) == 2, timeout=30)
+    finally:
+        done.set()
+        thread.join(timeout=10)
+    assert seen == [a, a] and gone == []
+    assert missing(tmp_path / "b.npy") and missing(a / "inside")

@@ -33,8 +33,8 @@ STOPS: dict[str, Callable[[], BaseException]] = {
 }
 RAISES: dict[str, tuple[type[BaseException], str | None]] = {
     "interrupt": (KeyboardInterrupt, None),
-    "other device": (OSError, os.strerror(errno.EXDEV)),
-    "no permission": (PermissionError, os.strerror(errno.EACCES)),
+    "other device": (OutputError, os.strerror(errno.EXDEV)),  # the publish's failure is the output's
+    "no permission": (OutputError, os.strerror(errno.EACCES)),
     "disk full": (OutputError, "the disk is full"),
 }
 
