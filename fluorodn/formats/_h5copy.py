@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.files import one_line
+from fluorodn.formats._h5filters import creation_filters
 
 __all__ = ["attribute_text", "copy_file"]
 
@@ -91,7 +92,8 @@ def _copy_tree(src: Any, dst: Any, new: dict[Any, np.ndarray], copied: dict[Any,
             dst[name] = dst.file[copied[obj.id]]
             continue
         if obj.id in new:
-            out = dst.create_dataset(name, data=new[obj.id], **_creation(obj, new[obj.id]))
+            path = f"{dst.name.rstrip('/')}/{name}"
+            out = dst.create_dataset(name, data=new[obj.id], **_creation(obj, new[obj.id], path))
             _copy_attrs(obj, out)
         elif isinstance(obj, h5py.Group):
             # walked rather than copied whole, so that links into it from elsewhere stay links
@@ -106,19 +108,16 @@ def _copy_tree(src: Any, dst: Any, new: dict[Any, np.ndarray], copied: dict[Any,
         copied[obj.id] = dst[name].name
 
 
-def _creation(ds: Any, data: np.ndarray) -> dict[str, Any]:
-    """The creation settings of the dataset ``ds`` that ``data`` (same shape) can keep: chunks,
-    gzip or lzf compression with the shuffle filter, the Fletcher-32 checksum, the maximum shape,
-    and a fill value set by the writer that ``data``'s type holds exactly."""
+def _creation(ds: Any, data: np.ndarray, path: str) -> dict[str, Any]:
+    """The creation settings of the dataset ``ds`` that ``data`` (same shape), to be written at
+    ``path``, can keep: chunks, the maximum shape, the filter pipeline (compression, the shuffle
+    filter, the Fletcher-32 checksum, plugins' filters: see :func:`creation_filters`), and a fill
+    value set by the writer that ``data``'s type holds exactly."""
     kwargs: dict[str, Any] = {}
     if ds.chunks is not None:
         kwargs["chunks"] = ds.chunks
         kwargs["maxshape"] = ds.maxshape
-        kwargs["fletcher32"] = ds.fletcher32
-        if ds.compression in ("gzip", "lzf"):
-            kwargs["compression"] = ds.compression
-            kwargs["compression_opts"] = ds.compression_opts
-            kwargs["shuffle"] = ds.shuffle
+        kwargs["dcpl"] = creation_filters(ds, path)
     try:
         user_fill = ds.id.get_create_plist().fill_value_defined() == 2  # H5D_FILL_VALUE_USER_DEFINED
         fill = np.asarray(ds.fillvalue)

@@ -66,6 +66,7 @@ from fluorodn.errors import FileFormatError
 from fluorodn.files import read_errors
 from fluorodn.formats._h5copy import attribute_text as _text
 from fluorodn.formats._h5copy import copy_file
+from fluorodn.formats._h5filters import require_filters
 from fluorodn.formats.timing import check_finite, check_wavelengths
 
 __all__ = ["PROVENANCE_ATTR", "RATE_ATTRS", "HDF5Axes", "write_axes_file"]
@@ -146,11 +147,13 @@ def _hard_dataset(group: Any, name: str, where: str) -> Any:
 
 
 def _refuse_outside(ds: Any, name: str, where: str) -> None:
+    """Refuse a dataset whose data lie in other files, or that needs a filter HDF5 lacks here."""
     if ds.is_virtual or ds.external:
         raise FileFormatError(
             f"{where}: {name} keeps its data in other files (virtual or external storage); "
             "fluorodn reads only datasets stored in the file itself"
         )
+    require_filters(ds, name, where)
 
 
 def _numeric(ds: Any) -> bool:

@@ -508,3 +508,85 @@ def test_write_back_keeps_creation_settings_and_hard_links(tmp_path):
     out = rec.write(tmp_path / "nan_fill.h5", [c.data for c in rec.channels], dtype=np.uint16)
     with h5py.File(out) as fout:
         assert fout["Channel2"].fillvalue == 0
+
+
+def _plugin_file(path: Path) -> tuple[Path, np.ndarray]:
+    """A recording compressed with Blosc (zstd, bit shuffle), its Time axis with Zstandard."""
+    hdf5plugin = pytest.importorskip("hdf5plugin")
+    data = np.round(spectra(T, W)).astype("uint16")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("Channel1", data=data, chunks=(60, W), maxshape=(None, W),
+                         **hdf5plugin.Blosc(cname="zstd", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))  # fmt: skip
+        f.create_dataset("Time", data=np.arange(T) * 0.2, chunks=(T,), **hdf5plugin.Zstd())
+        f.create_dataset("Wavelength", data=np.linspace(477, 595, W))
+    return path, data
+
+
+def _pipeline(ds) -> list[tuple[int, tuple[int, ...]]]:
+    plist = ds.id.get_create_plist()
+    return [plist.get_filter(i)[0:3:2] for i in range(plist.get_nfilters())]
+
+
+def test_plugin_compressed_recordings_are_read_and_written_back_with_their_filters(tmp_path):
+    """Blosc and Zstandard (hdf5plugin's filters, registered on demand): read as stored, and the
+    written-back recording keeps its filter pipeline, its type-dependent settings made anew."""
+    path, data = _plugin_file(tmp_path / "rec.h5")
+    rec = formats.read(path)
+    np.testing.assert_array_equal(rec.channels[0].data, data)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is dropped
+        out = rec.write(tmp_path / "out.h5", [rec.channels[0].data + 0.5], dtype=np.float32)
+    with h5py.File(path) as fin, h5py.File(out) as fout:
+        src, ch = _pipeline(fin["Channel1"]), _pipeline(fout["Channel1"])
+        assert [code for code, _ in ch] == [code for code, _ in src] == [32001]
+        assert ch[0][1][2] == 4 and src[0][1][2] == 2  # Blosc's type size: float32 now, uint16 before
+        assert ch[0][1][4:] == src[0][1][4:]  # level, shuffle, compressor kept
+        np.testing.assert_array_equal(fout["Channel1"][()], data + np.float32(0.5))
+        assert fout["Channel1"].maxshape == (None, W)
+        assert _pipeline(fout["Time"]) == _pipeline(fin["Time"])  # copied as it is
+
+
+def test_a_filter_this_installation_lacks_is_named_with_the_fix(tmp_path):
+    """Without hdf5plugin, a Blosc-compressed recording is refused in one sentence naming the
+    filter and the extra that adds it (not HDF5's message about its plugin folder)."""
+    import subprocess
+    import sys
+
+    path, _ = _plugin_file(tmp_path / "rec.h5")
+    blocked = "import sys; sys.modules['hdf5plugin'] = None; from fluorodn.cli import main; main()"
+    proc = subprocess.run([sys.executable, "-c", blocked, "denoise", str(path), "-o", str(tmp_path / "o.h5")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    told = (f"fluorodn: error: {path}: Channel1 is compressed with the HDF5 filter blosc (id 32001), which "
+            'this installation cannot decode; pip install "fluorodn[hdf5-plugins]" (hdf5plugin) adds the common '
+            "ones")  # fmt: skip
+    assert proc.stderr.splitlines()[0] == told, proc.stderr
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_an_optional_filter_never_applied_and_type_bound_filters(tmp_path):
+    """A dataset declaring an optional filter HDF5 lacks, applied to none of its chunks, reads as
+    stored and is written back with it declared; N-bit or scale-offset packing, bound to the
+    input's type, is left off the float output with a warning, the values as given."""
+    path = tmp_path / "rec.h5"
+    data = np.round(spectra(T, W)).astype("uint16")
+    with h5py.File(path, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_filter(40123, 1, ())  # an unregistered filter, optional: HDF5 skips it chunk by chunk
+        f.create_dataset("Channel1", data=data, chunks=(60, W), dcpl=dcpl)
+        f.create_dataset("Channel2", data=data, chunks=(60, W), scaleoffset=0)  # lossless for integers
+        f.create_dataset("Time", data=np.arange(T) * 0.2)
+        f.create_dataset("Wavelength", data=np.linspace(477, 595, W))
+    rec = formats.read(path)
+    np.testing.assert_array_equal(rec.channels[0].data, data)
+    with pytest.warns(UserWarning, match="HDF5 filter") as told:
+        out = rec.write(tmp_path / "out.h5", [c.data + 0.25 for c in rec.channels], dtype=np.float32)
+    messages = [str(w.message) for w in told]
+    assert messages == ["the output's /Channel2 is written without the input's HDF5 filter scaleoffset (it is bound "
+                        "to the input's stored type), so it may take more space; its values are the same"]  # fmt: skip
+    with h5py.File(out) as fout:
+        assert [code for code, _ in _pipeline(fout["Channel1"])] == [40123]
+        assert _pipeline(fout["Channel2"]) == []
+        for name in ("Channel1", "Channel2"):
+            np.testing.assert_array_equal(fout[name][()], data + np.float32(0.25))
