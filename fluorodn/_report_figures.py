@@ -38,6 +38,11 @@ UNIT = "counts"
 LONG = 2 * SEGMENT
 #: The stretches a long sensor trace's envelope is drawn over (about one per pixel column).
 COLUMNS = 500
+#: Gaps in a trace (samples taken with the light off, values not finite) of up to this many samples
+#: are bridged by its line and ticked under it (light off every other sample would otherwise leave
+#: no two neighbours to join, and shading each would grey the whole panel); longer ones break the
+#: line and are shaded.
+BRIDGE = 3
 
 
 @dataclass(frozen=True)
@@ -202,21 +207,45 @@ def _beyond(ax: Any, rows: np.ndarray, values: np.ndarray, limits: tuple[float, 
 
 
 def _shade(
-    ax: Any, rows: np.ndarray, dark: np.ndarray, half: float = 0.5, last: np.ndarray | None = None, **kwargs: Any
+    ax: Any,
+    rows: np.ndarray,
+    dark: np.ndarray,
+    half: float = 0.5,
+    last: np.ndarray | None = None,
+    bridge: int = BRIDGE,
+    **kwargs: Any,
 ) -> None:
-    """Grey spans over the stretches of ``rows`` where ``dark`` holds, each ``half`` (half a
-    sample in the units of ``rows``) wider on either side (the first one labelled). Where each of
-    ``rows`` stands for several samples, ``last`` gives where each ends (``rows`` where each
-    begins)."""
+    """Grey spans over the stretches of ``rows`` where ``dark`` holds for more than ``bridge``
+    samples, each ``half`` (half a sample in the units of ``rows``) wider on either side (the first
+    one labelled), and a tick under the axes at each sample of the shorter ones (which the lines
+    bridge: :func:`_gapped_line`). Where each of ``rows`` stands for several samples, ``last`` gives
+    where each ends (``rows`` where each begins)."""
     from fluorodn.spectral import runs
 
     ends = rows if last is None else last
     first = True
+    short: list[np.ndarray] = []
     for a, b, on in runs(dark):
-        if on:
+        if on and b - a > bridge:
             ax.axvspan(rows[a] - half, ends[b - 1] + half, color="0.75", alpha=0.6, lw=0,
                        label="light off" if first else None, **kwargs)  # fmt: skip
             first = False
+        elif on:
+            short.append(rows[a:b])
+    if short:
+        ticks = np.concatenate(short)
+        label = f"light off ({bridge} samples or fewer, bridged)"
+        ax.plot(ticks, np.zeros(len(ticks)), "|", color="0.45", ms=5, mew=0.6, clip_on=False,
+                transform=ax.get_xaxis_transform(), label=label)  # fmt: skip
+
+
+def _gapped_line(rows: np.ndarray, values: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) that draw ``values`` at the ``keep`` samples of ``rows`` as one line: joined across
+    gaps of up to :data:`BRIDGE` samples, broken (a NaN point) at longer ones."""
+    idx = np.flatnonzero(keep)
+    x, y = rows[idx].astype(np.float64), values[idx].astype(np.float64)
+    breaks = np.flatnonzero(np.diff(idx) > BRIDGE + 1) + 1
+    return np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
 
 
 def segment_figures(
@@ -303,8 +332,8 @@ def segment_figures(
     bright = int(np.argmax(np.where(shown.any(axis=0), np.median(x[lit_rows] if lit_rows.any() else x, axis=0),
                                     -np.inf)))  # fmt: skip
     keep = shown[:, bright]
-    ax.plot(rows, blank(x)[:, bright], color="tab:red", lw=0.7, label="noisy")
-    ax.plot(rows, blank(y)[:, bright], color="tab:blue", lw=1.2, label="denoised")
+    ax.plot(*_gapped_line(rows, x[:, bright], keep), color="tab:red", lw=0.7, label="noisy")
+    ax.plot(*_gapped_line(rows, y[:, bright], keep), color="tab:blue", lw=1.2, label="denoised")
     if off.any():
         _shade(ax, rows, off)
     if keep.any():
@@ -334,11 +363,12 @@ def _envelope(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.fmin.reduceat(values, starts), np.fmax.reduceat(values, starts)
 
 
-def _overview(ax: Any, before: np.ndarray, after: np.ndarray, fs: float, gaps: np.ndarray) -> int:
+def _overview(ax: Any, before: np.ndarray, after: np.ndarray, fs: float, gaps: np.ndarray) -> tuple[int, bool]:
     """Draw the traces ``before`` and ``after`` (sampled at ``fs``) on ``ax`` as their envelopes
     over :data:`COLUMNS` stretches of equal length: the least and greatest value of each, the noisy
     one light behind the denoised one; a stretch with no finite value is a gap, and the stretches
-    that hold a sample of ``gaps`` are shaded. Returns the samples a stretch holds (the most)."""
+    whose samples are mostly ``gaps`` are shaded. Returns the samples a stretch holds (the most),
+    and whether samples of ``gaps`` lie in stretches not shaded (left out of their ranges)."""
     n = len(before)
     edges = np.linspace(0, n, COLUMNS + 1).round().astype(int)
     starts, stops = edges[:-1], edges[1:]
@@ -346,9 +376,12 @@ def _overview(ax: Any, before: np.ndarray, after: np.ndarray, fs: float, gaps: n
     for values, colour, label in ((before, "#f19c99", "from noisy"), (after, "tab:blue", "from denoised")):
         lo, hi = (np.repeat(v, 2) for v in _envelope(values, starts))
         ax.fill_between(xs, lo, hi, color=colour, lw=0.4, label=label)
-    if gaps.any():
-        _shade(ax, starts / fs, np.logical_or.reduceat(gaps, starts), half=0.5 / fs, last=(stops - 1) / fs, zorder=0)
-    return int((stops - starts).max())
+    # a stretch mostly dark is shaded; one whose dark samples lie among lit ones is drawn from those
+    mostly = np.add.reduceat(gaps.astype(np.int64), starts) * 2 > stops - starts
+    if mostly.any():
+        _shade(ax, starts / fs, mostly, half=0.5 / fs, last=(stops - 1) / fs, bridge=0, zorder=0)
+    among = bool(np.logical_or.reduceat(gaps, starts)[~mostly].any())
+    return int((stops - starts).max()), among
 
 
 def sensor_figures(before: np.ndarray, after: np.ndarray, rate: float | None) -> tuple[list[Any], dict[str, Any]]:
@@ -372,21 +405,22 @@ def sensor_figures(before: np.ndarray, after: np.ndarray, rate: float | None) ->
     unit = "time (s)" if rate else "sample"
     if n > LONG:
         traces, (a, zoom) = plt.subplots(2, 1, figsize=(7.0, 5.8), layout="constrained")
-        per = _overview(a, before, after, fs, ~both)
+        per, among = _overview(a, before, after, fs, ~both)
         start = (n - SEGMENT) // 2
         shown = slice(start, start + SEGMENT)
         a.axvspan(t[start] - 0.5 / fs, t[start + SEGMENT - 1] + 0.5 / fs, color="gold", alpha=0.35, lw=0,
                   zorder=0, label="zoomed in below")  # fmt: skip
-        a.set_title(f"unmixed sensor trace, whole: range of every {per} samples")
-        zoom.plot(t[shown], before[shown], color="tab:red", lw=0.7, label="from noisy")
-        zoom.plot(t[shown], after[shown], color="tab:blue", lw=1.0, label="from denoised")
+        of = f"the lit ones of every {per} samples" if among else f"every {per} samples"
+        a.set_title(f"unmixed sensor trace, whole: range of {of}")
+        zoom.plot(*_gapped_line(t[shown], before[shown], both[shown]), color="tab:red", lw=0.7, label="from noisy")
+        zoom.plot(*_gapped_line(t[shown], after[shown], both[shown]), color="tab:blue", lw=1.0, label="from denoised")
         zoom.set_xlim(t[start] - 0.5 / fs, t[start + SEGMENT - 1] + 0.5 / fs)
         zoom.set_title(f"samples {start}-{start + SEGMENT - 1}, as in the images", fontsize="medium")
         panels = [a, zoom]
     else:
         traces, a = plt.subplots(figsize=(7.0, 3.6), layout="constrained")
-        a.plot(t, before, color="tab:red", lw=0.7, label="from noisy")
-        a.plot(t, after, color="tab:blue", lw=1.0, label="from denoised")
+        a.plot(*_gapped_line(t, before, both), color="tab:red", lw=0.7, label="from noisy")
+        a.plot(*_gapped_line(t, after, both), color="tab:blue", lw=1.0, label="from denoised")
         a.set_title("unmixed sensor trace")
         panels = [a]
         shown = slice(0, n)

@@ -136,9 +136,44 @@ def test_light_off_samples_are_gaps_in_the_overview_and_the_zoom() -> None:
     assert [p.get_label() for p in overview.patches if p.get_label() == "light off"] == ["light off"]
     shaded = [p for p in overview.patches if p.get_facecolor()[:3] == pytest.approx((0.75, 0.75, 0.75))]
     assert any(x_span(p)[0] <= 4000 / RATE and x_span(p)[1] >= 5999 / RATE for p in shaded)
-    line = zoom.get_lines()[0].get_ydata()
-    assert np.isnan(line[100:130]).all() and np.isfinite(line[:100]).all()
+    (line, _, *_) = zoom.get_lines()
+    x, y = line.get_xdata() * RATE - start, line.get_ydata()
+    assert np.isnan(y).sum() == 1 and np.isnan(x).sum() == 1  # the line broken once, across the gap
+    np.testing.assert_array_equal(x[np.isfinite(x)], [*range(100), *range(130, SEGMENT)])
     assert np.isfinite(stats["sensor_std_before"])
+    assert "lit ones" not in overview.get_title()  # every stretch holding dark samples is shaded
+
+
+def test_light_off_every_other_sample_is_bridged_not_shaded() -> None:
+    """Light off every other sample: the lines join the lit samples, which are all drawn, a tick
+    under the axes marks each dark one, nothing is shaded grey, and the overview says its ranges
+    are of the lit samples; the brightest-bin trace alike."""
+    n = 20000
+    before, after = sensor_traces(n, seed=2)
+    before[1::2] = after[1::2] = np.nan
+    (traces, _), _ = sensor_figures(before, after, RATE)
+    overview, zoom = data_axes(traces)
+    assert not [p for p in overview.patches if p.get_label() == "light off"]
+    assert "range of the lit ones of every" in overview.get_title()
+    noisy, denoised = envelopes(overview)
+    assert np.nanmax(noisy[:, 1]) == np.nanmax(before) and np.nanmin(denoised[:, 1]) == np.nanmin(after)
+    start = (n - SEGMENT) // 2
+    from_noisy, from_denoised, ticks = zoom.get_lines()
+    lit = np.arange(start, start + SEGMENT)[(np.arange(start, start + SEGMENT) % 2) == 0]
+    np.testing.assert_array_equal(from_noisy.get_xdata() * RATE, lit)  # every lit sample, in one line
+    np.testing.assert_array_equal(from_denoised.get_ydata(), after[lit])
+    np.testing.assert_array_equal(np.asarray(ticks.get_xdata()) * RATE, lit + 1)
+    assert ticks.get_label().startswith("light off") and not zoom.patches
+
+    noisy_rec, denoised_rec = recording(rows=1200)
+    dark = np.arange(1200) % 2 == 1
+    _, trace = segment_figures(noisy_rec, denoised_rec, None, dark=dark)
+    ax = trace.axes[0]
+    lines = ax.get_lines()
+    rows = np.arange((1200 - SEGMENT) // 2, (1200 + SEGMENT) // 2)
+    assert [len(line.get_xdata()) for line in lines[:2]] == [SEGMENT // 2] * 2
+    assert np.isfinite(lines[0].get_ydata()).all() and not ax.patches
+    np.testing.assert_array_equal(lines[2].get_xdata(), rows[dark[rows]])
 
 
 def test_the_brightest_bin_trace_holds_the_whole_denoised_trace_and_marks_noisy_outliers() -> None:
