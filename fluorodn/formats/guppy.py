@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import FileFormatError, FluorodnError, OutputError, OutputExistsError
-from fluorodn.formats.timing import DROP_FACTOR
+from fluorodn.formats.timing import DROP_FACTOR, sample_period
 
 __all__ = ["COLUMNS", "SIGNAL", "TRACES", "check_folder", "write_guppy", "write_unmixed"]
 
@@ -82,9 +82,9 @@ def write_guppy(
 ) -> list[Path]:
     """Write ``traces`` ({name: (T,)}) with ``times`` ((T,) seconds) as ``folder/<name>.csv``; returns the files.
 
-    ``rate`` defaults to 1 / the median interval of ``times``; times are written to the
-    microsecond, on any clock (an acquisition clock's large values keep that precision).
-    Everything is checked before a
+    ``rate`` defaults to 1 / the sampling period of ``times``
+    (:func:`fluorodn.formats.timing.sample_period`); times are written to the microsecond, on any
+    clock (an acquisition clock's large values keep that precision). Everything is checked before a
     file is written (:func:`check_folder`; a trace that holds NaN or infinite values is refused,
     since GuPPy would drop them and shift the data against the times). The files are written all
     or nothing: each to a temporary file, and only once all are complete do they get their names,
@@ -99,7 +99,7 @@ def write_guppy(
     if times.ndim != 1 or times.size < 2:
         raise FileFormatError(f"GuPPy files need timestamps for 2 or more samples, got shape {times.shape}")
     if rate is None:
-        rate = 1.0 / float(np.median(np.diff(times)))
+        rate = 1.0 / sample_period(times)
     columns = {}
     for name, values in traces.items():
         check_name_part(name, "trace name")
@@ -270,11 +270,12 @@ def write_unmixed(
     ``gain.csv``.
 
     The timestamps are on the file's own clock (``time_s + time_origin_s``, as GuPPy expects of
-    CSV files, events included), and ``sampling_rate`` is the recording's (1 / its median
-    interval). There is one row per sample from the first lit sample to the last, so that GuPPy,
-    which counts samples to place events, places them at their times: samples taken with the
-    light off in between, and dropped frames (an interval over 1.5 median intervals holds
-    round(interval / median) - 1 of them), get values interpolated linearly between their lit
+    CSV files, events included), and ``sampling_rate`` is the recording's (1 / its sampling
+    period, :func:`fluorodn.formats.timing.sample_period`). There is one row per sample from the
+    first lit sample to the last, so that GuPPy, which counts samples to place events, places them
+    at their times: samples taken with the
+    light off in between, and dropped frames (an interval over 1.5 periods holds
+    round(interval / period) - 1 of them), get values interpolated linearly between their lit
     neighbours, and a UserWarning names them; light-off samples before the first lit sample or
     after the last are left out. A UserWarning also says where ``sensor_ff0`` drops to 0 or below
     (a dF/F below -100 %), where GuPPy's dF/F of it is meaningless. ``stacklevel``: as for
@@ -295,7 +296,7 @@ def _write_unmixed(result: Any, folder: str | os.PathLike[str], overwrite: bool,
     grid, note = _rows(times, lit)
     if note:
         warnings.warn(note, UserWarning, stacklevel=1 + depth)
-    rate = 1.0 / float(np.median(np.diff(times)))
+    rate = 1.0 / sample_period(times)
     values = {"sensor": np.asarray(cols["sensor"]), **{n: np.asarray(cols[n]) for n in TRACES[2:]}}
     traces = {n: np.interp(grid, times[lit], v[lit]) for n, v in values.items()}
     scale = float(np.abs(result.response).max())  # the sensor's largest dF/F per unit of its trace
@@ -320,7 +321,7 @@ def _rows(times: np.ndarray, lit: np.ndarray) -> tuple[np.ndarray, str | None]:
     on = np.flatnonzero(lit)
     first, last = int(on[0]), int(on[-1])
     grid = times[first : last + 1]
-    period = float(np.median(np.diff(times)))
+    period = sample_period(times)
     steps = np.diff(grid)
     long = np.flatnonzero(steps > DROP_FACTOR * period)
     missing = np.maximum(np.rint(steps[long] / period).astype(np.int64) - 1, 1)

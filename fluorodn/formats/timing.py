@@ -29,6 +29,7 @@ __all__ = [
     "check_finite",
     "check_wavelengths",
     "parse_times",
+    "sample_period",
 ]
 
 #: Largest relative difference between a declared sampling rate and the measured one.
@@ -51,11 +52,12 @@ class Timing:
     n: int
     """Number of samples."""
     rate_hz: float
-    """Sampling rate: 1 / the median interval between consecutive samples."""
+    """Sampling rate: 1 / the mean interval between consecutive samples, those holding dropped
+    frames left out (a clock coarser than the samples rounds each interval; their mean is the period)."""
     jitter_s: float
     """Standard deviation of the intervals, dropped frames left out."""
     dropped: int
-    """Frames missing: for each interval over 1.5 median intervals, its length in intervals minus one."""
+    """Frames missing: for each interval over 1.5 median intervals, its length in periods (rounded) minus one."""
     gaps: tuple[int, ...]
     """Sample indices that follow a gap (dropped frames before them), at most 20."""
     duration_s: float
@@ -257,8 +259,7 @@ def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Ti
             f"{where}: timestamp of spectrum {k} ({times[k]:.6f} s) is not after the one before "
             f"({times[k - 1]:.6f} s); expected timestamps that increase row by row (spectra in the order taken)"
         )
-    period = float(np.median(steps))
-    long = steps > DROP_FACTOR * period
+    period, long = _period(steps)
     missing = np.rint(steps[long] / period).astype(np.int64) - 1
     regular = steps[~long]
     timing = Timing(
@@ -272,6 +273,23 @@ def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Ti
     if declared_hz is not None:
         check_declared(timing, declared_hz, where)
     return timing
+
+
+def _period(steps: np.ndarray) -> tuple[float, np.ndarray]:
+    """The sampling period of consecutive intervals ``steps`` (seconds): their mean, leaving out
+    those over :data:`DROP_FACTOR` median intervals (dropped frames), which it returns (a mask). Not
+    the median: clocks that tick coarser than the samples (milliseconds, a PC's 15.6 ms) give
+    intervals of two lengths, whose median is one of them (33 ms at 30 Hz, 93.75 ms at 10 Hz) while
+    their mean is the period."""
+    median = float(np.median(steps))
+    long = steps > DROP_FACTOR * median
+    regular = steps[~long]
+    return (float(np.mean(regular)) if regular.size else median), long
+
+
+def sample_period(times: np.ndarray) -> float:
+    """The sampling period (seconds) of increasing ``times`` ((T,) s, T >= 2), as :func:`check` measures it."""
+    return _period(np.diff(np.asarray(times, dtype=np.float64)))[0]
 
 
 def check_declared(timing: Timing, declared_hz: float, where: str) -> None:

@@ -111,6 +111,21 @@ def test_guppy_csv_convention(tmp_path):
     np.testing.assert_allclose([float(r["data"]) for r in rows], np.arange(10.0))
 
 
+def test_guppy_places_events_at_their_times_on_a_coarse_clock(tmp_path):
+    """Timestamps rounded to milliseconds at 30 Hz: sampling_rate is the true rate, so GuPPy's
+    row for an event, int(round((t - t0) * rate)), is the sample taken at that time, to the end."""
+    true = np.arange(18000) / 30.0
+    times = np.floor(true * 1000.0) / 1000.0
+    (file,) = write_guppy(tmp_path / "guppy", {"sensor": np.arange(18000.0)}, times)
+    with open(file, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rate = float(rows[0]["sampling_rate"])
+    assert rate == pytest.approx(30.0, rel=1e-4)
+    for event in (300.0, 599.9):
+        row = round(event * rate)
+        assert abs(float(rows[row]["timestamps"]) - event) < 1.5 / 30.0
+
+
 # -- NWB: timing, origin, provenance ---------------------------------------------------------
 
 

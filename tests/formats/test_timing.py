@@ -22,6 +22,25 @@ def test_rate_jitter_and_dropped_frames():
     assert "3 dropped frames before samples 100, 499" in timing.describe()
 
 
+@pytest.mark.parametrize(
+    ("rate", "tick"),
+    [(30.0, 1e-3), (15.0, 1e-3), (10.0, 0.015625), (20.0, 0.015625)],
+    ids=["30 Hz, ms", "15 Hz, ms", "10 Hz, 15.6 ms tick", "20 Hz, 15.6 ms tick"],
+)
+def test_a_clock_coarser_than_the_samples_gives_the_true_rate(rate, tick):
+    """Timestamps rounded down to a clock's tick (milliseconds; a PC's 15.6 ms) take two interval
+    lengths: the rate is their mean's (the median's is one of them, 30 Hz read as 30.3 Hz), a true
+    declared rate passes, and a dropped frame is still counted once."""
+    true = np.arange(3000) / rate + 37.0033
+    t = np.floor(true / tick) * tick
+    assert abs(1.0 / np.median(np.diff(t)) - rate) / rate > 0.004  # what the median would say
+    timing = check(t, "rec", declared_hz=rate)
+    assert timing.rate_hz == pytest.approx(rate, rel=2e-4) and timing.dropped == 0
+    timing = check(np.delete(t, [1000, 2000, 2001]), "rec")
+    assert timing.rate_hz == pytest.approx(rate, rel=2e-4)
+    assert timing.dropped == 3 and timing.gaps == (1000, 1999)
+
+
 def test_declared_rate_within_one_percent_passes_and_beyond_is_refused():
     timing = check(np.arange(200) / 12000.0, "rec")
     check_declared(timing, 12000 * 1.009, "rec")
