@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fluorodn.errors import FileFormatError, OutputError
-from fluorodn.files import check_name_length, check_name_part, glob_files
+from fluorodn.files import check_name_length, check_name_part, glob_files, named
 from fluorodn.formats import CONVERSIONS, is_spectrum_folder
 from fluorodn.formats.convert import check_target
 from fluorodn.formats.oceanview import is_export
@@ -189,6 +189,7 @@ def check_output_format(source: Path, dest: Path, to: str | None = None) -> None
 def _output_path(source: Path, output: Path | None, suffix: str, several: bool, to: str | None,
                  folder: bool) -> Path:  # fmt: skip
     check_name_part(suffix, "suffix=")
+    source = named(source)  # "." given: the output is named after the folder, beside it
     stem, ext = _stem_ext(source)
     if to is not None:
         ext = CONVERSIONS[to]

@@ -46,6 +46,7 @@ __all__ = [
     "make_folder",
     "name_bytes",
     "name_max",
+    "named",
     "one_line",
     "probe_model",
     "provenance",
@@ -149,6 +150,13 @@ def name_max(folder: str | os.PathLike[str]) -> int:
     except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no such setting
         return NAME_MAX
     return limit if isinstance(limit, int) and limit > 0 else NAME_MAX
+
+
+def named(path: str | os.PathLike[str]) -> Path:
+    """``path`` ending in a name an output can be named after: ``.``, ``..`` or a path ending in
+    them (the current folder given as an input) is spelled out as the absolute folder it names."""
+    path = Path(path)
+    return Path(os.path.abspath(path)) if path.name in ("", "..") else path
 
 
 def check_name_length(path: str | os.PathLike[str], fix: str = "choose a shorter output=...") -> Path:

@@ -56,10 +56,11 @@ def unmix_file(
     """
     from fluorodn import formats
     from fluorodn import io as fio
-    from fluorodn.files import check_name_length
+    from fluorodn.files import check_name_length, named
 
     src = Path(path)
-    dest = check_name_length(Path(output) if output is not None else src.with_name(src.stem + "_unmixed.csv"))
+    beside = named(src)  # "." given: the table is named after the folder, beside it
+    dest = check_name_length(Path(output) if output is not None else beside.with_name(beside.stem + "_unmixed.csv"))
     if dest.suffix.lower() not in OUTPUT_FORMATS:
         raise UnmixError(f"output {dest} must end in .csv or .parquet (or .nwb for NWB)")
     if dest.suffix.lower() == ".parquet":

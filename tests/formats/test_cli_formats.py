@@ -368,3 +368,26 @@ def test_a_dry_run_names_the_model_the_run_loads(tmp_path):
         result = runner.invoke(app, ["denoise", str(tmp_path / "frames.tif"), "--dry-run", "--json", *flags])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["model"]["name"] == name
+
+
+def test_the_current_folder_given_as_a_recording_names_its_outputs_after_it(tiny_model, tmp_path, monkeypatch):
+    """A folder of one-spectrum exports given as "." (from inside it): the outputs are named after
+    the folder and written beside it, as for its name, by denoise and by unmix."""
+    from .test_oceanview import _one_spectrum
+
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    values = np.round(spectra(30, 40), 2)
+    wl = np.linspace(477, 595, 40)
+    for k in range(30):
+        _one_spectrum(folder, k, wl, values[k], clock=36000.0 + 0.2 * k)
+    before = sorted(p.name for p in folder.iterdir())
+    monkeypatch.chdir(folder)
+    result = denoise(tiny_model, ".")
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    assert (tmp_path / "spectra_denoised").is_dir()
+    assert sorted(p.name for p in (tmp_path / "spectra_denoised").iterdir()) == before
+    result = runner.invoke(app, ["unmix", ".", "--sensor", "example", "--no-denoise"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "spectra_unmixed.csv").is_file()
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written into the input
