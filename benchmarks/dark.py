@@ -11,14 +11,19 @@ denoised as one recording, in order. This measures
    with 1-20 dark samples first and 0-5 last, and recordings with 1-20 dark samples in between,
    whose dark samples it does not find exactly; and lit recordings whose excitation was turned
    down for their last third, which read as light off where the drop is deep enough and the
-   stretch no longer than :data:`~fluorodn.spectral.DARK_LONGEST`;
+   stretch no longer than :data:`~fluorodn.spectral.DARK_LONGEST`, were their mean spectrum flat;
 2. 10-minute recordings (3000 x 152) with 1, 2, 5 or 20 dark samples first, or 1, 5, 20, 100 or
    600 in the middle: the error over raw of the dark samples, of the 20 lit samples on each side
    of them and of the rest, with the dark samples set aside (the default; 600 is longer than
    :data:`~fluorodn.spectral.DARK_LONGEST`, so the default projects it too) and projected with the
    rest (what the path does without :func:`~fluorodn.spectral.lit_mask`), whether it warned
    (``OutOfDomainWarning``) and whether it named them (``LightOffNotice``);
-3. what finding them costs beside the whole run, on a 2.5-hour recording.
+3. what finding them costs beside the whole run, on a 2.5-hour recording;
+4. more than half of the rows dark (light off two samples of three, or every other sample and for
+   300 samples at the start or 200 at the end): how often those rows are found exactly, how often the same
+   rows read as light off where they keep the spectrum instead (dimmed to 30 %, the others 1.6 x
+   brighter, or a narrow line of leaking light added to the others), and on 10-minute recordings
+   the lit samples' error over raw with the dark ones set aside and projected with the rest.
 
 Run::
 
@@ -132,7 +137,8 @@ def turned_down(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
     excitation was turned down for their last third (the fluorescence above the detector's level
     scaled by each of :data:`TURNED_DOWN`): how many read as partly taken with the light off, of
     those whose last third is at most :data:`~fluorodn.spectral.DARK_LONGEST` samples and of the
-    others. The rule reads brightness only, so a deep enough drop over a short enough stretch does."""
+    others. Brightness alone would take a deep enough drop over a short enough stretch for dark;
+    the rows keep the spectrum's shape, which the rule also reads."""
     from fluorodn import spectral
 
     out = []
@@ -227,6 +233,70 @@ def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
     return {"samples": samples, "lit_mask_s": fastest(lambda: spectral.lit_mask(x), 20), "run_s": run}
 
 
+#: Patterns of more than half of the rows dark (part 4): a name and the dark mask of ``t`` rows.
+MAJORITY = {
+    "two of three": lambda t: np.arange(t) % 3 != 0,
+    "every other, and the first 300": lambda t: (np.arange(t) % 2 == 1) | (np.arange(t) < 300),
+    "every other, and the last 200": lambda t: (np.arange(t) % 2 == 1) | (np.arange(t) >= t - 200),
+}
+
+
+def majority(rng: np.random.Generator, n: int, draws: int) -> dict[str, Any]:
+    """Part 4: more than half of the rows dark, read by :func:`~fluorodn.spectral.lit_mask` on ``n``
+    recordings of the widened generator per pattern (600-6000 samples, 40-600 bins), the same rows
+    keeping the spectrum instead, and ``draws`` 10-minute recordings per pattern denoised with the
+    dark rows set aside and projected."""
+    import fluorodn
+    from fluorodn import spectral
+
+    found: dict[str, list[int]] = {}
+    kept: dict[str, list[int]] = {"dimmed to 30 %": [0, 0], "others 1.6 x brighter": [0, 0],
+                                  "a line leaking into the others": [0, 0]}  # fmt: skip
+    for name, pattern in MAJORITY.items():
+        found[name] = [0, 0]
+        for _ in range(n):
+            t, w = int(rng.integers(600, 6001)), int(rng.integers(40, 601))
+            inst = _draw(rng, t, w, _noise(rng))
+            dark = pattern(t)
+            level = inst.truth.clean - inst.truth.photons
+            x = inst.noisy.astype(np.float64)
+            found[name][0] += bool(np.array_equal(~spectral.lit_mask(darken_rows(rng, inst, dark)), dark))
+            found[name][1] += 1
+            dim, bright, leak = x.copy(), x.copy(), x.copy()
+            dim[dark] = level[dark] + 0.3 * (x[dark] - level[dark])
+            bright[~dark] = level[~dark] + 1.6 * (x[~dark] - level[~dark])
+            leak[~dark] += 3.0 * x.mean() * np.exp(-0.5 * ((np.arange(w) - w // 7) / 2.0) ** 2)
+            for key, y in zip(kept, (dim, bright, leak), strict=True):
+                kept[key][0] += bool((~spectral.lit_mask(y)).any())
+                kept[key][1] += 1
+    den = fluorodn.Denoiser(device="cpu")
+    errors: dict[str, dict[str, list[float]]] = {}
+    for name, pattern in MAJORITY.items():
+        errors[name] = {"set aside": [], "projected": []}
+        for _ in range(draws):
+            inst = _draw(rng, 3000, 152, float(rng.uniform(0.2, 0.8)))
+            dark = pattern(3000)
+            x = darken_rows(rng, inst, dark)
+            lit = ~dark
+            for key, mask in (("set aside", spectral.lit_mask), ("projected", _all_lit)):
+                with mock.patch.object(spectral, "lit_mask", mask), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    y = den.run(x)
+                errors[name][key].append(
+                    float(np.sqrt(np.mean((y[lit] - inst.clean[lit]) ** 2) / np.mean((x[lit] - inst.clean[lit]) ** 2)))
+                )
+    return {"found": found, "kept": kept, "errors": errors}
+
+
+def darken_rows(rng: np.random.Generator, inst: Any, dark: np.ndarray) -> np.ndarray:
+    """The noisy recording of a generator instance with the ``dark`` rows taken without light (the
+    detector's level and 1-15 counts of read noise), float32."""
+    x = inst.noisy.astype(np.float32)
+    level = inst.truth.clean - inst.truth.photons
+    x[dark] = level[dark] + rng.normal(0.0, rng.uniform(*READ_NOISE), (int(dark.sum()), x.shape[1]))
+    return x
+
+
 def render(res: dict[str, Any]) -> str:
     from fluorodn import spectral
 
@@ -245,9 +315,9 @@ def render(res: dict[str, Any]) -> str:
         f"{len(r['dark_not_found'])} of {r['recordings']} recordings with 1-20 dark samples first and 0-5 last; "
         f"{len(r['inside_not_found'])} of {r['recordings']} with 1-20 dark samples in between.",
         "",
-        "**What else reads as light off.** The rule reads brightness only. Lit recordings (600-6000 samples) "
-        "whose excitation was turned down for their last third, the fluorescence above the detector's level "
-        "scaled to: "
+        "**What else reads as light off.** Rows apart by their brightness are taken as dark only where their mean "
+        "holds no spectrum (`fluorodn.spectral._no_spectrum`). Lit recordings (600-6000 samples) whose excitation "
+        "was turned down for their last third, the fluorescence above the detector's level scaled to: "
         + ", ".join(
             f"{d['kept']:.0%}: {d['short_read_as_off']} of {d['short_recordings']} where that third is at most "
             f"{spectral.DARK_LONGEST} samples, {d['long_read_as_off']} of {d['long_recordings']} where it is longer"
@@ -291,6 +361,27 @@ def render(res: dict[str, Any]) -> str:
         f"({100 * c['lit_mask_s'] / c['run_s']:.3f} %; fastest of 20 and of 3, same process).",
         "",
     ]
+    if "majority" in res:
+        m = res["majority"]
+        lines += [
+            "**More than half of the rows dark.** Where fewer rows are lit than dark, the median lies among the "
+            f"dark ones; `lit_mask` then also looks below the {spectral.DARK_UPPER:g} quantile of the row means, "
+            "taking the rows it finds there, as any, only where their mean spectrum is flat beside the others' "
+            f"(spread over bins under {spectral.DARK_FLAT:g} of theirs, beyond its own noise). Found exactly: "
+            + ", ".join(f"{name}: {k} of {n}" for name, (k, n) in m["found"].items())
+            + " (600-6000 samples, 40-600 bins, noise 0.1-1.5). The same rows keeping the spectrum, read as light "
+            "off: " + ", ".join(f"{name}: {k} of {n}" for name, (k, n) in m["kept"].items()) + ".",
+            "",
+            f"10-minute recordings (3000 x 152, noise 0.2-0.8), {res['draws']} draws each: RMS error of the lit "
+            "samples over the raw recording's (mean; worst in brackets).",
+            "",
+            "| dark samples | set aside | projected with the rest |",
+            "|---|---|---|",
+        ]
+        for name, errs in m["errors"].items():
+            a, b = errs["set aside"], errs["projected"]
+            lines.append(f"| {name} | {np.mean(a):.3f} ({max(a):.3f}) | {np.mean(b):.3f} ({max(b):.3f}) |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -314,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         "recordings": recordings(rng, draws),
         "cost": cost(rng, 4000 if args.quick else COST_SHAPE[0]),
     }
+    res["majority"] = majority(rng, n // 5, draws)  # drawn after the parts above, which stay as they were
     res["seconds"] = time.perf_counter() - t0
     print(write_results(res, args.out, RESULTS, "dark_quick" if args.quick else "dark", render))
     return 0

@@ -477,8 +477,11 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         size = max(1, (BASELINE_SAMPLES // step) | 1)
         spread = np.maximum((sub_coef - baseline(sub_coef, size)).std(axis=0), 1.0)
     pattern = None
-    # a nearly constant recording's bins share one value: what departs from it is no pattern
-    if fixed_pattern and w > SMOOTH_ORDER + 2 and not constant:
+    # a nearly constant recording's bins share one value: what departs from it is no pattern; one
+    # that does not change over time (one spectrum repeated) has no noise to tell a pattern from its
+    # spectrum's own detail: it keeps both, and comes back as it is
+    still = not np.any(sub[1:] != sub[:1])
+    if fixed_pattern and w > SMOOTH_ORDER + 2 and not constant and not still:
         # the time-mean spectrum: the median, plus the components' share of the mean's departure
         # from it (the median of a bin holding skewed signal differs from its mean by how noisy
         # the bin is, which is not smooth across bins)
@@ -1028,7 +1031,9 @@ DARK_SPLIT = 0.25
 DARK_LONGEST = 512
 
 
-def dark_rows(means: np.ndarray, longest: int | None = DARK_LONGEST) -> np.ndarray:
+def dark_rows(
+    means: np.ndarray, longest: int | None = DARK_LONGEST, reference: float = 0.5, scale: float | None = None
+) -> np.ndarray:
     """Which rows of a recording are dark, from its row means (one per row): samples taken with
     the light off, whose rows are the detector's dark level and noise, not the spectrum.
 
@@ -1040,13 +1045,16 @@ def dark_rows(means: np.ndarray, longest: int | None = DARK_LONGEST) -> np.ndarr
     however it bleaches or dims, so its row means leave no such interval; the dark rows sit at the
     detector's level, apart from all of them. Returns a boolean mask; none where a mean is not
     finite. The rows at and above the median are never dark, so at least half of a recording's rows
-    stay lit (exactly half where the other half is dark: the median then lies between the two)."""
+    stay lit (exactly half where the other half is dark: the median then lies between the two).
+    ``reference``: the quantile of the row means that takes the median's place (0.9: at least a
+    tenth stay lit). ``scale``: what the drop is a share of (None: the median's distance from 0;
+    0: any drop, :func:`lit_mask` judging the rows found by their spectrum instead)."""
     means = np.asarray(means, dtype=np.float64)
     none = np.zeros(len(means), bool)
     if len(means) < 3 or not np.all(np.isfinite(means)):
         return none
-    med, lo = float(np.median(means)), float(means.min())
-    if not med - lo > DARK_DROP * abs(med):
+    med, lo = float(np.quantile(means, reference)), float(means.min())
+    if not med - lo > DARK_DROP * (abs(med) if scale is None else scale):
         return none
     z = (means - lo) / (med - lo)
     low = np.sort(np.r_[z[z < 1.0], 1.0])  # the median itself closes the interval above the lowest rows
@@ -1068,13 +1076,68 @@ def dark_rows(means: np.ndarray, longest: int | None = DARK_LONGEST) -> np.ndarr
 DARK_NEAR = 0.1
 
 
+#: The quantile of the row means :func:`lit_mask` also looks below for dark rows (more than half of
+#: the rows dark: light off every other sample and at the start, or two samples of three).
+DARK_UPPER = 0.9
+
+
+def _spread(spectrum: np.ndarray) -> float:
+    """How far a spectrum's values spread over its bins: the range of the middle 90 % of them, so
+    that a line a few bins wide (light leaking in) does not count, while a peak does."""
+    low, high = np.percentile(spectrum, [5.0, 95.0])
+    return float(high - low)
+
+
+#: The spread (:func:`_spread`) of white noise of standard deviation 1: 2 x 1.645.
+_NOISE_SPREAD = 3.29
+#: Rows whose mean spectrum spreads over bins less than this share of the other rows' (beyond its
+#: noise) hold no spectrum (:func:`_no_spectrum`). On the widened generator the detector's level
+#: spreads up to 0.12 of the lit rows' (its own pattern over the bins), rows of the light dimmed to
+#: 30 % at least 0.23 (``python -m benchmarks dark``: what reads as light off, and what does not).
+DARK_FLAT = 0.2
+
+
+def _no_spectrum(x: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether the mean over ``rows`` of the page ``x`` holds no spectrum beside the other rows':
+    its spread over bins (:func:`_spread`) under :data:`DARK_FLAT` of theirs, beyond 1.5 times what
+    its own bin-to-bin noise spreads (that noise estimated from its differences between
+    neighbouring bins). The detector's dark level is flat but for its fixed pattern and noise; rows
+    of the light dimmed, a dip, a majority of dimmer rows between brighter ones or light leaking in
+    keep the spectrum's shape. Neither an offset added to the page nor its sign changes the answer."""
+    lit = _spread(x[~rows].mean(axis=0, dtype=np.float64))
+    mean = x[rows].mean(axis=0, dtype=np.float64)
+    steps = np.diff(mean)
+    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2.0) if steps.size > 1 else 0.0
+    return lit > 0 and _spread(mean) < DARK_FLAT * lit + 1.5 * _NOISE_SPREAD * noise
+
+
+def _dark_side(x: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """The dark rows :func:`dark_rows` finds below the median of ``means`` (or, where more than half
+    are dark, below their :data:`DARK_UPPER` quantile) whose mean holds no spectrum
+    (:func:`_no_spectrum`); none otherwise."""
+    found = dark_rows(means, scale=0.0)
+    most = dark_rows(means, reference=DARK_UPPER, scale=0.0)
+    for rows in (most, found) if (most & ~found).any() else (found,):
+        if rows.any() and _no_spectrum(x, rows):
+            return rows
+    return np.zeros(len(means), bool)
+
+
 def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
-    """Which rows of a 2D page are lit: not :func:`dark_rows`, wherever the light was off (at the
-    start, the end or in between). With the detector's dark level ``dark`` (one number: the mean
-    over bins), longer stretches than :data:`DARK_LONGEST` too, where their rows lie at that level
-    (:data:`DARK_NEAR`). Reads each row's mean once."""
-    means = np.asarray(x).mean(axis=1, dtype=np.float64)
-    off = dark_rows(means)
+    """Which rows of a 2D page are lit: not taken with the light off (at the start, the end or in
+    between). Dark rows are the rows :func:`dark_rows` finds apart from the others by their means
+    (below the median; where more than half are dark, below the :data:`DARK_UPPER` quantile),
+    taken only where their mean holds no spectrum (:func:`_no_spectrum`): so an offset added to the
+    recording, or its sign, changes nothing (a recording multiplied by a negative number has its dark
+    rows on top: they are looked for there too). With the detector's dark level ``dark`` (one number:
+    the mean over bins, on the recording's own scale), longer stretches than :data:`DARK_LONGEST`
+    too, where their rows lie at that level (:data:`DARK_NEAR`). Reads each row's mean once, and
+    the page again only where rows stand apart."""
+    x = np.asarray(x)
+    means = x.mean(axis=1, dtype=np.float64)
+    off = _dark_side(x, means)
+    if not off.any():
+        off = _dark_side(x, -means)
     if dark is None or not np.isfinite(dark):
         return ~off
     longer = dark_rows(means, longest=None) & ~off
@@ -1168,21 +1231,28 @@ def network_input(coef: np.ndarray, scale: np.ndarray, channels: int) -> np.ndar
     return x
 
 
+#: The least strength :func:`weakened` applies; a smaller one above 0 acts as this.
+LEAST_STRENGTH = 1e-30
+
+
 def weakened(net: Callable[[np.ndarray], np.ndarray], strength: float) -> Callable[[np.ndarray], np.ndarray]:
     """``net`` told that each trace's noise is ``strength`` (0 < strength <= 1) times its level.
 
     The network maps a :func:`network_input` (traces over their scale, then the levels ``1 / scale``)
     to the noise divided by the levels; with the levels lowered to ``strength / scale`` it finds
     less noise, and its output, divided by the lowered levels, is multiplied by ``strength`` to
-    come back in the traces' units. ``strength`` 1 is ``net`` itself."""
+    come back in the traces' units. ``strength`` 1 is ``net`` itself; one below
+    :data:`LEAST_STRENGTH` acts as that (float32 would round it to 0 or lose its precision, and the
+    output stops changing long before: 1e-10 and 1e-30 give the same)."""
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"strength must be in (0, 1], got {strength!r}")
+    factor = np.float32(max(strength, LEAST_STRENGTH))
 
     def run(x: np.ndarray) -> np.ndarray:
         channels = x.shape[1] // 2
         y = x.copy()
-        y[:, channels:] *= np.float32(strength)
-        return net(y) * np.float32(strength)
+        y[:, channels:] *= factor
+        return net(y) * factor
 
     return run
 

@@ -21,7 +21,7 @@ def test_quick_dark(tmp_path) -> None:
     down = res["turned_down"]
     assert [d["kept"] for d in down] == list(dark.TURNED_DOWN)
     assert all(d["long_read_as_off"] == 0 for d in down)  # a stretch longer than DARK_LONGEST is projected
-    assert down[0]["short_read_as_off"] == 0  # 90 % is not taken for dark
+    assert all(d["short_read_as_off"] == 0 for d in down)  # the turned-down rows keep the spectrum
     rows = res["recordings"]
     assert [(r["where"], r["samples"]) for r in rows] == [
         *(("first", n) for n in dark.DARK),
@@ -43,3 +43,11 @@ def test_quick_dark(tmp_path) -> None:
     assert "| 1 first |" in text and "| 100 in the middle |" in text and "| 600 in the middle (longer" in text
     cost = res["cost"]
     assert cost["samples"] == 4000 and 0 < cost["lit_mask_s"] < 0.05 * cost["run_s"]
+    # more than half of the rows dark: found, and not where the same rows keep the spectrum
+    majority = res["majority"]
+    assert list(majority["found"]) == list(dark.MAJORITY)
+    assert all(k == n == 4 for k, n in majority["found"].values())
+    assert all(k == 0 and n == 12 for k, n in majority["kept"].values())
+    for errs in majority["errors"].values():  # set aside, the lit samples come out as well or better
+        assert errs["set aside"][0] < 0.5 and errs["set aside"][0] <= errs["projected"][0] + 0.01
+    assert "**More than half of the rows dark.**" in text

@@ -846,6 +846,74 @@ def test_dark_rows_are_told_from_a_recording_that_dims() -> None:
     assert not spectral.dark_rows(means[:2]).any()
 
 
+def test_more_than_half_dark_is_found_where_those_rows_hold_no_spectrum(den: Denoiser) -> None:
+    """Light off two samples of three, or every other sample and for a while at the start: more
+    than half of the rows are dark, found exactly (below the 0.9 quantile, their mean flat), set
+    aside and named, and the lit samples denoised as one recording. Rows that are a majority but
+    keep the spectrum's shape are not dark: dimmer rows between bright flashes, between light
+    leaking in, or the excitation turned down most of the time."""
+    draw = hemodynamics_draws(0.0)
+    rng = np.random.default_rng(31)
+    for t, pattern in ((2400, "two of three"), (3000, "every other and first 300")):
+        inst = draw(rng, t, 152, 0.4)
+        level = inst.truth.clean - inst.truth.photons  # the detector's level without light
+        x = inst.noisy.astype(np.float32)
+        dark = np.arange(t) % 3 != 0 if pattern == "two of three" else (np.arange(t) % 2 == 1) | (np.arange(t) < 300)
+        x[dark] = level[dark] + rng.normal(0.0, 5.0, (int(dark.sum()), 152))
+        assert dark.mean() > 0.5 and not spectral.dark_rows(x.mean(axis=1)).all()
+        np.testing.assert_array_equal(spectral.lit_mask(x), ~dark)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OutOfDomainWarning)
+            with pytest.warns(LightOffNotice, match=f"{int(dark.sum())} of {t} samples"):
+                y = den.run(x)
+        np.testing.assert_array_equal(y[dark], x[dark])
+        np.testing.assert_array_equal(y[~dark], den.run(x[~dark]))
+        lit = ~dark
+        assert np.mean((y[lit] - inst.clean[lit]) ** 2) < 0.1 * np.mean((x[lit] - inst.clean[lit]) ** 2)
+        # the same rows keeping the spectrum (dimmed to 0.3, or the majority left at full light
+        # with a third brighter, or a narrow line added to the lit third): none is dark
+        dim = inst.noisy.astype(np.float64)
+        dim[dark] = level[dark] + 0.3 * (dim[dark] - level[dark])
+        flash = inst.noisy.astype(np.float64)
+        flash[lit] = level[lit] + 1.6 * (flash[lit] - level[lit])
+        leak = inst.noisy.astype(np.float64)
+        leak[lit] += 3.0 * leak.mean() * np.exp(-0.5 * ((np.arange(152) - 20) / 2.0) ** 2)
+        for kept in (dim, flash, leak):
+            assert spectral.lit_mask(kept).all()
+
+
+def test_light_off_is_read_alike_whatever_the_offset_scale_or_sign(den: Denoiser) -> None:
+    """Dark rows are found from the rows' spectrum, not from their distance to 0: with an offset
+    added, a scale or the sign flipped, the same rows are set aside and named, and run(k x + c) =
+    k run(x) + c holds; a dip of the light to half (the spectrum kept), in raw counts or with each
+    bin's baseline subtracted (values around 0), is denoised, not taken for light off."""
+    rng = np.random.default_rng(41)
+    inst = hemodynamics_draws(0.0)(rng, 1200, 152, 0.4)
+    level = inst.truth.clean - inst.truth.photons
+    x = inst.noisy.astype(np.float64)
+    dark = np.r_[0:10, 600:605]
+    x[dark] = level[dark] + rng.normal(0.0, 5.0, (len(dark), 152))
+    lit = np.ones(1200, bool)
+    lit[dark] = False
+    with pytest.warns(LightOffNotice, match="15 of 1200 samples"):
+        y = den.run(x)
+    for k, c in ((1.0, 1e4), (-1.0, 0.0), (3.0, -500.0), (-0.5, 2e3)):
+        np.testing.assert_array_equal(spectral.lit_mask(k * x + c), lit)
+        with pytest.warns(LightOffNotice, match="15 of 1200 samples"):
+            moved = den.run(k * x + c)
+        np.testing.assert_allclose((moved - c) / k, y, atol=1e-3 * float(np.std(x)))
+    dip = inst.noisy.astype(np.float64)
+    dip[500:600] = level[500:600] + 0.5 * (dip[500:600] - level[500:600])
+    baseline = dip - np.median(dip, axis=0)
+    for page in (dip, baseline):
+        assert spectral.lit_mask(page).all()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LightOffNotice)
+            out = den.run(page)
+        truth = (level + 0.5 * (inst.clean - level))[500:600] - (dip - page)[500:600]  # the dip, as given
+        assert np.mean((out[500:600] - truth) ** 2) < 0.5 * np.mean((page[500:600] - truth) ** 2)
+
+
 def test_dask_gives_a_short_recording_the_spectral_path(generator) -> None:
     """Through fluorodn.dask, a short recording (200 x 152) takes the spectral path as one call gives
     it, without a warning, a stack of two too; an image model asked for by name keeps it an image,
@@ -1039,6 +1107,21 @@ def test_the_small_events_caution_follows_the_filtering_over_time(den: Denoiser)
             DenoiserOptions(spectral_only=True, **over_time)
 
 
+def test_a_stack_s_events_caution_is_given_once_by_run_and_by_stream(den: Denoiser) -> None:
+    """Three pages that each carry fast hemodynamics: one EventDetectionWarning for the stack, from
+    run() and from stream() alike, not one per page."""
+    from fluorodn import EventDetectionWarning
+
+    draw = hemodynamics_draws(1.0)
+    stack = np.stack([draw(np.random.default_rng(k), 1200, 152, 0.4).noisy for k in range(3)]).astype(np.float32)
+    for go in (lambda: den.run(stack, recording=True), lambda: list(den.stream(stack, recording=True))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            go()
+        said = [str(w.message) for w in caught if issubclass(w.category, EventDetectionWarning)]
+        assert len(said) == 1 and "fast hemodynamics" in said[0], said
+
+
 def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
     inst = generator(np.random.default_rng(5), 2000, 152, 0.4)
     very_noisy = inst.clean + (inst.noisy - inst.clean) * 40.0
@@ -1048,8 +1131,9 @@ def test_noise_far_outside_training_warns(den: Denoiser, generator) -> None:
 
 def test_a_recording_without_noise_is_named_for_what_it_is(den: Denoiser) -> None:
     """A constant recording, or one spectrum repeated, has no noise to measure: the one warning
-    says so (not that it is noisier or cleaner than training, nor that signal was removed); a
-    constant one comes back as it was."""
+    says so (not that it is noisier or cleaner than training, nor that signal was removed), and
+    each comes back as it was (a repeated spectrum's sharp detail is not taken for the detector's
+    fixed pattern)."""
 
     def run(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
         with warnings.catch_warnings(record=True) as caught:
@@ -1064,6 +1148,11 @@ def test_a_recording_without_noise_is_named_for_what_it_is(den: Denoiser) -> Non
     repeated = np.tile(np.linspace(10.0, 500.0, 152, dtype=np.float32), (600, 1))
     _, said = run(repeated)
     assert len(said) == 1 and said[0].startswith("the recording does not change over time"), said
+    rough = 300.0 + 1000.0 * np.exp(-0.5 * ((np.arange(152) - 60) / 15.0) ** 2)
+    rough += np.random.default_rng(2).normal(0.0, 20.0, 152)  # detail from bin to bin
+    rough_repeated = np.tile(rough.astype(np.float32), (600, 1))
+    out, said = run(rough_repeated)
+    assert len(said) == 1 and np.array_equal(out, rough_repeated)
     stats = {"snr": 0.0, "time_corr": 0.0, "structure": 0.0, "still": 0.0}  # noise about a flat spectrum
     assert "noisier than any" in spectral.domain_warnings(stats, {"snr": [16.6, 3540.0]})[0]
 
@@ -1512,6 +1601,13 @@ def test_strength_moves_from_the_projection_to_the_default(den: Denoiser, genera
     for bad in (-0.1, 1.01, float("nan"), "1", True):
         with pytest.raises(ValueError, match="strength"):
             DenoiserOptions(strength=bad)
+    # the least strengths, which float32 would round to 0, act as the least it holds: finite, and
+    # as near the projection alone as 1e-10 is
+    tiny = run(strength=spectral.LEAST_STRENGTH)
+    for s in (1e-40, 1e-300, 5e-324):
+        np.testing.assert_array_equal(run(strength=s), tiny)
+    np.testing.assert_allclose(tiny, run(strength=1e-10), rtol=1e-6, atol=1e-6 * float(np.abs(x).max()))
+    assert float(np.sqrt(np.mean((tiny - only) ** 2))) < 0.02 * moved[1.0]
 
 
 def test_keep_onsets_changes_only_the_rises_of_the_sparse_traces(den: Denoiser, generator) -> None:
