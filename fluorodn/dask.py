@@ -345,9 +345,11 @@ def denoise(
     """
     import dask.array as da
 
-    from .denoiser import checked_bool, checked_model, checked_rate
+    from .denoiser import DEVICES, checked_bool, checked_model, checked_rate
 
     checked_model(model)
+    if device not in DEVICES:  # here, as the graph is built, not on the workers
+        raise InputError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
     arr = da.asarray(array)
     if arr.ndim not in (2, 3):
         raise InputError(f"expected a 2D (Y, X) or 3D (pages, Y, X) array, got shape {arr.shape}")
@@ -366,6 +368,11 @@ def denoise(
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
     ref, options, planner, recording = _effective(model, device, options, arr, recording)
     planner._warn_choice(arr.shape[-2:])  # once, here on the client, not from every block
+    if planner.kind != "spectral" and scale is None:  # the image path's shape checks, as one call makes them
+        from .denoiser import channels_last_warning, narrow_warning
+
+        delegated = ref != _model_ref(model)  # the default handing a stack to the image model
+        _warn([channels_last_warning(tuple(arr.shape)) if delegated else None, narrow_warning(tuple(arr.shape))])
     if planner.kind == "spectral":
         _warn([slow])
     halo = int(planner.halo)

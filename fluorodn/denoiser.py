@@ -688,9 +688,7 @@ class Denoiser:
             warned = cautioned = False
             for k, page in enumerate(arr):
                 out[k], found = self._run_spectral(page, progress, checks=not warned, recording=recording)
-                if cautioned:
-                    found = [m for m in found if not isinstance(m, spectral.EventCaution)]
-                cautioned = cautioned or any(isinstance(m, spectral.EventCaution) for m in found)
+                found, cautioned = _caution_once(found, cautioned)
                 warned = _warn_page(found, k, depth + 1) or warned
             return out
         runner = self._image() if path == "delegate" else self  # warnings from here, at the caller
@@ -741,7 +739,7 @@ class Denoiser:
         """
         checked_rate(rate)
         checked_progress(progress)
-        return self._stream(pages, progress, 1, checked_bool("recording", recording), rate)
+        return self._stream(_pages_of(pages), progress, 1, checked_bool("recording", recording), rate)
 
     def _stream(
         self,
@@ -884,6 +882,7 @@ class Denoiser:
         if bins := bins_warning(arr.shape[1]):
             warnings.warn(OutOfDomainWarning(bins), stacklevel=1 + depth)
         out, found = self._run_spectral(arr, progress, recording=recording)
+        found, cautioned = _caution_once(found, False)  # (a caution about the events: once, as one call gives it)
         warned = _warn_page(found, 0, depth + 1)
         yield out
         for k, page in enumerate(pages, start=1):
@@ -894,6 +893,7 @@ class Denoiser:
             if not bins and (bins := bins_warning(arr.shape[1])):  # the first page outside the range, once
                 warnings.warn(OutOfDomainWarning(f"page index {k}: {bins}"), stacklevel=1 + depth)
             out, found = self._run_spectral(arr, progress, checks=not warned, recording=recording)
+            found, cautioned = _caution_once(found, cautioned)
             warned = _warn_page(found, k, depth + 1) or warned
             yield out
 
@@ -1148,6 +1148,30 @@ def warning_category(message: str) -> type[UserWarning]:
     if isinstance(message, spectral.Notice):
         return LightOffNotice
     return EventDetectionWarning if isinstance(message, spectral.EventCaution) else OutOfDomainWarning
+
+
+def _pages_of(pages: Any) -> Iterator[Any]:
+    """An iterator over ``pages``, what :meth:`Denoiser.stream` takes; InputError for one 2D array
+    (whose rows would be taken for pages) or anything that cannot be iterated."""
+    if isinstance(pages, np.ndarray) and pages.ndim == 2:
+        raise InputError(
+            f"stream() takes an iterable of 2D pages, and this is one 2D array {pages.shape} (its rows would be "
+            "the pages); use run(x), or stream([x])"
+        )
+    try:
+        return iter(pages)
+    except TypeError:
+        raise InputError(
+            f"stream() takes an iterable of 2D pages (a list, a generator, a 3D array), got {type(pages).__name__}"
+        ) from None
+
+
+def _caution_once(found: list[str], cautioned: bool) -> tuple[list[str], bool]:
+    """The messages ``found`` on a page of a stack, less its caution about the events where one was
+    given already (``cautioned``: it is given once), and whether one has been given now."""
+    if cautioned:
+        return [m for m in found if not isinstance(m, spectral.EventCaution)], True
+    return found, any(isinstance(m, spectral.EventCaution) for m in found)
 
 
 def _warn_page(messages: list[str], page: int, depth: int) -> bool:

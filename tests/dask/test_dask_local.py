@@ -205,6 +205,30 @@ def test_bad_input_is_an_input_error(dask_model):
         fdask.denoise(da.ones((8, 8)), None)
     with pytest.raises(InputError, match=r"^recording must be True or False"):
         fdask.denoise(da.ones((8, 8)), dask_model, recording="no")
+    with pytest.raises(InputError, match=r"^device must be one of auto, cpu, cuda; got 'gpu'"):  # as it is built
+        fdask.denoise(da.ones((8, 8)), dask_model, device="gpu")
+
+
+def test_the_image_path_s_shape_warnings_match_one_call() -> None:
+    """Pages too narrow for the image model, and a stack that looks like recordings with their
+    channels last: the same warnings as one call, from the client, as the graph is built."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    narrow = rng.random((500, 3)).astype(np.float32)
+    spectrum = 1000.0 * np.exp(-0.5 * ((np.arange(152) - 50) / 15.0) ** 2) + 200.0
+    recording = spectrum * (1.0 + 0.05 * rng.standard_normal((600, 1))) + rng.normal(0, 10, (600, 152))
+    channels_last = np.stack([recording, 0.5 * recording], -1).astype(np.float32)
+    default = Denoiser(device="cpu")
+    for x in (narrow, channels_last):
+        with warnings.catch_warnings(record=True) as one:
+            warnings.simplefilter("always")
+            default.run(x)
+        with warnings.catch_warnings(record=True) as lazy:
+            warnings.simplefilter("always")
+            fdask.denoise(da.from_array(x, chunks=x.shape), device="cpu")
+        expected = {str(w.message) for w in one if "narrow" in str(w.message) or "channels last" in str(w.message)}
+        assert expected and expected <= {str(w.message) for w in lazy}, (expected, [str(w.message) for w in lazy])
 
 
 def _nan_where(y: Any) -> str:

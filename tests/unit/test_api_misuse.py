@@ -83,6 +83,10 @@ def _misuses(denoiser: Denoiser, x: np.ndarray) -> list[tuple[Any, str]]:
         (lambda: denoiser.run(x, scale=(0.0, -1.0)), "scale"),
         (lambda: denoiser.stream([x], progress="bar"), "progress must be None or a function"),
         (lambda: list(denoiser.stream([x, nan])), r"page index 1: input contains NaN"),
+        # checked when stream() is called, not as its pages are taken
+        (lambda: denoiser.stream(5), r"stream\(\) takes an iterable of 2D pages .*got int"),
+        (lambda: denoiser.stream(None), r"stream\(\) takes an iterable of 2D pages .*got NoneType"),
+        (lambda: denoiser.stream(x), r"this is one 2D array .*use run\(x\), or stream\(\[x\]\)"),
     ]
 
 
