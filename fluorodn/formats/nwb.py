@@ -30,7 +30,7 @@ import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +201,9 @@ def _plain(value: Any) -> Any:
 
 def _recording_start(src: Path) -> tuple[datetime | None, str]:
     """When the recording ``src`` started and its zone name, where the file records it: an OceanView
-    export's ``Date:`` (:func:`fluorodn.formats.oceanview.start_time`), or the ``start`` a TIFF
-    converted from such a file keeps in its description (:mod:`fluorodn.formats.convert`);
+    export's ``Date:`` (:func:`fluorodn.formats.oceanview.start_time`), the ``start`` a TIFF
+    converted from such a file keeps in its description (:mod:`fluorodn.formats.convert`), or an
+    HDF5 file's time axis in CF's ``<unit> since <date>`` (the date plus its first sample's time);
     (None, "") otherwise."""
     if src.suffix.lower() == ".txt" or src.is_dir():
         from fluorodn.formats.oceanview import start_time
@@ -218,6 +219,16 @@ def _recording_start(src: Path) -> tuple[datetime | None, str]:
         except ValueError:
             when = None
         return when, zone if isinstance(zone, str) else ""
+    if src.suffix.lower() in (".h5", ".hdf5"):
+        from fluorodn.errors import FluorodnError
+        from fluorodn.formats.hdf5_axes import HDF5Axes
+
+        try:
+            meta = HDF5Axes.read(src).meta
+        except FluorodnError:  # a file of several recordings: its dataset is not known here
+            return None, ""
+        when = meta.get("start")
+        return (when, str(meta.get("time_zone") or "")) if isinstance(when, datetime) else (None, "")
     return None, ""
 
 
@@ -230,9 +241,10 @@ def write_unmixed(
 ) -> Path:
     """Write the traces of an unmixing ``result`` (:class:`fluorodn.unmixing.UnmixResult`) of the
     recording ``source`` as NWB: its ``time_s`` as the times, the start time from the file where it
-    records one (an OceanView ``Date:``, a TIFF converted from such a file), else the file's
-    modification time. Where the file's own clock starts later than 0 (``result.time_origin_s``,
-    an HDF5 ``Time`` axis), the times are on that clock, and the description says so. Samples
+    records one (an OceanView ``Date:``, a TIFF converted from such a file, an HDF5 time axis in
+    CF's units since a date), else the file's modification time. Where the file's own clock starts
+    later than 0 (``result.time_origin_s``, an HDF5 ``Time`` axis), the times are on that clock, the
+    session starting at its 0 where the file gives its start, and the description says so. Samples
     taken with the light off are NaN in every trace, as in the result, and the session
     description says how many, and that GuPPy cannot analyse them."""
     cols = result.columns()
@@ -254,6 +266,9 @@ def write_unmixed(
     if origin and origin > 0:
         times = times + float(origin)
         note += f" Times are on the file's own clock, on which its first sample stands at {origin:.9g} s."
+        if start is not None:  # the file's start is its first sample's time: the session starts at the clock's 0
+            start = start - timedelta(seconds=float(origin))
+            note += " The session starts at that clock's 0."
     elif origin:
         note += (
             f" Times count from the first sample, which stands at {origin:.9g} s on the file's own clock: add that "

@@ -201,6 +201,34 @@ def test_nwb_keeps_the_files_clock_and_fluorodns_record(tmp_path):
     np.testing.assert_allclose(notes["sensor_response"]["dff"], res.response)
 
 
+def test_nwb_takes_the_start_of_an_hdf5_time_axis_since_a_date(tmp_path):
+    """A Time axis in CF's "seconds since <date>" starting at 5 s: the session starts at that date
+    (the clock's 0), the times on its clock from 5 s, so the first sample stands at date + 5 s, as
+    the file says; not the file's modification time."""
+    from datetime import datetime, timedelta, timezone
+
+    import h5py
+
+    NWBHDF5IO = _nwb_modules()
+    from fluorodn.unmixing import unmix_file
+
+    path = tmp_path / "cf.h5"
+    with h5py.File(path, "w") as f:
+        f["Channel1"] = spectra(60, 152, seed=8).astype("f4")
+        f.create_dataset("Time", data=5.0 + 0.2 * np.arange(60)).attrs["units"] = (
+            "seconds since 2017-01-20T10:00:00+01:00"
+        )
+        f["Wavelength"] = np.linspace(477, 595, 152)
+    unmix_file(path, "example", denoise=False, dark=0.0, output=tmp_path / "cf.nwb")
+    with NWBHDF5IO(str(tmp_path / "cf.nwb"), "r") as io:
+        nwb = io.read()
+        zero = datetime(2017, 1, 20, 10, 0, 0, tzinfo=timezone(timedelta(hours=1)))
+        assert nwb.session_start_time == zero
+        sensor = nwb.processing["ophys"]["sensor"]
+        assert sensor.starting_time == 5.0 and sensor.rate == 5.0
+        assert "modification time" not in nwb.session_description
+
+
 def test_nwb_times_before_the_clocks_zero_count_from_the_first_sample(tmp_path):
     """A Time axis that starts before 0 on its own clock: the NWB times count from the first sample
     (no negative times), and the description gives where that sample stands."""
@@ -276,7 +304,8 @@ def test_the_start_is_the_first_spectrum_s_time(tmp_path):
 
 def test_a_tiff_keeps_the_start_time_for_nwb(export, tmp_path):
     """``to="tif"`` keeps where the source states them the start time, its zone's name and the time
-    origin; an NWB file written from the TIFF starts its session there, not at the TIFF's mtime."""
+    origin; an NWB file written from the TIFF places its first sample there (the session at the
+    clock's 0, the times on that clock), not at the TIFF's mtime."""
     NWBHDF5IO = _nwb_modules()
     from datetime import timedelta
 
@@ -296,9 +325,10 @@ def test_a_tiff_keeps_the_start_time_for_nwb(export, tmp_path):
     assert res.time_origin_s == 12.5
     with NWBHDF5IO(str(dest), "r") as io:
         nwb = io.read()
-        assert nwb.session_start_time == start and "Session start: the recording's start time." in (
-            nwb.session_description
-        )
+        # times on the file's clock (from 12.5 s), the session at its 0: the first sample at its start time
+        assert nwb.session_start_time == start - timedelta(seconds=12.5)
+        assert nwb.session_start_time + timedelta(seconds=nwb.processing["ophys"]["sensor"].starting_time) == start
+        assert "Session start: the recording's start time." in nwb.session_description
 
 
 # -- GuPPy -----------------------------------------------------------------------------------
