@@ -131,6 +131,38 @@ def _checked_denoise(denoise: Any) -> Any:
     )
 
 
+#: Fewest bins inside the hemoglobin table's range that a fit takes (it has 5 parameters per sample).
+MIN_FIT_BINS = 8
+
+
+def _hemoglobin_bins(wl: np.ndarray) -> np.ndarray:
+    """Which bins at ``wl`` (nm) the hemoglobin table covers; UnmixError where fewer than
+    :data:`MIN_FIT_BINS` do, naming the two ranges."""
+    lo, hi = hemoglobin.RANGE_NM
+    inside = np.isfinite(wl) & (wl >= lo) & (wl <= hi)
+    if int(inside.sum()) < MIN_FIT_BINS:
+        raise UnmixError(
+            f"the hemoglobin table covers {lo:g}-{hi:g} nm, and {int(inside.sum())} of the recording's bins "
+            f"({np.nanmin(wl):g}-{np.nanmax(wl):g} nm) lie there; unmixing needs at least {MIN_FIT_BINS} (check "
+            "the wavelengths)"
+        )
+    return inside
+
+
+def _bins_left_out(wl: np.ndarray, inside: np.ndarray) -> str:
+    """The warning that the bins of ``wl`` outside the hemoglobin table's range are left out of the fit."""
+    lo, hi = hemoglobin.RANGE_NM
+    below, above = wl[~inside & (wl < lo)], wl[~inside & (wl > hi)]
+    parts = [f"{below.min():g}-{below.max():g} nm" for _ in [0] if below.size] + [
+        f"{above.min():g}-{above.max():g} nm" for _ in [0] if above.size
+    ]
+    return (
+        f"{int((~inside).sum())} of the recording's {wl.size} bins ({' and '.join(parts)}) lie outside the "
+        f"hemoglobin table's {lo:g}-{hi:g} nm and are left out of the fit; the traces come from the "
+        f"{int(inside.sum())} bins inside it"
+    )
+
+
 def _unmix(
     arr: Any,
     wavelengths: Any,
@@ -164,15 +196,16 @@ def _unmix(
         )
     if not lit.all():
         x = x[lit]  # the Denoiser then finds no dark rows in it, so they are set aside here only
+    wl = wavelengths_for(wavelengths, shape)
+    inside = _hemoglobin_bins(wl)
+    if not inside.all():  # a spectrometer's whole range: the fit takes the bins the table covers
+        warnings.warn(_bins_left_out(wl, inside), UnmixWarning, stacklevel=1 + depth)
+        x, wl, dark_w = x[:, inside], wl[inside], dark_w[inside]
     clipped = clipping_warning(x, "so the fit there follows the clipping, not the sensor and hemoglobin")
     if clipped:
         warnings.warn(clipped, UnmixWarning, stacklevel=1 + depth)
-    wl = wavelengths_for(wavelengths, shape)
     response = sensor_on(sensor, wl)
-    try:
-        e_hbo2, e_hb = hemoglobin.extinction(wl)
-    except ValueError as err:
-        raise UnmixError(str(err)) from err
+    e_hbo2, e_hb = hemoglobin.extinction(wl)
     k_hbo2, k_hb = LN10_PER_UM * e_hbo2, LN10_PER_UM * e_hb
     if dark is None and (floor := _dark_floor_note(x)):
         warnings.warn(DarkLevelNotice(floor), stacklevel=1 + depth)

@@ -182,9 +182,11 @@ def recording_metadata(path: PathLike) -> dict[str, Any]:
 
 def _read_rows(path: PathLike, what: str) -> list[list[float]]:
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        raw = Path(path).read_bytes()
+        # UTF-8 (with or without its byte-order mark), or UTF-16 by its mark (Excel's "Unicode text")
+        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
-        why = err.strerror if isinstance(err, OSError) and err.strerror else "not a text file"
+        why = err.strerror if isinstance(err, OSError) and err.strerror else "not UTF-8 or UTF-16 text"
         raise UnmixError(f"cannot read {path} ({why}); give a CSV file of {what}") from err
     rows: list[list[float]] = []
     for n, line in enumerate(text.splitlines(), 1):

@@ -660,12 +660,23 @@ def test_sensor_csv_with_header_and_comments(tmp_path: Path) -> None:
         "520, 0.01\n470 ,-0.08\n500 0\n",
     ],
 )
-def test_sensor_csv_in_spreadsheet_dialects(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "utf-16", "utf-16-be"])
+def test_sensor_csv_in_spreadsheet_dialects(tmp_path: Path, text: str, encoding: str) -> None:
+    """Each dialect, in UTF-8 with or without its byte-order mark, or UTF-16 (Excel's "Unicode
+    text", marked in either byte order)."""
     path = tmp_path / "s.csv"
-    path.write_text(text, encoding="utf-8-sig")
+    raw = text.encode(encoding)
+    path.write_bytes(b"\xfe\xff" + raw if encoding == "utf-16-be" else raw)
     wl, dff = read_sensor(path)
     np.testing.assert_array_equal(wl, [470, 500, 520])
     np.testing.assert_array_equal(dff, [-0.08, 0.0, 0.01])
+
+
+def test_a_sensor_file_that_is_not_text_says_which_encodings_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"wavelength_nm,dff\n520,0.01\n\xff\x00\x81\n")
+    with pytest.raises(UnmixError, match=r"cannot read .*s\.csv \(not UTF-8 or UTF-16 text\); give a CSV file"):
+        read_sensor(path)
 
 
 def test_one_column_csvs_with_decimal_commas_or_points(tmp_path: Path) -> None:
@@ -797,6 +808,29 @@ def test_refuses_a_sensor_that_does_not_cover_the_range(small: tuple[np.ndarray,
     path.write_text("wavelength_nm,dff\n480,-0.05\n600,0.01\n", encoding="utf-8")
     with pytest.raises(UnmixError, match=r"covers 480-600 nm but the recording 477-595 nm"):
         unmix(x, tr["wl"], path, denoise=False)
+
+
+def test_bins_outside_the_hemoglobin_table_are_left_out_of_the_fit(small: tuple[np.ndarray, dict]) -> None:
+    """A spectrometer's whole range (here 340-1000 nm around the recording's bins): the bins the
+    hemoglobin table does not cover are left out, with a warning naming them, and the traces are
+    those of the bins inside, exactly; none inside is refused in one sentence."""
+    x, tr = small
+    rng = np.random.default_rng(3)
+    below, above = np.linspace(340.0, 399.0, 20), np.linspace(801.0, 1000.0, 30)
+    wide = np.c_[rng.normal(50.0, 3.0, (len(x), 20)), x, rng.normal(50.0, 3.0, (len(x), 30))]
+    wl = np.r_[below, tr["wl"], above]
+    sensor = (tr["wl"], tr["response"])
+    with pytest.warns(fluorodn.UnmixWarning, match="hemoglobin table") as said:
+        res = unmix(wide, wl, sensor, denoise=False)
+    told = [str(w.message) for w in said if "hemoglobin table" in str(w.message)]
+    assert told == [f"50 of the recording's {wl.size} bins (340-399 nm and 801-1000 nm) lie outside the "
+                    "hemoglobin table's 400-800 nm and are left out of the fit; the traces come from the 152 bins "
+                    "inside it"]  # fmt: skip
+    alone = unmix(x, tr["wl"], sensor, denoise=False)
+    np.testing.assert_array_equal(res.sensor, alone.sensor)
+    np.testing.assert_array_equal(res.wavelengths, tr["wl"])
+    with pytest.raises(UnmixError, match=r"covers 400-800 nm, and 0 of the recording's bins \(801-1000 nm\) lie there"):
+        unmix(wide[:, -30:], above, ([800.0, 1000.0], [0.1, 0.2]), denoise=False)
 
 
 @pytest.mark.parametrize(
