@@ -246,16 +246,30 @@ def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) ->
     return cautions
 
 
+def _means_of(page: da.Array) -> Any:
+    """:data:`fluorodn.spectral.MeansOf` of a lazy 2D page: the mean spectra over given rows and
+    over the others, computed here (one more pass over the page, where rows stand apart)."""
+    import dask
+
+    def means_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        on, off = (page[np.flatnonzero(r)].mean(axis=0, dtype=np.float64) for r in (rows, ~rows))
+        a, b = dask.compute(on, off)
+        return np.asarray(a), np.asarray(b)
+
+    return means_of
+
+
 def _light_off_pages(arr: da.Array) -> list[str | None]:
     """The notices of a stack of spectral recordings whose samples taken with the light off the
-    workers return as recorded (:func:`fluorodn.spectral.lit_mask`, from the row means computed
-    here, one pass over the stack), named by page index as one call names them."""
+    workers return as recorded (:func:`fluorodn.spectral.dark_mask`, from the row means computed
+    here, one pass over the stack, and where rows stand apart the page's mean spectra), named by
+    page index as one call names them."""
     from . import spectral
 
     means = np.asarray(arr.mean(axis=2, dtype=np.float64).compute())
     notices: list[str | None] = []
     for k, page in enumerate(means):
-        lit = ~spectral.dark_rows(page)
+        lit = ~spectral.dark_mask(page, _means_of(arr[k]))
         if not lit.all():
             notice = spectral.light_off_message(lit)
             notices.append(spectral.Notice(f"page index {k}: {notice}") if k else notice)
@@ -435,8 +449,9 @@ def _denoise_spectral(
     (none beyond the recording's ends, as in one call). Returns the lazy output and the messages
     of one call's checks, run here on the client (:func:`_fit_checked`).
 
-    Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`, from the row means
-    computed here, one pass over the recording) are passed through as recorded and the lit samples
+    Samples taken with the light off (:func:`fluorodn.spectral.dark_mask`, from the row means
+    computed here, one pass over the recording, and where rows stand apart its mean spectra) are
+    passed through as recorded and the lit samples
     denoised as one recording, as in one call; ``lit``: the rows are known to be lit."""
     import dask.array as da
 
@@ -444,7 +459,7 @@ def _denoise_spectral(
 
     if not lit:
         means = np.asarray(arr.mean(axis=1, dtype=np.float64).compute())
-        mask = ~spectral.dark_rows(means)
+        mask = ~spectral.dark_mask(means, _means_of(arr))
         if not mask.all():
             pieces = spectral.runs(mask)
             lit_arr = da.concatenate([arr[a:b] for a, b, on in pieces if on], axis=0)

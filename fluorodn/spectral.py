@@ -1097,47 +1097,59 @@ _NOISE_SPREAD = 3.29
 DARK_FLAT = 0.2
 
 
-def _no_spectrum(x: np.ndarray, rows: np.ndarray) -> bool:
-    """Whether the mean over ``rows`` of the page ``x`` holds no spectrum beside the other rows':
-    its spread over bins (:func:`_spread`) under :data:`DARK_FLAT` of theirs, beyond 1.5 times what
-    its own bin-to-bin noise spreads (that noise estimated from its differences between
+#: The mean spectrum over given rows of a page, and over the others: (rows', others').
+MeansOf = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _no_spectrum(means_of: MeansOf, rows: np.ndarray) -> bool:
+    """Whether the mean over ``rows`` of a page (``means_of``) holds no spectrum beside the other
+    rows': its spread over bins (:func:`_spread`) under :data:`DARK_FLAT` of theirs, beyond 1.5 times
+    what its own bin-to-bin noise spreads (that noise estimated from its differences between
     neighbouring bins). The detector's dark level is flat but for its fixed pattern and noise; rows
     of the light dimmed, a dip, a majority of dimmer rows between brighter ones or light leaking in
     keep the spectrum's shape. Neither an offset added to the page nor its sign changes the answer."""
-    lit = _spread(x[~rows].mean(axis=0, dtype=np.float64))
-    mean = x[rows].mean(axis=0, dtype=np.float64)
+    mean, others = means_of(rows)
+    lit = _spread(others)
     steps = np.diff(mean)
     noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2.0) if steps.size > 1 else 0.0
     return lit > 0 and _spread(mean) < DARK_FLAT * lit + 1.5 * _NOISE_SPREAD * noise
 
 
-def _dark_side(x: np.ndarray, means: np.ndarray) -> np.ndarray:
+def _dark_side(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
     """The dark rows :func:`dark_rows` finds below the median of ``means`` (or, where more than half
     are dark, below their :data:`DARK_UPPER` quantile) whose mean holds no spectrum
     (:func:`_no_spectrum`); none otherwise."""
     found = dark_rows(means, scale=0.0)
     most = dark_rows(means, reference=DARK_UPPER, scale=0.0)
     for rows in (most, found) if (most & ~found).any() else (found,):
-        if rows.any() and _no_spectrum(x, rows):
+        if rows.any() and _no_spectrum(means_of, rows):
             return rows
     return np.zeros(len(means), bool)
 
 
+def dark_mask(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
+    """The rows of a page taken with the light off, from its row means ``means`` and ``means_of``
+    (the mean spectrum over given rows and over the others, asked for only where rows stand apart):
+    the rows :func:`dark_rows` finds apart from the others by their means (below the median; where
+    more than half are dark, below the :data:`DARK_UPPER` quantile), taken only where their mean
+    holds no spectrum (:func:`_no_spectrum`); so an offset added to the recording, or its sign,
+    changes nothing (a recording multiplied by a negative number has its dark rows on top: they are
+    looked for there too)."""
+    off = _dark_side(means, means_of)
+    return off if off.any() else _dark_side(-means, means_of)
+
+
 def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
     """Which rows of a 2D page are lit: not taken with the light off (at the start, the end or in
-    between). Dark rows are the rows :func:`dark_rows` finds apart from the others by their means
-    (below the median; where more than half are dark, below the :data:`DARK_UPPER` quantile),
-    taken only where their mean holds no spectrum (:func:`_no_spectrum`): so an offset added to the
-    recording, or its sign, changes nothing (a recording multiplied by a negative number has its dark
-    rows on top: they are looked for there too). With the detector's dark level ``dark`` (one number:
-    the mean over bins, on the recording's own scale), longer stretches than :data:`DARK_LONGEST`
-    too, where their rows lie at that level (:data:`DARK_NEAR`). Reads each row's mean once, and
-    the page again only where rows stand apart."""
+    between; :func:`dark_mask`). With the detector's dark level ``dark`` (one number: the mean
+    over bins, on the recording's own scale), longer stretches than :data:`DARK_LONGEST` too, where
+    their rows lie at that level (:data:`DARK_NEAR`). Reads each row's mean once, and the page again
+    only where rows stand apart."""
     x = np.asarray(x)
     means = x.mean(axis=1, dtype=np.float64)
-    off = _dark_side(x, means)
-    if not off.any():
-        off = _dark_side(x, -means)
+    off = dark_mask(
+        means, lambda rows: (x[rows].mean(axis=0, dtype=np.float64), x[~rows].mean(axis=0, dtype=np.float64))
+    )
     if dark is None or not np.isfinite(dark):
         return ~off
     longer = dark_rows(means, longest=None) & ~off

@@ -902,6 +902,12 @@ def test_light_off_is_read_alike_whatever_the_offset_scale_or_sign(den: Denoiser
         with pytest.warns(LightOffNotice, match="15 of 1200 samples"):
             moved = den.run(k * x + c)
         np.testing.assert_allclose((moved - c) / k, y, atol=1e-3 * float(np.std(x)))
+    da = pytest.importorskip("dask.array")
+    from fluorodn.dask import denoise as dask_denoise
+
+    with pytest.warns(LightOffNotice, match="15 of 1200 samples"):  # through dask, from the row means and spectra
+        lazy = dask_denoise(da.from_array(x + 1e4, chunks=(300, 152)), device="cpu")
+    np.testing.assert_allclose(lazy.compute(scheduler="threads") - 1e4, y, atol=1e-3 * float(np.std(x)))
     dip = inst.noisy.astype(np.float64)
     dip[500:600] = level[500:600] + 0.5 * (dip[500:600] - level[500:600])
     baseline = dip - np.median(dip, axis=0)
