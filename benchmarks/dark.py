@@ -367,7 +367,8 @@ def render(res: dict[str, Any]) -> str:
             "**More than half of the rows dark.** Where fewer rows are lit than dark, the median lies among the "
             f"dark ones; `lit_mask` then also looks below the {spectral.DARK_UPPER:g} quantile of the row means, "
             "taking the rows it finds there, as any, only where their mean spectrum is flat beside the others' "
-            f"(spread over bins under {spectral.DARK_FLAT:g} of theirs, beyond its own noise). Found exactly: "
+            f"(spread over bins under {spectral.DARK_FLAT:g} of theirs, beyond its own noise; their brightest "
+            "tenth too) and what they lack is the others' spectrum (`fluorodn.spectral.dark_mask`). Found exactly: "
             + ", ".join(f"{name}: {k} of {n}" for name, (k, n) in m["found"].items())
             + " (600-6000 samples, 40-600 bins, noise 0.1-1.5). The same rows keeping the spectrum, read as light "
             "off: " + ", ".join(f"{name}: {k} of {n}" for name, (k, n) in m["kept"].items()) + ".",

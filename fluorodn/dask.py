@@ -247,14 +247,12 @@ def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) ->
 
 
 def _means_of(page: da.Array) -> Any:
-    """:data:`fluorodn.spectral.MeansOf` of a lazy 2D page: the mean spectra over given rows and
-    over the others, computed here (one more pass over the page, where rows stand apart)."""
-    import dask
+    """:data:`fluorodn.spectral.MeansOf` of a lazy 2D page: the mean spectrum over given rows,
+    computed here (a pass over those rows of the page; :func:`fluorodn.spectral.dark_mask` asks
+    for each set once, and only where rows stand apart)."""
 
-    def means_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        on, off = (page[np.flatnonzero(r)].mean(axis=0, dtype=np.float64) for r in (rows, ~rows))
-        a, b = dask.compute(on, off)
-        return np.asarray(a), np.asarray(b)
+    def means_of(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(page[np.flatnonzero(rows)].mean(axis=0, dtype=np.float64).compute())
 
     return means_of
 

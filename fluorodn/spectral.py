@@ -61,13 +61,17 @@ __all__ = [
     "COMPONENTS",
     "CONVENTION",
     "DARK_DROP",
+    "DARK_FLAT",
+    "DARK_LACK",
     "DARK_LONGEST",
     "DARK_NEAR",
     "DARK_SPLIT",
+    "DARK_UPPER",
     "FAST_DIFF_CORR",
     "FAST_KURTOSIS",
     "FEW_SAMPLES",
     "FREQUENT_RISE_SAMPLES",
+    "LEAST_STRENGTH",
     "LOW_RATE_HZ",
     "MAX_BINS",
     "MIN_BINS",
@@ -91,6 +95,7 @@ __all__ = [
     "coefficient_map",
     "coefficients",
     "continue_ends",
+    "dark_mask",
     "dark_rows",
     "diff_variance",
     "domain_warnings",
@@ -1097,46 +1102,94 @@ _NOISE_SPREAD = 3.29
 DARK_FLAT = 0.2
 
 
-#: The mean spectrum over given rows of a page, and over the others: (rows', others').
-MeansOf = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: What a page's rows taken with the light off lack beside its lit rows is the lit rows' spectrum:
+#: the least slope of that lack on the lit rows' mean spectrum (over the bins) that :func:`_no_spectrum`
+#: takes for it. About 1 for dark rows; about 0 for a lit row that stands apart by its noise alone.
+DARK_LACK = 0.5
+
+#: The mean spectrum over given rows of a page (a boolean mask over its rows), float64.
+MeansOf = Callable[[np.ndarray], np.ndarray]
 
 
-def _no_spectrum(means_of: MeansOf, rows: np.ndarray) -> bool:
-    """Whether the mean over ``rows`` of a page (``means_of``) holds no spectrum beside the other
-    rows': its spread over bins (:func:`_spread`) under :data:`DARK_FLAT` of theirs, beyond 1.5 times
-    what its own bin-to-bin noise spreads (that noise estimated from its differences between
-    neighbouring bins). The detector's dark level is flat but for its fixed pattern and noise; rows
-    of the light dimmed, a dip, a majority of dimmer rows between brighter ones or light leaking in
-    keep the spectrum's shape. Neither an offset added to the page nor its sign changes the answer."""
-    mean, others = means_of(rows)
-    lit = _spread(others)
+def _no_spectrum(means_of: MeansOf, rows: np.ndarray, lit: np.ndarray) -> bool:
+    """Whether the mean over ``rows`` of a page (``means_of``) holds no spectrum beside the mean
+    over its ``lit`` rows: its spread over bins (:func:`_spread`) under :data:`DARK_FLAT` of theirs,
+    beyond 1.5 times what its own bin-to-bin noise spreads (that noise estimated from its
+    differences between neighbouring bins), and what it lacks beside them is their spectrum (the
+    slope of the lack on their centred mean spectrum over :data:`DARK_LACK`: not a row apart by its
+    noise). The detector's dark level is flat but for its fixed pattern and noise; rows of the
+    light dimmed, a dip, a majority of dimmer rows between brighter ones or light leaking in keep
+    the spectrum's shape. Neither an offset added to the page, its scale nor its sign changes the
+    answer."""
+    mean, others = means_of(rows), means_of(lit)
+    spread = _spread(others)
     steps = np.diff(mean)
     noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2.0) if steps.size > 1 else 0.0
-    return lit > 0 and _spread(mean) < DARK_FLAT * lit + 1.5 * _NOISE_SPREAD * noise
+    if not (spread > 0 and _spread(mean) < DARK_FLAT * spread + 1.5 * _NOISE_SPREAD * noise):
+        return False
+    centred = others - others.mean()
+    lack = others - mean
+    return float((lack - lack.mean()) @ centred) > DARK_LACK * float(centred @ centred)
 
 
 def _dark_side(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
     """The dark rows :func:`dark_rows` finds below the median of ``means`` (or, where more than half
-    are dark, below their :data:`DARK_UPPER` quantile) whose mean holds no spectrum
-    (:func:`_no_spectrum`); none otherwise."""
+    are dark, below their :data:`DARK_UPPER` quantile) that hold no spectrum beside the others
+    (:func:`_no_spectrum`): all of them, their brightest tenth (a stretch of dimmed light among
+    them would stand there) and, where the quantile adds rows to the median's, those added; failing
+    that, those of them below the widest gap among their means; none otherwise."""
     found = dark_rows(means, scale=0.0)
     most = dark_rows(means, reference=DARK_UPPER, scale=0.0)
+
+    def dark(rows: np.ndarray, *within: np.ndarray) -> bool:
+        parts = [rows, rows & (means >= np.quantile(means[rows], 0.9)), *within]
+        return all(_no_spectrum(means_of, part, ~rows) for part in parts)
+
     for rows in (most, found) if (most & ~found).any() else (found,):
-        if rows.any() and _no_spectrum(means_of, rows):
+        if not rows.any():
+            continue
+        if dark(rows, *([most & ~found] if rows is most and found.any() else [])):
             return rows
+        # dimmer lit rows among them (the light turned down next to a stretch with it off): the
+        # rows below the widest gap among theirs
+        lower = _lower_cluster(means, rows)
+        if lower.any() and dark(lower):
+            return lower
     return np.zeros(len(means), bool)
+
+
+def _lower_cluster(means: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The ``rows`` whose means lie below the widest empty interval among theirs, where it spans at
+    least :data:`DARK_SPLIT` of their range; none otherwise."""
+    values = np.sort(means[rows])
+    none = np.zeros(len(means), bool)
+    if values.size < 2 or not values[-1] > values[0]:
+        return none
+    gaps = np.diff(values)
+    k = int(np.argmax(gaps))
+    if gaps[k] < DARK_SPLIT * (values[-1] - values[0]):
+        return none
+    return rows & (means <= values[k])
 
 
 def dark_mask(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
     """The rows of a page taken with the light off, from its row means ``means`` and ``means_of``
-    (the mean spectrum over given rows and over the others, asked for only where rows stand apart):
-    the rows :func:`dark_rows` finds apart from the others by their means (below the median; where
-    more than half are dark, below the :data:`DARK_UPPER` quantile), taken only where their mean
-    holds no spectrum (:func:`_no_spectrum`); so an offset added to the recording, or its sign,
-    changes nothing (a recording multiplied by a negative number has its dark rows on top: they are
-    looked for there too)."""
-    off = _dark_side(means, means_of)
-    return off if off.any() else _dark_side(-means, means_of)
+    (the mean spectrum over given rows, asked for only where rows stand apart, once per set): the
+    rows :func:`dark_rows` finds apart from the others by their means (below the median; where more
+    than half are dark, below the :data:`DARK_UPPER` quantile), taken only where they hold no
+    spectrum (:func:`_dark_side`); so an offset added to the recording, its scale or its sign
+    changes nothing (a recording multiplied by a negative number has its dark rows on top: they
+    are looked for there too)."""
+    memo: dict[bytes, np.ndarray] = {}
+
+    def once(rows: np.ndarray) -> np.ndarray:
+        key = np.packbits(rows).tobytes()
+        if key not in memo:
+            memo[key] = means_of(rows)
+        return memo[key]
+
+    off = _dark_side(means, once)
+    return off if off.any() else _dark_side(-means, once)
 
 
 def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
@@ -1147,9 +1200,7 @@ def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
     only where rows stand apart."""
     x = np.asarray(x)
     means = x.mean(axis=1, dtype=np.float64)
-    off = dark_mask(
-        means, lambda rows: (x[rows].mean(axis=0, dtype=np.float64), x[~rows].mean(axis=0, dtype=np.float64))
-    )
+    off = dark_mask(means, lambda rows: x[rows].mean(axis=0, dtype=np.float64))
     if dark is None or not np.isfinite(dark):
         return ~off
     longer = dark_rows(means, longest=None) & ~off

@@ -880,6 +880,24 @@ def test_more_than_half_dark_is_found_where_those_rows_hold_no_spectrum(den: Den
         leak[lit] += 3.0 * leak.mean() * np.exp(-0.5 * ((np.arange(152) - 20) / 2.0) ** 2)
         for kept in (dim, flash, leak):
             assert spectral.lit_mask(kept).all()
+    # the light turned down to 30 % next to rows with it off (every other sample, or a stretch
+    # before): the dark rows are found, the dimmed ones are not taken for dark
+    t = 2000
+    spectrum = np.exp(-(((np.linspace(0.0, 1.0, 128) - 0.4) / 0.1) ** 2))
+    for off in (np.arange(t) % 2 == 0, np.arange(t) < 300):
+        light = np.where(off, 0.0, 1.0)
+        dimmed = ~off & (np.arange(t) < 400)
+        light[dimmed] = 0.3
+        x = 1000.0 + 100.0 * light[:, None] * spectrum + rng.standard_normal((t, 128))
+        np.testing.assert_array_equal(~spectral.lit_mask(x), off)
+    # a faint recording (brightness over noise about 6) whose rows stand apart only by their noise:
+    # none is taken for dark; a row with the light off among them is
+    for seed in range(40):
+        r = np.random.default_rng(seed)
+        faint = 1000.0 + 6.0 * np.exp(-(((np.linspace(0.0, 1.0, 64) - 0.5) / 0.15) ** 2)) + r.standard_normal((50, 64))
+        assert spectral.lit_mask(faint).all(), seed
+        faint[20] = 1000.0 + r.standard_normal(64)
+        np.testing.assert_array_equal(np.flatnonzero(~spectral.lit_mask(faint)), [20])
 
 
 def test_light_off_is_read_alike_whatever_the_offset_scale_or_sign(den: Denoiser) -> None:
