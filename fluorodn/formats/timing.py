@@ -277,14 +277,22 @@ def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Ti
 
 def _period(steps: np.ndarray) -> tuple[float, np.ndarray]:
     """The sampling period of consecutive intervals ``steps`` (seconds): their mean, leaving out
-    those over :data:`DROP_FACTOR` median intervals (dropped frames), which it returns (a mask). Not
-    the median: clocks that tick coarser than the samples (milliseconds, a PC's 15.6 ms) give
-    intervals of two lengths, whose median is one of them (33 ms at 30 Hz, 93.75 ms at 10 Hz) while
-    their mean is the period."""
+    those over :data:`DROP_FACTOR` periods (dropped frames), which it returns (a mask). Not the
+    median: clocks that tick coarser than the samples (milliseconds, a PC's 15.6 ms) give intervals
+    of two lengths, whose median is one of them (33 ms at 30 Hz, 93.75 ms at 10 Hz) while their mean
+    is the period; and the longer of the two may be 1.5 times the shorter (31.25 and 46.875 ms at
+    30 Hz), so the intervals left out are judged against the mean, found again until it settles
+    (it starts from the mean of those under 2.5 median intervals)."""
     median = float(np.median(steps))
-    long = steps > DROP_FACTOR * median
-    regular = steps[~long]
-    return (float(np.mean(regular)) if regular.size else median), long
+    long = steps > 2.5 * median
+    for _ in range(5):
+        regular = steps[~long]
+        period = float(np.mean(regular)) if regular.size else median
+        now = steps > DROP_FACTOR * period
+        if np.array_equal(now, long):
+            break
+        long = now
+    return period, long
 
 
 def sample_period(times: np.ndarray) -> float:

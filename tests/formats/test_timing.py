@@ -23,16 +23,33 @@ def test_rate_jitter_and_dropped_frames():
 
 
 @pytest.mark.parametrize(
-    ("rate", "tick"),
-    [(30.0, 1e-3), (15.0, 1e-3), (10.0, 0.015625), (20.0, 0.015625)],
-    ids=["30 Hz, ms", "15 Hz, ms", "10 Hz, 15.6 ms tick", "20 Hz, 15.6 ms tick"],
+    ("rate", "tick", "written"),
+    [
+        (30.0, 1e-3, None),
+        (15.0, 1e-3, None),
+        (10.0, 0.015625, None),
+        (20.0, 0.015625, None),
+        (30.0, 0.015625, 3),
+        (30.0, 0.0156, None),
+    ],
+    ids=[
+        "30 Hz, ms",
+        "15 Hz, ms",
+        "10 Hz, 15.6 ms tick",
+        "20 Hz, 15.6 ms tick",
+        "30 Hz, 15.6 ms tick in ms",
+        "30 Hz, 0.0156 s tick",
+    ],
 )
-def test_a_clock_coarser_than_the_samples_gives_the_true_rate(rate, tick):
-    """Timestamps rounded down to a clock's tick (milliseconds; a PC's 15.6 ms) take two interval
-    lengths: the rate is their mean's (the median's is one of them, 30 Hz read as 30.3 Hz), a true
-    declared rate passes, and a dropped frame is still counted once."""
+def test_a_clock_coarser_than_the_samples_gives_the_true_rate(rate, tick, written):
+    """Timestamps rounded down to a clock's tick (milliseconds; a PC's 15.6 ms, written to ``written``
+    decimals) take two interval lengths: the rate is their mean's (the median's is one of them, 30
+    Hz read as 30.3 Hz; at 30 Hz on 15.6 ms ticks the longer is 1.5 times the shorter, and no frame
+    is taken for dropped), a true declared rate passes, and a dropped frame is still counted once."""
     true = np.arange(3000) / rate + 37.0033
     t = np.floor(true / tick) * tick
+    if written is not None:
+        t = np.round(t, written)
     assert abs(1.0 / np.median(np.diff(t)) - rate) / rate > 0.004  # what the median would say
     timing = check(t, "rec", declared_hz=rate)
     assert timing.rate_hz == pytest.approx(rate, rel=2e-4) and timing.dropped == 0
