@@ -201,10 +201,9 @@ def _plain(value: Any) -> Any:
 
 def _recording_start(src: Path) -> tuple[datetime | None, str]:
     """When the recording ``src`` started and its zone name, where the file records it: an OceanView
-    export's ``Date:`` (:func:`fluorodn.formats.oceanview.start_time`), the ``start`` a TIFF
-    converted from such a file keeps in its description (:mod:`fluorodn.formats.convert`), or an
-    HDF5 file's time axis in CF's ``<unit> since <date>`` (the date plus its first sample's time);
-    (None, "") otherwise."""
+    export's ``Date:`` (:func:`fluorodn.formats.oceanview.start_time`), or the ``start`` a TIFF
+    converted from such a file keeps in its description (:mod:`fluorodn.formats.convert`);
+    (None, "") otherwise (an HDF5 file's start comes with the unmixing result, read with its key)."""
     if src.suffix.lower() == ".txt" or src.is_dir():
         from fluorodn.formats.oceanview import start_time
 
@@ -219,16 +218,6 @@ def _recording_start(src: Path) -> tuple[datetime | None, str]:
         except ValueError:
             when = None
         return when, zone if isinstance(zone, str) else ""
-    if src.suffix.lower() in (".h5", ".hdf5"):
-        from fluorodn.errors import FluorodnError
-        from fluorodn.formats.hdf5_axes import HDF5Axes
-
-        try:
-            meta = HDF5Axes.read(src).meta
-        except FluorodnError:  # a file of several recordings: its dataset is not known here
-            return None, ""
-        when = meta.get("start")
-        return (when, str(meta.get("time_zone") or "")) if isinstance(when, datetime) else (None, "")
     return None, ""
 
 
@@ -257,6 +246,8 @@ def write_unmixed(
     traces = {name: Trace(np.asarray(cols[name]), unit, text) for name, (unit, text) in UNITS.items()}
     src = Path(source)
     start, zone = _recording_start(src)
+    if start is None and isinstance(getattr(result, "start", None), datetime):  # read with the recording
+        start, zone = result.start, result.start.tzname() or ""
     note = ""
     if start is not None and start.tzinfo is None:
         said = f"The file's time zone {zone} names several zones" if zone else "The file names no time zone"

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,9 @@ def unmix_file(
         fio.format_of(src)
     arr = times = origin = None
     meta = recording_metadata(src)
+    start = _stated_start(meta)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
-        arr, file_wl, times, origin = _one_channel(src, key, rate)
+        arr, file_wl, times, origin, start = _one_channel(src, key, rate)
         meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
     if wavelengths is not None and meta.get("own_axes"):
         wl = np.asarray(meta["wavelength_nm"], dtype=np.float64)
@@ -122,6 +124,8 @@ def unmix_file(
         from fluorodn.formats.timing import check
 
         result = dataclasses.replace(result, time_s=times, timing=check(times, str(src)), time_origin_s=origin)
+    if start is not None:
+        result = dataclasses.replace(result, start=start)
     if guppy is None:
         return result, result.save(dest, overwrite=overwrite, source=src)
     from fluorodn.formats.guppy import write_unmixed
@@ -184,9 +188,10 @@ def _check_guppy(folder: Path, dest: Path, overwrite: bool) -> None:
 
 def _one_channel(
     src: Path, key: str | None, rate: float | None
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None, datetime | None]:
     """(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None, the first
-    timestamp on the file's own clock or None) of a spectrometer file that holds one channel; a file
+    timestamp on the file's own clock or None, the recording's start (its first sample's date and
+    time) where the file states it or None) of a spectrometer file that holds one channel; a file
     of several is refused, saying how to pick one."""
     from fluorodn import formats
 
@@ -203,7 +208,19 @@ def _one_channel(
         raise UnmixError(f"{src} holds {len(rec.channels)} channels ({names}); unmixing takes one at a time: {how}")
     ch = rec.channels[0]
     origin = rec.meta.get("time_origin_s")
-    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin
+    start = rec.meta.get("start")
+    when = start if isinstance(start, datetime) else None
+    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when
+
+
+def _stated_start(meta: dict[str, Any]) -> datetime | None:
+    """The start time a TIFF converted from a spectrometer file states (:func:`recording_metadata`:
+    ``start``, ISO 8601), naive where it named no offset; None where it states none."""
+    stamp = meta.get("start")
+    try:
+        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
 
 
 def _refuse_interleaved(src: Path, excitations: Any) -> None:

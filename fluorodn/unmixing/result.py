@@ -6,6 +6,7 @@ import contextlib
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,11 @@ class UnmixResult:
     that sample, so events timed on the file's clock align with ``time_s + time_origin_s`` (the
     clock GuPPy's files and, where it is later than 0, the NWB file's times are on). None where the
     file states none."""
+    start: datetime | None = None
+    """When the first sample was taken, where the file states it (an OceanView export's ``Date:``,
+    an HDF5 time axis in CF's units since a date, a TIFF converted from such a file; naive where it
+    names no offset): :func:`fluorodn.unmixing.unmix_file` sets it, and the NWB file's session
+    start follows it. None otherwise."""
     dark: np.ndarray | None = None
     """(W,) the dark level subtracted first, counts; None where none was given."""
     denoising: dict[str, Any] | None = None

@@ -227,6 +227,16 @@ def test_nwb_takes_the_start_of_an_hdf5_time_axis_since_a_date(tmp_path):
         sensor = nwb.processing["ophys"]["sensor"]
         assert sensor.starting_time == 5.0 and sensor.rate == 5.0
         assert "modification time" not in nwb.session_description
+    # a file of several recordings, one read by its key: the start its group's axis states
+    with h5py.File(path, "a") as f:
+        f["rec/green"] = f["Channel1"][()]
+        f["rec/red"] = f["Channel1"][()]
+        f["rec"].create_dataset("Time", data=f["Time"][()]).attrs["units"] = f["Time"].attrs["units"]
+        f["rec/Wavelength"] = f["Wavelength"][()]
+    res, _ = unmix_file(path, "example", denoise=False, dark=0.0, key="rec/green", output=tmp_path / "keyed.nwb")
+    assert res.start == zero + timedelta(seconds=5.0)
+    with NWBHDF5IO(str(tmp_path / "keyed.nwb"), "r") as io:
+        assert io.read().session_start_time == zero
 
 
 def test_nwb_times_before_the_clocks_zero_count_from_the_first_sample(tmp_path):
