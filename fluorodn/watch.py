@@ -29,6 +29,7 @@ Needs the ``watch`` extra (``pip install 'fluorodn[watch]'``).
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import queue
@@ -103,8 +104,8 @@ def missing(path: Path) -> bool:
         os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return True
-    except OSError:
-        return False
+    except OSError as err:  # a link loop is nothing to denoise, as for Path.exists
+        return err.errno == errno.ELOOP
     return False
 
 
