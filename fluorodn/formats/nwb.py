@@ -209,15 +209,11 @@ def _recording_start(src: Path) -> tuple[datetime | None, str]:
 
         return start_time(src)
     if src.suffix.lower() in (".tif", ".tiff"):
-        from fluorodn.unmixing import recording_metadata
+        from fluorodn.unmixing.inputs import recording_metadata, stated_start
 
         meta = recording_metadata(src)
-        stamp, zone = meta.get("start"), meta.get("time_zone")
-        try:
-            when = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-        except ValueError:
-            when = None
-        return when, zone if isinstance(zone, str) else ""
+        zone = meta.get("time_zone")
+        return stated_start(meta), zone if isinstance(zone, str) else ""
     return None, ""
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from fluorodn.errors import OutputExistsError
 from fluorodn.unmixing.fit import Progress, _unmix
-from fluorodn.unmixing.inputs import PathLike, UnmixError, recording_metadata, stated_dark
+from fluorodn.unmixing.inputs import PathLike, UnmixError, recording_metadata, stated_dark, stated_start
 from fluorodn.unmixing.result import OUTPUT_FORMATS, UnmixResult, need_pyarrow
 
 __all__ = ["unmix_file"]
@@ -82,7 +82,7 @@ def unmix_file(
         fio.format_of(src)
     arr = times = origin = None
     meta = recording_metadata(src)
-    start = _stated_start(meta)
+    start = stated_start(meta)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
         arr, file_wl, times, origin, start = _one_channel(src, key, rate)
         meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
@@ -211,16 +211,6 @@ def _one_channel(
     start = rec.meta.get("start")
     when = start if isinstance(start, datetime) else None
     return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when
-
-
-def _stated_start(meta: dict[str, Any]) -> datetime | None:
-    """The start time a TIFF converted from a spectrometer file states (:func:`recording_metadata`:
-    ``start``, ISO 8601), naive where it named no offset; None where it states none."""
-    stamp = meta.get("start")
-    try:
-        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-    except ValueError:
-        return None
 
 
 def _refuse_interleaved(src: Path, excitations: Any) -> None:

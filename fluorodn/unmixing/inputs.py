@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Union
@@ -298,6 +299,16 @@ def sensor_on(sensor: Any, wl: np.ndarray) -> np.ndarray:
     if not np.any(response):
         raise UnmixError(f"{name} is zero over the recording's wavelengths, so the sensor cannot be seen")
     return response
+
+
+def stated_start(meta: dict[str, Any]) -> datetime | None:
+    """The start time a TIFF converted from a spectrometer file states (:func:`recording_metadata`'s
+    ``start``, ISO 8601), naive where it names no offset; None where it states none."""
+    stamp = meta.get("start")
+    try:
+        return datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
 
 
 def stated_dark(meta: dict[str, Any], n_bins: int, src: PathLike) -> np.ndarray | None:
