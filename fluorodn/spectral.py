@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import InputError
+from fluorodn.normalize import difference_noise
 
 __all__ = [
     "COMPONENTS",
@@ -1123,8 +1124,7 @@ def _no_spectrum(means_of: MeansOf, rows: np.ndarray, lit: np.ndarray) -> bool:
     answer."""
     mean, others = means_of(rows), means_of(lit)
     spread = _spread(others)
-    steps = np.diff(mean)
-    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2.0) if steps.size > 1 else 0.0
+    noise = difference_noise(np.diff(mean)) if mean.size > 2 else 0.0
     if not (spread > 0 and _spread(mean) < DARK_FLAT * spread + 1.5 * _NOISE_SPREAD * noise):
         return False
     centred = others - others.mean()

@@ -293,10 +293,11 @@ def _write_unmixed(result: Any, folder: str | os.PathLike[str], overwrite: bool,
     cols = result.columns()
     times = np.asarray(result.time_s, dtype=np.float64) + float(result.time_origin_s or 0.0)
     lit = np.isfinite(cols["sensor"])  # every trace is NaN on the same samples, those taken with the light off
-    grid, note = _rows(times, lit)
+    period = sample_period(times)
+    grid, note = _rows(times, lit, period)
     if note:
         warnings.warn(note, UserWarning, stacklevel=1 + depth)
-    rate = 1.0 / sample_period(times)
+    rate = 1.0 / period
     values = {"sensor": np.asarray(cols["sensor"]), **{n: np.asarray(cols[n]) for n in TRACES[2:]}}
     traces = {n: np.interp(grid, times[lit], v[lit]) for n, v in values.items()}
     scale = float(np.abs(result.response).max())  # the sensor's largest dF/F per unit of its trace
@@ -312,16 +313,16 @@ def _write_unmixed(result: Any, folder: str | os.PathLike[str], overwrite: bool,
     return write_guppy(folder, traces, grid, rate=rate, overwrite=overwrite)
 
 
-def _rows(times: np.ndarray, lit: np.ndarray) -> tuple[np.ndarray, str | None]:
+def _rows(times: np.ndarray, lit: np.ndarray, period: float) -> tuple[np.ndarray, str | None]:
     """The times of GuPPy's rows for samples at ``times`` ((T,) s) of which ``lit`` were taken with the
-    light on: one per sample from the first lit one to the last, and one per dropped frame; and the
-    warning that names the rows bridged (None where none are)."""
+    light on: one per sample from the first lit one to the last, and one per dropped frame (an
+    interval over 1.5 ``period``, their sampling period); and the warning that names the rows
+    bridged (None where none are)."""
     from fluorodn.spectral import runs
 
     on = np.flatnonzero(lit)
     first, last = int(on[0]), int(on[-1])
     grid = times[first : last + 1]
-    period = sample_period(times)
     steps = np.diff(grid)
     long = np.flatnonzero(steps > DROP_FACTOR * period)
     missing = np.maximum(np.rint(steps[long] / period).astype(np.int64) - 1, 1)
