@@ -34,6 +34,7 @@ BENCHMARKS = {
     "onsets": "benchmarks.onsets",
     "brightness": "benchmarks.brightness",
     "sensor-check": "benchmarks.sensor_check",
+    "oscillations": "benchmarks.oscillations",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

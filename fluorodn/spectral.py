@@ -72,6 +72,9 @@ __all__ = [
     "FAST_KURTOSIS",
     "FEW_SAMPLES",
     "FREQUENT_RISE_SAMPLES",
+    "KEPT_ABOVE",
+    "KEPT_LEAST",
+    "KEPT_SEGMENT",
     "LEAST_STRENGTH",
     "LOW_RATE_HZ",
     "MAX_BINS",
@@ -105,6 +108,7 @@ __all__ = [
     "fit",
     "holds_signal",
     "keep_onsets",
+    "kept_share",
     "light_off_message",
     "lit_mask",
     "looks_spectral",
@@ -1546,6 +1550,25 @@ def _run_pieces(
 
 #: Rows of the removed component that the checks look at (contiguous blocks).
 CHECK_ROWS = 4096
+#: Samples of each segment over which :func:`kept_share` compares each coefficient trace's
+#: spectrum before and after denoising (Welch's method: Hann window, segments overlapping by half,
+#: within the blocks of :func:`check_blocks`). Longer segments raise a steady oscillation's peak
+#: above a broad signal's power at the same frequency.
+KEPT_SEGMENT = 256
+#: The frequencies :func:`kept_share` judges: where the input's leading direction among the traces
+#: stands this many times above the largest power noise alone gives one (white noise of unit
+#: variance, its noise units: 1, times the Marchenko-Pastur edge ``(1 + sqrt(K / segments))^2`` for
+#: the direction chosen among K traces from the segments at hand). There the input is all but pure
+#: signal, which a denoiser has no reason to remove (noise correlated in time as in training reaches
+#: 1.9 x white noise's power).
+KEPT_ABOVE = 50.0
+#: The least :func:`kept_share` a spectral model keeps of its own training domain's signal, where
+#: its metadata states none (``domain_checks["kept"]``): the shipped model kept at least 0.86 on
+#: 150 widened-generator recordings (noise 0.1-1.2, 76-304 bins, 600-12000 samples), 36 of the
+#: events benchmark and 8 stress recordings of the quality benchmark, and 0.41-0.67 of a steady
+#: oscillation at 0.5-1 Hz, 4 x its noise (``python -m benchmarks oscillations``). About the
+#: margin ``fluorodn_train.calibrate`` leaves (x0.8) below the least of its recordings.
+KEPT_LEAST = 0.7
 
 
 def snr(p: Projection) -> float:
@@ -1564,6 +1587,63 @@ def check_blocks(t: int) -> list[slice]:
     return [slice(int(s), int(s) + size) for s in np.linspace(0, t - size, blocks).astype(int)]
 
 
+def kept_share(a: list[np.ndarray], b: list[np.ndarray], segment: int = KEPT_SEGMENT) -> tuple[float, float]:
+    """(share, period): the least share of its input that the output keeps at any frequency where
+    the input stands far above its noise, and that frequency's period in samples; (1.0, 0.0) where
+    no frequency does, or the blocks are shorter than ``segment``.
+
+    ``a`` and ``b``: the input's and the output's (n, K) coefficient traces in noise units, block
+    after block (:func:`check_blocks`). At each frequency, the input's leading direction among the
+    traces (the top eigenvector of its cross-spectral matrix, by Welch's method over
+    ``segment``-sample Hann segments overlapping by half) holds its strongest signal there, however
+    the traces split it. A frequency is judged where that direction's power stands
+    :data:`KEPT_ABOVE` times above the most that noise alone gives such a direction; the share kept
+    there is the output's gain on the input along it (their cross-spectrum over the input's power),
+    1 where the output keeps the input as it is. Noise a denoiser removes is uncorrelated with what
+    it keeps; a signal it damps lowers the gain by the share it damps."""
+    window = np.hanning(segment + 2)[1:-1]
+    step = segment // 2
+    pairs = [(ai, bi) for ai, bi in zip(a, b, strict=True) if len(ai) >= segment]
+    if not pairs:
+        return 1.0, 0.0
+
+    def spectra(blocks: list[np.ndarray]) -> np.ndarray:
+        """(n, K) blocks -> (frequencies, K, segments): the Fourier transform of each windowed
+        segment, without its mean, so with no power at frequency 0, which is left out."""
+        views = [
+            np.lib.stride_tricks.sliding_window_view(np.ascontiguousarray(blk.T), segment, axis=1)[:, ::step]
+            for blk in blocks
+        ]
+        seg = np.concatenate(views, axis=1)  # (K, segments, segment)
+        seg -= seg.mean(axis=2, keepdims=True)
+        seg *= window
+        return np.fft.rfft(seg, axis=2)[:, :, 1:].transpose(2, 0, 1)
+
+    fa = spectra([ai for ai, _ in pairs])
+    fb = spectra([bi for _, bi in pairs])
+    k, count = fa.shape[1], fa.shape[2]
+    norm = count * float(np.sum(window * window))
+    floor = KEPT_ABOVE * (1.0 + np.sqrt(k / count)) ** 2
+    # the leading direction's power is at most the total over the traces: only those above the floor
+    total = np.sum(fa.real**2 + fa.imag**2, axis=(1, 2)) / norm
+    (candidates,) = np.nonzero(total > floor)
+    if candidates.size == 0:
+        return 1.0, 0.0
+    fa, fb = fa[candidates], fb[candidates]
+    vals, vecs = np.linalg.eigh(fa @ fa.conj().transpose(0, 2, 1) / norm)
+    power, lead = vals[:, -1], vecs[:, :, -1]
+    judged = power > floor
+    if not judged.any():
+        return 1.0, 0.0
+    # the cross-spectrum along the leading direction: sum over segments of (v^H fa) conj(v^H fb)
+    along_a = np.einsum("fk,fks->fs", lead.conj(), fa)
+    along_b = np.einsum("fk,fks->fs", lead.conj(), fb)
+    cross = np.sum(along_a * along_b.conj(), axis=1).real / norm
+    gain = np.where(judged, cross / np.where(judged, power, 1.0), np.inf)
+    worst = int(np.argmin(gain))
+    return float(gain[worst]), segment / (candidates[worst] + 1.0)
+
+
 def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[slice] | None = None) -> dict[str, float]:
     """Statistics of the removed component ``(x - out) / sigma`` on the rows of
     :func:`check_blocks` (``x`` and ``out`` the whole recording and its output), or with
@@ -1579,19 +1659,30 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
     * ``still``: 1.0 if no value of ``x`` changes over time within the blocks (a recording with
       no noise to measure: constant, or one spectrum repeated), else 0.0;
     * ``nearly_constant``: 1.0 if the recording changes within the blocks, but all but a few of its
-      values are equal (``p.nearly_constant``: no noise to measure either), else 0.0.
+      values are equal (``p.nearly_constant``: no noise to measure either), else 0.0;
+    * ``kept``, ``kept_period``: :func:`kept_share` of the coefficient traces of ``x`` and
+      ``out`` (the least share of a signal standing far above the noise that the output keeps, and
+      that signal's period in samples).
     """
     w = x.shape[1]
     if blocks is None:
         blocks = check_blocks(x.shape[0])
-        r = np.concatenate([(x[b] - out[b]) / p.sigma for b in blocks]).astype(np.float64)
         rows = [x[b] for b in blocks]
+        outs = [out[b] for b in blocks]
     else:
-        r = ((x - out) / p.sigma).astype(np.float64)
-        rows = np.split(x, np.cumsum([b.stop - b.start for b in blocks])[:-1])
+        if len(x) != len(out):
+            raise ValueError(f"x holds {len(x)} rows, out {len(out)}")
+        cuts = np.cumsum([b.stop - b.start for b in blocks])[:-1]
+        rows, outs = np.split(x, cuts), np.split(out, cuts)
     sizes = [b.stop - b.start for b in blocks]
-    if sum(sizes) != len(r):
-        raise ValueError(f"the blocks hold {sum(sizes)} rows, x and out {len(r)}")
+    if sum(sizes) != sum(len(b) for b in rows):
+        raise ValueError(f"the blocks hold {sum(sizes)} rows, x and out {sum(len(b) for b in rows)}")
+    r = np.concatenate([(xb - ob) / p.sigma for xb, ob in zip(rows, outs, strict=True)]).astype(np.float64)
+    to_coef = coefficient_map(p)
+    kept, period = kept_share(
+        [(np.asarray(xb, np.float64) - p.mu) @ to_coef for xb in rows],
+        [(np.asarray(ob, np.float64) - p.mu) @ to_coef for ob in outs],
+    )
     still = all(np.array_equal(block[1:], np.broadcast_to(block[:1], block[1:].shape)) for block in rows)
     r -= r.mean(axis=0)
     ends = np.cumsum(sizes)
@@ -1608,6 +1699,8 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
         "snr": snr(p),
         "still": float(still),
         "nearly_constant": float(p.nearly_constant and not still),
+        "kept": kept,
+        "kept_period": period,
     }
 
 
@@ -1618,6 +1711,14 @@ DIM_ADVICE = (
     ": in fluorodn's brightness benchmark the shipped spectral model still improved PSNR and coherence "
     "there, but its event F1 fell below the raw recording's from a brightness/noise of about 10 (-0.04 at "
     "8.5-10.8, measurably -0.15 at 5.6-7.1); check an event analysis against the raw recording"
+)
+
+
+#: What the "keeps only" warning adds: what fluorodn's oscillations benchmark (``python -m benchmarks
+#: oscillations``) measured of the shipped spectral model where it warned.
+DAMPED_ADVICE = (
+    "; a lower strength keeps more of it (--strength 0.3 kept 94-98 % of the steady oscillations it warned of "
+    "in fluorodn's oscillations benchmark, the default 41-67 %); compare with the raw recording"
 )
 
 
@@ -1658,5 +1759,12 @@ def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> 
         out.append(
             f"what was removed has spectral structure ({stats['structure']:.1f}x the leading-spectrum "
             f"share of noise, training at most {hi:.1f}x): signal may have been removed"
+        )
+    lo, _ = checks.get("kept", [KEPT_LEAST, np.inf])
+    if stats.get("kept", 1.0) < lo:
+        out.append(
+            f"the output keeps only {stats['kept']:.0%} of a change that stands far above the noise (a period of "
+            f"about {stats['kept_period']:.0f} samples; of its training's signal at least {lo:.0%}): a steady "
+            "oscillation, or other signal unlike its training's, may have been damped" + DAMPED_ADVICE
         )
     return out

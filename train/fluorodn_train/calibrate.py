@@ -19,10 +19,12 @@ from .data import VAL_STREAM, make_instance
 from .synth import WIDE
 
 #: Margins beyond the in-domain extremes: brightness/noise x0.7 below, x1.5 above; removed
-#: component's time correlation +0.1; its spectral structure x1.3.
+#: component's time correlation +0.1; its spectral structure x1.3; the share kept of a signal far
+#: above the noise (``kept``) x0.8.
 SNR_MARGIN = (0.7, 1.5)
 TIME_CORR_MARGIN = 0.1
 STRUCTURE_MARGIN = 1.3
+KEPT_MARGIN = 0.8
 #: Margin on the widest trace spread of training recordings (the card's ``max_spread``).
 SPREAD_MARGIN = 1.5
 
@@ -73,12 +75,14 @@ def domain_stats(
 
 
 def domain_checks(stats: list[dict[str, float]]) -> dict[str, list[float]]:
-    """Ranges (``[lo, hi]`` per check) from in-domain statistics, with the margins above."""
+    """Ranges (``[lo, hi]`` per check) from in-domain statistics, with the margins above (of
+    ``time_corr`` and ``structure`` the upper end is checked, of ``kept`` the lower)."""
     snr = [s["snr"] for s in stats]
     return {
         "snr": [min(snr) * SNR_MARGIN[0], max(snr) * SNR_MARGIN[1]],
         "time_corr": [-1.0, max(s["time_corr"] for s in stats) + TIME_CORR_MARGIN],
         "structure": [0.0, float(max(s["structure"] for s in stats)) * STRUCTURE_MARGIN],
+        "kept": [float(min(s["kept"] for s in stats)) * KEPT_MARGIN, 1.0],
     }
 
 

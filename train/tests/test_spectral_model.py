@@ -368,6 +368,7 @@ def test_tiny_spectral_train_export_and_run(tmp_path):
     np.testing.assert_allclose(sess.run(None, {"input": flipped})[0], -sess.run(None, {"input": xin})[0], atol=1e-5)
     checks = card["domain_checks"]
     assert checks["snr"][0] < checks["snr"][1] and checks["structure"][1] > 0
+    assert 0 < checks["kept"][0] <= calibrate.KEPT_MARGIN and checks["kept"][1] == 1.0
     meta = json.loads(ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map["fluorodn"])
     validate_metadata(meta, "tiny")
     assert meta["domain_checks"] == checks
