@@ -189,8 +189,8 @@ def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
                 else:
                     x, clean = darken(rng, inst, 0, 0, gap=(start, length))
                 row: dict[str, Any] = {"where": where, "samples": length}
-                for name, mask in (("set aside", spectral.lit_mask), ("projected", _all_lit)):
-                    with mock.patch.object(spectral, "lit_mask", mask), warnings.catch_warnings(record=True) as caught:
+                for name, mask in (("set aside", spectral.set_aside), ("projected", _all_lit)):
+                    with mock.patch.object(spectral, "set_aside", mask), warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         y = den.run(x)
                     row[name] = _errors(x, y, clean, start, length) | {
@@ -201,9 +201,9 @@ def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _all_lit(x: np.ndarray) -> np.ndarray:
-    """Every row lit: the dark rows projected with the rest."""
-    return np.ones(len(x), bool)
+def _all_lit(x: np.ndarray, dark: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~fluorodn.spectral.set_aside` with every row lit: the dark rows projected with the rest."""
+    return np.ones(len(x), bool), np.zeros(len(x), bool)
 
 
 #: The recording the cost of reading the dark rows is timed on (``--quick``: 4000 samples): 2.5 h at 5 Hz.
@@ -211,7 +211,8 @@ COST_SHAPE = (44156, 152)
 
 
 def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
-    """Part 3: seconds of :func:`~fluorodn.spectral.lit_mask` and of the whole in-process
+    """Part 3: seconds of :func:`~fluorodn.spectral.set_aside` (the light-off rows of
+    :func:`~fluorodn.spectral.lit_mask`, and the saturated ones) and of the whole in-process
     ``Denoiser().run`` on one recording of ``samples`` x 152 (fastest of 20 and of 3, same process)."""
     import fluorodn
     from fluorodn import spectral
@@ -230,7 +231,7 @@ def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run = fastest(lambda: den.run(x), 3)
-    return {"samples": samples, "lit_mask_s": fastest(lambda: spectral.lit_mask(x), 20), "run_s": run}
+    return {"samples": samples, "lit_mask_s": fastest(lambda: spectral.set_aside(x), 20), "run_s": run}
 
 
 #: Patterns of more than half of the rows dark (part 4): a name and the dark mask of ``t`` rows.
@@ -278,8 +279,8 @@ def majority(rng: np.random.Generator, n: int, draws: int) -> dict[str, Any]:
             dark = pattern(3000)
             x = darken_rows(rng, inst, dark)
             lit = ~dark
-            for key, mask in (("set aside", spectral.lit_mask), ("projected", _all_lit)):
-                with mock.patch.object(spectral, "lit_mask", mask), warnings.catch_warnings():
+            for key, mask in (("set aside", spectral.set_aside), ("projected", _all_lit)):
+                with mock.patch.object(spectral, "set_aside", mask), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     y = den.run(x)
                 errors[name][key].append(
@@ -356,7 +357,8 @@ def render(res: dict[str, Any]) -> str:
         f"Set aside, the samples were named (`LightOffNotice`: how many, and where) on {noticed} of "
         f"{len(named)} draws.",
         "",
-        f"**What reading them costs.** On a recording of {c['samples']} x {COST_SHAPE[1]}, `lit_mask` takes "
+        f"**What reading them costs.** On a recording of {c['samples']} x {COST_SHAPE[1]}, `set_aside` (the light-off "
+        "rows of `lit_mask`, and saturated ones) takes "
         f"{c['lit_mask_s'] * 1e3:.2f} ms of the in-process `Denoiser().run`'s {c['run_s']:.2f} s "
         f"({100 * c['lit_mask_s'] / c['run_s']:.3f} %; fastest of 20 and of 3, same process).",
         "",

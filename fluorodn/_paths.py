@@ -90,6 +90,10 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
     """
     found: list[Path] = []
     for pattern in patterns:
+        if not str(pattern).strip():  # Path("") is the current folder: never what an empty name meant
+            raise FileFormatError(
+                "an input is an empty name (an unset variable in a script?); give a file, folder or pattern"
+            )
         path = Path(pattern)
         if not _GLOB_CHARS & set(pattern):
             try:  # a name no file system holds: asking whether it exists would fail

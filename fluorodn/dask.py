@@ -267,10 +267,11 @@ def _light_off_pages(arr: da.Array) -> list[str | None]:
     means = np.asarray(arr.mean(axis=2, dtype=np.float64).compute())
     notices: list[str | None] = []
     for k, page in enumerate(means):
-        lit = ~spectral.dark_mask(page, _means_of(arr[k]))
+        saturated = spectral.saturated_rows(page, _means_of(arr[k]))
+        lit = ~spectral.dark_mask(page, _means_of(arr[k])) & ~saturated
         if not lit.all():
-            notice = spectral.light_off_message(lit)
-            notices.append(spectral.Notice(f"page index {k}: {notice}") if k else notice)
+            for said in spectral.set_aside_messages(lit, saturated):
+                notices.append(type(said)(f"page index {k}: {said}") if k else said)
     return notices
 
 
@@ -457,7 +458,8 @@ def _denoise_spectral(
 
     if not lit:
         means = np.asarray(arr.mean(axis=1, dtype=np.float64).compute())
-        mask = ~spectral.dark_mask(means, _means_of(arr))
+        saturated = spectral.saturated_rows(means, _means_of(arr))
+        mask = ~spectral.dark_mask(means, _means_of(arr)) & ~saturated
         if not mask.all():
             pieces = spectral.runs(mask)
             lit_arr = da.concatenate([arr[a:b] for a, b, on in pieces if on], axis=0)
@@ -466,7 +468,7 @@ def _denoise_spectral(
             for a, b, on in pieces:
                 parts.append(y[at : at + b - a] if on else arr[a:b].astype(np.float32))
                 at += (b - a) if on else 0
-            return da.concatenate(parts, axis=0), [spectral.light_off_message(mask), *messages]
+            return da.concatenate(parts, axis=0), [*spectral.set_aside_messages(mask, saturated), *messages]
     fitted, messages = _fit_checked(planner, arr, recording)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further

@@ -234,6 +234,23 @@ def measured_warnings(stats: dict[str, float], limits: dict[str, list[float]], t
     return spectral.domain_warnings(stats, limits)
 
 
+def unread_refusal(options: DenoiserOptions, name: str, model_kind: str, kind: str | None) -> str | None:
+    """Why a Denoiser of model ``name`` (of ``model_kind``), run as ``kind``, refuses ``options``:
+    options that the one path every input takes would drop without a word (the spectral path's on an
+    image model or ``kind="image"``, the image path's with ``kind="spectral"``); None where it
+    takes them."""
+    every = "spectral" if kind == "spectral" else "image" if model_kind == "image" else None
+    if every is None or not (unread := options.unread_by(every)):
+        return None
+    named = " and ".join([", ".join(unread[:-1]), unread[-1]] if len(unread) > 1 else unread)
+    who = "kind 'spectral' runs" if every == "spectral" else f"model {name!r} is an image model, which runs"
+    other = "image" if every == "spectral" else "spectral"
+    return (
+        f"{who} the {every} path on every input, and {named} appl{'y' if len(unread) > 1 else 'ies'} to "
+        f"the {other} path only; leave {'them' if len(unread) > 1 else 'it'} out"
+    )
+
+
 def transposed_warning(shape: tuple[int, ...], page: np.ndarray | None = None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a spectral recording of ``shape`` with more
     wavelength bins than time samples, which looks transposed; None otherwise, and None where the
@@ -495,18 +512,8 @@ class Denoiser:
             raise ModelError(f"model {self.name!r} is an image model; kind 'spectral' needs a spectral model")
         if kind == "image" and self.kind != "image":
             raise ModelError(f"model {self.name!r} is a spectral model; kind 'image' needs an image model")
-        # options that the one path every input takes would drop without a word
-        every = "spectral" if kind == "spectral" else "image" if self.kind == "image" else None
-        if every is not None and (unread := self.options.unread_by(every)):
-            named = " and ".join([", ".join(unread[:-1]), unread[-1]] if len(unread) > 1 else unread)
-            who = (
-                "kind 'spectral' runs" if every == "spectral" else f"model {self.name!r} is an image model, which runs"
-            )
-            other = "image" if every == "spectral" else "spectral"
-            raise ModelError(
-                f"{who} the {every} path on every input, and {named} appl{'y' if len(unread) > 1 else 'ies'} to "
-                f"the {other} path only; leave {'them' if len(unread) > 1 else 'it'} out"
-            )
+        if refusal := unread_refusal(self.options, self.name, self.kind, kind):
+            raise ModelError(refusal)
         self.channels: int = self.model_card.channels
         self._input, self._output = io_names(self._session, self.kind, self.channels, str(source.path))
         self.tile_pixels = self.options.tile_pixels or (CUDA_TILE_PIXELS if self.provider == CUDA else CPU_TILE_PIXELS)
@@ -921,11 +928,12 @@ class Denoiser:
         orientation when it is known (``recording``). ``lit``: its rows are known to be lit.
 
         Samples taken with the light off in a whole recording (:func:`fluorodn.spectral.lit_mask`:
-        at its start, its end or in between) are returned as recorded, and the lit samples denoised
-        as one recording, in order: dark rows are not the spectrum, and projected with it they would
-        be smeared into the lit samples next to them."""
+        at its start, its end or in between), and saturated ones, are returned as recorded
+        (:func:`fluorodn.spectral.set_aside`), and the lit samples denoised as one recording, in
+        order: those rows are not the spectrum, and projected with it they would be smeared into the
+        lit samples next to them."""
         if fitted is None and not lit:
-            mask = spectral.lit_mask(arr)
+            mask, saturated = spectral.set_aside(arr)
             if not mask.all():
                 out = np.array(arr, dtype=np.float32)
                 lit_runs = [(a, b) for a, b, on in spectral.runs(mask) if on]
@@ -934,7 +942,7 @@ class Denoiser:
                 out[rows] = y
                 if progress is not None:
                     progress(arr.size - y.size)
-                return out, [spectral.light_off_message(mask), *messages]
+                return out, [*spectral.set_aside_messages(mask, saturated), *messages]
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
@@ -1177,11 +1185,12 @@ def _caution_once(found: list[str], cautioned: bool) -> tuple[list[str], bool]:
 def _warn_page(messages: list[str], page: int, depth: int) -> bool:
     """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as its
     :func:`warning_category` pointing ``depth`` frames above this function's own; whether there
-    were out-of-domain ones."""
+    were out-of-domain ones from the checks (saturated samples set aside, named as the light-off
+    notice is, stop no checks)."""
     where = f"page index {page}: " if page else ""
     for message in messages:
         warnings.warn(warning_category(message)(where + message), stacklevel=1 + depth)
-    return any(warning_category(m) is OutOfDomainWarning for m in messages)
+    return any(warning_category(m) is OutOfDomainWarning and not isinstance(m, spectral.Saturated) for m in messages)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

@@ -599,18 +599,19 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write :func:`build_report`'s HTML to ``path_html`` and its summary beside it (``.json``).
 
-    Both are written atomically (:func:`fluorodn.io.atomic_output`); ``kwargs`` go to
-    :func:`build_report`. Returns (html path, json path).
+    Both are written atomically (:func:`fluorodn.io.atomic_output`), and neither where the other
+    exists already (without ``overwrite``); ``kwargs`` go to :func:`build_report`. Returns (html
+    path, json path).
     """
     from fluorodn.io import atomic_output
 
     dest = Path(path_html)
     dest_json = dest.with_suffix(".json")
     text, summary = build_report(noisy, denoised, **kwargs)
-    with atomic_output(dest, overwrite=overwrite) as tmp:
+    # both refused before either is written where one exists already
+    with atomic_output(dest, overwrite=overwrite) as tmp, atomic_output(dest_json, overwrite=overwrite) as tmp_json:
         tmp.write_text(text, encoding="utf-8")
-    with atomic_output(dest_json, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+        tmp_json.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return dest, dest_json
 
 
@@ -690,7 +691,8 @@ def _read_denoised(
     path: str | os.PathLike[str], noisy: _FileRead, key: str | None, excitations: int | None
 ) -> _FileRead:
     """The denoised file of ``noisy``: ``key``, else the variable its denoising wrote (a .mat
-    output's ``<key>_denoised``, an HDF5 output's dataset of the same name), else its only one."""
+    output's ``<key>_denoised``, an HDF5 output of an HDF5 input's dataset of the same name), else
+    its only one (a .mat recording written as HDF5 with ``--to h5`` names its dataset anew)."""
     from fluorodn import io as fio
     from fluorodn._mat import matlab_name
     from fluorodn.errors import FluorodnError
@@ -698,7 +700,7 @@ def _read_denoised(
     if key is not None or noisy.key is None:
         return _read_file(path, key, excitations)
     path = Path(path)
-    same = path.exists() and fio.format_of(path) == "hdf5"
+    same = path.exists() and fio.format_of(path) == "hdf5" and fio.format_of(noisy.path) == "hdf5"
     try:
         return _read_file(path, noisy.key if same else matlab_name(f"{noisy.key}_denoised"), excitations)
     except FluorodnError:

@@ -300,7 +300,7 @@ def file_error(src: Path, err: BaseException, page_shape: tuple[int, int] | None
         msg = f"{err.strerror or err}{where}; check that the input can be read and the output folder written"
     elif isinstance(err, (FluorodnError, ValueError)):
         msg = " ".join(str(err).split())
-        if "NaN or infinite" in msg and "--nan" not in msg:  # the command's own way, not the library's call
+        if "NaN or infinite values" in msg and "--nan" not in msg:  # the command's own way, not the library's call
             from fluorodn._engine import FILL_ADVICE
 
             msg = msg.replace(f"; {FILL_ADVICE}", "")
@@ -347,6 +347,7 @@ _FLAGS = {
     r"DenoiserOptions\(spectral_only=True\)": "--spectral-only",
     r"spectral_only=True": "--spectral-only",
     r"strength=\.\.\.": "--strength",
+    r"strength=(\d+(?:\.\d+)?)\b": r"--strength \1",
     r"keep_onsets=False": "--round-onsets",
     r"DenoiserOptions\(keep_fixed_pattern=True\)": "--keep-fixed-pattern",
     r"keep_fixed_pattern=True": "--keep-fixed-pattern",

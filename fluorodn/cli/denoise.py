@@ -52,7 +52,7 @@ _DENOISE_EXAMPLES = (
     "\b\n"
     "Examples:\n"
     "  fluorodn denoise recording.tif                  -> recording_denoised.tif\n"
-    "  fluorodn denoise raw/ -o denoised/ --model high every recording in raw/\n"
+    "  fluorodn denoise raw/ -o denoised/ --model high  -> every recording in raw/\n"
     "  fluorodn denoise 'data/**/*.tif' -o out/ --keep-tree --skip-existing\n"
     "  fluorodn denoise 'raw/*.mat' --key spectra --dry-run\n"
     "  fluorodn denoise raw/ -o out/ --quiet --json > report.json"
@@ -205,7 +205,7 @@ def denoise(
         to_fmt = None if to is None else to.value
         plans = fio.plan_outputs(sources, output, run.suffix, several=several, keep_tree=keep_tree, to=to_fmt,
                                  folder=as_folder)  # fmt: skip
-        _check_plans(plans)
+        _check_plans(plans, with_report=make_report)
         settings = FileSettings(dtype=run.dtype.value, key=key, suffix=run.suffix, overwrite=overwrite, nan=nan.value,
                                 device=run.device.value, excitations=excitations, to=to_fmt, rate=rate)  # fmt: skip
     except FluorodnError as err:
@@ -215,6 +215,7 @@ def denoise(
                          planned=planned)  # fmt: skip
     if dry_run:
         report.model = _planned_model(run)
+        _check_planned_options(run, threads, report.model["name"])
         for src, dest, header in todo:
             report.planned(src, dest, header)
         raise typer.Exit(report.finish())
@@ -328,21 +329,30 @@ def _zarr_interrupted(report: Report) -> NoReturn:
     raise typer.Exit(report.finish())
 
 
-def _check_plans(plans: list[tuple[Path, Path]]) -> None:
-    """Refuse, before any work, an output that is an input (any spelling) or is planned twice."""
+def _check_plans(plans: list[tuple[Path, Path]], with_report: bool = False) -> None:
+    """Refuse, before any work, an output that is an input (any spelling) or is planned twice, and
+    ``with_report`` a report planned twice (``rec.npy`` and ``rec.tif`` write different outputs,
+    whose reports share their names)."""
     from fluorodn.errors import OutputExistsError
     from fluorodn.files import identity, same_file
+    from fluorodn.report import report_paths
 
     inputs = {identity(src): src for src, _ in plans}
     seen: dict[str, Path] = {}
     for src, dest in plans:
-        real = str(Path(dest).resolve())
-        if real in seen:
-            raise OutputExistsError(
-                f"{src} and {seen[real]} would both be written to {dest}; give them different -o folders or "
-                "names, or keep their folders with --keep-tree"
-            )
-        seen[real] = src
+        for path in (dest, *(report_paths(dest) if with_report else ())):
+            real = str(Path(path).resolve())
+            if real in seen and path == dest:
+                raise OutputExistsError(
+                    f"{src} and {seen[real]} would both be written to {path}; give them different -o folders or "
+                    "names, or keep their folders with --keep-tree"
+                )
+            if real in seen:
+                raise OutputExistsError(
+                    f"the reports of {src} and {seen[real]} would both be written to {path} (their names differ "
+                    "only in the extension); report on them in separate runs, into different -o folders"
+                )
+            seen[real] = src
         if same_file(dest, src):
             raise OutputExistsError(f"the output of {src} would overwrite its input; choose another -o or --suffix")
         other = inputs.get(identity(dest)) if dest.exists() else None
@@ -501,6 +511,20 @@ def _planned_kind(run: RunOptions) -> str | None:
     except FluorodnError:
         return None
     return None if meta is None else str(meta.get("kind", "image"))
+
+
+def _check_planned_options(run: RunOptions, threads: int | None, name: str) -> None:
+    """For --dry-run: refuse the options the run would refuse (contradicting each other, or unread
+    by the one path every input takes on the planned model, :func:`fluorodn.denoiser.unread_refusal`)."""
+    from fluorodn.denoiser import DenoiserOptions, unread_refusal
+
+    try:
+        options = DenoiserOptions(threads=threads, precision=run.precision.value, **run.option_fields())
+    except ValueError as err:  # InputError: options that contradict each other
+        fail(err)
+    kind = _planned_kind(run)
+    if kind is not None and (refusal := unread_refusal(options, name, kind, run.kind.value)):
+        fail(refusal)
 
 
 def _planned_model(run: RunOptions) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import re
+import shlex
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -150,7 +151,7 @@ def example(
             shutil.copyfile(src, tmp)
     except (FluorodnError, OSError) as err:
         fail(_as_example_options(str(err)))
-    typer.echo(f"Wrote {path}; denoise it with: fluorodn denoise {path}")
+    typer.echo(f"Wrote {path}; denoise it with: fluorodn denoise {shlex.quote(str(path))}")
     typer.echo(f"Its sensor's trace, hemoglobin and brightness with: fluorodn unmix {path} --sensor example")
 
 

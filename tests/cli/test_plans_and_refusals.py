@@ -1,0 +1,115 @@
+"""What a run refuses before any work, and reports that find their files: two inputs whose reports
+would share a name, a report beside an existing one, options a dry run must refuse as the run does,
+an empty input name, NaN messages, and a .mat recording reported on after --to h5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.io
+import tifffile
+from typer.testing import CliRunner
+
+from fluorodn.cli import app
+from tests.support import assert_user_error
+
+runner = CliRunner()
+
+
+def cli(*args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _frame(seed: int = 0, shape: tuple[int, int] = (240, 32)) -> np.ndarray:
+    return np.random.default_rng(seed).normal(1000.0, 20.0, shape).astype(np.float32)
+
+
+def test_two_inputs_whose_reports_share_a_name_are_refused_before_any_work(tiny_model: Path, tmp_path: Path) -> None:
+    """rec.npy and rec.tif write different outputs, whose reports would be one file: refused at once,
+    nothing written; without --report both are denoised."""
+    np.save(tmp_path / "rec.npy", _frame())
+    tifffile.imwrite(tmp_path / "rec.tif", _frame(1))
+    out = tmp_path / "out"
+    result = cli("denoise", tmp_path / "rec.npy", tmp_path / "rec.tif", "-o", out, "--model", tiny_model, "--report")
+    assert_user_error(result, "rec_denoised_report.html", "separate runs")
+    assert not out.exists() or not any(out.iterdir())
+    result = cli("denoise", tmp_path / "rec.npy", tmp_path / "rec.tif", "-o", out, "--model", tiny_model)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["rec_denoised.npy", "rec_denoised.tif"]
+
+
+def test_a_report_beside_an_existing_summary_writes_neither(tiny_model: Path, tmp_path: Path) -> None:
+    """fluorodn report -o r.html where r.json exists: refused, and r.html is not left behind."""
+    np.save(tmp_path / "a.npy", _frame())
+    assert cli("denoise", tmp_path / "a.npy", "--model", tiny_model).exit_code == 0
+    (tmp_path / "r.json").write_text("{}")
+    result = cli("report", tmp_path / "a.npy", tmp_path / "a_denoised.npy", "-o", tmp_path / "r.html")
+    assert_user_error(result, "r.json exists already", "--overwrite")
+    assert not (tmp_path / "r.html").exists() and (tmp_path / "r.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--spectral-only", "--strength", "0.5"], "--spectral-only filters nothing over time"),
+        (["--model", "low", "--round-onsets"], "model 'low' is an image model"),
+        (["--kind", "image", "--strength", "0.5"], "--strength applies to the spectral path only"),
+        (["--kind", "spectral", "--self-ensemble"], "--self-ensemble applies to the image path only"),
+    ],
+    ids=["contradicting", "image model", "kind image", "kind spectral"],
+)
+def test_a_dry_run_refuses_the_options_the_run_refuses(tmp_path: Path, options: list[str], said: str) -> None:
+    np.save(tmp_path / "s.npy", _frame(shape=(300, 152)))
+    dry = cli("denoise", tmp_path / "s.npy", *options, "--dry-run")
+    assert_user_error(dry, said)
+    real = cli("denoise", tmp_path / "s.npy", *options)
+    assert_user_error(real, said)
+    assert not (tmp_path / "s_denoised.npy").exists()
+
+
+def test_an_empty_input_name_is_refused_not_taken_for_the_current_folder(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "a.npy", _frame())
+    assert_user_error(cli("denoise", "", "--dry-run"), "an input is an empty name")
+    assert_user_error(cli("denoise", ""), "an input is an empty name")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+
+
+def test_nan_messages_name_the_fix_that_applies(tiny_model: Path, tmp_path: Path) -> None:
+    """A recording with a NaN: one error line naming --nan fill, and no numpy warning before it; a
+    page with no finite value under --nan fill: its error does not advise the flag given."""
+    x = np.random.default_rng(0).normal(1000.0, 10.0, (300, 152))
+    x[5, 5] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    result = cli("denoise", tmp_path / "nan.npy")
+    assert_user_error(result, "input contains NaN or infinite values", "pass --nan fill")
+    assert "warning" not in result.stderr, result.stderr
+    np.save(tmp_path / "allnan.npy", np.full((300, 152), np.nan))
+    result = cli("denoise", tmp_path / "allnan.npy", "--nan", "fill")
+    assert_user_error(result, "a page holds no finite value")
+    assert "--nan fill" not in result.stderr
+
+
+def test_a_mat_recording_written_as_h5_is_reported_on(tmp_path: Path) -> None:
+    """--to h5 names a .mat recording's dataset anew: the report reads the output's one dataset, not
+    the .mat variable's name."""
+    rng = np.random.default_rng(2)
+    spectrum = 1000.0 * np.exp(-0.5 * ((np.arange(152) - 70) / 25.0) ** 2) + 200.0
+    change = 1.0 + 0.05 * np.sin(np.arange(300) / 20.0)
+    x = np.outer(change, spectrum) + rng.normal(0.0, 5.0, (300, 152))
+    scipy.io.savemat(tmp_path / "one.mat", {"spectra": x})
+    result = cli("denoise", tmp_path / "one.mat", "--to", "h5", "--report", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "one_denoised.h5").is_file()
+    assert (tmp_path / "out" / "one_denoised_report.html").is_file()
+    assert (tmp_path / "out" / "one_denoised_report.json").is_file()
+
+
+def test_the_example_command_quotes_a_name_it_suggests(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("example", "sp ü.tif")
+    assert result.exit_code == 0, result.output
+    assert "fluorodn denoise 'sp ü.tif'" in result.output
