@@ -295,8 +295,11 @@ def make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
+        # a file where the folder (or one above it) would be: say so, not "File exists"
+        blocking = next((p for p in (folder, *folder.parents) if p.is_file()), None)
+        reason = f"{blocking} is a file" if blocking is not None else err.strerror or str(err)
         raise OutputError(
-            f"cannot create the output folder {folder} ({err.strerror or err}); choose another folder with output=..."
+            f"cannot create the output folder {folder} ({reason}); choose another folder with output=..."
         ) from err
 
 

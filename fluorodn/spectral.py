@@ -74,6 +74,8 @@ __all__ = [
     "FREQUENT_RISE_SAMPLES",
     "KEPT_ABOVE",
     "KEPT_LEAST",
+    "KEPT_PEAK_ABOVE",
+    "KEPT_PEAK_RATIO",
     "KEPT_SEGMENT",
     "LEAST_STRENGTH",
     "LOW_RATE_HZ",
@@ -1627,11 +1629,17 @@ KEPT_SEGMENT = 256
 #: signal, which a denoiser has no reason to remove (noise correlated in time as in training reaches
 #: 1.9 x white noise's power).
 KEPT_ABOVE = 50.0
+#: ... or, at a narrow peak, this many times (15: as a steady oscillation 1.5 x its noise stands in
+#: a 10-minute recording at 5 Hz), where the power two frequencies away on either side is under
+#: 1 / :data:`KEPT_PEAK_RATIO` of it. No recording of the training domain or of the events and
+#: quality benchmarks has such a peak that lowers its share (``python -m benchmarks oscillations``).
+KEPT_PEAK_ABOVE = 15.0
+KEPT_PEAK_RATIO = 8.0
 #: The least :func:`kept_share` a spectral model keeps of its own training domain's signal, where
 #: its metadata states none (``domain_checks["kept"]``): the shipped model kept at least 0.86 on
 #: 150 widened-generator recordings (noise 0.1-1.2, 76-304 bins, 600-12000 samples), 36 of the
-#: events benchmark and 8 stress recordings of the quality benchmark, and 0.41-0.67 of a steady
-#: oscillation at 0.5-1 Hz, 4 x its noise (``python -m benchmarks oscillations``). About the
+#: events benchmark and 8 stress recordings of the quality benchmark, and 0.15-0.67 of a steady
+#: oscillation at 0.5-1 Hz, 2-4 x its noise (``python -m benchmarks oscillations``). About the
 #: margin ``fluorodn_train.calibrate`` leaves (x0.8) below the least of its recordings.
 KEPT_LEAST = 0.7
 
@@ -1662,7 +1670,8 @@ def kept_share(a: list[np.ndarray], b: list[np.ndarray], segment: int = KEPT_SEG
     traces (the top eigenvector of its cross-spectral matrix, by Welch's method over
     ``segment``-sample Hann segments overlapping by half) holds its strongest signal there, however
     the traces split it. A frequency is judged where that direction's power stands
-    :data:`KEPT_ABOVE` times above the most that noise alone gives such a direction; the share kept
+    :data:`KEPT_ABOVE` times above the most that noise alone gives such a direction, or
+    :data:`KEPT_PEAK_ABOVE` times at a narrow peak (:data:`KEPT_PEAK_RATIO`); the share kept
     there is the output's gain on the input along it (their cross-spectrum over the input's power),
     1 where the output keeps the input as it is. Noise a denoiser removes is uncorrelated with what
     it keeps; a signal it damps lowers the gain by the share it damps."""
@@ -1688,16 +1697,31 @@ def kept_share(a: list[np.ndarray], b: list[np.ndarray], segment: int = KEPT_SEG
     fb = spectra([bi for _, bi in pairs])
     k, count = fa.shape[1], fa.shape[2]
     norm = count * float(np.sum(window * window))
-    floor = KEPT_ABOVE * (1.0 + np.sqrt(k / count)) ** 2
-    # the leading direction's power is at most the total over the traces: only those above the floor
+    edge = (1.0 + np.sqrt(k / count)) ** 2
+    # the leading direction's power is at most the total over the traces: only the frequencies whose
+    # total passes the lower (a narrow peak's) floor, and those within two of them, are decomposed
     total = np.sum(fa.real**2 + fa.imag**2, axis=(1, 2)) / norm
-    (candidates,) = np.nonzero(total > floor)
-    if candidates.size == 0:
+    passing = total > KEPT_PEAK_ABOVE * edge
+    if not passing.any():
         return 1.0, 0.0
+    near = passing.copy()
+    for shift in (1, 2):
+        near[shift:] |= passing[:-shift]
+        near[:-shift] |= passing[shift:]
+    (candidates,) = np.nonzero(near)
     fa, fb = fa[candidates], fb[candidates]
     vals, vecs = np.linalg.eigh(fa @ fa.conj().transpose(0, 2, 1) / norm)
-    power, lead = vals[:, -1], vecs[:, :, -1]
-    judged = power > floor
+    lead = vecs[:, :, -1]
+    power = np.zeros(len(total))
+    power[candidates] = vals[:, -1]
+    # the leading power two frequencies away on either side (none beyond the ends): a steady
+    # oscillation's Hann-windowed peak falls to under 1/20 there, a broad signal's hardly
+    padded = np.pad(power, 2)
+    side = np.maximum(padded[:-4], padded[4:])
+    broad = power > KEPT_ABOVE * edge
+    narrow = (power > KEPT_PEAK_ABOVE * edge) & (power > KEPT_PEAK_RATIO * side)
+    judged = (broad | narrow)[candidates]
+    power = power[candidates]
     if not judged.any():
         return 1.0, 0.0
     # the cross-spectrum along the leading direction: sum over segments of (v^H fa) conj(v^H fb)
@@ -1782,8 +1806,8 @@ DIM_ADVICE = (
 #: What the "keeps only" warning adds: what fluorodn's oscillations benchmark (``python -m benchmarks
 #: oscillations``) measured of the shipped spectral model where it warned.
 DAMPED_ADVICE = (
-    "; a lower strength keeps more of it (strength=0.3 kept 94-98 % of the steady oscillations it warned of "
-    "in fluorodn's oscillations benchmark, the default 41-67 %); compare with the raw recording"
+    "; a lower strength keeps more of it (strength=0.3 kept 70-98 % of the steady oscillations it warned of "
+    "in fluorodn's oscillations benchmark, the default 15-67 %); compare with the raw recording"
 )
 
 

@@ -113,3 +113,11 @@ def test_the_example_command_quotes_a_name_it_suggests(tmp_path: Path, monkeypat
     result = cli("example", "sp ü.tif")
     assert result.exit_code == 0, result.output
     assert "fluorodn denoise 'sp ü.tif'" in result.output
+
+
+def test_an_output_folder_that_is_a_file_is_named_so(tiny_model: Path, tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", _frame())
+    (tmp_path / "afile").write_text("")
+    result = cli("denoise", tmp_path / "a.npy", "-o", f"{tmp_path / 'afile'}/sub/", "--model", tiny_model)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"({tmp_path / 'afile'} is a file)" in result.stderr, result.stderr

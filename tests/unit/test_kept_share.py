@@ -67,6 +67,25 @@ def test_a_broad_signal_far_above_the_noise_is_judged_and_a_weak_one_is_not() ->
     assert spectral.kept_share(_blocks(weak + noise), _blocks(0.6 * weak)) == (1.0, 0.0)
 
 
+def test_a_narrow_peak_is_judged_from_a_lower_power_than_a_broad_signal() -> None:
+    """On 3000 rows (four blocks of 750: 16 segments), a sine 2 x the noise stands too low for a
+    broad signal's floor but is a narrow peak: damped to 0.3, it reads 0.3. A broad signal of about
+    the same power at its frequencies, damped alike, is not judged."""
+    from scipy.ndimage import gaussian_filter1d
+
+    rng = np.random.default_rng(6)
+    n, k = 3000, 16
+    noise = rng.standard_normal((n, k))
+    sine = np.zeros((n, k))
+    sine[:, 1] = _sine(n, 10.0, 2.0, rng)
+    x = sine + noise
+    share, period = spectral.kept_share(_blocks(x), _blocks(0.3 * sine))
+    assert share == pytest.approx(0.3, abs=0.05) and period == pytest.approx(10.0, rel=0.05)
+    broad = np.zeros((n, k))
+    broad[:, 1] = gaussian_filter1d(rng.standard_normal(n), 3.0) * 10.0
+    assert spectral.kept_share(_blocks(broad + noise), _blocks(0.3 * broad)) == (1.0, 0.0)
+
+
 def oscillating(freq_hz: float, size: float, seed: int = 0, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, clean) 10-minute recording (``n`` x 152 at 5 Hz) of the example sensor's response
     oscillating at ``freq_hz``, ``size`` times the noise along the sensor's spectrum, shot noise."""
