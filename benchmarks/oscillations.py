@@ -55,24 +55,17 @@ WIDE_LENGTHS = (600, 12000)
 
 def _base(seed: int, n_time: int) -> dict[str, Any]:
     """The recording without its oscillation: the example sensor's response ``a`` to sparse
-    releases under slow hemodynamic swings ``h1`` (oxygenated) and ``h2``, above a dark level of
-    500 counts."""
-    from fluorodn import hemoglobin
-    from fluorodn.unmixing import LN10_PER_UM, load_sensor
+    releases (:func:`benchmarks.sensor_check.example_releases`, up to 0.4) under slow hemodynamic
+    swings ``h1`` (oxygenated) and ``h2``, above a dark level of 500 counts."""
+    from benchmarks.sensor_check import example_releases
 
     rng = np.random.default_rng(seed)
-    wl = np.linspace(477.0, 595.0, 152)
-    s = np.interp(wl, *load_sensor("example"))
-    k_hbo2, k_hb = (LN10_PER_UM * v for v in hemoglobin.extinction(wl))
-    e = 8000.0 * np.exp(-0.5 * ((wl - 515.0) / 25.0) ** 2) + 800.0
-    a = np.zeros(n_time)
-    for on in rng.choice(n_time - 50, size=n_time // 150, replace=False):
-        n = np.arange(n_time - on)
-        a[on:] += 0.4 * rng.uniform(0.3, 1.0) * (1.0 - np.exp(-n / 2.0)) * np.exp(-n / 15.0)
+    parts = example_releases(rng, n_time, 0.4)
     sec = np.arange(n_time) / RATE_HZ
     h1 = 1.5 * np.sin(2 * np.pi * sec / 80.0 + rng.uniform(0, 6.28))
     h2 = 0.8 * np.sin(2 * np.pi * sec / 110.0 + rng.uniform(0, 6.28))
-    return {"rng": rng, "s": s, "k": k_hbo2, "k_hb": k_hb, "e": e, "a": a, "h1": h1, "h2": h2, "sec": sec}
+    return {"rng": rng, "s": parts["s"], "k": parts["k_hbo2"], "k_hb": parts["k_hb"], "e": parts["e"],
+            "a": parts["a"], "h1": h1, "h2": h2, "sec": sec}  # fmt: skip
 
 
 def oscillating(where: str, freq: float, size: float, seed: int, n_time: int = SAMPLES) -> tuple[np.ndarray, ...]:

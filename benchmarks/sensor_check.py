@@ -42,23 +42,39 @@ WEAK_NOISE, WEAK_DRAWS = (1.0, 2.0, 2.5, 3.0, 3.5, 5.0), 3
 SMALL_NOISE = (1.2, 1.6, 2.4)
 
 
+def example_releases(rng: np.random.Generator, n_time: int, size: float) -> dict[str, np.ndarray]:
+    """The parts of a recording of the example sensor (152 bins, 477-595 nm): ``wl``, the sensor's
+    response ``s``, the hemoglobins' absorption ``k_hbo2`` and ``k_hb`` (per uM), the emission ``e``
+    (counts, peak 8800 at 515 nm) and ``a``, the sensor's response to sparse releases over
+    ``n_time`` samples (one per 150, each up to ``size``, rising over 2 samples and decaying over
+    15), drawn from ``rng``."""
+    from fluorodn import hemoglobin
+    from fluorodn.unmixing import LN10_PER_UM, load_sensor
+
+    wl = np.linspace(477.0, 595.0, 152)
+    k_hbo2, k_hb = (LN10_PER_UM * v for v in hemoglobin.extinction(wl))
+    a = np.zeros(n_time)
+    for on in rng.choice(n_time - 50, size=n_time // 150, replace=False):
+        n = np.arange(n_time - on)
+        a[on:] += size * rng.uniform(0.3, 1.0) * (1.0 - np.exp(-n / 2.0)) * np.exp(-n / 15.0)
+    return {
+        "wl": wl,
+        "s": np.interp(wl, *load_sensor("example")),
+        "k_hbo2": k_hbo2,
+        "k_hb": k_hb,
+        "e": 8000.0 * np.exp(-0.5 * ((wl - 515.0) / 25.0) ** 2) + 800.0,
+        "a": a,
+    }
+
+
 def weak_sensor(noise: float, seed: int, n_time: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(recording, wavelengths, a), float64: ``n_time`` x 152 samples at 5 Hz of the example
     sensor's response to sparse releases (a(t) up to 0.8, decaying over 15 samples) under slow
     hemodynamic swings, above a dark level of 500 counts, with noise ``noise`` x sqrt(F): at 3.5
     the sensor's response is weak against it."""
-    from fluorodn import hemoglobin
-    from fluorodn.unmixing import LN10_PER_UM, load_sensor
-
     rng = np.random.default_rng(seed)
-    wl = np.linspace(477.0, 595.0, 152)
-    s = np.interp(wl, *load_sensor("example"))
-    k_hbo2, k_hb = (LN10_PER_UM * v for v in hemoglobin.extinction(wl))
-    e = 8000.0 * np.exp(-0.5 * ((wl - 515.0) / 25.0) ** 2) + 800.0
-    a = np.zeros(n_time)
-    for on in rng.choice(n_time - 50, size=n_time // 150, replace=False):
-        n = np.arange(n_time - on)
-        a[on:] += 0.8 * rng.uniform(0.3, 1.0) * (1.0 - np.exp(-n / 2.0)) * np.exp(-n / 15.0)
+    parts = example_releases(rng, n_time, 0.8)
+    wl, s, k_hbo2, k_hb, e, a = (parts[k] for k in ("wl", "s", "k_hbo2", "k_hb", "e", "a"))
     sec = np.arange(n_time) / 5.0
     h1, h2 = 3.0 * np.sin(2 * np.pi * sec / 20.0 + 1.0), 1.5 * np.sin(2 * np.pi * sec / 25.0)
     clean = 500.0 + e * np.exp(np.outer(a, s) - np.outer(h1, k_hbo2) - np.outer(h2, k_hb))

@@ -22,8 +22,14 @@ def _blocks(a: np.ndarray) -> list[np.ndarray]:
     return [a[b] for b in spectral.check_blocks(len(a))]
 
 
-def _sine(n: int, period: float, size: float, rng: np.random.Generator) -> np.ndarray:
-    return size * np.sin(2 * np.pi * np.arange(n) / period + rng.uniform(0, 6.28))
+def _sine_in_noise(seed: int, n: int, period: float, size: float, trace: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(noise, sine): 16 traces of white noise of unit variance, and a sine of ``size`` and
+    ``period`` samples in trace ``trace`` (zero elsewhere), ``n`` rows each."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n, 16))
+    sine = np.zeros((n, 16))
+    sine[:, trace] = size * np.sin(2 * np.pi * np.arange(n) / period + rng.uniform(0, 6.28))
+    return noise, sine
 
 
 def test_kept_share_is_the_gain_on_a_signal_far_above_the_noise() -> None:
@@ -31,18 +37,15 @@ def test_kept_share_is_the_gain_on_a_signal_far_above_the_noise() -> None:
     its signal alone (the noise removed), keeps all of it; one that halves it keeps 0.5, at its
     period; the share is the same where the traces split the sine (any rotation among them). Noise
     alone, or blocks shorter than a segment, judge nothing."""
-    rng = np.random.default_rng(3)
-    n, k = 4096, 16
-    noise = rng.standard_normal((n, k))
-    signal = np.zeros((n, k))
-    signal[:, 2] = _sine(n, 25.0, 4.0, rng)
+    noise, signal = _sine_in_noise(3, 4096, 25.0, 4.0, trace=2)
     x = signal + noise
+    rng = np.random.default_rng(30)
     share, period = spectral.kept_share(_blocks(x), _blocks(x))
     assert share == pytest.approx(1.0, abs=1e-9) and period == pytest.approx(25.6)  # the segment's bin nearest 25
     assert spectral.kept_share(_blocks(x), _blocks(signal))[0] == pytest.approx(1.0, abs=0.03)
     half = 0.5 * signal + 0.1 * noise
     assert spectral.kept_share(_blocks(x), _blocks(half))[0] == pytest.approx(0.5 + 0.1 * 0.004, abs=0.03)
-    rot, _ = np.linalg.qr(rng.standard_normal((k, k)))
+    rot, _ = np.linalg.qr(rng.standard_normal((16, 16)))
     assert spectral.kept_share(_blocks(x @ rot), _blocks(half @ rot))[0] == pytest.approx(
         spectral.kept_share(_blocks(x), _blocks(half))[0], abs=1e-9
     )
@@ -73,16 +76,13 @@ def test_a_narrow_peak_is_judged_from_a_lower_power_than_a_broad_signal() -> Non
     the same power at its frequencies, damped alike, is not judged."""
     from scipy.ndimage import gaussian_filter1d
 
-    rng = np.random.default_rng(6)
-    n, k = 3000, 16
-    noise = rng.standard_normal((n, k))
-    sine = np.zeros((n, k))
-    sine[:, 1] = _sine(n, 10.0, 2.0, rng)
+    noise, sine = _sine_in_noise(6, 3000, 10.0, 2.0)
     x = sine + noise
+    rng = np.random.default_rng(60)
     share, period = spectral.kept_share(_blocks(x), _blocks(0.3 * sine))
     assert share == pytest.approx(0.3, abs=0.05) and period == pytest.approx(10.0, rel=0.05)
-    broad = np.zeros((n, k))
-    broad[:, 1] = gaussian_filter1d(rng.standard_normal(n), 3.0) * 10.0
+    broad = np.zeros_like(sine)
+    broad[:, 1] = gaussian_filter1d(rng.standard_normal(len(sine)), 3.0) * 10.0
     assert spectral.kept_share(_blocks(broad + noise), _blocks(0.3 * broad)) == (1.0, 0.0)
 
 
