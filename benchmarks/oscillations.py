@@ -235,6 +235,8 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "threshold": spectral.KEPT_LEAST,
         "above": spectral.KEPT_ABOVE,
+        "peak_above": spectral.KEPT_PEAK_ABOVE,
+        "peak_ratio": spectral.KEPT_PEAK_RATIO,
         "segment": spectral.KEPT_SEGMENT,
         "oscillations": oscillation_rows(quick),
         "in_domain": in_domain_rows(quick),
@@ -257,8 +259,9 @@ def markdown(res: dict[str, Any]) -> str:
         "swings, shot noise); size: its amplitude along its spectrum over the noise there. Kept: the share of the "
         "oscillation each output keeps (its change from the recording without the oscillation, regressed on the "
         "oscillation; raw: 1). Check: the default's `spectral.kept_share` (the least share of the input it keeps at "
-        f"the frequencies standing over {res['above']:g} x the noise, {res['segment']} -sample segments), which warns "
-        f"under {res['threshold']:g}; warned: on how many of the draws.",
+        f"the frequencies standing over {res['above']:g} x the noise, or {res['peak_above']:g} x at a narrow peak "
+        f"({res['peak_ratio']:g} x the power two frequencies away), over {res['segment']}-sample segments), which "
+        f"warns under {res['threshold']:g}; warned: on how many of the draws.",
         "",
         "| where | Hz | size | " + " | ".join(f"kept: {o}" for o in outputs) + " | check | warned |",
         "|---|---|---|" + "---|" * len(outputs) + "---|---|",
