@@ -296,7 +296,7 @@ def make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         # a file where the folder (or one above it) would be: say so, not "File exists"
-        blocking = next((p for p in (folder, *folder.parents) if p.is_file()), None)
+        blocking = next((p for p in (folder, *folder.parents) if os.path.isfile(p)), None)  # never raises
         reason = f"{blocking} is a file" if blocking is not None else err.strerror or str(err)
         raise OutputError(
             f"cannot create the output folder {folder} ({reason}); choose another folder with output=..."

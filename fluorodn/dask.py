@@ -232,7 +232,11 @@ def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) ->
     for k in check_pages(arr.shape[0]):
         page = arr[k]
         if spectral_pages:
-            checked = _fit_checked(planner, page, recording)[1]
+            # the rows one call checks: those taken with the light off, and saturated ones, set aside
+            means = np.asarray(page.mean(axis=1, dtype=np.float64).compute())
+            saturated = spectral.saturated_rows(means, _means_of(page))
+            lit = ~spectral.dark_mask(means, _means_of(page)) & ~saturated
+            checked = _fit_checked(planner, page if lit.all() else page[np.flatnonzero(lit)], recording)[1]
             found = [type(m)(f"page index {k}: {m}") if m and k else m for m in checked]  # each keeps its kind
         else:
             scale, rows = _image_scale(page)

@@ -79,7 +79,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn._report_figures import IMAGE, RECORDING, UNIT, Terms, noise_figures, png, segment_figures, sensor_figures
-from fluorodn.errors import LightOffNotice
+from fluorodn.errors import InputError, LightOffNotice
 from fluorodn.unmixing.fit import SENSOR_KEPT, SLOW_BAND
 
 __all__ = [
@@ -607,6 +607,8 @@ def write_report(
 
     dest = Path(path_html)
     dest_json = dest.with_suffix(".json")
+    if dest_json == dest:
+        raise InputError(f"the report's HTML would be written to {dest}, the name of its summary; give a .html name")
     text, summary = build_report(noisy, denoised, **kwargs)
     # both refused before either is written where one exists already
     with atomic_output(dest, overwrite=overwrite) as tmp, atomic_output(dest_json, overwrite=overwrite) as tmp_json:

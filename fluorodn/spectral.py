@@ -1277,8 +1277,12 @@ def saturated_rows(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
     spectrum, ``means_of(rows)``, exactly flat, as a detector clipped at its maximum gives; rows taken
     with the light off hold its noise). They hold no measurement, and are set aside as the light-off
     rows are (:func:`lit_mask`): projected with the others, they spread into their neighbours (20
-    lit samples around 10 such rows: error over raw 0.63, against 0.03 set aside)."""
-    top = dark_rows(-np.asarray(means, np.float64), scale=0.0)
+    lit samples around 10 such rows: error over raw 0.63, against 0.03 set aside). Rows are read as
+    saturated on the bright side only: a recording multiplied by a negative number has its clipped
+    rows at the bottom, where they read as light off (set aside all the same, named differently)."""
+    # however many: a long stretch of dimmed light is what the light-off reading's limit guards
+    # against, and a flat spectrum is none
+    top = dark_rows(-np.asarray(means, np.float64), longest=None, scale=0.0)
     if not top.any() or top.all():
         return np.zeros(len(means), bool)
     return top if float(np.ptp(means_of(top))) == 0.0 else np.zeros(len(means), bool)

@@ -522,7 +522,8 @@ def _check_planned_options(run: RunOptions, threads: int | None, name: str) -> N
         options = DenoiserOptions(threads=threads, precision=run.precision.value, **run.option_fields())
     except ValueError as err:  # InputError: options that contradict each other
         fail(err)
-    kind = _planned_kind(run)
+    # a user's model file is read when it loads: its kind unknown here, --kind spectral refuses alike
+    kind = _planned_kind(run) or ("spectral" if run.kind.value == "spectral" else None)
     if kind is not None and (refusal := unread_refusal(options, name, kind, run.kind.value)):
         fail(refusal)
 

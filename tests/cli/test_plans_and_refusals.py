@@ -121,3 +121,31 @@ def test_an_output_folder_that_is_a_file_is_named_so(tiny_model: Path, tmp_path:
     result = cli("denoise", tmp_path / "a.npy", "-o", f"{tmp_path / 'afile'}/sub/", "--model", tiny_model)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"({tmp_path / 'afile'} is a file)" in result.stderr, result.stderr
+
+
+def test_a_dry_run_with_a_model_file_refuses_what_kind_spectral_refuses(tiny_model: Path, tmp_path: Path) -> None:
+    """A user's model file is read only when it loads, but --kind spectral refuses the image path's
+    options whatever the model: the dry run says so as the run does."""
+    np.save(tmp_path / "s.npy", _frame(shape=(300, 152)))
+    options = ["--model", tiny_model, "--kind", "spectral", "--self-ensemble"]
+    assert_user_error(cli("denoise", tmp_path / "s.npy", *options, "--dry-run"), "--self-ensemble applies to the image")
+
+
+def test_an_output_folder_that_cannot_be_looked_at_is_an_output_error(tmp_path: Path) -> None:
+    """A name too long for the file system: the one-sentence OutputError, not an OSError from the
+    lookup of what stands in the way."""
+    from fluorodn._file_pipeline import make_folder
+    from fluorodn.errors import OutputError
+
+    with pytest.raises(OutputError, match="cannot create the output folder"):
+        make_folder(tmp_path / ("d" * 300) / "x")
+
+
+def test_a_report_whose_html_name_is_its_summary_s_is_refused(tmp_path: Path) -> None:
+    from fluorodn.errors import InputError
+    from fluorodn.report import write_report
+
+    x = _frame()
+    with pytest.raises(InputError, match=r"give a \.html name"):
+        write_report(tmp_path / "r.json", x, x)
+    assert not (tmp_path / "r.json").exists()

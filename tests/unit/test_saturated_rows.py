@@ -84,9 +84,20 @@ def test_a_stack_and_dask_name_saturated_samples_as_one_call_does(den: Denoiser)
     one = _said(den.run, y.astype(np.float32))[1]
     lazy = _said(fdask.denoise, da.from_array(y.astype(np.float32), chunks=(700, 152)))
     assert lazy[1] == one and one[0][1].startswith("3 of 3000 samples are saturated")
+    # in a stack, the page's checks read the rows one call keeps: 200 saturated rows (7 % of the
+    # values at the maximum) are named once, not also as clipping
+    y[2200:2400] = 65535.0
     stack = np.stack([x, y]).astype(np.float32)
-    stack[1] *= 1.0
     _, said = _said(den.run, stack)
-    assert [m for _, m in said] == [f"page index 1: {one[0][1]}"]
-    _, said = _said(fdask.denoise, da.from_array(stack, chunks=(1, 3000, 152)))
-    assert [m for _, m in said] == [f"page index 1: {one[0][1]}"]
+    assert [m for _, m in said] == [f"page index 1: {m}" for _, m in _said(den.run, stack[1])[1]]
+    assert len(said) == 1 and "203 of 3000 samples are saturated" in said[0][1]
+    assert _said(fdask.denoise, da.from_array(stack, chunks=(1, 3000, 152)))[1] == said
+
+
+def test_a_stretch_of_saturation_longer_than_light_off_stretches_is_set_aside(den: Denoiser) -> None:
+    """600 saturated samples, more than a light-off stretch may span: set aside and named all the same."""
+    x, _ = _recording(5)
+    x[1000:1600] = 65535.0
+    out, said = _said(den.run, x.astype(np.float32))
+    assert [c for c, _ in said] == [OutOfDomainWarning] and said[0][1].startswith("600 of 3000 samples are saturated")
+    np.testing.assert_array_equal(out[1000:1600], 65535.0)
