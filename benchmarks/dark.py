@@ -201,7 +201,7 @@ def recordings(rng: np.random.Generator, draws: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _all_lit(x: np.ndarray, dark: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _all_lit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~fluorodn.spectral.set_aside` with every row lit: the dark rows projected with the rest."""
     return np.ones(len(x), bool), np.zeros(len(x), bool)
 

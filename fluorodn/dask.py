@@ -220,22 +220,23 @@ def check_pages(pages: int) -> list[int]:
     return [int(k) for k in np.unique(np.linspace(0, pages - 1, n).round())]
 
 
-def _page_messages(planner: Denoiser, arr: da.Array, recording: bool = False) -> list[str | None]:
+def _page_messages(
+    planner: Denoiser, arr: da.Array, recording: bool = False, row_means: np.ndarray | None = None
+) -> list[str | None]:
     """The checks of a stack of pages (P, Y, X), here on the client, on one page in ``CHECK_EVERY``
     (at least one, at most ``CHECK_PAGES``), spread evenly over it: the messages of the first of
     them that gets out-of-domain ones, after the first caution about the events if any (workers
-    check nothing, since what they warn is lost under a process or distributed scheduler)."""
+    check nothing, since what they warn is lost under a process or distributed scheduler).
+    ``row_means`` (P, Y): the pages' row means, which a spectral model's checks need."""
     from . import spectral
 
     spectral_pages = planner.kind == "spectral"
     cautions: list[str | None] = []  # about the events: the first page's, and they do not stop the checks
     for k in check_pages(arr.shape[0]):
         page = arr[k]
-        if spectral_pages:
+        if spectral_pages and row_means is not None:
             # the rows one call checks: those taken with the light off, and saturated ones, set aside
-            means = np.asarray(page.mean(axis=1, dtype=np.float64).compute())
-            saturated = spectral.saturated_rows(means, _means_of(page))
-            lit = ~spectral.dark_mask(means, _means_of(page)) & ~saturated
+            lit, _ = spectral.split_rows(row_means[k], _means_of(page))
             checked = _fit_checked(planner, page if lit.all() else page[np.flatnonzero(lit)], recording)[1]
             found = [type(m)(f"page index {k}: {m}") if m and k else m for m in checked]  # each keeps its kind
         else:
@@ -261,18 +262,16 @@ def _means_of(page: da.Array) -> Any:
     return means_of
 
 
-def _light_off_pages(arr: da.Array) -> list[str | None]:
-    """The notices of a stack of spectral recordings whose samples taken with the light off the
-    workers return as recorded (:func:`fluorodn.spectral.dark_mask`, from the row means computed
-    here, one pass over the stack, and where rows stand apart the page's mean spectra), named by
-    page index as one call names them."""
+def _light_off_pages(arr: da.Array, row_means: np.ndarray) -> list[str | None]:
+    """The notices of a stack of spectral recordings whose samples taken with the light off (and
+    saturated ones) the workers return as recorded (:func:`fluorodn.spectral.split_rows`, from the
+    pages' row means ``row_means`` (P, Y), and where rows stand apart the page's mean spectra),
+    named by page index as one call names them."""
     from . import spectral
 
-    means = np.asarray(arr.mean(axis=2, dtype=np.float64).compute())
     notices: list[str | None] = []
-    for k, page in enumerate(means):
-        saturated = spectral.saturated_rows(page, _means_of(arr[k]))
-        lit = ~spectral.dark_mask(page, _means_of(arr[k])) & ~saturated
+    for k, page in enumerate(row_means):
+        lit, saturated = spectral.split_rows(page, _means_of(arr[k]))
         if not lit.all():
             for said in spectral.set_aside_messages(lit, saturated):
                 notices.append(type(said)(f"page index {k}: {said}") if k else said)
@@ -398,9 +397,11 @@ def denoise(
     if arr.ndim == 3:
         if len(arr.chunks[1]) > 1 or len(arr.chunks[2]) > 1:
             arr = arr.rechunk({1: -1, 2: -1})
-        _warn(_page_messages(planner, arr, recording))
-        if planner.kind == "spectral":
-            _warn(_light_off_pages(arr))
+        # a spectral model's pages: their row means, one pass over the stack, for both
+        row_means = np.asarray(arr.mean(axis=2, dtype=np.float64).compute()) if planner.kind == "spectral" else None
+        _warn(_page_messages(planner, arr, recording, row_means))
+        if row_means is not None:
+            _warn(_light_off_pages(arr, row_means))
         return _blocks(run_block_3d, arr, {}, "fluorodn-denoise-pages", **common)
 
     if planner.kind == "spectral" and planner._path_for(arr.shape, recording=recording) == "spectral":
@@ -462,8 +463,7 @@ def _denoise_spectral(
 
     if not lit:
         means = np.asarray(arr.mean(axis=1, dtype=np.float64).compute())
-        saturated = spectral.saturated_rows(means, _means_of(arr))
-        mask = ~spectral.dark_mask(means, _means_of(arr)) & ~saturated
+        mask, saturated = spectral.split_rows(means, _means_of(arr))
         if not mask.all():
             pieces = spectral.runs(mask)
             lit_arr = da.concatenate([arr[a:b] for a, b, on in pieces if on], axis=0)

@@ -138,6 +138,7 @@ __all__ = [
     "smooth_spectrum",
     "snr",
     "sparse_rotation",
+    "split_rows",
     "takes_recording",
     "weakened",
 ]
@@ -1204,18 +1205,27 @@ def dark_mask(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
     return off if off.any() else _dark_side(-means, once)
 
 
-def set_aside(x: np.ndarray, dark: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(lit, saturated): :func:`lit_mask` of a 2D page, False also on its saturated rows
-    (:func:`saturated_rows`), and those rows. Reads each row's mean once, and the page again only
-    where rows stand apart."""
+def set_aside(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lit, saturated) of a 2D page (:func:`split_rows`). Reads each row's mean once, and the page
+    again only where rows stand apart."""
     x = np.asarray(x)
-    means = x.mean(axis=1, dtype=np.float64)
+    return split_rows(x.mean(axis=1, dtype=np.float64), lambda rows: np.asarray(x[rows].mean(axis=0, dtype=np.float64)))
 
-    def means_of(rows: np.ndarray) -> np.ndarray:
-        return np.asarray(x[rows].mean(axis=0, dtype=np.float64))
 
-    saturated = saturated_rows(means, means_of)
-    return _lit(means, means_of, dark) & ~saturated, saturated
+def split_rows(means: np.ndarray, means_of: MeansOf) -> tuple[np.ndarray, np.ndarray]:
+    """(lit, saturated) of a page from its row means ``means`` and ``means_of`` (asked for each set
+    of rows once): the rows to denoise, False on those taken with the light off
+    (:func:`dark_mask`) and on the saturated ones (:func:`saturated_rows`), and the latter."""
+    memo: dict[bytes, np.ndarray] = {}
+
+    def once(rows: np.ndarray) -> np.ndarray:
+        key = np.packbits(rows).tobytes()
+        if key not in memo:
+            memo[key] = means_of(rows)
+        return memo[key]
+
+    saturated = saturated_rows(means, once)
+    return ~dark_mask(means, once) & ~saturated, saturated
 
 
 def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
@@ -1771,10 +1781,9 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
     if sum(sizes) != sum(len(b) for b in rows):
         raise ValueError(f"the blocks hold {sum(sizes)} rows, x and out {sum(len(b) for b in rows)}")
     r = np.concatenate([(xb - ob) / p.sigma for xb, ob in zip(rows, outs, strict=True)]).astype(np.float64)
-    to_coef = coefficient_map(p)
     kept, period = kept_share(
-        [(np.asarray(xb, np.float64) - p.mu) @ to_coef for xb in rows],
-        [(np.asarray(ob, np.float64) - p.mu) @ to_coef for ob in outs],
+        [coefficients(p, xb).astype(np.float64) for xb in rows],
+        [coefficients(p, ob).astype(np.float64) for ob in outs],
     )
     still = all(np.array_equal(block[1:], np.broadcast_to(block[:1], block[1:].shape)) for block in rows)
     r -= r.mean(axis=0)

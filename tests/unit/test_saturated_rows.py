@@ -53,6 +53,15 @@ def test_saturated_samples_are_set_aside_and_named(den: Denoiser) -> None:
     near = np.r_[980:1000, 1010:1030]
     raw = np.mean((x[near] - clean[near]) ** 2)
     assert np.mean((out[near] - clean[near]) ** 2) < 0.1 * raw
+    from unittest import mock
+
+    from fluorodn import spectral
+
+    every_row = (np.ones(3000, bool), np.zeros(3000, bool))
+    with mock.patch.object(spectral, "set_aside", return_value=every_row), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        projected = den.run(y.astype(np.float32))
+    assert np.mean((projected[near] - clean[near]) ** 2) > 0.3 * raw  # projected, they spread there
     dark = y.copy()
     dark[:5] = 400.0 + np.random.default_rng(1).normal(0.0, 5.0, (5, 152))
     _, said = _said(den.run, dark.astype(np.float32))
