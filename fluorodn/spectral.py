@@ -1643,17 +1643,18 @@ KEPT_SEGMENT = 256
 #: signal, which a denoiser has no reason to remove (noise correlated in time as in training reaches
 #: 1.9 x white noise's power).
 KEPT_ABOVE = 50.0
-#: ... or, at a narrow peak, this many times (15: as a steady oscillation 1.5 x its noise stands in
-#: a 10-minute recording at 5 Hz), where the power two frequencies away on either side is under
+#: ... or, at a narrow peak, this many times (7: as a steady oscillation about 1 x its noise stands
+#: in a 10-minute recording at 5 Hz), where the power two frequencies away on either side is under
 #: 1 / :data:`KEPT_PEAK_RATIO` of it. No recording of the training domain or of the events and
-#: quality benchmarks has such a peak that lowers its share (``python -m benchmarks oscillations``).
-KEPT_PEAK_ABOVE = 15.0
+#: quality benchmarks has such a peak that lowers its share (``python -m benchmarks oscillations``);
+#: a ratio of 6 would judge heartbeat hemodynamics aliased near 2.5 Hz too, which read down to 0.705.
+KEPT_PEAK_ABOVE = 7.0
 KEPT_PEAK_RATIO = 8.0
 #: The least :func:`kept_share` a spectral model keeps of its own training domain's signal, where
 #: its metadata states none (``domain_checks["kept"]``): the shipped model kept at least 0.86 on
 #: 150 widened-generator recordings (noise 0.1-1.2, 76-304 bins, 600-12000 samples), 36 of the
-#: events benchmark and 8 stress recordings of the quality benchmark, and 0.15-0.67 of a steady
-#: oscillation at 0.5-1 Hz, 2-4 x its noise (``python -m benchmarks oscillations``). About the
+#: events benchmark and 8 stress recordings of the quality benchmark, and 0.07-0.67 of the steady
+#: oscillations at 0.5-1 Hz, 1-4 x their noise, that it warned of (``python -m benchmarks oscillations``). About the
 #: margin ``fluorodn_train.calibrate`` leaves (x0.8) below the least of its recordings.
 KEPT_LEAST = 0.7
 
@@ -1819,8 +1820,8 @@ DIM_ADVICE = (
 #: What the "keeps only" warning adds: what fluorodn's oscillations benchmark (``python -m benchmarks
 #: oscillations``) measured of the shipped spectral model where it warned.
 DAMPED_ADVICE = (
-    "; a lower strength keeps more of it (strength=0.3 kept 70-98 % of the steady oscillations it warned of "
-    "in fluorodn's oscillations benchmark, the default 15-67 %); compare with the raw recording"
+    "; a lower strength keeps more of it (strength=0.3 kept 67-98 % of the steady oscillations it warned of "
+    "in fluorodn's oscillations benchmark, the default 7-67 %); compare with the raw recording"
 )
 
 

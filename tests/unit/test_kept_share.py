@@ -129,6 +129,29 @@ def test_a_damped_steady_oscillation_warns_naming_its_period(den: Denoiser) -> N
     )
 
 
+def test_an_oscillation_about_the_size_of_its_noise_is_told(den: Denoiser) -> None:
+    """A 1 Hz oscillation of the sensor 1.25 x its noise, which the default removes whole: its peak
+    stands 7 x over what noise alone gives (:data:`fluorodn.spectral.KEPT_PEAK_ABOVE`), so each of
+    three draws warns."""
+    for seed in range(3):
+        x, clean = oscillating(1.0, 1.25, seed=seed)
+        y, said = _said(den.run, x)
+        wave = clean - clean.mean(axis=0)
+        assert float(np.sum((y - y.mean(axis=0)) * wave) / np.sum(wave * wave)) < 0.1
+        assert len(said) == 1 and "a period of about 5 samples" in said[0], (seed, said)
+
+
+def test_noise_correlated_in_time_alone_is_never_judged() -> None:
+    """16 traces of noise correlated in time as training's most (0.67 between neighbours), on 20
+    draws: no frequency stands out as a narrow peak or a broad signal."""
+    from scipy.signal import lfilter
+
+    for seed in range(20):
+        white = np.random.default_rng(seed).standard_normal((3000, 16))
+        noise = lfilter([np.sqrt(1 - 0.67**2)], [1.0, -0.67], white, axis=0)
+        assert spectral.kept_share(_blocks(noise), _blocks(0.5 * noise)) == (1.0, 0.0), seed
+
+
 def test_a_metadata_limit_replaces_the_default_one() -> None:
     """The least share comes from the model's ``domain_checks["kept"]`` where it states one, else
     :data:`fluorodn.spectral.KEPT_LEAST`."""
