@@ -84,13 +84,23 @@ def run_block_2d(
     return den.run(block, scale=(float(scale[0]), float(scale[1])), border=border)
 
 
-def run_block_3d(block: np.ndarray, *, model: str, device: str, options: Any, sha256: str | None) -> np.ndarray:
+def run_block_3d(
+    block: np.ndarray,
+    *,
+    model: str,
+    device: str,
+    options: Any,
+    sha256: str | None,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
     """Denoise a block of whole pages (k, Y, X): spectral recordings each on its own, frames each
     with its own scale. The warnings about the input come once, from the client
     (:func:`fluorodn.dask.denoise`), not per block: a worker's would be lost under a process or
-    distributed scheduler."""
+    distributed scheduler. A refusal names the page's index in the whole stack, which dask's
+    ``block_info`` places the block in."""
     den = worker_denoiser(model, device, options, sha256)
-    arr = check_input(block, ndims=(3,)) if block.shape[0] else block
+    first = int(block_info[0]["array-location"][0][0]) if block_info and 0 in block_info else 0
+    arr = check_input(block, ndims=(3,), first_page=first) if block.shape[0] else block
     if den.kind != "spectral":
         if not block.shape[0]:
             return np.empty(block.shape, dtype=np.float32)

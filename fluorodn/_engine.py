@@ -37,6 +37,7 @@ __all__ = [
     "removal_check",
     "removal_excess",
     "removal_warning",
+    "tiny_error",
 ]
 
 #: The network: a float32 batch in, the noise it estimates out (same shape).
@@ -146,11 +147,12 @@ def denoise_pages(
 _LAYOUTS = {2: "(H, W)", 3: "(pages, H, W)"}
 
 
-def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True) -> np.ndarray:
+def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True, first_page: int = 0) -> np.ndarray:
     """``x`` as a plain array (an ndarray subclass as an ndarray view of its data, not copied) of
     real numbers with one of ``ndims`` dimensions (consecutive), not empty, finite and within
     float32's range (:func:`check_values`; ``pages``: its pages are whole pages, not blocks of a
-    chunked run); InputError naming what is wrong otherwise. A masked array is refused if it masks
+    chunked run; ``first_page``: the index of its first page in a larger stack, which the messages
+    name); InputError naming what is wrong otherwise. A masked array is refused if it masks
     any value: its data there are not measurements, and NaN under the mask would escape the check."""
     if x is None:
         raise InputError("expected an array of real numbers (ints or floats), got None")
@@ -182,7 +184,7 @@ def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True) -> np.ndarra
         raise InputError(f"expected {want}, got {arr.ndim}D with shape {arr.shape}")
     if arr.size == 0:
         raise InputError(f"expected a non-empty array, got shape {arr.shape}")
-    check_values(arr, pages=pages)
+    check_values(arr, pages=pages, first_page=first_page)
     return arr
 
 
@@ -200,14 +202,20 @@ FILL_ADVICE = (
 )
 
 
-def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None, pages: bool = True) -> None:
+def check_values(
+    arr: np.ndarray, origin: tuple[int, ...] | None = None, pages: bool = True, first_page: int = 0
+) -> None:
     """Raise InputError at the first NaN/inf of a float ``arr`` of 2 or more dimensions (pages over
     its last two axes), at the first value beyond :data:`MAX_VALUE` in magnitude, or at the first
     page whose values are not all 0 but all below :data:`MIN_VALUE` in magnitude (float32 holds
     them with few digits or as 0), scanning in blocks so memory stays bounded. ``origin``: the
     index of ``arr``'s first element in a larger array, which the message then names the index in
     (one block of a dask array, whose pages are not whole: the last check is left out, as it is
-    where ``pages`` is False); integer arrays always pass."""
+    where ``pages`` is False); ``first_page``: the index of a stack's first page in a larger stack
+    (a block of whole pages); integer arrays always pass."""
+    whole = pages and origin is None  # whole pages, whose magnitude the last check reads
+    if origin is None and first_page:
+        origin = (first_page, *(0,) * (arr.ndim - 1))
     if arr.dtype.kind != "f" or arr.size == 0:
         return
     wide = arr.dtype.itemsize > 4  # float32 and narrower hold nothing beyond MAX_VALUE but inf
@@ -216,7 +224,7 @@ def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None, pages: 
         page = arr[lead]
         step = max(1, _CHECK_BLOCK // max(1, page.shape[1]))
         # no value of the page seen at MIN_VALUE or above yet (its first row settles most pages)
-        tiny = not narrow and origin is None and pages and not float(np.abs(page[0]).max()) >= MIN_VALUE
+        tiny = not narrow and whole and not float(np.abs(page[0]).max()) >= MIN_VALUE
         top = 0.0  # the largest magnitude seen while ``tiny``
         for r in range(0, page.shape[0], step):
             block = page[r : r + step]
@@ -243,14 +251,20 @@ def check_values(arr: np.ndarray, origin: tuple[int, ...] | None = None, pages: 
                 "(run(k * x) equals k * run(x))"
             )
         if tiny and top > 0:
-            page_index = tuple(int(k) for k in lead)
-            where = f" in page index {page_index[0] if len(page_index) == 1 else page_index}" if lead else ""
-            raise InputError(
-                f"the input's largest magnitude is {top:.3g}{where}, "
-                f"below the smallest normal float32 ({MIN_VALUE:.3g}) that fluorodn computes in, where values keep "
-                f"few digits or turn to 0; multiply it by a power of ten in float64 first, e.g. "
-                f"1e{6 - int(np.floor(np.log10(top)))}, and divide the output by it (run(k * x) equals k * run(x))"
-            )
+            raise tiny_error(top, _shifted(lead, origin[: len(lead)]) if origin is not None else lead)
+
+
+def tiny_error(top: float, page: tuple[int, ...] = ()) -> InputError:
+    """The refusal of a page (index ``page`` of a stack, none for a 2D array) whose values are not
+    all 0 but all below :data:`MIN_VALUE` in magnitude, ``top`` the largest."""
+    page = tuple(int(k) for k in page)
+    where = f" in page index {page[0] if len(page) == 1 else page}" if page else ""
+    return InputError(
+        f"the input's largest magnitude is {top:.3g}{where}, "
+        f"below the smallest normal float32 ({MIN_VALUE:.3g}) that fluorodn computes in, where values keep "
+        f"few digits or turn to 0; multiply it by a power of ten in float64 first, e.g. "
+        f"1e{6 - int(np.floor(np.log10(top)))}, and divide the output by it (run(k * x) equals k * run(x))"
+    )
 
 
 def _shifted(index: tuple[int, ...], origin: tuple[int, ...]) -> tuple[int, ...]:

@@ -59,7 +59,7 @@ from ._dask_io import (
 )
 from ._dask_worker import LOADS as LOADS
 from ._dask_worker import cached_denoiser, check_block, run_block_2d, run_block_3d, run_block_spectral
-from ._engine import check_scale, clipping_warning, removal_warning
+from ._engine import MIN_VALUE, check_scale, clipping_warning, removal_warning, tiny_error
 from .errors import FluorodnError, InputError
 from .files import check_name_length, make_folder
 from .normalize import sample_rows, scale_from_rows
@@ -169,6 +169,21 @@ def _pinned_options(ref: str, device: str, options: DenoiserOptions | None) -> D
 CHECK_EVERY, CHECK_PAGES = 16, 3
 #: Side of the centred square of a frame on which the client measures what the image model removes.
 CHECK_SIDE = 128
+
+
+def _refuse_tiny(page: da.Array, least: float) -> None:
+    """Refuse a 2D ``page`` cut into blocks, as one call refuses it (:func:`fluorodn._engine.check_values`),
+    where its values are not all 0 but all below float32's smallest normal number in magnitude (the
+    workers' blocks are not whole pages, so they cannot tell). ``least``: a magnitude the page's
+    largest reaches (its row means', or rows read for its scale), so that a pass over the whole
+    page is made only where that is below the limit; not at all for NaN (refused by the blocks)."""
+    import dask.array as da
+
+    if page.dtype.kind != "f" or page.dtype.itemsize < 4 or not least < MIN_VALUE:
+        return
+    top = float(da.fabs(page).max().compute())
+    if 0 < top < MIN_VALUE:
+        raise tiny_error(top)
 
 
 def _image_scale(page: da.Array) -> tuple[tuple[float, float], np.ndarray]:
@@ -415,6 +430,7 @@ def denoise(
         sc = check_scale(scale)
     else:
         sc, rows = _image_scale(arr)
+        _refuse_tiny(arr, float(np.abs(rows).max()))
         from .denoiser import delegated_warning
 
         # a default that hands what may be a recording to the image model says so, as one call does
@@ -463,6 +479,7 @@ def _denoise_spectral(
 
     if not lit:
         means = np.asarray(arr.mean(axis=1, dtype=np.float64).compute())
+        _refuse_tiny(arr, float(np.abs(means).max()))
         mask, saturated = spectral.split_rows(means, _means_of(arr))
         if not mask.all():
             pieces = spectral.runs(mask)

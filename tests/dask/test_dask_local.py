@@ -274,6 +274,51 @@ def test_nan_in_a_spectral_recording_or_stack_is_named_by_its_index():
     assert got == "(1, 999, 3)"
 
 
+def _refusal(call: Any) -> str:
+    from fluorodn.errors import InputError
+
+    def computed() -> None:
+        out = call()
+        if hasattr(out, "compute"):
+            out.compute()
+
+    with pytest.raises(InputError) as caught:
+        computed()
+    return str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_values_below_float32s_normal_range_are_refused_as_one_call_refuses_them(dask_model):
+    """A page whose values all lie below float32's smallest normal number is refused with one call's
+    sentence, its page named by its index in the whole stack, whether the workers' blocks are whole
+    pages (a stack, one page a block) or pieces of one (a frame, a spectral recording); a frame half
+    of whose values are that small, and a block of such values given a scale, are denoised."""
+    rng = np.random.default_rng(7)
+    frame = rng.normal(100.0, 5.0, (256, 256)).astype(np.float32)
+    tiny = frame * np.float32(1e-42)
+    stack = np.stack([frame, tiny, frame])
+    spectrum = 800.0 * np.exp(-0.5 * ((np.arange(40) - 15) / 8.0) ** 2) + 100.0
+    recording = (spectrum * (1 + 0.05 * rng.standard_normal((1500, 1))) + rng.normal(0, 5.0, (1500, 40))) * 1e-42
+    cases = [
+        (tiny, (64, 256), str(dask_model)),
+        (stack, (1, 256, 256), str(dask_model)),
+        (recording.astype(np.float32), (400, 40), "default"),
+    ]
+    for x, chunks, model in cases:
+        expected = _refusal(lambda x=x, model=model: Denoiser(model, device="cpu").run(x))
+        assert "below the smallest normal float32" in expected
+        got = _refusal(lambda x=x, chunks=chunks, model=model: fdask.denoise(da.from_array(x, chunks=chunks), model))
+        assert got == expected
+    lazy = da.from_array(stack, chunks=(1, 256, 256))
+    assert "in page index 1," in _refusal(lambda: fdask.denoise(lazy, str(dask_model)))
+    half = frame.copy()
+    half[:, :128] *= np.float32(1e-42)
+    got = fdask.denoise(da.from_array(half, chunks=(256, 64)), str(dask_model)).compute()
+    assert_same(got, Denoiser(str(dask_model)).run(half), half)
+    scaled = fdask.denoise(da.from_array(tiny, chunks=(64, 256)), str(dask_model), scale=(0.0, 1.0))
+    assert np.isfinite(scaled.compute()).all()
+
+
 def test_zarr_seconds_count_the_client_s_work_too(dask_model, recording, tmp_path, monkeypatch):
     """The seconds a zarr run reports cover what the client does before the chunks (the fit and
     checks of ``denoise``), not the chunks alone."""
