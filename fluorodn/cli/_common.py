@@ -35,6 +35,16 @@ def as_given(text: str) -> Any:
     return text
 
 
+def given_path(text: str | Path | None, option: str) -> Path | None:
+    """A path option's text as a ``Path``; fail where it is an empty name, which ``Path`` would take
+    for the current folder (an unset variable in a script, never what was meant)."""
+    if text is None:
+        return None
+    if not str(text).strip():
+        fail(f"{option} is an empty name (an unset variable in a script?); give a file or folder, or leave it out")
+    return Path(text)
+
+
 def make_folder(folder: Path) -> None:
     """Make an output's folder (and its parents) before any work, as ``denoise -o`` does; fail in one
     sentence where it cannot be made."""

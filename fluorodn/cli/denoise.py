@@ -23,6 +23,7 @@ from fluorodn.cli._common import (
     errors_as_json,
     fail,
     format_traceback,
+    given_path,
     interrupted,
     model_record,
     names_a_folder,
@@ -178,7 +179,7 @@ def denoise(
         fail(f"--rate must be a positive number of samples per second, not {rate:g}")
     check_count("--threads", threads)
     check_count("--workers", workers)
-    output = None if output_arg is None else Path(output_arg)
+    output = given_path(output_arg, "-o")
     as_folder = output_arg is not None and names_a_folder(str(output_arg))  # Path() drops the trailing /
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,

@@ -18,12 +18,14 @@ import typer
 
 from fluorodn.cli import app
 from fluorodn.cli._common import (
+    as_given,
     cannot_write,
     check_count,
     check_user_model,
     denoise_one,
     fail,
     format_traceback,
+    given_path,
     run_denoiser,
     setup_logging,
     sigterm_interrupts,
@@ -81,7 +83,13 @@ def watch(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Folder for the outputs (created if missing). Default: beside each input."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder for the outputs (created if missing). Default: beside each input.",
+            parser=as_given,  # an empty name is refused, not taken for the current folder
+            metavar="<path>",
+        ),
     ] = None,
     pattern: Annotated[
         str | None,
@@ -144,6 +152,7 @@ def watch(
     from fluorodn.formats.oceanview import is_one_spectrum
 
     setup_logging()
+    output = given_path(output, "-o")
     check_count("--threads", threads)
     try:
         import watchdog  # noqa: F401

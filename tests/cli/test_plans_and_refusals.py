@@ -76,6 +76,13 @@ def test_an_empty_input_name_is_refused_not_taken_for_the_current_folder(tmp_pat
     assert_user_error(cli("denoise", "", "--dry-run"), "an input is an empty name")
     assert_user_error(cli("denoise", ""), "an input is an empty name")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "b.npy", _frame())
+    for option in ("", " "):  # -o "$OUT" with OUT unset: not the current folder either
+        assert_user_error(cli("denoise", "in/b.npy", "-o", option), "-o is an empty name")
+        assert_user_error(cli("denoise", "in/b.npy", "-o", option, "--dry-run"), "-o is an empty name")
+        assert_user_error(cli("watch", "in", "-o", option), "-o is an empty name")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.npy", "b.npy", "in"]
 
 
 def test_nan_messages_name_the_fix_that_applies(tiny_model: Path, tmp_path: Path) -> None:
