@@ -24,9 +24,11 @@ from fluorodn.errors import FileFormatError, InputError
 
 __all__ = [
     "NAN_POLICIES",
+    "SPIKE_POLICIES",
     "FileResult",
     "FileSettings",
     "denoise_file",
+    "despike",
     "fill_nonfinite",
     "make_folder",
     "provenance",
@@ -36,6 +38,9 @@ __all__ = [
 #: What :func:`denoise_file` does with NaN and infinite values: refuse the file (the
 #: Denoiser's error), or fill them for the network and put them back in the output.
 NAN_POLICIES = ("refuse", "fill")
+#: What :func:`denoise_file` does with isolated spikes (cosmic rays, detector glitches): denoise
+#: the page as it is (the spectral path's checks name them), or replace them first (:func:`despike`).
+SPIKE_POLICIES = ("keep", "fill")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class FileSettings:
     """Replace an existing output file."""
     nan: str = "refuse"
     """``"refuse"`` NaN/inf values, or ``"fill"`` them (:func:`fill_nonfinite`) and restore them after."""
+    spikes: str = "keep"
+    """``"keep"`` isolated spikes as they are, or ``"fill"``: replace them before denoising (:func:`despike`)."""
     device: str = "auto"
     """The device asked for, recorded in the output's provenance."""
     excitations: int | None = None
@@ -69,6 +76,8 @@ class FileSettings:
 
         if self.nan not in NAN_POLICIES:
             raise InputError(f"nan must be one of {', '.join(NAN_POLICIES)}; got {self.nan!r}")
+        if self.spikes not in SPIKE_POLICIES:
+            raise InputError(f"spikes must be one of {', '.join(SPIKE_POLICIES)}; got {self.spikes!r}")
         if self.dtype not in ("float32", "same"):
             raise InputError(f"dtype must be 'float32' or 'same'; got {self.dtype!r}")
         object.__setattr__(self, "overwrite", checked_bool("overwrite", self.overwrite))
@@ -87,6 +96,8 @@ class FileResult:
     seconds: float
     filled: int = 0
     """NaN/inf values filled for the network and restored in the output (``nan="fill"``)."""
+    despiked: int = 0
+    """Isolated spikes replaced before denoising (``spikes="fill"``)."""
     shape: tuple[int, ...] = field(default_factory=tuple)
     provenance: dict[str, Any] = field(default_factory=dict)
     """The record written into the output (:func:`provenance`)."""
@@ -126,6 +137,33 @@ def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
         col[~good] = np.interp(rows[~good], rows[good], col[good]) if good.any() else fallback
     where = np.flatnonzero(bad.ravel())
     return out.astype(arr.dtype), (where, arr.ravel()[where].copy())
+
+
+def despike(page: Any) -> tuple[Any, Any]:
+    """``page`` (T, W), a copy with its isolated spikes replaced, and where they were (a boolean
+    mask): values over :data:`fluorodn.spectral.SPIKE_ABOVE` times their bin's noise beyond both
+    their neighbours in time and the values around them in wavelength
+    (:func:`fluorodn.spectral.isolated_spikes`: cosmic rays, detector glitches), each replaced by
+    the mean of its two neighbours in time. A change of the signal, however fast, spans the bins of
+    its spectrum and is left as it is. The input is not modified; a page without spikes comes back
+    as an unchanged copy."""
+    import numpy as np
+
+    from fluorodn import spectral
+    from fluorodn._engine import check_input
+
+    arr = check_input(page, ndims=(2,))
+    mask = spectral.isolated_spikes(arr)
+    out = np.array(arr, copy=True)
+    t, w = np.nonzero(mask)
+    if len(t):
+        before, after = arr[t - 1, w].astype(np.float64), arr[t + 1, w].astype(np.float64)
+        # a neighbour that is a spike too (one of the other sign) is left out
+        before = np.where(mask[t - 1, w], after, before)
+        after = np.where(mask[t + 1, w], before, after)
+        mean = (before + after) / 2
+        out[t, w] = mean if arr.dtype.kind == "f" else np.round(mean)
+    return out, mask
 
 
 def _signature(path: Path) -> tuple[int, int]:
@@ -195,7 +233,7 @@ def denoise_file(
     key = settings.key if fmt in ("mat", "hdf5") else None
     excitations = settings.excitations if fmt in fio.SPECTRAL_FORMATS else None
     holes: deque[tuple[Any, Any] | None] = deque()
-    filled = 0
+    filled = despiked = 0
 
     def fill(pages: Iterable[Any]) -> Iterator[Any]:
         nonlocal filled
@@ -206,6 +244,13 @@ def denoise_file(
                 raise FileFormatError(f"{source}: page index {k}: {err}") from None
             holes.append(where)
             filled += 0 if where is None else len(where[0])
+            yield page
+
+    def replace_spikes(pages: Iterable[Any]) -> Iterator[Any]:
+        nonlocal despiked
+        for page in pages:
+            page, mask = despike(page)
+            despiked += int(mask.sum())
             yield page
 
     def restore(pages: Iterable[Any]) -> Iterator[Any]:
@@ -229,6 +274,8 @@ def denoise_file(
         raw: Iterator[Any] = (np.array(p) for p in rec.pages())  # a copy: pages may be views of a read buffer
         if settings.nan == "fill":
             raw = fill(raw)
+        if settings.spikes == "fill":
+            raw = replace_spikes(raw)
         # the first page as the denoiser gets it, which says the path of a short recording
         first = next(raw, None)
         read = prefetch(raw if first is None else itertools.chain([first], raw))
@@ -262,7 +309,7 @@ def denoise_file(
             to=settings.to,
         )
         seconds = time.perf_counter() - t0
-        return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, tuple(rec.shape), prov)
+        return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, despiked, tuple(rec.shape), prov)
 
 
 def _warn_channels_last(denoiser: Any, rec: Any, known: bool) -> None:
@@ -327,6 +374,8 @@ def provenance(
         recorded["kind"] = denoiser.declared_kind
     if settings.nan != "refuse":
         recorded["nan"] = settings.nan
+    if settings.spikes != "keep":
+        recorded["spikes"] = settings.spikes
     record = provenance_record(ran, source.name, recorded)
     if ran is not denoiser:
         record["planned_by"] = denoiser.name

@@ -23,9 +23,11 @@ from typing import Any
 
 from fluorodn._file_pipeline import (
     NAN_POLICIES,
+    SPIKE_POLICIES,
     FileResult,
     FileSettings,
     denoise_file,
+    despike,
     fill_nonfinite,
     make_folder,
     provenance,
@@ -34,11 +36,13 @@ from fluorodn.errors import FileFormatError, ModelError, OutputError
 
 __all__ = [
     "NAN_POLICIES",
+    "SPIKE_POLICIES",
     "FileResult",
     "FileSettings",
     "check_name_length",
     "check_name_part",
     "denoise_file",
+    "despike",
     "fill_nonfinite",
     "glob_files",
     "identity",

@@ -31,6 +31,8 @@ __all__ = [
     "PrecisionOption",
     "QuietOption",
     "RunOptions",
+    "SpikePolicy",
+    "SpikesOption",
     "ThreadsOption",
     "with_run_options",
 ]
@@ -72,6 +74,18 @@ _NAN_HELP = (
 )
 
 
+class SpikePolicy(str, Enum):
+    keep = "keep"
+    fill = "fill"
+
+
+_SPIKES_HELP = (
+    "Isolated spikes (one or two values far beyond their neighbours in time and wavelength: cosmic rays, detector "
+    "glitches; the first axis of each page is time). keep: denoise the page as it is (the spectral path names "
+    "them); fill: replace each by the mean of its neighbours in time first."
+)
+
+
 class OutDtype(str, Enum):
     float32 = "float32"
     same = "same"
@@ -90,6 +104,7 @@ DtypeOption = Annotated[
 SuffixOption = Annotated[str, typer.Option(help="Added to each output file name (and .mat variable name).")]
 #: Options that several commands declare alike.
 NanOption = Annotated[NanPolicy, typer.Option(help=_NAN_HELP)]
+SpikesOption = Annotated[SpikePolicy, typer.Option(help=_SPIKES_HELP)]
 ThreadsOption = Annotated[
     int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
 ]

@@ -70,8 +70,11 @@ class Report:
             "input": str(result.source), "output": str(result.output), "status": "denoised",
             "path": page_path(result), "frames": result.frames, "pixels": result.pixels,
             "seconds": round(result.seconds, 3),
-            "filled": result.filled, "model": result.model, "warnings": messages,
+            "filled": result.filled, "despiked": result.despiked, "model": result.model, "warnings": messages,
         })  # fmt: skip
+        if n := result.despiked:
+            self.note(f"{result.source}: replaced {n} isolated spike{'s' if n != 1 else ''} before denoising "
+                      "(--spikes fill)")  # fmt: skip
         self.warn(result.source, messages)
         self.out(f"{result.source} -> {result.output}")
 

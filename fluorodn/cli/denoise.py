@@ -42,6 +42,8 @@ from fluorodn.cli._options import (
     Precision,
     QuietOption,
     RunOptions,
+    SpikePolicy,
+    SpikesOption,
     ThreadsOption,
     with_run_options,
 )
@@ -122,6 +124,7 @@ def denoise(
         ),
     ] = None,
     nan: NanOption = NanPolicy.refuse,
+    spikes: SpikesOption = SpikePolicy.keep,
     threads: ThreadsOption = None,
     dry_run: Annotated[
         bool,
@@ -183,7 +186,8 @@ def denoise(
     as_folder = output_arg is not None and names_a_folder(str(output_arg))  # Path() drops the trailing /
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
         _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,
-                         nan=nan, dry_run=dry_run, excitations=excitations, to=to, report=make_report)  # fmt: skip
+                         nan=nan, spikes=spikes, dry_run=dry_run, excitations=excitations, to=to,
+                         report=make_report)  # fmt: skip
         if output is not None and as_folder and output.suffix != ".zarr":  # into that folder, named by default
             output = output / (Path(inputs[0].rstrip("/\\")).stem + run.suffix + ".zarr")
         _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report, rate)
@@ -208,7 +212,8 @@ def denoise(
                                  folder=as_folder)  # fmt: skip
         _check_plans(plans, with_report=make_report)
         settings = FileSettings(dtype=run.dtype.value, key=key, suffix=run.suffix, overwrite=overwrite, nan=nan.value,
-                                device=run.device.value, excitations=excitations, to=to_fmt, rate=rate)  # fmt: skip
+                                spikes=spikes.value, device=run.device.value, excitations=excitations, to=to_fmt,
+                                rate=rate)  # fmt: skip
     except FluorodnError as err:
         fail(err)
     planned = (_planned_kind(run), run.kind.value) if dry_run and to_fmt == "h5" else None
@@ -248,7 +253,8 @@ def denoise(
 def _refuse_for_zarr(**given: Any) -> None:
     """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
     defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
-                "key": None, "nan": NanPolicy.refuse, "dry_run": False, "excitations": None, "to": None,
+                "key": None, "nan": NanPolicy.refuse, "spikes": SpikePolicy.keep, "dry_run": False,
+                "excitations": None, "to": None,
                 "report": False}  # fmt: skip
     used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
     if used:

@@ -37,6 +37,8 @@ from fluorodn.cli._options import (
     NanPolicy,
     QuietOption,
     RunOptions,
+    SpikePolicy,
+    SpikesOption,
     ThreadsOption,
     with_run_options,
 )
@@ -129,6 +131,7 @@ def watch(
         ),
     ] = None,
     nan: NanOption = NanPolicy.refuse,
+    spikes: SpikesOption = SpikePolicy.keep,
     threads: ThreadsOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
@@ -176,7 +179,12 @@ def watch(
         if report is not None:
             _check_report(report, run.suffix)
         settings = FileSettings(
-            dtype=run.dtype.value, key=key, suffix=run.suffix, nan=nan.value, device=run.device.value
+            dtype=run.dtype.value,
+            key=key,
+            suffix=run.suffix,
+            nan=nan.value,
+            spikes=spikes.value,
+            device=run.device.value,
         )
         dn = run_denoiser(run, threads, debug=debug)
         lines = Report(quiet=quiet)
@@ -319,6 +327,9 @@ def watch(
             if tries:
                 lines.to_stderr(f"fluorodn: {path} was denoised when tried again ({tries + 1} tries), after its "
                                 "output could not be written")  # fmt: skip
+            if n := result.despiked:
+                lines.note(f"{path}: replaced {n} isolated spike{'s' if n != 1 else ''} before denoising "
+                           "(--spikes fill)")  # fmt: skip
             lines.warn(path, messages)
             if unread := tell_unread(lines, dn.options, page_path(result), result.source):
                 record["unread_options"] = unread
@@ -326,7 +337,8 @@ def watch(
                 typer.echo(f"{path} -> {dest} ({count_pages(result.frames, page_path(result) == 'spectral')}, "
                            f"{result.seconds:.1f} s)")  # fmt: skip
             record.update(status="denoised", path=page_path(result), frames=result.frames,
-                          seconds=round(result.seconds, 3), filled=result.filled, warnings=messages)  # fmt: skip
+                          seconds=round(result.seconds, 3), filled=result.filled, despiked=result.despiked,
+                          warnings=messages)  # fmt: skip
         else:
             counts["failed"] += 1
             lines.failed(path, dest, err, warnings=messages, debug=debug)

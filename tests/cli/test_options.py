@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -17,7 +18,7 @@ import pytest
 import tifffile
 from typer.testing import CliRunner
 
-from fluorodn import Denoiser
+from fluorodn import Denoiser, DenoiserOptions
 from fluorodn.cli import app
 from fluorodn.errors import OutOfDomainWarning
 from fluorodn.io import read_provenance, temp_name
@@ -201,6 +202,7 @@ def test_kind_is_passed_to_the_denoiser(tiny_model: Path, tmp_path: Path, helper
     [
         (["--kind", "spectral"], "--kind"),
         (["--nan", "fill"], "--nan"),
+        (["--spikes", "fill"], "--spikes"),
         (["--dtype", "same", "--keep-tree", "-o", "x"], "--keep-tree, --dtype"),
         (["--key", "spectra"], "--key"),
         (["--dry-run"], "--dry-run"),
@@ -344,7 +346,7 @@ def test_warnings_of_a_real_process_are_one_line(tiny_model: Path, tmp_path: Pat
     tifffile.imwrite(tmp_path / "rec.tif", np.stack([helpers.spectra(30, 20, seed=s) for s in range(5)]))
     code = f"""
 import sys, warnings
-from fluorodn import Denoiser
+from fluorodn import Denoiser, DenoiserOptions
 from fluorodn.errors import OutOfDomainWarning
 from fluorodn.cli import main
 import fluorodn.denoiser
@@ -390,6 +392,43 @@ def test_nan_fill(tiny_model: Path, denoiser: Denoiser, tmp_path: Path, helpers:
     filled[20, 5] = (x[19, 5] + x[21, 5]) / 2
     np.testing.assert_allclose(out[finite], denoiser.run(filled)[finite], rtol=1e-5)
     assert read_provenance(tmp_path / "a_denoised.tif")["settings"]["nan"] == "fill"
+
+
+def test_spikes_fill(tmp_path: Path, helpers: Any) -> None:
+    """A recording with cosmic rays: the default's warning names them and points at --spikes fill;
+    with it they are replaced before denoising (a note, the JSON count, the provenance) and the output
+    equals the one of the recording despiked by fluorodn.files.despike."""
+    import fluorodn.files as ff
+
+    rng = np.random.default_rng(2)
+    wl = np.linspace(477.0, 595.0, 152)
+    clean = (
+        500.0
+        + (8000.0 * np.exp(-0.5 * ((wl - 515.0) / 25.0) ** 2) + 800.0)
+        * np.exp(0.05 * np.sin(np.arange(1500) / 60.0))[:, None]
+    )
+    x = (clean + rng.standard_normal(clean.shape) * np.sqrt(clean)).astype(np.float32)
+    x[np.arange(50, 1450, 70), np.arange(20) * 7] += 15000.0
+    np.save(tmp_path / "r.npy", x)
+    kept = cli("denoise", tmp_path / "r.npy", "--threads", 1)
+    assert kept.exit_code == 0, kept.output
+    # the checks read the rows within their blocks (a block's first and last rows are not judged)
+    assert re.search(r"(19|20) isolated spikes among the 1500 samples checked", kept.stderr), kept.stderr
+    assert "--spikes fill" in kept.stderr
+    filled = cli("denoise", tmp_path / "r.npy", "--threads", 1, "--spikes", "fill", "-o", tmp_path / "f.npy", "--json")
+    assert filled.exit_code == 0, filled.output
+    assert json.loads(filled.stdout)["files"][0]["despiked"] == 20
+    assert "isolated spike" not in filled.stderr
+    noted = cli("denoise", tmp_path / "r.npy", "--threads", 1, "--spikes", "fill", "-o", tmp_path / "g.npy")
+    assert "replaced 20 isolated spikes before denoising (--spikes fill)" in noted.stderr
+    np.testing.assert_allclose(
+        np.load(tmp_path / "f.npy"), Denoiser(options=DenoiserOptions(threads=1)).run(ff.despike(x)[0]), rtol=1e-5
+    )
+    tifffile.imwrite(tmp_path / "r.tif", x)
+    assert cli("denoise", tmp_path / "r.tif", "--threads", 1, "--spikes", "fill").exit_code == 0
+    assert read_provenance(tmp_path / "r_denoised.tif")["settings"]["spikes"] == "fill"
+    refused = cli("denoise", tmp_path / "r.npy", "--spikes", "drop")
+    assert refused.exit_code == 2 and "--spikes" in refused.stderr
 
 
 # -- temporary files and compression ------------------------------------------------------
