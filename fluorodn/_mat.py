@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn.errors import FileFormatError
+from fluorodn.errors import FileFormatError, OutputExistsError
 from fluorodn.files import read_errors
 
 _NUMERIC = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
@@ -107,6 +107,17 @@ class MatRecording:
             self.dtype = arr.dtype
         self.page_shape = (self.shape[0], self.shape[1])
         self.n_pages = self.shape[2] if len(self.shape) == 3 else 1
+
+    def _names(self) -> set[str]:
+        """The names of the file's top-level variables."""
+        if not self.v73:
+            return {k for k in self._vars if not k.startswith("__")}
+        if self._h5 is not None:
+            return set(self._h5)
+        import h5py
+
+        with _h5_errors(self.path), h5py.File(self.path, "r") as f:
+            return set(f)
 
     def _h5_variables(self) -> tuple[list[str], set[str]]:
         """Names of the file's top-level variables, and those fluorodn can denoise.
@@ -338,8 +349,15 @@ class MatRecording:
         provenance: dict[str, Any],
         var_name: str,
     ) -> None:
-        """Write all variables of the input plus ``var_name`` (the denoised pages) to ``dest``."""
+        """Write all variables of the input plus ``var_name`` (the denoised pages) to ``dest``;
+        OutputExistsError, before any page is taken, where the input holds a variable of that name
+        already (the output would lose it: an earlier output's, or the user's own)."""
         var_name = matlab_name(var_name)
+        if var_name in self._names():
+            raise OutputExistsError(
+                f"{self.path} holds a variable {var_name} already, which the denoised {self.key} would replace in "
+                "the output; choose another suffix=..."
+            )
         text = json.dumps(provenance)
         if self.v73:
             self._write_v73(dest, pages, np.dtype(dtype), text, var_name)

@@ -185,6 +185,37 @@ def test_mat_v73_roundtrip(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> 
         assert json.loads(text)["model"] == "tiny"
 
 
+@pytest.mark.parametrize("v73", [False, True])
+def test_mat_output_never_replaces_a_variable_of_the_input(
+    denoiser: Denoiser, tmp_path: Path, helpers: Any, v73: bool
+) -> None:
+    """An input that holds ``<key><suffix>`` already (an earlier output, or the user's own variable):
+    refused before any page is denoised, nothing written; another suffix writes beside it."""
+    import scipy.io
+
+    x = helpers.spectra(60, 25).astype(np.float64)
+    variables = {"spectra": x, "spectra_denoised": np.arange(3.0)[None, :]}
+    if v73:
+        write_v73(tmp_path / "r.mat", variables)
+    else:
+        scipy.io.savemat(tmp_path / "r.mat", variables)
+    taken: list[int] = []
+
+    def pages() -> Any:
+        for page in denoiser.stream(rec.pages()):
+            taken.append(1)
+            yield page
+
+    with (
+        contextlib.closing(fio.open_recording(tmp_path / "r.mat", key="spectra")) as rec,
+        pytest.raises(OutputExistsError, match=r"holds a variable spectra_denoised already.*suffix=\.\.\."),
+    ):
+        fio.write_denoised(rec, tmp_path / "o.mat", pages(), dtype=np.dtype(np.float32), provenance=PROV,
+                           var_name="spectra_denoised")  # fmt: skip
+    assert taken == [] and not (tmp_path / "o.mat").exists()
+    roundtrip(denoiser, tmp_path / "r.mat", tmp_path / "o.mat", key="spectra", var_name="spectra_dn")
+
+
 def test_mat_v73_stack(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
     import h5py
 
