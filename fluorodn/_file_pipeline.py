@@ -121,6 +121,13 @@ def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
     import numpy as np
 
     arr = np.asarray(page)
+    if arr.ndim != 2:
+        raise InputError(
+            f"fill_nonfinite takes one 2D page (time x wavelength, or a frame), got shape {arr.shape}; call it on "
+            "each page of a stack"
+        )
+    if arr.dtype.kind == "c":
+        raise InputError(f"expected real numbers, got complex dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         return arr, None
     bad = ~np.isfinite(arr)

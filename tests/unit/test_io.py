@@ -525,3 +525,10 @@ def test_fill_nonfinite_interpolates_over_time() -> None:
     assert fill_nonfinite(np.ones((3, 3)))[1] is None
     with pytest.raises(FileFormatError, match="no finite value"):
         fill_nonfinite(np.full((3, 3), np.nan))
+    from fluorodn.errors import InputError
+
+    stack = np.stack([page, page])
+    for wrong, said in ((stack, r"one 2D page .*\(2, 6, 3\); call it on each page"), (page[:, 0], r"got shape \(6,\)"),
+                        (page.astype(np.complex64), "complex")):  # fmt: skip
+        with pytest.raises(InputError, match=said):
+            fill_nonfinite(wrong)
