@@ -397,8 +397,13 @@ def denoise(
         # names the index in the whole array (a worker's block is a piece of a rechunked, overlapped one)
         arr = arr.map_blocks(check_block, dtype=arr.dtype, meta=np.empty((0,) * arr.ndim, dtype=arr.dtype))
     # The client reads the halo (and validates the name) on CPU; workers use `device`.
+    given = recording
     ref, options, planner, recording = _effective(model, device, options, arr, recording)
     planner._warn_choice(arr.shape[-2:])  # once, here on the client, not from every block
+    if given and planner.kind != "spectral" and ref != _model_ref(model):
+        from .denoiser import recorded_bins_warning
+
+        _warn([recorded_bins_warning(tuple(arr.shape))])
     if planner.kind != "spectral" and scale is None:  # the image path's shape checks, as one call makes them
         from .denoiser import channels_last_warning, narrow_warning
 

@@ -157,6 +157,21 @@ def bins_warning(w: int) -> str | None:
     )
 
 
+def recorded_bins_warning(shape: tuple[int, ...]) -> str | None:
+    """The :class:`OutOfDomainWarning` message for pages known to be time x wavelength (``recording``)
+    that the default hands to the image model because their bins lie outside
+    :data:`fluorodn.spectral.MIN_BINS`-:data:`fluorodn.spectral.MAX_BINS` (fewer than
+    :data:`NARROW`: :func:`narrow_warning` says it); None for anything else."""
+    w = int(shape[-1])
+    if spectral.MIN_BINS <= w <= spectral.MAX_BINS or min(int(shape[-2]), w) < NARROW:
+        return None
+    return (
+        f"the recording has {w} wavelength bins, outside the {spectral.MIN_BINS}-{spectral.MAX_BINS} the spectral "
+        "model takes, so the image model denoises it as a frame, knowing nothing of its spectra; compare the output "
+        "with the input (kind 'spectral' denoises it as a recording all the same)"
+    )
+
+
 def first_clipping_warning(arr: np.ndarray) -> str | None:
     """:func:`fluorodn._engine.clipping_warning` of a 2D ``arr``, or of the first clipped page of a
     stack (pages, H, W), named by its page index from page 1 on, as :meth:`Denoiser.stream` gives it;
@@ -668,6 +683,8 @@ class Denoiser:
             warnings.warn(OutOfDomainWarning(bins), stacklevel=1 + depth)
         if path == "delegate" and scale is None and (hint := delegated_warning(first, stacked=arr.ndim > 2)):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
+        if path == "delegate" and recording and (hint := recorded_bins_warning(arr.shape)):
+            warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if (
             path == "delegate"
             and self.declared_kind == "auto"
@@ -880,8 +897,9 @@ class Denoiser:
         except InputError as err:
             raise InputError(f"page index 0: {err}") from err
         if self._path_for(arr.shape, recording, arr) == "delegate":
-            if hint := delegated_warning(arr):
-                warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
+            for hint in (delegated_warning(arr), recorded_bins_warning(arr.shape) if recording else None):
+                if hint:
+                    warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
             yield from self._image()._stream_image(_chain(arr, pages), progress, depth + 1)
             return
         if slow:

@@ -136,6 +136,24 @@ def test_declared_spectral_says_when_the_bins_are_outside_the_range() -> None:
     assert bins_warning(1025) is not None and bins_warning(1025).startswith("the recording has 1025 wavelength bins")
 
 
+def test_a_recording_handed_to_the_image_model_for_its_bins_says_so() -> None:
+    """Pages known to be time x wavelength (``recording=True``, a spectrometer's file) with 8-23 bins
+    (or over 1024) go to the image model, which says so once, in one call and a stream alike; with
+    fewer than 8 bins the narrow-pages warning says it; in range, or not known to be a recording,
+    nothing of bins is said."""
+    den = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+    rng = np.random.default_rng(1)
+    x = 1000 + rng.normal(0, 10, (300, 40)) + 100 * np.sin(np.arange(300) / 20)[:, None]
+    want = "the recording has 16 wavelength bins, outside the 24-1024 the spectral model takes"
+    assert sum(m.startswith(want) for m in messages(lambda a: den.run(a, recording=True), x[:, :16])) == 1
+    streamed = messages(lambda pages: list(den.stream(pages, recording=True)), [x[:, :16], x[:, 16:32]])
+    assert sum(m.startswith(want) for m in streamed) == 1
+    assert not [m for m in messages(lambda a: den.run(a, recording=True), x[:, :6]) if "wavelength bins" in m]
+    assert not [m for m in messages(lambda a: den.run(a, recording=True), x[:, :30]) if "wavelength bins" in m]
+    assert not [m for m in messages(den.run, x[:, :16]) if "wavelength bins" in m]
+    assert denoiser_module.recorded_bins_warning((300, 1025)) is not None
+
+
 def test_declared_spectral_in_range_says_nothing_of_bins(example: np.ndarray) -> None:
     den = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
     assert not [m for m in messages(den.run, example) if "wavelength bins, outside" in m]
