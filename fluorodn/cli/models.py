@@ -152,7 +152,8 @@ def example(
     except (FluorodnError, OSError) as err:
         fail(_as_example_options(str(err)))
     typer.echo(f"Wrote {path}; denoise it with: fluorodn denoise {shlex.quote(str(path))}")
-    typer.echo(f"Its sensor's trace, hemoglobin and brightness with: fluorodn unmix {path} --sensor example")
+    quoted = shlex.quote(str(path))
+    typer.echo(f"Its sensor's trace, hemoglobin and brightness with: fluorodn unmix {quoted} --sensor example")
 
 
 #: What the library's errors suggest, as ``fluorodn example`` offers it: it writes one file, to

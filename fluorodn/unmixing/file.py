@@ -93,8 +93,16 @@ def unmix_file(
             "leave wavelengths=None"
         )
     _refuse_interleaved(src, meta.get("excitations"))
-    if rate is None and isinstance(meta.get("sampling_hz"), (int, float)):
-        rate = float(meta["sampling_hz"])
+    stated = meta.get("sampling_hz")
+    if isinstance(stated, (int, float)) and not isinstance(stated, bool) and stated > 0:
+        from fluorodn.formats.timing import RATE_TOLERANCE
+
+        if rate is not None and abs(rate - stated) > RATE_TOLERANCE * stated:  # as denoise refuses it
+            raise UnmixError(
+                f"{src}: the rate given ({rate:g} Hz) differs from the {stated:.6g} Hz the file states by "
+                f"{abs(rate - stated) / stated:.1%}; leave rate=... out to use the file's"
+            )
+        rate = float(stated)
     if arr is None:  # a stack is refused before its wavelengths are asked for
         with contextlib.closing(fio.open_recording(src, key=key)) as rec:
             if rec.n_pages != 1:

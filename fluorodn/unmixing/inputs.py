@@ -231,7 +231,10 @@ def check_recording(arr: Any) -> np.ndarray:
             f"unmixing needs one 2D (time, wavelength) array of real numbers, got {x.dtype} data of shape {x.shape}"
         )
     if x.shape[0] < MIN_SAMPLES:
-        raise UnmixError(f"the recording has {x.shape[0]} time samples; unmixing needs at least {MIN_SAMPLES}")
+        n = x.shape[0]
+        raise UnmixError(
+            f"the recording has {n} time sample{'s' if n != 1 else ''}; unmixing needs at least {MIN_SAMPLES}"
+        )
     x = x.astype(np.float64, copy=False)
     if not np.isfinite(x).all():
         raise UnmixError("the recording holds NaN or infinite values; replace them (e.g. interpolate) first")
@@ -335,10 +338,14 @@ def dark_levels(dark: Any, n_bins: int) -> np.ndarray:
         values = np.array([float(text)]) if _is_number(text) else read_values(dark, "dark levels per bin")
     else:
         values = np.asarray(dark, dtype=np.float64).reshape(-1)
-    if values.size == 1:
-        values = np.full(n_bins, values[0])
-    if values.size != n_bins or not np.isfinite(values).all():
+    if values.size not in (1, n_bins):
+        raise UnmixError(f"the dark level must be one number or {n_bins} values (one per bin), got {values.size}")
+    if not np.isfinite(values).all():
+        bad = ~np.isfinite(values)
+        if values.size == 1:
+            raise UnmixError(f"the dark level must be a finite number of counts, not {values[0]}")
         raise UnmixError(
-            f"the dark level must be one number or {n_bins} finite values (one per bin), got {values.size}"
+            f"the dark levels per bin must be finite, and {int(bad.sum())} of the {n_bins} are not "
+            f"(the first: {values[bad][0]} at bin {int(np.argmax(bad))})"
         )
-    return values
+    return np.full(n_bins, values[0]) if values.size == 1 else values

@@ -120,6 +120,7 @@ def test_the_example_command_quotes_a_name_it_suggests(tmp_path: Path, monkeypat
     result = cli("example", "sp ü.tif")
     assert result.exit_code == 0, result.output
     assert "fluorodn denoise 'sp ü.tif'" in result.output
+    assert "fluorodn unmix 'sp ü.tif' --sensor example" in result.output
 
 
 def test_an_output_folder_that_is_a_file_is_named_so(tiny_model: Path, tmp_path: Path) -> None:

@@ -292,6 +292,8 @@ def _outputs(folder: Path) -> list[str]:
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "-o", "OUT_TXT"], ["must end in .csv or .parquet"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--rate", "-5"], ["positive number"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--dark", "DARK_SHORT"], ["one number or 152"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--dark", "nan"], ["a finite number of counts, not nan"]),
+        (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--dark", "DARK_NAN"], ["2 of the 152 are not", "bin 3"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--model", "low"], ["--no-denoise skips denoising"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--strength", "0.5"], ["--strength", "--no-denoise"]),
         (["--wavelengths", "RANGE", "--sensor", "SENSOR", "--round-onsets"], ["--round-onsets", "--no-denoise"]),
@@ -306,9 +308,10 @@ def test_refusals(files: SimpleFiles, args: list[str], fragments: list[str]) -> 
     (folder / "wl_short.csv").write_text("\n".join(str(w) for w in files.truth.wl[:151]), encoding="utf-8")
     (folder / "sensor_short.csv").write_text("wavelength_nm,dff\n480,-0.05\n560,0.01\n", encoding="utf-8")
     (folder / "dark_short.csv").write_text("1\n2\n3\n", encoding="utf-8")
+    (folder / "dark_nan.csv").write_text("\n".join(["1"] * 3 + ["nan", "inf"] + ["1"] * 147), encoding="utf-8")
     names = {"SENSOR": files.sensor, "WL_SHORT": folder / "wl_short.csv", "RANGE": files.range,
              "SENSOR_SHORT": folder / "sensor_short.csv", "OUT_TXT": folder / "out.txt",
-             "DARK_SHORT": folder / "dark_short.csv"}  # fmt: skip
+             "DARK_SHORT": folder / "dark_short.csv", "DARK_NAN": folder / "dark_nan.csv"}  # fmt: skip
     before = _outputs(folder)
     result = cli("unmix", files.npy, *[names.get(a, a) for a in args], "--no-denoise")
     assert_user_error(result, *fragments)
@@ -373,6 +376,14 @@ def test_wavelengths_and_rate_from_tiff_metadata(files: SimpleFiles) -> None:
     _, table = read_table(files.folder / "meta_unmixed.csv")
     np.testing.assert_allclose(table[:, 1], np.arange(600) / 10.0)
     assert np.corrcoef(table[:, 2], files.truth.a)[0, 1] > 0.9
+    # a --rate the file contradicts is refused before any output, as denoise refuses it; one within
+    # the tolerance gives the file's
+    wrong = cli("unmix", tif, "-s", files.sensor, "--no-denoise", "--rate", 7, "-o", files.folder / "w.csv")
+    assert wrong.exit_code == 1 and "the rate given (7 Hz) differs from the 10 Hz the file states" in wrong.stderr
+    assert not (files.folder / "w.csv").exists()
+    near = cli("unmix", tif, "-s", files.sensor, "--no-denoise", "--rate", 10.01, "-o", files.folder / "n.csv")
+    assert near.exit_code == 0, near.output
+    np.testing.assert_allclose(read_table(files.folder / "n.csv")[1][:, 1], np.arange(600) / 10.0)
 
 
 # -- files that carry their own axes: spectrometer files and the TIFFs converted from them ---
