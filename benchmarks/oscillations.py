@@ -290,7 +290,8 @@ def markdown(res: dict[str, Any]) -> str:
     if weak:
         lines.append(
             f"- not warned though the default kept under 0.7: {len(weak)}, sizes {sorted({r['size'] for r in weak})} "
-            "(the check judges only frequencies standing far above the noise)"
+            "(the check judges only frequencies standing far above the noise, or narrow peaks standing 8 x above "
+            "the power two frequencies away)"
         )
     for name in outputs[1:]:
         if rs := [r["kept"][name] for r in told]:

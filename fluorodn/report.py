@@ -133,24 +133,26 @@ def too_short(shape: tuple[int, ...]) -> str | None:
 
 
 def _pages(x: Any, what: str) -> np.ndarray:
-    """``x`` as (N, T, W) pages; ValueError unless it is (T, W) or (N, T, W) with ``T >= 4`` and
+    """``x`` as (N, T, W) pages; InputError unless it is real numbers, (T, W) or (N, T, W) with ``T >= 4`` and
     ``W >= 2`` (:func:`too_short`)."""
     arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise InputError(f"the {what} recording must hold real numbers (ints or floats), got dtype {arr.dtype}")
     if arr.ndim not in (2, 3):
-        raise ValueError(f"the {what} recording must be (T, W) or (N, T, W) (time x wavelength); got shape {arr.shape}")
+        raise InputError(f"the {what} recording must be (T, W) or (N, T, W) (time x wavelength); got shape {arr.shape}")
     if (why := too_short(arr.shape)) is not None:
-        raise ValueError(f"the {what} recording cannot be reported on: {why}")
+        raise InputError(f"the {what} recording cannot be reported on: {why}")
     return arr if arr.ndim == 3 else arr[None]
 
 
 def _checked_rate(rate: Any) -> float | None:
-    """``rate`` (samples per second) as a float, None for None; ValueError unless it is a positive number."""
+    """``rate`` (samples per second) as a float, None for None; InputError unless it is a positive number."""
     if rate is None:
         return None
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
-        raise ValueError(f"rate=... must be a number of samples per second, not {rate!r}")
+        raise InputError(f"rate=... must be a number of samples per second, not {rate!r}")
     if not (math.isfinite(rate) and rate > 0):
-        raise ValueError(f"rate=... must be a positive number of samples per second, not {float(rate):g}")
+        raise InputError(f"rate=... must be a positive number of samples per second, not {float(rate):g}")
     return float(rate)
 
 
@@ -161,7 +163,7 @@ def _finite_page(
     its finite values: ``(x, y, live, gaps)`` with the values not finite in either bridged over
     time in both (:func:`fill_nonfinite`, as ``--nan fill`` bridges them), ``live`` (W,) the bins
     that keep a finite value, ``gaps`` (T, W) where the values were not finite (None where all
-    are). ValueError where fewer than 2 bins keep one."""
+    are). InputError where fewer than 2 bins keep one."""
     gaps = ~(np.isfinite(x) & np.isfinite(y))
     if not gaps.any():
         return x, y, np.ones(x.shape[1], dtype=bool), None
@@ -170,9 +172,9 @@ def _finite_page(
     live = ~gaps.all(axis=0)
     both = "finite (neither NaN nor infinite) in both the noisy and the denoised recording"
     if not live.any():
-        raise ValueError(f"{where}no value is {both}; there is nothing to report on")
+        raise InputError(f"{where}no value is {both}; there is nothing to report on")
     if live.sum() < 2:
-        raise ValueError(
+        raise InputError(
             f"{where}one of the {x.shape[1]} wavelength bins only holds values {both}; a report needs 2 or more"
         )
     x, y = np.where(gaps, np.nan, x), np.where(gaps, np.nan, y)
@@ -373,7 +375,7 @@ def build_report(
     Returns
     -------
     (html text, summary dict with ``shape``, ``kind``, ``pages`` (one dict per page),
-    ``nonfinite``, ``provenance``, ``warnings``, ``rate``, ``wavelengths``). ValueError if a page
+    ``nonfinite``, ``provenance``, ``warnings``, ``rate``, ``wavelengths``). InputError if a page
     has fewer than 4 samples, the shapes differ, ``rate`` is not a positive number or a page keeps
     finite values in fewer than 2 bins; UnmixError (from :func:`fluorodn.unmix`) if the sensor
     spectrum or wavelengths do not fit the recording.
@@ -382,10 +384,10 @@ def build_report(
 
     x, y = _pages(noisy, "noisy"), _pages(denoised, "denoised")
     if x.shape != y.shape:
-        raise ValueError(f"the noisy recording is {x.shape} but the denoised one is {y.shape}; give matching files")
+        raise InputError(f"the noisy recording is {x.shape} but the denoised one is {y.shape}; give matching files")
     rate = _checked_rate(rate)
     if sensor is not None and wavelengths is None:
-        raise ValueError("a sensor spectrum needs the bins' wavelengths; give them too")
+        raise InputError("a sensor spectrum needs the bins' wavelengths; give them too")
     wl = None
     if wavelengths is not None:
         from fluorodn.unmixing import wavelength_grid
@@ -713,14 +715,14 @@ def _read_denoised(
 
 def _stated(noisy: _FileRead, denoised: _FileRead) -> tuple[_FileRead | None, _FileRead | None]:
     """The files whose wavelengths and whose rate the report takes (the noisy one's, else the
-    denoised one's); ValueError where both state them and they differ."""
+    denoised one's); InputError where both state them and they differ."""
     wl_file = rate_file = None
     for f in (noisy, denoised):
         if f.wavelengths is not None:
             if wl_file is None:
                 wl_file = f
             elif wl_file.wavelengths is not None and _wavelength_gap(f.wavelengths, wl_file.wavelengths) > 0:
-                raise ValueError(
+                raise InputError(
                     f"{noisy.path} and {denoised.path} state different wavelengths "
                     f"({_nm(noisy.wavelengths)} and {_nm(denoised.wavelengths)}); give matching files"
                 )
@@ -728,7 +730,7 @@ def _stated(noisy: _FileRead, denoised: _FileRead) -> tuple[_FileRead | None, _F
             if rate_file is None:
                 rate_file = f
             elif not _same_rate(f.rates, rate_file.rates):
-                raise ValueError(
+                raise InputError(
                     f"{noisy.path} is sampled at {noisy.rate:.6g} Hz but {denoised.path} at {denoised.rate:.6g} Hz; "
                     "give matching files"
                 )
@@ -758,7 +760,7 @@ def _wavelength_gap(given: np.ndarray, stated: np.ndarray) -> float:
 
 
 def _file_axes(noisy: _FileRead, denoised: _FileRead, wavelengths: Any, rate: float | None) -> tuple[Any, float | None]:
-    """The wavelengths and rate of the report: those given, else those the files state; ValueError
+    """The wavelengths and rate of the report: those given, else those the files state; InputError
     where one given contradicts the file's (a wavelength in another bin, a rate more than 1 % off)."""
     from fluorodn.unmixing import wavelength_grid
 
@@ -768,7 +770,7 @@ def _file_axes(noisy: _FileRead, denoised: _FileRead, wavelengths: Any, rate: fl
             given = wavelength_grid(wavelengths, noisy.pages.shape[2])
             off = _wavelength_gap(given, wl_file.wavelengths)
             if off > 0:
-                raise ValueError(
+                raise InputError(
                     f"the wavelengths given ({_nm(given)}) differ from those {wl_file.path} states "
                     f"({_nm(wl_file.wavelengths)}) by up to {off:.3g} nm, more than half a bin; leave them out to "
                     "use the file's"
@@ -777,7 +779,7 @@ def _file_axes(noisy: _FileRead, denoised: _FileRead, wavelengths: Any, rate: fl
     if rate_file is not None and rate_file.rate is not None:
         if rate is not None and not _same_rate((rate,), rate_file.rates):
             off = abs(rate - rate_file.rate) / rate_file.rate
-            raise ValueError(
+            raise InputError(
                 f"the rate given ({rate:g} Hz) differs from the {rate_file.rate:.6g} Hz {rate_file.says} by {off:.1%}; "
                 "leave it out to use the file's"
             )
@@ -875,7 +877,7 @@ def report_files(
     file's wavelength axis and timestamps, a TIFF's metadata:
     :func:`fluorodn.unmixing.recording_metadata`); one given that
     contradicts them (a wavelength in another bin, a rate more than 1 % off) is refused
-    (ValueError). ``provenance`` defaults to the record in the denoised file
+    (InputError). ``provenance`` defaults to the record in the denoised file
     (:func:`stored_provenance`). ``warnings``: the messages of the run that wrote the denoised
     file; None (not known) shows the cautions about events found again on the noisy file
     (:func:`event_cautions`), each through ``reword`` (as are the notes of the sensor's

@@ -219,8 +219,16 @@ def test_a_denoising_that_removes_the_sensors_changes_is_not_called_noise() -> N
 
 
 def test_shapes_must_match() -> None:
-    with pytest.raises(ValueError, match="matching"):
+    from fluorodn.errors import InputError
+
+    with pytest.raises(InputError, match="matching"):
         build_report(np.zeros((10, 5)), np.zeros((10, 6)))
+    x = np.random.default_rng(0).normal(100.0, 5.0, (40, 8))
+    for wrong, said in ((x.astype(np.complex64), "real numbers"), (x[0], r"\(T, W\)"), (x[:3], "at least 4 samples")):
+        with pytest.raises(InputError, match=said):
+            build_report(wrong, x[: len(wrong)] if wrong.ndim == 2 else x)
+    with pytest.raises(InputError, match="rate"):
+        build_report(x, x, rate=-1.0)
 
 
 def test_write_report_writes_html_and_json(tmp_path: Path) -> None:
