@@ -173,6 +173,17 @@ def despike(page: Any) -> tuple[Any, Any]:
     return out, mask
 
 
+def _spectral_path(denoiser: Any, first: Any, known: bool) -> bool:
+    """Whether ``denoiser`` takes pages like ``first`` down the spectral path (time x wavelength
+    recordings; ``known``: the file says they are)."""
+    import numpy as np
+
+    if getattr(denoiser, "kind", None) != "spectral":
+        return False
+    page = np.asarray(first)
+    return bool(page.ndim == 2 and denoiser._path_for(page.shape, known, page) == "spectral")
+
+
 def _signature(path: Path) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
@@ -255,8 +266,11 @@ def denoise_file(
 
     def replace_spikes(pages: Iterable[Any]) -> Iterator[Any]:
         nonlocal despiked
-        for page in pages:
-            page, mask = despike(page)
+        for k, page in enumerate(pages):
+            try:
+                page, mask = despike(page)
+            except InputError as err:  # as the denoiser names a page it refuses
+                raise InputError(f"page index {k}: {err}") from None
             despiked += int(mask.sum())
             yield page
 
@@ -281,15 +295,16 @@ def denoise_file(
         raw: Iterator[Any] = (np.array(p) for p in rec.pages())  # a copy: pages may be views of a read buffer
         if settings.nan == "fill":
             raw = fill(raw)
-        if settings.spikes == "fill":
-            raw = replace_spikes(raw)
         # the first page as the denoiser gets it, which says the path of a short recording
         first = next(raw, None)
-        read = prefetch(raw if first is None else itertools.chain([first], raw))
-        advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
         # a file that says which axis is time (a spectrometer's, with its axes, or a TIFF naming its
         # bins' wavelengths) holds time x wavelength recordings whatever their look
         known = bool(getattr(rec, "axes_known", False))
+        pending = raw if first is None else itertools.chain([first], raw)
+        if settings.spikes == "fill" and first is not None and _spectral_path(denoiser, first, known):
+            pending = replace_spikes(pending)  # frames (the image path) have no time axis to judge spikes on
+        read = prefetch(pending)
+        advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
         rate = file_rate(rec, settings.rate, source)
         _warn_channels_last(denoiser, rec, known)
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)

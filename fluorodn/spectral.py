@@ -1665,22 +1665,35 @@ KEPT_LEAST = 0.7
 #: noise beyond both its neighbours in time, and departs from them by as much more than all but one
 #: of the four nearest bins depart from theirs (a cosmic ray or a detector glitch hits one or two
 #: pixels of one exposure; a change of the signal, however fast, spans the bins of its spectrum).
-#: Gaussian noise stands 12 x its level beyond both neighbours less than once in 1e15 values; none of
-#: 367 recordings of the training generator and of the events, stress, rates, sweep and oscillations
-#: benchmarks holds one (measured ad hoc).
+#: Gaussian noise stands 12 x its level beyond both neighbours less than once in 1e15 values.
 SPIKE_ABOVE = 12.0
+#: ... and where the other bins of its sample do not depart together: the sum of their departures
+#: from their neighbours in time, in noise units, stays under this many times what noise gives (a
+#: change of the whole spectrum, however small per bin, or a sample taken with the light off).
+SPIKE_ROW_ALONE = 5.0
+#: The bin's noise a spike is measured against is at least this share of the spread of its middle
+#: values over time (the 1-99 % quantiles, which a few spikes do not move; 4.65 noise levels for
+#: Gaussian noise), so that a bin whose values are mostly equal (low photon counts, values clipped
+#: at a floor, coarse rounding), whose time differences are mostly 0, does not read every lone count
+#: as a spike.
+SPIKE_SPREAD = 1.0 / 4.65
 
 
 def isolated_spikes(x: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarray:
     """Which values of a (T, W) recording are isolated spikes: beyond both neighbours in time by
-    :data:`SPIKE_ABOVE` times the bin's noise, on one side, and departing from the mean of those
+    :data:`SPIKE_ABOVE` times the bin's noise, on one side; departing from the mean of those
     neighbours by as much more than the second nearest of the values two bins either side departs
-    from theirs (fewer at the spectrum's ends), so that a change of the signal, which departs alike
-    in neighbouring bins, and a steady narrow line are not spikes (the first and last sample, with
-    one neighbour in time, are never judged). The bin's noise: the median absolute
-    deviation of its time differences over ``x``, over sqrt(2), or where a projection's ``sigma``
-    (W,) is higher, that; given ``sigma``, only the bins where it finds candidates are measured.
-    Returns a boolean mask of ``x``'s shape."""
+    from theirs (fewer at the spectrum's ends); and in a sample whose other bins do not depart
+    together (:data:`SPIKE_ROW_ALONE`). So a change of the signal, however fast, which departs
+    across its spectrum, a steady narrow line, and a sample taken with the light off are not spikes.
+    The first and last sample, with one neighbour in time, are never judged, nor three or more
+    neighbouring bins hit at once, nor one bin in two samples running.
+
+    The bin's noise: the median absolute deviation of its time differences over ``x``, over
+    sqrt(2) (or a projection's ``sigma`` (W,), where higher), at least the data's step (the least
+    nonzero time difference) and :data:`SPIKE_SPREAD` of the spread of its values; given
+    ``sigma``, only the bins where it finds candidates are measured. Returns a boolean mask of
+    ``x``'s shape."""
     x = np.asarray(x)
     x = x if x.dtype in (np.float32, np.float64) else x.astype(np.float32)  # no unsigned wrap-around
     t, w = x.shape
@@ -1689,36 +1702,64 @@ def isolated_spikes(x: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarra
         return mask
     mid, before, after = x[1:-1], x[:-2], x[2:]
 
-    def beyond(limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return mid - np.maximum(before, after) > limit, np.minimum(before, after) - mid > limit
+    def beyond(limit: np.ndarray) -> np.ndarray:
+        return (mid - np.maximum(before, after) > limit) | (np.minimum(before, after) - mid > limit)
 
     x_range = float(np.ptp(x[:: max(1, t // 1000)]))
-    if sigma is None:
-        limit = SPIKE_ABOVE * _floor(_mad(np.diff(x, axis=0)) / np.sqrt(2.0), x_range)
-    else:
-        limit = SPIKE_ABOVE * np.asarray(sigma, np.float64)
-        cols = np.flatnonzero(np.any(np.logical_or(*beyond(limit)), axis=0))
-        if len(cols):  # the bins' own noise where it is higher (a bin whose fitted noise reads low)
-            own = _floor(_mad(np.diff(x[:, cols], axis=0)) / np.sqrt(2.0), x_range)
-            limit = limit.copy()
-            limit[cols] = np.maximum(limit[cols], SPIKE_ABOVE * own)
-    up, down = beyond(limit)
-    candidates = np.argwhere(up | down)
+    noise = (
+        _floor(_mad(np.diff(x, axis=0)) / np.sqrt(2.0), x_range)
+        if sigma is None
+        else np.asarray(sigma, np.float64).copy()
+    )
+    cols = np.flatnonzero(np.any(beyond(SPIKE_ABOVE * noise), axis=0))
+    if not len(cols):
+        return mask
+    # the bins with candidates, measured again: their own noise (where a projection's reads low),
+    # their data's step, and the spread of their values
+    d = np.diff(x[:, cols], axis=0).astype(np.float64)
+    step = np.array([np.min(np.abs(c[c != 0]), initial=np.inf) for c in d.T])
+    lo, hi = np.quantile(x[:, cols], [0.01, 0.99], axis=0)
+    noise[cols] = np.fmax.reduce(
+        [noise[cols], _mad(d) / np.sqrt(2.0), np.where(np.isfinite(step), step, 0.0), SPIKE_SPREAD * (hi - lo)]
+    )
+    limit = SPIKE_ABOVE * noise
+    candidates = np.argwhere(beyond(limit))
     if not len(candidates):
         return mask
     rows, cols = candidates[:, 0], candidates[:, 1]
-    # each value's departure from the mean of its neighbours in time, on the candidates' rows: a
-    # change of the signal departs alike in neighbouring bins (its spectrum is smooth), a steady
-    # line in one bin not at all
-    bent = mid[rows].astype(np.float64) - (before[rows].astype(np.float64) + after[rows]) / 2
+    # ... standing out from its bin's own extremes too: half the limit beyond the fourth highest (or
+    # lowest) value of the bin, so that the tail of a bin whose values are mostly one (clipped at a
+    # floor) is not read as spikes, while up to three spikes in one bin are
+    k = min(4, t)
+    judged, where = np.unique(cols, return_inverse=True)
+    high = np.partition(x[:, judged], t - k, axis=0)[t - k][where]
+    low = np.partition(x[:, judged], k - 1, axis=0)[k - 1][where]
+    value = mid[rows, cols]
+    up = value > np.maximum(before[rows, cols], after[rows, cols])
+    apart = np.where(up, value - high, low - value) > limit[cols] / 2
+    rows, cols = rows[apart], cols[apart]
+    if not len(rows):
+        return mask
+    # each value's departure from the mean of its neighbours in time, in noise units, on the
+    # candidates' rows
+    bent = (mid[rows].astype(np.float64) - (before[rows].astype(np.float64) + after[rows]) / 2) / noise
     padded = np.pad(bent, ((0, 0), (2, 2)), constant_values=np.nan)
-    near = np.stack([padded[np.arange(len(rows)), cols + k] for k in (0, 1, 3, 4)], axis=1)  # bins w-2..w+2 but w
-    value = bent[np.arange(len(rows)), cols]
-    sign = np.where(up[rows, cols], 1.0, -1.0)
+    at = np.arange(len(rows))
+    near = np.stack([padded[at, cols + k] for k in (0, 1, 3, 4)], axis=1)  # bins w-2..w+2 but w
+    value = bent[at, cols]
+    sign = np.sign(value)
     # the second nearest of the neighbours in wavelength on the spike's side (a second pixel hit
     # beside it is the nearest); a neighbour missing at an end counts as one it stands beyond
     gaps = np.sort(np.nan_to_num(sign[:, None] * (value[:, None] - near), nan=np.inf), axis=1)
-    isolated = gaps[:, 1] > limit[cols]
+    isolated = gaps[:, 1] > SPIKE_ABOVE
+    # the other bins of the sample (all but the two either side): their departures' sum, against
+    # noise's (each departure's variance: 1.5, in noise units)
+    others = np.ones(bent.shape, bool)
+    for k in range(-2, 3):
+        others[at, np.clip(cols + k, 0, w - 1)] = False
+    count = np.maximum(others.sum(axis=1), 1)
+    together = np.abs(np.where(others, bent, 0.0).sum(axis=1)) / np.sqrt(1.5 * count)
+    isolated &= together < SPIKE_ROW_ALONE
     mask[rows[isolated] + 1, cols[isolated]] = True
     return mask
 
@@ -1942,10 +1983,10 @@ def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> 
     if stats.get("spikes", 0.0) > 0:
         n = int(stats["spikes"])
         out.append(
-            f"{n} isolated spike{'s' if n != 1 else ''} among the {int(stats['rows'])} samples checked (values "
-            f"over {SPIKE_ABOVE:g}x their noise beyond their neighbours in time and in wavelength: cosmic rays or "
-            "detector glitches, which the model never saw) spread over their samples' spectra and into the "
-            "spectral basis; replace them first" + SPIKE_ADVICE
+            f"{n} value{'s' if n != 1 else ''} of the {int(stats['rows'])} samples checked read as isolated spikes "
+            f"(over {SPIKE_ABOVE:g}x their noise beyond their neighbours in time, alone in their sample: cosmic rays "
+            "or detector glitches, which the model never saw), which the denoising spreads over their samples' "
+            "spectra and into the spectral basis; replace them first" + SPIKE_ADVICE
         )
     lo, _ = checks.get("kept", [KEPT_LEAST, np.inf])
     if stats.get("kept", 1.0) < lo:

@@ -80,9 +80,9 @@ class SpikePolicy(str, Enum):
 
 
 _SPIKES_HELP = (
-    "Isolated spikes (one or two values far beyond their neighbours in time and wavelength: cosmic rays, detector "
-    "glitches; the first axis of each page is time). keep: denoise the page as it is (the spectral path names "
-    "them); fill: replace each by the mean of its neighbours in time first."
+    "Isolated spikes in spectral recordings (one or two values far beyond their neighbours in time and "
+    "wavelength: cosmic rays, detector glitches). keep: denoise as recorded (the spectral path names them); "
+    "fill: replace each by the mean of its neighbours in time first (frames are left as they are)."
 )
 
 

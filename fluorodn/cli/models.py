@@ -130,6 +130,8 @@ def example(
     """Copy the example recording shipped with fluorodn (a TIFF) to PATH."""
     from fluorodn.io import atomic_output
 
+    if not str(where).strip():  # Path("") is the current folder: never what an empty name meant
+        fail("PATH is an empty name (an unset variable in a script?); give a .tif name or a folder, or leave it out")
     source = resources.files("fluorodn") / "data" / "example.tif"
     if not source.is_file():
         fail("this installation has no example recording (fluorodn/data/example.tif is missing); reinstall fluorodn")

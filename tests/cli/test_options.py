@@ -413,7 +413,7 @@ def test_spikes_fill(tmp_path: Path, helpers: Any) -> None:
     kept = cli("denoise", tmp_path / "r.npy", "--threads", 1)
     assert kept.exit_code == 0, kept.output
     # the checks read the rows within their blocks (a block's first and last rows are not judged)
-    assert re.search(r"(19|20) isolated spikes among the 1500 samples checked", kept.stderr), kept.stderr
+    assert re.search(r"(19|20) values of the 1500 samples checked read as isolated spikes", kept.stderr), kept.stderr
     assert "--spikes fill" in kept.stderr
     filled = cli("denoise", tmp_path / "r.npy", "--threads", 1, "--spikes", "fill", "-o", tmp_path / "f.npy", "--json")
     assert filled.exit_code == 0, filled.output
@@ -427,6 +427,11 @@ def test_spikes_fill(tmp_path: Path, helpers: Any) -> None:
     tifffile.imwrite(tmp_path / "r.tif", x)
     assert cli("denoise", tmp_path / "r.tif", "--threads", 1, "--spikes", "fill").exit_code == 0
     assert read_provenance(tmp_path / "r_denoised.tif")["settings"]["spikes"] == "fill"
+    frame = np.random.default_rng(3).normal(1000.0, 20.0, (256, 256)).astype(np.float32)
+    frame[np.arange(20, 240, 20), np.arange(20, 240, 20)] += 5000.0  # bright puncta, not spikes in time
+    tifffile.imwrite(tmp_path / "f.tif", frame)
+    image = cli("denoise", tmp_path / "f.tif", "--threads", 1, "--spikes", "fill", "--json")
+    assert image.exit_code == 0 and json.loads(image.stdout)["files"][0]["despiked"] == 0
     refused = cli("denoise", tmp_path / "r.npy", "--spikes", "drop")
     assert refused.exit_code == 2 and "--spikes" in refused.stderr
 

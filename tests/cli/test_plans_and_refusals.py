@@ -82,6 +82,7 @@ def test_an_empty_input_name_is_refused_not_taken_for_the_current_folder(tmp_pat
         assert_user_error(cli("denoise", "in/b.npy", "-o", option), "-o is an empty name")
         assert_user_error(cli("denoise", "in/b.npy", "-o", option, "--dry-run"), "-o is an empty name")
         assert_user_error(cli("watch", "in", "-o", option), "-o is an empty name")
+        assert_user_error(cli("example", option), "PATH is an empty name")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.npy", "b.npy", "in"]
 
 
