@@ -108,6 +108,17 @@ class MatRecording:
         self.page_shape = (self.shape[0], self.shape[1])
         self.n_pages = self.shape[2] if len(self.shape) == 3 else 1
 
+    def check_output_name(self, var_name: str) -> str:
+        """``var_name`` as the output's variable is named (:func:`matlab_name`); OutputExistsError
+        where the input holds a variable of that name already, which the output would lose."""
+        var_name = matlab_name(var_name)
+        if var_name in self._names():
+            raise OutputExistsError(
+                f"{self.path} holds a variable {var_name} already, which the denoised {self.key} would replace in "
+                "the output; choose another suffix=..."
+            )
+        return var_name
+
     def _names(self) -> set[str]:
         """The names of the file's top-level variables."""
         if not self.v73:
@@ -352,12 +363,7 @@ class MatRecording:
         """Write all variables of the input plus ``var_name`` (the denoised pages) to ``dest``;
         OutputExistsError, before any page is taken, where the input holds a variable of that name
         already (the output would lose it: an earlier output's, or the user's own)."""
-        var_name = matlab_name(var_name)
-        if var_name in self._names():
-            raise OutputExistsError(
-                f"{self.path} holds a variable {var_name} already, which the denoised {self.key} would replace in "
-                "the output; choose another suffix=..."
-            )
+        var_name = self.check_output_name(var_name)
         text = json.dumps(provenance)
         if self.v73:
             self._write_v73(dest, pages, np.dtype(dtype), text, var_name)

@@ -436,6 +436,8 @@ def _check_inputs(
                     if (why := too_short((rec.n_pages, *rec.page_shape))) is not None:
                         raise InputError(f"--report: {why}; leave --report out for this file")
                 file_rate(rec, settings.rate, src)  # a --rate the file contradicts fails the file now
+                if isinstance(rec, fio.MatRecording) and settings.to is None:  # a variable the output would lose
+                    rec.check_output_name(f"{rec.key}{settings.suffix}")
                 if isinstance(rec, fio.SpectralRecording):  # what its timestamps say: rate, jitter, dropped frames
                     report.note(rec.file.describe())
                 if read_all:

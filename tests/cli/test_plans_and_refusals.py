@@ -86,6 +86,19 @@ def test_an_empty_input_name_is_refused_not_taken_for_the_current_folder(tmp_pat
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.npy", "b.npy", "in"]
 
 
+def test_a_mat_output_that_would_lose_a_variable_of_its_input_is_refused_before_any_work(tmp_path: Path) -> None:
+    """An input holding ``<key><suffix>`` already: the dry run and the run refuse it, naming --suffix,
+    before the model loads; another suffix passes."""
+    scipy.io.savemat(tmp_path / "a.mat", {"spectra": _frame(shape=(300, 152)), "spectra_denoised": np.ones(3)})
+    for extra in (["--dry-run"], []):
+        result = cli("denoise", tmp_path / "a.mat", "--key", "spectra", "-o", tmp_path / "o.mat", *extra)
+        assert_user_error(result, "holds a variable spectra_denoised already", "--suffix")
+        assert "model spectral" not in result.stderr
+    assert not (tmp_path / "o.mat").exists()
+    assert cli("denoise", tmp_path / "a.mat", "--key", "spectra", "-o", tmp_path / "o.mat", "--suffix", "_dn",
+               "--dry-run").exit_code == 0  # fmt: skip
+
+
 def test_nan_messages_name_the_fix_that_applies(tiny_model: Path, tmp_path: Path) -> None:
     """A recording with a NaN: one error line naming --nan fill, and no numpy warning before it; a
     page with no finite value under --nan fill: its error does not advise the flag given."""
