@@ -148,12 +148,11 @@ def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
 
 def despike(page: Any) -> tuple[Any, Any]:
     """``page`` (T, W), a copy with its isolated spikes replaced, and where they were (a boolean
-    mask): values over :data:`fluorodn.spectral.SPIKE_ABOVE` times their bin's noise beyond both
-    their neighbours in time and the values around them in wavelength
-    (:func:`fluorodn.spectral.isolated_spikes`: cosmic rays, detector glitches), each replaced by
-    the mean of its two neighbours in time. A change of the signal, however fast, spans the bins of
-    its spectrum and is left as it is. The input is not modified; a page without spikes comes back
-    as an unchanged copy."""
+    mask): one or two neighbouring values of a sample far beyond their bin's noise, their neighbours
+    in time and the rest of their sample (:func:`fluorodn.spectral.isolated_spikes`: cosmic rays,
+    detector glitches), each replaced by the mean of its two neighbours in time. A change of the
+    signal, however fast, departs across its spectrum and is left as it is. The input is not
+    modified; a page without spikes comes back as an unchanged copy."""
     import numpy as np
 
     from fluorodn import spectral
