@@ -97,12 +97,15 @@ def unmix_file(
     if isinstance(stated, (int, float)) and not isinstance(stated, bool) and stated > 0:
         from fluorodn.formats.timing import RATE_TOLERANCE
 
-        if rate is not None and abs(rate - stated) > RATE_TOLERANCE * stated:  # as denoise refuses it
+        # a rate given is checked against the file's timestamps where it stores them (below), else
+        # against the rate it states, as denoise checks it
+        if rate is not None and "time_s" not in meta and abs(rate - stated) > RATE_TOLERANCE * stated:
             raise UnmixError(
                 f"{src}: the rate given ({rate:g} Hz) differs from the {stated:.6g} Hz the file states by "
                 f"{abs(rate - stated) / stated:.1%}; leave rate=... out to use the file's"
             )
-        rate = float(stated)
+        if rate is None or "time_s" not in meta:
+            rate = float(stated)
     if arr is None:  # a stack is refused before its wavelengths are asked for
         with contextlib.closing(fio.open_recording(src, key=key)) as rec:
             if rec.n_pages != 1:
