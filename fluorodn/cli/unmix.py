@@ -10,7 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from fluorodn.cli import app
-from fluorodn.cli._common import as_flags, fail, format_traceback, make_folder, setup_logging, sigterm_interrupts
+from fluorodn.cli._common import (
+    as_flags,
+    as_given,
+    fail,
+    format_traceback,
+    given_path,
+    make_folder,
+    setup_logging,
+    sigterm_interrupts,
+)
 from fluorodn.cli._options import DebugOption, SpectralOnlyOption, share
 from fluorodn.errors import FluorodnError
 
@@ -92,7 +101,11 @@ def unmix(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Output .csv, .parquet or .nwb (fluorodn[nwb]). Default: <input>_unmixed.csv."
+            "--output",
+            "-o",
+            help="Output .csv, .parquet or .nwb (fluorodn[nwb]). Default: <input>_unmixed.csv.",
+            parser=as_given,  # an empty name is refused, not taken for the current folder
+            metavar="<path>",
         ),
     ] = None,
     guppy: Annotated[
@@ -117,6 +130,7 @@ def unmix(
     from fluorodn.unmixing import DarkLevelNotice, unmix_file
 
     setup_logging()
+    output = given_path(output, "-o")
     denoising = {"--model": model is not None, "--strength": strength != 1.0, "--round-onsets": round_onsets,
                  "--spectral-only": spectral_only}  # fmt: skip
     for flag in (flag for flag, given in denoising.items() if given and not denoise):
@@ -229,7 +243,14 @@ def report(
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output .html. Default: <denoised>_report.html.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output .html. Default: <denoised>_report.html.",
+            parser=as_given,  # an empty name is refused, not taken for the current folder
+            metavar="<path>",
+        ),
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing report.")] = False,
 ) -> None:
@@ -243,6 +264,7 @@ def report(
     from fluorodn.report import report_files
 
     setup_logging()
+    output = given_path(output, "-o")
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         fail(f"the report is an HTML file; give -o a name ending in .html, not {output.name}")
     if dark is not None and sensor is None:

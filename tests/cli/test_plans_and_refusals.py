@@ -83,6 +83,8 @@ def test_an_empty_input_name_is_refused_not_taken_for_the_current_folder(tmp_pat
         assert_user_error(cli("denoise", "in/b.npy", "-o", option, "--dry-run"), "-o is an empty name")
         assert_user_error(cli("watch", "in", "-o", option), "-o is an empty name")
         assert_user_error(cli("example", option), "PATH is an empty name")
+        assert_user_error(cli("unmix", "in/b.npy", "--sensor", "example", "-o", option), "-o is an empty name")
+        assert_user_error(cli("report", "in/b.npy", "in/b.npy", "-o", option), "-o is an empty name")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.npy", "b.npy", "in"]
 
 
@@ -97,6 +99,13 @@ def test_a_mat_output_that_would_lose_a_variable_of_its_input_is_refused_before_
     assert not (tmp_path / "o.mat").exists()
     assert cli("denoise", tmp_path / "a.mat", "--key", "spectra", "-o", tmp_path / "o.mat", "--suffix", "_dn",
                "--dry-run").exit_code == 0  # fmt: skip
+
+
+def test_a_report_of_a_file_against_itself_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "r.npy", _frame(shape=(300, 152)))
+    result = cli("report", tmp_path / "r.npy", tmp_path / "." / "r.npy")
+    assert_user_error(result, "the noisy and the denoised recording are one file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.npy"]
 
 
 def test_nan_messages_name_the_fix_that_applies(tiny_model: Path, tmp_path: Path) -> None:
