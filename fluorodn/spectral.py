@@ -1187,14 +1187,8 @@ def _lower_cluster(means: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return rows & (means <= values[k])
 
 
-def dark_mask(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
-    """The rows of a page taken with the light off, from its row means ``means`` and ``means_of``
-    (the mean spectrum over given rows, asked for only where rows stand apart, once per set): the
-    rows :func:`dark_rows` finds apart from the others by their means (below the median; where more
-    than half are dark, below the :data:`DARK_UPPER` quantile), taken only where they hold no
-    spectrum (:func:`_dark_side`); so an offset added to the recording, its scale or its sign
-    changes nothing (a recording multiplied by a negative number has its dark rows on top: they
-    are looked for there too)."""
+def _once(means_of: MeansOf) -> MeansOf:
+    """``means_of`` asked once for each set of rows (a pass over those rows of the page)."""
     memo: dict[bytes, np.ndarray] = {}
 
     def once(rows: np.ndarray) -> np.ndarray:
@@ -1203,6 +1197,18 @@ def dark_mask(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
             memo[key] = means_of(rows)
         return memo[key]
 
+    return once
+
+
+def dark_mask(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
+    """The rows of a page taken with the light off, from its row means ``means`` and ``means_of``
+    (the mean spectrum over given rows, asked for only where rows stand apart, once per set): the
+    rows :func:`dark_rows` finds apart from the others by their means (below the median; where more
+    than half are dark, below the :data:`DARK_UPPER` quantile), taken only where they hold no
+    spectrum (:func:`_dark_side`); so an offset added to the recording, its scale or its sign
+    changes nothing (a recording multiplied by a negative number has its dark rows on top: they
+    are looked for there too)."""
+    once = _once(means_of)
     off = _dark_side(means, once)
     return off if off.any() else _dark_side(-means, once)
 
@@ -1218,14 +1224,7 @@ def split_rows(means: np.ndarray, means_of: MeansOf) -> tuple[np.ndarray, np.nda
     """(lit, saturated) of a page from its row means ``means`` and ``means_of`` (asked for each set
     of rows once): the rows to denoise, False on those taken with the light off
     (:func:`dark_mask`) and on the saturated ones (:func:`saturated_rows`), and the latter."""
-    memo: dict[bytes, np.ndarray] = {}
-
-    def once(rows: np.ndarray) -> np.ndarray:
-        key = np.packbits(rows).tobytes()
-        if key not in memo:
-            memo[key] = means_of(rows)
-        return memo[key]
-
+    once = _once(means_of)
     saturated = saturated_rows(means, once)
     return ~dark_mask(means, once) & ~saturated, saturated
 
