@@ -887,16 +887,7 @@ def report_files(
     unmixing); ``dark``: the dark level of that unmixing (:func:`build_report`). Returns (html
     path, json path).
     """
-    from fluorodn.files import same_file
-    from fluorodn.io import format_of
-
     rate = _checked_rate(rate)
-    # (a .mat or HDF5 file may hold both, as variables or datasets of their own)
-    if same_file(noisy_path, denoised_path) and format_of(Path(noisy_path)) not in ("mat", "hdf5"):
-        raise InputError(
-            f"the noisy and the denoised recording are one file, {noisy_path}, and would report no change; give "
-            "the denoised output as the second file"
-        )
     recorded = stored_provenance(denoised_path)
     excitations = _recorded_excitations(recorded)
     noisy = _read_file(noisy_path, key, excitations)

@@ -101,13 +101,6 @@ def test_a_mat_output_that_would_lose_a_variable_of_its_input_is_refused_before_
                "--dry-run").exit_code == 0  # fmt: skip
 
 
-def test_a_report_of_a_file_against_itself_is_refused(tmp_path: Path) -> None:
-    np.save(tmp_path / "r.npy", _frame(shape=(300, 152)))
-    result = cli("report", tmp_path / "r.npy", tmp_path / "." / "r.npy")
-    assert_user_error(result, "the noisy and the denoised recording are one file")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.npy"]
-
-
 def test_nan_messages_name_the_fix_that_applies(tiny_model: Path, tmp_path: Path) -> None:
     """A recording with a NaN: one error line naming --nan fill, and no numpy warning before it; a
     page with no finite value under --nan fill: its error does not advise the flag given."""
