@@ -1676,6 +1676,9 @@ SPIKE_ROW_ALONE = 5.0
 #: at a floor, coarse rounding), whose time differences are mostly 0, does not read every lone count
 #: as a spike.
 SPIKE_SPREAD = 1.0 / 4.65
+#: A bin whose values equal its highest (or lowest) in more than this share of the samples is held
+#: there (clipped at the detector's maximum, or at a floor): its rare departures are not spikes.
+SPIKE_HELD = 0.1
 
 
 def isolated_spikes(x: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarray:
@@ -1686,7 +1689,8 @@ def isolated_spikes(x: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarra
     together (:data:`SPIKE_ROW_ALONE`). So a change of the signal, however fast, which departs
     across its spectrum, a steady narrow line, and a sample taken with the light off are not spikes.
     The first and last sample, with one neighbour in time, are never judged, nor three or more
-    neighbouring bins hit at once, nor one bin in two samples running.
+    neighbouring bins hit at once, nor one bin in two samples running, nor a bin held at its
+    highest or lowest value in more than :data:`SPIKE_HELD` of the samples.
 
     The bin's noise: the median absolute deviation of its time differences over ``x``, over
     sqrt(2) (or a projection's ``sigma`` (W,), where higher), at least the data's step (the least
@@ -1736,6 +1740,13 @@ def isolated_spikes(x: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarra
     value = mid[rows, cols]
     up = value > np.maximum(before[rows, cols], after[rows, cols])
     apart = np.where(up, value - high, low - value) > limit[cols] / 2
+    # a bin held at one extreme in many samples (clipped at the detector's maximum, or at a floor)
+    # has its departures from that value, not spikes
+    part = x[:, judged]
+    held = (np.mean(part == part.max(axis=0), axis=0) > SPIKE_HELD) | (
+        np.mean(part == part.min(axis=0), axis=0) > SPIKE_HELD
+    )
+    apart &= ~held[where]
     rows, cols = rows[apart], cols[apart]
     if not len(rows):
         return mask

@@ -69,7 +69,8 @@ def test_isolated_spikes_are_found_and_changes_of_the_signal_are_not() -> None:
 
 def test_no_spikes_in_low_counts_clipped_or_rounded_data_nor_at_a_narrow_line_that_moves() -> None:
     """Bins whose time differences are mostly 0 (Poisson counts of 0.2-5 a sample, values clipped at
-    0, coarse rounding) are judged against their step and their values' spread, not a MAD of 0; a
+    0, coarse rounding, a bin clipped at the detector's maximum) are judged against their step and
+    their values' spread, not a MAD of 0, or not at all where held at one extreme; a
     one-sample change of the whole spectrum, or a sample taken with the light off, moves a narrow
     line (light leaking in) far more than its neighbours but departs together across the sample."""
     rng = np.random.default_rng(0)
@@ -94,6 +95,13 @@ def test_no_spikes_in_low_counts_clipped_or_rounded_data_nor_at_a_narrow_line_th
         assert not spectral.isolated_spikes(noisy).any(), (dip, dark)
         noisy[500, 10] += 20000.0  # a cosmic ray on the line itself is still one
         assert np.argwhere(spectral.isolated_spikes(noisy)).tolist() == [[500, 10]]
+    # a bin clipped at the detector's maximum in most samples: its rare dips are not spikes
+    held = np.round(2000.0 + rng.standard_normal((4096, w)) * 44.7)
+    held[:, 70] = 65535.0
+    held[[1000, 2000, 3000], 70] = [65530.0, 65300.0, 65035.0]
+    assert not spectral.isolated_spikes(held.astype(np.uint16)).any()
+    held[500, 20] += 20000.0
+    assert np.argwhere(spectral.isolated_spikes(held.astype(np.uint16))).tolist() == [[500, 20]]
 
 
 def test_the_default_names_spikes_and_despike_gives_back_what_it_would_give_without_them(den: Denoiser) -> None:
