@@ -1735,17 +1735,14 @@ def isolated_spikes(x: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarra
     # floor) is not read as spikes, while up to three spikes in one bin are
     k = min(4, t)
     judged, where = np.unique(cols, return_inverse=True)
-    high = np.partition(x[:, judged], t - k, axis=0)[t - k][where]
-    low = np.partition(x[:, judged], k - 1, axis=0)[k - 1][where]
+    part = np.sort(x[:, judged], axis=0)  # the candidates' bins, each in order
+    high, low = part[t - k][where], part[k - 1][where]
     value = mid[rows, cols]
     up = value > np.maximum(before[rows, cols], after[rows, cols])
     apart = np.where(up, value - high, low - value) > limit[cols] / 2
     # a bin held at one extreme in many samples (clipped at the detector's maximum, or at a floor)
     # has its departures from that value, not spikes
-    part = x[:, judged]
-    held = (np.mean(part == part.max(axis=0), axis=0) > SPIKE_HELD) | (
-        np.mean(part == part.min(axis=0), axis=0) > SPIKE_HELD
-    )
+    held = (np.mean(part == part[-1], axis=0) > SPIKE_HELD) | (np.mean(part == part[0], axis=0) > SPIKE_HELD)
     apart &= ~held[where]
     rows, cols = rows[apart], cols[apart]
     if not len(rows):
