@@ -215,6 +215,8 @@ def run(
     for k in range(recordings):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(data.TEST_STREAM, 300, k)))
         factors = draw(rng)
+        if quick:  # a smoke test: the drawn condition, at most 5 minutes of it
+            factors["samples"] = min(factors["samples"], int(5 * 60 * FS))
         rec = make(factors, rng)
         row: dict[str, Any] = {"index": k, "recording": rec.name, "factors": factors, "metrics": {}}
         m, _, _ = _analyse(rec, rec.clean)
@@ -479,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--repeats", type=int, default=None, help=f"further draws of each condition below raw (default {REPEATS})"
     )
-    ap.add_argument("--quick", action="store_true", help="3 recordings, 2 repeats (a smoke test)")
+    ap.add_argument("--quick", action="store_true", help="3 recordings of at most 5 minutes, 2 repeats (a smoke test)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads of the default (default 2)")
     ap.add_argument("--out", default=None, help="output folder (default benchmarks/results)")
     args = ap.parse_args(argv)

@@ -671,9 +671,9 @@ def test_errors_name_the_precision_and_device_as_options(tmp_path: Path) -> None
 
 
 def test_a_stack_with_its_channels_last_is_named(tmp_path: Path, helpers: Any) -> None:
-    """A .npy of two recordings stacked along the last axis (600, 152, 2) is read as 600 frames of
-    152 x 2: one warning line says so and how to pass it; stacked first, none; exit 0 both ways."""
-    x = helpers.spectra(600, 152, dtype=np.float32) * 20.0 + 1000.0
+    """A .npy of two recordings stacked along the last axis (64, 32, 2) is read as 64 frames of
+    32 x 2: one warning line says so and how to pass it; stacked first, none; exit 0 both ways."""
+    x = helpers.spectra(64, 32, dtype=np.float32) * 20.0 + 1000.0
     np.save(tmp_path / "last.npy", np.stack([x, 0.5 * x], axis=-1))
     np.save(tmp_path / "first.npy", np.stack([x, 0.5 * x]))
     for name, expected in (("last.npy", 1), ("first.npy", 0)):

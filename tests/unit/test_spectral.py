@@ -1249,9 +1249,9 @@ def test_transposed_recording_warns(den: Denoiser) -> None:
 
 def test_recordings_with_their_channels_last_warn(den: Denoiser) -> None:
     """Two recordings stacked along a last axis, (time, wavelength, channel), would be denoised as
-    600 images of 152 x 2: the default says so and how to pass them; stacked first, or declared
-    images, they are not said to be."""
-    x, _, _ = recording(t=600, w=152)
+    images of W x 2 (here 64 of 32 x 2): the default says so and how to pass them; stacked first,
+    or declared images, they are not said to be."""
+    x, _, _ = recording(t=64, w=32)
     last = np.stack([x, 0.5 * x], axis=-1)
     with pytest.warns(OutOfDomainWarning, match=r"channels last .* pass it as \(channel, time, wavelength\)"):
         den.run(last)
@@ -1259,7 +1259,7 @@ def test_recordings_with_their_channels_last_warn(den: Denoiser) -> None:
         warnings.simplefilter("always")
         den.run(np.moveaxis(last, -1, 0))
         Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1)).run(last[:64])
-        den.run(np.stack([x[:64, :64]] * 3, axis=-1))  # frames of 64 x 3: not shaped like a recording
+        den.run(np.stack([x[:32, :32]] * 3, axis=-1))  # frames of 32 x 3: not shaped like a recording
     assert not [w for w in caught if "channels last" in str(w.message)]
 
 
@@ -1526,10 +1526,10 @@ def test_dask_checks_frames_and_stacks_on_the_client(den: Denoiser, generator, m
     import fluorodn.dask as fdask
 
     rng = np.random.default_rng(12)
-    yy, xx = np.mgrid[:512, :512]
+    yy, xx = np.mgrid[:256, :256]
     texture = 1000.0 + 300.0 * (((yy // 2) + (xx // 2)) % 2)
     textured = texture + 0.3 * np.sqrt(texture) * rng.standard_normal(texture.shape)
-    smooth = gaussian_filter(rng.standard_normal((512, 512)), 8) * 400 + 1000
+    smooth = gaussian_filter(rng.standard_normal((256, 256)), 8) * 400 + 1000
     smooth = smooth + 0.3 * np.sqrt(smooth) * rng.standard_normal(smooth.shape)
 
     def checked(x: np.ndarray, chunks: tuple[int, ...]) -> list[str]:
@@ -1539,23 +1539,23 @@ def test_dask_checks_frames_and_stacks_on_the_client(den: Denoiser, generator, m
 
     one = _domain_messages(den.run, textured)[1]
     assert len(one) == 1 and one[0].startswith("test_spectral.py: the image model removed"), one
-    built = checked(textured, (200, 300))
+    built = checked(textured, (100, 150))
     assert len(built) == 1 and built[0].startswith("test_spectral.py: the image model removed"), built
-    assert checked(smooth, (200, 300)) == _domain_messages(den.run, smooth)[1] == []
+    assert checked(smooth, (100, 150)) == _domain_messages(den.run, smooth)[1] == []
     transposed = np.ascontiguousarray(generator(np.random.default_rng(3), 1200, 152, 0.4).noisy.T)
     built = checked(transposed, (76, 600))  # handed to the image model, as one call does, said at the caller
     assert built and built[0].startswith("test_spectral.py: a 152 x 1200 array looks like a spectral recording")
     clipped = np.minimum(smooth, np.quantile(smooth, 0.97))
-    assert checked(clipped, (200, 300)) == _domain_messages(den.run, clipped)[1] != []
+    assert checked(clipped, (100, 150)) == _domain_messages(den.run, clipped)[1] != []
 
     assert [fdask.check_pages(n) for n in (0, 1, 3, 31, 32, 100)] == [[], [0], [0], [0], [0, 31], [0, 50, 99]]
     empty = fdask.denoise(da.zeros((0, 64, 64), chunks=(1, 64, 64)))  # nothing to check, nothing to denoise
     assert empty.compute().shape == (0, 64, 64)
-    assert checked(np.stack([smooth, smooth, textured]), (1, 512, 512)) == []  # a sample: page 0 only
+    assert checked(np.stack([smooth, smooth, textured]), (1, 256, 256)) == []  # a sample: page 0 only
     monkeypatch.setattr(fdask, "CHECK_EVERY", 1)  # every page of three
-    built = checked(np.stack([smooth, smooth, textured]), (1, 512, 512))
+    built = checked(np.stack([smooth, smooth, textured]), (1, 256, 256))
     assert len(built) == 1 and built[0].startswith("test_spectral.py: page index 2: the image model removed"), built
-    assert checked(np.stack([smooth, smooth, smooth]), (2, 512, 512)) == []
+    assert checked(np.stack([smooth, smooth, smooth]), (2, 256, 256)) == []
 
     inst = generator(np.random.default_rng(11), 2000, 152, 0.4)
     counts = np.round(inst.noisy).astype(np.int64)

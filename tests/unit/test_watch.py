@@ -111,8 +111,8 @@ def test_a_renamed_file_is_taken_under_its_new_name(tmp_path: Path) -> None:
 def test_a_file_deleted_before_it_is_complete_is_told_once(tmp_path: Path, poll: bool) -> None:
     """A file deleted while it is still being written is told to ``gone`` once, and never handed
     over; a file renamed to another accepted name is not told, only handed over under that name."""
-    # files there before the observer starts are scanned; settle leaves 10 s to delete and rename them
-    watcher = Watcher(tmp_path, lambda p: p.suffix == ".npy", settle=10.0, poll=poll, poll_interval=0.1)
+    # files there before the observer starts are scanned; settle leaves 4 s to delete and rename them
+    watcher = Watcher(tmp_path, lambda p: p.suffix == ".npy", settle=4.0, poll=poll, poll_interval=0.1)
     seen: list[tuple[Path, int]] = []
     gone: list[Path] = []
     (tmp_path / "cut.npy").write_bytes(b"a" * 30)
