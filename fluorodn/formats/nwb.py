@@ -181,13 +181,13 @@ def _write_image(image: io.BytesIO, dest: Path) -> None:
 def _timing(times: np.ndarray) -> dict[str, Any]:
     """The timing keywords of a TimeSeries at ``times`` ((T,) s): ``starting_time`` and ``rate``
     where the times are regular (:data:`REGULAR_TOLERANCE`), else ``timestamps``. The rate is
-    rounded to 9 significant digits where that still fits the times (a clock's rounding,
-    5.00000000007 Hz, gives 5 Hz)."""
+    rounded to the fewest significant digits, 6 to 9, that still fit the times (a clock's rounding,
+    5.00000000007 Hz, or 5.00000002 Hz from times in Unix seconds, gives 5 Hz)."""
     times = np.asarray(times, dtype=np.float64)
     n = times.size
     if n > 1:
         exact = (n - 1) / float(times[-1] - times[0])
-        for rate in (float(f"{exact:.9g}"), exact):
+        for rate in [float(f"{exact:.{digits}g}") for digits in range(6, 10)] + [exact]:
             off = times - (times[0] + np.arange(n) / rate)
             if float(np.abs(off).max()) <= REGULAR_TOLERANCE / rate:
                 return {"starting_time": float(times[0]), "rate": rate}
@@ -217,6 +217,13 @@ def _recording_start(src: Path) -> tuple[datetime | None, str]:
     return None, ""
 
 
+#: Longest a file's clock may have run before its first sample (s) for the NWB session to start at
+#: the clock's 0: an acquisition program's clock. A clock that started longer ago (Unix time, a
+#: computer's uptime, CF's "seconds since 1970-01-01") marks no session's start; the session then
+#: starts at the first sample, and the description gives where that sample stands on the clock.
+CLOCK_LEAD_S = 86400.0
+
+
 def write_unmixed(
     result: Any,
     dest: str | os.PathLike[str],
@@ -228,10 +235,12 @@ def write_unmixed(
     recording ``source`` as NWB: its ``time_s`` as the times, the start time from the file where it
     records one (an OceanView ``Date:``, a TIFF converted from such a file, an HDF5 time axis in
     CF's units since a date), else the file's modification time. Where the file's own clock starts
-    later than 0 (``result.time_origin_s``, an HDF5 ``Time`` axis), the times are on that clock, the
-    session starting at its 0 where the file gives its start, and the description says so. Samples
-    taken with the light off are NaN in every trace, as in the result, and the session
-    description says how many, and that GuPPy cannot analyse them."""
+    later than 0 but at most :data:`CLOCK_LEAD_S` (``result.time_origin_s``, an HDF5 ``Time`` axis),
+    the times are on that clock, the session starting at its 0 where the file gives its start;
+    otherwise they count from the first sample, the session starting there where the file gives
+    its start. The description says which. Samples taken with the light off are NaN in every trace,
+    as in the result, and the session description says how many, and that GuPPy cannot analyse
+    them."""
     cols = result.columns()
     times = None if result.time_s is None else np.asarray(result.time_s, dtype=np.float64)
     if times is None:
@@ -250,7 +259,7 @@ def write_unmixed(
         note = f" {said}; its time was taken as this computer's local time."
     origin = getattr(result, "time_origin_s", None)
     times = times - times[0]
-    if origin and origin > 0:
+    if origin and 0 < origin <= CLOCK_LEAD_S:
         times = times + float(origin)
         note += f" Times are on the file's own clock, on which its first sample stands at {origin:.9g} s."
         if start is not None:  # the file's start is its first sample's time: the session starts at the clock's 0

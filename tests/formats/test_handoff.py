@@ -253,6 +253,48 @@ def test_nwb_times_before_the_clocks_zero_count_from_the_first_sample(tmp_path):
         assert json.loads(nwb.notes)["time_origin_s"] == -2.5
 
 
+def test_nwb_times_on_a_clock_started_long_before_count_from_the_first_sample(tmp_path):
+    """A Time axis in Unix seconds (no unit) or CF's "seconds since 1970-01-01": no session starts
+    at that clock's 0, so the NWB times count from the first sample, at its own rate (not one that
+    the clock's rounding makes 5.00000001 Hz), the session starting at that sample where the file
+    gives its date (1970 nowhere), and the description gives where the sample stands on the clock."""
+    from datetime import datetime, timezone
+
+    import h5py
+
+    NWBHDF5IO = _nwb_modules()
+    from fluorodn.formats.nwb import CLOCK_LEAD_S
+    from fluorodn.unmixing import unmix_file
+
+    first = 1484905026.469  # 2017-01-20 09:37:06.469 UTC
+    for units in (None, "seconds since 1970-01-01 00:00:00"):
+        path = tmp_path / f"epoch{units is None}.h5"
+        with h5py.File(path, "w") as f:
+            f["Channel1"] = spectra(60, 152, seed=8).astype("f4")
+            time = f.create_dataset("Time", data=first + 0.2 * np.arange(60))
+            if units:
+                time.attrs["units"] = units
+            f["Wavelength"] = np.linspace(477, 595, 152)
+        unmix_file(path, "example", denoise=False, dark=0.0, output=path.with_suffix(".nwb"))
+        with NWBHDF5IO(str(path.with_suffix(".nwb")), "r") as io:
+            nwb = io.read()
+            sensor = nwb.processing["ophys"]["sensor"]
+            assert sensor.starting_time == 0.0 and sensor.rate == 5.0
+            assert f"the first sample, which stands at {first:.9g} s on the file's own clock" in (
+                nwb.session_description
+            )
+            if units:  # the session starts at the first sample's date
+                start = nwb.session_start_time.astimezone(timezone.utc)
+                assert (
+                    abs((start - datetime(2017, 1, 20, 9, 37, 6, 469000, tzinfo=timezone.utc)).total_seconds()) < 1e-3
+                )
+            assert nwb.session_start_time.year > 1970
+    # an acquisition program's clock, started an hour before the first sample, is kept
+    unmix_file(_unmixed_h5(tmp_path, 3600.0), "example", denoise=False, dark=0.0, output=tmp_path / "hour.nwb")
+    with NWBHDF5IO(str(tmp_path / "hour.nwb"), "r") as io:
+        assert io.read().processing["ophys"]["sensor"].starting_time == 3600.0 < CLOCK_LEAD_S
+
+
 def test_nwb_with_light_off_samples_says_guppy_cannot_use_it(tmp_path):
     """Light-off samples are NaN in NWB (no data are made up there); the description says GuPPy
     cannot analyse them and which files to give it instead."""
