@@ -10,7 +10,8 @@ channels of equal length as (C, T, W). What each format keeps of the axes:
   known), ``time_zone`` (the zone's name as the source gives it) and ``time_origin_s`` (the first
   sample's time on the source's own clock, which ``time_s`` counts from).
 * ``h5``: the axes layout of :mod:`fluorodn.formats.hdf5_axes` (``Channel1..C``, ``Time``,
-  ``Wavelength``), which fluorodn reads back as it was.
+  ``Wavelength``), which fluorodn reads back as it was; the start, where its UTC offset is known,
+  in the ``Time`` unit (CF's ``seconds since <date>``).
 
 Inputs read by :mod:`fluorodn.io` (TIFF, NPY, MAT) convert through :func:`write_pages`, page
 by page, without axes: ``npy`` and ``tif`` keep the input's shape, ``h5`` holds time x wavelength
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,20 @@ def write_array(
     ``start`` (when the recording started; naive where its zone is not known), ``time_zone``
     (the zone's name) and ``time_origin_s`` (the first sample's time on the source's own clock)
     are kept by ``tif``, where given; ``h5`` keeps the origin in its ``Time`` axis (the times on
-    the source's own clock, as an HDF5 source held them)."""
+    the source's own clock, as an HDF5 source held them) and a start whose UTC offset is known in
+    the axis's unit, CF's ``seconds since <the clock's 0>`` (a start in an unknown zone has no
+    place there: CF reads a date without an offset as UTC)."""
     check_target(fmt)
     if fmt == "h5":
         from fluorodn.formats.hdf5_axes import write_axes_file
 
-        if times is not None and time_origin_s:
-            times = np.asarray(times, dtype=np.float64) + float(time_origin_s)
-        write_axes_file(dest, streams, wavelengths, times, provenance, excitations)
+        origin = float(time_origin_s or 0.0)
+        if times is not None and origin:
+            times = np.asarray(times, dtype=np.float64) + origin
+        epoch = None
+        if times is not None and start is not None and start.utcoffset() is not None:
+            epoch = start - timedelta(seconds=origin)
+        write_axes_file(dest, streams, wavelengths, times, provenance, excitations, epoch=epoch)
         return
     shapes = {s.shape for s in streams}
     if len(shapes) != 1:

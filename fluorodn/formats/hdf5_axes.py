@@ -740,9 +740,12 @@ def write_axes_file(
     *,
     dtype: np.dtype | None = None,
     count: int | None = None,
+    epoch: datetime | None = None,
 ) -> None:
     """A new HDF5 file in the axes layout: ``Channel1..C`` (T, W), ``Time`` (s), ``Wavelength`` (nm).
 
+    ``epoch``: the date the times count from, with its UTC offset; the ``Time`` unit is then CF's
+    ``seconds since <epoch>``, which the reader takes the recording's start from.
     ``channels`` are written each as it comes (as ``dtype``, or their own type); ``count``: how many
     there must be (ValueError otherwise, after the file is closed). ``excitations`` > 1 says that
     the rows of each channel interleave that many excitations (stored as the root attribute
@@ -755,7 +758,8 @@ def write_axes_file(
         for written, ch in enumerate(channels, 1):
             f.create_dataset(f"Channel{written}", data=np.asarray(ch, dtype=dtype))
         if times is not None:
-            f.create_dataset("Time", data=np.asarray(times, dtype=np.float64)).attrs["units"] = "s"
+            unit = "s" if epoch is None else f"seconds since {epoch.isoformat(sep=' ')}"
+            f.create_dataset("Time", data=np.asarray(times, dtype=np.float64)).attrs["units"] = unit
         if wavelengths is not None:
             f.create_dataset("Wavelength", data=np.asarray(wavelengths, dtype=np.float64)).attrs["units"] = "nm"
         if excitations > 1:

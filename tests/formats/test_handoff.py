@@ -13,7 +13,7 @@ import tifffile
 from fluorodn import formats
 from fluorodn.formats.guppy import write_guppy
 
-from .conftest import spectra
+from .conftest import HEADER, spectra
 
 
 @pytest.mark.parametrize("interleaved", [False, True])
@@ -38,8 +38,10 @@ def test_conversions_keep_what_each_format_can_hold(export, tmp_path, interleave
 
 
 def test_conversions_keep_the_start_time_and_the_clocks_origin(export, tmp_path):
-    """--to tif keeps an OceanView export's start time, --to h5 and --to tif an HDF5 Time axis's
-    origin on its own clock: read back, each says the same as its source."""
+    """--to tif keeps an OceanView export's start time, --to h5 too where its UTC offset is known
+    (CF's "seconds since" in the Time unit; a date in an unknown zone has no place there), --to h5
+    and --to tif an HDF5 Time axis's origin on its own clock and its date: read back, each says the
+    same as its source."""
     import h5py
 
     rec = formats.read(export(np.round(spectra(60, 24, seed=4), 2)))
@@ -48,6 +50,24 @@ def test_conversions_keep_the_start_time_and_the_clocks_origin(export, tmp_path)
     with tifffile.TiffFile(tif) as t:
         meta = json.loads(t.pages[0].description)
     assert meta["start"] == rec.meta["start"].isoformat() and meta["time_zone"] == rec.meta["time_zone"]
+    assert rec.meta["start"].utcoffset() is not None  # CET: one offset
+    h5 = formats.read(rec.write_as("h5", tmp_path / "o.h5", outs))
+    assert h5.meta["start"] == rec.meta["start"] and h5.meta.get("time_origin_s", 0.0) == 0.0
+    np.testing.assert_allclose(h5.times, rec.times)
+    naive = formats.read(export(np.round(spectra(60, 24, seed=4), 2), name="naive.txt",
+                                header=HEADER.replace("CET", "XYZ")))  # fmt: skip
+    assert naive.meta["start"].utcoffset() is None
+    assert "start" not in formats.read(naive.write_as("h5", tmp_path / "naive.h5", outs)).meta
+    dated = tmp_path / "dated.h5"
+    with h5py.File(dated, "w") as f:
+        f["Channel1"] = np.round(spectra(60, 24, seed=5), 2)
+        f.create_dataset("Time", data=12.5 + 0.2 * np.arange(60)).attrs["units"] = (
+            "seconds since 2017-01-20 10:00:00+01:00"
+        )
+        f["Wavelength"] = np.linspace(477.0, 595.0, 24)
+    src = formats.read(dated)
+    again = formats.read(src.write_as("h5", tmp_path / "dated_back.h5", [c.data for c in src.channels]))
+    assert again.meta["start"] == src.meta["start"] and again.meta["time_origin_s"] == 12.5
     late = tmp_path / "late.h5"
     with h5py.File(late, "w") as f:
         f["Channel1"] = np.round(spectra(60, 24, seed=5), 2)
