@@ -106,7 +106,7 @@ def unmix(
     ------
     UnmixError : not a finite 2D real array, fewer than 3 samples or 5 bins with signal, a
         wavelength count that differs from the columns, a (W, T) array (transposed), or a
-        sensor spectrum that does not cover the wavelengths.
+        sensor spectrum that does not cover the wavelengths, or values the denoiser refuses.
     InputError : ``denoise`` is none of the above.
 
     Examples
@@ -224,11 +224,14 @@ def _unmix(
             denoise = Denoiser() if denoise is True else Denoiser(denoise)
         # a Denoiser's warnings point at the user's line, and it knows x is time x wavelength (a
         # recording takes the spectral path however short); anything else with a run method runs as is
-        denoised = (
-            denoise._run(x, None, None, None, 1 + depth, recording=True, rate=rate)
-            if isinstance(denoise, Denoiser)
-            else denoise.run(x)
-        )
+        try:
+            denoised = (
+                denoise._run(x, None, None, None, 1 + depth, recording=True, rate=rate)
+                if isinstance(denoise, Denoiser)
+                else denoise.run(x)
+            )
+        except InputError as err:  # values the model cannot take (beyond float32's range, ...)
+            raise UnmixError(f"the recording cannot be denoised before unmixing: {err}") from None
         x = np.asarray(denoised, dtype=np.float64)
         # the model that ran (an image model where the bins are out of the spectral model's range)
         ran = denoise._runs(x.shape, recording=True) if isinstance(denoise, Denoiser) else denoise
@@ -238,19 +241,26 @@ def _unmix(
         if getattr(ran, "kind", None) == "spectral" and how:
             model_name += f" ({how})"
         record = _denoising_record(ran)
-    z = x - dark_w
+    # the fits run in units of the recording's typical level, so that neither their conditioning (a
+    # column of ones beside one of 1 / E in the design) nor their float32 work depends on the units
+    # the values come in; the emission and the offset are given back in those units
+    unit = _typical_level(x - dark_w)
+    z = (x - dark_w) / unit
+    scaled_noise = noise / unit
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
-    coef, emission, rms, mixed = _linear_fit(z, basis, noise)
+    coef, emission, rms, mixed = _linear_fit(z, basis, scaled_noise)
     if mixed:
         warnings.warn(mixed, UnmixWarning, stacklevel=1 + depth)
-    kept = None if raw is x else _raw_sensor_kept(raw - dark_w, coef[:, 1], basis, noise)
+    kept = None if raw is x else _raw_sensor_kept((raw - dark_w) / unit, coef[:, 1], basis, scaled_noise)
     if kept is not None and kept < SENSOR_KEPT:
         warnings.warn(_crushed_sensor(kept), UnmixWarning, stacklevel=1 + depth)
     gain = np.exp(coef[:, 0])
     params = np.column_stack([coef[:, 0], coef[:, 1:4], coef[:, 4] * gain])  # log gain, a, h1, h2, offset
     if refine:
-        params, rms = _refine(z, emission, basis, noise, params, progress)
+        params, rms = _refine(z, emission, basis, scaled_noise, params, progress)
         gain = np.exp(params[:, 0])
+    params[:, 4] *= unit
+    emission = emission * unit
     return UnmixResult(
         sensor=_on_rows(params[:, 1], lit),
         hbo2=_on_rows(params[:, 2], lit),
@@ -388,6 +398,13 @@ def _light_off_message(lit: np.ndarray, denoising: bool) -> str:
 def _rows(n: int) -> slice:
     """Evenly spaced rows (at most about :data:`_STAT_ROWS`) for the per-bin medians."""
     return slice(None, None, max(1, -(-n // _STAT_ROWS)))
+
+
+def _typical_level(z: np.ndarray) -> float:
+    """The median magnitude of the (T, W) recording ``z`` (dark level subtracted) over evenly spaced
+    rows: the unit the fits work in; 1 where that is 0 or not finite."""
+    level = float(np.median(np.abs(z[_rows(z.shape[0])])))
+    return level if math.isfinite(level) and level > 0 else 1.0
 
 
 def _noise_sigma(z: np.ndarray) -> np.ndarray:

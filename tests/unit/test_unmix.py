@@ -141,6 +141,28 @@ def test_dark_level_is_subtracted(clean: tuple[np.ndarray, dict]) -> None:
     assert np.std(undone.sensor) < 0.9 * np.std(base.sensor)
 
 
+@pytest.mark.parametrize("factor", [1e-18, 1e-15, 1e13, 1e20])
+def test_the_units_of_the_values_change_nothing_but_the_emission_and_offset(
+    noisy: tuple[np.ndarray, dict], factor: float
+) -> None:
+    """Counts times 1e-18 or 1e20 (a camera's or a spectrometer's own units) give the same traces,
+    linear and refined, and the emission and offset in those units: the fits' conditioning does
+    not follow the units."""
+    x, tr = noisy
+    sensor = (tr["wl"], tr["response"])
+    for refine in (False, True):
+        base = unmix(x[:300], tr["wl"], sensor, denoise=False, refine=refine)
+        res = unmix(x[:300] * factor, tr["wl"], sensor, denoise=False, refine=refine)
+        for name in ("sensor", "hbo2", "hb", "gain", "residual_rms"):
+            ref = getattr(base, name)
+            np.testing.assert_allclose(getattr(res, name), ref, rtol=0, atol=1e-6 * np.abs(ref).max(), err_msg=name)
+        np.testing.assert_allclose(res.offset / factor, base.offset, rtol=0, atol=1e-6 * np.abs(base.offset).max())
+        np.testing.assert_allclose(res.emission / factor, base.emission, rtol=1e-6)
+    if factor > 1e18:  # beyond float32's range: the denoiser refuses it, said as the unmixing's error
+        with pytest.raises(UnmixError, match=r"cannot be denoised before unmixing: input holds .* beyond the largest"):
+            unmix(x[:300] * 1e36, tr["wl"], sensor, denoise=True)
+
+
 def test_refine_equals_scipy_least_squares_on_the_full_model(noisy: tuple[np.ndarray, dict]) -> None:
     from scipy.optimize import least_squares
 
