@@ -20,7 +20,16 @@ from .errors import ModelError
 if TYPE_CHECKING:  # pragma: no cover
     from . import Denoiser, DenoiserOptions
 
-__all__ = ["LOADS", "cached_denoiser", "check_block", "run_block_2d", "run_block_3d", "run_block_spectral"]
+__all__ = [
+    "LOADS",
+    "cached_denoiser",
+    "check_block",
+    "reconstruct_block",
+    "run_block_2d",
+    "run_block_3d",
+    "run_block_spectral",
+    "run_block_traces",
+]
 
 _CACHE: dict[tuple[str, str, str], Denoiser] = {}
 _CACHE_LOCK = threading.Lock()
@@ -122,3 +131,47 @@ def run_block_spectral(
     if block.shape[0] == 0:
         return np.empty(block.shape, dtype=np.float32)
     return den.run_projected(block, projection)
+
+
+def run_block_traces(
+    block: np.ndarray,
+    *,
+    model: str,
+    device: str,
+    options: Any,
+    sha256: str | None,
+    projection: Any,
+    depth: int,
+    block_info: dict[Any, Any] | None = None,
+) -> np.ndarray:
+    """The (T, K) denoised coefficient traces of one row block of a spectral recording, extended by
+    ``depth`` rows of its neighbours on each side that has one (dask's overlap without a boundary),
+    with the recording's projection; those rows trimmed off again."""
+    den = worker_denoiser(model, device, options, sha256)
+    k = projection.components
+    if block.shape[0] == 0:
+        return np.empty((0, k), dtype=np.float32)
+    coef = den._projected_traces(block, projection)
+    where, count = (
+        (0, 1) if block_info is None else (block_info[0]["chunk-location"][0], block_info[0]["num-chunks"][0])
+    )
+    top = depth if where > 0 else 0
+    bottom = depth if where < count - 1 else 0
+    return np.ascontiguousarray(coef[top : coef.shape[0] - bottom])
+
+
+def reconstruct_block(coef: np.ndarray, coef_mean: np.ndarray, bin_mean: np.ndarray, *, projection: Any) -> np.ndarray:
+    """(T, W) float32 rows of a spectral recording from their (T, K) denoised traces, each bin's
+    time mean over the whole recording being ``bin_mean`` ((1, W): the recording's own, as
+    recorded) where the whole recording's traces have the time means ``coef_mean`` ((1, K))."""
+    import dataclasses
+
+    from . import spectral
+
+    p = dataclasses.replace(
+        projection,
+        mean=np.asarray(bin_mean, np.float64)[0],
+        coef_mean=np.asarray(coef_mean, np.float64)[0],
+        whole=False,
+    )
+    return spectral.reconstruct(p, coef)

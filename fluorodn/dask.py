@@ -58,7 +58,15 @@ from ._dask_io import (
     write_zarr,
 )
 from ._dask_worker import LOADS as LOADS
-from ._dask_worker import cached_denoiser, check_block, run_block_2d, run_block_3d, run_block_spectral
+from ._dask_worker import (
+    cached_denoiser,
+    check_block,
+    reconstruct_block,
+    run_block_2d,
+    run_block_3d,
+    run_block_spectral,
+    run_block_traces,
+)
 from ._engine import MIN_VALUE, check_scale, clipping_warning, removal_warning, tiny_error
 from .errors import FluorodnError, InputError
 from .files import check_name_length, make_folder
@@ -507,7 +515,33 @@ def _denoise_spectral(
     if arr.numblocks[0] > 1 and min(arr.chunks[0]) < reach:
         arr = arr.rechunk({0: max(4 * reach, max(arr.chunks[0]))})
     depth = {0: reach if arr.numblocks[0] > 1 else 0, 1: 0}
-    return _blocks(run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common), messages
+    if fitted.mean is None:
+        return _blocks(
+            run_block_spectral, arr, depth, "fluorodn-denoise-spectral", projection=fitted, **common
+        ), messages
+    return _kept_means(arr, depth[0], fitted, common), messages
+
+
+def _kept_means(arr: da.Array, depth: int, fitted: Any, common: dict[str, Any]) -> da.Array:
+    """A spectral recording (one chunk across wavelength) whose bins keep their time means as
+    recorded (``keep_fixed_pattern``), as one call keeps them over all the rows: the denoised
+    traces of each row block (``depth`` rows of overlap) first, then their time means and the
+    bins' over the whole recording, then each block's output rows from its traces. The traces
+    (K values a row) are held until the last block is put back."""
+    import dask.array as da
+
+    k, w = fitted.components, arr.shape[1]
+    extended = da.overlap.overlap(arr, depth={0: depth, 1: 0}, boundary="none") if depth else arr
+    traces = da.map_blocks(
+        run_block_traces, extended, projection=fitted, depth=depth, chunks=(arr.chunks[0], (k,)), dtype=np.float32,
+        meta=np.empty((0, 0), np.float32), token="fluorodn-denoise-traces", **common,
+    )  # fmt: skip
+    coef_mean = traces.mean(axis=0, dtype=np.float64, keepdims=True)
+    bin_mean = arr.mean(axis=0, dtype=np.float64, keepdims=True)
+    return da.map_blocks(
+        reconstruct_block, traces, coef_mean, bin_mean, projection=fitted, chunks=(arr.chunks[0], (w,)),
+        dtype=np.float32, meta=np.empty((0, 0), np.float32), token="fluorodn-denoise-bins",
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the CLI's entry point

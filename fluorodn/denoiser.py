@@ -932,6 +932,13 @@ class Denoiser:
         # rows of the recording: each bin's time mean is matched to the projection's, not to these rows'
         return self._run_spectral(arr, None, dataclasses.replace(projection, whole=False))[0]
 
+    def _projected_traces(self, x: np.ndarray, projection: spectral.Projection) -> np.ndarray:
+        """(T, K) float32: the denoised coefficient traces of rows ``x`` (T, W) of a spectral
+        recording with a projection fitted on the whole recording, as :meth:`run_projected` has
+        them before it maps them back to the bins (:func:`fluorodn.spectral.reconstruct`)."""
+        arr = check_input(x, ndims=(2,), pages=False)
+        return self._denoised_traces(dataclasses.replace(projection, coef=spectral.coefficients(projection, arr)))
+
     def _run_spectral(
         self,
         arr: np.ndarray,
@@ -967,11 +974,16 @@ class Denoiser:
         else:
             proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 
+        coef = self._denoised_traces(proj)
+        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
+
+    def _denoised_traces(self, proj: spectral.Projection) -> np.ndarray:
+        """(T, K) float32: the coefficient traces of ``proj`` (``proj.coef``) as the options have
+        them denoised (noise-only components at their time means)."""
         signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
         if not self.options.filters_over_time:
             fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
-            coef = np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
-            return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
+            return np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
         net = self._net if self.options.strength == 1.0 else spectral.weakened(self._net, self.options.strength)
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
         # on a long recording each trace's slow baseline stays out of the network, which sees
@@ -1002,7 +1014,7 @@ class Denoiser:
             coef[:, active] += base
         if kept.any():
             coef[:, kept] = proj.coef[:, kept]
-        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
+        return coef
 
     def _fitted_messages(
         self,

@@ -1432,7 +1432,7 @@ def test_edges_are_denoised_like_the_interior(precision: str, generator) -> None
     assert np.median(without[3:-3]) < 0.95 * np.median(with_pattern[3:-3])  # 0.213 vs 0.244 measured
 
 
-def test_dask_equals_one_call(den: Denoiser, generator) -> None:
+def test_dask_equals_one_call(den: Denoiser, generator, monkeypatch) -> None:
     da = pytest.importorskip("dask.array")
     import fluorodn.dask as fdask
 
@@ -1444,13 +1444,21 @@ def test_dask_equals_one_call(den: Denoiser, generator) -> None:
     for chunks in ((300, 120), (1000, 40), (2500, 120)):
         got = fdask.denoise(da.from_array(x, chunks=chunks)).compute(scheduler="threads")
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
-    # the fixed pattern kept: the same in chunks, and it differs from the default
+    # the fixed pattern kept: the same in chunks, each bin's time mean as recorded over all the rows
+    # (also where the fit reads fewer), and it differs from the default
     options = DenoiserOptions(threads=1, keep_fixed_pattern=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
         kept = Denoiser(device="cpu", options=options).run(x)
-    got = fdask.denoise(da.from_array(x, chunks=(300, 120)), options=options).compute(scheduler="threads")
-    np.testing.assert_allclose(got, kept, rtol=1e-5, atol=1e-4 * float(np.abs(ref).max()))
+    rounding = 4 * float(np.spacing(np.float32(np.abs(x).max())))
+    np.testing.assert_allclose(kept.mean(axis=0, dtype=np.float64), x.mean(axis=0, dtype=np.float64), atol=rounding)
+    for chunks in ((300, 120), (2500, 120)):
+        got = fdask.denoise(da.from_array(x, chunks=chunks), options=options).compute(scheduler="threads")
+        np.testing.assert_allclose(got, kept, rtol=0, atol=rounding)
+    every = spectral._stat_rows
+    monkeypatch.setattr(spectral, "_stat_rows", lambda n, limit=800: every(n, limit))  # the fit reads 800 rows
+    got = fdask.denoise(da.from_array(x, chunks=(400, 120)), options=options).compute(scheduler="threads")
+    np.testing.assert_allclose(got.mean(axis=0, dtype=np.float64), x.mean(axis=0, dtype=np.float64), atol=rounding)
     assert np.abs(kept - ref).max() > 1e-2 * float(np.abs(ref - x).std())
 
 
