@@ -354,7 +354,11 @@ def denoise(
     """Lazily denoise a dask array; equal to ``Denoiser(model).run(array.compute(), recording=recording)``,
     except that a single frame (2D) cut into chunks keeps the network's output where it flattened
     small bright spots (``keep_spots`` needs whole pages: the warning then says to measure spots on
-    the input); a stack's pages get their spots put back as in one call.
+    the input); a stack's pages get their spots put back as in one call. A stack of no pages gives
+    no pages (one call refuses it). The out-of-domain checks read samples (module docstring): a
+    stack's pages one in ``CHECK_EVERY``, at least one and at most ``CHECK_PAGES`` (page 0 alone of
+    a stack of 2-31 pages), a frame's centred square; a problem only outside them goes unwarned,
+    where one call checks every page whole.
 
     Parameters
     ----------
