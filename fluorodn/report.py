@@ -35,6 +35,8 @@ Per page the summary holds:
 * ``verdict``: ``"nothing removed"`` where ``removed_noise_units`` is below
   :data:`NOTHING_REMOVED`; else ``"nearly constant: nothing to judge"`` where the noisy recording
   is (``nearly_constant``): what was removed cannot be measured against its noise; else
+  ``"not denoised: as noisy as before, or more"`` where ``noise_ratio_median`` is
+  :data:`NOT_DENOISED` or more (the files given in the wrong order, an offset alone); else
   ``"looks like noise"`` where the removed component is white
   (``|whiteness| < 0.1``) and spread over the spectral components as noise is (``leading_share``
   below ``2 * leading_share_noise + 0.05``); else ``"structured: signal may have been removed"``;
@@ -107,6 +109,12 @@ STAT_ROWS = 100_000
 #: noise's power, far less than any denoising removes, and more than the rounding of a file
 #: written back in its own or a narrower float type.
 NOTHING_REMOVED = 0.05
+#: From this ``noise_ratio_median`` (the noise left over the noise before) up the verdict is "not
+#: denoised": the second recording is as noisy as the first, or noisier (the two given in the
+#: wrong order, an offset or a rescaling alone). fluorodn's outputs keep 0.03-0.55 of it (the
+#: default, ``strength`` 0.1-0.3, ``spectral_only`` on the example recording; ``low`` and ``high``
+#: on frames at three noise levels); a denoising that removed a tenth of the noise keeps 0.9.
+NOT_DENOISED = 0.98
 
 
 def report_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -297,6 +305,7 @@ table.prov td{overflow-wrap:anywhere;word-break:break-word}
 VERDICTS = {
     "nothing removed": "none",
     "nearly constant: nothing to judge": "none",
+    "not denoised: as noisy as before, or more": "bad",
     "looks like noise": "ok",
     "structured: signal may have been removed": "bad",
 }
@@ -316,6 +325,8 @@ def verdict(s: dict[str, Any]) -> str:
         return "nothing removed"
     if s.get("nearly_constant"):
         return "nearly constant: nothing to judge"
+    if s["noise_ratio_median"] >= NOT_DENOISED:
+        return "not denoised: as noisy as before, or more"
     white = abs(s["whiteness"]) < 0.1
     even = s["leading_share"] < 2.0 * s["leading_share_noise"] + 0.05
     return "looks like noise" if white and even else "structured: signal may have been removed"
@@ -542,7 +553,9 @@ def _html(
         f'<p class="small">Verdict: <i>nothing removed</i> where the removed part (noisy - denoised) is under '
         f"{NOTHING_REMOVED:g} of the noisy {what}'s noise level (RMS, each {terms.bin} in units of its own); "
         f"<i>nearly constant</i> where all but a few of the noisy {what}'s values (under 0.2 %) are equal: it has "
-        "no noise to measure what was removed against; <i>looks like noise</i> where it is white (whiteness under "
+        f"no noise to measure what was removed against; <i>not denoised</i> where the denoised {what}'s noise "
+        f"level is {NOT_DENOISED:g} of the noisy one's or more (the files in the wrong order?); "
+        "<i>looks like noise</i> where it is white (whiteness under "
         "0.1) and no more in the leading components than noise is (under twice K/W + 0.05); <i>structured</i> "
         "otherwise.</p>"
     )

@@ -248,7 +248,8 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
     """Denoising that removed nothing (the same file twice, or one written back in float32) gets
     its own verdict, not a pass: white and evenly spread hold trivially for nothing. A removed
     part of a tenth of the noise is something removed; the verdicts of noise and of signal removed
-    stay as they were."""
+    stay as they were. A "denoised" recording as noisy as the noisy one or noisier (the two
+    swapped, an offset alone) is not denoised, not noise removed."""
     clean, noisy = synthetic()
     for denoised in (noisy, noisy.astype(np.float32)):
         text, summary = build_report(noisy[:300], denoised[:300])
@@ -265,8 +266,15 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
     near = np.full((300, W), 100.0)
     near[3, 5] = 101.0  # all values equal but one
     assert verdict(page_summary(near, np.full_like(near, 100.0))) == "nearly constant: nothing to judge"
+    # the files in the wrong order, or an offset alone: no less noisy, whatever the removed part looks like
+    swapped, offset = page_summary(clean, noisy), page_summary(noisy, noisy + 1000.0)
+    assert swapped["noise_ratio_median"] > 10 and offset["noise_ratio_median"] == pytest.approx(1.0)
+    assert verdict(swapped) == verdict(offset) == "not denoised: as noisy as before, or more"
+    text, _ = build_report(noisy[:300], noisy[:300] + 1000.0)
+    assert '<td class="bad">not denoised: as noisy as before, or more</td>' in text
     assert 0 < NOTHING_REMOVED < 0.1 and set(VERDICTS) == {
-        verdict(s) for s in (page, lightly, page_summary(noisy, flat), page_summary(near, np.full_like(near, 100.0)))
+        verdict(s)
+        for s in (page, lightly, page_summary(noisy, flat), page_summary(near, np.full_like(near, 100.0)), offset)
     }
 
 
