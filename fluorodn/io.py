@@ -20,6 +20,8 @@ found and outputs named by :mod:`fluorodn._paths`.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -228,6 +230,13 @@ def _write_converted(
         return
     if to == "h5" and not _holds_recordings(recording, provenance):
         raise h5_frames_error(recording)
+    if to == "h5" and isinstance(recording, TiffRecording) and recording.n_pages == 1:
+        axes = _stated_axes(recording)
+        if axes:  # one recording whose description states its axes (fluorodn example, --to tif)
+            from fluorodn.formats.convert import write_array
+
+            write_array("h5", tmp, [np.asarray(p, dtype=dtype) for p in pages], provenance, **axes)
+            return
     if to == "tif" and isinstance(recording, TiffRecording):
         recording.write(tmp, pages, dtype, provenance)
         return
@@ -237,6 +246,42 @@ def _write_converted(
     else:
         shape = recording.shape
     write_pages(to, tmp, pages, shape, dtype, provenance)
+
+
+def _stated_axes(recording: TiffRecording) -> dict[str, Any]:
+    """The axes a one-page TIFF recording's description states, as :func:`fluorodn.formats.convert.write_array`
+    takes them for ``to="h5"``: its bins' wavelengths, its times (``time_s``, else from ``sampling_hz``), its
+    start and clock origin, its dark level, how many excitations its rows interleave; {} where it states
+    none, and without any it states in a form fluorodn does not take (as ``fluorodn unmix`` would refuse it)."""
+    from fluorodn.unmixing.inputs import UnmixError, recording_metadata, stated_dark, stated_start, wavelength_grid
+
+    meta = recording_metadata(recording.path)
+    t, w = (int(n) for n in recording.page_shape)
+    axes: dict[str, Any] = {}
+    spec = meta.get("wavelength_nm")
+    if isinstance(spec, list) and len(spec) == 2 and w != 2:
+        spec = f"{float(spec[0])!r}:{float(spec[1])!r}"
+    with contextlib.suppress(UnmixError, TypeError, ValueError):
+        axes["wavelengths"] = None if spec is None else wavelength_grid(spec, w)
+    with contextlib.suppress(UnmixError, TypeError, ValueError):
+        axes["dark"] = stated_dark(meta, w, recording.path)
+    stamps, rate = meta.get("time_s"), meta.get("sampling_hz")
+    if isinstance(stamps, list) and len(stamps) == t:
+        with contextlib.suppress(TypeError, ValueError):
+            times = np.asarray(stamps, dtype=np.float64)
+            if np.isfinite(times).all() and (t < 2 or np.all(np.diff(times) > 0)):
+                axes["times"] = times
+    elif isinstance(rate, (int, float)) and not isinstance(rate, bool) and math.isfinite(rate) and rate > 0:
+        axes["times"], axes["rate"] = np.arange(t) / float(rate), float(rate)
+    if axes.get("times") is not None:
+        axes["start"] = stated_start(meta)
+        origin = meta.get("time_origin_s")
+        if isinstance(origin, (int, float)) and not isinstance(origin, bool) and math.isfinite(origin):
+            axes["time_origin_s"] = float(origin)
+    exc = meta.get("excitations")
+    if isinstance(exc, int) and not isinstance(exc, bool) and exc > 1:
+        axes["excitations"] = exc
+    return {k: v for k, v in axes.items() if v is not None}
 
 
 def h5_frames_error(recording: Recording) -> FileFormatError:

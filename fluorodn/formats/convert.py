@@ -16,7 +16,8 @@ channels of equal length as (C, T, W). What each format keeps of the axes:
 Inputs read by :mod:`fluorodn.io` (TIFF, NPY, MAT) convert through :func:`write_pages`, page
 by page, without axes: ``npy`` and ``tif`` keep the input's shape, ``h5`` holds time x wavelength
 pages as ``Channel1..N`` (the layout has no place for frames, which fluorodn would read back as
-spectra, so :mod:`fluorodn.io` refuses to convert frames to it).
+spectra, so :mod:`fluorodn.io` refuses to convert frames to it). A one-page TIFF recording whose
+description states its axes converts to ``h5`` through :func:`write_array`, with them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def write_array(
     start: datetime | None = None,
     time_zone: str = "",
     time_origin_s: float | None = None,
+    dark: np.ndarray | None = None,
 ) -> None:
     """Write (T, W) ``streams`` (rows in file order) to ``dest`` as ``fmt`` with the axes it can hold.
 
@@ -64,7 +66,8 @@ def write_array(
     are kept by ``tif``, where given; ``h5`` keeps the origin in its ``Time`` axis (the times on
     the source's own clock, as an HDF5 source held them) and a start whose UTC offset is known in
     the axis's unit, CF's ``seconds since <the clock's 0>`` (a start in an unknown zone has no
-    place there: CF reads a date without an offset as UTC)."""
+    place there: CF reads a date without an offset as UTC); ``dark``, the detector's dark level
+    where known, is kept by ``h5``."""
     check_target(fmt)
     if fmt == "h5":
         from fluorodn.formats.hdf5_axes import write_axes_file
@@ -75,7 +78,7 @@ def write_array(
         epoch = None
         if times is not None and start is not None and start.utcoffset() is not None:
             epoch = start - timedelta(seconds=origin)
-        write_axes_file(dest, streams, wavelengths, times, provenance, excitations, epoch=epoch)
+        write_axes_file(dest, streams, wavelengths, times, provenance, excitations, epoch=epoch, dark=dark)
         return
     shapes = {s.shape for s in streams}
     if len(shapes) != 1:

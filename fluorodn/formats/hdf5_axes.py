@@ -69,9 +69,11 @@ from fluorodn.formats._h5copy import copy_file
 from fluorodn.formats._h5filters import require_filters
 from fluorodn.formats.timing import check_finite, check_wavelengths
 
-__all__ = ["PROVENANCE_ATTR", "RATE_ATTRS", "HDF5Axes", "write_axes_file"]
+__all__ = ["DARK_ATTR", "PROVENANCE_ATTR", "RATE_ATTRS", "HDF5Axes", "write_axes_file"]
 
 PROVENANCE_ATTR = "fluorodn_provenance"
+#: Root attribute holding the detector's dark level (one value, or one per bin) where it is known.
+DARK_ATTR = "dark_counts"
 #: Attributes (on the root, the data's group or the dataset) read as a declared sampling rate in Hz.
 RATE_ATTRS = ("sampling_rate", "SamplingRate", "sample_rate", "sampling_rate_hz", "fs", "frame_rate")
 _TIME_NAMES = ("Time", "time")
@@ -623,6 +625,9 @@ class HDF5Axes:
         exc = np.asarray(f.attrs.get("excitations", 1)).ravel()
         if exc.size == 1 and exc.dtype.kind in "iu" and int(exc[0]) > 1:
             meta["excitations"] = int(exc[0])
+        dark = np.asarray(f.attrs.get(DARK_ATTR, [])).ravel()
+        if dark.size and dark.dtype.kind in "iuf":
+            meta["dark_counts"] = [float(v) for v in dark]
         return cls(path, channels, names_out, wavelengths, times, rate, meta, sources)
 
     def write(self, dest: Path, outputs: Sequence[np.ndarray], dtype: np.dtype, provenance: dict[str, Any]) -> None:
@@ -741,11 +746,14 @@ def write_axes_file(
     dtype: np.dtype | None = None,
     count: int | None = None,
     epoch: datetime | None = None,
+    dark: np.ndarray | None = None,
 ) -> None:
     """A new HDF5 file in the axes layout: ``Channel1..C`` (T, W), ``Time`` (s), ``Wavelength`` (nm).
 
     ``epoch``: the date the times count from, with its UTC offset; the ``Time`` unit is then CF's
-    ``seconds since <epoch>``, which the reader takes the recording's start from.
+    ``seconds since <epoch>``, which the reader takes the recording's start from. ``dark``: the
+    detector's dark level (one value, or one per bin), stored as the root attribute
+    ``dark_counts``, which the reader gives as ``meta["dark_counts"]`` and ``fluorodn unmix`` takes.
     ``channels`` are written each as it comes (as ``dtype``, or their own type); ``count``: how many
     there must be (ValueError otherwise, after the file is closed). ``excitations`` > 1 says that
     the rows of each channel interleave that many excitations (stored as the root attribute
@@ -764,6 +772,8 @@ def write_axes_file(
             f.create_dataset("Wavelength", data=np.asarray(wavelengths, dtype=np.float64)).attrs["units"] = "nm"
         if excitations > 1:
             f.attrs["excitations"] = int(excitations)
+        if dark is not None:
+            f.attrs[DARK_ATTR] = np.asarray(dark, dtype=np.float64).reshape(-1)
         f.attrs[PROVENANCE_ATTR] = json.dumps(provenance)
     if count is not None and written != count:
         raise ValueError(f"expected {count} pages for {dest}, got {written}")

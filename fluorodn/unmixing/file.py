@@ -84,8 +84,10 @@ def unmix_file(
     meta = recording_metadata(src)
     start = stated_start(meta)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
-        arr, file_wl, times, origin, start = _one_channel(src, key, rate)
+        arr, file_wl, times, origin, start, file_dark = _one_channel(src, key, rate)
         meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
+        if file_dark is not None:  # an HDF5 file fluorodn wrote from a recording that stated it
+            meta["dark_counts"] = file_dark
     if wavelengths is not None and meta.get("own_axes"):
         wl = np.asarray(meta["wavelength_nm"], dtype=np.float64)
         raise UnmixError(
@@ -199,11 +201,11 @@ def _check_guppy(folder: Path, dest: Path, overwrite: bool) -> None:
 
 def _one_channel(
     src: Path, key: str | None, rate: float | None
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None, datetime | None]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None, datetime | None, Any]:
     """(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None, the first
     timestamp on the file's own clock or None, the recording's start (its first sample's date and
-    time) where the file states it or None) of a spectrometer file that holds one channel; a file
-    of several is refused, saying how to pick one."""
+    time) where the file states it or None, the dark level it states (``dark_counts``) or None) of a
+    spectrometer file that holds one channel; a file of several is refused, saying how to pick one."""
     from fluorodn import formats
 
     rec = formats.read(src, key=key, rate=rate)
@@ -221,7 +223,7 @@ def _one_channel(
     origin = rec.meta.get("time_origin_s")
     start = rec.meta.get("start")
     when = start if isinstance(start, datetime) else None
-    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when
+    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when, rec.meta.get("dark_counts")
 
 
 def _refuse_interleaved(src: Path, excitations: Any) -> None:

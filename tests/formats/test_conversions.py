@@ -73,6 +73,46 @@ def test_to_h5_keeps_recordings_as_channels(tmp_path: Path, denoiser: Denoiser) 
         np.testing.assert_array_equal(back.streams[k], denoiser.run(values[k]))
 
 
+@pytest.mark.filterwarnings("ignore")  # the tiny image model on spectral recordings warns of it
+def test_to_h5_keeps_the_axes_a_tiff_recording_states(tmp_path: Path, denoiser: Denoiser) -> None:
+    """A TIFF recording whose description states its wavelengths (all of them, or first and last),
+    sampling rate or timestamps, start and dark level (as fluorodn example and --to tif write them):
+    --to h5 keeps them as the HDF5 axes and dark_counts, so that it unmixes as the TIFF output does;
+    a TIFF that states nothing gets no axes, as before."""
+    import json
+
+    from fluorodn.unmixing import unmix_file
+
+    values = np.round(spectra(200, 40, seed=3), 2).astype(np.float32) + 100.0
+    wl = np.linspace(480.0, 590.0, 40)
+    stated = [
+        {"wavelength_nm": [480.0, 590.0], "sampling_hz": 5.0, "dark_counts": 100.0},
+        {"wavelength_nm": wl.tolist(), "time_s": (0.2 * np.arange(200) + 0.01 * (np.arange(200) > 99)).tolist(),
+         "start": "2017-01-20T10:37:06+01:00", "dark_counts": [100.0] * 40},
+    ]  # fmt: skip
+    for k, meta in enumerate(stated):
+        src = tmp_path / f"r{k}.tif"
+        tifffile.imwrite(src, values, description=json.dumps(meta), metadata=None)
+        denoise_file(denoiser, src, tmp_path / f"r{k}.h5", FileSettings(to="h5"))
+        denoise_file(denoiser, src, tmp_path / f"r{k}_out.tif")
+        back = formats.read(tmp_path / f"r{k}.h5")
+        np.testing.assert_allclose(back.wavelengths, wl)
+        times = np.asarray(meta.get("time_s", 0.2 * np.arange(200)))
+        np.testing.assert_allclose(back.times, times - times[0], atol=1e-9)
+        assert back.meta["dark_counts"] == pytest.approx([100.0] * 40)
+        if "start" in meta:
+            assert back.meta["start"].isoformat() == meta["start"]
+        h5_res, _ = unmix_file(tmp_path / f"r{k}.h5", "example", denoise=False, output=tmp_path / f"h{k}.csv")
+        tif_res, _ = unmix_file(tmp_path / f"r{k}_out.tif", "example", denoise=False, output=tmp_path / f"t{k}.csv")
+        np.testing.assert_allclose(h5_res.sensor, tif_res.sensor, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(h5_res.dark, tif_res.dark)
+        np.testing.assert_allclose(h5_res.time_s, tif_res.time_s, atol=1e-9)
+    tifffile.imwrite(tmp_path / "plain.tif", values)
+    denoise_file(denoiser, tmp_path / "plain.tif", tmp_path / "plain.h5", FileSettings(to="h5"))
+    with h5py.File(tmp_path / "plain.h5") as f:
+        assert sorted(f) == ["Channel1"] and "dark_counts" not in f.attrs
+
+
 def test_to_h5_writes_pages_as_they_come(tmp_path: Path) -> None:
     n, page = 200, (64, 64)
 
