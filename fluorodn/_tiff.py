@@ -158,6 +158,15 @@ def _check_codec(path: Path, page: Any) -> None:
         )
 
 
+def _encoded(text: str) -> bytes:
+    """A description tifffile read as ``text`` (not ASCII), as bytes to write back: Latin-1, as
+    instruments write a µ or a °, where it takes every character, else UTF-8."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
 #: What a TIFF's JSON description may state of its recording (:func:`description_metadata`).
 STATED_KEYS = ("wavelength_nm", "sampling_hz", "dark_counts")
 
@@ -315,6 +324,9 @@ class TiffRecording:
         tif = self._tif
         first: Any = tif.pages[0]
         software = f"fluorodn {provenance.get('fluorodn', '')}".strip()
+        made_by = first.tags.valueof(305)  # the acquisition program's name stays beside fluorodn's
+        if isinstance(made_by, str) and made_by.strip() and made_by.isascii() and not made_by.startswith("fluorodn"):
+            software += f" (from {made_by.strip()})"
         kwargs: dict[str, Any] = {
             "shape": self.shape,
             "dtype": dtype,
@@ -344,8 +356,8 @@ class TiffRecording:
             kwargs["metadata"] = {**meta, "fluorodn": provenance}
         else:
             desc = first.description
-            if desc:
-                kwargs["description"] = desc
+            if desc:  # TIFF strings are 7-bit ASCII; an instrument's own (a Latin-1 µ) is kept as bytes
+                kwargs["description"] = desc if desc.isascii() else _encoded(desc)
             kwargs["metadata"] = {"fluorodn": provenance}
         levels = len(getattr(self._series, "levels", ()) or ())
         if levels > 1:

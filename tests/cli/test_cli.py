@@ -93,6 +93,25 @@ def test_plain_tiff_keeps_description(tiny_model: Path, tmp_path: Path, helpers:
     assert prov["settings"]["dtype"] == "uint16" and prov["source"] == "p.tif"
 
 
+def test_a_description_in_latin_1_and_the_acquisition_program_are_kept(
+    tiny_model: Path, tmp_path: Path, helpers: Any
+) -> None:
+    """An instrument's description holding a Latin-1 µ (TIFF strings are ASCII, tifffile writes none
+    other) is written back byte for byte, not refused after the denoising; the Software tag names
+    the acquisition program beside fluorodn."""
+    tifffile.imwrite(tmp_path / "p.tif", helpers.spectra(50, 40), description="exposure Xs", metadata=None,
+                     software="MyScope 1.0")  # fmt: skip
+    raw = (tmp_path / "p.tif").read_bytes()
+    (tmp_path / "p.tif").write_bytes(raw.replace(b"exposure Xs", b"exposure \xb5s"))
+    result = denoise(tiny_model, tmp_path / "p.tif")
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(tmp_path / "p_denoised.tif") as tif:
+        assert tif.pages[0].description == "exposure \u00b5s"
+        assert tif.pages[0].software.startswith("fluorodn ") and tif.pages[0].software.endswith(" (from MyScope 1.0)")
+    assert b"exposure \xb5s" in (tmp_path / "p_denoised.tif").read_bytes()
+    assert read_provenance(tmp_path / "p_denoised.tif")["source"] == "p.tif"
+
+
 @pytest.mark.filterwarnings("ignore:.*stored as RGB")  # tifffile's default for 3- or 4-page stacks
 def test_shaped_tiff_keeps_its_metadata(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     stack = np.stack([helpers.spectra(20, 30, seed=s) for s in range(4)])
