@@ -408,8 +408,12 @@ def _check_inputs(
             continue
         there = next((p for p in outputs if p.exists()), None)
         if there is not None and not settings.overwrite:
-            if skip_existing:
+            if skip_existing and dest.exists():
                 report.skipped(src, dest, "output exists")
+            elif there != dest:  # an earlier run's report whose output is gone: skipping would lose the file
+                report.failed(src, dest, OutputExistsError(
+                    f"{there} exists already, but {dest.name} does not; pass --overwrite to replace the report"
+                ))  # fmt: skip
             else:
                 report.failed(src, dest, OutputExistsError(
                     f"{there} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip

@@ -173,6 +173,23 @@ def test_existing_output_needs_overwrite(tiny_model: Path, tmp_path: Path, helpe
     assert no_temp_files(tmp_path)
 
 
+def test_a_report_left_without_its_output_is_not_taken_for_the_output(
+    tiny_model: Path, tmp_path: Path, helpers: Any
+) -> None:
+    """An earlier run's report whose denoised output is gone: --skip-existing does not skip the file
+    (its output does not exist) but names the report in the way, and says neither option would do."""
+    tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(20, 20))
+    assert denoise(tiny_model, tmp_path / "a.tif", "--report").exit_code == 0
+    (tmp_path / "a_denoised.tif").unlink()
+    for flags in ((), ("--skip-existing",)):
+        result = denoise(tiny_model, tmp_path / "a.tif", "--report", *flags)
+        assert result.exit_code != 0 and "skipped" not in result.stdout, result.output
+        assert "a_denoised_report.html exists already, but a_denoised.tif does not; pass --overwrite" in result.output
+        assert not (tmp_path / "a_denoised.tif").exists()
+    assert denoise(tiny_model, tmp_path / "a.tif", "--report", "--overwrite").exit_code == 0
+    assert (tmp_path / "a_denoised.tif").exists()
+
+
 def test_library_errors_name_keywords_and_the_command_names_its_options(
     tiny_model: Path, tmp_path: Path, helpers: Any
 ) -> None:
