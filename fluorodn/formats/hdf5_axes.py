@@ -556,8 +556,8 @@ class HDF5Axes:
 
         if key is not None:
             parent_name, _, leaf = key.strip("/").rpartition("/")
-            group = f[parent_name] if parent_name else f
-            ds = _hard_dataset(group, leaf, where) if leaf else None
+            group = f.get(parent_name) if parent_name else f  # None, or a dataset, where no such group is
+            ds = _hard_dataset(group, leaf, where) if leaf and isinstance(group, h5py.Group) else None
             if not isinstance(ds, h5py.Dataset) or not _numeric(ds) or ds.ndim not in (2, 3):
                 raise FileFormatError(
                     f"{where}: key={key!r} is not a 2D or 3D numeric dataset; give the path of the time x wavelength "

@@ -112,8 +112,9 @@ def test_layouts_that_do_not_fit_are_refused_with_what_was_expected(tmp_path):
         f["Wavelength"] = np.linspace(477, 595, 7)
     with pytest.raises(FileFormatError, match="no way"):
         formats.read(tmp_path / "misfit.h5")
-    with pytest.raises(FileFormatError, match="key='nope' is not a 2D or 3D numeric dataset"):
-        formats.read(tmp_path / "misfit.h5", key="nope")
+    for key in ("nope", "Channel1/x", "nogroup/x"):  # below a dataset, or in no group: named, not a traceback's words
+        with pytest.raises(FileFormatError, match=f"key='{key}' is not a 2D or 3D numeric dataset"):
+            formats.read(tmp_path / "misfit.h5", key=key)
     with h5py.File(tmp_path / "bare3d.h5", "w") as f:  # three axes, none named: which is which is not guessed
         f["acq/spectra"] = np.ones((300, 2, 152))
     with pytest.raises(FileFormatError, match=r"acq/spectra of shape \(300, 2, 152\) has three axes and no Time or "
