@@ -55,6 +55,17 @@ def _h5_errors(path: Path) -> contextlib.AbstractContextManager[None]:
     return read_errors(path, "a MATLAB v7.3 file", "save it again from MATLAB (save -v7.3)")
 
 
+def _compressed(path: Path) -> bool:
+    """Whether a MATLAB v5 file stores its (first) variable compressed, as MATLAB's ``save`` does by
+    default (data element type miCOMPRESSED, 15, after the 128-byte header)."""
+    with open(path, "rb") as fh:
+        head = fh.read(132)
+    if len(head) < 132:
+        return False
+    order = "<" if head[126:128] == b"IM" else ">"
+    return int(np.frombuffer(head[128:132], dtype=f"{order}u4")[0]) == 15
+
+
 def _h5_path(name: str) -> str:
     """The HDF5 path of variable or struct field ``name`` (``rec.spectra`` -> ``rec/spectra``) in a v7.3 file."""
     return name.replace(".", "/")
@@ -377,9 +388,13 @@ class MatRecording:
             else:
                 data[:, :, k] = page
         out = {k: v for k, v in self._vars.items() if not k.startswith("__")}
+        # loadmat gives a logical variable as uint8: it is written back as logical (MATLAB indexes
+        # with a logical mask, and would take a uint8 one for indices)
+        logical = {name for name, _, cls in scipy.io.whosmat(self.path) if cls == "logical"}
+        out = {k: (v.astype(bool) if k in logical and isinstance(v, np.ndarray) else v) for k, v in out.items()}
         out[var_name] = data
         out[PROVENANCE_VAR] = text
-        scipy.io.savemat(dest, out, appendmat=False, long_field_names=True)
+        scipy.io.savemat(dest, out, appendmat=False, long_field_names=True, do_compression=_compressed(self.path))
 
     def _write_v73(self, dest: Path, pages: Iterable[np.ndarray], dtype: np.dtype, text: str, name: str) -> None:
         import h5py

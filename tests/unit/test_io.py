@@ -87,6 +87,25 @@ def test_mat_v5_keeps_variables_and_adds_the_denoised_one(denoiser: Denoiser, tm
     assert json.loads(str(out["fluorodn_provenance"][0]))["model"] == "tiny"
 
 
+def test_mat_v5_keeps_logical_variables_and_compression(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
+    """A logical mask stays logical (loadmat reads it as uint8, which MATLAB would take for indices),
+    and a file saved compressed, as MATLAB saves, is written compressed; one saved plain stays plain."""
+    import scipy.io
+
+    from fluorodn._mat import _compressed
+
+    x = helpers.spectra(60, 25).astype(np.float64)
+    for compressed in (True, False):
+        src, dest = tmp_path / f"r{compressed}.mat", tmp_path / f"o{compressed}.mat"
+        scipy.io.savemat(src, {"spectra": x, "mask": np.array([[True, False, True]]), "n": np.uint8(3)},
+                         do_compression=compressed)  # fmt: skip
+        roundtrip(denoiser, src, dest, key="spectra", var_name="spectra_denoised")
+        classes = {name: cls for name, _, cls in scipy.io.whosmat(dest)}
+        assert classes["mask"] == "logical" and classes["n"] == "uint8" and classes["spectra"] == "double"
+        np.testing.assert_array_equal(scipy.io.loadmat(dest)["mask"], [[1, 0, 1]])
+        assert _compressed(src) == _compressed(dest) == compressed
+
+
 def test_mat_v5_3d_pages_are_last(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
     import scipy.io
 
