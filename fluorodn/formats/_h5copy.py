@@ -5,7 +5,8 @@ Objects, links and attributes are copied as they are; attributes that hold objec
 (dimension scales' ``DIMENSION_LIST`` and ``REFERENCE_LIST``, and any other) are not copied
 byte for byte, since their references would point into the original: dimension scales are
 attached again in the copy, other references rewritten to the copy's objects at the same paths,
-and what cannot be carried over is left out with a warning.
+and what cannot be carried over is left out with a warning. Datasets of object references get
+their values rewritten so too (a warning names those holding other references).
 """
 
 from __future__ import annotations
@@ -148,6 +149,15 @@ def _carry_references(fin: Any, fout: Any) -> None:
         src = fin.get(path)
         if src is None:
             continue
+        held = isinstance(src, h5py.Dataset) and isinstance(out, h5py.Dataset) and _holds_references(src.dtype)
+        if held and not _rewrite_dataset_references(fin, fout, src, out):
+            warnings.warn(
+                f"dataset {path} holds references that cannot be pointed at the output's objects (region "
+                "references, references in compound values, or references to nothing): do not follow them in "
+                "the output",
+                UserWarning,
+                stacklevel=4,
+            )
         for name in list(src.attrs):
             try:
                 dtype = src.attrs.get_id(name).dtype
@@ -175,6 +185,26 @@ def _carry_references(fin: Any, fout: Any) -> None:
                 UserWarning,
                 stacklevel=4,
             )
+
+
+def _rewrite_dataset_references(fin: Any, fout: Any, src: Any, out: Any) -> bool:
+    """Point the object references held by the dataset ``out`` (a copy of ``src``) at the objects at
+    the same paths in ``fout``; False (and null references there) where ``src`` holds other
+    references (left as copied) or ones to nothing."""
+    import h5py
+
+    if h5py.check_dtype(ref=src.dtype) is not h5py.Reference:  # region references, compounds holding references
+        return False
+    values = np.asarray(src[()], dtype=object)
+    rewritten = np.empty(values.shape, dtype=h5py.ref_dtype)
+    whole = True
+    for index, ref in np.ndenumerate(values):
+        path = _path_of(fin, ref) if ref else None
+        target = fout.get(path) if path is not None else None
+        rewritten[index] = target.ref if target is not None else None
+        whole = whole and (target is not None or not ref)
+    out[...] = rewritten
+    return whole
 
 
 def _path_of(fin: Any, ref: Any) -> str | None:

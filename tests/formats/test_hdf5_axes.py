@@ -164,9 +164,18 @@ def test_written_dimension_scales_and_references_point_to_the_outputs_own_object
         f.attrs["axis"] = f["Time"].ref
         f["Channel1"].attrs.create("axes", np.array([f["Wavelength"].ref, None], dtype=object), dtype=h5py.ref_dtype)
         f["Channel1"].attrs.create("corner", f["Channel1"].regionref[0:2, 0:3], dtype=h5py.regionref_dtype)
+        refs = f.create_dataset("meta/refs", (3,), dtype=h5py.ref_dtype)  # a dataset of references, e.g. NWB's
+        refs[0], refs[2] = f["Time"].ref, f["Channel1"].ref
+        f.create_dataset("regions", data=[f["Channel1"].regionref[0:2, 0:3]], dtype=h5py.regionref_dtype)
     rec = formats.read(path)
-    with pytest.warns(UserWarning, match="attribute 'corner' of /Channel1 holds references"):
+    with (
+        pytest.warns(UserWarning, match="attribute 'corner' of /Channel1 holds references"),
+        pytest.warns(UserWarning, match="dataset /regions holds references that cannot be pointed"),
+    ):
         out = rec.write(tmp_path / "o.h5", [c.data + 1.0 for c in rec.channels])
+    with h5py.File(out) as fout:
+        refs = fout["meta/refs"]
+        assert fout[refs[0]].id == fout["Time"].id and fout[refs[2]].id == fout["Channel1"].id and not refs[1]
     with h5py.File(path) as fin, h5py.File(out) as fout:
         d = fout["Channel1"]
         assert [[s.name for s in d.dims[i].values()] for i in range(2)] == [["/Time"], ["/Wavelength"]]
