@@ -106,7 +106,7 @@ def _open_zarr_array(src: str | os.PathLike[str], component: str | None) -> Any:
         if len(names) != 1:
             raise FileFormatError(
                 f"{src} is a zarr group with {len(names)} arrays ({', '.join(names) or 'none'}); "
-                "name the one to denoise (component)"
+                "name the one to denoise (component=... in Python, --key on the command line)"
             )
         node = node[names[0]]
     check_array(node, src)

@@ -101,7 +101,8 @@ def denoise(
     key: Annotated[
         str | None,
         typer.Option(
-            help="Variable of a .mat file (a struct's field as rec.spectra), or dataset of an HDF5 file, to denoise."
+            help="Variable of a .mat file (a struct's field as rec.spectra), dataset of an HDF5 file, or array of a "
+            "zarr group, to denoise."
         ),
     ] = None,
     excitations: Annotated[
@@ -185,12 +186,13 @@ def denoise(
     output = given_path(output_arg, "-o")
     as_folder = output_arg is not None and names_a_folder(str(output_arg))  # Path() drops the trailing /
     if any(p.rstrip("/\\").endswith(".zarr") for p in inputs):
-        _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing, key=key,
+        _refuse_for_zarr(keep_tree=keep_tree, kind=run.kind, dtype=run.dtype, skip_existing=skip_existing,
                          nan=nan, spikes=spikes, dry_run=dry_run, excitations=excitations, to=to,
                          report=make_report)  # fmt: skip
         if output is not None and as_folder and output.suffix != ".zarr":  # into that folder, named by default
             output = output / (Path(inputs[0].rstrip("/\\")).stem + run.suffix + ".zarr")
-        _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report, rate)
+        _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report, rate,
+                      key)  # fmt: skip
         return
     if scheduler is not None or workers is not None:
         fail("--scheduler and --workers apply to .zarr inputs only; leave them out for other files")
@@ -253,7 +255,7 @@ def denoise(
 def _refuse_for_zarr(**given: Any) -> None:
     """Refuse, with a sentence, options given for a .zarr input that its Dask path does not apply."""
     defaults = {"keep_tree": False, "kind": Kind.auto, "dtype": OutDtype.float32, "skip_existing": False,
-                "key": None, "nan": NanPolicy.refuse, "spikes": SpikePolicy.keep, "dry_run": False,
+                "nan": NanPolicy.refuse, "spikes": SpikePolicy.keep, "dry_run": False,
                 "excitations": None, "to": None,
                 "report": False}  # fmt: skip
     used = [f"--{name.replace('_', '-')}" for name, value in given.items() if value != defaults[name]]
@@ -267,9 +269,10 @@ def _refuse_for_zarr(**given: Any) -> None:
 
 def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threads: int | None, overwrite: bool,
                   scheduler: str, workers: int | None, debug: bool, report: Report,
-                  rate: float | None = None) -> None:  # fmt: skip
+                  rate: float | None = None, key: str | None = None) -> None:  # fmt: skip
     """One zarr array in, one zarr array out, through fluorodn.dask (``rate``: --rate, the
-    recording's samples per second, which a zarr store does not state)."""
+    recording's samples per second, which a zarr store does not state; ``key``: --key, the array's
+    path in a zarr group)."""
     from fluorodn.files import check_name_part, inside
 
     if len(inputs) != 1:
@@ -307,7 +310,7 @@ def _denoise_zarr(inputs: list[str], output: Path | None, run: RunOptions, threa
         check_user_model(run.model, run.device, None, report)
         with collected_warnings() as messages, sigterm_interrupts():
             info = denoise_zarr(src, dst, run.model, run.device.value, scheduler, workers, overwrite,
-                                options=options, progress=_bar_shown(report), rate=rate)  # fmt: skip
+                                options=options, progress=_bar_shown(report), rate=rate, component=key)  # fmt: skip
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: the store being written was removed
         _zarr_interrupted(report)
     except ImportError as err:

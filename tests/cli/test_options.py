@@ -204,7 +204,6 @@ def test_kind_is_passed_to_the_denoiser(tiny_model: Path, tmp_path: Path, helper
         (["--nan", "fill"], "--nan"),
         (["--spikes", "fill"], "--spikes"),
         (["--dtype", "same", "--keep-tree", "-o", "x"], "--keep-tree, --dtype"),
-        (["--key", "spectra"], "--key"),
         (["--dry-run"], "--dry-run"),
     ],
 )

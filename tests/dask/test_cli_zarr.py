@@ -33,6 +33,24 @@ def test_cli_zarr_round_trip(tmp_path):
     assert r.exit_code == 1 and "exists" in r.output
 
 
+def test_cli_zarr_group_takes_its_array_by_key(tmp_path):
+    """A group of several arrays (as xarray writes one): the error names them and --key; --key
+    picks one, denoised as that array alone would be."""
+    src = tmp_path / "rec.zarr"
+    group = zarr.open_group(str(src), mode="w")
+    x = np.random.default_rng(0).normal(100, 5, (300, 152)).astype("f4")
+    group.create_array("spectra", shape=x.shape, chunks=(100, 152), dtype="f4")[:] = x
+    group.create_array("time", shape=(300,), dtype="f8")[:] = np.arange(300) / 5.0
+    runner = CliRunner()
+    r = runner.invoke(app, ["denoise", str(src)])
+    assert r.exit_code == 1 and "a zarr group with 2 arrays (spectra, time)" in r.output and "--key" in r.output
+    r = runner.invoke(app, ["denoise", str(src), "--key", "spectra", "-o", str(tmp_path / "out.zarr")])
+    assert r.exit_code == 0, r.output
+    ref = Denoiser().run(x)
+    out = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    np.testing.assert_allclose(out[:], ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))
+
+
 def test_cli_zarr_missing_input(tmp_path):
     r = CliRunner().invoke(app, ["denoise", str(tmp_path / "nope.zarr")])
     assert r.exit_code == 1 and "does not exist" in r.output
