@@ -102,7 +102,7 @@ def _open_zarr_array(src: str | os.PathLike[str], component: str | None) -> Any:
         message = " ".join(str(err).split())[:200]
         raise FileFormatError(f"cannot open {src} as a zarr array ({message}); check the path and the store") from err
     if isinstance(node, zarr.Group):
-        names = [name for name, _ in node.arrays()]
+        names = sorted(name for name, _ in node.arrays())
         if len(names) != 1:
             raise FileFormatError(
                 f"{src} is a zarr group with {len(names)} arrays ({', '.join(names) or 'none'}); "
