@@ -306,6 +306,7 @@ def denoise_file(
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
         rate = file_rate(rec, settings.rate, source)
         _warn_channels_last(denoiser, rec, known)
+        earlier = _warn_denoised_already(source)
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
@@ -317,6 +318,8 @@ def denoise_file(
             make_folder(dest.parent)
         key = getattr(rec, "key", None)
         prov = provenance(denoiser, source, out_dtype, key, settings, rec.page_shape, known, first)
+        if earlier is not None:  # the chain of runs stays on record
+            prov["source_provenance"] = earlier
         var = f"{rec.key}{settings.suffix}" if isinstance(rec, fio.MatRecording) else None
         fio.write_denoised(
             rec,
@@ -347,6 +350,33 @@ def _warn_channels_last(denoiser: Any, rec: Any, known: bool) -> None:
         return
     if hint := channels_last_warning(shape):
         warnings.warn(OutOfDomainWarning(hint), stacklevel=3)
+
+
+def denoised_already(source: Path) -> dict[str, Any] | None:
+    """The record of the fluorodn run that wrote ``source`` (:func:`fluorodn.report.stored_provenance`)
+    where it names a model that denoised it; None for a file fluorodn did not denoise."""
+    from fluorodn.report import stored_provenance
+
+    record = stored_provenance(source)
+    return record if isinstance(record, dict) and record.get("model") else None
+
+
+def denoised_already_message(
+    record: dict[str, Any], then: str = "denoising it again removes more than noise; denoise the raw recording instead"
+) -> str:
+    """The sentence saying that a file is an output of fluorodn (its ``record``), and ``then`` what follows."""
+    when = f", {record['created']}" if record.get("created") else ""
+    return f"the file was denoised by fluorodn already (model {record['model']}{when}): {then}"
+
+
+def _warn_denoised_already(source: Path) -> dict[str, Any] | None:
+    """:class:`OutOfDomainWarning` where ``source`` is already an output of fluorodn; its record, or None."""
+    from fluorodn.errors import OutOfDomainWarning
+
+    record = denoised_already(source)
+    if record is not None:
+        warnings.warn(OutOfDomainWarning(denoised_already_message(record)), stacklevel=3)
+    return record
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

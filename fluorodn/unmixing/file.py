@@ -14,7 +14,14 @@ import numpy as np
 
 from fluorodn.errors import OutputExistsError
 from fluorodn.unmixing.fit import Progress, _unmix
-from fluorodn.unmixing.inputs import PathLike, UnmixError, recording_metadata, stated_dark, stated_start
+from fluorodn.unmixing.inputs import (
+    PathLike,
+    UnmixError,
+    UnmixWarning,
+    recording_metadata,
+    stated_dark,
+    stated_start,
+)
 from fluorodn.unmixing.result import OUTPUT_FORMATS, UnmixResult, need_pyarrow
 
 __all__ = ["unmix_file"]
@@ -132,6 +139,12 @@ def unmix_file(
         dark = stated_dark(meta, arr.shape[1], src)
     if guppy is not None and times is None and rate is None:
         raise UnmixError(f"GuPPy files need times: {src} stores no rate or timestamps; give rate=HZ")
+    if denoise is not False and denoise is not None and src.exists():
+        from fluorodn._file_pipeline import denoised_already, denoised_already_message
+
+        if (record := denoised_already(src)) is not None:
+            then = "unmixing denoises it again, which removes more than noise; unmix it as it is with denoise=False"
+            warnings.warn(UnmixWarning(denoised_already_message(record, then)), stacklevel=2)
     result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller
     if times is not None:
         from fluorodn.formats.timing import check

@@ -83,6 +83,30 @@ def test_example_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert np.polyfit(truth.a, table[:, 2], 1)[0] == pytest.approx(1.0, abs=0.05)
 
 
+def test_an_output_of_fluorodn_is_said_to_be_denoised_already(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fluorodn's own output given again: denoise and unmix (which denoises by default) say that
+    the file was denoised already and what to do instead; the new output keeps the earlier run's
+    record; unmixing it as it is says nothing of it, nor does the raw recording."""
+    from fluorodn._tiff import read_provenance
+
+    monkeypatch.chdir(tmp_path)
+    assert cli("example").exit_code == 0 and cli("denoise", "example.tif", "--threads", 1).exit_code == 0
+    said = "example_denoised.tif: the file was denoised by fluorodn already (model spectral, "
+    result = cli("denoise", "example_denoised.tif", "-o", "again.tif", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    (line,) = [ln for ln in result.stderr.splitlines() if said in ln]
+    assert "denoising it again removes more than noise; denoise the raw recording instead" in line
+    record = read_provenance(tmp_path / "again.tif")
+    assert record is not None and record["source"] == "example_denoised.tif"
+    assert record["source_provenance"]["source"] == "example.tif"
+    result = cli("unmix", "example_denoised.tif", "--sensor", "example", "-o", "u.csv")
+    assert result.exit_code == 0, result.output
+    assert said in result.stderr and "unmix it as it is with --no-denoise" in result.stderr
+    for args in (("example_denoised.tif", "--no-denoise"), ("example.tif",)):
+        result = cli("unmix", *args, "--sensor", "example", "-o", "v.csv", "--overwrite")
+        assert result.exit_code == 0 and "denoised by fluorodn already" not in result.output, result.output
+
+
 def test_a_dark_level_the_tiff_states_is_used_unless_one_is_given(files: SimpleFiles) -> None:
     """``dark_counts`` in a TIFF's description is the dark level: the same table as --dark with that
     level and no note; --dark given wins; a stated level of the wrong length is one sentence."""
