@@ -388,17 +388,24 @@ def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[An
 
 def make_folder(folder: Path) -> None:
     """Create ``folder`` (and its parents); OutputError with a sentence if that fails."""
-    from fluorodn.errors import OutputError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        # a file where the folder (or one above it) would be: say so, not "File exists"
-        blocking = next((p for p in (folder, *folder.parents) if os.path.isfile(p)), None)  # never raises
-        reason = f"{blocking} is a file" if blocking is not None else err.strerror or str(err)
-        raise OutputError(
-            f"cannot create the output folder {folder} ({reason}); choose another folder with output=..."
-        ) from err
+        raise folder_error(folder, err.strerror or str(err)) from err
+
+
+def folder_error(folder: Path, reason: str = "") -> Any:
+    """The OutputError of an output ``folder`` that cannot be created: a file where it (or one above
+    it) would be is named (not "File exists"), else ``reason``; None where no file stands in the way
+    and no ``reason`` is given."""
+    from fluorodn.errors import OutputError
+
+    blocking = next((p for p in (folder, *folder.parents) if os.path.isfile(p)), None)  # never raises
+    if blocking is None and not reason:
+        return None
+    why = f"{blocking} is a file" if blocking is not None else reason
+    return OutputError(f"cannot create the output folder {folder} ({why}); choose another folder with output=...")
 
 
 def provenance(

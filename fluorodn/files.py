@@ -122,8 +122,13 @@ def check_name_part(value: str, what: str) -> str:
 
     ``what`` names the value in the message: ``"trace name"`` gives ``trace name 'a/b'``, a keyword
     argument ending in ``=`` gives ``suffix='a/b'``."""
-    if _NOT_IN_NAMES.search(value) or (os.altsep and os.altsep in value) or value in (".", ".."):
-        named = f"{what}{value!r}" if what.endswith("=") else f"{what} {value!r}"
+    named = f"{what}{value!r}" if what.endswith("=") else f"{what} {value!r}"
+    if value in (".", ".."):
+        raise FileFormatError(
+            f"{named} names a folder, not a piece of a file name; an output name stays in its folder: use "
+            "letters, digits, '_', '-' or '.' around other characters"
+        )
+    if _NOT_IN_NAMES.search(value) or (os.altsep and os.altsep in value):
         raise FileFormatError(
             f"{named} holds a path separator or a control character; an output name stays in its "
             "folder: use letters, digits, '_', '-' or '.'"

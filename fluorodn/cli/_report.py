@@ -151,7 +151,8 @@ def _where(files: list[dict[str, Any]], status: str) -> str:
         return f" -> {outs[0]}"
     folders = {p.parent for p in outs}
     if len(folders) == 1:
-        return f" into {next(iter(folders))}"
+        folder = next(iter(folders))
+        return " into the current folder" if str(folder) == os.curdir else f" into {folder}"
     ins = [Path(f["input"]).parent for f in files if f["status"] == status]
     if all(o.parent == i for o, i in zip(outs, ins, strict=True)):
         return ", each beside its input"

@@ -396,11 +396,11 @@ def _check_inputs(
     import numpy as np
 
     from fluorodn import io as fio
-    from fluorodn._file_pipeline import file_rate, fill_nonfinite
+    from fluorodn._file_pipeline import file_rate, fill_nonfinite, folder_error
     from fluorodn.errors import InputError
 
     todo = []
-    unwritable: dict[Path, OSError | None] = {}
+    unwritable: dict[Path, Exception | None] = {}
     for src, dest in plans:
         outputs = [dest, *(_report_outputs(dest) if with_report else ())]
         try:  # a report's name, longer than its output's, may be too long where the output's fits
@@ -421,12 +421,15 @@ def _check_inputs(
                 report.failed(src, dest, OutputExistsError(
                     f"{there} exists already; pass --overwrite to replace it or --skip-existing"))  # fmt: skip
             continue
-        if read_all:  # the run finds a folder it cannot write when it starts the file; a dry run looks now
-            if dest.parent not in unwritable:
-                unwritable[dest.parent] = cannot_write(dest.parent)
-            if (err := unwritable[dest.parent]) is not None:
-                report.failed(src, dest, write_error(dest, err))
-                continue
+        # a folder the output cannot be made in fails its files here, before the model loads (once a folder)
+        if dest.parent not in unwritable:
+            blocked = folder_error(dest.parent)  # a file where the folder would be
+            unwritable[dest.parent] = blocked or (
+                None if (denied := cannot_write(dest.parent)) is None else write_error(dest, denied)
+            )
+        if (problem := unwritable[dest.parent]) is not None:
+            report.failed(src, dest, problem)
+            continue
         try:
             fmt = fio.format_of(src)
             key = settings.key if fmt in ("mat", "hdf5") else None

@@ -238,7 +238,21 @@ def test_never_over_the_input(tiny_model: Path, tmp_path: Path, helpers: Any) ->
     before = (tmp_path / "a.tif").read_bytes()
     assert_user_error(denoise(tiny_model, tmp_path / "a.tif", "--suffix", "", "--overwrite"), "its input")
     assert_user_error(denoise(tiny_model, tmp_path / "a.tif", "-o", tmp_path / "a.tif", "--overwrite"), "input")
+    for dots in (".", ".."):  # a folder's name, not a piece of a file's: said so, not "a path separator"
+        assert_user_error(
+            denoise(tiny_model, tmp_path / "a.tif", "--suffix", dots), f"--suffix '{dots}' names a folder"
+        )
     assert (tmp_path / "a.tif").read_bytes() == before
+
+
+def test_outputs_in_the_current_folder_are_said_to_be(
+    tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.tif", "b.tif"):
+        tifffile.imwrite(name, helpers.spectra(20, 20))
+    result = denoise(tiny_model, "a.tif", "b.tif")
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1].endswith("into the current folder."), result.output
 
 
 @pytest.mark.parametrize(
