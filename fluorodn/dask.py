@@ -526,6 +526,19 @@ def _denoise_spectral(
     return _kept_means(arr, depth[0], fitted, common), messages
 
 
+def at_least(chunks: tuple[int, ...], least: int) -> tuple[int, ...]:
+    """``chunks`` (sizes along one axis) with each one shorter than ``least`` merged into its
+    neighbour (the one before it; the first, into the one after), so that every chunk but a lone
+    one holds ``least`` or more."""
+    out: list[int] = []
+    for size in chunks:
+        if out and (size < least or out[-1] < least):
+            out[-1] += size
+        else:
+            out.append(size)
+    return tuple(out)
+
+
 def _kept_means(arr: da.Array, depth: int, fitted: Any, common: dict[str, Any]) -> da.Array:
     """A spectral recording (one chunk across wavelength) whose bins keep their time means as
     recorded (``keep_fixed_pattern``), as one call keeps them over all the rows: the denoised
@@ -535,6 +548,8 @@ def _kept_means(arr: da.Array, depth: int, fitted: Any, common: dict[str, Any]) 
     import dask.array as da
 
     k, w = fitted.components, arr.shape[1]
+    if depth and min(arr.chunks[0]) < depth:  # as the overlap would rechunk it itself, under our chunk sizes
+        arr = arr.rechunk({0: at_least(arr.chunks[0], depth)})
     extended = da.overlap.overlap(arr, depth={0: depth, 1: 0}, boundary="none") if depth else arr
     traces = da.map_blocks(
         run_block_traces, extended, projection=fitted, depth=depth, chunks=(arr.chunks[0], (k,)), dtype=np.float32,

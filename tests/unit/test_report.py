@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter1d
 
 from fluorodn._report_figures import IMAGE, SEGMENT, noise_figures, segment_figures, sensor_figures
 from fluorodn.report import (
+    CHANGED_LEVEL,
     NOTHING_REMOVED,
     VERDICTS,
     autocorrelation,
@@ -249,7 +251,8 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
     its own verdict, not a pass: white and evenly spread hold trivially for nothing. A removed
     part of a tenth of the noise is something removed; the verdicts of noise and of signal removed
     stay as they were. A "denoised" recording as noisy as the noisy one or noisier (the two
-    swapped, an offset alone) is not denoised, not noise removed."""
+    swapped, noise added) is not denoised, not noise removed; one whose spectrum's level or shape
+    changed (an offset, a gain, a dip, a blur across wavelength) is said to be."""
     clean, noisy = synthetic()
     for denoised in (noisy, noisy.astype(np.float32)):
         text, summary = build_report(noisy[:300], denoised[:300])
@@ -266,16 +269,42 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
     near = np.full((300, W), 100.0)
     near[3, 5] = 101.0  # all values equal but one
     assert verdict(page_summary(near, np.full_like(near, 100.0))) == "nearly constant: nothing to judge"
-    # the files in the wrong order, or an offset alone: no less noisy, whatever the removed part looks like
-    swapped, offset = page_summary(clean, noisy), page_summary(noisy, noisy + 1000.0)
-    assert swapped["noise_ratio_median"] > 10 and offset["noise_ratio_median"] == pytest.approx(1.0)
-    assert verdict(swapped) == verdict(offset) == "not denoised: as noisy as before, or more"
-    text, _ = build_report(noisy[:300], noisy[:300] + 1000.0)
+    # the files in the wrong order, or noise added: the removed part looks like noise, but nothing was denoised
+    swapped = page_summary(clean, noisy)
+    noisier = page_summary(noisy, noisy + np.random.default_rng(5).normal(0.0, 5.0, noisy.shape))
+    assert swapped["noise_ratio_median"] > 10 and noisier["noise_ratio_median"] > 1.2
+    assert verdict(swapped) == verdict(noisier) == "not denoised: as noisy as before, or more"
+    text, _ = build_report(clean[:300], noisy[:300])
     assert '<td class="bad">not denoised: as noisy as before, or more</td>' in text
+    # an offset, a gain, a dip or a blur across wavelength: each bin's time mean changed, which the whiteness
+    # and the leading share (each bin's time mean taken out) do not see; the denoising's own shift does not count
+    w = np.arange(W)
+    changed = {
+        "offset": clean + 20.0,
+        "gain": clean * 1.01,
+        "dip": clean - 20.0 * np.exp(-0.5 * ((w - 20) / 4.0) ** 2),
+        "blur": gaussian_filter1d(noisy, 4, axis=1),
+    }
+    for name, out in changed.items():
+        summary = page_summary(noisy, out)
+        assert summary["removed_level"] >= CHANGED_LEVEL, name
+        said = verdict(summary)  # a blur across wavelength also removes structure, which comes first
+        assert said == "spectrum changed: its level or shape differs" or (name == "blur" and VERDICTS[said] == "bad")
+    assert page_summary(noisy, clean)["removed_level"] < 0.1 * CHANGED_LEVEL
     assert 0 < NOTHING_REMOVED < 0.1 and set(VERDICTS) == {
         verdict(s)
-        for s in (page, lightly, page_summary(noisy, flat), page_summary(near, np.full_like(near, 100.0)), offset)
-    }
+        for s in (page, lightly, page_summary(noisy, flat), page_summary(near, np.full_like(near, 100.0)), swapped,
+                  page_summary(noisy, changed["gain"]))
+    }  # fmt: skip
+
+
+def test_a_denoised_recording_denoised_again_is_structured_not_not_denoised() -> None:
+    """Denoising a clean recording again: its second differences hold signal, not noise, so the
+    noise left reads about 1, but what was removed is signal, which the verdict says."""
+    clean, _ = synthetic()
+    flat = np.broadcast_to(np.median(clean, axis=0), clean.shape)
+    again = page_summary(clean, flat)
+    assert verdict(again) == "structured: signal may have been removed"
 
 
 def labels(ax: Any) -> tuple[str, str, str]:

@@ -1460,6 +1460,20 @@ def test_dask_equals_one_call(den: Denoiser, generator, monkeypatch) -> None:
     got = fdask.denoise(da.from_array(x, chunks=(400, 120)), options=options).compute(scheduler="threads")
     np.testing.assert_allclose(got.mean(axis=0, dtype=np.float64), x.mean(axis=0, dtype=np.float64), atol=rounding)
     assert np.abs(kept - ref).max() > 1e-2 * float(np.abs(ref - x).std())
+    monkeypatch.undo()
+    # long enough for blocks that overlap (a 2500-row recording is one block), the last one shorter than
+    # the overlap: stored block by block, each of its declared size, as one call gives them
+    long = generator(np.random.default_rng(4), 7300, 120, 0.5).noisy.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        kept = Denoiser(device="cpu", options=options).run(long)
+    lazy = fdask.denoise(da.from_array(long, chunks=(3500, 120)), options=options)
+    assert lazy.numblocks[0] == 2 and lazy.chunks[0] == (3500, 3800)
+    got = np.empty(lazy.shape, np.float32)
+    da.store(lazy, got, scheduler="threads")
+    np.testing.assert_allclose(got, kept, rtol=0, atol=4 * float(np.spacing(np.float32(np.abs(long).max()))))
+    assert fdask.at_least((5000, 5000, 5000, 100), 772) == (5000, 5000, 5100)
+    assert fdask.at_least((100, 5000), 772) == (5100,) and fdask.at_least((300, 300, 300), 772) == (900,)
 
 
 def _domain_messages(run: Any, *args: Any, category: type[Warning] = OutOfDomainWarning) -> tuple[Any, list[str]]:
