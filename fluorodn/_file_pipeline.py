@@ -306,7 +306,7 @@ def denoise_file(
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
         rate = file_rate(rec, settings.rate, source)
         _warn_channels_last(denoiser, rec, known)
-        earlier = _warn_denoised_already(source)
+        earlier = _warn_denoised_already(source, getattr(rec, "key", None) if fmt == "mat" else key)
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
@@ -321,6 +321,8 @@ def denoise_file(
         if earlier is not None:  # the chain of runs stays on record
             prov["source_provenance"] = earlier
         var = f"{rec.key}{settings.suffix}" if isinstance(rec, fio.MatRecording) else None
+        if var is not None and settings.to is None:  # which variable of the output is the denoised one
+            prov["variable"] = var
         fio.write_denoised(
             rec,
             dest,
@@ -352,13 +354,28 @@ def _warn_channels_last(denoiser: Any, rec: Any, known: bool) -> None:
         warnings.warn(OutOfDomainWarning(hint), stacklevel=3)
 
 
-def denoised_already(source: Path) -> dict[str, Any] | None:
+def denoised_already(source: Path, key: str | None = None) -> dict[str, Any] | None:
     """The record of the fluorodn run that wrote ``source`` (:func:`fluorodn.report.stored_provenance`)
-    where it names a model that denoised it; None for a file fluorodn did not denoise."""
+    where it names a model that denoised what ``key`` picks of it; None otherwise. A .mat output
+    holds its input's variables beside the denoised one (the record's ``variable``; of an older
+    output, any other than the input's ``key``); an HDF5 output holds its denoised datasets where the
+    input's were (all of them, or the record's ``key``)."""
     from fluorodn.report import stored_provenance
 
     record = stored_provenance(source)
-    return record if isinstance(record, dict) and record.get("model") else None
+    if not (isinstance(record, dict) and record.get("model")):
+        return None
+    picked = None if key is None else key.strip("/")
+    denoised = (record.get("settings") or {}).get("key")
+    denoised = denoised.strip("/") if isinstance(denoised, str) else None
+    suffix = source.suffix.lower()
+    if suffix == ".mat" and picked is not None:
+        named = record.get("variable")
+        if (picked != named) if isinstance(named, str) else (picked == denoised):
+            return None
+    elif suffix in (".h5", ".hdf5") and picked is not None and denoised is not None and picked != denoised:
+        return None
+    return record
 
 
 def denoised_already_message(
@@ -369,11 +386,12 @@ def denoised_already_message(
     return f"the file was denoised by fluorodn already (model {record['model']}{when}): {then}"
 
 
-def _warn_denoised_already(source: Path) -> dict[str, Any] | None:
-    """:class:`OutOfDomainWarning` where ``source`` is already an output of fluorodn; its record, or None."""
+def _warn_denoised_already(source: Path, key: str | None) -> dict[str, Any] | None:
+    """:class:`OutOfDomainWarning` where what ``key`` picks of ``source`` is already an output of
+    fluorodn; its record, or None."""
     from fluorodn.errors import OutOfDomainWarning
 
-    record = denoised_already(source)
+    record = denoised_already(source, key)
     if record is not None:
         warnings.warn(OutOfDomainWarning(denoised_already_message(record)), stacklevel=3)
     return record

@@ -158,9 +158,19 @@ def _check_codec(path: Path, page: Any) -> None:
         )
 
 
-def _encoded(text: str) -> bytes:
-    """A description tifffile read as ``text`` (not ASCII), as bytes to write back: Latin-1, as
-    instruments write a µ or a °, where it takes every character, else UTF-8."""
+def _description_bytes(path: Path, page: Any, text: str) -> bytes:
+    """The bytes of ``page``'s description in the file ``path``, which tifffile read as ``text`` (not
+    ASCII), to write back as they were; where they cannot be read back so, ``text`` in Latin-1 (as
+    instruments write a µ or a °) where that takes every character, else in UTF-8."""
+    tag = page.tags.get(270)
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        with open(path, "rb") as fh:
+            fh.seek(tag.valueoffset)
+            raw = fh.read(tag.count).rstrip(b"\0")
+        for encoding in ("utf-8", "latin-1"):
+            with contextlib.suppress(UnicodeDecodeError):
+                if raw.decode(encoding).rstrip("\0") == text.rstrip("\0"):
+                    return raw
     try:
         return text.encode("latin-1")
     except UnicodeEncodeError:
@@ -325,7 +335,12 @@ class TiffRecording:
         first: Any = tif.pages[0]
         software = f"fluorodn {provenance.get('fluorodn', '')}".strip()
         made_by = first.tags.valueof(305)  # the acquisition program's name stays beside fluorodn's
-        if isinstance(made_by, str) and made_by.strip() and made_by.isascii() and not made_by.startswith("fluorodn"):
+        if (
+            isinstance(made_by, str)
+            and made_by.strip()
+            and made_by.isascii()
+            and not made_by.startswith(("fluorodn", "tifffile"))  # fluorodn's own, or the library's (the example)
+        ):
             software += f" (from {made_by.strip()})"
         kwargs: dict[str, Any] = {
             "shape": self.shape,
@@ -356,8 +371,8 @@ class TiffRecording:
             kwargs["metadata"] = {**meta, "fluorodn": provenance}
         else:
             desc = first.description
-            if desc:  # TIFF strings are 7-bit ASCII; an instrument's own (a Latin-1 µ) is kept as bytes
-                kwargs["description"] = desc if desc.isascii() else _encoded(desc)
+            if desc:  # TIFF strings are 7-bit ASCII; an instrument's own (a µ in Latin-1 or UTF-8) is kept as bytes
+                kwargs["description"] = desc if desc.isascii() else _description_bytes(self.path, first, desc)
             kwargs["metadata"] = {"fluorodn": provenance}
         levels = len(getattr(self._series, "levels", ()) or ())
         if levels > 1:

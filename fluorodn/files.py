@@ -125,8 +125,8 @@ def check_name_part(value: str, what: str) -> str:
     named = f"{what}{value!r}" if what.endswith("=") else f"{what} {value!r}"
     if value in (".", ".."):
         raise FileFormatError(
-            f"{named} names a folder, not a piece of a file name; an output name stays in its folder: use "
-            "letters, digits, '_', '-' or '.' around other characters"
+            f"{named} is not taken as a piece of a file name (alone, it names a folder); use letters, digits, '_', "
+            "'-' or '.' with other characters"
         )
     if _NOT_IN_NAMES.search(value) or (os.altsep and os.altsep in value):
         raise FileFormatError(

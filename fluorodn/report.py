@@ -994,7 +994,17 @@ def stored_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
             from fluorodn._mat import PROVENANCE_VAR
 
-            value = scipy.io.loadmat(path, variable_names=[PROVENANCE_VAR]).get(PROVENANCE_VAR)
+            try:
+                value = scipy.io.loadmat(path, variable_names=[PROVENANCE_VAR]).get(PROVENANCE_VAR)
+            except NotImplementedError:  # MATLAB v7.3, an HDF5 file: the record is UTF-16 characters
+                import h5py
+
+                with h5py.File(path, "r") as f:
+                    chars = f.get(PROVENANCE_VAR)
+                    if chars is None:
+                        return None
+                    text = np.asarray(chars[()], dtype="<u2").ravel().tobytes().decode("utf-16-le")
+                return dict(json.loads(text))
             return None if value is None else dict(json.loads(str(np.asarray(value).ravel()[0])))
         if suffix in (".h5", ".hdf5"):
             import h5py

@@ -201,8 +201,8 @@ def denoise(
     try:
         sources = fio.find_inputs(inputs, run.suffix)
         if key is not None and not any(fio.format_of(s) in ("mat", "hdf5") for s in sources):
-            fail("--key picks a variable of a .mat file or a dataset of an HDF5 file, but no input is one; "
-                  "leave --key out")  # fmt: skip
+            fail("--key picks a variable of a .mat file, a dataset of an HDF5 file or an array of a zarr group, but "
+                 "no input is one; leave --key out")  # fmt: skip
         if excitations is not None and not any(fio.format_of(s) in fio.SPECTRAL_FORMATS for s in sources):
             fail("--excitations applies to spectrometer files (.txt, folders of one-spectrum exports, .h5), "
                   "but no input is one; leave --excitations out")  # fmt: skip

@@ -180,11 +180,13 @@ def unmix(
         typer.echo(line, err=True)
     if res.timing is not None:  # what the file's timestamps say, as denoise notes it
         typer.echo(f"fluorodn: {recording}: {res.timing.describe()}", err=True)
+    from fluorodn.formats.nwb import CLOCK_LEAD_S
+
     origin, nwb = res.time_origin_s, dest.suffix.lower() == ".nwb"
-    if origin and not (nwb and origin > 0):  # times from the first sample: where it stands on the file's clock
+    if origin and not (nwb and 0 < origin <= CLOCK_LEAD_S):  # times from the first sample: where it stands
         on_clock = " (the GuPPy files' timestamps are on that clock)" if guppy else ""
-        typer.echo(f"fluorodn: note: {recording}: its Time axis starts at {origin:.6g} s, and the "
-                   f"{'NWB file' if nwb else 'table'}'s times count from that first sample; add {origin:.6g} s to "
+        typer.echo(f"fluorodn: note: {recording}: its Time axis starts at {origin:.15g} s, and the "
+                   f"{'NWB file' if nwb else 'table'}'s times count from that first sample; add {origin:.15g} s to "
                    f"them to align events timed on the file's clock{on_clock}", err=True)  # fmt: skip
     if res.time_s is None:
         typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)

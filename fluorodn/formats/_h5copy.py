@@ -195,6 +195,8 @@ def _rewrite_dataset_references(fin: Any, fout: Any, src: Any, out: Any) -> bool
 
     if h5py.check_dtype(ref=src.dtype) is not h5py.Reference:  # region references, compounds holding references
         return False
+    if src.shape is None:  # an empty dataspace (h5py.Empty): no value to point anywhere
+        return True
     values = np.asarray(src[()], dtype=object)
     rewritten = np.empty(values.shape, dtype=h5py.ref_dtype)
     whole = True
@@ -213,7 +215,7 @@ def _path_of(fin: Any, ref: Any) -> str | None:
         return None
     try:
         return str(fin[ref].name) if fin[ref].name else None
-    except (KeyError, ValueError, RuntimeError, OSError):
+    except (KeyError, ValueError, RuntimeError, OSError, TypeError):  # TypeError: not a reference (h5py.Empty)
         return None
 
 

@@ -261,13 +261,13 @@ def write_unmixed(
     times = times - times[0]
     if origin and 0 < origin <= CLOCK_LEAD_S:
         times = times + float(origin)
-        note += f" Times are on the file's own clock, on which its first sample stands at {origin:.9g} s."
+        note += f" Times are on the file's own clock, on which its first sample stands at {origin:.15g} s."
         if start is not None:  # the file's start is its first sample's time: the session starts at the clock's 0
             start = start - timedelta(seconds=float(origin))
             note += " The session starts at that clock's 0."
     elif origin:
         note += (
-            f" Times count from the first sample, which stands at {origin:.9g} s on the file's own clock: add that "
+            f" Times count from the first sample, which stands at {origin:.15g} s on the file's own clock: add that "
             "to them to align events timed on it."
         )
     dark = int(getattr(result, "dark_samples", 0))

@@ -142,7 +142,7 @@ def unmix_file(
     if denoise is not False and denoise is not None and src.exists():
         from fluorodn._file_pipeline import denoised_already, denoised_already_message
 
-        if (record := denoised_already(src)) is not None:
+        if (record := denoised_already(src, key)) is not None:
             then = "unmixing denoises it again, which removes more than noise; unmix it as it is with denoise=False"
             warnings.warn(UnmixWarning(denoised_already_message(record, then)), stacklevel=2)
     result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller

@@ -93,23 +93,30 @@ def test_plain_tiff_keeps_description(tiny_model: Path, tmp_path: Path, helpers:
     assert prov["settings"]["dtype"] == "uint16" and prov["source"] == "p.tif"
 
 
-def test_a_description_in_latin_1_and_the_acquisition_program_are_kept(
-    tiny_model: Path, tmp_path: Path, helpers: Any
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-8"])
+def test_a_description_not_in_ascii_and_the_acquisition_program_are_kept(
+    tiny_model: Path, tmp_path: Path, helpers: Any, encoding: str
 ) -> None:
-    """An instrument's description holding a Latin-1 µ (TIFF strings are ASCII, tifffile writes none
-    other) is written back byte for byte, not refused after the denoising; the Software tag names
-    the acquisition program beside fluorodn."""
-    tifffile.imwrite(tmp_path / "p.tif", helpers.spectra(50, 40), description="exposure Xs", metadata=None,
+    """An instrument's description holding a µ and a ° in Latin-1 or UTF-8 (TIFF strings are ASCII,
+    tifffile writes none other) is written back byte for byte, not refused after the denoising; the
+    Software tag names the acquisition program beside fluorodn, not the library that wrote the file."""
+    text = "exposure 100 \u00b5s at 25 \u00b0C"
+    stand_in = "".join(c if c.isascii() else "X" * len(c.encode(encoding)) for c in text)  # as many bytes
+    tifffile.imwrite(tmp_path / "p.tif", helpers.spectra(50, 40), description=stand_in, metadata=None,
                      software="MyScope 1.0")  # fmt: skip
     raw = (tmp_path / "p.tif").read_bytes()
-    (tmp_path / "p.tif").write_bytes(raw.replace(b"exposure Xs", b"exposure \xb5s"))
+    (tmp_path / "p.tif").write_bytes(raw.replace(stand_in.encode(), text.encode(encoding)))
     result = denoise(tiny_model, tmp_path / "p.tif")
     assert result.exit_code == 0, result.output
     with tifffile.TiffFile(tmp_path / "p_denoised.tif") as tif:
-        assert tif.pages[0].description == "exposure \u00b5s"
+        assert tif.pages[0].description == text
         assert tif.pages[0].software.startswith("fluorodn ") and tif.pages[0].software.endswith(" (from MyScope 1.0)")
-    assert b"exposure \xb5s" in (tmp_path / "p_denoised.tif").read_bytes()
+    assert text.encode(encoding) in (tmp_path / "p_denoised.tif").read_bytes()
     assert read_provenance(tmp_path / "p_denoised.tif")["source"] == "p.tif"
+    tifffile.imwrite(tmp_path / "q.tif", helpers.spectra(50, 40))  # tifffile names itself as the Software
+    assert denoise(tiny_model, tmp_path / "q.tif").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "q_denoised.tif") as tif:
+        assert "(from" not in tif.pages[0].software
 
 
 @pytest.mark.filterwarnings("ignore:.*stored as RGB")  # tifffile's default for 3- or 4-page stacks
@@ -240,7 +247,8 @@ def test_never_over_the_input(tiny_model: Path, tmp_path: Path, helpers: Any) ->
     assert_user_error(denoise(tiny_model, tmp_path / "a.tif", "-o", tmp_path / "a.tif", "--overwrite"), "input")
     for dots in (".", ".."):  # a folder's name, not a piece of a file's: said so, not "a path separator"
         assert_user_error(
-            denoise(tiny_model, tmp_path / "a.tif", "--suffix", dots), f"--suffix '{dots}' names a folder"
+            denoise(tiny_model, tmp_path / "a.tif", "--suffix", dots),
+            f"--suffix '{dots}' is not taken as a piece of a file name",
         )
     assert (tmp_path / "a.tif").read_bytes() == before
 

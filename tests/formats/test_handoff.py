@@ -300,7 +300,7 @@ def test_nwb_times_on_a_clock_started_long_before_count_from_the_first_sample(tm
             nwb = io.read()
             sensor = nwb.processing["ophys"]["sensor"]
             assert sensor.starting_time == 0.0 and sensor.rate == 5.0
-            assert f"the first sample, which stands at {first:.9g} s on the file's own clock" in (
+            assert f"the first sample, which stands at {first:.15g} s on the file's own clock" in (
                 nwb.session_description
             )
             if units:  # the session starts at the first sample's date

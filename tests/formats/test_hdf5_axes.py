@@ -167,6 +167,7 @@ def test_written_dimension_scales_and_references_point_to_the_outputs_own_object
         refs = f.create_dataset("meta/refs", (3,), dtype=h5py.ref_dtype)  # a dataset of references, e.g. NWB's
         refs[0], refs[2] = f["Time"].ref, f["Channel1"].ref
         f.create_dataset("regions", data=[f["Channel1"].regionref[0:2, 0:3]], dtype=h5py.regionref_dtype)
+        f.create_dataset("no_refs", data=h5py.Empty(h5py.ref_dtype))  # an empty dataspace: copied as it is
     rec = formats.read(path)
     with (
         pytest.warns(UserWarning, match="attribute 'corner' of /Channel1 holds references"),
@@ -176,6 +177,7 @@ def test_written_dimension_scales_and_references_point_to_the_outputs_own_object
     with h5py.File(out) as fout:
         refs = fout["meta/refs"]
         assert fout[refs[0]].id == fout["Time"].id and fout[refs[2]].id == fout["Channel1"].id and not refs[1]
+        assert fout["no_refs"].shape is None
     with h5py.File(path) as fin, h5py.File(out) as fout:
         d = fout["Channel1"]
         assert [[s.name for s in d.dims[i].values()] for i in range(2)] == [["/Time"], ["/Wavelength"]]

@@ -235,6 +235,44 @@ def test_mat_output_never_replaces_a_variable_of_the_input(
     roundtrip(denoiser, tmp_path / "r.mat", tmp_path / "o.mat", key="spectra", var_name="spectra_dn")
 
 
+def test_an_output_denoised_again_is_told_by_the_variable_or_dataset_picked(
+    denoiser: Denoiser, tmp_path: Path, helpers: Any
+) -> None:
+    """A .mat output (v5 or v7.3) holds its input's variables beside the denoised one: only the
+    denoised one picked is 'denoised already'; an HDF5 output's denoised datasets are where its
+    input's were: those it denoised are, others not. The v7.3 record is read too."""
+    import warnings
+
+    import h5py
+    import scipy.io
+
+    from fluorodn._file_pipeline import denoised_already
+    from fluorodn.files import FileSettings, denoise_file
+
+    x = helpers.spectra(70, 33).astype(np.float64)
+    scipy.io.savemat(tmp_path / "v5.mat", {"counts": x})
+    write_v73(tmp_path / "v73.mat", {"counts": x})
+    with h5py.File(tmp_path / "r.h5", "w") as f:
+        f["Channel1"], f["Channel2"] = x, x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tiny model on spectral-looking pages
+        for name in ("v5", "v73"):
+            denoise_file(denoiser, tmp_path / f"{name}.mat", tmp_path / f"{name}_d.mat", FileSettings(key="counts"))
+        denoise_file(denoiser, tmp_path / "r.h5", tmp_path / "r_d.h5", FileSettings(key="Channel2"))
+    for name in ("v5", "v73"):
+        out = tmp_path / f"{name}_d.mat"
+        assert denoised_already(out, "counts") is None and denoised_already(out, "counts_denoised") is not None
+        assert denoised_already(tmp_path / f"{name}.mat", "counts") is None
+    out = tmp_path / "r_d.h5"
+    assert denoised_already(out, "Channel1") is None and denoised_already(out, "/Channel2")["model"] == "tiny"
+    from fluorodn.errors import OutOfDomainWarning
+
+    with pytest.warns(OutOfDomainWarning, match="the file was denoised by fluorodn already"):
+        result = denoise_file(denoiser, tmp_path / "v73_d.mat", tmp_path / "again.mat",
+                              FileSettings(key="counts_denoised"))  # fmt: skip
+    assert result.provenance["source_provenance"]["variable"] == "counts_denoised"
+
+
 def test_mat_v73_stack(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:
     import h5py
 
