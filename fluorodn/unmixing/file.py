@@ -207,8 +207,16 @@ def _check_guppy(folder: Path, dest: Path, overwrite: bool) -> None:
     exist (unless ``overwrite``), and an output ``dest`` that is one of them."""
     from fluorodn.formats.guppy import TRACES, check_folder
 
-    if dest.parent.resolve() == folder.resolve() and dest.stem in TRACES and dest.suffix.lower() == ".csv":
+    inside = dest.parent.resolve() == folder.resolve()
+    if inside and dest.stem in TRACES and dest.suffix.lower() == ".csv":
         raise UnmixError(f"output {dest} is one of the GuPPy files written into {folder}; choose another output=...")
+    if inside and dest.suffix.lower() in (".csv", ".nwb"):
+        # GuPPy reads every CSV of a session folder: one of more than 3 columns it takes for an NPM
+        # file, and then reads none of the folder's CSVs as traces (an NWB file it takes as NWB data)
+        raise UnmixError(
+            f"output {dest} would be written into the GuPPy folder {folder}, where GuPPy would take it for a "
+            "recording of another format and not read the trace files; write it elsewhere with output=..."
+        )
     check_folder(folder, overwrite=overwrite)
 
 

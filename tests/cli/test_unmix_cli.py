@@ -589,9 +589,10 @@ def _written(folder: Path) -> list[str]:
 
 
 def test_the_guppy_folder_is_checked_before_any_work(files: SimpleFiles) -> None:
-    """A --guppy path that is a file, GuPPy files that exist, or no times to give them: refused in one
-    sentence before anything is read or written (no output table left behind, no errno, no option
-    unmix does not have)."""
+    """A --guppy path that is a file, GuPPy files that exist, no times to give them, or the table
+    written into the GuPPy folder (which GuPPy would read as another format's recording): refused in
+    one sentence before anything is read or written (no output table left behind, no errno, no
+    option unmix does not have)."""
     folder = files.folder
     (folder / "notes.txt").write_text("keep", encoding="utf-8")
     (folder / "guppy").mkdir()
@@ -605,6 +606,8 @@ def test_the_guppy_folder_is_checked_before_any_work(files: SimpleFiles) -> None
         (["--guppy", folder / "new"], ["GuPPy files need times", "give --rate HZ"]),
         (["--rate", 5, "--guppy", folder / "guppy", "-o", folder / "guppy" / "gain.csv", "--overwrite"],
          ["is one of the GuPPy files"]),
+        (["--rate", 5, "--guppy", folder / "guppy", "-o", folder / "guppy" / "table.csv", "--overwrite"],
+         ["into the GuPPy folder", "GuPPy would take it for a recording of another format", "elsewhere with -o"]),
     ):  # fmt: skip
         result = cli("unmix", files.npy, *common, *extra)
         assert_user_error(result, *fragments)
