@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fluorodn.errors import FileFormatError, InputError
+from fluorodn.errors import FileFormatError, InputError, OutputError
 
 __all__ = [
     "NAN_POLICIES",
@@ -406,24 +406,26 @@ def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[An
 
 def make_folder(folder: Path) -> None:
     """Create ``folder`` (and its parents); OutputError with a sentence if that fails."""
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise folder_error(folder, err.strerror or str(err)) from err
+        raise OutputError(folder_message(folder, err.strerror or str(err))) from err
 
 
-def folder_error(folder: Path, reason: str = "") -> Any:
-    """The OutputError of an output ``folder`` that cannot be created: a file where it (or one above
-    it) would be is named (not "File exists"), else ``reason``; None where no file stands in the way
-    and no ``reason`` is given."""
-    from fluorodn.errors import OutputError
-
+def folder_message(folder: Path, reason: str) -> str:
+    """Why an output ``folder`` cannot be created: a file where it (or one above it) would be is
+    named (not "File exists"), else ``reason``."""
     blocking = next((p for p in (folder, *folder.parents) if os.path.isfile(p)), None)  # never raises
-    if blocking is None and not reason:
-        return None
     why = f"{blocking} is a file" if blocking is not None else reason
-    return OutputError(f"cannot create the output folder {folder} ({why}); choose another folder with output=...")
+    return f"cannot create the output folder {folder} ({why}); choose another folder with output=..."
+
+
+def folder_error(folder: Path) -> OutputError | None:
+    """The OutputError of an output ``folder`` that a file (it, or one above it) stands in the way
+    of; None where none does."""
+    if not any(os.path.isfile(p) for p in (folder, *folder.parents)):
+        return None
+    return OutputError(folder_message(folder, ""))
 
 
 def provenance(
