@@ -306,7 +306,8 @@ def denoise_file(
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
         rate = file_rate(rec, settings.rate, source)
         _warn_channels_last(denoiser, rec, known)
-        earlier = _warn_denoised_already(source, getattr(rec, "key", None) if fmt == "mat" else key)
+        _warn_denoised_already(source, getattr(rec, "key", None) if fmt == "mat" else key)
+        earlier = fluorodn_record(source)  # kept, denoised again or not: the chain of runs stays on record
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
@@ -318,7 +319,7 @@ def denoise_file(
             make_folder(dest.parent)
         key = getattr(rec, "key", None)
         prov = provenance(denoiser, source, out_dtype, key, settings, rec.page_shape, known, first)
-        if earlier is not None:  # the chain of runs stays on record
+        if earlier is not None:
             prov["source_provenance"] = earlier
         var = f"{rec.key}{settings.suffix}" if isinstance(rec, fio.MatRecording) else None
         if var is not None and settings.to is None:  # which variable of the output is the denoised one
@@ -354,28 +355,45 @@ def _warn_channels_last(denoiser: Any, rec: Any, known: bool) -> None:
         warnings.warn(OutOfDomainWarning(hint), stacklevel=3)
 
 
-def denoised_already(source: Path, key: str | None = None) -> dict[str, Any] | None:
+def fluorodn_record(source: Path) -> dict[str, Any] | None:
     """The record of the fluorodn run that wrote ``source`` (:func:`fluorodn.report.stored_provenance`)
-    where it names a model that denoised what ``key`` picks of it; None otherwise. A .mat output
-    holds its input's variables beside the denoised one (the record's ``variable``; of an older
-    output, any other than the input's ``key``); an HDF5 output holds its denoised datasets where the
-    input's were (all of them, or the record's ``key``)."""
+    where it names a model; None for a file fluorodn did not write."""
     from fluorodn.report import stored_provenance
 
     record = stored_provenance(source)
-    if not (isinstance(record, dict) and record.get("model")):
+    return record if isinstance(record, dict) and record.get("model") else None
+
+
+def _runs(record: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """``record`` and the records of the earlier runs it keeps (``source_provenance``), newest first."""
+    while isinstance(record, dict):
+        yield record
+        record = record.get("source_provenance")
+
+
+def denoised_already(source: Path, key: str | None = None) -> dict[str, Any] | None:
+    """The record of the fluorodn run that wrote ``source`` (:func:`fluorodn_record`) where one of its
+    runs denoised what ``key`` picks of it; None otherwise. A .mat output holds its input's variables
+    beside the denoised one (each run's ``variable``; of an older output, its ``key`` with the
+    default suffix); an HDF5 output holds its denoised datasets where its input's were (each run's
+    ``key``, or all of them)."""
+    record = fluorodn_record(source)
+    if record is None:
         return None
     picked = None if key is None else key.strip("/")
-    denoised = (record.get("settings") or {}).get("key")
-    denoised = denoised.strip("/") if isinstance(denoised, str) else None
     suffix = source.suffix.lower()
-    if suffix == ".mat" and picked is not None:
-        named = record.get("variable")
-        if (picked != named) if isinstance(named, str) else (picked == denoised):
-            return None
-    elif suffix in (".h5", ".hdf5") and picked is not None and denoised is not None and picked != denoised:
-        return None
-    return record
+    if picked is None or suffix not in (".mat", ".h5", ".hdf5"):
+        return record
+    denoised: set[str | None] = set()
+    for run in _runs(record):
+        given = (run.get("settings") or {}).get("key")
+        given = given.strip("/") if isinstance(given, str) else None
+        if suffix == ".mat":
+            named = run.get("variable")
+            denoised.add(named if isinstance(named, str) else None if given is None else f"{given}_denoised")
+        else:
+            denoised.add(given)
+    return record if picked in denoised or (suffix != ".mat" and None in denoised) else None
 
 
 def denoised_already_message(
@@ -386,15 +404,13 @@ def denoised_already_message(
     return f"the file was denoised by fluorodn already (model {record['model']}{when}): {then}"
 
 
-def _warn_denoised_already(source: Path, key: str | None) -> dict[str, Any] | None:
-    """:class:`OutOfDomainWarning` where what ``key`` picks of ``source`` is already an output of
-    fluorodn; its record, or None."""
+def _warn_denoised_already(source: Path, key: str | None) -> None:
+    """:class:`OutOfDomainWarning` where what ``key`` picks of ``source`` is already an output of fluorodn."""
     from fluorodn.errors import OutOfDomainWarning
 
     record = denoised_already(source, key)
     if record is not None:
         warnings.warn(OutOfDomainWarning(denoised_already_message(record)), stacklevel=3)
-    return record
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:

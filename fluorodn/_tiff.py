@@ -160,16 +160,17 @@ def _check_codec(path: Path, page: Any) -> None:
 
 def _description_bytes(path: Path, page: Any, text: str) -> bytes:
     """The bytes of ``page``'s description in the file ``path``, which tifffile read as ``text`` (not
-    ASCII), to write back as they were; where they cannot be read back so, ``text`` in Latin-1 (as
-    instruments write a µ or a °) where that takes every character, else in UTF-8."""
+    ASCII; UTF-8, Windows' cp1252 or Latin-1), to write back as they were, trailing whitespace
+    included; where they cannot be read back so, ``text`` in Latin-1 (as instruments write a µ or a
+    °) where that takes every character, else in UTF-8."""
     tag = page.tags.get(270)
     with contextlib.suppress(OSError, AttributeError, TypeError):
         with open(path, "rb") as fh:
             fh.seek(tag.valueoffset)
             raw = fh.read(tag.count).rstrip(b"\0")
-        for encoding in ("utf-8", "latin-1"):
+        for encoding in ("utf-8", "cp1252", "latin-1"):  # tifffile strips trailing whitespace from its text
             with contextlib.suppress(UnicodeDecodeError):
-                if raw.decode(encoding).rstrip("\0") == text.rstrip("\0"):
+                if raw.decode(encoding).rstrip() == text.rstrip():
                     return raw
     try:
         return text.encode("latin-1")

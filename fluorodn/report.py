@@ -27,8 +27,9 @@ Per page the summary holds:
   spectral path removed it (white across bins), plus any shift of each bin's time mean by the
   network (smooth across bins); near 0 where only noise was removed;
 * ``removed_level``: that time mean smoothed across the bins (a Gaussian of :data:`LEVEL_BINS`
-  bins), its RMS over the bins in units of each bin's noise level: what changed the spectrum's
-  level or shape (a removed fixed pattern, white across bins, averages out);
+  bins), its RMS over the bins in units of each bin's noise level, the lesser of that and the same
+  with the detector's fixed pattern (as the spectral path estimates it) taken out: what changed the
+  spectrum's level or shape, not the pattern that the default removes;
 * ``removed_noise_units``: the removed component's RMS in units of the noisy recording's noise
   level (each bin's value divided by that bin's ``noise_before``): near 1 where the noise was
   removed, near 0 where nothing was;
@@ -55,8 +56,9 @@ Per page the summary holds:
   give it; its light-off notice aside, which ``light_off`` counts), shown beside the traces rather
   than raised; and ``sensor_kept``, the share of the noisy trace's slow changes the denoised one
   keeps (:func:`fluorodn.unmixing.fit.sensor_kept`, None where it cannot be judged): under
-  :data:`fluorodn.unmixing.fit.SENSOR_KEPT` the verdict is ``"structured: signal may have been
-  removed"`` whatever the removed part looks like, and a note says why;
+  :data:`fluorodn.unmixing.fit.SENSOR_KEPT` a verdict of ``"looks like noise"`` becomes
+  ``"structured: signal may have been removed"`` (the others are verdicts of harm or of nothing
+  done already), and a note says why;
 * ``nonfinite``: how many values are not finite (NaN or infinite) in the noisy or the denoised
   page. The numbers and figures are made over the finite values: the others are bridged over
   time in both recordings (as ``--nan fill`` bridges them for a run) and left blank in the
@@ -269,17 +271,35 @@ def _second_difference_scale(a: np.ndarray) -> np.ndarray:
     return _mad(d)
 
 
-def _removed_level(mean: np.ndarray, noise: np.ndarray) -> float:
+def _removed_level(mean: np.ndarray, noise: np.ndarray, pattern: np.ndarray | None = None) -> float:
     """RMS over the bins of the removed part's time mean (W,) smoothed across them (a Gaussian of
     :data:`LEVEL_BINS` bins), each bin in units of its noise level ``noise``: what changed the
-    spectrum's level or shape. A fixed pattern removed, white across the bins, averages out."""
+    spectrum's level or shape. Where the detector's fixed ``pattern`` (W,), as the spectral path
+    estimates it, is given, the lesser of that and the same with the pattern taken out: a pattern
+    removed (the default does) counts no more than one kept (``keep_fixed_pattern``)."""
     from scipy.ndimage import gaussian_filter1d
 
     if mean.size < 2:
         return 0.0
-    smooth = gaussian_filter1d(np.nan_to_num(mean), LEVEL_BINS, mode="nearest")
-    units = np.where(noise > 0, smooth / np.where(noise > 0, noise, 1.0), 0.0)
-    return float(np.sqrt(np.mean(units**2)))
+
+    def level(part: np.ndarray) -> float:
+        smooth = gaussian_filter1d(np.nan_to_num(part), LEVEL_BINS, mode="nearest")
+        units = np.where(noise > 0, smooth / np.where(noise > 0, noise, 1.0), 0.0)
+        return float(np.sqrt(np.mean(units**2)))
+
+    return level(mean) if pattern is None else min(level(mean), level(mean - pattern))
+
+
+def _fixed_pattern(x: np.ndarray) -> np.ndarray | None:
+    """The detector's fixed pattern (W,) that the spectral path removes from the (T, W) page ``x``
+    (:func:`fluorodn.spectral.fit`), or None where it estimates none."""
+    from fluorodn.spectral import fit
+
+    try:
+        pattern = fit(x).pattern
+    except (InputError, ValueError, np.linalg.LinAlgError):
+        return None
+    return None if pattern is None else np.asarray(pattern, dtype=np.float64)
 
 
 def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
@@ -306,7 +326,7 @@ def page_summary(noisy: np.ndarray, denoised: np.ndarray) -> dict[str, Any]:
         "removed_rms": float(np.sqrt(np.mean(removed**2))),
         "removed_mean": removed.mean(axis=0).tolist(),
         "removed_mean_rms": float(np.sqrt(np.mean(removed.mean(axis=0) ** 2))),
-        "removed_level": _removed_level(removed.mean(axis=0), before),
+        "removed_level": _removed_level(removed.mean(axis=0), before, _fixed_pattern(x)),
         "removed_noise_units": float(np.sqrt(np.mean(in_noise_units**2))),
         "nearly_constant": constant,
     }
@@ -572,12 +592,14 @@ def _html(
                f"<th>whiteness of removed (mean autocorr., lags 1-{LAGS} {terms.sample}s)</th>"
                "<th>removed energy in leading components (noise: K/W)</th>"
                f"<th>removed {terms.mean}, RMS over {terms.bins} ({UNIT})</th>"
-               "<th>removed RMS / noise level</th><th>verdict</th></tr>")  # fmt: skip
+               "<th>removed RMS / noise level</th><th>removed level, smooth across "
+               f"{terms.bins} (noise levels)</th><th>verdict</th></tr>")  # fmt: skip
     for k, s in enumerate(pages):
         out.append(
             f"<tr><td>{k}</td><td>{s['noise_ratio_median']:.3g}</td><td>{s['whiteness']:.3f}</td>"
             f"<td>{s['leading_share']:.3f} ({s['leading_share_noise']:.3f})</td>"
             f"<td>{s['removed_mean_rms']:.3g}</td><td>{s['removed_noise_units']:.3g}</td>"
+            f"<td>{s.get('removed_level', 0.0):.3g}</td>"
             f'<td class="{VERDICTS[s["verdict"]]}">{html.escape(s["verdict"])}</td></tr>'
         )
     out.append("</table></div>")

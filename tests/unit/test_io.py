@@ -271,6 +271,16 @@ def test_an_output_denoised_again_is_told_by_the_variable_or_dataset_picked(
         result = denoise_file(denoiser, tmp_path / "v73_d.mat", tmp_path / "again.mat",
                               FileSettings(key="counts_denoised"))  # fmt: skip
     assert result.provenance["source_provenance"]["variable"] == "counts_denoised"
+    # the raw variable of an output denoised again: no warning, but the chain stays on record, and the
+    # variable the first run denoised is still told
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        warnings.filterwarnings("ignore", "the image model")  # the tiny model on spectral-looking pages
+        result = denoise_file(denoiser, tmp_path / "v5_d.mat", tmp_path / "k1.mat",
+                              FileSettings(key="counts", suffix="_k1"))  # fmt: skip
+    assert result.provenance["source_provenance"]["variable"] == "counts_denoised"
+    for name, told in (("counts", False), ("counts_denoised", True), ("counts_k1", True)):
+        assert (denoised_already(tmp_path / "k1.mat", name) is not None) == told, name
 
 
 def test_mat_v73_stack(denoiser: Denoiser, tmp_path: Path, helpers: Any) -> None:

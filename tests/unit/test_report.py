@@ -299,12 +299,36 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
 
 
 def test_a_denoised_recording_denoised_again_is_structured_not_not_denoised() -> None:
-    """Denoising a clean recording again: its second differences hold signal, not noise, so the
-    noise left reads about 1, but what was removed is signal, which the verdict says."""
-    clean, _ = synthetic()
-    flat = np.broadcast_to(np.median(clean, axis=0), clean.shape)
-    again = page_summary(clean, flat)
+    """Denoising a denoised recording again: its second differences hold what it kept, and keep it,
+    so the noise left reads about 1; but what was removed is slow and structured, which the verdict
+    says (were "not denoised" judged first, it would say that)."""
+    _, noisy = synthetic()
+    t = np.arange(T)[:, None]
+    drift = 20.0 * np.sin(t / 150.0) * np.exp(-(np.linspace(-2, 2, W)[None, :] ** 2))
+    again = page_summary(noisy, noisy - drift)
+    assert again["noise_ratio_median"] == pytest.approx(1.0, abs=0.02)
     assert verdict(again) == "structured: signal may have been removed"
+
+
+def test_a_detectors_fixed_pattern_removed_or_kept_is_no_changed_spectrum() -> None:
+    """A white fixed pattern of 5 noise levels, removed as the default removes it (its estimate) or
+    kept: not a changed spectrum (the pattern the spectral path estimates is taken out first); a
+    dip of 30 counts on top of its removal still is."""
+    from fluorodn.spectral import fit
+
+    clean, noisy = synthetic()
+    pattern = 25.0 * np.random.default_rng(9).standard_normal(W)  # 5 noise levels (noise 5)
+    x = noisy + pattern
+    estimate = fit(x).pattern
+    assert estimate is not None and np.corrcoef(estimate, pattern)[0, 1] > 0.8
+    less_noise = 0.8 * (noisy - clean)
+    for out in (x - estimate - less_noise, x - less_noise):  # removed as the spectral path estimates it, or kept
+        summary = page_summary(x, out)
+        assert summary["removed_level"] < 0.3 * CHANGED_LEVEL
+        assert verdict(summary) == "looks like noise"
+    dip = 30.0 * np.exp(-0.5 * ((np.arange(W) - 20) / 4.0) ** 2)
+    dipped = page_summary(x, x - estimate - less_noise - dip)
+    assert verdict(dipped) == "spectrum changed: its level or shape differs"
 
 
 def labels(ax: Any) -> tuple[str, str, str]:
