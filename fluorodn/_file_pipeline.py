@@ -306,8 +306,11 @@ def denoise_file(
         advance = None if task is None else (lambda n, t=task: progress.advance(t, n))
         rate = file_rate(rec, settings.rate, source)
         _warn_channels_last(denoiser, rec, known)
-        _warn_denoised_already(source, getattr(rec, "key", None) if fmt == "mat" else key)
         earlier = fluorodn_record(source)  # kept, denoised again or not: the chain of runs stays on record
+        if earlier is not None and _denoised_in(earlier, source, getattr(rec, "key", None) if fmt == "mat" else key):
+            from fluorodn.errors import OutOfDomainWarning
+
+            warnings.warn(OutOfDomainWarning(denoised_already_message(earlier)), stacklevel=2)
         pages: Iterable[Any] = denoiser.stream(read, progress=advance, recording=known, rate=rate)
         if settings.nan == "fill":
             pages = restore(pages)
@@ -378,12 +381,16 @@ def denoised_already(source: Path, key: str | None = None) -> dict[str, Any] | N
     default suffix); an HDF5 output holds its denoised datasets where its input's were (each run's
     ``key``, or all of them)."""
     record = fluorodn_record(source)
-    if record is None:
-        return None
+    return record if record is not None and _denoised_in(record, source, key) else None
+
+
+def _denoised_in(record: dict[str, Any], source: Path, key: str | None) -> bool:
+    """Whether one of the runs of ``record`` (the file ``source``'s) denoised what ``key`` picks of it
+    (:func:`denoised_already`)."""
     picked = None if key is None else key.strip("/")
     suffix = source.suffix.lower()
     if picked is None or suffix not in (".mat", ".h5", ".hdf5"):
-        return record
+        return True
     denoised: set[str | None] = set()
     for run in _runs(record):
         given = (run.get("settings") or {}).get("key")
@@ -393,7 +400,7 @@ def denoised_already(source: Path, key: str | None = None) -> dict[str, Any] | N
             denoised.add(named if isinstance(named, str) else None if given is None else f"{given}_denoised")
         else:
             denoised.add(given)
-    return record if picked in denoised or (suffix != ".mat" and None in denoised) else None
+    return picked in denoised or (suffix != ".mat" and None in denoised)
 
 
 def denoised_already_message(
@@ -402,15 +409,6 @@ def denoised_already_message(
     """The sentence saying that a file is an output of fluorodn (its ``record``), and ``then`` what follows."""
     when = f", {record['created']}" if record.get("created") else ""
     return f"the file was denoised by fluorodn already (model {record['model']}{when}): {then}"
-
-
-def _warn_denoised_already(source: Path, key: str | None) -> None:
-    """:class:`OutOfDomainWarning` where what ``key`` picks of ``source`` is already an output of fluorodn."""
-    from fluorodn.errors import OutOfDomainWarning
-
-    record = denoised_already(source, key)
-    if record is not None:
-        warnings.warn(OutOfDomainWarning(denoised_already_message(record)), stacklevel=3)
 
 
 def _count_frames(pages: Iterable[Any], progress: Any, task: Any) -> Iterator[Any]:
