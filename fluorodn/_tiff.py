@@ -370,6 +370,9 @@ class TiffRecording:
         elif tif.is_shaped and tif.shaped_metadata:
             meta = {k: v for k, v in dict(tif.shaped_metadata[0]).items() if k != "shape"}
             kwargs["metadata"] = {**meta, "fluorodn": provenance}
+            desc = first.description  # the user's own, in a tag before tifffile's JSON, is kept too
+            if desc and not desc.lstrip().startswith("{"):
+                kwargs["description"] = desc if desc.isascii() else _description_bytes(self.path, first, desc)
         else:
             desc = first.description
             if desc:  # TIFF strings are 7-bit ASCII; an instrument's own (a µ in Latin-1 or UTF-8) is kept as bytes

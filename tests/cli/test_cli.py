@@ -135,6 +135,12 @@ def test_shaped_tiff_keeps_its_metadata(tiny_model: Path, tmp_path: Path, helper
         meta = tif.shaped_metadata[0]
         assert tif.asarray().shape == (4, 20, 30)
     assert meta["fs"] == 5.0 and meta["wavelengths"] == [477, 595] and meta["fluorodn"]["model"] == "tiny"
+    # a description of the user's own beside tifffile's JSON (tifffile's defaults with description=): both kept
+    tifffile.imwrite(tmp_path / "d.tif", stack[0], compression="lzw", predictor=True, description="rig 2, fiber A")
+    assert denoise(tiny_model, tmp_path / "d.tif").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "d_denoised.tif") as tif:
+        assert tif.pages[0].description == "rig 2, fiber A" and tif.shaped_metadata[0]["fluorodn"]["model"] == "tiny"
+        assert tif.pages[0].compression == tifffile.COMPRESSION.LZW
 
 
 # -- other formats ---------------------------------------------------------------------
