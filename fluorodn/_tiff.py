@@ -158,11 +158,13 @@ def _check_codec(path: Path, page: Any) -> None:
         )
 
 
-def _description_bytes(path: Path, page: Any, text: str) -> bytes:
-    """The bytes of ``page``'s description in the file ``path``, which tifffile read as ``text`` (not
-    ASCII; UTF-8, Windows' cp1252 or Latin-1), to write back as they were, trailing whitespace
-    included; where they cannot be read back so, ``text`` in Latin-1 (as instruments write a µ or a
-    °) where that takes every character, else in UTF-8."""
+def _description(path: Path, page: Any, text: str) -> str | bytes:
+    """``page``'s description, which tifffile read as ``text``, to write back: ``text`` where it is
+    7-bit ASCII, as TIFF strings are; else (an instrument's µ or ° in UTF-8, Windows' cp1252 or
+    Latin-1) its bytes in the file ``path`` as they were, trailing whitespace included; where they
+    cannot be read back so, ``text`` in Latin-1 where that takes every character, else in UTF-8."""
+    if text.isascii():
+        return text
     tag = page.tags.get(270)
     with contextlib.suppress(OSError, AttributeError, TypeError):
         with open(path, "rb") as fh:
@@ -372,11 +374,11 @@ class TiffRecording:
             kwargs["metadata"] = {**meta, "fluorodn": provenance}
             desc = first.description  # the user's own, in a tag before tifffile's JSON, is kept too
             if desc and not desc.lstrip().startswith("{"):
-                kwargs["description"] = desc if desc.isascii() else _description_bytes(self.path, first, desc)
+                kwargs["description"] = _description(self.path, first, desc)
         else:
             desc = first.description
-            if desc:  # TIFF strings are 7-bit ASCII; an instrument's own (a µ in Latin-1 or UTF-8) is kept as bytes
-                kwargs["description"] = desc if desc.isascii() else _description_bytes(self.path, first, desc)
+            if desc:
+                kwargs["description"] = _description(self.path, first, desc)
             kwargs["metadata"] = {"fluorodn": provenance}
         levels = len(getattr(self._series, "levels", ()) or ())
         if levels > 1:

@@ -189,8 +189,8 @@ def _carry_references(fin: Any, fout: Any) -> None:
 
 def _rewrite_dataset_references(fin: Any, fout: Any, src: Any, out: Any) -> bool:
     """Point the object references held by the dataset ``out`` (a copy of ``src``) at the objects at
-    the same paths in ``fout``; False (and null references there) where ``src`` holds other
-    references (left as copied) or ones to nothing."""
+    the same paths in ``fout``; False where ``src`` holds other references (left as copied) or
+    references to nothing (null in the output)."""
     import h5py
 
     if h5py.check_dtype(ref=src.dtype) is not h5py.Reference:  # region references, compounds holding references

@@ -244,8 +244,9 @@ def _unmix(
     # the fits run in units of the recording's typical level, so that neither their conditioning (a
     # column of ones beside one of 1 / E in the design) nor their float32 work depends on the units
     # the values come in; the emission and the offset are given back in those units
-    unit = _typical_level(x - dark_w)
-    z = (x - dark_w) / unit
+    z = x - dark_w
+    unit = _typical_level(z)
+    z /= unit
     scaled_noise = noise / unit
     basis = np.stack([response, -k_hbo2, -k_hb])  # exponent per unit of (sensor, hbo2, hb)
     coef, emission, rms, mixed = _linear_fit(z, basis, scaled_noise)
