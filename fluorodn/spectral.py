@@ -1249,7 +1249,31 @@ def _lit(means: np.ndarray, means_of: MeansOf, dark: float | None) -> np.ndarray
     if longer.any() and (~off & ~longer).any():
         lit_level = float(np.median(means[~off & ~longer])) - dark
         off |= longer & (means - dark < DARK_NEAR * lit_level)
-    return ~off
+    return ~(off | _mostly_dark(means, dark))
+
+
+#: Row means this many times their noise above the dark level stand apart from it
+#: (:func:`_mostly_dark`).
+DARK_APART = 8.0
+
+
+def _mostly_dark(means: np.ndarray, dark: float) -> np.ndarray:
+    """The rows at the dark level ``dark`` where most of a recording's rows lie there (the light on
+    for under a tenth of it, which the quantiles of :func:`dark_rows` cannot find): with the middle
+    row mean within :data:`DARK_APART` times the row means' noise (from their differences) of the
+    dark level, every row not that far above it, or under :data:`DARK_NEAR` of the way up to the
+    median of those that are; none otherwise (none too where no row stands above it)."""
+    level = np.asarray(means, np.float64) - dark
+    none = np.zeros(len(level), bool)
+    if len(level) < 3 or not np.all(np.isfinite(level)):
+        return none
+    apart = DARK_APART * difference_noise(np.diff(level))
+    if float(np.median(level)) > apart:
+        return none
+    above = level > apart
+    if not above.any():  # a dark level given too high: the bins' check names it
+        return none
+    return level < max(apart, DARK_NEAR * float(np.median(level[above])))
 
 
 class Notice(str):

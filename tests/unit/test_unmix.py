@@ -441,6 +441,28 @@ def test_a_long_stretch_with_the_light_off_carries_no_measurement_either(dark_ro
     assert corr(res.sensor[lit], tr["a"][lit]) > 0.9
 
 
+def test_a_recording_dark_in_nearly_all_its_samples_is_fitted_on_its_lit_ones_or_refused() -> None:
+    """The light on for 60 of 1200 samples (beyond the share the quantiles find): the other 1140 are
+    NaN and named, the lit ones fitted as they are alone; on for 2: refused in one sentence, with no
+    numpy warning on the way."""
+    x, tr = forward(n=1200, seed=6, noise_scale=0.3, dark=300.0)
+    x[60:] = 300.0 + np.random.default_rng(6).normal(0.0, 3.0, (1140, x.shape[1]))
+    sensor = (tr["wl"], tr["response"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unmix(x, tr["wl"], sensor, denoise=False, dark=300.0, rate=FS)
+    notices = [str(w.message) for w in caught if issubclass(w.category, fluorodn.LightOffNotice)]
+    assert len(notices) == 1 and notices[0].startswith("1140 of 1200 samples read as taken with the light off")
+    assert res.dark_samples == 1140 and np.isnan(res.sensor[60:]).all()
+    alone = unmix(x[:60], tr["wl"], sensor, denoise=False, dark=300.0, rate=FS)
+    np.testing.assert_allclose(res.sensor[:60], alone.sensor, rtol=1e-12, atol=1e-12)
+    x[2:60] = x[60:118]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UnmixError, match=r"^2 of the recording's 1200 samples were taken with the light on"):
+            unmix(x, tr["wl"], sensor, dark=300.0, rate=FS)
+
+
 def test_excitation_turned_down_for_long_is_fitted_not_taken_for_dark() -> None:
     """A stretch longer than the Denoiser sets aside, with the excitation at 40 % (far above the
     dark level given), is fitted by its gain, not taken with the light off; one at the dark level
