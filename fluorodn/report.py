@@ -453,7 +453,10 @@ def build_report(
         raise InputError(f"the noisy recording is {x.shape} but the denoised one is {y.shape}; give matching files")
     rate = _checked_rate(rate)
     if sensor is not None and wavelengths is None:
-        raise InputError("a sensor spectrum needs the bins' wavelengths; give them too")
+        raise InputError(
+            "a sensor spectrum needs the bins' wavelengths, which were neither given nor stated; give "
+            "wavelengths='FIRST:LAST' (evenly spaced) or one per bin"
+        )
     wl = None
     if wavelengths is not None:
         from fluorodn.unmixing import wavelength_grid

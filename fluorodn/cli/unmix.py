@@ -283,7 +283,7 @@ def report(
         html_path, json_path = report_files(noisy, denoised, output, key=key, wavelengths=wavelengths, sensor=sensor,
                                             rate=rate, reword=told, overwrite=overwrite, dark=dark)  # fmt: skip
     except (FluorodnError, ValueError) as err:  # report has --overwrite and -o, no --skip-existing
-        fail(" ".join(str(err).split()).replace("or skip this input", "or give another -o"))
+        fail(as_flags(" ".join(str(err).split()).replace("or skip this input", "or give another -o")))
     for message in dict.fromkeys(cautions):  # a caution of several pages once
         typer.echo(f"fluorodn: warning: {noisy}: {message}", err=True)
     typer.echo(f"Report {html_path} (summary {json_path}).")

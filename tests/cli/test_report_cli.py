@@ -145,6 +145,8 @@ def test_report_command_refusals(tmp_path: Path, helpers: Any) -> None:
     assert result.exit_code == 1 and "matching" in result.stderr and "Traceback" not in result.output
     result = cli("report", tmp_path / "n.npy", tmp_path / "n.npy", "-o", tmp_path / "r.pdf")
     assert result.exit_code == 1 and ".html" in result.stderr
+    result = cli("report", tmp_path / "n.npy", tmp_path / "n.npy", "--sensor", "example")
+    assert result.exit_code == 1 and "give --wavelengths FIRST:LAST" in result.stderr
     assert not list(tmp_path.glob("*report*")) and not list(tmp_path.glob("r.*"))
 
 
