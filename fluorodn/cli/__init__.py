@@ -14,7 +14,9 @@ from importlib import import_module
 from typing import Annotated
 
 try:
+    import click
     import typer
+    from typer.core import TyperGroup
 
     from fluorodn import __version__
 except KeyboardInterrupt:  # Ctrl-C while the command starts
@@ -22,8 +24,23 @@ except KeyboardInterrupt:  # Ctrl-C while the command starts
 
 __all__ = ["app", "main"]
 
+
+class _Commands(TyperGroup):
+    """The commands, each of which ends in one sentence where the system refuses a file or folder
+    (permission denied, a name too long, an input/output error) beyond the checks it makes."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as err:
+            from fluorodn.cli._common import fail, system_refusal
+
+            fail(system_refusal(err))
+
+
 app = typer.Typer(
     name="fluorodn",
+    cls=_Commands,
     help=(
         "Denoise fluorescence recordings (time x wavelength spectra, microscopy stacks) with a DnCNN "
         "run by ONNX Runtime.\n\nExample: fluorodn example && fluorodn denoise example.tif"

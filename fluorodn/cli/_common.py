@@ -82,6 +82,19 @@ def errors_as_json(report: Any) -> None:
     _JSON_REPORT["report"] = report
 
 
+def system_refusal(err: OSError) -> str:
+    """The one sentence for a file or folder the system refuses (``err``): what it refused, which
+    path, and what to check."""
+    import errno
+
+    where = " -> ".join(str(name) for name in (err.filename, err.filename2) if name is not None)
+    reason = (err.strerror or type(err).__name__).lower()
+    if err.errno in (errno.EACCES, errno.EPERM):
+        what = where or "a file or folder"
+        return f"{what}: permission denied; check that the input can be read and the output folder written"
+    return f"{where + ': ' if where else ''}{reason}"
+
+
 def fail(message: object, code: int = 1) -> NoReturn:
     """Print the one-line error (keyword arguments a library error names given as options) and exit;
     under ``--json`` also the command's document, with the error, on stdout, for scripts that parse it."""

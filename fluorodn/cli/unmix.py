@@ -211,11 +211,11 @@ def report(
         Path,
         typer.Argument(
             help="The recording as acquired (a file, or a folder of one-spectrum OceanView exports).",
-            exists=True,
+            readable=False,  # checked by the command, in one sentence
             show_default=False,
         ),
     ],
-    denoised: Annotated[Path, typer.Argument(help="Its denoised version.", exists=True, show_default=False)],
+    denoised: Annotated[Path, typer.Argument(help="Its denoised version.", readable=False, show_default=False)],
     sensor: Annotated[
         str | None,
         typer.Option(
@@ -266,6 +266,9 @@ def report(
     from fluorodn.report import report_files
 
     setup_logging()
+    for given in (noisy, denoised):
+        if not given.exists():
+            fail(f"{given} does not exist; check the path")
     output = given_path(output, "-o")
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         fail(f"the report is an HTML file; give -o a name ending in .html, not {output.name}")

@@ -77,9 +77,7 @@ def watch(
         typer.Argument(
             help="Folder the acquisition program writes recordings into.",
             metavar="FOLDER",
-            exists=True,
-            file_okay=False,
-            dir_okay=True,
+            readable=False,  # checked by the command, in one sentence
             show_default=False,
         ),
     ],
@@ -155,6 +153,11 @@ def watch(
     from fluorodn.formats.oceanview import is_one_spectrum
 
     setup_logging()
+    if not folder.is_dir():
+        what = "is a file" if folder.exists() else "does not exist"
+        fail(f"{folder} {what}; watch a folder the acquisition program writes into")
+    with os.scandir(folder) as listing:  # a folder that cannot be listed is refused now, not watched in vain
+        next(listing, None)
     output = given_path(output, "-o")
     check_count("--threads", threads)
     try:

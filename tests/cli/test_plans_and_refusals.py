@@ -173,3 +173,60 @@ def test_a_report_whose_html_name_is_its_summary_s_is_refused(tmp_path: Path) ->
     with pytest.raises(InputError, match=r"give a \.html name"):
         write_report(tmp_path / "r.json", x, x)
     assert not (tmp_path / "r.json").exists()
+
+
+def _denied(monkeypatch: pytest.MonkeyPatch, where: Path) -> None:
+    """The system refuses anything under ``where``, as for a folder of mode 000 to a user without
+    root's override (which the test may run as)."""
+    import os
+
+    def refuse(original: Any) -> Any:
+        def call(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if Path(os.fspath(path)).absolute().is_relative_to(where):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return original(path, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "stat", refuse(os.stat))
+    monkeypatch.setattr(os, "scandir", refuse(os.scandir))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("denoise", "{locked}"),
+        ("denoise", "{locked}/rec.npy", "-o", "{tmp}/out.npy"),
+        ("unmix", "{locked}/rec.npy", "--sensor", "example"),
+        ("report", "{locked}/rec.npy", "{tmp}/rec.npy"),
+        ("watch", "{locked}"),
+    ],
+)
+def test_a_file_or_folder_the_system_refuses_is_named_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """Permission denied on an input, its folder or a watched folder: one sentence naming the path
+    and what to check, exit 1, no traceback (the command's own checks hold no answer for it)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    np.save(locked / "rec.npy", _frame())
+    np.save(tmp_path / "rec.npy", _frame())
+    _denied(monkeypatch, locked)
+    result = cli(*(a.format(locked=locked, tmp=tmp_path) for a in args))
+    assert_user_error(result, "locked", "permission denied; check that the input can be read")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("report", "{tmp}/missing.npy", "{tmp}/rec.npy"), "missing.npy does not exist; check the path"),
+        (("report", "{tmp}/rec.npy", "{tmp}/missing.npy"), "missing.npy does not exist; check the path"),
+        (("watch", "{tmp}/missing"), "missing does not exist; watch a folder"),
+        (("watch", "{tmp}/rec.npy"), "rec.npy is a file; watch a folder"),
+    ],
+)
+def test_report_and_watch_name_a_missing_input_as_denoise_does(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    np.save(tmp_path / "rec.npy", _frame())
+    assert_user_error(cli(*(a.format(tmp=tmp_path) for a in args)), said)

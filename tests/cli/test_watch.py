@@ -283,7 +283,7 @@ def test_watch_refusals(tmp_path: Path) -> None:
     result = runner.invoke(app, ["watch", str(tmp_path), "--settle", "0"])
     assert result.exit_code == 1 and "--settle" in result.stderr
     result = runner.invoke(app, ["watch", str(tmp_path / "missing")])
-    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert result.exit_code == 1 and "does not exist" in result.stderr
 
 
 def test_watch_refuses_a_setting_that_would_never_denoise(tmp_path: Path) -> None:
