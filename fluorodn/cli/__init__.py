@@ -11,10 +11,9 @@ starts (its modules imported) ends it quietly with exit code 130, as it does onc
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Annotated
+from typing import Annotated, Any
 
 try:
-    import click
     import typer
     from typer.core import TyperGroup
 
@@ -29,7 +28,7 @@ class _Commands(TyperGroup):
     """The commands, each of which ends in one sentence where the system refuses a file or folder
     (permission denied, a name too long, an input/output error) beyond the checks it makes."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:  # ctx: the click Context typer passes
         try:
             return super().invoke(ctx)
         except OSError as err:
