@@ -190,6 +190,33 @@ def check_output_format(source: Path, dest: Path, to: str | None = None) -> None
         raise FileFormatError(f"output {dest} must have the same format as its input {source} ({_stem_ext(source)[1]})")
 
 
+#: Extensions of files a denoising never writes (images, tables, documents): an output named with
+#: one is a mistake, not a folder, unless a folder of that name exists or the name ends in /.
+_NOT_WRITTEN = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".svg",
+        ".pdf",
+        ".csv",
+        ".tsv",
+        ".xls",
+        ".xlsx",
+        ".json",
+        ".html",
+        ".htm",
+        ".parquet",
+        ".nwb",
+        ".zip",
+        ".gz",
+        ".py",
+    }
+)
+
+
 def _output_path(source: Path, output: Path | None, suffix: str, several: bool, to: str | None,
                  folder: bool) -> Path:  # fmt: skip
     check_name_part(suffix, "suffix=")
@@ -202,6 +229,11 @@ def _output_path(source: Path, output: Path | None, suffix: str, several: bool, 
         return source.with_name(name)
     if folder:
         return output / name
+    if output.suffix.lower() in _NOT_WRITTEN and not output.is_dir():
+        raise FileFormatError(
+            f"output {output} names a {output.suffix} file, which denoising does not write; give a name ending in "
+            f"{ext} or a folder (end it with /)"
+        )
     if output.is_dir() or several or output.suffix.lower() not in FORMATS:
         if several and output.suffix.lower() in FORMATS and not output.is_dir():
             raise FileFormatError(f"with several inputs, output=... must be a folder, not the file name {output}")

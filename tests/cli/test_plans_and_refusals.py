@@ -230,3 +230,16 @@ def test_report_and_watch_name_a_missing_input_as_denoise_does(
 ) -> None:
     np.save(tmp_path / "rec.npy", _frame())
     assert_user_error(cli(*(a.format(tmp=tmp_path) for a in args)), said)
+
+
+def test_an_output_named_as_an_image_or_table_is_refused_not_made_a_folder(tiny_model: Path, tmp_path: Path) -> None:
+    """-o out.png (or .csv) for one input: refused in one sentence naming the input's extension, no
+    folder made; declared a folder (out.png/), it is one."""
+    np.save(tmp_path / "rec.npy", _frame())
+    for name in ("out.png", "out.csv"):
+        result = cli("denoise", tmp_path / "rec.npy", "-o", tmp_path / name, "--model", tiny_model)
+        assert_user_error(result, f"names a {name[3:]} file", "ending in .npy or a folder")
+        assert not (tmp_path / name).exists()
+    result = cli("denoise", tmp_path / "rec.npy", "-o", f"{tmp_path / 'out.png'}/", "--model", tiny_model)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out.png" / "rec_denoised.npy").is_file()
