@@ -59,9 +59,31 @@ class Session:
 
 
 def _ort() -> Any:
+    """The onnxruntime module; DeviceError where it is broken (no ``InferenceSession``), as one of
+    onnxruntime and onnxruntime-gpu, which write the same files, leaves it when uninstalled beside
+    the other."""
     import onnxruntime
 
+    if not hasattr(onnxruntime, "InferenceSession"):
+        raise DeviceError(
+            "onnxruntime is installed only in part (onnxruntime and onnxruntime-gpu share its files, and "
+            "uninstalling one breaks the other); reinstall it: pip install --force-reinstall onnxruntime-gpu "
+            "(or onnxruntime where no GPU wheel exists)"
+        )
     return onnxruntime
+
+
+def ort_packages() -> list[str]:
+    """The onnxruntime packages installed (onnxruntime-gpu, onnxruntime): more than one is a broken
+    set-up, since they write the same files and the last installed wins."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("onnxruntime-gpu", "onnxruntime"):
+        with contextlib.suppress(PackageNotFoundError):
+            version(name)
+            found.append(name)
+    return found
 
 
 def available_providers() -> list[str]:

@@ -512,13 +512,12 @@ def _planned(model: str, kind: str, precision: str, device: str) -> Any:
     not loaded into a session): ``--kind image`` with the default model loads the image model, as
     :class:`fluorodn.Denoiser` does. Read once for both :func:`_planned_kind` and
     :func:`_planned_model`; FluorodnError as the run would refuse it."""
-    import onnxruntime as ort
-
     from fluorodn.denoiser import IMAGE_MODEL
     from fluorodn.registry import resolve
+    from fluorodn.session import _ort
 
     model = IMAGE_MODEL if kind == "image" and model == "default" else model
-    return resolve(model, precision, device, ort.get_available_providers())
+    return resolve(model, precision, device, _ort().get_available_providers())
 
 
 def _planned_kind(run: RunOptions) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import re
 import shlex
@@ -80,25 +79,29 @@ def info(
     precision: PrecisionOption = Precision.auto,
 ) -> None:
     """Show versions, onnxruntime providers, and the device, precision and threads fluorodn would use."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import onnxruntime
-
     from fluorodn.denoiser import physical_cores
     from fluorodn.registry import model_names, models_dir
+    from fluorodn.session import _ort, ort_packages
 
     setup_logging()
     check_count("--threads", threads)
-    dist = "onnxruntime"
-    for name in ("onnxruntime-gpu", "onnxruntime"):
-        with contextlib.suppress(PackageNotFoundError):
-            version(name)
-            dist = name
-            break
+    try:
+        onnxruntime = _ort()
+    except FluorodnError as err:
+        fail(err)
+    packages = ort_packages()
+    dist = " and ".join(packages) or "onnxruntime"
     typer.echo(f"fluorodn      {__version__} ({Path(__file__).parents[1]})")
     typer.echo(f"python        {platform.python_version()} ({platform.system()} {platform.machine()})")
     typer.echo(f"onnxruntime   {onnxruntime.__version__} (package {dist})")
     typer.echo(f"providers     {', '.join(onnxruntime.get_available_providers())}")
+    if len(packages) > 1:
+        typer.echo(
+            "fluorodn: warning: onnxruntime and onnxruntime-gpu are both installed: they write the same files and "
+            "the last installed wins, so the CUDA provider may be missing; pip uninstall -y onnxruntime "
+            "onnxruntime-gpu, then pip install onnxruntime-gpu",
+            err=True,
+        )
     typer.echo(f"models        {', '.join(model_names()) or 'none'} ({models_dir() or 'no models folder'})")
     typer.echo(f"cpu cores     {physical_cores()} physical")
     try:

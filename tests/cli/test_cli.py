@@ -450,6 +450,39 @@ def test_models_and_info(shipped: Path) -> None:
     assert f"({Path(fluorodn.__file__).parent})" in result.stdout.splitlines()[0]  # the package, not its cli
 
 
+def test_info_tells_of_both_onnxruntime_packages_installed(shipped: Path, monkeypatch: Any) -> None:
+    """onnxruntime and onnxruntime-gpu both installed (they write the same files): info names both
+    and says how to mend it, in one warning line."""
+    from fluorodn import session
+
+    monkeypatch.setattr(session, "ort_packages", lambda: ["onnxruntime-gpu", "onnxruntime"])
+    result = cli("info", "--device", "cpu", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    assert "(package onnxruntime-gpu and onnxruntime)" in result.stdout
+    warned = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: warning:")]
+    assert len(warned) == 1 and "pip install onnxruntime-gpu" in warned[0]
+
+
+def test_an_onnxruntime_left_in_part_is_named_not_a_traceback(shipped: Path, monkeypatch: Any, tmp_path: Path) -> None:
+    """The module one of the two packages leaves when the other is uninstalled (no InferenceSession):
+    info, a dry run and a run end in one sentence saying to reinstall; Denoiser() raises DeviceError."""
+    import sys
+    import types
+
+    import fluorodn
+    from fluorodn.errors import DeviceError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", types.ModuleType("onnxruntime"))
+    np.save(tmp_path / "rec.npy", np.random.default_rng(0).normal(1000.0, 20.0, (120, 40)).astype(np.float32))
+    for args in (("info",), ("denoise", tmp_path / "rec.npy", "--dry-run"), ("denoise", tmp_path / "rec.npy")):
+        result = cli(*args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        errors = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")]
+        assert len(errors) == 1 and "pip install --force-reinstall onnxruntime-gpu" in errors[0], result.stderr
+    with pytest.raises(DeviceError, match="installed only in part"):
+        fluorodn.Denoiser()
+
+
 def test_models_shows_a_blind_model_s_noise_range() -> None:
     from fluorodn.registry import available_models
 
