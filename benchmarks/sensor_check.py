@@ -14,7 +14,11 @@ share, whether it warned, and the slope of the sensor's trace on the truth (deno
 2. small events (:data:`benchmarks.stress.SMALL_EVENT_SIZE`) at noise 1.2, 1.6 and 2.4, beyond
    the benchmark's 0.8;
 3. a weak sensor (:func:`weak_sensor`: the example sensor's response to sparse releases, noise
-   1-5 x shot noise).
+   1-5 x shot noise);
+4. a lone event (:func:`lone_event`: one release of the example sensor in a quiet 10-minute
+   recording), where the spectral path can take the sensor's spectrum for noise; there the local
+   check (:func:`fluorodn.unmixing.fit.peak_kept`) warns where the denoised trace keeps under
+   :data:`fluorodn.unmixing.fit.PEAK_KEPT` of the raw trace's largest change.
 
 Run::
 
@@ -40,6 +44,10 @@ SEEDS = 6
 WEAK_NOISE, WEAK_DRAWS = (1.0, 2.0, 2.5, 3.0, 3.5, 5.0), 3
 #: Noise of the small-event recordings beyond the benchmark's.
 SMALL_NOISE = (1.2, 1.6, 2.4)
+#: The lone events: sizes (a(t) at the peak), decays (samples) and draws of each.
+LONE_SIZES, LONE_DECAYS, LONE_DRAWS = (0.3, 0.6, 1.0, 2.0), (15.0, 47.0), 3
+#: Where the lone event starts, and how many samples after it the event's window spans (x decay).
+LONE_ONSET, LONE_SPAN = 1500, 2
 
 
 def example_releases(rng: np.random.Generator, n_time: int, size: float) -> dict[str, np.ndarray]:
@@ -81,21 +89,55 @@ def weak_sensor(noise: float, seed: int, n_time: int = 3000) -> tuple[np.ndarray
     return clean + noise * rng.normal(size=clean.shape) * np.sqrt(clean), wl, a
 
 
-def measure(x: np.ndarray, wl: np.ndarray, sensor: Any, dark: Any, a: np.ndarray) -> dict[str, Any]:
-    """``unmix`` of ``x`` denoised (the default) and raw: the share kept, whether it warned, and each
-    sensor trace's slope and correlation on the truth ``a``."""
+def lone_event(size: float, decay: float, seed: int, n_time: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(recording, wavelengths, a), float64: ``n_time`` x 152 samples at 5 Hz of the example
+    sensor's response to one release at :data:`LONE_ONSET` (a(t) up to ``size``, rising over 2
+    samples and decaying over ``decay``) under slow hemodynamic swings (80 and 110 s periods),
+    above a dark level of 500 counts, with shot noise."""
+    rng = np.random.default_rng(400 + seed)
+    parts = example_releases(rng, n_time, 0.0)
+    wl, s, k_hbo2, k_hb, e = (parts[k] for k in ("wl", "s", "k_hbo2", "k_hb", "e"))
+    n = np.arange(n_time - LONE_ONSET)
+    a = np.zeros(n_time)
+    a[LONE_ONSET:] = size * (1.0 - np.exp(-n / 2.0)) * np.exp(-n / decay)
+    sec = np.arange(n_time) / 5.0
+    h1 = 1.5 * np.sin(2 * np.pi * sec / 80.0 + rng.uniform(0.0, 2 * np.pi))
+    h2 = 0.8 * np.sin(2 * np.pi * sec / 110.0 + rng.uniform(0.0, 2 * np.pi))
+    clean = 500.0 + e * np.exp(np.outer(a, s) - np.outer(h1, k_hbo2) - np.outer(h2, k_hb))
+    return clean + rng.normal(size=clean.shape) * np.sqrt(clean), wl, a
+
+
+def measure(
+    x: np.ndarray, wl: np.ndarray, sensor: Any, dark: Any, a: np.ndarray, window: slice | None = None
+) -> dict[str, Any]:
+    """``unmix`` of ``x`` denoised (the default) and raw: the share kept, whether it warned (the slow
+    check, the local one), the local check's share, and each sensor trace's slope and correlation on
+    the truth ``a``; with ``window`` (an event's samples) also each trace's slope on ``a`` there
+    (the share of the event it keeps, its baseline before the event taken out)."""
     import fluorodn
+    from fluorodn.unmixing.fit import peak_kept
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         den = fluorodn.unmix(x, wl, sensor, dark=dark)
         raw = fluorodn.unmix(x, wl, sensor, dark=dark, denoise=False)
-    told = [w for w in caught if issubclass(w.category, fluorodn.UnmixWarning) and "slow changes" in str(w.message)]
-    out: dict[str, Any] = {"kept": den.sensor_kept, "warned": bool(told)}
+    said = [str(w.message) for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
+    lit = np.isfinite(den.sensor) & np.isfinite(raw.sensor)
+    local = peak_kept(raw.sensor[lit], den.sensor[lit])
+    out: dict[str, Any] = {
+        "kept": den.sensor_kept,
+        "warned": any("slow changes" in m for m in said),
+        "peak_kept": None if local is None else local[0],
+        "damped_warned": any("largest change" in m for m in said),
+    }
     for name, res in (("denoised", den), ("raw", raw)):
         lit = np.isfinite(res.sensor)
         out[f"slope_{name}"] = float(np.polyfit(a[lit], res.sensor[lit], 1)[0])
         out[f"corr_{name}"] = float(np.corrcoef(a[lit], res.sensor[lit])[0, 1])
+        if window is not None:
+            before = float(np.median(res.sensor[window.start - 100 : window.start]))
+            f = a[window]
+            out[f"event_{name}"] = float((res.sensor[window] - before) @ f / (f @ f))
     return out
 
 
@@ -129,11 +171,22 @@ def recordings(seeds: int, quick: bool) -> list[tuple[str, str, int, Any]]:
                 return x, wl, "example", 500.0, a
 
             out.append(("weak sensor", f"weak sensor, {ns:g} x shot noise", 10 + draw, make))
+    for decay in LONE_DECAYS:
+        for size in LONE_SIZES[1:3] if quick else LONE_SIZES:
+            for draw in range(1 if quick else LONE_DRAWS):
+
+                def lone(size: float = size, decay: float = decay, draw: int = draw) -> Any:
+                    x, wl, a = lone_event(size, decay, draw)
+                    window = slice(LONE_ONSET, LONE_ONSET + int(LONE_SPAN * decay))
+                    return x, wl, "example", 500.0, a, window
+
+                name = f"lone event, a(t) {size:g}, decay {decay:g} samples"
+                out.append(("lone event", name, draw, lone))
     return out
 
 
 def run(quick: bool = False, seeds: int | None = None, out_dir: Path | None = None) -> dict[str, Any]:
-    from fluorodn.unmixing.fit import SENSOR_KEPT
+    from fluorodn.unmixing.fit import PEAK_KEPT, SENSOR_KEPT
 
     t0 = time.perf_counter()
     n_seeds = seeds if seeds is not None else (1 if quick else SEEDS)
@@ -147,6 +200,7 @@ def run(quick: bool = False, seeds: int | None = None, out_dir: Path | None = No
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seeds": n_seeds,
         "threshold": SENSOR_KEPT,
+        "peak_threshold": PEAK_KEPT,
         "rows": rows,
         "elapsed_s": time.perf_counter() - t0,
     }
@@ -169,10 +223,14 @@ def markdown(res: dict[str, Any]) -> str:
         f"recording's slow sensor changes (below {SLOW_BAND:g} of the sampling rate, above its noise) that the sensor "
         f"trace of the denoised recording keeps (`fluorodn.unmixing.fit.sensor_kept`; - where it cannot be judged); "
         f"warned: an `UnmixWarning` under {res['threshold']:g}. Slope: the sensor trace's on the truth a(t), "
-        "denoised / raw; corr: their correlation with it.",
+        "denoised / raw; corr: their correlation with it. Local: the share of the raw trace's largest change "
+        "(its 25-sample moving average beside its 251-sample moving median, where that stands far out of its noise) "
+        "that the denoised trace keeps there (`fluorodn.unmixing.fit.peak_kept`; - where none stands out); "
+        f"damped: an `UnmixWarning` that it keeps under {res['peak_threshold']:g} of it.",
         "",
-        "| group | recording | n | kept | warned | slope denoised / raw | corr denoised / raw | slope where warned |",
-        "|---|---|---|---|---|---|---|---|",
+        "| group | recording | n | kept | warned | local | damped | slope denoised / raw | corr denoised / raw "
+        "| slope where warned |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     names = dict.fromkeys((r["group"], r["recording"]) for r in res["rows"])
     for group, name in names:
@@ -180,8 +238,11 @@ def markdown(res: dict[str, Any]) -> str:
         kept = [r["kept"] for r in rs if r["kept"] is not None]
         judged = f" ({len(kept)} judged)" if len(kept) < len(rs) else ""
         warned = [r["slope_denoised"] for r in rs if r["warned"]]
+        local = [r["peak_kept"] for r in rs if r["peak_kept"] is not None]
         lines.append(
             f"| {group} | {name} | {len(rs)} | {_range(kept)}{judged} | {len(warned)} | "
+            f"{_range(local)}{f' ({len(local)} judged)' if len(local) < len(rs) else ''} | "
+            f"{sum(r['damped_warned'] for r in rs)} | "
             f"{np.mean([r['slope_denoised'] for r in rs]):.2f} / {np.mean([r['slope_raw'] for r in rs]):.2f} | "
             f"{np.mean([r['corr_denoised'] for r in rs]):.3f} / {np.mean([r['corr_raw'] for r in rs]):.3f} | "
             f"{_range(warned)} |"
@@ -192,18 +253,39 @@ def markdown(res: dict[str, Any]) -> str:
         kept = [r["kept"] for r in rs if r["kept"] is not None]
         lines.append(
             f"- {group}: {len(rs)} recordings, kept {_range(kept)} ({len(kept)} judged), warned on "
-            f"{sum(r['warned'] for r in rs)}"
+            f"{sum(r['warned'] for r in rs)}, damped warned on {sum(r['damped_warned'] for r in rs)}"
         )
-    lines += ["", "Warned and not (over all recordings):", ""]
+    lone = [r for r in res["rows"] if r["group"] == "lone event"]
+    if lone:
+        lines += [
+            "",
+            "Lone events: the share of the event each sensor trace keeps (its slope on a(t) over the event's "
+            f"{LONE_SPAN} decays, its baseline over the 100 samples before taken out), denoised / raw, and whether "
+            "either check warned:",
+            "",
+            "| recording | seed | event kept denoised / raw | local | warned |",
+            "|---|---|---|---|---|",
+        ]
+        for r in lone:
+            local = "-" if r["peak_kept"] is None else f"{r['peak_kept']:.2f}"
+            told = "damped" if r["damped_warned"] else ("slow" if r["warned"] else "no")
+            kept = f"{r['event_denoised']:.2f} / {r['event_raw']:.2f}"
+            lines.append(f"| {r['recording']} | {r['seed']} | {kept} | {local} | {told} |")
+    lines += ["", "Warned (by either check) and not, over all recordings:", ""]
     for warned in (True, False):
-        rs = [r for r in res["rows"] if r["warned"] is warned and (warned or r["kept"] is not None)]
+        rs = [
+            r
+            for r in res["rows"]
+            if (r["warned"] or r["damped_warned"]) is warned and (warned or r["kept"] is not None)
+        ]
         lines.append(
             f"- {'warned' if warned else 'judged, not warned'}: {len(rs)} recordings; the denoised sensor trace's "
             f"slope on the truth {_range([r['slope_denoised'] for r in rs])}, its correlation with it "
             f"{_range([r['corr_denoised'] for r in rs])} against the raw trace's {_range([r['corr_raw'] for r in rs])}"
         )
     unjudged = [r for r in res["rows"] if r["kept"] is None]
-    lines.append(f"- not judged: {len(unjudged)} ({', '.join(sorted({r['recording'] for r in unjudged})) or '-'})")
+    names = ", ".join(sorted({r["recording"] for r in unjudged})) or "-"
+    lines.append(f"- not judged by the slow check: {len(unjudged)} ({names})")
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import time
 import warnings
@@ -533,6 +534,55 @@ def test_denoising_that_removes_the_sensors_changes_is_told(seed: int) -> None:
         kept = unmix(x, wl, "example", dark=500.0).sensor_kept
     assert not [w for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
     assert kept is not None and kept > 0.8
+
+
+def test_peak_kept_judges_a_trace_s_largest_local_change() -> None:
+    """The share of the raw trace's largest departure from its baseline that the second trace keeps
+    there (about 1 kept, 0.2 where shrunk to a fifth), where it stands far out of the noise; None for
+    noise alone, for a slow drift (bleaching) with noise, or a trace shorter than the baseline's
+    window."""
+    from fluorodn.unmixing.fit import PEAK_BASE, peak_kept
+
+    rng = np.random.default_rng(0)
+    n = np.arange(3000)
+    event = np.where(n >= 1500, (1.0 - np.exp(-(n - 1500) / 2.0)) * np.exp(-(n - 1500) / 15.0), 0.0) * 6.0
+    drift = 20.0 * np.exp(-n / 800.0)
+    noise = rng.normal(size=3000)
+    share, row, size = peak_kept(drift + event + noise, drift + event)
+    assert share == pytest.approx(1.0, abs=0.15) and 1495 <= row <= 1530 and size > 10
+    assert peak_kept(drift + event + noise, drift + 0.2 * event)[0] == pytest.approx(0.2, abs=0.1)
+    assert peak_kept(drift + noise, drift) is None
+    assert peak_kept(noise, np.zeros(3000)) is None
+    assert peak_kept((event + noise)[1400 : 1400 + PEAK_BASE - 1], event[1400 : 1400 + PEAK_BASE - 1]) is None
+
+
+def test_a_lone_event_denoising_damps_is_told_where_it_is() -> None:
+    """One release in a quiet 10-minute recording: the spectral path takes the sensor's spectrum for
+    noise and keeps a tenth of the event (the raw trace all of it); one UnmixWarning names the sample
+    and time of the change; without denoising, and on a recording of many such events, none."""
+    from benchmarks.sensor_check import LONE_ONSET, lone_event
+
+    x, wl, a = lone_event(0.6, 15.0, 0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unmix(x, wl, "example", dark=500.0, rate=5.0)
+    told = [str(w.message) for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
+    assert len(told) == 1 and told[0].startswith("denoising damped the sensor's largest change: around sample 15")
+    sample, seconds = re.search(r"around sample (\d+) \(([\d.]+) s\)", told[0]).groups()  # type: ignore[union-attr]
+    assert LONE_ONSET <= int(sample) <= LONE_ONSET + 30 and float(seconds) == pytest.approx(int(sample) / 5.0)
+    assert as_flags(told[0]).endswith("(--no-denoise) and compare")
+    window = slice(LONE_ONSET, LONE_ONSET + 30)
+    base = np.median(res.sensor[LONE_ONSET - 100 : LONE_ONSET])
+    assert (res.sensor[window] - base) @ a[window] / (a[window] @ a[window]) < 0.3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        unmix(x, wl, "example", dark=500.0, denoise=False)
+    assert not [w for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
+    x, wl, a = weak_sensor(1.0, 10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        unmix(x, wl, "example", dark=500.0)
+    assert not [w for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
 
 
 def test_a_recording_without_dark_samples_has_no_nan(small: tuple[np.ndarray, dict]) -> None:
