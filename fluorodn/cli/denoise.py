@@ -161,7 +161,8 @@ def denoise(
 ) -> None:
     """Denoise recordings; each output keeps its input's format, shape and metadata.
 
-    Every input is opened before the model loads, so a bad file is reported at once.
+    Every input is opened (format, shape, type) before the model loads, so a bad file is
+    reported at once; its values (NaN, infinities) are read as it is denoised, or by --dry-run.
     Outputs are written to a temporary file and renamed when complete; they never
     replace an input or (without --overwrite) an existing file, and temporary files
     left by a killed run are removed by the next run on that folder. TIFF pages are
