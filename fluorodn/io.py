@@ -68,6 +68,7 @@ __all__ = [
     "output_path",
     "plan_outputs",
     "read_provenance",
+    "refuse_empty",
     "remove_stale_temps",
     "temp_name",
     "write_denoised",
@@ -114,6 +115,13 @@ if TYPE_CHECKING:  # each reader follows the protocol
     _READERS: tuple[type[RecordingReader], ...] = (TiffRecording, NpyRecording, MatRecording, SpectralRecording)
 
 
+def refuse_empty(path: Path) -> None:
+    """FileFormatError for a file of 0 bytes (an acquisition or a copy that never wrote), named so
+    rather than in a reader's words about its header."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise FileFormatError(f"{path} is empty (0 bytes); check that the program writing or copying it finished")
+
+
 def open_recording(path: str | os.PathLike[str], key: str | None = None, excitations: int | None = None) -> Recording:
     """Open a recording file for reading; ``key`` picks the variable of a .mat file or the dataset of an
     HDF5 file; ``excitations`` declares the interleaved excitations of a spectrometer file."""
@@ -121,6 +129,7 @@ def open_recording(path: str | os.PathLike[str], key: str | None = None, excitat
     fmt = format_of(path)
     if not path.is_file() and fmt != "oceanview folder":
         raise FileFormatError(f"{path} does not exist or is not a file")
+    refuse_empty(path)
     if key is not None and fmt not in ("mat", "hdf5"):
         raise FileFormatError(f"key=... only applies to .mat and HDF5 files, not to {path}")
     if excitations is not None and fmt not in SPECTRAL_FORMATS:

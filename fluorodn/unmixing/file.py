@@ -87,6 +87,7 @@ def unmix_file(
         _check_guppy(Path(guppy), dest, overwrite)
     if src.exists():  # a format fluorodn does not read is named before what the file would have to state
         fio.format_of(src)
+        fio.refuse_empty(src)
     arr = times = origin = None
     meta = recording_metadata(src)
     start = stated_start(meta)

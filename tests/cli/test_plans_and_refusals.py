@@ -243,3 +243,13 @@ def test_an_output_named_as_an_image_or_table_is_refused_not_made_a_folder(tiny_
     result = cli("denoise", tmp_path / "rec.npy", "-o", f"{tmp_path / 'out.png'}/", "--model", tiny_model)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out.png" / "rec_denoised.npy").is_file()
+
+
+@pytest.mark.parametrize("ext", [".tif", ".npy", ".mat", ".h5", ".txt"])
+def test_an_empty_file_is_named_empty(tmp_path: Path, ext: str) -> None:
+    """A file of 0 bytes (a copy or an acquisition that never wrote): one sentence saying so, for
+    denoise and unmix alike, not a reader's words about a header."""
+    (tmp_path / f"rec{ext}").write_bytes(b"")
+    for args in (("denoise", "--dry-run"), ("unmix", "--sensor", "example")):
+        result = cli(args[0], tmp_path / f"rec{ext}", *args[1:])
+        assert_user_error(result, f"rec{ext} is empty (0 bytes)")
