@@ -184,8 +184,28 @@ def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True, first_page: 
         raise InputError(f"expected {want}, got {arr.ndim}D with shape {arr.shape}")
     if arr.size == 0:
         raise InputError(f"expected a non-empty array, got shape {arr.shape}")
+    if (colour := colour_layout(arr.shape)) is not None:
+        raise InputError(colour)
     check_values(arr, pages=pages, first_page=first_page)
     return arr
+
+
+#: Pages of 3 or 4 values across and at least this many down read as colour pixels (H, W, 3 or 4):
+#: no recording has 3 or 4 bins (the spectral path needs 24), no frame is 4 pixels wide.
+COLOUR_ROWS = 8
+
+
+def colour_layout(shape: tuple[int, ...]) -> str | None:
+    """The refusal of an array of ``shape`` laid out as colour pixels, (H, W, 3) or (H, W, 4) (a
+    stack of H pages of W x 3 values to fluorodn), or None."""
+    if len(shape) < 3 or shape[-1] not in (3, 4) or shape[-2] < COLOUR_ROWS:
+        return None
+    h, w = shape[-2:]
+    return (
+        f"its shape {tuple(shape)} makes pages of {h} x {w} values, as a colour image's (H, W, {w}) pixels are laid "
+        "out; fluorodn denoises single-channel pages (pages, H, W): give one channel (x[..., 0]), or move the axis "
+        "of pages first (np.moveaxis(x, -1, 0))"
+    )
 
 
 #: Largest magnitude of an input value: the network and the output are float32.

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from fluorodn._engine import colour_layout
 from fluorodn.errors import FileFormatError, InputError, OutputError
 
 __all__ = [
@@ -288,6 +289,8 @@ def denoise_file(
             )
 
     with contextlib.closing(fio.open_recording(source, key=key, excitations=excitations)) as rec:
+        if (colour := colour_layout(tuple(rec.shape))) is not None:
+            raise InputError(f"{source}: {colour}")
         out_dtype = fio.output_dtype(rec.dtype, settings.dtype)
         n_px = rec.n_pages * rec.page_shape[0] * rec.page_shape[1]
         task = progress.add(label or source.name, n_px, rec.n_pages) if progress is not None else None

@@ -397,6 +397,7 @@ def _check_inputs(
     import numpy as np
 
     from fluorodn import io as fio
+    from fluorodn._engine import colour_layout
     from fluorodn._file_pipeline import file_rate, fill_nonfinite, folder_error
     from fluorodn.errors import InputError
 
@@ -441,6 +442,8 @@ def _check_inputs(
                 contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec,
             ):
                 header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
+                if (colour := colour_layout(tuple(rec.shape))) is not None:
+                    raise InputError(colour)
                 if with_report:
                     from fluorodn.report import too_short
 

@@ -253,3 +253,11 @@ def test_an_empty_file_is_named_empty(tmp_path: Path, ext: str) -> None:
     for args in (("denoise", "--dry-run"), ("unmix", "--sensor", "example")):
         result = cli(args[0], tmp_path / f"rec{ext}", *args[1:])
         assert_user_error(result, f"rec{ext} is empty (0 bytes)")
+
+
+def test_colour_pixels_in_a_npy_file_are_refused_before_the_model_loads(tiny_model: Path, tmp_path: Path) -> None:
+    np.save(tmp_path / "rgb.npy", np.zeros((64, 48, 3), np.uint8))
+    for extra in (("--dry-run",), ()):
+        result = cli("denoise", tmp_path / "rgb.npy", "--model", tiny_model, *extra)
+        assert_user_error(result, "rgb.npy: its shape (64, 48, 3)", "give one channel")
+    assert not (tmp_path / "rgb_denoised.npy").exists()

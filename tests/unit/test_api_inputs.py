@@ -92,6 +92,19 @@ def test_matrix_and_memmap_are_plain_views(default: Denoiser, example: np.ndarra
     assert np.array_equal(default.run(m), default.run(example))
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_colour_pixels_are_refused_not_denoised_as_narrow_pages(denoiser: Denoiser, channels: int) -> None:
+    """(H, W, 3) or (H, W, 4), as colour images are laid out: refused in one sentence saying how to
+    give one channel (were H pages of W x 3 values, denoised with a warning); a stack of 3 pages of
+    a frame, (3, H, W), runs."""
+    rgb = np.random.default_rng(0).integers(0, 255, (64, 48, channels)).astype(np.uint8)
+    with pytest.raises(
+        InputError, match=rf"\(64, 48, {channels}\) makes pages of 48 x {channels} values.*x\[\.\.\., 0\]"
+    ):
+        denoiser.run(rgb)
+    assert denoiser.run(np.moveaxis(rgb, -1, 0).astype(np.float32)).shape == (channels, 64, 48)
+
+
 def test_a_ragged_list_is_one_sentence(denoiser: Denoiser) -> None:
     with pytest.raises(InputError, match=r"^expected an array of real numbers, got nested lists of unequal lengths"):
         denoiser.run([[1.0, 2.0, 3.0], [4.0, 5.0]])
