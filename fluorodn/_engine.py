@@ -147,6 +147,17 @@ def denoise_pages(
 _LAYOUTS = {2: "(H, W)", 3: "(pages, H, W)"}
 
 
+def masked_refusal(x: Any) -> str | None:
+    """The refusal of a masked array that masks any value (its data there are no measurement, and
+    NaN under the mask would escape the checks), or None."""
+    if not (isinstance(x, np.ma.MaskedArray) and (masked := int(np.ma.count_masked(x)))):
+        return None
+    return (
+        f"the input is a masked array with {masked} masked value{'s' if masked != 1 else ''}, which fluorodn "
+        f"cannot leave out: make them NaN (x = x.astype(float).filled(np.nan)) and {FILL_ADVICE}"
+    )
+
+
 def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True, first_page: int = 0) -> np.ndarray:
     """``x`` as a plain array (an ndarray subclass as an ndarray view of its data, not copied) of
     real numbers with one of ``ndims`` dimensions (consecutive), not empty, finite and within
@@ -156,11 +167,8 @@ def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True, first_page: 
     any value: its data there are not measurements, and NaN under the mask would escape the check."""
     if x is None:
         raise InputError("expected an array of real numbers (ints or floats), got None")
-    if isinstance(x, np.ma.MaskedArray) and (masked := int(np.ma.count_masked(x))):
-        raise InputError(
-            f"the input is a masked array with {masked} masked value{'s' if masked != 1 else ''}, which fluorodn "
-            f"cannot leave out: make them NaN (x = x.filled(np.nan)) and {FILL_ADVICE}"
-        )
+    if (masked := masked_refusal(x)) is not None:
+        raise InputError(masked)
     try:
         arr = np.asarray(x)
     except ValueError:

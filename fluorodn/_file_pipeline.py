@@ -116,26 +116,31 @@ def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
     its neighbours in time, bin by bin; at either end the nearest finite value is
     repeated. A column without any finite value takes the median of the page's finite
     values. Returns ``(filled, None)`` for a page without NaN/inf (``filled`` is
-    ``page`` itself), else ``(filled, (flat indices, original values))``. FileFormatError
-    if no value of the page is finite.
+    ``page`` itself), else ``(filled, (flat indices, original values))``. InputError if no
+    value of the page is finite, for values that are not real numbers, and for a masked array
+    that masks any value (its data there are no measurement, and no NaN: make them NaN first).
     """
     import numpy as np
 
+    from fluorodn._engine import masked_refusal
+
+    if (masked := masked_refusal(page)) is not None:
+        raise InputError(masked)
     arr = np.asarray(page)
     if arr.ndim != 2:
         raise InputError(
             f"fill_nonfinite takes one 2D page (time x wavelength, or a frame), got shape {arr.shape}; call it on "
             "each page of a stack"
         )
-    if arr.dtype.kind == "c":
-        raise InputError(f"expected real numbers, got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "iuf":
+        raise InputError(f"expected an array of real numbers (ints or floats), got dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         return arr, None
     bad = ~np.isfinite(arr)
     if not bad.any():
         return arr, None
     if bad.all():
-        raise FileFormatError("a page holds no finite value (all NaN or infinite); nothing can be filled from it")
+        raise InputError("a page holds no finite value (all NaN or infinite); nothing can be filled from it")
     out = arr.astype(np.float64)
     rows = np.arange(arr.shape[0])
     fallback = float(np.median(arr[~bad]))

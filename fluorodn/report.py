@@ -157,11 +157,14 @@ def too_short(shape: tuple[int, ...]) -> str | None:
 
 def _pages(x: Any, what: str) -> np.ndarray:
     """``x`` as (N, T, W) pages; InputError unless it is real numbers, (T, W) or (N, T, W) with ``T >= 4`` and
-    ``W >= 2`` (:func:`too_short`)."""
+    ``W >= 2`` (:func:`too_short`). A masked array's masked values are NaN: no measurement, left out
+    and counted as values that are not finite are."""
     try:
         arr = np.asarray(x)
     except ValueError:  # nested lists of unequal lengths
         raise InputError(f"the {what} recording is not an array (rows of unequal lengths?)") from None
+    if isinstance(x, np.ma.MaskedArray) and np.ma.count_masked(x) and arr.dtype.kind in "iuf":
+        arr = np.ma.filled(x.astype(np.float64), np.nan)
     if arr.dtype.kind not in "iuf":
         raise InputError(f"the {what} recording must hold real numbers (ints or floats), got dtype {arr.dtype}")
     if arr.ndim not in (2, 3):

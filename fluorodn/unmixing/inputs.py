@@ -225,6 +225,10 @@ def _is_number(text: str) -> bool:
 
 
 def check_recording(arr: Any) -> np.ndarray:
+    from fluorodn._engine import masked_refusal
+
+    if (masked := masked_refusal(arr)) is not None:
+        raise UnmixError(masked)
     x = np.asarray(arr)
     if x.dtype.kind not in "iuf" or x.ndim != 2 or x.size == 0:
         raise UnmixError(

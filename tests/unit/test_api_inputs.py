@@ -56,7 +56,7 @@ def test_a_masked_array_with_masked_values_is_refused(denoiser: Denoiser) -> Non
     would be taken as data: both are refused, with how to fill them."""
     x = frame()
     x[5:8, 5:8] = np.nan
-    with pytest.raises(InputError, match=r"masked array with 9 masked values.*x\.filled\("):
+    with pytest.raises(InputError, match=r"masked array with 9 masked values.*x\.astype\(float\)\.filled\("):
         denoiser.run(np.ma.masked_invalid(x))
     hidden = np.ma.masked_array(frame(), mask=np.zeros(x.shape, bool))
     hidden.data[0, 0] = 6e4
@@ -278,9 +278,38 @@ def test_the_masked_stack_advice_works_as_written() -> None:
     )
     with pytest.raises(InputError) as got:
         Denoiser("low", options=DenoiserOptions(threads=1)).run(stack)
-    assert "x = x.filled(np.nan)" in str(got.value) and "on each (T, W) page of a stack" in str(got.value)
+    assert "x = x.astype(float).filled(np.nan)" in str(got.value) and "on each (T, W) page of a stack" in str(got.value)
     filled = np.stack([fluorodn.files.fill_nonfinite(page)[0] for page in stack.filled(np.nan)])
     assert np.isfinite(filled).all()
+
+
+def test_masked_values_are_refused_by_fill_and_unmix_and_left_out_of_a_report() -> None:
+    """A masked array that masks values (sentinels under the mask): fill_nonfinite and unmix refuse
+    it as run does, with advice that works on integers too (fill_nonfinite gave it back unchanged,
+    unmix fitted the sentinels); a report leaves the masked values out and counts them."""
+    import warnings
+
+    import fluorodn.files
+    from fluorodn.report import build_report
+    from fluorodn.unmixing import UnmixError
+
+    x = np.random.default_rng(0).normal(1000.0, 4.0, (600, 152)).round().astype(np.uint16)
+    m = np.ma.masked_array(x.copy(), mask=np.zeros(x.shape, bool))
+    m.data[200:203, 40:45] = 0
+    m.mask[200:203, 40:45] = True
+    with pytest.raises(InputError, match="masked array with 15 masked values") as got:
+        fluorodn.files.fill_nonfinite(m)
+    assert "(x = x.astype(float).filled(np.nan))" in str(got.value)
+    assert np.isnan(m.astype(float).filled(np.nan)).sum() == 15  # the advice as written, on integers
+    with pytest.raises(UnmixError, match="masked array with 15 masked values"):
+        fluorodn.unmix(m, "477:595", "example", denoise=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, summary = build_report(m, m)
+    assert summary["nonfinite"] == 15
+    for bad, said in ((np.zeros((4, 4), bool), "got dtype bool"), (np.full((4, 4), np.nan), "no finite value")):
+        with pytest.raises(InputError, match=said):
+            fluorodn.files.fill_nonfinite(bad)
 
 
 def test_a_pickled_denoiser_of_a_relative_model_path_survives_a_change_of_folder(
