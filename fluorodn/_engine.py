@@ -372,10 +372,12 @@ def clipping_warning(
     if found is None:
         return None
     side, value, share = found
-    return (
-        f"{percent(share)} % of the values equal the input's {side} {value:g}: the detector saturated (or the "
-        f"data were clipped) there, {consequence}"
+    why = (
+        "the data were clipped at a floor there, or count very few photons (a sparse frame)"
+        if side == "minimum" and value == 0 and share > 0.5
+        else "the detector saturated (or the data were clipped) there"
     )
+    return f"{percent(share)} % of the values equal the input's {side} {value:g}: {why}, {consequence}"
 
 
 #: Most that the image path may remove, in units of the input's noise level as

@@ -89,6 +89,8 @@ def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:
     noise = difference_noise(d)
     lo, hi = np.percentile(sub, [0.1, 99.9])
     s = max(noise, RANGE_FLOOR * float(hi - lo))
+    if not s > 0.0:  # all but a few values alike (a sparse frame of photon counts): the whole range
+        s = RANGE_FLOOR * float(np.ptp(sub))
     if not np.isfinite(s) or s <= 0.0:
         # constant input: the network sees zeros whatever the scale, and this scale makes its
         # correction vanish in the float32 output, which is then the constant itself

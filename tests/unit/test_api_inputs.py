@@ -312,6 +312,25 @@ def test_masked_values_are_refused_by_fill_and_unmix_and_left_out_of_a_report() 
             fluorodn.files.fill_nonfinite(bad)
 
 
+def test_a_sparse_frame_of_photon_counts_is_scaled_by_its_range_and_told(denoiser: Denoiser) -> None:
+    """Nearly every value 0 (one photon in 4096 pixels; photon counts at 0.05 %): the noise and the
+    percentile range are 0, so the scale comes from the whole range (was 1e-300, a float32 overflow
+    and a raw numpy RuntimeWarning); the output is finite and a warning says why the frame is
+    outside training, as counts, not only as saturation."""
+    import warnings
+
+    one = np.zeros((64, 64))
+    one[10, 10] = 1.0
+    counts = (np.random.default_rng(0).random((256, 256)) < 0.0005).astype(np.uint16)
+    for frame in (one, counts):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = denoiser.run(frame)
+        assert np.isfinite(out).all() and not [w for w in caught if w.category is RuntimeWarning]
+        said = [str(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+        assert any("count very few photons (a sparse frame)" in m for m in said), said
+
+
 def test_a_pickled_denoiser_of_a_relative_model_path_survives_a_change_of_folder(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
