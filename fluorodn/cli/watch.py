@@ -235,7 +235,27 @@ def watch(
 
     busy: list[Path] = []
     counts = {"denoised": 0, "failed": 0}
-    changed: set[Path] = set()  # files told to have changed after they were denoised (told once each)
+    # files told to have been written after their output, with the time of that writing (told once each)
+    told_stale: dict[Path, int] = {}
+    # the -o folder made at the start, gone since (deleted, or its share unmounted): outputs wait for it,
+    # since making it again could put them on the disk under an unmounted share's mount point
+    out_gone: dict[str, bool] = {"told": False}
+
+    def _output_gone(path: Path) -> Retry | None:
+        """A :class:`Retry` for ``path`` while the -o folder is gone (told once until it is back)."""
+        if output is None or os.path.isdir(output):
+            if out_gone["told"]:
+                out_gone["told"] = False
+                lines.note(f"the output folder {output} is back; writing outputs into it again")
+            return None
+        if not out_gone["told"]:
+            out_gone["told"] = True
+            lines.to_stderr(f"fluorodn: warning: the output folder {output} is gone (deleted, renamed or its share "
+                            "unmounted); outputs wait until it is back: make it again, or mount the share (the "
+                            "watch goes on)")  # fmt: skip
+        retrying.setdefault(path, 0)
+        return Retry(_RETRY_FIRST_S)
+
     # files whose output could not be written for a reason that passes, to be tried again: the tries so far
     # (counted as failed where the watch stops before one succeeds)
     retrying: dict[Path, int] = {}
@@ -260,16 +280,19 @@ def watch(
                 if report is not None:
                     _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest),
                                                "status": "skipped", "reason": why})  # fmt: skip
-            elif path in handled and path not in changed:
-                changed.add(path)
-                why = (f"changed after it was denoised; its output {dest} was kept (remove the output to denoise it "
-                       "again)")  # fmt: skip
+            elif (written := _written_after(path, dest)) is not None and told_stale.get(path) != written:
+                told_stale[path] = written  # told once for each writing of the file
+                why = (f"was written after its output {dest}, which was kept (it may be of an earlier recording of "
+                       f"that name); to denoise this one, move that output away and restart the watch, or run "
+                       f"fluorodn denoise {path} --overwrite")  # fmt: skip
                 lines.to_stderr(f"fluorodn: warning: {path} {why}")
                 if report is not None:
                     _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest),
                                                "status": "changed", "reason": why})  # fmt: skip
             handled.add(path)
             return None
+        if (waiting := _output_gone(path)) is not None:
+            return waiting
         busy.append(path)
         before = _stat_or_none(path)
         # once the writer has the last page, a stop waits until the output is published (or discarded)
@@ -293,6 +316,12 @@ def watch(
         cause = None if err is None or stopping else _passing(err)
         if err is not None and missing(path):  # deleted while it was denoised: nothing to come back for
             gone(path, "or renamed while it was denoised; no output was written")
+            return None
+        if err is not None and not stopping and (waiting := _output_gone(path)) is not None:
+            return waiting  # its output folder went while it was written: tried again once it is back
+        if _locked(err):  # its writer holds it open: handed over again when the writer closes it
+            handled.discard(path)
+            lines.note(f"{path} is open in the program writing it (locked); it is denoised once that program closes it")
             return None
         if cause is not None:  # the watch goes on: tried again later, counted once it is done with
             handled.discard(path)
@@ -325,7 +354,6 @@ def watch(
             lines.to_stderr(f"fluorodn: warning: {path} was skipped: {why}")
             record.update(status="skipped", reason=why)
         elif err is None:
-            changed.discard(path)
             counts["denoised"] += 1
             if tries:
                 lines.to_stderr(f"fluorodn: {path} was denoised when tried again ({tries + 1} tries), after its "
@@ -521,6 +549,26 @@ def _output_folders(top: Path, recursive: bool) -> list[Path]:
     for root, dirs, _ in os.walk(top):
         found.extend(Path(root) / d for d in dirs)
     return found
+
+
+def _written_after(path: Path, dest: Path) -> int | None:
+    """The modification time (ns) of ``path`` where it is later than its output ``dest``'s: the input
+    was written again after its output was (a recording of the same name); None otherwise."""
+    src, out = _stat_or_none(path), _stat_or_none(dest)
+    return src[1] if src is not None and out is not None and src[1] > out[1] else None
+
+
+def _locked(err: BaseException | None) -> bool:
+    """Whether ``err`` is an HDF5 file held open, and locked, by the program writing it."""
+    from fluorodn.formats.hdf5_axes import LockedError
+
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, LockedError):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def _passing(err: BaseException) -> OSError | None:

@@ -497,6 +497,19 @@ class _Source:
     exc_axis: int | None
 
 
+class LockedError(FileFormatError):
+    """An HDF5 file another program holds open with its lock (a writer): readable once it closes it."""
+
+
+def _eofs(message: str) -> str:
+    """How much of a truncated HDF5 file is there, from h5py's message (``eof = N``, ``stored_eof =
+    M``): "N of M bytes", or "" where the message does not say."""
+    import re
+
+    have, want = re.search(r"\beof = (\d+)", message), re.search(r"stored_eof = (\d+)", message)
+    return f"{have.group(1)} of {want.group(1)} bytes" if have and want else "shorter than it says"
+
+
 def _locked(err: OSError) -> bool:
     """Whether HDF5 could not open a file because another program holds its lock (a writer), not because
     the file system takes no locks."""
@@ -542,9 +555,13 @@ class HDF5Axes:
                 f = h5py.File(path, "r")
             except OSError as err:
                 if _locked(err):
-                    raise FileFormatError(
+                    raise LockedError(
                         f"cannot read {where}: it is open in another program, which locks it (being written?); "
                         "read it again once that program has closed it"
+                    ) from None
+                if "truncated file" in str(err):
+                    raise FileFormatError(
+                        f"{where} is truncated ({_eofs(str(err))}): its end is missing; copy or write it again"
                     ) from None
                 raise
             with f:

@@ -261,3 +261,18 @@ def test_colour_pixels_in_a_npy_file_are_refused_before_the_model_loads(tiny_mod
         result = cli("denoise", tmp_path / "rgb.npy", "--model", tiny_model, *extra)
         assert_user_error(result, "rgb.npy: its shape (64, 48, 3)", "give one channel")
     assert not (tmp_path / "rgb_denoised.npy").exists()
+
+
+def test_a_truncated_hdf5_file_is_named_truncated(tmp_path: Path) -> None:
+    """An HDF5 file cut short (a copy that stopped): one sentence saying how much of it is there,
+    not the advice to name a dataset with --key."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "full.h5", "w") as f:
+        f["Channel1"] = np.zeros((2000, 100))
+        f["Time"] = np.arange(2000) / 5.0
+        f["Wavelength"] = np.linspace(500.0, 600.0, 100)
+    data = (tmp_path / "full.h5").read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[:100_000])
+    result = cli("denoise", tmp_path / "cut.h5", "--dry-run")
+    assert_user_error(result, f"cut.h5 is truncated (100000 of {len(data)} bytes)", "copy or write it again")
+    assert "--key" not in result.stderr

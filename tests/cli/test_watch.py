@@ -443,9 +443,12 @@ def test_outputs_inside_the_watched_folder_are_not_taken_when_a_link_names_eithe
     assert [json.loads(line)["status"] for line in log.read_text().splitlines()] == ["denoised"]
 
 
-def test_a_file_changed_after_it_was_denoised_is_told_and_logged_once(tiny_model: Path, tmp_path: Path) -> None:
-    """A file written to again after it was denoised: one warning line and one ``changed`` record,
-    however often it changes; its output is kept."""
+def test_a_file_written_after_its_output_is_told_at_each_writing_and_at_a_restart(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """A file written again after it was denoised (a recording of the same name): its output is
+    kept, and each writing gets one warning line, naming what to do, and one ``changed`` record; a
+    restarted watch tells it again (the output is still older than its input)."""
     incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
     incoming.mkdir()
     rng = np.random.default_rng(1)
@@ -454,23 +457,34 @@ def test_a_file_changed_after_it_was_denoised_is_told_and_logged_once(tiny_model
     try:
         wait_for(lambda: log.exists() and log.read_text().endswith("\n"), timeout=60, proc=proc)
         denoised = (out / "a_denoised.npy").read_bytes()
-        np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
-        wait_for(lambda: '"changed"' in log.read_text(), timeout=30, proc=proc)
-        np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
-        time.sleep(1.5)  # time for the second change to be handled (it is not told again)
+        for count in (1, 2):
+            time.sleep(0.05)  # a later modification time than the output's
+            np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+            wait_for(lambda count=count: log.read_text().count('"changed"') == count, timeout=30, proc=proc)
+        time.sleep(1.0)  # time for a third telling, which must not come: nothing was written again
         code, _, stderr = stop(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert code == 0, stderr
-    warning = (f"fluorodn: warning: {incoming / 'a.npy'} changed after it was denoised; its output "
-               f"{out / 'a_denoised.npy'} was kept (remove the output to denoise it again)")  # fmt: skip
-    assert stderr.splitlines().count(warning) == 1, stderr
+    src = incoming / "a.npy"
+    warning = (f"fluorodn: warning: {src} was written after its output {out / 'a_denoised.npy'}, which was kept "
+               "(it may be of an earlier recording of that name); to denoise this one, move that output away and "
+               f"restart the watch, or run fluorodn denoise {src} --overwrite")  # fmt: skip
+    assert stderr.splitlines().count(warning) == 2, stderr
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["status"] for r in records] == ["denoised", "changed"]
+    assert [r["status"] for r in records] == ["denoised", "changed", "changed"]
     assert records[1]["input"] == str(incoming / "a.npy") and records[1]["output"] == str(out / "a_denoised.npy")
-    assert records[1]["reason"].startswith("changed after it was denoised") and "error" not in records[1]
+    assert records[1]["reason"].startswith("was written after its output") and "error" not in records[1]
     assert (out / "a_denoised.npy").read_bytes() == denoised
+    again = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
+    try:
+        wait_for(lambda: log.read_text().count('"changed"') == 3, timeout=30, proc=again)
+        code, _, stderr = stop(again)
+    finally:
+        if again.poll() is None:
+            again.kill()
+    assert code == 0 and stderr.splitlines().count(warning) == 1, stderr
 
 
 def test_an_output_another_process_wrote_meanwhile_is_skipped(tiny_model: Path, tmp_path: Path,
@@ -562,3 +576,34 @@ def test_ctrl_c_while_the_command_starts_exits_quietly(tmp_path: Path, where: st
     proc = subprocess.run([sys.executable, "-c", INTERRUPTED_START, where, str(tmp_path)], capture_output=True,
                           text=True, env=env(), timeout=60, **interruptible())  # fmt: skip
     assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "")
+
+
+def test_an_hdf5_file_its_writer_holds_open_waits_for_it_and_is_not_a_failure(
+    tiny_model: Path, tmp_path: Path, helpers: Any
+) -> None:
+    """An HDF5 recording its writer holds open (and locked) past --settle: one note that it waits for
+    the writer, no error and no failure; once the writer closes it, it is denoised."""
+    h5py = pytest.importorskip("h5py")
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    x = helpers.spectra(120, 40).astype(np.float32)
+    writer = h5py.File(incoming / "live.h5", "w")
+    try:
+        writer["Channel1"] = x
+        writer["Time"] = np.arange(len(x)) / 5.0
+        writer["Wavelength"] = np.linspace(500.0, 600.0, x.shape[1])
+        writer.flush()
+        proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
+        time.sleep(4.0)  # settled and handed over while the writer holds it
+    finally:
+        writer.close()
+    try:
+        wait_for(lambda: log.exists() and '"denoised"' in log.read_text(), timeout=60, proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0 and "fluorodn: error:" not in stderr, stderr
+    waits = [ln for ln in stderr.splitlines() if "is open in the program writing it" in ln]
+    assert len(waits) >= 1 and stderr.splitlines()[-1] == "fluorodn: stopped; 1 denoised, 0 failed", stderr
+    assert [json.loads(line)["status"] for line in log.read_text().splitlines()] == ["denoised"]

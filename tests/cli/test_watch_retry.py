@@ -2,8 +2,7 @@
 output folder refusing writes, its input's or output's share out of reach): the file is kept and
 tried again until it is denoised, told once and logged as it fails and as it succeeds, and
 counted as failed only where the watch stops first; a file that fails for its input is tried
-once. The --report record of a file changed after it was denoised gives its reason, not an
-error."""
+once. An output folder gone while the watch runs is not made again: outputs wait for it."""
 
 from __future__ import annotations
 
@@ -414,3 +413,34 @@ def test_a_file_to_retry_out_of_reach_meanwhile_is_kept(tmp_path: Path, monkeypa
         thread.join(timeout=10)
     assert seen == [a, a] and gone == []
     assert missing(tmp_path / "b.npy") and missing(a / "inside")
+
+
+def test_an_output_folder_gone_is_waited_for_not_made_again(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
+    """The -o folder removed while the watch runs (deleted, or a share unmounted, whose mount point
+    would take the outputs on the local disk): a file that comes meanwhile waits, with one warning,
+    and no folder is made; once the folder is there again, a note says so and the file is denoised,
+    counted as denoised, not failed."""
+    incoming, out, log, attempts = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "w.jsonl", tmp_path / "n"
+    incoming.mkdir()
+    proc = start_full_disk_watch(tiny_model, incoming, out, log, attempts, "none", fails=0)
+    try:
+        wait_for(out.is_dir, timeout=60, proc=proc)
+        time.sleep(0.5)  # the watch is looking
+        out.rmdir()
+        tifffile.imwrite(incoming / "a.tif", helpers.spectra(40, 30))
+        time.sleep(3.0)  # settled, handed over, and tried again several times
+        assert not out.exists()
+        out.mkdir()
+        code, _, stderr = stopped_once(proc, lambda: len(records(log)) >= 1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0 and "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    gone = [ln for ln in lines if "is gone" in ln]
+    said = (f"fluorodn: warning: the output folder {out} is gone (deleted, renamed or its share unmounted); "
+            "outputs wait until it is back: make it again, or mount the share (the watch goes on)")  # fmt: skip
+    assert gone == [said], stderr
+    assert lines.count(f"fluorodn: the output folder {out} is back; writing outputs into it again") == 1, stderr
+    assert lines[-1] == "fluorodn: stopped; 1 denoised, 0 failed"
+    assert [r["status"] for r in records(log)] == ["denoised"] and (out / "a_denoised.tif").is_file()
