@@ -172,6 +172,39 @@ def recorded_bins_warning(shape: tuple[int, ...]) -> str | None:
     )
 
 
+#: The float32 output cannot keep what denoising leaves where its step at the input's largest value
+#: passes this share of the noise (its rounding then adds over 7 % of the noise, beside outputs that
+#: keep 10-30 % of it).
+RESOLUTION_SHARE = 0.25
+#: Most rows of the first page :func:`resolution_warning` reads for the noise.
+RESOLUTION_ROWS = 4096
+
+
+def resolution_warning(arr: np.ndarray) -> str | None:
+    """The warning for an input whose values sit so far from 0, beside their noise, that float32 (the
+    output's type) cannot hold what denoising keeps: its step at the first page's largest value over
+    :data:`RESOLUTION_SHARE` of that page's noise (each column's from its differences along the first
+    axis, the quieter tenth's), as with a large offset; None otherwise."""
+    page = arr if arr.ndim == 2 else arr.reshape(-1, *arr.shape[-2:])[0]
+    rows = np.asarray(page[:RESOLUTION_ROWS], np.float64)
+    if rows.shape[0] < 2:
+        return None
+    d = np.diff(rows, axis=0)
+    per_column = 1.482602218505602 * np.median(np.abs(d - np.median(d, axis=0)), axis=0) / np.sqrt(2.0)
+    measured = per_column[per_column > 0]
+    # the quieter columns' (a spectrum's dim bins are the first to lose what they keep)
+    noise = float(np.percentile(measured, 10)) if measured.size else 0.0
+    peak = float(np.max(np.abs(rows)))
+    step = float(np.spacing(np.float32(peak)))
+    if not (noise > 0 and step > RESOLUTION_SHARE * noise):
+        return None
+    return (
+        f"values reach {peak:.6g}, where float32, the output's type, steps by {step:g}, {step / noise:.2g} x the "
+        f"input's noise ({noise:.3g}): the output cannot keep what denoising leaves; subtract the offset first and "
+        "add it back after, in float64 (y = run(x - c).astype('float64') + c)"
+    )
+
+
 def first_clipping_warning(arr: np.ndarray) -> str | None:
     """:func:`fluorodn._engine.clipping_warning` of a 2D ``arr``, or of the first clipped page of a
     stack (pages, H, W), named by its page index from page 1 on, as :meth:`Denoiser.stream` gives it;
@@ -698,6 +731,8 @@ class Denoiser:
                 warnings.warn(OutOfDomainWarning(narrow), stacklevel=1 + depth)
             if clipped := first_clipping_warning(arr):
                 warnings.warn(OutOfDomainWarning(clipped), stacklevel=1 + depth)
+        if scale is None and (coarse := resolution_warning(arr)):
+            warnings.warn(OutOfDomainWarning(coarse), stacklevel=1 + depth)
         if path == "spectral":
             if scale is not None:
                 raise InputError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")

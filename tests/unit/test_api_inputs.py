@@ -331,6 +331,29 @@ def test_a_sparse_frame_of_photon_counts_is_scaled_by_its_range_and_told(denoise
         assert any("count very few photons (a sparse frame)" in m for m in said), said
 
 
+def test_an_offset_float32_cannot_resolve_beside_the_noise_is_told(default: Denoiser, example: np.ndarray) -> None:
+    """The example recording plus 1e8 (float32 steps by 8 there, its quieter bins' noise about 10):
+    one OutOfDomainWarning names float32's step and how to keep the offset out, and the output is
+    that much worse than the offset-free run's; plus 1e6 (a step of 1/16): none."""
+    import warnings
+
+    x = example.astype(np.float64)
+    ref = default.run(x).astype(np.float64)
+    for offset, told in ((1e8, True), (1e6, False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = default.run(x + offset).astype(np.float64) - offset
+        found = [w for w in caught if "float32, the output's type, steps by" in str(w.message)]
+        said = [str(w.message) for w in found]
+        assert len(said) == int(told), said
+        if told:
+            assert said[0].startswith("values reach 1.00") and "run(x - c).astype('float64') + c" in said[0]
+            assert issubclass(found[0].category, OutOfDomainWarning)
+            assert np.sqrt(np.mean((out - ref) ** 2)) > 1.0  # counts lost to float32's step of 8
+        else:
+            assert np.sqrt(np.mean((out - ref) ** 2)) < 0.1
+
+
 def test_a_pickled_denoiser_of_a_relative_model_path_survives_a_change_of_folder(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
