@@ -180,8 +180,13 @@ def check_input(x: Any, ndims: tuple[int, ...], pages: bool = True, first_page: 
         ) from None
     kind = arr.dtype.kind
     if kind not in "iuf":
-        what = {"b": "boolean", "c": "complex", "O": "object", "U": "string", "S": "bytes"}.get(kind, str(arr.dtype))
-        raise InputError(f"expected an array of real numbers (ints or floats), got {what} dtype {arr.dtype}")
+        what = {"b": "boolean ", "c": "complex ", "O": "object ", "U": "string ", "S": "bytes "}.get(kind, "")
+        hint = (
+            " (a table's nullable column, such as pandas' Float32, gives objects: convert it with .to_numpy(float))"
+            if kind == "O"
+            else ""
+        )
+        raise InputError(f"expected an array of real numbers (ints or floats), got {what}dtype {arr.dtype}{hint}")
     if arr.ndim not in ndims:
         lo, hi = min(ndims), max(ndims)
         want = (

@@ -1283,10 +1283,13 @@ def denoise(
     precision: str | None = None,
     kind: str = "auto",
     scale: tuple[float, float] | None = None,
+    recording: bool = False,
+    rate: float | None = None,
 ) -> np.ndarray:
     """Denoise ``x`` ((H, W) or (pages, H, W), any real dtype) and return float32.
 
-    A shortcut for ``Denoiser(model, device, options, precision=precision, kind=kind).run(x, scale=scale)``.
+    A shortcut for ``Denoiser(model, device, options, precision=precision, kind=kind).run(x,
+    scale=scale, recording=recording, rate=rate)``.
 
     >>> from fluorodn import denoise
     >>> clean = denoise(recording)    # (T, W) float32  # doctest: +SKIP
@@ -1295,4 +1298,5 @@ def denoise(
     and reuse it.
     """
     den = Denoiser(model, device=device, options=options, precision=precision, kind=kind)
-    return den._run(x, scale, None, None, 2)  # warnings point at the caller of this function
+    # warnings point at the caller of this function
+    return den._run(x, scale, None, None, 2, recording=recording, rate=rate)

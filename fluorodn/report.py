@@ -455,6 +455,13 @@ def build_report(
     if x.shape != y.shape:
         raise InputError(f"the noisy recording is {x.shape} but the denoised one is {y.shape}; give matching files")
     rate = _checked_rate(rate)
+    if provenance is not None and not isinstance(provenance, dict):
+        raise InputError(
+            f"provenance is the record a denoised output keeps (a dict, as fluorodn.io.read_provenance gives it) "
+            f"or None, not a {type(provenance).__name__}"
+        )
+    if isinstance(warnings, str) or not all(isinstance(m, str) for m in warnings):
+        raise InputError("warnings is a list of messages (strings), as the denoising gave them")
     if sensor is not None and wavelengths is None:
         raise InputError(
             "a sensor spectrum needs the bins' wavelengths, which were neither given nor stated; give "

@@ -119,6 +119,11 @@ def wavelength_grid(spec: Any, n_bins: int) -> np.ndarray:
     sequence of ``n_bins`` numbers. Raises :class:`UnmixError` if the count differs from
     ``n_bins`` or the values are not finite and strictly monotonic.
     """
+    if spec is None:
+        raise UnmixError(
+            "unmixing needs the bins' wavelengths: give them as 'FIRST:LAST' (e.g. '477:595'), one per bin, or a "
+            "one-column CSV file"
+        )
     if isinstance(spec, str) and (m := _RANGE.match(spec)):
         wl = np.linspace(float(m.group(1)), float(m.group(2)), n_bins)
         given = "the range " + spec.strip()

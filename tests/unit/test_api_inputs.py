@@ -378,3 +378,26 @@ def test_rows_denoised_with_a_projection_of_the_whole_recording_keep_their_own_l
     p = spectral.project(x, den.channels, fixed_pattern=False)
     first = den.run_projected(x[:1000], p)
     assert abs(float(first.mean()) - float(x[:1000].mean())) < 5.0  # 250 counts off when forced to the whole mean
+
+
+def test_small_api_refusals_say_what_was_meant(example: np.ndarray) -> None:
+    """Each in one sentence: a report's provenance that is no record and warnings that are one
+    string; unmix without wavelengths; an array of objects (a nullable table column) pointed to a
+    conversion; a dtype named once. fluorodn.denoise takes recording= and rate= as run does."""
+    from fluorodn.report import build_report
+    from fluorodn.unmixing import UnmixError
+
+    x = example[:60]
+    with pytest.raises(InputError, match=r"provenance is the record a denoised output keeps .* not a list"):
+        build_report(x, x, provenance=[1, 2])  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="warnings is a list of messages"):
+        build_report(x, x, warnings="abc")
+    with pytest.raises(UnmixError, match="unmixing needs the bins' wavelengths: give them as 'FIRST:LAST'"):
+        fluorodn.unmix(x, None, "example")
+    with pytest.raises(InputError, match=r"got object dtype object \(a table's nullable column.*to_numpy\(float\)"):
+        fluorodn.denoise(x.astype(object))
+    with pytest.raises(InputError, match=r"got dtype datetime64\[s\]$"):
+        fluorodn.denoise(np.zeros((60, 40), "datetime64[s]"))
+    assert fluorodn.denoise(example, recording=True, rate=5.0).shape == example.shape
+    with pytest.raises(InputError, match="rate must be a positive number"):
+        fluorodn.denoise(example, rate=-1.0)
