@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fluorodn._engine import colour_layout
 from fluorodn.errors import FileFormatError, InputError, OutputError
 
 __all__ = [
@@ -292,6 +291,8 @@ def denoise_file(
                 f"{source} changed while it was read (is it still being written?); its output was discarded: "
                 "denoise it again once it is complete"
             )
+
+    from fluorodn._engine import colour_layout
 
     with contextlib.closing(fio.open_recording(source, key=key, excitations=excitations)) as rec:
         if (colour := colour_layout(tuple(rec.shape))) is not None:

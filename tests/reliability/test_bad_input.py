@@ -81,19 +81,19 @@ def unsupported_extension(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], lis
 @case
 def empty_tif(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], list[str]]:
     (d / "a.tif").write_bytes(b"")
-    return [d / "a.tif"], [str(d / "a.tif"), "complete TIFF file"]
+    return [d / "a.tif"], [str(d / "a.tif"), "is empty (0 bytes)"]
 
 
 @case
 def empty_npy(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], list[str]]:
     (d / "a.npy").write_bytes(b"")
-    return [d / "a.npy"], [str(d / "a.npy"), "numpy.save"]
+    return [d / "a.npy"], [str(d / "a.npy"), "is empty (0 bytes)"]
 
 
 @case
 def empty_mat(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], list[str]]:
     (d / "a.mat").write_bytes(b"")
-    return [d / "a.mat"], [str(d / "a.mat"), "save it again from MATLAB"]
+    return [d / "a.mat"], [str(d / "a.mat"), "is empty (0 bytes)"]
 
 
 @case

@@ -1259,7 +1259,7 @@ def test_recordings_with_their_channels_last_warn(den: Denoiser) -> None:
         warnings.simplefilter("always")
         den.run(np.moveaxis(last, -1, 0))
         Denoiser(device="cpu", kind="image", options=DenoiserOptions(threads=1)).run(last[:64])
-        den.run(np.stack([x[:32, :32]] * 3, axis=-1))  # frames of 32 x 3: not shaped like a recording
+        den.run(np.stack([x[:32, :32]] * 5, axis=-1))  # frames of 32 x 5: not shaped like a recording
     assert not [w for w in caught if "channels last" in str(w.message)]
 
 
