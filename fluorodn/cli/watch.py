@@ -315,7 +315,7 @@ def watch(
         record: dict[str, Any] = {"time": _now(), "input": str(path), "output": str(dest)}
         cause = None if err is None or stopping else _passing(err)
         if err is not None and missing(path):  # deleted while it was denoised: nothing to come back for
-            gone(path, "or renamed while it was denoised; no output was written")
+            gone(path, "or renamed before its output was written (while it was denoised, or waited its turn)")
             return None
         if err is not None and not stopping and (waiting := _output_gone(path)) is not None:
             return waiting  # its output folder went while it was written: tried again once it is back
@@ -425,7 +425,7 @@ def watch(
                         last = f"{path} was not denoised: it waited to be tried again when the watch stopped"
                         _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest_of(path)),
                                                    "status": "failed", "error": last})  # fmt: skip
-            cut = " the output being written was removed;" if busy else ""
+            cut = f" {busy[0]} was not denoised (its partial output removed);" if busy else ""
             typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
             raise typer.Exit(130 if busy else 0) from None
 
