@@ -91,9 +91,10 @@ def weak_sensor(noise: float, seed: int, n_time: int = 3000) -> tuple[np.ndarray
 
 def lone_event(size: float, decay: float, seed: int, n_time: int = 3000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(recording, wavelengths, a), float64: ``n_time`` x 152 samples at 5 Hz of the example
-    sensor's response to one release at :data:`LONE_ONSET` (a(t) up to ``size``, rising over 2
-    samples and decaying over ``decay``) under slow hemodynamic swings (80 and 110 s periods),
-    above a dark level of 500 counts, with shot noise."""
+    sensor's response to one release at :data:`LONE_ONSET`, ``a(t) = size (1 - exp(-n / 2))
+    exp(-n / decay)`` (peaking at 0.66 x ``size`` for a decay of 15 samples, 0.84 x for 47), under
+    slow hemodynamic swings (80 and 110 s periods), above a dark level of 500 counts, with shot
+    noise."""
     rng = np.random.default_rng(400 + seed)
     parts = example_releases(rng, n_time, 0.0)
     wl, s, k_hbo2, k_hb, e = (parts[k] for k in ("wl", "s", "k_hbo2", "k_hb", "e"))
@@ -180,7 +181,7 @@ def recordings(seeds: int, quick: bool) -> list[tuple[str, str, int, Any]]:
                     window = slice(LONE_ONSET, LONE_ONSET + int(LONE_SPAN * decay))
                     return x, wl, "example", 500.0, a, window
 
-                name = f"lone event, a(t) {size:g}, decay {decay:g} samples"
+                name = f"lone event, size {size:g}, decay {decay:g} samples"
                 out.append(("lone event", name, draw, lone))
     return out
 
@@ -222,13 +223,14 @@ def markdown(res: dict[str, Any]) -> str:
         f"{res['elapsed_s']:.0f} s ({res['seeds']} draws of each benchmark recording). Kept: the share of the raw "
         f"recording's slow sensor changes (below {SLOW_BAND:g} of the sampling rate, above its noise) that the sensor "
         f"trace of the denoised recording keeps (`fluorodn.unmixing.fit.sensor_kept`; - where it cannot be judged); "
-        f"warned: an `UnmixWarning` under {res['threshold']:g}. Slope: the sensor trace's on the truth a(t), "
+        f"warned (slow): an `UnmixWarning` under {res['threshold']:g}. Slope: the sensor trace's on the truth a(t), "
         "denoised / raw; corr: their correlation with it. Local: the share of the raw trace's largest change "
         "(its 25-sample moving average beside its 251-sample moving median, where that stands far out of its noise) "
         "that the denoised trace keeps there (`fluorodn.unmixing.fit.peak_kept`; - where none stands out); "
-        f"damped: an `UnmixWarning` that it keeps under {res['peak_threshold']:g} of it.",
+        f"damped: an `UnmixWarning` that it keeps under {res['peak_threshold']:g} of it, given where the slow "
+        "check did not warn. Slope where warned: of the slow check's warnings.",
         "",
-        "| group | recording | n | kept | warned | local | damped | slope denoised / raw | corr denoised / raw "
+        "| group | recording | n | kept | warned (slow) | local | damped | slope denoised / raw | corr denoised / raw "
         "| slope where warned |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]

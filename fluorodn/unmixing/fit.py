@@ -61,9 +61,9 @@ PEAK_WINDOW, PEAK_BASE, PEAK_ABOVE = 25, 251, 2.0
 #: ... and warned of where the denoised trace keeps less than this share of it there. A lone event,
 #: or a few, in a quiet recording is the case: the spectral path can take the sensor's spectrum for
 #: noise there. ``python -m benchmarks sensor-check``: 0.77-1.04 where judged on the benchmark's
-#: recordings (0.60 on small events beyond their noise); on 24 lone events, 13 of the 14 that
-#: denoising kept under 0.6 of were warned of (the other stood out of no noise in the raw trace),
-#: none of the 10 it kept 0.7-1.0 of.
+#: recordings (0.60 on small events beyond their noise); on 24 lone events, of the 14 that
+#: denoising kept under 0.6 of, 10 were warned of by this check and 3 by the slow one (which it then
+#: leaves alone; the other stood out of no noise in the raw trace), none of the 10 kept 0.7-1.0.
 PEAK_KEPT = 0.6
 
 Progress = Callable[[int, int], None]
