@@ -115,9 +115,9 @@ def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
     its neighbours in time, bin by bin; at either end the nearest finite value is
     repeated. A column without any finite value takes the median of the page's finite
     values. Returns ``(filled, None)`` for a page without NaN/inf (``filled`` is
-    ``page`` itself), else ``(filled, (flat indices, original values))``. InputError if no
-    value of the page is finite, for values that are not real numbers, and for a masked array
-    that masks any value (its data there are no measurement, and no NaN: make them NaN first).
+    ``page`` itself), else ``(filled, (flat indices, original values))``. FileFormatError if no
+    value of the page is finite; InputError for values that are not real numbers, and for a masked
+    array that masks any value (its data there are no measurement, and no NaN: make them NaN first).
     """
     import numpy as np
 
@@ -139,7 +139,7 @@ def fill_nonfinite(page: Any) -> tuple[Any, tuple[Any, Any] | None]:
     if not bad.any():
         return arr, None
     if bad.all():
-        raise InputError("a page holds no finite value (all NaN or infinite); nothing can be filled from it")
+        raise FileFormatError("a page holds no finite value (all NaN or infinite); nothing can be filled from it")
     out = arr.astype(np.float64)
     rows = np.arange(arr.shape[0])
     fallback = float(np.median(arr[~bad]))

@@ -1249,7 +1249,7 @@ def _lit(means: np.ndarray, means_of: MeansOf, dark: float | None) -> np.ndarray
     if longer.any() and (~off & ~longer).any():
         lit_level = float(np.median(means[~off & ~longer])) - dark
         off |= longer & (means - dark < DARK_NEAR * lit_level)
-    return ~(off | _mostly_dark(means, dark))
+    return ~(off | _mostly_dark(means, dark, means_of))
 
 
 #: Row means this many times their noise above the dark level stand apart from it
@@ -1257,12 +1257,17 @@ def _lit(means: np.ndarray, means_of: MeansOf, dark: float | None) -> np.ndarray
 DARK_APART = 8.0
 
 
-def _mostly_dark(means: np.ndarray, dark: float) -> np.ndarray:
+def _mostly_dark(means: np.ndarray, dark: float, means_of: MeansOf) -> np.ndarray:
     """The rows at the dark level ``dark`` where most of a recording's rows lie there (the light on
     for under a tenth of it, which the quantiles of :func:`dark_rows` cannot find): with the middle
     row mean within :data:`DARK_APART` times the row means' noise (from their differences) of the
     dark level, every row not that far above it, or under :data:`DARK_NEAR` of the way up to the
-    median of those that are; none otherwise (none too where no row stands above it)."""
+    median of those that are; none otherwise. Those rows are taken only where the others stand
+    clear of them (their median 3 x that far up) and they hold no spectrum beside the others
+    (:func:`_no_spectrum`): a dim recording lit throughout, whose row means lie near the dark level
+    too (a faint line on a wide detector), splits by its noise alone, both parts with its spectrum.
+    None too where no row stands above the dark level (a dark level given too high: the bins' check
+    names it)."""
     level = np.asarray(means, np.float64) - dark
     none = np.zeros(len(level), bool)
     if len(level) < 3 or not np.all(np.isfinite(level)):
@@ -1271,9 +1276,12 @@ def _mostly_dark(means: np.ndarray, dark: float) -> np.ndarray:
     if float(np.median(level)) > apart:
         return none
     above = level > apart
-    if not above.any():  # a dark level given too high: the bins' check names it
+    if not above.any():
         return none
-    return level < max(apart, DARK_NEAR * float(np.median(level[above])))
+    flagged = level < max(apart, DARK_NEAR * float(np.median(level[above])))
+    if flagged.all() or not float(np.median(level[~flagged])) > 3.0 * apart:
+        return none
+    return flagged if _no_spectrum(means_of, flagged, ~flagged) else none
 
 
 class Notice(str):

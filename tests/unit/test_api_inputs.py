@@ -307,9 +307,8 @@ def test_masked_values_are_refused_by_fill_and_unmix_and_left_out_of_a_report() 
         warnings.simplefilter("ignore")
         _, summary = build_report(m, m)
     assert summary["nonfinite"] == 15
-    for bad, said in ((np.zeros((4, 4), bool), "got dtype bool"), (np.full((4, 4), np.nan), "no finite value")):
-        with pytest.raises(InputError, match=said):
-            fluorodn.files.fill_nonfinite(bad)
+    with pytest.raises(InputError, match="got dtype bool"):
+        fluorodn.files.fill_nonfinite(np.zeros((4, 4), bool))
 
 
 def test_a_sparse_frame_of_photon_counts_is_scaled_by_its_range_and_told(denoiser: Denoiser) -> None:

@@ -464,6 +464,19 @@ def test_a_recording_dark_in_nearly_all_its_samples_is_fitted_on_its_lit_ones_or
             unmix(x, tr["wl"], sensor, dark=300.0, rate=FS)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_dim_recording_lit_throughout_is_not_taken_for_dark_with_its_dark_level_given(seed: int) -> None:
+    """A faint line (peak 4 x the noise) on a wide detector (2048 bins), lit throughout: its row
+    means sit near the dark level given, and split by their noise alone; every row stays lit."""
+    from fluorodn.spectral import lit_mask
+
+    rng = np.random.default_rng(seed)
+    t, w = 3000, 2048
+    line = np.exp(-0.5 * ((np.arange(w) - 700) / 25.0) ** 2)
+    x = 1000.0 + 40.0 * line * (1 + 0.05 * np.sin(np.arange(t) / 200.0))[:, None] + rng.normal(0.0, 10.0, (t, w))
+    assert lit_mask(x, dark=1000.0).all()
+
+
 def test_excitation_turned_down_for_long_is_fitted_not_taken_for_dark() -> None:
     """A stretch longer than the Denoiser sets aside, with the excitation at 40 % (far above the
     dark level given), is fitted by its gain, not taken with the light off; one at the dark level
