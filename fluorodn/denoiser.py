@@ -176,17 +176,20 @@ def recorded_bins_warning(shape: tuple[int, ...]) -> str | None:
 #: passes this share of the noise (its rounding then adds over 7 % of the noise, beside outputs that
 #: keep 10-30 % of it).
 RESOLUTION_SHARE = 0.25
-#: Most rows of the first page :func:`resolution_warning` reads for the noise.
-RESOLUTION_ROWS = 4096
+#: Most rows and columns of the first page :func:`resolution_warning` reads (evenly strided).
+RESOLUTION_ROWS, RESOLUTION_COLUMNS = 4096, 256
 
 
 def resolution_warning(arr: np.ndarray) -> str | None:
     """The warning for an input whose values sit so far from 0, beside their noise, that float32 (the
-    output's type) cannot hold what denoising keeps: its step at the first page's largest value over
-    :data:`RESOLUTION_SHARE` of that page's noise (each column's from its differences along the first
-    axis, the quieter tenth's), as with a large offset; None otherwise."""
+    output's type) cannot hold what denoising keeps: its step at the first page's typical magnitude
+    (the median of its absolute values, so a few bright pixels do not count) over
+    :data:`RESOLUTION_SHARE` of that page's noise (each column's from its differences along the
+    first axis, the quieter tenth's), as with a large offset; None otherwise. Reads at most
+    :data:`RESOLUTION_ROWS` x :data:`RESOLUTION_COLUMNS` values."""
     page = arr if arr.ndim == 2 else arr.reshape(-1, *arr.shape[-2:])[0]
-    rows = np.asarray(page[:RESOLUTION_ROWS], np.float64)
+    step_c = max(1, -(-page.shape[1] // RESOLUTION_COLUMNS))
+    rows = np.asarray(page[:RESOLUTION_ROWS, ::step_c], np.float64)
     if rows.shape[0] < 2:
         return None
     d = np.diff(rows, axis=0)
@@ -194,14 +197,14 @@ def resolution_warning(arr: np.ndarray) -> str | None:
     measured = per_column[per_column > 0]
     # the quieter columns' (a spectrum's dim bins are the first to lose what they keep)
     noise = float(np.percentile(measured, 10)) if measured.size else 0.0
-    peak = float(np.max(np.abs(rows)))
-    step = float(np.spacing(np.float32(peak)))
+    typical = float(np.median(np.abs(rows)))
+    step = float(np.spacing(np.float32(typical)))
     if not (noise > 0 and step > RESOLUTION_SHARE * noise):
         return None
     return (
-        f"values reach {peak:.6g}, where float32, the output's type, steps by {step:g}, {step / noise:.2g} x the "
-        f"input's noise ({noise:.3g}): the output cannot keep what denoising leaves; subtract the offset first and "
-        "add it back after, in float64 (y = run(x - c).astype('float64') + c)"
+        f"values lie near {typical:.6g}, where float32, the output's type, steps by {step:g}, {step / noise:.2g} x "
+        f"the input's noise ({noise:.3g}): the output cannot keep what denoising leaves; subtract the offset first "
+        "and add it back after, in float64 (y = run(x - c).astype('float64') + c)"
     )
 
 
@@ -834,6 +837,8 @@ class Denoiser:
                 self._warn_choice(arr.shape, depth + 1)
                 if narrow := narrow_warning(arr.shape):
                     warnings.warn(OutOfDomainWarning(narrow), stacklevel=1 + depth)
+                if coarse := resolution_warning(arr):
+                    warnings.warn(OutOfDomainWarning(coarse), stacklevel=1 + depth)
             if not clipped and (clipped := clipping_warning(arr)):  # the first clipped page, once
                 message = f"page index {k}: {clipped}" if k else clipped
                 warnings.warn(OutOfDomainWarning(message), stacklevel=1 + depth)
@@ -939,6 +944,8 @@ class Denoiser:
             return
         if slow:
             warnings.warn(OutOfDomainWarning(slow), stacklevel=1 + depth)
+        if coarse := resolution_warning(arr):
+            warnings.warn(OutOfDomainWarning(coarse), stacklevel=1 + depth)
         if bins := bins_warning(arr.shape[1]):
             warnings.warn(OutOfDomainWarning(bins), stacklevel=1 + depth)
         out, found = self._run_spectral(arr, progress, recording=recording)

@@ -346,11 +346,19 @@ def test_an_offset_float32_cannot_resolve_beside_the_noise_is_told(default: Deno
         said = [str(w.message) for w in found]
         assert len(said) == int(told), said
         if told:
-            assert said[0].startswith("values reach 1.00") and "run(x - c).astype('float64') + c" in said[0]
+            assert said[0].startswith("values lie near 1.00") and "run(x - c).astype('float64') + c" in said[0]
             assert issubclass(found[0].category, OutOfDomainWarning)
+            with pytest.warns(OutOfDomainWarning, match="float32, the output's type, steps by 8"):
+                list(default.stream([x + offset]))
             assert np.sqrt(np.mean((out - ref) ** 2)) > 1.0  # counts lost to float32's step of 8
         else:
             assert np.sqrt(np.mean((out - ref) ** 2)) < 0.1
+    star = np.random.default_rng(0).normal(0.0, 0.01, (64, 64))
+    star[30, 30] = 1e5  # a bright pixel is no offset
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        default.run(star)
+    assert not [w for w in caught if "float32, the output's type" in str(w.message)]
 
 
 def test_a_pickled_denoiser_of_a_relative_model_path_survives_a_change_of_folder(
