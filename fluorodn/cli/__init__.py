@@ -29,9 +29,15 @@ class _Commands(TyperGroup):
     (permission denied, a name too long, an input/output error) beyond the checks it makes."""
 
     def invoke(self, ctx: Any) -> Any:  # ctx: the click Context typer passes
+        import errno
+        import sys
+
         try:
             return super().invoke(ctx)
         except OSError as err:
+            # a closed pipe (| head) ends quietly, as click ends it; --debug keeps the traceback
+            if err.errno == errno.EPIPE or "--debug" in sys.argv[1:]:
+                raise
             from fluorodn.cli._common import fail, system_refusal
 
             fail(system_refusal(err))

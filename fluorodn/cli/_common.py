@@ -88,11 +88,11 @@ def system_refusal(err: OSError) -> str:
     import errno
 
     where = " -> ".join(str(name) for name in (err.filename, err.filename2) if name is not None)
-    reason = (err.strerror or type(err).__name__).lower()
+    reason = err.strerror or " ".join(str(err).split()) or type(err).__name__
     if err.errno in (errno.EACCES, errno.EPERM):
         what = where or "a file or folder"
         return f"{what}: permission denied; check that the input can be read and the output folder written"
-    return f"{where + ': ' if where else ''}{reason}"
+    return f"{where + ': ' if where else ''}{reason[:1].lower()}{reason[1:]}"
 
 
 def fail(message: object, code: int = 1) -> NoReturn:

@@ -276,3 +276,13 @@ def test_a_truncated_hdf5_file_is_named_truncated(tmp_path: Path) -> None:
     result = cli("denoise", tmp_path / "cut.h5", "--dry-run")
     assert_user_error(result, f"cut.h5 is truncated (100000 of {len(data)} bytes)", "copy or write it again")
     assert "--key" not in result.stderr
+
+
+def test_a_system_refusal_without_an_error_number_keeps_its_words() -> None:
+    """An OSError without errno or strerror (as h5py raises) keeps its message, not its class name."""
+    from fluorodn.cli._common import system_refusal
+
+    assert (
+        system_refusal(OSError("Unable to open file (bad object header)")) == "unable to open file (bad object header)"
+    )
+    assert system_refusal(OSError(5, "Input/output error", "x.tif")) == "x.tif: input/output error"
