@@ -230,9 +230,10 @@ def _output_path(source: Path, output: Path | None, suffix: str, several: bool, 
     if folder:
         return output / name
     if output.suffix.lower() in _NOT_WRITTEN and not output.is_dir():
+        want = f"a name ending in {ext}" if ext else "a folder's name, as its input is a folder of exports,"
         raise FileFormatError(
-            f"output {output} names a {output.suffix} file, which denoising does not write; give a name ending in "
-            f"{ext} or a folder (end it with /)"
+            f"output {output} names a {output.suffix} file, which denoising does not write; give {want} or a folder "
+            "(end it with /)"
         )
     if output.is_dir() or several or output.suffix.lower() not in FORMATS:
         if several and output.suffix.lower() in FORMATS and not output.is_dir():

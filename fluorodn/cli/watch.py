@@ -237,6 +237,7 @@ def watch(
     counts = {"denoised": 0, "failed": 0}
     # files told to have been written after their output, with the time of that writing (told once each)
     told_stale: dict[Path, int] = {}
+    told_locked: set[Path] = set()  # HDF5 files told to be held open by their writer
     # the -o folder made at the start, gone since (deleted, or its share unmounted): outputs wait for it,
     # since making it again could put them on the disk under an unmounted share's mount point
     out_gone: dict[str, bool] = {"told": False}
@@ -321,7 +322,10 @@ def watch(
             return waiting  # its output folder went while it was written: tried again once it is back
         if _locked(err):  # its writer holds it open: handed over again when the writer closes it
             handled.discard(path)
-            lines.note(f"{path} is open in the program writing it (locked); it is denoised once that program closes it")
+            if path not in told_locked:  # once, however often it settles while held
+                told_locked.add(path)
+                lines.note(f"{path} is open in the program writing it (locked); it is denoised once that program "
+                           "closes it")  # fmt: skip
             return None
         if cause is not None:  # the watch goes on: tried again later, counted once it is done with
             handled.discard(path)
@@ -551,11 +555,19 @@ def _output_folders(top: Path, recursive: bool) -> list[Path]:
     return found
 
 
+#: An input modified this much later than its output was written after it (a recording of the same
+#: name): a copy of a folder, whose files take their copying times one after another, and file
+#: systems that keep times in 2-second steps (FAT) stay under it.
+_WRITTEN_AFTER_S = 2.0
+
+
 def _written_after(path: Path, dest: Path) -> int | None:
-    """The modification time (ns) of ``path`` where it is later than its output ``dest``'s: the input
-    was written again after its output was (a recording of the same name); None otherwise."""
+    """The modification time (ns) of ``path`` where it is :data:`_WRITTEN_AFTER_S` or more later
+    than its output ``dest``'s: the input was written again after its output was (a recording of the
+    same name); None otherwise."""
     src, out = _stat_or_none(path), _stat_or_none(dest)
-    return src[1] if src is not None and out is not None and src[1] > out[1] else None
+    late = src is not None and out is not None and src[1] - out[1] >= _WRITTEN_AFTER_S * 1e9
+    return src[1] if late and src is not None else None
 
 
 def _locked(err: BaseException | None) -> bool:
