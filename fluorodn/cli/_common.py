@@ -282,18 +282,23 @@ def tell_unread(report: Any, options: Any, path: str, source: Any) -> list[str]:
     return unread
 
 
-def interrupted(err: BaseException) -> bool:
-    """Whether ``err`` was raised while a KeyboardInterrupt (Ctrl-C, or SIGTERM in
-    :func:`sigterm_interrupts`) unwound: a library's clean-up that fails halfway (e.g. closing a
-    writer the interrupt left inconsistent) replaces the interrupt by its own error."""
+def caused_by(err: BaseException | None, kind: type[BaseException]) -> bool:
+    """Whether ``err``, or an exception in its chain of causes and contexts, is a ``kind``."""
     seen: set[int] = set()
-    cause: BaseException | None = err
+    cause = err
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
+        if isinstance(cause, kind):
             return True
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def interrupted(err: BaseException) -> bool:
+    """Whether ``err`` was raised while a KeyboardInterrupt (Ctrl-C, or SIGTERM in
+    :func:`sigterm_interrupts`) unwound: a library's clean-up that fails halfway (e.g. closing a
+    writer the interrupt left inconsistent) replaces the interrupt by its own error."""
+    return caused_by(err, KeyboardInterrupt)
 
 
 @contextlib.contextmanager

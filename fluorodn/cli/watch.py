@@ -572,15 +572,10 @@ def _written_after(path: Path, dest: Path) -> int | None:
 
 def _locked(err: BaseException | None) -> bool:
     """Whether ``err`` is an HDF5 file held open, and locked, by the program writing it."""
+    from fluorodn.cli._common import caused_by
     from fluorodn.formats.hdf5_axes import LockedError
 
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, LockedError):
-            return True
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return False
+    return caused_by(err, LockedError)
 
 
 def _passing(err: BaseException) -> OSError | None:
