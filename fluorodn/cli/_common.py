@@ -382,6 +382,7 @@ _FLAGS = {
     r"self_ensemble=True": "--self-ensemble",
     r"keep_spots=False": "--flatten-spots",
     r"denoise=False": "--no-denoise",
+    r"nan='fill'": "--nan fill",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

@@ -20,7 +20,7 @@ from fluorodn.cli._common import (
     setup_logging,
     sigterm_interrupts,
 )
-from fluorodn.cli._options import DebugOption, SpectralOnlyOption, share
+from fluorodn.cli._options import DebugOption, NanPolicy, SpectralOnlyOption, share
 from fluorodn.errors import FluorodnError
 
 _UNMIX_EXAMPLES = (
@@ -94,6 +94,13 @@ def unmix(
     refine: Annotated[
         bool, typer.Option("--refine", help="Fit the full nonlinear model per sample too (scipy; ~1 ms/sample).")
     ] = False,
+    nan: Annotated[
+        NanPolicy,
+        typer.Option(
+            help="NaN/inf values. refuse: the file fails; fill: interpolate over them along time, bin by bin, "
+            "before unmixing (a warning says how many and where)."
+        ),
+    ] = NanPolicy.refuse,
     key: Annotated[
         str | None,
         typer.Option(help="Variable of a .mat file (a struct's field as rec.spectra), or dataset of an HDF5 file."),
@@ -158,7 +165,7 @@ def unmix(
                 how = Denoiser(model or "default", options=opts)
             res, dest = unmix_file(
                 recording, sensor, wavelengths, output=output, denoise=how,
-                rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy,
+                rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy, nan=nan.value,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: what was being written is removed, what it replaced kept

@@ -41,6 +41,7 @@ def unmix_file(
     overwrite: bool = False,
     progress: Progress | None = None,
     guppy: PathLike | None = None,
+    nan: str = "refuse",
 ) -> tuple[UnmixResult, Path]:
     """Unmix one recording file and write its table; returns (result, output path).
 
@@ -60,7 +61,8 @@ def unmix_file(
     work too (a folder, or one that can be made; its files refused where they exist, unless
     ``overwrite``; times to give them). The GuPPy files are written once the table is complete
     and before it gets its name, all or nothing: where they cannot be written, neither the table
-    nor the folder changes (a table or GuPPy file replaced with ``overwrite`` is kept).
+    nor the folder changes (a table or GuPPy file replaced with ``overwrite`` is kept). ``nan``:
+    as :func:`fluorodn.unmix` takes it.
     """
     from fluorodn import formats
     from fluorodn import io as fio
@@ -146,7 +148,7 @@ def unmix_file(
         if (record := denoised_already(src, key)) is not None:
             then = "unmixing denoises it again, which removes more than noise; unmix it as it is with denoise=False"
             warnings.warn(UnmixWarning(denoised_already_message(record, then)), stacklevel=2)
-    result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)  # warnings: at the caller
+    result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2, nan)  # warnings: at the caller
     if times is not None:
         from fluorodn.formats.timing import check
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from fluorodn import hemoglobin, spectral
 from fluorodn._engine import clipping_warning
-from fluorodn.errors import InputError, LightOffNotice
+from fluorodn.errors import FluorodnError, InputError, LightOffNotice
 from fluorodn.unmixing.inputs import (
     MIN_SAMPLES,
     DarkLevelNotice,
@@ -79,6 +79,7 @@ def unmix(
     *,
     dark: Any = None,
     progress: Progress | None = None,
+    nan: str = "refuse",
 ) -> UnmixResult:
     """Unmix a spectral recording into the sensor's trace, hemoglobin and brightness terms.
 
@@ -104,6 +105,9 @@ def unmix(
         bin stays above 5 % of its brightest bin's median (its 1st percentile over time).
     progress : called as ``progress(done, total)`` with the number of samples refined so far,
         every few hundred samples (refine only).
+    nan : ``"refuse"`` (NaN or infinite values are an UnmixError) or ``"fill"``: they are
+        filled by linear interpolation over time, bin by bin (:func:`fluorodn.files.fill_nonfinite`),
+        an UnmixWarning says how many and where, and ``filled_values`` counts them.
 
     Returns
     -------
@@ -129,7 +133,7 @@ def unmix(
     >>> res = fluorodn.unmix(rec, "477:595", "example", rate=5.0)      # doctest: +SKIP
     >>> res.sensor.shape, res.to_csv("example_unmixed.csv")            # doctest: +SKIP
     """
-    return _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2)
+    return _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2, nan)
 
 
 def _checked_denoise(denoise: Any) -> Any:
@@ -186,6 +190,7 @@ def _unmix(
     dark: Any,
     progress: Progress | None,
     depth: int,
+    nan: str = "refuse",
 ) -> UnmixResult:
     """:func:`unmix`, its warnings (and those of the Denoiser it runs) pointing ``depth`` frames
     above this function, at the user's line."""
@@ -197,6 +202,13 @@ def _unmix(
         checked_rate(rate)  # a positive number, not a string or a bool
     except InputError as err:
         raise UnmixError(str(err)) from None
+    if nan not in ("refuse", "fill"):
+        raise UnmixError(f"nan is 'refuse' or 'fill', not {nan!r}")
+    filled = 0
+    if nan == "fill":
+        arr, filled, told = _filled(arr)
+        if told:
+            warnings.warn(told, UnmixWarning, stacklevel=1 + depth)
     x = check_recording(arr)
     shape = x.shape
     dark_w = dark_levels(dark, shape[1])
@@ -296,6 +308,7 @@ def _unmix(
         denoised_with=model_name,
         refined=bool(refine),
         dark_samples=int(shape[0] - lit.sum()),
+        filled_values=filled,
         dark=None if dark is None else dark_w,
         denoising=record,
         sensor_kept=kept,
@@ -444,6 +457,39 @@ def _dark_floor_note(x: np.ndarray) -> str | None:
         f"no dark level was given, but the recording never comes near 0: its dimmest bin stays above {floor:.4g} "
         f"({floor / top:.0%} of its brightest bin's median); if that floor is the detector's dark level, it scales "
         "the sensor's trace and the other fitted changes down (by E / (E + dark) in each bin): give it with dark=..."
+    )
+
+
+def _filled(arr: Any) -> tuple[Any, int, str | None]:
+    """``arr`` with its values that are not finite filled by interpolation over time
+    (:func:`fluorodn.files.fill_nonfinite`), how many, and the UnmixWarning that says so (None
+    where all are finite); what is not a 2D real array is given back for :func:`check_recording`
+    to name."""
+    from fluorodn._engine import masked_refusal
+    from fluorodn._file_pipeline import fill_nonfinite
+
+    if masked_refusal(arr) is not None:
+        return arr, 0, None
+    x = np.asarray(arr)
+    if x.ndim != 2 or x.dtype.kind != "f" or x.size == 0:
+        return arr, 0, None
+    try:
+        out, where = fill_nonfinite(x)
+    except FluorodnError as err:
+        raise UnmixError(str(err)) from None
+    if where is None:
+        return arr, 0, None
+    rows = np.unique(where[0] // x.shape[1])
+    n = len(where[0])
+    first = ", ".join(str(int(r)) for r in rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+    return (
+        out,
+        n,
+        (
+            f"{n} value{'s' if n != 1 else ''} in {len(rows)} sample{'s' if len(rows) != 1 else ''} (at {first}, counting "
+            "from 0) were NaN or infinite and were filled by interpolation over time before unmixing; the traces of "
+            "those samples rest on the interpolated values"
+        ),
     )
 
 

@@ -246,7 +246,10 @@ def check_recording(arr: Any) -> np.ndarray:
         )
     x = x.astype(np.float64, copy=False)
     if not np.isfinite(x).all():
-        raise UnmixError("the recording holds NaN or infinite values; replace them (e.g. interpolate) first")
+        raise UnmixError(
+            "the recording holds NaN or infinite values; pass nan='fill' to interpolate over them in time, or "
+            "replace them first"
+        )
     return x
 
 

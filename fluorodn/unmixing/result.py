@@ -85,6 +85,9 @@ class UnmixResult:
     """What denoised the recording first: fluorodn's provenance record of the model that ran
     (``fluorodn`` version, ``model``, ``model_sha256``, ``settings``, ...); None where it was not
     denoised."""
+    filled_values: int = 0
+    """How many values were not finite (NaN, infinite) and were filled by interpolation over time
+    before unmixing (``nan="fill"``); the traces of their samples rest on the interpolated values."""
     sensor_kept: float | None = None
     """Where the recording was denoised first: the share of the raw recording's slow sensor changes
     that the sensor's trace keeps (:func:`fluorodn.unmixing.fit.sensor_kept`; about 1 where only
@@ -94,7 +97,8 @@ class UnmixResult:
     def provenance(self) -> dict[str, Any]:
         """fluorodn's record of this unmixing, as an NWB file's notes hold it (JSON-ready): fluorodn's
         version, what denoised the recording first (:attr:`denoising`, or None), whether the fit was
-        refined, the samples taken with the light off, the share of the sensor's slow changes the
+        refined, the samples taken with the light off, the values filled (``nan="fill"``), the share
+        of the sensor's slow changes the
         denoised trace keeps (:attr:`sensor_kept`), the dark level subtracted (counts: one
         number, one per bin, or None), the sensor's response on the recording's wavelengths
         (``sensor_response``: ``wavelength_nm`` and ``dff``, the S(l) that ``sensor`` is in units
@@ -111,6 +115,7 @@ class UnmixResult:
             "denoising": self.denoising,
             "refined": self.refined,
             "dark_samples": self.dark_samples,
+            "filled_values": self.filled_values,
             "sensor_kept": self.sensor_kept,
             "dark_level_counts": dark,
             "sensor_response": {

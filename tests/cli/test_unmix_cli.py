@@ -759,3 +759,21 @@ def test_an_nwb_file_on_a_full_disk_says_the_disk_is_full(files: SimpleFiles, mo
                  "-o", out / "u.nwb")  # fmt: skip
     assert_user_error(result, f"cannot write {out / 'u.nwb'} (the disk is full)", "free space (-o)")
     assert list(out.iterdir()) == []
+
+
+def test_unmix_nan_fill(tmp_path: Path) -> None:
+    """A recording holding NaN: refused, pointing to --nan fill, which unmixes it with one warning."""
+    import fluorodn
+
+    x = np.asarray(tifffile.imread(Path(fluorodn.__file__).parent / "data" / "example.tif")[:600], np.float32)
+    x[100, 5:9] = np.nan
+    np.save(tmp_path / "rec.npy", x)
+    common = ("--sensor", "example", "--wavelengths", "477:595", "--no-denoise")
+    refused = cli("unmix", tmp_path / "rec.npy", *common)
+    assert refused.exit_code == 1 and "pass --nan fill to interpolate over them" in refused.stderr
+    result = cli("unmix", tmp_path / "rec.npy", *common, "--nan", "fill")
+    assert result.exit_code == 0, result.output
+    warned = [ln for ln in result.stderr.splitlines() if "were NaN or infinite and were filled" in ln]
+    assert len(warned) == 1 and "4 values in 1 sample (at 100" in warned[0]
+    table = np.genfromtxt(tmp_path / "rec_unmixed.csv", delimiter=",", names=True, comments="#")
+    assert np.isfinite(table["sensor"]).all() and len(table) == 600

@@ -549,6 +549,32 @@ def test_denoising_that_removes_the_sensors_changes_is_told(seed: int) -> None:
     assert kept is not None and kept > 0.8
 
 
+def test_nan_fill_interpolates_over_time_and_says_where() -> None:
+    """nan='fill': the values that are not finite are filled by interpolation over time, one
+    UnmixWarning names how many and the samples, ``filled_values`` and the provenance count them,
+    and the traces match those of the recording with the same values interpolated by hand; the
+    default refuses, saying how to fill."""
+    from fluorodn.files import fill_nonfinite
+
+    x, tr = forward(n=300, seed=3, noise_scale=0.3)
+    x[100, 5:9] = np.nan
+    x[200, 50] = np.inf
+    sensor = (tr["wl"], tr["response"])
+    with pytest.raises(UnmixError, match="holds NaN or infinite values; pass nan='fill'"):
+        unmix(x, tr["wl"], sensor, denoise=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unmix(x, tr["wl"], sensor, denoise=False, nan="fill")
+    told = [str(w.message) for w in caught if issubclass(w.category, fluorodn.UnmixWarning)]
+    assert len(told) == 1 and told[0].startswith("5 values in 2 samples (at 100, 200, counting from 0) were NaN")
+    assert res.filled_values == 5 and res.provenance()["filled_values"] == 5
+    assert np.isfinite(res.sensor).all()
+    by_hand = unmix(fill_nonfinite(x)[0], tr["wl"], sensor, denoise=False)
+    np.testing.assert_allclose(res.sensor, by_hand.sensor, rtol=1e-12, atol=1e-12)
+    with pytest.raises(UnmixError, match="nan is 'refuse' or 'fill', not 'zero'"):
+        unmix(x, tr["wl"], sensor, denoise=False, nan="zero")
+
+
 def test_peak_kept_judges_a_trace_s_largest_local_change() -> None:
     """The share of the raw trace's largest departure from its baseline that the second trace keeps
     there (about 1 kept, 0.2 where shrunk to a fifth), where it stands far out of the noise; None for
