@@ -39,11 +39,15 @@ Per page the summary holds:
 * ``verdict``: ``"nothing removed"`` where ``removed_noise_units`` is below
   :data:`NOTHING_REMOVED`; else ``"nearly constant: nothing to judge"`` where the noisy recording
   is (``nearly_constant``): what was removed cannot be measured against its noise; else
+  ``"spectrum changed: its level or shape differs"`` where the recording is as noisy as before
+  (``noise_ratio_median`` from :data:`NOT_DENOISED` to :data:`GAIN_RATIO`) and ``removed_level``
+  is :data:`CHANGED_LEVEL` or more (a gain or an offset alone); else
   ``"structured: signal may have been removed"`` unless the removed component is white
-  (``|whiteness| < 0.1``) and spread over the spectral components as noise is (``leading_share``
+  (``|whiteness| < 0.1``, its lag-1 autocorrelation above :data:`LAG1_FLOOR`: not a filter over
+  time) and spread over the spectral components as noise is (``leading_share``
   below ``2 * leading_share_noise + 0.05``); else ``"not denoised: as noisy as before, or more"``
   where ``noise_ratio_median`` is :data:`NOT_DENOISED` or more (the files given in the wrong
-  order, an offset alone); else ``"spectrum changed: its level or shape differs"`` where
+  order, noise added); else ``"spectrum changed: its level or shape differs"`` where
   ``removed_level`` is :data:`CHANGED_LEVEL` or more (a gain, a dip, a blur across wavelength);
   else ``"looks like noise"``;
 * ``light_off``: the samples read as taken with the light off
@@ -118,7 +122,8 @@ STAT_ROWS = 100_000
 NOTHING_REMOVED = 0.05
 #: From this ``noise_ratio_median`` (the noise left over the noise before) up the verdict is "not
 #: denoised": the second recording is as noisy as the first, or noisier (the two given in the
-#: wrong order, an offset or a rescaling alone). fluorodn's outputs keep 0.03-0.55 of it (the
+#: wrong order, noise added; a gain or an offset alone reads "spectrum changed": :data:`GAIN_RATIO`).
+#: fluorodn's outputs keep 0.03-0.55 of it (the
 #: default, ``strength`` 0.1-0.3, ``spectral_only`` on the example recording; ``low`` and ``high``
 #: on frames at three noise levels); a denoising that removed a tenth of the noise keeps 0.9.
 NOT_DENOISED = 0.98
@@ -130,6 +135,20 @@ NOT_DENOISED = 0.98
 CHANGED_LEVEL = 0.5
 #: Bins of the Gaussian that :func:`_removed_level` smooths the removed time mean with.
 LEVEL_BINS = 3.0
+#: Below this ``noise_ratio_median`` (and from :data:`NOT_DENOISED` up), with ``removed_level`` from
+#: :data:`CHANGED_LEVEL` up, the verdict is "spectrum changed" before the removed part's structure
+#: is judged: a gain (up to half again) or an offset alone leaves the noise as it was and removes a
+#: copy of the recording, which is structured but no lost signal. Files given in the wrong order read
+#: more: fluorodn's outputs keep at most 0.55 of the noise (1 / 0.55 = 1.8).
+GAIN_RATIO = 1.5
+#: Below this lag-1 autocorrelation of the removed component the verdict is "structured": a filter
+#: over time (a moving average, a Gaussian) removes the fast part of the noise alone, and any fast
+#: signal with it, leaving a removed part that alternates (-0.46 to -0.65 for a 3-sample mean and a
+#: Gaussian of 0.8 samples; its mean over 20 lags stays near -0.025, which the whiteness cannot
+#: tell from noise). What fluorodn removes keeps the noise's own correlation: +0.01 to +0.23 (the
+#: default, ``strength`` 0.1 and 0.3 and ``spectral_only`` on the example and 9 benchmark recordings
+#: at noise 0.1-1.2, fast hemodynamics, other sensors).
+LAG1_FLOOR = -0.3
 
 
 def report_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -376,7 +395,11 @@ def verdict(s: dict[str, Any]) -> str:
         return "nothing removed"
     if s.get("nearly_constant"):
         return "nearly constant: nothing to judge"
-    white = abs(s["whiteness"]) < 0.1
+    ratio = s["noise_ratio_median"]
+    if NOT_DENOISED <= ratio < GAIN_RATIO and s.get("removed_level", 0.0) >= CHANGED_LEVEL:
+        return "spectrum changed: its level or shape differs"  # a gain or an offset alone, not lost signal
+    lag1 = s["autocorr"][0] if s.get("autocorr") else 0.0
+    white = abs(s["whiteness"]) < 0.1 and lag1 > LAG1_FLOOR
     even = s["leading_share"] < 2.0 * s["leading_share_noise"] + 0.05
     if not (white and even):
         return "structured: signal may have been removed"
@@ -620,8 +643,11 @@ def _html(
         f'<p class="small">Verdict: <i>nothing removed</i> where the removed part (noisy - denoised) is under '
         f"{NOTHING_REMOVED:g} of the noisy {what}'s noise level (RMS, each {terms.bin} in units of its own); "
         f"<i>nearly constant</i> where all but a few of the noisy {what}'s values (under 0.2 %) are equal: it has "
-        "no noise to measure what was removed against; <i>structured</i> unless it is white (whiteness under 0.1) "
-        "and no more in the leading components than noise is (under twice K/W + 0.05); then <i>not denoised</i> "
+        f"no noise to measure what was removed against; <i>spectrum changed</i> where a gain or an offset alone "
+        f"explains it; <i>structured</i> unless it is white (whiteness under 0.1, and its lag-1 autocorrelation above "
+        f"{LAG1_FLOOR:g}: not a filter over time, which removes the fast part of the noise and fast signal with it) "
+        "and no more in the leading components than noise is (under twice K/W + 0.05, K/W the share noise spread "
+        "evenly over the bins has); then <i>not denoised</i> "
         f"where the denoised {what}'s noise level is {NOT_DENOISED:g} of the noisy one's or more (the files in the "
         f"wrong order?); then <i>spectrum changed</i> where its {terms.mean}, smooth across the {terms.bins}, "
         f"stands {CHANGED_LEVEL:g} of the noise level or more (RMS; a gain, a dip, a blur); else <i>looks like "

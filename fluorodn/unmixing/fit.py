@@ -486,9 +486,9 @@ def _filled(arr: Any) -> tuple[Any, int, str | None]:
         out,
         n,
         (
-            f"{n} value{'s' if n != 1 else ''} in {len(rows)} sample{'s' if len(rows) != 1 else ''} (at {first}, counting "
-            "from 0) were NaN or infinite and were filled by interpolation over time before unmixing; the traces of "
-            "those samples rest on the interpolated values"
+            f"{n} value{'s' if n != 1 else ''} in {len(rows)} sample{'s' if len(rows) != 1 else ''} (at {first}, "
+            "counting from 0) were NaN or infinite and were filled by interpolation over time before unmixing; the "
+            "traces of those samples rest on the interpolated values"
         ),
     )
 

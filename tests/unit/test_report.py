@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
 from fluorodn._report_figures import IMAGE, SEGMENT, noise_figures, segment_figures, sensor_figures
 from fluorodn.report import (
     CHANGED_LEVEL,
+    LAG1_FLOOR,
     NOTHING_REMOVED,
     VERDICTS,
     autocorrelation,
@@ -291,6 +292,17 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
         said = verdict(summary)  # a blur across wavelength also removes structure, which comes first
         assert said == "spectrum changed: its level or shape differs" or (name == "blur" and VERDICTS[said] == "bad")
     assert page_summary(noisy, clean)["removed_level"] < 0.1 * CHANGED_LEVEL
+    # a gain or an offset alone applied to the noisy recording: its noise stays, a copy of it is removed;
+    # a change of level, not lost signal (the structure of that copy is not judged first)
+    for out in (noisy * 1.005, noisy + 20.0):
+        assert verdict(page_summary(noisy, out)) == "spectrum changed: its level or shape differs"
+    # a filter over time removes the fast part of the noise, and fast signal with it: its removed part
+    # alternates (lag-1 autocorrelation near -0.6), though its mean over 20 lags is near 0
+    for smoothed in (uniform_filter1d(noisy, 3, axis=0), gaussian_filter1d(noisy, 0.8, axis=0)):
+        summary = page_summary(noisy, smoothed)
+        assert summary["autocorr"][0] < LAG1_FLOOR and abs(summary["whiteness"]) < 0.1
+        assert verdict(summary) == "structured: signal may have been removed"
+    assert page_summary(noisy, clean)["autocorr"][0] > LAG1_FLOOR
     assert 0 < NOTHING_REMOVED < 0.1 and set(VERDICTS) == {
         verdict(s)
         for s in (page, lightly, page_summary(noisy, flat), page_summary(near, np.full_like(near, 100.0)), swapped,
