@@ -244,8 +244,12 @@ def denoise(
     how = dn.options.spectral_label() if dn.kind == "spectral" else ""
     weaker = f", {how}" if how else ""
     threads_used = f"{dn.threads} thread{'s' if dn.threads != 1 else ''}"
+    from fluorodn.registry import IMAGE_MODEL
+
+    # image frames go to the image model, loaded when the first comes
+    frames = f"; frames: {IMAGE_MODEL}" if dn.kind == "spectral" and dn.declared_kind == "auto" else ""
     report.note(
-        f"model {dn.name} ({dn.precision}{weaker}) on {dn.provider}, {threads_used}, "
+        f"model {dn.name} ({dn.precision}{weaker}{frames}) on {dn.provider}, {threads_used}, "
         f"{len(todo)} file{'s' if len(todo) != 1 else ''}"
     )
     with sigterm_interrupts():

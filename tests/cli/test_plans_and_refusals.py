@@ -286,3 +286,19 @@ def test_a_system_refusal_without_an_error_number_keeps_its_words() -> None:
         system_refusal(OSError("Unable to open file (bad object header)")) == "unable to open file (bad object header)"
     )
     assert system_refusal(OSError(5, "Input/output error", "x.tif")) == "x.tif: input/output error"
+
+
+def test_the_default_run_says_where_frames_go(tmp_path: Path) -> None:
+    """The default (spectral) model's line names the image model frames go to, as the summary then
+    says it ran; a declared kind names its own model only."""
+    from fluorodn.registry import IMAGE_MODEL, available_models, default_name
+
+    if not available_models() or default_name() == IMAGE_MODEL:
+        pytest.skip("the shipped default is no spectral model in this checkout")
+    np.save(tmp_path / "stack.npy", np.random.default_rng(0).normal(1000.0, 20.0, (3, 64, 64)).astype(np.float32))
+    result = cli("denoise", tmp_path / "stack.npy", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    assert f"; frames: {IMAGE_MODEL})" in result.stderr.splitlines()[0], result.stderr
+    assert f"with model {IMAGE_MODEL} on" in result.stdout
+    declared = cli("denoise", tmp_path / "stack.npy", "--threads", 1, "--kind", "image", "--overwrite")
+    assert declared.exit_code == 0 and "frames:" not in declared.stderr.splitlines()[0], declared.stderr
