@@ -292,6 +292,12 @@ def test_a_recording_against_itself_is_nothing_removed() -> None:
         said = verdict(summary)  # a blur across wavelength also removes structure, which comes first
         assert said == "spectrum changed: its level or shape differs" or (name == "blur" and VERDICTS[said] == "bad")
     assert page_summary(noisy, clean)["removed_level"] < 0.1 * CHANGED_LEVEL
+    # a narrow dip (a few bins, 2.4 x the noise at its deepest): diluted in the RMS over the bins, seen at
+    # its worst bin
+    summary = page_summary(noisy, clean - 12.0 * np.exp(-0.5 * ((w - 30) / 1.5) ** 2))
+    assert summary["removed_level"] < CHANGED_LEVEL <= summary["removed_peak"]
+    assert verdict(summary) == "spectrum changed: its level or shape differs"
+    assert page_summary(noisy, clean)["removed_peak"] < 0.1 * CHANGED_LEVEL
     # a gain or an offset alone applied to the noisy recording: its noise stays, a copy of it is removed;
     # a change of level, not lost signal (the structure of that copy is not judged first)
     for out in (noisy * 1.005, noisy + 20.0):
