@@ -172,9 +172,9 @@ def recorded_bins_warning(shape: tuple[int, ...]) -> str | None:
     )
 
 
-#: The float32 output cannot keep what denoising leaves where its step at the input's largest value
-#: passes this share of the noise (its rounding then adds over 7 % of the noise, beside outputs that
-#: keep 10-30 % of it).
+#: The float32 output cannot keep what denoising leaves where its step at the input's typical
+#: magnitude passes this share of the noise (its rounding then adds over 7 % of the noise, beside
+#: outputs that keep 10-30 % of it).
 RESOLUTION_SHARE = 0.25
 #: Most rows and columns of the first page :func:`resolution_warning` reads (evenly strided).
 RESOLUTION_ROWS, RESOLUTION_COLUMNS = 4096, 256
