@@ -245,9 +245,11 @@ def denoise(
     weaker = f", {how}" if how else ""
     threads_used = f"{dn.threads} thread{'s' if dn.threads != 1 else ''}"
     from fluorodn.registry import IMAGE_MODEL
+    from fluorodn.spectral import looks_spectral
 
-    # image frames go to the image model, loaded when the first comes
-    frames = f"; frames: {IMAGE_MODEL}" if dn.kind == "spectral" and dn.declared_kind == "auto" else ""
+    # image frames go to the image model, loaded when the first comes: said where an input looks like frames
+    framed = any(len(h["shape"]) >= 2 and not looks_spectral(tuple(h["shape"][-2:])) for _, _, h in todo)
+    frames = f"; frames: {IMAGE_MODEL}" if dn.kind == "spectral" and dn.declared_kind == "auto" and framed else ""
     report.note(
         f"model {dn.name} ({dn.precision}{weaker}{frames}) on {dn.provider}, {threads_used}, "
         f"{len(todo)} file{'s' if len(todo) != 1 else ''}"
