@@ -173,8 +173,8 @@ def recorded_bins_warning(shape: tuple[int, ...]) -> str | None:
 
 
 #: The float32 output cannot keep what denoising leaves where its step at the input's typical
-#: magnitude passes this share of the noise (its rounding then adds over 7 % of the noise, beside
-#: outputs that keep 10-30 % of it).
+#: magnitude passes this share of the noise (its rounding, step / sqrt(12), then adds over 7 % of
+#: the noise, beside outputs that keep 3-55 % of it: :data:`fluorodn.report.NOT_DENOISED`).
 RESOLUTION_SHARE = 0.25
 #: Most rows and columns of the first page :func:`resolution_warning` reads (evenly strided).
 RESOLUTION_ROWS, RESOLUTION_COLUMNS = 4096, 256
@@ -192,8 +192,7 @@ def resolution_warning(arr: np.ndarray) -> str | None:
     rows = np.asarray(page[:RESOLUTION_ROWS, ::step_c], np.float64)
     if rows.shape[0] < 2:
         return None
-    d = np.diff(rows, axis=0)
-    per_column = 1.482602218505602 * np.median(np.abs(d - np.median(d, axis=0)), axis=0) / np.sqrt(2.0)
+    per_column = np.sqrt(spectral.diff_variance(rows))
     measured = per_column[per_column > 0]
     # the quieter columns' (a spectrum's dim bins are the first to lose what they keep)
     noise = float(np.percentile(measured, 10)) if measured.size else 0.0

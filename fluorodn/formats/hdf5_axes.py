@@ -503,7 +503,7 @@ class LockedError(FileFormatError):
 
 def _eofs(message: str) -> str:
     """How much of a truncated HDF5 file is there, from h5py's message (``eof = N``, ``stored_eof =
-    M``): "N of M bytes", or "" where the message does not say."""
+    M``): "N of M bytes", or "shorter than it says" where the message does not say."""
     import re
 
     have, want = re.search(r"\beof = (\d+)", message), re.search(r"stored_eof = (\d+)", message)

@@ -277,13 +277,15 @@ def _unmix(
     coef, emission, rms, mixed = _linear_fit(z, basis, scaled_noise)
     if mixed:
         warnings.warn(mixed, UnmixWarning, stacklevel=1 + depth)
-    kept = None if raw is x else _raw_sensor_kept((raw - dark_w) / unit, coef[:, 1], basis, scaled_noise)
+    raw_z = None if raw is x else (raw - dark_w) / unit  # the raw recording, in the fits' units
+    kept = None if raw_z is None else _raw_sensor_kept(raw_z, coef[:, 1], basis, scaled_noise)
     if kept is not None and kept < SENSOR_KEPT:
         warnings.warn(_crushed_sensor(kept), UnmixWarning, stacklevel=1 + depth)
-    elif raw is not x and (damped := _raw_peak_kept((raw - dark_w) / unit, coef[:, 1], basis, scaled_noise)):
+    elif raw_z is not None and (damped := _raw_peak_kept(raw_z, coef[:, 1], basis, scaled_noise)):
         share, row, size = damped
         where = int(np.flatnonzero(lit)[row])
         warnings.warn(_damped_peak(share, where, size, rate), UnmixWarning, stacklevel=1 + depth)
+    del raw_z  # a full-size array, freed before the refinement
     gain = np.exp(coef[:, 0])
     params = np.column_stack([coef[:, 0], coef[:, 1:4], coef[:, 4] * gain])  # log gain, a, h1, h2, offset
     if refine:
