@@ -14,7 +14,10 @@ A dataset's axes are taken, for each of time and wavelength, from the first of:
   the scale on the other dimension is the other axis;
 * a 1D dataset ``Time``/``Wavelength`` in its group;
 * a 1D numeric attribute ``Time``/``Wavelength`` (or ``Timestamps``, ``Wavelengths``) of the
-  dataset itself.
+  dataset itself;
+* a 1D dataset ``Time``/``Wavelength`` in the nearest group above that holds one as long as one
+  of its dimensions (a dataset named with ``key`` in a subgroup, its axes at the root; one of
+  another length belongs to other data).
 
 Axes not fixed to a dimension orient each 2D array by their lengths (a stored wavelength x
 time array is read transposed and written back as stored); an array the axes do not fit, or
@@ -400,7 +403,8 @@ def _axes_of(ds: Any, group: Any, name: str, where: str) -> tuple[_Axis | None, 
     """The time and wavelength axes of the dataset ``ds`` (at ``name`` in ``group``), each None if absent.
 
     A dimension known from a scale or label without values takes its values from the group's
-    Time or Wavelength dataset, else from the dataset's attribute, where there is one.
+    Time or Wavelength dataset, else from the dataset's attribute, else from the nearest group
+    above that holds such a dataset as long as one of its dimensions, where there is one.
     """
     import h5py
 
@@ -427,14 +431,48 @@ def _axes_of(ds: Any, group: Any, name: str, where: str) -> tuple[_Axis | None, 
     for axis in _attribute_axes(ds, name, without, where).values():
         place(axis)
     without = [r for r in ("time", "wavelength") if r not in found or found[r].values is None]
+    # else the nearest group above that holds one as long as a dimension (a dataset named with key=...
+    # in a subgroup, its axes at the root); one that fits no dimension belongs to other data
+    shape = tuple(int(n) for n in ds.shape)
+    above = _ancestors(group)
+    for role, names in (("time", _TIME_NAMES), ("wavelength", _WL_NAMES)):
+        if role not in without:
+            continue
+        found_above = next(
+            (
+                _dataset_axis(axis_ds, role, f"{parent.name.rstrip('/')}/{n}", None, where)
+                for parent in above
+                for n in names
+                if _fits(axis_ds := _hard_dataset(parent, n, where), shape) and not _is_netcdf_dimension(axis_ds)
+            ),
+            None,
+        )
+        if found_above is not None:
+            place(found_above)
+    without = [r for r in ("time", "wavelength") if r not in found or found[r].values is None]
     if broken and without:
         raise FileFormatError(
             f"{where}: the dimension scales attached to {name} cannot be followed (their references point to "
             "nothing in the file); store its axes as 1D datasets Time and Wavelength beside it, or attach them again"
         )
     for role in without:
-        _refuse_unread(group, ds, name, role, where)
+        for g in (group, *above):
+            _refuse_unread(g, ds, name, role, where)
     return found.get("time"), found.get("wavelength")
+
+
+def _ancestors(group: Any) -> list[Any]:
+    """The groups above ``group``, nearest first, up to the file's root."""
+    out = []
+    while group.name != "/":
+        group = group.parent
+        out.append(group)
+    return out
+
+
+def _fits(obj: Any, shape: tuple[int, ...]) -> bool:
+    """Whether ``obj`` is a 1D numeric dataset as long as one of the dimensions ``shape``."""
+    return _one_d(obj) and _numeric(obj) and int(obj.size) in shape
 
 
 def _refuse_unread(group: Any, ds: Any, name: str, role: str, where: str) -> None:
@@ -451,10 +489,12 @@ def _refuse_unread(group: Any, ds: Any, name: str, role: str, where: str) -> Non
         if not (_one_d(other) and other.size in shape and _monotonic(np.asarray(other[()]).ravel())):
             continue
         axis = "Time" if role == "time" else "Wavelength"
+        place = f"beside {name}" if group == ds.parent else f"in {group.name}"
         raise FileFormatError(
-            f"{where}: beside {name} is {n} ({other.size} values), whose name says {role}, but fluorodn reads "
-            f"the {role} axis only from a 1D dataset {axis} beside the data, a dimension scale attached to it, "
-            f"or its attribute {axis}: rename {n} to {axis}, or attach it to {name} as a dimension scale"
+            f"{where}: {place} is {n} ({other.size} values), whose name says {role}, but fluorodn reads "
+            f"the {role} axis only from a 1D dataset {axis} beside the data (or in a group above it), a dimension "
+            f"scale attached to it, or its attribute {axis}: rename {n} to {axis}, or attach it to {name} as a "
+            "dimension scale"
         )
 
 

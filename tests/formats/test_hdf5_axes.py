@@ -86,6 +86,35 @@ def test_3d_dataset_by_key_is_handled_per_excitation(tmp_path):
         formats.read(tmp_path / "r.h5", key="acq/spectra", excitations=2)
 
 
+def test_a_dataset_by_key_in_a_subgroup_takes_the_axes_of_the_group_above(tmp_path):
+    # stored wavelength x time, its axes at the root: read transposed, as the axes say
+    data = np.round(spectra(T, W, seed=3)).astype(np.float32)
+    with h5py.File(tmp_path / "r.h5", "w") as f:
+        f["acq/run1/spectra"] = data.T
+        f["acq/run1/spectra"].attrs["Wavelength"] = np.linspace(480, 600, W)  # its own axis comes first
+        f.create_dataset("Time", data=np.arange(T) * 200.0).attrs["units"] = "ms"
+        f["Wavelength"] = np.linspace(477, 595, W)
+        f["other/Time"] = np.arange(7.0)  # another group's axis is no ancestor's
+    rec = formats.read(tmp_path / "r.h5", key="acq/run1/spectra")
+    np.testing.assert_array_equal(rec.channels[0].data, data)
+    np.testing.assert_allclose(rec.times, np.arange(T) * 0.2)
+    np.testing.assert_allclose(rec.wavelengths, np.linspace(480, 600, W))
+    out = rec.write(tmp_path / "o.h5", [c.data + 1 for c in rec.channels])
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(f["acq/run1/spectra"][()], data.T + 1)
+    # an axis above of another length belongs to other data: not taken, not refused
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        f["acq/spectra"] = data
+        f["Time"] = np.arange(T + 5) * 0.2
+    assert formats.read(tmp_path / "s.h5", key="acq/spectra").times is None
+    # an axis above in a form not read is refused, as beside the data
+    with h5py.File(tmp_path / "u.h5", "w") as f:
+        f["acq/spectra"] = data
+        f["timestamps"] = np.arange(T) * 0.2
+    with pytest.raises(FileFormatError, match=r"in / is timestamps .* rename timestamps to Time"):
+        formats.read(tmp_path / "u.h5", key="acq/spectra")
+
+
 def test_declared_rate_that_disagrees_is_refused(tmp_path):
     with pytest.raises(FileFormatError, match="declared sampling rate 1000 Hz"):
         formats.read(_axes_file(tmp_path / "r.h5", sampling_rate=1000.0))
