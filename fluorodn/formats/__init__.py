@@ -282,6 +282,8 @@ def read(
         n = excitations
         for s in streams:
             interleave.check_declared(s, n, where)
+    if times is not None:
+        interleave.check_dropped(times, n, where)
     names = list(getattr(source, "names", ["data"]))
     channels: list[Channel] = []
     for name, stream in zip(names, streams, strict=True):

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from fluorodn.errors import FileFormatError
+from fluorodn.formats.timing import frames_missing
 
-__all__ = ["MAX_EXCITATIONS", "detect", "merge", "rows_of", "split"]
+__all__ = ["MAX_EXCITATIONS", "check_dropped", "detect", "merge", "rows_of", "split"]
 
 #: Largest number of interleaved excitations considered by detection.
 MAX_EXCITATIONS = 4
@@ -28,8 +29,12 @@ MAX_EXCITATIONS = 4
 _DISTINCT = 8.0
 #: ... and taken for one level when they differ by less than this many times.
 _SAME = 3.0
-#: Share of cycles whose intensity order must agree with the phase order.
+#: Share of cycles whose intensity order must agree with the phase order ...
 _CONSISTENT = 0.99
+#: ... and fewest cycles running, clearly in another order, that read as the phases swapped (a
+#: dropped frame) wherever they lie; noise that flips the order of two phases 8 x their noise apart
+#: does so in one cycle, not in three running.
+_SWAPPED_RUN = 3
 _OPTION = "excitations=N (1 when the rows are not interleaved)"
 
 
@@ -59,16 +64,19 @@ def merge(channels: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _separation(total: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+def _separation(total: np.ndarray, n: int) -> tuple[np.ndarray, float, int | None]:
     """For ``n`` phases of the summed intensity ``total``: per pair of phases, the median size of
-    their difference in units of the phases' own noise, and the least share of cycles whose
-    order agrees with the median order."""
+    their difference in units of the phases' own noise; the least share of cycles whose order
+    agrees with the median order; and the first row of the first :data:`_SWAPPED_RUN` cycles
+    running whose phases stand clearly apart (:data:`_SAME` x their noise) in another order (a
+    dropped frame shifts the phases from there on, however near the end), None where none do."""
     cycles = total.size // n
     levels = total[: cycles * n].reshape(cycles, n)
     # each phase's noise, from the steps between its consecutive cycles (slow changes cancel)
     noise = 1.4826 * np.median(np.abs(np.diff(levels, axis=0)), axis=0) / np.sqrt(2)
     size = np.zeros((n, n))
     agree = 1.0
+    swapped = np.zeros(cycles, bool)
     for a in range(n):
         for b in range(a + 1, n):
             d = levels[:, a] - levels[:, b]
@@ -77,7 +85,11 @@ def _separation(total: np.ndarray, n: int) -> tuple[np.ndarray, float]:
             size[a, b] = size[b, a] = typical / floor
             med = float(np.median(d))
             agree = min(agree, float(np.mean(np.sign(d) == np.sign(med))) if med != 0 else 0.0)
-    return size, agree
+            swapped |= (np.sign(d) == -np.sign(med)) & (np.abs(d) > _SAME * floor)
+    # cycles in a run of _SWAPPED_RUN swapped ones: the first of each run's windows
+    runs = np.convolve(swapped, np.ones(_SWAPPED_RUN, int), mode="valid") == _SWAPPED_RUN
+    first = int(np.argmax(runs)) * n if runs.any() else None
+    return size, agree, first
 
 
 def detect(data: np.ndarray, where: str) -> int:
@@ -89,17 +101,25 @@ def detect(data: np.ndarray, where: str) -> int:
     """
     total = np.asarray(data, dtype=np.float64).sum(axis=1)
     fits, unclear = [], []
+    broken: tuple[int, int] | None = None  # (N, the row where its phases swap)
     for n in range(2, MAX_EXCITATIONS + 1):
         if total.size < 8 * n:
             break
-        size, agree = _separation(total, n)
+        size, agree, swapped = _separation(total, n)
         upper = np.triu_indices(n, 1)
-        if size[upper].min() >= _DISTINCT and agree >= _CONSISTENT:
+        if size[upper].min() >= _DISTINCT and agree >= _CONSISTENT and swapped is None:
             fits.append(n)
         elif size[upper].max() >= _SAME:
             unclear.append(n)
+            if size[upper].min() >= _DISTINCT and swapped is not None and broken is None:
+                broken = (n, swapped)
     if len(fits) == 1 and all(n % fits[0] == 0 for n in unclear):
         return fits[0]
+    if not fits and broken is not None:
+        raise FileFormatError(
+            f"{where}: the summed intensity of its spectra alternates like {broken[0]} interleaved excitations "
+            f"until spectrum {broken[1]}, where the phases swap (a dropped frame): cut the recording there"
+        )
     if not fits and not unclear:
         return 1
     if len(fits) > 1:
@@ -123,16 +143,36 @@ def check_declared(data: np.ndarray, n: int, where: str) -> None:
     if n == 1 or data.shape[0] < 4 * n:
         return
     total = np.asarray(data, dtype=np.float64).sum(axis=1)
-    size, agree = _separation(total, n)
-    if size[np.triu_indices(n, 1)].min() < _DISTINCT or agree >= _CONSISTENT:
+    size, agree, swapped = _separation(total, n)
+    if size[np.triu_indices(n, 1)].min() < _DISTINCT or (agree >= _CONSISTENT and swapped is None):
         return
-    cycles = total.size // n
-    levels = total[: cycles * n].reshape(cycles, n)
-    order = np.argsort(np.median(levels, axis=0))
-    bad = np.flatnonzero(np.any(np.diff(levels[:, order], axis=1) < 0, axis=1))
-    row = int(bad[0]) * n if bad.size else 0
+    if swapped is None:
+        cycles = total.size // n
+        levels = total[: cycles * n].reshape(cycles, n)
+        order = np.argsort(np.median(levels, axis=0))
+        bad = np.flatnonzero(np.any(np.diff(levels[:, order], axis=1) < 0, axis=1))
+        swapped = int(bad[0]) * n if bad.size else 0
+    row = swapped
     raise FileFormatError(
         f"{where}: with {n} excitations, the intensity order of the phases breaks off from spectrum {row} on "
         f"({1 - agree:.1%} of the cycles); a dropped frame swaps the phases: cut the recording there, or check "
         "excitations=..."
     )
+
+
+def check_dropped(times: np.ndarray, n: int, where: str) -> None:
+    """Refuse ``n`` interleaved excitations (declared or detected) where the rows' timestamps
+    ``times`` ((T,) s) show frames dropped in a number that is not a multiple of ``n``: the rows
+    after the gap hold each excitation's spectra in another's place. Whole cycles dropped keep
+    the phases."""
+    if n == 1:
+        return
+    missing = frames_missing(np.diff(np.asarray(times, dtype=np.float64)))
+    bad = np.flatnonzero(missing % n != 0)
+    if bad.size:
+        k, m = int(bad[0]), int(missing[bad[0]])
+        raise FileFormatError(
+            f"{where}: its timestamps show {m} frame{'s' if m != 1 else ''} dropped before spectrum {k + 1}, which "
+            f"shifts the {n} interleaved excitations' rows from there on (each would take another's spectra): "
+            "cut the recording there"
+        )

@@ -28,6 +28,7 @@ __all__ = [
     "check_declared",
     "check_finite",
     "check_wavelengths",
+    "frames_missing",
     "parse_times",
     "sample_period",
 ]
@@ -260,7 +261,7 @@ def check(times: np.ndarray, where: str, declared_hz: float | None = None) -> Ti
             f"({times[k - 1]:.6f} s); expected timestamps that increase row by row (spectra in the order taken)"
         )
     period, long = _period(steps)
-    missing = np.rint(steps[long] / period).astype(np.int64) - 1
+    missing = frames_missing(steps)[long]
     regular = steps[~long]
     timing = Timing(
         n=n,
@@ -293,6 +294,17 @@ def _period(steps: np.ndarray) -> tuple[float, np.ndarray]:
             break
         long = now
     return period, long
+
+
+def frames_missing(steps: np.ndarray) -> np.ndarray:
+    """(N,) int64: the frames missing in each of the intervals ``steps`` (seconds) between
+    consecutive samples: 0 for a regular one, else its length in periods (rounded) minus one, as
+    :func:`check` counts them (at least 0)."""
+    steps = np.asarray(steps, dtype=np.float64)
+    if steps.size == 0:
+        return np.zeros(0, np.int64)
+    period, long = _period(steps)
+    return np.where(long, np.rint(steps / period).astype(np.int64) - 1, 0)
 
 
 def sample_period(times: np.ndarray) -> float:

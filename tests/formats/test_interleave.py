@@ -62,5 +62,34 @@ def test_read_splits_an_interleaved_export_into_channels_with_their_own_times(ex
 def test_an_undeclared_alternation_that_breaks_off_is_not_taken_for_a_plain_recording():
     data = spectra(400, 8, levels=(1000.0, 400.0))
     broken = np.concatenate([data[:201], data[202:]])
-    with pytest.raises(FileFormatError, match="excitations=N"):
+    with pytest.raises(FileFormatError, match=r"alternates like 2 interleaved excitations until spectrum 20[12],"):
         interleave.detect(broken, "rec")
+
+
+def test_a_frame_dropped_near_the_end_is_refused_whether_declared_or_detected():
+    # one frame dropped in the last 1 % of the cycles: too few cycles for the share of cycles out of
+    # order, three running clearly swapped are a dropped frame
+    data = spectra(2000, 8, levels=(1000.0, 400.0))
+    broken = np.concatenate([data[:1990], data[1991:]])
+    with pytest.raises(FileFormatError, match="until spectrum 1990, where the phases swap"):
+        interleave.detect(broken, "rec")
+    with pytest.raises(FileFormatError, match="breaks off from spectrum 1990 on"):
+        interleave.check_declared(broken, 2, "rec")
+    # a few cycles of the light off (both phases dark) are no swap
+    dark = data.copy()
+    dark[1000:1010] = np.random.default_rng(1).normal(0, 3, (10, 8))
+    assert interleave.detect(dark, "rec") == 2
+    interleave.check_declared(dark, 2, "rec")
+
+
+def test_timestamps_that_show_a_dropped_frame_refuse_interleaved_rows_of_equal_level(export):
+    # sources of equal brightness: the intensities cannot tell, the timestamps can
+    values = np.round(spectra(400, 16, levels=(700.0, 700.0)), 2)
+    times = [f"{i * 0.2:.3f}" for i in range(401) if i != 301]  # frame 301 dropped
+    path = export(values, times=times, stamp_kind="seconds")
+    assert formats.read(path).excitations == 1  # not detected: nothing to refuse
+    with pytest.raises(FileFormatError, match="1 frame dropped before spectrum 301, which shifts the 2 interleaved"):
+        formats.read(path, excitations=2)
+    # a whole cycle dropped keeps the phases
+    times = [f"{i * 0.2:.3f}" for i in range(402) if i not in (300, 301)]
+    assert formats.read(export(values, "whole.txt", times=times, stamp_kind="seconds"), excitations=2).excitations == 2
