@@ -843,12 +843,14 @@ def _read_denoised(
 def _stated(noisy: _FileRead, denoised: _FileRead) -> tuple[_FileRead | None, _FileRead | None]:
     """The files whose wavelengths and whose rate the report takes (the noisy one's, else the
     denoised one's); InputError where both state them and they differ."""
+    from fluorodn.unmixing.inputs import wavelength_gap
+
     wl_file = rate_file = None
     for f in (noisy, denoised):
         if f.wavelengths is not None:
             if wl_file is None:
                 wl_file = f
-            elif wl_file.wavelengths is not None and _wavelength_gap(f.wavelengths, wl_file.wavelengths) > 0:
+            elif wl_file.wavelengths is not None and wavelength_gap(f.wavelengths, wl_file.wavelengths) > 0:
                 raise InputError(
                     f"{noisy.path} and {denoised.path} state different wavelengths "
                     f"({_nm(noisy.wavelengths)} and {_nm(denoised.wavelengths)}); give matching files"
@@ -876,26 +878,16 @@ def _nm(wl: np.ndarray | None) -> str:
     return "none" if wl is None else f"{float(wl[0]):g}-{float(wl[-1]):g} nm"
 
 
-def _wavelength_gap(given: np.ndarray, stated: np.ndarray) -> float:
-    """How far (nm) ``given`` wavelengths lie from ``stated`` ones beyond half the narrowest bin of
-    ``stated`` (a value in another bin); 0 where every one lies within it, inf for another count."""
-    if given.shape != stated.shape:
-        return math.inf
-    half = 0.5 * float(np.min(np.abs(np.diff(stated)))) if stated.size > 1 else 0.0
-    off = float(np.max(np.abs(given - stated)))
-    return off if off > half else 0.0
-
-
 def _file_axes(noisy: _FileRead, denoised: _FileRead, wavelengths: Any, rate: float | None) -> tuple[Any, float | None]:
     """The wavelengths and rate of the report: those given, else those the files state; InputError
     where one given contradicts the file's (a wavelength in another bin, a rate more than 1 % off)."""
-    from fluorodn.unmixing import wavelength_grid
+    from fluorodn.unmixing.inputs import wavelength_gap, wavelength_grid
 
     wl_file, rate_file = _stated(noisy, denoised)
     if wl_file is not None and wl_file.wavelengths is not None:
         if wavelengths is not None:
             given = wavelength_grid(wavelengths, noisy.pages.shape[2])
-            off = _wavelength_gap(given, wl_file.wavelengths)
+            off = wavelength_gap(given, wl_file.wavelengths)
             if off > 0:
                 raise InputError(
                     f"the wavelengths given ({_nm(given)}) differ from those {wl_file.path} states "

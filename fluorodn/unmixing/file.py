@@ -21,6 +21,8 @@ from fluorodn.unmixing.inputs import (
     recording_metadata,
     stated_dark,
     stated_start,
+    wavelength_gap,
+    wavelength_grid,
 )
 from fluorodn.unmixing.result import OUTPUT_FORMATS, UnmixResult, need_pyarrow
 
@@ -130,6 +132,25 @@ def unmix_file(
             times = _stored_times(src, meta["time_s"], arr.shape[0], rate)
         if isinstance(meta.get("time_origin_s"), (int, float)) and times is not None:
             origin = float(meta["time_origin_s"])
+    stated_wl = None if meta.get("own_axes") else meta.get("wavelength_nm")
+    if stated_wl is not None:
+        stated_wl = np.asarray(stated_wl, dtype=np.float64).reshape(-1)
+        if stated_wl.size == 2 and arr.shape[1] != 2:  # FIRST, LAST: evenly spaced over the bins
+            stated_wl = np.linspace(stated_wl[0], stated_wl[1], arr.shape[1])
+        if stated_wl.size != arr.shape[1] and wavelengths is None:
+            raise UnmixError(
+                f"{src} states {stated_wl.size} wavelengths (wavelength_nm) for its {arr.shape[1]} bins; give the "
+                "bins' wavelengths with wavelengths=..."
+            )
+        if wavelengths is not None and stated_wl.size == arr.shape[1]:  # else the file's do not fit: the given
+            given = wavelength_grid(wavelengths, arr.shape[1])
+            off = wavelength_gap(given, stated_wl)
+            if off > 0:
+                raise UnmixError(
+                    f"the wavelengths given ({given[0]:g}-{given[-1]:g} nm) differ from those {src} states "
+                    f"({stated_wl[0]:g}-{stated_wl[-1]:g} nm) by up to {off:.3g} nm, more than half a bin; leave "
+                    "them out to use the file's"
+                )
     if wavelengths is None:
         wavelengths = meta.get("wavelength_nm")
         if wavelengths is None:

@@ -8,6 +8,7 @@ its arguments before fitting; every refusal is an :class:`UnmixError` with one s
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from datetime import datetime
@@ -34,6 +35,7 @@ __all__ = [
     "recording_metadata",
     "sensor_on",
     "stated_dark",
+    "wavelength_gap",
     "wavelength_grid",
     "wavelengths_for",
 ]
@@ -145,6 +147,16 @@ def wavelength_grid(spec: Any, n_bins: int) -> np.ndarray:
     if not np.isfinite(wl).all() or (n_bins > 1 and not (np.all(np.diff(wl) > 0) or np.all(np.diff(wl) < 0))):
         raise UnmixError(f"{given} must be finite wavelengths in nm, strictly increasing or decreasing")
     return wl
+
+
+def wavelength_gap(given: np.ndarray, stated: np.ndarray) -> float:
+    """How far (nm) ``given`` wavelengths lie from ``stated`` ones beyond half the narrowest bin of
+    ``stated`` (a value in another bin); 0 where every one lies within it, inf for another count."""
+    if given.shape != stated.shape:
+        return math.inf
+    half = 0.5 * float(np.min(np.abs(np.diff(stated)))) if stated.size > 1 else 0.0
+    off = float(np.max(np.abs(given - stated)))
+    return off if off > half else 0.0
 
 
 def recording_metadata(path: PathLike) -> dict[str, Any]:

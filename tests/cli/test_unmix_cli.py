@@ -410,6 +410,31 @@ def test_wavelengths_and_rate_from_tiff_metadata(files: SimpleFiles) -> None:
     np.testing.assert_allclose(read_table(files.folder / "n.csv")[1][:, 1], np.arange(600) / 10.0)
 
 
+def test_wavelengths_given_that_contradict_the_tiffs_are_refused(files: SimpleFiles) -> None:
+    # the same check as the report's: a wavelength in another bin is refused, one within half a bin
+    # is taken; a file stating wavelengths that do not fit its bins is named, not the user
+    wl = [float(w) for w in files.truth.wl]
+    tif = files.folder / "meta.tif"
+    tifffile.imwrite(tif, np.load(files.npy), description=json.dumps({"wavelength_nm": wl}), metadata=None)
+    wrong = cli(
+        "unmix", tif, "-s", files.sensor, "--no-denoise", "--wavelengths", "400:700", "-o", files.folder / "w.csv"
+    )
+    assert_user_error(wrong, f"the wavelengths given (400-700 nm) differ from those {tif} states")
+    assert not (files.folder / "w.csv").exists()
+    near = cli(
+        "unmix", tif, "-s", files.sensor, "--no-denoise", "--wavelengths", files.wl, "-o", files.folder / "n.csv"
+    )
+    assert near.exit_code == 0, near.output
+    bad = files.folder / "bad.tif"
+    tifffile.imwrite(bad, np.load(files.npy), description=json.dumps({"wavelength_nm": wl[:90]}), metadata=None)
+    told = cli("unmix", bad, "-s", files.sensor, "--no-denoise", "-o", files.folder / "b.csv")
+    assert_user_error(told, f"{bad} states 90 wavelengths (wavelength_nm) for its 152 bins")
+    given = cli(
+        "unmix", bad, "-s", files.sensor, "--no-denoise", "--wavelengths", files.wl, "-o", files.folder / "b.csv"
+    )
+    assert given.exit_code == 0, given.output
+
+
 # -- files that carry their own axes: spectrometer files and the TIFFs converted from them ---
 
 
