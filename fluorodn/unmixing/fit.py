@@ -226,6 +226,15 @@ def _unmix(
     if not inside.all():  # a spectrometer's whole range: the fit takes the bins the table covers
         warnings.warn(_bins_left_out(wl, inside), UnmixWarning, stacklevel=1 + depth)
         x, wl, dark_w = x[:, inside], wl[inside], dark_w[inside]
+    still = _still_bins(x)
+    if still.any():  # a dead or stuck pixel: no noise, so it would outweigh every other bin in the fit
+        if int((~still).sum()) < MIN_FIT_BINS:
+            raise UnmixError(
+                f"{int(still.sum())} of the recording's {wl.size} bins hold one value throughout and "
+                f"{int((~still).sum())} change; unmixing needs at least {MIN_FIT_BINS} that change"
+            )
+        warnings.warn(_still_message(wl, still, filled > 0), UnmixWarning, stacklevel=1 + depth)
+        x, wl, dark_w = x[:, ~still], wl[~still], dark_w[~still]
     clipped = clipping_warning(x, "so the fit there follows the clipping, not the sensor and hemoglobin")
     if clipped:
         warnings.warn(clipped, UnmixWarning, stacklevel=1 + depth)
@@ -492,6 +501,28 @@ def _filled(arr: Any) -> tuple[Any, int, str | None]:
             "counting from 0) were NaN or infinite and were filled by interpolation over time before unmixing; the "
             "traces of those samples rest on the interpolated values"
         ),
+    )
+
+
+def _still_bins(x: np.ndarray) -> np.ndarray:
+    """(W,) bool: the bins of the (T, W) recording ``x`` that hold one value in all but at most 1 %
+    of its samples (their 1st and 99th percentiles over evenly spaced rows agree, and the bin's
+    values equal there): a dead or stuck pixel, or a bin that was NaN throughout and filled. Their
+    noise reads 0, which would weigh them above every other bin of the fit together."""
+    sub = x[_rows(x.shape[0])]
+    lo, hi = np.percentile(sub, [1.0, 99.0], axis=0)
+    return np.asarray(lo == hi)
+
+
+def _still_message(wl: np.ndarray, still: np.ndarray, filled: bool) -> str:
+    """The warning that the bins ``still`` of ``wl`` are left out of the fit."""
+    at = ", ".join(f"{w:g}" for w in wl[still][:5]) + (f" and {int(still.sum()) - 5} more" if still.sum() > 5 else "")
+    why = "a dead or stuck pixel" + (", or a bin that was NaN throughout and filled" if filled else "")
+    n = int(still.sum())
+    holds, are = ("holds", "is") if n == 1 else ("hold", "are")
+    return (
+        f"{n} of the recording's {wl.size} bins (at {at} nm) {holds} one value in nearly every sample ({why}) and "
+        f"{are} left out of the fit; the traces come from the {int((~still).sum())} others"
     )
 
 

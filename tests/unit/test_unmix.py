@@ -30,7 +30,7 @@ from fluorodn.unmixing import (
     wavelength_grid,
 )
 from fluorodn.unmixing.fit import sensor_kept
-from fluorodn.unmixing.inputs import sensor_on
+from fluorodn.unmixing.inputs import UnmixWarning, sensor_on
 
 spectra = pytest.importorskip("fluorodn_train.spectra")
 synth = pytest.importorskip("fluorodn_train.synth")
@@ -1137,3 +1137,27 @@ def test_unmixings_own_warnings_have_their_class(small: tuple[np.ndarray, dict])
     fit = [w for w in caught if "the fit there follows the clipping" in str(w.message)]
     assert len(fit) == 1 and fit[0].category is fluorodn.UnmixWarning
     assert fluorodn.UnmixError is UnmixError and issubclass(fluorodn.DarkLevelNotice, UserWarning)
+
+
+def test_a_bin_that_never_changes_is_left_out_of_the_fit_with_a_warning(noisy: tuple[np.ndarray, dict]) -> None:
+    # a stuck pixel (or a bin NaN throughout, filled with one value) reads no noise: weighed at the
+    # floor, it outweighed every other bin and wrecked the sensor trace
+    x, tr = noisy
+    sensor = (tr["wl"], tr["response"])
+    base = unmix(x, tr["wl"], sensor, denoise=False)
+    stuck = x.copy()
+    stuck[:, 40] = 2000.0
+    with pytest.warns(UnmixWarning, match=r"1 of the recording's 152 bins \(at 5\d\d(\.\d+)? nm\) holds one value"):
+        res = unmix(stuck, tr["wl"], sensor, denoise=False)
+    assert res.wavelengths.size == 151
+    assert corr(res.sensor, tr["a"]) > corr(base.sensor, tr["a"]) - 0.01
+    assert nrmse(res.sensor, tr["a"]) < 1.05 * nrmse(base.sensor, tr["a"])
+    gone = x.copy()
+    gone[:, 40] = np.nan
+    with pytest.warns(UnmixWarning, match="or a bin that was NaN throughout and filled"):
+        filled = unmix(gone, tr["wl"], sensor, denoise=False, nan="fill")
+    np.testing.assert_allclose(filled.sensor, res.sensor, rtol=0, atol=1e-9)
+    dead = np.full_like(x, 700.0)
+    dead[:, :2] += np.random.default_rng(0).normal(0.0, 5.0, (x.shape[0], 2))
+    with pytest.raises(UnmixError, match="150 of the recording's 152 bins hold one value throughout and 2 change"):
+        unmix(dead, tr["wl"], sensor, denoise=False)
