@@ -29,6 +29,7 @@ import numpy as np
 import tifffile
 
 from fluorodn.errors import FileFormatError
+from fluorodn.spectral import rate_refusal
 
 #: ImageJ description keys that tifffile computes from the data itself.
 _IJ_COMPUTED = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack"}
@@ -281,7 +282,7 @@ class TiffRecording:
         #: the sampling rate the description states (Hz), or None
         self.rate_hz = (
             float(hz)
-            if isinstance(hz, (int, float)) and not isinstance(hz, bool) and math.isfinite(hz) and hz > 0
+            if isinstance(hz, (int, float)) and not isinstance(hz, bool) and rate_refusal(float(hz)) is None
             else None
         )
         self.n_pages = math.prod(self.shape[:-2])

@@ -257,8 +257,8 @@ def checked_rate(rate: float | None) -> str | None:
         return None
     if not _is_real(rate):
         raise InputError(f"rate must be a number of samples per second, not {rate!r}")
-    if not (np.isfinite(rate) and rate > 0):
-        raise InputError(f"rate must be a positive number of samples per second, not {rate}")
+    if refused := spectral.rate_refusal(float(rate)):
+        raise InputError(refused)
     return spectral.rate_warning(float(rate))
 
 

@@ -207,8 +207,10 @@ def _checked_rate(rate: Any) -> float | None:
         return None
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
         raise InputError(f"rate=... must be a number of samples per second, not {rate!r}")
-    if not (math.isfinite(rate) and rate > 0):
-        raise InputError(f"rate=... must be a positive number of samples per second, not {float(rate):g}")
+    from fluorodn.spectral import rate_refusal
+
+    if refused := rate_refusal(float(rate), "rate=..."):
+        raise InputError(refused)
     return float(rate)
 
 
@@ -777,10 +779,12 @@ class _FileRead:
 
 
 def _positive(value: Any) -> float | None:
-    """``value`` as a float where it is a finite positive number, else None."""
+    """``value`` as a float where it is a sampling rate (:data:`fluorodn.spectral.RATE_LIMITS_HZ`), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return None
-    return float(value) if math.isfinite(value) and value > 0 else None
+    from fluorodn.spectral import rate_refusal
+
+    return float(value) if rate_refusal(float(value)) is None else None
 
 
 def _read_file(path: str | os.PathLike[str], key: str | None = None, excitations: int | None = None) -> _FileRead:

@@ -88,6 +88,7 @@ __all__ = [
     "ONSET_STRENGTH",
     "ONSET_WIDTH",
     "ONSET_WINDOW",
+    "RATE_LIMITS_HZ",
     "RISE_SDS",
     "SPARSE_KURTOSIS",
     "SPIKE_ABOVE",
@@ -125,6 +126,7 @@ __all__ = [
     "pattern_message",
     "pattern_size",
     "project",
+    "rate_refusal",
     "rate_warning",
     "reconstruct",
     "removed_stats",
@@ -973,6 +975,22 @@ TRAINED_RATE_HZ = 5.0
 #: of ``python -m benchmarks rates`` and below raw's in 4 (the same events lie 2.5 times closer in
 #: samples, and close events merge); at 5 Hz it was level with them.
 LOW_RATE_HZ = 4.0
+
+
+#: The sampling rates (Hz) taken: one sample in 11.6 days to a billion a second. A rate beyond them
+#: is a unit mistaken (or a typo), and its times overflow (1 / 1e-320) or lose every digit.
+RATE_LIMITS_HZ = (1e-6, 1e9)
+
+
+def rate_refusal(rate: float, name: str = "rate") -> str | None:
+    """The sentence refusing a sampling ``rate`` (samples per second) that is not a finite number
+    within :data:`RATE_LIMITS_HZ`, None for one that is; ``name``: the argument's or option's."""
+    lo, hi = RATE_LIMITS_HZ
+    if not (np.isfinite(rate) and rate > 0):
+        return f"{name} must be a positive number of samples per second, not {rate:g}"
+    if not lo <= rate <= hi:
+        return f"{name} must be a sampling rate of {lo:g} to {hi:g} samples per second, not {rate:g} (check its unit)"
+    return None
 
 
 def rate_warning(rate_hz: float) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -50,6 +49,7 @@ from fluorodn.cli._options import (
 from fluorodn.cli._report import Report, page_path
 from fluorodn.errors import FluorodnError, OutputExistsError
 from fluorodn.files import check_name_length
+from fluorodn.spectral import rate_refusal
 
 _DENOISE_EXAMPLES = (
     "\b\n"
@@ -180,8 +180,8 @@ def denoise(
     setup_logging()
     if overwrite and skip_existing:
         fail("--overwrite and --skip-existing exclude each other; choose one")
-    if rate is not None and not (math.isfinite(rate) and rate > 0):
-        fail(f"--rate must be a positive number of samples per second, not {rate:g}")
+    if rate is not None and (refused := rate_refusal(rate, "--rate")):
+        fail(refused)
     check_count("--threads", threads)
     check_count("--workers", workers)
     output = given_path(output_arg, "-o")

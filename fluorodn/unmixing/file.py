@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import OutputExistsError
+from fluorodn.spectral import rate_refusal
 from fluorodn.unmixing.fit import Progress, _unmix
 from fluorodn.unmixing.inputs import (
     PathLike,
@@ -108,7 +109,7 @@ def unmix_file(
         )
     _refuse_interleaved(src, meta.get("excitations"))
     stated = meta.get("sampling_hz")
-    if isinstance(stated, (int, float)) and not isinstance(stated, bool) and stated > 0:
+    if isinstance(stated, (int, float)) and not isinstance(stated, bool) and rate_refusal(float(stated)) is None:
         from fluorodn.formats.timing import RATE_TOLERANCE
 
         # a rate given is checked against the file's timestamps where it stores them (below), else

@@ -330,6 +330,15 @@ def test_rate_fills_in_for_files_without_timestamps(tmp_path):
         result = runner.invoke(app, ["denoise", str(npy), "--rate", bad])
         assert result.exit_code != 0 and "--rate must be a positive number" in result.stderr, result.output
         assert "Traceback" not in result.output
+    # a rate no recording has (a unit mistaken): its times would overflow or lose every digit
+    for bad, shown in (("1e-9", "1e-09"), ("1e-320", "9.99989e-321"), ("5e9", "5e+09")):
+        result = runner.invoke(app, ["denoise", str(npy), "--rate", bad])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"--rate must be a sampling rate of 1e-06 to 1e+09 samples per second, not {shown}" in result.stderr
+    # one a file states out of those limits is none: the rate given is taken
+    odd = tmp_path / "odd.tif"
+    tifffile.imwrite(odd, values, description=json.dumps({"wavelength_nm": [477.0, 595.0], "sampling_hz": 1e-12}))
+    assert said(str(odd), "--rate", "5") == []
 
 
 @pytest.mark.filterwarnings("ignore")  # frames given to the spectral model, a short recording to the image model

@@ -79,6 +79,7 @@ def _misuses(denoiser: Denoiser, x: np.ndarray) -> list[tuple[Any, str]]:
         (lambda: denoiser.run(x, progress=5), "progress must be None or a function"),
         (lambda: denoiser.run(x, recording="yes"), "recording must be True or False"),
         (lambda: denoiser.run(x, rate=-1.0), "rate must be a positive number"),
+        (lambda: denoiser.run(x, rate=1e-300), "rate must be a sampling rate of 1e-06 to 1e[+]09 samples per"),
         (lambda: denoiser.run(x, border="wrap"), "border must be"),
         (lambda: denoiser.run(x, scale=(0.0, -1.0)), "scale"),
         (lambda: denoiser.stream([x], progress="bar"), "progress must be None or a function"),
