@@ -9,7 +9,6 @@ page extended by mirrored pixels, so that its border is denoised like its interi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -390,6 +389,13 @@ def clipping_warning(
 REMOVAL_LIMIT = 1.2
 #: Most values of a page that :func:`removal_excess` reads.
 REMOVAL_VALUES = 1 << 17
+#: Where the page's range over :data:`fluorodn.normalize.RANGE_FLOOR` exceeds its measured noise this
+#: many times (a very bright object: the network then sees the noise, and structure up to that floor,
+#: as far smaller than what it was trained on, and flattens the structure), :func:`removal_excess`
+#: judges what was removed against the noise measured, not against the floor. (Ad hoc, a 512 x 512
+#: frame of cells 10 x its noise with a bright bead on 0.3 % of it: the output's error away from the
+#: bead was 0.24 x the input's with the floor at 2 x the noise, 0.87 x at 20 x, 1.98 x at 200 x.)
+FLOOR_OVER_NOISE = 10.0
 
 
 #: Largest :func:`removal_structure` of what the image path removed before it is taken to have
@@ -418,8 +424,11 @@ def removal_stats(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float
     idx = np.stack([starts, starts + 1], axis=1).ravel()
     x = np.asarray(noisy[idx], np.float64)
     r = x - np.asarray(denoised[idx], np.float64)
-    levels = (difference_noise(x[1::2] - x[0::2]), difference_noise(np.diff(x, axis=1)))
-    level = max(*levels, RANGE_FLOOR * float(x.max() - x.min()))
+    noise = max(difference_noise(x[1::2] - x[0::2]), difference_noise(np.diff(x, axis=1)))
+    floor = RANGE_FLOOR * float(x.max() - x.min())
+    # the range's floor stands in for a noise too small to measure, not for one it dwarfs (a very
+    # bright object, which sets the network's scale: what it removed is judged against the noise)
+    level = noise if noise > 0 and floor > FLOOR_OVER_NOISE * noise else max(noise, floor)
     excess = float(np.sqrt(np.mean(r * r)) / level) if level > 0 else 0.0
     r -= r.mean()
     above, below = int(np.count_nonzero(r > BRIGHT_TAIL * level)), int(np.count_nonzero(r < -BRIGHT_TAIL * level))
@@ -480,8 +489,10 @@ SPOT_NOISE = 0.1
 #: Noise levels above the mean of what was removed beyond which :func:`removal_stats` counts a
 #: bright tail.
 BRIGHT_TAIL = 3.0
-#: Most values of a page :func:`spot_removal` reads (a centred crop of larger pages).
+#: Most values of a page :func:`spot_removal` reads whole; of larger pages it reads blocks of
+#: ``SPOT_BLOCK`` x ``SPOT_BLOCK`` spread over the page (:func:`spot_blocks`), as many values or fewer.
 SPOT_VALUES = 1 << 16
+SPOT_BLOCK = 80
 
 
 def _contrast(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -515,39 +526,68 @@ def _centred(page: np.ndarray) -> np.ndarray:
     return np.subtract(page, level if np.isfinite(level) else 0.0, dtype=np.float64).astype(np.float32)
 
 
+def spot_blocks(shape: tuple[int, int]) -> list[tuple[slice, slice]]:
+    """The blocks of a page of ``shape`` that :func:`spot_removal` reads: the whole page where it holds
+    at most ``SPOT_VALUES`` values, else up to 3 x 3 blocks of ``SPOT_BLOCK`` x ``SPOT_BLOCK`` spread
+    evenly over it, its corners and edges included (on a page shorter than that on one side, up to 3
+    blocks as long along the other as ``SPOT_VALUES`` allows)."""
+    rows, cols = shape
+    if rows * cols <= SPOT_VALUES:
+        return [(slice(0, rows), slice(0, cols))]
+    bh, bw = min(rows, SPOT_BLOCK), min(cols, SPOT_BLOCK)
+    gr, gc = min(3, -(-rows // bh)), min(3, -(-cols // bw))
+    budget = SPOT_VALUES // (gr * gc)
+    # a page narrow on one side (a long recording's few bins): longer blocks along the other
+    if bh < SPOT_BLOCK:
+        bw = min(cols // gc, max(bw, budget // bh))
+    if bw < SPOT_BLOCK:
+        bh = min(rows // gr, max(bh, budget // bw))
+    across = [np.linspace(0, n - b, g).astype(int) for n, b, g in ((rows, bh, gr), (cols, bw, gc))]
+    return [(slice(int(r), int(r) + bh), slice(int(c), int(c) + bw)) for r in across[0] for c in across[1]]
+
+
 def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
-    """(spots, removed share): on a 2D page (a centred crop of at most ``SPOT_VALUES`` values, at
-    least ``isqrt(SPOT_VALUES)`` on a side where the page has that), the local peaks (over 5 x 5) of
-    its 3 x 3 means over its 9 x 9 means that stand ``SPOT_SDS`` robust standard deviations of that
-    contrast above it (point-like spots, fine bright detail) and whose 5 x 5 mean stands above the
-    ring around it (the 9 x 9 square without the 5 x 5), and the median over them of what was removed
-    (``noisy - denoised``) over that excess, both as 5 x 5 sums: near 0 where noise alone was
+    """(spots, removed share): on a 2D page (its blocks, :func:`spot_blocks`), the local peaks (over
+    5 x 5) of its 3 x 3 means over its 9 x 9 means that stand ``SPOT_SDS`` robust standard deviations
+    of that contrast above it (point-like spots, fine bright detail) and whose 5 x 5 mean stands above
+    the ring around it (the 9 x 9 square without the 5 x 5), and the median over them of what was
+    removed (``noisy - denoised``) over that excess, both as 5 x 5 sums: near 0 where noise alone was
     removed, near 1 where a spot was flattened to its ring. (spots, nan) under ``SPOT_COUNT`` spots."""
-    rows, cols = noisy.shape
-    side_r = min(rows, max(math.isqrt(SPOT_VALUES), SPOT_VALUES // max(cols, 1)))
-    side_c = min(cols, SPOT_VALUES // max(side_r, 1))
-    r0, c0 = (rows - side_r) // 2, (cols - side_c) // 2
-    if min(side_r, side_c) < 9:
-        return 0, float("nan")
-    crop = np.asarray(noisy[r0 : r0 + side_r, c0 : c0 + side_c])
+    shares: list[np.ndarray] = []
+    found = 0
+    for rows, cols in spot_blocks(noisy.shape):
+        n, share = _block_spots(np.asarray(noisy[rows, cols]), denoised[rows, cols])
+        found += n
+        shares.append(share)
+    kept = np.concatenate(shares) if shares else np.empty(0)
+    if len(kept) < SPOT_COUNT:
+        return found if not len(kept) else len(kept), float("nan")
+    return len(kept), float(np.median(kept))
+
+
+def _block_spots(crop: np.ndarray, denoised: np.ndarray) -> tuple[int, np.ndarray]:
+    """(peaks found, the share of its excess removed at each spot that stands above its ring) of one
+    block of :func:`spot_removal`."""
+    none = np.empty(0)
+    if min(crop.shape) < 9:
+        return 0, none
     x = _centred(crop)
     contrast, around, spread = _contrast(x)
     if not spread > 0:
-        return 0, float("nan")
+        return 0, none
     ii, jj = _peaks(contrast, SPOT_SDS * spread)
-    if len(ii) < SPOT_COUNT:
-        return len(ii), float("nan")
+    if not len(ii):
+        return 0, none
     offsets = [(di, dj) for di in range(-2, 3) for dj in range(-2, 3)]
     box = sum(x[ii + di, jj + dj] for di, dj in offsets) / 25.0
     excess = box - (81.0 * around[ii, jj] - 25.0 * box) / 56.0  # over the ring around the 5 x 5
     keep = excess > spread
-    if int(keep.sum()) < SPOT_COUNT:
-        return int(keep.sum()), float("nan")
+    if not keep.any():
+        return len(ii), none
     ii, jj = ii[keep], jj[keep]
-    out = np.asarray(denoised[r0 : r0 + side_r, c0 : c0 + side_c], np.float64)
-    removed = (np.asarray(crop, np.float64) - out).astype(np.float32)
+    removed = (np.asarray(crop, np.float64) - np.asarray(denoised, np.float64)).astype(np.float32)
     gone = sum(removed[ii + di, jj + dj] for di, dj in offsets) / 25.0
-    return len(ii), float(np.median(gone / excess[keep]))
+    return len(ii), np.asarray(gone / excess[keep], np.float64)
 
 
 #: Spots :func:`keep_spots` puts back: local peaks (over 5 x 5) of a page's 3 x 3 means over its 9 x 9
@@ -623,6 +663,8 @@ def removal_check(
     ``keep``: on every page whose spots were flattened so, what the model removed from them is put
     back (:func:`keep_spots`, ``outs`` changed in place), and the message says so; the checks then
     read every page instead of stopping at the first message."""
+    from fluorodn.normalize import RANGE_FLOOR, floor_over_noise
+
     message: str | None = None
     about_spots = False  # the message is the flattened spots'
     spots_kept = pages_kept = 0
@@ -637,9 +679,17 @@ def removal_check(
             said = (
                 f"{where}the image model removed {_beyond(excess, REMOVAL_LIMIT, 2, 'g')}x the input's noise level "
                 f"(noise alone: at most {REMOVAL_LIMIT:g}x), so it removed structure too and the output may lie "
-                "further from the truth than the input: the image models were trained on time x wavelength "
-                "recordings, and fine texture and sharp edges are outside what they saw; compare the output with "
-                "the input"
+                "further from the truth than the input: "
+                + (
+                    f"its values span {ratio / RANGE_FLOOR:.3g}x its noise (a very bright object), and the model "
+                    f"scales a frame by at least {RANGE_FLOOR:g} of its span, {ratio:.3g}x the noise here, so it took "
+                    "fainter structure for noise; crop the bright object out, or give the noise level: "
+                    "Denoiser.run(x, scale=(centre, noise))"
+                    if (ratio := floor_over_noise(page)) > FLOOR_OVER_NOISE
+                    else "the image models were trained on time x wavelength recordings, and fine texture and sharp "
+                    "edges are outside what they saw"
+                )
+                + "; compare the output with the input"
             )
         elif structure > REMOVAL_CORRELATION:
             said = (

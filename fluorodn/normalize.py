@@ -17,6 +17,8 @@ model's metadata as ``normalization``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "RANGE_FLOOR",
     "ZERO_SCALE",
     "difference_noise",
+    "floor_over_noise",
     "global_scale",
     "sample_rows",
     "scale_from_rows",
@@ -78,6 +81,20 @@ def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:
     """
     sub = np.asarray(sub, dtype=np.float64)
     m = float(np.median(sub))
+    noise, floor = _noise_and_floor(sub, paired)
+    s = max(noise, floor)
+    if not s > 0.0:  # all but a few values alike (a sparse frame of photon counts): the whole range
+        s = RANGE_FLOOR * float(np.ptp(sub))
+    if not np.isfinite(s) or s <= 0.0:
+        # constant input: the network sees zeros whatever the scale, and this scale makes its
+        # correction vanish in the float32 output, which is then the constant itself
+        s = abs(m) * CONSTANT_SCALE if m else ZERO_SCALE
+    return m, float(s)
+
+
+def _noise_and_floor(sub: np.ndarray, paired: bool) -> tuple[float, float]:
+    """(noise, floor) of :func:`scale_from_rows` (float64 ``sub``): the noise its differences give, and
+    :data:`RANGE_FLOOR` times its 0.1-99.9 percentile range."""
     if paired:
         d = sub[1::2] - sub[0::2]
     elif sub.shape[0] >= 2:
@@ -86,16 +103,21 @@ def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:
         d = np.diff(sub, axis=1)
     else:
         d = np.zeros(1)
-    noise = difference_noise(d)
     lo, hi = np.percentile(sub, [0.1, 99.9])
-    s = max(noise, RANGE_FLOOR * float(hi - lo))
-    if not s > 0.0:  # all but a few values alike (a sparse frame of photon counts): the whole range
-        s = RANGE_FLOOR * float(np.ptp(sub))
-    if not np.isfinite(s) or s <= 0.0:
-        # constant input: the network sees zeros whatever the scale, and this scale makes its
-        # correction vanish in the float32 output, which is then the constant itself
-        s = abs(m) * CONSTANT_SCALE if m else ZERO_SCALE
-    return m, float(s)
+    return difference_noise(d), RANGE_FLOOR * float(hi - lo)
+
+
+def floor_over_noise(x: np.ndarray) -> float:
+    """How many times the noise :func:`global_scale` measures on the 2D ``x`` its range's floor
+    (:data:`RANGE_FLOOR` of the 0.1-99.9 percentile range) stands: above 1, the floor is the scale
+    the network sees ``x`` at (inf where no noise is measured)."""
+    idx = sample_rows(x.shape)
+    noise, floor = (
+        _noise_and_floor(np.asarray(x, np.float64), False)
+        if idx is None
+        else _noise_and_floor(np.asarray(x[idx], np.float64), True)
+    )
+    return floor / noise if noise > 0 else math.inf
 
 
 def global_scale(x: np.ndarray) -> tuple[float, float]:

@@ -615,6 +615,43 @@ def test_removal_excess_measures_against_the_noise() -> None:
     assert removal_excess(smooth, smooth) == 0.0
 
 
+def test_a_very_bright_object_that_sets_the_scale_is_told_with_what_to_do() -> None:
+    """A bead a million counts bright on 0.3 % of a frame of cells 10x their noise: the network's scale
+    is the range's floor, 200x the noise, and it flattens the cells (error 2x the input's away from
+    the bead). What it removed is judged against the noise measured, not against that floor, and the
+    message names the cause and the way out (the noise level given), which denoises the cells."""
+    import warnings
+
+    from fluorodn import OutOfDomainWarning
+    from fluorodn.normalize import floor_over_noise
+
+    rng = np.random.default_rng(13)
+    y, x = np.mgrid[:256, :256]
+    cells = np.full((256, 256), 100.0)
+    for cy, cx in rng.uniform(0, 256, (12, 2)):
+        cells += 50 * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / 72.0)
+    bead = ((y - 60) ** 2 + (x - 200) ** 2) < 7**2
+    away = ((y - 60) ** 2 + (x - 200) ** 2) >= 15**2
+    noise = 5.0 * rng.standard_normal(cells.shape)
+    low = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
+
+    def error(out: np.ndarray, clean: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((out[away] - clean[away]) ** 2)))
+
+    clean = cells + 1e6 * bead
+    noisy = clean + noise
+    assert floor_over_noise(noisy) > 100
+    with pytest.warns(OutOfDomainWarning, match=r"its values span [\d.e+]+x its noise \(a very bright object\)"):
+        out = low.run(noisy)
+    assert error(out, clean) > error(noisy, clean)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        given = low.run(noisy, scale=(100.0, 5.0))
+        plain = low.run(cells + noise)  # without the bead: nothing to tell
+    assert error(given, clean) < 0.4 * error(noisy, clean) and error(plain, cells) < 0.4 * error(noisy, clean)
+    assert floor_over_noise(cells + noise) < 1
+
+
 def test_removal_structure_tells_a_removed_pattern_from_removed_noise() -> None:
     """What was removed correlates with itself as the noise does (0 for white noise, about 0.5
     for noise correlated 0.5 along rows), nearly fully for a checkerboard of pixels or fine stripes,
