@@ -331,14 +331,15 @@ def _cached_take(arr: da.Array, stat_rows: slice) -> spectral.Take:
     return take
 
 
-def _warn(messages: list[str | None]) -> None:
+def _warn(messages: list[str | None], detected: bool = False) -> None:
     """Each message as its :func:`fluorodn.denoiser.warning_category` (mostly an
-    ``OutOfDomainWarning``) pointing at the caller of :func:`denoise`."""
-    from .denoiser import warning_category
+    ``OutOfDomainWarning``) pointing at the caller of :func:`denoise`; ``detected``: messages of the
+    spectral path, chosen by the input's shape (:func:`fluorodn.denoiser.with_path`)."""
+    from .denoiser import warning_category, with_path
 
     for message in messages:
         if message:
-            warnings.warn(warning_category(message)(message), stacklevel=3)
+            warnings.warn(warning_category(message)(with_path(message, detected)), stacklevel=3)
 
 
 def denoise(
@@ -431,7 +432,8 @@ def denoise(
             arr = arr.rechunk({1: -1, 2: -1})
         # a spectral model's pages: their row means, one pass over the stack, for both
         row_means = np.asarray(arr.mean(axis=2, dtype=np.float64).compute()) if planner.kind == "spectral" else None
-        _warn(_page_messages(planner, arr, recording, row_means))
+        detected = row_means is not None and planner.declared_kind == "auto" and not recording
+        _warn(_page_messages(planner, arr, recording, row_means), detected)
         if row_means is not None:
             _warn(_light_off_pages(arr, row_means))
         return _blocks(run_block_3d, arr, {}, "fluorodn-denoise-pages", **common)
@@ -440,7 +442,7 @@ def denoise(
         if scale is not None:
             raise InputError("scale= applies to image models only; spectral recordings are scaled per bin")
         out, messages = _denoise_spectral(arr, planner, common, recording)
-        _warn(messages)
+        _warn(messages, planner.declared_kind == "auto" and not recording)
         return out
     border = planner.border_mode(arr.shape)
     if scale is not None:  # a scale given: the caller's own normalization, as one call runs no checks then

@@ -738,9 +738,10 @@ class Denoiser:
         if path == "spectral":
             if scale is not None:
                 raise InputError("scale=(m, s) applies to the image path only; spectral recordings are scaled per bin")
+            detected = self.declared_kind == "auto" and not recording
             if arr.ndim == 2:
                 out, found = self._run_spectral(arr, progress, recording=recording)
-                _warn_page(found, 0, depth + 1)
+                _warn_page(found, 0, depth + 1, detected)
                 return out
             # a stack of recordings: each on its own, as stream() gives them, with the warnings of
             # the first that gets out-of-domain ones, by its page index (the checks stop there)
@@ -750,7 +751,7 @@ class Denoiser:
             for k, page in enumerate(arr):
                 out[k], found = self._run_spectral(page, progress, checks=not warned, recording=recording)
                 found, cautioned = _caution_once(found, cautioned)
-                warned = _warn_page(found, k, depth + 1) or warned
+                warned = _warn_page(found, k, depth + 1, detected) or warned
             return out
         runner = self._image() if path == "delegate" else self  # warnings from here, at the caller
         out = runner._run_image(arr, scale, progress, border)
@@ -947,9 +948,10 @@ class Denoiser:
             warnings.warn(OutOfDomainWarning(coarse), stacklevel=1 + depth)
         if bins := bins_warning(arr.shape[1]):
             warnings.warn(OutOfDomainWarning(bins), stacklevel=1 + depth)
+        detected = self.declared_kind == "auto" and not recording
         out, found = self._run_spectral(arr, progress, recording=recording)
         found, cautioned = _caution_once(found, False)  # (a caution about the events: once, as one call gives it)
-        warned = _warn_page(found, 0, depth + 1)
+        warned = _warn_page(found, 0, depth + 1, detected)
         yield out
         for k, page in enumerate(pages, start=1):
             try:
@@ -960,7 +962,7 @@ class Denoiser:
                 warnings.warn(OutOfDomainWarning(f"page index {k}: {bins}"), stacklevel=1 + depth)
             out, found = self._run_spectral(arr, progress, checks=not warned, recording=recording)
             found, cautioned = _caution_once(found, cautioned)
-            warned = _warn_page(found, k, depth + 1) or warned
+            warned = _warn_page(found, k, depth + 1, detected) or warned
             yield out
 
     def run_projected(self, x: np.ndarray, projection: spectral.Projection) -> np.ndarray:
@@ -1253,14 +1255,32 @@ def _caution_once(found: list[str], cautioned: bool) -> tuple[list[str], bool]:
     return found, any(isinstance(m, spectral.EventCaution) for m in found)
 
 
-def _warn_page(messages: list[str], page: int, depth: int) -> bool:
+#: Ends an out-of-domain warning of the spectral path where the input's shape chose it: frames of that
+#: shape (a tall microscopy page) would have been damaged by a model made for recordings.
+DETECTED_PATH = (
+    "; it was denoised as a time x wavelength recording, as its shape suggests: if its pages are image "
+    "frames, declare them (kind='image', --kind image)"
+)
+
+
+def with_path(message: str, detected: bool) -> str:
+    """``message`` of the spectral path's checks, ending with :data:`DETECTED_PATH` where the path was
+    ``detected`` by the input's shape and it is an out-of-domain warning (not a notice, a caution about
+    the events, or saturated samples set aside)."""
+    if detected and warning_category(message) is OutOfDomainWarning and not isinstance(message, spectral.Saturated):
+        return message + DETECTED_PATH
+    return message
+
+
+def _warn_page(messages: list[str], page: int, depth: int, detected: bool = False) -> bool:
     """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as its
     :func:`warning_category` pointing ``depth`` frames above this function's own; whether there
     were out-of-domain ones from the checks (saturated samples set aside, named as the light-off
-    notice is, stop no checks)."""
+    notice is, stop no checks). ``detected``: the spectral path was chosen by the pages' shape,
+    which each out-of-domain warning says (:data:`DETECTED_PATH`)."""
     where = f"page index {page}: " if page else ""
     for message in messages:
-        warnings.warn(warning_category(message)(where + message), stacklevel=1 + depth)
+        warnings.warn(warning_category(message)(where + with_path(message, detected)), stacklevel=1 + depth)
     return any(warning_category(m) is OutOfDomainWarning and not isinstance(m, spectral.Saturated) for m in messages)
 
 

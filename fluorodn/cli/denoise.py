@@ -49,7 +49,6 @@ from fluorodn.cli._options import (
 from fluorodn.cli._report import Report, page_path
 from fluorodn.errors import FluorodnError, OutputExistsError
 from fluorodn.files import check_name_length
-from fluorodn.spectral import rate_refusal
 
 _DENOISE_EXAMPLES = (
     "\b\n"
@@ -180,6 +179,8 @@ def denoise(
     setup_logging()
     if overwrite and skip_existing:
         fail("--overwrite and --skip-existing exclude each other; choose one")
+    from fluorodn.spectral import rate_refusal
+
     if rate is not None and (refused := rate_refusal(rate, "--rate")):
         fail(refused)
     check_count("--threads", threads)

@@ -652,6 +652,82 @@ def test_a_very_bright_object_that_sets_the_scale_is_told_with_what_to_do() -> N
     assert floor_over_noise(cells + noise) < 1
 
 
+def test_a_removed_periodic_pattern_is_told_and_removed_noise_is_not() -> None:
+    """Stripes a few pixels apart (striated muscle, a grating) that the image model flattens leave the
+    output further from the truth than the input; what it removed is mostly one line of its power
+    spectrum, which removed noise (white or correlated along one axis) never is, and the warning names
+    the period. Blobs on a regular grid, denoised with their peaks kept, stay silent."""
+    import warnings
+
+    from scipy.ndimage import gaussian_filter
+    from scipy.signal import lfilter
+
+    from fluorodn import OutOfDomainWarning
+    from fluorodn._engine import PERIODIC_SHARE, periodic_stats
+
+    rng = np.random.default_rng(2)
+    low = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    cols = np.arange(256)
+    for period, noise, turned in ((4, 20.0, True), (6, 20.0, False)):
+        clean = np.tile(100.0 + 50.0 * np.sin(2 * np.pi * cols / period), (256, 1))
+        for frame in (clean, clean.T.copy()) if turned else (clean,):
+            noisy = frame + noise * rng.standard_normal(frame.shape)
+            direction = "along its rows" if frame is clean else "down its columns"
+            with pytest.warns(
+                OutOfDomainWarning,
+                match=rf"repeats every ({period}|{period - 1}\.9\d*)(\.\d+)? pixels {direction}: it makes up",
+            ):
+                out = low.run(noisy)
+            assert np.sqrt(np.mean((out - frame) ** 2)) > np.sqrt(np.mean((noisy - frame) ** 2))
+    smooth = gaussian_filter(rng.standard_normal((256, 256)), 8) * 400 + 1000
+    along = lfilter([np.sqrt(0.75)], [1.0, -0.5], rng.standard_normal(smooth.shape), axis=1)
+    assert periodic_stats(smooth + np.sqrt(smooth) * along, smooth)[0] < 0.1  # removed noise: no line
+    _, ii, jj = _spot_page()
+    points = np.zeros((256, 256))
+    points[ii, jj] = 1.0
+    blobs = gaussian_filter(points, 6)
+    blobs = 30.0 + 3000.0 * blobs / blobs.max()
+    page = rng.poisson(blobs).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        out = low.run(page)
+    assert periodic_stats(page, out)[0] < PERIODIC_SHARE
+
+
+def test_a_spectral_warning_says_where_the_shape_chose_the_path() -> None:
+    """A tall frame (600 x 256) looks like a time x wavelength recording and takes the spectral path:
+    its out-of-domain warnings say so and how to declare frames; a recording declared so (or a
+    model declared spectral) gets them as they are."""
+    import warnings
+
+    from fluorodn import OutOfDomainWarning
+    from fluorodn.denoiser import DETECTED_PATH
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:600, :256]
+    cells = np.full((600, 256), 100.0)
+    for cy, cx in rng.uniform(0, [600, 256], (30, 2)):
+        cells += 50 * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / 72.0)
+    noisy = cells + 5 * rng.standard_normal(cells.shape)
+
+    def said(run: Any) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run()
+        return [str(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+
+    den = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+    detected = said(lambda: den.run(noisy))
+    assert detected and all(m.endswith(DETECTED_PATH) for m in detected)
+    assert "kind='image', --kind image" in DETECTED_PATH
+    streamed = said(lambda: list(den.stream([noisy])))
+    assert streamed == detected
+    for run in (lambda: den.run(noisy, recording=True), lambda: Denoiser(kind="spectral").run(noisy)):
+        told = said(run)
+        assert told and not any(DETECTED_PATH in m for m in told)
+    assert said(lambda: Denoiser(kind="image").run(noisy)) == []
+
+
 def test_removal_structure_tells_a_removed_pattern_from_removed_noise() -> None:
     """What was removed correlates with itself as the noise does (0 for white noise, about 0.5
     for noise correlated 0.5 along rows), nearly fully for a checkerboard of pixels or fine stripes,
