@@ -102,7 +102,10 @@ def _run(den: Any, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         y = den.run(x)
-    return np.asarray(y, np.float64), [str(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+    from benchmarks.pipelines import domain_message
+
+    said = [domain_message(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+    return np.asarray(y, np.float64), said
 
 
 def _kept_warning(messages: list[str]) -> bool:
