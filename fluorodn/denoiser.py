@@ -72,18 +72,18 @@ CPU_TILE_PIXELS = 1 << 19
 CUDA_TILE_PIXELS = 1 << 22
 
 
-def choice_warning(image_model: str, page: tuple[int, ...]) -> str | None:
+def choice_warning(image_model: str, page: tuple[int, ...], recording: bool = False) -> str | None:
     """The :class:`ModelChoiceWarning` message for pages of shape ``page`` denoised by the image
     model ``image_model``, or None if the pages do not look like spectral recordings. On spectral
     recordings the image models lower event detection below the raw recording's; the spectral
-    model does not."""
+    model does not. ``recording``: the pages are known to be recordings (no frames to declare)."""
     if len(page) != 2 or not spectral.looks_spectral(tuple(page)):
         return None
     h, w = page
+    frames = "" if recording else ", or pass kind 'image' if these are frames"
     return (
         f"model {image_model!r} is an image model, which on spectral recordings such as this {h} x {w} one "
-        "lowers event detection below the raw recording's (the spectral model does not); run the default model, "
-        "or pass kind 'image' if these are frames"
+        f"lowers event detection below the raw recording's (the spectral model does not); run the default model{frames}"
     )
 
 
@@ -728,7 +728,7 @@ class Denoiser:
         ):
             warnings.warn(OutOfDomainWarning(hint), stacklevel=1 + depth)
         if path != "spectral" and scale is None:
-            self._warn_choice(arr.shape[-2:], depth + 1)
+            self._warn_choice(arr.shape[-2:], depth + 1, recording)
             if narrow := narrow_warning(arr.shape):
                 warnings.warn(OutOfDomainWarning(narrow), stacklevel=1 + depth)
             if clipped := first_clipping_warning(arr):
@@ -818,11 +818,14 @@ class Denoiser:
         if self.kind == "spectral":
             yield from self._stream_spectral(iter(pages), progress, depth + 1, recording, slow)
         else:
-            yield from self._stream_image(iter(pages), progress, depth + 1)
+            yield from self._stream_image(iter(pages), progress, depth + 1, recording)
 
-    def _stream_image(self, pages: Iterator[Any], progress: Progress | None, depth: int) -> Iterator[np.ndarray]:
+    def _stream_image(
+        self, pages: Iterator[Any], progress: Progress | None, depth: int, recording: bool = False
+    ) -> Iterator[np.ndarray]:
         """:meth:`stream` through the image path, its warnings pointing ``depth`` frames above this
-        generator's own (at the caller of :meth:`stream`)."""
+        generator's own (at the caller of :meth:`stream`); ``recording``: the pages are known to be
+        time x wavelength."""
         chunk: list[np.ndarray] = []
         clipped: str | None = None
         # warned about the first page from which structure was removed; told of spots put back
@@ -834,7 +837,7 @@ class Denoiser:
             except InputError as err:
                 raise InputError(f"page index {k}: {err}") from err
             if k == 0:
-                self._warn_choice(arr.shape, depth + 1)
+                self._warn_choice(arr.shape, depth + 1, recording)
                 if narrow := narrow_warning(arr.shape):
                     warnings.warn(OutOfDomainWarning(narrow), stacklevel=1 + depth)
                 if coarse := resolution_warning(arr):
@@ -901,12 +904,12 @@ class Denoiser:
             return "spectral"
         return "delegate"
 
-    def _warn_choice(self, page: tuple[int, ...], depth: int = 2) -> None:
+    def _warn_choice(self, page: tuple[int, ...], depth: int = 2, recording: bool = False) -> None:
         """:class:`ModelChoiceWarning` (pointing ``depth`` frames above this method's own) if
         pages of shape ``page`` look like spectral recordings but go to this image model without
-        their kind declared (:func:`choice_warning`)."""
+        their kind declared (:func:`choice_warning`; ``recording``: known to be recordings)."""
         if self.declared_kind == "auto" and self.kind == "image":
-            message = choice_warning(self.name, page)
+            message = choice_warning(self.name, page, recording)
             if message:
                 warnings.warn(ModelChoiceWarning(message), stacklevel=1 + depth)
 

@@ -437,6 +437,10 @@ def test_an_image_model_on_a_spectral_recording_warns_once(tiny_model: Path, hel
     assert "below the raw recording's" in message and "kind 'image'" in message
     # one warning for a stream of such pages, none per page after the first
     assert len(_choice_warnings(lambda: list(den.stream([x, x, x])))) == 1
+    # known recordings (a spectrometer's file, what unmix denoises) have no frames to declare
+    for known in (lambda: den.run(x, recording=True), lambda: list(den.stream([x], recording=True))):
+        (told,) = _choice_warnings(known)
+        assert told.endswith("run the default model") and "kind 'image'" not in told
     # declared frames, real frames and chunks of a larger array (a scale given) do not warn
     frames = Denoiser(tiny_model, device="cpu", options=DenoiserOptions(threads=1), kind="image")
     assert _choice_warnings(lambda: frames.run(x)) == []
