@@ -1262,7 +1262,7 @@ def _caution_once(found: list[str], cautioned: bool) -> tuple[list[str], bool]:
 #: shape (a tall microscopy page) would have been damaged by a model made for recordings.
 DETECTED_PATH = (
     "; it was denoised as a time x wavelength recording, as its shape suggests: if its pages are image "
-    "frames, declare them (kind='image', --kind image)"
+    "frames, declare them: kind='image'"
 )
 
 

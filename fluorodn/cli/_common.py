@@ -383,6 +383,9 @@ _FLAGS = {
     r"keep_spots=False": "--flatten-spots",
     r"denoise=False": "--no-denoise",
     r"nan='fill'": "--nan fill",
+    r"channel=k\b": "--channel K",
+    r"channel=\.\.\.": "--channel",
+    r"channel=(\d+)": r"--channel \1",
 }
 _FLAG_PATTERNS = [(re.compile(r"(?<![\w.-])" + pattern), flag) for pattern, flag in _FLAGS.items()]
 

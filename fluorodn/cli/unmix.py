@@ -105,6 +105,24 @@ def unmix(
         str | None,
         typer.Option(help="Variable of a .mat file (a struct's field as rec.spectra), or dataset of an HDF5 file."),
     ] = None,
+    channel: Annotated[
+        int | None,
+        typer.Option(
+            help="The channel of a spectrometer file that holds several (interleaved excitations, HDF5 "
+            "Channel1..N), by its index from 0, as the error naming them lists them.",
+            min=0,
+            metavar="<int>",
+        ),
+    ] = None,
+    excitations: Annotated[
+        int | None,
+        typer.Option(
+            help="Interleaved excitations of a spectrometer file (rows alternating between light sources), "
+            "where detection cannot tell. Default: detected.",
+            min=1,
+            metavar="<int>",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -166,6 +184,7 @@ def unmix(
             res, dest = unmix_file(
                 recording, sensor, wavelengths, output=output, denoise=how,
                 rate=rate, refine=refine, dark=dark, key=key, overwrite=overwrite, guppy=guppy, nan=nan.value,
+                excitations=excitations, channel=channel,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: what was being written is removed, what it replaced kept

@@ -45,6 +45,8 @@ def unmix_file(
     progress: Progress | None = None,
     guppy: PathLike | None = None,
     nan: str = "refuse",
+    excitations: int | None = None,
+    channel: int | None = None,
 ) -> tuple[UnmixResult, Path]:
     """Unmix one recording file and write its table; returns (result, output path).
 
@@ -53,7 +55,9 @@ def unmix_file(
     fluorodn converted from one, gives its wavelengths and its timestamps, which become
     ``time_s`` (gaps included; a ``rate`` given is checked against them). Such a file takes no
     ``wavelengths``, and one that holds several channels (HDF5 datasets, interleaved
-    excitations) is refused with a sentence saying how to pick one (``key`` for a dataset).
+    excitations) is refused with a sentence saying how to pick one (``key`` for a dataset,
+    ``channel`` for an excitation or a channel by its index, from 0; ``excitations``: their number,
+    where detection cannot tell it, as :func:`fluorodn.formats.read` takes it).
     ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
     Everything is checked before the output is written, and an existing output is refused
     before any work unless ``overwrite``; an output (the table, or a GuPPy file) that is one of
@@ -97,10 +101,15 @@ def unmix_file(
     meta = recording_metadata(src)
     start = stated_start(meta)
     if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
-        arr, file_wl, times, origin, start, file_dark = _one_channel(src, key, rate)
+        arr, file_wl, times, origin, start, file_dark = _one_channel(src, key, rate, excitations, channel)
         meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
         if file_dark is not None:  # an HDF5 file fluorodn wrote from a recording that stated it
             meta["dark_counts"] = file_dark
+    elif channel is not None or excitations is not None:
+        raise UnmixError(
+            f"channel=... and excitations=... pick a channel of a spectrometer file (an OceanView export, HDF5 "
+            f"with axes); {src} is none: unmix the rows of one excitation (arr[k::N]) with fluorodn.unmix"
+        )
     if wavelengths is not None and meta.get("own_axes"):
         wl = np.asarray(meta["wavelength_nm"], dtype=np.float64)
         raise UnmixError(
@@ -246,26 +255,30 @@ def _check_guppy(folder: Path, dest: Path, overwrite: bool) -> None:
 
 
 def _one_channel(
-    src: Path, key: str | None, rate: float | None
+    src: Path, key: str | None, rate: float | None, excitations: int | None = None, channel: int | None = None
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None, datetime | None, Any]:
     """(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None, the first
     timestamp on the file's own clock or None, the recording's start (its first sample's date and
     time) where the file states it or None, the dark level it states (``dark_counts``) or None) of a
-    spectrometer file that holds one channel; a file of several is refused, saying how to pick one."""
+    spectrometer file's one channel, or of its channel ``channel`` (an index from 0); a file of
+    several without one is refused, saying how to pick one."""
     from fluorodn import formats
 
-    rec = formats.read(src, key=key, rate=rate)
-    if len(rec.channels) > 1:
-        names = ", ".join(f"{k}: {c.name}" for k, c in enumerate(rec.channels))
+    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int) or channel < 0):
+        raise UnmixError(f"channel=... is the index of a channel, from 0, not {channel!r}")
+    rec = formats.read(src, key=key, rate=rate, excitations=excitations)
+    names = ", ".join(f"{k}: {c.name}" for k, c in enumerate(rec.channels))
+    if channel is None and len(rec.channels) > 1:
         datasets = rec.meta.get("datasets") or []
         how = (
             f"give its dataset with key=..., one of {', '.join(datasets)}"
             if len(datasets) > 1
-            else "from Python, pick it with fluorodn.formats.load(path, channel=k) and unmix that array with "
-            "fluorodn.unmix"
+            else "pick one with channel=k"
         )
         raise UnmixError(f"{src} holds {len(rec.channels)} channels ({names}); unmixing takes one at a time: {how}")
-    ch = rec.channels[0]
+    if channel is not None and channel >= len(rec.channels):
+        raise UnmixError(f"channel={channel} is not one of the {len(rec.channels)} channels of {src} ({names})")
+    ch = rec.channels[channel or 0]
     origin = rec.meta.get("time_origin_s")
     start = rec.meta.get("start")
     when = start if isinstance(start, datetime) else None

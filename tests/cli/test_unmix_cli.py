@@ -575,6 +575,34 @@ def test_an_hdf5_file_of_two_channels_is_refused_naming_key(tmp_path: Path) -> N
     assert read_table(tmp_path / "session_unmixed.csv")[1].shape == (60, len(COLUMNS))
 
 
+def test_an_interleaved_export_is_unmixed_one_excitation_at_a_time_with_channel(tmp_path: Path) -> None:
+    """An OceanView export whose rows alternate between two light sources: refused naming --channel,
+    which picks one excitation (its rows and their times, as fluorodn.formats.load gives them);
+    --excitations declares their number; a channel that is not there, or --channel for a file that
+    holds no channels, is one sentence."""
+    import fluorodn
+    from fluorodn import formats
+
+    values = np.round(acquisition.spectra(401, 152, levels=(1000.0, 400.0)), 2)
+    path = acquisition.write_export(tmp_path / "il.txt", values)
+    result = cli("unmix", path, "-s", "example", "--no-denoise")
+    assert_user_error(result, "holds 2 channels (0: excitation 1, 1: excitation 2)", "pick one with --channel K")
+    result = cli("unmix", path, "-s", "example", "--no-denoise", "--channel", 1, "-o", tmp_path / "two.csv")
+    assert result.exit_code == 0, result.output
+    header, table = read_table(tmp_path / "two.csv")
+    arr, wl, times = formats.load(path, channel=1)
+    expected = fluorodn.unmix(arr, wl, "example", denoise=False)
+    np.testing.assert_allclose(table[:, header.index("sensor")], expected.sensor, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(table[:, 1], times, atol=1e-6)  # on the file's clock: 0.2, 0.6, ...
+    one = cli("unmix", path, "-s", "example", "--no-denoise", "--excitations", 1, "-o", tmp_path / "one.csv")
+    assert one.exit_code == 0, one.output
+    assert read_table(tmp_path / "one.csv")[1].shape[0] == 401
+    assert_user_error(cli("unmix", path, "-s", "example", "--channel", 2), "--channel 2 is not one of the 2 channels")
+    np.save(tmp_path / "rec.npy", values)
+    result = cli("unmix", tmp_path / "rec.npy", "-s", "example", "--wavelengths", "477:595", "--channel", 0)
+    assert_user_error(result, "--channel and --excitations pick a channel of a spectrometer file")
+
+
 def test_an_hdf5_time_axis_that_starts_late_is_named(tmp_path: Path) -> None:
     """An HDF5 Time axis on the acquisition's own clock (starting at 99.998 s): the output's times
     count from the first sample, and a note gives where that sample stands on the file's clock;

@@ -723,7 +723,7 @@ def test_a_spectral_warning_says_where_the_shape_chose_the_path() -> None:
     den = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
     detected = said(lambda: den.run(noisy))
     assert detected and all(m.endswith(DETECTED_PATH) for m in detected)
-    assert "kind='image', --kind image" in DETECTED_PATH
+    assert "declare them: kind='image'" in DETECTED_PATH
     streamed = said(lambda: list(den.stream([noisy])))
     assert streamed == detected
     for run in (lambda: den.run(noisy, recording=True), lambda: Denoiser(kind="spectral").run(noisy)):
