@@ -221,6 +221,7 @@ def _unmix(
         )
     if not lit.all():
         x = x[lit]  # the Denoiser then finds no dark rows in it, so they are set aside here only
+    _refuse_interleaved_rows(x)
     wl = wavelengths_for(wavelengths, shape)
     inside = _hemoglobin_bins(wl)
     if not inside.all():  # a spectrometer's whole range: the fit takes the bins the table covers
@@ -502,6 +503,25 @@ def _filled(arr: Any) -> tuple[Any, int, str | None]:
             "traces of those samples rest on the interpolated values"
         ),
     )
+
+
+def _refuse_interleaved_rows(x: np.ndarray) -> None:
+    """UnmixError where the rows of the (T, W) recording ``x`` alternate between light sources
+    (:func:`fluorodn.formats.interleave.detect`): fitted as one recording, each sample's gain and
+    traces would jump between the excitations. Detection that cannot tell refuses nothing."""
+    from fluorodn.errors import FileFormatError
+    from fluorodn.formats import interleave
+
+    try:
+        n = interleave.detect(x, "the recording")
+    except FileFormatError:
+        return
+    if n > 1:
+        raise UnmixError(
+            f"the recording's rows alternate like {n} interleaved excitations (their summed intensities); "
+            f"unmixing takes one at a time: unmix the rows of one (x[k::{n}], k from 0 to {n - 1}), or a "
+            "spectrometer file's with channel=k"
+        )
 
 
 def _still_bins(x: np.ndarray) -> np.ndarray:

@@ -1161,3 +1161,15 @@ def test_a_bin_that_never_changes_is_left_out_of_the_fit_with_a_warning(noisy: t
     dead[:, :2] += np.random.default_rng(0).normal(0.0, 5.0, (x.shape[0], 2))
     with pytest.raises(UnmixError, match="150 of the recording's 152 bins hold one value throughout and 2 change"):
         unmix(dead, tr["wl"], sensor, denoise=False)
+
+
+def test_rows_alternating_between_light_sources_are_refused(noisy: tuple[np.ndarray, dict]) -> None:
+    # two excitations interleaved row by row in one array: fitted as one recording, the gain and the
+    # traces jumped between them each sample
+    x, tr = noisy
+    sensor = (tr["wl"], tr["response"])
+    mixed = x.copy()
+    mixed[1::2] *= 0.4
+    with pytest.raises(UnmixError, match=r"rows alternate like 2 interleaved excitations .*\(x\[k::2\]"):
+        unmix(mixed, tr["wl"], sensor, denoise=False)
+    assert np.isfinite(unmix(mixed[1::2], tr["wl"], sensor, denoise=False).sensor).all()
