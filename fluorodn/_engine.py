@@ -461,6 +461,10 @@ PERIODIC_NARROW = 8.0
 PERIODIC_SHARE = 0.5
 #: Samples of the Hann-windowed segments whose power spectra :func:`periodic_removal` averages.
 PERIODIC_SEGMENT = 512
+#: Fewest samples along an axis for :func:`periodic_stats` to judge it: a shorter one holds too few
+#: periods to tell a line from the noise's spectrum, and the check's fixed cost would pass 5 % of the
+#: network's time on a frame that small (64 x 64).
+PERIODIC_LEAST = 128
 #: The lowest frequencies (in cycles per segment, from 1) that :func:`periodic_removal` does not judge:
 #: there a broad shape removed, such as a saturated block, falls off steeply without repeating.
 PERIODIC_LOWEST = 3
@@ -497,12 +501,15 @@ def periodic_removal(removed: np.ndarray) -> tuple[float, float, float]:
 def periodic_stats(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float, str]:
     """(share, period, direction): of the periodic patterns :func:`periodic_removal` finds in what was
     removed from a 2D page, along its rows and down its columns (whole rows and whole columns spread
-    evenly over the page, ``REMOVAL_VALUES`` values at most each way), the one whose peak is narrow
+    evenly over the page, ``REMOVAL_VALUES`` values at most each way; an axis shorter than
+    :data:`PERIODIC_LEAST` is not judged), the one whose peak is narrow
     (:data:`PERIODIC_NARROW`) and holds the larger share of what was removed (0 where neither is),
     its period in pixels, and "along its rows" or "down its columns"."""
     rows, cols = noisy.shape
     best = (0.0, 0.0, "along its rows")
     for axis, (n, across) in enumerate(((cols, rows), (rows, cols))):
+        if n < PERIODIC_LEAST:
+            continue
         take = np.unique(np.linspace(0, across - 1, max(1, min(across, REMOVAL_VALUES // max(n, 1)))).astype(np.int64))
         if axis == 0:
             r = np.asarray(noisy[take], np.float64) - np.asarray(denoised[take], np.float64)
