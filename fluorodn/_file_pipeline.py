@@ -309,6 +309,10 @@ def denoise_file(
         # bins' wavelengths) holds time x wavelength recordings whatever their look
         known = bool(getattr(rec, "axes_known", False))
         pending = raw if first is None else itertools.chain([first], raw)
+        if first is not None and (coarse := integer_output_warning(first, out_dtype)):
+            from fluorodn.errors import OutOfDomainWarning
+
+            warnings.warn(OutOfDomainWarning(coarse), stacklevel=2)
         if settings.spikes == "fill" and first is not None and _spectral_path(denoiser, first, known):
             pending = replace_spikes(pending)  # frames (the image path) have no time axis to judge spikes on
         read = prefetch(pending)
@@ -349,6 +353,35 @@ def denoise_file(
         )
         seconds = time.perf_counter() - t0
         return FileResult(source, dest, rec.n_pages, n_px, seconds, filled, despiked, tuple(rec.shape), prov)
+
+
+#: An integer output (``--dtype same``) is told where the first page's noise is under this many of
+#: its integer steps: the denoised values then lie between the integers, and rounding them moves
+#: each by up to half a step, which on dim photon counts is a bias (a background of 0.63 counts
+#: written as 1) and an error larger than denoising removed.
+INTEGER_NOISE = 2.0
+
+
+def integer_output_warning(page: Any, dtype: Any) -> str | None:
+    """The warning for denoised values written as integers of ``dtype`` where the input ``page`` (its
+    first page) is so dim that its noise is under :data:`INTEGER_NOISE` integer steps; None
+    otherwise (a float output, or a noise of several steps). The noise: the standard deviation of
+    the differences between neighbouring values over sqrt 2, the smaller of along its rows and down
+    its columns (structure only raises it; photon counts of a few per pixel, whose differences are
+    mostly 0, have no MAD to read)."""
+    import numpy as np
+
+    if np.dtype(dtype).kind not in "iu" or page.ndim != 2 or min(page.shape) < 2:
+        return None
+    sub = np.asarray(page[:: max(1, page.shape[0] // 2048)], np.float64)
+    noise = min(float(np.std(np.diff(sub, axis=a))) for a in (0, 1) if sub.shape[a] > 1) / np.sqrt(2.0)
+    if not 0 < noise < INTEGER_NOISE:
+        return None
+    return (
+        f"its noise is {noise:.2g} of an integer step, and the output's type ({np.dtype(dtype).name}, --dtype same) "
+        "rounds the denoised values: rounding moves each by up to half a step, a bias on dim counts (0.6 written "
+        "as 1) and an error larger than what denoising removed; write float32 (leave --dtype out)"
+    )
 
 
 def _warn_channels_last(denoiser: Any, rec: Any, known: bool) -> None:

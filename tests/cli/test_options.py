@@ -563,3 +563,21 @@ def test_thread_and_worker_counts_beyond_the_machine_are_one_sentence(tmp_path: 
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert f"--threads {value} is out of range: give 1 to {limit} (4 x the" in result.output, result.output
     assert not (tmp_path / "x_denoised.npy").exists()
+
+
+def test_dim_counts_written_as_integers_are_told(tiny_model: Path, tmp_path: Path) -> None:
+    """--dtype same on photon counts of a few per pixel rounds the denoised values (a background of
+    0.6 written as 1): one warning line says so and how to keep them; bright counts, and a float32
+    output, are written without it."""
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(tmp_path / "dim.tif", rng.poisson(0.7, (128, 128)).astype(np.uint16))
+    tifffile.imwrite(tmp_path / "bright.tif", (1000 + rng.normal(0, 10, (128, 128))).astype(np.uint16))
+    told = "rounds the denoised values: rounding moves each by up to half a step"
+    result = denoise(tiny_model, tmp_path / "dim.tif", "--dtype", "same", "-o", tmp_path / "d.tif")
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: warning:")]
+    assert len(lines) == 1 and told in lines[0] and "(uint16, --dtype same)" in lines[0], result.stderr
+    assert tifffile.imread(tmp_path / "d.tif").dtype == np.uint16
+    for args in (["dim.tif", "-o", tmp_path / "f.tif"], ["bright.tif", "--dtype", "same", "-o", tmp_path / "b.tif"]):
+        result = denoise(tiny_model, tmp_path / args[0], *args[1:])
+        assert result.exit_code == 0 and told not in result.stderr, result.stderr
