@@ -6,9 +6,9 @@ excitation is a recording of its own (its own spectrum, noise and rate), so it i
 alone and the rows are put back in their original order afterwards.
 
 The number of excitations is declared (``excitations=N``) or detected from the summed
-intensity of each row: with N sources, the rows of one phase (k, k + N, ...) change by
-their noise from cycle to cycle, while rows of different phases differ by far more, in
-the same order in (almost) every cycle. Detection answers only when
+intensity of each row (or, where the sources are equally bright, its spectral centroid): with N
+sources, the rows of one phase (k, k + N, ...) change by their noise from cycle to cycle, while
+rows of different phases differ by far more, in the same order in (almost) every cycle. Detection answers only when
 exactly one N fits and every other is clearly wrong; otherwise it asks for the option.
 """
 
@@ -98,8 +98,29 @@ def detect(data: np.ndarray, where: str) -> int:
     Returns 1 when no number of phases from 2 to 4 splits the rows into distinct levels,
     N when exactly N phases do (every pair of phases distinct, consistently over the
     cycles) and no other number fits; FileFormatError naming ``excitations=N`` otherwise.
+    Where the summed intensities show no pattern (light sources of equal brightness), each row's
+    spectral centroid (the mean bin, weighted by its values) is read the same way, and N taken
+    only where it fits cleanly.
     """
-    total = np.asarray(data, dtype=np.float64).sum(axis=1)
+    x = np.asarray(data, dtype=np.float64)
+    total = x.sum(axis=1)
+    found = _detect_on(total, where)
+    if found > 1:
+        return found
+    # sources of equal brightness: each row's spectral centroid tells their emission shapes apart
+    # (only a clean fit counts there, so that a plain recording's changing shape asks for nothing)
+    centroid = x @ np.arange(x.shape[1], dtype=np.float64) / np.where(total != 0, total, np.nan)
+    if x.shape[1] >= 3 and np.isfinite(centroid).all():
+        try:
+            return _detect_on(centroid, where)
+        except FileFormatError:
+            return 1
+    return 1
+
+
+def _detect_on(total: np.ndarray, where: str) -> int:
+    """:func:`detect` on one value per row (``total``: the summed intensity, or another that tells
+    the phases apart)."""
     fits, unclear = [], []
     broken: tuple[int, int] | None = None  # (N, the row where its phases swap)
     for n in range(2, MAX_EXCITATIONS + 1):

@@ -93,3 +93,17 @@ def test_timestamps_that_show_a_dropped_frame_refuse_interleaved_rows_of_equal_l
     # a whole cycle dropped keeps the phases
     times = [f"{i * 0.2:.3f}" for i in range(402) if i not in (300, 301)]
     assert formats.read(export(values, "whole.txt", times=times, stamp_kind="seconds"), excitations=2).excitations == 2
+
+
+def test_sources_of_equal_brightness_are_told_apart_by_their_spectra():
+    # two emission shapes whose summed intensities are equal: the rows' spectral centroids alternate
+    rng = np.random.default_rng(5)
+    wl = np.linspace(480, 590, 100)
+    a, b = np.exp(-0.5 * ((wl - 515) / 12) ** 2), np.exp(-0.5 * ((wl - 560) / 20) ** 2)
+    b *= a.sum() / b.sum()
+    rows = np.where((np.arange(2000) % 2 == 0)[:, None], 300 + 800 * a, 300 + 800 * b)
+    data = rows + 15 * rng.standard_normal(rows.shape)
+    assert interleave._detect_on(data.sum(axis=1), "rec") == 1  # the intensities cannot tell
+    assert interleave.detect(data, "rec") == 2
+    # one shape throughout, its level changing slowly: one source
+    assert interleave.detect(300 + 800 * a * (1 + 0.1 * np.sin(np.arange(2000) / 50))[:, None], "rec") == 1
