@@ -52,11 +52,19 @@ def autocovariance_2d(x: np.ndarray, max_lag: int) -> np.ndarray:
     return acf[np.ix_(lags % (2 * h), lags % (2 * w))]
 
 
-def wiener_2d(x: np.ndarray, acov: np.ndarray, noise_var: float, radius: int = FRAME_RADIUS) -> np.ndarray:
+def wiener_2d(
+    x: np.ndarray,
+    acov: np.ndarray,
+    noise_var: float,
+    radius: int = FRAME_RADIUS,
+    kernels: dict[tuple[int, int, int, int], np.ndarray] | None = None,
+) -> np.ndarray:
     """Windowed Wiener filter of a (Y, X) frame about the least-squares plane through it.
 
     ``acov``: (>= 4 radius + 1)-square signal autocovariance, lag 0 at its centre; ``noise_var``:
-    the white noise variance."""
+    the white noise variance. ``kernels``: the weights already solved for each part of the window a
+    border leaves (rows before and after, columns before and after), filled in as they are solved:
+    they depend on ``acov``, ``noise_var`` and ``radius`` only, so a frame and its crops share them."""
     x = np.asarray(x, np.float64)
     h, w = x.shape
     trend = plane(x)
@@ -70,10 +78,15 @@ def wiener_2d(x: np.ndarray, acov: np.ndarray, noise_var: float, radius: int = F
         ri = np.flatnonzero((rows[:, 0] == rb) & (rows[:, 1] == ra))
         for cb, ca in np.unique(cols, axis=0):
             ci = np.flatnonzero((cols[:, 0] == cb) & (cols[:, 1] == ca))
-            oy, ox = (g.ravel() for g in np.meshgrid(np.arange(-rb, ra + 1), np.arange(-cb, ca + 1), indexing="ij"))
-            c = acov[c0 + oy[:, None] - oy[None, :], c0 + ox[:, None] - ox[None, :]] + noise_var * np.eye(len(oy))
-            kernel = np.zeros((side, side))
-            kernel[oy + radius, ox + radius] = np.linalg.solve(c, acov[c0 + oy, c0 + ox])
+            reach = (int(rb), int(ra), int(cb), int(ca))
+            kernel = None if kernels is None else kernels.get(reach)
+            if kernel is None:
+                oy, ox = (g.ravel() for g in np.meshgrid(np.arange(-rb, ra + 1), np.arange(-cb, ca + 1), indexing="ij"))
+                c = acov[c0 + oy[:, None] - oy[None, :], c0 + ox[:, None] - ox[None, :]] + noise_var * np.eye(len(oy))
+                kernel = np.zeros((side, side))
+                kernel[oy + radius, ox + radius] = np.linalg.solve(c, acov[c0 + oy, c0 + ox])
+                if kernels is not None:
+                    kernels[reach] = kernel
             if len(ri) * len(ci) > 4 * side * side:  # the interior: one kernel, filtered in one go
                 full = fftconvolve(pad, kernel[::-1, ::-1], mode="valid")
                 out[np.ix_(ri, ci)] = full[np.ix_(ri, ci)]
@@ -111,10 +124,12 @@ def oracle_frame_wiener(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A windowed Wiener filter of frames, with the signal autocovariance of the clean (Y, X) frame
     about its least-squares plane and the mean noise variance of ``noisy``. The returned pipeline
-    takes that frame or any crop of it."""
+    takes that frame or any crop of it; it solves each part of the window's weights once, on the
+    first call that needs it, and keeps them for the later calls."""
     acov = autocovariance_2d(clean - plane(clean), 2 * radius)
     noise_var = float(np.mean((noisy - clean) ** 2))
-    return lambda x: wiener_2d(x, acov, noise_var, radius)
+    kernels: dict[tuple[int, int, int, int], np.ndarray] = {}
+    return lambda x: wiener_2d(x, acov, noise_var, radius, kernels)
 
 
 #: Samples on each side of the temporal oracle's window, and the spectral components whose traces it
