@@ -759,8 +759,8 @@ def removal_check(
                 + (
                     f"its values span {ratio / RANGE_FLOOR:.3g}x its noise (a very bright object), and the model "
                     f"scales a frame by at least {RANGE_FLOOR:g} of its span, {ratio:.3g}x the noise here, so it took "
-                    "fainter structure for noise; crop the bright object out, or give the noise level: "
-                    "Denoiser.run(x, scale=(centre, noise))"
+                    "fainter structure for noise; crop the bright object out, or give the noise level (from Python: "
+                    "Denoiser.run(x, scale=(centre, noise)))"
                     if (ratio := floor_over_noise(page)) > FLOOR_OVER_NOISE
                     else "the image models were trained on time x wavelength recordings, and fine texture and sharp "
                     "edges are outside what they saw"

@@ -378,9 +378,9 @@ def integer_output_warning(page: Any, dtype: Any) -> str | None:
     if not 0 < noise < INTEGER_NOISE:
         return None
     return (
-        f"its noise is {noise:.2g} of an integer step, and the output's type ({np.dtype(dtype).name}, --dtype same) "
+        f"its noise is {noise:.2g} of an integer step, and the output's type ({np.dtype(dtype).name}: --dtype same) "
         "rounds the denoised values: rounding moves each by up to half a step, a bias on dim counts (0.6 written "
-        "as 1) and an error larger than what denoising removed; write float32 (leave --dtype out)"
+        "as 1); write float32 (leave --dtype out)"
     )
 
 

@@ -1261,8 +1261,8 @@ def _caution_once(found: list[str], cautioned: bool) -> tuple[list[str], bool]:
 #: Ends an out-of-domain warning of the spectral path where the input's shape chose it: frames of that
 #: shape (a tall microscopy page) would have been damaged by a model made for recordings.
 DETECTED_PATH = (
-    "; it was denoised as a time x wavelength recording, as its shape suggests: if its pages are image "
-    "frames, declare them: kind='image'"
+    "; it was denoised as a time x wavelength recording, as its shape (or its rows) suggests: if it holds "
+    "image frames, declare them: kind='image'"
 )
 
 

@@ -384,6 +384,7 @@ _FLAGS = {
     r"denoise=False": "--no-denoise",
     r"nan='fill'": "--nan fill",
     r"channel=k\b": "--channel K",
+    r"rate must be a": "--rate must be a",
     r"channel=\.\.\.": "--channel",
     r"channel=(\d+)": r"--channel \1",
 }

@@ -15,9 +15,9 @@ A dataset's axes are taken, for each of time and wavelength, from the first of:
 * a 1D dataset ``Time``/``Wavelength`` in its group;
 * a 1D numeric attribute ``Time``/``Wavelength`` (or ``Timestamps``, ``Wavelengths``) of the
   dataset itself;
-* a 1D dataset ``Time``/``Wavelength`` in the nearest group above that holds one as long as one
-  of its dimensions (a dataset named with ``key`` in a subgroup, its axes at the root; one of
-  another length belongs to other data).
+* 1D datasets ``Time`` and ``Wavelength`` in the nearest group above that holds both, each as long
+  as another of its dimensions (a dataset named with ``key`` in a subgroup, its axes at the root;
+  one alone, or lengths that do not fit it together, belong to other data).
 
 Axes not fixed to a dimension orient each 2D array by their lengths (a stored wavelength x
 time array is read transposed and written back as stored); an array the axes do not fit, or
@@ -404,7 +404,7 @@ def _axes_of(ds: Any, group: Any, name: str, where: str) -> tuple[_Axis | None, 
 
     A dimension known from a scale or label without values takes its values from the group's
     Time or Wavelength dataset, else from the dataset's attribute, else from the nearest group
-    above that holds such a dataset as long as one of its dimensions, where there is one.
+    above that holds both, each as long as another of its dimensions, where there is one.
     """
     import h5py
 
@@ -431,24 +431,26 @@ def _axes_of(ds: Any, group: Any, name: str, where: str) -> tuple[_Axis | None, 
     for axis in _attribute_axes(ds, name, without, where).values():
         place(axis)
     without = [r for r in ("time", "wavelength") if r not in found or found[r].values is None]
-    # else the nearest group above that holds one as long as a dimension (a dataset named with key=...
-    # in a subgroup, its axes at the root); one that fits no dimension belongs to other data
+    # else the nearest group above that holds both, each as long as another of its dimensions (a
+    # dataset named with key=... in a subgroup, its axes at the root): one alone, or lengths that do
+    # not fit the dataset together, belong to other data
     shape = tuple(int(n) for n in ds.shape)
     above = _ancestors(group)
-    for role, names in (("time", _TIME_NAMES), ("wavelength", _WL_NAMES)):
-        if role not in without:
-            continue
-        found_above = next(
-            (
-                _dataset_axis(axis_ds, role, f"{parent.name.rstrip('/')}/{n}", None, where)
-                for parent in above
-                for n in names
-                if _fits(axis_ds := _hard_dataset(parent, n, where), shape) and not _is_netcdf_dimension(axis_ds)
-            ),
-            None,
-        )
-        if found_above is not None:
-            place(found_above)
+    if without:
+        for parent in above:
+            t_ds, w_ds = (
+                next((d for n in names if _fits(d := _hard_dataset(parent, n, where), shape)), None)
+                for names in (_TIME_NAMES, _WL_NAMES)
+            )
+            if t_ds is None or w_ds is None or _is_netcdf_dimension(t_ds) or _is_netcdf_dimension(w_ds):
+                continue
+            dims = range(len(shape))
+            if not any(a != b and shape[a] == t_ds.size and shape[b] == w_ds.size for a in dims for b in dims):
+                continue
+            for role, axis_ds in (("time", t_ds), ("wavelength", w_ds)):
+                if role in without:
+                    place(_dataset_axis(axis_ds, role, axis_ds.name, None, where))
+            break
     without = [r for r in ("time", "wavelength") if r not in found or found[r].values is None]
     if broken and without:
         raise FileFormatError(
@@ -456,8 +458,7 @@ def _axes_of(ds: Any, group: Any, name: str, where: str) -> tuple[_Axis | None, 
             "nothing in the file); store its axes as 1D datasets Time and Wavelength beside it, or attach them again"
         )
     for role in without:
-        for g in (group, *above):
-            _refuse_unread(g, ds, name, role, where)
+        _refuse_unread(group, ds, name, role, where)
     return found.get("time"), found.get("wavelength")
 
 
@@ -489,12 +490,11 @@ def _refuse_unread(group: Any, ds: Any, name: str, role: str, where: str) -> Non
         if not (_one_d(other) and other.size in shape and _monotonic(np.asarray(other[()]).ravel())):
             continue
         axis = "Time" if role == "time" else "Wavelength"
-        place = f"beside {name}" if group == ds.parent else f"in {group.name}"
         raise FileFormatError(
-            f"{where}: {place} is {n} ({other.size} values), whose name says {role}, but fluorodn reads "
-            f"the {role} axis only from a 1D dataset {axis} beside the data (or in a group above it), a dimension "
-            f"scale attached to it, or its attribute {axis}: rename {n} to {axis}, or attach it to {name} as a "
-            "dimension scale"
+            f"{where}: beside {name} is {n} ({other.size} values), whose name says {role}, but fluorodn reads "
+            f"the {role} axis only from a 1D dataset {axis} beside the data (or with the other axis in a group "
+            f"above it), a dimension scale attached to it, or its attribute {axis}: rename {n} to {axis}, or "
+            f"attach it to {name} as a dimension scale"
         )
 
 

@@ -35,6 +35,8 @@ _CONSISTENT = 0.99
 #: dropped frame) wherever they lie; noise that flips the order of two phases 8 x their noise apart
 #: does so in one cycle, not in three running.
 _SWAPPED_RUN = 3
+#: ... from which on at least this share of the cycles stay in that other order.
+_SWAP_LASTS = 0.8
 _OPTION = "excitations=N (1 when the rows are not interleaved)"
 
 
@@ -86,10 +88,12 @@ def _separation(total: np.ndarray, n: int) -> tuple[np.ndarray, float, int | Non
             med = float(np.median(d))
             agree = min(agree, float(np.mean(np.sign(d) == np.sign(med))) if med != 0 else 0.0)
             swapped |= (np.sign(d) == -np.sign(med)) & (np.abs(d) > _SAME * floor)
-    # cycles in a run of _SWAPPED_RUN swapped ones: the first of each run's windows
-    runs = np.convolve(swapped, np.ones(_SWAPPED_RUN, int), mode="valid") == _SWAPPED_RUN
-    first = int(np.argmax(runs)) * n if runs.any() else None
-    return size, agree, first
+    # a dropped frame swaps the phases from there on: the first run of _SWAPPED_RUN swapped cycles
+    # after which most cycles stay swapped (a brief crossing of the levels, an event on the dimmer
+    # excitation, comes back)
+    runs = np.flatnonzero(np.convolve(swapped, np.ones(_SWAPPED_RUN, int), mode="valid") == _SWAPPED_RUN)
+    lasting = [int(r) for r in runs if swapped[r:].mean() >= _SWAP_LASTS]
+    return size, agree, lasting[0] * n if lasting else None
 
 
 def detect(data: np.ndarray, where: str) -> int:
@@ -181,14 +185,28 @@ def check_declared(data: np.ndarray, n: int, where: str) -> None:
     )
 
 
+#: The steps from each excitation's row to the next one's (their medians) are even when none is more
+#: than this many times another: the light sources fire evenly spaced, one sampling period apart.
+_EVEN = 1.25
+
+
 def check_dropped(times: np.ndarray, n: int, where: str) -> None:
     """Refuse ``n`` interleaved excitations (declared or detected) where the rows' timestamps
     ``times`` ((T,) s) show frames dropped in a number that is not a multiple of ``n``: the rows
     after the gap hold each excitation's spectra in another's place. Whole cycles dropped keep
-    the phases."""
+    the phases. Sources fired unevenly within the cycle (:data:`_EVEN`) are left to the intensities
+    (:func:`check_declared`)."""
     if n == 1:
         return
-    missing = frames_missing(np.diff(np.asarray(times, dtype=np.float64)))
+    d = np.diff(np.asarray(times, dtype=np.float64))
+    if d.size < 2 * n:
+        return
+    # sources fired unevenly within each cycle (two LEDs 10 ms apart every 50 ms): the rows' steps
+    # are no one period, and only the intensities can tell a dropped frame
+    steps = [float(np.median(d[k::n])) for k in range(n)]  # from each excitation's row to the next's
+    if not min(steps) > 0 or max(steps) > _EVEN * min(steps):
+        return
+    missing = frames_missing(d)
     bad = np.flatnonzero(missing % n != 0)
     if bad.size:
         k, m = int(bad[0]), int(missing[bad[0]])

@@ -142,18 +142,25 @@ def unmix_file(
             times = _stored_times(src, meta["time_s"], arr.shape[0], rate)
         if isinstance(meta.get("time_origin_s"), (int, float)) and times is not None:
             origin = float(meta["time_origin_s"])
-    stated_wl = None if meta.get("own_axes") else meta.get("wavelength_nm")
-    if stated_wl is not None:
-        stated_wl = np.asarray(stated_wl, dtype=np.float64).reshape(-1)
-        if stated_wl.size == 2 and arr.shape[1] != 2:  # FIRST, LAST: evenly spaced over the bins
-            stated_wl = np.linspace(stated_wl[0], stated_wl[1], arr.shape[1])
-        if stated_wl.size != arr.shape[1] and wavelengths is None:
+    stated = None if meta.get("own_axes") else meta.get("wavelength_nm")
+    if stated is not None:
+        bins = arr.shape[1]
+        spec = stated
+        if isinstance(stated, list) and len(stated) == 2 and bins != 2:  # FIRST, LAST: evenly spaced over the bins
+            spec = f"{stated[0]}:{stated[1]}"
+        try:
+            stated_wl: np.ndarray | None = wavelength_grid(spec, bins)
+        except (UnmixError, TypeError, ValueError):
+            stated_wl = None  # the file's do not fit its bins: the wavelengths given stand, if any
+        if stated_wl is None and wavelengths is None:
+            count = len(stated) if isinstance(stated, list) else None
+            what = f"{count} wavelengths" if count is not None else f"wavelengths {stated!r}"
             raise UnmixError(
-                f"{src} states {stated_wl.size} wavelengths (wavelength_nm) for its {arr.shape[1]} bins; give the "
-                "bins' wavelengths with wavelengths=..."
+                f"{src} states {what} (wavelength_nm) that do not fit its {bins} bins; give the bins' wavelengths "
+                "with wavelengths=..."
             )
-        if wavelengths is not None and stated_wl.size == arr.shape[1]:  # else the file's do not fit: the given
-            given = wavelength_grid(wavelengths, arr.shape[1])
+        if wavelengths is not None and stated_wl is not None:
+            given = wavelength_grid(wavelengths, bins)
             off = wavelength_gap(given, stated_wl)
             if off > 0:
                 raise UnmixError(
@@ -179,7 +186,8 @@ def unmix_file(
         if (record := denoised_already(src, key)) is not None:
             then = "unmixing denoises it again, which removes more than noise; unmix it as it is with denoise=False"
             warnings.warn(UnmixWarning(denoised_already_message(record, then)), stacklevel=2)
-    result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2, nan)  # warnings: at the caller
+    one = formats.handles(src)  # a spectrometer file's channel: its excitations split as the reader was told
+    result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2, nan, one)  # warnings: caller
     if times is not None:
         from fluorodn.formats.timing import check
 

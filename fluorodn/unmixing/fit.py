@@ -191,9 +191,12 @@ def _unmix(
     progress: Progress | None,
     depth: int,
     nan: str = "refuse",
+    one_excitation: bool = False,
 ) -> UnmixResult:
     """:func:`unmix`, its warnings (and those of the Denoiser it runs) pointing ``depth`` frames
-    above this function, at the user's line."""
+    above this function, at the user's line; ``one_excitation``: the rows are known to hold one
+    excitation (a spectrometer file's channel, split or declared as the reader was told), so they
+    are not checked for interleaving."""
     denoise = _checked_denoise(denoise)
     from fluorodn.denoiser import checked_bool, checked_rate
 
@@ -221,7 +224,8 @@ def _unmix(
         )
     if not lit.all():
         x = x[lit]  # the Denoiser then finds no dark rows in it, so they are set aside here only
-    _refuse_interleaved_rows(x)
+    if not one_excitation:
+        _refuse_interleaved_rows(x)
     wl = wavelengths_for(wavelengths, shape)
     inside = _hemoglobin_bins(wl)
     if not inside.all():  # a spectrometer's whole range: the fit takes the bins the table covers
@@ -231,7 +235,7 @@ def _unmix(
     if still.any():  # a dead or stuck pixel: no noise, so it would outweigh every other bin in the fit
         if int((~still).sum()) < MIN_FIT_BINS:
             raise UnmixError(
-                f"{int(still.sum())} of the recording's {wl.size} bins hold one value throughout and "
+                f"{int(still.sum())} of the recording's {wl.size} bins hold one value in nearly every sample and "
                 f"{int((~still).sum())} change; unmixing needs at least {MIN_FIT_BINS} that change"
             )
         warnings.warn(_still_message(wl, still, filled > 0), UnmixWarning, stacklevel=1 + depth)
@@ -518,9 +522,9 @@ def _refuse_interleaved_rows(x: np.ndarray) -> None:
         return
     if n > 1:
         raise UnmixError(
-            f"the recording's rows alternate like {n} interleaved excitations (their summed intensities); "
-            f"unmixing takes one at a time: unmix the rows of one (x[k::{n}], k from 0 to {n - 1}), or a "
-            "spectrometer file's with channel=k"
+            f"the recording's rows alternate like {n} interleaved excitations (by their intensities or their "
+            f"spectra); unmixing takes one at a time: from Python, unmix the rows of one (x[k::{n}], k from 0 to "
+            f"{n - 1}); a spectrometer file's, with channel=k"
         )
 
 

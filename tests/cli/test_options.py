@@ -576,7 +576,7 @@ def test_dim_counts_written_as_integers_are_told(tiny_model: Path, tmp_path: Pat
     result = denoise(tiny_model, tmp_path / "dim.tif", "--dtype", "same", "-o", tmp_path / "d.tif")
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: warning:")]
-    assert len(lines) == 1 and told in lines[0] and "(uint16, --dtype same)" in lines[0], result.stderr
+    assert len(lines) == 1 and told in lines[0] and "(uint16: --dtype same)" in lines[0], result.stderr
     assert tifffile.imread(tmp_path / "d.tif").dtype == np.uint16
     for args in (["dim.tif", "-o", tmp_path / "f.tif"], ["bright.tif", "--dtype", "same", "-o", tmp_path / "b.tif"]):
         result = denoise(tiny_model, tmp_path / args[0], *args[1:])

@@ -428,11 +428,16 @@ def test_wavelengths_given_that_contradict_the_tiffs_are_refused(files: SimpleFi
     bad = files.folder / "bad.tif"
     tifffile.imwrite(bad, np.load(files.npy), description=json.dumps({"wavelength_nm": wl[:90]}), metadata=None)
     told = cli("unmix", bad, "-s", files.sensor, "--no-denoise", "-o", files.folder / "b.csv")
-    assert_user_error(told, f"{bad} states 90 wavelengths (wavelength_nm) for its 152 bins")
+    assert_user_error(told, f"{bad} states 90 wavelengths (wavelength_nm) that do not fit its 152 bins")
     given = cli(
         "unmix", bad, "-s", files.sensor, "--no-denoise", "--wavelengths", files.wl, "-o", files.folder / "b.csv"
     )
     assert given.exit_code == 0, given.output
+    # a range stated as text, as --wavelengths takes it
+    span = files.folder / "span.tif"
+    text = json.dumps({"wavelength_nm": f"{wl[0]}:{wl[-1]}"})
+    tifffile.imwrite(span, np.load(files.npy), description=text, metadata=None)
+    assert cli("unmix", span, "-s", files.sensor, "--no-denoise", "-o", files.folder / "s.csv").exit_code == 0
 
 
 # -- files that carry their own axes: spectrometer files and the TIFFs converted from them ---

@@ -107,3 +107,23 @@ def test_sources_of_equal_brightness_are_told_apart_by_their_spectra():
     assert interleave.detect(data, "rec") == 2
     # one shape throughout, its level changing slowly: one source
     assert interleave.detect(300 + 800 * a * (1 + 0.1 * np.sin(np.arange(2000) / 50))[:, None], "rec") == 1
+
+
+def test_a_brief_crossing_of_the_levels_is_no_dropped_frame():
+    # an event on the dimmer excitation lifts it above the other for 10 cycles, then the order comes
+    # back: a dropped frame swaps the phases for the rest of the recording
+    rng = np.random.default_rng(1)
+    level = np.where(np.arange(4000) % 2 == 0, 1000.0, 900.0)
+    event = np.zeros(4000)
+    event[2001:2021:2] = 0.2
+    data = (level * (1 + event))[:, None] / 16 + rng.normal(0, 5 / 4, (4000, 16))
+    assert interleave.detect(data, "rec") == 2
+    interleave.check_declared(data, 2, "rec")
+
+
+def test_sources_fired_unevenly_in_each_cycle_are_not_taken_for_dropped_frames():
+    # two sources 10 ms apart every 50 ms: the rows' steps alternate 10 and 40 ms, each excitation at 20 Hz
+    times = np.cumsum(np.tile([0.01, 0.04], 200))
+    interleave.check_dropped(times, 2, "rec")
+    with pytest.raises(FileFormatError, match="1 frame dropped before spectrum 301"):
+        interleave.check_dropped(np.delete(np.arange(401) * 0.2, 301), 2, "rec")
