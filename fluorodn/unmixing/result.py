@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,17 @@ __all__ = ["COLUMNS", "OUTPUT_FORMATS", "UnmixResult", "need_pyarrow"]
 
 #: Columns of the table an :class:`UnmixResult` writes, in order.
 COLUMNS = ("sample", "time_s", "sensor", "hbo2", "hb", "offset", "residual_rms", "gain")
+#: Each column's unit, as a Parquet output's fields state it.
+UNITS = {
+    "sample": "index from 0",
+    "time_s": "s",
+    "sensor": "the sensor spectrum's units: dF/F = sensor x S(wavelength)",
+    "hbo2": "uM cm (change x effective path length)",
+    "hb": "uM cm (change x effective path length)",
+    "offset": "counts",
+    "residual_rms": "relative (RMS over bins of (F - model) / model)",
+    "gain": "relative, 1 = typical",
+}
 #: Output formats of :meth:`UnmixResult.save`, by extension.
 OUTPUT_FORMATS = (".csv", ".parquet", ".nwb")
 
@@ -222,7 +234,8 @@ class UnmixResult:
         before_publish: Callable[[], None] | None = None,
     ) -> Path:
         """Write the table as Parquet (pyarrow); an unknown time_s, and the traces of samples taken with
-        the light off, are null. Returns the path."""
+        the light off, are null. Each field states its unit (field metadata ``unit``, :data:`UNITS`),
+        and the schema :meth:`provenance` (metadata ``fluorodn``, JSON). Returns the path."""
         from fluorodn.io import atomic_output
 
         need_pyarrow(path)
@@ -231,7 +244,9 @@ class UnmixResult:
         path = Path(path)
         cols = self.columns()
         arrays = [pa.array(v, from_pandas=True) for v in cols.values()]  # from_pandas: NaN -> null
-        table = pa.Table.from_arrays(arrays, names=list(cols))
+        fields = [pa.field(name, a.type, metadata={"unit": UNITS[name]}) for name, a in zip(cols, arrays, strict=True)]
+        schema = pa.schema(fields, metadata={"fluorodn": json.dumps(self.provenance())})
+        table = pa.Table.from_arrays(arrays, schema=schema)
         with (
             _write_errors(path),
             atomic_output(path, overwrite=overwrite, source=_opt_path(source), before_publish=before_publish) as tmp,

@@ -1104,6 +1104,15 @@ def test_parquet(result: UnmixResult, tmp_path: Path) -> None:
     table = pq.read_table(result.save(tmp_path / "u.parquet"))
     assert table.column_names == list(COLUMNS)
     np.testing.assert_array_equal(table.column("sensor").to_numpy(), result.sensor)
+    # each field states its unit, the file fluorodn's record of the unmixing
+    import json
+
+    from fluorodn.unmixing.result import UNITS
+
+    assert {f.name: f.metadata[b"unit"].decode() for f in table.schema} == UNITS
+    assert table.schema.field("offset").metadata[b"unit"] == b"counts"
+    record = json.loads(table.schema.metadata[b"fluorodn"])
+    assert record == json.loads(json.dumps(result.provenance())) and record["refined"] is False
 
 
 def test_parquet_without_pyarrow_is_one_sentence(
