@@ -318,8 +318,13 @@ def sensor_on(sensor: Any, wl: np.ndarray) -> np.ndarray:
     lo, hi = float(wl.min()), float(wl.max())
     tol = 1e-6 * max(1.0, hi)
     if sw[0] > lo + tol or sw[-1] < hi - tol:
+        # wavelengths in micrometres (0.45-0.65) or angstroms (4500-6500) cover the recording's in nm
+        unit = next(
+            (u for u, k in (("micrometres", 1e3), ("angstroms", 0.1)) if k * sw[0] <= lo and k * sw[-1] >= hi), None
+        )
+        hint = f" (its wavelengths look like {unit}: give them in nm)" if unit else ""
         raise UnmixError(
-            f"{name} covers {sw[0]:g}-{sw[-1]:g} nm but the recording {lo:g}-{hi:g} nm; "
+            f"{name} covers {sw[0]:g}-{sw[-1]:g} nm but the recording {lo:g}-{hi:g} nm{hint}; "
             "give a sensor spectrum over the whole range (it is not extrapolated)"
         )
     response = np.interp(wl, sw, dff)

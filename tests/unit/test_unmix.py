@@ -939,8 +939,13 @@ def test_refuses_a_sensor_that_does_not_cover_the_range(small: tuple[np.ndarray,
     x, tr = small
     path = tmp_path / "short.csv"
     path.write_text("wavelength_nm,dff\n480,-0.05\n600,0.01\n", encoding="utf-8")
-    with pytest.raises(UnmixError, match=r"covers 480-600 nm but the recording 477-595 nm"):
+    with pytest.raises(UnmixError, match=r"covers 480-600 nm but the recording 477-595 nm; give"):
         unmix(x, tr["wl"], path, denoise=False)
+    # one in micrometres covers it, 1000x smaller: named
+    um = tmp_path / "um.csv"
+    um.write_text("wavelength_um,dff\n0.45,-0.05\n0.65,0.01\n", encoding="utf-8")
+    with pytest.raises(UnmixError, match=r"covers 0.45-0.65 nm .* \(its wavelengths look like micrometres: give"):
+        unmix(x, tr["wl"], um, denoise=False)
 
 
 def test_bins_outside_the_hemoglobin_table_are_left_out_of_the_fit(small: tuple[np.ndarray, dict]) -> None:
