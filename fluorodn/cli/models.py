@@ -58,10 +58,11 @@ def models() -> None:
 
 
 def _noise_cell(card: dict[str, object]) -> str:
-    """The noise scales a model was trained on: its range for a blind model, else its one scale."""
+    """The noise scales a model was trained on: their range (blind for a spectral model, which is
+    told each trace's level), else its one scale."""
     span = card.get("noise_scale_range")
     if isinstance(span, list | tuple) and len(span) == 2:
-        return f"{span[0]:g}-{span[1]:g} (blind)"
+        return f"{span[0]:g}-{span[1]:g}" + (" (blind)" if card.get("kind") == "spectral" else "")
     return str(card.get("noise_scale", ""))
 
 

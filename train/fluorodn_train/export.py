@@ -176,6 +176,7 @@ def export(
         "normalization": CONVENTION,
         "domain": info.get("domain", "spectral-fiber-photometry"),
         "noise_scale": float(info["noise_scale"]),
+        "noise_scale_range": list(info.get("noise_scale_range", [])),
         "instances_seen": int(info.get("instances_seen", 0)),
         "steps": int(info.get("steps", 0)),
         "training_command": info.get("training_command", ""),
@@ -195,7 +196,6 @@ def export(
             odd=odd,
             normalization=SPECTRAL_CONVENTION,
             domain=info.get("domain", "spectral-fiber-photometry"),
-            noise_scale_range=list(info.get("noise_scale_range", [])),
             flop_per_pixel=(1 + odd) * flop_per_sample_1d(model.depth, model.width, model.channels, model.shared),
         )
         for key in ("domain_checks", "generator", "max_spread"):
