@@ -358,7 +358,7 @@ def denoise_file(
 #: An integer output (``--dtype same``) is told where the first page's noise is under this many of
 #: its integer steps: the denoised values then lie between the integers, and rounding them moves
 #: each by up to half a step, which on dim photon counts is a bias (a background of 0.63 counts
-#: written as 1) and an error larger than denoising removed.
+#: written as 1).
 INTEGER_NOISE = 2.0
 
 
@@ -374,7 +374,7 @@ def integer_output_warning(page: Any, dtype: Any) -> str | None:
     if np.dtype(dtype).kind not in "iu" or page.ndim != 2 or min(page.shape) < 2:
         return None
     sub = np.asarray(page[:: max(1, page.shape[0] // 2048)], np.float64)
-    noise = min(float(np.std(np.diff(sub, axis=a))) for a in (0, 1) if sub.shape[a] > 1) / np.sqrt(2.0)
+    noise = min(float(np.std(np.diff(sub, axis=a))) for a in (0, 1)) / np.sqrt(2.0)
     if not 0 < noise < INTEGER_NOISE:
         return None
     return (

@@ -793,7 +793,8 @@ def _read_file(path: str | os.PathLike[str], key: str | None = None, excitations
     import contextlib
 
     from fluorodn import io as fio
-    from fluorodn.unmixing import UnmixError, recording_metadata, wavelength_grid
+    from fluorodn.unmixing import recording_metadata
+    from fluorodn.unmixing.inputs import stated_grid
 
     path = Path(path)
     spectral = path.exists() and fio.format_of(path) in fio.SPECTRAL_FORMATS
@@ -809,14 +810,7 @@ def _read_file(path: str | os.PathLike[str], key: str | None = None, excitations
             return _FileRead(path, pages, used_key, f.wavelengths, rate, rates, f"the timestamps of {path} show",
                              axes_known=rec.axes_known)  # fmt: skip
     meta = recording_metadata(path)
-    wl = None
-    stated = meta.get("wavelength_nm")
-    if isinstance(stated, list) and pages.shape[2] >= 2:
-        spec: Any = f"{stated[0]}:{stated[1]}" if len(stated) == 2 and pages.shape[2] != 2 else stated
-        try:
-            wl = wavelength_grid(spec, pages.shape[2])
-        except (UnmixError, TypeError, ValueError):  # metadata that do not fit the bins state none
-            wl = None
+    wl = stated_grid(meta.get("wavelength_nm"), pages.shape[2])  # metadata that do not fit the bins state none
     rate = _positive(meta.get("sampling_hz"))
     return _FileRead(path, pages, used_key, wl, rate, () if rate is None else (rate,), f"{path} states",
                      axes_known=bool(getattr(rec, "axes_known", False)), meta=meta)  # fmt: skip
@@ -885,19 +879,13 @@ def _nm(wl: np.ndarray | None) -> str:
 def _file_axes(noisy: _FileRead, denoised: _FileRead, wavelengths: Any, rate: float | None) -> tuple[Any, float | None]:
     """The wavelengths and rate of the report: those given, else those the files state; InputError
     where one given contradicts the file's (a wavelength in another bin, a rate more than 1 % off)."""
-    from fluorodn.unmixing.inputs import wavelength_gap, wavelength_grid
+    from fluorodn.unmixing.inputs import contradiction, wavelength_grid
 
     wl_file, rate_file = _stated(noisy, denoised)
     if wl_file is not None and wl_file.wavelengths is not None:
-        if wavelengths is not None:
-            given = wavelength_grid(wavelengths, noisy.pages.shape[2])
-            off = wavelength_gap(given, wl_file.wavelengths)
-            if off > 0:
-                raise InputError(
-                    f"the wavelengths given ({_nm(given)}) differ from those {wl_file.path} states "
-                    f"({_nm(wl_file.wavelengths)}) by up to {off:.3g} nm, more than half a bin; leave them out to "
-                    "use the file's"
-                )
+        given = None if wavelengths is None else wavelength_grid(wavelengths, noisy.pages.shape[2])
+        if given is not None and (said := contradiction(given, wl_file.wavelengths, wl_file.path)):
+            raise InputError(said)
         wavelengths = wl_file.wavelengths
     if rate_file is not None and rate_file.rate is not None:
         if rate is not None and not _same_rate((rate,), rate_file.rates):

@@ -434,10 +434,9 @@ def _axes_of(ds: Any, group: Any, name: str, where: str) -> tuple[_Axis | None, 
     # else the nearest group above that holds both, each as long as another of its dimensions (a
     # dataset named with key=... in a subgroup, its axes at the root): one alone, or lengths that do
     # not fit the dataset together, belong to other data
-    shape = tuple(int(n) for n in ds.shape)
-    above = _ancestors(group)
     if without:
-        for parent in above:
+        shape = tuple(int(n) for n in ds.shape)
+        for parent in _ancestors(group):
             t_ds, w_ds = (
                 next((d for n in names if _fits(d := _hard_dataset(parent, n, where), shape)), None)
                 for names in (_TIME_NAMES, _WL_NAMES)

@@ -177,9 +177,8 @@ def check_declared(data: np.ndarray, n: int, where: str) -> None:
         order = np.argsort(np.median(levels, axis=0))
         bad = np.flatnonzero(np.any(np.diff(levels[:, order], axis=1) < 0, axis=1))
         swapped = int(bad[0]) * n if bad.size else 0
-    row = swapped
     raise FileFormatError(
-        f"{where}: with {n} excitations, the intensity order of the phases breaks off from spectrum {row} on "
+        f"{where}: with {n} excitations, the intensity order of the phases breaks off from spectrum {swapped} on "
         f"({1 - agree:.1%} of the cycles); a dropped frame swaps the phases: cut the recording there, or check "
         "excitations=..."
     )

@@ -19,10 +19,11 @@ from fluorodn.unmixing.inputs import (
     PathLike,
     UnmixError,
     UnmixWarning,
+    contradiction,
     recording_metadata,
     stated_dark,
+    stated_grid,
     stated_start,
-    wavelength_gap,
     wavelength_grid,
 )
 from fluorodn.unmixing.result import OUTPUT_FORMATS, UnmixResult, need_pyarrow
@@ -100,7 +101,8 @@ def unmix_file(
     arr = times = origin = None
     meta = recording_metadata(src)
     start = stated_start(meta)
-    if formats.handles(src):  # spectrometer files carry their wavelengths and timestamps
+    spectrometer = formats.handles(src)
+    if spectrometer:  # spectrometer files carry their wavelengths and timestamps
         arr, file_wl, times, origin, start, file_dark = _one_channel(src, key, rate, excitations, channel)
         meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
         if file_dark is not None:  # an HDF5 file fluorodn wrote from a recording that stated it
@@ -143,39 +145,23 @@ def unmix_file(
         if isinstance(meta.get("time_origin_s"), (int, float)) and times is not None:
             origin = float(meta["time_origin_s"])
     stated = None if meta.get("own_axes") else meta.get("wavelength_nm")
-    if stated is not None:
-        bins = arr.shape[1]
-        spec = stated
-        if isinstance(stated, list) and len(stated) == 2 and bins != 2:  # FIRST, LAST: evenly spaced over the bins
-            spec = f"{stated[0]}:{stated[1]}"
-        try:
-            stated_wl: np.ndarray | None = wavelength_grid(spec, bins)
-        except (UnmixError, TypeError, ValueError):
-            stated_wl = None  # the file's do not fit its bins: the wavelengths given stand, if any
-        if stated_wl is None and wavelengths is None:
-            count = len(stated) if isinstance(stated, list) else None
-            what = f"{count} wavelengths" if count is not None else f"wavelengths {stated!r}"
-            raise UnmixError(
-                f"{src} states {what} (wavelength_nm) that do not fit its {bins} bins; give the bins' wavelengths "
-                "with wavelengths=..."
-            )
-        if wavelengths is not None and stated_wl is not None:
-            given = wavelength_grid(wavelengths, bins)
-            off = wavelength_gap(given, stated_wl)
-            if off > 0:
-                raise UnmixError(
-                    f"the wavelengths given ({given[0]:g}-{given[-1]:g} nm) differ from those {src} states "
-                    f"({stated_wl[0]:g}-{stated_wl[-1]:g} nm) by up to {off:.3g} nm, more than half a bin; leave "
-                    "them out to use the file's"
-                )
+    stated_wl = stated_grid(stated, arr.shape[1])
+    if stated is not None and stated_wl is None and wavelengths is None:
+        what = f"{len(stated)} wavelengths" if isinstance(stated, list) else f"wavelengths {stated!r}"
+        raise UnmixError(
+            f"{src} states {what} (wavelength_nm) that do not fit its {arr.shape[1]} bins; give the bins' "
+            "wavelengths with wavelengths=..."
+        )
+    if wavelengths is not None and stated_wl is not None:  # where the file's do not fit, the given stand
+        said = contradiction(wavelength_grid(wavelengths, arr.shape[1]), stated_wl, src)
+        if said:
+            raise UnmixError(said)
     if wavelengths is None:
-        wavelengths = meta.get("wavelength_nm")
+        wavelengths = stated_wl if stated_wl is not None else meta.get("wavelength_nm")  # a spectrometer's own
         if wavelengths is None:
             raise UnmixError(
                 f"{src} does not store its wavelengths; give them with wavelengths='FIRST:LAST' or a one-column CSV"
             )
-        if isinstance(wavelengths, list) and len(wavelengths) == 2:
-            wavelengths = f"{float(wavelengths[0])!r}:{float(wavelengths[1])!r}"
     if dark is None:  # the dark level the file states, where it states one
         dark = stated_dark(meta, arr.shape[1], src)
     if guppy is not None and times is None and rate is None:
@@ -186,8 +172,8 @@ def unmix_file(
         if (record := denoised_already(src, key)) is not None:
             then = "unmixing denoises it again, which removes more than noise; unmix it as it is with denoise=False"
             warnings.warn(UnmixWarning(denoised_already_message(record, then)), stacklevel=2)
-    one = formats.handles(src)  # a spectrometer file's channel: its excitations split as the reader was told
-    result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2, nan, one)  # warnings: caller
+    # a spectrometer file's channel holds one excitation: the reader split them as it was told
+    result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2, nan, spectrometer)
     if times is not None:
         from fluorodn.formats.timing import check
 

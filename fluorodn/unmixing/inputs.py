@@ -28,6 +28,7 @@ __all__ = [
     "UnmixError",
     "UnmixWarning",
     "check_recording",
+    "contradiction",
     "dark_levels",
     "load_sensor",
     "read_sensor",
@@ -35,6 +36,7 @@ __all__ = [
     "recording_metadata",
     "sensor_on",
     "stated_dark",
+    "stated_grid",
     "wavelength_gap",
     "wavelength_grid",
     "wavelengths_for",
@@ -157,6 +159,33 @@ def wavelength_gap(given: np.ndarray, stated: np.ndarray) -> float:
     half = 0.5 * float(np.min(np.abs(np.diff(stated)))) if stated.size > 1 else 0.0
     off = float(np.max(np.abs(given - stated)))
     return off if off > half else 0.0
+
+
+def stated_grid(stated: Any, n_bins: int) -> np.ndarray | None:
+    """The (n_bins,) wavelengths a file's ``wavelength_nm`` states: one per bin, the first and last
+    (evenly spaced over the bins), or ``"FIRST:LAST"``; None where it states none, or none that fit
+    its bins."""
+    if stated is None or n_bins < 2:
+        return None
+    if isinstance(stated, list) and len(stated) == 2 and n_bins != 2:
+        stated = f"{stated[0]}:{stated[1]}"
+    try:
+        return wavelength_grid(stated, n_bins)
+    except (UnmixError, TypeError, ValueError):
+        return None
+
+
+def contradiction(given: np.ndarray, stated: np.ndarray, path: PathLike) -> str | None:
+    """The sentence refusing wavelengths ``given`` that put a bin in another bin than those the file
+    ``path`` states (:func:`wavelength_gap`); None where they agree."""
+    off = wavelength_gap(given, stated)
+    if not off > 0:
+        return None
+    return (
+        f"the wavelengths given ({given[0]:g}-{given[-1]:g} nm) differ from those {path} states "
+        f"({stated[0]:g}-{stated[-1]:g} nm) by up to {off:.3g} nm, more than half a bin; leave them out to use "
+        "the file's"
+    )
 
 
 def recording_metadata(path: PathLike) -> dict[str, Any]:
