@@ -12,7 +12,9 @@ per-bin median plus the components' share of the mean):
 * ``kept``: no estimate;
 * ``order 2``, ``order 3``, ``order 4``: ``m`` minus its Whittaker smooth with that order of
   differences (:func:`fluorodn.spectral.smooth_spectrum`, GCV), end bins kept; ``order 3`` is
-  the shipped rule, checked here to equal ``fit``'s own ``pattern``;
+  the shipped rule, checked here to equal ``fit``'s own ``pattern`` (whose bins departing further
+  than a detector's pattern, :func:`fluorodn.spectral.fixed_pattern_estimate`, none of these
+  recordings holds);
 * ``order 3, ends too``: the same, the end bins corrected as well;
 * ``order 3, ends halved``: the end bins corrected by half their estimate (a shrunk estimate, for
   an end bin whose estimate is only partly right);

@@ -111,6 +111,7 @@ __all__ = [
     "fast_hemodynamics",
     "fast_hemodynamics_message",
     "fit",
+    "fixed_pattern_estimate",
     "holds_signal",
     "isolated_spikes",
     "keep_onsets",
@@ -507,7 +508,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         # from it (the median of a bin holding skewed signal differs from its mean by how noisy
         # the bin is, which is not smooth across bins)
         mean = mu + sub_coef.mean(axis=0) @ _back(p)
-        pattern = mean - smooth_spectrum(mean)
+        pattern = fixed_pattern_estimate(mean, sigma)
         # an end bin has neighbours on one side only: there its pattern cannot be told from the
         # spectrum's slope and curvature (often steep at a filter edge), and removing the estimate
         # made it worse than keeping it on widened-generator recordings, so the end bins keep theirs
@@ -806,7 +807,7 @@ def recording_cautions(
     return event_cautions(fit(lit, components, fixed_pattern=fixed_pattern), filters_over_time)
 
 
-def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
+def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER, keep: np.ndarray | None = None) -> np.ndarray:
     """``y`` (W,) smoothed across bins by penalized least squares (Whittaker):
     ``argmin_z |y - z|^2 + lam |D z|^2`` with ``D`` the ``order``-th differences and free ends,
     ``lam`` chosen by generalized cross-validation (Craven and Wahba). Polynomials of degree below
@@ -817,22 +818,63 @@ def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER) -> np.ndarray:
     deviations of the residuals around it (:func:`_lines`) is a line's peak, the line is the peak
     and its two neighbours, and the smooth is fitted again without the lines' bins (weight 0 in the
     squares, ``lam`` chosen by cross-validation over the other bins), until the lines found stay
-    the same, for at most :data:`LINE_ROUNDS` rounds. The result equals ``y`` at the lines' bins."""
+    the same, for at most :data:`LINE_ROUNDS` rounds. The result equals ``y`` at the lines' bins.
+    ``keep``: (W,) bool bins kept as they are too, beside the lines found."""
     y = np.asarray(y, np.float64)
     n = len(y)
     eig, vecs = _penalty_eigen(n, order)
-    line = np.zeros(n, bool)
+    kept = np.zeros(n, bool) if keep is None else np.asarray(keep, bool)
+    if n - int(kept.sum()) <= order:
+        return y.copy()
+    line = kept.copy()
     z = _whittaker(y, line, eig, vecs)
     for _ in range(LINE_ROUNDS):
-        peak = _lines(y - z, float(np.ptp(y)) if n else 0.0)
+        peak = _lines(np.where(kept, 0.0, y - z), float(np.ptp(y)) if n else 0.0)
         found = peak.copy()
         found[1:] |= peak[:-1]
         found[:-1] |= peak[1:]
+        found |= kept
         if np.array_equal(found, line) or n - int(found.sum()) <= order:
             break
         line = found
         z = _whittaker(y, line, eig, vecs)
     return np.where(line, y, z)
+
+
+#: Departures of a time-mean spectrum from its smooth (:func:`smooth_spectrum`) that no detector's
+#: fixed pattern makes (:func:`fixed_pattern_estimate`): beyond this many times the bin's noise
+#: level, beyond this share of the smooth's level above its lowest bin, and beyond this share of
+#: the smooth's range. A detector's offset pattern is about its noise level, a gain pattern a few
+#: per cent of the level (the largest bin of a 2 % one, about 6 %); a band blocked by a notch
+#: filter, a masked block of pixels or a dip with edges a bin wide departs by most of the level,
+#: and the smooth rings around it into the bins beside it.
+PATTERN_MOST_NOISE = 8.0
+PATTERN_MOST_LEVEL = 0.05
+PATTERN_MOST_RANGE = 0.05
+
+
+def fixed_pattern_estimate(mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """(W,) the detector's fixed pattern in the time-mean spectrum ``mean``, given each bin's noise
+    level ``sigma``: ``mean`` less its smooth (:func:`smooth_spectrum`), where bins departing
+    further than a detector's pattern does (:data:`PATTERN_MOST_NOISE`, :data:`PATTERN_MOST_LEVEL`),
+    and the bin on either side, are kept as they are (the smooth fitted again without them, for at
+    most :data:`LINE_ROUNDS` rounds): they are the spectrum's own structure, with sharper edges
+    than the narrow lines :func:`smooth_spectrum` finds (a band of several bins blocked)."""
+    mean = np.asarray(mean, np.float64)
+    smooth = smooth_spectrum(mean)
+    structure = np.zeros(len(mean), bool)
+    for _ in range(LINE_ROUNDS):
+        level = smooth - float(np.min(smooth))
+        most = np.maximum(PATTERN_MOST_NOISE * sigma, PATTERN_MOST_LEVEL * level)
+        beyond = np.abs(mean - smooth) > np.maximum(most, PATTERN_MOST_RANGE * float(np.max(level)))
+        beyond &= ~structure
+        if not beyond.any():
+            break
+        structure |= beyond
+        structure[1:] |= beyond[:-1]
+        structure[:-1] |= beyond[1:]
+        smooth = smooth_spectrum(mean, keep=structure)
+    return mean - smooth
 
 
 def _lines(r: np.ndarray, y_range: float) -> np.ndarray:
