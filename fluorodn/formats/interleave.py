@@ -163,13 +163,26 @@ def check_declared(data: np.ndarray, n: int, where: str) -> None:
     """Refuse ``n`` declared excitations whose alternation breaks off (a dropped frame swaps the phases).
 
     When the phases have distinct levels, every cycle must keep their order; when they do
-    not (light sources of equal brightness), the declaration is taken as it is.
+    not (light sources of equal brightness), the declaration is taken as it is, unless the rows
+    alternate cleanly between the levels of another number of excitations that ``n`` is no
+    multiple of (each of the ``n`` channels would then hold rows of several light sources).
     """
     if n == 1 or data.shape[0] < 4 * n:
         return
     total = np.asarray(data, dtype=np.float64).sum(axis=1)
     size, agree, swapped = _separation(total, n)
-    if size[np.triu_indices(n, 1)].min() < _DISTINCT or (agree >= _CONSISTENT and swapped is None):
+    if size[np.triu_indices(n, 1)].min() < _DISTINCT:
+        try:
+            other = _detect_on(total, where)
+        except FileFormatError:  # no clean alternation of another number: the declaration stands
+            return
+        if other > 1 and n % other:
+            raise FileFormatError(
+                f"{where}: its rows alternate between the levels of {other} interleaved excitations, not {n}: each "
+                f"of {n} channels would hold rows of several light sources; declare excitations={other}"
+            )
+        return
+    if agree >= _CONSISTENT and swapped is None:
         return
     if swapped is None:
         cycles = total.size // n

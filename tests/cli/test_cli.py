@@ -253,6 +253,19 @@ def test_library_errors_name_keywords_and_the_command_names_its_options(
     assert out.read_text(encoding="utf-8") == "keep"
 
 
+@pytest.mark.parametrize(
+    ("message", "flags"),
+    [
+        ("rec: its rows alternate ...; declare excitations=2", "rec: its rows alternate ...; declare --excitations 2"),
+        ("give the bins' wavelengths with wavelengths=...", "give the bins' wavelengths with --wavelengths"),
+    ],
+)
+def test_a_count_or_the_wavelengths_named_in_an_error_read_as_options(message: str, flags: str) -> None:
+    from fluorodn.cli._common import as_flags
+
+    assert as_flags(message) == flags
+
+
 def test_never_over_the_input(tiny_model: Path, tmp_path: Path, helpers: Any) -> None:
     tifffile.imwrite(tmp_path / "a.tif", helpers.spectra(20, 20))
     before = (tmp_path / "a.tif").read_bytes()

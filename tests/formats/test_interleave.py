@@ -45,6 +45,20 @@ def test_a_declared_count_whose_alternation_breaks_is_refused():
     interleave.check_declared(data, 2, "rec")
 
 
+def test_a_declared_count_that_the_alternation_does_not_fit_is_refused():
+    """Rows alternating cleanly between two light sources, declared as 3: each of the 3 channels
+    would hold rows of both sources (their gains jumping 1.46 / 0.59 from sample to sample), so it
+    is refused, naming the count that fits. 4 (twice 2: two pairs of equal sources) and 2 stand, as
+    does any count on sources of equal brightness."""
+    data = spectra(600, 16, levels=(1000.0, 400.0))
+    with pytest.raises(FileFormatError, match=r"levels of 2 interleaved excitations, not 3.*excitations=2"):
+        interleave.check_declared(data, 3, "rec")
+    for n in (2, 4):
+        interleave.check_declared(data, n, "rec")
+    for n in (2, 3):
+        interleave.check_declared(spectra(600, 16), n, "rec")
+
+
 def test_read_splits_an_interleaved_export_into_channels_with_their_own_times(export):
     values = np.round(spectra(401, 16, levels=(1000.0, 400.0)), 2)
     path = export(values)
