@@ -30,7 +30,7 @@ from fluorodn._atomic import atomic_folder, atomic_output
 from fluorodn.errors import FileFormatError
 from fluorodn.formats import interleave
 from fluorodn.formats.convert import FORMATS as CONVERSIONS
-from fluorodn.formats.timing import Timing, check, check_declared
+from fluorodn.formats.timing import RATE_TOLERANCE, Timing, check, check_declared
 
 __all__ = [
     "CONVERSIONS",
@@ -105,7 +105,11 @@ class SpectralFile:
         text = f"{self.path}: {self.format}, {what}{t} spectra x {w} bins"
         if self.wavelengths is not None:
             text += f" ({self.wavelengths.min():.2f}-{self.wavelengths.max():.2f} nm)"
-        text += f"; {self.timing.describe()}" if self.timing is not None else "; no timestamps"
+        if self.timing is not None:
+            text += f"; {self.timing.describe()}"
+        else:
+            stated = self.meta.get("sampling_hz")
+            text += "; no timestamps" + (f", {stated:.6g} Hz as the file states" if stated is not None else "")
         if self.excitations > 1:
             rates = sorted({f"{c.timing.rate_hz:.6g}" for c in self.channels if c.timing is not None})
             text += f"; {self.excitations} interleaved excitations" + (f", {'/'.join(rates)} Hz each" if rates else "")
@@ -299,6 +303,17 @@ def read(
         if declared_rate is not None and timing is not None:
             _check_rate(declared_rate, timing, channels[0].timing, n, where)
     meta = dict(getattr(source, "meta", {}))
+    from fluorodn.spectral import rate_refusal
+
+    if timing is None and declared is not None and rate_refusal(declared) is None and n == 1:
+        # no timestamps: the rate the file states is the rows' (with interleaved rows it could be
+        # each channel's as well, so it is not taken there)
+        if rate is not None and abs(rate - declared) > RATE_TOLERANCE * declared:
+            raise FileFormatError(
+                f"{where}: the rate given ({rate:g} Hz) differs from the {declared:.6g} Hz the file states by "
+                f"{abs(rate - declared) / declared:.1%}; leave rate=... out to use the file's"
+            )
+        meta["sampling_hz"] = float(declared)
     return SpectralFile(p, fmt, getattr(source, "wavelengths", None), channels, n, streams, times, timing, meta, source)
 
 
@@ -375,6 +390,8 @@ class SpectralRecording:
         #: interleaved excitations share the rows; None without them, or where they do not advance
         rates = [float(c.timing.rate_hz) for c in chans if c.timing is not None]
         rate = min(rates) if rates else None if self.file.timing is None else float(self.file.timing.rate_hz)
+        if rate is None:  # no timestamps: the rate the file states (an HDF5 attribute), if any
+            rate = self.file.meta.get("sampling_hz")
         self.rate_hz = rate if rate is not None and np.isfinite(rate) and rate > 0 else None
 
     def pages(self) -> Iterator[np.ndarray]:

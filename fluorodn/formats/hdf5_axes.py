@@ -173,13 +173,26 @@ def _one_d(ds: Any) -> bool:
 
 
 def _rate(*objs: Any) -> float | None:
+    """The sampling rate (Hz) the first of ``objs`` to hold one of :data:`RATE_ATTRS` states: a
+    number, or text of one in Hz or kHz (``"10 Hz"``); None where none does, or not readably."""
     for obj in objs:
         for name in RATE_ATTRS:
             if obj is not None and name in obj.attrs:
                 value = np.asarray(obj.attrs[name]).ravel()
-                if value.size == 1 and value.dtype.kind in "iuf":
+                if value.size != 1:
+                    continue
+                if value.dtype.kind in "iuf":
                     return float(value[0])
+                if value.dtype.kind in "SUO":
+                    text = value[0].decode("utf-8", "replace") if isinstance(value[0], bytes) else str(value[0])
+                    found = _RATE_TEXT.fullmatch(text.strip())
+                    if found:
+                        return float(found[1]) * (1000.0 if found[2] and found[2].lower() == "khz" else 1.0)
     return None
+
+
+#: A rate stated as text: a number, optionally in Hz or kHz.
+_RATE_TEXT = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(hz|khz)?", re.IGNORECASE)
 
 
 def _role(*names: str | None) -> str | None:

@@ -103,10 +103,12 @@ def unmix_file(
     start = stated_start(meta)
     spectrometer = formats.handles(src)
     if spectrometer:  # spectrometer files carry their wavelengths and timestamps
-        arr, file_wl, times, origin, start, file_dark = _one_channel(src, key, rate, excitations, channel)
+        arr, file_wl, times, origin, start, file_meta = _one_channel(src, key, rate, excitations, channel)
         meta = {} if file_wl is None else {"wavelength_nm": file_wl, "own_axes": True}
-        if file_dark is not None:  # an HDF5 file fluorodn wrote from a recording that stated it
-            meta["dark_counts"] = file_dark
+        if file_meta.get("dark_counts") is not None:  # an HDF5 file fluorodn wrote from a recording that stated it
+            meta["dark_counts"] = file_meta["dark_counts"]
+        if times is None and file_meta.get("sampling_hz") is not None:  # no timestamps, a rate stated
+            meta["sampling_hz"] = file_meta["sampling_hz"]
     elif channel is not None or excitations is not None:
         raise UnmixError(
             f"channel=... and excitations=... pick a channel of a spectrometer file (an OceanView export, HDF5 "
@@ -250,10 +252,11 @@ def _check_guppy(folder: Path, dest: Path, overwrite: bool) -> None:
 
 def _one_channel(
     src: Path, key: str | None, rate: float | None, excitations: int | None = None, channel: int | None = None
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None, datetime | None, Any]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float | None, datetime | None, dict[str, Any]]:
     """(array (T, W) float64, wavelengths (W,) nm or None, times (T,) s or None, the first
     timestamp on the file's own clock or None, the recording's start (its first sample's date and
-    time) where the file states it or None, the dark level it states (``dark_counts``) or None) of a
+    time) where the file states it or None, what else the file states: ``dark_counts`` (a dark
+    level) and ``sampling_hz`` (a rate, where it stores no timestamps), each where it does) of a
     spectrometer file's one channel, or of its channel ``channel`` (an index from 0); a file of
     several without one is refused, saying how to pick one."""
     from fluorodn import formats
@@ -276,7 +279,8 @@ def _one_channel(
     origin = rec.meta.get("time_origin_s")
     start = rec.meta.get("start")
     when = start if isinstance(start, datetime) else None
-    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when, rec.meta.get("dark_counts")
+    stated = {k: rec.meta[k] for k in ("dark_counts", "sampling_hz") if rec.meta.get(k) is not None}
+    return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when, stated
 
 
 def _refuse_interleaved(src: Path, excitations: Any) -> None:

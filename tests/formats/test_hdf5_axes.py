@@ -126,6 +126,29 @@ def test_declared_rate_that_disagrees_is_refused(tmp_path):
     assert formats.read(_axes_file(tmp_path / "u.h5"), rate=5.02).channels
 
 
+def test_a_rate_stated_without_timestamps_is_the_recordings_and_checks_a_rate_given(tmp_path):
+    """A file with no Time axis that states its rate (a number, or text in Hz) has that rate: the
+    denoiser's and unmix's times come from it, and a rate given that differs is refused, as against
+    timestamps. Text stating a rate that the timestamps contradict is refused too."""
+    from fluorodn.unmixing import unmix_file
+
+    for stated in (10.0, "10 Hz", b"0.01 kHz"):
+        path = tmp_path / f"r{len(str(stated))}.h5"
+        with h5py.File(path, "w") as f:
+            f["Channel1"] = spectra(T, 152, seed=1)
+            f["Wavelength"] = np.linspace(477, 595, 152)
+            f["Channel1"].attrs["sampling_rate"] = stated
+        assert formats.SpectralRecording(path).rate_hz == pytest.approx(10.0)
+        assert "no timestamps, 10 Hz as the file states" in formats.read(path).describe()
+        with pytest.raises(FileFormatError, match=r"rate given \(5 Hz\) differs from the 10 Hz the file states"):
+            formats.read(path, rate=5.0)
+        assert formats.read(path, rate=10.05).channels
+        res, _ = unmix_file(path, "example", output=tmp_path / f"{path.stem}.csv", denoise=False)
+        np.testing.assert_allclose(res.time_s[:3], [0.0, 0.1, 0.2])
+    with pytest.raises(FileFormatError, match="declared sampling rate 10 Hz"):
+        formats.read(_axes_file(tmp_path / "t.h5", sampling_rate="10 Hz"))  # its Time steps 200 ms: 5 Hz
+
+
 def test_layouts_that_do_not_fit_are_refused_with_what_was_expected(tmp_path):
     with h5py.File(tmp_path / "two.h5", "w") as f:
         f["a"] = np.zeros((10, 5))
