@@ -248,6 +248,8 @@ def _unmix(
     k_hbo2, k_hb = LN10_PER_UM * e_hbo2, LN10_PER_UM * e_hb
     if dark is None and (floor := _dark_floor_note(x)):
         warnings.warn(DarkLevelNotice(floor), stacklevel=1 + depth)
+    elif dark is not None and (below := _below_dark(x, dark_w, wl)):
+        warnings.warn(below, UnmixWarning, stacklevel=1 + depth)
     if not lit.all():
         denoising = denoise is not False and denoise is not None
         warnings.warn(LightOffNotice(_light_off_message(lit, denoising)), stacklevel=1 + depth)
@@ -547,6 +549,24 @@ def _still_message(wl: np.ndarray, still: np.ndarray, filled: bool) -> str:
     return (
         f"{n} of the recording's {wl.size} bins (at {at} nm) {holds} one value in nearly every sample ({why}) and "
         f"{are} left out of the fit; the traces come from the {int((~still).sum())} others"
+    )
+
+
+def _below_dark(x: np.ndarray, dark: np.ndarray, wl: np.ndarray) -> str | None:
+    """The warning that the dark level given reaches the median of some of the recording's bins
+    ``x`` (as recorded, before the dark level is subtracted) but not of all (then the fit refuses):
+    they hold no signal above it, and the fit leaves them out; None where none does."""
+    median = np.median(x[_rows(x.shape[0])], axis=0)
+    under = median <= dark
+    n = int(under.sum())
+    if n == 0 or n == under.size:
+        return None
+    at = ", ".join(f"{w:g}" for w in wl[under][:5]) + (f" and {n - 5} more" if n > 5 else "")
+    return (
+        f"the dark level given reaches the median of {n} of the recording's {wl.size} bins (at {at} nm, "
+        f"{float(np.min(median[under])):.6g} at the least, the dark level there {float(dark[under][0]):.6g}): they "
+        "hold no signal above it and are left out of the fit; check the dark level (the counts the detector reports "
+        "with the light off)"
     )
 
 

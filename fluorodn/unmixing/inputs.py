@@ -393,6 +393,11 @@ def dark_levels(dark: Any, n_bins: int) -> np.ndarray:
         return np.zeros(n_bins)
     if isinstance(dark, (str, os.PathLike)):
         text = str(dark)
+        if "," in text and not os.path.exists(text) and _is_number(_decimal_point(text.strip())):
+            raise UnmixError(
+                f"the dark level {text} reads as no number: write it with a decimal point "
+                f"({_decimal_point(text.strip())})"
+            )
         values = np.array([float(text)]) if _is_number(text) else read_values(dark, "dark levels per bin")
     else:
         values = np.asarray(dark, dtype=np.float64).reshape(-1)
@@ -405,5 +410,17 @@ def dark_levels(dark: Any, n_bins: int) -> np.ndarray:
         raise UnmixError(
             f"the dark levels per bin must be finite, and {int(bad.sum())} of the {n_bins} are not "
             f"(the first: {values[bad][0]} at bin {int(np.argmax(bad))})"
+        )
+    if (values < 0).any():
+        # the counts a detector reports with the light off: a negative level would add to the signal
+        if values.size == 1:
+            raise UnmixError(
+                f"the dark level is the counts the detector reports with the light off, 0 or more, not {values[0]:g}"
+            )
+        bad = values < 0
+        first = f"the first: {values[bad][0]:g} at bin {int(np.argmax(bad))}"
+        raise UnmixError(
+            f"the dark levels per bin are the counts the detector reports with the light off, 0 or more, and "
+            f"{int(bad.sum())} of the {n_bins} are negative ({first})"
         )
     return np.full(n_bins, values[0]) if values.size == 1 else values

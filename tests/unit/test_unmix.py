@@ -142,6 +142,31 @@ def test_dark_level_is_subtracted(clean: tuple[np.ndarray, dict]) -> None:
     assert np.std(undone.sensor) < 0.9 * np.std(base.sensor)
 
 
+def test_a_dark_level_that_cannot_be_is_refused_and_one_above_some_bins_is_told(clean: tuple[np.ndarray, dict]) -> None:
+    """A negative dark level (counts the detector reports with the light off) and one written with a
+    decimal comma are refused in one sentence; one that reaches the median of some bins (which the
+    fit then leaves out, as holding no signal above it) is warned of, naming them."""
+    x, tr = clean
+    sensor = (tr["wl"], tr["response"])
+    with pytest.raises(UnmixError, match=r"light off, 0 or more, not -400$"):
+        unmix(x, tr["wl"], sensor, denoise=False, dark=-400.0)
+    with pytest.raises(UnmixError, match=r"1 of the 152 are negative \(the first: -1 at bin 3\)"):
+        unmix(x, tr["wl"], sensor, denoise=False, dark=np.where(np.arange(152) == 3, -1.0, 0.0))
+    with pytest.raises(
+        UnmixError, match=r"the dark level 412,5 reads as no number: write it with a decimal point \(412.5\)"
+    ):
+        unmix(x, tr["wl"], sensor, denoise=False, dark="412,5")
+    median = np.median(x, axis=0)
+    level = float(np.sort(median)[10])  # above the 10 dimmest bins' medians
+    with pytest.warns(
+        UnmixWarning, match=r"reaches the median of 1[01] of the recording's 152 bins .* left out of the fit"
+    ):
+        unmix(x, tr["wl"], sensor, denoise=False, dark=level)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unmix(x + 400.0, tr["wl"], sensor, denoise=False, dark=400.0)
+
+
 @pytest.mark.parametrize("factor", [1e-18, 1e-15, 1e13, 1e20])
 def test_the_units_of_the_values_change_nothing_but_the_emission_and_offset(
     noisy: tuple[np.ndarray, dict], factor: float
