@@ -84,10 +84,18 @@ class RowLengthError(ValueError):
         self.row, self.count, self.expected = row, count, expected
 
 
+class NotANumberError(ValueError):
+    """A value is not a number: its ``row`` and ``column`` (0-based) and its ``text``."""
+
+    def __init__(self, row: int, column: int, text: str) -> None:
+        super().__init__(f"row {row}, value {column}: {text!r} is not a number")
+        self.row, self.column, self.text = row, column, text
+
+
 def parse_rows(rows: list[bytes], decimal: str, sep: str) -> tuple[np.ndarray, NumberStyle]:
     """Rows of numbers separated by ``sep`` ("\\t", or " " for any run of spaces): (T, W) float64 and style.
 
-    Raises RowLengthError when rows hold different numbers of values, ValueError when a
+    Raises RowLengthError when rows hold different numbers of values, NotANumberError when a
     value is not a number.
     """
     block = b"\n".join(rows)
@@ -102,6 +110,13 @@ def parse_rows(rows: list[bytes], decimal: str, sep: str) -> tuple[np.ndarray, N
         bad = next((i for i, c in enumerate(counts) if c != counts[0]), None)
         if bad is not None:
             raise RowLengthError(bad, counts[bad], counts[0]) from err
+        for i, row in enumerate(block.split(b"\n")):
+            for j, field in enumerate(row.split(b"\t") if sep == "\t" else row.split()):
+                try:
+                    float(field)
+                except ValueError:
+                    text = rows[i].split(b"\t")[j] if sep == "\t" else rows[i].split()[j]
+                    raise NotANumberError(i, j, text.decode("utf-8", "replace").strip()) from err
         raise
     return values, _style(rows, block, values, decimal, sep)
 

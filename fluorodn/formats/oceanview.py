@@ -33,6 +33,7 @@ fixed numbers) to the same last digit, non-finite values spelled as the input sp
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from fluorodn.errors import FileFormatError
-from fluorodn.formats._text import NumberStyle, RowLengthError, format_rows, parse_rows
+from fluorodn.formats._text import NotANumberError, NumberStyle, RowLengthError, format_rows, parse_rows
 from fluorodn.formats.timing import TIME_FORMATS, check_wavelengths, parse_times
 
 __all__ = [
@@ -425,6 +426,11 @@ def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
             f"{where}: spectrum {err.row} holds {err.count} values after its first field, spectrum 0 holds "
             f"{err.expected}; {_EXPECTED}"
         ) from None
+    except NotANumberError as err:
+        line_no = raw.count(b"\n", 0, end + 1) + skip + err.row + 1
+        raise FileFormatError(
+            f"{where}: line {line_no} (spectrum {err.row}) holds {err.text[:40]!r}, which is not a number; {_EXPECTED}"
+        ) from None
     except ValueError as err:
         detail = " ".join(str(err).split())[:160]
         raise FileFormatError(f"{where}: a value is not a number ({detail}); {_EXPECTED}") from None
@@ -779,8 +785,12 @@ def _plan(folder: Path) -> _Plan:
         keyed.append((int(found.group(1)) if found else -1, hh * 3600 + mm * 60 + ss + ms / 1000, p))
     if index[names[0]] is not None:
         keyed.sort(key=lambda k: k[0])
-        if len({k[0] for k in keyed}) != len(keyed):
-            raise FileFormatError(f"{where}: two files carry the same index __N__; expected one file per spectrum")
+        same = next(((a, b) for a, b in itertools.pairwise(keyed) if a[0] == b[0]), None)
+        if same is not None:
+            raise FileFormatError(
+                f"{where}: {same[0][2].name} and {same[1][2].name} carry the same index __{same[0][0]}__; expected one "
+                "file per spectrum"
+            )
         clock_s = np.array([k[1] for k in keyed])
     else:  # by time of day, the recording starting after its longest pause (a midnight it crosses is none)
         keyed.sort(key=lambda k: k[1])

@@ -102,6 +102,10 @@ def _refused(path: Path, *words: str) -> str:
 def test_unknown_layouts_are_refused_with_what_was_expected(export, tmp_path):
     values = np.round(spectra(20, 6), 2)
     good = export(values).read_text()
+
+    def line_of(start: str) -> int:
+        return next(k for k, line in enumerate(good.splitlines(), 1) if line.startswith(start))
+
     cases = {
         "nomarker.txt": (good.replace(">>>>>Begin Spectral Data<<<<<\n", ""), ["Begin Spectral Data", "expected"]),
         "nowl.txt": (good.replace(good.splitlines()[14] + "\n", ""), ["wavelengths", "expected"]),
@@ -117,7 +121,10 @@ def test_unknown_layouts_are_refused_with_what_was_expected(export, tmp_path):
             good.replace("Number of Pixels in Spectrum: 6", "Number of Pixels in Spectrum: 2048"),
             ["2048 pixels"],
         ),
-        "text.txt": (good.replace("10:00:00.200\t", "10:00:00.200\tabc", 1), ["not a number"]),
+        "text.txt": (
+            good.replace("10:00:00.200\t", "10:00:00.200\tabc", 1),
+            [f"line {line_of('10:00:00.200')} (spectrum 1) holds 'abc", "not a number"],
+        ),
     }
     for name, (text, words) in cases.items():
         path = tmp_path / name
@@ -204,6 +211,19 @@ def test_folder_refuses_mixed_wavelengths_and_names_without_times(tmp_path):
         _one_spectrum(other, k, wl, np.arange(8.0)).rename(other / f"spectrum{k}.txt")
     with pytest.raises(FileFormatError, match="clock time"):
         OceanViewFolder.read(other)
+
+
+def test_folder_with_two_files_of_one_index_names_them(tmp_path):
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    wl = np.linspace(477, 595, 8)
+    for k in range(4):
+        _one_spectrum(folder, k, wl, np.arange(8.0) + k, clock=36000.0 + 0.2 * k)
+    twin = _one_spectrum(folder, 2, wl, np.arange(8.0), clock=36000.9)
+    twins = r"FLMS12345__2__10-00-00-[49]00.txt and FLMS12345__2__10-00-00-[49]00.txt"
+    with pytest.raises(FileFormatError, match=twins + " carry the same index __2__"):
+        OceanViewFolder.read(folder)
+    assert twin.exists()
 
 
 def test_folder_without_index_crossing_midnight_is_read_in_time_order(tmp_path):
