@@ -128,7 +128,8 @@ def unmix(
         typer.Option(
             "--output",
             "-o",
-            help="Output .csv, .parquet or .nwb (fluorodn[nwb]). Default: <input>_unmixed.csv.",
+            help="Output .csv, .parquet or .nwb (fluorodn[nwb]). Default: <input>_unmixed.csv (with --channel K: "
+            "<input>_channelK_unmixed.csv).",
             parser=as_given,  # an empty name is refused, not taken for the current folder
             metavar="<path>",
         ),

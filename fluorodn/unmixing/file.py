@@ -59,7 +59,8 @@ def unmix_file(
     excitations) is refused with a sentence saying how to pick one (``key`` for a dataset,
     ``channel`` for an excitation or a channel by its index, from 0; ``excitations``: their number,
     where detection cannot tell it, as :func:`fluorodn.formats.read` takes it).
-    ``output`` defaults to ``<stem>_unmixed.csv`` beside the input (``.parquet``: Parquet).
+    ``output`` defaults to ``<stem>_unmixed.csv`` beside the input, ``<stem>_channelK_unmixed.csv``
+    for its ``channel`` K (``.parquet``: Parquet).
     Everything is checked before the output is written, and an existing output is refused
     before any work unless ``overwrite``; an output (the table, or a GuPPy file) that is one of
     the files read (the recording, the sensor spectrum, the wavelengths or dark level CSV) under
@@ -78,7 +79,11 @@ def unmix_file(
 
     src = Path(path)
     beside = named(src)  # "." given: the table is named after the folder, beside it
-    dest = check_name_length(Path(output) if output is not None else beside.with_name(beside.stem + "_unmixed.csv"))
+    # one channel of a file of several: named after it, so that each channel's table has its own name
+    which = "" if channel is None or isinstance(channel, bool) or not isinstance(channel, int) else f"_channel{channel}"
+    dest = check_name_length(
+        Path(output) if output is not None else beside.with_name(beside.stem + which + "_unmixed.csv")
+    )
     if dest.suffix.lower() not in OUTPUT_FORMATS:
         raise UnmixError(f"output {dest} must end in .csv or .parquet (or .nwb for NWB)")
     if dest.suffix.lower() == ".parquet":

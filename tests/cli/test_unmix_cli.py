@@ -582,7 +582,8 @@ def test_an_hdf5_file_of_two_channels_is_refused_naming_key(tmp_path: Path) -> N
 
 def test_an_interleaved_export_is_unmixed_one_excitation_at_a_time_with_channel(tmp_path: Path) -> None:
     """An OceanView export whose rows alternate between two light sources: refused naming --channel,
-    which picks one excitation (its rows and their times, as fluorodn.formats.load gives them);
+    which picks one excitation (its rows and their times, as fluorodn.formats.load gives them),
+    each written by default to a table of its own (il_channelK_unmixed.csv);
     --excitations declares their number; a channel that is not there, or --channel for a file that
     holds no channels, is one sentence."""
     import fluorodn
@@ -603,6 +604,9 @@ def test_an_interleaved_export_is_unmixed_one_excitation_at_a_time_with_channel(
     assert one.exit_code == 0, one.output
     assert read_table(tmp_path / "one.csv")[1].shape[0] == 401
     assert_user_error(cli("unmix", path, "-s", "example", "--channel", 2), "--channel 2 is not one of the 2 channels")
+    for k in (0, 1):  # each channel's table gets its own name by default
+        assert cli("unmix", path, "-s", "example", "--no-denoise", "--channel", k).exit_code == 0
+    assert [len(read_table(tmp_path / f"il_channel{k}_unmixed.csv")[1]) for k in (0, 1)] == [201, 200]
     np.save(tmp_path / "rec.npy", values)
     result = cli("unmix", tmp_path / "rec.npy", "-s", "example", "--wavelengths", "477:595", "--channel", 0)
     assert_user_error(result, "--channel and --excitations pick a channel of a spectrometer file")
