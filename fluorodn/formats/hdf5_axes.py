@@ -134,6 +134,22 @@ _EXPECTED = (
 )
 
 
+def _candidates(f: Any) -> list[str]:
+    """Paths of the 2D or 3D numeric datasets anywhere in the file ``f`` (groups walked by their hard
+    links), other than time and wavelength axes."""
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        axis = name.rpartition("/")[2] in (*_TIME_NAMES, *_WL_NAMES)
+        if isinstance(obj, h5py.Dataset) and not axis and _numeric(obj) and obj.ndim in (2, 3):
+            found.append(name)
+
+    f.visititems(visit)
+    return found
+
+
 def _hard_dataset(group: Any, name: str, where: str) -> Any:
     """The dataset ``name`` of ``group``, refusing links and data outside the file; None if absent."""
     import h5py
@@ -640,6 +656,9 @@ class HDF5Axes:
             if not datasets:
                 others = [(n, _hard_dataset(f, n, where)) for n in f if n not in (*_TIME_NAMES, *_WL_NAMES)]
                 others = [(n, d) for n, d in others if _numeric(d) and d.ndim in (2, 3)]
+                if not others and len(inside := _candidates(f)) == 1:
+                    # the file's one recording lies in a group: read as if named with key=...
+                    return cls._read(f, path, where, inside[0])
                 if len(others) != 1:
                     raise FileFormatError(f"{where} holds {_listing(f)}; {_EXPECTED}")
                 datasets = others

@@ -116,6 +116,13 @@ def test_hdf5_channels_and_key(tmp_path, tiny_model, dn):
         assert out.shape == data.shape and "fluorodn_provenance" in f.attrs
     for e in range(2):
         np.testing.assert_array_equal(out[:, e, :], dn.run(data[:, e, :]))
+    # the file's one recording is found in its group without --key, and written back the same
+    result = denoise(tiny_model, tmp_path / "r.h5", "--overwrite", "-o", tmp_path / "found")
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "found" / "r_denoised.h5") as f:
+        np.testing.assert_array_equal(f["acq/data"][()], out)
+    with h5py.File(tmp_path / "r.h5", "a") as f:
+        f["acq/other"] = data[:, 0, :]
     result = denoise(tiny_model, tmp_path / "r.h5", "--overwrite")
     assert result.exit_code == 1 and "--key" in result.stderr
 
