@@ -558,7 +558,7 @@ def build_report(
             notes: dict[type, str] = {}
             for w in told:  # each kind once: the noisy recording's where both give it
                 if w.category not in notes:
-                    notes[w.category] = reword(" ".join(str(w.message).split()))
+                    notes[w.category] = reword(where + " ".join(str(w.message).split()))
             s["sensor_notes"] = list(notes.values())
             drawn, stats = sensor_figures(a_before, a_after, rate)
             s.update(stats)

@@ -509,5 +509,9 @@ def test_a_dark_level_given_reaches_the_sensor_unmixing() -> None:
     assert any("--dark" in note for note in without["pages"][0]["sensor_notes"]), without["pages"][0]["sensor_notes"]
     _, given = build_report(floor, rows, wavelengths=wl, sensor="example", rate=5.0, dark=500.0)
     assert not any("dark" in note for note in given["pages"][0]["sensor_notes"])
+    # of several pages (an interleaved file's excitations), each note names its page
+    _, two = build_report(np.stack([floor, floor]), np.stack([rows, rows]), wavelengths=wl, sensor="example", rate=5.0)
+    for k in (0, 1):
+        assert any(note.startswith(f"on page {k}, no dark level") for note in two["pages"][k]["sensor_notes"])
     expected = unmix(floor, wl, "example", denoise=False, rate=5.0, dark=500.0).sensor
     assert given["pages"][0]["sensor_std_before"] == pytest.approx(float(np.nanstd(expected)), rel=1e-6)
