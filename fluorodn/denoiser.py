@@ -293,7 +293,7 @@ def unread_refusal(options: DenoiserOptions, name: str, model_kind: str, kind: s
     if every is None or not (unread := options.unread_by(every)):
         return None
     named = " and ".join([", ".join(unread[:-1]), unread[-1]] if len(unread) > 1 else unread)
-    who = "kind 'spectral' runs" if every == "spectral" else f"model {name!r} is an image model, which runs"
+    who = f"kind {kind!r} runs" if kind == every else f"model {name!r} is an image model, which runs"
     other = "image" if every == "spectral" else "spectral"
     return (
         f"{who} the {every} path on every input, and {named} appl{'y' if len(unread) > 1 else 'ies'} to "

@@ -220,12 +220,19 @@ def denoise(
                                 rate=rate)  # fmt: skip
     except FluorodnError as err:
         fail(err)
+    # the options every input would run with are checked before the inputs: a refusal of the
+    # command comes alone, not after one error per file (a model that is not found is told once
+    # the inputs are checked, as the run would tell it on loading)
+    try:
+        model: dict[str, Any] | None = _planned_record(run)
+    except FluorodnError:
+        model = None
+    _check_planned_options(run, threads, None if model is None else model["name"])
     planned = (_planned_kind(run), run.kind.value) if dry_run and to_fmt == "h5" else None
     todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run, with_report=make_report,
                          planned=planned)  # fmt: skip
     if dry_run:
-        report.model = _planned_model(run)
-        _check_planned_options(run, threads, report.model["name"])
+        report.model = model if model is not None else _planned_model(run)
         for src, dest, header in todo:
             report.planned(src, dest, header)
         raise typer.Exit(report.finish())
@@ -542,9 +549,10 @@ def _planned_kind(run: RunOptions) -> str | None:
     return None if meta is None else str(meta.get("kind", "image"))
 
 
-def _check_planned_options(run: RunOptions, threads: int | None, name: str) -> None:
-    """For --dry-run: refuse the options the run would refuse (contradicting each other, or unread
-    by the one path every input takes on the planned model, :func:`fluorodn.denoiser.unread_refusal`)."""
+def _check_planned_options(run: RunOptions, threads: int | None, name: str | None) -> None:
+    """Before any input is read: refuse the options the run would refuse (contradicting each other, or unread
+    by the one path every input takes on the planned model ``name``, :func:`fluorodn.denoiser.unread_refusal`;
+    None: a model not found, which the run refuses)."""
     from fluorodn.denoiser import DenoiserOptions, unread_refusal
 
     try:
@@ -553,17 +561,22 @@ def _check_planned_options(run: RunOptions, threads: int | None, name: str) -> N
         fail(err)
     # a user's model file is read when it loads: its kind unknown here, --kind spectral refuses alike
     kind = _planned_kind(run) or ("spectral" if run.kind.value == "spectral" else None)
-    if kind is not None and (refusal := unread_refusal(options, name, kind, run.kind.value)):
+    if name is not None and kind is not None and (refusal := unread_refusal(options, name, kind, run.kind.value)):
         fail(refusal)
 
 
 def _planned_model(run: RunOptions) -> dict[str, Any]:
-    """For --dry-run: the model file the run would load (:func:`_planned`), refused as the run would
-    refuse it (an unknown name, a precision the device lacks)."""
+    """For --dry-run: :func:`_planned_record`, refused as the run would refuse it (an unknown name, a
+    precision the device lacks)."""
     try:
-        res = _planned(run.model, run.kind.value, run.precision.value, run.device.value)
+        return _planned_record(run)
     except FluorodnError as err:
         fail(err)
+
+
+def _planned_record(run: RunOptions) -> dict[str, Any]:
+    """The model file the run would load (:func:`_planned`); FluorodnError where it would refuse it."""
+    res = _planned(run.model, run.kind.value, run.precision.value, run.device.value)
     return {"name": res.source.name, "file": res.source.path.name, "sha256": res.source.sha256,
             "precision": run.precision.value, "device": run.device.value, "kind": run.kind.value}  # fmt: skip
 

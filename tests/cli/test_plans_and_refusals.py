@@ -56,7 +56,7 @@ def test_a_report_beside_an_existing_summary_writes_neither(tiny_model: Path, tm
     [
         (["--spectral-only", "--strength", "0.5"], "--spectral-only filters nothing over time"),
         (["--model", "low", "--round-onsets"], "model 'low' is an image model"),
-        (["--kind", "image", "--strength", "0.5"], "--strength applies to the spectral path only"),
+        (["--kind", "image", "--strength", "0.5"], "--kind image runs the image path on every input, and --strength"),
         (["--kind", "spectral", "--self-ensemble"], "--self-ensemble applies to the image path only"),
     ],
     ids=["contradicting", "image model", "kind image", "kind spectral"],
@@ -68,6 +68,13 @@ def test_a_dry_run_refuses_the_options_the_run_refuses(tmp_path: Path, options: 
     real = cli("denoise", tmp_path / "s.npy", *options)
     assert_user_error(real, said)
     assert not (tmp_path / "s_denoised.npy").exists()
+    # refused before the inputs are checked: alone, not after an error about an existing output
+    np.save(tmp_path / "s_denoised.npy", _frame(shape=(300, 152)))
+    for dry_run in ([], ["--dry-run"]):
+        result = cli("denoise", tmp_path / "s.npy", *options, *dry_run)
+        assert [ln for ln in result.stderr.splitlines() if ln.startswith("fluorodn: error:")] == [
+            next(ln for ln in result.stderr.splitlines() if said in ln)
+        ], result.stderr
 
 
 def test_an_empty_input_name_is_refused_not_taken_for_the_current_folder(tmp_path: Path, monkeypatch: Any) -> None:
