@@ -1101,10 +1101,16 @@ class Denoiser:
             messages += measured_warnings(stats, checks, t)
         return messages
 
-    def _event_cautions(self, proj: spectral.Projection) -> list[spectral.EventCaution]:
+    def _event_cautions(self, proj: spectral.Projection, x: np.ndarray | None = None) -> list[str]:
         """The cautions about events counted on this run's output of a recording with projection
-        ``proj`` (:func:`fluorodn.spectral.event_cautions`)."""
-        return spectral.event_cautions(proj, self.options.filters_over_time)
+        ``proj`` (:func:`fluorodn.spectral.event_cautions`); with the recording ``x`` (all its rows),
+        fast hemodynamics found where its rows alternate between the levels of interleaved
+        excitations are told as that (:func:`fluorodn.spectral.interleaved_message`)."""
+        found: list[str] = list(spectral.event_cautions(proj, self.options.filters_over_time))
+        fast = spectral.fast_hemodynamics_message(proj)
+        if x is not None and fast is not None and (told := spectral.interleaved_message(x)):
+            found = [told if m == fast else m for m in found]
+        return found
 
     def _spectral_out(
         self,
@@ -1126,7 +1132,7 @@ class Denoiser:
                 few_samples_warning(arr.shape[0]),
                 clipping_warning(arr),
                 spectral.pattern_message(proj),
-                *self._event_cautions(proj),
+                *self._event_cautions(proj, arr),
             ]
             if isinstance(limits, dict):
                 messages += measured_warnings(spectral.removed_stats(arr, out, proj), limits, arr.shape[0])

@@ -113,6 +113,7 @@ __all__ = [
     "fit",
     "fixed_pattern_estimate",
     "holds_signal",
+    "interleaved_message",
     "isolated_spikes",
     "keep_onsets",
     "kept_share",
@@ -780,6 +781,28 @@ def fast_hemodynamics_message(p: Projection) -> EventCaution | None:
         "faster than its noise): events counted on the denoised output may fall below the raw recording's count "
         "(they did by 0.004-0.005 of event F1 at noise 0.4 and 0.8 in fluorodn's events benchmark), so check an "
         "event analysis against the raw recording"
+    )
+
+
+def interleaved_message(x: np.ndarray) -> str | None:
+    """The :class:`fluorodn.OutOfDomainWarning` message for a (T, W) recording whose rows alternate
+    cleanly between the levels of N interleaved excitations (light sources fired in turn, each
+    row's summed intensity or spectral centroid read as a spectrometer file's are:
+    :func:`fluorodn.formats.interleave.detect`), which the projection reads as fast hemodynamics;
+    None where they do not."""
+    from fluorodn.errors import FileFormatError
+    from fluorodn.formats import interleave
+
+    try:
+        n = interleave.detect(np.asarray(x), "the recording")
+    except FileFormatError:  # a pattern, but not clean enough to tell excitations
+        return None
+    if n < 2:
+        return None
+    return (
+        f"its rows alternate between the levels of {n} interleaved excitations (light sources fired in turn), which "
+        "the spectral path reads as fast hemodynamics and the model was not trained on; an event analysis needs "
+        f"each excitation's rows apart: denoise them one excitation at a time (x[k::{n}] for k from 0 to {n - 1})"
     )
 
 

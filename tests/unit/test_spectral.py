@@ -122,6 +122,22 @@ def test_smooth_spectrum_keeps_low_polynomials_and_removes_white_noise() -> None
     np.testing.assert_allclose(spectral.smooth_spectrum(1e-3 * (smooth + noise) + 7.0), 1e-3 * got + 7.0, rtol=1e-9)
 
 
+def test_rows_of_interleaved_excitations_are_told_as_such_not_as_fast_hemodynamics(den: Denoiser) -> None:
+    """A recording whose every other row comes from a second light source half as bright: the
+    projection reads the alternation as fast hemodynamics; the warning says what it is and how to
+    denoise each excitation alone. A recording of fast hemodynamics keeps its caution."""
+    x, _, _ = recording(t=3000, w=152, noise=0.5)
+    x[1::2] = 200.0 + 0.5 * (x[1::2] - 200.0)  # 200 counts of dark level
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        den.run(x)
+    said = [(w.category, str(w.message)) for w in caught]
+    assert [c for c, _ in said] == [OutOfDomainWarning], said
+    assert "alternate between the levels of 2 interleaved excitations" in said[0][1] and "x[k::2]" in said[0][1]
+    fast, _, _ = recording(t=3000, w=152, noise=0.5, fast=3.0)
+    assert spectral.interleaved_message(fast) is None
+
+
 @pytest.mark.parametrize(("width", "depth"), [(5, 0.0), (6, 0.0), (6, 0.8)])
 def test_a_band_with_sharp_edges_is_kept_not_removed_as_pattern(width: int, depth: float) -> None:
     """A band of a few bins cut out of the spectrum with edges a bin wide (a notch filter blocking a
