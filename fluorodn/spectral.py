@@ -866,13 +866,14 @@ def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER, keep: np.ndarray |
 
 #: Departures of a time-mean spectrum from its smooth (:func:`smooth_spectrum`) that no detector's
 #: fixed pattern makes (:func:`fixed_pattern_estimate`): beyond this many times the bin's noise
-#: level, beyond this share of the smooth's level above its lowest bin, and beyond this share of
-#: the smooth's range. A detector's offset pattern is about its noise level, a gain pattern a few
-#: per cent of the level (the largest bin of a 2 % one, about 6 %); a band blocked by a notch
-#: filter, a masked block of pixels or a dip with edges a bin wide departs by most of the level,
-#: and the smooth rings around it into the bins beside it.
+#: level, beyond this share of the smooth's level (all of it: a gain pattern scales a bright base,
+#: autofluorescence, as it scales the emission), and beyond this share of the smooth's range. A
+#: detector's offset pattern is about its noise level, a gain pattern a few per cent of the level
+#: (the largest bin of a 2 % one over 150 bins, about 6 %); a band blocked by a notch filter, a
+#: masked block of pixels or a dip with edges a bin wide departs by most of the level, and the
+#: smooth rings around it into the bins beside it.
 PATTERN_MOST_NOISE = 8.0
-PATTERN_MOST_LEVEL = 0.05
+PATTERN_MOST_LEVEL = 0.07
 PATTERN_MOST_RANGE = 0.05
 
 
@@ -887,9 +888,8 @@ def fixed_pattern_estimate(mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     smooth = smooth_spectrum(mean)
     structure = np.zeros(len(mean), bool)
     for _ in range(LINE_ROUNDS):
-        level = smooth - float(np.min(smooth))
-        most = np.maximum(PATTERN_MOST_NOISE * sigma, PATTERN_MOST_LEVEL * level)
-        beyond = np.abs(mean - smooth) > np.maximum(most, PATTERN_MOST_RANGE * float(np.max(level)))
+        most = np.maximum(PATTERN_MOST_NOISE * sigma, PATTERN_MOST_LEVEL * np.abs(smooth))
+        beyond = np.abs(mean - smooth) > np.maximum(most, PATTERN_MOST_RANGE * float(np.ptp(smooth)))
         beyond &= ~structure
         if not beyond.any():
             break

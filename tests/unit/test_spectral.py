@@ -138,13 +138,25 @@ def test_rows_of_interleaved_excitations_are_told_as_such_not_as_fast_hemodynami
     assert spectral.interleaved_message(fast) is None
 
 
+def test_a_gain_pattern_on_a_bright_base_is_still_removed() -> None:
+    """A detector's 2 % gain pattern scales a bright base (20000 counts of autofluorescence under the
+    emission) as it scales the emission: no bin of it departs further than a pattern does, so it
+    is removed whole (0.15 of it left, and no bin kept)."""
+    x, clean, _ = recording(t=3000, w=152, noise=0.5)
+    gain = 0.02 * np.random.default_rng(1).standard_normal(152)
+    true = ((clean + 20000.0) * gain).mean(axis=0)[1:-1]
+    pattern = spectral.project((x + 20000.0) * (1.0 + gain)).pattern[1:-1]
+    assert np.sqrt(np.mean((true - pattern) ** 2)) < 0.2 * np.sqrt(np.mean(true**2))
+    assert np.all(pattern != 0.0)
+
+
 @pytest.mark.parametrize(("width", "depth"), [(5, 0.0), (6, 0.0), (6, 0.8)])
 def test_a_band_with_sharp_edges_is_kept_not_removed_as_pattern(width: int, depth: float) -> None:
     """A band of a few bins cut out of the spectrum with edges a bin wide (a notch filter blocking a
-    laser line: down to the dark level; or a dip of 20 %) departs from the smooth mean spectrum
-    further than a detector's pattern does: it is kept, not removed as the pattern (which put
-    the band's neighbours' level into it, 138-168x the raw error with the band blocked, 6x with the
-    dip, silently), and the recording is denoised as any other (measured 0.015 of the raw error)."""
+    laser line: down to the dark level; or a dip of 20 % over 6 bins) departs from the smooth mean
+    spectrum further than a detector's pattern does: it is kept, not removed as the pattern (which
+    put the band's neighbours' level into it, 138-168x the raw error with the band blocked, 6x with
+    the dip, silently), and the recording is denoised as any other (measured 0.015 of the raw error)."""
     x, clean, _ = recording(t=3000, w=152, noise=0.5)
     band = slice(40, 40 + width)  # on the flank of the brightest spectrum, 200 counts of dark level
     clean, x = clean.copy(), x.copy()
