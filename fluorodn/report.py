@@ -555,10 +555,12 @@ def build_report(
             except BaseException:  # the figures drawn so far are pyplot's until closed
                 _close([fig for _, fig in figures])
                 raise
-            notes: dict[type, str] = {}
-            for w in told:  # each kind once: the noisy recording's where both give it
-                if w.category not in notes:
-                    notes[w.category] = reword(where + " ".join(str(w.message).split()))
+            notes: dict[tuple[type, str], str] = {}
+            for w in told:  # each once: the noisy recording's where both give it (their figures differ)
+                text = " ".join(str(w.message).split())
+                kind = (w.category, re.sub(r"[-+\d.]+", "#", text)[:40])
+                if kind not in notes:
+                    notes[kind] = reword(where + text)
             s["sensor_notes"] = list(notes.values())
             drawn, stats = sensor_figures(a_before, a_after, rate)
             s.update(stats)

@@ -847,6 +847,8 @@ def smooth_spectrum(y: np.ndarray, order: int = SMOOTH_ORDER, keep: np.ndarray |
     n = len(y)
     eig, vecs = _penalty_eigen(n, order)
     kept = np.zeros(n, bool) if keep is None else np.asarray(keep, bool)
+    if kept.shape != (n,):
+        raise ValueError(f"keep holds {kept.size} values for a spectrum of {n} bins")
     if n - int(kept.sum()) <= order:
         return y.copy()
     line = kept.copy()
@@ -885,6 +887,10 @@ def fixed_pattern_estimate(mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     most :data:`LINE_ROUNDS` rounds): they are the spectrum's own structure, with sharper edges
     than the narrow lines :func:`smooth_spectrum` finds (a band of several bins blocked)."""
     mean = np.asarray(mean, np.float64)
+    if mean.ndim != 1 or np.shape(sigma) not in ((), mean.shape):
+        raise ValueError(f"mean is one spectrum (W,) and sigma one level per bin; got {mean.shape}, {np.shape(sigma)}")
+    if mean.size <= SMOOTH_ORDER:  # too few bins to tell a pattern from the spectrum: none
+        return np.zeros_like(mean)
     smooth = smooth_spectrum(mean)
     structure = np.zeros(len(mean), bool)
     for _ in range(LINE_ROUNDS):

@@ -221,18 +221,13 @@ def denoise(
     except FluorodnError as err:
         fail(err)
     # the options every input would run with are checked before the inputs: a refusal of the
-    # command comes alone, not after one error per file (a model that is not found is told once
-    # the inputs are checked, as the run would tell it on loading)
-    try:
-        model: dict[str, Any] | None = _planned_record(run)
-    except FluorodnError:
-        model = None
-    _check_planned_options(run, threads, None if model is None else model["name"])
+    # command comes alone, not after one error per file
+    _check_planned_options(run, threads)
     planned = (_planned_kind(run), run.kind.value) if dry_run and to_fmt == "h5" else None
     todo = _check_inputs(plans, settings, skip_existing, report, debug, read_all=dry_run, with_report=make_report,
                          planned=planned)  # fmt: skip
     if dry_run:
-        report.model = model if model is not None else _planned_model(run)
+        report.model = _planned_model(run)
         for src, dest, header in todo:
             report.planned(src, dest, header)
         raise typer.Exit(report.finish())
@@ -549,19 +544,26 @@ def _planned_kind(run: RunOptions) -> str | None:
     return None if meta is None else str(meta.get("kind", "image"))
 
 
-def _check_planned_options(run: RunOptions, threads: int | None, name: str | None) -> None:
+def _check_planned_options(run: RunOptions, threads: int | None) -> None:
     """Before any input is read: refuse the options the run would refuse (contradicting each other, or unread
-    by the one path every input takes on the planned model ``name``, :func:`fluorodn.denoiser.unread_refusal`;
-    None: a model not found, which the run refuses)."""
+    by the one path every input takes on the planned model, :func:`fluorodn.denoiser.unread_refusal`; the
+    model is resolved for that only where an option one path does not read was given, and one that is not
+    found is refused where the run loads it)."""
     from fluorodn.denoiser import DenoiserOptions, unread_refusal
 
     try:
         options = DenoiserOptions(threads=threads, precision=run.precision.value, **run.option_fields())
     except ValueError as err:  # InputError: options that contradict each other
         fail(err)
+    if not (options.unread_by("spectral") or options.unread_by("image")):
+        return
+    try:
+        name = _planned_record(run)["name"]
+    except FluorodnError:
+        return
     # a user's model file is read when it loads: its kind unknown here, --kind spectral refuses alike
     kind = _planned_kind(run) or ("spectral" if run.kind.value == "spectral" else None)
-    if name is not None and kind is not None and (refusal := unread_refusal(options, name, kind, run.kind.value)):
+    if kind is not None and (refusal := unread_refusal(options, name, kind, run.kind.value)):
         fail(refusal)
 
 

@@ -428,8 +428,9 @@ def _split_table(raw: bytes, where: str, time_series: bool) -> _Table:
         ) from None
     except NotANumberError as err:
         line_no = raw.count(b"\n", 0, end + 1) + skip + err.row + 1
+        row = f"spectrum {err.row}" if time_series else f"bin {err.row}"  # a one-spectrum export's rows are bins
         raise FileFormatError(
-            f"{where}: line {line_no} (spectrum {err.row}) holds {err.text[:40]!r}, which is not a number; {_EXPECTED}"
+            f"{where}: line {line_no} ({row}) holds {err.text[:40]!r}, which is not a number; {_EXPECTED}"
         ) from None
     except ValueError as err:
         detail = " ".join(str(err).split())[:160]

@@ -562,11 +562,12 @@ def _below_dark(x: np.ndarray, dark: np.ndarray, wl: np.ndarray) -> str | None:
     if n == 0 or n == under.size:
         return None
     at = ", ".join(f"{w:g}" for w in wl[under][:5]) + (f" and {n - 5} more" if n > 5 else "")
+    low = int(np.argmin(np.where(under, median - dark, np.inf)))  # the bin furthest below it
     return (
-        f"the dark level given reaches the median of {n} of the recording's {wl.size} bins (at {at} nm, "
-        f"{float(np.min(median[under])):.6g} at the least, the dark level there {float(dark[under][0]):.6g}): they "
-        "hold no signal above it and are left out of the fit; check the dark level (the counts the detector reports "
-        "with the light off)"
+        f"the dark level given reaches the median of {n} of the recording's {wl.size} bins (at {at} nm; at "
+        f"{wl[low]:g} nm the median is {float(median[low]):.6g} and the dark level {float(dark[low]):.6g}): they hold "
+        "no signal above it and are left out of the fit; check the dark level (the counts the detector reports with "
+        "the light off)"
     )
 
 

@@ -381,7 +381,14 @@ def stated_dark(meta: dict[str, Any], n_bins: int, src: PathLike) -> np.ndarray 
     value = meta["dark_counts"]
     try:
         return dark_levels(value if isinstance(value, list) else [value], n_bins)
-    except (UnmixError, TypeError, ValueError):
+    except UnmixError as err:
+        if "0 or more" in str(err):  # numbers, but negative: the reason, for the file
+            raise UnmixError(f"{src} states a dark level (dark_counts) that cannot be one: {err}") from None
+        raise UnmixError(
+            f"{src} states a dark level (dark_counts) that is neither one number nor {n_bins} (one per bin); "
+            "give the dark level with --dark"
+        ) from None
+    except (TypeError, ValueError):
         raise UnmixError(
             f"{src} states a dark level (dark_counts) that is neither one number nor {n_bins} (one per bin); "
             "give the dark level with --dark"
@@ -394,10 +401,12 @@ def dark_levels(dark: Any, n_bins: int) -> np.ndarray:
     if isinstance(dark, (str, os.PathLike)):
         text = str(dark)
         if "," in text and not os.path.exists(text) and _is_number(_decimal_point(text.strip())):
-            raise UnmixError(
-                f"the dark level {text} reads as no number: write it with a decimal point "
-                f"({_decimal_point(text.strip())})"
-            )
+            point, whole = _decimal_point(text.strip()), text.strip().replace(",", "")
+            if re.fullmatch(r"\d{1,3},\d{3}", text.strip()):  # 1,000: a thousands separator or a decimal comma
+                how = f"{whole} where the comma separates thousands, {point} where it is decimal"
+            else:
+                how = f"with a decimal point: {point}"
+            raise UnmixError(f"the dark level {text} reads as no number: write it {how}")
         values = np.array([float(text)]) if _is_number(text) else read_values(dark, "dark levels per bin")
     else:
         values = np.asarray(dark, dtype=np.float64).reshape(-1)

@@ -226,6 +226,19 @@ def test_folder_with_two_files_of_one_index_names_them(tmp_path):
     assert twin.exists()
 
 
+def test_a_value_that_is_not_a_number_in_a_one_spectrum_file_is_named_by_its_bin(tmp_path):
+    folder = tmp_path / "spectra"
+    folder.mkdir()
+    wl = np.linspace(477, 595, 8)
+    paths = [_one_spectrum(folder, k, wl, np.arange(8.0) + k, clock=36000.0 + 0.2 * k) for k in range(3)]
+    lines = paths[2].read_text().splitlines()
+    at = next(k for k, line in enumerate(lines) if line.startswith(f"{wl[3]:.2f}\t"))
+    lines[at] = f"{wl[3]:.2f}\tabc"
+    paths[2].write_text("\n".join(lines) + "\n")
+    with pytest.raises(FileFormatError, match=rf"line {at + 1} \(bin 3\) holds 'abc', which is not a number"):
+        OceanViewFolder.read(folder)
+
+
 def test_folder_without_index_crossing_midnight_is_read_in_time_order(tmp_path):
     folder = tmp_path / "midnight"
     folder.mkdir()

@@ -153,9 +153,17 @@ def test_a_dark_level_that_cannot_be_is_refused_and_one_above_some_bins_is_told(
     with pytest.raises(UnmixError, match=r"1 of the 152 are negative \(the first: -1 at bin 3\)"):
         unmix(x, tr["wl"], sensor, denoise=False, dark=np.where(np.arange(152) == 3, -1.0, 0.0))
     with pytest.raises(
-        UnmixError, match=r"the dark level 412,5 reads as no number: write it with a decimal point \(412.5\)"
+        UnmixError, match=r"the dark level 412,5 reads as no number: write it with a decimal point: 412.5$"
     ):
         unmix(x, tr["wl"], sensor, denoise=False, dark="412,5")
+    with pytest.raises(
+        UnmixError, match=r"write it 1000 where the comma separates thousands, 1.000 where it is decimal"
+    ):
+        unmix(x, tr["wl"], sensor, denoise=False, dark="1,000")
+    from fluorodn.unmixing.inputs import stated_dark
+
+    with pytest.raises(UnmixError, match=r"rec.tif states a dark level \(dark_counts\) that cannot be one: .* not -5$"):
+        stated_dark({"dark_counts": -5.0}, 152, "rec.tif")
     median = np.median(x, axis=0)
     level = float(np.sort(median)[10])  # above the 10 dimmest bins' medians
     with pytest.warns(
