@@ -235,8 +235,21 @@ def watch(
 
     busy: list[Path] = []
     counts = {"denoised": 0, "failed": 0}
-    # files told to have been written after their output, with the time of that writing (told once each)
-    told_stale: dict[Path, int] = {}
+    # the files counted as failed: a file that fails again is not counted again, and one denoised in
+    # the end is counted as denoised only (each file counts once, by its last outcome)
+    failed: set[Path] = set()
+
+    def count_failed(path: Path) -> None:
+        if path not in failed:
+            failed.add(path)
+            counts["failed"] += 1
+
+    # the (size, modification time) each input had when this watch denoised it: one changed since
+    # (replaced under its name, whatever its modification time says) is told, as one written after
+    # its output
+    denoised_from: dict[Path, tuple[int, int]] = {}
+    # files told to have been written after their output, with that writing's (size, time) (told once each)
+    told_stale: dict[Path, tuple[int, int]] = {}
     told_locked: set[Path] = set()  # HDF5 files told to be held open by their writer
     # the -o folder made at the start, gone since (deleted, or its share unmounted): outputs wait for it,
     # since making it again could put them on the disk under an unmounted share's mount point
@@ -265,7 +278,7 @@ def watch(
         try:
             dest = dest_of(path)
         except FluorodnError as refused:  # an output name this file system cannot hold: this file fails
-            counts["failed"] += 1
+            count_failed(path)
             handled.add(path)
             lines.failed(path, path, refused, debug=debug)
             failure = {"time": _now(), "input": str(path), "output": None, "status": "failed",
@@ -281,7 +294,7 @@ def watch(
                 if report is not None:
                     _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest),
                                                "status": "skipped", "reason": why})  # fmt: skip
-            elif (written := _written_after(path, dest)) is not None and told_stale.get(path) != written:
+            elif (written := _changed_since(path, dest, denoised_from.get(path))) and told_stale.get(path) != written:
                 told_stale[path] = written  # told once for each writing of the file
                 why = (f"was written after its output {dest}, which was kept (it may be of an earlier recording of "
                        f"that name); to denoise this one, move that output away and restart the watch, or run "
@@ -359,6 +372,11 @@ def watch(
             record.update(status="skipped", reason=why)
         elif err is None:
             counts["denoised"] += 1
+            if path in failed:  # failed before (written in pauses longer than --settle): counted as denoised now
+                failed.discard(path)
+                counts["failed"] -= 1
+            if before is not None:
+                denoised_from[path] = before
             if tries:
                 lines.to_stderr(f"fluorodn: {path} was denoised when tried again ({tries + 1} tries), after its "
                                 "output could not be written")  # fmt: skip
@@ -375,7 +393,7 @@ def watch(
                           seconds=round(result.seconds, 3), filled=result.filled, despiked=result.despiked,
                           warnings=messages)  # fmt: skip
         else:
-            counts["failed"] += 1
+            count_failed(path)
             lines.failed(path, dest, err, warnings=messages, debug=debug)
             record.update(status="failed", error=lines.files[-1]["error"], warnings=messages)
         lines.files.clear()  # memory stays flat: the report file keeps the record
@@ -393,7 +411,7 @@ def watch(
     def gone(path: Path, when: str | None = None) -> None:
         """Tell (and log) a file deleted before it was denoised (``when``: while it was denoised)."""
         if retrying.pop(path, None) is not None:  # it failed, and is not tried again
-            counts["failed"] += 1
+            count_failed(path)
             when = when or "before it was tried again; it was not denoised"
         when = when or "before it was complete; it was not denoised"
         lines.to_stderr(f"fluorodn: warning: {path} was deleted {when}")
@@ -418,7 +436,8 @@ def watch(
             # meanwhile is no longer there to fail: its new name was taken on its own)
             waiting = {path: tries for path, tries in retrying.items() if path not in busy and not missing(path)}
             if waiting:
-                counts["failed"] += len(waiting)
+                for path in waiting:
+                    count_failed(path)
                 one = len(waiting) == 1
                 them = "it" if one else "them"
                 unfinished = (f"not denoised: {'it' if one else 'they'} waited to be tried again (the output could "
@@ -561,13 +580,19 @@ def _output_folders(top: Path, recursive: bool) -> list[Path]:
 _WRITTEN_AFTER_S = 2.0
 
 
-def _written_after(path: Path, dest: Path) -> int | None:
-    """The modification time (ns) of ``path`` where it is :data:`_WRITTEN_AFTER_S` or more later
-    than its output ``dest``'s: the input was written again after its output was (a recording of the
-    same name); None otherwise."""
+def _changed_since(path: Path, dest: Path, denoised: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The (size, modification time) of ``path`` where it changed after its output ``dest`` was
+    written: it differs from ``denoised``, what it was when this watch denoised it (a file replaced
+    under its name, by a copy that keeps an older time too), or its time is :data:`_WRITTEN_AFTER_S`
+    or more later than the output's (a recording of the same name, for a watch that did not write
+    that output); None otherwise."""
     src, out = _stat_or_none(path), _stat_or_none(dest)
-    late = src is not None and out is not None and src[1] - out[1] >= _WRITTEN_AFTER_S * 1e9
-    return src[1] if late and src is not None else None
+    if src is None:
+        return None
+    if denoised is not None:
+        return src if src != denoised else None
+    late = out is not None and src[1] - out[1] >= _WRITTEN_AFTER_S * 1e9
+    return src if late else None
 
 
 def _locked(err: BaseException | None) -> bool:

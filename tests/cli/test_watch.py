@@ -87,6 +87,41 @@ def leftovers(*folders: Path) -> list[Path]:
     return [p for folder in folders for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
 
+def test_a_file_replaced_after_it_was_denoised_is_told_whatever_its_time_and_counts_once(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """A recording replaced under its name after this watch denoised it, by a copy that keeps an
+    older modification time (cp -p, rsync -t): told as changed, its output kept. A file that failed
+    (written in pauses longer than --settle) and was denoised once complete counts as denoised only."""
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    rng = np.random.default_rng(2)
+    np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
+    try:
+        wait_for(lambda: log.exists() and log.read_text().count("\n") == 1, timeout=60, proc=proc)
+        denoised = (out / "a_denoised.npy").read_bytes()
+        np.save(tmp_path / "next.npy", rng.normal(100.0, 5.0, (80, 64)).astype(np.float32))
+        old = (out / "a_denoised.npy").stat().st_mtime_ns - 10**11  # made 100 s before the output
+        os.utime(tmp_path / "next.npy", ns=(old, old))
+        os.replace(tmp_path / "next.npy", incoming / "a.npy")
+        wait_for(lambda: log.read_text().count('"changed"') == 1, timeout=30, proc=proc)
+        (incoming / "b.npy").write_bytes(b"\x93NUMPY garbage")  # a writer that paused: fails first
+        wait_for(lambda: log.read_text().count('"failed"') == 1, timeout=30, proc=proc)
+        np.save(tmp_path / "b.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+        os.replace(tmp_path / "b.npy", incoming / "b.npy")
+        wait_for(lambda: (out / "b_denoised.npy").is_file() and log.read_text().count("\n") == 4, proc=proc)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert (out / "a_denoised.npy").read_bytes() == denoised
+    statuses = [json.loads(line)["status"] for line in log.read_text().splitlines()]
+    assert statuses == ["denoised", "changed", "failed", "denoised"], statuses
+    assert stderr.strip().splitlines()[-1] == "fluorodn: stopped; 2 denoised, 0 failed"
+
+
 def test_slow_writer_corrupt_file_and_ctrl_c(tiny_model: Path, denoiser: Any, tmp_path: Path, helpers: Any) -> None:
     incoming, out = tmp_path / "incoming", tmp_path / "denoised"
     incoming.mkdir()
