@@ -218,6 +218,8 @@ def unmix(
     if res.time_s is None:
         typer.echo("fluorodn: note: time_s is empty (the file stores no rate); give --rate HZ to fill it", err=True)
     how = f"denoised with {res.denoised_with}" if res.denoised_with else "not denoised"
+    if res.input_denoising is not None:  # a file fluorodn denoised, unmixed as it is
+        how = f"not denoised again: the file was denoised by fluorodn with {res.input_denoising.get('model')}"
     fit = "refined" if res.refined else "linear"
     stated = ", the dark level the file states" if dark is None and res.dark is not None else ""
     typer.echo(f"Unmixed {recording} -> {dest} ({len(res.sensor)} samples, {how}, {fit} fit{stated}, "

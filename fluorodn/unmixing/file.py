@@ -181,6 +181,11 @@ def unmix_file(
             warnings.warn(UnmixWarning(denoised_already_message(record, then)), stacklevel=2)
     # a spectrometer file's channel holds one excitation: the reader split them as it was told
     result = _unmix(arr, wavelengths, sensor, denoise, rate, refine, dark, progress, 2, nan, spectrometer)
+    if (denoise is False or denoise is None) and src.exists():  # a file fluorodn denoised: its record goes on
+        from fluorodn._file_pipeline import denoised_already
+
+        if (record := denoised_already(src, key)) is not None:
+            result = dataclasses.replace(result, input_denoising=record)
     if times is not None:
         from fluorodn.formats.timing import check
 

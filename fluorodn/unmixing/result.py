@@ -97,6 +97,10 @@ class UnmixResult:
     """What denoised the recording first: fluorodn's provenance record of the model that ran
     (``fluorodn`` version, ``model``, ``model_sha256``, ``settings``, ...); None where it was not
     denoised."""
+    input_denoising: dict[str, Any] | None = None
+    """Where the file unmixed without denoising is an output of fluorodn's denoising (a denoised
+    file, or its conversion): the record of that run as the file holds it (model, sha256, settings,
+    time; :func:`fluorodn.unmixing.unmix_file` sets it); None otherwise."""
     filled_values: int = 0
     """How many values were not finite (NaN, infinite) and were filled by interpolation over time
     before unmixing (``nan="fill"``); the traces of their samples rest on the interpolated values."""
@@ -108,7 +112,8 @@ class UnmixResult:
 
     def provenance(self) -> dict[str, Any]:
         """fluorodn's record of this unmixing, as an NWB file's notes hold it (JSON-ready): fluorodn's
-        version, what denoised the recording first (:attr:`denoising`, or None), whether the fit was
+        version, what denoised the recording first (:attr:`denoising`, or None; :attr:`input_denoising`
+        where the file unmixed was denoised by fluorodn before), whether the fit was
         refined, the samples taken with the light off, the values filled (``nan="fill"``), the share
         of the sensor's slow changes the
         denoised trace keeps (:attr:`sensor_kept`), the dark level subtracted (counts: one
@@ -125,6 +130,7 @@ class UnmixResult:
             "fluorodn": __version__,
             "denoised_with": self.denoised_with,
             "denoising": self.denoising,
+            "input_denoising": self.input_denoising,
             "refined": self.refined,
             "dark_samples": self.dark_samples,
             "filled_values": self.filled_values,

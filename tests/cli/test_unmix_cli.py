@@ -105,6 +105,15 @@ def test_an_output_of_fluorodn_is_said_to_be_denoised_already(tmp_path: Path, mo
     for args in (("example_denoised.tif", "--no-denoise"), ("example.tif",)):
         result = cli("unmix", *args, "--sensor", "example", "-o", "v.csv", "--overwrite")
         assert result.exit_code == 0 and "denoised by fluorodn already" not in result.output, result.output
+    # unmixed as it is, the file's own denoising goes on into the output's record and the summary
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    result = cli("unmix", "example_denoised.tif", "--no-denoise", "--sensor", "example", "-o", "v.parquet")
+    assert "not denoised again: the file was denoised by fluorodn with spectral" in result.stdout, result.output
+    kept = json.loads(pq.read_schema(tmp_path / "v.parquet").metadata[b"fluorodn"])
+    assert kept["denoised_with"] is None and kept["input_denoising"]["model"] == "spectral"
+    assert kept["input_denoising"]["source"] == "example.tif"
 
 
 def test_a_dark_level_the_tiff_states_is_used_unless_one_is_given(files: SimpleFiles) -> None:
