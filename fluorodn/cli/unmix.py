@@ -108,8 +108,9 @@ def unmix(
     channel: Annotated[
         int | None,
         typer.Option(
-            help="The channel of a spectrometer file that holds several (interleaved excitations, HDF5 "
-            "Channel1..N), by its index from 0, as the error naming them lists them.",
+            help="The channel of a file that holds several (a spectrometer file's interleaved excitations or "
+            "HDF5 Channel1..N, a stack's pages, a converted TIFF's excitations), by its index from 0, as the error "
+            "naming them lists them.",
             min=0,
             metavar="<int>",
         ),

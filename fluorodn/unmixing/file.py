@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import warnings
 from datetime import datetime
@@ -104,6 +105,7 @@ def unmix_file(
         fio.format_of(src)
         fio.refuse_empty(src)
     arr = times = origin = None
+    page_of: bool | None = None  # channel=k of a file that is not a spectrometer's: its pages (True) or rows
     meta = recording_metadata(src)
     start = stated_start(meta)
     spectrometer = formats.handles(src)
@@ -114,11 +116,16 @@ def unmix_file(
             meta["dark_counts"] = file_meta["dark_counts"]
         if times is None and file_meta.get("sampling_hz") is not None:  # no timestamps, a rate stated
             meta["sampling_hz"] = file_meta["sampling_hz"]
-    elif channel is not None or excitations is not None:
+    elif excitations is not None:
         raise UnmixError(
-            f"channel=... and excitations=... pick a channel of a spectrometer file (an OceanView export, HDF5 "
-            f"with axes); {src} is none: unmix the rows of one excitation (arr[k::N]) with fluorodn.unmix"
+            f"excitations=... declares the interleaved excitations of a spectrometer file (an OceanView export, HDF5 "
+            f"with axes); {src} is none: pick one with channel=k where its description states them, or unmix the "
+            "rows of one excitation (arr[k::N]) with fluorodn.unmix"
         )
+    elif channel is not None:  # a page of a stack, or the rows of one excitation of a converted file
+        if isinstance(channel, bool) or not isinstance(channel, int) or channel < 0:
+            raise UnmixError(f"channel=... is the index of a channel, from 0, not {channel!r}")
+        meta, page_of = _one_excitation(meta, channel, src)
     if wavelengths is not None and meta.get("own_axes"):
         wl = np.asarray(meta["wavelength_nm"], dtype=np.float64)
         raise UnmixError(
@@ -141,14 +148,25 @@ def unmix_file(
             rate = float(stated)
     if arr is None:  # a stack is refused before its wavelengths are asked for
         with contextlib.closing(fio.open_recording(src, key=key)) as rec:
-            if rec.n_pages != 1:
+            page = 0 if channel is None or page_of is None else channel
+            if page_of is not None and rec.n_pages == 1:
+                raise UnmixError(
+                    f"channel={channel}: {src} holds one recording, neither pages nor interleaved excitations; "
+                    "leave channel=... out"
+                )
+            if page_of is not None and page >= rec.n_pages:
+                raise UnmixError(f"channel={channel} is not one of the {rec.n_pages} pages of {src} (0 to "
+                                 f"{rec.n_pages - 1})")  # fmt: skip
+            if rec.n_pages != 1 and page_of is None:
                 raise UnmixError(
                     f"{src} holds {rec.n_pages} pages of {rec.page_shape[0]} x {rec.page_shape[1]}; "
-                    "unmixing takes one (time, wavelength) recording per file"
+                    "unmixing takes one (time, wavelength) recording per file: pick one with channel=k"
                 )
-            arr = np.array(next(iter(rec.pages())))
+            arr = np.array(next(itertools.islice(rec.pages(), page, None)))
+        if channel is not None and page_of is None:  # the rows of one excitation
+            arr = arr[channel :: int(meta["picked_of"])]
         if "time_s" in meta:
-            times = _stored_times(src, meta["time_s"], arr.shape[0], rate)
+            times = _stored_times(src, meta["time_s"], arr.shape[0], rate, meta.get("first_row_s"))
         if isinstance(meta.get("time_origin_s"), (int, float)) and times is not None:
             origin = float(meta["time_origin_s"])
     stated = None if meta.get("own_axes") else meta.get("wavelength_nm")
@@ -293,6 +311,28 @@ def _one_channel(
     return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when, stated
 
 
+def _one_excitation(meta: dict[str, Any], channel: int, src: Path) -> tuple[dict[str, Any], bool | None]:
+    """The metadata of channel ``channel`` of a file that is not a spectrometer's, and whether the
+    channels are its pages (True) or None: rows of the interleaved excitations its description
+    states (``excitations`` N), whose times (every N-th of ``time_s``, counting from the file's first
+    row: ``first_row_s``) and rate (``sampling_hz`` / N) the metadata given back holds for that
+    channel's rows, as ``picked_of`` N."""
+    n = meta.get("excitations")
+    if not (isinstance(n, int) and not isinstance(n, bool) and n > 1):
+        return meta, True
+    if channel >= n:
+        raise UnmixError(f"channel={channel} is not one of the {n} interleaved excitations of {src} (0 to {n - 1})")
+    one = {k: v for k, v in meta.items() if k != "excitations"}
+    one["picked_of"] = n
+    if isinstance(meta.get("time_s"), list) and meta["time_s"]:
+        one["time_s"] = meta["time_s"][channel::n]
+        one["first_row_s"] = meta["time_s"][0]  # the channel's times count from the file's first row
+    hz = meta.get("sampling_hz")
+    if isinstance(hz, (int, float)) and not isinstance(hz, bool):
+        one["sampling_hz"] = float(hz) / n
+    return one, None
+
+
 def _refuse_interleaved(src: Path, excitations: Any) -> None:
     """Refuse a TIFF whose description says its rows interleave several excitations."""
     if isinstance(excitations, int) and not isinstance(excitations, bool) and excitations > 1:
@@ -303,10 +343,12 @@ def _refuse_interleaved(src: Path, excitations: Any) -> None:
         )
 
 
-def _stored_times(src: Path, stored: Any, n: int, rate: float | None) -> np.ndarray:
+def _stored_times(src: Path, stored: Any, n: int, rate: float | None, first: Any = None) -> np.ndarray:
     """The (n,) times in seconds since the first sample that a TIFF's description stores as
     ``time_s``, checked: one per sample, finite, increasing, and at ``rate`` (the rate given or
-    stored) where one is known."""
+    stored) where one is known; ``first``: the time of the file's first row, where ``stored`` are
+    one excitation's rows of an interleaved file (their times count from it, as a spectrometer
+    file's channels' do)."""
     from fluorodn.formats.timing import check, check_declared
 
     try:
@@ -323,7 +365,7 @@ def _stored_times(src: Path, stored: Any, n: int, rate: float | None) -> np.ndar
         k = int(np.flatnonzero(np.diff(times) <= 0)[0]) + 1
         why = f"does not increase at sample {k} ({times[k]:g} s after {times[k - 1]:g} s)"
     else:
-        times = times - times[0]
+        times = times - (times[0] if not isinstance(first, (int, float)) or isinstance(first, bool) else first)
         if rate is not None and n > 1:
             check_declared(check(times, str(src)), rate, str(src))
         return times

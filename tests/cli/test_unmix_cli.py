@@ -618,7 +618,35 @@ def test_an_interleaved_export_is_unmixed_one_excitation_at_a_time_with_channel(
     assert [len(read_table(tmp_path / f"il_channel{k}_unmixed.csv")[1]) for k in (0, 1)] == [201, 200]
     np.save(tmp_path / "rec.npy", values)
     result = cli("unmix", tmp_path / "rec.npy", "-s", "example", "--wavelengths", "477:595", "--channel", 0)
-    assert_user_error(result, "--channel and --excitations pick a channel of a spectrometer file")
+    assert_user_error(result, "--channel 0: ", "holds one recording, neither pages nor interleaved excitations")
+    result = cli("unmix", tmp_path / "rec.npy", "-s", "example", "--wavelengths", "477:595", "--excitations", 2)
+    assert_user_error(result, "--excitations declares the interleaved excitations of a spectrometer file")
+    # converted to TIFF (its description states the 2 excitations and every row's time): --channel
+    # picks one excitation's rows there too, with the same times on the file's clock
+    read = formats.read(path)
+    tif = read.write_as("tif", tmp_path / "il.tif", [c.data for c in read.channels])
+    for k in (0, 1):
+        result = cli("unmix", tif, "-s", "example", "--no-denoise", "--channel", k, "-o", tmp_path / f"t{k}.csv")
+        assert result.exit_code == 0, result.output
+        got, want = read_table(tmp_path / f"t{k}.csv")[1], read_table(tmp_path / f"il_channel{k}_unmixed.csv")[1]
+        np.testing.assert_array_equal(got[:, :2], want[:, :2])  # samples, times on the file's clock
+        np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-4)  # the TIFF holds float32
+    assert_user_error(cli("unmix", tif, "-s", "example", "--channel", 2), "--channel 2 is not one of the 2 interleaved")
+    # a stack (an HDF5 file's time x excitation x wavelength, converted): --channel picks a page
+    stack = tmp_path / "stack.tif"  # its wavelengths evenly spaced: the export's, rounded to 0.01 nm, differ a little
+    meta = {"wavelength_nm": np.linspace(477, 595, 152).tolist(), "sampling_hz": 2.5}
+    tifffile.imwrite(stack, np.stack([c.data for c in read.channels[:1]] * 2), photometric="minisblack", metadata=meta)
+    assert_user_error(
+        cli("unmix", stack, "-s", "example", "--no-denoise"), "holds 2 pages", "pick one with --channel K"
+    )
+    result = cli("unmix", stack, "-s", "example", "--no-denoise", "--channel", 1, "-o", tmp_path / "s1.csv")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(
+        read_table(tmp_path / "s1.csv")[1][:, 2],
+        read_table(tmp_path / "il_channel0_unmixed.csv")[1][:, 2],
+        rtol=1e-2,
+        atol=1e-4,
+    )
 
 
 def test_an_hdf5_time_axis_that_starts_late_is_named(tmp_path: Path) -> None:
