@@ -338,8 +338,7 @@ def _refuse_interleaved(src: Path, excitations: Any) -> None:
     if isinstance(excitations, int) and not isinstance(excitations, bool) and excitations > 1:
         raise UnmixError(
             f"{src} holds {excitations} interleaved excitations (its rows alternate between them, as its "
-            f"description says); unmixing takes one at a time: from Python, unmix the rows of one excitation "
-            f"(arr[k::{excitations}], k from 0 to {excitations - 1}) with fluorodn.unmix"
+            f"description says); unmixing takes one at a time: pick one with channel=k, from 0 to {excitations - 1}"
         )
 
 

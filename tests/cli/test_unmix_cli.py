@@ -539,7 +539,11 @@ def test_refuses_a_converted_tiff_whose_times_do_not_fit(tmp_path: Path, time_s:
 
 def test_refuses_a_converted_tiff_of_interleaved_excitations(tmp_path: Path) -> None:
     tif = _converted_tiff(tmp_path, excitations=2)
-    assert_user_error(cli("unmix", tif, "-s", "example", "--no-denoise"), "holds 2 interleaved excitations")
+    assert_user_error(
+        cli("unmix", tif, "-s", "example", "--no-denoise"),
+        "holds 2 interleaved excitations",
+        "--channel K, from 0 to 1",
+    )
     assert not (tmp_path / "rec_unmixed.csv").exists()
 
 
