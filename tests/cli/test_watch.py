@@ -87,17 +87,23 @@ def leftovers(*folders: Path) -> list[Path]:
     return [p for folder in folders for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
 
+def _watching_one_file(tiny_model: Path, tmp_path: Path, seed: int) -> tuple[Path, Path, Path, Any, Any]:
+    """(incoming, out, log, rng, process): a watch of ``incoming`` (logging to ``log``) started on
+    one frame ``a.npy`` of noise drawn from ``rng``."""
+    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
+    incoming.mkdir()
+    rng = np.random.default_rng(seed)
+    np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    return incoming, out, log, rng, start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
+
+
 def test_a_file_replaced_after_it_was_denoised_is_told_whatever_its_time_and_counts_once(
     tiny_model: Path, tmp_path: Path
 ) -> None:
     """A recording replaced under its name after this watch denoised it, by a copy that keeps an
     older modification time (cp -p, rsync -t): told as changed, its output kept. A file that failed
     (written in pauses longer than --settle) and was denoised once complete counts as denoised only."""
-    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
-    incoming.mkdir()
-    rng = np.random.default_rng(2)
-    np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
-    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
+    incoming, out, log, rng, proc = _watching_one_file(tiny_model, tmp_path, seed=2)
     try:
         wait_for(lambda: log.exists() and log.read_text().count("\n") == 1, timeout=60, proc=proc)
         denoised = (out / "a_denoised.npy").read_bytes()
@@ -486,11 +492,7 @@ def test_a_file_written_after_its_output_is_told_at_each_writing_and_at_a_restar
     kept, and each writing gets one warning line, naming what to do, and one ``changed`` record; a
     restarted watch tells it again (the output is still older than its input). An input copied a
     moment after its output (a folder copied) is not taken for one written again."""
-    incoming, out, log = tmp_path / "incoming", tmp_path / "denoised", tmp_path / "watch.jsonl"
-    incoming.mkdir()
-    rng = np.random.default_rng(1)
-    np.save(incoming / "a.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
-    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3, "--report", log)
+    incoming, out, log, rng, proc = _watching_one_file(tiny_model, tmp_path, seed=1)
     try:
         wait_for(lambda: log.exists() and log.read_text().endswith("\n"), timeout=60, proc=proc)
         denoised = (out / "a_denoised.npy").read_bytes()
