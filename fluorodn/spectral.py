@@ -882,10 +882,11 @@ PATTERN_MOST_RANGE = 0.05
 def fixed_pattern_estimate(mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """(W,) the detector's fixed pattern in the time-mean spectrum ``mean``, given each bin's noise
     level ``sigma``: ``mean`` less its smooth (:func:`smooth_spectrum`), where bins departing
-    further than a detector's pattern does (:data:`PATTERN_MOST_NOISE`, :data:`PATTERN_MOST_LEVEL`),
-    and the bin on either side, are kept as they are (the smooth fitted again without them, for at
-    most :data:`LINE_ROUNDS` rounds): they are the spectrum's own structure, with sharper edges
-    than the narrow lines :func:`smooth_spectrum` finds (a band of several bins blocked)."""
+    further than a detector's pattern does (:data:`PATTERN_MOST_NOISE`, :data:`PATTERN_MOST_LEVEL`,
+    :data:`PATTERN_MOST_RANGE`), and the bin on either side, are kept as they are (the smooth
+    fitted again without them, for at most :data:`LINE_ROUNDS` rounds): they are the spectrum's own
+    structure, with sharper edges than the narrow lines :func:`smooth_spectrum` finds (a band of
+    several bins blocked)."""
     mean = np.asarray(mean, np.float64)
     if mean.ndim != 1 or np.shape(sigma) not in ((), mean.shape):
         raise ValueError(f"mean is one spectrum (W,) and sigma one level per bin; got {mean.shape}, {np.shape(sigma)}")

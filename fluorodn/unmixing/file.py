@@ -105,7 +105,7 @@ def unmix_file(
         fio.format_of(src)
         fio.refuse_empty(src)
     arr = times = origin = None
-    page_of: bool | None = None  # channel=k of a file that is not a spectrometer's: its pages (True) or rows
+    pick: str | None = None  # channel=k of a file that is not a spectrometer's: "page" or "rows" of an excitation
     meta = recording_metadata(src)
     start = stated_start(meta)
     spectrometer = formats.handles(src)
@@ -125,7 +125,7 @@ def unmix_file(
     elif channel is not None:  # a page of a stack, or the rows of one excitation of a converted file
         if isinstance(channel, bool) or not isinstance(channel, int) or channel < 0:
             raise UnmixError(f"channel=... is the index of a channel, from 0, not {channel!r}")
-        meta, page_of = _one_excitation(meta, channel, src)
+        meta, pick = _picked_channel(meta, channel, src)
     if wavelengths is not None and meta.get("own_axes"):
         wl = np.asarray(meta["wavelength_nm"], dtype=np.float64)
         raise UnmixError(
@@ -148,22 +148,22 @@ def unmix_file(
             rate = float(stated)
     if arr is None:  # a stack is refused before its wavelengths are asked for
         with contextlib.closing(fio.open_recording(src, key=key)) as rec:
-            page = 0 if channel is None or page_of is None else channel
-            if page_of is not None and rec.n_pages == 1:
+            page = channel if pick == "page" and channel is not None else 0
+            if pick == "page" and rec.n_pages == 1:
                 raise UnmixError(
                     f"channel={channel}: {src} holds one recording, neither pages nor interleaved excitations; "
                     "leave channel=... out"
                 )
-            if page_of is not None and page >= rec.n_pages:
+            if pick == "page" and page >= rec.n_pages:
                 raise UnmixError(f"channel={channel} is not one of the {rec.n_pages} pages of {src} (0 to "
                                  f"{rec.n_pages - 1})")  # fmt: skip
-            if rec.n_pages != 1 and page_of is None:
+            if rec.n_pages != 1 and pick != "page":
                 raise UnmixError(
                     f"{src} holds {rec.n_pages} pages of {rec.page_shape[0]} x {rec.page_shape[1]}; "
                     "unmixing takes one (time, wavelength) recording per file: pick one with channel=k"
                 )
             arr = np.array(next(itertools.islice(rec.pages(), page, None)))
-        if channel is not None and page_of is None:  # the rows of one excitation
+        if pick == "rows" and channel is not None:  # the rows of one excitation
             arr = arr[channel :: int(meta["picked_of"])]
         if "time_s" in meta:
             times = _stored_times(src, meta["time_s"], arr.shape[0], rate, meta.get("first_row_s"))
@@ -311,15 +311,15 @@ def _one_channel(
     return np.asarray(ch.data, dtype=np.float64), rec.wavelengths, ch.times, origin, when, stated
 
 
-def _one_excitation(meta: dict[str, Any], channel: int, src: Path) -> tuple[dict[str, Any], bool | None]:
-    """The metadata of channel ``channel`` of a file that is not a spectrometer's, and whether the
-    channels are its pages (True) or None: rows of the interleaved excitations its description
-    states (``excitations`` N), whose times (every N-th of ``time_s``, counting from the file's first
+def _picked_channel(meta: dict[str, Any], channel: int, src: Path) -> tuple[dict[str, Any], str]:
+    """The metadata of channel ``channel`` of a file that is not a spectrometer's, and what the
+    channels are: ``"page"``, its pages, or ``"rows"``, the rows of the interleaved excitations its
+    description states (``excitations`` N), whose times (every N-th of ``time_s``, counting from the file's first
     row: ``first_row_s``) and rate (``sampling_hz`` / N) the metadata given back holds for that
     channel's rows, as ``picked_of`` N."""
     n = meta.get("excitations")
     if not (isinstance(n, int) and not isinstance(n, bool) and n > 1):
-        return meta, True
+        return meta, "page"
     if channel >= n:
         raise UnmixError(f"channel={channel} is not one of the {n} interleaved excitations of {src} (0 to {n - 1})")
     one = {k: v for k, v in meta.items() if k != "excitations"}
@@ -330,7 +330,7 @@ def _one_excitation(meta: dict[str, Any], channel: int, src: Path) -> tuple[dict
     hz = meta.get("sampling_hz")
     if isinstance(hz, (int, float)) and not isinstance(hz, bool):
         one["sampling_hz"] = float(hz) / n
-    return one, None
+    return one, "rows"
 
 
 def _refuse_interleaved(src: Path, excitations: Any) -> None:

@@ -375,27 +375,34 @@ def stated_start(meta: dict[str, Any]) -> datetime | None:
 def stated_dark(meta: dict[str, Any], n_bins: int, src: PathLike) -> np.ndarray | None:
     """The dark level a file's metadata states (``dark_counts``, :func:`recording_metadata`) as
     :func:`dark_levels` gives it, or None where it states none; a stated level that is not one
-    finite number or one per bin is refused, naming the file."""
+    finite number or one per bin, or that is negative, is refused, naming the file."""
     if meta.get("dark_counts") is None:
         return None
     value = meta["dark_counts"]
     try:
-        return dark_levels(value if isinstance(value, list) else [value], n_bins)
-    except UnmixError as err:
-        if "0 or more" in str(err):  # numbers, but negative: the reason, for the file
-            raise UnmixError(f"{src} states a dark level (dark_counts) that cannot be one: {err}") from None
+        values = _dark_values(value if isinstance(value, list) else [value], n_bins)
+    except (UnmixError, TypeError, ValueError):
         raise UnmixError(
             f"{src} states a dark level (dark_counts) that is neither one number nor {n_bins} (one per bin); "
             "give the dark level with --dark"
         ) from None
-    except (TypeError, ValueError):
-        raise UnmixError(
-            f"{src} states a dark level (dark_counts) that is neither one number nor {n_bins} (one per bin); "
-            "give the dark level with --dark"
-        ) from None
+    if negative := _negative_dark(values, n_bins):
+        raise UnmixError(f"{src} states a dark level (dark_counts) that cannot be one: {negative}")
+    return values
 
 
 def dark_levels(dark: Any, n_bins: int) -> np.ndarray:
+    """(W,) the dark level ``dark`` (None: 0; a number; one per bin; a one-column CSV of them, or
+    the text of one number) per bin, refused in one sentence where it is not one finite number
+    or one per bin, or is negative."""
+    values = _dark_values(dark, n_bins)
+    if negative := _negative_dark(values, n_bins):
+        raise UnmixError(negative)
+    return values
+
+
+def _dark_values(dark: Any, n_bins: int) -> np.ndarray:
+    """:func:`dark_levels` but for the sign."""
     if dark is None:
         return np.zeros(n_bins)
     if isinstance(dark, (str, os.PathLike)):
@@ -420,16 +427,20 @@ def dark_levels(dark: Any, n_bins: int) -> np.ndarray:
             f"the dark levels per bin must be finite, and {int(bad.sum())} of the {n_bins} are not "
             f"(the first: {values[bad][0]} at bin {int(np.argmax(bad))})"
         )
-    if (values < 0).any():
-        # the counts a detector reports with the light off: a negative level would add to the signal
-        if values.size == 1:
-            raise UnmixError(
-                f"the dark level is the counts the detector reports with the light off, 0 or more, not {values[0]:g}"
-            )
-        bad = values < 0
-        first = f"the first: {values[bad][0]:g} at bin {int(np.argmax(bad))}"
-        raise UnmixError(
-            f"the dark levels per bin are the counts the detector reports with the light off, 0 or more, and "
-            f"{int(bad.sum())} of the {n_bins} are negative ({first})"
-        )
     return np.full(n_bins, values[0]) if values.size == 1 else values
+
+
+def _negative_dark(values: np.ndarray, n_bins: int) -> str | None:
+    """Why the dark levels ``values`` (one per bin) cannot be a detector's: the counts it reports
+    with the light off are 0 or more, and a negative level would add to the signal; None where none
+    is negative."""
+    bad = values < 0
+    if not bad.any():
+        return None
+    if np.all(values == values[0]):
+        return f"the dark level is the counts the detector reports with the light off, 0 or more, not {values[0]:g}"
+    first = f"the first: {values[bad][0]:g} at bin {int(np.argmax(bad))}"
+    return (
+        f"the dark levels per bin are the counts the detector reports with the light off, 0 or more, and "
+        f"{int(bad.sum())} of the {n_bins} are negative ({first})"
+    )
