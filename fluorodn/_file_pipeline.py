@@ -197,16 +197,13 @@ def file_rate(rec: Any, given: float | None, source: Path) -> float | None:
     """The sampling rate (Hz) of recording ``rec``: the one its file states (a spectrometer file's
     timestamps, a TIFF's ``sampling_hz``), else ``given``. A ``given`` rate that differs from the
     file's by more than :data:`fluorodn.formats.timing.RATE_TOLERANCE` is refused (InputError)."""
-    from fluorodn.formats.timing import RATE_TOLERANCE
+    from fluorodn.formats.timing import given_rate_refusal
 
     stated = getattr(rec, "rate_hz", None)
     if stated is None:
         return given
-    if given is not None and abs(given - stated) > RATE_TOLERANCE * stated:
-        raise InputError(
-            f"{source}: the rate given ({given:g} Hz) differs from the {stated:.6g} Hz the file states by "
-            f"{abs(given - stated) / stated:.1%}; leave rate=... out to use the file's"
-        )
+    if refused := given_rate_refusal(given, float(stated), str(source)):
+        raise InputError(refused)
     return float(stated)
 
 

@@ -790,13 +790,9 @@ def interleaved_message(x: np.ndarray) -> str | None:
     row's summed intensity or spectral centroid read as a spectrometer file's are:
     :func:`fluorodn.formats.interleave.detect`), which the projection reads as fast hemodynamics;
     None where they do not."""
-    from fluorodn.errors import FileFormatError
     from fluorodn.formats import interleave
 
-    try:
-        n = interleave.detect(np.asarray(x), "the recording")
-    except FileFormatError:  # a pattern, but not clean enough to tell excitations
-        return None
+    n = interleave.clear_count(np.asarray(x))
     if n < 2:
         return None
     return (

@@ -30,7 +30,7 @@ from fluorodn._atomic import atomic_folder, atomic_output
 from fluorodn.errors import FileFormatError
 from fluorodn.formats import interleave
 from fluorodn.formats.convert import FORMATS as CONVERSIONS
-from fluorodn.formats.timing import RATE_TOLERANCE, Timing, check, check_declared
+from fluorodn.formats.timing import Timing, check, check_declared, given_rate_refusal
 
 __all__ = [
     "CONVERSIONS",
@@ -308,11 +308,8 @@ def read(
     if timing is None and declared is not None and rate_refusal(declared) is None and n == 1:
         # no timestamps: the rate the file states is the rows' (with interleaved rows it could be
         # each channel's as well, so it is not taken there)
-        if rate is not None and abs(rate - declared) > RATE_TOLERANCE * declared:
-            raise FileFormatError(
-                f"{where}: the rate given ({rate:g} Hz) differs from the {declared:.6g} Hz the file states by "
-                f"{abs(rate - declared) / declared:.1%}; leave rate=... out to use the file's"
-            )
+        if refused := given_rate_refusal(rate, declared, where):
+            raise FileFormatError(refused)
         meta["sampling_hz"] = float(declared)
     return SpectralFile(p, fmt, getattr(source, "wavelengths", None), channels, n, streams, times, timing, meta, source)
 

@@ -29,6 +29,7 @@ __all__ = [
     "check_finite",
     "check_wavelengths",
     "frames_missing",
+    "given_rate_refusal",
     "parse_times",
     "sample_period",
 ]
@@ -310,6 +311,18 @@ def frames_missing(steps: np.ndarray) -> np.ndarray:
 def sample_period(times: np.ndarray) -> float:
     """The sampling period (seconds) of increasing ``times`` ((T,) s, T >= 2), as :func:`check` measures it."""
     return _period(np.diff(np.asarray(times, dtype=np.float64)))[0]
+
+
+def given_rate_refusal(given: float | None, stated: float, where: str) -> str | None:
+    """Why a rate ``given`` (Hz) cannot stand beside the rate ``stated`` (Hz) a file states without
+    timestamps to measure it on: they differ by more than :data:`RATE_TOLERANCE`; None where they
+    agree or none is given."""
+    if given is None or abs(given - stated) <= RATE_TOLERANCE * stated:
+        return None
+    return (
+        f"{where}: the rate given ({given:g} Hz) differs from the {stated:.6g} Hz the file states by "
+        f"{abs(given - stated) / stated:.1%}; leave rate=... out to use the file's"
+    )
 
 
 def check_declared(timing: Timing, declared_hz: float, where: str) -> None:

@@ -135,15 +135,12 @@ def unmix_file(
     _refuse_interleaved(src, meta.get("excitations"))
     stated = meta.get("sampling_hz")
     if isinstance(stated, (int, float)) and not isinstance(stated, bool) and rate_refusal(float(stated)) is None:
-        from fluorodn.formats.timing import RATE_TOLERANCE
+        from fluorodn.formats.timing import given_rate_refusal
 
         # a rate given is checked against the file's timestamps where it stores them (below), else
         # against the rate it states, as denoise checks it
-        if rate is not None and "time_s" not in meta and abs(rate - stated) > RATE_TOLERANCE * stated:
-            raise UnmixError(
-                f"{src}: the rate given ({rate:g} Hz) differs from the {stated:.6g} Hz the file states by "
-                f"{abs(rate - stated) / stated:.1%}; leave rate=... out to use the file's"
-            )
+        if "time_s" not in meta and (refused := given_rate_refusal(rate, float(stated), str(src))):
+            raise UnmixError(refused)
         if rate is None or "time_s" not in meta:
             rate = float(stated)
     if arr is None:  # a stack is refused before its wavelengths are asked for
