@@ -35,6 +35,7 @@ BENCHMARKS = {
     "brightness": "benchmarks.brightness",
     "sensor-check": "benchmarks.sensor_check",
     "oscillations": "benchmarks.oscillations",
+    "flashes": "benchmarks.flashes",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

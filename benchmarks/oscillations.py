@@ -162,29 +162,37 @@ def oscillation_rows(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def in_domain_rows(quick: bool) -> list[dict[str, Any]]:
-    """Part 2: the check on recordings of the training domain and of the other benchmarks."""
+def in_domain_recordings(quick: bool) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, recording, clean recording) of the training domain and of the other benchmarks: the events
+    benchmark's of :data:`SEEDS`, the quality benchmark's stress recordings and
+    :data:`WIDE_DRAWS` draws of the widened generator (fewer and shorter with ``quick``)."""
     from fluorodn_train.data import VAL_STREAM, make_instance
     from fluorodn_train.synth import WIDE
 
     from benchmarks import events
     from benchmarks.stress import make_stress
-    from fluorodn import Denoiser, spectral
 
-    den = Denoiser()
-    recs: list[tuple[str, np.ndarray]] = []
+    recs: list[tuple[str, np.ndarray, np.ndarray]] = []
     n_time = 1200 if quick else events.N_TIME // 3
     for seed in range(1 if quick else SEEDS):
-        recs += [(f"events: {r.name}", r.noisy) for r in events.recordings(seed, n_time, quick)]
-    recs += [(f"stress: {r.name}", r.noisy) for r in make_stress(n_time, quick)]
+        recs += [(f"events: {r.name}", r.noisy, r.clean) for r in events.recordings(seed, n_time, quick)]
+    recs += [(f"stress: {r.name}", r.noisy, r.clean) for r in make_stress(n_time, quick)]
     rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=(VAL_STREAM, 9)))
     for k in range(10 if quick else WIDE_DRAWS):
         noise = (0.1, 1.2, float(rng.uniform(0.1, 1.2)))[k % 3]
         n = int(np.exp(rng.uniform(*np.log(WIDE_LENGTHS))))
         inst = make_instance(rng, n, int(rng.integers(76, 305)), noise, signal=WIDE)
-        recs.append(("widened generator", inst.noisy))
+        recs.append(("widened generator", inst.noisy, inst.clean))
+    return recs
+
+
+def in_domain_rows(quick: bool) -> list[dict[str, Any]]:
+    """Part 2: the check on recordings of the training domain and of the other benchmarks."""
+    from fluorodn import Denoiser, spectral
+
+    den = Denoiser()
     rows = []
-    for name, x in recs:
+    for name, x, _ in in_domain_recordings(quick):
         x = np.asarray(x, np.float32)
         y, messages = _run(den, x)
         stats = spectral.removed_stats(x, y, spectral.fit(x, den.channels))

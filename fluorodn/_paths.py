@@ -187,7 +187,12 @@ def check_output_format(source: Path, dest: Path, to: str | None = None) -> None
             )
         return
     if fmt != src_fmt:
-        raise FileFormatError(f"output {dest} must have the same format as its input {source} ({_stem_ext(source)[1]})")
+        # a format a conversion writes: named, so that the name can stand
+        into = next((k for k, ext in CONVERSIONS.items() if fmt is not None and FORMATS[ext] == fmt), None)
+        convert = f", or convert it: to='{into}'" if into is not None else ""
+        raise FileFormatError(
+            f"output {dest} must have the same format as its input {source} ({_stem_ext(source)[1]}){convert}"
+        )
 
 
 #: Extensions of files a denoising never writes (images, tables, documents): an output named with

@@ -993,10 +993,12 @@ class Denoiser:
         checks: bool = True,
         recording: bool = False,
         lit: bool = False,
+        index: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """One recording, and the messages of its out-of-domain checks; none with ``fitted`` (a
         projection fitted on a whole of which ``arr`` is rows) or without ``checks``; none about its
-        orientation when it is known (``recording``). ``lit``: its rows are known to be lit.
+        orientation when it is known (``recording``). ``lit``: its rows are known to be lit;
+        ``index``: each row's sample index in the recording the messages name (None: its own).
 
         Samples taken with the light off in a whole recording (:func:`fluorodn.spectral.lit_mask`:
         at its start, its end or in between), and saturated ones, are returned as recorded
@@ -1009,7 +1011,9 @@ class Denoiser:
                 out = np.array(arr, dtype=np.float32)
                 lit_runs = [(a, b) for a, b, on in spectral.runs(mask) if on]
                 rows = slice(*lit_runs[0]) if len(lit_runs) == 1 else mask  # a view where it can be
-                y, messages = self._run_spectral(arr[rows], progress, checks=checks, recording=recording, lit=True)
+                y, messages = self._run_spectral(
+                    arr[rows], progress, checks=checks, recording=recording, lit=True, index=np.arange(len(arr))[rows]
+                )
                 out[rows] = y
                 if progress is not None:
                     progress(arr.size - y.size)
@@ -1020,16 +1024,25 @@ class Denoiser:
         else:
             proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 
-        coef = self._denoised_traces(proj)
-        return self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
+        coef, kept = self._traces_and_kept(proj)
+        out, messages = self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
+        if checks and (brief := spectral.brief_message(kept, index)):
+            messages.append(brief)
+        return out, messages
 
     def _denoised_traces(self, proj: spectral.Projection) -> np.ndarray:
         """(T, K) float32: the coefficient traces of ``proj`` (``proj.coef``) as the options have
-        them denoised (noise-only components at their time means)."""
+        them denoised (noise-only components at their time means; brief changes the model never
+        saw kept as recorded: :func:`fluorodn.spectral.keep_brief`)."""
+        return self._traces_and_kept(proj)[0]
+
+    def _traces_and_kept(self, proj: spectral.Projection) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`_denoised_traces`, (T,) bool: the samples of brief changes kept as recorded)."""
         signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
         if not self.options.filters_over_time:
             fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
-            return np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
+            same = np.where(signal[None, :], proj.coef, fill.astype(np.float32)[None, :])
+            return same, np.zeros(len(proj.coef), bool)
         net = self._net if self.options.strength == 1.0 else spectral.weakened(self._net, self.options.strength)
         window = max(4 * self.halo + 1, self.tile_pixels // 8)
         # on a long recording each trace's slow baseline stays out of the network, which sees
@@ -1039,28 +1052,32 @@ class Denoiser:
         # share of it, and the network is not trusted there
         kept = signal & (scale > self.model_card.max_spread)
         active = signal & ~kept
-        traces, base = proj.coef, None
-        if proj.spread is not None and active.any():
-            base = spectral.baseline(proj.coef[:, active], proj.baseline_samples).astype(np.float32)
-            traces = proj.coef.copy()
-            traces[:, active] -= base
-
-        def denoised(run: Callable[[np.ndarray], np.ndarray], which: np.ndarray) -> np.ndarray:
-            return spectral.run_traces(
-                run, traces, scale, self.channels, self.halo, window,
-                signal=which, independent=self.model_card.shared, fill=proj.coef_mean,
-            )  # fmt: skip
-
-        coef = denoised(net, active)
         onsets = active & proj.sparse if proj.sparse is not None else None
-        if self.options.keep_onsets and onsets is not None and onsets.any():
-            weak = spectral.weakened(self._net, spectral.ONSET_STRENGTH * self.options.strength)
-            coef = spectral.keep_onsets(coef, denoised(weak, onsets), onsets)
-        if base is not None:
-            coef[:, active] += base
-        if kept.any():
-            coef[:, kept] = proj.coef[:, kept]
-        return coef
+
+        def denoise(coef_in: np.ndarray) -> np.ndarray:
+            traces, base = coef_in, None
+            if proj.spread is not None and active.any():
+                base = spectral.baseline(coef_in[:, active], proj.baseline_samples).astype(np.float32)
+                traces = coef_in.copy()
+                traces[:, active] -= base
+
+            def denoised(run: Callable[[np.ndarray], np.ndarray], which: np.ndarray) -> np.ndarray:
+                return spectral.run_traces(
+                    run, traces, scale, self.channels, self.halo, window,
+                    signal=which, independent=self.model_card.shared, fill=proj.coef_mean,
+                )  # fmt: skip
+
+            coef = denoised(net, active)
+            if self.options.keep_onsets and onsets is not None and onsets.any():
+                weak = spectral.weakened(self._net, spectral.ONSET_STRENGTH * self.options.strength)
+                coef = spectral.keep_onsets(coef, denoised(weak, onsets), onsets)
+            if base is not None:
+                coef[:, active] += base
+            if kept.any():
+                coef[:, kept] = coef_in[:, kept]
+            return coef
+
+        return spectral.keep_brief(proj.coef, denoise(proj.coef), denoise, active)
 
     def _fitted_messages(
         self,
@@ -1090,15 +1107,23 @@ class Denoiser:
         if isinstance(checks, dict):
             reach = int(self.halo) + proj.baseline_samples // 2
             blocks = spectral.check_blocks(t)
-            xs, outs = [], []
+            xs, outs, kept_rows = [], [], []
             for b in blocks:
                 lo, hi = max(0, b.start - reach), min(t, b.stop + reach)
                 around = np.asarray(take(slice(lo, hi)))
-                out = self.run_projected(around, proj)
-                xs.append(around[b.start - lo : b.stop - lo])
-                outs.append(out[b.start - lo : b.stop - lo])
+                # as run_projected, keeping which samples of brief changes were kept as recorded
+                coef = spectral.coefficients(proj, check_input(around, ndims=(2,), pages=False))
+                part = dataclasses.replace(proj, whole=False, coef=coef)
+                denoised, kept = self._traces_and_kept(part)
+                out = spectral.reconstruct(part, denoised)
+                inside = slice(b.start - lo, b.stop - lo)
+                xs.append(around[inside])
+                outs.append(out[inside])
+                kept_rows.append(kept[inside])
             stats = spectral.removed_stats(np.concatenate(xs), np.concatenate(outs), proj, blocks)
             messages += measured_warnings(stats, checks, t)
+            at = np.concatenate([np.arange(b.start, b.stop) for b in blocks])
+            messages.append(spectral.brief_message(np.concatenate(kept_rows), at))
         return messages
 
     def _event_cautions(self, proj: spectral.Projection, x: np.ndarray | None = None) -> list[str]:

@@ -39,6 +39,7 @@ __all__ = [
     "ModelSource",
     "Resolution",
     "available_models",
+    "check_model",
     "default_name",
     "load_model",
     "model_names",
@@ -146,6 +147,29 @@ def _looks_like_path(model: str | os.PathLike[str]) -> bool:
     return model.lower().endswith(".onnx") or "/" in model or os.sep in model
 
 
+def check_model(model: str | os.PathLike[str] = "default") -> None:
+    """Refuse ``model`` as :func:`load_model` would before reading it (ModelError): a path that is
+    a folder or no file, a name no shipped model has. Reads no model file."""
+    if _looks_like_path(model):
+        path = Path(model).expanduser()
+        if path.is_dir():
+            raise ModelError(f"{path} is a folder, not an .onnx file; give the path to the model's .onnx file")
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist; give the path to an .onnx file")
+        return
+    directory = models_dir()
+    cards = _cards(directory)
+    if (default_name(cards) if model == "default" else str(model)) in cards:
+        return
+    if not cards:
+        where = directory if directory is not None else "fluorodn/models"
+        raise ModelError(
+            f"unknown model {model!r}: no models are shipped in {where}; pass the path to an .onnx file instead"
+        )
+    valid = ", ".join(repr(n) for n in model_names())
+    raise ModelError(f"unknown model {model!r}; valid names are {valid}, or a path to an .onnx file")
+
+
 def load_model(model: str | os.PathLike[str] = "default", variant: str | None = None) -> ModelSource:
     """Find a model by name or path, read it and check its integrity.
 
@@ -162,12 +186,9 @@ def load_model(model: str | os.PathLike[str] = "default", variant: str | None = 
         file, a shipped file whose sha256 differs from its card, or a variant the model
         does not have.
     """
+    check_model(model)
     if _looks_like_path(model):
         path = Path(model).expanduser()
-        if path.is_dir():
-            raise ModelError(f"{path} is a folder, not an .onnx file; give the path to the model's .onnx file")
-        if not path.is_file():
-            raise ModelError(f"model file {path} does not exist; give the path to an .onnx file")
         if variant is not None:
             raise ModelError(
                 f"{path} is a model file, so it has no {variant} variant; pass the {variant} file itself "
@@ -179,14 +200,6 @@ def load_model(model: str | os.PathLike[str] = "default", variant: str | None = 
     directory = models_dir()
     cards = _cards(directory)
     name = default_name(cards) if model == "default" else str(model)
-    if name not in cards:
-        if not cards:
-            where = directory if directory is not None else "fluorodn/models"
-            raise ModelError(
-                f"unknown model {model!r}: no models are shipped in {where}; pass the path to an .onnx file instead"
-            )
-        valid = ", ".join(repr(n) for n in model_names())
-        raise ModelError(f"unknown model {model!r}; valid names are {valid}, or a path to an .onnx file")
     card = cards[name]
     assert directory is not None
     entry: dict[str, Any] = card

@@ -34,8 +34,34 @@ __all__ = [
     "SpikePolicy",
     "SpikesOption",
     "ThreadsOption",
+    "number",
+    "whole_number",
     "with_run_options",
 ]
+
+
+def whole_number(least: int | None = None) -> Callable[[str], int]:
+    """A ``typer`` ``parser=`` for a whole-number option (of ``least`` or more), whose refusal is
+    one sentence in the option's terms (not the type converter's)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise typer.BadParameter(f"must be a whole number, not {text!r}") from None
+        if least is not None and value < least:
+            raise typer.BadParameter(f"must be {least} or more, not {value}")
+        return value
+
+    return parse
+
+
+def number(text: str) -> float:
+    """A ``typer`` ``parser=`` for a number option, refused in one sentence where it is none."""
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        raise typer.BadParameter(f"must be a number, not {text!r}") from None
 
 
 class Device(str, Enum):
@@ -106,7 +132,10 @@ SuffixOption = Annotated[str, typer.Option(help="Added to each output file name 
 NanOption = Annotated[NanPolicy, typer.Option(help=_NAN_HELP)]
 SpikesOption = Annotated[SpikePolicy, typer.Option(help=_SPIKES_HELP)]
 ThreadsOption = Annotated[
-    int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.")
+    int | None,
+    typer.Option(
+        help="CPU threads (1 to 4 x the CPUs). Default: the physical cores.", parser=whole_number(), metavar="INTEGER"
+    ),
 ]
 KeepPatternOption = Annotated[
     bool,
@@ -138,6 +167,8 @@ StrengthOption = Annotated[
     float,
     typer.Option(
         "--strength",
+        parser=number,
+        metavar="FLOAT",
         callback=share,
         help="Spectral recordings: how much noise the network removes over time, 0-1 (default 1). Lower "
         "values smooth less: events keep sharper rises and close events stay apart, at the price of "

@@ -44,6 +44,8 @@ from fluorodn.cli._options import (
     SpikePolicy,
     SpikesOption,
     ThreadsOption,
+    number,
+    whole_number,
     with_run_options,
 )
 from fluorodn.cli._report import Report, page_path
@@ -69,7 +71,8 @@ def denoise(
         typer.Argument(
             help="Recordings to denoise: .tif/.tiff/.npy/.mat files, OceanView exports (.txt, or a folder of "
             "one-spectrum exports), HDF5 with Time/Wavelength axes (.h5), folders, quoted glob patterns "
-            "('data/**/*.tif'), or one .zarr store. Folders and patterns skip files that already end in the suffix.",
+            "('data/**/*.tif'), or one .zarr store. Folders and patterns skip files that already end in the suffix, "
+            "and .txt files that are not spectrometer exports (notes, logs).",
             show_default=False,
             metavar="INPUT",
         ),
@@ -109,7 +112,8 @@ def denoise(
         typer.Option(
             help="Excitation lights interleaved row by row in a spectrometer file (.txt, .h5); each is denoised "
             "alone. Default: declared by the file, else detected from the intensity (1: not interleaved).",
-            min=1,
+            parser=whole_number(1),
+            metavar="INTEGER",
         ),
     ] = None,
     to: Annotated[
@@ -121,6 +125,8 @@ def denoise(
             help="Samples per second of recordings whose files state none (a file's timestamps or stated rate "
             "stand, and a --rate they contradict fails the file); a recording sampled under 4 Hz warns, as the "
             "spectral model was trained at 5 Hz.",
+            parser=number,
+            metavar="FLOAT",
         ),
     ] = None,
     nan: NanOption = NanPolicy.refuse,
@@ -146,7 +152,12 @@ def denoise(
         ),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="zarr inputs: local workers (threads or processes; 1 to 4 x the CPUs).")
+        int | None,
+        typer.Option(
+            help="zarr inputs: local workers (threads or processes; 1 to 4 x the CPUs).",
+            parser=whole_number(),
+            metavar="INTEGER",
+        ),
     ] = None,
     debug: DebugOption = False,
     make_report: Annotated[
@@ -545,15 +556,17 @@ def _planned_kind(run: RunOptions) -> str | None:
 
 
 def _check_planned_options(run: RunOptions, threads: int | None) -> None:
-    """Before any input is read: refuse the options the run would refuse (contradicting each other, or unread
-    by the one path every input takes on the planned model, :func:`fluorodn.denoiser.unread_refusal`; the
-    model is resolved for that only where an option one path does not read was given, and one that is not
-    found is refused where the run loads it)."""
+    """Before any input is read: refuse the options the run would refuse (contradicting each other, a model
+    that no name or path finds, or unread by the one path every input takes on the planned model,
+    :func:`fluorodn.denoiser.unread_refusal`; the model is resolved for that only where an option one path
+    does not read was given)."""
     from fluorodn.denoiser import DenoiserOptions, unread_refusal
+    from fluorodn.registry import check_model
 
     try:
         options = DenoiserOptions(threads=threads, precision=run.precision.value, **run.option_fields())
-    except ValueError as err:  # InputError: options that contradict each other
+        check_model(run.model)  # a name no model has, a path to no file: before "exists already"
+    except ValueError as err:  # InputError: options that contradict each other; ModelError
         fail(err)
     if not (options.unread_by("spectral") or options.unread_by("image")):
         return

@@ -15,7 +15,7 @@ import typer
 from fluorodn import __version__
 from fluorodn.cli import app
 from fluorodn.cli._common import as_given, check_count, fail, make_denoiser, names_a_folder, setup_logging
-from fluorodn.cli._options import Device, Precision, PrecisionOption
+from fluorodn.cli._options import Device, Precision, PrecisionOption, whole_number
 from fluorodn.errors import DeviceError, FluorodnError
 from fluorodn.files import check_name_length
 
@@ -76,7 +76,9 @@ def _default_mark(name: str, default: str, image_model: str) -> str:
 def info(
     model: Annotated[str, typer.Option("--model", "-m", help="Model to load for the device check.")] = "default",
     device: Annotated[Device, typer.Option(help="Device to check.")] = Device.auto,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (1 to 4 x the CPUs).", parser=whole_number(), metavar="INTEGER")
+    ] = None,
     precision: PrecisionOption = Precision.auto,
 ) -> None:
     """Show versions, onnxruntime providers, and the device, precision and threads fluorodn would use."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -20,7 +21,7 @@ from fluorodn.cli._common import (
     setup_logging,
     sigterm_interrupts,
 )
-from fluorodn.cli._options import DebugOption, NanPolicy, SpectralOnlyOption, share
+from fluorodn.cli._options import DebugOption, NanPolicy, SpectralOnlyOption, number, share, whole_number
 from fluorodn.errors import FluorodnError
 
 _UNMIX_EXAMPLES = (
@@ -66,6 +67,8 @@ def unmix(
         float,
         typer.Option(
             "--strength",
+            parser=number,
+            metavar="FLOAT",
             callback=share,
             help="How much noise the denoising removes over time, 0-1 (as for denoise): lower values keep "
             "events' rises for event detection, at the price of coherence.",
@@ -82,7 +85,11 @@ def unmix(
     spectral_only: SpectralOnlyOption = False,
     rate: Annotated[
         float | None,
-        typer.Option(help="Samples per second, for time_s. Default: from the file's metadata, else time_s is empty."),
+        typer.Option(
+            help="Samples per second, for time_s. Default: from the file's metadata, else time_s is empty.",
+            parser=number,
+            metavar="FLOAT",
+        ),
     ] = None,
     dark: Annotated[
         str | None,
@@ -111,7 +118,7 @@ def unmix(
             help="The channel of a file that holds several (a spectrometer file's interleaved excitations or "
             "HDF5 Channel1..N, a stack's pages, a converted TIFF's excitations), by its index from 0, as the error "
             "naming them lists them.",
-            min=0,
+            parser=whole_number(0),
             metavar="<int>",
         ),
     ] = None,
@@ -120,7 +127,7 @@ def unmix(
         typer.Option(
             help="Interleaved excitations of a spectrometer file (rows alternating between light sources), "
             "where detection cannot tell. Default: detected.",
-            min=1,
+            parser=whole_number(1),
             metavar="<int>",
         ),
     ] = None,
@@ -259,7 +266,10 @@ def report(
         str | None,
         typer.Option(help="The bins' wavelengths in nm: FIRST:LAST or a one-column CSV. Default: from the file."),
     ] = None,
-    rate: Annotated[float | None, typer.Option(help="Samples per second. Default: from the file, if stated.")] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Samples per second. Default: from the file, if stated.", parser=number, metavar="FLOAT"),
+    ] = None,
     dark: Annotated[
         str | None,
         typer.Option(
@@ -319,4 +329,7 @@ def report(
         fail(as_flags(" ".join(str(err).split()).replace("or skip this input", "or give another -o")))
     for message in dict.fromkeys(cautions):  # a caution of several pages once
         typer.echo(f"fluorodn: warning: {noisy}: {message}", err=True)
+    if os.path.samefile(noisy, denoised):  # a mistake more often than a check: said beside the verdict
+        typer.echo(f"fluorodn: warning: {noisy} is given twice, as the recording and as its denoised version: "
+                   "the report says nothing was removed", err=True)  # fmt: skip
     typer.echo(f"Report {html_path} (summary {json_path}).")

@@ -40,6 +40,7 @@ from fluorodn.cli._options import (
     SpikePolicy,
     SpikesOption,
     ThreadsOption,
+    number,
     with_run_options,
 )
 from fluorodn.cli._report import Report, count_pages, page_path
@@ -102,7 +103,11 @@ def watch(
     ] = False,
     settle: Annotated[
         float,
-        typer.Option(help="Seconds a file's size and modification time must stay unchanged before it is read."),
+        typer.Option(
+            help="Seconds a file's size and modification time must stay unchanged before it is read.",
+            parser=number,
+            metavar="FLOAT",
+        ),
     ] = 2.0,
     poll: Annotated[
         bool,

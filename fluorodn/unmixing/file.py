@@ -21,6 +21,7 @@ from fluorodn.unmixing.inputs import (
     UnmixError,
     UnmixWarning,
     contradiction,
+    load_sensor,
     recording_metadata,
     stated_dark,
     stated_grid,
@@ -97,6 +98,8 @@ def unmix_file(
         if find_spec("pynwb") is None or find_spec("ndx_fiber_photometry") is None:
             raise UnmixError(MISSING)
     _refuse_inputs_as_outputs(dest, guppy, _input_files(src, sensor, wavelengths, dark))
+    if isinstance(sensor, (str, os.PathLike)):
+        load_sensor(sensor)  # a sensor that no file or name gives is told before an output that exists
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it")
     if guppy is not None:

@@ -309,3 +309,46 @@ def test_the_default_run_says_where_frames_go(tmp_path: Path) -> None:
     assert f"with model {IMAGE_MODEL} on" in result.stdout
     declared = cli("denoise", tmp_path / "stack.npy", "--threads", 1, "--kind", "image", "--overwrite")
     assert declared.exit_code == 0 and "frames:" not in declared.stderr.splitlines()[0], declared.stderr
+
+
+def test_a_mistake_in_the_command_is_named_before_an_output_that_exists(tmp_path: Path) -> None:
+    """An unknown model (denoise) or sensor spectrum (unmix) is the mistake to fix; an output left by
+    an earlier run comes after it, not first."""
+    np.save(tmp_path / "a.npy", _frame())
+    np.save(tmp_path / "a_denoised.npy", _frame())
+    (tmp_path / "a_unmixed.csv").write_text("x\n")
+    assert_user_error(cli("denoise", tmp_path / "a.npy", "--model", "nosuch"), "unknown model 'nosuch'")
+    result = cli("denoise", tmp_path / "a.npy", "--model", tmp_path / "none.onnx")
+    assert_user_error(result, "none.onnx does not exist")
+    result = cli("unmix", tmp_path / "a.npy", "--sensor", tmp_path / "none.csv")
+    assert_user_error(result, "none.csv is neither a file nor a shipped spectrum")
+    assert_user_error(cli("denoise", tmp_path / "a.npy"), "a_denoised.npy exists already")
+
+
+def test_an_output_named_for_a_format_a_conversion_writes_names_the_conversion(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "r.tif", _frame())
+    result = cli("denoise", tmp_path / "r.tif", "-o", tmp_path / "r.npy")
+    assert_user_error(result, "must have the same format as its input", "(.tif), or convert it: --to npy")
+    result = cli("denoise", tmp_path / "r.tif", "-o", tmp_path / "r.mat")
+    assert_user_error(result, "must have the same format as its input")
+    assert "--to" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["denoise", "x.npy", "--strength", "abc"], "Invalid value for '--strength': must be a number, not 'abc'"),
+        (["denoise", "x.npy", "--threads", "two"], "Invalid value for '--threads': must be a whole number, not 'two'"),
+        (["denoise", "x.npy", "--excitations", "0"], "Invalid value for '--excitations': must be 1 or more, not 0"),
+        (["denoise", "x.npy", "--rate", "5Hz"], "Invalid value for '--rate': must be a number, not '5Hz'"),
+        (["unmix", "x.npy", "--sensor", "example", "--channel", "-1"], "'--channel': must be 0 or more, not -1"),
+        (["watch", ".", "--settle", "soon"], "Invalid value for '--settle': must be a number, not 'soon'"),
+        (["info", "--threads", "1.5"], "Invalid value for '--threads': must be a whole number, not '1.5'"),
+    ],
+)
+def test_an_option_value_of_the_wrong_kind_is_one_sentence_in_the_options_terms(args: list[str], said: str) -> None:
+    """Exit 2 (a usage error), the option named, and the value's kind in plain words, not the type
+    converter's."""
+    result = cli(*args)
+    assert result.exit_code == 2 and said in " ".join(result.output.split()), result.output
+    assert "Input should" not in result.output and "Traceback" not in result.output

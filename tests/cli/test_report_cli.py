@@ -213,7 +213,8 @@ def test_the_two_file_report_cautions_about_events(tmp_path: Path) -> None:
     lines, summary, _ = report(tmp_path / "small.npy", tmp_path / "small_d.npy")
     assert len(lines) == 1 and summary["warnings"][0].startswith("the recording's events rise often")
     np.save(tmp_path / "main.npy", main)
-    lines, summary, _ = report(tmp_path / "main.npy", tmp_path / "main.npy")
+    np.save(tmp_path / "main_d.npy", main)
+    lines, summary, _ = report(tmp_path / "main.npy", tmp_path / "main_d.npy")
     assert lines == [] and summary["warnings"] == []
     image_model = {"model": "low", "settings": {"provider": "CPUExecutionProvider", "precision": "fp32"}}
     assert event_cautions(small, image_model) == []
@@ -409,10 +410,12 @@ def test_the_report_refuses_a_rate_that_is_not_positive(tmp_path: Path, helpers:
 
 def test_a_file_reported_against_itself_is_nothing_removed(tmp_path: Path, helpers: Any) -> None:
     """The same file as noisy and denoised: the verdict says nothing was removed, in the HTML and
-    the JSON, rather than passing it as noise."""
+    the JSON, rather than passing it as noise, and a warning line says the file was given twice."""
     np.save(tmp_path / "n.npy", helpers.spectra(ROWS, COLS, dtype=np.float32))
     result = cli("report", tmp_path / "n.npy", tmp_path / "n.npy", "-o", tmp_path / "same.html")
     assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "n.npy is given twice, as the recording and as its denoised version: the report says nothing" in said
     (page,) = check_report(tmp_path / "same.html")["pages"]
     assert page["verdict"] == "nothing removed" and page["removed_noise_units"] == 0.0
     text = (tmp_path / "same.html").read_text(encoding="utf-8")

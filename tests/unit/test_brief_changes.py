@@ -1,0 +1,180 @@
+"""Brief changes the spectral model never saw (a one-sample flash of light across the spectrum):
+found from what the denoising removed (spectral.brief_scores), kept as recorded over a denoising
+of the recording without them (spectral.keep_brief), and told by a warning naming their samples."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter1d
+
+from fluorodn import Denoiser, spectral
+from fluorodn.errors import OutOfDomainWarning
+
+FLASHES = (700, 1500, 2300)
+
+
+@pytest.fixture(scope="module")
+def den() -> Denoiser:
+    return Denoiser(device="cpu")
+
+
+def test_scores_of_removed_noise_follow_the_chi_square_law_and_a_large_removal_stands_out() -> None:
+    """Removed parts that are noise (each trace its own spread) score about the number of traces,
+    none near the limit; a removal of 12 x the noise in every trace of three samples passes it there
+    alone (12 x: the limit stands 15 x over the chi-square level of a false alarm in 1e6 samples).
+    Traces the network left as they are (nothing removed) are not counted."""
+    rng = np.random.default_rng(0)
+    coef = rng.standard_normal((5000, 8)).astype(np.float32) * 40
+    removed = rng.standard_normal((5000, 8)) * np.array([1.0, 2.0, 0.5, 1.0, 1.0, 3.0, 1.0, 1.0])
+    out = coef - removed
+    scores, limit = spectral.brief_scores(coef, out)
+    assert np.mean(scores) == pytest.approx(8.0, rel=0.06)
+    assert scores.max() < 0.2 * limit and not spectral.brief_changes(coef, out).any()
+    removed[[10, 2000, 4999]] = 12.0 * np.array([1.0, 2.0, 0.5, 1.0, 1.0, 3.0, 1.0, 1.0])
+    marked = spectral.brief_changes(coef, coef - removed)
+    assert np.flatnonzero(marked).tolist() == [10, 2000, 4999]
+    # two traces untouched: the limit is that of six
+    same = (coef - removed).copy()
+    same[:, :2] = coef[:, :2]
+    _, six = spectral.brief_scores(coef, same)
+    assert six < limit and spectral.brief_changes(coef, same, np.ones(8, bool)).sum() == 3
+    # too few samples, or nothing removed: nothing judged
+    assert spectral.brief_scores(coef[:10], out[:10])[1] == np.inf
+    assert spectral.brief_scores(coef, coef)[1] == np.inf
+    with pytest.raises(ValueError, match="one \\(T, K\\) shape"):
+        spectral.brief_scores(coef, out[:, :3])
+
+
+def test_bridged_samples_lie_on_the_line_between_their_neighbours() -> None:
+    coef = np.array([[0.0, 10.0], [5.0, 0.0], [9.0, 0.0], [3.0, 40.0], [7.0, 0.0]], np.float32)
+    rows = np.array([True, False, True, False, True])
+    got = spectral.bridged(coef, rows)
+    np.testing.assert_allclose(got, [[5.0, 0.0], [5.0, 0.0], [4.0, 20.0], [3.0, 40.0], [3.0, 40.0]])
+    np.testing.assert_array_equal(spectral.bridged(coef, np.zeros(5, bool)), coef)
+
+
+def test_a_brief_change_is_kept_whole_and_its_neighbours_denoised_without_it() -> None:
+    """A smoothing 'network' (a 9-sample moving mean) spreads a one-sample change over its
+    neighbours. keep_brief marks the change's sample alone (not the neighbours it was spread to),
+    returns it as recorded over the denoising of the recording with it bridged, and every other
+    sample as that denoising gives it."""
+    rng = np.random.default_rng(1)
+    t = np.arange(3000)
+    signal = np.stack([20 * np.sin(t / 200.0), 10 * np.cos(t / 300.0), np.zeros(3000)], axis=1)
+    coef = (signal + rng.standard_normal(signal.shape)).astype(np.float32)
+    coef[1200] += np.array([300.0, -200.0, 150.0], np.float32)
+
+    def run(c: np.ndarray) -> np.ndarray:
+        return uniform_filter1d(c, 9, axis=0, mode="nearest").astype(np.float32)
+
+    first = run(coef)
+    assert spectral.brief_changes(coef, first).sum() > 1  # spread over its neighbours
+    out, kept = spectral.keep_brief(coef, first, run)
+    assert np.flatnonzero(kept).tolist() == [1200]
+    bridge = spectral.bridged(coef, kept)
+    again = run(bridge)
+    np.testing.assert_allclose(np.delete(out, 1200, axis=0), np.delete(again, 1200, axis=0), atol=1e-5)
+    np.testing.assert_allclose(out[1200], again[1200] + coef[1200] - bridge[1200], atol=1e-4)
+    # its neighbours lie as near the signal as the samples far from it
+    around = [*range(1195, 1200), *range(1201, 1206)]
+    far = np.delete(out - signal, range(1190, 1211), axis=0)
+    assert np.abs(out[around] - signal[around]).max() < 4 * far.std()
+    # nothing removed far above the noise: the first denoising stands, nothing kept
+    calm = (signal + rng.standard_normal(signal.shape)).astype(np.float32)
+    first = run(calm)
+    out, kept = spectral.keep_brief(calm, first, run)
+    assert out is first and not kept.any()
+
+
+def test_the_message_names_each_change_by_its_samples() -> None:
+    rows = np.zeros(40, bool)
+    rows[[3, 10, 11, 12, 30]] = True
+    said = spectral.brief_message(rows)
+    assert said is not None
+    assert said.startswith(
+        "3 sudden changes across the spectrum far above the noise (at samples 3, 10-12, 30, counting"
+    )
+    assert "are kept as recorded" in said
+    one = spectral.brief_message(rows[:5], index=np.arange(100, 105))
+    assert one is not None and one.startswith("a sudden change across the spectrum far above the noise (at sample 103,")
+    assert "is kept as recorded, with the noise of its sample; the samples around denoised without it" in one
+    assert spectral.brief_message(np.zeros(5, bool)) is None
+    many = np.zeros(40, bool)
+    many[::4] = True
+    assert "at samples 0, 4, 8, 12, 16, ..., counting" in str(spectral.brief_message(many))
+
+
+def flashing(factor: float, seed: int = 0, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, clean): a 10-minute recording (``n`` x 152 at 5 Hz) of the example sensor's sparse
+    releases under slow hemodynamic swings, shot noise, with its light ``factor`` times as bright in
+    the samples :data:`FLASHES`."""
+    from fluorodn import hemoglobin
+    from fluorodn.unmixing import LN10_PER_UM, load_sensor
+
+    rng = np.random.default_rng(seed)
+    wl = np.linspace(477.0, 595.0, 152)
+    s = np.interp(wl, *load_sensor("example"))
+    k1, k2 = (LN10_PER_UM * v for v in hemoglobin.extinction(wl))
+    a = np.zeros(n)
+    for on in rng.choice(n - 50, size=n // 150, replace=False):
+        m = np.arange(n - on)
+        a[on:] += rng.uniform(0.3, 1.0) * (1.0 - np.exp(-m / 2.0)) * np.exp(-m / 15.0)
+    sec = np.arange(n) / 5.0
+    h1, h2 = 3.0 * np.sin(2 * np.pi * sec / 20 + 1), 1.5 * np.sin(2 * np.pi * sec / 25)
+    e = 8000.0 * np.exp(-0.5 * ((wl - 515.0) / 25.0) ** 2) + 800.0
+    light = e * np.exp(np.outer(a, s) - np.outer(h1, k1) - np.outer(h2, k2))
+    light[list(FLASHES)] *= factor
+    clean = 500.0 + light
+    return (clean + rng.standard_normal(clean.shape) * np.sqrt(clean)).astype(np.float32), clean
+
+
+def _said(run, *args) -> tuple[np.ndarray, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = run(*args)
+    return got, [str(w.message) for w in caught if issubclass(w.category, OutOfDomainWarning)]
+
+
+def _over_raw(y: np.ndarray, x: np.ndarray, clean: np.ndarray, rows: object) -> float:
+    return float(np.mean((y[rows] - clean[rows]) ** 2) / np.mean((x[rows] - clean[rows]) ** 2))
+
+
+def test_flashes_are_kept_as_recorded_and_named(den: Denoiser, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three one-sample flashes of 1.5 x the light: the default keeps each as recorded (its samples'
+    error under raw's, where its first denoising alone left them many times raw's), the samples
+    around them denoised, and one warning names them; the same recording without flashes passes
+    quietly."""
+    x, clean = flashing(1.5)
+    y, said = _said(den.run, x)
+    assert len(said) == 1 and said[0].startswith("3 sudden changes across the spectrum far above the noise (at "
+                                                 "samples 700, 1500, 2300, counting from 0)"), said  # fmt: skip
+    flashes = list(FLASHES)
+    near = sorted({r + d for r in FLASHES for d in (-4, -3, -2, -1, 1, 2, 3, 4)})
+    assert _over_raw(y, x, clean, flashes) < 1.0
+    assert _over_raw(y, x, clean, near) < 0.3
+    # the first denoising alone: the flashes' samples far worse than raw, and spread around
+    monkeypatch.setattr(
+        spectral, "keep_brief", lambda coef, first, run, traces=None: (first, np.zeros(len(first), bool))
+    )
+    unkept, _ = _said(den.run, x)
+    assert _over_raw(unkept, x, clean, flashes) > 5.0
+    monkeypatch.undo()
+    calm, _ = flashing(1.0)
+    assert _said(den.run, calm)[1] == []
+
+
+def test_dask_keeps_and_tells_flashes_as_one_call_does(den: Denoiser) -> None:
+    """fluorodn.dask: the same warning, on the client, and the same output within float rounding
+    of the projection (each chunk denoised with its halo keeps the flashes it holds)."""
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+
+    x, _ = flashing(1.5, seed=2)
+    lazy, built = _said(fdask.denoise, da.from_array(x, chunks=(1000, 152)))
+    got, later = _said(lazy.compute)
+    y, said = _said(den.run, x)
+    assert later == [] and built == said and len(said) == 1 and "at samples 700, 1500, 2300," in said[0]
+    assert np.abs(got - y).max() < 0.05 * float(np.sqrt(x.mean()))
