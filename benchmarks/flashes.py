@@ -27,7 +27,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.measure import write_results
+from benchmarks.measure import check_cost_line, quick_out_main, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Flash sizes: the flash sample's light is this many times the recording's there.
@@ -260,19 +259,12 @@ def markdown(res: dict[str, Any]) -> str:
             f"without keeping; the recording {r['error_over_raw']:.4f} x and "
             f"{r['unkept_recording_error_over_raw']:.4f} x."
         )
-    c = res["cost"]
-    lines += [
-        "",
-        f"Cost: the check {1e3 * c['check_s']:.1f} ms beside the whole run's {c['run_s']:.2f} s on "
-        f"{c['samples']} x 152 ({100 * c['check_s'] / c['run_s']:.2f} %).",
-    ]
+    lines += ["", check_cost_line(res["cost"])]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks flashes", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a few short recordings (< 1 min)")
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-    print(markdown(run(args.quick, args.out)))
-    return 0
+    return quick_out_main(
+        argv, "flashes", __doc__.splitlines()[0], lambda quick, out: print(markdown(run(quick, out))),
+        "a few short recordings (< 1 min)",
+    )  # fmt: skip

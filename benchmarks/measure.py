@@ -112,6 +112,14 @@ def quick_out_main(
     return 0
 
 
+def check_cost_line(cost: dict[str, float]) -> str:
+    """A check's cost beside the whole run, from ``{"check_s", "run_s", "samples"}`` (152 bins)."""
+    return (
+        f"Cost: the check {1e3 * cost['check_s']:.1f} ms beside the whole run's {cost['run_s']:.2f} s on "
+        f"{cost['samples']} x 152 ({100 * cost['check_s'] / cost['run_s']:.2f} %)."
+    )
+
+
 def run_record(t0: float, den: Any) -> dict[str, Any]:
     """The head of a model benchmark's result: when it ran, for how long since ``t0``
     (``time.perf_counter``), on what machine, with which model (``den``, a ``fluorodn.Denoiser``)."""

@@ -28,7 +28,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.measure import write_results
+from benchmarks.measure import check_cost_line, quick_out_main, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLES, RATE_HZ = 3000, 5.0
@@ -316,19 +315,12 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(
             f"| {group} | {len(rs)} | {min(r['kept_share'] for r in rs):.3f} | {sum(r['warned'] for r in rs)} |"
         )
-    c = res["cost"]
-    lines += [
-        "",
-        f"Cost: the check {1e3 * c['check_s']:.1f} ms beside the whole run's {c['run_s']:.2f} s on "
-        f"{c['samples']} x 152 ({100 * c['check_s'] / c['run_s']:.2f} %).",
-    ]
+    lines += ["", check_cost_line(res["cost"])]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks oscillations", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a few short recordings (< 1 min)")
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-    print(markdown(run(args.quick, args.out)))
-    return 0
+    return quick_out_main(
+        argv, "oscillations", __doc__.splitlines()[0], lambda quick, out: print(markdown(run(quick, out))),
+        "a few short recordings (< 1 min)",
+    )  # fmt: skip
