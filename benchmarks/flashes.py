@@ -87,7 +87,9 @@ def _first_pass(den: Any, x: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]
 
     seen: list[tuple[np.ndarray, float]] = []
 
-    def first_only(coef: np.ndarray, first: np.ndarray, run: Any, traces: Any = None) -> tuple[np.ndarray, ...]:
+    def first_only(
+        coef: np.ndarray, first: np.ndarray, run: Any, traces: Any = None, *_: Any
+    ) -> tuple[np.ndarray, ...]:
         seen.append(spectral.brief_scores(coef, first, traces))
         return first, np.zeros(len(first), bool)
 

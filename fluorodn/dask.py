@@ -260,7 +260,8 @@ def _page_messages(
         if spectral_pages and row_means is not None:
             # the rows one call checks: those taken with the light off, and saturated ones, set aside
             lit, _ = spectral.split_rows(row_means[k], _means_of(page))
-            checked = _fit_checked(planner, page if lit.all() else page[np.flatnonzero(lit)], recording)[1]
+            rows = None if lit.all() else np.flatnonzero(lit)
+            checked = _fit_checked(planner, page if rows is None else page[rows], recording, rows)[1]
             found = [type(m)(f"page index {k}: {m}") if m and k else m for m in checked]  # each keeps its kind
         else:
             scale, rows = _image_scale(page)
@@ -302,18 +303,19 @@ def _light_off_pages(arr: da.Array, row_means: np.ndarray) -> list[str | None]:
 
 
 def _fit_checked(
-    planner: Denoiser, arr: da.Array, recording: bool = False
+    planner: Denoiser, arr: da.Array, recording: bool = False, index: np.ndarray | None = None
 ) -> tuple[spectral.Projection, list[str | None]]:
     """The projection of a spectral recording, fitted here on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, and the messages of one call's checks, run here:
     clipping among the statistics rows (an evenly strided sample of the recording), what is removed
-    from the rows the checks read, denoised here."""
+    from the rows the checks read, denoised here. ``index``: each row's sample index in the recording
+    the messages name, where ``arr`` is its lit rows (None: its own)."""
     from . import spectral
 
     stat_rows = spectral._stat_rows(arr.shape[0])
     take = _cached_take(arr, stat_rows)
     fitted = spectral.fit(arr, planner.channels, take=take, fixed_pattern=not planner.options.keep_fixed_pattern)
-    return fitted, planner._fitted_messages(arr.shape, take, fitted, take(stat_rows), recording)
+    return fitted, planner._fitted_messages(arr.shape, take, fitted, take(stat_rows), recording, index)
 
 
 def _cached_take(arr: da.Array, stat_rows: slice) -> spectral.Take:
@@ -480,7 +482,12 @@ def _blocks(func: Any, arr: da.Array, depth: dict[int, int], token: str, **kw: A
 
 
 def _denoise_spectral(
-    arr: da.Array, planner: Denoiser, common: dict[str, Any], recording: bool = False, lit: bool = False
+    arr: da.Array,
+    planner: Denoiser,
+    common: dict[str, Any],
+    recording: bool = False,
+    lit: bool = False,
+    index: np.ndarray | None = None,
 ) -> tuple[da.Array, list[str | None]]:
     """A spectral recording: the projection is fitted once on the client from exactly the rows
     :func:`fluorodn.spectral.project` uses, then row blocks (whole spectra) are denoised with
@@ -491,7 +498,8 @@ def _denoise_spectral(
     Samples taken with the light off (:func:`fluorodn.spectral.dark_mask`, from the row means
     computed here, one pass over the recording, and where rows stand apart its mean spectra) are
     passed through as recorded and the lit samples
-    denoised as one recording, as in one call; ``lit``: the rows are known to be lit."""
+    denoised as one recording, as in one call; ``lit``: the rows are known to be lit, ``index`` each
+    one's sample index in the whole recording (None: its own)."""
     import dask.array as da
 
     from . import spectral
@@ -503,13 +511,13 @@ def _denoise_spectral(
         if not mask.all():
             pieces = spectral.runs(mask)
             lit_arr = da.concatenate([arr[a:b] for a, b, on in pieces if on], axis=0)
-            y, messages = _denoise_spectral(lit_arr, planner, common, recording, lit=True)
+            y, messages = _denoise_spectral(lit_arr, planner, common, recording, lit=True, index=np.flatnonzero(mask))
             parts, at = [], 0
             for a, b, on in pieces:
                 parts.append(y[at : at + b - a] if on else arr[a:b].astype(np.float32))
                 at += (b - a) if on else 0
             return da.concatenate(parts, axis=0), [*spectral.set_aside_messages(mask, saturated), *messages]
-    fitted, messages = _fit_checked(planner, arr, recording)
+    fitted, messages = _fit_checked(planner, arr, recording, index)
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2

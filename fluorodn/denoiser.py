@@ -983,7 +983,7 @@ class Denoiser:
         recording with a projection fitted on the whole recording, as :meth:`run_projected` has
         them before it maps them back to the bins (:func:`fluorodn.spectral.reconstruct`)."""
         arr = check_input(x, ndims=(2,), pages=False)
-        return self._denoised_traces(dataclasses.replace(projection, coef=spectral.coefficients(projection, arr)))
+        return self._denoised_traces(dataclasses.replace(projection, coef=spectral.coefficients(projection, arr)), arr)
 
     def _run_spectral(
         self,
@@ -1024,20 +1024,21 @@ class Denoiser:
         else:
             proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
 
-        coef, kept = self._traces_and_kept(proj)
+        coef, kept = self._traces_and_kept(proj, arr)
         out, messages = self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
         if checks and (brief := spectral.brief_message(kept, index)):
             messages.append(brief)
         return out, messages
 
-    def _denoised_traces(self, proj: spectral.Projection) -> np.ndarray:
+    def _denoised_traces(self, proj: spectral.Projection, x: np.ndarray | None = None) -> np.ndarray:
         """(T, K) float32: the coefficient traces of ``proj`` (``proj.coef``) as the options have
-        them denoised (noise-only components at their time means; brief changes the model never
-        saw kept as recorded: :func:`fluorodn.spectral.keep_brief`)."""
-        return self._traces_and_kept(proj)[0]
+        them denoised (noise-only components at their time means); with the recording's rows ``x``
+        (T, W), sudden changes across the spectrum that the network took in part for noise kept as
+        recorded (:func:`fluorodn.spectral.keep_brief`, :func:`fluorodn.spectral.across_spectrum`)."""
+        return self._traces_and_kept(proj, x)[0]
 
-    def _traces_and_kept(self, proj: spectral.Projection) -> tuple[np.ndarray, np.ndarray]:
-        """(:meth:`_denoised_traces`, (T,) bool: the samples of brief changes kept as recorded)."""
+    def _traces_and_kept(self, proj: spectral.Projection, x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`_denoised_traces`, (T,) bool: the samples of sudden changes kept as recorded)."""
         signal = np.ones(proj.components, bool) if proj.signal is None else proj.signal
         if not self.options.filters_over_time:
             fill = np.zeros(proj.components) if proj.coef_mean is None else proj.coef_mean
@@ -1077,7 +1078,14 @@ class Denoiser:
                 coef[:, kept] = coef_in[:, kept]
             return coef
 
-        return spectral.keep_brief(proj.coef, denoise(proj.coef), denoise, active)
+        first = denoise(proj.coef)
+        if x is None:
+            return first, np.zeros(len(first), bool)
+
+        def across(rows: np.ndarray) -> np.ndarray:
+            return spectral.across_spectrum(x, proj.sigma, rows)
+
+        return spectral.keep_brief(proj.coef, first, denoise, active, across)
 
     def _fitted_messages(
         self,
@@ -1086,6 +1094,7 @@ class Denoiser:
         proj: spectral.Projection,
         rows: np.ndarray,
         recording: bool = False,
+        index: np.ndarray | None = None,
     ) -> list[str | None]:
         """The out-of-domain checks of one call, for a recording of ``shape`` (T, W) that is not
         denoised here whole (a dask array: :func:`fluorodn.dask.denoise` calls this on the client)
@@ -1094,7 +1103,8 @@ class Denoiser:
         noise, and what is removed from the rows the checks read
         (:func:`fluorodn.spectral.check_blocks`), each denoised here from rows around it as far as
         an output row depends on (the result of one call). Returns the messages, None for a check
-        that found nothing; none about the orientation of a ``recording`` (known time x wavelength)."""
+        that found nothing; none about the orientation of a ``recording`` (known time x wavelength).
+        ``index``: each row's sample index in the recording the messages name (None: its own)."""
         t, _ = shape
         messages = [
             None if recording else transposed_warning(shape, rows),
@@ -1114,7 +1124,7 @@ class Denoiser:
                 # as run_projected, keeping which samples of brief changes were kept as recorded
                 coef = spectral.coefficients(proj, check_input(around, ndims=(2,), pages=False))
                 part = dataclasses.replace(proj, whole=False, coef=coef)
-                denoised, kept = self._traces_and_kept(part)
+                denoised, kept = self._traces_and_kept(part, around)
                 out = spectral.reconstruct(part, denoised)
                 inside = slice(b.start - lo, b.stop - lo)
                 xs.append(around[inside])
@@ -1123,7 +1133,8 @@ class Denoiser:
             stats = spectral.removed_stats(np.concatenate(xs), np.concatenate(outs), proj, blocks)
             messages += measured_warnings(stats, checks, t)
             at = np.concatenate([np.arange(b.start, b.stop) for b in blocks])
-            messages.append(spectral.brief_message(np.concatenate(kept_rows), at))
+            read = len(at) if len(at) < t else None
+            messages.append(spectral.brief_message(np.concatenate(kept_rows), at if index is None else index[at], read))
         return messages
 
     def _event_cautions(self, proj: spectral.Projection, x: np.ndarray | None = None) -> list[str]:
@@ -1300,22 +1311,27 @@ DETECTED_PATH = (
 def with_path(message: str, detected: bool) -> str:
     """``message`` of the spectral path's checks, ending with :data:`DETECTED_PATH` where the path was
     ``detected`` by the input's shape and it is an out-of-domain warning (not a notice, a caution about
-    the events, or saturated samples set aside)."""
-    if detected and warning_category(message) is OutOfDomainWarning and not isinstance(message, spectral.Saturated):
+    the events, saturated samples set aside or samples kept as recorded)."""
+    if detected and warning_category(message) is OutOfDomainWarning and not isinstance(message, _PER_PAGE):
         return message + DETECTED_PATH
     return message
+
+
+#: Out-of-domain messages of the spectral path about what it did to some samples (set aside as
+#: saturated, kept as recorded): said of every page of a stack, they stop no checks.
+_PER_PAGE = (spectral.Saturated, spectral.Kept)
 
 
 def _warn_page(messages: list[str], page: int, depth: int, detected: bool = False) -> bool:
     """Each of ``messages`` about page index ``page`` of a stack (named from page 1 on) as its
     :func:`warning_category` pointing ``depth`` frames above this function's own; whether there
-    were out-of-domain ones from the checks (saturated samples set aside, named as the light-off
-    notice is, stop no checks). ``detected``: the spectral path was chosen by the pages' shape,
-    which each out-of-domain warning says (:data:`DETECTED_PATH`)."""
+    were out-of-domain ones from the checks (saturated samples set aside and samples kept as
+    recorded, named as the light-off notice is, stop no checks). ``detected``: the spectral path was
+    chosen by the pages' shape, which each out-of-domain warning says (:data:`DETECTED_PATH`)."""
     where = f"page index {page}: " if page else ""
     for message in messages:
         warnings.warn(warning_category(message)(where + with_path(message, detected)), stacklevel=1 + depth)
-    return any(warning_category(m) is OutOfDomainWarning and not isinstance(m, spectral.Saturated) for m in messages)
+    return any(warning_category(m) is OutOfDomainWarning and not isinstance(m, _PER_PAGE) for m in messages)
 
 
 def _chain(first: np.ndarray, rest: Iterator[Any]) -> Iterator[Any]:

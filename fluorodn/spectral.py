@@ -60,6 +60,9 @@ from fluorodn.normalize import difference_noise
 
 __all__ = [
     "BRIEF_FALSE_ALARM",
+    "BRIEF_GAP",
+    "BRIEF_LONGEST",
+    "BRIEF_SHARE",
     "BRIEF_TIMES",
     "COMPONENTS",
     "CONVENTION",
@@ -95,12 +98,16 @@ __all__ = [
     "SPARSE_KURTOSIS",
     "SPIKE_ABOVE",
     "STRONG_RISE_SDS",
+    "SUDDEN_BINS",
+    "SUDDEN_CONCENTRATED",
     "TRAINED_RATE_HZ",
     "WEAK_RISE_SHARE",
     "EventCaution",
+    "Kept",
     "Notice",
     "Projection",
     "Saturated",
+    "across_spectrum",
     "bridged",
     "brief_changes",
     "brief_message",
@@ -1388,6 +1395,12 @@ class Saturated(str):
     the checks of a stack's later pages."""
 
 
+class Kept(str):
+    """A message of the spectral path naming samples it kept as recorded (:func:`keep_brief`): an
+    out-of-domain warning that, as the saturated samples', does not stop the checks of a stack's
+    later pages."""
+
+
 class EventCaution(str):
     """A message of the spectral path about the events of its output
     (:class:`fluorodn.EventDetectionWarning`), not an out-of-domain warning."""
@@ -1904,9 +1917,19 @@ def isolated_spikes(x: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarra
 #: error, 5-3500 x without keeping), of 1.1 x some of them, of 1.05 x none (their samples under raw's
 #: error anyway); the recordings of the training domain and of the other benchmarks stay under 0.16
 #: of it, but for one of 150 widened-generator draws, whose movement step at noise 0.1 the network
-#: rounded (3.7 x the limit; kept as recorded, its samples 0.49 x raw's error, 0.92 x without).
+#: rounded (3.7 x the limit), where :func:`keep_brief` finds no sample to keep.
 BRIEF_TIMES = 15.0
 BRIEF_FALSE_ALARM = 1e-6
+#: Samples either side of those :func:`brief_changes` marks that :func:`keep_brief` looks at too.
+BRIEF_GAP = 2
+#: A sample of a marked stretch holds the change itself where its departure from the denoising
+#: of the bridged stretch scores at least this share of the stretch's largest (a flash of 1.3 x the
+#: light at noise 0.2 scores 5300-6500 x the limit, the samples around it, from the signal's
+#: curvature over the stretch, up to 19 x; a burst's samples alike).
+BRIEF_SHARE = 0.05
+#: The longest change, in samples, that :func:`keep_brief` keeps as recorded (a burst of 3 at 3-4 x
+#: the light came out nearer the truth kept, one of 4 further: ``tests/unit/test_brief_changes.py``).
+BRIEF_LONGEST = 3
 #: Samples named in the :func:`brief_message`.
 BRIEF_NAMED = 5
 
@@ -1925,7 +1948,9 @@ def brief_scores(coef: np.ndarray, out: np.ndarray, traces: np.ndarray | None = 
     over the traces, and the limit :data:`BRIEF_TIMES` times the chi-square level that noise passes
     once in :data:`BRIEF_FALSE_ALARM` samples. None is judged in fewer than :data:`FEW_SAMPLES`
     samples, or where nothing is removed."""
-    from scipy.stats import chi2
+    from scipy.special import (
+        chdtri,
+    )  # the chi-square level a share of samples passes (scipy.stats is far slower to load)
 
     coef, out = np.asarray(coef), np.asarray(out)
     if coef.shape != out.shape or coef.ndim != 2:
@@ -1940,7 +1965,7 @@ def brief_scores(coef: np.ndarray, out: np.ndarray, traces: np.ndarray | None = 
     if not moving.any():
         return np.zeros(t), np.inf
     z = (r[:, moving] - np.median(r[:, moving], axis=0)) / spread[moving]
-    return np.sum(z * z, axis=1), float(BRIEF_TIMES * chi2.isf(BRIEF_FALSE_ALARM, int(moving.sum())))
+    return np.sum(z * z, axis=1), float(BRIEF_TIMES * chdtri(int(moving.sum()), BRIEF_FALSE_ALARM))
 
 
 def brief_changes(coef: np.ndarray, out: np.ndarray, traces: np.ndarray | None = None) -> np.ndarray:
@@ -1965,37 +1990,102 @@ def bridged(coef: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def keep_brief(
-    coef: np.ndarray, first: np.ndarray, run: Callable[[np.ndarray], np.ndarray], traces: np.ndarray | None = None
+    coef: np.ndarray,
+    first: np.ndarray,
+    run: Callable[[np.ndarray], np.ndarray],
+    traces: np.ndarray | None = None,
+    across: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(denoised traces, kept (T,) bool): ``first``, the denoising ``run`` of (T, K) traces ``coef``,
     where it removed no :func:`brief_changes`; where it did, the samples holding them kept as
     recorded, over a denoising of the recording without them.
 
-    The samples :func:`brief_changes` marks on ``first`` are bridged (:func:`bridged`) and the
-    recording denoised again; those of them whose input then departs from the output as far
-    (the changes themselves, not the samples around them over which the network spread them) are
-    the ones kept: bridged once more alone, denoised, and given back their departure from the
-    bridge, ``coef - bridge``, with its noise. So the change stays whole in its samples and no part
-    of it is spread into their neighbours. ``traces``: as :func:`brief_changes`."""
+    :func:`brief_changes` marks the samples of ``first`` where what was removed stands far above the
+    noise: a change's own samples, and those around over which the network spread it. Those, with
+    the :data:`BRIEF_GAP` samples either side (a burst's samples the network kept more of), are
+    bridged (:func:`bridged`) and the recording denoised again; the samples among them whose input
+    departs from that denoising far above the noise (:func:`brief_scores` again), and by at least
+    :data:`BRIEF_SHARE` of the most in their stretch, in one run of samples (several apart are a
+    fast signal's), hold the change itself. Of those, the ones
+    ``across`` (samples (T,) bool -> (T,) bool) finds to change across the spectrum (all, without
+    it) are kept, in runs of at most :data:`BRIEF_LONGEST` samples (a change over more is one the
+    network saw in training, a movement's, which it denoises better than the samples as recorded):
+    bridged alone, the recording denoised again, and given back their departure from the bridge,
+    ``coef - bridge``, with its noise. So the change stays whole in its samples and no part of it is
+    spread into their neighbours. ``traces``: as :func:`brief_changes`."""
     marked = brief_changes(coef, first, traces)
     if not marked.any():
         return first, marked
-    second = run(bridged(coef, marked))
-    kept = marked & brief_changes(coef, second, traces)
+    look = _widened(marked, BRIEF_GAP)
+    second = run(bridged(coef, look))
+    scores, limit = brief_scores(coef, second, traces)
+    kept = look & (scores > limit)
+    # the change's own samples stand far above the rest of their stretch, which departs from the
+    # denoising of the bridge by the signal's own curvature there
+    for a, b, on in runs(look):
+        if on:
+            kept[a:b] &= scores[a:b] >= BRIEF_SHARE * scores[a:b].max()
+            # ... in one run: departures apart from each other in one stretch are a fast signal's
+            # (hemodynamics at high brightness), not a change it holds
+            if sum(1 for _, _, held in runs(kept[a:b]) if held) > 1:
+                kept[a:b] = False
+    if across is not None and kept.any():
+        kept &= np.asarray(across(kept), bool)
+    for a, b, on in runs(kept):
+        if on and b - a > BRIEF_LONGEST:
+            kept[a:b] = False
     if not kept.any():
         return first, kept
     bridge = bridged(coef, kept)
-    out = second if np.array_equal(kept, marked) else run(bridge)
-    out = np.array(out, dtype=np.float32, copy=True)
+    out = np.array(second if np.array_equal(kept, look) else run(bridge), dtype=np.float32, copy=True)
     out[kept] += np.asarray(coef, np.float32)[kept] - bridge[kept]
     return out, kept
 
 
-def brief_message(rows: np.ndarray, index: np.ndarray | None = None) -> str | None:
+#: A sample's departure from the straight line between the unmarked samples either side is a change
+#: across the spectrum (:func:`across_spectrum`) unless its :data:`SUDDEN_BINS` largest bins (over
+#: their noise) hold this share of it or more: a cosmic ray or a detector glitch hits one or two
+#: bins (``--spikes fill`` replaces them), a flash of light every one.
+SUDDEN_CONCENTRATED = 0.5
+SUDDEN_BINS = 3
+
+
+def across_spectrum(x: np.ndarray, sigma: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(T,) bool: the samples ``rows`` (T,) bool of a (T, W) recording ``x`` whose departure from the
+    straight line between the nearest samples either side that are not ``rows`` (:func:`bridged`),
+    each bin over its noise ``sigma`` (W,), is spread across the spectrum, not concentrated in a few
+    bins (:data:`SUDDEN_CONCENTRATED`)."""
+    rows = np.asarray(rows, bool)
+    out = np.zeros(len(rows), bool)
+    at = np.flatnonzero(rows)
+    if not len(at) or rows.all():
+        return out
+    keep = np.flatnonzero(~rows)
+    lo = keep[np.clip(np.searchsorted(keep, at) - 1, 0, len(keep) - 1)]
+    hi = keep[np.clip(np.searchsorted(keep, at), 0, len(keep) - 1)]
+    xa, xl, xh = (np.asarray(x[i], np.float64) for i in (at, lo, hi))
+    w = np.clip((at - lo) / np.maximum(hi - lo, 1), 0.0, 1.0)[:, None]
+    d = (xa - ((1.0 - w) * xl + w * xh)) / np.maximum(np.asarray(sigma, np.float64), 1e-300)
+    d2 = d * d
+    top = np.sort(d2, axis=1)[:, -SUDDEN_BINS:].sum(axis=1)
+    out[at] = top < SUDDEN_CONCENTRATED * d2.sum(axis=1)
+    return out
+
+
+def _widened(mask: np.ndarray, by: int) -> np.ndarray:
+    """``mask`` (T,) bool with the ``by`` samples either side of each marked one marked too."""
+    out = np.array(mask, bool, copy=True)
+    for shift in range(1, by + 1):
+        out[shift:] |= mask[:-shift]
+        out[:-shift] |= mask[shift:]
+    return out
+
+
+def brief_message(rows: np.ndarray, index: np.ndarray | None = None, read: int | None = None) -> Kept | None:
     """The warning for the samples :func:`keep_brief` kept as recorded, ``rows`` (T,) bool, told by
     their index in the recording (``index`` (T,): each row's, where the rows are part of it);
-    neighbouring samples count as one change, named by their first and last. None where none is
-    kept."""
+    neighbouring samples count as one change, named by their first and last; ``read``: the samples
+    looked at, where they are not the whole recording (said). None where none is kept."""
     spans = [(a, b - 1) for a, b, on in runs(np.asarray(rows, bool)) if on]
     if not spans:
         return None
@@ -2005,8 +2095,9 @@ def brief_message(rows: np.ndarray, index: np.ndarray | None = None) -> str | No
     named = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans[:BRIEF_NAMED]) + (
         ", ..." if n > BRIEF_NAMED else ""
     )
-    return (
-        f"{'a sudden change' if n == 1 else f'{n} sudden changes'} across the spectrum far above the noise (at "
+    among = "" if read is None else f" among the {read} samples the checks read"
+    return Kept(
+        f"{'a sudden change' if n == 1 else f'{n} sudden changes'} across the spectrum far above the noise{among} (at "
         f"sample{'s' if n != 1 else ''} {named}, counting from 0), which the model took in part for noise (a flash "
         f"of light, a stimulation artifact, a movement?), {'is' if n == 1 else 'are'} kept as recorded, with the "
         f"noise of {'its sample' if n == 1 else 'their samples'}; the samples around denoised without "

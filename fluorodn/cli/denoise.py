@@ -204,6 +204,7 @@ def denoise(
                          report=make_report)  # fmt: skip
         if output is not None and as_folder and output.suffix != ".zarr":  # into that folder, named by default
             output = output / (Path(inputs[0].rstrip("/\\")).stem + run.suffix + ".zarr")
+        _check_model(run.model)
         _denoise_zarr(inputs, output, run, threads, overwrite, scheduler or "threads", workers, debug, report, rate,
                       key)  # fmt: skip
         return
@@ -555,19 +556,29 @@ def _planned_kind(run: RunOptions) -> str | None:
     return None if meta is None else str(meta.get("kind", "image"))
 
 
+def _check_model(model: str) -> None:
+    """Refuse a model that no name or path finds (:func:`fluorodn.registry.check_model`), before an
+    output that exists is named: the mistake to fix first."""
+    from fluorodn.registry import check_model
+
+    try:
+        check_model(model)
+    except FluorodnError as err:
+        fail(err)
+
+
 def _check_planned_options(run: RunOptions, threads: int | None) -> None:
     """Before any input is read: refuse the options the run would refuse (contradicting each other, a model
     that no name or path finds, or unread by the one path every input takes on the planned model,
     :func:`fluorodn.denoiser.unread_refusal`; the model is resolved for that only where an option one path
     does not read was given)."""
     from fluorodn.denoiser import DenoiserOptions, unread_refusal
-    from fluorodn.registry import check_model
 
     try:
         options = DenoiserOptions(threads=threads, precision=run.precision.value, **run.option_fields())
-        check_model(run.model)  # a name no model has, a path to no file: before "exists already"
-    except ValueError as err:  # InputError: options that contradict each other; ModelError
+    except ValueError as err:  # InputError: options that contradict each other
         fail(err)
+    _check_model(run.model)
     if not (options.unread_by("spectral") or options.unread_by("image")):
         return
     try:

@@ -161,9 +161,12 @@ def unmix(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from fluorodn.denoiser import Denoiser, DenoiserOptions
+    from fluorodn.spectral import rate_refusal
     from fluorodn.unmixing import DarkLevelNotice, unmix_file
 
     setup_logging()
+    if rate is not None and (refused := rate_refusal(rate, "--rate")):  # before it is compared with a file's
+        fail(refused)
     output = given_path(output, "-o")
     denoising = {"--model": model is not None, "--strength": strength != 1.0, "--round-onsets": round_onsets,
                  "--spectral-only": spectral_only}  # fmt: skip

@@ -79,6 +79,8 @@ def unmix_file(
     from fluorodn import io as fio
     from fluorodn.files import check_name_length, named
 
+    if rate is not None and (refused := rate_refusal(rate)):  # before it is compared with a file's
+        raise UnmixError(refused)
     src = Path(path)
     beside = named(src)  # "." given: the table is named after the folder, beside it
     # one channel of a file of several: named after it, so that each channel's table has its own name

@@ -57,22 +57,27 @@ def test_bridged_samples_lie_on_the_line_between_their_neighbours() -> None:
 
 
 def test_a_brief_change_is_kept_whole_and_its_neighbours_denoised_without_it() -> None:
-    """A smoothing 'network' (a 9-sample moving mean) spreads a one-sample change over its
-    neighbours. keep_brief marks the change's sample alone (not the neighbours it was spread to),
-    returns it as recorded over the denoising of the recording with it bridged, and every other
-    sample as that denoising gives it."""
+    """A smoothing 'network' (a 9-sample moving mean) spreads a one-sample change of 12 traces over its
+    neighbours, which brief_changes marks with it. keep_brief keeps the change's sample alone (it
+    departs from the denoising of the bridged stretch, its neighbours do not), returned as recorded
+    over the denoising of the recording with it bridged; every other sample as that denoising gives
+    it. A change in one trace of the twelve is not one across them (``across``: across_spectrum,
+    the traces taken as bins): nothing kept."""
     rng = np.random.default_rng(1)
     t = np.arange(3000)
-    signal = np.stack([20 * np.sin(t / 200.0), 10 * np.cos(t / 300.0), np.zeros(3000)], axis=1)
+    signal = np.stack([20 * np.sin(t / (200.0 + 10 * k)) for k in range(12)], axis=1)
     coef = (signal + rng.standard_normal(signal.shape)).astype(np.float32)
-    coef[1200] += np.array([300.0, -200.0, 150.0], np.float32)
+    coef[1200] += 80.0
 
     def run(c: np.ndarray) -> np.ndarray:
         return uniform_filter1d(c, 9, axis=0, mode="nearest").astype(np.float32)
 
+    def across(rows: np.ndarray) -> np.ndarray:
+        return spectral.across_spectrum(coef, np.ones(12), rows)
+
     first = run(coef)
     assert spectral.brief_changes(coef, first).sum() > 1  # spread over its neighbours
-    out, kept = spectral.keep_brief(coef, first, run)
+    out, kept = spectral.keep_brief(coef, first, run, None, across)
     assert np.flatnonzero(kept).tolist() == [1200]
     bridge = spectral.bridged(coef, kept)
     again = run(bridge)
@@ -82,11 +87,38 @@ def test_a_brief_change_is_kept_whole_and_its_neighbours_denoised_without_it() -
     around = [*range(1195, 1200), *range(1201, 1206)]
     far = np.delete(out - signal, range(1190, 1211), axis=0)
     assert np.abs(out[around] - signal[around]).max() < 4 * far.std()
+    np.testing.assert_array_equal(spectral.keep_brief(coef, first, run)[1], kept)
+    # in one trace alone
+    one = (signal + rng.standard_normal(signal.shape)).astype(np.float32)
+    one[1200, 3] += 300.0
+    first = run(one)
+    assert spectral.brief_changes(one, first).any()
+    out, kept = spectral.keep_brief(
+        one, first, run, None, lambda rows: spectral.across_spectrum(one, np.ones(12), rows)
+    )
+    assert out is first and not kept.any()
     # nothing removed far above the noise: the first denoising stands, nothing kept
     calm = (signal + rng.standard_normal(signal.shape)).astype(np.float32)
     first = run(calm)
-    out, kept = spectral.keep_brief(calm, first, run)
+    out, kept = spectral.keep_brief(calm, first, run, None, across)
     assert out is first and not kept.any()
+
+
+def test_a_departure_across_the_spectrum_is_told_from_a_spike_in_two_bins() -> None:
+    """Departures from the line between the samples either side: a one-sample change across the
+    bins, each sample of a three-sample burst, and noise are spread over the spectrum; a spike in two
+    bins of one sample is concentrated."""
+    rng = np.random.default_rng(2)
+    x = 100.0 + rng.standard_normal((400, 152))
+    x[100] += 10.0
+    x[200:203] += 8.0
+    x[300, 60:62] += 500.0
+    rows = np.zeros(400, bool)
+    rows[[50, 100, 200, 201, 202, 300]] = True
+    got = spectral.across_spectrum(x, np.ones(152), rows)
+    assert np.flatnonzero(got).tolist() == [50, 100, 200, 201, 202]
+    assert not spectral.across_spectrum(x, np.ones(152), np.zeros(400, bool)).any()
+    assert not spectral.across_spectrum(x, np.ones(152), np.ones(400, bool)).any()
 
 
 def test_the_message_names_each_change_by_its_samples() -> None:
@@ -156,9 +188,7 @@ def test_flashes_are_kept_as_recorded_and_named(den: Denoiser, monkeypatch: pyte
     assert _over_raw(y, x, clean, flashes) < 1.0
     assert _over_raw(y, x, clean, near) < 0.3
     # the first denoising alone: the flashes' samples far worse than raw, and spread around
-    monkeypatch.setattr(
-        spectral, "keep_brief", lambda coef, first, run, traces=None: (first, np.zeros(len(first), bool))
-    )
+    monkeypatch.setattr(spectral, "keep_brief", lambda coef, first, *_: (first, np.zeros(len(first), bool)))
     unkept, _ = _said(den.run, x)
     assert _over_raw(unkept, x, clean, flashes) > 5.0
     monkeypatch.undo()
@@ -178,3 +208,77 @@ def test_dask_keeps_and_tells_flashes_as_one_call_does(den: Denoiser) -> None:
     y, said = _said(den.run, x)
     assert later == [] and built == said and len(said) == 1 and "at samples 700, 1500, 2300," in said[0]
     assert np.abs(got - y).max() < 0.05 * float(np.sqrt(x.mean()))
+
+
+def test_a_burst_is_kept_whole_and_a_spike_in_one_bin_is_left_to_the_spike_check(den: Denoiser) -> None:
+    """A burst of three samples at 3 x the light: each of its samples kept as recorded (none damped
+    between two kept ones), the samples around no worse than the first denoising left them; one of
+    four samples is left to the first denoising, which does better there than the samples kept. A
+    cosmic ray in two bins of one sample: not a change across the spectrum, nothing kept, the output
+    as the first denoising gives it."""
+    x, clean = flashing(1.0, seed=31)
+    light = x - 500.0
+    burst = x.copy()
+    burst[1500:1503] = 500.0 + 3.0 * light[1500:1503]
+    truth = clean.copy()
+    truth[1500:1503] = 500.0 + 3.0 * (clean[1500:1503] - 500.0)
+    y, said = _said(den.run, burst)
+    assert len(said) == 1 and "(at sample 1500-1502, counting from 0)" in said[0], said
+    assert _over_raw(y, burst, truth, slice(1500, 1503)) < 1.0
+    around = [*range(1490, 1500), *range(1503, 1513)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spectral, "keep_brief", lambda coef, first, *_: (first, np.zeros(len(first), bool)))
+        first, _ = _said(den.run, burst)
+    assert _over_raw(y, burst, truth, around) < 0.3
+    assert _over_raw(y, burst, truth, slice(1490, 1513)) < _over_raw(first, burst, truth, slice(1490, 1513))
+    # four samples: a change the network saw in training (a movement's transient), left to it
+    longer = x.copy()
+    longer[1500:1504] = 500.0 + 3.0 * light[1500:1504]
+    y, said = _said(den.run, longer)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spectral, "keep_brief", lambda coef, first, *_: (first, np.zeros(len(first), bool)))
+        first, _ = _said(den.run, longer)
+    np.testing.assert_array_equal(y, first)
+    assert not any("sudden change" in m for m in said), said
+    spiked = x.copy()
+    spiked[1200, 60:62] += 5000.0
+    y, said = _said(den.run, spiked)
+    assert not any("sudden change" in m for m in said), said
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spectral, "keep_brief", lambda coef, first, *_: (first, np.zeros(len(first), bool)))
+        first, _ = _said(den.run, spiked)
+    np.testing.assert_array_equal(y, first)
+
+
+def test_each_page_of_a_stack_is_checked_after_a_page_with_kept_changes(den: Denoiser) -> None:
+    """Samples kept as recorded on page 0 are named, and stop no checks: page 1, too dim for the
+    model, is still told."""
+    flashy, _ = flashing(1.5)
+    dim, _ = flashing(1.0, seed=3)
+    dim = 500.0 + (dim - 500.0) / 400.0 + np.random.default_rng(4).standard_normal(dim.shape).astype(np.float32) * 3
+    _, said = _said(den.run, np.stack([flashy, dim.astype(np.float32)]))
+    assert said[0].startswith("3 sudden changes across the spectrum") and len(said) >= 2, said
+    assert any(m.startswith("page index 1: the recording is noisier than any") for m in said), said
+
+
+def test_dask_names_kept_samples_by_their_index_in_the_recording(den: Denoiser) -> None:
+    """Light-off samples at the start and in the middle: fluorodn.dask names the flashes by their
+    index in the whole recording, as one call does; on a recording longer than the rows the checks
+    read, it says it looked at those alone."""
+    da = pytest.importorskip("dask.array")
+    import fluorodn.dask as fdask
+
+    x, _ = flashing(1.5, seed=5)
+    dark = np.full((100, 152), 500.0, np.float32) + np.random.default_rng(6).standard_normal((100, 152)).astype(
+        np.float32
+    )
+    whole = np.concatenate([dark, x[:1000], dark[:50], x[1000:]])
+    _, said = _said(den.run, whole)
+    _, built = _said(fdask.denoise, da.from_array(whole, chunks=(800, 152)))
+    kept = [m for m in said if "sudden change" in m]
+    assert len(kept) == 1 and "at samples 800, 1650, 2450," in kept[0], said
+    assert [m for m in built if "sudden change" in m] == kept
+    long = np.concatenate([x, flashing(1.5, seed=7)[0]])
+    _, built = _said(fdask.denoise, da.from_array(long, chunks=(1500, 152)))
+    (told,) = [m for m in built if "sudden change" in m]
+    assert "far above the noise among the 4096 samples the checks read (at samples" in told
