@@ -1026,7 +1026,8 @@ class Denoiser:
 
         coef, kept = self._traces_and_kept(proj, arr)
         out, messages = self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
-        if checks and (brief := spectral.brief_message(kept, index)):
+        # what was done to some samples is said of every whole recording, as the samples set aside are
+        if fitted is None and (brief := spectral.brief_message(kept, index)):
             messages.append(brief)
         return out, messages
 

@@ -2006,13 +2006,13 @@ def keep_brief(
     bridged (:func:`bridged`) and the recording denoised again; the samples among them whose input
     departs from that denoising far above the noise (:func:`brief_scores` again), and by at least
     :data:`BRIEF_SHARE` of the most in their stretch, in one run of samples (several apart are a
-    fast signal's), hold the change itself. Of those, the ones
-    ``across`` (samples (T,) bool -> (T,) bool) finds to change across the spectrum (all, without
-    it) are kept, in runs of at most :data:`BRIEF_LONGEST` samples (a change over more is one the
-    network saw in training, a movement's, which it denoises better than the samples as recorded):
-    bridged alone, the recording denoised again, and given back their departure from the bridge,
-    ``coef - bridge``, with its noise. So the change stays whole in its samples and no part of it is
-    spread into their neighbours. ``traces``: as :func:`brief_changes`."""
+    fast signal's), hold the change itself. Of those, the ones ``across`` (samples (T,) bool ->
+    (T,) bool) finds to change across the spectrum (all, without it) are kept, in runs of at most
+    :data:`BRIEF_LONGEST` samples (a change over more is one the network saw in training, a
+    movement's, which it denoises better than the samples as recorded): bridged alone, the
+    recording denoised again, and given back their departure from the bridge, ``coef - bridge``,
+    with its noise. So the change stays whole in its samples and no part of it is spread into their
+    neighbours. ``traces``: as :func:`brief_changes`."""
     marked = brief_changes(coef, first, traces)
     if not marked.any():
         return first, marked

@@ -252,13 +252,17 @@ def test_a_burst_is_kept_whole_and_a_spike_in_one_bin_is_left_to_the_spike_check
 
 def test_each_page_of_a_stack_is_checked_after_a_page_with_kept_changes(den: Denoiser) -> None:
     """Samples kept as recorded on page 0 are named, and stop no checks: page 1, too dim for the
-    model, is still told."""
+    model, is still told; and a page's kept samples are named after another page's warning stopped
+    the checks, as samples set aside are."""
     flashy, _ = flashing(1.5)
     dim, _ = flashing(1.0, seed=3)
     dim = 500.0 + (dim - 500.0) / 400.0 + np.random.default_rng(4).standard_normal(dim.shape).astype(np.float32) * 3
     _, said = _said(den.run, np.stack([flashy, dim.astype(np.float32)]))
     assert said[0].startswith("3 sudden changes across the spectrum") and len(said) >= 2, said
     assert any(m.startswith("page index 1: the recording is noisier than any") for m in said), said
+    _, said = _said(den.run, np.stack([dim.astype(np.float32), flashy]))
+    assert said[0].startswith("the recording is noisier than any"), said
+    assert any(m.startswith("page index 1: 3 sudden changes across the spectrum") for m in said), said
 
 
 def test_dask_names_kept_samples_by_their_index_in_the_recording(den: Denoiser) -> None:
