@@ -2002,21 +2002,24 @@ def keep_brief(
 
     :func:`brief_changes` marks the samples of ``first`` where what was removed stands far above the
     noise: a change's own samples, and those around over which the network spread it. Those, with
-    the :data:`BRIEF_GAP` samples either side (a burst's samples the network kept more of), are
-    bridged (:func:`bridged`) and the recording denoised again; the samples among them whose input
-    departs from that denoising far above the noise (:func:`brief_scores` again), and by at least
-    :data:`BRIEF_SHARE` of the most in their stretch, in one run of samples (several apart are a
-    fast signal's), hold the change itself. Of those, the ones ``across`` (samples (T,) bool ->
-    (T,) bool) finds to change across the spectrum (all, without it) are kept, in runs of at most
-    :data:`BRIEF_LONGEST` samples (a change over more is one the network saw in training, a
-    movement's, which it denoises better than the samples as recorded): bridged alone, the
-    recording denoised again, and given back their departure from the bridge, ``coef - bridge``,
-    with its noise. So the change stays whole in its samples and no part of it is spread into their
-    neighbours. ``traces``: as :func:`brief_changes`."""
+    the :data:`BRIEF_GAP` samples either side (a burst's samples the network kept more of) and gaps
+    of up to twice that between them, are bridged (:func:`bridged`) and the recording denoised
+    again; the samples among them whose input departs from that denoising far above the noise
+    (:func:`brief_scores` again), and by at least :data:`BRIEF_SHARE` of the most in their stretch,
+    hold the change itself: none in a stretch where they run over more than :data:`BRIEF_LONGEST`
+    samples (a change the network saw in training, a movement's, which it denoises better than the
+    samples as recorded), or lie apart while the stretch's ends depart too (a fast signal's). Of
+    those, the ones ``across`` (samples (T,) bool -> (T,) bool) finds to change across the spectrum
+    (all, without it) are kept: bridged alone, the recording denoised again, and given back their
+    departure from the bridge, ``coef - bridge``, with its noise. So the change stays whole in its
+    samples and no part of it is spread into their neighbours. ``traces``: as :func:`brief_changes`."""
     marked = brief_changes(coef, first, traces)
     if not marked.any():
         return first, marked
     look = _widened(marked, BRIEF_GAP)
+    for a, b, on in runs(look):  # one stretch across short gaps, so that no change lies between two
+        if not on and a > 0 and b < len(look) and b - a <= 2 * BRIEF_GAP:
+            look[a:b] = True
     second = run(bridged(coef, look))
     scores, limit = brief_scores(coef, second, traces)
     kept = look & (scores > limit)
@@ -2025,15 +2028,16 @@ def keep_brief(
     for a, b, on in runs(look):
         if on:
             kept[a:b] &= scores[a:b] >= BRIEF_SHARE * scores[a:b].max()
-            # ... in one run: departures apart from each other in one stretch are a fast signal's
-            # (hemodynamics at high brightness), not a change it holds
-            if sum(1 for _, _, held in runs(kept[a:b]) if held) > 1:
+            # ... unless one of them is longer than a brief change (a change the network saw in
+            # training, a movement's, whose stretch it denoises better than as recorded), or they lie
+            # apart in a stretch whose ends depart as well (inside the recording): a fast signal's
+            # (hemodynamics at high brightness), not changes it holds
+            held = [(c, d) for c, d, on_ in runs(kept[a:b]) if on_]
+            ends = (a > 0 and scores[a] > limit) or (b < len(look) and scores[b - 1] > limit)
+            if any(d - c > BRIEF_LONGEST for c, d in held) or (len(held) > 1 and ends):
                 kept[a:b] = False
     if across is not None and kept.any():
         kept &= np.asarray(across(kept), bool)
-    for a, b, on in runs(kept):
-        if on and b - a > BRIEF_LONGEST:
-            kept[a:b] = False
     if not kept.any():
         return first, kept
     bridge = bridged(coef, kept)
@@ -2046,8 +2050,8 @@ def keep_brief(
 #: across the spectrum (:func:`across_spectrum`) unless its :data:`SUDDEN_BINS` largest bins (over
 #: their noise) hold this share of it or more: a cosmic ray or a detector glitch hits one or two
 #: bins (``--spikes fill`` replaces them), a flash of light every one.
-SUDDEN_CONCENTRATED = 0.5
-SUDDEN_BINS = 3
+SUDDEN_CONCENTRATED = 0.75
+SUDDEN_BINS = 2
 
 
 def across_spectrum(x: np.ndarray, sigma: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -2086,11 +2090,13 @@ def brief_message(rows: np.ndarray, index: np.ndarray | None = None, read: int |
     their index in the recording (``index`` (T,): each row's, where the rows are part of it);
     neighbouring samples count as one change, named by their first and last; ``read``: the samples
     looked at, where they are not the whole recording (said). None where none is kept."""
-    spans = [(a, b - 1) for a, b, on in runs(np.asarray(rows, bool)) if on]
-    if not spans:
+    at = np.flatnonzero(np.asarray(rows, bool))
+    if not len(at):
         return None
     if index is not None:
-        spans = [(int(index[a]), int(index[b])) for a, b in spans]
+        at = np.asarray(index)[at]  # grouped in the recording: samples apart there are changes apart
+    cuts = np.flatnonzero(np.diff(at) > 1) + 1
+    spans = [(int(g[0]), int(g[-1])) for g in np.split(at, cuts)]
     n = len(spans)
     named = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans[:BRIEF_NAMED]) + (
         ", ..." if n > BRIEF_NAMED else ""
@@ -2098,9 +2104,9 @@ def brief_message(rows: np.ndarray, index: np.ndarray | None = None, read: int |
     among = "" if read is None else f" among the {read} samples the checks read"
     return Kept(
         f"{'a sudden change' if n == 1 else f'{n} sudden changes'} across the spectrum far above the noise{among} (at "
-        f"sample{'s' if n != 1 else ''} {named}, counting from 0), which the model took in part for noise (a flash "
-        f"of light, a stimulation artifact, a movement?), {'is' if n == 1 else 'are'} kept as recorded, with the "
-        f"noise of {'its sample' if n == 1 else 'their samples'}; the samples around denoised without "
+        f"sample{'s' if len(at) > 1 else ''} {named}, counting from 0), which the model took in part for noise (a "
+        f"flash of light, a stimulation artifact, a movement?), {'is' if n == 1 else 'are'} kept as recorded, with "
+        f"the noise of {'its sample' if len(at) == 1 else 'their samples'}; the samples around denoised without "
         f"{'it' if n == 1 else 'them'}"
     )
 

@@ -134,6 +134,14 @@ def test_the_message_names_each_change_by_its_samples() -> None:
     assert one is not None and one.startswith("a sudden change across the spectrum far above the noise (at sample 103,")
     assert "is kept as recorded, with the noise of its sample; the samples around denoised without it" in one
     assert spectral.brief_message(np.zeros(5, bool)) is None
+    # grouped in the recording: samples next to each other among the lit rows, apart in the recording
+    # (light-off samples between them), are two changes
+    lit = np.r_[np.arange(0, 2000), np.arange(2100, 3000)]
+    rows = np.zeros(len(lit), bool)
+    rows[[1999, 2000]] = True
+    assert "2 sudden changes across the spectrum far above the noise (at samples 1999, 2100, counting" in str(
+        spectral.brief_message(rows, index=lit)
+    )
     many = np.zeros(40, bool)
     many[::4] = True
     assert "at samples 0, 4, 8, 12, 16, ..., counting" in str(spectral.brief_message(many))
@@ -223,7 +231,8 @@ def test_a_burst_is_kept_whole_and_a_spike_in_one_bin_is_left_to_the_spike_check
     truth = clean.copy()
     truth[1500:1503] = 500.0 + 3.0 * (clean[1500:1503] - 500.0)
     y, said = _said(den.run, burst)
-    assert len(said) == 1 and "(at sample 1500-1502, counting from 0)" in said[0], said
+    assert len(said) == 1 and "(at samples 1500-1502, counting from 0)" in said[0], said
+    assert "is kept as recorded, with the noise of their samples" in said[0]
     assert _over_raw(y, burst, truth, slice(1500, 1503)) < 1.0
     around = [*range(1490, 1500), *range(1503, 1513)]
     with pytest.MonkeyPatch.context() as mp:
@@ -286,3 +295,20 @@ def test_dask_names_kept_samples_by_their_index_in_the_recording(den: Denoiser) 
     _, built = _said(fdask.denoise, da.from_array(long, chunks=(1500, 152)))
     (told,) = [m for m in built if "sudden change" in m]
     assert "far above the noise among the 4096 samples the checks read (at samples" in told
+
+
+def test_flashes_a_few_samples_apart_are_each_kept(den: Denoiser) -> None:
+    """Two flashes three samples apart (a stimulation train's pulses), in one stretch the network
+    spread them over: each kept as recorded and named, the samples between them denoised."""
+    x, clean = flashing(1.0, seed=8)
+    light, truth = x - 500.0, clean.copy()
+    pair = x.copy()
+    for r in (700, 703):
+        pair[r] = 500.0 + 3.0 * light[r]
+        truth[r] = 500.0 + 3.0 * (clean[r] - 500.0)
+    y, said = _said(den.run, pair)
+    assert (
+        len(said) == 1 and "2 sudden changes across the spectrum far above the noise (at samples 700, 703," in said[0]
+    )
+    assert _over_raw(y, pair, truth, [700, 703]) < 1.0
+    assert _over_raw(y, pair, truth, [701, 702]) < 0.3
