@@ -394,8 +394,8 @@ REMOVAL_VALUES = 1 << 17
 #: that floor, as smaller than it is, and may flatten the structure), :func:`removal_excess` judges
 #: what was removed against the noise measured, not against the floor, so that a removal of up to
 #: the floor's size is not taken for noise. Bright cells with sharp edges (Poisson counts, the floor
-#: 1.5-4 x the noise) left the int8 image model's output 1.3-4 x the input's error while it removed
-#: under 1.2 x the floor (``tests/unit/test_denoiser.py``); the 75 frames and 21 references of
+#: 1.5-4 x the noise) left the int8 image model's output 1.3-4 x the input's error (ad hoc; over
+#: 1.2 x in ``tests/unit/test_denoiser.py``) while it removed under 1.2 x the floor; the 75 frames and 21 references of
 #: ``python -m benchmarks images`` warn with this rule as they did with a limit of 10 x.
 FLOOR_OVER_NOISE = 1.0
 

@@ -982,8 +982,15 @@ class Denoiser:
         """(T, K) float32: the denoised coefficient traces of rows ``x`` (T, W) of a spectral
         recording with a projection fitted on the whole recording, as :meth:`run_projected` has
         them before it maps them back to the bins (:func:`fluorodn.spectral.reconstruct`)."""
-        arr = check_input(x, ndims=(2,), pages=False)
-        return self._denoised_traces(dataclasses.replace(projection, coef=spectral.coefficients(projection, arr)), arr)
+        return self._projected(check_input(x, ndims=(2,), pages=False), projection)[1]
+
+    def _projected(
+        self, arr: np.ndarray, projection: spectral.Projection
+    ) -> tuple[spectral.Projection, np.ndarray, np.ndarray]:
+        """(``projection`` with the coefficient traces of rows ``arr`` (T, W), those traces denoised
+        (:meth:`_traces_and_kept`), (T,) bool: the samples of sudden changes kept as recorded)."""
+        part = dataclasses.replace(projection, coef=spectral.coefficients(projection, arr))
+        return (part, *self._traces_and_kept(part, arr))
 
     def _run_spectral(
         self,
@@ -1021,10 +1028,9 @@ class Denoiser:
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
+            coef, kept = self._traces_and_kept(proj, arr)
         else:
-            proj = dataclasses.replace(fitted, coef=spectral.coefficients(fitted, arr))
-
-        coef, kept = self._traces_and_kept(proj, arr)
+            proj, coef, kept = self._projected(arr, fitted)
         out, messages = self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
         # what was done to some samples is said of every whole recording, as the samples set aside are
         if fitted is None and (brief := spectral.brief_message(kept, index)):
@@ -1122,10 +1128,9 @@ class Denoiser:
             for b in blocks:
                 lo, hi = max(0, b.start - reach), min(t, b.stop + reach)
                 around = np.asarray(take(slice(lo, hi)))
-                # as run_projected, keeping which samples of brief changes were kept as recorded
-                coef = spectral.coefficients(proj, check_input(around, ndims=(2,), pages=False))
-                part = dataclasses.replace(proj, whole=False, coef=coef)
-                denoised, kept = self._traces_and_kept(part, around)
+                # as run_projected, keeping which samples of sudden changes were kept as recorded
+                rows_of = dataclasses.replace(proj, whole=False)
+                part, denoised, kept = self._projected(check_input(around, ndims=(2,), pages=False), rows_of)
                 out = spectral.reconstruct(part, denoised)
                 inside = slice(b.start - lo, b.stop - lo)
                 xs.append(around[inside])

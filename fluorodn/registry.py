@@ -147,20 +147,24 @@ def _looks_like_path(model: str | os.PathLike[str]) -> bool:
     return model.lower().endswith(".onnx") or "/" in model or os.sep in model
 
 
-def check_model(model: str | os.PathLike[str] = "default") -> None:
-    """Refuse ``model`` as :func:`load_model` would before reading it (ModelError): a path that is
-    a folder or no file, a name no shipped model has. Reads no model file."""
-    if _looks_like_path(model):
-        path = Path(model).expanduser()
-        if path.is_dir():
-            raise ModelError(f"{path} is a folder, not an .onnx file; give the path to the model's .onnx file")
-        if not path.is_file():
-            raise ModelError(f"model file {path} does not exist; give the path to an .onnx file")
-        return
+def _model_file(model: str | os.PathLike[str]) -> Path:
+    """The ``.onnx`` file a path names; ModelError where it is a folder or no file."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder, not an .onnx file; give the path to the model's .onnx file")
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist; give the path to an .onnx file")
+    return path
+
+
+def _shipped(model: str | os.PathLike[str]) -> tuple[Path, str, dict[str, Any]]:
+    """(models folder, name, card) of the shipped model ``model`` names (``"default"`` included);
+    ModelError where none is shipped under that name. Reads the cards, no model file."""
     directory = models_dir()
     cards = _cards(directory)
-    if (default_name(cards) if model == "default" else str(model)) in cards:
-        return
+    name = default_name(cards) if model == "default" else str(model)
+    if name in cards and directory is not None:
+        return directory, name, cards[name]
     if not cards:
         where = directory if directory is not None else "fluorodn/models"
         raise ModelError(
@@ -168,6 +172,12 @@ def check_model(model: str | os.PathLike[str] = "default") -> None:
         )
     valid = ", ".join(repr(n) for n in model_names())
     raise ModelError(f"unknown model {model!r}; valid names are {valid}, or a path to an .onnx file")
+
+
+def check_model(model: str | os.PathLike[str] = "default") -> None:
+    """Refuse ``model`` as :func:`load_model` would before reading it (ModelError): a path that is
+    a folder or no file, a name no shipped model has. Reads no model file."""
+    _model_file(model) if _looks_like_path(model) else _shipped(model)
 
 
 def load_model(model: str | os.PathLike[str] = "default", variant: str | None = None) -> ModelSource:
@@ -186,9 +196,8 @@ def load_model(model: str | os.PathLike[str] = "default", variant: str | None = 
         file, a shipped file whose sha256 differs from its card, or a variant the model
         does not have.
     """
-    check_model(model)
     if _looks_like_path(model):
-        path = Path(model).expanduser()
+        path = _model_file(model)
         if variant is not None:
             raise ModelError(
                 f"{path} is a model file, so it has no {variant} variant; pass the {variant} file itself "
@@ -197,11 +206,7 @@ def load_model(model: str | os.PathLike[str] = "default", variant: str | None = 
         data = path.read_bytes()
         return ModelSource(path.stem, path, _sha256(data), False, None, data)
 
-    directory = models_dir()
-    cards = _cards(directory)
-    name = default_name(cards) if model == "default" else str(model)
-    card = cards[name]
-    assert directory is not None
+    directory, name, card = _shipped(model)
     entry: dict[str, Any] = card
     if variant is not None:
         entry = _variant_entry(name, card, variant)

@@ -1923,12 +1923,13 @@ BRIEF_FALSE_ALARM = 1e-6
 #: Samples either side of those :func:`brief_changes` marks that :func:`keep_brief` looks at too.
 BRIEF_GAP = 2
 #: A sample of a marked stretch holds the change itself where its departure from the denoising
-#: of the bridged stretch scores at least this share of the stretch's largest (a flash of 1.3 x the
-#: light at noise 0.2 scores 5300-6500 x the limit, the samples around it, from the signal's
-#: curvature over the stretch, up to 19 x; a burst's samples alike).
+#: of the bridged stretch scores at least this share of the stretch's largest (ad hoc: a flash of
+#: 1.3 x the light at noise 0.2 scores 5300-6500 x the limit, the samples around it, from the
+#: signal's curvature over the stretch, up to 19 x; a burst's samples alike).
 BRIEF_SHARE = 0.05
-#: The longest change, in samples, that :func:`keep_brief` keeps as recorded (a burst of 3 at 3-4 x
-#: the light came out nearer the truth kept, one of 4 further: ``tests/unit/test_brief_changes.py``).
+#: The longest change, in samples, that :func:`keep_brief` keeps as recorded (ad hoc, a burst of 3 at
+#: 3-4 x the light came out nearer the truth kept, one of 4 further; ``tests/unit/test_brief_changes.py``
+#: holds the first kept and the second left to the network).
 BRIEF_LONGEST = 3
 #: Samples named in the :func:`brief_message`.
 BRIEF_NAMED = 5
@@ -1978,8 +1979,10 @@ def brief_changes(coef: np.ndarray, out: np.ndarray, traces: np.ndarray | None =
 
 def bridged(coef: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """(T, K) traces ``coef`` with the samples ``rows`` (T,) bool replaced by the straight line
-    between the nearest samples on either side that are not (the nearest one's value at an end)."""
-    out = np.array(coef, dtype=np.float32, copy=True)
+    between the nearest samples on either side that are not (the nearest one's value at an end), in
+    float32 or the traces' wider float type."""
+    coef = np.asarray(coef)
+    out = np.array(coef, dtype=np.result_type(coef.dtype, np.float32), copy=True)
     rows = np.asarray(rows, bool)
     if not rows.any() or rows.all():
         return out
@@ -2013,10 +2016,12 @@ def keep_brief(
     (all, without it) are kept: bridged alone, the recording denoised again, and given back their
     departure from the bridge, ``coef - bridge``, with its noise. So the change stays whole in its
     samples and no part of it is spread into their neighbours. ``traces``: as :func:`brief_changes`."""
+    from scipy.ndimage import binary_dilation
+
     marked = brief_changes(coef, first, traces)
     if not marked.any():
         return first, marked
-    look = _widened(marked, BRIEF_GAP)
+    look = np.asarray(binary_dilation(marked, iterations=BRIEF_GAP))
     for a, b, on in runs(look):  # one stretch across short gaps, so that no change lies between two
         if not on and a > 0 and b < len(look) and b - a <= 2 * BRIEF_GAP:
             look[a:b] = True
@@ -2064,24 +2069,10 @@ def across_spectrum(x: np.ndarray, sigma: np.ndarray, rows: np.ndarray) -> np.nd
     at = np.flatnonzero(rows)
     if not len(at) or rows.all():
         return out
-    keep = np.flatnonzero(~rows)
-    lo = keep[np.clip(np.searchsorted(keep, at) - 1, 0, len(keep) - 1)]
-    hi = keep[np.clip(np.searchsorted(keep, at), 0, len(keep) - 1)]
-    xa, xl, xh = (np.asarray(x[i], np.float64) for i in (at, lo, hi))
-    w = np.clip((at - lo) / np.maximum(hi - lo, 1), 0.0, 1.0)[:, None]
-    d = (xa - ((1.0 - w) * xl + w * xh)) / np.maximum(np.asarray(sigma, np.float64), 1e-300)
+    d = (np.asarray(x[at], np.float64) - bridged(x, rows)[at]) / np.maximum(np.asarray(sigma, np.float64), 1e-300)
     d2 = d * d
     top = np.sort(d2, axis=1)[:, -SUDDEN_BINS:].sum(axis=1)
     out[at] = top < SUDDEN_CONCENTRATED * d2.sum(axis=1)
-    return out
-
-
-def _widened(mask: np.ndarray, by: int) -> np.ndarray:
-    """``mask`` (T,) bool with the ``by`` samples either side of each marked one marked too."""
-    out = np.array(mask, bool, copy=True)
-    for shift in range(1, by + 1):
-        out[shift:] |= mask[:-shift]
-        out[:-shift] |= mask[shift:]
     return out
 
 

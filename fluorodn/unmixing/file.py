@@ -20,8 +20,8 @@ from fluorodn.unmixing.inputs import (
     PathLike,
     UnmixError,
     UnmixWarning,
+    check_sensor,
     contradiction,
-    load_sensor,
     recording_metadata,
     stated_dark,
     stated_grid,
@@ -101,7 +101,7 @@ def unmix_file(
             raise UnmixError(MISSING)
     _refuse_inputs_as_outputs(dest, guppy, _input_files(src, sensor, wavelengths, dark))
     if isinstance(sensor, (str, os.PathLike)):
-        load_sensor(sensor)  # a sensor that no file or name gives is told before an output that exists
+        check_sensor(sensor)  # a sensor that no file or name gives is told before an output that exists
     if dest.exists() and not overwrite:
         raise OutputExistsError(f"{dest} exists already; pass overwrite=True to replace it")
     if guppy is not None:

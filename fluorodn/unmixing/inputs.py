@@ -28,6 +28,7 @@ __all__ = [
     "UnmixError",
     "UnmixWarning",
     "check_recording",
+    "check_sensor",
     "contradiction",
     "dark_levels",
     "load_sensor",
@@ -103,17 +104,23 @@ def read_sensor(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     return wl, dff
 
 
+def check_sensor(sensor: PathLike) -> None:
+    """Refuse (UnmixError) a ``sensor`` that is neither a file nor a shipped spectrum's name
+    (:data:`SENSORS`), as :func:`load_sensor` would, without reading it."""
+    if not Path(sensor).is_file() and str(sensor) not in SENSORS:
+        raise UnmixError(
+            f"sensor spectrum {sensor} is neither a file nor a shipped spectrum ({', '.join(SENSORS)}); "
+            "give a CSV with columns wavelength_nm,dff"
+        )
+
+
 def load_sensor(sensor: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(wavelength_nm, dff) of ``sensor``: a CSV file, or a shipped spectrum's name (:data:`SENSORS`)."""
+    check_sensor(sensor)
     if Path(sensor).is_file():
         return read_sensor(sensor)
-    if str(sensor) in SENSORS:
-        with resources.as_file(resources.files("fluorodn") / "data" / SENSORS[str(sensor)]) as shipped:
-            return read_sensor(shipped)
-    raise UnmixError(
-        f"sensor spectrum {sensor} is neither a file nor a shipped spectrum ({', '.join(SENSORS)}); "
-        "give a CSV with columns wavelength_nm,dff"
-    )
+    with resources.as_file(resources.files("fluorodn") / "data" / SENSORS[str(sensor)]) as shipped:
+        return read_sensor(shipped)
 
 
 def wavelength_grid(spec: Any, n_bins: int) -> np.ndarray:
