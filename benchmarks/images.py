@@ -10,10 +10,12 @@ offset (1000 + 4 x the 8-bit value) with shot noise at noise scales 0.3, 0.8 and
 Poisson counts on a dark background (20 + 8 x the value); beside them, the in-domain references:
 the quality benchmark's smooth test frames (:func:`benchmarks.stress.make_frame`, white shot
 noise and noise correlated along rows as a scanning microscope makes it) and bright blobs on a
-dark background (Poisson counts, the noise 10x larger on the blobs than around them).
-Then point-like spots, a microscope's puncta (:func:`spot_frame`): how much of their intensity and
-peak height the default keeps (it puts back what the network removed from spots it flattened), the
-network's output alone, a 1-pixel Gaussian and BM3D, and whether the default warned.
+dark background (Poisson counts, the noise 10x larger on the blobs than around them); and
+bright blobs packed on a frame, cells or nuclei 50-200x their noise (:func:`blob_frame`), whose
+peaks the network lowers and whose sides it raises. Then point-like spots, a microscope's puncta
+(:func:`spot_frame`): how much of their intensity and peak height the default keeps (it puts back
+what the network removed from spots it flattened), the network's output alone, a 1-pixel Gaussian
+and BM3D, and whether the default warned.
 
 Per frame: the output's RMS error over the input's (1.0 = as noisy as the input; above 1 the
 denoiser made it worse), :func:`fluorodn._engine.removal_excess` (what was removed over the
@@ -63,6 +65,12 @@ PERIODIC_SIDE = 128
 SPOT_SIGMAS = (1.0, 1.3, 2.0)
 SPOT_PEAKS = (2.0, 4.0, 8.0)
 SPOT_COUNT, SPOT_SIDE, SPOT_BACKGROUND = 40, 256, 400.0
+#: Packed bright blobs (:func:`blob_frame`, cells or nuclei far above the noise): Gaussian widths in
+#: pixels, peaks over a smooth background of ``BLOB_BACKGROUND`` counts, how many on a frame of
+#: ``BLOB_SIDE`` pixels a side (Poisson counts).
+BLOB_SIGMAS = (3.0, 5.0, 8.0)
+BLOB_PEAKS = (5000.0, 20000.0)
+BLOB_COUNT, BLOB_SIDE, BLOB_BACKGROUND = 240, 256, 100.0
 #: Sides of the square frames the check's cost is measured on.
 COST_SIDES = (64, 256, 512, 2048)
 #: How the removal checks' warnings begin (:func:`fluorodn._engine.removal_warning`): removed too
@@ -124,7 +132,25 @@ def frames(quick: bool = False) -> list[tuple[str, str, np.ndarray, np.ndarray]]
         out.append(
             ("reference", f"blobs {seed}, Poisson on a dark background", blobs, rng.poisson(blobs).astype(np.float64))
         )
+    for sigma in BLOB_SIGMAS[1:2] if quick else BLOB_SIGMAS:
+        for peak in BLOB_PEAKS[:1] if quick else BLOB_PEAKS:
+            clean = blob_frame(sigma, peak, rng)
+            out.append(("blobs", f"sigma {sigma:g}, peak {peak:g}", clean, rng.poisson(clean).astype(np.float64)))
     return out
+
+
+def blob_frame(sigma: float, peak: float, rng: np.random.Generator) -> np.ndarray:
+    """``BLOB_COUNT`` Gaussian blobs of width ``sigma`` at random places, scaled to ``peak`` at the
+    highest, over a background of ``BLOB_BACKGROUND`` that varies by 30 % over the frame: the expected
+    counts of a ``BLOB_SIDE`` square frame."""
+    from scipy.ndimage import gaussian_filter
+
+    points = np.zeros((BLOB_SIDE, BLOB_SIDE))
+    at = rng.integers(20, BLOB_SIDE - 20, (BLOB_COUNT, 2))
+    points[at[:, 0], at[:, 1]] = 1.0
+    blobs = gaussian_filter(points, sigma)
+    i, j = np.mgrid[:BLOB_SIDE, :BLOB_SIDE]
+    return BLOB_BACKGROUND * (1.0 + 0.3 * np.sin(i / 60.0) * np.cos(j / 45.0)) + peak * blobs / blobs.max()
 
 
 def spot_frame(sigma: float, peak: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -331,9 +357,12 @@ def _seconds(fn: Any, *args: Any) -> float:
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     import fluorodn
     from fluorodn._engine import (
+        CURVATURE_AFTER,
+        CURVATURE_CORRELATION,
         REMOVAL_CORRELATION,
         REMOVAL_LIMIT,
         SPOT_REMOVED,
+        curvature_removal,
         removal_excess,
         removal_stats,
         removal_structure,
@@ -366,6 +395,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
                 "removal_excess": removal_excess(noisy, net),
                 "removal_structure": removal_structure(noisy, net),
+                "removal_curvature": curvature_removal(noisy, net),
                 "spot_removal": list(spot_removal(noisy, net)),
                 "bright_tail": removal_stats(noisy, net)[2],
                 "spots_put_back": net is not y,
@@ -389,6 +419,8 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "model": {"name": den._image().name, "precision": den._image().precision, "sha256": den._image().sha256},
         "removal_limit": REMOVAL_LIMIT,
         "removal_correlation": REMOVAL_CORRELATION,
+        "removal_curvature": CURVATURE_CORRELATION,
+        "curvature_after": CURVATURE_AFTER,
         "spot_removed": SPOT_REMOVED,
         "check_cost": cost,
         "spot_cost": put_back_cost,
@@ -425,7 +457,11 @@ def report(res: dict[str, Any]) -> str:
         "than the input). Removed / noise: the RMS of what was removed over the input's noise level "
         f"(`fluorodn._engine.removal_excess`); the runtime warns above {res['removal_limit']:g}. Removed "
         "correlation: how much what was removed correlates with itself between neighbouring pixels "
-        f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. Spots "
+        f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. Removed "
+        "curvature: how much what was removed correlates with the output's curvature (bright objects smoothed: "
+        "their peaks lowered, their sides raised; `fluorodn._engine.curvature_removal`); the runtime warns above "
+        f"{res.get('removal_curvature', float('nan')):g} where the removed correlation exceeds "
+        f"{res.get('curvature_after', float('nan')):g}. Spots "
         "flattened: the share of the excess over the ring around them that was removed from the spots that stand "
         "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5), looked for "
         "by the runtime only where what was removed has a bright tail (at least 5 values 3 noise levels above its "
@@ -443,7 +479,8 @@ def report(res: dict[str, Any]) -> str:
         f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}; "
         f"{s.get('spectral_path', '-')} took the spectral path.",
         "",
-        "What the checks cost (clipping, rows of one spectrum, what was removed and the spots flattened; fastest of "
+        "What the checks cost (clipping, rows of one spectrum, what was removed, its curvature and the spots "
+        "flattened; fastest of "
         f"{COST_REPEATS} runs of each up to {COST_REPEATS_UP_TO} px a side, of 3 above, same process; the run "
         "includes them): "
         + ", ".join(
@@ -473,9 +510,9 @@ def report(res: dict[str, Any]) -> str:
         )
         + ".",
         "",
-        "| group | frame | shape | error over input | removed / noise | removed correlation | spots flattened "
-        "| warned |",
-        "|---|---|---|---|---|---|---|---|",
+        "| group | frame | shape | error over input | removed / noise | removed correlation | removed curvature "
+        "| spots flattened | warned |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         others = [m for m in r["warned"] if not m.startswith(REMOVED)]
@@ -484,7 +521,8 @@ def report(res: dict[str, Any]) -> str:
         warned = ", ".join(said + [f"other: {m[:60]}..." for m in others]) or "no"
         lines.append(
             f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
-            f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | {_spots(r)} | {warned} |"
+            f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | "
+            f"{r.get('removal_curvature', float('nan')):.2f} | {_spots(r)} | {warned} |"
         )
     if res.get("spots"):
         lines += [

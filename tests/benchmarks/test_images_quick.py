@@ -15,7 +15,8 @@ def test_quick_images(tmp_path) -> None:
     assert images.main(["--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "images_quick.json").read_text())
     rows, s = res["rows"], res["summary"]
-    assert s["frames"] == len(rows) == 2 * 2 + 1 + 3  # two images x (noise 0.3, dark), a pattern, one frame x 3
+    # two images x (noise 0.3, dark), a pattern, one frame x 3, packed blobs
+    assert s["frames"] == len(rows) == 2 * 2 + 1 + 3 + 1
     by_name = {r["frame"]: r for r in rows}
     grass = by_name["grass, noise 0.3"]  # fine texture: made worse than the input, and said so
     assert grass["error_over_input"] > 2.0 and grass["removal_warned"] and grass["removal_excess"] > 1.2
@@ -24,12 +25,19 @@ def test_quick_images(tmp_path) -> None:
     checker = by_name["checkerboard of pixels, noise 0.3"]
     assert checker["error_over_input"] > 2.0 and checker["removal_excess"] < res["removal_limit"]
     assert checker["removal_structure"] > 0.95 and checker["removal_warned"]
+    # bright blobs packed on a frame: smoothed, worse than the input, which neither the size of what was
+    # removed nor its own correlation tells; its correlation with the output's curvature does
+    (blobs,) = [r for r in rows if r["group"] == "blobs"]
+    assert blobs["error_over_input"] > 1.1 and blobs["removal_warned"], blobs
+    assert blobs["removal_excess"] < res["removal_limit"] and blobs["removal_structure"] < res["removal_correlation"]
+    assert blobs["removal_curvature"] > res["removal_curvature"]
     for r in rows:
         beyond = r["removal_excess"] > res["removal_limit"] or r["removal_structure"] > res["removal_correlation"]
+        beyond |= r["removal_structure"] > res["curvature_after"] and r["removal_curvature"] > res["removal_curvature"]
         beyond |= r["bright_tail"] and r["spot_removal"][1] > res["spot_removed"]  # nan (too few spots): not beyond
         assert r["removal_warned"] == beyond
         if r["group"] == "reference":  # the frame benchmark's frames: denoised, silent
-            assert r["error_over_input"] < 0.7 and r["warned"] == []
+            assert r["error_over_input"] < 0.7 and r["warned"] == [] and r["removal_curvature"] < 0.2
     assert s["one_spectrum_reached"] == 0 and s["one_spectrum_max"] == max(r["one_spectrum"] for r in rows)
     assert s["spectral_path"] == 0 and {r["model"] for r in rows} == {"low"}  # no frame is taken for a recording
     assert s["worse_than_input_unwarned"] == sum(

@@ -682,6 +682,54 @@ def test_a_bright_frame_whose_floor_stands_a_few_times_over_its_noise_is_told() 
     assert floor_over_noise(dim) < 1.0
 
 
+def test_bright_blobs_the_network_smooths_are_told_and_removed_noise_is_not() -> None:
+    """Gaussian blobs packed on a frame, 50x their noise and more: the network lowers their peaks and
+    raises their sides, leaving the frame worse than the input, while what it removed stays under the
+    noise level's limit and correlates with itself as removed noise may. It follows the output's
+    curvature, which removed noise does not: told, with the way out (a lower noise level, which
+    leaves the frame better than the input). Sparse blobs that come out denoised stay silent."""
+    import warnings
+
+    from scipy.ndimage import gaussian_filter
+
+    from fluorodn import OutOfDomainWarning
+    from fluorodn._engine import CURVATURE_CORRELATION, curvature_removal, removal_stats
+
+    rng = np.random.default_rng(0)
+    i, j = np.mgrid[:128, :128]
+    den = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+
+    def blobs(count: int) -> np.ndarray:
+        points = np.zeros((128, 128))
+        at = rng.integers(20, 108, (count, 2))
+        points[at[:, 0], at[:, 1]] = 1.0
+        b = gaussian_filter(points, 5.0)
+        return 100.0 * (1.0 + 0.3 * np.sin(i / 60.0) * np.cos(j / 45.0)) + 5000.0 * b / b.max()
+
+    def error(out: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((out - clean) ** 2) / np.mean((noisy - clean) ** 2)))
+
+    clean = blobs(60)
+    noisy = rng.poisson(clean).astype(np.float64)
+    with pytest.warns(OutOfDomainWarning, match=r"follows the curvature of its output \(correlation 0\.[3-9]\d"):
+        out = den.run(noisy)
+    assert error(out) > 1.1
+    excess, structure, _ = removal_stats(noisy, out)
+    assert excess < 1.2 and structure < 0.8  # neither of the other readings tells it
+    centre, noise = global_scale(noisy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDomainWarning)
+        assert error(den.run(noisy, scale=(centre, noise / 2))) < 1.0
+    # the truth's own noise taken off: no shape (a reading near 0, positive or negative)
+    assert abs(curvature_removal(noisy, clean)) < 0.1 < CURVATURE_CORRELATION
+    assert abs(removal_stats(noisy, clean)[1]) < 0.1
+    clean = blobs(8)
+    noisy = rng.poisson(clean).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        assert error(den.run(noisy)) < 0.9
+
+
 def test_a_removed_periodic_pattern_is_told_and_removed_noise_is_not() -> None:
     """Stripes a few pixels apart (striated muscle, a grating) that the image model flattens leave the
     output further from the truth than the input; what it removed is mostly one line of its power
