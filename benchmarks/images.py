@@ -11,7 +11,8 @@ Poisson counts on a dark background (20 + 8 x the value); beside them, the in-do
 the quality benchmark's smooth test frames (:func:`benchmarks.stress.make_frame`, white shot
 noise and noise correlated along rows as a scanning microscope makes it) and bright blobs on a
 dark background (Poisson counts, the noise 10x larger on the blobs than around them); and
-bright blobs packed on a frame, cells or nuclei 50-200x their noise (:func:`blob_frame`), whose
+bright blobs packed on a frame, cells or nuclei peaking at 500-2000x the background's noise
+(:func:`blob_frame`), whose
 peaks the network lowers and whose sides it raises. Then point-like spots, a microscope's puncta
 (:func:`spot_frame`): how much of their intensity and peak height the default keeps (it puts back
 what the network removed from spots it flattened), the network's output alone, a 1-pixel Gaussian

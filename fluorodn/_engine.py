@@ -590,7 +590,7 @@ CURVATURE_CORRELATION = 0.3
 #: did so by 0.57-0.88 on the blob frames left worse than the input, where removed white noise reads
 #: about 0 (0.01-0.02 on the images benchmark's references), noise correlated along rows 0.48, and
 #: the frames of that benchmark left better than the input 0.34 at most (a frame of blobs 3 pixels
-#: wide at 200x their noise, ad hoc: 0.44, its curvature 0.35, 0.88x the input's error). Most frames
+#: wide peaking at 600x the background's noise, ad hoc: 0.44, its curvature 0.35, 0.88x the input's error). Most frames
 #: then cost nothing more.
 CURVATURE_AFTER = 0.5
 

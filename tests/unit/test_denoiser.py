@@ -683,7 +683,7 @@ def test_a_bright_frame_whose_floor_stands_a_few_times_over_its_noise_is_told() 
 
 
 def test_bright_blobs_the_network_smooths_are_told_and_removed_noise_is_not() -> None:
-    """Gaussian blobs packed on a frame, 50x their noise and more: the network lowers their peaks and
+    """Gaussian blobs packed on a frame, peaking at 500x the background's noise: the network lowers their peaks and
     raises their sides, leaving the frame worse than the input, while what it removed stays under the
     noise level's limit and correlates with itself as removed noise may. It follows the output's
     curvature, which removed noise does not: told, with the way out (a lower noise level, which
