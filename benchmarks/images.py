@@ -365,6 +365,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         SPOT_REMOVED,
         curvature_removal,
         removal_excess,
+        removal_readings,
         removal_stats,
         removal_structure,
         spot_removal,
@@ -397,6 +398,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "removal_excess": removal_excess(noisy, net),
                 "removal_structure": removal_structure(noisy, net),
                 "removal_curvature": curvature_removal(noisy, net),
+                "removal_smooth": removal_readings(noisy, net)[3],
                 "spot_removal": list(spot_removal(noisy, net)),
                 "bright_tail": removal_stats(noisy, net)[2],
                 "spots_put_back": net is not y,
@@ -461,15 +463,17 @@ def report(res: dict[str, Any]) -> str:
         f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. Removed "
         "curvature: how much what was removed correlates with the output's curvature (bright objects smoothed: "
         "their peaks lowered, their sides raised; `fluorodn._engine.curvature_removal`); the runtime warns above "
-        f"{res.get('removal_curvature', float('nan')):g} where the removed correlation exceeds "
-        f"{res.get('curvature_after', float('nan')):g}. Spots "
+        f"{res.get('removal_curvature', float('nan')):g} where what was removed is smooth beyond "
+        f"{res.get('curvature_after', float('nan')):g} (its correlation one pixel away along the less correlated "
+        "axis, `fluorodn._engine.removal_readings`, in brackets). Spots "
         "flattened: the share of the excess over the ring around them that was removed from the spots that stand "
         "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5), looked for "
         "by the runtime only where what was removed has a bright tail (at least 5 values 3 noise levels above its "
         "mean, more than twice as many as below; `fluorodn._engine.removal_stats`), the reading shown after `not "
         "looked for:` elsewhere; the runtime "
         f"warns above {res.get('spot_removed', float('nan')):g}. The periodic frames are declared images "
-        "(`kind='image'`).",
+        "(`kind='image'`). Warned: the removal check that warned (`removed too much`, `correlated removal`, "
+        "`periodic pattern`, `flattened spots`, `smoothed bright objects`), or the other warning's first words.",
         "",
         f"Worse than the input: {s['worse_than_input']} of {s['frames']} frames, "
         f"{s['worse_than_input_unwarned']} of them without the removal warning. The removal warning: "
@@ -517,13 +521,13 @@ def report(res: dict[str, Any]) -> str:
     ]
     for r in res["rows"]:
         others = [m for m in r["warned"] if not m.startswith(REMOVED)]
-        said = ["removed structure"] * any(m.startswith(REMOVED[0]) for m in r["warned"])
-        said += ["flattened spots"] * any(m.startswith(SPOTS_WARNING) for m in r["warned"])
+        said = [name for m in r["warned"] for name in [_which_check(m)] if name]
         warned = ", ".join(said + [f"other: {m[:60]}..." for m in others]) or "no"
         lines.append(
             f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
             f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | "
-            f"{r.get('removal_curvature', float('nan')):.2f} | {_spots(r)} | {warned} |"
+            f"{r.get('removal_curvature', float('nan')):.2f} ({r.get('removal_smooth', float('nan')):.2f}) | "
+            f"{_spots(r)} | {warned} |"
         )
     if res.get("spots"):
         lines += [
@@ -559,6 +563,25 @@ def report(res: dict[str, Any]) -> str:
                     cells.append(("put back" if SPOTS_PUT_BACK in said[0] else "yes") if said else "no")
             lines.append(f"| {r['sigma']:g} | {r['peak']:g} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, ""])
+
+
+#: The removal checks' messages (:func:`fluorodn._engine.removal_check`), by how they begin after "the image
+#: model ", and the name the table gives each.
+CHECKS = (
+    ("removed the shape of bright objects", "smoothed bright objects"),
+    ("removed a pattern that repeats", "periodic pattern"),
+    ("removed a pattern, not noise", "correlated removal"),
+    ("removed ", "removed too much"),
+    ("flattened small bright spots", "flattened spots"),
+)
+
+
+def _which_check(message: str) -> str | None:
+    """The table's name for the removal check a warning comes from (None: another warning)."""
+    for begins, name in CHECKS:
+        if message.split("the image model ", 1)[-1].startswith(begins) and message.startswith(REMOVED):
+            return name
+    return None
 
 
 def _spots(row: dict[str, Any]) -> str:

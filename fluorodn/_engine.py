@@ -411,7 +411,16 @@ REMOVAL_CORRELATION = 0.8
 
 def removal_stats(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float, bool]:
     """(:func:`removal_excess`, :func:`removal_structure`, bright tail) of a 2D page, from one read of
-    the pairs of neighbouring rows both take. The bright tail: whether what was removed has at least
+    the pairs of neighbouring rows they take (:func:`removal_readings`)."""
+    return removal_readings(noisy, denoised)[:3]
+
+
+def removal_readings(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float, bool, float]:
+    """(:func:`removal_excess`, :func:`removal_structure`, bright tail, smoothness) of a 2D page, from
+    one read of the pairs of neighbouring rows they all take. Smoothness: the correlation of what was
+    removed with itself one pixel away along the less correlated of the two axes (0 where negative),
+    which noise correlated along one axis, as a scanning microscope makes it, leaves near 0 and a
+    smooth part removed (bright objects smoothed) does not. The bright tail: whether what was removed has at least
     ``SPOT_COUNT`` values beyond ``BRIGHT_TAIL`` noise levels above its mean and more than twice as
     many as below it, as flattened bright spots leave and removed noise does not (0.8-1.3x on the
     images benchmark's smooth references, about 2x on Poisson blobs over a dark background, 3.4-9x
@@ -420,7 +429,7 @@ def removal_stats(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float
 
     rows, cols = noisy.shape
     if rows < 2 or cols < 2:
-        return 0.0, 0.0, False
+        return 0.0, 0.0, False, 0.0
     pairs = max(1, min(rows // 4, REMOVAL_VALUES // (2 * cols)))  # half the rows at most
     starts = np.linspace(0, rows - 2, pairs).astype(np.int64)
     idx = np.stack([starts, starts + 1], axis=1).ravel()
@@ -437,14 +446,15 @@ def removal_stats(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float
     bright = level > 0 and above >= SPOT_COUNT and above > 2 * below
     energy = float(np.sum(r * r))
     if cols < 3 or not energy > 0:
-        return excess, 0.0, bright
+        return excess, 0.0, bright, 0.0
     lags = (
         2.0 * float(np.sum(r[0::2] * r[1::2])),
         float(np.sum(r[:, 1:] * r[:, :-1])) * cols / (cols - 1),
         float(np.sum(r[:, 2:] * r[:, :-2])) * cols / (cols - 2),
     )
     # each lag's sum scaled to all the values' count: on a few columns that can pass 1, which no correlation does
-    return excess, min(1.0, max(abs(v) for v in lags) / energy), bright
+    smooth = min(1.0, max(0.0, min(lags[0], lags[1])) / energy)
+    return excess, min(1.0, max(abs(v) for v in lags) / energy), bright, smooth
 
 
 #: What was removed holds a periodic pattern (:func:`periodic_removal`) where, along the rows or the
@@ -578,36 +588,46 @@ SPOT_BLOCK = 80
 CURVATURE_WIDTH = 2.0
 #: Largest correlation of what the image path removed with its output's curvature
 #: (:func:`curvature_removal`), where what was removed is smooth (:data:`CURVATURE_AFTER`), before it
-#: is taken to have smoothed bright objects. Removed noise follows no shape: at most 0.14 on the
+#: is taken to have smoothed bright objects. Removed noise follows no shape: at most 0.15 on the
 #: images benchmark's in-domain references (0.08 where their noise is correlated along rows) and, ad
 #: hoc, 0.05 on the events and stress benchmarks' recordings through the image models (``low`` int8
 #: and fp32, ``high``). Bright blobs packed on a frame (``python -m benchmarks images``, group
 #: "blobs"), whose peaks the network lowers and whose sides it raises, read 0.36-0.58 where it left
 #: them 1.2-3.3x the input's error.
 CURVATURE_CORRELATION = 0.3
-#: :func:`curvature_removal` is read only where what was removed correlates with itself
-#: (:func:`removal_structure`) beyond this: smoothing bright objects removes a smooth part, which
-#: did so by 0.57-0.88 on the blob frames left worse than the input, where removed white noise reads
-#: about 0 (0.01-0.02 on the images benchmark's references), noise correlated along rows 0.48, and
-#: the frames of that benchmark left better than the input 0.34 at most (a frame of blobs 3 pixels
-#: wide peaking at 600x the background's noise, ad hoc: 0.44, its curvature 0.35, 0.88x the input's error). Most frames
-#: then cost nothing more.
-CURVATURE_AFTER = 0.5
+#: :func:`curvature_removal` is read only where what was removed is smooth beyond this
+#: (:func:`removal_readings`: its correlation one pixel away along the less correlated axis):
+#: smoothing bright objects removes a smooth part, which reads 0.54-0.88 on the images benchmark's
+#: blob frames left worse than the input, where its references read 0.08 at most (white noise and
+#: noise correlated along rows) and its frames left better than the input 0.31; blobs the network
+#: improved under noise correlated 0.5-0.7 along one axis read 0.29-0.37 and their curvature
+#: 0.31-0.40 (ad hoc). Most frames then cost nothing more.
+CURVATURE_AFTER = 0.45
+#: Most values of a page :func:`curvature_removal` reads whole; of larger pages, 3 x 3 blocks of
+#: ``CURVATURE_BLOCK`` a side spread over it (:func:`spot_blocks`). It runs only on pages whose removed
+#: part is smooth, and there reads most of what a camera frame holds.
+CURVATURE_VALUES = 1 << 20
+CURVATURE_BLOCK = 336
+#: Pages narrower than this on a side are not read (the Laplacian's kernel spans 13 pixels: on a few
+#: pixels the mirrored border is most of it).
+CURVATURE_LEAST = 16
 
 
 def curvature_removal(noisy: np.ndarray, denoised: np.ndarray) -> float:
-    """The correlation, on a 2D page (its blocks, :func:`spot_blocks`), of what was removed (``noisy -
-    denoised``) with the output's curvature (the negative Laplacian of the output smoothed by a
-    Gaussian of :data:`CURVATURE_WIDTH` pixels), each about its block's mean. Removed noise follows
+    """The correlation, on a 2D page (whole up to :data:`CURVATURE_VALUES` values, else blocks of it,
+    :func:`spot_blocks`), of what was removed (``noisy - denoised``) with the output's curvature (the
+    negative Laplacian of the output smoothed by a Gaussian of :data:`CURVATURE_WIDTH` pixels), each
+    about its block's mean. Removed noise follows
     no shape of the output (near 0); a network that smooths bright objects removes their peaks and
-    adds to their sides, as their curvature runs (positive). 0 where either is constant."""
+    adds to their sides, as their curvature runs (positive). 0 where either is constant, and on a page
+    narrower than :data:`CURVATURE_LEAST`."""
     from scipy.ndimage import gaussian_laplace
 
     across = removed = curved = 0.0
-    for rows, cols in spot_blocks(noisy.shape):
+    if min(noisy.shape) < CURVATURE_LEAST:
+        return 0.0
+    for rows, cols in spot_blocks(noisy.shape, CURVATURE_VALUES, CURVATURE_BLOCK):
         y = np.asarray(denoised[rows, cols], np.float64)
-        if min(y.shape) < 3:
-            continue
         r = (np.asarray(noisy[rows, cols], np.float64) - y).ravel()
         # about the block's mean before float32 (a large offset keeps the shapes), cut at 3 widths
         bend = gaussian_laplace((y - y.mean()).astype(np.float32), CURVATURE_WIDTH, mode="mirror", truncate=3.0)
@@ -651,21 +671,23 @@ def _centred(page: np.ndarray) -> np.ndarray:
     return np.subtract(page, level if np.isfinite(level) else 0.0, dtype=np.float64).astype(np.float32)
 
 
-def spot_blocks(shape: tuple[int, int]) -> list[tuple[slice, slice]]:
+def spot_blocks(
+    shape: tuple[int, int], values: int = SPOT_VALUES, block: int = SPOT_BLOCK
+) -> list[tuple[slice, slice]]:
     """The blocks of a page of ``shape`` that :func:`spot_removal` reads: the whole page where it holds
-    at most ``SPOT_VALUES`` values, else up to 3 x 3 blocks of ``SPOT_BLOCK`` x ``SPOT_BLOCK`` spread
-    evenly over it, its corners and edges included (on a page shorter than that on one side, up to 3
-    blocks as long along the other as ``SPOT_VALUES`` allows)."""
+    at most ``values`` values, else up to 3 x 3 blocks of ``block`` x ``block`` spread evenly over it,
+    its corners and edges included (on a page shorter than that on one side, up to 3 blocks as long
+    along the other as ``values`` allows)."""
     rows, cols = shape
-    if rows * cols <= SPOT_VALUES:
+    if rows * cols <= values:
         return [(slice(0, rows), slice(0, cols))]
-    bh, bw = min(rows, SPOT_BLOCK), min(cols, SPOT_BLOCK)
+    bh, bw = min(rows, block), min(cols, block)
     gr, gc = min(3, -(-rows // bh)), min(3, -(-cols // bw))
-    budget = SPOT_VALUES // (gr * gc)
+    budget = values // (gr * gc)
     # a page narrow on one side (a long recording's few bins): longer blocks along the other
-    if bh < SPOT_BLOCK:
+    if bh < block:
         bw = min(cols // gc, max(bw, budget // bh))
-    if bw < SPOT_BLOCK:
+    if bw < block:
         bh = min(rows // gr, max(bh, budget // bw))
     across = [np.linspace(0, n - b, g).astype(int) for n, b, g in ((rows, bh, gr), (cols, bw, gc))]
     return [(slice(int(r), int(r) + bh), slice(int(c), int(c) + bw)) for r in across[0] for c in across[1]]
@@ -783,7 +805,7 @@ def removal_check(
     (:func:`removal_excess`), something that correlates with itself beyond ``REMOVAL_CORRELATION``
     (:func:`removal_structure`) or, where what was removed has a bright tail (:func:`removal_stats`),
     more than ``SPOT_REMOVED`` of its spots' excess over the ring around them (:func:`spot_removal`),
-    or, where it correlates with itself beyond ``CURVATURE_AFTER``, something that follows its
+    or, where it is smooth beyond ``CURVATURE_AFTER`` (:func:`removal_readings`), something that follows its
     output's curvature beyond ``CURVATURE_CORRELATION`` (:func:`curvature_removal`: bright objects
     smoothed), or None.
 
@@ -800,7 +822,7 @@ def removal_check(
         if message is not None and not keep:
             break
         where = f"page index {k}: " if k else ""
-        excess, structure, bright = removal_stats(page, out)
+        excess, structure, bright, smooth = removal_readings(page, out)
         said: str | None = None
         if excess > REMOVAL_LIMIT:
             said = (
@@ -851,22 +873,32 @@ def removal_check(
                         f"most about {100 * SPOT_NOISE:.0f} %): the image models were trained on time x wavelength "
                         "recordings, and point-like spots are outside what they saw; "
                     )
-        smooth = said is None and message is None and structure > CURVATURE_AFTER
-        if smooth and (bend := curvature_removal(page, out)) > CURVATURE_CORRELATION:
-            said = (
-                f"{where}the image model removed the shape of bright objects with the noise: what it removed "
-                f"follows the curvature of its output (correlation {_beyond(bend, CURVATURE_CORRELATION, 2, 'f')}; "
-                f"removed noise follows no shape, under {CURVATURE_CORRELATION:g}), lowering their peaks and "
-                "raising their sides, so the output may lie further from the truth than the input: smooth objects far "
-                "above the noise are outside what the image models saw; the model smooths less when given a lower "
-                "noise level (from Python: Denoiser.run(x, scale=(centre, noise)), e.g. half the noise measured); "
-                "compare the output with the input"
-            )
+        if said is None and message is None and smooth > CURVATURE_AFTER:
+            said = _curvature_said(where, page, curvature_removal(page, out))
         if message is None:
             message = said
     if message is not None:
         message += spots_said(spots_kept, pages_kept, about_spots, keep)
     return message, spots_kept, first_kept
+
+
+def _curvature_said(where: str, page: np.ndarray, bend: float) -> str | None:
+    """:func:`removal_check`'s message where what was removed follows the output's curvature beyond
+    ``CURVATURE_CORRELATION`` (``bend``), naming the noise level measured, or None."""
+    from fluorodn.normalize import global_scale
+
+    if not bend > CURVATURE_CORRELATION:
+        return None
+    centre, noise = global_scale(page)
+    return (
+        f"{where}the image model removed the shape of bright objects with the noise: what it removed follows the "
+        f"curvature of its output (correlation {_beyond(bend, CURVATURE_CORRELATION, 2, 'f')}; removed noise follows "
+        f"no shape, under {CURVATURE_CORRELATION:g}), lowering their peaks and raising their sides, so the output may "
+        "lie further from the truth than the input: smooth objects far above the noise are outside what the image "
+        f"models saw; the model smooths less when told a noise level under the {noise:.4g} measured, a quarter to a "
+        f"half of it (from Python, a frame at a time: Denoiser.run(frame, scale=({centre:.6g}, {noise / 4:.4g})), "
+        "which also turns these checks off); compare the output with the input"
+    )
 
 
 def spots_said(spots: int, pages: int, about_spots: bool, keep: bool = True) -> str:

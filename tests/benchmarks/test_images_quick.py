@@ -33,7 +33,7 @@ def test_quick_images(tmp_path) -> None:
     assert blobs["removal_curvature"] > res["removal_curvature"]
     for r in rows:
         beyond = r["removal_excess"] > res["removal_limit"] or r["removal_structure"] > res["removal_correlation"]
-        beyond |= r["removal_structure"] > res["curvature_after"] and r["removal_curvature"] > res["removal_curvature"]
+        beyond |= r["removal_smooth"] > res["curvature_after"] and r["removal_curvature"] > res["removal_curvature"]
         beyond |= r["bright_tail"] and r["spot_removal"][1] > res["spot_removed"]  # nan (too few spots): not beyond
         assert r["removal_warned"] == beyond
         if r["group"] == "reference":  # the frame benchmark's frames: denoised, silent
@@ -57,5 +57,6 @@ def test_quick_images(tmp_path) -> None:
     assert spots["raw"][0] == pytest.approx(1.0, abs=0.15) and spots["warned"] == []
     assert spots["spot_removal"][0] < 5 and spots["spot_removal"][1] != spots["spot_removal"][1]  # not judged
     md = (tmp_path / "images_quick.md").read_text()
-    assert "| skimage | grass, noise 0.3 |" in md and "removed structure" in md
+    assert "| skimage | grass, noise 0.3 |" in md and "removed too much" in md and "correlated removal" in md
+    assert "smoothed bright objects" in md  # the packed blobs
     assert "## Point-like spots" in md and "| 1 | 2 | " in md

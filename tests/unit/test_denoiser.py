@@ -711,15 +711,18 @@ def test_bright_blobs_the_network_smooths_are_told_and_removed_noise_is_not() ->
 
     clean = blobs(60)
     noisy = rng.poisson(clean).astype(np.float64)
-    with pytest.warns(OutOfDomainWarning, match=r"follows the curvature of its output \(correlation 0\.[3-9]\d"):
+    told = r"follows the curvature of its output \(correlation 0\.[3-9]\d"
+    with pytest.warns(OutOfDomainWarning, match=told) as said:
         out = den.run(noisy)
+    centre, noise = global_scale(noisy)
+    assert f"under the {noise:.4g} measured" in str(said[0].message)
+    assert f"scale=({centre:.6g}, {noise / 4:.4g})" in str(said[0].message)
     assert error(out) > 1.1
     excess, structure, _ = removal_stats(noisy, out)
     assert excess < 1.2 and structure < 0.8  # neither of the other readings tells it
-    centre, noise = global_scale(noisy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfDomainWarning)
-        assert error(den.run(noisy, scale=(centre, noise / 2))) < 1.0
+        assert error(den.run(noisy, scale=(centre, noise / 4))) < 0.9
     # the truth's own noise taken off: no shape (a reading near 0, positive or negative)
     assert abs(curvature_removal(noisy, clean)) < 0.1 < CURVATURE_CORRELATION
     assert abs(removal_stats(noisy, clean)[1]) < 0.1
@@ -728,6 +731,62 @@ def test_bright_blobs_the_network_smooths_are_told_and_removed_noise_is_not() ->
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfDomainWarning)
         assert error(den.run(noisy)) < 0.9
+
+
+def test_blobs_improved_under_noise_correlated_along_rows_stay_silent() -> None:
+    """Noise correlated along rows (a scanning microscope) makes what was removed correlate with itself
+    along them: wider blobs the network improves, whose removed part follows their curvature a
+    little, stay silent, since along the columns what was removed is not smooth."""
+    import warnings
+
+    from scipy.ndimage import gaussian_filter
+    from scipy.signal import lfilter
+
+    from fluorodn import OutOfDomainWarning
+    from fluorodn._engine import CURVATURE_AFTER, curvature_removal, removal_readings
+
+    rng = np.random.default_rng(8)
+    points = np.zeros((256, 256))
+    at = rng.integers(20, 236, (240, 2))
+    points[at[:, 0], at[:, 1]] = 1.0
+    b = gaussian_filter(points, 8.0)
+    i, j = np.mgrid[:256, :256]
+    clean = 100.0 * (1.0 + 0.3 * np.sin(i / 60.0) * np.cos(j / 45.0)) + 5000.0 * b / b.max()
+    along = lfilter([np.sqrt(1 - 0.5**2)], [1.0, -0.5], rng.standard_normal(clean.shape), axis=1)
+    noisy = clean + np.sqrt(clean) * along
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        out = Denoiser(device="cpu", options=DenoiserOptions(threads=1)).run(noisy)
+    assert np.sqrt(np.mean((out - clean) ** 2) / np.mean((noisy - clean) ** 2)) < 0.85
+    _, structure, _, smooth = removal_readings(noisy, out)
+    assert structure > CURVATURE_AFTER > smooth  # smooth along the rows only
+    assert curvature_removal(noisy, out) > 0.2  # what the gate keeps from a false warning
+
+
+def test_the_curvature_reading_covers_a_large_frame_and_skips_a_tiny_one() -> None:
+    """On a 1024 x 1024 frame the curvature is read on the whole frame (the spot search's nine 80 x 80
+    blocks would miss blobs that lie between them); on 2048 x 2048, on nine blocks of 336 x 336; a
+    frame under 16 pixels a side is not read (the kernel spans 13)."""
+    from scipy.ndimage import gaussian_filter
+
+    from fluorodn._engine import CURVATURE_BLOCK, CURVATURE_VALUES, curvature_removal, spot_blocks
+
+    assert spot_blocks((1024, 1024), CURVATURE_VALUES, CURVATURE_BLOCK) == [(slice(0, 1024), slice(0, 1024))]
+    blocks = spot_blocks((2048, 2048), CURVATURE_VALUES, CURVATURE_BLOCK)
+    assert len(blocks) == 9 and sum((r.stop - r.start) * (c.stop - c.start) for r, c in blocks) <= CURVATURE_VALUES
+    rng = np.random.default_rng(3)
+    points = np.zeros((1024, 1024))
+    at = rng.integers(20, 1004, (3000, 2))
+    off = np.ones(len(at), bool)
+    for rows, cols in spot_blocks((1024, 1024)):  # none on the spot search's blocks
+        on_rows = (at[:, 0] >= rows.start - 15) & (at[:, 0] < rows.stop + 15)
+        off &= ~(on_rows & (at[:, 1] >= cols.start - 15) & (at[:, 1] < cols.stop + 15))
+    points[at[off, 0], at[off, 1]] = 1.0
+    clean = 100.0 + 5000.0 * gaussian_filter(points, 5.0) / gaussian_filter(points, 5.0).max()
+    smoothed = gaussian_filter(clean, 2.0)  # an output that lowered the peaks and raised their sides
+    assert curvature_removal(clean, smoothed) > 0.5
+    tiny = rng.normal(1000.0, 30.0, (12, 12))
+    assert curvature_removal(tiny, gaussian_filter(tiny, 2.0)) == 0.0
 
 
 def test_a_removed_periodic_pattern_is_told_and_removed_noise_is_not() -> None:
