@@ -12,11 +12,10 @@ the quality benchmark's smooth test frames (:func:`benchmarks.stress.make_frame`
 noise and noise correlated along rows as a scanning microscope makes it) and bright blobs on a
 dark background (Poisson counts, the noise 10x larger on the blobs than around them); and
 bright blobs packed on a frame, cells or nuclei peaking at 500-2000x the background's noise
-(:func:`blob_frame`), whose
-peaks the network lowers and whose sides it raises. Then point-like spots, a microscope's puncta
-(:func:`spot_frame`): how much of their intensity and peak height the default keeps (it puts back
-what the network removed from spots it flattened), the network's output alone, a 1-pixel Gaussian
-and BM3D, and whether the default warned.
+(:func:`blob_frame`), whose peaks the network lowers and whose sides it raises. Then point-like
+spots, a microscope's puncta (:func:`spot_frame`): how much of their intensity and peak height the
+default keeps (it puts back what the network removed from spots it flattened), the network's
+output alone, a 1-pixel Gaussian and BM3D, and whether the default warned.
 
 Per frame: the output's RMS error over the input's (1.0 = as noisy as the input; above 1 the
 denoiser made it worse), :func:`fluorodn._engine.removal_excess` (what was removed over the

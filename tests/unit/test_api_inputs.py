@@ -214,7 +214,7 @@ def test_small_but_normal_values_and_zeros_run(denoiser: Denoiser) -> None:
 def test_the_removal_warning_prints_what_tells_the_value_from_the_limit(
     monkeypatch: pytest.MonkeyPatch, excess: float, structure: float, printed: str
 ) -> None:
-    monkeypatch.setattr(_engine, "removal_stats", lambda noisy, denoised: (excess, structure, False))
+    monkeypatch.setattr(_engine, "removal_readings", lambda noisy, denoised: (excess, structure, False, 0.0))
     page = np.zeros((4, 4))
     message = removal_warning([page], [page])
     assert message is not None and printed in message
