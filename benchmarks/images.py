@@ -421,8 +421,8 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "model": {"name": den._image().name, "precision": den._image().precision, "sha256": den._image().sha256},
         "removal_limit": REMOVAL_LIMIT,
         "removal_correlation": REMOVAL_CORRELATION,
-        "removal_curvature": CURVATURE_CORRELATION,
-        "curvature_after": CURVATURE_AFTER,
+        "curvature_limit": CURVATURE_CORRELATION,
+        "smooth_limit": CURVATURE_AFTER,
         "spot_removed": SPOT_REMOVED,
         "check_cost": cost,
         "spot_cost": put_back_cost,
@@ -462,8 +462,8 @@ def report(res: dict[str, Any]) -> str:
         f"(`fluorodn._engine.removal_structure`); the runtime warns above {res['removal_correlation']:g}. Removed "
         "curvature: how much what was removed correlates with the output's curvature (bright objects smoothed: "
         "their peaks lowered, their sides raised; `fluorodn._engine.curvature_removal`); the runtime warns above "
-        f"{res.get('removal_curvature', float('nan')):g} where what was removed is smooth beyond "
-        f"{res.get('curvature_after', float('nan')):g} (its correlation one pixel away along the less correlated "
+        f"{res.get('curvature_limit', float('nan')):g} where what was removed is smooth beyond "
+        f"{res.get('smooth_limit', float('nan')):g} (its correlation one pixel away along the less correlated "
         "axis, `fluorodn._engine.removal_readings`, in brackets). Spots "
         "flattened: the share of the excess over the ring around them that was removed from the spots that stand "
         "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5), looked for "
@@ -483,8 +483,8 @@ def report(res: dict[str, Any]) -> str:
         f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}; "
         f"{s.get('spectral_path', '-')} took the spectral path.",
         "",
-        "What the checks cost (clipping, rows of one spectrum, what was removed, its curvature and the spots "
-        "flattened; fastest of "
+        "What the checks cost (clipping, rows of one spectrum, what was removed and the spots flattened; the "
+        "curvature reading does not run on these frames, whose removed noise is not smooth; fastest of "
         f"{COST_REPEATS} runs of each up to {COST_REPEATS_UP_TO} px a side, of 3 above, same process; the run "
         "includes them): "
         + ", ".join(

@@ -220,6 +220,24 @@ def test_the_removal_warning_prints_what_tells_the_value_from_the_limit(
     assert message is not None and printed in message
 
 
+@pytest.mark.parametrize(("smooth", "bend", "told"), [(0.6, 0.9, True), (0.3, 0.9, False), (0.6, 0.2, False)])
+def test_smoothed_bright_objects_are_told_where_the_removed_part_is_smooth_and_follows_the_curvature(
+    monkeypatch: pytest.MonkeyPatch, smooth: float, bend: float, told: bool
+) -> None:
+    """Under the size and correlation limits, the curvature reading warns only where what was removed
+    is smooth beyond its limit too, and names the way out."""
+    monkeypatch.setattr(_engine, "removal_readings", lambda noisy, denoised: (1.0, 0.6, False, smooth))
+    monkeypatch.setattr(_engine, "curvature_removal", lambda noisy, denoised: bend)
+    monkeypatch.setattr(_engine, "periodic_stats", lambda noisy, denoised: (0.0, 0.0, ""))
+    page = np.zeros((32, 32))
+    message = removal_warning([page], [page])
+    if not told:
+        assert message is None
+        return
+    assert message is not None and "follows the curvature of its output (correlation 0.90;" in message
+    assert "global_scale(frame)" in message and "scale=(centre, noise / 4)" in message
+
+
 def test_input_messages_read_as_sentences(denoiser: Denoiser) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
