@@ -363,10 +363,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         REMOVAL_LIMIT,
         SPOT_REMOVED,
         curvature_removal,
-        removal_excess,
         removal_readings,
-        removal_stats,
-        removal_structure,
         spot_removal,
     )
     from fluorodn.spectral import ONE_SPECTRUM, one_spectrum
@@ -388,18 +385,19 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 net = np.asarray(flat.run(noisy), np.float64)
+        excess, structure, bright, smooth = removal_readings(noisy, net)
         rows.append(
             {
                 "group": group,
                 "frame": name,
                 "shape": list(clean.shape),
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
-                "removal_excess": removal_excess(noisy, net),
-                "removal_structure": removal_structure(noisy, net),
+                "removal_excess": excess,
+                "removal_structure": structure,
                 "removal_curvature": curvature_removal(noisy, net),
-                "removal_smooth": removal_readings(noisy, net)[3],
+                "removal_smooth": smooth,
                 "spot_removal": list(spot_removal(noisy, net)),
-                "bright_tail": removal_stats(noisy, net)[2],
+                "bright_tail": bright,
                 "spots_put_back": net is not y,
                 "one_spectrum": one_spectrum(noisy),
                 "model": ran._runs(noisy.shape, first=noisy).name,

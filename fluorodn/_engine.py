@@ -421,7 +421,8 @@ def removal_readings(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, fl
     one read of the pairs of neighbouring rows they all take. Smoothness: the correlation of what was
     removed with itself one pixel away along the less correlated of the two axes (0 where negative),
     which noise correlated along one axis, as a scanning microscope makes it, leaves near 0 and a
-    smooth part removed (bright objects smoothed) does not. The bright tail: whether what was removed has at least
+    smooth part removed (bright objects smoothed) does not. The bright tail: whether what was
+    removed has at least
     ``SPOT_COUNT`` values beyond ``BRIGHT_TAIL`` noise levels above its mean and more than twice as
     many as below it, as flattened bright spots leave and removed noise does not (0.8-1.3x on the
     images benchmark's smooth references, about 2x on Poisson blobs over a dark background, 3.4-9x
@@ -618,20 +619,19 @@ def curvature_removal(noisy: np.ndarray, denoised: np.ndarray) -> float:
     """The correlation, on a 2D page (whole up to :data:`CURVATURE_VALUES` values, else blocks of it,
     :func:`spot_blocks`), of what was removed (``noisy - denoised``) with the output's curvature (the
     negative Laplacian of the output smoothed by a Gaussian of :data:`CURVATURE_WIDTH` pixels), each
-    about its block's mean. Removed noise follows
-    no shape of the output (near 0); a network that smooths bright objects removes their peaks and
-    adds to their sides, as their curvature runs (positive). 0 where either is constant, and on a page
-    narrower than :data:`CURVATURE_LEAST`."""
+    about its block's mean. Removed noise follows no shape of the output (near 0); a network that
+    smooths bright objects removes their peaks and adds to their sides, as their curvature runs
+    (positive). 0 where either is constant, and on a page narrower than :data:`CURVATURE_LEAST`."""
     from scipy.ndimage import gaussian_laplace
 
-    across = removed = curved = 0.0
     if min(noisy.shape) < CURVATURE_LEAST:
         return 0.0
+    across = removed = curved = 0.0
     for rows, cols in spot_blocks(noisy.shape, CURVATURE_VALUES, CURVATURE_BLOCK):
         y = np.asarray(denoised[rows, cols], np.float64)
         r = (np.asarray(noisy[rows, cols], np.float64) - y).ravel()
         # about the block's mean before float32 (a large offset keeps the shapes), cut at 3 widths
-        bend = gaussian_laplace((y - y.mean()).astype(np.float32), CURVATURE_WIDTH, mode="mirror", truncate=3.0)
+        bend = gaussian_laplace(_centred(y), CURVATURE_WIDTH, mode="mirror", truncate=3.0)
         bend = np.asarray(bend, np.float64).ravel()
         r -= r.mean()
         bend -= bend.mean()
@@ -676,10 +676,10 @@ def spot_blocks(
     shape: tuple[int, int], values: int = SPOT_VALUES, block: int = SPOT_BLOCK
 ) -> list[tuple[slice, slice]]:
     """The blocks of a page of ``shape`` that :func:`spot_removal` reads (and, with its own ``values``
-    and ``block``, :func:`curvature_removal`): the whole page where it holds
-    at most ``values`` values, else up to 3 x 3 blocks of ``block`` x ``block`` spread evenly over it,
-    its corners and edges included (on a page shorter than that on one side, up to 3 blocks as long
-    along the other as ``values`` allows)."""
+    and ``block``, :func:`curvature_removal`): the whole page where it holds at most ``values``
+    values, else up to 3 x 3 blocks of ``block`` x ``block`` spread evenly over it, its corners and
+    edges included (on a page shorter than that on one side, up to 3 blocks as long along the other
+    as ``values`` allows)."""
     rows, cols = shape
     if rows * cols <= values:
         return [(slice(0, rows), slice(0, cols))]
@@ -808,9 +808,9 @@ def removal_check(
     (:func:`removal_structure`), mostly one periodic pattern beyond ``PERIODIC_SHARE``
     (:func:`periodic_stats`) or, where what was removed has a bright tail (:func:`removal_stats`),
     more than ``SPOT_REMOVED`` of its spots' excess over the ring around them (:func:`spot_removal`),
-    or, where it is smooth beyond ``CURVATURE_AFTER`` (:func:`removal_readings`), something that follows its
-    output's curvature beyond ``CURVATURE_CORRELATION`` (:func:`curvature_removal`: bright objects
-    smoothed), or None.
+    or, where it is smooth beyond ``CURVATURE_AFTER`` (:func:`removal_readings`), something that
+    follows its output's curvature beyond ``CURVATURE_CORRELATION`` (:func:`curvature_removal`:
+    bright objects smoothed), or None.
 
     ``keep``: on every page whose spots were flattened so, what the model removed from them is put
     back (:func:`keep_spots`, ``outs`` changed in place), and the message says so; the checks then
