@@ -229,6 +229,10 @@ def spot_rows(den: Any, flat: Any, quick: bool = False) -> list[dict[str, Any]]:
 #: Runs of each (the whole run and the checks alone) whose fastest is kept, on frames of up to
 #: ``COST_REPEATS_UP_TO`` pixels a side (a fraction of a millisecond of checks is noisy); 3 above.
 COST_REPEATS, COST_REPEATS_UP_TO = 20, 512
+#: Pixels each timing spans at least on small frames: it times that many pixels' worth of calls
+#: back to back and divides (64 calls at 64 x 64, 4 at 256 x 256), so that the timer's and the
+#: machine's jitter is a small part of a fraction of a millisecond.
+COST_BATCH = 1 << 18
 
 
 def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
@@ -238,9 +242,13 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     pixels a side) and of as many runs of the checks on the frame and its output: clipping
     (:func:`fluorodn._engine.clipping_warning`), rows of one spectrum
     (:func:`fluorodn.spectral.short_recording`) and what was removed
-    (:func:`fluorodn._engine.removal_warning`: its size, its correlation and the spots it flattened)."""
+    (:func:`fluorodn._engine.removal_warning`: its size, its correlation and the spots it flattened).
+    Each timing spans :data:`COST_BATCH` pixels of calls at least. Also the readings that run only
+    on some frames, timed on the same frame and output: the spots' (:func:`fluorodn._engine.spot_removal`,
+    where what was removed has a bright tail) and the curvature's
+    (:func:`fluorodn._engine.curvature_removal`, where it is smooth)."""
     from benchmarks.stress import make_frame
-    from fluorodn._engine import clipping_warning, removal_warning
+    from fluorodn._engine import clipping_warning, curvature_removal, removal_warning, spot_removal
     from fluorodn.spectral import short_recording
 
     def checks(x: np.ndarray, y: np.ndarray) -> None:
@@ -253,14 +261,29 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     for side in COST_SIDES[:2] if quick else COST_SIDES:
         reps = -(-side // clean.shape[0])
         x = np.tile(clean + 0.3 * unit, (reps, reps))[:side, :side]
+        n = COST_REPEATS if side <= COST_REPEATS_UP_TO else 3
+        calls = max(1, COST_BATCH // (side * side))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             den.run(x)
-            n = COST_REPEATS if side <= COST_REPEATS_UP_TO else 3
-            run_s = min(_seconds(den.run, x) for _ in range(n))
+            run_s = min(_seconds(den.run, x, calls=calls) for _ in range(n))
             y = den.run(x)
-        check_s = min(_seconds(checks, x, y) for _ in range(n))
-        out.append({"side": side, "run_s": run_s, "check_s": check_s, "share": check_s / run_s, "repeats": n})
+        check_s, spots_s, curvature_s = (
+            min(_seconds(fn, *args, calls=calls) for _ in range(n))
+            for fn, args in ((checks, (x, y)), (spot_removal, (x, y)), (curvature_removal, (x, y)))
+        )
+        out.append(
+            {
+                "side": side,
+                "run_s": run_s,
+                "check_s": check_s,
+                "share": check_s / run_s,
+                "spots_s": spots_s,
+                "curvature_s": curvature_s,
+                "repeats": n,
+                "calls": calls,
+            }
+        )
     return out
 
 
@@ -348,10 +371,12 @@ def _dask_seconds(arr: Any) -> dict[str, float]:
     return {"build_s": build_s, "compute_s": compute_s, "check_s": check_s, "share": check_s / (build_s + compute_s)}
 
 
-def _seconds(fn: Any, *args: Any) -> float:
+def _seconds(fn: Any, *args: Any, calls: int = 1) -> float:
+    """Seconds of one call of ``fn(*args)``: of ``calls`` calls back to back, over ``calls``."""
     t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
+    for _ in range(calls):
+        fn(*args)
+    return (time.perf_counter() - t0) / calls
 
 
 def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
@@ -481,14 +506,22 @@ def report(res: dict[str, Any]) -> str:
         f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}; "
         f"{s.get('spectral_path', '-')} took the spectral path.",
         "",
-        "What the checks cost (clipping, rows of one spectrum, what was removed and the spots flattened; the "
-        "curvature reading does not run on these frames, whose removed noise is not smooth; fastest of "
-        f"{COST_REPEATS} runs of each up to {COST_REPEATS_UP_TO} px a side, of 3 above, same process; the run "
-        "includes them): "
+        "What the checks cost (clipping, rows of one spectrum, what was removed; on these frames, whose removed "
+        "noise has no bright tail and is not smooth, neither the spots' nor the curvature's reading runs; "
+        f"fastest of {COST_REPEATS} timings of each up to {COST_REPEATS_UP_TO} px a side, of 3 above, each of "
+        f"calls back to back over at least {COST_BATCH} pixels, same process; the run includes them): "
         + ", ".join(
             f"{c['side']} x {c['side']}: {1e3 * c['check_s']:.2f} ms of {1e3 * c['run_s']:.1f} ms "
             f"({100 * c['share']:.1f} %)"
             for c in res["check_cost"]
+        )
+        + ". Where they run too (a bright tail: the spots' reading; a smooth removed part: the curvature's), "
+        "timed on the same frames: "
+        + ", ".join(
+            f"{c['side']} x {c['side']}: + {1e3 * c['spots_s']:.2f} ms and + {1e3 * c['curvature_s']:.2f} ms "
+            f"({100 * (c['check_s'] + c['spots_s'] + c['curvature_s']) / c['run_s']:.1f} % with both)"
+            for c in res["check_cost"]
+            if "spots_s" in c
         )
         + ".",
         "",

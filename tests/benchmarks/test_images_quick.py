@@ -42,6 +42,15 @@ def test_quick_images(tmp_path) -> None:
     assert s["worse_than_input_unwarned"] == sum(
         1 for r in rows if r["error_over_input"] > 1.0 and not r["removal_warned"]
     )
+    sides = [c["side"] for c in res["check_cost"]]
+    assert sides == list(images.COST_SIDES[:2])
+    for c in res["check_cost"]:  # each timing spans COST_BATCH pixels of calls at least
+        assert (
+            c["calls"] == max(1, images.COST_BATCH // c["side"] ** 2)
+            and c["calls"] * c["side"] ** 2 >= images.COST_BATCH
+        )
+        assert 0 < c["check_s"] < c["run_s"] and c["share"] == c["check_s"] / c["run_s"]
+        assert c["spots_s"] > 0 and c["curvature_s"] > 0
     (put_back,) = res["spot_cost"]
     assert put_back["side"] == images.SPOT_COST_SIDES[0] and put_back["spots"] >= 30
     assert 0 < put_back["keep_s"] < put_back["run_s"]
@@ -59,3 +68,4 @@ def test_quick_images(tmp_path) -> None:
     assert "| skimage | grass, noise 0.3 |" in md and "removed too much" in md and "correlated removal" in md
     assert "smoothed bright objects" in md  # the packed blobs
     assert "## Point-like spots" in md and "| 1 | 2 | " in md
+    assert "Where they run too (a bright tail: the spots' reading; a smooth removed part: the curvature's)" in md
