@@ -268,9 +268,15 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
             den.run(x)
             run_s = min(_seconds(den.run, x, calls=calls) for _ in range(n))
             y = den.run(x)
-        check_s, spots_s, curvature_s = (
+        whole = np.rint(x)  # a camera's counts: the noise read from every difference
+        check_s, whole_s, spots_s, curvature_s = (
             min(_seconds(fn, *args, calls=calls) for _ in range(n))
-            for fn, args in ((checks, (x, y)), (spot_removal, (x, y)), (curvature_removal, (x, y)))
+            for fn, args in (
+                (checks, (x, y)),
+                (checks, (whole, y)),
+                (spot_removal, (x, y)),
+                (curvature_removal, (x, y)),
+            )
         )
         out.append(
             {
@@ -278,6 +284,7 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
                 "run_s": run_s,
                 "check_s": check_s,
                 "share": check_s / run_s,
+                "whole_s": whole_s,
                 "spots_s": spots_s,
                 "curvature_s": curvature_s,
                 "repeats": n,
@@ -384,6 +391,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     from fluorodn._engine import (
         CURVATURE_AFTER,
         CURVATURE_CORRELATION,
+        NOISE_VALUES,
         REMOVAL_CORRELATION,
         REMOVAL_LIMIT,
         SPOT_REMOVED,
@@ -411,6 +419,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 warnings.simplefilter("ignore")
                 net = np.asarray(flat.run(noisy), np.float64)
         excess, structure, bright, smooth = removal_readings(noisy, net)
+        whole = removal_readings(noisy, net, sample=False)[0]  # the noise from every difference the check reads
         rows.append(
             {
                 "group": group,
@@ -418,6 +427,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "shape": list(clean.shape),
                 "error_over_input": float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2))),
                 "removal_excess": excess,
+                "removal_excess_all": whole,
                 "removal_structure": structure,
                 "removal_curvature": curvature_removal(noisy, net),
                 "removal_smooth": smooth,
@@ -464,6 +474,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
             "one_spectrum_reached": sum(1 for r in rows if r["one_spectrum"] >= ONE_SPECTRUM),
             "one_spectrum_limit": ONE_SPECTRUM,
             "spectral_path": sum(1 for r in rows if r["model"] == den.name),
+            "sample_over_all": {**_sample_over_all(rows, REMOVAL_LIMIT), "noise_values": NOISE_VALUES},
         },
     }
     write_results(result, out_dir, RESULTS, "images_quick" if quick else "images", report)
@@ -506,6 +517,8 @@ def report(res: dict[str, Any]) -> str:
         f"{s['one_spectrum_reached']} frames reach it, the highest {s['one_spectrum_max']:.3f}; "
         f"{s.get('spectral_path', '-')} took the spectral path.",
         "",
+        _sample_line(s.get("sample_over_all")),
+        "",
         "What the checks cost (clipping, rows of one spectrum, what was removed; on these frames, whose removed "
         "noise has no bright tail and is not smooth, neither the spots' nor the curvature's reading runs; "
         f"fastest of {COST_REPEATS} timings of each up to {COST_REPEATS_UP_TO} px a side, of 3 above, each of "
@@ -515,11 +528,19 @@ def report(res: dict[str, Any]) -> str:
             f"({100 * c['share']:.1f} %)"
             for c in res["check_cost"]
         )
+        + ". On the same frames in whole numbers (a camera's counts), whose noise the check reads from every "
+        "difference (`fluorodn._engine.whole_numbers`): "
+        + ", ".join(
+            f"{c['side']} x {c['side']}: {1e3 * c['whole_s']:.2f} ms ({100 * c['whole_s'] / c['run_s']:.1f} %)"
+            for c in res["check_cost"]
+            if "whole_s" in c
+        )
         + ". Where they run too (a bright tail: the spots' reading; a smooth removed part: the curvature's), "
         "timed on the same frames: "
         + ", ".join(
             f"{c['side']} x {c['side']}: + {1e3 * c['spots_s']:.2f} ms and + {1e3 * c['curvature_s']:.2f} ms "
-            f"({100 * (c['check_s'] + c['spots_s'] + c['curvature_s']) / c['run_s']:.1f} % with both)"
+            f"({100 * (max(c['check_s'], c.get('whole_s', 0.0)) + c['spots_s'] + c['curvature_s']) / c['run_s']:.1f} "
+            "% with both, the slower of the two above)"
             for c in res["check_cost"]
             if "spots_s" in c
         )
@@ -604,6 +625,39 @@ CHECKS = (
     ("removed ", "removed too much"),
     ("flattened small bright spots", "flattened spots"),
 )
+
+
+def _sample_over_all(rows: list[dict[str, Any]], limit: float) -> dict[str, Any]:
+    """How the removal reading with the noise from a sample of the differences
+    (:func:`fluorodn._engine.sample_values`) compares with it from all of them: the range of their
+    ratio over the references and over every frame, and the frames that the two put on either side
+    of the limit."""
+
+    def ratios(rs: list[dict[str, Any]]) -> list[float]:
+        return [r["removal_excess"] / r["removal_excess_all"] for r in rs if r["removal_excess_all"] > 0]
+
+    every, refs = ratios(rows), ratios([r for r in rows if r["group"] == "reference"])
+    return {
+        "references": [min(refs), max(refs)] if refs else [],
+        "frames": [min(every), max(every)] if every else [],
+        "across_limit": [
+            r["frame"] for r in rows if (r["removal_excess"] > limit) != (r["removal_excess_all"] > limit)
+        ],
+    }
+
+
+def _sample_line(sample: dict[str, Any] | None) -> str:
+    """The report's line on the noise measured from a sample of the differences."""
+    if not sample:
+        return ""
+    (r0, r1), (f0, f1), across = sample["references"] or [float("nan")] * 2, sample["frames"], sample["across_limit"]
+    return (
+        "The check measures the input's noise on a sample of the differences it reads "
+        f"(`fluorodn._engine.sample_values`, at most {sample['noise_values']} each way); removed / noise with it "
+        "over removed / noise "
+        f"from all of them: {r0:.3f}-{r1:.3f} on the references, {f0:.3f}-{f1:.3f} over every frame; on opposite "
+        f"sides of the limit: {', '.join(across) if across else 'no frame'}."
+    )
 
 
 def _which_check(message: str) -> str | None:

@@ -9,7 +9,6 @@ page extended by mirrored pixels, so that its border is denoised like its interi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -390,30 +389,41 @@ def clipping_warning(
 REMOVAL_LIMIT = 1.2
 #: Most values of a page that :func:`removal_excess` reads.
 REMOVAL_VALUES = 1 << 17
-#: Most differences, each way, from which :func:`removal_readings` measures the noise
-#: (:func:`spread_sample`): the median it takes costs more per value the more values it is asked
-#: of, and over this many the noise level it gives moves by about 1 % from sample to sample (the
-#: standard error of a MAD over 8192 Gaussian values). On the images benchmark's frames, against
-#: all the differences of the rows read: -1.2 % to +0.7 % on its references, at most 7 % on a frame
-#: made of structure (a checkerboard of photon counts), and the same warnings on every frame.
-NOISE_VALUES = 1 << 13
+#: Most differences, each way, from which :func:`removal_readings` measures the noise of a page
+#: whose values are not whole numbers (:func:`sample_values`; a page of whole numbers, all of them):
+#: the median it takes costs more per value the more values it is given, and over this many the
+#: noise level it gives lies within about 1 % of all the differences' (the standard error of a MAD
+#: over 16384 Gaussian values is 0.9 %), so that a reading within a per cent or two of
+#: :data:`REMOVAL_LIMIT` may fall on either side of it (``images.md`` compares the two).
+NOISE_VALUES = 1 << 14
+#: Seed of :func:`sample_values`' draw: fixed, so that a page gives the same readings each time.
+SAMPLE_SEED = 0
 
 
-def spread_sample(values: np.ndarray, most: int | None = None) -> np.ndarray:
+#: Values :func:`whole_numbers` looks at.
+WHOLE_LOOK = 1024
+
+
+def whole_numbers(page: np.ndarray, values: np.ndarray) -> bool:
+    """Whether a page's values are whole numbers: its dtype is an integer one, or the first
+    :data:`WHOLE_LOOK` of ``values`` (float, read from it) are whole. A float page of continuous
+    values shows a fraction within a few values."""
+    if np.asarray(page).dtype.kind in "biu":
+        return True
+    look = np.ravel(values)[:WHOLE_LOOK]
+    return bool(np.array_equal(look, np.rint(look)))
+
+
+def sample_values(values: np.ndarray, most: int | None = None) -> np.ndarray:
     """``values`` (any shape) flattened, or ``most`` of them (:data:`NOISE_VALUES` by default) where
-    they hold more, taken at the multiples of a step near the golden section of their number, modulo
-    it (the step prime to it): spread over all of them without the fixed stride that would fall in
-    step with a pattern of the rows or columns they come from (every other pair of rows crossing a
-    checkerboard's edges)."""
+    they hold more, drawn at random without repeats (:data:`SAMPLE_SEED`): a fixed stride, or any
+    regular sequence of places, falls in step with a pattern of the rows and columns they come from
+    (every other pair of rows crossing a checkerboard's edges, squares a few pixels wide)."""
     most = NOISE_VALUES if most is None else most
     flat = np.ravel(values)
-    n = flat.size
-    if n <= most:
+    if flat.size <= most:
         return flat
-    step = int(n * 0.6180339887498949)
-    while math.gcd(step, n) != 1:
-        step += 1
-    return flat[(np.arange(most, dtype=np.int64) * step) % n]
+    return flat[np.random.default_rng(SAMPLE_SEED).choice(flat.size, most, replace=False)]
 
 
 #: Where the page's range over :data:`fluorodn.normalize.RANGE_FLOOR` exceeds its measured noise this
@@ -443,7 +453,7 @@ def removal_stats(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float
     return removal_readings(noisy, denoised)[:3]
 
 
-def removal_readings(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, float, bool, float]:
+def removal_readings(noisy: np.ndarray, denoised: np.ndarray, sample: bool = True) -> tuple[float, float, bool, float]:
     """(:func:`removal_excess`, :func:`removal_structure`, bright tail, smoothness) of a 2D page, from
     one read of the pairs of neighbouring rows they all take. Smoothness: the correlation of what was
     removed with itself one pixel away along the less correlated of the two axes (0 where negative),
@@ -453,7 +463,9 @@ def removal_readings(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, fl
     ``SPOT_COUNT`` values beyond ``BRIGHT_TAIL`` noise levels above its mean and more than twice as
     many as below it, as flattened bright spots leave and removed noise does not (0.8-1.3x on the
     images benchmark's smooth references, about 2x on Poisson blobs over a dark background, 3.4-9x
-    on its spot frames): :func:`removal_warning` looks for flattened spots only there."""
+    on its spot frames): :func:`removal_warning` looks for flattened spots only there. ``sample``:
+    the noise from a sample of the differences (:func:`sample_values`) where the page's values are
+    not whole numbers (:func:`whole_numbers`); False: from all of them."""
     from fluorodn.normalize import RANGE_FLOOR, difference_noise
 
     rows, cols = noisy.shape
@@ -464,7 +476,14 @@ def removal_readings(noisy: np.ndarray, denoised: np.ndarray) -> tuple[float, fl
     idx = np.stack([starts, starts + 1], axis=1).ravel()
     x = np.asarray(noisy[idx], np.float64)
     r = x - np.asarray(denoised[idx], np.float64)
-    noise = max(difference_noise(spread_sample(x[1::2] - x[0::2])), difference_noise(spread_sample(np.diff(x, axis=1))))
+    # whole numbers (photon counts, a camera's values) take all: their MAD moves in whole steps, and a
+    # sample's can land a step away from that of all of them (0.91 against 1.06 removed over the
+    # noise on the images benchmark's reference of Poisson blobs at 30 counts, ad hoc)
+    most = NOISE_VALUES if sample and not whole_numbers(noisy, x) else x.size
+    noise = max(
+        difference_noise(sample_values(x[1::2] - x[0::2], most)),
+        difference_noise(sample_values(np.diff(x, axis=1), most)),
+    )
     floor = RANGE_FLOOR * float(x.max() - x.min())
     # the range's floor stands in for a noise too small to measure, not for one it dwarfs (a very
     # bright object, which sets the network's scale: what it removed is judged against the noise)
@@ -573,7 +592,7 @@ def removal_excess(noisy: np.ndarray, denoised: np.ndarray) -> float:
     taken as the larger of two estimates: the MAD of the differences between neighbouring rows,
     and between neighbouring columns, over sqrt 2, on pairs of neighbouring rows spread evenly over
     the page (half its rows, ``REMOVAL_VALUES`` values at most; of their differences, ``NOISE_VALUES``
-    each way at most, :func:`spread_sample`, so that the check costs a few per cent of the
+    each way at most, :func:`sample_values`, so that the check costs a few per cent of the
     network's time on a page of any size).
 
     Structure only raises an estimate, and noise correlated along one axis lowers only that axis's,

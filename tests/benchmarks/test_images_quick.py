@@ -42,6 +42,13 @@ def test_quick_images(tmp_path) -> None:
     assert s["worse_than_input_unwarned"] == sum(
         1 for r in rows if r["error_over_input"] > 1.0 and not r["removal_warned"]
     )
+    sample = s["sample_over_all"]  # the noise from a sample of the differences against all of them
+    every = [r["removal_excess"] / r["removal_excess_all"] for r in rows]
+    assert sample["frames"] == [min(every), max(every)] and 0.9 < min(every) <= max(every) < 1.1
+    assert sample["across_limit"] == [
+        r["frame"] for r in rows if (r["removal_excess"] > 1.2) != (r["removal_excess_all"] > 1.2)
+    ]
+    assert "removed / noise with it over removed / noise from all of them" in (tmp_path / "images_quick.md").read_text()
     sides = [c["side"] for c in res["check_cost"]]
     assert sides == list(images.COST_SIDES[:2])
     for c in res["check_cost"]:  # each timing spans COST_BATCH pixels of calls at least
@@ -50,7 +57,7 @@ def test_quick_images(tmp_path) -> None:
             and c["calls"] * c["side"] ** 2 >= images.COST_BATCH
         )
         assert 0 < c["check_s"] < c["run_s"] and c["share"] == c["check_s"] / c["run_s"]
-        assert c["spots_s"] > 0 and c["curvature_s"] > 0
+        assert c["spots_s"] > 0 and c["curvature_s"] > 0 and 0 < c["whole_s"] < c["run_s"]
     (put_back,) = res["spot_cost"]
     assert put_back["side"] == images.SPOT_COST_SIDES[0] and put_back["spots"] >= 30
     assert 0 < put_back["keep_s"] < put_back["run_s"]

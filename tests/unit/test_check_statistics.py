@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fluorodn import _engine
-from fluorodn._engine import removal_readings, spread_sample
+from fluorodn._engine import removal_readings, sample_values
 from fluorodn.normalize import median
 from fluorodn.spectral import quantile
 
@@ -38,18 +38,26 @@ def test_quantile_is_numpys_number() -> None:
             assert quantile(values, q) == float(np.quantile(values, q)), (n, q)
 
 
-def test_spread_sample_takes_each_value_once_spread_over_all_and_out_of_step() -> None:
+def test_sample_values_takes_each_value_once_from_all_of_them_and_out_of_step_with_patterns() -> None:
     small = np.arange(100.0).reshape(10, 10)
-    assert np.array_equal(spread_sample(small, 100), small.ravel())
+    assert np.array_equal(sample_values(small, 100), small.ravel())
     n = 96 * 192
-    taken = spread_sample(np.arange(n), 4096)
+    taken = sample_values(np.arange(n), 4096)
     assert len(taken) == len(np.unique(taken)) == 4096
-    assert np.all(np.abs(np.bincount(taken * 10 // n, minlength=10) - 409.6) < 20)  # every tenth of them
-    # rows (pairs of rows) and columns alternating: half the sample from each phase, where every
-    # other row or column (a fixed stride of 2) would read one phase only
+    # every tenth of the values gives its share (409.6; a random draw's spread is about 19)
+    assert np.all(np.abs(np.bincount(taken * 10 // n, minlength=10) - 409.6) < 80)
+    assert np.array_equal(sample_values(np.arange(n), 4096), taken)  # the same draw each time
+    # patterns of rows, of columns and of both (squares a few pixels wide): each phase gives its
+    # share, where every other value, pair of rows or column (a fixed stride) would read one phase,
+    # and where a regular sequence of places falls in step with squares (0.66 of one phase on
+    # 3-pixel squares of a 654 x 506 frame)
     rows, cols = np.indices((96, 192))
     for phase in (rows % 2, cols % 2, (rows // 2) % 2, (cols // 2 + rows // 2) % 2):
-        assert spread_sample(phase, 4096).mean() == pytest.approx(0.5, abs=0.02)
+        assert sample_values(phase, 4096).mean() == pytest.approx(0.5, abs=0.03)
+    for shape, side in (((654, 506), 3), ((418, 3955), 8), ((1937, 2246), 5)):
+        i, j = np.indices(shape)
+        squares = (i // side + j // side) % 2
+        assert sample_values(squares).mean() == pytest.approx(squares.mean(), abs=0.02), (shape, side)
 
 
 def test_the_noise_from_a_sample_of_differences_reads_as_all_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,3 +79,19 @@ def test_the_noise_from_a_sample_of_differences_reads_as_all_of_them(monkeypatch
     assert removal_readings(np.zeros((1024, 1024)) + 10.0 * rng.standard_normal((1024, 1024)), np.zeros((1024, 1024)))[
         0
     ] == pytest.approx(1.0, abs=0.03)
+
+
+def test_whole_numbers_are_read_from_every_difference() -> None:
+    """Counts (a camera's, photons') have a MAD that moves in whole steps, which a sample can land a
+    step away from: their noise comes from every difference, their readings those of all of them."""
+    from fluorodn._engine import whole_numbers
+
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(30.0, (1024, 1024))
+    assert whole_numbers(counts.astype(np.uint16), counts) and whole_numbers(counts.astype(np.float64), counts * 1.0)
+    assert not whole_numbers(counts + 0.5 * rng.standard_normal(counts.shape), counts + 0.1)
+    out = np.full(counts.shape, 30.0)
+    for page in (counts.astype(np.uint16), counts.astype(np.float32)):
+        assert removal_readings(page, out) == removal_readings(page, out, sample=False)
+    continuous = counts + rng.standard_normal(counts.shape)
+    assert removal_readings(continuous, out) != removal_readings(continuous, out, sample=False)  # sampled
