@@ -82,11 +82,48 @@ def median(values: np.ndarray) -> Any:
     return part[middle[0] : half + 1].mean()
 
 
+#: Widest span of whole numbers whose MAD :func:`counted_mad` takes by counting them (the counts of
+#: its values, 512 KiB).
+COUNTED_SPAN = 1 << 16
+
+
+def counted_mad(values: np.ndarray) -> float | None:
+    """``np.median(np.abs(values - np.median(values)))`` of 1D ``values`` that are whole numbers
+    spanning at most :data:`COUNTED_SPAN` (a camera's or a spectrometer's counts, and their
+    differences), as a float, the same number, from the counts of their values instead of two
+    partitions (a few times faster on tens of thousands of values); None for any other values."""
+    n = values.size
+    if n == 0 or values.dtype.kind not in "iuf":
+        return None
+    head = values[:64]
+    if values.dtype.kind == "f" and not np.array_equal(head, np.rint(head)):  # continuous values, at once
+        return None
+    lo, hi = values.min(), values.max()
+    if not (hi - lo <= COUNTED_SPAN and lo > -(1 << 24) and hi < 1 << 24):  # NaN fails too
+        return None
+    whole = values.astype(np.int64)
+    if values.dtype.kind == "f" and not np.array_equal(whole, values):
+        return None
+    half = n // 2
+
+    def doubled_median(v: np.ndarray) -> int:  # twice the median of the non-negative ints v
+        ranks = np.cumsum(np.bincount(v))
+        upper = int(np.searchsorted(ranks, half + 1))  # the value of rank half (from 0)
+        lower = int(np.searchsorted(ranks, half)) if n % 2 == 0 else upper
+        return lower + upper
+
+    centre = doubled_median(whole - int(lo)) + 2 * int(lo)  # twice the median
+    return doubled_median(np.abs(2 * whole - centre)) / 4.0
+
+
 def difference_noise(d: np.ndarray) -> float:
     """The noise level of values whose differences between neighbours are ``d`` (any shape):
     their MAD, as a standard deviation, over sqrt 2."""
     d = np.asarray(d).ravel()
-    return _MAD_TO_SIGMA * float(median(np.abs(d - median(d)))) / float(np.sqrt(2.0))
+    mad = counted_mad(d)
+    if mad is None:
+        mad = float(median(np.abs(d - median(d))))
+    return _MAD_TO_SIGMA * mad / float(np.sqrt(2.0))
 
 
 def scale_from_rows(sub: np.ndarray, paired: bool) -> tuple[float, float]:

@@ -30,6 +30,23 @@ def test_median_is_numpys_number_and_type(dtype: type) -> None:
             assert np.isnan(median(v)) and np.isnan(np.median(v))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int16, np.uint16])
+def test_counted_mad_is_numpys_number_on_whole_numbers_and_declines_the_rest(dtype: type) -> None:
+    from fluorodn.normalize import counted_mad
+
+    rng = np.random.default_rng(4)
+    offset = 5000 if dtype is np.uint16 else 0
+    for n in [1, 2, 3, 4, 5, 10, 11, 1000, 1001, 32640]:
+        for spread in (0.4, 3.0, 50.0, 3000.0):  # a few values repeated many times, up to thousands
+            v = np.round(rng.normal(size=n) * spread + offset).astype(dtype)
+            assert counted_mad(v) == float(np.median(np.abs(v - np.median(v)))), (n, spread)
+    assert counted_mad(np.array([0.5, 1.0, 2.0])) is None  # not whole
+    assert counted_mad(np.array([1.0, 2.0] * 40 + [2.5])) is None  # a fraction past the first values
+    assert counted_mad(np.array([0.0, np.nan, 1.0])) is None
+    assert counted_mad(np.array([0.0, 1e6])) is None  # spans more than it counts
+    assert counted_mad(np.array([], np.float64)) is None
+
+
 def test_quantile_is_numpys_number() -> None:
     rng = np.random.default_rng(1)
     for n in [1, 2, 3, 4, 5, 10, 63, 64, 1000, 44156]:
