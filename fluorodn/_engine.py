@@ -393,8 +393,9 @@ REMOVAL_VALUES = 1 << 17
 #: whose values are not whole numbers (:func:`sample_values`; a page of whole numbers, all of them):
 #: the median it takes costs more per value the more values it is given, and over this many the
 #: noise level it gives lies within about 1 % of all the differences' (the standard error of a MAD
-#: over 16384 Gaussian values is 0.9 %), so that a reading within a per cent or two of
-#: :data:`REMOVAL_LIMIT` may fall on either side of it (``images.md`` compares the two).
+#: over 16384 Gaussian values is 0.9 %; at most 2.4 % on the images benchmark's frames, which
+#: ``images.md`` reads both ways), so that a reading within a few per cent of
+#: :data:`REMOVAL_LIMIT` may fall on either side of it.
 NOISE_VALUES = 1 << 14
 #: Seed of :func:`sample_values`' draw: fixed, so that a page gives the same readings each time.
 SAMPLE_SEED = 0
@@ -405,12 +406,15 @@ WHOLE_LOOK = 1024
 
 
 def whole_numbers(page: np.ndarray, values: np.ndarray) -> bool:
-    """Whether a page's values are whole numbers: its dtype is an integer one, or the first
-    :data:`WHOLE_LOOK` of ``values`` (float, read from it) are whole. A float page of continuous
-    values shows a fraction within a few values."""
-    if np.asarray(page).dtype.kind in "biu":
+    """Whether a page's values are taken for whole numbers: its dtype is an integer one, or
+    :data:`WHOLE_LOOK` of ``values`` (float, read from it), spread evenly over them, are whole. A
+    float page of continuous values shows a fraction among a few values; one whole there and not
+    elsewhere (a few blank rows among continuous ones) is read as whole numbers are, from every
+    difference (the same reading, at the cost of the full median)."""
+    if getattr(page, "dtype", np.dtype(np.float64)).kind in "biu":
         return True
-    look = np.ravel(values)[:WHOLE_LOOK]
+    flat = np.ravel(values)
+    look = flat[:: max(1, flat.size // WHOLE_LOOK)]
     return bool(np.array_equal(look, np.rint(look)))
 
 
@@ -477,9 +481,10 @@ def removal_readings(noisy: np.ndarray, denoised: np.ndarray, sample: bool = Tru
     x = np.asarray(noisy[idx], np.float64)
     r = x - np.asarray(denoised[idx], np.float64)
     # whole numbers (photon counts, a camera's values) take all, whose MAD counting their values gives
-    # fast (fluorodn.normalize.counted_mad): it moves in whole steps, and a sample's can land a step
-    # away (0.91 against 1.06 removed over the noise on the images benchmark's reference of Poisson
-    # blobs at 30 counts, ad hoc)
+    # fast where they span at most 2^16 (fluorodn.normalize.counted_mad): it moves in whole steps, and
+    # a sample's can land a step away (ad hoc, on the images benchmark's quick reference of Poisson
+    # blobs at 30 counts, 10 new Poisson draws: 1.063-1.070 removed over the noise from all of them,
+    # 0.912 and 0.917 from a sample of 16384 on 2)
     most = NOISE_VALUES if sample and not whole_numbers(noisy, x) else x.size
     noise = max(
         difference_noise(sample_values(x[1::2] - x[0::2], most)),
@@ -523,9 +528,11 @@ PERIODIC_SHARE = 0.5
 #: Samples of the Hann-windowed segments whose power spectra :func:`periodic_removal` averages.
 PERIODIC_SEGMENT = 512
 #: Most values :func:`periodic_stats` reads each way (whole rows, or whole columns, spread evenly over
-#: the page): a pattern over the page repeats in each of them, and the mean of 64 or more segments'
-#: spectra leaves removed noise's well under ``PERIODIC_ABOVE`` times their median.
-PERIODIC_VALUES = 1 << 15
+#: the page; one at least): a pattern over the page repeats in each of them, and the mean of the 32
+#: or more segments' spectra this gives (up to 2^14 values a row) spreads removed noise's power at
+#: each frequency by about 1 / sqrt(32) = 0.18 of it, so that its highest stays within about twice
+#: their median, far under ``PERIODIC_ABOVE``.
+PERIODIC_VALUES = 1 << 14
 #: Fewest samples along an axis for :func:`periodic_stats` to judge it: a shorter one holds too few
 #: periods to tell a line from the noise's spectrum, and the check's fixed cost would pass 5 % of the
 #: network's time on a frame that small (64 x 64).
