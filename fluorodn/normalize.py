@@ -91,6 +91,8 @@ def median(values: np.ndarray, overwrite: bool = False) -> Any:
 #: Widest span of whole numbers whose MAD :func:`counted_mad` takes by counting them (the counts of
 #: its values, 512 KiB).
 COUNTED_SPAN = 1 << 16
+#: Fewest values :func:`difference_noise` counts: on fewer, two partitions cost as little.
+COUNTED_LEAST = 4096
 
 
 def counted_mad(values: np.ndarray) -> float | None:
@@ -130,7 +132,7 @@ def difference_noise(d: np.ndarray) -> float:
     """The noise level of values whose differences between neighbours are ``d`` (any shape):
     their MAD, as a standard deviation, over sqrt 2."""
     d = np.asarray(d).ravel()
-    mad = counted_mad(d)
+    mad = counted_mad(d) if d.size >= COUNTED_LEAST else None
     if mad is None:
         mad = float(median(np.abs(d - median(d)), overwrite=True))
     return _MAD_TO_SIGMA * mad / float(np.sqrt(2.0))
