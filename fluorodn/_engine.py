@@ -600,9 +600,10 @@ def removal_excess(noisy: np.ndarray, denoised: np.ndarray) -> float:
     """RMS of what was removed from a 2D page (``noisy - denoised``) over the page's noise level,
     taken as the larger of two estimates: the MAD of the differences between neighbouring rows,
     and between neighbouring columns, over sqrt 2, on pairs of neighbouring rows spread evenly over
-    the page (half its rows, ``REMOVAL_VALUES`` values at most; of their differences, ``NOISE_VALUES``
-    each way at most, :func:`sample_values`, so that the check costs a few per cent of the
-    network's time on a page of any size).
+    the page (half its rows, ``REMOVAL_VALUES`` values at most; of their differences, on a page of
+    continuous values, ``NOISE_VALUES`` each way at most, :func:`sample_values`; on one of whole
+    numbers all, counted; so that the check costs a few per cent of the network's time on a page of
+    any size).
 
     Structure only raises an estimate, and noise correlated along one axis lowers only that axis's,
     so removing noise alone gives at most about ``1 / sqrt(1 - rho)``, rho the lag-1 noise
