@@ -10,7 +10,7 @@ page extended by mirrored pixels, so that its border is denoised like its interi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -704,28 +704,38 @@ def curvature_removal(noisy: np.ndarray, denoised: np.ndarray) -> float:
     return across / float(np.sqrt(removed * curved)) if removed > 0 and curved > 0 else 0.0
 
 
-def _contrast(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """(3 x 3 means - 9 x 9 means, 9 x 9 means, robust standard deviation of that contrast) of the
-    2D float32 ``x`` (mirrored at its border)."""
+class Contrast(NamedTuple):
+    """What :func:`spot_removal` and :func:`keep_spots` read of a 2D page to find its spots
+    (:func:`contrast`)."""
+
+    x: np.ndarray  #: the page as float32 about its mean (:func:`_centred`)
+    contrast: np.ndarray  #: its 3 x 3 means - its 9 x 9 means (mirrored at its border)
+    around: np.ndarray  #: its 9 x 9 means
+    spread: float  #: the robust standard deviation of ``contrast``
+
+
+def contrast(page: np.ndarray) -> Contrast:
+    """The :class:`Contrast` of a 2D page (at least 9 pixels a side)."""
     from scipy.ndimage import uniform_filter
 
     from fluorodn.normalize import difference_noise
 
+    x = _centred(page)
     around = uniform_filter(x, 9, mode="mirror")
-    contrast = uniform_filter(x, 3, mode="mirror") - around
-    return contrast, around, float(np.sqrt(2.0)) * difference_noise(contrast[::2, ::2])  # MAD as an SD
+    bright = uniform_filter(x, 3, mode="mirror") - around
+    return Contrast(x, bright, around, float(np.sqrt(2.0)) * difference_noise(bright[::2, ::2]))  # MAD as an SD
 
 
-def _peaks(contrast: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, columns) of the local peaks (over the 5 x 5 around each) of ``contrast`` beyond
+def _peaks(bright: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the local peaks (over the 5 x 5 around each) of ``bright`` beyond
     ``level``, at least 2 pixels from its border (a whole 5 x 5 inside: the mirrored border's
     contrast spreads wider than the inside's)."""
-    ii, jj = np.nonzero(contrast[2:-2, 2:-2] > level)
+    ii, jj = np.nonzero(bright[2:-2, 2:-2] > level)
     ii, jj = ii + 2, jj + 2
     peak = np.ones(len(ii), bool)
     for di in range(-2, 3):
         for dj in range(-2, 3):
-            peak &= contrast[ii + di, jj + dj] <= contrast[ii, jj]
+            peak &= bright[ii + di, jj + dj] <= bright[ii, jj]
     return ii[peak], jj[peak]
 
 
@@ -758,17 +768,21 @@ def spot_blocks(
     return [(slice(int(r), int(r) + bh), slice(int(c), int(c) + bw)) for r in across[0] for c in across[1]]
 
 
-def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
+def spot_removal(noisy: np.ndarray, denoised: np.ndarray, seen: Contrast | None = None) -> tuple[int, float]:
     """(spots, removed share): on a 2D page (its blocks, :func:`spot_blocks`), the local peaks (over
     5 x 5) of its 3 x 3 means over its 9 x 9 means that stand ``SPOT_SDS`` robust standard deviations
     of that contrast above it (point-like spots, fine bright detail) and whose 5 x 5 mean stands above
     the ring around it (the 9 x 9 square without the 5 x 5), and the median over them of what was
     removed (``noisy - denoised``) over that excess, both as 5 x 5 sums: near 0 where noise alone was
-    removed, near 1 where a spot was flattened to its ring. (spots, nan) under ``SPOT_COUNT`` spots."""
+    removed, near 1 where a spot was flattened to its ring. (spots, nan) under ``SPOT_COUNT`` spots.
+    ``seen``: the page's :func:`contrast`, where it was read already (used where the page is read
+    whole)."""
     shares: list[np.ndarray] = []
     found = 0
-    for rows, cols in spot_blocks(noisy.shape):
-        n, share = _block_spots(np.asarray(noisy[rows, cols]), denoised[rows, cols])
+    blocks = spot_blocks(noisy.shape)
+    for rows, cols in blocks:
+        crop = np.asarray(noisy[rows, cols])
+        n, share = _block_spots(crop, denoised[rows, cols], seen if len(blocks) == 1 else None)
         found += n
         shares.append(share)
     kept = np.concatenate(shares) if shares else np.empty(0)
@@ -777,17 +791,16 @@ def spot_removal(noisy: np.ndarray, denoised: np.ndarray) -> tuple[int, float]:
     return len(kept), float(np.median(kept))
 
 
-def _block_spots(crop: np.ndarray, denoised: np.ndarray) -> tuple[int, np.ndarray]:
+def _block_spots(crop: np.ndarray, denoised: np.ndarray, seen: Contrast | None = None) -> tuple[int, np.ndarray]:
     """(peaks found, the share of its excess removed at each spot that stands above its ring) of one
-    block of :func:`spot_removal`."""
+    block of :func:`spot_removal` (``seen``: its :func:`contrast`, where read already)."""
     none = np.empty(0)
     if min(crop.shape) < 9:
         return 0, none
-    x = _centred(crop)
-    contrast, around, spread = _contrast(x)
+    x, bright, around, spread = contrast(crop) if seen is None else seen
     if not spread > 0:
         return 0, none
-    ii, jj = _peaks(contrast, SPOT_SDS * spread)
+    ii, jj = _peaks(bright, SPOT_SDS * spread)
     if not len(ii):
         return 0, none
     offsets = [(di, dj) for di in range(-2, 3) for dj in range(-2, 3)]
@@ -818,39 +831,73 @@ KEEP_HALO = 6
 KEEP_SMOOTH = 1.0
 
 
-def spot_peaks(page: np.ndarray, sds: float = KEEP_SDS) -> tuple[np.ndarray, np.ndarray]:
+def spot_peaks(page: np.ndarray, sds: float = KEEP_SDS, seen: Contrast | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, columns) of the spots of a 2D page: local peaks (over the 5 x 5 around each, at least 2
     pixels from the border) of its 3 x 3 means over its 9 x 9 means that stand more than ``sds``
-    robust standard deviations of that contrast above it."""
+    robust standard deviations of that contrast above it (``seen``: the page's :func:`contrast`,
+    where read already)."""
     if min(page.shape) < 9:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    contrast, _, spread = _contrast(_centred(page))
+    _, bright, _, spread = contrast(page) if seen is None else seen
     if not spread > 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    return _peaks(contrast, sds * spread)
+    return _peaks(bright, sds * spread)
 
 
-def keep_spots(page: np.ndarray, out: np.ndarray) -> int:
+def _squares(shape: tuple[int, ...], rows: np.ndarray, cols: np.ndarray, half: int) -> np.ndarray:
+    """A boolean mask of ``shape`` that is True on the (2 ``half`` + 1)-pixel squares about
+    (``rows``, ``cols``), cut at the border."""
+    mask = np.zeros(shape, bool)
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        mask[max(r - half, 0) : r + half + 1, max(c - half, 0) : c + half + 1] = True
+    return mask
+
+
+#: Pixels the Gaussian of :data:`KEEP_SMOOTH` reaches (scipy's ``truncate`` of 4 widths).
+_SMOOTH_REACH = int(4.0 * KEEP_SMOOTH + 0.5)
+
+
+def _smoothed_halos(removed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``gaussian_filter(removed, KEEP_SMOOTH, mode="mirror")`` on the ``KEEP_HALO`` squares about
+    (``rows``, ``cols``), the same values; elsewhere undefined. Smoothed on the patches around the
+    spots where they hold fewer values than the page, else on the whole page."""
+    from scipy.ndimage import gaussian_filter
+
+    reach = KEEP_HALO + _SMOOTH_REACH
+    side = 2 * reach + 1
+    if len(rows) * side * side >= removed.size or min(removed.shape) <= side:
+        return np.asarray(gaussian_filter(removed, KEEP_SMOOTH, mode="mirror"))
+    # numpy's "reflect" is scipy's "mirror"; each patch's middle sees what the page's filter sees
+    padded = np.pad(removed, reach, mode="reflect")
+    patches = np.lib.stride_tricks.sliding_window_view(padded, (side, side))[rows, cols]
+    patches = gaussian_filter(patches, (0.0, KEEP_SMOOTH, KEEP_SMOOTH), mode="mirror")
+    out = np.empty_like(removed)
+    h = KEEP_HALO
+    for k, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+        r0, c0 = max(r - h, 0), max(c - h, 0)
+        r1, c1 = min(r + h + 1, removed.shape[0]), min(c + h + 1, removed.shape[1])
+        out[r0:r1, c0:c1] = patches[k, reach - (r - r0) : reach + (r1 - r), reach - (c - c0) : reach + (c1 - c)]
+    return out
+
+
+def keep_spots(page: np.ndarray, out: np.ndarray, seen: Contrast | None = None) -> int:
     """Put back into ``out`` (the image path's float32 output of the 2D ``page``, changed in place)
     what the model removed from the page's spots (:func:`spot_peaks`): whole over the 5 x 5 square
     around each (``KEEP_CORE``), and smoothed by a Gaussian of ``KEEP_SMOOTH`` pixels (the cores
     left out of it) over the rest of the 13 x 13 square (``KEEP_HALO``), where the model spread the
     spot's intensity. The spots keep their peaks and their intensity, and the input's noise on
-    their cores. Returns the number of spots."""
-    from scipy.ndimage import gaussian_filter, maximum_filter
-
-    rows, cols = spot_peaks(page)
+    their cores. ``seen``: the page's :func:`contrast`, where read already. Returns the number of
+    spots."""
+    rows, cols = spot_peaks(page, seen=seen)
     if not len(rows):
         return 0
-    marks = np.zeros(page.shape, bool)
-    marks[rows, cols] = True
-    core = maximum_filter(marks, 2 * KEEP_CORE + 1, mode="constant")
-    halo = maximum_filter(marks, 2 * KEEP_HALO + 1, mode="constant")
+    core = _squares(page.shape, rows, cols, KEEP_CORE)
+    halo = _squares(page.shape, rows, cols, KEEP_HALO)
     halo &= ~core
     removed = np.asarray(page, np.float32) - out
     out[core] += removed[core]
     removed[core] = 0.0
-    out[halo] += gaussian_filter(removed, KEEP_SMOOTH, mode="mirror")[halo]
+    out[halo] += _smoothed_halos(removed, rows, cols)[halo]
     return len(rows)
 
 
@@ -924,9 +971,11 @@ def removal_check(
                     "outside what the image models saw; compare the output with the input"
                 )
         if said is None or keep:
-            spots, share = spot_removal(page, out) if bright else (0, float("nan"))
+            # a page read whole: its contrast serves both the reading and putting spots back
+            seen = contrast(page) if bright and keep and page.size <= SPOT_VALUES and min(page.shape) >= 9 else None
+            spots, share = spot_removal(page, out, seen) if bright else (0, float("nan"))
             if share > SPOT_REMOVED:
-                kept = keep_spots(page, out) if keep else 0
+                kept = keep_spots(page, out, seen) if keep else 0
                 if kept:
                     spots_kept += kept
                     pages_kept += 1
