@@ -247,6 +247,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "above": spectral.KEPT_ABOVE,
         "peak_above": spectral.KEPT_PEAK_ABOVE,
         "peak_ratio": spectral.KEPT_PEAK_RATIO,
+        "excess_segments": spectral.KEPT_EXCESS_SEGMENTS,
         "segment": spectral.KEPT_SEGMENT,
         "oscillations": oscillation_rows(quick),
         "in_domain": in_domain_rows(quick),
@@ -270,7 +271,9 @@ def markdown(res: dict[str, Any]) -> str:
         "oscillation each output keeps (its change from the recording without the oscillation, regressed on the "
         "oscillation; raw: 1). Check: the default's `spectral.kept_share` (the least share of the input it keeps at "
         f"the frequencies standing over {res['above']:g} x the noise, or {res['peak_above']:g} x at a narrow peak "
-        f"({res['peak_ratio']:g} x the power two frequencies away), over {res['segment']}-sample segments), which "
+        f"({res['peak_ratio']:g} x the power two frequencies away; from {res.get('excess_segments', '-')} segments on, "
+        "the powers' excess over what noise gives), over "
+        f"{res['segment']}-sample segments), which "
         f"warns under {res['threshold']:g}; warned: on how many of the draws.",
         "",
         "| where | Hz | size | " + " | ".join(f"kept: {o}" for o in outputs) + " | check | warned |",
@@ -301,8 +304,8 @@ def markdown(res: dict[str, Any]) -> str:
     if weak:
         lines.append(
             f"- not warned though the default kept under 0.7: {len(weak)}, sizes {sorted({r['size'] for r in weak})} "
-            "(the check judges only frequencies standing far above the noise, or narrow peaks standing 8 x above "
-            "the power two frequencies away)"
+            "(the check judges only frequencies standing far above the noise, or narrow peaks standing "
+            f"{res['peak_ratio']:g} x above the power two frequencies away)"
         )
     for name in outputs[1:]:
         if rs := [r["kept"][name] for r in told]:

@@ -78,10 +78,12 @@ __all__ = [
     "FEW_SAMPLES",
     "FREQUENT_RISE_SAMPLES",
     "KEPT_ABOVE",
+    "KEPT_EXCESS_SEGMENTS",
     "KEPT_LEAST",
     "KEPT_PEAK_ABOVE",
     "KEPT_PEAK_RATIO",
     "KEPT_SEGMENT",
+    "KEPT_SIDE_FLOOR",
     "LEAST_STRENGTH",
     "LOW_RATE_HZ",
     "MAX_BINS",
@@ -1800,13 +1802,29 @@ KEPT_SEGMENT = 256
 #: signal, which a denoiser has no reason to remove (noise correlated in time as in training reaches
 #: 1.9 x white noise's power).
 KEPT_ABOVE = 50.0
-#: ... or, at a narrow peak, this many times (7: a steady oscillation 1 x its noise stands 8.5-11.7 x
-#: in a 10-minute recording at 5 Hz), where the power two frequencies away on either side is under
+#: ... or, at a narrow peak, this many times (7: a steady oscillation 1 x its noise stands 7-12 x in
+#: a 10-minute recording at 5 Hz), where the power two frequencies away on either side is under
 #: 1 / :data:`KEPT_PEAK_RATIO` of it. No recording of the training domain or of the events and
 #: quality benchmarks has such a peak that lowers its share (``python -m benchmarks oscillations``);
-#: a ratio of 6 would judge heartbeat hemodynamics aliased near 2.5 Hz too, which read down to 0.705.
+#: a ratio of 6 would judge heartbeat hemodynamics aliased near 2.5 Hz too, which read down to 0.705
+#: (on recordings of 1100-2000 samples, whose powers come from 4-8 segments).
 KEPT_PEAK_ABOVE = 7.0
 KEPT_PEAK_RATIO = 8.0
+#: From this many segments on, a narrow peak is told by its excess over the noise instead: the peak's
+#: power less what noise alone gives (the Marchenko-Pastur edge of :data:`KEPT_ABOVE`) stands
+#: :data:`KEPT_PEAK_RATIO` times above the same excess two frequencies away (at least
+#: :data:`KEPT_SIDE_FLOOR` of that edge). The plain ratio counts the noise on both sides, which caps
+#: what a peak 1 x its noise can reach: on the oscillations benchmark's 10-minute recordings (16
+#: segments) four such oscillations read 5.0-7.9 x their neighbours and went untold while the default
+#: kept 0.08-0.51 of them; by their excess they read 14-31 x. Where the powers come from fewer
+#: segments, the noise's own spread two frequencies away makes the excess ratio unreliable: 5 of
+#: that benchmark's in-domain recordings of 1100-2000 samples (4-8 segments) read 8.0-15 x at
+#: heartbeat frequencies near 2.3-2.5 Hz, one at a share of 0.705. From 16 segments on it judged no
+#: frequency the plain ratio does not on that benchmark's 94 in-domain recordings of as many and on the
+#: 800 of the events (seeds 0-71), sweep and brightness benchmarks, and one on the rates benchmark's
+#: 125 (heartbeat sampled at 20 Hz, kept 0.74; ad hoc).
+KEPT_EXCESS_SEGMENTS = 16
+KEPT_SIDE_FLOOR = 0.05
 #: The least :func:`kept_share` a spectral model keeps of its own training domain's signal, where
 #: its metadata states none (``domain_checks["kept"]``): the shipped model kept at least 0.86 on
 #: 150 widened-generator recordings (noise 0.1-1.2, 76-304 bins, 600-12000 samples), 36 of the
@@ -2147,7 +2165,8 @@ def kept_share(a: list[np.ndarray], b: list[np.ndarray], segment: int = KEPT_SEG
     ``segment``-sample Hann segments overlapping by half) holds its strongest signal there, however
     the traces split it. A frequency is judged where that direction's power stands
     :data:`KEPT_ABOVE` times above the most that noise alone gives such a direction, or
-    :data:`KEPT_PEAK_ABOVE` times at a narrow peak (:data:`KEPT_PEAK_RATIO`); the share kept
+    :data:`KEPT_PEAK_ABOVE` times at a narrow peak (:data:`KEPT_PEAK_RATIO`, by the powers' excess
+    over that noise from :data:`KEPT_EXCESS_SEGMENTS` segments on); the share kept
     there is the output's gain on the input along it (their cross-spectrum over the input's power),
     1 where the output keeps the input as it is. Noise a denoiser removes is uncorrelated with what
     it keeps; a signal it damps lowers the gain by the share it damps."""
@@ -2195,7 +2214,11 @@ def kept_share(a: list[np.ndarray], b: list[np.ndarray], segment: int = KEPT_SEG
     padded = np.pad(power, 2)
     side = np.maximum(padded[:-4], padded[4:])
     broad = power > KEPT_ABOVE * edge
-    narrow = (power > KEPT_PEAK_ABOVE * edge) & (power > KEPT_PEAK_RATIO * side)
+    if count >= KEPT_EXCESS_SEGMENTS:  # each power's excess over the noise
+        apart = power - edge > KEPT_PEAK_RATIO * np.maximum(side - edge, KEPT_SIDE_FLOOR * edge)
+    else:
+        apart = power > KEPT_PEAK_RATIO * side
+    narrow = (power > KEPT_PEAK_ABOVE * edge) & apart
     judged = (broad | narrow)[candidates]
     power = power[candidates]
     if not judged.any():

@@ -87,6 +87,23 @@ def test_a_narrow_peak_is_judged_from_a_lower_power_than_a_broad_signal() -> Non
     assert spectral.kept_share(_blocks(broad + noise), _blocks(0.3 * broad)) == (1.0, 0.0)
 
 
+def test_a_narrow_peak_over_a_broad_signal_is_told_by_its_excess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sine 1 x the noise in a trace that also carries a broad signal (white, 4 x the noise's power):
+    two frequencies away the broad signal and the noise together stand over an eighth of the peak,
+    so the plain ratio does not take it for a narrow peak; its excess over the noise stands far above
+    theirs (16 segments: 3000 rows). Damped to 0.3 with the broad signal kept, it reads under 0.45;
+    with fewer segments than :data:`fluorodn.spectral.KEPT_EXCESS_SEGMENTS` the plain ratio decides,
+    and judges nothing here."""
+    noise, sine = _sine_in_noise(8, 3000, 10.0, 1.0)
+    broad = np.zeros_like(sine)
+    broad[:, 1] = 2.0 * np.random.default_rng(80).standard_normal(len(sine))
+    x = sine + broad + noise
+    share, period = spectral.kept_share(_blocks(x), _blocks(0.3 * sine + broad))
+    assert share < 0.45 and period == pytest.approx(10.0, rel=0.05)
+    monkeypatch.setattr(spectral, "KEPT_EXCESS_SEGMENTS", 17)
+    assert spectral.kept_share(_blocks(x), _blocks(0.3 * sine + broad)) == (1.0, 0.0)
+
+
 def oscillating(freq_hz: float, size: float, seed: int = 0, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, clean) 10-minute recording (``n`` x 152 at 5 Hz) of the example sensor's response
     oscillating at ``freq_hz``, ``size`` times the noise along the sensor's spectrum, shot noise."""
@@ -132,15 +149,16 @@ def test_a_damped_steady_oscillation_warns_naming_its_period(den: Denoiser) -> N
 
 
 def test_an_oscillation_about_the_size_of_its_noise_is_told(den: Denoiser) -> None:
-    """A 1 Hz oscillation of the sensor 1.25 x its noise, which the default removes whole: its peak
-    stands 14.9-19.1 x over what noise alone gives (one of the three under 15 x), above
-    :data:`fluorodn.spectral.KEPT_PEAK_ABOVE`, so each of them warns."""
-    for seed in range(3):
-        x, clean = oscillating(1.0, 1.25, seed=seed)
-        y, said = _said(den.run, x)
-        wave = clean - clean.mean(axis=0)
-        assert float(np.sum((y - y.mean(axis=0)) * wave) / np.sum(wave * wave)) < 0.1
-        assert len(said) == 1 and "a period of about 5 samples" in said[0], (seed, said)
+    """A 1 Hz oscillation of the sensor 1.25 x its noise, and 0.5 Hz and 1 Hz ones 1 x it, which the
+    default removes whole: each warns, naming its period (at 1 x, told by the peak's excess over the
+    noise: the plain ratio to the power two frequencies away told 1 and 3 of these six draws each)."""
+    for freq, size, seeds in ((1.0, 1.25, range(3)), (0.5, 1.0, range(6)), (1.0, 1.0, range(6))):
+        for seed in seeds:
+            x, clean = oscillating(freq, size, seed=seed)
+            y, said = _said(den.run, x)
+            wave = clean - clean.mean(axis=0)
+            assert float(np.sum((y - y.mean(axis=0)) * wave) / np.sum(wave * wave)) < 0.1
+            assert len(said) == 1 and f"a period of about {5 / freq:.0f} samples" in said[0], (freq, size, seed, said)
 
 
 def test_noise_correlated_in_time_alone_is_never_judged() -> None:
