@@ -709,9 +709,9 @@ class Contrast(NamedTuple):
     (:func:`contrast`)."""
 
     x: np.ndarray  #: the page as float32 about its mean (:func:`_centred`)
-    contrast: np.ndarray  #: its 3 x 3 means - its 9 x 9 means (mirrored at its border)
+    bright: np.ndarray  #: its 3 x 3 means - its 9 x 9 means (mirrored at its border)
     around: np.ndarray  #: its 9 x 9 means
-    spread: float  #: the robust standard deviation of ``contrast``
+    spread: float  #: the robust standard deviation of ``bright``
 
 
 def contrast(page: np.ndarray) -> Contrast:
@@ -724,6 +724,15 @@ def contrast(page: np.ndarray) -> Contrast:
     around = uniform_filter(x, 9, mode="mirror")
     bright = uniform_filter(x, 3, mode="mirror") - around
     return Contrast(x, bright, around, float(np.sqrt(2.0)) * difference_noise(bright[::2, ::2]))  # MAD as an SD
+
+
+def _read(page: np.ndarray, seen: Contrast | None) -> Contrast:
+    """``seen``, the :func:`contrast` of ``page`` read already, or ``page``'s read now."""
+    if seen is None:
+        return contrast(page)
+    if seen.x.shape != page.shape:
+        raise ValueError(f"a contrast of {seen.x.shape} was given for a page of {page.shape}")
+    return seen
 
 
 def _peaks(bright: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -797,7 +806,7 @@ def _block_spots(crop: np.ndarray, denoised: np.ndarray, seen: Contrast | None =
     none = np.empty(0)
     if min(crop.shape) < 9:
         return 0, none
-    x, bright, around, spread = contrast(crop) if seen is None else seen
+    x, bright, around, spread = _read(crop, seen)
     if not spread > 0:
         return 0, none
     ii, jj = _peaks(bright, SPOT_SDS * spread)
@@ -838,7 +847,7 @@ def spot_peaks(page: np.ndarray, sds: float = KEEP_SDS, seen: Contrast | None = 
     where read already)."""
     if min(page.shape) < 9:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    _, bright, _, spread = contrast(page) if seen is None else seen
+    _, bright, _, spread = _read(page, seen)
     if not spread > 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
     return _peaks(bright, sds * spread)
@@ -859,13 +868,14 @@ _SMOOTH_REACH = int(4.0 * KEEP_SMOOTH + 0.5)
 
 def _smoothed_halos(removed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``gaussian_filter(removed, KEEP_SMOOTH, mode="mirror")`` on the ``KEEP_HALO`` squares about
-    (``rows``, ``cols``), the same values; elsewhere undefined. Smoothed on the patches around the
-    spots where they hold fewer values than the page, else on the whole page."""
+    (``rows``, ``cols``), the same values; elsewhere undefined (the halos of :func:`keep_spots` lie
+    within those squares). Smoothed on the patches around the spots where they hold under half the
+    page's values and the page is wider than a patch on both sides, else on the whole page."""
     from scipy.ndimage import gaussian_filter
 
     reach = KEEP_HALO + _SMOOTH_REACH
     side = 2 * reach + 1
-    if len(rows) * side * side >= removed.size or min(removed.shape) <= side:
+    if 2 * len(rows) * side * side >= removed.size or min(removed.shape) <= side:
         return np.asarray(gaussian_filter(removed, KEEP_SMOOTH, mode="mirror"))
     # numpy's "reflect" is scipy's "mirror"; each patch's middle sees what the page's filter sees
     padded = np.pad(removed, reach, mode="reflect")
