@@ -1806,24 +1806,27 @@ KEPT_ABOVE = 50.0
 #: a 10-minute recording at 5 Hz), where the power two frequencies away on either side is under
 #: 1 / :data:`KEPT_PEAK_RATIO` of it. No recording of the training domain or of the events and
 #: quality benchmarks has such a peak that lowers its share (``python -m benchmarks oscillations``);
-#: a ratio of 6 would judge heartbeat hemodynamics aliased near 2.5 Hz too, which read down to 0.705
-#: (on recordings of 1100-2000 samples, whose powers come from 4-8 segments).
+#: a ratio of 6 would judge fast hemodynamics near 2.5 Hz too (breathing, at 2-4 Hz, folds there at
+#: 5 Hz), which read down to 0.705 (on recordings of 1100-2000 samples, whose powers come from 4-8
+#: segments).
 KEPT_PEAK_ABOVE = 7.0
 KEPT_PEAK_RATIO = 8.0
-#: From this many segments on, a narrow peak is told by its excess over the noise instead: the peak's
-#: power less what noise alone gives (the Marchenko-Pastur edge of :data:`KEPT_ABOVE`) stands
-#: :data:`KEPT_PEAK_RATIO` times above the same excess two frequencies away (at least
-#: :data:`KEPT_SIDE_FLOOR` of that edge). The plain ratio counts the noise on both sides, which caps
-#: what a peak 1 x its noise can reach: on the oscillations benchmark's 10-minute recordings (16
-#: segments) four such oscillations read 5.0-7.9 x their neighbours and went untold while the default
-#: kept 0.08-0.51 of them; by their excess they read 14-31 x. Where the powers come from fewer
-#: segments, the noise's own spread two frequencies away makes the excess ratio unreliable: 5 of
-#: that benchmark's in-domain recordings of 1100-2000 samples (4-8 segments) read 8.0-15 x at
-#: heartbeat frequencies near 2.3-2.5 Hz, one at a share of 0.705. From 16 segments on it judged no
-#: frequency the plain ratio does not on that benchmark's 94 in-domain recordings of as many and on the
-#: 800 of the events (seeds 0-71), sweep and brightness benchmarks, and one on the rates benchmark's
-#: 125 (heartbeat sampled at 20 Hz, kept 0.74; ad hoc).
-KEPT_EXCESS_SEGMENTS = 16
+#: From this many segments on (recordings of 2048 samples or more; the checks read up to 4096 rows),
+#: a narrow peak is told by its excess over the noise instead: the peak's power less what noise alone
+#: gives (the Marchenko-Pastur edge of :data:`KEPT_ABOVE`) stands :data:`KEPT_PEAK_RATIO` times above
+#: the same excess two frequencies away (at least :data:`KEPT_SIDE_FLOOR` of that edge). The plain
+#: ratio counts the noise on both sides, which caps what a peak 1 x its noise can reach: on the
+#: oscillations benchmark's 10-minute recordings (16 segments) four such oscillations read 5.0-7.9 x
+#: their neighbours and went untold while the default kept 0.08-0.51 of them; by their excess they
+#: read 14-31 x. Near the 7 x floor the excess ratio is looser in signal terms than 8 x (a leading
+#: power overstates its signal by the noise it picks up, about 2 sqrt(K / segments) noise units): it
+#: tells signals about 6 x apart there. With fewer segments the noise's own spread at the sides makes
+#: it unreliable: 5 of that benchmark's in-domain recordings of 1100-2000 samples (4-8 segments) read
+#: 8.0-15 x at 1.7-2.5 Hz, one at a share of 0.705. From 12 segments on it judged no frequency the
+#: plain ratio does not on that benchmark's 109 in-domain recordings of as many, nor on the 800 of the
+#: events (seeds 0-71), sweep and brightness benchmarks, and one on the rates benchmark's 125
+#: (heartbeat sampled at 20 Hz, kept 0.74; ad hoc).
+KEPT_EXCESS_SEGMENTS = 12
 KEPT_SIDE_FLOOR = 0.05
 #: The least :func:`kept_share` a spectral model keeps of its own training domain's signal, where
 #: its metadata states none (``domain_checks["kept"]``): the shipped model kept at least 0.86 on
