@@ -1825,7 +1825,7 @@ KEPT_PEAK_RATIO = 8.0
 #: 8.0-15 x at 1.7-2.5 Hz, one at a share of 0.705. From 12 segments on it judged no frequency the
 #: plain ratio does not on that benchmark's 109 in-domain recordings of as many, nor on the 800 of the
 #: events (seeds 0-71), sweep and brightness benchmarks, and one on the rates benchmark's 125
-#: (heartbeat sampled at 20 Hz, kept 0.74; ad hoc).
+#: (heartbeat sampled at 20 Hz, read 0.74; ad hoc).
 KEPT_EXCESS_SEGMENTS = 12
 KEPT_SIDE_FLOOR = 0.05
 #: The least :func:`kept_share` a spectral model keeps of its own training domain's signal, where
