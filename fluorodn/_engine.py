@@ -981,8 +981,9 @@ def removal_check(
                     "outside what the image models saw; compare the output with the input"
                 )
         if said is None or keep:
-            # a page read whole: its contrast serves both the reading and putting spots back
-            seen = contrast(page) if bright and keep and page.size <= SPOT_VALUES and min(page.shape) >= 9 else None
+            # a page the spots' reading takes whole: its contrast serves both the reading and putting spots back
+            whole = bright and keep and min(page.shape) >= 9 and len(spot_blocks(page.shape)) == 1
+            seen = contrast(page) if whole else None
             spots, share = spot_removal(page, out, seen) if bright else (0, float("nan"))
             if share > SPOT_REMOVED:
                 kept = keep_spots(page, out, seen) if keep else 0
