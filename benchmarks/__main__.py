@@ -36,6 +36,7 @@ BENCHMARKS = {
     "sensor-check": "benchmarks.sensor_check",
     "oscillations": "benchmarks.oscillations",
     "flashes": "benchmarks.flashes",
+    "noise-changes": "benchmarks.noise_changes",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

@@ -499,10 +499,11 @@ def _denoise_spectral(
     computed here, one pass over the recording, and where rows stand apart its mean spectra) are
     passed through as recorded and the lit samples
     denoised as one recording, as in one call; ``lit``: the rows are known to be lit, ``index`` each
-    one's sample index in the whole recording (None: its own)."""
+    one's sample index in the whole recording (None: its own). A recording whose noise changes over
+    time (:func:`fluorodn.noise_change.change`) is denoised at one noise level, and told."""
     import dask.array as da
 
-    from . import spectral
+    from . import noise_change, spectral
 
     if not lit:
         means = np.asarray(arr.mean(axis=1, dtype=np.float64).compute())
@@ -518,6 +519,7 @@ def _denoise_spectral(
                 at += (b - a) if on else 0
             return da.concatenate(parts, axis=0), [*spectral.set_aside_messages(mask, saturated), *messages]
     fitted, messages = _fit_checked(planner, arr, recording, index)
+    messages.append(noise_change.one_level_message(noise_change.change(arr)))
     # an output row depends on the rows within the network's halo, and on the traces' baselines
     # (moving means) there, which reach half their span further
     reach = int(planner.halo) + fitted.baseline_samples // 2

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fluorodn import spectral
+from fluorodn import noise_change, spectral
 from fluorodn._engine import (
     Progress,
     check_input,
@@ -39,6 +39,7 @@ from fluorodn.errors import (
     LightOffNotice,
     ModelChoiceWarning,
     ModelError,
+    NoiseChangeNotice,
     OutOfDomainWarning,
 )
 from fluorodn.normalize import global_scale
@@ -1001,17 +1002,22 @@ class Denoiser:
         recording: bool = False,
         lit: bool = False,
         index: np.ndarray | None = None,
+        level: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """One recording, and the messages of its out-of-domain checks; none with ``fitted`` (a
         projection fitted on a whole of which ``arr`` is rows) or without ``checks``; none about its
         orientation when it is known (``recording``). ``lit``: its rows are known to be lit;
-        ``index``: each row's sample index in the recording the messages name (None: its own).
+        ``index``: each row's sample index in the recording the messages name (None: its own);
+        ``level``: ``arr`` is a recording made steady (:func:`fluorodn.noise_change.steadied`) whose
+        noise was at this level (T,) at each sample.
 
         Samples taken with the light off in a whole recording (:func:`fluorodn.spectral.lit_mask`:
         at its start, its end or in between), and saturated ones, are returned as recorded
         (:func:`fluorodn.spectral.set_aside`), and the lit samples denoised as one recording, in
         order: those rows are not the spectrum, and projected with it they would be smeared into the
-        lit samples next to them."""
+        lit samples next to them. Of a whole recording whose noise changes over time beyond what its
+        light explains (:func:`fluorodn.noise_change.change`), the steadied recording is denoised, and
+        what was removed from it put back in the recording's units (:func:`fluorodn.noise_change.unsteadied`)."""
         if fitted is None and not lit:
             mask, saturated = spectral.set_aside(arr)
             if not mask.all():
@@ -1025,13 +1031,22 @@ class Denoiser:
                 if progress is not None:
                     progress(arr.size - y.size)
                 return out, [*spectral.set_aside_messages(mask, saturated), *messages]
+        if fitted is None and level is None and noise_change.change(arr) > noise_change.CHANGE:
+            level = noise_change.profile(arr)
+            steady = noise_change.steadied(arr, level)
+            y, messages = self._run_spectral(
+                steady, progress, checks=checks, recording=recording, lit=True, index=index, level=level
+            )
+            return noise_change.unsteadied(arr, steady, y, level), [noise_change.message(level, index), *messages]
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
             coef, kept = self._traces_and_kept(proj, arr)
         else:
             proj, coef, kept = self._projected(arr, fitted)
-        out, messages = self._spectral_out(arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording)
+        out, messages = self._spectral_out(
+            arr, spectral.reconstruct(proj, coef), proj, checks, progress, recording, level
+        )
         # what was done to some samples is said of every whole recording, as the samples set aside are
         if fitted is None and (brief := spectral.brief_message(kept, index)):
             messages.append(brief)
@@ -1162,10 +1177,12 @@ class Denoiser:
         checks: bool,
         progress: Progress | None,
         recording: bool = False,
+        level: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """``out`` and, if ``checks``, the messages of the out-of-domain checks of a whole recording
         ``arr`` (its orientation unless it is known, ``recording``; clipping; what was removed); the
-        progress report."""
+        progress report. Of a steadied recording (``level``, as :meth:`_run_spectral`), brightness
+        over noise is judged at its noisiest and its quietest samples (:func:`fluorodn.noise_change.extremes`)."""
         messages: list[str | None] = []
         limits = self.metadata.get("domain_checks")
         if checks:
@@ -1177,7 +1194,10 @@ class Denoiser:
                 *self._event_cautions(proj, arr),
             ]
             if isinstance(limits, dict):
-                messages += measured_warnings(spectral.removed_stats(arr, out, proj), limits, arr.shape[0])
+                stats = spectral.removed_stats(arr, out, proj)
+                if level is not None:
+                    stats["snr"] = noise_change.extremes(stats["snr"], level, limits.get("snr"))
+                messages += measured_warnings(stats, limits, arr.shape[0])
         if progress is not None:
             progress(arr.size)
         return out, [m for m in messages if m]
@@ -1275,10 +1295,13 @@ def _shared(progress: Progress | None, parts: int) -> Progress | None:
 
 def warning_category(message: str) -> type[UserWarning]:
     """The warning class of a message of the spectral path's checks: :class:`LightOffNotice` for a
-    :class:`fluorodn.spectral.Notice`, :class:`EventDetectionWarning` for a
+    :class:`fluorodn.spectral.Notice`, :class:`NoiseChangeNotice` for a
+    :class:`fluorodn.noise_change.NoiseChange`, :class:`EventDetectionWarning` for a
     :class:`fluorodn.spectral.EventCaution`, :class:`OutOfDomainWarning` otherwise."""
     if isinstance(message, spectral.Notice):
         return LightOffNotice
+    if isinstance(message, noise_change.NoiseChange):
+        return NoiseChangeNotice
     return EventDetectionWarning if isinstance(message, spectral.EventCaution) else OutOfDomainWarning
 
 

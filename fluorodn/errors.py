@@ -16,6 +16,7 @@ __all__ = [
     "LightOffNotice",
     "ModelChoiceWarning",
     "ModelError",
+    "NoiseChangeNotice",
     "OutOfDomainWarning",
     "OutputError",
     "OutputExistsError",
@@ -69,6 +70,16 @@ class LightOffNotice(UserWarning):
     recorded, and :func:`fluorodn.unmix` gives them no measurement (NaN); the lit samples are
     denoised (and unmixed) as one recording. The message says how many and where. Not an
     :class:`OutOfDomainWarning`: nothing was damaged.
+    """
+
+
+class NoiseChangeNotice(UserWarning):
+    """The noise level of a spectral recording changes over time more than its light explains.
+
+    Sessions joined, a spectrometer's gain or averaging changed, or bleaching divided out before
+    denoising. Each part was denoised at its own noise level (:mod:`fluorodn.noise_change`); the
+    message says how much the level changes and where. Not an :class:`OutOfDomainWarning`: the
+    output was made for it; a parameter that changed mid-recording is worth knowing of.
     """
 
 

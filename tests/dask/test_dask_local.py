@@ -511,3 +511,31 @@ def test_spots_are_put_back_on_a_stack_s_pages_and_warned_of_on_a_chunked_frame(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert_same(lazy.compute(scheduler="synchronous"), flat.run(stack[0]), stack[0])
+
+
+def test_a_recording_whose_noise_changes_is_told_that_dask_denoises_it_at_one_level() -> None:
+    """fluorodn.dask fits one noise level on the client: where the noise changes over the recording
+    (noise 4x larger in its second half, the light steady) it says so and points to Denoiser().run,
+    which steadies it; a steady recording is not told."""
+    import warnings
+
+    import fluorodn
+
+    if not fluorodn.available_models():
+        pytest.skip("no shipped models in this checkout")
+    rng = np.random.default_rng(8)
+    t, w = 2000, 60
+    spectrum = 800.0 * np.exp(-0.5 * ((np.arange(w) - 25) / 10.0) ** 2) + 100.0
+    level = np.where(np.arange(t) < t // 2, 2.0, 8.0)[:, None]
+    clean = spectrum * (1 + 0.05 * np.sin(np.arange(t) / 40.0)[:, None])
+    for noise, told in ((level, True), (np.full((t, 1), 4.0), False)):
+        x = (clean + noise * rng.standard_normal((t, w))).astype(np.float32)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fdask.denoise(da.from_array(x, chunks=(500, w)), device="cpu").compute()
+        said = [str(c.message) for c in caught if "fluorodn.dask denoises it at one noise level" in str(c.message)]
+        assert len(said) == int(told), said
+        if told:
+            assert issubclass(
+                next(c.category for c in caught if "one noise level" in str(c.message)), fluorodn.OutOfDomainWarning
+            )
