@@ -86,7 +86,8 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
     """Files named by ``patterns``: files, folders (their supported files) and glob patterns.
 
     Folders and globs skip files whose name already ends with ``suffix`` (earlier
-    outputs); files named explicitly are always taken. Order is kept, duplicates dropped.
+    outputs); files named explicitly are always taken. Order is kept, duplicates dropped (a file
+    named both as itself and through a symbolic link keeps its own name).
     """
     found: list[Path] = []
     for pattern in patterns:
@@ -121,7 +122,11 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
         found.extend(chosen)
     unique: dict[Path, Path] = {}
     for p in found:
-        unique.setdefault(p.resolve(), p)
+        kept = unique.get(real := p.resolve())
+        # a file reached under its own name and through a link (a folder's "latest" link to it) is
+        # one input, at its first place, under its own name: its output is named after it
+        if kept is None or (kept.is_symlink() and not p.is_symlink()):
+            unique[real] = p
     return list(unique.values())
 
 

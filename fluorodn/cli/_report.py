@@ -28,6 +28,8 @@ class Report:
         """The error that ended the command before its files were done (--json's ``error``)."""
         self.interrupted = False
         self.t0 = time.perf_counter()
+        self.reports_s = 0.0
+        """Seconds spent writing HTML reports (--report), which the summary's rate leaves out."""
         self.to_stderr: Callable[[str], None] = lambda text: typer.echo(text, err=True)
 
     def count(self, status: str) -> int:
@@ -93,6 +95,7 @@ class Report:
                 **{k: self.count(s) for k, s in (("denoised", "denoised"), ("planned", "planned"),
                                                  ("skipped", "skipped"), ("failed", "failed"))},
                 "seconds": round(time.perf_counter() - self.t0, 3),
+                **({"report_seconds": round(self.reports_s, 3)} if self.reports_s else {}),
             }  # fmt: skip
             typer.echo(json.dumps(doc, indent=2))
         elif not self.quiet:
@@ -117,8 +120,10 @@ class Report:
             return "; ".join(["No file denoised", *tail]) + "."
         recordings = sum(f["frames"] for f in done if f.get("path") == "spectral")
         frames, pixels = sum(f["frames"] for f in done) - recordings, sum(f["pixels"] for f in done)
-        seconds = time.perf_counter() - self.t0
+        seconds = time.perf_counter() - self.t0 - self.reports_s
         rate = pixels / 1e6 / seconds if seconds > 0 else 0.0
+        if self.reports_s:
+            tail.insert(0, f"reports written in {self.reports_s:.1f} s more")
         unit = "Mpx" if frames else "M values"
         what = ", ".join(count_pages(n, spectral) for n, spectral in ((recordings, True), (frames, False)) if n)
         model = self.model or {}

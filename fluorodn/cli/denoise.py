@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -622,7 +623,9 @@ def _run_denoise(dn: Any, todo: list[tuple[Path, Path, dict[str, Any]]], setting
                     if unread := tell_unread(report, dn.options, page_path(result), result.source):
                         report.files[-1]["unread_options"] = unread
                     if make_report:
+                        started = time.perf_counter()
                         _write_file_report(result, settings, messages, report, debug)
+                        report.reports_s += time.perf_counter() - started
                 elif isinstance(err, OutputExistsError) and skip_existing and dest.exists():
                     report.skipped(src, dest, "output exists")  # another process wrote it in the meantime
                 else:

@@ -177,9 +177,11 @@ def watch(
     if beside and not run.suffix:
         fail("--suffix '' would give each output the name of its input, beside it, and watch must tell outputs from "
              "inputs; give a suffix (such as _denoised), or -o another folder")  # fmt: skip
+    made: list[Path] = []  # the folders -o creates, removed again if the command then refuses its options
     try:
         check_name_part(run.suffix, "--suffix")
         if output is not None:
+            made = [p for p in (output, *output.absolute().parents) if not p.exists()]
             make_folder(output)
             if (why := cannot_write(output)) is not None:  # else each file would fail, one by one
                 raise OutputError(f"cannot write into -o {output} ({why.strerror or why}); give -o a folder that "
@@ -198,6 +200,9 @@ def watch(
         lines = Report(quiet=quiet)
         check_user_model(run.model, run.device, dn, lines)
     except FluorodnError as err:
+        for empty in made:  # innermost first; a folder something was written into stays
+            with contextlib.suppress(OSError):
+                empty.rmdir()
         fail(err)
     # outputs in a folder inside the watched one are not taken as inputs (real paths: either may be given by a link)
     out_root = None if output is None or beside or not inside(output, folder) else Path(os.path.realpath(output))

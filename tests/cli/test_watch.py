@@ -377,6 +377,31 @@ def test_watch_refuses_a_report_that_is_an_input_or_cannot_be_written(tmp_path: 
         assert_user_error(result, f"{report}", fragment)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
+    assert not out.exists()  # the -o folder, made before the report was judged, is gone again
+
+
+def test_a_refused_watch_leaves_no_output_folder_behind(tmp_path: Path) -> None:
+    """Options refused after -o was made (an image path given the spectral path's strength, a model that
+    does not exist): the folders -o created, parents included, are removed again; a folder that existed
+    stays."""
+    from typer.testing import CliRunner
+
+    from fluorodn.cli import app
+    from tests.support import assert_user_error
+
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    runner = CliRunner()
+    for refused in (["--kind", "image", "--strength", "0.3"], ["--model", str(tmp_path / "missing.onnx")]):
+        out = tmp_path / "new" / "deeper" / "out"
+        result = runner.invoke(app, ["watch", str(incoming), "-o", str(out), *refused])
+        assert result.exit_code == 1, result.stderr
+        assert not (tmp_path / "new").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    result = runner.invoke(app, ["watch", str(incoming), "-o", str(kept), "--model", str(tmp_path / "missing.onnx")])
+    assert_user_error(result, "missing.onnx")
+    assert kept.is_dir()
 
 
 def test_outputs_in_the_watched_folder_and_outputs_of_the_inputs_name(tiny_model: Path, tmp_path: Path,

@@ -477,6 +477,20 @@ def test_find_inputs(tmp_path: Path) -> None:
         fio.find_inputs([str(tmp_path / "scan.czi")])
 
 
+def test_a_file_and_a_link_to_it_are_one_input_under_the_files_own_name(tmp_path: Path) -> None:
+    """A folder holding a recording and a link to it (a "latest" link an acquisition program keeps):
+    one input, at the first place either takes, named as the file itself, whether the link sorts
+    before or after it; a link named alone keeps its name."""
+    (tmp_path / "rec.npy").write_bytes(b"")
+    (tmp_path / "a_latest.npy").symlink_to("rec.npy")
+    (tmp_path / "z_latest.npy").symlink_to("rec.npy")
+    (tmp_path / "other.npy").write_bytes(b"")
+    assert [p.name for p in fio.find_inputs([str(tmp_path)])] == ["rec.npy", "other.npy"]
+    assert [p.name for p in fio.find_inputs([str(tmp_path / "z_latest.npy")])] == ["z_latest.npy"]
+    named = fio.find_inputs([str(tmp_path / "z_latest.npy"), str(tmp_path / "rec.npy")])
+    assert [p.name for p in named] == ["rec.npy"]
+
+
 def test_a_folder_with_recordings_only_in_subfolders_names_the_pattern_that_finds_them(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     for sub in ("m1/d1", "m2", ".cache"):
