@@ -17,6 +17,8 @@ units. ``python -m benchmarks noise-changes`` measures both sides.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fluorodn import spectral
@@ -67,7 +69,7 @@ def _residual(d: np.ndarray, basis_rows: np.ndarray) -> np.ndarray:
     return d - (d @ v) @ v.T
 
 
-def _levels_and_light(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _levels_and_light(x: Any) -> tuple[np.ndarray, np.ndarray]:
     """(noise level, mean value) of each of :data:`BLOCKS` blocks of :data:`BLOCK_ROWS` contiguous
     rows spread over a (T, W) recording: the median absolute time difference of its bins, each
     bin divided by its mean absolute one over all the blocks, after :func:`_residual`; its mean
@@ -88,9 +90,10 @@ def _levels_and_light(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.median(r, axis=1), first.reshape(count, -1).mean(axis=1)
 
 
-def change(x: np.ndarray) -> float:
+def change(x: Any) -> float:
     """How many times its noise level changes over a (T, W) recording, beyond what its light
-    explains: the ratio of the noisiest block's level to the quietest's (:func:`_levels_and_light`),
+    explains (``x`` a NumPy array, or one that indexes rows as NumPy does: a Dask array): the ratio
+    of the noisiest block's level to the quietest's (:func:`_levels_and_light`),
     and the same ratio of each level over the square root of its block's mean (shot noise follows
     the light, as in bleaching); the smaller of the two (noise steady, or following the light). 1.0
     on a recording too short to tell, or whose noise does not change."""
