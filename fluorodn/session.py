@@ -189,12 +189,11 @@ def open_session(resolution: Resolution, *, threads: int, cuda_device: int = 0) 
         return Session(_cpu_session(ort, source, so), source, cuda_available)
     _preload_cuda(ort)
     providers = [(CUDA, {"device_id": cuda_device}), CPU]
-    quiet = not resolution.strict
     try:
-        # "auto" on a machine without a usable GPU is normal: keep onnxruntime's own
-        # error log quiet (it has no getter, so the default level 2 is restored after)
-        if quiet:
-            ort.set_default_logger_severity(4)
+        # onnxruntime's own log stays quiet while CUDA is tried (it has no getter, so the default
+        # level 2 is restored after): where CUDA cannot be used, "auto" runs on the CPU and says so
+        # in the log, "cuda" raises DeviceError with the reason in one sentence
+        ort.set_default_logger_severity(4)
         with contextlib.redirect_stdout(io.StringIO()):
             session = ort.InferenceSession(source.data, sess_options=so, providers=providers, enable_fallback=0)
     except Exception as err:
@@ -206,8 +205,7 @@ def open_session(resolution: Resolution, *, threads: int, cuda_device: int = 0) 
         on_cpu = resolution.on_cpu()
         return Session(_cpu_session(ort, on_cpu, so), on_cpu, cuda_available)
     finally:
-        if quiet:
-            ort.set_default_logger_severity(2)
+        ort.set_default_logger_severity(2)
     session.disable_fallback()
     if session.get_providers()[0] != CUDA:
         if resolution.strict:

@@ -213,12 +213,15 @@ def cuda_works(model: Path) -> bool:
     return Denoiser(model, device="auto").provider == "CUDAExecutionProvider"
 
 
-def test_cuda_requested_where_it_is_not_usable_raises(tiny_model: Path) -> None:
-    """onnxruntime without a CUDA provider, or onnxruntime-gpu without GPU/libraries: a clear error."""
+def test_cuda_requested_where_it_is_not_usable_raises(tiny_model: Path, capfd: Any) -> None:
+    """onnxruntime without a CUDA provider, or onnxruntime-gpu without GPU/libraries: a clear error,
+    and nothing of onnxruntime's own log on stderr beside it."""
     if cuda_works(tiny_model):
         pytest.skip("CUDA works on this machine")
+    capfd.readouterr()
     with pytest.raises(DeviceError, match=r"CUDA was requested.*device 'cpu'"):
         Denoiser(tiny_model, device="cuda")
+    assert "onnxruntime" not in capfd.readouterr().err
 
 
 @pytest.mark.filterwarnings("ignore:Specified provider")
