@@ -83,8 +83,8 @@ def denoise(
         typer.Option(
             "--output",
             "-o",
-            help="Output file (one input) or folder (a name ending in /, an existing folder, or several inputs). "
-            "Default: beside each input.",
+            help="Output file (one input) or folder (a name ending in / or with no recording's extension, an "
+            "existing folder, or several inputs); missing folders are created. Default: beside each input.",
             parser=as_given,  # the text as typed: a trailing / says folder
             metavar="<path>",
         ),
