@@ -1031,13 +1031,14 @@ class Denoiser:
                 if progress is not None:
                     progress(arr.size - y.size)
                 return out, [*spectral.set_aside_messages(mask, saturated), *messages]
-        if fitted is None and level is None and noise_change.change(arr) > noise_change.CHANGE:
+        if fitted is None and level is None and (read := noise_change.change(arr)) > noise_change.CHANGE:
             level = noise_change.profile(arr)
             steady = noise_change.steadied(arr, level)
             y, messages = self._run_spectral(
                 steady, progress, checks=checks, recording=recording, lit=True, index=index, level=level
             )
-            return noise_change.unsteadied(arr, steady, y, level), [noise_change.message(level, index), *messages]
+            told = noise_change.message(read, level, index)
+            return noise_change.unsteadied(arr, steady, y, level), [told, *messages]
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)

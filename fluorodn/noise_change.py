@@ -27,7 +27,9 @@ __all__ = [
     "BLOCKS",
     "BLOCK_ROWS",
     "CHANGE",
+    "LEVEL_RANGE",
     "PROFILE_ROWS",
+    "STILL",
     "NoiseChange",
     "change",
     "extremes",
@@ -45,12 +47,17 @@ BLOCK_ROWS = 64
 #: :func:`change` above this: the recording's noise is made steady before denoising. On 194
 #: recordings of the training domain and of the benchmarks (the oscillations benchmark's in-domain
 #: set: the events benchmark's of 4 seeds, the quality benchmark's stress recordings and 150 draws of
-#: the widened generator, 600-12000 samples, bleached up to 6.6 x in light) it read at most 1.44;
-#: the shot noise scaled from 0.3 to 0.6 halfway through a recording reads 1.69
-#: (``python -m benchmarks noise-changes``).
+#: the widened generator, 600-12000 samples, bleached up to 6.6 x in light) it read at most 1.11, on
+#: physically bleached recordings (noise following the light) 1.07-1.10; shot noise from 0.3 to 0.6
+#: halfway through a recording reads 1.53-2.01, where one noise level costs the quiet half nothing
+#: yet, from 0.2 to 0.8 2.26-3.93, where it does (``python -m benchmarks noise-changes``).
 CHANGE = 1.6
 #: Rows of the running median that smooths each sample's noise level (:func:`profile`).
 PROFILE_ROWS = 65
+#: A row whose second difference is under this share of the median one holds no noise (:func:`_still`).
+STILL = 1e-3
+#: :func:`profile` keeps each sample's level within this many times the median either way.
+LEVEL_RANGE = 100.0
 
 
 class NoiseChange(str):
@@ -69,49 +76,82 @@ def _residual(d: np.ndarray, basis_rows: np.ndarray) -> np.ndarray:
     return d - (d @ v) @ v.T
 
 
+def _still(curvature: np.ndarray) -> np.ndarray:
+    """(N,) bool: the time differences that hold no noise, from ``curvature`` (N + 1,), each row's
+    median absolute second difference across the bins (``curvature[i]``: difference ``i + 1`` less
+    difference ``i``): those next to one under :data:`STILL` of the median of those above 0. A frame
+    repeated, a gap filled with one spectrum or by a straight line (``--nan fill``), changes by the
+    same step from row to row, which noise never does; such rows say nothing of the noise around."""
+    above = curvature[curvature > 0]
+    flat = curvature <= STILL * float(np.median(above)) if above.size else np.ones(len(curvature), bool)
+    return flat[:-1] | flat[1:]
+
+
 def _levels_and_light(x: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(noise level, mean value) of each of :data:`BLOCKS` blocks of :data:`BLOCK_ROWS` contiguous
-    rows spread over a (T, W) recording: the median absolute time difference of its bins, each
-    bin divided by its mean absolute one over all the blocks, after :func:`_residual`; its mean
-    over its values.
-    Empty where the recording holds under 17 rows."""
-    t, _ = x.shape
+    """(noise level, light) of each of :data:`BLOCKS` blocks of :data:`BLOCK_ROWS` contiguous rows
+    spread over a (T, W) recording. Level: the median over its rows that hold noise (:func:`_still`;
+    NaN where under 8 do) of each row's median absolute time difference across the bins, each bin
+    divided by its mean absolute one over all the blocks, after :func:`_residual`. Light: its mean
+    spectrum's mean over the bins less its lowest bin (the detector's offset, which a spectrum's
+    dimmest bin holds with little light, left out). Empty where the recording holds under 18 rows."""
+    t, w = x.shape
     n = min(BLOCK_ROWS, max(8, t // BLOCKS))
-    count = min(BLOCKS, (t - 1) // n)
+    count = min(BLOCKS, (t - 2) // n)
     if count < 2:
         return np.empty(0), np.empty(0)
-    starts = np.linspace(0, t - n - 1, count).astype(int)
-    rows = (starts[:, None] + np.arange(n)[None, :]).ravel()
+    starts = np.linspace(0, t - n - 2, count).astype(int)
+    rows = (starts[:, None] + np.arange(n + 1)[None, :]).ravel()  # each block and the row after it
     first = np.asarray(x[rows], np.float64)
-    d = np.asarray(x[rows + 1], np.float64) - first
-    scale = np.mean(np.abs(d), axis=0)
+    d = (np.asarray(x[rows + 1], np.float64) - first).reshape(count, n + 1, w)
+    scale = np.mean(np.abs(d), axis=(0, 1))
     d /= np.where(scale > 0, scale, 1.0)
-    r = np.abs(_residual(d, d)).reshape(count, -1)
-    return np.median(r, axis=1), first.reshape(count, -1).mean(axis=1)
+    curvature = np.median(np.abs(np.diff(d, axis=1)), axis=2)  # (count, n)
+    diffs = d[:, :n].reshape(-1, w)
+    per_row = np.median(np.abs(_residual(diffs, diffs)), axis=1).reshape(count, n)
+    # each block's first difference has no curvature before it within the block: only the one after
+    still = np.array([_still(np.concatenate([[np.inf], c])) for c in curvature])
+    moving = ~still & (per_row > 0)
+    levels = np.array([np.median(v[m]) if m.sum() >= 8 else np.nan for v, m in zip(per_row, moving, strict=True)])
+    spectra = first.reshape(count, n + 1, w)[:, :n].mean(axis=1)
+    return levels, spectra.mean(axis=1) - spectra.min(axis=1)
 
 
 def change(x: Any) -> float:
     """How many times its noise level changes over a (T, W) recording, beyond what its light
     explains (``x`` a NumPy array, or one that indexes rows as NumPy does: a Dask array): the ratio
-    of the noisiest block's level to the quietest's (:func:`_levels_and_light`),
-    and the same ratio of each level over the square root of its block's mean (shot noise follows
-    the light, as in bleaching); the smaller of the two (noise steady, or following the light). 1.0
+    of the noisiest block's level to the quietest's (:func:`_levels_and_light`; blocks without noise
+    to read left out), and the same ratio of each level over what read and shot noise give at its
+    block's light (the square root of ``a + b * light``, ``a`` and ``b`` at least 0 fitted to the
+    blocks: shot noise follows the light, as in bleaching, read noise does not); the smaller of the
+    two. A change the light explains reads about 1; one under a steady light reads the change. 1.0
     on a recording too short to tell, or whose noise does not change."""
     levels, light = _levels_and_light(x)
-    if len(levels) < 2 or not np.all(levels > 0):
+    keep = np.isfinite(levels) & (levels > 0)
+    if keep.sum() < 2:
         return 1.0
+    levels, light = levels[keep], light[keep]
     steady = float(levels.max() / levels.min())
     if not np.all(light > 0):
         return steady
-    shot = levels / np.sqrt(light)
-    return min(steady, float(shot.max() / shot.min()))
+    from scipy.optimize import nnls
+
+    # read noise and shot noise: a variance of a + b * light, a and b at least 0, fitted to each
+    # block's relative to its own (the same share of every block's variance counts alike)
+    var = levels**2
+    (a, b), _ = nnls(np.stack([np.ones_like(light), light], axis=1) / var[:, None], np.ones_like(var))
+    if not a + b > 0:
+        return steady
+    left = levels / np.sqrt(a + b * light)
+    return min(steady, float(left.max() / left.min()))
 
 
 def profile(x: np.ndarray) -> np.ndarray:
     """(T,) float64 the noise level of a (T, W) recording at each sample, over its median: the
     median absolute time difference across its bins (each divided by its noise level,
     :func:`fluorodn.spectral.noise_levels`, after :func:`_residual`), smoothed by a running median
-    over :data:`PROFILE_ROWS` samples, which keeps a sudden change sudden."""
+    over :data:`PROFILE_ROWS` samples, which keeps a sudden change sudden. Rows that hold no noise
+    (:func:`_still`) take their neighbours' level; the level stays within :data:`LEVEL_RANGE`
+    times the median either way."""
     from scipy.ndimage import median_filter
 
     a = np.asarray(x, np.float64)
@@ -119,12 +159,16 @@ def profile(x: np.ndarray) -> np.ndarray:
     d = np.diff(a, axis=0) / sigma
     r = _residual(d, d[spectral._stat_rows(len(d))])
     per_row = np.median(np.abs(r), axis=1)
+    moving = (per_row > 0) & ~_still(
+        np.concatenate([[np.inf], np.median(np.abs(np.diff(d, axis=0)), axis=1), [np.inf]])
+    )
+    if not moving.any():
+        return np.ones(len(a))
+    at = np.arange(len(per_row))
+    per_row = np.interp(at, at[moving], per_row[moving])
     level = median_filter(per_row, min(PROFILE_ROWS, len(per_row)) | 1, mode="nearest")
     level = np.concatenate([level[:1], level])  # the difference into each row, the first row's own
-    mid = float(np.median(level))
-    if not mid > 0:
-        return np.ones(len(a))
-    return np.maximum(level / mid, 1e-3)
+    return np.clip(level / float(np.median(level)), 1.0 / LEVEL_RANGE, LEVEL_RANGE)
 
 
 def steadied(x: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -138,23 +182,24 @@ def steadied(x: np.ndarray, level: np.ndarray) -> np.ndarray:
 def unsteadied(x: np.ndarray, steady: np.ndarray, out: np.ndarray, level: np.ndarray) -> np.ndarray:
     """(T, W) float32: the output for ``x`` from the output ``out`` of its :func:`steadied`
     recording ``steady``. What was removed from it varies in time at ``level`` (the noise, and
-    signal taken with it), and is removed from ``x`` at each row's level; each bin's time mean of
+    signal taken with it), and is removed from ``x`` at each row's level; each bin's time median of
     it (a detector's fixed pattern, which does not change with the noise) as it is."""
     removed = np.asarray(steady, np.float64) - np.asarray(out, np.float64)
-    fixed = removed.mean(axis=0)
+    # the median: a stretch where much was removed (frames repeated, a flash) moves a mean, which the
+    # quiet part would then take at the noisy part's level
+    fixed = spectral._column_median(removed)
     y = np.asarray(x, np.float64) - fixed - (removed - fixed) * level[:, None]
     return y.astype(np.float32)
 
 
-def message(level: np.ndarray, index: np.ndarray | None = None) -> NoiseChange:
-    """The sentence telling that a recording's noise changes over time: how much between its
-    quietest and noisiest samples (the 1st and 99th percentiles of ``level``) and where each lies
-    (``index``: each row's sample index in the recording the message names; None: its own)."""
-    lo, hi = np.percentile(level, [1, 99])
+def message(read: float, level: np.ndarray, index: np.ndarray | None = None) -> NoiseChange:
+    """The sentence telling that a recording's noise changes over time: ``read`` (:func:`change`)
+    and where its quietest and noisiest samples lie (of ``level``, :func:`profile`; ``index``: each
+    row's sample index in the recording the message names; None: its own)."""
     at = np.arange(len(level)) if index is None else np.asarray(index)
     quiet, noisy = int(at[int(np.argmin(level))]), int(at[int(np.argmax(level))])
     return NoiseChange(
-        f"the noise level changes {hi / lo:.1f} x over the recording (quietest near sample {quiet}, noisiest "
+        f"the noise level changes {read:.1f} x over the recording (quietest near sample {quiet}, noisiest "
         f"near sample {noisy}), more than its light explains: each part was denoised at its own noise level"
     )
 

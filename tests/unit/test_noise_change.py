@@ -45,7 +45,7 @@ def _trace(z: np.ndarray, rec: dict[str, Any]) -> np.ndarray:
     return np.asarray(coef[1] / coef[0])
 
 
-def _trace_error(y: np.ndarray, rec: dict[str, Any], rows: slice) -> float:
+def _trace_error(y: np.ndarray, rec: dict[str, Any], rows: slice | np.ndarray) -> float:
     """RMS error of the output's sensor trace over raw's, on ``rows``."""
     truth = _trace(rec["clean"], rec)
     out, raw = _trace(y, rec)[rows] - truth[rows], _trace(rec["x"], rec)[rows] - truth[rows]
@@ -93,8 +93,8 @@ def test_profile_finds_where_the_noise_changes() -> None:
 
 def test_unsteadied_puts_back_what_was_removed_at_each_rows_level() -> None:
     """Nothing removed from the steadied recording gives the recording back; a constant per bin
-    removed (a fixed pattern) is removed as it is at every level; a change removed from a row is
-    removed at that row's level."""
+    removed (a fixed pattern) is removed as it is at every level; changes removed from a few rows are
+    removed at those rows' levels, and leave the pattern as it is."""
     rng = np.random.default_rng(3)
     x = 100.0 + rng.normal(size=(300, 40)) * np.linspace(1, 5, 300)[:, None]
     level = np.linspace(0.5, 2.5, 300)
@@ -103,10 +103,12 @@ def test_unsteadied_puts_back_what_was_removed_at_each_rows_level() -> None:
     pattern = rng.normal(size=40)
     assert np.allclose(noise_change.unsteadied(x, steady, steady - pattern, level), x - pattern, atol=1e-4)
     bump = np.zeros_like(x)
-    bump[100] = 1.0
-    bump -= bump.mean(axis=0)
+    bump[100:110] = rng.normal(size=(10, 40)) * 50
     y = noise_change.unsteadied(x, steady, steady - bump, level)
     assert np.allclose(y - x, -bump * level[:, None], atol=1e-4)
+    # the pattern is the time median of what was removed: a stretch removed in large part does not move it
+    y = noise_change.unsteadied(x, steady, steady - bump - pattern, level)
+    assert np.allclose(y - x, -bump * level[:, None] - pattern, atol=1e-4)
 
 
 def test_the_quiet_part_is_denoised_at_its_own_level_and_told(den: Denoiser, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,3 +155,29 @@ def test_brightness_is_judged_at_the_noisiest_and_the_quietest_samples() -> None
     assert noise_change.extremes(100.0, level, [20.0, 200.0]) == pytest.approx(400.0)
     assert noise_change.extremes(100.0, level, [10.0, 1e4]) == 100.0
     assert noise_change.extremes(100.0, level, None) == 100.0
+
+
+def test_rows_that_hold_no_noise_neither_hide_nor_fake_a_change(den: Denoiser) -> None:
+    """Frames repeated and gaps filled by a straight line (as --nan fill does) hold no noise: the
+    change is read without them. A steady recording with a filled gap of 45 rows reads as steady;
+    one whose noise steps from 0.1 to 1.2, with its first 40 frames repeated or 150 frames repeated
+    in its noisy half, reads the step, is told, and its quiet half ends under raw, the profile there
+    never near 0."""
+    n = 3000
+    steady = _recording(5, n)["x"]
+    filled = steady.copy()
+    a, b = 1200, 1246
+    filled[a + 1 : b] = filled[a] + (filled[b] - filled[a]) * (np.arange(1, b - a) / (b - a))[:, None]
+    assert noise_change.change(filled) < 1.2
+    rec = _recording(1, n, shot=_step(n, 0.1, 1.2))
+    for rows in (slice(0, 40), slice(2200, 2350)):
+        x = rec["x"].copy()
+        x[rows] = x[rows.start]
+        assert noise_change.change(x) > 3
+        assert noise_change.profile(x).min() > 0.1
+        y, caught = _run(den, x)
+        assert [w for w in caught if issubclass(w.category, NoiseChangeNotice)]
+        kept = np.ones(n, bool)
+        kept[rows] = False
+        quiet = np.flatnonzero(kept[: n // 2])
+        assert _trace_error(y, rec | {"x": x}, quiet) < 1.0
