@@ -42,7 +42,7 @@ from unittest import mock
 
 import numpy as np
 
-from benchmarks.measure import write_results
+from benchmarks.measure import fastest, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 13
@@ -219,14 +219,6 @@ def cost(rng: np.random.Generator, samples: int) -> dict[str, float]:
 
     x = _draw(rng, samples, COST_SHAPE[1], 0.4).noisy.astype(np.float32)
     den = fluorodn.Denoiser(device="cpu")
-
-    def fastest(fn: Any, n: int) -> float:
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

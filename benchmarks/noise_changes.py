@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.measure import check_cost_line, quick_out_main, write_results
+from benchmarks.measure import check_cost_line, fastest, quick_out_main, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLES, BINS = 3000, 152
@@ -201,14 +201,6 @@ def cost(quick: bool) -> dict[str, float]:
     n = 4000 if quick else 44156
     x = recording("step", (0.4, 0.4), 0, n)["x"].astype(np.float32)
     den = Denoiser()
-
-    def fastest(fn: Any, times: int) -> float:
-        best = np.inf
-        for _ in range(times):
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        return float(best)
 
     return {"check_s": fastest(lambda: noise_change.change(x), 5), "run_s": fastest(lambda: den.run(x), 3),
             "samples": n}  # fmt: skip

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.measure import check_cost_line, quick_out_main, write_results
+from benchmarks.measure import check_cost_line, fastest, quick_out_main, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLES, RATE_HZ = 3000, 5.0
@@ -220,14 +220,6 @@ def cost(quick: bool) -> dict[str, float]:
             [spectral.coefficients(p, x[b]).astype(np.float64) for b in blocks],
             [spectral.coefficients(p, y[b]).astype(np.float64) for b in blocks],
         )
-
-    def fastest(fn: Any) -> float:
-        best = np.inf
-        for _ in range(3):
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        return float(best)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
