@@ -115,11 +115,11 @@ def recording(shape: tuple[int, int] = SHAPE, seed: int = 0) -> np.ndarray:
 
 def domain_check_cost(threads: int, repeats: int = 3) -> dict[str, float]:
     """Seconds of the default's ``run`` on the 2.5 h recording and of its out-of-domain checks (the
-    clipped values, then what was removed), and how many of its coefficient traces hold signal
-    (the traces the network denoises)."""
+    clipped values, whether the noise changes over time, then what was removed), and how many of its
+    coefficient traces hold signal (the traces the network denoises)."""
     import warnings
 
-    from fluorodn import Denoiser, DenoiserOptions, spectral
+    from fluorodn import Denoiser, DenoiserOptions, noise_change, spectral
     from fluorodn._engine import clipping_warning
 
     x = recording()
@@ -134,6 +134,7 @@ def domain_check_cost(threads: int, repeats: int = 3) -> dict[str, float]:
             runs.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             clipping_warning(x)
+            noise_change.change(x)
             spectral.removed_stats(x, y, proj)
             checks.append(time.perf_counter() - t0)
     run_s, checks_s = float(np.median(runs)), float(np.median(checks))
@@ -231,7 +232,7 @@ def run(repeats: int = 3, out_dir: Path | None = None, threads: int = 2) -> dict
     lines += [
         "",
         f"In process, the default's `Denoiser.run` on the same recording takes {checks['run_s']:.2f} s, of which the "
-        "out-of-domain checks (`_engine.clipping_warning` and `spectral.removed_stats`) take "
+        "out-of-domain checks (`_engine.clipping_warning`, `noise_change.change` and `spectral.removed_stats`) take "
         f"{checks['checks_s']:.3f} s "
         f"({100 * checks['share']:.1f} %; median of {checks['repeats']}). The network denoises "
         f"{checks['signal_traces']} of the recording's {checks['traces']} coefficient traces "

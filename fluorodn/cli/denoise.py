@@ -261,10 +261,15 @@ def denoise(
     weaker = f", {how}" if how else ""
     threads_used = f"{dn.threads} thread{'s' if dn.threads != 1 else ''}"
     from fluorodn.registry import IMAGE_MODEL
-    from fluorodn.spectral import looks_spectral
+    from fluorodn.spectral import looks_spectral, takes_recording
 
     # image frames go to the image model, loaded when the first comes: said where an input looks like frames
-    framed = any(len(h["shape"]) >= 2 and not looks_spectral(tuple(h["shape"][-2:])) for _, _, h in todo)
+    # (a file that says which axis is time holds recordings, however short)
+    framed = any(
+        len(h["shape"]) >= 2
+        and not (takes_recording if h.get("axes_known") else looks_spectral)(tuple(h["shape"][-2:]))
+        for _, _, h in todo
+    )
     frames = f"; frames: {IMAGE_MODEL}" if dn.kind == "spectral" and dn.declared_kind == "auto" and framed else ""
     report.note(
         f"model {dn.name} ({dn.precision}{weaker}{frames}) on {dn.provider}, {threads_used}, "
@@ -463,7 +468,8 @@ def _check_inputs(
                 collected_warnings() as messages,
                 contextlib.closing(fio.open_recording(src, key=key, excitations=excitations)) as rec,
             ):
-                header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages}
+                header = {"shape": list(rec.shape), "dtype": str(rec.dtype), "pages": rec.n_pages,
+                          "axes_known": bool(getattr(rec, "axes_known", False))}  # fmt: skip
                 if (colour := colour_layout(tuple(rec.shape))) is not None:
                     raise InputError(colour)
                 if with_report:

@@ -198,6 +198,11 @@ def test_a_short_export_is_a_recording_whatever_its_look(export, tmp_path):
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["files"][0]["model"] == "spectral"
         assert "one spectrum" not in result.stderr and "transposed" not in result.stderr
+        # the opening line names no image model for frames the file does not hold; a dry run says why
+        said = runner.invoke(app, ["denoise", str(src), "--threads", "1", "--overwrite"])
+        assert said.exit_code == 0 and "frames:" not in said.stderr.splitlines()[0], said.stderr
+        plan = runner.invoke(app, ["denoise", str(src), "--dry-run", "--json", "--overwrite"])
+        assert json.loads(plan.stdout)["files"][0]["axes_known"] is True
         back = formats.read(src.with_name(f"rec{t}_denoised.txt"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
