@@ -16,11 +16,11 @@ over :data:`~fluorodn.noise_change.CHANGE`), steadies their noise before denoisi
    following the light, as in training): each output's error over raw on the values and on the
    sensor's trace (least squares on the recording's true spectra), on the quietest and the noisiest
    quarter of the recording; the default, the default with one noise level for the whole recording
-   (``CHANGE`` infinite: as before the noise was steadied), a truncated SVD and a Gaussian over time;
+   (``CHANGE`` infinite), a truncated SVD and a Gaussian over time;
    what :func:`~fluorodn.noise_change.change` read and what the default said;
 2. :func:`~fluorodn.noise_change.change` on recordings of the training domain and of the other
    benchmarks (the oscillations benchmark's in-domain set): it must stay under ``CHANGE`` there,
-   where the default's output is then the same as before;
+   where the default's output is then the same as with the check off;
 3. what reading it costs beside the whole run, on a 2.5-hour recording.
 
 Run::

@@ -87,7 +87,7 @@ def find_inputs(patterns: Sequence[str], suffix: str = "_denoised") -> list[Path
 
     Folders and globs skip files whose name already ends with ``suffix`` (earlier
     outputs); files named explicitly are always taken. Order is kept, duplicates dropped (a file
-    named both as itself and through a symbolic link keeps its own name).
+    listed both under its own name and as a symbolic link to it, in a folder, keeps its own name).
     """
     found: list[Path] = []
     for pattern in patterns:

@@ -1002,14 +1002,14 @@ class Denoiser:
         recording: bool = False,
         lit: bool = False,
         index: np.ndarray | None = None,
-        level: np.ndarray | None = None,
+        level: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """One recording, and the messages of its out-of-domain checks; none with ``fitted`` (a
         projection fitted on a whole of which ``arr`` is rows) or without ``checks``; none about its
         orientation when it is known (``recording``). ``lit``: its rows are known to be lit;
         ``index``: each row's sample index in the recording the messages name (None: its own);
-        ``level``: ``arr`` is a recording made steady (:func:`fluorodn.noise_change.steadied`) whose
-        noise was at this level (T,) at each sample.
+        ``level``: ``arr`` is a recording made steady (:func:`fluorodn.noise_change.steadied`): (the
+        level (T,) its noise was at at each sample, the recording as given).
 
         Samples taken with the light off in a whole recording (:func:`fluorodn.spectral.lit_mask`:
         at its start, its end or in between), and saturated ones, are returned as recorded
@@ -1032,13 +1032,13 @@ class Denoiser:
                     progress(arr.size - y.size)
                 return out, [*spectral.set_aside_messages(mask, saturated), *messages]
         if fitted is None and level is None and (read := noise_change.change(arr)) > noise_change.CHANGE:
-            level = noise_change.profile(arr)
-            steady = noise_change.steadied(arr, level)
+            profile = noise_change.profile(arr)
+            steady = noise_change.steadied(arr, profile)
             y, messages = self._run_spectral(
-                steady, progress, checks=checks, recording=recording, lit=True, index=index, level=level
+                steady, progress, checks=checks, recording=recording, lit=True, index=index, level=(profile, arr)
             )
-            told = noise_change.message(read, level, index)
-            return noise_change.unsteadied(arr, steady, y, level), [told, *messages]
+            told = noise_change.message(read, profile, index)
+            return noise_change.unsteadied(arr, steady, y, profile), [told, *messages]
         checks = checks and fitted is None
         if fitted is None:
             proj = spectral.project(arr, self.channels, fixed_pattern=not self.options.keep_fixed_pattern)
@@ -1178,26 +1178,28 @@ class Denoiser:
         checks: bool,
         progress: Progress | None,
         recording: bool = False,
-        level: np.ndarray | None = None,
+        level: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """``out`` and, if ``checks``, the messages of the out-of-domain checks of a whole recording
         ``arr`` (its orientation unless it is known, ``recording``; clipping; what was removed); the
-        progress report. Of a steadied recording (``level``, as :meth:`_run_spectral`), brightness
-        over noise is judged at its noisiest and its quietest samples (:func:`fluorodn.noise_change.extremes`)."""
+        progress report. Of a steadied recording (``level``, as :meth:`_run_spectral`), orientation,
+        clipping and the rows' alternation are read on the recording as given, and brightness over
+        noise is judged at its noisiest and its quietest samples (:func:`fluorodn.noise_change.extremes`)."""
         messages: list[str | None] = []
         limits = self.metadata.get("domain_checks")
         if checks:
+            given = arr if level is None else level[1]
             messages = [
-                None if recording else transposed_warning(arr.shape, arr),
+                None if recording else transposed_warning(given.shape, given),
                 few_samples_warning(arr.shape[0]),
-                clipping_warning(arr),
+                clipping_warning(given),
                 spectral.pattern_message(proj),
-                *self._event_cautions(proj, arr),
+                *self._event_cautions(proj, given),
             ]
             if isinstance(limits, dict):
                 stats = spectral.removed_stats(arr, out, proj)
                 if level is not None:
-                    stats["snr"] = noise_change.extremes(stats["snr"], level, limits.get("snr"))
+                    stats["snr"] = noise_change.extremes(stats["snr"], level[0], limits.get("snr"))
                 messages += measured_warnings(stats, limits, arr.shape[0])
         if progress is not None:
             progress(arr.size)

@@ -26,6 +26,7 @@ from fluorodn import spectral
 __all__ = [
     "BLOCKS",
     "BLOCK_ROWS",
+    "BLOCK_VALUES",
     "CHANGE",
     "LEVEL_RANGE",
     "PROFILE_ROWS",
@@ -42,8 +43,13 @@ __all__ = [
 
 #: Blocks of contiguous rows, spread evenly over the recording, whose noise :func:`change` compares.
 BLOCKS = 16
-#: Rows of each block (fewer on a recording shorter than ``BLOCKS`` of them, at least 8).
+#: Rows of each block (more where the recording has few bins, to hold :data:`BLOCK_VALUES`; fewer on
+#: a recording shorter than ``BLOCKS`` of them, at least 8).
 BLOCK_ROWS = 64
+#: Values each block holds at least, or the change is not read (1.0): a block's level is a median
+#: over its values, and on fewer its spread alone passes :data:`CHANGE` (steady noise on 24-40 bins
+#: and 100-150 samples read up to 1.88, 14 of 200 draws over 1.6; ad hoc).
+BLOCK_VALUES = 2048
 #: :func:`change` above this: the recording's noise is made steady before denoising. On 194
 #: recordings of the training domain and of the benchmarks (the oscillations benchmark's in-domain
 #: set: the events benchmark's of 4 seeds, the quality benchmark's stress recordings and 150 draws of
@@ -77,9 +83,10 @@ def _residual(d: np.ndarray, basis_rows: np.ndarray) -> np.ndarray:
 
 
 def _still(curvature: np.ndarray) -> np.ndarray:
-    """(N,) bool: the time differences that hold no noise, from ``curvature`` (N + 1,), each row's
-    median absolute second difference across the bins (``curvature[i]``: difference ``i + 1`` less
-    difference ``i``): those next to one under :data:`STILL` of the median of those above 0. A frame
+    """(N,) bool: the time differences that hold no noise, from ``curvature`` (N + 1,), the median
+    absolute second difference across the bins (``curvature[i]``: difference ``i`` less difference
+    ``i - 1``, infinite where there is none): those next to one under :data:`STILL` of the median of
+    those above 0. A frame
     repeated, a gap filled with one spectrum or by a straight line (``--nan fill``), changes by the
     same step from row to row, which noise never does; such rows say nothing of the noise around."""
     above = curvature[curvature > 0]
@@ -93,16 +100,18 @@ def _levels_and_light(x: Any) -> tuple[np.ndarray, np.ndarray]:
     NaN where under 8 do) of each row's median absolute time difference across the bins, each bin
     divided by its mean absolute one over all the blocks, after :func:`_residual`. Light: its mean
     spectrum's mean over the bins less its lowest bin (the detector's offset, which a spectrum's
-    dimmest bin holds with little light, left out). Empty where the recording holds under 18 rows."""
+    dimmest bin holds with little light, left out). Empty where the blocks would hold under
+    :data:`BLOCK_VALUES` values each, or the recording under 18 rows."""
     t, w = x.shape
-    n = min(BLOCK_ROWS, max(8, t // BLOCKS))
+    n = min(max(BLOCK_ROWS, -(-BLOCK_VALUES // w)), max(8, t // BLOCKS))
     count = min(BLOCKS, (t - 2) // n)
-    if count < 2:
+    if count < 2 or n * w < BLOCK_VALUES:
         return np.empty(0), np.empty(0)
     starts = np.linspace(0, t - n - 2, count).astype(int)
-    rows = (starts[:, None] + np.arange(n + 1)[None, :]).ravel()  # each block and the row after it
-    first = np.asarray(x[rows], np.float64)
-    d = (np.asarray(x[rows + 1], np.float64) - first).reshape(count, n + 1, w)
+    rows = (starts[:, None] + np.arange(n + 2)[None, :]).ravel()  # each block and the two rows after it
+    read = np.asarray(x[rows], np.float64).reshape(count, n + 2, w)  # one read (a Dask array: one compute)
+    first = read[:, : n + 1]
+    d = read[:, 1:] - first
     scale = np.mean(np.abs(d), axis=(0, 1))
     d /= np.where(scale > 0, scale, 1.0)
     curvature = np.median(np.abs(np.diff(d, axis=1)), axis=2)  # (count, n)
@@ -112,7 +121,7 @@ def _levels_and_light(x: Any) -> tuple[np.ndarray, np.ndarray]:
     still = np.array([_still(np.concatenate([[np.inf], c])) for c in curvature])
     moving = ~still & (per_row > 0)
     levels = np.array([np.median(v[m]) if m.sum() >= 8 else np.nan for v, m in zip(per_row, moving, strict=True)])
-    spectra = first.reshape(count, n + 1, w)[:, :n].mean(axis=1)
+    spectra = first[:, :n].mean(axis=1)
     return levels, spectra.mean(axis=1) - spectra.min(axis=1)
 
 

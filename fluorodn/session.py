@@ -190,9 +190,9 @@ def open_session(resolution: Resolution, *, threads: int, cuda_device: int = 0) 
     _preload_cuda(ort)
     providers = [(CUDA, {"device_id": cuda_device}), CPU]
     try:
-        # onnxruntime's own log stays quiet while CUDA is tried (it has no getter, so the default
-        # level 2 is restored after): where CUDA cannot be used, "auto" runs on the CPU and says so
-        # in the log, "cuda" raises DeviceError with the reason in one sentence
+        # onnxruntime's own log stays quiet while CUDA is tried (it has no getter, so its default
+        # level 2 is restored after, whatever a caller had set): where CUDA cannot be used, "auto"
+        # runs on the CPU and says so in the log, "cuda" raises DeviceError with the reason in one sentence
         ort.set_default_logger_severity(4)
         with contextlib.redirect_stdout(io.StringIO()):
             session = ort.InferenceSession(source.data, sess_options=so, providers=providers, enable_fallback=0)

@@ -214,7 +214,7 @@ def test_the_summary_times_the_denoising_apart_from_the_reports(
     tiny_model: Path, tmp_path: Path, helpers: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With --report, the summary's time and rate are the denoising's, and the reports' time is told
-    beside them (here a report made to take 2 s); --json gives both."""
+    beside them (here a report made to take 4 s); --json gives both."""
     import time
 
     import fluorodn.report
@@ -223,7 +223,7 @@ def test_the_summary_times_the_denoising_apart_from_the_reports(
     slow = fluorodn.report.report_files
 
     def report_files(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(2.0)
+        time.sleep(4.0)
         return slow(*args, **kwargs)
 
     monkeypatch.setattr(fluorodn.report, "report_files", report_files)
@@ -231,10 +231,10 @@ def test_the_summary_times_the_denoising_apart_from_the_reports(
     assert result.exit_code == 0, result.output
     summary = result.stdout.strip().splitlines()[-1]
     seconds = float(summary.split(" in ")[1].split(" s ")[0])
-    assert seconds < 1.5, summary
-    assert float(summary.split("reports written in ")[1].split(" s more")[0]) >= 2.0
+    assert seconds < 3.5, summary  # a tiny model on 20 x 20 values: well under a second unloaded
+    assert float(summary.split("reports written in ")[1].split(" s more")[0]) >= 4.0
     doc = json.loads(denoise(tiny_model, tmp_path / "a.tif", "--report", "--overwrite", "--json").stdout)
-    assert doc["report_seconds"] >= 2.0 and doc["seconds"] >= doc["report_seconds"]
+    assert doc["report_seconds"] >= 4.0 and doc["seconds"] >= doc["report_seconds"]
 
 
 def test_library_errors_name_keywords_and_the_command_names_its_options(

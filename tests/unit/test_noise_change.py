@@ -181,3 +181,29 @@ def test_rows_that_hold_no_noise_neither_hide_nor_fake_a_change(den: Denoiser) -
         kept[rows] = False
         quiet = np.flatnonzero(kept[: n // 2])
         assert _trace_error(y, rec | {"x": x}, quiet) < 1.0
+
+
+def test_a_steadied_recording_is_checked_for_clipping_as_given(den: Denoiser) -> None:
+    """Clipped values are read on the recording as given: steadying divides the clipped plateau by
+    each row's level, which would scatter it. A recording whose noise steps from 0.2 to 0.8, clipped
+    at its 97th percentile, is told both that its noise changes and that its values are clipped."""
+    n = 3000
+    x = _recording(2, n, shot=_step(n, 0.2, 0.8))["x"]
+    x = np.minimum(x, np.percentile(x, 97))
+    _, caught = _run(den, x)
+    said = [str(w.message) for w in caught]
+    assert any(issubclass(w.category, NoiseChangeNotice) for w in caught)
+    assert any("equal the input's maximum" in m for m in said), said
+
+
+def test_blocks_of_too_few_values_are_not_read() -> None:
+    """A steady spectrum in white noise on 24 bins: 150 samples make blocks of under 2048 values, whose
+    spread alone can pass the limit, so the change is not read (1.0); 1500 samples are read, under the
+    limit; the noise stepping to 4x there is read."""
+    rng = np.random.default_rng(1)
+    spectrum = 500.0 + 300.0 * np.hanning(24)
+    assert noise_change.change(spectrum + rng.normal(size=(150, 24))) == 1.0
+    noise = rng.normal(size=(1500, 24))
+    assert 1.0 < noise_change.change(spectrum + noise) < noise_change.CHANGE
+    noise[750:] *= 4.0
+    assert noise_change.change(spectrum + noise) > 3.0
