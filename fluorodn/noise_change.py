@@ -48,7 +48,7 @@ BLOCKS = 16
 BLOCK_ROWS = 64
 #: Values each block holds at least, or the change is not read (1.0): a block's level is a median
 #: over its values, and on fewer its spread alone passes :data:`CHANGE` (steady noise on 24-40 bins
-#: and 100-150 samples read up to 1.88, 14 of 200 draws over 1.6; ad hoc).
+#: and 100-150 samples read up to 1.88, 14 of 160 draws over 1.6; ad hoc).
 BLOCK_VALUES = 2048
 #: :func:`change` above this: the recording's noise is made steady before denoising. On 194
 #: recordings of the training domain and of the benchmarks (the oscillations benchmark's in-domain
