@@ -63,7 +63,7 @@ PERIODIC_SIDE = 128
 #: Point-like spots (a microscope's puncta): Gaussian widths in pixels, peak heights over the noise,
 #: how many on a frame of ``SPOT_SIDE`` pixels a side, and their background (Poisson counts).
 SPOT_SIGMAS = (1.0, 1.3, 2.0)
-SPOT_PEAKS = (2.0, 4.0, 8.0)
+SPOT_PEAKS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 SPOT_COUNT, SPOT_SIDE, SPOT_BACKGROUND = 40, 256, 400.0
 #: Packed bright blobs (:func:`blob_frame`, cells or nuclei far above the noise): Gaussian widths in
 #: pixels, peaks over a smooth background of ``BLOB_BACKGROUND`` counts, how many on a frame of
@@ -184,6 +184,27 @@ def spot_kept(y: np.ndarray, clean: np.ndarray, centres: np.ndarray, sigma: floa
     return got / true, got_peak / true_peak
 
 
+def spot_reading(noisy: np.ndarray, net: np.ndarray) -> list[float]:
+    """What the runtime's spot check reads of the network's output ``net`` (:func:`fluorodn._engine.spot_readings`):
+    [spots judged, share of their excess removed, mean removed from their 5 x 5 cores and their excess over
+    the ring around them, both in the input's noise levels, bright values removed over what Gaussian noise
+    leaves (``lit``)]."""
+    from fluorodn._engine import _removal_readings, spot_readings
+
+    level, lit = _removal_readings(noisy, net)[4:]
+    spots, share, core, over = spot_readings(noisy, net)
+    scale = 1.0 / level if level > 0 else float("nan")
+    return [spots, share, core * scale, over * scale, lit]
+
+
+def cores_error(y: np.ndarray, clean: np.ndarray, noisy: np.ndarray, centres: np.ndarray) -> float:
+    """RMS error of ``y`` over the input's on the 5 x 5 pixels around each spot's centre."""
+    mask = np.zeros(clean.shape, bool)
+    for i, j in centres:
+        mask[i - 2 : i + 3, j - 2 : j + 3] = True
+    return float(np.sqrt(np.mean((y - clean)[mask] ** 2) / np.mean((noisy - clean)[mask] ** 2)))
+
+
 def spot_rows(den: Any, flat: Any, quick: bool = False) -> list[dict[str, Any]]:
     """What the default (``den``) keeps of point-like spots (:func:`spot_frame`), beside the network's
     output alone (``flat``: ``keep_spots=False``), a 1-pixel Gaussian and BM3D told the background's
@@ -194,7 +215,7 @@ def spot_rows(den: Any, flat: Any, quick: bool = False) -> list[dict[str, Any]]:
     from scipy.ndimage import gaussian_filter
 
     import fluorodn
-    from fluorodn._engine import removal_stats, spot_removal
+    from fluorodn._engine import removal_stats
 
     rng = np.random.default_rng(SEED + 1)
     methods = {
@@ -205,7 +226,7 @@ def spot_rows(den: Any, flat: Any, quick: bool = False) -> list[dict[str, Any]]:
     }
     rows = []
     for sigma in SPOT_SIGMAS[:1] if quick else SPOT_SIGMAS:
-        for peak in SPOT_PEAKS[:1] if quick else SPOT_PEAKS:
+        for peak in (SPOT_PEAKS[0], SPOT_PEAKS[-1]) if quick else SPOT_PEAKS:
             clean, noisy, centres = spot_frame(sigma, peak, rng)
             row: dict[str, Any] = {"sigma": sigma, "peak": peak, "raw": spot_kept(noisy, clean, centres, sigma)}
             for name, fn in methods.items():
@@ -214,13 +235,14 @@ def spot_rows(den: Any, flat: Any, quick: bool = False) -> list[dict[str, Any]]:
                     y = fn(noisy)
                 kept, peak_kept = spot_kept(y, clean, centres, sigma)
                 error = float(np.sqrt(np.mean((y - clean) ** 2) / np.mean((noisy - clean) ** 2)))
-                row[name] = {"intensity": kept, "peak": peak_kept, "error_over_input": error}
+                row[name] = {"intensity": kept, "peak": peak_kept, "error_over_input": error,
+                             "cores_error": cores_error(y, clean, noisy, centres)}  # fmt: skip
                 if name == "default":
                     row["warned"] = [
                         str(w.message) for w in caught if issubclass(w.category, fluorodn.OutOfDomainWarning)
                     ]
                 if name == "network":  # what the check reads: the network's output, before spots are put back
-                    row["spot_removal"] = list(spot_removal(noisy, y))
+                    row["spot_removal"] = spot_reading(noisy, y)
                     row["bright_tail"] = removal_stats(noisy, y)[2]
             rows.append(row)
     return rows
@@ -394,10 +416,12 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         NOISE_VALUES,
         REMOVAL_CORRELATION,
         REMOVAL_LIMIT,
+        SPOT_BRIGHT,
+        SPOT_CORE,
+        SPOT_LIT,
         SPOT_REMOVED,
         curvature_removal,
         removal_readings,
-        spot_removal,
     )
     from fluorodn.spectral import ONE_SPECTRUM, one_spectrum
 
@@ -431,7 +455,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "removal_structure": structure,
                 "removal_curvature": curvature_removal(noisy, net),
                 "removal_smooth": smooth,
-                "spot_removal": list(spot_removal(noisy, net)),
+                "spot_removal": spot_reading(noisy, net),
                 "bright_tail": bright,
                 "spots_put_back": net is not y,
                 "one_spectrum": one_spectrum(noisy),
@@ -457,6 +481,9 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
         "curvature_limit": CURVATURE_CORRELATION,
         "smooth_limit": CURVATURE_AFTER,
         "spot_removed": SPOT_REMOVED,
+        "spot_core": SPOT_CORE,
+        "spot_bright": SPOT_BRIGHT,
+        "spot_lit": SPOT_LIT,
         "check_cost": cost,
         "spot_cost": put_back_cost,
         "dask_check_cost": dask_cost,
@@ -500,11 +527,15 @@ def report(res: dict[str, Any]) -> str:
         f"{res.get('smooth_limit', float('nan')):g} (its correlation one pixel away along the less correlated "
         "axis, `fluorodn._engine.removal_readings`, in brackets). Spots "
         "flattened: the share of the excess over the ring around them that was removed from the spots that stand "
-        "out (`fluorodn._engine.spot_removal`, the median; the spots judged in brackets, `-` under 5), looked for "
-        "by the runtime only where what was removed has a bright tail (at least 5 values 3 noise levels above its "
-        "mean, more than twice as many as below; `fluorodn._engine.removal_stats`), the reading shown after `not "
-        "looked for:` elsewhere; the runtime "
-        f"warns above {res.get('spot_removed', float('nan')):g}. The periodic frames are declared images "
+        "out / the mean removed from their 5 x 5 cores in noise levels (`fluorodn._engine.spot_readings`, the "
+        "medians; the spots judged in brackets, `-` under 5), looked for by the runtime only where what was "
+        "removed has a bright tail (at least 5 values 3 noise levels above its mean, more than twice as many as "
+        "below; `fluorodn._engine.removal_stats`) or more than "
+        f"{res.get('spot_lit', float('nan')):g}x as many values 3 noise levels above its mean as Gaussian noise "
+        "leaves, the reading shown after `not looked for:` elsewhere; the runtime warns where the share passes "
+        f"{res.get('spot_removed', float('nan')):g} (with a bright tail), or the cores' "
+        f"{res.get('spot_core', float('nan')):g} while the spots' excess stands over "
+        f"{res.get('spot_bright', float('nan')):g} noise levels. The periodic frames are declared images "
         "(`kind='image'`). Warned: the removal check that warned (`removed too much`, `correlated removal`, "
         "`periodic pattern`, `flattened spots`, `smoothed bright objects`), or the other warning's first words.",
         "",
@@ -592,12 +623,12 @@ def report(res: dict[str, Any]) -> str:
             "spots (1.00: kept whole). Default: `Denoiser().run`, which puts back what the network removed from "
             "the spots where the check finds them flattened (`keep_spots`); network: the network's output alone "
             "(`keep_spots=False`). Beside them: a 1-pixel Gaussian and BM3D told the background's noise. "
-            "Error: the RMS error over the input's on the whole frame. Spots flattened: what the check "
-            "(`fluorodn._engine.spot_removal`) reads of the network's output, the share of the spots' excess over "
-            f"the ring around them that was removed (the spots that stand out enough to judge; `-`: under 5; not "
-            "looked for, and not warned on, without a bright tail, above), warning and putting the spots back above "
-            f"{res.get('spot_removed', float('nan')):g}; warned: whether the default warned so (`put back`: and put "
-            "the spots back).",
+            "Error: the RMS error over the input's on the whole frame / on the 5 x 5 pixels around the spots' "
+            "centres. Spots flattened: what the check (`fluorodn._engine.spot_readings`) reads of the network's "
+            "output, the share of the spots' excess over the ring around them that was removed / the mean removed "
+            "from their 5 x 5 cores in noise levels (the spots that stand out enough to judge; `-`: under 5; not "
+            "looked for, and not warned on, as above), warning and putting the spots back as above; warned: "
+            "whether the default warned so (`put back`: and put the spots back).",
             "",
             "| width | peak / noise | raw: kept | default: kept | error | network: kept | error | spots flattened "
             "| warned | 1-px Gaussian: kept | error | BM3D: kept | error |",
@@ -607,7 +638,10 @@ def report(res: dict[str, Any]) -> str:
             cells = [f"{r['raw'][0]:.2f} / {r['raw'][1]:.2f}"]
             for name in ("default", "network", "gauss-1", "bm3d"):
                 m = r[name]
-                cells += [f"{m['intensity']:.2f} / {m['peak']:.2f}", f"{m['error_over_input']:.2f}"]
+                cells += [
+                    f"{m['intensity']:.2f} / {m['peak']:.2f}",
+                    f"{m['error_over_input']:.2f} / {m['cores_error']:.2f}",
+                ]
                 if name == "network":
                     cells.append(_spots(r))
                     said = [m for m in r["warned"] if m.startswith(SPOTS_WARNING)]
@@ -669,14 +703,17 @@ def _which_check(message: str) -> str | None:
 
 
 def _spots(row: dict[str, Any]) -> str:
-    """A row's :func:`fluorodn._engine.spot_removal` cell: the share removed (the spots judged), ``-``
-    where too few spots stand out to judge; ``not looked for:`` before it without a bright tail in
-    what was removed (``removal_stats``), where the runtime does not look and so does not warn."""
+    """A row's spot check cell (:func:`spot_reading`): the share of the spots' excess removed / what was
+    removed from their cores in noise levels (the spots judged), ``-`` where too few spots stand out to
+    judge; ``not looked for:`` before it where what was removed has neither a bright tail nor bright
+    values beyond ``SPOT_LIT`` times noise's, where the runtime does not look and so does not warn."""
+    from fluorodn._engine import SPOT_LIT
+
     if "spot_removal" not in row:
         return "-"
-    spots, share = row["spot_removal"]
-    reading = f"{share:.2f} ({int(spots)})" if np.isfinite(share) else f"- ({int(spots)})"
-    return reading if row.get("bright_tail", True) else f"not looked for: {reading}"
+    spots, share, core, _, lit = row["spot_removal"]
+    reading = f"{share:.2f} / {core:.1f} ({int(spots)})" if np.isfinite(share) else f"- ({int(spots)})"
+    return reading if row.get("bright_tail", True) or lit > SPOT_LIT else f"not looked for: {reading}"
 
 
 def _dask_name(c: dict[str, Any]) -> str:

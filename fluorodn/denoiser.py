@@ -91,11 +91,12 @@ def choice_warning(image_model: str, page: tuple[int, ...], recording: bool = Fa
 def delegated_warning(page: np.ndarray, shape: tuple[int, ...] | None = None, stacked: bool = False) -> str | None:
     """The :class:`OutOfDomainWarning` message for a 2D page the default hands to the image model
     that is likely a recording: one whose shape looks like a spectral recording given as (wavelength,
-    time) and whose content does not say otherwise (not for a stack of pages, ``stacked``). None for
-    anything else. ``page`` may be rows of a page of ``shape``. (A short recording the right way
-    round is not handed over: its rows say what it is, :meth:`Denoiser._path_for`.)"""
+    time) and whose content does not say otherwise (:func:`fluorodn.spectral.reads_as_given`: a
+    short, noisy recording the right way round reads so). Not for a stack of pages (``stacked``).
+    None for anything else. ``page`` may be rows of a page of ``shape``. (A short recording the right
+    way round whose rows read as one spectrum is not handed over: :meth:`Denoiser._path_for`.)"""
     t, w = page.shape if shape is None else shape
-    if not stacked and spectral.looks_spectral((w, t)) and not spectral.rows_are_spectra(page):
+    if not stacked and spectral.looks_spectral((w, t)) and not spectral.reads_as_given(page):
         return (
             f"a {t} x {w} array looks like a spectral recording given as (wavelength, time); "
             "it is denoised as an image: pass it transposed, or kind 'image' to silence this"
@@ -305,12 +306,12 @@ def unread_refusal(options: DenoiserOptions, name: str, model_kind: str, kind: s
 def transposed_warning(shape: tuple[int, ...], page: np.ndarray | None = None) -> str | None:
     """The :class:`OutOfDomainWarning` message for a spectral recording of ``shape`` with more
     wavelength bins than time samples, which looks transposed; None otherwise, and None where the
-    recording's rows, ``page`` (all of them), read as one spectrum and its columns do not
-    (:func:`fluorodn.spectral.rows_are_spectra`): a short recording the right way round."""
+    recording, ``page`` (all of it), reads the way it is given (:func:`fluorodn.spectral.reads_as_given`):
+    a short recording the right way round."""
     t, w = shape
     if w <= t:
         return None
-    if page is not None and page.shape == tuple(shape) and spectral.rows_are_spectra(page):
+    if page is not None and page.shape == tuple(shape) and spectral.reads_as_given(page):
         return None
     return (
         f"the recording has more wavelength bins ({w}) than time samples ({t}): it looks transposed; "

@@ -97,6 +97,7 @@ import numpy as np
 from fluorodn._report_figures import IMAGE, RECORDING, UNIT, Terms, noise_figures, png, segment_figures, sensor_figures
 from fluorodn.errors import InputError, LightOffNotice
 from fluorodn.unmixing.fit import SENSOR_KEPT, SLOW_BAND
+from fluorodn.unmixing.inputs import UnmixError
 
 __all__ = [
     "LAGS",
@@ -550,8 +551,15 @@ def build_report(
                 with warnings_module.catch_warnings(record=True) as told:  # shown once, beside the traces
                     warnings_module.simplefilter("always", UserWarning)
                     warnings_module.simplefilter("ignore", LightOffNotice)  # NaN in both traces, gaps in the figure
-                    a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
-                    a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
+                    traces = []
+                    for which, z in (("noisy", xk), ("denoised", yk)):
+                        try:
+                            res = unmix(z[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live)
+                        except UnmixError as err:  # which of the two recordings it is
+                            named = f"the {which} recording {where.rstrip(', ')}".rstrip()
+                            raise UnmixError(f"{named}: {err}") from err
+                        traces.append(res.sensor)
+                    a_before, a_after = traces
             except BaseException:  # the figures drawn so far are pyplot's until closed
                 _close([fig for _, fig in figures])
                 raise

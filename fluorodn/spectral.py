@@ -146,6 +146,7 @@ __all__ = [
     "project",
     "rate_refusal",
     "rate_warning",
+    "reads_as_given",
     "reconstruct",
     "removed_stats",
     "rises",
@@ -1142,6 +1143,14 @@ def one_spectrum(x: np.ndarray) -> float:
     return float(np.partition(r, k)[k])
 
 
+def reads_as_given(x: np.ndarray) -> bool:
+    """Whether a 2D page reads as time x wavelength the way it is given rather than transposed: its
+    rows are one spectrum (:func:`rows_are_spectra`), or, too noisy for that (a short recording at
+    low counts), its rows read more like one spectrum than its columns do (:func:`one_spectrum`)."""
+    x = np.asarray(x)
+    return rows_are_spectra(x) or one_spectrum(x) > one_spectrum(x.T)
+
+
 #: A recording has dark rows (:func:`dark_rows`) where its lowest row mean lies at least this
 #: share of the median below the median...
 DARK_DROP = 0.2
@@ -1351,10 +1360,12 @@ def split_rows(means: np.ndarray, means_of: MeansOf) -> tuple[np.ndarray, np.nda
 
 def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
     """Which rows of a 2D page are lit: not taken with the light off (at the start, the end or in
-    between; :func:`dark_mask`). With the detector's dark level ``dark`` (one number: the mean
-    over bins, on the recording's own scale), longer stretches than :data:`DARK_LONGEST` too, where
-    their rows lie at that level (:data:`DARK_NEAR`). Reads each row's mean once, and the page again
-    only where rows stand apart."""
+    between; :func:`dark_mask`), and longer stretches than :data:`DARK_LONGEST`, which the
+    Denoiser projects with the rest: with the detector's dark level ``dark`` (one number: the mean
+    over bins, on the recording's own scale), where their rows lie at that level
+    (:data:`DARK_NEAR`); without it, where they hold no spectrum beside the others
+    (:func:`_long_dark`). Reads each row's mean once, and the page again only where rows stand
+    apart."""
     x = np.asarray(x)
     means = x.mean(axis=1, dtype=np.float64)
     return _lit(means, lambda rows: np.asarray(x[rows].mean(axis=0, dtype=np.float64)), dark)
@@ -1362,14 +1373,34 @@ def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
 
 def _lit(means: np.ndarray, means_of: MeansOf, dark: float | None) -> np.ndarray:
     """:func:`lit_mask` from the page's row means and :data:`MeansOf`."""
+    means_of = _once(means_of)
     off = dark_mask(means, means_of)
     if dark is None or not np.isfinite(dark):
-        return ~off
+        return ~(off | _long_dark(means, means_of, off))
     longer = dark_rows(means, longest=None) & ~off
     if longer.any() and (~off & ~longer).any():
         lit_level = float(np.median(means[~off & ~longer])) - dark
         off |= longer & (means - dark < DARK_NEAR * lit_level)
     return ~(off | _mostly_dark(means, dark, means_of))
+
+
+def _long_dark(means: np.ndarray, means_of: MeansOf, off: np.ndarray) -> np.ndarray:
+    """Without the detector's dark level: the stretches longer than :data:`DARK_LONGEST` that
+    :func:`dark_rows` finds apart from the rows not ``off``, taken where they hold no spectrum beside
+    the others (:func:`_no_spectrum`), all of them and their brightest tenth, as :func:`dark_mask`
+    takes shorter ones; none otherwise. Excitation turned down for longer keeps the spectrum's shape
+    and stays lit."""
+    none = np.zeros(len(means), bool)
+    apart = dark_rows(means, longest=None, scale=0.0) & ~off
+    long = none.copy()
+    for a, b, on in runs(apart):
+        if on and b - a > DARK_LONGEST:
+            long[a:b] = True
+    rest = ~off & ~long
+    if not long.any() or not rest.any():
+        return none
+    parts = (long, long & (means >= quantile(means[long], 0.9)))
+    return long if all(_no_spectrum(means_of, part, rest) for part in parts) else none
 
 
 #: Row means this many times their noise above the dark level stand apart from it

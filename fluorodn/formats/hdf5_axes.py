@@ -667,6 +667,9 @@ class HDF5Axes:
         names_out: list[str] = []
         first: tuple[str, np.ndarray | None, float | None, np.ndarray | None, datetime | None] | None = None
         for name, ds in datasets:
+            if isinstance(ds, h5py.Dataset) and ds.size == 0 and ds.ndim in (2, 3) and ds.dtype.kind in "iuf":
+                shape = " x ".join(str(int(n)) for n in ds.shape)
+                raise FileFormatError(f"{where}: {name} holds no values ({shape}); nothing to denoise")
             if not _numeric(ds) or ds.ndim not in (2, 3):
                 raise FileFormatError(f"{where}: {name} is not a 2D numeric dataset (time x wavelength); {_EXPECTED}")
             time, wl = _axes_of(ds, group, name, where)

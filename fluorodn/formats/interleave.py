@@ -113,7 +113,8 @@ def detect(data: np.ndarray, where: str) -> int:
         return found
     # sources of equal brightness: each row's spectral centroid tells their emission shapes apart
     # (only a clean fit counts there, so that a plain recording's changing shape asks for nothing)
-    centroid = x @ np.arange(x.shape[1], dtype=np.float64) / np.where(total != 0, total, np.nan)
+    with np.errstate(invalid="ignore", over="ignore"):  # a row holding an infinity has no centroid (NaN)
+        centroid = x @ np.arange(x.shape[1], dtype=np.float64) / np.where(total != 0, total, np.nan)
     if x.shape[1] >= 3 and np.isfinite(centroid).all():
         try:
             return _detect_on(centroid, where)

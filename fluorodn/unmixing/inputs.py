@@ -216,10 +216,10 @@ def recording_metadata(path: PathLike) -> dict[str, Any]:
         return {}
     import tifffile
 
-    from fluorodn._tiff import description_metadata
+    from fluorodn._tiff import _read_checked, description_metadata
 
-    try:
-        with tifffile.TiffFile(path) as tif:
+    try:  # tifffile's logged complaints of a damaged file taken in, not printed
+        with _read_checked(path), tifffile.TiffFile(path) as tif:
             text = tif.pages[0].description if tif.pages else ""
     except Exception:  # unreadable metadata is no metadata; the recording itself is read (and checked) elsewhere
         return {}

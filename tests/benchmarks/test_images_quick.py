@@ -33,7 +33,9 @@ def test_quick_images(tmp_path) -> None:
     for r in rows:
         beyond = r["removal_excess"] > res["removal_limit"] or r["removal_structure"] > res["removal_correlation"]
         beyond |= r["removal_smooth"] > res["smooth_limit"] and r["removal_curvature"] > res["curvature_limit"]
-        beyond |= r["bright_tail"] and r["spot_removal"][1] > res["spot_removed"]  # nan (too few spots): not beyond
+        spots, share, core, over, lit = r["spot_removal"]  # nan (too few spots): not beyond
+        beyond |= r["bright_tail"] and share > res["spot_removed"]
+        beyond |= (r["bright_tail"] or lit > res["spot_lit"]) and core > res["spot_core"] and over > res["spot_bright"]
         assert r["removal_warned"] == beyond
         if r["group"] == "reference":  # the frame benchmark's frames: denoised, silent
             assert r["error_over_input"] < 0.7 and r["warned"] == [] and r["removal_curvature"] < 0.2
@@ -65,12 +67,20 @@ def test_quick_images(tmp_path) -> None:
     assert [(c["pages"], c["side"]) for c in costs] == list(images.DASK_ARRAYS_QUICK)
     for c in costs:
         assert 0 < c["check_s"] < c["build_s"] + c["compute_s"] and c["share"] < 1
-    (spots,) = res["spots"]  # the faintest, smallest spots: flattened, too faint to judge
+    spots, bright = res["spots"]  # the faintest, smallest spots: flattened, too faint to judge
     assert (spots["sigma"], spots["peak"]) == (images.SPOT_SIGMAS[0], images.SPOT_PEAKS[0])
     assert spots["default"]["peak"] < 0.5 and spots["gauss-1"]["intensity"] == pytest.approx(1.0, abs=0.15)
     assert spots["default"] == spots["network"]  # not judged: nothing put back
     assert spots["raw"][0] == pytest.approx(1.0, abs=0.15) and spots["warned"] == []
     assert spots["spot_removal"][0] < 5 and spots["spot_removal"][1] != spots["spot_removal"][1]  # not judged
+    # the brightest: a small share of their excess removed, but several noise levels from their cores,
+    # which the network leaves far worse than the input's: told, put back, the cores as the input's
+    assert (bright["sigma"], bright["peak"]) == (images.SPOT_SIGMAS[0], images.SPOT_PEAKS[-1])
+    _, share, core, over, _ = bright["spot_removal"]
+    assert share < res["spot_removed"] and core > res["spot_core"] and over > res["spot_bright"]
+    assert bright["network"]["cores_error"] > 2.0 and bright["default"]["cores_error"] < 1.1
+    assert bright["default"]["error_over_input"] < bright["network"]["error_over_input"]
+    assert any(m.startswith(images.SPOTS_WARNING) and images.SPOTS_PUT_BACK in m for m in bright["warned"])
     md = (tmp_path / "images_quick.md").read_text()
     assert "| skimage | grass, noise 0.3 |" in md and "removed too much" in md and "correlated removal" in md
     assert "smoothed bright objects" in md  # the packed blobs

@@ -479,3 +479,16 @@ def test_the_dark_level_a_tiff_states_serves_the_sensors_unmixing(tmp_path: Path
     tifffile.imwrite(tmp_path / "n.tif", x, description=json.dumps(desc), metadata=None)
     result = cli("report", tmp_path / "n.tif", tmp_path / "d.tif", "--sensor", "example", "-o", tmp_path / "c.html")
     assert result.exit_code == 0 and "no dark level was given" in result.stderr, result.output
+
+
+def test_a_recording_that_cannot_be_unmixed_is_named(tmp_path: Path, helpers: Any) -> None:
+    """--sensor on a denoised recording whose bins are all constant: the error says it is the
+    denoised recording that cannot be unmixed, not the noisy one."""
+    noisy = helpers.spectra(ROWS, COLS, seed=3, dtype=np.float32) + 500.0
+    np.save(tmp_path / "n.npy", noisy)
+    np.save(tmp_path / "d.npy", np.full_like(noisy, 700.0))
+    sensor = sensor_csv(tmp_path / "s.csv", np.linspace(470.0, 600.0, 60))
+    result = cli("report", tmp_path / "n.npy", tmp_path / "d.npy", "--sensor", sensor, "--wavelengths", "480:590",
+                 "-o", tmp_path / "r.html")  # fmt: skip
+    assert_user_error(result, "the denoised recording: ", "bins hold one value")
+    assert not (tmp_path / "r.html").exists()

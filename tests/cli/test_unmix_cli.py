@@ -880,3 +880,21 @@ def test_unmix_nan_fill(tmp_path: Path) -> None:
     assert len(warned) == 1 and "4 values in 1 sample (at 100" in warned[0]
     table = np.genfromtxt(tmp_path / "rec_unmixed.csv", delimiter=",", names=True, comments="#")
     assert np.isfinite(table["sensor"]).all() and len(table) == 600
+
+
+def test_a_truncated_tiff_is_one_sentence_without_tifffile_log_lines(tmp_path: Path) -> None:
+    """A TIFF cut short inside its tags: the metadata read takes tifffile's complaints in, and the
+    run says what is wrong in its one line."""
+    full = tmp_path / "full.tif"
+    description = json.dumps({"wavelength_nm": np.linspace(477.0, 595.0, 152).tolist(), "sampling_hz": 5.0})
+    tifffile.imwrite(full, np.ones((3000, 152), np.float32), description=description, resolution=(1.0, 1.0))
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(full.read_bytes()[:1000])
+    import subprocess
+
+    # a process of its own: pytest's log capture would take tifffile's lines in before they reached stderr
+    args = ["unmix", str(cut), "--sensor", "example", "--wavelengths", "477:595", "-o", str(tmp_path / "out.csv")]
+    run = subprocess.run([sys.executable, "-m", "fluorodn", *args], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stderr.startswith("fluorodn: error: ")
+    assert "cut.tif is damaged or truncated" in run.stderr
+    assert run.stderr.strip().count("\n") == 0, run.stderr

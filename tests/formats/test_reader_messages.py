@@ -64,3 +64,27 @@ def test_an_unreadable_timestamp_lists_the_formats_read_once(export, stamp):
     path = export(np.round(spectra(20, 6), 2), times=[stamp, *stamps(20, "clock")[1:]])
     text = _refused(path)
     assert stamp in text and text.count(TIME_FORMATS) == 1
+
+
+def test_an_export_holding_an_infinity_is_read_without_a_numpy_warning(export):
+    """A value spelled "Infinity" leaves its row without a spectral centroid; reading the rows for
+    interleaved light sources says nothing of it (the value itself is the run's to refuse or fill)."""
+    import warnings
+
+    values = np.round(spectra(40, 12), 2)
+    values[7, 3] = np.inf
+    path = export(values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (stream,) = formats.read(path).streams
+    assert np.isinf(stream[7, 3]) and np.isfinite(np.delete(stream, 7, axis=0)).all()
+
+
+def test_an_hdf5_dataset_without_samples_is_named_as_empty(tmp_path: Path) -> None:
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "empty.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("Channel1", shape=(0, 152), dtype="f4")
+        f["Wavelength"] = np.linspace(477.0, 595.0, 152)
+    text = _refused(path)
+    assert "Channel1 holds no values (0 x 152)" in text and "is not a 2D numeric dataset" not in text

@@ -214,7 +214,7 @@ def test_small_but_normal_values_and_zeros_run(denoiser: Denoiser) -> None:
 def test_the_removal_warning_prints_what_tells_the_value_from_the_limit(
     monkeypatch: pytest.MonkeyPatch, excess: float, structure: float, printed: str
 ) -> None:
-    monkeypatch.setattr(_engine, "removal_readings", lambda noisy, denoised: (excess, structure, False, 0.0))
+    monkeypatch.setattr(_engine, "_removal_readings", lambda noisy, denoised: (excess, structure, False, 0.0, 1.0, 0.0))
     page = np.zeros((4, 4))
     message = removal_warning([page], [page])
     assert message is not None and printed in message
@@ -226,7 +226,7 @@ def test_smoothed_bright_objects_are_told_where_the_removed_part_is_smooth_and_f
 ) -> None:
     """Under the size and correlation limits, the curvature reading warns only where what was removed
     is smooth beyond its limit too, and names the way out."""
-    monkeypatch.setattr(_engine, "removal_readings", lambda noisy, denoised: (1.0, 0.6, False, smooth))
+    monkeypatch.setattr(_engine, "_removal_readings", lambda noisy, denoised: (1.0, 0.6, False, smooth, 1.0, 0.0))
     monkeypatch.setattr(_engine, "curvature_removal", lambda noisy, denoised: bend)
     monkeypatch.setattr(_engine, "periodic_stats", lambda noisy, denoised: (0.0, 0.0, ""))
     page = np.zeros((32, 32))

@@ -1376,6 +1376,37 @@ def test_a_short_recording_is_not_said_to_look_transposed(den: Denoiser, generat
         spec.run(np.ascontiguousarray(x.T))
 
 
+def test_a_short_recording_at_low_counts_is_not_told_to_transpose_and_a_transposed_one_is() -> None:
+    """40-70 samples x 152 bins of a few photons a bin: too noisy for its rows to read as one
+    spectrum, so the image model takes it, but its rows read more like one than its columns do; the
+    advice to transpose it (which would swap its axes) is not given, by the default nor by the
+    spectral path declared. 40 bins x 152 samples given as (wavelength, time) still gets it."""
+    rng = np.random.default_rng(14)
+
+    def counts(t: int, w: int, photons: float) -> np.ndarray:
+        wl = np.linspace(477.0, 595.0, w)
+        spectrum = np.exp(-(((wl - 510.0) / 30.0) ** 2)) + 0.05
+        a = 0.3 * np.sin(np.arange(t) / 12.0)
+        clean = photons * spectrum[None, :] * (1.0 + a[:, None] * (wl[None, :] > 500.0))
+        return (rng.poisson(clean) + 100 + rng.normal(0.0, 2.0, clean.shape)).astype(np.float32)
+
+    spec = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    den = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
+    for t, photons in ((40, 30.0), (60, 30.0), (70, 50.0), (40, 10.0)):
+        x = counts(t, 152, photons)
+        assert not spectral.rows_are_spectra(x) and spectral.reads_as_given(x)
+        for run in (den.run, spec.run):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                run(x)
+            said = [str(c.message) for c in caught]
+            assert not any("(wavelength, time)" in m or "transposed" in m for m in said), (t, said)
+    given = np.ascontiguousarray(counts(152, 40, 200.0).T)  # (40 wavelengths, 152 samples)
+    assert not spectral.reads_as_given(given)
+    with pytest.warns(OutOfDomainWarning, match=r"given as \(wavelength, time\).*pass it transposed"):
+        den.run(given)
+
+
 def test_too_few_samples_are_said_to_be(generator) -> None:
     """Under FEW_SAMPLES samples the spectral path says the recording is too short to denoise
     reliably (one call and dask's client); from FEW_SAMPLES on it does not."""

@@ -453,19 +453,20 @@ def test_samples_taken_with_the_light_off_carry_no_measurement(
     assert corr(res.sensor[25:], tr["a"][25:]) > 0.9
 
 
+@pytest.mark.parametrize("dark", [300.0, None])
 @pytest.mark.parametrize("dark_rows", [slice(100, 700), slice(0, 600)])
-def test_a_long_stretch_with_the_light_off_carries_no_measurement_either(dark_rows: slice) -> None:
+def test_a_long_stretch_with_the_light_off_carries_no_measurement_either(dark_rows: slice, dark: float | None) -> None:
     """A stretch with the light off longer than the Denoiser sets aside (600 samples, in the middle
     or the first half of the recording) is NaN and named as a short one is: no values made up at
     the fit's floor, and the lit samples' gain about 1 (their typical spectrum not taken over the
-    dark ones)."""
+    dark ones). Without the dark level, by its spectrum: it holds none beside the lit samples'."""
     x, tr = forward(n=1200, seed=6, noise_scale=0.3, dark=300.0)
     n = dark_rows.stop - dark_rows.start
     x[dark_rows] = 300.0 + np.random.default_rng(6).normal(0.0, 3.0, (n, x.shape[1]))
     sensor = (tr["wl"], tr["response"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = unmix(x, tr["wl"], sensor, denoise=False, dark=300.0, rate=FS)
+        res = unmix(x, tr["wl"], sensor, denoise=False, dark=dark, rate=FS)
     notices = [str(w.message) for w in caught if issubclass(w.category, fluorodn.LightOffNotice)]
     assert len(notices) == 1 and notices[0].startswith(f"{n} of 1200 samples read as taken with the light off")
     assert res.dark_samples == n and np.isnan(res.sensor[dark_rows]).all() and np.isnan(res.gain[dark_rows]).all()
@@ -522,6 +523,8 @@ def test_excitation_turned_down_for_long_is_fitted_not_taken_for_dark() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fluorodn.UnmixWarning)
         res = unmix(dim, wl, "example", denoise=False, dark=500.0)
+        # without the dark level: its spectrum keeps its shape
+        assert unmix(dim, wl, "example", denoise=False).dark_samples == 0
     assert res.dark_samples == 0 and np.isfinite(res.sensor).all()
     assert np.median(res.gain[1000:2000]) == pytest.approx(0.4 * np.median(res.gain[:1000]), rel=0.05)
     assert corr(res.sensor, a) > 0.6  # the raw trace's at this noise: about 0.7
