@@ -266,11 +266,11 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
     (:func:`fluorodn.spectral.short_recording`) and what was removed
     (:func:`fluorodn._engine.removal_warning`: its size, its correlation and the spots it flattened).
     Each timing spans :data:`COST_BATCH` pixels of calls at least. Also the readings that run only
-    on some frames, timed on the same frame and output: the spots' (:func:`fluorodn._engine.spot_removal`,
-    where what was removed has a bright tail) and the curvature's
+    on some frames, timed on the same frame and output: the spots' (:func:`fluorodn._engine.spot_readings`,
+    where what was removed has a bright tail or many bright values) and the curvature's
     (:func:`fluorodn._engine.curvature_removal`, where it is smooth)."""
     from benchmarks.stress import make_frame
-    from fluorodn._engine import clipping_warning, curvature_removal, removal_warning, spot_removal
+    from fluorodn._engine import clipping_warning, curvature_removal, removal_warning, spot_readings
     from fluorodn.spectral import short_recording
 
     def checks(x: np.ndarray, y: np.ndarray) -> None:
@@ -296,7 +296,7 @@ def check_cost(den: Any, quick: bool = False) -> list[dict[str, Any]]:
             for fn, args in (
                 (checks, (x, y)),
                 (checks, (whole, y)),
-                (spot_removal, (x, y)),
+                (spot_readings, (x, y)),
                 (curvature_removal, (x, y)),
             )
         )
@@ -458,6 +458,7 @@ def run(quick: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
                 "spot_removal": spot_reading(noisy, net),
                 "bright_tail": bright,
                 "spots_put_back": net is not y,
+                "network_error_over_input": float(np.sqrt(np.mean((net - clean) ** 2) / np.mean((noisy - clean) ** 2))),
                 "one_spectrum": one_spectrum(noisy),
                 "model": ran._runs(noisy.shape, first=noisy).name,
                 "warned": warned,
@@ -536,7 +537,8 @@ def report(res: dict[str, Any]) -> str:
         f"{res.get('spot_removed', float('nan')):g} (with a bright tail), or the cores' "
         f"{res.get('spot_core', float('nan')):g} while the spots' excess stands over "
         f"{res.get('spot_bright', float('nan')):g} noise levels. The periodic frames are declared images "
-        "(`kind='image'`). Warned: the removal check that warned (`removed too much`, `correlated removal`, "
+        "(`kind='image'`). Error over input in brackets: the network's alone, where the spots were put back. "
+        "Warned: the removal check that warned (`removed too much`, `correlated removal`, "
         "`periodic pattern`, `flattened spots`, `smoothed bright objects`), or the other warning's first words.",
         "",
         f"Worse than the input: {s['worse_than_input']} of {s['frames']} frames, "
@@ -566,7 +568,8 @@ def report(res: dict[str, Any]) -> str:
             for c in res["check_cost"]
             if "whole_s" in c
         )
-        + ". Where they run too (a bright tail: the spots' reading; a smooth removed part: the curvature's), "
+        + ". Where they run too (a bright tail or many bright values: the spots' reading; a smooth removed part: "
+        "the curvature's), "
         "timed on the same frames: "
         + ", ".join(
             f"{c['side']} x {c['side']}: + {1e3 * c['spots_s']:.2f} ms and + {1e3 * c['curvature_s']:.2f} ms "
@@ -606,7 +609,9 @@ def report(res: dict[str, Any]) -> str:
         said = [name for m in r["warned"] for name in [_which_check(m)] if name]
         warned = ", ".join(said + [f"other: {m[:60]}..." for m in others]) or "no"
         lines.append(
-            f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f} | "
+            f"| {r['group']} | {r['frame']} | {r['shape'][0]} x {r['shape'][1]} | {r['error_over_input']:.2f}"
+            + (f" ({r['network_error_over_input']:.2f})" if r.get("spots_put_back") else "")
+            + " | "
             f"{r['removal_excess']:.2f} | {r['removal_structure']:.2f} | "
             f"{r.get('removal_curvature', float('nan')):.2f} ({r.get('removal_smooth', float('nan')):.2f}) | "
             f"{_spots(r)} | {warned} |"

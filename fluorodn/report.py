@@ -54,9 +54,9 @@ Per page the summary holds:
   more (a gain, a dip, a blur across wavelength);
   else ``"looks like noise"``;
 * ``light_off``: the samples read as taken with the light off
-  (:func:`fluorodn.spectral.lit_mask`, with the dark level given also the longer stretches at
-  it; 0 for image frames), shaded in the figures and left out of the numbers above (where 4 or
-  more samples are lit);
+  (:func:`fluorodn.spectral.lit_mask`: also the longer stretches, at the dark level where one is
+  given, else where they hold no spectrum; 0 for image frames), shaded in the figures and left
+  out of the numbers above (where 4 or more samples are lit);
 * with a sensor spectrum, the sensor trace unmixed from both (:func:`fluorodn.unmix`,
   ``denoise=False``): its standard deviation and the ratio of their power spectra, and
   ``sensor_notes``: the warnings unmixing gave (each kind once, the noisy recording's where both
@@ -551,15 +551,12 @@ def build_report(
                 with warnings_module.catch_warnings(record=True) as told:  # shown once, beside the traces
                     warnings_module.simplefilter("always", UserWarning)
                     warnings_module.simplefilter("ignore", LightOffNotice)  # NaN in both traces, gaps in the figure
-                    traces = []
-                    for which, z in (("noisy", xk), ("denoised", yk)):
-                        try:
-                            res = unmix(z[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live)
-                        except UnmixError as err:  # which of the two recordings it is
-                            named = f"the {which} recording {where.rstrip(', ')}".rstrip()
-                            raise UnmixError(f"{named}: {err}") from err
-                        traces.append(res.sensor)
-                    a_before, a_after = traces
+                    a_before = unmix(xk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
+                    try:
+                        a_after = unmix(yk[:, live], wl_live, sensor, denoise=False, rate=rate, dark=dark_live).sensor
+                    except UnmixError as err:  # the noisy one unmixed: what fails is the denoised recording's
+                        named = f"the denoised recording {where.rstrip(', ')}".rstrip()
+                        raise UnmixError(f"{named}: {err}") from err
             except BaseException:  # the figures drawn so far are pyplot's until closed
                 _close([fig for _, fig in figures])
                 raise

@@ -831,12 +831,12 @@ def recording_cautions(
     x: np.ndarray, components: int = COMPONENTS, fixed_pattern: bool = True, filters_over_time: bool = True
 ) -> list[EventCaution]:
     """:func:`event_cautions` of a whole (T, W) recording, from the statistics the spectral path
-    fits on it (:func:`fit`, without the coefficient traces): its lit samples (:func:`lit_mask`)
-    only. None of a recording with values that are not finite."""
+    fits on it (:func:`fit`, without the coefficient traces): the samples it denoises
+    (:func:`set_aside`) only. None of a recording with values that are not finite."""
     x = np.asarray(x)
     if not np.isfinite(x).all():
         return []
-    mask = lit_mask(x)
+    mask = set_aside(x)[0]  # the rows the Denoiser fits on
     lit = x if mask.all() else x[mask]
     if lit.shape[0] < 2:
         return []
@@ -1146,9 +1146,20 @@ def one_spectrum(x: np.ndarray) -> float:
 def reads_as_given(x: np.ndarray) -> bool:
     """Whether a 2D page reads as time x wavelength the way it is given rather than transposed: its
     rows are one spectrum (:func:`rows_are_spectra`), or, too noisy for that (a short recording at
-    low counts), its rows read more like one spectrum than its columns do (:func:`one_spectrum`)."""
+    low counts) and its columns not one either, its rows read more like one spectrum than its columns
+    do (:func:`one_spectrum`), each read on the samples lit as that way round would have them
+    (:func:`lit_mask`: light off for a stretch steps every bin's time course alike)."""
     x = np.asarray(x)
-    return rows_are_spectra(x) or one_spectrum(x) > one_spectrum(x.T)
+    if rows_are_spectra(x):
+        return True
+    rows, cols = (one_spectrum(_lit_rows(a)) for a in (x, x.T))
+    return max(rows, cols) < ONE_SPECTRUM and rows > cols
+
+
+def _lit_rows(x: np.ndarray) -> np.ndarray:
+    """The rows of a 2D page that :func:`lit_mask` reads as lit (all of them where fewer than 2 are)."""
+    lit = lit_mask(x)
+    return x if lit.all() or lit.sum() < 2 else x[lit]
 
 
 #: A recording has dark rows (:func:`dark_rows`) where its lowest row mean lies at least this
@@ -1386,21 +1397,27 @@ def _lit(means: np.ndarray, means_of: MeansOf, dark: float | None) -> np.ndarray
 
 def _long_dark(means: np.ndarray, means_of: MeansOf, off: np.ndarray) -> np.ndarray:
     """Without the detector's dark level: the stretches longer than :data:`DARK_LONGEST` that
-    :func:`dark_rows` finds apart from the rows not ``off``, taken where they hold no spectrum beside
-    the others (:func:`_no_spectrum`), all of them and their brightest tenth, as :func:`dark_mask`
-    takes shorter ones; none otherwise. Excitation turned down for longer keeps the spectrum's shape
-    and stays lit."""
+    :func:`dark_rows` finds apart from the rows not ``off``, below them (or, as :func:`dark_mask`
+    looks, above them: a recording multiplied by a negative number), taken where they hold no
+    spectrum beside the others (:func:`_no_spectrum`), all of them and their brightest tenth, as
+    :func:`dark_mask` takes shorter ones; none otherwise. Excitation turned down for longer keeps the
+    spectrum's shape and stays lit."""
     none = np.zeros(len(means), bool)
-    apart = dark_rows(means, longest=None, scale=0.0) & ~off
-    long = none.copy()
-    for a, b, on in runs(apart):
-        if on and b - a > DARK_LONGEST:
-            long[a:b] = True
-    rest = ~off & ~long
-    if not long.any() or not rest.any():
+    if len(means) <= DARK_LONGEST + 1:  # no stretch longer, with a lit row beside it (frames' costs nothing)
         return none
-    parts = (long, long & (means >= quantile(means[long], 0.9)))
-    return long if all(_no_spectrum(means_of, part, rest) for part in parts) else none
+    for side in (means, -means):
+        apart = dark_rows(side, longest=None, scale=0.0) & ~off
+        long = none.copy()
+        for a, b, on in runs(apart):
+            if on and b - a > DARK_LONGEST:
+                long[a:b] = True
+        rest = ~off & ~long
+        if not long.any() or not rest.any():
+            continue
+        parts = (long, long & (side >= quantile(side[long], 0.9)))
+        if all(_no_spectrum(means_of, part, rest) for part in parts):
+            return long
+    return none
 
 
 #: Row means this many times their noise above the dark level stand apart from it

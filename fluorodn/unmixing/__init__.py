@@ -30,7 +30,8 @@ differences (shot and dark noise alike).
 (residuals ``(F - dark - model) / sigma``), starting at the linear solution.
 
 Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`: the rows the Denoiser sets
-aside and, with the dark level given, longer stretches at that level) hold no spectrum to fit:
+aside and longer stretches, at the dark level where it is given, else where they hold no spectrum)
+hold no spectrum to fit:
 they are set aside before anything is estimated, the lit samples are denoised and fitted as one
 recording, and every trace is NaN on the dark ones.
 

@@ -114,8 +114,9 @@ def unmix(
     UnmixResult with (T,) float64 traces ``sensor``, ``hbo2``, ``hb``, ``offset``, ``gain``,
     ``residual_rms`` (relative to the recording's typical state; see :mod:`fluorodn.unmixing`).
     Samples taken with the light off (:func:`fluorodn.spectral.lit_mask`, as the Denoiser
-    finds them, and with ``dark`` given also stretches longer than it sets aside, where they lie
-    at the dark level) carry no measurement: they are NaN in every trace, ``dark_samples`` counts
+    finds them, and also stretches longer than it sets aside: with ``dark`` given where they lie
+    at the dark level, without it where they hold no spectrum beside the lit samples') carry no
+    measurement: they are NaN in every trace, ``dark_samples`` counts
     them, and a :class:`~fluorodn.LightOffNotice` says where they are. The lit samples are
     denoised and fitted as one recording, as if the dark ones were not there.
 

@@ -85,4 +85,4 @@ def test_quick_images(tmp_path) -> None:
     assert "| skimage | grass, noise 0.3 |" in md and "removed too much" in md and "correlated removal" in md
     assert "smoothed bright objects" in md  # the packed blobs
     assert "## Point-like spots" in md and "| 1 | 2 | " in md
-    assert "Where they run too (a bright tail: the spots' reading; a smooth removed part: the curvature's)" in md
+    assert "Where they run too (a bright tail or many bright values: the spots' reading; a smooth removed part: " in md

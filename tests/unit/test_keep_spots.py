@@ -102,9 +102,11 @@ def test_the_removal_check_puts_spots_back_as_reading_each_page_anew_does() -> N
     assert kept > 0 and said is not None and "was put back" in said
     anew = [o.copy() for o in outs]
     for page, out in zip(pages, anew, strict=True):
-        if _engine.removal_readings(page, out)[2]:  # what was removed has a bright tail: spots read
-            _, share = spot_removal(page, out)
-            if share > _engine.SPOT_REMOVED:
+        _, _, bright, _, level, lit = _engine._removal_readings(page, out)
+        if bright or lit > _engine.SPOT_LIT:  # a bright tail, or many bright values: spots read
+            _, share, core, over = _engine.spot_readings(page, out)
+            cores = core / level > _engine.SPOT_CORE and over / level > _engine.SPOT_BRIGHT
+            if (bright and share > _engine.SPOT_REMOVED) or cores:
                 keep_spots(page, out)
     for a, b in zip(ours, anew, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -1383,17 +1383,19 @@ def test_a_short_recording_at_low_counts_is_not_told_to_transpose_and_a_transpos
     spectral path declared. 40 bins x 152 samples given as (wavelength, time) still gets it."""
     rng = np.random.default_rng(14)
 
-    def counts(t: int, w: int, photons: float) -> np.ndarray:
+    def counts(t: int, w: int, photons: float, off: slice | None = None) -> np.ndarray:
         wl = np.linspace(477.0, 595.0, w)
         spectrum = np.exp(-(((wl - 510.0) / 30.0) ** 2)) + 0.05
         a = 0.3 * np.sin(np.arange(t) / 12.0)
         clean = photons * spectrum[None, :] * (1.0 + a[:, None] * (wl[None, :] > 500.0))
+        if off is not None:  # the light off: the detector's level and read noise
+            clean[off] = 0.0
         return (rng.poisson(clean) + 100 + rng.normal(0.0, 2.0, clean.shape)).astype(np.float32)
 
     spec = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
     den = Denoiser(device="cpu", options=DenoiserOptions(threads=1))
-    for t, photons in ((40, 30.0), (60, 30.0), (70, 50.0), (40, 10.0)):
-        x = counts(t, 152, photons)
+    for t, photons, off in ((40, 30.0, None), (60, 30.0, None), (70, 50.0, slice(0, 10)), (40, 10.0, None)):
+        x = counts(t, 152, photons, off)
         assert not spectral.rows_are_spectra(x) and spectral.reads_as_given(x)
         for run in (den.run, spec.run):
             with warnings.catch_warnings(record=True) as caught:
@@ -1401,10 +1403,13 @@ def test_a_short_recording_at_low_counts_is_not_told_to_transpose_and_a_transpos
                 run(x)
             said = [str(c.message) for c in caught]
             assert not any("(wavelength, time)" in m or "transposed" in m for m in said), (t, said)
-    given = np.ascontiguousarray(counts(152, 40, 200.0).T)  # (40 wavelengths, 152 samples)
-    assert not spectral.reads_as_given(given)
-    with pytest.warns(OutOfDomainWarning, match=r"given as \(wavelength, time\).*pass it transposed"):
-        den.run(given)
+    # (40 wavelengths, 152 samples), and with the light off for 30 samples, which steps every bin's
+    # time course alike: its rows then read alike, unless the dark samples are set aside
+    for off in (None, slice(0, 30)):
+        given = np.ascontiguousarray(counts(152, 40, 300.0, off).T)
+        assert not spectral.reads_as_given(given)
+        with pytest.warns(OutOfDomainWarning, match=r"given as \(wavelength, time\).*pass it transposed"):
+            den.run(given)
 
 
 def test_too_few_samples_are_said_to_be(generator) -> None:
