@@ -55,7 +55,8 @@ class NpyRecording:
         if offset + need > size:
             raise FileFormatError(
                 f"cannot read {path} as a .npy array (its header declares {need} bytes of data, the file holds "
-                f"{max(0, size - offset)}: it is truncated); {fix}"
+                f"{max(0, size - offset)}: it is truncated, or still being written); wait until its writer has "
+                f"finished, or {fix}"
             )
         self._offset, self._fortran, self._stored = offset, bool(fortran), dtype
         self.shape = shape

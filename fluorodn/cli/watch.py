@@ -248,6 +248,11 @@ def watch(
     # the files counted as failed: a file that fails again is not counted again, and one denoised in
     # the end is counted as denoised only (each file counts once, by its last outcome)
     failed: set[Path] = set()
+    # files whose output this watch wrote (counted as denoised), files written to after their output
+    # (counted so instead: their last outcome), and files whose output was there when first handled
+    denoised: set[Path] = set()
+    stale: set[Path] = set()
+    skipped: set[Path] = set()
 
     def count_failed(path: Path) -> None:
         if path not in failed:
@@ -306,6 +311,12 @@ def watch(
                                                "status": "skipped", "reason": why})  # fmt: skip
             elif (written := _changed_since(path, dest, denoised_from.get(path))) and told_stale.get(path) != written:
                 told_stale[path] = written  # told once for each writing of the file
+                if path not in stale:
+                    stale.add(path)
+                    skipped.discard(path)
+                    if path in denoised:
+                        denoised.discard(path)
+                        counts["denoised"] -= 1
                 why = (f"was written after its output {dest}, which was kept (it may be of an earlier recording of "
                        f"that name); to denoise this one, move that output away and restart the watch, or run "
                        f"fluorodn denoise {path} --overwrite")  # fmt: skip
@@ -313,6 +324,8 @@ def watch(
                 if report is not None:
                     _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest),
                                                "status": "changed", "reason": why})  # fmt: skip
+            elif path not in denoised and path not in stale:  # its output there already: passed over, counted
+                skipped.add(path)
             handled.add(path)
             return None
         if (waiting := _output_gone(path)) is not None:
@@ -382,6 +395,9 @@ def watch(
             record.update(status="skipped", reason=why)
         elif err is None:
             counts["denoised"] += 1
+            denoised.add(path)
+            stale.discard(path)
+            skipped.discard(path)
             if path in failed:  # failed before (written in pauses longer than --settle): counted as denoised now
                 failed.discard(path)
                 counts["failed"] -= 1
@@ -459,7 +475,11 @@ def watch(
                         _append_json_line(report, {"time": _now(), "input": str(path), "output": str(dest_of(path)),
                                                    "status": "failed", "error": last})  # fmt: skip
             cut = f" {busy[0]} was not denoised (its partial output removed);" if busy else ""
-            typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed", err=True)
+            more = (f", {len(stale)} written to after their output (the output kept)" if stale else "") + (
+                f", {len(skipped)} skipped (output exists)" if skipped else ""
+            )
+            typer.echo(f"fluorodn: stopped;{cut} {counts['denoised']} denoised, {counts['failed']} failed{more}",
+                       err=True)  # fmt: skip
             raise typer.Exit(130 if busy else 0) from None
 
 

@@ -101,8 +101,9 @@ def test_a_file_replaced_after_it_was_denoised_is_told_whatever_its_time_and_cou
     tiny_model: Path, tmp_path: Path
 ) -> None:
     """A recording replaced under its name after this watch denoised it, by a copy that keeps an
-    older modification time (cp -p, rsync -t): told as changed, its output kept. A file that failed
-    (written in pauses longer than --settle) and was denoised once complete counts as denoised only."""
+    older modification time (cp -p, rsync -t): told as changed, its output kept, and counted so in
+    the summary, not as denoised. A file that failed (written in pauses longer than --settle) and was
+    denoised once complete counts as denoised only."""
     incoming, out, log, rng, proc = _watching_one_file(tiny_model, tmp_path, seed=2)
     try:
         wait_for(lambda: log.exists() and log.read_text().count("\n") == 1, timeout=60, proc=proc)
@@ -125,7 +126,33 @@ def test_a_file_replaced_after_it_was_denoised_is_told_whatever_its_time_and_cou
     assert (out / "a_denoised.npy").read_bytes() == denoised
     statuses = [json.loads(line)["status"] for line in log.read_text().splitlines()]
     assert statuses == ["denoised", "changed", "failed", "denoised"], statuses
-    assert stderr.strip().splitlines()[-1] == "fluorodn: stopped; 2 denoised, 0 failed"
+    # each file counted once, by its last outcome: the replaced one as written to after its output
+    last = "fluorodn: stopped; 1 denoised, 0 failed, 1 written to after their output (the output kept)"
+    assert stderr.strip().splitlines()[-1] == last
+
+
+def test_files_whose_output_exists_are_passed_over_and_counted(tiny_model: Path, tmp_path: Path) -> None:
+    """A restarted watch passes over the files whose output is there, leaves those outputs as they
+    are, and its summary counts them beside the files it denoised."""
+    incoming, out = tmp_path / "incoming", tmp_path / "denoised"
+    incoming.mkdir()
+    out.mkdir()
+    rng = np.random.default_rng(4)
+    for name in ("done1", "done2", "new"):
+        np.save(incoming / f"{name}.npy", rng.normal(100.0, 5.0, (64, 64)).astype(np.float32))
+    for name in ("done1", "done2"):
+        (out / f"{name}_denoised.npy").write_bytes(b"an earlier run's output")
+    proc = start_watch(tiny_model, incoming, out, "--settle", 0.3)
+    try:
+        wait_for(lambda: (out / "new_denoised.npy").is_file(), proc=proc)
+        time.sleep(1.0)
+        code, _, stderr = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, stderr
+    assert all((out / f"{n}_denoised.npy").read_bytes() == b"an earlier run's output" for n in ("done1", "done2"))
+    assert stderr.strip().splitlines()[-1] == "fluorodn: stopped; 1 denoised, 0 failed, 2 skipped (output exists)"
 
 
 def test_slow_writer_corrupt_file_and_ctrl_c(tiny_model: Path, denoiser: Any, tmp_path: Path, helpers: Any) -> None:

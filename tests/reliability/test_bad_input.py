@@ -117,7 +117,7 @@ def truncated_npy(d: Path, ctx: SimpleNamespace) -> tuple[list[Any], list[str]]:
     data = (d / "full.npy").read_bytes()
     (d / "full.npy").unlink()
     (d / "a.npy").write_bytes(data[: len(data) // 2])
-    return [d / "a.npy"], [str(d / "a.npy"), "cannot read", "numpy.save"]
+    return [d / "a.npy"], [str(d / "a.npy"), "cannot read", "or still being written", "numpy.save"]
 
 
 @case
