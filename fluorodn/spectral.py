@@ -1287,14 +1287,14 @@ def _no_spectrum(means_of: MeansOf, rows: np.ndarray, lit: np.ndarray) -> bool:
     return float((lack - lack.mean()) @ centred) > DARK_LACK * float(centred @ centred)
 
 
-def _dark_side(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
+def _dark_side(means: np.ndarray, means_of: MeansOf, longest: int | None = DARK_LONGEST) -> np.ndarray:
     """The dark rows :func:`dark_rows` finds below the median of ``means`` (or, where more than half
     are dark, below their :data:`DARK_UPPER` quantile) that hold no spectrum beside the others
     (:func:`_no_spectrum`): all of them, their brightest tenth (a stretch of dimmed light among
     them would stand there) and, where the quantile adds rows to the median's, those added; failing
     that, those of them below the widest gap among their means; none otherwise."""
-    found = dark_rows(means, scale=0.0)
-    most = dark_rows(means, reference=DARK_UPPER, scale=0.0)
+    found = dark_rows(means, longest, scale=0.0)
+    most = dark_rows(means, longest, reference=DARK_UPPER, scale=0.0)
 
     def dark(rows: np.ndarray, *within: np.ndarray) -> bool:
         parts = [rows, rows & (means >= quantile(means[rows], 0.9)), *within]
@@ -1340,17 +1340,17 @@ def _once(means_of: MeansOf) -> MeansOf:
     return once
 
 
-def dark_mask(means: np.ndarray, means_of: MeansOf) -> np.ndarray:
+def dark_mask(means: np.ndarray, means_of: MeansOf, longest: int | None = DARK_LONGEST) -> np.ndarray:
     """The rows of a page taken with the light off, from its row means ``means`` and ``means_of``
     (the mean spectrum over given rows, asked for only where rows stand apart, once per set): the
     rows :func:`dark_rows` finds apart from the others by their means (below the median; where more
-    than half are dark, below the :data:`DARK_UPPER` quantile), taken only where they hold no
-    spectrum (:func:`_dark_side`); so an offset added to the recording, its scale or its sign
-    changes nothing (a recording multiplied by a negative number has its dark rows on top: they
-    are looked for there too)."""
+    than half are dark, below the :data:`DARK_UPPER` quantile), in stretches of at most ``longest``
+    (None: any length), taken only where they hold no spectrum (:func:`_dark_side`); so an offset
+    added to the recording, its scale or its sign changes nothing (a recording multiplied by a
+    negative number has its dark rows on top: they are looked for there too)."""
     once = _once(means_of)
-    off = _dark_side(means, once)
-    return off if off.any() else _dark_side(-means, once)
+    off = _dark_side(means, once, longest)
+    return off if off.any() else _dark_side(-means, once, longest)
 
 
 def set_aside(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1374,8 +1374,8 @@ def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
     between; :func:`dark_mask`), and longer stretches than :data:`DARK_LONGEST`, which the
     Denoiser projects with the rest: with the detector's dark level ``dark`` (one number: the mean
     over bins, on the recording's own scale), where their rows lie at that level
-    (:data:`DARK_NEAR`); without it, where they hold no spectrum beside the others
-    (:func:`_long_dark`). Reads each row's mean once, and the page again only where rows stand
+    (:data:`DARK_NEAR`); without it, where they hold no spectrum beside the others, as shorter
+    ones (:func:`dark_mask` of any length). Reads each row's mean once, and the page again only where rows stand
     apart."""
     x = np.asarray(x)
     means = x.mean(axis=1, dtype=np.float64)
@@ -1384,40 +1384,15 @@ def lit_mask(x: np.ndarray, dark: float | None = None) -> np.ndarray:
 
 def _lit(means: np.ndarray, means_of: MeansOf, dark: float | None) -> np.ndarray:
     """:func:`lit_mask` from the page's row means and :data:`MeansOf`."""
+    if dark is None or not np.isfinite(dark):  # longer stretches too, by their spectrum
+        return ~dark_mask(means, means_of, longest=None)
     means_of = _once(means_of)
     off = dark_mask(means, means_of)
-    if dark is None or not np.isfinite(dark):
-        return ~(off | _long_dark(means, means_of, off))
     longer = dark_rows(means, longest=None) & ~off
     if longer.any() and (~off & ~longer).any():
         lit_level = float(np.median(means[~off & ~longer])) - dark
         off |= longer & (means - dark < DARK_NEAR * lit_level)
     return ~(off | _mostly_dark(means, dark, means_of))
-
-
-def _long_dark(means: np.ndarray, means_of: MeansOf, off: np.ndarray) -> np.ndarray:
-    """Without the detector's dark level: the stretches longer than :data:`DARK_LONGEST` that
-    :func:`dark_rows` finds apart from the rows not ``off``, below them (or, as :func:`dark_mask`
-    looks, above them: a recording multiplied by a negative number), taken where they hold no
-    spectrum beside the others (:func:`_no_spectrum`), all of them and their brightest tenth, as
-    :func:`dark_mask` takes shorter ones; none otherwise. Excitation turned down for longer keeps the
-    spectrum's shape and stays lit."""
-    none = np.zeros(len(means), bool)
-    if len(means) <= DARK_LONGEST + 1:  # no stretch longer, with a lit row beside it (frames' costs nothing)
-        return none
-    for side in (means, -means):
-        apart = dark_rows(side, longest=None, scale=0.0) & ~off
-        long = none.copy()
-        for a, b, on in runs(apart):
-            if on and b - a > DARK_LONGEST:
-                long[a:b] = True
-        rest = ~off & ~long
-        if not long.any() or not rest.any():
-            continue
-        parts = (long, long & (side >= quantile(side[long], 0.9)))
-        if all(_no_spectrum(means_of, part, rest) for part in parts):
-            return long
-    return none
 
 
 #: Row means this many times their noise above the dark level stand apart from it
