@@ -37,6 +37,7 @@ BENCHMARKS = {
     "oscillations": "benchmarks.oscillations",
     "flashes": "benchmarks.flashes",
     "noise-changes": "benchmarks.noise_changes",
+    "local-detail": "benchmarks.local_detail",
 }
 #: Benchmarks that need arguments of their own (``compare``: the candidate model); ``all`` skips them.
 NOT_IN_ALL = ("compare",)

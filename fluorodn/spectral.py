@@ -135,6 +135,7 @@ __all__ = [
     "kept_share",
     "light_off_message",
     "lit_mask",
+    "local_structure",
     "looks_spectral",
     "network_input",
     "noise_levels",
@@ -1529,15 +1530,31 @@ def rows_are_spectra(x: np.ndarray) -> bool:
 
 def short_recording(x: np.ndarray, shape: tuple[int, ...] | None = None) -> bool:
     """Whether a 2D page that does not look spectral (:func:`looks_spectral`) is yet, by its content,
-    a short time x wavelength recording: ``MIN_BINS <= W <= MAX_BINS`` columns, and its rows one
-    spectrum (:func:`rows_are_spectra`), however its shape looks transposed. ``x`` may be rows of a
-    page of ``shape`` (all of it by default)."""
+    a short time x wavelength recording: ``MIN_BINS <= W <= MAX_BINS`` columns, its rows one
+    spectrum (:func:`rows_are_spectra`), however its shape looks transposed, and nothing local left
+    out of its leading spectral components (:func:`local_structure` up to :data:`LOCAL_LIMIT`, read
+    on its lit rows): a frame whose rows read as one spectrum by an illumination ramp across it, and
+    whose cells the spectral path would remove, is a frame. ``x`` may be rows of a page of ``shape``
+    (all of it by default)."""
     shape = tuple(x.shape if shape is None else shape)
     if len(shape) != 2 or shape[0] < 2 or not MIN_BINS <= shape[1] <= MAX_BINS:
         return False
     if looks_spectral(shape):
         return False
-    return rows_are_spectra(x)
+    return rows_are_spectra(x) and not _holds_local_detail(x)
+
+
+def _holds_local_detail(x: np.ndarray) -> bool:
+    """Whether the lit rows (:func:`lit_mask`) of a 2D page of finite values hold local detail that
+    their leading spectral components leave out (:func:`local_structure` beyond :data:`LOCAL_LIMIT`)."""
+    x = np.asarray(x)
+    if not np.isfinite(x).all():  # read before the values are checked: nothing to tell
+        return False
+    lit = lit_mask(x)
+    rows = x if lit.all() else x[lit]
+    if rows.shape[0] < LOCAL_LEAST + LOCAL_BOX - 1:
+        return False
+    return local_structure([rows], project(rows)) > LOCAL_LIMIT
 
 
 # -- running the network on the coefficient traces -------------------------------------------
@@ -2180,6 +2197,79 @@ def check_blocks(t: int) -> list[slice]:
     return [slice(int(s), int(s) + size) for s in np.linspace(0, t - size, blocks).astype(int)]
 
 
+#: Samples and bins of the squares over which :func:`local_structure` averages what a recording's
+#: projection leaves out.
+LOCAL_BOX = 5
+#: Largest :func:`local_structure` of what a recording's projection leaves out before it is taken to
+#: hold local detail (a patch a few samples long and a few bins wide) that the spectral components do
+#: not carry, and that the spectral path removes: a frame whose rows read as one spectrum (an
+#: illumination ramp), or something confined to a few bins for a while. Noise leaves at most 1.51 on
+#: 108 recordings of the quality benchmark's main, robustness and stress conditions (4096 samples)
+#: and 1.98 on cuts of them to 128 and 300 samples; frames of cells on a ramp of 256-2048 px read
+#: 2.88-22 (the spectral path left their cells 1.0-3.3x the input's error), of 128 px 0.03-2.29 (it
+#: left theirs 0.92-1.07x) (``python -m benchmarks local-detail``).
+LOCAL_LIMIT = 2.4
+#: Fewest patches of each bin :func:`local_structure` reads (a spread read from fewer is too
+#: uncertain for the largest patch to be judged by it): recordings under 68 samples are not read.
+LOCAL_LEAST = 64
+#: Patches of each bin (about as many, or all where fewer) from which :func:`local_structure` reads
+#: its centre and spread.
+LOCAL_READ = 1024
+#: Most rows :func:`local_structure` reads, in equal parts from the start of each block: half the
+#: :data:`CHECK_ROWS` the checks read (ad hoc, beside the default's run of about 2 s on the speed
+#: benchmark's 2.5 h recording, reading all of them took 30 ms, these 14 ms).
+LOCAL_ROWS = 2048
+
+
+def _box_means(a: np.ndarray, n: int) -> np.ndarray:
+    """The means of every ``n`` x ``n`` square of a 2D array ((H - n + 1, W - n + 1) float64)."""
+    s = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
+    np.cumsum(np.cumsum(a, axis=0, dtype=np.float64), axis=1, out=s[1:, 1:])
+    return (s[n:, n:] - s[:-n, n:] - s[n:, :-n] + s[:-n, :-n]) / float(n * n)
+
+
+def local_structure(
+    blocks: list[np.ndarray],
+    p: Projection,
+    spikes: list[np.ndarray] | None = None,
+    coefs: list[np.ndarray] | None = None,
+) -> float:
+    """How far the most outstanding :data:`LOCAL_BOX`-square patch of what the projection ``p`` leaves
+    out of rows of a recording stands out, beyond what noise gives the largest of as many: the
+    patches' means of ``x - reconstruct(coefficients(x))`` in noise units (each bin about its time
+    mean within each of ``blocks``, contiguous rows, of which up to :data:`LOCAL_ROWS` are read;
+    ``spikes``: their :func:`isolated_spikes`, left out; ``coefs``: their :func:`coefficients`, where
+    read already), each in robust standard deviations of its bin's patches (a bin whose noise is
+    correlated otherwise reads against its own), the largest less ``sqrt(2 ln n)``, about the
+    largest of ``n`` Gaussian values. Noise leaves about 0; a patch of detail the spectral components
+    do not carry (which the spectral path removes with the noise) stands out from it. 0 where the
+    blocks hold under :data:`LOCAL_LEAST` patches of each bin, or a bin's patches do not vary."""
+    means = []
+    most = max(LOCAL_ROWS // max(len(blocks), 1), 2 * LOCAL_BOX)  # rows read of each block
+    for k, b in enumerate(blocks):
+        if b.shape[0] < LOCAL_BOX or b.shape[1] < LOCAL_BOX:
+            continue
+        b = b[:most]
+        coef = coefficients(p, b) if coefs is None else coefs[k][:most]
+        left = (np.asarray(b, np.float32) - reconstruct(p, coef)) / p.sigma.astype(np.float32)
+        if spikes is not None:
+            left[spikes[k][:most]] = 0.0
+        left -= left.mean(axis=0)
+        means.append(_box_means(left, LOCAL_BOX))
+    if not means or sum(len(m) for m in means) < LOCAL_LEAST:
+        return 0.0
+    s = np.concatenate(means)
+    # each bin's centre and spread from about LOCAL_READ patches (neighbours overlap: they add little)
+    read = s[:: max(1, round(len(s) / LOCAL_READ))]
+    centre = _column_median(read)
+    s -= centre
+    spread = _MAD_TO_SIGMA * _column_median(np.abs(read - centre))
+    if not np.all(spread > 0):
+        return 0.0
+    top = float(np.max(np.abs(s) / spread))
+    return max(0.0, top - float(np.sqrt(2.0 * np.log(s.size))))
+
+
 def kept_share(a: list[np.ndarray], b: list[np.ndarray], segment: int = KEPT_SEGMENT) -> tuple[float, float]:
     """(share, period): the least share of its input that the output keeps at any frequency where
     the input stands far above its noise, and that frequency's period in samples; (1.0, 0.0) where
@@ -2278,7 +2368,9 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
       ``out`` (the least share of a signal standing far above the noise that the output keeps, and
       that signal's period in samples);
     * ``spikes``: how many values of ``x`` on those rows are :func:`isolated_spikes`, and ``rows``:
-      how many rows were read.
+      how many rows were read;
+    * ``local``: :func:`local_structure` of those rows (the spikes left out): detail confined to a
+      few samples and bins that the projection leaves out, and the output with it.
     """
     w = x.shape[1]
     if blocks is None:
@@ -2294,11 +2386,13 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
     if sum(sizes) != sum(len(b) for b in rows):
         raise ValueError(f"the blocks hold {sum(sizes)} rows, x and out {sum(len(b) for b in rows)}")
     r = np.concatenate([(xb - ob) / p.sigma for xb, ob in zip(rows, outs, strict=True)]).astype(np.float64)
+    coefs = [coefficients(p, xb) for xb in rows]
     kept, period = kept_share(
-        [coefficients(p, xb).astype(np.float64) for xb in rows],
+        [c.astype(np.float64) for c in coefs],
         [coefficients(p, ob).astype(np.float64) for ob in outs],
     )
-    spikes = sum(int(isolated_spikes(block, p.sigma).sum()) for block in rows)
+    spiked = [isolated_spikes(block, p.sigma) for block in rows]
+    spikes = sum(int(m.sum()) for m in spiked)
     still = all(np.array_equal(block[1:], np.broadcast_to(block[:1], block[1:].shape)) for block in rows)
     r -= r.mean(axis=0)
     ends = np.cumsum(sizes)
@@ -2318,6 +2412,7 @@ def removed_stats(x: np.ndarray, out: np.ndarray, p: Projection, blocks: list[sl
         "kept": kept,
         "kept_period": period,
         "spikes": float(spikes),
+        "local": local_structure(rows, p, spiked, coefs),
         "rows": float(sum(sizes)),
     }
 
@@ -2392,6 +2487,14 @@ def domain_warnings(stats: dict[str, float], checks: dict[str, list[float]]) -> 
             f"(over {SPIKE_ABOVE:g}x their noise beyond their neighbours in time, alone in their sample: cosmic rays "
             "or detector glitches, which the model never saw), which the denoising spreads over their samples' "
             "spectra and into the spectral basis; replace them first" + SPIKE_ADVICE
+        )
+    if stats.get("local", 0.0) > LOCAL_LIMIT:
+        out.append(
+            "what was removed holds local detail, not noise: a patch a few samples long and a few bins wide "
+            f"stands {stats['local']:.1f} beyond the most noise gives (at most {LOCAL_LIMIT:g}) in what the spectral "
+            "components leave out, so the output may lie further from the truth than the input there; detail "
+            "confined to a few bins for a few samples is outside what the spectral model keeps, and if this is an "
+            "image rather than a time x wavelength recording, denoise it as one (kind 'image', --kind image)"
         )
     lo, _ = checks.get("kept", [KEPT_LEAST, np.inf])
     if stats.get("kept", 1.0) < lo:

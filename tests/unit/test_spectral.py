@@ -804,6 +804,54 @@ def test_a_short_recording_that_starts_dark_takes_the_spectral_path(den: Denoise
     )
 
 
+def _ramp_frame(shape: tuple[int, int], cells: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(noisy float32, clean, cell mask): a frame lit by a ramp from 1 to 11 across its columns, so that
+    its rows read as one spectrum, with ``cells`` Gaussian cells (1.5-4 px wide, peak 2) and noise 0.3."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    y, x = np.mgrid[:h, :w]
+    ramp = 1.0 + 10.0 * x / w
+    clean = ramp.copy()
+    for cy, cx, s in zip(rng.uniform(0, h, cells), rng.uniform(0, w, cells), rng.uniform(1.5, 4.0, cells), strict=True):
+        clean += 2.0 * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * s * s))
+    return (clean + rng.normal(0.0, 0.3, shape)).astype(np.float32), clean, clean - ramp > 1.0
+
+
+def test_a_frame_whose_rows_read_as_one_spectrum_is_told_from_a_recording_by_its_cells(
+    den: Denoiser, generator
+) -> None:
+    """A square frame lit by a ramp reads as one spectrum row by row, but its cells lie outside its
+    leading spectral components: the spectral path removed them with the noise (cells 1.4x the
+    input's error, unwarned) where the image model keeps them. What the components leave out reads as
+    local detail (:func:`fluorodn.spectral.local_structure`), so the default gives such a frame the
+    image path; a tall frame, spectral by its shape, keeps the spectral path and is told. Recordings,
+    short or long, at noise 0.1-1.2 read far below the limit."""
+    declared = Denoiser(device="cpu", kind="spectral", options=DenoiserOptions(threads=1))
+    noisy, clean, cells = _ramp_frame((256, 256), 20, seed=3)
+    assert spectral.rows_are_spectra(noisy)
+    assert spectral.local_structure([noisy], spectral.project(noisy)) > spectral.LOCAL_LIMIT
+    assert not spectral.short_recording(noisy) and den._runs(noisy.shape, first=noisy) is not den
+
+    def cells_error(y: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((y - clean)[cells] ** 2) / np.mean((noisy - clean)[cells] ** 2)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cells_error(declared.run(noisy)) > 1.2
+    assert cells_error(den.run(noisy)) < 1.0
+    # spectral by its shape: the spectral path, told that it removed local detail
+    tall, clean, cells = _ramp_frame((1024, 256), 80, seed=4)
+    assert den._runs(tall.shape, first=tall) is den
+    with pytest.warns(OutOfDomainWarning, match="holds local detail, not noise"):
+        y = den.run(tall)
+    assert np.sqrt(np.mean((y - clean)[cells] ** 2)) > np.sqrt(np.mean((tall - clean)[cells] ** 2))
+    # recordings: nothing local left out of their components
+    rng = np.random.default_rng(5)
+    for t, ns in ((150, 0.1), (280, 0.4), (280, 1.2), (3000, 0.2), (3000, 0.8)):
+        x = generator(rng, t, 152, ns).noisy
+        assert spectral.local_structure([x], spectral.project(x)) < spectral.LOCAL_LIMIT - 0.4
+
+
 def test_samples_with_the_light_off_pass_through(den: Denoiser, generator) -> None:
     """A recording whose light was off for its first and last samples and for a few in between:
     those rows are returned as recorded and the lit ones denoised as one recording, in order, in
