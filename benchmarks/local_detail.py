@@ -36,7 +36,10 @@ QUICK_SHAPES = ((256, 256), (1024, 256))
 #: Cells per 128 x 128 of the quick mode's frames, and its in-domain recordings' samples.
 QUICK_CELLS = (5,)
 QUICK_SAMPLES = 1024
-QUICK_TEXT = "Quick mode: 5 cells per 128², frames of 256 x 256 and 1024 x 256, one seed of 1024 samples. "
+QUICK_TEXT = (
+    "Quick mode: 5 cells per 128², frames of 256 x 256 and 1024 x 256, one seed of 1024 samples; of the other "
+    "benchmarks' recordings, two noise steps and one recording with flashes. "
+)
 #: Cells per 128 x 128 pixels, and their peak over the ramp.
 CELLS = (2, 5, 20)
 AMPLITUDES = (1.0, 2.0)
@@ -48,6 +51,8 @@ SEEDS = (1, 2, 3, 4, 5, 6)
 SAMPLES = 4096
 CUTS = (128, 300)
 CUT_STARTS = (0, 2000)
+#: Samples of the noise-change and flash recordings of :func:`other_rows`.
+OTHER_SAMPLES = 3000
 
 
 def frame(shape: tuple[int, int], cells: int, amplitude: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,6 +129,40 @@ def in_domain_rows(seeds: tuple[int, ...], samples: int = SAMPLES) -> list[dict[
     return rows
 
 
+def _score(x: np.ndarray) -> float:
+    """The score as the checks read it: on the rows of ``check_blocks``, spikes left out."""
+    from fluorodn import spectral
+
+    x = np.asarray(x, np.float32)
+    p = spectral.project(x)
+    rows = [x[b] for b in spectral.check_blocks(len(x))]
+    return spectral.local_structure(rows, p, [spectral.isolated_spikes(r, p.sigma) for r in rows])
+
+
+def other_rows(quick: bool) -> list[dict[str, Any]]:
+    """The score, as the checks read it, of the recordings that the oscillations and flashes
+    benchmarks read as in-domain (the events benchmark's, the stress recordings, draws of the
+    widened generator), of the noise-changes benchmark's recordings as given (a noise step that
+    ``fluorodn.dask`` does not steady), and of the quality benchmark's main recordings with flashes."""
+    from fluorodn_train.evaluation.recordings import make_recordings
+
+    from benchmarks import noise_changes
+    from benchmarks.flashes import with_flashes
+    from benchmarks.oscillations import in_domain_recordings
+
+    recs = [] if quick else in_domain_recordings(False)
+    rows = [{"group": "in-domain", "recording": name, "score": _score(x)} for name, x, _ in recs]
+    for name, kind, args in noise_changes.CONDITIONS[1:3] if quick else noise_changes.CONDITIONS:
+        for seed in range(1 if quick else noise_changes.SEEDS):
+            x = noise_changes.recording(kind, args, seed, OTHER_SAMPLES)["x"]
+            rows.append({"group": "noise changes", "recording": name, "score": _score(x)})
+    for rec in make_recordings(OTHER_SAMPLES, (0.8,) if quick else (0.2, 0.8)):
+        for factor in (2.0,) if quick else (1.1, 1.5, 2.0):
+            x = with_flashes(rec.noisy, rec.clean, rec.dark, factor)[0]
+            rows.append({"group": "flashes", "recording": f"{rec.name}, flashes {factor:g}x", "score": _score(x)})
+    return rows
+
+
 def run(quick: bool, out_dir: Path | None = None) -> dict[str, Any]:
     from fluorodn import spectral
 
@@ -134,6 +173,7 @@ def run(quick: bool, out_dir: Path | None = None) -> dict[str, Any]:
         "limit": spectral.LOCAL_LIMIT,
         "frames": frame_rows(QUICK_SHAPES, QUICK_CELLS) if quick else frame_rows(SHAPES),
         "in_domain": in_domain_rows(SEEDS[:1], QUICK_SAMPLES) if quick else in_domain_rows(SEEDS),
+        "others": other_rows(quick),
     }
     result["elapsed_s"] = time.perf_counter() - t0
     write_results(result, out_dir, RESULTS, "local_detail_quick" if quick else "local_detail", markdown)
@@ -190,7 +230,23 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         f"Largest over all {len(dom)} recordings: {max(r['whole'] for r in dom):.2f} whole, "
         f"{max(r['cuts'] for r in dom):.2f} cut.",
+        "",
+        "**Other benchmarks' recordings**, the score as the checks read it (up to 4096 rows in 4 blocks): the "
+        "oscillations and flashes benchmarks' in-domain recordings (the events benchmark's, the stress recordings, "
+        "draws of the widened generator), the noise-changes benchmark's recordings as given (unsteadied, as "
+        "`fluorodn.dask` denoises them), the main recordings with 5 flashes:",
+        "",
+        "| group | n | largest score | over the limit |",
+        "|---|---|---|---|",
     ]
+    others = res.get("others", [])
+    for group in dict.fromkeys(r["group"] for r in others):
+        rs = [r for r in others if r["group"] == group]
+        top = max(rs, key=lambda r: r["score"])
+        lines.append(
+            f"| {group} | {len(rs)} | {top['score']:.2f} ({top['recording']}) | "
+            f"{sum(r['score'] > res['limit'] for r in rs)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

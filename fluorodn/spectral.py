@@ -2203,22 +2203,50 @@ LOCAL_BOX = 5
 #: Largest :func:`local_structure` of what a recording's projection leaves out before it is taken to
 #: hold local detail (a patch a few samples long and a few bins wide) that the spectral components do
 #: not carry, and that the spectral path removes: a frame whose rows read as one spectrum (an
-#: illumination ramp), or something confined to a few bins for a while. Noise leaves at most 1.51 on
+#: illumination ramp), or something confined to a few bins for a while. Noise leaves at most 1.79 on
 #: 108 recordings of the quality benchmark's main, robustness and stress conditions (4096 samples)
-#: and 1.98 on cuts of them to 128 and 300 samples; frames of cells on a ramp of 256-2048 px read
-#: 2.88-22 (the spectral path left their cells 1.0-3.3x the input's error), of 128 px 0.03-2.29 (it
-#: left theirs 0.92-1.07x) (``python -m benchmarks local-detail``).
-LOCAL_LIMIT = 2.4
+#: and 1.92 on cuts of them to 128 and 300 samples, 1.04 on 194 more of the training domain and the
+#: events benchmark, 2.44 where the noise steps twelvefold halfway (as ``fluorodn.dask`` reads it:
+#: the runtime steadies it first); frames of cells on a ramp of 256-2048 px read 3.0-28 (the spectral
+#: path left their cells 1.0-3.3x the input's error), of 128 px 0.13-1.94 (it left theirs 0.92-1.07x)
+#: (``python -m benchmarks local-detail``).
+LOCAL_LIMIT = 2.6
+#: Fewest values of each stretch of rows over whose spread :func:`local_structure` measures what is
+#: left out (a row of 128 bins or more, two of 76): noise that changes over time (a brightness or gain
+#: that drifts, a step that the runtime does not steady) then reads the same on either side.
+LOCAL_SPREAD_VALUES = 128
+#: ... each stretch's spread taken as the median over this many stretches around it (odd).
+LOCAL_SPREAD_RUN = 9
 #: Fewest patches of each bin :func:`local_structure` reads (a spread read from fewer is too
 #: uncertain for the largest patch to be judged by it): recordings under 68 samples are not read.
 LOCAL_LEAST = 64
 #: Patches of each bin (about as many, or all where fewer) from which :func:`local_structure` reads
 #: its centre and spread.
-LOCAL_READ = 1024
-#: Most rows :func:`local_structure` reads, in equal parts from the start of each block: half the
-#: :data:`CHECK_ROWS` the checks read (ad hoc, beside the default's run of about 2 s on the speed
-#: benchmark's 2.5 h recording, reading all of them took 30 ms, these 14 ms).
-LOCAL_ROWS = 2048
+LOCAL_READ = 512
+#: Most rows :func:`local_structure` reads, in equal parts from the start of each block: a quarter of
+#: the :data:`CHECK_ROWS` the checks read (ad hoc, beside the default's run of about 2 s on the speed
+#: benchmark's 2.5 h recording, these take about 11 ms).
+LOCAL_ROWS = 1024
+
+
+def _stretch_spreads(a: np.ndarray) -> np.ndarray:
+    """(H,) float32: each row's robust spread: the MAD of its stretch of rows (as few as hold
+    :data:`LOCAL_SPREAD_VALUES` values or more), scaled to a normal's sigma, and its median over the
+    :data:`LOCAL_SPREAD_RUN` stretches around it (the rows past the last whole stretch take the last
+    one's); 1 where that does not vary."""
+    rows = max(1, -(-LOCAL_SPREAD_VALUES // a.shape[1]))
+    n = max(1, len(a) // rows)
+    size = len(a) // n
+    whole = a[: n * size].reshape(n, -1)[:, ::2]  # every other value tells a stretch's spread
+    centre = np.median(whole, axis=1, keepdims=True)
+    spread = _MAD_TO_SIGMA * np.median(np.abs(whole - centre), axis=1)
+    if len(spread) >= LOCAL_SPREAD_RUN:  # the median of the stretches around: steadier, and it still steps
+        reach = LOCAL_SPREAD_RUN // 2
+        padded = np.pad(spread, reach, mode="edge")
+        spread = np.median(np.lib.stride_tricks.sliding_window_view(padded, LOCAL_SPREAD_RUN), axis=1)
+    spread = np.where(spread > 0, spread, 1.0).astype(np.float32)
+    each = np.repeat(spread, size)
+    return np.concatenate([each, np.full(len(a) - len(each), spread[-1], np.float32)])
 
 
 def _box_means(a: np.ndarray, n: int) -> np.ndarray:
@@ -2237,7 +2265,8 @@ def local_structure(
     """How far the most outstanding :data:`LOCAL_BOX`-square patch of what the projection ``p`` leaves
     out of rows of a recording stands out, beyond what noise gives the largest of as many: the
     patches' means of ``x - reconstruct(coefficients(x))`` in noise units (each bin about its time
-    mean within each of ``blocks``, contiguous rows, of which up to :data:`LOCAL_ROWS` are read;
+    mean within each of ``blocks``, contiguous rows, of which up to :data:`LOCAL_ROWS` are read, and
+    each row over its robust spread, :func:`_stretch_spreads`;
     ``spikes``: their :func:`isolated_spikes`, left out; ``coefs``: their :func:`coefficients`, where
     read already), each in robust standard deviations of its bin's patches (a bin whose noise is
     correlated otherwise reads against its own), the largest less ``sqrt(2 ln n)``, about the
@@ -2255,6 +2284,7 @@ def local_structure(
         if spikes is not None:
             left[spikes[k][:most]] = 0.0
         left -= left.mean(axis=0)
+        left /= _stretch_spreads(left)[:, None]
         means.append(_box_means(left, LOCAL_BOX))
     if not means or sum(len(m) for m in means) < LOCAL_LEAST:
         return 0.0
