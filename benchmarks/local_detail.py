@@ -12,7 +12,7 @@ ramp) at 2, 5 or 20 per 128 x 128, Gaussian noise 0.3. Cells: the pixels where a
 its peak. Error / raw: RMS error over the input's, on the cells and on the frame, for the default
 and for the spectral path declared (``kind="spectral"``: what the default gave such frames before
 it read the local detail). In-domain: the score on the quality benchmark's main, robustness and
-stress recordings (``SEEDS``), whole (4096 samples) and cut to 128 and 300 samples at two places,
+stress recordings (``SEEDS``), whole (4096 samples) and cut to 256 and 512 samples at two places,
 which the check must not take for detail.
 """
 
@@ -49,7 +49,7 @@ RAMP = 10.0
 #: (samples, and where they start: at the end where the recording is shorter).
 SEEDS = (1, 2, 3, 4, 5, 6)
 SAMPLES = 4096
-CUTS = (128, 300)
+CUTS = (256, 512)
 CUT_STARTS = (0, 2000)
 #: Samples of the noise-change and flash recordings of :func:`other_rows`.
 OTHER_SAMPLES = 3000

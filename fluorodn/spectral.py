@@ -2203,14 +2203,14 @@ LOCAL_BOX = 5
 #: Largest :func:`local_structure` of what a recording's projection leaves out before it is taken to
 #: hold local detail (a patch a few samples long and a few bins wide) that the spectral components do
 #: not carry, and that the spectral path removes: a frame whose rows read as one spectrum (an
-#: illumination ramp), or something confined to a few bins for a while. Noise leaves at most 1.79 on
-#: 108 recordings of the quality benchmark's main, robustness and stress conditions (4096 samples)
-#: and 1.92 on cuts of them to 128 and 300 samples, 1.04 on 194 more of the training domain and the
-#: events benchmark, 2.44 where the noise steps twelvefold halfway (as ``fluorodn.dask`` reads it:
-#: the runtime steadies it first); frames of cells on a ramp of 256-2048 px read 3.0-28 (the spectral
-#: path left their cells 1.0-3.3x the input's error), of 128 px 0.13-1.94 (it left theirs 0.92-1.07x)
-#: (``python -m benchmarks local-detail``).
-LOCAL_LIMIT = 2.6
+#: illumination ramp), or detail the components miss in a recording (detail they take in, and the
+#: network then removes over time, is not read here). Noise leaves at most 1.79 on 108 recordings of
+#: the quality benchmark's main, robustness and stress conditions (4096 samples) and 2.56 on cuts of
+#: them to 256 and 512 samples (fast hemodynamics), 1.04 on 194 more of the training domain and the
+#: events benchmark, 2.44 where the noise steps twelvefold halfway (as ``fluorodn.dask`` reads it,
+#: unsteadied); frames of cells on a ramp of 256-2048 px read 3.0-28 (the spectral path left their
+#: cells 1.0-3.3x the input's error) (``python -m benchmarks local-detail``).
+LOCAL_LIMIT = 2.8
 #: Fewest values of each stretch of rows over whose spread :func:`local_structure` measures what is
 #: left out (a row of 128 bins or more, two of 76): noise that changes over time (a brightness or gain
 #: that drifts, a step that the runtime does not steady) then reads the same on either side.
@@ -2218,8 +2218,13 @@ LOCAL_SPREAD_VALUES = 128
 #: ... each stretch's spread taken as the median over this many stretches around it (odd).
 LOCAL_SPREAD_RUN = 9
 #: Fewest patches of each bin :func:`local_structure` reads (a spread read from fewer is too
-#: uncertain for the largest patch to be judged by it): recordings under 68 samples are not read.
-LOCAL_LEAST = 64
+#: uncertain for the largest patch to be judged by it: ad hoc, 4 of 593 in-domain recordings of
+#: 68-100 samples and 24-40 bins read over the limit): recordings under 256 samples are not read.
+LOCAL_LEAST = 252
+#: Fewest bins a recording needs for :func:`local_structure` to read it: with fewer, a step in the
+#: noise that :mod:`fluorodn.noise_change` cannot yet read (too few values) changes the bins' spreads
+#: unevenly, which reads as detail (ad hoc, up to 9.7 at 24-40 bins where the noise steps 12-fold).
+LOCAL_BINS = 48
 #: Patches of each bin (about as many, or all where fewer) from which :func:`local_structure` reads
 #: its centre and spread.
 LOCAL_READ = 512
@@ -2272,9 +2277,12 @@ def local_structure(
     correlated otherwise reads against its own), the largest less ``sqrt(2 ln n)``, about the
     largest of ``n`` Gaussian values. Noise leaves about 0; a patch of detail the spectral components
     do not carry (which the spectral path removes with the noise) stands out from it. 0 where the
-    blocks hold under :data:`LOCAL_LEAST` patches of each bin, or a bin's patches do not vary."""
+    blocks hold under :data:`LOCAL_LEAST` patches of each bin or under :data:`LOCAL_BINS` bins, or a
+    bin's patches do not vary."""
     means = []
-    most = max(LOCAL_ROWS // max(len(blocks), 1), 2 * LOCAL_BOX)  # rows read of each block
+    if not blocks or blocks[0].ndim != 2 or blocks[0].shape[1] < LOCAL_BINS:
+        return 0.0
+    most = max(LOCAL_ROWS // len(blocks), 2 * LOCAL_BOX)  # rows read of each block
     for k, b in enumerate(blocks):
         if b.shape[0] < LOCAL_BOX or b.shape[1] < LOCAL_BOX:
             continue
