@@ -2204,12 +2204,13 @@ LOCAL_BOX = 5
 #: hold local detail (a patch a few samples long and a few bins wide) that the spectral components do
 #: not carry, and that the spectral path removes: a frame whose rows read as one spectrum (an
 #: illumination ramp), or detail the components miss in a recording (detail they take in, and the
-#: network then removes over time, is not read here). Noise leaves at most 1.79 on 108 recordings of
-#: the quality benchmark's main, robustness and stress conditions (4096 samples) and 2.56 on cuts of
-#: them to 256 and 512 samples (fast hemodynamics), 1.04 on 194 more of the training domain and the
-#: events benchmark, 2.44 where the noise steps twelvefold halfway (as ``fluorodn.dask`` reads it,
-#: unsteadied); frames of cells on a ramp of 256-2048 px read 3.0-28 (the spectral path left their
-#: cells 1.0-3.3x the input's error) (``python -m benchmarks local-detail``).
+#: network then removes over time, is not read here). Noise leaves at most 1.65 on 108 recordings of
+#: the quality benchmark's main, robustness and stress conditions (4096 samples) and 2.53 on cuts of
+#: them to 256 and 512 samples (fast hemodynamics), 1.07 on 194 more of the training domain and the
+#: events benchmark, 2.51 where the noise steps twelvefold halfway (as ``fluorodn.dask`` reads it,
+#: unsteadied); frames of cells on a ramp of 256-2048 px read 4.4-29 (the spectral path left their
+#: cells 1.0-3.3x the input's error), but for one of 256 px with 8 cells, 2.29 (left 1.39x)
+#: (``python -m benchmarks local-detail``).
 LOCAL_LIMIT = 2.8
 #: Fewest values of each stretch of rows over whose spread :func:`local_structure` measures what is
 #: left out (a row of 128 bins or more, two of 76): noise that changes over time (a brightness or gain
@@ -2300,8 +2301,8 @@ def local_structure(
     # each bin's centre and spread from about LOCAL_READ patches (neighbours overlap: they add little)
     read = s[:: max(1, round(len(s) / LOCAL_READ))]
     centre = _column_median(read)
+    spread = _MAD_TO_SIGMA * _column_median(np.abs(read - centre))  # read is a view of s: before s moves
     s -= centre
-    spread = _MAD_TO_SIGMA * _column_median(np.abs(read - centre))
     if not np.all(spread > 0):
         return 0.0
     top = float(np.max(np.abs(s) / spread))
