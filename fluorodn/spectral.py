@@ -1550,8 +1550,7 @@ def _holds_local_detail(x: np.ndarray) -> bool:
     x = np.asarray(x)
     if not np.isfinite(x).all():  # read before the values are checked: nothing to tell
         return False
-    lit = lit_mask(x)
-    rows = x if lit.all() else x[lit]
+    rows = _lit_rows(x)
     if rows.shape[0] < LOCAL_LEAST + LOCAL_BOX - 1:
         return False
     return local_structure([rows], project(rows)) > LOCAL_LIMIT
@@ -2240,6 +2239,8 @@ def _stretch_spreads(a: np.ndarray) -> np.ndarray:
     :data:`LOCAL_SPREAD_VALUES` values or more), scaled to a normal's sigma, and its median over the
     :data:`LOCAL_SPREAD_RUN` stretches around it (the rows past the last whole stretch take the last
     one's); 1 where that does not vary."""
+    from scipy.ndimage import median_filter
+
     rows = max(1, -(-LOCAL_SPREAD_VALUES // a.shape[1]))
     n = max(1, len(a) // rows)
     size = len(a) // n
@@ -2247,19 +2248,19 @@ def _stretch_spreads(a: np.ndarray) -> np.ndarray:
     centre = np.median(whole, axis=1, keepdims=True)
     spread = _MAD_TO_SIGMA * np.median(np.abs(whole - centre), axis=1)
     if len(spread) >= LOCAL_SPREAD_RUN:  # the median of the stretches around: steadier, and it still steps
-        reach = LOCAL_SPREAD_RUN // 2
-        padded = np.pad(spread, reach, mode="edge")
-        spread = np.median(np.lib.stride_tricks.sliding_window_view(padded, LOCAL_SPREAD_RUN), axis=1)
+        spread = median_filter(spread, LOCAL_SPREAD_RUN, mode="nearest")
     spread = np.where(spread > 0, spread, 1.0).astype(np.float32)
     each = np.repeat(spread, size)
     return np.concatenate([each, np.full(len(a) - len(each), spread[-1], np.float32)])
 
 
 def _box_means(a: np.ndarray, n: int) -> np.ndarray:
-    """The means of every ``n`` x ``n`` square of a 2D array ((H - n + 1, W - n + 1) float64)."""
-    s = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
-    np.cumsum(np.cumsum(a, axis=0, dtype=np.float64), axis=1, out=s[1:, 1:])
-    return (s[n:, n:] - s[:-n, n:] - s[n:, :-n] + s[:-n, :-n]) / float(n * n)
+    """The means of every ``n`` x ``n`` square (``n`` odd) lying within a 2D array ((H - n + 1, W - n + 1)
+    float64)."""
+    from scipy.ndimage import uniform_filter
+
+    half = n // 2
+    return np.asarray(uniform_filter(np.asarray(a, np.float64), n, mode="nearest")[half:-half, half:-half])
 
 
 def local_structure(
@@ -2281,11 +2282,11 @@ def local_structure(
     blocks hold under :data:`LOCAL_LEAST` patches of each bin or under :data:`LOCAL_BINS` bins, or a
     bin's patches do not vary."""
     means = []
-    if not blocks or blocks[0].ndim != 2 or blocks[0].shape[1] < LOCAL_BINS:
+    if not blocks or blocks[0].shape[1] < LOCAL_BINS:
         return 0.0
     most = max(LOCAL_ROWS // len(blocks), 2 * LOCAL_BOX)  # rows read of each block
     for k, b in enumerate(blocks):
-        if b.shape[0] < LOCAL_BOX or b.shape[1] < LOCAL_BOX:
+        if b.shape[0] < LOCAL_BOX:
             continue
         b = b[:most]
         coef = coefficients(p, b) if coefs is None else coefs[k][:most]
