@@ -1022,6 +1022,47 @@ def test_bright_spots_that_lose_a_small_share_but_many_noise_levels_are_put_back
     assert np.sqrt(np.mean((out - clean) ** 2)) < 0.7 * np.sqrt(np.mean((noisy - clean) ** 2))
 
 
+def test_faint_cells_the_network_flattens_are_told_and_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faint cells a few pixels wide (peaks 3-7x the noise), sparse on a smooth frame: the network
+    removes most of each, so the cells end further from the truth than the input, while each of
+    their pixels stands within the noise and what was removed has no bright tail of single values.
+    Its means over 2 x 5 patches have one: the spots are read, told and put back."""
+    import warnings
+
+    from fluorodn import OutOfDomainWarning, _engine
+
+    rng = np.random.default_rng(12)
+    i, j = np.mgrid[:256, :256]
+    clean = 1.0 + 10.0 * j / 256  # a ramp across the columns
+    for _ in range(8):  # 8 cells, 1.5-4 px wide, peak 2 at noise 0.3
+        ci, cj, width = rng.uniform(8, 248), rng.uniform(8, 248), rng.uniform(1.5, 4.0)
+        clean = clean + 2.0 * np.exp(-((i - ci) ** 2 + (j - cj) ** 2) / (2 * width**2))
+    cells = clean - (1.0 + 10.0 * j / 256) > 1.0
+    noisy = clean + 0.3 * rng.standard_normal(clean.shape)
+
+    def on_cells(y: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((y - clean)[cells] ** 2) / np.mean((noisy - clean)[cells] ** 2)))
+
+    flat = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1, keep_spots=False), kind="image")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        y = flat.run(noisy)
+    assert on_cells(y) > 1.5  # the network alone: the cells far worse than the input's
+    assert [str(w.message).startswith("the image model flattened small bright spots") for w in said] == [True]
+    assert _engine.spot_readings(noisy, y)[1] > 0.7 > _engine.SPOT_REMOVED
+    with monkeypatch.context() as m:  # single values alone: no bright tail, no reading, nothing said
+        m.setattr(_engine, "_bright_patches", lambda r: False)
+        assert not _engine._removal_readings(noisy, y)[2] and _engine._removal_readings(noisy, y)[5] < _engine.SPOT_LIT
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OutOfDomainWarning)
+            flat.run(noisy)
+    den = Denoiser("low", device="cpu", options=DenoiserOptions(threads=1), kind="image")
+    with pytest.warns(OutOfDomainWarning, match=r"flattened small bright spots.* was put back"):
+        out = den.run(noisy)
+    assert on_cells(out) < 1.1  # the input's values put back on them
+    assert np.sqrt(np.mean((out - clean) ** 2)) < 0.3 * np.sqrt(np.mean((noisy - clean) ** 2))
+
+
 def test_pages_without_flattened_spots_are_left_as_the_network_gives_them() -> None:
     """Bright blobs on a dark background, which the image path denoises, and plain noise stay silent
     and come out as the network gives them; noise alone holds no spot to put back."""
