@@ -77,8 +77,7 @@ def _residual(d: np.ndarray, basis_rows: np.ndarray) -> np.ndarray:
     k = min(spectral.DIFF_COMPONENTS, d.shape[1] // 4, len(basis_rows) // 4)
     if k == 0:
         return d
-    _, vecs = np.linalg.eigh(basis_rows.T @ basis_rows)
-    v = vecs[:, -k:]
+    v = spectral._leading_vectors(basis_rows.T @ basis_rows, k)
     return d - (d @ v) @ v.T
 
 

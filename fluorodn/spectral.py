@@ -403,8 +403,7 @@ def _noise_levels(x: Any, take: Take | None = None) -> tuple[np.ndarray, np.ndar
     # whitens by the first pass's estimate, so the projection mixes bins of equal noise
     for _ in range(2):
         dw = d / sig0
-        _, vecs = np.linalg.eigh(dw.T @ dw)
-        v = vecs[:, -k:]
+        v = _leading_vectors(dw.T @ dw, k)
         resid = dw - (dw @ v) @ v.T
         keep = 1.0 - np.einsum("wk,wk->w", v, v)
         scale = _mad(resid) / np.sqrt(np.clip(keep, 0.05, None))
@@ -441,10 +440,27 @@ def _noise_cov(corr: np.ndarray, w: int) -> np.ndarray:
     col[:n] = corr[:n]
     idx = np.abs(np.arange(w)[:, None] - np.arange(w)[None, :])
     c = col[idx]
-    vals, vecs = np.linalg.eigh(c)
-    if vals.min() < 0:
+    if _least_eigenvalue(c) < 0:
+        vals, vecs = np.linalg.eigh(c)
         c = (vecs * np.clip(vals, 0.0, None)) @ vecs.T
     return c
+
+
+def _leading_vectors(a: np.ndarray, k: int) -> np.ndarray:
+    """The eigenvectors of the symmetric ``a`` (W, W) with its ``k`` largest eigenvalues, as the last
+    ``k`` columns of ``np.linalg.eigh`` give them (ascending), computed alone: on 1024 bins about 3x
+    faster than all of them (0.09 s against 0.29 s on one thread, ad hoc), as fast on 152."""
+    from scipy.linalg import eigh
+
+    w = a.shape[0]
+    return np.asarray(eigh(a, subset_by_index=[w - k, w - 1], driver="evr", check_finite=False)[1])
+
+
+def _least_eigenvalue(a: np.ndarray) -> float:
+    """The least eigenvalue of the symmetric ``a``, computed alone."""
+    from scipy.linalg import eigvalsh
+
+    return float(eigvalsh(a, subset_by_index=[0, 0], driver="evr", check_finite=False)[0])
 
 
 def project(x: np.ndarray, components: int = COMPONENTS, fixed_pattern: bool = True) -> Projection:
@@ -492,8 +508,7 @@ def fit(x: Any, components: int = COMPONENTS, take: Take | None = None, fixed_pa
         # its own (the eigenvectors of bins of equal energy would mix their departures across bins)
         basis = np.eye(w)[:, np.argsort(-np.diagonal(energy), kind="stable")[:k]]
     else:
-        _, vecs = np.linalg.eigh(energy)
-        basis = vecs[:, ::-1][:, :k].copy()
+        basis = _leading_vectors(energy, k)[:, ::-1].copy()
         basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)[None, :]
     cov = _noise_cov(corr, w)
     comp_noise = np.sqrt(np.maximum(np.einsum("wk,wv,vk->k", basis, cov, basis), 1e-6))
