@@ -1935,3 +1935,21 @@ def test_long_recordings_carry_a_baseline_span_and_short_ones_none() -> None:
     # trace carrying the slow signal much less
     assert np.all(p.spread >= 1.0) and np.all(p.spread <= 1.01 * p.scale)
     assert p.spread[0] < 0.97 * p.scale[0]
+
+
+def test_the_leading_eigenvectors_alone_span_what_the_full_decomposition_gives() -> None:
+    """The fit computes only the eigenvectors it keeps: they span the same subspace as the last
+    columns of ``np.linalg.eigh`` (up to sign, in the same order), at 24-1024 bins, and the least
+    eigenvalue alone is the full decomposition's."""
+    rng = np.random.default_rng(21)
+    for w, k in ((24, 8), (152, 16), (304, 16), (1024, 16)):
+        a = rng.standard_normal((3 * w, w)) * np.linspace(0.5, 3.0, w)
+        a[:, : w // 2] += rng.standard_normal((3 * w, 1)) * 4.0  # one strong shared direction
+        c = a.T @ a
+        vecs = np.linalg.eigh(c)[1][:, -k:]
+        ours = spectral._leading_vectors(c, k)
+        assert ours.shape == (w, k)
+        np.testing.assert_allclose(np.abs(np.sum(ours * vecs, axis=0)), 1.0, atol=1e-8)
+        assert spectral._least_eigenvalue(c) == pytest.approx(np.linalg.eigvalsh(c)[0], rel=1e-9, abs=1e-9)
+    toeplitz = spectral._noise_cov(np.array([1.0, 0.95, 0.95, 0.95]), 64)  # not positive: clipped
+    assert np.linalg.eigvalsh(toeplitz)[0] > -1e-9
