@@ -512,7 +512,7 @@ def _removal_readings(
     excess = float(np.sqrt(np.mean(r * r)) / level) if level > 0 else 0.0
     r -= r.mean()
     above, below = int(np.count_nonzero(r > BRIGHT_TAIL * level)), int(np.count_nonzero(r < -BRIGHT_TAIL * level))
-    bright = level > 0 and ((above >= SPOT_COUNT and above > 2 * below) or _bright_patches(r))
+    bright = level > 0 and (_tail(above, below) or _bright_patches(r))
     lit = above / (_GAUSS_TAIL * r.size) if level > 0 and above >= SPOT_COUNT else 0.0
     energy = float(np.sum(r * r))
     if cols < 3 or not energy > 0:
@@ -545,8 +545,13 @@ def _bright_patches(r: np.ndarray) -> bool:
     limit = PATCH_SDS * _MAD_TO_SIGMA * float(median(apart, overwrite=True))
     if not limit > 0:
         return False
-    above = int(np.count_nonzero(sums > limit))
-    return above >= SPOT_COUNT and above > 2 * int(np.count_nonzero(sums < -limit))
+    return _tail(int(np.count_nonzero(sums > limit)), int(np.count_nonzero(sums < -limit)))
+
+
+def _tail(above: int, below: int) -> bool:
+    """Whether ``above`` values beyond a limit over ``below`` beyond its negative make a bright tail:
+    at least ``SPOT_COUNT``, and more than twice as many."""
+    return above >= SPOT_COUNT and above > 2 * below
 
 
 #: What was removed holds a periodic pattern (:func:`periodic_removal`) where, along the rows or the
